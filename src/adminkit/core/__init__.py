@@ -1,0 +1,1 @@
+"""The run core: actions, results, runs, errors, config, secrets. Imports no other layer."""

@@ -1,0 +1,187 @@
+"""The `Secret` type and the references that resolve to one.
+
+Masking follows the value, not the place it is used: a `Secret` prints as `********`
+in repr, str, f-strings, `%` formatting, JSON and pydantic dumps, so a secret that
+travels through a loop, a log call or an exception argument stays hidden. As a
+second line of defence every secret value ever created in this process is
+remembered, and `redact()` scrubs such values from free text (a server's error
+message that echoes what it was sent, say) before it reaches output, the journal
+or a ticket note.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hmac
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+
+from adminkit.core.errors import SecretError
+
+MASK = "********"
+_MIN_REDACT = 4  # shorter values would scrub ordinary words
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+class Secret:
+    """A credential. `reveal()` is the only way to get the value back."""
+
+    __slots__ = ("__value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        self.__value = value
+        if len(value) >= _MIN_REDACT:
+            with _known_lock:
+                _known.add(value)
+
+    def reveal(self) -> str:
+        return self.__value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, spec: str) -> str:
+        return format(MASK, spec)
+
+    def __bool__(self) -> bool:
+        return bool(self.__value)
+
+    def __len__(self) -> int:
+        return len(self.__value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self.__value.encode(), other.reveal().encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, len(self.__value)))
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Secret cannot be pickled")
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            lambda v: v if isinstance(v, Secret) else Secret(str(v)),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda _v: MASK),
+        )
+
+
+def redact(text: str) -> str:
+    """Replace every known secret value inside `text` with the mask."""
+    if not text:
+        return text
+    with _known_lock:
+        values = sorted(_known, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def redact_obj(obj: Any) -> Any:
+    """`redact` through nested dicts, lists and tuples; Secrets become the mask."""
+    if isinstance(obj, Secret):
+        return MASK
+    if isinstance(obj, str):
+        return redact(obj)
+    if isinstance(obj, dict):
+        return {redact_obj(k): redact_obj(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact_obj(v) for v in obj]
+    return obj
+
+
+SCHEMES = ("env", "file", "keyring", "prompt")
+
+
+def check_reference(ref: str) -> str:
+    """Validate the form of a reference without resolving it (used by profile validation)."""
+    scheme, _, rest = ref.partition(":")
+    if ref == "prompt":
+        return ref
+    if scheme not in SCHEMES or not rest:
+        raise ValueError(
+            "a secret must be a reference: env:NAME, file:/path, keyring:service/user or prompt"
+            " (never the value itself)"
+        )
+    if scheme == "file" and not os.path.isabs(rest):
+        raise ValueError("file: needs an absolute path")
+    if scheme == "keyring" and "/" not in rest:
+        raise ValueError("keyring: needs service/user")
+    return ref
+
+
+def resolve(ref: str, *, label: str = "secret") -> Secret:
+    """Turn `env:NAME`, `file:/path`, `keyring:service/user` or `prompt` into a Secret."""
+    check_reference(ref)
+    scheme, _, rest = ref.partition(":")
+    if scheme == "env":
+        value = os.environ.get(rest)
+        if value is None:
+            raise SecretError(f"{label}: environment variable {rest} is not set",
+                              hint=f"export {rest}=... before running adminkit")
+        return Secret(value)
+    if scheme == "file":
+        return Secret(_read_secret_file(Path(rest), label))
+    if scheme == "keyring":
+        return Secret(_from_keyring(rest, label))
+    return Secret(_prompt(label))
+
+
+def _read_secret_file(path: Path, label: str) -> str:
+    try:
+        st = path.stat()
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SecretError(f"{label}: cannot read {path}: {exc.strerror}",
+                          hint="check the path in the profile and the file's owner") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretError(f"{label}: {path} is readable by others (mode {st.st_mode & 0o777:o})",
+                          hint=f"chmod 600 {path}")
+    return text.rstrip("\r\n")
+
+
+def _from_keyring(rest: str, label: str) -> str:
+    service, _, user = rest.partition("/")
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        raise SecretError(f"{label}: keyring: references need the keyring package",
+                          hint="pip install 'adminkit[keyring]'") from None
+    try:
+        value = keyring.get_password(service, user)
+    except keyring.errors.KeyringError as exc:
+        raise SecretError(f"{label}: the keyring failed: {type(exc).__name__}") from None
+    if value is None:
+        raise SecretError(f"{label}: no keyring entry for service {service!r}, user {user!r}",
+                          hint=f"keyring set {service} {user}")
+    return str(value)
+
+
+def _prompt(label: str) -> str:
+    if not sys.stdin.isatty():
+        raise SecretError(f"{label}: the profile asks to prompt, but there is no terminal",
+                          hint="use env:, file: or keyring: for unattended runs")
+    value = getpass.getpass(f"{label}: ")
+    if not value:
+        raise SecretError(f"{label}: nothing entered")
+    return value

@@ -1,0 +1,105 @@
+"""Load YAML safely, remembering where each value came from.
+
+Profiles (and later playbooks) are validated after loading; the error then needs
+the file, line and column of the offending value. The loader builds plain Python
+data from the node graph and records a position for every path. It refuses
+oversized files, deep nesting and alias expansion beyond a bound ("billion laughs").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adminkit.core.errors import ConfigError
+
+MAX_BYTES = 1 << 20
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Sourced:
+    """Data loaded from a YAML file, with `where(path)` for error messages."""
+
+    file: Path
+    data: Any
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Sequence[str | int]) -> str:
+        """`file:line:col` of the deepest known node along `path`."""
+        key = tuple(path)
+        while key and key not in self.positions:
+            key = key[:-1]
+        line, col = self.positions.get(key, (1, 1))
+        return f"{self.file}:{line}:{col}"
+
+
+def load(path: Path) -> Sourced:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return loads(raw, path)
+
+
+def loads(raw: bytes | str, path: Path) -> Sourced:
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(f"{path}: file is larger than {MAX_BYTES} bytes")
+    try:
+        node = yaml.compose(raw, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    result = Sourced(path, None)
+    if node is None:
+        result.data = {}
+        return result
+    builder = _Builder(result, path)
+    result.data = builder.build(node, (), 0)
+    return result
+
+
+class _Builder:
+    def __init__(self, out: Sourced, path: Path) -> None:
+        self.out = out
+        self.path = path
+        self.nodes = 0
+        self.constructor = yaml.SafeLoader("")
+
+    def fail(self, node: yaml.Node, problem: str) -> ConfigError:
+        m = node.start_mark
+        return ConfigError(f"{self.path}:{m.line + 1}:{m.column + 1}: {problem}")
+
+    def build(self, node: yaml.Node, key: PathKey, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(node, f"more than {MAX_NODES} values (alias expansion?)")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"nested deeper than {MAX_DEPTH} levels")
+        self.out.positions.setdefault(key, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            self.constructor.flatten_mapping(node)
+            result: dict[Any, Any] = {}
+            for k_node, v_node in node.value:
+                k = self.build(k_node, key, depth + 1)
+                if not isinstance(k, str | int | bool | float) or k is None:
+                    raise self.fail(k_node, "mapping keys must be plain values")
+                if k in result:
+                    raise self.fail(k_node, f"duplicate key {k!r}")
+                sk = k if isinstance(k, str) else str(k)
+                self.out.positions[(*key, sk)] = (k_node.start_mark.line + 1,
+                                                  k_node.start_mark.column + 1)
+                result[k] = self.build(v_node, (*key, sk), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, (*key, i), depth + 1) for i, v in enumerate(node.value)]
+        return self.constructor.construct_object(node, deep=True)

@@ -1,0 +1,212 @@
+"""The lab as a whole: which servers exist, installing them, bringing them up and down.
+
+`adminkit lab up` and the pytest fixtures both go through `Lab`. It installs what is
+missing, starts what is not running (idempotent), waits for real readiness and
+writes the `lab` and `lab-openldap` profiles pointing at the servers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from adminkit.core import config, paths
+from adminkit.core.errors import LabError, UsageError
+from adminkit.lab.base import LabServer, ServerStatus
+
+# name -> "module:Class"; imported only when used, so `--help` stays light.
+SERVERS: dict[str, str] = {
+    "samba": "adminkit.lab.samba:SambaServer",
+    "slapd": "adminkit.lab.slapd:SlapdServer",
+    "cups": "adminkit.lab.cups:CupsServer",
+    "ssh": "adminkit.lab.ssh:SshFleet",
+    "rt": "adminkit.lab.rt:RequestTracker",
+    "smtp": "adminkit.lab.smtp:SmtpSink",
+}
+
+# Which profile a server's `directory` section belongs to; other sections go in both.
+DIRECTORY_PROFILE = {"samba": "lab", "slapd": "lab-openldap"}
+PROFILE_DESCRIPTIONS = {
+    "lab": "The adminkit lab: Samba AD, CUPS, SSH hosts, Request Tracker, SMTP sink on loopback",
+    "lab-openldap": "The adminkit lab with OpenLDAP as the directory",
+}
+POLICY_RC = Path("/usr/sbin/policy-rc.d")
+
+
+class Lab:
+    def __init__(self, lab_dir: Path | None = None, config_dir: Path | None = None) -> None:
+        self.dir = (lab_dir or paths.default_lab_dir()).absolute()
+        self.config_dir = config_dir
+
+    # -- selection ----------------------------------------------------------------
+    def names(self, wanted: Iterable[str] | None = None) -> list[str]:
+        wanted = list(wanted or [])
+        unknown = [n for n in wanted if n not in SERVERS]
+        if unknown:
+            raise UsageError(f"unknown lab server(s): {', '.join(unknown)}",
+                             hint=f"choose from {', '.join(SERVERS)}")
+        return wanted or list(SERVERS)
+
+    def server(self, name: str) -> LabServer:
+        module, _, cls = SERVERS[name].partition(":")
+        server_cls = getattr(importlib.import_module(module), cls)
+        server: LabServer = server_cls(self.dir)
+        return server
+
+    def servers(self, wanted: Iterable[str] | None = None) -> list[LabServer]:
+        return [self.server(n) for n in self.names(wanted)]
+
+    # -- install ------------------------------------------------------------------
+    def missing_packages(self, servers: Sequence[LabServer]) -> list[str]:
+        wanted = sorted({p for s in servers for p in s.apt_packages})
+        if not wanted:
+            return []
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n", *wanted],
+            capture_output=True, text=True, check=False,
+        ).stdout
+        installed = {ln.split()[0] for ln in out.splitlines() if ln.split()[1:2] == ["ii"]}
+        return [p for p in wanted if p not in installed]
+
+    def install(self, wanted: Iterable[str] | None = None, *, quiet: bool = False) -> list[str]:
+        """apt-get install what the chosen servers need; return what was installed."""
+        servers = self.servers(wanted)
+        self._install_python(servers)
+        missing = self.missing_packages(servers)
+        if not missing:
+            return []
+        if os.geteuid() != 0:
+            raise LabError(f"the lab needs these Debian packages: {' '.join(missing)}",
+                           hint="run `adminkit lab install` as root, or apt-get install them")
+        preseed = "\n".join(line for s in servers for line in s.debconf)
+        if preseed:
+            subprocess.run(["debconf-set-selections"], input=preseed + "\n", text=True,
+                           check=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        out = subprocess.DEVNULL if quiet else None
+        with _services_held_down():
+            subprocess.run(["apt-get", "-q", "update"], env=env, stdout=out, check=False)
+            result = subprocess.run(
+                ["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q",
+                 "--no-install-recommends", *missing],
+                env=env, stdout=out, check=False,
+            )
+        if result.returncode != 0:
+            raise LabError(f"apt-get install failed (exit {result.returncode})",
+                           hint="read apt's messages above; `apt-get update` may be needed")
+        return missing
+
+    def _install_python(self, servers: Sequence[LabServer]) -> None:
+        needs = {req for s in servers for mod, req in s.python_needs.items()
+                 if importlib.util.find_spec(mod) is None}
+        if needs:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", *sorted(needs)],
+                           check=True)
+
+    # -- lifecycle ----------------------------------------------------------------
+    def up(self, wanted: Iterable[str] | None = None, *, install: bool = True) -> list[str]:
+        """Start what is not running; return the names this call started."""
+        servers = self.servers(wanted)
+        if install:
+            self.install([s.name for s in servers], quiet=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o711)
+        started = []
+        for server in servers:
+            if server.is_running():
+                server.wait_ready()
+                continue
+            server.stop()  # clear a stale record (a server that died)
+            if not server.is_set_up():
+                server.setup()
+            server.start()
+            try:
+                server.wait_ready()
+            except LabError:
+                server.stop()
+                raise
+            started.append(server.name)
+        self.write_profiles()
+        return started
+
+    def down(self, wanted: Iterable[str] | None = None) -> list[str]:
+        stopped = []
+        for server in reversed(self.servers(wanted)):
+            if server.procs.load(server.name):
+                server.stop()
+                stopped.append(server.name)
+        return stopped
+
+    def reset(self, wanted: Iterable[str] | None = None) -> None:
+        for server in self.servers(wanted):
+            if server.is_set_up():
+                server.reset()
+
+    def status(self, wanted: Iterable[str] | None = None) -> list[ServerStatus]:
+        return [s.status() for s in self.servers(wanted)]
+
+    def destroy(self) -> None:
+        """Stop everything and remove the lab folder (`lab down --purge`)."""
+        self.down()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- profiles -----------------------------------------------------------------
+    def profile_data(self) -> dict[str, dict[str, Any]]:
+        profiles: dict[str, dict[str, Any]] = {
+            name: {"description": text} for name, text in PROFILE_DESCRIPTIONS.items()
+        }
+        for server in self.servers():
+            if not server.is_set_up():
+                continue
+            for section, value in server.profile().items():
+                targets = ([DIRECTORY_PROFILE[server.name]]
+                           if section == "directory" and server.name in DIRECTORY_PROFILE
+                           else list(profiles))
+                for target in targets:
+                    _merge(profiles[target], section, value)
+        return profiles
+
+    def write_profiles(self) -> list[Path]:
+        written = []
+        for name, data in self.profile_data().items():
+            path = config.profile_path(name, self.config_dir)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            header = "# Written by `adminkit lab up`; rewritten on every start.\n"
+            path.write_text(header + config.dump_profile(data))
+            written.append(path)
+        return written
+
+
+def _merge(profile: dict[str, Any], section: str, value: Any) -> None:
+    if isinstance(value, list):
+        profile.setdefault(section, []).extend(value)
+    elif isinstance(value, dict) and isinstance(profile.get(section), dict):
+        profile[section].update(value)
+    else:
+        profile[section] = value
+
+
+class _services_held_down:
+    """Keep Debian packages from starting their system services during our install.
+
+    Debian's documented mechanism (invoke-rc.d(8)): while /usr/sbin/policy-rc.d
+    exits 101, maintainer scripts start no service. We add the file only if there is
+    none, and remove only the one we added.
+    """
+
+    def __enter__(self) -> None:
+        self.added = not POLICY_RC.exists()
+        if self.added:
+            POLICY_RC.write_text("#!/bin/sh\n# added by adminkit lab install\nexit 101\n")
+            POLICY_RC.chmod(0o755)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.added:
+            POLICY_RC.unlink(missing_ok=True)

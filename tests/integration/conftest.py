@@ -1,0 +1,70 @@
+"""Session-scoped lab servers for the integration tests.
+
+A server that is already running (the README's demo left it up) is reused and left
+running; a server this session started is stopped at the end, by PID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from adminkit.lab.base import LabServer
+from adminkit.lab.lab import Lab
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def lab_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Profiles written by the test lab go here, never into the user's config."""
+    return tmp_path_factory.mktemp("config")
+
+
+@pytest.fixture(scope="session")
+def lab(lab_config_dir: Path) -> Lab:
+    return Lab(config_dir=lab_config_dir)
+
+
+@pytest.fixture(scope="session")
+def lab_up(lab: Lab) -> Iterator[Callable[[str], LabServer]]:
+    started: list[str] = []
+
+    def up(name: str) -> LabServer:
+        started.extend(lab.up([name]))
+        return lab.server(name)
+
+    yield up
+    lab.down(started)
+
+
+@pytest.fixture(scope="session")
+def samba(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("samba")
+
+
+@pytest.fixture(scope="session")
+def slapd(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("slapd")
+
+
+@pytest.fixture(scope="session")
+def cups_server(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("cups")
+
+
+@pytest.fixture(scope="session")
+def ssh_fleet(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("ssh")
+
+
+@pytest.fixture(scope="session")
+def rt(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("rt")
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("smtp")
