@@ -33,8 +33,11 @@ def lab_up(lab: Lab) -> Iterator[Callable[[str], LabServer]]:
     started: list[str] = []
 
     def up(name: str) -> LabServer:
-        started.extend(lab.up([name]))
-        return lab.server(name)
+        server = lab.server(name)
+        if not server.is_running():
+            started.append(name)  # before up(): a half-started server is stopped too
+        lab.up([name])
+        return server
 
     yield up
     lab.down(started)

@@ -18,12 +18,13 @@ import stat
 import sys
 import threading
 from pathlib import Path
-from typing import Any
-
-from pydantic import GetCoreSchemaHandler
-from pydantic_core import core_schema
+from typing import TYPE_CHECKING, Any
 
 from adminkit.core.errors import SecretError
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import CoreSchema
 
 MASK = "********"
 _MIN_REDACT = 4  # shorter values would scrub ordinary words
@@ -77,7 +78,9 @@ class Secret:
     @classmethod
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
+    ) -> CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.no_info_plain_validator_function(
             lambda v: v if isinstance(v, Secret) else Secret(str(v)),
             serialization=core_schema.plain_serializer_function_ser_schema(lambda _v: MASK),

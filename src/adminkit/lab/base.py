@@ -88,8 +88,8 @@ class LabServer(ABC):
         self.procs.clear(self.name)
 
     def wait_ready(self, timeout: float | None = None) -> None:
-        wait_until(self.probe, timeout or self.ready_timeout, what=f"{self.name} to answer",
-                   alive=self.is_running, log=self.log_file)
+        wait_until(self.probe, timeout or self.ready_timeout,
+                   what=f"{self.name} to answer", alive=self.is_running, log=self.log_file)
 
     @property
     def log_file(self) -> Path:
@@ -178,5 +178,5 @@ def require_port(host: str, port: int, server: str) -> None:
     if not port_free(host, port):
         raise LabError(
             f"{server}: {host}:{port} is already in use",
-            hint="another server holds it; stop it, or run `adminkit lab down` if it is an older lab",
+            hint="another server holds it: stop it (`adminkit lab down` if it is an older lab)",
         )

@@ -60,6 +60,16 @@ class Lab:
         server: LabServer = server_cls(self.dir)
         return server
 
+    def _installed_server(self, name: str) -> LabServer | None:
+        """The server, or None if its module is absent (a trimmed install)."""
+        module = SERVERS[name].partition(":")[0]
+        try:
+            return self.server(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None
+            raise
+
     def servers(self, wanted: Iterable[str] | None = None) -> list[LabServer]:
         return [self.server(n) for n in self.names(wanted)]
 
@@ -118,23 +128,24 @@ class Lab:
             self.install([s.name for s in servers], quiet=True)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o711)
-        started = []
-        for server in servers:
-            if server.is_running():
+        started: list[LabServer] = []
+        try:
+            for server in servers:
+                if server.is_running():
+                    server.wait_ready()
+                    continue
+                server.stop()  # clear a stale record (a server that died)
+                if not server.is_set_up():
+                    server.setup()
+                started.append(server)
+                server.start()
                 server.wait_ready()
-                continue
-            server.stop()  # clear a stale record (a server that died)
-            if not server.is_set_up():
-                server.setup()
-            server.start()
-            try:
-                server.wait_ready()
-            except LabError:
+            self.write_profiles()
+        except BaseException:
+            for server in reversed(started):  # leave nothing running that we started
                 server.stop()
-                raise
-            started.append(server.name)
-        self.write_profiles()
-        return started
+            raise
+        return [s.name for s in started]
 
     def down(self, wanted: Iterable[str] | None = None) -> list[str]:
         stopped = []
@@ -162,8 +173,9 @@ class Lab:
         profiles: dict[str, dict[str, Any]] = {
             name: {"description": text} for name, text in PROFILE_DESCRIPTIONS.items()
         }
-        for server in self.servers():
-            if not server.is_set_up():
+        for name in SERVERS:
+            server = self._installed_server(name)
+            if server is None or not server.is_set_up():
                 continue
             for section, value in server.profile().items():
                 targets = ([DIRECTORY_PROFILE[server.name]]

@@ -1,0 +1,1 @@
+"""Directories: Active Directory and OpenLDAP over ldap3 (Entra ID over Graph later)."""

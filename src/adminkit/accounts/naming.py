@@ -1,0 +1,44 @@
+"""Login and display names from a person's name: transliterated, lower case, unique."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+# Letters that do not decompose into base letter + accent under NFKD.
+_SPECIAL = {"ł": "l", "Ł": "L", "ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D",
+            "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "þ": "th", "Þ": "TH", "ı": "i"}
+_GERMAN = {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"}
+_LOGIN_OK = re.compile(r"[^a-z0-9]")
+MAX_SAM = 20  # sAMAccountName limit Windows enforces (Samba does not)
+
+
+def ascii_fold(text: str, *, german: bool = False) -> str:
+    """Jiří Čermák -> Jiri Cermak; with german=True, Müller -> Mueller."""
+    table = {**_SPECIAL, **(_GERMAN if german else {})}
+    text = "".join(table.get(ch, ch) for ch in text)
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def login_for(given: str, surname: str, *, german: bool = False, limit: int = MAX_SAM) -> str:
+    """First letter of the given name plus the surname: jcermak."""
+    first = _LOGIN_OK.sub("", ascii_fold(given, german=german).lower())[:1]
+    last = _LOGIN_OK.sub("", ascii_fold(surname, german=german).lower())
+    login = (first + last)[:limit]
+    if not login:
+        raise ValueError(f"cannot make a login from {given!r} {surname!r}")
+    return login
+
+
+def unique(login: str, taken: Callable[[str], bool], *, limit: int = MAX_SAM) -> str:
+    """`login`, or the first free of login2, login3, ... (deterministic)."""
+    if not taken(login):
+        return login
+    for n in range(2, 1000):
+        suffix = str(n)
+        candidate = login[: limit - len(suffix)] + suffix
+        if not taken(candidate):
+            return candidate
+    raise ValueError(f"no free login left for {login!r}")

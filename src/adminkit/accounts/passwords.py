@@ -1,0 +1,62 @@
+"""Generating passwords and delivering them without leaving a copy anywhere else.
+
+A new password goes to exactly one place: the operator's terminal (once), a 0600
+file, or an e-mail to the profile's configured recipient. It never reaches the
+journal, a ticket note, a log or a child process's argv; the result records only
+*how* it was delivered.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import string
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from adminkit.core.errors import UsageError
+from adminkit.core.secrets import Secret
+
+SYMBOLS = "-_.+!#%"
+Deliver = Callable[[str, Secret], str]
+
+
+def generate(length: int = 16) -> Secret:
+    """Random, with every character class AD complexity counts, in random positions."""
+    length = max(length, 12)
+    pools = [string.ascii_uppercase, string.ascii_lowercase, string.digits, SYMBOLS]
+    chars = [secrets.choice(pool) for pool in pools]
+    everything = "".join(pools)
+    chars += [secrets.choice(everything) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return Secret("".join(chars))
+
+
+def to_terminal(login: str, password: Secret) -> str:
+    if not sys.stderr.isatty():
+        raise UsageError("no terminal to show the new password on",
+                         hint="use --deliver file:PATH (written 0600) or --deliver mail")
+    sys.stderr.write(f"\n  new password for {login} (shown once): {password.reveal()}\n\n")
+    return "shown once on the operator's terminal"
+
+
+def to_file(path: Path) -> Deliver:
+    def deliver(login: str, password: Secret) -> str:
+        target = path / f"{login}.password" if path.is_dir() else path
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o600)
+            out.write(password.reveal() + "\n")
+        return f"written to {target} (mode 0600)"
+
+    return deliver
+
+
+def delivery(spec: str) -> Deliver:
+    """`terminal` or `file:PATH` (a file, or a folder for LOGIN.password)."""
+    if spec == "terminal":
+        return to_terminal
+    if spec.startswith("file:") and len(spec) > 5:
+        return to_file(Path(spec[5:]).expanduser())
+    raise UsageError(f"--deliver {spec!r}: choose terminal or file:PATH")

@@ -1,0 +1,117 @@
+"""Rendering: rich tables for people, JSON and CSV for machines.
+
+The JSON shapes are a stable interface (documented in the README): automation
+parses them. Every value passes through `redact_obj` on the way out.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from adminkit.cli.state import GlobalState, OutputFormat
+from adminkit.core.secrets import redact_obj
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from adminkit.core.runner import RunReport
+
+STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim",
+                "started": "cyan"}
+
+
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def write_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(redact_obj(data), ensure_ascii=False, indent=2, default=str))
+    sys.stdout.write("\n")
+
+
+def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore",
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in redact_obj(dict(row)).items()})
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def emit_rows(state: GlobalState, rows: Sequence[dict[str, Any]], columns: Sequence[str],
+              *, title: str | None = None, json_data: Any = None) -> None:
+    """A listing: table, CSV with the same columns, or JSON (all fields of each row)."""
+    if state.output is OutputFormat.JSON:
+        write_json(json_data if json_data is not None else list(rows))
+        return
+    if state.output is OutputFormat.CSV:
+        write_csv(rows, columns)
+        return
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    for row in redact_obj([dict(r) for r in rows]):
+        cells = []
+        for column in columns:
+            text = _cell(row.get(column))
+            style = STATUS_STYLE.get(text) if column == "status" else None
+            cells.append(f"[{style}]{text}[/]" if style else _escape(text))
+        table.add_row(*cells)
+    console().print(table)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def report_json(report: RunReport) -> dict[str, Any]:
+    run = report.run
+    return {
+        "run": {"id": run.id, "operator": run.operator, "profile": run.profile,
+                "ticket": run.ticket, "mode": run.mode, "command": run.command,
+                "started": run.started.isoformat()},
+        "status": report.status,
+        "exit_code": report.exit_code,
+        "counts": report.counts,
+        "results": [r.model_dump(mode="json") for r in report.results],
+    }
+
+
+def emit_report(state: GlobalState, report: RunReport) -> None:
+    if state.output is OutputFormat.JSON:
+        write_json(report_json(report))
+        return
+    if state.output is OutputFormat.CSV:
+        rows = [{"run": report.run.id, **r.model_dump(mode="json")} for r in report.results]
+        write_csv(rows, ["run", "action", "target", "status", "summary", "error"])
+        return
+    out = console()
+    for result in report.results:
+        style = STATUS_STYLE[result.status.value]
+        label = result.status.value + (" (check)" if result.check and result.changed else "")
+        out.print(f"[{style}]{label:>9}[/]  {_escape(redact_obj(result.summary))}")
+        for change in result.changes:
+            out.print(f"           [dim]{_escape(redact_obj(change.line()))}[/]")
+        if result.error and "\n" in result.error:
+            for line in result.error.splitlines()[1:]:
+                out.print(f"           {_escape(redact_obj(line))}")
+    counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n)
+    ticket = f" · ticket {report.run.ticket}" if report.run.ticket else ""
+    out.print(f"[dim]run {report.run.id} · {report.run.mode}{ticket} · {counts or 'nothing'}[/]")

@@ -1,0 +1,71 @@
+"""Actions: read the current state, plan typed changes, apply them unless checking.
+
+An action never decides how it is reported: the runner turns its plan into a
+`Result`, so idempotence ("ok: nothing to do"), `--check`, diffs, the journal and
+ticket notes behave the same for every action.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from adminkit.core.result import Change
+
+if TYPE_CHECKING:
+    from adminkit.core.context import Context
+
+
+class Params(BaseModel):
+    """Base for action parameters: strict about unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+P = TypeVar("P", bound=Params)
+
+
+@dataclass
+class Plan:
+    """What `apply` would do. No changes means the target is already as asked."""
+
+    changes: list[Change] = field(default_factory=list)
+    summary: str = ""  # e.g. "disable jdoe"; the runner words it per outcome
+    data: dict[str, Any] = field(default_factory=dict)  # state read while planning
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+
+@dataclass
+class Applied:
+    """What `apply` reports back beyond the plan (a new DN, how a password was delivered)."""
+
+    summary: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Action(ABC, Generic[P]):
+    name: ClassVar[str]
+    params_model: ClassVar[type[Params]]
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    @abstractmethod
+    def target(self) -> str:
+        """What this action acts on, as the journal and notes name it (a login, a queue)."""
+
+    @abstractmethod
+    def plan(self, ctx: Context) -> Plan:
+        """Read the current state and return the changes needed. Must not write."""
+
+    @abstractmethod
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        """Make the planned changes. Called only when the plan has changes and not checking."""
+
+    def guard(self, ctx: Context, plan: Plan) -> None:
+        """Refuse by policy before applying (raise PolicyRefused). Default: allow."""

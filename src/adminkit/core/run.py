@@ -1,0 +1,42 @@
+"""A run: one CLI command, playbook or triggered job, with who, for whom and why."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and short enough to quote on a ticket: R-20261125-134501-3f9a2c."""
+    now = now or datetime.now(UTC)
+    return f"R-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def current_operator() -> str:
+    """Who is acting: ADMINKIT_OPERATOR (set by triggers), else the person behind sudo."""
+    explicit = os.environ.get("ADMINKIT_OPERATOR")
+    if explicit:
+        return explicit
+    user = getpass.getuser()
+    sudo_user = os.environ.get("SUDO_USER")
+    return f"{sudo_user} (as {user})" if sudo_user and sudo_user != user else user
+
+
+@dataclass
+class Run:
+    command: str
+    profile: str | None = None
+    ticket: str | None = None
+    check: bool = False
+    operator: str = field(default_factory=current_operator)
+    id: str = field(default_factory=new_run_id)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    argv: list[str] = field(default_factory=list)  # how to run it again, for --resume
+    resumed: bool = False
+
+    @property
+    def mode(self) -> str:
+        return "check" if self.check else "apply"

@@ -1,0 +1,148 @@
+"""Execute actions: plan, guard, apply (unless checking), report to hooks.
+
+Hooks are how the journal and ticket notes hear about results. Each finished
+action is handed to every hook before the next action starts, so a run that dies
+leaves a journal that says exactly how far it got, and `resume` can skip that part.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from adminkit.core.action import Action, Applied, Plan
+from adminkit.core.context import Context
+from adminkit.core.errors import AdminkitError, ExitCode
+from adminkit.core.result import Result, Status
+from adminkit.core.run import Run
+from adminkit.core.secrets import redact
+
+
+class RunHook(Protocol):
+    def run_started(self, run: Run) -> None: ...
+
+    def action_finished(self, run: Run, index: int, result: Result) -> None: ...
+
+    def run_finished(self, run: Run, report: RunReport) -> None: ...
+
+
+@dataclass
+class RunReport:
+    run: Run
+    results: list[Result] = field(default_factory=list)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {s.value: self.count(s) for s in Status}
+
+    @property
+    def exit_code(self) -> int:
+        """0 if nothing failed, else the most severe failure's code (policy 4 > conn 3 > 1)."""
+        failed = [r.exit_code or ExitCode.FAILED for r in self.results if r.failed]
+        return max(failed, default=ExitCode.OK)
+
+    @property
+    def status(self) -> str:
+        if any(r.failed for r in self.results):
+            return "failed"
+        return "changed" if any(r.changed for r in self.results) else "ok"
+
+
+class Runner:
+    def __init__(
+        self,
+        ctx: Context,
+        hooks: Sequence[RunHook] = (),
+        *,
+        done: Iterable[int] = (),
+        stop_on_error: bool = False,
+        debug: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.hooks = list(hooks)
+        self.done = set(done)  # indexes journaled as done by an earlier attempt of this run
+        self.stop_on_error = stop_on_error
+        self.debug = debug
+
+    @property
+    def run(self) -> Run:
+        return self.ctx.run
+
+    def execute(self, actions: Iterable[Action[Any]]) -> RunReport:
+        report = RunReport(self.run)
+        for hook in self.hooks:
+            hook.run_started(self.run)
+        try:
+            stopped = False
+            for index, action in enumerate(actions):
+                if index in self.done:
+                    result = self._skipped(action, f"done in an earlier attempt of {self.run.id}")
+                    report.results.append(result)  # not journaled again
+                    continue
+                if stopped:
+                    result = self._skipped(action, "not run: an earlier action failed")
+                else:
+                    result = self.run_one(action)
+                report.results.append(result)
+                for hook in self.hooks:
+                    hook.action_finished(self.run, index, result)
+                stopped = stopped or (result.failed and self.stop_on_error)
+        finally:
+            for hook in self.hooks:
+                hook.run_finished(self.run, report)
+        return report
+
+    def run_one(self, action: Action[Any]) -> Result:
+        started = time.monotonic()
+        target = _safe_target(action)
+        try:
+            plan = action.plan(self.ctx)
+            if plan:
+                action.guard(self.ctx, plan)
+            applied = (action.apply(self.ctx, plan) if plan and not self.ctx.check
+                       else Applied())
+            result = self._result(action, target, plan, applied)
+        except AdminkitError as exc:
+            result = self._failure(action, target, exc, int(exc.exit_code))
+        except Exception as exc:  # noqa: BLE001 - any bug in one action fails that action only
+            if self.debug:
+                traceback.print_exc()
+            result = self._failure(action, target, exc, int(ExitCode.FAILED))
+        result.duration = round(time.monotonic() - started, 4)
+        return result
+
+    def _result(self, action: Action[Any], target: str, plan: Plan, applied: Applied) -> Result:
+        check = self.ctx.check
+        if not plan:
+            status, summary = Status.OK, plan.summary or f"{action.name} {target}: nothing to do"
+        else:
+            status = Status.CHANGED
+            base = applied.summary or plan.summary or f"{action.name} {target}"
+            summary = f"would {base}" if check else base
+        return Result(action=action.name, target=target, status=status, summary=summary,
+                      changes=plan.changes, data={**plan.data, **applied.data}, check=check)
+
+    def _failure(self, action: Action[Any], target: str, exc: Exception, code: int) -> Result:
+        text = redact(str(exc)) or type(exc).__name__
+        return Result(action=action.name, target=target, status=Status.FAILED,
+                      summary=f"{action.name} {target}: {text.splitlines()[0]}",
+                      error=text, error_type=type(exc).__name__, exit_code=code,
+                      check=self.ctx.check)
+
+    def _skipped(self, action: Action[Any], why: str) -> Result:
+        target = _safe_target(action)
+        return Result(action=action.name, target=target, status=Status.SKIPPED,
+                      summary=f"{action.name} {target}: {why}", check=self.ctx.check)
+
+
+def _safe_target(action: Action[Any]) -> str:
+    try:
+        return redact(action.target())
+    except Exception:  # noqa: BLE001 - a bad target must not hide the real error
+        return "?"

@@ -1,0 +1,1 @@
+"""Hosts: inventory, SSH and WinRM transports, package managers, fleet runs."""

@@ -1,0 +1,209 @@
+"""SQLite journal, append-only and hash-chained.
+
+Every row carries the SHA-256 of its own content and of the previous row, so a
+changed, removed or reordered row breaks the chain at that point and `verify`
+names it. Triggers refuse UPDATE and DELETE through SQLite itself; the chain
+catches edits made around them (another tool, a copied file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from adminkit.core.errors import JournalError
+from adminkit.core.secrets import redact_obj
+
+GENESIS = "0" * 64
+COLUMNS = ("seq", "kind", "time", "run_id", "idx", "operator", "profile", "ticket", "mode",
+           "action", "target", "status", "summary", "diff", "error", "detail")
+INSERT_SQL = (f"INSERT INTO entries ({', '.join(COLUMNS)}, prev_hash, hash) "  # noqa: S608
+              f"VALUES ({', '.join('?' * len(COLUMNS))}, ?, ?)")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    seq       INTEGER PRIMARY KEY,
+    kind      TEXT NOT NULL CHECK (kind IN ('run', 'action', 'end')),
+    time      TEXT NOT NULL,
+    run_id    TEXT NOT NULL,
+    idx       INTEGER,
+    operator  TEXT NOT NULL,
+    profile   TEXT,
+    ticket    TEXT,
+    mode      TEXT NOT NULL,
+    action    TEXT,
+    target    TEXT,
+    status    TEXT,
+    summary   TEXT,
+    diff      TEXT,
+    error     TEXT,
+    detail    TEXT,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_run ON entries (run_id, idx);
+CREATE INDEX IF NOT EXISTS entries_ticket ON entries (ticket);
+CREATE INDEX IF NOT EXISTS entries_target ON entries (target);
+CREATE TRIGGER IF NOT EXISTS entries_append_only_u BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+"""
+
+
+def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
+    payload = json.dumps([row.get(c) for c in COLUMNS], ensure_ascii=False,
+                         separators=(",", ":"))
+    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    rows: int
+    first_bad: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class Filters:
+    run_id: str | None = None
+    ticket: str | None = None
+    target: str | None = None
+    operator: str | None = None
+    status: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    kinds: Sequence[str] = ("action",)
+    limit: int | None = None
+
+
+class Journal:
+    """One journal file. Safe to share between threads; several processes may append."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = not path.exists()
+        try:
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                      check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot open the journal {path}: {exc}",
+                               hint="check ADMINKIT_JOURNAL and the file's permissions") from None
+        if new:
+            path.chmod(0o600)
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- writing ------------------------------------------------------------------
+    def append(self, **fields: Any) -> int:
+        """Append one row inside an IMMEDIATE transaction; return its seq."""
+        row = {c: fields.get(c) for c in COLUMNS if c != "seq"}
+        for key in ("diff", "detail"):
+            if row[key] is not None and not isinstance(row[key], str):
+                row[key] = json.dumps(redact_obj(row[key]), ensure_ascii=False, default=str)
+        for key in ("summary", "error", "target"):
+            if row[key] is not None:
+                row[key] = redact_obj(row[key])
+        row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                last = self.db.execute(
+                    "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+                seq = (last["seq"] + 1) if last else 1
+                prev = last["hash"] if last else GENESIS
+                row["seq"] = seq
+                digest = row_hash(prev, row)
+                self.db.execute(INSERT_SQL,
+                    [row[c] for c in COLUMNS] + [prev, digest])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return seq
+
+    # -- reading ------------------------------------------------------------------
+    def entries(self, f: Filters | None = None) -> list[dict[str, Any]]:
+        f = f or Filters()
+        where: list[str] = []
+        args: list[Any] = []
+        if f.kinds:
+            where.append(f"kind IN ({', '.join('?' * len(f.kinds))})")
+            args.extend(f.kinds)
+        for column, value in (("run_id", f.run_id), ("ticket", f.ticket),
+                              ("operator", f.operator), ("status", f.status),
+                              ("action", f.action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if f.target is not None:
+            where.append("target = ?")
+            args.append(f.target)
+        if f.since is not None:
+            where.append("time >= ?")
+            args.append(f.since.astimezone(UTC).isoformat(timespec="microseconds"))
+        sql = "SELECT * FROM entries"  # conditions are fixed text; values are bound
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if f.limit:  # the newest `limit` rows, still printed oldest first
+            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?) ORDER BY seq"  # noqa: S608
+            args.append(int(f.limit))
+        else:
+            sql += " ORDER BY seq"
+        return [_decode(r) for r in self.db.execute(sql, args)]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        rows = self.db.execute("SELECT * FROM entries WHERE run_id = ? AND kind = 'run' "
+                               "ORDER BY seq LIMIT 1", (run_id,)).fetchall()
+        return _decode(rows[0]) if rows else None
+
+    def done_indexes(self, run_id: str) -> set[int]:
+        """Action indexes of this run that finished ok or changed, in any attempt."""
+        rows = self.db.execute(
+            "SELECT idx FROM entries WHERE run_id = ? AND kind = 'action' AND mode = 'apply' "
+            "AND status IN ('ok', 'changed')", (run_id,))
+        return {int(r["idx"]) for r in rows}
+
+    def iter_all(self) -> Iterator[sqlite3.Row]:
+        yield from self.db.execute("SELECT * FROM entries ORDER BY seq")
+
+    def verify(self) -> VerifyReport:
+        prev, expected_seq, count = GENESIS, 1, 0
+        for raw in self.iter_all():
+            row = dict(raw)
+            count += 1
+            if row["seq"] != expected_seq:
+                return VerifyReport(False, count, expected_seq,
+                                    f"row {expected_seq} is missing (next is {row['seq']})")
+            if row["prev_hash"] != prev:
+                return VerifyReport(False, count, row["seq"],
+                                    "does not follow the previous row (removed or reordered)")
+            if row_hash(prev, row) != row["hash"]:
+                return VerifyReport(False, count, row["seq"], "its content was altered")
+            prev, expected_seq = row["hash"], expected_seq + 1
+        return VerifyReport(True, count)
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for key in ("diff", "detail"):
+        if out.get(key):
+            with contextlib.suppress(ValueError):
+                out[key] = json.loads(out[key])
+    return out

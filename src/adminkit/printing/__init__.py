@@ -1,0 +1,1 @@
+"""Print servers: CUPS over IPP (pycups), Windows print servers over WinRM."""

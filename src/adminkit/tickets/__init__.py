@@ -1,0 +1,1 @@
+"""Ticket systems: notes, status, reading a ticket; the delivery outbox."""
