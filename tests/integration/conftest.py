@@ -6,6 +6,9 @@ running; a server this session started is stopped at the end, by PID.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -71,3 +74,18 @@ def rt(lab_up: Callable[[str], LabServer]) -> LabServer:
 @pytest.fixture(scope="session")
 def smtp_sink(lab_up: Callable[[str], LabServer]) -> LabServer:
     return lab_up("smtp")
+
+
+@pytest.fixture
+def cli(lab_config_dir: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run the real `adminkit` command against the lab's profiles and a fresh journal."""
+    journal = tmp_path / "journal.db"
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "ADMINKIT_CONFIG": str(lab_config_dir),
+               "ADMINKIT_JOURNAL": str(journal), "ADMINKIT_OPERATOR": "pytest"}
+        return subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args], input=input,
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
+
+    run.journal = journal  # type: ignore[attr-defined]
+    return run

@@ -9,6 +9,7 @@ the server and say what to check.
 from __future__ import annotations
 
 import logging
+import math
 import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -50,7 +51,7 @@ def connect(cfg: DirectoryConfig, password: Secret) -> ldap3.Connection:
     server = ldap3.Server(host, port=port, use_ssl=use_ssl, tls=tls,
                           connect_timeout=cfg.timeout, get_info=ldap3.NONE)
     conn = ldap3.Connection(server, user=cfg.bind_user, password=password.reveal(),
-                            receive_timeout=cfg.timeout, auto_referrals=False,
+                            receive_timeout=math.ceil(cfg.timeout), auto_referrals=False,
                             raise_exceptions=False, read_only=False)
     where = f"{host}:{port}"
     try:

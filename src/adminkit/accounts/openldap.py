@@ -36,7 +36,7 @@ class OpenLdapDirectory(LdapDirectory):
             raise ValueError("directory.options.uid_counter_dn is needed for posix accounts")
         while True:
             self.conn.search(counter, "(objectClass=*)", ldap3.BASE, attributes=["uidNumber"])
-            number = int(self.conn.response[0]["attributes"]["uidNumber"])
+            number = int(first(self.conn.response[0]["attributes"], "uidNumber"))
             if self.conn.modify(counter, {"uidNumber": [(ldap3.MODIFY_DELETE, [number]),
                                                         (ldap3.MODIFY_ADD, [number + 1])]}):
                 return number

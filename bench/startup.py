@@ -1,0 +1,81 @@
+"""Start-up time: `adminkit --help` against `python -c pass` and `ansible --version`.
+
+Absolute times vary 2-9x on shared machines, so the three commands are measured in
+one run, interleaved, and compared as ratios of their medians. Ansible is installed
+into its own virtual environment (bench/.venv-ansible) on first use, never into
+adminkit's.
+
+    python bench/startup.py [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ANSIBLE_VENV = HERE / ".venv-ansible"
+
+
+def adminkit_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("adminkit")
+    return [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "adminkit.cli.main",
+                                                       "--help"]
+
+
+def ansible_cmd() -> list[str] | None:
+    exe = ANSIBLE_VENV / "bin" / "ansible"
+    if not exe.exists():
+        print("installing ansible-core into bench/.venv-ansible (once)…", file=sys.stderr)
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(ANSIBLE_VENV)], check=True)
+            subprocess.run([str(ANSIBLE_VENV / "bin" / "pip"), "install", "-q", "ansible-core"],
+                           check=True)
+        except subprocess.CalledProcessError:
+            shutil.rmtree(ANSIBLE_VENV, ignore_errors=True)
+            return None
+    return [str(exe), "--version"]
+
+
+def once(cmd: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    commands = {"python -c pass": [sys.executable, "-c", "pass"],
+                "adminkit --help": adminkit_cmd()}
+    ansible = ansible_cmd()
+    if ansible:
+        commands["ansible --version"] = ansible
+    for cmd in commands.values():  # warm the page cache and .pyc files
+        once(cmd)
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(args.rounds):
+        for name, cmd in commands.items():
+            times[name].append(once(cmd))
+    med = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{'command':<20} {'median s':>9} {'min s':>7}")
+    for name, values in times.items():
+        print(f"{name:<20} {med[name]:>9.3f} {min(values):>7.3f}")
+    ak = med["adminkit --help"]
+    print(f"\nadminkit --help / python -c pass   = {ak / med['python -c pass']:.1f}x")
+    if "ansible --version" in med:
+        print(f"adminkit --help / ansible --version = {ak / med['ansible --version']:.2f}x"
+              "  (goal: < 0.5)")
+    else:
+        print("ansible --version: not measured (ansible-core could not be installed)")
+    print(f"adminkit --help median {ak:.3f}s (goal: < 0.25 s)")
+
+
+if __name__ == "__main__":
+    main()
