@@ -17,6 +17,7 @@ from adminkit.core.config import PrintServerConfig
 from adminkit.lab import base, process
 from adminkit.lab.base import LabServer
 from adminkit.lab.cups import DEVICE, OPERATOR, QUEUES, CupsServer
+from tests.integration.procfs import listener_inode, socket_inodes
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
@@ -49,20 +50,6 @@ def wait_done(conn: Any, job_id: int, timeout: float = 20.0) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-def listener_inode(port: int) -> str:
-    """The inode of the socket listening on 127.0.0.1:PORT, from /proc/net/tcp."""
-    want = f"0100007F:{port:04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == want and fields[3] == "0A":  # 0A: LISTEN
-            return fields[9]
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
-
-
-def socket_inodes(pid: int) -> set[str]:
-    fd_dir = Path(f"/proc/{pid}/fd")
-    links = (os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir))
-    return {link[len("socket:["):-1] for link in links if link.startswith("socket:[")}
 
 
 def test_ipp_lists_exactly_the_two_queues(server: CupsServer) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import smtplib
 import socket
@@ -19,6 +18,7 @@ from adminkit.core.config import MailConfig
 from adminkit.lab import process
 from adminkit.lab.base import LabServer
 from adminkit.lab.smtp import CLIENT_HOSTNAME, SmtpSink
+from tests.integration.procfs import listener_inode, socket_inodes
 
 pytestmark = pytest.mark.integration
 
@@ -47,19 +47,6 @@ def report(subject: str) -> EmailMessage:
     return msg
 
 
-def listener_inode(port: int) -> str:
-    want = f"0100007F:{port:04X}"
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[1] == want and fields[3] == "0A":  # 0A: LISTEN
-            return fields[9]
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
-
-
-def socket_inodes(pid: int) -> set[str]:
-    fd_dir = Path(f"/proc/{pid}/fd")
-    links = (os.readlink(fd_dir / fd) for fd in os.listdir(fd_dir))
-    return {link[len("socket:["):-1] for link in links if link.startswith("socket:[")}
 
 
 def test_message_comes_back_with_subject_body_and_recipients(sink: SmtpSink) -> None:
