@@ -151,8 +151,8 @@ class Lab:
         stopped = []
         for server in reversed(self.servers(wanted)):
             if server.procs.load(server.name):
-                server.stop()
                 stopped.append(server.name)
+            server.stop()  # also when unrecorded: a server may find its own orphans
         return stopped
 
     def reset(self, wanted: Iterable[str] | None = None) -> None:
