@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from adminkit.accounts import naming, passwords
 from adminkit.accounts.directory import NewUser, UserEntry, directory_of
@@ -28,14 +28,17 @@ class CreateParams(Params):
     must_change: bool = True
     enabled: bool = True
 
-
-def _clean(value: str, field: str) -> str:
-    """Names are data; refuse control characters instead of storing them."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValidationError(f"{field} contains a control character (a line break?)")
-    if value != value.strip():
-        raise ValidationError(f"{field} has leading or trailing spaces")
-    return value
+    @field_validator("given_name", "surname", "display_name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        """Names are data: refuse control characters and stray spaces instead of storing them."""
+        if value is None:
+            return value
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError("contains a control character (a line break?)")
+        if value != value.strip():
+            raise ValueError("has leading or trailing spaces")
+        return value
 
 
 class CreateAccount(Action[CreateParams]):
@@ -60,10 +63,12 @@ class CreateAccount(Action[CreateParams]):
 
     def plan(self, ctx: Context) -> Plan:
         p = self.params
-        given, surname = _clean(p.given_name, "given name"), _clean(p.surname, "surname")
-        display = _clean(p.display_name or f"{given} {surname}", "display name")
+        display = p.display_name or f"{p.given_name} {p.surname}"
         directory = directory_of(ctx)
-        wanted = p.login or naming.login_for(given, surname)
+        try:
+            wanted = p.login or naming.login_for(p.given_name, p.surname)
+        except ValueError as exc:
+            raise ValidationError(f"{exc}; give --login") from None
         existing = directory.find_user(wanted)
         if existing is not None and self._same_person(existing):
             self.login = existing.login

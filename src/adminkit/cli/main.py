@@ -71,9 +71,39 @@ def main_callback(
                           debug=debug, config_dir=config, argv=sys.argv[1:])
 
 
+# Global options may stand anywhere on the line (`adminkit journal list -o json`); they
+# are moved in front of the sub-command before parsing.
+GLOBAL_WITH_VALUE = {"--profile", "-p", "--ticket", "-t", "--output", "-o", "--config"}
+GLOBAL_FLAGS = {"--check", "--debug"}
+
+
+def hoist_globals(argv: list[str]) -> list[str]:
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        name = arg.split("=", 1)[0]
+        if arg in GLOBAL_FLAGS:
+            front.append(arg)
+        elif name in GLOBAL_WITH_VALUE and "=" in arg:
+            front.append(arg)
+        elif arg in GLOBAL_WITH_VALUE and i + 1 < len(argv):
+            front.extend(argv[i:i + 2])
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
     """Entry point: run the app, turn AdminkitErrors into messages and exit codes."""
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
+    sys.argv[1:] = hoist_globals(sys.argv[1:])
     try:
         app()
     except KeyboardInterrupt:

@@ -100,24 +100,25 @@ class Runner:
 
     def run_one(self, action: Action[Any]) -> Result:
         started = time.monotonic()
-        target = _safe_target(action)
         try:
             plan = action.plan(self.ctx)
             if plan:
                 action.guard(self.ctx, plan)
             applied = (action.apply(self.ctx, plan) if plan and not self.ctx.check
                        else Applied())
-            result = self._result(action, target, plan, applied)
+            result = self._result(action, plan, applied)
         except AdminkitError as exc:
-            result = self._failure(action, target, exc, int(exc.exit_code))
+            result = self._failure(action, exc, int(exc.exit_code))
         except Exception as exc:  # noqa: BLE001 - any bug in one action fails that action only
             if self.debug:
                 traceback.print_exc()
-            result = self._failure(action, target, exc, int(ExitCode.FAILED))
+            result = self._failure(action, exc, int(ExitCode.FAILED))
         result.duration = round(time.monotonic() - started, 4)
         return result
 
-    def _result(self, action: Action[Any], target: str, plan: Plan, applied: Applied) -> Result:
+    def _result(self, action: Action[Any], plan: Plan, applied: Applied) -> Result:
+        """Planning may resolve the target (a computed login), so it is read afterwards."""
+        target = _safe_target(action)
         check = self.ctx.check
         if not plan:
             status, summary = Status.OK, plan.summary or f"{action.name} {target}: nothing to do"
@@ -128,7 +129,8 @@ class Runner:
         return Result(action=action.name, target=target, status=status, summary=summary,
                       changes=plan.changes, data={**plan.data, **applied.data}, check=check)
 
-    def _failure(self, action: Action[Any], target: str, exc: Exception, code: int) -> Result:
+    def _failure(self, action: Action[Any], exc: Exception, code: int) -> Result:
+        target = _safe_target(action)
         text = redact(str(exc)) or type(exc).__name__
         return Result(action=action.name, target=target, status=Status.FAILED,
                       summary=f"{action.name} {target}: {text.splitlines()[0]}",

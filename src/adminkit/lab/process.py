@@ -17,6 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+# Popen objects of the children this process started, kept until they are reaped: a
+# collected Popen of a live child warns "subprocess is still running" (ResourceWarning).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class Proc:
@@ -77,6 +81,7 @@ def spawn(
     if stdin_data is not None and popen.stdin is not None:
         popen.stdin.write(stdin_data)
         popen.stdin.close()
+    _children[popen.pid] = popen
     ticks = start_ticks(popen.pid)
     if ticks is None:  # exited before we could look; keep a record that never matches
         ticks = -1
@@ -122,6 +127,11 @@ def _wait_gone(proc: Proc, timeout: float) -> bool:
 
 
 def _reap(pid: int) -> None:
+    popen = _children.get(pid)
+    if popen is not None:
+        if popen.poll() is not None:
+            del _children[pid]
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 
