@@ -87,9 +87,7 @@ def hoist_globals(argv: list[str]) -> list[str]:
             rest.extend(argv[i:])
             break
         name = arg.split("=", 1)[0]
-        if arg in GLOBAL_FLAGS:
-            front.append(arg)
-        elif name in GLOBAL_WITH_VALUE and "=" in arg:
+        if arg in GLOBAL_FLAGS or (name in GLOBAL_WITH_VALUE and "=" in arg):
             front.append(arg)
         elif arg in GLOBAL_WITH_VALUE and i + 1 < len(argv):
             front.extend(argv[i:i + 2])
