@@ -20,14 +20,20 @@ if TYPE_CHECKING:
 
     from adminkit.core.runner import RunReport
 
+NO_WRAP = {"time", "status", "idx", "seconds", "set up", "running", "ready"}
+PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal: too narrow for listings
 STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim",
                 "started": "cyan"}
 
 
 def console(stderr: bool = False) -> Console:
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else int(os.environ.get("COLUMNS") or PIPE_WIDTH)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def write_json(data: Any) -> None:
@@ -64,11 +70,13 @@ def emit_rows(state: GlobalState, rows: Sequence[dict[str, Any]], columns: Seque
 
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in NO_WRAP, overflow="fold")
     for row in redact_obj([dict(r) for r in rows]):
         cells = []
         for column in columns:
             text = _cell(row.get(column))
+            if column == "time" and len(text) > 19:  # ISO time to the second, in tables
+                text = text[:19].replace("T", " ")
             style = STATUS_STYLE.get(text) if column == "status" else None
             cells.append(f"[{style}]{text}[/]" if style else _escape(text))
         table.add_row(*cells)

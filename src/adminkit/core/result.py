@@ -38,6 +38,8 @@ class Change(BaseModel):
         """A one-line, human form for terminals and ticket notes."""
         dumped = self.model_dump(mode="json")
         before, after = dumped["before"], dumped["after"]
+        if self.op == "set" and before is None:
+            return f"{self.field} = {_short(after)}"
         if self.op == "set":
             return f"{self.field}: {_short(before)} -> {_short(after)}"
         if self.op in ("add", "remove"):
