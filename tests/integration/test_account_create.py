@@ -161,3 +161,23 @@ def test_openldap_create(slapd: LabServer, cli: Cli, lab_config_dir: Path,
     assert int(entry["uidNumber"]) >= 10000 and int(entry["gidNumber"]) == 5000
     assert "posixAccount" in entry["objectClass"]
     assert entry["pwdReset"] == "TRUE"
+
+
+def test_password_by_mail_reaches_only_the_recipient(ad: ldap3.Connection, cli: Cli,
+                                                     smtp_sink: Any) -> None:
+    smtp_sink.reset()
+    r = cli("--profile", "lab", "-o", "json", "account", "create", "--given-name", "Marta",
+            "--surname", "Poštová", "--deliver", "mail")
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)["results"][0]
+    assert result["data"]["password_delivery"] == "sent by e-mail to helpdesk-l2@lab.example.test"
+    [message] = smtp_sink.messages()
+    assert message["To"] == "helpdesk-l2@lab.example.test"
+    assert message["Subject"] == "adminkit: new password for mpostova"
+    body = message.get_body(("plain",)).get_content()
+    password = body.split("is:", 1)[1].split()[0]
+    assert password not in r.stdout + r.stderr
+    assert password.encode() not in cli.journal.read_bytes()
+    user = ldap3.Connection(ad.server, "mpostova@samdom.example.com", password)
+    assert not user.bind()
+    assert "data 773" in user.result["message"]  # the mailed password is the one that was set

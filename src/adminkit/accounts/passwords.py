@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from adminkit.core.config import Profile
 from adminkit.core.errors import UsageError
 from adminkit.core.secrets import Secret
 
@@ -53,10 +54,37 @@ def to_file(path: Path) -> Deliver:
     return deliver
 
 
-def delivery(spec: str) -> Deliver:
-    """`terminal` or `file:PATH` (a file, or a folder for LOGIN.password)."""
+def to_mail(profile: Profile) -> Deliver:
+    mail = profile.mail
+    if mail is None or not mail.password_recipient:
+        raise UsageError(f"--deliver mail: profile {profile.name} has no mail.password_recipient",
+                         hint=f"add mail: {{host, sender, password_recipient}} to {profile.file}")
+    recipient = mail.password_recipient
+
+    def deliver(login: str, password: Secret) -> str:
+        from email.message import EmailMessage
+
+        from adminkit.core import mail as smtp
+
+        message = EmailMessage()
+        message["From"], message["To"] = mail.sender, recipient
+        message["Subject"] = f"adminkit: new password for {login}"
+        message.set_content(f"The new password for {login} is:\n\n    {password.reveal()}\n\n"
+                            "Hand it over in person or by phone, then delete this message.\n")
+        smtp.send(profile, message)
+        return f"sent by e-mail to {recipient}"
+
+    return deliver
+
+
+def delivery(spec: str, profile: Profile | None = None) -> Deliver:
+    """`terminal`, `file:PATH` (a file, or a folder for LOGIN.password), or `mail`."""
     if spec == "terminal":
         return to_terminal
     if spec.startswith("file:") and len(spec) > 5:
         return to_file(Path(spec[5:]).expanduser())
-    raise UsageError(f"--deliver {spec!r}: choose terminal or file:PATH")
+    if spec == "mail":
+        if profile is None:
+            raise UsageError("--deliver mail needs a profile with a mail relay")
+        return to_mail(profile)
+    raise UsageError(f"--deliver {spec!r}: choose terminal, file:PATH or mail")

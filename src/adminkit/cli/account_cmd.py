@@ -31,7 +31,8 @@ def create(
         "--password-stdin", help="Read the password from stdin instead of generating one.")
     ] = False,
     deliver: Annotated[str, typer.Option(
-        help="Where a generated password goes: terminal (shown once) or file:PATH (0600).")
+        help="Where a generated password goes: terminal (shown once), file:PATH (0600), "
+             "or mail (the profile's password_recipient).")
     ] = "terminal",
 ) -> None:
     """Create an account; re-running it for the same person changes nothing.
@@ -58,13 +59,14 @@ def create(
         if not text:
             raise UsageError("--password-stdin: nothing on stdin")
         password = Secret(text)
-    sink = delivery(deliver)
+    sink = delivery(deliver) if deliver != "mail" else None  # bad spelling: fail first
+    profile = profile_of(state)
+    sink = sink or delivery(deliver, profile)
     if deliver == "terminal" and password is None and not state.check and not sys.stderr.isatty():
         raise UsageError("no terminal to show the generated password on",
                          hint="use --deliver file:PATH (written 0600), or --password-stdin")
     params = build(CreateParams, given_name=given_name, surname=surname, login=login, mail=mail,
                    ou=ou, password=password, must_change=must_change, enabled=not disabled)
-    profile = profile_of(state)
     report = execute(state, f"account create {given_name} {surname}",
                      [CreateAccount(params, deliver=sink)], profile=profile)
     finish(report)

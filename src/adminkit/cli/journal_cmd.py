@@ -37,7 +37,8 @@ def parse_since(text: str) -> datetime:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    ticket: Annotated[str | None, typer.Option(help="Only this ticket.")] = None,
+    ticket: Annotated[str | None, typer.Option(
+        help="Only this ticket (the global --ticket, wherever it stands).")] = None,
     target: Annotated[str | None, typer.Option(help="Only this target (a login, a queue).")] = None,
     operator: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
     since: Annotated[str | None, typer.Option(help="30m, 12h, 7d or a date.")] = None,
@@ -49,13 +50,12 @@ def list_(
 
     Example: adminkit journal list --ticket 42 --since 7d --output json
     """
+    from adminkit.cli.session import open_journal
     from adminkit.journal.store import Filters
 
     state = state_of(ctx)
-    from adminkit.cli.session import open_journal
-
     journal = open_journal(state)
-    rows = journal.entries(Filters(ticket=ticket, target=target, operator=operator,
+    rows = journal.entries(Filters(ticket=ticket or state.ticket, target=target, operator=operator,
                                    status=status, run_id=run, limit=limit or None,
                                    since=parse_since(since) if since else None))
     journal.close()
@@ -65,11 +65,10 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="A run id.")]) -> None:
     """Show one run: who, when, for which ticket, and every action with its diff."""
+    from adminkit.cli.session import open_journal
     from adminkit.journal.store import Filters
 
     state = state_of(ctx)
-    from adminkit.cli.session import open_journal
-
     journal = open_journal(state)
     rows = journal.entries(Filters(run_id=run_id, kinds=("run", "action", "end")))
     journal.close()
@@ -109,9 +108,9 @@ def _run_json(rows: list[dict[str, Any]]) -> dict[str, Any]:
 @app.command("verify")
 def verify(ctx: typer.Context) -> None:
     """Walk the hash chain; exit 1 and name the first bad row if anything was altered."""
-    state = state_of(ctx)
     from adminkit.cli.session import open_journal
 
+    state = state_of(ctx)
     journal = open_journal(state)
     result = journal.verify()
     journal.close()

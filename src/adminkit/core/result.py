@@ -5,7 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from adminkit.core.secrets import mask_secrets
 
 
 class Status(StrEnum):
@@ -33,6 +35,10 @@ class Change(BaseModel):
     field: str
     before: Any = None
     after: Any = None
+
+    @field_serializer("before", "after")
+    def _masked(self, value: Any) -> Any:
+        return mask_secrets(value)
 
     def line(self) -> str:
         """A one-line, human form for terminals and ticket notes."""
@@ -68,6 +74,10 @@ class Result(BaseModel):
     exit_code: int = 0
     check: bool = False
     duration: float = 0.0
+
+    @field_serializer("data")
+    def _masked(self, value: dict[str, Any]) -> Any:
+        return mask_secrets(value)
 
     @property
     def changed(self) -> bool:

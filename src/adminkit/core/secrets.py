@@ -99,6 +99,17 @@ def redact(text: str) -> str:
     return text
 
 
+def mask_secrets(obj: Any) -> Any:
+    """Secrets anywhere in nested dicts, lists and tuples become the mask; nothing else changes."""
+    if isinstance(obj, Secret):
+        return MASK
+    if isinstance(obj, dict):
+        return {k: mask_secrets(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(mask_secrets(v) for v in obj)
+    return obj
+
+
 def redact_obj(obj: Any) -> Any:
     """`redact` through nested dicts, lists and tuples; Secrets become the mask."""
     if isinstance(obj, Secret):

@@ -54,6 +54,8 @@ def loads(raw: bytes | str, path: Path) -> Sourced:
         raise ConfigError(f"{path}: file is larger than {MAX_BYTES} bytes")
     try:
         node = yaml.compose(raw, Loader=yaml.SafeLoader)
+    except RecursionError:  # the pure-Python parser recurses per nesting level
+        raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -102,4 +104,8 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(v, (*key, i), depth + 1) for i, v in enumerate(node.value)]
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise self.fail(node, f"cannot read this value: {problem}") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -92,7 +93,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists()
+        # Create it private first: SQLite gives the -wal and -shm files the database's mode.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                       check_same_thread=False)
@@ -103,8 +105,6 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"cannot open the journal {path}: {exc}",
                                hint="check ADMINKIT_JOURNAL and the file's permissions") from None
-        if new:
-            path.chmod(0o600)
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -113,7 +113,8 @@ class Journal:
     # -- writing ------------------------------------------------------------------
     def append(self, **fields: Any) -> int:
         """Append one row inside an IMMEDIATE transaction; return its seq."""
-        row = {c: fields.get(c) for c in COLUMNS if c != "seq"}
+        row = {c: _text(fields.get(c)) for c in COLUMNS if c != "seq"}
+        row["idx"] = fields.get("idx")
         for key in ("diff", "detail"):
             if row[key] is not None and not isinstance(row[key], str):
                 row[key] = json.dumps(redact_obj(row[key]), ensure_ascii=False, default=str)
@@ -198,6 +199,14 @@ class Journal:
                 return VerifyReport(False, count, row["seq"], "its content was altered")
             prev, expected_seq = row["hash"], expected_seq + 1
         return VerifyReport(True, count)
+
+
+def _text(value: Any) -> Any:
+    """Store what will be read back: SQLite's TEXT affinity turns 42 into '42', and the
+    hash must cover the stored form, or an untouched row would fail `verify`."""
+    if value is None or isinstance(value, str | dict | list):
+        return value
+    return str(value)
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:

@@ -1,0 +1,119 @@
+"""Generated passwords and where they go."""
+
+from __future__ import annotations
+
+import io
+import string
+from pathlib import Path
+
+import pytest
+
+from adminkit.accounts import passwords
+from adminkit.accounts.passwords import SYMBOLS, delivery, generate, to_file, to_terminal
+from adminkit.core.errors import UsageError
+from adminkit.core.secrets import Secret
+
+ALLOWED = set(string.ascii_letters + string.digits + SYMBOLS)
+
+
+@pytest.mark.parametrize("length", [12, 16, 24, 64])
+def test_generated_password_has_every_class_and_the_length(length: int) -> None:
+    for _ in range(50):  # many draws: every one must have all four classes
+        secret = generate(length)
+        assert isinstance(secret, Secret)
+        value = secret.reveal()
+        assert len(value) == length
+        assert set(value) <= ALLOWED
+        assert any(c in string.ascii_uppercase for c in value)
+        assert any(c in string.ascii_lowercase for c in value)
+        assert any(c in string.digits for c in value)
+        assert any(c in SYMBOLS for c in value)
+
+
+def test_generated_password_has_a_minimum_length() -> None:
+    assert len(generate(4).reveal()) == 12
+
+
+def test_generated_passwords_differ() -> None:
+    assert len({generate().reveal() for _ in range(20)}) == 20
+
+
+def test_to_file_writes_0600(tmp_path: Path) -> None:
+    target = tmp_path / "pw.txt"
+    secret = Secret("Fresh-Passw0rd!")
+    how = to_file(target)("jdoe", secret)
+    assert target.read_text() == "Fresh-Passw0rd!\n"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert how == f"written to {target} (mode 0600)"
+    assert "Fresh-Passw0rd!" not in how
+
+
+def test_to_file_tightens_an_existing_0644_file(tmp_path: Path) -> None:
+    target = tmp_path / "pw.txt"
+    target.write_text("an older, much longer content that must disappear\n")
+    target.chmod(0o644)
+    to_file(target)("jdoe", Secret("Second-Passw0rd!"))
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert target.read_text() == "Second-Passw0rd!\n"
+
+
+def test_to_file_into_a_folder(tmp_path: Path) -> None:
+    how = to_file(tmp_path)("jdoe", Secret("Folder-Passw0rd!"))
+    written = tmp_path / "jdoe.password"
+    assert written.read_text() == "Folder-Passw0rd!\n"
+    assert written.stat().st_mode & 0o777 == 0o600
+    assert str(written) in how
+
+
+def test_delivery_specs(tmp_path: Path) -> None:
+    assert delivery("terminal") is to_terminal
+    deliver = delivery(f"file:{tmp_path / 'x'}")
+    deliver("jdoe", Secret("Spec-Passw0rd!"))
+    assert (tmp_path / "x").read_text() == "Spec-Passw0rd!\n"
+
+
+def test_delivery_expands_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    delivery("file:~/pw")("jdoe", Secret("Home-Passw0rd!"))
+    assert (tmp_path / "pw").read_text() == "Home-Passw0rd!\n"
+
+
+@pytest.mark.parametrize("spec", ["bogus", "file:", "", "Terminal", "ftp://x"])
+def test_bad_delivery_is_a_usage_error(spec: str) -> None:
+    with pytest.raises(UsageError, match="choose terminal, file:PATH or mail") as info:
+        delivery(spec)
+    assert info.value.exit_code == 2
+
+
+def test_to_terminal_needs_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    with pytest.raises(UsageError, match="no terminal"):
+        to_terminal("jdoe", Secret("Never-Shown-0!"))
+
+
+def test_to_terminal_shows_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(passwords.sys, "stderr", err)
+    how = to_terminal("jdoe", Secret("Shown-Once-0!"))
+    assert err.getvalue().count("Shown-Once-0!") == 1
+    assert "jdoe" in err.getvalue()
+    assert "Shown-Once-0!" not in how
+
+
+def test_the_delivery_the_hint_suggests_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    with pytest.raises(UsageError) as info:
+        to_terminal("jdoe", Secret("Never-Shown-0!"))
+    assert info.value.hint is not None
+    assert "--deliver mail" in info.value.hint
+    from adminkit.core.config import Profile
+
+    with_mail = Profile.model_validate({"name": "acme", "mail": {
+        "host": "127.0.0.1", "sender": "a@example.test", "password_recipient": "l2@example.test"}})
+    assert callable(delivery("mail", with_mail))
+    with pytest.raises(UsageError, match="password_recipient"):
+        delivery("mail", Profile.model_validate({"name": "acme"}))

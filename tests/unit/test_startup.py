@@ -1,0 +1,80 @@
+"""`adminkit --help` starts without loading any backend or heavy library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BACKENDS = ("ldap3", "paramiko", "cups", "winrm", "msgraph", "azure", "httpx", "keyring",
+            "aiosmtpd", "smtplib", "sqlite3")
+HEAVY = (*BACKENDS, "pydantic", "pydantic_core", "yaml", "rich")
+
+PROBE = """
+import atexit, json, sys
+
+def dump():
+    with open({out!r}, "w") as f:
+        json.dump(sorted(sys.modules), f)
+
+atexit.register(dump)
+sys.argv = ["adminkit", *{args!r}]
+from adminkit.cli.main import main
+main()
+"""
+
+
+def _modules_after(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    out = tmp_path / "modules.json"
+    code = PROBE.format(out=str(out), args=list(args))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert out.exists(), proc.stderr  # the atexit hook ran
+    return proc, set(json.loads(out.read_text()))
+
+
+def _heavy(modules: set[str], names: tuple[str, ...] = HEAVY) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in names)
+
+
+@pytest.mark.parametrize("args", [("--help",), ("-h",), ("--version",)])
+def test_help_loads_no_heavy_library(tmp_path: Path, args: tuple[str, ...]) -> None:
+    proc, modules = _modules_after(tmp_path, *args)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout  # it printed the help or the version
+    assert "adminkit.cli.main" in modules  # the probe saw the real import
+    assert "typer" in modules
+    assert _heavy(modules) == []
+
+
+@pytest.mark.parametrize("group", ["account", "journal", "profile", "lab", "run"])
+def test_group_help_loads_no_backend(tmp_path: Path, group: str) -> None:
+    # Not pydantic: typer (>= 0.2x) itself coerces the root callback's options through
+    # pydantic TypeAdapters as soon as a sub-command is invoked.
+    proc, modules = _modules_after(tmp_path, group, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage:" in proc.stdout
+    assert _heavy(modules, BACKENDS) == []
+
+
+def test_help_with_importtime(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c",
+                           "import sys; sys.argv=['adminkit','--help']; "
+                           "from adminkit.cli.main import main; main()"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0
+    assert "Usage:" in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "adminkit.cli.main" in imported
+    assert _heavy(imported) == []
+
+
+def test_the_probe_would_notice_a_heavy_import(tmp_path: Path) -> None:
+    """Control: a command that needs pydantic does show up as loading it."""
+    proc, modules = _modules_after(tmp_path, "--config", str(tmp_path), "profile", "show", "x")
+    assert proc.returncode == 2
+    assert "pydantic" in modules
