@@ -110,7 +110,8 @@ def test_new_journal_wal_and_shm_are_private_too(env) -> None:
     files = sorted(env.journal.parent.glob(env.journal.name + "*"))
     modes = {f.name: oct(f.stat().st_mode & 0o777) for f in files}
     journal.close()
-    assert len(files) == 3, modes  # db, -wal, -shm while the journal is open
+    # db, -wal, -shm while the journal is open, and the head anchor
+    assert sorted(modes) == ["journal.db", "journal.db-shm", "journal.db-wal", "journal.db.head"]
     assert set(modes.values()) == {"0o600"}, modes
 
 

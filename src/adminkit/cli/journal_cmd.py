@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from adminkit.cli.output import console, emit_rows, write_json
+from adminkit.cli.output import console, csv_safe, emit_rows, write_json
 from adminkit.cli.state import OutputFormat, state_of
 from adminkit.core.errors import ExitCode, UsageError
 
@@ -153,6 +153,7 @@ def export(
             writer.writeheader()
         for raw in journal.iter_all():
             if fmt == "csv":
-                writer.writerow(dict(raw))
+                writer.writerow({k: csv_safe(v) if isinstance(v, str) else v
+                                 for k, v in dict(raw).items()})
             else:
                 stream.write(json.dumps(dict(raw), ensure_ascii=False) + "\n")

@@ -46,7 +46,15 @@ def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
                             lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in redact_obj(dict(row)).items()})
+        writer.writerow({k: csv_safe(_cell(v)) for k, v in redact_obj(dict(row)).items()})
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(text: str) -> str:
+    """Spreadsheets run a cell starting with = + - @ as a formula: quote it as text."""
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _cell(value: Any) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from adminkit.core.errors import JournalError
-from adminkit.core.secrets import redact_obj
+from adminkit.core.secrets import redact, redact_obj
 
 GENESIS = "0" * 64
 COLUMNS = ("seq", "kind", "time", "run_id", "idx", "operator", "profile", "ticket", "mode",
@@ -118,9 +118,9 @@ class Journal:
         for key in ("diff", "detail"):
             if row[key] is not None and not isinstance(row[key], str):
                 row[key] = json.dumps(redact_obj(row[key]), ensure_ascii=False, default=str)
-        for key in ("summary", "error", "target"):
+        for key in ("summary", "error", "target", "diff", "detail"):
             if row[key] is not None:
-                row[key] = redact_obj(row[key])
+                row[key] = redact(row[key])
         row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
@@ -137,7 +137,33 @@ class Journal:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            self._write_head(seq, digest)
         return seq
+
+    @property
+    def head_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".head")
+
+    def _write_head(self, seq: int, digest: str) -> None:
+        """Remember the newest row outside the database, so that rows cut off the end show.
+
+        Another process may have written a newer head meanwhile; never move it back.
+        """
+        head = self.read_head()
+        if head is not None and head[0] >= seq:
+            return
+        tmp = self.head_path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps({"seq": seq, "hash": digest}))
+        tmp.replace(self.head_path)
+
+    def read_head(self) -> tuple[int, str] | None:
+        try:
+            data = json.loads(self.head_path.read_text())
+            return int(data["seq"]), str(data["hash"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     # -- reading ------------------------------------------------------------------
     def entries(self, f: Filters | None = None) -> list[dict[str, Any]]:
@@ -198,6 +224,17 @@ class Journal:
             if row_hash(prev, row) != row["hash"]:
                 return VerifyReport(False, count, row["seq"], "its content was altered")
             prev, expected_seq = row["hash"], expected_seq + 1
+        head = self.read_head()
+        if head is not None:
+            seq, digest = head
+            if seq > count:
+                return VerifyReport(False, count, count + 1,
+                                    f"rows {count + 1}..{seq} were removed from the end "
+                                    f"(the head file {self.head_path.name} records row {seq})")
+            row = self.db.execute("SELECT hash FROM entries WHERE seq = ?", (seq,)).fetchone()
+            if row is None or row["hash"] != digest:
+                return VerifyReport(False, count, seq,
+                                    f"does not match the head file {self.head_path.name}")
         return VerifyReport(True, count)
 
 
