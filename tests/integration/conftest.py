@@ -83,7 +83,8 @@ def cli(lab_config_dir: Path, tmp_path: Path) -> Callable[..., subprocess.Comple
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "ADMINKIT_CONFIG": str(lab_config_dir),
-               "ADMINKIT_JOURNAL": str(journal), "ADMINKIT_OPERATOR": "pytest"}
+               "ADMINKIT_JOURNAL": str(journal), "ADMINKIT_OPERATOR": "pytest",
+               "ADMINKIT_TICKETS": str(tmp_path / "tickets.db")}
         return subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args], input=input,
                               capture_output=True, text=True, env=env, timeout=120, check=False)
 

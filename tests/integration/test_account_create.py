@@ -48,7 +48,7 @@ def test_create_reads_back_and_must_change(ad: ldap3.Connection, cli: Cli, tmp_p
                                            lab_config_dir: Path) -> None:
     pwdir = tmp_path / "pw"
     pwdir.mkdir(mode=0o700)
-    r = cli("--profile", "lab", "--ticket", "T-1", "-o", "json", "account", "create",
+    r = cli("--profile", "lab", "--ticket", "local:1", "-o", "json", "account", "create",
             "--given-name", "Jiří", "--surname", "Čermák", "--mail", "jiri@samdom.example.com",
             "--deliver", f"file:{pwdir}")
     assert r.returncode == 0, r.stderr
@@ -76,7 +76,7 @@ def test_create_reads_back_and_must_change(ad: ldap3.Connection, cli: Cli, tmp_p
     assert "data 773" in user.result["message"]
 
     # The journal names the ticket and never the password.
-    listing = cli("journal", "list", "--ticket", "T-1", "-o", "json")
+    listing = cli("journal", "list", "--ticket", "local:1", "-o", "json")
     rows = json.loads(listing.stdout)
     assert [(x["action"], x["target"], x["status"]) for x in rows] == [
         ("account.create", "jcermak", "changed")]

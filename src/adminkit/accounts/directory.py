@@ -1,19 +1,25 @@
-"""The `Directory` protocol and how a profile's directory backend is found.
+"""The `Directory` protocol: what actions may ask of any directory backend.
 
-Backends register under the `adminkit.directories` entry point group, so a new
-one is a module plus one line in pyproject.toml.
+Backends register under the `adminkit.directories` entry point group, so a new one
+is a module plus one line in pyproject.toml. Every method takes and returns plain
+values: logins, DNs and the entry types below. Values from people are data, never
+filter or DN syntax: backends escape them (RFC 4515 filters, RFC 4514 DNs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from adminkit.core.config import DirectoryConfig, Profile
+from adminkit.core.config import DirectoryConfig, PolicyConfig, Profile
 from adminkit.core.context import Context
 from adminkit.core.errors import UsageError
 from adminkit.core.secrets import Secret
+
+ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in"]
+SearchField = Literal["login", "mail", "name", "any"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,7 @@ class NewUser:
     mail: str | None = None
     enabled: bool = True
     must_change: bool = True
+    expires: datetime | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -39,19 +46,107 @@ class UserEntry:
     display_name: str | None
     mail: str | None
     enabled: bool
+    locked: bool = False
+    expires: datetime | None = None  # account expiry; None: never
+    last_logon: datetime | None = None
+    password_changed: datetime | None = None
+    must_change: bool = False
+    groups: tuple[str, ...] = ()  # DNs of the groups it is a direct member of
+    description: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """A flat dict for tables, CSV and JSON."""
+        return {"login": self.login, "display_name": self.display_name, "mail": self.mail,
+                "enabled": self.enabled, "locked": self.locked,
+                "expires": self.expires.isoformat() if self.expires else None,
+                "last_logon": self.last_logon.isoformat() if self.last_logon else None,
+                "password_changed": (self.password_changed.isoformat()
+                                     if self.password_changed else None),
+                "must_change": self.must_change, "dn": self.dn}
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    dn: str
+    name: str
+    members: tuple[str, ...] = ()  # DNs of direct members
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 8
+    complexity: bool = True
+    history: int = 0
+    max_age_days: int | None = None
+    lockout_threshold: int | None = None
 
 
 class Directory(Protocol):
     config: DirectoryConfig
+    kind: str
 
-    def find_user(self, login: str) -> UserEntry | None: ...
+    # -- reading ----------------------------------------------------------------------
+    def ping(self) -> str: ...
+
+    def find_user(self, login: str) -> UserEntry | None:
+        """The user with exactly this login (sAMAccountName / uid), or None."""
+
+    def get_user(self, dn: str) -> UserEntry | None: ...
+
+    def search_users(self, text: str, *, field: SearchField = "any", wildcards: bool = False,
+                     limit: int = 200) -> list[UserEntry]:
+        """Users whose login, mail or name matches `text`; `*` is literal unless `wildcards`."""
+
+    def list_users(self, base: str) -> list[UserEntry]:
+        """Every user below `base` (paged)."""
 
     def login_taken(self, login: str) -> bool: ...
 
+    def read_attributes(self, user: UserEntry, names: list[str]) -> dict[str, list[str]]:
+        """Current values of `names` (each a list of strings; empty if absent)."""
+
+    def find_group(self, name: str) -> GroupEntry | None:
+        """By name (cn / sAMAccountName) or by DN."""
+
+    def user_groups(self, user: UserEntry, *, nested: bool = False) -> list[GroupEntry]: ...
+
+    def group_members(self, group: GroupEntry, *, nested: bool = False) -> list[UserEntry]: ...
+
+    def password_policy(self) -> PasswordPolicy: ...
+
+    def protected_reason(self, user: UserEntry, policy: PolicyConfig) -> str | None:
+        """Why policy forbids touching this user (a protected group, even nested), or None."""
+
+    def group_protected_reason(self, group: GroupEntry, policy: PolicyConfig) -> str | None:
+        """Why joining `group` is refused: it is, or is nested inside, a protected group."""
+
+    def report(self, kind: ReportKind, *, days: int | None = None) -> list[UserEntry]: ...
+
+    # -- writing ----------------------------------------------------------------------
     def create_user(self, user: NewUser) -> str: ...
 
-    def ping(self) -> str: ...
+    def set_enabled(self, user: UserEntry, enabled: bool) -> None: ...
+
+    def unlock(self, user: UserEntry) -> None: ...
+
+    def set_expiry(self, user: UserEntry, expires: datetime | None) -> None: ...
+
+    def set_password(self, user: UserEntry, password: Secret, *, must_change: bool) -> None:
+        """An administrative reset; `must_change` is applied after the password is written."""
+
+    def add_member(self, group: GroupEntry, user: UserEntry) -> None: ...
+
+    def remove_member(self, group: GroupEntry, user: UserEntry) -> None: ...
+
+    def move(self, user: UserEntry, new_parent: str) -> str:
+        """Move under `new_parent`; return the new DN."""
+
+    def set_attributes(self, user: UserEntry, values: dict[str, list[str]]) -> None:
+        """Replace each attribute's values; an empty list removes the attribute."""
+
+    def delete(self, user: UserEntry) -> None: ...
 
     def close(self) -> None: ...
 
@@ -76,6 +171,9 @@ def open_directory(profile: Profile) -> Directory:
 
 
 def directory_of(ctx: Context) -> Directory:
-    """The run's shared, bound directory connection."""
+    """The run's shared, bound directory connection (one per worker thread in bulk runs)."""
+    import threading
+
     profile = ctx.require_profile()
-    return ctx.resource("directory", lambda: open_directory(profile), lambda d: d.close())
+    key = f"directory:{threading.get_ident()}"
+    return ctx.resource(key, lambda: open_directory(profile), lambda d: d.close())

@@ -1,13 +1,26 @@
-"""What the AD and OpenLDAP backends share: the bound connection and entry reading."""
+"""What the AD and OpenLDAP backends share: searching, paging, groups, moves, writes.
+
+Backends subclass `LdapDirectory` and supply how a user entry is read (`_user`) and
+the operations whose semantics differ (enable, lock, expiry, passwords, reports).
+Every value that reaches a filter goes through `escape_filter_chars`, every value
+that reaches a DN through `escape_rdn`; DNs read from the server are passed as is.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from adminkit.accounts.connection import connect, search_one
+from adminkit.accounts.connection import connect
+from adminkit.accounts.directory import GroupEntry, SearchField, UserEntry
 from adminkit.accounts.ldaperrors import write_error
-from adminkit.core.config import DirectoryConfig
+from adminkit.core.config import DirectoryConfig, PolicyConfig
+from adminkit.core.errors import ConfigError, ValidationError
 from adminkit.core.secrets import Secret
+
+PAGE = 500  # below Windows' MaxPageSize of 1000
+ALREADY_THERE = (20, 68)  # attributeOrValueExists, entryAlreadyExists
+NOT_THERE = (16, 53)  # noSuchAttribute; AD answers 53 for a member that is not in the group
 
 
 def first(attrs: dict[str, Any], name: str) -> Any:
@@ -17,9 +30,51 @@ def first(attrs: dict[str, Any], name: str) -> Any:
     return value
 
 
+def values(attrs: dict[str, Any], name: str) -> list[Any]:
+    value = attrs.get(name)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def split_rdn(dn: str) -> tuple[str, str]:
+    """`CN=O'Brien\\, Jr.,OU=Staff,...` -> (`CN=O'Brien\\, Jr.`, `OU=Staff,...`).
+
+    A backslash escapes the next character (or starts a two-digit hex pair, whose
+    digits are never a comma), so the first unescaped comma ends the RDN. ldap3's
+    `to_dn` gets `\\\\,` (an escaped backslash, then the separator) wrong.
+    """
+    i = 0
+    while i < len(dn):
+        if dn[i] == "\\":
+            i += 2
+            continue
+        if dn[i] == ",":
+            return dn[:i], dn[i + 1:]
+        i += 1
+    return dn, ""
+
+
+def value_filter(attr: str, text: str, wildcards: bool) -> str:
+    """`(attr=text)` with text escaped; with `wildcards`, a `*` in text stays a wildcard."""
+    from ldap3.utils.conv import escape_filter_chars
+
+    if "\x00" in text:
+        raise ValidationError("a search value may not contain a NUL character")
+    if wildcards:
+        escaped = "*".join(escape_filter_chars(part) for part in text.split("*"))
+    else:
+        escaped = escape_filter_chars(text)
+    return f"({attr}={escaped})"
+
+
 class LdapDirectory:
+    kind = "ldap"
     login_attr = "uid"
     user_filter = "(objectClass=person)"
+    group_filter = "(|(objectClass=group)(objectClass=groupOfNames)(objectClass=posixGroup))"
+    name_attrs = ("cn", "displayName", "givenName", "sn")
+    user_attrs: tuple[str, ...] = ("cn",)
 
     def __init__(self, config: DirectoryConfig, password: Secret) -> None:
         self.config = config
@@ -28,23 +83,191 @@ class LdapDirectory:
     def close(self) -> None:
         self.conn.unbind()
 
-    def ping(self) -> str:
+    # -- to implement in backends -----------------------------------------------------
+    def _user(self, attrs: dict[str, Any]) -> UserEntry:
+        raise NotImplementedError
+
+    # -- low-level reading ------------------------------------------------------------
+    def entries(self, base: str, flt: str, attrs: list[str] | tuple[str, ...], *,
+                scope: str = "SUBTREE", limit: int = 0) -> Iterator[dict[str, Any]]:
+        """Paged search; yields {"dn": ..., attr: values}. Stops after `limit` if set."""
         import ldap3
 
-        base = self.config.base_dn
-        if not self.conn.search(base, "(objectClass=*)", ldap3.BASE, attributes=["1.1"]):
-            raise write_error(dict(self.conn.result), f"read {base}")
-        return f"bound as {self.config.bind_user}, read {base}"
+        scopes = {"SUBTREE": ldap3.SUBTREE, "LEVEL": ldap3.LEVEL, "BASE": ldap3.BASE}
+        cookie: bytes | None = None
+        seen = 0
+        while True:
+            ok = self.conn.search(base, flt, scopes[scope], attributes=list(attrs),
+                                  paged_size=PAGE, paged_cookie=cookie)
+            if not ok and self.conn.result.get("result") not in (0, 32):
+                raise write_error(dict(self.conn.result), f"search under {base}")
+            for entry in self.conn.response or []:
+                if entry.get("type") != "searchResEntry":
+                    continue
+                yield {"dn": entry["dn"], **entry["attributes"]}
+                seen += 1
+                if limit and seen >= limit:
+                    return
+            controls = self.conn.result.get("controls") or {}
+            cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+            if not cookie:
+                return
 
-    def read_user(self, login: str, attributes: list[str]) -> dict[str, Any] | None:
-        from ldap3.utils.conv import escape_filter_chars
+    def read(self, dn: str, attrs: list[str] | tuple[str, ...]) -> dict[str, Any] | None:
+        found = list(self.entries(dn, "(objectClass=*)", attrs, scope="BASE"))
+        return found[0] if found else None
 
-        flt = f"(&{self.user_filter}({self.login_attr}={escape_filter_chars(login)}))"
-        return search_one(self.conn, self.config.base_dn, flt, attributes)
+    def ping(self) -> str:
+        if self.read(self.config.base_dn, ["1.1"]) is None:
+            raise write_error({"result": 32}, f"read {self.config.base_dn}")
+        return f"bound as {self.config.bind_user}, read {self.config.base_dn}"
+
+    # -- users --------------------------------------------------------------------------
+    def _users(self, flt: str, *, base: str | None = None, limit: int = 0) -> list[UserEntry]:
+        return [self._user(a) for a in self.entries(base or self.config.base_dn,
+                                                    f"(&{self.user_filter}{flt})",
+                                                    self.user_attrs, limit=limit)]
+
+    def find_user(self, login: str) -> UserEntry | None:
+        found = self._users(value_filter(self.login_attr, login, False), limit=2)
+        if len(found) > 1:
+            raise ValidationError(f"more than one account has the login {login!r}")
+        return found[0] if found else None
+
+    def get_user(self, dn: str) -> UserEntry | None:
+        attrs = self.read(dn, self.user_attrs)
+        return self._user(attrs) if attrs else None
+
+    def search_users(self, text: str, *, field: SearchField = "any", wildcards: bool = False,
+                     limit: int = 200) -> list[UserEntry]:
+        attrs = {"login": (self.login_attr,), "mail": ("mail",), "name": self.name_attrs,
+                 "any": (self.login_attr, "mail", *self.name_attrs)}[field]
+        parts = "".join(value_filter(a, text, wildcards) for a in attrs)
+        return self._users(f"(|{parts})", limit=limit)
+
+    def list_users(self, base: str) -> list[UserEntry]:
+        return self._users("", base=base)
+
+    def read_attributes(self, user: UserEntry, names: list[str]) -> dict[str, list[str]]:
+        attrs = self.read(user.dn, names) or {}
+        return {name: [str(v) for v in values(attrs, name)] for name in names}
 
     def login_taken(self, login: str) -> bool:
-        return self.read_user(login, ["1.1"]) is not None
+        return bool(list(self.entries(self.config.base_dn,
+                                      value_filter(self.login_attr, login, False), ["1.1"],
+                                      limit=1)))
 
+    # -- groups -------------------------------------------------------------------------
+    def _group(self, attrs: dict[str, Any]) -> GroupEntry:
+        return GroupEntry(dn=attrs["dn"], name=first(attrs, "cn") or attrs["dn"],
+                          members=tuple(values(attrs, "member")),
+                          description=first(attrs, "description"))
+
+    def find_group(self, name: str) -> GroupEntry | None:
+        group_attrs = ["cn", "member", "description", "objectClass", "memberUid"]
+        if "=" in name:  # a DN
+            attrs = self.read(name, group_attrs)
+            return self._group(attrs) if attrs else None
+        flt = f"(&{self.group_filter}{value_filter('cn', name, False)})"
+        found = list(self.entries(self.config.groups_ou, flt, group_attrs, limit=2)) \
+            if self.config.groups_ou else []
+        if not found:  # Domain Admins lives in CN=Users, Administrators in CN=Builtin
+            found = list(self.entries(self.config.base_dn, flt, group_attrs, limit=2))
+        if len(found) > 1:
+            raise ValidationError(f"more than one group is named {name!r}; give its DN")
+        return self._group(found[0]) if found else None
+
+    def user_groups(self, user: UserEntry, *, nested: bool = False) -> list[GroupEntry]:
+        groups = [self.find_group(dn) for dn in user.groups]
+        return [g for g in groups if g is not None]
+
+    def group_members(self, group: GroupEntry, *, nested: bool = False) -> list[UserEntry]:
+        users = [self.get_user(dn) for dn in group.members]
+        return [u for u in users if u is not None]
+
+    # -- policy -------------------------------------------------------------------------
+    _protected_dns: dict[str, str] | None = None
+
+    def _protected_groups(self, policy: PolicyConfig) -> dict[str, str]:
+        """Policy group names -> DNs, resolved once. A name that resolves to nothing is a
+        configuration error: a guard that silently guards nothing is worse than none."""
+        cache = self._protected_dns if self._protected_dns is not None else {}
+        self._protected_dns = cache
+        resolved: dict[str, str] = {}
+        for name in policy.protected_groups:
+            if name not in cache:
+                group = self.find_group(name)
+                if group is None:
+                    raise ConfigError(
+                        f"policy.protected_groups names {name!r}, but the directory has no "
+                        "such group",
+                        hint="fix the name (or give the group's DN) in the profile's policy")
+                cache[name] = group.dn
+            resolved[name] = cache[name]
+        return resolved
+
+    def group_protected_reason(self, group: GroupEntry, policy: PolicyConfig) -> str | None:
+        """Is `group` a protected group, or nested (at any depth) inside one?
+
+        Joining such a group grants what the protected group grants, so it is refused
+        like the protected group itself. Walks memberOf upwards; cycles are cut.
+        """
+        protected = {dn.lower(): name for name, dn in self._protected_groups(policy).items()}
+        seen: set[str] = set()
+        frontier = [group.dn]
+        while frontier:
+            parents: list[str] = []
+            for dn in frontier:
+                key = dn.lower()
+                if key in protected:
+                    return (f"{group.name} is a protected group" if dn == group.dn else
+                            f"{group.name} is nested inside the protected group "
+                            f"{protected[key]}")
+                if key in seen:
+                    continue
+                seen.add(key)
+                parents += [str(p) for p in values(self.read(dn, ["memberOf"]) or {}, "memberOf")]
+            frontier = parents
+        return None
+
+    # -- writing ------------------------------------------------------------------------
     def add(self, dn: str, object_classes: list[str], attrs: dict[str, Any], what: str) -> None:
         if not self.conn.add(dn, object_classes, attrs):
             raise write_error(dict(self.conn.result), what)
+
+    def modify(self, dn: str, changes: dict[str, Any], what: str, *,
+               tolerate: tuple[int, ...] = ()) -> bool:
+        """Apply `changes`; False if the server answered with a tolerated code."""
+        if self.conn.modify(dn, changes):
+            return True
+        if self.conn.result.get("result") in tolerate:
+            return False
+        raise write_error(dict(self.conn.result), what)
+
+    def add_member(self, group: GroupEntry, user: UserEntry) -> None:
+        import ldap3
+
+        self.modify(group.dn, {"member": [(ldap3.MODIFY_ADD, [user.dn])]},
+                    f"add {user.login} to {group.name}", tolerate=ALREADY_THERE)
+
+    def remove_member(self, group: GroupEntry, user: UserEntry) -> None:
+        import ldap3
+
+        self.modify(group.dn, {"member": [(ldap3.MODIFY_DELETE, [user.dn])]},
+                    f"remove {user.login} from {group.name}", tolerate=NOT_THERE)
+
+    def move(self, user: UserEntry, new_parent: str) -> str:
+        rdn, _ = split_rdn(user.dn)
+        if not self.conn.modify_dn(user.dn, rdn, new_superior=new_parent):
+            raise write_error(dict(self.conn.result), f"move {user.login} to {new_parent}")
+        return f"{rdn},{new_parent}"
+
+    def set_attributes(self, user: UserEntry, new: dict[str, list[str]]) -> None:
+        import ldap3
+
+        changes = {name: [(ldap3.MODIFY_REPLACE, vals)] for name, vals in new.items()}
+        self.modify(user.dn, changes, f"set {', '.join(new)} on {user.login}")
+
+    def delete(self, user: UserEntry) -> None:
+        if not self.conn.delete(user.dn):
+            raise write_error(dict(self.conn.result), f"delete {user.login}")

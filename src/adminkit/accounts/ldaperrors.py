@@ -29,7 +29,10 @@ AD_BIND_CODES = {
 AD_WRITE_CODES = {
     "0000052D": "the password does not meet the domain's policy (length, complexity or history)",
     "00002071": "that sAMAccountName is already taken",
-    "0000202F": "that userPrincipalName is already taken",
+    "0000202F": "the directory refused a value (invalid characters, or the "
+                "userPrincipalName is taken)",
+    "0000200D": "an attribute given several values takes only one",
+    "00002095": "the target OU does not exist",
     "00002035": "the server refused the password encoding",
 }
 

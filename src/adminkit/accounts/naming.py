@@ -22,11 +22,17 @@ def ascii_fold(text: str, *, german: bool = False) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def login_for(given: str, surname: str, *, german: bool = False, limit: int = MAX_SAM) -> str:
-    """First letter of the given name plus the surname: jcermak."""
-    first = _LOGIN_OK.sub("", ascii_fold(given, german=german).lower())[:1]
+def login_for(given: str, surname: str, *, german: bool = False, limit: int = MAX_SAM,
+              style: str = "first-initial-surname") -> str:
+    """jcermak (first-initial-surname), jiri.cermak (given.surname) or cermak (surname)."""
+    given_part = _LOGIN_OK.sub("", ascii_fold(given, german=german).lower())
     last = _LOGIN_OK.sub("", ascii_fold(surname, german=german).lower())
-    login = (first + last)[:limit]
+    if style == "given.surname":
+        login = f"{given_part}.{last}".strip(".")[:limit].rstrip(".")
+    elif style == "surname":
+        login = last[:limit]
+    else:
+        login = (given_part[:1] + last)[:limit]
     if not login:
         raise ValueError(f"cannot make a login from {given!r} {surname!r}")
     return login

@@ -77,6 +77,13 @@ def to_mail(profile: Profile) -> Deliver:
     return deliver
 
 
+def check_spec(spec: str) -> str:
+    """Catch a misspelt --deliver before anything else is looked at."""
+    if spec in ("terminal", "mail") or (spec.startswith("file:") and len(spec) > 5):
+        return spec
+    raise UsageError(f"--deliver {spec!r}: choose terminal, file:PATH or mail")
+
+
 def delivery(spec: str, profile: Profile | None = None) -> Deliver:
     """`terminal`, `file:PATH` (a file, or a folder for LOGIN.password), or `mail`."""
     if spec == "terminal":

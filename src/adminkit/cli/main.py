@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 
 from adminkit import __version__
-from adminkit.cli import account_cmd, journal_cmd, lab_cmd, profile_cmd, run_cmd
+from adminkit.cli import (
+    account_cmd,
+    group_cmd,
+    journal_cmd,
+    lab_cmd,
+    profile_cmd,
+    run_cmd,
+    ticket_cmd,
+)
 from adminkit.cli.state import GlobalState, OutputFormat
 
 HELP = """Routine second-line work — accounts, print queues, installs — journaled and
@@ -38,6 +46,8 @@ app.add_typer(profile_cmd.app, name="profile")
 app.add_typer(journal_cmd.app, name="journal")
 app.add_typer(lab_cmd.app, name="lab")
 app.add_typer(account_cmd.app, name="account")
+app.add_typer(group_cmd.app, name="group")
+app.add_typer(ticket_cmd.app, name="ticket")
 app.command("run")(run_cmd.run)
 
 

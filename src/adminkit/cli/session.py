@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from adminkit.cli.output import emit_report
-from adminkit.cli.state import GlobalState
+from adminkit.cli.state import GlobalState, OutputFormat
 from adminkit.core import paths
 from adminkit.core.action import Action
 from adminkit.core.config import Profile, load_profile
 from adminkit.core.context import Context
 from adminkit.core.errors import UsageError
 from adminkit.core.run import Run
-from adminkit.core.runner import Runner, RunReport
+from adminkit.core.runner import RunHook, Runner, RunReport
 from adminkit.journal.hook import JournalHook
 from adminkit.journal.store import Journal
+
+if TYPE_CHECKING:
+    from adminkit.tickets.notes import TicketNotes
 
 RESUME_ENV = "ADMINKIT_RESUME_RUN"
 
@@ -38,8 +42,11 @@ def profile_of(state: GlobalState, *, required: bool = True) -> Profile | None:
 
 def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]], *,
             profile: Profile | None = None, stop_on_error: bool = False,
-            resume_id: str | None = None) -> RunReport:
-    """Run actions as one journaled run and render the report; the caller exits with its code."""
+            resume_id: str | None = None, workers: int = 1) -> RunReport:
+    """Run actions as one journaled run and render the report; the caller exits with its code.
+
+    Bulk runs (several actions) show a progress bar on a terminal.
+    """
     import os
 
     journal = open_journal(state)
@@ -54,10 +61,18 @@ def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]], *,
                              hint="`adminkit journal list` shows recent runs")
         run.id, run.resumed = resume_id, True
         done = journal.done_indexes(resume_id)
+    notes = ticket_notes(state, profile)
     ctx = Context(run=run, profile=profile)
+    hooks: list[RunHook] = [JournalHook(journal, notes)]
+    if len(actions) > 1 and state.output is OutputFormat.TABLE and sys.stderr.isatty():
+        from adminkit.cli.progress import ProgressHook
+
+        hooks.append(ProgressHook(len(actions), command))
     try:
-        report = Runner(ctx, [JournalHook(journal)], done=done, stop_on_error=stop_on_error,
-                        debug=state.debug).execute(actions)
+        report = Runner(ctx, hooks, done=done, stop_on_error=stop_on_error,
+                        debug=state.debug).execute(actions, workers=workers)
+        if notes is not None:
+            deliver_notes(state, journal, profile)
     finally:
         ctx.close()
         journal.close()
@@ -65,5 +80,73 @@ def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]], *,
     return report
 
 
+def ticket_notes(state: GlobalState, profile: Profile | None) -> TicketNotes | None:
+    """The note maker for `--ticket`; a malformed reference stops before anything runs."""
+    if not state.ticket:
+        return None
+    from adminkit.tickets.base import parse_ref
+    from adminkit.tickets.notes import TicketNotes
+
+    cfg = profile.tickets if profile else None
+    ref = parse_ref(state.ticket, cfg.kind if cfg else None)
+    if cfg is None or cfg.kind != ref.kind:
+        return TicketNotes(ref.kind, ref.id)
+    return TicketNotes(ref.kind, ref.id, per=cfg.note_per, public_actions=cfg.public_actions)
+
+
+def deliver_notes(state: GlobalState, journal: Journal, profile: Profile | None) -> None:
+    """Try to deliver now, briefly; what is left waits in the outbox for `ticket flush`."""
+    from adminkit.tickets.outbox import flush
+    from adminkit.tickets.systems import opener
+
+    seconds = profile.tickets.flush_seconds if profile and profile.tickets else 5.0
+    result = flush(journal, opener(state.config_dir), deadline=seconds)
+    waiting = result.retrying + result.not_reached
+    if waiting or result.failed:
+        sys.stderr.write(f"ticket: {result.delivered} note(s) delivered, {waiting} waiting, "
+                         f"{result.failed} failed; `adminkit ticket outbox` shows them, "
+                         "`adminkit ticket flush` retries\n")
+
+
 def finish(report: RunReport) -> None:
     raise typer.Exit(report.exit_code)
+
+
+def execute_bulk(state: GlobalState, command: str, actions: Sequence[Action[Any]],
+                 labels: Sequence[str], *, profile: Profile, destructive: bool = False,
+                 force: bool = False) -> RunReport:
+    """A bulk run: blast-radius limit, then every row planned (no writes), then applied.
+
+    A row that cannot even be planned (unknown login, missing group, protected account)
+    stops the whole run before anything is written, with every such row listed.
+    """
+    from adminkit.core.errors import ConnectionFailed, PolicyRefused, ValidationError
+
+    limit = profile.policy.bulk_limit
+    if destructive and len(actions) > limit and not force:
+        raise PolicyRefused(f"{command}: {len(actions)} accounts is over the profile's limit "
+                            f"of {limit} for one run", hint="check the file; add --force if "
+                                                            "it is really meant")
+    workers = profile.accounts.workers
+    preflight = Run(command=command, profile=state.profile, ticket=state.ticket, check=True)
+    ctx = Context(run=preflight, profile=profile)
+    try:
+        planned = Runner(ctx, [], debug=state.debug).execute(actions, workers=workers)
+    finally:
+        ctx.close()
+    unreachable = [r for r in planned.results if r.failed and r.exit_code == 3]
+    if unreachable:  # not the rows' fault: say it once
+        raise ConnectionFailed(str(unreachable[0].error))
+    bad = [f"{label}: {r.error}" for label, r in zip(labels, planned.results, strict=True)
+           if r.failed]
+    if bad:
+        error = ValidationError(f"{len(bad)} row(s) cannot be done, nothing was changed:\n  "
+                                + "\n  ".join(bad[:50]))
+        if all(r.exit_code == 4 for r in planned.results if r.failed):
+            raise PolicyRefused(error.message)
+        raise error
+    if not state.check:
+        counts = ", ".join(f"{n} {s}" for s, n in planned.counts.items() if n)
+        sys.stderr.write(f"plan: {len(actions)} row(s): "
+                         f"{counts.replace('changed', 'to change')}\n")
+    return execute(state, command, actions, profile=profile, workers=workers)

@@ -86,6 +86,9 @@ class TicketsConfig(_Model):
     queue: str | None = None
     ca_file: Path | None = None
     note_per: Literal["action", "run"] = "action"
+    public_actions: list[str] = Field(
+        default_factory=list, description="actions whose notes the customer sees (public)")
+    flush_seconds: float = Field(5.0, ge=0, description="how long a run waits for delivery")
     options: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -100,6 +103,38 @@ class MailConfig(_Model):
     password_recipient: str | None = Field(
         None, description="where `--deliver mail` sends a new password"
     )
+
+
+class AccountTemplate(_Model):
+    """What a new account gets unless the CLI or a CSV row says otherwise."""
+
+    ou: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="values may use {login}, {given_name}, {surname}, "
+                                          "{display_name}, {mail}")
+    home_directory: str | None = Field(None, description=r"e.g. \\fs1\home\{login}")
+    home_drive: str | None = None
+    expires_after_days: int | None = Field(None, ge=1)
+    must_change: bool = True
+
+
+class NamingRules(_Model):
+    login: Literal["first-initial-surname", "given.surname", "surname"] = "first-initial-surname"
+    max_length: int = Field(20, ge=3, le=64)
+    german_umlauts: bool = Field(False, description="ä -> ae (Müller -> mueller)")
+    upn: Literal["login", "given.surname"] = "login"
+
+
+class AccountsConfig(_Model):
+    template: AccountTemplate = Field(default_factory=AccountTemplate)
+    naming: NamingRules = Field(default_factory=NamingRules)
+    settable_attributes: list[str] = Field(
+        default_factory=lambda: ["title", "department", "telephoneNumber", "mobile",
+                                 "physicalDeliveryOfficeName", "description", "company"],
+        description="attributes `account set` may change")
+    password_length: int = Field(16, ge=12, le=128)
+    workers: int = Field(4, ge=1, le=32, description="connections for bulk runs")
 
 
 class PolicyConfig(_Model):
@@ -117,6 +152,7 @@ class Profile(_Model):
     tickets: TicketsConfig | None = None
     mail: MailConfig | None = None
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     file: Path | None = Field(None, exclude=True)
 
     def secret(self, ref: str, label: str) -> Secret:

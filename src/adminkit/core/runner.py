@@ -7,9 +7,11 @@ leaves a journal that says exactly how far it got, and `resume` can skip that pa
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -74,7 +76,14 @@ class Runner:
     def run(self) -> Run:
         return self.ctx.run
 
-    def execute(self, actions: Iterable[Action[Any]]) -> RunReport:
+    def execute(self, actions: Iterable[Action[Any]], *, workers: int = 1) -> RunReport:
+        """Run every action; with `workers` > 1 on a bounded thread pool (bulk work).
+
+        In parallel, results are reported to the hooks as they finish (one at a time)
+        and kept in the order of `actions` in the report.
+        """
+        if workers > 1:
+            return self._execute_parallel(list(actions), workers)
         report = RunReport(self.run)
         for hook in self.hooks:
             hook.run_started(self.run)
@@ -93,6 +102,39 @@ class Runner:
                 for hook in self.hooks:
                     hook.action_finished(self.run, index, result)
                 stopped = stopped or (result.failed and self.stop_on_error)
+        finally:
+            for hook in self.hooks:
+                hook.run_finished(self.run, report)
+        return report
+
+    def _execute_parallel(self, actions: list[Action[Any]], workers: int) -> RunReport:
+        results: dict[int, Result] = {}
+        lock = threading.Lock()
+        failed = threading.Event()
+
+        def one(index: int, action: Action[Any]) -> None:
+            if failed.is_set() and self.stop_on_error:
+                result = self._skipped(action, "not run: an earlier action failed")
+            else:
+                result = self.run_one(action)
+            with lock:  # hooks (the journal) see one result at a time
+                results[index] = result
+                for hook in self.hooks:
+                    hook.action_finished(self.run, index, result)
+            if result.failed:
+                failed.set()
+
+        for hook in self.hooks:
+            hook.run_started(self.run)
+        report = RunReport(self.run)
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="adminkit") as pool:
+                for future in [pool.submit(one, i, a) for i, a in enumerate(actions)
+                               if i not in self.done]:
+                    future.result()
+            for index, action in enumerate(actions):
+                report.results.append(results.get(index) or self._skipped(
+                    action, f"done in an earlier attempt of {self.run.id}"))
         finally:
             for hook in self.hooks:
                 hook.run_finished(self.run, report)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from adminkit.core.result import Result
 from adminkit.core.run import Run
@@ -10,9 +10,18 @@ from adminkit.core.runner import RunReport
 from adminkit.journal.store import Journal
 
 
+class NoteMaker(Protocol):
+    """What the ticket layer hands the journal: the note for an action or a whole run."""
+
+    def for_action(self, run: Run, index: int, result: Result) -> dict[str, Any] | None: ...
+
+    def for_run(self, run: Run, report: RunReport) -> dict[str, Any] | None: ...
+
+
 class JournalHook:
-    def __init__(self, journal: Journal) -> None:
+    def __init__(self, journal: Journal, notes: NoteMaker | None = None) -> None:
         self.journal = journal
+        self.notes = notes
 
     def _common(self, run: Run) -> dict[str, Any]:
         return {"run_id": run.id, "operator": run.operator, "profile": run.profile,
@@ -25,13 +34,16 @@ class JournalHook:
 
     def action_finished(self, run: Run, index: int, result: Result) -> None:
         diff = [c.model_dump(mode="json") for c in result.changes]
-        self.journal.append(kind="action", idx=index, action=result.action, target=result.target,
+        note = self.notes.for_action(run, index, result) if self.notes else None
+        self.journal.append(note=note, kind="action", idx=index, action=result.action,
+                            target=result.target,
                             status=result.status.value, summary=result.summary, diff=diff or None,
                             error=result.error,
                             detail=result.model_dump(mode="json")["data"] or None,
                             **self._common(run))
 
     def run_finished(self, run: Run, report: RunReport) -> None:
-        self.journal.append(kind="end", status=report.status, summary=run.command,
+        note = self.notes.for_run(run, report) if self.notes else None
+        self.journal.append(note=note, kind="end", status=report.status, summary=run.command,
                             detail={"counts": report.counts, "exit_code": report.exit_code},
                             **self._common(run))

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,26 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_run ON entries (run_id, idx);
 CREATE INDEX IF NOT EXISTS entries_ticket ON entries (ticket);
 CREATE INDEX IF NOT EXISTS entries_target ON entries (target);
+CREATE TABLE IF NOT EXISTS outbox (
+    id           INTEGER PRIMARY KEY,
+    key          TEXT NOT NULL UNIQUE,
+    run_id       TEXT NOT NULL,
+    system       TEXT NOT NULL,
+    ticket       TEXT NOT NULL,
+    profile      TEXT,
+    internal     INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT NOT NULL,
+    lease_until  TEXT,
+    last_error   TEXT,
+    remote_id    TEXT,
+    created      TEXT NOT NULL,
+    delivered    TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt);
 CREATE TRIGGER IF NOT EXISTS entries_append_only_u BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries
@@ -111,8 +131,12 @@ class Journal:
         self.db.close()
 
     # -- writing ------------------------------------------------------------------
-    def append(self, **fields: Any) -> int:
-        """Append one row inside an IMMEDIATE transaction; return its seq."""
+    def append(self, note: dict[str, Any] | None = None, **fields: Any) -> int:
+        """Append one row inside an IMMEDIATE transaction; return its seq.
+
+        `note` (key, system, ticket, internal, body) goes into the ticket outbox in the
+        same transaction: a journaled action always has its note queued, and vice versa.
+        """
         row = {c: _text(fields.get(c)) for c in COLUMNS if c != "seq"}
         row["idx"] = fields.get("idx")
         for key in ("diff", "detail"):
@@ -133,12 +157,73 @@ class Journal:
                 digest = row_hash(prev, row)
                 self.db.execute(INSERT_SQL,
                     [row[c] for c in COLUMNS] + [prev, digest])
+                if note is not None:
+                    self._enqueue(note, row)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
             self._write_head(seq, digest)
         return seq
+
+    def _enqueue(self, note: dict[str, Any], row: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO outbox (key, run_id, system, ticket, profile, internal, body,"
+            " next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (note["key"], row["run_id"], note["system"], note["ticket"], row["profile"],
+             int(note.get("internal", True)), redact(note["body"]), row["time"], row["time"]))
+
+    # -- the ticket outbox ------------------------------------------------------------
+    def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM outbox", []
+        if status:
+            sql, args = sql + " WHERE status = ?", [status]
+        return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
+
+    def claim_due(self, now: datetime, lease_seconds: float = 120) -> list[dict[str, Any]]:
+        """Pending notes whose time has come, leased to this process so no other posts them."""
+        stamp = now.isoformat(timespec="microseconds")
+        until = (now + timedelta(seconds=lease_seconds)).isoformat(timespec="microseconds")
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = [dict(r) for r in self.db.execute(
+                    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
+                    "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id", (stamp, stamp))]
+                self.db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?",
+                                    [(until, r["id"]) for r in rows])
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return rows
+
+    def note_delivered(self, note_id: int, remote_id: str) -> None:
+        self._update_note(note_id, status="delivered", remote_id=remote_id,
+                          delivered=datetime.now(UTC).isoformat(timespec="microseconds"),
+                          lease_until=None)
+
+    def note_retry(self, note_id: int, error: str, next_attempt: datetime) -> None:
+        self._update_note(note_id, last_error=redact(error), lease_until=None,
+                          next_attempt=next_attempt.isoformat(timespec="microseconds"),
+                          attempts_plus=1)
+
+    def note_failed(self, note_id: int, error: str) -> None:
+        self._update_note(note_id, status="failed", last_error=redact(error), lease_until=None,
+                          attempts_plus=1)
+
+    def requeue_failed(self) -> int:
+        with self.lock:
+            cur = self.db.execute("UPDATE outbox SET status = 'pending', next_attempt = ? "
+                                  "WHERE status = 'failed'",
+                                  (datetime.now(UTC).isoformat(timespec="microseconds"),))
+            return cur.rowcount
+
+    def _update_note(self, note_id: int, *, attempts_plus: int = 0, **values: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in values)  # keys are fixed by the callers above
+        with self.lock:
+            self.db.execute(f"UPDATE outbox SET {sets}, attempts = attempts + ? "  # noqa: S608
+                            "WHERE id = ?", [*values.values(), attempts_plus, note_id])
 
     @property
     def head_path(self) -> Path:

@@ -178,9 +178,10 @@ class Lab:
             if server is None or not server.is_set_up():
                 continue
             for section, value in server.profile().items():
+                # a directory and its policy belong to that directory's profile only
                 targets = ([DIRECTORY_PROFILE[server.name]]
-                           if section == "directory" and server.name in DIRECTORY_PROFILE
-                           else list(profiles))
+                           if section in ("directory", "policy")
+                           and server.name in DIRECTORY_PROFILE else list(profiles))
                 for target in targets:
                     _merge(profiles[target], section, value)
         return profiles

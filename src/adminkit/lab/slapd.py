@@ -34,6 +34,11 @@ LDAPS_PORT = 3636
 # IP:127.0.0.1, and "localhost" also works where ldap3 mishandles IP SANs (Python 3.12).
 TLS_NAME = "localhost"
 OUS = ("people", "disabled", "groups", "services", "policies")
+POLICY_DN = f"cn=default,ou=policies,{SUFFIX}"
+NOBODY_DN = f"cn=nobody,{SUFFIX}"  # refint_nothing: keeps an emptied groupOfNames valid
+# First line of slapd.conf; bump it when _conf_text changes so an existing lab re-runs
+# setup() (new config, re-seeded golden copy) at its next start instead of keeping the old.
+CONF_MARK = "# adminkit lab slapd.conf v2"
 
 
 def ssha(password: str) -> str:
@@ -99,6 +104,7 @@ class SlapdServer(base.LabServer):
     # -- lifecycle ------------------------------------------------------------------
     def is_set_up(self) -> bool:
         return ((self.golden / "data.mdb").exists() and self.conf.exists()
+                and self.conf.read_text().startswith(CONF_MARK)
                 and self.secret_file("admin").exists() and self.secret_file("adminkit").exists())
 
     def setup(self) -> None:
@@ -184,7 +190,8 @@ class SlapdServer(base.LabServer):
             "users_ou": f"ou=people,{SUFFIX}",
             "groups_ou": f"ou=groups,{SUFFIX}",
             "quarantine_ou": f"ou=disabled,{SUFFIX}",
-            "options": {"uid_counter_dn": COUNTER_DN, "default_gid": 5000},
+            "options": {"uid_counter_dn": COUNTER_DN, "default_gid": 5000,
+                        "ppolicy_default": POLICY_DN, "placeholder_member": NOBODY_DN},
         }}
 
     # -- setup helpers --------------------------------------------------------------
@@ -219,7 +226,15 @@ class SlapdServer(base.LabServer):
 
     def _conf_text(self, root_hash: str) -> str:
         d, t = self.dir, self.tls
+        # lastbind stamps authTimestamp on every successful bind (no lastbind-precision:
+        # tests see each bind; a busy production server would set e.g. 3600), which gives
+        # the backend last_logon and the inactive / never-logged-in reports.
+        # `manage` on pwdFailureTime lets the service account clear a failure count below
+        # the lockout threshold with the Relax control when it unlocks (the attribute is
+        # NO-USER-MODIFICATION). Lifting a lock needs no such right: deleting
+        # pwdAccountLockedTime makes ppolicy drop pwdFailureTime as well.
         return f"""\
+{CONF_MARK}
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/nis.schema
@@ -229,6 +244,7 @@ moduleload back_mdb
 moduleload ppolicy
 moduleload memberof
 moduleload refint
+moduleload lastbind
 pidfile "{d / 'slapd.pid'}"
 loglevel none
 TLSCACertificateFile  "{t / 'ca.crt'}"
@@ -249,6 +265,7 @@ index cn,sn,mail eq,sub
 limits dn.exact="{SERVICE_DN}" size=unlimited time=unlimited
 limits users size.prtotal=unlimited
 access to attrs=userPassword by self write by dn.exact="{SERVICE_DN}" write by anonymous auth by * none
+access to attrs=pwdFailureTime,pwdAccountTmpLockoutEnd by dn.exact="{SERVICE_DN}" manage by users read by * none
 access to dn.subtree="ou=policies,{SUFFIX}" by users read by * none
 access to * by dn.exact="{SERVICE_DN}" write by users read by * none
 
@@ -256,9 +273,10 @@ overlay memberof
 memberof-refint TRUE
 overlay refint
 refint_attributes member manager
-refint_nothing    "cn=nobody,{SUFFIX}"
+refint_nothing    "{NOBODY_DN}"
+overlay lastbind
 overlay ppolicy
-ppolicy_default "cn=default,ou=policies,{SUFFIX}"
+ppolicy_default "{POLICY_DN}"
 ppolicy_hash_cleartext
 ppolicy_use_lockout
 """  # noqa: E501 - slapd.conf lines stay whole
@@ -271,7 +289,7 @@ ppolicy_use_lockout
                     for ou in OUS]
         policies = f"ou=policies,{SUFFIX}"
         entries += [
-            f"dn: cn=default,{policies}\nobjectClass: organizationalRole\n"
+            f"dn: {POLICY_DN}\nobjectClass: organizationalRole\n"
             "objectClass: pwdPolicy\ncn: default\npwdAttribute: userPassword\n"
             "pwdCheckQuality: 2\npwdMinLength: 8\npwdInHistory: 5\npwdLockout: TRUE\n"
             "pwdMaxFailure: 5\npwdMustChange: TRUE\n",
@@ -283,7 +301,7 @@ ppolicy_use_lockout
             f"dn: {COUNTER_DN}\nobjectClass: organizationalRole\n"
             "objectClass: extensibleObject\ncn: counters\nuidNumber: 10000\n",
             f"dn: cn=staff,ou=groups,{SUFFIX}\nobjectClass: groupOfNames\ncn: staff\n"
-            f"member: cn=nobody,{SUFFIX}\n",
+            f"member: {NOBODY_DN}\n",
             f"dn: cn=staff-posix,ou=groups,{SUFFIX}\nobjectClass: posixGroup\n"
             "cn: staff-posix\ngidNumber: 5000\n",
         ]

@@ -1,0 +1,132 @@
+"""account.delete (soft by default) and account.purge_quarantine for the scheduled job.
+
+A soft delete keeps the account, recoverable, for the profile's quarantine period:
+disabled, out of every group (the groups are kept in the journal), moved to the
+quarantine OU and stamped with the date, so `purge_quarantine` knows when it is due.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import ClassVar
+
+from pydantic import Field
+
+from adminkit.accounts.actions.attributes import same_dn
+from adminkit.accounts.actions.base import LoginParams, UserAction, refuse_protected
+from adminkit.accounts.directory import UserEntry, directory_of
+from adminkit.accounts.ldapbase import split_rdn
+from adminkit.core.action import Action, Applied, Params, Plan
+from adminkit.core.context import Context
+from adminkit.core.errors import PolicyRefused, UsageError
+from adminkit.core.result import Change
+
+STAMP = "adminkit-quarantine {day} run {run} from {parent}"
+STAMP_RE = re.compile(r"^adminkit-quarantine (\d{4}-\d{2}-\d{2}) ")
+
+
+def quarantine_ou(ctx: Context) -> str:
+    directory = ctx.require_profile().directory
+    if directory is None or not directory.quarantine_ou:
+        raise UsageError("the profile names no quarantine OU (directory.quarantine_ou)",
+                         hint="set it, or use --hard to delete at once")
+    return directory.quarantine_ou
+
+
+class DeleteParams(LoginParams):
+    hard: bool = False
+
+
+class DeleteAccount(UserAction[DeleteParams]):
+    name = "account.delete"
+    params_model: ClassVar[type[Params]] = DeleteParams
+
+    def plan(self, ctx: Context) -> Plan:
+        directory = self.directory(ctx)
+        entry = directory.find_user(self.params.login)
+        if entry is None:
+            return Plan(summary=f"no account {self.params.login}: nothing to delete")
+        self.entry = entry
+        if self.params.hard:
+            return Plan([Change(op="delete", field="account", before=entry.dn)],
+                        summary=f"delete {entry.login} for good")
+        target = quarantine_ou(ctx)
+        _, parent = split_rdn(entry.dn)
+        self.groups = directory.user_groups(entry)
+        if same_dn(parent, target) and not entry.enabled and not self.groups:
+            return Plan(summary=f"{entry.login} is already in quarantine")
+        changes = []
+        if entry.enabled:
+            changes.append(Change(op="set", field="enabled", before=True, after=False))
+        changes += [Change(op="remove", field="group", before=g.name) for g in self.groups]
+        if not same_dn(parent, target):
+            changes.append(Change(op="move", field="ou", before=parent, after=target))
+        self.stamp = STAMP.format(day=date.today().isoformat(), run=ctx.run.id, parent=parent)
+        changes.append(Change(op="set", field="description", before=entry.description,
+                              after=self.stamp))
+        return Plan(changes, summary=f"quarantine {entry.login} (soft delete)",
+                    data={"groups_removed": [g.dn for g in self.groups], "from": parent})
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        assert self.entry is not None
+        directory = self.directory(ctx)
+        if self.params.hard:
+            directory.delete(self.entry)
+            return Applied()
+        entry = self.entry
+        if entry.enabled:
+            directory.set_enabled(entry, False)
+        for group in self.groups:
+            directory.remove_member(group, entry)
+        directory.set_attributes(entry, {"description": [self.stamp]})
+        target = quarantine_ou(ctx)
+        if not same_dn(split_rdn(entry.dn)[1], target):
+            directory.move(entry, target)
+        return Applied()
+
+
+class PurgeParams(Params):
+    older_than_days: int = Field(30, ge=1)
+    force: bool = False
+
+
+def quarantined_on(entry: UserEntry) -> date | None:
+    match = STAMP_RE.match(entry.description or "")
+    return date.fromisoformat(match.group(1)) if match else None
+
+
+class PurgeQuarantine(Action[PurgeParams]):
+    """Hard-delete accounts that have sat in quarantine longer than the given days."""
+
+    name = "account.purge_quarantine"
+    params_model: ClassVar[type[Params]] = PurgeParams
+
+    def target(self) -> str:
+        return f"quarantine older than {self.params.older_than_days}d"
+
+    def plan(self, ctx: Context) -> Plan:
+        directory = directory_of(ctx)
+        cutoff = datetime.now(UTC).date() - timedelta(days=self.params.older_than_days)
+        self.due = [u for u in directory.list_users(quarantine_ou(ctx))
+                    if (day := quarantined_on(u)) is not None and day <= cutoff]
+        if not self.due:
+            return Plan(summary=f"nothing in quarantine for more than "
+                                f"{self.params.older_than_days} days")
+        return Plan([Change(op="delete", field="account", before=u.login) for u in self.due],
+                    summary=f"purge {len(self.due)} account(s) from quarantine",
+                    data={"purged": [u.login for u in self.due]})
+
+    def guard(self, ctx: Context, plan: Plan) -> None:
+        limit = ctx.require_profile().policy.bulk_limit
+        if len(self.due) > limit and not self.params.force:
+            raise PolicyRefused(f"purge would delete {len(self.due)} accounts, over the "
+                                f"profile's limit of {limit}", hint="add --force if intended")
+        for entry in self.due:
+            refuse_protected(ctx, entry)
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        directory = directory_of(ctx)
+        for entry in self.due:
+            directory.delete(entry)
+        return Applied()

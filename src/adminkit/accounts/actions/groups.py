@@ -1,0 +1,97 @@
+"""account.groups: add, remove, or set exact membership; reports exactly what moved."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from adminkit.accounts.actions.base import LoginParams, Text, UserAction, refuse_protected
+from adminkit.accounts.directory import Directory, GroupEntry, directory_of
+from adminkit.core.action import Applied, Params, Plan
+from adminkit.core.context import Context
+from adminkit.core.errors import PolicyRefused, ValidationError
+from adminkit.core.result import Change
+
+
+class GroupsParams(LoginParams):
+    add: list[Text] = Field(default_factory=list)
+    remove: list[Text] = Field(default_factory=list)
+    set: list[Text] | None = None  # exact membership: adds and removes the difference
+
+
+def resolve_groups(directory: Directory, names: list[str]) -> list[GroupEntry]:
+    found, missing = [], []
+    for name in names:
+        group = directory.find_group(name)
+        if group is None:
+            missing.append(name)
+        else:
+            found.append(group)
+    if missing:
+        raise ValidationError(f"no such group: {', '.join(missing)}",
+                              hint="`adminkit group show NAME` checks a group's name")
+    return found
+
+
+def membership_changes(directory: Directory, current: list[GroupEntry], *, add: list[str],
+                       remove: list[str], exact: list[str] | None
+                       ) -> tuple[list[GroupEntry], list[GroupEntry]]:
+    """Which groups to join and leave, by DN (names are resolved first)."""
+    have = {g.dn.lower(): g for g in current}
+    if exact is not None:
+        wanted = {g.dn.lower(): g for g in resolve_groups(directory, exact)}
+        join = [g for k, g in wanted.items() if k not in have]
+        leave = [g for k, g in have.items() if k not in wanted]
+        return join, leave
+    join = [g for g in resolve_groups(directory, add) if g.dn.lower() not in have]
+    leave_keys = {g.dn.lower() for g in resolve_groups(directory, remove)}
+    return join, [g for k, g in have.items() if k in leave_keys]
+
+
+def refuse_protected_groups(ctx: Context, groups: list[GroupEntry]) -> None:
+    """Joining a protected group, or one nested inside it, grants its rights: refused."""
+    policy = ctx.require_profile().policy
+    directory = directory_of(ctx)
+    reasons = [r for g in groups if (r := directory.group_protected_reason(g, policy))]
+    if reasons:
+        raise PolicyRefused("; ".join(reasons),
+                            hint="membership of protected groups is changed by a domain "
+                                 "administrator, not through adminkit")
+
+
+class AccountGroups(UserAction[GroupsParams]):
+    name = "account.groups"
+    params_model: ClassVar[type[Params]] = GroupsParams
+
+    def plan(self, ctx: Context) -> Plan:
+        p = self.params
+        if p.set is not None and (p.add or p.remove):
+            raise ValidationError("--set gives the exact membership: use it alone, "
+                                  "not with --add or --remove")
+        entry = self.lookup(ctx)
+        directory = self.directory(ctx)
+        join, leave = membership_changes(directory, directory.user_groups(entry),
+                                         add=p.add, remove=p.remove, exact=p.set)
+        self.join, self.leave = join, leave
+        changes = [Change(op="add", field="group", after=g.name) for g in join]
+        changes += [Change(op="remove", field="group", before=g.name) for g in leave]
+        if not changes:
+            return Plan(summary=f"{entry.login}: group membership already as asked")
+        parts = ([f"+{', +'.join(g.name for g in join)}"] if join else []) + \
+                ([f"-{', -'.join(g.name for g in leave)}"] if leave else [])
+        return Plan(changes, summary=f"groups of {entry.login}: {' '.join(parts)}",
+                    data={"added": [g.dn for g in join], "removed": [g.dn for g in leave]})
+
+    def guard(self, ctx: Context, plan: Plan) -> None:
+        refuse_protected(ctx, self.entry)
+        refuse_protected_groups(ctx, self.join)
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        assert self.entry is not None
+        directory = self.directory(ctx)
+        for group in self.join:
+            directory.add_member(group, self.entry)
+        for group in self.leave:
+            directory.remove_member(group, self.entry)
+        return Applied()

@@ -1,0 +1,69 @@
+"""account.password: an administrative reset, delivered once, never recorded."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from adminkit.accounts import passwords
+from adminkit.accounts.actions.base import LoginParams, UserAction
+from adminkit.accounts.directory import Directory
+from adminkit.core.action import Applied, Params, Plan
+from adminkit.core.context import Context
+from adminkit.core.errors import ValidationError
+from adminkit.core.result import Change
+from adminkit.core.secrets import Secret
+
+
+class PasswordParams(LoginParams):
+    password: Secret | None = None  # None: generate one that satisfies the directory's policy
+    must_change: bool = True
+
+
+def new_password(ctx: Context, directory: Directory) -> Secret:
+    length = max(ctx.require_profile().accounts.password_length,
+                 directory.password_policy().min_length)
+    return passwords.generate(length)
+
+
+def check_given(directory: Directory, password: Secret) -> None:
+    """Catch the obvious before the directory does, with a clearer message."""
+    policy = directory.password_policy()
+    if len(password) < policy.min_length:
+        raise ValidationError(f"the password is shorter than the directory's minimum "
+                              f"of {policy.min_length} characters")
+
+
+class ResetPassword(UserAction[PasswordParams]):
+    """A password cannot be read back, so a reset always reports `changed`, honestly."""
+
+    name = "account.password"
+    params_model: ClassVar[type[Params]] = PasswordParams
+
+    def __init__(self, params: PasswordParams, deliver: passwords.Deliver | None = None) -> None:
+        super().__init__(params)
+        self.deliver = deliver
+
+    def plan(self, ctx: Context) -> Plan:
+        entry = self.lookup(ctx)
+        p = self.params
+        if p.password is not None:
+            check_given(self.directory(ctx), p.password)
+        elif self.deliver is None:
+            raise ValidationError("a generated password needs a delivery (--deliver)")
+        changes = [Change(op="set", field="password",
+                          after="(given)" if p.password else "(generated)"),
+                   Change(op="set", field="must_change_password", before=entry.must_change,
+                          after=p.must_change)]
+        return Plan(changes, summary=f"reset the password of {entry.login}")
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        assert self.entry is not None
+        directory = self.directory(ctx)
+        password = self.params.password or new_password(ctx, directory)
+        directory.set_password(self.entry, password, must_change=self.params.must_change)
+        how = "set as given"
+        if self.params.password is None:
+            assert self.deliver is not None
+            how = self.deliver(self.entry.login, password)
+        return Applied(summary=f"reset the password of {self.entry.login}; password {how}",
+                       data={"password_delivery": how})

@@ -1,0 +1,135 @@
+"""`adminkit ticket`: the note outbox, and the embedded ticket store for teams without one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from adminkit.cli.state import state_of
+
+app = typer.Typer(help="Ticket notes waiting in the outbox; the local ticket store.",
+                  no_args_is_help=True)
+TicketId = Annotated[str, typer.Argument(help="Local ticket number.")]
+
+
+@app.command("outbox")
+def outbox(ctx: typer.Context,
+           status: Annotated[str | None, typer.Option(
+               help="pending, delivered or failed (default: all not delivered).")] = None
+           ) -> None:
+    """Notes that wait for delivery, or failed for good (missing ticket, refused login)."""
+    from adminkit.cli.output import emit_rows
+    from adminkit.cli.session import open_journal
+
+    state = state_of(ctx)
+    journal = open_journal(state)
+    rows = journal.outbox(status) if status else [
+        r for r in journal.outbox() if r["status"] != "delivered"]
+    journal.close()
+    for row in rows:
+        row["ticket"] = f"{row['system']}:{row['ticket']}"
+    emit_rows(state, rows, ["id", "run_id", "ticket", "status", "attempts", "next_attempt",
+                            "last_error"], title=f"outbox ({len(rows)})")
+
+
+@app.command("flush")
+def flush(ctx: typer.Context,
+          retry_failed: Annotated[bool, typer.Option(
+              "--retry-failed", help="Also retry notes that failed for good.")] = False,
+          deadline: Annotated[float | None, typer.Option(
+              help="Stop after this many seconds (default: until done).")] = None) -> None:
+    """Deliver waiting notes now. Safe to run any time: a note is never posted twice."""
+    from adminkit.cli.output import console, write_json
+    from adminkit.cli.session import open_journal
+    from adminkit.cli.state import OutputFormat
+    from adminkit.tickets.outbox import flush as deliver
+    from adminkit.tickets.systems import opener
+
+    state = state_of(ctx)
+    journal = open_journal(state)
+    try:
+        if retry_failed:
+            journal.requeue_failed()
+        report = deliver(journal, opener(state.config_dir), deadline=deadline)
+    finally:
+        journal.close()
+    counts = {"delivered": report.delivered, "retrying": report.retrying,
+              "failed": report.failed, "not_reached": report.not_reached}
+    if state.output is OutputFormat.JSON:
+        write_json(counts)
+    else:
+        console().print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
+    if report.failed or report.retrying:
+        raise typer.Exit(3)
+
+
+@app.command("new")
+def new(ctx: typer.Context,
+        subject: Annotated[str, typer.Argument(help="What is asked.")],
+        requester: Annotated[str | None, typer.Option(help="Who asked.")] = None) -> None:
+    """Open a ticket in the local store; prints its number."""
+    from adminkit.tickets.local import LocalTickets
+
+    store = LocalTickets()
+    number = store.new(subject, requester)
+    store.close()
+    typer.echo(number)
+
+
+@app.command("list")
+def list_(ctx: typer.Context,
+          status: Annotated[str | None, typer.Option(help="open or closed.")] = None) -> None:
+    """List local tickets."""
+    from adminkit.cli.output import emit_rows
+    from adminkit.tickets.local import LocalTickets
+
+    store = LocalTickets()
+    rows = store.all(status)
+    store.close()
+    emit_rows(state_of(ctx), rows, ["id", "status", "subject", "requester", "updated"],
+              title="local tickets")
+
+
+@app.command("show")
+def show(ctx: typer.Context, ticket: TicketId) -> None:
+    """A local ticket with its notes."""
+    from adminkit.cli.output import emit_rows
+    from adminkit.tickets.local import LocalTickets
+
+    store = LocalTickets()
+    try:
+        head = store.get(ticket)
+        notes = store.notes(ticket)
+    finally:
+        store.close()
+    emit_rows(state_of(ctx), notes, ["time", "author", "internal", "body"],
+              title=f"#{ticket} {head.subject} ({head.status})",
+              json_data={"id": ticket, "subject": head.subject, "status": head.status,
+                         "requester": head.requester, "notes": notes})
+
+
+@app.command("note")
+def note(ctx: typer.Context, ticket: TicketId,
+         text: Annotated[str, typer.Argument(help="The note.")]) -> None:
+    """Add a note to a local ticket by hand."""
+    from adminkit.core.run import current_operator
+    from adminkit.tickets.local import LocalTickets
+
+    store = LocalTickets(author=current_operator())
+    try:
+        store.add_note(ticket, text)
+    finally:
+        store.close()
+
+
+@app.command("close")
+def close(ctx: typer.Context, ticket: TicketId) -> None:
+    """Close a local ticket."""
+    from adminkit.tickets.local import LocalTickets
+
+    store = LocalTickets()
+    try:
+        store.set_status(ticket, "closed")
+    finally:
+        store.close()

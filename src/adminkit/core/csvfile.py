@@ -1,0 +1,94 @@
+"""Reading a CSV of work to do: every row validated before anything runs.
+
+Errors name the file, the line and the column, and all of them are reported at
+once, so a technician fixes the file in one go. Cells are data: nothing in them
+is evaluated, and a leading `=`/`+`/`-`/`@` means nothing here.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from adminkit.core.errors import ValidationError
+
+MAX_BYTES = 16 << 20
+MAX_ROWS = 100_000
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int  # line number in the file, for messages
+    values: dict[str, str]
+
+
+def read_rows(path: Path, *, required: Sequence[str], optional: Sequence[str] = ()) -> list[Row]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_BYTES:
+        raise ValidationError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{path}: not UTF-8 (byte {exc.start})",
+                              hint="save the file as UTF-8 (CSV UTF-8 in Excel)") from None
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        raise ValidationError(f"{path}: the file is empty")
+    # Excel writes ";" in many European locales
+    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
+    reader = csv.DictReader(lines, delimiter=delimiter)
+    header = [h.strip() for h in reader.fieldnames or []]
+    reader.fieldnames = header
+    missing = [c for c in required if c not in header]
+    unknown = [c for c in header if c not in required and c not in optional]
+    problems = []
+    if missing:
+        problems.append(f"missing column(s): {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown column(s): {', '.join(unknown)} "
+                        f"(known: {', '.join([*required, *optional])})")
+    if problems:
+        raise ValidationError(f"{path}: " + "; ".join(problems))
+    rows: list[Row] = []
+    for record in reader:
+        if len(rows) >= MAX_ROWS:
+            raise ValidationError(f"{path}: more than {MAX_ROWS} rows")
+        if None in record:
+            raise ValidationError(f"{path}:{reader.line_num}: more cells than columns")
+        values = {k: (v or "").strip() for k, v in record.items()}
+        if any(values.values()):
+            rows.append(Row(reader.line_num, values))
+    if not rows:
+        raise ValidationError(f"{path}: no rows")
+    return rows
+
+
+def parse_rows(path: Path, rows: Sequence[Row], model: type[M],
+               convert: Callable[[dict[str, str]], dict[str, Any]]) -> list[tuple[Row, M]]:
+    """Validate every row; raise one error listing every bad row with its line number."""
+    parsed, problems = [], []
+    for row in rows:
+        try:
+            parsed.append((row, model.model_validate(convert(row.values))))
+        except PydanticValidationError as exc:
+            for err in exc.errors(include_url=False, include_input=False):
+                column = ".".join(str(p) for p in err["loc"]) or "row"
+                problems.append(f"{path}:{row.line}: {column}: {err['msg']}")
+        except ValueError as exc:
+            problems.append(f"{path}:{row.line}: {exc}")
+    if problems:
+        raise ValidationError(f"{len(problems)} problem(s) in {path}, nothing was changed:\n  "
+                              + "\n  ".join(problems[:50])
+                              + (f"\n  … and {len(problems) - 50} more" if len(problems) > 50
+                                 else ""))
+    return parsed

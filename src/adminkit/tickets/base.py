@@ -1,0 +1,97 @@
+"""The `TicketSystem` protocol, ticket references, and the errors deliveries act on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from adminkit.core.errors import ConnectionFailed, UsageError
+
+# A reference's id part, per system; a bad one is a usage error before anything runs.
+ID_PATTERNS = {
+    "rt": r"[1-9][0-9]{0,9}",
+    "jira": r"[A-Z][A-Z0-9_]{0,19}-[1-9][0-9]{0,9}",
+    "snow": r"[A-Z]{2,6}[0-9]{7,10}",
+    "zammad": r"[1-9][0-9]{0,9}",
+    "glpi": r"[1-9][0-9]{0,9}",
+    "redmine": r"[1-9][0-9]{0,9}",
+    "local": r"[1-9][0-9]{0,9}",
+}
+KIND_OF_PREFIX = {"rt": "rt", "jira": "jira", "snow": "servicenow", "servicenow": "servicenow",
+                  "zammad": "zammad", "glpi": "glpi", "redmine": "redmine", "local": "local"}
+PREFIX_OF_KIND = {"rt": "rt", "jira": "jira", "servicenow": "snow", "zammad": "zammad",
+                  "glpi": "glpi", "redmine": "redmine", "local": "local"}
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    kind: str  # the profile's tickets.kind: rt, jira, servicenow, …, local
+    id: str
+
+    def __str__(self) -> str:
+        return f"{PREFIX_OF_KIND[self.kind]}:{self.id}"
+
+
+def parse_ref(text: str, default_kind: str | None) -> TicketRef:
+    """`1234` (the profile's system), or `rt:1234`, `jira:HD-12`, `snow:INC0012345`, …"""
+    prefix, sep, rest = text.partition(":")
+    if sep:
+        kind = KIND_OF_PREFIX.get(prefix.lower())
+        if kind is None:
+            raise UsageError(f"--ticket {text!r}: unknown ticket system {prefix!r}",
+                             hint="use rt:, jira:, snow:, zammad:, glpi:, redmine: or local:")
+        ident = rest
+    else:
+        kind, ident = default_kind or "local", text
+    pattern = ID_PATTERNS[PREFIX_OF_KIND[kind]]
+    if not re.fullmatch(pattern, ident):
+        raise UsageError(f"--ticket {text!r}: not a {kind} ticket id",
+                         hint={"jira": "like HD-12", "servicenow": "like INC0012345"}.get(
+                             kind, "a ticket number like 1234"))
+    return TicketRef(kind, ident)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    ref: TicketRef
+    subject: str
+    status: str
+    queue: str | None = None
+    requester: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+class TicketNotFound(ConnectionFailed):
+    """The ticket does not exist, or the account may not see it: retrying will not help."""
+
+
+class Rejected(ConnectionFailed):
+    """The system understood the request and refused it (rights, validation): retrying the
+    same note will not help, so it waits as `failed` for a person."""
+
+
+class RetryLater(ConnectionFailed):
+    """Rate-limited, overloaded or unreachable: try again, not before `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TicketSystem(Protocol):
+    kind: str
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+        """Post a note; internal (not mailed to the customer) unless asked. Returns its id."""
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        """The id of a note on the ticket that contains `marker`, if any (dedup on retry)."""
+
+    def get(self, ticket_id: str) -> Ticket: ...
+
+    def set_status(self, ticket_id: str, status: str) -> None: ...
+
+    def attach(self, ticket_id: str, filename: str, data: bytes) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,65 @@
+"""What the HTTP ticket backends share: one httpx client, and status codes to errors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adminkit.core.config import Profile, TicketsConfig
+from adminkit.core.errors import AuthenticationFailed, UsageError
+from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound
+
+if TYPE_CHECKING:
+    import httpx
+
+
+def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> httpx.Client:
+    import httpx
+
+    if not cfg.url:
+        raise UsageError(f"profile {profile.name}: tickets.url is not set")
+    return httpx.Client(base_url=cfg.url.rstrip("/"), headers=headers, timeout=15,
+                        verify=str(cfg.ca_file) if cfg.ca_file else True)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        from datetime import UTC, datetime
+
+        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (404,)) -> None:
+    """Raise the adminkit error for a failed response; return quietly on success."""
+    code = response.status_code
+    if code < 400:
+        return
+    if code == 401:
+        raise AuthenticationFailed(f"{what}: the ticket system refused the credentials (401)")
+    if code in missing:
+        raise TicketNotFound(f"{what}: no such ticket, or no right to see it ({code})")
+    if code == 429 or code >= 500:
+        raise RetryLater(f"{what}: HTTP {code}", retry_after=retry_after(response))
+    raise Rejected(f"{what}: HTTP {code}: {response.text[:200]}")
+
+
+def send(call: object, what: str) -> httpx.Response:
+    """Run an httpx call, turning network trouble into RetryLater."""
+    import httpx
+
+    assert callable(call)
+    try:
+        response: httpx.Response = call()
+    except httpx.HTTPError as exc:
+        raise RetryLater(f"{what}: {type(exc).__name__}: {exc}") from None
+    return response

@@ -1,0 +1,89 @@
+"""Delivering queued notes: backoff with jitter, Retry-After honoured, never twice.
+
+Notes wait in the journal database's outbox. A flush leases the due ones (so two
+flushers never post the same note); for a note an earlier attempt may already have
+posted (a crash between posting and recording), it looks on the ticket for the copy
+by its marker first; then it posts and records the outcome. Transient trouble (rate
+limits, 5xx, a server that is down) is retried later; a missing ticket or refused
+credentials wait as `failed` for a person.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from adminkit.core.errors import AdminkitError, AuthenticationFailed, UsageError
+from adminkit.journal.store import Journal
+from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound, TicketSystem
+
+BACKOFF_FIRST = 5.0
+BACKOFF_MAX = 3600.0
+Opener = Callable[[str | None, str], TicketSystem]  # (profile name, system kind) -> backend
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    """5 s, 10 s, 20 s … up to an hour, with jitter; never sooner than Retry-After."""
+    delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** max(attempts, 0))
+    delay *= random.uniform(0.8, 1.2)
+    return float(max(delay, retry_after or 0.0))
+
+
+@dataclass
+class FlushReport:
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    not_reached: int = 0  # left for later because the deadline came
+
+
+def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None) -> FlushReport:
+    """Deliver due notes until done or until `deadline` seconds have passed."""
+    started = time.monotonic()
+    report = FlushReport()
+    systems: dict[tuple[str | None, str], TicketSystem] = {}
+    try:
+        for note in journal.claim_due(datetime.now(UTC)):
+            if deadline is not None and time.monotonic() - started > deadline:
+                journal.note_retry(note["id"], note["last_error"] or "not reached yet",
+                                   datetime.now(UTC))
+                report.not_reached += 1
+                continue
+            _deliver_one(journal, note, systems, open_system, report)
+    finally:
+        for system in systems.values():
+            system.close()
+    return report
+
+
+def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[str | None, str],
+                 TicketSystem], open_system: Opener, report: FlushReport) -> None:
+    note_id = int(str(note["id"]))
+    attempts = int(str(note["attempts"]))
+    key = (note["profile"] if isinstance(note["profile"], str) else None, str(note["system"]))
+    body, ticket = str(note["body"]), str(note["ticket"])
+    try:
+        if key not in systems:
+            systems[key] = open_system(*key)
+        system = systems[key]
+        # Only an earlier attempt (failed, or cut off while it held the lease) can have
+        # posted this note already; a first attempt needs no look at the ticket.
+        tried = attempts > 0 or note["lease_until"] is not None
+        remote = (system.find_note(ticket, body.split(" ", 1)[0]) if tried else None) or \
+            system.add_note(ticket, body, internal=bool(note["internal"]))
+        journal.note_delivered(note_id, remote)
+        report.delivered += 1
+    except RetryLater as exc:
+        when = datetime.now(UTC) + timedelta(seconds=backoff(attempts, exc.retry_after))
+        journal.note_retry(note_id, exc.message, when)
+        report.retrying += 1
+    except (TicketNotFound, Rejected, AuthenticationFailed, UsageError) as exc:
+        journal.note_failed(note_id, exc.message)
+        report.failed += 1
+    except AdminkitError as exc:  # other connection trouble: transient
+        when = datetime.now(UTC) + timedelta(seconds=backoff(attempts, None))
+        journal.note_retry(note_id, exc.message, when)
+        report.retrying += 1

@@ -1,0 +1,76 @@
+"""Request Tracker 5 over REST2: comments are internal, correspondence mails the requestor."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from adminkit.core.config import Profile
+from adminkit.core.errors import UsageError
+from adminkit.tickets.base import Ticket, TicketRef
+from adminkit.tickets.http import check, client, send
+
+
+class RequestTracker:
+    kind = "rt"
+
+    def __init__(self, profile: Profile) -> None:
+        cfg = profile.tickets
+        assert cfg is not None
+        if cfg.token:
+            auth = f"token {profile.secret(cfg.token, 'RT token').reveal()}"
+        elif cfg.user and cfg.password:
+            raw = f"{cfg.user}:{profile.secret(cfg.password, 'RT password').reveal()}"
+            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+        else:
+            raise UsageError(f"profile {profile.name}: RT needs tickets.token or user+password")
+        self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+        kind = "comment" if internal else "correspond"
+        what = f"RT ticket {ticket_id}: {kind}"
+        r = send(lambda: self.http.post(f"/ticket/{ticket_id}/{kind}",
+                                        json={"Content": text, "ContentType": "text/plain"}),
+                 what)
+        # RT answers a comment on a missing or forbidden ticket with 400 "Permission Denied"
+        check(r, what, missing=(400, 403, 404))
+        return str(r.headers.get("Location", "")).rsplit("/", 1)[-1]
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        query = (f"TicketId = {int(ticket_id)} AND (Type = 'Comment' OR Type = 'Correspond') "
+                 f"AND Content LIKE '{marker}'")
+        what = f"RT ticket {ticket_id}: search notes"
+        r = send(lambda: self.http.get("/transactions", params={"query": query}), what)
+        check(r, what)
+        items = r.json().get("items") or []
+        return str(items[0]["id"]) if items else None
+
+    def get(self, ticket_id: str) -> Ticket:
+        what = f"RT ticket {ticket_id}"
+        r = send(lambda: self.http.get(f"/ticket/{ticket_id}"), what)
+        check(r, what, missing=(403, 404))
+        data: dict[str, Any] = r.json()
+        requestors = data.get("Requestor") or []
+        fields = {cf.get("name"): (cf.get("values") or [None])[0]
+                  for cf in data.get("CustomFields") or []}
+        queue = data.get("Queue")
+        return Ticket(ref=TicketRef("rt", ticket_id), subject=data.get("Subject", ""),
+                      status=data.get("Status", ""),
+                      queue=str(queue.get("id")) if isinstance(queue, dict) else queue,
+                      requester=requestors[0].get("id") if requestors else None, fields=fields)
+
+    def set_status(self, ticket_id: str, status: str) -> None:
+        what = f"RT ticket {ticket_id}: status {status}"
+        r = send(lambda: self.http.put(f"/ticket/{ticket_id}", json={"Status": status}), what)
+        check(r, what, missing=(403, 404))
+
+    def attach(self, ticket_id: str, filename: str, data: bytes) -> None:
+        what = f"RT ticket {ticket_id}: attach {filename}"
+        body = {"Content": f"attached {filename}", "ContentType": "text/plain",
+                "Attachments": [{"FileName": filename, "FileType": "application/octet-stream",
+                                 "FileContent": base64.b64encode(data).decode()}]}
+        r = send(lambda: self.http.post(f"/ticket/{ticket_id}/comment", json=body), what)
+        check(r, what, missing=(400, 403, 404))

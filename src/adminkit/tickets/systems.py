@@ -1,0 +1,37 @@
+"""Finding a profile's ticket backend (entry points `adminkit.tickets`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from adminkit.core.config import Profile, load_profile
+from adminkit.core.errors import UsageError
+from adminkit.tickets.base import TicketSystem
+
+
+def open_system(profile: Profile | None, kind: str) -> TicketSystem:
+    if kind == "local":
+        from adminkit.tickets.local import LocalTickets
+
+        return LocalTickets()
+    if profile is None or profile.tickets is None or profile.tickets.kind != kind:
+        raise UsageError(f"no {kind} ticket system in profile "
+                         f"{profile.name if profile else '(none)'}")
+    found = {ep.name: ep for ep in entry_points(group="adminkit.tickets")}
+    if kind not in found:
+        raise UsageError(f"no ticket backend for {kind!r}",
+                         hint=f"installed: {', '.join(sorted(found)) or 'none'}")
+    system: TicketSystem = found[kind].load()(profile)
+    return system
+
+
+def opener(config_dir: Path | None = None) -> Callable[[str | None, str], TicketSystem]:
+    """For the outbox: (profile name, kind) -> backend, loading the profile by name."""
+
+    def open_by_name(profile_name: str | None, kind: str) -> TicketSystem:
+        profile = load_profile(profile_name, config_dir) if profile_name else None
+        return open_system(profile, kind)
+
+    return open_by_name

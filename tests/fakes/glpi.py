@@ -1,0 +1,386 @@
+"""A protocol-level fake of GLPI's legacy REST API (`apirest.php`), for unit tests.
+
+A real HTTP server on 127.0.0.1 that follows GLPI's documented requests and answers
+(apirest.md: Init session, Kill session, Get an item, Get sub items, Add item(s),
+Update item(s), upload a document, Errors): a session token from `initSession` with a
+user token or Basic login (and App-Token when one is set), the token on every later
+call, errors as `["ERROR_CODE", "message"]`. Tickets, follow-ups and documents live in
+memory for assertions; faults (401/429/5xx, expired sessions) can be ordered up.
+
+    with FakeGlpi() as glpi:
+        ticket = glpi.add_ticket("Printer jammed")
+        ... Glpi(profile_for(glpi.url)) ...
+        assert glpi.followups_of(ticket)[0]["content"] == text
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+Answer = tuple[int, dict[str, str], Any]  # status, headers, JSON-able body (or bytes)
+PREFIX = "/apirest.php"
+RIGHT_MISSING = "You don't have permission to perform this action."
+
+
+@dataclass
+class Seen:
+    """One request as the fake received it."""
+
+    method: str
+    path: str  # after /apirest.php, e.g. /Ticket/5/ITILFollowup
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class _Fault:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = b""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
+    fake: FakeGlpi
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        seen = Seen(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
+                    {k.lower(): v for k, v in self.headers.items()}, body)
+        status, headers, payload = self.fake.handle(seen)
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        if not isinstance(payload, bytes):
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class FakeGlpi:
+    def __init__(self, *, user_token: str = "glpi-user-token",  # noqa: S107 - a fake's
+                 app_token: str | None = None,
+                 login: tuple[str, str] = ("adminkit", "glpi-password")) -> None:
+        self.user_token, self.app_token, self.login = user_token, app_token, login
+        self.lock = threading.Lock()
+        self.tickets: dict[int, dict[str, Any]] = {}
+        self.hidden: set[int] = set()  # tickets the API account may not see
+        self.followups: list[dict[str, Any]] = []
+        self.documents: list[dict[str, Any]] = []
+        self.sessions: set[str] = set()
+        self.sessions_opened = 0
+        self.sessions_killed = 0
+        self.requests: list[Seen] = []
+        self._faults: list[_Fault | None] = []  # None lets one request through
+        self._ids = iter(range(100, 1_000_000))
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- running ----------------------------------------------------------------------
+    def start(self) -> FakeGlpi:
+        handler = type("GlpiHandler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeGlpi:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (the backend adds /apirest.php)."""
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- arranging --------------------------------------------------------------------
+    def add_ticket(self, name: str = "Printer jammed", *, status: int = 1,
+                   category: str | None = "Printing") -> int:
+        with self.lock:
+            ticket_id = next(self._ids)
+            self.tickets[ticket_id] = {
+                "id": ticket_id, "entities_id": 0, "name": name, "date": "2025-11-25 09:00:00",
+                "date_mod": "2025-11-25 09:00:00", "status": status, "content": "&lt;p&gt;help",
+                "urgency": 3, "priority": 3, "type": 1, "_category": category,
+                "itilcategories_id": 7 if category else 0}
+        return ticket_id
+
+    def add_followup(self, ticket_id: int, content: str, *, is_private: int = 1) -> int:
+        with self.lock:
+            return self._new_followup(ticket_id, content, is_private)
+
+    def followups_of(self, ticket_id: int) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(f) for f in self.followups if f["items_id"] == ticket_id]
+
+    def fail_next(self, status: int, count: int = 1, *, retry_after: int | str | None = None,
+                  body: Any = b"", skip: int = 0) -> None:
+        """Answer the next `count` requests, whatever they are, with `status` (after letting
+        `skip` requests through). A bare 401 says the session token is invalid."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        if status == 401 and body == b"":
+            body = ["ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid"]
+        with self.lock:
+            self._faults.extend([None] * skip)
+            self._faults.extend(_Fault(status, headers, body) for _ in range(count))
+
+    def expire_sessions(self) -> None:
+        """Every open session dies, as PHP's session garbage collector would do."""
+        with self.lock:
+            self.sessions.clear()
+
+    def seen(self, method: str, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    # -- answering --------------------------------------------------------------------
+    def _error(self, status: int, code: str, message: str) -> Answer:
+        doc = f"{message}; view documentation in your browser at {self.url}{PREFIX}/#{code}"
+        return status, {}, [code, doc]
+
+    def handle(self, req: Seen) -> Answer:
+        with self.lock:
+            self.requests.append(req)
+            inside = req.path.startswith(PREFIX + "/")
+            req.path = req.path[len(PREFIX):].rstrip("/") if inside else req.path
+            fault = self._faults.pop(0) if self._faults else None
+            if fault is not None:
+                return fault.status, fault.headers, fault.body
+            if not inside:
+                return 404, {}, b"Not Found"
+            if self.app_token is not None:
+                given = req.headers.get("app-token") or req.query.get("app_token")
+                if not given:
+                    return self._error(400, "ERROR_APP_TOKEN_PARAMETERS_MISSING",
+                                       "missing parameter app_token")
+                if given != self.app_token:
+                    return self._error(400, "ERROR_WRONG_APP_TOKEN_PARAMETER",
+                                       "parameter app_token seems wrong")
+            if req.path == "/initSession" and req.method == "GET":
+                return self._init_session(req)
+            token = req.headers.get("session-token") or req.query.get("session_token")
+            if not token:
+                return self._error(400, "ERROR_SESSION_TOKEN_MISSING",
+                                   "parameter session_token is missing or empty")
+            if token not in self.sessions:
+                return self._error(401, "ERROR_SESSION_TOKEN_INVALID",
+                                   "session_token seems invalid")
+            return self._route(req, token)
+
+    def _init_session(self, req: Seen) -> Answer:
+        auth = req.headers.get("authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if scheme == "user_token" and value:
+            if value != self.user_token:
+                return self._error(401, "ERROR_GLPI_LOGIN_USER_TOKEN",
+                                   "parameter user_token seems invalid")
+        elif scheme == "Basic" and value:
+            user, _, password = base64.b64decode(value).decode().partition(":")
+            if (user, password) != self.login:
+                return self._error(401, "ERROR_GLPI_LOGIN", "Incorrect username or password")
+        else:
+            return self._error(400, "ERROR_LOGIN_PARAMETERS_MISSING",
+                               "parameter(s) login, password or user_token are missing")
+        token = secrets.token_hex(20)
+        self.sessions.add(token)
+        self.sessions_opened += 1
+        return 200, {}, {"session_token": token}
+
+    def _route(self, req: Seen, token: str) -> Answer:
+        parts = req.path.strip("/").split("/")
+        if req.method == "GET" and parts == ["killSession"]:
+            self.sessions.discard(token)
+            self.sessions_killed += 1
+            return 200, {}, b""
+        if parts[0] == "Ticket" and len(parts) >= 2:
+            if not parts[1].isdigit():
+                return self._error(400, "ERROR_BAD_ARRAY", "id must be an integer")
+            ticket_id = int(parts[1])
+            if len(parts) == 2 and req.method == "GET":
+                return self._get_ticket(ticket_id, req)
+            if len(parts) == 2 and req.method == "PUT":
+                return self._update_ticket(ticket_id, req)
+            if parts[2:] == ["ITILFollowup"] and req.method == "GET":
+                return self._list_followups(ticket_id, req)
+            if parts[2:] == ["ITILFollowup"] and req.method == "POST":
+                return self._add_followup(req)
+        if parts == ["ITILFollowup"] and req.method == "POST":
+            return self._add_followup(req)
+        if parts == ["Document"] and req.method == "POST":
+            return self._add_document(req)
+        return self._error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM",
+                           "resource not found or not an instance of CommonDBTM")
+
+    def _visible(self, ticket_id: int) -> Answer | None:
+        if ticket_id not in self.tickets:
+            return self._error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
+        if ticket_id in self.hidden:
+            return self._error(401, "ERROR_RIGHT_MISSING", RIGHT_MISSING)
+        return None
+
+    def _get_ticket(self, ticket_id: int, req: Seen) -> Answer:
+        refused = self._visible(ticket_id)
+        if refused:
+            return refused
+        ticket = {k: v for k, v in self.tickets[ticket_id].items() if not k.startswith("_")}
+        if req.query.get("expand_dropdowns") == "true":
+            ticket["entities_id"] = "Root entity"
+            ticket["itilcategories_id"] = self.tickets[ticket_id]["_category"] or 0
+        return 200, {}, ticket
+
+    def _json_input(self, req: Seen) -> dict[str, Any] | Answer:
+        if not req.headers.get("content-type", "").startswith("application/json"):
+            return self._error(400, "ERROR_JSON_PAYLOAD_INVALID", "JSON payload seems invalid")
+        try:
+            payload = json.loads(req.body)
+        except ValueError:
+            return self._error(400, "ERROR_JSON_PAYLOAD_INVALID", "JSON payload seems invalid")
+        value = payload.get("input") if isinstance(payload, dict) else None
+        if not isinstance(value, dict):
+            return self._error(400, "ERROR_BAD_ARRAY", "input parameter must be an array of "
+                                                       "objects")
+        return value
+
+    def _update_ticket(self, ticket_id: int, req: Seen) -> Answer:
+        fields = self._json_input(req)
+        if isinstance(fields, tuple):
+            return fields
+        if ticket_id not in self.tickets:
+            return self._error(400, "ERROR_GLPI_UPDATE", "Item not found")
+        if ticket_id in self.hidden:
+            return self._error(400, "ERROR_GLPI_UPDATE", RIGHT_MISSING)
+        status = fields.get("status")
+        if status is not None and status not in range(1, 7):
+            return self._error(400, "ERROR_GLPI_UPDATE", "Invalid status")
+        self.tickets[ticket_id].update({k: v for k, v in fields.items() if k in ("status",)})
+        return 200, {}, [{str(ticket_id): True, "message": ""}]
+
+    def _list_followups(self, ticket_id: int, req: Seen) -> Answer:
+        refused = self._visible(ticket_id)
+        if refused:
+            return refused
+        start, end = 0, 49
+        if "range" in req.query:
+            first, sep, last = req.query["range"].partition("-")
+            if not (sep and first.isdigit() and last.isdigit()):
+                return self._error(400, "ERROR",
+                                   "range must be in format : [start-end] with integers")
+            start, end = int(first), int(last)
+        rows = [f for f in self.followups if f["items_id"] == ticket_id]
+        total = len(rows)
+        if start > total:
+            return self._error(400, "ERROR_RANGE_EXCEED_TOTAL",
+                               f"Provided range exceed total count of data: {total}")
+        # GLPI 9.x serves the content as it stores it: HTML-escaped
+        page = [{**f, "content": html.escape(f["content"], quote=False)}
+                for f in rows[start:end + 1]]
+        headers = {"Accept-Range": "ITILFollowup 1000"}
+        status = 200
+        if total:
+            end = min(end, total - 1)
+            headers["Content-Range"] = f"{start}-{end}/{total}"
+            if end - start + 1 < total:
+                status = 206
+        return status, headers, page
+
+    def _new_followup(self, ticket_id: int, content: str, is_private: int) -> int:
+        followup_id = next(self._ids)
+        self.followups.append({"id": followup_id, "itemtype": "Ticket", "items_id": ticket_id,
+                               "date": "2025-11-25 10:00:00", "users_id": 2,
+                               "content": content, "is_private": is_private,
+                               "requesttypes_id": 1})
+        return followup_id
+
+    def _add_followup(self, req: Seen) -> Answer:
+        fields = self._json_input(req)
+        if isinstance(fields, tuple):
+            return fields
+        ticket_id = fields.get("items_id")
+        if (fields.get("itemtype") != "Ticket" or not isinstance(ticket_id, int)
+                or ticket_id not in self.tickets or ticket_id in self.hidden):
+            return self._error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
+        content, private = fields.get("content"), fields.get("is_private", 0)
+        if not isinstance(content, str) or not content or private not in (0, 1):
+            return self._error(400, "ERROR_GLPI_ADD", "Invalid content or is_private")
+        followup_id = self._new_followup(ticket_id, content, int(private))
+        return 201, {"Location": f"{self.url}{PREFIX}/ITILFollowup/{followup_id}"}, {
+            "id": followup_id, "message": ""}
+
+    def _add_document(self, req: Seen) -> Answer:
+        ctype = req.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            return self._error(400, "ERROR_BAD_ARRAY", "expected multipart/form-data")
+        msg = BytesParser(policy=policy.HTTP).parsebytes(
+            b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + req.body)
+        manifest: dict[str, Any] | None = None
+        files: dict[str, tuple[str | None, bytes, str]] = {}
+        for part in msg.iter_parts():
+            name = str(part.get_param("name", "", header="content-disposition"))
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            if name == "uploadManifest":
+                manifest = json.loads(payload)
+            elif name:
+                files[name] = (part.get_filename(), payload, part.get_content_type())
+        if manifest is None or not isinstance(manifest.get("input"), dict):
+            return self._error(400, "ERROR_JSON_PAYLOAD_INVALID", "uploadManifest is missing")
+        fields = manifest["input"]
+        names = fields.get("_filename") or []
+        uploaded = files.get("filename[0]")
+        if not names or uploaded is None or uploaded[0] != names[0]:
+            return self._error(400, "ERROR_GLPI_ADD", "the file in _filename was not sent")
+        ticket_id = fields.get("items_id")
+        if fields.get("itemtype") == "Ticket" and (ticket_id not in self.tickets
+                                                   or ticket_id in self.hidden):
+            return self._error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
+        document_id = next(self._ids)
+        self.documents.append({"id": document_id, "name": fields.get("name"),
+                               "filename": uploaded[0], "data": uploaded[1],
+                               "mime": uploaded[2], "itemtype": fields.get("itemtype"),
+                               "items_id": ticket_id})
+        return 201, {"Location": f"{self.url}{PREFIX}/Document/{document_id}"}, {
+            "id": document_id, "message": "Document move succeeded.",
+            "upload_result": {"filename": [{"name": uploaded[0], "size": len(uploaded[1])}]}}
+
+
+@contextmanager
+def running(**kwargs: Any) -> Iterator[FakeGlpi]:
+    """`with running() as glpi:` - a started fake, stopped afterwards."""
+    fake = FakeGlpi(**kwargs).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

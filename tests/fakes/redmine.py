@@ -1,0 +1,280 @@
+"""A protocol-level fake of Redmine's REST API, for unit tests.
+
+A real HTTP server on 127.0.0.1 that follows Redmine's documented requests and answers
+(wiki Rest_api: authentication, Content-Type, attaching files, validation errors;
+Rest_Issues: showing with `include=journals`, updating with `notes`/`private_notes`;
+Rest_IssueStatuses): the API key in `X-Redmine-API-Key` (or `?key=`, or Basic), 401 for
+bad credentials, 403 for an issue the account may not see, 404 for none, 422 with
+`{"errors": [...]}`, 204 No Content for an update. Issues, journals and attachments live
+in memory for assertions; faults (429/5xx with Retry-After) can be ordered up.
+
+    with FakeRedmine() as redmine:
+        issue = redmine.add_issue("Printer jammed")
+        ... Redmine(profile_for(redmine.url)) ...
+        assert redmine.issues[issue]["journals"][0]["notes"] == text
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+Answer = tuple[int, dict[str, str], Any]  # status, headers, JSON-able body (or bytes)
+# Redmine's default statuses (as loaded by `rake redmine:load_default_data`)
+STATUSES = [{"id": 1, "name": "New", "is_closed": False},
+            {"id": 2, "name": "In Progress", "is_closed": False},
+            {"id": 3, "name": "Resolved", "is_closed": False},
+            {"id": 4, "name": "Feedback", "is_closed": False},
+            {"id": 5, "name": "Closed", "is_closed": True},
+            {"id": 6, "name": "Rejected", "is_closed": True}]
+API_USER = {"id": 5, "name": "Adminkit Bot"}
+
+
+@dataclass
+class Seen:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class _Fault:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = b""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
+    fake: FakeRedmine
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        seen = Seen(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
+                    {k.lower(): v for k, v in self.headers.items()}, body)
+        status, headers, payload = self.fake.handle(seen)
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        if not isinstance(payload, bytes):
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class FakeRedmine:
+    def __init__(self, *, api_key: str = "redmine-api-key",
+                 login: tuple[str, str] = ("adminkit", "redmine-password")) -> None:
+        self.api_key, self.login = api_key, login
+        self.lock = threading.Lock()
+        self.issues: dict[int, dict[str, Any]] = {}
+        self.hidden: set[int] = set()  # issues the API account may not see (403)
+        self.may_set_notes_private = True  # the role permission "Set notes as private"
+        self.uploads: dict[str, dict[str, Any]] = {}
+        self.requests: list[Seen] = []
+        self._faults: list[_Fault | None] = []  # None lets one request through
+        self._ids = iter(range(100, 1_000_000))
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- running ----------------------------------------------------------------------
+    def start(self) -> FakeRedmine:
+        handler = type("RedmineHandler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeRedmine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # -- arranging --------------------------------------------------------------------
+    def add_issue(self, subject: str = "Printer jammed", *, status_id: int = 1) -> int:
+        with self.lock:
+            issue_id = next(self._ids)
+            self.issues[issue_id] = {
+                "id": issue_id, "project": {"id": 1, "name": "Helpdesk"},
+                "tracker": {"id": 3, "name": "Support"}, "status_id": status_id,
+                "priority": {"id": 2, "name": "Normal"},
+                "author": {"id": 9, "name": "Jana Nováková"}, "subject": subject,
+                "description": "The printer on floor 2 is jammed.",
+                "custom_fields": [{"id": 1, "name": "Location", "value": "Floor 2"}],
+                "created_on": "2025-11-25T09:00:00Z", "updated_on": "2025-11-25T09:00:00Z",
+                "journals": [], "attachments": []}
+        return issue_id
+
+    def add_journal(self, issue_id: int, notes: str, *, private_notes: bool = True) -> int:
+        with self.lock:
+            return self._journal(issue_id, notes, private_notes, [])
+
+    def notes_of(self, issue_id: int) -> list[dict[str, Any]]:
+        """Journals that carry a note (status changes alone are left out)."""
+        with self.lock:
+            return [dict(j) for j in self.issues[issue_id]["journals"] if j["notes"]]
+
+    def fail_next(self, status: int, count: int = 1, *, retry_after: int | str | None = None,
+                  body: Any = b"", skip: int = 0) -> None:
+        """Answer the next `count` requests, whatever they are, with `status`
+        (after letting `skip` requests through)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        with self.lock:
+            self._faults.extend([None] * skip)
+            self._faults.extend(_Fault(status, headers, body) for _ in range(count))
+
+    def seen(self, method: str, path: str) -> list[Seen]:
+        return [r for r in self.requests if r.method == method and r.path == path]
+
+    # -- answering --------------------------------------------------------------------
+    def _authenticated(self, req: Seen) -> bool:
+        key = req.headers.get("x-redmine-api-key") or req.query.get("key")
+        if key is not None:
+            return key == self.api_key
+        scheme, _, value = req.headers.get("authorization", "").partition(" ")
+        if scheme != "Basic":
+            return False
+        user, _, password = base64.b64decode(value).decode().partition(":")
+        return (user, password) == self.login or user == self.api_key
+
+    def handle(self, req: Seen) -> Answer:
+        with self.lock:
+            self.requests.append(req)
+            fault = self._faults.pop(0) if self._faults else None
+            if fault is not None:
+                return fault.status, fault.headers, fault.body
+            if not self._authenticated(req):
+                return 401, {"WWW-Authenticate": 'Basic realm="Redmine API"'}, b""
+            parts = req.path.strip("/").split("/")
+            if req.method == "GET" and parts == ["issue_statuses.json"]:
+                return 200, {}, {"issue_statuses": STATUSES}
+            if req.method == "POST" and parts == ["uploads.json"]:
+                return self._upload(req)
+            if len(parts) == 2 and parts[0] == "issues" and parts[1].endswith(".json"):
+                ident = parts[1][:-len(".json")]
+                issue = self.issues.get(int(ident)) if ident.isdigit() else None
+                if issue is None:
+                    return 404, {}, b""
+                if issue["id"] in self.hidden:
+                    return 403, {}, b""
+                if req.method == "GET":
+                    return self._show(issue, req)
+                if req.method == "PUT":
+                    return self._update(issue, req)
+            return 404, {}, b""
+
+    def _status(self, status_id: int) -> dict[str, Any]:
+        return next(s for s in STATUSES if s["id"] == status_id)
+
+    def _show(self, issue: dict[str, Any], req: Seen) -> Answer:
+        shown = {k: v for k, v in issue.items() if k not in ("journals", "status_id")}
+        shown["status"] = self._status(issue["status_id"])
+        include = req.query.get("include", "").split(",")
+        if "journals" in include:
+            shown["journals"] = [dict(j) for j in issue["journals"]]
+        if "attachments" not in include:
+            shown.pop("attachments")
+        return 200, {}, {"issue": shown}
+
+    def _journal(self, issue_id: int, notes: str, private: bool,
+                 details: list[dict[str, Any]]) -> int:
+        journal_id = next(self._ids)
+        self.issues[issue_id]["journals"].append({
+            "id": journal_id, "user": API_USER, "notes": notes,
+            "created_on": "2025-11-25T10:00:00Z", "private_notes": private, "details": details})
+        return journal_id
+
+    def _update(self, issue: dict[str, Any], req: Seen) -> Answer:
+        if not req.headers.get("content-type", "").startswith("application/json"):
+            return 422, {}, {"errors": ["Content-Type must be application/json"]}
+        try:
+            fields = json.loads(req.body).get("issue")
+        except (ValueError, AttributeError):
+            fields = None
+        if not isinstance(fields, dict):
+            return 422, {}, {"errors": ["issue is missing"]}
+        details: list[dict[str, Any]] = []
+        status_id = fields.get("status_id")
+        if status_id is not None:
+            if status_id not in [s["id"] for s in STATUSES]:
+                return 422, {}, {"errors": ["Status is not included in the list"]}
+            if status_id != issue["status_id"]:
+                details.append({"property": "attr", "name": "status_id",
+                                "old_value": str(issue["status_id"]),
+                                "new_value": str(status_id)})
+        attached: list[dict[str, Any]] = []
+        for upload in fields.get("uploads") or []:
+            stored = self.uploads.get(upload.get("token", ""))
+            if stored is None:
+                return 422, {}, {"errors": ["Attachments is invalid"]}
+            attached.append({**stored, "filename": upload.get("filename", stored["filename"]),
+                             "content_type": upload.get("content_type")})
+        if status_id is not None:
+            issue["status_id"] = status_id
+        for attachment in attached:
+            self.uploads.pop(attachment["token"])
+            issue["attachments"].append(attachment)
+            details.append({"property": "attachment", "name": str(attachment["id"]),
+                            "new_value": attachment["filename"]})
+        notes = fields.get("notes") or ""
+        # Redmine drops private_notes silently without the permission: the note goes public
+        private = bool(fields.get("private_notes")) and self.may_set_notes_private
+        if notes or details:
+            self._journal(issue["id"], notes, private if notes else False, details)
+        return 204, {}, b""
+
+    def _upload(self, req: Seen) -> Answer:
+        if req.headers.get("content-type") != "application/octet-stream":
+            return 406, {}, b""
+        upload_id = next(self._ids)
+        token = f"{upload_id}.{secrets.token_hex(32)}"
+        self.uploads[token] = {"id": upload_id, "token": token,
+                               "filename": req.query.get("filename", ""), "data": req.body}
+        return 201, {}, {"upload": {"id": upload_id, "token": token}}
+
+
+@contextmanager
+def running(**kwargs: Any) -> Iterator[FakeRedmine]:
+    """`with running() as redmine:` - a started fake, stopped afterwards."""
+    fake = FakeRedmine(**kwargs).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()

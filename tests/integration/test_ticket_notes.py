@@ -1,0 +1,137 @@
+"""Every action on a ticket leaves exactly one internal note on the lab's real RT."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adminkit.lab.base import LabServer
+
+Cli = Callable[..., Any]
+
+
+@pytest.fixture(scope="module")
+def lab_with_rt(samba: LabServer, rt: LabServer) -> LabServer:
+    return rt
+
+
+def comments(rt: Any, ticket: int) -> list[str]:
+    """The text of every comment on the ticket, read back through REST2."""
+    with rt.client() as http:
+        txns = http.get(f"/ticket/{ticket}/history",
+                        params={"fields": "Type", "per_page": 100}).json()["items"]
+        ids = {str(t["id"]) for t in txns if t.get("Type") == "Comment"}
+        atts = http.get(f"/ticket/{ticket}/attachments",
+                        params={"fields": "TransactionId,ContentType,Content",
+                                "per_page": 100}).json()["items"]
+    out = []
+    for a in atts:
+        txn = a.get("TransactionId")
+        txn_id = str(txn.get("id") if isinstance(txn, dict) else txn)
+        if txn_id in ids and a.get("ContentType") == "text/plain":
+            out.append(str(a["Content"]).rstrip("\n"))
+    return out
+
+
+def make_user(cli: Cli, given: str, surname: str, tmp: Path) -> str:
+    r = cli("--profile", "lab", "-o", "json", "account", "create", "--given-name", given,
+            "--surname", surname, "--deliver", f"file:{tmp}")
+    assert r.returncode == 0, r.stderr
+    return str(json.loads(r.stdout)["results"][0]["target"])
+
+
+def test_one_internal_note_per_action(lab_with_rt: Any, cli: Cli, tmp_path: Path) -> None:
+    rt = lab_with_rt
+    ticket = rt.new_ticket("Please block Tomáš Lístek")
+    login = make_user(cli, "Tomáš", "Lístek", tmp_path)
+    r = cli("--profile", "lab", "--ticket", str(ticket), "-o", "json", "account", "disable", login)
+    assert r.returncode == 0, r.stderr
+    run_id = json.loads(r.stdout)["run"]["id"]
+    notes = comments(rt, ticket)
+    assert len(notes) == 1
+    assert notes[0].startswith(f"adminkit:{run_id}:0; account.disable {login} by pytest")
+    assert "changed: disable " + login in notes[0] and "enabled: True -> False" in notes[0]
+    # no correspondence: nothing was mailed to the requestor about it
+    with rt.client() as http:
+        types = [t["Type"] for t in http.get(f"/ticket/{ticket}/history",
+                                             params={"fields": "Type"}).json()["items"]]
+    assert "Correspond" not in types
+
+
+def test_rt_down_then_flush_delivers_once(lab_with_rt: Any, cli: Cli, tmp_path: Path) -> None:
+    rt = lab_with_rt
+    ticket = rt.new_ticket("Unlock while RT sleeps")
+    login = make_user(cli, "Ivana", "Spící", tmp_path)
+    rt.stop()
+    try:
+        r = cli("--profile", "lab", "--ticket", str(ticket), "-o", "json", "account",
+                "disable", login)
+        assert r.returncode == 0, r.stderr  # the action never fails because of the ticket
+        assert json.loads(r.stdout)["results"][0]["status"] == "changed"
+        assert "1 waiting" in r.stderr
+        pending = json.loads(cli("ticket", "outbox", "-o", "json").stdout)
+        assert [(p["ticket"], p["status"]) for p in pending] == [(f"rt:{ticket}", "pending")]
+    finally:
+        rt.start()
+        rt.wait_ready()
+    db = sqlite3.connect(cli.journal)  # make it due now instead of after the backoff
+    db.execute("UPDATE outbox SET next_attempt = '2000-01-01T00:00:00+00:00'")
+    db.commit()
+    db.close()
+    r = cli("ticket", "flush", "-o", "json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["delivered"] == 1
+    assert cli("ticket", "flush", "-o", "json").returncode == 0
+    assert len(comments(rt, ticket)) == 1
+
+
+def test_crash_after_posting_does_not_duplicate(lab_with_rt: Any, cli: Cli,
+                                                tmp_path: Path) -> None:
+    """The note reached RT but the process died before recording it: flush finds it."""
+    rt = lab_with_rt
+    ticket = rt.new_ticket("Crash between post and record")
+    login = make_user(cli, "Karel", "Padlý", tmp_path)
+    rt.stop()
+    try:
+        assert cli("--profile", "lab", "--ticket", str(ticket), "account", "disable",
+                   login).returncode == 0
+    finally:
+        rt.start()
+        rt.wait_ready()
+    db = sqlite3.connect(cli.journal)
+    (body,) = db.execute("SELECT body FROM outbox WHERE status = 'pending'").fetchone()
+    with rt.client() as http:  # what a delivery that died right after posting leaves behind
+        assert http.post(f"/ticket/{ticket}/comment",
+                         json={"Content": body, "ContentType": "text/plain"}).status_code == 201
+    db.execute("UPDATE outbox SET next_attempt = '2000-01-01T00:00:00+00:00'")
+    db.commit()
+    db.close()
+    assert cli("ticket", "flush").returncode == 0
+    assert comments(rt, ticket) == [body]
+
+
+def test_password_reset_note_says_how_not_what(lab_with_rt: Any, cli: Cli,
+                                               tmp_path: Path) -> None:
+    rt = lab_with_rt
+    ticket = rt.new_ticket("Password reset for Hana")
+    login = make_user(cli, "Hana", "Heslová", tmp_path / "a")
+    canary = "Canary-Reset.98765-q"
+    r = cli("--profile", "lab", "--ticket", str(ticket), "account", "password", login,
+            "--password-stdin", input=canary + "\n")
+    assert r.returncode == 0, r.stderr
+    [note] = comments(rt, ticket)
+    assert "reset the password of " + login in note and "set as given" in note
+    assert canary not in note
+    for f in cli.journal.parent.glob(cli.journal.name + "*"):
+        assert canary.encode() not in f.read_bytes()
+    assert canary not in r.stdout + r.stderr
+
+
+def test_malformed_ticket_is_a_usage_error_before_anything(cli: Cli) -> None:
+    r = cli("--profile", "lab", "--ticket", "jira:not-a-key", "account", "disable", "x")
+    assert r.returncode == 2 and "not a jira ticket id" in r.stderr
