@@ -258,3 +258,30 @@ def test_reports_and_find(cli: Cli, directory: Dir, tmp_path: Path) -> None:
     r = cli("--profile", directory.profile, "-o", "json", "account", "find", "Report*",
             "--wildcards")
     assert login in [u["login"] for u in json.loads(r.stdout)]
+
+
+def test_template_from_the_profile(cli: Cli, directory: Dir, tmp_path: Path,
+                                   lab_config_dir: Path) -> None:
+    import yaml
+
+    group = GROUP[directory.profile]
+    home = r"\\fs1\home\{login}" if directory.cfg.kind == "ad" else "/srv/home/{login}"
+    data = yaml.safe_load((lab_config_dir / "profiles" / f"{directory.profile}.yaml").read_text())
+    data["accounts"] = {"template": {"groups": [group], "home_directory": home,
+                                     "attributes": {"title": "New hire ({login})"},
+                                     "expires_after_days": 30},
+                        "naming": {"login": "given.surname"}}
+    (lab_config_dir / "profiles" / f"{directory.profile}-tpl.yaml").write_text(
+        yaml.safe_dump(data))
+    r = cli("--profile", f"{directory.profile}-tpl", "-o", "json", "account", "create",
+            "--given-name", "Tereza", "--surname", "Šablonová", "--deliver", f"file:{tmp_path}")
+    assert r.returncode == 0, r.stderr
+    entry = directory.entry("tereza.sablonova", ["title", "homeDirectory"])
+    assert entry is not None
+    assert entry["title"] in (["New hire (tereza.sablonova)"], "New hire (tereza.sablonova)")
+    expected_home = home.replace("{login}", "tereza.sablonova")
+    assert expected_home in (entry["homeDirectory"], *entry["homeDirectory"])
+    assert group.lower() in directory.groups("tereza.sablonova")
+    r = cli("--profile", f"{directory.profile}-tpl", "-o", "json", "account", "show",
+            "tereza.sablonova")
+    assert json.loads(r.stdout)["expires"] is not None

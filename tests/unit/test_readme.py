@@ -1,0 +1,18 @@
+"""The README's example profile stays a valid profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from adminkit.core.config import Profile
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_readme_profile_is_valid() -> None:
+    block = README.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    profile = Profile.model_validate({"name": "acme", **yaml.safe_load(block)})
+    assert profile.directory is not None and profile.directory.kind == "ad"
+    assert profile.accounts.template.groups == ["Staff-All"]
