@@ -22,6 +22,7 @@ from adminkit.journal.store import Journal
 
 if TYPE_CHECKING:
     from adminkit.tickets.notes import TicketNotes
+    from adminkit.tickets.outbox import FlushReport, Pump
 
 RESUME_ENV = "ADMINKIT_RESUME_RUN"
 
@@ -62,6 +63,7 @@ def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]], *,
         run.id, run.resumed = resume_id, True
         done = journal.done_indexes(resume_id)
     notes = ticket_notes(state, profile)
+    pump = start_pump(state, journal, profile) if notes is not None else None
     ctx = Context(run=run, profile=profile)
     hooks: list[RunHook] = [JournalHook(journal, notes)]
     if len(actions) > 1 and state.output is OutputFormat.TABLE and sys.stderr.isatty():
@@ -71,8 +73,8 @@ def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]], *,
     try:
         report = Runner(ctx, hooks, done=done, stop_on_error=stop_on_error,
                         debug=state.debug).execute(actions, workers=workers)
-        if notes is not None:
-            deliver_notes(state, journal, profile)
+        if pump is not None:
+            report_delivery(pump.finish())
     finally:
         ctx.close()
         journal.close()
@@ -94,13 +96,16 @@ def ticket_notes(state: GlobalState, profile: Profile | None) -> TicketNotes | N
     return TicketNotes(ref.kind, ref.id, per=cfg.note_per, public_actions=cfg.public_actions)
 
 
-def deliver_notes(state: GlobalState, journal: Journal, profile: Profile | None) -> None:
-    """Try to deliver now, briefly; what is left waits in the outbox for `ticket flush`."""
-    from adminkit.tickets.outbox import flush
+def start_pump(state: GlobalState, journal: Journal, profile: Profile | None) -> Pump:
+    """Deliver notes while the run goes on; what is left at the end waits in the outbox."""
+    from adminkit.tickets.outbox import Pump
     from adminkit.tickets.systems import opener
 
     seconds = profile.tickets.flush_seconds if profile and profile.tickets else 5.0
-    result = flush(journal, opener(state.config_dir), deadline=seconds)
+    return Pump(journal, opener(state.config_dir), limit=seconds)
+
+
+def report_delivery(result: FlushReport) -> None:
     waiting = result.retrying + result.not_reached
     if waiting or result.failed:
         sys.stderr.write(f"ticket: {result.delivered} note(s) delivered, {waiting} waiting, "

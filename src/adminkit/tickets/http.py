@@ -17,8 +17,11 @@ def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> htt
 
     if not cfg.url:
         raise UsageError(f"profile {profile.name}: tickets.url is not set")
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
     return httpx.Client(base_url=cfg.url.rstrip("/"), headers=headers, timeout=15,
-                        verify=str(cfg.ca_file) if cfg.ca_file else True)
+                        verify=context)
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -60,6 +63,12 @@ def send(call: object, what: str) -> httpx.Response:
     assert callable(call)
     try:
         response: httpx.Response = call()
+    except httpx.ConnectError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # configuration, not weather: no retry
+            raise Rejected(f"{what}: the ticket system's TLS certificate could not be "
+                           "verified", hint="set tickets.ca_file to the CA that signed it") \
+                from None
+        raise RetryLater(f"{what}: {type(exc).__name__}: {exc}") from None
     except httpx.HTTPError as exc:
         raise RetryLater(f"{what}: {type(exc).__name__}: {exc}") from None
     return response

@@ -87,3 +87,44 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         when = datetime.now(UTC) + timedelta(seconds=backoff(attempts, None))
         journal.note_retry(note_id, exc.message, when)
         report.retrying += 1
+
+
+class Pump:
+    """Delivers notes in the background while a run goes on, so actions never wait.
+
+    At the end of the run `finish()` waits for what is left, but never longer than a
+    tenth of the run's own duration (at least a second, at most `limit`): a run never
+    spends much of its time on the ticket system; the rest waits in the outbox.
+    """
+
+    def __init__(self, journal: Journal, open_system: Opener, *, limit: float,
+                 interval: float = 0.2) -> None:
+        import threading
+
+        self.journal, self.open_system, self.limit = journal, open_system, limit
+        self.interval = interval
+        self.started = time.monotonic()
+        self.stop = threading.Event()
+        self.report = FlushReport()
+        self.thread = threading.Thread(target=self._loop, name="adminkit-notes", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            self._add(flush(self.journal, self.open_system))
+            self.stop.wait(self.interval)
+
+    def _add(self, part: FlushReport) -> None:
+        self.report.delivered += part.delivered
+        self.report.failed += part.failed
+
+    def finish(self) -> FlushReport:
+        elapsed = time.monotonic() - self.started
+        budget = min(self.limit, max(1.0, elapsed / 10))
+        self.stop.set()
+        self.thread.join()
+        last = flush(self.journal, self.open_system, deadline=budget)
+        self._add(last)
+        self.report.retrying = last.retrying
+        self.report.not_reached = last.not_reached
+        return self.report

@@ -1,0 +1,156 @@
+"""Jira Service Management: internal comments through the servicedeskapi, the rest via REST v2.
+
+On a service project a comment made through the platform API is public by default and is
+mailed to the customer; the servicedeskapi's `{"public": false}` is the documented way to
+write an internal note, so notes go there (`public: true` only when asked). Jira has no
+"set status": a status is reached through a workflow transition, so `set_status` picks
+the transition whose target status has the wanted name.
+
+Auth: `user` + `password` is HTTP Basic (Jira Cloud: the account's e-mail and an API token
+in `password`); `token` alone is a Bearer personal access token (Data Center).
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from adminkit.core.config import Profile
+from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
+from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
+from adminkit.tickets.http import check, client, send
+
+if TYPE_CHECKING:
+    import httpx
+
+PAGE = 50  # comments per page; the servicedeskapi default, and below its cap
+
+
+def _json(response: httpx.Response, what: str, shape: type = dict) -> Any:
+    """The body as JSON; a 2xx that is not JSON (a proxy's login page) is a failed call."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise ConnectionFailed(f"{what}: the answer was not JSON "
+                               f"({response.headers.get('Content-Type', 'no type')})") from None
+    if not isinstance(data, shape):
+        raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
+                               f"{type(data).__name__}")
+    return data
+
+
+class Jira:
+    kind = "jira"
+
+    def __init__(self, profile: Profile) -> None:
+        cfg = profile.tickets
+        assert cfg is not None
+        if cfg.user and cfg.password:
+            raw = f"{cfg.user}:{profile.secret(cfg.password, 'Jira API token').reveal()}"
+            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+        elif cfg.token:
+            auth = f"Bearer {profile.secret(cfg.token, 'Jira personal access token').reveal()}"
+        else:
+            raise UsageError(f"profile {profile.name}: Jira needs tickets.user and "
+                             "tickets.password, or tickets.token",
+                             hint="Jira Cloud: user = the account's e-mail, password = a "
+                                  "reference to an API token; Data Center: token = a "
+                                  "reference to a personal access token")
+        self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    @staticmethod
+    def _key(ticket_id: str) -> str:
+        # The key goes into URL paths: only a well-formed key (HD-12) may.
+        if not re.fullmatch(ID_PATTERNS["jira"], ticket_id):
+            raise UsageError(f"{ticket_id!r} is not a Jira issue key", hint="like HD-12")
+        return ticket_id
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+        key = self._key(ticket_id)
+        what = f"Jira {key}: {'internal' if internal else 'public'} comment"
+        r = send(lambda: self.http.post(f"/rest/servicedeskapi/request/{key}/comment",
+                                        json={"body": text, "public": not internal}), what)
+        # 404: no such request, not a service-desk request, or not visible;
+        # 403: visible, but this account may not comment on it.
+        check(r, what, missing=(403, 404))
+        return str(_json(r, what).get("id", ""))
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        key = self._key(ticket_id)
+        what = f"Jira {key}: read comments"
+        start = 0
+        while True:
+            r = send(partial(self.http.get, f"/rest/servicedeskapi/request/{key}/comment",
+                             params={"start": start, "limit": PAGE}), what)
+            check(r, what, missing=(403, 404))
+            page = _json(r, what)
+            values = page.get("values") or []
+            for comment in values:
+                if isinstance(comment, dict) and marker in str(comment.get("body", "")):
+                    return str(comment.get("id"))
+            if page.get("isLastPage", True) or not values:
+                return None
+            start += len(values)
+
+    def get(self, ticket_id: str) -> Ticket:
+        key = self._key(ticket_id)
+        what = f"Jira {key}"
+        r = send(lambda: self.http.get(f"/rest/api/2/issue/{key}", params={
+            "fields": "summary,status,reporter,project,issuetype,priority,assignee"}), what)
+        check(r, what, missing=(403, 404))
+        data = _json(r, what)
+        f: dict[str, Any] = data.get("fields") or {}
+
+        def name(field: str, attr: str = "name") -> Any:
+            value = f.get(field)
+            return value.get(attr) if isinstance(value, dict) else value
+
+        reporter = f.get("reporter") or {}
+        requester = (reporter.get("emailAddress") or reporter.get("name")
+                     or reporter.get("accountId"))
+        return Ticket(ref=TicketRef("jira", str(data.get("key") or key)),
+                      subject=str(f.get("summary") or ""), status=str(name("status") or ""),
+                      queue=name("project", "key"), requester=requester,
+                      fields={"id": data.get("id"), "issuetype": name("issuetype"),
+                              "priority": name("priority"),
+                              "assignee": name("assignee", "displayName")})
+
+    def set_status(self, ticket_id: str, status: str) -> None:
+        key = self._key(ticket_id)
+        what = f"Jira {key}: status {status}"
+        r = send(lambda: self.http.get(f"/rest/api/2/issue/{key}/transitions"), what)
+        check(r, what, missing=(403, 404))
+        transitions = _json(r, what).get("transitions") or []
+        wanted = status.casefold()
+        match = next((t for t in transitions
+                      if str((t.get("to") or {}).get("name", "")).casefold() == wanted), None)
+        if match is None:
+            current = self.get(key).status
+            if current.casefold() == wanted:
+                return  # already there: nothing to do
+            reachable = sorted({str((t.get("to") or {}).get("name")) for t in transitions})
+            raise ActionFailed(f"Jira {key}: no workflow transition leads from {current!r} "
+                               f"to {status!r}",
+                               hint=f"reachable from here: {', '.join(reachable) or 'none'}")
+        r = send(lambda: self.http.post(f"/rest/api/2/issue/{key}/transitions",
+                                        json={"transition": {"id": str(match["id"])}}), what)
+        if r.status_code == 400:  # a required transition field, a validator or a condition
+            raise ActionFailed(f"{what}: Jira refused the transition {match.get('name')!r}: "
+                               f"{r.text[:200]}")
+        check(r, what, missing=(403, 404))
+
+    def attach(self, ticket_id: str, filename: str, data: bytes) -> None:
+        key = self._key(ticket_id)
+        what = f"Jira {key}: attach {filename}"
+        ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        # Multipart uploads are XSRF-checked; this header is the documented opt-out.
+        r = send(lambda: self.http.post(f"/rest/api/2/issue/{key}/attachments",
+                                        files={"file": (filename, data, ctype)},
+                                        headers={"X-Atlassian-Token": "no-check"}), what)
+        check(r, what, missing=(404,))

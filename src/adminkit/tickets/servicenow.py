@@ -1,0 +1,244 @@
+"""ServiceNow over the Table API: work notes are internal, additional comments reach the caller.
+
+A reference is a record number (INC0012345); the Table API addresses records by sys_id,
+so a call first looks the number up in the table its prefix names (INC incident, RITM
+sc_req_item, REQ sc_request, CHG change_request, PRB problem, SCTASK sc_task; or
+`options.table` / `options.tables`). Two Table API habits shape the code: a query
+condition the instance cannot use is silently dropped, so every answer is checked on our
+side too; and a field the account may not write is silently left out of an update, so
+`add_note` compares `sys_mod_count` before and after instead of trusting the 200.
+
+Options (`tickets.options`): `table`, `tables` ({prefix: table}), `resolve_fields` (sent
+with a move to Resolved/Closed, e.g. {"close_code": "Solution provided", "close_notes":
+"..."}: an incident's data policy requires them; labels as the form shows them when
+the status is given as a word, stored values when it is a number), `find_notes_in`
+("journal", the sys_journal_field table, default; or "record": the journal fields'
+display text, for an account that may not read sys_journal_field).
+Auth: user+password is Basic; token is a Bearer OAuth access token.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+from typing import TYPE_CHECKING, Any
+
+from adminkit.core.config import Profile
+from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
+from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef
+from adminkit.tickets.http import check, client, send
+
+if TYPE_CHECKING:
+    import httpx
+
+TABLES = {"INC": "incident", "RITM": "sc_req_item", "REQ": "sc_request",
+          "CHG": "change_request", "PRB": "problem", "SCTASK": "sc_task"}
+REQUESTER = {"incident": "caller_id", "sc_request": "requested_for",
+             "sc_req_item": "requested_for", "change_request": "requested_by"}
+DONE_STATES = {"6", "7", "resolved", "closed"}  # out-of-box task states that end the work
+JOURNALS = "work_notes,comments"
+TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,79}")
+
+
+class NoteNotSaved(TicketNotFound):
+    """The instance answered 200 but kept nothing: the account may not write that field."""
+
+
+def _json(response: httpx.Response, what: str, shape: type = dict) -> Any:
+    """The body as JSON; a 2xx that is not JSON (a login or maintenance page) is a failure."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise ConnectionFailed(f"{what}: the answer was not JSON "
+                               f"({response.headers.get('Content-Type', 'no type')})") from None
+    if not isinstance(data, shape):
+        raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
+                               f"{type(data).__name__}")
+    return data
+
+
+def _result(response: httpx.Response, what: str, shape: type = dict) -> Any:
+    """The Table API's `{"result": ...}` member: a record (dict) or a list of them."""
+    result = _json(response, what).get("result")
+    if not isinstance(result, shape):
+        raise ConnectionFailed(f"{what}: expected a result {shape.__name__}, got "
+                               f"{type(result).__name__}")
+    return result
+
+
+def _reason(response: httpx.Response) -> str:
+    """ServiceNow's own words from `{"error": {"message", "detail"}}`, shortened."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return response.text[:200]
+    words = [str(error.get(k)).strip() for k in ("message", "detail") if error.get(k)]
+    return "; ".join(words)[:300] or f"HTTP {response.status_code}"
+
+
+class ServiceNow:
+    kind = "servicenow"
+
+    def __init__(self, profile: Profile) -> None:
+        cfg = profile.tickets
+        assert cfg is not None
+        if cfg.user and cfg.password:
+            raw = f"{cfg.user}:{profile.secret(cfg.password, 'ServiceNow password').reveal()}"
+            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+        elif cfg.token:
+            auth = f"Bearer {profile.secret(cfg.token, 'ServiceNow OAuth token').reveal()}"
+        else:
+            raise UsageError(f"profile {profile.name}: ServiceNow needs tickets.user and "
+                             "tickets.password, or tickets.token (an OAuth access token)")
+        opts = cfg.options
+        self.table = opts.get("table")
+        self.tables = {**TABLES, **{str(k).upper(): v for k, v in
+                                    dict(opts.get("tables") or {}).items()}}
+        for table in [self.table, *self.tables.values()]:
+            if table is not None and not (isinstance(table, str) and TABLE_NAME.fullmatch(table)):
+                raise UsageError(f"profile {profile.name}: tickets.options: {table!r} is not a "
+                                 "ServiceNow table name")
+        self.resolve_fields = {str(k): str(v) for k, v in
+                               dict(opts.get("resolve_fields") or {}).items()}
+        self.find_in = str(opts.get("find_notes_in", "journal"))
+        if self.find_in not in ("journal", "record"):
+            raise UsageError(f"profile {profile.name}: tickets.options.find_notes_in must be "
+                             "journal or record")
+        self._records: dict[str, tuple[str, str]] = {}
+        self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- finding the record --------------------------------------------------------------
+    def _table_of(self, number: str) -> str:
+        if not re.fullmatch(ID_PATTERNS["snow"], number):
+            raise UsageError(f"{number!r} is not a ServiceNow record number",
+                             hint="like INC0012345")
+        if self.table:
+            return str(self.table)
+        prefix = number.rstrip("0123456789")  # the number is letters, then digits
+        table = self.tables.get(prefix)
+        if table is None:
+            raise UsageError(f"ServiceNow {number}: no table known for the prefix {prefix}",
+                             hint="set tickets.options.tables, e.g. {CS: sn_customerservice_case}")
+        return str(table)
+
+    def _lookup(self, number: str) -> tuple[str, str, str]:
+        """(table, sys_id, sys_mod_count) of the record with this number."""
+        table = self._table_of(number)
+        what = f"ServiceNow {number}"
+        r = send(lambda: self.http.get(f"/api/now/table/{table}", params={
+            "sysparm_query": f"number={number}", "sysparm_limit": 1,
+            "sysparm_fields": "sys_id,number,sys_mod_count"}), what)
+        check(r, what)  # 404: Table API v1's answer to "nothing matched"
+        rows = [row for row in _result(r, what, list)
+                if isinstance(row, dict) and row.get("number") == number]
+        if not rows:
+            raise TicketNotFound(f"{what}: no such record in {table}, or no right to see it")
+        self._records[number] = (table, str(rows[0]["sys_id"]))
+        return table, str(rows[0]["sys_id"]), str(rows[0].get("sys_mod_count", ""))
+
+    def _record(self, number: str) -> tuple[str, str]:
+        if number not in self._records:
+            self._lookup(number)
+        return self._records[number]
+
+    # -- the protocol -------------------------------------------------------------------
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+        table, sys_id, before = self._lookup(ticket_id)
+        field = "work_notes" if internal else "comments"
+        what = f"ServiceNow {ticket_id}: {field.replace('_', ' ')}"
+        r = send(lambda: self.http.patch(f"/api/now/table/{table}/{sys_id}", params={
+            "sysparm_fields": "sys_id,sys_mod_count"}, json={field: text}), what)
+        check(r, what, missing=(403, 404))
+        after = str(_result(r, what).get("sys_mod_count", ""))
+        if before.isdigit() and after.isdigit() and int(after) <= int(before):
+            raise NoteNotSaved(f"{what}: ServiceNow accepted the update but saved nothing",
+                               hint=f"give the account write access to {table}.{field}")
+        return f"{table}:{sys_id}:{after}"
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        table, sys_id = self._record(ticket_id)
+        what = f"ServiceNow {ticket_id}: read notes"
+        if self.find_in == "record":
+            r = send(lambda: self.http.get(f"/api/now/table/{table}/{sys_id}", params={
+                "sysparm_fields": JOURNALS, "sysparm_display_value": "true"}), what)
+            check(r, what)
+            result = _result(r, what)
+            found = any(marker in str(result.get(f) or "") for f in JOURNALS.split(","))
+            return sys_id if found else None
+        # "^" separates conditions; a marker holding one is matched on our side only.
+        like = "" if "^" in marker else f"^valueLIKE{marker}"
+        r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
+            "sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}{like}",
+            "sysparm_fields": "sys_id,element_id,value", "sysparm_limit": 100 if like else 1000}),
+            what)
+        if r.status_code == 404:  # Table API v1: nothing matched
+            return None
+        check(r, what)
+        for row in _result(r, what, list):
+            if (isinstance(row, dict) and row.get("element_id") == sys_id
+                    and marker in str(row.get("value") or "")):
+                return str(row.get("sys_id"))
+        return None
+
+    def get(self, ticket_id: str) -> Ticket:
+        table, sys_id = self._record(ticket_id)
+        what = f"ServiceNow {ticket_id}"
+        requester_field = REQUESTER.get(table, "opened_by")
+        r = send(lambda: self.http.get(f"/api/now/table/{table}/{sys_id}", params={
+            "sysparm_display_value": "all", "sysparm_exclude_reference_link": "true",
+            "sysparm_fields": "number,short_description,state,priority,assignment_group,"
+                              f"sys_class_name,{requester_field}"}), what)
+        check(r, what)
+        result: dict[str, Any] = _result(r, what)
+
+        def shown(name: str) -> str | None:
+            value = result.get(name)
+            if isinstance(value, dict):
+                value = value.get("display_value") or value.get("value")
+            return str(value) if value not in (None, "") else None
+
+        def actual(name: str) -> Any:
+            value = result.get(name)
+            return value.get("value") if isinstance(value, dict) else value
+
+        return Ticket(ref=TicketRef("servicenow", ticket_id),
+                      subject=shown("short_description") or "", status=shown("state") or "",
+                      queue=shown("assignment_group"), requester=shown(requester_field),
+                      fields={"table": table, "sys_id": sys_id, "state": actual("state"),
+                              "priority": shown("priority")})
+
+    def set_status(self, ticket_id: str, status: str) -> None:
+        table, sys_id = self._record(ticket_id)
+        what = f"ServiceNow {ticket_id}: state {status}"
+        body: dict[str, str] = {"state": status}
+        if status.strip().casefold() in DONE_STATES:
+            body.update(self.resolve_fields)
+        # A number is the choice's value ("6"); words are its label ("Resolved").
+        as_label = "false" if status.strip().isdigit() else "true"
+        r = send(lambda: self.http.patch(f"/api/now/table/{table}/{sys_id}", params={
+            "sysparm_input_display_value": as_label, "sysparm_display_value": "all",
+            "sysparm_fields": "state"}, json=body), what)
+        if r.status_code in (400, 403):  # a data policy, a business rule or a write ACL
+            raise ActionFailed(f"{what}: ServiceNow refused: {_reason(r)}",
+                               hint="an incident's data policy wants close_code and "
+                                    "close_notes: set tickets.options.resolve_fields"
+                               if "Data Policy" in r.text else None)
+        check(r, what, missing=(404,))
+        state = _result(r, what).get("state")
+        if isinstance(state, dict) and status.strip().casefold() not in {
+                str(state.get("value")).casefold(), str(state.get("display_value")).casefold()}:
+            raise ActionFailed(f"{what}: the state is {state.get('display_value')!r} after the "
+                               "update", hint="is that a state of this table?")
+
+    def attach(self, ticket_id: str, filename: str, data: bytes) -> None:
+        table, sys_id = self._record(ticket_id)
+        what = f"ServiceNow {ticket_id}: attach {filename}"
+        ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        r = send(lambda: self.http.post("/api/now/attachment/file", params={
+            "table_name": table, "table_sys_id": sys_id, "file_name": filename},
+            content=data, headers={"Content-Type": ctype}), what)
+        check(r, what)

@@ -1,0 +1,171 @@
+"""Zammad over REST API v1: a note is an article of type "note" with `internal: true`.
+
+An internal note is visible to agents only and never mailed. A public note (asked for)
+is an `email` article to the ticket's customer, the way an agent's reply reaches them;
+`options.public_type: note` makes it a public note in the customer portal instead, with
+no mail. Attachments travel inside an article (base64), so `attach` adds an internal note
+that carries the file. The reference is the ticket's id (as in `#ticket/zoom/ID`), not
+its number.
+
+Auth: `token` is an access token sent as `Token token=...` (`options.token_type: bearer`
+sends an OAuth2 token as Bearer); `user` + `password` is Basic, which Zammad discourages
+and an administrator may have switched off.
+
+Zammad's own rate limits cover password resets and form submits only; a 429 or 503 comes
+from Rack::Attack or the proxy in front, is transient, and its Retry-After is honoured
+when there is one.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import re
+from typing import TYPE_CHECKING, Any
+
+from adminkit.core.config import Profile
+from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
+from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
+from adminkit.tickets.http import check, client, send
+
+if TYPE_CHECKING:
+    import httpx
+
+PUBLIC_TYPES = ("email", "note", "web", "phone")
+MISSING = (403, 404)  # 403 "Not authorized": a ticket outside the agent's groups
+
+
+def _json(response: httpx.Response, what: str, shape: type = dict) -> Any:
+    """The body as JSON; a 2xx that is not JSON (a proxy's page) is a failed call."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise ConnectionFailed(f"{what}: the answer was not JSON "
+                               f"({response.headers.get('Content-Type', 'no type')})") from None
+    if not isinstance(data, shape):
+        raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
+                               f"{type(data).__name__}")
+    return data
+
+
+def _reason(response: httpx.Response) -> str:
+    """Zammad's own words from `{"error": ..., "error_human": ...}`, shortened."""
+    try:
+        data = response.json()
+        text = str(data.get("error_human") or data.get("error") or "")
+    except (ValueError, AttributeError):
+        text = response.text
+    return text[:300] or f"HTTP {response.status_code}"
+
+
+class Zammad:
+    kind = "zammad"
+
+    def __init__(self, profile: Profile) -> None:
+        cfg = profile.tickets
+        assert cfg is not None
+        opts = cfg.options
+        if cfg.token:
+            token = profile.secret(cfg.token, "Zammad access token").reveal()
+            scheme = str(opts.get("token_type", "token")).lower()
+            if scheme not in ("token", "bearer"):
+                raise UsageError(f"profile {profile.name}: tickets.options.token_type must be "
+                                 "token or bearer")
+            auth = f"Bearer {token}" if scheme == "bearer" else f"Token token={token}"
+        elif cfg.user and cfg.password:
+            raw = f"{cfg.user}:{profile.secret(cfg.password, 'Zammad password').reveal()}"
+            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+        else:
+            raise UsageError(f"profile {profile.name}: Zammad needs tickets.token (an access "
+                             "token) or tickets.user and tickets.password")
+        self.public_type = str(opts.get("public_type", "email"))
+        if self.public_type not in PUBLIC_TYPES:
+            raise UsageError(f"profile {profile.name}: tickets.options.public_type must be one "
+                             f"of {', '.join(PUBLIC_TYPES)}")
+        self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+
+    def close(self) -> None:
+        self.http.close()
+
+    @staticmethod
+    def _id(ticket_id: str) -> int:
+        if not re.fullmatch(ID_PATTERNS["zammad"], ticket_id):
+            raise UsageError(f"{ticket_id!r} is not a Zammad ticket id",
+                             hint="the number in the ticket's address, #ticket/zoom/ID")
+        return int(ticket_id)
+
+    def _post_article(self, article: dict[str, Any], what: str) -> dict[str, Any]:
+        r = send(lambda: self.http.post("/api/v1/ticket_articles", json=article), what)
+        check(r, what, missing=MISSING)
+        data: dict[str, Any] = _json(r, what)
+        return data
+
+    def _customer_email(self, ticket: int, what: str) -> str:
+        r = send(lambda: self.http.get(f"/api/v1/tickets/{ticket}"), what)
+        check(r, what, missing=MISSING)
+        customer = _json(r, what).get("customer_id")
+        if not isinstance(customer, int):
+            raise ConnectionFailed(f"{what}: the ticket names no customer_id")
+        r = send(lambda: self.http.get(f"/api/v1/users/{customer}"), what)
+        check(r, what, missing=MISSING)
+        email = str(_json(r, what).get("email") or "")
+        if "@" not in email:
+            raise UsageError(f"{what}: the ticket's customer has no e-mail address to reply to",
+                             hint="set tickets.options.public_type: note for portal-only notes")
+        return email
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+        ticket = self._id(ticket_id)
+        what = f"Zammad ticket {ticket}: {'internal note' if internal else 'public reply'}"
+        article: dict[str, Any] = {"ticket_id": ticket, "body": text,
+                                   "content_type": "text/plain", "type": "note",
+                                   "internal": internal}
+        if not internal:
+            article["type"] = self.public_type
+            if self.public_type == "email":
+                article["to"] = self._customer_email(ticket, what)
+        return str(self._post_article(article, what).get("id", ""))
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        ticket = self._id(ticket_id)
+        what = f"Zammad ticket {ticket}: read articles"
+        r = send(lambda: self.http.get(f"/api/v1/ticket_articles/by_ticket/{ticket}"), what)
+        check(r, what, missing=MISSING)
+        for article in _json(r, what, list):
+            if isinstance(article, dict) and marker in str(article.get("body") or ""):
+                return str(article.get("id"))
+        return None
+
+    def get(self, ticket_id: str) -> Ticket:
+        ticket = self._id(ticket_id)
+        what = f"Zammad ticket {ticket}"
+        r = send(lambda: self.http.get(f"/api/v1/tickets/{ticket}",
+                                       params={"expand": "true"}), what)
+        check(r, what, missing=MISSING)
+        data: dict[str, Any] = _json(r, what)
+        return Ticket(ref=TicketRef("zammad", str(ticket)), subject=str(data.get("title") or ""),
+                      status=str(data.get("state") or ""), queue=data.get("group"),
+                      requester=data.get("customer"),
+                      fields={"number": data.get("number"), "priority": data.get("priority"),
+                              "owner": data.get("owner")})
+
+    def set_status(self, ticket_id: str, status: str) -> None:
+        ticket = self._id(ticket_id)
+        what = f"Zammad ticket {ticket}: state {status}"
+        r = send(lambda: self.http.put(f"/api/v1/tickets/{ticket}", json={"state": status}),
+                 what)
+        if r.status_code == 422:  # no such state, or a core workflow forbids it
+            raise ActionFailed(f"{what}: Zammad refused: {_reason(r)}",
+                               hint="state names as in Zammad: new, open, pending reminder, "
+                                    "closed, ...")
+        check(r, what, missing=MISSING)
+
+    def attach(self, ticket_id: str, filename: str, data: bytes) -> None:
+        ticket = self._id(ticket_id)
+        what = f"Zammad ticket {ticket}: attach {filename}"
+        ctype = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        self._post_article({"ticket_id": ticket, "body": f"adminkit attached {filename}",
+                            "content_type": "text/plain", "type": "note", "internal": True,
+                            "attachments": [{"filename": filename,
+                                             "data": base64.b64encode(data).decode(),
+                                             "mime-type": ctype}]}, what)

@@ -1,0 +1,256 @@
+"""A small real HTTP server for vendor fakes: 127.0.0.1, port 0, one thread per connection.
+
+Shared by the ticket-system fakes (created for jira.py, servicenow.py, zammad.py; any fake
+may use it). A fake supplies `route(request) -> Reply` and `error(request, status, message)
+-> Reply` in its vendor's error format; this module does the socket work, reads each
+request body fully (Content-Length or chunked, so keep-alive stays in step), records every
+request, and can be told to answer the next K matching requests with a failure (429 or 503
+with Retry-After, 500, 401) before routing, the way a rate limiter or proxy in front of the
+real server would. The real client library talks to it unmodified. Set `server.tls` (see
+`self_signed_tls`) before starting it to serve https with a certificate for 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+class BadRequest(Exception):
+    """Raised by a route for a malformed request; the server answers 400 in vendor format."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The JSON body; a wrong content type or bad JSON is the client's fault (400)."""
+        if self.content_type != "application/json":
+            raise BadRequest(f"expected Content-Type application/json, got {self.content_type!r}",
+                             status=415)
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadRequest(f"malformed JSON body: {exc}") from None
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, json.dumps(obj).encode(),
+                 {"Content-Type": "application/json;charset=UTF-8", **(headers or {})})
+
+
+def text_reply(status: int, text: str, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status, text.encode(), {"Content-Type": "text/plain; charset=utf-8",
+                                         **(headers or {})})
+
+
+@dataclass
+class Failure:
+    status: int
+    times: int
+    retry_after: str | None = None
+    method: str | None = None
+    path: str | None = None  # a prefix of the request path
+    reply: Reply | None = None  # answer this instead of the vendor's error
+
+    def matches(self, req: Request) -> bool:
+        return ((self.method is None or req.method == self.method.upper())
+                and (self.path is None or req.path.startswith(self.path)))
+
+
+Route = Callable[[Request], Reply]
+ErrorBody = Callable[[Request, int, str], Reply]
+
+
+class FakeHTTPServer:
+    """Start with `with FakeHTTPServer(route, error) as server:`; `server.url` is its base URL."""
+
+    def __init__(self, route: Route, error: ErrorBody) -> None:
+        self.route = route
+        self.error = error
+        self.requests: list[Request] = []
+        self.lock = threading.RLock()
+        self._failures: list[Failure] = []
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.tls: ssl.SSLContext | None = None  # set before start() to serve https
+
+    # -- control ----------------------------------------------------------------
+    def fail(self, status: int, *, times: int = 1, retry_after: float | str | None = None,
+             method: str | None = None, path: str | None = None,
+             reply: Reply | None = None) -> None:
+        """Answer the next `times` matching requests with `status` (and Retry-After), or with
+        `reply` as given (a proxy's HTML page, say)."""
+        with self.lock:
+            self._failures.append(Failure(status, times,
+                                          None if retry_after is None else str(retry_after),
+                                          method, path, reply))
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None, "the server is not started"
+        host, port = self._httpd.server_address[:2]
+        return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
+
+    def start(self) -> FakeHTTPServer:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        httpd.daemon_threads = True
+        if self.tls is not None:
+            httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-http",
+                                        kwargs={"poll_interval": 0.01}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeHTTPServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- serving ----------------------------------------------------------------
+    def handle(self, req: Request) -> Reply:
+        with self.lock:
+            self.requests.append(req)
+            failure = next((f for f in self._failures if f.matches(req)), None)
+            if failure is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+                reply = failure.reply or self.error(req, failure.status,
+                                                    _REASONS.get(failure.status, "failure"))
+                if failure.retry_after is not None:
+                    reply.headers["Retry-After"] = failure.retry_after
+                return reply
+            try:
+                return self.route(req)
+            except BadRequest as exc:
+                return self.error(req, exc.status, exc.message)
+
+
+def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 with a fresh self-signed certificate, and its PEM file
+    (the file a profile's `ca_file` would name)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "adminkit fake")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = directory / "fake-cert.pem", directory / "fake-key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, cert_file
+
+
+_REASONS = {401: "authentication required", 429: "too many requests",
+            500: "internal server error", 502: "bad gateway", 503: "service unavailable"}
+
+
+def _handler_class(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK hold the body back ~40 ms on every response.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep pytest output clean
+
+        def _read_body(self) -> bytes:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def _serve(self) -> None:
+            body = self._read_body()
+            parts = urlsplit(self.path)
+            req = Request(self.command, parts.path,
+                          parse_qs(parts.query, keep_blank_values=True),
+                          {k.lower(): v for k, v in self.headers.items()}, body)
+            reply = server.handle(req)
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(reply.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
+
+    return Handler

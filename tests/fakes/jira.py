@@ -1,0 +1,265 @@
+"""A Jira Service Management fake: the documented REST calls adminkit makes, over real HTTP.
+
+What it follows (Atlassian's REST references for Jira Cloud platform v2 and the Jira
+Service Management Cloud REST API):
+
+- `POST /rest/servicedeskapi/request/{issueIdOrKey}/comment` with a CommentCreateDTO
+  `{"body": str, "public": bool}` -> 201 CommentDTO; `public: false` is an internal comment.
+- `GET /rest/servicedeskapi/request/{issueIdOrKey}/comment?start=&limit=` -> a PagedDTO
+  `{"size", "start", "limit", "isLastPage", "values": [...]}` (public and internal by default).
+- `GET /rest/api/2/issue/{key}?fields=a,b` -> `{"id", "key", "self", "fields": {...}}`.
+- `GET /rest/api/2/issue/{key}/transitions` -> `{"transitions": [{"id", "name", "to": {...}}]}`;
+  `POST` the same path with `{"transition": {"id": ...}}` -> 204.
+- `POST /rest/api/2/issue/{key}/attachments`: multipart/form-data, part name `file`, and the
+  header `X-Atlassian-Token: no-check` (without it the request is blocked: 403 "XSRF check
+  failed") -> 200 with a list of attachments.
+- Errors: the platform answers `{"errorMessages": [...], "errors": {}}` (404 "Issue does not
+  exist or you do not have permission to see it."); the servicedeskapi answers
+  `{"errorMessage": ..., "i18nErrorMessage": {"i18nKey": ..., "parameters": []}}`.
+  401 when not authenticated; 429 (and some 503s) carry Retry-After.
+
+Auth: Basic `email:api_token` (Cloud) or `Bearer <personal access token>` (Data Center).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from tests.fakes.httpserver import BadRequest, FakeHTTPServer, Reply, Request, json_reply
+
+# A small service-desk workflow: (transition id, transition name, target status).
+TRANSITIONS = [("11", "Start work", "In Progress"), ("21", "Ask the customer",
+               "Waiting for customer"), ("31", "Resolve this issue", "Resolved"),
+               ("41", "Back to support", "Waiting for support")]
+
+
+@dataclass
+class Comment:
+    id: str
+    body: str
+    public: bool
+    created: str
+
+
+@dataclass
+class Attachment:
+    id: str
+    filename: str
+    data: bytes
+    mime_type: str
+
+
+@dataclass
+class Issue:
+    key: str
+    id: str
+    summary: str
+    status: str
+    reporter: dict[str, Any]
+    project: str
+    is_request: bool = True  # a service-desk request (servicedeskapi answers for it)
+    comments: list[Comment] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+class FakeJira:
+    def __init__(self, *, user: str = "bot@example.com",
+                 api_token: str = "jira-api-token-1",  # noqa: S107 - a test credential
+                 pat: str | None = None) -> None:
+        self.user, self.api_token, self.pat = user, api_token, pat
+        self.issues: dict[str, Issue] = {}
+        self.unknown: list[str] = []  # requests no route answered: the backend sent a wrong call
+        self.max_page = 50  # the servicedeskapi's page size cap
+        self._ids = itertools.count(10000)
+        self.server = FakeHTTPServer(self._route, self._error)
+
+    # -- set-up and inspection ----------------------------------------------------
+    def issue(self, key: str, summary: str = "Please unlock my account", *,
+              status: str = "Waiting for support", reporter: str = "anna@example.com",
+              is_request: bool = True) -> Issue:
+        issue = Issue(key, str(next(self._ids)), summary, status,
+                      {"accountId": f"acc-{reporter}", "emailAddress": reporter,
+                       "displayName": reporter.split("@")[0].title()},
+                      key.split("-")[0], is_request)
+        self.issues[key] = issue
+        return issue
+
+    def comment(self, key: str, body: str, *, public: bool = False) -> Comment:
+        created = datetime.now(UTC).isoformat()
+        comment = Comment(str(next(self._ids)), body, public, created)
+        self.issues[key].comments.append(comment)
+        return comment
+
+    def fail(self, status: int, *, times: int = 1, retry_after: float | None = None,
+             method: str | None = None, path: str | None = None) -> None:
+        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def __enter__(self) -> FakeJira:
+        self.server.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.server.stop()
+
+    # -- errors in Jira's two formats -----------------------------------------------
+    def _error(self, req: Request, status: int, message: str) -> Reply:
+        headers: dict[str, str] = {}
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="protected-by-api-token"'
+        if status == 429:
+            reset = datetime.now(UTC) + timedelta(seconds=60)
+            headers["X-RateLimit-Reset"] = reset.strftime("%Y-%m-%dT%H:%MZ")
+            headers["RateLimit-Reason"] = "jira-burst-based"
+        if req.path.startswith("/rest/servicedeskapi/"):
+            return json_reply(status, {"errorMessage": message, "i18nErrorMessage": {
+                "i18nKey": f"sd.fake.error.{status}", "parameters": []}}, headers)
+        return json_reply(status, {"errorMessages": [message], "errors": {}}, headers)
+
+    def _authenticated(self, req: Request) -> bool:
+        value = req.header("authorization") or ""
+        scheme, _, cred = value.partition(" ")
+        if scheme == "Basic":
+            try:
+                user, _, secret = base64.b64decode(cred, validate=True).decode().partition(":")
+            except ValueError:
+                return False
+            return user == self.user and secret == self.api_token
+        return scheme == "Bearer" and self.pat is not None and cred == self.pat
+
+    # -- routing ----------------------------------------------------------------------
+    def _route(self, req: Request) -> Reply:
+        if not self._authenticated(req):
+            return self._error(req, 401, "You are not authenticated. Authentication required "
+                                          "to perform this operation.")
+        routes = [
+            ("POST", r"/rest/servicedeskapi/request/([^/]+)/comment", self._add_comment),
+            ("GET", r"/rest/servicedeskapi/request/([^/]+)/comment", self._comments),
+            ("GET", r"/rest/api/2/issue/([^/]+)", self._get_issue),
+            ("GET", r"/rest/api/2/issue/([^/]+)/transitions", self._transitions),
+            ("POST", r"/rest/api/2/issue/([^/]+)/transitions", self._do_transition),
+            ("POST", r"/rest/api/2/issue/([^/]+)/attachments", self._attach),
+        ]
+        for method, pattern, handler in routes:
+            m = re.fullmatch(pattern, req.path)
+            if m and req.method == method:
+                return handler(req, m.group(1))
+        self.unknown.append(f"{req.method} {req.path}")
+        return self._error(req, 404, f"null for uri: {req.path}")
+
+    def _issue(self, req: Request, key: str) -> Issue:
+        issue = self.issues.get(key) or next(
+            (i for i in self.issues.values() if i.id == key), None)
+        if issue is None or (req.path.startswith("/rest/servicedeskapi/")
+                             and not issue.is_request):
+            if req.path.startswith("/rest/servicedeskapi/"):
+                raise BadRequest("The request could not be found or you do not have "
+                                 "permission to view it.", status=404)
+            raise BadRequest("Issue does not exist or you do not have permission to see it.",
+                             status=404)
+        return issue
+
+    @staticmethod
+    def _comment_dto(c: Comment) -> dict[str, Any]:
+        return {"id": c.id, "body": c.body, "public": c.public,
+                "author": {"accountId": "acc-bot", "displayName": "adminkit"},
+                "created": {"iso8601": c.created}, "_links": {"self": f"/comment/{c.id}"}}
+
+    def _add_comment(self, req: Request, key: str) -> Reply:
+        issue = self._issue(req, key)
+        data = req.json()
+        if not isinstance(data, dict) or set(data) - {"body", "public", "attachments"}:
+            raise BadRequest(f"Unrecognized field(s) in CommentCreateDTO: {data!r}")
+        body, public = data.get("body"), data.get("public")
+        if not isinstance(body, str) or not body.strip():
+            raise BadRequest("The comment body must not be empty.")
+        if not isinstance(public, bool):
+            raise BadRequest("The 'public' field must be a boolean.")
+        comment = Comment(str(next(self._ids)), body, public, datetime.now(UTC).isoformat())
+        issue.comments.append(comment)
+        return json_reply(201, self._comment_dto(comment))
+
+    def _comments(self, req: Request, key: str) -> Reply:
+        issue = self._issue(req, key)
+        try:
+            start = int(req.arg("start", "0") or 0)
+            limit = min(int(req.arg("limit", "50") or 50), self.max_page)
+        except ValueError:
+            raise BadRequest("start and limit must be integers") from None
+        want_public = req.arg("public", "true") != "false"
+        want_internal = req.arg("internal", "true") != "false"
+        chosen = [c for c in issue.comments
+                  if (c.public and want_public) or (not c.public and want_internal)]
+        page = chosen[start:start + limit]
+        return json_reply(200, {"size": len(page), "start": start, "limit": limit,
+                                "isLastPage": start + len(page) >= len(chosen),
+                                "values": [self._comment_dto(c) for c in page],
+                                "_links": {"base": self.url}})
+
+    def _get_issue(self, req: Request, key: str) -> Reply:
+        issue = self._issue(req, key)
+        every = {"summary": issue.summary,
+                 "status": {"name": issue.status, "id": str(abs(hash(issue.status)) % 10000),
+                            "statusCategory": {"key": "new"}},
+                 "reporter": issue.reporter,
+                 "project": {"key": issue.project, "name": f"{issue.project} service desk"},
+                 "issuetype": {"name": "Service Request"}, "priority": {"name": "Medium"},
+                 "assignee": None}
+        wanted = (req.arg("fields") or "*all").split(",")
+        fields = every if "*all" in wanted else {k: every[k] for k in wanted if k in every}
+        return json_reply(200, {"id": issue.id, "key": issue.key,
+                                "self": f"{self.url}/rest/api/2/issue/{issue.id}",
+                                "fields": fields})
+
+    def _transitions(self, req: Request, key: str) -> Reply:
+        issue = self._issue(req, key)
+        return json_reply(200, {"expand": "transitions", "transitions": [
+            {"id": tid, "name": name, "hasScreen": False, "isGlobal": True,
+             "to": {"name": target, "id": tid + "0", "statusCategory": {"key": "indeterminate"}}}
+            for tid, name, target in TRANSITIONS if target != issue.status]})
+
+    def _do_transition(self, req: Request, key: str) -> Reply:
+        issue = self._issue(req, key)
+        data = req.json()
+        tid = data.get("transition", {}).get("id") if isinstance(data, dict) else None
+        target = next((t for i, _, t in TRANSITIONS if i == str(tid) and t != issue.status),
+                      None)
+        if target is None:
+            raise BadRequest(f"Transition id '{tid}' is not valid for this issue.")
+        issue.status = target
+        return Reply(204)
+
+    def _attach(self, req: Request, key: str) -> Reply:
+        issue = self._issue(req, key)
+        if (req.header("x-atlassian-token") or "").lower() != "no-check":
+            return Reply(403, b"XSRF check failed", {"Content-Type": "text/plain"})
+        if req.content_type != "multipart/form-data":
+            raise BadRequest("Attachments must be posted as multipart/form-data", status=415)
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {req.header('content-type')}\r\n\r\n".encode() + req.body)
+        out = []
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") != "file":
+                raise BadRequest("The multipart parameter with the attachments must be 'file'")
+            filename = part.get_filename() or ""
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            att = Attachment(str(next(self._ids)), filename, data, part.get_content_type())
+            issue.attachments.append(att)
+            out.append({"id": att.id, "filename": att.filename, "size": len(data),
+                        "mimeType": att.mime_type, "content": f"{self.url}/att/{att.id}"})
+        if not out:
+            raise BadRequest("No file was attached")
+        return json_reply(200, out)

@@ -1,0 +1,297 @@
+"""A Zammad fake: the REST API v1 calls adminkit makes, over real HTTP.
+
+What it follows (docs.zammad.org, "API > Introduction", "Tickets", "Articles"; error
+handling from zammad's ApplicationController::HandlesErrors; throttling from its
+config/initializers/rack_attack.rb):
+
+- Auth: `Authorization: Token token=<access token>`, `Bearer <OAuth2 token>`, or Basic.
+- `GET /api/v1/tickets/{id}` (`?expand=true` adds the names: state, group, customer, ...).
+- `PUT /api/v1/tickets/{id}` with `{"state": "<state name>"}` -> 200 with the ticket.
+- `GET /api/v1/ticket_articles/by_ticket/{ticket id}` -> a list of articles.
+- `POST /api/v1/ticket_articles` `{"ticket_id", "body", "content_type": "text/plain" |
+  "text/html", "type": "note" | "email" | "web" | ..., "internal": bool, "subject", "to",
+  "attachments": [{"filename", "data": base64, "mime-type"}]}` -> 201 with the article.
+- `GET /api/v1/users/{id}`.
+- Errors are `{"error": ..., "error_human": ...}`: a missing record is 404 "Couldn't find
+  Ticket with 'id'=N" (ActiveRecord::RecordNotFound), a ticket the agent's groups do not
+  cover is 403 "Not authorized", bad lookups/values 422, no credentials 401. Zammad itself
+  throttles only password resets and form submits; a 429 comes from Rack::Attack's default
+  responder (text/plain "Retry later", Retry-After only if configured) or a proxy, and
+  502/503 from the proxy in front of Rails.
+
+Where the real server is more lenient the fake is stricter, so a wrong request shows: an
+email article without `to` is refused here (Zammad would take it, then fail to send it),
+and unknown article attributes are refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from tests.fakes.httpserver import (
+    BadRequest,
+    FakeHTTPServer,
+    Reply,
+    Request,
+    json_reply,
+    text_reply,
+)
+
+STATES = ["new", "open", "pending reminder", "closed", "merged", "pending close"]
+ARTICLE_TYPES = ["email", "sms", "chat", "fax", "phone", "twitter status",
+                 "twitter direct-message", "facebook feed post", "facebook feed comment",
+                 "note", "web", "telegram personal-message"]
+ARTICLE_KEYS = {"ticket_id", "body", "content_type", "type", "internal", "subject", "to",
+                "cc", "from", "sender", "time_unit", "attachments", "origin_by_id",
+                "preferences"}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class User:
+    id: int
+    login: str
+    email: str
+    firstname: str
+    lastname: str
+
+
+@dataclass
+class Article:
+    id: int
+    ticket_id: int
+    body: str
+    content_type: str
+    type: str
+    internal: bool
+    subject: str = ""
+    to: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    created_at: str = field(default_factory=_now)
+
+
+@dataclass
+class Ticket:
+    id: int
+    number: str
+    title: str
+    state: str
+    group: str
+    customer_id: int
+    priority: str = "2 normal"
+    owner: str = "-"
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+
+
+class FakeZammad:
+    def __init__(self, *, token: str = "zammad-access-token-1",  # noqa: S107 - test credential
+                 bearer: str | None = None, user: str = "agent@example.com",
+                 password: str = "zammad-password-1") -> None:  # noqa: S107
+        self.token, self.bearer, self.user, self.password = token, bearer, user, password
+        self.tickets: dict[int, Ticket] = {}
+        self.users: dict[int, User] = {}
+        self.articles: dict[int, Article] = {}
+        self.forbidden: set[int] = set()  # tickets in groups the agent has no access to
+        self.unknown: list[str] = []
+        self._ids = itertools.count(1)
+        self._numbers = itertools.count(31001)
+        self.server = FakeHTTPServer(self._route, self._error)
+
+    # -- set-up and inspection ----------------------------------------------------
+    def customer(self, email: str, first: str = "Samuel", last: str = "Lee") -> User:
+        user = User(next(self._ids), email, email, first, last)
+        self.users[user.id] = user
+        return user
+
+    def ticket(self, title: str = "Please unlock my account", *, state: str = "open",
+               group: str = "2nd Level", customer: str = "samuel@example.com") -> Ticket:
+        known = next((u for u in self.users.values() if u.email == customer), None)
+        who = known or self.customer(customer)
+        ticket = Ticket(next(self._ids), str(next(self._numbers)), title, state, group, who.id)
+        self.tickets[ticket.id] = ticket
+        return ticket
+
+    def article(self, ticket_id: int, body: str, *, internal: bool = True,
+                type: str = "note") -> Article:
+        art = Article(next(self._ids), ticket_id, body, "text/plain", type, internal)
+        self.articles[art.id] = art
+        return art
+
+    def articles_of(self, ticket_id: int) -> list[Article]:
+        return [a for a in self.articles.values() if a.ticket_id == ticket_id]
+
+    def fail(self, status: int, *, times: int = 1, retry_after: float | None = None,
+             method: str | None = None, path: str | None = None) -> None:
+        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def __enter__(self) -> FakeZammad:
+        self.server.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.server.stop()
+
+    # -- errors ---------------------------------------------------------------------
+    def _error(self, req: Request, status: int, message: str) -> Reply:
+        if status == 429:  # Rack::Attack's default throttled response
+            return text_reply(429, "Retry later\n")
+        if status in (502, 503, 504):  # the reverse proxy in front of Rails
+            return Reply(status, b"<html><body><h1>503 Service Temporarily Unavailable</h1>"
+                                 b"</body></html>", {"Content-Type": "text/html"})
+        if status == 500:
+            message = "Error ID fake01: Please contact your administrator."
+        return json_reply(status, {"error": message, "error_human": message})
+
+    def _authenticated(self, req: Request) -> bool:
+        scheme, _, cred = (req.header("authorization") or "").partition(" ")
+        if scheme == "Token":
+            return cred == f"token={self.token}"
+        if scheme == "Bearer":
+            return self.bearer is not None and cred == self.bearer
+        if scheme == "Basic":
+            try:
+                user, _, secret = base64.b64decode(cred, validate=True).decode().partition(":")
+            except ValueError:
+                return False
+            return (user, secret) == (self.user, self.password)
+        return False
+
+    # -- routing ----------------------------------------------------------------------
+    def _route(self, req: Request) -> Reply:
+        if not self._authenticated(req):
+            return self._error(req, 401, "Authentication failed")
+        routes = [
+            ("GET", r"/api/v1/tickets/(\d+)", self._get_ticket),
+            ("PUT", r"/api/v1/tickets/(\d+)", self._update_ticket),
+            ("GET", r"/api/v1/ticket_articles/by_ticket/(\d+)", self._by_ticket),
+            ("POST", r"/api/v1/ticket_articles", self._create_article),
+            ("GET", r"/api/v1/users/(\d+)", self._get_user),
+        ]
+        for method, pattern, handler in routes:
+            m = re.fullmatch(pattern, req.path)
+            if m and req.method == method:
+                return handler(req, *m.groups())
+        self.unknown.append(f"{req.method} {req.path}")
+        return self._error(req, 404, f"No route matches [{req.method}] {req.path}")
+
+    def _ticket(self, ident: object) -> Ticket:
+        try:
+            ticket = self.tickets.get(int(str(ident)))
+        except ValueError:
+            ticket = None
+        if ticket is None:
+            raise BadRequest(f"Couldn't find Ticket with 'id'={ident}", status=404)
+        if ticket.id in self.forbidden:
+            raise BadRequest("Not authorized", status=403)
+        return ticket
+
+    def _ticket_json(self, t: Ticket, expand: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": t.id, "group_id": 2, "priority_id": 2, "state_id": STATES.index(t.state) + 1,
+            "organization_id": None, "number": t.number, "title": t.title, "owner_id": 1,
+            "customer_id": t.customer_id, "note": None,
+            "article_count": len(self.articles_of(t.id)), "created_at": t.created_at,
+            "updated_at": t.updated_at}
+        if expand:
+            customer = self.users[t.customer_id]
+            out.update({"state": t.state, "group": t.group, "priority": t.priority,
+                        "owner": t.owner, "customer": customer.login, "organization": None,
+                        "article_ids": [a.id for a in self.articles_of(t.id)]})
+        return out
+
+    def _get_ticket(self, req: Request, ident: str) -> Reply:
+        ticket = self._ticket(ident)
+        return json_reply(200, self._ticket_json(ticket, req.arg("expand") == "true"))
+
+    def _update_ticket(self, req: Request, ident: str) -> Reply:
+        ticket = self._ticket(ident)
+        data = req.json()
+        if not isinstance(data, dict):
+            raise BadRequest("Need a JSON object", status=422)
+        for key, value in data.items():
+            if key == "state":
+                if value not in STATES:
+                    raise BadRequest(f"No lookup value found for 'state': {value!r}", status=422)
+                ticket.state = value
+            elif key == "title" and isinstance(value, str):
+                ticket.title = value
+            else:
+                raise BadRequest(f"unknown attribute '{key}' for Ticket.", status=422)
+        ticket.updated_at = _now()
+        return json_reply(200, self._ticket_json(ticket, req.arg("expand") == "true"))
+
+    def _article_json(self, a: Article) -> dict[str, Any]:
+        return {"id": a.id, "ticket_id": a.ticket_id, "from": "Agent Smith", "to": a.to,
+                "cc": "", "subject": a.subject, "body": a.body, "content_type": a.content_type,
+                "type": a.type, "sender": "Agent", "internal": a.internal,
+                "attachments": [{"id": n + 1, "filename": att["filename"],
+                                 "size": str(len(att["data"])),
+                                 "preferences": {"Mime-Type": att["mime-type"]}}
+                                for n, att in enumerate(a.attachments)],
+                "created_at": a.created_at, "updated_at": a.created_at}
+
+    def _by_ticket(self, req: Request, ident: str) -> Reply:
+        ticket = self._ticket(ident)
+        return json_reply(200, [self._article_json(a) for a in self.articles_of(ticket.id)])
+
+    def _create_article(self, req: Request) -> Reply:
+        data = req.json()
+        if not isinstance(data, dict):
+            raise BadRequest("Need a JSON object", status=422)
+        if unknown := set(data) - ARTICLE_KEYS:
+            raise BadRequest(f"unknown attribute '{sorted(unknown)[0]}' for Ticket::Article.",
+                             status=422)
+        ticket = self._ticket(data.get("ticket_id"))
+        body, kind = data.get("body", ""), data.get("type", "note")
+        content_type = data.get("content_type", "text/plain")
+        internal = data.get("internal", False)
+        if not isinstance(body, str) or not (body.strip() or data.get("attachments")):
+            raise BadRequest("Need at least article: body or attachments", status=422)
+        if kind not in ARTICLE_TYPES:
+            raise BadRequest(f"No lookup value found for 'type': {kind!r}", status=422)
+        if content_type not in ("text/plain", "text/html"):
+            raise BadRequest(f"Invalid content_type {content_type!r}", status=422)
+        if not isinstance(internal, bool):
+            raise BadRequest("internal must be true or false", status=422)
+        if kind == "email" and not data.get("to"):
+            raise BadRequest("an email article needs a recipient in 'to'", status=422)
+        attachments = []
+        for att in data.get("attachments") or []:
+            if not isinstance(att, dict) or not all(isinstance(att.get(k), str) for k in (
+                    "filename", "data", "mime-type")):
+                raise BadRequest("attachments need filename, data and mime-type", status=422)
+            try:
+                raw = base64.b64decode(att["data"], validate=True)
+            except binascii.Error:
+                raise BadRequest("Invalid base64 in attachment data", status=422) from None
+            attachments.append({"filename": att["filename"], "data": raw,
+                                "mime-type": att["mime-type"]})
+        art = Article(next(self._ids), ticket.id, body, content_type, kind, internal,
+                      str(data.get("subject") or ""), str(data.get("to") or ""), attachments)
+        self.articles[art.id] = art
+        ticket.updated_at = _now()
+        return json_reply(201, self._article_json(art))
+
+    def _get_user(self, req: Request, ident: str) -> Reply:
+        user = self.users.get(int(ident))
+        if user is None:
+            raise BadRequest(f"Couldn't find User with 'id'={ident}", status=404)
+        return json_reply(200, {"id": user.id, "login": user.login, "email": user.email,
+                                "firstname": user.firstname, "lastname": user.lastname,
+                                "active": True})

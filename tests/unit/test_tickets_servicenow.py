@@ -1,0 +1,320 @@
+"""The ServiceNow backend against a protocol-level fake of the Table and Attachment APIs.
+
+The real httpx client talks to tests/fakes/servicenow.py over HTTP; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adminkit.core.config import Profile
+from adminkit.core.errors import ActionFailed, AuthenticationFailed, UsageError
+from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound, TicketSystem
+from adminkit.tickets.outbox import flush
+from adminkit.tickets.servicenow import NoteNotSaved, ServiceNow
+from tests.fakes.httpserver import self_signed_tls
+from tests.fakes.outbox_rig import (
+    crash_while_leased,
+    make_due,
+    marker,
+    next_attempt,
+    open_journal,
+    queue_note,
+)
+from tests.fakes.servicenow import FakeServiceNow
+
+NOTE = "adminkit:R1:0; account.disable jdoe by tester (profile acme, run R1)"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServiceNow]:
+    with FakeServiceNow(token="snow-oauth-token-9") as fake:
+        fake.record("INC0012345", "Please block jdoe", state="2", caller="Anna Example",
+                    group="Service Desk")
+        fake.record("RITM0001234", "New laptop for jdoe", caller="Jan Doe")
+        yield fake
+
+
+def profile(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch, **tickets: object) -> Profile:
+    monkeypatch.setenv("SNOW_PASSWORD", fake.password)
+    monkeypatch.setenv("SNOW_TOKEN", fake.token or "")
+    settings = {"kind": "servicenow", "url": fake.url, "user": fake.user,
+                "password": "env:SNOW_PASSWORD", **tickets}
+    return Profile.model_validate({"name": "acme", "tickets": settings})
+
+
+def clean(fake: FakeServiceNow) -> None:
+    assert fake.unknown == [], "the backend called something the Table API does not have"
+    assert fake.ignored_query == [], "the backend sent query conditions an instance drops"
+    assert fake.ignored_fields == [], "the backend sent fields an instance ignores"
+
+
+@pytest.fixture
+def snow(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceNow]:
+    backend = ServiceNow(profile(fake, monkeypatch))
+    yield backend
+    backend.close()
+    clean(fake)
+
+
+def test_it_is_a_ticket_system(snow: ServiceNow) -> None:
+    system: TicketSystem = snow
+    assert system.kind == "servicenow"
+
+
+def test_add_note_is_a_work_note(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    note_id = snow.add_note("INC0012345", NOTE + "\nchanged: disable jdoe")
+    assert fake.notes("INC0012345") == [("work_notes", NOTE + "\nchanged: disable jdoe")]
+    rec = fake.find("INC0012345")
+    assert note_id == f"incident:{rec['sys_id']}:1"
+    [patch] = [r for r in fake.server.requests if r.method == "PATCH"]
+    assert patch.path == f"/api/now/table/incident/{rec['sys_id']}"
+    assert patch.json() == {"work_notes": NOTE + "\nchanged: disable jdoe"}
+
+
+def test_add_note_public_is_an_additional_comment(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    snow.add_note("INC0012345", "Your account is blocked as asked.", internal=False)
+    assert fake.notes("INC0012345") == [("comments", "Your account is blocked as asked.")]
+
+
+def test_the_prefix_names_the_table(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    snow.add_note("RITM0001234", NOTE)
+    assert fake.notes("RITM0001234") == [("work_notes", NOTE)]
+    assert any(r.path == "/api/now/table/sc_req_item" for r in fake.server.requests)
+
+
+def test_options_table_overrides_the_prefix(fake: FakeServiceNow,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = ServiceNow(profile(fake, monkeypatch, options={"tables": {"INC": "problem"}}))
+    try:
+        with pytest.raises(TicketNotFound, match="no such record in problem"):
+            backend.add_note("INC0012345", NOTE)
+    finally:
+        backend.close()
+
+
+def test_an_unknown_prefix_is_a_usage_error(snow: ServiceNow) -> None:
+    with pytest.raises(UsageError, match="no table known for the prefix CS") as err:
+        snow.add_note("CS0001234", NOTE)
+    assert err.value.hint is not None and "tickets.options.tables" in err.value.hint
+
+
+def test_a_malformed_number_never_reaches_a_query(snow: ServiceNow) -> None:
+    with pytest.raises(UsageError, match="not a ServiceNow record number"):
+        snow.add_note("INC001^ORnumber!=x", NOTE)
+
+
+def test_find_note_searches_the_journal(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    fake.journal_entry("INC0012345", "customer called back", element="comments")
+    entry = fake.journal_entry("INC0012345", NOTE)
+    fake.journal_entry("RITM0001234", NOTE)  # the same marker on another record
+    assert snow.find_note("INC0012345", marker("R1", 0)) == entry
+    assert snow.find_note("INC0012345", marker("R1", 1)) is None
+    query = next(r.arg("sysparm_query") for r in fake.server.requests
+                 if r.path == "/api/now/table/sys_journal_field")
+    sys_id = fake.find("INC0012345")["sys_id"]
+    assert query == f"element_id={sys_id}^elementINwork_notes,comments^valueLIKE{marker('R1', 0)}"
+
+
+def test_find_note_checks_the_text_when_the_instance_drops_a_condition(
+        snow: ServiceNow, fake: FakeServiceNow) -> None:
+    fake.unqueryable = {"value"}  # this instance cannot search the journal text
+    fake.journal_entry("INC0012345", "adminkit:R0:0; an older note")
+    assert snow.find_note("INC0012345", marker("R1", 0)) is None
+    fake.ignored_query.clear()
+
+
+def test_find_note_in_the_record_for_an_account_without_journal_access(
+        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.journal_readable = False
+    fake.journal_entry("INC0012345", NOTE)
+    backend = ServiceNow(profile(fake, monkeypatch, options={"find_notes_in": "record"}))
+    try:
+        assert backend.find_note("INC0012345", marker("R1", 0)) == fake.find("INC0012345")[
+            "sys_id"]
+        assert backend.find_note("INC0012345", marker("R1", 1)) is None
+    finally:
+        backend.close()
+    clean(fake)
+
+
+def test_get_maps_the_record(snow: ServiceNow) -> None:
+    ticket = snow.get("INC0012345")
+    assert str(ticket.ref) == "snow:INC0012345"
+    assert ticket.subject == "Please block jdoe"
+    assert ticket.status == "In Progress"
+    assert ticket.queue == "Service Desk"
+    assert ticket.requester == "Anna Example"
+    assert (ticket.fields["table"], ticket.fields["state"]) == ("incident", "2")
+    assert snow.get("RITM0001234").requester == "Jan Doe"
+
+
+def test_set_status_by_label_or_value(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    snow.set_status("INC0012345", "On Hold")
+    assert fake.find("INC0012345")["state"] == "3"
+    snow.set_status("INC0012345", "2")
+    assert fake.find("INC0012345")["state"] == "2"
+
+
+def test_resolving_an_incident_needs_the_resolve_fields(snow: ServiceNow,
+                                                        fake: FakeServiceNow) -> None:
+    with pytest.raises(ActionFailed, match="Data Policy Exception") as err:
+        snow.set_status("INC0012345", "Resolved")
+    assert err.value.hint is not None and "resolve_fields" in err.value.hint
+    assert fake.find("INC0012345")["state"] == "2"
+
+
+def test_resolve_fields_go_with_a_move_to_resolved(fake: FakeServiceNow,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    fields = {"close_code": "Solution provided", "close_notes": "Blocked as asked."}
+    backend = ServiceNow(profile(fake, monkeypatch, options={"resolve_fields": fields}))
+    try:
+        backend.set_status("INC0012345", "Resolved")
+    finally:
+        backend.close()
+    rec = fake.find("INC0012345")
+    assert (rec["state"], rec["close_code"], rec["close_notes"]) == (
+        "6", "Solution provided", "Blocked as asked.")
+    clean(fake)
+
+
+def test_attach_uploads_the_file_to_the_record(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    snow.attach("INC0012345", "report.txt", b"jdoe: disabled\n")
+    [att] = fake.store.attachments
+    rec = fake.find("INC0012345")
+    assert (att.table_name, att.table_sys_id, att.file_name, att.content_type, att.data) == (
+        "incident", rec["sys_id"], "report.txt", "text/plain", b"jdoe: disabled\n")
+
+
+def test_bearer_token(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = ServiceNow(profile(fake, monkeypatch, user=None, password=None,
+                                 token="env:SNOW_TOKEN"))
+    try:
+        backend.add_note("INC0012345", NOTE)
+    finally:
+        backend.close()
+    assert fake.server.requests[-1].header("authorization") == "Bearer snow-oauth-token-9"
+
+
+def test_tls_is_verified_against_the_profiles_ca_file(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    fake = FakeServiceNow()
+    fake.server.tls, ca_file = self_signed_tls(tmp_path)
+    with fake:
+        fake.record("INC0012345")
+        assert fake.url.startswith("https://")
+        untrusting = ServiceNow(profile(fake, monkeypatch))
+        try:
+            # a configuration problem: refused for good, not retried
+            with pytest.raises(Rejected, match="certificate could not be verified"):
+                untrusting.add_note("INC0012345", NOTE)
+        finally:
+            untrusting.close()
+        trusting = ServiceNow(profile(fake, monkeypatch, ca_file=str(ca_file)))
+        try:
+            trusting.add_note("INC0012345", NOTE)
+        finally:
+            trusting.close()
+        assert fake.notes("INC0012345") == [("work_notes", NOTE)]
+
+
+def test_refused_credentials_are_an_authentication_failure(
+        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRONG", "Wrong-Password-Canary-2")
+    backend = ServiceNow(profile(fake, monkeypatch, password="env:WRONG"))
+    try:
+        with pytest.raises(AuthenticationFailed) as err:
+            backend.add_note("INC0012345", NOTE)
+    finally:
+        backend.close()
+    assert "Wrong-Password-Canary-2" not in str(err.value)
+    assert fake.notes("INC0012345") == []
+
+
+def test_no_credentials_is_a_usage_error(fake: FakeServiceNow,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UsageError, match="ServiceNow needs"):
+        ServiceNow(profile(fake, monkeypatch, password=None))
+
+
+@pytest.mark.parametrize("v1", [False, True])
+@pytest.mark.parametrize("call", ["add_note", "find_note", "get", "set_status", "attach"])
+def test_a_missing_record_is_ticket_not_found(snow: ServiceNow, fake: FakeServiceNow,
+                                              call: str, v1: bool) -> None:
+    fake.empty_as_404 = v1
+    args = {"add_note": ("INC0099999", NOTE), "find_note": ("INC0099999", "m"),
+            "get": ("INC0099999",), "set_status": ("INC0099999", "3"),
+            "attach": ("INC0099999", "a.txt", b"x")}[call]
+    with pytest.raises(TicketNotFound):
+        getattr(snow, call)(*args)
+
+
+def test_a_note_the_instance_silently_drops_is_not_delivered(snow: ServiceNow,
+                                                             fake: FakeServiceNow) -> None:
+    fake.read_only = {"work_notes"}
+    with pytest.raises(NoteNotSaved, match="saved nothing") as err:
+        snow.add_note("INC0012345", NOTE)
+    assert isinstance(err.value, TicketNotFound)  # permanent: the outbox leaves it for a person
+    assert fake.notes("INC0012345") == []
+
+
+def test_rate_limit_is_retry_later_with_retry_after(snow: ServiceNow,
+                                                    fake: FakeServiceNow) -> None:
+    fake.fail(429, retry_after=30)
+    with pytest.raises(RetryLater) as err:
+        snow.add_note("INC0012345", NOTE)
+    assert err.value.retry_after == 30
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_trouble_is_retry_later(snow: ServiceNow, fake: FakeServiceNow,
+                                       status: int) -> None:
+    fake.fail(status, method="PATCH")
+    with pytest.raises(RetryLater):
+        snow.add_note("INC0012345", NOTE)
+    assert fake.notes("INC0012345") == []
+
+
+# -- end to end through the outbox ------------------------------------------------------
+
+@pytest.mark.parametrize(("status", "method"), [(429, None), (503, "PATCH")])
+def test_outbox_waits_out_the_rate_limit_then_delivers_once(
+        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        status: int, method: str | None) -> None:
+    journal = open_journal(tmp_path)
+    body = queue_note(journal, system="servicenow", ticket="INC0012345")
+    prof = profile(fake, monkeypatch)
+
+    def opener(_name: str | None, _kind: str) -> TicketSystem:
+        return ServiceNow(prof)
+
+    fake.fail(status, retry_after=90, method=method)
+    before = datetime.now(UTC)
+    report = flush(journal, opener, deadline=None)
+    assert (report.delivered, report.retrying, report.failed) == (0, 1, 0)
+    assert journal.outbox()[0]["status"] == "pending"
+    assert next_attempt(journal) >= before + timedelta(seconds=90)
+    assert fake.notes("INC0012345") == []
+
+    make_due(journal)
+    assert flush(journal, opener).delivered == 1
+    assert flush(journal, opener).delivered == 0
+    assert fake.notes("INC0012345") == [("work_notes", body)]
+    assert journal.outbox()[0]["status"] == "delivered"
+    clean(fake)
+
+
+def test_outbox_finds_a_note_that_reached_servicenow_before_a_crash(
+        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    journal = open_journal(tmp_path)
+    body = queue_note(journal, system="servicenow", ticket="INC0012345")
+    crash_while_leased(journal)
+    entry = fake.journal_entry("INC0012345", body)
+    prof = profile(fake, monkeypatch)
+    assert flush(journal, lambda _p, _k: ServiceNow(prof)).delivered == 1
+    assert fake.notes("INC0012345") == [("work_notes", body)]
+    assert journal.outbox()[0]["remote_id"] == entry

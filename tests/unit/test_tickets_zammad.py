@@ -1,0 +1,261 @@
+"""The Zammad backend against a protocol-level fake of its REST API v1 over real HTTP.
+
+The real httpx client talks to tests/fakes/zammad.py; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adminkit.core.config import Profile
+from adminkit.core.errors import ActionFailed, AuthenticationFailed, UsageError
+from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
+from adminkit.tickets.outbox import flush
+from adminkit.tickets.zammad import Zammad
+from tests.fakes.outbox_rig import (
+    crash_while_leased,
+    make_due,
+    marker,
+    next_attempt,
+    open_journal,
+    queue_note,
+)
+from tests.fakes.zammad import FakeZammad
+
+NOTE = "adminkit:R1:0; account.disable jdoe by tester (profile acme, run R1)"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeZammad]:
+    with FakeZammad(bearer="zammad-oauth-3") as fake:
+        fake.customer("samuel@example.com", "Samuel", "Lee")
+        fake.ticket("Please block jdoe", state="open", group="2nd Level",
+                    customer="samuel@example.com")
+        yield fake
+
+
+@pytest.fixture
+def tid(fake: FakeZammad) -> str:
+    return str(next(iter(fake.tickets)))
+
+
+def profile(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, **tickets: object) -> Profile:
+    monkeypatch.setenv("ZAMMAD_TOKEN", fake.token)
+    monkeypatch.setenv("ZAMMAD_PASSWORD", fake.password)
+    settings = {"kind": "zammad", "url": fake.url, "token": "env:ZAMMAD_TOKEN", **tickets}
+    return Profile.model_validate({"name": "acme", "tickets": settings})
+
+
+@pytest.fixture
+def zammad(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch) -> Iterator[Zammad]:
+    backend = Zammad(profile(fake, monkeypatch))
+    yield backend
+    backend.close()
+    assert fake.unknown == [], "the backend called something the Zammad API does not have"
+
+
+def test_it_is_a_ticket_system(zammad: Zammad) -> None:
+    system: TicketSystem = zammad
+    assert system.kind == "zammad"
+
+
+def test_add_note_is_an_internal_note_article(zammad: Zammad, fake: FakeZammad,
+                                              tid: str) -> None:
+    note_id = zammad.add_note(tid, NOTE + "\nchanged: disable jdoe")
+    [article] = fake.articles_of(int(tid))
+    assert article.body == NOTE + "\nchanged: disable jdoe"
+    assert (article.type, article.internal, article.content_type) == ("note", True, "text/plain")
+    assert note_id == str(article.id)
+    [post] = [r for r in fake.server.requests if r.method == "POST"]
+    assert post.json() == {"ticket_id": int(tid), "body": NOTE + "\nchanged: disable jdoe",
+                           "content_type": "text/plain", "type": "note", "internal": True}
+    assert post.header("authorization") == f"Token token={fake.token}"
+
+
+def test_add_note_public_is_an_email_to_the_customer(zammad: Zammad, fake: FakeZammad,
+                                                     tid: str) -> None:
+    zammad.add_note(tid, "Your colleague's account is blocked.", internal=False)
+    [article] = fake.articles_of(int(tid))
+    assert (article.type, article.internal, article.to) == ("email", False,
+                                                            "samuel@example.com")
+
+
+def test_add_note_public_as_a_portal_note(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch,
+                                          tid: str) -> None:
+    backend = Zammad(profile(fake, monkeypatch, options={"public_type": "note"}))
+    try:
+        backend.add_note(tid, "Done.", internal=False)
+    finally:
+        backend.close()
+    [article] = fake.articles_of(int(tid))
+    assert (article.type, article.internal, article.to) == ("note", False, "")
+
+
+def test_find_note_by_marker(zammad: Zammad, fake: FakeZammad, tid: str) -> None:
+    fake.article(int(tid), "Hello, please block jdoe", internal=False, type="email")
+    wanted = fake.article(int(tid), NOTE)
+    other = fake.ticket("Another one")
+    fake.article(other.id, "adminkit:R1:1; elsewhere")
+    assert zammad.find_note(tid, marker("R1", 0)) == str(wanted.id)
+    assert zammad.find_note(tid, marker("R1", 1)) is None
+
+
+def test_get_maps_the_ticket(zammad: Zammad, fake: FakeZammad, tid: str) -> None:
+    ticket = zammad.get(tid)
+    assert str(ticket.ref) == f"zammad:{tid}"
+    assert ticket.subject == "Please block jdoe"
+    assert ticket.status == "open"
+    assert ticket.queue == "2nd Level"
+    assert ticket.requester == "samuel@example.com"
+    assert ticket.fields["number"] == fake.tickets[int(tid)].number
+
+
+def test_set_status(zammad: Zammad, fake: FakeZammad, tid: str) -> None:
+    zammad.set_status(tid, "closed")
+    assert fake.tickets[int(tid)].state == "closed"
+    [put] = [r for r in fake.server.requests if r.method == "PUT"]
+    assert put.json() == {"state": "closed"}
+
+
+def test_set_status_to_an_unknown_state_says_so(zammad: Zammad, fake: FakeZammad,
+                                                tid: str) -> None:
+    with pytest.raises(ActionFailed, match="No lookup value found for 'state'"):
+        zammad.set_status(tid, "Resolved")
+    assert fake.tickets[int(tid)].state == "open"
+
+
+def test_attach_sends_the_file_in_an_internal_note(zammad: Zammad, fake: FakeZammad,
+                                                   tid: str) -> None:
+    zammad.attach(tid, "report.csv", b"login;status\njdoe;disabled\n")
+    [article] = fake.articles_of(int(tid))
+    assert (article.type, article.internal) == ("note", True)
+    assert article.attachments == [{"filename": "report.csv", "mime-type": "text/csv",
+                                    "data": b"login;status\njdoe;disabled\n"}]
+    [post] = [r for r in fake.server.requests if r.method == "POST"]
+    sent = post.json()["attachments"][0]["data"]
+    assert base64.b64decode(sent) == b"login;status\njdoe;disabled\n"
+
+
+@pytest.mark.parametrize("how", ["bearer", "basic"])
+def test_other_credentials(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, tid: str,
+                           how: str) -> None:
+    if how == "bearer":
+        monkeypatch.setenv("ZAMMAD_OAUTH", "zammad-oauth-3")
+        prof = profile(fake, monkeypatch, token="env:ZAMMAD_OAUTH",
+                       options={"token_type": "bearer"})
+    else:
+        prof = profile(fake, monkeypatch, token=None, user=fake.user,
+                       password="env:ZAMMAD_PASSWORD")
+    backend = Zammad(prof)
+    try:
+        backend.add_note(tid, NOTE)
+    finally:
+        backend.close()
+    sent = fake.server.requests[-1].header("authorization") or ""
+    assert sent.startswith("Bearer " if how == "bearer" else "Basic ")
+    assert len(fake.articles_of(int(tid))) == 1
+
+
+def test_refused_credentials_are_an_authentication_failure(
+        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, tid: str) -> None:
+    monkeypatch.setenv("WRONG", "Wrong-Token-Canary-3")
+    backend = Zammad(profile(fake, monkeypatch, token="env:WRONG"))
+    try:
+        with pytest.raises(AuthenticationFailed) as err:
+            backend.add_note(tid, NOTE)
+    finally:
+        backend.close()
+    assert "Wrong-Token-Canary-3" not in str(err.value)
+    assert fake.articles_of(int(tid)) == []
+
+
+def test_bad_settings_are_usage_errors(fake: FakeZammad,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(UsageError, match="Zammad needs"):
+        Zammad(profile(fake, monkeypatch, token=None))
+    with pytest.raises(UsageError, match="public_type"):
+        Zammad(profile(fake, monkeypatch, options={"public_type": "sms!"}))
+
+
+def test_a_malformed_id_never_reaches_a_url(zammad: Zammad) -> None:
+    with pytest.raises(UsageError, match="not a Zammad ticket id"):
+        zammad.add_note("31001/../../users", NOTE)
+
+
+@pytest.mark.parametrize("forbidden", [False, True])
+@pytest.mark.parametrize("call", ["add_note", "find_note", "get", "set_status", "attach"])
+def test_a_missing_or_hidden_ticket_is_ticket_not_found(
+        zammad: Zammad, fake: FakeZammad, tid: str, call: str, forbidden: bool) -> None:
+    ticket = tid if forbidden else "999"
+    if forbidden:
+        fake.forbidden.add(int(tid))
+    args = {"add_note": (ticket, NOTE), "find_note": (ticket, "m"), "get": (ticket,),
+            "set_status": (ticket, "closed"), "attach": (ticket, "a.txt", b"x")}[call]
+    with pytest.raises(TicketNotFound, match=r"40[34]"):
+        getattr(zammad, call)(*args)
+
+
+def test_a_throttled_request_is_retry_later(zammad: Zammad, fake: FakeZammad, tid: str) -> None:
+    fake.fail(429, retry_after=42)
+    with pytest.raises(RetryLater) as err:
+        zammad.add_note(tid, NOTE)
+    assert err.value.retry_after == 42
+    fake.fail(429)  # Rack::Attack sends no Retry-After unless configured to
+    with pytest.raises(RetryLater) as err:
+        zammad.add_note(tid, NOTE)
+    assert err.value.retry_after is None
+    assert fake.articles_of(int(tid)) == []
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_trouble_is_retry_later(zammad: Zammad, fake: FakeZammad, tid: str,
+                                       status: int) -> None:
+    fake.fail(status)
+    with pytest.raises(RetryLater):
+        zammad.find_note(tid, "m")
+
+
+# -- end to end through the outbox ------------------------------------------------------
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_outbox_waits_out_the_rate_limit_then_delivers_once(
+        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tid: str,
+        status: int) -> None:
+    journal = open_journal(tmp_path)
+    body = queue_note(journal, system="zammad", ticket=tid)
+    prof = profile(fake, monkeypatch)
+
+    def opener(_name: str | None, _kind: str) -> TicketSystem:
+        return Zammad(prof)
+
+    fake.fail(status, retry_after=60)
+    before = datetime.now(UTC)
+    report = flush(journal, opener, deadline=None)
+    assert (report.delivered, report.retrying, report.failed) == (0, 1, 0)
+    assert journal.outbox()[0]["status"] == "pending"
+    assert next_attempt(journal) >= before + timedelta(seconds=60)
+    assert fake.articles_of(int(tid)) == []
+
+    make_due(journal)
+    assert flush(journal, opener).delivered == 1
+    assert flush(journal, opener).delivered == 0
+    [article] = fake.articles_of(int(tid))
+    assert (article.body, article.internal, article.type) == (body, True, "note")
+    assert journal.outbox()[0]["remote_id"] == str(article.id)
+    assert fake.unknown == []
+
+
+def test_outbox_finds_a_note_that_reached_zammad_before_a_crash(
+        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tid: str) -> None:
+    journal = open_journal(tmp_path)
+    body = queue_note(journal, system="zammad", ticket=tid)
+    crash_while_leased(journal)
+    earlier = fake.article(int(tid), body)
+    prof = profile(fake, monkeypatch)
+    assert flush(journal, lambda _p, _k: Zammad(prof)).delivered == 1
+    assert [a.id for a in fake.articles_of(int(tid))] == [earlier.id]
