@@ -15,6 +15,7 @@ from adminkit.cli import (
     group_cmd,
     journal_cmd,
     lab_cmd,
+    playbook_cmd,
     profile_cmd,
     run_cmd,
     ticket_cmd,
@@ -48,6 +49,7 @@ app.add_typer(lab_cmd.app, name="lab")
 app.add_typer(account_cmd.app, name="account")
 app.add_typer(group_cmd.app, name="group")
 app.add_typer(ticket_cmd.app, name="ticket")
+app.add_typer(playbook_cmd.app, name="playbook")
 app.command("run")(run_cmd.run)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -15,6 +15,7 @@ from adminkit.core.action import Action
 from adminkit.core.config import Profile, load_profile
 from adminkit.core.context import Context
 from adminkit.core.errors import UsageError
+from adminkit.core.result import Result
 from adminkit.core.run import Run
 from adminkit.core.runner import RunHook, Runner, RunReport
 from adminkit.journal.hook import JournalHook
@@ -41,7 +42,10 @@ def profile_of(state: GlobalState, *, required: bool = True) -> Profile | None:
     return load_profile(state.profile, state.config_dir)
 
 
-def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]], *,
+ActionSource = Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]]
+
+
+def execute(state: GlobalState, command: str, actions: ActionSource, *,
             profile: Profile | None = None, stop_on_error: bool = False,
             resume_id: str | None = None, workers: int = 1) -> RunReport:
     """Run actions as one journaled run and render the report; the caller exits with its code.
@@ -54,25 +58,28 @@ def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]], *,
     resume_id = resume_id or os.environ.get(RESUME_ENV)
     run = Run(command=command, profile=state.profile, ticket=state.ticket, check=state.check,
               argv=state.argv)
-    done: set[int] = set()
+    done: dict[int, Result] = {}
     if resume_id:
         earlier = journal.run(resume_id)
         if earlier is None:
             raise UsageError(f"no run {resume_id} in the journal",
                              hint="`adminkit journal list` shows recent runs")
         run.id, run.resumed = resume_id, True
-        done = journal.done_indexes(resume_id)
+        done = journal.done_results(resume_id)
     notes = ticket_notes(state, profile)
     pump = start_pump(state, journal, profile) if notes is not None else None
     ctx = Context(run=run, profile=profile)
     hooks: list[RunHook] = [JournalHook(journal, notes)]
-    if len(actions) > 1 and state.output is OutputFormat.TABLE and sys.stderr.isatty():
+    if isinstance(actions, Sequence) and len(actions) > 1 and \
+            state.output is OutputFormat.TABLE and sys.stderr.isatty():
         from adminkit.cli.progress import ProgressHook
 
         hooks.append(ProgressHook(len(actions), command))
     try:
-        report = Runner(ctx, hooks, done=done, stop_on_error=stop_on_error,
-                        debug=state.debug).execute(actions, workers=workers)
+        runner = Runner(ctx, hooks, done=done, stop_on_error=stop_on_error, debug=state.debug)
+        # a playbook produces its actions as it goes, reading the runner's results
+        report = runner.execute(actions(runner) if callable(actions) else actions,
+                                workers=workers)
         if pump is not None:
             report_delivery(pump.finish())
     finally:

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from adminkit.core.context import Context
 
 
+class Skip(Exception):
+    """Raised by `plan` when the action should not run at all (a false `when`, say)."""
+
+
 class Params(BaseModel):
     """Base for action parameters: strict about unknown fields."""
 
@@ -66,6 +70,11 @@ class Action(ABC, Generic[P]):
     @abstractmethod
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         """Make the planned changes. Called only when the plan has changes and not checking."""
+
+    def undo(self) -> Action[Any] | None:
+        """An action that reverses what `apply` did, for a playbook's rollback; None if it
+        cannot be reversed (a password cannot be un-reset)."""
+        return None
 
     def guard(self, ctx: Context, plan: Plan) -> None:
         """Refuse by policy before applying (raise PolicyRefused). Default: allow."""

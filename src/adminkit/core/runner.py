@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from adminkit.core.action import Action, Applied, Plan
+from adminkit.core.action import Action, Applied, Plan, Skip
 from adminkit.core.context import Context
 from adminkit.core.errors import AdminkitError, ExitCode
 from adminkit.core.result import Result, Status
@@ -62,13 +62,16 @@ class Runner:
         ctx: Context,
         hooks: Sequence[RunHook] = (),
         *,
-        done: Iterable[int] = (),
+        done: Iterable[int] | Mapping[int, Result] = (),
         stop_on_error: bool = False,
         debug: bool = False,
     ) -> None:
         self.ctx = ctx
         self.hooks = list(hooks)
-        self.done = set(done)  # indexes journaled as done by an earlier attempt of this run
+        # results journaled as done by an earlier attempt of this run, by index
+        self.done: dict[int, Result] = (dict(done) if isinstance(done, Mapping)
+                                        else {i: self._done_marker(i) for i in done})
+        self.report: RunReport | None = None  # the report being built (playbooks read it)
         self.stop_on_error = stop_on_error
         self.debug = debug
 
@@ -84,15 +87,14 @@ class Runner:
         """
         if workers > 1:
             return self._execute_parallel(list(actions), workers)
-        report = RunReport(self.run)
+        report = self.report = RunReport(self.run)
         for hook in self.hooks:
             hook.run_started(self.run)
         try:
             stopped = False
             for index, action in enumerate(actions):
-                if index in self.done:
-                    result = self._skipped(action, f"done in an earlier attempt of {self.run.id}")
-                    report.results.append(result)  # not journaled again
+                if index in self.done:  # not journaled again
+                    report.results.append(self._resumed(action, self.done[index]))
                     continue
                 if stopped:
                     result = self._skipped(action, "not run: an earlier action failed")
@@ -132,9 +134,8 @@ class Runner:
                 for future in [pool.submit(one, i, a) for i, a in enumerate(actions)
                                if i not in self.done]:
                     future.result()
-            for index, action in enumerate(actions):
-                report.results.append(results.get(index) or self._skipped(
-                    action, f"done in an earlier attempt of {self.run.id}"))
+            for index in range(len(actions)):
+                report.results.append(results.get(index) or self.done[index])
         finally:
             for hook in self.hooks:
                 hook.run_finished(self.run, report)
@@ -149,6 +150,8 @@ class Runner:
             applied = (action.apply(self.ctx, plan) if plan and not self.ctx.check
                        else Applied())
             result = self._result(action, plan, applied)
+        except Skip as exc:
+            result = self._skipped(action, str(exc) or "skipped")
         except AdminkitError as exc:
             result = self._failure(action, exc, int(exc.exit_code))
         except Exception as exc:  # noqa: BLE001 - any bug in one action fails that action only
@@ -178,6 +181,15 @@ class Runner:
                       summary=f"{action.name} {target}: {text.splitlines()[0]}",
                       error=text, error_type=type(exc).__name__, exit_code=code,
                       check=self.ctx.check)
+
+    def _resumed(self, action: Action[Any], earlier: Result) -> Result:
+        if earlier.action == "?":  # only the index was known
+            return self._skipped(action, earlier.summary)
+        return earlier.model_copy(update={"summary": f"{earlier.summary} (done earlier)"})
+
+    def _done_marker(self, index: int) -> Result:
+        return Result(action="?", target="?", status=Status.SKIPPED,
+                      summary=f"done in an earlier attempt of {self.run.id}")
 
     def _skipped(self, action: Action[Any], why: str) -> Result:
         target = _safe_target(action)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from adminkit.core.errors import JournalError
+from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
 
 GENESIS = "0" * 64
@@ -291,6 +292,21 @@ class Journal:
             "SELECT idx FROM entries WHERE run_id = ? AND kind = 'action' AND mode = 'apply' "
             "AND status IN ('ok', 'changed')", (run_id,))
         return {int(r["idx"]) for r in rows}
+
+    def done_results(self, run_id: str) -> dict[int, Result]:
+        """The results of this run's actions that finished ok or changed, by index, as
+        journaled: a resumed playbook sees what its earlier steps registered."""
+        rows = self.db.execute(
+            "SELECT * FROM entries WHERE run_id = ? AND kind = 'action' AND mode = 'apply' "
+            "AND status IN ('ok', 'changed') ORDER BY seq", (run_id,))
+        out = {}
+        for raw in rows:
+            row = _decode(raw)
+            out[int(row["idx"])] = Result(
+                action=row["action"], target=row["target"], status=Status(row["status"]),
+                summary=row["summary"], data=row["detail"] if isinstance(row["detail"], dict)
+                else {})
+        return out
 
     def iter_all(self) -> Iterator[sqlite3.Row]:
         yield from self.db.execute("SELECT * FROM entries ORDER BY seq")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from adminkit.accounts.actions.base import LoginParams, Text, UserAction
 from adminkit.accounts.ldapbase import split_rdn
-from adminkit.core.action import Applied, Params, Plan
+from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import ValidationError
 from adminkit.core.result import Change
@@ -36,8 +36,13 @@ class MoveAccount(UserAction[MoveParams]):
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         assert self.entry is not None
+        self.moved_from = split_rdn(self.entry.dn)[1]
         new_dn = self.directory(ctx).move(self.entry, self.params.ou)
         return Applied(data={"dn": new_dn})
+
+    def undo(self) -> Action[Any] | None:
+        source = getattr(self, "moved_from", None)
+        return MoveAccount(MoveParams(login=self.params.login, ou=source)) if source else None
 
 
 class SetParams(LoginParams):
@@ -72,6 +77,7 @@ class SetAttributes(UserAction[SetParams]):
         self.wanted = {name: values for name, values in
                        zip(names, self.params.values.values(), strict=True)
                        if any(c.field == name for c in changes)}
+        self.previous = {name: current.get(name, []) for name in self.wanted}
         if not changes:
             return Plan(summary=f"{entry.login}: attributes already as asked")
         return Plan(changes, summary=f"set {', '.join(self.wanted)} on {entry.login}")
@@ -80,3 +86,8 @@ class SetAttributes(UserAction[SetParams]):
         assert self.entry is not None
         self.directory(ctx).set_attributes(self.entry, self.wanted)
         return Applied()
+
+    def undo(self) -> Action[Any] | None:
+        before = {name: list(values) for name, values in self.previous.items()}
+        return SetAttributes(SetParams(login=self.params.login, values=before)) \
+            if before else None

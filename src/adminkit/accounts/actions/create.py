@@ -9,7 +9,7 @@ import (create or update), an existing account gets the groups it lacks and, wit
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -169,6 +169,17 @@ class CreateAccount(Action[CreateParams]):
         verb = "created account" if self.existing is None else "updated account"
         tail = f"; password {how}" if how else ""
         return Applied(summary=f"{verb} {entry.login} ({entry.dn}){tail}", data=data)
+
+    def undo(self) -> Action[Any] | None:
+        from adminkit.accounts.actions.delete import DeleteAccount, DeleteParams
+        from adminkit.accounts.actions.groups import AccountGroups, GroupsParams
+
+        if self.existing is None and self.login:
+            return DeleteAccount(DeleteParams(login=self.login, hard=True))
+        if self.existing is not None and self.groups:
+            return AccountGroups(GroupsParams(login=self.existing.login,
+                                              remove=[g.dn for g in self.groups]))
+        return None
 
     def _deliver(self, login: str, password: Secret, *, given: bool) -> str:
         if given:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from adminkit.accounts.actions.base import LoginParams, Text, UserAction, refuse_protected
 from adminkit.accounts.directory import Directory, GroupEntry, directory_of
-from adminkit.core.action import Applied, Params, Plan
+from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import PolicyRefused, ValidationError
 from adminkit.core.result import Change
@@ -86,6 +86,11 @@ class AccountGroups(UserAction[GroupsParams]):
     def guard(self, ctx: Context, plan: Plan) -> None:
         refuse_protected(ctx, self.entry)
         refuse_protected_groups(ctx, self.join)
+
+    def undo(self) -> Action[Any] | None:
+        return AccountGroups(GroupsParams(login=self.params.login,
+                                          add=[g.dn for g in self.leave],
+                                          remove=[g.dn for g in self.join]))
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         assert self.entry is not None

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from adminkit.accounts.actions.base import LoginParams, UserAction
-from adminkit.core.action import Applied, Params, Plan
+from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.result import Change
 
@@ -30,6 +30,10 @@ class DisableAccount(UserAction[LoginParams]):
         assert self.entry is not None
         self.directory(ctx).set_enabled(self.entry, self.enabled)
         return Applied()
+
+    def undo(self) -> Action[Any] | None:
+        back = DisableAccount if self.enabled else EnableAccount
+        return back(LoginParams(login=self.params.login))
 
 
 class EnableAccount(DisableAccount):

@@ -1,0 +1,94 @@
+"""`adminkit playbook`: list, show, validate playbooks and print their JSON Schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adminkit.cli.state import GlobalState, state_of
+
+app = typer.Typer(help="List, show and validate playbooks; print the schema for editors.",
+                  no_args_is_help=True)
+
+
+def search_path(state: GlobalState) -> list[Path]:
+    """The profile's own playbooks first, then the shipped ones."""
+    from adminkit.core import paths
+
+    folders = [(state.config_dir or paths.config_home()) / "playbooks"]
+    shipped = Path(__file__).resolve().parents[1] / "playbooks"  # installed wheel
+    repo = Path(__file__).resolve().parents[3] / "playbooks"  # source checkout
+    folders += [shipped, repo]
+    return [f for f in folders if f.is_dir()]
+
+
+def find(state: GlobalState, name: str) -> Path:
+    """A path, or a playbook name from the search path."""
+    from adminkit.core.errors import UsageError
+
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or "/" in name:
+        if not path.is_file():
+            raise UsageError(f"no playbook file {path}")
+        return path
+    for folder in search_path(state):
+        for candidate in (folder / f"{name}.yaml", folder / f"{name}.yml"):
+            if candidate.is_file():
+                return candidate
+    raise UsageError(f"no playbook named {name!r}", hint="`adminkit playbook list` shows them")
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """The playbooks you can run, with their inputs."""
+    from adminkit.cli.output import emit_rows
+    from adminkit.core.errors import ConfigError
+    from adminkit.playbook.loader import load
+
+    state = state_of(ctx)
+    rows, seen = [], set()
+    for folder in search_path(state):
+        for path in sorted(folder.glob("*.y*ml")):
+            if path.stem in seen:
+                continue
+            seen.add(path.stem)
+            try:
+                book = load(path).playbook
+            except ConfigError as exc:
+                rows.append({"name": path.stem, "inputs": "", "description": f"INVALID: "
+                             f"{exc.message.splitlines()[0]}", "file": str(path)})
+                continue
+            inputs = ", ".join(f"{k}{'' if v.required and v.default is None else '?'}"
+                               for k, v in book.inputs.items())
+            rows.append({"name": book.name, "inputs": inputs, "description": book.description,
+                         "file": str(path)})
+    emit_rows(state, rows, ["name", "inputs", "description"], title="playbooks")
+
+
+@app.command("validate")
+def validate(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
+        help="A playbook name or file.")]) -> None:
+    """Report every problem with file, line and column (exit 2), or say it is valid."""
+    from adminkit.playbook.loader import load
+
+    loaded = load(find(state_of(ctx), playbook))
+    typer.echo(f"{loaded.path}: valid ({len(loaded.playbook.steps)} steps)")
+
+
+@app.command("show")
+def show(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
+        help="A playbook name or file.")]) -> None:
+    """Print a playbook's file."""
+    typer.echo(find(state_of(ctx), playbook).read_text(), nl=False)
+
+
+@app.command("schema")
+def schema(ctx: typer.Context) -> None:
+    """The playbook format as JSON Schema (for editors with YAML language servers)."""
+    import json
+
+    from adminkit.playbook.model import Playbook
+
+    typer.echo(json.dumps(Playbook.model_json_schema(by_alias=True), indent=2))

@@ -1,0 +1,270 @@
+"""Running a playbook: each step becomes an action when its turn comes.
+
+Steps are expanded lazily, so `when`, `loop` and templates can use the results of the
+steps before them (`steps.NAME`). Each expanded action is journaled and noted like
+any other. `on_error: rollback` undoes the playbook's earlier changes in reverse
+order, and says so in the journal and on the ticket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ValidationError as PydanticValidationError
+
+from adminkit.core.action import Action, Applied, Params, Plan, Skip
+from adminkit.core.context import Context
+from adminkit.core.errors import ValidationError
+from adminkit.core.result import Result, Status
+from adminkit.playbook import render
+from adminkit.playbook.loader import EXTRA_PARAMS, LoadedPlaybook, registry
+from adminkit.playbook.model import Step
+
+if TYPE_CHECKING:
+    from adminkit.accounts.passwords import Deliver
+    from adminkit.core.runner import Runner
+
+MAX_ITEMS = 10_000
+
+
+class StepAction(Action[Params]):
+    """One expansion of a step: renders its parameters when planned, then delegates."""
+
+    params_model: ClassVar[type[Params]] = Params
+
+    def __init__(self, step: Step, variables: dict[str, Any], label: str,
+                 deliver: Any = None) -> None:
+        super().__init__(Params())
+        self.step, self.variables, self.label = step, variables, label
+        self.name = step.uses  # type: ignore[misc]
+        self.deliver = deliver
+        self.inner: Action[Any] | None = None
+
+    def target(self) -> str:
+        return self.inner.target() if self.inner else self.label
+
+    def build(self) -> Action[Any]:
+        cls = registry()[self.step.uses]
+        values = render.render_value(self.step.with_, self.variables)
+        spec = values.pop("deliver", None)
+        try:
+            params = cls.params_model.model_validate(
+                {k: v for k, v in values.items() if k not in EXTRA_PARAMS})
+        except PydanticValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in exc.errors(include_url=False, include_input=False))
+            raise ValidationError(f"{self.label}: {problems}") from None
+        if "deliver" in cls.__init__.__code__.co_varnames:
+            sink = self.deliver(spec or "terminal") if self.deliver else None
+            return cls(params, deliver=sink)  # type: ignore[call-arg]
+        return cls(params)
+
+    def plan(self, ctx: Context) -> Plan:
+        self.inner = self.build()
+        plan = self.inner.plan(ctx)
+        if plan and self.step.check:
+            plan.summary = f"{plan.summary} (check only: this step never changes anything)"
+        return plan
+
+    def guard(self, ctx: Context, plan: Plan) -> None:
+        assert self.inner is not None
+        self.inner.guard(ctx, plan)
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        assert self.inner is not None
+        if self.step.check:
+            return Applied(summary=f"would {plan.summary}")
+        return self.inner.apply(ctx, plan)
+
+    def undo(self) -> Action[Any] | None:
+        return self.inner.undo() if self.inner and not self.step.check else None
+
+
+class Undo(Action[Params]):
+    """A rollback step: the undo of an earlier action, or a record that it has none."""
+
+    params_model: ClassVar[type[Params]] = Params
+
+    def __init__(self, of: StepAction, action: Action[Any] | None) -> None:
+        super().__init__(Params())
+        self.of, self.action = of, action
+        self.name = f"undo {of.name}"  # type: ignore[misc]
+
+    def target(self) -> str:
+        return self.of.target()
+
+    def plan(self, ctx: Context) -> Plan:
+        if self.action is None:
+            raise Skip(f"cannot undo {self.of.name} {self.of.target()}: left as it is")
+        plan = self.action.plan(ctx)
+        plan.summary = f"undo: {plan.summary}"
+        return plan
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        assert self.action is not None
+        return self.action.apply(ctx, plan)
+
+
+class PlaybookRun:
+    def __init__(self, loaded: LoadedPlaybook, inputs: dict[str, Any], *,
+                 ticket: dict[str, Any] | None, profile_name: str | None, run_id: str,
+                 deliver: Any = None) -> None:
+        self.loaded, self.inputs, self.deliver = loaded, inputs, deliver
+        self.variables: dict[str, Any] = {
+            "inputs": inputs, "ticket": ticket or {}, "steps": {},
+            "profile": {"name": profile_name}, "run": {"id": run_id}}
+        self.applied: list[StepAction] = []
+        self.rolled_back = False
+        self.would_create: set[str] = set()  # logins a check run would have created
+
+    def _awaits_creation(self, step: Step, scope: dict[str, Any], runner: Runner) -> str | None:
+        """In a check run, a step on an account an earlier step would create cannot be
+        planned; it is skipped with the reason instead of failing."""
+        if not runner.ctx.check or not self.would_create or "login" not in step.with_:
+            return None
+        try:
+            login = render.render_value(step.with_["login"], scope)
+        except ValidationError:
+            return None
+        return login if isinstance(login, str) and login in self.would_create else None
+
+    def actions(self, runner: Runner) -> Iterator[Action[Any]]:
+        """The generator the runner consumes; it reads each result as it is produced."""
+        for index, step in enumerate(self.loaded.playbook.steps):
+            label = step.label(index)
+            try:
+                items = self._items(step)
+            except ValidationError as exc:
+                yield _Failed(step.uses, label, exc)
+                if step.on_error != "continue":
+                    yield from self._rollback() if step.on_error == "rollback" else ()
+                    return
+                continue
+            results: list[Result] = []
+            failed = False
+            for item in items:
+                scope = {**self.variables, "item": item} if item is not _NO_ITEM else \
+                    self.variables
+                if step.when is not None and not render.evaluate(step.when, scope):
+                    yield _Skipped(step.uses, label, "condition is false")
+                    continue
+                pending = self._awaits_creation(step, scope, runner)
+                if pending:
+                    yield _Skipped(step.uses, label, f"would run once {pending} exists "
+                                                     "(a check run creates nothing)")
+                    continue
+                action = StepAction(step, scope, label, self.deliver)
+                yield action
+                result = _last(runner)
+                results.append(result)
+                if result.check and result.changed and result.action == "account.create":
+                    self.would_create.add(str(result.data.get("login", "")))
+                if result.changed and not result.check:
+                    self.applied.append(action)
+                failed = failed or result.failed
+            if step.register_:
+                self.variables["steps"][step.register_] = _registered(results, looped=(
+                    step.loop is not None or step.for_each is not None))
+            if failed and step.on_error == "stop":
+                return
+            if failed and step.on_error == "rollback":
+                yield from self._rollback()
+                return
+
+    def _items(self, step: Step) -> list[Any]:
+        if step.for_each is not None:
+            path = Path(str(render.render_value(step.for_each.csv, self.variables)))
+            from adminkit.core.csvfile import read_rows
+
+            return [row.values for row in read_rows(path, required=(), optional=_any_columns(
+                path))]
+        if step.loop is None:
+            return [_NO_ITEM]
+        items = render.render_value(step.loop, self.variables)
+        if not isinstance(items, list):
+            raise ValidationError(f"{step.uses}: loop gave {type(items).__name__}, not a list")
+        if len(items) > MAX_ITEMS:
+            raise ValidationError(f"{step.uses}: loop of {len(items)} items (max {MAX_ITEMS})")
+        return items
+
+    def _rollback(self) -> Iterator[Action[Any]]:
+        self.rolled_back = True
+        for action in reversed(self.applied):
+            yield Undo(action, action.undo())
+
+
+_NO_ITEM = object()
+
+
+def _any_columns(path: Path) -> list[str]:
+    import csv
+
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        first = handle.readline()
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    return [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+
+
+def _last(runner: Runner) -> Result:
+    assert runner.report is not None and runner.report.results
+    return runner.report.results[-1]
+
+
+def _registered(results: list[Result], *, looped: bool) -> dict[str, Any]:
+    def one(r: Result) -> dict[str, Any]:
+        dumped = r.model_dump(mode="json")
+        return {"status": r.status.value, "changed": r.changed, "failed": r.failed,
+                "summary": r.summary, "target": r.target, "data": dumped["data"]}
+
+    if not looped and len(results) == 1:
+        return one(results[0])
+    return {"results": [one(r) for r in results],
+            "changed": any(r.changed for r in results),
+            "failed": any(r.failed for r in results)}
+
+
+class _Fixed(Action[Params]):
+    params_model: ClassVar[type[Params]] = Params
+
+    def __init__(self, name: str, label: str) -> None:
+        super().__init__(Params())
+        self.name, self.label = name, label  # type: ignore[misc]
+
+    def target(self) -> str:
+        return self.label
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:  # pragma: no cover - never planned
+        return Applied()
+
+
+class _Skipped(_Fixed):
+    def __init__(self, name: str, label: str, why: str) -> None:
+        super().__init__(name, label)
+        self.why = why
+
+    def plan(self, ctx: Context) -> Plan:
+        raise Skip(self.why)
+
+
+class _Failed(_Fixed):
+    def __init__(self, name: str, label: str, error: Exception) -> None:
+        super().__init__(name, label)
+        self.error = error
+
+    def plan(self, ctx: Context) -> Plan:
+        raise self.error
+
+
+def deliver_factory(profile: Any) -> Callable[[str], Deliver]:
+    """Steps name a delivery (`deliver: mail`); build it against the run's profile."""
+    from adminkit.accounts.passwords import delivery
+
+    def make(spec: str) -> Deliver:
+        return delivery(spec, profile)
+
+    return make
+
+
+__all__ = ["PlaybookRun", "Status", "StepAction", "Undo", "deliver_factory"]

@@ -1,0 +1,76 @@
+"""Turning `--input k=v` strings (or an inputs file) into typed, validated input values."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from adminkit.core.errors import ValidationError
+from adminkit.playbook.model import InputSpec, Playbook
+
+EMAIL = re.compile(r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$")
+
+
+def resolve_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(playbook.inputs))
+    problems = [f"unknown input {name!r}" for name in unknown]
+    values: dict[str, Any] = {}
+    for name, spec in playbook.inputs.items():
+        if name not in given:
+            if spec.required and spec.default is None:
+                problems.append(f"input {name} is required ({spec.description or spec.type})")
+            values[name] = spec.default
+            continue
+        try:
+            values[name] = convert(spec, given[name])
+        except ValueError as exc:
+            problems.append(f"input {name}: {exc}")
+    if problems:
+        raise ValidationError("; ".join(problems),
+                              hint=f"inputs of {playbook.name}: "
+                                   + ", ".join(f"{k} ({v.type})"
+                                               for k, v in playbook.inputs.items()))
+    return values
+
+
+def convert(spec: InputSpec, raw: Any) -> Any:
+    if spec.type == "list":
+        items = raw if isinstance(raw, list) else [p.strip() for p in str(raw).split(",")
+                                                   if p.strip()]
+        return [_text(spec, str(i)) for i in items]
+    if spec.type == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise ValueError(f"{raw!r} is not true or false")
+    if spec.type == "int":
+        try:
+            return int(str(raw))
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a whole number") from None
+    if spec.type == "date":
+        try:
+            return date.fromisoformat(str(raw)).isoformat()
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD)") from None
+    text = _text(spec, str(raw))
+    if spec.type == "email" and not EMAIL.match(text):
+        raise ValueError(f"{text!r} is not an e-mail address")
+    if spec.type == "enum" and spec.choices and text not in spec.choices:
+        raise ValueError(f"{text!r} is not one of {', '.join(spec.choices)}")
+    return text
+
+
+def _text(spec: InputSpec, text: str) -> str:
+    if len(text) > spec.max_length:
+        raise ValueError(f"longer than {spec.max_length} characters")
+    if any(ord(ch) < 32 for ch in text):
+        raise ValueError("contains a control character")
+    if spec.pattern and not re.fullmatch(spec.pattern, text):
+        raise ValueError(f"{text!r} does not match {spec.pattern}")
+    return text

@@ -1,0 +1,196 @@
+"""Loading a playbook: YAML with positions, the schema, then what only we can check.
+
+Every problem is reported at once with file, line and column: bad YAML, unknown keys,
+wrong types, unknown actions, unknown or missing action parameters, literal values of
+the wrong type, template syntax, undefined variables and steps referred to before
+they are registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+
+from adminkit.core import yamlsource
+from adminkit.core.action import Action
+from adminkit.core.errors import ConfigError
+from adminkit.playbook import render
+from adminkit.playbook.model import Playbook, Step
+
+# parameters a step may give that are not the action's own (how to deliver a password)
+EXTRA_PARAMS = {"deliver"}
+
+
+@dataclass
+class LoadedPlaybook:
+    playbook: Playbook
+    source: yamlsource.Sourced
+
+    @property
+    def path(self) -> Path:
+        return self.source.file
+
+
+def registry() -> dict[str, type[Action[Any]]]:
+    from adminkit.playbook.actions import ACTIONS
+
+    return ACTIONS
+
+
+def load(path: Path) -> LoadedPlaybook:
+    source = yamlsource.load(path)
+    if not isinstance(source.data, dict):
+        raise ConfigError(f"{path}:1:1: a playbook is a mapping (name, inputs, steps)")
+    try:
+        playbook = Playbook.model_validate(source.data)
+    except PydanticValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False, include_input=False):
+            loc = [str(p).rstrip("_") if p in ("with_", "register_") else p for p in err["loc"]]
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"{source.where(loc)}: {'.'.join(map(str, loc))}: {msg}")
+        raise ConfigError(_join(path, problems)) from None
+    problems = Checker(playbook, source).problems()
+    if problems:
+        raise ConfigError(_join(path, problems))
+    return LoadedPlaybook(playbook, source)
+
+
+def _join(path: Path, problems: list[str]) -> str:
+    return f"{path}: {len(problems)} problem(s)\n  " + "\n  ".join(problems)
+
+
+class Checker:
+    """What the schema cannot see: actions, parameters, templates, names."""
+
+    def __init__(self, playbook: Playbook, source: yamlsource.Sourced) -> None:
+        self.playbook, self.source = playbook, source
+        self.found: list[str] = []
+        self.actions = registry()
+
+    def problem(self, loc: list[str | int], text: str) -> None:
+        self.found.append(f"{self.source.where(loc)}: {text}")
+
+    def problems(self) -> list[str]:
+        for name, spec in self.playbook.inputs.items():
+            if spec.type == "enum" and not spec.choices:
+                self.problem(["inputs", name, "type"], f"input {name}: an enum needs choices")
+            if spec.pattern is not None:
+                import re
+
+                try:
+                    re.compile(spec.pattern)
+                except re.error as exc:
+                    self.problem(["inputs", name, "pattern"], f"bad pattern: {exc}")
+        registered: set[str] = set()
+        for i, step in enumerate(self.playbook.steps):
+            self.step(i, step, registered)
+            if step.register_:
+                if step.register_ in registered:
+                    self.problem(["steps", i, "register"],
+                                 f"{step.register_!r} is already registered by an earlier step")
+                registered.add(step.register_)
+        return self.found
+
+    def step(self, i: int, step: Step, registered: set[str]) -> None:
+        here: list[str | int] = ["steps", i]
+        looping = step.loop is not None or step.for_each is not None
+        if step.loop is not None and step.for_each is not None:
+            self.problem([*here, "loop"], "give loop or for_each, not both")
+        cls = self.actions.get(step.uses)
+        if cls is None:
+            known = ", ".join(sorted(self.actions))
+            self.problem([*here, "uses"], f"unknown action {step.uses!r} (known: {known})")
+        else:
+            self.params(here, step, cls)
+        if step.when is not None:
+            self.template([*here, "when"], step.when, registered, looping, expression=True)
+        if isinstance(step.loop, str):
+            self.template([*here, "loop"], step.loop, registered, False)
+        if step.for_each is not None:
+            self.template([*here, "for_each", "csv"], step.for_each.csv, registered, False)
+        for key, value in step.with_.items():
+            self.walk([*here, "with", key], value, registered, looping)
+
+    def params(self, here: list[str | int], step: Step, cls: type[Action[Any]]) -> None:
+        fields = cls.params_model.model_fields
+        for key, value in step.with_.items():
+            if key in EXTRA_PARAMS:
+                continue
+            if key not in fields:
+                self.problem([*here, "with", key],
+                             f"{step.uses} has no parameter {key!r} "
+                             f"(it takes: {', '.join(fields) or 'none'})")
+                continue
+            if not _has_template(value):
+                try:
+                    TypeAdapter(fields[key].annotation or Any).validate_python(value)
+                except PydanticValidationError as exc:
+                    msg = exc.errors(include_url=False, include_input=False)[0]["msg"]
+                    self.problem([*here, "with", key], f"{step.uses} {key}: {msg}")
+        missing = [n for n, f in fields.items() if f.is_required() and n not in step.with_]
+        if missing:
+            self.problem([*here, "uses"], f"{step.uses} needs {', '.join(missing)}")
+
+    def walk(self, loc: list[str | int], value: Any, registered: set[str],
+             looping: bool) -> None:
+        if isinstance(value, str):
+            self.template(loc, value, registered, looping)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self.walk([*loc, k], v, registered, looping)
+        elif isinstance(value, list):
+            for n, v in enumerate(value):
+                self.walk([*loc, n], v, registered, looping)
+
+    def template(self, loc: list[str | int], text: str, registered: set[str], looping: bool,
+                 *, expression: bool = False) -> None:
+        if not expression and not render.is_template(text):
+            return
+        error = render.syntax_error(text, expression=expression)
+        if error:
+            self.problem(loc, f"template syntax: {error}")
+            return
+        for name in sorted(render.variables_used(text, expression=expression)):
+            if name == "item" and not looping:
+                self.problem(loc, "`item` is only defined in a step with loop or for_each")
+            elif name not in render.ROOTS:
+                self.problem(loc, f"undefined variable {name!r} (use inputs., ticket., "
+                                  "steps., profile. or item)")
+        for root, attr in _attributes(text, expression):
+            if root == "inputs" and attr not in self.playbook.inputs:
+                self.problem(loc, f"undefined input {attr!r} "
+                                  f"(inputs: {', '.join(self.playbook.inputs) or 'none'})")
+            if root == "steps" and attr not in registered:
+                self.problem(loc, f"steps.{attr} is not registered by an earlier step")
+
+
+def _has_template(value: Any) -> bool:
+    if isinstance(value, str):
+        return render.is_template(value)
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return False
+
+
+def _attributes(text: str, expression: bool) -> list[tuple[str, str]]:
+    """(root, attribute) pairs such as ("inputs", "surname") in a template."""
+    from jinja2 import nodes
+
+    env = render.environment()
+    ast = env.parse("{{ " + text + " }}" if expression else text)
+    pairs = []
+    for node in ast.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name):
+            pairs.append((node.node.name, node.attr))
+    for node in ast.find_all(nodes.Getitem):
+        if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const) and \
+                isinstance(node.arg.value, str):
+            pairs.append((node.node.name, node.arg.value))
+    return pairs
