@@ -79,6 +79,18 @@ def status(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) 
         raise typer.Exit(1)
 
 
+@app.command("ticket")
+def ticket(ctx: typer.Context,
+           subject: Annotated[str, typer.Argument(help="The ticket's subject.")],
+           requestor: Annotated[str, typer.Option(help="Who asks.")] = "jdoe@example.test",
+           lab_dir: LabDir = None) -> None:
+    """Open a ticket in the lab's Request Tracker (for demos and trying playbooks); prints
+    its number."""
+    server = _lab(ctx, lab_dir).server("rt")
+    number = server.new_ticket(subject, requestor=requestor)  # type: ignore[attr-defined]
+    typer.echo(number)
+
+
 @app.command("reset")
 def reset(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> None:
     """Back to the freshly seeded state (golden copies)."""

@@ -92,17 +92,28 @@ def list_(ctx: typer.Context,
 
 
 @app.command("show")
-def show(ctx: typer.Context, ticket: TicketId) -> None:
-    """A local ticket with its notes."""
+def show(ctx: typer.Context, ticket: Annotated[str, typer.Argument(
+        help="A local ticket number, or a reference like rt:42 (with --profile).")]) -> None:
+    """A ticket with its notes: the local store's, or the profile's system's where it can
+    list them (Request Tracker)."""
     from adminkit.cli.output import emit_rows
-    from adminkit.tickets.local import LocalTickets
+    from adminkit.cli.session import profile_of
+    from adminkit.core.errors import UsageError
+    from adminkit.tickets.base import parse_ref
+    from adminkit.tickets.systems import open_system
 
-    store = LocalTickets()
+    state = state_of(ctx)
+    profile = profile_of(state, required=False)
+    ref = parse_ref(ticket, "local")  # a bare number is the local store's
+    system = open_system(profile, ref.kind)
     try:
-        head = store.get(ticket)
-        notes = store.notes(ticket)
+        head = system.get(ref.id)
+        lister = getattr(system, "notes", None)
+        if lister is None:
+            raise UsageError(f"adminkit cannot list the notes of {ref.kind} tickets yet")
+        notes = lister(ref.id)
     finally:
-        store.close()
+        system.close()
     emit_rows(state_of(ctx), notes, ["time", "author", "internal", "body"],
               title=f"#{ticket} {head.subject} ({head.status})",
               json_data={"id": ticket, "subject": head.subject, "status": head.status,

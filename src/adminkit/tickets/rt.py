@@ -48,6 +48,29 @@ class RequestTracker:
         items = r.json().get("items") or []
         return str(items[0]["id"]) if items else None
 
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Comments and correspondence, oldest first (for `adminkit ticket show`)."""
+        what = f"RT ticket {ticket_id}: history"
+        r = send(lambda: self.http.get(f"/ticket/{ticket_id}/history", params={
+            "fields": "Type,Created,Creator", "per_page": 100}), what)
+        check(r, what, missing=(403, 404))
+        kinds = {str(t["id"]): t for t in r.json().get("items") or []
+                 if t.get("Type") in ("Comment", "Correspond")}
+        r = send(lambda: self.http.get(f"/ticket/{ticket_id}/attachments", params={
+            "fields": "TransactionId,ContentType,Content", "per_page": 100}), what)
+        check(r, what, missing=(403, 404))
+        out = []
+        for a in r.json().get("items") or []:
+            txn = a.get("TransactionId")
+            txn_id = str(txn.get("id") if isinstance(txn, dict) else txn)
+            if txn_id in kinds and a.get("ContentType") == "text/plain":
+                t = kinds[txn_id]
+                creator = t.get("Creator")
+                out.append({"time": t.get("Created"), "internal": t["Type"] == "Comment",
+                            "author": creator.get("id") if isinstance(creator, dict) else creator,
+                            "body": str(a.get("Content", "")).rstrip("\n")})
+        return out
+
     def get(self, ticket_id: str) -> Ticket:
         what = f"RT ticket {ticket_id}"
         r = send(lambda: self.http.get(f"/ticket/{ticket_id}"), what)
