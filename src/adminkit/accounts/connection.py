@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     import ldap3
 
 log = logging.getLogger("adminkit.accounts")
+RECONNECT_TRIES = 3
+RECONNECT_PAUSE = 1
 
 
 def endpoint(cfg: DirectoryConfig) -> tuple[str, int, bool]:
@@ -38,6 +40,9 @@ def connect(cfg: DirectoryConfig, password: Secret) -> ldap3.Connection:
     import ldap3
     from ldap3.core import exceptions as lexc
 
+    # Bounded: ldap3's default retries a dead server forever, 2 s apart.
+    ldap3.set_config_parameter("RESTARTABLE_TRIES", RECONNECT_TRIES)
+    ldap3.set_config_parameter("RESTARTABLE_SLEEPTIME", RECONNECT_PAUSE)
     host, port, use_ssl = endpoint(cfg)
     if not use_ssl and not cfg.starttls:
         if not cfg.insecure:
@@ -50,9 +55,12 @@ def connect(cfg: DirectoryConfig, password: Secret) -> ldap3.Connection:
                     validate=ssl.CERT_REQUIRED, version=ssl.PROTOCOL_TLS_CLIENT)
     server = ldap3.Server(host, port=port, use_ssl=use_ssl, tls=tls,
                           connect_timeout=cfg.timeout, get_info=ldap3.NONE)
+    # RESTARTABLE: a connection the server or the network dropped is opened and bound
+    # again, and the operation retried, a few times, before an error reaches the action.
     conn = ldap3.Connection(server, user=cfg.bind_user, password=password.reveal(),
                             receive_timeout=math.ceil(cfg.timeout), auto_referrals=False,
-                            raise_exceptions=False, read_only=False)
+                            raise_exceptions=False, read_only=False,
+                            client_strategy=ldap3.RESTARTABLE)
     where = f"{host}:{port}"
     try:
         conn.open()
