@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile, TicketsConfig
-from adminkit.core.errors import AuthenticationFailed, UsageError
+from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound
 
 if TYPE_CHECKING:
@@ -54,6 +54,19 @@ def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (40
     if code == 429 or code >= 500:
         raise RetryLater(f"{what}: HTTP {code}", retry_after=retry_after(response))
     raise Rejected(f"{what}: HTTP {code}: {response.text[:200]}")
+
+
+def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:
+    """The body as JSON; a 2xx that is not JSON (a proxy's login page) is a failed call."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise ConnectionFailed(f"{what}: the answer was not JSON "
+                               f"({response.headers.get('Content-Type', 'no type')})") from None
+    if not isinstance(data, shape):
+        raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
+                               f"{type(data).__name__}")
+    return data
 
 
 def send(call: object, what: str) -> httpx.Response:

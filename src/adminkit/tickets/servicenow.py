@@ -28,6 +28,7 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef
 from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
     import httpx
@@ -44,18 +45,6 @@ TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,79}")
 class NoteNotSaved(TicketNotFound):
     """The instance answered 200 but kept nothing: the account may not write that field."""
 
-
-def _json(response: httpx.Response, what: str, shape: type = dict) -> Any:
-    """The body as JSON; a 2xx that is not JSON (a login or maintenance page) is a failure."""
-    try:
-        data = response.json()
-    except ValueError:
-        raise ConnectionFailed(f"{what}: the answer was not JSON "
-                               f"({response.headers.get('Content-Type', 'no type')})") from None
-    if not isinstance(data, shape):
-        raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
-                               f"{type(data).__name__}")
-    return data
 
 
 def _result(response: httpx.Response, what: str, shape: type = dict) -> Any:

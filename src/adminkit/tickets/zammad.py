@@ -27,6 +27,7 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
 from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
     import httpx
@@ -34,18 +35,6 @@ if TYPE_CHECKING:
 PUBLIC_TYPES = ("email", "note", "web", "phone")
 MISSING = (403, 404)  # 403 "Not authorized": a ticket outside the agent's groups
 
-
-def _json(response: httpx.Response, what: str, shape: type = dict) -> Any:
-    """The body as JSON; a 2xx that is not JSON (a proxy's page) is a failed call."""
-    try:
-        data = response.json()
-    except ValueError:
-        raise ConnectionFailed(f"{what}: the answer was not JSON "
-                               f"({response.headers.get('Content-Type', 'no type')})") from None
-    if not isinstance(data, shape):
-        raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
-                               f"{type(data).__name__}")
-    return data
 
 
 def _reason(response: httpx.Response) -> str:
