@@ -1,0 +1,128 @@
+"""Ticket notes: the outbox against a bare httpx loop, and a run's cost of having a ticket.
+
+Part 1 posts N notes (default 500) to the lab's Request Tracker twice, in one run:
+once with a plain sequential httpx loop on one keep-alive connection (the floor),
+once through adminkit's outbox (journal rows with queued notes, then `flush`).
+Part 2 disables and re-enables M accounts (default 500) in the lab's AD with
+`account bulk disable`, once without and once with `--ticket`, and compares times.
+Only ratios within one run mean anything on a shared machine.
+
+    python bench/ticket_notes.py [--notes 500] [--accounts 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from adminkit.journal.store import Journal
+from adminkit.lab.lab import Lab
+from adminkit.tickets.outbox import flush
+from adminkit.tickets.systems import opener
+
+
+def bare_loop(rt: object, ticket: int, n: int) -> float:
+    client = rt.client()  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    for i in range(n):
+        r = client.post(f"/ticket/{ticket}/comment",
+                        json={"Content": f"bare note {i}", "ContentType": "text/plain"})
+        assert r.status_code == 201, r.text
+    elapsed = time.perf_counter() - start
+    client.close()
+    return elapsed
+
+
+def through_outbox(ticket: int, n: int, config_dir: Path, tmp: Path) -> float:
+    journal = Journal(tmp / "journal.db")
+    for i in range(n):
+        journal.append(note={"key": f"R-bench:{i}", "system": "rt", "ticket": str(ticket),
+                             "internal": True, "body": f"adminkit:R-bench:{i}; note {i}"},
+                       kind="action", run_id="R-bench", idx=i, operator="bench",
+                       profile="lab", mode="apply", action="bench", target=str(i),
+                       status="changed", summary="bench")
+    start = time.perf_counter()
+    report = flush(journal, opener(config_dir))
+    elapsed = time.perf_counter() - start
+    assert report.delivered == n, report
+    journal.close()
+    return elapsed
+
+
+def adminkit(*args: str, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args], env=env,
+                       capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if r.returncode != 0:
+        raise SystemExit(f"adminkit {' '.join(args)} failed:\n{r.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--notes", type=int, default=500)
+    parser.add_argument("--accounts", type=int, default=500)
+    parser.add_argument("--part", choices=("notes", "run", "both"), default="both")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ak-bench-"))
+    config = tmp / "config"
+    lab = Lab(config_dir=config)
+    print("bringing up the lab…", file=sys.stderr)
+    lab.up(["rt"] if args.part == "notes" else ["samba", "rt"])
+    rt = lab.server("rt")
+
+    if args.part in ("notes", "both"):
+        part_notes(rt, args.notes, config, tmp)
+    if args.part in ("run", "both"):
+        part_run(rt, args.accounts, config, tmp)
+        lab.reset(["samba"])
+
+
+def part_notes(rt: object, notes: int, config: Path, tmp: Path) -> None:
+    bare = bare_loop(rt, rt.new_ticket("bench: bare loop"), notes)  # type: ignore[attr-defined]
+    ticket = rt.new_ticket("bench: outbox")  # type: ignore[attr-defined]
+    outbox = through_outbox(ticket, notes, config, tmp)
+    print(f"\n{'notes to RT':<28} {'seconds':>8} {'notes/s':>8}")
+    print(f"{'bare httpx loop':<28} {bare:>8.2f} {notes / bare:>8.1f}")
+    print(f"{'adminkit outbox flush':<28} {outbox:>8.2f} {notes / outbox:>8.1f}")
+    ratio = (notes / outbox) / (notes / bare)
+    verdict = "met" if ratio >= 0.9 else "NOT met"
+    print(f"outbox / bare loop = {ratio:.2f}x  (goal: >= 0.9: {verdict})")
+
+
+
+def part_run(rt: object, accounts: int, config: Path, tmp: Path) -> None:
+    env = {**os.environ, "ADMINKIT_CONFIG": str(config), "ADMINKIT_JOURNAL": str(tmp / "j2.db"),
+           "ADMINKIT_TICKETS": str(tmp / "t.db")}
+    csv = tmp / "people.csv"
+    csv.write_text("given_name,surname,login\n" + "".join(
+        f"Bench,Person{i},bench{i}\n" for i in range(accounts)))
+    logins = tmp / "logins.csv"
+    logins.write_text("login\n" + "".join(f"bench{i}\n" for i in range(accounts)))
+    print(f"\ncreating {accounts} accounts…", file=sys.stderr)
+    adminkit("-p", "lab", "account", "import", str(csv), "--deliver", f"file:{tmp}", env=env)
+    ticket = rt.new_ticket("bench: bulk disable")  # type: ignore[attr-defined]
+    plain = adminkit("-p", "lab", "account", "bulk", "disable", str(logins), "--force", env=env)
+    adminkit("-p", "lab", "account", "bulk", "enable", str(logins), env=env)
+    noted = adminkit("-p", "lab", "--ticket", str(ticket), "account", "bulk", "disable",
+                     str(logins), "--force", env=env)
+    print(f"\n{accounts} account disables      {'seconds':>8}")
+    print(f"{'without a ticket':<28} {plain:>8.2f}")
+    print(f"{'with --ticket (RT)':<28} {noted:>8.2f}")
+    cost = noted / plain
+    print(f"with / without = {cost:.2f}x  (goal: <= 1.1: {'met' if cost <= 1.1 else 'NOT met'})")
+    journal = Journal(tmp / "j2.db")
+    pending = [n for n in journal.outbox() if n["status"] != "delivered"]
+    print(f"notes still in the outbox after the run: {len(pending)} "
+          "(delivered later by `adminkit ticket flush`)")
+    journal.close()
+
+
+if __name__ == "__main__":
+    main()
