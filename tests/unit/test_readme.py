@@ -12,7 +12,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_readme_profile_is_valid() -> None:
-    block = README.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in README.read_text().split("```yaml\n")[1:]]
+    [block] = [b for b in blocks if b.startswith("description:")]
     profile = Profile.model_validate({"name": "acme", **yaml.safe_load(block)})
     assert profile.directory is not None and profile.directory.kind == "ad"
     assert profile.accounts.template.groups == ["Staff-All"]

@@ -26,6 +26,9 @@ def run(
     resume: Annotated[str | None, typer.Option(
         "--resume", help="Run id of an interrupted run: skip what is journaled as done.")
     ] = None,
+    force: Annotated[bool, typer.Option(
+        help="Allow a step to disable or delete more accounts than the profile's limit.")
+    ] = False,
 ) -> None:
     """Run a playbook; every step is journaled and noted on the ticket.
 
@@ -43,11 +46,11 @@ def run(
             raise UsageError("nothing to run", hint="give a playbook, or --resume RUN")
         _rerun(state, resume)
         return
-    _run_playbook(state, playbook, input_ or [], inputs, approved_by, resume)
+    _run_playbook(state, playbook, input_ or [], inputs, approved_by, resume, force)
 
 
 def _run_playbook(state: GlobalState, name: str, pairs: list[str], inputs_file: Path | None,
-                  approved_by: str | None, resume: str | None) -> None:
+                  approved_by: str | None, resume: str | None, force: bool) -> None:
     from adminkit.cli.playbook_cmd import find
     from adminkit.cli.session import execute, finish, profile_of
     from adminkit.core.errors import PolicyRefused
@@ -73,7 +76,9 @@ def _run_playbook(state: GlobalState, name: str, pairs: list[str], inputs_file: 
 
     def actions(runner: Any) -> Any:
         play = PlaybookRun(loaded, values, ticket=ticket, profile_name=state.profile,
-                           run_id=runner.run.id, deliver=deliver_factory(profile))
+                           run_id=runner.run.id, deliver=deliver_factory(profile),
+                           bulk_limit=profile.policy.bulk_limit if profile else 25,
+                           force=force)
         return play.actions(runner)
 
     finish(execute(state, command, actions, profile=profile, resume_id=resume))

@@ -16,7 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from adminkit.core.action import Action, Applied, Params, Plan, Skip
 from adminkit.core.context import Context
-from adminkit.core.errors import ValidationError
+from adminkit.core.errors import PolicyRefused, ValidationError
 from adminkit.core.result import Result, Status
 from adminkit.playbook import render
 from adminkit.playbook.loader import EXTRA_PARAMS, LoadedPlaybook, registry
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from adminkit.core.runner import Runner
 
 MAX_ITEMS = 10_000
+DESTRUCTIVE = {"account.disable", "account.delete"}
 
 
 class StepAction(Action[Params]):
@@ -110,8 +111,9 @@ class Undo(Action[Params]):
 class PlaybookRun:
     def __init__(self, loaded: LoadedPlaybook, inputs: dict[str, Any], *,
                  ticket: dict[str, Any] | None, profile_name: str | None, run_id: str,
-                 deliver: Any = None) -> None:
+                 deliver: Any = None, bulk_limit: int = 25, force: bool = False) -> None:
         self.loaded, self.inputs, self.deliver = loaded, inputs, deliver
+        self.bulk_limit, self.force = bulk_limit, force
         self.variables: dict[str, Any] = {
             "inputs": inputs, "ticket": ticket or {}, "steps": {},
             "profile": {"name": profile_name}, "run": {"id": run_id}}
@@ -144,10 +146,22 @@ class PlaybookRun:
                 continue
             results: list[Result] = []
             failed = False
+            over = self._over_limit(step, items)
+            if over is not None:
+                yield _Failed(step.uses, label, over)
+                items, failed = [], True
+                results.append(_last(runner))
             for item in items:
                 scope = {**self.variables, "item": item} if item is not _NO_ITEM else \
                     self.variables
-                if step.when is not None and not render.evaluate(step.when, scope):
+                try:
+                    go = step.when is None or render.evaluate(step.when, scope)
+                except ValidationError as exc:  # a condition that cannot be evaluated fails
+                    yield _Failed(step.uses, label, exc)
+                    results.append(_last(runner))
+                    failed = True
+                    continue
+                if not go:
                     yield _Skipped(step.uses, label, "condition is false")
                     continue
                 pending = self._awaits_creation(step, scope, runner)
@@ -172,6 +186,14 @@ class PlaybookRun:
             if failed and step.on_error == "rollback":
                 yield from self._rollback()
                 return
+
+    def _over_limit(self, step: Step, items: list[Any]) -> PolicyRefused | None:
+        """The profile's blast-radius limit holds for playbooks too."""
+        if step.uses not in DESTRUCTIVE or self.force or len(items) <= self.bulk_limit:
+            return None
+        return PolicyRefused(f"{step.uses} on {len(items)} accounts is over the profile's "
+                             f"limit of {self.bulk_limit} for one run",
+                             hint="run again with --force if this is really meant")
 
     def _items(self, step: Step) -> list[Any]:
         if step.for_each is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -128,7 +128,10 @@ class Checker:
                 continue
             if not _has_template(value):
                 try:
-                    TypeAdapter(fields[key].annotation or Any).validate_python(value)
+                    field = fields[key]  # keep the field's constraints (min_length, pattern)
+                    kind: Any = Annotated[(field.annotation or Any, *field.metadata)] \
+                        if field.metadata else (field.annotation or Any)
+                    TypeAdapter(kind).validate_python(value)
                 except PydanticValidationError as exc:
                     msg = exc.errors(include_url=False, include_input=False)[0]["msg"]
                     self.problem([*here, "with", key], f"{step.uses} {key}: {msg}")

@@ -46,26 +46,32 @@ def render_value(value: Any, variables: dict[str, Any]) -> Any:
 def _render_string(text: str, variables: dict[str, Any]) -> Any:
     if not is_template(text):
         return text
-    from jinja2 import TemplateError
+    from jinja2 import TemplateError, Undefined
 
     env = environment()
     try:
         single = SINGLE.match(text)
         if single and "}}" not in single.group("expr") and "{{" not in single.group("expr"):
-            return env.compile_expression(single.group("expr"), undefined_to_none=False)(
+            value = env.compile_expression(single.group("expr"), undefined_to_none=False)(
                 **variables)
+            if isinstance(value, Undefined):  # an expression hands back Undefined unraised
+                value._fail_with_undefined_error()
+            return value
         return env.from_string(text).render(**variables)
-    except TemplateError as exc:
+    except (TemplateError, OverflowError) as exc:
         raise ValidationError(f"template {text!r}: {exc}") from None
 
 
 def evaluate(condition: str, variables: dict[str, Any]) -> bool:
-    from jinja2 import TemplateError
+    from jinja2 import TemplateError, Undefined
 
     try:
-        return bool(environment().compile_expression(condition, undefined_to_none=False)(
-            **variables))
-    except TemplateError as exc:
+        value = environment().compile_expression(condition, undefined_to_none=False)(
+            **variables)
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+        return bool(value)
+    except (TemplateError, OverflowError) as exc:
         raise ValidationError(f"condition {condition!r}: {exc}") from None
 
 
@@ -79,10 +85,11 @@ def variables_used(text: str, *, expression: bool = False) -> set[str]:
 
 
 def syntax_error(text: str, *, expression: bool = False) -> str | None:
-    from jinja2 import TemplateSyntaxError
+    """Parse and compile: compiling also catches unknown filters and tests."""
+    from jinja2 import TemplateError
 
     try:
-        environment().parse("{{ " + text + " }}" if expression else text)
-    except TemplateSyntaxError as exc:
+        environment().compile("{{ " + text + " }}" if expression else text)
+    except TemplateError as exc:
         return exc.message or "syntax error"
     return None
