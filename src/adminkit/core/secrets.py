@@ -31,6 +31,7 @@ _MIN_REDACT = 4  # shorter values would scrub ordinary words
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
+_by_length: tuple[str, ...] = ()  # _known, longest first; rebuilt only when it grows
 
 
 class Secret:
@@ -43,8 +44,11 @@ class Secret:
             value = value.reveal()
         self.__value = value
         if len(value) >= _MIN_REDACT:
+            global _by_length
             with _known_lock:
-                _known.add(value)
+                if value not in _known:
+                    _known.add(value)
+                    _by_length = tuple(sorted(_known, key=len, reverse=True))
 
     def reveal(self) -> str:
         return self.__value
@@ -91,9 +95,7 @@ def redact(text: str) -> str:
     """Replace every known secret value inside `text` with the mask."""
     if not text:
         return text
-    with _known_lock:
-        values = sorted(_known, key=len, reverse=True)
-    for value in values:
+    for value in _by_length:
         if value in text:
             text = text.replace(value, MASK)
     return text

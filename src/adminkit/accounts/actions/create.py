@@ -16,6 +16,7 @@ from pydantic import Field
 from adminkit.accounts import naming, passwords
 from adminkit.accounts.actions.base import Text, fill, refuse_protected
 from adminkit.accounts.actions.groups import (
+    group_cache,
     membership_changes,
     refuse_protected_groups,
     resolve_groups,
@@ -88,7 +89,7 @@ class CreateAccount(Action[CreateParams]):
             check_given(directory, p.password)
         if p.password is None and self.deliver is None:
             raise ValidationError("a generated password needs a delivery (--deliver)")
-        self.groups = resolve_groups(directory, group_names)
+        self.groups = resolve_groups(directory, group_names, group_cache(ctx))
         login = naming.unique(wanted, directory.login_taken, limit=rules.max_length)
         self.login = login
         values = {"login": login, "given_name": p.given_name, "surname": p.surname,
@@ -129,7 +130,8 @@ class CreateAccount(Action[CreateParams]):
         self.existing, self.login = entry, entry.login
         directory = directory_of(ctx)
         self.groups, _ = membership_changes(directory, directory.user_groups(entry),
-                                            add=group_names, remove=[], exact=None)
+                                            add=group_names, remove=[], exact=None,
+                                            cache=group_cache(ctx))
         changes = [Change(op="add", field="group", after=g.name) for g in self.groups]
         if self.params.update_password == "always":  # noqa: S105
             changes.append(Change(op="set", field="password",
@@ -152,10 +154,10 @@ class CreateAccount(Action[CreateParams]):
         else:
             password = p.password or new_password(ctx, directory)
             new = NewUser(**{**self.new.__dict__, "password": password})
-            dn = directory.create_user(new)
-            entry = directory.get_user(dn) or UserEntry(
-                dn=dn, login=new.login, given_name=p.given_name, surname=p.surname,
-                display_name=new.display_name, mail=p.mail, enabled=p.enabled)
+            dn = directory.create_user(new)  # what we just wrote; no need to read it back
+            entry = UserEntry(dn=dn, login=new.login, given_name=p.given_name,
+                              surname=p.surname, display_name=new.display_name, mail=p.mail,
+                              enabled=p.enabled)
             how = self._deliver(new.login, password, given=p.password is not None)
         for group in self.groups:
             directory.add_member(group, entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -20,10 +21,30 @@ class GroupsParams(LoginParams):
     set: list[Text] | None = None  # exact membership: adds and removes the difference
 
 
-def resolve_groups(directory: Directory, names: list[str]) -> list[GroupEntry]:
+def group_cache(ctx: Context) -> dict[str, GroupEntry | None]:
+    """Groups looked up once per run and shared by its actions (and worker threads).
+
+    A bulk run names the same few groups thousands of times; without this each row
+    searched them again and kept its own copy of their member lists (quadratic memory).
+    Membership decisions never use a cached group's members, so they are dropped.
+    """
+    cache: dict[str, GroupEntry | None] = ctx.resource("group-cache", dict)
+    return cache
+
+
+def resolve_groups(directory: Directory, names: list[str],
+                   cache: dict[str, GroupEntry | None] | None = None) -> list[GroupEntry]:
     found, missing = [], []
     for name in names:
-        group = directory.find_group(name)
+        key = name.lower()
+        if cache is not None and key in cache:
+            group = cache[key]
+        else:
+            group = directory.find_group(name)
+            if group is not None:
+                group = replace(group, members=())
+            if cache is not None:
+                cache[key] = group
         if group is None:
             missing.append(name)
         else:
@@ -35,17 +56,18 @@ def resolve_groups(directory: Directory, names: list[str]) -> list[GroupEntry]:
 
 
 def membership_changes(directory: Directory, current: list[GroupEntry], *, add: list[str],
-                       remove: list[str], exact: list[str] | None
+                       remove: list[str], exact: list[str] | None,
+                       cache: dict[str, GroupEntry | None] | None = None,
                        ) -> tuple[list[GroupEntry], list[GroupEntry]]:
     """Which groups to join and leave, by DN (names are resolved first)."""
     have = {g.dn.lower(): g for g in current}
     if exact is not None:
-        wanted = {g.dn.lower(): g for g in resolve_groups(directory, exact)}
+        wanted = {g.dn.lower(): g for g in resolve_groups(directory, exact, cache)}
         join = [g for k, g in wanted.items() if k not in have]
         leave = [g for k, g in have.items() if k not in wanted]
         return join, leave
-    join = [g for g in resolve_groups(directory, add) if g.dn.lower() not in have]
-    leave_keys = {g.dn.lower() for g in resolve_groups(directory, remove)}
+    join = [g for g in resolve_groups(directory, add, cache) if g.dn.lower() not in have]
+    leave_keys = {g.dn.lower() for g in resolve_groups(directory, remove, cache)}
     return join, [g for k, g in have.items() if k in leave_keys]
 
 
@@ -53,7 +75,11 @@ def refuse_protected_groups(ctx: Context, groups: list[GroupEntry]) -> None:
     """Joining a protected group, or one nested inside it, grants its rights: refused."""
     policy = ctx.require_profile().policy
     directory = directory_of(ctx)
-    reasons = [r for g in groups if (r := directory.group_protected_reason(g, policy))]
+    known: dict[str, str | None] = ctx.resource("group-protection", dict)  # once per run
+    for group in groups:
+        if group.dn.lower() not in known:
+            known[group.dn.lower()] = directory.group_protected_reason(group, policy)
+    reasons = [r for g in groups if (r := known[g.dn.lower()])]
     if reasons:
         raise PolicyRefused("; ".join(reasons),
                             hint="membership of protected groups is changed by a domain "
@@ -72,7 +98,8 @@ class AccountGroups(UserAction[GroupsParams]):
         entry = self.lookup(ctx)
         directory = self.directory(ctx)
         join, leave = membership_changes(directory, directory.user_groups(entry),
-                                         add=p.add, remove=p.remove, exact=p.set)
+                                         add=p.add, remove=p.remove, exact=p.set,
+                                         cache=group_cache(ctx))
         self.join, self.leave = join, leave
         changes = [Change(op="add", field="group", after=g.name) for g in join]
         changes += [Change(op="remove", field="group", before=g.name) for g in leave]
