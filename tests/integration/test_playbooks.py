@@ -24,6 +24,7 @@ import pytest
 from adminkit.core.config import load_profile
 from adminkit.core.secrets import resolve
 from adminkit.lab.base import LabServer
+from tests.integration.rtread import comments
 
 Cli = Callable[..., Any]
 Snapshot = dict[str, dict[str, list[bytes]]]
@@ -147,24 +148,6 @@ def journal_rows(cli: Cli, run_id: str) -> list[dict[str, Any]]:
             if row[key]:
                 row[key] = json.loads(row[key])
     return rows
-
-
-def comments(rt: Any, ticket: int) -> list[str]:
-    """The text of every comment on an RT ticket, read back through REST2."""
-    with rt.client() as http:
-        txns = http.get(f"/ticket/{ticket}/history",
-                        params={"fields": "Type", "per_page": 100}).json()["items"]
-        ids = {str(t["id"]) for t in txns if t.get("Type") == "Comment"}
-        atts = http.get(f"/ticket/{ticket}/attachments",
-                        params={"fields": "TransactionId,ContentType,Content",
-                                "per_page": 100}).json()["items"]
-    out = []
-    for a in atts:
-        txn = a.get("TransactionId")
-        txn_id = str(txn.get("id") if isinstance(txn, dict) else txn)
-        if txn_id in ids and a.get("ContentType") == "text/plain":
-            out.append(str(a["Content"]).rstrip("\n"))
-    return out
 
 
 def create(cli: Cli, given: str, surname: str, *extra: str,

@@ -11,31 +11,15 @@ from typing import Any
 import pytest
 
 from adminkit.lab.base import LabServer
+from tests.integration.rtread import comments
 
 Cli = Callable[..., Any]
 
 
 @pytest.fixture(scope="module")
 def lab_with_rt(samba: LabServer, rt: LabServer) -> LabServer:
+    samba.reset()  # the accounts below must not exist from an earlier run
     return rt
-
-
-def comments(rt: Any, ticket: int) -> list[str]:
-    """The text of every comment on the ticket, read back through REST2."""
-    with rt.client() as http:
-        txns = http.get(f"/ticket/{ticket}/history",
-                        params={"fields": "Type", "per_page": 100}).json()["items"]
-        ids = {str(t["id"]) for t in txns if t.get("Type") == "Comment"}
-        atts = http.get(f"/ticket/{ticket}/attachments",
-                        params={"fields": "TransactionId,ContentType,Content",
-                                "per_page": 100}).json()["items"]
-    out = []
-    for a in atts:
-        txn = a.get("TransactionId")
-        txn_id = str(txn.get("id") if isinstance(txn, dict) else txn)
-        if txn_id in ids and a.get("ContentType") == "text/plain":
-            out.append(str(a["Content"]).rstrip("\n"))
-    return out
 
 
 def make_user(cli: Cli, given: str, surname: str, tmp: Path) -> str:
