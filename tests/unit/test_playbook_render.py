@@ -461,9 +461,6 @@ def test_a_condition_failing_at_run_time_fails_its_step_and_rolls_back(
     assert toys == [("make", "a", ""), ("unmake", "a")]
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: execute._registered gives a non-looped step "
-                   "whose `when` was false the looped shape {results: [], changed, failed}, "
-                   "so steps.NAME.status (and .data) is undefined instead of 'skipped'")
 def test_a_skipped_registered_step_says_skipped(tmp_path: Path, toys: list[Any]) -> None:
     results = run_book(tmp_path, """\
         name: toy
@@ -480,10 +477,6 @@ def test_a_skipped_registered_step_says_skipped(tmp_path: Path, toys: list[Any])
     assert results[-1].target == "after-skipped"
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: execute.PlaybookRun.actions adds a `check: "
-                   "true` step to `applied` (its result is changed and the run is not a check "
-                   "run), so a later rollback journals a skipped 'cannot undo …: left as it "
-                   "is' row for a step that never changed anything")
 def test_rollback_ignores_a_check_only_step(tmp_path: Path, toys: list[Any]) -> None:
     results = run_book(tmp_path, """\
         name: toy

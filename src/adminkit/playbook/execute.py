@@ -163,6 +163,7 @@ class PlaybookRun:
                     continue
                 if not go:
                     yield _Skipped(step.uses, label, "condition is false")
+                    results.append(_last(runner))  # registered as skipped
                     continue
                 pending = self._awaits_creation(step, scope, runner)
                 if pending:
@@ -175,8 +176,8 @@ class PlaybookRun:
                 results.append(result)
                 if result.check and result.changed and result.action == "account.create":
                     self.would_create.add(str(result.data.get("login", "")))
-                if result.changed and not result.check:
-                    self.applied.append(action)
+                if result.changed and not result.check and not step.check:
+                    self.applied.append(action)  # only what really changed can be undone
                 failed = failed or result.failed
             if step.register_:
                 self.variables["steps"][step.register_] = _registered(results, looped=(
