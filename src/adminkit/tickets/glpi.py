@@ -12,7 +12,6 @@ credentials and for missing rights (`ERROR_RIGHT_MISSING`); the latter on a tick
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import logging
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef
-from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import basic_auth, check, client, send
 
 if TYPE_CHECKING:
     import httpx
@@ -75,8 +74,7 @@ class Glpi:
         if cfg.token:
             self._login = f"user_token {profile.secret(cfg.token, 'GLPI user token').reveal()}"
         elif cfg.user and cfg.password:
-            raw = f"{cfg.user}:{profile.secret(cfg.password, 'GLPI password').reveal()}"
-            self._login = "Basic " + base64.b64encode(raw.encode()).decode()
+            self._login = basic_auth(profile, cfg, "GLPI password")
         else:
             raise UsageError(f"profile {profile.name}: GLPI needs tickets.token (a user token) "
                              "or user+password")

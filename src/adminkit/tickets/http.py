@@ -24,6 +24,15 @@ def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> htt
                         verify=context)
 
 
+def basic_auth(profile: Profile, cfg: TicketsConfig, label: str) -> str:
+    """The `Authorization` value for HTTP Basic with the profile's user and password."""
+    import base64
+
+    assert cfg.user and cfg.password
+    raw = f"{cfg.user}:{profile.secret(cfg.password, label).reveal()}"
+    return "Basic " + base64.b64encode(raw.encode()).decode()
+
+
 def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After")
     if value is None:

@@ -12,7 +12,6 @@ in `password`); `token` alone is a Bearer personal access token (Data Center).
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 import re
 from functools import partial
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
-from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import basic_auth, check, client, send
 from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
@@ -38,8 +37,7 @@ class Jira:
         cfg = profile.tickets
         assert cfg is not None
         if cfg.user and cfg.password:
-            raw = f"{cfg.user}:{profile.secret(cfg.password, 'Jira API token').reveal()}"
-            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+            auth = basic_auth(profile, cfg, "Jira API token")
         elif cfg.token:
             auth = f"Bearer {profile.secret(cfg.token, 'Jira personal access token').reveal()}"
         else:

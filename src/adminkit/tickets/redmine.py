@@ -12,7 +12,6 @@ read-back notices this and logs a warning; grant that permission to the API acco
 
 from __future__ import annotations
 
-import base64
 import logging
 import mimetypes
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
-from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import basic_auth, check, client, send
 
 if TYPE_CHECKING:
     import httpx
@@ -66,8 +65,7 @@ class Redmine:
         if cfg.token:
             headers["X-Redmine-API-Key"] = profile.secret(cfg.token, "Redmine API key").reveal()
         elif cfg.user and cfg.password:
-            raw = f"{cfg.user}:{profile.secret(cfg.password, 'Redmine password').reveal()}"
-            headers["Authorization"] = "Basic " + base64.b64encode(raw.encode()).decode()
+            headers["Authorization"] = basic_auth(profile, cfg, "Redmine password")
         else:
             raise UsageError(f"profile {profile.name}: Redmine needs tickets.token (an API key) "
                              "or user+password")

@@ -8,7 +8,7 @@ from typing import Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import UsageError
 from adminkit.tickets.base import Ticket, TicketRef
-from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import basic_auth, check, client, send
 
 
 class RequestTracker:
@@ -20,8 +20,7 @@ class RequestTracker:
         if cfg.token:
             auth = f"token {profile.secret(cfg.token, 'RT token').reveal()}"
         elif cfg.user and cfg.password:
-            raw = f"{cfg.user}:{profile.secret(cfg.password, 'RT password').reveal()}"
-            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+            auth = basic_auth(profile, cfg, "RT password")
         else:
             raise UsageError(f"profile {profile.name}: RT needs tickets.token or user+password")
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})

@@ -19,7 +19,6 @@ Auth: user+password is Basic; token is a Bearer OAuth access token.
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 import re
 from typing import TYPE_CHECKING, Any
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef
-from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import basic_auth, check, client, send
 from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
@@ -73,8 +72,7 @@ class ServiceNow:
         cfg = profile.tickets
         assert cfg is not None
         if cfg.user and cfg.password:
-            raw = f"{cfg.user}:{profile.secret(cfg.password, 'ServiceNow password').reveal()}"
-            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+            auth = basic_auth(profile, cfg, "ServiceNow password")
         elif cfg.token:
             auth = f"Bearer {profile.secret(cfg.token, 'ServiceNow OAuth token').reveal()}"
         else:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
-from adminkit.tickets.http import check, client, send
+from adminkit.tickets.http import basic_auth, check, client, send
 from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
@@ -62,8 +62,7 @@ class Zammad:
                                  "token or bearer")
             auth = f"Bearer {token}" if scheme == "bearer" else f"Token token={token}"
         elif cfg.user and cfg.password:
-            raw = f"{cfg.user}:{profile.secret(cfg.password, 'Zammad password').reveal()}"
-            auth = "Basic " + base64.b64encode(raw.encode()).decode()
+            auth = basic_auth(profile, cfg, "Zammad password")
         else:
             raise UsageError(f"profile {profile.name}: Zammad needs tickets.token (an access "
                              "token) or tickets.user and tickets.password")
