@@ -130,41 +130,22 @@ def _date(text: str | None) -> date | None:
 def show(ctx: typer.Context, login: Login) -> None:
     """Show an account: state, dates and groups."""
     from adminkit.cli.output import emit_rows
-    from adminkit.cli.session import profile_of
+    from adminkit.cli.session import bound_directory
     from adminkit.core.errors import ValidationError
 
     state = state_of(ctx)
-    with _directory(state) as directory:
+    with bound_directory(state) as (profile, directory):
         entry = directory.find_user(login)
         if entry is None:
             raise ValidationError(f"no account with the login {login!r}")
         groups = [g.name for g in directory.user_groups(entry)]
-        protected = directory.protected_reason(entry, profile_of(state).policy)  # type: ignore[union-attr]
+        protected = directory.protected_reason(entry, profile.policy)
     row = {**entry.row(), "groups": groups, "protected": protected}
     if state.output.value != "table":
         emit_rows(state, [row], list(row), json_data=row)
         return
     emit_rows(state, [{"field": k, "value": v if not isinstance(v, list) else ", ".join(v)}
                       for k, v in row.items()], ["field", "value"], title=entry.login)
-
-
-class _directory:
-    """A bound directory for read-only commands (no run, no journal)."""
-
-    def __init__(self, state: GlobalState) -> None:
-        self.state = state
-
-    def __enter__(self) -> Any:
-        from adminkit.accounts.directory import open_directory
-        from adminkit.cli.session import profile_of
-
-        profile = profile_of(self.state)
-        assert profile is not None
-        self.directory = open_directory(profile)
-        return self.directory
-
-    def __exit__(self, *exc: object) -> None:
-        self.directory.close()
 
 
 class SearchIn(StrEnum):
@@ -192,9 +173,10 @@ def find(
     Example: adminkit -p acme account find 'nov*' --wildcards -o csv > found.csv
     """
     from adminkit.cli.output import emit_rows
+    from adminkit.cli.session import bound_directory
 
     state = state_of(ctx)
-    with _directory(state) as directory:
+    with bound_directory(state) as (_, directory):
         found = directory.search_users(text, field=field.value, wildcards=wildcards,
                                        limit=limit)
     emit_rows(state, [u.row() for u in found], USER_COLUMNS, title=f"accounts matching {text}")
@@ -375,9 +357,10 @@ def report(
       adminkit -p acme account report password-expiring --days 14
     """
     from adminkit.cli.output import emit_rows
+    from adminkit.cli.session import bound_directory
 
     state = state_of(ctx)
-    with _directory(state) as directory:
+    with bound_directory(state) as (_, directory):
         found = directory.report(kind.value, days=days)
     emit_rows(state, [u.row() for u in found], USER_COLUMNS,
               title=f"{kind.value} ({len(found)})")

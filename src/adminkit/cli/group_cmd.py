@@ -15,12 +15,12 @@ Name = Annotated[str, typer.Argument(help="Group name (cn / sAMAccountName) or D
 @app.command("show")
 def show(ctx: typer.Context, name: Name) -> None:
     """Show a group: DN, description, number of direct members."""
-    from adminkit.cli.account_cmd import _directory
     from adminkit.cli.output import emit_rows
+    from adminkit.cli.session import bound_directory
     from adminkit.core.errors import ValidationError
 
     state = state_of(ctx)
-    with _directory(state) as directory:
+    with bound_directory(state) as (_, directory):
         group = directory.find_group(name)
     if group is None:
         raise ValidationError(f"no group named {name!r}")
@@ -37,12 +37,13 @@ def members(ctx: typer.Context, name: Name,
 
     Example: adminkit -p acme group members "Domain Admins" --nested -o csv
     """
-    from adminkit.cli.account_cmd import USER_COLUMNS, _directory
+    from adminkit.cli.account_cmd import USER_COLUMNS
     from adminkit.cli.output import emit_rows
+    from adminkit.cli.session import bound_directory
     from adminkit.core.errors import ValidationError
 
     state = state_of(ctx)
-    with _directory(state) as directory:
+    with bound_directory(state) as (_, directory):
         group = directory.find_group(name)
         if group is None:
             raise ValidationError(f"no group named {name!r}")

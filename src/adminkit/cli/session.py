@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -22,6 +23,7 @@ from adminkit.journal.hook import JournalHook
 from adminkit.journal.store import Journal
 
 if TYPE_CHECKING:
+    from adminkit.accounts.directory import Directory
     from adminkit.tickets.notes import TicketNotes
     from adminkit.tickets.outbox import FlushReport, Pump
 
@@ -44,6 +46,20 @@ def profile_of(state: GlobalState, *, required: bool = True) -> Profile | None:
 
 
 ActionSource = Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]]
+
+
+@contextmanager
+def bound_directory(state: GlobalState) -> Iterator[tuple[Profile, Directory]]:
+    """The profile and its bound directory, for read-only commands (no run, no journal)."""
+    from adminkit.accounts.directory import open_directory
+
+    profile = profile_of(state)
+    assert profile is not None
+    directory = open_directory(profile)
+    try:
+        yield profile, directory
+    finally:
+        directory.close()
 
 
 def execute(state: GlobalState, command: str, actions: ActionSource, *,
