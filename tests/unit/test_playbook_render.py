@@ -176,14 +176,29 @@ def test_a_value_that_looks_like_a_template_renders_literally(value: str) -> Non
     assert render.evaluate("inputs.name == ticket.subject", v) is True
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: inputs (and ticket/steps data) reach Jinja as "
-                   "plain dicts and Jinja's getattr prefers attributes, so an input named like a "
-                   "dict method (items, values, keys, get, copy, pop, update) gives the bound "
-                   "method; model.Playbook._input_names accepts those names")
 @pytest.mark.parametrize("name", ["items", "values", "keys"])
 def test_an_input_named_like_a_dict_method_is_the_input(name: str) -> None:
     v = variables(**{name: ["Staff-All"]})
     assert render.render_value(f"{{{{ inputs.{name} }}}}", v) == ["Staff-All"]
+
+
+
+def test_data_keys_come_before_dict_methods_but_nothing_else_changes() -> None:
+    v = variables(login="jdoe")
+    v["ticket"] = {"fields": {"get": "{{ 7*7 }}", "copy": ["x"]}}
+    v["steps"] = {"acct": {"data": {"update": "yes", "pop": 1}}}
+    assert render.render_value("{{ ticket.fields.get }}", v) == "{{ 7*7 }}"  # single pass
+    assert render.render_value("{{ ticket.fields.copy }}", v) == ["x"]
+    assert render.render_value("{{ steps.acct.data.update }}-{{ steps.acct.data.pop }}",
+                               v) == "yes-1"
+    assert render.evaluate("steps.acct.data.update == 'yes'", v) is True
+    assert render.render_value("{{ inputs.keys() | list }}", v) == ["login"]  # not a key
+    with pytest.raises(ValidationError, match="has no attribute 'nope'"):  # still strict
+        render.render_value("{{ inputs.nope }}", v)
+    with pytest.raises(ValidationError, match="unsafe"):
+        render.render_value("{{ ticket.fields.update({'get': 1}) }}", v)
+    with pytest.raises(ValidationError, match="unsafe"):
+        render.render_value("{{ ticket.__class__ }}", v)
 
 
 def test_no_autoescaping_of_data() -> None:
@@ -291,6 +306,17 @@ def test_unknown_input_and_every_problem_at_once() -> None:
     assert "input login is required (the login)" in message
     assert "input days: 'x' is not a whole number" in message
     assert info.value.hint == "inputs of inputs: login (string), days (int)"
+
+
+
+def test_defaults_are_converted_like_given_values() -> None:
+    b = book({"groups": {"type": "list", "default": "Staff, Ops"},
+              "until": {"type": "date", "default": "2026-01-31"},
+              "days": {"type": "int", "default": "90"}})
+    assert resolve_inputs(b, {}) == {"groups": ["Staff", "Ops"], "until": "2026-01-31",
+                                     "days": 90}
+    with pytest.raises(ValidationError, match="input days: 'abc' is not a whole number"):
+        resolve_inputs(book({"days": {"type": "int", "default": "abc"}}), {})
 
 
 def test_required_with_a_default_is_not_required() -> None:

@@ -384,10 +384,6 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
                    for ln in message.splitlines()), (line, col, phrase, message)
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: loader.load returns after the pydantic "
-                   "(schema) problems and runs Checker only on a valid model, so a file with a "
-                   "schema problem and an unknown action reports only the first; the module "
-                   "says 'Every problem is reported at once'")
 def test_schema_and_checker_problems_are_reported_together(tmp_path: Path) -> None:
     text = textwrap.dedent("""\
         name: both-phases
@@ -474,7 +470,7 @@ def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     assert "cannot read" in problems_of(missing)
 
 
-# -- bugs: each of these marks a real defect in src/ -------------------------------------
+# -- regressions: each of these once marked a defect in src/ ----------------------------
 
 def test_unknown_filter_is_a_positioned_problem(tmp_path: Path) -> None:
     text = textwrap.dedent("""\
@@ -531,9 +527,6 @@ def test_literal_parameter_constraints_are_checked(tmp_path: Path, uses: str, wi
     assert f"{path}:{line}:{col}: " in message and phrase in message
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: loader.Checker.problems never checks an "
-                   "input's default against its type (inputs.resolve_inputs then passes the "
-                   "default through unconverted), so `type: int, default: abc` loads")
 def test_input_default_of_the_wrong_type(tmp_path: Path) -> None:
     text = textwrap.dedent("""\
         name: defaults
@@ -544,13 +537,11 @@ def test_input_default_of_the_wrong_type(tmp_path: Path) -> None:
             with: {kind: inactive, days: "{{ inputs.days }}"}
         """)
     path = write(tmp_path, text)
-    line, col = where(text, "default")
-    assert f"{path}:{line}:{col}: " in problems_of(path)
+    line, col = where(text, "default:")  # not "defaults" in the name
+    message = problems_of(path)
+    assert f"{path}:{line}:{col}: input days default: 'abc' is not a whole number" in message
 
 
-@pytest.mark.xfail(strict=True, reason="src bug: model.Playbook._input_names validates the "
-                   "whole `inputs` mapping, so a bad input name is reported at the `inputs:` "
-                   "key (2:1) instead of at the name itself")
 def test_bad_input_name_points_at_the_name(tmp_path: Path) -> None:
     text = "name: names\ninputs:\n  Bad: {}\nsteps:\n  - uses: account.unlock\n" \
            "    with: {login: jdoe}\n"
@@ -559,6 +550,64 @@ def test_bad_input_name_points_at_the_name(tmp_path: Path) -> None:
     message = problems_of(path)
     assert "input names must be lower_case identifiers: Bad" in message
     assert f"{path}:{line}:{col}: " in message
+
+
+
+def test_a_part_that_fails_the_schema_is_not_checked_but_its_name_counts(
+        tmp_path: Path) -> None:
+    text = textwrap.dedent("""\
+        name: parts
+        inputs:
+          Bad: {type: int, default: abc}
+          login: {type: sometype}
+        steps:
+          - uses: account.frobnicate
+            on_error: sometimes
+            register: first
+          - uses: account.unlock
+            with: {login: "{{ inputs.login }}-{{ steps.first.data.login }}"}
+        """)
+    path = write(tmp_path, text)
+    message = problems_of(path)
+    assert message.startswith(f"{path}: 3 problem(s)"), message
+    assert "input names must be lower_case identifiers: Bad" in message
+    for needle, phrase in (("Bad", "inputs.Bad: "),
+                           ("type: sometype", "inputs.login.type: Input should be"),
+                           ("on_error", "steps.0.on_error: Input should be")):
+        line, col = where(text, needle)
+        assert f"{path}:{line}:{col}: {phrase}" in message, (needle, message)
+
+
+@pytest.mark.parametrize(("spec", "phrase"), [
+    ("{type: date, default: 31.1.2026}", "is not a date"),
+    ("{type: enum, choices: [a, b], default: c}", "'c' is not one of a, b"),
+    ("{type: list, pattern: '[a-z]+', default: [ok, Ops]}", "'Ops' does not match"),
+    ("{type: bool, default: maybe}", "is not true or false"),
+])
+def test_input_defaults_are_checked_against_the_type(tmp_path: Path, spec: str,
+                                                     phrase: str) -> None:
+    text = f"name: defaults\ninputs:\n  x: {spec}\nsteps:\n  - uses: account.unlock\n" \
+           "    with: {login: jdoe}\n"
+    path = write(tmp_path, text)
+    line, col = where(text, "default:")
+    message = problems_of(path)
+    assert f"{path}:{line}:{col}: input x default: " in message and phrase in message
+
+
+def test_good_defaults_and_inputs_named_like_dict_methods_load(tmp_path: Path) -> None:
+    text = textwrap.dedent("""\
+        name: fine-defaults
+        inputs:
+          items: {type: list, required: false, default: "Staff, Ops"}
+          keys: {type: date, required: false, default: 2026-01-31}
+          values: {type: bool, required: false, default: yes}
+        steps:
+          - uses: account.unlock
+            loop: "{{ inputs.items }}"
+            when: inputs.values and inputs['keys']
+            with: {login: "{{ item }}"}
+        """)
+    assert list(load(write(tmp_path, text)).playbook.inputs) == ["items", "keys", "values"]
 
 
 # -- the CLI ---------------------------------------------------------------------------

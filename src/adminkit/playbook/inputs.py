@@ -17,13 +17,13 @@ def resolve_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
     problems = [f"unknown input {name!r}" for name in unknown]
     values: dict[str, Any] = {}
     for name, spec in playbook.inputs.items():
-        if name not in given:
-            if spec.required and spec.default is None:
+        if name not in given and spec.default is None:
+            if spec.required:
                 problems.append(f"input {name} is required ({spec.description or spec.type})")
-            values[name] = spec.default
+            values[name] = None
             continue
-        try:
-            values[name] = convert(spec, given[name])
+        try:  # a default is converted like a given value (the loader has checked it)
+            values[name] = convert(spec, given.get(name, spec.default))
         except ValueError as exc:
             problems.append(f"input {name}: {exc}")
     if problems:

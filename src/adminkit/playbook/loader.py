@@ -19,7 +19,8 @@ from adminkit.core import yamlsource
 from adminkit.core.action import Action
 from adminkit.core.errors import ConfigError
 from adminkit.playbook import render
-from adminkit.playbook.model import Playbook, Step
+from adminkit.playbook.inputs import convert
+from adminkit.playbook.model import InputName, InputSpec, Playbook, Step
 
 # parameters a step may give that are not the action's own (how to deliver a password)
 EXTRA_PARAMS = {"deliver"}
@@ -50,11 +51,14 @@ def load(path: Path) -> LoadedPlaybook:
     except PydanticValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False, include_input=False):
-            loc = [str(p).rstrip("_") if p in ("with_", "register_") else p for p in err["loc"]]
+            loc = [str(p).rstrip("_") if p in ("with_", "register_") else p for p in err["loc"]
+                   if p != "[key]"]
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             problems.append(f"{source.where(loc)}: {'.'.join(map(str, loc))}: {msg}")
+        # the parts that passed the schema are still checked, so every problem shows at once
+        problems += Checker(source, *_valid_parts(source.data)).problems()
         raise ConfigError(_join(path, problems)) from None
-    problems = Checker(playbook, source).problems()
+    problems = Checker(source, dict(playbook.inputs), list(playbook.steps)).problems()
     if problems:
         raise ConfigError(_join(path, problems))
     return LoadedPlaybook(playbook, source)
@@ -64,11 +68,31 @@ def _join(path: Path, problems: list[str]) -> str:
     return f"{path}: {len(problems)} problem(s)\n  " + "\n  ".join(problems)
 
 
-class Checker:
-    """What the schema cannot see: actions, parameters, templates, names."""
+def _valid_parts(data: dict[str, Any]) -> tuple[dict[str, InputSpec | None], list[Step | None]]:
+    """Each input and step validated on its own; None marks one that fails the schema."""
+    def valid(kind: Any, value: Any) -> Any:
+        try:
+            return TypeAdapter(kind).validate_python(value)
+        except PydanticValidationError:
+            return None
 
-    def __init__(self, playbook: Playbook, source: yamlsource.Sourced) -> None:
-        self.playbook, self.source = playbook, source
+    inputs = data.get("inputs")
+    steps = data.get("steps")
+    return ({str(k): valid(InputSpec, v) if valid(InputName, k) is not None else None
+             for k, v in inputs.items()} if isinstance(inputs, dict) else {},
+            [valid(Step, s) for s in steps] if isinstance(steps, list) else [])
+
+
+class Checker:
+    """What the schema cannot see: actions, parameters, templates, names.
+
+    Only parts that passed the schema are checked; one that failed (None) still lends its
+    name (an input, a step's `register`) so that references to it are not reported too.
+    """
+
+    def __init__(self, source: yamlsource.Sourced, inputs: dict[str, InputSpec | None],
+                 steps: list[Step | None]) -> None:
+        self.source, self.inputs, self.steps = source, inputs, steps
         self.found: list[str] = []
         self.actions = registry()
 
@@ -76,18 +100,16 @@ class Checker:
         self.found.append(f"{self.source.where(loc)}: {text}")
 
     def problems(self) -> list[str]:
-        for name, spec in self.playbook.inputs.items():
-            if spec.type == "enum" and not spec.choices:
-                self.problem(["inputs", name, "type"], f"input {name}: an enum needs choices")
-            if spec.pattern is not None:
-                import re
-
-                try:
-                    re.compile(spec.pattern)
-                except re.error as exc:
-                    self.problem(["inputs", name, "pattern"], f"bad pattern: {exc}")
+        for name, spec in self.inputs.items():
+            if spec is not None:
+                self.input(name, spec)
         registered: set[str] = set()
-        for i, step in enumerate(self.playbook.steps):
+        for i, step in enumerate(self.steps):
+            if step is None:
+                raw = self.source.data["steps"][i]
+                register = raw.get("register") if isinstance(raw, dict) else None
+                registered.update([register] if isinstance(register, str) else [])
+                continue
             self.step(i, step, registered)
             if step.register_:
                 if step.register_ in registered:
@@ -95,6 +117,23 @@ class Checker:
                                  f"{step.register_!r} is already registered by an earlier step")
                 registered.add(step.register_)
         return self.found
+
+    def input(self, name: str, spec: InputSpec) -> None:
+        if spec.type == "enum" and not spec.choices:
+            self.problem(["inputs", name, "type"], f"input {name}: an enum needs choices")
+        if spec.pattern is not None:
+            import re
+
+            try:
+                re.compile(spec.pattern)
+            except re.error as exc:
+                self.problem(["inputs", name, "pattern"], f"bad pattern: {exc}")
+                return
+        if spec.default is not None:
+            try:
+                convert(spec, spec.default)
+            except ValueError as exc:
+                self.problem(["inputs", name, "default"], f"input {name} default: {exc}")
 
     def step(self, i: int, step: Step, registered: set[str]) -> None:
         here: list[str | int] = ["steps", i]
@@ -165,9 +204,9 @@ class Checker:
                 self.problem(loc, f"undefined variable {name!r} (use inputs., ticket., "
                                   "steps., profile. or item)")
         for root, attr in _attributes(text, expression):
-            if root == "inputs" and attr not in self.playbook.inputs:
+            if root == "inputs" and attr not in self.inputs:
                 self.problem(loc, f"undefined input {attr!r} "
-                                  f"(inputs: {', '.join(self.playbook.inputs) or 'none'})")
+                                  f"(inputs: {', '.join(self.inputs) or 'none'})")
             if root == "steps" and attr not in registered:
                 self.problem(loc, f"steps.{attr} is not registered by an earlier step")
 

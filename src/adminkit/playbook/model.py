@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 InputType = Literal["string", "int", "bool", "date", "email", "enum", "list"]
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+def _input_name(name: str) -> str:
+    if not re.fullmatch(NAME, name):
+        raise ValueError(f"input names must be lower_case identifiers: {name}")
+    return name
+
+
+# validated per key, so a bad name is reported at the name itself
+InputName = Annotated[str, AfterValidator(_input_name),
+                      WithJsonSchema({"type": "string", "pattern": NAME})]
 
 
 class _Strict(BaseModel):
@@ -57,16 +69,7 @@ class Step(_Strict):
 class Playbook(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     description: str = ""
-    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    inputs: dict[InputName, InputSpec] = Field(default_factory=dict)
     requires_approval: bool = False
     steps: list[Step] = Field(min_length=1)
 
-    @field_validator("inputs")
-    @classmethod
-    def _input_names(cls, value: dict[str, InputSpec]) -> dict[str, InputSpec]:
-        import re
-
-        bad = [k for k in value if not re.match(NAME, k)]
-        if bad:
-            raise ValueError(f"input names must be lower_case identifiers: {', '.join(bad)}")
-        return value

@@ -10,6 +10,7 @@ list of groups stays a list).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -24,8 +25,16 @@ def environment() -> Any:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                         keep_trailing_newline=True)
+    class Sandbox(ImmutableSandboxedEnvironment):
+        """`inputs.items` is the input named items, not `dict.items`: a mapping's keys come
+        before its methods. Anything else (a missing key, `_private`) is Jinja's own lookup."""
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if isinstance(obj, Mapping) and not attribute.startswith("_") and attribute in obj:
+                return obj[attribute]
+            return super().getattr(obj, attribute)
+
+    return Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 def is_template(value: str) -> bool:
