@@ -232,6 +232,39 @@ def test_import_creates_and_second_run_is_ok(cli: Cli, directory: Dir, tmp_path:
     assert json.loads(r.stdout)["counts"]["ok"] == 4
 
 
+def test_import_gives_clashing_logins_suffixes_in_file_order(cli: Cli, directory: Dir,
+                                                             tmp_path: Path) -> None:
+    """jkolizni exists (Jana): Jiří and Josef get 2 and 3 by their rows, not by which
+    worker is first; Jana's row is her account. A second run changes nothing, even for
+    the people whose login got a suffix. 16 rows: the writes go in batches."""
+    group = GROUP[directory.profile]
+    existing = create(cli, directory, "Jana", "Kolizní", tmp_path / "jana")
+    assert existing == "jkolizni"
+    people = [("Jiří", "Kolizní"), ("Josef", "Kolizní"), ("Jana", "Kolizní")]
+    people += [(f"Dávka{chr(97 + i)}", "Hromadná") for i in range(13)]
+    csv = tmp_path / "clash.csv"
+    csv.write_text("given_name,surname,groups\n"
+                   + "".join(f"{g},{s},{group}\n" for g, s in people), encoding="utf-8")
+    pw = tmp_path / "pw"
+    pw.mkdir()
+    out = run(cli, directory, "account", "import", str(csv), "--deliver", f"file:{pw}")
+    assert out["_code"] == 0, out["_err"]
+    assert [r["target"] for r in out["results"][:3]] == ["jkolizni2", "jkolizni3", "jkolizni"]
+    assert out["results"][2]["summary"].startswith("updated account jkolizni")
+    assert directory.entry("jkolizni2", ["givenName"])["givenName"] in ("Jiří", ["Jiří"])  # type: ignore[index]
+    assert directory.entry("jkolizni3", ["givenName"])["givenName"] in ("Josef", ["Josef"])  # type: ignore[index]
+    logins = [r["target"] for r in out["results"]]
+    assert len(set(logins)) == 16
+    for login in logins:  # read back: every row is in the group
+        assert group.lower() in directory.groups(login), login
+    if directory.cfg.kind == "openldap":
+        numbers = [directory.entry(x, ["uidNumber"])["uidNumber"] for x in logins]  # type: ignore[index]
+        assert len({str(n) for n in numbers}) == 16
+    again = run(cli, directory, "account", "import", str(csv), "--deliver", f"file:{pw}")
+    assert again["counts"]["ok"] == 16, again
+    assert directory.entry("jkolizni4", ["cn"]) is None
+
+
 def test_bulk_disable_limit_and_unknown_login(cli: Cli, directory: Dir, tmp_path: Path) -> None:
     logins = [create(cli, directory, "Bulk", f"Test{i}", tmp_path / str(i)) for i in range(3)]
     csv = tmp_path / "leavers.csv"

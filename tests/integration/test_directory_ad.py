@@ -575,3 +575,31 @@ def test_operator_rights_end_at_its_ou(samba: LabServer, profile: Profile,
         assert admin.get(outside, "cn") is not None
     finally:
         operator.close()
+
+
+# -- bulk runs -------------------------------------------------------------------------------
+def test_bulk_lookups_cover_users_groups_and_upns(ad: ActiveDirectory, admin: Admin) -> None:
+    admin.add_user("bk.one", cn="Bulk One", sn="One")
+    admin.add_group("bk-group")
+    admin.add_user("bk.upnonly", cn="Upn Only", sn="Only",
+                   userPrincipalName=f"bk.upn@{SUFFIX}")
+    asked = ["BK.ONE", "bk-group", "bk.upn", "bk.free", "bk*"]
+    found = ad.find_users(asked)
+    assert found["bk.one"] is not None and found["bk.one"].login == "bk.one"
+    assert found["bk-group"] is None and found["bk.free"] is None and found["bk*"] is None
+    # a group's name and another account's UPN are taken for a new account's login too
+    assert ad.logins_taken(asked) == {"bk.one", "bk-group", "bk.upn"}
+
+
+def test_add_members_says_which_member_failed(ad: ActiveDirectory, admin: Admin) -> None:
+    one = user(ad, "bk.m1") if admin.add_user("bk.m1", cn="Member One", sn="One") else None
+    two = user(ad, "bk.m2") if admin.add_user("bk.m2", cn="Member Two", sn="Two") else None
+    assert one is not None and two is not None
+    ghost = replace(two, dn=f"CN=Ghost,{STAFF}", login="bk.ghost")
+    group = ad.find_group(admin.add_group("bk-members", one.dn))  # one is a member already
+    assert group is not None
+    failed = ad.add_members(group, [one, ghost, two])
+    assert set(failed) == {ghost.dn}  # the batch was refused, then one by one
+    assert isinstance(failed[ghost.dn], ActionFailed | ValidationError)
+    members = {m.lower() for m in admin.get(group.dn, "member")["member"]}  # type: ignore[index]
+    assert members == {one.dn.lower(), two.dn.lower()}

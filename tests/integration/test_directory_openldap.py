@@ -724,3 +724,54 @@ def _svc_password(d: OpenLdapDirectory) -> str:
 ])
 def test_parse_time(text: str | None, expected: datetime | None) -> None:
     assert parse_time(text) == expected
+
+
+# -- bulk runs ---------------------------------------------------------------------------
+def test_uid_numbers_come_in_growing_blocks_and_a_single_create_takes_one(
+        profile: Profile, root: Connection) -> None:
+    counter = str(profile.directory.options["uid_counter_dn"])  # type: ignore[union-attr]
+
+    def next_free() -> int:
+        return int(read(root, counter, "uidNumber")["uidNumber"][0])  # type: ignore[index]
+
+    single = open_directory(profile)
+    before = next_free()
+    single.create_user(NewUser(f"blk.one.{uuid.uuid4().hex[:6]}", "B", "Lock", "B Lock",
+                               Secret(PASSWORD), PEOPLE, must_change=False))
+    single.close()
+    assert next_free() == before + 1  # nothing reserved beyond what it used
+
+    bulk = open_directory(profile)
+    start = next_free()
+    created = []
+    for i in range(5):
+        login = f"blk.{i}.{uuid.uuid4().hex[:6]}"
+        bulk.create_user(NewUser(login, "B", "Lock", login, Secret(PASSWORD), PEOPLE,
+                                 must_change=False))
+        created.append(int(read(root, f"uid={login},{PEOPLE}", "uidNumber")
+                           ["uidNumber"][0]))  # type: ignore[index]
+    bulk.close()
+    assert created == list(range(start, start + 5))  # blocks of 1, 2, 4: in order
+    assert next_free() == start + 7  # the last block's 2 numbers stay unused
+
+
+def test_bulk_lookups_answer_for_every_login_asked(d: OpenLdapDirectory,
+                                                   new_user: Callable[..., UserEntry]) -> None:
+    users = [new_user("bulk") for _ in range(3)]
+    asked = [u.login.upper() for u in users] + ["bulk.nobody", "a*", "x)(uid=*"]
+    found = d.find_users(asked)
+    assert {k: (v.dn if v else None) for k, v in found.items()} == {
+        **{u.login.casefold(): u.dn for u in users},
+        "bulk.nobody": None, "a*": None, "x)(uid=*": None}  # filters escaped: no widening
+    assert d.logins_taken(asked) == {u.login.casefold() for u in users}
+
+
+def test_add_members_in_one_modify_falls_back_one_by_one(
+        d: OpenLdapDirectory, root: Connection, new_user: Callable[..., UserEntry]) -> None:
+    a, b, c = (new_user("mem") for _ in range(3))
+    group_dn = add_group(root, f"bulk-{uuid.uuid4().hex[:6]}", [a.dn])
+    group = d.find_group(group_dn)
+    assert group is not None
+    assert d.add_members(group, [b, c]) == {}  # one modify
+    assert d.add_members(group, [a, b, c]) == {}  # refused as a whole (a is there): one by one
+    assert member_uuids(root, group_dn) == {uuid_of(root, u.dn) for u in (a, b, c)}

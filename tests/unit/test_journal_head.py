@@ -56,3 +56,19 @@ def test_csv_cells_cannot_become_formulas() -> None:
     assert csv_safe("+1") == "'+1"
     assert csv_safe("@SUM(A1)") == "'@SUM(A1)"
     assert csv_safe("jdoe") == "jdoe"
+
+
+def test_head_keeps_up_with_a_fast_writer_once_closed(tmp_path: Path) -> None:
+    """Appends rewrite the head at most every HEAD_EVERY seconds; close writes the last."""
+    journal = Journal(tmp_path / "j.db")
+    for i in range(50):
+        journal.append(kind="action", run_id="R", idx=i, operator="o", mode="apply",
+                       action="toy", target=f"t{i}", status="changed", summary=f"row {i}")
+    lagging = journal.read_head()
+    assert lagging is not None and 1 <= lagging[0] <= 50
+    assert journal.verify().ok  # a head behind the rows (a crash now) is not an error
+    journal.close()
+    reopened = Journal(tmp_path / "j.db")
+    assert reopened.read_head()[0] == 50
+    cut_tail(tmp_path / "j.db", keep=49)
+    assert not Journal(tmp_path / "j.db").verify().ok

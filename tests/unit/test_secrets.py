@@ -238,3 +238,30 @@ def test_resolve_prompt_without_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     with pytest.raises(SecretError, match="no terminal"):
         resolve("prompt")
+
+
+def test_redact_with_many_known_values_finds_each_of_them() -> None:
+    """Past a few dozen values redact looks values up by prefix: same answers, no scan."""
+    values = [f"bulk-{uuid.uuid4().hex}" for _ in range(200)]
+    for value in values:
+        Secret(value)
+    longer = values[7] + "-tail"
+    Secret(longer)
+    text = f"row 1: {values[0]}; row 2: {values[199]},{values[0]} and {longer}!"
+    assert redact(text) == f"row 1: {MASK}; row 2: {MASK},{MASK} and {MASK}!"
+    assert redact(f"x{values[7]}") == f"x{MASK}"
+    assert redact("bulk- but no value") == "bulk- but no value"
+    assert redact(values[3][:-1]) == values[3][:-1]  # a value cut short is not a value
+
+
+def test_redact_with_many_values_finds_short_and_long_ones_anywhere() -> None:
+    """Long values are looked up every few characters: an occurrence at any offset counts."""
+    for _ in range(100):
+        Secret(f"filler-{uuid.uuid4().hex}")
+    short = f"s{uuid.uuid4().hex[:7]}"  # under 16 characters: tried one by one
+    long_ = f"L{uuid.uuid4().hex}"
+    Secret(short)
+    Secret(long_)
+    for offset in range(20):
+        text = "x" * offset + long_ + " and " + short + "y" * offset
+        assert redact(text) == "x" * offset + MASK + " and " + MASK + "y" * offset

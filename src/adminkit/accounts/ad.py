@@ -11,12 +11,13 @@ Domain Admins & co.) is checked here directly, never trusted to `adminCount` alo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from adminkit.accounts import ldapwire
 from adminkit.accounts.directory import (
     GroupEntry,
     NewUser,
@@ -24,7 +25,14 @@ from adminkit.accounts.directory import (
     ReportKind,
     UserEntry,
 )
-from adminkit.accounts.ldapbase import LdapDirectory, first, split_rdn, value_filter, values
+from adminkit.accounts.ldapbase import (
+    LdapDirectory,
+    first,
+    login_filters,
+    split_rdn,
+    value_filter,
+    values,
+)
 from adminkit.accounts.ldaperrors import write_error
 from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import (
@@ -227,7 +235,7 @@ class ActiveDirectory(LdapDirectory):
 
     def add(self, dn: str, object_classes: list[str], attrs: dict[str, Any], what: str) -> None:
         with ldap_errors(what):
-            if self.conn.add(dn, object_classes, attrs):
+            if ldapwire.add(self.conn, dn, object_classes, attrs):
                 return
         raise ad_error(dict(self.conn.result), what)
 
@@ -235,7 +243,7 @@ class ActiveDirectory(LdapDirectory):
                tolerate: tuple[int, ...] = ()) -> bool:
         """Apply `changes`; False if the server answered with a tolerated code."""
         with ldap_errors(what):
-            if self.conn.modify(dn, changes):
+            if ldapwire.modify(self.conn, dn, changes):
                 return True
         result = dict(self.conn.result)
         if result.get("result") in tolerate:
@@ -361,6 +369,21 @@ class ActiveDirectory(LdapDirectory):
             upn = value_filter("userPrincipalName", f"{login}@{self.config.upn_suffix}", False)
             flt = f"(|{flt}{upn})"
         return bool(list(self.entries(self._domain().dn, flt, ["1.1"], limit=1)))
+
+    def logins_taken(self, logins: Sequence[str]) -> set[str]:
+        upn = self.config.upn_suffix
+        suffix = f"@{upn}".casefold() if upn else None
+        matches = [("sAMAccountName", ""), *([("userPrincipalName", f"@{upn}")] if upn else [])]
+        taken: set[str] = set()
+        for keys, flt in login_filters(logins, *matches):
+            for attrs in self.entries(self._domain().dn, flt,
+                                      ["sAMAccountName", "userPrincipalName"]):
+                held = {str(first(attrs, "sAMAccountName") or "").casefold()}
+                upn = str(first(attrs, "userPrincipalName") or "").casefold()
+                if suffix and upn.endswith(suffix):
+                    held.add(upn.removesuffix(suffix))
+                taken.update(keys & held)
+        return taken
 
     # -- groups -------------------------------------------------------------------------
     def _group(self, attrs: dict[str, Any]) -> GroupEntry:

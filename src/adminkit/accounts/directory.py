@@ -8,6 +8,7 @@ filter or DN syntax: backends escape them (RFC 4515 filters, RFC 4514 DNs).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
@@ -15,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 from adminkit.core.config import DirectoryConfig, PolicyConfig, Profile
 from adminkit.core.context import Context
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import Secret
 
 ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in"]
@@ -93,6 +94,10 @@ class Directory(Protocol):
     def find_user(self, login: str) -> UserEntry | None:
         """The user with exactly this login (sAMAccountName / uid), or None."""
 
+    def find_users(self, logins: Sequence[str]) -> dict[str, UserEntry | None]:
+        """Many logins in a few searches, for bulk runs: casefolded login -> its user, or
+        None for no user. A login it cannot answer for (two entries) is left out."""
+
     def get_user(self, dn: str) -> UserEntry | None: ...
 
     def search_users(self, text: str, *, field: SearchField = "any", wildcards: bool = False,
@@ -103,6 +108,9 @@ class Directory(Protocol):
         """Every user below `base` (paged)."""
 
     def login_taken(self, login: str) -> bool: ...
+
+    def logins_taken(self, logins: Sequence[str]) -> set[str]:
+        """Which of `logins` (casefolded) a new account could not get, in a few searches."""
 
     def read_attributes(self, user: UserEntry, names: list[str]) -> dict[str, list[str]]:
         """Current values of `names` (each a list of strings; empty if absent)."""
@@ -138,6 +146,10 @@ class Directory(Protocol):
 
     def add_member(self, group: GroupEntry, user: UserEntry) -> None: ...
 
+    def add_members(self, group: GroupEntry, users: Sequence[UserEntry]
+                    ) -> dict[str, AdminkitError]:
+        """Several users in as few requests as the server allows; those that failed, by DN."""
+
     def remove_member(self, group: GroupEntry, user: UserEntry) -> None: ...
 
     def move(self, user: UserEntry, new_parent: str) -> str:
@@ -171,9 +183,13 @@ def open_directory(profile: Profile) -> Directory:
 
 
 def directory_of(ctx: Context) -> Directory:
-    """The run's shared, bound directory connection (one per worker thread in bulk runs)."""
+    """The run's shared, bound directory connection (one per worker thread in bulk runs).
+
+    Keyed by the thread's name: the runner's pools name their workers alike, so the
+    pool that writes reuses the connections of the pool that planned.
+    """
     import threading
 
     profile = ctx.require_profile()
-    key = f"directory:{threading.get_ident()}"
+    key = f"directory:{threading.current_thread().name}"
     return ctx.resource(key, lambda: open_directory(profile), lambda d: d.close())

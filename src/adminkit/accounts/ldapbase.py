@@ -8,17 +8,20 @@ that reaches a DN through `escape_rdn`; DNs read from the server are passed as i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from adminkit.accounts import ldapwire
 from adminkit.accounts.connection import connect
 from adminkit.accounts.directory import GroupEntry, SearchField, UserEntry
 from adminkit.accounts.ldaperrors import write_error
 from adminkit.core.config import DirectoryConfig, PolicyConfig
-from adminkit.core.errors import ConfigError, ValidationError
+from adminkit.core.errors import AdminkitError, ConfigError, ValidationError
 from adminkit.core.secrets import Secret
 
 PAGE = 500  # below Windows' MaxPageSize of 1000
+CHUNK = 100  # logins per search in bulk lookups: filters stay a few KB
 ALREADY_THERE = (20, 68)  # attributeOrValueExists, entryAlreadyExists
 NOT_THERE = (16, 53)  # noSuchAttribute; AD answers 53 for a member that is not in the group
 
@@ -53,6 +56,21 @@ def split_rdn(dn: str) -> tuple[str, str]:
             return dn[:i], dn[i + 1:]
         i += 1
     return dn, ""
+
+
+def login_filters(logins: Iterable[str], *matches: tuple[str, str]
+                  ) -> Iterator[tuple[set[str], str]]:
+    """For each CHUNK of distinct logins: (their casefolded keys, `(|(attr=login)...)`).
+
+    `matches` are (attribute, text after the login) pairs, e.g. ("uid", "") or
+    ("userPrincipalName", "@example.org"); every value is escaped.
+    """
+    unique = list(dict.fromkeys(logins))
+    for i in range(0, len(unique), CHUNK):
+        chunk = unique[i:i + CHUNK]
+        terms = "".join(value_filter(attr, login + tail, False)
+                        for attr, tail in matches for login in chunk)
+        yield {login.casefold() for login in chunk}, f"(|{terms})"
 
 
 def value_filter(attr: str, text: str, wildcards: bool) -> str:
@@ -133,6 +151,28 @@ class LdapDirectory:
         if len(found) > 1:
             raise ValidationError(f"more than one account has the login {login!r}")
         return found[0] if found else None
+
+    def find_users(self, logins: Sequence[str]) -> dict[str, UserEntry | None]:
+        found: dict[str, UserEntry | None] = {}
+        for keys, flt in login_filters(logins, (self.login_attr, "")):
+            users = self._users(flt)
+            held: dict[str, list[UserEntry]] = {}
+            for user in users:
+                held.setdefault(user.login.casefold(), []).append(user)
+            if not set(held) <= keys:  # the server matched differently than casefold
+                continue  # (normalisation): let each row ask on its own
+            for key in keys:
+                entries = held.get(key, [])
+                if len(entries) <= 1:
+                    found[key] = entries[0] if entries else None
+        return found
+
+    def logins_taken(self, logins: Sequence[str]) -> set[str]:
+        taken: set[str] = set()
+        for keys, flt in login_filters(logins, (self.login_attr, "")):
+            for attrs in self.entries(self.config.base_dn, flt, [self.login_attr]):
+                taken.update(keys & {str(v).casefold() for v in values(attrs, self.login_attr)})
+        return taken
 
     def get_user(self, dn: str) -> UserEntry | None:
         attrs = self.read(dn, self.user_attrs)
@@ -232,23 +272,53 @@ class LdapDirectory:
 
     # -- writing ------------------------------------------------------------------------
     def add(self, dn: str, object_classes: list[str], attrs: dict[str, Any], what: str) -> None:
-        if not self.conn.add(dn, object_classes, attrs):
+        if not ldapwire.add(self.conn, dn, object_classes, attrs):
             raise write_error(dict(self.conn.result), what)
 
     def modify(self, dn: str, changes: dict[str, Any], what: str, *,
                tolerate: tuple[int, ...] = ()) -> bool:
         """Apply `changes`; False if the server answered with a tolerated code."""
-        if self.conn.modify(dn, changes):
+        if ldapwire.modify(self.conn, dn, changes):
             return True
         if self.conn.result.get("result") in tolerate:
             return False
         raise write_error(dict(self.conn.result), what)
 
+    def _member_values(self, group: GroupEntry, users: Sequence[UserEntry]
+                       ) -> dict[str, list[str]]:
+        """What the group's member attributes take for `users`: here their DNs."""
+        return {"member": [u.dn for u in users]}
+
     def add_member(self, group: GroupEntry, user: UserEntry) -> None:
+        """One value at a time, so that a value already there is not an error."""
         import ldap3
 
-        self.modify(group.dn, {"member": [(ldap3.MODIFY_ADD, [user.dn])]},
-                    f"add {user.login} to {group.name}", tolerate=ALREADY_THERE)
+        for attr, vals in self._member_values(group, [user]).items():
+            self.modify(group.dn, {attr: [(ldap3.MODIFY_ADD, vals)]},
+                        f"add {user.login} to {group.name}", tolerate=ALREADY_THERE)
+
+    def add_members(self, group: GroupEntry, users: Sequence[UserEntry]
+                    ) -> dict[str, AdminkitError]:
+        """All of `users` in one modify (a bulk run's rows); the users that could not be
+        added, by DN, with why. A batch the server refuses as a whole (one of them is a
+        member already, say) is done again one by one, so each failure is the right row's.
+        """
+        import ldap3
+
+        if len(users) > 1:
+            changes = {attr: [(ldap3.MODIFY_ADD, vals)]
+                       for attr, vals in self._member_values(group, users).items()}
+            with contextlib.suppress(AdminkitError):
+                if self.modify(group.dn, changes, f"add {len(users)} members to {group.name}",
+                               tolerate=ALREADY_THERE):
+                    return {}
+        failed: dict[str, AdminkitError] = {}
+        for user in users:
+            try:
+                self.add_member(group, user)
+            except AdminkitError as exc:
+                failed[user.dn] = exc
+        return failed
 
     def remove_member(self, group: GroupEntry, user: UserEntry) -> None:
         import ldap3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 # Letters that do not decompose into base letter + accent under NFKD.
 _SPECIAL = {"ł": "l", "Ł": "L", "ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D",
@@ -38,13 +38,17 @@ def login_for(given: str, surname: str, *, german: bool = False, limit: int = MA
     return login
 
 
-def unique(login: str, taken: Callable[[str], bool], *, limit: int = MAX_SAM) -> str:
-    """`login`, or the first free of login2, login3, ... (deterministic)."""
-    if not taken(login):
-        return login
+def candidates(login: str, *, limit: int = MAX_SAM) -> Iterator[str]:
+    """login, login2, login3, ... up to login999, each cut to `limit` characters."""
+    yield login
     for n in range(2, 1000):
         suffix = str(n)
-        candidate = login[: limit - len(suffix)] + suffix
+        yield login[: limit - len(suffix)] + suffix
+
+
+def unique(login: str, taken: Callable[[str], bool], *, limit: int = MAX_SAM) -> str:
+    """`login`, or the first free of login2, login3, ... (deterministic)."""
+    for candidate in candidates(login, limit=limit):
         if not taken(candidate):
             return candidate
     raise ValueError(f"no free login left for {login!r}")

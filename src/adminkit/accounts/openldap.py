@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,10 +37,10 @@ from adminkit.accounts.directory import (
     UserEntry,
 )
 from adminkit.accounts.ldapbase import (
-    ALREADY_THERE,
     NOT_THERE,
     LdapDirectory,
     first,
+    login_filters,
     value_filter,
     values,
 )
@@ -54,10 +54,10 @@ log = logging.getLogger("adminkit.accounts")
 LOCKED_FOREVER = "000001010000Z"  # ppolicy: the administrative lock, never expires
 RELAX = "1.3.6.1.4.1.4203.666.5.12"  # lets a `manage` holder change pwdFailureTime
 LAST_BIND_ATTRS = ("authTimestamp", "pwdLastSuccess")  # slapo-lastbind, ppolicy 2.6
+UID_BLOCK = 64  # most uidNumbers one connection reserves at once
 USER_CLASS = "inetorgperson"
 DN_MEMBER_ATTR = {"groupofnames": "member", "groupofuniquenames": "uniqueMember"}
 GROUP_CLASSES = {*DN_MEMBER_ATTR, "posixgroup"}  # posixGroup: logins in `memberUid`
-LOGIN_CHUNK = 250  # logins per `(|(uid=..)..)` search when resolving memberUid
 POLICY_ATTRS = ["pwdMinLength", "pwdCheckQuality", "pwdInHistory", "pwdMaxAge",
                 "pwdMaxFailure", "pwdLockout", "pwdLockoutDuration", "pwdCheckModule",
                 "pwdUseCheckModule", "pwdMustChange"]
@@ -131,6 +131,8 @@ class OpenLdapDirectory(LdapDirectory):
         self._last_bind_known = False
         self._uuids: dict[str, str] = {}  # DN (lower) -> entryUUID
         self._classes: dict[str, set[str]] = {}  # group DN (lower) -> object classes
+        self._uid_free: Iterator[int] = iter(())
+        self._uid_block = 1
 
     # -- options ------------------------------------------------------------------------
     @property
@@ -340,6 +342,21 @@ class OpenLdapDirectory(LdapDirectory):
 
     # -- creating -----------------------------------------------------------------------
     def next_uid_number(self) -> int:
+        """The next number of this connection's block, reserving a new block when it runs out.
+
+        Blocks grow 1, 2, 4 ... UID_BLOCK: a single create takes one number, a bulk import
+        one compare-and-swap per block. What a block has left when the run ends is not
+        used (a gap in the numbers, never a number given twice).
+        """
+        number = next(self._uid_free, None)
+        if number is None:
+            start = self._reserve_uid_numbers(self._uid_block)
+            self._uid_free = iter(range(start + 1, start + self._uid_block))
+            self._uid_block = min(self._uid_block * 2, UID_BLOCK)
+            number = start
+        return number
+
+    def _reserve_uid_numbers(self, count: int) -> int:
         """Compare-and-swap on a counter entry: two racing creators never share a number."""
         import ldap3
 
@@ -353,7 +370,7 @@ class OpenLdapDirectory(LdapDirectory):
             number = int(first(attrs, "uidNumber"))
             # Delete-by-value fails with 16 if another creator took `number` first: retry.
             if self.modify(str(counter), {"uidNumber": [(ldap3.MODIFY_DELETE, [str(number)]),
-                                                        (ldap3.MODIFY_ADD, [str(number + 1)])]},
+                                                        (ldap3.MODIFY_ADD, [str(number + count)])]},
                            "take a uidNumber", tolerate=(16,)):
                 return number
 
@@ -575,13 +592,10 @@ class OpenLdapDirectory(LdapDirectory):
 
     def _users_by_login(self, logins: Iterable[str], attrs: Iterable[str] = ("1.1",)
                         ) -> list[dict[str, Any]]:
-        """The user entries for `logins`, a few hundred per search."""
-        logins = list(dict.fromkeys(logins))
+        """The user entries for `logins`, a hundred per search."""
         found: list[dict[str, Any]] = []
-        for i in range(0, len(logins), LOGIN_CHUNK):
-            terms = "".join(value_filter(self.login_attr, login, False)
-                            for login in logins[i:i + LOGIN_CHUNK])
-            found += self.entries(self.config.base_dn, f"(&{self.user_filter}(|{terms}))",
+        for _, flt in login_filters(logins, (self.login_attr, "")):
+            found += self.entries(self.config.base_dn, f"(&{self.user_filter}{flt})",
                                   list(attrs))
         return found
 
@@ -668,21 +682,17 @@ class OpenLdapDirectory(LdapDirectory):
                                   "or posixGroup")
         return dn_attrs, "posixgroup" in classes
 
-    def add_member(self, group: GroupEntry, user: UserEntry) -> None:
-        """The DN and/or the login, as the group's classes want them; twice is no error.
+    def _member_values(self, group: GroupEntry, users: Sequence[UserEntry]
+                       ) -> dict[str, list[str]]:
+        """The DNs and/or the logins, as the group's classes want them.
 
         A placeholder member stays: it is harmless, and removing it would need a read.
         """
-        import ldap3
-
         dn_attrs, by_login = self._member_attrs(group)
-        what = f"add {user.login} to {group.name}"
-        for attr in dn_attrs:
-            self.modify(group.dn, {attr: [(ldap3.MODIFY_ADD, [user.dn])]}, what,
-                        tolerate=ALREADY_THERE)
+        wanted = {attr: [u.dn for u in users] for attr in dn_attrs}
         if by_login:
-            self.modify(group.dn, {"memberUid": [(ldap3.MODIFY_ADD, [user.login])]}, what,
-                        tolerate=ALREADY_THERE)
+            wanted["memberUid"] = [u.login for u in users]
+        return wanted
 
     def remove_member(self, group: GroupEntry, user: UserEntry) -> None:
         """Absent is no error. A last DN member gives way to the placeholder (as slapd's

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,7 @@ import typer
 from adminkit.cli.output import emit_report
 from adminkit.cli.state import GlobalState, OutputFormat
 from adminkit.core import paths
-from adminkit.core.action import Action
+from adminkit.core.action import Action, Plan
 from adminkit.core.config import Profile, load_profile
 from adminkit.core.context import Context
 from adminkit.core.errors import UsageError
@@ -64,10 +64,13 @@ def bound_directory(state: GlobalState) -> Iterator[tuple[Profile, Directory]]:
 
 def execute(state: GlobalState, command: str, actions: ActionSource, *,
             profile: Profile | None = None, stop_on_error: bool = False,
-            resume_id: str | None = None, workers: int = 1) -> RunReport:
+            resume_id: str | None = None, workers: int = 1,
+            planned: Mapping[int, Plan] | None = None,
+            opened: Context | None = None) -> RunReport:
     """Run actions as one journaled run and render the report; the caller exits with its code.
 
-    Bulk runs (several actions) show a progress bar on a terminal.
+    Bulk runs (several actions) show a progress bar on a terminal. `planned` and
+    `opened` come from a bulk run's validation pass: its plans and its connections.
     """
     import os
 
@@ -86,7 +89,7 @@ def execute(state: GlobalState, command: str, actions: ActionSource, *,
     notes = ticket_notes(state, profile)
     bulk = isinstance(actions, Sequence) and len(actions) > BULK_NOTES
     pump = start_pump(state, journal, profile, background=not bulk) if notes else None
-    ctx = Context(run=run, profile=profile)
+    ctx = opened.handover(run) if opened is not None else Context(run=run, profile=profile)
     hooks: list[RunHook] = [JournalHook(journal, notes)]
     if isinstance(actions, Sequence) and len(actions) > 1 and \
             state.output is OutputFormat.TABLE and sys.stderr.isatty():
@@ -94,7 +97,8 @@ def execute(state: GlobalState, command: str, actions: ActionSource, *,
 
         hooks.append(ProgressHook(len(actions), command))
     try:
-        runner = Runner(ctx, hooks, done=done, stop_on_error=stop_on_error, debug=state.debug)
+        runner = Runner(ctx, hooks, done=done, stop_on_error=stop_on_error, debug=state.debug,
+                        planned=planned)
         # a playbook produces its actions as it goes, reading the runner's results
         report = runner.execute(actions(runner) if callable(actions) else actions,
                                 workers=workers)
@@ -161,10 +165,14 @@ def execute_bulk(state: GlobalState, command: str, actions: Sequence[Action[Any]
     workers = profile.accounts.workers
     preflight = Run(command=command, profile=state.profile, ticket=state.ticket, check=True)
     ctx = Context(run=preflight, profile=profile)
+    planner = Runner(ctx, [], debug=state.debug, keep_plans=True)
     try:
-        planned = Runner(ctx, [], debug=state.debug).execute(actions, workers=workers)
-    finally:
+        planned = planner.execute(actions, workers=workers)
+        if any(r.failed for r in planned.results):
+            ctx.close()
+    except BaseException:
         ctx.close()
+        raise
     unreachable = [r for r in planned.results if r.failed and r.exit_code == 3]
     if unreachable:  # not the rows' fault: say it once
         raise ConnectionFailed(str(unreachable[0].error))
@@ -180,4 +188,6 @@ def execute_bulk(state: GlobalState, command: str, actions: Sequence[Action[Any]
         counts = ", ".join(f"{n} {s}" for s, n in planned.counts.items() if n)
         sys.stderr.write(f"plan: {len(actions)} row(s): "
                          f"{counts.replace('changed', 'to change')}\n")
-    return execute(state, command, actions, profile=profile, workers=workers)
+    # the writes follow the plans just shown, on the connections that made them
+    return execute(state, command, actions, profile=profile, workers=workers,
+                   planned=planner.plans, opened=ctx)

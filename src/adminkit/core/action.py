@@ -8,6 +8,7 @@ ticket notes behave the same for every action.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -55,6 +56,9 @@ class Applied:
 class Action(ABC, Generic[P]):
     name: ClassVar[str]
     params_model: ClassVar[type[Params]]
+    # In a bulk run, up to this many rows of the class are applied by one `apply_many`
+    # call (on one worker), so that the class can write them in fewer requests.
+    together: ClassVar[int] = 1
 
     def __init__(self, params: P) -> None:
         self.params = params
@@ -70,6 +74,26 @@ class Action(ABC, Generic[P]):
     @abstractmethod
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         """Make the planned changes. Called only when the plan has changes and not checking."""
+
+    @classmethod
+    def prepare(cls, ctx: Context, actions: Sequence[Action[Any]]) -> None:
+        """Before many actions of this class are planned: look up in a few requests what
+        each plan would look up alone, and settle what depends on the order of the rows
+        (a login two rows would both get). Default: nothing. An AdminkitError here is not
+        fatal: each action then plans on its own and reports its own error."""
+
+    @classmethod
+    def apply_many(cls, ctx: Context, items: Sequence[tuple[Action[Any], Plan]]
+                   ) -> list[Applied | Exception]:
+        """Apply several planned actions of this class; each gets its own outcome, an
+        exception standing for that action's failure. Default: one after the other."""
+        outcomes: list[Applied | Exception] = []
+        for action, plan in items:
+            try:
+                outcomes.append(action.apply(ctx, plan))
+            except Exception as exc:  # noqa: BLE001 - it is this action's outcome
+                outcomes.append(exc)
+        return outcomes
 
     def undo(self) -> Action[Any] | None:
         """An action that reverses what `apply` did, for a playbook's rollback; None if it

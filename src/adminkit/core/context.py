@@ -45,6 +45,16 @@ class Context:
             result: T = self._resources[key]
             return result
 
+    def handover(self, run: Run) -> Context:
+        """A context for `run` that takes over this one's open resources (a bulk run's
+        connections, bound while every row was planned, serve the writes too)."""
+        with self._lock:
+            taken = Context(run=run, profile=self.profile, _resources=dict(self._resources),
+                            _closers=list(self._closers))
+            self._resources.clear()
+            self._closers.clear()
+        return taken
+
     def close(self) -> None:
         while self._closers:
             closer = self._closers.pop()

@@ -65,6 +65,8 @@ class Runner:
         done: Iterable[int] | Mapping[int, Result] = (),
         stop_on_error: bool = False,
         debug: bool = False,
+        planned: Mapping[int, Plan] | None = None,
+        keep_plans: bool = False,
     ) -> None:
         self.ctx = ctx
         self.hooks = list(hooks)
@@ -74,18 +76,27 @@ class Runner:
         self.report: RunReport | None = None  # the report being built (playbooks read it)
         self.stop_on_error = stop_on_error
         self.debug = debug
+        # plans made moments ago by a check pass over the same action objects (a bulk
+        # run's validation): applied as they are instead of being planned again
+        self.planned: Mapping[int, Plan] = planned or {}
+        self.plans: dict[int, Plan] | None = {} if keep_plans else None
 
     @property
     def run(self) -> Run:
         return self.ctx.run
 
     def execute(self, actions: Iterable[Action[Any]], *, workers: int = 1) -> RunReport:
-        """Run every action; with `workers` > 1 on a bounded thread pool (bulk work).
+        """Run every action.
 
-        In parallel, results are reported to the hooks as they finish (one at a time)
-        and kept in the order of `actions` in the report.
+        A list of several (bulk work) runs on a pool of `workers` threads, in units of
+        one action or of several that apply together (`Action.together`); results reach
+        the hooks as units finish, one at a time, and the report keeps the list's order.
+        Anything else (a playbook's steps, made as they go) runs one by one, in order.
         """
-        if workers > 1:
+        if isinstance(actions, Sequence):
+            self._prepare(actions)
+        if workers > 1 or (isinstance(actions, Sequence) and len(actions) > 1
+                           and not self.stop_on_error):
             return self._execute_parallel(list(actions), workers)
         report = self.report = RunReport(self.run)
         for hook in self.hooks:
@@ -99,7 +110,7 @@ class Runner:
                 if stopped:
                     result = self._skipped(action, "not run: an earlier action failed")
                 else:
-                    result = self.run_one(action)
+                    result = self.run_one(action, index)
                 report.results.append(result)
                 for hook in self.hooks:
                     hook.action_finished(self.run, index, result)
@@ -114,16 +125,18 @@ class Runner:
         lock = threading.Lock()
         failed = threading.Event()
 
-        def one(index: int, action: Action[Any]) -> None:
+        def unit(indexes: list[int]) -> None:
             if failed.is_set() and self.stop_on_error:
-                result = self._skipped(action, "not run: an earlier action failed")
+                done = [self._skipped(actions[i], "not run: an earlier action failed")
+                        for i in indexes]
             else:
-                result = self.run_one(action)
+                done = self.run_many([(actions[i], i) for i in indexes])
             with lock:  # hooks (the journal) see one result at a time
-                results[index] = result
-                for hook in self.hooks:
-                    hook.action_finished(self.run, index, result)
-            if result.failed:
+                for index, result in zip(indexes, done, strict=True):
+                    results[index] = result
+                    for hook in self.hooks:
+                        hook.action_finished(self.run, index, result)
+            if any(r.failed for r in done):
                 failed.set()
 
         for hook in self.hooks:
@@ -131,8 +144,7 @@ class Runner:
         report = RunReport(self.run)
         try:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="adminkit") as pool:
-                for future in [pool.submit(one, i, a) for i, a in enumerate(actions)
-                               if i not in self.done]:
+                for future in [pool.submit(unit, u) for u in self._units(actions, workers)]:
                     future.result()
             for index in range(len(actions)):
                 report.results.append(results.get(index) or self.done[index])
@@ -141,25 +153,91 @@ class Runner:
                 hook.run_finished(self.run, report)
         return report
 
-    def run_one(self, action: Action[Any]) -> Result:
+    def _units(self, actions: list[Action[Any]], workers: int) -> list[list[int]]:
+        """What one worker does at a time: a row, or up to `together` rows of one class
+        (fewer when the rows would not keep every worker busy)."""
+        todo = [i for i in range(len(actions)) if i not in self.done]
+        units: list[list[int]] = []
+        for index in todo:
+            cls = type(actions[index])
+            size = min(cls.together, -(-len(todo) // workers))
+            last = units[-1] if units else None
+            if last and size > 1 and type(actions[last[0]]) is cls and len(last) < size:
+                last.append(index)
+            else:
+                units.append([index])
+        return units
+
+    def _prepare(self, actions: Sequence[Action[Any]]) -> None:
+        """Let each action class look up for all its rows at once (see `Action.prepare`)."""
+        todo: dict[type[Action[Any]], list[Action[Any]]] = {}
+        for index, action in enumerate(actions):
+            if index not in self.done and index not in self.planned:
+                todo.setdefault(type(action), []).append(action)
+        for cls, batch in todo.items():
+            if len(batch) > 1:
+                try:
+                    cls.prepare(self.ctx, batch)
+                except AdminkitError:  # each action meets it again and reports it
+                    continue
+
+    def run_one(self, action: Action[Any], index: int | None = None) -> Result:
+        return self.run_many([(action, index)])[0]
+
+    def run_many(self, items: Sequence[tuple[Action[Any], int | None]]) -> list[Result]:
+        """Plan (or take the plan made earlier), guard, then apply what has changes; the
+        rows are of one class, which may apply them together (`Action.apply_many`)."""
         started = time.monotonic()
-        try:
+        results: list[Result | None] = [None] * len(items)
+        ready: list[tuple[int, Action[Any], Plan]] = []
+        for k, (action, index) in enumerate(items):
+            try:
+                plan = self._plan(action, index)
+            except Exception as exc:  # noqa: BLE001 - it fails this action only
+                results[k] = self._caught(action, exc)
+                continue
+            if plan and not self.ctx.check:
+                ready.append((k, action, plan))
+            else:
+                results[k] = self._result(action, plan, Applied())
+        if len(ready) == 1:
+            _, action, plan = ready[0]
+            outcomes: list[Applied | Exception] = []
+            try:
+                outcomes.append(action.apply(self.ctx, plan))
+            except Exception as exc:  # noqa: BLE001 - it fails this action only
+                outcomes.append(exc)
+        elif ready:
+            outcomes = type(ready[0][1]).apply_many(self.ctx, [(a, p) for _, a, p in ready])
+        else:
+            outcomes = []
+        for (k, action, plan), outcome in zip(ready, outcomes, strict=True):
+            results[k] = (self._caught(action, outcome) if isinstance(outcome, Exception)
+                          else self._result(action, plan, outcome))
+        share = round((time.monotonic() - started) / len(items), 4)
+        done = [r for r in results if r is not None]
+        for result in done:
+            result.duration = share
+        return done
+
+    def _plan(self, action: Action[Any], index: int | None) -> Plan:
+        plan = self.planned.get(index) if index is not None else None
+        if plan is None:
             plan = action.plan(self.ctx)
             if plan:
                 action.guard(self.ctx, plan)
-            applied = (action.apply(self.ctx, plan) if plan and not self.ctx.check
-                       else Applied())
-            result = self._result(action, plan, applied)
-        except Skip as exc:
-            result = self._skipped(action, str(exc) or "skipped")
-        except AdminkitError as exc:
-            result = self._failure(action, exc, int(exc.exit_code))
-        except Exception as exc:  # noqa: BLE001 - any bug in one action fails that action only
-            if self.debug:
-                traceback.print_exc()
-            result = self._failure(action, exc, int(ExitCode.FAILED))
-        result.duration = round(time.monotonic() - started, 4)
-        return result
+            if self.plans is not None and index is not None:
+                self.plans[index] = plan
+        return plan
+
+    def _caught(self, action: Action[Any], exc: Exception) -> Result:
+        if isinstance(exc, Skip):
+            return self._skipped(action, str(exc) or "skipped")
+        if isinstance(exc, AdminkitError):
+            return self._failure(action, exc, int(exc.exit_code))
+        if self.debug:
+            traceback.print_exception(exc)
+        return self._failure(action, exc, int(ExitCode.FAILED))
 
     def _result(self, action: Action[Any], plan: Plan, applied: Applied) -> Result:
         """Planning may resolve the target (a computed login), so it is read afterwards."""

@@ -31,7 +31,33 @@ _MIN_REDACT = 4  # shorter values would scrub ordinary words
 
 _known: set[str] = set()
 _known_lock = threading.Lock()
-_by_length: tuple[str, ...] = ()  # _known, longest first; rebuilt only when it grows
+_by_length: tuple[str, ...] = ()  # _known, longest first, while there are few
+_shortest = 0  # the shortest known value's length: shorter text cannot hold any
+# With many values (a bulk import generates a password per row) trying each on each text
+# is quadratic. Then short values are still tried one by one, and long ones are found
+# through an index of every _GRAM characters they contain: a text is looked up only
+# every _STEP characters, since any long value inside it covers one such piece whole.
+_FEW = 64
+_LONG, _GRAM = 16, 4
+_STEP = _LONG - _GRAM + 1
+_short: tuple[str, ...] = ()  # known values shorter than _LONG
+_by_gram: dict[str, tuple[str, ...]] = {}  # piece -> long values containing it
+
+
+def _remember(value: str) -> None:
+    global _by_length, _shortest, _short
+    with _known_lock:
+        if value in _known:
+            return
+        _known.add(value)
+        _shortest = min(_shortest or len(value), len(value))
+        if len(value) < _LONG:
+            _short = (*_short, value)
+        else:
+            for gram in {value[i:i + _GRAM] for i in range(len(value) - _GRAM + 1)}:
+                _by_gram[gram] = (*_by_gram.get(gram, ()), value)
+        if len(_known) <= _FEW:
+            _by_length = tuple(sorted(_known, key=len, reverse=True))
 
 
 class Secret:
@@ -44,11 +70,7 @@ class Secret:
             value = value.reveal()
         self.__value = value
         if len(value) >= _MIN_REDACT:
-            global _by_length
-            with _known_lock:
-                if value not in _known:
-                    _known.add(value)
-                    _by_length = tuple(sorted(_known, key=len, reverse=True))
+            _remember(value)
 
     def reveal(self) -> str:
         return self.__value
@@ -93,12 +115,22 @@ class Secret:
 
 def redact(text: str) -> str:
     """Replace every known secret value inside `text` with the mask."""
-    if not text:
+    if not _shortest or len(text) < _shortest:
         return text
-    for value in _by_length:
+    found = _by_length if len(_known) <= _FEW else _found_in(text)
+    for value in found:
         if value in text:
             text = text.replace(value, MASK)
     return text
+
+
+def _found_in(text: str) -> list[str]:
+    """The known values inside `text`, longest first."""
+    found = {value for value in _short if value in text}
+    index = _by_gram
+    for i in range(0, len(text) - _GRAM + 1, _STEP):
+        found.update(v for v in index.get(text[i:i + _GRAM], ()) if v in text)
+    return sorted(found, key=len, reverse=True)
 
 
 def mask_secrets(obj: Any) -> Any:

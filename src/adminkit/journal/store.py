@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,9 @@ from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
 
 GENESIS = "0" * 64
+# While rows are appended the head file is rewritten at most this often (and on close):
+# a crash can leave it up to this far behind, which only shortens what it vouches for.
+HEAD_EVERY = 0.25
 COLUMNS = ("seq", "kind", "time", "run_id", "idx", "operator", "profile", "ticket", "mode",
            "action", "target", "status", "summary", "diff", "error", "detail")
 INSERT_SQL = (f"INSERT INTO entries ({', '.join(COLUMNS)}, prev_hash, hash) "  # noqa: S608
@@ -127,8 +131,12 @@ class Journal:
             raise JournalError(f"cannot open the journal {path}: {exc}",
                                hint="check ADMINKIT_JOURNAL and the file's permissions") from None
         self.lock = threading.Lock()
+        self._head_due: tuple[int, str] | None = None  # the newest row, once the head lags
+        self._head_written = 0.0
 
     def close(self) -> None:
+        with self.lock:
+            self._flush_head()
         self.db.close()
 
     # -- writing ------------------------------------------------------------------
@@ -164,7 +172,9 @@ class Journal:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            self._write_head(seq, digest)
+            self._head_due = (seq, digest)
+            if time.monotonic() - self._head_written >= HEAD_EVERY:
+                self._flush_head()
         return seq
 
     def _enqueue(self, note: dict[str, Any], row: dict[str, Any]) -> None:
@@ -229,6 +239,11 @@ class Journal:
     @property
     def head_path(self) -> Path:
         return self.path.with_name(self.path.name + ".head")
+
+    def _flush_head(self) -> None:
+        if self._head_due is not None:
+            self._write_head(*self._head_due)
+            self._head_due, self._head_written = None, time.monotonic()
 
     def _write_head(self, seq: int, digest: str) -> None:
         """Remember the newest row outside the database, so that rows cut off the end show.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import string
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field
@@ -33,6 +35,39 @@ class LoginParams(Params):
 P = TypeVar("P", bound=LoginParams)
 
 
+class Prefetched:
+    """Accounts a bulk run looked up for all its rows in a few searches.
+
+    Each answer is handed out once: the row it was fetched for takes it, and any later
+    lookup of that login (after a row may have changed it) asks the directory again.
+    """
+
+    def __init__(self) -> None:
+        self._users: dict[str, UserEntry | None] = {}
+        self._lock = threading.Lock()
+
+    def put(self, users: Mapping[str, UserEntry | None]) -> None:
+        with self._lock:
+            self._users.update(users)
+
+    def take(self, login: str) -> tuple[bool, UserEntry | None]:
+        """(known, entry): known is False when the directory has to be asked."""
+        with self._lock:
+            key = login.casefold()
+            if key not in self._users:
+                return False, None
+            return True, self._users.pop(key)
+
+
+def prefetched(ctx: Context) -> Prefetched:
+    return ctx.resource("accounts:prefetched", Prefetched)
+
+
+def find_user(ctx: Context, login: str) -> UserEntry | None:
+    known, entry = prefetched(ctx).take(login)
+    return entry if known else directory_of(ctx).find_user(login)
+
+
 class UserAction(Action[P]):
     """An action on one existing account, found by login; protected accounts are refused."""
 
@@ -44,8 +79,13 @@ class UserAction(Action[P]):
     def directory(self, ctx: Context) -> Directory:
         return directory_of(ctx)
 
+    @classmethod
+    def prepare(cls, ctx: Context, actions: Sequence[Action[Any]]) -> None:
+        logins = [a.params.login for a in actions if isinstance(a, UserAction)]
+        prefetched(ctx).put(directory_of(ctx).find_users(logins))
+
     def lookup(self, ctx: Context) -> UserEntry:
-        entry = self.directory(ctx).find_user(self.params.login)
+        entry = find_user(ctx, self.params.login)
         if entry is None:
             raise ValidationError(f"no account with the login {self.params.login!r}",
                                   hint="`adminkit account find TEXT` searches by name and mail")

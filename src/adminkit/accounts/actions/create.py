@@ -8,6 +8,8 @@ import (create or update), an existing account gets the groups it lacks and, wit
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any, ClassVar, Literal
 
@@ -23,10 +25,16 @@ from adminkit.accounts.actions.groups import (
 )
 from adminkit.accounts.actions.password import check_given, new_password
 from adminkit.accounts.actions.state import expiry_instant
-from adminkit.accounts.directory import NewUser, UserEntry, directory_of
+from adminkit.accounts.directory import (
+    Directory,
+    GroupEntry,
+    NewUser,
+    UserEntry,
+    directory_of,
+)
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import ValidationError
+from adminkit.core.errors import AdminkitError, ValidationError
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret
 
@@ -51,12 +59,14 @@ class CreateParams(Params):
 class CreateAccount(Action[CreateParams]):
     name = "account.create"
     params_model: ClassVar[type[Params]] = CreateParams
+    together = 25  # rows per apply_many: a group's new members go in one modify
 
     def __init__(self, params: CreateParams, deliver: passwords.Deliver | None = None) -> None:
         super().__init__(params)
         self.deliver = deliver
         self.login: str | None = params.login
         self.existing: UserEntry | None = None
+        self.chosen: tuple[str, UserEntry | None] | None = None  # by `prepare`
 
     def target(self) -> str:
         p = self.params
@@ -67,30 +77,89 @@ class CreateAccount(Action[CreateParams]):
         return ((entry.given_name or "").casefold() == p.given_name.casefold()
                 and (entry.surname or "").casefold() == p.surname.casefold())
 
+    def _wanted(self, ctx: Context) -> str:
+        p = self.params
+        rules = ctx.require_profile().accounts.naming
+        try:
+            return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
+                                               german=rules.german_umlauts,
+                                               limit=rules.max_length)
+        except ValueError as exc:
+            raise ValidationError(f"{exc}; give a login") from None
+
+    def _choose(self, ctx: Context, find: Callable[[str], UserEntry | None],
+                taken: Callable[[str], bool]) -> tuple[str, UserEntry | None]:
+        """The login and, if this person has an account already, that account.
+
+        Candidates go login, login2, login3, ...: the first that is this person's
+        account (a re-run after a suffix was given) or that is free wins. A login given
+        explicitly has no other candidates.
+        """
+        p = self.params
+        wanted = self._wanted(ctx)
+        limit = ctx.require_profile().accounts.naming.max_length
+        for candidate in ([wanted] if p.login else naming.candidates(wanted, limit=limit)):
+            entry = find(candidate)
+            if entry is not None and self._same_person(entry):
+                return candidate, entry
+            if not (entry is not None or taken(candidate)):
+                return candidate, None
+            if p.login:
+                where = f" by {entry.dn}" if entry is not None else ""
+                raise ValidationError(f"login {p.login} is taken{where}",
+                                      hint="choose another login, or leave it out to get a "
+                                           "free one")
+        raise ValidationError(f"no free login left for {wanted!r}; give a login")
+
+    @classmethod
+    def prepare(cls, ctx: Context, actions: Sequence[Action[Any]]) -> None:
+        """Every row's login in file order, from a few searches for the whole file.
+
+        Two people who would get the same login (Jan and Jana Nováková) get jnovakova
+        and jnovakova2 by their order in the file, not by which worker is faster.
+        """
+        creates = [a for a in actions if isinstance(a, CreateAccount)]
+        directory = directory_of(ctx)
+        wanted: list[str] = []
+        for action in creates:
+            with contextlib.suppress(ValidationError):  # the row's plan reports it
+                wanted.append(action._wanted(ctx))
+        users = directory.find_users(wanted)
+        asked = {login.casefold() for login in wanted}
+        taken = directory.logins_taken(wanted)
+        claimed: set[str] = set()  # by an earlier row of this file
+
+        def find(login: str) -> UserEntry | None:
+            key = login.casefold()
+            return users[key] if key in users else directory.find_user(login)
+
+        def is_taken(login: str) -> bool:
+            key = login.casefold()
+            if key in claimed:
+                return True
+            return key in taken if key in asked else directory.login_taken(login)
+
+        for action in creates:
+            with contextlib.suppress(ValidationError):
+                login, entry = action._choose(ctx, find, is_taken)
+                claimed.add(login.casefold())
+                action.chosen = (login, entry)
+
     def plan(self, ctx: Context) -> Plan:
         p = self.params
         profile = ctx.require_profile()
-        template, rules = profile.accounts.template, profile.accounts.naming
+        template = profile.accounts.template
         directory = directory_of(ctx)
-        try:
-            wanted = p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
-                                                 german=rules.german_umlauts,
-                                                 limit=rules.max_length)
-        except ValueError as exc:
-            raise ValidationError(f"{exc}; give a login") from None
         group_names = template.groups if p.groups is None else p.groups
-        existing = directory.find_user(wanted)
-        if existing is not None and self._same_person(existing):
+        login, existing = self.chosen or self._choose(ctx, directory.find_user,
+                                                      directory.login_taken)
+        if existing is not None:
             return self._plan_update(ctx, existing, group_names)
-        if existing is not None and p.login:
-            raise ValidationError(f"login {p.login} is taken by {existing.dn}",
-                                  hint="choose another login, or leave it out to get a free one")
         if p.password is not None:
             check_given(directory, p.password)
         if p.password is None and self.deliver is None:
             raise ValidationError("a generated password needs a delivery (--deliver)")
         self.groups = resolve_groups(directory, group_names, group_cache(ctx))
-        login = naming.unique(wanted, directory.login_taken, limit=rules.max_length)
         self.login = login
         values = {"login": login, "given_name": p.given_name, "surname": p.surname,
                   "display_name": p.display_name or f"{p.given_name} {p.surname}",
@@ -146,7 +215,44 @@ class CreateAccount(Action[CreateParams]):
         refuse_protected_groups(ctx, self.groups)
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
+        outcome = self.apply_many(ctx, [(self, plan)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    @classmethod
+    def apply_many(cls, ctx: Context, items: Sequence[tuple[Action[Any], Plan]]
+                   ) -> list[Applied | Exception]:
+        """The accounts one by one, then each group's new members in one modify."""
         directory = directory_of(ctx)
+        written: dict[int, tuple[CreateAccount, UserEntry, str | None]] = {}
+        outcomes: list[Applied | Exception] = []
+        joining: dict[str, tuple[GroupEntry, list[UserEntry]]] = {}
+        for k, (action, _plan) in enumerate(items):
+            assert isinstance(action, CreateAccount)
+            try:
+                entry, how = action._write_account(ctx, directory)
+            except Exception as exc:  # noqa: BLE001 - this row's outcome
+                outcomes.append(exc)
+                continue
+            outcomes.append(Applied())  # replaced below
+            written[k] = (action, entry, how)
+            for group in action.groups:
+                joining.setdefault(group.dn.lower(), (group, []))[1].append(entry)
+        refused: dict[tuple[str, str], AdminkitError] = {}
+        for group, members in joining.values():
+            for dn, error in directory.add_members(group, members).items():
+                refused[(group.dn.lower(), dn)] = error
+        for k, (action, entry, how) in written.items():
+            errors = [(g, refused[(g.dn.lower(), entry.dn)]) for g in action.groups
+                      if (g.dn.lower(), entry.dn) in refused]
+            outcomes[k] = (action._applied(entry, how) if not errors
+                           else action._partly(entry, errors))
+        return outcomes
+
+    def _write_account(self, ctx: Context, directory: Directory
+                       ) -> tuple[UserEntry, str | None]:
+        """Create the account, or give the existing one its new password: all but groups."""
         p = self.params
         how: str | None = None
         if self.existing is not None:
@@ -159,18 +265,28 @@ class CreateAccount(Action[CreateParams]):
                               surname=p.surname, display_name=new.display_name, mail=p.mail,
                               enabled=p.enabled)
             how = self._deliver(new.login, password, given=p.password is not None)
-        for group in self.groups:
-            directory.add_member(group, entry)
         if self.existing is not None and p.update_password == "always":  # noqa: S105
             password = p.password or new_password(ctx, directory)
             must = ctx.require_profile().accounts.template.must_change \
                 if p.must_change is None else p.must_change
             directory.set_password(entry, password, must_change=must)
             how = self._deliver(entry.login, password, given=p.password is not None)
+        return entry, how
+
+    def _applied(self, entry: UserEntry, how: str | None) -> Applied:
         data = {"dn": entry.dn, **({"password_delivery": how} if how else {})}
         verb = "created account" if self.existing is None else "updated account"
         tail = f"; password {how}" if how else ""
         return Applied(summary=f"{verb} {entry.login} ({entry.dn}){tail}", data=data)
+
+    def _partly(self, entry: UserEntry, errors: list[tuple[GroupEntry, AdminkitError]]
+                ) -> AdminkitError:
+        """The account is written but some groups refused it: the row failed, saying so."""
+        verb = "created" if self.existing is None else "updated"
+        first = errors[0][1]
+        names = ", ".join(g.name for g, _ in errors)
+        return type(first)(f"{verb} account {entry.login} ({entry.dn}), but could not add it "
+                           f"to {names}: {first.message}", hint=first.hint)
 
     def undo(self) -> Action[Any] | None:
         from adminkit.accounts.actions.delete import DeleteAccount, DeleteParams

@@ -14,7 +14,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from adminkit.accounts.actions.attributes import same_dn
-from adminkit.accounts.actions.base import LoginParams, UserAction, refuse_protected
+from adminkit.accounts.actions.base import LoginParams, UserAction, find_user, refuse_protected
 from adminkit.accounts.directory import UserEntry, directory_of
 from adminkit.accounts.ldapbase import split_rdn
 from adminkit.core.action import Action, Applied, Params, Plan
@@ -44,7 +44,7 @@ class DeleteAccount(UserAction[DeleteParams]):
 
     def plan(self, ctx: Context) -> Plan:
         directory = self.directory(ctx)
-        entry = directory.find_user(self.params.login)
+        entry = find_user(ctx, self.params.login)
         if entry is None:
             return Plan(summary=f"no account {self.params.login}: nothing to delete")
         self.entry = entry

@@ -1,0 +1,67 @@
+"""adminkit's own encoding of Add and Modify requests is byte for byte what ldap3 sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ldap3
+import pytest
+from ldap3.operation.add import add_operation
+from ldap3.operation.modify import modify_operation
+from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
+from pyasn1.codec.ber import encoder
+
+from adminkit.accounts import ldapwire
+
+
+def ldap3_bytes(message_id: int, kind: str, request: Any) -> bytes:
+    message = LDAPMessage()
+    message["messageID"] = MessageID(message_id)
+    message["protocolOp"] = ProtocolOp().setComponentByName(kind, request)
+    return bytes(encoder.encode(message))
+
+
+ENTRY: dict[str, Any] = {
+    "objectClass": ["inetOrgPerson", "posixAccount"],
+    "uid": "jcermak",
+    "cn": "Jiří Čermák",  # UTF-8
+    "description": "x" * 300,  # a long-form length
+    "uidNumber": 10001,  # an int
+    "pwdReset": "TRUE",
+    "unicodePwd": '"Secr3t!"'.encode("utf-16-le"),  # bytes stay bytes
+    "member": ["cn=a,dc=example,dc=org", "cn=b\\2C c,dc=example,dc=org"],
+}
+
+
+@pytest.mark.parametrize("message_id", [1, 127, 128, 255, 256, 70000, 2**31 - 1])
+def test_add_request_matches_ldap3(message_id: int) -> None:
+    dn = "uid=jcermak,ou=people,dc=example,dc=org"
+    ours = ldapwire.encode_add(message_id, dn, ENTRY)
+    theirs = ldap3_bytes(message_id, "addRequest", add_operation(dn, ENTRY, auto_encode=True))
+    assert ours == theirs
+
+
+def test_modify_request_matches_ldap3() -> None:
+    dn = "cn=staff,ou=groups,dc=example,dc=org"
+    changes = {"member": [(ldap3.MODIFY_ADD, ["uid=a,dc=example,dc=org", "uid=b,dc=x"])],
+               "memberUid": [(ldap3.MODIFY_DELETE, ["a"])],
+               "description": [(ldap3.MODIFY_REPLACE, [])],
+               "uidNumber": [(ldap3.MODIFY_DELETE, ["7"]), (ldap3.MODIFY_ADD, ["8"])]}
+    flat = [(ldapwire.OPERATIONS[op], name, values) for name, ops in changes.items()
+            for op, values in ops]
+    ours = ldapwire.encode_modify(5, dn, flat)
+    theirs = ldap3_bytes(5, "modifyRequest", modify_operation(dn, changes, auto_encode=True))
+    assert ours == theirs
+
+
+def test_a_bool_is_sent_as_ldap_boolean_syntax() -> None:
+    """RFC 4517 3.3.3: TRUE / FALSE (ldap3 would send Python's "True")."""
+    assert b"\x04\x04TRUE" in ldapwire.encode_add(1, "cn=x", {"pwdReset": True})
+    assert b"\x04\x05FALSE" in ldapwire.encode_add(1, "cn=x", {"pwdReset": False})
+
+
+def test_a_closed_connection_is_left_to_ldap3() -> None:
+    """No socket: this path declines, and ldap3's own method answers (here: refuses)."""
+    conn = ldap3.Connection(ldap3.Server("ldap://127.0.0.1:9"), client_strategy=ldap3.SYNC)
+    with pytest.raises(ldap3.core.exceptions.LDAPException):
+        ldapwire.add(conn, "cn=x,dc=example,dc=org", ["person"], {"cn": "x", "sn": "y"})
