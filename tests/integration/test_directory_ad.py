@@ -584,11 +584,15 @@ def test_bulk_lookups_cover_users_groups_and_upns(ad: ActiveDirectory, admin: Ad
     admin.add_user("bk.upnonly", cn="Upn Only", sn="Only",
                    userPrincipalName=f"bk.upn@{SUFFIX}")
     asked = ["BK.ONE", "bk-group", "bk.upn", "bk.free", "bk*"]
-    found = ad.find_users(asked)
+    lookup = ad.lookup_logins(asked)
+    found = lookup.users
+    assert set(found) == {"bk.one", "bk-group", "bk.upn", "bk.free", "bk*"}
     assert found["bk.one"] is not None and found["bk.one"].login == "bk.one"
+    assert found["bk.one"] == ad.find_user("bk.one")  # read like a single lookup
     assert found["bk-group"] is None and found["bk.free"] is None and found["bk*"] is None
+    assert found["bk.upn"] is None  # a UPN is not a login
     # a group's name and another account's UPN are taken for a new account's login too
-    assert ad.logins_taken(asked) == {"bk.one", "bk-group", "bk.upn"}
+    assert lookup.taken == {"bk.one", "bk-group", "bk.upn"}
 
 
 def test_add_members_says_which_member_failed(ad: ActiveDirectory, admin: Admin) -> None:

@@ -759,11 +759,12 @@ def test_bulk_lookups_answer_for_every_login_asked(d: OpenLdapDirectory,
                                                    new_user: Callable[..., UserEntry]) -> None:
     users = [new_user("bulk") for _ in range(3)]
     asked = [u.login.upper() for u in users] + ["bulk.nobody", "a*", "x)(uid=*"]
-    found = d.find_users(asked)
-    assert {k: (v.dn if v else None) for k, v in found.items()} == {
+    lookup = d.lookup_logins(asked)
+    assert {k: (v.dn if v else None) for k, v in lookup.users.items()} == {
         **{u.login.casefold(): u.dn for u in users},
         "bulk.nobody": None, "a*": None, "x)(uid=*": None}  # filters escaped: no widening
-    assert d.logins_taken(asked) == {u.login.casefold() for u in users}
+    assert lookup.users[users[0].login] == d.find_user(users[0].login)
+    assert lookup.taken == {u.login.casefold() for u in users}
 
 
 def test_add_members_in_one_modify_falls_back_one_by_one(

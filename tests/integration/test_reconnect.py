@@ -20,3 +20,36 @@ def test_directory_survives_a_server_restart(samba: LabServer, lab_config_dir: P
         assert entry is not None and entry.login == "Administrator"
     finally:
         directory.close()
+
+
+def test_a_write_after_the_server_dropped_the_connection_goes_through(
+        slapd: LabServer, lab_config_dir: Path) -> None:
+    """Adds and modifies adminkit encodes itself: a dead socket sends them on ldap3's own
+    reconnecting path, once; the entries are there afterwards."""
+    import uuid
+
+    from adminkit.accounts.directory import NewUser
+    from adminkit.core.secrets import Secret
+
+    profile = load_profile("lab-openldap", lab_config_dir)
+    assert profile.directory is not None
+    people = profile.directory.users_ou or profile.directory.base_dn
+    directory = open_directory(profile)
+    try:
+        first = f"rc.{uuid.uuid4().hex[:8]}"
+        directory.create_user(NewUser(first, "Re", "Connect", first, Secret("Recon-Pass-1"),
+                                      people, must_change=False))
+        slapd.stop()
+        slapd.start()
+        slapd.wait_ready()
+        second = f"rc.{uuid.uuid4().hex[:8]}"
+        directory.create_user(NewUser(second, "Re", "Connect", second,
+                                      Secret("Recon-Pass-2"), people, must_change=False))
+        entry = directory.find_user(first)
+        assert entry is not None
+        directory.set_attributes(entry, {"description": ["after the restart"]})
+        assert directory.read_attributes(entry, ["description"]) == {
+            "description": ["after the restart"]}
+        assert directory.find_user(second) is not None
+    finally:
+        directory.close()

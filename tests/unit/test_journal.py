@@ -9,6 +9,7 @@ import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -429,3 +430,29 @@ def test_cli_show_run(filled: Path, cli) -> None:
 
 def test_columns_and_export_columns_agree() -> None:
     assert [*COLUMNS, "prev_hash", "hash"] == EXPORT_COLUMNS
+
+
+def test_append_many_chains_rows_and_queues_their_notes_in_one_transaction(
+        tmp_path: Path) -> None:
+    from adminkit.journal.store import Journal
+
+    journal = Journal(tmp_path / "j.db")
+    journal.append(kind="run", run_id="R", operator="o", mode="apply", status="started",
+                   summary="bulk")
+
+    def fields(i: int) -> dict[str, Any]:
+        return {"kind": "action", "run_id": "R", "idx": i, "operator": "o", "mode": "apply",
+                "action": "toy",
+                "target": f"t{i}", "status": "changed", "summary": f"row {i}"}
+
+    note = {"key": "adminkit:R:1;", "system": "local", "ticket": "7", "body": "row 1"}
+    seqs = journal.append_many([(None, fields(0)), (note, fields(1)), (None, fields(2))])
+    assert seqs == [2, 3, 4]
+    assert journal.verify().ok
+    assert [n["body"] for n in journal.outbox()] == ["row 1"]
+    broken = {"key": "adminkit:R:4;"}  # no system: the whole batch is refused
+    with pytest.raises(KeyError):
+        journal.append_many([(None, fields(3)), (broken, fields(4))])
+    assert [e["summary"] for e in journal.entries()][-3:] == ["row 0", "row 1", "row 2"]
+    assert journal.verify().ok
+    journal.close()

@@ -65,3 +65,47 @@ def test_a_closed_connection_is_left_to_ldap3() -> None:
     conn = ldap3.Connection(ldap3.Server("ldap://127.0.0.1:9"), client_strategy=ldap3.SYNC)
     with pytest.raises(ldap3.core.exceptions.LDAPException):
         ldapwire.add(conn, "cn=x,dc=example,dc=org", ["person"], {"cn": "x", "sn": "y"})
+
+
+def ldap3_response(message_id: int, kind: str, code: int, dn: str, text: str) -> bytes:
+    from ldap3.protocol.rfc4511 import (
+        LDAPDN,
+        AddResponse,
+        LDAPString,
+        ModifyResponse,
+        ResultCode,
+    )
+
+    response = (AddResponse if kind == "addResponse" else ModifyResponse)()
+    response["resultCode"] = ResultCode(code)
+    response["matchedDN"] = LDAPDN(dn)
+    response["diagnosticMessage"] = LDAPString(text)
+    return ldap3_bytes(message_id, kind, response)
+
+
+@pytest.mark.parametrize(("kind", "code"), [("addResponse", 0), ("addResponse", 68),
+                                            ("modifyResponse", 20), ("modifyResponse", 53)])
+def test_answers_decode_like_ldap3(kind: str, code: int) -> None:
+    from ldap3.strategy.base import BaseStrategy
+    from ldap3.utils.asn1 import decode_message_fast
+
+    text = "0000202F: UpdErr: DSID-031A1236, problem 6002 (OBJ_CLASS_VIOLATION) " + "é" * 100
+    raw = ldap3_response(300, kind, code, "ou=people,dc=example,dc=org", text)
+    message_id, ours = ldapwire.decode_result(raw)
+    theirs = BaseStrategy.decode_response_fast(None, decode_message_fast(raw))  # type: ignore[arg-type]
+    assert message_id == 300
+    assert ours == {k: theirs[k] for k in ("result", "description", "dn", "message", "type")} | {
+        "referrals": None}
+
+
+def test_an_answer_it_does_not_know_is_refused() -> None:
+    from ldap3.protocol.rfc4511 import LDAPDN, DelResponse, LDAPString, ResultCode
+
+    response = DelResponse()
+    response["resultCode"] = ResultCode(0)
+    response["matchedDN"] = LDAPDN("")
+    response["diagnosticMessage"] = LDAPString("")
+    with pytest.raises(ldapwire.Unreadable):
+        ldapwire.decode_result(ldap3_bytes(1, "delResponse", response))
+    with pytest.raises(ldapwire.Unreadable):
+        ldapwire.decode_result(b"\x30\x05\x02\x01")

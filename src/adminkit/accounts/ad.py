@@ -11,7 +11,7 @@ Domain Admins & co.) is checked here directly, never trusted to `adminCount` alo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,7 +28,6 @@ from adminkit.accounts.directory import (
 from adminkit.accounts.ldapbase import (
     LdapDirectory,
     first,
-    login_filters,
     split_rdn,
     value_filter,
     values,
@@ -370,20 +369,25 @@ class ActiveDirectory(LdapDirectory):
             flt = f"(|{flt}{upn})"
         return bool(list(self.entries(self._domain().dn, flt, ["1.1"], limit=1)))
 
-    def logins_taken(self, logins: Sequence[str]) -> set[str]:
+    def _login_matches(self) -> tuple[tuple[str, str], ...]:
         upn = self.config.upn_suffix
-        suffix = f"@{upn}".casefold() if upn else None
-        matches = [("sAMAccountName", ""), *([("userPrincipalName", f"@{upn}")] if upn else [])]
-        taken: set[str] = set()
-        for keys, flt in login_filters(logins, *matches):
-            for attrs in self.entries(self._domain().dn, flt,
-                                      ["sAMAccountName", "userPrincipalName"]):
-                held = {str(first(attrs, "sAMAccountName") or "").casefold()}
-                upn = str(first(attrs, "userPrincipalName") or "").casefold()
-                if suffix and upn.endswith(suffix):
-                    held.add(upn.removesuffix(suffix))
-                taken.update(keys & held)
-        return taken
+        return (("sAMAccountName", ""), *((("userPrincipalName", f"@{upn}"),) if upn else ()))
+
+    def _logins_held(self, attrs: dict[str, Any]) -> set[str]:
+        held = {str(first(attrs, "sAMAccountName") or "").casefold()}
+        upn = str(first(attrs, "userPrincipalName") or "").casefold()
+        suffix = f"@{self.config.upn_suffix}".casefold() if self.config.upn_suffix else None
+        if suffix and upn.endswith(suffix):
+            held.add(upn.removesuffix(suffix))
+        return held
+
+    def _is_user(self, attrs: dict[str, Any]) -> bool:
+        """(&(objectCategory=person)(objectClass=user)): users, not computers or contacts."""
+        classes = {str(c).casefold() for c in values(attrs, "objectClass")}
+        return "user" in classes and "computer" not in classes
+
+    def _taken_base(self) -> str:
+        return self._domain().dn
 
     # -- groups -------------------------------------------------------------------------
     def _group(self, attrs: dict[str, Any]) -> GroupEntry:

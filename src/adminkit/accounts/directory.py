@@ -75,6 +75,20 @@ class GroupEntry:
     description: str | None = None
 
 
+@dataclass
+class LoginLookup:
+    """What a bulk run learnt about its logins, by casefolded login.
+
+    `users`: the user holding the login, or None for no user; a login the lookup cannot
+    answer for (two users hold it, the server matched it differently) is not a key, and
+    is asked about on its own. `taken`: the logins a new account could not get (held
+    by a user, a group, a computer, or another account's UPN).
+    """
+
+    users: dict[str, UserEntry | None] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+
+
 @dataclass(frozen=True)
 class PasswordPolicy:
     min_length: int = 8
@@ -94,9 +108,8 @@ class Directory(Protocol):
     def find_user(self, login: str) -> UserEntry | None:
         """The user with exactly this login (sAMAccountName / uid), or None."""
 
-    def find_users(self, logins: Sequence[str]) -> dict[str, UserEntry | None]:
-        """Many logins in a few searches, for bulk runs: casefolded login -> its user, or
-        None for no user. A login it cannot answer for (two entries) is left out."""
+    def lookup_logins(self, logins: Sequence[str]) -> LoginLookup:
+        """Many logins in a few searches, for bulk runs (see LoginLookup)."""
 
     def get_user(self, dn: str) -> UserEntry | None: ...
 
@@ -108,9 +121,6 @@ class Directory(Protocol):
         """Every user below `base` (paged)."""
 
     def login_taken(self, login: str) -> bool: ...
-
-    def logins_taken(self, logins: Sequence[str]) -> set[str]:
-        """Which of `logins` (casefolded) a new account could not get, in a few searches."""
 
     def read_attributes(self, user: UserEntry, names: list[str]) -> dict[str, list[str]]:
         """Current values of `names` (each a list of strings; empty if absent)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from adminkit.accounts import ldapwire
 from adminkit.accounts.connection import connect
-from adminkit.accounts.directory import GroupEntry, SearchField, UserEntry
+from adminkit.accounts.directory import GroupEntry, LoginLookup, SearchField, UserEntry
 from adminkit.accounts.ldaperrors import write_error
 from adminkit.core.config import DirectoryConfig, PolicyConfig
 from adminkit.core.errors import AdminkitError, ConfigError, ValidationError
@@ -71,6 +71,10 @@ def login_filters(logins: Iterable[str], *matches: tuple[str, str]
         terms = "".join(value_filter(attr, login + tail, False)
                         for attr, tail in matches for login in chunk)
         yield {login.casefold() for login in chunk}, f"(|{terms})"
+
+
+def _norm_dn(dn: str) -> str:
+    return ",".join(part.strip() for part in dn.casefold().split(","))
 
 
 def value_filter(attr: str, text: str, wildcards: bool) -> str:
@@ -152,27 +156,44 @@ class LdapDirectory:
             raise ValidationError(f"more than one account has the login {login!r}")
         return found[0] if found else None
 
-    def find_users(self, logins: Sequence[str]) -> dict[str, UserEntry | None]:
-        found: dict[str, UserEntry | None] = {}
-        for keys, flt in login_filters(logins, (self.login_attr, "")):
-            users = self._users(flt)
-            held: dict[str, list[UserEntry]] = {}
-            for user in users:
-                held.setdefault(user.login.casefold(), []).append(user)
-            if not set(held) <= keys:  # the server matched differently than casefold
-                continue  # (normalisation): let each row ask on its own
-            for key in keys:
-                entries = held.get(key, [])
-                if len(entries) <= 1:
-                    found[key] = entries[0] if entries else None
-        return found
+    # -- bulk lookups: one search per CHUNK logins, for users and for taken logins -------
+    def _login_matches(self) -> tuple[tuple[str, str], ...]:
+        return ((self.login_attr, ""),)
 
-    def logins_taken(self, logins: Sequence[str]) -> set[str]:
-        taken: set[str] = set()
-        for keys, flt in login_filters(logins, (self.login_attr, "")):
-            for attrs in self.entries(self.config.base_dn, flt, [self.login_attr]):
-                taken.update(keys & {str(v).casefold() for v in values(attrs, self.login_attr)})
-        return taken
+    def _logins_held(self, attrs: dict[str, Any]) -> set[str]:
+        return {str(v).casefold() for v in values(attrs, self.login_attr)}
+
+    def _is_user(self, attrs: dict[str, Any]) -> bool:
+        """What `user_filter` selects, decided on an entry read with its objectClass."""
+        raise NotImplementedError
+
+    def _taken_base(self) -> str:
+        """Where a login must be unique: the profile's base (AD: the whole domain)."""
+        return self.config.base_dn
+
+    def lookup_logins(self, logins: Sequence[str]) -> LoginLookup:
+        found = LoginLookup()
+        base = self._taken_base()
+        same_base = _norm_dn(base) == _norm_dn(self.config.base_dn)
+        attrs = [*self.user_attrs, "objectClass"]
+        for keys, flt in login_filters(logins, *self._login_matches()):
+            users: dict[str, list[UserEntry]] = {}
+            answered = True
+            for entry in self.entries(base, flt, attrs):
+                held = keys & self._logins_held(entry)
+                found.taken |= held
+                answered = answered and bool(held)  # else the server matched differently
+                if same_base and self._is_user(entry):
+                    user = self._user(entry)
+                    users.setdefault(user.login.casefold(), []).append(user)
+            if not same_base:  # users only under the profile's base, like find_user
+                users = {}
+                for user in self._users(flt):
+                    users.setdefault(user.login.casefold(), []).append(user)
+            if answered:
+                found.users.update({key: (users[key][0] if key in users else None)
+                                    for key in keys if len(users.get(key, ())) <= 1})
+        return found
 
     def get_user(self, dn: str) -> UserEntry | None:
         attrs = self.read(dn, self.user_attrs)

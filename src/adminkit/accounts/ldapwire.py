@@ -3,14 +3,16 @@
 ldap3 builds every request as a tree of pyasn1 objects and encodes it with pyasn1's
 generic BER encoder: about 2 ms of CPU for an add with a dozen attributes, ten times
 what the directory spends on it, which makes a bulk import client-bound. These two
-requests are simple (RFC 4511 4.6, 4.7: a DN and lists of octet strings), so they
-are encoded directly; ldap3 still owns the socket, TLS, the bind, message ids and the
-decoding of the answer. Anything this path cannot serve (a closed connection, a
-strategy that is not synchronous, SASL signing) goes through ldap3's own methods.
+requests and their answers are simple (RFC 4511 4.6, 4.7, 4.1.9: a DN and lists of
+octet strings; a result code and two strings), so they are encoded and decoded here;
+ldap3 still owns the socket, TLS, the bind, message ids and everything else. Anything
+this path cannot serve (a closed connection, a strategy that is not synchronous, SASL
+signing, an answer it does not expect) goes through ldap3's own methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +72,58 @@ def encode_modify(message_id: int, dn: str,
     return _message(message_id, _tlv(0x66, _octets(dn) + _tlv(0x30, listed)))
 
 
+RESPONSES = {0x69: "addResponse", 0x67: "modifyResponse"}  # [APPLICATION 9] and [7]
+
+
+class Unreadable(Exception):
+    """An answer this module does not decode (a disconnect notice, say)."""
+
+
+def _read(data: bytes, at: int) -> tuple[int, int, int]:
+    """(tag, start of the value, end of the value) of the element at `at`."""
+    if at + 2 > len(data):
+        raise Unreadable("truncated")
+    tag, first = data[at], data[at + 1]
+    at += 2
+    if first < 0x80:
+        size = first
+    else:
+        count = first & 0x7F
+        size = int.from_bytes(data[at:at + count], "big")
+        at += count
+    if at + size > len(data):
+        raise Unreadable("truncated")
+    return tag, at, at + size
+
+
+def decode_result(message: bytes) -> tuple[int, dict[str, Any]]:
+    """(message id, result) of an AddResponse or ModifyResponse (RFC 4511 4.1.9), in the
+    shape ldap3 gives `conn.result`."""
+    from ldap3.core.results import RESULT_CODES
+
+    tag, at, end = _read(message, 0)
+    if tag != 0x30:
+        raise Unreadable("not an LDAPMessage")
+    tag, start, stop = _read(message, at)
+    if tag != 0x02:
+        raise Unreadable("no message id")
+    message_id = int.from_bytes(message[start:stop], "big", signed=True)
+    tag, at, end = _read(message, stop)
+    if tag not in RESPONSES:
+        raise Unreadable(f"answer of type {tag:#x}")
+    fields: list[bytes] = []
+    while at < end and len(fields) < 3:  # resultCode, matchedDN, diagnosticMessage
+        _, start, at = _read(message, at)
+        fields.append(message[start:at])
+    if len(fields) < 3:
+        raise Unreadable("short LDAPResult")
+    code = int.from_bytes(fields[0], "big")
+    return message_id, {"result": code, "description": RESULT_CODES.get(code, "other"),
+                        "dn": fields[1].decode("utf-8", "replace"),
+                        "message": fields[2].decode("utf-8", "replace"), "referrals": None,
+                        "type": RESPONSES[tag]}
+
+
 def _servable(conn: ldap3.Connection) -> bool:
     strategy = conn.strategy
     return (not conn.closed and conn.bound and conn.socket is not None and strategy.sync
@@ -91,15 +145,21 @@ def _exchange(conn: ldap3.Connection, kind: str, encode: Any) -> bool | None:
         message_id = conn.server.next_message_id()
         payload = encode(message_id)
         strategy = conn.strategy
-        strategy._outstanding[message_id] = {"type": kind}
         try:
             conn.socket.sendall(payload)
-            _, result = strategy.get_response(message_id)
-        except (OSError, LDAPCommunicationError, LDAPResponseTimeoutError):
-            strategy._outstanding.pop(message_id, None)
+            answers = strategy.receiving()
+            if len(answers) != 1:
+                raise Unreadable(f"{len(answers)} messages")
+            answered_id, result = decode_result(answers[0])
+            if answered_id != message_id:
+                raise Unreadable(f"answer to message {answered_id}")
+        except (OSError, Unreadable, LDAPCommunicationError, LDAPResponseTimeoutError):
+            # the connection is in an unknown state: drop it; ldap3 reconnects and resends
+            with contextlib.suppress(Exception):
+                strategy.close()
             return None
         conn.result = result
-        return bool(result and result.get("result") == 0)
+        return bool(result["result"] == 0)
 
 
 def add(conn: ldap3.Connection, dn: str, object_classes: Sequence[str],

@@ -340,6 +340,9 @@ class OpenLdapDirectory(LdapDirectory):
                     due.append(user)
         return due
 
+    def _is_user(self, attrs: dict[str, Any]) -> bool:
+        return USER_CLASS in {str(c).casefold() for c in values(attrs, "objectClass")}
+
     # -- creating -----------------------------------------------------------------------
     def next_uid_number(self) -> int:
         """The next number of this connection's block, reserving a new block when it runs out.

@@ -36,12 +36,13 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
-def write_json(data: Any) -> None:
+def write_json(data: Any, *, scrubbed: bool = False) -> None:
     """Indented for a person at a terminal; compact (and several times faster to write,
-    for a report of thousands of rows) for a program reading a pipe."""
+    for a report of thousands of rows) for a program reading a pipe. `scrubbed`: the
+    caller passed every value through redact already."""
     indent = 2 if sys.stdout.isatty() else None
-    sys.stdout.write(json.dumps(redact_obj(data), ensure_ascii=False, indent=indent,
-                                default=str))
+    sys.stdout.write(json.dumps(data if scrubbed else redact_obj(data), ensure_ascii=False,
+                                indent=indent, default=str))
     sys.stdout.write("\n")
 
 
@@ -102,24 +103,25 @@ def _escape(text: str) -> str:
 
 
 def report_json(report: RunReport) -> dict[str, Any]:
+    """The documented JSON shape; every value scrubbed of known secrets."""
     run = report.run
-    return {
+    head = redact_obj({
         "run": {"id": run.id, "operator": run.operator, "profile": run.profile,
                 "ticket": run.ticket, "mode": run.mode, "command": run.command,
                 "started": run.started.isoformat()},
         "status": report.status,
         "exit_code": report.exit_code,
         "counts": report.counts,
-        "results": [r.model_dump(mode="json") for r in report.results],
-    }
+    })
+    return {**head, "results": [r.public() for r in report.results]}
 
 
 def emit_report(state: GlobalState, report: RunReport) -> None:
     if state.output is OutputFormat.JSON:
-        write_json(report_json(report))
+        write_json(report_json(report), scrubbed=True)
         return
     if state.output is OutputFormat.CSV:
-        rows = [{"run": report.run.id, **r.model_dump(mode="json")} for r in report.results]
+        rows = [{"run": report.run.id, **r.public()} for r in report.results]
         write_csv(rows, ["run", "action", "target", "status", "summary", "error"])
         return
     out = console()

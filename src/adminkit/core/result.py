@@ -5,9 +5,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer
 
-from adminkit.core.secrets import mask_secrets
+from adminkit.core.secrets import mask_secrets, redact_obj
 
 
 class Status(StrEnum):
@@ -75,9 +75,23 @@ class Result(BaseModel):
     check: bool = False
     duration: float = 0.0
 
+    _public: dict[str, Any] | None = PrivateAttr(default=None)
+
     @field_serializer("data")
     def _masked(self, value: dict[str, Any]) -> Any:
         return mask_secrets(value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name != "_public":
+            self._public = None
+
+    def public(self) -> dict[str, Any]:
+        """The JSON form with every known secret scrubbed, as the journal, the output and
+        notes show it; made once per result (a bulk run has thousands). Treat as read-only."""
+        if self._public is None:
+            self._public = redact_obj(self.model_dump(mode="json"))
+        return self._public
 
     @property
     def changed(self) -> bool:

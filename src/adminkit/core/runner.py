@@ -24,6 +24,9 @@ from adminkit.core.secrets import redact
 
 
 class RunHook(Protocol):
+    """Hears about a run. A hook may also have `actions_finished(run, [(index, result)])`
+    to take a bulk run's unit of results at once (the journal: one transaction)."""
+
     def run_started(self, run: Run) -> None: ...
 
     def action_finished(self, run: Run, index: int, result: Result) -> None: ...
@@ -131,10 +134,16 @@ class Runner:
                         for i in indexes]
             else:
                 done = self.run_many([(actions[i], i) for i in indexes])
-            with lock:  # hooks (the journal) see one result at a time
-                for index, result in zip(indexes, done, strict=True):
+            finished = list(zip(indexes, done, strict=True))
+            with lock:  # hooks (the journal) see one unit at a time
+                for index, result in finished:
                     results[index] = result
-                    for hook in self.hooks:
+                for hook in self.hooks:
+                    many = getattr(hook, "actions_finished", None)  # in one go, if it can
+                    if many is not None:
+                        many(self.run, finished)
+                        continue
+                    for index, result in finished:
                         hook.action_finished(self.run, index, result)
             if any(r.failed for r in done):
                 failed.set()

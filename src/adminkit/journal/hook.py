@@ -33,14 +33,20 @@ class JournalHook:
                             **self._common(run))
 
     def action_finished(self, run: Run, index: int, result: Result) -> None:
-        diff = [c.model_dump(mode="json") for c in result.changes]
-        note = self.notes.for_action(run, index, result) if self.notes else None
-        self.journal.append(note=note, kind="action", idx=index, action=result.action,
-                            target=result.target,
-                            status=result.status.value, summary=result.summary, diff=diff or None,
-                            error=result.error,
-                            detail=result.model_dump(mode="json")["data"] or None,
-                            **self._common(run))
+        self.actions_finished(run, [(index, result)])
+
+    def actions_finished(self, run: Run, done: list[tuple[int, Result]]) -> None:
+        """Several results in one transaction (a bulk run's unit of rows)."""
+        rows = []
+        for index, result in done:
+            public = result.public()
+            note = self.notes.for_action(run, index, result) if self.notes else None
+            rows.append((note, {"kind": "action", "idx": index, "action": result.action,
+                                "target": result.target, "status": result.status.value,
+                                "summary": result.summary, "diff": public["changes"] or None,
+                                "error": result.error, "detail": public["data"] or None,
+                                **self._common(run)}))
+        self.journal.append_many(rows)
 
     def run_finished(self, run: Run, report: RunReport) -> None:
         note = self.notes.for_run(run, report) if self.notes else None

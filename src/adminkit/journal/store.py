@@ -146,36 +146,50 @@ class Journal:
         `note` (key, system, ticket, internal, body) goes into the ticket outbox in the
         same transaction: a journaled action always has its note queued, and vice versa.
         """
-        row = {c: _text(fields.get(c)) for c in COLUMNS if c != "seq"}
-        row["idx"] = fields.get("idx")
-        for key in ("diff", "detail"):
-            if row[key] is not None and not isinstance(row[key], str):
-                row[key] = json.dumps(redact_obj(row[key]), ensure_ascii=False, default=str)
-        for key in ("summary", "error", "target", "diff", "detail"):
-            if row[key] is not None:
-                row[key] = redact(row[key])
-        row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
+        return self.append_many([(note, fields)])[0]
+
+    def append_many(self, rows: Sequence[tuple[dict[str, Any] | None, dict[str, Any]]]
+                    ) -> list[int]:
+        """Several (note, fields) rows, in order, in one transaction; their seqs."""
+        prepared = [(note, self._row(fields)) for note, fields in rows]
+        seqs: list[int] = []
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 last = self.db.execute(
                     "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-                seq = (last["seq"] + 1) if last else 1
+                seq = last["seq"] if last else 0
                 prev = last["hash"] if last else GENESIS
-                row["seq"] = seq
-                digest = row_hash(prev, row)
-                self.db.execute(INSERT_SQL,
-                    [row[c] for c in COLUMNS] + [prev, digest])
-                if note is not None:
-                    self._enqueue(note, row)
+                for note, row in prepared:
+                    seq += 1
+                    row["seq"] = seq
+                    digest = row_hash(prev, row)
+                    self.db.execute(INSERT_SQL, [row[c] for c in COLUMNS] + [prev, digest])
+                    if note is not None:
+                        self._enqueue(note, row)
+                    seqs.append(seq)
+                    prev = digest
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            self._head_due = (seq, digest)
-            if time.monotonic() - self._head_written >= HEAD_EVERY:
-                self._flush_head()
-        return seq
+            if seqs:
+                self._head_due = (seq, prev)
+                if time.monotonic() - self._head_written >= HEAD_EVERY:
+                    self._flush_head()
+        return seqs
+
+    @staticmethod
+    def _row(fields: dict[str, Any]) -> dict[str, Any]:
+        row = {c: _text(fields.get(c)) for c in COLUMNS if c != "seq"}
+        row["idx"] = fields.get("idx")
+        for key in ("summary", "error", "target", "diff", "detail"):
+            if isinstance(row[key], str):
+                row[key] = redact(row[key])
+            elif row[key] is not None:  # each string scrubbed on its way into the JSON
+                row[key] = json.dumps(redact_obj(row[key]), ensure_ascii=False, default=str)
+        row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
+        return row
 
     def _enqueue(self, note: dict[str, Any], row: dict[str, Any]) -> None:
         self.db.execute(

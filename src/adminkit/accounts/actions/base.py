@@ -82,7 +82,7 @@ class UserAction(Action[P]):
     @classmethod
     def prepare(cls, ctx: Context, actions: Sequence[Action[Any]]) -> None:
         logins = [a.params.login for a in actions if isinstance(a, UserAction)]
-        prefetched(ctx).put(directory_of(ctx).find_users(logins))
+        prefetched(ctx).put(directory_of(ctx).lookup_logins(logins).users)
 
     def lookup(self, ctx: Context) -> UserEntry:
         entry = find_user(ctx, self.params.login)

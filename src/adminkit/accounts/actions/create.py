@@ -124,9 +124,8 @@ class CreateAccount(Action[CreateParams]):
         for action in creates:
             with contextlib.suppress(ValidationError):  # the row's plan reports it
                 wanted.append(action._wanted(ctx))
-        users = directory.find_users(wanted)
-        asked = {login.casefold() for login in wanted}
-        taken = directory.logins_taken(wanted)
+        lookup = directory.lookup_logins(wanted)
+        users, taken = lookup.users, lookup.taken
         claimed: set[str] = set()  # by an earlier row of this file
 
         def find(login: str) -> UserEntry | None:
@@ -137,7 +136,7 @@ class CreateAccount(Action[CreateParams]):
             key = login.casefold()
             if key in claimed:
                 return True
-            return key in taken if key in asked else directory.login_taken(login)
+            return key in taken if key in users else directory.login_taken(login)
 
         for action in creates:
             with contextlib.suppress(ValidationError):
