@@ -1,11 +1,12 @@
 """A protocol-level fake of GLPI's legacy REST API (`apirest.php`), for unit tests.
 
 A real HTTP server on 127.0.0.1 that follows GLPI's documented requests and answers
-(apirest.md: Init session, Kill session, Get an item, Get sub items, Add item(s),
-Update item(s), upload a document, Errors): a session token from `initSession` with a
-user token or Basic login (and App-Token when one is set), the token on every later
-call, errors as `["ERROR_CODE", "message"]`. Tickets, follow-ups and documents live in
-memory for assertions; faults (401/429/5xx, expired sessions) can be ordered up.
+(apirest.md: Init session, Kill session, Get full session, Get an item, Get sub items,
+Add item(s), Update item(s), upload a document, Errors): a session token from
+`initSession` with a user token or Basic login (and App-Token when one is set), the token
+on every later call, errors as `["ERROR_CODE", "message"]`. Tickets, follow-ups and
+documents live in memory for assertions; faults (401/429/5xx, expired sessions) can be
+ordered up.
 
     with FakeGlpi() as glpi:
         ticket = glpi.add_ticket("Printer jammed")
@@ -93,6 +94,7 @@ class FakeGlpi:
         self.followups: list[dict[str, Any]] = []
         self.documents: list[dict[str, Any]] = []
         self.sessions: set[str] = set()
+        self.profile = "Technician"  # the active profile a session of the API account gets
         self.sessions_opened = 0
         self.sessions_killed = 0
         self.requests: list[Seen] = []
@@ -225,6 +227,8 @@ class FakeGlpi:
             self.sessions.discard(token)
             self.sessions_killed += 1
             return 200, {}, b""
+        if req.method == "GET" and parts == ["getFullSession"]:
+            return 200, {}, {"session": self._php_session()}
         if parts[0] == "Ticket" and len(parts) >= 2:
             if not parts[1].isdigit():
                 return self._error(400, "ERROR_BAD_ARRAY", "id must be an integer")
@@ -243,6 +247,18 @@ class FakeGlpi:
             return self._add_document(req)
         return self._error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM",
                            "resource not found or not an instance of CommonDBTM")
+
+    def _php_session(self) -> dict[str, Any]:
+        """A few of the $_SESSION keys GLPI fills at login (Session::init), as the API
+        returns them; the real one holds many more."""
+        profile = {"id": 6, "name": self.profile, "interface": "central",
+                   "entities": [{"id": 0, "name": "Root entity", "is_recursive": 1}]}
+        return {"valid_id": "fake", "glpi_currenttime": "2025-11-25 10:00:00",
+                "glpiID": 7, "glpiname": self.login[0], "glpirealname": "Bot",
+                "glpifirstname": "Adminkit", "glpifriendlyname": "Bot Adminkit",
+                "glpiactiveprofile": profile, "glpiprofiles": {"6": profile},
+                "glpiactive_entity": 0, "glpiactive_entity_name": "Root entity",
+                "glpiactive_entity_recursive": 1, "glpicsrftokens": {"fake": 0}}
 
     def _visible(self, ticket_id: int) -> Answer | None:
         if ticket_id not in self.tickets:

@@ -13,6 +13,9 @@ Service Management Cloud REST API):
 - `POST /rest/api/2/issue/{key}/attachments`: multipart/form-data, part name `file`, and the
   header `X-Atlassian-Token: no-check` (without it the request is blocked: 403 "XSRF check
   failed") -> 200 with a list of attachments.
+- `GET /rest/api/2/myself` -> the signed-in user: on Cloud `{"accountId", "accountType",
+  "emailAddress", "displayName", "active", ...}` (the e-mail may be hidden); on Data Center
+  (a personal access token here) `{"key", "name", "emailAddress", "displayName", "active"}`.
 - Errors: the platform answers `{"errorMessages": [...], "errors": {}}` (404 "Issue does not
   exist or you do not have permission to see it."); the servicedeskapi answers
   `{"errorMessage": ..., "i18nErrorMessage": {"i18nKey": ..., "parameters": []}}`.
@@ -75,6 +78,7 @@ class FakeJira:
                  api_token: str = "jira-api-token-1",  # noqa: S107 - a test credential
                  pat: str | None = None) -> None:
         self.user, self.api_token, self.pat = user, api_token, pat
+        self.display_name = "Adminkit Bot"
         self.issues: dict[str, Issue] = {}
         self.unknown: list[str] = []  # requests no route answered: the backend sent a wrong call
         self.max_page = 50  # the servicedeskapi's page size cap
@@ -144,6 +148,8 @@ class FakeJira:
         if not self._authenticated(req):
             return self._error(req, 401, "You are not authenticated. Authentication required "
                                           "to perform this operation.")
+        if req.method == "GET" and req.path == "/rest/api/2/myself":
+            return self._myself(req)
         routes = [
             ("POST", r"/rest/servicedeskapi/request/([^/]+)/comment", self._add_comment),
             ("GET", r"/rest/servicedeskapi/request/([^/]+)/comment", self._comments),
@@ -158,6 +164,17 @@ class FakeJira:
                 return handler(req, m.group(1))
         self.unknown.append(f"{req.method} {req.path}")
         return self._error(req, 404, f"null for uri: {req.path}")
+
+    def _myself(self, req: Request) -> Reply:
+        if (req.header("authorization") or "").startswith("Bearer "):  # Data Center
+            return json_reply(200, {"self": f"{self.url}/rest/api/2/user?username=adminkit",
+                                    "key": "JIRAUSER10100", "name": "adminkit",
+                                    "emailAddress": self.user, "displayName": self.display_name,
+                                    "active": True, "timeZone": "Europe/Prague"})
+        return json_reply(200, {"self": f"{self.url}/rest/api/2/user?accountId=acc-bot",
+                                "accountId": "acc-bot", "accountType": "atlassian",
+                                "emailAddress": self.user, "displayName": self.display_name,
+                                "active": True, "timeZone": "Europe/Prague", "locale": "en_US"})
 
     def _issue(self, req: Request, key: str) -> Issue:
         issue = self.issues.get(key) or next(

@@ -3,7 +3,9 @@
 A real HTTP server on 127.0.0.1 that follows Redmine's documented requests and answers
 (wiki Rest_api: authentication, Content-Type, attaching files, validation errors;
 Rest_Issues: showing with `include=journals`, updating with `notes`/`private_notes`;
-Rest_IssueStatuses): the API key in `X-Redmine-API-Key` (or `?key=`, or Basic), 401 for
+Rest_IssueStatuses; Rest_Users: `/users/current.json?include=memberships`; Rest_Roles:
+`/roles/N.json` with the role's permissions): the API key in `X-Redmine-API-Key` (or
+`?key=`, or Basic), 401 for
 bad credentials, 403 for an issue the account may not see, 404 for none, 422 with
 `{"errors": [...]}`, 204 No Content for an update. Issues, journals and attachments live
 in memory for assertions; faults (429/5xx with Retry-After) can be ordered up.
@@ -36,6 +38,13 @@ STATUSES = [{"id": 1, "name": "New", "is_closed": False},
             {"id": 5, "name": "Closed", "is_closed": True},
             {"id": 6, "name": "Rejected", "is_closed": True}]
 API_USER = {"id": 5, "name": "Adminkit Bot"}
+# Roles as `GET /roles/N.json` shows them; "set_notes_private" is added to the Developer
+# role's permissions while `may_set_notes_private` holds (the API account is a Developer).
+ROLES = {3: ("Manager", ["view_issues", "add_issues", "edit_issues", "add_issue_notes",
+                         "view_private_notes", "set_notes_private"]),
+         4: ("Developer", ["view_issues", "add_issues", "edit_issues", "add_issue_notes",
+                           "view_private_notes"]),
+         5: ("Reporter", ["view_issues", "add_issues", "add_issue_notes"])}
 
 
 @dataclass
@@ -95,6 +104,10 @@ class FakeRedmine:
         self.issues: dict[int, dict[str, Any]] = {}
         self.hidden: set[int] = set()  # issues the API account may not see (403)
         self.may_set_notes_private = True  # the role permission "Set notes as private"
+        self.admin = False  # the API account is a Redmine administrator
+        self.memberships: list[dict[str, Any]] = [  # the API account's, as Rest_Users shows
+            {"id": 1, "project": {"id": 1, "name": "Helpdesk"},
+             "roles": [{"id": 4, "name": "Developer"}]}]
         self.uploads: dict[str, dict[str, Any]] = {}
         self.requests: list[Seen] = []
         self._faults: list[_Fault | None] = []  # None lets one request through
@@ -185,6 +198,10 @@ class FakeRedmine:
             parts = req.path.strip("/").split("/")
             if req.method == "GET" and parts == ["issue_statuses.json"]:
                 return 200, {}, {"issue_statuses": STATUSES}
+            if req.method == "GET" and parts == ["users", "current.json"]:
+                return self._current_user(req)
+            if req.method == "GET" and len(parts) == 2 and parts[0] == "roles":
+                return self._role(parts[1])
             if req.method == "POST" and parts == ["uploads.json"]:
                 return self._upload(req)
             if len(parts) == 2 and parts[0] == "issues" and parts[1].endswith(".json"):
@@ -199,6 +216,29 @@ class FakeRedmine:
                 if req.method == "PUT":
                     return self._update(issue, req)
             return 404, {}, b""
+
+    def _current_user(self, req: Seen) -> Answer:
+        user: dict[str, Any] = {
+            "id": API_USER["id"], "login": self.login[0], "admin": self.admin,
+            "firstname": "Adminkit", "lastname": "Bot", "mail": "adminkit@example.com",
+            "created_on": "2025-01-06T08:00:00Z", "last_login_on": "2025-11-25T08:00:00Z",
+            "api_key": self.api_key,  # Redmine shows the key to its owner
+            "custom_fields": []}
+        if "memberships" in req.query.get("include", "").split(","):
+            user["memberships"] = [dict(m) for m in self.memberships]
+        return 200, {}, {"user": user}
+
+    def _role(self, name: str) -> Answer:
+        ident = name[:-len(".json")] if name.endswith(".json") else ""
+        if not ident.isdigit() or int(ident) not in ROLES:
+            return 404, {}, b""
+        role_name, permissions = ROLES[int(ident)]
+        if role_name == "Developer" and self.may_set_notes_private:
+            permissions = [*permissions, "set_notes_private"]
+        return 200, {}, {"role": {"id": int(ident), "name": role_name, "assignable": True,
+                                  "issues_visibility": "default",
+                                  "time_entries_visibility": "all",
+                                  "users_visibility": "all", "permissions": permissions}}
 
     def _status(self, status_id: int) -> dict[str, Any]:
         return next(s for s in STATUSES if s["id"] == status_id)

@@ -18,6 +18,8 @@ What it follows (ServiceNow's REST API reference, "Table API" and "Attachment AP
   Incidents have the out-of-box data policy: resolving or closing needs close_code and
   close_notes, else 403 "Data Policy Exception".
 - `GET /api/now/table/sys_journal_field?sysparm_query=element_id=..^element=..^valueLIKE..`.
+- `GET /api/now/table/sys_user?sysparm_query=user_name=..`: the user records (the API
+  account's own among them); `users_readable = False` hides every row, as a read ACL would.
 - `POST /api/now/attachment/file?table_name=&table_sys_id=&file_name=` with the file as
   the body and its Content-Type -> 201 `{"result": {attachment metadata}}` and Location.
 - Errors: `{"error": {"message": ..., "detail": ...}, "status": "failure"}`; 401 "User Not
@@ -53,6 +55,8 @@ TASK_FIELDS = {"sys_id", "number", "short_description", "description", "state", 
                "work_notes", "comments", "close_code", "close_notes", "active"}
 JOURNAL_FIELDS = {"sys_id", "element_id", "element", "name", "value", "sys_created_on",
                   "sys_created_by"}
+USER_FIELDS = {"sys_id", "user_name", "name", "first_name", "last_name", "email", "active",
+               "web_service_access_only"}
 JOURNALS = ("work_notes", "comments")
 CONDITION = re.compile(r"([a-z_][a-z0-9_.]*?)(!=|=|LIKE|STARTSWITH|ENDSWITH|IN)(.*)", re.S)
 
@@ -81,6 +85,7 @@ class Store:
     journal: list[dict[str, str]] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # sys_id of a user or group -> name
+    users: dict[str, dict[str, str]] = field(default_factory=dict)  # sys_user rows by sys_id
 
 
 class FakeServiceNow:
@@ -94,6 +99,12 @@ class FakeServiceNow:
         self.ignored_fields: list[str] = []
         self.empty_as_404 = False  # answer an empty result like Table API v1: 404
         self.journal_readable = True  # False: sys_journal_field's read ACL hides every row
+        self.users_readable = True  # False: sys_user's read ACL hides every row
+        api_user = {"sys_id": _sys_id(), "user_name": user, "name": "Adminkit Integration",
+                    "first_name": "Adminkit", "last_name": "Integration",
+                    "email": "adminkit@example.com", "active": "true",
+                    "web_service_access_only": "true"}
+        self.store.users[api_user["sys_id"]] = api_user
         self.read_only: set[str] = set()  # fields a write ACL silently drops from updates
         self.unqueryable: set[str] = set()  # fields whose query conditions the instance drops
         self._numbers = itertools.count(1)
@@ -206,6 +217,8 @@ class FakeServiceNow:
     def _rows(self, table: str) -> list[dict[str, str]]:
         if table == "sys_journal_field":
             return self.store.journal if self.journal_readable else []
+        if table == "sys_user":
+            return list(self.store.users.values()) if self.users_readable else []
         if table not in TABLE_OF_PREFIX.values():
             raise BadRequest(f"Invalid table {table}")
         return list(self.store.tables.get(table, {}).values())
@@ -269,7 +282,8 @@ class FakeServiceNow:
 
     def _list(self, req: Request, table: str) -> Reply:
         rows = self._rows(table)
-        known = JOURNAL_FIELDS if table == "sys_journal_field" else TASK_FIELDS
+        known = {"sys_journal_field": JOURNAL_FIELDS, "sys_user": USER_FIELDS}.get(table,
+                                                                                TASK_FIELDS)
         query = req.arg("sysparm_query") or ""
         chosen = [r for r in rows if self._matches(query, r, known)]
         try:

@@ -11,7 +11,8 @@ config/initializers/rack_attack.rb):
 - `POST /api/v1/ticket_articles` `{"ticket_id", "body", "content_type": "text/plain" |
   "text/html", "type": "note" | "email" | "web" | ..., "internal": bool, "subject", "to",
   "attachments": [{"filename", "data": base64, "mime-type"}]}` -> 201 with the article.
-- `GET /api/v1/users/{id}`.
+- `GET /api/v1/users/{id}`; `GET /api/v1/users/me`: the user the credentials belong to
+  (docs: "Me - Current User", any permission).
 - Errors are `{"error": ..., "error_human": ...}`: a missing record is 404 "Couldn't find
   Ticket with 'id'=N" (ActiveRecord::RecordNotFound), a ticket the agent's groups do not
   cover is 403 "Not authorized", bad lookups/values 422, no credentials 401. Zammad itself
@@ -102,6 +103,7 @@ class FakeZammad:
         self.tickets: dict[int, Ticket] = {}
         self.users: dict[int, User] = {}
         self.articles: dict[int, Article] = {}
+        self.agent = User(999, user, user, "Agent", "Smith")  # whom the credentials name
         self.forbidden: set[int] = set()  # tickets in groups the agent has no access to
         self.unknown: list[str] = []
         self._ids = itertools.count(1)
@@ -182,6 +184,7 @@ class FakeZammad:
             ("GET", r"/api/v1/ticket_articles/by_ticket/(\d+)", self._by_ticket),
             ("POST", r"/api/v1/ticket_articles", self._create_article),
             ("GET", r"/api/v1/users/(\d+)", self._get_user),
+            ("GET", r"/api/v1/users/me", self._me),
         ]
         for method, pattern, handler in routes:
             m = re.fullmatch(pattern, req.path)
@@ -287,6 +290,14 @@ class FakeZammad:
         self.articles[art.id] = art
         ticket.updated_at = _now()
         return json_reply(201, self._article_json(art))
+
+    def _me(self, req: Request) -> Reply:
+        me = self.agent
+        return json_reply(200, {"id": me.id, "login": me.login, "email": me.email,
+                                "firstname": me.firstname, "lastname": me.lastname,
+                                "active": True, "verified": False, "role_ids": [2],
+                                "group_ids": {"2": ["full"]}, "login_failed": 0,
+                                "preferences": {"locale": "en-us"}})
 
     def _get_user(self, req: Request, ident: str) -> Reply:
         user = self.users.get(int(ident))

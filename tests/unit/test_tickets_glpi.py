@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adminkit.core.config import Profile, TicketsConfig
-from adminkit.core.errors import AuthenticationFailed, UsageError
+from adminkit.core.errors import AuthenticationFailed, ExitCode, UsageError
 from adminkit.journal.store import Journal
 from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.glpi import Glpi, api_url
@@ -165,6 +165,28 @@ def test_wrong_token_is_an_authentication_failure(glpi: FakeGlpi,
     system.close()
     assert "not-the-token-4711" not in str(caught.value)
     assert glpi.followups == []
+
+
+def test_ping_opens_a_session_and_names_login_and_profile(glpi: FakeGlpi,
+                                                         backend: Glpi) -> None:
+    text = backend.ping()
+    assert text == "GLPI API: session opened as adminkit, profile Technician, entity Root entity"
+    assert len(glpi.seen("GET", "/initSession")) == 1
+    assert len(glpi.seen("GET", "/getFullSession")) == 1
+    assert glpi.user_token not in text
+
+
+def test_ping_with_a_wrong_token_is_an_authentication_failure(
+        glpi: FakeGlpi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GLPI_TOKEN", "not-the-token-4711")
+    system = Glpi(profile_for(glpi.url))
+    with pytest.raises(AuthenticationFailed) as caught:
+        system.ping()
+    system.close()
+    assert caught.value.exit_code == ExitCode.CONNECTION == 3
+    assert caught.value.hint
+    assert "not-the-token-4711" not in str(caught.value)
+    assert glpi.seen("GET", "/getFullSession") == []
 
 
 def test_a_profile_without_credentials_is_a_usage_error() -> None:

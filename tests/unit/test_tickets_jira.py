@@ -18,6 +18,7 @@ from adminkit.core.errors import (
     ActionFailed,
     AuthenticationFailed,
     ConnectionFailed,
+    ExitCode,
     UsageError,
 )
 from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
@@ -215,6 +216,37 @@ def test_an_unreachable_server_is_retry_later(monkeypatch: pytest.MonkeyPatch) -
             backend.add_note("HD-12", NOTE)
     finally:
         backend.close()
+
+
+# -- ping: who is signed in -------------------------------------------------------------
+
+def test_ping_names_the_cloud_account(jira: Jira, fake: FakeJira) -> None:
+    text = jira.ping()
+    assert text == "Jira REST API: authenticated as Adminkit Bot (bot@example.com)"
+    assert fake.server.requests[-1].path == "/rest/api/2/myself"
+    assert fake.api_token not in text
+
+
+def test_ping_with_a_data_center_token(fake: FakeJira, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = Jira(profile(fake, monkeypatch, user=None, password=None, token="env:JIRA_PAT"))
+    try:
+        assert backend.ping() == "Jira REST API: authenticated as Adminkit Bot (bot@example.com)"
+    finally:
+        backend.close()
+
+
+def test_ping_with_refused_credentials_is_an_authentication_failure(
+        fake: FakeJira, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRONG", "Wrong-Token-Canary-1")
+    wrong = Jira(profile(fake, monkeypatch, password="env:WRONG"))
+    try:
+        with pytest.raises(AuthenticationFailed) as err:
+            wrong.ping()
+    finally:
+        wrong.close()
+    assert err.value.exit_code == ExitCode.CONNECTION == 3
+    assert "401" in err.value.message and err.value.hint
+    assert "Wrong-Token-Canary-1" not in str(err.value)
 
 
 # -- end to end through the outbox ------------------------------------------------------

@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from adminkit.core.config import Profile, TicketsConfig
-from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.core.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    ExitCode,
+    UsageError,
+)
 from adminkit.journal.store import Journal
 from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.outbox import flush
@@ -176,6 +181,49 @@ def test_wrong_key_is_an_authentication_failure(redmine: FakeRedmine,
     system.close()
     assert "not-the-key-4711" not in str(caught.value)
     assert redmine.notes_of(issue) == []
+
+
+def test_ping_names_the_account_and_its_private_notes_right(redmine: FakeRedmine,
+                                                            backend: Redmine) -> None:
+    text = backend.ping()
+    assert text == ("Redmine API: authenticated as Adminkit Bot (adminkit), may set notes "
+                    "private in 1 project(s)")
+    assert redmine.seen("GET", "/users/current.json")[0].query == {"include": "memberships"}
+    assert [r.path for r in redmine.requests] == ["/users/current.json", "/roles/4.json"]
+    assert redmine.api_key not in text  # Redmine shows the key to its owner: never repeat it
+
+
+def test_ping_warns_where_notes_would_go_public(redmine: FakeRedmine, backend: Redmine) -> None:
+    redmine.may_set_notes_private = False
+    redmine.memberships.append({"id": 2, "project": {"id": 2, "name": "Servers"},
+                                "roles": [{"id": 3, "name": "Manager"}]})
+    text = backend.ping()
+    assert text.startswith("Redmine API: authenticated as Adminkit Bot (adminkit); warning: ")
+    assert "may not set notes private in Helpdesk:" in text
+    assert "Servers" not in text  # the Manager role there has the permission
+    assert "Set notes as private" in text
+
+
+@pytest.mark.parametrize(("admin", "expected"), [
+    (True, "an administrator"), (False, "warning: the account is a member of no project")])
+def test_ping_for_an_administrator_or_a_non_member(redmine: FakeRedmine, backend: Redmine,
+                                                   admin: bool, expected: str) -> None:
+    redmine.admin = admin
+    redmine.memberships.clear()
+    assert expected in backend.ping()
+    assert not redmine.seen("GET", "/roles/4.json")
+
+
+def test_ping_with_a_wrong_key_is_an_authentication_failure(
+        redmine: FakeRedmine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDMINE_KEY", "not-the-key-4711")
+    system = Redmine(profile_for(redmine.url))
+    with pytest.raises(AuthenticationFailed) as caught:
+        system.ping()
+    system.close()
+    assert caught.value.exit_code == ExitCode.CONNECTION == 3
+    assert "401" in caught.value.message and caught.value.hint
+    assert "not-the-key-4711" not in str(caught.value)
 
 
 def test_a_profile_without_credentials_is_a_usage_error() -> None:

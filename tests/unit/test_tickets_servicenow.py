@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import ActionFailed, AuthenticationFailed, UsageError
+from adminkit.core.errors import (
+    ActionFailed,
+    AuthenticationFailed,
+    ConnectionFailed,
+    ExitCode,
+    UsageError,
+)
 from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.outbox import flush
 from adminkit.tickets.servicenow import NoteNotSaved, ServiceNow
-from tests.fakes.httpserver import self_signed_tls
+from tests.fakes.httpserver import Reply, self_signed_tls
 from tests.fakes.outbox_rig import (
     crash_while_leased,
     make_due,
@@ -233,6 +239,59 @@ def test_refused_credentials_are_an_authentication_failure(
         backend.close()
     assert "Wrong-Password-Canary-2" not in str(err.value)
     assert fake.notes("INC0012345") == []
+
+
+def test_ping_names_the_account_and_the_table(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    text = snow.ping()
+    assert text == ("ServiceNow Table API: authenticated as Adminkit Integration "
+                    "(adminkit.integration), table incident readable")
+    assert [r.path for r in fake.server.requests] == ["/api/now/table/sys_user",
+                                                      "/api/now/table/incident"]
+    assert fake.password not in text
+
+
+def test_ping_with_an_oauth_token_names_no_user(fake: FakeServiceNow,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = ServiceNow(profile(fake, monkeypatch, user=None, password=None,
+                                 token="env:SNOW_TOKEN", options={"table": "sc_req_item"}))
+    try:
+        text = backend.ping()
+    finally:
+        backend.close()
+    assert text == "ServiceNow Table API: OAuth token accepted, table sc_req_item readable"
+    clean(fake)
+
+
+def test_ping_when_the_account_may_not_read_sys_user(snow: ServiceNow,
+                                                     fake: FakeServiceNow) -> None:
+    fake.users_readable = False
+    assert "authenticated as adminkit.integration (its sys_user record is not readable)" \
+        in snow.ping()
+    fake.empty_as_404 = True  # Table API v1: an empty answer is a 404
+    assert "(its sys_user record is not readable), table incident readable" in snow.ping()
+
+
+def test_ping_at_an_address_that_is_no_instance(snow: ServiceNow, fake: FakeServiceNow) -> None:
+    fake.server.fail(404, reply=Reply(404, b"<html><h1>Not Found</h1></html>",
+                                      {"Content-Type": "text/html"}))
+    with pytest.raises(ConnectionFailed, match="no such address") as err:
+        snow.ping()
+    assert not isinstance(err.value, AuthenticationFailed)
+    assert err.value.hint and "tickets.url" in err.value.hint
+
+
+def test_ping_with_refused_credentials_is_an_authentication_failure(
+        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRONG", "Wrong-Password-Canary-2")
+    backend = ServiceNow(profile(fake, monkeypatch, password="env:WRONG"))
+    try:
+        with pytest.raises(AuthenticationFailed) as err:
+            backend.ping()
+    finally:
+        backend.close()
+    assert err.value.exit_code == ExitCode.CONNECTION == 3
+    assert "401" in err.value.message and err.value.hint
+    assert "Wrong-Password-Canary-2" not in str(err.value)
 
 
 def test_no_credentials_is_a_usage_error(fake: FakeServiceNow,

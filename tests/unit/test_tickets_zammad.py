@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import ActionFailed, AuthenticationFailed, UsageError
+from adminkit.core.errors import ActionFailed, AuthenticationFailed, ExitCode, UsageError
 from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.outbox import flush
 from adminkit.tickets.zammad import Zammad
@@ -172,6 +172,27 @@ def test_refused_credentials_are_an_authentication_failure(
         backend.close()
     assert "Wrong-Token-Canary-3" not in str(err.value)
     assert fake.articles_of(int(tid)) == []
+
+
+def test_ping_names_the_agent(zammad: Zammad, fake: FakeZammad) -> None:
+    text = zammad.ping()
+    assert text == "Zammad API: authenticated as Agent Smith (agent@example.com)"
+    assert fake.server.requests[-1].path == "/api/v1/users/me"
+    assert fake.token not in text
+
+
+def test_ping_with_a_refused_token_is_an_authentication_failure(
+        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WRONG", "Wrong-Token-Canary-3")
+    backend = Zammad(profile(fake, monkeypatch, token="env:WRONG"))
+    try:
+        with pytest.raises(AuthenticationFailed) as err:
+            backend.ping()
+    finally:
+        backend.close()
+    assert err.value.exit_code == ExitCode.CONNECTION == 3
+    assert "401" in err.value.message and err.value.hint
+    assert "Wrong-Token-Canary-3" not in str(err.value)
 
 
 def test_bad_settings_are_usage_errors(fake: FakeZammad,

@@ -94,4 +94,9 @@ class TicketSystem(Protocol):
 
     def attach(self, ticket_id: str, filename: str, data: bytes) -> None: ...
 
+    def ping(self) -> str:
+        """One cheap authenticated call; a line saying who is signed in and what is reachable.
+        Refused credentials raise AuthenticationFailed, an unreachable system ConnectionFailed;
+        neither the text nor an error carries a secret."""
+
     def close(self) -> None: ...

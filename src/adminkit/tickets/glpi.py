@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef
-from adminkit.tickets.http import basic_auth, check, client, send
+from adminkit.tickets.http import basic_auth, check, client, json_body, send
 
 if TYPE_CHECKING:
     import httpx
@@ -158,6 +158,24 @@ class Glpi:
             self.http.close()
 
     # -- the protocol -----------------------------------------------------------------
+    def ping(self) -> str:
+        """Open a session (`initSession`: the credentials) and read it back
+        (`getFullSession`): the login, the active profile and entity the API acts with."""
+        what = "GLPI: read the session"
+        r = self._call("GET", "/getFullSession", what)
+        self._check(r, what)
+        session = json_body(r, what).get("session")
+        if not isinstance(session, dict):
+            raise ConnectionFailed(f"{what}: no session in GLPI's answer")
+        # GLPI's own $_SESSION keys: glpiname is the login, glpiactiveprofile the profile
+        login = str(session.get("glpiname") or session.get("glpiID") or "?")
+        active = session.get("glpiactiveprofile")
+        profile = active.get("name") if isinstance(active, dict) else None
+        entity = session.get("glpiactive_entity_name")
+        return (f"GLPI API: session opened as {login}"
+                + (f", profile {profile}" if profile else "")
+                + (f", entity {entity}" if entity else ""))
+
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
         what = f"GLPI ticket {ticket_id}: {'private' if internal else 'public'} follow-up"
         body = {"input": {"itemtype": "Ticket", "items_id": _number(ticket_id), "content": text,

@@ -65,6 +65,19 @@ def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (40
     raise Rejected(f"{what}: HTTP {code}: {response.text[:200]}")
 
 
+def check_login(response: httpx.Response, what: str, *, hint: str | None = None) -> None:
+    """For a "who am I" call (`ping`), where no ticket is involved: 401 or 403 means the
+    credentials were refused, 404 that `tickets.url` is not the API; the rest as `check`."""
+    code = response.status_code
+    if code in (401, 403):
+        raise AuthenticationFailed(f"{what}: the ticket system refused the credentials "
+                                   f"({code})", hint=hint)
+    if code == 404:
+        raise ConnectionFailed(f"{what}: no such address on the ticket system (404)",
+                               hint="is tickets.url the ticket system's base address?")
+    check(response, what)
+
+
 def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:
     """The body as JSON; a 2xx that is not JSON (a proxy's login page) is a failed call."""
     try:

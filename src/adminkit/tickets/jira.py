@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
-from adminkit.tickets.http import basic_auth, check, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
     pass
 
 PAGE = 50  # comments per page; the servicedeskapi default, and below its cap
+CREDENTIALS = ("Jira Cloud: user = the account's e-mail, password = a reference to an API "
+               "token; Data Center: token = a reference to a personal access token")
 
 
 
@@ -42,14 +44,24 @@ class Jira:
             auth = f"Bearer {profile.secret(cfg.token, 'Jira personal access token').reveal()}"
         else:
             raise UsageError(f"profile {profile.name}: Jira needs tickets.user and "
-                             "tickets.password, or tickets.token",
-                             hint="Jira Cloud: user = the account's e-mail, password = a "
-                                  "reference to an API token; Data Center: token = a "
-                                  "reference to a personal access token")
+                             "tickets.password, or tickets.token", hint=CREDENTIALS)
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
 
     def close(self) -> None:
         self.http.close()
+
+    def ping(self) -> str:
+        """`GET /rest/api/2/myself`: the signed-in account (Cloud and Data Center alike)."""
+        what = "Jira: current user"
+        r = send(lambda: self.http.get("/rest/api/2/myself"), what)
+        check_login(r, what, hint=CREDENTIALS)
+        me = _json(r, what)
+        # Cloud names an account by accountId (e-mail may be hidden); Data Center by name.
+        shown = str(me.get("displayName") or me.get("name") or me.get("accountId") or "?")
+        ident = me.get("emailAddress") or me.get("name") or me.get("accountId")
+        who = f"{shown} ({ident})" if ident and ident != shown else shown
+        inactive = ", but the account is deactivated" if me.get("active") is False else ""
+        return f"Jira REST API: authenticated as {who}{inactive}"
 
     @staticmethod
     def _key(ticket_id: str) -> str:

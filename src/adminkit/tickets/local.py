@@ -55,6 +55,11 @@ class LocalTickets:
     def close(self) -> None:
         self.db.close()
 
+    def ping(self) -> str:
+        """Nothing remote: the store is a file on this machine."""
+        (count,) = self.db.execute("SELECT count(*) FROM tickets").fetchone()
+        return f"local ticket store {self.path} ({count} tickets), nothing remote to reach"
+
     def _row(self, ticket_id: str) -> sqlite3.Row:
         row: sqlite3.Row | None = self.db.execute(
             "SELECT * FROM tickets WHERE id = ?", (int(ticket_id),)).fetchone()

@@ -8,6 +8,7 @@ returns "" rather than an error (a retry would find the note by its marker anywa
 Redmine drops `private_notes` without a word when the account lacks the "Set notes as
 private" permission, and the note then goes public (and is mailed to watchers). The
 read-back notices this and logs a warning; grant that permission to the API account.
+`ping` checks it ahead: the account's roles in its projects, and whether they have it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
-from adminkit.tickets.http import basic_auth, check, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, json_body, send
 
 if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("adminkit.tickets.redmine")
 MISSING = (403, 404)  # Redmine answers 403 for an issue the account may not see or edit
+PRIVATE_NOTES = "set_notes_private"  # the role permission "Set notes as private"
 
 
 def _errors(response: httpx.Response) -> str:
@@ -74,6 +76,63 @@ class Redmine:
 
     def close(self) -> None:
         self.http.close()
+
+    def ping(self) -> str:
+        """`GET /users/current.json?include=memberships`: who is signed in, and in which
+        projects with which roles; then each of those roles (`/roles/N.json`, one call per
+        role) for the "Set notes as private" permission, without which notes go public."""
+        what = "Redmine: current user"
+        r = send(lambda: self.http.get("/users/current.json",
+                                       params={"include": "memberships"}), what)
+        check_login(r, what, hint="tickets.token must be the account's API access key (My "
+                                  "account), and Administration > Settings > API must "
+                                  "enable the REST web service")
+        user = json_body(r, what).get("user")
+        if not isinstance(user, dict):
+            raise ConnectionFailed(f"{what}: unexpected answer from Redmine")
+        # The answer carries the account's api_key too: only the fields below are used.
+        name = " ".join(str(user[k]) for k in ("firstname", "lastname") if user.get(k))
+        login = str(user.get("login") or user.get("id") or "?")
+        text = f"Redmine API: authenticated as {f'{name} ({login})' if name else login}"
+        if user.get("admin"):
+            return f"{text}, an administrator (may set notes private everywhere)"
+        memberships = [m for m in user.get("memberships") or [] if isinstance(m, dict)]
+        warning = self._private_notes_warning(memberships)
+        if warning:
+            return f"{text}; warning: {warning}"
+        return f"{text}, may set notes private in {len(memberships)} project(s)"
+
+    def _private_notes_warning(self, memberships: list[dict[str, Any]]) -> str | None:
+        """Projects where none of the account's roles may set notes private, in words."""
+        if not memberships:
+            return ("the account is a member of no project: whether its notes can be "
+                    "private depends on the Non member role")
+        roles: dict[int, bool] = {}
+        for membership in memberships:
+            for role in membership.get("roles") or []:
+                if isinstance(role, dict) and isinstance(role.get("id"), int):
+                    roles[role["id"]] = False
+        for role_id in roles:
+            what = f"Redmine: role {role_id}"
+            try:
+                r = send(lambda role_id=role_id: self.http.get(f"/roles/{role_id}.json"),
+                         what)
+                _checked(r, what)
+                role = json_body(r, what).get("role")
+            except AdminkitError as exc:
+                log.debug("%s: %s", what, exc.message)
+                return "could not read the account's roles to check 'Set notes as private'"
+            permissions = role.get("permissions") if isinstance(role, dict) else None
+            roles[role_id] = isinstance(permissions, list) and PRIVATE_NOTES in permissions
+        allowed = {role_id for role_id, may in roles.items() if may}
+        public = sorted({str((m.get("project") or {}).get("name") or "?") for m in memberships
+                         if not any(isinstance(role, dict) and role.get("id") in allowed
+                                    for role in m.get("roles") or [])})
+        if not public:
+            return None
+        shown = ", ".join(public[:5]) + (f" and {len(public) - 5} more" if len(public) > 5 else "")
+        return (f"may not set notes private in {shown}: notes there would go public; grant "
+                "its role 'Set notes as private'")
 
     def _issue(self, ticket_id: str, *, journals: bool = False) -> dict[str, Any]:
         what = f"Redmine issue {ticket_id}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import quote
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
-from adminkit.tickets.http import basic_auth, check, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, json_body, send
 
 
 class RequestTracker:
@@ -23,10 +24,26 @@ class RequestTracker:
             auth = basic_auth(profile, cfg, "RT password")
         else:
             raise UsageError(f"profile {profile.name}: RT needs tickets.token or user+password")
+        self.queue = cfg.queue or "General"
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
 
     def close(self) -> None:
         self.http.close()
+
+    def ping(self) -> str:
+        """Read the profile's queue (`tickets.queue`, else General): authenticated, and the
+        queue the notes go to is visible."""
+        what = f"RT queue {self.queue}"
+        r = send(lambda: self.http.get(f"/queue/{quote(self.queue, safe='')}"), what)
+        if r.status_code in (403, 404):  # signed in, but no such queue or no SeeQueue on it
+            raise ConnectionFailed(f"{what}: no such queue, or the account may not see it "
+                                   f"({r.status_code})",
+                                   hint="check tickets.queue (and that tickets.url ends in "
+                                        "/REST/2.0), and grant the account SeeQueue on it")
+        check_login(r, what, hint="tickets.token must be an RT auth token of the account "
+                                  "(or user and password); tickets.url ends in /REST/2.0")
+        json_body(r, what)  # a proxy's login page answers 200 too
+        return f"REST2 authenticated, queue {self.queue} readable"
 
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
         kind = "comment" if internal else "correspond"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef
-from adminkit.tickets.http import basic_auth, check, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
@@ -55,6 +55,12 @@ def _result(response: httpx.Response, what: str, shape: type = dict) -> Any:
     return result
 
 
+def _no_record(response: httpx.Response) -> bool:
+    """Table API v1's 404 for a query that matched nothing (or nothing readable), told
+    apart from a 404 for an address that is no API at all."""
+    return response.status_code == 404 and _reason(response).startswith("No Record found")
+
+
 def _reason(response: httpx.Response) -> str:
     """ServiceNow's own words from `{"error": {"message", "detail"}}`, shortened."""
     try:
@@ -71,8 +77,10 @@ class ServiceNow:
     def __init__(self, profile: Profile) -> None:
         cfg = profile.tickets
         assert cfg is not None
+        self.user: str | None = None  # known for Basic only: a token names no user here
         if cfg.user and cfg.password:
             auth = basic_auth(profile, cfg, "ServiceNow password")
+            self.user = cfg.user
         elif cfg.token:
             auth = f"Bearer {profile.secret(cfg.token, 'ServiceNow OAuth token').reveal()}"
         else:
@@ -97,6 +105,39 @@ class ServiceNow:
 
     def close(self) -> None:
         self.http.close()
+
+    def ping(self) -> str:
+        """Who is signed in (Basic: the account's sys_user record), then one row of the
+        ticket table: both through the Table API, as every other call."""
+        hint = ("tickets.user and tickets.password of a ServiceNow account with web service "
+                "access, or tickets.token: a current OAuth access token")
+        who = "OAuth token accepted"
+        if self.user:
+            user = self.user
+            what = f"ServiceNow: user {user}"
+            r = send(lambda: self.http.get("/api/now/table/sys_user", params={
+                "sysparm_query": f"user_name={user}", "sysparm_limit": 1,
+                "sysparm_fields": "user_name,name"}), what)
+            if _no_record(r):
+                rows = []
+            else:
+                check_login(r, what, hint=hint)
+                rows = [row for row in _result(r, what, list)
+                        if isinstance(row, dict) and row.get("user_name") == user]
+            who = (f"authenticated as {rows[0].get('name') or user} ({user})" if rows
+                   else f"authenticated as {user} (its sys_user record is not readable)")
+        table = str(self.table or self.tables.get("INC") or "incident")
+        what = f"ServiceNow: read {table}"
+        r = send(lambda: self.http.get(f"/api/now/table/{table}", params={
+            "sysparm_limit": 1, "sysparm_fields": "sys_id"}), what)
+        if r.status_code == 403:  # signed in, but a read ACL keeps the table closed
+            raise ConnectionFailed(f"{what}: the account may not read {table} (403)",
+                                   hint="give the account the itil role, or read access to "
+                                        f"{table}")
+        if not _no_record(r):  # an empty (or hidden) table: still readable
+            check_login(r, what, hint=hint)
+            _result(r, what, list)
+        return f"ServiceNow Table API: {who}, table {table} readable"
 
     # -- finding the record --------------------------------------------------------------
     def _table_of(self, number: str) -> str:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
-from adminkit.tickets.http import basic_auth, check, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 
 if TYPE_CHECKING:
@@ -74,6 +74,19 @@ class Zammad:
 
     def close(self) -> None:
         self.http.close()
+
+    def ping(self) -> str:
+        """`GET /api/v1/users/me`: the account the token (or login) belongs to."""
+        what = "Zammad: current user"
+        r = send(lambda: self.http.get("/api/v1/users/me"), what)
+        check_login(r, what, hint="tickets.token must be an access token of an agent "
+                                  "(Profile > Token Access), or Basic login must be enabled")
+        me = _json(r, what)
+        name = " ".join(str(me[k]) for k in ("firstname", "lastname") if me.get(k))
+        login = str(me.get("login") or me.get("email") or me.get("id") or "?")
+        who = f"{name} ({login})" if name and name != login else login
+        inactive = ", but the account is inactive" if me.get("active") is False else ""
+        return f"Zammad API: authenticated as {who}{inactive}"
 
     @staticmethod
     def _id(ticket_id: str) -> int:
