@@ -117,3 +117,16 @@ def test_the_delivery_the_hint_suggests_is_accepted(monkeypatch: pytest.MonkeyPa
     assert callable(delivery("mail", with_mail))
     with pytest.raises(UsageError, match="password_recipient"):
         delivery("mail", Profile.model_validate({"name": "acme"}))
+
+
+def test_characters_are_picked_uniformly() -> None:
+    """A byte modulo a pool of 7 would favour its first four characters; rejection does not."""
+    from collections import Counter
+
+    from adminkit.accounts.passwords import _pick
+
+    counts = Counter(_pick("abcdefg", 70_000))
+    assert set(counts) == set("abcdefg")
+    assert all(9_400 < n < 10_600 for n in counts.values()), counts
+    positions = Counter(generate(16).reveal()[0].isupper() for _ in range(2000))
+    assert 0 < positions[True] < 2000  # the upper-case one is not always first

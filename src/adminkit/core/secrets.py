@@ -144,8 +144,20 @@ def mask_secrets(obj: Any) -> Any:
     return obj
 
 
+_PLAIN = (int, float, bool, type(None))
+
+
 def redact_obj(obj: Any) -> Any:
-    """`redact` through nested dicts, lists and tuples; Secrets become the mask."""
+    """`redact` through nested dicts, lists and tuples; Secrets become the mask.
+
+    Runs over every result of a bulk run: the common leaves (short strings, numbers)
+    are answered without a call.
+    """
+    kind = type(obj)
+    if kind is str:
+        return obj if len(obj) < _shortest or not _shortest else redact(obj)
+    if kind in _PLAIN:
+        return obj
     if isinstance(obj, Secret):
         return MASK
     if isinstance(obj, str):

@@ -46,7 +46,7 @@ class JournalHook:
                                 "summary": result.summary, "diff": public["changes"] or None,
                                 "error": result.error, "detail": public["data"] or None,
                                 **self._common(run)}))
-        self.journal.append_many(rows)
+        self.journal.append_many(rows, scrubbed=True)
 
     def run_finished(self, run: Run, report: RunReport) -> None:
         note = self.notes.for_run(run, report) if self.notes else None

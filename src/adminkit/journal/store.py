@@ -148,10 +148,11 @@ class Journal:
         """
         return self.append_many([(note, fields)])[0]
 
-    def append_many(self, rows: Sequence[tuple[dict[str, Any] | None, dict[str, Any]]]
-                    ) -> list[int]:
-        """Several (note, fields) rows, in order, in one transaction; their seqs."""
-        prepared = [(note, self._row(fields)) for note, fields in rows]
+    def append_many(self, rows: Sequence[tuple[dict[str, Any] | None, dict[str, Any]]], *,
+                    scrubbed: bool = False) -> list[int]:
+        """Several (note, fields) rows, in order, in one transaction; their seqs.
+        `scrubbed`: their diff and detail went through redact already (Result.public)."""
+        prepared = [(note, self._row(fields, scrubbed)) for note, fields in rows]
         seqs: list[int] = []
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
@@ -180,14 +181,15 @@ class Journal:
         return seqs
 
     @staticmethod
-    def _row(fields: dict[str, Any]) -> dict[str, Any]:
+    def _row(fields: dict[str, Any], scrubbed: bool = False) -> dict[str, Any]:
         row = {c: _text(fields.get(c)) for c in COLUMNS if c != "seq"}
         row["idx"] = fields.get("idx")
         for key in ("summary", "error", "target", "diff", "detail"):
             if isinstance(row[key], str):
                 row[key] = redact(row[key])
             elif row[key] is not None:  # each string scrubbed on its way into the JSON
-                row[key] = json.dumps(redact_obj(row[key]), ensure_ascii=False, default=str)
+                value = row[key] if scrubbed else redact_obj(row[key])
+                row[key] = json.dumps(value, ensure_ascii=False, default=str)
         row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
         return row
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -76,9 +77,10 @@ def refuse_protected_groups(ctx: Context, groups: list[GroupEntry]) -> None:
     policy = ctx.require_profile().policy
     directory = directory_of(ctx)
     known: dict[str, str | None] = ctx.resource("group-protection", dict)  # once per run
-    for group in groups:
-        if group.dn.lower() not in known:
-            known[group.dn.lower()] = directory.group_protected_reason(group, policy)
+    with ctx.resource("group-protection-lock", threading.Lock):  # not once per worker
+        for group in groups:
+            if group.dn.lower() not in known:
+                known[group.dn.lower()] = directory.group_protected_reason(group, policy)
     reasons = [r for g in groups if (r := known[g.dn.lower()])]
     if reasons:
         raise PolicyRefused("; ".join(reasons),
