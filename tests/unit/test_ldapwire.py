@@ -109,3 +109,18 @@ def test_an_answer_it_does_not_know_is_refused() -> None:
         ldapwire.decode_result(ldap3_bytes(1, "delResponse", response))
     with pytest.raises(ldapwire.Unreadable):
         ldapwire.decode_result(b"\x30\x05\x02\x01")
+
+
+def test_search_request_matches_ldap3() -> None:
+    from ldap3 import DEREF_ALWAYS, SUBTREE
+    from ldap3.operation.search import search_operation
+    from ldap3.utils.conv import escape_filter_chars
+
+    matches = [("uid", "jcermak"), ("uid", "x)(uid=*"), ("uid", "Jiří\\*"),
+               ("userPrincipalName", "a@example.org")]
+    attributes = ["uid", "cn", "memberOf", "objectClass"]
+    text = "(|" + "".join(f"({a}={escape_filter_chars(v)})" for a, v in matches) + ")"
+    ours = ldapwire.encode_search_equal(42, "dc=example,dc=org", matches, attributes)
+    request = search_operation("dc=example,dc=org", text, SUBTREE, DEREF_ALWAYS, attributes,
+                               0, 0, False, False, True, None, None, False)
+    assert ours == ldap3_bytes(42, "searchRequest", request)

@@ -162,3 +162,29 @@ def test_workers_reuse_resources_by_thread_name_across_pools() -> None:
         by_name.setdefault(name, set()).add(ident)
     assert set(by_name) <= {"adminkit_0", "adminkit_1"}
     assert all(len(ids) == 1 for ids in by_name.values())
+
+
+def test_resources_of_different_keys_are_made_at_the_same_time_and_each_once() -> None:
+    """Workers open their connections side by side; one key is still made only once."""
+    ctx = _ctx()
+    inside = threading.Barrier(2, timeout=5)  # both factories must run at once to pass
+    made: list[str] = []
+
+    def factory(key: str) -> object:
+        made.append(key)
+        if key in ("a", "b"):
+            inside.wait()
+        return object()
+
+    results: dict[str, object] = {}
+
+    def get(key: str) -> None:
+        results[f"{key}{threading.get_ident()}"] = ctx.resource(key, lambda: factory(key))
+
+    threads = [threading.Thread(target=get, args=(k,)) for k in ("a", "b", "c", "c", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(made) == ["a", "b", "c"]
+    assert len({id(v) for k, v in results.items() if k.startswith("c")}) == 1

@@ -59,18 +59,19 @@ def split_rdn(dn: str) -> tuple[str, str]:
 
 
 def login_filters(logins: Iterable[str], *matches: tuple[str, str]
-                  ) -> Iterator[tuple[set[str], str]]:
-    """For each CHUNK of distinct logins: (their casefolded keys, `(|(attr=login)...)`).
+                  ) -> Iterator[tuple[set[str], list[tuple[str, str]], str]]:
+    """For each CHUNK of distinct logins: (their casefolded keys, the (attribute, value)
+    pairs to match, and the same as a filter `(|(attr=login)...)` with values escaped).
 
     `matches` are (attribute, text after the login) pairs, e.g. ("uid", "") or
-    ("userPrincipalName", "@example.org"); every value is escaped.
+    ("userPrincipalName", "@example.org").
     """
     unique = list(dict.fromkeys(logins))
     for i in range(0, len(unique), CHUNK):
         chunk = unique[i:i + CHUNK]
-        terms = "".join(value_filter(attr, login + tail, False)
-                        for attr, tail in matches for login in chunk)
-        yield {login.casefold() for login in chunk}, f"(|{terms})"
+        pairs = [(attr, login + tail) for attr, tail in matches for login in chunk]
+        terms = "".join(value_filter(attr, value, False) for attr, value in pairs)
+        yield {login.casefold() for login in chunk}, pairs, f"(|{terms})"
 
 
 def _norm_dn(dn: str) -> str:
@@ -176,10 +177,13 @@ class LdapDirectory:
         base = self._taken_base()
         same_base = _norm_dn(base) == _norm_dn(self.config.base_dn)
         attrs = [*self.user_attrs, "objectClass"]
-        for keys, flt in login_filters(logins, *self._login_matches()):
+        for keys, pairs, flt in login_filters(logins, *self._login_matches()):
             users: dict[str, list[UserEntry]] = {}
             answered = True
-            for entry in self.entries(base, flt, attrs):
+            found_entries = ldapwire.search_equal(self.conn, base, pairs, attrs, flt)
+            if found_entries is None:
+                found_entries = list(self.entries(base, flt, attrs))
+            for entry in found_entries:
                 held = keys & self._logins_held(entry)
                 found.taken |= held
                 answered = answered and bool(held)  # else the server matched differently

@@ -597,7 +597,7 @@ class OpenLdapDirectory(LdapDirectory):
                         ) -> list[dict[str, Any]]:
         """The user entries for `logins`, a hundred per search."""
         found: list[dict[str, Any]] = []
-        for _, flt in login_filters(logins, (self.login_attr, "")):
+        for _, _, flt in login_filters(logins, (self.login_attr, "")):
             found += self.entries(self.config.base_dn, f"(&{self.user_filter}{flt})",
                                   list(attrs))
         return found

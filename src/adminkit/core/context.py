@@ -22,6 +22,7 @@ class Context:
     _resources: dict[str, Any] = field(default_factory=dict)
     _closers: list[Callable[[], None]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _making: dict[str, threading.Lock] = field(default_factory=dict)
 
     @property
     def check(self) -> bool:
@@ -35,15 +36,28 @@ class Context:
 
     def resource(self, key: str, factory: Callable[[], T],
                  close: Callable[[T], None] | None = None) -> T:
-        """One shared instance per key for the run (a bound directory connection, say)."""
+        """One shared instance per key for the run (a bound directory connection, say).
+
+        Made outside the context's lock: workers opening their own connections do not
+        wait for each other, only for another worker making the same key.
+        """
         with self._lock:
-            if key not in self._resources:
-                value = factory()
+            if key in self._resources:
+                found: T = self._resources[key]
+                return found
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            with self._lock:
+                if key in self._resources:
+                    made: T = self._resources[key]
+                    return made
+            value = factory()
+            with self._lock:
                 self._resources[key] = value
                 if close is not None:
                     self._closers.append(lambda: close(value))
-            result: T = self._resources[key]
-            return result
+                self._making.pop(key, None)
+            return value
 
     def handover(self, run: Run) -> Context:
         """A context for `run` that takes over this one's open resources (a bulk run's

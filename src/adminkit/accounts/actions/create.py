@@ -126,17 +126,24 @@ class CreateAccount(Action[CreateParams]):
                 wanted.append(action._wanted(ctx))
         lookup = directory.lookup_logins(wanted)
         users, taken = lookup.users, lookup.taken
+        asked = set(users)  # whose taken-ness the lookup answered
         claimed: set[str] = set()  # by an earlier row of this file
 
         def find(login: str) -> UserEntry | None:
             key = login.casefold()
-            return users[key] if key in users else directory.find_user(login)
+            if key not in users:  # a suffixed candidate: asked once, then remembered
+                users[key] = directory.find_user(login)
+            return users[key]
 
         def is_taken(login: str) -> bool:
             key = login.casefold()
             if key in claimed:
                 return True
-            return key in taken if key in users else directory.login_taken(login)
+            if key not in asked:
+                asked.add(key)
+                if directory.login_taken(login):
+                    taken.add(key)
+            return key in taken
 
         for action in creates:
             with contextlib.suppress(ValidationError):
