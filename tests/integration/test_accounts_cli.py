@@ -265,6 +265,24 @@ def test_import_gives_clashing_logins_suffixes_in_file_order(cli: Cli, directory
     assert directory.entry("jkolizni4", ["cn"]) is None
 
 
+def test_import_a_named_login_wins_and_a_namesake_keeps_its_own(cli: Cli, directory: Dir,
+                                                               tmp_path: Path) -> None:
+    """Two different people named Karel Jmenovec: the row that names its login gets it
+    even when it comes second; the other gets kjmenovec2, on every run."""
+    csv = tmp_path / "namesakes.csv"
+    csv.write_text("given_name,surname,login\nKarel,Jmenovec,\nKarel,Jmenovec,kjmenovec\n",
+                   encoding="utf-8")
+    pw = tmp_path / "pw"
+    pw.mkdir()
+    out = run(cli, directory, "account", "import", str(csv), "--deliver", f"file:{pw}")
+    assert out["_code"] == 0, out["_err"]
+    assert [r["target"] for r in out["results"]] == ["kjmenovec2", "kjmenovec"]
+    again = run(cli, directory, "account", "import", str(csv), "--deliver", f"file:{pw}")
+    assert [(r["target"], r["status"]) for r in again["results"]] == [
+        ("kjmenovec2", "ok"), ("kjmenovec", "ok")]
+    assert directory.entry("kjmenovec3", ["cn"]) is None
+
+
 def test_bulk_disable_limit_and_unknown_login(cli: Cli, directory: Dir, tmp_path: Path) -> None:
     logins = [create(cli, directory, "Bulk", f"Test{i}", tmp_path / str(i)) for i in range(3)]
     csv = tmp_path / "leavers.csv"

@@ -767,6 +767,19 @@ def test_bulk_lookups_answer_for_every_login_asked(d: OpenLdapDirectory,
     assert lookup.taken == {u.login.casefold() for u in users}
 
 
+def test_bulk_lookups_find_an_entry_by_any_of_its_uids(d: OpenLdapDirectory,
+                                                       root: Connection) -> None:
+    first, second = (f"multi.{uuid.uuid4().hex[:6]}" for _ in range(2))
+    dn = f"uid={first},{PEOPLE}"
+    assert root.add(dn, ["inetOrgPerson"], {"uid": [first, second], "cn": "Multi Uid",
+                                             "sn": "Uid"}), root.result
+    found = d.lookup_logins([second, first])
+    assert found.users[second] is not None and found.users[second].dn == dn
+    assert found.users[first] is not None and found.users[first].dn == dn
+    assert d.find_user(second) is not None  # what a single lookup says too
+    assert found.taken == {first, second}
+
+
 def test_add_members_in_one_modify_falls_back_one_by_one(
         d: OpenLdapDirectory, root: Connection, new_user: Callable[..., UserEntry]) -> None:
     a, b, c = (new_user("mem") for _ in range(3))

@@ -124,3 +124,95 @@ def test_search_request_matches_ldap3() -> None:
     request = search_operation("dc=example,dc=org", text, SUBTREE, DEREF_ALWAYS, attributes,
                                0, 0, False, False, True, None, None, False)
     assert ours == ldap3_bytes(42, "searchRequest", request)
+
+
+def test_object_classes_given_as_an_attribute_are_merged_not_dropped() -> None:
+    entry = ldapwire.add_entry(["inetOrgPerson", "posixAccount"],
+                               {"uid": "x", "objectclass": ["shadowAccount", "POSIXACCOUNT"]})
+    assert entry == {"objectClass": ["inetOrgPerson", "posixAccount", "shadowAccount"],
+                     "uid": "x"}
+
+
+@pytest.mark.parametrize("value", [None, 1.5, object()])
+def test_values_it_cannot_send_as_they_are_are_refused(value: object) -> None:
+    from adminkit.core.secrets import Secret
+
+    for bad in (value, Secret("Not-Sent-1")):
+        with pytest.raises(TypeError, match="attribute title: cannot send"):
+            ldapwire.encode_add(1, "cn=x", {"title": bad})
+
+
+class _Strategy:
+    sync, pooled = True, False
+
+    def __init__(self, answers: list[bytes]) -> None:
+        self._outstanding: dict[int, Any] = {}
+        self.answers = answers
+        self.closed = False
+
+    def receiving(self) -> list[bytes]:
+        return self.answers
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _Conn:
+    """Just what ldapwire touches of an ldap3 Connection; the socket is one end of a pair."""
+
+    def __init__(self, answers: list[bytes], *, stale: bool = False) -> None:
+        import socket
+        import threading
+
+        self.socket, self.peer = socket.socketpair()
+        if stale:
+            self.peer.close()  # the server went away while the connection was idle
+        self.connection_lock = threading.RLock()
+        self.closed, self.bound, self.sasl_mechanism = False, True, None
+        self.strategy = _Strategy(answers)
+        self.server = self
+        self.result: dict[str, Any] | None = None
+        self.fallbacks: list[str] = []
+
+    def next_message_id(self) -> int:
+        return 7
+
+    def add(self, *args: Any) -> bool:
+        self.fallbacks.append("add")
+        return True
+
+    def modify(self, *args: Any) -> bool:
+        self.fallbacks.append("modify")
+        return True
+
+
+def test_an_add_whose_answer_is_lost_is_reported_not_sent_again() -> None:
+    from adminkit.core.errors import ConnectionFailed
+
+    conn = _Conn(answers=[])  # sent, then the connection ended without an answer
+    with pytest.raises(ConnectionFailed, match="may or may not have been done"):
+        ldapwire.add(conn, "cn=x,dc=example,dc=org", ["person"], {"cn": "x"})  # type: ignore[arg-type]
+    assert conn.fallbacks == [] and conn.strategy.closed
+
+
+def test_a_modify_whose_answer_is_lost_goes_again_through_ldap3() -> None:
+    conn = _Conn(answers=[])
+    assert ldapwire.modify(conn, "cn=g", {"member": [(ldap3.MODIFY_ADD, ["cn=x"])]})  # type: ignore[arg-type]
+    assert conn.fallbacks == ["modify"] and conn.strategy.closed
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_written_on() -> None:
+    conn = _Conn(answers=[], stale=True)
+    assert ldapwire.add(conn, "cn=x", ["person"], {"cn": "x"})  # type: ignore[arg-type]
+    assert conn.fallbacks == ["add"]  # ldap3 reconnects and sends it once
+
+
+def test_an_answer_to_the_request_is_read_into_the_result() -> None:
+    answer = ldap3_response(7, "addResponse", 68, "", "entry exists")
+    conn = _Conn(answers=[answer])
+    assert not ldapwire.add(conn, "cn=x", ["person"], {"cn": "x"})  # type: ignore[arg-type]
+    assert conn.result is not None and conn.result["result"] == 68
+    assert conn.fallbacks == []
+    wrong = _Conn(answers=[ldap3_response(7, "modifyResponse", 0, "", "")])
+    with pytest.raises(Exception, match="may or may not"):  # an answer of the wrong kind
+        ldapwire.add(wrong, "cn=x", ["person"], {"cn": "x"})  # type: ignore[arg-type]

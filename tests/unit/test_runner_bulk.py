@@ -188,3 +188,45 @@ def test_resources_of_different_keys_are_made_at_the_same_time_and_each_once() -
         t.join()
     assert sorted(made) == ["a", "b", "c"]
     assert len({id(v) for k, v in results.items() if k.startswith("c")}) == 1
+
+
+class Exploding(Batched):
+    """apply_many itself breaks (a connection lost between the accounts and the groups)."""
+
+    name = "toy.exploding"
+
+    @classmethod
+    def apply_many(cls, ctx: Context, items: Sequence[tuple[Action[Any], Plan]]
+                   ) -> list[Applied | Exception]:
+        raise OSError("connection reset while writing the groups")
+
+
+def test_a_unit_that_breaks_fails_its_rows_and_the_run_goes_on() -> None:
+    events: list[tuple[str, str, Any]] = []
+    rows = [Exploding(ToyParams(key=k), []) for k in "abcdef"]
+    report = Runner(_ctx(), [RecordingHook("h", events)]).execute(rows, workers=2)
+    assert [r.status for r in report.results] == [Status.FAILED] * 6
+    assert all("may be partly done" in (r.error or "") for r in report.results)
+    assert "connection reset" in (report.results[0].error or "")
+    assert len([e for e in events if e[1] == "action_finished"]) == 6
+    assert events[-1] == ("h", "run_finished", "failed")
+
+
+def test_rows_done_earlier_say_so_in_a_bulk_report() -> None:
+    from adminkit.core.result import Result
+
+    earlier = Result(action="toy.action", target="item-a", status=Status.CHANGED,
+                     summary="updated item-a")
+    report = Runner(_ctx(), done={0: earlier}).execute([toy("a", []), toy("b", [])],
+                                                       workers=2)
+    assert report.results[0].summary == "updated item-a (done earlier)"
+    assert report.results[1].status is Status.CHANGED
+
+
+def test_stop_on_error_takes_rows_one_at_a_time() -> None:
+    _reset()
+    calls: Calls = []
+    rows = [batched(k, calls) for k in ("a", "xb", "c", "d")]
+    report = Runner(_ctx(), stop_on_error=True).execute(rows, workers=2)
+    assert Batched.batches == []  # no unit of several rows
+    assert [r.status for r in report.results][:1] == [Status.CHANGED]

@@ -567,9 +567,18 @@ class ActiveDirectory(LdapDirectory):
         # a later password write would clear it again.
         if user.must_change:
             attrs["pwdLastSet"] = 0
+        classes = ["top", "person", "organizationalPerson", "user"]
+        what = f"create {user.login} in {user.ou}"
         try:
-            self.add(dn, ["top", "person", "organizationalPerson", "user"], attrs,
-                     f"create {user.login} in {user.ou}")
+            try:
+                self.add(dn, classes, attrs, what)
+            except AdminkitError:
+                if self.conn.result.get("result") != 68:
+                    raise
+                # a namesake holds the CN (two Jan Nováks in one OU): the login, unique
+                # in the domain, tells them apart
+                dn = f"CN={escape_rdn(f'{user.display_name} ({user.login})')},{user.ou}"
+                self.add(dn, classes, attrs, what)
         except ValidationError as exc:
             raise self._password_hint(exc) from None
         return dn

@@ -161,8 +161,13 @@ class LdapDirectory:
     def _login_matches(self) -> tuple[tuple[str, str], ...]:
         return ((self.login_attr, ""),)
 
-    def _logins_held(self, attrs: dict[str, Any]) -> set[str]:
+    def _user_logins(self, attrs: dict[str, Any]) -> set[str]:
+        """The logins `find_user` finds this entry by (casefolded)."""
         return {str(v).casefold() for v in values(attrs, self.login_attr)}
+
+    def _logins_held(self, attrs: dict[str, Any]) -> set[str]:
+        """The logins this entry keeps a new account from getting."""
+        return self._user_logins(attrs)
 
     def _is_user(self, attrs: dict[str, Any]) -> bool:
         """What `user_filter` selects, decided on an entry read with its objectClass."""
@@ -189,11 +194,15 @@ class LdapDirectory:
                 answered = answered and bool(held)  # else the server matched differently
                 if same_base and self._is_user(entry):
                     user = self._user(entry)
-                    users.setdefault(user.login.casefold(), []).append(user)
+                    for key in keys & self._user_logins(entry):  # every uid it holds
+                        users.setdefault(key, []).append(user)
             if not same_base:  # users only under the profile's base, like find_user
                 users = {}
-                for user in self._users(flt):
-                    users.setdefault(user.login.casefold(), []).append(user)
+                for held_by in self.entries(self.config.base_dn,
+                                            f"(&{self.user_filter}{flt})", self.user_attrs):
+                    user = self._user(held_by)
+                    for key in keys & self._user_logins(held_by):
+                        users.setdefault(key, []).append(user)
             if answered:
                 found.users.update({key: (users[key][0] if key in users else None)
                                     for key in keys if len(users.get(key, ())) <= 1})

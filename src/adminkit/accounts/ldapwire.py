@@ -16,6 +16,8 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from adminkit.core.errors import ConnectionFailed
+
 if TYPE_CHECKING:
     import ldap3
 
@@ -40,7 +42,10 @@ def _raw(value: Any) -> bytes:
         return value
     if isinstance(value, bool):
         return b"TRUE" if value else b"FALSE"
-    return str(value).encode("utf-8")
+    if isinstance(value, str | int):
+        return str(value).encode("utf-8")
+    # a Secret would go out as its mask, None as "None": refuse rather than store that
+    raise TypeError(f"cannot send a {type(value).__name__} as an LDAP value")
 
 
 def _octets(value: Any) -> bytes:
@@ -50,7 +55,11 @@ def _octets(value: Any) -> bytes:
 def _attribute(name: str, values: Values) -> bytes:
     """PartialAttribute ::= SEQUENCE { type, vals SET OF value }."""
     items = values if isinstance(values, list | tuple) else [values]
-    return _tlv(0x30, _octets(name) + _tlv(0x31, b"".join(_octets(v) for v in items)))
+    try:
+        encoded = b"".join(_octets(v) for v in items)
+    except TypeError as exc:
+        raise TypeError(f"attribute {name}: {exc}") from None
+    return _tlv(0x30, _octets(name) + _tlv(0x31, encoded))
 
 
 def _message(message_id: int, operation: bytes) -> bytes:
@@ -142,35 +151,70 @@ def _servable(conn: ldap3.Connection) -> bool:
             and isinstance(getattr(strategy, "_outstanding", None), dict))
 
 
-def _exchange(conn: ldap3.Connection, kind: str, encode: Any) -> bool | None:
+def _exchange(conn: ldap3.Connection, kind: str, encode: Any, *,
+              resend: bool) -> bool | None:
     """Send one request and read its answer into conn.result.
 
-    None if this path cannot serve the connection, or it broke under the request: then
-    ldap3's own call reconnects and sends it again, as ldap3 does for its own requests.
+    None if this path cannot serve the connection, or the request never left whole:
+    then ldap3's own call reconnects and sends it. If it left and its answer is lost,
+    the directory may have done it: a modify is sent again (adminkit's modifies come
+    out the same twice), an add is not (`resend` False): that is reported instead.
     """
     from ldap3.core.exceptions import LDAPCommunicationError, LDAPResponseTimeoutError
 
     with conn.connection_lock:
         if not _servable(conn):
             return None
+        strategy = conn.strategy
+        if _stale(conn):  # the server closed it while idle: nothing was sent on it yet
+            with contextlib.suppress(Exception):
+                strategy.close()
+            return None
         message_id = conn.server.next_message_id()
         payload = encode(message_id)
-        strategy = conn.strategy
+        sent = False
         try:
             conn.socket.sendall(payload)
+            sent = True
             answers = strategy.receiving()
             if len(answers) != 1:
                 raise Unreadable(f"{len(answers)} messages")
             answered_id, result = decode_result(answers[0])
-            if answered_id != message_id:
-                raise Unreadable(f"answer to message {answered_id}")
-        except (OSError, Unreadable, LDAPCommunicationError, LDAPResponseTimeoutError):
-            # the connection is in an unknown state: drop it; ldap3 reconnects and resends
-            with contextlib.suppress(Exception):
+            if answered_id != message_id or result["type"] != kind.replace("Request",
+                                                                           "Response"):
+                raise Unreadable(f"a {result['type']} to message {answered_id}")
+        except (OSError, Unreadable, LDAPCommunicationError, LDAPResponseTimeoutError) as exc:
+            with contextlib.suppress(Exception):  # its state is unknown: never reuse it
                 strategy.close()
+            if sent and not resend:
+                raise ConnectionFailed(
+                    f"the directory did not answer ({_reason(exc)}); the {kind[:-7]} may "
+                    "or may not have been done",
+                    hint="look the entry up (`adminkit account show LOGIN`) before trying "
+                         "again") from None
             return None
         conn.result = result
         return bool(result["result"] == 0)
+
+
+def _stale(conn: ldap3.Connection) -> bool:
+    """Anything to read before a request is sent (the server's close, a disconnect
+    notice) means the connection is over; a live idle one has nothing."""
+    import select
+
+    sock = conn.socket
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending() > 0:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
 def search_equal(conn: ldap3.Connection, base: str, matches: Sequence[tuple[str, str]],
@@ -183,8 +227,6 @@ def search_equal(conn: ldap3.Connection, base: str, matches: Sequence[tuple[str,
     A bulk run looks up thousands of logins this way; ldap3 spends ~0.1 ms of CPU
     compiling each term of a text filter.
     """
-    from ldap3.core.exceptions import LDAPCommunicationError, LDAPResponseTimeoutError
-
     if not matches:
         return []
     with conn.connection_lock:
@@ -199,7 +241,7 @@ def search_equal(conn: ldap3.Connection, base: str, matches: Sequence[tuple[str,
         try:
             conn.socket.sendall(encode_search_equal(message_id, base, matches, attributes))
             responses, result = strategy.get_response(message_id)
-        except (OSError, LDAPCommunicationError, LDAPResponseTimeoutError):
+        except Exception:  # noqa: BLE001 - any surprise: drop the connection, ask ldap3
             strategy._outstanding.pop(message_id, None)
             with contextlib.suppress(Exception):
                 strategy.close()
@@ -211,11 +253,25 @@ def search_equal(conn: ldap3.Connection, base: str, matches: Sequence[tuple[str,
             if e.get("type") == "searchResEntry"]
 
 
+def add_entry(object_classes: Sequence[str], attributes: Mapping[str, Values]
+              ) -> dict[str, Values]:
+    """objectClass first: the classes given, then any an `objectClass` attribute adds
+    (in any spelling, each once), as ldap3's `add` merges them."""
+    classes = list(object_classes)
+    given = [k for k in attributes if k.lower() == "objectclass"]
+    for key in given:
+        extra = attributes[key]
+        for name in extra if isinstance(extra, list | tuple) else [extra]:
+            if str(name).lower() not in {c.lower() for c in classes}:
+                classes.append(str(name))
+    return {"objectClass": classes, **{k: v for k, v in attributes.items() if k not in given}}
+
+
 def add(conn: ldap3.Connection, dn: str, object_classes: Sequence[str],
         attributes: Mapping[str, Values]) -> bool:
     """Like `conn.add`: True on success, else the answer is in `conn.result`."""
-    entry = {"objectClass": list(object_classes), **attributes}
-    done = _exchange(conn, "addRequest", lambda mid: encode_add(mid, dn, entry))
+    entry = add_entry(object_classes, attributes)
+    done = _exchange(conn, "addRequest", lambda mid: encode_add(mid, dn, entry), resend=False)
     return conn.add(dn, list(object_classes), dict(attributes)) if done is None else done
 
 
@@ -224,5 +280,6 @@ def modify(conn: ldap3.Connection, dn: str,
     """Like `conn.modify` with {attr: [(ldap3.MODIFY_*, values), ...]}."""
     flat = [(OPERATIONS[op], name, values) for name, ops in changes.items()
             for op, values in ops]
-    done = _exchange(conn, "modifyRequest", lambda mid: encode_modify(mid, dn, flat))
+    done = _exchange(conn, "modifyRequest", lambda mid: encode_modify(mid, dn, flat),
+                     resend=True)
     return conn.modify(dn, dict(changes)) if done is None else done

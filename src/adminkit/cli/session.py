@@ -74,28 +74,36 @@ def execute(state: GlobalState, command: str, actions: ActionSource, *,
     """
     import os
 
-    journal = open_journal(state)
-    resume_id = resume_id or os.environ.get(RESUME_ENV)
-    run = Run(command=command, profile=state.profile, ticket=state.ticket, check=state.check,
-              argv=state.argv)
-    done: dict[int, Result] = {}
-    if resume_id:
-        earlier = journal.run(resume_id)
-        if earlier is None:
-            raise UsageError(f"no run {resume_id} in the journal",
-                             hint="`adminkit journal list` shows recent runs")
-        run.id, run.resumed = resume_id, True
-        done = journal.done_results(resume_id)
-    notes = ticket_notes(state, profile)
-    bulk = isinstance(actions, Sequence) and len(actions) > BULK_NOTES
-    pump = start_pump(state, journal, profile, background=not bulk) if notes else None
-    ctx = opened.handover(run) if opened is not None else Context(run=run, profile=profile)
-    hooks: list[RunHook] = [JournalHook(journal, notes)]
-    if isinstance(actions, Sequence) and len(actions) > 1 and \
-            state.output is OutputFormat.TABLE and sys.stderr.isatty():
-        from adminkit.cli.progress import ProgressHook
+    journal: Journal | None = None
+    try:
+        journal = open_journal(state)
+        resume_id = resume_id or os.environ.get(RESUME_ENV)
+        run = Run(command=command, profile=state.profile, ticket=state.ticket, check=state.check,
+                  argv=state.argv)
+        done: dict[int, Result] = {}
+        if resume_id:
+            earlier = journal.run(resume_id)
+            if earlier is None:
+                raise UsageError(f"no run {resume_id} in the journal",
+                                 hint="`adminkit journal list` shows recent runs")
+            run.id, run.resumed = resume_id, True
+            done = journal.done_results(resume_id)
+        notes = ticket_notes(state, profile)
+        bulk = isinstance(actions, Sequence) and len(actions) > BULK_NOTES
+        pump = start_pump(state, journal, profile, background=not bulk) if notes else None
+        ctx = opened.handover(run) if opened is not None else Context(run=run, profile=profile)
+        hooks: list[RunHook] = [JournalHook(journal, notes)]
+        if isinstance(actions, Sequence) and len(actions) > 1 and \
+                state.output is OutputFormat.TABLE and sys.stderr.isatty():
+            from adminkit.cli.progress import ProgressHook
 
-        hooks.append(ProgressHook(len(actions), command))
+            hooks.append(ProgressHook(len(actions), command))
+    except BaseException:  # nothing ran: close what the validation pass opened too
+        if opened is not None:
+            opened.close()
+        if journal is not None:
+            journal.close()
+        raise
     try:
         runner = Runner(ctx, hooks, done=done, stop_on_error=stop_on_error, debug=state.debug,
                         planned=planned)

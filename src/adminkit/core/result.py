@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer
 
-from adminkit.core.secrets import mask_secrets, redact_obj
+from adminkit.core import secrets
 
 
 class Status(StrEnum):
@@ -38,7 +39,7 @@ class Change(BaseModel):
 
     @field_serializer("before", "after")
     def _masked(self, value: Any) -> Any:
-        return mask_secrets(value)
+        return secrets.mask_secrets(value)
 
     def line(self) -> str:
         """A one-line, human form for terminals and ticket notes."""
@@ -75,23 +76,31 @@ class Result(BaseModel):
     check: bool = False
     duration: float = 0.0
 
-    _public: dict[str, Any] | None = PrivateAttr(default=None)
+    _public: tuple[int, dict[str, Any]] | None = PrivateAttr(default=None)
 
     @field_serializer("data")
     def _masked(self, value: dict[str, Any]) -> Any:
-        return mask_secrets(value)
+        return secrets.mask_secrets(value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name != "_public":
             self._public = None
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Result:
+        copied = super().model_copy(update=update, deep=deep)
+        copied._public = None
+        return copied
+
     def public(self) -> dict[str, Any]:
         """The JSON form with every known secret scrubbed, as the journal, the output and
-        notes show it; made once per result (a bulk run has thousands). Treat as read-only."""
-        if self._public is None:
-            self._public = redact_obj(self.model_dump(mode="json"))
-        return self._public
+        notes show it. Made once, and again only if a secret became known since (a bulk
+        run has thousands of results). Treat as read-only."""
+        now = secrets.generation()
+        if self._public is None or self._public[0] != now:
+            self._public = (now, secrets.redact_obj(self.model_dump(mode="json")))
+        return self._public[1]
 
     @property
     def changed(self) -> bool:

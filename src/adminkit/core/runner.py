@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from adminkit.core.action import Action, Applied, Plan, Skip
 from adminkit.core.context import Context
-from adminkit.core.errors import AdminkitError, ExitCode
+from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode
 from adminkit.core.result import Result, Status
 from adminkit.core.run import Run
 from adminkit.core.secrets import redact
@@ -155,8 +155,9 @@ class Runner:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="adminkit") as pool:
                 for future in [pool.submit(unit, u) for u in self._units(actions, workers)]:
                     future.result()
-            for index in range(len(actions)):
-                report.results.append(results.get(index) or self.done[index])
+            for index, action in enumerate(actions):
+                report.results.append(results[index] if index in results
+                                      else self._resumed(action, self.done[index]))
         finally:
             for hook in self.hooks:
                 hook.run_finished(self.run, report)
@@ -169,7 +170,7 @@ class Runner:
         units: list[list[int]] = []
         for index in todo:
             cls = type(actions[index])
-            size = min(cls.together, -(-len(todo) // workers))
+            size = 1 if self.stop_on_error else min(cls.together, -(-len(todo) // workers))
             last = units[-1] if units else None
             if last and size > 1 and type(actions[last[0]]) is cls and len(last) < size:
                 last.append(index)
@@ -187,7 +188,9 @@ class Runner:
             if len(batch) > 1:
                 try:
                     cls.prepare(self.ctx, batch)
-                except AdminkitError:  # each action meets it again and reports it
+                except Exception:  # noqa: BLE001 - each action meets it again and reports it
+                    if self.debug:
+                        traceback.print_exc()
                     continue
 
     def run_one(self, action: Action[Any], index: int | None = None) -> Result:
@@ -217,7 +220,18 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - it fails this action only
                 outcomes.append(exc)
         elif ready:
-            outcomes = type(ready[0][1]).apply_many(self.ctx, [(a, p) for _, a, p in ready])
+            try:
+                outcomes = type(ready[0][1]).apply_many(self.ctx,
+                                                        [(a, p) for _, a, p in ready])
+            except Exception as exc:  # noqa: BLE001 - the unit's rows fail, the run goes on
+                if self.debug:
+                    traceback.print_exception(exc)
+                text = redact(str(exc)) or type(exc).__name__
+                outcomes = [ActionFailed(f"{text} (this row and {len(ready) - 1} other(s) were "
+                                         "written together: it may be partly done)",
+                                         hint="`adminkit account show LOGIN` says what is "
+                                              "there; running the file again completes it")
+                            for _ in ready]
         else:
             outcomes = []
         for (k, action, plan), outcome in zip(ready, outcomes, strict=True):

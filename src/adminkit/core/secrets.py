@@ -42,14 +42,21 @@ _LONG, _GRAM = 16, 4
 _STEP = _LONG - _GRAM + 1
 _short: tuple[str, ...] = ()  # known values shorter than _LONG
 _by_gram: dict[str, tuple[str, ...]] = {}  # piece -> long values containing it
+_generation = 0  # grows with every new value: text scrubbed at an older one may hold one
+
+
+def generation() -> int:
+    """How many values are known; text scrubbed when this was lower may need it again."""
+    return _generation
 
 
 def _remember(value: str) -> None:
-    global _by_length, _shortest, _short
+    global _by_length, _shortest, _short, _generation
     with _known_lock:
         if value in _known:
             return
         _known.add(value)
+        _generation += 1
         _shortest = min(_shortest or len(value), len(value))
         if len(value) < _LONG:
             _short = (*_short, value)

@@ -187,9 +187,13 @@ class Journal:
         for key in ("summary", "error", "target", "diff", "detail"):
             if isinstance(row[key], str):
                 row[key] = redact(row[key])
-            elif row[key] is not None:  # each string scrubbed on its way into the JSON
-                value = row[key] if scrubbed else redact_obj(row[key])
-                row[key] = json.dumps(value, ensure_ascii=False, default=str)
+            elif row[key] is None:
+                continue
+            elif scrubbed:  # Result.public(): every string already scrubbed
+                row[key] = json.dumps(row[key], ensure_ascii=False, default=str)
+            else:  # each string, then what default=str made of objects
+                row[key] = redact(json.dumps(redact_obj(row[key]), ensure_ascii=False,
+                                             default=str))
         row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
         return row
 

@@ -34,9 +34,9 @@ from adminkit.accounts.directory import (
 )
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import AdminkitError, ValidationError
+from adminkit.core.errors import ActionFailed, AdminkitError, ValidationError
 from adminkit.core.result import Change
-from adminkit.core.secrets import Secret
+from adminkit.core.secrets import Secret, redact
 
 MAIL = r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$"
 
@@ -88,7 +88,9 @@ class CreateAccount(Action[CreateParams]):
             raise ValidationError(f"{exc}; give a login") from None
 
     def _choose(self, ctx: Context, find: Callable[[str], UserEntry | None],
-                taken: Callable[[str], bool]) -> tuple[str, UserEntry | None]:
+                taken: Callable[[str], bool],
+                claimed: Callable[[str], bool] = lambda _login: False,
+                ) -> tuple[str, UserEntry | None]:
         """The login and, if this person has an account already, that account.
 
         Candidates go login, login2, login3, ...: the first that is this person's
@@ -99,6 +101,8 @@ class CreateAccount(Action[CreateParams]):
         wanted = self._wanted(ctx)
         limit = ctx.require_profile().accounts.naming.max_length
         for candidate in ([wanted] if p.login else naming.candidates(wanted, limit=limit)):
+            if not p.login and claimed(candidate):  # an earlier row of the file has it
+                continue
             entry = find(candidate)
             if entry is not None and self._same_person(entry):
                 return candidate, entry
@@ -135,6 +139,9 @@ class CreateAccount(Action[CreateParams]):
                 users[key] = directory.find_user(login)
             return users[key]
 
+        def is_claimed(login: str) -> bool:
+            return login.casefold() in claimed
+
         def is_taken(login: str) -> bool:
             key = login.casefold()
             if key in claimed:
@@ -145,9 +152,10 @@ class CreateAccount(Action[CreateParams]):
                     taken.add(key)
             return key in taken
 
-        for action in creates:
+        # rows that name their login claim it first; computed ones fit around them
+        for action in sorted(creates, key=lambda a: a.params.login is None):
             with contextlib.suppress(ValidationError):
-                login, entry = action._choose(ctx, find, is_taken)
+                login, entry = action._choose(ctx, find, is_taken, is_claimed)
                 claimed.add(login.casefold())
                 action.chosen = (login, entry)
 
@@ -247,7 +255,13 @@ class CreateAccount(Action[CreateParams]):
                 joining.setdefault(group.dn.lower(), (group, []))[1].append(entry)
         refused: dict[tuple[str, str], AdminkitError] = {}
         for group, members in joining.values():
-            for dn, error in directory.add_members(group, members).items():
+            try:
+                failed = directory.add_members(group, members)
+            except Exception as exc:  # noqa: BLE001 - the connection broke: each row says so
+                error = exc if isinstance(exc, AdminkitError) else ActionFailed(
+                    redact(str(exc)) or type(exc).__name__)
+                failed = {member.dn: error for member in members}
+            for dn, error in failed.items():
                 refused[(group.dn.lower(), dn)] = error
         for k, (action, entry, how) in written.items():
             errors = [(g, refused[(g.dn.lower(), entry.dn)]) for g in action.groups
