@@ -22,3 +22,22 @@ def test_public_form_is_scrubbed_cached_and_refreshed_after_a_change() -> None:
     assert result.public() is public  # made once
     result.duration = 1.5
     assert result.public() is not public and result.public()["duration"] == 1.5
+
+
+def test_a_secret_learnt_later_is_scrubbed_from_a_result_made_before() -> None:
+    value = f"later-{uuid.uuid4().hex}"
+    result = Result(action="toy", target="t", status=Status.FAILED,
+                    summary=f"the server echoed {value}")
+    assert value in result.public()["summary"]  # not a secret yet
+    before = result.public()
+    Secret(f"fresh-{uuid.uuid4().hex}", fresh=True)  # a generated password: nothing to redo
+    assert result.public() is before
+    Secret(value)  # a credential resolved after the result was made
+    assert result.public()["summary"] == f"the server echoed {MASK}"
+
+
+def test_a_copy_does_not_keep_the_scrubbed_form_of_the_original() -> None:
+    result = Result(action="toy", target="t", status=Status.CHANGED, summary="done")
+    assert result.public()["summary"] == "done"
+    copy = result.model_copy(update={"summary": "done (earlier)"})
+    assert copy.public()["summary"] == "done (earlier)"

@@ -30,7 +30,7 @@ def generate(length: int = 16) -> Secret:
     chars += _pick("".join(pools), length - len(chars))
     keys = os.urandom(8 * len(chars))  # a uniform shuffle: sort by random 64-bit keys
     order = sorted(range(len(chars)), key=lambda i: keys[8 * i:8 * i + 8])
-    return Secret("".join(chars[i] for i in order))
+    return Secret("".join(chars[i] for i in order), fresh=True)
 
 
 def _pick(pool: str, count: int) -> list[str]:

@@ -42,7 +42,7 @@ _LONG, _GRAM = 16, 4
 _STEP = _LONG - _GRAM + 1
 _short: tuple[str, ...] = ()  # known values shorter than _LONG
 _by_gram: dict[str, tuple[str, ...]] = {}  # piece -> long values containing it
-_generation = 0  # grows with every new value: text scrubbed at an older one may hold one
+_generation = 0  # grows with every new value that earlier text could hold (not fresh ones)
 
 
 def generation() -> int:
@@ -50,13 +50,14 @@ def generation() -> int:
     return _generation
 
 
-def _remember(value: str) -> None:
+def _remember(value: str, *, fresh: bool = False) -> None:
     global _by_length, _shortest, _short, _generation
     with _known_lock:
         if value in _known:
             return
         _known.add(value)
-        _generation += 1
+        if not fresh:
+            _generation += 1
         _shortest = min(_shortest or len(value), len(value))
         if len(value) < _LONG:
             _short = (*_short, value)
@@ -72,12 +73,14 @@ class Secret:
 
     __slots__ = ("__value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, fresh: bool = False) -> None:
+        """`fresh`: a random value made just now (a generated password). No text made
+        before can hold it, so text scrubbed earlier need not be scrubbed again."""
         if isinstance(value, Secret):
             value = value.reveal()
         self.__value = value
         if len(value) >= _MIN_REDACT:
-            _remember(value)
+            _remember(value, fresh=fresh)
 
     def reveal(self) -> str:
         return self.__value
