@@ -607,3 +607,20 @@ def test_add_members_says_which_member_failed(ad: ActiveDirectory, admin: Admin)
     assert isinstance(failed[ghost.dn], ActionFailed | ValidationError)
     members = {m.lower() for m in admin.get(group.dn, "member")["member"]}  # type: ignore[index]
     assert members == {one.dn.lower(), two.dn.lower()}
+
+
+def test_namesakes_get_the_login_in_their_cn_on_create_and_on_move(ad: ActiveDirectory,
+                                                                   admin: Admin) -> None:
+    """CN is unique per OU, logins per domain: a second Jan Novák is told apart by his."""
+    first = ad.create_user(NewUser("ns.one", "Jan", "Namesake", "Jan Namesake",
+                                   Secret(START), STAFF, must_change=False))
+    second = ad.create_user(NewUser("ns.two", "Jan", "Namesake", "Jan Namesake",
+                                    Secret(START), STAFF, must_change=False))
+    assert first == f"CN=Jan Namesake,{STAFF}"
+    assert second == f"CN=Jan Namesake (ns.two),{STAFF}"
+    assert admin.get(second, "sAMAccountName") == {"sAMAccountName": "ns.two"}
+    admin.add_user("ns.three", cn="Jan Namesake", ou=QUARANTINE, displayName="Jan Namesake")
+    moved = ad.move(user(ad, "ns.one"), QUARANTINE)  # a namesake is in quarantine already
+    assert moved == f"CN=Jan Namesake (ns.one),{QUARANTINE}"
+    assert admin.get(moved, "sAMAccountName") == {"sAMAccountName": "ns.one"}
+    assert admin.get(first, "cn") is None

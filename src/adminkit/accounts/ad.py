@@ -252,11 +252,20 @@ class ActiveDirectory(LdapDirectory):
     def move(self, user: UserEntry, new_parent: str) -> str:
         """Keep the RDN, change the parent. Samba answers a missing target with 80 `other`
         (00002095 "parent does not exist"), Windows with 32: both say so plainly here."""
+        from ldap3.utils.dn import escape_rdn
+
         rdn, _ = split_rdn(user.dn)
         what = f"move {user.login} to {new_parent}"
         with ldap_errors(what):
             if self.conn.modify_dn(user.dn, rdn, new_superior=new_parent):
                 return f"{rdn},{new_parent}"
+            tagged = f"({user.login})"
+            name = user.display_name or user.login
+            if self.conn.result.get("result") == 68 and not name.endswith(tagged):
+                # a namesake holds the CN there (the quarantine OU, say): as on create
+                rdn = f"CN={escape_rdn(f'{name} {tagged}')}"
+                if self.conn.modify_dn(user.dn, rdn, new_superior=new_parent):
+                    return f"{rdn},{new_parent}"
         raise ad_error(dict(self.conn.result), what)
 
     def delete(self, user: UserEntry) -> None:
