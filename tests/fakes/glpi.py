@@ -20,75 +20,26 @@ import base64
 import html
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-Answer = tuple[int, dict[str, str], Any]  # status, headers, JSON-able body (or bytes)
+from tests.fakes.served import Answer, Seen, ServedFake
+
 PREFIX = "/apirest.php"
 RIGHT_MISSING = "You don't have permission to perform this action."
 
 
-@dataclass
-class Seen:
-    """One request as the fake received it."""
+class FakeGlpi(ServedFake):
+    content_type = "application/json; charset=UTF-8"
 
-    method: str
-    path: str  # after /apirest.php, e.g. /Ticket/5/ITILFollowup
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class _Fault:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = b""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
-    fake: FakeGlpi
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        seen = Seen(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    {k.lower(): v for k, v in self.headers.items()}, body)
-        status, headers, payload = self.fake.handle(seen)
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        if not isinstance(payload, bytes):
-            self.send_header("Content-Type", "application/json; charset=UTF-8")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class FakeGlpi:
     def __init__(self, *, user_token: str = "glpi-user-token",  # noqa: S107 - a fake's
                  app_token: str | None = None,
                  login: tuple[str, str] = ("adminkit", "glpi-password")) -> None:
+        super().__init__()
         self.user_token, self.app_token, self.login = user_token, app_token, login
-        self.lock = threading.Lock()
         self.tickets: dict[int, dict[str, Any]] = {}
         self.hidden: set[int] = set()  # tickets the API account may not see
         self.followups: list[dict[str, Any]] = []
@@ -97,37 +48,7 @@ class FakeGlpi:
         self.profile = "Technician"  # the active profile a session of the API account gets
         self.sessions_opened = 0
         self.sessions_killed = 0
-        self.requests: list[Seen] = []
-        self._faults: list[_Fault | None] = []  # None lets one request through
         self._ids = iter(range(100, 1_000_000))
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- running ----------------------------------------------------------------------
-    def start(self) -> FakeGlpi:
-        handler = type("GlpiHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeGlpi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The server's base URL (the backend adds /apirest.php)."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- arranging --------------------------------------------------------------------
     def add_ticket(self, name: str = "Printer jammed", *, status: int = 1,
@@ -151,22 +72,15 @@ class FakeGlpi:
 
     def fail_next(self, status: int, count: int = 1, *, retry_after: int | str | None = None,
                   body: Any = b"", skip: int = 0) -> None:
-        """Answer the next `count` requests, whatever they are, with `status` (after letting
-        `skip` requests through). A bare 401 says the session token is invalid."""
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        """As ServedFake's; a bare 401 says the session token is invalid."""
         if status == 401 and body == b"":
             body = ["ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid"]
-        with self.lock:
-            self._faults.extend([None] * skip)
-            self._faults.extend(_Fault(status, headers, body) for _ in range(count))
+        super().fail_next(status, count, retry_after=retry_after, body=body, skip=skip)
 
     def expire_sessions(self) -> None:
         """Every open session dies, as PHP's session garbage collector would do."""
         with self.lock:
             self.sessions.clear()
-
-    def seen(self, method: str, path: str) -> list[Seen]:
-        return [r for r in self.requests if r.method == method and r.path == path]
 
     # -- answering --------------------------------------------------------------------
     def _error(self, status: int, code: str, message: str) -> Answer:
@@ -178,9 +92,9 @@ class FakeGlpi:
             self.requests.append(req)
             inside = req.path.startswith(PREFIX + "/")
             req.path = req.path[len(PREFIX):].rstrip("/") if inside else req.path
-            fault = self._faults.pop(0) if self._faults else None
+            fault = self._take_fault()
             if fault is not None:
-                return fault.status, fault.headers, fault.body
+                return fault
             if not inside:
                 return 404, {}, b"Not Found"
             if self.app_token is not None:

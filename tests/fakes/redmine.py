@@ -21,15 +21,12 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-Answer = tuple[int, dict[str, str], Any]  # status, headers, JSON-able body (or bytes)
+from tests.fakes.served import Answer, Seen, ServedFake
+
 # Redmine's default statuses (as loaded by `rake redmine:load_default_data`)
 STATUSES = [{"id": 1, "name": "New", "is_closed": False},
             {"id": 2, "name": "In Progress", "is_closed": False},
@@ -47,60 +44,11 @@ ROLES = {3: ("Manager", ["view_issues", "add_issues", "edit_issues", "add_issue_
          5: ("Reporter", ["view_issues", "add_issues", "add_issue_notes"])}
 
 
-@dataclass
-class Seen:
-    """One request as the fake received it."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class _Fault:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = b""
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
-    fake: FakeRedmine
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        seen = Seen(self.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    {k.lower(): v for k, v in self.headers.items()}, body)
-        status, headers, payload = self.fake.handle(seen)
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        if not isinstance(payload, bytes):
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class FakeRedmine:
+class FakeRedmine(ServedFake):
     def __init__(self, *, api_key: str = "redmine-api-key",
                  login: tuple[str, str] = ("adminkit", "redmine-password")) -> None:
+        super().__init__()
         self.api_key, self.login = api_key, login
-        self.lock = threading.Lock()
         self.issues: dict[int, dict[str, Any]] = {}
         self.hidden: set[int] = set()  # issues the API account may not see (403)
         self.may_set_notes_private = True  # the role permission "Set notes as private"
@@ -109,36 +57,7 @@ class FakeRedmine:
             {"id": 1, "project": {"id": 1, "name": "Helpdesk"},
              "roles": [{"id": 4, "name": "Developer"}]}]
         self.uploads: dict[str, dict[str, Any]] = {}
-        self.requests: list[Seen] = []
-        self._faults: list[_Fault | None] = []  # None lets one request through
         self._ids = iter(range(100, 1_000_000))
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- running ----------------------------------------------------------------------
-    def start(self) -> FakeRedmine:
-        handler = type("RedmineHandler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeRedmine:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- arranging --------------------------------------------------------------------
     def add_issue(self, subject: str = "Printer jammed", *, status_id: int = 1) -> int:
@@ -164,18 +83,6 @@ class FakeRedmine:
         with self.lock:
             return [dict(j) for j in self.issues[issue_id]["journals"] if j["notes"]]
 
-    def fail_next(self, status: int, count: int = 1, *, retry_after: int | str | None = None,
-                  body: Any = b"", skip: int = 0) -> None:
-        """Answer the next `count` requests, whatever they are, with `status`
-        (after letting `skip` requests through)."""
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        with self.lock:
-            self._faults.extend([None] * skip)
-            self._faults.extend(_Fault(status, headers, body) for _ in range(count))
-
-    def seen(self, method: str, path: str) -> list[Seen]:
-        return [r for r in self.requests if r.method == method and r.path == path]
-
     # -- answering --------------------------------------------------------------------
     def _authenticated(self, req: Seen) -> bool:
         key = req.headers.get("x-redmine-api-key") or req.query.get("key")
@@ -190,9 +97,9 @@ class FakeRedmine:
     def handle(self, req: Seen) -> Answer:
         with self.lock:
             self.requests.append(req)
-            fault = self._faults.pop(0) if self._faults else None
+            fault = self._take_fault()
             if fault is not None:
-                return fault.status, fault.headers, fault.body
+                return fault
             if not self._authenticated(req):
                 return 401, {"WWW-Authenticate": 'Basic realm="Redmine API"'}, b""
             parts = req.path.strip("/").split("/")
