@@ -1,6 +1,6 @@
 """Queue a ticket note the way a run does, and make queued notes due again, for outbox tests.
 
-Used by the ticket-backend tests (test_tickets_jira/servicenow/zammad.py): a journal row
+Used by the ticket-backend tests (test_tickets_*.py): a journal row
 with `note=` puts the note in the outbox in the same transaction, exactly as the journal
 hook does; `make_due` stands in for waiting out the backoff.
 """
@@ -18,10 +18,11 @@ def marker(run_id: str, index: int) -> str:
 
 
 def queue_note(journal: Journal, *, system: str, ticket: str, run_id: str = "R1",
-               index: int = 0, internal: bool = True, profile: str = "acme") -> str:
+               index: int = 0, internal: bool = True, profile: str = "acme",
+               body: str | None = None) -> str:
     """Journal one action with its note; returns the note's text (marker first)."""
-    body = (f"{marker(run_id, index)} account.disable jdoe by tester (profile {profile}, "
-            f"run {run_id})\nchanged: disable jdoe\n    enabled: True -> False")
+    body = body or (f"{marker(run_id, index)} account.disable jdoe by tester (profile "
+                    f"{profile}, run {run_id})\nchanged: disable jdoe\n    enabled: True -> False")
     journal.append(
         kind="action", run_id=run_id, idx=index, operator="tester", profile=profile,
         ticket=f"{system}:{ticket}", mode="apply", action="account.disable", target="jdoe",

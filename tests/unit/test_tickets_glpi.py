@@ -17,6 +17,7 @@ from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.glpi import Glpi, api_url
 from adminkit.tickets.outbox import flush
 from tests.fakes.glpi import FakeGlpi
+from tests.fakes.outbox_rig import crash_while_leased, make_due, queue_note
 
 RUN = "R-20251125-100000-abc123"
 TEXT = ("adminkit:R-20251125-100000-abc123:0; account.disable jdoe by tester (profile acme)\n"
@@ -271,14 +272,6 @@ def test_close_kills_the_session(glpi: FakeGlpi, backend: Glpi) -> None:
 
 
 # -- through the outbox -------------------------------------------------------------------
-def queue_note(journal: Journal, ticket: int, body: str = TEXT) -> None:
-    journal.append(kind="action", run_id=RUN, idx=0, operator="tester", profile="acme",
-                   ticket=f"glpi:{ticket}", mode="apply", action="account.disable",
-                   target="jdoe", status="changed", summary="disable jdoe",
-                   note={"key": f"{RUN}:0", "system": "glpi", "ticket": str(ticket),
-                         "internal": True, "body": body})
-
-
 @pytest.mark.parametrize("status", [429, 503])
 def test_outbox_waits_for_retry_after_then_delivers_once(
         glpi: FakeGlpi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, status: int) -> None:
@@ -292,7 +285,7 @@ def test_outbox_waits_for_retry_after_then_delivers_once(
 
     journal = Journal(tmp_path / "journal.db")
     ticket = glpi.add_ticket()
-    queue_note(journal, ticket)
+    queue_note(journal, system="glpi", ticket=str(ticket), run_id=RUN, body=TEXT)
     glpi.fail_next(status, retry_after=120)
 
     before = datetime.now(UTC)
@@ -303,8 +296,7 @@ def test_outbox_waits_for_retry_after_then_delivers_once(
     assert datetime.fromisoformat(row["next_attempt"]) >= before + timedelta(seconds=120)
     assert glpi.followups_of(ticket) == []
 
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="microseconds")
-    journal.db.execute("UPDATE outbox SET next_attempt = ?", (past,))
+    make_due(journal)
     report = flush(journal, opener, deadline=None)
     assert report.delivered == 1
     [followup] = glpi.followups_of(ticket)
@@ -328,10 +320,9 @@ def test_outbox_finds_an_earlier_copy_and_posts_nothing(glpi: FakeGlpi,
     journal = Journal(tmp_path / "journal.db")
     ticket = glpi.add_ticket()
     earlier = glpi.add_followup(ticket, TEXT)
-    queue_note(journal, ticket)
+    queue_note(journal, system="glpi", ticket=str(ticket), run_id=RUN, body=TEXT)
     # the earlier flush leased the note, posted it and died before recording it
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="microseconds")
-    journal.db.execute("UPDATE outbox SET lease_until = ?", (past,))
+    crash_while_leased(journal)
     report = flush(journal, lambda _p, _k: Glpi(profile_for(glpi.url)), deadline=None)
     assert report.delivered == 1
     assert [f["id"] for f in glpi.followups_of(ticket)] == [earlier]
@@ -344,7 +335,7 @@ def test_outbox_marks_a_missing_ticket_failed(glpi: FakeGlpi, monkeypatch: pytes
                                               tmp_path: Path) -> None:
     monkeypatch.setenv("GLPI_TOKEN", glpi.user_token)
     journal = Journal(tmp_path / "journal.db")
-    queue_note(journal, 424242)
+    queue_note(journal, system="glpi", ticket="424242", run_id=RUN, body=TEXT)
     report = flush(journal, lambda _p, _k: Glpi(profile_for(glpi.url)), deadline=None)
     assert report.failed == 1
     assert journal.outbox()[0]["status"] == "failed"

@@ -22,6 +22,7 @@ from adminkit.journal.store import Journal
 from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.outbox import flush
 from adminkit.tickets.redmine import Redmine
+from tests.fakes.outbox_rig import crash_while_leased, make_due, queue_note
 from tests.fakes.redmine import FakeRedmine
 
 RUN = "R-20251125-100000-abc123"
@@ -277,14 +278,6 @@ def test_a_server_that_is_down_is_retry_later(monkeypatch: pytest.MonkeyPatch) -
 
 
 # -- through the outbox -------------------------------------------------------------------
-def queue_note(journal: Journal, issue: int, body: str = TEXT) -> None:
-    journal.append(kind="action", run_id=RUN, idx=0, operator="tester", profile="acme",
-                   ticket=f"redmine:{issue}", mode="apply", action="account.disable",
-                   target="jdoe", status="changed", summary="disable jdoe",
-                   note={"key": f"{RUN}:0", "system": "redmine", "ticket": str(issue),
-                         "internal": True, "body": body})
-
-
 @pytest.mark.parametrize("status", [429, 503])
 def test_outbox_waits_for_retry_after_then_delivers_once(
         redmine: FakeRedmine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
@@ -299,7 +292,7 @@ def test_outbox_waits_for_retry_after_then_delivers_once(
 
     journal = Journal(tmp_path / "journal.db")
     issue = redmine.add_issue()
-    queue_note(journal, issue)
+    queue_note(journal, system="redmine", ticket=str(issue), run_id=RUN, body=TEXT)
     redmine.fail_next(status, retry_after=120)
 
     before = datetime.now(UTC)
@@ -310,8 +303,7 @@ def test_outbox_waits_for_retry_after_then_delivers_once(
     assert datetime.fromisoformat(row["next_attempt"]) >= before + timedelta(seconds=120)
     assert redmine.notes_of(issue) == []
 
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="microseconds")
-    journal.db.execute("UPDATE outbox SET next_attempt = ?", (past,))
+    make_due(journal)
     report = flush(journal, opener, deadline=None)
     assert report.delivered == 1
     [note] = redmine.notes_of(issue)
@@ -335,10 +327,9 @@ def test_outbox_finds_an_earlier_copy_and_posts_nothing(redmine: FakeRedmine,
     journal = Journal(tmp_path / "journal.db")
     issue = redmine.add_issue()
     earlier = redmine.add_journal(issue, TEXT)
-    queue_note(journal, issue)
+    queue_note(journal, system="redmine", ticket=str(issue), run_id=RUN, body=TEXT)
     # the earlier flush leased the note, posted it and died before recording it
-    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat(timespec="microseconds")
-    journal.db.execute("UPDATE outbox SET lease_until = ?", (past,))
+    crash_while_leased(journal)
     report = flush(journal, lambda _p, _k: Redmine(profile_for(redmine.url)), deadline=None)
     assert report.delivered == 1
     assert [j["id"] for j in redmine.notes_of(issue)] == [earlier]
@@ -352,7 +343,7 @@ def test_outbox_marks_a_missing_issue_failed(redmine: FakeRedmine,
                                              tmp_path: Path) -> None:
     monkeypatch.setenv("REDMINE_KEY", redmine.api_key)
     journal = Journal(tmp_path / "journal.db")
-    queue_note(journal, 424242)
+    queue_note(journal, system="redmine", ticket="424242", run_id=RUN, body=TEXT)
     report = flush(journal, lambda _p, _k: Redmine(profile_for(redmine.url)), deadline=None)
     assert report.failed == 1
     assert journal.outbox()[0]["status"] == "failed"
