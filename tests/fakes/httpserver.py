@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -254,3 +254,33 @@ def _handler_class(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _serve
 
     return Handler
+
+
+class ServerFake:
+    """A vendor fake served by a FakeHTTPServer on its own `_route` and `_error`: started
+    and stopped as a context manager, failures ordered up with `fail`."""
+
+    def __init__(self) -> None:
+        self.server = FakeHTTPServer(self._route, self._error)
+
+    def _route(self, req: Request) -> Reply:
+        raise NotImplementedError
+
+    def _error(self, req: Request, status: int, message: str) -> Reply:
+        raise NotImplementedError
+
+    def fail(self, status: int, *, times: int = 1, retry_after: float | None = None,
+             method: str | None = None, path: str | None = None) -> None:
+        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def __enter__(self) -> Self:
+        self.server.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.server.stop()

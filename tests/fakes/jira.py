@@ -33,10 +33,9 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
-from tests.fakes.httpserver import BadRequest, FakeHTTPServer, Reply, Request, json_reply
+from tests.fakes.httpserver import BadRequest, Reply, Request, ServerFake, json_reply
 
 # A small service-desk workflow: (transition id, transition name, target status).
 TRANSITIONS = [("11", "Start work", "In Progress"), ("21", "Ask the customer",
@@ -73,7 +72,7 @@ class Issue:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-class FakeJira:
+class FakeJira(ServerFake):
     def __init__(self, *, user: str = "bot@example.com",
                  api_token: str = "jira-api-token-1",  # noqa: S107 - a test credential
                  pat: str | None = None) -> None:
@@ -83,7 +82,7 @@ class FakeJira:
         self.unknown: list[str] = []  # requests no route answered: the backend sent a wrong call
         self.max_page = 50  # the servicedeskapi's page size cap
         self._ids = itertools.count(10000)
-        self.server = FakeHTTPServer(self._route, self._error)
+        super().__init__()
 
     # -- set-up and inspection ----------------------------------------------------
     def issue(self, key: str, summary: str = "Please unlock my account", *,
@@ -101,22 +100,6 @@ class FakeJira:
         comment = Comment(str(next(self._ids)), body, public, created)
         self.issues[key].comments.append(comment)
         return comment
-
-    def fail(self, status: int, *, times: int = 1, retry_after: float | None = None,
-             method: str | None = None, path: str | None = None) -> None:
-        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def __enter__(self) -> FakeJira:
-        self.server.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.server.stop()
 
     # -- errors in Jira's two formats -----------------------------------------------
     def _error(self, req: Request, status: int, message: str) -> Reply:

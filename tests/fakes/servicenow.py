@@ -38,10 +38,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
-from tests.fakes.httpserver import BadRequest, FakeHTTPServer, Reply, Request, json_reply
+from tests.fakes.httpserver import BadRequest, Reply, Request, ServerFake, json_reply
 
 TABLE_OF_PREFIX = {"INC": "incident", "RITM": "sc_req_item", "REQ": "sc_request",
                    "CHG": "change_request", "PRB": "problem", "SCTASK": "sc_task"}
@@ -88,7 +87,7 @@ class Store:
     users: dict[str, dict[str, str]] = field(default_factory=dict)  # sys_user rows by sys_id
 
 
-class FakeServiceNow:
+class FakeServiceNow(ServerFake):
     def __init__(self, *, user: str = "adminkit.integration",
                  password: str = "snow-password-1",  # noqa: S107 - a test credential
                  token: str | None = None) -> None:
@@ -108,7 +107,7 @@ class FakeServiceNow:
         self.read_only: set[str] = set()  # fields a write ACL silently drops from updates
         self.unqueryable: set[str] = set()  # fields whose query conditions the instance drops
         self._numbers = itertools.count(1)
-        self.server = FakeHTTPServer(self._route, self._error)
+        super().__init__()
 
     # -- set-up and inspection ----------------------------------------------------
     def _person(self, name: str) -> str:
@@ -153,22 +152,6 @@ class FakeServiceNow:
         sys_id = self.find(number)["sys_id"]
         return [(j["element"], j["value"]) for j in self.store.journal
                 if j["element_id"] == sys_id]
-
-    def fail(self, status: int, *, times: int = 1, retry_after: float | None = None,
-             method: str | None = None, path: str | None = None) -> None:
-        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def __enter__(self) -> FakeServiceNow:
-        self.server.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.server.stop()
 
     # -- errors ---------------------------------------------------------------------
     def _error(self, req: Request, status: int, message: str,

@@ -33,14 +33,13 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 from tests.fakes.httpserver import (
     BadRequest,
-    FakeHTTPServer,
     Reply,
     Request,
+    ServerFake,
     json_reply,
     text_reply,
 )
@@ -95,7 +94,7 @@ class Ticket:
     updated_at: str = field(default_factory=_now)
 
 
-class FakeZammad:
+class FakeZammad(ServerFake):
     def __init__(self, *, token: str = "zammad-access-token-1",  # noqa: S107 - test credential
                  bearer: str | None = None, user: str = "agent@example.com",
                  password: str = "zammad-password-1") -> None:  # noqa: S107
@@ -108,7 +107,7 @@ class FakeZammad:
         self.unknown: list[str] = []
         self._ids = itertools.count(1)
         self._numbers = itertools.count(31001)
-        self.server = FakeHTTPServer(self._route, self._error)
+        super().__init__()
 
     # -- set-up and inspection ----------------------------------------------------
     def customer(self, email: str, first: str = "Samuel", last: str = "Lee") -> User:
@@ -132,22 +131,6 @@ class FakeZammad:
 
     def articles_of(self, ticket_id: int) -> list[Article]:
         return [a for a in self.articles.values() if a.ticket_id == ticket_id]
-
-    def fail(self, status: int, *, times: int = 1, retry_after: float | None = None,
-             method: str | None = None, path: str | None = None) -> None:
-        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def __enter__(self) -> FakeZammad:
-        self.server.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.server.stop()
 
     # -- errors ---------------------------------------------------------------------
     def _error(self, req: Request, status: int, message: str) -> Reply:
