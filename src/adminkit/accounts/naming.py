@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 # Letters that do not decompose into base letter + accent under NFKD.
 _SPECIAL = {"ł": "l", "Ł": "L", "ß": "ss", "ẞ": "SS", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D",
@@ -44,11 +44,3 @@ def candidates(login: str, *, limit: int = MAX_SAM) -> Iterator[str]:
     for n in range(2, 1000):
         suffix = str(n)
         yield login[: limit - len(suffix)] + suffix
-
-
-def unique(login: str, taken: Callable[[str], bool], *, limit: int = MAX_SAM) -> str:
-    """`login`, or the first free of login2, login3, ... (deterministic)."""
-    for candidate in candidates(login, limit=limit):
-        if not taken(candidate):
-            return candidate
-    raise ValueError(f"no free login left for {login!r}")
