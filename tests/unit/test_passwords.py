@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from adminkit.accounts import passwords
-from adminkit.accounts.passwords import SYMBOLS, delivery, generate, to_file, to_terminal
+from adminkit.accounts.passwords import SYMBOLS, generate
+from adminkit.core import delivery as delivery_module
+from adminkit.core.delivery import delivery, to_file, to_terminal
 from adminkit.core.errors import UsageError
 from adminkit.core.secrets import Secret
 
@@ -66,7 +67,7 @@ def test_to_file_into_a_folder(tmp_path: Path) -> None:
 
 
 def test_delivery_specs(tmp_path: Path) -> None:
-    assert delivery("terminal") is to_terminal
+    assert delivery("terminal").send is to_terminal
     deliver = delivery(f"file:{tmp_path / 'x'}")
     deliver("jdoe", Secret("Spec-Passw0rd!"))
     assert (tmp_path / "x").read_text() == "Spec-Passw0rd!\n"
@@ -97,7 +98,7 @@ def test_to_terminal_shows_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
             return True
 
     err = Tty()
-    monkeypatch.setattr(passwords.sys, "stderr", err)
+    monkeypatch.setattr(delivery_module.sys, "stderr", err)
     how = to_terminal("jdoe", Secret("Shown-Once-0!"))
     assert err.getvalue().count("Shown-Once-0!") == 1
     assert "jdoe" in err.getvalue()

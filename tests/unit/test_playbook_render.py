@@ -376,9 +376,9 @@ class Unmake(Make):
 
 @pytest.fixture
 def toys(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    from adminkit.playbook import actions
+    from adminkit.core import domains
 
-    monkeypatch.setitem(actions.ACTIONS, "toy.make", Make)
+    monkeypatch.setitem(domains.actions(), "toy.make", Make)
     LOG.clear()
     return LOG
 

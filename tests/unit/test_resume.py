@@ -70,7 +70,7 @@ class Step(Action[P]):
 
 journal = Journal(journal_path)
 run = Run(command="toy steps", profile="acme", ticket="T-7", id=run_id,
-          argv=["toy", "steps"], resumed=(mode == "resume"))
+          record={"command": "toy steps"}, resumed=(mode == "resume"))
 done = journal.done_indexes(run_id)
 report = Runner(Context(run=run), [JournalHook(journal)], done=done).execute(
     [Step(P(i=i)) for i in range(N_ACTIONS)])
@@ -143,7 +143,8 @@ def test_resume_after_sigkill(tmp_path: Path) -> None:
     assert all(r["status"] == "changed" for r in actions)
     resumed = rows[first_attempt_rows:]
     assert resumed[0]["kind"] == "run"
-    assert json.loads(resumed[0]["detail"]) == {"argv": ["toy", "steps"], "resumed": True}
+    assert json.loads(resumed[0]["detail"]) == {"request": {"command": "toy steps"},
+                                                "resumed": True}
     assert resumed[-1]["kind"] == "end"
     resumed_idx = [r["idx"] for r in resumed if r["kind"] == "action"]
     assert resumed_idx == list(range(2, N))  # nothing journaled again for 0 and 1

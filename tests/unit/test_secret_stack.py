@@ -43,7 +43,7 @@ def _run(journal_path: Path, canary: str, *, check: bool = False,
     journal = Journal(journal_path)
     action = LeakyAction(SecretParams(login="jdoe", password=Secret(canary)))
     run = Run(command="toy set-password jdoe", profile="acme", ticket=ticket, check=check,
-              argv=["toy", "set-password", "jdoe"])
+              record={"actions": [action.record()]})
     ctx = Context(run=run)
     report = Runner(ctx, [JournalHook(journal)]).execute([action])
     while_open = _raw_bytes(journal_path)

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from adminkit.core.config import Profile, TicketsConfig
+from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ExitCode, UsageError
 from adminkit.journal.store import Journal
 from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.glpi import Glpi, api_url
 from adminkit.tickets.outbox import flush
+from adminkit.tickets.settings import TicketsConfig
 from tests.fakes.glpi import FakeGlpi
 from tests.fakes.outbox_rig import crash_while_leased, make_due, queue_note
 
@@ -26,7 +27,7 @@ TEXT = ("adminkit:R-20251125-100000-abc123:0; account.disable jdoe by tester (pr
 
 def profile_for(url: str, **tickets: Any) -> Profile:
     settings: dict[str, Any] = {"kind": "glpi", "url": url, "token": "env:GLPI_TOKEN", **tickets}
-    return Profile(name="acme", tickets=TicketsConfig(**settings))
+    return Profile.of(name="acme", tickets=TicketsConfig(**settings))
 
 
 @pytest.fixture

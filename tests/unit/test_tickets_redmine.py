@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adminkit.core.config import Profile, TicketsConfig
+from adminkit.core.config import Profile
 from adminkit.core.errors import (
     AuthenticationFailed,
     ConnectionFailed,
@@ -22,6 +22,7 @@ from adminkit.journal.store import Journal
 from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
 from adminkit.tickets.outbox import flush
 from adminkit.tickets.redmine import Redmine
+from adminkit.tickets.settings import TicketsConfig
 from tests.fakes.outbox_rig import crash_while_leased, make_due, queue_note
 from tests.fakes.redmine import FakeRedmine
 
@@ -33,7 +34,7 @@ TEXT = ("adminkit:R-20251125-100000-abc123:0; account.disable jdoe by tester (pr
 def profile_for(url: str, **tickets: Any) -> Profile:
     settings: dict[str, Any] = {"kind": "redmine", "url": url, "token": "env:REDMINE_KEY",
                                 **tickets}
-    return Profile(name="acme", tickets=TicketsConfig(**settings))
+    return Profile.of(name="acme", tickets=TicketsConfig(**settings))
 
 
 @pytest.fixture

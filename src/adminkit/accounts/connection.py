@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from adminkit.accounts.ldaperrors import bind_error
-from adminkit.core.config import DirectoryConfig
+from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.errors import ConfigError, ConnectionFailed
 from adminkit.core.secrets import Secret
 

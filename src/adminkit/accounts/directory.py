@@ -14,7 +14,8 @@ from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 
-from adminkit.core.config import DirectoryConfig, PolicyConfig, Profile
+from adminkit.accounts.settings import DirectoryConfig, directory_settings
+from adminkit.core.config import PolicyConfig, Profile
 from adminkit.core.context import Context
 from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import Secret
@@ -183,10 +184,10 @@ def backend_class(kind: str) -> type[Directory]:
 
 
 def open_directory(profile: Profile) -> Directory:
-    if profile.directory is None:
+    cfg = directory_settings(profile)
+    if cfg is None:
         raise UsageError(f"profile {profile.name} names no directory",
                          hint=f"add a `directory:` section to {profile.file}")
-    cfg = profile.directory
     password = profile.secret(cfg.password, "directory password")
     directory: Directory = backend_class(cfg.kind)(cfg, password)  # type: ignore[call-arg]
     return directory

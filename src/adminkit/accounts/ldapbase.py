@@ -16,7 +16,8 @@ from adminkit.accounts import ldapwire
 from adminkit.accounts.connection import connect
 from adminkit.accounts.directory import GroupEntry, LoginLookup, SearchField, UserEntry
 from adminkit.accounts.ldaperrors import write_error
-from adminkit.core.config import DirectoryConfig, PolicyConfig
+from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import AdminkitError, ConfigError, ValidationError
 from adminkit.core.secrets import Secret
 

@@ -45,7 +45,8 @@ from adminkit.accounts.ldapbase import (
     values,
 )
 from adminkit.accounts.ldaperrors import write_error
-from adminkit.core.config import DirectoryConfig, PolicyConfig
+from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import UsageError, ValidationError
 from adminkit.core.secrets import Secret
 

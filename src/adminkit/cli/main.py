@@ -11,14 +11,11 @@ import typer
 
 from adminkit import __version__
 from adminkit.cli import (
-    account_cmd,
-    group_cmd,
     journal_cmd,
     lab_cmd,
     playbook_cmd,
     profile_cmd,
     run_cmd,
-    ticket_cmd,
 )
 from adminkit.cli.state import GlobalState, OutputFormat
 
@@ -46,11 +43,19 @@ app = typer.Typer(
 app.add_typer(profile_cmd.app, name="profile")
 app.add_typer(journal_cmd.app, name="journal")
 app.add_typer(lab_cmd.app, name="lab")
-app.add_typer(account_cmd.app, name="account")
-app.add_typer(group_cmd.app, name="group")
-app.add_typer(ticket_cmd.app, name="ticket")
 app.add_typer(playbook_cmd.app, name="playbook")
 app.command("run")(run_cmd.run)
+
+
+def _domain_commands() -> None:
+    """Each domain's command group, from the `adminkit.commands` entry points."""
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group="adminkit.commands"), key=lambda e: e.name):
+        app.add_typer(ep.load(), name=ep.name)
+
+
+_domain_commands()
 
 
 def _version(value: bool) -> None:
@@ -80,7 +85,7 @@ def main_callback(
         "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
 ) -> None:
     ctx.obj = GlobalState(profile=profile, ticket=ticket, check=check, output=output,
-                          debug=debug, config_dir=config, argv=sys.argv[1:])
+                          debug=debug, config_dir=config)
 
 
 # Global options may stand anywhere on the line (`adminkit journal list -o json`); they

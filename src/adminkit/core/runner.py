@@ -38,6 +38,7 @@ class RunHook(Protocol):
 class RunReport:
     run: Run
     results: list[Result] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # for the operator: plan, notes waiting
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)

@@ -29,7 +29,7 @@ class JournalHook:
 
     def run_started(self, run: Run) -> None:
         self.journal.append(kind="run", summary=run.command, status="started",
-                            detail={"argv": run.argv, "resumed": run.resumed},
+                            detail={"request": run.record, "resumed": run.resumed},
                             **self._common(run))
 
     def action_finished(self, run: Run, index: int, result: Result) -> None:

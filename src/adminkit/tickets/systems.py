@@ -9,6 +9,7 @@ from pathlib import Path
 from adminkit.core.config import Profile, load_profile
 from adminkit.core.errors import UsageError
 from adminkit.tickets.base import TicketSystem
+from adminkit.tickets.settings import ticket_settings
 
 
 def open_system(profile: Profile | None, kind: str) -> TicketSystem:
@@ -16,7 +17,8 @@ def open_system(profile: Profile | None, kind: str) -> TicketSystem:
         from adminkit.tickets.local import LocalTickets
 
         return LocalTickets()
-    if profile is None or profile.tickets is None or profile.tickets.kind != kind:
+    cfg = ticket_settings(profile)
+    if profile is None or cfg is None or cfg.kind != kind:
         raise UsageError(f"no {kind} ticket system in profile "
                          f"{profile.name if profile else '(none)'}")
     found = {ep.name: ep for ep in entry_points(group="adminkit.tickets")}

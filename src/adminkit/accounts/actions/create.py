@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from adminkit.accounts import naming, passwords
-from adminkit.accounts.actions.base import Text, fill, refuse_protected
+from adminkit.accounts import naming
+from adminkit.accounts.actions.base import Text, fill, refuse_protected, same_twice
 from adminkit.accounts.actions.groups import (
     group_cache,
     membership_changes,
@@ -32,13 +32,22 @@ from adminkit.accounts.directory import (
     UserEntry,
     directory_of,
 )
+from adminkit.accounts.settings import account_settings, directory_settings
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
+from adminkit.core.delivery import Delivery
 from adminkit.core.errors import ActionFailed, AdminkitError, ValidationError
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret, redact
 
 MAIL = r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$"
+
+
+def split_groups(value: Any) -> Any:
+    """Groups written in one text, as a CSV cell holds them, separated by ; or |."""
+    if isinstance(value, str):
+        return [g.strip() for g in value.replace("|", ";").split(";") if g.strip()]
+    return value
 
 
 class CreateParams(Params):
@@ -48,7 +57,8 @@ class CreateParams(Params):
     display_name: Text | None = None
     mail: str | None = Field(None, max_length=254, pattern=MAIL)
     ou: Text | None = None
-    groups: list[Text] | None = None  # None: the template's groups
+    # None: the template's groups; a CSV cell or a ticket field "A;B|C" names three
+    groups: Annotated[list[Text] | None, BeforeValidator(split_groups)] = None
     expires: date | None = None  # last working day
     password: Secret | None = None
     must_change: bool | None = None  # None: the template's setting
@@ -61,9 +71,21 @@ class CreateAccount(Action[CreateParams]):
     params_model: ClassVar[type[Params]] = CreateParams
     together = 25  # rows per apply_many: a group's new members go in one modify
 
-    def __init__(self, params: CreateParams, deliver: passwords.Deliver | None = None) -> None:
-        super().__init__(params)
-        self.deliver = deliver
+    delivers_secret = True
+    creates_target = True
+    target_param = "login"
+
+    @classmethod
+    def batch_problems(cls, actions: Sequence[Action[Any]], labels: Sequence[str]) -> list[str]:
+        """One person twice (the same login, or the same names without one) would make
+        two accounts for them."""
+        keys = [(p.login,) if p.login else (p.given_name.casefold(), p.surname.casefold())
+                for p in (a.params for a in actions if isinstance(a, CreateAccount))]
+        return same_twice(keys, labels, lambda label, first: f"{label}: the same person as "
+                                                              f"{first}")
+
+    def __init__(self, params: CreateParams, deliver: Delivery | None = None) -> None:
+        super().__init__(params, deliver)
         self.login: str | None = params.login
         self.existing: UserEntry | None = None
         self.chosen: tuple[str, UserEntry | None] | None = None  # by `prepare`
@@ -79,7 +101,7 @@ class CreateAccount(Action[CreateParams]):
 
     def _wanted(self, ctx: Context) -> str:
         p = self.params
-        rules = ctx.require_profile().accounts.naming
+        rules = account_settings(ctx.require_profile()).naming
         try:
             return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
                                                german=rules.german_umlauts,
@@ -99,7 +121,7 @@ class CreateAccount(Action[CreateParams]):
         """
         p = self.params
         wanted = self._wanted(ctx)
-        limit = ctx.require_profile().accounts.naming.max_length
+        limit = account_settings(ctx.require_profile()).naming.max_length
         for candidate in ([wanted] if p.login else naming.candidates(wanted, limit=limit)):
             if not p.login and claimed(candidate):  # an earlier row of the file has it
                 continue
@@ -162,7 +184,7 @@ class CreateAccount(Action[CreateParams]):
     def plan(self, ctx: Context) -> Plan:
         p = self.params
         profile = ctx.require_profile()
-        template = profile.accounts.template
+        template = account_settings(profile).template
         directory = directory_of(ctx)
         group_names = template.groups if p.groups is None else p.groups
         login, existing = self.chosen or self._choose(ctx, directory.find_user,
@@ -185,7 +207,7 @@ class CreateAccount(Action[CreateParams]):
             attrs["homeDrive"] = template.home_drive
         last_day = p.expires or (date.today() + timedelta(days=template.expires_after_days)
                                  if template.expires_after_days else None)
-        cfg = profile.directory
+        cfg = directory_settings(profile)
         assert cfg is not None
         self.new = NewUser(
             login=login, given_name=p.given_name, surname=p.surname,
@@ -287,7 +309,7 @@ class CreateAccount(Action[CreateParams]):
             how = self._deliver(new.login, password, given=p.password is not None)
         if self.existing is not None and p.update_password == "always":  # noqa: S105
             password = p.password or new_password(ctx, directory)
-            must = ctx.require_profile().accounts.template.must_change \
+            must = account_settings(ctx.require_profile()).template.must_change \
                 if p.must_change is None else p.must_change
             directory.set_password(entry, password, must_change=must)
             how = self._deliver(entry.login, password, given=p.password is not None)

@@ -7,8 +7,10 @@ from typing import ClassVar
 from adminkit.accounts import passwords
 from adminkit.accounts.actions.base import LoginParams, UserAction
 from adminkit.accounts.directory import Directory
+from adminkit.accounts.settings import account_settings
 from adminkit.core.action import Applied, Params, Plan
 from adminkit.core.context import Context
+from adminkit.core.delivery import Delivery
 from adminkit.core.errors import ValidationError
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret
@@ -20,7 +22,7 @@ class PasswordParams(LoginParams):
 
 
 def new_password(ctx: Context, directory: Directory) -> Secret:
-    length = max(ctx.require_profile().accounts.password_length,
+    length = max(account_settings(ctx.require_profile()).password_length,
                  directory.password_policy().min_length)
     return passwords.generate(length)
 
@@ -39,9 +41,10 @@ class ResetPassword(UserAction[PasswordParams]):
     name = "account.password"
     params_model: ClassVar[type[Params]] = PasswordParams
 
-    def __init__(self, params: PasswordParams, deliver: passwords.Deliver | None = None) -> None:
-        super().__init__(params)
-        self.deliver = deliver
+    delivers_secret = True
+
+    def __init__(self, params: PasswordParams, deliver: Delivery | None = None) -> None:
+        super().__init__(params, deliver)
 
     def plan(self, ctx: Context) -> Plan:
         entry = self.lookup(ctx)
