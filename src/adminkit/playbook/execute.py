@@ -16,7 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from adminkit.core.action import Action, Applied, Params, Plan, Skip
 from adminkit.core.context import Context
-from adminkit.core.errors import PolicyRefused, ValidationError
+from adminkit.core.errors import AdminkitError, PolicyRefused, ValidationError
 from adminkit.core.result import Result, Status
 from adminkit.playbook import render
 from adminkit.playbook.loader import EXTRA_PARAMS, LoadedPlaybook, registry
@@ -147,7 +147,7 @@ class PlaybookRun:
                 continue
             results: list[Result] = []
             failed = False
-            over = self._over_limit(step, items)
+            over = self._over_limit(step, items) or self._batch_problems(step, items, label)
             if over is not None:
                 yield _Failed(step.uses, label, over)
                 items, failed = [], True
@@ -189,7 +189,7 @@ class PlaybookRun:
                 yield from self._rollback()
                 return
 
-    def _over_limit(self, step: Step, items: list[Any]) -> PolicyRefused | None:
+    def _over_limit(self, step: Step, items: list[Any]) -> AdminkitError | None:
         """The profile's blast-radius limit holds for playbooks too."""
         if not registry()[step.uses].destructive or self.force or \
                 len(items) <= self.bulk_limit:
@@ -197,6 +197,26 @@ class PlaybookRun:
         return PolicyRefused(f"{step.uses} on {len(items)} targets is over the profile's "
                              f"limit of {self.bulk_limit} for one run",
                              hint="run again with --force if this is really meant")
+
+    def _batch_problems(self, step: Step, items: list[Any], label: str
+                        ) -> ValidationError | None:
+        """A loop or CSV gets the checks a bulk command makes (the same person twice):
+        the action class says what cannot all be meant, before any item runs."""
+        if len(items) < 2:
+            return None
+        built: list[Action[Any]] = []
+        labels: list[str] = []
+        for n, item in enumerate(items, 1):
+            try:
+                built.append(StepAction(step, {**self.variables, "item": item}, label).build())
+            except ValidationError:
+                continue  # its own expansion reports it
+            labels.append(f"{label}, item {n}")
+        problems = registry()[step.uses].batch_problems(built, labels)
+        if not problems:
+            return None
+        return ValidationError("duplicate items, nothing was changed:\n  "
+                               + "\n  ".join(problems[:50]))
 
     def _items(self, step: Step) -> list[Any]:
         if step.for_each is not None:
