@@ -103,6 +103,8 @@ def apt_install(wanted: Sequence[str], log: Path, *, debconf: Sequence[str] = ()
         finally:
             changed = packages.changes(versions_before, packages.installed_versions())
             stopped = daemons.stop(daemons.to_stop(procs_before, daemons.scan(token)))
+            with open(log, "a") as out:
+                out.writelines(f"stopped {daemons.describe(p)}: {p.cmdline}\n" for p in stopped)
             newly = bootlinks.newly_enabled(links_before, bootlinks.snapshot())
             still = bootlinks.disable(newly, links_before, log)
             lost = bootlinks.lost(links_before, bootlinks.snapshot())
