@@ -74,7 +74,7 @@ class InstallReport:
         if self.lost:
             lines.append("warning: enabled at boot before the install and not now: "
                          + ", ".join(self.lost))
-        if self.log is not None and (self.packages or self.python):
+        if self.log is not None:  # something ran: apt or pip
             lines.append(f"details: {self.log}")
         return lines
 
