@@ -285,6 +285,11 @@ def test_nothing_installed_says_nothing() -> None:
     assert InstallReport().lines() == []
 
 
+def test_an_install_that_ran_and_changed_nothing_still_names_its_log(tmp_path: Path) -> None:
+    assert InstallReport(log=tmp_path / "install.log").lines() == [
+        f"details: {tmp_path / 'install.log'}"]
+
+
 def test_the_report_says_what_was_undone(tmp_path: Path) -> None:
     report = InstallReport(
         packages=PackageChanges(installed=("cups", "cups-daemon")), requested=("cups",),
