@@ -35,8 +35,8 @@ def _lab(ctx: typer.Context, lab_dir: Path | None) -> Lab:
 def install(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> None:
     """Install the Debian and Python packages the servers need (apt, non-interactive).
 
-    The packages' own services are held down, and left disabled at boot, as before;
-    apt's output goes to install.log in the lab folder.
+    The packages' system services are left as they were: not started, and not enabled
+    at boot unless they already were. apt's output goes to install.log in the lab folder.
     """
     lab = _lab(ctx, lab_dir)
     report = lab.install(servers, progress=_say)
