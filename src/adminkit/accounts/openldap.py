@@ -1,6 +1,6 @@
 """OpenLDAP (slapd 2.5+): inetOrgPerson + posixAccount users, ppolicy for locks and resets.
 
-How the `Directory` notions map onto slapd (see shared/recipes/openldap.md):
+How the `Directory` notions map onto slapd (the lab's slapd: docs/lab.md):
 
 - disabled: the administrative lock `pwdAccountLockedTime: 000001010000Z` (ppolicy
   refuses every bind, with no expiry). A lock after failed binds holds a real time.

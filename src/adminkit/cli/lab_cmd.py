@@ -25,8 +25,6 @@ LabDir = Annotated[Path | None, typer.Option(
     help="Lab state folder (default $XDG_STATE_HOME/adminkit/lab).")]
 
 
-
-
 def _lab(ctx: typer.Context, lab_dir: Path | None) -> Lab:
     from adminkit.lab.lab import Lab
 
@@ -35,10 +33,16 @@ def _lab(ctx: typer.Context, lab_dir: Path | None) -> Lab:
 
 @app.command("install")
 def install(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> None:
-    """Install the Debian and Python packages the servers need (apt, non-interactive)."""
+    """Install the Debian and Python packages the servers need (apt, non-interactive).
+
+    The packages' system services are left as they were: not started, and not enabled
+    at boot unless they already were. apt's output goes to install.log in the lab folder.
+    """
     lab = _lab(ctx, lab_dir)
-    done = lab.install(servers)
-    console().print(f"installed: {' '.join(done)}" if done else "nothing to install")
+    report = lab.install(servers, progress=_say)
+    out = console()
+    for line in report.lines() or ["nothing to install"]:
+        out.print(line, markup=False)
 
 
 @app.command("up")
@@ -51,8 +55,10 @@ def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> N
     """
     lab = _lab(ctx, lab_dir)
     out = console(stderr=True)
+    for line in lab.install(servers, progress=_say).lines():
+        out.print(line, markup=False)
     with out.status("bringing the lab up…"):
-        started = lab.up(servers)
+        started = lab.up(servers, install=False)
     out.print(f"started: {' '.join(started)}" if started else "already running")
     _show_status(ctx, lab, servers)
 
@@ -97,6 +103,10 @@ def reset(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -
     lab = _lab(ctx, lab_dir)
     lab.reset(servers)
     _show_status(ctx, lab, servers)
+
+
+def _say(line: str) -> None:
+    console(stderr=True).print(line, markup=False)
 
 
 def _show_status(ctx: typer.Context, lab: Lab, servers: list[str] | None) -> None:
