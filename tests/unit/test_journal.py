@@ -15,6 +15,7 @@ import pytest
 
 from adminkit.cli.journal_cmd import EXPORT_COLUMNS, parse_since
 from adminkit.core.errors import UsageError
+from adminkit.journal.keys import load_key
 from adminkit.journal.store import COLUMNS, GENESIS, Filters, Journal, row_hash
 
 OLD = "2020-03-01T10:00:00.000000+00:00"
@@ -72,12 +73,15 @@ def _tamper(path: Path, *statements: str) -> None:
 
 def test_rows_chain(filled: Path) -> None:
     rows = _rows(filled)
+    key = load_key(create=False)  # made by the first open, in the test's state folder
+    assert key is not None
     assert len(rows) == 2 + 2 + 2 + 3 + 2 + 1
     assert [r["seq"] for r in rows] == list(range(1, len(rows) + 1))
     prev = GENESIS
     for row in rows:
         assert row["prev_hash"] == prev
-        assert row["hash"] == row_hash(prev, row)
+        assert row["hash"] == row_hash(prev, row, key)
+        assert row["hash"] != row_hash(prev, row)  # keyed, not plain SHA-256
         assert len(row["hash"]) == 64
         prev = row["hash"]
     assert len({r["hash"] for r in rows}) == len(rows)
@@ -147,15 +151,19 @@ def test_triggers_refuse_update_and_delete(filled: Path, sql: str) -> None:
     assert _rows(filled) == before
 
 
-def test_triggers_come_back_on_reopen(filled: Path) -> None:
+def test_a_dropped_trigger_is_reported_not_quietly_recreated(filled: Path) -> None:
     db = sqlite3.connect(filled)
     db.execute("DROP TRIGGER entries_append_only_u")
     db.commit()
     db.close()
-    Journal(filled).close()  # opening re-creates the schema's triggers
+    journal = Journal(filled)  # opening leaves the evidence as it is
+    report = journal.verify()
+    journal.close()
+    assert not report.ok
+    assert "entries_append_only_u was dropped" in report.reason
     db = sqlite3.connect(filled)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
-        db.execute("UPDATE entries SET summary = 'x' WHERE seq = 1")
+    assert db.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                      "'entries_append_only_u'").fetchone() == (0,)
     db.close()
 
 
@@ -197,10 +205,10 @@ def test_tampering_around_the_triggers_is_detected(filled: Path, statements: lis
 
 
 def test_tampering_with_recomputed_own_hash_is_still_detected(filled: Path) -> None:
-    """Editing a row and fixing its own hash breaks the next row's link."""
+    """Editing a row and fixing its own hash (with the key, even) breaks the next row's link."""
     rows = _rows(filled)
     forged = {**rows[2], "summary": "nothing happened"}
-    new_hash = row_hash(forged["prev_hash"], forged)
+    new_hash = row_hash(forged["prev_hash"], forged, load_key(create=False))
     _tamper(filled, f"UPDATE entries SET summary = 'nothing happened', hash = '{new_hash}' "
                     "WHERE seq = 3")
     journal = Journal(filled)
@@ -371,10 +379,11 @@ def test_cli_export_jsonl(filled: Path, cli) -> None:
     rows = [json.loads(line) for line in res.out.splitlines()]
     assert rows == _rows(filled)
     assert all(set(r) == set(EXPORT_COLUMNS) for r in rows)
-    prev = GENESIS  # an auditor can re-check the chain from the export alone
+    prev = GENESIS  # an auditor with the key can re-check the chain from the export alone
+    key = load_key(create=False)
     for row in rows:
         assert row["prev_hash"] == prev
-        assert row_hash(prev, row) == row["hash"]
+        assert row_hash(prev, row, key) == row["hash"]
         prev = row["hash"]
 
 

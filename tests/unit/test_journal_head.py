@@ -44,7 +44,7 @@ def test_rows_removed_from_the_end_are_found(tmp_path: Path) -> None:
 def test_head_never_moves_back(tmp_path: Path) -> None:
     fill(tmp_path / "j.db", 3)
     journal = Journal(tmp_path / "j.db")
-    journal._write_head(2, "0" * 64)  # a slower writer finishing late
+    journal._write_head(2, "0" * 64, 1)  # a slower writer finishing late
     assert journal.read_head()[0] == 3
     assert journal.verify().ok
 

@@ -16,6 +16,8 @@ app = typer.Typer(help="Read, verify and export the journal of runs and actions.
                   no_args_is_help=True)
 
 LIST_COLUMNS = ["time", "run_id", "operator", "ticket", "action", "target", "status", "summary"]
+RUN_COLUMNS = ["run_id", "time", "operator", "profile", "ticket", "mode", "command", "status",
+               "counts"]
 EXPORT_COLUMNS = ["seq", "kind", "time", "run_id", "idx", "operator", "profile", "ticket", "mode",
                   "action", "target", "status", "summary", "diff", "error", "detail",
                   "prev_hash", "hash"]
@@ -45,8 +47,11 @@ def list_(
     status: Annotated[str | None, typer.Option(help="ok, changed, failed or skipped.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Only this run id.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many (newest).")] = 50,
+    runs: Annotated[bool, typer.Option(
+        "--runs", help="One line per run, newest first, with how it ended ('no end row': "
+                       "interrupted, or still running).")] = False,
 ) -> None:
-    """List journaled actions, newest last.
+    """List journaled actions, newest last; or runs (--runs), newest first.
 
     Example: adminkit journal list --ticket 42 --since 7d --output json
     """
@@ -54,10 +59,22 @@ def list_(
     from adminkit.journal.store import Filters
 
     state = state_of(ctx)
+    after = parse_since(since) if since else None
+    if runs and (target or status or run):
+        raise UsageError("--runs lists whole runs: --target, --status and --run select "
+                         "actions", hint="use --ticket, --operator, --since or --limit")
     journal = open_journal(state)
+    if runs:
+        from adminkit.journal.runs import list_runs
+
+        found = list_runs(journal, ticket=ticket or state.ticket, operator=operator,
+                          since=after, limit=limit or None)
+        journal.close()
+        emit_rows(state, [{**r, "counts": r.pop("count_text")} for r in found], RUN_COLUMNS,
+                  title=f"runs ({len(found)})", json_data=found)
+        return
     rows = journal.entries(Filters(ticket=ticket or state.ticket, target=target, operator=operator,
-                                   status=status, run_id=run, limit=limit or None,
-                                   since=parse_since(since) if since else None))
+                                   status=status, run_id=run, limit=limit or None, since=after))
     journal.close()
     emit_rows(state, rows, LIST_COLUMNS, title="journal")
 
@@ -106,24 +123,93 @@ def _run_json(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @app.command("verify")
-def verify(ctx: typer.Context) -> None:
-    """Walk the hash chain; exit 1 and name the first bad row if anything was altered."""
+def verify(
+    ctx: typer.Context,
+    anchor: Annotated[list[str] | None, typer.Option(
+        "--anchor", help="SEQ:HASH of a row as anchored in a ticket note or syslog "
+                         "('journal head SEQ:HASH'); repeatable.")] = None,
+    anchors_from: Annotated[Path | None, typer.Option(
+        "--anchors-from", help="Check every 'journal head SEQ:HASH' found in this file "
+                               "(a syslog file, a ticket's notes; - for stdin).")] = None,
+    allow_unkeyed: Annotated[bool, typer.Option(
+        "--allow-unkeyed", help="Accept a journal that only an older adminkit wrote (not "
+                                "keyed yet) as long as its chain holds.")] = False,
+    restore: Annotated[bool, typer.Option(
+        "--restore", help="Put back dropped triggers and a lost head file, if the rows "
+                          "verify; what was wrong is recorded in the journal.")] = False,
+) -> None:
+    """Check the journal: the keyed hash chain, its triggers, its head file and anchors.
+
+    Exit 1 and name the first bad row if anything was altered, removed or forged.
+    Example: adminkit journal verify --anchor 1234:9f2c…
+    """
     from adminkit.cli.session import open_journal
 
     state = state_of(ctx)
+    anchors = _anchors(anchor or [], anchors_from)
     journal = open_journal(state)
-    result = journal.verify()
-    journal.close()
+    try:
+        restored = _restore(journal) if restore else []
+        result = journal.verify(anchors, allow_unkeyed=allow_unkeyed)
+    finally:
+        journal.close()
     if state.output is OutputFormat.JSON:
         write_json({"ok": result.ok, "rows": result.rows, "first_bad": result.first_bad,
-                    "reason": result.reason, "journal": str(journal.path)})
-    elif result.ok:
-        console().print(f"[green]ok[/]: {result.rows} rows, chain intact ({journal.path})")
+                    "reason": result.reason, "problems": result.problems,
+                    "notices": result.notices, "keyed_from": result.keyed_from,
+                    "anchors": result.anchors, "restored": restored,
+                    "journal": str(journal.path)})
     else:
-        console(stderr=True).print(
-            f"[bold red]TAMPERED[/]: row {result.first_bad}: {result.reason} ({journal.path})")
+        _print_verdict(result, restored, str(journal.path))
     if not result.ok:
         raise typer.Exit(ExitCode.FAILED)
+
+
+def _anchors(given: list[str], source: Path | None) -> list[Any]:
+    import sys
+
+    from adminkit.journal import anchor
+
+    try:
+        found = [anchor.parse(text) for text in given]
+    except ValueError as exc:
+        raise UsageError(f"--anchor: {exc}", hint="copy it from the note: journal head "
+                                                  "SEQ:HASH") from None
+    if source is not None:
+        try:
+            text = sys.stdin.read() if str(source) == "-" else source.read_text(errors="replace")
+        except OSError as exc:
+            raise UsageError(f"--anchors-from {source}: {exc.strerror}") from None
+        more = anchor.find(text)
+        if not more:
+            raise UsageError(f"--anchors-from {source}: no 'journal head SEQ:HASH' in it")
+        found += more
+    return found
+
+
+def _restore(journal: Any) -> list[str]:
+    from adminkit.journal.verify import restore
+
+    return restore(journal)
+
+
+def _print_verdict(result: Any, restored: list[str], path: str) -> None:
+    from rich.markup import escape
+
+    out, err = console(), console(stderr=True)
+    for text in restored:
+        out.print(f"restored: {text}", markup=False)
+    for text in result.notices:
+        err.print(f"[yellow]note[/]: {escape(text)}")
+    if result.ok:
+        keyed = f", keyed from row {result.keyed_from}" if result.keyed_from else ""
+        anchored = f", {result.anchors} anchor(s) match" if result.anchors else ""
+        out.print(f"[green]ok[/]: {result.rows} rows, chain intact{keyed}{anchored} ({path})")
+        return
+    where = f"row {result.first_bad}: " if result.first_bad else ""
+    err.print(f"[bold red]TAMPERED[/]: {where}{escape(result.reason)} ({path})")
+    for text in result.problems[1:]:
+        err.print(f"  also: {escape(text)}")
 
 
 @app.command("export")

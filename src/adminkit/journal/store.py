@@ -1,29 +1,37 @@
-"""SQLite journal, append-only and hash-chained.
+"""SQLite journal, append-only and hash-chained under a key.
 
-Every row carries the SHA-256 of its own content and of the previous row, so a
-changed, removed or reordered row breaks the chain at that point and `verify`
-names it. Triggers refuse UPDATE and DELETE through SQLite itself; the chain
-catches edits made around them (another tool, a copied file).
+Every row carries an HMAC-SHA256 (under the journal key, `journal.keys`) of its own
+content and of the previous row's hash, so a changed, removed or reordered row breaks
+the chain at that point, and rewriting every row needs the key. Rows an older adminkit
+wrote carry plain SHA-256; `journal_meta` records, under the key, the row where keying
+began. Triggers refuse UPDATE and DELETE through SQLite itself; a dropped trigger is
+reported by `verify`, never quietly re-created. The head file (outside SQLite, signed
+with the key) names the newest row, so rows cut off the end show. `journal.verify`
+checks all of it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adminkit.core.errors import JournalError
+from adminkit.core.errors import AdminkitError, JournalError
 from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
+from adminkit.journal import anchor
+from adminkit.journal.keys import JournalKey, load_key
 
 GENESIS = "0" * 64
 # While rows are appended the head file is rewritten at most this often (and on close):
@@ -34,7 +42,7 @@ COLUMNS = ("seq", "kind", "time", "run_id", "idx", "operator", "profile", "ticke
 INSERT_SQL = (f"INSERT INTO entries ({', '.join(COLUMNS)}, prev_hash, hash) "  # noqa: S608
               f"VALUES ({', '.join('?' * len(COLUMNS))}, ?, ?)")
 
-SCHEMA = """
+TABLES = ("""
 CREATE TABLE IF NOT EXISTS entries (
     seq       INTEGER PRIMARY KEY,
     kind      TEXT NOT NULL CHECK (kind IN ('run', 'action', 'end')),
@@ -54,10 +62,9 @@ CREATE TABLE IF NOT EXISTS entries (
     detail    TEXT,
     prev_hash TEXT NOT NULL,
     hash      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entries_run ON entries (run_id, idx);
-CREATE INDEX IF NOT EXISTS entries_ticket ON entries (ticket);
-CREATE INDEX IF NOT EXISTS entries_target ON entries (target);
+)""", "CREATE INDEX IF NOT EXISTS entries_run ON entries (run_id, idx)",
+          "CREATE INDEX IF NOT EXISTS entries_ticket ON entries (ticket)",
+          "CREATE INDEX IF NOT EXISTS entries_target ON entries (target)", """
 CREATE TABLE IF NOT EXISTS outbox (
     id           INTEGER PRIMARY KEY,
     key          TEXT NOT NULL UNIQUE,
@@ -76,19 +83,71 @@ CREATE TABLE IF NOT EXISTS outbox (
     remote_id    TEXT,
     created      TEXT NOT NULL,
     delivered    TEXT
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt);
-CREATE TRIGGER IF NOT EXISTS entries_append_only_u BEFORE UPDATE ON entries
-BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_append_only_d BEFORE DELETE ON entries
-BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
-"""
+)""", "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt)")
+# Where keying began, under the key: keyed_from, key_id, keyed_mac; and what
+# `verify --restore` put back (restored:TIME). Append-only like the entries.
+META_TABLE = "CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_REFUSE = "BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END"
+TRIGGERS = {
+    "entries_append_only_u": f"CREATE TRIGGER entries_append_only_u BEFORE UPDATE ON entries "
+                             f"{_REFUSE}",
+    "entries_append_only_d": f"CREATE TRIGGER entries_append_only_d BEFORE DELETE ON entries "
+                             f"{_REFUSE}",
+    "meta_append_only_u": f"CREATE TRIGGER meta_append_only_u BEFORE UPDATE ON journal_meta "
+                          f"{_REFUSE}",
+    "meta_append_only_d": f"CREATE TRIGGER meta_append_only_d BEFORE DELETE ON journal_meta "
+                          f"{_REFUSE}",
+}
 
 
-def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
+def row_hash(prev_hash: str, row: dict[str, Any], key: JournalKey | None = None) -> str:
+    """The row's link: HMAC-SHA256 under the key, or plain SHA-256 (rows from before
+    keying, or with `key` None)."""
     payload = json.dumps([row.get(c) for c in COLUMNS], ensure_ascii=False,
                          separators=(",", ":"))
-    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
+    data = (prev_hash + payload).encode()
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key.secret, data, hashlib.sha256).hexdigest()
+
+
+def keying_mac(key: JournalKey, keyed_from: int, prev_hash: str) -> str:
+    """Binds where keying began to the row before it: moving the start is detected."""
+    return key.mac(f"keyed_from:{keyed_from}:{prev_hash}")
+
+
+def head_mac(key: JournalKey, seq: int, digest: str, keyed_from: int | None) -> str:
+    return key.mac(f"head:{seq}:{digest}:{keyed_from}")
+
+
+@dataclass(frozen=True)
+class Head:
+    """The head file: the newest row when it was written; `mac` None from older adminkit."""
+
+    seq: int
+    digest: str
+    keyed_from: int | None = None
+    mac: str | None = None
+
+
+def load_head(path: Path) -> Head | None:
+    """None if there is no head file; ValueError if it is there but unreadable."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(f"cannot be read ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+        head = Head(int(data["seq"]), str(data["hash"]),
+                    None if data.get("keyed_from") is None else int(data["keyed_from"]),
+                    None if data.get("mac") is None else str(data["mac"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError("is not a head record (truncated or garbled)") from None
+    if head.seq < 0 or len(head.digest) != 64:
+        raise ValueError("is not a head record (truncated or garbled)")
+    return head
 
 
 @dataclass(frozen=True)
@@ -97,6 +156,10 @@ class VerifyReport:
     rows: int
     first_bad: int | None = None
     reason: str = ""
+    problems: list[str] = field(default_factory=list)  # every finding, the first = reason
+    notices: list[str] = field(default_factory=list)  # worth knowing, not a failure
+    keyed_from: int | None = None
+    anchors: int = 0  # anchors checked
 
 
 @dataclass
@@ -113,26 +176,72 @@ class Filters:
 
 
 class Journal:
-    """One journal file. Safe to share between threads; several processes may append."""
+    """One journal file. Safe to share between threads; several processes may append.
 
-    def __init__(self, path: Path) -> None:
+    `key`: the journal key; by default the configured one (`journal.keys`), made on
+    first use for a journal that is new or not keyed yet. Without it the journal can
+    be read but not appended to, nor its keyed rows verified.
+    """
+
+    def __init__(self, path: Path, key: JournalKey | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         # Create it private first: SQLite gives the -wal and -shm files the database's mode.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        self.lock = threading.Lock()
+        self._head_due: tuple[int, str] | None = None  # the newest row, once the head lags
+        self._head_written = 0.0
+        self._keyed_from: int | None = None  # known once this process has seen the marker
+        self.key: JournalKey | None = key
+        self.key_problem = ""
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                       check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            if "entries" not in self.schema_names():
+                self._create()
+            else:  # only tables and indexes: a missing trigger is evidence, left for verify
+                for sql in TABLES:
+                    self.db.execute(sql)
+                if self.key is None:
+                    self._load_key(create="journal_meta" not in self.schema_names())
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"cannot open the journal {path}: {exc}",
                                hint="check ADMINKIT_JOURNAL and the file's permissions") from None
-        self.lock = threading.Lock()
-        self._head_due: tuple[int, str] | None = None  # the newest row, once the head lags
-        self._head_written = 0.0
+
+    def _load_key(self, *, create: bool) -> None:
+        try:
+            self.key = load_key(create=create)
+        except AdminkitError as exc:  # reading still works; appending says why not
+            self.key_problem = exc.message
+        if self.key is None and not self.key_problem:
+            self.key_problem = "the journal key is missing"
+
+    def _create(self) -> None:
+        """A new journal: tables, triggers and keying from row 1, in one transaction.
+        The head (row 0) is written before the commit, so no reader ever sees this
+        journal without one."""
+        if self.key is None:
+            self._load_key(create=True)
+        if self.key is None:
+            raise JournalError(f"cannot create the journal {self.path}: {self.key_problem}",
+                               hint="check ADMINKIT_JOURNAL_KEY")
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if "entries" not in self.schema_names():  # nobody was quicker
+                for sql in (*TABLES, META_TABLE, *TRIGGERS.values()):
+                    self.db.execute(sql)
+                self._insert_keying(1, GENESIS)
+                self._write_head(0, GENESIS, 1, fresh=True)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def schema_names(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
 
     def close(self) -> None:
         with self.lock:
@@ -145,6 +254,7 @@ class Journal:
 
         `note` (key, system, ticket, internal, body) goes into the ticket outbox in the
         same transaction: a journaled action always has its note queued, and vice versa.
+        A note with `anchor` set ends with this row's anchor (`journal.anchor`).
         """
         return self.append_many([(note, fields)])[0]
 
@@ -154,6 +264,7 @@ class Journal:
         `scrubbed`: their diff and detail went through redact already (Result.public)."""
         prepared = [(note, self._row(fields, scrubbed)) for note, fields in rows]
         seqs: list[int] = []
+        ends: list[tuple[int, str, str]] = []
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
@@ -161,24 +272,67 @@ class Journal:
                     "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
                 seq = last["seq"] if last else 0
                 prev = last["hash"] if last else GENESIS
+                key, keyed_from = self._keyed(seq + 1, prev)
                 for note, row in prepared:
                     seq += 1
                     row["seq"] = seq
-                    digest = row_hash(prev, row)
+                    digest = row_hash(prev, row, key)
                     self.db.execute(INSERT_SQL, [row[c] for c in COLUMNS] + [prev, digest])
                     if note is not None:
-                        self._enqueue(note, row)
+                        self._enqueue(note, row, digest)
+                    if row["kind"] == "end":
+                        ends.append((seq, digest, row["run_id"]))
                     seqs.append(seq)
                     prev = digest
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            self._keyed_from = keyed_from  # only once committed: a rollback takes it back
             if seqs:
                 self._head_due = (seq, prev)
                 if time.monotonic() - self._head_written >= HEAD_EVERY:
                     self._flush_head()
+        for end_seq, digest, run_id in ends:  # each run's end, anchored off the database
+            anchor.to_syslog(end_seq, digest, run_id=run_id, journal=str(self.path))
         return seqs
+
+    def _keyed(self, next_seq: int, prev: str) -> tuple[JournalKey, int]:
+        """The key to chain the next rows with, and the row keying began at, inside the
+        write transaction. An older journal starts keying here: the record goes in with
+        its first keyed row."""
+        if self.key is None:
+            raise JournalError(f"cannot append to the journal {self.path}: {self.key_problem}",
+                               hint="ADMINKIT_JOURNAL_KEY, or the key file in the state "
+                                    "folder, must hold the key this journal was keyed with")
+        if self._keyed_from is not None:
+            return self.key, self._keyed_from
+        if "journal_meta" in self.schema_names():
+            marker = self.keying()
+            if "keyed_from" not in marker:  # made together: one without the other was edited
+                raise JournalError(f"the journal {self.path} has lost the record of where "
+                                   "its keying began; it will not be appended to",
+                                   hint="`adminkit journal verify` says more")
+            if marker.get("key_id") != self.key.id:
+                raise JournalError(
+                    f"the journal {self.path} is keyed with key {marker.get('key_id')}, "
+                    f"not with this key {self.key.id} ({self.key.source})",
+                    hint="point ADMINKIT_JOURNAL_KEY at the key this journal was keyed with")
+            return self.key, int(marker["keyed_from"])
+        for sql in (META_TABLE, TRIGGERS["meta_append_only_u"], TRIGGERS["meta_append_only_d"]):
+            self.db.execute(sql)
+        self._insert_keying(next_seq, prev)
+        return self.key, next_seq
+
+    def _insert_keying(self, keyed_from: int, prev: str) -> None:
+        assert self.key is not None
+        self.db.executemany("INSERT INTO journal_meta (name, value) VALUES (?, ?)", [
+            ("keyed_from", str(keyed_from)), ("key_id", self.key.id),
+            ("keyed_mac", keying_mac(self.key, keyed_from, prev))])
+
+    def keying(self) -> dict[str, str]:
+        """The journal_meta rows (keyed_from, key_id, keyed_mac, restored:…)."""
+        return {r[0]: r[1] for r in self.db.execute("SELECT name, value FROM journal_meta")}
 
     @staticmethod
     def _row(fields: dict[str, Any], scrubbed: bool = False) -> dict[str, Any]:
@@ -197,12 +351,15 @@ class Journal:
         row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
         return row
 
-    def _enqueue(self, note: dict[str, Any], row: dict[str, Any]) -> None:
+    def _enqueue(self, note: dict[str, Any], row: dict[str, Any], digest: str) -> None:
+        body = redact(note["body"])
+        if note.get("anchor"):
+            body += "\n" + anchor.line(row["seq"], digest)
         self.db.execute(
             "INSERT OR IGNORE INTO outbox (key, run_id, system, ticket, profile, internal, body,"
             " next_attempt, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (note["key"], row["run_id"], note["system"], note["ticket"], row["profile"],
-             int(note.get("internal", True)), redact(note["body"]), row["time"], row["time"]))
+             int(note.get("internal", True)), body, row["time"], row["time"]))
 
     # -- the ticket outbox ------------------------------------------------------------
     def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
@@ -267,29 +424,42 @@ class Journal:
 
     def _flush_head(self) -> None:
         if self._head_due is not None:
-            self._write_head(*self._head_due)
+            self._write_head(*self._head_due, self._keyed_from)
             self._head_due, self._head_written = None, time.monotonic()
 
-    def _write_head(self, seq: int, digest: str) -> None:
-        """Remember the newest row outside the database, so that rows cut off the end show.
+    def _write_head(self, seq: int, digest: str, keyed_from: int | None, *,
+                    fresh: bool = False) -> None:
+        """Remember the newest row outside the database, signed, so rows cut off the end show.
 
-        Another process may have written a newer head meanwhile; never move it back.
+        Another process may have written a newer head meanwhile: never move it back. A
+        head that is missing or unreadable while rows exist is evidence for `verify`:
+        left as it is (`fresh`: a new journal, which has no rows yet).
         """
-        head = self.read_head()
-        if head is not None and head[0] >= seq:
+        try:
+            head = load_head(self.head_path)
+        except ValueError:
             return
-        tmp = self.head_path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps({"seq": seq, "hash": digest}))
-        tmp.replace(self.head_path)
+        if (head is None and not fresh) or (head is not None and head.seq >= seq):
+            return
+        assert self.key is not None
+        record = {"seq": seq, "hash": digest, "keyed_from": keyed_from,
+                  "mac": head_mac(self.key, seq, digest, keyed_from)}
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.head_path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as out:  # mkstemp makes it 0600
+                out.write(json.dumps(record))
+            os.replace(tmp, self.head_path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
     def read_head(self) -> tuple[int, str] | None:
+        """The head file's row and hash; None if it is missing or unreadable."""
         try:
-            data = json.loads(self.head_path.read_text())
-            return int(data["seq"]), str(data["hash"])
-        except (OSError, ValueError, KeyError, TypeError):
+            head = load_head(self.head_path)
+        except ValueError:
             return None
+        return (head.seq, head.digest) if head else None
 
     # -- reading ------------------------------------------------------------------
     def entries(self, f: Filters | None = None) -> list[dict[str, Any]]:
@@ -351,32 +521,13 @@ class Journal:
     def iter_all(self) -> Iterator[sqlite3.Row]:
         yield from self.db.execute("SELECT * FROM entries ORDER BY seq")
 
-    def verify(self) -> VerifyReport:
-        prev, expected_seq, count = GENESIS, 1, 0
-        for raw in self.iter_all():
-            row = dict(raw)
-            count += 1
-            if row["seq"] != expected_seq:
-                return VerifyReport(False, count, expected_seq,
-                                    f"row {expected_seq} is missing (next is {row['seq']})")
-            if row["prev_hash"] != prev:
-                return VerifyReport(False, count, row["seq"],
-                                    "does not follow the previous row (removed or reordered)")
-            if row_hash(prev, row) != row["hash"]:
-                return VerifyReport(False, count, row["seq"], "its content was altered")
-            prev, expected_seq = row["hash"], expected_seq + 1
-        head = self.read_head()
-        if head is not None:
-            seq, digest = head
-            if seq > count:
-                return VerifyReport(False, count, count + 1,
-                                    f"rows {count + 1}..{seq} were removed from the end "
-                                    f"(the head file {self.head_path.name} records row {seq})")
-            row = self.db.execute("SELECT hash FROM entries WHERE seq = ?", (seq,)).fetchone()
-            if row is None or row["hash"] != digest:
-                return VerifyReport(False, count, seq,
-                                    f"does not match the head file {self.head_path.name}")
-        return VerifyReport(True, count)
+    def verify(self, anchors: Sequence[anchor.Anchor] = (), *,
+               allow_unkeyed: bool = False) -> VerifyReport:
+        """Check the chain, the keying, the triggers and the head file in one consistent
+        view, and the given anchors (`journal.verify`)."""
+        from adminkit.journal.verify import verify
+
+        return verify(self, anchors, allow_unkeyed=allow_unkeyed)
 
 
 def _text(value: Any) -> Any:

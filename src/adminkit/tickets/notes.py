@@ -3,6 +3,13 @@
 One line per action and a short diff; never a secret (values pass through `redact`,
 Secrets print masked). Each note starts with a marker `adminkit:RUN:KEY;` so a
 redelivery can find an earlier copy on the ticket and not post it twice.
+
+A note ends with the journal's head as it was when the note was queued (`journal
+head SEQ:HASH`, filled in by the journal in the same transaction): the ticket system
+keeps an anchor of the journal off this host, which `adminkit journal verify
+--anchor` checks. A run's last note therefore anchors the whole run: with one note
+per run, its end row; with one note per action, its last action (a note is queued
+with its own row, before anyone knows it is the last).
 """
 
 from __future__ import annotations
@@ -58,7 +65,7 @@ class TicketNotes:
 
     def _note(self, key: str, body: str, internal: bool) -> dict[str, object]:
         return {"key": key, "system": self.kind, "ticket": self.ticket_id,
-                "internal": internal, "body": body}
+                "internal": internal, "body": body, "anchor": True}
 
     def for_action(self, run: Run, index: int, result: Result) -> dict[str, object] | None:
         if self.per != "action" or run.check:
