@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from adminkit.cli.state import state_of
+
+if TYPE_CHECKING:
+    from adminkit.tickets.outbox import FlushReport
 
 app = typer.Typer(help="Ticket notes waiting in the outbox; the local ticket store.",
                   no_args_is_help=True)
@@ -37,9 +40,15 @@ def outbox(ctx: typer.Context,
 def flush(ctx: typer.Context,
           retry_failed: Annotated[bool, typer.Option(
               "--retry-failed", help="Also retry notes that failed for good.")] = False,
+          now: Annotated[bool, typer.Option(
+              "--now", help="Try every waiting note now, whatever its backoff says (the "
+                            "ticket system is back).")] = False,
           deadline: Annotated[float | None, typer.Option(
               help="Stop after this many seconds (default: until done).")] = None) -> None:
-    """Deliver waiting notes now. Safe to run any time: a note is never posted twice."""
+    """Deliver due notes now, and say what still waits and when it is next tried.
+
+    Safe to run any time: a note is never posted twice. Exit 3 while notes still wait.
+    """
     from adminkit.cli.output import console, write_json
     from adminkit.cli.session import open_journal
     from adminkit.cli.state import OutputFormat
@@ -51,17 +60,44 @@ def flush(ctx: typer.Context,
     try:
         if retry_failed:
             journal.requeue_failed()
-        report = deliver(journal, opener(state.config_dir), deadline=deadline)
+        report = deliver(journal, opener(state.config_dir), deadline=deadline, backoff=not now)
     finally:
         journal.close()
     counts = {"delivered": report.delivered, "retrying": report.retrying,
-              "failed": report.failed, "not_reached": report.not_reached}
+              "failed": report.failed, "not_reached": report.not_reached,
+              "waiting": report.waiting, "busy": report.busy}
     if state.output is OutputFormat.JSON:
-        write_json(counts)
+        write_json({**counts, "next_try": report.next_try.isoformat() if report.next_try
+                    else None})
     else:
-        console().print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()))
-    if report.failed or report.retrying:
+        console().print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()
+                                  if v or k in ("delivered", "retrying", "failed")))
+        if report.left:
+            console(stderr=True).print(_still_waiting(report), markup=False)
+    if report.failed or report.left:
         raise typer.Exit(3)
+
+
+def _still_waiting(report: FlushReport) -> str:
+    from datetime import UTC, datetime
+
+    text = f"{report.left} note(s) still waiting"
+    if report.busy:
+        text += f" ({report.busy} being delivered by another adminkit right now)"
+    if report.next_try is not None:
+        seconds = (report.next_try - datetime.now(UTC)).total_seconds()
+        when = "now" if seconds <= 0 else f"in {_duration(seconds)}"
+        text += f"; next try {when} ({report.next_try.isoformat(timespec='seconds')})"
+    if report.waiting:
+        text += "; `adminkit ticket flush --now` tries them without waiting"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min {secs} s" if minutes \
+        else f"{secs} s"
 
 
 @app.command("new")

@@ -369,18 +369,20 @@ class Journal:
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     def claim_due(self, now: datetime, lease_seconds: float = 120,
-                  run_id: str | None = None) -> list[dict[str, Any]]:
+                  run_id: str | None = None, *, backoff: bool = True) -> list[dict[str, Any]]:
         """Pending notes whose time has come (of one run, if given), leased to this
-        process so no other posts them."""
+        process so no other posts them. `backoff` off: every pending note, due or not
+        (an operator who knows the system is back); another process's lease still holds."""
         stamp = now.isoformat(timespec="microseconds")
         until = (now + timedelta(seconds=lease_seconds)).isoformat(timespec="microseconds")
+        due = "AND next_attempt <= ? " if backoff else ""
         only_run = "AND run_id = ? " if run_id is not None else ""
-        args = (stamp, stamp, run_id) if run_id is not None else (stamp, stamp)
+        args = [*([stamp] if backoff else []), stamp, *([run_id] if run_id is not None else [])]
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 rows = [dict(r) for r in self.db.execute(
-                    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? "  # noqa: S608
+                    f"SELECT * FROM outbox WHERE status = 'pending' {due}"  # noqa: S608
                     f"AND (lease_until IS NULL OR lease_until < ?) {only_run}ORDER BY id",
                     args)]
                 self.db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?",
@@ -390,6 +392,14 @@ class Journal:
                 self.db.execute("ROLLBACK")
                 raise
         return rows
+
+    def pending(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Notes not delivered nor failed for good (of one run, if given): id, when they
+        are next tried, and whether another process holds them now (lease_until)."""
+        only_run, args = ("AND run_id = ? ", [run_id]) if run_id is not None else ("", [])
+        return [dict(r) for r in self.db.execute(
+            "SELECT id, next_attempt, lease_until FROM outbox "  # noqa: S608
+            f"WHERE status = 'pending' {only_run}ORDER BY next_attempt", args)]
 
     def note_delivered(self, note_id: int, remote_id: str) -> None:
         self._update_note(note_id, status="delivered", remote_id=remote_id,

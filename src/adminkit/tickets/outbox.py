@@ -38,17 +38,28 @@ class FlushReport:
     retrying: int = 0
     failed: int = 0
     not_reached: int = 0  # left for later because the deadline came
+    waiting: int = 0  # not tried now: their backoff has not run out (`flush --now` tries them)
+    busy: int = 0  # held by another process delivering them right now
+    next_try: datetime | None = None  # when the earliest of those still pending is due
+
+    @property
+    def left(self) -> int:
+        """Notes still to deliver after this flush, for whatever reason."""
+        return self.retrying + self.not_reached + self.waiting + self.busy
 
 
 def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None,
-          run_id: str | None = None, close: bool = True) -> FlushReport:
-    """Deliver due notes (of one run, if given) until done or `deadline` seconds passed.
-    `close`: close the systems opened for it (not when they are lent by a run)."""
+          run_id: str | None = None, close: bool = True, backoff: bool = True) -> FlushReport:
+    """Deliver due notes (of one run, if given) until done or `deadline` seconds passed,
+    and say what is left and when it is due. `backoff` off: deliver every pending note
+    now. `close`: close the systems opened for it (not when they are lent by a run)."""
     started = time.monotonic()
     report = FlushReport()
     systems: dict[tuple[str | None, str], TicketSystem] = {}
+    tried: set[int] = set()
     try:
-        for note in journal.claim_due(datetime.now(UTC), run_id=run_id):
+        for note in journal.claim_due(datetime.now(UTC), run_id=run_id, backoff=backoff):
+            tried.add(int(note["id"]))
             if deadline is not None and time.monotonic() - started > deadline:
                 journal.note_retry(note["id"], note["last_error"] or "not reached yet",
                                    datetime.now(UTC))
@@ -58,7 +69,23 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
     finally:
         for system in systems.values() if close else ():
             system.close()
+    _left(journal, run_id, tried, report)
     return report
+
+
+def _left(journal: Journal, run_id: str | None, tried: set[int], report: FlushReport) -> None:
+    """Count what waits after this flush, apart from what it tried itself."""
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    pending = journal.pending(run_id)
+    for note in pending:
+        if note["id"] in tried:
+            continue
+        if note["lease_until"] is not None and note["lease_until"] >= now:
+            report.busy += 1
+        else:
+            report.waiting += 1
+    if pending:
+        report.next_try = datetime.fromisoformat(pending[0]["next_attempt"])
 
 
 def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[str | None, str],

@@ -12,6 +12,9 @@ from adminkit.tickets.base import Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, json_body, send
 from adminkit.tickets.settings import ticket_settings
 
+PAGE = 100  # REST2's largest page
+MAX_PAGES = 1000
+
 
 class RequestTracker:
     kind = "rt"
@@ -66,27 +69,60 @@ class RequestTracker:
         return str(items[0]["id"]) if items else None
 
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:
-        """Comments and correspondence, oldest first (for `adminkit ticket show`)."""
+        """Comments and correspondence, oldest first, all of them (`adminkit ticket show`).
+
+        RT pages over every row and drops the ones the account may not see afterwards,
+        and tells a non-superuser neither the total nor the next page: a short or empty
+        page may sit in the middle (the autoreply's EmailRecord, say). So each kind is
+        searched alone (one right decides for all of a ticket's comments, another for
+        its correspondence), and the bodies by those transactions' ids only: in such a
+        search every row is visible, and a short page is the last.
+        """
         what = f"RT ticket {ticket_id}: history"
-        r = send(lambda: self.http.get(f"/ticket/{ticket_id}/history", params={
-            "fields": "Type,Created,Creator", "per_page": 100}), what)
-        check(r, what, missing=(403, 404))
-        kinds = {str(t["id"]): t for t in r.json().get("items") or []
-                 if t.get("Type") in ("Comment", "Correspond")}
-        r = send(lambda: self.http.get(f"/ticket/{ticket_id}/attachments", params={
-            "fields": "TransactionId,ContentType,Content", "per_page": 100}), what)
-        check(r, what, missing=(403, 404))
+        txns: dict[str, dict[str, Any]] = {}
+        for kind in ("Comment", "Correspond"):
+            query = f"TicketId = {int(ticket_id)} AND Type = '{kind}'"
+            for t in self._pages(what, "GET", "/transactions", params={
+                    "query": query, "fields": "Type,Created,Creator", "orderby": "id",
+                    "order": "ASC"}):
+                txns[str(t["id"])] = t
+        ids = sorted(txns, key=int)
+        bodies: dict[str, str] = {}
+        for start in range(0, len(ids), PAGE):
+            search = [{"field": "TransactionId", "operator": "IN",
+                       "value": [int(i) for i in ids[start:start + PAGE]]},
+                      {"field": "ContentType", "value": "text/plain"}]
+            for a in self._pages(what, "POST", "/attachments", json=search, params={
+                    "fields": "TransactionId,Content", "orderby": "id", "order": "ASC"}):
+                txn = a.get("TransactionId")
+                txn_id = str(txn.get("id") if isinstance(txn, dict) else txn)
+                bodies.setdefault(txn_id, str(a.get("Content", "")).rstrip("\n"))
         out = []
-        for a in r.json().get("items") or []:
-            txn = a.get("TransactionId")
-            txn_id = str(txn.get("id") if isinstance(txn, dict) else txn)
-            if txn_id in kinds and a.get("ContentType") == "text/plain":
-                t = kinds[txn_id]
-                creator = t.get("Creator")
-                out.append({"time": t.get("Created"), "internal": t["Type"] == "Comment",
-                            "author": creator.get("id") if isinstance(creator, dict) else creator,
-                            "body": str(a.get("Content", "")).rstrip("\n")})
+        for txn_id in ids:
+            if txn_id not in bodies:  # no text part (an HTML-only mail): nothing to show
+                continue
+            t = txns[txn_id]
+            creator = t.get("Creator")
+            out.append({"time": t.get("Created"), "internal": t["Type"] == "Comment",
+                        "author": creator.get("id") if isinstance(creator, dict) else creator,
+                        "body": bodies[txn_id]})
         return out
+
+    def _pages(self, what: str, method: str, path: str, **kw: Any) -> list[dict[str, Any]]:
+        """Every item of a search whose rows are all visible, page by page."""
+        items: list[dict[str, Any]] = []
+        params = dict(kw.pop("params", {}))
+        for page in range(1, MAX_PAGES + 1):
+            query = {**params, "per_page": PAGE, "page": page}
+            r = send(lambda q=query: self.http.request(method, path, params=q, **kw), what)
+            check(r, what, missing=(403, 404))
+            data = json_body(r, what)
+            found = data.get("items") or []
+            items += found
+            pages = data.get("pages")
+            if len(found) < PAGE or (isinstance(pages, int) and page >= pages):
+                return items
+        raise ConnectionFailed(f"{what}: more than {MAX_PAGES * PAGE} items, stopped reading")
 
     def get(self, ticket_id: str) -> Ticket:
         what = f"RT ticket {ticket_id}"
