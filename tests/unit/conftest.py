@@ -14,7 +14,7 @@ import pytest
 
 # Variables adminkit reads; a test must never inherit them from the shell that runs pytest.
 _CLEARED = ("ADMINKIT_PROFILE", "ADMINKIT_DEBUG", "ADMINKIT_RESUME_RUN", "ADMINKIT_LAB_DIR",
-            "ADMINKIT_OPERATOR", "SUDO_USER", "XDG_CONFIG_HOME")
+            "ADMINKIT_OPERATOR", "SUDO_USER", "XDG_CONFIG_HOME", "ADMINKIT_JOURNAL_KEY")
 
 
 @dataclass
@@ -42,6 +42,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     monkeypatch.setenv("ADMINKIT_JOURNAL", str(journal))
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     monkeypatch.setenv("ADMINKIT_OPERATOR", "tester")
+    monkeypatch.setenv("ADMINKIT_SYSLOG", "off")  # journal anchors: never the machine's syslog
     monkeypatch.setenv("COLUMNS", "250")  # rich: no wrapping of long paths in assertions
     return Env(config=config, profiles=profiles, journal=journal, state=state)
 

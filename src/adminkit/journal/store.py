@@ -31,7 +31,7 @@ from adminkit.core.errors import AdminkitError, JournalError
 from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
 from adminkit.journal import anchor
-from adminkit.journal.keys import JournalKey, load_key
+from adminkit.journal.keys import JournalKey, key_reference, load_key
 
 GENESIS = "0" * 64
 # While rows are appended the head file is rewritten at most this often (and on close):
@@ -217,7 +217,7 @@ class Journal:
         except AdminkitError as exc:  # reading still works; appending says why not
             self.key_problem = exc.message
         if self.key is None and not self.key_problem:
-            self.key_problem = "the journal key is missing"
+            self.key_problem = f"the journal key is missing ({key_reference()})"
 
     def _create(self) -> None:
         """A new journal: tables, triggers and keying from row 1, in one transaction.
