@@ -4,7 +4,7 @@ It reads whole requests, records each one (connection number, kind, bytes) and a
 with messages ldap3's own encoder builds: success by default, a chosen result code per
 kind, or, for N requests of a kind (after `spare` of them were answered), nothing at
 all: it reads the request and closes the connection, the way a server or network dies
-after the request arrived. `close_idle()` closes every connection between requests (a
+after the request arrived. `close_open()` closes every connection between requests (a
 server restart). With `pages`, searches are answered a page at a time with a paged
 results cookie, counted per connection (a cookie means nothing on another one). The client
 under test (ldap3, and adminkit's transport on it) is real and unmodified; the
@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from pyasn1.codec.ber import encoder
 
 from tests.fakes.ldapframes import ANSWERS, Framer, kind, message_id
+from tests.fakes.loopback import LoopbackListener
 
 COMPONENTS = {"bindResponse": "BindResponse", "searchResDone": "SearchResultDone",
               "modifyResponse": "ModifyResponse", "addResponse": "AddResponse",
@@ -72,10 +72,9 @@ def entry(mid: int, dn: str) -> bytes:
     return _message(mid, "searchResEntry", op)
 
 
-class Peer:
+class Peer(LoopbackListener):
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
+        super().__init__()
         self.requests: list[tuple[int, str, bytes]] = []  # (connection number, kind, bytes)
         self.cut: dict[str, int] = {}  # kind -> how many more to read, then hang up on
         self.spare: dict[str, int] = {}  # kind -> how many to answer before cutting
@@ -85,9 +84,7 @@ class Peer:
         self.connections = 0
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._accepting = threading.Thread(target=self._accept, daemon=True)
-        self._accepting.start()
+        self.start()
 
     @property
     def url(self) -> str:
@@ -97,21 +94,11 @@ class Peer:
         """The kinds of the requests so far, binds and unbinds left out."""
         return [k for _, k, _ in self.requests if k not in ("bind", "unbind")]
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                number = self.connections
-                self._open.append(sock)
-            thread = threading.Thread(target=self._serve, args=(sock, number), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, sock: socket.socket, number: int) -> None:
+    def serve(self, sock: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
+            number = self.connections
+            self._open.append(sock)
         framer = Framer()
         searches = [0]  # searches answered on this connection: the page to give next
         with contextlib.suppress(OSError):
@@ -155,25 +142,9 @@ class Peer:
             if sock in self._open:
                 self._open.remove(sock)
 
-    def close_idle(self) -> None:
+    def close_open(self) -> None:
         """Close every open connection now, as a server going down does."""
         with self._lock:
             socks = list(self._open)
         for sock in socks:
             self._hang_up(sock)
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() on Linux
-        self.listener.close()
-        self._accepting.join()
-        self.close_idle()
-        for thread in self._threads:
-            thread.join()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind_: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

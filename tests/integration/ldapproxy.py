@@ -18,30 +18,26 @@ import socket
 import ssl
 import threading
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from tests.fakes.ldapframes import Framer, kind
+from tests.fakes.loopback import LoopbackListener
 
 
-class DropProxy:
+class DropProxy(LoopbackListener):
     def __init__(self, upstream: tuple[str, int], *, ca_file: Path, cert_file: Path,
                  key_file: Path) -> None:
+        super().__init__()
         self.upstream = upstream
         self.client_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.client_side.load_cert_chain(cert_file, key_file)
         self.server_side = ssl.create_default_context(cafile=str(ca_file))
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self.listener.getsockname()[1]
         self.requests: list[tuple[int, str]] = []  # (connection number, kind) passed on
         self.dropped: list[str] = []  # the answers held back
         self.connections = 0
         self._drop: set[str] = set()
         self._pairs: list[tuple[ssl.SSLSocket, ssl.SSLSocket]] = []
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._accepting = threading.Thread(target=self._accept, daemon=True)
-        self._accepting.start()
+        self.start()
 
     def url(self, host: str) -> str:
         return f"ldaps://{host}:{self.port}"
@@ -51,9 +47,8 @@ class DropProxy:
         with self._lock:
             self._drop = set(kinds)
 
-    def count(self, what: str) -> int:
-        with self._lock:
-            return sum(1 for _, k in self.requests if k == what)
+    def close_open(self) -> None:
+        self.cut()
 
     def cut(self) -> None:
         """Close every connection now, both ways, as a network failing while idle does."""
@@ -63,17 +58,7 @@ class DropProxy:
             self._close(pair)
 
     # -- plumbing -------------------------------------------------------------------------
-    def _accept(self) -> None:
-        while True:
-            try:
-                raw, _ = self.listener.accept()
-            except OSError:
-                return
-            thread = threading.Thread(target=self._open, args=(raw,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _open(self, raw: socket.socket) -> None:
+    def serve(self, raw: socket.socket) -> None:
         try:
             client = self.client_side.wrap_socket(raw, server_side=True)
             server = self.server_side.wrap_socket(
@@ -133,19 +118,3 @@ class DropProxy:
         with self._lock:
             if pair in self._pairs:
                 self._pairs.remove(pair)
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self._accepting.join()
-        self.cut()
-        for thread in self._threads:
-            thread.join(timeout=10)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, kind_: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()

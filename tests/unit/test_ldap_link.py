@@ -128,7 +128,7 @@ def test_a_bulk_login_search_whose_answer_is_lost_goes_again(peer: Peer, link: L
 def test_a_write_after_the_server_closed_the_idle_connection_is_sent_once(
         peer: Peer, link: Link) -> None:
     """Nothing was sent on the closed connection: the add goes, once, on a new one."""
-    peer.close_idle()
+    peer.close_open()
     result = link.add("create jnovak", DN, ["inetOrgPerson"], {"uid": "jnovak", "sn": "N"})
     assert result["result"] == 0
     assert [(n, k) for n, k, _ in peer.requests if k == "add"] == [(2, "add")]

@@ -121,7 +121,7 @@ def test_a_search_is_sent_as_our_bytes_and_ldap3_reads_its_answers(peer: Peer) -
 def test_a_server_close_while_idle_is_seen_before_a_request_is_written(peer: Peer) -> None:
     conn = bound(peer)
     assert not ldapinternals.has_unread(conn)
-    peer.close_idle()
+    peer.close_open()
     assert ldapinternals.has_unread(conn)
 
 
