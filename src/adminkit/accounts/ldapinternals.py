@@ -62,19 +62,23 @@ class Parts:
 
 def _get(owner: Any, name: str, kind: type | tuple[type, ...] | None, where: str) -> Any:
     """owner.name, or Ldap3Changed if it is missing or not of `kind` (None: callable)."""
-    import ldap3
-
     try:
         value = getattr(owner, name)
     except AttributeError:
-        raise Ldap3Changed(f"ldap3 {ldap3.__version__}: {where}.{name} is gone") from None
+        raise Ldap3Changed(f"ldap3 {_version()}: {where}.{name} is gone") from None
     if kind is None:
         if not callable(value):
-            raise Ldap3Changed(f"ldap3 {ldap3.__version__}: {where}.{name} is not callable")
+            raise Ldap3Changed(f"ldap3 {_version()}: {where}.{name} is not callable")
     elif not isinstance(value, kind):
-        raise Ldap3Changed(f"ldap3 {ldap3.__version__}: {where}.{name} is a "
-                           f"{type(value).__name__}, not {kind}")
+        raise Ldap3Changed(f"ldap3 {_version()}: {where}.{name} is a {type(value).__name__}, "
+                           f"not {kind}")
     return value
+
+
+def _version() -> str:
+    import ldap3
+
+    return str(ldap3.__version__)
 
 
 def socket_of(conn: ldap3.Connection) -> socket.socket | None:
