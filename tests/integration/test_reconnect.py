@@ -33,6 +33,8 @@ from adminkit.core.config import DirectoryConfig, Profile, load_profile
 from adminkit.core.errors import ExitCode
 from adminkit.core.secrets import Secret
 from adminkit.lab.base import LabServer
+from adminkit.lab.samba import SambaServer
+from adminkit.lab.slapd import SlapdServer
 from tests.integration.ldapproxy import DropProxy
 
 pytestmark = pytest.mark.integration
@@ -114,7 +116,8 @@ def lab(request: pytest.FixtureRequest, lab_config_dir: Path) -> Iterator[Lab]:
     assert cfg is not None and cfg.ca_file is not None
     password = profile.secret(cfg.password, "directory password")
     host, port = cfg.url.removeprefix("ldaps://").rsplit(":", 1)
-    tls_dir = Path(getattr(server, "tls"))  # noqa: B009 - both lab servers keep their TLS here
+    assert isinstance(server, SambaServer | SlapdServer)
+    tls_dir = server.tls  # the lab's CA, and the certificate the proxy shows the client
     tls = ldap3.Tls(ca_certs_file=str(cfg.ca_file), validate=ssl.CERT_REQUIRED)
     witness = ldap3.Connection(ldap3.Server(host, port=int(port), use_ssl=True, tls=tls,
                                             get_info=ldap3.NONE),

@@ -205,7 +205,6 @@ class Link:
         self.where = f"{host}:{port}"
         self.conn: ldap3.Connection | None = connect(cfg, password, bind_reason=bind_reason)
         self.result: dict[str, Any] = {}
-        self.opened = 1  # connections opened so far
 
     def close(self) -> None:
         if self.conn is not None:
@@ -264,7 +263,6 @@ class Link:
             except ConnectionFailed as exc:
                 last = exc
                 continue
-            self.opened += 1
             return self.conn
         assert last is not None
         raise ConnectionFailed(f"{last.message} (tried {RECONNECT_TRIES} times)",
