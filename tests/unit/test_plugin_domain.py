@@ -160,3 +160,35 @@ def test_the_domains_command_group_is_found(tiny: Tiny) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "tiny says hello"
     assert "tiny" in tiny.run("--help").stdout
+
+
+def test_resume_last_finishes_the_newest_failed_run_and_then_leaves_it_alone(
+        tiny: Tiny) -> None:
+    older = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=older")
+    newer = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=newer")
+    assert older.returncode == newer.returncode == 1
+    journal = Journal(tiny.journal)
+    runs = [r["run_id"] for r in journal.entries(Filters(kinds=("run",)))]
+    journal.close()
+    (tiny.folder / "fail.allowed").write_text("")
+
+    resumed = tiny.run("run", "--resume", "last", "-o", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f'"id":"{runs[1]}"' in resumed.stdout.replace(" ", "")
+    assert (tiny.folder / "fail").read_text() == runs[1]
+
+    before = sorted(p.name for p in tiny.folder.iterdir())
+    (tiny.folder / "last").unlink()  # even if the systems drifted: a finished run is done
+    again = tiny.run("run", "--resume", runs[1])
+    assert again.returncode == 0, again.stderr
+    assert "nothing to resume" in again.stderr
+    assert sorted(p.name for p in tiny.folder.iterdir()) == sorted(set(before) - {"last"})
+    journal = Journal(tiny.journal)
+    assert len(journal.entries(Filters(run_id=runs[1], kinds=("run",)))) == 2  # no third
+    journal.close()
+
+    nothing_left = tiny.run("run", "--resume", "last")  # the older one is next
+    assert nothing_left.returncode == 0, nothing_left.stderr
+    none = tiny.run("run", "--resume", "last")
+    assert none.returncode == 2
+    assert "no interrupted or failed run" in none.stderr

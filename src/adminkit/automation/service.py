@@ -26,7 +26,7 @@ from adminkit.core.result import Result
 from adminkit.core.run import Run, current_operator
 from adminkit.core.runner import RunHook, Runner, RunReport
 from adminkit.journal.hook import JournalHook
-from adminkit.journal.store import Journal
+from adminkit.journal.store import Filters, Journal
 
 if TYPE_CHECKING:
     from adminkit.tickets.base import TicketRef, TicketSystem
@@ -127,9 +127,50 @@ class RunService:
 
     # -- resuming -----------------------------------------------------------------------
     def resume(self, run_id: str, *, hooks: Hooks | None = None) -> RunReport:
-        """Finish an interrupted run from its journal row, after verifying the journal."""
+        """Finish an interrupted (or failed) run from its journal row, after verifying the
+        journal. `last` is the newest such run. A run that finished well is left alone."""
+        if run_id == "last":
+            run_id = self._last_unfinished()
         request = self.recorded(run_id)
+        finished = self._finished_well(run_id)
+        if finished is not None:
+            report = RunReport(Run(command=request.command, profile=request.profile.name
+                                   if request.profile else None, ticket=request.ticket,
+                                   check=request.check, id=run_id))
+            report.notices.append(f"run {run_id} finished at {finished}: every action was "
+                                  "done; nothing to resume (run the command again to "
+                                  "check the systems)")
+            return report
         return self.run(request, hooks=hooks)
+
+    def _finished_well(self, run_id: str) -> str | None:
+        """When the run's last attempt ended with nothing failed, or None."""
+        journal = Journal(self.journal_path)
+        try:
+            ends = journal.entries(Filters(run_id=run_id, kinds=("end",)))
+        finally:
+            journal.close()
+        if ends and ends[-1]["status"] in ("ok", "changed"):
+            return str(ends[-1]["time"])
+        return None
+
+    def _last_unfinished(self) -> str:
+        """The newest applied run that ended with failures or has no end row."""
+        journal = Journal(self.journal_path)
+        try:
+            rows = journal.entries(Filters(kinds=("run", "end")))
+        finally:
+            journal.close()
+        ended: dict[str, str] = {}
+        for row in rows:
+            if row["kind"] == "end":
+                ended[row["run_id"]] = row["status"]
+        for row in reversed(rows):
+            if row["kind"] == "run" and row["mode"] == "apply" and \
+                    ended.get(row["run_id"], "failed") == "failed":
+                return str(row["run_id"])
+        raise UsageError("no interrupted or failed run in the journal to resume",
+                         hint="`adminkit journal list` shows recent runs")
 
     def recorded(self, run_id: str) -> RunRequest:
         """The request a journaled run was made from; refused unless the journal verifies."""

@@ -22,7 +22,8 @@ def run(
     approved_by: Annotated[str | None, typer.Option(
         help="Who approved it, for playbooks that require approval.")] = None,
     resume: Annotated[str | None, typer.Option(
-        "--resume", help="Run id of an interrupted run: skip what is journaled as done.")
+        "--resume", help="Run id of an interrupted or failed run (or `last`): finish it, "
+                         "skipping what is journaled as done.")
     ] = None,
     force: Annotated[bool, typer.Option(
         help="Allow a step to disable or delete more accounts than the profile's limit.")

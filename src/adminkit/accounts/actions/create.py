@@ -23,7 +23,7 @@ from adminkit.accounts.actions.groups import (
     refuse_protected_groups,
     resolve_groups,
 )
-from adminkit.accounts.actions.password import check_given, new_password
+from adminkit.accounts.actions.password import check_given, deliver_then_set, new_password
 from adminkit.accounts.actions.state import expiry_instant
 from adminkit.accounts.directory import (
     Directory,
@@ -195,6 +195,8 @@ class CreateAccount(Action[CreateParams]):
             check_given(directory, p.password)
         if p.password is None and self.deliver is None:
             raise ValidationError("a generated password needs a delivery (--deliver)")
+        if p.password is None and self.deliver is not None:
+            self.deliver.check(login)
         self.groups = resolve_groups(directory, group_names, group_cache(ctx))
         self.login = login
         values = {"login": login, "given_name": p.given_name, "surname": p.surname,
@@ -302,17 +304,21 @@ class CreateAccount(Action[CreateParams]):
         else:
             password = p.password or new_password(ctx, directory)
             new = NewUser(**{**self.new.__dict__, "password": password})
-            dn = directory.create_user(new)  # what we just wrote; no need to read it back
+            # what we just wrote; no need to read it back
+            dn, how = deliver_then_set(self.deliver, new.login, password,
+                                       given=p.password is not None,
+                                       write=lambda: directory.create_user(new))
             entry = UserEntry(dn=dn, login=new.login, given_name=p.given_name,
                               surname=p.surname, display_name=new.display_name, mail=p.mail,
                               enabled=p.enabled)
-            how = self._deliver(new.login, password, given=p.password is not None)
         if self.existing is not None and p.update_password == "always":  # noqa: S105
             password = p.password or new_password(ctx, directory)
             must = account_settings(ctx.require_profile()).template.must_change \
                 if p.must_change is None else p.must_change
-            directory.set_password(entry, password, must_change=must)
-            how = self._deliver(entry.login, password, given=p.password is not None)
+            existing = entry
+            _, how = deliver_then_set(
+                self.deliver, entry.login, password, given=p.password is not None,
+                write=lambda: directory.set_password(existing, password, must_change=must))
         return entry, how
 
     def _applied(self, entry: UserEntry, how: str | None) -> Applied:
@@ -340,11 +346,3 @@ class CreateAccount(Action[CreateParams]):
             return AccountGroups(GroupsParams(login=self.existing.login,
                                               remove=[g.dn for g in self.groups]))
         return None
-
-    def _deliver(self, login: str, password: Secret, *, given: bool) -> str:
-        if given:
-            return "set as given"
-        assert self.deliver is not None
-        return self.deliver(login, password)
-
-
