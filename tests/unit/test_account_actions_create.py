@@ -264,3 +264,18 @@ def test_a_bad_row_fails_alone_and_the_others_are_written(rig: Rig) -> None:
     assert report.results[1].target == "Bořek Bílý" and report.exit_code == 2
     assert rig.directory.members("staff") == {"anovakova", "cciz"}
     assert rig.directory.find_user("bbily") is None
+
+
+def test_a_row_that_cannot_be_written_leaves_the_rest_of_its_batch_whole(rig: Rig) -> None:
+    rig.directory.add_group("staff")
+    nowhere = f"OU=Nowhere,{rig.cfg.base_dn}"  # planned fine; the directory refuses the add
+    report = rig.bulk([create(rig, "Anna", "Nováková", groups=["staff"]),
+                       create(rig, "Bořek", "Bílý", groups=["staff"], ou=nowhere),
+                       create(rig, "Cyril", "Číž", groups=["staff"])], workers=1)
+    assert statuses(report) == [("anovakova", Status.CHANGED), ("bbily", Status.FAILED),
+                                ("cciz", Status.CHANGED)]
+    assert (report.results[1].exit_code, report.exit_code) == (1, 1)
+    assert "no such entry" in str(report.results[1].error)
+    assert rig.directory.members("staff") == {"anovakova", "cciz"}
+    assert rig.directory.find_user("bbily") is None
+    assert not (rig.password_dir / "bbily.password").exists()
