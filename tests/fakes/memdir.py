@@ -104,6 +104,7 @@ def _unescape(value: str) -> str:
     return out.decode("utf-8", "replace")
 
 
+@functools.lru_cache(maxsize=4096)
 def dn_key(dn: str) -> DnKey:
     """A DN in the form servers compare: names and values without case, escapes decoded."""
     parts: list[tuple[str, str]] = []
@@ -657,11 +658,6 @@ class MemDirectory:
 
     def close(self) -> None:
         self.closed += 1
-
-
-def _is_memdir(directory: MemDirectory) -> Directory:
-    """mypy holds the fake to the protocol here, so a new protocol method is noticed."""
-    return directory
 
 
 @dataclass

@@ -35,6 +35,7 @@ class Rig:
     tmp: Path
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    journaled: bool = False  # runs append to a journal in tmp (SQLite: slower, so asked for)
 
     @classmethod
     def new(cls, kind: str, tmp: Path, **directory: Any) -> Rig:
@@ -70,13 +71,14 @@ class Rig:
 
     def _execute(self, ctx: Context, actions: Sequence[Action[Any]], workers: int,
                  planned: Mapping[int, Plan] | None = None) -> RunReport:
-        journal = Journal(self.journal_path)
+        journal = Journal(self.journal_path) if self.journaled else None
         try:
-            runner = Runner(ctx, [JournalHook(journal)], planned=planned)
-            return runner.execute(list(actions), workers=workers)
+            hooks = [JournalHook(journal)] if journal else []
+            return Runner(ctx, hooks, planned=planned).execute(list(actions), workers=workers)
         finally:
             ctx.close()
-            journal.close()
+            if journal:
+                journal.close()
 
     def run(self, *actions: Action[Any], check: bool = False, workers: int = 1) -> RunReport:
         run = Run(command="test", profile="mem", check=check)
@@ -96,8 +98,19 @@ class Rig:
         writes = ctx.handover(Run(command="bulk", profile="mem"))
         return self._execute(writes, actions, workers, planned=planner.plans)
 
+    def journal_rows(self) -> list[dict[str, Any]]:
+        """The action rows journaled so far."""
+        assert self.journaled, "set rig.journaled = True before the run"
+        journal = Journal(self.journal_path)
+        try:
+            return journal.entries()
+        finally:
+            journal.close()
+
     def journal_bytes(self) -> bytes:
-        """The journal's files as stored (the database and its write-ahead log)."""
+        """The journal's files as stored (the database and its write-ahead log); a journal
+        with no action rows is an error, not an empty text that holds no password."""
+        assert self.journal_rows(), "nothing was journaled"
         found = [p for p in self.journal_path.parent.iterdir() if p.is_file()]
         return b"".join(p.read_bytes() for p in sorted(found))
 

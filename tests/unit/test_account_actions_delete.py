@@ -15,7 +15,6 @@ import pytest
 from adminkit.accounts.actions import DeleteAccount, PurgeQuarantine
 from adminkit.accounts.actions.delete import DeleteParams, PurgeParams
 from adminkit.core.result import Status
-from adminkit.journal.store import Journal
 from tests.unit.account_rig import KINDS, Rig, statuses
 
 
@@ -43,6 +42,7 @@ def test_soft_delete_disables_strips_records_moves_and_stamps(rig: Rig) -> None:
     staff = rig.directory.add_group("staff", dn)
     printers = rig.directory.add_group("printers", dn)
     staff_ou, quarantine = rig.cfg.users_ou, rig.cfg.quarantine_ou
+    rig.journaled = True
     done = rig.one(delete("lea"))
     lines = [c.line() for c in done.changes]
     assert lines[:4] == ["enabled: True -> False", "group: -staff", "group: -printers",
@@ -59,11 +59,7 @@ def test_soft_delete_disables_strips_records_moves_and_stamps(rig: Rig) -> None:
     assert re.fullmatch(rf"adminkit-quarantine {datetime.now(UTC).date().isoformat()} "
                         rf"run R-\d{{8}}-\d{{6}}-[0-9a-f]{{6}} from {re.escape(str(staff_ou))}",
                         entry.description)
-    journal = Journal(rig.journal_path)  # the groups it left are kept there
-    try:
-        [row] = journal.entries()
-    finally:
-        journal.close()
+    [row] = rig.journal_rows()  # the groups it left are kept there
     assert row["detail"]["groups_removed"] == [staff, printers]
 
     again = rig.one(delete("lea"))

@@ -20,6 +20,7 @@ from tests.unit.account_rig import KINDS, Rig, raw_text
 @pytest.fixture(params=KINDS)
 def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
     rig = Rig.new(request.param, tmp_path)
+    rig.journaled = True
     rig.directory.add_user("petr", "Petr", "Heslový")
     return rig
 
@@ -72,6 +73,7 @@ def test_a_short_password_or_no_delivery_is_refused_before_writing(rig: Rig) -> 
 
 def test_the_directory_refusing_a_password_never_echoes_it(tmp_path: Path) -> None:
     rig = Rig.new("ad", tmp_path)
+    rig.journaled = True
     rig.directory.add_user("petr")
     weak = "alllowercaseletters"  # long enough, one class of characters only
     failed = rig.one(reset(rig, password=Secret(weak)))
