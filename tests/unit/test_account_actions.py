@@ -253,12 +253,14 @@ def _guarded(rig: Rig) -> list[Action[Any]]:
 
 def _refused_and_untouched(rig: Rig, actions: list[Action[Any]], why: str) -> None:
     before = rig.directory.state()
-    report = rig.run(*actions)
-    for result in report.results:
-        assert (result.status, result.exit_code, result.error_type) == (
-            Status.FAILED, 4, "PolicyRefused"), (result.action, result.error)
-        assert result.error is not None and "protected" in result.error and why in result.error
-    assert report.exit_code == 4
+    for check in (True, False):  # a check run says so too
+        report = rig.run(*actions, check=check)
+        for result in report.results:
+            assert (result.status, result.exit_code, result.error_type) == (
+                Status.FAILED, 4, "PolicyRefused"), (result.action, result.error)
+            assert result.error is not None and "protected" in result.error
+            assert why in result.error
+        assert report.exit_code == 4
     assert rig.directory.writes == [] and rig.directory.state() == before
 
 

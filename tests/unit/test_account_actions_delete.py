@@ -115,6 +115,10 @@ def test_purge_deletes_only_accounts_quarantined_long_enough(rig: Rig) -> None:
                                 ("hand", "moved here by hand")):
         rig.directory.add_user(login, ou=quarantine, attributes={"description": description})
     rig.directory.add_user("outside", attributes={"description": stamp(400)})
+    would = rig.one(purge(30), check=True)
+    assert (would.status, would.summary) == (Status.CHANGED,
+                                             "would purge 1 account(s) from quarantine")
+    assert rig.directory.writes == []
     done = rig.one(purge(30))
     assert [c.line() for c in done.changes] == ["delete account: old"]
     assert (done.summary, done.data) == ("purge 1 account(s) from quarantine",
