@@ -450,16 +450,12 @@ class MemDirectory:
     def _protected_groups(self, policy: PolicyConfig) -> dict[DnKey, str]:
         """Policy group names by the key of the group they name; one that names no group is
         a ConfigError (a guard that silently guards nothing is worse than none)."""
-        resolved: dict[DnKey, str] = {}
-        for name in policy.protected_groups:
-            group = self.find_group(name)
-            if group is None:
-                raise ConfigError(
-                    f"policy.protected_groups names {name!r}, but the directory has no "
-                    "such group",
-                    hint="fix the name (or give the group's DN) in the profile's policy")
-            resolved[dn_key(group.dn)] = name
-        return resolved
+        found = {name: self.find_group(name) for name in policy.protected_groups}
+        missing = [name for name, group in found.items() if group is None]
+        if missing:
+            raise ConfigError(f"policy.protected_groups names {missing[0]!r}, but the "
+                              "directory has no such group")
+        return {dn_key(group.dn): name for name, group in found.items() if group is not None}
 
     @_locked
     def protected_reason(self, user: UserEntry, policy: PolicyConfig) -> str | None:
@@ -595,13 +591,17 @@ class MemDirectory:
 
     def add_members(self, group: GroupEntry, users: Sequence[UserEntry]
                     ) -> dict[str, AdminkitError]:
-        failed: dict[str, AdminkitError] = {}
-        for user in users:
-            try:
-                self.add_member(group, user)
-            except AdminkitError as exc:
-                failed[user.dn] = exc
-        return failed
+        """Each user on its own (where the backends end up when the server refuses the
+        batch); the failures by DN."""
+        outcomes = {user.dn: self._try_add(group, user) for user in users}
+        return {dn: exc for dn, exc in outcomes.items() if exc is not None}
+
+    def _try_add(self, group: GroupEntry, user: UserEntry) -> AdminkitError | None:
+        try:
+            self.add_member(group, user)
+        except AdminkitError as exc:
+            return exc
+        return None
 
     @_locked
     def remove_member(self, group: GroupEntry, user: UserEntry) -> None:
