@@ -50,7 +50,8 @@ from adminkit.accounts.directory import (
 )
 from adminkit.accounts.ldapbase import split_rdn
 from adminkit.accounts.ldaperrors import write_error
-from adminkit.core.config import DirectoryConfig, PolicyConfig
+from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core.config import PolicyConfig
 from adminkit.core.context import Context
 from adminkit.core.errors import AdminkitError, ConfigError, ValidationError
 from adminkit.core.run import Run

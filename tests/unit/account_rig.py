@@ -2,8 +2,10 @@
 
 A `Rig` holds the directory, the profile's policy and account settings, and a journal
 in the test's tmp_path; `run` drives actions through the real `Runner` with a
-`Context` bound to the directory (and the journal hook), `bulk` as a bulk run does:
-every row planned without writing, then written from those plans on the same context.
+`Context` bound to the directory (and, if asked, the journal hook); `bulk` as the run
+service's bulk runs do (automation/service.py, which cannot be handed a bound context
+yet): duplicate rows and the blast-radius limit refused first, every row planned without
+writing, then written from those plans on the same context.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adminkit.accounts import passwords
+from adminkit.accounts.settings import AccountsConfig
+from adminkit.automation.bulk import batch_problems, blast_radius
 from adminkit.core.action import Action, Plan
-from adminkit.core.config import AccountsConfig, PolicyConfig, Profile
+from adminkit.core.config import PolicyConfig, Profile
 from adminkit.core.context import Context
+from adminkit.core.delivery import Delivery, delivery
 from adminkit.core.result import Result, Status
 from adminkit.core.run import Run
 from adminkit.core.runner import Runner, RunReport
@@ -50,8 +54,8 @@ class Rig:
         return self.directory.config
 
     def profile(self) -> Profile:
-        return Profile(name="mem", directory=self.directory.config, policy=self.policy,
-                       accounts=self.accounts)
+        return Profile.of(name="mem", directory=self.directory.config, policy=self.policy,
+                          accounts=self.accounts)
 
     def protect(self, *, accounts: Sequence[str] = (), groups: Sequence[str] = (),
                 bulk_limit: int = 25) -> None:
@@ -89,8 +93,12 @@ class Rig:
         [result] = self.run(action, check=check).results
         return result
 
-    def bulk(self, actions: Sequence[Action[Any]], *, workers: int = 4) -> RunReport:
-        """A check pass over every row, then the writes from its plans on its context."""
+    def bulk(self, actions: Sequence[Action[Any]], *, workers: int = 4,
+             force: bool = False) -> RunReport:
+        """Refusals of the whole file, a check pass over every row, then the writes from
+        its plans on its context (a row that failed its plan is tried, and fails, again)."""
+        batch_problems(actions, [f"row {i + 1}" for i in range(len(actions))])
+        blast_radius("bulk", actions, self.profile(), force)
         preflight = Run(command="bulk", profile="mem", check=True)
         ctx = bind(Context(run=preflight, profile=self.profile()), self.directory)
         planner = Runner(ctx, [], keep_plans=True)
@@ -114,10 +122,10 @@ class Rig:
         found = [p for p in self.journal_path.parent.iterdir() if p.is_file()]
         return b"".join(p.read_bytes() for p in sorted(found))
 
-    def deliver(self) -> passwords.Deliver:
-        """Passwords into LOGIN.password files in a folder of tmp_path, as `file:DIR` does."""
+    def deliver(self) -> Delivery:
+        """Passwords into LOGIN.password files in a folder of tmp_path: `--deliver file:DIR`."""
         self.password_dir.mkdir(exist_ok=True)
-        return passwords.to_file(self.password_dir)
+        return delivery(f"file:{self.password_dir}")
 
     @property
     def password_dir(self) -> Path:

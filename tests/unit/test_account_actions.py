@@ -33,6 +33,7 @@ from adminkit.accounts.actions.password import PasswordParams
 from adminkit.accounts.actions.report import ReportParams
 from adminkit.accounts.actions.state import ExpireParams
 from adminkit.core.action import Action
+from adminkit.core.errors import PolicyRefused
 from adminkit.core.result import Status
 from adminkit.core.secrets import Secret
 from tests.unit.account_rig import KINDS, Rig, statuses
@@ -353,3 +354,19 @@ def test_the_report_exit_code_is_the_most_severe_failure(rig: Rig) -> None:
     assert report.counts == {"ok": 1, "changed": 1, "failed": 2, "skipped": 0}
     ok = rig.run(DisableAccount(login("clerk")))
     assert (ok.exit_code, ok.status) == (0, "ok")
+
+
+def test_a_bulk_run_over_the_limit_of_disables_needs_force(rig: Rig) -> None:
+    names = [f"leaver{i}" for i in range(3)]
+    for name in names:
+        rig.directory.add_user(name, enabled=False)
+    rig.protect(bulk_limit=2)
+    with pytest.raises(PolicyRefused, match="3 rows take access away, over the profile's "
+                                            "limit of 2"):
+        rig.bulk([DisableAccount(login(n)) for n in names])
+    assert rig.directory.writes == []
+    enables = rig.bulk([EnableAccount(login(n)) for n in names])  # gives access: not counted
+    assert [r.status for r in enables.results] == [Status.CHANGED] * 3
+    forced = rig.bulk([DisableAccount(login(n)) for n in names], force=True)
+    assert [r.status for r in forced.results] == [Status.CHANGED] * 3
+    assert not any(rig.directory.entry(n).enabled for n in names)

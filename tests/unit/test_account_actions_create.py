@@ -14,6 +14,7 @@ import pytest
 from adminkit.accounts.actions import CreateAccount, DeleteAccount
 from adminkit.accounts.actions.create import CreateParams
 from adminkit.accounts.actions.state import expiry_instant
+from adminkit.core.errors import ValidationError
 from adminkit.core.result import Status
 from adminkit.core.secrets import Secret
 from tests.unit.account_rig import KINDS, Rig, raw_text, statuses
@@ -259,11 +260,13 @@ def test_a_row_that_names_its_login_wins_it_even_when_it_comes_second(rig: Rig) 
     assert rig.directory.find_user("kjmenovec3") is None
 
 
-def test_a_bad_row_fails_alone_and_the_others_are_written(rig: Rig) -> None:
+def test_in_one_run_a_row_that_cannot_be_planned_fails_alone(rig: Rig) -> None:
+    """(A bulk run's pre-flight would refuse the whole file; a run of several actions,
+    a playbook's, goes on.)"""
     rig.directory.add_group("staff")
-    report = rig.bulk([create(rig, "Anna", "Nováková", groups=["staff"]),
-                       create(rig, "Bořek", "Bílý", groups=["No-Such-Group"]),
-                       create(rig, "Cyril", "Číž", groups=["staff"])], workers=2)
+    report = rig.run(create(rig, "Anna", "Nováková", groups=["staff"]),
+                     create(rig, "Bořek", "Bílý", groups=["No-Such-Group"]),
+                     create(rig, "Cyril", "Číž", groups=["staff"]), workers=2)
     assert [r.status for r in report.results] == [Status.CHANGED, Status.FAILED,
                                                   Status.CHANGED]
     assert report.results[1].target == "Bořek Bílý" and report.exit_code == 2
@@ -284,3 +287,10 @@ def test_a_row_that_cannot_be_written_leaves_the_rest_of_its_batch_whole(rig: Ri
     assert rig.directory.members("staff") == {"anovakova", "cciz"}
     assert rig.directory.find_user("bbily") is None
     assert not (rig.password_dir / "bbily.password").exists()
+
+
+def test_one_person_twice_in_an_import_is_refused_before_writing(rig: Rig) -> None:
+    with pytest.raises(ValidationError, match=r"row 3: the same person as row 1"):
+        rig.bulk([create(rig, "Jan", "Novák"), create(rig, "Jana", "Nováková"),
+                  create(rig, "JAN", "novák")])
+    assert rig.directory.writes == [] and not list(rig.password_dir.iterdir())

@@ -14,6 +14,7 @@ import pytest
 
 from adminkit.accounts.actions import DeleteAccount, PurgeQuarantine
 from adminkit.accounts.actions.delete import DeleteParams, PurgeParams
+from adminkit.core.errors import ValidationError
 from adminkit.core.result import Status
 from tests.unit.account_rig import KINDS, Rig, statuses
 
@@ -179,16 +180,18 @@ def test_an_account_quarantined_today_is_not_due_in_any_time_zone(rig: Rig, tz: 
     assert rig.directory.find_user("lea") is not None
 
 
-@pytest.mark.xfail(strict=True, reason="a login twice in one bulk file: both rows are planned "
-                                       "before either writes, and the second then writes to "
-                                       "the DN the first moved away ('no such entry'), so a "
-                                       "run that did its work exits 1")
-def test_the_same_login_twice_in_a_bulk_delete_is_no_failure(rig: Rig) -> None:
+def test_the_same_login_twice_in_a_bulk_delete_is_refused_before_writing(rig: Rig) -> None:
+    """Both rows would be planned before either writes, and the second would then write
+    to the DN the first moved away: the file is refused instead."""
     rig.directory.add_group("staff", rig.directory.add_user("lea"))
-    report = rig.bulk([delete("lea"), delete("LEA")], workers=1)
-    outcomes = [(r.status, r.exit_code) for r in report.results]
-    if rig.directory.writes:  # the first row did it all; the second has nothing left to do
-        assert outcomes == [(Status.CHANGED, 0), (Status.OK, 0)], report.results[1].error
-        assert rig.directory.entry("lea").dn.endswith(str(rig.cfg.quarantine_ou))
-    else:  # or the duplicate is refused before anything is written
-        assert outcomes == [(Status.FAILED, 2)] * 2
+    with pytest.raises(ValidationError, match=r"row 3: the same login again \(first at row 1\)"):
+        rig.bulk([delete("lea"), delete("other"), delete("LEA")], workers=1)
+    assert rig.directory.writes == [] and rig.directory.entry("lea").enabled
+
+
+def test_in_one_pass_the_second_delete_of_a_login_finds_it_done(rig: Rig) -> None:
+    """Without plans made up front, each row plans just before it writes."""
+    rig.directory.add_group("staff", rig.directory.add_user("lea"))
+    report = rig.run(delete("lea"), delete("LEA"), workers=1)
+    assert [r.status for r in report.results] == [Status.CHANGED, Status.OK]
+    assert rig.directory.entry("lea").dn.endswith(str(rig.cfg.quarantine_ou))

@@ -169,7 +169,7 @@ def test_bind_answers_every_thread_and_survives_a_handover(directory: MemDirecto
 
     from adminkit.accounts.directory import directory_of
 
-    profile = Profile(name="mem", directory=directory.config)
+    profile = Profile.of(name="mem", directory=directory.config)
     ctx = bind(Context(run=Run(command="t"), profile=profile), directory)
     with ThreadPoolExecutor(2, thread_name_prefix="adminkit") as pool:
         assert set(pool.map(lambda _: directory_of(ctx), range(4))) == {directory}

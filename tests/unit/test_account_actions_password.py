@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from adminkit.accounts import passwords
 from adminkit.accounts.actions import ResetPassword
 from adminkit.accounts.actions.password import PasswordParams
 from adminkit.accounts.directory import PasswordPolicy
+from adminkit.core.delivery import delivery
 from adminkit.core.result import Status
 from adminkit.core.secrets import Secret
 from tests.fakes.memdir import MemDirectory, config
@@ -107,7 +107,7 @@ def test_a_failed_delivery_fails_the_row_without_the_password(rig: Rig) -> None:
     """The reset is written before the delivery (a refused password is never handed out),
     so a delivery that fails leaves a password nobody knows: the row says it failed."""
     nowhere = rig.tmp / "no-such-folder" / "petr.password"
-    action = ResetPassword(PasswordParams(login="petr"), deliver=passwords.to_file(nowhere))
+    action = ResetPassword(PasswordParams(login="petr"), deliver=delivery(f"file:{nowhere}"))
     failed = rig.one(action)
     assert (failed.status, failed.exit_code) == (Status.FAILED, 1)
     assert rig.directory.password_of("petr") not in raw_text(failed)
