@@ -201,6 +201,8 @@ class MemDirectory:
         user.admin_count = admin_count
         for name, value in fields.items():
             if name not in new:
+                if name not in MemUser.__dataclass_fields__:
+                    raise TypeError(f"add_user: no field {name!r}")
                 setattr(user, name, value)
         self.writes.pop()  # setting up is not a write under test
         return dn

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adminkit.accounts.settings import AccountsConfig
+from adminkit.accounts.settings import AccountsConfig, DirectoryConfig
 from adminkit.automation.bulk import batch_problems, blast_radius
 from adminkit.core.action import Action, Plan
 from adminkit.core.config import PolicyConfig, Profile
@@ -50,7 +50,7 @@ class Rig:
         return self.directory.kind
 
     @property
-    def cfg(self) -> Any:
+    def cfg(self) -> DirectoryConfig:
         return self.directory.config
 
     def profile(self) -> Profile:

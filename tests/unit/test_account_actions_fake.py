@@ -7,6 +7,7 @@ changes there, the fake must follow, or the fast action tests test a fiction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
@@ -157,8 +158,10 @@ def test_writes_to_a_gone_entry_fail(directory: MemDirectory) -> None:
     directory.add_user("dl.user")
     entry = directory.entry("dl.user")
     directory.delete(entry)
-    for write in (lambda: directory.delete(entry), lambda: directory.set_enabled(entry, False),
-                  lambda: directory.set_attributes(entry, {"title": ["x"]})):
+    writes: list[Callable[[], None]] = [
+        lambda: directory.delete(entry), lambda: directory.set_enabled(entry, False),
+        lambda: directory.set_attributes(entry, {"title": ["x"]})]
+    for write in writes:
         with pytest.raises(ActionFailed, match="no such entry"):
             write()
     assert directory.read_attributes(entry, ["title"]) == {"title": []}

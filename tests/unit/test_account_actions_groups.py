@@ -24,7 +24,7 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
 
 
 def groups(**params: list[str] | None) -> AccountGroups:
-    return AccountGroups(GroupsParams(login="gita", **params))  # type: ignore[arg-type]
+    return AccountGroups(GroupsParams(login="gita", **params))
 
 
 def test_add_and_remove_say_what_moved(rig: Rig) -> None:

@@ -27,7 +27,7 @@ def rig(request: pytest.FixtureRequest, tmp_path: Path) -> Rig:
 
 def reset(rig: Rig, login: str = "petr", **params: object) -> ResetPassword:
     deliver = rig.deliver() if params.get("password") is None else None
-    return ResetPassword(PasswordParams(login=login, **params),  # type: ignore[arg-type]
+    return ResetPassword(PasswordParams(login=login, **params),
                          deliver=deliver)
 
 
