@@ -103,12 +103,14 @@ def test_bulk_resets_deliver_each_account_its_own_password(rig: Rig) -> None:
     assert not [p for p in delivered if p.encode() in journal]
 
 
-def test_a_failed_delivery_fails_the_row_without_the_password(rig: Rig) -> None:
-    """The reset is written before the delivery (a refused password is never handed out),
-    so a delivery that fails leaves a password nobody knows: the row says it failed."""
+def test_a_delivery_that_cannot_work_fails_the_row_before_any_write(rig: Rig) -> None:
+    """The delivery target is checked in the plan, and the password is handed over
+    before it is set: a target that cannot hold it leaves the account as it was."""
     nowhere = rig.tmp / "no-such-folder" / "petr.password"
+    before = rig.directory.password_of("petr")
     action = ResetPassword(PasswordParams(login="petr"), deliver=delivery(f"file:{nowhere}"))
     failed = rig.one(action)
-    assert (failed.status, failed.exit_code) == (Status.FAILED, 1)
-    assert rig.directory.password_of("petr") not in raw_text(failed)
-    assert [op for op, _ in rig.directory.writes] == ["password"]
+    assert (failed.status, failed.exit_code) == (Status.FAILED, 2)
+    assert "cannot deliver into" in (failed.error or "")
+    assert rig.directory.writes == []
+    assert rig.directory.password_of("petr") == before
