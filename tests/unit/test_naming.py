@@ -294,6 +294,26 @@ def test_a_national_scheme_still_takes_other_scripts() -> None:
     assert login_for("Eva", "ЙЦУКЕН", scheme="el") == "eytsuken"
     assert login_for("Eva", "ЙЦУКЕН", scheme="uk") == "eytsuken"
     assert login_for("Jiří", "Čermák", scheme="latin") == "jcermak"
+    assert login_for("Эдуард", "Test", scheme="uk") == "etest"  # not Ukrainian: anyascii
+
+
+def test_mail_local_placeholder_is_computed_only_where_a_template_uses_it() -> None:
+    from adminkit.accounts.actions.base import fill
+    from adminkit.accounts.actions.create import _Values
+
+    def values(rules: NamingRules, given: str, surname: str) -> _Values:
+        return _Values(rules, login="x1", given_name=given, surname=surname, mail="",
+                       display_name=f"{given} {surname}")
+
+    uk = NamingRules(transliteration="uk")
+    assert fill("{mail_local}@acme.example", values(uk, "Ганна", "Шевченко")) == \
+        "hanna.shevchenko@acme.example"
+    unusable = values(NamingRules(), "😀", "Test")  # an account given its login explicitly
+    assert fill(r"\\fs1\home\{login}", unusable) == r"\\fs1\home\x1"
+    with pytest.raises(ValidationError, match="mail local part from the given name '😀'"):
+        fill("{mail_local}@acme.example", unusable)
+    with pytest.raises(ValidationError, match="unknown placeholder"):
+        fill("{nickname}", unusable)
 
 
 def test_every_scheme_of_the_profile_is_known_here() -> None:
