@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 BACKENDS = ("ldap3", "paramiko", "cups", "winrm", "msgraph", "azure", "httpx", "keyring",
-            "aiosmtpd", "smtplib", "sqlite3")
+            "aiosmtpd", "smtplib", "sqlite3", "anyascii", "translitua")
 HEAVY = (*BACKENDS, "pydantic", "pydantic_core", "yaml", "rich")
 
 PROBE = """

@@ -32,7 +32,7 @@ from adminkit.accounts.directory import (
     UserEntry,
     directory_of,
 )
-from adminkit.accounts.settings import account_settings, directory_settings
+from adminkit.accounts.settings import NamingRules, account_settings, directory_settings
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.delivery import Delivery
@@ -48,6 +48,26 @@ def split_groups(value: Any) -> Any:
     if isinstance(value, str):
         return [g.strip() for g in value.replace("|", ";").split(";") if g.strip()]
     return value
+
+
+class _Values(dict[str, str]):
+    """A template's placeholders; {mail_local} is computed only for a template that uses it.
+
+    An account with a login given explicitly may have a name that gives no mail local part;
+    that is an error only where a template asks for one.
+    """
+
+    def __init__(self, rules: NamingRules, **values: str) -> None:
+        super().__init__(values)
+        self.rules = rules
+
+    def __missing__(self, key: str) -> str:
+        if key != "mail_local":
+            raise KeyError(key)
+        self[key] = naming.local_part(self["given_name"], self["surname"],
+                                      german=self.rules.german_umlauts,
+                                      scheme=self.rules.transliteration)
+        return self[key]
 
 
 class CreateParams(Params):
@@ -102,12 +122,9 @@ class CreateAccount(Action[CreateParams]):
     def _wanted(self, ctx: Context) -> str:
         p = self.params
         rules = account_settings(ctx.require_profile()).naming
-        try:
-            return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
-                                               german=rules.german_umlauts,
-                                               limit=rules.max_length)
-        except ValueError as exc:
-            raise ValidationError(f"{exc}; give a login") from None
+        return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
+                                           german=rules.german_umlauts, limit=rules.max_length,
+                                           scheme=rules.transliteration)
 
     def _choose(self, ctx: Context, find: Callable[[str], UserEntry | None],
                 taken: Callable[[str], bool],
@@ -199,9 +216,9 @@ class CreateAccount(Action[CreateParams]):
             self.deliver.check(login)
         self.groups = resolve_groups(directory, group_names, group_cache(ctx))
         self.login = login
-        values = {"login": login, "given_name": p.given_name, "surname": p.surname,
-                  "display_name": p.display_name or f"{p.given_name} {p.surname}",
-                  "mail": p.mail or ""}
+        values = _Values(account_settings(profile).naming, login=login, mail=p.mail or "",
+                         given_name=p.given_name, surname=p.surname,
+                         display_name=p.display_name or f"{p.given_name} {p.surname}")
         attrs = {k: fill(v, values) for k, v in template.attributes.items()}
         if template.home_directory:
             attrs["homeDirectory"] = fill(template.home_directory, values)
