@@ -37,8 +37,6 @@ def parse_since(text: str) -> datetime:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    ticket: Annotated[str | None, typer.Option(
-        help="Only this ticket (the global --ticket, wherever it stands).")] = None,
     target: Annotated[str | None, typer.Option(help="Only this target (a login, a queue).")] = None,
     operator: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
     since: Annotated[str | None, typer.Option(help="30m, 12h, 7d or a date.")] = None,
@@ -48,6 +46,8 @@ def list_(
 ) -> None:
     """List journaled actions, newest last.
 
+    The global --ticket, which may stand anywhere on the line, shows one ticket's.
+
     Example: adminkit journal list --ticket 42 --since 7d --output json
     """
     from adminkit.cli.session import open_journal
@@ -55,7 +55,7 @@ def list_(
 
     state = state_of(ctx)
     journal = open_journal(state)
-    rows = journal.entries(Filters(ticket=ticket or state.ticket, target=target, operator=operator,
+    rows = journal.entries(Filters(ticket=state.ticket, target=target, operator=operator,
                                    status=status, run_id=run, limit=limit or None,
                                    since=parse_since(since) if since else None))
     journal.close()

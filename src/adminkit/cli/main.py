@@ -10,17 +10,45 @@ from typing import Annotated
 import typer
 
 from adminkit import __version__
-from adminkit.cli import (
-    account_cmd,
-    group_cmd,
-    journal_cmd,
-    lab_cmd,
-    playbook_cmd,
-    profile_cmd,
-    run_cmd,
-    ticket_cmd,
-)
+from adminkit.cli.hoist import hoist_globals
+from adminkit.cli.lazy import LazyCommand, LazyGroup
 from adminkit.cli.state import GlobalState, OutputFormat
+
+
+def sub_commands() -> dict[str, LazyCommand]:
+    """The sub-commands of `adminkit`, in the order `--help` lists them.
+
+    The one list of them: the root group imports each only when it is used.
+    """
+    return {
+        "run": LazyCommand("adminkit.cli.run_cmd:run",
+                           "Run a playbook; every step is journaled and noted on the ticket."),
+        "profile": LazyCommand("adminkit.cli.profile_cmd:app",
+                               "List, show and check customer profiles."),
+        "journal": LazyCommand("adminkit.cli.journal_cmd:app",
+                               "Read, verify and export the journal of runs and actions."),
+        "lab": LazyCommand("adminkit.cli.lab_cmd:app",
+                           "Install, start, check, reset and stop the lab: real Samba AD, "
+                           "OpenLDAP, CUPS, SSH hosts, Request Tracker and an SMTP sink on "
+                           "127.0.0.0/8, for tests and demos."),
+        "account": LazyCommand("adminkit.cli.account_cmd:app",
+                               "Create, block, unlock, delete accounts; passwords, groups, "
+                               "reports."),
+        "group": LazyCommand("adminkit.cli.group_cmd:app", "Show groups and their members."),
+        "ticket": LazyCommand("adminkit.cli.ticket_cmd:app",
+                              "Ticket notes waiting in the outbox; the local ticket store."),
+        "playbook": LazyCommand("adminkit.cli.playbook_cmd:app",
+                                "List, show and validate playbooks; print the schema for "
+                                "editors."),
+    }
+
+
+class RootGroup(LazyGroup):
+    """`adminkit` itself: its sub-commands are those of `sub_commands()`."""
+
+    def lazy_commands(self) -> dict[str, LazyCommand]:
+        return sub_commands()
+
 
 HELP = """Routine second-line work — accounts, print queues, installs — journaled and
 noted on the ticket that asked for it.
@@ -36,21 +64,15 @@ Examples:
   adminkit journal list --ticket 42 --output json
 """
 
+
 app = typer.Typer(
+    cls=RootGroup,
     help=HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode=None,
 )
-app.add_typer(profile_cmd.app, name="profile")
-app.add_typer(journal_cmd.app, name="journal")
-app.add_typer(lab_cmd.app, name="lab")
-app.add_typer(account_cmd.app, name="account")
-app.add_typer(group_cmd.app, name="group")
-app.add_typer(ticket_cmd.app, name="ticket")
-app.add_typer(playbook_cmd.app, name="playbook")
-app.command("run")(run_cmd.run)
 
 
 def _version(value: bool) -> None:
@@ -83,39 +105,14 @@ def main_callback(
                           debug=debug, config_dir=config, argv=sys.argv[1:])
 
 
-# Global options may stand anywhere on the line (`adminkit journal list -o json`); they
-# are moved in front of the sub-command before parsing.
-GLOBAL_WITH_VALUE = {"--profile", "-p", "--ticket", "-t", "--output", "-o", "--config"}
-GLOBAL_FLAGS = {"--check", "--debug"}
-
-
-def hoist_globals(argv: list[str]) -> list[str]:
-    front: list[str] = []
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--":
-            rest.extend(argv[i:])
-            break
-        name = arg.split("=", 1)[0]
-        if arg in GLOBAL_FLAGS or (name in GLOBAL_WITH_VALUE and "=" in arg):
-            front.append(arg)
-        elif arg in GLOBAL_WITH_VALUE and i + 1 < len(argv):
-            front.extend(argv[i:i + 2])
-            i += 1
-        else:
-            rest.append(arg)
-        i += 1
-    return front + rest
-
-
 def main() -> None:
     """Entry point: run the app, turn AdminkitErrors into messages and exit codes."""
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
-    sys.argv[1:] = hoist_globals(sys.argv[1:])
     try:
-        app()
+        root = typer.main.get_command(app)
+        # Global options may stand anywhere on the line; click wants them in front.
+        sys.argv[1:] = hoist_globals(sys.argv[1:], root)
+        root()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
