@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adminkit.cli.output import console, emit_rows
 from adminkit.cli.state import state_of
 
 if TYPE_CHECKING:
@@ -36,6 +35,8 @@ def _lab(ctx: typer.Context, lab_dir: Path | None) -> Lab:
 @app.command("install")
 def install(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> None:
     """Install the Debian and Python packages the servers need (apt, non-interactive)."""
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     done = lab.install(servers)
     console().print(f"installed: {' '.join(done)}" if done else "nothing to install")
@@ -49,6 +50,8 @@ def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> N
 
     Example: adminkit lab up samba rt
     """
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     out = console(stderr=True)
     with out.status("bringing the lab up…"):
@@ -61,6 +64,8 @@ def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> N
 def down(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None,
          purge: Annotated[bool, typer.Option(help="Also delete the lab folder.")] = False) -> None:
     """Stop exactly the processes the lab started (by PID)."""
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     if purge:
         lab.destroy()
@@ -100,6 +105,8 @@ def reset(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -
 
 
 def _show_status(ctx: typer.Context, lab: Lab, servers: list[str] | None) -> None:
+    from adminkit.cli.output import emit_rows
+
     rows = [{"server": s.name, "set up": s.set_up, "running": s.running,
              "ready": s.ready, "detail": s.detail} for s in lab.status(servers)]
     emit_rows(state_of(ctx), rows, ["server", "set up", "running", "ready", "detail"],
