@@ -9,8 +9,8 @@ import pytest
 import typer
 from typer.core import TyperGroup, TyperOption
 
+from adminkit.cli.app import app
 from adminkit.cli.hoist import arities, hoist_globals
-from adminkit.cli.main import app
 from adminkit.cli.state import state_of
 
 # What a sub-command must never define: the brief's list, checked to be among the root's.

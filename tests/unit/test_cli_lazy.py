@@ -11,8 +11,9 @@ import pytest
 import typer
 from typer.core import TyperGroup
 
-from adminkit.cli.lazy import LazyCommand, LazyCommands, LazyGroup
-from adminkit.cli.main import app, sub_commands
+from adminkit.cli.app import app
+from adminkit.cli.commands import LazyCommand, sub_commands
+from adminkit.cli.lazy import LazyCommands, LazyGroup
 
 MODULE = "lazyprobe_cmds"  # written to tmp_path by the fixture, imported only by the group
 

@@ -293,7 +293,7 @@ def test_ctrl_c_exits_130_without_traceback(cli, monkeypatch: pytest.MonkeyPatch
     assert res.code == 130
     assert "Traceback" not in res.err
     # Before click runs (while the invoked group is imported, say): main() says so.
-    monkeypatch.setattr("adminkit.cli.main.hoist_globals", interrupted)
+    monkeypatch.setattr("adminkit.cli.hoist.hoist_globals", interrupted)
     res = cli("journal", "list")
     assert res.code == 130
     assert res.err == "interrupted\n"

@@ -49,13 +49,20 @@ def _groups(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if m.removeprefix("adminkit.cli.") in GROUPS)
 
 
-@pytest.mark.parametrize("args", [("--help",), ("-h",), ("--version",)])
-def test_help_loads_no_heavy_library(tmp_path: Path, args: tuple[str, ...]) -> None:
-    proc, modules = _modules_after(tmp_path, *args)
+@pytest.mark.parametrize(("args", "env", "typer_answers"), [
+    (("--help",), {}, False),  # answered without typer (cli/roothelp.py)
+    (("-h",), {}, False),
+    (("--version",), {}, False),
+    (("--help",), {"COLUMNS": "60"}, True),  # a narrow terminal: Typer lays it out
+    (("--debug", "--help"), {}, True),
+])
+def test_help_loads_no_heavy_library(tmp_path: Path, args: tuple[str, ...],
+                                     env: dict[str, str], typer_answers: bool) -> None:
+    proc, modules = _modules_after(tmp_path, *args, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout  # it printed the help or the version
     assert "adminkit.cli.main" in modules  # the probe saw the real import
-    assert "typer" in modules
+    assert ("typer" in modules) is typer_answers
     assert _heavy(modules) == []
     assert _groups(modules) == []
     assert "adminkit.core.secrets" not in modules

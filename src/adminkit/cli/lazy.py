@@ -1,7 +1,7 @@
 """A command group that imports a sub-command only when it is used.
 
 The root of `adminkit` knows each sub-command by name, one line of help and an import
-path. `adminkit --help` and shell completion list them without importing any;
+path (a LazyCommand). Its --help and shell completion list them without importing any;
 `adminkit account ...` imports the account commands alone. Start-up so stays short
 however many groups (or, later, domain plug-ins) there are.
 """
@@ -11,23 +11,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping, MutableMapping
 from gettext import gettext as _
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import MarkupMode, TyperCommand, TyperGroup
 
+from adminkit.cli.commands import LazyCommand
+
 if TYPE_CHECKING:
     from typer._click import Command, Context, HelpFormatter
     from typer._click.shell_completion import CompletionItem
-
-
-class LazyCommand(NamedTuple):
-    """Where a sub-command lives, and what the parent's command list says of it."""
-
-    target: str
-    """`package.module:attribute`: a `typer.Typer` (a group) or a command function."""
-    help: str
-    """One line, shown in the parent's list of commands."""
 
 
 def load(name: str, target: str, markup: MarkupMode) -> Command:
