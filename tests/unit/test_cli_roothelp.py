@@ -137,3 +137,16 @@ def test_the_command_prints_it_without_typer() -> None:
     assert text + "\n" == root_help("adminkit", 80, sub_commands())
     assert "'typer'" not in modules
 
+
+@pytest.mark.parametrize("args", [["--help"], ["--debug", "--help"]])
+def test_a_reader_that_has_gone_is_not_a_traceback(args: list[str]) -> None:
+    """`adminkit --help | head -1`: exit 1 and say nothing, with or without Typer."""
+    read, write = os.pipe()
+    os.close(read)
+    code = f"import sys; sys.argv = ['adminkit', *{args!r}]; " \
+           "from adminkit.cli.main import main; main()"
+    with subprocess.Popen([sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        os.close(write)
+        _out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (1, "")

@@ -37,7 +37,12 @@ def answered_without_typer(argv: list[str]) -> bool:
         text = root_help(program_name(), terminal_columns(), sub_commands())
     if text is None:
         return False
-    sys.stdout.write(text)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader is gone (`| head -1`): exit 1 quietly, as click does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing at exit either
+        sys.exit(1)
     return True
 
 
