@@ -34,7 +34,7 @@ def test_root_help_is_what_typer_prints(monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str], columns: int) -> None:
     monkeypatch.setenv("COLUMNS", str(columns))
     expected = typer_says(capsys, "--help")
-    # On a change to the root's help or options, HEAD is what to paste into roothelp.py:
+    # After a change to a global option, paste its part of what Typer prints into OPTIONS:
     assert expected.split("\nCommands:\n")[0] == roothelp.HEAD
     assert root_help("adminkit", columns, sub_commands()) == expected
     assert root_help("adminkit", terminal_columns(), sub_commands()) == expected

@@ -15,6 +15,7 @@ import typer
 from adminkit import __version__
 from adminkit.cli.commands import LazyCommand, sub_commands
 from adminkit.cli.lazy import LazyGroup
+from adminkit.cli.roothelp import HELP
 from adminkit.cli.state import GlobalState, OutputFormat
 
 
@@ -23,18 +24,6 @@ class RootGroup(LazyGroup):
 
     def lazy_commands(self) -> dict[str, LazyCommand]:
         return sub_commands()
-
-
-HELP = """Routine second-line work — accounts, print queues, installs — journaled and
-noted on the ticket that asked for it.
-
-\b
-Examples:
-  adminkit lab up                             # start the lab's real servers
-  adminkit -p lab account create --given-name Jiří --surname Čermák
-  adminkit -p lab --check account create ...  # only show the plan
-  adminkit journal list --ticket 42 --output json
-"""
 
 
 app = typer.Typer(

@@ -2,8 +2,9 @@
 
 Importing typer is most of what a bare `adminkit --help` costs: on the project's
 2-core machine, 55 to 80 ms of 70 to 100 (python itself starts in about 13). So
-`main()` prints the root's help from HEAD (what Typer prints above the commands) and
-the commands of `sub_commands()`, laid out as click lays them out. The unit tests
+`main()` prints the root's help from HEAD (what Typer prints above the commands: the
+usage, HELP and the global options) and the commands of `sub_commands()`, laid out as
+click lays them out. The unit tests
 hold it to what Typer prints, so it cannot drift; where it could not say the same (a
 terminal narrower than 80 columns, another program name), `root_help` returns None
 and Typer answers.
@@ -23,20 +24,23 @@ if TYPE_CHECKING:
 WIDTH = 78  # click's help width where the terminal has 80 columns or more
 COL_MAX = 30  # click's widest first column in a list of two columns
 
-# What Typer prints for `adminkit --help` above the list of commands, at WIDTH; after
-# a change to the root's help or options, paste here what the unit test says it prints.
-HEAD = """\
-Usage: adminkit [OPTIONS] COMMAND [ARGS]...
+# The root's own help, for Typer (cli/app.py) and for HEAD. Its lines are wrapped as
+# click wraps them at WIDTH, and the examples are kept as they stand (\b): then click
+# prints it indented by two and nothing else, which the unit tests hold.
+HELP = """Routine second-line work — accounts, print queues, installs — journaled and
+noted on the ticket that asked for it.
 
-  Routine second-line work — accounts, print queues, installs — journaled and
-  noted on the ticket that asked for it.
+\b
+Examples:
+  adminkit lab up                             # start the lab's real servers
+  adminkit -p lab account create --given-name Jiří --surname Čermák
+  adminkit -p lab --check account create ...  # only show the plan
+  adminkit journal list --ticket 42 --output json
+"""
 
-  Examples:
-    adminkit lab up                             # start the lab's real servers
-    adminkit -p lab account create --given-name Jiří --surname Čermák
-    adminkit -p lab --check account create ...  # only show the plan
-    adminkit journal list --ticket 42 --output json
-
+# The global options as Typer lists them at WIDTH; after a change to one, paste here
+# what the unit test says Typer prints.
+OPTIONS = """\
 Options:
   -p, --profile <str>            Customer profile to act on (see `adminkit
                                  profile list`).  [env var: ADMINKIT_PROFILE]
@@ -56,6 +60,11 @@ Options:
                                  copy it or customize the installation.
   -h, --help                     Show this message and exit.
 """
+
+# What Typer prints for `adminkit --help` above the list of commands, at WIDTH.
+_DESCRIPTION = "".join(f"  {line}\n" if line else "\n"
+                       for line in HELP.splitlines() if line != "\b")
+HEAD = f"Usage: adminkit [OPTIONS] COMMAND [ARGS]...\n\n{_DESCRIPTION}\n{OPTIONS}"
 
 
 def program_name() -> str | None:
