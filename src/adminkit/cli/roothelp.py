@@ -1,15 +1,14 @@
 """`adminkit --help` without importing typer.
 
-Importing typer is most of what a bare `adminkit --help` costs: on the project's
-2-core machine, 55 to 80 ms of 70 to 100 (python itself starts in about 13). So
+Importing typer is most of what a bare `adminkit --help` costs: 55 to 90 ms of 70 to
+100 on the project's 2-core machine, where python itself starts in 12 to 15. So
 `main()` prints the root's help from HEAD (what Typer prints above the commands: the
 usage, HELP and the global options) and the commands of `sub_commands()`, laid out as
-click lays them out. The unit tests
-hold it to what Typer prints, so it cannot drift; where it could not say the same (a
-terminal narrower than 80 columns, another program name), `root_help` returns None
-and Typer answers.
+click lays them out. The unit tests hold it to what Typer prints, so it cannot drift;
+where it could not say the same (a terminal narrower than 80 columns, another program
+name), `root_help` returns None and Typer answers.
 
-Imports nothing beyond `os` and `sys`: `typing`, `shutil` and `re` would cost 10 ms each.
+Imports nothing beyond `os` and `sys`: `typing`, `shutil` or `re` would cost 10 ms each.
 """
 
 from __future__ import annotations
