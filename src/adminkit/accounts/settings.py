@@ -62,10 +62,27 @@ class NamingRules(Settings):
         "unwritten (Arabic, Hebrew, Indic, Thai) are refused under every scheme: give a login")
 
 
+# Attributes that hold a password or its hashes: a password is set by `account password`
+# (policy checked, delivered, never journaled), never through `account set`.
+PASSWORD_ATTRIBUTES = frozenset(a.lower() for a in (
+    "userPassword", "unicodePwd", "clearTextPassword", "authPassword", "dBCSPwd", "ntPwdHistory",
+    "lmPwdHistory", "supplementalCredentials", "sambaNTPassword", "sambaLMPassword",
+    "sambaPasswordHistory", "krb5Key", "pwdHistory", "msDS-ManagedPassword",
+    "ms-Mcs-AdmPwd", "msLAPS-Password", "msLAPS-EncryptedPassword"))
+
+
+def _no_password_attributes(names: list[str]) -> list[str]:
+    refused = [n for n in names if n.lower() in PASSWORD_ATTRIBUTES]
+    if refused:
+        raise ValueError(f"{', '.join(refused)} hold(s) a password: set passwords with "
+                         "`account password`, never with `account set`")
+    return names
+
+
 class AccountsConfig(Settings):
     template: AccountTemplate = Field(default_factory=AccountTemplate)
     naming: NamingRules = Field(default_factory=NamingRules)
-    settable_attributes: list[str] = Field(
+    settable_attributes: Annotated[list[str], AfterValidator(_no_password_attributes)] = Field(
         default_factory=lambda: ["title", "department", "telephoneNumber", "mobile",
                                  "physicalDeliveryOfficeName", "description", "company"],
         description="attributes `account set` may change")

@@ -131,27 +131,29 @@ class RunService:
         journal. `last` is the newest such run. A run that finished well is left alone."""
         if run_id == "last":
             run_id = self._last_unfinished()
-        request = self.recorded(run_id)
         finished = self._finished_well(run_id)
         if finished is not None:
-            report = RunReport(Run(command=request.command, profile=request.profile.name
-                                   if request.profile else None, ticket=request.ticket,
-                                   check=request.check, id=run_id))
-            report.notices.append(f"run {run_id} finished at {finished}: every action was "
+            when, head = finished
+            report = RunReport(Run(command=head["summary"] or "", profile=head["profile"],
+                                   ticket=head["ticket"], check=head["mode"] == "check",
+                                   id=run_id, operator=head["operator"]))
+            report.notices.append(f"run {run_id} finished at {when}: every action was "
                                   "done; nothing to resume (run the command again to "
                                   "check the systems)")
             return report
+        request = self.recorded(run_id)
         return self.run(request, hooks=hooks)
 
-    def _finished_well(self, run_id: str) -> str | None:
-        """When the run's last attempt ended with nothing failed, or None."""
+    def _finished_well(self, run_id: str) -> tuple[str, dict[str, Any]] | None:
+        """When the run's last attempt ended with nothing failed, and its run row."""
         journal = Journal(self.journal_path)
         try:
-            ends = journal.entries(Filters(run_id=run_id, kinds=("end",)))
+            rows = journal.entries(Filters(run_id=run_id, kinds=("run", "end")))
         finally:
             journal.close()
+        ends = [r for r in rows if r["kind"] == "end"]
         if ends and ends[-1]["status"] in ("ok", "changed"):
-            return str(ends[-1]["time"])
+            return str(ends[-1]["time"]), rows[0]
         return None
 
     def _last_unfinished(self) -> str:
