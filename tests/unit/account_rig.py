@@ -107,11 +107,11 @@ class Rig:
         return self._execute(writes, actions, workers, planned=planner.plans)
 
     def journal_rows(self) -> list[dict[str, Any]]:
-        """The action rows journaled so far."""
+        """The action outcome rows journaled so far (not the `started` intents)."""
         assert self.journaled, "set rig.journaled = True before the run"
         journal = Journal(self.journal_path)
         try:
-            return journal.entries()
+            return [r for r in journal.entries() if r["status"] != "started"]
         finally:
             journal.close()
 

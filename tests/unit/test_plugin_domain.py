@@ -126,7 +126,8 @@ def test_its_action_runs_in_a_playbook_journaled_and_resumes_from_the_record(
     journal = Journal(tiny.journal)
     actions = journal.entries(Filters(run_id=run["run_id"]))
     assert [(a["idx"], a["status"]) for a in actions] == [
-        (0, "changed"), (1, "failed"), (1, "changed"), (2, "changed")]
+        (0, "started"), (0, "changed"), (1, "started"), (1, "failed"),  # the first attempt
+        (1, "started"), (1, "changed"), (2, "started"), (2, "changed")]  # the resume
     assert journal.verify().ok
     journal.close()
 

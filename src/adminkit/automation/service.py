@@ -91,12 +91,22 @@ class RunService:
                  planned: dict[int, Plan], opened: Context | None,
                  extra: list[RunHook]) -> RunReport:
         journal: Journal | None = None
+        extra_notices: list[str] = []
         try:
             journal = Journal(self.journal_path)
             done: dict[int, Result] = {}
+            unsettled: set[int] = set()
             if request.resume:
                 run.id, run.resumed = request.resume, True
                 done = journal.done_results(request.resume)
+                unsettled = _unsettled(journal, request.resume)
+                redo = sorted(i for i in done if planned.get(i))  # the plan wins
+                for index in redo:
+                    del done[index]
+                if redo:
+                    extra_notices.append(
+                        f"resume: {len(redo)} row(s) journaled as done need changes again "
+                        "(the systems say otherwise): they are done again")
             notes = self._notes(request.profile, ref) if ref else None
             bulk = isinstance(actions, list) and len(actions) > BULK_NOTES
             pump = self._pump(journal, request.profile, system, run.id, background=not bulk) \
@@ -112,10 +122,11 @@ class RunService:
         try:
             runner = Runner(ctx, [JournalHook(journal, notes), *extra], done=done,
                             stop_on_error=request.stop_on_error, debug=self.debug,
-                            planned=planned)
+                            planned=planned, unsettled=unsettled)
             workers = request.bulk.workers if request.bulk else 1
             report = runner.execute(actions(runner) if callable(actions) else actions,
                                     workers=workers)
+            report.notices.extend(extra_notices)
             if pump is not None:
                 delivery = _delivery_notice(pump.finish())
                 if delivery:
@@ -265,6 +276,15 @@ class RunService:
         cfg = ticket_settings(profile)
         seconds = cfg.flush_seconds if cfg else 5.0
         return Pump(journal, system, run_id, limit=seconds, background=background)
+
+
+def _unsettled(journal: Journal, run_id: str) -> set[int]:
+    """Actions whose write an attempt announced (`started`) and never reported on."""
+    last: dict[int, str] = {}
+    for row in journal.entries(Filters(run_id=run_id, kinds=("action",))):
+        if row["idx"] is not None:
+            last[int(row["idx"])] = row["status"]
+    return {index for index, status in last.items() if status == "started"}
 
 
 def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:
