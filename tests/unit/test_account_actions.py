@@ -310,9 +310,6 @@ def test_a_protected_group_that_names_nothing_is_a_config_error(rig: Rig) -> Non
     assert rig.directory.entry("clerk").enabled
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: the runner guards only plans with "
-                                       "changes, so a protected account that is already as "
-                                       "asked is reported ok instead of refused")
 def test_a_protected_account_is_refused_even_with_nothing_to_do(rig: Rig) -> None:
     rig.directory.add_user("boss", enabled=False)
     rig.protect(accounts=["boss"])

@@ -275,8 +275,9 @@ class Runner:
         plan = self.planned.get(index) if index is not None else None
         if plan is None:
             plan = action.plan(self.ctx)
-            if plan:
-                action.guard(self.ctx, plan)
+            # guarded with nothing to do too: a protected target gets one answer, whether
+            # or not it is already as asked
+            action.guard(self.ctx, plan)
             if self.plans is not None and index is not None:
                 self.plans[index] = plan
         return plan
