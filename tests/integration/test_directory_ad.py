@@ -21,7 +21,8 @@ from ldap3.utils.dn import escape_rdn
 
 from adminkit.accounts.ad import ActiveDirectory
 from adminkit.accounts.directory import NewUser, UserEntry, open_directory
-from adminkit.core.config import DirectoryConfig, PolicyConfig, Profile, load_profile
+from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core.config import PolicyConfig, Profile, load_profile
 from adminkit.core.errors import (
     ActionFailed,
     ConfigError,

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from adminkit.core.config import PrintServerConfig
 from adminkit.lab import base, process
 from adminkit.lab.base import LabServer
 from adminkit.lab.cups import DEVICE, OPERATOR, QUEUES, CupsServer
+from adminkit.printing.settings import PrintServerConfig
 from tests.integration.procfs import listener_inode, socket_inodes
 
 pytestmark = pytest.mark.integration

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from adminkit.core import secrets
-from adminkit.core.config import TicketsConfig
 from adminkit.lab import process
 from adminkit.lab.base import LabServer
 from adminkit.lab.rt import QUEUE, RequestTracker
+from adminkit.tickets.settings import TicketsConfig
 
 pytestmark = pytest.mark.integration
 

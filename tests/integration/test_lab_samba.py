@@ -13,7 +13,8 @@ import pytest
 from ldap3 import BASE, MODIFY_REPLACE, NONE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPSocketOpenError
 
-from adminkit.core.config import DirectoryConfig, PolicyConfig
+from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core.config import PolicyConfig
 from adminkit.core.secrets import resolve
 from adminkit.lab.base import LabServer
 from adminkit.lab.samba import BASE_DN, SambaServer

@@ -13,7 +13,7 @@ import pytest
 from ldap3 import AUTO_BIND_TLS_BEFORE_BIND, BASE, MODIFY_ADD, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPSocketOpenError
 
-from adminkit.core.config import DirectoryConfig
+from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.secrets import resolve
 from adminkit.lab import process
 from adminkit.lab.base import LabServer

@@ -13,7 +13,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from adminkit.core.config import InventoryConfig
+from adminkit.deploy.settings import InventoryConfig
 from adminkit.lab import base, process
 from adminkit.lab.ssh import PACKAGE, SshFleet
 

@@ -28,8 +28,9 @@ from ldap3.utils.conv import escape_filter_chars
 
 from adminkit.accounts.directory import Directory, NewUser, UserEntry, backend_class
 from adminkit.accounts.ldaperrors import OutcomeUnknown
+from adminkit.accounts.settings import DirectoryConfig, directory_settings
 from adminkit.core import config
-from adminkit.core.config import DirectoryConfig, Profile, load_profile
+from adminkit.core.config import Profile, load_profile
 from adminkit.core.errors import ExitCode
 from adminkit.core.secrets import Secret
 from adminkit.lab.base import LabServer
@@ -112,7 +113,7 @@ def lab(request: pytest.FixtureRequest, lab_config_dir: Path) -> Iterator[Lab]:
     server: LabServer = request.getfixturevalue(request.param)
     profile_name, cert, key, ca = LABS[request.param]
     profile = load_profile(profile_name, lab_config_dir)
-    cfg = profile.directory
+    cfg = directory_settings(profile)
     assert cfg is not None and cfg.ca_file is not None
     password = profile.secret(cfg.password, "directory password")
     host, port = cfg.url.removeprefix("ldaps://").rsplit(":", 1)

@@ -20,7 +20,7 @@ from adminkit.accounts import connection
 from adminkit.accounts.connection import Link, resendable
 from adminkit.accounts.ldaperrors import OutcomeUnknown
 from adminkit.accounts.openldap import OpenLdapDirectory
-from adminkit.core.config import DirectoryConfig
+from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.errors import ConnectionFailed, ExitCode
 from adminkit.core.secrets import Secret
 from tests.fakes.ldappeer import Peer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from ldap3.core import exceptions as lexc
 
-from adminkit.accounts import ad
+from adminkit.accounts import ad, openldap
 from adminkit.accounts.ldaperrors import (
     OutcomeUnknown,
     bind_error,
@@ -14,7 +14,6 @@ from adminkit.accounts.ldaperrors import (
     outcome_unknown,
     result_error,
 )
-from adminkit.accounts.openldap import OpenLdapDirectory
 from adminkit.core.errors import (
     ActionFailed,
     AuthenticationFailed,
@@ -95,9 +94,12 @@ def test_ad_bind_and_write_codes_are_read_by_the_ad_backend() -> None:
 
 
 def test_ppolicy_texts_are_read_by_the_openldap_backend() -> None:
-    detail = OpenLdapDirectory._detail
     said = {"result": 19, "message": "Password fails quality checking policy"}
-    assert detail(None, said) == "the password does not meet the directory's password policy"  # type: ignore[arg-type]
-    assert detail(None, {"result": 19, "message": "Password is in history of old passwords"}
-                  ) == "the password was used before (history)"  # type: ignore[arg-type]
-    assert detail(None, {"result": 53, "message": "too short"}) is None  # type: ignore[arg-type]
+    assert openldap.ppolicy_detail(said) == (
+        "the password does not meet the directory's password policy")
+    assert openldap.ppolicy_detail({"result": 19, "message": "Password is in history of old "
+                                                             "passwords"}
+                                   ) == "the password was used before (history)"
+    assert openldap.ppolicy_detail({"result": 53, "message": "too short"}) is None
+    error = openldap.openldap_error(said, "reset jnovak")
+    assert isinstance(error, ValidationError) and "password policy" in error.message

@@ -8,6 +8,7 @@ The last part runs tiny playbooks of toy actions through the real `PlaybookRun` 
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -361,6 +362,17 @@ class Make(Action[ToyParams]):
     def undo(self) -> Action[Any] | None:
         return Unmake(ToyParams(key=self.params.key))
 
+    @classmethod
+    def batch_problems(cls, actions: Sequence[Action[Any]], labels: Sequence[str]) -> list[str]:
+        seen: dict[str, str] = {}
+        problems = []
+        for action, label in zip(actions, labels, strict=True):
+            key = action.target()
+            if key in seen:
+                problems.append(f"{label}: {key} again (first at {seen[key]})")
+            seen.setdefault(key, label)
+        return problems
+
 
 class Unmake(Make):
     name = "toy.unmake"
@@ -376,9 +388,9 @@ class Unmake(Make):
 
 @pytest.fixture
 def toys(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    from adminkit.playbook import actions
+    from adminkit.core import domains
 
-    monkeypatch.setitem(actions.ACTIONS, "toy.make", Make)
+    monkeypatch.setitem(domains.actions(), "toy.make", Make)
     LOG.clear()
     return LOG
 
@@ -517,3 +529,19 @@ def test_rollback_ignores_a_check_only_step(tmp_path: Path, toys: list[Any]) -> 
     assert toys == []  # the check-only step really changed nothing
     assert [(r.action, r.status.value) for r in results] == [
         ("toy.make", "changed"), ("toy.make", "failed")]
+
+
+def test_a_loop_gets_the_bulk_checks_of_its_action(tmp_path: Path, toys: list[Any]) -> None:
+    """The same thing twice in a loop is refused before any item runs, as a bulk
+    command refuses it (the action class's batch_problems)."""
+    results = run_book(tmp_path, """\
+        name: toy
+        steps:
+          - uses: toy.make
+            loop: [a, b, a]
+            with: {key: "{{ item }}"}
+        """)
+    [result] = results
+    assert result.failed
+    assert "item 3: a again (first at" in (result.error or "")
+    assert toys == []  # nothing was made

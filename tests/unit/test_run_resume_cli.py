@@ -1,4 +1,5 @@
-"""`adminkit run --resume RUN` runs the journaled command again under the same run id."""
+"""`adminkit run --resume RUN` runs the journaled request again under the same run id,
+rebuilt from the run row's record (never from argv)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,10 @@ def test_resume_reruns_the_recorded_command_under_the_same_id(
     assert first.returncode == 2, first.stderr  # the profile names no directory
     journal = Journal(tmp / "journal.db")
     [run] = journal.entries(Filters(kinds=("run",)))
-    assert run["detail"]["argv"][:2] == ["--profile", "acme"]
+    record = run["detail"]["request"]
+    assert "argv" not in run["detail"]
+    assert record["actions"] == [{"uses": "account.create", "deliver": f"file:{tmp}",
+                                  "with": {"given_name": "Jan", "surname": "Novák"}}]
 
     again = adminkit(tmp, "run", "--resume", run["run_id"])
     assert again.returncode == 2

@@ -32,7 +32,7 @@ from urllib.parse import urlparse
 from adminkit.accounts import ldapinternals, ldapwire
 from adminkit.accounts.ldaperrors import bind_error, exception_error, outcome_unknown
 from adminkit.accounts.ldapinternals import AnswerLost, RequestNotSent
-from adminkit.core.config import DirectoryConfig
+from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.errors import AuthenticationFailed, ConfigError, ConnectionFailed
 from adminkit.core.secrets import Secret
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from adminkit.accounts.connection import Link
 from adminkit.accounts.directory import GroupEntry, LoginLookup, SearchField, UserEntry
 from adminkit.accounts.ldaperrors import result_error
-from adminkit.core.config import DirectoryConfig, PolicyConfig
+from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import AdminkitError, ConfigError, ValidationError
 from adminkit.core.secrets import Secret
 
@@ -117,12 +118,9 @@ class LdapDirectory:
         """Why the server refused the service account's bind, read from its message."""
         return None
 
-    def _detail(self, result: dict[str, Any]) -> str | None:
-        """What a failed answer's message says beyond its code (the server's own texts)."""
-        return None
-
     def _error(self, result: dict[str, Any], what: str) -> AdminkitError:
-        return result_error(result, what, detail=self._detail(result))
+        """The error for a failed answer; backends add what their server's texts say."""
+        return result_error(result, what)
 
     # -- low-level reading ------------------------------------------------------------
     def entries(self, base: str, flt: str, attrs: list[str] | tuple[str, ...], *,

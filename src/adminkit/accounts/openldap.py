@@ -1,6 +1,6 @@
 """OpenLDAP (slapd 2.5+): inetOrgPerson + posixAccount users, ppolicy for locks and resets.
 
-How the `Directory` notions map onto slapd (see shared/recipes/openldap.md):
+How the `Directory` notions map onto slapd (the lab's slapd: docs/lab.md):
 
 - disabled: the administrative lock `pwdAccountLockedTime: 000001010000Z` (ppolicy
   refuses every bind, with no expiry). A lock after failed binds holds a real time.
@@ -44,8 +44,10 @@ from adminkit.accounts.ldapbase import (
     value_filter,
     values,
 )
-from adminkit.core.config import DirectoryConfig, PolicyConfig
-from adminkit.core.errors import UsageError, ValidationError
+from adminkit.accounts.ldaperrors import result_error
+from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core.config import PolicyConfig
+from adminkit.core.errors import AdminkitError, UsageError, ValidationError
 from adminkit.core.secrets import Secret
 
 log = logging.getLogger("adminkit.accounts")
@@ -104,6 +106,19 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
+def ppolicy_detail(result: dict[str, Any]) -> str | None:
+    """ppolicy says why it refused a password only in its message's text."""
+    if result.get("result") != 19:
+        return None
+    message = str(result.get("message") or "").lower()
+    return next((why for text, why in PPOLICY_REFUSALS.items() if text in message), None)
+
+
+def openldap_error(result: dict[str, Any], what: str) -> AdminkitError:
+    """The error for a failed answer from slapd: by its code, and ppolicy's reason."""
+    return result_error(result, what, detail=ppolicy_detail(result))
+
+
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
@@ -136,12 +151,8 @@ class OpenLdapDirectory(LdapDirectory):
         self._uid_block = 1
 
     # -- answers ------------------------------------------------------------------------
-    def _detail(self, result: dict[str, Any]) -> str | None:
-        """ppolicy says why it refused a password only in its message's text."""
-        if result.get("result") != 19:
-            return None
-        message = str(result.get("message") or "").lower()
-        return next((why for text, why in PPOLICY_REFUSALS.items() if text in message), None)
+    def _error(self, result: dict[str, Any], what: str) -> AdminkitError:
+        return openldap_error(result, what)
 
     # -- options ------------------------------------------------------------------------
     @property

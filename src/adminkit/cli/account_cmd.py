@@ -17,9 +17,9 @@ import typer
 from adminkit.cli.state import GlobalState, state_of
 
 if TYPE_CHECKING:
-    from adminkit.accounts.passwords import Deliver
     from adminkit.core.action import Action
     from adminkit.core.config import Profile
+    from adminkit.core.delivery import Delivery
 
 app = typer.Typer(help="Create, block, unlock, delete accounts; passwords, groups, reports.",
                   no_args_is_help=True)
@@ -40,15 +40,26 @@ CsvFile = Annotated[Path, typer.Argument(help="CSV file (UTF-8; , or ; separated
 
 
 def _run(ctx: typer.Context, command: str, actions: list[Action[Any]]) -> None:
-    from adminkit.cli.session import execute, finish, profile_of
+    from adminkit.cli.session import execute, finish
 
-    state = state_of(ctx)
-    finish(execute(state, command, actions, profile=profile_of(state)))
+    finish(execute(state_of(ctx), command, actions))
 
 
-def _deliver(state: GlobalState, spec: str, profile: Profile, *, needed: bool) -> Deliver | None:
+def _run_bulk(state: GlobalState, command: str, actions: list[Action[Any]],
+              labels: list[str], profile: Profile, *, force: bool = False) -> None:
+    """Every row checked and planned before any is written (the run service's pre-flight)."""
+    from adminkit.accounts.settings import account_settings
+    from adminkit.automation.request import Bulk
+    from adminkit.cli.session import execute, finish
+
+    bulk = Bulk(labels=labels, workers=account_settings(profile).workers, force=force)
+    finish(execute(state, command, actions, bulk=bulk))
+
+
+def _deliver(state: GlobalState, spec: str, profile: Profile, *,
+             needed: bool) -> Delivery | None:
     """The delivery for generated passwords; refuse a terminal that is not there, early."""
-    from adminkit.accounts.passwords import delivery
+    from adminkit.core.delivery import delivery
     from adminkit.core.errors import UsageError
 
     if not needed:
@@ -99,9 +110,9 @@ def create(
       adminkit -p acme -t 4711 account create --given-name Jan --surname Novák --deliver mail
     """
     from adminkit.accounts.actions.create import CreateAccount, CreateParams
-    from adminkit.accounts.passwords import check_spec
     from adminkit.cli.params import build
     from adminkit.cli.session import profile_of
+    from adminkit.core.delivery import check_spec
 
     state = state_of(ctx)
     check_spec(deliver)
@@ -229,9 +240,9 @@ def password(
     Example: adminkit -p acme -t 4711 account password jnovak --deliver mail
     """
     from adminkit.accounts.actions.password import PasswordParams, ResetPassword
-    from adminkit.accounts.passwords import check_spec
     from adminkit.cli.params import build
     from adminkit.cli.session import profile_of
+    from adminkit.core.delivery import check_spec
 
     state = state_of(ctx)
     check_spec(deliver)
@@ -386,9 +397,8 @@ def import_(ctx: typer.Context, file: CsvFile, deliver: DeliverOpt = "terminal",
     Example: adminkit -p acme account import new-hires.csv --deliver file:/root/pw/
     """
     from adminkit.accounts.actions.create import CreateAccount, CreateParams
-    from adminkit.cli.session import execute_bulk, finish, profile_of
+    from adminkit.cli.session import profile_of
     from adminkit.core.csvfile import parse_rows, read_rows
-    from adminkit.core.errors import ValidationError
 
     state = state_of(ctx)
     profile = profile_of(state)
@@ -398,32 +408,18 @@ def import_(ctx: typer.Context, file: CsvFile, deliver: DeliverOpt = "terminal",
 
     def convert(values: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {k: v for k, v in values.items() if v}
-        if "groups" in out:
-            out["groups"] = [g.strip() for g in out["groups"].replace("|", ";").split(";")
-                             if g.strip()]
         if update_password:
             out["update_password"] = "always"  # noqa: S105
         return out
 
     parsed = parse_rows(file, rows, CreateParams, convert)
-    seen: dict[tuple[str, ...], int] = {}
-    dupes = []
-    for row, params in parsed:
-        key = (params.login,) if params.login else (params.given_name.casefold(),
-                                                    params.surname.casefold())
-        if key in seen:
-            dupes.append(f"{file}:{row.line}: same person as line {seen[key]}")
-        seen.setdefault(key, row.line)
-    if dupes:
-        raise ValidationError("duplicate rows, nothing was changed:\n  " + "\n  ".join(dupes),
-                              hint="give each person once, or a distinct login column")
     sink = _deliver(state, deliver, profile, needed=True)
     actions: list[Action[Any]] = [CreateAccount(p, deliver=sink) for _, p in parsed]
-    finish(execute_bulk(state, f"account import {file.name}", actions,
-                        [f"{file}:{row.line}" for row, _ in parsed], profile=profile))
+    _run_bulk(state, f"account import {file.name}", actions,
+              [f"{file}:{row.line}" for row, _ in parsed], profile)
 
 
-def _bulk(name: str, *, destructive: bool) -> None:
+def _bulk(name: str) -> None:
     def command(
         ctx: typer.Context, file: CsvFile,
         force: Annotated[bool, typer.Option(help="Allow more than the profile's bulk limit.")
@@ -436,7 +432,7 @@ def _bulk(name: str, *, destructive: bool) -> None:
         from adminkit.accounts.actions.base import LoginParams
         from adminkit.accounts.actions.delete import DeleteParams
         from adminkit.accounts.actions.password import PasswordParams, ResetPassword
-        from adminkit.cli.session import execute_bulk, finish, profile_of
+        from adminkit.cli.session import profile_of
         from adminkit.core.csvfile import parse_rows, read_rows
 
         state = state_of(ctx)
@@ -460,10 +456,8 @@ def _bulk(name: str, *, destructive: bool) -> None:
             cls = registry.ACTIONS[f"account.{name}"]
             acts = [cls(p) for _, p in parsed]
             lines = [row.line for row, _ in parsed]
-        _no_duplicate_logins(file, [a.target() for a in acts], lines)
-        finish(execute_bulk(state, f"account bulk {name} {file.name}", acts,
-                            [f"{file}:{n}" for n in lines], profile=profile,
-                            destructive=destructive, force=force))
+        _run_bulk(state, f"account bulk {name} {file.name}", acts,
+                  [f"{file}:{n}" for n in lines], profile, force=force)
 
     command.__doc__ = (f"{name.capitalize()} every account listed in a CSV (column `login`).\n\n"
                        "The whole file is checked first (unknown logins, protected accounts);"
@@ -471,20 +465,7 @@ def _bulk(name: str, *, destructive: bool) -> None:
     bulk_app.command(name)(command)
 
 
-def _no_duplicate_logins(file: Path, logins: list[str], lines: list[int]) -> None:
-    from adminkit.core.errors import ValidationError
-
-    first: dict[str, int] = {}
-    dupes = []
-    for login, line in zip(logins, lines, strict=True):
-        if login.casefold() in first:
-            dupes.append(f"{file}:{line}: {login} again (first on line {first[login.casefold()]})")
-        first.setdefault(login.casefold(), line)
-    if dupes:
-        raise ValidationError("duplicate logins, nothing was changed:\n  " + "\n  ".join(dupes))
-
-
-_bulk("disable", destructive=True)
-_bulk("enable", destructive=False)
-_bulk("delete", destructive=True)
-_bulk("password", destructive=False)
+_bulk("disable")
+_bulk("enable")
+_bulk("delete")
+_bulk("password")

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from adminkit.cli.output import console, csv_safe, emit_rows, write_json
 from adminkit.cli.state import OutputFormat, state_of
 from adminkit.core.errors import ExitCode, UsageError
 
@@ -37,8 +36,6 @@ def parse_since(text: str) -> datetime:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    ticket: Annotated[str | None, typer.Option(
-        help="Only this ticket (the global --ticket, wherever it stands).")] = None,
     target: Annotated[str | None, typer.Option(help="Only this target (a login, a queue).")] = None,
     operator: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
     since: Annotated[str | None, typer.Option(help="30m, 12h, 7d or a date.")] = None,
@@ -48,14 +45,17 @@ def list_(
 ) -> None:
     """List journaled actions, newest last.
 
+    The global --ticket, which may stand anywhere on the line, shows one ticket's.
+
     Example: adminkit journal list --ticket 42 --since 7d --output json
     """
+    from adminkit.cli.output import emit_rows
     from adminkit.cli.session import open_journal
     from adminkit.journal.store import Filters
 
     state = state_of(ctx)
     journal = open_journal(state)
-    rows = journal.entries(Filters(ticket=ticket or state.ticket, target=target, operator=operator,
+    rows = journal.entries(Filters(ticket=state.ticket, target=target, operator=operator,
                                    status=status, run_id=run, limit=limit or None,
                                    since=parse_since(since) if since else None))
     journal.close()
@@ -65,6 +65,7 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="A run id.")]) -> None:
     """Show one run: who, when, for which ticket, and every action with its diff."""
+    from adminkit.cli.output import console, emit_rows
     from adminkit.cli.session import open_journal
     from adminkit.journal.store import Filters
 
@@ -108,6 +109,7 @@ def _run_json(rows: list[dict[str, Any]]) -> dict[str, Any]:
 @app.command("verify")
 def verify(ctx: typer.Context) -> None:
     """Walk the hash chain; exit 1 and name the first bad row if anything was altered."""
+    from adminkit.cli.output import console, write_json
     from adminkit.cli.session import open_journal
 
     state = state_of(ctx)
@@ -138,6 +140,8 @@ def export(
     import csv
     import json
     import sys
+
+    from adminkit.cli.output import csv_safe
 
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: choose jsonl or csv")

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adminkit.cli.output import console, emit_rows
 from adminkit.cli.state import state_of
 
 if TYPE_CHECKING:
@@ -25,8 +24,6 @@ LabDir = Annotated[Path | None, typer.Option(
     help="Lab state folder (default $XDG_STATE_HOME/adminkit/lab).")]
 
 
-
-
 def _lab(ctx: typer.Context, lab_dir: Path | None) -> Lab:
     from adminkit.lab.lab import Lab
 
@@ -35,10 +32,18 @@ def _lab(ctx: typer.Context, lab_dir: Path | None) -> Lab:
 
 @app.command("install")
 def install(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> None:
-    """Install the Debian and Python packages the servers need (apt, non-interactive)."""
+    """Install the Debian and Python packages the servers need (apt, non-interactive).
+
+    The packages' system services are left as they were: not started, and not enabled
+    at boot unless they already were. apt's output goes to install.log in the lab folder.
+    """
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
-    done = lab.install(servers)
-    console().print(f"installed: {' '.join(done)}" if done else "nothing to install")
+    report = lab.install(servers, progress=_say)
+    out = console()
+    for line in report.lines() or ["nothing to install"]:
+        out.print(line, markup=False)
 
 
 @app.command("up")
@@ -49,10 +54,14 @@ def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> N
 
     Example: adminkit lab up samba rt
     """
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     out = console(stderr=True)
+    for line in lab.install(servers, progress=_say).lines():
+        out.print(line, markup=False)
     with out.status("bringing the lab up…"):
-        started = lab.up(servers)
+        started = lab.up(servers, install=False)
     out.print(f"started: {' '.join(started)}" if started else "already running")
     _show_status(ctx, lab, servers)
 
@@ -61,6 +70,8 @@ def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> N
 def down(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None,
          purge: Annotated[bool, typer.Option(help="Also delete the lab folder.")] = False) -> None:
     """Stop exactly the processes the lab started (by PID)."""
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     if purge:
         lab.destroy()
@@ -99,7 +110,15 @@ def reset(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -
     _show_status(ctx, lab, servers)
 
 
+def _say(line: str) -> None:
+    from adminkit.cli.output import console
+
+    console(stderr=True).print(line, markup=False)
+
+
 def _show_status(ctx: typer.Context, lab: Lab, servers: list[str] | None) -> None:
+    from adminkit.cli.output import emit_rows
+
     rows = [{"server": s.name, "set up": s.set_up, "running": s.running,
              "ready": s.ready, "detail": s.detail} for s in lab.status(servers)]
     emit_rows(state_of(ctx), rows, ["server", "set up", "running", "ready", "detail"],

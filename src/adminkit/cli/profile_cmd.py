@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adminkit.cli.output import emit_rows, write_json
 from adminkit.cli.state import OutputFormat, state_of
 
 if TYPE_CHECKING:
@@ -20,6 +19,7 @@ Name = Annotated[str, typer.Argument(help="Profile name (the file's name without
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """List the profiles in the config folder."""
+    from adminkit.cli.output import emit_rows
     from adminkit.core.config import list_profiles, profile_path
 
     state = state_of(ctx)
@@ -31,6 +31,7 @@ def list_(ctx: typer.Context) -> None:
 @app.command("show")
 def show(ctx: typer.Context, name: Name) -> None:
     """Show a profile as adminkit understands it (secret references, never values)."""
+    from adminkit.cli.output import write_json
     from adminkit.core.config import load_profile
 
     state = state_of(ctx)
@@ -52,6 +53,7 @@ def check(ctx: typer.Context, name: Name) -> None:
     Exit 2 if the file is invalid, 3 if any system could not be reached or refused
     the credentials.
     """
+    from adminkit.cli.output import emit_rows
     from adminkit.core.config import load_profile
 
     state = state_of(ctx)
@@ -66,41 +68,23 @@ def check(ctx: typer.Context, name: Name) -> None:
 
 
 def run_checks(profile: Profile) -> list[Check]:
-    """Every system of the profile, checked side by side on a small thread pool."""
+    """Every system of the profile, checked side by side on a small thread pool.
+
+    Each domain says what to try for its own sections (`core.domains.probes`); the
+    mail relay is core's own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from adminkit.core.health import run_check
+    from adminkit.core import domains
+    from adminkit.core.health import Probe, run_check
 
-    jobs = []
-    if profile.directory:
-        from adminkit.accounts import health as directory_health
-
-        jobs.append(("directory", profile.directory.url,
-                     lambda: directory_health.check(profile)))
-    if profile.tickets:
-        from adminkit.tickets import health as ticket_health
-
-        jobs.append(("tickets", profile.tickets.url or profile.tickets.kind,
-                     lambda: ticket_health.check(profile)))
-    for server in profile.print_servers:
-        from adminkit.printing import health as print_health
-
-        jobs.append(("print", f"{server.name} ({server.host})",
-                     lambda s=server: print_health.check(s)))  # type: ignore[misc]
-    if profile.inventory:
-        from adminkit.deploy import health as host_health
-
-        for host in profile.inventory.hosts:
-            jobs.append(("host", f"{host.name} ({host.address})",
-                         lambda h=host: host_health.check(h, profile.inventory.ssh)))  # type: ignore[misc]
+    probes = domains.probes(profile)
     if profile.mail:
         from adminkit.core import mail
 
-        jobs.append(("mail", f"{profile.mail.host}:{profile.mail.port}",
-                     lambda: mail.check(profile)))
-    if not jobs:
+        probes.append(Probe("mail", f"{profile.mail.host}:{profile.mail.port}",
+                            lambda: mail.check(profile)))
+    if not probes:
         return []
-    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
-        futures = [pool.submit(run_check, system, target, probe)
-                   for system, target, probe in jobs]
+    with ThreadPoolExecutor(max_workers=min(8, len(probes))) as pool:
+        futures = [pool.submit(run_check, p.system, p.target, p.call) for p in probes]
         return [f.result() for f in futures]

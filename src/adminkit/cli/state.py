@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from adminkit.core.config import Profile
 
 
 class OutputFormat(StrEnum):
@@ -24,7 +28,7 @@ class GlobalState:
     debug: bool = False
     config_dir: Path | None = None
     journal_path: Path | None = None
-    argv: list[str] = field(default_factory=list)
+    loaded: Profile | None = None  # the profile, once loaded: loaded once per command
 
 
 def state_of(ctx: typer.Context) -> GlobalState:

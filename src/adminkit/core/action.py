@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from adminkit.core.result import Change
+from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
     from adminkit.core.context import Context
+    from adminkit.core.delivery import Delivery
 
 
 class Skip(Exception):
@@ -59,9 +61,36 @@ class Action(ABC, Generic[P]):
     # In a bulk run, up to this many rows of the class are applied by one `apply_many`
     # call (on one worker), so that the class can write them in fewer requests.
     together: ClassVar[int] = 1
+    # Traits that the run service and the playbook engine read, so that neither knows
+    # any action by name:
+    destructive: ClassVar[bool] = False  # takes access away: the blast-radius limit counts it
+    delivers_secret: ClassVar[bool] = False  # makes a secret: built with `deliver=` a Delivery
+    creates_target: ClassVar[bool] = False  # its target does not exist until it has run
+    target_param: ClassVar[str | None] = None  # the parameter that names the target
 
-    def __init__(self, params: P) -> None:
+    def __init__(self, params: P, deliver: Delivery | None = None) -> None:
         self.params = params
+        self.deliver = deliver
+
+    def record(self) -> dict[str, Any]:
+        """What a resume needs to build this action again: name, parameters, delivery.
+        Secret values are never recorded, only which parameters held one."""
+        values = self.params.model_dump(mode="json", exclude_defaults=True)
+        secrets = sorted(k for k, v in self.params if isinstance(v, Secret))
+        for key in secrets:
+            values.pop(key, None)
+        entry: dict[str, Any] = {"uses": self.name, "with": values}
+        if secrets:
+            entry["secrets"] = secrets
+        if self.deliver is not None:
+            entry["deliver"] = self.deliver.spec
+        return entry
+
+    @classmethod
+    def batch_problems(cls, actions: Sequence[Action[Any]], labels: Sequence[str]) -> list[str]:
+        """Rows of one bulk run that cannot all be meant (the same person twice, say),
+        each as "LABEL: why". Checked before anything runs, by every caller."""
+        return []
 
     @abstractmethod
     def target(self) -> str:

@@ -1,18 +1,18 @@
 """Profiles: one YAML file per customer, validated with pydantic.
 
-A profile names the customer's directory, print servers, hosts, ticket system,
-mail relay and policy. Secrets appear only as references (`env:`, `file:`,
-`keyring:`, `prompt`), resolved when a backend connects. The shapes here are
-plain connection settings; what a backend does with them is the backend's business.
+A profile names the customer's systems (each domain owns its own section: see
+`core.domains`), mail relay and policy. Secrets appear only as references (`env:`,
+`file:`, `keyring:`, `prompt`), resolved when a backend connects.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from adminkit.core import paths, yamlsource
@@ -21,78 +21,16 @@ from adminkit.core.secrets import Secret, check_reference, resolve
 
 SecretRef = Annotated[str, AfterValidator(check_reference)]
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+M = TypeVar("M")
 
 
-class _Model(BaseModel):
+class Settings(BaseModel):
+    """Base for profile sections: unknown settings are errors, values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DirectoryConfig(_Model):
-    kind: Literal["ad", "openldap"]
-    url: str = Field(description="ldaps://host:636, or ldap://host:389 with starttls")
-    base_dn: str
-    bind_user: str = Field(description="DN, UPN or DOMAIN\\user of the service account")
-    password: SecretRef
-    ca_file: Path | None = None
-    starttls: bool = False
-    insecure: bool = Field(False, description="allow a password bind without TLS (logged)")
-    timeout: float = 10.0
-    users_ou: str | None = None
-    groups_ou: str | None = None
-    quarantine_ou: str | None = None
-    upn_suffix: str | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class PrintServerConfig(_Model):
-    name: str
-    kind: Literal["cups", "windows"]
-    host: str
-    port: int | None = None
-    user: str | None = None
-    password: SecretRef | None = None
-    ca_file: Path | None = None
-    insecure: bool = False
-
-
-class SSHSettings(_Model):
-    user: str
-    key_file: Path
-    known_hosts: Path
-    port: int = 22
-    sudo: bool = True
-    timeout: float = 10.0
-
-
-class HostConfig(_Model):
-    name: str
-    address: str
-    port: int | None = None
-    transport: Literal["ssh", "winrm"] = "ssh"
-    groups: list[str] = Field(default_factory=list)
-
-
-class InventoryConfig(_Model):
-    ssh: SSHSettings | None = None
-    hosts: list[HostConfig] = Field(default_factory=list)
-
-
-class TicketsConfig(_Model):
-    kind: Literal["rt", "jira", "servicenow", "zammad", "glpi", "redmine", "local"]
-    url: str | None = None
-    token: SecretRef | None = None
-    user: str | None = None
-    password: SecretRef | None = None
-    queue: str | None = None
-    ca_file: Path | None = None
-    note_per: Literal["action", "run"] = "action"
-    public_actions: list[str] = Field(
-        default_factory=list, description="actions whose notes the customer sees (public)")
-    flush_seconds: float = Field(5.0, ge=0, description="how long a run waits for delivery")
-    options: dict[str, Any] = Field(default_factory=dict)
-
-
-class MailConfig(_Model):
+class MailConfig(Settings):
     host: str
     port: int = 25
     sender: str
@@ -105,58 +43,70 @@ class MailConfig(_Model):
     )
 
 
-class AccountTemplate(_Model):
-    """What a new account gets unless the CLI or a CSV row says otherwise."""
-
-    ou: str | None = None
-    groups: list[str] = Field(default_factory=list)
-    attributes: dict[str, str] = Field(
-        default_factory=dict, description="values may use {login}, {given_name}, {surname}, "
-                                          "{display_name}, {mail}")
-    home_directory: str | None = Field(None, description=r"e.g. \\fs1\home\{login}")
-    home_drive: str | None = None
-    expires_after_days: int | None = Field(None, ge=1)
-    must_change: bool = True
-
-
-class NamingRules(_Model):
-    login: Literal["first-initial-surname", "given.surname", "surname"] = "first-initial-surname"
-    max_length: int = Field(20, ge=3, le=64)
-    german_umlauts: bool = Field(False, description="ä -> ae (Müller -> mueller)")
-    upn: Literal["login", "given.surname"] = "login"
-
-
-class AccountsConfig(_Model):
-    template: AccountTemplate = Field(default_factory=AccountTemplate)
-    naming: NamingRules = Field(default_factory=NamingRules)
-    settable_attributes: list[str] = Field(
-        default_factory=lambda: ["title", "department", "telephoneNumber", "mobile",
-                                 "physicalDeliveryOfficeName", "description", "company"],
-        description="attributes `account set` may change")
-    password_length: int = Field(16, ge=12, le=128)
-    workers: int = Field(4, ge=1, le=32, description="connections for bulk runs")
-
-
-class PolicyConfig(_Model):
+class PolicyConfig(Settings):
     protected_accounts: list[str] = Field(default_factory=list)
     protected_groups: list[str] = Field(default_factory=list)
     bulk_limit: int = Field(25, ge=0, description="disables/deletes per run before --force")
 
 
-class Profile(_Model):
+class Profile(Settings):
+    """A customer's settings. Core owns `mail` and `policy`; every other section
+    (`directory`, `tickets`, `print_servers`, ...) belongs to a domain, which reads it
+    with `section()`. Build one with `Profile.of(...)` or `load_profile`: they validate
+    every installed domain's sections."""
+
     name: str
     description: str = ""
-    directory: DirectoryConfig | None = None
-    print_servers: list[PrintServerConfig] = Field(default_factory=list)
-    inventory: InventoryConfig | None = None
-    tickets: TicketsConfig | None = None
     mail: MailConfig | None = None
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
-    accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     file: Path | None = Field(None, exclude=True)
 
     def secret(self, ref: str, label: str) -> Secret:
         return resolve(ref, label=f"profile {self.name}: {label}")
+
+    def section(self, key: str, kind: type[M]) -> M | None:
+        """A domain's section of this profile, or None if the profile has none."""
+        value = getattr(self, key, None)
+        if value is None:
+            return None
+        if not isinstance(value, kind):
+            raise TypeError(f"profile section {key!r} is {type(value).__name__}, "
+                            f"not {kind.__name__}")
+        return value
+
+    @classmethod
+    def of(cls, **data: Any) -> Profile:
+        """A profile from values (tests, the lab), validated like a file."""
+        return profile_model().model_validate(data)
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Profile:
+        """On `Profile` itself: validated with every installed domain's sections."""
+        model = profile_model() if cls is Profile else cls
+        return super(Profile, model).model_validate(obj, *args, **kwargs)
+
+
+@functools.cache
+def profile_model() -> type[Profile]:
+    """`Profile` with a field for each section that an installed domain owns."""
+    from adminkit.core.domains import sections
+
+    fields: dict[str, Any] = {key: (kind | None, None) for key, kind in sections().items()}
+    taken = set(fields) & set(Profile.model_fields)
+    if taken:
+        raise ConfigError(f"a domain claims a core profile setting: {', '.join(sorted(taken))}")
+    model: type[Profile] = create_model("Profile", __base__=Profile, **fields)
+    return model
+
+
+def kind_of(group: str, kind: str, *, extra: tuple[str, ...] = ()) -> str:
+    """Check a backend `kind` against the backends installed under an entry point group."""
+    from adminkit.core.entrypoints import entry_points
+
+    known = set(entry_points(group)) | set(extra)
+    if kind not in known:
+        raise ValueError(f"unknown kind {kind!r}; installed: {', '.join(sorted(known)) or 'none'}")
+    return kind
 
 
 def profiles_dir(config_dir: Path | None = None) -> Path:
@@ -192,7 +142,7 @@ def load_profile_file(path: Path, name: str | None = None) -> Profile:
         raise ConfigError(f"{path}:1:1: a profile must be a mapping of settings")
     data = {"name": name or path.stem, **src.data, "file": path}
     try:
-        return Profile.model_validate(data)
+        return profile_model().model_validate(data)
     except PydanticValidationError as exc:
         raise ConfigError(_describe(exc, src), hint="fix the file; `adminkit profile check "
                           f"{data['name']}` checks it again") from None

@@ -11,6 +11,15 @@ from adminkit.core.secrets import redact
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One thing `profile check` tries: a system, what it is, and the call that tries it."""
+
+    system: str  # directory, tickets, print, host, mail, or a plug-in's own word
+    target: str
+    call: Callable[[], str]  # returns what it verified; raises on failure
+
+
+@dataclass(frozen=True)
 class Check:
     system: str  # directory, tickets, print, host, mail
     target: str

@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -34,7 +35,9 @@ class Run:
     operator: str = field(default_factory=current_operator)
     id: str = field(default_factory=new_run_id)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
-    argv: list[str] = field(default_factory=list)  # how to run it again, for --resume
+    # what to run, as a resume rebuilds it (action names and parameters, or a playbook
+    # and its inputs; never a secret's value): the run row keeps it in the journal
+    record: dict[str, Any] = field(default_factory=dict)
     resumed: bool = False
 
     @property

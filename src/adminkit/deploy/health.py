@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from adminkit.core.config import HostConfig, SSHSettings
+from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.core.health import Probe
+from adminkit.deploy.settings import HostConfig, SSHSettings, inventory_settings
 
 
 def check(host: HostConfig, ssh: SSHSettings | None) -> str:
@@ -35,3 +37,12 @@ def check(host: HostConfig, ssh: SSHSettings | None) -> str:
     finally:
         client.close()
     return f"SSH as {ssh.user} with a known host key, command exit {status}"
+
+
+def probes(profile: Profile) -> list[Probe]:
+    inventory = inventory_settings(profile)
+    if inventory is None:
+        return []
+    return [Probe("host", f"{h.name} ({h.address})",
+                  lambda h=h: check(h, inventory.ssh))  # type: ignore[misc]
+            for h in inventory.hosts]

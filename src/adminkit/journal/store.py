@@ -211,16 +211,21 @@ class Journal:
             sql, args = sql + " WHERE status = ?", [status]
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
-    def claim_due(self, now: datetime, lease_seconds: float = 120) -> list[dict[str, Any]]:
-        """Pending notes whose time has come, leased to this process so no other posts them."""
+    def claim_due(self, now: datetime, lease_seconds: float = 120,
+                  run_id: str | None = None) -> list[dict[str, Any]]:
+        """Pending notes whose time has come (of one run, if given), leased to this
+        process so no other posts them."""
         stamp = now.isoformat(timespec="microseconds")
         until = (now + timedelta(seconds=lease_seconds)).isoformat(timespec="microseconds")
+        only_run = "AND run_id = ? " if run_id is not None else ""
+        args = (stamp, stamp, run_id) if run_id is not None else (stamp, stamp)
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 rows = [dict(r) for r in self.db.execute(
-                    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? "
-                    "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id", (stamp, stamp))]
+                    "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt <= ? "  # noqa: S608
+                    f"AND (lease_until IS NULL OR lease_until < ?) {only_run}ORDER BY id",
+                    args)]
                 self.db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?",
                                     [(until, r["id"]) for r in rows])
                 self.db.execute("COMMIT")

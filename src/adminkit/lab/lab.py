@@ -13,13 +13,16 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from adminkit.core import config, paths
 from adminkit.core.errors import LabError, UsageError
 from adminkit.lab.base import LabServer, ServerStatus
+from adminkit.lab.install import InstallReport, apt_install, failure_line
 
 # name -> "module:Class"; imported only when used, so `--help` stays light.
 SERVERS: dict[str, str] = {
@@ -37,7 +40,6 @@ PROFILE_DESCRIPTIONS = {
     "lab": "The adminkit lab: Samba AD, CUPS, SSH hosts, Request Tracker, SMTP sink on loopback",
     "lab-openldap": "The adminkit lab with OpenLDAP as the directory",
 }
-POLICY_RC = Path("/usr/sbin/policy-rc.d")
 
 
 class Lab:
@@ -85,47 +87,48 @@ class Lab:
         installed = {ln.split()[0] for ln in out.splitlines() if ln.split()[1:2] == ["ii"]}
         return [p for p in wanted if p not in installed]
 
-    def install(self, wanted: Iterable[str] | None = None, *, quiet: bool = False) -> list[str]:
-        """apt-get install what the chosen servers need; return what was installed."""
+    @property
+    def install_log(self) -> Path:
+        return self.dir / "install.log"
+
+    def install(self, wanted: Iterable[str] | None = None, *,
+                progress: Callable[[str], None] | None = None) -> InstallReport:
+        """Install the Python and Debian packages the chosen servers lack.
+
+        The output of pip and apt goes to `install_log` (rewritten on each install that
+        has something to do); `progress` hears a line when work starts.
+        """
         servers = self.servers(wanted)
-        self._install_python(servers)
+        needs = sorted({req for s in servers for mod, req in s.python_needs.items()
+                        if importlib.util.find_spec(mod) is None})
         missing = self.missing_packages(servers)
-        if not missing:
-            return []
-        if os.geteuid() != 0:
+        if not needs and not missing:
+            return InstallReport()
+        if missing and os.geteuid() != 0:
             raise LabError(f"the lab needs these Debian packages: {' '.join(missing)}",
                            hint="run `adminkit lab install` as root, or apt-get install them")
-        preseed = "\n".join(line for s in servers for line in s.debconf)
-        if preseed:
-            subprocess.run(["debconf-set-selections"], input=preseed + "\n", text=True,
-                           check=True)
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        out = subprocess.DEVNULL if quiet else None
-        with _services_held_down():
-            subprocess.run(["apt-get", "-q", "update"], env=env, stdout=out, check=False)
-            result = subprocess.run(
-                ["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q",
-                 "--no-install-recommends", *missing],
-                env=env, stdout=out, check=False,
-            )
-        if result.returncode != 0:
-            raise LabError(f"apt-get install failed (exit {result.returncode})",
-                           hint="read apt's messages above; `apt-get update` may be needed")
-        return missing
-
-    def _install_python(self, servers: Sequence[LabServer]) -> None:
-        needs = {req for s in servers for mod, req in s.python_needs.items()
-                 if importlib.util.find_spec(mod) is None}
+        log = self.install_log
+        self.dir.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"# adminkit lab install, {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+        if progress is not None:
+            what = " and ".join(x for x in (
+                f"{len(needs)} Python" if needs else "",
+                f"{len(missing)} Debian" if missing else "") if x)
+            progress(f"installing {what} package(s); details in {log}")
         if needs:
-            subprocess.run([sys.executable, "-m", "pip", "install", "-q", *sorted(needs)],
-                           check=True)
+            _pip_install(needs, log)
+        report = InstallReport(log=log)
+        if missing:
+            report = apt_install(
+                missing, log, debconf=[line for s in servers for line in s.debconf])
+        return replace(report, python=tuple(needs))
 
     # -- lifecycle ----------------------------------------------------------------
     def up(self, wanted: Iterable[str] | None = None, *, install: bool = True) -> list[str]:
         """Start what is not running; return the names this call started."""
         servers = self.servers(wanted)
         if install:
-            self.install([s.name for s in servers], quiet=True)
+            self.install([s.name for s in servers])
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o711)
         started: list[LabServer] = []
@@ -197,6 +200,19 @@ class Lab:
         return written
 
 
+def _pip_install(requirements: Sequence[str], log: Path) -> None:
+    """pip into the interpreter that runs adminkit (the venv), its output to `log`."""
+    argv = [sys.executable, "-m", "pip", "install", "-q", *requirements]
+    with open(log, "a") as out:
+        out.write(f"$ {' '.join(argv)}\n")
+        out.flush()
+        code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out,
+                              stderr=subprocess.STDOUT, check=False).returncode
+    if code != 0:
+        raise LabError(f"pip install failed (exit {code}): {failure_line(log)}",
+                       hint=f"pip's output is in {log}")
+
+
 def _merge(profile: dict[str, Any], section: str, value: Any) -> None:
     if isinstance(value, list):
         profile.setdefault(section, []).extend(value)
@@ -204,22 +220,3 @@ def _merge(profile: dict[str, Any], section: str, value: Any) -> None:
         profile[section].update(value)
     else:
         profile[section] = value
-
-
-class _services_held_down:
-    """Keep Debian packages from starting their system services during our install.
-
-    Debian's documented mechanism (invoke-rc.d(8)): while /usr/sbin/policy-rc.d
-    exits 101, maintainer scripts start no service. We add the file only if there is
-    none, and remove only the one we added.
-    """
-
-    def __enter__(self) -> None:
-        self.added = not POLICY_RC.exists()
-        if self.added:
-            POLICY_RC.write_text("#!/bin/sh\n# added by adminkit lab install\nexit 101\n")
-            POLICY_RC.chmod(0o755)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.added:
-            POLICY_RC.unlink(missing_ok=True)

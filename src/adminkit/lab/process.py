@@ -33,7 +33,8 @@ class Proc:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat after the command name: [0] is the state, [19] the start time."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -43,13 +44,13 @@ def _stat_fields(pid: int) -> list[str] | None:
 
 
 def start_ticks(pid: int) -> int | None:
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return int(fields[19]) if fields else None
 
 
 def alive(proc: Proc) -> bool:
     """True while the very process we started runs (zombies count as gone)."""
-    fields = _stat_fields(proc.pid)
+    fields = stat_fields(proc.pid)
     if fields is None or int(fields[19]) != proc.start_ticks:
         return False
     return fields[0] not in ("Z", "X")

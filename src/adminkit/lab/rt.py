@@ -1,6 +1,6 @@
 """Request Tracker 5 on SQLite with REST2, on 127.0.0.1:8085.
 
-Follows shared/recipes/request-tracker.md. Everything lives under `self.dir`: RT
+Its pitfalls are in docs/lab.md. Everything lives under `self.dir`: RT
 runs from our own RT_SiteConfig.pm (never /etc), mail goes to files in `rt-mail/`
 (never the system MTA), and a reset copies back the golden database taken right
 after seeding. Passwords reach the Perl seed through its environment and the REST2

@@ -1,4 +1,4 @@
-"""Samba 4 as an Active Directory DC on 127.0.0.1, LDAP/LDAPS only (recipes/samba-ad.md).
+"""Samba 4 as an Active Directory DC on 127.0.0.1, LDAP/LDAPS only (see docs/lab.md).
 
 Provisioning takes seconds, so it happens once; `reset()` restores a golden copy of the
 provisioned tree instead (about a second). Passwords reach Samba through the stdin of a

@@ -1,4 +1,4 @@
-"""OpenLDAP slapd 2.5 as a private lab directory (see shared/recipes/openldap.md).
+"""OpenLDAP slapd 2.5 as a private lab directory (docs/lab.md says why and how).
 
 One slapd from its own slapd.conf under `self.dir`, mdb with ppolicy, memberof and
 refint, listening only on loopback: StartTLS on 3389, LDAPS on 3636, and an ldapi

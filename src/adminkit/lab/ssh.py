@@ -1,4 +1,4 @@
-"""A fleet of SSH hosts, each with its own package state (see shared/recipes/ssh.md).
+"""A fleet of SSH hosts, each with its own package state (docs/lab.md, "ssh").
 
 Host N is one sshd on 127.0.1.N:22 in its own mount and UTS namespace (`unshare -m -u`),
 with overlayfs over /etc /usr /var /opt /home /root: what a test installs on one host

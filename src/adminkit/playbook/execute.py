@@ -16,18 +16,18 @@ from pydantic import ValidationError as PydanticValidationError
 
 from adminkit.core.action import Action, Applied, Params, Plan, Skip
 from adminkit.core.context import Context
-from adminkit.core.errors import PolicyRefused, ValidationError
+from adminkit.core.delivery import check_many
+from adminkit.core.errors import AdminkitError, PolicyRefused, UsageError, ValidationError
 from adminkit.core.result import Result, Status
 from adminkit.playbook import render
 from adminkit.playbook.loader import EXTRA_PARAMS, LoadedPlaybook, registry
 from adminkit.playbook.model import Step
 
 if TYPE_CHECKING:
-    from adminkit.accounts.passwords import Deliver
+    from adminkit.core.delivery import Delivery
     from adminkit.core.runner import Runner
 
 MAX_ITEMS = 10_000
-DESTRUCTIVE = {"account.disable", "account.delete"}
 
 
 class StepAction(Action[Params]):
@@ -36,11 +36,11 @@ class StepAction(Action[Params]):
     params_model: ClassVar[type[Params]] = Params
 
     def __init__(self, step: Step, variables: dict[str, Any], label: str,
-                 deliver: Any = None) -> None:
+                 deliveries: Callable[[str], Delivery] | None = None) -> None:
         super().__init__(Params())
         self.step, self.variables, self.label = step, variables, label
         self.name = step.uses  # type: ignore[misc]
-        self.deliver = deliver
+        self.deliveries = deliveries
         self.inner: Action[Any] | None = None
 
     def target(self) -> str:
@@ -57,9 +57,9 @@ class StepAction(Action[Params]):
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                  for e in exc.errors(include_url=False, include_input=False))
             raise ValidationError(f"{self.label}: {problems}") from None
-        if "deliver" in cls.__init__.__code__.co_varnames:
-            sink = self.deliver(spec or "terminal") if self.deliver else None
-            return cls(params, deliver=sink)  # type: ignore[call-arg]
+        if cls.delivers_secret:
+            sink = self.deliveries(str(spec or "terminal")) if self.deliveries else None
+            return cls(params, deliver=sink)
         return cls(params)
 
     def plan(self, ctx: Context) -> Plan:
@@ -122,15 +122,17 @@ class PlaybookRun:
         self.would_create: set[str] = set()  # logins a check run would have created
 
     def _awaits_creation(self, step: Step, scope: dict[str, Any], runner: Runner) -> str | None:
-        """In a check run, a step on an account an earlier step would create cannot be
-        planned; it is skipped with the reason instead of failing."""
-        if not runner.ctx.check or not self.would_create or "login" not in step.with_:
+        """In a check run, a step on a target an earlier step would create (an account,
+        say) cannot be planned; it is skipped with the reason instead of failing."""
+        key = registry()[step.uses].target_param
+        if not runner.ctx.check or not self.would_create or key is None or \
+                key not in step.with_:
             return None
         try:
-            login = render.render_value(step.with_["login"], scope)
+            target = render.render_value(step.with_[key], scope)
         except ValidationError:
             return None
-        return login if isinstance(login, str) and login in self.would_create else None
+        return target if isinstance(target, str) and target in self.would_create else None
 
     def actions(self, runner: Runner) -> Iterator[Action[Any]]:
         """The generator the runner consumes; it reads each result as it is produced."""
@@ -146,7 +148,7 @@ class PlaybookRun:
                 continue
             results: list[Result] = []
             failed = False
-            over = self._over_limit(step, items)
+            over = self._over_limit(step, items) or self._batch_problems(step, items, label)
             if over is not None:
                 yield _Failed(step.uses, label, over)
                 items, failed = [], True
@@ -174,8 +176,8 @@ class PlaybookRun:
                 yield action
                 result = _last(runner)
                 results.append(result)
-                if result.check and result.changed and result.action == "account.create":
-                    self.would_create.add(str(result.data.get("login", "")))
+                if result.check and result.changed and registry()[step.uses].creates_target:
+                    self.would_create.add(result.target)
                 if result.changed and not result.check and not step.check:
                     self.applied.append(action)  # only what really changed can be undone
                 failed = failed or result.failed
@@ -188,13 +190,39 @@ class PlaybookRun:
                 yield from self._rollback()
                 return
 
-    def _over_limit(self, step: Step, items: list[Any]) -> PolicyRefused | None:
+    def _over_limit(self, step: Step, items: list[Any]) -> AdminkitError | None:
         """The profile's blast-radius limit holds for playbooks too."""
-        if step.uses not in DESTRUCTIVE or self.force or len(items) <= self.bulk_limit:
+        if not registry()[step.uses].destructive or self.force or \
+                len(items) <= self.bulk_limit:
             return None
-        return PolicyRefused(f"{step.uses} on {len(items)} accounts is over the profile's "
+        return PolicyRefused(f"{step.uses} on {len(items)} targets is over the profile's "
                              f"limit of {self.bulk_limit} for one run",
                              hint="run again with --force if this is really meant")
+
+    def _batch_problems(self, step: Step, items: list[Any], label: str
+                        ) -> ValidationError | None:
+        """A loop or CSV gets the checks a bulk command makes (the same person twice):
+        the action class says what cannot all be meant, before any item runs."""
+        if len(items) < 2:
+            return None
+        built: list[Action[Any]] = []
+        labels: list[str] = []
+        for n, item in enumerate(items, 1):
+            try:
+                built.append(StepAction(step, {**self.variables, "item": item}, label,
+                                        self.deliver).build())
+            except UsageError:
+                continue  # its own expansion reports it
+            labels.append(f"{label}, item {n}")
+        try:
+            check_many(built)
+        except UsageError as exc:
+            return ValidationError(f"{label}: {exc.message}", hint=exc.hint)
+        problems = registry()[step.uses].batch_problems(built, labels)
+        if not problems:
+            return None
+        return ValidationError("duplicate items, nothing was changed:\n  "
+                               + "\n  ".join(problems[:50]))
 
     def _items(self, step: Step) -> list[Any]:
         if step.for_each is not None:
@@ -280,11 +308,11 @@ class _Failed(_Fixed):
         raise self.error
 
 
-def deliver_factory(profile: Any) -> Callable[[str], Deliver]:
+def deliver_factory(profile: Any) -> Callable[[str], Delivery]:
     """Steps name a delivery (`deliver: mail`); build it against the run's profile."""
-    from adminkit.accounts.passwords import delivery
+    from adminkit.core.delivery import delivery
 
-    def make(spec: str) -> Deliver:
+    def make(spec: str) -> Delivery:
         return delivery(spec, profile)
 
     return make

@@ -37,9 +37,9 @@ class LoadedPlaybook:
 
 
 def registry() -> dict[str, type[Action[Any]]]:
-    from adminkit.playbook.actions import ACTIONS
+    from adminkit.core.domains import actions
 
-    return ACTIONS
+    return actions()
 
 
 def load(path: Path) -> LoadedPlaybook:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from adminkit.core.config import PrintServerConfig
+from adminkit.core.config import Profile
 from adminkit.core.errors import ConnectionFailed, UsageError
+from adminkit.core.health import Probe
+from adminkit.printing.settings import PrintServerConfig, print_servers
 
 
 def check(cfg: PrintServerConfig) -> str:
@@ -19,3 +21,8 @@ def check(cfg: PrintServerConfig) -> str:
     except (RuntimeError, cups.IPPError) as exc:
         raise ConnectionFailed(f"CUPS at {cfg.host}:{cfg.port or 631}: {exc}") from None
     return f"IPP answered, {len(queues)} queue(s)"
+
+
+def probes(profile: Profile) -> list[Probe]:
+    return [Probe("print", f"{s.name} ({s.host})", lambda s=s: check(s))  # type: ignore[misc]
+            for s in print_servers(profile)]

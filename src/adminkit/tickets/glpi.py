@@ -21,6 +21,7 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef
 from adminkit.tickets.http import basic_auth, check, client, json_body, send
+from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
     import httpx
@@ -67,7 +68,7 @@ class Glpi:
     kind = "glpi"
 
     def __init__(self, profile: Profile) -> None:
-        cfg = profile.tickets
+        cfg = ticket_settings(profile)
         assert cfg is not None
         if not cfg.url:
             raise UsageError(f"profile {profile.name}: tickets.url is not set")

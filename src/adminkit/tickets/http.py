@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adminkit.core.config import Profile, TicketsConfig
+from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound
+from adminkit.tickets.settings import TicketsConfig
 
 if TYPE_CHECKING:
     import httpx

@@ -22,6 +22,7 @@ from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
+from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
     pass
@@ -36,7 +37,7 @@ class Jira:
     kind = "jira"
 
     def __init__(self, profile: Profile) -> None:
-        cfg = profile.tickets
+        cfg = ticket_settings(profile)
         assert cfg is not None
         if cfg.user and cfg.password:
             auth = basic_auth(profile, cfg, "Jira API token")

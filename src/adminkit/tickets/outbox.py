@@ -40,13 +40,15 @@ class FlushReport:
     not_reached: int = 0  # left for later because the deadline came
 
 
-def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None) -> FlushReport:
-    """Deliver due notes until done or until `deadline` seconds have passed."""
+def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None,
+          run_id: str | None = None, close: bool = True) -> FlushReport:
+    """Deliver due notes (of one run, if given) until done or `deadline` seconds passed.
+    `close`: close the systems opened for it (not when they are lent by a run)."""
     started = time.monotonic()
     report = FlushReport()
     systems: dict[tuple[str | None, str], TicketSystem] = {}
     try:
-        for note in journal.claim_due(datetime.now(UTC)):
+        for note in journal.claim_due(datetime.now(UTC), run_id=run_id):
             if deadline is not None and time.monotonic() - started > deadline:
                 journal.note_retry(note["id"], note["last_error"] or "not reached yet",
                                    datetime.now(UTC))
@@ -54,7 +56,7 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
                 continue
             _deliver_one(journal, note, systems, open_system, report)
     finally:
-        for system in systems.values():
+        for system in systems.values() if close else ():
             system.close()
     return report
 
@@ -90,18 +92,20 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
 
 
 class Pump:
-    """Delivers notes in the background while a run goes on, so actions never wait.
+    """Delivers one run's notes in the background while it goes on, so actions never wait.
 
     At the end of the run `finish()` waits for what is left, but never longer than a
     tenth of the run's own duration (at least a second, at most `limit`): a run never
     spends much of its time on the ticket system; the rest waits in the outbox.
+    The ticket system is opened by the caller, on its own thread, before the pump
+    starts: nothing here loads a profile or asks for a secret.
     """
 
-    def __init__(self, journal: Journal, open_system: Opener, *, limit: float,
+    def __init__(self, journal: Journal, system: TicketSystem, run_id: str, *, limit: float,
                  interval: float = 0.2, background: bool = True) -> None:
         import threading
 
-        self.journal, self.open_system, self.limit = journal, open_system, limit
+        self.journal, self.system, self.run_id, self.limit = journal, system, run_id, limit
         self.interval = interval
         self.started = time.monotonic()
         self.stop = threading.Event()
@@ -112,9 +116,17 @@ class Pump:
         if background:
             self.thread.start()
 
+    def open_system(self, profile: str | None, kind: str) -> TicketSystem:
+        """Every note of this run goes to the one system the run was given."""
+        return self.system
+
+    def _flush(self, deadline: float | None = None) -> FlushReport:
+        return flush(self.journal, self.open_system, deadline=deadline, run_id=self.run_id,
+                     close=False)
+
     def _loop(self) -> None:
         while not self.stop.is_set():
-            self._add(flush(self.journal, self.open_system))
+            self._add(self._flush())
             self.stop.wait(self.interval)
 
     def _add(self, part: FlushReport) -> None:
@@ -127,8 +139,9 @@ class Pump:
         self.stop.set()
         if self.thread.is_alive():
             self.thread.join()
-        last = flush(self.journal, self.open_system, deadline=budget)
+        last = self._flush(deadline=budget)
         self._add(last)
         self.report.retrying = last.retrying
         self.report.not_reached = last.not_reached
         return self.report
+

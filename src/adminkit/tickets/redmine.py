@@ -21,6 +21,7 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, json_body, send
+from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
     import httpx
@@ -61,7 +62,7 @@ class Redmine:
     kind = "redmine"
 
     def __init__(self, profile: Profile) -> None:
-        cfg = profile.tickets
+        cfg = ticket_settings(profile)
         assert cfg is not None
         headers = {"Accept": "application/json"}
         if cfg.token:

@@ -10,13 +10,14 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, json_body, send
+from adminkit.tickets.settings import ticket_settings
 
 
 class RequestTracker:
     kind = "rt"
 
     def __init__(self, profile: Profile) -> None:
-        cfg = profile.tickets
+        cfg = ticket_settings(profile)
         assert cfg is not None
         if cfg.token:
             auth = f"token {profile.secret(cfg.token, 'RT token').reveal()}"

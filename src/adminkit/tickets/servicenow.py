@@ -28,6 +28,7 @@ from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
+from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
     import httpx
@@ -75,7 +76,7 @@ class ServiceNow:
     kind = "servicenow"
 
     def __init__(self, profile: Profile) -> None:
-        cfg = profile.tickets
+        cfg = ticket_settings(profile)
         assert cfg is not None
         self.user: str | None = None  # known for Basic only: a token names no user here
         if cfg.user and cfg.password:

@@ -28,6 +28,7 @@ from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
+from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
     import httpx
@@ -51,7 +52,7 @@ class Zammad:
     kind = "zammad"
 
     def __init__(self, profile: Profile) -> None:
-        cfg = profile.tickets
+        cfg = ticket_settings(profile)
         assert cfg is not None
         opts = cfg.options
         if cfg.token:

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from adminkit.accounts.actions.base import LoginParams, Text, UserAction
 from adminkit.accounts.ldapbase import split_rdn
+from adminkit.accounts.settings import account_settings
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import ValidationError
@@ -15,7 +16,16 @@ from adminkit.core.result import Change
 
 
 def same_dn(a: str, b: str) -> bool:
-    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
+    """Case and the spaces around `=` and `,` aside, the same DN. Spaces inside a value
+    count: OU=New Hires is not OU=NewHires."""
+    return _rdns(a) == _rdns(b)
+
+
+def _rdns(dn: str) -> list[tuple[str, str]]:
+    rdn, rest = split_rdn(dn.strip())
+    name, _, value = rdn.partition("=")
+    head = [(name.strip().lower(), value.strip().lower())]
+    return head + _rdns(rest) if rest.strip() else head
 
 
 class MoveParams(LoginParams):
@@ -56,7 +66,8 @@ class SetAttributes(UserAction[SetParams]):
     params_model: ClassVar[type[Params]] = SetParams
 
     def plan(self, ctx: Context) -> Plan:
-        allowed = {a.lower(): a for a in ctx.require_profile().accounts.settable_attributes}
+        settable = account_settings(ctx.require_profile()).settable_attributes
+        allowed = {a.lower(): a for a in settable}
         refused = [name for name in self.params.values if name.lower() not in allowed]
         if refused:
             raise ValidationError(f"attribute(s) not settable in this profile: "

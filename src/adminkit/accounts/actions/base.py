@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import string
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field
@@ -33,6 +33,18 @@ class LoginParams(Params):
 
 
 P = TypeVar("P", bound=LoginParams)
+
+
+def same_twice(keys: Sequence[object], labels: Sequence[str],
+               say: Callable[[str, str], str]) -> list[str]:
+    """Rows whose key an earlier row had, each said with its label and the first's."""
+    first: dict[object, str] = {}
+    problems = []
+    for key, label in zip(keys, labels, strict=True):
+        if key in first:
+            problems.append(say(label, first[key]))
+        first.setdefault(key, label)
+    return problems
 
 
 class Prefetched:
@@ -72,6 +84,14 @@ class UserAction(Action[P]):
     """An action on one existing account, found by login; protected accounts are refused."""
 
     entry: UserEntry | None = None
+    target_param = "login"
+
+    @classmethod
+    def batch_problems(cls, actions: Sequence[Action[Any]], labels: Sequence[str]) -> list[str]:
+        """The same login twice in one file is a mistake, whatever the operation."""
+        return same_twice([a.target().casefold() for a in actions], labels,
+                          lambda label, first: f"{label}: the same login again "
+                                               f"(first at {first})")
 
     def target(self) -> str:
         return self.params.login

@@ -11,19 +11,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from adminkit.accounts import naming, passwords
-from adminkit.accounts.actions.base import Text, fill, refuse_protected
+from adminkit.accounts import naming
+from adminkit.accounts.actions.base import Text, fill, refuse_protected, same_twice
 from adminkit.accounts.actions.groups import (
     group_cache,
     membership_changes,
     refuse_protected_groups,
     resolve_groups,
 )
-from adminkit.accounts.actions.password import check_given, new_password
+from adminkit.accounts.actions.password import check_given, deliver_then_set, new_password
 from adminkit.accounts.actions.state import expiry_instant
 from adminkit.accounts.directory import (
     Directory,
@@ -32,13 +32,42 @@ from adminkit.accounts.directory import (
     UserEntry,
     directory_of,
 )
+from adminkit.accounts.settings import NamingRules, account_settings, directory_settings
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
+from adminkit.core.delivery import Delivery
 from adminkit.core.errors import ActionFailed, AdminkitError, ValidationError
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret, redact
 
 MAIL = r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$"
+
+
+def split_groups(value: Any) -> Any:
+    """Groups written in one text, as a CSV cell holds them, separated by ; or |."""
+    if isinstance(value, str):
+        return [g.strip() for g in value.replace("|", ";").split(";") if g.strip()]
+    return value
+
+
+class _Values(dict[str, str]):
+    """A template's placeholders; {mail_local} is computed only for a template that uses it.
+
+    An account with a login given explicitly may have a name that gives no mail local part;
+    that is an error only where a template asks for one.
+    """
+
+    def __init__(self, rules: NamingRules, **values: str) -> None:
+        super().__init__(values)
+        self.rules = rules
+
+    def __missing__(self, key: str) -> str:
+        if key != "mail_local":
+            raise KeyError(key)
+        self[key] = naming.local_part(self["given_name"], self["surname"],
+                                      german=self.rules.german_umlauts,
+                                      scheme=self.rules.transliteration)
+        return self[key]
 
 
 class CreateParams(Params):
@@ -48,7 +77,8 @@ class CreateParams(Params):
     display_name: Text | None = None
     mail: str | None = Field(None, max_length=254, pattern=MAIL)
     ou: Text | None = None
-    groups: list[Text] | None = None  # None: the template's groups
+    # None: the template's groups; a CSV cell or a ticket field "A;B|C" names three
+    groups: Annotated[list[Text] | None, BeforeValidator(split_groups)] = None
     expires: date | None = None  # last working day
     password: Secret | None = None
     must_change: bool | None = None  # None: the template's setting
@@ -61,9 +91,21 @@ class CreateAccount(Action[CreateParams]):
     params_model: ClassVar[type[Params]] = CreateParams
     together = 25  # rows per apply_many: a group's new members go in one modify
 
-    def __init__(self, params: CreateParams, deliver: passwords.Deliver | None = None) -> None:
-        super().__init__(params)
-        self.deliver = deliver
+    delivers_secret = True
+    creates_target = True
+    target_param = "login"
+
+    @classmethod
+    def batch_problems(cls, actions: Sequence[Action[Any]], labels: Sequence[str]) -> list[str]:
+        """One person twice (the same login, or the same names without one) would make
+        two accounts for them."""
+        keys = [(p.login,) if p.login else (p.given_name.casefold(), p.surname.casefold())
+                for p in (a.params for a in actions if isinstance(a, CreateAccount))]
+        return same_twice(keys, labels, lambda label, first: f"{label}: the same person as "
+                                                              f"{first}")
+
+    def __init__(self, params: CreateParams, deliver: Delivery | None = None) -> None:
+        super().__init__(params, deliver)
         self.login: str | None = params.login
         self.existing: UserEntry | None = None
         self.chosen: tuple[str, UserEntry | None] | None = None  # by `prepare`
@@ -79,13 +121,10 @@ class CreateAccount(Action[CreateParams]):
 
     def _wanted(self, ctx: Context) -> str:
         p = self.params
-        rules = ctx.require_profile().accounts.naming
-        try:
-            return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
-                                               german=rules.german_umlauts,
-                                               limit=rules.max_length)
-        except ValueError as exc:
-            raise ValidationError(f"{exc}; give a login") from None
+        rules = account_settings(ctx.require_profile()).naming
+        return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
+                                           german=rules.german_umlauts, limit=rules.max_length,
+                                           scheme=rules.transliteration)
 
     def _choose(self, ctx: Context, find: Callable[[str], UserEntry | None],
                 taken: Callable[[str], bool],
@@ -99,7 +138,7 @@ class CreateAccount(Action[CreateParams]):
         """
         p = self.params
         wanted = self._wanted(ctx)
-        limit = ctx.require_profile().accounts.naming.max_length
+        limit = account_settings(ctx.require_profile()).naming.max_length
         for candidate in ([wanted] if p.login else naming.candidates(wanted, limit=limit)):
             if not p.login and claimed(candidate):  # an earlier row of the file has it
                 continue
@@ -162,7 +201,7 @@ class CreateAccount(Action[CreateParams]):
     def plan(self, ctx: Context) -> Plan:
         p = self.params
         profile = ctx.require_profile()
-        template = profile.accounts.template
+        template = account_settings(profile).template
         directory = directory_of(ctx)
         group_names = template.groups if p.groups is None else p.groups
         login, existing = self.chosen or self._choose(ctx, directory.find_user,
@@ -173,11 +212,13 @@ class CreateAccount(Action[CreateParams]):
             check_given(directory, p.password)
         if p.password is None and self.deliver is None:
             raise ValidationError("a generated password needs a delivery (--deliver)")
+        if p.password is None and self.deliver is not None:
+            self.deliver.check(login)
         self.groups = resolve_groups(directory, group_names, group_cache(ctx))
         self.login = login
-        values = {"login": login, "given_name": p.given_name, "surname": p.surname,
-                  "display_name": p.display_name or f"{p.given_name} {p.surname}",
-                  "mail": p.mail or ""}
+        values = _Values(account_settings(profile).naming, login=login, mail=p.mail or "",
+                         given_name=p.given_name, surname=p.surname,
+                         display_name=p.display_name or f"{p.given_name} {p.surname}")
         attrs = {k: fill(v, values) for k, v in template.attributes.items()}
         if template.home_directory:
             attrs["homeDirectory"] = fill(template.home_directory, values)
@@ -185,7 +226,7 @@ class CreateAccount(Action[CreateParams]):
             attrs["homeDrive"] = template.home_drive
         last_day = p.expires or (date.today() + timedelta(days=template.expires_after_days)
                                  if template.expires_after_days else None)
-        cfg = profile.directory
+        cfg = directory_settings(profile)
         assert cfg is not None
         self.new = NewUser(
             login=login, given_name=p.given_name, surname=p.surname,
@@ -280,17 +321,21 @@ class CreateAccount(Action[CreateParams]):
         else:
             password = p.password or new_password(ctx, directory)
             new = NewUser(**{**self.new.__dict__, "password": password})
-            dn = directory.create_user(new)  # what we just wrote; no need to read it back
+            # what we just wrote; no need to read it back
+            dn, how = deliver_then_set(self.deliver, new.login, password,
+                                       given=p.password is not None,
+                                       write=lambda: directory.create_user(new))
             entry = UserEntry(dn=dn, login=new.login, given_name=p.given_name,
                               surname=p.surname, display_name=new.display_name, mail=p.mail,
                               enabled=p.enabled)
-            how = self._deliver(new.login, password, given=p.password is not None)
         if self.existing is not None and p.update_password == "always":  # noqa: S105
             password = p.password or new_password(ctx, directory)
-            must = ctx.require_profile().accounts.template.must_change \
+            must = account_settings(ctx.require_profile()).template.must_change \
                 if p.must_change is None else p.must_change
-            directory.set_password(entry, password, must_change=must)
-            how = self._deliver(entry.login, password, given=p.password is not None)
+            existing = entry
+            _, how = deliver_then_set(
+                self.deliver, entry.login, password, given=p.password is not None,
+                write=lambda: directory.set_password(existing, password, must_change=must))
         return entry, how
 
     def _applied(self, entry: UserEntry, how: str | None) -> Applied:
@@ -318,11 +363,3 @@ class CreateAccount(Action[CreateParams]):
             return AccountGroups(GroupsParams(login=self.existing.login,
                                               remove=[g.dn for g in self.groups]))
         return None
-
-    def _deliver(self, login: str, password: Secret, *, given: bool) -> str:
-        if given:
-            return "set as given"
-        assert self.deliver is not None
-        return self.deliver(login, password)
-
-

@@ -17,6 +17,7 @@ from adminkit.accounts.actions.attributes import same_dn
 from adminkit.accounts.actions.base import LoginParams, UserAction, find_user, refuse_protected
 from adminkit.accounts.directory import UserEntry, directory_of
 from adminkit.accounts.ldapbase import split_rdn
+from adminkit.accounts.settings import directory_settings
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import PolicyRefused, UsageError
@@ -27,7 +28,7 @@ STAMP_RE = re.compile(r"^adminkit-quarantine (\d{4}-\d{2}-\d{2}) ")
 
 
 def quarantine_ou(ctx: Context) -> str:
-    directory = ctx.require_profile().directory
+    directory = directory_settings(ctx.require_profile())
     if directory is None or not directory.quarantine_ou:
         raise UsageError("the profile names no quarantine OU (directory.quarantine_ou)",
                          hint="set it, or use --hard to delete at once")
@@ -40,6 +41,7 @@ class DeleteParams(LoginParams):
 
 class DeleteAccount(UserAction[DeleteParams]):
     name = "account.delete"
+    destructive = True
     params_model: ClassVar[type[Params]] = DeleteParams
 
     def plan(self, ctx: Context) -> Plan:
@@ -62,7 +64,10 @@ class DeleteAccount(UserAction[DeleteParams]):
         changes += [Change(op="remove", field="group", before=g.name) for g in self.groups]
         if not same_dn(parent, target):
             changes.append(Change(op="move", field="ou", before=parent, after=target))
-        self.stamp = STAMP.format(day=date.today().isoformat(), run=ctx.run.id, parent=parent)
+        # UTC's date, as purge_quarantine compares it (a local date is a day off for part
+        # of the day, and west of UTC made an account due a day early)
+        self.stamp = STAMP.format(day=datetime.now(UTC).date().isoformat(), run=ctx.run.id,
+                                  parent=parent)
         changes.append(Change(op="set", field="description", before=entry.description,
                               after=self.stamp))
         return Plan(changes, summary=f"quarantine {entry.login} (soft delete)",
@@ -101,6 +106,7 @@ class PurgeQuarantine(Action[PurgeParams]):
 
     name = "account.purge_quarantine"
     params_model: ClassVar[type[Params]] = PurgeParams
+    destructive = True
 
     def target(self) -> str:
         return f"quarantine older than {self.params.older_than_days}d"

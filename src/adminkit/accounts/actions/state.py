@@ -16,6 +16,7 @@ class DisableAccount(UserAction[LoginParams]):
 
     name = "account.disable"
     params_model: ClassVar[type[Params]] = LoginParams
+    destructive = True
     enabled = False
 
     def plan(self, ctx: Context) -> Plan:
@@ -40,6 +41,7 @@ class EnableAccount(DisableAccount):
     """account.enable: allow logons again."""
 
     name = "account.enable"
+    destructive = False
     enabled = True
 
 

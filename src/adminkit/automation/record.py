@@ -1,0 +1,114 @@
+"""A run's record: what to run, kept in its journal row so that a resume rebuilds it.
+
+The record names actions and their parameters (or a playbook and its inputs), never a
+secret's value: a parameter that held a secret is listed by name only, and an action
+that needs it again cannot be resumed (the operator runs the command anew).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ValidationError as PydanticValidationError
+
+from adminkit.automation.request import Bulk, PlaybookRequest, RunRequest
+from adminkit.core.action import Action, Applied, Params, Plan
+from adminkit.core.errors import UsageError
+from adminkit.core.secrets import Secret
+
+if TYPE_CHECKING:
+    from adminkit.core.config import Profile
+    from adminkit.core.context import Context
+
+VERSION = 1
+NOT_KEPT = {"not_kept": "secret"}  # a secret input's place in the record
+
+
+def to_record(request: RunRequest) -> dict[str, Any]:
+    record: dict[str, Any] = {"version": VERSION, "command": request.command,
+                              "stop_on_error": request.stop_on_error}
+    if request.playbook is not None:
+        book = request.playbook
+        record["playbook"] = {"path": str(book.path), "inputs": {
+            name: NOT_KEPT if isinstance(value, Secret) else value
+            for name, value in book.inputs.items()},
+                              "approved_by": book.approved_by, "force": book.force}
+    else:
+        record["actions"] = [action.record() for action in request.actions]
+    if request.bulk is not None:
+        record["bulk"] = {"labels": list(request.bulk.labels), "workers": request.bulk.workers,
+                          "force": request.bulk.force}
+    return record
+
+
+def from_record(record: dict[str, Any], *, run_id: str, profile: Profile | None,
+                ticket: str | None, check: bool) -> RunRequest:
+    """The request a journaled run was made from, to run again under its id."""
+    if record.get("version") != VERSION:
+        raise UsageError(f"run {run_id} was recorded without what it ran (an older adminkit)",
+                         hint="run its command again; what was done is found and kept")
+    bulk = record.get("bulk")
+    request = RunRequest(
+        command=str(record["command"]), profile=profile, ticket=ticket, check=check,
+        stop_on_error=bool(record.get("stop_on_error")), resume=run_id,
+        bulk=Bulk(labels=list(bulk["labels"]), workers=int(bulk["workers"]),
+                  force=bool(bulk["force"])) if bulk else None)
+    book = record.get("playbook")
+    if book is not None:
+        lost = sorted(k for k, v in dict(book["inputs"]).items() if v == NOT_KEPT)
+        if lost:
+            raise UsageError(f"run {run_id} had the secret input(s) {', '.join(lost)}, which "
+                             "the journal does not keep", hint="run the playbook again; what "
+                             "its steps did is found on the systems and kept")
+        request.playbook = PlaybookRequest(path=Path(book["path"]), inputs=dict(book["inputs"]),
+                                           approved_by=book.get("approved_by"),
+                                           force=bool(book.get("force")))
+    else:
+        request.actions = [rebuild(entry, profile) for entry in record.get("actions", [])]
+    return request
+
+
+def rebuild(entry: dict[str, Any], profile: Profile | None) -> Action[Any]:
+    from adminkit.core.domains import actions
+
+    name = str(entry.get("uses"))
+    cls = actions().get(name)
+    if cls is None:
+        raise UsageError(f"the run used the action {name!r}, which no installed domain has")
+    try:
+        params = cls.params_model.model_validate(entry.get("with") or {})
+    except PydanticValidationError as exc:
+        raise UsageError(f"the recorded parameters of {name} no longer validate: "
+                         f"{exc.errors(include_url=False, include_input=False)[0]['msg']}"
+                         ) from None
+    if entry.get("secrets"):
+        return NotKept(cls(params), list(entry["secrets"]))
+    if cls.delivers_secret:
+        from adminkit.core.delivery import delivery
+
+        spec = entry.get("deliver")
+        return cls(params, deliver=delivery(str(spec), profile) if spec else None)
+    return cls(params)
+
+
+class NotKept(Action[Params]):
+    """An action whose secret parameter was not kept: done already, or refused."""
+
+    params_model: ClassVar[type[Params]] = Params
+
+    def __init__(self, inner: Action[Any], secrets: list[str]) -> None:
+        super().__init__(Params())
+        self.inner, self.secrets = inner, secrets
+        self.name = inner.name  # type: ignore[misc]
+
+    def target(self) -> str:
+        return self.inner.target()
+
+    def plan(self, ctx: Context) -> Plan:
+        raise UsageError(f"{self.name} {self.target()}: its {', '.join(self.secrets)} was given "
+                         "on stdin and is not kept in the journal",
+                         hint="run the command again for this target")
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:  # pragma: no cover - never planned
+        raise AssertionError("not planned")

@@ -1,0 +1,303 @@
+"""The run service: a `RunRequest` in, a `RunReport` out, the same for every caller.
+
+It opens the journal, makes the ticket notes and delivers them through the outbox,
+runs the bulk pre-flight, expands a playbook, and drives the runner. The CLI, ticket
+triggers and schedules call it; none of them opens a journal or a runner itself,
+and nothing passes through environment variables. A run's journal row records what
+it ran (`automation.record`), so `resume` rebuilds it from a verified row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from adminkit.automation import bulk as bulk_run
+from adminkit.automation.record import from_record, to_record
+from adminkit.automation.request import RunRequest
+from adminkit.core import paths
+from adminkit.core.action import Action, Plan
+from adminkit.core.config import Profile, load_profile
+from adminkit.core.context import Context
+from adminkit.core.errors import JournalError, PolicyRefused, UsageError
+from adminkit.core.result import Result
+from adminkit.core.run import Run, current_operator
+from adminkit.core.runner import RunHook, Runner, RunReport
+from adminkit.journal.hook import JournalHook
+from adminkit.journal.store import Filters, Journal
+
+if TYPE_CHECKING:
+    from adminkit.tickets.base import TicketRef, TicketSystem
+    from adminkit.tickets.notes import TicketNotes
+    from adminkit.tickets.outbox import FlushReport, Pump
+
+BULK_NOTES = 20  # above this many actions, notes are delivered after the run, not during
+Hooks = Callable[[RunRequest, int], Sequence[RunHook]]  # extra hooks (a progress bar)
+
+
+class RunService:
+    """Runs requests against one journal. Thread-compatible: one run at a time per call."""
+
+    def __init__(self, *, journal_path: Path | None = None, config_dir: Path | None = None,
+                 debug: bool = False) -> None:
+        self.journal_path = journal_path or paths.default_journal_path()
+        self.config_dir = config_dir
+        self.debug = debug
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, request: RunRequest, *, hooks: Hooks | None = None) -> RunReport:
+        """Run it; the report's exit code says how it went. Errors that stop a run before
+        it starts (a malformed ticket, a bad row, a refused bulk) are raised."""
+        ref = self._ticket_ref(request)  # a malformed reference stops before anything
+        with ExitStack() as stack:
+            system = self._open_system(request.profile, ref) if ref else None
+            if system is not None:
+                stack.callback(system.close)
+            actions: Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]]
+            if request.playbook is not None:
+                actions = self._playbook(request, ref, system)
+            else:
+                actions = list(request.actions)
+            run = Run(command=request.command, profile=request.profile.name
+                      if request.profile else None, ticket=request.ticket,
+                      check=request.check, operator=request.operator or current_operator(),
+                      record=to_record(request))
+            planned: dict[int, Plan] = {}
+            opened: Context | None = None
+            notices: list[str] = []
+            if request.bulk is not None and isinstance(actions, list):
+                bulk_run.batch_problems(actions, request.bulk.labels)
+                bulk_run.blast_radius(request.command, actions, request.profile,
+                                      request.bulk.force)
+                pre = bulk_run.preflight(Run(command=request.command, profile=run.profile,
+                                             ticket=run.ticket, check=True),
+                                         request.profile, actions, request.bulk,
+                                         debug=self.debug)
+                planned, opened = pre.plans, pre.opened
+                if not request.check:
+                    notices.append(f"plan: {pre.summary}")
+            count = len(actions) if isinstance(actions, list) else 0
+            extra = list(hooks(request, count)) if hooks else []
+            report = self._execute(request, run, actions, ref, system, planned, opened, extra)
+            report.notices[:0] = notices
+            return report
+        raise AssertionError("unreachable")  # pragma: no cover - ExitStack re-raises
+
+    def _execute(self, request: RunRequest, run: Run,
+                 actions: Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]],
+                 ref: TicketRef | None, system: TicketSystem | None,
+                 planned: dict[int, Plan], opened: Context | None,
+                 extra: list[RunHook]) -> RunReport:
+        journal: Journal | None = None
+        extra_notices: list[str] = []
+        try:
+            journal = Journal(self.journal_path)
+            done: dict[int, Result] = {}
+            unsettled: set[int] = set()
+            if request.resume:
+                run.id, run.resumed = request.resume, True
+                done = journal.done_results(request.resume)
+                unsettled = _unsettled(journal, request.resume)
+                redo = sorted(i for i in done if planned.get(i))  # the plan wins
+                for index in redo:
+                    del done[index]
+                if redo:
+                    extra_notices.append(
+                        f"resume: {len(redo)} row(s) journaled as done need changes again "
+                        "(the systems say otherwise): they are done again")
+            notes = self._notes(request.profile, ref) if ref else None
+            bulk = isinstance(actions, list) and len(actions) > BULK_NOTES
+            pump = self._pump(journal, request.profile, system, run.id, background=not bulk) \
+                if system is not None else None
+            ctx = opened.handover(run) if opened is not None else \
+                Context(run=run, profile=request.profile)
+        except BaseException:  # nothing ran: close what the pre-flight opened too
+            if opened is not None:
+                opened.close()
+            if journal is not None:
+                journal.close()
+            raise
+        try:
+            runner = Runner(ctx, [JournalHook(journal, notes), *extra], done=done,
+                            stop_on_error=request.stop_on_error, debug=self.debug,
+                            planned=planned, unsettled=unsettled)
+            workers = request.bulk.workers if request.bulk else 1
+            report = runner.execute(actions(runner) if callable(actions) else actions,
+                                    workers=workers)
+            report.notices.extend(extra_notices)
+            if pump is not None:
+                delivery = _delivery_notice(pump.finish())
+                if delivery:
+                    report.notices.append(delivery)
+        finally:
+            ctx.close()
+            journal.close()
+        return report
+
+    # -- resuming -----------------------------------------------------------------------
+    def resume(self, run_id: str, *, hooks: Hooks | None = None) -> RunReport:
+        """Finish an interrupted (or failed) run from its journal row, after verifying the
+        journal. `last` is the newest such run. A run that finished well is left alone."""
+        if run_id == "last":
+            run_id = self._last_unfinished()
+        finished = self._finished_well(run_id)
+        if finished is not None:
+            when, head = finished
+            report = RunReport(Run(command=head["summary"] or "", profile=head["profile"],
+                                   ticket=head["ticket"], check=head["mode"] == "check",
+                                   id=run_id, operator=head["operator"]))
+            report.notices.append(f"run {run_id} finished at {when}: every action was "
+                                  "done; nothing to resume (run the command again to "
+                                  "check the systems)")
+            return report
+        request = self.recorded(run_id)
+        return self.run(request, hooks=hooks)
+
+    def _finished_well(self, run_id: str) -> tuple[str, dict[str, Any]] | None:
+        """When the run's last attempt ended with nothing failed, and its run row."""
+        journal = Journal(self.journal_path)
+        try:
+            rows = journal.entries(Filters(run_id=run_id, kinds=("run", "end")))
+        finally:
+            journal.close()
+        ends = [r for r in rows if r["kind"] == "end"]
+        if ends and ends[-1]["status"] in ("ok", "changed"):
+            return str(ends[-1]["time"]), rows[0]
+        return None
+
+    def _last_unfinished(self) -> str:
+        """The newest applied run that ended with failures or has no end row."""
+        journal = Journal(self.journal_path)
+        try:
+            rows = journal.entries(Filters(kinds=("run", "end")))
+        finally:
+            journal.close()
+        ended: dict[str, str] = {}
+        for row in rows:
+            if row["kind"] == "end":
+                ended[row["run_id"]] = row["status"]
+        for row in reversed(rows):
+            if row["kind"] == "run" and row["mode"] == "apply" and \
+                    ended.get(row["run_id"], "failed") == "failed":
+                return str(row["run_id"])
+        raise UsageError("no interrupted or failed run in the journal to resume",
+                         hint="`adminkit journal list` shows recent runs")
+
+    def recorded(self, run_id: str) -> RunRequest:
+        """The request a journaled run was made from; refused unless the journal verifies."""
+        journal = Journal(self.journal_path)
+        try:
+            verdict = journal.verify()
+            if not verdict.ok:
+                raise JournalError(f"the journal fails verification at row {verdict.first_bad} "
+                                   f"({verdict.reason}): run {run_id} will not be resumed "
+                                   "from it", hint="`adminkit journal verify` says more; "
+                                                   "run the command again instead")
+            row = journal.run(run_id)
+        finally:
+            journal.close()
+        if row is None:
+            raise UsageError(f"no run {run_id} in the journal",
+                             hint="`adminkit journal list` shows recent runs")
+        detail = row.get("detail") if isinstance(row.get("detail"), dict) else {}
+        record = (detail or {}).get("request")
+        if not isinstance(record, dict):
+            raise UsageError(f"run {run_id} was recorded without what it ran (an older adminkit)",
+                             hint="run its command again; what was done is found and kept")
+        profile = load_profile(row["profile"], self.config_dir) if row["profile"] else None
+        return from_record(record, run_id=run_id, profile=profile, ticket=row["ticket"],
+                           check=row["mode"] == "check")
+
+    # -- playbooks ----------------------------------------------------------------------
+    def _playbook(self, request: RunRequest, ref: TicketRef | None,
+                  system: TicketSystem | None) -> Callable[[Runner], Iterable[Action[Any]]]:
+        from adminkit.playbook.execute import PlaybookRun, deliver_factory
+        from adminkit.playbook.inputs import resolve_inputs
+        from adminkit.playbook.loader import load
+
+        assert request.playbook is not None
+        book = request.playbook
+        loaded = load(book.path)
+        values = resolve_inputs(loaded.playbook, dict(book.inputs))
+        if loaded.playbook.requires_approval and not book.approved_by and not request.check:
+            raise PolicyRefused(f"playbook {loaded.playbook.name} requires approval",
+                                hint="run it with --approved-by NAME once it is approved")
+        ticket = _ticket_fields(ref, system) if ref and system else None
+        profile = request.profile
+
+        def expand(runner: Runner) -> Iterable[Action[Any]]:
+            play = PlaybookRun(loaded, values, ticket=ticket,
+                               profile_name=profile.name if profile else None,
+                               run_id=runner.run.id, deliver=deliver_factory(profile),
+                               bulk_limit=profile.policy.bulk_limit if profile else 25,
+                               force=book.force)
+            return play.actions(runner)
+
+        return expand
+
+    # -- tickets ------------------------------------------------------------------------
+    @staticmethod
+    def _ticket_ref(request: RunRequest) -> TicketRef | None:
+        if not request.ticket:
+            return None
+        from adminkit.tickets.base import parse_ref
+        from adminkit.tickets.settings import ticket_settings
+
+        cfg = ticket_settings(request.profile)
+        return parse_ref(request.ticket, cfg.kind if cfg else None)
+
+    @staticmethod
+    def _open_system(profile: Profile | None, ref: TicketRef) -> TicketSystem:
+        """Opened here, on the caller's thread: a `prompt` secret asks the person now,
+        and the background delivery never loads a profile or asks for anything."""
+        from adminkit.tickets.systems import open_system
+
+        return open_system(profile, ref.kind)
+
+    @staticmethod
+    def _notes(profile: Profile | None, ref: TicketRef) -> TicketNotes:
+        from adminkit.tickets.notes import TicketNotes
+        from adminkit.tickets.settings import ticket_settings
+
+        cfg = ticket_settings(profile)
+        if cfg is None or cfg.kind != ref.kind:
+            return TicketNotes(ref.kind, ref.id)
+        return TicketNotes(ref.kind, ref.id, per=cfg.note_per, public_actions=cfg.public_actions)
+
+    @staticmethod
+    def _pump(journal: Journal, profile: Profile | None, system: TicketSystem, run_id: str, *,
+              background: bool) -> Pump:
+        """Deliver the run's notes while it goes on; what is left waits in the outbox."""
+        from adminkit.tickets.outbox import Pump
+        from adminkit.tickets.settings import ticket_settings
+
+        cfg = ticket_settings(profile)
+        seconds = cfg.flush_seconds if cfg else 5.0
+        return Pump(journal, system, run_id, limit=seconds, background=background)
+
+
+def _unsettled(journal: Journal, run_id: str) -> set[int]:
+    """Actions whose write an attempt announced (`started`) and never reported on."""
+    last: dict[int, str] = {}
+    for row in journal.entries(Filters(run_id=run_id, kinds=("action",))):
+        if row["idx"] is not None:
+            last[int(row["idx"])] = row["status"]
+    return {index for index, status in last.items() if status == "started"}
+
+
+def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:
+    """The ticket's fields for templates; plain data, never rendered again."""
+    ticket = system.get(ref.id)
+    return {"id": ref.id, "ref": str(ref), "subject": ticket.subject, "status": ticket.status,
+            "queue": ticket.queue, "requester": ticket.requester, "fields": ticket.fields}
+
+
+def _delivery_notice(result: FlushReport) -> str | None:
+    waiting = result.retrying + result.not_reached
+    if not (waiting or result.failed):
+        return None
+    return (f"ticket: {result.delivered} of this run's note(s) delivered, {waiting} waiting, "
+            f"{result.failed} failed; `adminkit ticket outbox` shows them, "
+            "`adminkit ticket flush` retries")

@@ -1,0 +1,9 @@
+"""The deploy domain, as the `adminkit.domains` entry point announces it."""
+
+from adminkit.core.domains import Domain
+
+DOMAIN = Domain(
+    name="deploy",
+    sections="adminkit.deploy.settings:SECTIONS",
+    probes="adminkit.deploy.health:probes",
+)

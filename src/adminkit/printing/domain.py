@@ -1,0 +1,9 @@
+"""The printing domain, as the `adminkit.domains` entry point announces it."""
+
+from adminkit.core.domains import Domain
+
+DOMAIN = Domain(
+    name="printing",
+    sections="adminkit.printing.settings:SECTIONS",
+    probes="adminkit.printing.health:probes",
+)

@@ -1,0 +1,9 @@
+"""The tickets domain, as the `adminkit.domains` entry point announces it."""
+
+from adminkit.core.domains import Domain
+
+DOMAIN = Domain(
+    name="tickets",
+    sections="adminkit.tickets.settings:SECTIONS",
+    probes="adminkit.tickets.health:probes",
+)

@@ -1,0 +1,37 @@
+"""The profile section the tickets domain owns: `tickets`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from adminkit.core.config import Profile, SecretRef, Settings, kind_of
+
+
+def _ticket_kind(kind: str) -> str:
+    return kind_of("adminkit.tickets", kind, extra=("local",))
+
+
+class TicketsConfig(Settings):
+    kind: Annotated[str, AfterValidator(_ticket_kind)] = Field(
+        description="a backend under the adminkit.tickets entry points, or local")
+    url: str | None = None
+    token: SecretRef | None = None
+    user: str | None = None
+    password: SecretRef | None = None
+    queue: str | None = None
+    ca_file: Path | None = None
+    note_per: Literal["action", "run"] = "action"
+    public_actions: list[str] = Field(
+        default_factory=list, description="actions whose notes the customer sees (public)")
+    flush_seconds: float = Field(5.0, ge=0, description="how long a run waits for delivery")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+SECTIONS: dict[str, Any] = {"tickets": TicketsConfig}
+
+
+def ticket_settings(profile: Profile | None) -> TicketsConfig | None:
+    return profile.section("tickets", TicketsConfig) if profile is not None else None

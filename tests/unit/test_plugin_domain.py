@@ -1,0 +1,276 @@
+"""A domain is a plug-in: one installed from tests/ (an entry point in a dist-info folder
+on the path, nothing in src/) brings its profile section, its action, its check, and
+takes part in journaled runs and resume like the built-in domains.
+
+Also here: resume works from the run row's record alone, and refuses a journal whose
+rows were altered.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from adminkit.journal.store import Filters, Journal
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+@dataclass
+class Tiny:
+    root: Path
+    site: Path  # holds the dist-info that announces the domain
+    folder: Path  # the tiny domain's working folder (its profile section)
+    journal: Path
+
+    def run(self, *args: str, plugin: bool = True) -> subprocess.CompletedProcess[str]:
+        path = [str(self.site), str(PLUGINS)] if plugin else []
+        env = {**os.environ, "ADMINKIT_CONFIG": str(self.root / "config"),
+               "ADMINKIT_JOURNAL": str(self.journal), "ADMINKIT_OPERATOR": "tester",
+               "PYTHONPATH": os.pathsep.join([*path, os.environ.get("PYTHONPATH", "")])}
+        env.pop("ADMINKIT_PROFILE", None)
+        return subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args], env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Tiny:
+    site = tmp_path / "site"
+    info = site / "tinydomain-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: tinydomain\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[adminkit.domains]\ntiny = tinydomain:DOMAIN\n\n"
+        "[adminkit.commands]\ntiny = tinydomain:app\n")
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    profiles = tmp_path / "config" / "profiles"
+    profiles.mkdir(parents=True, exist_ok=True)
+    (profiles / "acme.yaml").write_text(f"description: with a tiny section\ntiny:\n"
+                                        f"  folder: {folder}\n")
+    playbooks = tmp_path / "config" / "playbooks"
+    playbooks.mkdir(exist_ok=True)
+    (playbooks / "touch-three.yaml").write_text(textwrap.dedent("""\
+        name: touch-three
+        inputs:
+          first: {type: string}
+        steps:
+          - uses: tiny.touch
+            with: {name: "{{ inputs.first }}"}
+          - uses: tiny.touch
+            with: {name: fail}
+          - uses: tiny.touch
+            with: {name: last}
+        """))
+    return Tiny(tmp_path, site, folder, tmp_path / "journal.db")
+
+
+def test_the_section_is_known_only_with_the_plugin(tiny: Tiny) -> None:
+    with_it = tiny.run("profile", "show", "acme", "-o", "json")
+    assert with_it.returncode == 0, with_it.stderr
+    assert f'"folder": "{tiny.folder}"' in with_it.stdout.replace(": ", ": ")
+
+    without = tiny.run("profile", "show", "acme", plugin=False)
+    assert without.returncode == 2
+    assert "acme.yaml:2:1: tiny: unknown setting" in without.stderr
+
+
+def test_a_bad_value_in_the_section_names_file_line_and_column(tiny: Tiny) -> None:
+    (tiny.root / "config" / "profiles" / "bad.yaml").write_text("tiny:\n  folder: /x\n"
+                                                                 "  colour: red\n")
+    r = tiny.run("profile", "check", "bad")
+    assert r.returncode == 2
+    assert "bad.yaml:3:3: tiny.colour: unknown setting" in r.stderr
+
+
+def test_profile_check_runs_the_domains_probe(tiny: Tiny) -> None:
+    (tiny.folder / "x").write_text("")
+    r = tiny.run("profile", "check", "acme", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert '"system":"tiny"' in r.stdout.replace(" ", "")
+    assert "1 file(s)" in r.stdout
+
+    tiny.folder.joinpath("x").unlink()
+    tiny.folder.rmdir()
+    failed = tiny.run("profile", "check", "acme")
+    assert failed.returncode == 3
+    assert "is not a folder" in failed.stdout
+
+
+def test_its_action_runs_in_a_playbook_journaled_and_resumes_from_the_record(
+        tiny: Tiny) -> None:
+    first = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
+    assert first.returncode == 1, first.stderr  # step 2 refuses 'fail'
+    assert (tiny.folder / "alpha").exists()
+    assert not (tiny.folder / "last").exists()  # on_error: stop
+    journal = Journal(tiny.journal)
+    [run] = journal.entries(Filters(kinds=("run",)))
+    record = run["detail"]["request"]
+    assert record["playbook"]["inputs"] == {"first": "alpha"}
+    assert "argv" not in run["detail"]
+    journal.close()
+
+    (tiny.folder / "fail.allowed").write_text("")
+    (tiny.folder / "alpha").unlink()  # the server says alpha is gone: the plan decides
+    again = tiny.run("run", "--resume", run["run_id"])  # no profile, no playbook, no inputs
+    assert again.returncode == 0, again.stderr
+    assert (tiny.folder / "fail").read_text() == run["run_id"]
+    assert (tiny.folder / "last").read_text() == run["run_id"]
+    journal = Journal(tiny.journal)
+    actions = journal.entries(Filters(run_id=run["run_id"]))
+    assert [(a["idx"], a["status"]) for a in actions] == [
+        (0, "started"), (0, "changed"), (1, "started"), (1, "failed"),  # the first attempt
+        (1, "started"), (1, "changed"), (2, "started"), (2, "changed")]  # the resume
+    assert journal.verify().ok
+    journal.close()
+
+
+def test_resume_refuses_a_journal_whose_rows_were_altered(tiny: Tiny) -> None:
+    first = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
+    assert first.returncode == 1
+    journal = Journal(tiny.journal)
+    [run] = journal.entries(Filters(kinds=("run",)))
+    journal.close()
+    # someone edits the recorded inputs behind adminkit's back, around the triggers
+    db = sqlite3.connect(tiny.journal)
+    db.execute("DROP TRIGGER entries_append_only_u")
+    detail = db.execute("SELECT detail FROM entries WHERE kind = 'run'").fetchone()[0]
+    db.execute("UPDATE entries SET detail = ? WHERE kind = 'run'",
+               (detail.replace('"alpha"', '"../../etc/evil"'),))
+    db.commit()
+    db.close()
+
+    (tiny.folder / "fail.allowed").write_text("")
+    r = tiny.run("run", "--resume", run["run_id"])
+    assert r.returncode == 1
+    assert "fails verification" in r.stderr
+    assert "will not be resumed" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tiny.folder / "fail").exists()  # nothing ran
+
+
+def test_the_domains_command_group_is_found(tiny: Tiny) -> None:
+    r = tiny.run("tiny", "hello")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "tiny says hello"
+    assert "tiny" in tiny.run("--help").stdout
+
+
+def test_resume_last_finishes_the_newest_failed_run_and_then_leaves_it_alone(
+        tiny: Tiny) -> None:
+    older = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=older")
+    newer = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=newer")
+    assert older.returncode == newer.returncode == 1
+    journal = Journal(tiny.journal)
+    runs = [r["run_id"] for r in journal.entries(Filters(kinds=("run",)))]
+    journal.close()
+    (tiny.folder / "fail.allowed").write_text("")
+
+    resumed = tiny.run("run", "--resume", "last", "-o", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f'"id":"{runs[1]}"' in resumed.stdout.replace(" ", "")
+    assert (tiny.folder / "fail").read_text() == runs[1]
+
+    before = sorted(p.name for p in tiny.folder.iterdir())
+    (tiny.folder / "last").unlink()  # even if the systems drifted: a finished run is done
+    again = tiny.run("run", "--resume", runs[1])
+    assert again.returncode == 0, again.stderr
+    assert "nothing to resume" in again.stderr
+    assert sorted(p.name for p in tiny.folder.iterdir()) == sorted(set(before) - {"last"})
+    journal = Journal(tiny.journal)
+    assert len(journal.entries(Filters(run_id=runs[1], kinds=("run",)))) == 2  # no third
+    journal.close()
+
+    nothing_left = tiny.run("run", "--resume", "last")  # the older one is next
+    assert nothing_left.returncode == 0, nothing_left.stderr
+    none = tiny.run("run", "--resume", "last")
+    assert none.returncode == 2
+    assert "no interrupted or failed run" in none.stderr
+
+
+# -- secret inputs: masked everywhere, never journaled, never typed on the command line --
+
+SECRET_BOOK = """\
+name: keep-secret
+inputs:
+  name: {type: string}
+  token: {type: secret}
+steps:
+  - uses: tiny.touch
+    with: {name: "{{ inputs.name }}", content: "{{ inputs.token }}"}
+"""
+
+
+def _journal_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def test_a_secret_input_typed_on_the_command_line_is_refused(tiny: Tiny) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    r = tiny.run("-p", "acme", "run", "keep-secret", "-i", "name=a", "-i", "token=Hunter2!x")
+    assert r.returncode == 2
+    assert "input token: is a secret" in r.stderr and "--secret-stdin" in r.stderr
+    assert "Hunter2!x" not in r.stderr + r.stdout
+    assert not (tiny.folder / "a").exists()
+
+
+def test_a_secret_input_from_stdin_reaches_the_action_and_nothing_else(tiny: Tiny) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    canary = "canary-Secret-Input-4711"
+    env = {**os.environ, "ADMINKIT_CONFIG": str(tiny.root / "config"),
+           "ADMINKIT_JOURNAL": str(tiny.journal), "ADMINKIT_TICKETS": str(tiny.root / "t.db"),
+           "PYTHONPATH": os.pathsep.join([str(tiny.site), str(PLUGINS),
+                                          os.environ.get("PYTHONPATH", "")])}
+    ticket = subprocess.run([sys.executable, "-m", "adminkit.cli.main", "ticket", "new", "x"],
+                            env=env, capture_output=True, text=True, check=True).stdout.strip()
+    r = subprocess.run([sys.executable, "-m", "adminkit.cli.main", "-p", "acme", "-t",
+                        f"local:{ticket}", "-o", "json", "run", "keep-secret", "-i", "name=b",
+                        "--secret-stdin", "token"], input=canary + "\n", env=env,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    assert (tiny.folder / "b").read_text() == canary  # it went through, as a Secret
+    assert canary not in r.stdout + r.stderr
+    assert canary.encode() not in _journal_bytes(tiny.journal)
+    assert canary.encode() not in _journal_bytes(tiny.root / "t.db")  # nor in the notes
+    journal = Journal(tiny.journal)
+    [run] = journal.entries(Filters(kinds=("run",)))
+    journal.close()
+    assert run["detail"]["request"]["playbook"]["inputs"] == {
+        "name": "b", "token": {"not_kept": "secret"}}
+    resumed = tiny.run("run", "--resume", run["run_id"])  # finished well: nothing to do
+    assert resumed.returncode == 0
+
+
+def test_a_secret_input_by_reference_is_resolved_and_resumable(tiny: Tiny) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    os.environ["TINY_TOKEN"] = "from-the-environment-77"
+    try:
+        r = tiny.run("-p", "acme", "run", "keep-secret", "-i", "name=fail", "-i",
+                     "token=env:TINY_TOKEN")
+        assert r.returncode == 1  # 'fail' is refused until fail.allowed exists
+        journal = Journal(tiny.journal)
+        [run] = journal.entries(Filters(kinds=("run",)))
+        journal.close()
+        assert run["detail"]["request"]["playbook"]["inputs"]["token"] == "env:TINY_TOKEN"
+        (tiny.folder / "fail.allowed").write_text("")
+        again = tiny.run("run", "--resume", run["run_id"])
+        assert again.returncode == 0, again.stderr
+        assert (tiny.folder / "fail").read_text() == "from-the-environment-77"
+    finally:
+        del os.environ["TINY_TOKEN"]
+
+
+def test_a_password_attribute_cannot_be_made_settable(tiny: Tiny) -> None:
+    (tiny.root / "config" / "profiles" / "leaky.yaml").write_text(
+        "accounts:\n  settable_attributes: [title, userPassword]\n")
+    r = tiny.run("profile", "show", "leaky")
+    assert r.returncode == 2
+    assert "leaky.yaml:2:3: accounts.settable_attributes" in r.stderr
+    assert "userPassword hold(s) a password" in r.stderr
