@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adminkit.core import errors
 from adminkit.core.errors import (
     ActionFailed,
     AdminkitError,
@@ -49,7 +50,7 @@ BAD_INPUT = (19, 21, 34, 64, 65, 17)
 UNREACHABLE = (8, 13, 51, 52)
 
 
-class OutcomeUnknown(ConnectionFailed):
+class OutcomeUnknown(errors.OutcomeUnknown):
     """A write left for the directory and its answer was lost: it may or may not have
     been done, and it was not sent again."""
 
