@@ -124,7 +124,7 @@ def test_its_action_runs_in_a_playbook_journaled_and_resumes_from_the_record(
     assert (tiny.folder / "fail").read_text() == run["run_id"]
     assert (tiny.folder / "last").read_text() == run["run_id"]
     journal = Journal(tiny.journal)
-    actions = journal.entries(Filters(run_id=run["run_id"]))
+    actions = journal.entries(Filters(run_id=run["run_id"], settled_intents=True))
     assert [(a["idx"], a["status"]) for a in actions] == [
         (0, "started"), (0, "changed"), (1, "started"), (1, "failed"),  # the first attempt
         (1, "started"), (1, "changed"), (2, "started"), (2, "changed")]  # the resume

@@ -281,7 +281,8 @@ class RunService:
 def _unsettled(journal: Journal, run_id: str) -> set[int]:
     """Actions whose write an attempt announced (`started`) and never reported on."""
     last: dict[int, str] = {}
-    for row in journal.entries(Filters(run_id=run_id, kinds=("action",))):
+    for row in journal.entries(Filters(run_id=run_id, kinds=("action",),
+                                       settled_intents=True)):
         if row["idx"] is not None:
             last[int(row["idx"])] = row["status"]
     return {index for index, status in last.items() if status == "started"}
