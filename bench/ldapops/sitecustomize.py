@@ -78,11 +78,10 @@ except ImportError:  # not an adminkit process
 else:
     for _name in ("bind", "search", "add", "modify", "delete", "modify_dn", "unbind"):
         _wrap(ldap3.Connection, _name)
-    try:  # adds and modifies adminkit encodes itself (ldap3 sees them only as a fallback)
+    try:  # adds adminkit encodes itself (ldap3 sees them only as a fallback)
         from adminkit.accounts import ldapwire
     except ImportError:
         pass
     else:
-        for _name in ("add", "modify"):
-            _wrap(ldapwire, _name)  # type: ignore[arg-type]
+        _wrap(ldapwire, "add")  # type: ignore[arg-type]
     atexit.register(_report)

@@ -4,9 +4,11 @@ A real HTTP server on 127.0.0.1 that follows GLPI's documented requests and answ
 (apirest.md: Init session, Kill session, Get full session, Get an item, Get sub items,
 Add item(s), Update item(s), upload a document, Errors): a session token from
 `initSession` with a user token or Basic login (and App-Token when one is set), the token
-on every later call, errors as `["ERROR_CODE", "message"]`. Tickets, follow-ups and
-documents live in memory for assertions; faults (401/429/5xx, expired sessions) can be
-ordered up.
+on every later call, errors as `["ERROR_CODE", "message"]` (a refused user token is 401
+ERROR_GLPI_LOGIN_USER_TOKEN, a session token GLPI no longer knows 401
+ERROR_SESSION_TOKEN_INVALID). Tickets, follow-ups and documents live in memory for
+assertions; faults (401/429/5xx, expired sessions) can be ordered up. GLPI itself does not
+rate-limit: a 429, 502, 503 or 504 is the proxy in front of it, with the proxy's page.
 
     with FakeGlpi() as glpi:
         ticket = glpi.add_ticket("Printer jammed")
@@ -16,30 +18,42 @@ ordered up.
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-from tests.fakes.served import Answer, Seen, ServedFake
+from adminkit.tickets.settings import TicketsConfig
+from tests.fakes.httpserver import (
+    PROXY_REASONS,
+    Reply,
+    Request,
+    ServerFake,
+    json_reply,
+    proxy_reply,
+)
+from tests.fakes.ticketfake import StoredNote
 
 PREFIX = "/apirest.php"
 RIGHT_MISSING = "You don't have permission to perform this action."
+JSON_TYPE = "application/json; charset=UTF-8"
 
 
-class FakeGlpi(ServedFake):
-    content_type = "application/json; charset=UTF-8"
+class FakeGlpi(ServerFake):
+    kind = "glpi"
+    refusal = "ERROR_GLPI_LOGIN_USER_TOKEN"
+    note_write = ("POST", f"{PREFIX}/ITILFollowup")
+    missing_ticket = "999999"
 
     def __init__(self, *, user_token: str = "glpi-user-token",  # noqa: S107 - a fake's
                  app_token: str | None = None,
                  login: tuple[str, str] = ("adminkit", "glpi-password")) -> None:
         super().__init__()
         self.user_token, self.app_token, self.login = user_token, app_token, login
+        self.secret = user_token
+        self.account = (login[0],)  # a session names its user by login (glpiname)
         self.tickets: dict[int, dict[str, Any]] = {}
         self.hidden: set[int] = set()  # tickets the API account may not see
         self.followups: list[dict[str, Any]] = []
@@ -49,6 +63,23 @@ class FakeGlpi(ServedFake):
         self.sessions_opened = 0
         self.sessions_killed = 0
         self._ids = iter(range(100, 1_000_000))
+
+    # -- what the contract suite asks of every ticket fake ----------------------------
+    def tickets_config(self, secret_ref: str) -> TicketsConfig:
+        """The API user's token (My settings > Remote access keys)."""
+        return TicketsConfig(kind="glpi", url=self.url, token=secret_ref)
+
+    def create_ticket(self) -> str:
+        return str(self.add_ticket())
+
+    def notes(self, ticket: str) -> list[StoredNote]:
+        """Follow-ups: private ones are internal."""
+        return [StoredNote(str(f["id"]), f["content"], internal=f["is_private"] == 1)
+                for f in self.followups_of(int(ticket))]
+
+    def seen(self, method: str, path: str) -> list[Request]:
+        """As ServerFake's, with `path` below apirest.php (`/initSession`)."""
+        return super().seen(method, PREFIX + path)
 
     # -- arranging --------------------------------------------------------------------
     def add_ticket(self, name: str = "Printer jammed", *, status: int = 1,
@@ -70,82 +101,82 @@ class FakeGlpi(ServedFake):
         with self.lock:
             return [dict(f) for f in self.followups if f["items_id"] == ticket_id]
 
-    def fail_next(self, status: int, count: int = 1, *, retry_after: int | str | None = None,
-                  body: Any = b"", skip: int = 0) -> None:
-        """As ServedFake's; a bare 401 says the session token is invalid."""
-        if status == 401 and body == b"":
-            body = ["ERROR_SESSION_TOKEN_INVALID", "session_token seems invalid"]
-        super().fail_next(status, count, retry_after=retry_after, body=body, skip=skip)
-
     def expire_sessions(self) -> None:
         """Every open session dies, as PHP's session garbage collector would do."""
         with self.lock:
             self.sessions.clear()
 
     # -- answering --------------------------------------------------------------------
-    def _error(self, status: int, code: str, message: str) -> Answer:
+    def _glpi_error(self, status: int, code: str, message: str) -> Reply:
         doc = f"{message}; view documentation in your browser at {self.url}{PREFIX}/#{code}"
-        return status, {}, [code, doc]
+        return json_reply(status, [code, doc], content_type=JSON_TYPE)
 
-    def handle(self, req: Seen) -> Answer:
-        with self.lock:
-            self.requests.append(req)
-            inside = req.path.startswith(PREFIX + "/")
-            req.path = req.path[len(PREFIX):].rstrip("/") if inside else req.path
-            fault = self._take_fault()
-            if fault is not None:
-                return fault
-            if not inside:
-                return 404, {}, b"Not Found"
-            if self.app_token is not None:
-                given = req.headers.get("app-token") or req.query.get("app_token")
-                if not given:
-                    return self._error(400, "ERROR_APP_TOKEN_PARAMETERS_MISSING",
-                                       "missing parameter app_token")
-                if given != self.app_token:
-                    return self._error(400, "ERROR_WRONG_APP_TOKEN_PARAMETER",
-                                       "parameter app_token seems wrong")
-            if req.path == "/initSession" and req.method == "GET":
-                return self._init_session(req)
-            token = req.headers.get("session-token") or req.query.get("session_token")
-            if not token:
-                return self._error(400, "ERROR_SESSION_TOKEN_MISSING",
-                                   "parameter session_token is missing or empty")
-            if token not in self.sessions:
-                return self._error(401, "ERROR_SESSION_TOKEN_INVALID",
-                                   "session_token seems invalid")
-            return self._route(req, token)
+    def _error(self, req: Request, status: int, message: str) -> Reply:
+        """An ordered-up failure: the proxy's page, PHP's empty 500, or GLPI's own 401."""
+        if status in PROXY_REASONS:
+            return proxy_reply(status)
+        if status == 401 and req.path == f"{PREFIX}/initSession":
+            return self._glpi_error(401, "ERROR_GLPI_LOGIN_USER_TOKEN",
+                                    "parameter user_token seems invalid")
+        if status == 401:
+            return self._glpi_error(401, "ERROR_SESSION_TOKEN_INVALID",
+                                    "session_token seems invalid")
+        if status == 500:
+            return Reply(500)
+        return self._glpi_error(status, "ERROR", message)
 
-    def _init_session(self, req: Seen) -> Answer:
-        auth = req.headers.get("authorization", "")
-        scheme, _, value = auth.partition(" ")
+    def _route(self, req: Request) -> Reply:
+        if not req.path.startswith(PREFIX + "/"):
+            return Reply(404, b"Not Found", {"Content-Type": "text/plain"})
+        path = req.path[len(PREFIX):].rstrip("/")
+        if self.app_token is not None:
+            given = req.header("app-token") or req.arg("app_token")
+            if not given:
+                return self._glpi_error(400, "ERROR_APP_TOKEN_PARAMETERS_MISSING",
+                                        "missing parameter app_token")
+            if given != self.app_token:
+                return self._glpi_error(400, "ERROR_WRONG_APP_TOKEN_PARAMETER",
+                                        "parameter app_token seems wrong")
+        if path == "/initSession" and req.method == "GET":
+            return self._init_session(req)
+        token = req.header("session-token") or req.arg("session_token")
+        if not token:
+            return self._glpi_error(400, "ERROR_SESSION_TOKEN_MISSING",
+                                    "parameter session_token is missing or empty")
+        if token not in self.sessions:
+            return self._glpi_error(401, "ERROR_SESSION_TOKEN_INVALID",
+                                    "session_token seems invalid")
+        return self._session_call(req, path, token)
+
+    def _init_session(self, req: Request) -> Reply:
+        scheme, value = req.authorization()
         if scheme == "user_token" and value:
-            if value != self.user_token:
-                return self._error(401, "ERROR_GLPI_LOGIN_USER_TOKEN",
-                                   "parameter user_token seems invalid")
+            if value != self.user_token or self.credentials_revoked:
+                return self._glpi_error(401, "ERROR_GLPI_LOGIN_USER_TOKEN",
+                                        "parameter user_token seems invalid")
         elif scheme == "Basic" and value:
-            user, _, password = base64.b64decode(value).decode().partition(":")
-            if (user, password) != self.login:
-                return self._error(401, "ERROR_GLPI_LOGIN", "Incorrect username or password")
+            if req.basic_login() != self.login or self.credentials_revoked:
+                return self._glpi_error(401, "ERROR_GLPI_LOGIN",
+                                        "Incorrect username or password")
         else:
-            return self._error(400, "ERROR_LOGIN_PARAMETERS_MISSING",
-                               "parameter(s) login, password or user_token are missing")
+            return self._glpi_error(400, "ERROR_LOGIN_PARAMETERS_MISSING",
+                                    "parameter(s) login, password or user_token are missing")
         token = secrets.token_hex(20)
         self.sessions.add(token)
         self.sessions_opened += 1
-        return 200, {}, {"session_token": token}
+        return json_reply(200, {"session_token": token}, content_type=JSON_TYPE)
 
-    def _route(self, req: Seen, token: str) -> Answer:
-        parts = req.path.strip("/").split("/")
+    def _session_call(self, req: Request, path: str, token: str) -> Reply:
+        parts = path.strip("/").split("/")
         if req.method == "GET" and parts == ["killSession"]:
             self.sessions.discard(token)
             self.sessions_killed += 1
-            return 200, {}, b""
+            return Reply(200)
         if req.method == "GET" and parts == ["getFullSession"]:
-            return 200, {}, {"session": self._php_session()}
+            return json_reply(200, {"session": self._php_session()}, content_type=JSON_TYPE)
         if parts[0] == "Ticket" and len(parts) >= 2:
             if not parts[1].isdigit():
-                return self._error(400, "ERROR_BAD_ARRAY", "id must be an integer")
+                return self._glpi_error(400, "ERROR_BAD_ARRAY", "id must be an integer")
             ticket_id = int(parts[1])
             if len(parts) == 2 and req.method == "GET":
                 return self._get_ticket(ticket_id, req)
@@ -159,8 +190,8 @@ class FakeGlpi(ServedFake):
             return self._add_followup(req)
         if parts == ["Document"] and req.method == "POST":
             return self._add_document(req)
-        return self._error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM",
-                           "resource not found or not an instance of CommonDBTM")
+        return self._glpi_error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM",
+                                "resource not found or not an instance of CommonDBTM")
 
     def _php_session(self) -> dict[str, Any]:
         """A few of the $_SESSION keys GLPI fills at login (Session::init), as the API
@@ -174,66 +205,67 @@ class FakeGlpi(ServedFake):
                 "glpiactive_entity": 0, "glpiactive_entity_name": "Root entity",
                 "glpiactive_entity_recursive": 1, "glpicsrftokens": {"fake": 0}}
 
-    def _visible(self, ticket_id: int) -> Answer | None:
+    def _visible(self, ticket_id: int) -> Reply | None:
         if ticket_id not in self.tickets:
-            return self._error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
+            return self._glpi_error(404, "ERROR_ITEM_NOT_FOUND", "Item not found")
         if ticket_id in self.hidden:
-            return self._error(401, "ERROR_RIGHT_MISSING", RIGHT_MISSING)
+            return self._glpi_error(401, "ERROR_RIGHT_MISSING", RIGHT_MISSING)
         return None
 
-    def _get_ticket(self, ticket_id: int, req: Seen) -> Answer:
+    def _get_ticket(self, ticket_id: int, req: Request) -> Reply:
         refused = self._visible(ticket_id)
         if refused:
             return refused
         ticket = {k: v for k, v in self.tickets[ticket_id].items() if not k.startswith("_")}
-        if req.query.get("expand_dropdowns") == "true":
+        if req.arg("expand_dropdowns") == "true":
             ticket["entities_id"] = "Root entity"
             ticket["itilcategories_id"] = self.tickets[ticket_id]["_category"] or 0
-        return 200, {}, ticket
+        return json_reply(200, ticket, content_type=JSON_TYPE)
 
-    def _json_input(self, req: Seen) -> dict[str, Any] | Answer:
-        if not req.headers.get("content-type", "").startswith("application/json"):
-            return self._error(400, "ERROR_JSON_PAYLOAD_INVALID", "JSON payload seems invalid")
+    def _json_input(self, req: Request) -> dict[str, Any] | Reply:
+        invalid = self._glpi_error(400, "ERROR_JSON_PAYLOAD_INVALID", "JSON payload seems invalid")
+        if req.content_type != "application/json":
+            return invalid
         try:
             payload = json.loads(req.body)
         except ValueError:
-            return self._error(400, "ERROR_JSON_PAYLOAD_INVALID", "JSON payload seems invalid")
+            return invalid
         value = payload.get("input") if isinstance(payload, dict) else None
         if not isinstance(value, dict):
-            return self._error(400, "ERROR_BAD_ARRAY", "input parameter must be an array of "
-                                                       "objects")
+            return self._glpi_error(400, "ERROR_BAD_ARRAY",
+                                    "input parameter must be an array of objects")
         return value
 
-    def _update_ticket(self, ticket_id: int, req: Seen) -> Answer:
+    def _update_ticket(self, ticket_id: int, req: Request) -> Reply:
         fields = self._json_input(req)
-        if isinstance(fields, tuple):
+        if isinstance(fields, Reply):
             return fields
         if ticket_id not in self.tickets:
-            return self._error(400, "ERROR_GLPI_UPDATE", "Item not found")
+            return self._glpi_error(400, "ERROR_GLPI_UPDATE", "Item not found")
         if ticket_id in self.hidden:
-            return self._error(400, "ERROR_GLPI_UPDATE", RIGHT_MISSING)
+            return self._glpi_error(400, "ERROR_GLPI_UPDATE", RIGHT_MISSING)
         status = fields.get("status")
         if status is not None and status not in range(1, 7):
-            return self._error(400, "ERROR_GLPI_UPDATE", "Invalid status")
+            return self._glpi_error(400, "ERROR_GLPI_UPDATE", "Invalid status")
         self.tickets[ticket_id].update({k: v for k, v in fields.items() if k in ("status",)})
-        return 200, {}, [{str(ticket_id): True, "message": ""}]
+        return json_reply(200, [{str(ticket_id): True, "message": ""}], content_type=JSON_TYPE)
 
-    def _list_followups(self, ticket_id: int, req: Seen) -> Answer:
+    def _list_followups(self, ticket_id: int, req: Request) -> Reply:
         refused = self._visible(ticket_id)
         if refused:
             return refused
         start, end = 0, 49
         if "range" in req.query:
-            first, sep, last = req.query["range"].partition("-")
+            first, sep, last = (req.arg("range") or "").partition("-")
             if not (sep and first.isdigit() and last.isdigit()):
-                return self._error(400, "ERROR",
-                                   "range must be in format : [start-end] with integers")
+                return self._glpi_error(400, "ERROR",
+                                        "range must be in format : [start-end] with integers")
             start, end = int(first), int(last)
         rows = [f for f in self.followups if f["items_id"] == ticket_id]
         total = len(rows)
         if start > total:
-            return self._error(400, "ERROR_RANGE_EXCEED_TOTAL",
-                               f"Provided range exceed total count of data: {total}")
+            return self._glpi_error(400, "ERROR_RANGE_EXCEED_TOTAL",
+                                    f"Provided range exceed total count of data: {total}")
         # GLPI 9.x serves the content as it stores it: HTML-escaped
         page = [{**f, "content": html.escape(f["content"], quote=False)}
                 for f in rows[start:end + 1]]
@@ -244,7 +276,7 @@ class FakeGlpi(ServedFake):
             headers["Content-Range"] = f"{start}-{end}/{total}"
             if end - start + 1 < total:
                 status = 206
-        return status, headers, page
+        return json_reply(status, page, headers, content_type=JSON_TYPE)
 
     def _new_followup(self, ticket_id: int, content: str, is_private: int) -> int:
         followup_id = next(self._ids)
@@ -254,25 +286,26 @@ class FakeGlpi(ServedFake):
                                "requesttypes_id": 1})
         return followup_id
 
-    def _add_followup(self, req: Seen) -> Answer:
+    def _add_followup(self, req: Request) -> Reply:
         fields = self._json_input(req)
-        if isinstance(fields, tuple):
+        if isinstance(fields, Reply):
             return fields
         ticket_id = fields.get("items_id")
         if (fields.get("itemtype") != "Ticket" or not isinstance(ticket_id, int)
                 or ticket_id not in self.tickets or ticket_id in self.hidden):
-            return self._error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
+            return self._glpi_error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
         content, private = fields.get("content"), fields.get("is_private", 0)
         if not isinstance(content, str) or not content or private not in (0, 1):
-            return self._error(400, "ERROR_GLPI_ADD", "Invalid content or is_private")
+            return self._glpi_error(400, "ERROR_GLPI_ADD", "Invalid content or is_private")
         followup_id = self._new_followup(ticket_id, content, int(private))
-        return 201, {"Location": f"{self.url}{PREFIX}/ITILFollowup/{followup_id}"}, {
-            "id": followup_id, "message": ""}
+        return json_reply(201, {"id": followup_id, "message": ""},
+                          {"Location": f"{self.url}{PREFIX}/ITILFollowup/{followup_id}"},
+                          content_type=JSON_TYPE)
 
-    def _add_document(self, req: Seen) -> Answer:
-        ctype = req.headers.get("content-type", "")
+    def _add_document(self, req: Request) -> Reply:
+        ctype = req.header("content-type") or ""
         if not ctype.startswith("multipart/form-data"):
-            return self._error(400, "ERROR_BAD_ARRAY", "expected multipart/form-data")
+            return self._glpi_error(400, "ERROR_BAD_ARRAY", "expected multipart/form-data")
         msg = BytesParser(policy=policy.HTTP).parsebytes(
             b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + req.body)
         manifest: dict[str, Any] | None = None
@@ -286,31 +319,25 @@ class FakeGlpi(ServedFake):
             elif name:
                 files[name] = (part.get_filename(), payload, part.get_content_type())
         if manifest is None or not isinstance(manifest.get("input"), dict):
-            return self._error(400, "ERROR_JSON_PAYLOAD_INVALID", "uploadManifest is missing")
+            return self._glpi_error(400, "ERROR_JSON_PAYLOAD_INVALID",
+                                    "uploadManifest is missing")
         fields = manifest["input"]
         names = fields.get("_filename") or []
         uploaded = files.get("filename[0]")
         if not names or uploaded is None or uploaded[0] != names[0]:
-            return self._error(400, "ERROR_GLPI_ADD", "the file in _filename was not sent")
+            return self._glpi_error(400, "ERROR_GLPI_ADD",
+                                    "the file in _filename was not sent")
         ticket_id = fields.get("items_id")
         if fields.get("itemtype") == "Ticket" and (ticket_id not in self.tickets
                                                    or ticket_id in self.hidden):
-            return self._error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
+            return self._glpi_error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
         document_id = next(self._ids)
         self.documents.append({"id": document_id, "name": fields.get("name"),
                                "filename": uploaded[0], "data": uploaded[1],
                                "mime": uploaded[2], "itemtype": fields.get("itemtype"),
                                "items_id": ticket_id})
-        return 201, {"Location": f"{self.url}{PREFIX}/Document/{document_id}"}, {
+        return json_reply(201, {
             "id": document_id, "message": "Document move succeeded.",
-            "upload_result": {"filename": [{"name": uploaded[0], "size": len(uploaded[1])}]}}
+            "upload_result": {"filename": [{"name": uploaded[0], "size": len(uploaded[1])}]}},
+            {"Location": f"{self.url}{PREFIX}/Document/{document_id}"}, content_type=JSON_TYPE)
 
-
-@contextmanager
-def running(**kwargs: Any) -> Iterator[FakeGlpi]:
-    """`with running() as glpi:` - a started fake, stopped afterwards."""
-    fake = FakeGlpi(**kwargs).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()

@@ -1,23 +1,27 @@
 """A small real HTTP server for vendor fakes: 127.0.0.1, port 0, one thread per connection.
 
-Shared by the ticket-system fakes (created for jira.py, servicenow.py, zammad.py; any fake
-may use it). A fake supplies `route(request) -> Reply` and `error(request, status, message)
--> Reply` in its vendor's error format; this module does the socket work, reads each
+The one base of every vendor fake (the ticket systems' and any other): a fake subclasses
+`ServerFake` and supplies `_route(request) -> Reply` and `_error(request, status, message)
+-> Reply` in its vendor's error format. This module does the socket work, reads each
 request body fully (Content-Length or chunked, so keep-alive stays in step), records every
 request, and can be told to answer the next K matching requests with a failure (429 or 503
 with Retry-After, 500, 401) before routing, the way a rate limiter or proxy in front of the
-real server would. The real client library talks to it unmodified. Set `server.tls` (see
-`self_signed_tls`) before starting it to serve https with a certificate for 127.0.0.1.
+real server would, or to carry out the next matching request and lose its answer (the
+connection drops, as when a proxy times out after the server did the work). The real
+client library talks to it unmodified. Set `server.tls` (see `self_signed_tls`) before
+starting it to serve https with a certificate for 127.0.0.1.
 """
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +55,22 @@ class Request:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    def authorization(self) -> tuple[str, str]:
+        """(scheme, credentials) of the Authorization header; empty strings without one."""
+        scheme, _, credentials = (self.header("authorization") or "").partition(" ")
+        return scheme, credentials
+
+    def basic_login(self) -> tuple[str, str] | None:
+        """(user, password) of HTTP Basic credentials; None for another scheme, or garbage."""
+        scheme, credentials = self.authorization()
+        if scheme != "Basic":
+            return None
+        try:
+            user, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+        except ValueError:
+            return None
+        return user, password
+
     @property
     def content_type(self) -> str:
         return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
@@ -73,14 +93,28 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, json.dumps(obj).encode(),
-                 {"Content-Type": "application/json;charset=UTF-8", **(headers or {})})
+def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None, *,
+               content_type: str = "application/json;charset=UTF-8") -> Reply:
+    return Reply(status, json.dumps(obj).encode(), {"Content-Type": content_type,
+                                                    **(headers or {})})
 
 
 def text_reply(status: int, text: str, headers: dict[str, str] | None = None) -> Reply:
     return Reply(status, text.encode(), {"Content-Type": "text/plain; charset=utf-8",
                                          **(headers or {})})
+
+
+PROXY_REASONS = {429: "Too Many Requests", 502: "Bad Gateway",
+                 503: "Service Temporarily Unavailable", 504: "Gateway Time-out"}
+
+
+def proxy_reply(status: int) -> Reply:
+    """The HTML page a reverse proxy (nginx) answers with when it rate-limits or cannot
+    reach the application behind it: no JSON, whatever the API's own format."""
+    reason = PROXY_REASONS.get(status, "Error")
+    page = f"<html><head><title>{status} {reason}</title></head><body><center><h1>{status} " \
+           f"{reason}</h1></center><hr><center>nginx</center></body></html>\r\n"
+    return Reply(status, page.encode(), {"Content-Type": "text/html"})
 
 
 @dataclass
@@ -91,6 +125,7 @@ class Failure:
     method: str | None = None
     path: str | None = None  # a prefix of the request path
     reply: Reply | None = None  # answer this instead of the vendor's error
+    lose: bool = False  # carry the request out, then drop the connection unanswered
 
     def matches(self, req: Request) -> bool:
         return ((self.method is None or req.method == self.method.upper())
@@ -99,6 +134,8 @@ class Failure:
 
 Route = Callable[[Request], Reply]
 ErrorBody = Callable[[Request, int, str], Reply]
+# (method, path pattern, handler): the handler gets the request and the pattern's groups
+Routes = Sequence[tuple[str, str, Callable[..., Reply]]]
 
 
 class FakeHTTPServer:
@@ -124,6 +161,13 @@ class FakeHTTPServer:
             self._failures.append(Failure(status, times,
                                           None if retry_after is None else str(retry_after),
                                           method, path, reply))
+
+    def lose_answer(self, *, times: int = 1, method: str | None = None,
+                    path: str | None = None) -> None:
+        """Carry out the next `times` matching requests, then close the connection without
+        an answer: the server did the work, the client never hears of it."""
+        with self.lock:
+            self._failures.append(Failure(0, times, None, method, path, lose=True))
 
     @property
     def url(self) -> str:
@@ -159,7 +203,8 @@ class FakeHTTPServer:
         self.stop()
 
     # -- serving ----------------------------------------------------------------
-    def handle(self, req: Request) -> Reply:
+    def handle(self, req: Request) -> Reply | None:
+        """The reply to send, or None: drop the connection unanswered."""
         with self.lock:
             self.requests.append(req)
             failure = next((f for f in self._failures if f.matches(req)), None)
@@ -167,15 +212,17 @@ class FakeHTTPServer:
                 failure.times -= 1
                 if failure.times <= 0:
                     self._failures.remove(failure)
+            if failure is not None and not failure.lose:
                 reply = failure.reply or self.error(req, failure.status,
                                                     _REASONS.get(failure.status, "failure"))
                 if failure.retry_after is not None:
                     reply.headers["Retry-After"] = failure.retry_after
                 return reply
             try:
-                return self.route(req)
+                reply = self.route(req)
             except BadRequest as exc:
-                return self.error(req, exc.status, exc.message)
+                reply = self.error(req, exc.status, exc.message)
+            return None if failure is not None else reply
 
 
 def self_signed_tls(directory: Path) -> tuple[ssl.SSLContext, Path]:
@@ -225,7 +272,7 @@ def _handler_class(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
 
         def _read_body(self) -> bytes:
             if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
                     if size == 0:
@@ -243,6 +290,9 @@ def _handler_class(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
                           parse_qs(parts.query, keep_blank_values=True),
                           {k.lower(): v for k, v in self.headers.items()}, body)
             reply = server.handle(req)
+            if reply is None:  # the answer is lost: the client sees the connection close
+                self.close_connection = True
+                return
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
@@ -258,29 +308,77 @@ def _handler_class(server: FakeHTTPServer) -> type[BaseHTTPRequestHandler]:
 
 class ServerFake:
     """A vendor fake served by a FakeHTTPServer on its own `_route` and `_error`: started
-    and stopped as a context manager, failures ordered up with `fail`."""
+    and stopped directly or as a context manager; failures and lost answers ordered up;
+    every request it received kept in `requests`."""
 
     def __init__(self) -> None:
         self.server = FakeHTTPServer(self._route, self._error)
+        self.credentials_revoked = False  # a fake's login check refuses everything once set
+        self.unknown: list[str] = []  # requests no route answered: the client sent a wrong call
 
     def _route(self, req: Request) -> Reply:
         raise NotImplementedError
 
+    def _dispatch(self, req: Request, routes: Routes) -> Reply | None:
+        """The first route whose method and path pattern match answers, given the pattern's
+        groups; None when none does (the request is noted in `unknown`)."""
+        for method, pattern, handler in routes:
+            m = re.fullmatch(pattern, req.path)
+            if m and req.method == method:
+                return handler(req, *m.groups())
+        self.unknown.append(f"{req.method} {req.path}")
+        return None
+
     def _error(self, req: Request, status: int, message: str) -> Reply:
         raise NotImplementedError
 
-    def fail(self, status: int, *, times: int = 1, retry_after: float | None = None,
-             method: str | None = None, path: str | None = None) -> None:
-        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path)
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while a request is served: take it to arrange or read the fake's state."""
+        return self.server.lock
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.requests
+
+    def seen(self, method: str, path: str) -> list[Request]:
+        """The requests received with this method and exactly this path."""
+        with self.lock:
+            return [r for r in self.requests if r.method == method and r.path == path]
+
+    def fail(self, status: int, *, times: int = 1, retry_after: float | str | None = None,
+             method: str | None = None, path: str | None = None,
+             reply: Reply | None = None) -> None:
+        self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path,
+                         reply=reply)
+
+    def lose_answer(self, *, times: int = 1, method: str | None = None,
+                    path: str | None = None) -> None:
+        self.server.lose_answer(times=times, method=method, path=path)
+
+    def reject_credentials(self) -> None:
+        """The credential the fake accepted stops working (revoked, rotated, expired)."""
+        with self.lock:
+            self.credentials_revoked = True
+
+    def mistakes(self) -> list[str]:
+        """What the client sent that the real API does not have, or would silently ignore."""
+        return list(self.unknown)
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
         self.server.start()
         return self
 
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.server.stop()
+        self.stop()

@@ -26,16 +26,16 @@ Auth: Basic `email:api_token` (Cloud) or `Bearer <personal access token>` (Data 
 
 from __future__ import annotations
 
-import base64
 import email.parser
 import email.policy
 import itertools
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.fakes.httpserver import BadRequest, Reply, Request, ServerFake, json_reply
+from adminkit.tickets.settings import TicketsConfig
+from tests.fakes.httpserver import BadRequest, Reply, Request, Routes, ServerFake, json_reply
+from tests.fakes.ticketfake import StoredNote
 
 # A small service-desk workflow: (transition id, transition name, target status).
 TRANSITIONS = [("11", "Start work", "In Progress"), ("21", "Ask the customer",
@@ -73,16 +73,36 @@ class Issue:
 
 
 class FakeJira(ServerFake):
+    kind = "jira"
+    refusal = "401"
+    note_write = ("POST", "/rest/servicedeskapi/request/")
+    missing_ticket = "HD-404"
+
     def __init__(self, *, user: str = "bot@example.com",
                  api_token: str = "jira-api-token-1",  # noqa: S107 - a test credential
                  pat: str | None = None) -> None:
         self.user, self.api_token, self.pat = user, api_token, pat
+        self.secret = api_token
         self.display_name = "Adminkit Bot"
+        self.account = (self.display_name, user)
         self.issues: dict[str, Issue] = {}
-        self.unknown: list[str] = []  # requests no route answered: the backend sent a wrong call
         self.max_page = 50  # the servicedeskapi's page size cap
         self._ids = itertools.count(10000)
+        self._keys = itertools.count(100)
         super().__init__()
+
+    # -- what the contract suite asks of every ticket fake ----------------------------
+    def tickets_config(self, secret_ref: str) -> TicketsConfig:
+        """Jira Cloud: the account's e-mail and an API token, HTTP Basic."""
+        return TicketsConfig(kind="jira", url=self.url, user=self.user, password=secret_ref)
+
+    def create_ticket(self) -> str:
+        return self.issue(f"HD-{next(self._keys)}").key
+
+    def notes(self, ticket: str) -> list[StoredNote]:
+        with self.lock:
+            return [StoredNote(c.id, c.body, internal=not c.public)
+                    for c in self.issues[ticket].comments]
 
     # -- set-up and inspection ----------------------------------------------------
     def issue(self, key: str, summary: str = "Please unlock my account", *,
@@ -116,14 +136,11 @@ class FakeJira(ServerFake):
         return json_reply(status, {"errorMessages": [message], "errors": {}}, headers)
 
     def _authenticated(self, req: Request) -> bool:
-        value = req.header("authorization") or ""
-        scheme, _, cred = value.partition(" ")
+        if self.credentials_revoked:
+            return False
+        scheme, cred = req.authorization()
         if scheme == "Basic":
-            try:
-                user, _, secret = base64.b64decode(cred, validate=True).decode().partition(":")
-            except ValueError:
-                return False
-            return user == self.user and secret == self.api_token
+            return req.basic_login() == (self.user, self.api_token)
         return scheme == "Bearer" and self.pat is not None and cred == self.pat
 
     # -- routing ----------------------------------------------------------------------
@@ -133,7 +150,7 @@ class FakeJira(ServerFake):
                                           "to perform this operation.")
         if req.method == "GET" and req.path == "/rest/api/2/myself":
             return self._myself(req)
-        routes = [
+        routes: Routes = [
             ("POST", r"/rest/servicedeskapi/request/([^/]+)/comment", self._add_comment),
             ("GET", r"/rest/servicedeskapi/request/([^/]+)/comment", self._comments),
             ("GET", r"/rest/api/2/issue/([^/]+)", self._get_issue),
@@ -141,12 +158,10 @@ class FakeJira(ServerFake):
             ("POST", r"/rest/api/2/issue/([^/]+)/transitions", self._do_transition),
             ("POST", r"/rest/api/2/issue/([^/]+)/attachments", self._attach),
         ]
-        for method, pattern, handler in routes:
-            m = re.fullmatch(pattern, req.path)
-            if m and req.method == method:
-                return handler(req, m.group(1))
-        self.unknown.append(f"{req.method} {req.path}")
-        return self._error(req, 404, f"null for uri: {req.path}")
+        reply = self._dispatch(req, routes)
+        if reply is None:
+            return self._error(req, 404, f"null for uri: {req.path}")
+        return reply
 
     def _myself(self, req: Request) -> Reply:
         if (req.header("authorization") or "").startswith("Bearer "):  # Data Center

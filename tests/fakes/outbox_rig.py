@@ -1,35 +1,41 @@
 """Queue a ticket note the way a run does, and make queued notes due again, for outbox tests.
 
-Used by the ticket-backend tests (test_tickets_*.py): a journal row
-with `note=` puts the note in the outbox in the same transaction, exactly as the journal
-hook does; `make_due` stands in for waiting out the backoff.
+Used by the ticket contract suite and the backend tests: a journal row with `note=` puts
+the note in the outbox in the same transaction, exactly as the journal hook does;
+`make_due` stands in for waiting out the backoff; `crash_after_posting` leaves what a
+flusher that died between posting a note and recording it leaves behind.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from adminkit.journal.store import Journal
+from adminkit.tickets.base import TicketSystem
 
 
 def marker(run_id: str, index: int) -> str:
     return f"adminkit:{run_id}:{index};"
 
 
-def queue_note(journal: Journal, *, system: str, ticket: str, run_id: str = "R1",
-               index: int = 0, internal: bool = True, profile: str = "acme",
-               body: str | None = None) -> str:
-    """Journal one action with its note; returns the note's text (marker first)."""
-    body = body or (f"{marker(run_id, index)} account.disable jdoe by tester (profile "
-                    f"{profile}, run {run_id})\nchanged: disable jdoe\n    enabled: True -> False")
+RUN = "R-20251125-100000-abc123"
+# A note as a run writes it, with what ticket systems like to rewrite: HTML, entities,
+# LIKE and query wildcards (% _ ^), quotes, non-ASCII, indented diff lines.
+NOTE = (f"{marker(RUN, 0)} account.disable jdoe by tester (profile acme, run {RUN})\n"
+        "changed: disable jdoe\n"
+        "    enabled: True -> False\n"
+        "    description: '50% <b>off</b> & \"more\"' -> 'Jiří_Nováček ^ ünïcode'")
+
+
+def queue_note(journal: Journal, *, system: str, ticket: str, internal: bool = True,
+               profile: str = "acme") -> None:
+    """Journal action 0 of run RUN with its note, NOTE, as the journal hook does."""
     journal.append(
-        kind="action", run_id=run_id, idx=index, operator="tester", profile=profile,
+        kind="action", run_id=RUN, idx=0, operator="tester", profile=profile,
         ticket=f"{system}:{ticket}", mode="apply", action="account.disable", target="jdoe",
         status="changed", summary="disable jdoe",
-        note={"key": f"{run_id}:{index}", "system": system, "ticket": ticket,
-              "internal": internal, "body": body})
-    return body
+        note={"key": f"{RUN}:0", "system": system, "ticket": ticket, "internal": internal,
+              "body": NOTE})
 
 
 def make_due(journal: Journal) -> None:
@@ -37,9 +43,11 @@ def make_due(journal: Journal) -> None:
                        "WHERE status = 'pending'")
 
 
-def crash_while_leased(journal: Journal) -> None:
-    """A flusher claimed the due notes and died before recording anything; its lease ran out."""
-    journal.claim_due(datetime.now(UTC))
+def crash_after_posting(journal: Journal, system: TicketSystem) -> None:
+    """A flusher claimed the due notes, posted each through `system`, and died before
+    recording that it had; its lease ran out."""
+    for note in journal.claim_due(datetime.now(UTC)):
+        system.add_note(note["ticket"], note["body"], internal=bool(note["internal"]))
     journal.db.execute("UPDATE outbox SET lease_until = '2000-01-01T00:00:00+00:00' "
                        "WHERE lease_until IS NOT NULL")
 
@@ -47,7 +55,3 @@ def crash_while_leased(journal: Journal) -> None:
 def next_attempt(journal: Journal) -> datetime:
     [row] = journal.outbox()
     return datetime.fromisoformat(row["next_attempt"])
-
-
-def open_journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / "journal" / "journal.db")

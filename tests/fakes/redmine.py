@@ -7,8 +7,10 @@ Rest_IssueStatuses; Rest_Users: `/users/current.json?include=memberships`; Rest_
 `/roles/N.json` with the role's permissions): the API key in `X-Redmine-API-Key` (or
 `?key=`, or Basic), 401 for
 bad credentials, 403 for an issue the account may not see, 404 for none, 422 with
-`{"errors": [...]}`, 204 No Content for an update. Issues, journals and attachments live
-in memory for assertions; faults (429/5xx with Retry-After) can be ordered up.
+`{"errors": [...]}`, 204 No Content for an update; 401, 403 and 404 come with an empty
+body (Redmine's `head :status` for API requests). Issues, journals and attachments live
+in memory for assertions; faults can be ordered up: Redmine does not rate-limit, so a
+429, 502, 503 or 504 is the proxy's page, and a 500 Rails' static error page.
 
     with FakeRedmine() as redmine:
         issue = redmine.add_issue("Printer jammed")
@@ -18,14 +20,20 @@ in memory for assertions; faults (429/5xx with Retry-After) can be ordered up.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from tests.fakes.served import Answer, Seen, ServedFake
+from adminkit.tickets.settings import TicketsConfig
+from tests.fakes.httpserver import (
+    PROXY_REASONS,
+    Reply,
+    Request,
+    ServerFake,
+    json_reply,
+    proxy_reply,
+)
+from tests.fakes.ticketfake import StoredNote
 
 # Redmine's default statuses (as loaded by `rake redmine:load_default_data`)
 STATUSES = [{"id": 1, "name": "New", "is_closed": False},
@@ -42,13 +50,28 @@ ROLES = {3: ("Manager", ["view_issues", "add_issues", "edit_issues", "add_issue_
          4: ("Developer", ["view_issues", "add_issues", "edit_issues", "add_issue_notes",
                            "view_private_notes"]),
          5: ("Reporter", ["view_issues", "add_issues", "add_issue_notes"])}
+JSON_TYPE = "application/json; charset=utf-8"
+RAILS_500 = (b"<!DOCTYPE html>\n<html>\n<head>\n  <title>We're sorry, but something went "
+             b"wrong (500)</title>\n</head>\n<body>\n  <h1>We're sorry, but something went "
+             b"wrong.</h1>\n</body>\n</html>\n")
 
 
-class FakeRedmine(ServedFake):
+def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
+    return json_reply(status, obj, headers, content_type=JSON_TYPE)
+
+
+class FakeRedmine(ServerFake):
+    kind = "redmine"
+    refusal = "401"
+    note_write = ("PUT", "/issues/")
+    missing_ticket = "999999"
+
     def __init__(self, *, api_key: str = "redmine-api-key",
                  login: tuple[str, str] = ("adminkit", "redmine-password")) -> None:
         super().__init__()
         self.api_key, self.login = api_key, login
+        self.secret = api_key
+        self.account = ("Adminkit Bot", login[0])
         self.issues: dict[int, dict[str, Any]] = {}
         self.hidden: set[int] = set()  # issues the API account may not see (403)
         self.may_set_notes_private = True  # the role permission "Set notes as private"
@@ -58,6 +81,19 @@ class FakeRedmine(ServedFake):
              "roles": [{"id": 4, "name": "Developer"}]}]
         self.uploads: dict[str, dict[str, Any]] = {}
         self._ids = iter(range(100, 1_000_000))
+
+    # -- what the contract suite asks of every ticket fake ----------------------------
+    def tickets_config(self, secret_ref: str) -> TicketsConfig:
+        """The API account's access key (My account > API access key)."""
+        return TicketsConfig(kind="redmine", url=self.url, token=secret_ref)
+
+    def create_ticket(self) -> str:
+        return str(self.add_issue())
+
+    def notes(self, ticket: str) -> list[StoredNote]:
+        """Journals with notes: private notes are the internal ones."""
+        return [StoredNote(str(j["id"]), j["notes"], internal=bool(j["private_notes"]))
+                for j in self.notes_of(int(ticket))]
 
     # -- arranging --------------------------------------------------------------------
     def add_issue(self, subject: str = "Printer jammed", *, status_id: int = 1) -> int:
@@ -84,81 +120,86 @@ class FakeRedmine(ServedFake):
             return [dict(j) for j in self.issues[issue_id]["journals"] if j["notes"]]
 
     # -- answering --------------------------------------------------------------------
-    def _authenticated(self, req: Seen) -> bool:
-        key = req.headers.get("x-redmine-api-key") or req.query.get("key")
+    def _error(self, req: Request, status: int, message: str) -> Reply:
+        if status in PROXY_REASONS:
+            return proxy_reply(status)
+        if status == 401:
+            return Reply(401, b"", {"WWW-Authenticate": 'Basic realm="Redmine API"'})
+        if status == 422:
+            return _json(422, {"errors": [message]})
+        if status == 500:
+            return Reply(500, RAILS_500, {"Content-Type": "text/html; charset=utf-8"})
+        return Reply(status)
+
+    def _authenticated(self, req: Request) -> bool:
+        if self.credentials_revoked:
+            return False
+        key = req.header("x-redmine-api-key") or req.arg("key")
         if key is not None:
             return key == self.api_key
-        scheme, _, value = req.headers.get("authorization", "").partition(" ")
-        if scheme != "Basic":
-            return False
-        user, _, password = base64.b64decode(value).decode().partition(":")
-        return (user, password) == self.login or user == self.api_key
+        login = req.basic_login()
+        return login is not None and (login == self.login or login[0] == self.api_key)
 
-    def handle(self, req: Seen) -> Answer:
-        with self.lock:
-            self.requests.append(req)
-            fault = self._take_fault()
-            if fault is not None:
-                return fault
-            if not self._authenticated(req):
-                return 401, {"WWW-Authenticate": 'Basic realm="Redmine API"'}, b""
-            parts = req.path.strip("/").split("/")
-            if req.method == "GET" and parts == ["issue_statuses.json"]:
-                return 200, {}, {"issue_statuses": STATUSES}
-            if req.method == "GET" and parts == ["users", "current.json"]:
-                return self._current_user(req)
-            if req.method == "GET" and len(parts) == 2 and parts[0] == "roles":
-                return self._role(parts[1])
-            if req.method == "POST" and parts == ["uploads.json"]:
-                return self._upload(req)
-            if len(parts) == 2 and parts[0] == "issues" and parts[1].endswith(".json"):
-                ident = parts[1][:-len(".json")]
-                issue = self.issues.get(int(ident)) if ident.isdigit() else None
-                if issue is None:
-                    return 404, {}, b""
-                if issue["id"] in self.hidden:
-                    return 403, {}, b""
-                if req.method == "GET":
-                    return self._show(issue, req)
-                if req.method == "PUT":
-                    return self._update(issue, req)
-            return 404, {}, b""
+    def _route(self, req: Request) -> Reply:
+        if not self._authenticated(req):
+            return self._error(req, 401, "")
+        parts = req.path.strip("/").split("/")
+        if req.method == "GET" and parts == ["issue_statuses.json"]:
+            return _json(200, {"issue_statuses": STATUSES})
+        if req.method == "GET" and parts == ["users", "current.json"]:
+            return self._current_user(req)
+        if req.method == "GET" and len(parts) == 2 and parts[0] == "roles":
+            return self._role(parts[1])
+        if req.method == "POST" and parts == ["uploads.json"]:
+            return self._upload(req)
+        if len(parts) == 2 and parts[0] == "issues" and parts[1].endswith(".json"):
+            ident = parts[1][:-len(".json")]
+            issue = self.issues.get(int(ident)) if ident.isdigit() else None
+            if issue is None:
+                return Reply(404)
+            if issue["id"] in self.hidden:
+                return Reply(403)
+            if req.method == "GET":
+                return self._show(issue, req)
+            if req.method == "PUT":
+                return self._update(issue, req)
+        return Reply(404)
 
-    def _current_user(self, req: Seen) -> Answer:
+    def _current_user(self, req: Request) -> Reply:
         user: dict[str, Any] = {
             "id": API_USER["id"], "login": self.login[0], "admin": self.admin,
             "firstname": "Adminkit", "lastname": "Bot", "mail": "adminkit@example.com",
             "created_on": "2025-01-06T08:00:00Z", "last_login_on": "2025-11-25T08:00:00Z",
             "api_key": self.api_key,  # Redmine shows the key to its owner
             "custom_fields": []}
-        if "memberships" in req.query.get("include", "").split(","):
+        if "memberships" in (req.arg("include") or "").split(","):
             user["memberships"] = [dict(m) for m in self.memberships]
-        return 200, {}, {"user": user}
+        return _json(200, {"user": user})
 
-    def _role(self, name: str) -> Answer:
+    def _role(self, name: str) -> Reply:
         ident = name[:-len(".json")] if name.endswith(".json") else ""
         if not ident.isdigit() or int(ident) not in ROLES:
-            return 404, {}, b""
+            return Reply(404)
         role_name, permissions = ROLES[int(ident)]
         if role_name == "Developer" and self.may_set_notes_private:
             permissions = [*permissions, "set_notes_private"]
-        return 200, {}, {"role": {"id": int(ident), "name": role_name, "assignable": True,
-                                  "issues_visibility": "default",
-                                  "time_entries_visibility": "all",
-                                  "users_visibility": "all", "permissions": permissions}}
+        return _json(200, {"role": {"id": int(ident), "name": role_name, "assignable": True,
+                                    "issues_visibility": "default",
+                                    "time_entries_visibility": "all",
+                                    "users_visibility": "all", "permissions": permissions}})
 
     def _status(self, status_id: int) -> dict[str, Any]:
         return next(s for s in STATUSES if s["id"] == status_id)
 
-    def _show(self, issue: dict[str, Any], req: Seen) -> Answer:
+    def _show(self, issue: dict[str, Any], req: Request) -> Reply:
         shown = {k: v for k, v in issue.items() if k not in ("journals", "status_id")}
         shown["status"] = self._status(issue["status_id"])
-        include = req.query.get("include", "").split(",")
+        include = (req.arg("include") or "").split(",")
         if "journals" in include:
             shown["journals"] = [dict(j) for j in issue["journals"]]
         if "attachments" not in include:
             shown.pop("attachments")
-        return 200, {}, {"issue": shown}
+        return _json(200, {"issue": shown})
 
     def _journal(self, issue_id: int, notes: str, private: bool,
                  details: list[dict[str, Any]]) -> int:
@@ -168,20 +209,20 @@ class FakeRedmine(ServedFake):
             "created_on": "2025-11-25T10:00:00Z", "private_notes": private, "details": details})
         return journal_id
 
-    def _update(self, issue: dict[str, Any], req: Seen) -> Answer:
-        if not req.headers.get("content-type", "").startswith("application/json"):
-            return 422, {}, {"errors": ["Content-Type must be application/json"]}
+    def _update(self, issue: dict[str, Any], req: Request) -> Reply:
+        if req.content_type != "application/json":
+            return _json(422, {"errors": ["Content-Type must be application/json"]})
         try:
             fields = json.loads(req.body).get("issue")
         except (ValueError, AttributeError):
             fields = None
         if not isinstance(fields, dict):
-            return 422, {}, {"errors": ["issue is missing"]}
+            return _json(422, {"errors": ["issue is missing"]})
         details: list[dict[str, Any]] = []
         status_id = fields.get("status_id")
         if status_id is not None:
             if status_id not in [s["id"] for s in STATUSES]:
-                return 422, {}, {"errors": ["Status is not included in the list"]}
+                return _json(422, {"errors": ["Status is not included in the list"]})
             if status_id != issue["status_id"]:
                 details.append({"property": "attr", "name": "status_id",
                                 "old_value": str(issue["status_id"]),
@@ -190,7 +231,7 @@ class FakeRedmine(ServedFake):
         for upload in fields.get("uploads") or []:
             stored = self.uploads.get(upload.get("token", ""))
             if stored is None:
-                return 422, {}, {"errors": ["Attachments is invalid"]}
+                return _json(422, {"errors": ["Attachments is invalid"]})
             attached.append({**stored, "filename": upload.get("filename", stored["filename"]),
                              "content_type": upload.get("content_type")})
         if status_id is not None:
@@ -205,23 +246,14 @@ class FakeRedmine(ServedFake):
         private = bool(fields.get("private_notes")) and self.may_set_notes_private
         if notes or details:
             self._journal(issue["id"], notes, private if notes else False, details)
-        return 204, {}, b""
+        return Reply(204)
 
-    def _upload(self, req: Seen) -> Answer:
-        if req.headers.get("content-type") != "application/octet-stream":
-            return 406, {}, b""
+    def _upload(self, req: Request) -> Reply:
+        if req.header("content-type") != "application/octet-stream":
+            return Reply(406)
         upload_id = next(self._ids)
         token = f"{upload_id}.{secrets.token_hex(32)}"
         self.uploads[token] = {"id": upload_id, "token": token,
-                               "filename": req.query.get("filename", ""), "data": req.body}
-        return 201, {}, {"upload": {"id": upload_id, "token": token}}
+                               "filename": req.arg("filename", ""), "data": req.body}
+        return _json(201, {"upload": {"id": upload_id, "token": token}})
 
-
-@contextmanager
-def running(**kwargs: Any) -> Iterator[FakeRedmine]:
-    """`with running() as redmine:` - a started fake, stopped afterwards."""
-    fake = FakeRedmine(**kwargs).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()

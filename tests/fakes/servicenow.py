@@ -24,14 +24,15 @@ What it follows (ServiceNow's REST API reference, "Table API" and "Attachment AP
   the body and its Content-Type -> 201 `{"result": {attachment metadata}}` and Location.
 - Errors: `{"error": {"message": ..., "detail": ...}, "status": "failure"}`; 401 "User Not
   Authenticated"; 404 "No Record found" / "Record doesn't exist or ACL restricts the record
-  retrieval"; 400 for a URI that is no API; 429 with Retry-After and X-RateLimit-*.
+  retrieval"; 400 for a URI that is no API; 429 "Rate limit exceeded" with Retry-After
+  (seconds to wait, always sent) and X-RateLimit-Limit/-Reset/-Rule ("Inbound REST API
+  rate limiting").
 
 Auth: Basic user:password, or `Bearer <OAuth access token>`.
 """
 
 from __future__ import annotations
 
-import base64
 import itertools
 import re
 import time
@@ -40,7 +41,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.fakes.httpserver import BadRequest, Reply, Request, ServerFake, json_reply
+from adminkit.tickets.settings import TicketsConfig
+from tests.fakes.httpserver import BadRequest, Reply, Request, Routes, ServerFake, json_reply
+from tests.fakes.ticketfake import StoredNote
 
 TABLE_OF_PREFIX = {"INC": "incident", "RITM": "sc_req_item", "REQ": "sc_request",
                    "CHG": "change_request", "PRB": "problem", "SCTASK": "sc_task"}
@@ -88,12 +91,18 @@ class Store:
 
 
 class FakeServiceNow(ServerFake):
+    kind = "servicenow"
+    refusal = "401"
+    note_write = ("PATCH", "/api/now/table/")
+    missing_ticket = "INC0099999"
+
     def __init__(self, *, user: str = "adminkit.integration",
                  password: str = "snow-password-1",  # noqa: S107 - a test credential
                  token: str | None = None) -> None:
         self.user, self.password, self.token = user, password, token
+        self.secret = password
+        self.account = ("Adminkit Integration", user)
         self.store = Store()
-        self.unknown: list[str] = []
         self.ignored_query: list[str] = []
         self.ignored_fields: list[str] = []
         self.empty_as_404 = False  # answer an empty result like Table API v1: 404
@@ -106,8 +115,28 @@ class FakeServiceNow(ServerFake):
         self.store.users[api_user["sys_id"]] = api_user
         self.read_only: set[str] = set()  # fields a write ACL silently drops from updates
         self.unqueryable: set[str] = set()  # fields whose query conditions the instance drops
-        self._numbers = itertools.count(1)
+        self._numbers = itertools.count(20001)
         super().__init__()
+
+    # -- what the contract suite asks of every ticket fake ----------------------------
+    def tickets_config(self, secret_ref: str) -> TicketsConfig:
+        """An integration account's user name and password, HTTP Basic."""
+        return TicketsConfig(kind="servicenow", url=self.url, user=self.user,
+                             password=secret_ref)
+
+    def create_ticket(self) -> str:
+        return self.record(f"INC{next(self._numbers):07d}")["number"]
+
+    def notes(self, ticket: str) -> list[StoredNote]:
+        """The record's journal entries: work notes are internal, comments reach the caller."""
+        with self.lock:
+            sys_id = self.find(ticket)["sys_id"]
+            return [StoredNote(j["sys_id"], j["value"], internal=j["element"] == "work_notes")
+                    for j in self.store.journal if j["element_id"] == sys_id]
+
+    def mistakes(self) -> list[str]:
+        """Calls no route answers; query conditions and fields an instance drops."""
+        return [*self.unknown, *self.ignored_query, *self.ignored_fields]
 
     # -- set-up and inspection ----------------------------------------------------
     def _person(self, name: str) -> str:
@@ -147,7 +176,7 @@ class FakeServiceNow(ServerFake):
         self.store.journal.append(entry)
         return entry["sys_id"]
 
-    def notes(self, number: str) -> list[tuple[str, str]]:
+    def journal_of(self, number: str) -> list[tuple[str, str]]:
         """(element, value) of every journal entry on the record, oldest first."""
         sys_id = self.find(number)["sys_id"]
         return [(j["element"], j["value"]) for j in self.store.journal
@@ -157,23 +186,21 @@ class FakeServiceNow(ServerFake):
     def _error(self, req: Request, status: int, message: str,
                detail: str | None = None) -> Reply:
         headers: dict[str, str] = {}
-        if status == 429:
+        if status == 429:  # Retry-After comes always; an ordered-up one replaces this one
             message, detail = "Rate limit exceeded", "The rate limit rule has been exceeded"
             headers = {"X-RateLimit-Limit": "60", "X-RateLimit-Reset": str(int(time.time()) + 60),
-                       "X-RateLimit-Rule": "b8a4f6d1db7e2010fake"}
+                       "X-RateLimit-Rule": "b8a4f6d1db7e2010fake", "Retry-After": "60"}
         elif status == 401:
             message, detail = "User Not Authenticated", "Required to provide Auth information"
         return json_reply(status, {"error": {"message": message, "detail": detail},
                                    "status": "failure"}, headers)
 
     def _authenticated(self, req: Request) -> bool:
-        scheme, _, cred = (req.header("authorization") or "").partition(" ")
+        if self.credentials_revoked:
+            return False
+        scheme, cred = req.authorization()
         if scheme == "Basic":
-            try:
-                user, _, secret = base64.b64decode(cred, validate=True).decode().partition(":")
-            except ValueError:
-                return False
-            return (user, secret) == (self.user, self.password)
+            return req.basic_login() == (self.user, self.password)
         return scheme == "Bearer" and self.token is not None and cred == self.token
 
     # -- routing ----------------------------------------------------------------------
@@ -183,19 +210,17 @@ class FakeServiceNow(ServerFake):
         accept = req.header("accept") or "application/json"
         if "json" not in accept and "*/*" not in accept:
             return self._error(req, 406, "Not Acceptable", f"cannot answer in {accept}")
-        routes = [
+        routes: Routes = [
             ("GET", r"/api/now/table/([a-z_0-9]+)", self._list),
             ("GET", r"/api/now/table/([a-z_0-9]+)/([0-9a-f]{32})", self._read),
             ("PATCH", r"/api/now/table/([a-z_0-9]+)/([0-9a-f]{32})", self._update),
             ("PUT", r"/api/now/table/([a-z_0-9]+)/([0-9a-f]{32})", self._update),
             ("POST", r"/api/now/attachment/file", self._attach),
         ]
-        for method, pattern, handler in routes:
-            m = re.fullmatch(pattern, req.path)
-            if m and req.method == method:
-                return handler(req, *m.groups())
-        self.unknown.append(f"{req.method} {req.path}")
-        return self._error(req, 400, "Requested URI does not represent any resource")
+        reply = self._dispatch(req, routes)
+        if reply is None:
+            return self._error(req, 400, "Requested URI does not represent any resource")
+        return reply
 
     def _rows(self, table: str) -> list[dict[str, str]]:
         if table == "sys_journal_field":

@@ -30,19 +30,22 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from adminkit.tickets.settings import TicketsConfig
 from tests.fakes.httpserver import (
     BadRequest,
     Reply,
     Request,
+    Routes,
     ServerFake,
     json_reply,
+    proxy_reply,
     text_reply,
 )
+from tests.fakes.ticketfake import StoredNote
 
 STATES = ["new", "open", "pending reminder", "closed", "merged", "pending close"]
 ARTICLE_TYPES = ["email", "sms", "chat", "fax", "phone", "twitter status",
@@ -95,19 +98,38 @@ class Ticket:
 
 
 class FakeZammad(ServerFake):
+    kind = "zammad"
+    refusal = "401"
+    note_write = ("POST", "/api/v1/ticket_articles")
+    missing_ticket = "999999"
+
     def __init__(self, *, token: str = "zammad-access-token-1",  # noqa: S107 - test credential
                  bearer: str | None = None, user: str = "agent@example.com",
                  password: str = "zammad-password-1") -> None:  # noqa: S107
         self.token, self.bearer, self.user, self.password = token, bearer, user, password
+        self.secret = token
+        self.account = ("Agent Smith", user)
         self.tickets: dict[int, Ticket] = {}
         self.users: dict[int, User] = {}
         self.articles: dict[int, Article] = {}
         self.agent = User(999, user, user, "Agent", "Smith")  # whom the credentials name
         self.forbidden: set[int] = set()  # tickets in groups the agent has no access to
-        self.unknown: list[str] = []
         self._ids = itertools.count(1)
         self._numbers = itertools.count(31001)
         super().__init__()
+
+    # -- what the contract suite asks of every ticket fake ----------------------------
+    def tickets_config(self, secret_ref: str) -> TicketsConfig:
+        """An agent's access token (Profile > Token Access)."""
+        return TicketsConfig(kind="zammad", url=self.url, token=secret_ref)
+
+    def create_ticket(self) -> str:
+        return str(self.ticket().id)
+
+    def notes(self, ticket: str) -> list[StoredNote]:
+        with self.lock:
+            return [StoredNote(str(a.id), a.body, a.internal)
+                    for a in self.articles_of(int(ticket))]
 
     # -- set-up and inspection ----------------------------------------------------
     def customer(self, email: str, first: str = "Samuel", last: str = "Lee") -> User:
@@ -137,31 +159,26 @@ class FakeZammad(ServerFake):
         if status == 429:  # Rack::Attack's default throttled response
             return text_reply(429, "Retry later\n")
         if status in (502, 503, 504):  # the reverse proxy in front of Rails
-            return Reply(status, b"<html><body><h1>503 Service Temporarily Unavailable</h1>"
-                                 b"</body></html>", {"Content-Type": "text/html"})
+            return proxy_reply(status)
         if status == 500:
             message = "Error ID fake01: Please contact your administrator."
         return json_reply(status, {"error": message, "error_human": message})
 
     def _authenticated(self, req: Request) -> bool:
-        scheme, _, cred = (req.header("authorization") or "").partition(" ")
+        if self.credentials_revoked:
+            return False
+        scheme, cred = req.authorization()
         if scheme == "Token":
             return cred == f"token={self.token}"
         if scheme == "Bearer":
             return self.bearer is not None and cred == self.bearer
-        if scheme == "Basic":
-            try:
-                user, _, secret = base64.b64decode(cred, validate=True).decode().partition(":")
-            except ValueError:
-                return False
-            return (user, secret) == (self.user, self.password)
-        return False
+        return req.basic_login() == (self.user, self.password)
 
     # -- routing ----------------------------------------------------------------------
     def _route(self, req: Request) -> Reply:
         if not self._authenticated(req):
             return self._error(req, 401, "Authentication failed")
-        routes = [
+        routes: Routes = [
             ("GET", r"/api/v1/tickets/(\d+)", self._get_ticket),
             ("PUT", r"/api/v1/tickets/(\d+)", self._update_ticket),
             ("GET", r"/api/v1/ticket_articles/by_ticket/(\d+)", self._by_ticket),
@@ -169,12 +186,10 @@ class FakeZammad(ServerFake):
             ("GET", r"/api/v1/users/(\d+)", self._get_user),
             ("GET", r"/api/v1/users/me", self._me),
         ]
-        for method, pattern, handler in routes:
-            m = re.fullmatch(pattern, req.path)
-            if m and req.method == method:
-                return handler(req, *m.groups())
-        self.unknown.append(f"{req.method} {req.path}")
-        return self._error(req, 404, f"No route matches [{req.method}] {req.path}")
+        reply = self._dispatch(req, routes)
+        if reply is None:
+            return self._error(req, 404, f"No route matches [{req.method}] {req.path}")
+        return reply
 
     def _ticket(self, ident: object) -> Ticket:
         try:

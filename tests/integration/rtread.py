@@ -1,8 +1,10 @@
-"""Reading a lab RT ticket back in tests: the comments adminkit left on it.
+"""Reading a lab RT ticket back in tests: the notes adminkit left on it.
 
-Independent of adminkit's own reader: as RT's root, who may see every row, so RT
-counts the pages (it does not for tech1, and drops what tech1 may not see only after
-paging), then each comment's attachments one by one.
+`notes` answers as the ticket fakes' `notes` do (tests/fakes/ticketfake.py): each note's
+id, text and whether it is internal, here read straight from RT's REST2, not through
+the backend under test: as RT's root, who may see every row, so RT counts the pages
+(it does not for tech1, and drops what tech1 may not see only after paging), then
+each note's attachments one by one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+
+from tests.fakes.ticketfake import StoredNote
 
 
 def _as_root(rt: Any) -> httpx.Client:
@@ -30,14 +34,23 @@ def transactions(http: httpx.Client, ticket: int) -> list[dict[str, Any]]:
         page += 1
 
 
-def comments(rt: Any, ticket: int, kinds: tuple[str, ...] = ("Comment",)) -> list[str]:
-    """The text of every comment (or other `kinds`) on an RT ticket, oldest first."""
+def notes(rt: Any, ticket: int) -> list[StoredNote]:
+    """Every comment (internal) and correspondence (public) on an RT ticket, oldest first."""
+    out = []
     with _as_root(rt) as http:
-        ids = [t["id"] for t in transactions(http, ticket) if t.get("Type") in kinds]
-        out = []
-        for txn in ids:
-            atts = http.get(f"/transaction/{txn}/attachments", params={
+        for txn in transactions(http, ticket):
+            if txn.get("Type") not in ("Comment", "Correspond"):
+                continue
+            atts = http.get(f"/transaction/{txn['id']}/attachments", params={
                 "fields": "ContentType,Content"}).json()["items"]
-            out += [str(a["Content"]).rstrip("\n") for a in atts
-                    if a.get("ContentType") == "text/plain"][:1]
+            texts = [str(a["Content"]).rstrip("\n") for a in atts
+                     if a.get("ContentType") == "text/plain"]
+            if texts:
+                out.append(StoredNote(str(txn["id"]), texts[0],
+                                      internal=txn["Type"] == "Comment"))
     return out
+
+
+def comments(rt: Any, ticket: int) -> list[str]:
+    """The text of every comment (internal note) on an RT ticket."""
+    return [note.text for note in notes(rt, ticket) if note.internal]

@@ -139,6 +139,19 @@ def test_hostile_name_is_stored_literally(ad: ldap3.Connection, cli: Cli, tmp_pa
     assert entry["sn"] == surname and entry["displayName"] == f"Sean {surname}"
 
 
+def test_a_value_that_looks_like_a_global_option_stays_the_value(
+        ad: ldap3.Connection, cli: Cli, tmp_path: Path) -> None:
+    """`--given-name -t`: the -t is the given name; the global options after it still count."""
+    r = cli("account", "create", "--given-name", "-t", "--surname", "Hoistová",
+            "--deliver", f"file:{tmp_path}", "-p", "lab", "--ticket", "local:7", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["results"][0]["target"] == "thoistova"
+    [entry] = find(ad, AD_BASE, "(sAMAccountName=thoistova)", ["givenName", "sn"])
+    assert (entry["givenName"], entry["sn"]) == ("-t", "Hoistová")
+    listing = json.loads(cli("journal", "list", "--ticket", "local:7", "-o", "json").stdout)
+    assert [(x["action"], x["target"]) for x in listing] == [("account.create", "thoistova")]
+
+
 def test_control_characters_are_refused(ad: ldap3.Connection, cli: Cli) -> None:
     r = cli("--profile", "lab", "account", "create", "--given-name", "Eve",
             "--surname", "Evil\r\nadmin", "--deliver", "file:/tmp")

@@ -141,7 +141,8 @@ def journal_rows(cli: Cli, run_id: str) -> list[dict[str, Any]]:
     db = sqlite3.connect(cli.journal)
     db.row_factory = sqlite3.Row
     rows = [dict(r) for r in db.execute(
-        "SELECT * FROM entries WHERE run_id = ? AND kind = 'action' ORDER BY seq", (run_id,))]
+        "SELECT * FROM entries WHERE run_id = ? AND kind = 'action' AND status != 'started' "
+        "ORDER BY seq", (run_id,))]  # the outcomes; each write's intent row precedes it
     db.close()
     for row in rows:
         for key in ("diff", "detail"):

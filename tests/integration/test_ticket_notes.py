@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adminkit.journal.store import Journal
 from adminkit.lab.base import LabServer
-from tests.integration.rtread import comments
+from tests.fakes.outbox_rig import make_due
+from tests.integration.rtread import notes
 
 Cli = Callable[..., Any]
 
@@ -36,10 +37,10 @@ def test_one_internal_note_per_action(lab_with_rt: Any, cli: Cli, tmp_path: Path
     r = cli("--profile", "lab", "--ticket", str(ticket), "-o", "json", "account", "disable", login)
     assert r.returncode == 0, r.stderr
     run_id = json.loads(r.stdout)["run"]["id"]
-    notes = comments(rt, ticket)
-    assert len(notes) == 1
-    assert notes[0].startswith(f"adminkit:{run_id}:0; account.disable {login} by pytest")
-    assert "changed: disable " + login in notes[0] and "enabled: True -> False" in notes[0]
+    [note] = notes(rt, ticket)
+    assert note.internal
+    assert note.text.startswith(f"adminkit:{run_id}:0; account.disable {login} by pytest")
+    assert "changed: disable " + login in note.text and "enabled: True -> False" in note.text
     # no correspondence: nothing was mailed to the requestor about it
     with rt.client() as http:
         types = [t["Type"] for t in http.get(f"/ticket/{ticket}/history",
@@ -63,15 +64,14 @@ def test_rt_down_then_flush_delivers_once(lab_with_rt: Any, cli: Cli, tmp_path: 
     finally:
         rt.start()
         rt.wait_ready()
-    db = sqlite3.connect(cli.journal)  # make it due now instead of after the backoff
-    db.execute("UPDATE outbox SET next_attempt = '2000-01-01T00:00:00+00:00'")
-    db.commit()
-    db.close()
+    journal = Journal(cli.journal)
+    make_due(journal)  # now, instead of after the backoff
+    journal.close()
     r = cli("ticket", "flush", "-o", "json")
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout)["delivered"] == 1
     assert cli("ticket", "flush", "-o", "json").returncode == 0
-    assert len(comments(rt, ticket)) == 1
+    assert len(notes(rt, ticket)) == 1
 
 
 def test_crash_after_posting_does_not_duplicate(lab_with_rt: Any, cli: Cli,
@@ -87,16 +87,16 @@ def test_crash_after_posting_does_not_duplicate(lab_with_rt: Any, cli: Cli,
     finally:
         rt.start()
         rt.wait_ready()
-    db = sqlite3.connect(cli.journal)
-    (body,) = db.execute("SELECT body FROM outbox WHERE status = 'pending'").fetchone()
+    journal = Journal(cli.journal)
+    [pending] = journal.outbox("pending")
+    body = pending["body"]
     with rt.client() as http:  # what a delivery that died right after posting leaves behind
         assert http.post(f"/ticket/{ticket}/comment",
                          json={"Content": body, "ContentType": "text/plain"}).status_code == 201
-    db.execute("UPDATE outbox SET next_attempt = '2000-01-01T00:00:00+00:00'")
-    db.commit()
-    db.close()
+    make_due(journal)
+    journal.close()
     assert cli("ticket", "flush").returncode == 0
-    assert comments(rt, ticket) == [body]
+    assert [(n.text, n.internal) for n in notes(rt, ticket)] == [(body, True)]
 
 
 def test_password_reset_note_says_how_not_what(lab_with_rt: Any, cli: Cli,
@@ -108,9 +108,9 @@ def test_password_reset_note_says_how_not_what(lab_with_rt: Any, cli: Cli,
     r = cli("--profile", "lab", "--ticket", str(ticket), "account", "password", login,
             "--password-stdin", input=canary + "\n")
     assert r.returncode == 0, r.stderr
-    [note] = comments(rt, ticket)
-    assert "reset the password of " + login in note and "set as given" in note
-    assert canary not in note
+    [note] = notes(rt, ticket)
+    assert "reset the password of " + login in note.text and "set as given" in note.text
+    assert canary not in note.text
     for f in cli.journal.parent.glob(cli.journal.name + "*"):
         assert canary.encode() not in f.read_bytes()
     assert canary not in r.stdout + r.stderr

@@ -11,7 +11,7 @@ import pytest
 
 from adminkit.journal.store import Journal
 from adminkit.lab.base import LabServer
-from tests.integration.rtread import comments
+from tests.integration.rtread import comments, notes
 
 Cli = Callable[..., Any]
 
@@ -38,7 +38,7 @@ def test_ticket_show_lists_every_note_past_the_first_page(rt: LabServer, cli: Cl
     assert [(n["body"], n["internal"]) for n in shown] == posted
     assert {n["author"] for n in shown} == {"tech1"}
     # read back without adminkit: what RT holds is what was shown
-    assert comments(rt, ticket, ("Comment", "Correspond")) == [text for text, _ in posted]
+    assert [(n.text, n.internal) for n in notes(rt, ticket)] == posted
 
 
 def test_ticket_show_of_a_ticket_without_notes(rt: LabServer, cli: Cli) -> None:

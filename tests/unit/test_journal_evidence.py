@@ -560,8 +560,9 @@ def test_the_runs_last_ticket_note_carries_the_head(env, cli) -> None:
     [note] = store.notes(ticket)
     store.close()
     rows = _rows(env.journal)
-    [action] = [r for r in rows if r["kind"] == "action"]
-    assert note["body"].endswith(f"journal head {action['seq']}:{action['hash']}")
+    intent, outcome = [r for r in rows if r["kind"] == "action"]  # the write announced, done
+    assert intent["status"] == "started" and outcome["status"] == "changed"
+    assert note["body"].endswith(f"journal head {outcome['seq']}:{outcome['hash']}")
     res = cli("ticket", "show", ticket, "-o", "json")
     source = env.state / "notes.json"
     source.write_text(res.out)
@@ -589,6 +590,11 @@ def runs_journal(env) -> Path:
     _append_run(journal, "R-done", actions=2, time="2024-01-01T10:00:00.000000+00:00")
     _append_run(journal, "R-empty", actions=0, ticket="43")
     _append_run(journal, "R-cut", actions=1, end=False)
+    cut = {"run_id": "R-cut", "operator": "alice", "mode": "apply", "profile": "acme",
+           "ticket": "42", "kind": "action"}
+    journal.append(idx=1, status="started", summary="about to x", **cut)  # never finished
+    journal.append(idx=2, status="started", summary="about to y", **cut)  # then finished
+    journal.append(idx=2, status="changed", summary="y", **cut)
     _append_run(journal, "R-resumed", actions=1)  # fails, then is resumed and ends
     _append_run(journal, "R-resumed", actions=0)
     _append_run(journal, "R-again", actions=1)  # ended once, resumed, not ended again
@@ -608,7 +614,8 @@ def test_cli_list_runs_newest_first_with_how_each_ended(runs_journal: Path, cli)
     assert by_id["R-done"]["counts"] == {"changed": 2}
     assert by_id["R-empty"]["status"] == "changed" and by_id["R-empty"]["counts"] == {}
     assert by_id["R-cut"]["status"] == "no end row"
-    assert by_id["R-cut"]["counts"] == {"changed": 1}  # what its action rows say
+    # each action by its newest row: one intent settled, one write in flight
+    assert by_id["R-cut"]["counts"] == {"changed": 2, "started": 1}
     assert by_id["R-resumed"]["attempts"] == 2 and by_id["R-resumed"]["status"] == "changed"
     assert by_id["R-again"]["status"] == "no end row"
     first = by_id["R-done"]

@@ -10,7 +10,7 @@ import pytest
 
 from adminkit.accounts.passwords import SYMBOLS, generate
 from adminkit.core import delivery as delivery_module
-from adminkit.core.delivery import delivery, to_file, to_terminal
+from adminkit.core.delivery import delivery, to_terminal
 from adminkit.core.errors import UsageError
 from adminkit.core.secrets import Secret
 
@@ -42,24 +42,27 @@ def test_generated_passwords_differ() -> None:
 def test_to_file_writes_0600(tmp_path: Path) -> None:
     target = tmp_path / "pw.txt"
     secret = Secret("Fresh-Passw0rd!")
-    how = to_file(target)("jdoe", secret)
+    how = delivery(f"file:{target}")("jdoe", secret)
     assert target.read_text() == "Fresh-Passw0rd!\n"
     assert target.stat().st_mode & 0o777 == 0o600
     assert how == f"written to {target} (mode 0600)"
     assert "Fresh-Passw0rd!" not in how
 
 
-def test_to_file_tightens_an_existing_0644_file(tmp_path: Path) -> None:
+def test_to_file_replaces_an_existing_0644_file_never_reusing_it(tmp_path: Path) -> None:
     target = tmp_path / "pw.txt"
     target.write_text("an older, much longer content that must disappear\n")
     target.chmod(0o644)
-    to_file(target)("jdoe", Secret("Second-Passw0rd!"))
+    with target.open() as reader:  # someone holding the old file open gets nothing new
+        delivery(f"file:{target}")("jdoe", Secret("Second-Passw0rd!"))
+        assert reader.read() == "an older, much longer content that must disappear\n"
     assert target.stat().st_mode & 0o777 == 0o600
     assert target.read_text() == "Second-Passw0rd!\n"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pw.txt")]  # no temporary
 
 
 def test_to_file_into_a_folder(tmp_path: Path) -> None:
-    how = to_file(tmp_path)("jdoe", Secret("Folder-Passw0rd!"))
+    how = delivery(f"file:{tmp_path}")("jdoe", Secret("Folder-Passw0rd!"))
     written = tmp_path / "jdoe.password"
     assert written.read_text() == "Folder-Passw0rd!\n"
     assert written.stat().st_mode & 0o777 == 0o600
@@ -131,3 +134,62 @@ def test_characters_are_picked_uniformly() -> None:
     assert all(9_400 < n < 10_600 for n in counts.values()), counts
     positions = Counter(generate(16).reveal()[0].isupper() for _ in range(2000))
     assert 0 < positions[True] < 2000  # the upper-case one is not always first
+
+
+# -- hostile targets: each refused before anything is written, or made harmless ----------
+
+def test_a_planted_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    victim.chmod(0o644)
+    box = tmp_path / "box"
+    box.mkdir(mode=0o700)
+    (box / "jdoe.password").symlink_to(victim)
+    delivery(f"file:{box}")("jdoe", Secret("Link-Passw0rd!"))
+    assert victim.read_text() == "precious\n"
+    assert victim.stat().st_mode & 0o777 == 0o644
+    written = box / "jdoe.password"
+    assert not written.is_symlink()
+    assert written.read_text() == "Link-Passw0rd!\n"
+
+
+def test_a_folder_others_can_write_is_refused_in_the_plan(tmp_path: Path) -> None:
+    box = tmp_path / "shared"
+    box.mkdir()
+    box.chmod(0o777)
+    with pytest.raises(UsageError, match="others may write there"):
+        delivery(f"file:{box}").check("jdoe")
+
+
+def test_a_sticky_shared_folder_takes_only_new_files(tmp_path: Path) -> None:
+    box = tmp_path / "tmpdir"
+    box.mkdir()
+    box.chmod(0o1777)
+    deliver = delivery(f"file:{box}")
+    deliver.check("jdoe")  # new: allowed
+    (box / "jdoe.password").write_text("planted by someone else\n")
+    with pytest.raises(UsageError, match="already there"):
+        deliver.check("jdoe")
+
+
+def test_a_missing_folder_is_refused_in_the_plan(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot deliver into"):
+        delivery(f"file:{tmp_path / 'nowhere' / 'pw.txt'}").check("jdoe")
+
+
+def test_a_bulk_run_needs_a_folder_not_one_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="needs a folder"):
+        delivery(f"file:{tmp_path / 'all.txt'}").check(bulk=True)
+    delivery(f"file:{tmp_path}").check(bulk=True)
+
+
+def test_a_login_cannot_climb_out_of_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot name a password file"):
+        delivery(f"file:{tmp_path}").check("../etc/x")
+
+
+def test_withdraw_removes_what_was_delivered(tmp_path: Path) -> None:
+    deliver = delivery(f"file:{tmp_path}")
+    deliver("jdoe", Secret("Taken-Back-0!"))
+    assert "was removed" in deliver.withdraw("jdoe")
+    assert not (tmp_path / "jdoe.password").exists()

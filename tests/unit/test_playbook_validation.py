@@ -705,7 +705,7 @@ def test_cli_schema_is_json_schema_with_the_step_fields(cli: Callable[..., Any])
     assert step["properties"]["on_error"]["enum"] == ["stop", "continue", "rollback"]
     assert step["additionalProperties"] is False
     assert set(schema["$defs"]["InputSpec"]["properties"]["type"]["enum"]) == {
-        "string", "int", "bool", "date", "email", "enum", "list"}
+        "string", "int", "bool", "date", "email", "enum", "list", "secret"}
 
 
 def test_cli_show_prints_the_file(cli: Callable[..., Any]) -> None:

@@ -124,9 +124,10 @@ def test_its_action_runs_in_a_playbook_journaled_and_resumes_from_the_record(
     assert (tiny.folder / "fail").read_text() == run["run_id"]
     assert (tiny.folder / "last").read_text() == run["run_id"]
     journal = Journal(tiny.journal)
-    actions = journal.entries(Filters(run_id=run["run_id"]))
+    actions = journal.entries(Filters(run_id=run["run_id"], settled_intents=True))
     assert [(a["idx"], a["status"]) for a in actions] == [
-        (0, "changed"), (1, "failed"), (1, "changed"), (2, "changed")]
+        (0, "started"), (0, "changed"), (1, "started"), (1, "failed"),  # the first attempt
+        (1, "started"), (1, "changed"), (2, "started"), (2, "changed")]  # the resume
     assert journal.verify().ok
     journal.close()
 
@@ -160,3 +161,116 @@ def test_the_domains_command_group_is_found(tiny: Tiny) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "tiny says hello"
     assert "tiny" in tiny.run("--help").stdout
+
+
+def test_resume_last_finishes_the_newest_failed_run_and_then_leaves_it_alone(
+        tiny: Tiny) -> None:
+    older = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=older")
+    newer = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=newer")
+    assert older.returncode == newer.returncode == 1
+    journal = Journal(tiny.journal)
+    runs = [r["run_id"] for r in journal.entries(Filters(kinds=("run",)))]
+    journal.close()
+    (tiny.folder / "fail.allowed").write_text("")
+
+    resumed = tiny.run("run", "--resume", "last", "-o", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f'"id":"{runs[1]}"' in resumed.stdout.replace(" ", "")
+    assert (tiny.folder / "fail").read_text() == runs[1]
+
+    before = sorted(p.name for p in tiny.folder.iterdir())
+    (tiny.folder / "last").unlink()  # even if the systems drifted: a finished run is done
+    again = tiny.run("run", "--resume", runs[1])
+    assert again.returncode == 0, again.stderr
+    assert "nothing to resume" in again.stderr
+    assert sorted(p.name for p in tiny.folder.iterdir()) == sorted(set(before) - {"last"})
+    journal = Journal(tiny.journal)
+    assert len(journal.entries(Filters(run_id=runs[1], kinds=("run",)))) == 2  # no third
+    journal.close()
+
+    nothing_left = tiny.run("run", "--resume", "last")  # the older one is next
+    assert nothing_left.returncode == 0, nothing_left.stderr
+    none = tiny.run("run", "--resume", "last")
+    assert none.returncode == 2
+    assert "no interrupted or failed run" in none.stderr
+
+
+# -- secret inputs: masked everywhere, never journaled, never typed on the command line --
+
+SECRET_BOOK = """\
+name: keep-secret
+inputs:
+  name: {type: string}
+  token: {type: secret}
+steps:
+  - uses: tiny.touch
+    with: {name: "{{ inputs.name }}", content: "{{ inputs.token }}"}
+"""
+
+
+def _journal_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+
+
+def test_a_secret_input_typed_on_the_command_line_is_refused(tiny: Tiny) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    r = tiny.run("-p", "acme", "run", "keep-secret", "-i", "name=a", "-i", "token=Hunter2!x")
+    assert r.returncode == 2
+    assert "input token: is a secret" in r.stderr and "--secret-stdin" in r.stderr
+    assert "Hunter2!x" not in r.stderr + r.stdout
+    assert not (tiny.folder / "a").exists()
+
+
+def test_a_secret_input_from_stdin_reaches_the_action_and_nothing_else(tiny: Tiny) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    canary = "canary-Secret-Input-4711"
+    env = {**os.environ, "ADMINKIT_CONFIG": str(tiny.root / "config"),
+           "ADMINKIT_JOURNAL": str(tiny.journal), "ADMINKIT_TICKETS": str(tiny.root / "t.db"),
+           "PYTHONPATH": os.pathsep.join([str(tiny.site), str(PLUGINS),
+                                          os.environ.get("PYTHONPATH", "")])}
+    ticket = subprocess.run([sys.executable, "-m", "adminkit.cli.main", "ticket", "new", "x"],
+                            env=env, capture_output=True, text=True, check=True).stdout.strip()
+    r = subprocess.run([sys.executable, "-m", "adminkit.cli.main", "-p", "acme", "-t",
+                        f"local:{ticket}", "-o", "json", "run", "keep-secret", "-i", "name=b",
+                        "--secret-stdin", "token"], input=canary + "\n", env=env,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    assert (tiny.folder / "b").read_text() == canary  # it went through, as a Secret
+    assert canary not in r.stdout + r.stderr
+    assert canary.encode() not in _journal_bytes(tiny.journal)
+    assert canary.encode() not in _journal_bytes(tiny.root / "t.db")  # nor in the notes
+    journal = Journal(tiny.journal)
+    [run] = journal.entries(Filters(kinds=("run",)))
+    journal.close()
+    assert run["detail"]["request"]["playbook"]["inputs"] == {
+        "name": "b", "token": {"not_kept": "secret"}}
+    resumed = tiny.run("run", "--resume", run["run_id"])  # finished well: nothing to do
+    assert resumed.returncode == 0
+
+
+def test_a_secret_input_by_reference_is_resolved_and_resumable(tiny: Tiny) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    os.environ["TINY_TOKEN"] = "from-the-environment-77"
+    try:
+        r = tiny.run("-p", "acme", "run", "keep-secret", "-i", "name=fail", "-i",
+                     "token=env:TINY_TOKEN")
+        assert r.returncode == 1  # 'fail' is refused until fail.allowed exists
+        journal = Journal(tiny.journal)
+        [run] = journal.entries(Filters(kinds=("run",)))
+        journal.close()
+        assert run["detail"]["request"]["playbook"]["inputs"]["token"] == "env:TINY_TOKEN"
+        (tiny.folder / "fail.allowed").write_text("")
+        again = tiny.run("run", "--resume", run["run_id"])
+        assert again.returncode == 0, again.stderr
+        assert (tiny.folder / "fail").read_text() == "from-the-environment-77"
+    finally:
+        del os.environ["TINY_TOKEN"]
+
+
+def test_a_password_attribute_cannot_be_made_settable(tiny: Tiny) -> None:
+    (tiny.root / "config" / "profiles" / "leaky.yaml").write_text(
+        "accounts:\n  settable_attributes: [title, userPassword]\n")
+    r = tiny.run("profile", "show", "leaky")
+    assert r.returncode == 2
+    assert "leaky.yaml:2:3: accounts.settable_attributes" in r.stderr
+    assert "userPassword hold(s) a password" in r.stderr

@@ -29,8 +29,8 @@ def test_empty_plan_is_ok_and_not_applied() -> None:
     assert result.summary == "update item-a"  # the plan's own summary
     assert result.changes == []
     assert ("a", "apply") not in calls
-    assert ("a", "guard") not in calls  # nothing to guard either
-    assert calls == [("a", "plan")]
+    # guarded all the same: a protected target is refused whether or not it is as asked
+    assert calls == [("a", "plan"), ("a", "guard")]
 
 
 def test_empty_plan_without_summary_says_nothing_to_do() -> None:

@@ -71,8 +71,9 @@ def test_failed_action_leaks_nothing_to_the_journal(env, canary: str) -> None:
 
     journal = Journal(env.journal)
     rows = list(journal.iter_all())
-    assert [r["kind"] for r in rows] == ["run", "action", "end"]
-    assert rows[1]["error"] == f"server refused password {MASK} for jdoe"
+    assert [(r["kind"], r["status"]) for r in rows] == [
+        ("run", "started"), ("action", "started"), ("action", "failed"), ("end", "failed")]
+    assert rows[2]["error"] == f"server refused password {MASK} for jdoe"
     assert journal.verify().ok
     journal.close()
 

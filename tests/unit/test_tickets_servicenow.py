@@ -1,39 +1,25 @@
-"""The ServiceNow backend against a protocol-level fake of the Table and Attachment APIs.
+"""What only the ServiceNow backend does, against a protocol-level fake of the Table and
+Attachment APIs.
 
 The real httpx client talks to tests/fakes/servicenow.py over HTTP; nothing is mocked.
+What every backend must do (delivery through the outbox, retries, refused credentials,
+missing tickets) is in test_ticket_contract.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from adminkit.core.config import Profile
-from adminkit.core.errors import (
-    ActionFailed,
-    AuthenticationFailed,
-    ConnectionFailed,
-    ExitCode,
-    UsageError,
-)
-from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound, TicketSystem
-from adminkit.tickets.outbox import flush
+from adminkit.core.errors import ActionFailed, AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.tickets.base import Rejected, TicketNotFound
 from adminkit.tickets.servicenow import NoteNotSaved, ServiceNow
 from tests.fakes.httpserver import Reply, self_signed_tls
-from tests.fakes.outbox_rig import (
-    crash_while_leased,
-    make_due,
-    marker,
-    next_attempt,
-    open_journal,
-    queue_note,
-)
+from tests.fakes.outbox_rig import NOTE, RUN, marker
 from tests.fakes.servicenow import FakeServiceNow
-
-NOTE = "adminkit:R1:0; account.disable jdoe by tester (profile acme, run R1)"
+from tests.fakes.ticketfake import profile_for
 
 
 @pytest.fixture
@@ -45,14 +31,6 @@ def fake() -> Iterator[FakeServiceNow]:
         yield fake
 
 
-def profile(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch, **tickets: object) -> Profile:
-    monkeypatch.setenv("SNOW_PASSWORD", fake.password)
-    monkeypatch.setenv("SNOW_TOKEN", fake.token or "")
-    settings = {"kind": "servicenow", "url": fake.url, "user": fake.user,
-                "password": "env:SNOW_PASSWORD", **tickets}
-    return Profile.model_validate({"name": "acme", "tickets": settings})
-
-
 def clean(fake: FakeServiceNow) -> None:
     assert fake.unknown == [], "the backend called something the Table API does not have"
     assert fake.ignored_query == [], "the backend sent query conditions an instance drops"
@@ -61,41 +39,31 @@ def clean(fake: FakeServiceNow) -> None:
 
 @pytest.fixture
 def snow(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceNow]:
-    backend = ServiceNow(profile(fake, monkeypatch))
+    backend = ServiceNow(profile_for(fake, monkeypatch))
     yield backend
     backend.close()
     clean(fake)
 
 
-def test_it_is_a_ticket_system(snow: ServiceNow) -> None:
-    system: TicketSystem = snow
-    assert system.kind == "servicenow"
-
-
 def test_add_note_is_a_work_note(snow: ServiceNow, fake: FakeServiceNow) -> None:
-    note_id = snow.add_note("INC0012345", NOTE + "\nchanged: disable jdoe")
-    assert fake.notes("INC0012345") == [("work_notes", NOTE + "\nchanged: disable jdoe")]
+    note_id = snow.add_note("INC0012345", NOTE)
+    assert fake.journal_of("INC0012345") == [("work_notes", NOTE)]
     rec = fake.find("INC0012345")
     assert note_id == f"incident:{rec['sys_id']}:1"
-    [patch] = [r for r in fake.server.requests if r.method == "PATCH"]
+    [patch] = [r for r in fake.requests if r.method == "PATCH"]
     assert patch.path == f"/api/now/table/incident/{rec['sys_id']}"
-    assert patch.json() == {"work_notes": NOTE + "\nchanged: disable jdoe"}
-
-
-def test_add_note_public_is_an_additional_comment(snow: ServiceNow, fake: FakeServiceNow) -> None:
-    snow.add_note("INC0012345", "Your account is blocked as asked.", internal=False)
-    assert fake.notes("INC0012345") == [("comments", "Your account is blocked as asked.")]
+    assert patch.json() == {"work_notes": NOTE}
 
 
 def test_the_prefix_names_the_table(snow: ServiceNow, fake: FakeServiceNow) -> None:
     snow.add_note("RITM0001234", NOTE)
-    assert fake.notes("RITM0001234") == [("work_notes", NOTE)]
-    assert any(r.path == "/api/now/table/sc_req_item" for r in fake.server.requests)
+    assert fake.journal_of("RITM0001234") == [("work_notes", NOTE)]
+    assert any(r.path == "/api/now/table/sc_req_item" for r in fake.requests)
 
 
 def test_options_table_overrides_the_prefix(fake: FakeServiceNow,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = ServiceNow(profile(fake, monkeypatch, options={"tables": {"INC": "problem"}}))
+    backend = ServiceNow(profile_for(fake, monkeypatch, options={"tables": {"INC": "problem"}}))
     try:
         with pytest.raises(TicketNotFound, match="no such record in problem"):
             backend.add_note("INC0012345", NOTE)
@@ -118,19 +86,19 @@ def test_find_note_searches_the_journal(snow: ServiceNow, fake: FakeServiceNow) 
     fake.journal_entry("INC0012345", "customer called back", element="comments")
     entry = fake.journal_entry("INC0012345", NOTE)
     fake.journal_entry("RITM0001234", NOTE)  # the same marker on another record
-    assert snow.find_note("INC0012345", marker("R1", 0)) == entry
-    assert snow.find_note("INC0012345", marker("R1", 1)) is None
-    query = next(r.arg("sysparm_query") for r in fake.server.requests
+    assert snow.find_note("INC0012345", marker(RUN, 0)) == entry
+    assert snow.find_note("INC0012345", marker(RUN, 1)) is None
+    query = next(r.arg("sysparm_query") for r in fake.requests
                  if r.path == "/api/now/table/sys_journal_field")
     sys_id = fake.find("INC0012345")["sys_id"]
-    assert query == f"element_id={sys_id}^elementINwork_notes,comments^valueLIKE{marker('R1', 0)}"
+    assert query == f"element_id={sys_id}^elementINwork_notes,comments^valueLIKE{marker(RUN, 0)}"
 
 
 def test_find_note_checks_the_text_when_the_instance_drops_a_condition(
         snow: ServiceNow, fake: FakeServiceNow) -> None:
     fake.unqueryable = {"value"}  # this instance cannot search the journal text
     fake.journal_entry("INC0012345", "adminkit:R0:0; an older note")
-    assert snow.find_note("INC0012345", marker("R1", 0)) is None
+    assert snow.find_note("INC0012345", marker(RUN, 0)) is None
     fake.ignored_query.clear()
 
 
@@ -138,11 +106,11 @@ def test_find_note_in_the_record_for_an_account_without_journal_access(
         fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.journal_readable = False
     fake.journal_entry("INC0012345", NOTE)
-    backend = ServiceNow(profile(fake, monkeypatch, options={"find_notes_in": "record"}))
+    backend = ServiceNow(profile_for(fake, monkeypatch, options={"find_notes_in": "record"}))
     try:
-        assert backend.find_note("INC0012345", marker("R1", 0)) == fake.find("INC0012345")[
+        assert backend.find_note("INC0012345", marker(RUN, 0)) == fake.find("INC0012345")[
             "sys_id"]
-        assert backend.find_note("INC0012345", marker("R1", 1)) is None
+        assert backend.find_note("INC0012345", marker(RUN, 1)) is None
     finally:
         backend.close()
     clean(fake)
@@ -177,7 +145,7 @@ def test_resolving_an_incident_needs_the_resolve_fields(snow: ServiceNow,
 def test_resolve_fields_go_with_a_move_to_resolved(fake: FakeServiceNow,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     fields = {"close_code": "Solution provided", "close_notes": "Blocked as asked."}
-    backend = ServiceNow(profile(fake, monkeypatch, options={"resolve_fields": fields}))
+    backend = ServiceNow(profile_for(fake, monkeypatch, options={"resolve_fields": fields}))
     try:
         backend.set_status("INC0012345", "Resolved")
     finally:
@@ -197,13 +165,14 @@ def test_attach_uploads_the_file_to_the_record(snow: ServiceNow, fake: FakeServi
 
 
 def test_bearer_token(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = ServiceNow(profile(fake, monkeypatch, user=None, password=None,
-                                 token="env:SNOW_TOKEN"))
+    monkeypatch.setenv("SNOW_TOKEN", "snow-oauth-token-9")
+    backend = ServiceNow(profile_for(fake, monkeypatch, user=None, password=None,
+                                     token="env:SNOW_TOKEN"))
     try:
         backend.add_note("INC0012345", NOTE)
     finally:
         backend.close()
-    assert fake.server.requests[-1].header("authorization") == "Bearer snow-oauth-token-9"
+    assert fake.requests[-1].header("authorization") == "Bearer snow-oauth-token-9"
 
 
 def test_tls_is_verified_against_the_profiles_ca_file(monkeypatch: pytest.MonkeyPatch,
@@ -213,47 +182,35 @@ def test_tls_is_verified_against_the_profiles_ca_file(monkeypatch: pytest.Monkey
     with fake:
         fake.record("INC0012345")
         assert fake.url.startswith("https://")
-        untrusting = ServiceNow(profile(fake, monkeypatch))
+        untrusting = ServiceNow(profile_for(fake, monkeypatch))
         try:
             # a configuration problem: refused for good, not retried
             with pytest.raises(Rejected, match="certificate could not be verified"):
                 untrusting.add_note("INC0012345", NOTE)
         finally:
             untrusting.close()
-        trusting = ServiceNow(profile(fake, monkeypatch, ca_file=str(ca_file)))
+        trusting = ServiceNow(profile_for(fake, monkeypatch, ca_file=str(ca_file)))
         try:
             trusting.add_note("INC0012345", NOTE)
         finally:
             trusting.close()
-        assert fake.notes("INC0012345") == [("work_notes", NOTE)]
-
-
-def test_refused_credentials_are_an_authentication_failure(
-        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WRONG", "Wrong-Password-Canary-2")
-    backend = ServiceNow(profile(fake, monkeypatch, password="env:WRONG"))
-    try:
-        with pytest.raises(AuthenticationFailed) as err:
-            backend.add_note("INC0012345", NOTE)
-    finally:
-        backend.close()
-    assert "Wrong-Password-Canary-2" not in str(err.value)
-    assert fake.notes("INC0012345") == []
+        assert fake.journal_of("INC0012345") == [("work_notes", NOTE)]
 
 
 def test_ping_names_the_account_and_the_table(snow: ServiceNow, fake: FakeServiceNow) -> None:
     text = snow.ping()
     assert text == ("ServiceNow Table API: authenticated as Adminkit Integration "
                     "(adminkit.integration), table incident readable")
-    assert [r.path for r in fake.server.requests] == ["/api/now/table/sys_user",
+    assert [r.path for r in fake.requests] == ["/api/now/table/sys_user",
                                                       "/api/now/table/incident"]
     assert fake.password not in text
 
 
 def test_ping_with_an_oauth_token_names_no_user(fake: FakeServiceNow,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    backend = ServiceNow(profile(fake, monkeypatch, user=None, password=None,
-                                 token="env:SNOW_TOKEN", options={"table": "sc_req_item"}))
+    monkeypatch.setenv("SNOW_TOKEN", "snow-oauth-token-9")
+    backend = ServiceNow(profile_for(fake, monkeypatch, user=None, password=None,
+                                     token="env:SNOW_TOKEN", options={"table": "sc_req_item"}))
     try:
         text = backend.ping()
     finally:
@@ -272,7 +229,7 @@ def test_ping_when_the_account_may_not_read_sys_user(snow: ServiceNow,
 
 
 def test_ping_at_an_address_that_is_no_instance(snow: ServiceNow, fake: FakeServiceNow) -> None:
-    fake.server.fail(404, reply=Reply(404, b"<html><h1>Not Found</h1></html>",
+    fake.fail(404, reply=Reply(404, b"<html><h1>Not Found</h1></html>",
                                       {"Content-Type": "text/html"}))
     with pytest.raises(ConnectionFailed, match="no such address") as err:
         snow.ping()
@@ -280,31 +237,17 @@ def test_ping_at_an_address_that_is_no_instance(snow: ServiceNow, fake: FakeServ
     assert err.value.hint and "tickets.url" in err.value.hint
 
 
-def test_ping_with_refused_credentials_is_an_authentication_failure(
-        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WRONG", "Wrong-Password-Canary-2")
-    backend = ServiceNow(profile(fake, monkeypatch, password="env:WRONG"))
-    try:
-        with pytest.raises(AuthenticationFailed) as err:
-            backend.ping()
-    finally:
-        backend.close()
-    assert err.value.exit_code == ExitCode.CONNECTION == 3
-    assert "401" in err.value.message and err.value.hint
-    assert "Wrong-Password-Canary-2" not in str(err.value)
-
-
 def test_no_credentials_is_a_usage_error(fake: FakeServiceNow,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UsageError, match="ServiceNow needs"):
-        ServiceNow(profile(fake, monkeypatch, password=None))
+        ServiceNow(profile_for(fake, monkeypatch, password=None))
 
 
-@pytest.mark.parametrize("v1", [False, True])
 @pytest.mark.parametrize("call", ["add_note", "find_note", "get", "set_status", "attach"])
-def test_a_missing_record_is_ticket_not_found(snow: ServiceNow, fake: FakeServiceNow,
-                                              call: str, v1: bool) -> None:
-    fake.empty_as_404 = v1
+def test_a_missing_record_is_ticket_not_found_with_v1s_404(snow: ServiceNow,
+                                                           fake: FakeServiceNow,
+                                                           call: str) -> None:
+    fake.empty_as_404 = True  # Table API v1 answers "nothing matched" with 404
     args = {"add_note": ("INC0099999", NOTE), "find_note": ("INC0099999", "m"),
             "get": ("INC0099999",), "set_status": ("INC0099999", "3"),
             "attach": ("INC0099999", "a.txt", b"x")}[call]
@@ -318,62 +261,4 @@ def test_a_note_the_instance_silently_drops_is_not_delivered(snow: ServiceNow,
     with pytest.raises(NoteNotSaved, match="saved nothing") as err:
         snow.add_note("INC0012345", NOTE)
     assert isinstance(err.value, TicketNotFound)  # permanent: the outbox leaves it for a person
-    assert fake.notes("INC0012345") == []
-
-
-def test_rate_limit_is_retry_later_with_retry_after(snow: ServiceNow,
-                                                    fake: FakeServiceNow) -> None:
-    fake.fail(429, retry_after=30)
-    with pytest.raises(RetryLater) as err:
-        snow.add_note("INC0012345", NOTE)
-    assert err.value.retry_after == 30
-
-
-@pytest.mark.parametrize("status", [500, 503])
-def test_server_trouble_is_retry_later(snow: ServiceNow, fake: FakeServiceNow,
-                                       status: int) -> None:
-    fake.fail(status, method="PATCH")
-    with pytest.raises(RetryLater):
-        snow.add_note("INC0012345", NOTE)
-    assert fake.notes("INC0012345") == []
-
-
-# -- end to end through the outbox ------------------------------------------------------
-
-@pytest.mark.parametrize(("status", "method"), [(429, None), (503, "PATCH")])
-def test_outbox_waits_out_the_rate_limit_then_delivers_once(
-        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        status: int, method: str | None) -> None:
-    journal = open_journal(tmp_path)
-    body = queue_note(journal, system="servicenow", ticket="INC0012345")
-    prof = profile(fake, monkeypatch)
-
-    def opener(_name: str | None, _kind: str) -> TicketSystem:
-        return ServiceNow(prof)
-
-    fake.fail(status, retry_after=90, method=method)
-    before = datetime.now(UTC)
-    report = flush(journal, opener, deadline=None)
-    assert (report.delivered, report.retrying, report.failed) == (0, 1, 0)
-    assert journal.outbox()[0]["status"] == "pending"
-    assert next_attempt(journal) >= before + timedelta(seconds=90)
-    assert fake.notes("INC0012345") == []
-
-    make_due(journal)
-    assert flush(journal, opener).delivered == 1
-    assert flush(journal, opener).delivered == 0
-    assert fake.notes("INC0012345") == [("work_notes", body)]
-    assert journal.outbox()[0]["status"] == "delivered"
-    clean(fake)
-
-
-def test_outbox_finds_a_note_that_reached_servicenow_before_a_crash(
-        fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    journal = open_journal(tmp_path)
-    body = queue_note(journal, system="servicenow", ticket="INC0012345")
-    crash_while_leased(journal)
-    entry = fake.journal_entry("INC0012345", body)
-    prof = profile(fake, monkeypatch)
-    assert flush(journal, lambda _p, _k: ServiceNow(prof)).delivered == 1
-    assert fake.notes("INC0012345") == [("work_notes", body)]
-    assert journal.outbox()[0]["remote_id"] == entry
+    assert fake.journal_of("INC0012345") == []

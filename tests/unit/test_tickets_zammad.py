@@ -1,33 +1,23 @@
-"""The Zammad backend against a protocol-level fake of its REST API v1 over real HTTP.
+"""What only the Zammad backend does, against a protocol-level fake of its REST API v1.
 
-The real httpx client talks to tests/fakes/zammad.py; nothing is mocked.
+The real httpx client talks to tests/fakes/zammad.py over HTTP; nothing is mocked. What
+every backend must do (delivery through the outbox, retries, refused credentials,
+missing tickets) is in test_ticket_contract.py.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from adminkit.core.config import Profile
-from adminkit.core.errors import ActionFailed, AuthenticationFailed, ExitCode, UsageError
-from adminkit.tickets.base import RetryLater, TicketNotFound, TicketSystem
-from adminkit.tickets.outbox import flush
+from adminkit.core.errors import ActionFailed, UsageError
+from adminkit.tickets.base import RetryLater, TicketNotFound
 from adminkit.tickets.zammad import Zammad
-from tests.fakes.outbox_rig import (
-    crash_while_leased,
-    make_due,
-    marker,
-    next_attempt,
-    open_journal,
-    queue_note,
-)
+from tests.fakes.outbox_rig import NOTE, RUN, marker
+from tests.fakes.ticketfake import profile_for
 from tests.fakes.zammad import FakeZammad
-
-NOTE = "adminkit:R1:0; account.disable jdoe by tester (profile acme, run R1)"
 
 
 @pytest.fixture
@@ -44,35 +34,22 @@ def tid(fake: FakeZammad) -> str:
     return str(next(iter(fake.tickets)))
 
 
-def profile(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, **tickets: object) -> Profile:
-    monkeypatch.setenv("ZAMMAD_TOKEN", fake.token)
-    monkeypatch.setenv("ZAMMAD_PASSWORD", fake.password)
-    settings = {"kind": "zammad", "url": fake.url, "token": "env:ZAMMAD_TOKEN", **tickets}
-    return Profile.model_validate({"name": "acme", "tickets": settings})
-
-
 @pytest.fixture
 def zammad(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch) -> Iterator[Zammad]:
-    backend = Zammad(profile(fake, monkeypatch))
+    backend = Zammad(profile_for(fake, monkeypatch))
     yield backend
     backend.close()
     assert fake.unknown == [], "the backend called something the Zammad API does not have"
 
 
-def test_it_is_a_ticket_system(zammad: Zammad) -> None:
-    system: TicketSystem = zammad
-    assert system.kind == "zammad"
-
-
 def test_add_note_is_an_internal_note_article(zammad: Zammad, fake: FakeZammad,
                                               tid: str) -> None:
-    note_id = zammad.add_note(tid, NOTE + "\nchanged: disable jdoe")
+    note_id = zammad.add_note(tid, NOTE)
     [article] = fake.articles_of(int(tid))
-    assert article.body == NOTE + "\nchanged: disable jdoe"
-    assert (article.type, article.internal, article.content_type) == ("note", True, "text/plain")
+    assert (article.type, article.content_type) == ("note", "text/plain")
     assert note_id == str(article.id)
-    [post] = [r for r in fake.server.requests if r.method == "POST"]
-    assert post.json() == {"ticket_id": int(tid), "body": NOTE + "\nchanged: disable jdoe",
+    [post] = [r for r in fake.requests if r.method == "POST"]
+    assert post.json() == {"ticket_id": int(tid), "body": NOTE,
                            "content_type": "text/plain", "type": "note", "internal": True}
     assert post.header("authorization") == f"Token token={fake.token}"
 
@@ -87,7 +64,7 @@ def test_add_note_public_is_an_email_to_the_customer(zammad: Zammad, fake: FakeZ
 
 def test_add_note_public_as_a_portal_note(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch,
                                           tid: str) -> None:
-    backend = Zammad(profile(fake, monkeypatch, options={"public_type": "note"}))
+    backend = Zammad(profile_for(fake, monkeypatch, options={"public_type": "note"}))
     try:
         backend.add_note(tid, "Done.", internal=False)
     finally:
@@ -100,9 +77,9 @@ def test_find_note_by_marker(zammad: Zammad, fake: FakeZammad, tid: str) -> None
     fake.article(int(tid), "Hello, please block jdoe", internal=False, type="email")
     wanted = fake.article(int(tid), NOTE)
     other = fake.ticket("Another one")
-    fake.article(other.id, "adminkit:R1:1; elsewhere")
-    assert zammad.find_note(tid, marker("R1", 0)) == str(wanted.id)
-    assert zammad.find_note(tid, marker("R1", 1)) is None
+    fake.article(other.id, f"{marker(RUN, 1)} elsewhere")
+    assert zammad.find_note(tid, marker(RUN, 0)) == str(wanted.id)
+    assert zammad.find_note(tid, marker(RUN, 1)) is None
 
 
 def test_get_maps_the_ticket(zammad: Zammad, fake: FakeZammad, tid: str) -> None:
@@ -118,7 +95,7 @@ def test_get_maps_the_ticket(zammad: Zammad, fake: FakeZammad, tid: str) -> None
 def test_set_status(zammad: Zammad, fake: FakeZammad, tid: str) -> None:
     zammad.set_status(tid, "closed")
     assert fake.tickets[int(tid)].state == "closed"
-    [put] = [r for r in fake.server.requests if r.method == "PUT"]
+    [put] = [r for r in fake.requests if r.method == "PUT"]
     assert put.json() == {"state": "closed"}
 
 
@@ -136,7 +113,7 @@ def test_attach_sends_the_file_in_an_internal_note(zammad: Zammad, fake: FakeZam
     assert (article.type, article.internal) == ("note", True)
     assert article.attachments == [{"filename": "report.csv", "mime-type": "text/csv",
                                     "data": b"login;status\njdoe;disabled\n"}]
-    [post] = [r for r in fake.server.requests if r.method == "POST"]
+    [post] = [r for r in fake.requests if r.method == "POST"]
     sent = post.json()["attachments"][0]["data"]
     assert base64.b64decode(sent) == b"login;status\njdoe;disabled\n"
 
@@ -146,61 +123,35 @@ def test_other_credentials(fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, ti
                            how: str) -> None:
     if how == "bearer":
         monkeypatch.setenv("ZAMMAD_OAUTH", "zammad-oauth-3")
-        prof = profile(fake, monkeypatch, token="env:ZAMMAD_OAUTH",
-                       options={"token_type": "bearer"})
+        prof = profile_for(fake, monkeypatch, token="env:ZAMMAD_OAUTH",
+                           options={"token_type": "bearer"})
     else:
-        prof = profile(fake, monkeypatch, token=None, user=fake.user,
-                       password="env:ZAMMAD_PASSWORD")
+        monkeypatch.setenv("ZAMMAD_PASSWORD", fake.password)
+        prof = profile_for(fake, monkeypatch, token=None, user=fake.user,
+                           password="env:ZAMMAD_PASSWORD")
     backend = Zammad(prof)
     try:
         backend.add_note(tid, NOTE)
     finally:
         backend.close()
-    sent = fake.server.requests[-1].header("authorization") or ""
+    sent = fake.requests[-1].header("authorization") or ""
     assert sent.startswith("Bearer " if how == "bearer" else "Basic ")
     assert len(fake.articles_of(int(tid))) == 1
-
-
-def test_refused_credentials_are_an_authentication_failure(
-        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, tid: str) -> None:
-    monkeypatch.setenv("WRONG", "Wrong-Token-Canary-3")
-    backend = Zammad(profile(fake, monkeypatch, token="env:WRONG"))
-    try:
-        with pytest.raises(AuthenticationFailed) as err:
-            backend.add_note(tid, NOTE)
-    finally:
-        backend.close()
-    assert "Wrong-Token-Canary-3" not in str(err.value)
-    assert fake.articles_of(int(tid)) == []
 
 
 def test_ping_names_the_agent(zammad: Zammad, fake: FakeZammad) -> None:
     text = zammad.ping()
     assert text == "Zammad API: authenticated as Agent Smith (agent@example.com)"
-    assert fake.server.requests[-1].path == "/api/v1/users/me"
+    assert fake.requests[-1].path == "/api/v1/users/me"
     assert fake.token not in text
-
-
-def test_ping_with_a_refused_token_is_an_authentication_failure(
-        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WRONG", "Wrong-Token-Canary-3")
-    backend = Zammad(profile(fake, monkeypatch, token="env:WRONG"))
-    try:
-        with pytest.raises(AuthenticationFailed) as err:
-            backend.ping()
-    finally:
-        backend.close()
-    assert err.value.exit_code == ExitCode.CONNECTION == 3
-    assert "401" in err.value.message and err.value.hint
-    assert "Wrong-Token-Canary-3" not in str(err.value)
 
 
 def test_bad_settings_are_usage_errors(fake: FakeZammad,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UsageError, match="Zammad needs"):
-        Zammad(profile(fake, monkeypatch, token=None))
+        Zammad(profile_for(fake, monkeypatch, token=None))
     with pytest.raises(UsageError, match="public_type"):
-        Zammad(profile(fake, monkeypatch, options={"public_type": "sms!"}))
+        Zammad(profile_for(fake, monkeypatch, options={"public_type": "sms!"}))
 
 
 def test_a_malformed_id_never_reaches_a_url(zammad: Zammad) -> None:
@@ -210,73 +161,21 @@ def test_a_malformed_id_never_reaches_a_url(zammad: Zammad) -> None:
 
 @pytest.mark.parametrize("forbidden", [False, True])
 @pytest.mark.parametrize("call", ["add_note", "find_note", "get", "set_status", "attach"])
-def test_a_missing_or_hidden_ticket_is_ticket_not_found(
+def test_a_missing_or_hidden_ticket_says_zammads_status(
         zammad: Zammad, fake: FakeZammad, tid: str, call: str, forbidden: bool) -> None:
     ticket = tid if forbidden else "999"
     if forbidden:
-        fake.forbidden.add(int(tid))
+        fake.forbidden.add(int(tid))  # outside the agent's groups: 403 "Not authorized"
     args = {"add_note": (ticket, NOTE), "find_note": (ticket, "m"), "get": (ticket,),
             "set_status": (ticket, "closed"), "attach": (ticket, "a.txt", b"x")}[call]
     with pytest.raises(TicketNotFound, match=r"40[34]"):
         getattr(zammad, call)(*args)
 
 
-def test_a_throttled_request_is_retry_later(zammad: Zammad, fake: FakeZammad, tid: str) -> None:
-    fake.fail(429, retry_after=42)
-    with pytest.raises(RetryLater) as err:
-        zammad.add_note(tid, NOTE)
-    assert err.value.retry_after == 42
+def test_a_throttle_without_retry_after_is_retry_later(zammad: Zammad, fake: FakeZammad,
+                                                        tid: str) -> None:
     fake.fail(429)  # Rack::Attack sends no Retry-After unless configured to
     with pytest.raises(RetryLater) as err:
         zammad.add_note(tid, NOTE)
     assert err.value.retry_after is None
     assert fake.articles_of(int(tid)) == []
-
-
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_trouble_is_retry_later(zammad: Zammad, fake: FakeZammad, tid: str,
-                                       status: int) -> None:
-    fake.fail(status)
-    with pytest.raises(RetryLater):
-        zammad.find_note(tid, "m")
-
-
-# -- end to end through the outbox ------------------------------------------------------
-
-@pytest.mark.parametrize("status", [429, 503])
-def test_outbox_waits_out_the_rate_limit_then_delivers_once(
-        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tid: str,
-        status: int) -> None:
-    journal = open_journal(tmp_path)
-    body = queue_note(journal, system="zammad", ticket=tid)
-    prof = profile(fake, monkeypatch)
-
-    def opener(_name: str | None, _kind: str) -> TicketSystem:
-        return Zammad(prof)
-
-    fake.fail(status, retry_after=60)
-    before = datetime.now(UTC)
-    report = flush(journal, opener, deadline=None)
-    assert (report.delivered, report.retrying, report.failed) == (0, 1, 0)
-    assert journal.outbox()[0]["status"] == "pending"
-    assert next_attempt(journal) >= before + timedelta(seconds=60)
-    assert fake.articles_of(int(tid)) == []
-
-    make_due(journal)
-    assert flush(journal, opener).delivered == 1
-    assert flush(journal, opener).delivered == 0
-    [article] = fake.articles_of(int(tid))
-    assert (article.body, article.internal, article.type) == (body, True, "note")
-    assert journal.outbox()[0]["remote_id"] == str(article.id)
-    assert fake.unknown == []
-
-
-def test_outbox_finds_a_note_that_reached_zammad_before_a_crash(
-        fake: FakeZammad, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tid: str) -> None:
-    journal = open_journal(tmp_path)
-    body = queue_note(journal, system="zammad", ticket=tid)
-    crash_while_leased(journal)
-    earlier = fake.article(int(tid), body)
-    prof = profile(fake, monkeypatch)
-    assert flush(journal, lambda _p, _k: Zammad(prof)).delivered == 1
-    assert [a.id for a in fake.articles_of(int(tid))] == [earlier.id]

@@ -11,13 +11,10 @@ Domain Admins & co.) is checked here directly, never trusted to `adminCount` alo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adminkit.accounts import ldapwire
 from adminkit.accounts.directory import (
     GroupEntry,
     NewUser,
@@ -32,12 +29,11 @@ from adminkit.accounts.ldapbase import (
     value_filter,
     values,
 )
-from adminkit.accounts.ldaperrors import write_error
+from adminkit.accounts.ldaperrors import result_error
 from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import (
     ActionFailed,
     AdminkitError,
-    ConnectionFailed,
     ValidationError,
 )
 from adminkit.core.secrets import Secret, redact
@@ -162,8 +158,51 @@ def norm_dn(dn: str) -> str:
     return ",".join(parts)
 
 
+# AcceptSecurityContext "data NNN" codes of a failed AD bind
+BIND_CODES = {
+    "52e": "wrong password, or no such user",
+    "525": "no such user",
+    "530": "logon not permitted at this time",
+    "531": "logon not permitted from this workstation",
+    "532": "password expired",
+    "533": "account disabled",
+    "701": "account expired",
+    "773": "password must be changed before first logon",
+    "775": "account locked out",
+}
+# the extended error (WERROR) that starts AD's diagnostic message on a failed write
+WRITE_CODES = {
+    "0000052D": "the password does not meet the domain's policy (length, complexity or history)",
+    "00002071": "that sAMAccountName is already taken",
+    "0000202F": "the directory refused a value (invalid characters, or the "
+                "userPrincipalName is taken)",
+    "0000200D": "an attribute given several values takes only one",
+    "00002095": "the target OU does not exist",
+    "00002035": "the server refused the password encoding",
+}
+_DATA = re.compile(r"data ([0-9a-f]{3,4})", re.IGNORECASE)
+_WERROR = re.compile(r"\b(0000[0-9A-F]{4})\b")
+
+
+def bind_reason(result: dict[str, Any]) -> str | None:
+    """The `data NNN` of AD's "AcceptSecurityContext error" in words."""
+    match = _DATA.search(str(result.get("message") or ""))
+    return BIND_CODES.get(match.group(1).lower()) if match else None
+
+
+def write_detail(result: dict[str, Any]) -> str | None:
+    """What AD's diagnostic message says beyond the LDAP code."""
+    message = str(result.get("message") or "")
+    werror = _WERROR.search(message)
+    if werror and werror.group(1) in WRITE_CODES:
+        return WRITE_CODES[werror.group(1)]
+    if "check_password_restrictions" in message:
+        return "the password does not meet the domain's policy"
+    return None
+
+
 def ad_error(result: dict[str, Any], what: str) -> AdminkitError:
-    """`write_error`, plus the AD answers whose LDAP code alone misleads: 20 for a second
+    """`result_error`, plus the AD answers whose LDAP code alone misleads: 20 for a second
     value of a single-valued attribute, 16 for an attribute the schema lacks, and the
     missing parent (32 on add, 80 `other` on a Samba rename)."""
     message = str(result.get("message") or "")
@@ -176,33 +215,7 @@ def ad_error(result: dict[str, Any], what: str) -> AdminkitError:
     if "parent does not exist" in message:
         return ActionFailed(f"{what}: no such entry (the OU or container does not exist)",
                             hint="check the OU's DN")
-    return write_error(result, what)
-
-
-@contextmanager
-def ldap_errors(what: str) -> Iterator[None]:
-    """ldap3 raises for client-side problems (bad DN or filter, dropped socket) even with
-    `raise_exceptions=False`; turn them into adminkit errors with a readable reason."""
-    from ldap3.core import exceptions as lexc
-
-    try:
-        yield
-    except AdminkitError:
-        raise
-    except lexc.LDAPInvalidDnError as exc:
-        raise ValidationError(f"{what}: not a valid DN ({redact(str(exc))[:200]})",
-                              hint="a DN looks like CN=Name,OU=Unit,DC=example,DC=com") from None
-    except lexc.LDAPInvalidFilterError:
-        raise ValidationError(f"{what}: the search filter is invalid") from None
-    except (lexc.LDAPSocketOpenError, lexc.LDAPSocketReceiveError, lexc.LDAPSocketSendError,
-            lexc.LDAPSessionTerminatedByServerError, lexc.LDAPSocketCloseError) as exc:
-        raise ConnectionFailed(f"{what}: the connection to the directory failed "
-                               f"({type(exc).__name__})",
-                               hint="check that the directory is up (`adminkit profile check`)"
-                               ) from None
-    except lexc.LDAPException as exc:
-        text = redact(str(exc).splitlines()[0] if str(exc) else "")[:200]
-        raise ActionFailed(f"{what}: {type(exc).__name__}: {text}") from None
+    return result_error(result, what, detail=write_detail(result))
 
 
 @dataclass(frozen=True)
@@ -226,28 +239,12 @@ class ActiveDirectory(LdapDirectory):
     _domain_cache: _Domain | None = None
     _primary_groups: dict[int, str | None] | None = None
 
-    # -- low level: every ldap3 exception becomes an adminkit error ---------------------
-    def entries(self, base: str, flt: str, attrs: list[str] | tuple[str, ...], *,
-                scope: str = "SUBTREE", limit: int = 0) -> Iterator[dict[str, Any]]:
-        with ldap_errors(f"search under {base}"):
-            yield from super().entries(base, flt, attrs, scope=scope, limit=limit)
+    # -- AD's answers and its two writes that differ ---------------------------------------
+    def _bind_reason(self, result: dict[str, Any]) -> str | None:
+        return bind_reason(result)
 
-    def add(self, dn: str, object_classes: list[str], attrs: dict[str, Any], what: str) -> None:
-        with ldap_errors(what):
-            if ldapwire.add(self.conn, dn, object_classes, attrs):
-                return
-        raise ad_error(dict(self.conn.result), what)
-
-    def modify(self, dn: str, changes: dict[str, Any], what: str, *,
-               tolerate: tuple[int, ...] = ()) -> bool:
-        """Apply `changes`; False if the server answered with a tolerated code."""
-        with ldap_errors(what):
-            if ldapwire.modify(self.conn, dn, changes):
-                return True
-        result = dict(self.conn.result)
-        if result.get("result") in tolerate:
-            return False
-        raise ad_error(result, what)
+    def _error(self, result: dict[str, Any], what: str) -> AdminkitError:
+        return ad_error(result, what)
 
     def move(self, user: UserEntry, new_parent: str) -> str:
         """Keep the RDN, change the parent. Samba answers a missing target with 80 `other`
@@ -256,29 +253,27 @@ class ActiveDirectory(LdapDirectory):
 
         rdn, _ = split_rdn(user.dn)
         what = f"move {user.login} to {new_parent}"
-        with ldap_errors(what):
-            if self.conn.modify_dn(user.dn, rdn, new_superior=new_parent):
-                return f"{rdn},{new_parent}"
-            tagged = f"({user.login})"
-            name = user.display_name or user.login
-            if self.conn.result.get("result") == 68 and not name.endswith(tagged):
-                # a namesake holds the CN there (the quarantine OU, say): as on create
-                rdn = f"CN={escape_rdn(f'{name} {tagged}')}"
-                if self.conn.modify_dn(user.dn, rdn, new_superior=new_parent):
-                    return f"{rdn},{new_parent}"
-        raise ad_error(dict(self.conn.result), what)
+        result = self.link.modify_dn(what, user.dn, rdn, new_parent)
+        tagged = f"({user.login})"
+        name = user.display_name or user.login
+        if result.get("result") == 68 and not name.endswith(tagged):
+            # a namesake holds the CN there (the quarantine OU, say): as on create
+            rdn = f"CN={escape_rdn(f'{name} {tagged}')}"
+            result = self.link.modify_dn(what, user.dn, rdn, new_parent)
+        if result.get("result") != 0:
+            raise ad_error(result, what)
+        return f"{rdn},{new_parent}"
 
     def delete(self, user: UserEntry) -> None:
         """A plain delete; an account with child objects (mobile devices) is refused by AD."""
-        with ldap_errors(f"delete {user.login}"):
-            if self.conn.delete(user.dn):
-                return
-        result = dict(self.conn.result)
+        what = f"delete {user.login}"
+        result = self.link.delete(what, user.dn)
         if result.get("result") == 66:  # notAllowedOnNonLeaf
-            raise ActionFailed(f"delete {user.login}: the account has child objects "
+            raise ActionFailed(f"{what}: the account has child objects "
                                "(e.g. ActiveSync devices)",
                                hint="remove them first, or have an administrator do a tree delete")
-        raise ad_error(result, f"delete {user.login}")
+        if result.get("result") != 0:
+            raise ad_error(result, what)
 
     # -- the domain ---------------------------------------------------------------------
     def _domain(self) -> _Domain:
@@ -286,15 +281,12 @@ class ActiveDirectory(LdapDirectory):
         on every entry."""
         if self._domain_cache is not None:
             return self._domain_cache
-        import ldap3
-
         dn: str | None = None
-        with ldap_errors("read the directory's root DSE"):
-            if self.conn.search("", "(objectClass=*)", ldap3.BASE,
-                                attributes=["defaultNamingContext"]):
-                for entry in self.conn.response or []:
-                    if entry.get("type") == "searchResEntry":
-                        dn = first(entry["attributes"], "defaultNamingContext")
+        _, found = self.link.search("read the directory's root DSE", "", "(objectClass=*)",
+                                    "BASE", ["defaultNamingContext"])
+        for entry in found:
+            if entry.get("type") == "searchResEntry":
+                dn = first(entry["attributes"], "defaultNamingContext")
         if not dn:  # fall back to the DC= part of the base DN
             rest, dcs = self.config.base_dn, []
             while rest:
@@ -578,18 +570,15 @@ class ActiveDirectory(LdapDirectory):
             attrs["pwdLastSet"] = 0
         classes = ["top", "person", "organizationalPerson", "user"]
         what = f"create {user.login} in {user.ou}"
-        try:
-            try:
-                self.add(dn, classes, attrs, what)
-            except AdminkitError:
-                if self.conn.result.get("result") != 68:
-                    raise
-                # a namesake holds the CN (two Jan Nováks in one OU): the login, unique
-                # in the domain, tells them apart
-                dn = f"CN={escape_rdn(f'{user.display_name} ({user.login})')},{user.ou}"
-                self.add(dn, classes, attrs, what)
-        except ValidationError as exc:
-            raise self._password_hint(exc) from None
+        result = self.link.add(what, dn, classes, attrs)
+        if result.get("result") == 68:
+            # a namesake holds the CN (two Jan Nováks in one OU): the login, unique
+            # in the domain, tells them apart
+            dn = f"CN={escape_rdn(f'{user.display_name} ({user.login})')},{user.ou}"
+            result = self.link.add(what, dn, classes, attrs)
+        if result.get("result") != 0:
+            error = ad_error(result, what)
+            raise self._password_hint(error) if isinstance(error, ValidationError) else error
         return dn
 
     def _current_uac(self, user: UserEntry) -> int:
@@ -645,7 +634,7 @@ class ActiveDirectory(LdapDirectory):
         """Name the domain's actual rules next to AD's "does not meet the policy"."""
         if "password" not in exc.message:
             return exc
-        said = str(self.conn.result.get("message") or "")
+        said = str(self.link.result.get("message") or "")
         said = said.split("check_password_restrictions:", 1)[1].strip() \
             if "check_password_restrictions:" in said else ""
         try:

@@ -1,9 +1,21 @@
-"""One bound ldap3 connection per profile, with TLS required for password binds.
+"""The directory connection: opened with TLS, re-opened when lost, never a write twice.
 
 Rules (DESIGN, security): LDAPS or StartTLS with certificate validation for any
 bind with a password; plain LDAP only with the profile's explicit `insecure: true`,
 which is logged on every connect. Errors come back as adminkit errors that name
 the server and say what to check.
+
+Every request goes through `Link.run`, on ldap3's plain synchronous strategy (which
+never sends anything again by itself). When the connection is lost, `Link` opens and
+binds a new one (a few times, then gives up with exit 3) and decides, by what the
+request is, whether it goes again:
+
+- it had not left (the connection was found closed before writing, or the write
+  failed): the server cannot have acted on it; it goes again on the new connection;
+- it left and the answer was lost: reads (search, compare) and the modifies
+  `resendable` accepts go again; every other write (add, delete, rename, a password
+  change, a compare-and-swap) is reported as `OutcomeUnknown`, "may or may not have
+  been done", exit 3, with what to check, and is not sent again.
 """
 
 from __future__ import annotations
@@ -12,20 +24,33 @@ import contextlib
 import logging
 import math
 import ssl
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from adminkit.accounts.ldaperrors import bind_error
+from adminkit.accounts import ldapinternals, ldapwire
+from adminkit.accounts.ldaperrors import bind_error, exception_error, outcome_unknown
+from adminkit.accounts.ldapinternals import AnswerLost, RequestNotSent
 from adminkit.accounts.settings import DirectoryConfig
-from adminkit.core.errors import ConfigError, ConnectionFailed
+from adminkit.core.errors import AuthenticationFailed, ConfigError, ConnectionFailed
 from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
     import ldap3
 
 log = logging.getLogger("adminkit.accounts")
-RECONNECT_TRIES = 3
-RECONNECT_PAUSE = 1
+RECONNECT_TRIES = 3  # connections opened for one request, and attempts to open each
+RECONNECT_PAUSE = 1.0  # seconds between two failed attempts to open one
+T = TypeVar("T")
+BindReason = Callable[[dict[str, Any]], "str | None"]
+
+# Attributes whose write does more than store a value: a password change records
+# history and pwdChangedTime / pwdLastSet and lifts ppolicy's locks, and a second one
+# may be refused ("in history") although the first was done.
+PASSWORD_ATTRS = frozenset({"userpassword", "unicodepwd"})
+VALUE_EXISTS = 20  # attributeOrValueExists: what a second ADD of the same value answers
+NO_SUCH_VALUE = 16  # noSuchAttribute: what a second DELETE of the same value answers
 
 
 def endpoint(cfg: DirectoryConfig) -> tuple[str, int, bool]:
@@ -37,13 +62,12 @@ def endpoint(cfg: DirectoryConfig) -> tuple[str, int, bool]:
     return url.hostname, url.port or (636 if use_ssl else 389), use_ssl
 
 
-def connect(cfg: DirectoryConfig, password: Secret) -> ldap3.Connection:
+def connect(cfg: DirectoryConfig, password: Secret, *,
+            bind_reason: BindReason | None = None) -> ldap3.Connection:
+    """One bound connection (ldap3 SYNC: one request at a time, nothing resent)."""
     import ldap3
     from ldap3.core import exceptions as lexc
 
-    # Bounded: ldap3's default retries a dead server forever, 2 s apart.
-    ldap3.set_config_parameter("RESTARTABLE_TRIES", RECONNECT_TRIES)
-    ldap3.set_config_parameter("RESTARTABLE_SLEEPTIME", RECONNECT_PAUSE)
     host, port, use_ssl = endpoint(cfg)
     if not use_ssl and not cfg.starttls:
         if not cfg.insecure:
@@ -56,16 +80,14 @@ def connect(cfg: DirectoryConfig, password: Secret) -> ldap3.Connection:
                     validate=ssl.CERT_REQUIRED, version=ssl.PROTOCOL_TLS_CLIENT)
     server = ldap3.Server(host, port=port, use_ssl=use_ssl, tls=tls,
                           connect_timeout=cfg.timeout, get_info=ldap3.NONE)
-    # RESTARTABLE: a connection the server or the network dropped is opened and bound
-    # again, and the operation retried, a few times, before an error reaches the action.
     conn = ldap3.Connection(server, user=cfg.bind_user, password=password.reveal(),
                             receive_timeout=math.ceil(cfg.timeout), auto_referrals=False,
                             raise_exceptions=False, read_only=False,
-                            client_strategy=ldap3.RESTARTABLE)
+                            client_strategy=ldap3.SYNC)
     where = f"{host}:{port}"
     try:
         conn.open()
-        _no_delay(conn)
+        ldapinternals.set_no_delay(conn)
         if cfg.starttls and not use_ssl and not conn.start_tls():
             raise ConnectionFailed(f"StartTLS with {where} failed: {conn.result}")
         bound = conn.bind()
@@ -75,22 +97,25 @@ def connect(cfg: DirectoryConfig, password: Secret) -> ldap3.Connection:
     except lexc.LDAPStartTLSError as exc:
         raise ConnectionFailed(f"StartTLS with {where} failed: {_reason(exc)}",
                                hint=_tls_hint(exc, cfg)) from None
-    except lexc.LDAPException as exc:
+    except (lexc.LDAPException, OSError) as exc:
+        _quietly_close(conn)
         raise ConnectionFailed(f"directory {where}: {_reason(exc)}") from None
     if not bound:
         result = dict(conn.result)
-        conn.unbind()
-        raise bind_error(result, cfg.bind_user)
+        _quietly_close(conn)
+        raise bind_error(result, cfg.bind_user,
+                         reason=bind_reason(result) if bind_reason else None)
     return conn
 
 
-def _no_delay(conn: ldap3.Connection) -> None:
-    """Send each request at once. With Nagle's algorithm a request written in two pieces
-    (TLS does that to a bind) waits for the server's delayed ACK: 40 ms a connection."""
-    import socket
+def _quietly_close(conn: ldap3.Connection) -> None:
+    """Unbind if the socket still takes it; closed in any case."""
+    from ldap3.core.exceptions import LDAPException
 
-    with contextlib.suppress(OSError, AttributeError):
-        conn.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with contextlib.suppress(LDAPException, OSError):
+        conn.unbind()
+    if not conn.closed:  # the unbind could not be written
+        ldapinternals.close(conn)
 
 
 def _reason(exc: Exception) -> str:
@@ -113,16 +138,204 @@ def _tls_hint(exc: Exception, cfg: DirectoryConfig) -> str:
     return "check the url and that the directory is up (`adminkit profile check`)"
 
 
-def search_one(conn: ldap3.Connection, base: str, flt: str,
-               attributes: list[str]) -> dict[str, Any] | None:
-    """The single entry matching `flt` (already escaped) under `base`, or None."""
+def _stage(exc: Exception) -> str | None:
+    """Where a request was when its connection failed: "unsent" (the server cannot have
+    acted on it), "left" (it may have), or None: not a connection failure at all."""
+    from ldap3.core import exceptions as lexc
+
+    if isinstance(exc, RequestNotSent | lexc.LDAPSocketSendError | lexc.LDAPSocketOpenError):
+        return "unsent"  # ldap3 raises LDAPSocketOpenError to send on a closed socket
+    if isinstance(exc, lexc.LDAPUnknownRequestError | lexc.LDAPReferralError):
+        return None  # ldap3 could not build it / follow a referral: not the connection
+    if isinstance(exc, AnswerLost | lexc.LDAPCommunicationError
+                  | lexc.LDAPResponseTimeoutError | OSError):
+        return "left"
+    return None
+
+
+def resendable(changes: Mapping[str, Sequence[tuple[str, Any]]],
+               tolerate: Collection[int]) -> bool:
+    """May this modify go again after its answer was lost?
+
+    Only if doing it twice leaves the entry as doing it once, AND the second answer
+    means "done" to the caller (`tolerate`: the codes it takes as done):
+
+    - REPLACE sets fixed values: twice is once, and the second answer is success;
+    - ADD of values: the second answers 20 "value exists" (AD: 68 for a member), which
+      is "done" only to a caller that tolerates it (joining a group does);
+    - DELETE of values or of the attribute: the second answers 16 "no such value"
+      (AD: 53 for a member), "done" only to a caller that tolerates it;
+    - never INCREMENT (it adds again), a password attribute (see PASSWORD_ATTRS), or
+      a DELETE and an ADD in one modify (a compare-and-swap such as the uidNumber
+      counter's, and the last member giving way to a placeholder: a second answer of
+      16 would read as "someone else changed it first").
+    """
     import ldap3
 
-    conn.search(base, flt, ldap3.SUBTREE, attributes=attributes, size_limit=2)
-    entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-    if not entries:
-        return None
-    if len(entries) > 1:
-        raise ConnectionFailed(f"more than one entry matches {flt} under {base}")
-    entry = entries[0]
-    return {"dn": entry["dn"], **{k: v for k, v in entry["attributes"].items()}}
+    ops = [(name.lower(), op) for name, pairs in changes.items() for op, _ in pairs]
+    deletes = {name for name, op in ops if op == ldap3.MODIFY_DELETE}
+    adds = {name for name, op in ops if op == ldap3.MODIFY_ADD}
+    if deletes and adds:
+        return False
+    for name, op in ops:
+        if name in PASSWORD_ATTRS:
+            return False
+        if op == ldap3.MODIFY_REPLACE:
+            continue
+        if op == ldap3.MODIFY_ADD and VALUE_EXISTS in tolerate:
+            continue
+        if op == ldap3.MODIFY_DELETE and NO_SUCH_VALUE in tolerate:
+            continue
+        return False
+    return True
+
+
+class Link:
+    """The connection of one Directory object, re-opened when lost (see the module).
+
+    `result` is the last answer's result, as ldap3 gives `conn.result`.
+    """
+
+    def __init__(self, cfg: DirectoryConfig, password: Secret, *,
+                 bind_reason: BindReason | None = None) -> None:
+        self.cfg = cfg
+        self._password = password
+        self._bind_reason = bind_reason
+        host, port, _ = endpoint(cfg)
+        self.where = f"{host}:{port}"
+        self.conn: ldap3.Connection | None = connect(cfg, password, bind_reason=bind_reason)
+        self.result: dict[str, Any] = {}
+
+    def close(self) -> None:
+        if self.conn is not None:
+            _quietly_close(self.conn)
+            self.conn = None
+
+    # -- the rule -----------------------------------------------------------------------
+    def run(self, what: str, op: Callable[[ldap3.Connection], T], *, resend: bool,
+            check: str = "read the entry back") -> T:
+        """`op(conn)` on a live connection, again on a new one if it is lost (see the
+        module). `what` names the request in errors; `check` says what to look at when
+        a write that is not resent may or may not have been done."""
+        from ldap3.core.exceptions import LDAPException
+
+        lost: Exception | None = None
+        for _ in range(RECONNECT_TRIES):
+            conn = self._live()
+            try:
+                value = op(conn)
+            except (RequestNotSent, AnswerLost, LDAPException, OSError) as exc:
+                stage = _stage(exc)
+                if stage is None:
+                    raise exception_error(exc, what) from None
+                self._drop()
+                if stage == "left" and not resend:
+                    raise outcome_unknown(what, self.where, _reason(exc), check) from None
+                lost = exc
+                log.info("directory %s: connection lost during %s (%s); opening a new one",
+                         self.where, what, _reason(exc))
+                continue
+            if isinstance(value, dict) and "result" in value:
+                self.result = value
+            elif isinstance(conn.result, dict):
+                self.result = dict(conn.result)
+            return value
+        raise ConnectionFailed(f"{what}: the connection to the directory at {self.where} was "
+                               f"lost {RECONNECT_TRIES} times ({_reason(lost or OSError())})",
+                               hint="check that the directory is up (`adminkit profile "
+                                    "check`) and the network to it")
+
+    def _live(self) -> ldap3.Connection:
+        """The connection, or a new one if it was closed or the server closed it while
+        it sat idle (nothing was sent on it yet, so nothing is lost)."""
+        conn = self.conn
+        if conn is not None and not conn.closed and not ldapinternals.has_unread(conn):
+            return conn
+        self._drop()
+        last: ConnectionFailed | None = None
+        for attempt in range(RECONNECT_TRIES):
+            if attempt:
+                time.sleep(RECONNECT_PAUSE)
+            try:
+                self.conn = connect(self.cfg, self._password, bind_reason=self._bind_reason)
+            except AuthenticationFailed:
+                raise
+            except ConnectionFailed as exc:
+                last = exc
+                continue
+            return self.conn
+        assert last is not None
+        raise ConnectionFailed(f"{last.message} (tried {RECONNECT_TRIES} times)",
+                               hint=last.hint) from None
+
+    def _drop(self) -> None:
+        """Forget the connection; its state is unknown, so it is never used again."""
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            _quietly_close(conn)
+
+    # -- requests -------------------------------------------------------------------------
+    def search(self, what: str, base: str, flt: str, scope: str, attributes: Sequence[str],
+               **options: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """(result, response) of one search; a read, so sent again if its answer is lost.
+        `scope`: BASE, LEVEL or SUBTREE; `options` go to ldap3's `search`."""
+        import ldap3
+
+        scopes = {"SUBTREE": ldap3.SUBTREE, "LEVEL": ldap3.LEVEL, "BASE": ldap3.BASE}
+
+        def op(conn: ldap3.Connection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            conn.search(base, flt, scopes[scope], attributes=list(attributes), **options)
+            return dict(conn.result), list(conn.response or [])
+
+        return self.run(what, op, resend=True)
+
+    def search_equal(self, what: str, base: str, matches: Sequence[tuple[str, str]],
+                     attributes: Sequence[str], text_filter: str
+                     ) -> list[dict[str, Any]] | None:
+        """ldapwire's bulk login search (a read); None when it cannot serve."""
+        return self.run(what, lambda conn: ldapwire.search_equal(
+            conn, base, matches, attributes, text_filter), resend=True)
+
+    def add(self, what: str, dn: str, object_classes: Sequence[str],
+            attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """Never sent twice: a second add of an entry that was made answers "exists"."""
+        return self.run(what, lambda conn: ldapwire.add(conn, dn, object_classes, attributes),
+                        resend=False, check=f"look {dn} up (`adminkit account show LOGIN`)")
+
+    def delete(self, what: str, dn: str, controls: Any = None) -> dict[str, Any]:
+        """Never sent twice: a second delete of an entry that went answers "no such"."""
+        def op(conn: ldap3.Connection) -> dict[str, Any]:
+            conn.delete(dn, controls=controls)
+            return dict(conn.result)
+
+        return self.run(what, op, resend=False, check=f"look {dn} up")
+
+    def modify_dn(self, what: str, dn: str, rdn: str, new_superior: str) -> dict[str, Any]:
+        """Never sent twice: a second rename of an entry that moved answers "no such"."""
+        def op(conn: ldap3.Connection) -> dict[str, Any]:
+            conn.modify_dn(dn, rdn, new_superior=new_superior)
+            return dict(conn.result)
+
+        return self.run(what, op, resend=False,
+                        check=f"look for the entry under {new_superior} and at {dn}")
+
+    def modify(self, what: str, dn: str, changes: Mapping[str, Sequence[tuple[str, Any]]], *,
+               tolerate: Collection[int] = (), controls: Any = None) -> dict[str, Any]:
+        """Sent again after a lost answer only if `resendable(changes, tolerate)`."""
+        def op(conn: ldap3.Connection) -> dict[str, Any]:
+            conn.modify(dn, dict(changes), controls=controls)
+            return dict(conn.result)
+
+        names = ", ".join(changes)
+        return self.run(what, op, resend=resendable(changes, tolerate),
+                        check=f"read {names} of {dn} back")
+
+    def password_modify(self, what: str, dn: str, new_password: Secret) -> dict[str, Any]:
+        """RFC 3062 Password Modify: a password change, never sent twice."""
+        def op(conn: ldap3.Connection) -> dict[str, Any]:
+            conn.extend.standard.modify_password(dn, new_password=new_password.reveal())
+            # only these keys: the request, and so the password, stays out of the result
+            return {k: conn.result.get(k) for k in ("result", "description", "message")}
+
+        return self.run(what, op, resend=False,
+                        check="try a bind with the new password, or set it again")

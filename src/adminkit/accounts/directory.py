@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol
 
 from adminkit.accounts.settings import DirectoryConfig, directory_settings
 from adminkit.core.config import PolicyConfig, Profile
 from adminkit.core.context import Context
+from adminkit.core.entrypoints import entry_points, load
 from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import Secret
 
@@ -175,11 +175,11 @@ class Directory(Protocol):
 
 
 def backend_class(kind: str) -> type[Directory]:
-    found = {ep.name: ep for ep in entry_points(group="adminkit.directories")}
+    found = entry_points("adminkit.directories")
     if kind not in found:
         raise UsageError(f"no directory backend for kind {kind!r}",
                          hint=f"installed backends: {', '.join(sorted(found)) or 'none'}")
-    cls: type[Directory] = found[kind].load()
+    cls: type[Directory] = load(found[kind])  # type: ignore[assignment]
     return cls
 
 

@@ -9,17 +9,20 @@ that reaches a DN through `escape_rdn`; DNs read from the server are passed as i
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adminkit.accounts import ldapwire
-from adminkit.accounts.connection import connect
+from adminkit.accounts.connection import Link
 from adminkit.accounts.directory import GroupEntry, LoginLookup, SearchField, UserEntry
-from adminkit.accounts.ldaperrors import write_error
+from adminkit.accounts.ldaperrors import result_error
 from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import AdminkitError, ConfigError, ValidationError
 from adminkit.core.secrets import Secret
+
+if TYPE_CHECKING:
+    import ldap3
 
 PAGE = 500  # below Windows' MaxPageSize of 1000
 CHUNK = 100  # logins per search in bulk lookups: filters stay a few KB
@@ -102,40 +105,66 @@ class LdapDirectory:
 
     def __init__(self, config: DirectoryConfig, password: Secret) -> None:
         self.config = config
-        self.conn = connect(config, password)
+        self.link = Link(config, password, bind_reason=self._bind_reason)
 
     def close(self) -> None:
-        self.conn.unbind()
+        self.link.close()
 
     # -- to implement in backends -----------------------------------------------------
     def _user(self, attrs: dict[str, Any]) -> UserEntry:
         raise NotImplementedError
 
+    def _bind_reason(self, result: dict[str, Any]) -> str | None:
+        """Why the server refused the service account's bind, read from its message."""
+        return None
+
+    def _error(self, result: dict[str, Any], what: str) -> AdminkitError:
+        """The error for a failed answer; backends add what their server's texts say."""
+        return result_error(result, what)
+
     # -- low-level reading ------------------------------------------------------------
     def entries(self, base: str, flt: str, attrs: list[str] | tuple[str, ...], *,
                 scope: str = "SUBTREE", limit: int = 0) -> Iterator[dict[str, Any]]:
-        """Paged search; yields {"dn": ..., attr: values}. Stops after `limit` if set."""
+        """Paged search; yields {"dn": ..., attr: values}. Stops after `limit` if set.
+
+        A page's cookie is good only on the connection that gave it: if the connection
+        is lost between pages, the search starts again on the new one, and the entries
+        already yielded are skipped.
+        """
+        what = f"search under {base}"
+        cookie: bytes | None = None
+        cookie_conn: ldap3.Connection | None = None
+        yielded: set[str] = set()
+        while True:
+            page = functools.partial(self._page, base=base, flt=flt, scope=scope,
+                                     attrs=list(attrs), cookie=cookie, cookie_conn=cookie_conn)
+            conn, result, response = self.link.run(what, page, resend=True)
+            if result.get("result") not in (0, 32):
+                raise self._error(result, what)
+            for entry in response:
+                if entry.get("type") != "searchResEntry" or entry["dn"] in yielded:
+                    continue
+                yielded.add(entry["dn"])
+                yield {"dn": entry["dn"], **entry["attributes"]}
+                if limit and len(yielded) >= limit:
+                    return
+            controls = result.get("controls") or {}
+            cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
+            cookie_conn = conn
+            if not cookie:
+                return
+
+    @staticmethod
+    def _page(conn: ldap3.Connection, *, base: str, flt: str, scope: str, attrs: list[str],
+              cookie: bytes | None, cookie_conn: ldap3.Connection | None
+              ) -> tuple[ldap3.Connection, dict[str, Any], list[dict[str, Any]]]:
+        """One page; a cookie from another connection is not sent: the search begins anew."""
         import ldap3
 
         scopes = {"SUBTREE": ldap3.SUBTREE, "LEVEL": ldap3.LEVEL, "BASE": ldap3.BASE}
-        cookie: bytes | None = None
-        seen = 0
-        while True:
-            ok = self.conn.search(base, flt, scopes[scope], attributes=list(attrs),
-                                  paged_size=PAGE, paged_cookie=cookie)
-            if not ok and self.conn.result.get("result") not in (0, 32):
-                raise write_error(dict(self.conn.result), f"search under {base}")
-            for entry in self.conn.response or []:
-                if entry.get("type") != "searchResEntry":
-                    continue
-                yield {"dn": entry["dn"], **entry["attributes"]}
-                seen += 1
-                if limit and seen >= limit:
-                    return
-            controls = self.conn.result.get("controls") or {}
-            cookie = controls.get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
-            if not cookie:
-                return
+        conn.search(base, flt, scopes[scope], attributes=attrs, paged_size=PAGE,
+                    paged_cookie=cookie if conn is cookie_conn else None)
+        return conn, dict(conn.result), list(conn.response or [])
 
     def read(self, dn: str, attrs: list[str] | tuple[str, ...]) -> dict[str, Any] | None:
         found = list(self.entries(dn, "(objectClass=*)", attrs, scope="BASE"))
@@ -143,7 +172,7 @@ class LdapDirectory:
 
     def ping(self) -> str:
         if self.read(self.config.base_dn, ["1.1"]) is None:
-            raise write_error({"result": 32}, f"read {self.config.base_dn}")
+            raise self._error({"result": 32}, f"read {self.config.base_dn}")
         return f"bound as {self.config.bind_user}, read {self.config.base_dn}"
 
     # -- users --------------------------------------------------------------------------
@@ -186,7 +215,8 @@ class LdapDirectory:
         for keys, pairs, flt in login_filters(logins, *self._login_matches()):
             users: dict[str, list[UserEntry]] = {}
             answered = True
-            found_entries = ldapwire.search_equal(self.conn, base, pairs, attrs, flt)
+            found_entries = self.link.search_equal(f"search under {base}", base, pairs, attrs,
+                                                   flt)
             if found_entries is None:
                 found_entries = list(self.entries(base, flt, attrs))
             for entry in found_entries:
@@ -307,17 +337,20 @@ class LdapDirectory:
 
     # -- writing ------------------------------------------------------------------------
     def add(self, dn: str, object_classes: list[str], attrs: dict[str, Any], what: str) -> None:
-        if not ldapwire.add(self.conn, dn, object_classes, attrs):
-            raise write_error(dict(self.conn.result), what)
+        result = self.link.add(what, dn, object_classes, attrs)
+        if result.get("result") != 0:
+            raise self._error(result, what)
 
     def modify(self, dn: str, changes: dict[str, Any], what: str, *,
-               tolerate: tuple[int, ...] = ()) -> bool:
-        """Apply `changes`; False if the server answered with a tolerated code."""
-        if ldapwire.modify(self.conn, dn, changes):
+               tolerate: tuple[int, ...] = (), controls: Any = None) -> bool:
+        """Apply `changes`; False if the server answered with a tolerated code. Sent again
+        after a lost answer only if that is safe (`connection.resendable`)."""
+        result = self.link.modify(what, dn, changes, tolerate=tolerate, controls=controls)
+        if result.get("result") == 0:
             return True
-        if self.conn.result.get("result") in tolerate:
+        if result.get("result") in tolerate:
             return False
-        raise write_error(dict(self.conn.result), what)
+        raise self._error(result, what)
 
     def _member_values(self, group: GroupEntry, users: Sequence[UserEntry]
                        ) -> dict[str, list[str]]:
@@ -363,8 +396,10 @@ class LdapDirectory:
 
     def move(self, user: UserEntry, new_parent: str) -> str:
         rdn, _ = split_rdn(user.dn)
-        if not self.conn.modify_dn(user.dn, rdn, new_superior=new_parent):
-            raise write_error(dict(self.conn.result), f"move {user.login} to {new_parent}")
+        what = f"move {user.login} to {new_parent}"
+        result = self.link.modify_dn(what, user.dn, rdn, new_parent)
+        if result.get("result") != 0:
+            raise self._error(result, what)
         return f"{rdn},{new_parent}"
 
     def set_attributes(self, user: UserEntry, new: dict[str, list[str]]) -> None:
@@ -374,5 +409,7 @@ class LdapDirectory:
         self.modify(user.dn, changes, f"set {', '.join(new)} on {user.login}")
 
     def delete(self, user: UserEntry) -> None:
-        if not self.conn.delete(user.dn):
-            raise write_error(dict(self.conn.result), f"delete {user.login}")
+        what = f"delete {user.login}"
+        result = self.link.delete(what, user.dn)
+        if result.get("result") != 0:
+            raise self._error(result, what)

@@ -1,29 +1,31 @@
-"""Add and Modify requests encoded here, sent and answered on an ldap3 connection.
+"""The two requests adminkit encodes itself: the bulk login search and the add.
 
 ldap3 builds every request as a tree of pyasn1 objects and encodes it with pyasn1's
-generic BER encoder: about 2 ms of CPU for an add with a dozen attributes, ten times
-what the directory spends on it, which makes a bulk import client-bound. These two
-requests and their answers are simple (RFC 4511 4.6, 4.7, 4.1.9: a DN and lists of
-octet strings; a result code and two strings), so they are encoded and decoded here;
-ldap3 still owns the socket, TLS, the bind, message ids and everything else. Anything
-this path cannot serve (a closed connection, a strategy that is not synchronous, SASL
-signing, an answer it does not expect) goes through ldap3's own methods.
+generic BER encoder: about 2 ms of CPU for an add with a dozen attributes (ten times
+what slapd spends on it) and ~0.1 ms for each term of a text filter it compiles. A
+bulk import adds thousands of entries and looks up thousands of logins, so these two
+are encoded here (RFC 4511 4.7 and 4.5.1: a DN, lists of octet strings, a filter of
+equality terms) and the add's answer decoded here (4.1.9: a code and two strings);
+a search's answers are still decoded by ldap3. Everything else, and any connection
+this path cannot serve, goes through ldap3's own methods.
+
+These functions only talk on the connection they are given: whether a request goes
+again after a lost connection is decided by the caller (`connection.Link`), and every
+touch of ldap3's insides is in `ldapinternals`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from adminkit.core.errors import ConnectionFailed
+from adminkit.accounts import ldapinternals
+from adminkit.accounts.ldapinternals import AnswerLost
 
 if TYPE_CHECKING:
     import ldap3
 
 Values = Any  # a value or a sequence of values: str, bytes, int or bool
-# ModifyRequest operation codes (RFC 4511 4.6); ldap3's MODIFY_* constants name them
-OPERATIONS = {"MODIFY_ADD": 0, "MODIFY_DELETE": 1, "MODIFY_REPLACE": 2, "MODIFY_INCREMENT": 3}
 
 
 def _length(n: int) -> bytes:
@@ -73,14 +75,6 @@ def encode_add(message_id: int, dn: str, attributes: Mapping[str, Values]) -> by
     return _message(message_id, _tlv(0x68, _octets(dn) + _tlv(0x30, listed)))
 
 
-def encode_modify(message_id: int, dn: str,
-                  changes: Iterable[tuple[int, str, Values]]) -> bytes:
-    """ModifyRequest ::= [APPLICATION 6] SEQUENCE { object, changes SEQUENCE OF change }."""
-    listed = b"".join(_tlv(0x30, _tlv(0x0A, bytes((op,))) + _attribute(name, values))
-                      for op, name, values in changes)
-    return _message(message_id, _tlv(0x66, _octets(dn) + _tlv(0x30, listed)))
-
-
 def encode_search_equal(message_id: int, base: str, matches: Sequence[tuple[str, str]],
                         attributes: Sequence[str]) -> bytes:
     """SearchRequest (RFC 4511 4.5.1) for the subtree of `base`, derefAliases always, no
@@ -92,7 +86,7 @@ def encode_search_equal(message_id: int, base: str, matches: Sequence[tuple[str,
     return _message(message_id, _tlv(0x63, body))
 
 
-RESPONSES = {0x69: "addResponse", 0x67: "modifyResponse"}  # [APPLICATION 9] and [7]
+ADD_RESPONSE = 0x69  # [APPLICATION 9]
 
 
 class Unreadable(Exception):
@@ -116,11 +110,9 @@ def _read(data: bytes, at: int) -> tuple[int, int, int]:
     return tag, at, at + size
 
 
-def decode_result(message: bytes) -> tuple[int, dict[str, Any]]:
-    """(message id, result) of an AddResponse or ModifyResponse (RFC 4511 4.1.9), in the
-    shape ldap3 gives `conn.result`."""
-    from ldap3.core.results import RESULT_CODES
-
+def decode_add_result(message: bytes) -> tuple[int, dict[str, Any]]:
+    """(message id, result) of an AddResponse (RFC 4511 4.1.9), in the shape ldap3 gives
+    `conn.result`."""
     tag, at, end = _read(message, 0)
     if tag != 0x30:
         raise Unreadable("not an LDAPMessage")
@@ -129,7 +121,7 @@ def decode_result(message: bytes) -> tuple[int, dict[str, Any]]:
         raise Unreadable("no message id")
     message_id = int.from_bytes(message[start:stop], "big", signed=True)
     tag, at, end = _read(message, stop)
-    if tag not in RESPONSES:
+    if tag != ADD_RESPONSE:
         raise Unreadable(f"answer of type {tag:#x}")
     fields: list[bytes] = []
     while at < end and len(fields) < 3:  # resultCode, matchedDN, diagnosticMessage
@@ -138,119 +130,10 @@ def decode_result(message: bytes) -> tuple[int, dict[str, Any]]:
     if len(fields) < 3:
         raise Unreadable("short LDAPResult")
     code = int.from_bytes(fields[0], "big")
-    return message_id, {"result": code, "description": RESULT_CODES.get(code, "other"),
+    return message_id, {"result": code, "description": ldapinternals.result_description(code),
                         "dn": fields[1].decode("utf-8", "replace"),
                         "message": fields[2].decode("utf-8", "replace"), "referrals": None,
-                        "type": RESPONSES[tag]}
-
-
-def _servable(conn: ldap3.Connection) -> bool:
-    strategy = conn.strategy
-    return (not conn.closed and conn.bound and conn.socket is not None and strategy.sync
-            and not strategy.pooled and not conn.sasl_mechanism
-            and isinstance(getattr(strategy, "_outstanding", None), dict))
-
-
-def _exchange(conn: ldap3.Connection, kind: str, encode: Any, *,
-              resend: bool) -> bool | None:
-    """Send one request and read its answer into conn.result.
-
-    None if this path cannot serve the connection, or the request never left whole:
-    then ldap3's own call reconnects and sends it. If it left and its answer is lost,
-    the directory may have done it: a modify is sent again (adminkit's modifies come
-    out the same twice), an add is not (`resend` False): that is reported instead.
-    """
-    from ldap3.core.exceptions import LDAPCommunicationError, LDAPResponseTimeoutError
-
-    with conn.connection_lock:
-        if not _servable(conn):
-            return None
-        strategy = conn.strategy
-        if _stale(conn):  # the server closed it while idle: nothing was sent on it yet
-            with contextlib.suppress(Exception):
-                strategy.close()
-            return None
-        message_id = conn.server.next_message_id()
-        payload = encode(message_id)
-        sent = False
-        try:
-            conn.socket.sendall(payload)
-            sent = True
-            answers = strategy.receiving()
-            if len(answers) != 1:
-                raise Unreadable(f"{len(answers)} messages")
-            answered_id, result = decode_result(answers[0])
-            if answered_id != message_id or result["type"] != kind.replace("Request",
-                                                                           "Response"):
-                raise Unreadable(f"a {result['type']} to message {answered_id}")
-        except (OSError, Unreadable, LDAPCommunicationError, LDAPResponseTimeoutError) as exc:
-            with contextlib.suppress(Exception):  # its state is unknown: never reuse it
-                strategy.close()
-            if sent and not resend:
-                raise ConnectionFailed(
-                    f"the directory did not answer ({_reason(exc)}); the {kind[:-7]} may "
-                    "or may not have been done",
-                    hint="look the entry up (`adminkit account show LOGIN`) before trying "
-                         "again") from None
-            return None
-        conn.result = result
-        return bool(result["result"] == 0)
-
-
-def _stale(conn: ldap3.Connection) -> bool:
-    """Anything to read before a request is sent (the server's close, a disconnect
-    notice) means the connection is over; a live idle one has nothing."""
-    import select
-
-    sock = conn.socket
-    pending = getattr(sock, "pending", None)
-    if pending is not None and pending() > 0:
-        return True
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True
-    return bool(readable)
-
-
-def _reason(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-
-
-def search_equal(conn: ldap3.Connection, base: str, matches: Sequence[tuple[str, str]],
-                 attributes: Sequence[str], text_filter: str) -> list[dict[str, Any]] | None:
-    """Entries below `base` where any (attribute, value) of `matches` holds, as
-    {"dn": ..., attribute: values}; ldap3 decodes the answer. `text_filter` is the same
-    filter as text, for what ldap3 may redo with the request (ranged attributes).
-    None: not servable here, or not a plain success (a size limit, say): ask ldap3.
-
-    A bulk run looks up thousands of logins this way; ldap3 spends ~0.1 ms of CPU
-    compiling each term of a text filter.
-    """
-    if not matches:
-        return []
-    with conn.connection_lock:
-        if not _servable(conn):
-            return None
-        message_id = conn.server.next_message_id()
-        strategy = conn.strategy
-        strategy._outstanding[message_id] = {
-            "type": "searchRequest", "base": base, "scope": 2, "dereferenceAlias": 3,
-            "sizeLimit": 0, "timeLimit": 0, "typesOnly": False, "filter": text_filter,
-            "attributes": list(attributes), "controls": None}
-        try:
-            conn.socket.sendall(encode_search_equal(message_id, base, matches, attributes))
-            responses, result = strategy.get_response(message_id)
-        except Exception:  # noqa: BLE001 - any surprise: drop the connection, ask ldap3
-            strategy._outstanding.pop(message_id, None)
-            with contextlib.suppress(Exception):
-                strategy.close()
-            return None
-        conn.result = result
-    if result is None or result.get("result") not in (0, 32):
-        return None
-    return [{"dn": e["dn"], **e["attributes"]} for e in responses or []
-            if e.get("type") == "searchResEntry"]
+                        "type": "addResponse"}
 
 
 def add_entry(object_classes: Sequence[str], attributes: Mapping[str, Values]
@@ -268,18 +151,49 @@ def add_entry(object_classes: Sequence[str], attributes: Mapping[str, Values]
 
 
 def add(conn: ldap3.Connection, dn: str, object_classes: Sequence[str],
-        attributes: Mapping[str, Values]) -> bool:
-    """Like `conn.add`: True on success, else the answer is in `conn.result`."""
+        attributes: Mapping[str, Values]) -> dict[str, Any]:
+    """Add one entry; its result, also left in `conn.result` as ldap3 does.
+
+    RequestNotSent / AnswerLost (or ldap3's own exceptions, on its path) when the
+    connection fails: the caller decides what that means.
+    """
     entry = add_entry(object_classes, attributes)
-    done = _exchange(conn, "addRequest", lambda mid: encode_add(mid, dn, entry), resend=False)
-    return conn.add(dn, list(object_classes), dict(attributes)) if done is None else done
+    p = ldapinternals.servable(conn)
+    if p is None:
+        conn.add(dn, list(object_classes), dict(attributes))
+        return dict(conn.result)
+    message_id, answer = ldapinternals.exchange(p, lambda mid: encode_add(mid, dn, entry))
+    try:
+        answered, result = decode_add_result(answer)
+    except Unreadable as exc:
+        ldapinternals.drop(p)
+        raise AnswerLost(f"an answer it cannot read ({exc})") from None
+    if answered != message_id:
+        ldapinternals.drop(p)
+        raise AnswerLost(f"an answer to message {answered}, not {message_id}")
+    conn.result = result
+    return result
 
 
-def modify(conn: ldap3.Connection, dn: str,
-           changes: Mapping[str, Sequence[tuple[str, Values]]]) -> bool:
-    """Like `conn.modify` with {attr: [(ldap3.MODIFY_*, values), ...]}."""
-    flat = [(OPERATIONS[op], name, values) for name, ops in changes.items()
-            for op, values in ops]
-    done = _exchange(conn, "modifyRequest", lambda mid: encode_modify(mid, dn, flat),
-                     resend=True)
-    return conn.modify(dn, dict(changes)) if done is None else done
+def search_equal(conn: ldap3.Connection, base: str, matches: Sequence[tuple[str, str]],
+                 attributes: Sequence[str], text_filter: str) -> list[dict[str, Any]] | None:
+    """Entries below `base` where any (attribute, value) of `matches` holds, as
+    {"dn": ..., attribute: values}; ldap3 decodes the answer. `text_filter` is the same
+    filter as text, for what ldap3 may redo with the request (ranged attributes).
+    None: not servable here, or not a plain success (a size limit, say): ask ldap3.
+    """
+    if not matches:
+        return []
+    p = ldapinternals.servable(conn)
+    if p is None:
+        return None
+    request = {"type": "searchRequest", "base": base, "scope": 2, "dereferenceAlias": 3,
+               "sizeLimit": 0, "timeLimit": 0, "typesOnly": False, "filter": text_filter,
+               "attributes": list(attributes), "controls": None}
+    responses, result = ldapinternals.exchange_search(
+        p, lambda mid: encode_search_equal(mid, base, matches, attributes), request)
+    conn.result = result
+    if result.get("result") not in (0, 32):
+        return None
+    return [{"dn": e["dn"], **e["attributes"]} for e in responses
+            if e.get("type") == "searchResEntry"]

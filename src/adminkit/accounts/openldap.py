@@ -44,10 +44,10 @@ from adminkit.accounts.ldapbase import (
     value_filter,
     values,
 )
-from adminkit.accounts.ldaperrors import write_error
+from adminkit.accounts.ldaperrors import result_error
 from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.config import PolicyConfig
-from adminkit.core.errors import UsageError, ValidationError
+from adminkit.core.errors import AdminkitError, UsageError, ValidationError
 from adminkit.core.secrets import Secret
 
 log = logging.getLogger("adminkit.accounts")
@@ -65,12 +65,14 @@ POLICY_ATTRS = ["pwdMinLength", "pwdCheckQuality", "pwdInHistory", "pwdMaxAge",
 GROUP_ATTRS = ["cn", "member", "uniqueMember", "memberUid", "description", "objectClass",
                "entryUUID"]
 
-# ppolicy's constraint messages that ldaperrors.write_error does not name (2.5/2.6 texts)
+# ppolicy's refusals (constraint violation, 19), by the text of its message (2.5/2.6)
 PPOLICY_REFUSALS = {
     "not being changed": "the new password is the current one",
     "too young": "the password was changed too recently (pwdMinAge)",
     "too short": "the password is shorter than the policy's minimum",
     "too long": "the password is longer than the policy's maximum",
+    "quality": "the password does not meet the directory's password policy",
+    "history": "the password was used before (history)",
 }
 
 _GENTIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})?(\d{2})?(?:[.,](\d+))?"
@@ -104,6 +106,19 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")
 
 
+def ppolicy_detail(result: dict[str, Any]) -> str | None:
+    """ppolicy says why it refused a password only in its message's text."""
+    if result.get("result") != 19:
+        return None
+    message = str(result.get("message") or "").lower()
+    return next((why for text, why in PPOLICY_REFUSALS.items() if text in message), None)
+
+
+def openldap_error(result: dict[str, Any], what: str) -> AdminkitError:
+    """The error for a failed answer from slapd: by its code, and ppolicy's reason."""
+    return result_error(result, what, detail=ppolicy_detail(result))
+
+
 def _int(value: Any, default: int = 0) -> int:
     try:
         return int(value)
@@ -134,6 +149,10 @@ class OpenLdapDirectory(LdapDirectory):
         self._classes: dict[str, set[str]] = {}  # group DN (lower) -> object classes
         self._uid_free: Iterator[int] = iter(())
         self._uid_block = 1
+
+    # -- answers ------------------------------------------------------------------------
+    def _error(self, result: dict[str, Any], what: str) -> AdminkitError:
+        return openldap_error(result, what)
 
     # -- options ------------------------------------------------------------------------
     @property
@@ -186,7 +205,7 @@ class OpenLdapDirectory(LdapDirectory):
     def _fresh(self, user: UserEntry, attrs: list[str]) -> dict[str, Any]:
         found = self.read(user.dn, attrs)
         if found is None:
-            raise write_error({"result": 32}, f"read {user.login}")
+            raise self._error({"result": 32}, f"read {user.login}")
         return found
 
     def _uuid(self, dn: str) -> str | None:
@@ -460,12 +479,16 @@ class OpenLdapDirectory(LdapDirectory):
         import ldap3
 
         left = [a for a in ("pwdFailureTime", "pwdAccountTmpLockoutEnd") if values(attrs, a)]
-        if not left or self.conn.modify(user.dn, {a: [(ldap3.MODIFY_REPLACE, [])] for a in left},
-                                        controls=[(RELAX, True, None)]):
+        if not left:
+            return
+        result = self.link.modify(f"clear the failed binds of {user.login}", user.dn,
+                                  {a: [(ldap3.MODIFY_REPLACE, [])] for a in left},
+                                  controls=[(RELAX, True, None)])
+        if result.get("result") == 0:
             return
         log.info("unlock %s: %d failed bind(s) stay counted (%s); give the service account "
                  "`manage` on pwdFailureTime to clear them", user.login,
-                 len(values(attrs, "pwdFailureTime")), self.conn.result.get("description"))
+                 len(values(attrs, "pwdFailureTime")), result.get("description"))
 
     def set_expiry(self, user: UserEntry, expires: datetime | None) -> None:
         """pwdEndTime (ppolicy refuses binds after it); shadowExpire too on shadowAccounts."""
@@ -491,17 +514,10 @@ class OpenLdapDirectory(LdapDirectory):
         import ldap3
 
         lock = first(self._fresh(user, ["pwdAccountLockedTime"]), "pwdAccountLockedTime")
-        done = self.conn.extend.standard.modify_password(user.dn,
-                                                         new_password=password.reveal())
-        if not done or self.conn.result.get("result") != 0:
-            # only these keys: the request, and so the password, stays out of the error
-            result = {k: self.conn.result.get(k) for k in ("result", "description", "message")}
-            what = f"set the password of {user.login}"
-            message = str(result.get("message") or "").lower()
-            for text, reason in PPOLICY_REFUSALS.items():
-                if text in message:
-                    raise ValidationError(f"{what}: {reason}")
-            raise write_error(result, what)
+        what = f"set the password of {user.login}"
+        result = self.link.password_modify(what, user.dn, password)
+        if result.get("result") != 0:
+            raise self._error(result, what)
         changes: dict[str, Any] = {"pwdReset": [(ldap3.MODIFY_REPLACE,
                                                  ["TRUE"] if must_change else [])]}
         if lock == LOCKED_FOREVER:
@@ -677,7 +693,7 @@ class OpenLdapDirectory(LdapDirectory):
         if key not in self._classes:
             attrs = self.read(group.dn, ["objectClass"])
             if attrs is None:
-                raise write_error({"result": 32}, f"read group {group.name}")
+                raise self._error({"result": 32}, f"read group {group.name}")
             self._classes[key] = {c.lower() for c in values(attrs, "objectClass")}
         classes = self._classes[key]
         dn_attrs = sorted({a for c, a in DN_MEMBER_ATTR.items() if c in classes})
@@ -707,7 +723,7 @@ class OpenLdapDirectory(LdapDirectory):
         what = f"remove {user.login} from {group.name}"
         for attr in dn_attrs:
             if self.modify(group.dn, {attr: [(ldap3.MODIFY_DELETE, [user.dn])]}, what,
-                           tolerate=(*NOT_THERE, 65)) or self.conn.result.get("result") != 65:
+                           tolerate=(*NOT_THERE, 65)) or self.link.result.get("result") != 65:
                 continue
             self.modify(group.dn, {attr: [(ldap3.MODIFY_DELETE, [user.dn]),
                                           (ldap3.MODIFY_ADD, [self.placeholder])]},

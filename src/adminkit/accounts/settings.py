@@ -39,7 +39,8 @@ class AccountTemplate(Settings):
     groups: list[str] = Field(default_factory=list)
     attributes: dict[str, str] = Field(
         default_factory=dict, description="values may use {login}, {given_name}, {surname}, "
-                                          "{display_name}, {mail}")
+                                          "{display_name}, {mail}, {mail_local} (given.surname "
+                                          "in ASCII, as naming.transliteration says)")
     home_directory: str | None = Field(None, description=r"e.g. \\fs1\home\{login}")
     home_drive: str | None = None
     expires_after_days: int | None = Field(None, ge=1)
@@ -51,12 +52,37 @@ class NamingRules(Settings):
     max_length: int = Field(20, ge=3, le=64)
     german_umlauts: bool = Field(False, description="ä -> ae (Müller -> mueller)")
     upn: Literal["login", "given.surname"] = "login"
+    transliteration: Literal["auto", "latin", "uk", "ru", "bg", "sr", "el"] = Field(
+        "auto", description="how names in other scripts become logins and mail local parts "
+        "({mail_local} in template attributes). auto: every script through anyascii (Ганна -> "
+        "ganna, 王小明 -> wang.xiaoming); latin: Latin letters only, other scripts refused; or a "
+        "national scheme for its script, the rest as auto: uk (Ukrainian 2010: Ганна -> hanna, "
+        "Олександр Шевченко -> oshevchenko), ru (Russian passports, ICAO 9303), bg (Bulgarian "
+        "2009), sr (Serbian Latin, Ђ -> dj), el (Greek ELOT 743). Scripts that leave vowels "
+        "unwritten (Arabic, Hebrew, Indic, Thai) are refused under every scheme: give a login")
+
+
+# Attributes that hold a password or its hashes: a password is set by `account password`
+# (policy checked, delivered, never journaled), never through `account set`.
+PASSWORD_ATTRIBUTES = frozenset(a.lower() for a in (
+    "userPassword", "unicodePwd", "clearTextPassword", "authPassword", "dBCSPwd", "ntPwdHistory",
+    "lmPwdHistory", "supplementalCredentials", "sambaNTPassword", "sambaLMPassword",
+    "sambaPasswordHistory", "krb5Key", "pwdHistory", "msDS-ManagedPassword",
+    "ms-Mcs-AdmPwd", "msLAPS-Password", "msLAPS-EncryptedPassword"))
+
+
+def _no_password_attributes(names: list[str]) -> list[str]:
+    refused = [n for n in names if n.lower() in PASSWORD_ATTRIBUTES]
+    if refused:
+        raise ValueError(f"{', '.join(refused)} hold(s) a password: set passwords with "
+                         "`account password`, never with `account set`")
+    return names
 
 
 class AccountsConfig(Settings):
     template: AccountTemplate = Field(default_factory=AccountTemplate)
     naming: NamingRules = Field(default_factory=NamingRules)
-    settable_attributes: list[str] = Field(
+    settable_attributes: Annotated[list[str], AfterValidator(_no_password_attributes)] = Field(
         default_factory=lambda: ["title", "department", "telephoneNumber", "mobile",
                                  "physicalDeliveryOfficeName", "description", "company"],
         description="attributes `account set` may change")

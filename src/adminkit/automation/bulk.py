@@ -15,6 +15,7 @@ from adminkit.automation.request import Bulk
 from adminkit.core.action import Action, Plan
 from adminkit.core.config import Profile
 from adminkit.core.context import Context
+from adminkit.core.delivery import check_many
 from adminkit.core.errors import ConnectionFailed, PolicyRefused, ValidationError
 from adminkit.core.run import Run
 from adminkit.core.runner import Runner
@@ -28,7 +29,9 @@ class Preflight:
 
 
 def batch_problems(actions: Sequence[Action[Any]], labels: Sequence[str]) -> None:
-    """Rows that cannot all be meant (the same person twice): each action class says."""
+    """Rows that cannot all be meant (the same person twice): each action class says;
+    and secrets for many rows need a folder, not one file."""
+    check_many(actions)
     by_class: dict[type[Action[Any]], tuple[list[Action[Any]], list[str]]] = {}
     for action, label in zip(actions, labels, strict=True):
         rows, names = by_class.setdefault(type(action), ([], []))

@@ -15,12 +15,14 @@ from pydantic import ValidationError as PydanticValidationError
 from adminkit.automation.request import Bulk, PlaybookRequest, RunRequest
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.errors import UsageError
+from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
     from adminkit.core.config import Profile
     from adminkit.core.context import Context
 
 VERSION = 1
+NOT_KEPT = {"not_kept": "secret"}  # a secret input's place in the record
 
 
 def to_record(request: RunRequest) -> dict[str, Any]:
@@ -28,7 +30,9 @@ def to_record(request: RunRequest) -> dict[str, Any]:
                               "stop_on_error": request.stop_on_error}
     if request.playbook is not None:
         book = request.playbook
-        record["playbook"] = {"path": str(book.path), "inputs": book.inputs,
+        record["playbook"] = {"path": str(book.path), "inputs": {
+            name: NOT_KEPT if isinstance(value, Secret) else value
+            for name, value in book.inputs.items()},
                               "approved_by": book.approved_by, "force": book.force}
     else:
         record["actions"] = [action.record() for action in request.actions]
@@ -52,6 +56,11 @@ def from_record(record: dict[str, Any], *, run_id: str, profile: Profile | None,
                   force=bool(bulk["force"])) if bulk else None)
     book = record.get("playbook")
     if book is not None:
+        lost = sorted(k for k, v in dict(book["inputs"]).items() if v == NOT_KEPT)
+        if lost:
+            raise UsageError(f"run {run_id} had the secret input(s) {', '.join(lost)}, which "
+                             "the journal does not keep", hint="run the playbook again; what "
+                             "its steps did is found on the systems and kept")
         request.playbook = PlaybookRequest(path=Path(book["path"]), inputs=dict(book["inputs"]),
                                            approved_by=book.get("approved_by"),
                                            force=bool(book.get("force")))

@@ -26,7 +26,7 @@ from adminkit.core.result import Result
 from adminkit.core.run import Run, current_operator
 from adminkit.core.runner import RunHook, Runner, RunReport
 from adminkit.journal.hook import JournalHook
-from adminkit.journal.store import Journal
+from adminkit.journal.store import Filters, Journal
 
 if TYPE_CHECKING:
     from adminkit.tickets.base import TicketRef, TicketSystem
@@ -91,12 +91,22 @@ class RunService:
                  planned: dict[int, Plan], opened: Context | None,
                  extra: list[RunHook]) -> RunReport:
         journal: Journal | None = None
+        extra_notices: list[str] = []
         try:
             journal = Journal(self.journal_path)
             done: dict[int, Result] = {}
+            unsettled: set[int] = set()
             if request.resume:
                 run.id, run.resumed = request.resume, True
                 done = journal.done_results(request.resume)
+                unsettled = _unsettled(journal, request.resume)
+                redo = sorted(i for i in done if planned.get(i))  # the plan wins
+                for index in redo:
+                    del done[index]
+                if redo:
+                    extra_notices.append(
+                        f"resume: {len(redo)} row(s) journaled as done need changes again "
+                        "(the systems say otherwise): they are done again")
             notes = self._notes(request.profile, ref) if ref else None
             bulk = isinstance(actions, list) and len(actions) > BULK_NOTES
             pump = self._pump(journal, request.profile, system, run.id, background=not bulk) \
@@ -112,10 +122,11 @@ class RunService:
         try:
             runner = Runner(ctx, [JournalHook(journal, notes), *extra], done=done,
                             stop_on_error=request.stop_on_error, debug=self.debug,
-                            planned=planned)
+                            planned=planned, unsettled=unsettled)
             workers = request.bulk.workers if request.bulk else 1
             report = runner.execute(actions(runner) if callable(actions) else actions,
                                     workers=workers)
+            report.notices.extend(extra_notices)
             if pump is not None:
                 delivery = _delivery_notice(pump.finish())
                 if delivery:
@@ -127,9 +138,52 @@ class RunService:
 
     # -- resuming -----------------------------------------------------------------------
     def resume(self, run_id: str, *, hooks: Hooks | None = None) -> RunReport:
-        """Finish an interrupted run from its journal row, after verifying the journal."""
+        """Finish an interrupted (or failed) run from its journal row, after verifying the
+        journal. `last` is the newest such run. A run that finished well is left alone."""
+        if run_id == "last":
+            run_id = self._last_unfinished()
+        finished = self._finished_well(run_id)
+        if finished is not None:
+            when, head = finished
+            report = RunReport(Run(command=head["summary"] or "", profile=head["profile"],
+                                   ticket=head["ticket"], check=head["mode"] == "check",
+                                   id=run_id, operator=head["operator"]))
+            report.notices.append(f"run {run_id} finished at {when}: every action was "
+                                  "done; nothing to resume (run the command again to "
+                                  "check the systems)")
+            return report
         request = self.recorded(run_id)
         return self.run(request, hooks=hooks)
+
+    def _finished_well(self, run_id: str) -> tuple[str, dict[str, Any]] | None:
+        """When the run's last attempt ended with nothing failed, and its run row."""
+        journal = Journal(self.journal_path)
+        try:
+            rows = journal.entries(Filters(run_id=run_id, kinds=("run", "end")))
+        finally:
+            journal.close()
+        ends = [r for r in rows if r["kind"] == "end"]
+        if ends and ends[-1]["status"] in ("ok", "changed"):
+            return str(ends[-1]["time"]), rows[0]
+        return None
+
+    def _last_unfinished(self) -> str:
+        """The newest applied run that ended with failures or has no end row."""
+        journal = Journal(self.journal_path)
+        try:
+            rows = journal.entries(Filters(kinds=("run", "end")))
+        finally:
+            journal.close()
+        ended: dict[str, str] = {}
+        for row in rows:
+            if row["kind"] == "end":
+                ended[row["run_id"]] = row["status"]
+        for row in reversed(rows):
+            if row["kind"] == "run" and row["mode"] == "apply" and \
+                    ended.get(row["run_id"], "failed") == "failed":
+                return str(row["run_id"])
+        raise UsageError("no interrupted or failed run in the journal to resume",
+                         hint="`adminkit journal list` shows recent runs")
 
     def recorded(self, run_id: str) -> RunRequest:
         """The request a journaled run was made from; refused unless the journal verifies."""
@@ -222,6 +276,16 @@ class RunService:
         cfg = ticket_settings(profile)
         seconds = cfg.flush_seconds if cfg else 5.0
         return Pump(journal, system, run_id, limit=seconds, background=background)
+
+
+def _unsettled(journal: Journal, run_id: str) -> set[int]:
+    """Actions whose write an attempt announced (`started`) and never reported on."""
+    last: dict[int, str] = {}
+    for row in journal.entries(Filters(run_id=run_id, kinds=("action",),
+                                       settled_intents=True)):
+        if row["idx"] is not None:
+            last[int(row["idx"])] = row["status"]
+    return {index for index, status in last.items() if status == "started"}
 
 
 def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:

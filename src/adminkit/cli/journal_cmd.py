@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from adminkit.cli.output import console, csv_safe, emit_rows, write_json
 from adminkit.cli.state import OutputFormat, state_of
 from adminkit.core.errors import ExitCode, UsageError
 
@@ -39,8 +38,6 @@ def parse_since(text: str) -> datetime:
 @app.command("list")
 def list_(
     ctx: typer.Context,
-    ticket: Annotated[str | None, typer.Option(
-        help="Only this ticket (the global --ticket, wherever it stands).")] = None,
     target: Annotated[str | None, typer.Option(help="Only this target (a login, a queue).")] = None,
     operator: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
     since: Annotated[str | None, typer.Option(help="30m, 12h, 7d or a date.")] = None,
@@ -53,8 +50,11 @@ def list_(
 ) -> None:
     """List journaled actions, newest last; or runs (--runs), newest first.
 
+    The global --ticket, which may stand anywhere on the line, shows one ticket's.
+
     Example: adminkit journal list --ticket 42 --since 7d --output json
     """
+    from adminkit.cli.output import emit_rows
     from adminkit.cli.session import open_journal
     from adminkit.journal.store import Filters
 
@@ -67,13 +67,13 @@ def list_(
     if runs:
         from adminkit.journal.runs import list_runs
 
-        found = list_runs(journal, ticket=ticket or state.ticket, operator=operator,
-                          since=after, limit=limit or None)
+        found = list_runs(journal, ticket=state.ticket, operator=operator, since=after,
+                          limit=limit or None)
         journal.close()
         emit_rows(state, [{**r, "counts": r.pop("count_text")} for r in found], RUN_COLUMNS,
                   title=f"runs ({len(found)})", json_data=found)
         return
-    rows = journal.entries(Filters(ticket=ticket or state.ticket, target=target, operator=operator,
+    rows = journal.entries(Filters(ticket=state.ticket, target=target, operator=operator,
                                    status=status, run_id=run, limit=limit or None, since=after))
     journal.close()
     emit_rows(state, rows, LIST_COLUMNS, title="journal")
@@ -82,6 +82,7 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="A run id.")]) -> None:
     """Show one run: who, when, for which ticket, and every action with its diff."""
+    from adminkit.cli.output import console, emit_rows
     from adminkit.cli.session import open_journal
     from adminkit.journal.store import Filters
 
@@ -143,6 +144,7 @@ def verify(
     Exit 1 and name the first bad row if anything was altered, removed or forged.
     Example: adminkit journal verify --anchor 1234:9f2c…
     """
+    from adminkit.cli.output import write_json
     from adminkit.cli.session import open_journal
 
     state = state_of(ctx)
@@ -196,6 +198,8 @@ def _restore(journal: Any) -> list[str]:
 def _print_verdict(result: Any, restored: list[str], path: str) -> None:
     from rich.markup import escape
 
+    from adminkit.cli.output import console
+
     out, err = console(), console(stderr=True)
     for text in restored:
         out.print(f"restored: {text}", markup=False)
@@ -224,6 +228,8 @@ def export(
     import csv
     import json
     import sys
+
+    from adminkit.cli.output import csv_safe
 
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: choose jsonl or csv")

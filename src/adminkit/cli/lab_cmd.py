@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adminkit.cli.output import console, emit_rows
 from adminkit.cli.state import state_of
 
 if TYPE_CHECKING:
@@ -38,6 +37,8 @@ def install(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None)
     The packages' system services are left as they were: not started, and not enabled
     at boot unless they already were. apt's output goes to install.log in the lab folder.
     """
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     report = lab.install(servers, progress=_say)
     out = console()
@@ -53,6 +54,8 @@ def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> N
 
     Example: adminkit lab up samba rt
     """
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     out = console(stderr=True)
     for line in lab.install(servers, progress=_say).lines():
@@ -67,6 +70,8 @@ def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> N
 def down(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None,
          purge: Annotated[bool, typer.Option(help="Also delete the lab folder.")] = False) -> None:
     """Stop exactly the processes the lab started (by PID)."""
+    from adminkit.cli.output import console
+
     lab = _lab(ctx, lab_dir)
     if purge:
         lab.destroy()
@@ -106,10 +111,14 @@ def reset(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -
 
 
 def _say(line: str) -> None:
+    from adminkit.cli.output import console
+
     console(stderr=True).print(line, markup=False)
 
 
 def _show_status(ctx: typer.Context, lab: Lab, servers: list[str] | None) -> None:
+    from adminkit.cli.output import emit_rows
+
     rows = [{"server": s.name, "set up": s.set_up, "running": s.running,
              "ready": s.ready, "detail": s.detail} for s in lab.status(servers)]
     emit_rows(state_of(ctx), rows, ["server", "set up", "running", "ready", "detail"],

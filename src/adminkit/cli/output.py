@@ -26,14 +26,35 @@ STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipp
                 "started": "cyan"}
 
 
+# Characters a terminal obeys instead of showing: C0 but newline and tab, DEL, C1, and the
+# bidirectional overrides that reorder what is shown. Text from outside (tickets, the
+# directory, CSV files, playbooks, the journal) shows them as \x1b or \u202e instead:
+# `ESC]52;…` would write the operator's clipboard, `ESC[2J` clear the screen.
+_UNSEEN = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+VISIBLE = {c: f"\\x{c:02x}" for c in _UNSEEN} | {c: f"\\u{c:04x}" for c in _BIDI}
+
+
+def visible(text: str) -> str:
+    """`text` with every terminal control character shown, not obeyed."""
+    return text.translate(VISIBLE)
+
+
 def console(stderr: bool = False) -> Console:
     import os
 
     from rich.console import Console
 
+    class SafeConsole(Console):
+        """Every string printed, in a table cell or a line, is made `visible` before rich
+        reads its markup: adminkit's own styles are markup, never raw escapes."""
+
+        def render_str(self, text: str, **kwargs: Any) -> Any:
+            return super().render_str(visible(text), **kwargs)
+
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else int(os.environ.get("COLUMNS") or PIPE_WIDTH)
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, width=width)
+    return SafeConsole(stderr=stderr, highlight=False, soft_wrap=False, width=width)
 
 
 def write_json(data: Any, *, scrubbed: bool = False) -> None:

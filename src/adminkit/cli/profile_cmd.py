@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from adminkit.cli.output import emit_rows, write_json
 from adminkit.cli.state import OutputFormat, state_of
 
 if TYPE_CHECKING:
@@ -20,6 +19,7 @@ Name = Annotated[str, typer.Argument(help="Profile name (the file's name without
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """List the profiles in the config folder."""
+    from adminkit.cli.output import emit_rows
     from adminkit.core.config import list_profiles, profile_path
 
     state = state_of(ctx)
@@ -31,6 +31,7 @@ def list_(ctx: typer.Context) -> None:
 @app.command("show")
 def show(ctx: typer.Context, name: Name) -> None:
     """Show a profile as adminkit understands it (secret references, never values)."""
+    from adminkit.cli.output import write_json
     from adminkit.core.config import load_profile
 
     state = state_of(ctx)
@@ -52,6 +53,7 @@ def check(ctx: typer.Context, name: Name) -> None:
     Exit 2 if the file is invalid, 3 if any system could not be reached or refused
     the credentials.
     """
+    from adminkit.cli.output import emit_rows
     from adminkit.core.config import load_profile
 
     state = state_of(ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,10 +20,14 @@ def run(
         "--input", "-i", help="An input as NAME=VALUE (repeat).")] = None,
     inputs: Annotated[Path | None, typer.Option(
         help="A YAML or JSON file of inputs.")] = None,
+    secret_stdin: Annotated[list[str] | None, typer.Option(
+        "--secret-stdin", help="Read this secret input from stdin, a line each (repeat).")
+    ] = None,
     approved_by: Annotated[str | None, typer.Option(
         help="Who approved it, for playbooks that require approval.")] = None,
     resume: Annotated[str | None, typer.Option(
-        "--resume", help="Run id of an interrupted run: skip what is journaled as done.")
+        "--resume", help="Run id of an interrupted or failed run (or `last`): finish it, "
+                         "skipping what is journaled as done.")
     ] = None,
     force: Annotated[bool, typer.Option(
         help="Allow a step to disable or delete more accounts than the profile's limit.")
@@ -47,22 +52,34 @@ def run(
         return
     if playbook is None:
         raise UsageError("nothing to run", hint="give a playbook, or --resume RUN")
-    _run_playbook(state, playbook, input_ or [], inputs, approved_by, force)
+    _run_playbook(state, playbook, input_ or [], inputs, secret_stdin or [], approved_by, force)
 
 
 def _run_playbook(state: GlobalState, name: str, pairs: list[str], inputs_file: Path | None,
-                  approved_by: str | None, force: bool) -> None:
+                  from_stdin: list[str], approved_by: str | None, force: bool) -> None:
     from adminkit.automation.request import PlaybookRequest
     from adminkit.cli.playbook_cmd import find
     from adminkit.cli.session import execute, finish
+    from adminkit.core.secrets import Secret
+    from adminkit.playbook.loader import load
 
+    path = find(state, name)
+    secret = {k for k, v in load(path).playbook.inputs.items() if v.type == "secret"}
     given: dict[str, Any] = _read_inputs(inputs_file) if inputs_file else {}
+    for key in secret & set(given):  # a file is a fit place for a secret value
+        given[key] = Secret(str(given[key]))
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise UsageError(f"--input {pair!r}: expected NAME=VALUE")
-        given[key] = value
-    path = find(state, name)
+        given[key] = value  # a secret input given so must be a reference (checked later)
+    for key in from_stdin:
+        if key not in secret:
+            raise UsageError(f"--secret-stdin {key}: the playbook has no secret input {key}")
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise UsageError(f"--secret-stdin {key}: nothing on stdin")
+        given[key] = Secret(line)
     command = f"run {path.stem}" + (f" (approved by {approved_by})" if approved_by else "")
     request = PlaybookRequest(path=path.resolve(), inputs=given, approved_by=approved_by,
                               force=force)

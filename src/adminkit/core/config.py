@@ -101,9 +101,9 @@ def profile_model() -> type[Profile]:
 
 def kind_of(group: str, kind: str, *, extra: tuple[str, ...] = ()) -> str:
     """Check a backend `kind` against the backends installed under an entry point group."""
-    from importlib.metadata import entry_points
+    from adminkit.core.entrypoints import entry_points
 
-    known = {ep.name for ep in entry_points(group=group)} | set(extra)
+    known = set(entry_points(group)) | set(extra)
     if kind not in known:
         raise ValueError(f"unknown kind {kind!r}; installed: {', '.join(sorted(known)) or 'none'}")
     return kind

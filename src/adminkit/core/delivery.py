@@ -8,28 +8,104 @@ delivered. Any domain that makes a secret (directory accounts, Entra ID) uses th
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import UsageError
 from adminkit.core.secrets import Secret
+
+if TYPE_CHECKING:
+    from adminkit.core.action import Action
 
 Send = Callable[[str, Secret], str]  # (who it is for, the secret) -> how it was delivered
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """A delivery and the `--deliver` words that made it (a run's record keeps them)."""
+    """A delivery and the `--deliver` words that made it (a run's record keeps them).
+
+    Callers check it while planning (`check`), hand the secret over *before* they set
+    it anywhere (so a crash never leaves a password nobody has), and `withdraw` what
+    they handed over if setting it then failed.
+    """
 
     spec: str
-    send: Send
+    send: Send | None = None  # terminal and mail; files are written here
+    folder: Path | None = None  # file deliveries: the folder the files go to
+    file: Path | None = None  # file deliveries to one named file
 
     def __call__(self, login: str, secret: Secret) -> str:
-        return self.send(login, secret)
+        if self.send is not None:
+            return self.send(login, secret)
+        path = target(self, login)
+        write_private(path, (secret.reveal() + "\n").encode())
+        return f"written to {path} (mode 0600)"
+
+    def check(self, login: str | None = None, *, bulk: bool = False) -> None:
+        """Refuse a target that cannot hold the secret safely, before anything is written."""
+        if self.folder is None and self.file is None:
+            return
+        if bulk and self.file is not None:
+            raise UsageError(f"--deliver {self.spec}: a run of several accounts needs a folder "
+                             "(each gets LOGIN.password), not one file",
+                             hint="create a folder (mode 0700) and give file:FOLDER/")
+        if login is not None:
+            target(self, login)
+
+    def withdraw(self, login: str) -> str:
+        """Take back a delivered secret that was then not set; says what was done."""
+        if self.folder is None and self.file is None:
+            return "it was already delivered: disregard it"
+        path = target(self, login, new_only=False)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return f"{path} was removed"
+
+
+def check_many(actions: Sequence[Action[Any]]) -> None:
+    """Several actions that deliver secrets need a folder: one file would keep only the
+    last secret (the others would be set, and lost)."""
+    made = [a.deliver for a in actions if a.deliver is not None]
+    for deliver in {d.spec: d for d in made}.values():
+        deliver.check(bulk=len(made) > 1)
+
+
+def target(delivery: Delivery, login: str, *, new_only: bool = True) -> Path:
+    """The file for `login`, in a folder only root or the operator can change."""
+    if "/" in login or login in ("", ".", ".."):
+        raise UsageError(f"{login!r} cannot name a password file")
+    path = delivery.folder / f"{login}.password" if delivery.folder else delivery.file
+    assert path is not None
+    _safe_folder(path.parent, path if new_only else None)
+    return path
+
+
+def _safe_folder(folder: Path, path: Path | None) -> None:
+    try:
+        info = os.stat(folder)
+    except OSError as exc:
+        raise UsageError(f"cannot deliver into {folder}: {exc.strerror}",
+                         hint="create the folder first, mode 0700") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise UsageError(f"cannot deliver into {folder}: not a folder")
+    if info.st_uid not in (0, os.geteuid()):
+        raise UsageError(f"cannot deliver into {folder}: it belongs to another user "
+                         f"(uid {info.st_uid})", hint="use a folder you own, mode 0700")
+    shared = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if shared and not info.st_mode & stat.S_ISVTX:
+        raise UsageError(f"cannot deliver into {folder}: others may write there",
+                         hint="use a folder only you can write to (chmod 0700)")
+    if shared and path is not None and os.path.lexists(path):
+        raise UsageError(f"cannot deliver to {path}: it is already there, in a folder others "
+                         "can write to", hint="use a private folder (mode 0700)")
 
 
 def to_terminal(login: str, password: Secret) -> str:
@@ -40,16 +116,26 @@ def to_terminal(login: str, password: Secret) -> str:
     return "shown once on the operator's terminal"
 
 
-def to_file(path: Path) -> Send:
-    def deliver(login: str, password: Secret) -> str:
-        target = path / f"{login}.password" if path.is_dir() else path
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
-            out.write(password.reveal() + "\n")
-        return f"written to {target} (mode 0600)"
-
-    return deliver
+def write_private(path: Path, data: bytes) -> None:
+    """Durably, 0600 from creation: a fresh temporary file in the same folder (O_EXCL,
+    never following a link), synced, then renamed over `path` (a link planted there is
+    replaced, not followed; a reader of an older file never sees the new content)."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def to_mail(profile: Profile) -> Send:
@@ -88,7 +174,10 @@ def delivery(spec: str, profile: Profile | None = None) -> Delivery:
     if spec == "terminal":
         return Delivery(spec, to_terminal)
     if spec.startswith("file:"):
-        return Delivery(spec, to_file(Path(spec[5:]).expanduser()))
+        path = Path(spec[5:]).expanduser().absolute()
+        if path.is_dir():
+            return Delivery(spec, folder=path)
+        return Delivery(spec, file=path)
     if profile is None:
         raise UsageError("--deliver mail needs a profile with a mail relay")
     return Delivery(spec, to_mail(profile))

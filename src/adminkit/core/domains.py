@@ -10,12 +10,11 @@ Nothing in core keeps a list of domains or of backend kinds.
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from adminkit.core.entrypoints import entry_points, load
 from adminkit.core.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -43,18 +42,17 @@ class Domain:
 
 
 def load_path(path: str) -> Any:
-    module, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    return load(path)
 
 
 @functools.cache
 def domains() -> dict[str, Domain]:
     """Every installed domain, by name."""
     found: dict[str, Domain] = {}
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        domain = ep.load()
+    for name, value in sorted(entry_points(GROUP).items()):
+        domain = load(value)
         if not isinstance(domain, Domain):
-            raise ConfigError(f"entry point {ep.name} in {GROUP} is not a Domain ({ep.value})")
+            raise ConfigError(f"entry point {name} in {GROUP} is not a Domain ({value})")
         found[domain.name] = domain
     return found
 
@@ -102,5 +100,8 @@ def probes(profile: Profile) -> list[Probe]:
 
 def reset() -> None:
     """Forget what was found (tests that install a domain at run time)."""
+    from adminkit.core import entrypoints
+
+    entrypoints.forget()
     for cached in (domains, sections, actions):
         cached.cache_clear()

@@ -51,6 +51,11 @@ class AuthenticationFailed(ConnectionFailed):
     pass
 
 
+class OutcomeUnknown(ConnectionFailed):
+    """A write was sent and its answer lost: it may or may not have been done. Never
+    sent again blindly; whoever resumes reads the target to settle it."""
+
+
 class PolicyRefused(AdminkitError):
     exit_code = ExitCode.POLICY
 

@@ -25,7 +25,9 @@ from adminkit.core.secrets import redact
 
 class RunHook(Protocol):
     """Hears about a run. A hook may also have `actions_finished(run, [(index, result)])`
-    to take a bulk run's unit of results at once (the journal: one transaction)."""
+    to take a bulk run's unit of results at once (the journal: one transaction), and
+    `actions_starting(run, [(index, name, target, summary)])` to hear of writes before
+    they are made (the journal records the intent, so a crash leaves a trace)."""
 
     def run_started(self, run: Run) -> None: ...
 
@@ -71,6 +73,7 @@ class Runner:
         debug: bool = False,
         planned: Mapping[int, Plan] | None = None,
         keep_plans: bool = False,
+        unsettled: Iterable[int] = (),
     ) -> None:
         self.ctx = ctx
         self.hooks = list(hooks)
@@ -84,6 +87,9 @@ class Runner:
         # run's validation): applied as they are instead of being planned again
         self.planned: Mapping[int, Plan] = planned or {}
         self.plans: dict[int, Plan] | None = {} if keep_plans else None
+        # indexes whose write an earlier attempt announced and never reported: if the
+        # fresh plan finds nothing to do, that attempt did it (read from the system)
+        self.unsettled = set(unsettled)
 
     @property
     def run(self) -> Run:
@@ -213,6 +219,8 @@ class Runner:
                 ready.append((k, action, plan))
             else:
                 results[k] = self._result(action, plan, Applied())
+        if ready:
+            self._announce([(items[k][1], action, plan) for k, action, plan in ready])
         if len(ready) == 1:
             _, action, plan = ready[0]
             outcomes: list[Applied | Exception] = []
@@ -238,18 +246,38 @@ class Runner:
         for (k, action, plan), outcome in zip(ready, outcomes, strict=True):
             results[k] = (self._caught(action, outcome) if isinstance(outcome, Exception)
                           else self._result(action, plan, outcome))
+        for k, (_, index) in enumerate(items):
+            result = results[k]
+            if index in self.unsettled and result is not None and result.status is Status.OK:
+                results[k] = result.model_copy(update={
+                    "status": Status.CHANGED,
+                    "summary": f"{result.summary} (done by the interrupted attempt of this "
+                               "run: found so on the system)"})
         share = round((time.monotonic() - started) / len(items), 4)
         done = [r for r in results if r is not None]
         for result in done:
             result.duration = share
         return done
 
+    def _announce(self, writes: list[tuple[int | None, Action[Any], Plan]]) -> None:
+        """Tell the hooks which writes are about to be made, before any is."""
+        starting = [(index, action.name, _safe_target(action),
+                     plan.summary or f"{action.name} {_safe_target(action)}")
+                    for index, action, plan in writes if index is not None]
+        if not starting:
+            return
+        for hook in self.hooks:
+            announce = getattr(hook, "actions_starting", None)
+            if announce is not None:
+                announce(self.run, starting)
+
     def _plan(self, action: Action[Any], index: int | None) -> Plan:
         plan = self.planned.get(index) if index is not None else None
         if plan is None:
             plan = action.plan(self.ctx)
-            if plan:
-                action.guard(self.ctx, plan)
+            # guarded with nothing to do too: a protected target gets one answer, whether
+            # or not it is already as asked
+            action.guard(self.ctx, plan)
             if self.plans is not None and index is not None:
                 self.plans[index] = plan
         return plan

@@ -32,6 +32,15 @@ class JournalHook:
                             detail={"request": run.record, "resumed": run.resumed},
                             **self._common(run))
 
+    def actions_starting(self, run: Run, starting: list[tuple[int, str, str, str]]) -> None:
+        """Before a unit's writes: one `started` row per action, in one transaction, so a
+        run killed during the writes leaves the intent of each write it may have made
+        (a resume reads the systems to settle it)."""
+        self.journal.append_many(
+            [(None, {"kind": "action", "idx": index, "action": name, "target": target,
+                     "status": "started", "summary": f"about to {summary}",
+                     **self._common(run)}) for index, name, target, summary in starting])
+
     def action_finished(self, run: Run, index: int, result: Result) -> None:
         self.actions_finished(run, [(index, result)])
 

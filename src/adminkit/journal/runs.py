@@ -2,7 +2,8 @@
 
 A run whose newest attempt has no end row may have been interrupted, or may still be
 running in another process: nothing in the journal tells the two apart, so it is
-listed as "no end row", never guessed at.
+listed as "no end row", never guessed at; its counts are its actions' newest rows, where
+`started` is a write announced and never journaled as done (a resume settles it).
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ def _runs(journal: Journal) -> dict[str, tuple[dict[str, Any], int, tuple[int, s
             "command": row["summary"], "attempts": 0})["attempts"] += 1
         start[run_id] = row["seq"]
     tallies: dict[str, Counter[str]] = {}
-    for row in journal.db.execute("SELECT run_id, status, count(*) AS n FROM entries "
-                                  "WHERE kind = 'action' GROUP BY run_id, status"):
+    # Each action by its newest row: an intent (`started`) once its outcome is journaled,
+    # or a failure redone by a resume, counts once, as it ended.
+    for row in journal.db.execute(
+            "SELECT run_id, status, count(*) AS n FROM entries AS e WHERE kind = 'action' "
+            "AND seq = (SELECT max(seq) FROM entries AS later WHERE later.run_id = e.run_id "
+            "AND later.idx IS e.idx AND later.kind = 'action') GROUP BY run_id, status"):
         tallies.setdefault(row["run_id"], Counter())[row["status"]] = row["n"]
     return {run_id: (run, start[run_id], end.get(run_id), tallies.get(run_id, Counter()))
             for run_id, run in runs.items()}

@@ -173,6 +173,10 @@ class Filters:
     since: datetime | None = None
     kinds: Sequence[str] = ("action",)
     limit: int | None = None
+    # `started` rows announce a write before it is made; once the action's outcome is
+    # journaled they say nothing more, and listings leave them out. An intent with no
+    # outcome (a run killed during its writes) is always shown.
+    settled_intents: bool = False
 
 
 class Journal:
@@ -488,6 +492,11 @@ class Journal:
         if f.target is not None:
             where.append("target = ?")
             args.append(f.target)
+        if not f.settled_intents:
+            where.append("NOT (status = 'started' AND kind = 'action' AND EXISTS (SELECT 1 "
+                         "FROM entries AS later WHERE later.run_id = entries.run_id AND "
+                         "later.idx = entries.idx AND later.kind = 'action' AND "
+                         "later.seq > entries.seq))")
         if f.since is not None:
             where.append("time >= ?")
             args.append(f.since.astimezone(UTC).isoformat(timespec="microseconds"))

@@ -16,7 +16,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from adminkit.core.action import Action, Applied, Params, Plan, Skip
 from adminkit.core.context import Context
-from adminkit.core.errors import AdminkitError, PolicyRefused, ValidationError
+from adminkit.core.delivery import check_many
+from adminkit.core.errors import AdminkitError, PolicyRefused, UsageError, ValidationError
 from adminkit.core.result import Result, Status
 from adminkit.playbook import render
 from adminkit.playbook.loader import EXTRA_PARAMS, LoadedPlaybook, registry
@@ -208,10 +209,15 @@ class PlaybookRun:
         labels: list[str] = []
         for n, item in enumerate(items, 1):
             try:
-                built.append(StepAction(step, {**self.variables, "item": item}, label).build())
-            except ValidationError:
+                built.append(StepAction(step, {**self.variables, "item": item}, label,
+                                        self.deliver).build())
+            except UsageError:
                 continue  # its own expansion reports it
             labels.append(f"{label}, item {n}")
+        try:
+            check_many(built)
+        except UsageError as exc:
+            return ValidationError(f"{label}: {exc.message}", hint=exc.hint)
         problems = registry()[step.uses].batch_problems(built, labels)
         if not problems:
             return None

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from adminkit.core.errors import ValidationError
+from adminkit.core.secrets import Secret, check_reference, resolve
 from adminkit.playbook.model import InputSpec, Playbook
 
 EMAIL = re.compile(r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$")
@@ -34,7 +35,15 @@ def resolve_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+HOW_TO_GIVE = ("give a secret input as a reference (-i NAME=env:VARIABLE, keyring:SERVICE/USER "
+               "or prompt), in an --inputs file, or on stdin with --secret-stdin NAME")
+
+
 def convert(spec: InputSpec, raw: Any) -> Any:
+    if spec.type == "secret":
+        return _secret(raw)
+    if isinstance(raw, Secret):
+        raise ValueError("a secret was given for an input that is not of type secret")
     if spec.type == "list":
         items = raw if isinstance(raw, list) else [p.strip() for p in str(raw).split(",")
                                                    if p.strip()]
@@ -64,6 +73,19 @@ def convert(spec: InputSpec, raw: Any) -> Any:
     if spec.type == "enum" and spec.choices and text not in spec.choices:
         raise ValueError(f"{text!r} is not one of {', '.join(spec.choices)}")
     return text
+
+
+def _secret(raw: Any) -> Secret:
+    """A Secret as given (an inputs file, stdin), or a reference resolved now; never a
+    value typed on the command line, where it would stay in the shell's history."""
+    if isinstance(raw, Secret):
+        return raw
+    text = str(raw)
+    try:
+        check_reference(text)
+    except ValueError:
+        raise ValueError(f"is a secret: {HOW_TO_GIVE}") from None
+    return resolve(text, label="playbook input")
 
 
 def _text(spec: InputSpec, text: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-InputType = Literal["string", "int", "bool", "date", "email", "enum", "list"]
+InputType = Literal["string", "int", "bool", "date", "email", "enum", "list", "secret"]
 NAME = r"^[a-z][a-z0-9_]{0,63}$"
 
 
@@ -34,6 +34,13 @@ class InputSpec(_Strict):
     pattern: str | None = Field(None, description="a regular expression the value must match")
     choices: list[str] | None = Field(None, description="for type enum")
     max_length: int = Field(256, ge=1, le=65536)
+
+    @field_validator("default")
+    @classmethod
+    def _no_secret_default(cls, value: Any, info: Any) -> Any:
+        if value is not None and info.data.get("type") == "secret":
+            raise ValueError("a secret input has no default: it is given on each run")
+        return value
 
     @field_validator("choices")
     @classmethod

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from adminkit.core.config import Profile, load_profile
+from adminkit.core.entrypoints import entry_points, load
 from adminkit.core.errors import UsageError
 from adminkit.tickets.base import TicketSystem
 from adminkit.tickets.settings import ticket_settings
@@ -21,11 +21,12 @@ def open_system(profile: Profile | None, kind: str) -> TicketSystem:
     if profile is None or cfg is None or cfg.kind != kind:
         raise UsageError(f"no {kind} ticket system in profile "
                          f"{profile.name if profile else '(none)'}")
-    found = {ep.name: ep for ep in entry_points(group="adminkit.tickets")}
+    found = entry_points("adminkit.tickets")
     if kind not in found:
         raise UsageError(f"no ticket backend for {kind!r}",
                          hint=f"installed: {', '.join(sorted(found)) or 'none'}")
-    system: TicketSystem = found[kind].load()(profile)
+    backend: type[TicketSystem] = load(found[kind])  # type: ignore[assignment]
+    system = backend(profile)  # type: ignore[call-arg]
     return system
 
 

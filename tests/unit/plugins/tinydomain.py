@@ -20,6 +20,7 @@ from adminkit.core.domains import Domain
 from adminkit.core.errors import ActionFailed
 from adminkit.core.health import Probe
 from adminkit.core.result import Change
+from adminkit.core.secrets import Secret
 
 
 class TinySettings(Settings):
@@ -34,6 +35,7 @@ def folder(profile: Profile) -> Path:
 
 class TouchParams(Params):
     name: str
+    content: Secret | None = None  # written into the file: a secret input's way through
 
 
 class Touch(Action[TouchParams]):
@@ -56,7 +58,8 @@ class Touch(Action[TouchParams]):
         where = folder(ctx.require_profile())
         if self.params.name == "fail" and not (where / "fail.allowed").exists():
             raise ActionFailed("tiny.touch refuses 'fail' until fail.allowed exists")
-        (where / self.params.name).write_text(ctx.run.id)
+        content = self.params.content.reveal() if self.params.content else ctx.run.id
+        (where / self.params.name).write_text(content)
         return Applied()
 
 

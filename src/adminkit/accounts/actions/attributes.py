@@ -16,7 +16,16 @@ from adminkit.core.result import Change
 
 
 def same_dn(a: str, b: str) -> bool:
-    return a.replace(" ", "").lower() == b.replace(" ", "").lower()
+    """Case and the spaces around `=` and `,` aside, the same DN. Spaces inside a value
+    count: OU=New Hires is not OU=NewHires."""
+    return _rdns(a) == _rdns(b)
+
+
+def _rdns(dn: str) -> list[tuple[str, str]]:
+    rdn, rest = split_rdn(dn.strip())
+    name, _, value = rdn.partition("=")
+    head = [(name.strip().lower(), value.strip().lower())]
+    return head + _rdns(rest) if rest.strip() else head
 
 
 class MoveParams(LoginParams):

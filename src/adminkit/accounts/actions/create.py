@@ -23,7 +23,7 @@ from adminkit.accounts.actions.groups import (
     refuse_protected_groups,
     resolve_groups,
 )
-from adminkit.accounts.actions.password import check_given, new_password
+from adminkit.accounts.actions.password import check_given, deliver_then_set, new_password
 from adminkit.accounts.actions.state import expiry_instant
 from adminkit.accounts.directory import (
     Directory,
@@ -32,7 +32,7 @@ from adminkit.accounts.directory import (
     UserEntry,
     directory_of,
 )
-from adminkit.accounts.settings import account_settings, directory_settings
+from adminkit.accounts.settings import NamingRules, account_settings, directory_settings
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.delivery import Delivery
@@ -48,6 +48,26 @@ def split_groups(value: Any) -> Any:
     if isinstance(value, str):
         return [g.strip() for g in value.replace("|", ";").split(";") if g.strip()]
     return value
+
+
+class _Values(dict[str, str]):
+    """A template's placeholders; {mail_local} is computed only for a template that uses it.
+
+    An account with a login given explicitly may have a name that gives no mail local part;
+    that is an error only where a template asks for one.
+    """
+
+    def __init__(self, rules: NamingRules, **values: str) -> None:
+        super().__init__(values)
+        self.rules = rules
+
+    def __missing__(self, key: str) -> str:
+        if key != "mail_local":
+            raise KeyError(key)
+        self[key] = naming.local_part(self["given_name"], self["surname"],
+                                      german=self.rules.german_umlauts,
+                                      scheme=self.rules.transliteration)
+        return self[key]
 
 
 class CreateParams(Params):
@@ -102,12 +122,9 @@ class CreateAccount(Action[CreateParams]):
     def _wanted(self, ctx: Context) -> str:
         p = self.params
         rules = account_settings(ctx.require_profile()).naming
-        try:
-            return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
-                                               german=rules.german_umlauts,
-                                               limit=rules.max_length)
-        except ValueError as exc:
-            raise ValidationError(f"{exc}; give a login") from None
+        return p.login or naming.login_for(p.given_name, p.surname, style=rules.login,
+                                           german=rules.german_umlauts, limit=rules.max_length,
+                                           scheme=rules.transliteration)
 
     def _choose(self, ctx: Context, find: Callable[[str], UserEntry | None],
                 taken: Callable[[str], bool],
@@ -195,11 +212,13 @@ class CreateAccount(Action[CreateParams]):
             check_given(directory, p.password)
         if p.password is None and self.deliver is None:
             raise ValidationError("a generated password needs a delivery (--deliver)")
+        if p.password is None and self.deliver is not None:
+            self.deliver.check(login)
         self.groups = resolve_groups(directory, group_names, group_cache(ctx))
         self.login = login
-        values = {"login": login, "given_name": p.given_name, "surname": p.surname,
-                  "display_name": p.display_name or f"{p.given_name} {p.surname}",
-                  "mail": p.mail or ""}
+        values = _Values(account_settings(profile).naming, login=login, mail=p.mail or "",
+                         given_name=p.given_name, surname=p.surname,
+                         display_name=p.display_name or f"{p.given_name} {p.surname}")
         attrs = {k: fill(v, values) for k, v in template.attributes.items()}
         if template.home_directory:
             attrs["homeDirectory"] = fill(template.home_directory, values)
@@ -302,17 +321,21 @@ class CreateAccount(Action[CreateParams]):
         else:
             password = p.password or new_password(ctx, directory)
             new = NewUser(**{**self.new.__dict__, "password": password})
-            dn = directory.create_user(new)  # what we just wrote; no need to read it back
+            # what we just wrote; no need to read it back
+            dn, how = deliver_then_set(self.deliver, new.login, password,
+                                       given=p.password is not None,
+                                       write=lambda: directory.create_user(new))
             entry = UserEntry(dn=dn, login=new.login, given_name=p.given_name,
                               surname=p.surname, display_name=new.display_name, mail=p.mail,
                               enabled=p.enabled)
-            how = self._deliver(new.login, password, given=p.password is not None)
         if self.existing is not None and p.update_password == "always":  # noqa: S105
             password = p.password or new_password(ctx, directory)
             must = account_settings(ctx.require_profile()).template.must_change \
                 if p.must_change is None else p.must_change
-            directory.set_password(entry, password, must_change=must)
-            how = self._deliver(entry.login, password, given=p.password is not None)
+            existing = entry
+            _, how = deliver_then_set(
+                self.deliver, entry.login, password, given=p.password is not None,
+                write=lambda: directory.set_password(existing, password, must_change=must))
         return entry, how
 
     def _applied(self, entry: UserEntry, how: str | None) -> Applied:
@@ -340,11 +363,3 @@ class CreateAccount(Action[CreateParams]):
             return AccountGroups(GroupsParams(login=self.existing.login,
                                               remove=[g.dn for g in self.groups]))
         return None
-
-    def _deliver(self, login: str, password: Secret, *, given: bool) -> str:
-        if given:
-            return "set as given"
-        assert self.deliver is not None
-        return self.deliver(login, password)
-
-

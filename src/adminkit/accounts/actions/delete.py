@@ -64,7 +64,10 @@ class DeleteAccount(UserAction[DeleteParams]):
         changes += [Change(op="remove", field="group", before=g.name) for g in self.groups]
         if not same_dn(parent, target):
             changes.append(Change(op="move", field="ou", before=parent, after=target))
-        self.stamp = STAMP.format(day=date.today().isoformat(), run=ctx.run.id, parent=parent)
+        # UTC's date, as purge_quarantine compares it (a local date is a day off for part
+        # of the day, and west of UTC made an account due a day early)
+        self.stamp = STAMP.format(day=datetime.now(UTC).date().isoformat(), run=ctx.run.id,
+                                  parent=parent)
         changes.append(Change(op="set", field="description", before=entry.description,
                               after=self.stamp))
         return Plan(changes, summary=f"quarantine {entry.login} (soft delete)",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 from adminkit.accounts import passwords
 from adminkit.accounts.actions.base import LoginParams, UserAction
@@ -11,9 +12,11 @@ from adminkit.accounts.settings import account_settings
 from adminkit.core.action import Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.delivery import Delivery
-from adminkit.core.errors import ValidationError
+from adminkit.core.errors import AdminkitError, OutcomeUnknown, ValidationError
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret
+
+T = TypeVar("T")
 
 
 class PasswordParams(LoginParams):
@@ -35,6 +38,27 @@ def check_given(directory: Directory, password: Secret) -> None:
                               f"of {policy.min_length} characters")
 
 
+def deliver_then_set(deliver: Delivery | None, login: str, password: Secret, *, given: bool,
+                     write: Callable[[], T]) -> tuple[T, str]:
+    """Hand a generated password over first, then set it: a crash in between leaves a
+    delivered password that is not set yet (the resume sets it again), never a set
+    password nobody has. If setting it fails, the delivery is taken back."""
+    if given:
+        return write(), "set as given"
+    assert deliver is not None
+    how = deliver(login, password)
+    try:
+        return write(), how
+    except OutcomeUnknown as exc:  # it may be set: the delivery stays
+        exc.message = f"{exc.message} (the new password was delivered: {how})"
+        raise
+    except Exception as exc:
+        taken_back = deliver.withdraw(login)
+        if isinstance(exc, AdminkitError):
+            exc.message = f"{exc.message} (the new password was not set: {taken_back})"
+        raise
+
+
 class ResetPassword(UserAction[PasswordParams]):
     """A password cannot be read back, so a reset always reports `changed`, honestly."""
 
@@ -53,6 +77,8 @@ class ResetPassword(UserAction[PasswordParams]):
             check_given(self.directory(ctx), p.password)
         elif self.deliver is None:
             raise ValidationError("a generated password needs a delivery (--deliver)")
+        else:
+            self.deliver.check(entry.login)
         changes = [Change(op="set", field="password",
                           after="(given)" if p.password else "(generated)"),
                    Change(op="set", field="must_change_password", before=entry.must_change,
@@ -63,10 +89,10 @@ class ResetPassword(UserAction[PasswordParams]):
         assert self.entry is not None
         directory = self.directory(ctx)
         password = self.params.password or new_password(ctx, directory)
-        directory.set_password(self.entry, password, must_change=self.params.must_change)
-        how = "set as given"
-        if self.params.password is None:
-            assert self.deliver is not None
-            how = self.deliver(self.entry.login, password)
+        entry = self.entry
+        _, how = deliver_then_set(
+            self.deliver, entry.login, password, given=self.params.password is not None,
+            write=lambda: directory.set_password(entry, password,
+                                                 must_change=self.params.must_change))
         return Applied(summary=f"reset the password of {self.entry.login}; password {how}",
                        data={"password_delivery": how})

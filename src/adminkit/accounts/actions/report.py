@@ -25,6 +25,8 @@ class ReportAccounts(Action[ReportParams]):
 
     def plan(self, ctx: Context) -> Plan:
         found = directory_of(ctx).report(self.params.kind, days=self.params.days)
+        if self.params.kind == "inactive":  # what is disabled already is nobody's work
+            found = [u for u in found if u.enabled]
         logins = [u.login for u in found]
         return Plan(summary=f"{len(logins)} account(s) {self.params.kind}"
                             + (f" over {self.params.days} days"

@@ -1,0 +1,395 @@
+"""One contract for every ticket backend: a note queued in the outbox reaches the ticket once.
+
+Each case runs against every backend that has a peer here: the vendor fakes in
+tests/fakes (real HTTP, the real httpx client, the vendors' documented requests, answers
+and errors) and the local store. The notes are read back from the peer as it stores
+them. A backend that cannot meet a case is left out of it in NOT_APPLICABLE, with the
+reason; a known defect is a strict xfail in DEFECTS, with the reason. What is particular
+to one vendor stays in test_tickets_<vendor>.py. Request Tracker meets the same scenarios
+against the lab's real RT (tests/integration/test_ticket_notes.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+
+from adminkit.core.errors import AuthenticationFailed, ExitCode
+from adminkit.journal.store import Journal
+from adminkit.tickets.base import TicketNotFound, TicketSystem
+from adminkit.tickets.outbox import BACKOFF_FIRST, FlushReport, flush
+from adminkit.tickets.settings import ticket_settings
+from adminkit.tickets.systems import opener
+from tests.fakes.glpi import FakeGlpi
+from tests.fakes.httpserver import ServerFake
+from tests.fakes.jira import FakeJira
+from tests.fakes.local_store import LocalStore
+from tests.fakes.outbox_rig import (
+    NOTE,
+    RUN,
+    crash_after_posting,
+    make_due,
+    marker,
+    next_attempt,
+    queue_note,
+)
+from tests.fakes.redmine import FakeRedmine
+from tests.fakes.servicenow import FakeServiceNow
+from tests.fakes.ticketfake import TicketServer, TicketStore, profile_for
+from tests.fakes.zammad import FakeZammad
+
+Cli = Callable[..., Any]  # the `cli` fixture (conftest.py): a CliResult with code, out, err
+
+FAKES: dict[str, Callable[[], ServerFake]] = {
+    "jira": FakeJira, "servicenow": FakeServiceNow, "zammad": FakeZammad, "glpi": FakeGlpi,
+    "redmine": FakeRedmine}
+KINDS = (*FAKES, "local")
+
+LOCAL = "the local store is a file on this machine: "
+NOT_APPLICABLE = {
+    ("local", "rate limit"): LOCAL + "nothing in front of it rate-limits",
+    ("local", "server error"): LOCAL + "no server to fail",
+    ("local", "lost answer"): LOCAL + "no connection to lose an answer on",
+    ("local", "server down"): LOCAL + "no server to be down",
+    ("local", "refused credentials"): LOCAL + "it takes no credentials",
+    ("local", "ping names the account"): LOCAL + "nobody signs in (ping names the file)",
+    ("local", "missing ticket: find_note"): LOCAL + "find_note reads the notes table alone and "
+                                            "finds nothing; add_note then fails for good",
+}
+DEFECTS = {
+    ("servicenow", "outbox keeps the note's id"):
+        "add_note returns 'table:sys_id:sys_mod_count', not the journal entry's sys_id that "
+        "find_note returns: the outbox records a record version, and another id for the "
+        "same note when a redelivery finds it",
+}
+CASES: set[str] = set()
+
+
+def backends(case: str) -> list[Any]:
+    """The peers a case runs against: all but those NOT_APPLICABLE says it cannot."""
+    CASES.add(case)
+    return [pytest.param(kind, id=kind, marks=[pytest.mark.xfail(
+                strict=True, reason=DEFECTS[kind, case])] if (kind, case) in DEFECTS else [])
+            for kind in KINDS if (kind, case) not in NOT_APPLICABLE]
+
+
+@pytest.fixture
+def peer(request: pytest.FixtureRequest, tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch) -> Iterator[TicketStore]:
+    kind = str(request.param)
+    if kind == "local":
+        monkeypatch.setenv("ADMINKIT_TICKETS", str(tmp_path / "local-tickets.db"))
+        store: TicketStore = LocalStore(tmp_path / "local-tickets.db")
+    else:
+        store = cast(TicketStore, FAKES[kind]())
+    store.start()
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+@dataclass
+class Rig:
+    """A peer, the journal whose outbox holds the notes for it, and profile `acme` naming
+    it; flushes open the backend the way `adminkit ticket flush` does (entry points)."""
+
+    peer: TicketStore
+    journal: Journal
+    opened: list[tuple[str | None, str]] = field(default_factory=list)
+
+    @property
+    def server(self) -> TicketServer:
+        assert isinstance(self.peer, ServerFake), "a case for peers with a server"
+        return cast(TicketServer, self.peer)
+
+    def open(self, profile: str | None, kind: str) -> TicketSystem:
+        self.opened.append((profile, kind))
+        return opener()(profile, kind)
+
+    @contextmanager
+    def system(self) -> Iterator[TicketSystem]:
+        system = opener()("acme", self.peer.kind)
+        try:
+            yield system
+        finally:
+            system.close()
+
+    def queue(self, ticket: str, *, internal: bool = True) -> None:
+        queue_note(self.journal, system=self.peer.kind, ticket=ticket, internal=internal)
+
+    def flush(self) -> FlushReport:
+        return flush(self.journal, self.open)
+
+    def waits(self, **counts: int) -> FlushReport:
+        """The report of a flush after which the one queued note still waits."""
+        return FlushReport(**counts, next_try=next_attempt(self.journal))
+
+    def row(self) -> dict[str, Any]:
+        [row] = self.journal.outbox()
+        return row
+
+    def sent(self) -> int:
+        """How many requests the peer has received (none, for the local store)."""
+        return len(self.server.requests) if isinstance(self.peer, ServerFake) else 0
+
+    def note_writes(self) -> int:
+        method, path = self.server.note_write
+        return sum(1 for r in self.server.requests
+                   if r.method == method and r.path.startswith(path))
+
+
+@pytest.fixture
+def rig(peer: TicketStore, env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    tickets = ticket_settings(profile_for(peer, monkeypatch))
+    assert tickets is not None
+    (env.profiles / "acme.yaml").write_text(yaml.safe_dump(
+        {"tickets": tickets.model_dump(mode="json", exclude_defaults=True)}))
+    journal = Journal(env.journal)  # where `adminkit` itself finds it (ADMINKIT_JOURNAL)
+    yield Rig(peer, journal)
+    journal.close()
+    if isinstance(peer, ServerFake):
+        assert peer.mistakes() == [], "the backend sent what the real API would not take"
+
+
+def sent_credentials(server: TicketServer) -> set[str]:
+    """The secret, and every credential the backend put on the wire (Basic's base64 too)."""
+    found = {server.secret}
+    for req in server.requests:
+        credential, login = req.authorization()[1], req.basic_login()
+        found |= {credential} if credential else set()
+        found |= {":".join(login)} if login else set()
+    return found
+
+
+def between(before: datetime, after: datetime, seconds: float) -> tuple[datetime, datetime]:
+    return before + timedelta(seconds=seconds), after + timedelta(seconds=seconds)
+
+
+# -- delivery ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("peer", backends("kind"), indirect=True)
+def test_the_profiles_kind_opens_the_backend_of_that_kind(rig: Rig) -> None:
+    with rig.system() as system:
+        assert system.kind == rig.peer.kind
+
+
+@pytest.mark.parametrize("peer", backends("round trip"), indirect=True)
+def test_a_note_arrives_once_internal_and_byte_identical(rig: Rig) -> None:
+    ticket = rig.peer.create_ticket()
+    rig.queue(ticket)
+    assert rig.flush() == FlushReport(delivered=1)
+    [note] = rig.peer.notes(ticket)
+    assert note.text.encode() == NOTE.encode()
+    assert note.internal is True
+    assert rig.row()["status"] == "delivered"
+    sent = rig.sent()
+    assert rig.flush() == FlushReport()  # nothing is due: nothing is opened or sent
+    assert (rig.sent(), rig.peer.notes(ticket)) == (sent, [note])
+    assert rig.opened == [("acme", rig.peer.kind)]
+
+
+@pytest.mark.parametrize("peer", backends("outbox keeps the note's id"), indirect=True)
+def test_the_outbox_keeps_the_id_the_system_gave_the_note(rig: Rig) -> None:
+    ticket = rig.peer.create_ticket()
+    rig.queue(ticket)
+    rig.flush()
+    [note] = rig.peer.notes(ticket)
+    assert rig.row()["remote_id"] == note.id
+
+
+@pytest.mark.parametrize("peer", backends("public note"), indirect=True)
+def test_a_note_asked_public_arrives_public(rig: Rig) -> None:
+    ticket = rig.peer.create_ticket()
+    rig.queue(ticket, internal=False)
+    assert rig.flush() == FlushReport(delivered=1)
+    [note] = rig.peer.notes(ticket)
+    assert (note.text, note.internal) == (NOTE, False)
+
+
+# -- never twice ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("peer", backends("crash after posting"), indirect=True)
+def test_a_redelivery_after_a_crash_after_posting_does_not_post_twice(rig: Rig) -> None:
+    ticket = rig.peer.create_ticket()
+    rig.queue(ticket)
+    with rig.system() as system:  # the flusher that posted, then died before recording it
+        crash_after_posting(rig.journal, system)
+    [posted] = rig.peer.notes(ticket)
+    assert rig.flush() == FlushReport(delivered=1)
+    assert rig.peer.notes(ticket) == [posted]
+    assert (rig.row()["status"], rig.row()["remote_id"]) == ("delivered", posted.id)
+
+
+@pytest.mark.parametrize("peer", backends("lost answer"), indirect=True)
+def test_a_redelivery_after_a_lost_answer_does_not_post_twice(rig: Rig) -> None:
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.lose_answer(method=method, path=path)  # stored, but the answer never came
+    assert rig.flush() == rig.waits(retrying=1)  # and says when it is next tried
+    [posted] = rig.server.notes(ticket)
+    assert rig.row()["status"] == "pending"
+
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(delivered=1)
+    assert rig.server.notes(ticket) == [posted]
+    assert rig.note_writes() == 1
+    assert (rig.row()["status"], rig.row()["remote_id"]) == ("delivered", posted.id)
+
+
+# -- transient trouble: retried, not before the server allows ------------------------------
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+@pytest.mark.parametrize("peer", backends("rate limit"), indirect=True)
+def test_a_rate_limit_is_waited_out_as_retry_after_says(rig: Rig, form: str) -> None:
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    before = datetime.now(UTC)
+    moment = before.replace(microsecond=0) + timedelta(seconds=121)  # a date has no fractions
+    rig.server.fail(429, retry_after=120 if form == "seconds" else
+                    format_datetime(moment, usegmt=True))
+    assert rig.flush() == rig.waits(retrying=1)  # and says when it is next tried
+    after = datetime.now(UTC)
+    assert rig.row()["status"] == "pending" and "429" in rig.row()["last_error"]
+    earliest, latest = (between(before, after, 120) if form == "seconds"
+                        else (moment, moment + (after - before)))
+    assert earliest <= next_attempt(rig.journal) <= latest
+    assert rig.server.notes(ticket) == []
+
+    sent = rig.sent()
+    assert rig.flush() == rig.waits(waiting=1)  # before the time: nothing is opened or sent
+    assert rig.sent() == sent
+
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(delivered=1)
+    [note] = rig.server.notes(ticket)
+    assert (note.text, note.internal) == (NOTE, True)
+    assert rig.opened == [("acme", rig.server.kind)] * 2
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(500, None), (502, None), (503, 30)])
+@pytest.mark.parametrize("peer", backends("server error"), indirect=True)
+def test_a_server_error_is_retried_then_delivered_once(rig: Rig, status: int,
+                                                      retry_after: int | None) -> None:
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.fail(status, retry_after=retry_after, method=method, path=path)
+    before = datetime.now(UTC)
+    assert rig.flush() == rig.waits(retrying=1)  # and says when it is next tried
+    after = datetime.now(UTC)
+    assert rig.row()["status"] == "pending" and f"HTTP {status}" in rig.row()["last_error"]
+    if retry_after is None:  # the first backoff: 5 s, jitter ±20 %
+        earliest = between(before, after, BACKOFF_FIRST * 0.8)[0]
+        latest = between(before, after, BACKOFF_FIRST * 1.2)[1]
+    else:
+        earliest, latest = between(before, after, retry_after)
+    assert earliest <= next_attempt(rig.journal) <= latest
+    assert rig.server.notes(ticket) == []
+
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(delivered=1)
+    [note] = rig.server.notes(ticket)
+    assert (note.text, note.internal) == (NOTE, True)
+    assert rig.note_writes() == 2  # the refused one, and the one that stored it
+
+
+@pytest.mark.parametrize("peer", backends("server down"), indirect=True)
+def test_a_server_that_is_down_is_retried(rig: Rig) -> None:
+    rig.queue(rig.server.create_ticket())
+    rig.server.stop()  # nothing listens on its port any more
+    assert rig.flush() == rig.waits(retrying=1)  # and says when it is next tried
+    assert rig.row()["status"] == "pending" and "ConnectError" in rig.row()["last_error"]
+
+
+# -- permanent trouble: failed, for a person ----------------------------------------------
+
+@pytest.mark.parametrize("peer", backends("missing ticket"), indirect=True)
+def test_a_missing_ticket_fails_for_good(rig: Rig) -> None:
+    rig.queue(rig.peer.missing_ticket)
+    assert rig.flush() == FlushReport(failed=1)
+    assert rig.row()["status"] == "failed"
+    sent = rig.sent()
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport()  # not retried: it waits for a person
+    assert (rig.row()["status"], rig.sent()) == ("failed", sent)
+    assert rig.opened == [("acme", rig.peer.kind)]
+
+
+CALLS: dict[str, Callable[[TicketSystem, str], object]] = {
+    "add_note": lambda system, ticket: system.add_note(ticket, NOTE),
+    "find_note": lambda system, ticket: system.find_note(ticket, marker(RUN, 0)),
+    "get": lambda system, ticket: system.get(ticket),
+    "set_status": lambda system, ticket: system.set_status(ticket, "closed"),
+    "attach": lambda system, ticket: system.attach(ticket, "report.txt", b"jdoe: disabled\n"),
+}
+
+
+def missing_ticket_calls() -> list[Any]:
+    CASES.update(f"missing ticket: {call}" for call in CALLS)
+    return [pytest.param(kind, call, id=f"{kind}-{call}") for kind in KINDS for call in CALLS
+            if (kind, f"missing ticket: {call}") not in NOT_APPLICABLE]
+
+
+@pytest.mark.parametrize(("peer", "call"), missing_ticket_calls(), indirect=["peer"])
+def test_every_call_on_a_missing_ticket_is_ticket_not_found(rig: Rig, call: str) -> None:
+    with rig.system() as system, pytest.raises(TicketNotFound) as err:
+        CALLS[call](system, rig.peer.missing_ticket)
+    assert rig.peer.missing_ticket in err.value.message  # the error says which ticket
+    assert err.value.exit_code == ExitCode.CONNECTION
+
+
+@pytest.mark.parametrize("peer", backends("refused credentials"), indirect=True)
+def test_refused_credentials_fail_for_good_with_exit_3_and_no_secret(rig: Rig,
+                                                                     cli: Cli) -> None:
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    rig.server.reject_credentials()
+    r = cli("ticket", "flush", "-o", "json")
+    assert r.code == ExitCode.CONNECTION.value == 3
+    assert json.loads(r.out) == {"delivered": 0, "retrying": 0, "failed": 1, "not_reached": 0,
+                                 "waiting": 0, "busy": 0, "next_try": None}
+    row = rig.row()
+    assert row["status"] == "failed" and rig.server.refusal in row["last_error"]
+    assert rig.server.notes(ticket) == []
+
+    with rig.system() as system, pytest.raises(AuthenticationFailed) as err:
+        system.ping()
+    assert err.value.exit_code == ExitCode.CONNECTION
+    assert rig.server.refusal in err.value.message and err.value.hint
+    said = "\n".join([r.out, r.err, row["last_error"], str(err.value), err.value.hint or ""])
+    for credential in sent_credentials(rig.server):
+        assert credential not in said
+
+
+# -- who is signed in ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("peer", backends("ping names the account"), indirect=True)
+def test_ping_names_who_is_signed_in(rig: Rig) -> None:
+    with rig.system() as system:
+        text = system.ping()
+    assert all(name in text for name in rig.server.account), (text, rig.server.account)
+    assert not any(credential in text for credential in sent_credentials(rig.server))
+
+
+# -- the contract itself -------------------------------------------------------------------
+
+def test_every_backend_meets_every_case_or_says_why() -> None:
+    """Every installed backend but RT (the lab's real one) has a peer here, and every
+    case left out or expected to fail names a real backend, a real case and a reason."""
+    installed = {ep.name for ep in entry_points(group="adminkit.tickets")}
+    assert installed - {"rt"} | {"local"} == set(KINDS)
+    for kind, case in [*NOT_APPLICABLE, *DEFECTS]:
+        assert kind in KINDS and case in CASES, (kind, case)
+    assert all(len(reason) > 20 for reason in [*NOT_APPLICABLE.values(), *DEFECTS.values()])
