@@ -20,6 +20,20 @@ from adminkit.lab.lab import Lab
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(scope="session", autouse=True)
+def journal_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The journals these tests write are keyed with a key of their own, never with (or
+    into) the key in the operator's state folder."""
+    key = tmp_path_factory.mktemp("key") / "journal.key"
+    saved = os.environ.get("ADMINKIT_JOURNAL_KEY")
+    os.environ["ADMINKIT_JOURNAL_KEY"] = f"file:{key}"
+    yield
+    if saved is None:
+        os.environ.pop("ADMINKIT_JOURNAL_KEY", None)
+    else:
+        os.environ["ADMINKIT_JOURNAL_KEY"] = saved
+
+
 @pytest.fixture(scope="session")
 def lab_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Profiles written by the test lab go here, never into the user's config."""
