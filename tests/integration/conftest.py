@@ -23,15 +23,17 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="session", autouse=True)
 def journal_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The journals these tests write are keyed with a key of their own, never with (or
-    into) the key in the operator's state folder."""
+    into) the key in the operator's state folder, and anchor nothing in its syslog."""
     key = tmp_path_factory.mktemp("key") / "journal.key"
-    saved = os.environ.get("ADMINKIT_JOURNAL_KEY")
+    saved = {name: os.environ.get(name) for name in ("ADMINKIT_JOURNAL_KEY", "ADMINKIT_SYSLOG")}
     os.environ["ADMINKIT_JOURNAL_KEY"] = f"file:{key}"
+    os.environ["ADMINKIT_SYSLOG"] = "off"  # the runs' anchors: not into the machine's syslog
     yield
-    if saved is None:
-        os.environ.pop("ADMINKIT_JOURNAL_KEY", None)
-    else:
-        os.environ["ADMINKIT_JOURNAL_KEY"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
