@@ -160,3 +160,45 @@ def test_done_indexes_only_counts_applied_ok_or_changed(env, check: bool) -> Non
                    mode="apply")
     assert journal.done_indexes("R-1") == (set() if check else {0, 1})
     journal.close()
+
+
+def test_ctrl_c_finishes_the_running_row_journals_interrupted_and_resume_does_the_rest(
+        tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) while action 2 is inside its apply: it finishes and is journaled,
+    nothing after it starts, the run's end row says interrupted; a resume does 3 to 5."""
+    script = tmp_path / "steps.py"
+    script.write_text(SCRIPT)
+    journal_path = tmp_path / "journal.db"
+    counter = tmp_path / "counter.txt"
+
+    first = _start(script, journal_path, counter, "first")
+    try:
+        deadline = time.monotonic() + 60
+        while "plan 2" not in _lines(counter):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first attempt never got to action 2"
+            time.sleep(0.005)
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+    finally:
+        first.kill()
+    assert first.returncode == -signal.SIGINT, err  # died of the KeyboardInterrupt
+    assert [x for x in _lines(counter) if x.startswith("applied")] == [
+        "applied 0", "applied 1", "applied 2"]
+
+    journal = Journal(journal_path)
+    rows = [dict(r) for r in journal.iter_all()]
+    assert [r["kind"] for r in rows] == ["run", "action", "action", "action", "end"]
+    assert rows[-1]["status"] == "interrupted"
+    assert json.loads(rows[-1]["detail"]) == {
+        "counts": {"ok": 0, "changed": 3, "failed": 0, "skipped": 3}, "exit_code": 130}
+    assert journal.done_indexes(RUN_ID) == {0, 1, 2}
+    journal.close()
+
+    second = subprocess.run(
+        [sys.executable, str(script), str(journal_path), str(counter), "resume", RUN_ID],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["statuses"] == ["skipped"] * 3 + ["changed"] * 3
+    assert [x for x in _lines(counter) if x.startswith("applied")] == [
+        f"applied {i}" for i in range(N)]
