@@ -215,13 +215,14 @@ class TargetAction(ToyAction):
     work: ClassVar[Callable[[str], None] | None] = None
 
     def _use(self, ctx: Context, phase: str) -> None:
-        target = self.params.target  # type: ignore[attr-defined]
+        assert isinstance(self.params, TargetParams)
+        target, work = self.params.target, type(self).work
         conn = ctx.connection(self.server.kind, target, self.server.opener(target),
                               self.server.close, limits=self.limits)
         with self.server.use(conn):
             self.calls.append((self.params.key, f"{phase}:{conn.number}"))
-            if self.work is not None:
-                type(self).work(self.params.key)  # type: ignore[misc]
+            if work is not None:
+                work(self.params.key)
             else:
                 threading.Event().wait(0.001)
 
@@ -252,10 +253,11 @@ class AsyncToy(AsyncAction[TargetParams]):
         target = self.params.target
         conn = await ctx.connection_async(self.server.kind, target, self.server.opener(target),
                                           self.server.close, limits=self.limits)
+        work = type(self).work
         async with self.server.ause(conn):
             AsyncToy.threads.add(threading.get_ident())
-            if self.work is not None:
-                await type(self).work(self.params.key)  # type: ignore[misc]
+            if work is not None:
+                await work(self.params.key)
             else:
                 await asyncio.sleep(0)
         return Plan(changes=[Change(op="set", field="f", before="old", after="new")],
