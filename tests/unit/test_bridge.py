@@ -50,7 +50,7 @@ def test_many_rows_run_side_by_side_on_one_loop_within_the_limit(server: ToyServ
 
     AsyncToy.work = work
     ctx = Context(run=Run(command="toy"))
-    report = Runner(ctx).execute(_rows(40), workers=8)
+    report = Runner(ctx).execute(_rows(40), workers=12)  # 9 wait for a connection
     assert [r.status for r in report.results] == [Status.CHANGED] * 40
     assert server.peak[TENANT] == 3  # reached, and never more
     assert server.opened <= 3 and server.closed == 0

@@ -264,4 +264,9 @@ class AsyncToy(AsyncAction[TargetParams]):
                     summary=f"update item-{self.params.key}")
 
     async def apply_async(self, ctx: Context, plan: Plan) -> Applied:
+        target = self.params.target  # the unit's connection again, as plan had it
+        conn = await ctx.connection_async(self.server.kind, target, self.server.opener(target),
+                                          self.server.close, limits=self.limits)
+        async with self.server.ause(conn):
+            await asyncio.sleep(0)
         return Applied(summary=f"updated item-{self.params.key}")

@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 import threading
 from collections.abc import Coroutine
-from concurrent.futures import Future, InvalidStateError
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from adminkit.core.errors import Interrupted
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CLOSE_WAIT = 10.0  # seconds close() gives cancelled coroutines to finish their cleanup
+THREADS = 64  # the loop's threads for blocking calls: at least the workers that may wait
 
 
 class AsyncBridge:
@@ -100,6 +101,8 @@ class AsyncBridge:
                 import asyncio
 
                 loop = asyncio.new_event_loop()
+                # waits for a free connection happen on these threads (to_thread)
+                loop.set_default_executor(ThreadPoolExecutor(THREADS, "adminkit-loop-io"))
                 thread = threading.Thread(target=_serve, args=(loop,), name="adminkit-loop",
                                           daemon=True)
                 thread.start()

@@ -81,6 +81,9 @@ class Context:
         the opening) happen off the loop, so the other coroutines go on meanwhile."""
         import asyncio
 
+        held: T | None = self.targets.holding(backend, target)
+        if held is not None:  # the unit has it: no thread (they may all be busy waiting)
+            return held
         return await asyncio.to_thread(self.connection, backend, target, open, close,
                                        limits=limits)
 

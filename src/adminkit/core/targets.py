@@ -114,6 +114,13 @@ class Targets:
                 return self._held_in(self._own, (backend, target), open, close, limits)
         return self._held_in(scope, (backend, target), open, close, limits)
 
+    def holding(self, backend: str, target: str) -> Any | None:
+        """What the current unit of work holds on (`backend`, `target`), or None: asks no
+        lease, so a coroutine on the loop may call it."""
+        scope = _SCOPE.get()
+        found = scope.held.get((self, (backend, target))) if scope is not None else None
+        return found.value if found is not None else None
+
     def _held_in(self, scope: _Scope, key: Key, open: Callable[[], T],
                  close: Callable[[T], None], limits: Limits | None) -> T:
         found = scope.held.get((self, key))
