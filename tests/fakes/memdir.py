@@ -667,23 +667,25 @@ class MemDirectory:
 class _Bound(Context):
     directory: Directory | None = None
 
-    def resource(self, key: str, factory: Callable[[], T],
-                 close: Callable[[T], None] | None = None) -> T:
-        if key.startswith("directory:"):
+    def connection(self, backend: str, target: str, open: Callable[[], T],
+                   close: Callable[[T], None], *, limits: Any = None) -> T:
+        if backend in ("ad", "openldap"):  # the directory kinds: this one answers
             return cast(T, self.directory)
-        return super().resource(key, factory, close)
+        return super().connection(backend, target, open, close, limits=limits)
 
     def handover(self, run: Run) -> Context:
         taken = super().handover(run)
-        return _Bound(run=taken.run, profile=taken.profile, _resources=taken._resources,
+        return _Bound(run=taken.run, profile=taken.profile, targets=taken.targets,
+                      bridge=taken.bridge, _resources=taken._resources,
                       _closers=taken._closers, directory=self.directory)
 
 
 def bind(ctx: Context, directory: Directory) -> Context:
     """`ctx`'s run and profile, with every `directory_of()` answered by `directory`.
 
-    The one place that knows how actions reach their directory: today a resource of the
-    context keyed `directory:<thread name>` (see accounts.directory.directory_of). The
-    context a bulk run's check pass hands over to its writes stays bound.
+    The one place that knows how actions reach their directory: the connection the
+    context's registry leases under (directory kind, URL) (see
+    accounts.directory.directory_of). The context a bulk run's check pass hands over to
+    its writes stays bound.
     """
     return _Bound(run=ctx.run, profile=ctx.profile, directory=directory)

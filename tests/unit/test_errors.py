@@ -21,7 +21,8 @@ from adminkit.core.secrets import MASK, Secret
 
 def test_exit_code_values() -> None:
     assert [(c.name, int(c)) for c in ExitCode] == [
-        ("OK", 0), ("FAILED", 1), ("USAGE", 2), ("CONNECTION", 3), ("POLICY", 4)]
+        ("OK", 0), ("FAILED", 1), ("USAGE", 2), ("CONNECTION", 3), ("POLICY", 4),
+        ("INTERRUPTED", 130)]
 
 
 @pytest.mark.parametrize(("cls", "code"), [
@@ -35,6 +36,7 @@ def test_exit_code_values() -> None:
     (errors.PolicyRefused, 4),
     (errors.ActionFailed, 1),
     (errors.JournalError, 1),
+    (errors.Interrupted, 130),
     (errors.LabError, 1),
 ])
 def test_error_classes_carry_their_exit_code(cls: type[AdminkitError], code: int) -> None:

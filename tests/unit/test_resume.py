@@ -89,25 +89,31 @@ def _start(script: Path, journal: Path, counter: Path, mode: str) -> subprocess.
                              RUN_ID], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_resume_after_sigkill(tmp_path: Path) -> None:
+def _first_attempt(tmp_path: Path, sig: signal.Signals) -> tuple[Path, Path, Path, str]:
+    """Run the script and send `sig` once action 2 is planned ("plan 2" means 0 and 1 were
+    applied and journaled; 2 now sleeps inside apply). (script, journal, counter, stderr)"""
     script = tmp_path / "steps.py"
     script.write_text(SCRIPT)
     journal_path = tmp_path / "journal.db"
     counter = tmp_path / "counter.txt"
-
     first = _start(script, journal_path, counter, "first")
     try:
         deadline = time.monotonic() + 60
-        # "plan 2" means 0 and 1 were applied and journaled; 2 now sleeps inside apply
         while "plan 2" not in _lines(counter):
             assert first.poll() is None, first.communicate()
             assert time.monotonic() < deadline, "the first attempt never got to action 2"
             time.sleep(0.005)
-        first.send_signal(signal.SIGKILL)
+        first.send_signal(sig)
+        _, err = first.communicate(timeout=60)
     finally:
         first.kill()
         first.communicate()
-    assert first.returncode == -signal.SIGKILL
+    assert first.returncode == -sig, err
+    return script, journal_path, counter, err
+
+
+def test_resume_after_sigkill(tmp_path: Path) -> None:
+    script, journal_path, counter, _ = _first_attempt(tmp_path, signal.SIGKILL)
     killed_at = _lines(counter)
     applied_before = [line for line in killed_at if line.startswith("applied")]
     assert applied_before == ["applied 0", "applied 1"], killed_at
@@ -165,3 +171,33 @@ def test_done_indexes_only_counts_applied_ok_or_changed(env, check: bool) -> Non
                    mode="apply")
     assert journal.done_indexes("R-1") == (set() if check else {0, 1})
     journal.close()
+
+
+def test_ctrl_c_finishes_the_running_row_journals_interrupted_and_resume_does_the_rest(
+        tmp_path: Path) -> None:
+    """SIGINT (Ctrl-C) while action 2 is inside its apply: it finishes and is journaled,
+    nothing after it starts, the run's end row says interrupted; a resume does 3 to 5."""
+    script, journal_path, counter, _ = _first_attempt(tmp_path, signal.SIGINT)
+    assert [x for x in _lines(counter) if x.startswith("applied")] == [
+        "applied 0", "applied 1", "applied 2"]
+
+    journal = Journal(journal_path)
+    rows = [dict(r) for r in journal.iter_all()]
+    assert [(r["kind"], r["idx"], r["status"]) for r in rows] == [
+        ("run", None, "started"),
+        ("action", 0, "started"), ("action", 0, "changed"),
+        ("action", 1, "started"), ("action", 1, "changed"),
+        ("action", 2, "started"), ("action", 2, "changed"),
+        ("end", None, "interrupted")]
+    assert json.loads(rows[-1]["detail"]) == {
+        "counts": {"ok": 0, "changed": 3, "failed": 0, "skipped": 3}, "exit_code": 130}
+    assert journal.done_indexes(RUN_ID) == {0, 1, 2}
+    journal.close()
+
+    second = subprocess.run(
+        [sys.executable, str(script), str(journal_path), str(counter), "resume", RUN_ID],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["statuses"] == ["skipped"] * 3 + ["changed"] * 3
+    assert [x for x in _lines(counter) if x.startswith("applied")] == [
+        f"applied {i}" for i in range(N)]

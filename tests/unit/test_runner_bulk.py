@@ -133,35 +133,14 @@ def test_a_row_without_a_plan_from_validation_is_planned_then() -> None:
 def test_handover_moves_open_resources_to_the_next_run() -> None:
     closed: list[str] = []
     first = _ctx(check=True)
-    conn = first.resource("directory:adminkit_0", lambda: object(),
-                          lambda _v: closed.append("conn"))
+    conn = first.resource("cache", lambda: object(), lambda _v: closed.append("conn"))
     second = first.handover(Run(command="toy"))
     first.close()
     assert closed == []  # no longer the first context's to close
-    assert second.resource("directory:adminkit_0", lambda: object()) is conn
+    assert second.resource("cache", lambda: object()) is conn
     assert not second.check
     second.close()
     assert closed == ["conn"]
-
-
-def test_workers_reuse_resources_by_thread_name_across_pools() -> None:
-    ctx = _ctx()
-    seen: list[tuple[str, int]] = []
-
-    class Toucher(ToyAction):
-        def apply(self, ctx: Context, plan: Plan) -> Applied:
-            name = threading.current_thread().name
-            seen.append((name, id(ctx.resource(f"r:{name}", object))))
-            return Applied()
-
-    rows = [Toucher(ToyParams(key=k), []) for k in "abcdef"]
-    Runner(ctx).execute(rows, workers=2)
-    Runner(ctx).execute(rows, workers=2)
-    by_name: dict[str, set[int]] = {}
-    for name, ident in seen:
-        by_name.setdefault(name, set()).add(ident)
-    assert set(by_name) <= {"adminkit_0", "adminkit_1"}
-    assert all(len(ids) == 1 for ids in by_name.values())
 
 
 def test_resources_of_different_keys_are_made_at_the_same_time_and_each_once() -> None:

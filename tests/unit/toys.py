@@ -1,15 +1,23 @@
-"""Toy actions and hooks for the runner, journal and secret tests (no backend, no I/O)."""
+"""Toy actions, hooks and a toy backend for the runner, journal, secret and connection
+tests (no real backend, no I/O)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from adminkit.core.action import Action, Applied, Params, Plan
+from adminkit.core.action import Action, Applied, AsyncAction, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.result import Change, Result
 from adminkit.core.run import Run
 from adminkit.core.runner import RunReport
 from adminkit.core.secrets import Secret
+from adminkit.core.targets import Limits
 
 
 class SecretParams(Params):
@@ -108,3 +116,157 @@ class RecordingHook:
 
     def run_finished(self, run: Run, report: RunReport) -> None:
         self.events.append((self.name, "run_finished", report.status))
+
+
+@dataclass(eq=False)
+class ToyConn:
+    target: str
+    number: int
+    closed: int = 0  # times closed: more than once is a bug
+
+
+class ToyServer:
+    """A pretend backend that counts, per target: connections opened and closed, how many
+    are open at once, and uses in flight at once (the peaks are what limits bound)."""
+
+    def __init__(self, kind: str = "toy") -> None:
+        self.kind = kind
+        self.lock = threading.Lock()
+        self.conns: list[ToyConn] = []
+        self.open_now: Counter[str] = Counter()
+        self.open_peak: Counter[str] = Counter()
+        self.open_peak_all = 0
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.peak_all = 0
+        self.fail_open: Exception | None = None
+
+    def open(self, target: str) -> ToyConn:
+        if self.fail_open is not None:
+            raise self.fail_open
+        with self.lock:
+            conn = ToyConn(target, len(self.conns) + 1)
+            self.conns.append(conn)
+            self.open_now[target] += 1
+            self.open_peak[target] = max(self.open_peak[target], self.open_now[target])
+            self.open_peak_all = max(self.open_peak_all, sum(self.open_now.values()))
+        return conn
+
+    def close(self, conn: ToyConn) -> None:
+        with self.lock:
+            conn.closed += 1
+            if conn.closed == 1:
+                self.open_now[conn.target] -= 1
+
+    def opener(self, target: str) -> Callable[[], ToyConn]:
+        return lambda: self.open(target)
+
+    @property
+    def opened(self) -> int:
+        return len(self.conns)
+
+    @property
+    def closed(self) -> int:
+        return sum(1 for c in self.conns if c.closed)
+
+    @property
+    def closed_twice(self) -> int:
+        return sum(1 for c in self.conns if c.closed > 1)
+
+    def _enter(self, conn: ToyConn) -> None:
+        assert not conn.closed, "a closed connection was handed out"
+        with self.lock:
+            self.in_flight[conn.target] += 1
+            self.peak[conn.target] = max(self.peak[conn.target], self.in_flight[conn.target])
+            self.peak_all = max(self.peak_all, sum(self.in_flight.values()))
+
+    def _leave(self, conn: ToyConn) -> None:
+        with self.lock:
+            self.in_flight[conn.target] -= 1
+
+    @contextlib.contextmanager
+    def use(self, conn: ToyConn) -> Iterator[None]:
+        self._enter(conn)
+        try:
+            yield
+        finally:
+            self._leave(conn)
+
+    @contextlib.asynccontextmanager
+    async def ause(self, conn: ToyConn) -> AsyncIterator[None]:
+        self._enter(conn)
+        try:
+            yield
+        finally:
+            self._leave(conn)
+
+
+class TargetParams(ToyParams):
+    target: str = "t1"
+
+
+class TargetAction(ToyAction):
+    """A toy action that uses a connection to its target while it plans and applies;
+    `work(key)`, if set, is what it does while holding it (default: give way briefly)."""
+
+    name = "toy.target"
+    server: ClassVar[ToyServer]
+    limits: ClassVar[Limits] = Limits()
+    work: ClassVar[Callable[[str], None] | None] = None
+
+    def _use(self, ctx: Context, phase: str) -> None:
+        assert isinstance(self.params, TargetParams)
+        target, work = self.params.target, type(self).work
+        conn = ctx.connection(self.server.kind, target, self.server.opener(target),
+                              self.server.close, limits=self.limits)
+        with self.server.use(conn):
+            self.calls.append((self.params.key, f"{phase}:{conn.number}"))
+            if work is not None:
+                work(self.params.key)
+            else:
+                threading.Event().wait(0.001)
+
+    def plan(self, ctx: Context) -> Plan:
+        self._use(ctx, "plan")
+        return super().plan(ctx)
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        self._use(ctx, "apply")
+        return super().apply(ctx, plan)
+
+
+class AsyncToy(AsyncAction[TargetParams]):
+    """An async action: awaits a connection, then `work(key)` (a coroutine) while using it.
+    Records the thread each coroutine ran on."""
+
+    name = "toy.async"
+    params_model: ClassVar[type[Params]] = TargetParams
+    server: ClassVar[ToyServer]
+    limits: ClassVar[Limits] = Limits()
+    work: ClassVar[Callable[[str], Any] | None] = None
+    threads: ClassVar[set[int]] = set()
+
+    def target(self) -> str:
+        return f"item-{self.params.key}"
+
+    async def plan_async(self, ctx: Context) -> Plan:
+        target = self.params.target
+        conn = await ctx.connection_async(self.server.kind, target, self.server.opener(target),
+                                          self.server.close, limits=self.limits)
+        work = type(self).work
+        async with self.server.ause(conn):
+            AsyncToy.threads.add(threading.get_ident())
+            if work is not None:
+                await work(self.params.key)
+            else:
+                await asyncio.sleep(0)
+        return Plan(changes=[Change(op="set", field="f", before="old", after="new")],
+                    summary=f"update item-{self.params.key}")
+
+    async def apply_async(self, ctx: Context, plan: Plan) -> Applied:
+        target = self.params.target  # the unit's connection again, as plan had it
+        conn = await ctx.connection_async(self.server.kind, target, self.server.opener(target),
+                                          self.server.close, limits=self.limits)
+        async with self.server.ause(conn):
+            await asyncio.sleep(0)
+        return Applied(summary=f"updated item-{self.params.key}")

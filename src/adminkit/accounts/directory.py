@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from adminkit.accounts.settings import DirectoryConfig, directory_settings
+from adminkit.accounts.settings import DirectoryConfig, account_settings, directory_settings
 from adminkit.core.config import PolicyConfig, Profile
 from adminkit.core.context import Context
 from adminkit.core.entrypoints import entry_points, load
 from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import Secret
+from adminkit.core.targets import Limits
 
 ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in"]
 SearchField = Literal["login", "mail", "name", "any"]
@@ -194,13 +195,20 @@ def open_directory(profile: Profile) -> Directory:
 
 
 def directory_of(ctx: Context) -> Directory:
-    """The run's shared, bound directory connection (one per worker thread in bulk runs).
+    """The bound directory connection this unit of work holds.
 
-    Keyed by the thread's name: the runner's pools name their workers alike, so the
-    pool that writes reuses the connections of the pool that planned.
+    Leased from the run's registry under (directory kind, URL): a pool of workers gets
+    one connection each, at most `accounts.workers` of them, and the next unit (or the
+    bulk writes after the validation pass, see `Context.handover`) reuses them.
     """
-    import threading
-
     profile = ctx.require_profile()
-    key = f"directory:{threading.current_thread().name}"
-    return ctx.resource(key, lambda: open_directory(profile), lambda d: d.close())
+    cfg = directory_settings(profile)
+    if cfg is None:
+        return open_directory(profile)  # raises: the profile names no directory
+    workers = account_settings(profile).workers
+    return ctx.connection(cfg.kind, cfg.url, lambda: open_directory(profile), _close,
+                          limits=Limits(per_target=workers))
+
+
+def _close(directory: Directory) -> None:
+    directory.close()

@@ -131,3 +131,26 @@ class Action(ABC, Generic[P]):
 
     def guard(self, ctx: Context, plan: Plan) -> None:
         """Refuse by policy before applying (raise PolicyRefused). Default: allow."""
+
+
+class AsyncAction(Action[P]):
+    """An action whose work is coroutines (an async client such as msgraph-sdk's).
+
+    The runner's worker runs each coroutine on the run's one event loop
+    (`ctx.bridge`) and waits for it, so async actions share the pool, the limits, the
+    journal and Ctrl-C with the rest. Connections: `await ctx.connection_async(...)`.
+    """
+
+    @abstractmethod
+    async def plan_async(self, ctx: Context) -> Plan:
+        """`plan`, as a coroutine."""
+
+    @abstractmethod
+    async def apply_async(self, ctx: Context, plan: Plan) -> Applied:
+        """`apply`, as a coroutine."""
+
+    def plan(self, ctx: Context) -> Plan:
+        return ctx.bridge.run(self.plan_async(ctx))
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        return ctx.bridge.run(self.apply_async(ctx, plan))

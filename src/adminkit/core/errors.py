@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad arguments, bad config, bad input file
     CONNECTION = 3  # could not reach or authenticate to a system
     POLICY = 4  # refused by policy (protected account, blast-radius limit)
+    INTERRUPTED = 130  # stopped by Ctrl-C (the shell's code for SIGINT)
 
 
 class AdminkitError(Exception):
@@ -62,6 +63,12 @@ class PolicyRefused(AdminkitError):
 
 class ActionFailed(AdminkitError):
     exit_code = ExitCode.FAILED
+
+
+class Interrupted(AdminkitError):
+    """The run was stopped (Ctrl-C): work that would start now is refused instead."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class SecretError(UsageError):

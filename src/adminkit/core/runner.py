@@ -11,7 +11,6 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +20,8 @@ from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode
 from adminkit.core.result import Result, Status
 from adminkit.core.run import Run
 from adminkit.core.secrets import redact
+from adminkit.core.strategy import Strategy, ThreadPool
+from adminkit.core.targets import Targets
 
 
 class RunHook(Protocol):
@@ -41,6 +42,7 @@ class RunReport:
     run: Run
     results: list[Result] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for the operator: plan, notes waiting
+    interrupted: bool = False  # stopped by Ctrl-C: rows not started are skipped, unjournaled
 
     def count(self, status: Status) -> int:
         return sum(1 for r in self.results if r.status is status)
@@ -51,12 +53,17 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0 if nothing failed, else the most severe failure's code (policy 4 > conn 3 > 1)."""
+        """0 if nothing failed, else the most severe failure's code (policy 4 > conn 3 > 1);
+        130 if interrupted."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         failed = [r.exit_code or ExitCode.FAILED for r in self.results if r.failed]
         return max(failed, default=ExitCode.OK)
 
     @property
     def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
         if any(r.failed for r in self.results):
             return "failed"
         return "changed" if any(r.changed for r in self.results) else "ok"
@@ -74,6 +81,7 @@ class Runner:
         planned: Mapping[int, Plan] | None = None,
         keep_plans: bool = False,
         unsettled: Iterable[int] = (),
+        strategy: Strategy | None = None,
     ) -> None:
         self.ctx = ctx
         self.hooks = list(hooks)
@@ -90,6 +98,8 @@ class Runner:
         # indexes whose write an earlier attempt announced and never reported: if the
         # fresh plan finds nothing to do, that attempt did it (read from the system)
         self.unsettled = set(unsettled)
+        # where bulk units run; None: a pool of `execute(workers=)` threads
+        self.strategy = strategy
 
     @property
     def run(self) -> Run:
@@ -98,10 +108,12 @@ class Runner:
     def execute(self, actions: Iterable[Action[Any]], *, workers: int = 1) -> RunReport:
         """Run every action.
 
-        A list of several (bulk work) runs on a pool of `workers` threads, in units of
-        one action or of several that apply together (`Action.together`); results reach
-        the hooks as units finish, one at a time, and the report keeps the list's order.
-        Anything else (a playbook's steps, made as they go) runs one by one, in order.
+        A list of several (bulk work) runs through the strategy (a pool of `workers`
+        threads), in units of one action or of several that apply together
+        (`Action.together`); results reach the hooks as units finish, one at a time, and
+        the report keeps the list's order. Anything else (a playbook's steps, made as
+        they go) runs one by one, in order. Ctrl-C: what finished is journaled, the hooks
+        hear an interrupted report, the connections close, KeyboardInterrupt goes on.
         """
         if isinstance(actions, Sequence):
             self._prepare(actions)
@@ -125,6 +137,10 @@ class Runner:
                 for hook in self.hooks:
                     hook.action_finished(self.run, index, result)
                 stopped = stopped or (result.failed and self.stop_on_error)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            self.ctx.interrupt()
+            raise
         finally:
             for hook in self.hooks:
                 hook.run_finished(self.run, report)
@@ -155,17 +171,25 @@ class Runner:
             if any(r.failed for r in done):
                 failed.set()
 
+        report = self.report = RunReport(self.run)
+        strategy = self.strategy or ThreadPool(workers)
         for hook in self.hooks:
             hook.run_started(self.run)
-        report = RunReport(self.run)
         try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="adminkit") as pool:
-                for future in [pool.submit(unit, u) for u in self._units(actions, workers)]:
-                    future.result()
-            for index, action in enumerate(actions):
-                report.results.append(results[index] if index in results
-                                      else self._resumed(action, self.done[index]))
+            strategy.run(self._units(actions, workers), unit, interrupt=self.ctx.interrupt)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            raise
         finally:
+            with lock:  # a second Ctrl-C may leave units running: read what they did
+                for index, action in enumerate(actions):
+                    if index in results:
+                        report.results.append(results[index])
+                    elif index in self.done:
+                        report.results.append(self._resumed(action, self.done[index]))
+                    else:
+                        report.results.append(self._skipped(action, "not run: the run "
+                                                            "stopped first"))
             for hook in self.hooks:
                 hook.run_finished(self.run, report)
         return report
@@ -194,7 +218,8 @@ class Runner:
         for cls, batch in todo.items():
             if len(batch) > 1:
                 try:
-                    cls.prepare(self.ctx, batch)
+                    with Targets.scope():
+                        cls.prepare(self.ctx, batch)
                 except Exception:  # noqa: BLE001 - each action meets it again and reports it
                     if self.debug:
                         traceback.print_exc()
@@ -205,7 +230,12 @@ class Runner:
 
     def run_many(self, items: Sequence[tuple[Action[Any], int | None]]) -> list[Result]:
         """Plan (or take the plan made earlier), guard, then apply what has changes; the
-        rows are of one class, which may apply them together (`Action.apply_many`)."""
+        rows are of one class, which may apply them together (`Action.apply_many`).
+        One unit of work: the connections it holds go back to the run's pool after it."""
+        with Targets.scope():
+            return self._run_many(items)
+
+    def _run_many(self, items: Sequence[tuple[Action[Any], int | None]]) -> list[Result]:
         started = time.monotonic()
         results: list[Result | None] = [None] * len(items)
         ready: list[tuple[int, Action[Any], Plan]] = []

@@ -1,0 +1,83 @@
+"""Ctrl-C during a bulk import on the lab's OpenLDAP: the rows in flight finish, nothing
+else starts, and the journal says exactly what is on the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import ldap3
+
+from adminkit.core.config import load_profile
+from adminkit.core.secrets import resolve
+from adminkit.journal.store import Filters, Journal
+from adminkit.lab.base import LabServer
+
+ROWS = 1500
+PREFIX = "irq"
+
+
+def _on_server(lab_config_dir: Path) -> set[str]:
+    d = load_profile("lab-openldap", lab_config_dir).directory
+    assert d is not None and d.ca_file is not None and d.users_ou is not None
+    host, port = d.url.removeprefix("ldaps://").split(":")
+    tls = ldap3.Tls(ca_certs_file=str(d.ca_file), validate=ssl.CERT_REQUIRED)
+    server = ldap3.Server(host, port=int(port), use_ssl=True, tls=tls, get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, d.bind_user, resolve(d.password).reveal(), auto_bind=True)
+    entries = conn.extend.standard.paged_search(d.users_ou, f"(uid={PREFIX}*)",
+                                                attributes=["uid"], generator=False)
+    conn.unbind()
+    return {e["attributes"]["uid"][0] for e in entries if e.get("type") == "searchResEntry"}
+
+
+def test_ctrl_c_during_a_bulk_import(slapd: LabServer, lab_config_dir: Path,
+                                     tmp_path: Path) -> None:
+    slapd.reset()
+    csv = tmp_path / "hires.csv"
+    csv.write_text("given_name,surname,login\n" + "".join(
+        f"Ira,Stop{i:04d},{PREFIX}{i:04d}\n" for i in range(ROWS)), encoding="utf-8")
+    passwords = tmp_path / "pw"
+    passwords.mkdir()
+    journal_path = tmp_path / "journal.db"
+    env = {**os.environ, "ADMINKIT_CONFIG": str(lab_config_dir),
+           "ADMINKIT_JOURNAL": str(journal_path), "ADMINKIT_OPERATOR": "pytest"}
+    proc = subprocess.Popen([sys.executable, "-m", "adminkit.cli.main", "--profile",
+                             "lab-openldap", "account", "import", str(csv), "--deliver",
+                             f"file:{passwords}"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while sum(1 for _ in passwords.iterdir()) < 20:  # writing has begun
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the import never started writing"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+
+    try:
+        _check(journal_path, passwords, lab_config_dir)
+    finally:
+        slapd.reset()  # 1500 accounts less for the next test to wade through
+
+
+def _check(journal_path: Path, passwords: Path, lab_config_dir: Path) -> None:
+    journal = Journal(journal_path)
+    [run] = journal.entries(Filters(kinds=["run"]))
+    [end] = journal.entries(Filters(run_id=run["run_id"], kinds=["end"]))
+    actions = journal.entries(Filters(run_id=run["run_id"], kinds=["action"]))
+    journal.close()
+    assert end["status"] == "interrupted"
+    assert end["detail"]["exit_code"] == 130
+    journaled = {a["target"] for a in actions if a["status"] == "changed"}
+    assert all(a["status"] == "changed" for a in actions), actions[:3]
+    assert 20 <= len(journaled) < ROWS  # it stopped part way
+    assert _on_server(lab_config_dir) == journaled  # nothing written that is not journaled
+    assert {p.name.removesuffix(".password") for p in passwords.iterdir()} == journaled
