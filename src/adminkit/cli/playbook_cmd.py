@@ -81,7 +81,12 @@ def validate(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
 def show(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
         help="A playbook name or file.")]) -> None:
     """Print a playbook's file."""
-    typer.echo(find(state_of(ctx), playbook).read_text(), nl=False)
+    from adminkit.core.errors import ConfigError
+    from adminkit.core.files import read_small
+    from adminkit.core.yamlsource import MAX_BYTES
+
+    raw = read_small(find(state_of(ctx), playbook), MAX_BYTES, error=ConfigError)
+    typer.echo(raw.decode("utf-8", errors="replace"), nl=False)
 
 
 @app.command("schema")

@@ -229,8 +229,7 @@ class PlaybookRun:
             path = Path(str(render.render_value(step.for_each.csv, self.variables)))
             from adminkit.core.csvfile import read_rows
 
-            return [row.values for row in read_rows(path, required=(), optional=_any_columns(
-                path))]
+            return [row.values for row in read_rows(path, required=(), any_columns=True)]
         if step.loop is None:
             return [_NO_ITEM]
         items = render.render_value(step.loop, self.variables)
@@ -247,15 +246,6 @@ class PlaybookRun:
 
 
 _NO_ITEM = object()
-
-
-def _any_columns(path: Path) -> list[str]:
-    import csv
-
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    return [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
 
 
 def _last(runner: Runner) -> Result:

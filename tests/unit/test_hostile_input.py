@@ -1,0 +1,261 @@
+"""Hostile input and files: every input a person can type or a file can hold ends in a
+clear error with its documented exit code, never a hang, a memory blow-up or an
+`internal error`.
+
+The cases that hung or ate memory before run the real `adminkit` in a child process
+with a memory ceiling (RLIMIT_AS) and a guard timeout, so a regression fails the test
+instead of the machine; no test asserts how fast anything is.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from adminkit.core.errors import SecretError, UsageError, ValidationError
+from adminkit.core.files import read_small
+
+MEMORY_CEILING = 1 << 30  # the child may use 1 GiB of address space, no more
+GUARD = 120  # seconds: only so that a hang fails the test instead of stalling the suite
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CEILING, MEMORY_CEILING))
+
+
+def adminkit(*args: str, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command in a child process, its memory capped."""
+    try:
+        return subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args],
+                              capture_output=True, text=True, timeout=GUARD, check=False,
+                              env={**os.environ, **(env or {})}, cwd=cwd,
+                              preexec_fn=_limit_memory, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"adminkit {' '.join(args)} hung (still running after {GUARD} s)")
+
+
+def assert_clean(proc: subprocess.CompletedProcess[str] | object, code: int) -> None:
+    out = getattr(proc, "stdout", None) or getattr(proc, "out", "")
+    err = getattr(proc, "stderr", None) or getattr(proc, "err", "")
+    rc = getattr(proc, "returncode", None)
+    rc = getattr(proc, "code", None) if rc is None else rc
+    assert rc == code, f"exit {rc}, expected {code}\n{out}\n{err}"
+    assert "internal error" not in err, err
+    assert "Traceback" not in out + err
+    assert err.startswith("error: "), err
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.fixture
+def zero_link(tmp_path: Path) -> Path:
+    """A harmless-looking name for /dev/zero: a read never ends."""
+    path = tmp_path / "zero.yaml"
+    path.symlink_to("/dev/zero")
+    return path
+
+
+# -- the shared reader --------------------------------------------------------------------
+
+def test_read_small_reads_a_regular_file(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"abc")
+    assert read_small(path, 3) == b"abc"
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero", "/dev/null", "folder"])
+def test_read_small_refuses_what_is_not_a_regular_file(tmp_path: Path, fifo: Path,
+                                                        target: str) -> None:
+    path = {"fifo": fifo, "folder": tmp_path}.get(target, Path(target))
+    with pytest.raises(ValidationError, match="not a regular file"):
+        read_small(path, 100, error=ValidationError)
+
+
+def test_read_small_refuses_a_file_over_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 11)
+    with pytest.raises(UsageError, match="larger than 10 bytes"):
+        read_small(path, 10)
+
+
+def test_read_small_does_not_follow_a_link_when_told(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.write_bytes(b"x")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    assert read_small(link, 10) == b"x"
+    with pytest.raises(UsageError, match="symbolic link"):
+        read_small(link, 10, follow_links=False)
+
+
+def test_read_small_private_refuses_a_file_others_may_read(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x")
+    path.chmod(0o640)
+    with pytest.raises(UsageError, match="readable by others"):
+        read_small(path, 10, private=True)
+    path.chmod(0o600)
+    assert read_small(path, 10, private=True) == b"x"
+
+
+# -- secret references ----------------------------------------------------------------------
+
+def _rt_profile(env, token_ref: str) -> None:
+    (env.profiles / "acme.yaml").write_text(textwrap.dedent(f"""\
+        tickets:
+          kind: rt
+          url: http://127.0.0.1:9/REST/2.0
+          token: {token_ref}
+        """))
+
+
+@pytest.mark.parametrize("which", ["fifo", "zero"])
+def test_secret_file_that_is_a_fifo_or_device_is_refused(env, fifo: Path, which: str) -> None:
+    """test: file: secret from a FIFO or /dev/zero: exit 2, no hang, no MemoryError."""
+    from adminkit.core.secrets import resolve
+
+    path = fifo if which == "fifo" else Path("/dev/zero")
+    with pytest.raises(SecretError, match="not a regular file"):
+        resolve(f"file:{path}")
+    _rt_profile(env, f"file:{path}")
+    proc = adminkit("profile", "check", "acme")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "not a regular file" in proc.stdout
+    assert "internal error" not in proc.stderr
+
+
+def test_secret_file_too_big_is_refused(tmp_path: Path) -> None:
+    from adminkit.core.secrets import MAX_SECRET_FILE, resolve
+
+    path = tmp_path / "token"
+    path.write_bytes(b"x" * (MAX_SECRET_FILE + 1))
+    path.chmod(0o600)
+    with pytest.raises(SecretError, match="larger than"):
+        resolve(f"file:{path}")
+
+
+def test_secret_reference_errors_exit_2_in_profile_check(env, cli) -> None:
+    """The same error, the same exit code: an unset env: secret is 2 in `profile check`
+    as in every other command."""
+    _rt_profile(env, "env:ADMINKIT_TEST_UNSET_TOKEN")
+    res = cli("profile", "check", "acme")
+    assert res.code == 2, res.out + res.err
+    assert "ADMINKIT_TEST_UNSET_TOKEN is not set" in res.out
+
+
+# -- profiles, playbooks, inputs files, CSV files ------------------------------------------
+
+@pytest.mark.parametrize("which", ["fifo", "zero"])
+def test_profile_that_is_a_fifo_or_device_is_refused(env, fifo: Path, which: str) -> None:
+    path = env.profiles / "acme.yaml"
+    if which == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    proc = adminkit("profile", "check", "acme")
+    assert_clean(proc, 2)
+    assert "not a regular file" in proc.stderr
+
+
+@pytest.mark.parametrize("which", ["fifo", "zero"])
+def test_playbook_that_is_a_fifo_or_device_is_refused(env, tmp_path: Path, fifo: Path,
+                                                      zero_link: Path, which: str) -> None:
+    path = fifo if which == "fifo" else zero_link
+    if which == "fifo":
+        path = tmp_path / "book.yaml"
+        os.mkfifo(path)
+    for command in (["playbook", "validate", str(path)], ["playbook", "show", str(path)],
+                    ["--check", "run", str(path)]):
+        proc = adminkit(*command)
+        assert_clean(proc, 2)
+        assert "not a regular file" in proc.stderr or "no playbook file" in proc.stderr
+
+
+@pytest.mark.parametrize("which", ["fifo", "zero"])
+def test_inputs_file_that_is_a_fifo_or_device_is_refused(env, tmp_path: Path, fifo: Path,
+                                                         zero_link: Path, which: str) -> None:
+    book = tmp_path / "book.yaml"
+    book.write_text("name: b\nsteps: []\n")
+    proc = adminkit("--check", "run", str(book), "--inputs",
+                    str(fifo if which == "fifo" else zero_link))
+    assert_clean(proc, 2)
+    assert "not a regular file" in proc.stderr
+
+
+@pytest.mark.parametrize("which", ["fifo", "zero"])
+def test_csv_file_that_is_a_fifo_or_device_is_refused(env, tmp_path: Path, fifo: Path,
+                                                      zero_link: Path, which: str) -> None:
+    _directory_profile(env)
+    proc = adminkit("-p", "acme", "account", "bulk", "disable",
+                    str(fifo if which == "fifo" else zero_link))
+    assert_clean(proc, 2)
+    assert "not a regular file" in proc.stderr
+
+
+def test_playbook_for_each_csv_that_is_a_fifo_is_refused(tmp_path: Path, fifo: Path) -> None:
+    from adminkit.core.csvfile import read_rows
+
+    with pytest.raises(ValidationError, match="not a regular file"):
+        read_rows(fifo, required=(), any_columns=True)
+
+
+def _directory_profile(env) -> None:
+    (env.profiles / "acme.yaml").write_text(textwrap.dedent("""\
+        directory:
+          kind: openldap
+          url: ldaps://127.0.0.1:9
+          base_dn: dc=example,dc=org
+          bind_user: cn=admin,dc=example,dc=org
+          password: env:ACME_BIND_PW
+        """))
+
+
+# -- CSV contents ---------------------------------------------------------------------------
+
+def test_csv_duplicate_header_is_refused_with_the_line(env, cli, tmp_path: Path) -> None:
+    _directory_profile(env)
+    path = tmp_path / "people.csv"
+    path.write_text("login,login\njnovak,admin\n")
+    res = cli("-p", "acme", "account", "bulk", "disable", str(path))
+    assert_clean(res, 2)
+    assert f"{path}:1: column(s) named twice: login" in res.err
+
+
+def test_csv_oversized_cell_is_refused_with_the_line(env, cli, tmp_path: Path) -> None:
+    _directory_profile(env)
+    path = tmp_path / "people.csv"
+    path.write_text("login,comment\njnovak,ok\nppetr," + "x" * 200_000 + "\n")
+    res = cli("-p", "acme", "account", "bulk", "disable", str(path))
+    assert_clean(res, 2)
+    assert f"{path}:3: a cell longer than" in res.err
+
+
+def test_csv_nul_byte_is_refused_with_the_line(env, cli, tmp_path: Path) -> None:
+    _directory_profile(env)
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"login\njnovak\nx\x00y\n")
+    res = cli("-p", "acme", "account", "bulk", "disable", str(path))
+    assert_clean(res, 2)
+    assert f"{path}:3:" in res.err
+
+
+def test_csv_rows_still_read_as_before(tmp_path: Path) -> None:
+    from adminkit.core.csvfile import read_rows
+
+    path = tmp_path / "p.csv"
+    path.write_text("login;comment\njnovak;left\n\n ppetr ;\n")
+    rows = read_rows(path, required=["login"], optional=["comment"])
+    assert [(r.line, r.values) for r in rows] == [
+        (2, {"login": "jnovak", "comment": "left"}), (4, {"login": "ppetr", "comment": ""})]
