@@ -9,6 +9,7 @@ instead of the machine; no test asserts how fast anything is.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -259,3 +260,108 @@ def test_csv_rows_still_read_as_before(tmp_path: Path) -> None:
     rows = read_rows(path, required=["login"], optional=["comment"])
     assert [(r.line, r.values) for r in rows] == [
         (2, {"login": "jnovak", "comment": "left"}), (4, {"login": "ppetr", "comment": ""})]
+
+
+# -- templates --------------------------------------------------------------------------------
+
+def _book(tmp_path: Path, template: str, inputs: str = "") -> tuple[Path, str]:
+    """A playbook whose one step's login is `template`; its `file:line:col`."""
+    text = (f"name: hostile\n{inputs}steps:\n  - uses: account.unlock\n    with:\n"
+            f"      login: {json.dumps(template)}\n")
+    path = tmp_path / "book.yaml"
+    path.write_text(text)
+    line = text[:text.index("login:")].count("\n") + 1
+    return path, f"{path}:{line}:"
+
+
+HOSTILE_TEMPLATES = [
+    pytest.param("{{ 7**999999999 }}", "refused", id="huge-power-folded-at-compile-time"),
+    pytest.param("{{ 7**99999 }}", "refused", id="power-too-long-to-print"),
+    pytest.param("{{ 'a'*10**10 }}", "refused", id="huge-string"),
+    pytest.param("{{ [0]*10**9 }}", "refused", id="huge-list"),
+    pytest.param("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "recursion",
+                 id="recursive-macro"),
+    pytest.param("{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}"
+                 "{{ a() }}", "recursion", id="mutually-recursive-macros"),
+    pytest.param("{{ ''.__class__.__mro__ }}", "'__mro__' is not reachable", id="mro"),
+    pytest.param("{{ ''|attr('__class__') }}", "'__class__' is not reachable", id="attr-filter"),
+    pytest.param("{{ 'a'|center(9999999999) }}", "refused", id="center-width"),
+    pytest.param("{{ '%999999999d' % 1 }}", "refused", id="percent-width"),
+    pytest.param("{{ ('a'*1000000)|replace('a', 'aa') }}", "refused", id="replace-growth"),
+    pytest.param("{{ 1/0 }}", "ZeroDivisionError", id="division-by-zero"),
+    pytest.param("{{ " + "9" * 5000 + " }}", "digits", id="literal-too-long-to-read"),
+]
+
+
+@pytest.mark.parametrize(("template", "phrase"), HOSTILE_TEMPLATES)
+def test_hostile_template_is_refused_by_validate_and_run(env, tmp_path: Path, template: str,
+                                                         phrase: str) -> None:
+    """`playbook validate` and a `--check` run refuse it with file:line:col and exit 2
+    (no hang from Jinja's constant folding, no internal error)."""
+    path, where = _book(tmp_path, template)
+    for command in (["playbook", "validate", str(path)], ["--check", "run", str(path)]):
+        proc = adminkit(*command)
+        assert_clean(proc, 2)
+        assert where in proc.stderr and phrase in proc.stderr, proc.stderr
+
+
+DYNAMIC = [
+    pytest.param("{{ inputs.a ** inputs.b }}", "7", "999999999", id="power"),
+    pytest.param("{{ inputs.a ** inputs.b }}", "7", "99999", id="power-too-long-to-print"),
+    pytest.param("{{ 'a' * inputs.b }}", "1", "10000000000", id="repeat"),
+    pytest.param("{{ 'x'.ljust(inputs.b) }}", "1", "1000000000", id="ljust"),
+    pytest.param("{{ '{0:{1}}'.format(1, inputs.b) }}", "1", "999999999", id="format-width"),
+    pytest.param("{{ lipsum(inputs.b) }}", "1", "1000000000", id="lipsum"),
+    pytest.param("{% for i in range(inputs.b) %}{% for j in range(inputs.b) %}{% endfor %}"
+                 "{% endfor %}", "1", "100000", id="nested-loops"),
+    pytest.param("{% set ns = namespace(x='a') %}{% for i in range(inputs.b) %}"
+                 "{% set ns.x = ns.x ~ ns.x %}{% endfor %}{{ ns.x|length }}", "1", "60",
+                 id="doubling-concat"),
+    pytest.param("{{ range(inputs.b)|join('x' * inputs.b) }}", "1", "100000", id="join"),
+    pytest.param("{{ range(10)|slice(inputs.b)|list }}", "1", "1000000000", id="slice"),
+    pytest.param("{% for i in range(inputs.b) %}{{ 'x' * inputs.b }}{% endfor %}", "1",
+                 "100000", id="output"),
+]
+
+
+@pytest.mark.parametrize(("template", "a", "b"), DYNAMIC)
+def test_hostile_template_from_inputs_is_refused_at_run_time(env, tmp_path: Path,
+                                                             template: str, a: str,
+                                                             b: str) -> None:
+    """What only the inputs make too big fails its step with file:line:col, exit 2."""
+    path, _ = _book(tmp_path, template, "inputs:\n  a: {type: int}\n  b: {type: int}\n")
+    valid = adminkit("playbook", "validate", str(path))
+    assert valid.returncode == 0, valid.stderr
+    proc = adminkit("-o", "json", "--check", "run", str(path), "-i", f"a={a}", "-i", f"b={b}")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    [result] = json.loads(proc.stdout)["results"]
+    assert result["status"] == "failed"
+    assert result["error"].startswith(f"{path}:") and "refused" in result["error"], result
+
+
+@pytest.mark.parametrize(("template", "expected"), [
+    ("{{ 2**64 * 3 }}", 55340232221128654848),
+    ("{{ 'ab' ~ 'cd' }}", "abcd"),
+    ("{{ ['a', 'b']|join(',') }}", "a,b"),
+    ("{{ 'Ticket 1234567: %s' % 'x' }}", "Ticket 1234567: x"),
+    ("{{ '%s'|format(12345678901) }}", "12345678901"),
+    ("{{ 'x'|center(5) }}", "  x  "),
+    ("{{ '-' * 3 }}", "---"),
+    ("{% for i in range(3) %}{{ i }}{% endfor %}", "012"),
+    ("{{ 10 // 3 }}-{{ 10 % 3 }}", "3-1"),
+])
+def test_ordinary_templates_still_render(template: str, expected: object) -> None:
+    from adminkit.playbook.render import render_value, syntax_error
+
+    assert syntax_error(template) is None
+    assert render_value(template, {}) == expected
+
+
+def test_recursion_the_reader_cannot_see_is_refused_at_run_time() -> None:
+    """A macro handed to itself as an argument recurses without naming itself."""
+    from adminkit.playbook.render import render_value
+
+    template = "{% macro f(g) %}{{ g(g) }}{% endmacro %}{{ f(f) }}"
+    with pytest.raises(ValidationError, match="recursion too deep"):
+        render_value(template, {})
