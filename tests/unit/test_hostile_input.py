@@ -365,3 +365,59 @@ def test_recursion_the_reader_cannot_see_is_refused_at_run_time() -> None:
     template = "{% macro f(g) %}{{ g(g) }}{% endmacro %}{{ f(f) }}"
     with pytest.raises(ValidationError, match="recursion too deep"):
         render_value(template, {})
+
+
+# -- ticket references --------------------------------------------------------------------------
+
+def _local_store():
+    from adminkit.tickets.local import LocalTickets
+
+    return LocalTickets()
+
+
+@pytest.mark.parametrize("ref", ["1", "local:1", "LOCAL:1"])
+def test_local_ticket_reference_works_for_note_and_close(env, cli, ref: str) -> None:
+    store = _local_store()
+    number = store.new("printer on fire")
+    store.close()
+    assert number == "1"
+    res = cli("ticket", "note", ref, "checked the toner")
+    assert res.code == 0, res.err
+    res = cli("ticket", "close", ref)
+    assert res.code == 0, res.err
+    store = _local_store()
+    try:
+        assert [n["body"] for n in store.notes("1")] == ["checked the toner"]
+        assert store.get("1").status == "closed"
+    finally:
+        store.close()
+    shown = cli("-o", "json", "ticket", "show", ref)
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)["status"] == "closed"
+
+
+@pytest.mark.parametrize("command", [["note", "{ref}", "text"], ["close", "{ref}"],
+                                     ["show", "{ref}"]])
+def test_missing_local_ticket_is_exit_2_in_every_command(env, cli, command: list[str]) -> None:
+    for ref in ("7", "local:7"):
+        res = cli("ticket", *[c.format(ref=ref) for c in command])
+        assert_clean(res, 2)
+        assert "local ticket 7 does not exist" in res.err
+
+
+@pytest.mark.parametrize("ref", ["abc", "local:abc", "local:", "0", "local:-1", "1.5", "local:1:2",
+                                 "9" * 40, "x:1"])
+def test_malformed_ticket_reference_is_exit_2(env, cli, ref: str) -> None:
+    for command in (["ticket", "note", ref, "text"], ["ticket", "close", ref],
+                    ["ticket", "show", ref]):
+        res = cli(*command)
+        assert_clean(res, 2)
+        assert f"ticket {ref!r}" in res.err
+
+
+def test_missing_ticket_given_to_a_run_is_exit_2(env, cli, tmp_path: Path) -> None:
+    book = tmp_path / "book.yaml"
+    book.write_text("name: b\nsteps:\n  - uses: account.unlock\n    with: {login: jnovak}\n")
+    res = cli("--ticket", "local:42", "--check", "run", str(book))
+    assert_clean(res, 2)
+    assert "local ticket 42 does not exist" in res.err
