@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import stat
 import subprocess
 import sys
 import textwrap
@@ -421,3 +422,79 @@ def test_missing_ticket_given_to_a_run_is_exit_2(env, cli, tmp_path: Path) -> No
     res = cli("--ticket", "local:42", "--check", "run", str(book))
     assert_clean(res, 2)
     assert "local ticket 42 does not exist" in res.err
+
+
+# -- permissions ----------------------------------------------------------------------------
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def test_state_folder_is_created_0700(env, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ADMINKIT_JOURNAL")
+    res = cli("journal", "list")
+    assert res.code == 0, res.err
+    assert _mode(env.state / "adminkit") == 0o700
+    assert _mode(env.state / "adminkit" / "journal.db") == 0o600
+    res = cli("ticket", "new", "a ticket")  # the local ticket store lives there too
+    assert res.code == 0, res.err
+    assert _mode(env.state / "adminkit" / "tickets.db") == 0o600
+
+
+def test_a_loose_state_folder_is_tightened_with_a_warning(env, cli,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.delenv("ADMINKIT_JOURNAL")
+    folder = env.state / "adminkit"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    res = cli("journal", "list")
+    assert res.code == 0, res.err
+    assert _mode(folder) == 0o700
+    assert f"warning: the state folder {folder} had mode 755" in res.err
+
+
+def test_a_loose_journal_and_head_file_are_tightened_with_a_warning(env, cli) -> None:
+    assert cli("journal", "list").code == 0
+    from adminkit.journal.store import Journal
+
+    journal = Journal(env.journal)
+    journal._write_head(1, "0" * 64)
+    journal.close()
+    head = env.journal.with_name(env.journal.name + ".head")
+    env.journal.chmod(0o644)
+    head.chmod(0o664)
+    res = cli("journal", "list")
+    assert res.code == 0, res.err
+    assert _mode(env.journal) == 0o600 and _mode(head) == 0o600
+    assert f"the journal file {env.journal} had mode 644" in res.err
+    assert f"the journal file {head} had mode 664" in res.err
+    again = cli("journal", "list")
+    assert "had mode" not in again.err  # said once, when it was tightened
+
+
+@pytest.mark.parametrize(("given", "expected"), [((), 0o600), (("--mode", "0640"), 0o640)])
+def test_journal_export_is_0600_unless_mode_says(env, cli, tmp_path: Path,
+                                                 given: tuple[str, ...], expected: int) -> None:
+    fresh, existing = tmp_path / "new.jsonl", tmp_path / "old.jsonl"
+    existing.write_text("stale\n")
+    existing.chmod(0o644)
+    for out in (fresh, existing):
+        res = cli("journal", "export", "--out", str(out), *given)
+        assert res.code == 0, res.err
+        assert _mode(out) == expected
+    assert existing.read_text() == ""  # an empty journal; the stale text is gone
+
+
+def test_journal_export_refuses_a_bad_mode_and_a_planted_link(env, cli, tmp_path: Path) -> None:
+    res = cli("journal", "export", "--out", str(tmp_path / "x"), "--mode", "999")
+    assert_clean(res, 2)
+    assert "--mode '999': not a file mode" in res.err
+    target = tmp_path / "elsewhere"
+    target.write_text("keep\n")
+    link = tmp_path / "export.jsonl"
+    link.symlink_to(target)
+    res = cli("journal", "export", "--out", str(link))
+    assert_clean(res, 2)
+    assert "symbolic link" in res.err
+    assert target.read_text() == "keep\n"

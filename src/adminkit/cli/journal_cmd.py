@@ -132,8 +132,10 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
     out: Annotated[Path | None, typer.Option("--out", help="File to write (default stdout).")
                    ] = None,
+    mode: Annotated[str, typer.Option(help="The --out file's mode, in octal.")] = "0600",
 ) -> None:
-    """Export every row with its hashes, for an auditor or a SIEM."""
+    """Export every row with its hashes, for an auditor or a SIEM (a file is 0600 unless
+    --mode says otherwise)."""
     import contextlib
     import csv
     import json
@@ -142,12 +144,13 @@ def export(
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: choose jsonl or csv")
     from adminkit.cli.session import open_journal
+    from adminkit.core.files import parse_mode, written
 
+    file_mode = parse_mode(mode)
     journal = open_journal(state_of(ctx))
     with contextlib.ExitStack() as stack:
         stack.callback(journal.close)
-        stream = (stack.enter_context(open(out, "w", newline="", encoding="utf-8"))
-                  if out else sys.stdout)
+        stream = stack.enter_context(written(out, file_mode)) if out else sys.stdout
         writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
         if fmt == "csv":
             writer.writeheader()

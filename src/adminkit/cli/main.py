@@ -117,7 +117,10 @@ def hoist_globals(argv: list[str]) -> list[str]:
 
 def main() -> None:
     """Entry point: run the app, turn AdminkitErrors into messages and exit codes."""
+    from adminkit.cli.errors import show_warnings
+
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
+    show_warnings()
     sys.argv[1:] = hoist_globals(sys.argv[1:])
     try:
         app()

@@ -1,4 +1,4 @@
-"""Reading a small regular file that a person named, safely.
+"""Files a person names: reading a small regular one safely, and writing one privately.
 
 A path in a profile, on the command line or in a playbook may point at a FIFO (the
 read waits for a writer forever), a device (`/dev/zero` never ends) or a file far
@@ -13,7 +13,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from adminkit.core.errors import UsageError
 
@@ -83,3 +86,39 @@ def _check(info: os.stat_result, path: Path | str, name: str, limit: int,
     if info.st_size > limit:
         raise error(f"{name}: file is larger than {limit} bytes")
 
+
+
+def parse_mode(text: str, option: str = "--mode") -> int:
+    """`0600`, `600` or `0o600` as a file mode."""
+    try:
+        mode = int(text.removeprefix("0o"), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise UsageError(f"{option} {text!r}: not a file mode", hint="like 0600 or 0640")
+    return mode
+
+
+@contextmanager
+def written(path: Path, mode: int = 0o600) -> Iterator[TextIO]:
+    """`path` opened for writing text, with exactly `mode` whether it is new or not (an
+    export of the journal is 0600 unless asked otherwise). A symbolic link, a FIFO or a
+    device at `path` is refused, not written through."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        why = "is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise UsageError(f"cannot write {path}: {why}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"cannot write {path}: {_kind(info.st_mode)}, not a regular file")
+        os.fchmod(fd, mode)
+        os.ftruncate(fd, 0)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as stream:
+        yield stream

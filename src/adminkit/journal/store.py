@@ -21,11 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adminkit.core.errors import JournalError
+from adminkit.core import paths
+from adminkit.core.errors import JournalError, UsageError
+from adminkit.core.files import read_small
 from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
 
 GENESIS = "0" * 64
+WAL = ("-wal", "-shm")  # SQLite's files beside the database
 # While rows are appended the head file is rewritten at most this often (and on close):
 # a crash can leave it up to this far behind, which only shortens what it vouches for.
 HEAD_EVERY = 0.25
@@ -117,9 +120,11 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(path.parent)
         # Create it private first: SQLite gives the -wal and -shm files the database's mode.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        for own in (path, self.head_path, *(path.with_name(path.name + s) for s in WAL)):
+            paths.tighten(own, 0o600, "the journal file")
         try:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                       check_same_thread=False)
@@ -286,9 +291,9 @@ class Journal:
 
     def read_head(self) -> tuple[int, str] | None:
         try:
-            data = json.loads(self.head_path.read_text())
+            data = json.loads(read_small(self.head_path, 4096, follow_links=False))
             return int(data["seq"]), str(data["hash"])
-        except (OSError, ValueError, KeyError, TypeError):
+        except (UsageError, ValueError, KeyError, TypeError):
             return None
 
     # -- reading ------------------------------------------------------------------

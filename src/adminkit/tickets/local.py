@@ -52,10 +52,11 @@ class LocalTickets:
 
     def __init__(self, path: Path | None = None, author: str = "adminkit") -> None:
         self.path = path or default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(self.path.parent)
         import os
 
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        paths.tighten(self.path, 0o600, "the ticket store")
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
