@@ -16,11 +16,12 @@ import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from adminkit.core.errors import SecretError, UsageError, ValidationError
+from adminkit.core.errors import ConfigError, SecretError, UsageError, ValidationError
 from adminkit.core.files import read_small
 
 MEMORY_CEILING = 1 << 30  # the child may use 1 GiB of address space, no more
@@ -498,3 +499,210 @@ def test_journal_export_refuses_a_bad_mode_and_a_planted_link(env, cli, tmp_path
     assert_clean(res, 2)
     assert "symbolic link" in res.err
     assert target.read_text() == "keep\n"
+
+
+# -- credentials in clear ---------------------------------------------------------------------
+
+class Tripwire:
+    """A real TCP listener that records what each connection sends, then hangs up
+    (after `greeting`, for protocols where the server speaks first)."""
+
+    def __init__(self, host: str, greeting: bytes = b"") -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server((host, 0))
+        self.host, self.port = host, self.sock.getsockname()[1]
+        self.greeting = greeting
+        self.received: list[bytes] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                if self.greeting:
+                    conn.sendall(self.greeting)
+                data = b""
+                try:
+                    while b"\r\n\r\n" not in data and len(data) < 65536:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                except (TimeoutError, OSError):
+                    pass
+                self.received.append(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _outward_address() -> str:
+    """This machine's own address that is not loopback (the kernel's choice of source
+    address; no packet is sent)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))
+            address = str(probe.getsockname()[0])
+        except OSError:
+            address = ""
+    if not address or address.startswith("127."):
+        pytest.skip("this machine has no address but loopback to listen on")
+    return address
+
+
+@pytest.fixture
+def outward() -> Iterator[Callable[..., Tripwire]]:
+    opened: list[Tripwire] = []
+
+    def make(greeting: bytes = b"") -> Tripwire:
+        wire = Tripwire(_outward_address(), greeting)
+        opened.append(wire)
+        return wire
+
+    yield make
+    for wire in opened:
+        wire.close()
+
+
+def _tickets_profile(env, url: str, insecure: bool | None = None) -> str:
+    token = f"canary-{os.getpid()}-token"
+    os.environ["ACME_RT_TOKEN"] = token
+    (env.profiles / "acme.yaml").write_text(textwrap.dedent(f"""\
+        tickets:
+          kind: rt
+          url: {url}
+          token: env:ACME_RT_TOKEN
+        """) + (f"  insecure: {str(insecure).lower()}\n" if insecure is not None else ""))
+    return token
+
+
+def test_ticket_token_over_plain_http_is_refused(env, cli, outward,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """test: http:// to a ticket system not on this machine: refused, nothing sent."""
+    wire = outward()
+    monkeypatch.setenv("ACME_RT_TOKEN", "")
+    _tickets_profile(env, f"http://{wire.host}:{wire.port}/REST/2.0")
+    res = cli("profile", "check", "acme")
+    assert res.code == 2, res.out + res.err
+    assert "the API token or password would travel in clear" in res.out
+    res = cli("-p", "acme", "--ticket", "rt:12", "--check", "account", "unlock", "jnovak")
+    assert_clean(res, 2)
+    assert "insecure: true" in res.err  # the hint says how to allow it
+    wire.close()
+    assert wire.received == []
+
+
+def test_ticket_token_over_plain_http_with_insecure_warns(env, cli, outward,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    wire = outward()
+    monkeypatch.setenv("ACME_RT_TOKEN", "")
+    token = _tickets_profile(env, f"http://{wire.host}:{wire.port}/REST/2.0", insecure=True)
+    for _ in range(2):  # on every run
+        res = cli("profile", "check", "acme")
+        assert res.code == 3, res.out + res.err  # the tripwire hangs up: unreachable
+        assert (f"warning: tickets http://{wire.host}:{wire.port}: sending the API token or "
+                "password WITHOUT TLS (insecure: true in the profile)") in res.err
+        assert token not in res.err + res.out
+    assert any(token.encode() in r for r in wire.received)  # it did go, as allowed
+
+
+def test_ticket_token_over_http_to_loopback_is_allowed(env, cli) -> None:
+    wire = Tripwire("127.0.0.1")
+    try:
+        token = _tickets_profile(env, f"http://127.0.0.1:{wire.port}/REST/2.0")
+        res = cli("profile", "check", "acme")
+        assert res.code == 3, res.out + res.err
+        assert "warning" not in res.err
+    finally:
+        wire.close()
+    assert any(token.encode() in r for r in wire.received)
+
+
+def _mail_profile(env, host: str, port: int, *, starttls: bool, login: bool = True,
+                  insecure: bool | None = None) -> None:
+    text = f"mail:\n  host: {host}\n  port: {port}\n  sender: adminkit@acme.test\n" \
+           f"  starttls: {str(starttls).lower()}\n  password_recipient: l2@acme.test\n"
+    if login:
+        text += "  user: relay-user\n  password: env:ACME_RELAY_PW\n"
+    if insecure is not None:
+        text += f"  insecure: {str(insecure).lower()}\n"
+    (env.profiles / "acme.yaml").write_text(text + textwrap.dedent("""\
+        directory:
+          kind: openldap
+          url: ldaps://127.0.0.1:9
+          base_dn: dc=example,dc=org
+          bind_user: cn=admin,dc=example,dc=org
+          password: env:ACME_BIND_PW
+        """))
+
+
+def test_smtp_login_without_starttls_is_refused(env, cli, outward,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """test: a relay not on this machine without STARTTLS gets no login, exit 2."""
+    monkeypatch.setenv("ACME_RELAY_PW", "relay-secret-canary")
+    monkeypatch.setenv("ACME_BIND_PW", "bind-pw")  # the directory is only unreachable (3)
+    wire = outward(b"220 relay ESMTP\r\n")
+    _mail_profile(env, wire.host, wire.port, starttls=False)
+    res = cli("profile", "check", "acme")
+    assert res.code == 2, res.out + res.err
+    assert "the relay login and password would travel in clear" in res.out
+    wire.close()
+    assert wire.received == []
+
+
+def test_smtp_login_without_starttls_with_insecure_warns(env, cli, outward,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    monkeypatch.setenv("ACME_RELAY_PW", "relay-secret-canary")
+    monkeypatch.setenv("ACME_BIND_PW", "bind-pw")  # the directory is only unreachable (3)
+    wire = outward(b"421 closing\r\n")
+    _mail_profile(env, wire.host, wire.port, starttls=False, insecure=True)
+    res = cli("profile", "check", "acme")
+    assert res.code == 3, res.out + res.err
+    assert (f"warning: mail {wire.host}:{wire.port}: sending the relay login and password "
+            "WITHOUT TLS") in res.err
+    assert len(wire.received) == 1  # it connected, as allowed
+
+
+@pytest.mark.parametrize("insecure", [None, True])
+def test_deliver_mail_needs_starttls_even_to_loopback(env, cli, insecure: bool | None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """test: --deliver mail without STARTTLS: refused before anything runs, exit 2, even on
+    loopback and with insecure: true; the relay hears nothing."""
+    monkeypatch.setenv("ACME_BIND_PW", "bind-pw")
+    wire = Tripwire("127.0.0.1", b"220 sink ESMTP\r\n")
+    try:
+        _mail_profile(env, "127.0.0.1", wire.port, starttls=False, login=False,
+                      insecure=insecure)
+        for command in (["account", "password", "jnovak", "--deliver", "mail"],
+                        ["account", "create", "--given-name", "Jan", "--surname", "Novák",
+                         "--deliver", "mail"]):
+            res = cli("-p", "acme", *command)
+            assert_clean(res, 2)
+            assert "--deliver mail sends a new password, and mail.starttls is off" in res.err
+    finally:
+        wire.close()
+    assert wire.received == []
+
+
+def test_mail_send_refuses_a_relay_without_starttls() -> None:
+    """Whoever calls it (a playbook step's `deliver: mail`), a password never goes plain."""
+    from email.message import EmailMessage
+
+    from adminkit.core import mail
+    from adminkit.core.config import Profile
+
+    profile = Profile.of(name="t", mail={"host": "127.0.0.1", "port": 9, "sender": "a@b.test",
+                                         "starttls": False, "insecure": True})
+    with pytest.raises(ConfigError, match=r"mail\.starttls is off"):
+        mail.send(profile, EmailMessage())

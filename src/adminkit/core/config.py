@@ -35,6 +35,9 @@ class MailConfig(Settings):
     port: int = 25
     sender: str
     starttls: bool = True
+    insecure: bool = Field(False, description="allow the login to a relay not on this machine "
+                                              "without STARTTLS (warned each run); never for "
+                                              "--deliver mail")
     user: str | None = None
     password: SecretRef | None = None
     ca_file: Path | None = None

@@ -309,6 +309,10 @@ def deliver_factory(profile: Any) -> Callable[[str], Delivery]:
     from adminkit.core.delivery import delivery
 
     def make(spec: str) -> Delivery:
+        if spec == "mail" and profile is not None:
+            from adminkit.core.mail import check_secret_route
+
+            check_secret_route(profile.mail)
         return delivery(spec, profile)
 
     return make
