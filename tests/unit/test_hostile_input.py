@@ -179,17 +179,27 @@ def test_profile_that_is_a_fifo_or_device_is_refused(env, fifo: Path, which: str
 
 
 @pytest.mark.parametrize("which", ["fifo", "zero"])
-def test_playbook_that_is_a_fifo_or_device_is_refused(env, tmp_path: Path, fifo: Path,
-                                                      zero_link: Path, which: str) -> None:
-    path = fifo if which == "fifo" else zero_link
+def test_playbook_that_is_a_fifo_or_device_is_refused(env, which: str) -> None:
+    """`playbook list` reads every file in the playbook folders: one that is a FIFO or
+    /dev/zero is listed as invalid, not waited on or read until memory runs out."""
+    folder = env.config / "playbooks"
+    folder.mkdir()
+    bad = folder / "bad.yaml"
     if which == "fifo":
-        path = tmp_path / "book.yaml"
-        os.mkfifo(path)
-    for command in (["playbook", "validate", str(path)], ["playbook", "show", str(path)],
-                    ["--check", "run", str(path)]):
-        proc = adminkit(*command)
-        assert_clean(proc, 2)
-        assert "not a regular file" in proc.stderr or "no playbook file" in proc.stderr
+        os.mkfifo(bad)
+    else:
+        bad.symlink_to("/dev/zero")
+    (folder / "good.yaml").write_text("name: good\nsteps:\n  - uses: account.unlock\n"
+                                      "    with: {login: jnovak}\n")
+    proc = adminkit("-o", "json", "playbook", "list")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert "not a regular file" in rows["bad"]["description"]
+    assert rows["bad"]["description"].startswith("INVALID")
+    assert "good" in rows
+    for command in (["playbook", "validate", str(bad)], ["playbook", "show", str(bad)],
+                    ["--check", "run", str(bad)]):
+        assert_clean(adminkit(*command), 2)
 
 
 @pytest.mark.parametrize("which", ["fifo", "zero"])
