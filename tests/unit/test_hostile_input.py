@@ -722,3 +722,17 @@ def test_mail_send_refuses_a_relay_without_starttls() -> None:
                                          "starttls": False, "insecure": True})
     with pytest.raises(ConfigError, match=r"mail\.starttls is off"):
         mail.send(profile, EmailMessage())
+
+
+# -- arguments a person can type ------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [
+    ["playbook", "validate", "a" * 5000], ["playbook", "show", "a" * 5000],
+    ["--check", "run", "a" * 5000], ["--config", "a" * 5000, "profile", "list"],
+    ["--config", "a" * 5000, "profile", "check", "acme"],
+    ["journal", "list", "--limit", "9" * 30],
+])
+def test_odd_arguments_are_usage_errors(env, cli, command: list[str]) -> None:
+    res = cli(*command)
+    assert res.code == 2, res.err
+    assert "internal error" not in res.err and "Traceback" not in res.err

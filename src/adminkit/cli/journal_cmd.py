@@ -44,7 +44,8 @@ def list_(
     since: Annotated[str | None, typer.Option(help="30m, 12h, 7d or a date.")] = None,
     status: Annotated[str | None, typer.Option(help="ok, changed, failed or skipped.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Only this run id.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (newest).")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many (newest).", min=0,
+                                       max=10**9)] = 50,
 ) -> None:
     """List journaled actions, newest last.
 
