@@ -138,7 +138,7 @@ def syntax_error(text: str, *, expression: bool = False) -> str | None:
     sandbox would refuse at run time that reading the template already shows."""
     from jinja2 import TemplateError
 
-    from adminkit.playbook.sandbox import static_problems
+    from adminkit.playbook.templatecheck import static_problems
 
     env = environment()
     source = "{{ " + text + " }}" if expression else text
