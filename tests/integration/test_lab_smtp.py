@@ -93,7 +93,8 @@ def test_process_record_is_the_sink(sink: SmtpSink) -> None:
 
 def test_profile_is_a_valid_mail_section(sink: SmtpSink) -> None:
     cfg = MailConfig(**sink.profile()["mail"])
-    assert (cfg.host, cfg.port, cfg.starttls) == ("127.0.0.1", 2525, False)
+    assert (cfg.host, cfg.port, cfg.starttls) == ("127.0.0.1", 2525, True)
+    assert cfg.ca_file == sink.ca_file.absolute() and cfg.ca_file.is_file()
 
 
 def test_sink_exits_cleanly_on_sigterm(tmp_path: Path) -> None:

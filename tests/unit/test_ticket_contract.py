@@ -347,7 +347,7 @@ def test_every_call_on_a_missing_ticket_is_ticket_not_found(rig: Rig, call: str)
     with rig.system() as system, pytest.raises(TicketNotFound) as err:
         CALLS[call](system, rig.peer.missing_ticket)
     assert rig.peer.missing_ticket in err.value.message  # the error says which ticket
-    assert err.value.exit_code == ExitCode.CONNECTION
+    assert err.value.exit_code == ExitCode.USAGE  # the system is there; the ticket is not
 
 
 @pytest.mark.parametrize("peer", backends("refused credentials"), indirect=True)

@@ -68,6 +68,10 @@ def _deliver(state: GlobalState, spec: str, profile: Profile, *,
         raise UsageError("no terminal to show the generated password on",
                          hint="use --deliver file:PATH (written 0600), --deliver mail, "
                               "or --password-stdin")
+    if spec == "mail":
+        from adminkit.core.mail import check_secret_route
+
+        check_secret_route(profile.mail)
     return delivery(spec, profile)
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 
 from adminkit.core.errors import AdminkitError, ExitCode
-from adminkit.core.secrets import redact
 
 
 def report(exc: BaseException, *, debug: bool) -> int:
     if debug:
         traceback.print_exception(exc)
     from adminkit.cli.output import visible
+    from adminkit.core.secrets import redact
 
     if isinstance(exc, AdminkitError):
         sys.stderr.write(f"error: {visible(redact(str(exc)))}\n")
@@ -22,3 +23,25 @@ def report(exc: BaseException, *, debug: bool) -> int:
         "  hint: this is a bug in adminkit; run again with --debug for the traceback "
         "and report it\n")
     return int(ExitCode.FAILED)
+
+
+class _Warnings(logging.Handler):
+    """adminkit's warnings (a credential sent in clear because the profile allows it, a
+    file tightened) on stderr as `warning: ...`, scrubbed like errors. It writes to
+    whatever sys.stderr is at the time, so a caller that swaps it sees them."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from adminkit.core.secrets import redact
+
+            sys.stderr.write(f"warning: {redact(record.getMessage())}\n")
+        except Exception:  # noqa: BLE001 - a warning must never fail the command
+            self.handleError(record)
+
+
+def show_warnings() -> None:
+    """Once per process: warnings of the `adminkit` loggers go to stderr."""
+    logger = logging.getLogger("adminkit")
+    if not any(isinstance(h, _Warnings) for h in logger.handlers):
+        handler = _Warnings(logging.WARNING)
+        logger.addHandler(handler)

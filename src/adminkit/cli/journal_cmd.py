@@ -43,7 +43,8 @@ def list_(
     since: Annotated[str | None, typer.Option(help="30m, 12h, 7d or a date.")] = None,
     status: Annotated[str | None, typer.Option(help="ok, changed, failed or skipped.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Only this run id.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (newest).")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many (newest).", min=0,
+                                       max=10**9)] = 50,
     runs: Annotated[bool, typer.Option(
         "--runs", help="One line per run, newest first, with how it ended ('no end row': "
                        "interrupted, or still running).")] = False,
@@ -222,8 +223,10 @@ def export(
     fmt: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
     out: Annotated[Path | None, typer.Option("--out", help="File to write (default stdout).")
                    ] = None,
+    mode: Annotated[str, typer.Option(help="The --out file's mode, in octal.")] = "0600",
 ) -> None:
-    """Export every row with its hashes, for an auditor or a SIEM."""
+    """Export every row with its hashes, for an auditor or a SIEM (a file is 0600 unless
+    --mode says otherwise)."""
     import contextlib
     import csv
     import json
@@ -234,12 +237,13 @@ def export(
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: choose jsonl or csv")
     from adminkit.cli.session import open_journal
+    from adminkit.core.files import parse_mode, written
 
+    file_mode = parse_mode(mode)
     journal = open_journal(state_of(ctx))
     with contextlib.ExitStack() as stack:
         stack.callback(journal.close)
-        stream = (stack.enter_context(open(out, "w", newline="", encoding="utf-8"))
-                  if out else sys.stdout)
+        stream = stack.enter_context(written(out, file_mode)) if out else sys.stdout
         writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
         if fmt == "csv":
             writer.writeheader()

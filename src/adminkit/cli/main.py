@@ -50,7 +50,10 @@ def main() -> None:
     """Entry point: run the app, turn AdminkitErrors into messages and exit codes."""
     if answered_without_typer(sys.argv[1:]):
         return
+    from adminkit.cli.errors import show_warnings
+
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
+    show_warnings()
     try:
         import typer
 

@@ -21,7 +21,14 @@ def search_path(state: GlobalState) -> list[Path]:
     shipped = Path(__file__).resolve().parents[1] / "playbooks"  # installed wheel
     repo = Path(__file__).resolve().parents[3] / "playbooks"  # source checkout
     folders += [shipped, repo]
-    return [f for f in folders if f.is_dir()]
+    found = []
+    for folder in folders:
+        try:
+            if folder.is_dir():
+                found.append(folder)
+        except OSError:  # a --config the system cannot look up: it holds no playbooks
+            pass
+    return found
 
 
 def find(state: GlobalState, name: str) -> Path:
@@ -30,14 +37,23 @@ def find(state: GlobalState, name: str) -> Path:
 
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or "/" in name:
-        if not path.is_file():
+        if not _there(path):
             raise UsageError(f"no playbook file {path}")
         return path
     for folder in search_path(state):
         for candidate in (folder / f"{name}.yaml", folder / f"{name}.yml"):
-            if candidate.is_file():
+            if _there(candidate):
                 return candidate
     raise UsageError(f"no playbook named {name!r}", hint="`adminkit playbook list` shows them")
+
+
+def _there(path: Path) -> bool:
+    """A file (or a FIFO, a device: reading it says what it is); a name the system cannot
+    look up (too long) is simply not there."""
+    try:
+        return path.exists() and not path.is_dir()
+    except OSError:
+        return False
 
 
 @app.command("list")
@@ -81,7 +97,12 @@ def validate(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
 def show(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
         help="A playbook name or file.")]) -> None:
     """Print a playbook's file."""
-    typer.echo(find(state_of(ctx), playbook).read_text(), nl=False)
+    from adminkit.core.errors import ConfigError
+    from adminkit.core.files import read_small
+    from adminkit.core.yamlsource import MAX_BYTES
+
+    raw = read_small(find(state_of(ctx), playbook), MAX_BYTES, error=ConfigError)
+    typer.echo(raw.decode("utf-8", errors="replace"), nl=False)
 
 
 @app.command("schema")

@@ -50,11 +50,13 @@ def show(ctx: typer.Context, name: Name) -> None:
 def check(ctx: typer.Context, name: Name) -> None:
     """Validate the file, then connect to every system it names and report each.
 
-    Exit 2 if the file is invalid, 3 if any system could not be reached or refused
-    the credentials.
+    Exit 2 if the file is invalid or a setting cannot be used (a secret reference that
+    does not resolve, a credential that would travel in clear), else 3 if any system
+    could not be reached or refused the credentials.
     """
     from adminkit.cli.output import emit_rows
     from adminkit.core.config import load_profile
+    from adminkit.core.health import exit_code
 
     state = state_of(ctx)
     profile = load_profile(name, state.config_dir)  # raises ConfigError (exit 2)
@@ -64,7 +66,7 @@ def check(ctx: typer.Context, name: Name) -> None:
     emit_rows(state, rows, ["system", "target", "status", "detail", "seconds"],
               title=f"profile {name}: {profile.file}")
     if not all(c.ok for c in results):
-        raise typer.Exit(3)
+        raise typer.Exit(exit_code(results))
 
 
 def run_checks(profile: Profile) -> list[Check]:

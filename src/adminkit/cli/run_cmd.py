@@ -63,9 +63,9 @@ def _run_playbook(state: GlobalState, name: str, pairs: list[str], inputs_file: 
     from adminkit.core.secrets import Secret
     from adminkit.playbook.loader import load
 
+    given: dict[str, Any] = _read_inputs(inputs_file) if inputs_file else {}
     path = find(state, name)
     secret = {k for k, v in load(path).playbook.inputs.items() if v.type == "secret"}
-    given: dict[str, Any] = _read_inputs(inputs_file) if inputs_file else {}
     for key in secret & set(given):  # a file is a fit place for a secret value
         given[key] = Secret(str(given[key]))
     for pair in pairs:

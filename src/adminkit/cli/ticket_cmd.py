@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -9,11 +11,13 @@ import typer
 from adminkit.cli.state import state_of
 
 if TYPE_CHECKING:
+    from adminkit.tickets.base import TicketRef, TicketSystem
     from adminkit.tickets.outbox import FlushReport
 
 app = typer.Typer(help="Ticket notes waiting in the outbox; the local ticket store.",
                   no_args_is_help=True)
-TicketId = Annotated[str, typer.Argument(help="Local ticket number.")]
+TicketId = Annotated[str, typer.Argument(
+    help="A local ticket number (or local:N), or a reference like rt:42 (with --profile).")]
 
 
 @app.command("outbox")
@@ -140,7 +144,7 @@ def show(ctx: typer.Context, ticket: Annotated[str, typer.Argument(
 
     state = state_of(ctx)
     profile = profile_of(state, required=False)
-    ref = parse_ref(ticket, "local")  # a bare number is the local store's
+    ref = parse_ref(ticket, "local", what="ticket")  # a bare number is the local store's
     system = open_system(profile, ref.kind)
     try:
         head = system.get(ref.id)
@@ -159,24 +163,31 @@ def show(ctx: typer.Context, ticket: Annotated[str, typer.Argument(
 @app.command("note")
 def note(ctx: typer.Context, ticket: TicketId,
          text: Annotated[str, typer.Argument(help="The note.")]) -> None:
-    """Add a note to a local ticket by hand."""
-    from adminkit.core.run import current_operator
-    from adminkit.tickets.local import LocalTickets
-
-    store = LocalTickets(author=current_operator())
-    try:
-        store.add_note(ticket, text)
-    finally:
-        store.close()
+    """Add a note to a ticket by hand: the local store's, or the profile's system's."""
+    with _system_for(ctx, ticket) as (system, ref):
+        system.add_note(ref.id, text)
 
 
 @app.command("close")
 def close(ctx: typer.Context, ticket: TicketId) -> None:
-    """Close a local ticket."""
-    from adminkit.tickets.local import LocalTickets
+    """Close a ticket: the local store's, or the profile's system's."""
+    with _system_for(ctx, ticket) as (system, ref):
+        system.set_status(ref.id, "closed")
 
-    store = LocalTickets()
+
+@contextmanager
+def _system_for(ctx: typer.Context, ticket: str) -> Iterator[tuple[TicketSystem, TicketRef]]:
+    """`12` or `local:12` (the local store), or `rt:42` with --profile, as `show` takes it."""
+    from adminkit.cli.session import profile_of
+    from adminkit.core.run import current_operator
+    from adminkit.tickets.base import parse_ref
+    from adminkit.tickets.local import LocalTickets
+    from adminkit.tickets.systems import open_system
+
+    ref = parse_ref(ticket, "local", what="ticket")
+    system = LocalTickets(author=current_operator()) if ref.kind == "local" else \
+        open_system(profile_of(state_of(ctx), required=False), ref.kind)
     try:
-        store.set_status(ticket, "closed")
+        yield system, ref
     finally:
-        store.close()
+        system.close()

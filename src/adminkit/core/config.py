@@ -35,6 +35,9 @@ class MailConfig(Settings):
     port: int = 25
     sender: str
     starttls: bool = True
+    insecure: bool = Field(False, description="allow the login to a relay not on this machine "
+                                              "without STARTTLS (warned each run); never for "
+                                              "--deliver mail")
     user: str | None = None
     password: SecretRef | None = None
     ca_file: Path | None = None
@@ -119,9 +122,19 @@ def profile_path(name: str, config_dir: Path | None = None) -> Path:
 
 def list_profiles(config_dir: Path | None = None) -> list[str]:
     folder = profiles_dir(config_dir)
-    if not folder.is_dir():
+    if not _exists(folder, "folder"):
         return []
     return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def _exists(path: Path, what: str) -> bool:
+    """Whether `path` is there; a path the system cannot even look up (a name too long,
+    a file where a folder should be) is a usage error, not a crash."""
+    try:
+        return path.is_dir() if what == "folder" else path.exists()
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}",
+                         hint="check --config / ADMINKIT_CONFIG") from None
 
 
 def load_profile(name: str, config_dir: Path | None = None) -> Profile:
@@ -129,7 +142,7 @@ def load_profile(name: str, config_dir: Path | None = None) -> Profile:
         raise UsageError(f"{name!r} is not a profile name",
                          hint="profile names are lower-case letters, digits, - and _")
     path = profile_path(name, config_dir)
-    if not path.exists():
+    if not _exists(path, "file"):
         known = ", ".join(list_profiles(config_dir)) or "none"
         raise UsageError(f"no profile named {name!r} (looked for {path})",
                          hint=f"known profiles: {known}; `adminkit profile list` shows them")

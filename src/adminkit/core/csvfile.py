@@ -8,6 +8,7 @@ is evaluated, and a leading `=`/`+`/`-`/`@` means nothing here.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +30,13 @@ class Row:
     values: dict[str, str]
 
 
-def read_rows(path: Path, *, required: Sequence[str], optional: Sequence[str] = ()) -> list[Row]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ValidationError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise ValidationError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
+def read_rows(path: Path, *, required: Sequence[str], optional: Sequence[str] = (),
+              any_columns: bool = False) -> list[Row]:
+    """Every non-empty row; `any_columns`: the header may name any columns (a playbook's
+    `for_each`), else only `required` and `optional` ones."""
+    from adminkit.core.files import read_small
+
+    raw = read_small(path, MAX_BYTES, error=ValidationError)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -46,11 +47,40 @@ def read_rows(path: Path, *, required: Sequence[str], optional: Sequence[str] = 
         raise ValidationError(f"{path}: the file is empty")
     # Excel writes ";" in many European locales
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.DictReader(lines, delimiter=delimiter)
-    header = [h.strip() for h in reader.fieldnames or []]
-    reader.fieldnames = header
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        header = [h.strip() for h in next(reader)]
+        _check_header(path, header, required, optional, any_columns)
+        rows: list[Row] = []
+        for cells in reader:
+            if len(rows) >= MAX_ROWS:
+                raise ValidationError(f"{path}: more than {MAX_ROWS} rows")
+            if len(cells) > len(header):
+                raise ValidationError(f"{path}:{reader.line_num}: more cells than columns")
+            values = {k: (cells[i] if i < len(cells) else "").strip()
+                      for i, k in enumerate(header)}
+            if any(values.values()):
+                rows.append(Row(reader.line_num, values))
+    except csv.Error as exc:
+        problem = str(exc)
+        if "field larger than field limit" in problem:
+            problem = f"a cell longer than {csv.field_size_limit()} characters"
+        raise ValidationError(f"{path}:{reader.line_num}: {problem}") from None
+    if not rows:
+        raise ValidationError(f"{path}: no rows")
+    return rows
+
+
+def _check_header(path: Path, header: list[str], required: Sequence[str],
+                  optional: Sequence[str], any_columns: bool) -> None:
+    twice = [name for name, n in Counter(header).items() if n > 1 and name]
+    if twice:  # a second `login` column would silently win over the first
+        raise ValidationError(f"{path}:1: column(s) named twice: {', '.join(twice)}")
+    if "" in header:
+        raise ValidationError(f"{path}:1: column {header.index('') + 1} has no name")
     missing = [c for c in required if c not in header]
-    unknown = [c for c in header if c not in required and c not in optional]
+    unknown = [] if any_columns else [
+        c for c in header if c not in required and c not in optional]
     problems = []
     if missing:
         problems.append(f"missing column(s): {', '.join(missing)}")
@@ -59,18 +89,6 @@ def read_rows(path: Path, *, required: Sequence[str], optional: Sequence[str] = 
                         f"(known: {', '.join([*required, *optional])})")
     if problems:
         raise ValidationError(f"{path}: " + "; ".join(problems))
-    rows: list[Row] = []
-    for record in reader:
-        if len(rows) >= MAX_ROWS:
-            raise ValidationError(f"{path}: more than {MAX_ROWS} rows")
-        if None in record:
-            raise ValidationError(f"{path}:{reader.line_num}: more cells than columns")
-        values = {k: (v or "").strip() for k, v in record.items()}
-        if any(values.values()):
-            rows.append(Row(reader.line_num, values))
-    if not rows:
-        raise ValidationError(f"{path}: no rows")
-    return rows
 
 
 def parse_rows(path: Path, rows: Sequence[Row], model: type[M],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import getpass
 import hmac
 import os
-import stat
 import sys
 import threading
 from pathlib import Path
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from pydantic_core import CoreSchema
 
 MASK = "********"
+MAX_SECRET_FILE = 64 << 10  # a password, token or key; nothing bigger is a secret file
 _MIN_REDACT = 4  # shorter values would scrub ordinary words
 
 _known: set[str] = set()
@@ -217,15 +217,13 @@ def resolve(ref: str, *, label: str = "secret") -> Secret:
 
 
 def _read_secret_file(path: Path, label: str) -> str:
+    from adminkit.core.files import read_small
+
+    raw = read_small(path, MAX_SECRET_FILE, error=SecretError, private=True, what=label)
     try:
-        st = path.stat()
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SecretError(f"{label}: cannot read {path}: {exc.strerror}",
-                          hint="check the path in the profile and the file's owner") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SecretError(f"{label}: {path} is readable by others (mode {st.st_mode & 0o777:o})",
-                          hint=f"chmod 600 {path}")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError(f"{label}: {path} is not UTF-8 text") from None
     return text.rstrip("\r\n")
 
 

@@ -42,11 +42,9 @@ class Sourced:
 
 
 def load(path: Path) -> Sourced:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    return loads(raw, path)
+    from adminkit.core.files import read_small
+
+    return loads(read_small(path, MAX_BYTES, error=ConfigError), path)
 
 
 def loads(raw: bytes | str, path: Path) -> Sourced:

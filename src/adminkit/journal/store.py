@@ -27,13 +27,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adminkit.core.errors import AdminkitError, JournalError
+from adminkit.core import paths
+from adminkit.core.errors import AdminkitError, JournalError, UsageError
+from adminkit.core.files import read_small
 from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
 from adminkit.journal import anchor
 from adminkit.journal.keys import JournalKey, key_reference, load_key
 
 GENESIS = "0" * 64
+WAL = ("-wal", "-shm")  # SQLite's files beside the database
 # While rows are appended the head file is rewritten at most this often (and on close):
 # a crash can leave it up to this far behind, which only shortens what it vouches for.
 HEAD_EVERY = 0.25
@@ -132,12 +135,12 @@ class Head:
 
 def load_head(path: Path) -> Head | None:
     """None if there is no head file; ValueError if it is there but unreadable."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except OSError as exc:
-        raise ValueError(f"cannot be read ({exc.strerror})") from None
+    try:  # bounded, and never through a link planted where the head belongs
+        text = read_small(path, 4096, follow_links=False)
+    except UsageError as exc:
+        raise ValueError(exc.message) from None
     try:
         data = json.loads(text)
         head = Head(int(data["seq"]), str(data["hash"]),
@@ -189,9 +192,11 @@ class Journal:
 
     def __init__(self, path: Path, key: JournalKey | None = None) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(path.parent)
         # Create it private first: SQLite gives the -wal and -shm files the database's mode.
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        for own in (path, self.head_path, *(path.with_name(path.name + s) for s in WAL)):
+            paths.tighten(own, 0o600, "the journal file")
         self.lock = threading.Lock()
         self._head_due: tuple[int, str] | None = None  # the newest row, once the head lags
         self._head_written = 0.0

@@ -1,6 +1,7 @@
 """The lab's SMTP sink as a process of its own: every message it receives becomes one file.
 
-`python -m adminkit.lab.smtp_sink --host 127.0.0.1 --port 2525 --maildir DIR`
+`python -m adminkit.lab.smtp_sink --host 127.0.0.1 --port 2525 --maildir DIR
+[--tls-cert PEM --tls-key PEM]` (with them it offers STARTTLS)
 
 A separate process (not a thread of the caller) so that the sink outlives
 `adminkit lab up` and serves the tests, RT and the demo alike. Each message is written
@@ -56,8 +57,10 @@ class MaildirHandler:
         return final
 
 
-def serve(host: str, port: int, maildir: Path) -> None:
-    """Run until SIGTERM/SIGINT."""
+def serve(host: str, port: int, maildir: Path, tls: tuple[Path, Path] | None = None) -> None:
+    """Run until SIGTERM/SIGINT. `tls` (certificate, key): offer STARTTLS with them."""
+    import ssl
+
     from aiosmtpd.controller import Controller
 
     maildir.mkdir(parents=True, exist_ok=True)
@@ -65,8 +68,13 @@ def serve(host: str, port: int, maildir: Path) -> None:
     # Block them before the server thread exists, so it inherits the mask and only the
     # main thread's sigwait() receives them.
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    options: dict[str, Any] = {}
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        options["tls_context"] = context
     controller = Controller(MaildirHandler(maildir), hostname=host, port=port,
-                            server_hostname=SERVER_HOSTNAME, ready_timeout=10.0)
+                            server_hostname=SERVER_HOSTNAME, ready_timeout=10.0, **options)
     controller.start()
     log.warning("smtp sink listening on %s:%d, writing to %s", host, port, maildir)
     try:
@@ -82,11 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--maildir", type=Path, required=True)
+    parser.add_argument("--tls-cert", type=Path, help="offer STARTTLS with this certificate")
+    parser.add_argument("--tls-key", type=Path, help="... and this key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.setLevel(logging.INFO)  # one line per stored message; aiosmtpd stays at WARNING
-    serve(args.host, args.port, args.maildir)
+    serve(args.host, args.port, args.maildir,
+          (args.tls_cert, args.tls_key) if args.tls_cert and args.tls_key else None)
     return 0
 
 

@@ -36,9 +36,10 @@ class StepAction(Action[Params]):
     params_model: ClassVar[type[Params]] = Params
 
     def __init__(self, step: Step, variables: dict[str, Any], label: str,
-                 deliveries: Callable[[str], Delivery] | None = None) -> None:
+                 deliveries: Callable[[str], Delivery] | None = None, where: str = "") -> None:
         super().__init__(Params())
         self.step, self.variables, self.label = step, variables, label
+        self.where = where  # "file:line:col: " of the step's `with`, for template errors
         self.name = step.uses  # type: ignore[misc]
         self.deliveries = deliveries
         self.inner: Action[Any] | None = None
@@ -48,7 +49,7 @@ class StepAction(Action[Params]):
 
     def build(self) -> Action[Any]:
         cls = registry()[self.step.uses]
-        values = render.render_value(self.step.with_, self.variables)
+        values = render.render_value(self.step.with_, self.variables, self.where)
         spec = values.pop("deliver", None)
         try:
             params = cls.params_model.model_validate(
@@ -139,7 +140,7 @@ class PlaybookRun:
         for index, step in enumerate(self.loaded.playbook.steps):
             label = step.label(index)
             try:
-                items = self._items(step)
+                items = self._items(step, index)
             except ValidationError as exc:
                 yield _Failed(step.uses, label, exc)
                 if step.on_error != "continue":
@@ -157,7 +158,8 @@ class PlaybookRun:
                 scope = {**self.variables, "item": item} if item is not _NO_ITEM else \
                     self.variables
                 try:
-                    go = step.when is None or render.evaluate(step.when, scope)
+                    go = step.when is None or render.evaluate(
+                        step.when, scope, self._where(index, "when"))
                 except ValidationError as exc:  # a condition that cannot be evaluated fails
                     yield _Failed(step.uses, label, exc)
                     results.append(_last(runner))
@@ -172,7 +174,7 @@ class PlaybookRun:
                     yield _Skipped(step.uses, label, f"would run once {pending} exists "
                                                      "(a check run creates nothing)")
                     continue
-                action = StepAction(step, scope, label, self.deliver)
+                action = StepAction(step, scope, label, self.deliver, self._where(index, "with"))
                 yield action
                 result = _last(runner)
                 results.append(result)
@@ -224,16 +226,19 @@ class PlaybookRun:
         return ValidationError("duplicate items, nothing was changed:\n  "
                                + "\n  ".join(problems[:50]))
 
-    def _items(self, step: Step) -> list[Any]:
+    def _where(self, index: int, key: str) -> str:
+        return f"{self.loaded.source.where(['steps', index, key])}: "
+
+    def _items(self, step: Step, index: int) -> list[Any]:
         if step.for_each is not None:
-            path = Path(str(render.render_value(step.for_each.csv, self.variables)))
+            path = Path(str(render.render_value(step.for_each.csv, self.variables,
+                                                self._where(index, "for_each"))))
             from adminkit.core.csvfile import read_rows
 
-            return [row.values for row in read_rows(path, required=(), optional=_any_columns(
-                path))]
+            return [row.values for row in read_rows(path, required=(), any_columns=True)]
         if step.loop is None:
             return [_NO_ITEM]
-        items = render.render_value(step.loop, self.variables)
+        items = render.render_value(step.loop, self.variables, self._where(index, "loop"))
         if not isinstance(items, list):
             raise ValidationError(f"{step.uses}: loop gave {type(items).__name__}, not a list")
         if len(items) > MAX_ITEMS:
@@ -247,15 +252,6 @@ class PlaybookRun:
 
 
 _NO_ITEM = object()
-
-
-def _any_columns(path: Path) -> list[str]:
-    import csv
-
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    return [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
 
 
 def _last(runner: Runner) -> Result:
@@ -313,6 +309,10 @@ def deliver_factory(profile: Any) -> Callable[[str], Delivery]:
     from adminkit.core.delivery import delivery
 
     def make(spec: str) -> Delivery:
+        if spec == "mail" and profile is not None:
+            from adminkit.core.mail import check_secret_route
+
+            check_secret_route(profile.mail)
         return delivery(spec, profile)
 
     return make

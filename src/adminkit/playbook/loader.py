@@ -195,7 +195,8 @@ class Checker:
             return
         error = render.syntax_error(text, expression=expression)
         if error:
-            self.problem(loc, f"template syntax: {error}")
+            refused = error.startswith(("refused", "cannot be computed"))
+            self.problem(loc, error if refused else f"template syntax: {error}")
             return
         for name in sorted(render.variables_used(text, expression=expression)):
             if name == "item" and not looping:

@@ -10,7 +10,6 @@ list of groups stays a list).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -20,44 +19,49 @@ SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
 ROOTS = ("inputs", "ticket", "steps", "profile", "item", "run")
 
 
+# Python's own limits and failures a template can reach: an int too long to print, a
+# recursive macro, a filter given the wrong kind of value. All are the template's fault.
+FAILURES: tuple[type[BaseException], ...] = (
+    OverflowError, ArithmeticError, ValueError, TypeError, LookupError, RecursionError,
+    MemoryError)
+
+
+def _errors(template_error: type[Exception]) -> tuple[type[BaseException], ...]:
+    return (template_error, *FAILURES)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Any:
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from adminkit.playbook.sandbox import make
 
-    class Sandbox(ImmutableSandboxedEnvironment):
-        """`inputs.items` is the input named items, not `dict.items`: a mapping's keys come
-        before its methods. Anything else (a missing key, `_private`) is Jinja's own lookup."""
-
-        def getattr(self, obj: Any, attribute: str) -> Any:
-            if isinstance(obj, Mapping) and not attribute.startswith("_") and attribute in obj:
-                return obj[attribute]
-            return super().getattr(obj, attribute)
-
-    return Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    return make()
 
 
 def is_template(value: str) -> bool:
     return "{{" in value or "{%" in value or "{#" in value
 
 
-def render_value(value: Any, variables: dict[str, Any]) -> Any:
-    """Render strings inside `value` (dicts and lists walked); other values pass through."""
+def render_value(value: Any, variables: dict[str, Any], where: str = "") -> Any:
+    """Render strings inside `value` (dicts and lists walked); other values pass through.
+    `where` ("file:line:col: ") starts any error's message."""
     if isinstance(value, str):
-        return _render_string(value, variables)
+        return _render_string(value, variables, where)
     if isinstance(value, dict):
-        return {k: render_value(v, variables) for k, v in value.items()}
+        return {k: render_value(v, variables, where) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, variables) for v in value]
+        return [render_value(v, variables, where) for v in value]
     return value
 
 
-def _render_string(text: str, variables: dict[str, Any]) -> Any:
+def _render_string(text: str, variables: dict[str, Any], where: str = "") -> Any:
     if not is_template(text):
         return text
     from jinja2 import TemplateError, Undefined
 
+    from adminkit.playbook import sandbox
+
     env = environment()
+    token = sandbox.fresh_budget()
     try:
         single = SINGLE.match(text)
         if single and "}}" not in single.group("expr") and "{{" not in single.group("expr"):
@@ -65,23 +69,59 @@ def _render_string(text: str, variables: dict[str, Any]) -> Any:
                 **variables)
             if isinstance(value, Undefined):  # an expression hands back Undefined unraised
                 value._fail_with_undefined_error()
-            return value
-        return env.from_string(text).render(**variables)
-    except (TemplateError, OverflowError) as exc:
-        raise ValidationError(f"template {text!r}: {exc}") from None
+            return sandbox.check_size(value)
+        return _joined(env.from_string(text).generate(**variables))
+    except _errors(TemplateError) as exc:
+        raise ValidationError(f"{where}template {_cut(text)!r}: {_why(exc)}") from None
+    finally:
+        sandbox.reset_budget(token)
 
 
-def evaluate(condition: str, variables: dict[str, Any]) -> bool:
+def _joined(parts: Any) -> str:
+    """A template's output, refused once it grows past the bound instead of at the end."""
+    from adminkit.playbook import sandbox
+
+    out, size = [], 0
+    for part in parts:
+        size += len(part)
+        if size > sandbox.MAX_SIZE:
+            raise sandbox.refuse("output longer than allowed")
+        out.append(part)
+    return "".join(out)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "refused: recursion too deep"
+    if isinstance(exc, MemoryError):
+        return "refused: out of memory"
+    from jinja2 import TemplateError
+
+    if isinstance(exc, TemplateError):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def evaluate(condition: str, variables: dict[str, Any], where: str = "") -> bool:
     from jinja2 import TemplateError, Undefined
 
+    from adminkit.playbook import sandbox
+
+    token = sandbox.fresh_budget()
     try:
         value = environment().compile_expression(condition, undefined_to_none=False)(
             **variables)
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()
         return bool(value)
-    except (TemplateError, OverflowError) as exc:
-        raise ValidationError(f"condition {condition!r}: {exc}") from None
+    except _errors(TemplateError) as exc:
+        raise ValidationError(f"{where}condition {_cut(condition)!r}: {_why(exc)}") from None
+    finally:
+        sandbox.reset_budget(token)
 
 
 def variables_used(text: str, *, expression: bool = False) -> set[str]:
@@ -94,11 +134,21 @@ def variables_used(text: str, *, expression: bool = False) -> set[str]:
 
 
 def syntax_error(text: str, *, expression: bool = False) -> str | None:
-    """Parse and compile: compiling also catches unknown filters and tests."""
+    """Parse and compile (which also catches unknown filters and tests), then what the
+    sandbox would refuse at run time that reading the template already shows."""
     from jinja2 import TemplateError
 
+    from adminkit.playbook.templatecheck import static_problems
+
+    env = environment()
+    source = "{{ " + text + " }}" if expression else text
     try:
-        environment().compile("{{ " + text + " }}" if expression else text)
+        problems = static_problems(env, env.parse(source))
+        if problems:
+            return "; ".join(problems)
+        env.compile(source)
     except TemplateError as exc:
         return exc.message or "syntax error"
+    except FAILURES as exc:
+        return _why(exc)
     return None

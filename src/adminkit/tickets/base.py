@@ -33,20 +33,21 @@ class TicketRef:
         return f"{PREFIX_OF_KIND[self.kind]}:{self.id}"
 
 
-def parse_ref(text: str, default_kind: str | None) -> TicketRef:
-    """`1234` (the profile's system), or `rt:1234`, `jira:HD-12`, `snow:INC0012345`, …"""
+def parse_ref(text: str, default_kind: str | None, what: str = "--ticket") -> TicketRef:
+    """`1234` (the profile's system), or `rt:1234`, `jira:HD-12`, `snow:INC0012345`, …
+    `what` names where the reference was given, for the error."""
     prefix, sep, rest = text.partition(":")
     if sep:
         kind = KIND_OF_PREFIX.get(prefix.lower())
         if kind is None:
-            raise UsageError(f"--ticket {text!r}: unknown ticket system {prefix!r}",
+            raise UsageError(f"{what} {text!r}: unknown ticket system {prefix!r}",
                              hint="use rt:, jira:, snow:, zammad:, glpi:, redmine: or local:")
         ident = rest
     else:
         kind, ident = default_kind or "local", text
     pattern = ID_PATTERNS[PREFIX_OF_KIND[kind]]
     if not re.fullmatch(pattern, ident):
-        raise UsageError(f"--ticket {text!r}: not a {kind} ticket id",
+        raise UsageError(f"{what} {text!r}: not a {kind} ticket id",
                          hint={"jira": "like HD-12", "servicenow": "like INC0012345"}.get(
                              kind, "a ticket number like 1234"))
     return TicketRef(kind, ident)
@@ -62,8 +63,9 @@ class Ticket:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-class TicketNotFound(ConnectionFailed):
-    """The ticket does not exist, or the account may not see it: retrying will not help."""
+class TicketNotFound(UsageError):
+    """The ticket does not exist, or the account may not see it: retrying will not help,
+    and the reference is what to fix, so it is a usage error (exit 2) in every command."""
 
 
 class Rejected(ConnectionFailed):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.core.errors import AuthenticationFailed, ConfigError, ConnectionFailed, UsageError
 from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound
 from adminkit.tickets.settings import TicketsConfig
 
@@ -18,11 +18,28 @@ def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> htt
 
     if not cfg.url:
         raise UsageError(f"profile {profile.name}: tickets.url is not set")
+    check_url(profile, cfg)
     import ssl
 
     context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
     return httpx.Client(base_url=cfg.url.rstrip("/"), headers=headers, timeout=15,
                         verify=context)
+
+
+def check_url(profile: Profile, cfg: TicketsConfig) -> None:
+    """An http(s) address; plain http only to this machine or with `insecure: true`,
+    since every request carries the token or password."""
+    from urllib.parse import urlsplit
+
+    from adminkit.core.transport import require_tls
+
+    url = urlsplit(cfg.url or "")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(f"profile {profile.name}: tickets.url {cfg.url!r} is not an "
+                          "http(s):// address")
+    require_tls("tickets", f"{url.scheme}://{url.netloc}", url.hostname,
+                tls=url.scheme == "https", insecure=cfg.insecure,
+                carries="the API token or password", fix="use an https:// tickets.url")
 
 
 def basic_auth(profile: Profile, cfg: TicketsConfig, label: str) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from adminkit.core import paths
-from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef
+from adminkit.core.errors import UsageError
+from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef, parse_ref
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tickets (
@@ -33,6 +34,15 @@ def default_path() -> Path:
     return Path(override) if override else paths.state_home() / "tickets.db"
 
 
+def number(ticket_id: str) -> int:
+    """`12` or `local:12`; anything else is a usage error, never a crash."""
+    ref = parse_ref(ticket_id, "local", what="ticket")
+    if ref.kind != "local":
+        raise UsageError(f"{ticket_id!r} is not a local ticket",
+                         hint="the local store takes a number or local:NUMBER")
+    return int(ref.id)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -42,10 +52,11 @@ class LocalTickets:
 
     def __init__(self, path: Path | None = None, author: str = "adminkit") -> None:
         self.path = path or default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(self.path.parent)
         import os
 
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        paths.tighten(self.path, 0o600, "the ticket store")
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -62,7 +73,7 @@ class LocalTickets:
 
     def _row(self, ticket_id: str) -> sqlite3.Row:
         row: sqlite3.Row | None = self.db.execute(
-            "SELECT * FROM tickets WHERE id = ?", (int(ticket_id),)).fetchone()
+            "SELECT * FROM tickets WHERE id = ?", (number(ticket_id),)).fetchone()
         if row is None:
             raise TicketNotFound(f"local ticket {ticket_id} does not exist",
                                  hint="`adminkit ticket list` shows them")
@@ -83,31 +94,31 @@ class LocalTickets:
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:
         self._row(ticket_id)
         return [dict(r) for r in self.db.execute(
-            "SELECT * FROM notes WHERE ticket_id = ? ORDER BY id", (int(ticket_id),))]
+            "SELECT * FROM notes WHERE ticket_id = ? ORDER BY id", (number(ticket_id),))]
 
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
         self._row(ticket_id)
         now = _now()
         cur = self.db.execute("INSERT INTO notes (ticket_id, time, author, internal, body) "
                               "VALUES (?, ?, ?, ?, ?)",
-                              (int(ticket_id), now, self.author, int(internal), text))
-        self.db.execute("UPDATE tickets SET updated = ? WHERE id = ?", (now, int(ticket_id)))
+                              (number(ticket_id), now, self.author, int(internal), text))
+        self.db.execute("UPDATE tickets SET updated = ? WHERE id = ?", (now, number(ticket_id)))
         return str(cur.lastrowid)
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         row = self.db.execute("SELECT id FROM notes WHERE ticket_id = ? AND instr(body, ?) > 0",
-                              (int(ticket_id), marker)).fetchone()
+                              (number(ticket_id), marker)).fetchone()
         return str(row["id"]) if row else None
 
     def get(self, ticket_id: str) -> Ticket:
         row = self._row(ticket_id)
-        return Ticket(ref=TicketRef("local", ticket_id), subject=row["subject"],
+        return Ticket(ref=TicketRef("local", str(number(ticket_id))), subject=row["subject"],
                       status=row["status"], queue=row["queue"], requester=row["requester"])
 
     def set_status(self, ticket_id: str, status: str) -> None:
         self._row(ticket_id)
         self.db.execute("UPDATE tickets SET status = ?, updated = ? WHERE id = ?",
-                        (status, _now(), int(ticket_id)))
+                        (status, _now(), number(ticket_id)))
 
     def attach(self, ticket_id: str, filename: str, data: bytes) -> None:
         self.add_note(ticket_id, f"attachment {filename} ({len(data)} bytes) kept elsewhere")

@@ -23,6 +23,8 @@ class TicketsConfig(Settings):
     password: SecretRef | None = None
     queue: str | None = None
     ca_file: Path | None = None
+    insecure: bool = Field(False, description="allow credentials over plain http:// to a "
+                                              "system not on this machine (warned each run)")
     note_per: Literal["action", "run"] = "action"
     public_actions: list[str] = Field(
         default_factory=list, description="actions whose notes the customer sees (public)")

@@ -1,0 +1,124 @@
+"""Files a person names: reading a small regular one safely, and writing one privately.
+
+A path in a profile, on the command line or in a playbook may point at a FIFO (the
+read waits for a writer forever), a device (`/dev/zero` never ends) or a file far
+larger than anything adminkit reads. So the type is checked before the file is
+opened (opening some devices has effects), checked again on the opened descriptor
+(the name may have been swapped in between), the size is checked before reading, and
+reading stops one byte past the limit whatever the size said.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from adminkit.core.errors import UsageError
+
+CHUNK = 1 << 16
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_small(path: Path | str, limit: int, *, error: type[UsageError] = UsageError,
+               follow_links: bool = True, private: bool = False, what: str = "") -> bytes:
+    """The bytes of `path`, a regular file of at most `limit` bytes, or `error` saying why
+    not (every `error` is a usage error: exit 2).
+
+    `follow_links=False`: a symbolic link at `path` itself is refused (for files adminkit
+    keeps itself). `private=True`: a file others may read or write is refused (secrets).
+    """
+    name = f"{what}: {path}" if what else str(path)
+    try:
+        before = os.stat(path, follow_symlinks=follow_links)
+    except OSError as exc:
+        raise error(f"{name}: cannot read: {exc.strerror}") from None
+    _check(before, path, name, limit, error, private)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise error(f"{name}: is a symbolic link, which is not followed here") from None
+        raise error(f"{name}: cannot read: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+            raise error(f"{name}: the file changed while it was opened; try again")
+        _check(info, path, name, limit, error, private)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise error(f"{name}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise error(f"{name}: file is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def _check(info: os.stat_result, path: Path | str, name: str, limit: int,
+           error: type[UsageError], private: bool) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{name}: {_kind(info.st_mode)}, not a regular file",
+                    hint="give the path of an ordinary file")
+    if private and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise error(f"{name}: readable by others (mode {info.st_mode & 0o777:o})",
+                    hint=f"chmod 600 {path}")
+    if info.st_size > limit:
+        raise error(f"{name}: file is larger than {limit} bytes")
+
+
+
+def parse_mode(text: str, option: str = "--mode") -> int:
+    """`0600`, `600` or `0o600` as a file mode."""
+    try:
+        mode = int(text.removeprefix("0o"), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise UsageError(f"{option} {text!r}: not a file mode", hint="like 0600 or 0640")
+    return mode
+
+
+@contextmanager
+def written(path: Path, mode: int = 0o600) -> Iterator[TextIO]:
+    """`path` opened for writing text, with exactly `mode` whether it is new or not (an
+    export of the journal is 0600 unless asked otherwise). A symbolic link, a FIFO or a
+    device at `path` is refused, not written through."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        why = "is a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise UsageError(f"cannot write {path}: {why}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"cannot write {path}: {_kind(info.st_mode)}, not a regular file")
+        os.fchmod(fd, mode)
+        os.ftruncate(fd, 0)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as stream:
+        yield stream
