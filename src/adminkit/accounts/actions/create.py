@@ -37,7 +37,7 @@ from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.delivery import Delivery
 from adminkit.core.errors import ActionFailed, AdminkitError, ValidationError
-from adminkit.core.result import Change
+from adminkit.core.result import Change, shared_change
 from adminkit.core.secrets import Secret, redact
 
 MAIL = r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$"
@@ -234,19 +234,19 @@ class CreateAccount(Action[CreateParams]):
             ou=p.ou or template.ou or cfg.users_ou or cfg.base_dn, enabled=p.enabled,
             must_change=template.must_change if p.must_change is None else p.must_change,
             expires=expiry_instant(last_day), attributes=attrs)
+        # what many rows of a file share is one object (shared_change), the rest per row
         changes = [Change(op="create", field="account", after=login),
                    Change(op="set", field="displayName", after=self.new.display_name),
-                   Change(op="set", field="ou", after=self.new.ou),
-                   Change(op="set", field="enabled", after=p.enabled),
-                   Change(op="set", field="password",
-                          after="(given)" if p.password else "(generated)"),
-                   Change(op="set", field="must_change_password", after=self.new.must_change)]
+                   shared_change("set", "ou", self.new.ou),
+                   shared_change("set", "enabled", p.enabled),
+                   shared_change("set", "password", "(given)" if p.password else "(generated)"),
+                   shared_change("set", "must_change_password", self.new.must_change)]
         if p.mail:
             changes.append(Change(op="set", field="mail", after=p.mail))
         if last_day:
-            changes.append(Change(op="set", field="expires", after=f"after {last_day}"))
+            changes.append(shared_change("set", "expires", f"after {last_day}"))
         changes += [Change(op="set", field=k, after=v) for k, v in attrs.items()]
-        changes += [Change(op="add", field="group", after=g.name) for g in self.groups]
+        changes += [shared_change("add", "group", g.name) for g in self.groups]
         return Plan(changes, summary=f"create account {login} ({self.new.display_name})",
                     data={"login": login, "ou": self.new.ou})
 
