@@ -7,8 +7,10 @@ ratio to `ldapadd`, the peak RSS of the measured process, and the project's goal
 
 1. adminkit: `adminkit --profile lab[-openldap] account import users.csv --deliver file:DIR`,
    a subprocess with a fresh journal (ADMINKIT_JOURNAL). It validates the whole file
-   first, then writes on the profile's pool of connections; the time until its
-   "plan: ..." line is shown as the validation phase.
+   first, then writes on the profile's pool of connections; the time until its journal's
+   run row (written once every row is planned) is shown as start + validation. Its
+   bytecode is compiled first (`compileall`), as an installed package's is: a process
+   run with PYTHONDONTWRITEBYTECODE would otherwise compile adminkit anew every time.
 2. ldapadd: the equivalent LDIF over ONE connection, passwords included (AD:
    `unicodePwd::` + userAccountControl 512 + pwdLastSet 0; OpenLDAP: inetOrgPerson +
    posixAccount, cleartext userPassword, pwdReset), then per user two `changetype: modify`
@@ -28,19 +30,26 @@ the largest single process of its tree; the directory server's memory is not in 
 client CPU is wait4()'s user+system time of the child and what it reaped, server CPU
 that of the lab's samba / slapd meanwhile.
 Absolute times vary 2-9x on a shared 2-core machine: only ratios within one run mean
-anything. With --rounds N, ldapadd and adminkit run back to back N times per directory;
-the table shows each method's median round and the goal line the median of the N
-paired ratios (a round's ratio compares two runs under the same load).
+anything. With --rounds N, ldapadd and adminkit run back to back N times per directory
+and size; the table shows each method's median round, and the goals the median of the N
+paired ratios with their spread (a round's ratio compares two runs under the same load)
+and adminkit's peak RSS. --sizes runs several sizes in one invocation; --sizes-ad and
+--sizes-openldap give a directory its own (Samba hashes passwords slowly: 20,000 users
+take about 10 minutes there).
 
     .venv/bin/python bench/accounts_bulk.py                   # 2,000 users, both directories
     .venv/bin/python bench/accounts_bulk.py --users 300       # quicker
+    .venv/bin/python bench/accounts_bulk.py --sizes 500,2000,20000 --sizes-ad 500,2000 \
+        --rounds 3 --methods ldapadd,adminkit                 # the goals of every size
     .venv/bin/python bench/accounts_bulk.py --rounds 3 --methods ldapadd,adminkit
     .venv/bin/python bench/accounts_bulk.py --only ad --methods ldapadd,adminkit
     .venv/bin/python bench/accounts_bulk.py --users 300 --count-ldap-ops  # + LDAP ops
     .venv/bin/python bench/accounts_bulk.py --setup-only      # just install the Ansible venv
 
 Run it as root (the lab and apt need it), on a lab nobody else is testing against:
-resetting a directory restarts its server. A measurement during which the server was
+resetting a directory restarts its server. On a shared lab, hold its lock for the run
+(`flock /tmp/adminkit-lab.lock .venv/bin/python bench/accounts_bulk.py ...`) and keep
+each run short. A measurement during which the server was
 restarted by someone else is flagged and taken again (--retries). The run uses its own
 copy of the lab profiles (ADMINKIT_CONFIG in a temporary folder); lab-openldap's copy
 protects a bench group instead of the AD groups `lab up` puts there (see
@@ -82,7 +91,9 @@ ANSIBLE_PIP = ("ansible", "python-ldap")  # `ansible` brings community.general
 METHODS = ("ldapadd", "adminkit", "ansible")
 PREFIX = {"adminkit": "bk", "ldapadd": "bl", "ansible": "ba"}
 UID_BASE = {"adminkit": 0, "ldapadd": 200_000, "ansible": 300_000}  # adminkit: its counter
-GOAL_VS_LDAPADD = {"ad": 0.95, "openldap": 0.8}
+# (directory, users) -> adminkit / ldapadd at least; users -> adminkit's peak RSS at most
+RATIO_GOALS = {("ad", 2000): 0.95, ("openldap", 2000): 0.8, ("openldap", 500): 0.8}
+RSS_GOALS_MIB = {20_000: 150.0}
 # `lab up` gives lab-openldap the AD policy too (its sections other than `directory` go
 # into both profiles), naming groups OpenLDAP lacks, and adminkit then refuses every
 # write. This run's copy of the profile protects a group of the bench's own instead.
@@ -536,8 +547,8 @@ class Bench:
                                                               env.get("PYTHONPATH")]))
         argv = [str(adminkit_exe()), "--profile", target.profile, "--output", "json",
                 "account", "import", str(csv_path), "--deliver", f"file:{delivered}"]
-        child = run_child(argv, env=env, stdout=folder / "out.json", stderr=folder / "err.txt",
-                          marks=("plan:",))
+        started = time.time()
+        child = run_child(argv, env=env, stdout=folder / "out.json", stderr=folder / "err.txt")
         note = ""
         try:
             report = json.loads((folder / "out.json").read_text())
@@ -552,7 +563,7 @@ class Bench:
         written = sum(1 for _ in delivered.iterdir())
         if written != len(persons):
             note += f"; {written} password files"
-        return child, child.marks.get("plan:"), note
+        return child, planned_after(folder / "journal.db", started), note
 
     # -- 2. ldapadd -------------------------------------------------------------------------
     def ldapadd(self, target: Target, persons: Sequence[Person]
@@ -588,6 +599,33 @@ class Bench:
             out = (folder / "out.txt").read_text(errors="replace").strip().splitlines()
             child.stderr_tail = "\n".join([*child.stderr_tail.splitlines(), *out[-8:]])
         return child, None, ""
+
+
+def planned_after(journal: Path, started: float) -> float | None:
+    """Seconds from the start of the process to its journal's run row, which the run
+    service writes once the pre-flight has planned every row (None if there is none)."""
+    import sqlite3
+    from datetime import datetime
+
+    try:
+        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT time FROM entries WHERE kind = 'run' ORDER BY seq "
+                             "LIMIT 1").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return datetime.fromisoformat(row[0]).timestamp() - started if row else None
+
+
+def compile_adminkit() -> None:
+    """adminkit's bytecode, as pip writes it on install (under PYTHONDONTWRITEBYTECODE
+    each run would compile the package again, some 60 ms that no installed copy spends)."""
+    import adminkit
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(adminkit.__file__).parent)],
+                   stdout=subprocess.DEVNULL, check=False)
 
 
 def ansible_env(home: Path) -> dict[str, str]:
@@ -647,25 +685,70 @@ def install_ansible() -> Path | None:
 
 
 # -- report ------------------------------------------------------------------------------
-def summarise(results: list[Measurement]) -> dict[tuple[str, str], Measurement]:
-    """One row per (directory, method): the median-rate round (rounds > 1)."""
-    grouped: dict[tuple[str, str], list[Measurement]] = {}
+KINDS = ("ad", "openldap")
+LABEL = {"ad": "AD", "openldap": "OpenLDAP"}
+
+
+def summarise(results: list[Measurement]) -> dict[tuple[int, str, str], Measurement]:
+    """One row per (users, directory, method): the median-rate round (rounds > 1)."""
+    grouped: dict[tuple[int, str, str], list[Measurement]] = {}
     for m in results:
-        grouped.setdefault((m.target.kind, m.method), []).append(m)
-    order = sorted(grouped, key=lambda k: (list(GOAL_VS_LDAPADD).index(k[0]),
-                                           METHODS.index(k[1])))
+        grouped.setdefault((m.users, m.target.kind, m.method), []).append(m)
+    order = sorted(grouped, key=lambda k: (k[0], KINDS.index(k[1]), METHODS.index(k[2])))
     return {key: sorted(grouped[key], key=lambda m: m.rate)[len(grouped[key]) // 2]
             for key in order}
 
 
-def paired_ratios(results: list[Measurement], kind: str) -> list[float]:
-    """adminkit / ldapadd per round: the two ran back to back, under the same load."""
+def paired(results: list[Measurement], kind: str, users: int
+           ) -> list[tuple[Measurement, Measurement]]:
+    """(adminkit, ldapadd) per round of one size: the two ran back to back, under the same
+    load."""
     by_round: dict[int, dict[str, Measurement]] = {}
     for m in results:
-        if m.target.kind == kind:
+        if m.target.kind == kind and m.users == users:
             by_round.setdefault(m.round_no, {})[m.method] = m
-    return [r["adminkit"].rate / r["ldapadd"].rate for r in by_round.values()
+    return [(r["adminkit"], r["ldapadd"]) for r in by_round.values()
             if "adminkit" in r and "ldapadd" in r and r["ldapadd"].rate]
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """The median, and the range of the rest: `1.02 (0.97-1.10, n=5)`."""
+    med = statistics.median(values)
+    if len(values) == 1:
+        return fmt.format(med)
+    return (f"{fmt.format(med)} ({fmt.format(min(values))}-{fmt.format(max(values))}, "
+            f"n={len(values)})")
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "NOT met")
+
+
+def goal_lines(results: list[Measurement]) -> list[str]:
+    """Per size and directory: adminkit / ldapadd (median and spread of the paired rounds)
+    and adminkit's peak RSS, each against its goal where the project set one."""
+    lines = []
+    for users in sorted({m.users for m in results if m.method == "adminkit"}):
+        for kind in KINDS:
+            pairs = paired(results, kind, users)
+            mine = [m for m in results if m.method == "adminkit" and m.target.kind == kind
+                    and m.users == users]
+            if not mine:
+                continue
+            text = f"  {users:>6} {LABEL[kind]:<9}"
+            if pairs:
+                ratios = [a.rate / b.rate for a, b in pairs]
+                goal = RATIO_GOALS.get((kind, users))
+                text += f" adminkit/ldapadd {spread(ratios):<24}"
+                text += (f" goal >= {goal:.2f} {verdict(statistics.median(ratios) >= goal):<8}"
+                         if goal is not None else " " * 24)
+            rss = [m.maxrss_kib / 1024 for m in mine]
+            limit = RSS_GOALS_MIB.get(users)
+            text += f"  peak RSS MiB {spread(rss, '{:.0f}')}"
+            if limit is not None:
+                text += f"  goal <= {limit:.0f} {verdict(max(rss) <= limit)}"
+            lines.append(text.rstrip())
+    return lines
 
 
 def report(results: list[Measurement], timeline: list[tuple[str, float]], rounds: int) -> None:
@@ -674,44 +757,39 @@ def report(results: list[Measurement], timeline: list[tuple[str, float]], rounds
             f"{'×ldapadd':>8} {'peak RSS MiB':>12} {'client CPU s':>12} {'server CPU s':>12} "
             f"{'verified':>9}")
     print("\n" + head + "\n" + "-" * len(head))
-    for (kind, method), m in rows.items():
-        base = rows.get((kind, "ldapadd"))
+    for (users, kind, method), m in rows.items():
+        base = rows.get((users, kind, "ldapadd"))
         ratio = f"{m.rate / base.rate:.2f}" if base and base.rate else "-"
         print(f"{m.target.label:<11} {method:<9} {m.users:>6} {m.seconds:>8.1f} {m.rate:>8.1f} "
               f"{ratio:>8} {m.maxrss_kib / 1024:>12.1f} {m.client_cpu:>12.1f} "
               f"{m.server_cpu:>12.1f} {f'{m.verified}/{m.users}':>9}")
     if rounds > 1:
         print(f"(median-rate round of {rounds})")
-    for (_kind, method), m in rows.items():
+    for (users, _kind, method), m in rows.items():
         extra = []
         if m.validate_s is not None:
             apply_s = m.seconds - m.validate_s
-            extra.append(f"start + validation {m.validate_s:.1f} s, then writing {apply_s:.1f} s"
-                         f" = {m.verified / apply_s if apply_s > 0 else 0:.1f} users/s")
+            extra.append(f"start + validation {m.validate_s:.2f} s, then writing {apply_s:.2f} s"
+                         f" = {m.verified / apply_s if apply_s > 0 else 0:.0f} users/s")
         if m.note:
             extra.append(m.note)
         if extra:
-            print(f"  {m.target.label} {method}: " + "; ".join(extra))
+            print(f"  {m.target.label} {method} ({users}): " + "; ".join(extra))
         for line in m.details:
             print(f"    ldap3 {line}")
-    print("\ngoals (ratios within this run; absolute times vary 2-9x on this machine):")
-    for kind, goal in GOAL_VS_LDAPADD.items():
-        paired = paired_ratios(results, kind)
-        if not paired:
-            continue
-        times = statistics.median(paired)
-        label = "AD" if kind == "ad" else "OpenLDAP"
-        each = f"  (per round: {', '.join(f'{r:.2f}' for r in paired)})" if len(paired) > 1 \
-            else ""
-        print(f"  {label:<9} adminkit / ldapadd = {times:5.2f}  (goal >= {goal:.2f})  "
-              f"{'met' if times >= goal else 'NOT met'}{each}")
-    for kind in GOAL_VS_LDAPADD:
-        ak, ref = rows.get((kind, "adminkit")), rows.get((kind, "ansible"))
-        label = "AD" if kind == "ad" else "OpenLDAP"
-        if ak and ref and ref.rate:
-            times = ak.rate / ref.rate
-            print(f"  {label:<9} adminkit / Ansible = {times:5.1f}  (goal >= {GOAL_VS_ANSIBLE:.0f})"
-                  f"     {'met' if times >= GOAL_VS_ANSIBLE else 'NOT met'}")
+    print("\ngoals (median of the paired rounds, with their range; absolute times vary 2-9x "
+          "on this machine):")
+    for line in goal_lines(results):
+        print(line)
+    for users in sorted({m.users for m in results if m.method == "adminkit"}):
+        for kind in KINDS:
+            ak, ref = rows.get((users, kind, "adminkit")), None
+            ref = next((m for (_u, k, meth), m in rows.items()
+                        if k == kind and meth == "ansible"), None)
+            if ak and ref and ref.rate:
+                times = ak.rate / ref.rate
+                print(f"  {users:>6} {LABEL[kind]:<9} adminkit / Ansible = {times:5.1f}  "
+                      f"(goal >= {GOAL_VS_ANSIBLE:.0f})  {verdict(times >= GOAL_VS_ANSIBLE)}")
     print("\ntime per part:")
     for what, seconds in timeline:
         print(f"  {what:<40} {seconds:7.1f} s")
@@ -730,9 +808,25 @@ def write_profiles(lab: Lab, config_dir: Path) -> None:
 
 
 # -- main --------------------------------------------------------------------------------
+def sizes_arg(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give numbers, e.g. 500,2000") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be >= 1")
+    return sizes
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--users", type=int, default=2000, help="users per method (2000)")
+    parser.add_argument("--users", type=int, default=2000,
+                        help="users per method (2000); one size, as --sizes N")
+    parser.add_argument("--sizes", type=sizes_arg,
+                        help="several sizes in one run, e.g. 500,2000,20000 (default: --users)")
+    for kind in KINDS:
+        parser.add_argument(f"--sizes-{kind}", type=sizes_arg, dest=f"sizes_{kind}",
+                            help=f"{LABEL[kind]}'s own sizes (default: --sizes)")
     parser.add_argument("--ansible-users", type=int, default=200,
                         help="users for Ansible, whose rate is compared (200)")
     parser.add_argument("--only", choices=("ad", "openldap"), action="append",
@@ -754,7 +848,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = set(args.methods) - set(METHODS)
-    if unknown or args.users < 1 or args.rounds < 1:
+    args.sizes = args.sizes or [args.users]
+    for kind in KINDS:
+        setattr(args, f"sizes_{kind}", getattr(args, f"sizes_{kind}") or args.sizes)
+    if unknown or min(args.sizes) < 1 or args.rounds < 1:
         parser.error(f"bad --methods {sorted(unknown)}" if unknown else "counts must be >= 1")
     return args
 
@@ -782,13 +879,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             started = lab.up(servers)
             write_profiles(lab, config_dir)
         targets = [load_target(k, config_dir) for k in kinds]
-        # ldapadd and adminkit back to back per directory (their ratio is the goal), the
-        # long Ansible runs last.
-        order = [(t, m) for t in targets for m in ("ldapadd", "adminkit") if m in args.methods]
-        order += [(t, "ansible") for t in targets if "ansible" in args.methods]
+        compile_adminkit()
+        # ldapadd and adminkit back to back per directory and size (their ratio is the
+        # goal), smaller sizes first; the long Ansible runs last.
+        sizes = sorted({n for k in kinds for n in getattr(args, f"sizes_{k}")})
+        order = [(t, m, n) for n in sizes for t in targets
+                 if n in getattr(args, f"sizes_{t.kind}")
+                 for m in ("ldapadd", "adminkit") if m in args.methods]
+        ansible = [(t, "ansible", args.ansible_users) for t in targets
+                   if "ansible" in args.methods]
         for round_no in range(args.rounds):
-            for target, method in order:
-                count = args.ansible_users if method == "ansible" else args.users
+            for target, method, count in order + ansible:
                 for attempt in range(1 + args.retries):
                     print(f"{target.label}: {method}, {count} users"
                           + (f" (again, attempt {attempt + 1})" if attempt else "") + "…",

@@ -407,8 +407,6 @@ def import_(ctx: typer.Context, file: CsvFile, deliver: DeliverOpt = "terminal",
     state = state_of(ctx)
     profile = profile_of(state)
     assert profile is not None
-    rows = read_rows(file, required=IMPORT_COLUMNS,
-                     optional=[c for c in IMPORT_OPTIONAL if c != "password"])
 
     def convert(values: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {k: v for k, v in values.items() if v}
@@ -416,11 +414,17 @@ def import_(ctx: typer.Context, file: CsvFile, deliver: DeliverOpt = "terminal",
             out["update_password"] = "always"  # noqa: S105
         return out
 
-    parsed = parse_rows(file, rows, CreateParams, convert)
-    sink = _deliver(state, deliver, profile, needed=True)
-    actions: list[Action[Any]] = [CreateAccount(p, deliver=sink) for _, p in parsed]
-    _run_bulk(state, f"account import {file.name}", actions,
-              [f"{file}:{row.line}" for row, _ in parsed], profile)
+    def actions_of() -> tuple[list[Action[Any]], list[str]]:
+        """The rows as actions and labels; the file's rows are not kept for the run."""
+        rows = read_rows(file, required=IMPORT_COLUMNS,
+                         optional=[c for c in IMPORT_OPTIONAL if c != "password"])
+        parsed = parse_rows(file, rows, CreateParams, convert)
+        sink = _deliver(state, deliver, profile, needed=True)
+        return ([CreateAccount(p, deliver=sink) for _, p in parsed],
+                [f"{file}:{row.line}" for row, _ in parsed])
+
+    actions, labels = actions_of()
+    _run_bulk(state, f"account import {file.name}", actions, labels, profile)
 
 
 def _bulk(name: str) -> None:

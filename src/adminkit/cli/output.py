@@ -125,8 +125,12 @@ def _escape(text: str) -> str:
 
 def report_json(report: RunReport) -> dict[str, Any]:
     """The documented JSON shape; every value scrubbed of known secrets."""
+    return {**_report_head(report), "results": [r.public() for r in report.results]}
+
+
+def _report_head(report: RunReport) -> dict[str, Any]:
     run = report.run
-    head = redact_obj({
+    head: dict[str, Any] = redact_obj({
         "run": {"id": run.id, "operator": run.operator, "profile": run.profile,
                 "ticket": run.ticket, "mode": run.mode, "command": run.command,
                 "started": run.started.isoformat()},
@@ -134,12 +138,28 @@ def report_json(report: RunReport) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "counts": report.counts,
     })
-    return {**head, "results": [r.public() for r in report.results]}
+    return head
+
+
+def write_report_json(report: RunReport) -> None:
+    """`report_json` as compact JSON, written one result at a time (the same text as
+    json.dumps of the whole): a report of 20,000 rows is never held twice in memory."""
+    head = json.dumps(_report_head(report), ensure_ascii=False, default=str)
+    out = sys.stdout
+    out.write(head[:-1] + ', "results": [')
+    for n, result in enumerate(report.results):
+        if n:
+            out.write(", ")
+        out.write(json.dumps(result.public(keep=False), ensure_ascii=False, default=str))
+    out.write("]}\n")
 
 
 def emit_report(state: GlobalState, report: RunReport) -> None:
     if state.output is OutputFormat.JSON:
-        write_json(report_json(report), scrubbed=True)
+        if sys.stdout.isatty():  # indented for a person: the whole at once
+            write_json(report_json(report), scrubbed=True)
+        else:
+            write_report_json(report)
         return
     if state.output is OutputFormat.CSV:
         rows = [{"run": report.run.id, **r.public()} for r in report.results]

@@ -49,6 +49,51 @@ class Delivery:
         write_private(path, (secret.reveal() + "\n").encode())
         return f"written to {path} (mode 0600)"
 
+    def many(self, secrets: Sequence[tuple[str, Secret]]) -> list[str | Exception]:
+        """Several secrets (a unit of bulk rows), each outcome in order: how it was
+        delivered, or why not. Files are written, each synced and renamed, then their
+        folder synced once: one folder sync for the unit instead of one per file."""
+        if self.send is not None:
+            sent: list[str | Exception] = []
+            for login, secret in secrets:
+                try:
+                    sent.append(self.send(login, secret))
+                except Exception as exc:  # noqa: BLE001 - this secret's outcome
+                    sent.append(exc)
+            return sent
+        out: list[str | Exception] = []
+        staged: list[tuple[int, int, str, Path]] = []  # (index, fd, temporary, final path)
+        folders: dict[Path, list[int]] = {}  # folder -> indexes of the files renamed there
+        try:
+            for index, (login, secret) in enumerate(secrets):
+                try:
+                    path = target(self, login)
+                    fd, temp = _stage(path, (secret.reveal() + "\n").encode())
+                except Exception as exc:  # noqa: BLE001 - this secret's outcome
+                    out.append(exc)
+                    continue
+                staged.append((index, fd, temp, path))
+                out.append(f"written to {path} (mode 0600)")
+            # All written before any is synced: the file system commits them together.
+            while staged:
+                index, fd, temp, path = staged.pop(0)
+                try:
+                    _commit(fd, temp, path)
+                except Exception as exc:  # noqa: BLE001 - this secret's outcome
+                    out[index] = exc
+                    continue
+                folders.setdefault(path.parent, []).append(index)
+            for folder, indexes in folders.items():
+                try:
+                    _sync_folder(folder)
+                except OSError as exc:  # not durable: none of them may be set
+                    for index in indexes:
+                        out[index] = exc
+        finally:
+            for _, fd, temp, _ in staged:  # left by an error above: never renamed
+                _discard(fd, temp)
+        return out
+
     def check(self, login: str | None = None, *, bulk: bool = False) -> None:
         """Refuse a target that cannot hold the secret safely, before anything is written."""
         if self.folder is None and self.file is None:
@@ -120,22 +165,51 @@ def write_private(path: Path, data: bytes) -> None:
     """Durably, 0600 from creation: a fresh temporary file in the same folder (O_EXCL,
     never following a link), synced, then renamed over `path` (a link planted there is
     replaced, not followed; a reader of an older file never sees the new content)."""
+    fd, temp = _stage(path, data)
+    _commit(fd, temp, path)
+    _sync_folder(path.parent)
+
+
+def _stage(path: Path, data: bytes) -> tuple[int, str]:
+    """`data` in a fresh 0600 temporary file beside `path`; its descriptor, still open."""
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        _discard(fd, temp)
+        raise
+    return fd, temp
+
+
+def _commit(fd: int, temp: str, path: Path) -> None:
+    """Sync a staged file and rename it over `path`; the descriptor is closed."""
+    try:
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
         os.replace(temp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+        _discard(fd, temp)
         raise
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _discard(fd: int, temp: str) -> None:
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+
+
+def _sync_folder(folder: Path) -> None:
+    """The folder's entries (the renames) on disk too."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(folder)
+        os.fsync(fd)
     finally:
-        os.close(folder)
+        os.close(fd)
 
 
 def to_mail(profile: Profile) -> Send:

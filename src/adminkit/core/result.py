@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -56,6 +57,13 @@ class Change(BaseModel):
         return f"{self.op} {self.field}" + (f": {_short(value)}" if value is not None else "")
 
 
+@functools.lru_cache(maxsize=256)
+def shared_change(op: str, field: str, after: str | bool | int | None = None) -> Change:
+    """One `Change` for every row that plans the same (a bulk import's OU, groups,
+    password marker): a change is frozen, and 20,000 rows need not hold 20,000 copies."""
+    return Change(op=op, field=field, after=after)
+
+
 def _short(value: Any, limit: int = 80) -> str:
     text = "(none)" if value is None or value == [] else str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -93,14 +101,18 @@ class Result(BaseModel):
         copied._public = None
         return copied
 
-    def public(self) -> dict[str, Any]:
+    def public(self, *, keep: bool = True) -> dict[str, Any]:
         """The JSON form with every known secret scrubbed, as the journal, the output and
         notes show it. Made once, and again only if a secret became known since (a bulk
-        run has thousands of results). Treat as read-only."""
+        run has thousands of results). Treat as read-only. `keep=False`: not kept for a
+        later call (the journal and the output of a bulk run, which each read it once,
+        and between which the run's new passwords make it stale anyway)."""
         now = secrets.generation()
-        if self._public is None or self._public[0] != now:
-            self._public = (now, secrets.redact_obj(self.model_dump(mode="json")))
-        return self._public[1]
+        if self._public is not None and self._public[0] == now:
+            return self._public[1]
+        public: dict[str, Any] = secrets.redact_obj(self.model_dump(mode="json"))
+        self._public = (now, public) if keep else None
+        return public
 
     @property
     def changed(self) -> bool:

@@ -48,7 +48,7 @@ class JournalHook:
         """Several results in one transaction (a bulk run's unit of rows)."""
         rows = []
         for index, result in done:
-            public = result.public()
+            public = result.public(keep=len(done) == 1)  # a bulk unit: read once
             note = self.notes.for_action(run, index, result) if self.notes else None
             rows.append((note, {"kind": "action", "idx": index, "action": result.action,
                                 "target": result.target, "status": result.status.value,

@@ -37,7 +37,7 @@ from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.delivery import Delivery
 from adminkit.core.errors import ActionFailed, AdminkitError, ValidationError
-from adminkit.core.result import Change
+from adminkit.core.result import Change, shared_change
 from adminkit.core.secrets import Secret, redact
 
 MAIL = r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$"
@@ -234,19 +234,19 @@ class CreateAccount(Action[CreateParams]):
             ou=p.ou or template.ou or cfg.users_ou or cfg.base_dn, enabled=p.enabled,
             must_change=template.must_change if p.must_change is None else p.must_change,
             expires=expiry_instant(last_day), attributes=attrs)
+        # what many rows of a file share is one object (shared_change), the rest per row
         changes = [Change(op="create", field="account", after=login),
                    Change(op="set", field="displayName", after=self.new.display_name),
-                   Change(op="set", field="ou", after=self.new.ou),
-                   Change(op="set", field="enabled", after=p.enabled),
-                   Change(op="set", field="password",
-                          after="(given)" if p.password else "(generated)"),
-                   Change(op="set", field="must_change_password", after=self.new.must_change)]
+                   shared_change("set", "ou", self.new.ou),
+                   shared_change("set", "enabled", p.enabled),
+                   shared_change("set", "password", "(given)" if p.password else "(generated)"),
+                   shared_change("set", "must_change_password", self.new.must_change)]
         if p.mail:
             changes.append(Change(op="set", field="mail", after=p.mail))
         if last_day:
-            changes.append(Change(op="set", field="expires", after=f"after {last_day}"))
+            changes.append(shared_change("set", "expires", f"after {last_day}"))
         changes += [Change(op="set", field=k, after=v) for k, v in attrs.items()]
-        changes += [Change(op="add", field="group", after=g.name) for g in self.groups]
+        changes += [shared_change("add", "group", g.name) for g in self.groups]
         return Plan(changes, summary=f"create account {login} ({self.new.display_name})",
                     data={"login": login, "ou": self.new.ou})
 
@@ -278,15 +278,20 @@ class CreateAccount(Action[CreateParams]):
     @classmethod
     def apply_many(cls, ctx: Context, items: Sequence[tuple[Action[Any], Plan]]
                    ) -> list[Applied | Exception]:
-        """The accounts one by one, then each group's new members in one modify."""
+        """The generated passwords handed over together, then the accounts one by one,
+        then each group's new members in one modify."""
         directory = directory_of(ctx)
+        handed = cls._hand_over(ctx, directory, [a for a, _ in items])
         written: dict[int, tuple[CreateAccount, UserEntry, str | None]] = {}
         outcomes: list[Applied | Exception] = []
         joining: dict[str, tuple[GroupEntry, list[UserEntry]]] = {}
         for k, (action, _plan) in enumerate(items):
             assert isinstance(action, CreateAccount)
             try:
-                entry, how = action._write_account(ctx, directory)
+                given = handed.get(k)
+                if isinstance(given, Exception):
+                    raise given
+                entry, how = action._write_account(ctx, directory, given)
             except Exception as exc:  # noqa: BLE001 - this row's outcome
                 outcomes.append(exc)
                 continue
@@ -311,31 +316,67 @@ class CreateAccount(Action[CreateParams]):
                            else action._partly(entry, errors))
         return outcomes
 
-    def _write_account(self, ctx: Context, directory: Directory
+    def _sets_password(self) -> bool:
+        """Whether applying sets a password (a new account's, or `update_password: always`)."""
+        return self.existing is None or self.params.update_password == "always"  # noqa: S105
+
+    @classmethod
+    def _hand_over(cls, ctx: Context, directory: Directory, actions: Sequence[Action[Any]]
+                   ) -> dict[int, tuple[Secret, str] | Exception]:
+        """The unit's generated passwords, each delivered (or why not), by row: files
+        are made durable together, before any password is set."""
+        wanted: dict[int, list[tuple[int, str, Secret]]] = {}  # by delivery (id)
+        sinks: dict[int, Delivery] = {}
+        out: dict[int, tuple[Secret, str] | Exception] = {}
+        for k, action in enumerate(actions):
+            assert isinstance(action, CreateAccount)
+            if (action.params.password is not None or action.deliver is None
+                    or not action._sets_password()):
+                continue
+            login = action.existing.login if action.existing is not None else action.new.login
+            try:
+                password = new_password(ctx, directory)
+            except Exception as exc:  # noqa: BLE001 - this row's outcome
+                out[k] = exc
+                continue
+            sinks[id(action.deliver)] = action.deliver
+            wanted.setdefault(id(action.deliver), []).append((k, login, password))
+        for key, rows in wanted.items():
+            results = sinks[key].many([(login, password) for _, login, password in rows])
+            for (k, _, password), how in zip(rows, results, strict=True):
+                out[k] = how if isinstance(how, Exception) else (password, how)
+        return out
+
+    def _write_account(self, ctx: Context, directory: Directory,
+                       handed: tuple[Secret, str] | None = None
                        ) -> tuple[UserEntry, str | None]:
-        """Create the account, or give the existing one its new password: all but groups."""
+        """Create the account, or give the existing one its new password: all but groups.
+        `handed`: the generated password and how it was delivered already."""
         p = self.params
         how: str | None = None
+        delivered = handed[1] if handed else None
         if self.existing is not None:
             entry = self.existing
         else:
-            password = p.password or new_password(ctx, directory)
+            password = p.password or (handed[0] if handed else new_password(ctx, directory))
             new = NewUser(**{**self.new.__dict__, "password": password})
             # what we just wrote; no need to read it back
             dn, how = deliver_then_set(self.deliver, new.login, password,
                                        given=p.password is not None,
-                                       write=lambda: directory.create_user(new))
+                                       write=lambda: directory.create_user(new),
+                                       delivered=delivered)
             entry = UserEntry(dn=dn, login=new.login, given_name=p.given_name,
                               surname=p.surname, display_name=new.display_name, mail=p.mail,
                               enabled=p.enabled)
         if self.existing is not None and p.update_password == "always":  # noqa: S105
-            password = p.password or new_password(ctx, directory)
+            password = p.password or (handed[0] if handed else new_password(ctx, directory))
             must = account_settings(ctx.require_profile()).template.must_change \
                 if p.must_change is None else p.must_change
             existing = entry
             _, how = deliver_then_set(
                 self.deliver, entry.login, password, given=p.password is not None,
-                write=lambda: directory.set_password(existing, password, must_change=must))
+                write=lambda: directory.set_password(existing, password, must_change=must),
+                delivered=delivered)
         return entry, how
 
     def _applied(self, entry: UserEntry, how: str | None) -> Applied:

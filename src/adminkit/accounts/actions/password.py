@@ -39,14 +39,15 @@ def check_given(directory: Directory, password: Secret) -> None:
 
 
 def deliver_then_set(deliver: Delivery | None, login: str, password: Secret, *, given: bool,
-                     write: Callable[[], T]) -> tuple[T, str]:
+                     write: Callable[[], T], delivered: str | None = None) -> tuple[T, str]:
     """Hand a generated password over first, then set it: a crash in between leaves a
     delivered password that is not set yet (the resume sets it again), never a set
-    password nobody has. If setting it fails, the delivery is taken back."""
+    password nobody has. If setting it fails, the delivery is taken back. `delivered`:
+    how it was handed over already (with the other rows of a bulk unit)."""
     if given:
         return write(), "set as given"
     assert deliver is not None
-    how = deliver(login, password)
+    how = delivered if delivered is not None else deliver(login, password)
     try:
         return write(), how
     except OutcomeUnknown as exc:  # it may be set: the delivery stays
