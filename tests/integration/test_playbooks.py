@@ -534,7 +534,8 @@ def test_third_step_fails_and_rollback_restores_the_directory(
     undo = out["results"][3:]
     assert [r["target"] for r in undo] == [login, login]
     assert undo[0]["summary"] == f"undo: groups of {login}: -Staff-All"
-    assert undo[1]["summary"] == f"undo: delete {login} for good"
+    assert undo[1]["summary"] == (f"undo: delete {login} for good; its delivered password: "
+                                  f"{pw / login}.password was removed")
 
     # the directory is exactly as before: the account is gone, Staff-All as it was
     assert ad.entry(login) is None

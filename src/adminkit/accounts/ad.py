@@ -29,6 +29,7 @@ from adminkit.accounts.ldapbase import (
     hex_rdn,
     rdn_value,
     split_rdn,
+    unescape_value,
     value_filter,
     values,
 )
@@ -156,7 +157,7 @@ def norm_dn(dn: str) -> str:
     while rest:
         rdn, rest = split_rdn(rest)
         attr, _, value = rdn.partition("=")
-        parts.append(f"{attr.strip().lower()}={value.strip().lower()}")
+        parts.append(f"{attr.strip().lower()}={unescape_value(value.strip()).lower()}")
         rest = rest.strip()
     return ",".join(parts)
 

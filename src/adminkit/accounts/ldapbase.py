@@ -108,7 +108,20 @@ def hex_rdn(rdn: str) -> str:
         if len(parse_dn(rdn)) > 1:
             return rdn
     attr, _, value = rdn.partition("=")
-    return f"{attr.strip()}={rdn_value(unescape_value(value.strip()))}"
+    return f"{attr.strip()}={rdn_value(unescape_value(value))}"
+
+
+def hex_dn(dn: str) -> str:
+    """A DN as a server wrote it, with every RDN value hex-escaped: Samba writes `\\,` but
+    misreads its own `CN=Eva \\,\\,` when given it back. A DN without escapes stays."""
+    if "\\" not in dn:
+        return dn
+    parts = []
+    rest = dn
+    while rest:
+        rdn, rest = split_rdn(rest)
+        parts.append(hex_rdn(rdn))
+    return ",".join(parts)
 
 
 def _dn_parts(dn: str) -> list[tuple[str, str]] | None:
@@ -215,7 +228,7 @@ class LdapDirectory:
                 if entry.get("type") != "searchResEntry" or entry["dn"] in yielded:
                     continue
                 yielded.add(entry["dn"])
-                yield {"dn": entry["dn"], **entry["attributes"]}
+                yield {"dn": hex_dn(entry["dn"]), **entry["attributes"]}
                 if limit and len(yielded) >= limit:
                     return
             controls = result.get("controls") or {}
