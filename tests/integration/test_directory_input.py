@@ -28,8 +28,6 @@ def tag() -> str:
 
 def dn_meaning(dn: str) -> list[tuple[str, str]]:
     """A DN's (attribute, value) pairs with escapes undone: `\\,` and `\\2C` mean the same."""
-    from ldap3.utils.dn import parse_dn
-
     def one(m: re.Match[bytes]) -> bytes:
         pair = m.group(1)
         return bytes([int(pair, 16)]) if len(pair) == 2 else pair
@@ -37,7 +35,9 @@ def dn_meaning(dn: str) -> list[tuple[str, str]]:
     def plain(value: str) -> str:
         return re.sub(rb"\\([0-9A-Fa-f]{2}|.)", one, value.encode(), flags=re.S).decode()
 
-    return [(attr.lower(), plain(value).lower()) for attr, value, _ in parse_dn(dn)]
+    rdns = re.findall(r"(?:[^,\\]|\\.)+", dn)  # ldap3's parse_dn refuses a plain # in a value
+    return [(attr.strip().lower(), plain(value).lower())
+            for attr, _, value in (rdn.partition("=") for rdn in rdns)]
 
 
 def same(out: dict[str, Any], dn: str) -> bool:

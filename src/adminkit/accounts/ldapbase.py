@@ -31,7 +31,7 @@ CHUNK = 100  # logins per search in bulk lookups: filters stay a few KB
 ALREADY_THERE = (20, 68)  # attributeOrValueExists, entryAlreadyExists
 NOT_THERE = (16, 53)  # noSuchAttribute; AD answers 53 for a member that is not in the group
 SEARCH_MAX = 256  # characters of search text: the longest value (Text) any command takes
-RDN_SPECIALS = frozenset(',+"\\<>;=\x00')
+RDN_SPECIALS = frozenset(',+"\\<>;=#\x00')  # a # anywhere: ldap3 refuses it unescaped
 
 
 def first(attrs: dict[str, Any], name: str) -> Any:
@@ -73,8 +73,8 @@ def rdn_value(text: str) -> str:
     stored as `CN=E`), and ldap3 splits `\\\\,` wrongly; the hex form reads alike everywhere.
     """
     out = [f"\\{ord(ch):02X}" if ch in RDN_SPECIALS else ch for ch in text]
-    if out and out[0] in (" ", "#"):
-        out[0] = f"\\{ord(out[0]):02X}"
+    if out and out[0] == " ":
+        out[0] = "\\20"
     if out and out[-1] == " ":
         out[-1] = "\\20"
     return "".join(out)
