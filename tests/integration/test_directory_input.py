@@ -112,8 +112,8 @@ def test_rdn_specials_are_stored_as_given_and_reported_as_stored(
         if directory.cfg.kind == "ad":
             assert entry["cn"] == [f"Eva {surname} ({twin})"], entry
 
-        if surname == ",,":
-            continue  # Samba cannot rename (or delete) a CN ending in two commas, escaped or not
+        if directory.cfg.kind == "ad" and surname.endswith(","):
+            continue  # Samba answers 32 to a rename or delete of a CN ending in " ," or ",,"
         # a move keeps the RDN and reports where the entry now is
         out = run(cli, directory, "account", "move", login, "--ou", quarantine)
         assert status(out) == "changed", (surname, out["results"][0])
