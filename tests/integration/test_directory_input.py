@@ -89,10 +89,14 @@ def test_rdn_specials_are_stored_as_given_and_reported_as_stored(
     quarantine = directory.cfg.quarantine_ou
     assert quarantine is not None
     for i, surname in enumerate(SPECIAL_SURNAMES):
+        def make(login: str, surname: str = surname) -> dict[str, Any]:
+            out = run(cli, directory, "account", "create", "--given-name", "Eva", "--surname",
+                      surname, "--login", login, "--deliver", f"file:{tmp_path}")
+            assert out["_code"] == 0, (surname, out)
+            return out
+
         login = f"rdn{i}{tag()}"
-        out = run(cli, directory, "account", "create", "--given-name", "Eva", "--surname",
-                  surname, "--login", login, "--deliver", f"file:{tmp_path}")
-        assert out["_code"] == 0, (surname, out)
+        out = make(login)
         reported = out["results"][0]["data"]["dn"]
         entry = directory.entry(login, ["cn", "sn"])
         assert entry is not None, surname
@@ -104,9 +108,7 @@ def test_rdn_specials_are_stored_as_given_and_reported_as_stored(
 
         # a namesake in the same OU: CN=Name (login), escaped the same way
         twin = f"rdt{i}{tag()}"
-        out = run(cli, directory, "account", "create", "--given-name", "Eva", "--surname",
-                  surname, "--login", twin, "--deliver", f"file:{tmp_path}")
-        assert out["_code"] == 0, (surname, out)
+        out = make(twin)
         entry = directory.entry(twin, ["cn"])
         assert entry is not None and same(out, entry["dn"])
         if directory.cfg.kind == "ad":
@@ -124,9 +126,7 @@ def test_rdn_specials_are_stored_as_given_and_reported_as_stored(
             assert entry["cn"] == [f"Eva {surname}"], entry
         # a namesake moved after it: CN=Name (login) in the target OU
         third = f"rdm{i}{tag()}"
-        out = run(cli, directory, "account", "create", "--given-name", "Eva", "--surname",
-                  surname, "--login", third, "--deliver", f"file:{tmp_path}")
-        assert out["_code"] == 0, (surname, out)
+        make(third)
         out = run(cli, directory, "account", "move", third, "--ou", quarantine)
         assert status(out) == "changed", (surname, out)
         entry = directory.entry(third, ["cn"])
