@@ -49,6 +49,7 @@ from adminkit.accounts.directory import (
     UserEntry,
 )
 from adminkit.accounts.ldapbase import split_rdn
+from adminkit.accounts.ldapbase import unescape_value as _unescape
 from adminkit.accounts.openldap import openldap_error
 from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.config import PolicyConfig
@@ -86,23 +87,6 @@ def config(kind: str = "ad", **changes: Any) -> DirectoryConfig:
     return DirectoryConfig(kind=kind, url="ldaps://memory.invalid:636", base_dn=base,
                            bind_user=f"cn=adminkit,{base}", password="env:MEMDIR_UNUSED",
                            **{**ous, **changes})
-
-
-def _unescape(value: str) -> str:
-    """An RDN value as the server sees it: `\\,` and `\\2C` are both a comma."""
-    out, i = bytearray(), 0
-    while i < len(value):
-        pair = value[i + 1:i + 3]
-        if value[i] == "\\" and len(pair) == 2 and all(c in string.hexdigits for c in pair):
-            out += bytes.fromhex(pair)
-            i += 3
-        elif value[i] == "\\" and i + 1 < len(value):
-            out += value[i + 1].encode()
-            i += 2
-        else:
-            out += value[i].encode()
-            i += 1
-    return out.decode("utf-8", "replace")
 
 
 @functools.lru_cache(maxsize=4096)

@@ -246,9 +246,24 @@ def test_onboard_user_unknown_group_rolls_back_the_account(ad: AD, cli: Cli,
                              ("undo account.create", "changed")]
     login = out["results"][0]["target"]
     assert "no such group: No-Such-Group" in out["results"][1]["error"]
-    assert out["results"][2]["summary"] == f"undo: delete {login} for good"
+    assert out["results"][2]["summary"].startswith(f"undo: delete {login} for good; ")
     assert ad.entry(login) is None
     assert ad.snapshot(STAFF) == before
+
+
+def test_onboard_user_rollback_takes_back_the_delivered_password(ad: AD, cli: Cli,
+                                                                  tmp_path: Path) -> None:
+    """The account is deleted, so its generated password file goes too, and the undo says so."""
+    surname = unique_surname()
+    out = run(cli, "run", "onboard-user", "-i", "given_name=Ota", "-i", f"surname={surname}",
+              "-i", "groups=No-Such-Group", "-i", f"deliver=file:{tmp_path}")
+    assert out["_code"] == 2, out
+    login = out["results"][0]["target"]
+    assert statuses(out)[2] == ("undo account.create", "changed")
+    assert ad.entry(login) is None
+    assert not (tmp_path / f"{login}.password").exists()
+    assert list(tmp_path.glob("*.password")) == []
+    assert f"{tmp_path / login}.password was removed" in out["results"][2]["summary"], out
 
 
 # -- offboard-user --------------------------------------------------------------------------
@@ -519,7 +534,8 @@ def test_third_step_fails_and_rollback_restores_the_directory(
     undo = out["results"][3:]
     assert [r["target"] for r in undo] == [login, login]
     assert undo[0]["summary"] == f"undo: groups of {login}: -Staff-All"
-    assert undo[1]["summary"] == f"undo: delete {login} for good"
+    assert undo[1]["summary"] == (f"undo: delete {login} for good; its delivered password: "
+                                  f"{pw / login}.password was removed")
 
     # the directory is exactly as before: the account is gone, Staff-All as it was
     assert ad.entry(login) is None

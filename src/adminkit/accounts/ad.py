@@ -24,8 +24,12 @@ from adminkit.accounts.directory import (
 )
 from adminkit.accounts.ldapbase import (
     LdapDirectory,
+    as_dn,
     first,
+    hex_rdn,
+    rdn_value,
     split_rdn,
+    unescape_value,
     value_filter,
     values,
 )
@@ -153,7 +157,7 @@ def norm_dn(dn: str) -> str:
     while rest:
         rdn, rest = split_rdn(rest)
         attr, _, value = rdn.partition("=")
-        parts.append(f"{attr.strip().lower()}={value.strip().lower()}")
+        parts.append(f"{attr.strip().lower()}={unescape_value(value.strip()).lower()}")
         rest = rest.strip()
     return ",".join(parts)
 
@@ -249,20 +253,18 @@ class ActiveDirectory(LdapDirectory):
     def move(self, user: UserEntry, new_parent: str) -> str:
         """Keep the RDN, change the parent. Samba answers a missing target with 80 `other`
         (00002095 "parent does not exist"), Windows with 32: both say so plainly here."""
-        from ldap3.utils.dn import escape_rdn
-
-        rdn, _ = split_rdn(user.dn)
+        rdn = hex_rdn(split_rdn(user.dn)[0])
         what = f"move {user.login} to {new_parent}"
         result = self.link.modify_dn(what, user.dn, rdn, new_parent)
         tagged = f"({user.login})"
         name = user.display_name or user.login
         if result.get("result") == 68 and not name.endswith(tagged):
             # a namesake holds the CN there (the quarantine OU, say): as on create
-            rdn = f"CN={escape_rdn(f'{name} {tagged}')}"
+            rdn = f"CN={rdn_value(f'{name} {tagged}')}"
             result = self.link.modify_dn(what, user.dn, rdn, new_parent)
         if result.get("result") != 0:
             raise ad_error(result, what)
-        return f"{rdn},{new_parent}"
+        return self.stored_dn(f"{rdn},{new_parent}")
 
     def delete(self, user: UserEntry) -> None:
         """A plain delete; an account with child objects (mobile devices) is refused by AD."""
@@ -400,8 +402,8 @@ class ActiveDirectory(LdapDirectory):
     def find_group(self, name: str) -> GroupEntry | None:
         """By DN, or by cn / sAMAccountName anywhere in the domain: Domain Admins lives in
         CN=Users and Administrators in CN=Builtin, not in the profile's groups OU."""
-        if "=" in name:
-            found = list(self.entries(name, self.group_filter, GROUP_ATTRS, scope="BASE"))
+        if (dn := as_dn(name, self._domain().dn)) is not None:
+            found = list(self.entries(dn, self.group_filter, GROUP_ATTRS, scope="BASE"))
             return self._group(found[0]) if found else None
         match = f"(|{value_filter('cn', name, False)}" \
                 f"{value_filter('sAMAccountName', name, False)})"
@@ -545,11 +547,10 @@ class ActiveDirectory(LdapDirectory):
 
     # -- writing ------------------------------------------------------------------------
     def create_user(self, user: NewUser) -> str:
-        """One add with password and enable flag: Samba hashes once, no extra round trips."""
-        from ldap3.utils.dn import escape_rdn
-
+        """One add with password and enable flag: Samba hashes once, no extra round trips.
+        The DN returned is the one the server reports for the new entry."""
         check_login(user.login)
-        dn = f"CN={escape_rdn(user.display_name)},{user.ou}"
+        dn = f"CN={rdn_value(user.display_name)},{user.ou}"
         uac = UF_NORMAL_ACCOUNT | (0 if user.enabled else UF_ACCOUNTDISABLE)
         suffix = self.config.upn_suffix
         attrs: dict[str, Any] = {
@@ -574,12 +575,12 @@ class ActiveDirectory(LdapDirectory):
         if result.get("result") == 68:
             # a namesake holds the CN (two Jan Nováks in one OU): the login, unique
             # in the domain, tells them apart
-            dn = f"CN={escape_rdn(f'{user.display_name} ({user.login})')},{user.ou}"
+            dn = f"CN={rdn_value(f'{user.display_name} ({user.login})')},{user.ou}"
             result = self.link.add(what, dn, classes, attrs)
         if result.get("result") != 0:
             error = ad_error(result, what)
             raise self._password_hint(error) if isinstance(error, ValidationError) else error
-        return dn
+        return self.stored_dn(dn)
 
     def _current_uac(self, user: UserEntry) -> int:
         attrs = self.read(user.dn, ["userAccountControl"])

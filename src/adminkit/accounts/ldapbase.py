@@ -3,13 +3,15 @@
 Backends subclass `LdapDirectory` and supply how a user entry is read (`_user`) and
 the operations whose semantics differ (enable, lock, expiry, passwords, reports).
 Every value that reaches a filter goes through `escape_filter_chars`, every value
-that reaches a DN through `escape_rdn`; DNs read from the server are passed as is.
+that reaches a DN through `rdn_value`; a group named with `=` is a DN only if it parses
+as one under the directory's base (`as_dn`), otherwise a name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import string
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,8 @@ PAGE = 500  # below Windows' MaxPageSize of 1000
 CHUNK = 100  # logins per search in bulk lookups: filters stay a few KB
 ALREADY_THERE = (20, 68)  # attributeOrValueExists, entryAlreadyExists
 NOT_THERE = (16, 53)  # noSuchAttribute; AD answers 53 for a member that is not in the group
+SEARCH_MAX = 256  # characters of search text: the longest value (Text) any command takes
+RDN_SPECIALS = frozenset(',+"\\<>;=#\x00')  # a # anywhere: ldap3 refuses it unescaped
 
 
 def first(attrs: dict[str, Any], name: str) -> Any:
@@ -60,6 +64,85 @@ def split_rdn(dn: str) -> tuple[str, str]:
             return dn[:i], dn[i + 1:]
         i += 1
     return dn, ""
+
+
+def rdn_value(text: str) -> str:
+    """`text` as an RDN value, the RFC 4514 specials hex-escaped (`,` -> `\\2C`).
+
+    Samba misparses a backslash-escaped comma at the end of a value (`CN=Eva \\,\\,` is
+    stored as `CN=E`), and ldap3 splits `\\\\,` wrongly; the hex form reads alike everywhere.
+    """
+    out = [f"\\{ord(ch):02X}" if ch in RDN_SPECIALS else ch for ch in text]
+    if out and out[0] == " ":
+        out[0] = "\\20"
+    if out and out[-1] == " ":
+        out[-1] = "\\20"
+    return "".join(out)
+
+
+def unescape_value(value: str) -> str:
+    """An RDN value as a server wrote it (`\\,` or `\\2C`, UTF-8 hex pairs) in plain text."""
+    out = bytearray()
+    i = 0
+    while i < len(value):
+        pair = value[i + 1:i + 3]
+        if value[i] == "\\" and len(pair) == 2 and all(c in string.hexdigits for c in pair):
+            out.append(int(pair, 16))
+            i += 3
+        elif value[i] == "\\" and i + 1 < len(value):
+            out += value[i + 1].encode()
+            i += 2
+        else:
+            out += value[i].encode()
+            i += 1
+    return out.decode("utf-8", errors="replace")
+
+
+def hex_rdn(rdn: str) -> str:
+    """A single-valued RDN read from a server, its value escaped again by `rdn_value`;
+    a multi-valued one (`cn=a+uid=b`) is left as the server wrote it."""
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+
+    with contextlib.suppress(LDAPInvalidDnError):
+        if len(parse_dn(rdn)) > 1:
+            return rdn
+    attr, _, value = rdn.partition("=")
+    return f"{attr.strip()}={rdn_value(unescape_value(value))}"
+
+
+def hex_dn(dn: str) -> str:
+    """A DN as a server wrote it, with every RDN value hex-escaped: Samba writes `\\,` but
+    misreads its own `CN=Eva \\,\\,` when given it back. A DN without escapes stays."""
+    if "\\" not in dn:
+        return dn
+    parts = []
+    rest = dn
+    while rest:
+        rdn, rest = split_rdn(rest)
+        parts.append(hex_rdn(rdn))
+    return ",".join(parts)
+
+
+def _dn_parts(dn: str) -> list[tuple[str, str]] | None:
+    from ldap3.core.exceptions import LDAPInvalidDnError
+    from ldap3.utils.dn import parse_dn
+
+    try:
+        return [(attr.strip().lower(), unescape_value(value.strip()).lower())
+                for attr, value, _ in parse_dn(dn)]
+    except LDAPInvalidDnError:
+        return None
+
+
+def as_dn(name: str, base: str) -> str | None:
+    """`name` if it parses as a DN below `base` (a group given by DN), else None: then it
+    is a name, looked up escaped. `*)(uid=*`, `jnovak=` or `x,ou=Domain Controllers` are
+    names, never a search base that the server or ldap3 refuses with a raw error."""
+    parts, under = _dn_parts(name), _dn_parts(base)
+    if not parts or not under or len(parts) <= len(under):
+        return None
+    return name if parts[-len(under):] == under else None
 
 
 def login_filters(logins: Iterable[str], *matches: tuple[str, str]
@@ -145,7 +228,7 @@ class LdapDirectory:
                 if entry.get("type") != "searchResEntry" or entry["dn"] in yielded:
                     continue
                 yielded.add(entry["dn"])
-                yield {"dn": entry["dn"], **entry["attributes"]}
+                yield {"dn": hex_dn(entry["dn"]), **entry["attributes"]}
                 if limit and len(yielded) >= limit:
                     return
             controls = result.get("controls") or {}
@@ -245,6 +328,9 @@ class LdapDirectory:
 
     def search_users(self, text: str, *, field: SearchField = "any", wildcards: bool = False,
                      limit: int = 200) -> list[UserEntry]:
+        if len(text) > SEARCH_MAX:
+            raise ValidationError(f"search text of {len(text)} characters is too long: "
+                                  f"at most {SEARCH_MAX}")
         attrs = {"login": (self.login_attr,), "mail": ("mail",), "name": self.name_attrs,
                  "any": (self.login_attr, "mail", *self.name_attrs)}[field]
         parts = "".join(value_filter(a, text, wildcards) for a in attrs)
@@ -270,8 +356,8 @@ class LdapDirectory:
 
     def find_group(self, name: str) -> GroupEntry | None:
         group_attrs = ["cn", "member", "description", "objectClass", "memberUid"]
-        if "=" in name:  # a DN
-            attrs = self.read(name, group_attrs)
+        if (dn := as_dn(name, self._taken_base())) is not None:
+            attrs = self.read(dn, group_attrs)
             return self._group(attrs) if attrs else None
         flt = f"(&{self.group_filter}{value_filter('cn', name, False)})"
         found = list(self.entries(self.config.groups_ou, flt, group_attrs, limit=2)) \
@@ -394,13 +480,18 @@ class LdapDirectory:
         self.modify(group.dn, {"member": [(ldap3.MODIFY_DELETE, [user.dn])]},
                     f"remove {user.login} from {group.name}", tolerate=NOT_THERE)
 
+    def stored_dn(self, dn: str) -> str:
+        """The DN as the server holds the entry written at `dn` (it may spell it otherwise)."""
+        found = self.read(dn, ["1.1"])
+        return str(found["dn"]) if found else dn
+
     def move(self, user: UserEntry, new_parent: str) -> str:
-        rdn, _ = split_rdn(user.dn)
+        rdn = hex_rdn(split_rdn(user.dn)[0])
         what = f"move {user.login} to {new_parent}"
         result = self.link.modify_dn(what, user.dn, rdn, new_parent)
         if result.get("result") != 0:
             raise self._error(result, what)
-        return f"{rdn},{new_parent}"
+        return self.stored_dn(f"{rdn},{new_parent}")
 
     def set_attributes(self, user: UserEntry, new: dict[str, list[str]]) -> None:
         import ldap3

@@ -39,8 +39,10 @@ from adminkit.accounts.directory import (
 from adminkit.accounts.ldapbase import (
     NOT_THERE,
     LdapDirectory,
+    as_dn,
     first,
     login_filters,
+    rdn_value,
     value_filter,
     values,
 )
@@ -399,9 +401,7 @@ class OpenLdapDirectory(LdapDirectory):
 
     def create_user(self, user: NewUser) -> str:
         """One add: cleartext password (ppolicy checks and hashes it), reset, lock, expiry."""
-        from ldap3.utils.dn import escape_rdn
-
-        dn = f"uid={escape_rdn(user.login)},{user.ou}"
+        dn = f"uid={rdn_value(user.login)},{user.ou}"
         attrs: dict[str, Any] = {
             "uid": user.login, "cn": user.display_name, "givenName": user.given_name,
             "sn": user.surname, "displayName": user.display_name,
@@ -423,7 +423,7 @@ class OpenLdapDirectory(LdapDirectory):
             attrs["pwdEndTime"] = format_time(user.expires)
         attrs.update(user.attributes)
         self.add(dn, classes, attrs, f"create {user.login}")
-        return dn
+        return self.stored_dn(dn)
 
     # -- account state ------------------------------------------------------------------
     def set_enabled(self, user: UserEntry, enabled: bool) -> None:
@@ -597,8 +597,8 @@ class OpenLdapDirectory(LdapDirectory):
         return [*values(attrs, "member"), *values(attrs, "uniqueMember")]
 
     def find_group(self, name: str) -> GroupEntry | None:
-        if "=" in name:  # a DN
-            attrs = self.read(name, GROUP_ATTRS)
+        if (dn := as_dn(name, self.config.base_dn)) is not None:
+            attrs = self.read(dn, GROUP_ATTRS)
             if attrs is None or not GROUP_CLASSES & {c.lower() for c in
                                                      values(attrs, "objectClass")}:
                 return None

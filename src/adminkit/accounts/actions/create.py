@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field
 
 from adminkit.accounts import naming
 from adminkit.accounts.actions.base import Text, fill, refuse_protected, same_twice
+from adminkit.accounts.actions.delete import DeleteAccount, DeleteParams
 from adminkit.accounts.actions.groups import (
     group_cache,
     membership_changes,
@@ -395,12 +396,34 @@ class CreateAccount(Action[CreateParams]):
                            f"to {names}: {first.message}", hint=first.hint)
 
     def undo(self) -> Action[Any] | None:
-        from adminkit.accounts.actions.delete import DeleteAccount, DeleteParams
+        from adminkit.accounts.actions.delete import DeleteParams
         from adminkit.accounts.actions.groups import AccountGroups, GroupsParams
 
         if self.existing is None and self.login:
-            return DeleteAccount(DeleteParams(login=self.login, hard=True))
+            generated = self.params.password is None
+            return UndoCreate(DeleteParams(login=self.login, hard=True),
+                              self.deliver if generated else None)
         if self.existing is not None and self.groups:
             return AccountGroups(GroupsParams(login=self.existing.login,
                                               remove=[g.dn for g in self.groups]))
         return None
+
+
+class UndoCreate(DeleteAccount):
+    """The undo of a create: the account goes, and so does the password delivered for it
+    (a file left behind would hold the password of an account that is gone)."""
+
+    def __init__(self, params: DeleteParams, delivered: Delivery | None) -> None:
+        super().__init__(params)
+        self.delivered = delivered
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        applied = super().apply(ctx, plan)
+        if self.delivered is None:
+            return applied
+        try:
+            taken = self.delivered.withdraw(self.params.login)
+        except AdminkitError as exc:
+            taken = f"not taken back ({exc.message})"
+        return Applied(summary=f"{plan.summary}; its delivered password: {taken}",
+                       data={**applied.data, "password_withdrawn": taken})
