@@ -1,0 +1,361 @@
+"""Crash safety: a bulk `account import` killed with SIGKILL during its writes, then resumed.
+
+The import is the real command in its own process, delivering passwords to a folder. It is
+killed at random points of its writes (after its journal shows the first write announced,
+a random delay within the time a whole import takes to write) on the lab's Samba AD and
+OpenLDAP, then `run --resume` finishes it. Everything is then read back from the server
+itself, not through adminkit: every person of the file exists once, every account's
+password file holds its real password (a bind says so), and the journal verifies and says
+what the run did, including what the killed attempt did before it died.
+
+The kill points come from a seeded RNG: the seed is printed, and `ADMINKIT_CRASH_SEED=N`
+replays it (the points are delays, so a replay hits the same moments only roughly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ldap3
+import pytest
+
+from adminkit.journal.store import Filters, Journal
+from tests.integration import test_accounts_cli as accounts
+from tests.integration.test_accounts_cli import GROUP, Cli, Dir
+
+directory = accounts.directory  # the same fixture: each lab directory, reset for this module
+
+SEED = int(os.environ.get("ADMINKIT_CRASH_SEED") or random.SystemRandom().randrange(1, 2**31))
+KILLS = int(os.environ.get("ADMINKIT_CRASH_KILLS") or 20)  # per directory
+# Samba hashes each new password slowly: fewer rows there
+ROWS = {"lab": 40, "lab-openldap": 80}
+GIVEN = ("Jana", "Jiřina")  # the same login for both: every second row gets a suffix
+USERS = {"ad": "(&(objectCategory=person)(objectClass=user))",
+         "openldap": "(objectClass=inetOrgPerson)"}
+
+
+def letters(n: int, width: int = 2) -> str:
+    out = ""
+    for _ in range(width):
+        n, r = divmod(n, 26)
+        out = chr(97 + r) + out
+    return out
+
+
+@dataclass
+class Tally:
+    kills: int = 0  # killed during the writes
+    late: int = 0  # the import had finished its writes before the kill
+    made: int = 0  # accounts the killed attempts had made
+    settled: int = 0  # rows a killed attempt announced, that the resume found done
+
+
+class Trial:
+    """One import of fresh people into `folder`, perhaps killed, then checked."""
+
+    def __init__(self, d: Dir, cli: Cli, tmp: Path, number: int) -> None:
+        self.d, self.cli, self.number = d, cli, number
+        self.dir = tmp / f"t{number:02d}"
+        self.folder = self.dir / "pw"
+        self.folder.mkdir(parents=True, mode=0o700)
+        rows = ROWS[d.profile]
+        self.people = [(GIVEN[i % 2], f"Pádová{letters(number)}{letters(i // 2)}")
+                       for i in range(rows)]
+        self.csv = self.dir / "hires.csv"
+        self.csv.write_text("given_name,surname,groups\n" + "".join(
+            f"{g},{s},{GROUP[d.profile]}\n" for g, s in self.people), encoding="utf-8")
+        self.where = f"ADMINKIT_CRASH_SEED={SEED}, {d.profile}, trial {number}"
+
+    def start(self) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*self.cli.argv, "--profile", self.d.profile, "-o", "json",  # type: ignore[attr-defined]
+             "account", "import", str(self.csv), "--deliver", f"file:{self.folder}"],
+            env={**os.environ, **self.cli.env}, stdout=subprocess.PIPE,  # type: ignore[attr-defined]
+            stderr=subprocess.PIPE, text=True)
+
+
+# -- the journal, read while the import writes it -----------------------------------------
+
+def last_seq(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    db = sqlite3.connect(journal)
+    try:
+        return int(db.execute("SELECT coalesce(max(seq), 0) FROM entries").fetchone()[0])
+    finally:
+        db.close()
+
+
+def first_write(journal: Path, after: int, proc: subprocess.Popen[str]) -> float | None:
+    """When the import's journal first announces a write (None: it ended before any)."""
+    db: sqlite3.Connection | None = None
+    try:
+        while proc.poll() is None:
+            try:
+                if db is None and journal.exists():
+                    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5,
+                                         isolation_level=None)
+                if db is not None and db.execute(
+                        "SELECT 1 FROM entries WHERE seq > ? AND kind = 'action' "
+                        "AND status = 'started' LIMIT 1", (after,)).fetchone():
+                    return time.monotonic()
+            except sqlite3.OperationalError:  # not made yet
+                pass
+            time.sleep(0.002)
+        return None
+    finally:
+        if db is not None:
+            db.close()
+
+
+def run_of(journal: Path, after: int) -> str:
+    db = sqlite3.connect(journal)
+    try:
+        row = db.execute("SELECT run_id FROM entries WHERE seq > ? AND kind = 'run' "
+                         "ORDER BY seq LIMIT 1", (after,)).fetchone()
+    finally:
+        db.close()
+    assert row is not None, "the import journaled no run"
+    return str(row[0])
+
+
+def write_time(rows: list[dict[str, Any]]) -> float:
+    """Seconds from a finished run's first announced write to its end row, by the journal."""
+    first = min(r["time"] for r in rows if r["kind"] == "action")
+    [end] = [r["time"] for r in rows if r["kind"] == "end"]
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(first)).total_seconds()
+
+
+def journal_rows(journal: Path, run_id: str) -> tuple[list[dict[str, Any]], bool]:
+    """The run's rows, and whether the whole journal verifies."""
+    j = Journal(journal)
+    try:
+        return j.entries(Filters(run_id=run_id, kinds=("run", "action", "end"))), j.verify().ok
+    finally:
+        j.close()
+
+
+# -- the server, read directly --------------------------------------------------------------
+
+def users(d: Dir) -> dict[str, dict[str, Any]]:
+    """Every user account on the server, by login (lower case)."""
+    attrs = [d.login_attr, "givenName", "sn", "memberOf"]
+    if d.cfg.kind == "openldap":
+        attrs.append("uidNumber")
+    found = d.conn.extend.standard.paged_search(d.cfg.base_dn, USERS[d.cfg.kind],
+                                                attributes=attrs, paged_size=500,
+                                                generator=False)
+    out: dict[str, dict[str, Any]] = {}
+    for e in found:
+        if e["type"] != "searchResEntry":
+            continue
+        login = e["attributes"][d.login_attr]
+        login = login[0] if isinstance(login, list) else login
+        assert login.lower() not in out, f"two entries with the login {login}"
+        out[login.lower()] = {"dn": e["dn"], **e["attributes"]}
+    return out
+
+
+def one(value: Any) -> Any:
+    """A single-valued attribute's value (AD's schema says single, slapd's may not)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+class Binds:
+    """Binds as users on one connection of their own (a TLS handshake once, not per user).
+
+    A bind says whether a password is right: AD refuses a right password of an account
+    that must change it with data 773 and a wrong one with 52e; slapd binds with pwdReset.
+    """
+
+    def __init__(self, d: Dir) -> None:
+        self.d = d
+        self.conn = ldap3.Connection(d.server, raise_exceptions=False)
+        self.conn.open()
+
+    def __enter__(self) -> Binds:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.unbind()
+
+    def right(self, login: str, password: str) -> tuple[bool, str]:
+        d = self.d
+        who = f"{login}@samdom.example.com" if d.cfg.kind == "ad" else \
+            f"uid={login},{d.cfg.users_ou}"
+        if self.conn.rebind(who, password, read_server_info=False):
+            return True, "bound"
+        result = self.conn.result
+        message = str(result.get("message", ""))
+        if d.cfg.kind == "ad" and "data 773" in message:
+            return True, "must change (773)"
+        return False, f"{result.get('description')}: {message}"
+
+
+# -- the checks ---------------------------------------------------------------------------
+
+def check(t: Trial, before: dict[str, dict[str, Any]], run_id: str,
+          outputs: list[dict[str, Any]]) -> None:
+    """Everything the issue asks, read back from the server and the journal."""
+    d, where = t.d, t.where
+    after = users(d)
+    mine = {(one(e.get("givenName")), one(e.get("sn"))): login for login, e in after.items()}
+    counts = Counter((one(e.get("givenName")), one(e.get("sn"))) for e in after.values())
+    for person in t.people:  # every person exactly once
+        assert counts[person] == 1, f"{where}: {person} has {counts[person]} account(s)"
+    if d.cfg.kind == "openldap":
+        numbers = Counter(str(one(e["uidNumber"])) for e in after.values() if e.get("uidNumber"))
+        twice = [n for n, c in numbers.items() if c > 1]
+        assert not twice, f"{where}: uidNumber(s) given twice: {twice}"
+    logins = {person: mine[person] for person in t.people}
+    group = GROUP[d.profile].lower()
+    with Binds(d) as binds:
+        for person, login in logins.items():
+            file = t.folder / f"{login}.password"
+            assert file.exists(), f"{where}: {login} ({person}) exists with no password file"
+            password = file.read_text().strip()
+            assert password, f"{where}: {login}'s password file is empty"
+            assert file.stat().st_mode & 0o777 == 0o600
+            right, why = binds.right(login, password)
+            assert right, f"{where}: {login}'s password file is not its password ({why})"
+            groups = {dn.split(",")[0].split("=")[1].lower()
+                      for dn in after[login].get("memberOf", [])}
+            assert group in groups, f"{where}: {login} is not in {group}"
+
+    rows, verified = journal_rows(t.cli.journal, run_id)  # type: ignore[attr-defined]
+    assert verified, f"{where}: the journal does not verify"
+    outcome = {r["idx"] for r in rows if r["kind"] == "action" and r["status"] in ("ok", "changed")}
+    assert outcome == set(range(len(t.people))), \
+        f"{where}: rows without an outcome: {sorted(set(range(len(t.people))) - outcome)}"
+    changed = {r["target"] for r in rows if r["kind"] == "action" and r["status"] == "changed"}
+    new = set(after) - set(before)
+    assert new == {x.lower() for x in logins.values()}, f"{where}: accounts made: {sorted(new)}"
+    unjournaled = sorted(x for x in new if x not in {c.lower() for c in changed})
+    assert not unjournaled, f"{where}: made by the run but not journaled as changed: {unjournaled}"
+    said = [r for r in rows if r["kind"] == "action"] + \
+        [r for out in outputs for r in out.get("results", [])]
+    for r in said:  # never "ok, already exists" for an account whose password nobody has
+        if r["status"] == "ok" and "already exists" in (r["summary"] or ""):
+            file = t.folder / f"{r['target']}.password"
+            assert file.exists() and file.read_text().strip(), \
+                f"{where}: {r['target']} reported ok ({r['summary']}) with no password file"
+
+
+def outcome_json(done: subprocess.CompletedProcess[str] | tuple[str, str], where: str
+                 ) -> dict[str, Any]:
+    out, err = (done.stdout, done.stderr) if not isinstance(done, tuple) else done
+    assert out.strip().startswith("{"), f"{where}: no report: {err}"
+    return dict(json.loads(out))
+
+
+# -- the test -------------------------------------------------------------------------------
+
+def test_import_killed_during_its_writes_resumes_to_every_account_with_its_password(
+        cli: Cli, directory: Dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = directory
+    rng = random.Random(f"{SEED}:{d.profile}")
+    journal: Path = cli.journal  # type: ignore[attr-defined]
+    tally = Tally()
+    began = time.monotonic()
+
+    # an import that is not killed: it must pass the same checks, and it says how long
+    # the writes take here (the kills fall within that)
+    t = Trial(d, cli, tmp_path, 0)
+    before, after_seq = users(d), last_seq(journal)
+    proc = t.start()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, f"{t.where}: {err}"
+    run_id = run_of(journal, after_seq)
+    window = write_time(journal_rows(journal, run_id)[0])
+    check(t, before, run_id, [outcome_json((out, err), t.where)])
+
+    number = 0
+    while tally.kills < KILLS:
+        number += 1
+        assert number <= 3 * KILLS, f"ADMINKIT_CRASH_SEED={SEED}: the imports kept finishing " \
+                                    f"before the kill ({tally})"
+        t = Trial(d, cli, tmp_path, number)
+        before, after_seq = users(d), last_seq(journal)
+        proc = t.start()
+        writes_began = first_write(journal, after_seq, proc)
+        assert writes_began is not None, f"{t.where}: ended before writing: {proc.communicate()}"
+        delay = rng.uniform(0, window)
+        time.sleep(max(0.0, writes_began + delay - time.monotonic()))
+        proc.send_signal(signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+        run_id = run_of(journal, after_seq)
+        rows, _ = journal_rows(journal, run_id)
+        finished = any(r["kind"] == "end" for r in rows)
+        if proc.returncode != -signal.SIGKILL or finished:  # too late: the writes were over
+            assert proc.returncode in (0, -signal.SIGKILL), f"{t.where}: {err}"
+            tally.late += 1
+            window = min(window, write_time(rows))
+            check(t, before, run_id, [])
+            continue
+        tally.kills += 1
+        t.where += f", killed {delay:.3f} s into the writes"
+        mid = users(d)  # what the killed attempt had made
+        resumed = cli("-o", "json", "run", "--resume", "last" if number % 2 else run_id)
+        assert resumed.returncode == 0, f"{t.where}: {resumed.stderr}"
+        report = outcome_json(resumed, t.where)
+        assert report["run"]["id"] == run_id
+        check(t, before, run_id, [report])
+        tally.made += len(set(mid) - set(before))
+        tally.settled += sum(1 for r in report["results"]
+                             if "done by the interrupted attempt" in r["summary"])
+
+    verify = cli("journal", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    with capsys.disabled():
+        print(f"\n  crash test {d.profile}: ADMINKIT_CRASH_SEED={SEED}, {tally.kills} kills "
+              f"within {window:.2f} s of writes ({tally.late} came too late), {ROWS[d.profile]} "
+              f"rows each; the killed attempts made {tally.made} accounts, the resumes found "
+              f"{tally.settled} announced rows done; {time.monotonic() - began:.0f} s")
+
+
+def test_resume_of_a_finished_import_changes_nothing_in_an_emptied_directory(
+        cli: Cli, directory: Dir, tmp_path: Path) -> None:
+    """A run that finished well is done: resuming it does not redo it, even when the
+    directory has lost what it made since (running the command again is how to redo)."""
+    d = directory
+    t = Trial(d, cli, tmp_path, 99)
+    t.people = t.people[:3]
+    t.csv.write_text("given_name,surname\n" + "".join(f"{g},{s}\n" for g, s in t.people),
+                     encoding="utf-8")
+    before = users(d)
+    first = cli("--profile", d.profile, "-o", "json", "account", "import", str(t.csv),
+                "--deliver", f"file:{t.folder}")
+    assert first.returncode == 0, first.stderr
+    run_id = outcome_json(first, t.where)["run"]["id"]
+    made = set(users(d)) - set(before)
+    assert len(made) == 3
+    for login in made:  # the directory forgets them behind adminkit's back
+        assert d.conn.delete(users(d)[login]["dn"]), d.conn.result
+    rows_before = journal_rows(cli.journal, run_id)[0]  # type: ignore[attr-defined]
+
+    resumed = cli("-o", "json", "run", "--resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run {run_id} finished at" in resumed.stderr
+    assert "nothing to resume" in resumed.stderr
+    assert not outcome_json(resumed, t.where)["results"]
+    assert not set(users(d)) - set(before)  # nothing was made again
+    rows, verified = journal_rows(cli.journal, run_id)  # type: ignore[attr-defined]
+    assert verified and rows == rows_before  # and nothing journaled
+
+    last = cli("run", "--resume", "last")  # it is not the last unfinished run either
+    assert last.returncode == 2, last.stderr
+    assert "no interrupted or failed run" in last.stderr
+    assert not set(users(d)) - set(before)
