@@ -12,6 +12,7 @@ from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 from pyasn1.codec.ber import encoder
 
 from adminkit.accounts import ldapwire
+from adminkit.core.errors import OutcomeUnknown
 
 
 def ldap3_bytes(message_id: int, kind: str, request: Any) -> bytes:
@@ -187,12 +188,39 @@ class _Conn:
 
 
 def test_an_add_whose_answer_is_lost_is_reported_not_sent_again() -> None:
-    from adminkit.core.errors import ConnectionFailed
-
     conn = _Conn(answers=[])  # sent, then the connection ended without an answer
-    with pytest.raises(ConnectionFailed, match="may or may not have been done"):
+    # OutcomeUnknown: whoever delivered a password for the add keeps it delivered
+    with pytest.raises(OutcomeUnknown, match="may or may not have been done"):
         ldapwire.add(conn, "cn=x,dc=example,dc=org", ["person"], {"cn": "x"})  # type: ignore[arg-type]
     assert conn.fallbacks == [] and conn.strategy.closed
+
+
+def test_an_ad_create_whose_answer_is_lost_is_not_taken_for_a_namesake() -> None:
+    """AD answers 68 when a namesake holds the CN, and the create tries another CN; a lost
+    answer leaves conn.result as an older request's (68 here): it is reported, and no
+    second account is attempted for the same person."""
+    from adminkit.accounts.ad import ActiveDirectory
+    from adminkit.accounts.directory import NewUser
+    from adminkit.accounts.settings import DirectoryConfig
+    from adminkit.core.secrets import Secret
+
+    class Counting(_Conn):
+        sent = 0
+
+        def next_message_id(self) -> int:
+            self.sent += 1
+            return 7
+
+    conn = Counting(answers=[])
+    conn.result = {"result": 68, "description": "entryAlreadyExists"}  # an earlier add's
+    ad = ActiveDirectory.__new__(ActiveDirectory)
+    ad.config = DirectoryConfig(kind="ad", url="ldaps://dc1", base_dn="DC=x", bind_user="svc",
+                                password="env:NONE")
+    ad.conn = conn  # type: ignore[assignment]
+    with pytest.raises(OutcomeUnknown):
+        ad.create_user(NewUser("jnovak", "Jan", "Novák", "Jan Novák", Secret("Pw-12345678"),
+                               "OU=Staff,DC=x"))
+    assert conn.sent == 1 and conn.fallbacks == []
 
 
 def test_a_modify_whose_answer_is_lost_goes_again_through_ldap3() -> None:

@@ -38,6 +38,7 @@ from adminkit.core.errors import (
     ActionFailed,
     AdminkitError,
     ConnectionFailed,
+    OutcomeUnknown,
     ValidationError,
 )
 from adminkit.core.secrets import Secret, redact
@@ -581,6 +582,8 @@ class ActiveDirectory(LdapDirectory):
         try:
             try:
                 self.add(dn, classes, attrs, what)
+            except OutcomeUnknown:  # no answer: conn.result is an older request's
+                raise
             except AdminkitError:
                 if self.conn.result.get("result") != 68:
                     raise

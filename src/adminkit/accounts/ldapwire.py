@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from adminkit.core.errors import ConnectionFailed
+from adminkit.core.errors import OutcomeUnknown
 
 if TYPE_CHECKING:
     import ldap3
@@ -158,7 +158,8 @@ def _exchange(conn: ldap3.Connection, kind: str, encode: Any, *,
     None if this path cannot serve the connection, or the request never left whole:
     then ldap3's own call reconnects and sends it. If it left and its answer is lost,
     the directory may have done it: a modify is sent again (adminkit's modifies come
-    out the same twice), an add is not (`resend` False): that is reported instead.
+    out the same twice), an add is not (`resend` False): `OutcomeUnknown` says so, and
+    a caller that delivered a password for it keeps it delivered.
     """
     from ldap3.core.exceptions import LDAPCommunicationError, LDAPResponseTimeoutError
 
@@ -187,7 +188,7 @@ def _exchange(conn: ldap3.Connection, kind: str, encode: Any, *,
             with contextlib.suppress(Exception):  # its state is unknown: never reuse it
                 strategy.close()
             if sent and not resend:
-                raise ConnectionFailed(
+                raise OutcomeUnknown(
                     f"the directory did not answer ({_reason(exc)}); the {kind[:-7]} may "
                     "or may not have been done",
                     hint="look the entry up (`adminkit account show LOGIN`) before trying "
