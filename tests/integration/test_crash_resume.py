@@ -21,6 +21,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,9 +30,14 @@ from typing import Any
 
 import ldap3
 import pytest
+import yaml
 
 from adminkit.journal.store import Filters, Journal
+from adminkit.lab.base import LabServer
+from adminkit.lab.slapd import HOST as LDAP_HOST
+from adminkit.lab.slapd import LDAP_PORT
 from tests.integration import test_accounts_cli as accounts
+from tests.integration.lossy import ADD_RESPONSE, lossy_relay
 from tests.integration.test_accounts_cli import GROUP, Cli, Dir
 
 directory = accounts.directory  # the same fixture: each lab directory, reset for this module
@@ -64,23 +70,32 @@ class Tally:
 class Trial:
     """One import of fresh people into `folder`, perhaps killed, then checked."""
 
-    def __init__(self, d: Dir, cli: Cli, tmp: Path, number: int) -> None:
+    def __init__(self, d: Dir, cli: Cli, tmp: Path, number: int, *, rows: int | None = None,
+                 group: str | None = "", tag: str | None = None) -> None:
+        """`group`: the one every row names ("": the directory's lab group; None: none);
+        `tag`: in every surname (default: from `number`, fresh in a directory just reset)."""
         self.d, self.cli, self.number = d, cli, number
+        self.profile = d.profile  # what the import runs with
         self.dir = tmp / f"t{number:02d}"
         self.folder = self.dir / "pw"
         self.folder.mkdir(parents=True, mode=0o700)
-        rows = ROWS[d.profile]
-        self.people = [(GIVEN[i % 2], f"Pádová{letters(number)}{letters(i // 2)}")
-                       for i in range(rows)]
+        tag = tag or letters(number)
+        self.people = [(GIVEN[i % 2], f"Pádová{tag}{letters(i // 2)}")
+                       for i in range(rows or ROWS[d.profile])]
+        self.group = GROUP[d.profile] if group == "" else group
         self.csv = self.dir / "hires.csv"
         self.csv.write_text("given_name,surname,groups\n" + "".join(
-            f"{g},{s},{GROUP[d.profile]}\n" for g, s in self.people), encoding="utf-8")
+            f"{g},{s},{self.group or ''}\n" for g, s in self.people), encoding="utf-8")
         self.where = f"ADMINKIT_CRASH_SEED={SEED}, {d.profile}, trial {number}"
+
+    @property
+    def argv(self) -> list[str]:
+        return ["--profile", self.profile, "-o", "json", "account", "import", str(self.csv),
+                "--deliver", f"file:{self.folder}"]
 
     def start(self) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [*self.cli.argv, "--profile", self.d.profile, "-o", "json",  # type: ignore[attr-defined]
-             "account", "import", str(self.csv), "--deliver", f"file:{self.folder}"],
+            [*self.cli.argv, *self.argv],  # type: ignore[attr-defined]
             env={**os.environ, **self.cli.env}, stdout=subprocess.PIPE,  # type: ignore[attr-defined]
             stderr=subprocess.PIPE, text=True)
 
@@ -221,7 +236,6 @@ def check(t: Trial, before: dict[str, dict[str, Any]], run_id: str,
         twice = [n for n, c in numbers.items() if c > 1]
         assert not twice, f"{where}: uidNumber(s) given twice: {twice}"
     logins = {person: mine[person] for person in t.people}
-    group = GROUP[d.profile].lower()
     with Binds(d) as binds:
         for person, login in logins.items():
             file = t.folder / f"{login}.password"
@@ -233,7 +247,8 @@ def check(t: Trial, before: dict[str, dict[str, Any]], run_id: str,
             assert right, f"{where}: {login}'s password file is not its password ({why})"
             groups = {dn.split(",")[0].split("=")[1].lower()
                       for dn in after[login].get("memberOf", [])}
-            assert group in groups, f"{where}: {login} is not in {group}"
+            assert t.group is None or t.group.lower() in groups, \
+                f"{where}: {login} is not in {t.group}"
 
     rows, verified = journal_rows(t.cli.journal, run_id)  # type: ignore[attr-defined]
     assert verified, f"{where}: the journal does not verify"
@@ -331,13 +346,9 @@ def test_resume_of_a_finished_import_changes_nothing_in_an_emptied_directory(
     """A run that finished well is done: resuming it does not redo it, even when the
     directory has lost what it made since (running the command again is how to redo)."""
     d = directory
-    t = Trial(d, cli, tmp_path, 99)
-    t.people = t.people[:3]
-    t.csv.write_text("given_name,surname\n" + "".join(f"{g},{s}\n" for g, s in t.people),
-                     encoding="utf-8")
+    t = Trial(d, cli, tmp_path, 99, rows=3, group=None)
     before = users(d)
-    first = cli("--profile", d.profile, "-o", "json", "account", "import", str(t.csv),
-                "--deliver", f"file:{t.folder}")
+    first = cli(*t.argv)
     assert first.returncode == 0, first.stderr
     run_id = outcome_json(first, t.where)["run"]["id"]
     made = set(users(d)) - set(before)
@@ -359,3 +370,60 @@ def test_resume_of_a_finished_import_changes_nothing_in_an_emptied_directory(
     assert last.returncode == 2, last.stderr
     assert "no interrupted or failed run" in last.stderr
     assert not set(users(d)) - set(before)
+
+
+def lossy_profile(config_dir: Path, port: int) -> str:
+    """The lab's OpenLDAP profile, reached through the relay in plain LDAP; one worker,
+    so that a bulk run's writes after a lost answer go on a connection opened again."""
+    data = yaml.safe_load((config_dir / "profiles" / "lab-openldap.yaml").read_text())
+    data["directory"].update(url=f"ldap://127.0.0.1:{port}", insecure=True, starttls=False)
+    data.setdefault("accounts", {})["workers"] = 1
+    name = "lab-openldap-lossy"
+    (config_dir / "profiles" / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    return name
+
+
+@pytest.mark.parametrize(("lost", "after"), [(1, 0), (2, 1)])
+def test_an_add_whose_answer_is_lost_keeps_the_password_it_set(
+        cli: Cli, slapd: LabServer, lab_config_dir: Path, tmp_path: Path, lost: int,
+        after: int) -> None:
+    """The directory creates the account and its answer is lost on the way (a network or
+    the server failing): the password the account got stays delivered, the row fails
+    saying its outcome is unknown, and the resume finds the account made by the run.
+    (2, 1): after one add, two answers lost in a row, the second on the connection opened
+    again after the first (the lab's uidNumber blocks put no other request between)."""
+    d = Dir("lab-openldap", lab_config_dir)
+    try:
+        with lossy_relay((LDAP_HOST, LDAP_PORT)) as relay:
+            fresh = letters(uuid.uuid4().int, 4)  # this directory was not reset for it
+            t = Trial(d, cli, tmp_path, 98, rows=4, group=None, tag=fresh)
+            t.profile = lossy_profile(lab_config_dir, relay.port)
+            before = users(d)
+            relay.lose(ADD_RESPONSE, times=lost, after=after)
+            first = cli(*t.argv)
+            assert relay.lost == lost, first.stderr + first.stdout
+            assert first.returncode == 3, first.stderr
+            report = outcome_json(first, t.where)
+            failed = [r for r in report["results"] if r["status"] == "failed"]
+            assert len(failed) == lost, failed
+            now = users(d)
+            with Binds(d) as binds:
+                for row in failed:
+                    assert "may or may not have been done" in row["error"]
+                    assert "the new password was delivered" in row["error"]
+                    login = row["target"]
+                    assert login in now  # the directory did it
+                    file = t.folder / f"{login}.password"
+                    assert file.exists(), f"{login}: the password it was given was taken back"
+                    assert binds.right(login, file.read_text().strip())[0]
+
+            resumed = cli("-o", "json", "run", "--resume", "last")
+            assert resumed.returncode == 0, resumed.stderr
+            again = outcome_json(resumed, t.where)
+            for row in failed:
+                [now_row] = [r for r in again["results"] if r["target"] == row["target"]]
+                assert now_row["status"] == "changed", now_row
+                assert "done by the interrupted attempt" in now_row["summary"]
+            check(t, before, report["run"]["id"], [again])
+    finally:
+        d.conn.unbind()

@@ -235,6 +235,29 @@ def test_a_connection_the_server_closed_while_idle_is_not_written_on() -> None:
     assert conn.fallbacks == ["add"]  # ldap3 reconnects and sends it once
 
 
+def test_an_add_on_a_closed_connection_is_sent_here_once_ldap3_has_opened_it() -> None:
+    """ldap3 reopens it (with a read, which may safely go twice); the add itself is not
+    left to ldap3, which would send it again if its answer were lost."""
+
+    class Closed(_Conn):
+        searches = 0
+
+        def search(self, *args: Any, **kwargs: Any) -> bool:
+            self.searches += 1
+            self.closed = False
+            return True
+
+    conn = Closed(answers=[ldap3_response(7, "addResponse", 0, "", "")])
+    conn.closed = True  # an earlier answer was lost, or the server closed it
+    assert ldapwire.add(conn, "cn=x", ["person"], {"cn": "x"})  # type: ignore[arg-type]
+    assert conn.searches == 1 and conn.fallbacks == []
+    lost = Closed(answers=[])
+    lost.closed = True
+    with pytest.raises(OutcomeUnknown):  # and its answer lost again: reported, never resent
+        ldapwire.add(lost, "cn=x", ["person"], {"cn": "x"})  # type: ignore[arg-type]
+    assert lost.fallbacks == []
+
+
 def test_an_answer_to_the_request_is_read_into_the_result() -> None:
     answer = ldap3_response(7, "addResponse", 68, "", "entry exists")
     conn = _Conn(answers=[answer])

@@ -270,10 +270,33 @@ def add_entry(object_classes: Sequence[str], attributes: Mapping[str, Values]
 
 def add(conn: ldap3.Connection, dn: str, object_classes: Sequence[str],
         attributes: Mapping[str, Values]) -> bool:
-    """Like `conn.add`: True on success, else the answer is in `conn.result`."""
+    """Like `conn.add`: True on success, else the answer is in `conn.result`.
+
+    Sent here, once, even on a connection that has to be opened again: ldap3's own
+    reconnecting path sends an add again when its answer is lost, and the directory
+    then answers "already exists" for the entry it made the first time.
+    """
     entry = add_entry(object_classes, attributes)
-    done = _exchange(conn, "addRequest", lambda mid: encode_add(mid, dn, entry), resend=False)
+
+    def encode(message_id: int) -> bytes:
+        return encode_add(message_id, dn, entry)
+
+    done = _exchange(conn, "addRequest", encode, resend=False)
+    if done is None and _reopen(conn):
+        done = _exchange(conn, "addRequest", encode, resend=False)
     return conn.add(dn, list(object_classes), dict(attributes)) if done is None else done
+
+
+def _reopen(conn: ldap3.Connection) -> bool:
+    """Open a closed connection again through ldap3 (its restart redoes StartTLS and the
+    bind) with a read of the root DSE, which may go twice; whether it is open now."""
+    import ldap3
+
+    if not conn.closed:
+        return False
+    with contextlib.suppress(Exception):  # still down: ldap3's add says so below
+        conn.search("", "(objectClass=*)", ldap3.BASE, attributes=["1.1"])
+    return not conn.closed
 
 
 def modify(conn: ldap3.Connection, dn: str,
