@@ -3,13 +3,16 @@
 The import is the real command in its own process, delivering passwords to a folder. It is
 killed at random points of its writes (after its journal shows the first write announced,
 a random delay within the time a whole import takes to write) on the lab's Samba AD and
-OpenLDAP, then `run --resume` finishes it. Everything is then read back from the server
-itself, not through adminkit: every person of the file exists once, every account's
-password file holds its real password (a bind says so), and the journal verifies and says
-what the run did, including what the killed attempt did before it died.
+OpenLDAP, sometimes its resume too, then `run --resume` finishes it. Everything is then
+read back from the server itself, not through adminkit: every person of the file exists
+once, every account's password file holds its real password (a bind says so), and the
+journal verifies and says what the run did, including what a killed attempt did before
+it died. Also here: a finished run is not resumed, and an add whose answer the network
+loses (a relay drops it) keeps the password it set.
 
 The kill points come from a seeded RNG: the seed is printed, and `ADMINKIT_CRASH_SEED=N`
-replays it (the points are delays, so a replay hits the same moments only roughly).
+replays it (the points are delays, so a replay hits the same moments only roughly);
+`ADMINKIT_CRASH_KILLS=N` kills N imports per directory instead of 20.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Tally:
     late: int = 0  # the import had finished its writes before the kill
     made: int = 0  # accounts the killed attempts had made
     settled: int = 0  # rows a killed attempt announced, that the resume found done
+    twice: int = 0  # resumes killed during their writes too
 
 
 class Trial:
@@ -92,12 +96,6 @@ class Trial:
     def argv(self) -> list[str]:
         return ["--profile", self.profile, "-o", "json", "account", "import", str(self.csv),
                 "--deliver", f"file:{self.folder}"]
-
-    def start(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [*self.cli.argv, *self.argv],  # type: ignore[attr-defined]
-            env={**os.environ, **self.cli.env}, stdout=subprocess.PIPE,  # type: ignore[attr-defined]
-            stderr=subprocess.PIPE, text=True)
 
 
 # -- the journal, read while the import writes it -----------------------------------------
@@ -278,6 +276,38 @@ def outcome_json(done: subprocess.CompletedProcess[str] | tuple[str, str], where
 
 # -- the test -------------------------------------------------------------------------------
 
+@dataclass
+class Killed:
+    """How one attempt ended: killed during its writes, or not."""
+
+    killed: bool
+    out: str
+    err: str
+
+
+def kill_during_writes(cli: Cli, args: list[str], delay: float) -> Killed:
+    """Start `adminkit ARGS`; `delay` seconds after its journal announces its first write,
+    SIGKILL it. Not killed: it had ended (or finished its writes: the end row is there)."""
+    journal: Path = cli.journal  # type: ignore[attr-defined]
+    after = last_seq(journal)
+    proc = subprocess.Popen([*cli.argv, *args],  # type: ignore[attr-defined]
+                            env={**os.environ, **cli.env},  # type: ignore[attr-defined]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    began = first_write(journal, after, proc)
+    if began is not None:
+        time.sleep(max(0.0, began + delay - time.monotonic()))
+        proc.send_signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode in (0, -signal.SIGKILL), err
+    db = sqlite3.connect(journal)
+    try:
+        ended = db.execute("SELECT 1 FROM entries WHERE seq > ? AND kind = 'end'",
+                           (after,)).fetchone()
+    finally:
+        db.close()
+    return Killed(proc.returncode == -signal.SIGKILL and not ended, out, err)
+
+
 def test_import_killed_during_its_writes_resumes_to_every_account_with_its_password(
         cli: Cli, directory: Dir, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     d = directory
@@ -290,40 +320,42 @@ def test_import_killed_during_its_writes_resumes_to_every_account_with_its_passw
     # the writes take here (the kills fall within that)
     t = Trial(d, cli, tmp_path, 0)
     before, after_seq = users(d), last_seq(journal)
-    proc = t.start()
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, f"{t.where}: {err}"
+    whole = cli(*t.argv)
+    assert whole.returncode == 0, f"{t.where}: {whole.stderr}"
     run_id = run_of(journal, after_seq)
     window = write_time(journal_rows(journal, run_id)[0])
-    check(t, before, run_id, [outcome_json((out, err), t.where)])
+    check(t, before, run_id, [outcome_json(whole, t.where)])
 
     number = 0
     while tally.kills < KILLS:
         number += 1
         assert number <= 3 * KILLS, f"ADMINKIT_CRASH_SEED={SEED}: the imports kept finishing " \
                                     f"before the kill ({tally})"
-        t = Trial(d, cli, tmp_path, number)
+        # every second file names no group: an account the killed attempt made is then
+        # complete, and the resume must find it done (with a group it has one to add)
+        t = Trial(d, cli, tmp_path, number, group="" if number % 2 else None)
         before, after_seq = users(d), last_seq(journal)
-        proc = t.start()
-        writes_began = first_write(journal, after_seq, proc)
-        assert writes_began is not None, f"{t.where}: ended before writing: {proc.communicate()}"
         delay = rng.uniform(0, window)
-        time.sleep(max(0.0, writes_began + delay - time.monotonic()))
-        proc.send_signal(signal.SIGKILL)
-        out, err = proc.communicate(timeout=60)
+        attempt = kill_during_writes(cli, t.argv, delay)
         run_id = run_of(journal, after_seq)
-        rows, _ = journal_rows(journal, run_id)
-        finished = any(r["kind"] == "end" for r in rows)
-        if proc.returncode != -signal.SIGKILL or finished:  # too late: the writes were over
-            assert proc.returncode in (0, -signal.SIGKILL), f"{t.where}: {err}"
+        if not attempt.killed:  # too late: the writes were over
             tally.late += 1
-            window = min(window, write_time(rows))
-            check(t, before, run_id, [])
+            window = min(window, write_time(journal_rows(journal, run_id)[0]))
+            check(t, before, run_id, [outcome_json((attempt.out, attempt.err), t.where)]
+                  if attempt.out.strip() else [])
             continue
         tally.kills += 1
         t.where += f", killed {delay:.3f} s into the writes"
         mid = users(d)  # what the killed attempt had made
-        resumed = cli("-o", "json", "run", "--resume", "last" if number % 2 else run_id)
+        which = "last" if number % 2 else run_id
+        if rng.random() < 0.25:  # the resume is killed too, in its own writes
+            delay = rng.uniform(0, window / 2)
+            again = kill_during_writes(cli, ["-o", "json", "run", "--resume", which], delay)
+            t.where += f", its resume killed {delay:.3f} s into its writes" if again.killed \
+                else ", its first resume was not killed"
+            tally.twice += again.killed
+            which = run_id if not again.killed else which
+        resumed = cli("-o", "json", "run", "--resume", which)
         assert resumed.returncode == 0, f"{t.where}: {resumed.stderr}"
         report = outcome_json(resumed, t.where)
         assert report["run"]["id"] == run_id
@@ -336,9 +368,10 @@ def test_import_killed_during_its_writes_resumes_to_every_account_with_its_passw
     assert verify.returncode == 0, verify.stdout + verify.stderr
     with capsys.disabled():
         print(f"\n  crash test {d.profile}: ADMINKIT_CRASH_SEED={SEED}, {tally.kills} kills "
-              f"within {window:.2f} s of writes ({tally.late} came too late), {ROWS[d.profile]} "
-              f"rows each; the killed attempts made {tally.made} accounts, the resumes found "
-              f"{tally.settled} announced rows done; {time.monotonic() - began:.0f} s")
+              f"within {window:.2f} s of writes ({tally.late} came too late; {tally.twice} "
+              f"resumes killed too), {ROWS[d.profile]} rows each; the killed attempts made "
+              f"{tally.made} accounts, the resumes found {tally.settled} announced rows done; "
+              f"{time.monotonic() - began:.0f} s")
 
 
 def test_resume_of_a_finished_import_changes_nothing_in_an_emptied_directory(
