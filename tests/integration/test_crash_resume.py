@@ -460,3 +460,62 @@ def test_an_add_whose_answer_is_lost_keeps_the_password_it_set(
             check(t, before, report["run"]["id"], [again])
     finally:
         d.conn.unbind()
+
+
+def first_outcomes(journal: Path, after: int, count: int, proc: subprocess.Popen[str]) -> bool:
+    """Wait until the journal has `count` outcome rows after row `after`."""
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=5, isolation_level=None)
+    try:
+        while proc.poll() is None:
+            done = db.execute("SELECT count(*) FROM entries WHERE seq > ? AND kind = 'action' "
+                              "AND status = 'changed'", (after,)).fetchone()[0]
+            if done >= count:
+                return True
+            time.sleep(0.002)
+        return False
+    finally:
+        db.close()
+
+
+def test_a_killed_bulk_password_reset_resumes_without_resetting_done_rows_again(
+        cli: Cli, directory: Dir, tmp_path: Path) -> None:
+    """A password reset always plans a change (a password cannot be read back), so the
+    plan cannot say that a row journaled as done needs doing again: the resume does the
+    rows not done and leaves the passwords it delivered before as they are."""
+    d = directory
+    t = Trial(d, cli, tmp_path, 97, rows=24, group=None)
+    made = cli(*t.argv)
+    assert made.returncode == 0, made.stderr
+    logins = [r["target"] for r in outcome_json(made, t.where)["results"]]
+    leavers = t.dir / "reset.csv"
+    leavers.write_text("login\n" + "".join(f"{x}\n" for x in logins))
+    folder = t.dir / "reset"
+    folder.mkdir(mode=0o700)
+    journal: Path = cli.journal  # type: ignore[attr-defined]
+    after = last_seq(journal)
+    proc = subprocess.Popen([*cli.argv, "--profile", d.profile, "account", "bulk",  # type: ignore[attr-defined]
+                             "password", str(leavers), "--deliver", f"file:{folder}"],
+                            env={**os.environ, **cli.env},  # type: ignore[attr-defined]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert first_outcomes(journal, after, 4, proc), proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    run_id = run_of(journal, after)
+    rows = journal_rows(journal, run_id)[0]
+    done = {r["target"] for r in rows if r["kind"] == "action" and r["status"] == "changed"}
+    delivered = {x: (folder / f"{x}.password").read_text() for x in done}
+    assert done and len(done) < len(logins)
+
+    resumed = cli("-o", "json", "run", "--resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    rows, verified = journal_rows(journal, run_id)
+    assert verified
+    resets = Counter(r["target"] for r in rows if r["kind"] == "action"
+                     and r["status"] == "changed")
+    assert resets == Counter(logins), "a row was reset twice (or not at all)"
+    with Binds(d) as binds:
+        for login in logins:
+            password = (folder / f"{login}.password").read_text()
+            if login in delivered:
+                assert password == delivered[login], f"{login}: its password was reset again"
+            assert binds.right(login, password.strip())[0], login

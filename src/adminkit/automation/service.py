@@ -100,7 +100,8 @@ class RunService:
                 run.id, run.resumed = request.resume, True
                 done = journal.done_results(request.resume)
                 unsettled = _unsettled(journal, request.resume)
-                redo = sorted(i for i in done if planned.get(i))  # the plan wins
+                redo = sorted(i for i in done if i in planned and isinstance(actions, list)
+                              and actions[i].still_to_do(planned[i]))  # the systems win
                 for index in redo:
                     del done[index]
                 if redo:
