@@ -7,8 +7,9 @@ OpenLDAP, sometimes its resume too, then `run --resume` finishes it. Everything 
 read back from the server itself, not through adminkit: every person of the file exists
 once, every account's password file holds its real password (a bind says so), and the
 journal verifies and says what the run did, including what a killed attempt did before
-it died. Also here: a finished run is not resumed, and an add whose answer the network
-loses (a relay drops it) keeps the password it set.
+it died. Also here: a finished run is not resumed, a killed bulk password reset is not
+done again for the rows it had done, and an add whose answer the network loses (a relay
+drops it) keeps the password it set.
 
 The kill points come from a seeded RNG: the seed is printed, and `ADMINKIT_CRASH_SEED=N`
 replays it (the points are delays, so a replay hits the same moments only roughly);
