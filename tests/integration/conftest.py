@@ -96,13 +96,15 @@ def smtp_sink(lab_up: Callable[[str], LabServer]) -> LabServer:
 def cli(lab_config_dir: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real `adminkit` command against the lab's profiles and a fresh journal."""
     journal = tmp_path / "journal.db"
+    env = {"ADMINKIT_CONFIG": str(lab_config_dir), "ADMINKIT_JOURNAL": str(journal),
+           "ADMINKIT_OPERATOR": "pytest", "ADMINKIT_TICKETS": str(tmp_path / "tickets.db")}
+    argv = [sys.executable, "-m", "adminkit.cli.main"]
 
     def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "ADMINKIT_CONFIG": str(lab_config_dir),
-               "ADMINKIT_JOURNAL": str(journal), "ADMINKIT_OPERATOR": "pytest",
-               "ADMINKIT_TICKETS": str(tmp_path / "tickets.db")}
-        return subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args], input=input,
-                              capture_output=True, text=True, env=env, timeout=120, check=False)
+        return subprocess.run([*argv, *args], input=input, capture_output=True, text=True,
+                              env={**os.environ, **env}, timeout=120, check=False)
 
+    # for a test that starts the command itself (to kill it): the same command and settings
+    run.argv, run.env = argv, env  # type: ignore[attr-defined]
     run.journal = journal  # type: ignore[attr-defined]
     return run

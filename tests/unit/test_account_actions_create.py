@@ -14,9 +14,13 @@ import pytest
 from adminkit.accounts.actions import CreateAccount, DeleteAccount
 from adminkit.accounts.actions.create import CreateParams
 from adminkit.accounts.actions.state import expiry_instant
+from adminkit.core.action import Plan
+from adminkit.core.context import Context
 from adminkit.core.errors import ValidationError
 from adminkit.core.result import Status
+from adminkit.core.run import Run
 from adminkit.core.secrets import Secret
+from tests.fakes.memdir import bind
 from tests.unit.account_rig import KINDS, Rig, raw_text, statuses
 
 
@@ -139,6 +143,27 @@ def test_an_existing_account_gets_the_groups_it_lacks_and_a_new_password(rig: Ri
     assert rig.directory.members("staff") == {"jnovak"}
     assert rig.directory.password_of("jnovak") == rig.delivered("jnovak")
     assert rig.directory.entry("jnovak").must_change  # the template's setting
+
+
+def test_a_resume_redoes_a_row_done_before_only_for_changes_its_plan_can_read(
+        rig: Rig) -> None:
+    """`update_password: always` plans a new password whether or not it was set: a bulk
+    resume redoes a row journaled as done for a missing account or group, not for that."""
+    rig.directory.add_user("jnovak", "Jan", "Novák")
+    rig.directory.add_group("staff")
+
+    def plan(action: CreateAccount) -> Plan:
+        run = Run(command="resume", profile="mem", check=True)
+        return action.plan(bind(Context(run=run, profile=rig.profile()), rig.directory))
+
+    lacking = create(rig, "Jan", "Novák", groups=["staff"], update_password="always")
+    assert lacking.still_to_do(plan(lacking))
+    rig.directory.add_group("staff2", rig.directory.entry("jnovak").dn)
+    member = create(rig, "Jan", "Novák", groups=["staff2"], update_password="always")
+    assert [c.field for c in plan(member).changes] == ["password"]
+    assert not member.still_to_do(plan(member))
+    gone = create(rig, "Eva", "Nová")
+    assert gone.still_to_do(plan(gone))
 
 
 def test_undo_of_a_create_deletes_the_account(rig: Rig) -> None:

@@ -10,10 +10,12 @@ import pytest
 from adminkit.accounts.actions import ResetPassword
 from adminkit.accounts.actions.password import PasswordParams
 from adminkit.accounts.directory import PasswordPolicy
+from adminkit.core.context import Context
 from adminkit.core.delivery import delivery
 from adminkit.core.result import Status
+from adminkit.core.run import Run
 from adminkit.core.secrets import Secret
-from tests.fakes.memdir import MemDirectory, config
+from tests.fakes.memdir import MemDirectory, bind, config
 from tests.unit.account_rig import KINDS, Rig, raw_text
 
 
@@ -48,6 +50,15 @@ def test_a_generated_password_goes_to_the_file_and_nowhere_else(rig: Rig) -> Non
     again = rig.one(reset(rig))  # a password cannot be read back: always a change
     assert again.status is Status.CHANGED
     assert rig.delivered("petr") not in (new, old)
+
+
+def test_a_resume_never_takes_a_planned_reset_for_a_row_left_undone(rig: Rig) -> None:
+    """Every plan resets the password, done or not: a bulk resume that took it for a row
+    journaled as done but not done would reset it again, taking back what it delivered."""
+    action = reset(rig)
+    run = Run(command="resume", profile="mem", check=True)
+    plan = action.plan(bind(Context(run=run, profile=rig.profile()), rig.directory))
+    assert plan and not action.still_to_do(plan)
 
 
 def test_a_given_password_is_set_as_given_without_must_change(rig: Rig) -> None:

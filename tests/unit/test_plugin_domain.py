@@ -8,6 +8,7 @@ rows were altered.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -154,6 +155,37 @@ def test_resume_refuses_a_journal_whose_rows_were_altered(tiny: Tiny) -> None:
     assert "will not be resumed" in r.stderr
     assert "Traceback" not in r.stderr
     assert not (tiny.folder / "fail").exists()  # nothing ran
+
+
+def test_a_resume_settles_a_write_whose_outcome_was_unknown_by_the_system(tiny: Tiny) -> None:
+    """A step that failed with its outcome unknown (sent, the answer lost) and is found
+    done was done by this run: `changed`. One refused outright that someone else did
+    meanwhile was not: `ok`, as any plan that finds nothing to do."""
+    lost = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=lost")
+    assert lost.returncode == 3, lost.stderr  # OutcomeUnknown is a connection failure
+    refused = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
+    assert refused.returncode == 1, refused.stderr  # step 2 refuses 'fail'
+    journal = Journal(tiny.journal)
+    first, second = (r["run_id"] for r in journal.entries(Filters(kinds=("run",))))
+    [unknown] = [r for r in journal.entries(Filters(run_id=first)) if r["status"] == "failed"]
+    assert unknown["detail"] == {"error_type": "OutcomeUnknown"}
+    journal.close()
+    assert (tiny.folder / "lost").exists()  # the write was done
+
+    (tiny.folder / "fail.allowed").write_text("")
+    again = tiny.run("-o", "json", "run", "--resume", first)
+    assert again.returncode == 0, again.stderr
+    report = json.loads(again.stdout)
+    assert [r["status"] for r in report["results"]] == ["changed", "changed", "changed"]
+    assert "done by the interrupted attempt" in report["results"][0]["summary"]
+
+    (tiny.folder / "fail").write_text("by hand")  # someone did what step 2 refused
+    again = tiny.run("-o", "json", "run", "--resume", second)
+    assert again.returncode == 0, again.stderr
+    step = json.loads(again.stdout)["results"][1]
+    assert step["status"] == "ok", step
+    assert "interrupted" not in step["summary"]
+    assert (tiny.folder / "fail").read_text() == "by hand"
 
 
 def test_the_domains_command_group_is_found(tiny: Tiny) -> None:

@@ -21,7 +21,7 @@ from adminkit.core import paths
 from adminkit.core.action import Action, Plan
 from adminkit.core.config import Profile, load_profile
 from adminkit.core.context import Context
-from adminkit.core.errors import JournalError, PolicyRefused, UsageError
+from adminkit.core.errors import JournalError, OutcomeUnknown, PolicyRefused, UsageError
 from adminkit.core.result import Result
 from adminkit.core.run import Run, current_operator
 from adminkit.core.runner import RunHook, Runner, RunReport
@@ -100,7 +100,8 @@ class RunService:
                 run.id, run.resumed = request.resume, True
                 done = journal.done_results(request.resume)
                 unsettled = _unsettled(journal, request.resume)
-                redo = sorted(i for i in done if planned.get(i))  # the plan wins
+                redo = sorted(i for i in done if i in planned and isinstance(actions, list)
+                              and actions[i].still_to_do(planned[i]))  # the systems win
                 for index in redo:
                     del done[index]
                 if redo:
@@ -279,13 +280,16 @@ class RunService:
 
 
 def _unsettled(journal: Journal, run_id: str) -> set[int]:
-    """Actions whose write an attempt announced (`started`) and never reported on."""
-    last: dict[int, str] = {}
+    """Actions whose write an attempt announced (`started`) and never reported on, or
+    reported failed with an unknown outcome (sent, its answer lost): it may be done."""
+    last: dict[int, dict[str, Any]] = {}
     for row in journal.entries(Filters(run_id=run_id, kinds=("action",),
                                        settled_intents=True)):
         if row["idx"] is not None:
-            last[int(row["idx"])] = row["status"]
-    return {index for index, status in last.items() if status == "started"}
+            last[int(row["idx"])] = row
+    return {index for index, row in last.items() if row["status"] == "started" or (
+        row["status"] == "failed" and isinstance(row["detail"], dict)
+        and row["detail"].get("error_type") == OutcomeUnknown.__name__)}
 
 
 def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:

@@ -124,6 +124,13 @@ class Action(ABC, Generic[P]):
                 outcomes.append(exc)
         return outcomes
 
+    def still_to_do(self, plan: Plan) -> bool:
+        """Whether `plan`, made afresh for this row of a bulk run that is journaled as
+        done, shows that the row needs doing again (the systems changed since): a resume
+        trusts the systems over the journal. Default: any planned change. An action whose
+        plan always has a change it cannot read back (a password) counts only the others."""
+        return bool(plan)
+
     def undo(self) -> Action[Any] | None:
         """An action that reverses what `apply` did, for a playbook's rollback; None if it
         cannot be reversed (a password cannot be un-reset)."""

@@ -3,7 +3,9 @@ test time, never through src/, to show that a domain is a plug-in.
 
 It owns the profile section `tiny: {folder: PATH}`; its action `tiny.touch` creates
 a file named by the step in that folder (refusing the name `fail` until a file
-`fail.allowed` exists there, so a test can make a run fail half-way and resume it).
+`fail.allowed` exists there, so a test can make a run fail half-way and resume it; and
+failing the name `lost` with an unknown outcome after writing it, as a write whose
+answer was lost).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.config import Profile, Settings
 from adminkit.core.context import Context
 from adminkit.core.domains import Domain
-from adminkit.core.errors import ActionFailed
+from adminkit.core.errors import ActionFailed, OutcomeUnknown
 from adminkit.core.health import Probe
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret
@@ -60,6 +62,8 @@ class Touch(Action[TouchParams]):
             raise ActionFailed("tiny.touch refuses 'fail' until fail.allowed exists")
         content = self.params.content.reveal() if self.params.content else ctx.run.id
         (where / self.params.name).write_text(content)
+        if self.params.name == "lost":
+            raise OutcomeUnknown("tiny.touch wrote 'lost' and lost the answer")
         return Applied()
 
 

@@ -266,6 +266,11 @@ class CreateAccount(Action[CreateParams]):
             return Plan(summary=f"account {entry.login} already exists ({entry.dn})", data=data)
         return Plan(changes, summary=f"update existing account {entry.login}", data=data)
 
+    def still_to_do(self, plan: Plan) -> bool:
+        """A new password (`update_password: always`) is planned whether it was set or
+        not: only the other changes (an account missing, groups it lacks) count."""
+        return any(change.field != "password" for change in plan.changes)
+
     def guard(self, ctx: Context, plan: Plan) -> None:
         refuse_protected(ctx, self.existing)
         refuse_protected_groups(ctx, self.groups)

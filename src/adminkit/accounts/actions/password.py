@@ -86,6 +86,11 @@ class ResetPassword(UserAction[PasswordParams]):
                           after=p.must_change)]
         return Plan(changes, summary=f"reset the password of {entry.login}")
 
+    def still_to_do(self, plan: Plan) -> bool:
+        """Never: every plan resets the password, done or not; a resume that reset it
+        again would take back the password it delivered before."""
+        return False
+
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         assert self.entry is not None
         directory = self.directory(ctx)
