@@ -169,7 +169,7 @@ class RunService:
         return None
 
     def _last_unfinished(self) -> str:
-        """The newest applied run that ended with failures or has no end row."""
+        """The newest applied run that ended with failures, was interrupted or has no end row."""
         journal = Journal(self.journal_path)
         try:
             rows = journal.entries(Filters(kinds=("run", "end")))
@@ -181,7 +181,7 @@ class RunService:
                 ended[row["run_id"]] = row["status"]
         for row in reversed(rows):
             if row["kind"] == "run" and row["mode"] == "apply" and \
-                    ended.get(row["run_id"], "failed") == "failed":
+                    ended.get(row["run_id"], "failed") in ("failed", "interrupted"):
                 return str(row["run_id"])
         raise UsageError("no interrupted or failed run in the journal to resume",
                          hint="`adminkit journal list` shows recent runs")

@@ -50,7 +50,13 @@ def domains() -> dict[str, Domain]:
     """Every installed domain, by name."""
     found: dict[str, Domain] = {}
     for name, value in sorted(entry_points(GROUP).items()):
-        domain = load(value)
+        try:
+            domain = load(value)
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in is named, not "a bug"
+            raise ConfigError(f"the plug-in {name} ({GROUP}: {value}) cannot be loaded: "
+                              f"{type(exc).__name__}: {exc}",
+                              hint="reinstall or uninstall the package that provides it"
+                              ) from None
         if not isinstance(domain, Domain):
             raise ConfigError(f"entry point {name} in {GROUP} is not a Domain ({value})")
         found[domain.name] = domain
