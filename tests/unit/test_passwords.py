@@ -193,3 +193,14 @@ def test_withdraw_removes_what_was_delivered(tmp_path: Path) -> None:
     deliver("jdoe", Secret("Taken-Back-0!"))
     assert "was removed" in deliver.withdraw("jdoe")
     assert not (tmp_path / "jdoe.password").exists()
+
+
+def test_withdraw_leaves_a_file_another_process_wrote_since(tmp_path: Path) -> None:
+    """A run takes back only its own file: one written there since (by a resume running
+    at the same time, say) holds a password that may be set, and stays."""
+    deliver = delivery(f"file:{tmp_path}")
+    deliver("jdoe", Secret("Mine-Passw0rd!1"))
+    other = delivery(f"file:{tmp_path}")
+    other("jdoe", Secret("Theirs-Passw0rd!2"))
+    assert "left as it is" in deliver.withdraw("jdoe")
+    assert (tmp_path / "jdoe.password").read_text() == "Theirs-Passw0rd!2\n"

@@ -306,3 +306,26 @@ def test_a_password_attribute_cannot_be_made_settable(tiny: Tiny) -> None:
     assert r.returncode == 2
     assert "leaky.yaml:2:3: accounts.settable_attributes" in r.stderr
     assert "userPassword hold(s) a password" in r.stderr
+
+
+def test_a_run_and_a_resume_of_it_exclude_each_other(tiny: Tiny) -> None:
+    """Two resumes of one run at once would both do its missing work (two processes
+    writing the same password files): the second is refused while the first holds it."""
+    first = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
+    assert first.returncode == 1
+    journal = Journal(tiny.journal)
+    [run] = journal.entries(Filters(kinds=("run",)))
+    journal.close()
+    from adminkit.automation.runlock import run_lock
+
+    with run_lock(tiny.journal, run["run_id"]):  # as a resume running in another process
+        (tiny.folder / "fail.allowed").write_text("")
+        refused = tiny.run("run", "--resume", run["run_id"])
+        assert refused.returncode == 2
+        assert "being resumed, in another process" in refused.stderr
+        assert not (tiny.folder / "fail").exists()
+    again = tiny.run("run", "--resume", run["run_id"])  # once it is free
+    assert again.returncode == 0, again.stderr
+    assert (tiny.folder / "fail").exists()
+    # the run ended well: its lock file is gone with it
+    assert not list((tiny.journal.parent / "run-locks").iterdir())

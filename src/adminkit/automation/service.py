@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.automation import bulk as bulk_run
 from adminkit.automation.record import from_record, to_record
 from adminkit.automation.request import RunRequest
+from adminkit.automation.runlock import run_lock
 from adminkit.core import paths
 from adminkit.core.action import Action, Plan
 from adminkit.core.config import Profile, load_profile
@@ -64,6 +65,7 @@ class RunService:
                       if request.profile else None, ticket=request.ticket,
                       check=request.check, operator=request.operator or current_operator(),
                       record=to_record(request))
+            lock = stack.enter_context(run_lock(self.journal_path, request.resume or run.id))
             planned: dict[int, Plan] = {}
             opened: Context | None = None
             notices: list[str] = []
@@ -82,6 +84,7 @@ class RunService:
             extra = list(hooks(request, count)) if hooks else []
             report = self._execute(request, run, actions, ref, system, planned, opened, extra)
             report.notices[:0] = notices
+            lock.done = report.status in ("ok", "changed")
             return report
         raise AssertionError("unreachable")  # pragma: no cover - ExitStack re-raises
 

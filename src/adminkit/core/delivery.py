@@ -14,7 +14,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,13 +41,23 @@ class Delivery:
     send: Send | None = None  # terminal and mail; files are written here
     folder: Path | None = None  # file deliveries: the folder the files go to
     file: Path | None = None  # file deliveries to one named file
+    # the files this delivery wrote, by path: (device, inode), so that `withdraw` takes
+    # back only its own file, never one another process wrote there since
+    wrote: dict[Path, tuple[int, int]] = field(default_factory=dict, compare=False,
+                                               repr=False)
 
     def __call__(self, login: str, secret: Secret) -> str:
         if self.send is not None:
             return self.send(login, secret)
         path = target(self, login)
         write_private(path, (secret.reveal() + "\n").encode())
+        self._mark(path)
         return f"written to {path} (mode 0600)"
+
+    def _mark(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            info = os.lstat(path)
+            self.wrote[path] = (info.st_dev, info.st_ino)
 
     def many(self, secrets: Sequence[tuple[str, Secret]]) -> list[str | Exception]:
         """Several secrets (a unit of bulk rows), each outcome in order: how it was
@@ -82,6 +92,7 @@ class Delivery:
                 except Exception as exc:  # noqa: BLE001 - this secret's outcome
                     out[index] = exc
                     continue
+                self._mark(path)
                 folders.setdefault(path.parent, []).append(index)
             for folder, indexes in folders.items():
                 try:
@@ -110,6 +121,13 @@ class Delivery:
         if self.folder is None and self.file is None:
             return "it was already delivered: disregard it"
         path = target(self, login, new_only=False)
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            return f"{path} is gone already"
+        if self.wrote.get(path) != (info.st_dev, info.st_ino):
+            return (f"{path} was left as it is: it is not the file this run wrote (another "
+                    "process wrote it since)")
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return f"{path} was removed"
