@@ -35,6 +35,7 @@ class DropProxy(LoopbackListener):
         self.dropped: list[str] = []  # the answers held back
         self.connections = 0
         self._drop: set[str] = set()
+        self._times = 0  # how many more answers of those kinds to hold back
         self._pairs: list[tuple[ssl.SSLSocket, ssl.SSLSocket]] = []
         self._lock = threading.Lock()
         self.start()
@@ -42,10 +43,11 @@ class DropProxy(LoopbackListener):
     def url(self, host: str) -> str:
         return f"ldaps://{host}:{self.port}"
 
-    def drop_answer(self, *kinds: str) -> None:
-        """Hold back the next answer whose kind is one of `kinds` ("addResponse", ...)."""
+    def drop_answer(self, *kinds: str, times: int = 1) -> None:
+        """Hold back the next answer (or `times` answers) whose kind is one of `kinds`
+        ("addResponse", ...)."""
         with self._lock:
-            self._drop = set(kinds)
+            self._drop, self._times = set(kinds), times
 
     def close_open(self) -> None:
         self.cut()
@@ -103,7 +105,9 @@ class DropProxy(LoopbackListener):
                     with self._lock:
                         drop = kind(message) in self._drop
                         if drop:
-                            self._drop = set()
+                            self._times -= 1
+                            if not self._times:
+                                self._drop = set()
                             self.dropped.append(kind(message))
                     if drop:
                         return  # the directory answered; the client never hears it

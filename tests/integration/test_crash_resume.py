@@ -8,8 +8,8 @@ read back from the server itself, not through adminkit: every person of the file
 once, every account's password file holds its real password (a bind says so), and the
 journal verifies and says what the run did, including what a killed attempt did before
 it died. Also here: a finished run is not resumed, a killed bulk password reset is not
-done again for the rows it had done, and an add whose answer the network loses (a relay
-drops it) keeps the password it set.
+done again for the rows it had done, and an add whose answer the network loses (a
+proxy drops it) keeps the password it set.
 
 The kill points come from a seeded RNG: the seed is printed, and `ADMINKIT_CRASH_SEED=N`
 replays it (the points are delays, so a replay hits the same moments only roughly);
@@ -37,14 +37,12 @@ import pytest
 import yaml
 
 from adminkit.journal.store import Filters, Journal
-from adminkit.lab.base import LabServer
-from adminkit.lab.slapd import HOST as LDAP_HOST
-from adminkit.lab.slapd import LDAP_PORT
 from tests.integration import test_accounts_cli as accounts
-from tests.integration.lossy import ADD_RESPONSE, lossy_relay
+from tests.integration import test_reconnect as reconnect
 from tests.integration.test_accounts_cli import GROUP, Cli, Dir
 
 directory = accounts.directory  # the same fixture: each lab directory, reset for this module
+dropping = reconnect.lab  # each lab directory behind a proxy that can lose its answers
 
 SEED = int(os.environ.get("ADMINKIT_CRASH_SEED") or random.SystemRandom().randrange(1, 2**31))
 KILLS = int(os.environ.get("ADMINKIT_CRASH_KILLS") or 20)  # per directory
@@ -409,59 +407,57 @@ def test_resume_of_a_finished_import_changes_nothing_in_an_emptied_directory(
     assert not set(users(d)) - set(before)
 
 
-def lossy_profile(config_dir: Path, port: int) -> str:
-    """The lab's OpenLDAP profile, reached through the relay in plain LDAP; one worker,
-    so that a bulk run's writes after a lost answer go on a connection opened again."""
-    data = yaml.safe_load((config_dir / "profiles" / "lab-openldap.yaml").read_text())
-    data["directory"].update(url=f"ldap://127.0.0.1:{port}", insecure=True, starttls=False)
+def dropping_profile(lab: reconnect.Lab, config_dir: Path) -> str:
+    """The lab directory's profile, reached through the proxy that loses answers; one
+    worker, so that a bulk run's writes after a lost answer go on one connection."""
+    data = yaml.safe_load(lab.profile.file.read_text())
+    data["directory"]["url"] = lab.proxied_cfg().url
     data.setdefault("accounts", {})["workers"] = 1
-    name = "lab-openldap-lossy"
+    name = f"{lab.profile.name}-dropping"
     (config_dir / "profiles" / f"{name}.yaml").write_text(yaml.safe_dump(data))
     return name
 
 
-@pytest.mark.parametrize(("lost", "after"), [(1, 0), (2, 1)])
-def test_an_add_whose_answer_is_lost_keeps_the_password_it_set(
-        cli: Cli, slapd: LabServer, lab_config_dir: Path, tmp_path: Path, lost: int,
-        after: int) -> None:
+@pytest.mark.parametrize("lost", [1, 2])
+def test_an_import_whose_add_answers_are_lost_keeps_the_passwords_it_set(
+        cli: Cli, dropping: reconnect.Lab, lab_config_dir: Path, tmp_path: Path,
+        lost: int) -> None:
     """The directory creates the account and its answer is lost on the way (a network or
     the server failing): the password the account got stays delivered, the row fails
     saying its outcome is unknown, and the resume finds the account made by the run.
-    (2, 1): after one add, two answers lost in a row, the second on the connection opened
-    again after the first (the lab's uidNumber blocks put no other request between)."""
-    d = Dir("lab-openldap", lab_config_dir)
+    Twice: two answers in a row, the second on the connection opened again."""
+    d = Dir(dropping.profile.name, lab_config_dir)
     try:
-        with lossy_relay((LDAP_HOST, LDAP_PORT)) as relay:
-            fresh = letters(uuid.uuid4().int, 4)  # this directory was not reset for it
-            t = Trial(d, cli, tmp_path, 98, rows=4, group=None, tag=fresh)
-            t.profile = lossy_profile(lab_config_dir, relay.port)
-            before = users(d)
-            relay.lose(ADD_RESPONSE, times=lost, after=after)
-            first = cli(*t.argv)
-            assert relay.lost == lost, first.stderr + first.stdout
-            assert first.returncode == 3, first.stderr
-            report = outcome_json(first, t.where)
-            failed = [r for r in report["results"] if r["status"] == "failed"]
-            assert len(failed) == lost, failed
-            now = users(d)
-            with Binds(d) as binds:
-                for row in failed:
-                    assert "may or may not have been done" in row["error"]
-                    assert "the new password was delivered" in row["error"]
-                    login = row["target"]
-                    assert login in now  # the directory did it
-                    file = t.folder / f"{login}.password"
-                    assert file.exists(), f"{login}: the password it was given was taken back"
-                    assert binds.right(login, file.read_text().strip())[0]
-
-            resumed = cli("-o", "json", "run", "--resume", "last")
-            assert resumed.returncode == 0, resumed.stderr
-            again = outcome_json(resumed, t.where)
+        fresh = letters(uuid.uuid4().int, 4)  # this directory was not reset for it
+        t = Trial(d, cli, tmp_path, 98, rows=4, group=None, tag=fresh)
+        t.profile = dropping_profile(dropping, lab_config_dir)
+        before, dropped = users(d), len(dropping.proxy.dropped)
+        dropping.proxy.drop_answer("addResponse", times=lost)
+        first = cli(*t.argv)
+        assert dropping.proxy.dropped[dropped:] == ["addResponse"] * lost, first.stderr
+        assert first.returncode == 3, first.stderr
+        report = outcome_json(first, t.where)
+        failed = [r for r in report["results"] if r["status"] == "failed"]
+        assert len(failed) == lost, failed
+        now = users(d)
+        with Binds(d) as binds:
             for row in failed:
-                [now_row] = [r for r in again["results"] if r["target"] == row["target"]]
-                assert now_row["status"] == "changed", now_row
-                assert "done by the interrupted attempt" in now_row["summary"]
-            check(t, before, report["run"]["id"], [again])
+                assert "may or may not have been done" in row["error"]
+                assert "the new password was delivered" in row["error"]
+                login = row["target"]
+                assert login in now  # the directory did it
+                file = t.folder / f"{login}.password"
+                assert file.exists(), f"{login}: the password it was given was taken back"
+                assert binds.right(login, file.read_text().strip())[0]
+
+        resumed = cli("-o", "json", "run", "--resume", "last")
+        assert resumed.returncode == 0, resumed.stderr
+        again = outcome_json(resumed, t.where)
+        for row in failed:
+            [now_row] = [r for r in again["results"] if r["target"] == row["target"]]
+            assert now_row["status"] == "changed", now_row
+            assert "done by the interrupted attempt" in now_row["summary"]
+        check(t, before, report["run"]["id"], [again])
     finally:
         d.conn.unbind()
 
