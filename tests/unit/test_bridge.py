@@ -85,9 +85,12 @@ def test_ctrl_c_cancels_the_coroutines_and_closes_their_connections(
     assert len(cancelled) == 3
     assert events[-1] == ("h", "run_finished", "interrupted")
     finished = [e[2] for e in events if e[1] == "action_finished"]
-    assert len(finished) >= 3 and all(status == "failed" for _, status in finished)
+    # cancelled or refused while planning: nothing was written, so nothing failed
+    assert len(finished) >= 3 and all(status == "skipped" for _, status in finished)
     assert runner.report is not None
-    assert all(r.exit_code == 130 for r in runner.report.results if r.failed)
+    assert not any(r.failed for r in runner.report.results)
+    assert all("interrupted" in r.summary or "stopped first" in r.summary
+               for r in runner.report.results)
     assert server.opened == 3 and server.closed == 3  # closed before the run is
     assert server.in_flight[TENANT] == 0
     ctx.close()

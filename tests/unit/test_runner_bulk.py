@@ -7,12 +7,16 @@ import threading
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from adminkit.automation.service import _unsettled
 from adminkit.core.action import Action, Applied, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import ConnectionFailed, ValidationError
+from adminkit.core.errors import ConnectionFailed, Interrupted, ValidationError
 from adminkit.core.result import Status
 from adminkit.core.run import Run
 from adminkit.core.runner import Runner
+from adminkit.journal.hook import JournalHook
+from adminkit.journal.store import Journal
+from tests.unit.conftest import Env
 from tests.unit.toys import RecordingHook, ToyAction, ToyParams, toy
 
 Calls = list[tuple[str, str]]
@@ -189,6 +193,37 @@ def test_a_unit_that_breaks_fails_its_rows_and_the_run_goes_on() -> None:
     assert "connection reset" in (report.results[0].error or "")
     assert len([e for e in events if e[1] == "action_finished"]) == 6
     assert events[-1] == ("h", "run_finished", "failed")
+
+
+class CutShort(Batched):
+    """Ctrl-C came as the unit began writing: no connection is handed out any more."""
+
+    name = "toy.cut_short"
+
+    @classmethod
+    def apply_many(cls, ctx: Context, items: Sequence[tuple[Action[Any], Plan]]
+                   ) -> list[Applied | Exception]:
+        raise Interrupted("toy t1: the run was interrupted")
+
+
+def test_a_unit_cut_short_by_ctrl_c_is_left_for_the_resume_to_settle(env: Env) -> None:
+    """Its rows were announced and may be partly written: they fail as Interrupted (not
+    as an ordinary failure, which a resume would plan afresh and report `ok` if it finds
+    them done), so the resume reads the system and journals what it finds as this run's.
+    A row that Ctrl-C stopped while planning wrote nothing: skipped."""
+    journal = Journal(env.journal)
+    ctx = _ctx()
+    rows: list[Action[Any]] = [CutShort(ToyParams(key=k), []) for k in "abc"]
+    stop = Interrupted("toy t1: the run was interrupted")
+    rows += [toy("d", [], fail_in="plan", exc=stop), toy("e", [], fail_in="apply", exc=stop)]
+    report = Runner(ctx, [JournalHook(journal)]).execute(rows, workers=1)
+    assert [r.status for r in report.results] == [Status.FAILED] * 3 + [Status.SKIPPED,
+                                                                     Status.FAILED]
+    assert {r.error_type for r in report.results if r.failed} == {"Interrupted"}
+    assert "may be partly done" not in (report.results[0].error or "")
+    assert "interrupted" in report.results[3].summary
+    assert _unsettled(journal, ctx.run.id) == {0, 1, 2, 4}
+    journal.close()
 
 
 def test_rows_done_earlier_say_so_in_a_bulk_report() -> None:

@@ -22,7 +22,13 @@ from adminkit.core import paths
 from adminkit.core.action import Action, Plan
 from adminkit.core.config import Profile, load_profile
 from adminkit.core.context import Context
-from adminkit.core.errors import JournalError, OutcomeUnknown, PolicyRefused, UsageError
+from adminkit.core.errors import (
+    Interrupted,
+    JournalError,
+    OutcomeUnknown,
+    PolicyRefused,
+    UsageError,
+)
 from adminkit.core.result import Result
 from adminkit.core.run import Run, current_operator
 from adminkit.core.runner import RunHook, Runner, RunReport
@@ -284,7 +290,8 @@ class RunService:
 
 def _unsettled(journal: Journal, run_id: str) -> set[int]:
     """Actions whose write an attempt announced (`started`) and never reported on, or
-    reported failed with an unknown outcome (sent, its answer lost): it may be done."""
+    reported failed with an unknown outcome (sent, its answer lost; or Ctrl-C came while
+    the unit was writing): it may be done."""
     last: dict[int, dict[str, Any]] = {}
     for row in journal.entries(Filters(run_id=run_id, kinds=("action",),
                                        settled_intents=True)):
@@ -292,7 +299,10 @@ def _unsettled(journal: Journal, run_id: str) -> set[int]:
             last[int(row["idx"])] = row
     return {index for index, row in last.items() if row["status"] == "started" or (
         row["status"] == "failed" and isinstance(row["detail"], dict)
-        and row["detail"].get("error_type") == OutcomeUnknown.__name__)}
+        and row["detail"].get("error_type") in UNKNOWN_OUTCOMES)}
+
+
+UNKNOWN_OUTCOMES = (OutcomeUnknown.__name__, Interrupted.__name__)
 
 
 def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from adminkit.core.action import Action, Applied, Plan, Skip
 from adminkit.core.context import Context
-from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode
+from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode, Interrupted
 from adminkit.core.result import Result, Status
 from adminkit.core.run import Run
 from adminkit.core.secrets import redact
@@ -242,6 +242,9 @@ class Runner:
         for k, (action, index) in enumerate(items):
             try:
                 plan = self._plan(action, index)
+            except Interrupted:  # Ctrl-C came before this row wrote anything
+                results[k] = self._skipped(action, "not run: the run was interrupted")
+                continue
             except Exception as exc:  # noqa: BLE001 - it fails this action only
                 results[k] = self._caught(action, exc)
                 continue
@@ -262,6 +265,8 @@ class Runner:
             try:
                 outcomes = type(ready[0][1]).apply_many(self.ctx,
                                                         [(a, p) for _, a, p in ready])
+            except Interrupted as exc:  # announced: a resume reads the system to settle it
+                outcomes = [exc for _ in ready]
             except Exception as exc:  # noqa: BLE001 - the unit's rows fail, the run goes on
                 if self.debug:
                     traceback.print_exception(exc)
