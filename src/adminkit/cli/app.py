@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from adminkit import __version__
 from adminkit.cli.commands import LazyCommand, sub_commands
 from adminkit.cli.lazy import LazyGroup
 from adminkit.cli.roothelp import HELP
@@ -37,7 +36,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"adminkit {__version__}")
+        from adminkit.cli.extras import version_text
+
+        typer.echo(version_text(), nl=False)
         raise typer.Exit()
 
 
