@@ -8,7 +8,8 @@
    script, the extras, the shipped playbooks;
 4. the wheel goes into a fresh venv (with its dependencies, no extras) and, run from an
    empty folder with a clean environment, `adminkit --version`, `adminkit --help` and
-   `adminkit playbook list` must work and import adminkit from that venv, not from here.
+   `adminkit playbook list` and `adminkit doctor` (exit 0 in a fresh home) must work
+   and import adminkit from that venv, not from here.
 
 Prints how long each step took. Exit 1 on the first failure.
 """
@@ -92,6 +93,10 @@ def try_installed(wheel: Path, work: Path, want: str) -> None:
                   [exe, "-o", "json", "playbook", "list"], cwd=empty, env=env).stdout
     if "onboard-user" not in {row.get("name") for row in json.loads(listed)}:
         fail("the installed wheel does not list its shipped playbook onboard-user")
+    found = json.loads(step("adminkit doctor", [exe, "-o", "json", "doctor"], cwd=empty,
+                            env=env).stdout)
+    if {"python", "extra", "journal"} - {row["check"] for row in found}:
+        fail(f"adminkit doctor from the wheel reported {found}")
     where = step("import location", [str(venv / "bin/python"), "-c",
                                      "import adminkit; print(adminkit.__file__)"],
                  cwd=empty, env=env).stdout.strip()

@@ -9,31 +9,13 @@ import pytest
 
 from adminkit import __version__
 from adminkit.cli import extras
-
-METADATA = """\
-Metadata-Version: 2.1
-Name: adminkit
-Version: {version}
-Provides-Extra: all
-Provides-Extra: cups
-Provides-Extra: dev
-Provides-Extra: ghost
-Requires-Dist: pyyaml>=6
-Requires-Dist: pycups>=2.0.4; extra == "cups"
-Requires-Dist: adminkit[cups,ghost]; extra == "all"
-Requires-Dist: pytest>=8; extra == "dev"
-Requires-Dist: no-such-dist-adminkit-test>=1; extra == 'ghost'
-Requires-Dist: PyYAML; extra == "ghost"
-"""
+from tests.unit import fakedist
 
 
 @pytest.fixture
 def fake_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An installed adminkit whose metadata names an extra that is not installed."""
-    info = tmp_path / f"adminkit-{__version__}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(METADATA.format(version=__version__))
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(fakedist.write(tmp_path)))
     return tmp_path
 
 
