@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from adminkit.cli import complete
 from adminkit.cli.commands import LazyCommand, sub_commands
 from adminkit.cli.lazy import LazyGroup
 from adminkit.cli.roothelp import HELP
@@ -46,7 +47,7 @@ def _version(value: bool) -> None:
 def main_callback(
     ctx: typer.Context,
     profile: Annotated[str | None, typer.Option(
-        "--profile", "-p", envvar="ADMINKIT_PROFILE",
+        "--profile", "-p", envvar="ADMINKIT_PROFILE", autocompletion=complete.profiles,
         help="Customer profile to act on (see `adminkit profile list`).")] = None,
     ticket: Annotated[str | None, typer.Option(
         "--ticket", "-t", help="Ticket this work is for; each action is noted on it.")] = None,

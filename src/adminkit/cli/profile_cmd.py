@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from adminkit.cli import complete
 from adminkit.cli.state import OutputFormat, state_of
 
 if TYPE_CHECKING:
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
     from adminkit.core.health import Check
 
 app = typer.Typer(help="List, show and check customer profiles.", no_args_is_help=True)
-Name = Annotated[str, typer.Argument(help="Profile name (the file's name without .yaml).")]
+Name = Annotated[str, typer.Argument(help="Profile name (the file's name without .yaml).",
+                                     autocompletion=complete.profiles)]
 
 
 @app.command("list")
@@ -139,8 +141,8 @@ def new(
         "--no-input", help="Ask nothing: every answer from the flags (for scripts).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing profile.")
                      ] = False,
-    check_after: Annotated[bool, typer.Option(
-        "--check/--no-check", help="Run `profile check` on it once written.")] = True,
+    no_check: Annotated[bool, typer.Option(
+        "--no-check", help="Do not run `profile check` on it once written.")] = False,
 ) -> None:
     """Make a profile: asks for the directory, ticket system and mail relay.
 
@@ -180,5 +182,5 @@ def new(
     typer.echo(f"wrote {path}", err=True)
     for note in ask.notes:
         typer.echo(f"to do: {note}", err=True)
-    if check_after:
+    if not no_check:
         check(ctx, name)
