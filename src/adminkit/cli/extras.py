@@ -8,7 +8,6 @@ another domain adds to pyproject.toml shows up here without a change.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 DIST = "adminkit"
 # Extras that are bundles of the others (`all`) or tooling (`dev`), not features.
@@ -17,13 +16,18 @@ _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRA = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 
 
-@dataclass(frozen=True)
 class Extra:
-    """One extra: the distributions it needs and those of them that are missing."""
+    """One extra: the distributions it needs and those of them that are missing.
+    (A plain class: `dataclasses` would add a sixth to `--version`'s start-up.)"""
 
-    name: str
-    needs: tuple[str, ...]
-    missing: tuple[str, ...] = field(default=())
+    __slots__ = ("missing", "name", "needs")
+
+    def __init__(self, name: str, needs: tuple[str, ...], missing: tuple[str, ...] = ()
+                 ) -> None:
+        self.name, self.needs, self.missing = name, needs, missing
+
+    def __repr__(self) -> str:
+        return f"Extra({self.name!r}, {self.needs!r}, {self.missing!r})"
 
     @property
     def installed(self) -> bool:
