@@ -126,6 +126,18 @@ def test_a_journal_that_fails_verification_fails(cli: Any, private: Any) -> None
     assert "journal verify" in bad["fix"]
 
 
+def test_a_lost_journal_key_fails_with_what_to_do(cli: Any, private: Any) -> None:
+    journal = Journal(private.journal)
+    _note(journal, "R-1", timedelta(0))
+    journal.close()
+    (private.state / "adminkit" / "journal.key").unlink()
+    code, rows = findings(cli)
+    [bad] = of(rows, "journal")
+    assert code == 1 and bad["detail"].startswith("cannot be verified: ")
+    assert "the journal key is missing" in bad["detail"]
+    assert bad["fix"].startswith("put the journal key back from your backups")
+
+
 def test_the_table_says_problems_found(cli: Any, private: Any) -> None:
     private.config.chmod(0o705)
     res = cli("doctor")

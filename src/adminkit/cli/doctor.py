@@ -195,6 +195,11 @@ def _verified(journal: Any) -> Finding:
         keyed = f", keyed from row {report.keyed_from}" if report.keyed_from else ""
         return Finding("journal", where, "ok", f"{report.rows} rows verified{keyed}")
     first = f" (first bad row {report.first_bad})" if report.first_bad is not None else ""
+    if journal.key is None:  # nothing else can be told without the key
+        return Finding("journal", where, "fail", f"cannot be verified: {journal.key_problem}",
+                       "put the journal key back from your backups (the key file, or what "
+                       "ADMINKIT_JOURNAL_KEY names); without it the journal can be read and "
+                       "exported, not verified nor appended to")
     fix = ("keep the file as evidence; `adminkit journal verify` lists every problem. A "
            "dropped trigger or a lost head file alone: `journal verify --restore` once you "
            "know why; altered rows: start a new journal (ADMINKIT_JOURNAL) for new runs")
