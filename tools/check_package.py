@@ -3,7 +3,8 @@
     python tools/check_package.py [--out DIR] [--keep]
 
 1. `python -m build` makes both (in an isolated build environment, as pip would);
-2. `twine check --strict` checks their metadata and that the README renders on PyPI;
+2. the README renders as PyPI renders it (readme_renderer), and `twine check --strict`
+   checks both files' metadata;
 3. the wheel's own metadata: the version is `adminkit.__version__`, the `adminkit`
    script, the extras, the shipped playbooks;
 4. the wheel goes into a fresh venv (with its dependencies, no extras) and, run from an
@@ -52,6 +53,23 @@ def version() -> str:
         fail("no __version__ in src/adminkit/__init__.py")
     assert found
     return found.group(1)
+
+
+def readme_renders() -> None:
+    """twine passes a Markdown README it cannot render (no Markdown renderer installed)
+    with a mere warning: render it as PyPI will, and fail if that gives nothing."""
+    import warnings
+
+    from readme_renderer.markdown import render
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            html = render((ROOT / "README.md").read_text(encoding="utf-8"))
+        except UserWarning as exc:
+            fail(f"the README cannot be rendered: {exc}")
+    if not html:
+        fail("the README renders to nothing (as PyPI would show it)")
 
 
 def check_wheel(wheel: Path, want: str) -> None:
@@ -124,6 +142,7 @@ def main() -> None:
             fail(f"expected one wheel and one sdist, got {[p.name for p in built]}")
         if f"-{want}-" not in wheels[0].name or f"-{want}." not in sdists[0].name:
             fail(f"built {[p.name for p in built]}, expected version {want}")
+        readme_renders()
         step("twine check --strict", [sys.executable, "-m", "twine", "check", "--strict",
                                       *map(str, built)])
         check_wheel(wheels[0], want)
