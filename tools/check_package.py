@@ -1,6 +1,6 @@
 """CI: build the sdist and the wheel, check them, and run the wheel away from the repository.
 
-    python tools/check_package.py [--out DIR] [--keep]
+    python tools/check_package.py [--out DIR]
 
 1. `python -m build` makes both (in an isolated build environment, as pip would);
 2. the README renders as PyPI renders it (readme_renderer), and `twine check --strict`
