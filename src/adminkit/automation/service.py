@@ -201,7 +201,8 @@ class RunService:
         try:
             verdict = journal.verify()
             if not verdict.ok:
-                raise JournalError(f"the journal fails verification at row {verdict.first_bad} "
+                where = f" at row {verdict.first_bad}" if verdict.first_bad else ""
+                raise JournalError(f"the journal fails verification{where} "
                                    f"({verdict.reason}): run {run_id} will not be resumed "
                                    "from it", hint="`adminkit journal verify` says more; "
                                                    "run the command again instead")
