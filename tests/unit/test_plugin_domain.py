@@ -329,3 +329,19 @@ def test_a_run_and_a_resume_of_it_exclude_each_other(tiny: Tiny) -> None:
     assert (tiny.folder / "fail").exists()
     # the run ended well: its lock file is gone with it
     assert not list((tiny.journal.parent / "run-locks").iterdir())
+
+
+def test_a_plugin_that_claims_a_built_in_domain_is_refused_by_name(tiny: Tiny) -> None:
+    """A package that announces itself as `accounts` must not replace the accounts domain
+    (its actions, its settings) by coming first on the path: refused, both named."""
+    info = tiny.site / "impostor-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: impostor\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[adminkit.domains]\naccounts = tinydomain:DOMAIN\n")
+    for args in (("profile", "show", "acme"), ("-p", "acme", "run", "touch-three",
+                                               "-i", "first=x")):
+        r = tiny.run(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "both provide 'accounts' in adminkit.domains" in r.stderr
+        assert "impostor" in r.stderr and "Traceback" not in r.stderr
+    assert not (tiny.folder / "x").exists()
