@@ -109,7 +109,7 @@ def test_its_action_runs_in_a_playbook_journaled_and_resumes_from_the_record(
         tiny: Tiny) -> None:
     first = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
     assert first.returncode == 1, first.stderr  # step 2 refuses 'fail'
-    assert (tiny.folder / "alpha").exists()
+    assert (tiny.folder / "alpha").exists(), first.stdout + first.stderr
     assert not (tiny.folder / "last").exists()  # on_error: stop
     journal = Journal(tiny.journal)
     [run] = journal.entries(Filters(kinds=("run",)))
@@ -345,3 +345,22 @@ def test_a_plugin_that_claims_a_built_in_domain_is_refused_by_name(tiny: Tiny) -
         assert "both provide 'accounts' in adminkit.domains" in r.stderr
         assert "impostor" in r.stderr and "Traceback" not in r.stderr
     assert not (tiny.folder / "x").exists()
+
+
+def test_a_playbook_edited_after_its_run_began_is_not_resumed(tiny: Tiny) -> None:
+    """The record holds the steps' index; a changed file would redo or skip other steps
+    than the ones that ran. Refused (exit 2), nothing run; unchanged, it resumes."""
+    first = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
+    assert first.returncode == 1  # step 2 refuses 'fail'
+    book = tiny.root / "config" / "playbooks" / "touch-three.yaml"
+    original = book.read_text()
+    book.write_text(original.replace("with: {name: last}", "with: {name: other}"))
+    (tiny.folder / "fail.allowed").write_text("")
+    r = tiny.run("run", "--resume", "last")
+    assert r.returncode == 2, r.stderr
+    assert "was changed after run" in r.stderr and "Traceback" not in r.stderr
+    assert not (tiny.folder / "fail").exists() and not (tiny.folder / "other").exists()
+    book.write_text(original)
+    r = tiny.run("run", "--resume", "last")
+    assert r.returncode == 0, r.stderr
+    assert (tiny.folder / "fail").exists() and (tiny.folder / "last").exists()
