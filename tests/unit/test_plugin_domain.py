@@ -81,6 +81,7 @@ def test_the_section_is_known_only_with_the_plugin(tiny: Tiny) -> None:
     without = tiny.run("profile", "show", "acme", plugin=False)
     assert without.returncode == 2
     assert "acme.yaml:2:1: tiny: unknown setting" in without.stderr
+    assert "the plug-in that provides it is not installed" in without.stderr
 
 
 def test_a_bad_value_in_the_section_names_file_line_and_column(tiny: Tiny) -> None:
