@@ -4,6 +4,7 @@ else starts, and the journal says exactly what is on the server."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -62,6 +63,9 @@ def test_ctrl_c_during_a_bulk_import(slapd: LabServer, lab_config_dir: Path,
     finally:
         proc.kill()
     assert proc.returncode == 130, err
+    assert re.search(r"interrupted: \d+ changed, .*\d+ skipped; what finished is in the "
+                     r"journal \(run R-[\w-]+\)", err), err
+    assert "finish it: adminkit run --resume R-" in err
 
     try:
         _check(journal_path, passwords, lab_config_dir)

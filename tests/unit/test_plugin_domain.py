@@ -365,3 +365,14 @@ def test_a_playbook_edited_after_its_run_began_is_not_resumed(tiny: Tiny) -> Non
     r = tiny.run("run", "--resume", "last")
     assert r.returncode == 0, r.stderr
     assert (tiny.folder / "fail").exists() and (tiny.folder / "last").exists()
+
+
+def test_ctrl_c_says_what_was_done_and_how_to_finish(tiny: Tiny) -> None:
+    r = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=ctrl-c")
+    assert r.returncode == 130, r.stderr
+    journal = Journal(tiny.journal)
+    [run] = journal.entries(Filters(kinds=("run",)))
+    journal.close()
+    assert f"interrupted before any action finished (run {run['run_id']})" in r.stderr
+    assert f"finish it: adminkit run --resume {run['run_id']}" in r.stderr
+    assert "Traceback" not in r.stderr
