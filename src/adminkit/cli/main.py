@@ -49,13 +49,13 @@ def answered_without_typer(argv: list[str]) -> bool:
 
 def main() -> None:
     """Entry point: run the app, turn AdminkitErrors into messages and exit codes."""
-    if answered_without_typer(sys.argv[1:]):
-        return
-    from adminkit.cli.errors import show_warnings
-
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
-    show_warnings()
     try:
+        if answered_without_typer(sys.argv[1:]):  # plug-ins listed: may be refused
+            return
+        from adminkit.cli.errors import show_warnings
+
+        show_warnings()
         import typer
 
         from adminkit.cli.app import app
