@@ -94,6 +94,7 @@ class FakeServiceNow(ServerFake):
     kind = "servicenow"
     refusal = "401"
     note_write = ("PATCH", "/api/now/table/")
+    note_refusal = 400  # refused for good: a data policy or a business rule
     missing_ticket = "INC0099999"
 
     def __init__(self, *, user: str = "adminkit.integration",

@@ -101,6 +101,7 @@ class FakeZammad(ServerFake):
     kind = "zammad"
     refusal = "401"
     note_write = ("POST", "/api/v1/ticket_articles")
+    note_refusal = 422  # how it refuses a note for good: Zammad's validation error
     missing_ticket = "999999"
 
     def __init__(self, *, token: str = "zammad-access-token-1",  # noqa: S107 - test credential
@@ -114,11 +115,17 @@ class FakeZammad(ServerFake):
         self.articles: dict[int, Article] = {}
         self.agent = User(999, user, user, "Agent", "Smith")  # whom the credentials name
         self.forbidden: set[int] = set()  # tickets in groups the agent has no access to
+        # The account's role has ticket.agent: without it (a customer) Zammad stores every
+        # article with `internal: false`, whatever was asked, and still answers 201.
+        self.ticket_agent = True
         self._ids = itertools.count(1)
         self._numbers = itertools.count(31001)
         super().__init__()
 
     # -- what the contract suite asks of every ticket fake ----------------------------
+    def deny_internal(self) -> None:
+        self.ticket_agent = False
+
     def tickets_config(self, secret_ref: str) -> TicketsConfig:
         """An agent's access token (Profile > Token Access)."""
         return TicketsConfig(kind="zammad", url=self.url, token=secret_ref)
@@ -283,6 +290,7 @@ class FakeZammad(ServerFake):
                 raise BadRequest("Invalid base64 in attachment data", status=422) from None
             attachments.append({"filename": att["filename"], "data": raw,
                                 "mime-type": att["mime-type"]})
+        internal = internal and self.ticket_agent
         art = Article(next(self._ids), ticket.id, body, content_type, kind, internal,
                       str(data.get("subject") or ""), str(data.get("to") or ""), attachments)
         self.articles[art.id] = art

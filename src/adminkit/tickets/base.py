@@ -73,6 +73,16 @@ class Rejected(ConnectionFailed):
     same note will not help, so it waits as `failed` for a person."""
 
 
+class NotePublished(ConnectionFailed):
+    """The note was posted, but the system made it public although it was asked internal
+    (the account lacks the right): it cannot be taken back, so it is a failure of its own
+    kind, recorded as `published`, never as `delivered`. Exit 3 like a refused right."""
+
+    def __init__(self, message: str, *, remote_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.remote_id = remote_id
+
+
 class RetryLater(ConnectionFailed):
     """Rate-limited, overloaded or unreachable: try again, not before `retry_after` seconds."""
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
+from adminkit.tickets.base import ID_PATTERNS, NotePublished, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -47,6 +47,7 @@ class Jira:
             raise UsageError(f"profile {profile.name}: Jira needs tickets.user and "
                              "tickets.password, or tickets.token", hint=CREDENTIALS)
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+        self.allow_public = cfg.allow_public_notes
 
     def close(self) -> None:
         self.http.close()
@@ -79,7 +80,16 @@ class Jira:
         # 404: no such request, not a service-desk request, or not visible;
         # 403: visible, but this account may not comment on it.
         check(r, what, missing=(403, 404))
-        return str(_json(r, what).get("id", ""))
+        comment = _json(r, what)
+        remote = str(comment.get("id", ""))
+        # "Customers can set comments to public visibility only": the answer says which.
+        if internal and comment.get("public") is True and not self.allow_public:
+            raise NotePublished(f"{what}: Jira made the comment public (comment {remote}): "
+                                "the account is a customer of the service desk, not an agent",
+                                remote_id=remote,
+                                hint="make the account an agent of the service project, or "
+                                     "set tickets.allow_public_notes: true")
+        return remote
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         key = self._key(ticket_id)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
+from adminkit.tickets.base import ID_PATTERNS, NotePublished, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -72,6 +72,7 @@ class Zammad:
             raise UsageError(f"profile {profile.name}: tickets.options.public_type must be one "
                              f"of {', '.join(PUBLIC_TYPES)}")
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+        self.allow_public = cfg.allow_public_notes
 
     def close(self) -> None:
         self.http.close()
@@ -126,7 +127,16 @@ class Zammad:
             article["type"] = self.public_type
             if self.public_type == "email":
                 article["to"] = self._customer_email(ticket, what)
-        return str(self._post_article(article, what).get("id", ""))
+        answer = self._post_article(article, what)
+        remote = str(answer.get("id", ""))
+        # Without ticket.agent Zammad stores `internal: false` whatever was asked (201).
+        if internal and answer.get("internal") is False and not self.allow_public:
+            raise NotePublished(f"{what}: Zammad made the note public (article {remote}): "
+                                "the account's role lacks the ticket.agent permission",
+                                remote_id=remote,
+                                hint="give the account an agent role (ticket.agent), or set "
+                                     "tickets.allow_public_notes: true")
+        return remote
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         ticket = self._id(ticket_id)
