@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Install, start, check, reset and stop the lab: real Samba AD, OpenLDAP, CUPS, "
-         "SSH hosts, Request Tracker and an SMTP sink on 127.0.0.0/8, for tests and demos.",
+         "SSH hosts, Request Tracker, Redmine and an SMTP sink on 127.0.0.0/8, for tests "
+         "and demos.",
     no_args_is_help=True)
 
 Servers = Annotated[list[str] | None, typer.Argument(
-    help="samba, slapd, cups, ssh, rt, smtp (default: all).", show_default=False)]
+    help="samba, slapd, cups, ssh, rt, smtp, redmine (default: all).", show_default=False)]
 LabDir = Annotated[Path | None, typer.Option(
     "--lab-dir", envvar="ADMINKIT_LAB_DIR",
     help="Lab state folder (default $XDG_STATE_HOME/adminkit/lab).")]
@@ -50,7 +51,8 @@ def install(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None)
 def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> None:
     """Install what is missing, start what is not running, wait until each answers.
 
-    Writes the profiles `lab` (Samba AD) and `lab-openldap`. Idempotent.
+    Writes the profiles `lab` (Samba AD) and `lab-openldap` (and `lab-redmine` once
+    Redmine is set up). Idempotent.
 
     Example: adminkit lab up samba rt
     """
