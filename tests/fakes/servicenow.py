@@ -114,6 +114,12 @@ class FakeServiceNow(ServerFake):
                     "email": "adminkit@example.com", "active": "true",
                     "web_service_access_only": "true"}
         self.store.users[api_user["sys_id"]] = api_user
+        # An instance is never without journal entries (demo data, any record's history):
+        # one on a record of its own, so a read of sys_journal_field finds a row.
+        self.store.journal.append({
+            "sys_id": _sys_id(), "element_id": _sys_id(), "element": "work_notes",
+            "name": "incident", "value": "Out-of-box demo work note", "sys_created_on": _now(),
+            "sys_created_by": "admin"})
         self.read_only: set[str] = set()  # fields a write ACL silently drops from updates
         self.unqueryable: set[str] = set()  # fields whose query conditions the instance drops
         self._numbers = itertools.count(20001)

@@ -299,11 +299,14 @@ class FakeZammad(ServerFake):
 
     def _me(self, req: Request) -> Reply:
         me = self.agent
-        return json_reply(200, {"id": me.id, "login": me.login, "email": me.email,
-                                "firstname": me.firstname, "lastname": me.lastname,
-                                "active": True, "verified": False, "role_ids": [2],
-                                "group_ids": {"2": ["full"]}, "login_failed": 0,
-                                "preferences": {"locale": "en-us"}})
+        role_ids = [2] if self.ticket_agent else [3]  # out of the box: Agent, or Customer
+        data: dict[str, Any] = {
+            "id": me.id, "login": me.login, "email": me.email, "firstname": me.firstname,
+            "lastname": me.lastname, "active": True, "verified": False, "role_ids": role_ids,
+            "group_ids": {"2": ["full"]}, "login_failed": 0, "preferences": {"locale": "en-us"}}
+        if req.arg("expand") == "true":  # ids resolved to names, as `expand=true` does
+            data["roles"] = [{1: "Admin", 2: "Agent", 3: "Customer"}[i] for i in role_ids]
+        return json_reply(200, data)
 
     def _get_user(self, req: Request, ident: str) -> Reply:
         user = self.users.get(int(ident))

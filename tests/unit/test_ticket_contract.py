@@ -24,9 +24,9 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from adminkit.core.errors import AuthenticationFailed, ExitCode
+from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, ExitCode
 from adminkit.journal.store import Filters, Journal
-from adminkit.tickets.base import TicketNotFound, TicketSystem
+from adminkit.tickets.base import TicketNotFound, TicketRef, TicketSystem
 from adminkit.tickets.outbox import BACKOFF_FIRST, FlushReport, flush
 from adminkit.tickets.settings import ticket_settings
 from adminkit.tickets.systems import limits, opener
@@ -70,6 +70,14 @@ NOT_APPLICABLE = {
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
         "not add is refused (ERROR_GLPI_ADD), which the coded-refusal case covers",
+    ("local", "ping: internal notes"): LOCAL + "it has no rights to check",
+    ("glpi", "ping: internal notes"): "GLPI does not make follow-ups public (see above)",
+    ("servicenow", "ping: internal notes"):
+        "work notes are never made comments (see above); its ping checks instead that "
+        "the journal can be read back (test_tickets_servicenow.py)",
+    ("jira", "ping: internal notes"):
+        "no cheap call says whether the account is an agent of the request's service "
+        "desk; the answer's `public` is checked on every comment instead",
     ("servicenow", "internal made public"):
         "work_notes and comments are separate fields: a field the account may not write "
         "saves nothing (NoteNotSaved), it never moves a work note into comments",
@@ -238,6 +246,22 @@ def test_a_note_asked_public_arrives_public(rig: Rig) -> None:
     assert rig.flush() == FlushReport(delivered=1)
     [note] = rig.peer.notes(ticket)
     assert (note.text, note.internal) == (NOTE, False)
+
+
+@pytest.mark.parametrize("peer", backends("ticket show"), indirect=True)
+def test_ticket_show_lists_the_notes_with_their_visibility(rig: Rig, cli: Cli) -> None:
+    ticket = rig.peer.create_ticket()
+    with rig.system() as system:
+        system.add_note(ticket, NOTE)
+        system.add_note(ticket, "For the customer: done.", internal=False)
+    r = cli("--profile", "acme", "ticket", "show", str(TicketRef(rig.peer.kind, ticket)),
+            "-o", "json")
+    assert r.code == 0, r.err
+    shown = json.loads(r.out)["notes"]
+    assert [(n["internal"], n["body"]) for n in shown][-2:] == [
+        (True, NOTE), (False, "For the customer: done.")]
+    assert [(n.internal, n.text) for n in rig.peer.notes(ticket)][-2:] == [
+        (True, NOTE), (False, "For the customer: done.")]
 
 
 # -- never twice ---------------------------------------------------------------------------
@@ -419,6 +443,18 @@ def test_a_profile_that_accepts_public_notes_has_them_delivered(rig: Rig) -> Non
     rig.queue(ticket)
     assert rig.flush() == FlushReport(delivered=1)
     assert [n.internal for n in rig.server.notes(ticket)] == [False]
+
+
+@pytest.mark.parametrize("peer", backends("ping: internal notes"), indirect=True)
+def test_ping_fails_when_the_account_may_not_write_internal_notes(rig: Rig) -> None:
+    rig.server.deny_internal()
+    with rig.system() as system, pytest.raises(ConnectionFailed) as err:
+        system.ping()
+    assert err.value.exit_code == ExitCode.CONNECTION and err.value.hint
+    assert "public" in err.value.message and "allow_public_notes" in err.value.hint
+    rig.limit(allow_public_notes=True)  # a profile may accept public notes explicitly
+    with rig.system() as system:
+        assert "accepted: tickets.allow_public_notes" in system.ping()
 
 
 # -- permanent trouble: failed, for a person ----------------------------------------------

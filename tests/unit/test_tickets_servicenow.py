@@ -200,9 +200,10 @@ def test_tls_is_verified_against_the_profiles_ca_file(monkeypatch: pytest.Monkey
 def test_ping_names_the_account_and_the_table(snow: ServiceNow, fake: FakeServiceNow) -> None:
     text = snow.ping()
     assert text == ("ServiceNow Table API: authenticated as Adminkit Integration "
-                    "(adminkit.integration), table incident readable")
+                    "(adminkit.integration), table incident readable, journal readable")
     assert [r.path for r in fake.requests] == ["/api/now/table/sys_user",
-                                                      "/api/now/table/incident"]
+                                               "/api/now/table/incident",
+                                               "/api/now/table/sys_journal_field"]
     assert fake.password not in text
 
 
@@ -215,7 +216,8 @@ def test_ping_with_an_oauth_token_names_no_user(fake: FakeServiceNow,
         text = backend.ping()
     finally:
         backend.close()
-    assert text == "ServiceNow Table API: OAuth token accepted, table sc_req_item readable"
+    assert text == ("ServiceNow Table API: OAuth token accepted, table sc_req_item readable, "
+                    "journal readable")
     clean(fake)
 
 
@@ -226,6 +228,41 @@ def test_ping_when_the_account_may_not_read_sys_user(snow: ServiceNow,
         in snow.ping()
     fake.empty_as_404 = True  # Table API v1: an empty answer is a 404
     assert "(its sys_user record is not readable), table incident readable" in snow.ping()
+
+
+def test_ping_fails_when_the_journal_is_not_readable(fake: FakeServiceNow, snow: ServiceNow,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.journal_readable = False  # the read ACL hides every row, answering 200 []
+    with pytest.raises(ConnectionFailed, match="sees no journal entries") as err:
+        snow.ping()
+    assert err.value.exit_code == 3 and "sys_journal_field" in (err.value.hint or "")
+    record = ServiceNow(profile_for(fake, monkeypatch, options={"find_notes_in": "record"}))
+    try:
+        assert record.ping().endswith("table incident readable")  # it needs no journal
+    finally:
+        record.close()
+
+
+def test_a_redelivery_without_journal_access_does_not_post_twice(
+        fake: FakeServiceNow, snow: ServiceNow) -> None:
+    fake.journal_readable = False
+    snow.add_note("INC0012345", NOTE)  # posted; the answer, say, was lost
+    assert snow.find_note("INC0012345", marker(RUN, 0)) == fake.find("INC0012345")["sys_id"]
+    assert snow.find_note("INC0012345", marker(RUN, 1)) is None
+
+
+def test_notes_lists_work_notes_and_comments_every_page(fake: FakeServiceNow,
+                                                        snow: ServiceNow,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("adminkit.tickets.servicenow.PAGE", 2)
+    for n in range(3):
+        snow.add_note("INC0012345", f"work note {n}")
+    snow.add_note("INC0012345", "for the caller", internal=False)
+    assert [(n["internal"], n["body"]) for n in snow.notes("INC0012345")] == [
+        (True, "work note 0"), (True, "work note 1"), (True, "work note 2"),
+        (False, "for the caller")]
+    reads = fake.seen("GET", "/api/now/table/sys_journal_field")
+    assert [r.arg("sysparm_offset") for r in reads] == ["0", "2", "4"]  # 2 full, then none
 
 
 def test_ping_at_an_address_that_is_no_instance(snow: ServiceNow, fake: FakeServiceNow) -> None:

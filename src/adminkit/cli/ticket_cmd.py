@@ -156,8 +156,11 @@ def list_(ctx: typer.Context,
 @app.command("show")
 def show(ctx: typer.Context, ticket: Annotated[str, typer.Argument(
         help="A local ticket number, or a reference like rt:42 (with --profile).")]) -> None:
-    """A ticket with its notes: the local store's, or the profile's system's where it can
-    list them (Request Tracker)."""
+    """A ticket with its notes, every page of them: the local store's, or the profile's
+    system's (Request Tracker, Redmine, Jira, ServiceNow, Zammad, GLPI).
+
+    Example: adminkit --profile acme ticket show redmine:42 -o json
+    """
     from adminkit.cli.output import emit_rows
     from adminkit.cli.session import profile_of
     from adminkit.core.errors import UsageError

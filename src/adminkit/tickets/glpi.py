@@ -248,6 +248,13 @@ class Glpi:
                 break
         return found
 
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The ticket's follow-ups, oldest first, every page (`adminkit ticket show`)."""
+        return [{"time": f.get("date"), "author": f.get("users_id"),
+                 "internal": str(f.get("is_private")) == "1",
+                 "body": html.unescape(str(f.get("content") or ""))}
+                for f in self.followups(ticket_id)]
+
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         # GLPI stores follow-ups HTML-escaped; the marker has no characters that change.
         for item in self.followups(ticket_id):

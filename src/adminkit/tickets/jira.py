@@ -91,22 +91,39 @@ class Jira:
                                      "set tickets.allow_public_notes: true")
         return remote
 
-    def find_note(self, ticket_id: str, marker: str) -> str | None:
+    def comments(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Every comment on the request, public and internal, page by page to the last."""
         key = self._key(ticket_id)
         what = f"Jira {key}: read comments"
+        found: list[dict[str, Any]] = []
         start = 0
         while True:
             r = send(partial(self.http.get, f"/rest/servicedeskapi/request/{key}/comment",
                              params={"start": start, "limit": PAGE}), what)
             check(r, what, missing=(403, 404))
             page = _json(r, what)
-            values = page.get("values") or []
-            for comment in values:
-                if isinstance(comment, dict) and marker in str(comment.get("body", "")):
-                    return str(comment.get("id"))
+            values = [c for c in page.get("values") or [] if isinstance(c, dict)]
+            found += values
             if page.get("isLastPage", True) or not values:
-                return None
+                return found
             start += len(values)
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        for comment in self.comments(ticket_id):
+            if marker in str(comment.get("body", "")):
+                return str(comment.get("id"))
+        return None
+
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The request's comments, oldest first (`adminkit ticket show`)."""
+        out = []
+        for c in self.comments(ticket_id):
+            created, author = c.get("created"), c.get("author")
+            out.append({"time": created.get("iso8601") if isinstance(created, dict) else None,
+                        "author": author.get("displayName") if isinstance(author, dict)
+                        else None, "internal": c.get("public") is False,
+                        "body": str(c.get("body", ""))})
+        return out
 
     def get(self, ticket_id: str) -> Ticket:
         key = self._key(ticket_id)

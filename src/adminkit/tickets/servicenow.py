@@ -39,6 +39,7 @@ REQUESTER = {"incident": "caller_id", "sc_request": "requested_for",
              "sc_req_item": "requested_for", "change_request": "requested_by"}
 DONE_STATES = {"6", "7", "resolved", "closed"}  # out-of-box task states that end the work
 JOURNALS = "work_notes,comments"
+PAGE = 100  # journal entries per request when listing notes
 TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,79}")
 
 
@@ -138,7 +139,26 @@ class ServiceNow:
         if not _no_record(r):  # an empty (or hidden) table: still readable
             check_login(r, what, hint=hint)
             _result(r, what, list)
-        return f"ServiceNow Table API: {who}, table {table} readable"
+        return f"ServiceNow Table API: {who}, table {table} readable{self._journal_readable()}"
+
+    def _journal_readable(self) -> str:
+        """De-duplication reads sys_journal_field; a read ACL there hides every row without
+        an error, so one row must come back (every instance has journal entries)."""
+        if self.find_in == "record":
+            return ""
+        what = "ServiceNow: read sys_journal_field"
+        r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
+            "sysparm_limit": 1, "sysparm_fields": "sys_id"}), what)
+        rows = [] if r.status_code in (403, 404) else _result(r, what, list)
+        if r.status_code != 403 and r.status_code != 404:
+            check(r, what)
+        if not rows:
+            raise ConnectionFailed(f"{what}: the account sees no journal entries: notes "
+                                   "cannot be read back, so a redelivery could not tell "
+                                   "whether a note is already there",
+                                   hint="give the account read access to sys_journal_field, "
+                                        "or set tickets.options.find_notes_in: record")
+        return ", journal readable"
 
     # -- finding the record --------------------------------------------------------------
     def _table_of(self, number: str) -> str:
@@ -189,29 +209,58 @@ class ServiceNow:
         return f"{table}:{sys_id}:{after}"
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
+        """The journal entry with the marker; where sys_journal_field shows nothing (its
+        read ACL hides rows without a word), the record's journal fields as the form
+        shows them: a redelivery never posts twice for want of a read right."""
         table, sys_id = self._record(ticket_id)
         what = f"ServiceNow {ticket_id}: read notes"
-        if self.find_in == "record":
-            r = send(lambda: self.http.get(f"/api/now/table/{table}/{sys_id}", params={
-                "sysparm_fields": JOURNALS, "sysparm_display_value": "true"}), what)
-            check(r, what)
-            result = _result(r, what)
-            found = any(marker in str(result.get(f) or "") for f in JOURNALS.split(","))
-            return sys_id if found else None
-        # "^" separates conditions; a marker holding one is matched on our side only.
-        like = "" if "^" in marker else f"^valueLIKE{marker}"
-        r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
-            "sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}{like}",
-            "sysparm_fields": "sys_id,element_id,value", "sysparm_limit": 100 if like else 1000}),
-            what)
-        if r.status_code == 404:  # Table API v1: nothing matched
-            return None
+        if self.find_in == "journal":
+            # "^" separates conditions; a marker holding one is matched on our side only.
+            like = "" if "^" in marker else f"^valueLIKE{marker}"
+            r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
+                "sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}{like}",
+                "sysparm_fields": "sys_id,element_id,value",
+                "sysparm_limit": 100 if like else 1000}), what)
+            if r.status_code != 404:  # Table API v1: nothing matched
+                check(r, what)
+                for row in _result(r, what, list):
+                    if (isinstance(row, dict) and row.get("element_id") == sys_id
+                            and marker in str(row.get("value") or "")):
+                        return str(row.get("sys_id"))
+        r = send(lambda: self.http.get(f"/api/now/table/{table}/{sys_id}", params={
+            "sysparm_fields": JOURNALS, "sysparm_display_value": "true"}), what)
         check(r, what)
-        for row in _result(r, what, list):
-            if (isinstance(row, dict) and row.get("element_id") == sys_id
-                    and marker in str(row.get("value") or "")):
-                return str(row.get("sys_id"))
-        return None
+        result = _result(r, what)
+        found = any(marker in str(result.get(f) or "") for f in JOURNALS.split(","))
+        return sys_id if found else None
+
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Work notes and comments, oldest first, every page (`adminkit ticket show`):
+        sys_journal_field, which the account must be allowed to read."""
+        _, sys_id = self._record(ticket_id)
+        what = f"ServiceNow {ticket_id}: read notes"
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params = {"sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}"
+                                       "^ORDERBYsys_created_on",
+                      "sysparm_fields": "sys_id,element_id,element,value,sys_created_on,"
+                                        "sys_created_by",
+                      "sysparm_limit": PAGE, "sysparm_offset": offset}
+            r = send(lambda p=params: self.http.get("/api/now/table/sys_journal_field",
+                                                      params=p), what)
+            if r.status_code == 404:  # Table API v1: nothing (more) matched
+                break
+            check(r, what)
+            page = _result(r, what, list)
+            rows += [row for row in page if isinstance(row, dict)
+                     and row.get("element_id") == sys_id]
+            if len(page) < PAGE:
+                break
+            offset += PAGE
+        return [{"time": row.get("sys_created_on"), "author": row.get("sys_created_by"),
+                 "internal": row.get("element") == "work_notes",
+                 "body": str(row.get("value") or "")} for row in rows]
 
     def get(self, ticket_id: str) -> Ticket:
         table, sys_id = self._record(ticket_id)
