@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adminkit.core.errors import ActionFailed, AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.journal.store import Journal
 from adminkit.tickets.base import Rejected, TicketNotFound
+from adminkit.tickets.outbox import FlushReport, flush
 from adminkit.tickets.servicenow import NoteNotSaved, ServiceNow
 from tests.fakes.httpserver import Reply, self_signed_tls
-from tests.fakes.outbox_rig import NOTE, RUN, marker
+from tests.fakes.outbox_rig import NOTE, RUN, make_due, marker, queue_note
 from tests.fakes.servicenow import FakeServiceNow
 from tests.fakes.ticketfake import profile_for
 
@@ -298,4 +301,58 @@ def test_a_note_the_instance_silently_drops_is_not_delivered(snow: ServiceNow,
     with pytest.raises(NoteNotSaved, match="saved nothing") as err:
         snow.add_note("INC0012345", NOTE)
     assert isinstance(err.value, TicketNotFound)  # permanent: the outbox leaves it for a person
+    assert fake.journal_of("INC0012345") == []
+
+
+CLIENT_ID, CLIENT_SECRET = "adminkit-client-1", "oauth-client-secret-7"
+
+
+@pytest.fixture
+def oauth(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceNow]:
+    """The backend with OAuth client credentials (both Secrets, from the environment)."""
+    fake.oauth_clients[CLIENT_ID] = CLIENT_SECRET
+    monkeypatch.setenv("SNOW_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("SNOW_CLIENT_SECRET", CLIENT_SECRET)
+    backend = ServiceNow(profile_for(fake, monkeypatch, user=None, password=None,
+                                     client_id="env:SNOW_CLIENT_ID",
+                                     client_secret="env:SNOW_CLIENT_SECRET"))
+    yield backend
+    backend.close()
+    clean(fake)
+
+
+def test_client_credentials_fetch_a_token_and_keep_the_secret_out_of_sight(
+        oauth: ServiceNow, fake: FakeServiceNow) -> None:
+    text = oauth.ping()
+    assert text.startswith("ServiceNow Table API: OAuth client credentials accepted")
+    [token_request] = fake.seen("POST", "/oauth_token.do")
+    api = [r for r in fake.requests if r.path != "/oauth_token.do"]
+    assert api and all(r.authorization()[0] == "Bearer" and
+                       r.authorization()[1] in fake.issued for r in api)
+    for r in fake.requests:  # the secret only ever in the token request's form body
+        assert CLIENT_SECRET not in r.path + str(r.query) + str(r.headers)
+    assert CLIENT_SECRET in token_request.body.decode()
+    assert CLIENT_SECRET not in text
+
+
+def test_an_expired_token_is_renewed_and_the_retried_note_delivered(
+        oauth: ServiceNow, fake: FakeServiceNow, env: Any) -> None:
+    journal = Journal(env.journal)
+    queue_note(journal, system="servicenow", ticket="INC0012345")
+    fake.fail(503, method="PATCH")  # the first try fails; the token then runs out
+    assert flush(journal, lambda _p, _k: oauth, close=False).retrying == 1
+    fake.expire_tokens()  # 30 minutes later
+    make_due(journal)
+    assert flush(journal, lambda _p, _k: oauth, close=False) == FlushReport(delivered=1)
+    assert fake.journal_of("INC0012345") == [("work_notes", NOTE)]
+    assert len(fake.seen("POST", "/oauth_token.do")) == 2  # the first, and its renewal
+    journal.close()
+
+
+def test_refused_client_credentials_are_an_authentication_failure(
+        fake: FakeServiceNow, oauth: ServiceNow) -> None:
+    fake.oauth_clients[CLIENT_ID] = "rotated-secret"
+    with pytest.raises(AuthenticationFailed, match="refused the client credentials") as err:
+        oauth.add_note("INC0012345", NOTE)
+    assert err.value.exit_code == 3 and CLIENT_SECRET not in str(err.value)
     assert fake.journal_of("INC0012345") == []

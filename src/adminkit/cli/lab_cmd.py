@@ -14,8 +14,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     help="Install, start, check, reset and stop the lab: real Samba AD, OpenLDAP, CUPS, "
-         "SSH hosts, Request Tracker, Redmine and an SMTP sink on 127.0.0.0/8, for tests "
-         "and demos.",
+         "SSH hosts, Request Tracker and an SMTP sink on 127.0.0.0/8, for tests and demos.",
     no_args_is_help=True)
 
 Servers = Annotated[list[str] | None, typer.Argument(

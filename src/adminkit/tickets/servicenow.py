@@ -14,7 +14,9 @@ with a move to Resolved/Closed, e.g. {"close_code": "Solution provided", "close_
 the status is given as a word, stored values when it is a number), `find_notes_in`
 ("journal", the sys_journal_field table, default; or "record": the journal fields'
 display text, for an account that may not read sys_journal_field).
-Auth: user+password is Basic; token is a Bearer OAuth access token.
+Auth: user+password is Basic; client_id + client_secret are OAuth client credentials,
+each request carrying a bearer token fetched and renewed as it expires (`tickets.oauth`);
+token is a fixed Bearer OAuth access token (it expires: 30 minutes by default).
 """
 
 from __future__ import annotations
@@ -80,14 +82,26 @@ class ServiceNow:
         cfg = ticket_settings(profile)
         assert cfg is not None
         self.user: str | None = None  # known for Basic only: a token names no user here
-        if cfg.user and cfg.password:
+        oauth = None
+        if cfg.client_id and cfg.client_secret:
+            from adminkit.tickets.oauth import ClientCredentials
+
+            oauth = ClientCredentials(
+                f"{(cfg.url or '').rstrip('/')}/oauth_token.do",
+                profile.secret(cfg.client_id, "ServiceNow OAuth client id"),
+                profile.secret(cfg.client_secret, "ServiceNow OAuth client secret"),
+                "ServiceNow")
+            auth = ""
+        elif cfg.user and cfg.password:
             auth = basic_auth(profile, cfg, "ServiceNow password")
             self.user = cfg.user
         elif cfg.token:
             auth = f"Bearer {profile.secret(cfg.token, 'ServiceNow OAuth token').reveal()}"
         else:
             raise UsageError(f"profile {profile.name}: ServiceNow needs tickets.user and "
-                             "tickets.password, or tickets.token (an OAuth access token)")
+                             "tickets.password, tickets.client_id and tickets.client_secret "
+                             "(OAuth client credentials), or tickets.token (an OAuth access "
+                             "token)")
         opts = cfg.options
         self.table = opts.get("table")
         self.tables = {**TABLES, **{str(k).upper(): v for k, v in
@@ -103,7 +117,11 @@ class ServiceNow:
             raise UsageError(f"profile {profile.name}: tickets.options.find_notes_in must be "
                              "journal or record")
         self._records: dict[str, tuple[str, str]] = {}
-        self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+        headers = {"Accept": "application/json", **({"Authorization": auth} if auth else {})}
+        self.http = client(profile, cfg, headers)
+        if oauth is not None:
+            self.http.auth = oauth
+        self.oauth = oauth
 
     def close(self) -> None:
         self.http.close()
@@ -113,7 +131,7 @@ class ServiceNow:
         ticket table: both through the Table API, as every other call."""
         hint = ("tickets.user and tickets.password of a ServiceNow account with web service "
                 "access, or tickets.token: a current OAuth access token")
-        who = "OAuth token accepted"
+        who = "OAuth client credentials accepted" if self.oauth else "OAuth token accepted"
         if self.user:
             user = self.user
             what = f"ServiceNow: user {user}"

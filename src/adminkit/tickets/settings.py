@@ -21,6 +21,9 @@ class TicketsConfig(Settings):
     token: SecretRef | None = None
     user: str | None = None
     password: SecretRef | None = None
+    client_id: SecretRef | None = Field(None, description="OAuth client credentials "
+                                                         "(ServiceNow): the client id")
+    client_secret: SecretRef | None = None
     queue: str | None = None
     ca_file: Path | None = None
     insecure: bool = Field(False, description="allow credentials over plain http:// to a "
