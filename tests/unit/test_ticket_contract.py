@@ -26,7 +26,7 @@ import yaml
 
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, ExitCode
 from adminkit.journal.store import Filters, Journal
-from adminkit.tickets.base import TicketNotFound, TicketRef, TicketSystem
+from adminkit.tickets.base import NotePublished, TicketNotFound, TicketRef, TicketSystem
 from adminkit.tickets.outbox import BACKOFF_FIRST, FlushReport, flush
 from adminkit.tickets.settings import ticket_settings
 from adminkit.tickets.systems import limits, opener
@@ -433,6 +433,23 @@ def test_an_internal_note_made_public_is_published_never_delivered(rig: Rig, cli
     assert [n["status"] for n in json.loads(r.out)] == ["published"]
     r = cli("ticket", "outbox", "--ack", str(row["id"]))
     assert r.code == 0 and rig.journal.unsettled_notes() == {}
+
+
+@pytest.mark.parametrize("peer", backends("internal made public"), indirect=True)
+def test_a_redelivery_that_finds_its_earlier_copy_public_records_it_published(
+        rig: Rig) -> None:
+    ticket = rig.server.create_ticket()
+    rig.server.deny_internal()
+    rig.queue(ticket)
+    with rig.system() as system:  # a flusher posted it (public), then died unrecorded
+        [claimed] = rig.journal.claim_due(datetime.now(UTC))
+        with pytest.raises(NotePublished):
+            system.add_note(ticket, claimed["body"])
+    rig.journal.db.execute("UPDATE outbox SET lease_until = '2000-01-01T00:00:00+00:00'")
+    [posted] = rig.server.notes(ticket)
+    assert rig.flush() == FlushReport(published=1)
+    assert (rig.row()["status"], rig.row()["remote_id"]) == ("published", posted.id)
+    assert rig.server.notes(ticket) == [posted] and rig.note_writes() == 1
 
 
 @pytest.mark.parametrize("peer", backends("internal made public"), indirect=True)

@@ -63,6 +63,18 @@ class Ticket:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+class FoundNote(str):
+    """A note's id as `find_note` returns it, from a system that says whether the note is
+    internal: a redelivery that finds an earlier copy published records it so."""
+
+    internal: bool | None = None
+
+    def __new__(cls, value: str, *, internal: bool | None = None) -> FoundNote:
+        found = super().__new__(cls, value)
+        found.internal = internal
+        return found
+
+
 class TicketNotFound(UsageError):
     """The ticket does not exist, or the account may not see it: retrying will not help,
     and the reference is what to fix, so it is a usage error (exit 2) in every command."""

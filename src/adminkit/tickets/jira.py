@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, NotePublished, Ticket, TicketRef
+from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -111,7 +111,8 @@ class Jira:
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         for comment in self.comments(ticket_id):
             if marker in str(comment.get("body", "")):
-                return str(comment.get("id"))
+                return FoundNote(str(comment.get("id")), internal=None if self.allow_public
+                                 else comment.get("public") is False)
         return None
 
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:

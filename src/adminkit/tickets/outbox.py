@@ -138,9 +138,12 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         # Only an earlier attempt (failed, or cut off while it held the lease) can have
         # posted this note already; a first attempt needs no look at the ticket.
         tried = attempts > 0 or note["lease_until"] is not None
-        remote = (system.find_note(ticket, body.split(" ", 1)[0]) if tried else None) or \
-            system.add_note(ticket, body, internal=bool(note["internal"]))
-        journal.note_delivered(note_id, remote)
+        found = system.find_note(ticket, body.split(" ", 1)[0]) if tried else None
+        if found and note["internal"] and getattr(found, "internal", None) is False:
+            raise NotePublished(f"{ticket}: the copy an earlier attempt posted is public",
+                                remote_id=str(found))
+        remote = found or system.add_note(ticket, body, internal=bool(note["internal"]))
+        journal.note_delivered(note_id, str(remote))
         report.delivered += 1
     except NotePublished as exc:
         journal.note_published(note_id, exc.remote_id, exc.message)

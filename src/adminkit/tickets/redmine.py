@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, AuthenticationFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import NotePublished, Rejected, RetryLater, Ticket, TicketRef
+from adminkit.tickets.base import (
+    FoundNote,
+    NotePublished,
+    Rejected,
+    RetryLater,
+    Ticket,
+    TicketRef,
+)
 from adminkit.tickets.http import (
     basic_auth,
     check,
@@ -236,7 +243,8 @@ class Redmine:
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         for journal in self.journals(ticket_id):
             if marker in str(journal.get("notes") or ""):
-                return str(journal.get("id"))
+                return FoundNote(str(journal.get("id")), internal=None if self.allow_public
+                                 else bool(journal.get("private_notes")))
         return None
 
     def get(self, ticket_id: str) -> Ticket:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, NotePublished, Ticket, TicketRef
+from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -158,7 +158,8 @@ class Zammad:
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         for article in self.articles(ticket_id):
             if marker in str(article.get("body") or ""):
-                return str(article.get("id"))
+                return FoundNote(str(article.get("id")), internal=None if self.allow_public
+                                 else article.get("internal") is True)
         return None
 
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:
