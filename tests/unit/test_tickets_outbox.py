@@ -141,3 +141,16 @@ def test_notes_that_need_a_person_show_in_every_run_until_acknowledged(env: Any,
     assert r.code == 0 and "acknowledged 1 of 1" in r.err
     assert notices() == []
 
+
+
+def test_a_note_a_flush_had_no_time_for_keeps_its_attempts(env: Any) -> None:
+    journal = Journal(env.journal)
+    store = LocalTickets()
+    queue_note(journal, system="local", ticket=store.new("later"))
+    for _ in range(30):  # more often than any limit of attempts
+        report = flush(journal, lambda _p, _k: store, close=False, deadline=-1)
+        assert (report.not_reached, report.failed) == (1, 0)
+    assert [(r["status"], r["attempts"]) for r in journal.outbox()] == [("pending", 0)]
+    assert flush(journal, lambda _p, _k: store, close=False) == FlushReport(delivered=1)
+    store.close()
+    journal.close()

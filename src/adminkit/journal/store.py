@@ -445,10 +445,13 @@ class Journal:
                           delivered=datetime.now(UTC).isoformat(timespec="microseconds"),
                           lease_until=None)
 
-    def note_retry(self, note_id: int, error: str, next_attempt: datetime) -> None:
+    def note_retry(self, note_id: int, error: str, next_attempt: datetime, *,
+                   attempted: bool = True) -> None:
+        """Try again at `next_attempt`; `attempted` False: it was not tried this time (a
+        flush's deadline came first), which does not count towards its limit."""
         self._update_note(note_id, last_error=redact(error), lease_until=None,
                           next_attempt=next_attempt.isoformat(timespec="microseconds"),
-                          attempts_plus=1)
+                          attempts_plus=1 if attempted else 0)
 
     def note_failed(self, note_id: int, error: str) -> None:
         self._update_note(note_id, status="failed", last_error=redact(error), lease_until=None,

@@ -95,7 +95,7 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
             tried.add(int(note["id"]))
             if deadline is not None and time.monotonic() - started > deadline:
                 journal.note_retry(note["id"], note["last_error"] or "not reached yet",
-                                   datetime.now(UTC))
+                                   datetime.now(UTC), attempted=False)
                 report.not_reached += 1
                 continue
             _deliver_one(journal, note, systems, open_system, report, limits_of)
