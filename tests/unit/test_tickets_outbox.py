@@ -140,6 +140,8 @@ def test_notes_that_need_a_person_show_in_every_run_until_acknowledged(env: Any,
     r = cli("ticket", "outbox", "--ack", "1")
     assert r.code == 0 and "acknowledged 1 of 1" in r.err
     assert notices() == []
+    r = cli("ticket", "outbox", "--ack", "1")  # once is enough; an unknown id is an error
+    assert r.code == 2 and "acknowledged 0 of 1" in r.err
 
 
 

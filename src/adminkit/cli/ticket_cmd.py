@@ -26,8 +26,9 @@ def outbox(ctx: typer.Context,
                help="pending, delivered, failed or published (default: all not delivered)."
            )] = None,
            ack: Annotated[list[int] | None, typer.Option(
-               "--ack", help="Acknowledge this failed or published note (by id; repeat the "
-                             "option for more): runs stop reporting it.")] = None) -> None:
+               "--ack", metavar="ID",
+               help="Acknowledge this failed or published note (by id; repeat the option "
+                    "for more): runs stop reporting it.")] = None) -> None:
     """Notes that wait for delivery, failed for good (missing ticket, refused login, out of
     attempts), or went public although they were internal (`published`).
 
@@ -42,6 +43,10 @@ def outbox(ctx: typer.Context,
         if ack:
             done = journal.acknowledge_notes(ack)
             console(stderr=True).print(f"acknowledged {done} of {len(ack)} note(s)")
+            if done < len(ack):  # a typo in an id must not pass for done
+                console(stderr=True).print("the others are not failed or published notes, "
+                                           "or were acknowledged already", markup=False)
+                raise typer.Exit(2)
             return
         rows = journal.outbox(status) if status else [
             r for r in journal.outbox() if r["status"] != "delivered"]
