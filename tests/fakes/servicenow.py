@@ -336,6 +336,13 @@ class FakeServiceNow(ServerFake):
                                                                                 TASK_FIELDS)
         query = req.arg("sysparm_query") or ""
         chosen = [r for r in rows if self._matches(query, r, known)]
+        for part in reversed([p for p in query.split("^") if p.startswith("ORDERBY")]):
+            desc = part.startswith("ORDERBYDESC")
+            name = part[len("ORDERBYDESC" if desc else "ORDERBY"):]
+            if name not in known:
+                self.ignored_query.append(part)
+                continue
+            chosen.sort(key=lambda r, n=name: r.get(n, ""), reverse=desc)  # stable, as SQL'd be
         try:
             limit = int(req.arg("sysparm_limit") or 10000)
             offset = int(req.arg("sysparm_offset") or 0)

@@ -85,12 +85,7 @@ NOT_APPLICABLE = {
     ("local", "missing ticket: find_note"): LOCAL + "find_note reads the notes table alone and "
                                             "finds nothing; add_note then fails for good",
 }
-DEFECTS = {
-    ("servicenow", "outbox keeps the note's id"):
-        "add_note returns 'table:sys_id:sys_mod_count', not the journal entry's sys_id that "
-        "find_note returns: the outbox records a record version, and another id for the "
-        "same note when a redelivery finds it",
-}
+DEFECTS: dict[tuple[str, str], str] = {}
 CASES: set[str] = set()
 
 

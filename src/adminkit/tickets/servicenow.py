@@ -224,7 +224,31 @@ class ServiceNow:
         if before.isdigit() and after.isdigit() and int(after) <= int(before):
             raise NoteNotSaved(f"{what}: ServiceNow accepted the update but saved nothing",
                                hint=f"give the account write access to {table}.{field}")
-        return f"{table}:{sys_id}:{after}"
+        return self._entry_id(sys_id, field, text) or f"{table}:{sys_id}:{after}"
+
+    def _entry_id(self, sys_id: str, field: str, text: str) -> str | None:
+        """The journal entry the update made (newest first), the id `find_note` returns
+        too; None where sys_journal_field cannot be read (the record version then)."""
+        if self.find_in != "journal":
+            return None
+        what = "ServiceNow: read the new journal entry"
+        try:
+            r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
+                "sysparm_query": f"element_id={sys_id}^element={field}"
+                                 "^ORDERBYDESCsys_created_on",
+                "sysparm_fields": "sys_id,element_id,value", "sysparm_limit": 10}), what)
+            if r.status_code == 404:
+                return None
+            check(r, what)
+            rows = _result(r, what, list)
+        except ConnectionFailed:  # posted all the same: the record version will do
+            return None
+        wanted = text.replace("\r\n", "\n").strip()
+        for row in rows:
+            if (isinstance(row, dict) and row.get("element_id") == sys_id
+                    and str(row.get("value") or "").replace("\r\n", "\n").strip() == wanted):
+                return str(row.get("sys_id"))
+        return None
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         """The journal entry with the marker; where sys_journal_field shows nothing (its
