@@ -2,7 +2,7 @@
 
 The lab's API account is a member of the private project `helpdesk` with a role that may
 add notes but, as seeded, not "Set notes as private", and that has no workflow. Tests
-that need the permission grant it (`rails runner`, about 3 s) and take it back. Notes
+that need the permission grant it (`RedmineServer.switch`) and take it back. Notes
 reach Redmine through the outbox as a run queues them, and `adminkit ticket flush`
 delivers them; every outcome is read back from Redmine as the admin.
 """

@@ -83,14 +83,21 @@ end
 puts "seeded project=#{{project.id}} role=#{{role.id}} issue=#{{issue.id}}"
 """
 
-# Lab-only switches for tests, run by `rails runner` (the running server sees them on
-# its next request). Fixed texts: nothing from a test is spliced into Ruby.
-SWITCHES = {
-    "grant-private-notes": f"Role.find_by!(name: '{ROLE}').add_permission!(:set_notes_private)",
-    "revoke-private-notes":
-        f"Role.find_by!(name: '{ROLE}').remove_permission!(:set_notes_private)",
-    "rest-off": "Setting.rest_api_enabled = '0'",
-    "rest-on": "Setting.rest_api_enabled = '1'",
+# Lab-only switches for tests: (SQL, parameters) on the instance's database. Redmine
+# reads a role's permissions on every request and reloads its settings once their
+# `updated_on` is newer than its cache, so the running server sees the change on its
+# next request (a `rails runner` does the same in 6 s instead of milliseconds).
+PRIVATE_LINE = "- :set_notes_private\n"
+SWITCHES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "grant-private-notes": ("UPDATE roles SET permissions = permissions || ? WHERE name = ? "
+                            "AND instr(permissions, ?) = 0",
+                            (PRIVATE_LINE, ROLE, PRIVATE_LINE)),
+    "revoke-private-notes": ("UPDATE roles SET permissions = replace(permissions, ?, '') "
+                             "WHERE name = ?", (PRIVATE_LINE, ROLE)),
+    "rest-off": ("UPDATE settings SET value = '0', updated_on = ? WHERE name = "
+                 "'rest_api_enabled'", ()),
+    "rest-on": ("UPDATE settings SET value = '1', updated_on = ? WHERE name = "
+                "'rest_api_enabled'", ()),
 }
 
 
@@ -238,8 +245,20 @@ class RedmineServer(LabServer):
         return int(r.json()["issue"]["id"])
 
     def switch(self, name: str) -> None:
-        """Change the running server's settings: one of SWITCHES (about 3 s each)."""
-        self.runner(SWITCHES[name], what=f"redmine switch {name}")
+        """Change the running server's settings: one of SWITCHES."""
+        import sqlite3
+        from datetime import UTC, datetime
+
+        sql, params = SWITCHES[name]
+        if not params:  # a setting: its time, for Redmine's cache to notice
+            params = (datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),)
+        db = sqlite3.connect(self.database, timeout=30)
+        try:
+            with db:
+                if db.execute(sql, params).rowcount != 1 and name.startswith("rest"):
+                    raise LabError(f"redmine: switch {name}: no such setting")
+        finally:
+            db.close()
 
     def runner(self, ruby: str, *, env: dict[str, str] | None = None, what: str) -> None:
         """`rails runner` on the instance, the script from a file (never in argv)."""
