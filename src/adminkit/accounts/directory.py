@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from adminkit.accounts.settings import DirectoryConfig, account_settings, directory_settings
 from adminkit.core.config import PolicyConfig, Profile
@@ -21,7 +21,11 @@ from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import Secret
 from adminkit.core.targets import Limits
 
-ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in"]
+if TYPE_CHECKING:
+    from adminkit.core.bridge import AsyncBridge
+
+ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in",
+                     "licensed"]
 SearchField = Literal["login", "mail", "name", "any"]
 
 
@@ -184,13 +188,19 @@ def backend_class(kind: str) -> type[Directory]:
     return cls
 
 
-def open_directory(profile: Profile) -> Directory:
+def open_directory(profile: Profile, bridge: AsyncBridge | None = None) -> Directory:
+    """`bridge`: the run's event loop, for a backend whose client is async (`needs_bridge`);
+    without one (a read-only command) such a backend takes its light, synchronous path."""
     cfg = directory_settings(profile)
     if cfg is None:
         raise UsageError(f"profile {profile.name} names no directory",
                          hint=f"add a `directory:` section to {profile.file}")
     password = profile.secret(cfg.password, "directory password")
-    directory: Directory = backend_class(cfg.kind)(cfg, password)  # type: ignore[call-arg]
+    cls = backend_class(cfg.kind)
+    if bridge is not None and getattr(cls, "needs_bridge", False):
+        made: Directory = cls(cfg, password, bridge=bridge)  # type: ignore[call-arg]
+        return made
+    directory: Directory = cls(cfg, password)  # type: ignore[call-arg]
     return directory
 
 
@@ -206,6 +216,11 @@ def directory_of(ctx: Context) -> Directory:
     if cfg is None:
         return open_directory(profile)  # raises: the profile names no directory
     workers = account_settings(profile).workers
+    cls: Any = backend_class(cfg.kind)
+    if hasattr(cls, "target_of"):  # an HTTP backend: its own key (a tenant) and sharing
+        return ctx.connection(cfg.kind, cls.target_of(cfg),
+                              lambda: open_directory(profile, ctx.bridge), _close,
+                              limits=cls.limits_for(cfg, workers))
     return ctx.connection(cfg.kind, cfg.url, lambda: open_directory(profile), _close,
                           limits=Limits(per_target=workers))
 
