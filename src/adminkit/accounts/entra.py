@@ -123,6 +123,7 @@ class EntraDirectory:
 
     kind = "entra"
     needs_bridge = True  # directory_of hands it the run's event loop
+    recycle_bin = True  # a delete is restorable (deleted items); account.delete knows
 
     @staticmethod
     def target_of(config: DirectoryConfig) -> str:

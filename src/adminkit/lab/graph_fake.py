@@ -435,6 +435,11 @@ class GraphFake:
                             ids.add(mid)
                             todo.append(mid)
             return self._list("directoryObjects", self._objects(ids), entry, headers)
+        if rest in (["memberOf"], ["transitiveMemberOf"]) and method == "GET":
+            self._need(headers, READ_GROUPS)
+            found = (t.member_of(group["id"]) if rest[0] == "memberOf"
+                     else t.transitive_member_of(group["id"]))
+            return self._list("directoryObjects", found, entry, headers)
         if rest == ["members", "$ref"] and method == "POST":
             self._need(headers, WRITE_MEMBERS)
             self._group_writable(group, headers)

@@ -1,0 +1,160 @@
+"""The writing `account …` commands on Entra ID, in apply and check mode, read back from
+the Graph fake's state (every replica), driven by the real azure-identity and
+msgraph-core inside a run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.graphrig import GraphRig, graph_fixture  # noqa: F401 - the fixture
+
+Cli = Callable[..., Any]
+
+
+def _delivered(folder: Path, login: str) -> str:
+    return (folder / f"{login}.password").read_text().strip()
+
+
+@pytest.fixture
+def pwdir(tmp_path: Path) -> Path:
+    folder = tmp_path / "pw"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+def test_create_check_then_apply_then_again(graph: GraphRig, cli: Cli, pwdir: Path) -> None:
+    graph.tenant.lag = 0.5  # the next read may miss the new user on another replica
+    graph.profile(extra="accounts:\n  template:\n    groups: [Staff]\n"
+                        "    attributes: {department: Support, usageLocation: CZ}\n")
+    args = ("-p", "entra", "account", "create", "--given-name", "Eva", "--surname", "Horáková",
+            "--deliver", f"file:{pwdir}")
+    r = cli("--check", *args)
+    assert r.code == 0, r.err
+    assert graph.user("ehorakova") is None
+    assert not graph.fake.writes("POST")
+    tokens = graph.fake.issuer.issued
+    r = cli(*args)
+    assert r.code == 0, r.err + r.out
+    user = graph.user("ehorakova")
+    assert user is not None
+    assert (user["displayName"], user["givenName"], user["surname"]) == (
+        "Eva Horáková", "Eva", "Horáková")
+    assert (user["department"], user["usageLocation"], user["accountEnabled"]) == (
+        "Support", "CZ", True)
+    assert user["_password"] == _delivered(pwdir, "ehorakova")
+    assert user["_must_change"] is True
+    assert user["id"] in graph.group("Staff")["_members"]
+    assert graph.fake.issuer.issued == tokens + 1  # one token for the run
+    r = cli(*args)
+    assert r.code == 0, r.err
+    assert "already exists" in r.out
+    assert sum(1 for u in graph.tenant.users.values()
+               if u["userPrincipalName"].startswith("ehorakova")) == 1
+
+
+def test_create_whose_answer_is_lost_is_looked_up_not_made_twice(graph: GraphRig, cli: Cli,
+                                                                  pwdir: Path) -> None:
+    from adminkit.lab.graph_fake import Fault
+
+    graph.profile()
+    graph.fake.faults.append(Fault("POST", "/users", 504, after_write=True))
+    r = cli("-p", "entra", "account", "create", "--given-name", "Ota", "--surname", "Malý",
+            "--deliver", f"file:{pwdir}")
+    assert r.code == 0, r.err + r.out
+    assert len([u for u in graph.tenant.users.values()
+                if u["userPrincipalName"].startswith("omaly")]) == 1
+    assert graph.user("omaly")["_password"] == _delivered(pwdir, "omaly")  # type: ignore[index]
+
+
+def test_disable_blocks_and_ends_sessions_enable_undoes(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    r = cli("--check", "-p", "entra", "account", "disable", "jnovak")
+    assert r.code == 0 and graph.user("jnovak")["accountEnabled"] is True  # type: ignore[index]
+    r = cli("-p", "entra", "account", "disable", "jnovak")
+    assert r.code == 0, r.err
+    user = graph.user("jnovak")
+    assert user is not None and user["accountEnabled"] is False
+    assert user["_sessions_revoked"] is not None
+    r = cli("-p", "entra", "account", "disable", "jnovak", "-o", "json")
+    assert r.code == 0 and "already disabled" in r.out
+    r = cli("-p", "entra", "account", "enable", "jnovak")
+    assert r.code == 0 and user["accountEnabled"] is True
+
+
+def test_privileged_and_synced_users_are_refused(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    r = cli("-p", "entra", "account", "disable", "admin")
+    assert r.code == 4 and "Global Administrator" in r.out + r.err
+    assert graph.user("admin")["accountEnabled"] is True  # type: ignore[index]
+    r = cli("-p", "entra", "account", "disable", "syncd")
+    assert r.code == 4 and "on-premises Active Directory" in r.out + r.err
+    assert graph.user("syncd")["accountEnabled"] is True  # type: ignore[index]
+
+
+def test_password_reset_delivers_and_sets(graph: GraphRig, cli: Cli, pwdir: Path) -> None:
+    graph.profile()
+    r = cli("-p", "entra", "account", "password", "psvoboda", "--deliver", f"file:{pwdir}")
+    assert r.code == 0, r.err
+    user = graph.user("psvoboda")
+    assert user is not None and user["_password"] == _delivered(pwdir, "psvoboda")
+    assert user["_must_change"] is True
+    assert _delivered(pwdir, "psvoboda") not in r.out + r.err
+
+
+def test_groups_add_remove_and_guards(graph: GraphRig, cli: Cli) -> None:
+    graph.profile(extra="policy:\n  protected_groups: [OnPrem Finance]\n")
+    ps = graph.user("psvoboda")
+    assert ps is not None
+    r = cli("-p", "entra", "account", "groups", "psvoboda", "--add", "Sales", "--remove",
+            "Staff")
+    assert r.code == 0, r.err
+    assert ps["id"] in graph.group("Sales")["_members"]
+    assert ps["id"] not in graph.group("Staff")["_members"]
+    r = cli("-p", "entra", "account", "groups", "psvoboda", "--add", "Helpdesk Operators")
+    assert r.code == 4 and "role-assignable" in r.out + r.err
+    assert ps["id"] not in graph.group("Helpdesk Operators")["_members"]
+    r = cli("-p", "entra", "account", "groups", "psvoboda", "--add", "OnPrem Finance")
+    assert r.code == 4
+    r = cli("-p", "entra", "account", "groups", "psvoboda", "--clear")
+    assert r.code == 0, r.err
+    assert ps["id"] not in graph.group("Sales")["_members"]
+
+
+def test_delete_restore_and_hard_delete(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    uid = graph.user("kdvorak")["id"]  # type: ignore[index]
+    r = cli("--check", "-p", "entra", "account", "delete", "kdvorak")
+    assert r.code == 0 and uid in graph.tenant.users
+    r = cli("-p", "entra", "account", "delete", "kdvorak")
+    assert r.code == 0, r.err
+    assert uid not in graph.tenant.users and uid in graph.tenant.deleted
+    r = cli("-p", "entra", "account", "restore", "kdvorak")
+    assert r.code == 0, r.err
+    assert uid in graph.tenant.users and uid not in graph.tenant.deleted
+    r = cli("-p", "entra", "account", "delete", "kdvorak", "--hard")
+    assert r.code == 0, r.err
+    assert uid not in graph.tenant.users and uid not in graph.tenant.deleted
+
+
+def test_licences_add_remove_and_missing_usage_location(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    r = cli("-p", "entra", "account", "licenses", "jnovak", "--add", "EMS", "--remove",
+            "ENTERPRISEPACK")
+    assert r.code == 0, r.err
+    jn = graph.user("jnovak")
+    assert jn is not None
+    assert [graph.tenant.skus[lic["skuId"]]["skuPartNumber"]
+            for lic in jn["assignedLicenses"]] == ["EMS"]
+    r = cli("-p", "entra", "account", "show", "jnovak", "-o", "json")
+    out = json.loads(r.out)
+    assert (out[0] if isinstance(out, list) else out)["licenses"] == ["EMS"]
+    r = cli("-p", "entra", "account", "licenses", "psvoboda", "--add", "ENTERPRISEPACK")
+    assert r.code == 2 and "usage location" in r.out + r.err
+    assert graph.user("psvoboda")["assignedLicenses"] == []  # type: ignore[index]
+    r = cli("-p", "entra", "account", "licenses", "jnovak", "--add", "NOSUCHSKU")
+    assert r.code == 2 and "ENTERPRISEPACK" in r.out + r.err
