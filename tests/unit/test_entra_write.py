@@ -158,3 +158,32 @@ def test_licences_add_remove_and_missing_usage_location(graph: GraphRig, cli: Cl
     assert graph.user("psvoboda")["assignedLicenses"] == []  # type: ignore[index]
     r = cli("-p", "entra", "account", "licenses", "jnovak", "--add", "NOSUCHSKU")
     assert r.code == 2 and "ENTERPRISEPACK" in r.out + r.err
+
+
+def test_bulk_import_under_throttling_loses_and_doubles_nothing(graph: GraphRig, cli: Cli,
+                                                                 pwdir: Path,
+                                                                 tmp_path: Path) -> None:
+    from adminkit.lab.graph_fake import Quota
+
+    graph.fake.quota = Quota(limit=25, window=1.0)  # far fewer writes than the file needs
+    graph.tenant.lag = 0.3
+    graph.profile(extra="accounts:\n  workers: 4\n  template:\n    groups: [Staff]\n")
+    rows = ["given_name,surname"] + [f"Anna,Testová{k}" for k in range(60)]
+    csv = tmp_path / "new.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    r = cli("-p", "entra", "account", "import", str(csv), "--deliver", f"file:{pwdir}")
+    assert r.code == 0, r.out + r.err
+    made = [u for u in graph.tenant.users.values() if u["surname"].startswith("Testová")]
+    assert len(made) == 60
+    assert len({u["userPrincipalName"] for u in made}) == 60
+    staff = graph.group("Staff")["_members"]
+    assert all(u["id"] in staff for u in made)
+    for user in made:
+        login = user["userPrincipalName"].split("@")[0]
+        assert user["_password"] == _delivered(pwdir, login)
+    assert graph.fake.quota.throttled > 0  # it was throttled, and went on
+    creates = graph.fake.writes("POST", "/users")
+    assert sum(1 for c in creates if c.status == 201) == 60
+    assert not [c for c in creates if c.status == 400]  # never sent twice
+    sizes = [len(b.body["requests"]) for b in graph.fake.log if b.path == "/$batch"]
+    assert max(sizes) <= 20 and max(sizes) > 4  # writes of several workers share a post

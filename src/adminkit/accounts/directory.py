@@ -8,10 +8,10 @@ filter or DN syntax: backends escape them (RFC 4515 filters, RFC 4514 DNs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from adminkit.accounts.settings import DirectoryConfig, account_settings, directory_settings
 from adminkit.core.config import PolicyConfig, Profile
@@ -24,6 +24,7 @@ from adminkit.core.targets import Limits
 if TYPE_CHECKING:
     from adminkit.core.bridge import AsyncBridge
 
+T = TypeVar("T")
 ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in",
                      "licensed"]
 SearchField = Literal["login", "mail", "name", "any"]
@@ -227,3 +228,24 @@ def directory_of(ctx: Context) -> Directory:
 
 def _close(directory: Directory) -> None:
     directory.close()
+
+
+def each(directory: Directory, calls: Sequence[Callable[[], T]]) -> list[T | Exception]:
+    """Each call's result, or the Exception it raised, in order. One after another,
+    or all at once for a backend that says it gathers concurrent writes into fewer
+    requests (`concurrent_writes`: Entra ID's `$batch`)."""
+    def one(call: Callable[[], T]) -> T | Exception:
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - the caller's row outcome
+            return exc
+
+    width = int(getattr(directory, "concurrent_writes", 0))
+    if width < 2 or len(calls) < 2:
+        return [one(call) for call in calls]
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(width, len(calls)), thread_name_prefix="adminkit-write") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, call) for call in calls]
+        return [f.result() for f in futures]

@@ -124,6 +124,7 @@ class EntraDirectory:
     kind = "entra"
     needs_bridge = True  # directory_of hands it the run's event loop
     recycle_bin = True  # a delete is restorable (deleted items); account.delete knows
+    concurrent_writes = 25  # a bulk unit's creates at once: they share $batch posts
 
     @staticmethod
     def target_of(config: DirectoryConfig) -> str:
