@@ -108,6 +108,7 @@ class Logged:
     filter: odata.Node | None = None
     status: int = 0
     in_batch: bool = False
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
