@@ -125,7 +125,8 @@ class EntraDirectory:
     needs_bridge = True  # directory_of hands it the run's event loop
     recycle_bin = True  # a delete is restorable (deleted items); account.delete knows
     concurrent_writes = 25  # a bulk unit's creates at once: they share $batch posts
-    lacks: ClassVar[dict[str, str]] = {"expiry": "Entra ID accounts have no expiry date (disable it on the last day)",
+    lacks: ClassVar[dict[str, str]] = {
+        "expiry": "Entra ID accounts have no expiry date (disable it on the last day)",
         "lockout": "Entra ID's smart lockout ends by itself and Graph cannot clear it; a "
                    "blocked sign-in is lifted with `account enable`"}
 
