@@ -64,7 +64,8 @@ def graph_error(answer: Answer, what: str, need: str) -> AdminkitError:
                                          "to the app registration, with admin consent")
     if status == 404:
         return ValidationError(f"{what}: not found in Entra ID ({message})")
-    if status == 400 and conflict(answer):
+    if status == 400 and (conflict(answer) or "Invalid value specified" in message
+                          or "is invalid" in message):
         return ValidationError(f"{what}: {message}")
     if status in (429, 503, 504):
         return ConnectionFailed(f"{what}: Microsoft Graph is throttling or unavailable "

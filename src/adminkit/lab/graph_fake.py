@@ -68,6 +68,9 @@ NICKNAME_BAD = set('@()\\[]";:<>, ')
 SYNCED = ("Unable to update the specified properties for on-premises mastered Directory "
           "Sync objects or objects currently undergoing migration.")
 Reply = tuple[int, dict[str, str], Any]
+# longest values of user properties (Graph's user resource); others: 256
+MAX_LENGTH = {"givenName": 64, "surname": 64, "mailNickname": 64, "department": 64,
+              "jobTitle": 128, "companyName": 64, "employeeId": 16, "usageLocation": 2}
 
 
 class GraphError(Exception):
@@ -544,7 +547,7 @@ class GraphFake:
             if name not in WRITABLE_USER:
                 raise _bad(f"Property '{name}' does not exist on type 'microsoft.graph.user' "
                            "or is read-only.")
-            if isinstance(value, str) and (len(value) > 256 or any(
+            if isinstance(value, str) and (len(value) > MAX_LENGTH.get(name, 256) or any(
                     ord(ch) < 32 for ch in value)):
                 raise _bad(f"Invalid value specified for property '{name}' of resource "
                            "'User'.")
