@@ -35,7 +35,7 @@ from typing import Any
 
 from adminkit.lab import graph_fake, graph_state
 from adminkit.lab.graph_fake import GraphFake, Quota
-from adminkit.lab.graph_token import App
+from adminkit.lab.graph_token import App, app_pem, certificate_of
 
 CLIENT = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 ROLES = {"User.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.Read.All",
@@ -43,23 +43,9 @@ ROLES = {"User.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.Read.All"
 
 
 def app_credential() -> tuple[bytes, bytes]:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "adminkit bench")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()) + pem, pem
+    """(key + certificate PEM, certificate PEM) of the bench's app."""
+    pem = app_pem()
+    return pem, certificate_of(pem)
 
 
 class Bench:

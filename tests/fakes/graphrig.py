@@ -3,7 +3,6 @@ its tenant (a certificate and a secret), and a profile `entra` that points at it
 
 from __future__ import annotations
 
-import datetime
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import pytest
 from adminkit.lab import graph_fake, graph_state
 from adminkit.lab.graph_fake import GraphFake
 from adminkit.lab.graph_state import Tenant
-from adminkit.lab.graph_token import App
+from adminkit.lab.graph_token import App, app_pem, certificate_of
 
 CLIENT_ID = "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
 SECRET = "Fake~Client~Secret~0123456789abcdef"
@@ -24,26 +23,6 @@ ALL_ROLES = {"User.ReadWrite.All", "GroupMember.ReadWrite.All", "Group.Read.All"
              "User.RevokeSessions.All", "User.DeleteRestore.All",
              "RoleManagement.Read.Directory"}
 _TLS: dict[str, Path] = {}
-
-
-def app_certificate(folder: Path) -> tuple[bytes, bytes]:
-    """(PEM of key + certificate, PEM of the certificate): the app's credential."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "adminkit test app")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2)).sign(key, hashes.SHA256()))
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    return key_pem + cert_pem, cert_pem
 
 
 @dataclass
@@ -123,5 +102,6 @@ _CRED: dict[str, tuple[bytes, bytes]] = {}
 
 def _app_credential(base: Path) -> tuple[bytes, bytes]:
     if "app" not in _CRED:
-        _CRED["app"] = app_certificate(base)
+        pem = app_pem()
+        _CRED["app"] = pem, certificate_of(pem)
     return _CRED["app"]

@@ -169,7 +169,10 @@ class Tenant:
                    for lic in u["assignedLicenses"] if lic["skuId"] == sku_id)
 
 
-def seed(tenant_id: str = "8d6c1f2e-3b4a-4c5d-9e8f-0a1b2c3d4e5f",
+LAB_TENANT_ID = "8d6c1f2e-3b4a-4c5d-9e8f-0a1b2c3d4e5f"
+
+
+def seed(tenant_id: str = LAB_TENANT_ID,
          domain: str = "contoso.example") -> Tenant:
     """A small tenant: staff, an administrator in Global Administrator, a synced user,
     groups (one role-assignable, one synced, nested ones), two licences."""
