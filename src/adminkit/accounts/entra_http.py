@@ -128,39 +128,56 @@ def _unreachable(settings: EntraSettings, exc: Exception) -> ConnectionFailed:
 
 
 class LightGraph:
-    """Synchronous and light: for read-only commands outside a run."""
+    """Synchronous and light (the standard library's HTTPS): read-only commands."""
 
     def __init__(self, settings: EntraSettings, secret: Any) -> None:
-        import httpx
+        from adminkit.accounts.entra_light import LightHttps
 
         self.settings = settings
-        self._http = httpx.Client(base_url=settings.graph + "/", verify=_ssl(settings),
-                                  timeout=settings.timeout,
-                                  headers={"Accept": "application/json"})
+        self._http = LightHttps(_ssl(settings), settings.timeout)
         self._secret = secret
         self._token: tuple[str, float] | None = None
 
     def _bearer(self) -> str:
         if self._token is None or self._token[1] < time.time() + 60:
-            self._token = light_token(self._http, self.settings, self._secret)
+            self._token = light_token(self._post_form, self.settings, self._secret)
         return self._token[0]
 
+    def _post_form(self, url: str, form: dict[str, str]) -> tuple[int, Any]:
+        try:
+            status, _, body = self._http.request(
+                "POST", url, body=urlencode(form).encode(),
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         "Accept": "application/json"})
+        except OSError as exc:
+            raise ConnectionFailed(f"cannot reach the sign-in endpoint "
+                                   f"{self.settings.authority}: {type(exc).__name__}",
+                                   hint="check options.authority, the network and ca_file"
+                                   ) from None
+        return status, body
+
     def send(self, req: Req) -> Answer:
-        import httpx
+        import http.client
+        import json
 
         for attempt in range(RETRIES):
-            headers = {"Authorization": "Bearer " + self._bearer(), **req.headers}
+            headers = {"Authorization": "Bearer " + self._bearer(),
+                       "Accept": "application/json", **req.headers}
+            body = None
+            if req.body is not None:
+                body = json.dumps(req.body).encode()
+                headers["Content-Type"] = "application/json"
             try:
-                response = self._http.request(req.method, req.url.lstrip("/"),
-                                              json=req.body, headers=headers)
-            except httpx.HTTPError as exc:
+                status, found, parsed = self._http.request(
+                    req.method, self.settings.graph + req.url, body=body, headers=headers)
+            except (OSError, http.client.HTTPException) as exc:
                 if req.method == "GET" and attempt < RETRIES - 1:
                     time.sleep(0.5)
                     continue
-                if req.method != "GET" and not isinstance(exc, httpx.ConnectError):
+                if req.method != "GET" and not isinstance(exc, ConnectionRefusedError):
                     return Answer(LOST, {}, None)
                 raise _unreachable(self.settings, exc) from None
-            answer = Answer(response.status_code, _headers(response), _json(response))
+            answer = Answer(status, found, parsed)
             if answer.status in RETRYABLE and attempt < RETRIES - 1 \
                     and answer.retry_after() <= RETRY_AFTER_MAX:
                 time.sleep(answer.retry_after() or 1.0)

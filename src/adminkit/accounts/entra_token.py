@@ -24,6 +24,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,8 +40,6 @@ from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
     import asyncio
-
-    import httpx
 
 # Graph host -> its sign-in authority (the national clouds as Microsoft lists them)
 AUTHORITIES = {
@@ -165,11 +164,10 @@ def refused(code: int | None, description: str) -> AuthenticationFailed:
                                                "credential and the tenant id"))
 
 
-def light_token(http: httpx.Client, settings: EntraSettings, secret: Secret
-                ) -> tuple[str, float]:
-    """(access token, expiry): one client-credentials request."""
-    import httpx
-
+def light_token(post: Callable[[str, dict[str, str]], tuple[int, Any]],
+                settings: EntraSettings, secret: Secret) -> tuple[str, float]:
+    """(access token, expiry): one client-credentials request, sent by `post` (a form
+    POST answering (status, parsed JSON))."""
     form = {"client_id": settings.client_id, "scope": settings.scope,
             "grant_type": "client_credentials"}
     if settings.certificate:
@@ -178,20 +176,11 @@ def light_token(http: httpx.Client, settings: EntraSettings, secret: Secret
         form["client_assertion"] = client_assertion(secret.reveal().encode(), settings)
     else:
         form["client_secret"] = secret.reveal()
-    try:
-        response = http.post(settings.token_url, data=form)
-    except httpx.HTTPError as exc:
-        raise ConnectionFailed(f"cannot reach the sign-in endpoint {settings.authority}: "
-                               f"{type(exc).__name__}",
-                               hint="check options.authority, the network and ca_file"
-                               ) from None
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if response.status_code != 200 or "access_token" not in body:
+    status, body = post(settings.token_url, form)
+    body = body if isinstance(body, dict) else {}
+    if status != 200 or "access_token" not in body:
         codes = body.get("error_codes") or [None]
-        raise refused(codes[0], str(body.get("error_description") or response.status_code))
+        raise refused(codes[0], str(body.get("error_description") or status))
     return str(body["access_token"]), time.time() + float(body.get("expires_in", 3599))
 
 

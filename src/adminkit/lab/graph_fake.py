@@ -751,6 +751,7 @@ class _Handler(BaseHTTPRequestHandler):
     graph: GraphFake
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-IIS/10.0"
+    disable_nagle_algorithm = True  # headers and body go out at once, no delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:
         return
