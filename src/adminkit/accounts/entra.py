@@ -399,6 +399,9 @@ class EntraDirectory:
         if row.get("isAssignableToRole"):
             return (f"{group.name} is role-assignable: its members hold directory roles, "
                     "managed by a Privileged Role Administrator")
+        if row.get("onPremisesSyncEnabled"):
+            return (f"{group.name} is synced from on-premises Active Directory: change its "
+                    "members there")
         protected = {g.casefold() for g in policy.protected_groups}
         if group.name.casefold() in protected:
             return f"{group.name} is a protected group"
