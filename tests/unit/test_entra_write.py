@@ -30,7 +30,7 @@ def pwdir(tmp_path: Path) -> Path:
 def test_create_check_then_apply_then_again(graph: GraphRig, cli: Cli, pwdir: Path) -> None:
     graph.tenant.lag = 0.5  # the next read may miss the new user on another replica
     graph.profile(extra="accounts:\n  template:\n    groups: [Staff]\n"
-                        "    attributes: {department: Support, usageLocation: CZ}\n")
+                        "    attributes: {department: Support, usageLocation: CZ, manager: jnovak}\n")
     args = ("-p", "entra", "account", "create", "--given-name", "Eva", "--surname", "Horáková",
             "--deliver", f"file:{pwdir}")
     r = cli("--check", *args)
@@ -49,6 +49,7 @@ def test_create_check_then_apply_then_again(graph: GraphRig, cli: Cli, pwdir: Pa
     assert user["_password"] == _delivered(pwdir, "ehorakova")
     assert user["_must_change"] is True
     assert user["id"] in graph.group("Staff")["_members"]
+    assert user["_manager"] == graph.user("jnovak")["id"]  # type: ignore[index]
     assert graph.fake.issuer.issued == tokens + 1  # one token for the run
     r = cli(*args)
     assert r.code == 0, r.err

@@ -45,6 +45,7 @@ RETRIES = 5  # attempts of one request answered 429/503/504
 RETRY_AFTER_MAX = 120.0  # seconds: a longer Retry-After is an error, not a wait
 LOST = 0  # the status of an answer that never came (connection lost after sending)
 RETRYABLE = (429, 503, 504)
+THROTTLED_MAX = 30  # times one $batch item may be answered 429 before it fails
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class _Batcher:
         self.slots = asyncio.Semaphore(concurrency)
         self.flushing = False
         self.tasks: set[asyncio.Task[None]] = set()
+        self.tries: dict[int, int] = {}  # times an item was throttled, by its waiter's id
 
     async def submit(self, req: Req) -> Answer:
         import asyncio
@@ -255,9 +257,12 @@ class _Batcher:
                 # 429: not done, ask again later; a read may go again on 503/504 too
                 again = answer.status == 429 or (answer.status in RETRYABLE
                                                  and item[0].method == "GET")
-                if again and answer.retry_after() <= RETRY_AFTER_MAX:
+                tries = self.tries.get(id(item[1]), 0) + 1
+                if again and answer.retry_after() <= RETRY_AFTER_MAX and tries < THROTTLED_MAX:
+                    self.tries[id(item[1])] = tries
                     retry.append((answer.retry_after() or 1.0, item))
                 elif not item[1].done():
+                    self.tries.pop(id(item[1]), None)
                     item[1].set_result(answer)
         except Exception as exc:  # noqa: BLE001 - every waiter gets it
             for _, done in chunk:
