@@ -29,8 +29,8 @@ def pwdir(tmp_path: Path) -> Path:
 
 def test_create_check_then_apply_then_again(graph: GraphRig, cli: Cli, pwdir: Path) -> None:
     graph.tenant.lag = 0.5  # the next read may miss the new user on another replica
-    graph.profile(extra="accounts:\n  template:\n    groups: [Staff]\n"
-                        "    attributes: {department: Support, usageLocation: CZ, manager: jnovak}\n")
+    graph.profile(extra="accounts:\n  template:\n    groups: [Staff]\n    attributes: "
+                        "{department: Support, usageLocation: CZ, manager: jnovak}\n")
     args = ("-p", "entra", "account", "create", "--given-name", "Eva", "--surname", "Horáková",
             "--deliver", f"file:{pwdir}")
     r = cli("--check", *args)
