@@ -72,6 +72,20 @@ def test_create_whose_answer_is_lost_is_looked_up_not_made_twice(graph: GraphRig
     assert graph.user("omaly")["_password"] == _delivered(pwdir, "omaly")  # type: ignore[index]
 
 
+def test_create_lost_before_it_landed_is_sent_once_more(graph: GraphRig, cli: Cli,
+                                                         pwdir: Path) -> None:
+    from adminkit.lab.graph_fake import Fault
+
+    graph.profile()
+    graph.fake.faults.append(Fault("POST", "/users", 503))  # refused before any write
+    r = cli("-p", "entra", "account", "create", "--given-name", "Iva", "--surname", "Malá",
+            "--deliver", f"file:{pwdir}")
+    assert r.code == 0, r.err + r.out
+    posts = [q.status for q in graph.fake.writes("POST", "/users")]
+    assert posts == [503, 201]  # looked up first (GET), then created once
+    assert graph.user("imala")["_password"] == _delivered(pwdir, "imala")  # type: ignore[index]
+
+
 def test_disable_blocks_and_ends_sessions_enable_undoes(graph: GraphRig, cli: Cli) -> None:
     graph.profile()
     r = cli("--check", "-p", "entra", "account", "disable", "jnovak")

@@ -507,15 +507,26 @@ class EntraDirectory:
             self.set_manager(uid, str(manager))
         return uid
 
-    def _created_meanwhile(self, upn: str, body: dict[str, Any]) -> str:
-        """A create whose answer was lost (or a timeout): did it happen? Look, don't resend."""
+    def _created_meanwhile(self, upn: str, body: dict[str, Any], *, resend: bool = True
+                           ) -> str:
+        """A create whose answer was lost (a timeout, a 5xx): did it happen? Look first
+        (a new user may take seconds to show); only a user still missing after that is
+        created again, once, and a conflict then means the first one did land."""
         self._wrote(upn)
         found = self.find_user(upn)
         if found is not None and found.display_name == body["displayName"] and \
                 found.attributes.get("mailNickname") == body["mailNickname"]:
             return found.dn
+        if found is None and resend:
+            answer = self.graph.send(Req("POST", "/users", body))
+            if answer.status == 201:
+                uid = str(answer.body["id"])
+                self._wrote(upn, uid)
+                return uid
+            if answer.status == 400 and conflict(answer):
+                return self._created_meanwhile(upn, body, resend=False)
         raise OutcomeUnknown(f"create {upn}: the answer from Microsoft Graph was lost and "
-                             "the user cannot be found yet; it may or may not exist",
+                             "the user cannot be told apart yet; it may or may not exist",
                              hint="`account show` it in a minute before creating it again")
 
     def set_manager(self, user_id: str, manager: str) -> None:

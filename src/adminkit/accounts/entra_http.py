@@ -209,6 +209,7 @@ class _Batcher:
         self.flushing = False
         self.tasks: set[asyncio.Task[None]] = set()
         self.tries: dict[int, int] = {}  # times an item was throttled, by its waiter's id
+        self.quiet_until = 0.0  # monotonic time before which no batch is posted (429)
 
     async def submit(self, req: Req) -> Answer:
         import asyncio
@@ -252,6 +253,9 @@ class _Batcher:
         try:
             if not chunk:
                 return
+            wait = self.quiet_until - time.monotonic()
+            if wait > 0:  # the quota said wait: no post before then, from any worker
+                await asyncio.sleep(wait)
             answers = await self.graph.batch([r for r, _ in chunk])
             for item, answer in zip(chunk, answers, strict=True):
                 # 429: not done, ask again later; a read may go again on 503/504 too
@@ -272,7 +276,9 @@ class _Batcher:
             self.slots.release()
         if retry:
             self.graph.throttled += len(retry)
-            await asyncio.sleep(max(w for w, _ in retry))
+            longest = max(w for w, _ in retry)
+            self.quiet_until = max(self.quiet_until, time.monotonic() + longest)
+            await asyncio.sleep(longest)
             self.queue.extend(item for _, item in retry)
             self._kick()
 
