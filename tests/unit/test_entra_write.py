@@ -204,3 +204,18 @@ def test_bulk_import_under_throttling_loses_and_doubles_nothing(graph: GraphRig,
     assert not [c for c in creates if c.status == 400]  # never sent twice
     sizes = [len(b.body["requests"]) for b in graph.fake.log if b.path == "/$batch"]
     assert max(sizes) <= 20 and max(sizes) > 4  # writes of several workers share a post
+
+
+def test_profile_protected_accounts_and_groups_are_refused(graph: GraphRig, cli: Cli,
+                                                           pwdir: Path) -> None:
+    graph.profile(extra="policy:\n  protected_accounts: [psvoboda]\n"
+                        "  protected_groups: [Sales]\n")
+    r = cli("-p", "entra", "account", "disable", "psvoboda")
+    assert r.code == 4 and "protected accounts" in r.out + r.err
+    r = cli("-p", "entra", "account", "password", "jnovak", "--deliver", f"file:{pwdir}")
+    assert r.code == 4 and "protected group Sales" in r.out + r.err
+    assert list(pwdir.iterdir()) == []
+    r = cli("-p", "entra", "account", "groups", "kdvorak", "--add", "Sales")
+    assert r.code == 4
+    assert graph.user("kdvorak")["id"] not in graph.group("Sales")["_members"]  # type: ignore[index]
+    assert graph.user("psvoboda")["accountEnabled"] is True  # type: ignore[index]
