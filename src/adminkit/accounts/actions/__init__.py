@@ -52,20 +52,6 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = [
-    "ACTIONS",
-    "AccountGroups",
-    "AccountLicenses",
-    "CreateAccount",
-    "DeleteAccount",
-    "DisableAccount",
-    "EnableAccount",
-    "ExpireAccount",
-    "MoveAccount",
-    "PurgeQuarantine",
-    "ReportAccounts",
-    "ResetPassword",
-    "RestoreAccount",
-    "SetAttributes",
-    "UnlockAccount",
-]
+__all__ = ["ACTIONS", "AccountGroups", "AccountLicenses", "CreateAccount", "DeleteAccount",
+           "DisableAccount", "EnableAccount", "ExpireAccount", "MoveAccount", "PurgeQuarantine",
+           "ReportAccounts", "ResetPassword", "RestoreAccount", "SetAttributes", "UnlockAccount"]

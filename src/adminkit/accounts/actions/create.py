@@ -12,7 +12,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BeforeValidator, Field
 
@@ -300,9 +300,8 @@ class CreateAccount(Action[CreateParams]):
                 raise given
             return action._write_account(ctx, directory, given)
 
-        results = each(directory, [functools.partial(write, k, action)
-                                   for k, (action, _) in enumerate(items)
-                                   if isinstance(action, CreateAccount)])
+        results = each(directory, [functools.partial(write, k, cast(CreateAccount, action))
+                                   for k, (action, _) in enumerate(items)])
         for k, (action, _plan) in enumerate(items):
             assert isinstance(action, CreateAccount)
             result = results[k]
