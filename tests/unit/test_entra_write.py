@@ -219,3 +219,18 @@ def test_profile_protected_accounts_and_groups_are_refused(graph: GraphRig, cli:
     assert r.code == 4
     assert graph.user("kdvorak")["id"] not in graph.group("Sales")["_members"]  # type: ignore[index]
     assert graph.user("psvoboda")["accountEnabled"] is True  # type: ignore[index]
+
+
+def test_bulk_disable_and_profile_check(graph: GraphRig, cli: Cli, tmp_path: Path) -> None:
+    graph.profile()
+    csv = tmp_path / "leavers.csv"
+    csv.write_text("login\njnovak\npsvoboda\n")
+    r = cli("-p", "entra", "account", "bulk", "disable", str(csv))
+    assert r.code == 0, r.out + r.err
+    for login in ("jnovak", "psvoboda"):
+        user = graph.user(login)
+        assert user is not None and user["accountEnabled"] is False
+        assert user["_sessions_revoked"] is not None
+    r = cli("profile", "check", "entra", "-o", "json")
+    assert r.code == 0, r.out + r.err
+    assert "Microsoft Graph" in r.out
