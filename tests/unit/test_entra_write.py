@@ -234,3 +234,21 @@ def test_bulk_disable_and_profile_check(graph: GraphRig, cli: Cli, tmp_path: Pat
     r = cli("profile", "check", "entra", "-o", "json")
     assert r.code == 0, r.out + r.err
     assert "Microsoft Graph" in r.out
+
+
+def test_set_properties_then_licence(graph: GraphRig, cli: Cli) -> None:
+    graph.profile(extra="accounts:\n  settable_attributes: [title, department, usageLocation]\n")
+    r = cli("-p", "entra", "account", "set", "psvoboda", "title=Accountant",
+            "department=Finance", "usageLocation=CZ")
+    assert r.code == 0, r.out + r.err
+    user = graph.user("psvoboda")
+    assert user is not None
+    assert (user["jobTitle"], user["department"], user["usageLocation"]) == (
+        "Accountant", "Finance", "CZ")
+    r = cli("-p", "entra", "account", "set", "psvoboda", "title=Accountant")
+    assert r.code == 0 and "PATCH" not in {q.method for q in graph.fake.log[-3:]}
+    r = cli("-p", "entra", "account", "licenses", "psvoboda", "--add", "ENTERPRISEPACK")
+    assert r.code == 0, r.out + r.err
+    assert len(user["assignedLicenses"]) == 1
+    r = cli("-p", "entra", "account", "set", "syncd", "title=X")
+    assert r.code == 4 and "on-premises" in r.out + r.err
