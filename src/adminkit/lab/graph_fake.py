@@ -681,6 +681,10 @@ class GraphFake:
             except odata.FilterError as exc:
                 raise _bad(f"Invalid filter clause: {exc}", "BadRequest") from None
             entry.filter = tree
+            if odata.widest_in(tree) > odata.IN_MAX:
+                raise _bad(f"Too many child clauses specified in search filter expression "
+                           f"containing 'OR' operators: {odata.widest_in(tree)}. Max allowed: "
+                           f"{odata.IN_MAX}.", "Request_UnsupportedQuery")
             if ops & odata.ADVANCED and not (eventual and counted):
                 prop = sorted(odata.props(tree))[0]
                 raise _bad(f"Unsupported or invalid query filter clause specified for "

@@ -158,6 +158,16 @@ def parse(text: str) -> tuple[Node, set[str]]:
     return parser.parse(), parser.ops
 
 
+IN_MAX = 15  # values an `in` may hold (Graph's limit on a filter's expressions)
+
+
+def widest_in(node: Node) -> int:
+    """The most values of any `in` in the tree."""
+    if node.op == "in":
+        return len(node.args[1])
+    return max((widest_in(a) for a in node.args if isinstance(a, Node)), default=0)
+
+
 def props(node: Node) -> set[str]:
     """Every property a filter tree compares."""
     found: set[str] = set()
