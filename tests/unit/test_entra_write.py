@@ -149,6 +149,8 @@ def test_delete_restore_and_hard_delete(graph: GraphRig, cli: Cli) -> None:
     r = cli("-p", "entra", "account", "delete", "kdvorak")
     assert r.code == 0, r.err
     assert uid not in graph.tenant.users and uid in graph.tenant.deleted
+    r = cli("--check", "-p", "entra", "account", "restore", "kdvorak")
+    assert r.code == 0 and uid in graph.tenant.deleted
     r = cli("-p", "entra", "account", "restore", "kdvorak")
     assert r.code == 0, r.err
     assert uid in graph.tenant.users and uid not in graph.tenant.deleted
