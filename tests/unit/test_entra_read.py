@@ -27,6 +27,8 @@ def test_show_reads_the_user_with_either_credential(graph: GraphRig, cli: Cli,
     assert graph.fake.issuer.issued == 1
     gets = graph.fake.writes("GET", "/users/jnovak@")
     assert gets and gets[0].status == 200
+    # the user, its groups, its roles and the licences: one $batch post, nothing more
+    assert [q.path for q in graph.fake.log if not q.in_batch] == ["/$batch"]
 
 
 def test_show_an_administrator_says_why_it_is_protected(graph: GraphRig, cli: Cli) -> None:

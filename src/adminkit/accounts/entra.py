@@ -152,6 +152,7 @@ class EntraDirectory:
             self.graph = LightGraph(self.settings, password)
         self._written: dict[str, float] = {}  # casefolded UPN or id -> when written
         self._skus: list[dict[str, Any]] | None = None
+        self._prefetched: dict[str, Answer] = {}  # answers read ahead, by relative URL
 
     # -- plumbing -------------------------------------------------------------------------
     def _call(self, req: Req, what: str, need: str, *,
@@ -188,7 +189,8 @@ class EntraDirectory:
         rows: list[dict[str, Any]] = []
         next_url: str | None = first
         while next_url:
-            answer = self._call(Req("GET", next_url, headers=headers), what, need)
+            answer = self._prefetched.pop(next_url, None) or self._call(
+                Req("GET", next_url, headers=headers), what, need)
             rows += answer.body.get("value", [])
             if limit and len(rows) >= limit:
                 return rows[:limit]
@@ -244,7 +246,12 @@ class EntraDirectory:
     def find_user(self, login: str) -> UserEntry | None:
         upn = self.upn(login)
         req = Req("GET", url(f"/users/{segment(upn)}", **{"$select": USER_SELECT}))
-        answer = self._settled(req, [upn])
+        if isinstance(self.graph, LightGraph) and not self._recent(upn):
+            answer = self._prefetch(self.graph, req, upn)
+            if answer.status in (LOST, 429, 503, 504):  # the batch did not do: ask alone
+                answer = self._settled(req, [upn])
+        else:
+            answer = self._settled(req, [upn])
         if answer.status == 404:
             return None
         if answer.status == 400 and not self._recent(upn):
@@ -252,6 +259,25 @@ class EntraDirectory:
         if not answer.ok:
             raise graph_error(answer, f"read {upn}", "read users")
         return self._user(answer.body)
+
+    def _prefetch(self, graph: LightGraph, req: Req, upn: str) -> Answer:
+        """A read-only command reads a user and then, most likely, its groups, its roles
+        and the tenant's licences (`account show`): one `$batch` instead of four
+        requests. The relations are kept for the calls that follow, under their URLs."""
+        relations = {rel: Req("GET", url(f"/users/{segment(upn)}/{rel}", **{"$top": 999}))
+                     for rel in ("memberOf", "transitiveMemberOf")}
+        extra = [*relations.values()] + ([Req("GET", "/subscribedSkus")]
+                                         if self._skus is None else [])
+        answer, *rest = graph.batch([req, *extra])
+        if answer.ok and isinstance(answer.body, dict) and "id" in answer.body:
+            uid = str(answer.body["id"])
+            for rel, got in zip(relations, rest, strict=False):
+                if got.ok and not got.body.get("@odata.nextLink"):
+                    self._prefetched[url(f"/users/{segment(uid)}/{rel}",
+                                         **{"$top": 999})] = got
+            if len(rest) > len(relations) and rest[-1].ok:
+                self._skus = rest[-1].body.get("value", [])
+        return answer
 
     def get_user(self, dn: str) -> UserEntry | None:
         answer = self._settled(Req("GET", url(f"/users/{segment(dn)}",

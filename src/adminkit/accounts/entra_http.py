@@ -102,6 +102,26 @@ def odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def batch_body(reqs: Sequence[Req]) -> dict[str, Any]:
+    """A `$batch` request body; ids are the positions in `reqs`, URLs relative."""
+    return {"requests": [
+        {"id": str(k), "method": r.method, "url": r.url,
+         **({"body": r.body, "headers": {"Content-Type": "application/json", **r.headers}}
+            if r.body is not None else ({"headers": r.headers} if r.headers else {}))}
+        for k, r in enumerate(reqs)]}
+
+
+def unbatch(answer: Answer, count: int) -> list[Answer]:
+    """The items' answers of a `$batch` answer, by position; a failed post is each's."""
+    if answer.status == LOST or not answer.ok or not isinstance(answer.body, dict):
+        return [Answer(answer.status, answer.headers, answer.body) for _ in range(count)]
+    found: dict[str, Answer] = {}
+    for item in answer.body.get("responses", []):
+        found[str(item.get("id"))] = Answer(int(item.get("status", 0)),
+                                            dict(item.get("headers") or {}), item.get("body"))
+    return [found.get(str(k), Answer(LOST, {}, None)) for k in range(count)]
+
+
 def _ssl(settings: EntraSettings) -> ssl.SSLContext:
     if settings.ca_file is not None:
         return ssl.create_default_context(cafile=str(settings.ca_file))
@@ -191,6 +211,12 @@ class LightGraph:
 
     def send_writes(self, reqs: Sequence[Req]) -> list[Answer]:
         return [self.send(r) for r in reqs]
+
+    def batch(self, reqs: Sequence[Req]) -> list[Answer]:
+        """Reads in one `$batch` post (at most 20); their answers in the order of `reqs`.
+        The post itself failing is every item's answer."""
+        answer = self.send(Req("POST", "/$batch", batch_body(reqs)))
+        return unbatch(answer, len(reqs))
 
     def close(self) -> None:
         self._http.close()
@@ -329,11 +355,7 @@ class AsyncGraph:
         whole throttled or unavailable waits and goes again (nothing in it was done)."""
         import asyncio
 
-        body = {"requests": [
-            {"id": str(k), "method": r.method, "url": r.url,
-             **({"body": r.body, "headers": {"Content-Type": "application/json", **r.headers}}
-                if r.body is not None else ({"headers": r.headers} if r.headers else {}))}
-            for k, r in enumerate(reqs)]}
+        body = batch_body(reqs)
         for _ in range(RETRIES):
             self.batches += 1
             answer = await self.send(Req("POST", "/$batch", body), retry=False)
@@ -342,14 +364,7 @@ class AsyncGraph:
                 await asyncio.sleep(min(answer.retry_after() or 1.0, RETRY_AFTER_MAX))
                 continue
             break
-        if answer.status == LOST or not answer.ok:
-            return [Answer(answer.status, answer.headers, answer.body) for _ in reqs]
-        found: dict[str, Answer] = {}
-        for item in answer.body.get("responses", []):
-            found[str(item.get("id"))] = Answer(int(item.get("status", 0)),
-                                                dict(item.get("headers") or {}),
-                                                item.get("body"))
-        return [found.get(str(k), Answer(LOST, {}, None)) for k in range(len(reqs))]
+        return unbatch(answer, len(reqs))
 
     async def send_batched(self, req: Req) -> Answer:
         if self._batcher is None:
