@@ -25,8 +25,8 @@ DOMAIN = "contoso.example"
 
 class GraphServer(LabServer):
     name = "graph"
-    python_needs: ClassVar[dict[str, str]] = {"msgraph": "msgraph-sdk>=1.5",
-                                              "azure.identity": "azure-identity>=1.17"}
+    # the fake needs only the standard library and cryptography; using the lab-entra
+    # profile needs adminkit's `entra` extra (msgraph-sdk, azure-identity), not the lab
     ready_timeout = 20.0
     host: ClassVar[str] = "127.0.0.1"
     port: ClassVar[int] = 9443
