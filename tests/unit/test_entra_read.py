@@ -122,3 +122,13 @@ def test_find_pages_through_next_links(graph: GraphRig, cli: Cli) -> None:
     r = cli("-p", "entra", "account", "find", "Bulk*", "--in", "name", "--wildcards",
             "--limit", "240", "-o", "json")
     assert len(json.loads(r.out)) == 240
+
+
+def test_a_credential_that_is_not_a_certificate_is_exit_2(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    (graph.folder / "entra.credential").write_text("not a PEM at all")
+    r = cli("-p", "entra", "account", "show", "jnovak")
+    assert r.code == 2 and "not a PEM" in r.err and "Traceback" not in r.err
+    (graph.folder / "entra.credential").write_bytes(graph.credential.replace(b"A", b"B", 40))
+    r = cli("-p", "entra", "account", "show", "jnovak")
+    assert r.code in (2, 3) and "Traceback" not in r.err  # a damaged key or a refused one

@@ -131,22 +131,36 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+def certificate_der(pem: bytes) -> bytes:
+    """The DER of the first certificate in a PEM (its SHA-1 is the `x5t` thumbprint),
+    without parsing X.509: `account show` need not import it."""
+    begin, end = b"-----BEGIN CERTIFICATE-----", b"-----END CERTIFICATE-----"
+    start = pem.find(begin)
+    stop = pem.find(end, start)
+    if start < 0 or stop < 0:
+        raise ValueError("no certificate in the PEM")
+    return base64.b64decode(b"".join(pem[start + len(begin):stop].split()), validate=True)
+
+
 def client_assertion(pem: bytes, settings: EntraSettings) -> str:
     """The RS256 JWT that proves the app holds its certificate's key (RFC 7523)."""
-    from cryptography import x509
+    import binascii
+
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     try:
-        cert = x509.load_pem_x509_certificate(pem)
-        key = serialization.load_pem_private_key(pem, password=None)
-    except ValueError:
+        der = certificate_der(pem)
+        # the profile's own key file: the costly RSA consistency check (a tenth of a
+        # second) guards against hostile keys, which this is not
+        key = serialization.load_pem_private_key(pem, password=None,
+                                                 unsafe_skip_rsa_key_validation=True)
+    except (ValueError, binascii.Error):
         raise ConfigError("the app's credential is not a PEM holding a certificate and its "
                           "unencrypted private key",
                           hint="or set options.credential: secret for a client secret") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ConfigError("Entra app certificates use RSA keys; this key is not RSA")
-    der = cert.public_bytes(serialization.Encoding.DER)
     now = int(time.time())
     header = {"alg": "RS256", "typ": "JWT", "x5t": _b64(hashlib.sha1(der).digest())}  # noqa: S324
     claims = {"aud": settings.token_url, "iss": settings.client_id, "sub": settings.client_id,
