@@ -132,3 +132,11 @@ def test_a_credential_that_is_not_a_certificate_is_exit_2(graph: GraphRig, cli: 
     (graph.folder / "entra.credential").write_bytes(graph.credential.replace(b"A", b"B", 40))
     r = cli("-p", "entra", "account", "show", "jnovak")
     assert r.code in (2, 3) and "Traceback" not in r.err  # a damaged key or a refused one
+
+
+def test_a_token_graph_refuses_is_exit_3(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    graph.fake.issuer.lifetime = -10  # every token it gives has expired already
+    r = cli("-p", "entra", "account", "show", "jnovak")
+    assert r.code == 3 and "refused the app's token" in r.err
+    assert [q.status for q in graph.fake.log] == [401]
