@@ -83,6 +83,8 @@ def test_reports(graph: GraphRig, cli: Cli) -> None:
     assert report("licensed") == ["jnovak"]
     assert "psvoboda" in report("inactive", "--days", "90")
     assert "jnovak" not in report("inactive", "--days", "90")
+    never = report("never-logged-in", "--days", "0")  # created any time before now
+    assert "kdvorak" in never and "jnovak" not in never and "psvoboda" not in never
     graph.tenant.premium = False
     r = cli("-p", "entra", "account", "report", "inactive")
     assert r.code == 1 and "P1" in r.out + r.err and "Traceback" not in r.err
