@@ -34,13 +34,15 @@ SERVERS: dict[str, str] = {
     "rt": "adminkit.lab.rt:RequestTracker",
     "smtp": "adminkit.lab.smtp:SmtpSink",
     "redmine": "adminkit.lab.redmine:RedmineServer",
+    "graph": "adminkit.lab.graph:GraphServer",
 }
 
 # Which profile a server's `directory` section belongs to; other sections go in both.
-DIRECTORY_PROFILE = {"samba": "lab", "slapd": "lab-openldap"}
+DIRECTORY_PROFILE = {"samba": "lab", "slapd": "lab-openldap", "graph": "lab-entra"}
 PROFILE_DESCRIPTIONS = {
     "lab": "The adminkit lab: Samba AD, CUPS, SSH hosts, Request Tracker, SMTP sink on loopback",
     "lab-openldap": "The adminkit lab with OpenLDAP as the directory",
+    "lab-entra": "The adminkit lab with Entra ID (the lab's Microsoft Graph fake) as the directory",
 }
 # A server whose sections make a profile of their own: a copy of another profile with
 # them on top (a second ticket system: one profile has one). Written once it is set up.
