@@ -81,6 +81,7 @@ def install_hint(extra: Extra) -> str:
 def _imports(dists: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """Each top-level module of `dists` that fails to import, with why."""
     import importlib
+    import importlib.util
     from importlib import metadata
 
     from adminkit.cli.extras import canonical
@@ -91,6 +92,8 @@ def _imports(dists: tuple[str, ...]) -> Iterator[tuple[str, str]]:
                       and module.isidentifier() and not module.startswith("_")})
     for module in modules:
         try:
+            if importlib.util.find_spec(module) is None:  # a data folder a wheel installed
+                continue
             importlib.import_module(module)
         except Exception as exc:  # noqa: BLE001 - any failure to import is the finding
             yield module, f"{type(exc).__name__}: {exc}"
