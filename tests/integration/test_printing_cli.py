@@ -106,12 +106,14 @@ def profile(config_dir: Path, name: str, servers: list[dict[str, Any]],
 def test_list_and_show_read_the_server(server: CupsServer, cli: Cli, doc: Path) -> None:
     held(server, doc, n=3)
     server.connection().disablePrinter("back-office", reason="toner change")
+    server.connection().setDefault("back-office")
     rows = {r["name"]: r for r in json.loads(cli("-p", "lab", "-o", "json", "printer",
                                                  "list").stdout)}
     assert set(rows) == {"front-desk", "back-office"}
     assert rows["front-desk"]["jobs"] == 3 and rows["front-desk"]["state"] == "idle"
     assert rows["back-office"]["state"] == "paused"
     assert rows["back-office"]["reason"] == "toner change"
+    assert (rows["back-office"]["default"], rows["front-desk"]["default"]) == (True, False)
     shown = json.loads(cli("-p", "lab", "-o", "json", "printer", "show", "front-desk").stdout)
     assert shown["model"] == "Generic Text-Only Printer"
     assert shown["device_uri"] == "file:///dev/null" and shown["options"]["sides"]

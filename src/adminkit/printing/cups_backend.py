@@ -35,6 +35,7 @@ PRINTER_ATTRS = ["printer-name", "printer-state", "printer-state-message",
 # IPP status codes (cups.IPP_*), as numbers so that this module loads without pycups
 NOT_FOUND, NOT_POSSIBLE, FORBIDDEN, NOT_AUTHORIZED = 1030, 1028, 1025, 1026
 AUTH_CANCELED = 4096
+PRINTER_DEFAULT = 0x20000  # CUPS_PRINTER_DEFAULT in printer-type
 TEST_PAGE = ("adminkit test page\n\nprinter: {printer}\nserver: {server}\n"
              "sent: {when:%Y-%m-%d %H:%M:%S} UTC\n\n" + "".join(
                  f"{n:3d} ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz 0123456789\n"
@@ -133,8 +134,9 @@ class CupsPrintServer:
     # -- printers ---------------------------------------------------------------------
     def printers(self) -> list[Printer]:
         found = self._call("list printers", lambda c: c.getPrinters())
-        default = self.default_printer() if found else None
-        counts = self._active_counts()
+        default = next((n for n, a in found.items()
+                        if int(a.get("printer-type", 0)) & PRINTER_DEFAULT), None)
+        counts = self._active_counts() if found else {}
         return [self._printer(name, attrs, default, counts.get(name, 0))
                 for name, attrs in sorted(found.items())]
 
@@ -150,9 +152,13 @@ class CupsPrintServer:
         return printer
 
     def _active_counts(self) -> dict[str, int]:
+        """Active jobs per queue, from one Get-Jobs asking for the least it can."""
+        found = self._call("count jobs", lambda c: c.getJobs(
+            which_jobs="not-completed", requested_attributes=["job-id", "job-printer-uri"]))
         counts: dict[str, int] = {}
-        for job in self.jobs():
-            counts[job.printer] = counts.get(job.printer, 0) + 1
+        for attrs in found.values():
+            queue = str(attrs.get("job-printer-uri", "")).rpartition("/")[2]
+            counts[queue] = counts.get(queue, 0) + 1
         return counts
 
     def _printer(self, name: str, attrs: dict[str, Any], default: str | None,
