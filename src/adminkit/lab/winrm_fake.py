@@ -429,8 +429,9 @@ class FakeHost:
 
     def _receive(self, shell: Shell, body: ET.Element, op_timeout: float) -> str:
         call = self._call(shell, body.find("rsp:Receive/rsp:DesiredStream", NS))
-        with self.lock:
+        with self.changed:
             call.receives += 1
+            self.changed.notify_all()
         outcome = call.outcome
         if self._take("timeout") or outcome is None or outcome.hang or outcome.busy > 0:
             if outcome is not None and outcome.busy > 0:
