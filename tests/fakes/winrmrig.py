@@ -8,6 +8,7 @@ for tests of anything that runs scripts on Windows hosts. The real pywinrm talks
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -18,7 +19,7 @@ import pytest
 from adminkit.core.secrets import Secret
 from adminkit.core.winrm import WinRMTarget
 from adminkit.lab.smtp import make_tls
-from adminkit.lab.winrm_fake import FakeHost, FakeServer, load_models
+from adminkit.lab.winrm_fake import FakeHost, FakeServer, load_models, write_users
 
 USER = "lab-admin"
 PASSWORD = "Winrm-Fake-Pass-1"
@@ -46,6 +47,11 @@ class FakeWindows:
         load_models()
         self.tls = tls
         self.host = FakeHost(name, {USER: PASSWORD}, receive_wait=receive_wait)
+        # pyspnego's NTLM acceptor reads the users from this file (a process-wide setting)
+        users = tls.ca.parent / "users"
+        if not users.is_file():
+            write_users(users, {USER: PASSWORD})
+        os.environ["NTLM_USER_FILE"] = str(users)
         self.server = FakeServer(self.host, "127.0.0.1", 0, cert=tls.cert, key=tls.key)
 
     def target(self, **changes: Any) -> WinRMTarget:

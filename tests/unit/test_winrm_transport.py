@@ -221,9 +221,20 @@ def test_each_fault_is_exit_3_naming_the_host(win: FakeWindows, ctx: Context, fa
     assert words in error.message and error.hint
 
 
-def test_a_wrong_password_says_what_to_fix(win: FakeWindows, ctx: Context) -> None:
+@pytest.mark.parametrize("user", ["lab-admin", "LAB\\lab-admin"])
+def test_ntlm_logs_in_and_keeps_its_connection(win: FakeWindows, ctx: Context,
+                                                 user: str) -> None:
+    target = win.target(auth="ntlm", user=user)
+    for n in range(3):
+        assert run_script(ctx, target, PROBE, {"echo": n})["echo"] == n
+    ctx.close()
+    assert win.host.requests.count("create") == 1 and win.host.open_shells() == []
+
+
+@pytest.mark.parametrize("auth", ["basic", "ntlm"])
+def test_a_wrong_password_says_what_to_fix(win: FakeWindows, ctx: Context, auth: str) -> None:
     with pytest.raises(AuthenticationFailed) as failed:
-        run_script(ctx, win.target(password=Secret("not-the-password")), PROBE, {})
+        run_script(ctx, win.target(password=Secret("not-the-password"), auth=auth), PROBE, {})
     assert "check the user and password under winrm in the profile" in str(failed.value)
     assert "not-the-password" not in str(failed.value)
 

@@ -2,15 +2,16 @@
 
 It follows the exchange pywinrm makes ([MS-WSMV] shell: Create, Command, Send,
 Receive, Signal, Delete; SOAP 1.2 faults with Windows' WSManFault codes) over HTTPS
-with Basic authentication. It runs no PowerShell: it runs adminkit's bootstrap only
+with Basic or NTLM authentication. It runs no PowerShell: it runs adminkit's bootstrap only
 (`core.winrm.scripts.BOOTSTRAP`), reads the script and the parameters from stdin,
 finds the operation by the script's `# adminkit-op:` line and calls the Python handler
 registered for it, which works on a model of the host and returns the result the real
 script would (see `winmodels/`, where domains add their models without touching this).
 
 `python -m adminkit.lab.winrm_fake --listen NAME=ADDR ... --port 5986 --cert PEM
---key PEM --users FILE` serves one host per address (users: lines `user:password`,
-read from a file so no password is in argv). Tests run it in-process (`FakeServer`),
+--key PEM --users FILE` serves one host per address (users: lines `DOMAIN:user:password`,
+read from a file so no password is in argv). Basic and NTLM (pyspnego as the acceptor;
+NTLM over HTTPS, so no message encryption) log in. Tests run it in-process (`FakeServer`),
 inject faults (`FakeHost.inject`) and read what was sent (`FakeHost.calls`). A running
 one is driven over HTTP too: `GET /_fake/state`, `POST /_fake/control` (Basic auth).
 """
@@ -24,6 +25,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import pkgutil
 import re
 import signal
@@ -165,6 +167,7 @@ class Call:
     shell: str
     command: str
     arguments: str
+    user: str = ""
     script: str = ""
     op: str = ""
     params: dict[str, Any] | None = None
@@ -203,6 +206,17 @@ class FakeHost:
         self.models: dict[str, Any] = {}
         self.faults: dict[str, int] = {}  # kind -> times left (-1: until cleared)
         self.stopping = threading.Event()
+        self._local = threading.local()
+
+    def caller(self) -> str:
+        """Whom the running script runs as (`DOMAIN\\user`), for a handler to report."""
+        login: str = getattr(self._local, "user", "") or "?"
+        return login if "\\" in login else f"{self.name.upper()}\\{login}"
+
+    def login(self, name: str) -> str | None:
+        """The user `name` logs in as: `user`, `DOMAIN\\user` or `user@domain`."""
+        user = name.rpartition("\\")[2].partition("@")[0].lower()
+        return next((known for known in self.users if known.lower() == user), None)
 
     # -- faults -------------------------------------------------------------------------
     KINDS = ("unauthorized", "forbidden", "service_stopped", "access_denied", "timeout",
@@ -264,8 +278,8 @@ class FakeHost:
 
     def control(self, request: dict[str, Any]) -> dict[str, Any]:
         """`POST /_fake/control`: {"inject": {"kind": …, "times": n}}, {"clear": kind|null},
-        {"reset": true} (calls, shells and models forgotten), {"model": name, "do": {…}}
-        (handed to that model's `control`)."""
+        {"reset": true} (calls, deleted shells, models and faults forgotten),
+        {"model": name, "do": {…}} (handed to that model's `control`)."""
         if "inject" in request:
             self.inject(str(request["inject"]["kind"]), int(request["inject"].get("times", -1)))
         if "clear" in request:
@@ -273,6 +287,7 @@ class FakeHost:
         if request.get("reset"):
             with self.lock:
                 self.calls.clear()
+                self.deleted.clear()
                 self.requests.clear()
                 self.models.clear()
                 self.faults.clear()
@@ -367,7 +382,8 @@ class FakeHost:
         line = body.find("rsp:CommandLine", NS)
         if line is None:
             raise SoapFault(bad_request("The request has no rsp:CommandLine."))
-        call = Call(shell.id, str(uuid.uuid4()).upper(), _text(line, "rsp:Arguments"))
+        call = Call(shell.id, str(uuid.uuid4()).upper(), _text(line, "rsp:Arguments"),
+                    shell.user)
         call_command = _text(line, "rsp:Command")
         with self.lock:
             shell.commands[call.command] = call
@@ -416,6 +432,7 @@ class FakeHost:
                 f"The fake has no handler for operation {call.op or '(none)'}.",
                 "CommandNotFoundException", "ObjectNotFound"))
             return
+        self._local.user = call.user
         try:
             value = fn(self, call.params)
         except ScriptError as exc:
@@ -543,6 +560,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as pywinrm's requests session expects
     disable_nagle_algorithm = True
     server: FakeServer
+    _ntlm_ctx: Any = None  # this connection's NTLM acceptor (pyspnego), while it logs in
+    _ntlm_user: str | None = None  # whom NTLM authenticated on this connection
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.server.host.name, *args)
@@ -559,15 +578,44 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _user(self) -> str | None:
+        """Basic credentials checked against the host's users, or the user this
+        connection authenticated as with NTLM (http.sys keeps NTLM per connection)."""
         scheme, _, blob = self.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "basic":
-            return None
+            return self._ntlm_user
         try:
             user, _, password = base64.b64decode(blob).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        users = self.server.host.users
-        return user if user in users and users[user] == password else None
+        known = self.server.host.login(user)
+        return user if known is not None and self.server.host.users[known] == password \
+            else None
+
+    def _ntlm(self) -> bool:
+        """One NTLM leg (`Authorization: Negotiate|NTLM <token>`): False when this
+        request was answered with a challenge or a refusal."""
+        scheme, _, blob = self.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() not in ("negotiate", "ntlm"):
+            return True
+        import spnego
+        import spnego.exceptions
+
+        if self._ntlm_ctx is None or self._ntlm_ctx.complete:
+            self._ntlm_ctx = spnego.server(protocol="ntlm")
+            self._ntlm_user = None
+        try:
+            answer = self._ntlm_ctx.step(base64.b64decode(blob))
+        except (spnego.exceptions.SpnegoError, binascii.Error, ValueError):
+            self._ntlm_ctx = None
+            self._unauthorized()
+            return False
+        if not self._ntlm_ctx.complete:
+            self._reply(401, b"", "text/html", {
+                "WWW-Authenticate": f"{scheme} {base64.b64encode(answer or b'').decode()}"})
+            return False
+        principal = str(self._ntlm_ctx.client_principal or "")
+        self._ntlm_user = principal if self.server.host.login(principal) else None
+        return True
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
@@ -576,18 +624,23 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/_fake/state":
             self._reply(404, b"", "text/html")
             return
+        if not self._ntlm():
+            return
         if self._user() is None:
             self._unauthorized()
             return
         self._reply(200, json.dumps(self.server.host.state()).encode(), "application/json")
 
     def _unauthorized(self) -> None:
-        self._reply(401, b"", "text/html", {"WWW-Authenticate": 'Basic realm="WSMAN"'})
+        self._reply(401, b"", "text/html",
+                    {"WWW-Authenticate": 'Negotiate, Basic realm="WSMAN"'})
 
     def do_POST(self) -> None:
         host = self.server.host
         body = self._body()
         if self.path == "/_fake/control":
+            if not self._ntlm():
+                return
             if self._user() is None:
                 self._unauthorized()
                 return
@@ -607,6 +660,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if host._take("service_stopped"):
             self._reply(503, b"<h1>Service Unavailable</h1>", "text/html")
+            return
+        if not self._ntlm():
             return
         user = self._user()
         if user is None or host._take("unauthorized"):
@@ -684,12 +739,25 @@ def serving(hosts: Sequence[tuple[FakeHost, str, int]], cert: Path | None,
 
 
 def read_users(path: Path) -> dict[str, str]:
+    """`DOMAIN:user:password` lines (Heimdal's format, which pyspnego's NTLM acceptor reads
+    from the file named by NTLM_USER_FILE): user -> password."""
     users = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
-            user, _, password = line.partition(":")
+            _domain, _, rest = line.partition(":")
+            user, _, password = rest.partition(":")
             users[user.strip()] = password
     return users
+
+
+def write_users(path: Path, users: dict[str, str], domain: str = "LAB") -> Path:
+    """The users file (0600) for `read_users` and NTLM: each user with the domain (for
+    `DOMAIN\\user`) and without (for a local `user`)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        for user, password in users.items():
+            out.write(f"{domain}:{user}:{password}\n:{user}:{password}\n")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -700,13 +768,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5986)
     parser.add_argument("--cert", type=Path, help="serve HTTPS with this certificate ...")
     parser.add_argument("--key", type=Path, help="... and this key")
-    parser.add_argument("--users", type=Path, required=True, help="file of user:password lines")
+    parser.add_argument("--users", type=Path, required=True,
+                        help="file of DOMAIN:user:password lines")
     parser.add_argument("--receive-wait", type=float, default=1.0,
                         help="longest a Receive blocks before OperationTimeout (s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     users = read_users(args.users)
+    os.environ["NTLM_USER_FILE"] = str(args.users)  # pyspnego's NTLM acceptor reads it
     hosts = []
     for item in args.listen:
         name, _, address = item.partition("=")
@@ -721,5 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # run the imported module: winmodels register with that one
+    from adminkit.lab import winrm_fake
+
+    raise SystemExit(winrm_fake.main())

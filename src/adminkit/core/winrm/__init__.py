@@ -34,8 +34,8 @@ from adminkit.core.winrm.session import DeadlineExceeded, ScriptFailed, WinRMSes
 from adminkit.core.winrm.target import WinRMSettings, WinRMTarget
 
 __all__ = ["BACKEND", "LIMITS", "DeadlineExceeded", "Script", "ScriptFailed",
-           "WinRMSession", "WinRMSettings", "WinRMTarget", "load_script", "run_script",
-           "session"]
+           "WinRMSession", "WinRMSettings", "WinRMTarget", "check", "load_script",
+           "run_script", "session"]
 
 BACKEND = "winrm"
 LIMITS = Limits(per_target=1)  # one shell per host: a host's scripts take turns
@@ -56,3 +56,15 @@ def run_script(ctx: Context, target: WinRMTarget, script: Script,
                params: Mapping[str, Any], *, deadline: float | None = None) -> Any:
     """Run `script` on `target` with `params`; its JSON result (see the module doc)."""
     return session(ctx, target).run_script(script, params, deadline=deadline)
+
+
+def check(target: WinRMTarget) -> str:
+    """`profile check` of one host: log in, run the probe script, delete the shell."""
+    live = WinRMSession(target)
+    try:
+        found = live.run_script(load_script("adminkit.core.winrm.ps", "probe"), {})
+    finally:
+        live.close()
+    found = found if isinstance(found, dict) else {}
+    return (f"WinRM as {found.get('user', '?')} on {found.get('os', '?')} "
+            f"(PowerShell {found.get('powershell', '?')})")

@@ -118,13 +118,14 @@ class WinRMSession:
     # -- the exchange ---------------------------------------------------------------
     def _protocol(self) -> Protocol:
         if self._proto is None:
+            from certifi import where
             from winrm.protocol import Protocol
 
             t = self.target
             self._proto = Protocol(
                 t.endpoint, transport=t.auth, username=t.user, password=t.password.reveal(),
                 server_cert_validation="validate",
-                ca_trust_path=str(t.ca_file) if t.ca_file else None,  # None: system store
+                ca_trust_path=str(t.ca_file) if t.ca_file else where(),  # requests' bundle
                 read_timeout_sec=max(t.read_timeout, t.operation_timeout + 1),
                 operation_timeout_sec=t.operation_timeout,
                 message_encryption="always" if t.scheme == "http" and t.auth == "ntlm"
