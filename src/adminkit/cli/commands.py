@@ -79,6 +79,11 @@ def _built_in() -> dict[str, LazyCommand]:
                              "Clear a print queue in one request."),
         "spooler": LazyCommand("adminkit.cli.print_cmd:spooler_app",
                                "Restart a Windows print server's spooler."),
+        "host": LazyCommand("adminkit.cli.host_cmd:app",
+                            "The inventory's hosts: list, facts, check; run a command."),
+        "app": LazyCommand("adminkit.cli.app_cmd:app",
+                           "Install, upgrade, remove applications on hosts; versions per "
+                           "host."),
         "playbook": LazyCommand("adminkit.cli.playbook_cmd:app",
                                 "List, show and validate playbooks; print the schema for "
                                 "editors."),

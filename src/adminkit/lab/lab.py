@@ -32,6 +32,7 @@ SERVERS: dict[str, str] = {
     "ssh": "adminkit.lab.ssh:SshFleet",
     "rt": "adminkit.lab.rt:RequestTracker",
     "smtp": "adminkit.lab.smtp:SmtpSink",
+    "winrm": "adminkit.lab.winrm:WinRMLab",
 }
 
 # Which profile a server's `directory` section belongs to; other sections go in both.
@@ -217,6 +218,7 @@ def _merge(profile: dict[str, Any], section: str, value: Any) -> None:
     if isinstance(value, list):
         profile.setdefault(section, []).extend(value)
     elif isinstance(value, dict) and isinstance(profile.get(section), dict):
-        profile[section].update(value)
+        for key, item in value.items():  # two servers' hosts: one inventory with both
+            _merge(profile[section], key, item)
     else:
         profile[section] = value
