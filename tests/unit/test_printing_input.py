@@ -68,3 +68,39 @@ def test_ages(text: str, seconds: int) -> None:
 def test_bad_ages(text: str) -> None:
     with pytest.raises(ValueError, match="not an age"):
         parse_age(text)
+
+
+@pytest.mark.parametrize(("status", "state"), [
+    ("Normal", "pending"), ("Paused", "held"), ("Printing", "processing"),
+    ("Paused, Printing", "held"), ("Error, Printing", "stopped"), ("Deleting", "canceled"),
+    ("Printed", "completed"), ("", "pending")])
+def test_windows_job_status_flags(status: str, state: str) -> None:
+    from adminkit.printing.windows_backend import job_state
+
+    assert job_state(status) == state
+
+
+def test_windows_ports_from_device_uris() -> None:
+    from adminkit.core.errors import ValidationError as Refused
+    from adminkit.printing.windows_backend import port_of
+
+    assert port_of("socket://10.1.3.20:9100") == ("IP_10.1.3.20", "10.1.3.20")
+    assert port_of("ipp://printer7.example.com/ipp/print") == (
+        "IP_printer7.example.com", "printer7.example.com")
+    with pytest.raises(Refused, match="names no host"):
+        port_of("file:///dev/null")
+
+
+def test_every_windows_script_has_a_fake_and_names_its_op() -> None:
+    from importlib import resources
+
+    from adminkit.lab.winrm_fake import HANDLERS, load_models
+
+    load_models()
+    scripts = [f for f in resources.files("adminkit.printing.scripts").iterdir()
+               if f.name.endswith(".ps1")]
+    assert len(scripts) >= 16
+    for script in scripts:
+        first = script.read_text().splitlines()[0]
+        assert first == f"# adminkit-op: printing.{script.name[:-4]}"
+        assert f"printing.{script.name[:-4]}" in HANDLERS

@@ -22,7 +22,14 @@ from adminkit.core.errors import (
     ValidationError,
 )
 from adminkit.core.secrets import Secret
-from adminkit.printing.server import JOB_STATES, PRINTER_STATES, Job, Printer, mask_uri
+from adminkit.printing.server import (
+    JOB_STATES,
+    PRINTER_STATES,
+    Job,
+    Printer,
+    mask_uri,
+    without_credentials,
+)
 from adminkit.printing.settings import PrintServerConfig
 
 T = TypeVar("T")
@@ -55,6 +62,8 @@ class CupsPrintServer:
     """A CUPS server as the profile names it (`print_servers: [{kind: cups, …}]`)."""
 
     kind = "cups"
+    can_reject = True
+    can_move = True
 
     def __init__(self, cfg: PrintServerConfig, password: Secret | None = None) -> None:
         self.cfg = cfg
@@ -211,13 +220,12 @@ class CupsPrintServer:
 
         self._call(f"change printer {name}", update)
 
-    def device_uri(self, name: str) -> str | None:
-        """The device URI as the server has it, credentials included: for comparing only."""
-        attrs = self._call(f"read printer {name}",
-                           lambda c: c.getPrinterAttributes(name,
-                                                            requested_attributes=["device-uri"]))
-        value = attrs.get("device-uri")
-        return None if value is None else str(value)
+    def same_device(self, name: str, uri: str) -> bool:
+        """CUPS hides the credentials of a device URI it reports: those are not compared
+        (changing only them takes `printer remove` and `printer add`)."""
+        attrs = self._call(f"read printer {name}", lambda c: c.getPrinterAttributes(
+            name, requested_attributes=["device-uri"]))
+        return without_credentials(attrs.get("device-uri")) == without_credentials(uri)
 
     def remove_printer(self, name: str) -> None:
         self._call(f"remove printer {name}", lambda c: c.deletePrinter(name))

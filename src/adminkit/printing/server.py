@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from adminkit.core.errors import ConnectionFailed
 from adminkit.core.secrets import MASK
 
 # What cupsd's validate_name() refuses: control characters, space, DEL, / \ ? ' " #,
@@ -132,12 +133,19 @@ def human_age(seconds: float) -> str:
     return f"{seconds}s"
 
 
+class SpoolerDown(ConnectionFailed):
+    """The server answers but its print spooler does not (exit 3): `spooler restart`."""
+
+
 class PrintServer(Protocol):
     """One print server, opened from the profile; every call may raise ConnectionFailed
     (down: exit 3 naming the server), AuthenticationFailed (exit 3, what to fix) or
     ValidationError (no such printer or job, exit 2)."""
 
     name: str
+    kind: str
+    can_reject: bool  # the server can refuse new jobs (CUPS); Windows queues cannot
+    can_move: bool  # jobs can move between queues (CUPS); Windows has no way to
 
     def printers(self) -> list[Printer]: ...
     def printer(self, name: str) -> Printer | None: ...
@@ -147,7 +155,7 @@ class PrintServer(Protocol):
                     shared: bool) -> None: ...
     def update_printer(self, name: str, uri: str | None, location: str | None,
                        shared: bool | None) -> None: ...
-    def device_uri(self, name: str) -> str | None: ...
+    def same_device(self, name: str, uri: str) -> bool: ...
     def remove_printer(self, name: str) -> None: ...
     def set_options(self, name: str, options: dict[str, str]) -> None: ...
     def default_printer(self) -> str | None: ...

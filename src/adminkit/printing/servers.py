@@ -7,7 +7,7 @@ so the actions of one command share it and it is closed on every path.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from adminkit.core import transport
@@ -20,6 +20,7 @@ from adminkit.printing.server import PrintServer
 from adminkit.printing.settings import PrintServerConfig, print_servers
 
 LIMITS = Limits(per_target=4)
+WINDOWS_LIMITS = Limits(per_target=1)  # one WinRM shell per host: its scripts take turns
 
 
 def server_config(profile: Profile, name: str | None) -> PrintServerConfig:
@@ -50,20 +51,30 @@ def _password(cfg: PrintServerConfig) -> Secret | None:
     return resolve(cfg.password, label=f"print server {cfg.name} password")
 
 
-def open_server(cfg: PrintServerConfig) -> PrintServer:
+def open_server(cfg: PrintServerConfig, *,
+                cancelled: Callable[[], bool] = lambda: False) -> PrintServer:
+    """The backend for the server's kind (its heavy library is imported here only)."""
     if cfg.kind == "cups":
         from adminkit.printing.cups_backend import CupsPrintServer
 
         return CupsPrintServer(cfg, _password(cfg))
-    raise UsageError(f"print server {cfg.name}: kind {cfg.kind} has no backend in this "
-                     "version", hint="only `kind: cups` servers can be used yet")
+    if cfg.kind == "windows":
+        from adminkit.printing.windows_backend import WindowsPrintServer
+
+        return WindowsPrintServer(cfg, _password(cfg), cancelled=cancelled)
+    raise UsageError(f"print server {cfg.name}: kind {cfg.kind} has no backend")
 
 
 def server_of(ctx: Context, name: str | None) -> PrintServer:
     """The run's connection to the print server `name` (None: the profile's first)."""
     cfg = server_config(ctx.require_profile(), name)
-    return ctx.connection(f"print-{cfg.kind}", cfg.name, lambda: open_server(cfg),
-                          lambda s: s.close(), limits=LIMITS)
+    targets = ctx.targets
+
+    def make() -> PrintServer:
+        return open_server(cfg, cancelled=lambda: targets.cancelled)
+
+    return ctx.connection(f"print-{cfg.kind}", cfg.name, make, lambda s: s.close(),
+                          limits=LIMITS if cfg.kind == "cups" else WINDOWS_LIMITS)
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import ActionFailed, ValidationError
+from adminkit.core.errors import ActionFailed, UsageError, ValidationError
 from adminkit.core.result import Change
 from adminkit.printing.actions.base import JobAction, JobParams, PrinterName, job_label
 from adminkit.printing.server import Job, PrintServer
@@ -20,13 +20,15 @@ def write_or_settled(server: PrintServer, job_id: int, plan: Plan,
     the plan is emptied, so that the runner reports `ok` (nothing to do), not a change."""
     try:
         write(server)
-    except ActionFailed:
+    except (ActionFailed, ValidationError):
         job = server.job(job_id)
-        if job is None or not job.finished:
+        if job is not None and not job.finished:
             raise
+        # a finished job is history (CUPS) or gone (Windows keeps none)
+        state = job.state if job is not None else "finished"
         plan.changes.clear()
-        plan.summary = f"job {job_id} was {job.state} meanwhile: nothing to do"
-        plan.data["meanwhile"] = job.state
+        plan.summary = f"job {job_id} was {state} meanwhile: nothing to do"
+        plan.data["meanwhile"] = state
     return Applied()
 
 
@@ -136,6 +138,10 @@ class MoveJob(JobAction[MoveParams]):
             return Plan(summary=f"job {job.id} is already {job.state}: nothing to move")
         if job.printer == self.params.to:
             return Plan(summary=f"job {job.id} already is on {self.params.to}")
+        if not self.server(ctx).can_move:
+            raise UsageError(f"job {job.id}: jobs cannot move between the queues of a "
+                             f"{self.server(ctx).kind} print server",
+                             hint="cancel it and print it again on the other queue")
         if self.server(ctx).printer(self.params.to) is None:
             raise ValidationError(f"print server {self._where()} has no printer "
                                   f"{self.params.to!r} to move job {job.id} to")

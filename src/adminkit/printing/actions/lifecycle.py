@@ -18,7 +18,7 @@ from adminkit.core.errors import ActionFailed
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret
 from adminkit.printing.actions.base import PrinterAction, PrinterParams, Reason
-from adminkit.printing.server import mask_uri, uri_password, without_credentials
+from adminkit.printing.server import mask_uri, uri_password
 
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$", re.IGNORECASE)
 _DRIVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._+ -]{0,254}$")
@@ -93,10 +93,7 @@ class AddPrinter(PrinterAction[AddParams]):
             return Plan(changes, summary=f"add printer {self.label()}", data={"new": True})
         self.current = found
         changes = []
-        # the server may hide the credentials of a URI: those are not compared (changing
-        # only them takes `printer remove` and `printer add`)
-        if without_credentials(server.device_uri(p.printer)) != without_credentials(
-                p.device()):
+        if not server.same_device(p.printer, p.device()):
             changes.append(Change(op="set", field="device_uri", before=found.device_uri,
                                   after=p.shown()))
         if p.location is not None and p.location != found.location:

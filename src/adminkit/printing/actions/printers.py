@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
+from adminkit.core.errors import UsageError
 from adminkit.core.result import Change
 from adminkit.printing.actions.base import PrinterAction, PrinterParams, Reason
 
@@ -60,6 +61,10 @@ class RejectJobs(PrinterAction[ReasonParams]):
 
     def plan(self, ctx: Context) -> Plan:
         printer = self.lookup(ctx)
+        if not self.accepting and not self.server(ctx).can_reject:
+            raise UsageError(f"{self.label()}: a {self.server(ctx).kind} print queue cannot "
+                             "refuse jobs", hint=f"`adminkit printer pause "
+                                                 f"{self.params.printer}` holds them instead")
         verb = "accept jobs on" if self.accepting else "reject jobs on"
         if printer.accepting == self.accepting:
             return Plan(summary=f"{self.label()} already "

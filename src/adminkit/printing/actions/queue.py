@@ -9,7 +9,7 @@ from pydantic import Field
 
 from adminkit.core.action import Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import ActionFailed, PolicyRefused, UsageError
+from adminkit.core.errors import ActionFailed, PolicyRefused, UsageError, ValidationError
 from adminkit.core.result import Change
 from adminkit.printing.actions.base import (
     PrintAction,
@@ -18,7 +18,7 @@ from adminkit.printing.actions.base import (
     ServerParams,
     UserName,
 )
-from adminkit.printing.server import Job, Printer
+from adminkit.printing.server import Job, Printer, SpoolerDown
 
 
 class PurgeParams(PrinterParams):
@@ -75,9 +75,9 @@ class PurgeQueue(PrinterAction[PurgeParams]):
         for job in self.due:
             try:
                 server.cancel_job(job.id)
-            except ActionFailed:
+            except (ActionFailed, ValidationError):
                 now = server.job(job.id)
-                if now is None or not now.finished:
+                if now is not None and not now.finished:
                     raise
                 gone += 1  # finished meanwhile: not an error
         return Applied(data={"finished_meanwhile": gone} if gone else {})
@@ -108,7 +108,10 @@ class RestartSpooler(PrintAction[SpoolerParams]):
             raise UsageError(f"print server {self._where()} is a {cfg_kind} server: "
                              "`spooler restart` is for Windows print servers",
                              hint="restart cupsd on the host itself (systemctl restart cups)")
-        before = _states(self.server(ctx).printers())
+        try:
+            before: dict[str, str] | str = _states(self.server(ctx).printers())
+        except SpoolerDown as exc:  # the very case a restart is for
+            before = f"the spooler does not answer: {exc.message}"
         return Plan([Change(op="run", field="spooler", after="restart")],
                     summary=f"restart the spooler of {self._where()}",
                     data={"before": before})
