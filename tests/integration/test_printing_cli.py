@@ -108,7 +108,7 @@ def test_list_and_show_read_the_server(server: CupsServer, cli: Cli, doc: Path) 
     server.connection().disablePrinter("back-office", reason="toner change")
     server.connection().setDefault("back-office")
     rows = {r["name"]: r for r in json.loads(cli("-p", "lab", "-o", "json", "printer",
-                                                 "list").stdout)}
+                                                 "list", "-s", "lab-cups").stdout)}
     assert set(rows) == {"front-desk", "back-office"}
     assert rows["front-desk"]["jobs"] == 3 and rows["front-desk"]["state"] == "idle"
     assert rows["back-office"]["state"] == "paused"
@@ -224,16 +224,17 @@ def test_test_page_reports_its_job(server: CupsServer, cli: Cli) -> None:
 def test_job_list_filters(server: CupsServer, cli: Cli, doc: Path) -> None:
     mine = held(server, doc, n=2)
     alice = held(server, doc, queue="back-office", user="alice")
-    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list").stdout)
+    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "-s", "lab-cups").stdout)
     assert sorted(r["id"] for r in rows) == sorted(mine + alice)
     assert {r["state"] for r in rows} == {"held"}
-    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "--user", "alice").stdout)
+    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "-s", "lab-cups",
+                          "--user", "alice").stdout)
     assert [(r["id"], r["owner"], r["printer"]) for r in rows] == [
         (alice[0], "alice", "back-office")]
-    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "--printer",
+    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "-s", "lab-cups", "--printer",
                           "front-desk", "--older-than", "1d").stdout)
     assert rows == []
-    csv = cli("-p", "lab", "-o", "csv", "job", "list").stdout.splitlines()
+    csv = cli("-p", "lab", "-o", "csv", "job", "list", "-s", "lab-cups").stdout.splitlines()
     assert csv[0] == "server,id,printer,owner,name,size_kb,state,age" and len(csv) == 4
     lp = lpstat("-o")
     assert all(f"-{j} " in lp for j in mine + alice)

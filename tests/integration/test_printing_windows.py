@@ -70,6 +70,20 @@ def test_list_show_and_jobs(win: WinRMLab, cli: Cli) -> None:
     assert [j["id"] for j in old] == [b]
 
 
+def test_both_kinds_listed_side_by_side(win: WinRMLab, cups_server: LabServer,
+                                        cli: Cli) -> None:
+    seed(win, {"printer": "back-office", "owner": "alice"})
+    r = cli("-p", "lab", "-o", "json", "printer", "list")
+    assert r.returncode == 0, r.stderr
+    found = {(p["server"], p["name"]) for p in json.loads(r.stdout)}
+    assert {("lab-cups", "front-desk"), ("winps1", "front-desk"), ("winps2", "back-office")
+            } <= found
+    jobs = json.loads(cli("-p", "lab", "-o", "json", "job", "list").stdout)
+    assert [(j["server"], j["owner"]) for j in jobs if j["server"] == S] == [(S, "alice")]
+    for name in ("winps1", "winps2"):  # each listing's shell was deleted at its end
+        assert win.control(name)["shells"] == []
+
+
 def test_pause_resume_check_then_apply(win: WinRMLab, cli: Cli) -> None:
     assert statuses(run(cli, "--check", "printer", "pause", "front-desk")) == ["changed"]
     assert model(win)["queues"]["front-desk"]["status"] == "Normal"
