@@ -5,7 +5,9 @@ the median and spread of the per-round ratios. Only ratios within one run mean a
 on a shared machine.
 
 1. `queue purge` of N held jobs (default 2,000), the whole adminkit process, against
-   `cancel -a` on the same queue (the queue refilled and the server reset between).
+   `cancel -a` on the same queue (the queue refilled and the server reset between);
+   also the same server work in the process, and a run that has nothing to do (the
+   fixed cost of any adminkit run: start-up, profile, journal).
 2. `job list` of N held jobs, the whole process (`-o csv` and the default table),
    against `lpstat -o`.
 3. Listing the queues of S print servers (default 20) side by side, against the
@@ -123,6 +125,7 @@ def main() -> None:
         host = f"{first.host}:{first.port}"
 
         purge: list[tuple[float, float]] = []
+        inner: list[tuple[float, float]] = []
         floor: list[float] = []
         for _ in range(args.rounds):
             # what any adminkit run costs: start-up, profile, journal, one IPP read
@@ -136,7 +139,13 @@ def main() -> None:
             ours = timed([*ak, "queue", "purge", "front-desk", "--force"], env)
             assert count(first) == 0
             purge.append((anchor, ours))
+            first.reset()
+            fill(first, args.jobs, tmp)
+            inner.append((anchor, _purge_in_process(PrintServerConfig(**entries[0]))))
+            assert count(first) == 0
         say(f"queue purge of {args.jobs} jobs", purge, "cancel -a")
+        say("  the same purge in the process (plan's job listing + the purge request)",
+            inner, "cancel -a (whole process)")
         print(f"  floor: a run with nothing to do (`printer resume` of an idle queue): median "
               f"{statistics.median(floor):.3f} s (range {min(floor):.3f}-{max(floor):.3f})")
 
@@ -181,6 +190,18 @@ def _up(server: CupsServer) -> None:
     if not server.is_running():
         server.start()
     server.wait_ready()
+
+
+def _purge_in_process(cfg: PrintServerConfig) -> float:
+    """What `queue purge` asks of the server, without adminkit's start-up and journal."""
+    start = time.perf_counter()
+    server = open_server(cfg)
+    try:
+        server.jobs("front-desk")
+        server.purge("front-desk")
+    finally:
+        server.close()
+    return time.perf_counter() - start
 
 
 def _list_one(cfg: PrintServerConfig) -> float:
