@@ -257,6 +257,9 @@ def test_hold_release_cancel_restart_move(server: CupsServer, cli: Cli, doc: Pat
     assert r.returncode == 2
     assert statuses(run(cli, "job", "cancel", str(b))) == ["changed"]
     assert job_state(server, b) == "canceled"
+    gone = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "-s", "lab-cups",
+                          "--state", "canceled").stdout)
+    assert [(j["id"], j["state"]) for j in gone] == [(b, "canceled")]
     # finished meanwhile (or already): ok, nothing to do
     assert statuses(run(cli, "job", "cancel", str(b))) == ["ok"]
     assert statuses(run(cli, "job", "hold", str(b))) == ["ok"]

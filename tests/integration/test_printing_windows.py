@@ -219,3 +219,19 @@ def test_clear_print_queue_and_restart_spooler_playbooks(win: WinRMLab, cli: Cli
     assert r.returncode == 0 and model(win)["restarts"] == 0
     r = cli(*base, "restart-print-spooler", "-i", f"server={S}")
     assert r.returncode == 0, r.stdout and model(win)["restarts"] == 1
+
+
+def test_add_printer_playbook(win: WinRMLab, cli: Cli) -> None:
+    args = ("--profile", "lab", "-o", "json", "run", "add-printer", "-i", "printer=floor9",
+            "-i", "uri=socket://10.9.0.9", "-i", "driver=Microsoft PS Class Driver",
+            "-i", "duplex=true", "-i", f"server={S}")
+    r = cli(args[0], args[1], args[2], args[3], "--check", *args[4:])
+    out = json.loads(r.stdout)
+    assert r.returncode == 0, r.stdout
+    assert [x["status"] for x in out["results"]] == ["changed", "skipped", "skipped"]
+    assert "floor9" not in model(win)["queues"]
+    r = cli(*args)
+    out = json.loads(r.stdout)
+    assert [x["status"] for x in out["results"]] == ["changed"] * 3, r.stdout
+    queue = model(win)["queues"]["floor9"]
+    assert (queue["port"], queue["duplex"]) == ("IP_10.9.0.9", "TwoSidedLongEdge")

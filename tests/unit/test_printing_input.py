@@ -104,3 +104,18 @@ def test_every_windows_script_has_a_fake_and_names_its_op() -> None:
         first = script.read_text().splitlines()[0]
         assert first == f"# adminkit-op: printing.{script.name[:-4]}"
         assert f"printing.{script.name[:-4]}" in HANDLERS
+
+
+def test_a_password_to_a_remote_cups_server_needs_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adminkit.core.errors import ConfigError
+    from adminkit.printing.servers import open_server
+    from adminkit.printing.settings import PrintServerConfig
+
+    monkeypatch.setenv("PRINT_PW", "Printer-Admin-Pw-1")
+    remote = PrintServerConfig(name="print1", kind="cups", host="print1.example.com",
+                               user="lpadmin", password="env:PRINT_PW")
+    with pytest.raises(ConfigError, match="would travel in clear"):
+        open_server(remote)
+    pytest.importorskip("cups")
+    assert open_server(remote.model_copy(update={"tls": True})).name == "print1"
+    assert open_server(remote.model_copy(update={"host": "127.0.0.1"})).name == "print1"
