@@ -11,8 +11,9 @@ on a shared machine.
 2. `job list` of N held jobs, the whole process (`-o csv` and the default table),
    against `lpstat -o`.
 3. Listing the queues of S print servers (default 20) side by side, against the
-   slowest of the same servers listed alone: in the process (the same backend calls),
-   and as whole `printer list` processes.
+   slowest of the same servers listed alone: in the process (the same backend calls;
+   also against listing them one after another), and as whole `printer list`
+   processes. The S cupsd processes answer on the same cores as the client.
 
 The servers are extra cupsd instances on 127.0.3.1..S:6310 (adminkit.lab.cups
 `extra_instance`), started and stopped by PID, their state under a temporary folder.
@@ -166,17 +167,23 @@ def main() -> None:
         configs = [PrintServerConfig(**e) for e in entries]
         inproc: list[tuple[float, float]] = []
         whole: list[tuple[float, float]] = []
+        serial: list[tuple[float, float]] = []
         for _ in range(args.rounds):
+            start = time.perf_counter()
             slowest = max(_list_one(c) for c in configs)
+            one_by_one = time.perf_counter() - start
             start = time.perf_counter()
             with ThreadPoolExecutor(len(configs)) as pool:
                 list(pool.map(_list_one, configs))
             inproc.append((slowest, time.perf_counter() - start))
+            serial.append((one_by_one, inproc[-1][1]))
             alone = max(timed([*ak, "-o", "csv", "printer", "list", "--server", c.name], env)
                         for c in configs)
             whole.append((alone, timed([*ak, "-o", "csv", "printer", "list"], env)))
         say(f"printer list on {len(configs)} servers side by side, in the process", inproc,
             "the slowest server alone")
+        say("  the same, side by side against one after another", serial,
+            "one after another")
         say(f"printer list on {len(configs)} servers, whole process", whole,
             "the slowest `printer list --server` alone")
         print(f"load after: {os.getloadavg()[0]:.2f}")
