@@ -95,6 +95,8 @@ def smtp_sink(lab_up: Callable[[str], LabServer]) -> LabServer:
 @pytest.fixture(scope="session")
 def redmine(lab_up: Callable[[str], LabServer]) -> LabServer:
     return lab_up("redmine")
+def winrm_lab(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("winrm")
 
 
 @pytest.fixture

@@ -134,7 +134,7 @@ class RunService:
             runner = Runner(ctx, [JournalHook(journal, notes), *extra], done=done,
                             stop_on_error=request.stop_on_error, debug=self.debug,
                             planned=planned, unsettled=unsettled)
-            workers = request.bulk.workers if request.bulk else 1
+            workers = request.bulk.workers if request.bulk else request.workers
             report = runner.execute(actions(runner) if callable(actions) else actions,
                                     workers=workers)
             report.notices.extend(extra_notices)

@@ -35,6 +35,7 @@ SERVERS: dict[str, str] = {
     "smtp": "adminkit.lab.smtp:SmtpSink",
     "redmine": "adminkit.lab.redmine:RedmineServer",
     "graph": "adminkit.lab.graph:GraphServer",
+    "winrm": "adminkit.lab.winrm:WinRMLab",
 }
 
 # Which profile a server's `directory` section belongs to; other sections go in both.
@@ -230,6 +231,7 @@ def _merge(profile: dict[str, Any], section: str, value: Any) -> None:
     if isinstance(value, list):
         profile.setdefault(section, []).extend(value)
     elif isinstance(value, dict) and isinstance(profile.get(section), dict):
-        profile[section].update(value)
+        for key, item in value.items():  # two servers' hosts: one inventory with both
+            _merge(profile[section], key, item)
     else:
         profile[section] = value
