@@ -38,7 +38,7 @@ from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.delivery import Delivery
 from adminkit.core.errors import ActionFailed, AdminkitError, ValidationError
-from adminkit.core.result import Change, shared_change
+from adminkit.core.result import Change, row_change, share_fields_set, shared_change
 from adminkit.core.secrets import Secret, redact
 
 MAIL = r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$"
@@ -107,6 +107,7 @@ class CreateAccount(Action[CreateParams]):
 
     def __init__(self, params: CreateParams, deliver: Delivery | None = None) -> None:
         super().__init__(params, deliver)
+        share_fields_set(params)  # frozen; an import holds one per row
         self.login: str | None = params.login
         self.existing: UserEntry | None = None
         self.chosen: tuple[str, UserEntry | None] | None = None  # by `prepare`
@@ -236,17 +237,17 @@ class CreateAccount(Action[CreateParams]):
             must_change=template.must_change if p.must_change is None else p.must_change,
             expires=expiry_instant(last_day), attributes=attrs)
         # what many rows of a file share is one object (shared_change), the rest per row
-        changes = [Change(op="create", field="account", after=login),
-                   Change(op="set", field="displayName", after=self.new.display_name),
+        changes = [row_change("create", "account", login),
+                   row_change("set", "displayName", self.new.display_name),
                    shared_change("set", "ou", self.new.ou),
                    shared_change("set", "enabled", p.enabled),
                    shared_change("set", "password", "(given)" if p.password else "(generated)"),
                    shared_change("set", "must_change_password", self.new.must_change)]
         if p.mail:
-            changes.append(Change(op="set", field="mail", after=p.mail))
+            changes.append(row_change("set", "mail", p.mail))
         if last_day:
             changes.append(shared_change("set", "expires", f"after {last_day}"))
-        changes += [Change(op="set", field=k, after=v) for k, v in attrs.items()]
+        changes += [row_change("set", k, v) for k, v in attrs.items()]
         changes += [shared_change("add", "group", g.name) for g in self.groups]
         return Plan(changes, summary=f"create account {login} ({self.new.display_name})",
                     data={"login": login, "ou": self.new.ou})
