@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -60,8 +61,37 @@ class Change(BaseModel):
 @functools.lru_cache(maxsize=256)
 def shared_change(op: str, field: str, after: str | bool | int | None = None) -> Change:
     """One `Change` for every row that plans the same (a bulk import's OU, groups,
-    password marker): a change is frozen, and 20,000 rows need not hold 20,000 copies."""
-    return Change(op=op, field=field, after=after)
+    password marker): a change is frozen, and 20,000 rows need not hold 20,000 copies.
+    Its scrubbed JSON form is made once too (`Result.public`)."""
+    change = Change(op=op, field=field, after=after)
+    with _SHARED_LOCK:
+        if len(_SHARED) >= 4 * 256:  # changes the cache above let go of: forget them
+            _SHARED.clear()
+        _SHARED[id(change)] = (change, None)
+    return change
+
+
+# id -> a shared change (kept, so its id is not reused) and its public form with the
+# secrets generation it was made at
+_SHARED: dict[int, tuple[Change, tuple[int, dict[str, Any]] | None]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _public_changes(changes: list[Change], now: int) -> list[dict[str, Any]]:
+    """The scrubbed JSON form of each change; a shared change's is made once per
+    secrets generation and shared (read-only, like `Result.public`)."""
+    out = []
+    for change in changes:
+        known = _SHARED.get(id(change))
+        if known is None or known[0] is not change:
+            out.append(secrets.redact_obj(change.model_dump(mode="json")))
+            continue
+        made = known[1]
+        if made is None or made[0] != now:
+            made = (now, secrets.redact_obj(change.model_dump(mode="json")))
+            _SHARED[id(change)] = (change, made)
+        out.append(made[1])
+    return out
 
 
 _FIELD_SETS: dict[frozenset[str], set[str]] = {}
@@ -138,7 +168,10 @@ class Result(BaseModel):
         now = secrets.generation()
         if self._public is not None and self._public[0] == now:
             return self._public[1]
-        public: dict[str, Any] = secrets.redact_obj(self.model_dump(mode="json"))
+        rest = secrets.redact_obj(self.model_dump(mode="json", exclude={"changes"}))
+        public: dict[str, Any] = {
+            name: _public_changes(self.changes, now) if name == "changes" else rest[name]
+            for name in Result.model_fields}
         self._public = (now, public) if keep else None
         return public
 
