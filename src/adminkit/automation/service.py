@@ -9,6 +9,7 @@ it ran (`automation.record`), so `resume` rebuilds it from a verified row.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -138,9 +139,13 @@ class RunService:
                                     workers=workers)
             report.notices.extend(extra_notices)
             if pump is not None:
-                delivery = _delivery_notice(pump.finish())
+                delivered = pump.finish()
+                delivery = _delivery_notice(delivered)
                 if delivery:
                     report.notices.append(delivery)
+                if delivered.published and ref is not None:
+                    report.results.append(_published_result(ref, delivered.published))
+            report.notices.extend(_unsettled_notice(journal))
         finally:
             ctx.close()
             journal.close()
@@ -201,7 +206,8 @@ class RunService:
         try:
             verdict = journal.verify()
             if not verdict.ok:
-                raise JournalError(f"the journal fails verification at row {verdict.first_bad} "
+                where = f" at row {verdict.first_bad}" if verdict.first_bad else ""
+                raise JournalError(f"the journal fails verification{where} "
                                    f"({verdict.reason}): run {run_id} will not be resumed "
                                    "from it", hint="`adminkit journal verify` says more; "
                                                    "run the command again instead")
@@ -230,6 +236,14 @@ class RunService:
         assert request.playbook is not None
         book = request.playbook
         loaded = load(book.path)
+        if request.resume and book.digest and book.digest != loaded.source.digest:
+            raise UsageError(f"the playbook {book.path} was changed after run "
+                             f"{request.resume} began: its steps may no longer be the ones "
+                             "that ran, so it is not resumed",
+                             hint="run the playbook again: what its steps did is found on "
+                                  "the systems and kept")
+        # recorded: a later resume checks it
+        request.playbook = book = dataclasses.replace(book, digest=loaded.source.digest)
         values = resolve_inputs(loaded.playbook, dict(book.inputs))
         if loaded.playbook.requires_approval and not book.approved_by and not request.check:
             raise PolicyRefused(f"playbook {loaded.playbook.name} requires approval",
@@ -282,10 +296,12 @@ class RunService:
         """Deliver the run's notes while it goes on; what is left waits in the outbox."""
         from adminkit.tickets.outbox import Pump
         from adminkit.tickets.settings import ticket_settings
+        from adminkit.tickets.systems import note_limits
 
         cfg = ticket_settings(profile)
         seconds = cfg.flush_seconds if cfg else 5.0
-        return Pump(journal, system, run_id, limit=seconds, background=background)
+        return Pump(journal, system, run_id, limit=seconds, background=background,
+                    limits=note_limits(cfg))
 
 
 def _unsettled(journal: Journal, run_id: str) -> set[int]:
@@ -314,8 +330,34 @@ def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:
 
 def _delivery_notice(result: FlushReport) -> str | None:
     waiting = result.retrying + result.not_reached
-    if not (waiting or result.failed):
+    if not (waiting or result.failed or result.published):
         return None
+    published = (f", {result.published} internal note(s) went PUBLIC"
+                 if result.published else "")
     return (f"ticket: {result.delivered} of this run's note(s) delivered, {waiting} waiting, "
-            f"{result.failed} failed; `adminkit ticket outbox` shows them, "
+            f"{result.failed} failed{published}; `adminkit ticket outbox` shows them, "
             "`adminkit ticket flush` retries")
+
+
+def _published_result(ref: TicketRef, count: int) -> Result:
+    """An internal note the system made public fails the run (exit 3): it cannot be
+    taken back, and the account lacks a right someone must grant."""
+    from adminkit.core.errors import ExitCode
+    from adminkit.core.result import Status
+
+    return Result(action="ticket.note", target=str(ref), status=Status.FAILED,
+                  summary=f"{count} internal note(s) went public on {ref}",
+                  error="the ticket system made internal notes public: the account may "
+                        "not write internal notes (see `adminkit profile check`)",
+                  error_type="NotePublished", exit_code=int(ExitCode.CONNECTION))
+
+
+def _unsettled_notice(journal: Journal) -> list[str]:
+    """Notes that failed for good or went public, until a person acknowledges them."""
+    found = journal.unsettled_notes()
+    if not found:
+        return []
+    parts = [f"{n} {'went public' if status == 'published' else 'failed for good'}"
+             for status, n in sorted(found.items())]
+    return [f"ticket notes need a person: {', '.join(parts)}; `adminkit ticket outbox` "
+            "lists them, `adminkit ticket outbox --ack ID` once dealt with"]

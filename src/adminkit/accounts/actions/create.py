@@ -9,9 +9,10 @@ import (create or update), an existing account gets the groups it lacks and, wit
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import BeforeValidator, Field
 
@@ -32,6 +33,7 @@ from adminkit.accounts.directory import (
     NewUser,
     UserEntry,
     directory_of,
+    each,
 )
 from adminkit.accounts.settings import NamingRules, account_settings, directory_settings
 from adminkit.core.action import Action, Applied, Params, Plan
@@ -295,16 +297,22 @@ class CreateAccount(Action[CreateParams]):
         written: dict[int, tuple[CreateAccount, UserEntry, str | None]] = {}
         outcomes: list[Applied | Exception] = []
         joining: dict[str, tuple[GroupEntry, list[UserEntry]]] = {}
+
+        def write(k: int, action: CreateAccount) -> tuple[UserEntry, str | None]:
+            given = handed.get(k)
+            if isinstance(given, Exception):
+                raise given
+            return action._write_account(ctx, directory, given)
+
+        results = each(directory, [functools.partial(write, k, cast(CreateAccount, action))
+                                   for k, (action, _) in enumerate(items)])
         for k, (action, _plan) in enumerate(items):
             assert isinstance(action, CreateAccount)
-            try:
-                given = handed.get(k)
-                if isinstance(given, Exception):
-                    raise given
-                entry, how = action._write_account(ctx, directory, given)
-            except Exception as exc:  # noqa: BLE001 - this row's outcome
-                outcomes.append(exc)
+            result = results[k]
+            if isinstance(result, Exception):  # this row's outcome
+                outcomes.append(result)
                 continue
+            entry, how = result
             outcomes.append(Applied())  # replaced below
             written[k] = (action, entry, how)
             action.new = None  # written: `entry` says what it is
