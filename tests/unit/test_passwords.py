@@ -284,3 +284,15 @@ def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(
     finally:
         delivery_module._discard(fd, writing)
     assert list(folder.iterdir()) == []
+
+
+def test_a_folder_is_swept_once_per_delivery_not_per_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk run checks its delivery for every row; a resume's folder holds thousands of
+    files: one scan of it, not one per row."""
+    scans: list[Path] = []
+    monkeypatch.setattr(delivery_module, "sweep_staged", lambda folder: scans.append(folder))
+    sink = delivery(f"file:{tmp_path}")
+    for login in ("a", "b", "c"):
+        sink.check(login)
+    assert scans == [tmp_path]

@@ -48,6 +48,7 @@ class Delivery:
     # (keyed by the path's text: a bulk run's 20,000 Path objects are not kept for it)
     wrote: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False,
                                                repr=False)
+    swept: set[str] = field(default_factory=set, compare=False, repr=False)  # folders
 
     def __call__(self, login: str, secret: Secret) -> str:
         if self.send is not None:
@@ -118,7 +119,8 @@ class Delivery:
         if self.folder is None and self.file is None:
             return
         folder = self.folder or (self.file.parent if self.file else None)
-        if folder is not None:
+        if folder is not None and str(folder) not in self.swept:  # once: a bulk run checks
+            self.swept.add(str(folder))  # every row, and a resume's folder is full
             sweep_staged(folder)
         if bulk and self.file is not None:
             raise UsageError(f"--deliver {self.spec}: a run of several accounts needs a folder "
