@@ -303,7 +303,8 @@ class Journal:
     def append_many(self, rows: Sequence[tuple[dict[str, Any] | None, dict[str, Any]]], *,
                     scrubbed: bool = False) -> list[int]:
         """Several (note, fields) rows, in order, in one transaction; their seqs.
-        `scrubbed`: their diff and detail went through redact already (Result.public)."""
+        `scrubbed`: their texts, diff and detail went through redact already
+        (Result.public)."""
         prepared = [(note, self._row(fields, scrubbed)) for note, fields in rows]
         seqs: list[int] = []
         ends: list[tuple[int, str, str]] = []
@@ -382,7 +383,8 @@ class Journal:
         row["idx"] = fields.get("idx")
         for key in ("summary", "error", "target", "diff", "detail"):
             if isinstance(row[key], str):
-                row[key] = redact(row[key])
+                if not scrubbed:  # Result.public() scrubbed it
+                    row[key] = redact(row[key])
             elif row[key] is None:
                 continue
             elif scrubbed:  # Result.public(): every string already scrubbed
