@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from adminkit.deploy.settings import HostConfig, InventoryConfig
 
 GROUP = "adminkit.hosts"
-BUILT_IN = {"ssh": "adminkit.deploy.ssh:open_ssh"}
+BUILT_IN = {"ssh": "adminkit.deploy.ssh:open_ssh",
+            "winrm": "adminkit.deploy.windows:open_winrm"}
 
 # Wide enough for Debian, RPM, winget and Chocolatey ids; no shell or option syntax.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}$")
