@@ -91,6 +91,14 @@ class WindowsBackend:
     def close(self) -> None:
         self.session.close()
 
+    def probe(self) -> str:
+        """`host check`: log in (TLS verified), open the shell, run a script."""
+        found = self.session.run_script(load_script("adminkit.core.winrm.ps", "probe"), {},
+                                        deadline=30)
+        found = found if isinstance(found, dict) else {}
+        return (f"logged in over WinRM as {found.get('user', '?')}, PowerShell "
+                f"{found.get('powershell', '?')}")
+
     def _run(self, name: str, params: Mapping[str, Any], *,
              deadline: float | None = None) -> dict[str, Any]:
         found = self.session.run_script(_script(name), params, deadline=deadline)
