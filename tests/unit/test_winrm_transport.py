@@ -305,6 +305,12 @@ def test_hostile_values_arrive_byte_identical_and_never_in_script_text(
             assert value not in call.script and value not in call.arguments
 
 
+def test_a_large_parameter_travels_in_several_sends(win: FakeWindows, ctx: Context) -> None:
+    value = "".join(chr(0x20 + n % 0x5F) for n in range(200_000))  # every printable ASCII
+    assert run_script(ctx, win.target(), PROBE, {"echo": value})["echo"] == value
+    assert win.host.requests.count("send") >= 5 and win.host.calls[0].params == {"echo": value}
+
+
 def test_a_secret_parameter_is_sent_but_never_echoed_back(win: FakeWindows, ctx: Context) -> None:
     secret = Secret("Printer-Pass-93")
     target = win.target()
