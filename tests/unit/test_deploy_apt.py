@@ -65,6 +65,8 @@ def test_policy_and_dpkg_parse_into_states() -> None:
     assert parse_policy(POLICY) == {"adminkit-demo-app": ("1.1", ("1.1", "1.0")),
                                     "local-only": ("2.0", ())}
     text = ("adminkit-demo-app\t1.0\tii \ngone\t3.1\trc \n--adminkit-policy--\n" + POLICY)
+    assert not Apt().reboot_required(text)
+    assert Apt().reboot_required(text + "--adminkit-reboot-required--\n")
     states = Apt().parse_query(text, ["adminkit-demo-app", "gone", "unknown"])
     assert states["adminkit-demo-app"].installed == "1.0"
     assert states["adminkit-demo-app"].candidate == "1.1"

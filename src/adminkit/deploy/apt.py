@@ -20,10 +20,15 @@ APT_GET = [*ENV, "apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confdef",
            "-o", "Dpkg::Options::=--force-confold", "-o", "DPkg::Lock::Timeout=120"]
 FORMAT = r"${Package}\t${Version}\t${db:Status-Abbrev}\n"
 POLICY_MARK = "--adminkit-policy--"
-# One round trip for the state of several packages: dpkg's and apt's view, names as "$@".
-QUERY = ("dpkg-query -W -f \"$0\" \"$@\" 2>/dev/null; echo " + POLICY_MARK
-         + "; LC_ALL=C apt-cache policy \"$@\" 2>/dev/null; true")
+REBOOT_MARK = "--adminkit-reboot-required--"
+NO_APT = 3  # the query's exit when the host has no dpkg/apt
 REBOOT_FLAG = "/var/run/reboot-required"
+# One round trip for the state of several packages: dpkg's and apt's view and whether a
+# reboot is pending; the names only as "$@", the format as $0.
+QUERY = ("command -v apt-cache >/dev/null 2>&1 || exit 3; "
+         "dpkg-query -W -f \"$0\" \"$@\" 2>/dev/null; echo " + POLICY_MARK
+         + "; LC_ALL=C apt-cache policy \"$@\" 2>/dev/null; "
+         f"[ -e {REBOOT_FLAG} ] && echo {REBOOT_MARK}; true")
 
 
 class Apt:
@@ -57,6 +62,10 @@ class Apt:
                 candidate=candidate, available=available,
                 leftovers=status.startswith("rc"))
         return states
+
+    def reboot_required(self, text: str) -> bool:
+        """Whether the query's answer says a reboot is pending (Debian's flag file)."""
+        return REBOOT_MARK in text.splitlines()
 
     def refresh(self) -> list[str]:
         return [*ENV, "apt-get", "-q", "-o", "DPkg::Lock::Timeout=120", "update"]

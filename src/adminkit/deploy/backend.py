@@ -95,8 +95,10 @@ class PackageState:
 
 @dataclass(frozen=True)
 class PackageOutcome:
-    """What an install / upgrade / remove did, beyond the versions read back after it."""
+    """What an install / upgrade / remove left: each package's state read back from the
+    host afterwards, and whether the host now wants a reboot."""
 
+    states: dict[str, PackageState] = field(default_factory=dict)
     reboot_required: bool = False
     detail: str = ""
 
@@ -143,11 +145,18 @@ class HostBackend(Protocol):
         """Installed packages with a newer version offered: name -> (installed, newest)."""
         ...
 
-    def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+    def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """Install exactly these (versions pinned where given); the outcome's states are
+        read back from the host afterwards."""
+        ...
 
-    def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+    def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """Upgrade these where installed, likewise."""
+        ...
 
-    def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome: ...
+    def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome:
+        """Remove (or purge) these, likewise."""
+        ...
 
     def run(self, argv: Sequence[str], *, sudo: bool = False,
             timeout: float | None = None) -> CommandResult:

@@ -12,6 +12,7 @@ stdin, never in an argument.
 
 from __future__ import annotations
 
+import functools
 import select
 import shlex
 import time
@@ -25,7 +26,7 @@ from adminkit.core.errors import (
     UsageError,
 )
 from adminkit.core.secrets import Secret
-from adminkit.deploy.apt import REBOOT_FLAG, Apt
+from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
     CommandResult,
     Facts,
@@ -149,7 +150,7 @@ class SSHBackend:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(address, port=port, username=user,
-                           key_filename=str(self.ssh.key_file) if self.ssh.key_file else None,
+                           pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,
                            look_for_keys=False, timeout=self.ssh.timeout,
                            banner_timeout=self.ssh.timeout, auth_timeout=self.ssh.timeout,
@@ -273,20 +274,28 @@ class SSHBackend:
                      free_disk_bytes=int(free) * 1024 if free.isdigit() else None)
 
     def manager(self) -> Apt:
-        """The host's package manager: the inventory's `package_manager` variable, else
-        the first of apt-get, dnf, zypper found on the host."""
-        if self._manager is not None:
-            return self._manager
-        name = str(self.host.vars.get("package_manager", ""))
-        if not name:
-            found = self._must(["sh", "-c", "for m in apt-get dnf zypper; do command -v "
-                                "\"$m\" >/dev/null 2>&1 && { echo \"$m\"; exit 0; }; done"])
-            name = MANAGERS.get(found.stdout.strip(), "")
-        if name != "apt":
-            raise ActionFailed(f"host {self.host.name}: package manager "
-                               f"{name or 'not found'}: only apt is supported over SSH so far")
-        self._manager = Apt()
+        """The host's package manager: apt, unless the inventory's `package_manager`
+        variable names another (not supported over SSH yet). That the host has apt is
+        checked by the first query, in the same round trip."""
+        if self._manager is None:
+            name = str(self.host.vars.get("package_manager", "apt"))
+            if name != "apt":
+                raise ActionFailed(f"host {self.host.name}: package manager {name}: only apt "
+                                   "is supported over SSH so far")
+            self._manager = Apt()
         return self._manager
+
+    def _query(self, names: Sequence[str]) -> tuple[dict[str, PackageState], bool]:
+        """The packages' states and whether a reboot is pending, in one round trip."""
+        apt = self.manager()
+        result = self.run(apt.query(names))
+        if result.exit == NO_APT:
+            raise ActionFailed(f"host {self.host.name}: no apt on this host (only apt is "
+                               "supported over SSH so far)")
+        if not result.ok:
+            raise ActionFailed(f"host {self.host.name}: reading the package state exited "
+                               f"{result.exit}: {result.tail()}")
+        return apt.parse_query(result.stdout, names), apt.reboot_required(result.stdout)
 
     # -- packages -----------------------------------------------------------------------
     def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
@@ -296,11 +305,11 @@ class SSHBackend:
             apt.check(PackageSpec(name))
         if refresh == "always":
             self._refresh()
-        states = apt.parse_query(self._must(apt.query(names)).stdout, names)
+        states, _ = self._query(names)
         if refresh == "when-needed" and not self._refreshed and \
                 any(s.candidate is None for s in states.values()):
             self._refresh()
-            states = apt.parse_query(self._must(apt.query(names)).stdout, names)
+            states, _ = self._query(names)
         return states
 
     def _refresh(self) -> None:
@@ -333,8 +342,21 @@ class SSHBackend:
         for spec in specs:
             apt.check(spec)
         self._must(argv, sudo=True)
-        flag = self.run(["test", "-e", REBOOT_FLAG])
-        return PackageOutcome(reboot_required=flag.ok)
+        states, reboot = self._query([s.name for s in specs])
+        return PackageOutcome(states=states, reboot_required=reboot)
+
+
+@functools.lru_cache(maxsize=8)
+def _key(path: str) -> paramiko.PKey:
+    """The private key, read once per process (a fleet run logs in to every host with it)."""
+    import paramiko
+
+    try:
+        return paramiko.PKey.from_path(path)
+    except (OSError, paramiko.SSHException) as exc:
+        raise UsageError(f"inventory.ssh.key_file {path}: {exc}",
+                         hint="a private key file without a passphrase, or use the agent"
+                         ) from None
 
 
 def sudo_refused(result: CommandResult) -> bool:

@@ -30,8 +30,7 @@ def _pinned_write(backend: HostBackend, plan: Plan, host: str, *, upgrade: bool)
     """Install (or upgrade to) exactly the versions planned, then read them back."""
     pinned = [PackageSpec(c.field, str(c.after)) for c in plan.changes]
     outcome = backend.upgrade(pinned) if upgrade else backend.install(pinned)
-    after = backend.package_states([c.field for c in plan.changes], refresh="never")
-    return _applied(plan, outcome, _check_all(after, plan, host))
+    return _applied(plan, outcome, _check_all(outcome.states, plan, host))
 
 
 def _check_all(after: dict[str, PackageState], plan: Plan, host: str) -> dict[str, str | None]:
@@ -131,7 +130,7 @@ class RemoveApp(HostAction[RemoveParams]):
         backend = self.backend(ctx)
         names = [c.field for c in plan.changes]
         outcome = backend.remove(names, purge=self.params.purge)
-        after = backend.package_states(names, refresh="never")
+        after = outcome.states
         left = [n for n in names if self.params.purge and after[n].leftovers]
         if left:
             raise ActionFailed(f"host {self.params.host}: configuration of "
