@@ -312,3 +312,43 @@ def test_a_note_per_host_on_the_rt_ticket(fleet: SshFleet, profile: str, cli: Cl
         assert text.startswith(f"adminkit:{run_id}:") and f"app.install {host} by pytest" in text
         assert f"{PACKAGE}" in text and "1.1" in text
     assert versions(fleet)["h1"] == "1.1" and versions(fleet)["h2"] == "1.1"
+
+
+def test_host_patch_upgrades_what_is_pending(fleet: SshFleet, profile: str, cli: Cli) -> None:
+    assert cli("-p", profile, "app", "remove", PACKAGE, "--purge", "--hosts",
+               "all").returncode == 0
+    assert cli("-p", profile, "app", "install", f"{PACKAGE}=1.0", "--hosts", "h1").returncode == 0
+    r = cli("-p", profile, "-o", "json", "host", "patch", "--security-only", "--hosts", "h1")
+    assert r.returncode == 0, r.stderr
+    assert by_host(report(r)) == {"h1": "ok"}  # the lab's source is no security source
+    r = cli("-p", profile, "-o", "json", "host", "patch", "--hosts", "h1,h2")
+    assert r.returncode == 0, r.stderr
+    data = report(r)
+    assert by_host(data) == {"h1": "changed", "h2": "ok"}
+    assert data["results"][0]["data"]["versions"] == {PACKAGE: "1.1"}
+    assert versions(fleet) == {"h1": "1.1", "h2": None, "h3": None}
+
+
+def test_the_four_playbooks_on_the_fleet(fleet: SshFleet, profile: str, cli: Cli) -> None:
+    assert cli("-p", profile, "app", "remove", PACKAGE, "--purge", "--hosts",
+               "all").returncode == 0
+    r = cli("-p", profile, "-o", "json", "run", "install-app", "-i", "hosts=h1,h2",
+            "-i", f"packages={PACKAGE}=1.0")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert versions(fleet) == {"h1": "1.0", "h2": "1.0", "h3": None}
+    r = cli("-p", profile, "-o", "json", "run", "upgrade-app", "-i", "hosts=h1,h3",
+            "-i", f"packages={PACKAGE}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert by_host(report(r)) == {"h1": "changed", "h3": "ok"}
+    assert versions(fleet) == {"h1": "1.1", "h2": "1.0", "h3": None}
+    r = cli("-p", profile, "run", "patch-hosts", "-i", "hosts=h1,h2,h3")
+    assert r.returncode == 4, r.stdout + r.stderr  # policy: needs an approver
+    r = cli("-p", profile, "-o", "json", "run", "patch-hosts", "-i", "hosts=h1,h2,h3",
+            "--approved-by", "lead")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert by_host(report(r)) == {"h1": "ok", "h2": "changed", "h3": "ok"}
+    assert versions(fleet) == {"h1": "1.1", "h2": "1.1", "h3": None}
+    r = cli("-p", profile, "-o", "json", "run", "uninstall-app", "-i", "hosts=h1,h2",
+            "-i", f"packages={PACKAGE}", "-i", "purge=true")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [dpkg_status(fleet, h.address) for h in fleet.fleet[:3]] == ["", "", ""]

@@ -94,6 +94,17 @@ class PackageState:
 
 
 @dataclass(frozen=True)
+class Update:
+    """A pending update: what is installed, what the sources offer, from where."""
+
+    name: str
+    installed: str
+    newest: str
+    origin: str = ""  # the source's label (apt: "Debian-Security:12/stable-security")
+    security: bool = False
+
+
+@dataclass(frozen=True)
 class PackageOutcome:
     """What an install / upgrade / remove left: each package's state read back from the
     host afterwards, and whether the host now wants a reboot."""
@@ -141,8 +152,9 @@ class HostBackend(Protocol):
         """Every installed package and its version."""
         ...
 
-    def outdated(self) -> dict[str, tuple[str, str]]:
-        """Installed packages with a newer version offered: name -> (installed, newest)."""
+    def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
+        """Installed packages with a newer version offered (the index refreshed first
+        unless the inventory says never), by name."""
         ...
 
     def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:

@@ -33,6 +33,7 @@ from adminkit.deploy.backend import (
     PackageOutcome,
     PackageSpec,
     PackageState,
+    Update,
 )
 from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
 
@@ -77,7 +78,7 @@ def open_ssh(host: HostConfig, inventory: InventoryConfig, profile: Profile) -> 
         password = profile.secret(inventory.ssh.sudo_password, "inventory.ssh.sudo_password")
     jump = _jump_target(inventory, inventory.ssh.jump_host) if inventory.ssh.jump_host else None
     return SSHBackend(host, inventory.ssh, deadline=inventory.deadline,
-                      sudo_password=password, jump=jump)
+                      sudo_password=password, jump=jump, refresh=inventory.refresh)
 
 
 def _jump_target(inventory: InventoryConfig, spec: str) -> tuple[str, str, int]:
@@ -98,8 +99,10 @@ class SSHBackend:
 
     def __init__(self, host: HostConfig, ssh: SSHSettings, *, deadline: float = 600.0,
                  sudo_password: Secret | None = None,
-                 jump: tuple[str, str, int] | None = None) -> None:
+                 jump: tuple[str, str, int] | None = None, refresh: str = "when-needed"
+                 ) -> None:
         self.host = host
+        self.refresh = refresh  # the inventory's: "never" keeps the package index as it is
         self.ssh = ssh
         self.deadline = deadline
         self.sudo_password = sudo_password
@@ -285,10 +288,14 @@ class SSHBackend:
             self._manager = Apt()
         return self._manager
 
-    def _query(self, names: Sequence[str]) -> tuple[dict[str, PackageState], bool]:
-        """The packages' states and whether a reboot is pending, in one round trip."""
+    def _query(self, names: Sequence[str], *, candidates: bool = True
+               ) -> tuple[dict[str, PackageState], bool]:
+        """The packages' states and whether a reboot is pending, in one round trip. As
+        root where sudo is allowed: apt-cache then keeps the cache it builds for the
+        install that follows (as a user it builds one in memory, and apt-get again)."""
         apt = self.manager()
-        result = self.run(apt.query(names))
+        result = self.run(apt.query(names, candidates=candidates),
+                          sudo=self.ssh.sudo and candidates)
         if result.exit == NO_APT:
             raise ActionFailed(f"host {self.host.name}: no apt on this host (only apt is "
                                "supported over SSH so far)")
@@ -321,11 +328,12 @@ class SSHBackend:
         apt = self.manager()
         return apt.parse_installed(self._must(apt.list_installed()).stdout)
 
-    def outdated(self, *, refresh: bool = True) -> dict[str, tuple[str, str]]:
+    def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
         apt = self.manager()
-        if refresh:
+        if self.refresh != "never":
             self._refresh()
-        return apt.parse_outdated(self._must(apt.outdated()).stdout)
+        found = apt.parse_outdated(self._must(apt.outdated()).stdout)
+        return {n: u for n, u in found.items() if u.security or not security_only}
 
     def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
         return self._write(self.manager().install(specs), specs)
@@ -342,7 +350,7 @@ class SSHBackend:
         for spec in specs:
             apt.check(spec)
         self._must(argv, sudo=True)
-        states, reboot = self._query([s.name for s in specs])
+        states, reboot = self._query([s.name for s in specs], candidates=False)
         return PackageOutcome(states=states, reboot_required=reboot)
 
 
