@@ -9,8 +9,9 @@ shows each one's median and spread (min-max) and the median of the paired ratios
            also against a plain paramiko thread pool (a process doing only that) and the
            slowest single host (login + command, measured one host at a time);
 - install: `adminkit app install adminkit-demo-app=1.0`  vs  `ansible.builtin.apt` with
-           the same name and version (the package is purged from every host, untimed,
-           before each measurement; the package lists are fresh for both);
+           the same name and version, and vs the bare `apt-get install` through the
+           paramiko pool (apt's own work: the floor of both); the package is purged from
+           every host, untimed, before each measurement; the package lists are fresh;
 - list:    `adminkit app list -o json`  vs  `ansible all -m package_facts`.
 
 Both get the same forks (`--forks`, 20), strict host keys, the same key and sudo
@@ -30,6 +31,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -120,9 +122,11 @@ class Bench:
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
-    def pool_run(self) -> float:
+    def pool_run(self, *command: str) -> float:
         return self.timed([sys.executable, __file__, "--pool-only", "--hosts",
-                           str(self.args.hosts), "--forks", str(self.args.forks)], self.env)
+                           str(self.args.hosts), "--forks", str(self.args.forks), "--",
+                           *command],
+                          self.env)
 
     def slowest_host(self) -> float:
         """Login + `uname -r`, one host at a time: the slowest of them."""
@@ -145,10 +149,13 @@ class Bench:
         tasks: dict[str, dict[str, Callable[[], float]]] = {
             "run": {"adminkit": lambda: self.adminkit_run("host", "run", "--hosts", "all",
                                                           "--", "uname", "-r"),
-                    "paramiko pool": self.pool_run,
+                    "paramiko pool": lambda: self.pool_run("uname", "-r"),
                     "slowest host": self.slowest_host},
             "install": {"adminkit": lambda: self._install(lambda: self.adminkit_run(
-                "app", "install", f"{PACKAGE}=1.0", "--hosts", "all"))},
+                "app", "install", f"{PACKAGE}=1.0", "--hosts", "all")),
+                        "apt-get pool": lambda: self._install(lambda: self.pool_run(
+                            "sudo", "-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get",
+                            "-q", "-y", "install", f"{PACKAGE}=1.0"))},
             "list": {"adminkit": lambda: self.adminkit_run("app", "list", "--hosts", "all")},
         }
         if self.ansible is not None:
@@ -221,23 +228,26 @@ class Bench:
             print(f"\nadminkit peak RSS: {max(self.peak_rss):.0f} MiB")
 
 
-def _login_and_run(fleet: SshFleet, address: str) -> float:
+def _login_and_run(fleet: SshFleet, address: str, command: str = "uname -r") -> float:
     started = time.perf_counter()
     client = fleet.connect(address)
     try:
-        _, stdout, _ = client.exec_command("uname -r", timeout=30)
+        _, stdout, _ = client.exec_command(command, timeout=120)
         stdout.read()
-        stdout.channel.recv_exit_status()
+        if stdout.channel.recv_exit_status() != 0:
+            raise SystemExit(f"{address}: {command} failed")
     finally:
         client.close()
     return time.perf_counter() - started
 
 
-def pool_only(hosts: int, forks: int) -> None:
-    """The floor a process can reach: paramiko, `forks` threads, one login per host."""
+def pool_only(hosts: int, forks: int, command: list[str]) -> None:
+    """The floor a process can reach: paramiko, `forks` threads, one login per host, the
+    bare command (no reading before, no reading back)."""
     fleet = SshFleet(Lab().dir / "bench", hosts=hosts, subnet=SUBNET)
+    line = shlex.join(command)
     with ThreadPoolExecutor(forks) as pool:
-        list(pool.map(lambda h: _login_and_run(fleet, h.address), fleet.fleet))
+        list(pool.map(lambda h: _login_and_run(fleet, h.address, line), fleet.fleet))
 
 
 def main() -> None:
@@ -249,9 +259,10 @@ def main() -> None:
     parser.add_argument("--ansible-venv", default=str(HERE / ".venv-ansible"))
     parser.add_argument("--no-ansible", dest="ansible", action="store_false")
     parser.add_argument("--pool-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pool_only:
-        pool_only(args.hosts, args.forks)
+        pool_only(args.hosts, args.forks, args.command)
         return
     if args.hosts > 254:
         raise SystemExit("at most 254 hosts")

@@ -367,10 +367,15 @@ def _key(path: str) -> paramiko.PKey:
                          ) from None
 
 
+SUDO_REFUSALS = ("password is required", "terminal is required", "incorrect password",
+                 "no password was provided", "not in the sudoers", "is not allowed to execute")
+
+
 def sudo_refused(result: CommandResult) -> bool:
-    return result.exit == 1 and "sudo:" in result.stderr and (
-        "password is required" in result.stderr or "terminal is required" in result.stderr
-        or "incorrect password" in result.stderr or "not in the sudoers" in result.stderr)
+    """sudo said no (exit 1, its own words on stderr), not the command it would run."""
+    return result.exit == 1 and any(
+        line.startswith("sudo:") and any(r in line for r in SUDO_REFUSALS)
+        for line in result.stderr.splitlines())
 
 
 def _verb(argv: Sequence[str]) -> str:
