@@ -157,3 +157,18 @@ def test_a_hung_installer_ends_at_its_deadline_and_the_host_fails_alone(
     win1 = wlab.control("win1")
     assert [c["signalled"] for c in win1["calls"] if c["op"] == "deploy.winget"] == [True]
     assert win1["shells"] == [] and windows(wlab, "win2")["installed"]["Notepad++.Notepad++"]
+
+
+def test_host_patch_takes_every_pending_update_and_reports_the_reboot(
+        wlab: WinRMLab, profile: str, cli: Cli) -> None:
+    wlab.control("win2", {"model": "windows", "do": {"installed": {
+        "7zip.7zip": "23.01", "Contoso.Driver": "1.0"}}})
+    r = cli("-p", profile, "-o", "json", "host", "patch", "--hosts", "win2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads(r.stdout)["results"][0]
+    assert result["status"] == "changed" and result["summary"].endswith("(reboot required)")
+    state = windows(wlab, "win2")
+    assert state["installed"] == {"7zip.7zip": "24.08", "Contoso.Driver": "2.0"}
+    assert state["reboots"] == 0 and state["reboot_pending"] is True
+    r = cli("-p", profile, "-o", "json", "host", "patch", "--hosts", "win2", "--security-only")
+    assert r.returncode == 0 and json.loads(r.stdout)["results"][0]["status"] == "ok"

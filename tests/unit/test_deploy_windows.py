@@ -78,7 +78,8 @@ def test_winget_install_upgrade_remove_read_back(win: FakeWindows,
     assert model(win).installed["Mozilla.Firefox"] == "128.0.3"
     backend.upgrade([PackageSpec("Mozilla.Firefox", "129.0.1")])
     assert backend.package_states(["Mozilla.Firefox"])["Mozilla.Firefox"].installed == "129.0.1"
-    assert backend.outdated() == {"7zip.7zip": ("23.01", "24.08")}
+    assert {k: (u.installed, u.newest) for k, u in backend.outdated().items()} == {
+        "7zip.7zip": ("23.01", "24.08")}
     backend.remove(["Mozilla.Firefox"])
     assert "Mozilla.Firefox" not in model(win).installed
     assert model(win).history == ["winget install Mozilla.Firefox 128.0.3",

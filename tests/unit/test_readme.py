@@ -17,3 +17,10 @@ def test_readme_profile_is_valid() -> None:
     profile = Profile.model_validate({"name": "acme", **yaml.safe_load(block)})
     assert profile.directory is not None and profile.directory.kind == "ad"
     assert profile.accounts.template.groups == ["Staff-All"]
+
+
+def test_readme_inventory_is_valid() -> None:
+    blocks = [b.split("```", 1)[0] for b in README.read_text().split("```yaml\n")[1:]]
+    [block] = [b for b in blocks if b.startswith("inventory:")]
+    profile = Profile.model_validate({"name": "acme", **yaml.safe_load(block)})
+    assert [h.name for h in profile.inventory.hosts] == ["bastion", "web1", "web3"]

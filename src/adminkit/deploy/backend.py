@@ -95,9 +95,22 @@ class PackageState:
 
 
 @dataclass(frozen=True)
-class PackageOutcome:
-    """What an install / upgrade / remove did, beyond the versions read back after it."""
+class Update:
+    """A pending update: what is installed, what the sources offer, from where."""
 
+    name: str
+    installed: str
+    newest: str
+    origin: str = ""  # the source's label (apt: "Debian-Security:12/stable-security")
+    security: bool = False
+
+
+@dataclass(frozen=True)
+class PackageOutcome:
+    """What an install / upgrade / remove left: each package's state read back from the
+    host afterwards, and whether the host now wants a reboot."""
+
+    states: dict[str, PackageState] = field(default_factory=dict)
     reboot_required: bool = False
     detail: str = ""
 
@@ -140,15 +153,23 @@ class HostBackend(Protocol):
         """Every installed package and its version."""
         ...
 
-    def outdated(self) -> dict[str, tuple[str, str]]:
-        """Installed packages with a newer version offered: name -> (installed, newest)."""
+    def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
+        """Installed packages with a newer version offered (the index refreshed first
+        unless the inventory says never), by name."""
         ...
 
-    def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+    def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """Install exactly these (versions pinned where given); the outcome's states are
+        read back from the host afterwards."""
+        ...
 
-    def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+    def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """Upgrade these where installed, likewise."""
+        ...
 
-    def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome: ...
+    def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome:
+        """Remove (or purge) these, likewise."""
+        ...
 
     def run(self, argv: Sequence[str], *, sudo: bool = False,
             timeout: float | None = None) -> CommandResult:

@@ -12,6 +12,7 @@ stdin, never in an argument.
 
 from __future__ import annotations
 
+import functools
 import select
 import shlex
 import time
@@ -25,13 +26,14 @@ from adminkit.core.errors import (
     UsageError,
 )
 from adminkit.core.secrets import Secret
-from adminkit.deploy.apt import REBOOT_FLAG, Apt
+from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
     CommandResult,
     Facts,
     PackageOutcome,
     PackageSpec,
     PackageState,
+    Update,
 )
 from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
 
@@ -76,7 +78,7 @@ def open_ssh(host: HostConfig, inventory: InventoryConfig, profile: Profile) -> 
         password = profile.secret(inventory.ssh.sudo_password, "inventory.ssh.sudo_password")
     jump = _jump_target(inventory, inventory.ssh.jump_host) if inventory.ssh.jump_host else None
     return SSHBackend(host, inventory.ssh, deadline=inventory.deadline,
-                      sudo_password=password, jump=jump)
+                      sudo_password=password, jump=jump, refresh=inventory.refresh)
 
 
 def _jump_target(inventory: InventoryConfig, spec: str) -> tuple[str, str, int]:
@@ -97,8 +99,10 @@ class SSHBackend:
 
     def __init__(self, host: HostConfig, ssh: SSHSettings, *, deadline: float = 600.0,
                  sudo_password: Secret | None = None,
-                 jump: tuple[str, str, int] | None = None) -> None:
+                 jump: tuple[str, str, int] | None = None, refresh: str = "when-needed"
+                 ) -> None:
         self.host = host
+        self.refresh = refresh  # the inventory's: "never" keeps the package index as it is
         self.ssh = ssh
         self.deadline = deadline
         self.sudo_password = sudo_password
@@ -149,7 +153,7 @@ class SSHBackend:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(address, port=port, username=user,
-                           key_filename=str(self.ssh.key_file) if self.ssh.key_file else None,
+                           pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,
                            look_for_keys=False, timeout=self.ssh.timeout,
                            banner_timeout=self.ssh.timeout, auth_timeout=self.ssh.timeout,
@@ -273,20 +277,32 @@ class SSHBackend:
                      free_disk_bytes=int(free) * 1024 if free.isdigit() else None)
 
     def manager(self) -> Apt:
-        """The host's package manager: the inventory's `package_manager` variable, else
-        the first of apt-get, dnf, zypper found on the host."""
-        if self._manager is not None:
-            return self._manager
-        name = str(self.host.vars.get("package_manager", ""))
-        if not name:
-            found = self._must(["sh", "-c", "for m in apt-get dnf zypper; do command -v "
-                                "\"$m\" >/dev/null 2>&1 && { echo \"$m\"; exit 0; }; done"])
-            name = MANAGERS.get(found.stdout.strip(), "")
-        if name != "apt":
-            raise ActionFailed(f"host {self.host.name}: package manager "
-                               f"{name or 'not found'}: only apt is supported over SSH so far")
-        self._manager = Apt()
+        """The host's package manager: apt, unless the inventory's `package_manager`
+        variable names another (not supported over SSH yet). That the host has apt is
+        checked by the first query, in the same round trip."""
+        if self._manager is None:
+            name = str(self.host.vars.get("package_manager", "apt"))
+            if name != "apt":
+                raise ActionFailed(f"host {self.host.name}: package manager {name}: only apt "
+                                   "is supported over SSH so far")
+            self._manager = Apt()
         return self._manager
+
+    def _query(self, names: Sequence[str], *, candidates: bool = True
+               ) -> tuple[dict[str, PackageState], bool]:
+        """The packages' states and whether a reboot is pending, in one round trip. As
+        root where sudo is allowed: apt-cache then keeps the cache it builds for the
+        install that follows (as a user it builds one in memory, and apt-get again)."""
+        apt = self.manager()
+        result = self.run(apt.query(names, candidates=candidates),
+                          sudo=self.ssh.sudo and candidates)
+        if result.exit == NO_APT:
+            raise ActionFailed(f"host {self.host.name}: no apt on this host (only apt is "
+                               "supported over SSH so far)")
+        if not result.ok:
+            raise ActionFailed(f"host {self.host.name}: reading the package state exited "
+                               f"{result.exit}: {result.tail()}")
+        return apt.parse_query(result.stdout, names), apt.reboot_required(result.stdout)
 
     # -- packages -----------------------------------------------------------------------
     def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
@@ -296,11 +312,11 @@ class SSHBackend:
             apt.check(PackageSpec(name))
         if refresh == "always":
             self._refresh()
-        states = apt.parse_query(self._must(apt.query(names)).stdout, names)
+        states, _ = self._query(names)
         if refresh == "when-needed" and not self._refreshed and \
                 any(s.candidate is None for s in states.values()):
             self._refresh()
-            states = apt.parse_query(self._must(apt.query(names)).stdout, names)
+            states, _ = self._query(names)
         return states
 
     def _refresh(self) -> None:
@@ -312,11 +328,12 @@ class SSHBackend:
         apt = self.manager()
         return apt.parse_installed(self._must(apt.list_installed()).stdout)
 
-    def outdated(self, *, refresh: bool = True) -> dict[str, tuple[str, str]]:
+    def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
         apt = self.manager()
-        if refresh:
+        if self.refresh != "never":
             self._refresh()
-        return apt.parse_outdated(self._must(apt.outdated()).stdout)
+        found = apt.parse_outdated(self._must(apt.outdated()).stdout)
+        return {n: u for n, u in found.items() if u.security or not security_only}
 
     def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
         return self._write(self.manager().install(specs), specs)
@@ -333,14 +350,32 @@ class SSHBackend:
         for spec in specs:
             apt.check(spec)
         self._must(argv, sudo=True)
-        flag = self.run(["test", "-e", REBOOT_FLAG])
-        return PackageOutcome(reboot_required=flag.ok)
+        states, reboot = self._query([s.name for s in specs], candidates=False)
+        return PackageOutcome(states=states, reboot_required=reboot)
+
+
+@functools.lru_cache(maxsize=8)
+def _key(path: str) -> paramiko.PKey:
+    """The private key, read once per process (a fleet run logs in to every host with it)."""
+    import paramiko
+
+    try:
+        return paramiko.PKey.from_path(path)
+    except (OSError, paramiko.SSHException) as exc:
+        raise UsageError(f"inventory.ssh.key_file {path}: {exc}",
+                         hint="a private key file without a passphrase, or use the agent"
+                         ) from None
+
+
+SUDO_REFUSALS = ("password is required", "terminal is required", "incorrect password",
+                 "no password was provided", "not in the sudoers", "is not allowed to execute")
 
 
 def sudo_refused(result: CommandResult) -> bool:
-    return result.exit == 1 and "sudo:" in result.stderr and (
-        "password is required" in result.stderr or "terminal is required" in result.stderr
-        or "incorrect password" in result.stderr or "not in the sudoers" in result.stderr)
+    """sudo said no (exit 1, its own words on stderr), not the command it would run."""
+    return result.exit == 1 and any(
+        line.startswith("sudo:") and any(r in line for r in SUDO_REFUSALS)
+        for line in result.stderr.splitlines())
 
 
 def _verb(argv: Sequence[str]) -> str:

@@ -30,6 +30,7 @@ from adminkit.deploy.backend import (
     PackageOutcome,
     PackageSpec,
     PackageState,
+    Update,
 )
 from adminkit.deploy.settings import HostConfig, InventoryConfig, WindowsSettings
 
@@ -176,15 +177,22 @@ class WindowsBackend:
                        if isinstance(v, dict) and v.get("installed")})
         return result
 
-    def outdated(self, *, refresh: bool = True) -> dict[str, tuple[str, str]]:
+    def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
+        """What winget offers newer, and MSI applications with a newer MSI in the profile.
+        winget does not tell security updates apart: with `security_only` nothing is
+        listed (the Windows Update catalogue is not a package manager's)."""
+        if security_only:
+            return {}
         rows = self._run("outdated", {}).get("packages") or []
-        result = {str(r["id"]): (str(r["installed"]), str(r["available"]))
+        result = {str(r["id"]): Update(str(r["id"]), str(r["installed"]), str(r["available"]),
+                                       origin="winget")
                   for r in rows if isinstance(r, dict) and r.get("id")}
         if self.settings.msi:
             for name, state in self.package_states(list(self.settings.msi)).items():
                 if state.installed and state.candidate and \
                         _version_key(state.candidate) > _version_key(state.installed):
-                    result[name] = (state.installed, state.candidate)
+                    result[name] = Update(name, state.installed, state.candidate,
+                                          origin="inventory.winrm.msi")
         return result
 
     # -- writing packages ---------------------------------------------------------------
@@ -199,11 +207,14 @@ class WindowsBackend:
         return self._write("uninstall", [PackageSpec(n) for n in names])
 
     def _write(self, verb: str, specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """Each package in turn (winget and msiexec take one at a time), then every state
+        read back from the host."""
         for spec in specs:
             self.check(spec)
         outcomes = [self._msi(verb, spec) if spec.name in self.settings.msi
                     else self._winget(verb, spec) for spec in specs]
-        return PackageOutcome(reboot_required=any(o.reboot_required for o in outcomes),
+        return PackageOutcome(states=self.package_states([s.name for s in specs]),
+                              reboot_required=any(o.reboot_required for o in outcomes),
                               detail="; ".join(o.detail for o in outcomes if o.detail))
 
     def _winget(self, verb: str, spec: PackageSpec) -> PackageOutcome:
@@ -215,10 +226,11 @@ class WindowsBackend:
         if code == 0:
             return PackageOutcome()
         if code == WINGET_REBOOT:
-            return PackageOutcome(True, f"{spec.name}: winget: a reboot is required to finish")
+            return PackageOutcome(reboot_required=True,
+                                  detail=f"{spec.name}: winget: a reboot is required to finish")
         if code in (WINGET_INSTALLED, WINGET_NO_UPDATE):
             what = "already installed" if code == WINGET_INSTALLED else "no applicable update"
-            return PackageOutcome(False, f"{spec.name}: winget: {what}")
+            return PackageOutcome(detail=f"{spec.name}: winget: {what}")
         output = "\n".join(str(line) for line in (found.get("output") or [])[-6:])
         raise ActionFailed(f"host {self.host.name}: winget {verb} {spec} failed with "
                            f"0x{code:08X}" + (f": {output}" if output else ""),
@@ -232,7 +244,7 @@ class WindowsBackend:
                 self.package_states([spec.name])
                 code = self._product_codes.get(spec.name)
             if code is None:
-                return PackageOutcome(False, f"{spec.name}: not installed")
+                return PackageOutcome(detail=f"{spec.name}: not installed")
             if not PRODUCT_CODE.fullmatch(code):
                 raise ActionFailed(f"host {self.host.name}: {spec.name}: {code!r} is not an "
                                    "MSI ProductCode (not installed from an MSI?)")
@@ -251,13 +263,13 @@ class WindowsBackend:
         if code_ == 0:
             return PackageOutcome()
         if code_ == MSI_REBOOT_REQUIRED:
-            return PackageOutcome(True, f"{spec.name}: msiexec: done, a reboot is required "
-                                        "(3010)")
+            return PackageOutcome(reboot_required=True,
+                                  detail=f"{spec.name}: msiexec: done, a reboot is required (3010)")
         if code_ == MSI_REBOOT_STARTED:
-            return PackageOutcome(True, f"{spec.name}: msiexec: done, the installer started "
-                                        "a reboot (1641)")
+            return PackageOutcome(reboot_required=True, detail=f"{spec.name}: msiexec: done, the "
+                                  "installer started a reboot (1641)")
         if code_ == MSI_UNKNOWN_PRODUCT and verb == "uninstall":
-            return PackageOutcome(False, f"{spec.name}: not installed (1605)")
+            return PackageOutcome(detail=f"{spec.name}: not installed (1605)")
         tail = "\n".join(str(line) for line in (found.get("log_tail") or [])[-6:])
         raise ActionFailed(f"host {self.host.name}: msiexec {verb} {spec} exited {code_}"
                            + (f" ({MSI_MESSAGES[code_]})" if code_ in MSI_MESSAGES else "")
