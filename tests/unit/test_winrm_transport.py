@@ -39,7 +39,7 @@ from adminkit.core.winrm import (
     session,
 )
 from adminkit.core.winrm.scripts import ARGUMENTS, BOOTSTRAP, COMMAND
-from adminkit.lab.winrm_fake import FakeHost, Outcome, ScriptError, handler
+from adminkit.lab.winrm_fake import FakeHost, FakeServer, Outcome, ScriptError, handler
 from tests.fakes import winrmrig
 from tests.fakes.winrmrig import FakeWindows
 
@@ -201,6 +201,7 @@ def test_ctrl_c_stops_a_script_running_in_a_worker(win: FakeWindows, ctx: Contex
     ("access_denied", AuthenticationFailed, "access denied to lab-admin: Access is denied."),
     ("service_stopped", ConnectionFailed, "WinRM answered HTTP 503"),
     ("garbage", ConnectionFailed, "not a WinRM answer"),
+    ("junk", ConnectionFailed, "not a WinRM answer"),
 ])
 def test_each_fault_is_exit_3_naming_the_host(win: FakeWindows, ctx: Context, fault: str,
                                               kind: type[Exception], words: str) -> None:
@@ -221,6 +222,21 @@ def test_ntlm_logs_in_and_keeps_its_connection(win: FakeWindows, ctx: Context,
         assert run_script(ctx, target, PROBE, {"echo": n})["echo"] == n
     ctx.close()
     assert win.host.requests.count("create") == 1 and win.host.open_shells() == []
+
+
+def test_ntlm_over_http_seals_every_message(win: FakeWindows, ctx: Context) -> None:
+    with FakeServer(win.host, "127.0.0.1", 0) as plain:  # the same host, plain HTTP
+        target = win.target(scheme="http", auth="ntlm", port=plain.port)
+        assert run_script(ctx, target, PROBE, {"echo": HOSTILE[:2]})["echo"] == HOSTILE[:2]
+        win.host.inject("access_denied", times=1)  # a fault comes back sealed too
+        ctx.close()
+        again = Context(run=Run(command="again"))
+        try:
+            with pytest.raises(AuthenticationFailed, match="Access is denied"):
+                run_script(again, target, PROBE, {})
+        finally:
+            again.close()
+    assert win.host.sealed >= 6 and win.host.calls[0].params == {"echo": HOSTILE[:2]}
 
 
 @pytest.mark.parametrize("auth", ["basic", "ntlm"])

@@ -278,7 +278,11 @@ class WinRMSession:
                 f"{where}: cannot connect: {_reason(exc)}",
                 hint="is the host up, and WinRM listening on this port "
                 "(winrm quickconfig -transport:https)?") from None
-        if isinstance(exc, WinRMError | AssertionError | StopIteration | ValueError):
+        if isinstance(exc, requests.exceptions.RequestException):
+            raise ConnectionFailed(f"{where}: {op}: {type(exc).__name__}: {_reason(exc)}",
+                                   hint="the connection broke; try again") from None
+        if isinstance(exc, WinRMError | AssertionError | StopIteration | ValueError
+                      | SyntaxError | KeyError | AttributeError):  # ElementTree's ParseError
             raise ConnectionFailed(f"{where}: {op}: not a WinRM answer adminkit understands "
                                    f"({type(exc).__name__})",
                                    hint="is this endpoint a WinRM service?") from None
