@@ -60,7 +60,7 @@ def test_facts_and_check(wlab: WinRMLab, profile: str, cli: Cli) -> None:
     rows = {x["host"]: x for x in json.loads(r.stdout)}
     assert set(rows) == set(HOSTS)
     assert rows["win1"]["os"] == "Microsoft Windows Server 2022 Standard"
-    assert rows["win1"]["package_manager"] == "winget,msiexec"
+    assert rows["win1"]["package_manager"] == "winget,choco,msiexec"
     r = cli("-p", profile, "-o", "json", "host", "check", "--hosts", "win*")
     assert r.returncode == 0, r.stdout + r.stderr
     assert all("logged in over WinRM as LAB\\lab-admin" in x["detail"]
@@ -111,7 +111,7 @@ def test_winget_reboot_code_upgrade_list_and_outdated(wlab: WinRMLab, profile: s
     r = cli("-p", profile, "-o", "json", "app", "outdated", "--hosts", "win2")
     assert r.returncode == 0, r.stderr
     assert {(x["package"], x["installed"], x["newest"]) for x in json.loads(r.stdout)} == {
-        ("7zip.7zip", "23.01", "24.08")}
+        ("7zip.7zip", "23.01", "24.08"), ("git", "2.45.2", "2.46.0")}  # winget, Chocolatey
     r = cli("-p", profile, "-o", "json", "app", "upgrade", "7zip.7zip", "Contoso.Driver",
             "--hosts", "win2")
     assert statuses(r) == {"win2": "changed"}  # Contoso.Driver is not installed: left out
@@ -121,7 +121,7 @@ def test_winget_reboot_code_upgrade_list_and_outdated(wlab: WinRMLab, profile: s
     assert json.loads(r.stdout)["results"][0]["summary"].endswith("(reboot required)")
     r = cli("-p", profile, "-o", "json", "app", "list", "--hosts", "win2")
     assert {(x["package"], x["version"]) for x in json.loads(r.stdout)} == {
-        ("7zip.7zip", "24.08"), ("Contoso.Driver", "2.0")}
+        ("7zip.7zip", "24.08"), ("Contoso.Driver", "2.0"), ("git", "2.45.2")}
 
 
 @pytest.mark.parametrize("name", ["foo; reboot", "$(id)", "`id`", "a'b"])
@@ -169,6 +169,21 @@ def test_host_patch_takes_every_pending_update_and_reports_the_reboot(
     assert result["status"] == "changed" and result["summary"].endswith("(reboot required)")
     state = windows(wlab, "win2")
     assert state["installed"] == {"7zip.7zip": "24.08", "Contoso.Driver": "2.0"}
+    assert state["choco"] == {"git": "2.46.0"}  # what Chocolatey had, patched too
     assert state["reboots"] == 0 and state["reboot_pending"] is True
     r = cli("-p", profile, "-o", "json", "host", "patch", "--hosts", "win2", "--security-only")
     assert r.returncode == 0 and json.loads(r.stdout)["results"][0]["status"] == "ok"
+
+
+def test_chocolatey_host_through_the_cli(wlab: WinRMLab, lab_config_dir: Path,
+                                         cli: Cli) -> None:
+    hosts = [{**h, "vars": {"package_manager": "choco"}} if h["name"] == "win3" else h
+             for h in wlab.profile()["inventory"]["hosts"]]
+    name = write_profile(lab_config_dir, "lab-windows-choco", wlab, hosts=hosts)
+    r = cli("-p", name, "-o", "json", "app", "install", "vcredist140", "--hosts", "win3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads(r.stdout)["results"][0]
+    assert result["summary"] == "install vcredist140 14.40.33810 on win3 (reboot required)"
+    r = cli("-p", name, "-o", "json", "app", "upgrade", "git", "--hosts", "win3")
+    assert statuses(r) == {"win3": "changed"}
+    assert windows(wlab, "win3")["choco"] == {"git": "2.46.0", "vcredist140": "14.40.33810"}

@@ -58,7 +58,7 @@ def test_facts(backend: WindowsBackend) -> None:
     facts = backend.facts()
     assert (facts.os, facts.os_version) == ("Microsoft Windows Server 2022 Standard",
                                             "10.0.20348")
-    assert facts.package_manager == "winget,msiexec" and facts.reboot_pending is False
+    assert facts.package_manager == "winget,choco,msiexec" and facts.reboot_pending is False
     assert facts.uptime_seconds and facts.uptime_seconds > 86400
     assert facts.free_disk_bytes == 48 << 30
 
@@ -78,8 +78,8 @@ def test_winget_install_upgrade_remove_read_back(win: FakeWindows,
     assert model(win).installed["Mozilla.Firefox"] == "128.0.3"
     backend.upgrade([PackageSpec("Mozilla.Firefox", "129.0.1")])
     assert backend.package_states(["Mozilla.Firefox"])["Mozilla.Firefox"].installed == "129.0.1"
-    assert {k: (u.installed, u.newest) for k, u in backend.outdated().items()} == {
-        "7zip.7zip": ("23.01", "24.08")}
+    assert {k: (u.installed, u.newest, u.origin) for k, u in backend.outdated().items()} == {
+        "7zip.7zip": ("23.01", "24.08", "winget"), "git": ("2.45.2", "2.46.0", "choco")}
     backend.remove(["Mozilla.Firefox"])
     assert "Mozilla.Firefox" not in model(win).installed
     assert model(win).history == ["winget install Mozilla.Firefox 128.0.3",
@@ -100,6 +100,34 @@ def test_winget_reboot_required_is_success_signed_or_unsigned(
     assert said is not None
     assert said["result"]["exit_code"] == (2316632329 if unsigned else -1978334967)
     assert hresult(-1978334967) == hresult(2316632329) == 0x8A150109
+
+
+def test_chocolatey_where_the_host_says_so(win: FakeWindows) -> None:
+    settings = WindowsSettings(user=USER, password="env:UNUSED", msi=MSI)
+    host = HostConfig(name="win1", address="127.0.0.1", transport="winrm",
+                      vars={"package_manager": "choco"})
+    backend = WindowsBackend(host, win.target(), settings, deadline=20)
+    try:
+        states = backend.package_states(["git", "vcredist140", "contoso-agent"])
+        assert (states["git"].installed, states["git"].candidate) == ("2.45.2", "2.46.0")
+        assert states["vcredist140"].available == ("14.40.33810", "14.38.33135")
+        outcome = backend.install([PackageSpec("vcredist140", "14.40.33810")])
+        assert outcome.reboot_required and "choco: done, a reboot is required (3010)" \
+            in outcome.detail
+        assert outcome.states["vcredist140"].installed == "14.40.33810"
+        assert backend.upgrade([PackageSpec("git")]).states["git"].installed == "2.46.0"
+        backend.remove(["git"])
+        assert model(win).choco == {"vcredist140": "14.40.33810"}
+        assert backend.installed() == {"7zip.7zip": "23.01", "vcredist140": "14.40.33810"}
+        model(win).control({"exit": {"choco install notepadplusplus": 350}})
+        with pytest.raises(ActionFailed) as failed:
+            backend.install([PackageSpec("notepadplusplus")])
+        assert "exited 350" in failed.value.message and "reboot" in str(failed.value.hint)
+        assert [h for h in model(win).history if h.startswith("choco")] == [
+            "choco install vcredist140 14.40.33810", "choco upgrade git",
+            "choco uninstall git", "choco install notepadplusplus"]
+    finally:
+        backend.close()
 
 
 @pytest.mark.parametrize(("code", "detail"), [(0x8A150061, "already installed"),

@@ -1,13 +1,16 @@
-"""The Windows host backend: WinRM (core/winrm), winget and msiexec, scripts per operation.
+"""The Windows host backend: WinRM (core/winrm), winget, Chocolatey and msiexec, scripts
+per operation.
 
 A package is an MSI application when the inventory's `winrm.msi` names it (its display
 name and the MSI of each version); any other name is a winget id (`Mozilla.Firefox`),
-installed with `--exact --silent` and the source agreements accepted. Nothing a person
+installed with `--exact --silent` and the source agreements accepted, or a Chocolatey
+package on a host whose inventory variable `package_manager` is `choco`. Nothing a person
 typed reaches a script's text: ids, versions and sources travel in the script's JSON
 parameters, checked against winget's and msiexec's grammar before any host is contacted.
 
-Exit codes are judged here, not on the host: msiexec 3010 (reboot required) and 1641 (the
-installer started a reboot) are successes, so are winget's HRESULTs 0x8A150109 (reboot
+Exit codes are judged here, not on the host: msiexec's (and Chocolatey's, which passes
+the package's on) 3010 (reboot required) and 1641 (the installer started a reboot) are
+successes, so are winget's HRESULTs 0x8A150109 (reboot
 required), 0x8A15002B (no applicable update) and 0x8A150061 (already installed), which
 PowerShell may report signed or unsigned (`code & 0xFFFFFFFF`). No reboot is ever made
 here: msiexec runs with /norestart, and a reboot is only reported.
@@ -52,6 +55,9 @@ MSI_REBOOT_REQUIRED = 3010
 MSI_REBOOT_STARTED = 1641
 MSI_UNKNOWN_PRODUCT = 1605  # uninstall of what is not installed
 MSI_BUSY = 1618  # another installation is in progress
+CHOCO_PENDING_REBOOT = 350  # a reboot is pending: Chocolatey did nothing
+CHOCO_SUSPENDED = 1604
+MANAGERS = ("winget", "choco")
 MSI_MESSAGES = {1603: "fatal error during installation", 1618: "another installation is in "
                 "progress", 1619: "the MSI could not be opened", 1620: "the MSI is not valid",
                 1625: "installation forbidden by policy", 1638: "another version is installed"}
@@ -88,6 +94,18 @@ class WindowsBackend:
         self.deadline = deadline
         self.session = WinRMSession(replace(target, deadline=deadline))
         self._product_codes: dict[str, str] = {}
+        self._seen: dict[str, str] = {}  # package -> the manager that listed it (outdated)
+        self.manager = str(host.vars.get("package_manager", "winget"))
+        if self.manager not in MANAGERS:
+            raise UsageError(f"host {host.name}: package_manager {self.manager!r} is not one "
+                             f"of {', '.join(MANAGERS)} (Windows)")
+
+    def manager_of(self, name: str) -> str:
+        """msi for the profile's MSI applications; else the manager that listed the
+        package as outdated on this host (a host may have both), else the host's."""
+        if name in self.settings.msi:
+            return "msi"
+        return self._seen.get(name, self.manager)
 
     def close(self) -> None:
         self.session.close()
@@ -131,12 +149,13 @@ class WindowsBackend:
                 raise ValidationError(f"{spec.name} {spec.version}: no MSI for that version "
                                       f"in the profile (known: {', '.join(msi.versions)})")
             return
+        manager = self.manager
         if not WINGET_ID.fullmatch(spec.name):
-            raise ValidationError(f"{spec.name!r} is not a winget package id",
-                                  hint="Publisher.Package, as `winget search` shows it; an "
+            raise ValidationError(f"{spec.name!r} is not a {manager} package id",
+                                  hint="as `winget search` or `choco search` shows it; an "
                                        "MSI application must be listed under inventory.winrm.msi")
         if spec.version is not None and not WINGET_VERSION.fullmatch(spec.version):
-            raise ValidationError(f"{spec.version!r} is not a winget version")
+            raise ValidationError(f"{spec.version!r} is not a {manager} version")
 
     def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
                        ) -> dict[str, PackageState]:
@@ -144,10 +163,10 @@ class WindowsBackend:
         `refresh` changes nothing here."""
         for name in names:
             self.check(PackageSpec(name))
-        winget = [n for n in names if n not in self.settings.msi]
-        msi = [{"name": n, "display_name": self.settings.msi[n].display_name}
-               for n in names if n in self.settings.msi]
-        found = self._run("package_states", {"winget": winget, "msi": msi}).get("packages")
+        by = {m: [n for n in names if self.manager_of(n) == m] for m in (*MANAGERS, "msi")}
+        msi = [{"name": n, "display_name": self.settings.msi[n].display_name} for n in by["msi"]]
+        found = self._run("package_states", {"winget": by["winget"], "choco": by["choco"],
+                                             "msi": msi}).get("packages")
         found = found if isinstance(found, dict) else {}
         states = {}
         for name in names:
@@ -159,8 +178,10 @@ class WindowsBackend:
                                          reverse=True))
                 if row.get("product_code"):
                     self._product_codes[name] = str(row["product_code"])
-            else:
+            else:  # winget lists newest first; Chocolatey's order is not promised
                 available = tuple(str(v) for v in row.get("available") or [])
+                if self.manager_of(name) == "choco":
+                    available = tuple(sorted(available, key=_version_key, reverse=True))
             states[name] = PackageState(name=name, installed=installed,
                                         candidate=available[0] if available else None,
                                         available=available)
@@ -169,10 +190,14 @@ class WindowsBackend:
     def installed(self) -> dict[str, str]:
         """What winget sees installed, and the profile's MSI applications found."""
         msi = [{"name": n, "display_name": m.display_name} for n, m in self.settings.msi.items()]
-        found = self._run("package_states", {"winget": [], "msi": msi, "all": True})
-        every = found.get("all") if isinstance(found.get("all"), dict) else {}
+        found = self._run("package_states", {"winget": [], "choco": [], "msi": msi,
+                                             "all": True})
+        result: dict[str, str] = {}
+        for key in ("all", "all_choco"):
+            every = found.get(key)
+            if isinstance(every, dict):
+                result.update({str(k): str(v) for k, v in every.items() if v})
         named = found.get("packages") if isinstance(found.get("packages"), dict) else {}
-        result = {str(k): str(v) for k, v in (every or {}).items() if v}
         result.update({str(k): str(v["installed"]) for k, v in (named or {}).items()
                        if isinstance(v, dict) and v.get("installed")})
         return result
@@ -183,10 +208,11 @@ class WindowsBackend:
         listed (the Windows Update catalogue is not a package manager's)."""
         if security_only:
             return {}
-        rows = self._run("outdated", {}).get("packages") or []
+        rows = self._run("outdated", {"choco": True}).get("packages") or []
         result = {str(r["id"]): Update(str(r["id"]), str(r["installed"]), str(r["available"]),
-                                       origin="winget")
+                                       origin=str(r.get("manager") or "winget"))
                   for r in rows if isinstance(r, dict) and r.get("id")}
+        self._seen.update({name: update.origin for name, update in result.items()})
         if self.settings.msi:
             for name, state in self.package_states(list(self.settings.msi)).items():
                 if state.installed and state.candidate and \
@@ -211,8 +237,8 @@ class WindowsBackend:
         read back from the host."""
         for spec in specs:
             self.check(spec)
-        outcomes = [self._msi(verb, spec) if spec.name in self.settings.msi
-                    else self._winget(verb, spec) for spec in specs]
+        write = {"msi": self._msi, "winget": self._winget, "choco": self._choco}
+        outcomes = [write[self.manager_of(spec.name)](verb, spec) for spec in specs]
         return PackageOutcome(states=self.package_states([s.name for s in specs]),
                               reboot_required=any(o.reboot_required for o in outcomes),
                               detail="; ".join(o.detail for o in outcomes if o.detail))
@@ -235,6 +261,26 @@ class WindowsBackend:
         raise ActionFailed(f"host {self.host.name}: winget {verb} {spec} failed with "
                            f"0x{code:08X}" + (f": {output}" if output else ""),
                            hint=f"winget's log on the host: {found.get('log', '?')}")
+
+    def _choco(self, verb: str, spec: PackageSpec) -> PackageOutcome:
+        params: dict[str, Any] = {"verb": verb, "id": spec.name}
+        if spec.version is not None and verb != "uninstall":
+            params["version"] = spec.version
+        found = self._run("choco", params)
+        code = int(found.get("exit_code", -1))
+        if code == 0:
+            return PackageOutcome()
+        if code in (MSI_REBOOT_REQUIRED, MSI_REBOOT_STARTED):
+            what = "a reboot is required" if code == MSI_REBOOT_REQUIRED else \
+                "the installer started a reboot"
+            return PackageOutcome(reboot_required=True,
+                                  detail=f"{spec.name}: choco: done, {what} ({code})")
+        output = "\n".join(str(line) for line in (found.get("output") or [])[-6:])
+        hint = {CHOCO_PENDING_REBOOT: "a reboot is pending on the host: reboot it, then run "
+                "again", CHOCO_SUSPENDED: "the install was suspended: look at the host's "
+                "Chocolatey log"}.get(code, "Chocolatey's log: C:\\ProgramData\\chocolatey\\logs")
+        raise ActionFailed(f"host {self.host.name}: choco {verb} {spec} exited {code}"
+                           + (f": {output}" if output else ""), hint=hint)
 
     def _msi(self, verb: str, spec: PackageSpec) -> PackageOutcome:
         msi = self.settings.msi[spec.name]

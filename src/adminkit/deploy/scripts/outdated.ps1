@@ -1,8 +1,11 @@
 # adminkit-op: deploy.outdated
-# What `winget upgrade` offers: id, installed version, available version. Its table is
-# read by the header's column positions.
+# What `winget upgrade` offers: id, installed version, available version (its table read
+# by the header's column positions); with `choco`, what `choco outdated` offers too.
 param($p)
-$lines = @(& winget.exe upgrade --accept-source-agreements --disable-interactivity 2>$null)
+$lines = @()
+if (Get-Command winget.exe -ErrorAction SilentlyContinue) {
+    $lines = @(& winget.exe upgrade --accept-source-agreements --disable-interactivity 2>$null)
+}
 $rows = @()
 $header = -1
 for ($i = 0; $i -lt $lines.Count; $i++) {
@@ -19,6 +22,12 @@ if ($header -ge 0) {
             installed = $line.Substring($versionAt, $availableAt - $versionAt).Trim()
             available = $line.Substring($availableAt, $end - $availableAt).Trim()
         }
+    }
+}
+if ($p.choco -and (Get-Command choco.exe -ErrorAction SilentlyContinue)) {
+    foreach ($line in @(& choco.exe outdated --limit-output 2>$null)) {
+        $name, $current, $available, $pinned = ([string]$line).Split('|')
+        if ($available) { $rows += @{ id = $name; installed = $current; available = $available; manager = 'choco' } }
     }
 }
 @{ packages = $rows }

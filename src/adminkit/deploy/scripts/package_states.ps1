@@ -2,7 +2,8 @@
 # The installed and the offered versions of named packages: winget ids (winget export
 # for what is installed, winget show --versions for what the sources offer, newest
 # first) and MSI products by their display name (the Uninstall keys; the key's name is
-# the ProductCode). With `all`, also every package winget sees installed.
+# the ProductCode). Chocolatey ids likewise (choco list / choco search --all-versions,
+# `name|version` lines). With `all`, also every package winget and Chocolatey see installed.
 param($p)
 $out = @{}
 $installed = @{}
@@ -31,6 +32,18 @@ if ($p.winget) {
         $out[[string]$id] = @{ manager = 'winget'; installed = $installed[[string]$id]; available = $versions }
     }
 }
+$chocolatey = @{}
+if ($p.choco -or ($p.all -and (Get-Command choco.exe -ErrorAction SilentlyContinue))) {
+    foreach ($line in @(& choco.exe list --limit-output 2>$null)) {
+        $name, $version = ([string]$line).Split('|', 2)
+        if ($version) { $chocolatey[$name] = $version }
+    }
+}
+foreach ($id in $p.choco) {
+    $versions = @(& choco.exe search $id --exact --all-versions --limit-output 2>$null |
+        ForEach-Object { ([string]$_).Split('|', 2)[1] } | Where-Object { $_ })
+    $out[[string]$id] = @{ manager = 'choco'; installed = $chocolatey[[string]$id]; available = $versions }
+}
 if ($p.msi) {
     $keys = @('HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\*',
               'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall\*')
@@ -44,4 +57,5 @@ if ($p.msi) {
         }
     }
 }
-@{ packages = $out; all = $(if ($p.all) { $installed } else { $null }) }
+@{ packages = $out; all = $(if ($p.all) { $installed } else { $null })
+   all_choco = $(if ($p.all) { $chocolatey } else { $null }) }

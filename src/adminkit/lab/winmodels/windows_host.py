@@ -1,5 +1,5 @@
-"""A Windows host for the deploy scripts (adminkit/deploy/scripts): winget, msiexec, the
-Uninstall keys, facts, and programs for `host run`.
+"""A Windows host for the deploy scripts (adminkit/deploy/scripts): winget, Chocolatey,
+msiexec, the Uninstall keys, facts, and programs for `host run`.
 
 It answers as the scripts would, from a model: winget's sources and what it has
 installed, the MSI files it can reach and the products they install, a pending reboot.
@@ -50,6 +50,12 @@ SOURCE = {  # winget id -> versions its source offers, newest first
     "Contoso.Driver": ["2.0", "1.0"],  # its installer asks for a reboot
 }
 NEEDS_REBOOT = {"Contoso.Driver"}
+CHOCO_SOURCE = {  # Chocolatey package -> versions on its feed (in no promised order)
+    "git": ["2.45.2", "2.46.0"],
+    "notepadplusplus": ["8.6.9", "8.7"],
+    "vcredist140": ["14.38.33135", "14.40.33810"],  # its installer answers 3010
+}
+CHOCO_REBOOT = {"vcredist140"}
 
 
 class WindowsHost:
@@ -62,9 +68,10 @@ class WindowsHost:
         self.reboot_pending = False
         self.reboots = 0
         self.free_disk = 48 * GIB
-        self.managers = ["winget"]
+        self.managers = ["winget", "choco"]
         self.source = {k: list(v) for k, v in SOURCE.items()}
         self.installed: dict[str, str] = {"7zip.7zip": "23.01"}  # what winget sees
+        self.choco: dict[str, str] = {"git": "2.45.2"}  # what Chocolatey installed
         self.products: dict[str, tuple[str, str]] = {}  # display name -> (version, code)
         self.exits: dict[str, int] = {}  # "winget install Id" -> the next answer
         self.hangs: set[str] = set()
@@ -74,7 +81,7 @@ class WindowsHost:
     # -- for tests ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"installed": dict(self.installed),
+            return {"installed": dict(self.installed), "choco": dict(self.choco),
                     "products": {k: list(v) for k, v in self.products.items()},
                     "reboot_pending": self.reboot_pending, "reboots": self.reboots,
                     "history": list(self.history)}
@@ -86,6 +93,8 @@ class WindowsHost:
                 self.hangs.add(str(do["hang"]))
             if "installed" in do:
                 self.installed = {str(k): str(v) for k, v in do["installed"].items()}
+            if "choco" in do:
+                self.choco = {str(k): str(v) for k, v in do["choco"].items()}
             if "unsigned" in do:
                 self.unsigned = bool(do["unsigned"])
             if "managers" in do:
@@ -139,31 +148,85 @@ def package_states(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
         for pid in params.get("winget") or []:
             out[pid] = {"manager": "winget", "installed": w.installed.get(pid),
                         "available": list(w.source.get(pid, []))}
+        for cid in params.get("choco") or []:
+            out[cid] = {"manager": "choco", "installed": w.choco.get(cid),
+                        "available": list(CHOCO_SOURCE.get(cid, []))}
         for msi in params.get("msi") or []:
             out[msi["name"]] = _product(w, msi["display_name"])
         every = dict(w.installed) if params.get("all") and "winget" in w.managers else {}
-    return {"packages": out, "all": every if params.get("all") else None}
+        choco = dict(w.choco) if params.get("all") and "choco" in w.managers else {}
+    return {"packages": out, "all": every if params.get("all") else None,
+            "all_choco": choco if params.get("all") else None}
 
 
 @handler("deploy.outdated")
 def outdated(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
     w = _win(host)
     with w.lock:
-        return {"packages": [{"id": pid, "installed": version, "available": w.source[pid][0]}
-                             for pid, version in sorted(w.installed.items())
-                             if pid in w.source and w.source[pid][0] != version]}
+        rows = [{"id": pid, "installed": version, "available": w.source[pid][0]}
+                for pid, version in sorted(w.installed.items())
+                if pid in w.source and w.source[pid][0] != version]
+        if params.get("choco") and "choco" in w.managers:
+            rows += [{"id": cid, "installed": version, "available": newest, "manager": "choco"}
+                     for cid, version in sorted(w.choco.items())
+                     if (newest := _newest(CHOCO_SOURCE.get(cid, []))) not in (None, version)]
+        return {"packages": rows}
+
+
+def _newest(versions: list[str]) -> str | None:
+    return max(versions, key=lambda v: [int(x) for x in v.split(".")], default=None)
+
+
+@handler("deploy.choco")
+def choco(host: FakeHost, params: dict[str, Any]) -> Any:
+    """`choco VERB ID [--version V] --yes --limit-output`: 0, the package's 3010, or 1
+    (Chocolatey's failure: not on the feed, not installed)."""
+    w = _win(host)
+    verb, cid, version = str(params["verb"]), str(params["id"]), params.get("version")
+    scripted, hang = _begin(w, "choco", verb, cid, version)
+    if hang:
+        return Outcome(hang=True)
+    with w.lock:
+        code, line = (scripted, "") if scripted is not None else _choco(w, verb, cid, version)
+    return {"exit_code": code, "output": [line] if line else []}
+
+
+def _begin(w: WindowsHost, manager: str, verb: str, name: str,
+           version: str | None) -> tuple[int | None, bool]:
+    """A manager's call: refused where the host lacks it; (an exit code a test
+    scripted, whether it hangs)."""
+    if manager not in w.managers:
+        raise ScriptError(f"The term '{manager}.exe' is not recognized as the name of a "
+                          "cmdlet, function, script file, or operable program.",
+                          "CommandNotFoundException", "ObjectNotFound")
+    scripted, hang = w.scripted(f"{manager} {verb} {name}" + (f" {version}" if version else ""))
+    return scripted, hang or f"{manager} {verb} {name}" in w.hangs
+
+
+def _choco(w: WindowsHost, verb: str, cid: str, version: str | None) -> tuple[int, str]:
+    feed = CHOCO_SOURCE.get(cid, [])
+    if verb == "uninstall":
+        if cid not in w.choco:
+            return 1, f"{cid} is not installed. Cannot uninstall a non-existent package."
+        del w.choco[cid]
+        return 0, f"{cid} has been successfully uninstalled."
+    if not feed or (version is not None and version not in feed):
+        return 1, f"{cid} not installed. The package was not found with the source(s) listed."
+    if verb == "upgrade" and cid not in w.choco:
+        return 1, f"{cid} is not installed. Installing..."  # choco upgrade installs; refused here
+    w.choco[cid] = version or _newest(feed) or ""
+    if cid in CHOCO_REBOOT:
+        w.reboot_pending = True
+        return 3010, f"{cid} v{w.choco[cid]} installed; a reboot is required (3010)."
+    return 0, f"{cid} v{w.choco[cid]} installed."
 
 
 @handler("deploy.winget")
 def winget(host: FakeHost, params: dict[str, Any]) -> Any:
     w = _win(host)
     verb, pid, version = str(params["verb"]), str(params["id"]), params.get("version")
-    if "winget" not in w.managers:
-        raise ScriptError("The term 'winget.exe' is not recognized as the name of a cmdlet, "
-                          "function, script file, or operable program.",
-                          "CommandNotFoundException", "ObjectNotFound")
-    scripted, hang = w.scripted(f"winget {verb} {pid}" + (f" {version}" if version else ""))
-    if hang or f"winget {verb} {pid}" in w.hangs:
+    scripted, hang = _begin(w, "winget", verb, pid, version)
+    if hang:
         return Outcome(hang=True)
     with w.lock:
         code = scripted if scripted is not None else _winget(w, verb, pid, version)
