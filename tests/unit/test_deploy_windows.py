@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from adminkit.core.config import load_profile
 from adminkit.core.context import Context
@@ -234,8 +235,6 @@ def _profile(env: Env, win: FakeWindows, tmp_path: Path) -> Any:
     secret.chmod(0o600)
     msi = {name: {"display_name": m.display_name, "versions": dict(m.versions)}
            for name, m in MSI.items()}
-    import yaml
-
     (env.profiles / "win.yaml").write_text(yaml.safe_dump({"inventory": {
         "winrm": {"user": USER, "password": f"file:{secret}", "auth": "basic",
                   "port": win.server.port, "ca_file": str(win.tls.ca), "msi": msi,
@@ -267,3 +266,16 @@ def test_actions_install_upgrade_remove_report_the_reboot(env: Env, win: FakeWin
     assert model(win).installed == {"7zip.7zip": "24.08"}
     assert model(win).products["Contoso Agent"][0] == "1.3.0"
     assert win.host.requests.count("create") == 1 and win.host.open_shells() == []
+
+
+def test_the_readme_windows_inventory_is_valid() -> None:
+    from adminkit.core.config import profile_model
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    blocks = [b.split("```", 1)[0] for b in readme.read_text().split("```yaml\n")[1:]]
+    [block] = [b for b in blocks if b.startswith("# Windows hosts")]
+    profile = profile_model().model_validate({"name": "acme", **yaml.safe_load(block)})
+    inventory = profile.inventory
+    assert inventory.winrm.msi["contoso-agent"].versions == {
+        "1.3.0": "\\\\files\\msi\\agent-1.3.0.msi"}
+    assert [(h.name, h.transport) for h in inventory.hosts] == [("ws042", "winrm")]
