@@ -1,6 +1,6 @@
 """Fleet work over SSH: adminkit against Ansible (and a plain paramiko pool) on N lab hosts.
 
-A fleet of its own (default 50 hosts on 127.0.2.N, under the lab folder's `bench/`, so
+A fleet of its own (default 50 hosts on 127.0.9.N, under the lab folder's `bench/`, so
 the shared lab's fleet on 127.0.1.N is left alone) is started, used and stopped. Each
 task runs as the real commands, in paired rounds (the order alternates), and the table
 shows each one's median and spread (min-max) and the median of the paired ratios:
@@ -48,7 +48,7 @@ from adminkit.lab.lab import Lab
 from adminkit.lab.ssh import PACKAGE, USER, SshFleet
 
 HERE = Path(__file__).resolve().parent
-SUBNET = "127.0.2"
+SUBNET = "127.0.9"  # a /24 no lab server uses (the WinRM fake is on 127.0.2.N)
 
 
 def adminkit(*args: str) -> list[str]:

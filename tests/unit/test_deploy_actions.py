@@ -120,3 +120,16 @@ def test_hostile_parameters_never_build_an_action() -> None:
         cls.params_model(host="h1", packages=[])
     with pytest.raises(ValueError, match="not a host name"):
         cls.params_model(host="h*", packages=["demo"])
+
+
+def test_a_backend_that_reads_nothing_back_is_asked_afterwards(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deployfake.FakeBackend, "_outcome",
+                        lambda self, names: deployfake.PackageOutcome())
+    report = run("app.install", ["h1"], packages=["demo=1.0"])
+    assert report.results[0].data["versions"] == {"demo": "1.0"}
+    monkeypatch.setattr(deployfake.FakeBackend, "install",
+                        lambda self, specs: deployfake.PackageOutcome())  # says yes, does nothing
+    report = run("app.install", ["h2"], packages=["demo"])
+    assert report.exit_code == 1 and "said yes, but demo is not installed" in (
+        report.results[0].error or "")
