@@ -78,4 +78,7 @@ def _built_in() -> dict[str, LazyCommand]:
         "playbook": LazyCommand("adminkit.cli.playbook_cmd:app",
                                 "List, show and validate playbooks; print the schema for "
                                 "editors."),
+        "doctor": LazyCommand("adminkit.cli.doctor_cmd:doctor",
+                              "Check this installation: extras, keyring, folders, journal, "
+                              "outbox, clock."),
     }
