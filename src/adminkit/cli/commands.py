@@ -71,7 +71,8 @@ def _built_in() -> dict[str, LazyCommand]:
         "ticket": LazyCommand("adminkit.cli.ticket_cmd:app",
                               "Ticket notes waiting in the outbox; the local ticket store."),
         "host": LazyCommand("adminkit.cli.host_cmd:app",
-                            "The inventory's hosts: list, facts, check; run a command."),
+                            "The inventory's hosts: list, facts, check, patch; run a "
+                            "command."),
         "app": LazyCommand("adminkit.cli.app_cmd:app",
                            "Install, upgrade, remove applications on hosts; versions per "
                            "host."),
