@@ -219,8 +219,8 @@ class Bench:
             for method, values in times.items():
                 print(f"{task:<8} {method:<14} {statistics.median(values):>9.2f} "
                       f"{min(values):>7.2f} {max(values):>7.2f}")
-        goals = {"run": ("ansible", 0.2), "sleep": ("ansible", 0.2), "install": ("ansible", 0.3),
-                 "list": ("ansible", 0.2)}
+        # the issue's goals; the sleep task has only the floor's
+        goals = {"run": ("ansible", 0.2), "install": ("ansible", 0.3), "list": ("ansible", 0.2)}
         print("\nratios (median of the paired rounds' ratios, min-max):")
         for task, times in results.items():
             ours = times["adminkit"]
@@ -229,7 +229,7 @@ class Bench:
                     continue
                 ratios = [a / b for a, b in zip(ours, values, strict=True)]
                 goal = ""
-                if goals[task][0] == other:
+                if task in goals and goals[task][0] == other:
                     met = statistics.median(ratios) <= goals[task][1]
                     goal = f"  (goal <= {goals[task][1]}: {'met' if met else 'NOT met'})"
                 elif other in ("slowest host", "floor"):
