@@ -195,6 +195,7 @@ class Bench:
             self.report(self.measure())
         finally:
             fleet.stop()
+            fleet.reset()  # stopped: only wipes the hosts' layers (apt lists: MBs a host)
 
     def measure(self) -> dict[str, dict[str, list[float]]]:
         results: dict[str, dict[str, list[float]]] = {}
