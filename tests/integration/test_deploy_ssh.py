@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -414,3 +415,32 @@ def test_sudo_asks_for_a_password_and_gets_it_on_stdin(fleet: SshFleet, cli: Cli
     for r in (ok, slow, wrong):
         assert SUDO_SECRET not in r.stdout + r.stderr
     assert SUDO_SECRET.encode() not in Path(cli.journal).read_bytes()  # type: ignore[attr-defined]
+
+
+def test_ctrl_c_ends_the_running_commands_on_the_hosts(profile: str, cli: Cli) -> None:
+    argv = [*cli.argv, "-p", profile, "host", "run", "--hosts", "h1,h2", "--",  # type: ignore[attr-defined]
+            "sleep", "291"]
+    proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(host_pids(["sleep", "291"])) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the sleeps never started on both hosts"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    deadline = time.monotonic() + 10
+    while host_pids(["sleep", "291"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert host_pids(["sleep", "291"]) == []
+    journal = Journal(cli.journal)  # type: ignore[attr-defined]
+    try:
+        [end] = journal.entries(Filters(kinds=("end",)))
+    finally:
+        journal.close()
+    assert end["status"] == "interrupted"

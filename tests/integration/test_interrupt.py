@@ -4,6 +4,7 @@ else starts, and the journal says exactly what is on the server."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -17,6 +18,7 @@ from adminkit.core.config import load_profile
 from adminkit.core.secrets import resolve
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab.base import LabServer
+from tests.childproc import ctrl_c_able
 
 ROWS = 1500
 PREFIX = "irq"
@@ -49,7 +51,7 @@ def test_ctrl_c_during_a_bulk_import(slapd: LabServer, lab_config_dir: Path,
     proc = subprocess.Popen([sys.executable, "-m", "adminkit.cli.main", "--profile",
                              "lab-openldap", "account", "import", str(csv), "--deliver",
                              f"file:{passwords}"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_able)
     try:
         deadline = time.monotonic() + 120
         while sum(1 for _ in passwords.iterdir()) < 20:  # writing has begun
@@ -61,6 +63,9 @@ def test_ctrl_c_during_a_bulk_import(slapd: LabServer, lab_config_dir: Path,
     finally:
         proc.kill()
     assert proc.returncode == 130, err
+    assert re.search(r"interrupted: \d+ changed, .*\d+ skipped; what finished is in the "
+                     r"journal \(run R-[\w-]+\)", err), err
+    assert "finish it: adminkit run --resume R-" in err
 
     try:
         _check(journal_path, passwords, lab_config_dir)

@@ -37,6 +37,7 @@ LOCK = threading.Lock()
 class FakeBackend:
     def __init__(self, host: HostConfig) -> None:
         self.host = host
+        self.cancelled = lambda: False
         with LOCK:
             self.state = HOSTS.setdefault(host.name, FakeHost())
             self.state.opened += 1
@@ -77,8 +78,8 @@ class FakeBackend:
                 self.state.leftovers.add(name)
         return self._outcome(names)
 
-    def run(self, argv: Sequence[str], *, sudo: bool = False,
-            timeout: float | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+            interruptible: bool = True) -> CommandResult:
         return CommandResult(tuple(argv), 0, " ".join(argv) + "\n", "", 0.0)
 
     def close(self) -> None:

@@ -120,3 +120,28 @@ def test_hostile_parameters_never_build_an_action() -> None:
         cls.params_model(host="h1", packages=[])
     with pytest.raises(ValueError, match="not a host name"):
         cls.params_model(host="h*", packages=["demo"])
+
+
+def test_a_backend_that_reads_nothing_back_is_asked_afterwards(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deployfake.FakeBackend, "_outcome",
+                        lambda self, names: deployfake.PackageOutcome())
+    report = run("app.install", ["h1"], packages=["demo=1.0"])
+    assert report.results[0].data["versions"] == {"demo": "1.0"}
+    monkeypatch.setattr(deployfake.FakeBackend, "install",
+                        lambda self, specs: deployfake.PackageOutcome())  # says yes, does nothing
+    report = run("app.install", ["h2"], packages=["demo"])
+    assert report.exit_code == 1 and "said yes, but demo is not installed" in (
+        report.results[0].error or "")
+
+
+def test_check_mode_runs_nothing_on_the_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[Any] = []
+    monkeypatch.setattr(deployfake.FakeBackend, "run",
+                        lambda self, argv, **kw: ran.append(argv))
+    report = run("host.run", ["h1", "h2"], check=True, argv=["echo", "hi"])
+    assert statuses(report) == {"h1": "changed", "h2": "changed"} and ran == []
+    assert report.results[0].summary == "would run echo hi on h1"
+    run("app.install", ["h1"], packages=["demo=1.0"])
+    assert statuses(run("host.patch", ["h1"], check=True)) == {"h1": "changed"}
+    assert deployfake.HOSTS["h1"].installed == {"demo": "1.0"}

@@ -16,7 +16,7 @@ import yaml
 
 from adminkit.core.config import load_profile
 from adminkit.core.context import Context
-from adminkit.core.errors import ActionFailed, ExitCode, ValidationError
+from adminkit.core.errors import ActionFailed, ExitCode, Interrupted, ValidationError
 from adminkit.core.result import Status
 from adminkit.core.run import Run
 from adminkit.core.runner import Runner
@@ -196,6 +196,23 @@ def test_a_hanging_installer_ends_at_the_deadline(win: FakeWindows) -> None:
         with pytest.raises(DeadlineExceeded):
             backend.install([PackageSpec("Mozilla.Firefox")])
         assert win.host.calls[-1].signalled  # told to stop: nothing left running
+    finally:
+        backend.close()
+
+
+def test_ctrl_c_stops_reads_and_commands_but_lets_a_package_write_finish(
+        win: FakeWindows) -> None:
+    settings = WindowsSettings(user=USER, password="env:UNUSED")
+    host = HostConfig(name="win1", address="127.0.0.1", transport="winrm")
+    backend = WindowsBackend(host, win.target(), settings, deadline=0.5)
+    backend.cancelled = lambda: True  # what the run sets; Ctrl-C came
+    model(win).control({"hang": "winget install Mozilla.Firefox"})
+    try:
+        with pytest.raises(Interrupted):
+            backend.run(["hang"])
+        with pytest.raises(DeadlineExceeded):  # not Interrupted: it ran to its deadline
+            backend.install([PackageSpec("Mozilla.Firefox")])
+        assert all(c.signalled for c in win.host.calls)
     finally:
         backend.close()
 

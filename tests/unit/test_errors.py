@@ -171,7 +171,7 @@ def test_version(cli) -> None:
 
     res = cli("--version")
     assert res.code == 0
-    assert res.out.strip() == f"adminkit {__version__}"
+    assert res.out.splitlines()[0] == f"adminkit {__version__}"
 
 
 def test_help(cli) -> None:

@@ -234,6 +234,21 @@ def test_cli_verify_ok(filled: Path, cli) -> None:
     assert "12 rows, chain intact" in res.out
 
 
+def test_cli_verify_with_another_key_cannot_check_and_says_so(filled: Path, cli, tmp_path,
+                                                             monkeypatch) -> None:
+    """The wrong key file is a setting to fix, not evidence of tampering: exit 2."""
+    other = tmp_path / "other.key"
+    other.write_text("ab" * 32)
+    other.chmod(0o600)
+    monkeypatch.setenv("ADMINKIT_JOURNAL_KEY", f"file:{other}")
+    res = cli("journal", "verify")
+    assert res.code == 2, res.err
+    assert "CANNOT CHECK" in res.err and "TAMPERED" not in res.err
+    assert "ADMINKIT_JOURNAL_KEY" in res.err
+    monkeypatch.delenv("ADMINKIT_JOURNAL_KEY")
+    assert cli("journal", "verify").code == 0  # with its own key it verifies
+
+
 def test_cli_verify_tampered_names_the_row(filled: Path, cli) -> None:
     _tamper(filled, "UPDATE entries SET summary = 'nothing happened' WHERE seq = 5")
     res = cli("journal", "verify")

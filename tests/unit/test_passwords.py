@@ -204,3 +204,32 @@ def test_withdraw_leaves_a_file_another_process_wrote_since(tmp_path: Path) -> N
     other("jdoe", Secret("Theirs-Passw0rd!2"))
     assert "left as it is" in deliver.withdraw("jdoe")
     assert (tmp_path / "jdoe.password").read_text() == "Theirs-Passw0rd!2\n"
+
+
+def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(
+        tmp_path: Path) -> None:
+    """SIGKILL between writing a password's temporary file and renaming it leaves a
+    hidden file with a password that was never set: the next delivery into the folder
+    removes it. One that a live process is writing stays."""
+    import signal
+    import subprocess
+    import sys
+
+    folder = tmp_path / "pw"
+    folder.mkdir(mode=0o700)
+    child = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys; from pathlib import Path; "
+        "from adminkit.core.delivery import _stage; "
+        f"_stage(Path({str(folder / 'jdoe.password')!r}), b'never-set\\n'); "
+        "os.kill(os.getpid(), signal.SIGKILL)")], check=False)
+    assert child.returncode == -signal.SIGKILL
+    [left] = list(folder.iterdir())
+    assert left.name.startswith(".jdoe.password") and left.read_bytes() == b"never-set\n"
+    fd, writing = delivery_module._stage(folder / "live.password", b"in flight\n")
+    try:
+        delivery(f"file:{folder}/").check(bulk=True)
+        assert not left.exists()
+        assert Path(writing).exists()  # its writer (this process) is alive
+    finally:
+        delivery_module._discard(fd, writing)
+    assert list(folder.iterdir()) == []

@@ -81,6 +81,7 @@ def test_the_section_is_known_only_with_the_plugin(tiny: Tiny) -> None:
     without = tiny.run("profile", "show", "acme", plugin=False)
     assert without.returncode == 2
     assert "acme.yaml:2:1: tiny: unknown setting" in without.stderr
+    assert "the plug-in that provides it is not installed" in without.stderr
 
 
 def test_a_bad_value_in_the_section_names_file_line_and_column(tiny: Tiny) -> None:
@@ -109,7 +110,7 @@ def test_its_action_runs_in_a_playbook_journaled_and_resumes_from_the_record(
         tiny: Tiny) -> None:
     first = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
     assert first.returncode == 1, first.stderr  # step 2 refuses 'fail'
-    assert (tiny.folder / "alpha").exists()
+    assert (tiny.folder / "alpha").exists(), first.stdout + first.stderr
     assert not (tiny.folder / "last").exists()  # on_error: stop
     journal = Journal(tiny.journal)
     [run] = journal.entries(Filters(kinds=("run",)))
@@ -329,3 +330,49 @@ def test_a_run_and_a_resume_of_it_exclude_each_other(tiny: Tiny) -> None:
     assert (tiny.folder / "fail").exists()
     # the run ended well: its lock file is gone with it
     assert not list((tiny.journal.parent / "run-locks").iterdir())
+
+
+def test_a_plugin_that_claims_a_built_in_domain_is_refused_by_name(tiny: Tiny) -> None:
+    """A package that announces itself as `accounts` must not replace the accounts domain
+    (its actions, its settings) by coming first on the path: refused, both named."""
+    info = tiny.site / "impostor-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: impostor\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[adminkit.domains]\naccounts = tinydomain:DOMAIN\n")
+    for args in (("profile", "show", "acme"), ("-p", "acme", "run", "touch-three",
+                                               "-i", "first=x")):
+        r = tiny.run(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "both provide 'accounts' in adminkit.domains" in r.stderr
+        assert "impostor" in r.stderr and "Traceback" not in r.stderr
+    assert not (tiny.folder / "x").exists()
+
+
+def test_a_playbook_edited_after_its_run_began_is_not_resumed(tiny: Tiny) -> None:
+    """The record holds the steps' index; a changed file would redo or skip other steps
+    than the ones that ran. Refused (exit 2), nothing run; unchanged, it resumes."""
+    first = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=alpha")
+    assert first.returncode == 1  # step 2 refuses 'fail'
+    book = tiny.root / "config" / "playbooks" / "touch-three.yaml"
+    original = book.read_text()
+    book.write_text(original.replace("with: {name: last}", "with: {name: other}"))
+    (tiny.folder / "fail.allowed").write_text("")
+    r = tiny.run("run", "--resume", "last")
+    assert r.returncode == 2, r.stderr
+    assert "was changed after run" in r.stderr and "Traceback" not in r.stderr
+    assert not (tiny.folder / "fail").exists() and not (tiny.folder / "other").exists()
+    book.write_text(original)
+    r = tiny.run("run", "--resume", "last")
+    assert r.returncode == 0, r.stderr
+    assert (tiny.folder / "fail").exists() and (tiny.folder / "last").exists()
+
+
+def test_ctrl_c_says_what_was_done_and_how_to_finish(tiny: Tiny) -> None:
+    r = tiny.run("-p", "acme", "run", "touch-three", "-i", "first=ctrl-c")
+    assert r.returncode == 130, r.stderr
+    journal = Journal(tiny.journal)
+    [run] = journal.entries(Filters(kinds=("run",)))
+    journal.close()
+    assert f"interrupted before any action finished (run {run['run_id']})" in r.stderr
+    assert f"finish it: adminkit run --resume {run['run_id']}" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from adminkit.journal.store import Journal
+from tests.childproc import ctrl_c_able
 
 RUN_ID = "R-20261125-120000-abcdef"
 N = 6
@@ -86,7 +87,8 @@ def _lines(counter: Path) -> list[str]:
 
 def _start(script: Path, journal: Path, counter: Path, mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, str(script), str(journal), str(counter), mode,
-                             RUN_ID], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             RUN_ID], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_able)
 
 
 def _first_attempt(tmp_path: Path, sig: signal.Signals) -> tuple[Path, Path, Path, str]:

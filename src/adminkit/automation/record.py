@@ -36,7 +36,8 @@ def to_record(request: RunRequest) -> dict[str, Any]:
         record["playbook"] = {"path": str(book.path), "inputs": {
             name: NOT_KEPT if isinstance(value, Secret) else value
             for name, value in book.inputs.items()},
-                              "approved_by": book.approved_by, "force": book.force}
+                              "approved_by": book.approved_by, "force": book.force,
+                              "digest": book.digest}
     else:
         table = _table(request.actions) if request.bulk is not None else None
         record["actions"] = table if table is not None else [
@@ -121,7 +122,8 @@ def from_record(record: dict[str, Any], *, run_id: str, profile: Profile | None,
                              "its steps did is found on the systems and kept")
         request.playbook = PlaybookRequest(path=Path(book["path"]), inputs=dict(book["inputs"]),
                                            approved_by=book.get("approved_by"),
-                                           force=bool(book.get("force")))
+                                           force=bool(book.get("force")),
+                                           digest=book.get("digest"))
     else:
         request.actions = [rebuild(entry, profile) for entry in _entries(record.get("actions"))]
     return request

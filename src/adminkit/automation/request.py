@@ -31,6 +31,7 @@ class PlaybookRequest:
     inputs: dict[str, Any] = field(default_factory=dict)  # as given; validated by the service
     approved_by: str | None = None
     force: bool = False  # a step may go over the profile's blast-radius limit
+    digest: str | None = None  # the file's SHA-256 when the run began (set by the service)
 
 
 @dataclass

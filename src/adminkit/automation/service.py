@@ -9,6 +9,7 @@ it ran (`automation.record`), so `resume` rebuilds it from a verified row.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -201,7 +202,8 @@ class RunService:
         try:
             verdict = journal.verify()
             if not verdict.ok:
-                raise JournalError(f"the journal fails verification at row {verdict.first_bad} "
+                where = f" at row {verdict.first_bad}" if verdict.first_bad else ""
+                raise JournalError(f"the journal fails verification{where} "
                                    f"({verdict.reason}): run {run_id} will not be resumed "
                                    "from it", hint="`adminkit journal verify` says more; "
                                                    "run the command again instead")
@@ -230,6 +232,14 @@ class RunService:
         assert request.playbook is not None
         book = request.playbook
         loaded = load(book.path)
+        if request.resume and book.digest and book.digest != loaded.source.digest:
+            raise UsageError(f"the playbook {book.path} was changed after run "
+                             f"{request.resume} began: its steps may no longer be the ones "
+                             "that ran, so it is not resumed",
+                             hint="run the playbook again: what its steps did is found on "
+                                  "the systems and kept")
+        # recorded: a later resume checks it
+        request.playbook = book = dataclasses.replace(book, digest=loaded.source.digest)
         values = resolve_inputs(loaded.playbook, dict(book.inputs))
         if loaded.playbook.requires_approval and not book.approved_by and not request.check:
             raise PolicyRefused(f"playbook {loaded.playbook.name} requires approval",

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from adminkit import __version__
+from adminkit.cli import complete
 from adminkit.cli.commands import LazyCommand, sub_commands
 from adminkit.cli.lazy import LazyGroup
 from adminkit.cli.roothelp import HELP
@@ -37,7 +37,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"adminkit {__version__}")
+        from adminkit.cli.extras import version_text
+
+        typer.echo(version_text(), nl=False)
         raise typer.Exit()
 
 
@@ -45,7 +47,7 @@ def _version(value: bool) -> None:
 def main_callback(
     ctx: typer.Context,
     profile: Annotated[str | None, typer.Option(
-        "--profile", "-p", envvar="ADMINKIT_PROFILE",
+        "--profile", "-p", envvar="ADMINKIT_PROFILE", autocompletion=complete.profiles,
         help="Customer profile to act on (see `adminkit profile list`).")] = None,
     ticket: Annotated[str | None, typer.Option(
         "--ticket", "-t", help="Ticket this work is for; each action is noted on it.")] = None,

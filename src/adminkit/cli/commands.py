@@ -71,11 +71,15 @@ def _built_in() -> dict[str, LazyCommand]:
         "ticket": LazyCommand("adminkit.cli.ticket_cmd:app",
                               "Ticket notes waiting in the outbox; the local ticket store."),
         "host": LazyCommand("adminkit.cli.host_cmd:app",
-                            "The inventory's hosts: list, facts, check, patch; run a command."),
+                            "The inventory's hosts: list, facts, check, patch; run a "
+                            "command."),
         "app": LazyCommand("adminkit.cli.app_cmd:app",
                            "Install, upgrade, remove applications on hosts; versions per "
                            "host."),
         "playbook": LazyCommand("adminkit.cli.playbook_cmd:app",
                                 "List, show and validate playbooks; print the schema for "
                                 "editors."),
+        "doctor": LazyCommand("adminkit.cli.doctor_cmd:doctor",
+                              "Check this installation: extras, keyring, folders, journal, "
+                              "outbox, clock."),
     }

@@ -142,7 +142,8 @@ def verify(
 ) -> None:
     """Check the journal: the keyed hash chain, its triggers, its head file and anchors.
 
-    Exit 1 and name the first bad row if anything was altered, removed or forged.
+    Exit 1 and name the first bad row if anything was altered, removed or forged; exit 2
+    if it cannot be checked with the key at hand (ADMINKIT_JOURNAL_KEY names another).
     Example: adminkit journal verify --anchor 1234:9f2c…
     """
     from adminkit.cli.output import write_json
@@ -160,12 +161,13 @@ def verify(
         write_json({"ok": result.ok, "rows": result.rows, "first_bad": result.first_bad,
                     "reason": result.reason, "problems": result.problems,
                     "notices": result.notices, "keyed_from": result.keyed_from,
-                    "anchors": result.anchors, "restored": restored,
+                    "anchors": result.anchors, "unchecked": result.unchecked,
+                    "restored": restored,
                     "journal": str(journal.path)})
     else:
         _print_verdict(result, restored, str(journal.path))
     if not result.ok:
-        raise typer.Exit(ExitCode.FAILED)
+        raise typer.Exit(ExitCode.USAGE if result.unchecked else ExitCode.FAILED)
 
 
 def _anchors(given: list[str], source: Path | None) -> list[Any]:
@@ -210,6 +212,11 @@ def _print_verdict(result: Any, restored: list[str], path: str) -> None:
         keyed = f", keyed from row {result.keyed_from}" if result.keyed_from else ""
         anchored = f", {result.anchors} anchor(s) match" if result.anchors else ""
         out.print(f"[green]ok[/]: {result.rows} rows, chain intact{keyed}{anchored} ({path})")
+        return
+    if result.unchecked:  # nothing found wrong: the key at hand does not fit
+        err.print(f"[bold yellow]CANNOT CHECK[/]: {escape(result.reason)} ({path})")
+        err.print("  hint: point ADMINKIT_JOURNAL_KEY at the key this journal was written "
+                  "with (default: journal.key in adminkit's state folder)", markup=False)
         return
     where = f"row {result.first_bad}: " if result.first_bad else ""
     err.print(f"[bold red]TAMPERED[/]: {where}{escape(result.reason)} ({path})")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 
-from adminkit import __version__
 from adminkit.cli.commands import sub_commands
 from adminkit.cli.roothelp import program_name, root_help, terminal_columns
 
@@ -32,7 +31,9 @@ def answered_without_typer(argv: list[str]) -> bool:
     """Print the root's --help or --version as Typer would; False where Typer must answer."""
     text: str | None = None
     if argv == ["--version"]:
-        text = f"adminkit {__version__}\n"
+        from adminkit.cli.extras import version_text
+
+        text = version_text()
     elif argv in (["--help"], ["-h"]):
         text = root_help(program_name(), terminal_columns(), sub_commands())
     if text is None:
@@ -48,13 +49,13 @@ def answered_without_typer(argv: list[str]) -> bool:
 
 def main() -> None:
     """Entry point: run the app, turn AdminkitErrors into messages and exit codes."""
-    if answered_without_typer(sys.argv[1:]):
-        return
-    from adminkit.cli.errors import show_warnings
-
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
-    show_warnings()
     try:
+        if answered_without_typer(sys.argv[1:]):  # plug-ins listed: may be refused
+            return
+        from adminkit.cli.errors import show_warnings
+
+        show_warnings()
         import typer
 
         from adminkit.cli.app import app

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from adminkit.cli import complete
 from adminkit.cli.state import GlobalState, state_of
 
 app = typer.Typer(help="List, show and validate playbooks; print the schema for editors.",
@@ -85,7 +86,7 @@ def list_(ctx: typer.Context) -> None:
 
 @app.command("validate")
 def validate(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
-        help="A playbook name or file.")]) -> None:
+        help="A playbook name or file.", autocompletion=complete.playbooks)]) -> None:
     """Report every problem with file, line and column (exit 2), or say it is valid."""
     from adminkit.playbook.loader import load
 
@@ -95,7 +96,7 @@ def validate(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
 
 @app.command("show")
 def show(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
-        help="A playbook name or file.")]) -> None:
+        help="A playbook name or file.", autocompletion=complete.playbooks)]) -> None:
     """Print a playbook's file."""
     from adminkit.core.errors import ConfigError
     from adminkit.core.files import read_small

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from adminkit.cli import complete
 from adminkit.cli.state import GlobalState, state_of
 from adminkit.core.errors import UsageError
 
@@ -15,7 +16,8 @@ from adminkit.core.errors import UsageError
 def run(
     ctx: typer.Context,
     playbook: Annotated[str | None, typer.Argument(
-        help="A playbook name (see `adminkit playbook list`) or file.")] = None,
+        help="A playbook name (see `adminkit playbook list`) or file.",
+        autocompletion=complete.playbooks)] = None,
     input_: Annotated[list[str] | None, typer.Option(
         "--input", "-i", help="An input as NAME=VALUE (repeat).")] = None,
     inputs: Annotated[Path | None, typer.Option(

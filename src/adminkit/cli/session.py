@@ -73,12 +73,16 @@ def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]] = (
                          actions=actions,
                          playbook=playbook, ticket=state.ticket, check=state.check,
                          bulk=bulk, stop_on_error=stop_on_error, workers=workers)
-    return render(state, service_of(state).run(request, hooks=_progress(state)))
+    seen = _Ending()
+    with seen.on_ctrl_c():
+        return render(state, service_of(state).run(request, hooks=_hooks(state, seen)))
 
 
 def resume(state: GlobalState, run_id: str) -> RunReport:
     """Finish an interrupted run from its verified journal record (never from argv)."""
-    return render(state, service_of(state).resume(run_id, hooks=_progress(state)))
+    seen = _Ending()
+    with seen.on_ctrl_c():
+        return render(state, service_of(state).resume(run_id, hooks=_hooks(state, seen)))
 
 
 def render(state: GlobalState, report: RunReport) -> RunReport:
@@ -88,19 +92,51 @@ def render(state: GlobalState, report: RunReport) -> RunReport:
     return report
 
 
-def _progress(state: GlobalState) -> Any:
-    """A progress bar on a terminal, for runs of several actions."""
-    if state.output is not OutputFormat.TABLE or not sys.stderr.isatty():
-        return None
+def _hooks(state: GlobalState, ending: _Ending) -> Any:
+    """A progress bar on a terminal, for runs of several actions; and the run's end."""
+    bar = state.output is OutputFormat.TABLE and sys.stderr.isatty()
 
     def hooks(request: RunRequest, count: int) -> list[RunHook]:
-        if count <= 1:
-            return []
+        if count <= 1 or not bar:
+            return [ending]
         from adminkit.cli.progress import ProgressHook
 
-        return [ProgressHook(count, request.command)]
+        return [ProgressHook(count, request.command), ending]
 
     return hooks
+
+
+class _Ending:
+    """Keeps the run's report as it ends, so that Ctrl-C still says what was done."""
+
+    def __init__(self) -> None:
+        self.report: RunReport | None = None
+
+    def run_started(self, run: Any) -> None:
+        pass
+
+    def action_finished(self, run: Any, index: int, result: Any) -> None:
+        pass
+
+    def run_finished(self, run: Any, report: RunReport) -> None:
+        self.report = report
+
+    @contextmanager
+    def on_ctrl_c(self) -> Iterator[None]:
+        try:
+            yield
+        except KeyboardInterrupt:
+            report = self.report
+            if report is not None and report.interrupted:
+                counts = ", ".join(f"{n} {status}" for status, n in report.counts.items()
+                                   if n)
+                sys.stderr.write(f"interrupted: {counts}; what finished is in the journal "
+                                 f"(run {report.run.id}).\n" if counts else
+                                 f"interrupted before any action finished (run "
+                                 f"{report.run.id}).\n")
+                if not report.run.check:
+                    sys.stderr.write(f"  finish it: adminkit run --resume {report.run.id}\n")
+            raise
 
 
 def finish(report: RunReport) -> None:

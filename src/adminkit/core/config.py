@@ -169,6 +169,9 @@ def _describe(exc: PydanticValidationError, src: yamlsource.Sourced) -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown setting"
+            if len(loc) == 1:  # a whole section: its domain may just not be installed
+                msg += (" (no installed domain has this section: a typo, or the plug-in "
+                        "that provides it is not installed)")
         lines.append(f"{src.where(loc)}: {field}: {msg}")
     head = f"{src.file}: invalid profile ({len(lines)} problem{'s' if len(lines) != 1 else ''})"
     return "\n".join([head, *lines])

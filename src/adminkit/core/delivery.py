@@ -9,6 +9,7 @@ delivered. Any domain that makes a secret (directory accounts, Entra ID) uses th
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 import sys
@@ -25,6 +26,7 @@ from adminkit.core.secrets import Secret
 if TYPE_CHECKING:
     from adminkit.core.action import Action
 
+log = logging.getLogger("adminkit.delivery")
 Send = Callable[[str, Secret], str]  # (who it is for, the secret) -> how it was delivered
 
 
@@ -106,9 +108,13 @@ class Delivery:
         return out
 
     def check(self, login: str | None = None, *, bulk: bool = False) -> None:
-        """Refuse a target that cannot hold the secret safely, before anything is written."""
+        """Refuse a target that cannot hold the secret safely, before anything is written;
+        clear what a killed run left there half-written."""
         if self.folder is None and self.file is None:
             return
+        folder = self.folder or (self.file.parent if self.file else None)
+        if folder is not None:
+            sweep_staged(folder)
         if bulk and self.file is not None:
             raise UsageError(f"--deliver {self.spec}: a run of several accounts needs a folder "
                              "(each gets LOGIN.password), not one file",
@@ -188,9 +194,12 @@ def write_private(path: Path, data: bytes) -> None:
     _sync_folder(path.parent)
 
 
+STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
+
+
 def _stage(path: Path, data: bytes) -> tuple[int, str]:
     """`data` in a fresh 0600 temporary file beside `path`; its descriptor, still open."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}{STAGED}{os.getpid()}-", dir=path.parent)
     try:
         view = memoryview(data)
         while view:
@@ -219,6 +228,43 @@ def _discard(fd: int, temp: str) -> None:
             os.close(fd)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp)
+
+
+def sweep_staged(folder: Path) -> int:
+    """Remove the temporary files that a killed adminkit left in `folder` (its PID is
+    gone): each holds a secret that was never set (a secret is set only after its file
+    is renamed into place), and must not lie about. Returns how many went."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(".") or STAGED not in name:
+            continue
+        pid = name.rsplit(STAGED, 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid():
+                os.unlink(entry.path)
+                removed += 1
+    if removed:
+        log.warning("removed %d half-written secret file(s) that a killed run left in %s "
+                    "(never set anywhere)", removed, folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _sync_folder(folder: Path) -> None:

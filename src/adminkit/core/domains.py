@@ -59,6 +59,10 @@ def domains() -> dict[str, Domain]:
                               ) from None
         if not isinstance(domain, Domain):
             raise ConfigError(f"entry point {name} in {GROUP} is not a Domain ({value})")
+        if domain.name in found:
+            raise ConfigError(f"two plug-ins both call themselves the domain {domain.name!r} "
+                              f"({GROUP}: {name} = {value})",
+                              hint="uninstall one of them; a domain name is taken once")
         found[domain.name] = domain
     return found
 

@@ -15,16 +15,33 @@ import os
 import sys
 
 _found: dict[str, dict[str, str]] | None = None  # group -> name -> "module:attr"
+# (group, name) -> the distributions that both name it, and their values
+_clashes: dict[tuple[str, str], list[tuple[str, str]]] = {}
+OWN = "adminkit."  # groups where a plug-in may not stand in for another's entry point
 
 
 def entry_points(group: str) -> dict[str, str]:
     """Name -> value ("module:attribute") of the entry points in `group`; where two
     distributions name the same entry point, the one first on sys.path wins, as
-    importlib.metadata has it."""
+    importlib.metadata has it. In adminkit's own groups that is refused instead: a
+    plug-in that took over `ad` or `accounts` would do so silently, by path order."""
     global _found
     if _found is None:
         _found = _scan()
+    if group.startswith(OWN):
+        _refuse_clashes(group)
     return dict(_found.get(group, {}))
+
+
+def _refuse_clashes(group: str) -> None:
+    from adminkit.core.errors import ConfigError
+
+    for (where, name), claims in sorted(_clashes.items()):
+        if where == group:
+            who = " and ".join(f"{dist} ({value})" for dist, value in claims)
+            raise ConfigError(f"two installed packages both provide {name!r} in {group}: "
+                              f"{who}", hint="uninstall one of them; a plug-in may add "
+                                             "names, not replace another's")
 
 
 def load(value: str) -> object:
@@ -40,10 +57,12 @@ def forget() -> None:
     """Read the files again next time (a test that installs a distribution at run time)."""
     global _found
     _found = None
+    _clashes.clear()
 
 
 def _scan() -> dict[str, dict[str, str]]:
     groups: dict[str, dict[str, str]] = {}
+    owner: dict[tuple[str, str], str] = {}
     seen: set[str] = set()
     for folder in sys.path:
         try:
@@ -64,7 +83,11 @@ def _scan() -> dict[str, dict[str, str]]:
                 continue
             for group, items in _parse(text).items():
                 for key, value in items.items():
-                    groups.setdefault(group, {}).setdefault(key, value)
+                    first = groups.setdefault(group, {}).setdefault(key, value)
+                    if owner.setdefault((group, key), name) != name and first != value:
+                        claims = _clashes.setdefault(
+                            (group, key), [(owner[(group, key)], first)])
+                        claims.append((name, value))
     return groups
 
 

@@ -8,6 +8,7 @@ oversized files, deep nesting and alias expansion beyond a bound ("billion laugh
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ class Sourced:
     file: Path
     data: Any
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    digest: str = ""  # SHA-256 of the file's bytes: a resume tells an edited file
 
     def where(self, path: Sequence[str | int]) -> str:
         """`file:line:col` of the deepest known node along `path`."""
@@ -59,7 +61,8 @@ def loads(raw: bytes | str, path: Path) -> Sourced:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{where}: not valid YAML: {problem}") from None
-    result = Sourced(path, None)
+    data = raw.encode("utf-8") if isinstance(raw, str) else raw
+    result = Sourced(path, None, digest=hashlib.sha256(data).hexdigest())
     if node is None:
         result.data = {}
         return result

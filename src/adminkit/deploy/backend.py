@@ -140,6 +140,9 @@ class HostBackend(Protocol):
     (exit 2) for a name its manager cannot take."""
 
     host: HostConfig
+    # Set by the run: true once it is cancelled (Ctrl-C). A command that reads or runs
+    # (not a package write) then ends itself on the host and raises Interrupted.
+    cancelled: Callable[[], bool]
 
     def facts(self) -> Facts: ...
 
@@ -171,9 +174,10 @@ class HostBackend(Protocol):
         """Remove (or purge) these, likewise."""
         ...
 
-    def run(self, argv: Sequence[str], *, sudo: bool = False,
-            timeout: float | None = None) -> CommandResult:
-        """Run an argument list (never a shell line) and wait at most `timeout`."""
+    def run(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+            interruptible: bool = True) -> CommandResult:
+        """Run an argument list (never a shell line) and wait at most `timeout`; ended
+        on the host if the run is cancelled meanwhile, unless not `interruptible`."""
         ...
 
     def close(self) -> None: ...

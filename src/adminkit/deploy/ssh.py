@@ -12,17 +12,19 @@ stdin, never in an argument.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import select
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.errors import (
     ActionFailed,
     AuthenticationFailed,
     ConnectionFailed,
+    Interrupted,
     UsageError,
 )
 from adminkit.core.secrets import Secret
@@ -45,6 +47,11 @@ if TYPE_CHECKING:
 MAX_OUTPUT = 4 * 1024 * 1024  # bytes kept of a command's stdout (and of its stderr)
 KILL_AFTER = 5  # seconds between the deadline's TERM and KILL on the host
 TIMED_OUT = 124  # `timeout`'s exit when the deadline came
+CANCEL_POLL = 0.5  # seconds between looks at whether the run was cancelled
+PID_MARK = "adminkit-pid:"
+# Says the PID of `timeout` (it leads its own process group) on stderr, then becomes it;
+# the command reads /dev/null: a password line sudo did not read never reaches it.
+WRAP = f'echo "{PID_MARK}$$" >&2; exec "$@" </dev/null'
 
 FACTS = r"""
 . /etc/os-release 2>/dev/null
@@ -109,6 +116,8 @@ class SSHBackend:
         self._jump: paramiko.SSHClient | None = None
         self._manager: Apt | None = None
         self._refreshed = False
+        # set by the run (hosts.backend): whether it was cancelled (Ctrl-C)
+        self.cancelled: Callable[[], bool] = lambda: False
         self.client = self._connect(jump)
 
     # -- connecting ---------------------------------------------------------------------
@@ -189,24 +198,27 @@ class SSHBackend:
             self._jump.close()
 
     # -- running ------------------------------------------------------------------------
-    def run(self, argv: Sequence[str], *, sudo: bool = False,
-            timeout: float | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+            interruptible: bool = True) -> CommandResult:
+        """`argv` on the host under `timeout` (its own process group), stdin /dev/null.
+        `interruptible`: when the run is cancelled (Ctrl-C) the command's process group
+        is ended on the host; a package write is not (dpkg is left to finish)."""
         seconds = max(1, int(timeout or self.deadline))
-        inner = ["timeout", "-k", str(KILL_AFTER), str(seconds), *argv]
-        stdin = b""
-        if sudo:
-            if self.sudo_password is not None:
-                # sudo reads the password from stdin; the command gets /dev/null, so a
-                # line sudo did not read (NOPASSWD after all) never reaches it
-                inner = ["sudo", "-S", "-p", "", "--", "sh", "-c", 'exec "$@" </dev/null',
-                         "sh", *inner]
-                stdin = (self.sudo_password.reveal() + "\n").encode()
-            else:
-                inner = ["sudo", "-n", "--", *inner]
-        return self._exec(tuple(argv), command_line(inner), stdin, seconds + KILL_AFTER + 10)
+        inner = ["sh", "-c", WRAP, "sh", "timeout", "-k", str(KILL_AFTER), str(seconds), *argv]
+        line, stdin = self._sudo(inner) if sudo else (command_line(inner), b"")
+        return self._exec(tuple(argv), line, stdin, seconds + KILL_AFTER + 10,
+                          sudo=sudo, interruptible=interruptible)
 
-    def _exec(self, argv: tuple[str, ...], line: str, stdin: bytes,
-              wait: float) -> CommandResult:
+    def _sudo(self, argv: list[str]) -> tuple[str, bytes]:
+        """The line and stdin for `argv` as root: sudo never prompts on a terminal; its
+        password (if any) goes to its stdin, never into an argument."""
+        if self.sudo_password is None:
+            return command_line(["sudo", "-n", "--", *argv]), b""
+        return (command_line(["sudo", "-S", "-p", "", "--", *argv]),
+                (self.sudo_password.reveal() + "\n").encode())
+
+    def _exec(self, argv: tuple[str, ...], line: str, stdin: bytes, wait: float, *,
+              sudo: bool, interruptible: bool) -> CommandResult:
         import paramiko
 
         started = time.monotonic()
@@ -230,7 +242,11 @@ class SSHBackend:
                     raise ConnectionFailed(
                         f"host {self.host.name}: {argv[0]} gave no end within {wait:g} s",
                         hint="the host's `timeout` should have ended it; is it hanging?")
-                select.select([chan], [], [], min(left, 1.0))
+                if interruptible and self.cancelled():
+                    self._kill(_remote_pid(err), sudo=sudo)
+                    raise Interrupted(f"host {self.host.name}: {argv[0]} was ended there: "
+                                      "the run was interrupted")
+                select.select([chan], [], [], min(left, CANCEL_POLL))
                 while chan.recv_ready():
                     _keep(out, chan.recv(65536))
                 while chan.recv_stderr_ready():
@@ -244,7 +260,8 @@ class SSHBackend:
         finally:
             chan.close()
         result = CommandResult(argv, code, out.decode(errors="replace"),
-                               err.decode(errors="replace"), time.monotonic() - started)
+                               _without_pid(err.decode(errors="replace")),
+                               time.monotonic() - started)
         if code == TIMED_OUT:
             raise ActionFailed(f"host {self.host.name}: {argv[0]} was ended at its deadline "
                                f"({wait - KILL_AFTER - 10:g} s)",
@@ -255,9 +272,30 @@ class SSHBackend:
                                     "inventory.ssh.sudo_password")
         return result
 
-    def _must(self, argv: Sequence[str], *, sudo: bool = False,
-              timeout: float | None = None) -> CommandResult:
-        result = self.run(argv, sudo=sudo, timeout=timeout)
+    def _kill(self, pid: int | None, *, sudo: bool) -> None:
+        """End the process group `timeout` leads on the host (best effort: the deadline
+        still ends it if this cannot)."""
+        if pid is None:
+            return
+        argv = ["kill", "-TERM", "--", f"-{pid}"]
+        line, stdin = self._sudo(argv) if sudo else (command_line(argv), b"")
+        with contextlib.suppress(Exception):
+            transport = self.client.get_transport()
+            assert transport is not None
+            chan = transport.open_session(timeout=self.ssh.timeout)
+            try:
+                chan.exec_command(line)
+                if stdin:
+                    chan.sendall(stdin)
+                chan.shutdown_write()
+                chan.settimeout(self.ssh.timeout)
+                chan.recv_exit_status()
+            finally:
+                chan.close()
+
+    def _must(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+              interruptible: bool = True) -> CommandResult:
+        result = self.run(argv, sudo=sudo, timeout=timeout, interruptible=interruptible)
         if not result.ok:
             raise ActionFailed(f"host {self.host.name}: {argv[0]} {_verb(argv)} exited "
                                f"{result.exit}: {result.tail()}")
@@ -349,7 +387,7 @@ class SSHBackend:
         apt = self.manager()
         for spec in specs:
             apt.check(spec)
-        self._must(argv, sudo=True)
+        self._must(argv, sudo=True, interruptible=False)
         states, reboot = self._query([s.name for s in specs], candidates=False)
         return PackageOutcome(states=states, reboot_required=reboot)
 
@@ -384,6 +422,17 @@ def _verb(argv: Sequence[str]) -> str:
         if word in ("install", "remove", "purge", "update", "dist-upgrade"):
             return word
     return ""
+
+
+def _remote_pid(err: bytearray) -> int | None:
+    first = bytes(err[:64]).split(b"\n", 1)[0].decode(errors="replace")
+    value = first[len(PID_MARK):] if first.startswith(PID_MARK) else ""
+    return int(value) if value.isdigit() else None
+
+
+def _without_pid(text: str) -> str:
+    """stderr without the wrapper's first line."""
+    return text.split("\n", 1)[1] if text.startswith(PID_MARK) else text
 
 
 def _number(text: str) -> bool:

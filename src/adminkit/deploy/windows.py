@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -92,7 +92,10 @@ class WindowsBackend:
         self.host = host
         self.settings = settings
         self.deadline = deadline
-        self.session = WinRMSession(replace(target, deadline=deadline))
+        # set by the run (hosts.backend): whether it was cancelled (Ctrl-C)
+        self.cancelled: Callable[[], bool] = lambda: False
+        self.session = WinRMSession(replace(target, deadline=deadline),
+                                    cancelled=lambda: self.cancelled())
         self._product_codes: dict[str, str] = {}
         self._seen: dict[str, str] = {}  # package -> the manager that listed it (outdated)
         self.manager = str(host.vars.get("package_manager", "winget"))
@@ -118,9 +121,12 @@ class WindowsBackend:
         return (f"logged in over WinRM as {found.get('user', '?')}, PowerShell "
                 f"{found.get('powershell', '?')}")
 
-    def _run(self, name: str, params: Mapping[str, Any], *,
-             deadline: float | None = None) -> dict[str, Any]:
-        found = self.session.run_script(_script(name), params, deadline=deadline)
+    def _run(self, name: str, params: Mapping[str, Any], *, deadline: float | None = None,
+             interruptible: bool = True) -> dict[str, Any]:
+        """A script; a package write is not `interruptible`: Ctrl-C lets it finish (by
+        its deadline), as stopping an installer half-way would leave the host unknown."""
+        found = self.session.run_script(_script(name), params, deadline=deadline,
+                                        interruptible=interruptible)
         if not isinstance(found, dict):
             raise ActionFailed(f"host {self.host.name}: deploy.{name} answered "
                                f"{type(found).__name__}, not an object")
@@ -247,7 +253,7 @@ class WindowsBackend:
         params: dict[str, Any] = {"verb": verb, "id": spec.name}
         if spec.version is not None and verb != "uninstall":
             params["version"] = spec.version
-        found = self._run("winget", params)
+        found = self._run("winget", params, interruptible=False)
         code = hresult(int(found.get("exit_code", -1)))
         if code == 0:
             return PackageOutcome()
@@ -266,7 +272,7 @@ class WindowsBackend:
         params: dict[str, Any] = {"verb": verb, "id": spec.name}
         if spec.version is not None and verb != "uninstall":
             params["version"] = spec.version
-        found = self._run("choco", params)
+        found = self._run("choco", params, interruptible=False)
         code = int(found.get("exit_code", -1))
         if code == 0:
             return PackageOutcome()
@@ -302,7 +308,7 @@ class WindowsBackend:
                 raise UsageError(f"inventory.winrm.msi.{spec.name}: the MSI of {version} "
                                  "holds a quote or a line break")
             params = {"verb": "install", "source": source}
-        found = self._run("msiexec", params)
+        found = self._run("msiexec", params, interruptible=False)
         code_ = int(found.get("exit_code", -1))
         if verb == "uninstall":
             self._product_codes.pop(spec.name, None)
@@ -325,10 +331,11 @@ class WindowsBackend:
                                  "to end, then run again"))
 
     # -- commands -----------------------------------------------------------------------
-    def run(self, argv: Sequence[str], *, sudo: bool = False,
-            timeout: float | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+            interruptible: bool = True) -> CommandResult:
         """`argv[0]` started with the rest as its arguments (quoted for CreateProcess;
-        no shell). `sudo` changes nothing: a WinRM administrator's shell is elevated."""
+        no shell). `sudo` changes nothing: a WinRM administrator's shell is elevated.
+        Ctrl-C (if `interruptible`) tells the script to stop; the host then ends it."""
         if not argv:
             raise UsageError("an empty command")
         if any("\x00" in a for a in argv):
@@ -336,7 +343,8 @@ class WindowsBackend:
         seconds = float(timeout or self.deadline)
         started = time.monotonic()
         found = self._run("run", {"file": argv[0], "arguments": subprocess.list2cmdline(
-            list(argv[1:])), "timeout": seconds}, deadline=seconds + 30)
+            list(argv[1:])), "timeout": seconds}, deadline=seconds + 30,
+            interruptible=interruptible)
         if found.get("timed_out"):
             raise ActionFailed(f"host {self.host.name}: {argv[0]} was ended at its deadline "
                                f"({seconds:g} s)",

@@ -163,6 +163,9 @@ class VerifyReport:
     notices: list[str] = field(default_factory=list)  # worth knowing, not a failure
     keyed_from: int | None = None
     anchors: int = 0  # anchors checked
+    # not ok only because the key at hand is missing or another one: nothing was found
+    # wrong with the rows, they just could not be checked
+    unchecked: bool = False
 
 
 @dataclass

@@ -35,7 +35,7 @@ FIXABLE = ("trigger", "head")  # what `restore` may put back once everything els
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # chain, keying, unkeyed, trigger, head, anchor
+    kind: str  # chain, keying, key (the key at hand), unkeyed, trigger, head, anchor
     text: str
     seq: int | None = None
 
@@ -57,7 +57,8 @@ def verify(journal: Journal, anchors: Sequence[Anchor] = (), *,
     return VerifyReport(ok=not problems, rows=rows, first_bad=first.seq if first else None,
                         reason=first.text if first else "",
                         problems=[p.text for p in problems], notices=notices,
-                        keyed_from=keyed_from, anchors=len(anchors))
+                        keyed_from=keyed_from, anchors=len(anchors),
+                        unchecked=bool(problems) and all(p.kind == "key" for p in problems))
 
 
 def restore(journal: Journal) -> list[str]:
@@ -161,10 +162,10 @@ def _keying(journal: Journal, meta: dict[str, str] | None,
     if keyed_from is None:
         return []
     if journal.key is None:
-        return [Problem("keying", f"rows from {keyed_from} on are keyed, and "
+        return [Problem("key", f"rows from {keyed_from} on are keyed, and "
                                   f"{journal.key_problem}: they cannot be checked", keyed_from)]
     if meta and meta.get("key_id") != journal.key.id:
-        return [Problem("keying", f"the journal is keyed with key {meta.get('key_id')}, not "
+        return [Problem("key", f"the journal is keyed with key {meta.get('key_id')}, not "
                                   f"with the key at {journal.key.source} ({journal.key.id})",
                         keyed_from)]
     return []

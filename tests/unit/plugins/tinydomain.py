@@ -5,7 +5,7 @@ It owns the profile section `tiny: {folder: PATH}`; its action `tiny.touch` crea
 a file named by the step in that folder (refusing the name `fail` until a file
 `fail.allowed` exists there, so a test can make a run fail half-way and resume it; and
 failing the name `lost` with an unknown outcome after writing it, as a write whose
-answer was lost).
+answer was lost; and `ctrl-c` as if the operator pressed it just after the write).
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ class Touch(Action[TouchParams]):
         (where / self.params.name).write_text(content)
         if self.params.name == "lost":
             raise OutcomeUnknown("tiny.touch wrote 'lost' and lost the answer")
+        if self.params.name == "ctrl-c":  # the operator presses Ctrl-C as it is written
+            raise KeyboardInterrupt
         return Applied()
 
 

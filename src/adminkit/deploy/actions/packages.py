@@ -30,7 +30,16 @@ def _pinned_write(backend: HostBackend, plan: Plan, host: str, *, upgrade: bool)
     """Install (or upgrade to) exactly the versions planned, then read them back."""
     pinned = [PackageSpec(c.field, str(c.after)) for c in plan.changes]
     outcome = backend.upgrade(pinned) if upgrade else backend.install(pinned)
-    return _applied(plan, outcome, _check_all(outcome.states, plan, host))
+    return _applied(plan, outcome, _check_all(_read_back(backend, outcome, plan), plan, host))
+
+
+def _read_back(backend: HostBackend, outcome: PackageOutcome, plan: Plan
+               ) -> dict[str, PackageState]:
+    """The states after the write: as the backend read them back, else asked now."""
+    names = [c.field for c in plan.changes]
+    if all(n in outcome.states for n in names):
+        return outcome.states
+    return backend.package_states(names, refresh="never")
 
 
 def _check_all(after: dict[str, PackageState], plan: Plan, host: str) -> dict[str, str | None]:
@@ -130,7 +139,7 @@ class RemoveApp(HostAction[RemoveParams]):
         backend = self.backend(ctx)
         names = [c.field for c in plan.changes]
         outcome = backend.remove(names, purge=self.params.purge)
-        after = outcome.states
+        after = _read_back(backend, outcome, plan)
         left = [n for n in names if self.params.purge and after[n].leftovers]
         if left:
             raise ActionFailed(f"host {self.params.host}: configuration of "
