@@ -5,7 +5,10 @@ the Uninstall keys hold), faults injected over its control endpoint."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from adminkit.journal.store import Filters, Journal
 from adminkit.lab import base
 from adminkit.lab.winrm import WinRMLab
 
@@ -187,3 +191,36 @@ def test_chocolatey_host_through_the_cli(wlab: WinRMLab, lab_config_dir: Path,
     r = cli("-p", name, "-o", "json", "app", "upgrade", "git", "--hosts", "win3")
     assert statuses(r) == {"win3": "changed"}
     assert windows(wlab, "win3")["choco"] == {"git": "2.46.0", "vcredist140": "14.40.33810"}
+
+
+def test_ctrl_c_terminates_the_scripts_and_deletes_the_shells(wlab: WinRMLab, profile: str,
+                                                              cli: Cli) -> None:
+    for host in ("win1", "win2"):
+        wlab.control(host, {"inject": {"kind": "hang"}})  # every command runs forever
+    argv = [*cli.argv, "-p", profile, "host", "run", "--hosts", "win1,win2", "--",  # type: ignore[attr-defined]
+            "hostname"]
+    proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not all(any(c["receives"] for c in wlab.control(h)["calls"])
+                      for h in ("win1", "win2")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the scripts never started on both hosts"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    for host in ("win1", "win2"):
+        state = wlab.control(host)
+        assert [c["signalled"] for c in state["calls"]] == [True]
+        assert state["shells"] == [] and len(state["deleted"]) == 1
+    journal = Journal(cli.journal)  # type: ignore[attr-defined]
+    try:
+        [end] = journal.entries(Filters(kinds=("end",)))
+    finally:
+        journal.close()
+    assert end["status"] == "interrupted"
