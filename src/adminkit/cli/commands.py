@@ -80,7 +80,8 @@ def _built_in() -> dict[str, LazyCommand]:
         "spooler": LazyCommand("adminkit.cli.print_cmd:spooler_app",
                                "Restart a Windows print server's spooler."),
         "host": LazyCommand("adminkit.cli.host_cmd:app",
-                            "The inventory's hosts: list, facts, check; run a command."),
+                            "The inventory's hosts: list, facts, check, patch; run a "
+                            "command."),
         "app": LazyCommand("adminkit.cli.app_cmd:app",
                            "Install, upgrade, remove applications on hosts; versions per "
                            "host."),
