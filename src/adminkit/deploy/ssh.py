@@ -237,9 +237,7 @@ class SSHBackend:
         out, err = bytearray(), bytearray()
         try:
             chan.exec_command(line)
-            if stdin:
-                chan.sendall(stdin)
-            chan.shutdown_write()
+            _send(chan, stdin)
             end = started + wait
             while True:
                 left = end - time.monotonic()
@@ -259,6 +257,9 @@ class SSHBackend:
                 if chan.exit_status_ready() and not chan.recv_ready() \
                         and not chan.recv_stderr_ready():
                     break
+                if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: the channel "
+                                           "closed without an exit status")
             code = chan.recv_exit_status()
         except (paramiko.SSHException, OSError) as exc:
             raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: {exc}") from None
@@ -290,9 +291,7 @@ class SSHBackend:
             chan = transport.open_session(timeout=self.ssh.timeout)
             try:
                 chan.exec_command(line)
-                if stdin:
-                    chan.sendall(stdin)
-                chan.shutdown_write()
+                _send(chan, stdin)
                 chan.settimeout(self.ssh.timeout)
                 chan.recv_exit_status()
             finally:
@@ -453,6 +452,21 @@ def _verb(argv: Sequence[str]) -> str:
         if word in ("install", "remove", "purge", "update", "dist-upgrade"):
             return word
     return ""
+
+
+def _send(chan: Any, data: bytes) -> None:
+    """Write the command's stdin and end it. A command that ended first (sudo needed no
+    password after all, and the command was quick) has closed the channel: not an error,
+    its exit status says how it went."""
+    import paramiko
+
+    try:
+        if data:
+            chan.sendall(data)
+        chan.shutdown_write()
+    except (OSError, paramiko.SSHException):
+        if not chan.exit_status_ready() and not chan.closed:
+            raise
 
 
 def _remote_pid(err: bytearray) -> int | None:
