@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -444,3 +445,93 @@ def test_ctrl_c_ends_the_running_commands_on_the_hosts(profile: str, cli: Cli) -
     finally:
         journal.close()
     assert end["status"] == "interrupted"
+
+
+RPM_SPEC = """Name: {name}
+Version: {version}
+Release: 1
+Summary: adminkit test package
+License: MIT
+BuildArch: noarch
+AutoReqProv: no
+
+%description
+adminkit test package
+
+%install
+mkdir -p %{{buildroot}}/usr/bin
+printf '#!/bin/sh\\necho "{name} {version}"\\n' > %{{buildroot}}/usr/bin/{name}
+chmod 755 %{{buildroot}}/usr/bin/{name}
+
+%files
+/usr/bin/{name}
+"""
+
+
+@pytest.fixture
+def dnf_host(fleet: SshFleet, tmp_path: Path) -> Iterator[str]:
+    """h3 as a dnf host: the test package 1.0-1 and 1.1-1 built with rpmbuild into an RPM
+    repository (createrepo_c) in the lab folder, which h3 sees at /run/adminkit-lab-ssh;
+    a dnf repo file and releasever there (Debian's dnf cannot tell its release). dnf and
+    rpm keep their state under h3's /var and /root overlays (rpm's database on Debian is
+    per user: root's is /root/.rpmdb)."""
+    repo = fleet.dir / "rpmrepo"
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir()
+    for version in ("1.0", "1.1"):
+        spec = tmp_path / f"{version}.spec"
+        spec.write_text(RPM_SPEC.format(name=PACKAGE, version=version))
+        subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {tmp_path / 'top'}", str(spec)],
+                       check=True, capture_output=True)
+    for rpm in (tmp_path / "top" / "RPMS" / "noarch").glob("*.rpm"):
+        shutil.copy(rpm, repo)
+    subprocess.run(["createrepo_c", "-q", str(repo)], check=True, capture_output=True)
+    for path in [repo, *repo.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    repo_file = ("[adminkit-lab]\nname=adminkit lab\nbaseurl=file:///run/adminkit-lab-ssh/"
+                 "rpmrepo\ngpgcheck=0\nenabled=1\n")
+    with closing(fleet.connect(fleet.fleet[2].address)) as client:
+        rc, out = run(client, ["sh", "-c", "mkdir -p /etc/yum.repos.d /etc/dnf/vars && "
+                               "echo 12 > /etc/dnf/vars/releasever && "
+                               'printf %s "$0" > /etc/yum.repos.d/adminkit-lab.repo', repo_file],
+                      sudo=True)
+        assert rc == 0, out
+    try:
+        yield fleet.fleet[2].name
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+
+
+def rpm_version(fleet: SshFleet, address: str) -> str | None:
+    with closing(fleet.connect(address)) as client:
+        rc, out = run(client, ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", PACKAGE], sudo=True)
+    return out.strip() if rc == 0 else None
+
+
+def test_dnf_on_a_host_that_has_it(fleet: SshFleet, cli: Cli, lab_config_dir: Path,
+                                   dnf_host: str) -> None:
+    hosts = fleet.profile()["inventory"]["hosts"]
+    hosts = [{**h, "vars": {"package_manager": "dnf"}} if h["name"] == dnf_host else h
+             for h in hosts]
+    name = write_profile(lab_config_dir, "lab-deploy-dnf", fleet, hosts=hosts)
+    h3 = fleet.fleet[2].address
+    r = cli("-p", name, "app", "install", f"{PACKAGE}=1.0", "--hosts", dnf_host)
+    assert r.returncode == 2 and "VERSION-RELEASE" in r.stdout, r.stdout + r.stderr
+    r = cli("-p", name, "-o", "json", "--check", "app", "install", f"{PACKAGE}=1.0-1",
+            "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "changed"} and rpm_version(fleet, h3) is None
+    r = cli("-p", name, "-o", "json", "app", "install", f"{PACKAGE}=1.0-1", "--hosts", dnf_host)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert rpm_version(fleet, h3) == "1.0-1"
+    assert installed(fleet, h3) is None  # dpkg knows nothing of it
+    r = cli("-p", name, "-o", "json", "app", "install", PACKAGE, "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "ok"}
+    r = cli("-p", name, "-o", "json", "app", "outdated", "--hosts", dnf_host)
+    assert [(x["package"], x["installed"], x["newest"]) for x in json.loads(r.stdout)] == [
+        (PACKAGE, "1.0-1", "1.1-1")]
+    r = cli("-p", name, "-o", "json", "app", "upgrade", PACKAGE, "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "changed"} and rpm_version(fleet, h3) == "1.1-1"
+    r = cli("-p", name, "-o", "json", "app", "list", "--hosts", dnf_host, "--name", "adminkit*")
+    assert [(x["package"], x["version"]) for x in json.loads(r.stdout)] == [(PACKAGE, "1.1-1")]
+    r = cli("-p", name, "-o", "json", "app", "remove", PACKAGE, "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "changed"} and rpm_version(fleet, h3) is None

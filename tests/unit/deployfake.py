@@ -42,6 +42,9 @@ class FakeBackend:
             self.state = HOSTS.setdefault(host.name, FakeHost())
             self.state.opened += 1
 
+    def check(self, spec: PackageSpec) -> None:
+        pass
+
     def facts(self) -> Facts:
         return Facts(host=self.host.name, os="Fake", package_manager="fake")
 

@@ -38,6 +38,7 @@ INSTALLED = ("command -v dpkg-query >/dev/null 2>&1 || exit 3; "
 
 class Apt:
     name = "apt"
+    query_as_root = False  # only to keep apt's cache for the install that follows
 
     # -- names --------------------------------------------------------------------------
     def check(self, spec: PackageSpec) -> None:

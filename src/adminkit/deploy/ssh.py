@@ -32,11 +32,13 @@ from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
     CommandResult,
     Facts,
+    PackageManager,
     PackageOutcome,
     PackageSpec,
     PackageState,
     Update,
 )
+from adminkit.deploy.dnf import Dnf
 from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
 
 if TYPE_CHECKING:
@@ -64,6 +66,8 @@ echo "free_kb=$(df -Pk / 2>/dev/null | awk 'NR==2 {print $4}')"
 for m in apt-get dnf zypper; do command -v "$m" >/dev/null 2>&1 && { echo "pm=$m"; break; }; done
 """
 MANAGERS = {"apt-get": "apt", "dnf": "dnf", "zypper": "zypper"}
+MANAGER_CLASSES: dict[str, type[PackageManager]] = {"apt": Apt, "dnf": Dnf}
+NO_MANAGER = NO_APT  # a query's exit when the host lacks that manager
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -114,7 +118,8 @@ class SSHBackend:
         self.deadline = deadline
         self.sudo_password = sudo_password
         self._jump: paramiko.SSHClient | None = None
-        self._manager: Apt | None = None
+        self._manager: PackageManager | None = None
+        self._guessed = False  # apt assumed, not yet confirmed by the host
         self._refreshed = False
         # set by the run (hosts.backend): whether it was cancelled (Ctrl-C)
         self.cancelled: Callable[[], bool] = lambda: False
@@ -232,9 +237,7 @@ class SSHBackend:
         out, err = bytearray(), bytearray()
         try:
             chan.exec_command(line)
-            if stdin:
-                chan.sendall(stdin)
-            chan.shutdown_write()
+            _send(chan, stdin)
             end = started + wait
             while True:
                 left = end - time.monotonic()
@@ -254,6 +257,9 @@ class SSHBackend:
                 if chan.exit_status_ready() and not chan.recv_ready() \
                         and not chan.recv_stderr_ready():
                     break
+                if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: the channel "
+                                           "closed without an exit status")
             code = chan.recv_exit_status()
         except (paramiko.SSHException, OSError) as exc:
             raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: {exc}") from None
@@ -285,9 +291,7 @@ class SSHBackend:
             chan = transport.open_session(timeout=self.ssh.timeout)
             try:
                 chan.exec_command(line)
-                if stdin:
-                    chan.sendall(stdin)
-                chan.shutdown_write()
+                _send(chan, stdin)
                 chan.settimeout(self.ssh.timeout)
                 chan.recv_exit_status()
             finally:
@@ -314,40 +318,63 @@ class SSHBackend:
                      reboot_pending=values.get("reboot") == "1",
                      free_disk_bytes=int(free) * 1024 if free.isdigit() else None)
 
-    def manager(self) -> Apt:
-        """The host's package manager: apt, unless the inventory's `package_manager`
-        variable names another (not supported over SSH yet). That the host has apt is
-        checked by the first query, in the same round trip."""
+    def manager(self) -> PackageManager:
+        """The host's package manager: the inventory's `package_manager` variable (apt,
+        dnf), else apt until the host shows it has none (the first query says so in
+        the same round trip), then whichever of apt-get, dnf, zypper it has."""
         if self._manager is None:
-            name = str(self.host.vars.get("package_manager", "apt"))
-            if name != "apt":
-                raise ActionFailed(f"host {self.host.name}: package manager {name}: only apt "
-                                   "is supported over SSH so far")
-            self._manager = Apt()
+            name = str(self.host.vars.get("package_manager", ""))
+            self._guessed = not name
+            self._manager = self._named(name or "apt")
         return self._manager
+
+    def check(self, spec: PackageSpec) -> None:
+        """The host's manager's grammar (known for sure once a query has run)."""
+        self.manager().check(spec)
+
+    def _named(self, name: str) -> PackageManager:
+        if name in MANAGER_CLASSES:
+            return MANAGER_CLASSES[name]()
+        raise ActionFailed(f"host {self.host.name}: package manager {name or 'not found'}: "
+                           f"over SSH only {' and '.join(MANAGER_CLASSES)} are supported so far")
+
+    def _detected(self) -> PackageManager:
+        """Ask the host which manager it has (one round trip), once."""
+        if self._guessed:
+            found = self._must(["sh", "-c", "for m in apt-get dnf zypper; do command -v "
+                                "\"$m\" >/dev/null 2>&1 && { echo \"$m\"; exit 0; }; done"])
+            self._manager = self._named(MANAGERS.get(found.stdout.strip(), ""))
+            self._guessed = False
+        return self.manager()
 
     def _query(self, names: Sequence[str], *, candidates: bool = True
                ) -> tuple[dict[str, PackageState], bool]:
         """The packages' states and whether a reboot is pending, in one round trip. As
         root where sudo is allowed: apt-cache then keeps the cache it builds for the
-        install that follows (as a user it builds one in memory, and apt-get again)."""
-        apt = self.manager()
-        result = self.run(apt.query(names, candidates=candidates),
-                          sudo=self.ssh.sudo and candidates)
-        if result.exit == NO_APT:
-            raise ActionFailed(f"host {self.host.name}: no apt on this host (only apt is "
-                               "supported over SSH so far)")
+        install that follows (as a user it builds one in memory, and apt-get again);
+        dnf's cache and (on Debian) rpm's database are root's."""
+        manager = self.manager()
+        result = self.run(manager.query(names, candidates=candidates),
+                          sudo=self.ssh.sudo and (candidates or manager.query_as_root))
+        if result.exit == NO_MANAGER and self._guessed:
+            self._detected()
+            return self._query(names, candidates=candidates)
+        if result.exit == NO_MANAGER:
+            raise ActionFailed(f"host {self.host.name}: no {manager.name} on this host")
         if not result.ok:
             raise ActionFailed(f"host {self.host.name}: reading the package state exited "
                                f"{result.exit}: {result.tail()}")
-        return apt.parse_query(result.stdout, names), apt.reboot_required(result.stdout)
+        for name in names:  # the host's own grammar, now that its manager is known
+            manager.check(PackageSpec(name))
+        return (manager.parse_query(result.stdout, names),
+                manager.reboot_required(result.stdout))
 
     # -- packages -----------------------------------------------------------------------
     def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
                        ) -> dict[str, PackageState]:
-        apt = self.manager()
-        for name in names:
-            apt.check(PackageSpec(name))
+        if self._manager is not None and not self._guessed:
+            for name in names:
+                self._manager.check(PackageSpec(name))
         if refresh == "always":
             self._refresh()
         states, _ = self._query(names)
@@ -359,34 +386,37 @@ class SSHBackend:
 
     def _refresh(self) -> None:
         if not self._refreshed:
-            self._must(self.manager().refresh(), sudo=True)
+            self._must(self._detected().refresh(), sudo=True)
             self._refreshed = True
 
     def installed(self) -> dict[str, str]:
-        apt = self.manager()
-        return apt.parse_installed(self._must(apt.list_installed()).stdout)
+        manager = self._detected()
+        listing = self._must(manager.list_installed(),
+                             sudo=self.ssh.sudo and manager.query_as_root)
+        return manager.parse_installed(listing.stdout)
 
     def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
-        apt = self.manager()
+        manager = self._detected()
         if self.refresh != "never":
             self._refresh()
-        found = apt.parse_outdated(self._must(apt.outdated()).stdout)
+        found = manager.parse_outdated(self._must(
+            manager.outdated(), sudo=self.ssh.sudo and manager.query_as_root).stdout)
         return {n: u for n, u in found.items() if u.security or not security_only}
 
     def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
-        return self._write(self.manager().install(specs), specs)
+        return self._write(self._detected().install(specs), specs)
 
     def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
-        return self._write(self.manager().upgrade(specs), specs)
+        return self._write(self._detected().upgrade(specs), specs)
 
     def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome:
         specs = [PackageSpec(n) for n in names]
-        return self._write(self.manager().remove(names, purge=purge), specs)
+        return self._write(self._detected().remove(names, purge=purge), specs)
 
     def _write(self, argv: list[str], specs: Sequence[PackageSpec]) -> PackageOutcome:
-        apt = self.manager()
+        manager = self.manager()
         for spec in specs:
-            apt.check(spec)
+            manager.check(spec)
         self._must(argv, sudo=True, interruptible=False)
         states, reboot = self._query([s.name for s in specs], candidates=False)
         return PackageOutcome(states=states, reboot_required=reboot)
@@ -422,6 +452,21 @@ def _verb(argv: Sequence[str]) -> str:
         if word in ("install", "remove", "purge", "update", "dist-upgrade"):
             return word
     return ""
+
+
+def _send(chan: Any, data: bytes) -> None:
+    """Write the command's stdin and end it. A command that ended first (sudo needed no
+    password after all, and the command was quick) has closed the channel: not an error,
+    its exit status says how it went."""
+    import paramiko
+
+    try:
+        if data:
+            chan.sendall(data)
+        chan.shutdown_write()
+    except (OSError, paramiko.SSHException):
+        if not chan.exit_status_ready() and not chan.closed:
+            raise
 
 
 def _remote_pid(err: bytearray) -> int | None:

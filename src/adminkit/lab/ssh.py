@@ -103,7 +103,8 @@ class SshFleet(base.LabServer):
     """The `lab` profile's inventory: hosts h1..hN reached as `akops` with sudo."""
 
     name: ClassVar[str] = "ssh"
-    apt_packages: ClassVar[tuple[str, ...]] = ("openssh-server", "sudo", "apt-utils", "dpkg-dev")
+    apt_packages: ClassVar[tuple[str, ...]] = ("openssh-server", "sudo", "apt-utils", "dpkg-dev",
+                                               "dnf", "rpm", "createrepo-c")  # dnf hosts
     python_needs: ClassVar[dict[str, str]] = {"paramiko": "paramiko>=3.4"}
     ready_timeout: ClassVar[float] = 60.0
 

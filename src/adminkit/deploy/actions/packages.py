@@ -69,8 +69,11 @@ class _VersionedWrite(HostAction[PackagesParams]):
 
     def plan(self, ctx: Context) -> Plan:
         specs = self.params.specs()
-        states = self.backend(ctx).package_states([s.name for s in specs],
-                                                  refresh=self.refresh_policy(ctx))
+        backend = self.backend(ctx)
+        states = backend.package_states([s.name for s in specs],
+                                        refresh=self.refresh_policy(ctx))
+        for spec in specs:
+            backend.check(spec)
         changes = []
         for spec in specs:
             state = states[spec.name]
