@@ -1,0 +1,98 @@
+"""The `automation` profile section: rules from tickets to playbooks, approvers, watching.
+
+A rule is data the customer's administrator reviews: which tickets it takes, which
+playbook it runs, which of the playbook's inputs come from which ticket field (a
+field's value is always data: it is validated by the playbook's typed input and never
+rendered as a template), which inputs are fixed, and who may ask for it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from adminkit.core.config import Profile, Settings
+
+NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
+# Ticket fields a rule can read besides the ticket system's custom fields.
+BUILT_IN_FIELDS = ("id", "subject", "queue", "requester", "status")
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+class Match(Settings):
+    """What a ticket must be for the rule to take it; every given condition must hold."""
+
+    queue: str | None = Field(None, description="the ticket's queue (RT), project, group")
+    type: str | None = Field(None, description="the ticket's type or category field")
+    subject: str | None = Field(None, description="a regular expression searched in the "
+                                                  "subject (case-insensitive)")
+    fields: dict[str, str] = Field(default_factory=dict,
+                                   description="custom fields that must have these values")
+
+    _subject = field_validator("subject")(_regex)
+
+
+class Rule(Settings):
+    name: str = Field(pattern=NAME)
+    match: Match = Field(default_factory=Match)
+    playbook: str = Field(description="a playbook name (see `adminkit playbook list`) or file")
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="inputs fixed by the rule (not from the ticket)")
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="input name -> the ticket field it is taken from "
+        f"({', '.join(BUILT_IN_FIELDS)}, or a custom field's name)")
+    requesters: list[str] = Field(
+        min_length=1, description="who may ask for it: requester names or addresses, "
+                                  "shell patterns (`*@example.test`); `*` for anyone")
+    requires_approval: bool = Field(False, description="wait for an approver even if the "
+                                                       "playbook does not require it")
+
+    @field_validator("fields")
+    @classmethod
+    def _no_overlap(cls, value: dict[str, str], info: Any) -> dict[str, str]:
+        fixed = set(info.data.get("inputs") or {}) & set(value)
+        if fixed:
+            raise ValueError(f"input(s) {', '.join(sorted(fixed))} are both fixed and taken "
+                             "from a ticket field")
+        return value
+
+
+class WatchConfig(Settings):
+    interval: float = Field(30.0, ge=1, description="seconds between polls")
+    queue: str | None = Field(None, description="the queue to watch (default tickets.queue)")
+    max_per_poll: int = Field(100, ge=1, le=1000)
+
+
+class AutomationConfig(Settings):
+    rules: list[Rule] = Field(default_factory=list)
+    approvers: list[str] = Field(
+        default_factory=list, description="who may /approve or /reject a waiting run "
+                                          "(names in the ticket system)")
+    approval_timeout_hours: float = Field(72.0, gt=0)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+
+    @field_validator("rules")
+    @classmethod
+    def _unique(cls, value: list[Rule]) -> list[Rule]:
+        names = [r.name for r in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"rule name(s) given twice: {', '.join(twice)}")
+        return value
+
+
+SECTIONS: dict[str, Any] = {"automation": AutomationConfig}
+
+
+def automation_settings(profile: Profile | None) -> AutomationConfig | None:
+    return profile.section("automation", AutomationConfig) if profile is not None else None
