@@ -124,6 +124,19 @@ class RequestTracker:
                 return items
         raise ConnectionFailed(f"{what}: more than {MAX_PAGES * PAGE} items, stopped reading")
 
+    def new_tickets(self, queue: str, after: str | None, limit: int = PAGE) -> list[str]:
+        """Ids of the queue's tickets newer than `after` (a ticket id), oldest first, at
+        most `limit`: what `adminkit watch` has not seen yet (RT's ids only grow)."""
+        quoted = queue.replace("\\", "\\\\").replace("'", "\\'")
+        query = f"Queue = '{quoted}' AND id > {int(after or 0)}"
+        what = f"RT queue {queue}: new tickets"
+        r = send(lambda: self.http.get("/tickets", params={
+            "query": query, "orderby": "id", "order": "ASC", "per_page": min(limit, PAGE),
+            "page": 1, "fields": "id"}), what)
+        check(r, what, missing=(403, 404))
+        items = json_body(r, what).get("items") or []
+        return [str(item["id"]) for item in items][:limit]
+
     def get(self, ticket_id: str) -> Ticket:
         what = f"RT ticket {ticket_id}"
         r = send(lambda: self.http.get(f"/ticket/{ticket_id}"), what)
