@@ -150,3 +150,15 @@ def test_a_profile_carries_its_rules() -> None:
 
     cfg = automation_settings(profile)
     assert cfg is not None and cfg.rules[0].name == "onboarding" and cfg.approvers == ["dispatch"]
+
+
+def test_named_groups_of_the_subject_pattern_are_fields(onboard: Any) -> None:
+    r = rule(match={"subject": r"^new hire:\s*(?P<given>\S+)?\s*(?P<surname>.*)$"},
+             fields={"given_name": "subject:given", "surname": "subject:surname"})
+    d = decide(r, ticket("New hire: Jiří Čermák"), onboard)
+    assert d.runnable and d.inputs["given_name"] == "Jiří" and d.inputs["surname"] == "Čermák"
+    d = decide(r, ticket("New hire: Jiří"), onboard)
+    assert d.problems == ["field 'subject:surname' is missing or empty (Surname, as written "
+                          "(Čermák))"]
+    with pytest.raises(ValidationError, match="no such named group"):
+        rule(match={"subject": "new hire"}, fields={"surname": "subject:surname"})

@@ -47,3 +47,4 @@ class RunRequest:
     bulk: Bulk | None = None
     stop_on_error: bool = False
     resume: str | None = None  # the id of the run to finish
+    run_id: str | None = None  # the id a new run takes (a trigger names it before it starts)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from adminkit.automation.settings import BUILT_IN_FIELDS, Rule
+from adminkit.automation.settings import BUILT_IN_FIELDS, SUBJECT_GROUP, Rule
 from adminkit.playbook.inputs import convert
 from adminkit.playbook.model import Playbook
 from adminkit.tickets.base import Ticket
@@ -37,8 +37,13 @@ class Decision:
         return not self.problems and self.refused is None
 
 
-def field_value(ticket: Ticket, name: str) -> Any:
-    """A built-in field (id, subject, queue, requester, status) or a custom field."""
+def field_value(ticket: Ticket, name: str, rule: Rule | None = None) -> Any:
+    """A built-in field (id, subject, queue, requester, status), a named group of the
+    rule's subject pattern (`subject:NAME`), or a custom field."""
+    if name.startswith(SUBJECT_GROUP):
+        found = re.search(rule.match.subject, ticket.subject or "", re.IGNORECASE) \
+            if rule is not None and rule.match.subject else None
+        return found.groupdict().get(name.removeprefix(SUBJECT_GROUP)) if found else None
     if name in BUILT_IN_FIELDS:
         return ticket.ref.id if name == "id" else getattr(ticket, name)
     return ticket.fields.get(name)
@@ -115,7 +120,7 @@ def decide(rule: Rule, ticket: Ticket, playbook: Playbook) -> Decision:
         if spec.type == "secret":
             problems.append(f"input {name} is a secret: it is never taken from a ticket")
             continue
-        value = field_value(ticket, source)
+        value = field_value(ticket, source, rule)
         if not _present(value):
             what = f" ({spec.description})" if spec.description else ""
             problems.append(f"field {source!r} is missing or empty{what}")

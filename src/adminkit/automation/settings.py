@@ -18,6 +18,7 @@ from adminkit.core.config import Profile, Settings
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 # Ticket fields a rule can read besides the ticket system's custom fields.
 BUILT_IN_FIELDS = ("id", "subject", "queue", "requester", "status")
+SUBJECT_GROUP = "subject:"  # `subject:NAME`: a named group of the rule's subject pattern
 
 
 def _regex(value: str | None) -> str | None:
@@ -50,7 +51,8 @@ class Rule(Settings):
         default_factory=dict, description="inputs fixed by the rule (not from the ticket)")
     fields: dict[str, str] = Field(
         default_factory=dict, description="input name -> the ticket field it is taken from "
-        f"({', '.join(BUILT_IN_FIELDS)}, or a custom field's name)")
+        f"({', '.join(BUILT_IN_FIELDS)}, {SUBJECT_GROUP}GROUP for a named group of the "
+        "subject pattern, or a custom field's name)")
     requesters: list[str] = Field(
         min_length=1, description="who may ask for it: requester names or addresses, "
                                   "shell patterns (`*@example.test`); `*` for anyone")
@@ -64,6 +66,13 @@ class Rule(Settings):
         if fixed:
             raise ValueError(f"input(s) {', '.join(sorted(fixed))} are both fixed and taken "
                              "from a ticket field")
+        match = info.data.get("match")
+        groups = set(re.compile(match.subject).groupindex) if match and match.subject else set()
+        unknown = sorted(f for f in value.values() if f.startswith(SUBJECT_GROUP)
+                         and f.removeprefix(SUBJECT_GROUP) not in groups)
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: the subject pattern has no such named "
+                             "group ((?P<NAME>...))")
         return value
 
 

@@ -73,4 +73,11 @@ def _built_in() -> dict[str, LazyCommand]:
         "playbook": LazyCommand("adminkit.cli.playbook_cmd:app",
                                 "List, show and validate playbooks; print the schema for "
                                 "editors."),
+        "watch": LazyCommand("adminkit.cli.watch_cmd:watch",
+                             "Poll the ticket system for new tickets and run what the "
+                             "profile's rules say."),
+        "approve": LazyCommand("adminkit.cli.watch_cmd:approve",
+                               "Approve a run waiting for approval: it starts now."),
+        "reject": LazyCommand("adminkit.cli.watch_cmd:reject",
+                              "Reject a run waiting for approval: nothing is done."),
     }
