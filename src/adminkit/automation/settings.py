@@ -9,11 +9,12 @@ rendered as a template), which inputs are fixed, and who may ask for it.
 from __future__ import annotations
 
 import re
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from adminkit.core.config import Profile, Settings
+from adminkit.core.config import Profile, SecretRef, Settings
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 # Ticket fields a rule can read besides the ticket system's custom fields.
@@ -82,8 +83,48 @@ class WatchConfig(Settings):
     max_per_poll: int = Field(100, ge=1, le=1000)
 
 
+SenderKind = Literal["generic", "zammad", "jira", "servicenow", "glpi"]
+
+
+class Sender(Settings):
+    """One system allowed to post webhooks to `adminkit serve`, at /hooks/NAME.
+
+    Zammad signs each body (HMAC-SHA1 in X-Hub-Signature) with `secret`. The others
+    send `token` (Authorization: Bearer, or X-Adminkit-Token); a `secret` instead
+    asks for a signature over a timestamp and the body (X-Adminkit-Timestamp,
+    X-Adminkit-Signature: sha256=HMAC(secret, "TIMESTAMP.BODY")), refused outside
+    `window` seconds, so a captured delivery cannot be replayed later."""
+
+    name: str = Field(pattern=NAME)
+    kind: SenderKind = "generic"
+    token: SecretRef | None = None
+    secret: SecretRef | None = None
+    window: int = Field(300, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _authenticated(self) -> Sender:
+        if self.kind == "zammad" and self.secret is None:
+            raise ValueError("a zammad sender needs the webhook's HMAC secret (secret:)")
+        if self.secret is None and self.token is None:
+            raise ValueError("a sender needs a token or a secret: every delivery is "
+                             "authenticated")
+        return self
+
+
+class ServeConfig(Settings):
+    host: str = Field("127.0.0.1", description="behind a reverse proxy: keep loopback")
+    port: int = Field(8099, ge=1, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    workers: int = Field(4, ge=1, le=64)
+    queue_limit: int = Field(1000, ge=1, description="open triggers before 429")
+    max_body: int = Field(256 * 1024, ge=1024, description="bytes; a larger body gets 413")
+
+
 class AutomationConfig(Settings):
     rules: list[Rule] = Field(default_factory=list)
+    senders: list[Sender] = Field(default_factory=list)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     approvers: list[str] = Field(
         default_factory=list, description="who may /approve or /reject a waiting run "
                                           "(names in the ticket system)")

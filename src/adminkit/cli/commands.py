@@ -80,4 +80,7 @@ def _built_in() -> dict[str, LazyCommand]:
                                "Approve a run waiting for approval: it starts now."),
         "reject": LazyCommand("adminkit.cli.watch_cmd:reject",
                               "Reject a run waiting for approval: nothing is done."),
+        "serve": LazyCommand("adminkit.cli.watch_cmd:serve",
+                             "Receive ticket-system webhooks and run what the profile's "
+                             "rules say."),
     }

@@ -174,3 +174,56 @@ def _emit(state: GlobalState, outcomes: list[Outcome], *, seen: list[str] | None
         out.print(f"{row['trigger']} {row['status']}"
                   f"{' run ' + row['run_id'] if row['run_id'] else ''}{why}", markup=False,
                   highlight=False)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(
+        help="Address to listen on (default automation.serve.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(
+        min=0, max=65535, help="Port (default automation.serve.port, 8099).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Runs at once (default automation.serve.workers, 4).")] = None,
+) -> None:
+    """Receive ticket-system webhooks and run what the profile's rules say.
+
+    Each sender in automation.senders posts to /hooks/NAME and is authenticated (Zammad's
+    HMAC signature; a token or a timestamped signature otherwise): anything else gets
+    401 and queues nothing. A delivery is queued in the journal's database before the
+    202 answer; the same ticket event twice makes one run; runs left unfinished by a
+    killed serve are resumed when it starts again. Listens on loopback unless the
+    profile gives a TLS certificate (behind a reverse proxy, keep loopback). Ctrl-C or
+    SIGTERM stops.
+
+    Examples:
+
+      adminkit -p acme serve
+
+      adminkit -p acme serve --port 8443 --workers 8
+    """
+    from adminkit.automation.runlock import held
+    from adminkit.automation.serve import Hub, server
+    from adminkit.cli.playbook_cmd import find
+    from adminkit.cli.session import profile_of, service_of
+    from adminkit.tickets.settings import ticket_settings
+    from adminkit.tickets.systems import open_system
+
+    state = state_of(ctx)
+    profile = profile_of(state)
+    assert profile is not None
+    service = service_of(state)
+    tickets = ticket_settings(profile)
+    if tickets is None:
+        from adminkit.core.errors import UsageError
+
+        raise UsageError(f"profile {profile.name} has no ticket system (tickets:)")
+    with held(service.journal_path, f"serve-{profile.name}",
+              f"profile {profile.name} is served by another adminkit serve"):
+        hub = Hub(service, profile, lambda: open_system(profile, tickets.kind),
+                  lambda name: find(state, name))
+        try:
+            web = server(hub, host=host, port=port)
+            hub.start(workers)
+            web.run()
+        finally:
+            hub.shutdown()
