@@ -210,6 +210,7 @@ class Dispatcher:
         return Outcome(trigger.key, "waiting", run_id)
 
     def _check_approval(self, trigger: Trigger) -> Outcome:
+        trigger = self.triggers.get(trigger.key) or trigger  # the answers seen so far
         plan = trigger.detail.get("plan") or {}
         ref = self._ref(trigger)
         since = datetime.fromisoformat(str(trigger.detail["since"]))
