@@ -91,6 +91,25 @@ def test_waits_then_the_requester_cannot_approve_then_a_rejection(setup: Any,
     assert Journal(env.journal).run(waiting.run_id) is None
 
 
+def test_status_shows_the_whole_request_in_order(setup: Any, env: Any, cli: Any) -> None:
+    import json
+
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    run_id = queue(dispatcher, ticket).run_id
+    LocalTickets(author="dispatch").add_note(ticket, "/approve")
+    dispatcher.handle(dispatcher.triggers.get(f"local:{ticket}:created"))
+    r = cli("-p", "acme", "-o", "json", "status", ticket)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["ticket"] == f"local:{ticket}"
+    ends = [(e["status"], e["run_id"] == run_id) for e in out["entries"] if e["kind"] == "end"]
+    assert [s for s, _ in ends][:2] == ["waiting", "approved"]
+    assert ends[-1][1]  # the approved run itself comes last
+    assert [t["status"] for t in out["triggers"]] in (["done"], ["failed"])
+    assert cli("-p", "acme", "status", "jira:").code == 2
+
+
 def test_no_answer_within_the_timeout_cancels(setup: Any, env: Any) -> None:
     dispatcher, store = setup
     ticket = store.new("Unlock: jdoe", requester=BOSS)

@@ -84,9 +84,15 @@ class Dispatcher:
         """Move an open trigger on as far as it can go now."""
         if trigger.status == "running":
             return self._settle(trigger)
-        if trigger.status == "waiting":
-            return self._check_approval(trigger)
-        return self._decide(trigger)
+        try:
+            if trigger.status == "waiting":
+                return self._check_approval(trigger)
+            return self._decide(trigger)
+        except ConnectionFailed as exc:  # the ticket system: tried again later, as it was
+            message = redact(exc.message.splitlines()[0])
+            self.triggers.move(trigger.key, trigger.status, attempt=True,
+                               detail={"why": message})
+            return Outcome(trigger.key, trigger.status, why=message)
 
     def _ref(self, trigger: Trigger) -> TicketRef:
         assert trigger.ticket is not None

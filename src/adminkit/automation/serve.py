@@ -182,9 +182,10 @@ class Hub:
         self.stats.handled += 1
 
     def _waiting(self) -> None:
-        """Triggers waiting for approval are looked at again when the workers idle."""
+        """When the workers idle, open triggers are looked at again: those waiting for
+        approval, and those whose ticket system or target was unreachable."""
         for trigger in self.triggers.open(self.profile.name, SOURCE):
-            if trigger.status == "waiting":
+            if trigger.status != "running":  # a running one is in a worker's hands
                 self._enqueue(trigger.key)
 
     def shutdown(self, wait: float = 5.0) -> None:

@@ -83,4 +83,7 @@ def _built_in() -> dict[str, LazyCommand]:
         "serve": LazyCommand("adminkit.cli.watch_cmd:serve",
                              "Receive ticket-system webhooks and run what the profile's "
                              "rules say."),
+        "status": LazyCommand("adminkit.cli.status_cmd:status",
+                              "Every run and action ever taken for a ticket, approvals "
+                              "included, in order."),
     }

@@ -158,14 +158,17 @@ class Triggers:
         return self._select("ticket = ?", [ticket]) if ticket else self._select("1", [])
 
     def _select(self, where: str, args: Sequence[Any]) -> list[Trigger]:
-        rows = self.journal.db.execute(
-            f"SELECT * FROM triggers WHERE {where} ORDER BY created, key", args)  # noqa: S608
+        with self.journal.lock:  # the connection may be shared by threads: read it whole
+            rows = self.journal.db.execute(
+                f"SELECT * FROM triggers WHERE {where} ORDER BY created, key",  # noqa: S608
+                args).fetchall()
         return [Trigger(**{**dict(r), "detail": json.loads(r["detail"])}) for r in rows]
 
     def cursor(self, source: str) -> str | None:
-        row = self.journal.db.execute("SELECT value FROM cursors WHERE source = ?",
-                                      (source,)).fetchone()
-        return str(row["value"]) if row else None
+        with self.journal.lock:
+            rows = self.journal.db.execute("SELECT value FROM cursors WHERE source = ?",
+                                           (source,)).fetchall()
+        return str(rows[0]["value"]) if rows else None
 
 
 def _json(detail: dict[str, Any]) -> str:
