@@ -284,20 +284,30 @@ class Dispatcher:
         return Outcome(trigger.key, status, run_id, why=text)
 
     def _event(self, ref: TicketRef, operator: str, status: str, text: str) -> str:
-        """A decision as a run of no actions: its run and end rows, and a note."""
-        run = Run(command=f"{self.source}: {status} ({ref})", profile=self.profile.name,
-                  ticket=str(ref), operator=operator)
-        common = {"run_id": run.id, "operator": run.operator, "profile": run.profile,
-                  "ticket": run.ticket, "mode": run.mode}
-        body = redact(f"{marker(run.id, status)} {text}")
+        return journal_event(self.journal, profile=self.profile.name, ref=ref,
+                             operator=operator, command=f"{self.source}: {status} ({ref})",
+                             status=status, text=text)
+
+
+def journal_event(journal: Journal, *, profile: str | None, ref: TicketRef | None,
+                  operator: str, command: str, status: str, text: str) -> str:
+    """A decision as a run of no actions: its run and end rows, and (with a ticket) a
+    note in the same transaction. Its run id."""
+    run = Run(command=command, profile=profile, ticket=str(ref) if ref else None,
+              operator=operator)
+    common = {"run_id": run.id, "operator": run.operator, "profile": run.profile,
+              "ticket": run.ticket, "mode": run.mode}
+    note = None
+    if ref is not None:
         note = {"key": f"{run.id}:{status}", "system": ref.kind, "ticket": ref.id,
-                "internal": True, "body": body, "anchor": True}
-        self.journal.append_many([
-            (None, {"kind": "run", "summary": run.command, "status": "started",
-                    "detail": {"event": status}, **common}),
-            (note, {"kind": "end", "summary": text[:500], "status": status,
-                    "detail": {"counts": {}, "exit_code": 0}, **common})])
-        return run.id
+                "internal": True, "body": redact(f"{marker(run.id, status)} {text}"),
+                "anchor": True}
+    journal.append_many([
+        (None, {"kind": "run", "summary": run.command, "status": "started",
+                "detail": {"event": status}, **common}),
+        (note, {"kind": "end", "summary": text[:500], "status": status,
+                "detail": {"counts": {}, "exit_code": 0}, **common})])
+    return run.id
 
 
 def _answer(body: str) -> str | None:

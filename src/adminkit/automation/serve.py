@@ -19,12 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adminkit.automation.dispatch import Dispatcher, FindPlaybook
+from adminkit.automation.dispatch import Dispatcher, FindPlaybook, journal_event
 from adminkit.automation.settings import AutomationConfig, Sender, automation_settings
 from adminkit.automation.webhooks import Keys, Refused, authenticate, parse
 from adminkit.core.config import Profile
 from adminkit.core.errors import UsageError
-from adminkit.core.run import Run
 from adminkit.journal.store import Journal
 from adminkit.journal.triggers import Triggers
 from adminkit.tickets.base import TicketSystem
@@ -117,15 +116,9 @@ class Hub:
 
     def _journal_refusal(self, sender: str, exc: Refused) -> None:
         name = sender if sender in self.senders else "(unknown sender)"
-        run = Run(command=f"webhook from {name} refused", profile=self.profile.name,
-                  operator=f"webhook {name}")
-        common = {"run_id": run.id, "operator": run.operator, "profile": run.profile,
-                  "ticket": None, "mode": run.mode}
-        self.journal.append_many([
-            (None, {"kind": "run", "summary": run.command, "status": "started",
-                    "detail": {"event": "refused"}, **common}),
-            (None, {"kind": "end", "summary": f"HTTP {exc.status}: {exc.reason}",
-                    "status": "refused", "detail": {"counts": {}, "exit_code": 0}, **common})])
+        journal_event(self.journal, profile=self.profile.name, ref=None,
+                      operator=f"webhook {name}", command=f"webhook from {name} refused",
+                      status="refused", text=f"HTTP {exc.status}: {exc.reason}")
 
     def _enqueue(self, key: str) -> None:
         with self.lock:

@@ -121,8 +121,25 @@ class ServeConfig(Settings):
     max_body: int = Field(256 * 1024, ge=1024, description="bytes; a larger body gets 413")
 
 
+CALENDAR = re.compile(r"^[A-Za-z0-9*:/,.~ -]{1,100}$")
+
+
+class Schedule(Settings):
+    """A playbook run on a calendar (systemd's OnCalendar: `daily`, `Mon *-*-* 06:00`)."""
+
+    name: str = Field(pattern=NAME)
+    on: str = Field(pattern=CALENDAR.pattern, description="a systemd calendar expression")
+    playbook: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    ticket: str | None = Field(None, description="the ticket its notes go to (rt:42), or "
+                                                 "`new` for a new local ticket per run")
+    force: bool = Field(False, description="go over the profile's bulk limit (journaled "
+                                           "with each run); without it the run stops there")
+
+
 class AutomationConfig(Settings):
     rules: list[Rule] = Field(default_factory=list)
+    schedules: list[Schedule] = Field(default_factory=list)
     senders: list[Sender] = Field(default_factory=list)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     approvers: list[str] = Field(
@@ -131,13 +148,13 @@ class AutomationConfig(Settings):
     approval_timeout_hours: float = Field(72.0, gt=0)
     watch: WatchConfig = Field(default_factory=WatchConfig)
 
-    @field_validator("rules")
+    @field_validator("rules", "schedules")
     @classmethod
-    def _unique(cls, value: list[Rule]) -> list[Rule]:
+    def _unique(cls, value: list[Any]) -> list[Any]:
         names = [r.name for r in value]
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
-            raise ValueError(f"rule name(s) given twice: {', '.join(twice)}")
+            raise ValueError(f"name(s) given twice: {', '.join(twice)}")
         return value
 
 

@@ -83,6 +83,9 @@ def _built_in() -> dict[str, LazyCommand]:
         "serve": LazyCommand("adminkit.cli.watch_cmd:serve",
                              "Receive ticket-system webhooks and run what the profile's "
                              "rules say."),
+        "schedule": LazyCommand("adminkit.cli.schedule_cmd:app",
+                                "Scheduled runs: list them, run one now, install their "
+                                "systemd timers."),
         "status": LazyCommand("adminkit.cli.status_cmd:status",
                               "Every run and action ever taken for a ticket, approvals "
                               "included, in order."),
