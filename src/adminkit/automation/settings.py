@@ -137,8 +137,14 @@ class Schedule(Settings):
                                            "with each run); without it the run stops there")
 
 
+class ReportConfig(Settings):
+    contacts: list[str] = Field(default_factory=list,
+                                description="who receives the monthly report (e-mail)")
+
+
 class AutomationConfig(Settings):
     rules: list[Rule] = Field(default_factory=list)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     schedules: list[Schedule] = Field(default_factory=list)
     senders: list[Sender] = Field(default_factory=list)
     serve: ServeConfig = Field(default_factory=ServeConfig)

@@ -86,6 +86,8 @@ def _built_in() -> dict[str, LazyCommand]:
         "schedule": LazyCommand("adminkit.cli.schedule_cmd:app",
                                 "Scheduled runs: list them, run one now, install their "
                                 "systemd timers."),
+        "report": LazyCommand("adminkit.cli.report_cmd:app",
+                              "The monthly report of what was done for a customer."),
         "status": LazyCommand("adminkit.cli.status_cmd:status",
                               "Every run and action ever taken for a ticket, approvals "
                               "included, in order."),
