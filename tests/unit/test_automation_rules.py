@@ -162,3 +162,18 @@ def test_named_groups_of_the_subject_pattern_are_fields(onboard: Any) -> None:
                           "(Čermák))"]
     with pytest.raises(ValidationError, match="no such named group"):
         rule(match={"subject": "new hire"}, fields={"surname": "subject:surname"})
+
+
+def test_the_readme_automation_example_is_a_valid_profile(onboard: Any) -> None:
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("```yaml\nautomation:", 1)[1].split("```", 1)[0]
+    profile = Profile.model_validate({"name": "acme", **yaml.safe_load("automation:" + block)})
+    from adminkit.automation.settings import automation_settings
+
+    cfg = automation_settings(profile)
+    assert cfg is not None and cfg.schedules[0].calendar == "*-*-* 02:30"
+    d = decide(cfg.rules[0], ticket("New hire: Jiří Čermák", requester="boss@acme.example",
+                                    Mail="jiri@acme.example"), onboard)
+    assert d.runnable and d.inputs["surname"] == "Čermák"

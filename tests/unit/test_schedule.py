@@ -33,9 +33,9 @@ def profile(env: Any) -> Path:
     (env.profiles / "acme.yaml").write_text(yaml.safe_dump({
         "name": "acme", "tickets": {"kind": "local"}, "policy": {"bulk_limit": 2},
         "automation": {"schedules": [
-            {"name": "nightly", "on": "*-*-* 02:30:00", "playbook": "disable-three",
+            {"name": "nightly", "calendar": "*-*-* 02:30:00", "playbook": "disable-three",
              "ticket": "new"},
-            {"name": "forced", "on": "Mon *-*-* 06:00", "playbook": "disable-three",
+            {"name": "forced", "calendar": "Mon *-*-* 06:00", "playbook": "disable-three",
              "ticket": "new", "force": True}]}}))
     return books
 
@@ -80,7 +80,7 @@ def test_list_and_an_unknown_schedule(profile: Path, cli: Any) -> None:
 
 def test_bad_calendar_is_refused_by_the_profile(env: Any, cli: Any) -> None:
     (env.profiles / "bad.yaml").write_text(yaml.safe_dump({"name": "bad", "automation": {
-        "schedules": [{"name": "x", "on": "daily; rm -rf /", "playbook": "p"}]}}))
+        "schedules": [{"name": "x", "calendar": "daily; rm -rf /", "playbook": "p"}]}}))
     assert cli("-p", "bad", "schedule", "list").code == 2
 
 

@@ -90,7 +90,7 @@ def units(profile: Profile, command: list[str], environment: dict[str, str]
 
     for schedule in schedules(profile):
         pair(f"adminkit-{profile.name}-{schedule.name}", f"schedule {schedule.name}",
-             ["schedule", "run", schedule.name], schedule.on)
+             ["schedule", "run", schedule.name], schedule.calendar)
     pair(f"adminkit-{profile.name}-outbox", "delivers the ticket outbox",
          ["ticket", "flush", "--deadline", "100"], FLUSH_CALENDAR)
     return out

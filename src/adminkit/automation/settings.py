@@ -128,7 +128,9 @@ class Schedule(Settings):
     """A playbook run on a calendar (systemd's OnCalendar: `daily`, `Mon *-*-* 06:00`)."""
 
     name: str = Field(pattern=NAME)
-    on: str = Field(pattern=CALENDAR.pattern, description="a systemd calendar expression")
+    # not `on`: YAML 1.1 reads that key as the boolean true
+    calendar: str = Field(pattern=CALENDAR.pattern, description="a systemd calendar "
+                                                                 "expression")
     playbook: str
     inputs: dict[str, Any] = Field(default_factory=dict)
     ticket: str | None = Field(None, description="the ticket its notes go to (rt:42), or "

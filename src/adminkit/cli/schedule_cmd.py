@@ -26,9 +26,9 @@ def list_(ctx: typer.Context) -> None:
     state = state_of(ctx)
     profile = profile_of(state)
     assert profile is not None
-    rows = [{"name": s.name, "on": s.on, "playbook": s.playbook, "inputs": s.inputs,
+    rows = [{"name": s.name, "calendar": s.calendar, "playbook": s.playbook, "inputs": s.inputs,
              "ticket": s.ticket, "force": s.force} for s in schedules(profile)]
-    emit_rows(state, rows, ["name", "on", "playbook", "inputs", "ticket", "force"],
+    emit_rows(state, rows, ["name", "calendar", "playbook", "inputs", "ticket", "force"],
               title=f"schedules of {profile.name} ({len(rows)})")
 
 
@@ -84,9 +84,10 @@ def install(
     profile = profile_of(state)
     assert profile is not None
     for schedule in schedules(profile):
-        problem = check_calendar(schedule.on)
+        problem = check_calendar(schedule.calendar)
         if problem:
-            raise ValidationError(f"schedule {schedule.name}: on {schedule.on!r}: {problem}")
+            raise ValidationError(f"schedule {schedule.name}: calendar "
+                                  f"{schedule.calendar!r}: {problem}")
     command = [adminkit] if adminkit else [str(Path(sys.argv[0]).resolve())]
     environment = {k: v for k in ("ADMINKIT_CONFIG", "ADMINKIT_JOURNAL", "ADMINKIT_TICKETS")
                    if (v := os.environ.get(k))}
