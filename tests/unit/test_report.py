@@ -40,7 +40,8 @@ def seed(journal: Journal, rng: random.Random) -> None:
             status = rng.choice(["changed", "changed", "ok", "failed"])
             journal.append(kind="action", idx=idx, action=action, target=f"u{idx}",
                            status=status, summary="done",
-                           error="boom\nmore" if status == "failed" else None, **common)
+                           error=rng.choice(["boom\nmore", None]) if status == "failed" else None,
+                           **common)
         journal.append(kind="end", status="changed", summary="x", **common)
     wait = {"run_id": "R-W1", "operator": "watch rt for boss@example.test", "profile": "acme",
             "ticket": "rt:77", "mode": "apply"}

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -277,3 +278,21 @@ def test_senders_must_authenticate() -> None:
         Sender(name="open")
     with pytest.raises(ValidationError, match="HMAC secret"):
         Sender(name="z", kind="zammad", token="env:HOOK_TOKEN")
+
+
+def test_tls_with_the_profiles_certificate(serve: Any, tmp_path: Path) -> None:
+    """Not on loopback only: served over TLS, verified against the certificate's CA."""
+    from adminkit.lab.smtp import make_tls
+
+    make_tls(tmp_path)  # a CA and a certificate for 127.0.0.1
+    s = serve(make_profile(tls_cert=str(tmp_path / "sink.pem"),
+                           tls_key=str(tmp_path / "sink.key")), workers=0)
+    url = s.url.replace("http://", "https://")
+    r = httpx.post(f"{url}/hooks/form", json={"ticket": "local:1"},
+                   headers={"X-Adminkit-Token": TOKEN}, timeout=30,
+                   verify=ssl.create_default_context(cafile=str(tmp_path / "ca.pem")))
+    assert r.status_code == 202, r.text
+    with pytest.raises(httpx.HTTPError):  # plain http is not answered
+        httpx.post(f"{s.url}/hooks/form", json={"ticket": "local:2"},
+                   headers={"X-Adminkit-Token": TOKEN}, timeout=30)
+    assert list(s.triggers()) == ["local:1:created"]

@@ -64,7 +64,7 @@ def monthly(journal: Journal, profile: str, month: str) -> Monthly:
         if status == "failed":
             report.failures.append({"time": time, "run_id": run_id, "ticket": ticket,
                                     "action": action, "target": target,
-                                    "error": (error or "").splitlines()[0][:200]})
+                                    "error": next(iter((error or "").splitlines()), "")[:200]})
     started = db.execute(f"SELECT operator, detail FROM entries WHERE {where} "  # noqa: S608
                          "AND kind = 'run' ORDER BY seq", args).fetchall()
     for operator, detail in started:
