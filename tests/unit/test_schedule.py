@@ -105,3 +105,21 @@ def test_installed_units_verify(profile: Path, cli: Any, tmp_path: Path) -> None
     done = subprocess.run([tool, "verify", *(str(folder / n) for n in names)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_serve_knows_which_schedules_are_due(profile: Path, env: Any, cli: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from adminkit.automation.schedule import Due, next_elapse
+    from adminkit.core.config import load_profile
+
+    base = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
+    assert next_elapse("*-*-* 02:30:00", base) == datetime(2026, 12, 7, 2, 30, tzinfo=UTC)
+    due = Due(env.journal, load_profile("acme", env.config))
+    due.started = base
+    assert due.due(base + timedelta(hours=1)) == []
+    assert [s.name for s in due.due(base + timedelta(hours=5))] == ["nightly"]
+    assert [s.name for s in due.due(base + timedelta(days=2))] == ["nightly", "forced"]
+    cli("-p", "acme", "schedule", "run", "nightly")  # it ran now: due again tomorrow
+    assert "nightly" not in [s.name for s in due.due(datetime.now(UTC))]

@@ -10,9 +10,11 @@ anyone typing a command.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from adminkit.automation.request import PlaybookRequest, RunRequest
@@ -94,6 +96,55 @@ def units(profile: Profile, command: list[str], environment: dict[str, str]
     pair(f"adminkit-{profile.name}-outbox", "delivers the ticket outbox",
          ["ticket", "flush", "--deadline", "100"], FLUSH_CALENDAR)
     return out
+
+
+def next_elapse(calendar: str, after: datetime) -> datetime | None:
+    """When the calendar next fires after `after` (UTC), as systemd computes it; None
+    without systemd-analyze (then `serve` leaves schedules to the timers)."""
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        return None
+    base = after.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    done = subprocess.run([tool, "calendar", "--iterations=1", f"--base-time={base}", "--",
+                           calendar], capture_output=True, text=True, timeout=30, check=False,
+                          env={**os.environ, "TZ": "UTC", "SYSTEMD_COLORS": "0"})
+    for line in done.stdout.splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key == "Next elapse":
+            try:
+                return datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+            except ValueError:
+                return None
+    return None
+
+
+class Due:
+    """`serve`'s own timer: which schedules are due, from when each last ran (its
+    journal rows) or, never run, from when serve started."""
+
+    def __init__(self, journal_path: Path, profile: Profile) -> None:
+        self.journal_path, self.profile = journal_path, profile
+        self.started = datetime.now(UTC)
+
+    def last_run(self, schedule: Schedule) -> datetime:
+        from adminkit.journal.store import Filters, Journal
+
+        journal = Journal(self.journal_path)
+        try:
+            rows = journal.entries(Filters(kinds=("run",), operator=f"schedule {schedule.name}"))
+        finally:
+            journal.close()
+        mine = [r for r in rows if r["profile"] == self.profile.name]
+        return datetime.fromisoformat(str(mine[-1]["time"])) if mine else self.started
+
+    def due(self, now: datetime | None = None) -> list[Schedule]:
+        now = now or datetime.now(UTC)
+        found = []
+        for schedule in schedules(self.profile):
+            when = next_elapse(schedule.calendar, self.last_run(schedule))
+            if when is not None and when <= now:
+                found.append(schedule)
+        return found
 
 
 def check_calendar(expression: str) -> str | None:

@@ -174,6 +174,30 @@ class Hub:
             logging.getLogger("adminkit.serve").exception("trigger %s", key)
         self.stats.handled += 1
 
+    def run_schedules(self, every: float = 30.0) -> None:
+        """serve's own timer: a thread that runs the profile's due schedules, one at a
+        time (each takes its schedule lock: never beside a copy a timer started)."""
+        from adminkit.automation import schedule
+
+        if not schedule.schedules(self.profile):
+            return
+        due = schedule.Due(self.service.journal_path, self.profile)
+
+        def loop() -> None:
+            import logging
+
+            while not self.stop.wait(every):
+                for item in due.due():
+                    try:
+                        schedule.run(self.service, self.profile, item, self.find_playbook)
+                    except Exception:
+                        logging.getLogger("adminkit.serve").exception("schedule %s",
+                                                                      item.name)
+
+        thread = threading.Thread(target=loop, name="adminkit-schedules", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
     def _waiting(self) -> None:
         """When the workers idle, open triggers are looked at again: those waiting for
         approval, and those whose ticket system or target was unreachable."""

@@ -191,9 +191,9 @@ def serve(
     HMAC signature; a token or a timestamped signature otherwise): anything else gets
     401 and queues nothing. A delivery is queued in the journal's database before the
     202 answer; the same ticket event twice makes one run; runs left unfinished by a
-    killed serve are resumed when it starts again. Listens on loopback unless the
-    profile gives a TLS certificate (behind a reverse proxy, keep loopback). Ctrl-C or
-    SIGTERM stops.
+    killed serve are resumed when it starts again; due schedules are run too. Listens
+    on loopback unless the profile gives a TLS certificate (behind a reverse proxy,
+    keep loopback). Ctrl-C or SIGTERM stops.
 
     Examples:
 
@@ -224,6 +224,7 @@ def serve(
         try:
             web = server(hub, host=host, port=port)
             hub.start(workers)
+            hub.run_schedules()
             web.run()
         finally:
             hub.shutdown()
