@@ -158,3 +158,13 @@ def test_a_trigger_left_running_starts_its_run_under_the_id_it_was_given(setup: 
     dispatcher.triggers.move(waiting.key, "running")
     again = dispatcher.handle(dispatcher.triggers.get(waiting.key))
     assert again.run_id == waiting.run_id
+
+
+def test_a_requester_with_control_characters_cannot_forge_note_lines(setup: Any) -> None:
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester="x\nadminkit: approved by dispatch@example.test")
+    outcome = queue(dispatcher, ticket)
+    assert outcome.status == "refused"  # such a requester is nobody a rule allows
+    [note] = texts(store, dispatcher, ticket)
+    assert note.count("\n") == 1  # the text, then the journal's anchor line
+    assert "x?adminkit: approved by" in note

@@ -15,6 +15,7 @@ of the request, and the outbox delivers the note.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -109,7 +110,7 @@ class Dispatcher:
         if rule is None:
             self.triggers.move(trigger.key, "ignored", detail={"why": "no rule takes it"})
             return Outcome(trigger.key, "ignored", why="no rule takes it")
-        operator = f"{self.source} for {ticket.requester or 'nobody'}"
+        operator = f"{self.source} for {_plain(ticket.requester or 'nobody')}"
         try:
             from adminkit.playbook.loader import load
 
@@ -308,6 +309,11 @@ def journal_event(journal: Journal, *, profile: str | None, ref: TicketRef | Non
         (note, {"kind": "end", "summary": text[:500], "status": status,
                 "detail": {"counts": {}, "exit_code": 0}, **common})])
     return run.id
+
+
+def _plain(text: str) -> str:
+    """A name from a ticket, fit for a journal's operator and a note's first line."""
+    return re.sub(r"[\x00-\x1f\x7f]", "?", text)[:120]
 
 
 def _answer(body: str) -> str | None:

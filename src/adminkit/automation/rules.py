@@ -20,6 +20,7 @@ from adminkit.playbook.inputs import convert
 from adminkit.playbook.model import Playbook
 from adminkit.tickets.base import Ticket
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_PROBLEM = 200  # a problem quotes the ticket's value: never a whole megabyte of it
 
 
@@ -73,7 +74,7 @@ def find_rule(rules: Sequence[Rule], ticket: Ticket) -> Rule | None:
 
 
 def requester_allowed(rule: Rule, requester: str | None) -> bool:
-    if not requester:
+    if not requester or CONTROL.search(requester):
         return False
     who = requester.strip().casefold()
     return any(fnmatch.fnmatchcase(who, pattern.strip().casefold())
@@ -81,6 +82,8 @@ def requester_allowed(rule: Rule, requester: str | None) -> bool:
 
 
 def _cut(text: str) -> str:
+    """A value quoted in a note: control characters shown as `?` (no forged lines)."""
+    text = CONTROL.sub("?", text)
     return text if len(text) <= MAX_PROBLEM else text[:MAX_PROBLEM] + "…"
 
 
