@@ -48,13 +48,13 @@ def first_action(journal: Path, ticket: int, after: int) -> float | None:
     return datetime.fromisoformat(row[0]).timestamp() if row else None
 
 
-def wait(journal: Path, ticket: int) -> float:
+def wait(journal: Path, ticket: int, log: Path) -> float:
     for _ in range(6000):
         found = first_action(journal, ticket, 0)
         if found is not None:
             return found
         time.sleep(0.02)
-    raise SystemExit(f"no action for rt:{ticket}")
+    raise SystemExit(f"no action for rt:{ticket}; its log:\n{log.read_text()[-3000:]}")
 
 
 def main() -> None:
@@ -94,14 +94,15 @@ def run(lab: Lab, tmp: Path, n: int) -> None:
     login = json.loads(made.stdout)["results"][0]["target"]
 
     fence = rt.new_ticket("bench fence")  # type: ignore[attr-defined]
+    log = tmp / "watch.log"
     watch = subprocess.Popen([*cmd, "-p", "lab-bench", "watch", "--after", str(fence)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     watched = []
     try:
         for _ in range(n + 1):  # the first one waits for the watcher's start: not counted
             start = time.time()
             ticket = rt.new_ticket(f"Unlock: {login}")  # type: ignore[attr-defined]
-            watched.append(wait(journal, ticket) - start)
+            watched.append(wait(journal, ticket, log) - start)
         watched = watched[1:]
     finally:
         watch.terminate()
@@ -110,8 +111,9 @@ def run(lab: Lab, tmp: Path, n: int) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = tmp / "serve.log"
     serve = subprocess.Popen([*cmd, "-p", "lab-bench", "serve", "--port", str(port)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     hooked = []
     try:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
@@ -127,7 +129,7 @@ def run(lab: Lab, tmp: Path, n: int) -> None:
             r = http.post("/hooks/form", json={"ticket": str(ticket)},
                           headers={"X-Adminkit-Token": TOKEN})
             assert r.status_code == 202, r.text
-            hooked.append(wait(journal, ticket) - start)
+            hooked.append(wait(journal, ticket, log) - start)
         hooked = hooked[1:]
     finally:
         serve.terminate()

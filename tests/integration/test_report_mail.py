@@ -8,7 +8,7 @@ import io
 import sqlite3
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,13 @@ import yaml
 
 from adminkit.journal.store import Journal
 from adminkit.lab.base import LabServer
+from tests.integration.rtread import _as_root
 
 pytestmark = pytest.mark.integration
 
 
-def test_the_report_is_mailed_over_starttls(smtp_sink: LabServer, cli: Callable[..., Any],
+def test_the_report_is_mailed_over_starttls(smtp_sink: LabServer, rt: LabServer,
+                                            cli: Callable[..., Any],
                                             lab_config_dir: Path) -> None:
     contact = f"report-{uuid.uuid4().hex[:8]}@customer.example.test"
     data = yaml.safe_load((lab_config_dir / "profiles" / "lab.yaml").read_text())
@@ -52,3 +54,15 @@ def test_the_report_is_mailed_over_starttls(smtp_sink: LabServer, cli: Callable[
         "kind = 'action' AND status != 'started' GROUP BY action, status"))
     db.close()
     assert {(r[1], r[2]): int(r[3]) for r in rows if r[0] == "action"} == counted
+    # the month's requests, counted as RT's root counts them
+    tickets = {r[1]: int(r[3]) for r in rows if r[0] == "tickets"}
+    start = f"{month}-01"
+    end = (datetime.strptime(start, "%Y-%m-%d").replace(day=28) + timedelta(days=4)
+           ).replace(day=1).strftime("%Y-%m-%d")
+    with _as_root(rt) as http:
+        for name, field in (("opened", "Created"), ("resolved", "Resolved")):
+            found = http.get("/tickets", params={
+                "query": f"Queue = 'Helpdesk' AND {field} >= '{start}' AND {field} < '{end}'",
+                "per_page": 1}).json()
+            assert tickets[name] == found["total"], (name, found)
+    assert f"Requests: {tickets['opened']} opened" in page

@@ -34,6 +34,8 @@ class Monthly:
     failures: list[dict[str, Any]] = field(default_factory=list)
     approvals: list[dict[str, Any]] = field(default_factory=list)  # ticket, waited, by
     runs: int = 0
+    opened: int | None = None  # tickets opened and resolved in the month, where the
+    resolved: int | None = None  # ticket system's API can search for them
 
     @property
     def total(self) -> int:
@@ -91,6 +93,16 @@ def monthly(journal: Journal, profile: str, month: str) -> Monthly:
     return report
 
 
+def ticket_counts(report: Monthly, system: Any, queue: str) -> None:
+    """The month's opened and resolved tickets, from a system that can count them."""
+    count = getattr(system, "count_tickets", None)
+    if not callable(count):
+        return
+    start, end = (b[:10] for b in bounds(report.month))
+    report.opened = int(count(queue, "Created", start, end))
+    report.resolved = int(count(queue, "Resolved", start, end))
+
+
 def _who(operator: str) -> str:
     """A trigger's operator names the requester too (`watch rt for x@y`): by trigger."""
     return operator.split(" for ", 1)[0]
@@ -108,6 +120,9 @@ def to_csv(report: Monthly) -> str:
         writer.writerow(["ticket", ticket, "", n])
     for a in report.approvals:
         writer.writerow(["approval", a["ticket"], a["outcome"], a["hours"] or ""])
+    for name, value in (("opened", report.opened), ("resolved", report.resolved)):
+        if value is not None:
+            writer.writerow(["tickets", name, "", value])
     return out.getvalue()
 
 
@@ -149,6 +164,8 @@ def to_html(report: Monthly) -> str:
         f"<h1>{e(report.profile)}: {e(report.month)}</h1>",
         f"<p>{report.total} action(s) in {report.runs} run(s); "
         f"{len(report.failures)} failed; {len(report.approvals)} waited for approval.</p>",
+        "" if report.opened is None else
+        f"<p>Requests: {report.opened} opened, {report.resolved} resolved.</p>",
         "<h2>Actions by kind</h2>", _chart(by_kind),
         _table(["action", "status", "count"],
                [[a, s, n] for (a, s), n in sorted(report.actions.items())]),

@@ -47,6 +47,7 @@ def monthly(
         report = monthly(journal, profile.name, month)
     finally:
         journal.close()
+    _ticket_counts(report, profile)
     if out is not None:
         out.write_text(to_html(report), encoding="utf-8")
         out.with_suffix(".csv").write_text(to_csv(report), encoding="utf-8")
@@ -62,7 +63,8 @@ def monthly(
         smtp.send(profile, message(report, profile.mail.sender, contacts))
     summary = {"profile": profile.name, "month": month, "actions": report.total,
                "runs": report.runs, "failed": len(report.failures),
-               "approvals": len(report.approvals), "mailed_to": contacts,
+               "approvals": len(report.approvals), "opened": report.opened,
+               "resolved": report.resolved, "mailed_to": contacts,
                "out": str(out) if out else None}
     if state.output is OutputFormat.JSON:
         write_json(summary)
@@ -72,3 +74,21 @@ def monthly(
                         + (f"; written to {out}" if out else "")
                         + (f"; mailed to {', '.join(contacts)}" if mail else ""),
                         markup=False, highlight=False)
+
+
+def _ticket_counts(report: object, profile: object) -> None:
+    """Opened and resolved requests, where the profile's ticket system can count them."""
+    from adminkit.automation.report import Monthly, ticket_counts
+    from adminkit.core.config import Profile
+    from adminkit.tickets.settings import ticket_settings
+    from adminkit.tickets.systems import open_system
+
+    assert isinstance(report, Monthly) and isinstance(profile, Profile)
+    cfg = ticket_settings(profile)
+    if cfg is None or cfg.kind == "local" or not cfg.queue:
+        return
+    system = open_system(profile, cfg.kind)
+    try:
+        ticket_counts(report, system, cfg.queue)
+    finally:
+        system.close()
