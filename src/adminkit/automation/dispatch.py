@@ -26,7 +26,7 @@ from adminkit.automation.request import PlaybookRequest, RunRequest
 from adminkit.automation.rules import decide, find_rule
 from adminkit.automation.settings import AutomationConfig, automation_settings
 from adminkit.core.config import Profile
-from adminkit.core.errors import AdminkitError, ConnectionFailed, UsageError
+from adminkit.core.errors import AdminkitError, ConnectionFailed, Interrupted, UsageError
 from adminkit.core.run import Run, new_run_id
 from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
@@ -161,6 +161,8 @@ class Dispatcher:
             ticket=str(ref), operator=plan["operator"], run_id=run_id)
         try:
             report = self.service.run(request)
+        except Interrupted:  # Ctrl-C: the trigger stays running, the next process resumes it
+            raise
         except ConnectionFailed as exc:
             return self._not_started(trigger, ref, plan, exc, retry=True)
         except AdminkitError as exc:
