@@ -73,13 +73,16 @@ class Watcher:
         elif self.after is not None and self.after != after:
             raise UsageError(f"{self.source} has its cursor at ticket {after} already",
                              hint="leave out --after: it only starts a first watch")
+        first = self.after is not None
+        self.after = None  # said once, at the start; the cursor leads from here
         found: list[str] = self.system.new_tickets(  # type: ignore[attr-defined]
             self.queue, after, self.limit)
-        if found:
+        if found or first:  # a first watch keeps its start even when nothing came yet
             prefix = PREFIX_OF_KIND[self.system.kind]
             self.triggers.add_many([(f"{prefix}:{t}:created", f"{prefix}:{t}", {})
                                     for t in found], source=self.source,
-                                   profile=self.profile.name, cursor=found[-1])
+                                   profile=self.profile.name,
+                                   cursor=found[-1] if found else after)
             report.seen = found
         for trigger in self.triggers.open(self.profile.name, self.source):
             report.outcomes.append(self.dispatcher.handle(trigger))
