@@ -158,7 +158,8 @@ def test_serve_killed_mid_run_resumes_and_does_nothing_twice(ad: AD, rt: LabServ
     for surname in surnames:
         found = ad._search("DC=samdom,DC=example,DC=com", f"(sn={surname})", ["cn"])
         assert len(found) == 1, surname
-    assert len(list(pw.iterdir())) == ROWS
+    # (a delivery the kill cut short may leave its temporary file; never a second copy)
+    assert len(list(pw.glob("*.password"))) == ROWS
     # the journal: one run, each row changed exactly once over both attempts
     changed = rows(journal, "SELECT idx, COUNT(*) FROM entries WHERE run_id = ? AND kind = "
                             "'action' AND status = 'changed' GROUP BY idx", run_id)
