@@ -202,7 +202,11 @@ class Journal:
         self.path = path
         paths.private_dir(path.parent)
         # Create it private first: SQLite gives the -wal and -shm files the database's mode.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Only if it is missing: closing any descriptor of a file drops every POSIX lock
+        # this process holds on it, so reopening a journal another Journal of this
+        # process has open would let a third process take the WAL from under it.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         for own in (path, self.head_path, *(path.with_name(path.name + s) for s in WAL)):
             paths.tighten(own, 0o600, "the journal file")
         self.lock = threading.Lock()
