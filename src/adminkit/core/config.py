@@ -20,7 +20,7 @@ from adminkit.core.errors import ConfigError, UsageError
 from adminkit.core.secrets import Secret, check_reference, resolve
 
 SecretRef = Annotated[str, AfterValidator(check_reference)]
-PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")  # \Z: `$` lets a trailing newline in
 M = TypeVar("M")
 
 
