@@ -123,10 +123,13 @@ def secret_ref(ask: Asker, given: str | None, *, flag: str, label: str, profile:
     value = ask.secret(label)
     if where == "keyring":
         return keep_in_keyring(f"{profile}-{slot}", value)
-    default = str(config_dir / "secrets" / f"{profile}-{slot}")
-    path = Path(str(ask.value(None, flag, f"File to keep the {label} in", default)))
-    write_private(path.expanduser().absolute(), value + "\n")
-    return f"file:{path.expanduser().absolute()}"
+    default = (config_dir / "secrets" / f"{profile}-{slot}").absolute()
+    path = Path(str(ask.value(None, flag, f"File to keep the {label} in", str(default))))
+    path = path.expanduser().absolute()
+    # Only this profile's own secret file is replaced (left by an earlier, interrupted
+    # `profile new`): a path typed in may be any file, an SSH key or the CA file.
+    write_private(path, value + "\n", replace=path == default)
+    return f"file:{path}"
 
 
 def default_store() -> str:
@@ -163,17 +166,23 @@ def write_private(path: Path, text: str, *, replace: bool = True) -> None:
     from adminkit.core.paths import private_dir
 
     private_dir(path.parent)
-    if path.exists() and not replace:
-        raise UsageError(f"{path} exists", hint="--force replaces it")
+    if os.path.lexists(path) and not replace:
+        raise UsageError(f"{path} exists", hint="name a file that is not there yet")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:  # a link is never made over an existing name, even one made meanwhile
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise UsageError(f"{path} exists",
+                                 hint="name a file that is not there yet") from None
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
 
 
 def domain_dn(host: str, kind: str) -> str | None:
@@ -196,6 +205,24 @@ def host_of(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).hostname or url
+
+
+def checked_url(url: str, flag: str, secret_flag: str) -> str:
+    """`url` if it parses and carries no password: `user:password@` would put the secret in
+    the YAML, and `profile show` and `profile check` print URLs. The URL is never echoed."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+        parts.hostname  # noqa: B018 - parsing the host is what raises on a bad one
+    except ValueError as exc:
+        raise UsageError(f"{flag}: not a URL ({exc})") from None
+    if has_password:
+        raise UsageError(f"{flag}: the URL holds a password",
+                         hint=f"give it without user:password@; the secret goes in "
+                              f"{secret_flag}, as a reference") from None
+    return url
 
 
 def gather(name: str, given: Given, ask: Asker, config_dir: Path) -> list[Section]:
@@ -231,7 +258,7 @@ def directory(name: str, given: Given, ask: Asker, config_dir: Path) -> list[Sec
     assert kind is not None
     address = str(ask.value(given.directory_url, "--directory-url",
                             "Directory address (host name or ldaps:// URL)"))
-    url = ldap_url(address)
+    url = checked_url(ldap_url(address), "--directory-url", "--bind-password")
     base_dn = ask.value(given.base_dn, "--base-dn", "Base DN", domain_dn(host_of(url), kind))
     bind_user = ask.value(given.bind_user, "--bind-user",
                           "Service account (UPN, DOMAIN\\user or DN)" if kind == "ad" else
@@ -280,6 +307,7 @@ def tickets(name: str, given: Given, ask: Asker, config_dir: Path) -> list[Secti
                         [Setting("kind", "local")])]
     url = ask.value(given.tickets_url, "--tickets-url",
                     "Ticket system API URL (RT: https://rt.example/REST/2.0)")
+    url = checked_url(str(url), "--tickets-url", "--tickets-token or --tickets-password")
     settings = [Setting("kind", kind, "notes go to this system's tickets"),
                 Setting("url", url, "https:// (http only on this machine)")]
     token_given = given.tickets_token is not None
