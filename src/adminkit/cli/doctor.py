@@ -129,9 +129,12 @@ def folder_modes(config: Path, state: Path, journal: Path) -> Iterator[Finding]:
     for sub in ("profiles", "playbooks"):
         yield from _mode("config", config / sub, folder=True, quiet=True)
         folder = config / sub
-        if folder.is_dir():
-            for file in sorted(folder.glob("*.yaml")):
-                yield from _mode("config", file, folder=False, quiet=True)
+        try:
+            files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        except OSError:  # a path the system cannot look up: _mode said so already
+            files = []
+        for file in files:
+            yield from _mode("config", file, folder=False, quiet=True)
     yield from _mode("state", state, folder=True)
     for file in (journal, journal.with_name(journal.name + ".head"), state / "journal.key"):
         yield from _mode("state", file, folder=False, quiet=True)
@@ -169,9 +172,27 @@ def _mode(check: str, path: Path, *, folder: bool, quiet: bool = False) -> Itera
 
 
 def journal_health(path: Path, now: datetime) -> Iterator[Finding]:
-    """The journal verifies (chain, keying, triggers, head), and its outbox is moving."""
-    if not path.exists():
-        yield Finding("journal", str(path), "ok", "no journal yet (made on the first run)")
+    """The journal verifies (chain, keying, triggers, head), and its outbox is moving.
+    Only a regular file with something in it is opened: opening makes a journal of an
+    empty file and takes access from others, and SQLite on a FIFO or a folder fails."""
+    import sqlite3
+
+    where = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        yield Finding("journal", where, "ok", "no journal yet (made on the first run)")
+        return
+    except OSError as exc:
+        yield Finding("journal", where, "fail", f"cannot be read: {exc.strerror}",
+                      "check ADMINKIT_JOURNAL and the folders above the journal")
+        return
+    if not stat.S_ISREG(info.st_mode):
+        yield Finding("journal", where, "fail", f"is not a regular file ({_kind(info)})",
+                      "point ADMINKIT_JOURNAL at the journal file, or move this away")
+        return
+    if info.st_size == 0:
+        yield Finding("journal", where, "ok", "empty: made a journal on the first run")
         return
     from adminkit.core.errors import AdminkitError
     from adminkit.journal.store import Journal
@@ -179,13 +200,39 @@ def journal_health(path: Path, now: datetime) -> Iterator[Finding]:
     try:
         journal = Journal(path)
     except AdminkitError as exc:
-        yield Finding("journal", str(path), "fail", exc.message, exc.hint or "")
+        yield Finding("journal", where, "fail", exc.message,
+                      _open_fix(path, exc.message, exc.hint))
         return
     try:
         yield _verified(journal)
         yield from _outbox(journal, now)
+    except sqlite3.DatabaseError as exc:  # pages SQLite cannot read, or a writer holding it
+        yield Finding("journal", where, "fail", f"the journal file is damaged: {exc}",
+                      _open_fix(path, str(exc), DAMAGED))
     finally:
         journal.close()
+
+
+DAMAGED = ("keep the file as evidence; `sqlite3 FILE .recover` copies out what can still be "
+           "read; start a new journal (ADMINKIT_JOURNAL) for new runs")
+
+
+def _open_fix(path: Path, problem: str, fix: str | None) -> str:
+    """What to do when the journal cannot be read; a lock is no damage."""
+    if "database is locked" in problem:
+        return ("another adminkit process (a long run, `serve`) holds the journal: try "
+                f"again once it is done; `fuser -v {path}` shows which")
+    return fix or ""
+
+
+def _kind(info: os.stat_result) -> str:
+    if stat.S_ISDIR(info.st_mode):
+        return "a folder"
+    if stat.S_ISFIFO(info.st_mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(info.st_mode):
+        return "a socket"
+    return "a device"
 
 
 def _verified(journal: Any) -> Finding:

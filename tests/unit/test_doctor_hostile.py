@@ -1,0 +1,86 @@
+"""`adminkit doctor` where the files it looks at are not what they should be: each case a
+finding and valid JSON, never an internal error, and the file left as it was found."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adminkit.journal.store import Journal
+
+
+@pytest.fixture
+def private(env: Any) -> Any:
+    env.config.chmod(0o700)
+    env.profiles.chmod(0o700)
+    (env.state / "adminkit").mkdir(mode=0o700)
+    env.journal.parent.mkdir(mode=0o700)
+    return env
+
+
+def doctor(cli: Any) -> tuple[int, dict[str, list[dict[str, Any]]], str]:
+    res = cli("-o", "json", "doctor")
+    assert "internal error" not in res.err, res.err
+    by: dict[str, list[dict[str, Any]]] = {}
+    for row in json.loads(res.out):
+        by.setdefault(row["check"], []).append(row)
+    return res.code, by, res.err
+
+
+def test_a_folder_where_the_journal_should_be(cli: Any, private: Any) -> None:
+    private.journal.mkdir()
+    code, by, _ = doctor(cli)
+    [bad] = by["journal"]
+    assert code == 1 and bad["status"] == "fail"
+    assert bad["detail"] == "is not a regular file (a folder)"
+    assert "ADMINKIT_JOURNAL" in bad["fix"]
+
+
+def test_a_fifo_where_the_journal_should_be_is_left_alone(cli: Any, private: Any) -> None:
+    os.mkfifo(private.journal, 0o644)
+    code, by, err = doctor(cli)
+    [bad] = by["journal"]
+    assert code == 1 and bad["detail"] == "is not a regular file (a FIFO)"
+    assert stat.S_IMODE(private.journal.stat().st_mode) == 0o644  # reported, not changed
+    assert "had mode" not in err
+
+
+def test_an_empty_file_is_not_made_a_journal(cli: Any, private: Any) -> None:
+    private.journal.touch(mode=0o600)
+    code, by, _ = doctor(cli)
+    assert code == 0 and by["journal"][0]["detail"] == "empty: made a journal on the first run"
+    assert private.journal.stat().st_size == 0
+    assert not (private.state / "adminkit" / "journal.key").exists()
+
+
+def test_a_journal_with_damaged_pages_is_a_finding(cli: Any, private: Any) -> None:
+    journal = Journal(private.journal)
+    journal.append_many([(None, {"kind": "action", "run_id": "R-1", "operator": "alice",
+                                 "mode": "apply", "target": f"user{n}", "summary": "x" * 500})
+                         for n in range(2000)])
+    journal.close()
+    with private.journal.open("r+b") as db:  # a disk that lost some sectors
+        db.seek(4096 * 20)
+        db.write(b"\xff" * 4096 * 40)
+    code, by, _ = doctor(cli)
+    [bad] = by["journal"]
+    assert code == 1 and bad["status"] == "fail"
+    assert bad["detail"].startswith("the journal file is damaged: ")
+    assert "keep the file as evidence" in bad["fix"]
+
+
+def test_paths_the_system_cannot_look_up(cli: Any, private: Any, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    too_long = tmp_path / ("a" * 300)
+    monkeypatch.setenv("ADMINKIT_JOURNAL", str(too_long / "journal.db"))
+    monkeypatch.setenv("ADMINKIT_CONFIG", str(too_long))
+    monkeypatch.setenv("XDG_STATE_HOME", str(too_long))
+    code, by, _ = doctor(cli)
+    assert code == 1
+    for check in ("config", "state", "journal"):
+        assert any("File name too long" in r["detail"] for r in by[check]), by[check]
