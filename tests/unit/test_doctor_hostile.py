@@ -18,6 +18,7 @@ from adminkit.journal.store import Journal
 def private(env: Any) -> Any:
     env.config.chmod(0o700)
     env.profiles.chmod(0o700)
+    env.profiles.chmod(0o700)
     (env.state / "adminkit").mkdir(mode=0o700)
     env.journal.parent.mkdir(mode=0o700)
     return env
@@ -84,3 +85,17 @@ def test_paths_the_system_cannot_look_up(cli: Any, private: Any, tmp_path: Path,
     assert code == 1
     for check in ("config", "state", "journal"):
         assert any("File name too long" in r["detail"] for r in by[check]), by[check]
+
+
+def test_a_journal_kept_elsewhere_still_leaves_the_state_folder_private(cli: Any,
+                                                                       env: Any) -> None:
+    old = os.umask(0o022)
+    try:
+        Journal(env.journal).close()  # ADMINKIT_JOURNAL outside the state folder; the key in it
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((env.state / "adminkit").stat().st_mode) == 0o700
+    env.config.chmod(0o700)
+    env.profiles.chmod(0o700)
+    code, by, _ = doctor(cli)
+    assert code == 0, [r for rows in by.values() for r in rows if r["status"] == "fail"]
