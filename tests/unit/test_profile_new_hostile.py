@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from adminkit.core.config import load_profile
+from tests.unit.test_profile_new import answer
 
 FLAGS = ["--no-input", "--no-check", "--directory-kind", "openldap", "--directory-url",
          "ldap1.acme.example", "--bind-user", "cn=svc,dc=acme,dc=example",
          "--bind-password", "env:ACME_BIND"]
+ANSWERS = ("", "openldap", "ldap1.acme.example", "", "cn=svc,dc=acme,dc=example")
 
 
 def test_a_name_ending_in_a_newline_is_not_a_name(cli: Any, env: Any) -> None:
@@ -60,13 +62,7 @@ def test_the_secret_file_asked_for_never_replaces_an_existing_file(env: Any,
                                                                    tmp_path: Path) -> None:
     theirs = tmp_path / "id_ed25519"
     theirs.write_text("PRIVATE KEY\n")
-    r = subprocess.run([sys.executable, "-m", "adminkit.cli.main", "profile", "new", "acme",
-                        "--no-check", "--store", "file"],
-                       input="\n".join(["", "openldap", "ldap1.acme.example", "",
-                                        "cn=svc,dc=acme,dc=example", "Bind-Secret-4711",
-                                        str(theirs)]) + "\n",
-                       text=True, capture_output=True, env=dict(os.environ), timeout=60,
-                       check=False)
+    r = answer({}, *ANSWERS, "Bind-Secret-4711", str(theirs), args=("--store", "file"))
     assert r.returncode == 2, r.stderr
     assert f"{theirs} exists" in r.stderr
     assert theirs.read_text() == "PRIVATE KEY\n"
@@ -83,3 +79,30 @@ def test_a_url_that_does_not_parse_is_a_usage_error(cli: Any, env: Any, flag: st
     assert res.code == 2, res.err
     assert f"{flag}: not a URL (Invalid IPv6 URL)" in res.err
     assert list(env.profiles.iterdir()) == []
+
+
+
+
+def test_stopped_halfway_nothing_is_kept(env: Any, tmp_path: Path) -> None:
+    """The answers end (as Ctrl-C ends them) after a secret was typed: no profile, and no
+    secret left behind in a file or the keyring; an existing profile's secret unchanged."""
+    ring = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+            "XDG_DATA_HOME": str(tmp_path / "data")}
+    r = answer(ring, *ANSWERS, "Bind-Secret-4711", "", args=("--store", "file"))
+    assert r.returncode == 1 and "Aborted" in r.stderr
+    assert not (env.profiles / "acme.yaml").exists()
+    assert not (env.config / "secrets").exists() or not any((env.config / "secrets").iterdir())
+
+    r = answer(ring, *ANSWERS, "Bind-Secret-4711", "", args=("--store", "keyring"))
+    assert r.returncode == 1
+    read = subprocess.run([sys.executable, "-c", "import keyring; print(keyring.get_password("
+                           "'adminkit', 'acme-directory'))"], capture_output=True, text=True,
+                          check=True, env={**os.environ, **ring})
+    assert read.stdout == "None\n"
+
+    made = answer(ring, *ANSWERS, "Old-Secret-1", "", "", "", "", "none", "",
+                   args=("--store", "file"))
+    assert made.returncode == 0, made.stderr
+    r = answer(ring, *ANSWERS, "New-Secret-2", "", args=("--store", "file", "--force"))
+    assert r.returncode == 1
+    assert (env.config / "secrets" / "acme-directory").read_text() == "Old-Secret-1\n"

@@ -178,6 +178,8 @@ def new(
         profile_model().model_validate({"name": name, **pn.data_of(sections)})
     except ValueError as exc:
         raise ConfigError(f"profile {name}: {exc}") from None
+    for keep in ask.keep:  # the secrets typed in, now that the profile is sound
+        keep()
     pn.write_private(path, pn.render(name, sections))
     typer.echo(f"wrote {path}", err=True)
     for note in ask.notes:

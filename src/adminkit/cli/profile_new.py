@@ -64,6 +64,9 @@ class Asker:
     prompt: Callable[..., Any]  # typer.prompt
     echo: Callable[[str], None]
     notes: list[str] = field(default_factory=list)  # what the operator must still do
+    # Secrets typed in, kept only once every answer is in and the profile is valid: an
+    # interrupted `profile new` leaves nothing behind, nor replaces an existing profile's.
+    keep: list[Callable[[], None]] = field(default_factory=list)
 
     def value(self, given: str | None, flag: str, question: str, default: str | None = None,
               *, optional: bool = False, choices: tuple[str, ...] = ()) -> str | None:
@@ -120,16 +123,33 @@ def secret_ref(ask: Asker, given: str | None, *, flag: str, label: str, profile:
         name = ask.value(None, flag, f"Environment variable that will hold the {label}", var)
         ask.notes.append(f"export {name}=... (the {label}) before running adminkit")
         return f"env:{name}"
+    if where == "keyring":
+        keyring_module()  # missing: said before the secret is typed
     value = ask.secret(label)
     if where == "keyring":
-        return keep_in_keyring(f"{profile}-{slot}", value)
+        user = f"{profile}-{slot}"
+        ask.keep.append(lambda: keep_in_keyring(user, value))
+        return f"keyring:{KEYRING_SERVICE}/{user}"
     default = (config_dir / "secrets" / f"{profile}-{slot}").absolute()
     path = Path(str(ask.value(None, flag, f"File to keep the {label} in", str(default))))
     path = path.expanduser().absolute()
-    # Only this profile's own secret file is replaced (left by an earlier, interrupted
-    # `profile new`): a path typed in may be any file, an SSH key or the CA file.
-    write_private(path, value + "\n", replace=path == default)
+    # Only this profile's own secret file is replaced: a path typed in may be any file,
+    # an SSH key or the CA file.
+    replace = path == default
+    if os.path.lexists(path) and not replace:
+        raise UsageError(f"{path} exists", hint="name a file that is not there yet")
+    ask.keep.append(lambda: write_private(path, value + "\n", replace=replace))
     return f"file:{path}"
+
+
+def keyring_module() -> Any:
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        raise SecretError("the keyring extra is not installed",
+                          hint="install adminkit[keyring], or --store file or env") from None
+    return keyring
 
 
 def default_store() -> str:
@@ -145,20 +165,14 @@ def default_store() -> str:
     return "keyring" if priority > 0 else "file"
 
 
-def keep_in_keyring(user: str, value: str) -> str:
-    try:
-        import keyring
-        import keyring.errors
-    except ImportError:
-        raise SecretError("the keyring extra is not installed",
-                          hint="install adminkit[keyring], or --store file or env") from None
+def keep_in_keyring(user: str, value: str) -> None:
+    keyring = keyring_module()
     try:
         keyring.set_password(KEYRING_SERVICE, user, value)
     except keyring.errors.KeyringError as exc:
         raise SecretError(f"the keyring refused the secret: {type(exc).__name__}",
                           hint="`adminkit doctor` shows the keyring backend; or --store "
                                "file or env") from None
-    return f"keyring:{KEYRING_SERVICE}/{user}"
 
 
 def write_private(path: Path, text: str, *, replace: bool = True) -> None:
