@@ -99,3 +99,22 @@ def test_a_journal_kept_elsewhere_still_leaves_the_state_folder_private(cli: Any
     env.profiles.chmod(0o700)
     code, by, _ = doctor(cli)
     assert code == 0, [r for rows in by.values() for r in rows if r["status"] == "fail"]
+
+
+def test_a_config_folder_kept_behind_links_is_judged_by_what_they_point_at(
+        cli: Any, private: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dotfiles managers (stow) link the config folder and its files: a link's own mode is
+    always 777, the folder's and the file's are what others can do."""
+    (private.profiles / "acme.yaml").write_text("description: x\n")
+    (private.profiles / "acme.yaml").chmod(0o600)
+    link = tmp_path / "linked-config"
+    link.symlink_to(private.config)
+    (private.profiles / "beta.yaml").symlink_to(private.profiles / "acme.yaml")
+    monkeypatch.setenv("ADMINKIT_CONFIG", str(link))
+    code, by, _ = doctor(cli)
+    assert code == 0, by["config"]
+    assert [r["status"] for r in by["config"]] == ["ok"]
+    private.config.chmod(0o777)
+    code, by, _ = doctor(cli)
+    [bad] = by["config"]
+    assert code == 1 and bad["detail"] == "folder is writable by others (mode 777)"

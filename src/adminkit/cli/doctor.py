@@ -143,7 +143,7 @@ def folder_modes(config: Path, state: Path, journal: Path) -> Iterator[Finding]:
 def _mode(check: str, path: Path, *, folder: bool, quiet: bool = False) -> Iterator[Finding]:
     """A finding for `path`'s mode; `quiet`: none when it is fine (files below a folder)."""
     try:
-        info = path.lstat()
+        info = path.stat()  # a link (stow's) is judged by what it points at, as it is read
     except FileNotFoundError:
         if not quiet:
             yield Finding(check, str(path), "ok", "not there yet (made private on first use)")
