@@ -106,3 +106,16 @@ def test_stopped_halfway_nothing_is_kept(env: Any, tmp_path: Path) -> None:
     r = answer(ring, *ANSWERS, "New-Secret-2", "", args=("--store", "file", "--force"))
     assert r.returncode == 1
     assert (env.config / "secrets" / "acme-directory").read_text() == "Old-Secret-1\n"
+
+
+@pytest.mark.parametrize("folder", ["config", "profiles"])
+def test_a_config_folder_others_can_write_is_refused(cli: Any, env: Any, folder: str) -> None:
+    """Anyone who can write there can swap the profile for one that sends the service
+    account's password to their own server."""
+    open_one = getattr(env, folder)
+    open_one.chmod(0o777)
+    res = cli("profile", "new", "acme", *FLAGS)
+    assert res.code == 2, res.err
+    assert f"{open_one} is writable by others (mode 777)" in res.err
+    assert f"chmod 700 {open_one}" in res.err
+    assert not (env.profiles / "acme.yaml").exists()

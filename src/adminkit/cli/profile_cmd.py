@@ -166,6 +166,7 @@ def new(
         raise UsageError(f"{name!r} is not a profile name",
                          hint="profile names are lower-case letters, digits, - and _")
     path = profile_path(name, state.config_dir)
+    pn.refuse_open_folders(path.parent)
     if path.exists() and not force:
         raise UsageError(f"the profile {name!r} exists ({path})", hint="--force replaces it")
     given = pn.Given(description, directory_kind, directory_url, base_dn, bind_user,

@@ -175,6 +175,25 @@ def keep_in_keyring(user: str, value: str) -> None:
                                "file or env") from None
 
 
+def refuse_open_folders(profiles: Path) -> None:
+    """A profiles folder (or the config folder above it) that others may write: anyone
+    could swap the profile for one that sends the service account's password to their
+    own server. Refused before anything is asked."""
+    import stat
+
+    for folder in (profiles.parent, profiles):
+        try:
+            mode = stat.S_IMODE(folder.stat().st_mode)
+        except FileNotFoundError:
+            continue  # made 0700 when the profile is written
+        except OSError as exc:
+            raise UsageError(f"{folder}: {exc.strerror}",
+                             hint="check --config / ADMINKIT_CONFIG") from None
+        if mode & 0o022:
+            raise UsageError(f"{folder} is writable by others (mode {mode:o})",
+                             hint=f"chmod 700 {folder}; `adminkit doctor` checks the rest")
+
+
 def write_private(path: Path, text: str, *, replace: bool = True) -> None:
     """`text` to `path`, 0600, its missing folders 0700; atomically, never half written."""
     from adminkit.core.paths import private_dir
