@@ -118,3 +118,36 @@ def test_a_config_folder_kept_behind_links_is_judged_by_what_they_point_at(
     code, by, _ = doctor(cli)
     [bad] = by["config"]
     assert code == 1 and bad["detail"] == "folder is writable by others (mode 777)"
+
+
+def fake_extras(site: Path, modules: dict[str, str]) -> None:
+    """An installed adminkit whose extras each need one distribution of one module:
+    `modules` maps the module's name to its source."""
+    from adminkit import __version__
+
+    lines = ["Metadata-Version: 2.1", "Name: adminkit", f"Version: {__version__}"]
+    for module, source in modules.items():
+        lines += [f"Provides-Extra: {module}", f'Requires-Dist: {module}-dist; extra == "{module}"']
+        info = site / f"{module}_dist-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {module}-dist\nVersion: 1.0\n")
+        (info / "top_level.txt").write_text(module + "\n")
+        (site / f"{module}.py").write_text(source)
+    (site / f"adminkit-{__version__}.dist-info").mkdir()
+    (site / f"adminkit-{__version__}.dist-info" / "METADATA").write_text("\n".join(lines) + "\n")
+
+
+def test_an_extra_whose_module_exits_on_import_is_a_finding(
+        cli: Any, private: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_extras(tmp_path / "site", {
+        "nolib": 'raise ImportError("libcups.so.2: cannot open shared object file")\n',
+        "quitter": 'import sys\nsys.exit("quitter needs a display")\n'})
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    code, by, _ = doctor(cli)
+    found = {r["subject"]: r for r in by["extra"]}
+    assert code == 1
+    assert found["nolib"]["status"] == found["quitter"]["status"] == "fail"
+    assert "libcups.so.2" in found["nolib"]["detail"]
+    assert "SystemExit: quitter needs a display" in found["quitter"]["detail"]
+    assert cli("--version").out.splitlines()[1] == "extras: nolib, quitter"

@@ -92,7 +92,8 @@ def _imports(dists: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     for module in modules:
         try:
             importlib.import_module(module)
-        except Exception as exc:  # noqa: BLE001 - any failure to import is the finding
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure to import is
+            # the finding; a module that calls sys.exit() on import must not end doctor
             yield module, f"{type(exc).__name__}: {exc}"
 
 
