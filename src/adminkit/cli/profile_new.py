@@ -82,13 +82,28 @@ class Asker:
                 shown += " (empty: none)"
             # Required and without a default: click asks again until it gets an answer.
             blank = "" if optional else None
-            answer = str(self.prompt(shown, default=blank if default is None else default,
-                                     show_default=default is not None, err=True)).strip()
+            answer = self.ask(flag, shown, default=blank if default is None else default,
+                              show_default=default is not None)
         if choices and answer and answer not in choices:
             raise UsageError(f"{flag}: {answer!r} is not one of {', '.join(choices)}")
         if not answer and not optional:
             raise UsageError(f"{flag}: an answer is needed")
         return answer or None
+
+    def ask(self, flag: str, shown: str, **options: Any) -> str:
+        """One question. Click turns both Ctrl-C and the end of piped answers into an
+        Abort (exit 1, "Aborted!"): Ctrl-C is an interruption again (exit 130), answers
+        that ran out a usage error naming the question's flag."""
+        import typer
+
+        try:
+            return str(self.prompt(shown, err=True, **options)).strip()
+        except typer.Abort as exc:
+            if isinstance(exc.__context__, EOFError):
+                raise UsageError(f"{flag}: no answer (the input ended)",
+                                 hint="for scripts: --no-input and every answer as a flag"
+                                 ) from None
+            raise KeyboardInterrupt from None
 
     def secret(self, label: str) -> str:
         """A secret typed in: hidden on a terminal, one line from a pipe."""
