@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,39 @@ def test_an_extra_whose_module_exits_on_import_is_a_finding(
     assert "libcups.so.2" in found["nolib"]["detail"]
     assert "SystemExit: quitter needs a display" in found["quitter"]["detail"]
     assert cli("--version").out.splitlines()[1] == "extras: nolib, quitter"
+
+
+def test_a_state_folder_its_owner_cannot_use_fails(cli: Any, private: Any) -> None:
+    """Mode 0 on the state folder: every run fails to open the journal (as root, only
+    the mode can tell, so the finding comes from the mode, not from trying)."""
+    state = private.state / "adminkit"
+    state.chmod(0o500)
+    try:
+        code, by, _ = doctor(cli)
+    finally:
+        state.chmod(0o700)
+    [bad] = [r for r in by["state"] if r["subject"] == str(state)]
+    assert code == 1 and bad["status"] == "fail"
+    assert bad["detail"] == "folder is not readable and writable by you (mode 500)"
+    assert bad["fix"] == f"chmod 700 {state}"
+
+
+def test_a_top_level_name_the_wheel_does_not_ship_is_no_finding(
+        cli: Any, private: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """azure-identity's top_level.txt names `images`, a folder of its sdist that no wheel
+    installs: what a distribution installed is its RECORD."""
+    site = tmp_path / "site"
+    fake_extras(site, {"shipped": "VALUE = 1\n"})
+    info = site / "shipped_dist-1.0.dist-info"
+    (info / "top_level.txt").write_text("shipped\nimages\n")
+    (info / "RECORD").write_text("shipped.py,,\nshipped_dist-1.0.dist-info/METADATA,,\n")
+    monkeypatch.syspath_prepend(str(site))
+    _, by, _ = doctor(cli)
+    found = {r["subject"]: r for r in by["extra"]}
+    assert found["shipped"]["status"] == "ok", found["shipped"]
+    (site / "shipped.py").unlink()  # a file of its RECORD lost: that is a finding
+    monkeypatch.delitem(sys.modules, "shipped")
+    _, by, _ = doctor(cli)
+    found = {r["subject"]: r for r in by["extra"]}
+    assert found["shipped"]["status"] == "fail"
+    assert "shipped: ModuleNotFoundError" in found["shipped"]["detail"]

@@ -81,20 +81,39 @@ def install_hint(extra: Extra) -> str:
 def _imports(dists: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """Each top-level module of `dists` that fails to import, with why."""
     import importlib
-    from importlib import metadata
 
-    from adminkit.cli.extras import canonical
-
-    wanted = {canonical(d) for d in dists}
-    modules = sorted({module for module, owners in metadata.packages_distributions().items()
-                      if wanted & {canonical(o) for o in owners}
-                      and module.isidentifier() and not module.startswith("_")})
-    for module in modules:
+    for module in sorted({m for dist in dists for m in _modules(dist)}):
         try:
             importlib.import_module(module)
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure to import is
             # the finding; a module that calls sys.exit() on import must not end doctor
             yield module, f"{type(exc).__name__}: {exc}"
+
+
+def _modules(dist: str) -> set[str]:
+    """The top-level modules `dist` installed, from its RECORD: top_level.txt may name
+    what no wheel ships (azure-identity's lists `images`, a folder of its sdist)."""
+    import csv
+    from importlib import metadata
+    from pathlib import PurePosixPath
+
+    from adminkit.cli.extras import canonical
+
+    try:  # RECORD itself: metadata.files() leaves out the files that are gone
+        record = metadata.distribution(dist).read_text("RECORD") or ""
+    except metadata.PackageNotFoundError:
+        return set()
+    found = set()
+    for row in csv.reader(record.splitlines()):
+        file = PurePosixPath(row[0]) if row else PurePosixPath()
+        top = file.parts[0] if file.parts else ""
+        if file.suffix in (".py", ".so", ".pyd") and top not in ("..", "__pycache__") \
+                and not top.endswith((".dist-info", ".data")):
+            found.add(top.split(".")[0] if len(file.parts) == 1 else top)
+    if not found:  # no RECORD (an egg-info or editable install): what it declares
+        found = {module for module, owners in metadata.packages_distributions().items()
+                 if canonical(dist) in {canonical(o) for o in owners}}
+    return {m for m in found if m.isidentifier() and not m.startswith("_")}
 
 
 def keyring_backend() -> Iterator[Finding]:
@@ -159,7 +178,10 @@ def _mode(check: str, path: Path, *, folder: bool, quiet: bool = False) -> Itera
     if info.st_uid != os.geteuid():
         yield Finding(check, str(path), "warn", f"{what} belongs to uid {info.st_uid}, "
                       f"not to you ({os.geteuid()})", f"chown {os.geteuid()} {path}")
-    if mode & 0o002 or mode & 0o020:
+    if mode & want & 0o700 != want & 0o700:  # adminkit runs as the owner: it needs these
+        yield Finding(check, str(path), "fail", f"{what} is not readable and writable by you "
+                      f"(mode {mode:o})", f"chmod {want:o} {path}")
+    elif mode & 0o002 or mode & 0o020:
         yield Finding(check, str(path), "fail", f"{what} is writable by others (mode {mode:o})",
                       f"chmod {want:o} {path}")
     elif mode & 0o004:
