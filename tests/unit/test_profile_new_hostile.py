@@ -136,3 +136,21 @@ def test_a_given_env_reference_must_name_a_variable(cli: Any, env: Any) -> None:
     res = cli("profile", "new", "acme", *flags)
     assert res.code == 2
     assert "--bind-password: 'ACME BIND' is not an environment variable name" in res.err
+
+
+def test_a_folder_where_the_profile_goes_is_a_usage_error(cli: Any, env: Any) -> None:
+    (env.profiles / "acme.yaml").mkdir()
+    res = cli("profile", "new", "acme", *FLAGS, "--force")
+    assert res.code == 2, res.err
+    assert f"{env.profiles / 'acme.yaml'}: cannot write: Is a directory" in res.err
+    assert [p.name for p in env.profiles.iterdir()] == ["acme.yaml"]  # no temporary file left
+
+
+def test_a_secret_file_below_a_file_is_a_usage_error(env: Any, tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x\n")
+    r = answer({}, *ANSWERS, "Bind-Secret-4711", str(tmp_path / "plain" / "sub" / "secret"),
+               "", "", "", "none", "", args=("--store", "file"))
+    assert r.returncode == 2, r.stderr
+    assert f"{tmp_path / 'plain' / 'sub'}: cannot write: Not a directory" in r.stderr
+    assert "Bind-Secret-4711" not in r.stdout + r.stderr
+    assert not (env.profiles / "acme.yaml").exists()

@@ -226,27 +226,34 @@ def refuse_open_folders(profiles: Path) -> None:
 
 
 def write_private(path: Path, text: str, *, replace: bool = True) -> None:
-    """`text` to `path`, 0600, its missing folders 0700; atomically, never half written."""
+    """`text` to `path`, 0600, its missing folders 0700; atomically, never half written.
+    A path that cannot be written (a folder there, a file where a folder should be) is a
+    usage error naming it."""
     from adminkit.core.paths import private_dir
 
-    private_dir(path.parent)
+    try:
+        private_dir(path.parent)
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or path.parent}: cannot write: {exc.strerror}"
+                         ) from None
     if os.path.lexists(path) and not replace:
         raise UsageError(f"{path} exists", hint="name a file that is not there yet")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        if replace:
-            os.replace(tmp, path)
-        else:  # a link is never made over an existing name, even one made meanwhile
-            try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            if replace:
+                os.replace(tmp, path)
+            else:  # a link is never made over an existing name, even one made meanwhile
                 os.link(tmp, path)
-            except FileExistsError:
-                raise UsageError(f"{path} exists",
-                                 hint="name a file that is not there yet") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except FileExistsError:
+        raise UsageError(f"{path} exists", hint="name a file that is not there yet") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
 
 
 def domain_dn(host: str, kind: str) -> str | None:
