@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from adminkit.core.config import load_profile
+from adminkit.core.errors import ConfigError
 from tests.unit.test_profile_new import answer
 
 FLAGS = ["--no-input", "--no-check", "--directory-kind", "openldap", "--directory-url",
@@ -154,3 +156,31 @@ def test_a_secret_file_below_a_file_is_a_usage_error(env: Any, tmp_path: Path) -
     assert f"{tmp_path / 'plain' / 'sub'}: cannot write: Not a directory" in r.stderr
     assert "Bind-Secret-4711" not in r.stdout + r.stderr
     assert not (env.profiles / "acme.yaml").exists()
+
+
+
+MAIL = ["--mail-host", "smtp.acme.example", "--mail-sender", "adminkit@acme.example"]
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), [
+    ("password_recipient", "l2@acme.example\r\nBcc: thief@evil.example", "line break"),
+    ("sender", "adminkit@acme.example\nBcc: thief@evil.example", "line break"),
+    ("port", "0", "greater than or equal to 1"),
+    ("port", "70000", "less than or equal to 65535"),
+])
+def test_mail_settings_that_cannot_be_sent_with_are_refused(cli: Any, env: Any, key: str,
+                                                            value: str, problem: str) -> None:
+    """A line break in an address would add a header (a Bcc to a thief for the mail that
+    carries a new password): Python refuses it only once the password is reset."""
+    flag = "--mail-port" if key == "port" else "--" + key.replace("_", "-")
+    if key == "sender":
+        flag = "--mail-sender"
+    res = cli("profile", "new", "acme", *FLAGS, *MAIL, flag, value)
+    assert res.code == 2, res.err
+    assert problem in res.err
+    assert not (env.profiles / "acme.yaml").exists()
+    mail = {"host": "smtp.acme.example", "sender": "adminkit@acme.example",
+            key: int(value) if key == "port" else value}
+    (env.profiles / "acme.yaml").write_text(yaml.safe_dump({"mail": mail}))
+    with pytest.raises(ConfigError, match=problem):
+        load_profile("acme", env.config)
