@@ -9,6 +9,9 @@ ERROR_GLPI_LOGIN_USER_TOKEN, a session token GLPI no longer knows 401
 ERROR_SESSION_TOKEN_INVALID). Tickets, follow-ups and documents live in memory for
 assertions; faults (401/429/5xx, expired sessions) can be ordered up. GLPI itself does not
 rate-limit: a 429, 502, 503 or 504 is the proxy in front of it, with the proxy's page.
+A follow-up to a closed ticket is refused 400 `ERROR_GLPI_ADD` (the right check fails);
+with `php_notices` set, every successful answer starts with a PHP notice in HTML, as a
+server with `display_errors` on sends it.
 
     with FakeGlpi() as glpi:
         ticket = glpi.add_ticket("Printer jammed")
@@ -39,12 +42,15 @@ from tests.fakes.ticketfake import StoredNote
 PREFIX = "/apirest.php"
 RIGHT_MISSING = "You don't have permission to perform this action."
 JSON_TYPE = "application/json; charset=UTF-8"
+PHP_NOTICE = (b"<br />\n<b>Notice</b>:  Undefined index: users_id_recipient in "
+              b"<b>/var/www/glpi/src/CommonITILObject.php</b> on line <b>1421</b><br />\n")
 
 
 class FakeGlpi(ServerFake):
     kind = "glpi"
     refusal = "ERROR_GLPI_LOGIN_USER_TOKEN"
     note_write = ("POST", f"{PREFIX}/ITILFollowup")
+    note_refusal = 400  # how it refuses a note for good: ERROR_GLPI_ADD and the like
     missing_ticket = "999999"
 
     def __init__(self, *, user_token: str = "glpi-user-token",  # noqa: S107 - a fake's
@@ -62,6 +68,7 @@ class FakeGlpi(ServerFake):
         self.profile = "Technician"  # the active profile a session of the API account gets
         self.sessions_opened = 0
         self.sessions_killed = 0
+        self.php_notices = False  # display_errors on: a notice before each good answer
         self._ids = iter(range(100, 1_000_000))
 
     # -- what the contract suite asks of every ticket fake ----------------------------
@@ -146,7 +153,10 @@ class FakeGlpi(ServerFake):
         if token not in self.sessions:
             return self._glpi_error(401, "ERROR_SESSION_TOKEN_INVALID",
                                     "session_token seems invalid")
-        return self._session_call(req, path, token)
+        reply = self._session_call(req, path, token)
+        if self.php_notices and reply.status < 300 and reply.body:
+            reply.body = PHP_NOTICE + reply.body
+        return reply
 
     def _init_session(self, req: Request) -> Reply:
         scheme, value = req.authorization()
@@ -293,6 +303,8 @@ class FakeGlpi(ServerFake):
         ticket_id = fields.get("items_id")
         if (fields.get("itemtype") != "Ticket" or not isinstance(ticket_id, int)
                 or ticket_id not in self.tickets or ticket_id in self.hidden):
+            return self._glpi_error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
+        if self.tickets[ticket_id]["status"] == 6:  # closed: ITILFollowup::canCreateItem
             return self._glpi_error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
         content, private = fields.get("content"), fields.get("is_private", 0)
         if not isinstance(content, str) or not content or private not in (0, 1):

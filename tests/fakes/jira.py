@@ -76,6 +76,7 @@ class FakeJira(ServerFake):
     kind = "jira"
     refusal = "401"
     note_write = ("POST", "/rest/servicedeskapi/request/")
+    note_refusal = 400  # refused for good: a validator, or a field the request type lacks
     missing_ticket = "HD-404"
 
     def __init__(self, *, user: str = "bot@example.com",
@@ -84,6 +85,9 @@ class FakeJira(ServerFake):
         self.user, self.api_token, self.pat = user, api_token, pat
         self.secret = api_token
         self.display_name = "Adminkit Bot"
+        # A customer of the service desk, not an agent: "Customers can set comments to
+        # public visibility only" (createRequestComment): `public: false` is made public.
+        self.customer_only = False
         self.account = (self.display_name, user)
         self.issues: dict[str, Issue] = {}
         self.max_page = 50  # the servicedeskapi's page size cap
@@ -92,6 +96,9 @@ class FakeJira(ServerFake):
         super().__init__()
 
     # -- what the contract suite asks of every ticket fake ----------------------------
+    def deny_internal(self) -> None:
+        self.customer_only = True
+
     def tickets_config(self, secret_ref: str) -> TicketsConfig:
         """Jira Cloud: the account's e-mail and an API token, HTTP Basic."""
         return TicketsConfig(kind="jira", url=self.url, user=self.user, password=secret_ref)
@@ -202,6 +209,7 @@ class FakeJira(ServerFake):
             raise BadRequest("The comment body must not be empty.")
         if not isinstance(public, bool):
             raise BadRequest("The 'public' field must be a boolean.")
+        public = public or self.customer_only
         comment = Comment(str(next(self._ids)), body, public, datetime.now(UTC).isoformat())
         issue.comments.append(comment)
         return json_reply(201, self._comment_dto(comment))

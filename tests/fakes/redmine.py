@@ -8,7 +8,11 @@ Rest_IssueStatuses; Rest_Users: `/users/current.json?include=memberships`; Rest_
 `?key=`, or Basic), 401 for
 bad credentials, 403 for an issue the account may not see, 404 for none, 422 with
 `{"errors": [...]}`, 204 No Content for an update; 401, 403 and 404 come with an empty
-body (Redmine's `head :status` for API requests). Issues, journals and attachments live
+body (Redmine's `head :status` for API requests). Its silences are modelled too: without
+the role permission "Set notes as private" `private_notes` is dropped and the note goes
+public (204); with the REST API switched off every call is answered 403 with an empty
+body; a `status_id` the role has no workflow transition to is ignored (204, nothing
+changes). Issues, journals and attachments live
 in memory for assertions; faults can be ordered up: Redmine does not rate-limit, so a
 429, 502, 503 or 504 is the proxy's page, and a 500 Rails' static error page.
 
@@ -64,6 +68,7 @@ class FakeRedmine(ServerFake):
     kind = "redmine"
     refusal = "401"
     note_write = ("PUT", "/issues/")
+    note_refusal = 422  # how it refuses a note for good: Redmine's validation errors
     missing_ticket = "999999"
 
     def __init__(self, *, api_key: str = "redmine-api-key",
@@ -75,6 +80,9 @@ class FakeRedmine(ServerFake):
         self.issues: dict[int, dict[str, Any]] = {}
         self.hidden: set[int] = set()  # issues the API account may not see (403)
         self.may_set_notes_private = True  # the role permission "Set notes as private"
+        self.rest_enabled = True  # Administration > Settings > API > Enable REST web service
+        # (from, to) status ids the role's workflow allows; None: every one (an admin's)
+        self.transitions: set[tuple[int, int]] | None = None
         self.admin = False  # the API account is a Redmine administrator
         self.memberships: list[dict[str, Any]] = [  # the API account's, as Rest_Users shows
             {"id": 1, "project": {"id": 1, "name": "Helpdesk"},
@@ -83,6 +91,9 @@ class FakeRedmine(ServerFake):
         self._ids = iter(range(100, 1_000_000))
 
     # -- what the contract suite asks of every ticket fake ----------------------------
+    def deny_internal(self) -> None:
+        self.may_set_notes_private = False
+
     def tickets_config(self, secret_ref: str) -> TicketsConfig:
         """The API account's access key (My account > API access key)."""
         return TicketsConfig(kind="redmine", url=self.url, token=secret_ref)
@@ -141,6 +152,8 @@ class FakeRedmine(ServerFake):
         return login is not None and (login == self.login or login[0] == self.api_key)
 
     def _route(self, req: Request) -> Reply:
+        if not self.rest_enabled:  # whatever the key: 403, empty body
+            return Reply(403)
         if not self._authenticated(req):
             return self._error(req, 401, "")
         parts = req.path.strip("/").split("/")
@@ -223,7 +236,10 @@ class FakeRedmine(ServerFake):
         if status_id is not None:
             if status_id not in [s["id"] for s in STATUSES]:
                 return _json(422, {"errors": ["Status is not included in the list"]})
-            if status_id != issue["status_id"]:
+            if self.transitions is not None and \
+                    (issue["status_id"], status_id) not in self.transitions:
+                status_id = None  # no workflow transition: ignored without a word
+            elif status_id != issue["status_id"]:
                 details.append({"property": "attr", "name": "status_id",
                                 "old_value": str(issue["status_id"]),
                                 "new_value": str(status_id)})

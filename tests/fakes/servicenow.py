@@ -28,7 +28,12 @@ What it follows (ServiceNow's REST API reference, "Table API" and "Attachment AP
   (seconds to wait, always sent) and X-RateLimit-Limit/-Reset/-Rule ("Inbound REST API
   rate limiting").
 
-Auth: Basic user:password, or `Bearer <OAuth access token>`.
+Auth: Basic user:password, or `Bearer <OAuth access token>`: the fixed `token`, or one the
+OAuth endpoint issued. `POST /oauth_token.do` (form: grant_type=client_credentials,
+client_id, client_secret) answers `{"access_token", "expires_in": 1799, "token_type":
+"Bearer", "scope"}` for a known client, 401 `{"error": "server_error",
+"error_description": "access_denied"}` otherwise; an issued token stops working when it
+expires (`token_lifetime`, 30 minutes by default; `expire_tokens()` ages them all).
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ class FakeServiceNow(ServerFake):
     kind = "servicenow"
     refusal = "401"
     note_write = ("PATCH", "/api/now/table/")
+    note_refusal = 400  # refused for good: a data policy or a business rule
     missing_ticket = "INC0099999"
 
     def __init__(self, *, user: str = "adminkit.integration",
@@ -113,6 +119,15 @@ class FakeServiceNow(ServerFake):
                     "email": "adminkit@example.com", "active": "true",
                     "web_service_access_only": "true"}
         self.store.users[api_user["sys_id"]] = api_user
+        # An instance is never without journal entries (demo data, any record's history):
+        # one on a record of its own, so a read of sys_journal_field finds a row.
+        self.store.journal.append({
+            "sys_id": _sys_id(), "element_id": _sys_id(), "element": "work_notes",
+            "name": "incident", "value": "Out-of-box demo work note", "sys_created_on": _now(),
+            "sys_created_by": "admin"})
+        self.oauth_clients: dict[str, str] = {}  # client id -> secret (Application Registry)
+        self.token_lifetime = 1800.0  # glide.oauth access token lifespan, seconds
+        self.issued: dict[str, float] = {}  # access token -> time.monotonic() it expires
         self.read_only: set[str] = set()  # fields a write ACL silently drops from updates
         self.unqueryable: set[str] = set()  # fields whose query conditions the instance drops
         self._numbers = itertools.count(20001)
@@ -201,10 +216,37 @@ class FakeServiceNow(ServerFake):
         scheme, cred = req.authorization()
         if scheme == "Basic":
             return req.basic_login() == (self.user, self.password)
-        return scheme == "Bearer" and self.token is not None and cred == self.token
+        if scheme != "Bearer":
+            return False
+        if cred in self.issued:
+            return time.monotonic() < self.issued[cred]
+        return self.token is not None and cred == self.token
+
+    def expire_tokens(self) -> None:
+        """Every issued access token is past its lifespan now."""
+        with self.lock:
+            self.issued = dict.fromkeys(self.issued, 0.0)
+
+    def _oauth_token(self, req: Request) -> Reply:
+        from urllib.parse import parse_qs
+
+        if req.content_type != "application/x-www-form-urlencoded":
+            return json_reply(400, {"error": "invalid_request",
+                                    "error_description": "form body expected"})
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        client, secret = form.get("client_id", ""), form.get("client_secret")
+        if form.get("grant_type") != "client_credentials" or self.credentials_revoked or \
+                self.oauth_clients.get(client) != secret:
+            return json_reply(401, {"error": "server_error", "error_description": "access_denied"})
+        token = uuid.uuid4().hex + uuid.uuid4().hex
+        self.issued[token] = time.monotonic() + self.token_lifetime
+        return json_reply(200, {"access_token": token, "scope": "useraccount",
+                                "token_type": "Bearer", "expires_in": int(self.token_lifetime) - 1})
 
     # -- routing ----------------------------------------------------------------------
     def _route(self, req: Request) -> Reply:
+        if req.method == "POST" and req.path == "/oauth_token.do":
+            return self._oauth_token(req)
         if not self._authenticated(req):
             return self._error(req, 401, "")
         accept = req.header("accept") or "application/json"
@@ -294,6 +336,13 @@ class FakeServiceNow(ServerFake):
                                                                                 TASK_FIELDS)
         query = req.arg("sysparm_query") or ""
         chosen = [r for r in rows if self._matches(query, r, known)]
+        for part in reversed([p for p in query.split("^") if p.startswith("ORDERBY")]):
+            desc = part.startswith("ORDERBYDESC")
+            name = part[len("ORDERBYDESC" if desc else "ORDERBY"):]
+            if name not in known:
+                self.ignored_query.append(part)
+                continue
+            chosen.sort(key=lambda r, n=name: r.get(n, ""), reverse=desc)  # stable, as SQL'd be
         try:
             limit = int(req.arg("sysparm_limit") or 10000)
             offset = int(req.arg("sysparm_offset") or 0)

@@ -54,6 +54,7 @@ class TicketServer(TicketStore, Protocol):
     account: tuple[str, ...]  # how the vendor names the signed-in account (name, login)
     refusal: str  # what the vendor answers refused credentials with (a status or code)
     note_write: tuple[str, str]  # (method, path prefix) of the request that stores a note
+    note_refusal: int  # the status it refuses a note with for good (validation, rights)
 
     @property
     def url(self) -> str: ...
@@ -74,6 +75,10 @@ class TicketServer(TicketStore, Protocol):
 
     def mistakes(self) -> list[str]:
         """What the backend sent that the real API does not have or would silently drop."""
+
+    def deny_internal(self) -> None:
+        """From now on the account may not write internal notes, and the vendor makes
+        them public without refusing (where it does; see the contract's NOT_APPLICABLE)."""
 
 
 def profile_for(peer: TicketStore, monkeypatch: pytest.MonkeyPatch, **tickets: Any) -> Profile:

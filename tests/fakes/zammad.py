@@ -101,6 +101,7 @@ class FakeZammad(ServerFake):
     kind = "zammad"
     refusal = "401"
     note_write = ("POST", "/api/v1/ticket_articles")
+    note_refusal = 422  # how it refuses a note for good: Zammad's validation error
     missing_ticket = "999999"
 
     def __init__(self, *, token: str = "zammad-access-token-1",  # noqa: S107 - test credential
@@ -114,11 +115,17 @@ class FakeZammad(ServerFake):
         self.articles: dict[int, Article] = {}
         self.agent = User(999, user, user, "Agent", "Smith")  # whom the credentials name
         self.forbidden: set[int] = set()  # tickets in groups the agent has no access to
+        # The account's role has ticket.agent: without it (a customer) Zammad stores every
+        # article with `internal: false`, whatever was asked, and still answers 201.
+        self.ticket_agent = True
         self._ids = itertools.count(1)
         self._numbers = itertools.count(31001)
         super().__init__()
 
     # -- what the contract suite asks of every ticket fake ----------------------------
+    def deny_internal(self) -> None:
+        self.ticket_agent = False
+
     def tickets_config(self, secret_ref: str) -> TicketsConfig:
         """An agent's access token (Profile > Token Access)."""
         return TicketsConfig(kind="zammad", url=self.url, token=secret_ref)
@@ -283,6 +290,7 @@ class FakeZammad(ServerFake):
                 raise BadRequest("Invalid base64 in attachment data", status=422) from None
             attachments.append({"filename": att["filename"], "data": raw,
                                 "mime-type": att["mime-type"]})
+        internal = internal and self.ticket_agent
         art = Article(next(self._ids), ticket.id, body, content_type, kind, internal,
                       str(data.get("subject") or ""), str(data.get("to") or ""), attachments)
         self.articles[art.id] = art
@@ -291,11 +299,14 @@ class FakeZammad(ServerFake):
 
     def _me(self, req: Request) -> Reply:
         me = self.agent
-        return json_reply(200, {"id": me.id, "login": me.login, "email": me.email,
-                                "firstname": me.firstname, "lastname": me.lastname,
-                                "active": True, "verified": False, "role_ids": [2],
-                                "group_ids": {"2": ["full"]}, "login_failed": 0,
-                                "preferences": {"locale": "en-us"}})
+        role_ids = [2] if self.ticket_agent else [3]  # out of the box: Agent, or Customer
+        data: dict[str, Any] = {
+            "id": me.id, "login": me.login, "email": me.email, "firstname": me.firstname,
+            "lastname": me.lastname, "active": True, "verified": False, "role_ids": role_ids,
+            "group_ids": {"2": ["full"]}, "login_failed": 0, "preferences": {"locale": "en-us"}}
+        if req.arg("expand") == "true":  # ids resolved to names, as `expand=true` does
+            data["roles"] = [{1: "Admin", 2: "Agent", 3: "Customer"}[i] for i in role_ids]
+        return json_reply(200, data)
 
     def _get_user(self, req: Request, ident: str) -> Reply:
         user = self.users.get(int(ident))

@@ -92,6 +92,13 @@ def smtp_sink(lab_up: Callable[[str], LabServer]) -> LabServer:
     return lab_up("smtp")
 
 
+@pytest.fixture(scope="session")
+def redmine(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("redmine")
+def winrm_lab(lab_up: Callable[[str], LabServer]) -> LabServer:
+    return lab_up("winrm")
+
+
 @pytest.fixture
 def cli(lab_config_dir: Path, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run the real `adminkit` command against the lab's profiles and a fresh journal."""

@@ -17,7 +17,7 @@ Cli = Callable[..., Any]
 
 @pytest.fixture(scope="module")
 def whole_lab(samba: LabServer, cups_server: LabServer, ssh_fleet: LabServer, rt: LabServer,
-              smtp_sink: LabServer) -> None:
+              smtp_sink: LabServer, winrm_lab: LabServer) -> None:
     """Every server the `lab` profile names."""
 
 
@@ -40,6 +40,7 @@ def test_every_system_answers(whole_lab: None, cli: Cli) -> None:
     assert {row["system"] for row in rows} == {"directory", "tickets", "print", "host", "mail"}
     assert all(row["status"] == "ok" for row in rows), rows
     assert sum(row["system"] == "host" for row in rows) >= 3
+    assert sum(row["system"] == "print" for row in rows) >= 3  # CUPS and Windows print servers
     by_system = {row["system"]: row["detail"] for row in rows}
     assert "bound as Administrator@samdom.example.com" in by_system["directory"]
     assert "queue Helpdesk" in by_system["tickets"]

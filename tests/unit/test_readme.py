@@ -13,7 +13,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 def test_readme_profile_is_valid() -> None:
     blocks = [b.split("```", 1)[0] for b in README.read_text().split("```yaml\n")[1:]]
-    [block] = [b for b in blocks if b.startswith("description:")]
+    block, *others = [b for b in blocks if b.startswith("description:")]
     profile = Profile.model_validate({"name": "acme", **yaml.safe_load(block)})
     assert profile.directory is not None and profile.directory.kind == "ad"
     assert profile.accounts.template.groups == ["Staff-All"]
+    for other in others:  # the other directories' examples (Entra ID) are valid too
+        Profile.model_validate({"name": "other", **yaml.safe_load(other)})

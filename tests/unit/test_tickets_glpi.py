@@ -8,14 +8,18 @@ missing tickets) is in test_ticket_contract.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from adminkit.core.errors import AuthenticationFailed, UsageError
+from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.journal.store import Journal
 from adminkit.tickets.base import TicketNotFound
 from adminkit.tickets.glpi import Glpi, api_url
+from adminkit.tickets.outbox import FlushReport, flush
 from tests.fakes.glpi import FakeGlpi
-from tests.fakes.outbox_rig import NOTE, RUN, marker
+from tests.fakes.httpserver import Reply
+from tests.fakes.outbox_rig import NOTE, RUN, make_due, marker, queue_note
 from tests.fakes.ticketfake import profile_for
 
 
@@ -203,3 +207,41 @@ def test_an_app_token_value_in_the_profile_is_refused_unechoed(
     with pytest.raises(UsageError, match="must be a secret reference") as caught:
         Glpi(profile_for(glpi, monkeypatch, options={"app_token": "f7g3csp8mgatg5ebc5"}))
     assert "f7g3csp8mgatg5ebc5" not in str(caught.value)
+
+
+def test_a_followup_to_a_closed_ticket_fails_for_good_at_once(glpi: FakeGlpi, backend: Glpi,
+                                                              env: Any) -> None:
+    ticket = glpi.add_ticket(status=6)  # closed: GLPI answers 400 ERROR_GLPI_ADD
+    journal = Journal(env.journal)
+    queue_note(journal, system="glpi", ticket=str(ticket))
+    assert flush(journal, lambda _p, _k: backend, close=False) == FlushReport(failed=1)
+    [row] = journal.outbox()
+    assert row["status"] == "failed" and row["attempts"] == 1
+    assert "ERROR_GLPI_ADD" in row["last_error"] and "the ticket is closed" in row["last_error"]
+    make_due(journal)
+    assert flush(journal, lambda _p, _k: backend, close=False) == FlushReport()  # not retried
+    assert sum(1 for r in glpi.requests if r.method == "POST"
+               and r.path.startswith("/apirest.php/ITILFollowup")) == 1
+    assert glpi.followups_of(ticket) == []
+    journal.close()
+
+
+def test_a_php_notice_before_the_json_does_not_fail_the_answer(glpi: FakeGlpi,
+                                                               backend: Glpi) -> None:
+    glpi.php_notices = True  # display_errors on: "<br />\n<b>Notice</b>: ..." first
+    ticket = glpi.add_ticket()
+    note_id = backend.add_note(str(ticket), NOTE)
+    [followup] = glpi.followups_of(ticket)
+    assert note_id == str(followup["id"])
+    assert backend.find_note(str(ticket), marker(RUN, 0)) == note_id
+    assert backend.get(str(ticket)).status == "new"
+    assert "session opened as adminkit" in backend.ping()
+
+
+def test_an_answer_that_is_not_json_is_an_error_naming_its_first_line(glpi: FakeGlpi,
+                                                                      backend: Glpi) -> None:
+    ticket = glpi.add_ticket()
+    glpi.fail(200, method="GET", path=f"/apirest.php/Ticket/{ticket}",
+              reply=Reply(200, b"<html>\n<title>Single sign-on</title>", {}))
+    with pytest.raises(ConnectionFailed, match=r"not JSON \(HTTP 200, no type\): <html>"):
+        backend.get(str(ticket))

@@ -7,14 +7,14 @@ missing tickets) is in test_ticket_contract.py.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
 
-from adminkit.core.errors import ConnectionFailed, UsageError
-from adminkit.tickets.base import TicketNotFound
+from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.tickets.base import NotePublished, Rejected, RetryLater, TicketNotFound
 from adminkit.tickets.redmine import Redmine
+from tests.fakes.httpserver import Reply
 from tests.fakes.outbox_rig import NOTE, RUN, marker
 from tests.fakes.redmine import FakeRedmine
 from tests.fakes.ticketfake import profile_for
@@ -53,22 +53,80 @@ def test_add_note_returns_the_newest_journal_with_that_text(redmine: FakeRedmine
     assert note_id == str(redmine.notes_of(issue)[-1]["id"])
 
 
-def test_add_note_warns_when_redmine_makes_it_public(redmine: FakeRedmine, backend: Redmine,
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_a_note_redmine_made_public_is_note_published(redmine: FakeRedmine,
+                                                       backend: Redmine) -> None:
     redmine.may_set_notes_private = False  # the role lacks "Set notes as private"
     issue = redmine.add_issue()
-    with caplog.at_level(logging.WARNING, logger="adminkit.tickets.redmine"):
-        note_id = backend.add_note(str(issue), NOTE)
-    assert note_id == str(redmine.notes_of(issue)[0]["id"])
-    assert "Set notes as private" in caplog.text
+    with pytest.raises(NotePublished) as err:
+        backend.add_note(str(issue), NOTE)
+    [journal] = redmine.notes_of(issue)
+    assert journal["private_notes"] is False  # Redmine answered 204 and published it
+    assert err.value.remote_id == str(journal["id"])
+    assert err.value.exit_code == 3 and "Set notes as private" in (err.value.hint or "")
 
 
-def test_add_note_still_succeeds_when_reading_the_id_back_fails(redmine: FakeRedmine,
-                                                                backend: Redmine) -> None:
+def test_a_profile_may_accept_public_notes(redmine: FakeRedmine,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    redmine.may_set_notes_private = False
+    system = Redmine(profile_for(redmine, monkeypatch, allow_public_notes=True))
+    issue = redmine.add_issue()
+    assert system.add_note(str(issue), NOTE) == str(redmine.notes_of(issue)[0]["id"])
+    assert "accepted: tickets.allow_public_notes" in system.ping()
+    system.close()
+
+
+def test_a_failed_read_back_is_retried_and_the_redelivery_finds_the_note(
+        redmine: FakeRedmine, backend: Redmine) -> None:
     issue = redmine.add_issue()
     redmine.fail(503, method="GET")  # the PUT goes through, the read-back does not
-    assert backend.add_note(str(issue), NOTE) == ""
-    assert [j["notes"] for j in redmine.notes_of(issue)] == [NOTE]
+    with pytest.raises(RetryLater, match="posted, but reading it back failed"):
+        backend.add_note(str(issue), NOTE)
+    [journal] = redmine.notes_of(issue)
+    assert backend.find_note(str(issue), marker(RUN, 0)) == str(journal["id"])
+
+
+def test_a_put_answered_with_a_page_not_json_names_its_first_line(
+        redmine: FakeRedmine, backend: Redmine) -> None:
+    issue = redmine.add_issue()
+    redmine.fail(200, method="PUT", reply=Reply(200, b"\n<html><title>Sign in</title>\n",
+                                                 {"Content-Type": "text/html"}))
+    with pytest.raises(ConnectionFailed, match=r"not JSON \(HTTP 200, text/html\): "
+                                               r"<html><title>Sign in</title>"):
+        backend.add_note(str(issue), NOTE)
+    assert redmine.notes_of(issue) == []
+
+
+def test_with_the_rest_api_off_every_call_says_so(redmine: FakeRedmine,
+                                                  backend: Redmine) -> None:
+    issue = str(redmine.add_issue())
+    redmine.rest_enabled = False  # Redmine: 403, empty body, for every request
+    for call in (lambda: backend.add_note(issue, NOTE), lambda: backend.get(issue),
+                 backend.ping):
+        with pytest.raises(AuthenticationFailed, match="REST API is switched off") as err:
+            call()
+        assert "Enable REST web service" in (err.value.hint or "")
+
+
+def test_a_status_without_a_workflow_transition_is_refused_not_ignored(
+        redmine: FakeRedmine, backend: Redmine) -> None:
+    issue = redmine.add_issue()
+    redmine.transitions = {(1, 2)}  # New -> In Progress only
+    with pytest.raises(Rejected, match="no workflow transition") as err:
+        backend.set_status(str(issue), "Closed")
+    assert "Workflow" in (err.value.hint or "")
+    assert backend.get(str(issue)).status == "New"
+    backend.set_status(str(issue), "In Progress")
+    assert backend.get(str(issue)).status == "In Progress"
+
+
+def test_notes_lists_every_note_with_its_visibility(redmine: FakeRedmine,
+                                                     backend: Redmine) -> None:
+    issue = redmine.add_issue()
+    redmine.add_journal(issue, "seen by the customer", private_notes=False)
+    backend.set_status(str(issue), "In Progress")  # a journal without notes: left out
+    backend.add_note(str(issue), NOTE)
+    assert [(n["internal"], n["body"], n["author"]) for n in backend.notes(str(issue))] == [
+        (False, "seen by the customer", "Adminkit Bot"), (True, NOTE, "Adminkit Bot")]
 
 
 def test_find_note_by_marker(redmine: FakeRedmine, backend: Redmine) -> None:
@@ -152,15 +210,17 @@ def test_ping_names_the_account_and_its_private_notes_right(redmine: FakeRedmine
     assert redmine.api_key not in text  # Redmine shows the key to its owner: never repeat it
 
 
-def test_ping_warns_where_notes_would_go_public(redmine: FakeRedmine, backend: Redmine) -> None:
+def test_ping_fails_where_notes_would_go_public(redmine: FakeRedmine, backend: Redmine) -> None:
     redmine.may_set_notes_private = False
     redmine.memberships.append({"id": 2, "project": {"id": 2, "name": "Servers"},
                                 "roles": [{"id": 3, "name": "Manager"}]})
-    text = backend.ping()
-    assert text.startswith("Redmine API: authenticated as Adminkit Bot (adminkit); warning: ")
+    with pytest.raises(ConnectionFailed) as err:
+        backend.ping()
+    text = err.value.message
+    assert text.startswith("Redmine API: authenticated as Adminkit Bot (adminkit), but it ")
     assert "may not set notes private in Helpdesk:" in text
     assert "Servers" not in text  # the Manager role there has the permission
-    assert "Set notes as private" in text
+    assert "Set notes as private" in text and err.value.exit_code == 3
 
 
 @pytest.mark.parametrize(("admin", "expected"), [

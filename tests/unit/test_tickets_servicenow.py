@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adminkit.core.errors import ActionFailed, AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.journal.store import Journal
 from adminkit.tickets.base import Rejected, TicketNotFound
+from adminkit.tickets.outbox import FlushReport, flush
 from adminkit.tickets.servicenow import NoteNotSaved, ServiceNow
 from tests.fakes.httpserver import Reply, self_signed_tls
-from tests.fakes.outbox_rig import NOTE, RUN, marker
+from tests.fakes.outbox_rig import NOTE, RUN, make_due, marker, queue_note
 from tests.fakes.servicenow import FakeServiceNow
 from tests.fakes.ticketfake import profile_for
 
@@ -49,7 +52,8 @@ def test_add_note_is_a_work_note(snow: ServiceNow, fake: FakeServiceNow) -> None
     note_id = snow.add_note("INC0012345", NOTE)
     assert fake.journal_of("INC0012345") == [("work_notes", NOTE)]
     rec = fake.find("INC0012345")
-    assert note_id == f"incident:{rec['sys_id']}:1"
+    [entry] = [j for j in fake.store.journal if j["element_id"] == rec["sys_id"]]
+    assert note_id == entry["sys_id"]  # the journal entry, as find_note names it
     [patch] = [r for r in fake.requests if r.method == "PATCH"]
     assert patch.path == f"/api/now/table/incident/{rec['sys_id']}"
     assert patch.json() == {"work_notes": NOTE}
@@ -200,9 +204,10 @@ def test_tls_is_verified_against_the_profiles_ca_file(monkeypatch: pytest.Monkey
 def test_ping_names_the_account_and_the_table(snow: ServiceNow, fake: FakeServiceNow) -> None:
     text = snow.ping()
     assert text == ("ServiceNow Table API: authenticated as Adminkit Integration "
-                    "(adminkit.integration), table incident readable")
+                    "(adminkit.integration), table incident readable, journal readable")
     assert [r.path for r in fake.requests] == ["/api/now/table/sys_user",
-                                                      "/api/now/table/incident"]
+                                               "/api/now/table/incident",
+                                               "/api/now/table/sys_journal_field"]
     assert fake.password not in text
 
 
@@ -215,7 +220,8 @@ def test_ping_with_an_oauth_token_names_no_user(fake: FakeServiceNow,
         text = backend.ping()
     finally:
         backend.close()
-    assert text == "ServiceNow Table API: OAuth token accepted, table sc_req_item readable"
+    assert text == ("ServiceNow Table API: OAuth token accepted, table sc_req_item readable, "
+                    "journal readable")
     clean(fake)
 
 
@@ -226,6 +232,42 @@ def test_ping_when_the_account_may_not_read_sys_user(snow: ServiceNow,
         in snow.ping()
     fake.empty_as_404 = True  # Table API v1: an empty answer is a 404
     assert "(its sys_user record is not readable), table incident readable" in snow.ping()
+
+
+def test_ping_fails_when_the_journal_is_not_readable(fake: FakeServiceNow, snow: ServiceNow,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.journal_readable = False  # the read ACL hides every row, answering 200 []
+    with pytest.raises(ConnectionFailed, match="sees no journal entries") as err:
+        snow.ping()
+    assert err.value.exit_code == 3 and "sys_journal_field" in (err.value.hint or "")
+    record = ServiceNow(profile_for(fake, monkeypatch, options={"find_notes_in": "record"}))
+    try:
+        assert record.ping().endswith("table incident readable")  # it needs no journal
+    finally:
+        record.close()
+
+
+def test_a_redelivery_without_journal_access_does_not_post_twice(
+        fake: FakeServiceNow, snow: ServiceNow) -> None:
+    fake.journal_readable = False
+    snow.add_note("INC0012345", NOTE)  # posted; the answer, say, was lost
+    assert snow.find_note("INC0012345", marker(RUN, 0)) == fake.find("INC0012345")["sys_id"]
+    assert snow.find_note("INC0012345", marker(RUN, 1)) is None
+
+
+def test_notes_lists_work_notes_and_comments_every_page(fake: FakeServiceNow,
+                                                        snow: ServiceNow,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("adminkit.tickets.servicenow.PAGE", 2)
+    for n in range(3):
+        snow.add_note("INC0012345", f"work note {n}")
+    snow.add_note("INC0012345", "for the caller", internal=False)
+    assert [(n["internal"], n["body"]) for n in snow.notes("INC0012345")] == [
+        (True, "work note 0"), (True, "work note 1"), (True, "work note 2"),
+        (False, "for the caller")]
+    reads = [r for r in fake.seen("GET", "/api/now/table/sys_journal_field")
+             if r.arg("sysparm_offset") is not None]  # not add_note's read-backs
+    assert [r.arg("sysparm_offset") for r in reads] == ["0", "2", "4"]  # 2 full, then none
 
 
 def test_ping_at_an_address_that_is_no_instance(snow: ServiceNow, fake: FakeServiceNow) -> None:
@@ -262,3 +304,64 @@ def test_a_note_the_instance_silently_drops_is_not_delivered(snow: ServiceNow,
         snow.add_note("INC0012345", NOTE)
     assert isinstance(err.value, TicketNotFound)  # permanent: the outbox leaves it for a person
     assert fake.journal_of("INC0012345") == []
+
+
+CLIENT_ID, CLIENT_SECRET = "adminkit-client-1", "oauth-client-secret-7"
+
+
+@pytest.fixture
+def oauth(fake: FakeServiceNow, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceNow]:
+    """The backend with OAuth client credentials (both Secrets, from the environment)."""
+    fake.oauth_clients[CLIENT_ID] = CLIENT_SECRET
+    monkeypatch.setenv("SNOW_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("SNOW_CLIENT_SECRET", CLIENT_SECRET)
+    backend = ServiceNow(profile_for(fake, monkeypatch, user=None, password=None,
+                                     client_id="env:SNOW_CLIENT_ID",
+                                     client_secret="env:SNOW_CLIENT_SECRET"))
+    yield backend
+    backend.close()
+    clean(fake)
+
+
+def test_client_credentials_fetch_a_token_and_keep_the_secret_out_of_sight(
+        oauth: ServiceNow, fake: FakeServiceNow) -> None:
+    text = oauth.ping()
+    assert text.startswith("ServiceNow Table API: OAuth client credentials accepted")
+    [token_request] = fake.seen("POST", "/oauth_token.do")
+    api = [r for r in fake.requests if r.path != "/oauth_token.do"]
+    assert api and all(r.authorization()[0] == "Bearer" and
+                       r.authorization()[1] in fake.issued for r in api)
+    for r in fake.requests:  # the secret only ever in the token request's form body
+        assert CLIENT_SECRET not in r.path + str(r.query) + str(r.headers)
+    assert CLIENT_SECRET in token_request.body.decode()
+    assert CLIENT_SECRET not in text
+
+
+def test_an_expired_token_is_renewed_and_the_retried_note_delivered(
+        oauth: ServiceNow, fake: FakeServiceNow, env: Any) -> None:
+    journal = Journal(env.journal)
+    queue_note(journal, system="servicenow", ticket="INC0012345")
+    fake.fail(503, method="PATCH")  # the first try fails; the token then runs out
+    assert flush(journal, lambda _p, _k: oauth, close=False).retrying == 1
+    fake.expire_tokens()  # 30 minutes later
+    make_due(journal)
+    assert flush(journal, lambda _p, _k: oauth, close=False) == FlushReport(delivered=1)
+    assert fake.journal_of("INC0012345") == [("work_notes", NOTE)]
+    assert len(fake.seen("POST", "/oauth_token.do")) == 2  # the first, and its renewal
+    journal.close()
+
+
+def test_refused_client_credentials_are_an_authentication_failure(
+        fake: FakeServiceNow, oauth: ServiceNow) -> None:
+    fake.oauth_clients[CLIENT_ID] = "rotated-secret"
+    with pytest.raises(AuthenticationFailed, match="refused the client credentials") as err:
+        oauth.add_note("INC0012345", NOTE)
+    assert err.value.exit_code == 3 and CLIENT_SECRET not in str(err.value)
+    assert fake.journal_of("INC0012345") == []
+
+
+def test_without_journal_access_add_note_names_the_record_version(
+        fake: FakeServiceNow, snow: ServiceNow) -> None:
+    fake.journal_readable = False
+    rec = fake.find("INC0012345")
+    assert snow.add_note("INC0012345", NOTE) == f"incident:{rec['sys_id']}:1"

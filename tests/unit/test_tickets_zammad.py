@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from adminkit.core.errors import ActionFailed, UsageError
+from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import RetryLater, TicketNotFound
 from adminkit.tickets.zammad import Zammad
 from tests.fakes.outbox_rig import NOTE, RUN, marker
@@ -144,6 +144,19 @@ def test_ping_names_the_agent(zammad: Zammad, fake: FakeZammad) -> None:
     assert text == "Zammad API: authenticated as Agent Smith (agent@example.com)"
     assert fake.requests[-1].path == "/api/v1/users/me"
     assert fake.token not in text
+
+
+def test_ping_fails_for_a_customer_whose_notes_would_go_public(
+        zammad: Zammad, fake: FakeZammad, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.ticket_agent = False  # only the Customer role: articles stored internal: false
+    with pytest.raises(ConnectionFailed, match="only role is Customer") as err:
+        zammad.ping()
+    assert err.value.exit_code == 3 and "agent role" in (err.value.hint or "")
+    accepting = Zammad(profile_for(fake, monkeypatch, allow_public_notes=True))
+    try:
+        assert "accepted: tickets.allow_public_notes" in accepting.ping()
+    finally:
+        accepting.close()
 
 
 def test_bad_settings_are_usage_errors(fake: FakeZammad,

@@ -8,10 +8,10 @@ filter or DN syntax: backends escape them (RFC 4515 filters, RFC 4514 DNs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from adminkit.accounts.settings import DirectoryConfig, account_settings, directory_settings
 from adminkit.core.config import PolicyConfig, Profile
@@ -21,7 +21,12 @@ from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import Secret
 from adminkit.core.targets import Limits
 
-ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in"]
+if TYPE_CHECKING:
+    from adminkit.core.bridge import AsyncBridge
+
+T = TypeVar("T")
+ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in",
+                     "licensed"]
 SearchField = Literal["login", "mail", "name", "any"]
 
 
@@ -184,13 +189,19 @@ def backend_class(kind: str) -> type[Directory]:
     return cls
 
 
-def open_directory(profile: Profile) -> Directory:
+def open_directory(profile: Profile, bridge: AsyncBridge | None = None) -> Directory:
+    """`bridge`: the run's event loop, for a backend whose client is async (`needs_bridge`);
+    without one (a read-only command) such a backend takes its light, synchronous path."""
     cfg = directory_settings(profile)
     if cfg is None:
         raise UsageError(f"profile {profile.name} names no directory",
                          hint=f"add a `directory:` section to {profile.file}")
     password = profile.secret(cfg.password, "directory password")
-    directory: Directory = backend_class(cfg.kind)(cfg, password)  # type: ignore[call-arg]
+    cls = backend_class(cfg.kind)
+    if bridge is not None and getattr(cls, "needs_bridge", False):
+        made: Directory = cls(cfg, password, bridge=bridge)  # type: ignore[call-arg]
+        return made
+    directory: Directory = cls(cfg, password)  # type: ignore[call-arg]
     return directory
 
 
@@ -206,9 +217,35 @@ def directory_of(ctx: Context) -> Directory:
     if cfg is None:
         return open_directory(profile)  # raises: the profile names no directory
     workers = account_settings(profile).workers
+    cls: Any = backend_class(cfg.kind)
+    if hasattr(cls, "target_of"):  # an HTTP backend: its own key (a tenant) and sharing
+        return ctx.connection(cfg.kind, cls.target_of(cfg),
+                              lambda: open_directory(profile, ctx.bridge), _close,
+                              limits=cls.limits_for(cfg, workers))
     return ctx.connection(cfg.kind, cfg.url, lambda: open_directory(profile), _close,
                           limits=Limits(per_target=workers))
 
 
 def _close(directory: Directory) -> None:
     directory.close()
+
+
+def each(directory: Directory, calls: Sequence[Callable[[], T]]) -> list[T | Exception]:
+    """Each call's result, or the Exception it raised, in order. One after another,
+    or all at once for a backend that says it gathers concurrent writes into fewer
+    requests (`concurrent_writes`: Entra ID's `$batch`)."""
+    def one(call: Callable[[], T]) -> T | Exception:
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - the caller's row outcome
+            return exc
+
+    width = int(getattr(directory, "concurrent_writes", 0))
+    if width < 2 or len(calls) < 2:
+        return [one(call) for call in calls]
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(width, len(calls)), thread_name_prefix="adminkit-write") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, call) for call in calls]
+        return [f.result() for f in futures]

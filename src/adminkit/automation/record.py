@@ -42,6 +42,8 @@ def to_record(request: RunRequest) -> dict[str, Any]:
         table = _table(request.actions) if request.bulk is not None else None
         record["actions"] = table if table is not None else [
             action.record() for action in request.actions]
+    if request.workers > 1:
+        record["workers"] = request.workers
     if request.bulk is not None:
         record["bulk"] = {"labels": _labels(request.bulk.labels),
                           "workers": request.bulk.workers, "force": request.bulk.force}
@@ -108,6 +110,7 @@ def from_record(record: dict[str, Any], *, run_id: str, profile: Profile | None,
     request = RunRequest(
         command=str(record["command"]), profile=profile, ticket=ticket, check=check,
         stop_on_error=bool(record.get("stop_on_error")), resume=run_id,
+        workers=int(record.get("workers", 1)),
         bulk=Bulk(labels=_unlabel(bulk["labels"]), workers=int(bulk["workers"]),
                   force=bool(bulk["force"])) if bulk else None)
     book = record.get("playbook")

@@ -48,3 +48,4 @@ class RunRequest:
     bulk: Bulk | None = None
     stop_on_error: bool = False
     resume: str | None = None  # the id of the run to finish
+    workers: int = 1  # actions run at once when there is no bulk pre-flight (one per host)

@@ -134,14 +134,18 @@ class RunService:
             runner = Runner(ctx, [JournalHook(journal, notes), *extra], done=done,
                             stop_on_error=request.stop_on_error, debug=self.debug,
                             planned=planned, unsettled=unsettled)
-            workers = request.bulk.workers if request.bulk else 1
+            workers = request.bulk.workers if request.bulk else request.workers
             report = runner.execute(actions(runner) if callable(actions) else actions,
                                     workers=workers)
             report.notices.extend(extra_notices)
             if pump is not None:
-                delivery = _delivery_notice(pump.finish())
+                delivered = pump.finish()
+                delivery = _delivery_notice(delivered)
                 if delivery:
                     report.notices.append(delivery)
+                if delivered.published and ref is not None:
+                    report.results.append(_published_result(ref, delivered.published))
+            report.notices.extend(_unsettled_notice(journal))
         finally:
             ctx.close()
             journal.close()
@@ -292,10 +296,12 @@ class RunService:
         """Deliver the run's notes while it goes on; what is left waits in the outbox."""
         from adminkit.tickets.outbox import Pump
         from adminkit.tickets.settings import ticket_settings
+        from adminkit.tickets.systems import note_limits
 
         cfg = ticket_settings(profile)
         seconds = cfg.flush_seconds if cfg else 5.0
-        return Pump(journal, system, run_id, limit=seconds, background=background)
+        return Pump(journal, system, run_id, limit=seconds, background=background,
+                    limits=note_limits(cfg))
 
 
 def _unsettled(journal: Journal, run_id: str) -> set[int]:
@@ -324,8 +330,34 @@ def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:
 
 def _delivery_notice(result: FlushReport) -> str | None:
     waiting = result.retrying + result.not_reached
-    if not (waiting or result.failed):
+    if not (waiting or result.failed or result.published):
         return None
+    published = (f", {result.published} internal note(s) went PUBLIC"
+                 if result.published else "")
     return (f"ticket: {result.delivered} of this run's note(s) delivered, {waiting} waiting, "
-            f"{result.failed} failed; `adminkit ticket outbox` shows them, "
+            f"{result.failed} failed{published}; `adminkit ticket outbox` shows them, "
             "`adminkit ticket flush` retries")
+
+
+def _published_result(ref: TicketRef, count: int) -> Result:
+    """An internal note the system made public fails the run (exit 3): it cannot be
+    taken back, and the account lacks a right someone must grant."""
+    from adminkit.core.errors import ExitCode
+    from adminkit.core.result import Status
+
+    return Result(action="ticket.note", target=str(ref), status=Status.FAILED,
+                  summary=f"{count} internal note(s) went public on {ref}",
+                  error="the ticket system made internal notes public: the account may "
+                        "not write internal notes (see `adminkit profile check`)",
+                  error_type="NotePublished", exit_code=int(ExitCode.CONNECTION))
+
+
+def _unsettled_notice(journal: Journal) -> list[str]:
+    """Notes that failed for good or went public, until a person acknowledges them."""
+    found = journal.unsettled_notes()
+    if not found:
+        return []
+    parts = [f"{n} {'went public' if status == 'published' else 'failed for good'}"
+             for status, n in sorted(found.items())]
+    return [f"ticket notes need a person: {', '.join(parts)}; `adminkit ticket outbox` "
+            "lists them, `adminkit ticket outbox --ack ID` once dealt with"]

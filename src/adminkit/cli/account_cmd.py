@@ -155,7 +155,9 @@ def show(ctx: typer.Context, login: Login) -> None:
             raise ValidationError(f"no account with the login {login!r}")
         groups = [g.name for g in directory.user_groups(entry)]
         protected = directory.protected_reason(entry, profile.policy)
-    row = {**entry.row(), "groups": groups, "protected": protected}
+        licences = {"licenses": directory.sku_names(entry)} \
+            if hasattr(directory, "sku_names") else {}  # Entra ID: Microsoft 365 licences
+    row = {**entry.row(), "groups": groups, **licences, "protected": protected}
     if state.output.value != "table":
         emit_rows(state, [row], list(row), json_data=row)
         return
@@ -281,6 +283,38 @@ def groups(
     _run(ctx, f"account groups {login}", [AccountGroups(params)])
 
 
+@app.command("licenses")
+def licenses(
+    ctx: typer.Context, login: Login,
+    add: Annotated[list[str] | None, typer.Option(
+        "--add", help="Assign this licence: SKU part number or id (repeat).")] = None,
+    remove: Annotated[list[str] | None, typer.Option(
+        "--remove", help="Take this licence away (repeat).")] = None,
+) -> None:
+    """Microsoft 365 licences of an Entra ID account (`account show` lists them).
+
+    Example: adminkit -p contoso account licenses jnovak --add ENTERPRISEPACK --remove EMS
+    """
+    from adminkit.accounts.actions.licenses import AccountLicenses, LicensesParams
+    from adminkit.cli.params import build
+
+    params = build(LicensesParams, login=login, add=add or [], remove=remove or [])
+    _run(ctx, f"account licenses {login}", [AccountLicenses(params)])
+
+
+@app.command("restore")
+def restore(ctx: typer.Context, login: Login) -> None:
+    """Bring a deleted Entra ID account back from deleted items (kept 30 days).
+
+    Example: adminkit -p contoso account restore jnovak
+    """
+    from adminkit.accounts.actions.base import LoginParams
+    from adminkit.accounts.actions.restore import RestoreAccount
+    from adminkit.cli.params import build
+
+    _run(ctx, f"account restore {login}", [RestoreAccount(build(LoginParams, login=login))])
+
+
 @app.command("move")
 def move(ctx: typer.Context, login: Login,
          ou: Annotated[str, typer.Option(help="Target OU / container DN.")]) -> None:
@@ -323,6 +357,8 @@ def delete(ctx: typer.Context, login: Login,
     """Soft-delete: disable, leave every group, move to quarantine, stamp the date.
 
     The groups removed are kept in the journal. `--hard` deletes the entry at once.
+    In Entra ID a soft delete goes to deleted items (`account restore` brings it back
+    within 30 days); `--hard` purges it from there too.
     """
     from adminkit.accounts.actions.delete import DeleteAccount, DeleteParams
     from adminkit.cli.params import build
@@ -355,6 +391,7 @@ class Report(StrEnum):
     DISABLED = "disabled"
     PASSWORD_EXPIRING = "password-expiring"  # noqa: S105 - a report name
     NEVER_LOGGED_IN = "never-logged-in"
+    LICENSED = "licensed"  # Entra ID
 
 
 @app.command("report")

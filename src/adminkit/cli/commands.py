@@ -70,6 +70,20 @@ def _built_in() -> dict[str, LazyCommand]:
         "group": LazyCommand("adminkit.cli.group_cmd:app", "Show groups and their members."),
         "ticket": LazyCommand("adminkit.cli.ticket_cmd:app",
                               "Ticket notes waiting in the outbox; the local ticket store."),
+        "printer": LazyCommand("adminkit.cli.print_cmd:printer_app",
+                               "Print queues: list, show, pause, resume, add, remove, "
+                               "defaults, test page."),
+        "job": LazyCommand("adminkit.cli.print_cmd:job_app",
+                           "Print jobs: list, cancel, hold, release, restart, move."),
+        "queue": LazyCommand("adminkit.cli.print_cmd:queue_app",
+                             "Clear a print queue in one request."),
+        "spooler": LazyCommand("adminkit.cli.print_cmd:spooler_app",
+                               "Restart a Windows print server's spooler."),
+        "host": LazyCommand("adminkit.cli.host_cmd:app",
+                            "The inventory's hosts: list, facts, check; run a command."),
+        "app": LazyCommand("adminkit.cli.app_cmd:app",
+                           "Install, upgrade, remove applications on hosts; versions per "
+                           "host."),
         "playbook": LazyCommand("adminkit.cli.playbook_cmd:app",
                                 "List, show and validate playbooks; print the schema for "
                                 "editors."),

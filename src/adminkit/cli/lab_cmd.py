@@ -18,7 +18,7 @@ app = typer.Typer(
     no_args_is_help=True)
 
 Servers = Annotated[list[str] | None, typer.Argument(
-    help="samba, slapd, cups, ssh, rt, smtp (default: all).", show_default=False)]
+    help="samba, slapd, cups, ssh, rt, smtp, redmine (default: all).", show_default=False)]
 LabDir = Annotated[Path | None, typer.Option(
     "--lab-dir", envvar="ADMINKIT_LAB_DIR",
     help="Lab state folder (default $XDG_STATE_HOME/adminkit/lab).")]
@@ -50,7 +50,8 @@ def install(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None)
 def up(ctx: typer.Context, servers: Servers = None, lab_dir: LabDir = None) -> None:
     """Install what is missing, start what is not running, wait until each answers.
 
-    Writes the profiles `lab` (Samba AD) and `lab-openldap`. Idempotent.
+    Writes the profiles `lab` (Samba AD) and `lab-openldap` (and `lab-redmine` once
+    Redmine is set up). Idempotent.
 
     Example: adminkit lab up samba rt
     """

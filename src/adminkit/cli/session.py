@@ -65,14 +65,14 @@ def bound_directory(state: GlobalState) -> Iterator[tuple[Profile, Directory]]:
 
 def execute(state: GlobalState, command: str, actions: Sequence[Action[Any]] = (), *,
             bulk: Bulk | None = None, playbook: PlaybookRequest | None = None,
-            stop_on_error: bool = False) -> RunReport:
+            stop_on_error: bool = False, workers: int = 1) -> RunReport:
     """Run actions (or a playbook) as one journaled run and render the report."""
     from adminkit.automation.request import RunRequest
 
     request = RunRequest(command=command, profile=profile_of(state, required=playbook is None),
                          actions=actions,
                          playbook=playbook, ticket=state.ticket, check=state.check,
-                         bulk=bulk, stop_on_error=stop_on_error)
+                         bulk=bulk, stop_on_error=stop_on_error, workers=workers)
     seen = _Ending()
     with seen.on_ctrl_c():
         return render(state, service_of(state).run(request, hooks=_hooks(state, seen)))

@@ -23,21 +23,40 @@ TicketId = Annotated[str, typer.Argument(
 @app.command("outbox")
 def outbox(ctx: typer.Context,
            status: Annotated[str | None, typer.Option(
-               help="pending, delivered or failed (default: all not delivered).")] = None
-           ) -> None:
-    """Notes that wait for delivery, or failed for good (missing ticket, refused login)."""
-    from adminkit.cli.output import emit_rows
+               help="pending, delivered, failed or published (default: all not delivered)."
+           )] = None,
+           ack: Annotated[list[int] | None, typer.Option(
+               "--ack", metavar="ID",
+               help="Acknowledge this failed or published note (by id; repeat the option "
+                    "for more): runs stop reporting it.")] = None) -> None:
+    """Notes that wait for delivery, failed for good (missing ticket, refused login, out of
+    attempts), or went public although they were internal (`published`).
+
+    Example: adminkit ticket outbox --status published; adminkit ticket outbox --ack 12
+    """
+    from adminkit.cli.output import console, emit_rows
     from adminkit.cli.session import open_journal
 
     state = state_of(ctx)
     journal = open_journal(state)
-    rows = journal.outbox(status) if status else [
-        r for r in journal.outbox() if r["status"] != "delivered"]
-    journal.close()
+    try:
+        if ack:
+            done = journal.acknowledge_notes(ack)
+            console(stderr=True).print(f"acknowledged {done} of {len(ack)} note(s)")
+            if done < len(ack):  # a typo in an id must not pass for done
+                console(stderr=True).print("the others are not failed or published notes, "
+                                           "or were acknowledged already", markup=False)
+                raise typer.Exit(2)
+            return
+        rows = journal.outbox(status) if status else [
+            r for r in journal.outbox() if r["status"] != "delivered"]
+    finally:
+        journal.close()
     for row in rows:
         row["ticket"] = f"{row['system']}:{row['ticket']}"
+        row["acknowledged"] = row.get("acknowledged") or ""
     emit_rows(state, rows, ["id", "run_id", "ticket", "status", "attempts", "next_attempt",
-                            "last_error"], title=f"outbox ({len(rows)})")
+                            "last_error", "acknowledged"], title=f"outbox ({len(rows)})")
 
 
 @app.command("flush")
@@ -57,19 +76,22 @@ def flush(ctx: typer.Context,
     from adminkit.cli.session import open_journal
     from adminkit.cli.state import OutputFormat
     from adminkit.tickets.outbox import flush as deliver
-    from adminkit.tickets.systems import opener
+    from adminkit.tickets.systems import limits, opener
 
     state = state_of(ctx)
     journal = open_journal(state)
     try:
         if retry_failed:
             journal.requeue_failed()
-        report = deliver(journal, opener(state.config_dir), deadline=deadline, backoff=not now)
+        report = deliver(journal, opener(state.config_dir), deadline=deadline, backoff=not now,
+                         limits=limits(state.config_dir))
     finally:
         journal.close()
     counts = {"delivered": report.delivered, "retrying": report.retrying,
               "failed": report.failed, "not_reached": report.not_reached,
               "waiting": report.waiting, "busy": report.busy}
+    if report.published:  # only then: the JSON shape of a flush stays as it was
+        counts["published"] = report.published
     if state.output is OutputFormat.JSON:
         write_json({**counts, "next_try": report.next_try.isoformat() if report.next_try
                     else None})
@@ -78,7 +100,12 @@ def flush(ctx: typer.Context,
                                   if v or k in ("delivered", "retrying", "failed")))
         if report.left:
             console(stderr=True).print(_still_waiting(report), markup=False)
-    if report.failed or report.left:
+        if report.published:
+            console(stderr=True).print(
+                f"{report.published} internal note(s) went PUBLIC: the account may not write "
+                "internal notes; `adminkit ticket outbox --status published` lists them",
+                markup=False)
+    if report.failed or report.left or report.published:
         raise typer.Exit(3)
 
 
@@ -134,8 +161,11 @@ def list_(ctx: typer.Context,
 @app.command("show")
 def show(ctx: typer.Context, ticket: Annotated[str, typer.Argument(
         help="A local ticket number, or a reference like rt:42 (with --profile).")]) -> None:
-    """A ticket with its notes: the local store's, or the profile's system's where it can
-    list them (Request Tracker)."""
+    """A ticket with its notes, every page of them: the local store's, or the profile's
+    system's (Request Tracker, Redmine, Jira, ServiceNow, Zammad, GLPI).
+
+    Example: adminkit --profile acme ticket show redmine:42 -o json
+    """
     from adminkit.cli.output import emit_rows
     from adminkit.cli.session import profile_of
     from adminkit.core.errors import UsageError

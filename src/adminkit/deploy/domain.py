@@ -5,5 +5,6 @@ from adminkit.core.domains import Domain
 DOMAIN = Domain(
     name="deploy",
     sections="adminkit.deploy.settings:SECTIONS",
+    actions="adminkit.deploy.actions:ACTIONS",
     probes="adminkit.deploy.health:probes",
 )

@@ -1,35 +1,97 @@
-"""The profile section the deploy domain owns: `inventory`."""
+"""The profile section the deploy domain owns: `inventory`.
+
+Hosts with their address, transport, groups and variables; how SSH logs in (strict
+known_hosts, a key or the agent, an optional jump host, sudo without a prompt in argv);
+how many hosts a run works on at once; which programs `host run` may start.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from adminkit.core.config import Profile, Settings
+
+# A host's name: what patterns, journal rows and notes call it (no glob characters, no
+# commas or `!`, so a pattern can never be mistaken for one).
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
 class SSHSettings(Settings):
     user: str
-    key_file: Path
-    known_hosts: Path
-    port: int = 22
+    key_file: Path | None = Field(None, description="private key; none: the SSH agent")
+    known_hosts: Path = Field(description="strict: a host missing or re-keyed is refused")
+    port: int = Field(22, ge=1, le=65535)
     sudo: bool = True
-    timeout: float = 10.0
+    sudo_password: str | None = Field(
+        None, description="secret reference (env:, file:, keyring:, prompt) for `sudo -S`, "
+                          "sent on stdin; none: sudo must not ask (NOPASSWD)")
+    jump_host: str | None = Field(None, description="host name from the inventory, or "
+                                                    "[user@]address[:port], to go through")
+    agent: bool = Field(False, description="also offer the SSH agent's keys")
+    timeout: float = Field(10.0, gt=0, description="seconds to connect and log in")
+    per_backend: int = Field(64, ge=1, description="SSH connections open at once, all hosts")
 
 
 class HostConfig(Settings):
     name: str
     address: str
-    port: int | None = None
+    port: int | None = Field(None, ge=1, le=65535)
     transport: Literal["ssh", "winrm"] = "ssh"
+    user: str | None = None  # overrides the transport's user
     groups: list[str] = Field(default_factory=list)
+    vars: dict[str, str | int | bool] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not HOST_NAME.fullmatch(value):
+            raise ValueError("a host name is letters, digits, '.', '_' and '-' (no glob "
+                             "characters, commas or '!'), at most 63")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: list[str]) -> list[str]:
+        for group in value:
+            if not GROUP_NAME.fullmatch(group):
+                raise ValueError(f"group {group!r}: letters, digits, '.', '_' and '-' only")
+        return value
+
+
+class RunPolicy(Settings):
+    """`host run`: off unless the profile allows it; then only the programs listed
+    (`*` for any), and with sudo only if `sudo` says so."""
+
+    allow: bool = False
+    programs: list[str] = Field(default_factory=list)
+    sudo: bool = False
 
 
 class InventoryConfig(Settings):
     ssh: SSHSettings | None = None
     hosts: list[HostConfig] = Field(default_factory=list)
+    forks: int = Field(20, ge=1, le=500, description="hosts worked on at once")
+    deadline: float = Field(600.0, gt=0, description="seconds one command may take on a "
+                                                     "host; then it is ended there")
+    refresh: Literal["when-needed", "always", "never"] = Field(
+        "when-needed", description="refresh the package index before planning an install "
+                                   "or upgrade (apt-get update): when the index does not "
+                                   "know a package, every time, or never")
+    run: RunPolicy = Field(default_factory=RunPolicy)
+
+    @model_validator(mode="after")
+    def _unique(self) -> InventoryConfig:
+        seen: set[str] = set()
+        for host in self.hosts:
+            if host.name in seen:
+                raise ValueError(f"host {host.name} is listed twice")
+            seen.add(host.name)
+        return self
 
 
 SECTIONS: dict[str, Any] = {"inventory": InventoryConfig}

@@ -78,15 +78,20 @@ CREATE TABLE IF NOT EXISTS outbox (
     internal     INTEGER NOT NULL,
     body         TEXT NOT NULL,
     status       TEXT NOT NULL DEFAULT 'pending'
-                 CHECK (status IN ('pending', 'delivered', 'failed')),
+                 CHECK (status IN ('pending', 'delivered', 'failed', 'published')),
     attempts     INTEGER NOT NULL DEFAULT 0,
     next_attempt TEXT NOT NULL,
     lease_until  TEXT,
     last_error   TEXT,
     remote_id    TEXT,
     created      TEXT NOT NULL,
-    delivered    TEXT
+    delivered    TEXT,
+    acknowledged TEXT
 )""", "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt)")
+# An outbox from before `published` (an internal note the system made public) and
+# `acknowledged` (a person has seen a failed or published note): rebuilt once.
+OUTBOX_COLUMNS = ("id, key, run_id, system, ticket, profile, internal, body, status, attempts, "
+                  "next_attempt, lease_until, last_error, remote_id, created, delivered")
 # Where keying began, under the key: keyed_from, key_id, keyed_mac; and what
 # `verify --restore` put back (restored:TIME). Append-only like the entries.
 META_TABLE = "CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -217,6 +222,7 @@ class Journal:
             else:  # only tables and indexes: a missing trigger is evidence, left for verify
                 for sql in TABLES:
                     self.db.execute(sql)
+                self._upgrade_outbox()
                 if self.key is None:
                     self._load_key(create="journal_meta" not in self.schema_names())
         except sqlite3.DatabaseError as exc:
@@ -252,6 +258,30 @@ class Journal:
             self.db.execute("ROLLBACK")
             raise
 
+    def _upgrade_outbox(self) -> None:
+        """The outbox is no evidence (rows change as notes are delivered): an old one is
+        copied into the current table, in one transaction."""
+        old = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()
+        if old is None or "'published'" in old[0]:
+            return
+        outbox_sql, index_sql = TABLES[4], TABLES[5]
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                again = self.db.execute(
+                    "SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()
+                if "'published'" not in again[0]:  # nobody was quicker
+                    self.db.execute("ALTER TABLE outbox RENAME TO outbox_old")
+                    self.db.execute(outbox_sql)
+                    self.db.execute(f"INSERT INTO outbox ({OUTBOX_COLUMNS}) "  # noqa: S608
+                                    f"SELECT {OUTBOX_COLUMNS} FROM outbox_old")
+                    self.db.execute("DROP TABLE outbox_old")
+                    self.db.execute(index_sql)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
     def schema_names(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
 
@@ -273,7 +303,8 @@ class Journal:
     def append_many(self, rows: Sequence[tuple[dict[str, Any] | None, dict[str, Any]]], *,
                     scrubbed: bool = False) -> list[int]:
         """Several (note, fields) rows, in order, in one transaction; their seqs.
-        `scrubbed`: their diff and detail went through redact already (Result.public)."""
+        `scrubbed`: their texts, diff and detail went through redact already
+        (Result.public)."""
         prepared = [(note, self._row(fields, scrubbed)) for note, fields in rows]
         seqs: list[int] = []
         ends: list[tuple[int, str, str]] = []
@@ -352,7 +383,8 @@ class Journal:
         row["idx"] = fields.get("idx")
         for key in ("summary", "error", "target", "diff", "detail"):
             if isinstance(row[key], str):
-                row[key] = redact(row[key])
+                if not scrubbed:  # Result.public() scrubbed it
+                    row[key] = redact(row[key])
             elif row[key] is None:
                 continue
             elif scrubbed:  # Result.public(): every string already scrubbed
@@ -418,19 +450,44 @@ class Journal:
                           delivered=datetime.now(UTC).isoformat(timespec="microseconds"),
                           lease_until=None)
 
-    def note_retry(self, note_id: int, error: str, next_attempt: datetime) -> None:
+    def note_retry(self, note_id: int, error: str, next_attempt: datetime, *,
+                   attempted: bool = True) -> None:
+        """Try again at `next_attempt`; `attempted` False: it was not tried this time (a
+        flush's deadline came first), which does not count towards its limit."""
         self._update_note(note_id, last_error=redact(error), lease_until=None,
                           next_attempt=next_attempt.isoformat(timespec="microseconds"),
-                          attempts_plus=1)
+                          attempts_plus=1 if attempted else 0)
 
     def note_failed(self, note_id: int, error: str) -> None:
         self._update_note(note_id, status="failed", last_error=redact(error), lease_until=None,
                           attempts_plus=1)
 
+    def note_published(self, note_id: int, remote_id: str, error: str) -> None:
+        """Posted, but public although it was to be internal: delivered, and a failure."""
+        self._update_note(note_id, status="published", remote_id=remote_id,
+                          delivered=datetime.now(UTC).isoformat(timespec="microseconds"),
+                          last_error=redact(error), lease_until=None, attempts_plus=1)
+
+    def unsettled_notes(self) -> dict[str, int]:
+        """Notes failed for good or published, that nobody has acknowledged: by status."""
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT status, count(*) FROM outbox WHERE status IN ('failed', 'published') "
+            "AND acknowledged IS NULL GROUP BY status")}
+
+    def acknowledge_notes(self, ids: Sequence[int]) -> int:
+        """A person has seen these failed or published notes: runs stop reporting them."""
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+        with self.lock:
+            cur = self.db.executemany(
+                "UPDATE outbox SET acknowledged = ? WHERE id = ? "
+                "AND status IN ('failed', 'published') AND acknowledged IS NULL",
+                [(stamp, int(i)) for i in ids])
+            return cur.rowcount
+
     def requeue_failed(self) -> int:
         with self.lock:
-            cur = self.db.execute("UPDATE outbox SET status = 'pending', next_attempt = ? "
-                                  "WHERE status = 'failed'",
+            cur = self.db.execute("UPDATE outbox SET status = 'pending', next_attempt = ?, "
+                                  "attempts = 0, acknowledged = NULL WHERE status = 'failed'",
                                   (datetime.now(UTC).isoformat(timespec="microseconds"),))
             return cur.rowcount
 

@@ -180,3 +180,30 @@ def require_port(host: str, port: int, server: str) -> None:
             f"{server}: {host}:{port} is already in use",
             hint="another server holds it: stop it (`adminkit lab down` if it is an older lab)",
         )
+
+
+def run_logged(argv: list[str], *, server: str, what: str, log: Path, cwd: Path,
+               env: dict[str, str]) -> None:
+    """Run a setup step with its output appended to `log`, timed; a failure names the log."""
+    import subprocess
+
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        out.write(f"$ {' '.join(argv)}\n".encode())
+        out.flush()
+        result = subprocess.run(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=out, check=False)
+        out.write(f"# exit {result.returncode} in {time.monotonic() - started:.1f}s\n".encode())
+    if result.returncode != 0:
+        raise LabError(f"{server}: {what} failed (exit {result.returncode})", hint=f"read {log}")
+
+
+def restore_copy(golden: Path, database: Path) -> None:
+    """Put the golden SQLite database back (the server stopped), its side files removed."""
+    import shutil
+
+    for extra in ("-journal", "-wal", "-shm"):
+        Path(f"{database}{extra}").unlink(missing_ok=True)
+    tmp = database.with_suffix(".tmp")
+    shutil.copyfile(golden, tmp)
+    tmp.replace(database)

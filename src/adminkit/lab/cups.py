@@ -335,3 +335,16 @@ def _copy_tree(src: Path, dst: Path) -> None:
             os.lchown(target, st.st_uid, st.st_gid)
             if not stat.S_ISLNK(st.st_mode):  # chown may clear set-id bits: put them back
                 target.chmod(stat.S_IMODE(st.st_mode))
+
+
+def extra_instance(lab_dir: Path, number: int) -> CupsServer:
+    """Another cupsd like the lab's, on 127.0.3.NUMBER:6310 with its state under
+    `lab_dir/cups-NUMBER`, for benchmarks that need many print servers. It has no
+    operator (the machine-wide user belongs to the lab's own instance) and is started
+    and stopped by PID like every lab server."""
+    if not 1 <= number <= 254:
+        raise LabError(f"cups: no extra instance {number} (1..254)")
+    cls = type(f"CupsServer{number}", (CupsServer,),
+               {"name": f"cups-{number}", "host": f"127.0.3.{number}", "operator": None})
+    server: CupsServer = cls(lab_dir)
+    return server

@@ -7,6 +7,7 @@ writes the `lab` and `lab-openldap` profiles pointing at the servers.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import os
@@ -32,14 +33,22 @@ SERVERS: dict[str, str] = {
     "ssh": "adminkit.lab.ssh:SshFleet",
     "rt": "adminkit.lab.rt:RequestTracker",
     "smtp": "adminkit.lab.smtp:SmtpSink",
+    "redmine": "adminkit.lab.redmine:RedmineServer",
+    "graph": "adminkit.lab.graph:GraphServer",
+    "winrm": "adminkit.lab.winrm:WinRMLab",
 }
 
 # Which profile a server's `directory` section belongs to; other sections go in both.
-DIRECTORY_PROFILE = {"samba": "lab", "slapd": "lab-openldap"}
+DIRECTORY_PROFILE = {"samba": "lab", "slapd": "lab-openldap", "graph": "lab-entra"}
 PROFILE_DESCRIPTIONS = {
     "lab": "The adminkit lab: Samba AD, CUPS, SSH hosts, Request Tracker, SMTP sink on loopback",
     "lab-openldap": "The adminkit lab with OpenLDAP as the directory",
+    "lab-entra": "The adminkit lab with Entra ID (the lab's Microsoft Graph fake) as the directory",
 }
+# A server whose sections make a profile of their own: a copy of another profile with
+# them on top (a second ticket system: one profile has one). Written once it is set up.
+OVERLAY_PROFILES = {"redmine": ("lab-redmine", "lab",
+                                "The adminkit lab with Redmine as the ticket system")}
 
 
 class Lab:
@@ -178,7 +187,7 @@ class Lab:
         }
         for name in SERVERS:
             server = self._installed_server(name)
-            if server is None or not server.is_set_up():
+            if server is None or not server.is_set_up() or name in OVERLAY_PROFILES:
                 continue
             for section, value in server.profile().items():
                 # a directory and its policy belong to that directory's profile only
@@ -187,6 +196,11 @@ class Lab:
                            and server.name in DIRECTORY_PROFILE else list(profiles))
                 for target in targets:
                     _merge(profiles[target], section, value)
+        for name, (overlay, under, text) in OVERLAY_PROFILES.items():
+            server = self._installed_server(name)
+            if server is not None and server.is_set_up():
+                profiles[overlay] = {**copy.deepcopy(profiles[under]), "description": text,
+                                     **server.profile()}
         return profiles
 
     def write_profiles(self) -> list[Path]:
@@ -217,6 +231,7 @@ def _merge(profile: dict[str, Any], section: str, value: Any) -> None:
     if isinstance(value, list):
         profile.setdefault(section, []).extend(value)
     elif isinstance(value, dict) and isinstance(profile.get(section), dict):
-        profile[section].update(value)
+        for key, item in value.items():  # two servers' hosts: one inventory with both
+            _merge(profile[section], key, item)
     else:
         profile[section] = value

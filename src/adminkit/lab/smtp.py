@@ -122,9 +122,10 @@ class SmtpSink(LabServer):
                 for path in self.message_files()]
 
 
-def make_tls(folder: Path) -> None:
-    """A CA of the sink's own and a certificate for 127.0.0.1 and localhost signed by it;
-    the keys 0600."""
+def make_tls(folder: Path, ips: tuple[str, ...] = ("127.0.0.1",),
+             ca_name: str = "adminkit lab SMTP CA") -> None:
+    """A CA of the sink's own and a certificate for `ips` and localhost signed by it;
+    the keys 0600. (The WinRM fake makes its own with the addresses of its hosts.)"""
     import datetime
     import ipaddress
     import os
@@ -141,8 +142,8 @@ def make_tls(folder: Path) -> None:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(name("adminkit lab SMTP CA"))
-          .issuer_name(name("adminkit lab SMTP CA")).public_key(ca_key.public_key())
+    ca = (x509.CertificateBuilder().subject_name(name(ca_name))
+          .issuer_name(name(ca_name)).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number())
           .not_valid_before(now - datetime.timedelta(minutes=5))
           .not_valid_after(now + datetime.timedelta(days=3650))
@@ -160,7 +161,8 @@ def make_tls(folder: Path) -> None:
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(days=825))
             .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                x509.DNSName("localhost"),
+                *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]),
                 critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),

@@ -5,5 +5,6 @@ from adminkit.core.domains import Domain
 DOMAIN = Domain(
     name="printing",
     sections="adminkit.printing.settings:SECTIONS",
+    actions="adminkit.printing.actions.registry:ACTIONS",
     probes="adminkit.printing.health:probes",
 )

@@ -17,6 +17,7 @@ class PrintServerConfig(Settings):
     password: SecretRef | None = None
     ca_file: Path | None = None
     insecure: bool = False
+    tls: bool = False  # IPP over TLS (CUPS); WinRM always uses HTTPS
 
 
 SECTIONS: dict[str, Any] = {"print_servers": list[PrintServerConfig]}

@@ -63,6 +63,18 @@ class Ticket:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
+class FoundNote(str):
+    """A note's id as `find_note` returns it, from a system that says whether the note is
+    internal: a redelivery that finds an earlier copy published records it so."""
+
+    internal: bool | None = None
+
+    def __new__(cls, value: str, *, internal: bool | None = None) -> FoundNote:
+        found = super().__new__(cls, value)
+        found.internal = internal
+        return found
+
+
 class TicketNotFound(UsageError):
     """The ticket does not exist, or the account may not see it: retrying will not help,
     and the reference is what to fix, so it is a usage error (exit 2) in every command."""
@@ -71,6 +83,16 @@ class TicketNotFound(UsageError):
 class Rejected(ConnectionFailed):
     """The system understood the request and refused it (rights, validation): retrying the
     same note will not help, so it waits as `failed` for a person."""
+
+
+class NotePublished(ConnectionFailed):
+    """The note was posted, but the system made it public although it was asked internal
+    (the account lacks the right): it cannot be taken back, so it is a failure of its own
+    kind, recorded as `published`, never as `delivered`. Exit 3 like a refused right."""
+
+    def __init__(self, message: str, *, remote_id: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.remote_id = remote_id
 
 
 class RetryLater(ConnectionFailed):

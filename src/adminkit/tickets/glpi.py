@@ -7,7 +7,12 @@ and is sent once more; a second refusal is a real authentication failure.
 
 Errors come as a JSON array `["ERROR_CODE", "message"]`. GLPI answers 401 both for bad
 credentials and for missing rights (`ERROR_RIGHT_MISSING`); the latter on a ticket means
-"no such ticket, or no right to see it", which retrying will not change.
+"no such ticket, or no right to see it", which retrying will not change. Any other coded
+4xx is a refusal retrying cannot fix either: 400 `ERROR_GLPI_ADD` on a follow-up to a
+closed ticket, or from a profile that may not add follow-ups, fails the note at once.
+
+A PHP notice or warning printed before the JSON (`display_errors` on a misconfigured
+server) does not make a successful answer a failure: the JSON after it is read.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef
-from adminkit.tickets.http import basic_auth, check, client, json_body, send
+from adminkit.tickets.base import Rejected, Ticket, TicketNotFound, TicketRef
+from adminkit.tickets.http import basic_auth, check, client, json_of, send
 from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
@@ -37,6 +43,10 @@ LOGIN_ERRORS = {"ERROR_GLPI_LOGIN", "ERROR_GLPI_LOGIN_USER_TOKEN", "ERROR_LOGIN_
                 "ERROR_LOGIN_WITH_CREDENTIALS_DISABLED", "ERROR_WRONG_APP_TOKEN_PARAMETER",
                 "ERROR_APP_TOKEN_PARAMETERS_MISSING", "ERROR_NOT_ALLOWED_IP"}
 JSON = {"Content-Type": "application/json"}  # GLPI asks for a Content-Type on every call
+# PHP's messages (HTML `<b>Notice</b>:` or plain `PHP Warning:`), and where JSON may
+# begin after them: at a line's start or after a `<br />`.
+PHP_MESSAGE = re.compile(r"\b(Notice|Warning|Deprecated)\b(</b>)?:")
+PHP_JSON_START = re.compile(r"(?:^|<br\s*/?>)\s*([\[{])", re.MULTILINE)
 
 
 def api_url(url: str) -> str:
@@ -52,11 +62,30 @@ def _number(ticket_id: str) -> int:
     return int(ticket_id)
 
 
+def glpi_json(response: httpx.Response, what: str) -> Any:
+    """The body as JSON, after any PHP notice GLPI printed before it; anything else that
+    is not JSON names its first line."""
+    try:
+        return json_of(response, what)
+    except ConnectionFailed:
+        text = response.text
+        for start in PHP_JSON_START.finditer(text):
+            prefix = text[:start.start(1)]
+            if PHP_MESSAGE.search(prefix):
+                try:
+                    data = json_of(response, what, text[start.start(1):])
+                except ConnectionFailed:
+                    continue
+                log.warning("%s: GLPI printed a PHP notice before its answer", what)
+                return data
+        raise
+
+
 def glpi_error(response: httpx.Response) -> tuple[str, str]:
     """(`ERROR_CODE`, message) from GLPI's error array, or ("", "") for another body."""
     try:
-        body = response.json()
-    except ValueError:
+        body = glpi_json(response, "GLPI")
+    except ConnectionFailed:
         return "", ""
     if isinstance(body, list) and body and isinstance(body[0], str):
         message = body[1] if len(body) > 1 and isinstance(body[1], str) else ""
@@ -101,7 +130,7 @@ class Glpi:
                                        hint="check tickets.token (the user's API token) and "
                                             "options.app_token in the profile")
         check(r, what)
-        data = r.json()
+        data = glpi_json(r, what)
         token = data.get("session_token") if isinstance(data, dict) else None
         if not token:
             raise ConnectionFailed(f"{what}: no session_token in GLPI's answer")
@@ -138,14 +167,24 @@ class Glpi:
             raise TicketNotFound(f"{what}: no such ticket ({code})")
         if r.status_code in (401, 404, 429) or r.status_code >= 500 or not code:
             check(r, what)
-        raise ConnectionFailed(f"{what}: GLPI {code}: {message}" if message
-                               else f"{what}: GLPI {code} (HTTP {r.status_code})")
+        # A coded 4xx: GLPI understood and refused; the same request will be refused again.
+        raise Rejected(f"{what}: GLPI {code}: {message}" if message
+                       else f"{what}: GLPI {code} (HTTP {r.status_code})")
 
     def _refused(self, r: httpx.Response, ticket_id: str, what: str) -> None:
         """GLPI answers 400 ERROR_GLPI_ADD/UPDATE both for a missing ticket and for other
-        refusals; asking for the ticket tells them apart."""
+        refusals (a closed ticket, a profile without the right); asking for the ticket
+        tells them apart."""
         if r.status_code == 400 and glpi_error(r)[0] in ("ERROR_GLPI_ADD", "ERROR_GLPI_UPDATE"):
-            self._ticket(ticket_id)
+            ticket = self._ticket(ticket_id)
+            status = STATUS_WORDS.get(int(str(ticket.get("status"))), "") \
+                if str(ticket.get("status", "")).isdecimal() else ""
+            code, message = glpi_error(r)
+            why = (f"the ticket is {status}" if status in ("solved", "closed") else
+                   "the account's GLPI profile may not add this (a follow-up right?)")
+            raise Rejected(f"{what}: GLPI {code}: {message or 'refused'} ({why})",
+                           hint="reopen the ticket, or give the API account's profile the "
+                                "right to add follow-ups")
         self._check(r, what)
 
     def close(self) -> None:
@@ -165,7 +204,8 @@ class Glpi:
         what = "GLPI: read the session"
         r = self._call("GET", "/getFullSession", what)
         self._check(r, what)
-        session = json_body(r, what).get("session")
+        data = glpi_json(r, what)
+        session = data.get("session") if isinstance(data, dict) else None
         if not isinstance(session, dict):
             raise ConnectionFailed(f"{what}: no session in GLPI's answer")
         # GLPI's own $_SESSION keys: glpiname is the login, glpiactiveprofile the profile
@@ -183,8 +223,10 @@ class Glpi:
                           "is_private": 1 if internal else 0}}
         r = self._call("POST", "/ITILFollowup", what, json=body)
         self._refused(r, ticket_id, what)
-        data = r.json()
-        return str(data.get("id", "")) if isinstance(data, dict) else ""
+        data = glpi_json(r, what)
+        if not isinstance(data, dict) or not data.get("id"):
+            raise ConnectionFailed(f"{what}: no follow-up id in GLPI's answer")
+        return str(data["id"])
 
     def followups(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every follow-up on the ticket, page by page (GLPI returns 50 unless asked)."""
@@ -196,7 +238,7 @@ class Glpi:
                            params={"range": f"{start}-{start + PAGE - 1}",
                                    "get_hateoas": "false"})
             self._check(r, what)
-            page = r.json()
+            page = glpi_json(r, what)
             if not isinstance(page, list):
                 break
             found.extend(item for item in page if isinstance(item, dict))
@@ -205,6 +247,13 @@ class Glpi:
             if len(page) < PAGE or (total is not None and start >= total):
                 break
         return found
+
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The ticket's follow-ups, oldest first, every page (`adminkit ticket show`)."""
+        return [{"time": f.get("date"), "author": f.get("users_id"),
+                 "internal": str(f.get("is_private")) == "1",
+                 "body": html.unescape(str(f.get("content") or ""))}
+                for f in self.followups(ticket_id)]
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         # GLPI stores follow-ups HTML-escaped; the marker has no characters that change.
@@ -218,7 +267,7 @@ class Glpi:
         r = self._call("GET", f"/Ticket/{_number(ticket_id)}", what,
                        params={"expand_dropdowns": "true", "get_hateoas": "false"})
         self._check(r, what)
-        data = r.json()
+        data = glpi_json(r, what)
         if not isinstance(data, dict):
             raise ConnectionFailed(f"{what}: unexpected answer from GLPI")
         return data

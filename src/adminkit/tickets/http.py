@@ -96,13 +96,31 @@ def check_login(response: httpx.Response, what: str, *, hint: str | None = None)
     check(response, what)
 
 
-def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:
-    """The body as JSON; a 2xx that is not JSON (a proxy's login page) is a failed call."""
+def first_line(response: httpx.Response) -> str:
+    """The body's first non-blank line, short and scrubbed, to show what came instead."""
+    from adminkit.core.secrets import redact
+
+    text = response.text if response.content else ""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return redact(line[:120]) or "an empty body"
+
+
+def json_of(response: httpx.Response, what: str, text: str | None = None) -> Any:
+    """The body (or `text`) as JSON; anything else (a proxy's login page, a PHP warning)
+    is a failed call that names the body's first line, never a ValueError."""
+    import json
+
     try:
-        data = response.json()
+        return json.loads(response.content if text is None else text)
     except ValueError:
-        raise ConnectionFailed(f"{what}: the answer was not JSON "
-                               f"({response.headers.get('Content-Type', 'no type')})") from None
+        kind = response.headers.get("Content-Type", "no type")
+        raise ConnectionFailed(f"{what}: the answer was not JSON (HTTP {response.status_code}, "
+                               f"{kind}): {first_line(response)}") from None
+
+
+def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:
+    """The body as JSON of the expected shape; a 2xx that is not JSON is a failed call."""
+    data = json_of(response, what)
     if not isinstance(data, shape):
         raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
                                f"{type(data).__name__}")

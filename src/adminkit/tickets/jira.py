@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
+from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -47,6 +47,7 @@ class Jira:
             raise UsageError(f"profile {profile.name}: Jira needs tickets.user and "
                              "tickets.password, or tickets.token", hint=CREDENTIALS)
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+        self.allow_public = cfg.allow_public_notes
 
     def close(self) -> None:
         self.http.close()
@@ -79,24 +80,51 @@ class Jira:
         # 404: no such request, not a service-desk request, or not visible;
         # 403: visible, but this account may not comment on it.
         check(r, what, missing=(403, 404))
-        return str(_json(r, what).get("id", ""))
+        comment = _json(r, what)
+        remote = str(comment.get("id", ""))
+        # "Customers can set comments to public visibility only": the answer says which.
+        if internal and comment.get("public") is True and not self.allow_public:
+            raise NotePublished(f"{what}: Jira made the comment public (comment {remote}): "
+                                "the account is a customer of the service desk, not an agent",
+                                remote_id=remote,
+                                hint="make the account an agent of the service project, or "
+                                     "set tickets.allow_public_notes: true")
+        return remote
 
-    def find_note(self, ticket_id: str, marker: str) -> str | None:
+    def comments(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Every comment on the request, public and internal, page by page to the last."""
         key = self._key(ticket_id)
         what = f"Jira {key}: read comments"
+        found: list[dict[str, Any]] = []
         start = 0
         while True:
             r = send(partial(self.http.get, f"/rest/servicedeskapi/request/{key}/comment",
                              params={"start": start, "limit": PAGE}), what)
             check(r, what, missing=(403, 404))
             page = _json(r, what)
-            values = page.get("values") or []
-            for comment in values:
-                if isinstance(comment, dict) and marker in str(comment.get("body", "")):
-                    return str(comment.get("id"))
+            values = [c for c in page.get("values") or [] if isinstance(c, dict)]
+            found += values
             if page.get("isLastPage", True) or not values:
-                return None
+                return found
             start += len(values)
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        for comment in self.comments(ticket_id):
+            if marker in str(comment.get("body", "")):
+                return FoundNote(str(comment.get("id")), internal=None if self.allow_public
+                                 else comment.get("public") is False)
+        return None
+
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The request's comments, oldest first (`adminkit ticket show`)."""
+        out = []
+        for c in self.comments(ticket_id):
+            created, author = c.get("created"), c.get("author")
+            out.append({"time": created.get("iso8601") if isinstance(created, dict) else None,
+                        "author": author.get("displayName") if isinstance(author, dict)
+                        else None, "internal": c.get("public") is False,
+                        "body": str(c.get("body", ""))})
+        return out
 
     def get(self, ticket_id: str) -> Ticket:
         key = self._key(ticket_id)

@@ -3,13 +3,22 @@
 Notes wait in the journal database's outbox. A flush leases the due ones (so two
 flushers never post the same note); for a note an earlier attempt may already have
 posted (a crash between posting and recording), it looks on the ticket for the copy
-by its marker first; then it posts and records the outcome. Transient trouble (rate
-limits, 5xx, a server that is down) is retried later; a missing ticket or refused
-credentials wait as `failed` for a person.
+by its marker first; then it posts and records the outcome.
+
+It gives up honestly. A permanent refusal (a missing ticket, refused credentials, a
+coded 4xx that retrying cannot fix) fails at once with the system's reason. Transient
+trouble (rate limits, 5xx, a server that is down, an answer that is not what the API
+documents) is retried with backoff, up to the profile's limit of attempts and age
+(`tickets.note_attempts`, `tickets.note_max_hours`); then the note fails. An internal
+note the system made public is `published`: delivered, and a failure of its own kind.
+Every note that ends failed or published leaves a journal row, and stays in every
+run's summary until a person acknowledges it (`adminkit ticket outbox --ack ID`).
+Nothing one note does stops the delivery of the others.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -18,11 +27,31 @@ from datetime import UTC, datetime, timedelta
 
 from adminkit.core.errors import AdminkitError, AuthenticationFailed, UsageError
 from adminkit.journal.store import Journal
-from adminkit.tickets.base import Rejected, RetryLater, TicketNotFound, TicketSystem
+from adminkit.tickets.base import (
+    NotePublished,
+    Rejected,
+    RetryLater,
+    TicketNotFound,
+    TicketRef,
+    TicketSystem,
+)
 
+log = logging.getLogger("adminkit.tickets.outbox")
 BACKOFF_FIRST = 5.0
 BACKOFF_MAX = 3600.0
 Opener = Callable[[str | None, str], TicketSystem]  # (profile name, system kind) -> backend
+PERMANENT = (TicketNotFound, Rejected, AuthenticationFailed, UsageError)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When retrying stops: after this many attempts, or once the note is this old."""
+
+    attempts: int = 25  # with the backoff: about 18 hours of trying
+    age: timedelta = timedelta(hours=72)
+
+
+LimitsOf = Callable[[str | None], Limits]  # profile name -> its limits
 
 
 def backoff(attempts: int, retry_after: float | None) -> float:
@@ -38,6 +67,7 @@ class FlushReport:
     retrying: int = 0
     failed: int = 0
     not_reached: int = 0  # left for later because the deadline came
+    published: int = 0  # posted, but public although asked internal
     waiting: int = 0  # not tried now: their backoff has not run out (`flush --now` tries them)
     busy: int = 0  # held by another process delivering them right now
     next_try: datetime | None = None  # when the earliest of those still pending is due
@@ -49,26 +79,32 @@ class FlushReport:
 
 
 def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None,
-          run_id: str | None = None, close: bool = True, backoff: bool = True) -> FlushReport:
+          run_id: str | None = None, close: bool = True, backoff: bool = True,
+          limits: LimitsOf | None = None) -> FlushReport:
     """Deliver due notes (of one run, if given) until done or `deadline` seconds passed,
     and say what is left and when it is due. `backoff` off: deliver every pending note
-    now. `close`: close the systems opened for it (not when they are lent by a run)."""
+    now. `close`: close the systems opened for it (not when they are lent by a run).
+    `limits`: each note's profile's retry limits (default `Limits()`)."""
     started = time.monotonic()
     report = FlushReport()
     systems: dict[tuple[str | None, str], TicketSystem] = {}
+    limits_of = limits or (lambda _profile: Limits())
     tried: set[int] = set()
     try:
         for note in journal.claim_due(datetime.now(UTC), run_id=run_id, backoff=backoff):
             tried.add(int(note["id"]))
             if deadline is not None and time.monotonic() - started > deadline:
                 journal.note_retry(note["id"], note["last_error"] or "not reached yet",
-                                   datetime.now(UTC))
+                                   datetime.now(UTC), attempted=False)
                 report.not_reached += 1
                 continue
-            _deliver_one(journal, note, systems, open_system, report)
+            _deliver_one(journal, note, systems, open_system, report, limits_of)
     finally:
         for system in systems.values() if close else ():
-            system.close()
+            try:
+                system.close()
+            except Exception as exc:  # noqa: BLE001 - closing never undoes a delivery
+                log.debug("closing the ticket system failed: %s", type(exc).__name__)
     _left(journal, run_id, tried, report)
     return report
 
@@ -89,7 +125,8 @@ def _left(journal: Journal, run_id: str | None, tried: set[int], report: FlushRe
 
 
 def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[str | None, str],
-                 TicketSystem], open_system: Opener, report: FlushReport) -> None:
+                 TicketSystem], open_system: Opener, report: FlushReport,
+                 limits_of: LimitsOf) -> None:
     note_id = int(str(note["id"]))
     attempts = int(str(note["attempts"]))
     key = (note["profile"] if isinstance(note["profile"], str) else None, str(note["system"]))
@@ -101,21 +138,68 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         # Only an earlier attempt (failed, or cut off while it held the lease) can have
         # posted this note already; a first attempt needs no look at the ticket.
         tried = attempts > 0 or note["lease_until"] is not None
-        remote = (system.find_note(ticket, body.split(" ", 1)[0]) if tried else None) or \
-            system.add_note(ticket, body, internal=bool(note["internal"]))
-        journal.note_delivered(note_id, remote)
+        found = system.find_note(ticket, body.split(" ", 1)[0]) if tried else None
+        if found and note["internal"] and getattr(found, "internal", None) is False:
+            raise NotePublished(f"{ticket}: the copy an earlier attempt posted is public",
+                                remote_id=str(found))
+        remote = found or system.add_note(ticket, body, internal=bool(note["internal"]))
+        journal.note_delivered(note_id, str(remote))
         report.delivered += 1
+    except NotePublished as exc:
+        journal.note_published(note_id, exc.remote_id, exc.message)
+        _journal_row(journal, note, "published", exc.message)
+        report.published += 1
+    except PERMANENT as exc:
+        _give_up(journal, note, exc.message, report)
     except RetryLater as exc:
-        when = datetime.now(UTC) + timedelta(seconds=backoff(attempts, exc.retry_after))
-        journal.note_retry(note_id, exc.message, when)
-        report.retrying += 1
-    except (TicketNotFound, Rejected, AuthenticationFailed, UsageError) as exc:
-        journal.note_failed(note_id, exc.message)
-        report.failed += 1
+        _retry(journal, note, exc.message, exc.retry_after, report, limits_of)
     except AdminkitError as exc:  # other connection trouble: transient
-        when = datetime.now(UTC) + timedelta(seconds=backoff(attempts, None))
-        journal.note_retry(note_id, exc.message, when)
-        report.retrying += 1
+        _retry(journal, note, exc.message, None, report, limits_of)
+    except Exception as exc:  # a backend's bug must not stop the others
+        log.debug("delivering note %s", note_id, exc_info=True)
+        first = (str(exc).splitlines() or [""])[0][:200]
+        _retry(journal, note, f"unexpected {type(exc).__name__}: {first}", None, report,
+               limits_of)
+
+
+def _retry(journal: Journal, note: dict[str, object], error: str, retry_after: float | None,
+           report: FlushReport, limits_of: LimitsOf) -> None:
+    """Later, with backoff; or failed, once the note is out of attempts or too old."""
+    attempts = int(str(note["attempts"])) + 1
+    limits = limits_of(note["profile"] if isinstance(note["profile"], str) else None)
+    age = datetime.now(UTC) - datetime.fromisoformat(str(note["created"]))
+    if attempts >= limits.attempts or age >= limits.age:
+        hours = age.total_seconds() / 3600
+        _give_up(journal, note, f"gave up after {attempts} attempt(s) over {hours:.1f} h: "
+                                f"{error}", report)
+        return
+    when = datetime.now(UTC) + timedelta(seconds=backoff(attempts - 1, retry_after))
+    journal.note_retry(int(str(note["id"])), error, when)
+    report.retrying += 1
+
+
+def _give_up(journal: Journal, note: dict[str, object], error: str,
+             report: FlushReport) -> None:
+    journal.note_failed(int(str(note["id"])), error)
+    _journal_row(journal, note, "failed", error)
+    report.failed += 1
+
+
+def _journal_row(journal: Journal, note: dict[str, object], what: str, error: str) -> None:
+    """A lasting trace in the journal (the outbox row changes; the journal does not)."""
+    from adminkit.core.run import current_operator
+
+    ref = TicketRef(str(note["system"]), str(note["ticket"]))
+    summary = (f"note {note['id']} on {ref}: internal note went public" if what == "published"
+               else f"note {note['id']} on {ref}: not delivered, failed for good")
+    try:
+        journal.append(kind="action", run_id=str(note["run_id"]), idx=None,
+                       operator=current_operator(), profile=note["profile"], ticket=str(ref),
+                       mode="apply", action="ticket.note", target=str(ref), status="failed",
+                       summary=summary, error=error, detail={"note": note["key"],
+                                                             "outbox": what})
+    except AdminkitError as exc:  # the outbox row still says it; never stop delivering
+        log.warning("could not journal %s: %s", summary, exc.message)
 
 
 class Pump:
@@ -129,10 +213,12 @@ class Pump:
     """
 
     def __init__(self, journal: Journal, system: TicketSystem, run_id: str, *, limit: float,
-                 interval: float = 0.2, background: bool = True) -> None:
+                 interval: float = 0.2, background: bool = True,
+                 limits: Limits | None = None) -> None:
         import threading
 
         self.journal, self.system, self.run_id, self.limit = journal, system, run_id, limit
+        self.limits = limits or Limits()
         self.interval = interval
         self.started = time.monotonic()
         self.stop = threading.Event()
@@ -149,16 +235,20 @@ class Pump:
 
     def _flush(self, deadline: float | None = None) -> FlushReport:
         return flush(self.journal, self.open_system, deadline=deadline, run_id=self.run_id,
-                     close=False)
+                     close=False, limits=lambda _profile: self.limits)
 
     def _loop(self) -> None:
         while not self.stop.is_set():
-            self._add(self._flush())
+            try:
+                self._add(self._flush())
+            except Exception:  # the journal busy, say: try again next round
+                log.debug("background note delivery", exc_info=True)
             self.stop.wait(self.interval)
 
     def _add(self, part: FlushReport) -> None:
         self.report.delivered += part.delivered
         self.report.failed += part.failed
+        self.report.published += part.published
 
     def finish(self) -> FlushReport:
         elapsed = time.monotonic() - self.started

@@ -7,8 +7,15 @@ returns "" rather than an error (a retry would find the note by its marker anywa
 
 Redmine drops `private_notes` without a word when the account lacks the "Set notes as
 private" permission, and the note then goes public (and is mailed to watchers). The
-read-back notices this and logs a warning; grant that permission to the API account.
-`ping` checks it ahead: the account's roles in its projects, and whether they have it.
+read-back notices this and raises `NotePublished`: the outbox records the note as
+`published`, never as delivered. `ping` (and so `profile check`) fails ahead of it: the
+account's roles in its projects, and whether they have it, unless the profile says
+`allow_public_notes: true`.
+
+Two more silences: with the REST API switched off Redmine answers 403 with an empty
+body to every call, which is told apart from a hidden issue by asking who is signed in;
+and a role without a workflow transition has its `status_id` ignored with a 204, so a
+status change is read back.
 """
 
 from __future__ import annotations
@@ -18,9 +25,25 @@ import mimetypes
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import AdminkitError, ConnectionFailed, UsageError
-from adminkit.tickets.base import Ticket, TicketRef
-from adminkit.tickets.http import basic_auth, check, check_login, client, json_body, send
+from adminkit.core.errors import AdminkitError, AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.tickets.base import (
+    FoundNote,
+    NotePublished,
+    Rejected,
+    RetryLater,
+    Ticket,
+    TicketRef,
+)
+from adminkit.tickets.http import (
+    basic_auth,
+    check,
+    check_login,
+    client,
+    first_line,
+    json_body,
+    json_of,
+    send,
+)
 from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
@@ -29,6 +52,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("adminkit.tickets.redmine")
 MISSING = (403, 404)  # Redmine answers 403 for an issue the account may not see or edit
 PRIVATE_NOTES = "set_notes_private"  # the role permission "Set notes as private"
+REST_HINT = ("an administrator must enable Administration > Settings > API > 'Enable REST "
+             "web service'")
+PUBLIC_HINT = ("give the account's role 'Set notes as private' (Administration > Roles and "
+               "permissions), or set tickets.allow_public_notes: true to accept public notes")
 
 
 def _errors(response: httpx.Response) -> str:
@@ -42,8 +69,8 @@ def _errors(response: httpx.Response) -> str:
 
 
 def _checked(response: httpx.Response, what: str) -> None:
-    if response.status_code == 422:
-        raise ConnectionFailed(f"{what}: Redmine refused it: {_errors(response) or 'HTTP 422'}")
+    if response.status_code == 422:  # validation: the same request is refused again
+        raise Rejected(f"{what}: Redmine refused it: {_errors(response) or 'HTTP 422'}")
     check(response, what, missing=MISSING)
 
 
@@ -74,6 +101,7 @@ class Redmine:
                              "or user+password")
         self.http = client(profile, cfg, headers)
         self._statuses: dict[str, int] | None = None
+        self.allow_public = cfg.allow_public_notes
 
     def close(self) -> None:
         self.http.close()
@@ -85,6 +113,9 @@ class Redmine:
         what = "Redmine: current user"
         r = send(lambda: self.http.get("/users/current.json",
                                        params={"include": "memberships"}), what)
+        if r.status_code == 403 and not r.content:
+            raise AuthenticationFailed(f"{what}: Redmine answered 403 with an empty body: its "
+                                       "REST API is switched off", hint=REST_HINT)
         check_login(r, what, hint="tickets.token must be the account's API access key (My "
                                   "account), and Administration > Settings > API must "
                                   "enable the REST web service")
@@ -98,16 +129,18 @@ class Redmine:
         if user.get("admin"):
             return f"{text}, an administrator (may set notes private everywhere)"
         memberships = [m for m in user.get("memberships") or [] if isinstance(m, dict)]
+        if not memberships:  # what it may do then is the Non member role's: not readable
+            return (f"{text}; warning: the account is a member of no project: whether its "
+                    "notes can be private depends on the Non member role")
         warning = self._private_notes_warning(memberships)
+        if warning and self.allow_public:
+            return f"{text}; warning: {warning} (accepted: tickets.allow_public_notes)"
         if warning:
-            return f"{text}; warning: {warning}"
+            raise ConnectionFailed(f"{text}, but it {warning}", hint=PUBLIC_HINT)
         return f"{text}, may set notes private in {len(memberships)} project(s)"
 
     def _private_notes_warning(self, memberships: list[dict[str, Any]]) -> str | None:
         """Projects where none of the account's roles may set notes private, in words."""
-        if not memberships:
-            return ("the account is a member of no project: whether its notes can be "
-                    "private depends on the Non member role")
         roles: dict[int, bool] = {}
         for membership in memberships:
             for role in membership.get("roles") or []:
@@ -132,24 +165,40 @@ class Redmine:
         if not public:
             return None
         shown = ", ".join(public[:5]) + (f" and {len(public) - 5} more" if len(public) > 5 else "")
-        return (f"may not set notes private in {shown}: notes there would go public; grant "
-                "its role 'Set notes as private'")
+        return (f"may not set notes private in {shown}: its internal notes there would go "
+                "public (role permission 'Set notes as private')")
 
     def _issue(self, ticket_id: str, *, journals: bool = False) -> dict[str, Any]:
         what = f"Redmine issue {ticket_id}"
         params = {"include": "journals"} if journals else {}
         r = send(lambda: self.http.get(f"/issues/{_number(ticket_id)}.json", params=params), what)
-        _checked(r, what)
-        data = r.json()
-        issue = data.get("issue") if isinstance(data, dict) else None
+        self._check_issue(r, what)
+        data = json_body(r, what)
+        issue = data.get("issue")
         if not isinstance(issue, dict):
             raise ConnectionFailed(f"{what}: unexpected answer from Redmine")
         return issue
 
+    def _check_issue(self, r: httpx.Response, what: str) -> None:
+        """As `_checked`, but a bare 403 is told apart: the REST API switched off (then
+        "who am I" is refused too), or an issue the account may not see."""
+        if r.status_code == 403 and not r.content:
+            me = send(lambda: self.http.get("/users/current.json"), what)
+            if me.status_code == 403:
+                raise AuthenticationFailed(f"{what}: Redmine answered 403 with an empty body "
+                                           "to every call: its REST API is switched off",
+                                           hint=REST_HINT)
+        _checked(r, what)
+
     def _update(self, ticket_id: str, issue: dict[str, Any], what: str) -> None:
         r = send(lambda: self.http.put(f"/issues/{_number(ticket_id)}.json", json={"issue": issue}),
                  what)
-        _checked(r, what)
+        self._check_issue(r, what)
+        if r.status_code != 204 and r.content:  # Redmine answers 204 No Content
+            json_of(r, what)  # a proxy's page instead: say so with its first line
+            if r.status_code != 200:
+                raise ConnectionFailed(f"{what}: unexpected answer from Redmine (HTTP "
+                                       f"{r.status_code}): {first_line(r)}")
 
     def journals(self, ticket_id: str) -> list[dict[str, Any]]:
         found = self._issue(ticket_id, journals=True).get("journals") or []
@@ -157,26 +206,45 @@ class Redmine:
 
     # -- the protocol -----------------------------------------------------------------
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
-        """Post the note; return the new journal's id, read back (Redmine answers 204)."""
+        """Post the note; return the new journal's id, read back (Redmine answers 204),
+        and whether Redmine kept it private. Not found on the issue: try again later
+        (the redelivery looks for it by its marker first)."""
         what = f"Redmine issue {ticket_id}: {'private' if internal else 'public'} note"
         self._update(ticket_id, {"notes": text, "private_notes": internal}, what)
         try:
             journals = self.journals(ticket_id)
         except AdminkitError as exc:
-            log.debug("%s: posted, but reading its id back failed: %s", what, exc.message)
-            return ""
+            raise RetryLater(f"{what}: posted, but reading it back failed: {exc.message}") \
+                from None
         for journal in reversed(journals):
             if _same(str(journal.get("notes") or ""), text):
-                if internal and not journal.get("private_notes"):
-                    log.warning("%s: Redmine made the note public; give the API account the "
-                                "'Set notes as private' permission", what)
-                return str(journal.get("id", ""))
-        return ""
+                remote = str(journal.get("id", ""))
+                if internal and not journal.get("private_notes") and not self.allow_public:
+                    raise NotePublished(f"{what}: Redmine made the note public (journal "
+                                        f"{remote}): the account may not set notes private",
+                                        remote_id=remote, hint=PUBLIC_HINT)
+                return remote
+        raise RetryLater(f"{what}: Redmine answered, but the note is not on the issue")
+
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The issue's notes, oldest first (`adminkit ticket show`): Redmine returns every
+        journal in one answer; journals that only changed fields are left out."""
+        out = []
+        for journal in self.journals(ticket_id):
+            if not journal.get("notes"):
+                continue
+            user = journal.get("user")
+            out.append({"time": journal.get("created_on"),
+                        "author": user.get("name") if isinstance(user, dict) else None,
+                        "internal": bool(journal.get("private_notes")),
+                        "body": str(journal["notes"])})
+        return out
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         for journal in self.journals(ticket_id):
             if marker in str(journal.get("notes") or ""):
-                return str(journal.get("id"))
+                return FoundNote(str(journal.get("id")), internal=None if self.allow_public
+                                 else bool(journal.get("private_notes")))
         return None
 
     def get(self, ticket_id: str) -> Ticket:
@@ -200,9 +268,8 @@ class Redmine:
         if self._statuses is None:
             what = "Redmine: issue statuses"
             r = send(lambda: self.http.get("/issue_statuses.json"), what)
-            _checked(r, what)
-            data = r.json()
-            items = data.get("issue_statuses") if isinstance(data, dict) else None
+            self._check_issue(r, what)
+            items = json_body(r, what).get("issue_statuses")
             self._statuses = {str(s["name"]).lower(): int(s["id"]) for s in items or []
                               if isinstance(s, dict) and "name" in s and "id" in s}
         return self._statuses
@@ -214,8 +281,15 @@ class Redmine:
         if status_id is None:
             raise UsageError(f"Redmine has no issue status {status!r}",
                              hint="known: " + ", ".join(sorted(known)) if known else None)
-        self._update(ticket_id, {"status_id": status_id},
-                     f"Redmine issue {ticket_id}: status {status}")
+        what = f"Redmine issue {ticket_id}: status {status}"
+        self._update(ticket_id, {"status_id": status_id}, what)
+        now = self._issue(ticket_id).get("status")
+        if not isinstance(now, dict) or now.get("id") != status_id:
+            name = now.get("name") if isinstance(now, dict) else "?"
+            raise Rejected(f"{what}: Redmine kept the status {name!r}: the account's role has "
+                           "no workflow transition to it (Redmine ignores it silently)",
+                           hint="allow the transition for the account's role and tracker "
+                                "in Administration > Workflow")
 
     def attach(self, ticket_id: str, filename: str, data: bytes) -> None:
         """Upload the bytes for a token, then attach the token to the issue."""
@@ -224,9 +298,8 @@ class Redmine:
                                         content=data,
                                         headers={"Content-Type": "application/octet-stream"}),
                  what)
-        _checked(r, what)
-        body = r.json()
-        upload = body.get("upload") if isinstance(body, dict) else None
+        self._check_issue(r, what)
+        upload = json_body(r, what).get("upload")
         if not isinstance(upload, dict) or not upload.get("token"):
             raise ConnectionFailed(f"{what}: no upload token in Redmine's answer")
         content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"

@@ -65,7 +65,7 @@ class RequestTracker:
         what = f"RT ticket {ticket_id}: search notes"
         r = send(lambda: self.http.get("/transactions", params={"query": query}), what)
         check(r, what)
-        items = r.json().get("items") or []
+        items = json_body(r, what).get("items") or []
         return str(items[0]["id"]) if items else None
 
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:
@@ -128,7 +128,7 @@ class RequestTracker:
         what = f"RT ticket {ticket_id}"
         r = send(lambda: self.http.get(f"/ticket/{ticket_id}"), what)
         check(r, what, missing=(403, 404))
-        data: dict[str, Any] = r.json()
+        data: dict[str, Any] = json_body(r, what)
         requestors = data.get("Requestor") or []
         fields = {cf.get("name"): (cf.get("values") or [None])[0]
                   for cf in data.get("CustomFields") or []}

@@ -14,7 +14,9 @@ with a move to Resolved/Closed, e.g. {"close_code": "Solution provided", "close_
 the status is given as a word, stored values when it is a number), `find_notes_in`
 ("journal", the sys_journal_field table, default; or "record": the journal fields'
 display text, for an account that may not read sys_journal_field).
-Auth: user+password is Basic; token is a Bearer OAuth access token.
+Auth: user+password is Basic; client_id + client_secret are OAuth client credentials,
+each request carrying a bearer token fetched and renewed as it expires (`tickets.oauth`);
+token is a fixed Bearer OAuth access token (it expires: 30 minutes by default).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ REQUESTER = {"incident": "caller_id", "sc_request": "requested_for",
              "sc_req_item": "requested_for", "change_request": "requested_by"}
 DONE_STATES = {"6", "7", "resolved", "closed"}  # out-of-box task states that end the work
 JOURNALS = "work_notes,comments"
+PAGE = 100  # journal entries per request when listing notes
 TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,79}")
 
 
@@ -79,14 +82,26 @@ class ServiceNow:
         cfg = ticket_settings(profile)
         assert cfg is not None
         self.user: str | None = None  # known for Basic only: a token names no user here
-        if cfg.user and cfg.password:
+        oauth = None
+        if cfg.client_id and cfg.client_secret:
+            from adminkit.tickets.oauth import ClientCredentials
+
+            oauth = ClientCredentials(
+                f"{(cfg.url or '').rstrip('/')}/oauth_token.do",
+                profile.secret(cfg.client_id, "ServiceNow OAuth client id"),
+                profile.secret(cfg.client_secret, "ServiceNow OAuth client secret"),
+                "ServiceNow")
+            auth = ""
+        elif cfg.user and cfg.password:
             auth = basic_auth(profile, cfg, "ServiceNow password")
             self.user = cfg.user
         elif cfg.token:
             auth = f"Bearer {profile.secret(cfg.token, 'ServiceNow OAuth token').reveal()}"
         else:
             raise UsageError(f"profile {profile.name}: ServiceNow needs tickets.user and "
-                             "tickets.password, or tickets.token (an OAuth access token)")
+                             "tickets.password, tickets.client_id and tickets.client_secret "
+                             "(OAuth client credentials), or tickets.token (an OAuth access "
+                             "token)")
         opts = cfg.options
         self.table = opts.get("table")
         self.tables = {**TABLES, **{str(k).upper(): v for k, v in
@@ -102,7 +117,11 @@ class ServiceNow:
             raise UsageError(f"profile {profile.name}: tickets.options.find_notes_in must be "
                              "journal or record")
         self._records: dict[str, tuple[str, str]] = {}
-        self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+        headers = {"Accept": "application/json", **({"Authorization": auth} if auth else {})}
+        self.http = client(profile, cfg, headers)
+        if oauth is not None:
+            self.http.auth = oauth
+        self.oauth = oauth
 
     def close(self) -> None:
         self.http.close()
@@ -112,7 +131,7 @@ class ServiceNow:
         ticket table: both through the Table API, as every other call."""
         hint = ("tickets.user and tickets.password of a ServiceNow account with web service "
                 "access, or tickets.token: a current OAuth access token")
-        who = "OAuth token accepted"
+        who = "OAuth client credentials accepted" if self.oauth else "OAuth token accepted"
         if self.user:
             user = self.user
             what = f"ServiceNow: user {user}"
@@ -138,7 +157,26 @@ class ServiceNow:
         if not _no_record(r):  # an empty (or hidden) table: still readable
             check_login(r, what, hint=hint)
             _result(r, what, list)
-        return f"ServiceNow Table API: {who}, table {table} readable"
+        return f"ServiceNow Table API: {who}, table {table} readable{self._journal_readable()}"
+
+    def _journal_readable(self) -> str:
+        """De-duplication reads sys_journal_field; a read ACL there hides every row without
+        an error, so one row must come back (every instance has journal entries)."""
+        if self.find_in == "record":
+            return ""
+        what = "ServiceNow: read sys_journal_field"
+        r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
+            "sysparm_limit": 1, "sysparm_fields": "sys_id"}), what)
+        rows = [] if r.status_code in (403, 404) else _result(r, what, list)
+        if r.status_code != 403 and r.status_code != 404:
+            check(r, what)
+        if not rows:
+            raise ConnectionFailed(f"{what}: the account sees no journal entries: notes "
+                                   "cannot be read back, so a redelivery could not tell "
+                                   "whether a note is already there",
+                                   hint="give the account read access to sys_journal_field, "
+                                        "or set tickets.options.find_notes_in: record")
+        return ", journal readable"
 
     # -- finding the record --------------------------------------------------------------
     def _table_of(self, number: str) -> str:
@@ -186,32 +224,85 @@ class ServiceNow:
         if before.isdigit() and after.isdigit() and int(after) <= int(before):
             raise NoteNotSaved(f"{what}: ServiceNow accepted the update but saved nothing",
                                hint=f"give the account write access to {table}.{field}")
-        return f"{table}:{sys_id}:{after}"
+        return self._entry_id(sys_id, field, text) or f"{table}:{sys_id}:{after}"
 
-    def find_note(self, ticket_id: str, marker: str) -> str | None:
-        table, sys_id = self._record(ticket_id)
-        what = f"ServiceNow {ticket_id}: read notes"
-        if self.find_in == "record":
-            r = send(lambda: self.http.get(f"/api/now/table/{table}/{sys_id}", params={
-                "sysparm_fields": JOURNALS, "sysparm_display_value": "true"}), what)
-            check(r, what)
-            result = _result(r, what)
-            found = any(marker in str(result.get(f) or "") for f in JOURNALS.split(","))
-            return sys_id if found else None
-        # "^" separates conditions; a marker holding one is matched on our side only.
-        like = "" if "^" in marker else f"^valueLIKE{marker}"
-        r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
-            "sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}{like}",
-            "sysparm_fields": "sys_id,element_id,value", "sysparm_limit": 100 if like else 1000}),
-            what)
-        if r.status_code == 404:  # Table API v1: nothing matched
+    def _entry_id(self, sys_id: str, field: str, text: str) -> str | None:
+        """The journal entry the update made (newest first), the id `find_note` returns
+        too; None where sys_journal_field cannot be read (the record version then)."""
+        if self.find_in != "journal":
             return None
-        check(r, what)
-        for row in _result(r, what, list):
+        what = "ServiceNow: read the new journal entry"
+        try:
+            r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
+                "sysparm_query": f"element_id={sys_id}^element={field}"
+                                 "^ORDERBYDESCsys_created_on",
+                "sysparm_fields": "sys_id,element_id,value", "sysparm_limit": 10}), what)
+            if r.status_code == 404:
+                return None
+            check(r, what)
+            rows = _result(r, what, list)
+        except ConnectionFailed:  # posted all the same: the record version will do
+            return None
+        wanted = text.replace("\r\n", "\n").strip()
+        for row in rows:
             if (isinstance(row, dict) and row.get("element_id") == sys_id
-                    and marker in str(row.get("value") or "")):
+                    and str(row.get("value") or "").replace("\r\n", "\n").strip() == wanted):
                 return str(row.get("sys_id"))
         return None
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        """The journal entry with the marker; where sys_journal_field shows nothing (its
+        read ACL hides rows without a word), the record's journal fields as the form
+        shows them: a redelivery never posts twice for want of a read right."""
+        table, sys_id = self._record(ticket_id)
+        what = f"ServiceNow {ticket_id}: read notes"
+        if self.find_in == "journal":
+            # "^" separates conditions; a marker holding one is matched on our side only.
+            like = "" if "^" in marker else f"^valueLIKE{marker}"
+            r = send(lambda: self.http.get("/api/now/table/sys_journal_field", params={
+                "sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}{like}",
+                "sysparm_fields": "sys_id,element_id,value",
+                "sysparm_limit": 100 if like else 1000}), what)
+            if r.status_code != 404:  # Table API v1: nothing matched
+                check(r, what)
+                for row in _result(r, what, list):
+                    if (isinstance(row, dict) and row.get("element_id") == sys_id
+                            and marker in str(row.get("value") or "")):
+                        return str(row.get("sys_id"))
+        r = send(lambda: self.http.get(f"/api/now/table/{table}/{sys_id}", params={
+            "sysparm_fields": JOURNALS, "sysparm_display_value": "true"}), what)
+        check(r, what)
+        result = _result(r, what)
+        found = any(marker in str(result.get(f) or "") for f in JOURNALS.split(","))
+        return sys_id if found else None
+
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Work notes and comments, oldest first, every page (`adminkit ticket show`):
+        sys_journal_field, which the account must be allowed to read."""
+        _, sys_id = self._record(ticket_id)
+        what = f"ServiceNow {ticket_id}: read notes"
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params = {"sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}"
+                                       "^ORDERBYsys_created_on",
+                      "sysparm_fields": "sys_id,element_id,element,value,sys_created_on,"
+                                        "sys_created_by",
+                      "sysparm_limit": PAGE, "sysparm_offset": offset}
+            r = send(lambda p=params: self.http.get("/api/now/table/sys_journal_field",
+                                                      params=p), what)
+            if r.status_code == 404:  # Table API v1: nothing (more) matched
+                break
+            check(r, what)
+            page = _result(r, what, list)
+            rows += [row for row in page if isinstance(row, dict)
+                     and row.get("element_id") == sys_id]
+            if len(page) < PAGE:
+                break
+            offset += PAGE
+        return [{"time": row.get("sys_created_on"), "author": row.get("sys_created_by"),
+                 "internal": row.get("element") == "work_notes",
+                 "body": str(row.get("value") or "")} for row in rows]
 
     def get(self, ticket_id: str) -> Ticket:
         table, sys_id = self._record(ticket_id)

@@ -21,14 +21,24 @@ class TicketsConfig(Settings):
     token: SecretRef | None = None
     user: str | None = None
     password: SecretRef | None = None
+    client_id: SecretRef | None = Field(None, description="OAuth client credentials "
+                                                         "(ServiceNow): the client id")
+    client_secret: SecretRef | None = None
     queue: str | None = None
     ca_file: Path | None = None
     insecure: bool = Field(False, description="allow credentials over plain http:// to a "
                                               "system not on this machine (warned each run)")
     note_per: Literal["action", "run"] = "action"
+    allow_public_notes: bool = Field(
+        False, description="accept that the account's internal notes may go public (a "
+                           "system that cannot make them internal): not a failure then")
     public_actions: list[str] = Field(
         default_factory=list, description="actions whose notes the customer sees (public)")
     flush_seconds: float = Field(5.0, ge=0, description="how long a run waits for delivery")
+    note_attempts: int = Field(25, ge=1, description="a note that failed this many times "
+                                                     "(transient trouble) fails for good")
+    note_max_hours: float = Field(72.0, gt=0, description="a note not delivered after this "
+                                                          "many hours fails for good")
     options: dict[str, Any] = Field(default_factory=dict)
 
 

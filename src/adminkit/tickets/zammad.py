@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketRef
+from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -72,6 +72,7 @@ class Zammad:
             raise UsageError(f"profile {profile.name}: tickets.options.public_type must be one "
                              f"of {', '.join(PUBLIC_TYPES)}")
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+        self.allow_public = cfg.allow_public_notes
 
     def close(self) -> None:
         self.http.close()
@@ -79,7 +80,7 @@ class Zammad:
     def ping(self) -> str:
         """`GET /api/v1/users/me`: the account the token (or login) belongs to."""
         what = "Zammad: current user"
-        r = send(lambda: self.http.get("/api/v1/users/me"), what)
+        r = send(lambda: self.http.get("/api/v1/users/me", params={"expand": "true"}), what)
         check_login(r, what, hint="tickets.token must be an access token of an agent "
                                   "(Profile > Token Access), or Basic login must be enabled")
         me = _json(r, what)
@@ -87,6 +88,15 @@ class Zammad:
         login = str(me.get("login") or me.get("email") or me.get("id") or "?")
         who = f"{name} ({login})" if name and name != login else login
         inactive = ", but the account is inactive" if me.get("active") is False else ""
+        roles = me.get("roles")
+        # A customer (no ticket.agent) has every article stored public, answered 201.
+        if isinstance(roles, list) and roles and set(map(str, roles)) <= {"Customer"}:
+            problem = (f"Zammad API: authenticated as {who}, but its only role is Customer: "
+                       "its internal notes would go public (no ticket.agent permission)")
+            if not self.allow_public:
+                raise ConnectionFailed(problem, hint="give the account an agent role, or set "
+                                                     "tickets.allow_public_notes: true")
+            return f"{problem} (accepted: tickets.allow_public_notes)"
         return f"Zammad API: authenticated as {who}{inactive}"
 
     @staticmethod
@@ -126,17 +136,37 @@ class Zammad:
             article["type"] = self.public_type
             if self.public_type == "email":
                 article["to"] = self._customer_email(ticket, what)
-        return str(self._post_article(article, what).get("id", ""))
+        answer = self._post_article(article, what)
+        remote = str(answer.get("id", ""))
+        # Without ticket.agent Zammad stores `internal: false` whatever was asked (201).
+        if internal and answer.get("internal") is False and not self.allow_public:
+            raise NotePublished(f"{what}: Zammad made the note public (article {remote}): "
+                                "the account's role lacks the ticket.agent permission",
+                                remote_id=remote,
+                                hint="give the account an agent role (ticket.agent), or set "
+                                     "tickets.allow_public_notes: true")
+        return remote
 
-    def find_note(self, ticket_id: str, marker: str) -> str | None:
+    def articles(self, ticket_id: str) -> list[dict[str, Any]]:
+        """Every article of the ticket: `by_ticket` answers them all at once."""
         ticket = self._id(ticket_id)
         what = f"Zammad ticket {ticket}: read articles"
         r = send(lambda: self.http.get(f"/api/v1/ticket_articles/by_ticket/{ticket}"), what)
         check(r, what, missing=MISSING)
-        for article in _json(r, what, list):
-            if isinstance(article, dict) and marker in str(article.get("body") or ""):
-                return str(article.get("id"))
+        return [a for a in _json(r, what, list) if isinstance(a, dict)]
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        for article in self.articles(ticket_id):
+            if marker in str(article.get("body") or ""):
+                return FoundNote(str(article.get("id")), internal=None if self.allow_public
+                                 else article.get("internal") is True)
         return None
+
+    def notes(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The ticket's articles, oldest first (`adminkit ticket show`)."""
+        return [{"time": a.get("created_at"), "author": a.get("from") or a.get("created_by"),
+                 "internal": a.get("internal") is True, "body": str(a.get("body") or "")}
+                for a in self.articles(ticket_id)]
 
     def get(self, ticket_id: str) -> Ticket:
         ticket = self._id(ticket_id)

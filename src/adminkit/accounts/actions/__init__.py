@@ -14,8 +14,10 @@ if TYPE_CHECKING:
     from adminkit.accounts.actions.create import CreateAccount
     from adminkit.accounts.actions.delete import DeleteAccount, PurgeQuarantine
     from adminkit.accounts.actions.groups import AccountGroups
+    from adminkit.accounts.actions.licenses import AccountLicenses
     from adminkit.accounts.actions.password import ResetPassword
     from adminkit.accounts.actions.report import ReportAccounts
+    from adminkit.accounts.actions.restore import RestoreAccount
     from adminkit.accounts.actions.state import (
         DisableAccount,
         EnableAccount,
@@ -32,6 +34,7 @@ _CLASSES = {
     "UnlockAccount": "state", "ExpireAccount": "state", "ResetPassword": "password",
     "AccountGroups": "groups", "MoveAccount": "attributes", "SetAttributes": "attributes",
     "DeleteAccount": "delete", "PurgeQuarantine": "delete", "ReportAccounts": "report",
+    "AccountLicenses": "licenses", "RestoreAccount": "restore",
 }
 
 
@@ -49,6 +52,6 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["ACTIONS", "AccountGroups", "CreateAccount", "DeleteAccount", "DisableAccount",
-           "EnableAccount", "ExpireAccount", "MoveAccount", "PurgeQuarantine", "ReportAccounts",
-           "ResetPassword", "SetAttributes", "UnlockAccount"]
+__all__ = ["ACTIONS", "AccountGroups", "AccountLicenses", "CreateAccount", "DeleteAccount",
+           "DisableAccount", "EnableAccount", "ExpireAccount", "MoveAccount", "PurgeQuarantine",
+           "ReportAccounts", "ResetPassword", "RestoreAccount", "SetAttributes", "UnlockAccount"]

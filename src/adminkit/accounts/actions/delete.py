@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -42,11 +42,14 @@ class DeleteParams(LoginParams):
 class DeleteAccount(UserAction[DeleteParams]):
     name = "account.delete"
     destructive = True
+    binned: UserEntry | None = None  # a soft-deleted user that a hard delete purges
     params_model: ClassVar[type[Params]] = DeleteParams
 
     def plan(self, ctx: Context) -> Plan:
         directory = self.directory(ctx)
         entry = find_user(ctx, self.params.login)
+        if getattr(directory, "recycle_bin", False):  # Entra: deleted items, no quarantine
+            return self._plan_recycled(directory, entry)
         if entry is None:
             return Plan(summary=f"no account {self.params.login}: nothing to delete")
         self.entry = entry
@@ -73,9 +76,34 @@ class DeleteAccount(UserAction[DeleteParams]):
         return Plan(changes, summary=f"quarantine {entry.login} (soft delete)",
                     data={"groups_removed": [g.dn for g in self.groups], "from": parent})
 
+    def _plan_recycled(self, directory: Any, entry: UserEntry | None) -> Plan:
+        """A directory with a recycle bin: soft is a delete into it (restorable), hard a
+        delete and a purge from it; a hard delete of a soft-deleted user purges it."""
+        self.entry, self.binned = entry, None
+        if entry is not None:
+            changes = [Change(op="delete", field="account", before=entry.dn)]
+            if self.params.hard:
+                changes.append(Change(op="delete", field="deleted_item", before=entry.dn))
+            how = "for good" if self.params.hard else "into deleted items (restorable)"
+            return Plan(changes, summary=f"delete {entry.login} {how}")
+        binned = directory.deleted_user(self.params.login) if self.params.hard else None
+        if binned is None:
+            return Plan(summary=f"no account {self.params.login}: nothing to delete")
+        self.binned = binned
+        return Plan([Change(op="delete", field="deleted_item", before=binned.dn)],
+                    summary=f"purge {binned.login} from deleted items")
+
     def apply(self, ctx: Context, plan: Plan) -> Applied:
-        assert self.entry is not None
         directory = self.directory(ctx)
+        if getattr(directory, "recycle_bin", False):
+            gone = self.entry or self.binned
+            assert gone is not None
+            if self.entry is not None:
+                directory.delete(self.entry)
+            if self.params.hard:
+                directory.purge(gone)  # type: ignore[attr-defined]
+            return Applied()
+        assert self.entry is not None
         if self.params.hard:
             directory.delete(self.entry)
             return Applied()

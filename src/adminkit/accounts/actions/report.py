@@ -12,7 +12,8 @@ from adminkit.core.context import Context
 
 
 class ReportParams(Params):
-    kind: Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in"]
+    kind: Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in",
+                  "licensed"]
     days: int = Field(90, ge=1, le=3650)
 
 

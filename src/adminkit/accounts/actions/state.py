@@ -6,9 +6,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar
 
 from adminkit.accounts.actions.base import LoginParams, UserAction
-from adminkit.core.action import Action, Applied, Params, Plan
+from adminkit.core.action import Action, Applied, Params, Plan, Skip
 from adminkit.core.context import Context
 from adminkit.core.result import Change
+
+
+def not_applicable(directory: Any, notion: str) -> None:
+    """A directory without this notion (Entra ID has no account expiry, and no lockout
+    that Graph can clear) skips the step, saying why, instead of failing a playbook."""
+    why = getattr(directory, "lacks", {}).get(notion)
+    if why:
+        raise Skip(f"does not apply: {why}")
 
 
 class DisableAccount(UserAction[LoginParams]):
@@ -52,6 +60,7 @@ class UnlockAccount(UserAction[LoginParams]):
     params_model: ClassVar[type[Params]] = LoginParams
 
     def plan(self, ctx: Context) -> Plan:
+        not_applicable(self.directory(ctx), "lockout")
         entry = self.lookup(ctx)
         if not entry.locked:
             return Plan(summary=f"{entry.login} is not locked out")
@@ -86,6 +95,7 @@ class ExpireAccount(UserAction[ExpireParams]):
     params_model: ClassVar[type[Params]] = ExpireParams
 
     def plan(self, ctx: Context) -> Plan:
+        not_applicable(self.directory(ctx), "expiry")
         entry = self.lookup(ctx)
         wanted = expiry_instant(self.params.on)
         current = entry.expires

@@ -1,0 +1,225 @@
+"""Print queues: adminkit against the CUPS command-line tools, on private cupsd instances.
+
+Three comparisons, each in paired rounds (anchor and adminkit alternating), reported as
+the median and spread of the per-round ratios. Only ratios within one run mean anything
+on a shared machine.
+
+1. `queue purge` of N held jobs (default 2,000), the whole adminkit process, against
+   `cancel -a` on the same queue (the queue refilled and the server reset between);
+   also the same server work in the process, and a run that has nothing to do (the
+   fixed cost of any adminkit run: start-up, profile, journal).
+2. `job list` of N held jobs, the whole process (`-o csv` and the default table),
+   against `lpstat -o`.
+3. Listing the queues of S print servers (default 20) side by side, against the
+   slowest of the same servers listed alone: in the process (the same backend calls;
+   also against listing them one after another), and as whole `printer list`
+   processes. The S cupsd processes answer on the same cores as the client.
+
+The servers are extra cupsd instances on 127.0.3.1..S:6310 (adminkit.lab.cups
+`extra_instance`), started and stopped by PID, their state under a temporary folder.
+Needs root (cupsd) and ipptool (cups-ipp-utils).
+
+    python bench/printing.py [--jobs 2000] [--servers 20] [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from adminkit.lab.cups import CupsServer, extra_instance
+from adminkit.printing.servers import open_server
+from adminkit.printing.settings import PrintServerConfig
+
+HELD_JOB = """{
+  NAME "held job"
+  OPERATION Print-Job
+  GROUP operation-attributes-tag
+  ATTR charset attributes-charset utf-8
+  ATTR language attributes-natural-language en
+  ATTR uri printer-uri $uri
+  ATTR name requesting-user-name $user
+  ATTR name job-name "bench job"
+  ATTR mimeMediaType document-format text/plain
+  GROUP job-attributes-tag
+  ATTR keyword job-hold-until indefinite
+  FILE $filename
+  STATUS successful-ok
+}
+"""
+
+
+def fill(server: CupsServer, n: int, tmp: Path, queue: str = "front-desk") -> None:
+    """N held jobs in one ipptool run (it exits 0 even if some fail: counted after)."""
+    test, doc = tmp / "held-job.test", tmp / "doc.txt"
+    if not test.exists():
+        test.write_text(HELD_JOB)
+        doc.write_text("bench page\n" * 20)
+    subprocess.run(["ipptool", "-q", "-i", "0.000001", "-n", str(n), "-f", str(doc),
+                    f"ipp://{server.host}:{server.port}/printers/{queue}", str(test)],
+                   check=False, capture_output=True)
+    got = count(server)
+    if got < n:
+        raise SystemExit(f"{server.host}: {got} of {n} jobs submitted")
+
+
+def count(server: CupsServer) -> int:
+    jobs = server.connection().getJobs(which_jobs="not-completed", requested_attributes=["job-id"])
+    return len(jobs)
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    r = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if r.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:6])}…: exit {r.returncode}: {r.stderr[-400:]}")
+    return elapsed
+
+
+def say(what: str, pairs: list[tuple[float, float]], anchor: str) -> None:
+    ratios = [a / b for b, a in pairs]
+    ours = [a for _, a in pairs]
+    theirs = [b for b, _ in pairs]
+    print(f"{what}: adminkit median {statistics.median(ours):.3f} s "
+          f"(range {min(ours):.3f}-{max(ours):.3f}), {anchor} median "
+          f"{statistics.median(theirs):.3f} s (range {min(theirs):.3f}-{max(theirs):.3f}); "
+          f"ratio median {statistics.median(ratios):.2f}x "
+          f"(range {min(ratios):.2f}-{max(ratios):.2f}, {len(pairs)} paired rounds)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=2000)
+    ap.add_argument("--servers", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="adminkit-bench-print-"))
+    tmp.chmod(0o755)  # cupsd's filters run as lp and walk in (see lab/cups.py)
+    servers = [extra_instance(tmp / "lab", n) for n in range(1, args.servers + 1)]
+    config = tmp / "config"
+    (config / "profiles").mkdir(parents=True)
+    entries = [{"name": f"p{n}", "kind": "cups", "host": s.host, "port": s.port}
+               for n, s in enumerate(servers, 1)]
+    (config / "profiles" / "bench.yaml").write_text(yaml.safe_dump(
+        {"description": "print bench", "print_servers": entries}))
+    env = {**os.environ, "ADMINKIT_CONFIG": str(config),
+           "ADMINKIT_JOURNAL": str(tmp / "journal.db"), "ADMINKIT_SYSLOG": "off",
+           "ADMINKIT_JOURNAL_KEY": f"file:{tmp / 'journal.key'}"}
+    ak = [sys.executable, "-m", "adminkit.cli.main", "-p", "bench"]
+    try:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(_up, servers))
+        print(f"{len(servers)} cupsd instances up in {time.perf_counter() - start:.1f} s; "
+              f"load: {os.getloadavg()[0]:.2f}")
+        first = servers[0]
+        host = f"{first.host}:{first.port}"
+
+        purge: list[tuple[float, float]] = []
+        inner: list[tuple[float, float]] = []
+        floor: list[float] = []
+        for _ in range(args.rounds):
+            # what any adminkit run costs: start-up, profile, journal, one IPP read
+            floor.append(timed([*ak, "printer", "resume", "front-desk", "-s", "p1"], env))
+            first.reset()
+            fill(first, args.jobs, tmp)
+            anchor = timed(["cancel", "-h", host, "-a", "front-desk"])
+            assert count(first) == 0
+            first.reset()
+            fill(first, args.jobs, tmp)
+            ours = timed([*ak, "queue", "purge", "front-desk", "--force"], env)
+            assert count(first) == 0
+            purge.append((anchor, ours))
+            first.reset()
+            fill(first, args.jobs, tmp)
+            inner.append((anchor, _purge_in_process(PrintServerConfig(**entries[0]))))
+            assert count(first) == 0
+        say(f"queue purge of {args.jobs} jobs", purge, "cancel -a")
+        say("  the same purge in the process (plan's job listing + the purge request)",
+            inner, "cancel -a (whole process)")
+        print(f"  floor: a run with nothing to do (`printer resume` of an idle queue): median "
+              f"{statistics.median(floor):.3f} s (range {min(floor):.3f}-{max(floor):.3f})")
+
+        first.reset()
+        fill(first, args.jobs, tmp)
+        listing: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
+        for _ in range(args.rounds):
+            for fmt, rows in listing.items():
+                anchor = timed(["lpstat", "-h", host, "-o"])
+                ours = timed([*ak, "-o", fmt, "job", "list", "--server", "p1"], env)
+                rows.append((anchor, ours))
+        for fmt, rows in listing.items():
+            say(f"job list of {args.jobs} jobs (-o {fmt})", rows, "lpstat -o")
+        first.reset()
+
+        for server in servers:
+            fill(server, 100, tmp)
+        configs = [PrintServerConfig(**e) for e in entries]
+        inproc: list[tuple[float, float]] = []
+        whole: list[tuple[float, float]] = []
+        serial: list[tuple[float, float]] = []
+        for _ in range(args.rounds):
+            start = time.perf_counter()
+            slowest = max(_list_one(c) for c in configs)
+            one_by_one = time.perf_counter() - start
+            start = time.perf_counter()
+            with ThreadPoolExecutor(len(configs)) as pool:
+                list(pool.map(_list_one, configs))
+            inproc.append((slowest, time.perf_counter() - start))
+            serial.append((one_by_one, inproc[-1][1]))
+            alone = max(timed([*ak, "-o", "csv", "printer", "list", "--server", c.name], env)
+                        for c in configs)
+            whole.append((alone, timed([*ak, "-o", "csv", "printer", "list"], env)))
+        say(f"printer list on {len(configs)} servers side by side, in the process", inproc,
+            "the slowest server alone")
+        say("  the same, side by side against one after another", serial,
+            "one after another")
+        say(f"printer list on {len(configs)} servers, whole process", whole,
+            "the slowest `printer list --server` alone")
+        print(f"load after: {os.getloadavg()[0]:.2f}")
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _up(server: CupsServer) -> None:
+    server.setup()
+    if not server.is_running():
+        server.start()
+    server.wait_ready()
+
+
+def _purge_in_process(cfg: PrintServerConfig) -> float:
+    """What `queue purge` asks of the server, without adminkit's start-up and journal."""
+    start = time.perf_counter()
+    server = open_server(cfg)
+    try:
+        server.jobs("front-desk")
+        server.purge("front-desk")
+    finally:
+        server.close()
+    return time.perf_counter() - start
+
+
+def _list_one(cfg: PrintServerConfig) -> float:
+    start = time.perf_counter()
+    server = open_server(cfg)
+    try:
+        server.printers()
+    finally:
+        server.close()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()

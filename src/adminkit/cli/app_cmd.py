@@ -1,0 +1,132 @@
+"""`adminkit app`: install, upgrade and remove applications on hosts; what is where.
+
+install / upgrade / remove are actions, one per host: planned from the versions the host
+reports (`--check` shows what each host would do), journaled, noted on the ticket.
+list / outdated only read.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Annotated, Any
+
+import typer
+
+from adminkit.cli.hostsel import ForksOpt, HostsOpt, run_on_hosts, selected
+from adminkit.cli.state import state_of
+
+app = typer.Typer(help="Install, upgrade, remove applications on hosts; versions per host.",
+                  no_args_is_help=True)
+
+Packages = Annotated[list[str], typer.Argument(help="NAME or NAME=VERSION (repeat).")]
+
+
+def _package_run(ctx: typer.Context, verb: str, packages: list[str], hosts: str,
+                 forks: int | None, **extra: Any) -> None:
+    """One `app.VERB` action per selected host; every name and version is checked before
+    any host is contacted (exit 2)."""
+    from adminkit.cli.params import build
+    from adminkit.deploy.actions import ACTIONS
+    from adminkit.deploy.backend import parse_spec
+
+    for text in packages:
+        parse_spec(text)
+    cls = ACTIONS[f"app.{verb}"]
+    state = state_of(ctx)
+    _, inventory, selection = selected(state, hosts)
+    actions: list[Any] = [cls(build(cls.params_model, host=h, packages=packages, **extra))
+                          for h in selection.names]
+    run_on_hosts(state, f"app {verb} {' '.join(packages)} --hosts {hosts}", actions,
+                 inventory, forks)
+
+
+@app.command("install")
+def install(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
+            forks: ForksOpt = None) -> None:
+    """Install packages; an installed one is left alone unless a VERSION is asked for.
+
+    Examples:
+
+      adminkit -p acme --check app install firefox-esr --hosts 'group:brno'
+
+      adminkit -p acme -t 4711 app install adminkit-demo-app=1.0 --hosts 'web*,!web3'
+    """
+    _package_run(ctx, "install", packages, hosts, forks)
+
+
+@app.command("upgrade")
+def upgrade(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
+            forks: ForksOpt = None) -> None:
+    """Upgrade packages where installed: to VERSION, or to the newest offered.
+
+    Example: adminkit -p acme -t 4711 app upgrade adminkit-demo-app --hosts all
+    """
+    _package_run(ctx, "upgrade", packages, hosts, forks)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context,
+           packages: Annotated[list[str], typer.Argument(help="NAME (repeat).")],
+           hosts: HostsOpt,
+           purge: Annotated[bool, typer.Option("--purge", help="Also its configuration "
+                                                              "files.")] = False,
+           forks: ForksOpt = None) -> None:
+    """Remove packages where installed.
+
+    Example: adminkit -p acme -t 4711 app remove adminkit-demo-app --purge --hosts h2
+    """
+    _package_run(ctx, "remove", packages, hosts, forks, purge=purge)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, hosts: HostsOpt,
+          name: Annotated[str | None, typer.Option(
+              "--name", help="Only packages matching this glob (e.g. 'firefox*').")] = None,
+          forks: ForksOpt = None) -> None:
+    """Which host has which version installed: a row per host and package.
+
+    Example: adminkit -p acme app list --hosts all --name 'openssl*' -o csv
+    """
+    from adminkit.cli.output import emit_rows
+    from adminkit.deploy.fleet import exit_code, for_each
+
+    state = state_of(ctx)
+    profile, _, selection = selected(state, hosts)
+    rows = for_each(profile, selection, lambda b: b.installed(), forks=forks)
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if not row.ok or row.value is None:
+            out.append({"host": row.host, "package": "", "version": "", "error": row.error})
+            continue
+        for package, version in sorted(row.value.items()):
+            if name is None or fnmatch.fnmatchcase(package, name):
+                out.append({"host": row.host, "package": package, "version": version,
+                            "error": ""})
+    emit_rows(state, out, ["host", "package", "version", "error"],
+              title=f"installed{' ' + name if name else ''}: {hosts}")
+    raise typer.Exit(exit_code(rows))
+
+
+@app.command("outdated")
+def outdated(ctx: typer.Context, hosts: HostsOpt, forks: ForksOpt = None) -> None:
+    """Pending updates per host (the package index is refreshed first).
+
+    Example: adminkit -p acme app outdated --hosts 'group:brno' -o json
+    """
+    from adminkit.cli.output import emit_rows
+    from adminkit.deploy.fleet import exit_code, for_each
+
+    state = state_of(ctx)
+    profile, _, selection = selected(state, hosts)
+    rows = for_each(profile, selection, lambda b: b.outdated(), forks=forks)
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        if not row.ok or row.value is None:
+            out.append({"host": row.host, "error": row.error})
+            continue
+        for package, (now, new) in sorted(row.value.items()):
+            out.append({"host": row.host, "package": package, "installed": now,
+                        "newest": new, "error": ""})
+    emit_rows(state, out, ["host", "package", "installed", "newest", "error"],
+              title=f"outdated: {hosts}")
+    raise typer.Exit(exit_code(rows))

@@ -1,0 +1,134 @@
+"""`adminkit host`: the inventory's hosts: list, facts, check, run.
+
+Every command takes --hosts PATTERN. Reading (list, facts, check) is not journaled;
+`host run` is an action: journaled per host, noted on the ticket, `--check` shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from adminkit.cli.hostsel import ForksOpt, HostsOpt, run_on_hosts, selected
+from adminkit.cli.state import state_of
+
+app = typer.Typer(help="The inventory's hosts: list, facts, check; run a command.",
+                  no_args_is_help=True)
+
+LIST_COLUMNS = ["host", "address", "transport", "port", "user", "groups"]
+FACT_COLUMNS = ["host", "status", "os", "os_version", "kernel", "package_manager",
+                "uptime", "reboot_pending", "free_disk", "error"]
+CHECK_COLUMNS = ["host", "status", "seconds", "detail"]
+
+
+@app.command("list")
+def list_(ctx: typer.Context, hosts: HostsOpt = "all") -> None:
+    """The hosts a pattern selects, from the profile (no host is contacted).
+
+    Example: adminkit -p acme host list --hosts 'group:brno,!web3'
+    """
+    from adminkit.cli.output import emit_rows
+
+    state = state_of(ctx)
+    _, inventory, selection = selected(state, hosts)
+    ssh = inventory.ssh
+    rows: list[dict[str, Any]] = [
+        {"host": h.name, "address": h.address, "transport": h.transport,
+         "port": h.port or (ssh.port if ssh and h.transport == "ssh" else None),
+         "user": h.user or (ssh.user if ssh and h.transport == "ssh" else None),
+         "groups": ", ".join(h.groups), "vars": h.vars} for h in selection.hosts]
+    rows += [{"host": n, "address": "(not in the inventory)"} for n in selection.unknown]
+    emit_rows(state, rows, LIST_COLUMNS, title=f"hosts: {hosts}")
+    if selection.unknown:
+        raise typer.Exit(2)
+
+
+@app.command("facts")
+def facts(ctx: typer.Context, hosts: HostsOpt, forks: ForksOpt = None) -> None:
+    """OS and version, package manager, uptime, reboot pending, free disk, per host.
+
+    Example: adminkit -p acme host facts --hosts 'web*' -o json
+    """
+    from adminkit.cli.output import emit_rows
+    from adminkit.deploy.fleet import exit_code, for_each
+
+    state = state_of(ctx)
+    profile, _, selection = selected(state, hosts)
+    rows = for_each(profile, selection, lambda b: b.facts(), forks=forks)
+    out = []
+    for row in rows:
+        line: dict[str, Any] = {"host": row.host, "status": "ok" if row.ok else "failed",
+                                "error": row.error}
+        if row.value is not None:
+            line.update(row.value.row())
+            line["uptime"] = _duration(row.value.uptime_seconds)
+            line["free_disk"] = _size(row.value.free_disk_bytes)
+        out.append(line)
+    emit_rows(state, out, FACT_COLUMNS, title=f"facts: {hosts}")
+    raise typer.Exit(exit_code(rows))
+
+
+@app.command("check")
+def check(ctx: typer.Context, hosts: HostsOpt = "all", forks: ForksOpt = None) -> None:
+    """Reach and log in to each host (strict host keys), run `true`; a row per host.
+
+    Exit 3 if any host cannot be reached or refuses the login.
+
+    Example: adminkit -p acme host check --hosts all
+    """
+    from adminkit.cli.output import emit_rows
+    from adminkit.deploy.fleet import exit_code, for_each
+
+    state = state_of(ctx)
+    profile, _, selection = selected(state, hosts)
+
+    def probe(backend: Any) -> str:
+        result = backend.run(["true"], timeout=30)
+        return f"logged in, command exit {result.exit}"
+
+    rows = for_each(profile, selection, probe, forks=forks)
+    emit_rows(state, [{"host": r.host, "status": "ok" if r.ok else "failed",
+                       "seconds": r.seconds, "detail": r.value if r.ok else r.error}
+                      for r in rows], CHECK_COLUMNS, title=f"check: {hosts}")
+    raise typer.Exit(exit_code(rows))
+
+
+@app.command("run", context_settings={"allow_interspersed_args": False})
+def run(
+    ctx: typer.Context,
+    argv: Annotated[list[str], typer.Argument(help="The program and its arguments, after --.")],
+    hosts: HostsOpt,
+    sudo: Annotated[bool, typer.Option("--sudo", help="As root (sudo -n, or sudo -S with "
+                                                      "the profile's secret).")] = False,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds it may take on a host; then it is ended there.")] = None,
+    forks: ForksOpt = None,
+) -> None:
+    """Run a program with arguments on each host: an argument list, never a shell line.
+
+    Allowed only where the profile's inventory.run policy allows the program.
+
+    Example: adminkit -p acme -t 4711 host run --hosts 'web*' -- systemctl is-active nginx
+    """
+    from adminkit.cli.params import build
+    from adminkit.deploy.actions.run import RunCommand, RunParams
+
+    state = state_of(ctx)
+    _, inventory, selection = selected(state, hosts)
+    actions: list[Any] = [RunCommand(build(RunParams, host=name, argv=argv, sudo=sudo,
+                                           timeout=timeout)) for name in selection.names]
+    run_on_hosts(state, f"host run {hosts} -- {' '.join(argv)}", actions, inventory, forks)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    days, rest = divmod(int(seconds), 86400)
+    return (f"{days}d " if days else "") + f"{rest // 3600}h {rest % 3600 // 60}m"
+
+
+def _size(count: int | None) -> str:
+    if count is None:
+        return ""
+    return f"{count / 2**30:.1f} GiB"

@@ -1,0 +1,1 @@
+"""PowerShell scripts of the WinRM transport itself (`winrm.probe`)."""

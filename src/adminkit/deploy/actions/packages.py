@@ -1,0 +1,157 @@
+"""app.install, app.upgrade, app.remove: planned from the versions the host reports.
+
+Each reads the installed version and what the host's sources offer first, plans one
+change per package that is not yet as asked, applies the versions it planned (pinned,
+so a source that changes in between cannot slip another version in), and reads the
+versions back afterwards: what the journal and the note say is what the host says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from adminkit.core.action import Action, Applied, Params, Plan
+from adminkit.core.context import Context
+from adminkit.core.errors import ActionFailed, ValidationError
+from adminkit.core.result import Change
+from adminkit.deploy.actions.base import HostAction, NameOnly, PackagesParams
+from adminkit.deploy.backend import HostBackend, PackageOutcome, PackageSpec, PackageState
+
+
+class RemoveParams(PackagesParams):
+    packages: list[NameOnly] = Field(min_length=1, max_length=200)
+    purge: bool = False
+
+
+def _pinned_write(backend: HostBackend, plan: Plan, host: str, *, upgrade: bool) -> Applied:
+    """Install (or upgrade to) exactly the versions planned, then read them back."""
+    pinned = [PackageSpec(c.field, str(c.after)) for c in plan.changes]
+    outcome = backend.upgrade(pinned) if upgrade else backend.install(pinned)
+    after = backend.package_states([c.field for c in plan.changes], refresh="never")
+    return _applied(plan, outcome, _check_all(after, plan, host))
+
+
+def _check_all(after: dict[str, PackageState], plan: Plan, host: str) -> dict[str, str | None]:
+    found = {c.field: after[c.field].installed for c in plan.changes}
+    wrong = [f"{c.field} is {found[c.field] or 'not installed'}, not {c.after or 'removed'}"
+             for c in plan.changes if found[c.field] != c.after]
+    if wrong:
+        raise ActionFailed(f"host {host}: the package manager said yes, but "
+                           + "; ".join(wrong))
+    return found
+
+
+def _applied(plan: Plan, outcome: PackageOutcome, found: dict[str, str | None]) -> Applied:
+    reboot = " (reboot required)" if outcome.reboot_required else ""
+    return Applied(summary=f"{plan.summary}{reboot}",
+                   data={"versions": found, "reboot_required": outcome.reboot_required})
+
+
+class _VersionedWrite(HostAction[PackagesParams]):
+    """Install or upgrade: a version wanted per package, or none (leave it)."""
+
+    params_model: ClassVar[type[Params]] = PackagesParams
+    verb: ClassVar[str]
+
+    def wanted(self, spec: PackageSpec, state: PackageState) -> str | None:
+        raise NotImplementedError
+
+    def plan(self, ctx: Context) -> Plan:
+        specs = self.params.specs()
+        states = self.backend(ctx).package_states([s.name for s in specs],
+                                                  refresh=self.refresh_policy(ctx))
+        changes = []
+        for spec in specs:
+            state = states[spec.name]
+            want = self.wanted(spec, state)
+            if want is None or want == state.installed:
+                continue
+            _offered(self.params.host, spec, state, want)
+            changes.append(Change(op="set", field=spec.name, before=state.installed, after=want))
+        plan = _plan(self.verb, self.params.host, changes, states)
+        absent = [s.name for s in specs if states[s.name].installed is None]
+        if self.verb == "upgrade" and absent and not changes:
+            plan.summary += f" (not installed: {', '.join(absent)})"
+        return plan
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        return _pinned_write(self.backend(ctx), plan, self.params.host,
+                             upgrade=self.verb == "upgrade")
+
+
+class InstallApp(_VersionedWrite):
+    """app.install: NAME or NAME=VERSION; an installed package without a version asked
+    for is left as it is."""
+
+    name = "app.install"
+    verb = "install"
+
+    def wanted(self, spec: PackageSpec, state: PackageState) -> str | None:
+        if state.installed and spec.version is None:
+            return None
+        return spec.version or state.candidate or ""  # "": not offered, refused by _offered
+
+    def undo(self) -> Action[Any] | None:
+        names = [s.name for s in self.params.specs()]
+        return RemoveApp(RemoveParams(host=self.params.host, packages=names))
+
+
+class UpgradeApp(_VersionedWrite):
+    """app.upgrade: only where installed; to VERSION, or to the newest the sources offer."""
+
+    name = "app.upgrade"
+    verb = "upgrade"
+
+    def wanted(self, spec: PackageSpec, state: PackageState) -> str | None:
+        if state.installed is None:
+            return None
+        return spec.version or state.candidate
+
+
+class RemoveApp(HostAction[RemoveParams]):
+    """app.remove: only where installed; --purge also takes configuration files left."""
+
+    name = "app.remove"
+    params_model: ClassVar[type[Params]] = RemoveParams
+    destructive = True
+
+    def plan(self, ctx: Context) -> Plan:
+        names = list(self.params.packages)
+        states = self.backend(ctx).package_states(names, refresh="never")
+        changes = [Change(op="set", field=n, before=states[n].installed, after=None)
+                   for n in names
+                   if states[n].installed or (self.params.purge and states[n].leftovers)]
+        return _plan("purge" if self.params.purge else "remove", self.params.host, changes,
+                     states)
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        backend = self.backend(ctx)
+        names = [c.field for c in plan.changes]
+        outcome = backend.remove(names, purge=self.params.purge)
+        after = backend.package_states(names, refresh="never")
+        left = [n for n in names if self.params.purge and after[n].leftovers]
+        if left:
+            raise ActionFailed(f"host {self.params.host}: configuration of "
+                               f"{', '.join(left)} is still there after the purge")
+        return _applied(plan, outcome, _check_all(after, plan, self.params.host))
+
+
+def _offered(host: str, spec: PackageSpec, state: PackageState, want: str) -> None:
+    if not want:
+        raise ValidationError(f"host {host}: no package {spec.name!r} in its sources",
+                              hint="check the name; `app list` shows what is installed")
+    if spec.version is not None and state.available and spec.version not in state.available:
+        raise ValidationError(f"host {host}: {spec.name} {spec.version} is not offered "
+                              f"(offered: {', '.join(state.available)})")
+
+
+def _plan(verb: str, host: str, changes: Sequence[Change],
+          states: dict[str, PackageState]) -> Plan:
+    data = {"before": {n: s.installed for n, s in states.items()}}
+    if not changes:
+        return Plan(summary=f"{host}: nothing to {verb}", data=data)
+    what = ", ".join(f"{c.field} {c.after}" if c.after else str(c.field) for c in changes)
+    return Plan(list(changes), summary=f"{verb} {what} on {host}", data=data)

@@ -1,0 +1,174 @@
+"""What the deploy actions need from a host, whatever reaches it (SSH, WinRM).
+
+A `HostBackend` is one logged-in connection to one host: its facts, the state of named
+packages, install / upgrade / remove, the installed list, pending updates, and running
+an argument list. The actions know nothing else of a host: the SSH backend (deploy/ssh.py)
+drives apt (and later dnf, zypper) over paramiko, a Windows backend drives winget,
+Chocolatey and msiexec over WinRM. Backends are found by transport: the built-in table
+below, and the `adminkit.hosts` entry point group for plug-ins.
+
+Every package name and version reaching a backend has passed `check_name` /
+`check_version` (a grammar every manager's names fit in), and the backend checks its
+manager's own stricter grammar before it sends anything; none is ever part of a shell
+line: backends pass argument lists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from adminkit.core.errors import UsageError, ValidationError
+
+if TYPE_CHECKING:
+    from adminkit.core.config import Profile
+    from adminkit.deploy.settings import HostConfig, InventoryConfig
+
+GROUP = "adminkit.hosts"
+BUILT_IN = {"ssh": "adminkit.deploy.ssh:open_ssh"}
+
+# Wide enough for Debian, RPM, winget and Chocolatey ids; no shell or option syntax.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}$")
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~:-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class PackageSpec:
+    """`NAME` or `NAME=VERSION` as the operator wrote it, checked."""
+
+    name: str
+    version: str | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}={self.version}"
+
+
+def _checked(text: str, grammar: re.Pattern[str], what: str, extra: str) -> str:
+    if not grammar.fullmatch(text):
+        raise ValidationError(f"{text!r} is not a package {what}",
+                              hint=f"letters, digits and . _ + {extra}: - , starting with a "
+                                   "letter or digit")
+    return text
+
+
+def check_name(text: str) -> str:
+    return _checked(text, NAME, "name", "")
+
+
+def check_version(text: str) -> str:
+    return _checked(text, VERSION, "version", "~ ")
+
+
+def parse_spec(text: str) -> PackageSpec:
+    name, sep, version = text.partition("=")
+    return PackageSpec(check_name(name), check_version(version) if sep else None)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit == 0
+
+    def tail(self, lines: int = 6) -> str:
+        """The last lines of stderr (or stdout), for an error message."""
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return "\n".join(text[-lines:])
+
+
+@dataclass(frozen=True)
+class PackageState:
+    name: str
+    installed: str | None = None  # the version installed and configured; None: not
+    candidate: str | None = None  # the newest version the host's sources offer
+    available: tuple[str, ...] = ()  # every version the sources offer
+    leftovers: bool = False  # removed, its configuration files kept (apt's `rc`)
+
+
+@dataclass(frozen=True)
+class PackageOutcome:
+    """What an install / upgrade / remove did, beyond the versions read back after it."""
+
+    reboot_required: bool = False
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    host: str
+    os: str = ""
+    os_version: str = ""
+    kernel: str = ""
+    package_manager: str = ""
+    uptime_seconds: float | None = None
+    reboot_pending: bool = False
+    free_disk_bytes: int | None = None  # on / (Linux) or the system drive (Windows)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        return {"host": self.host, "os": self.os, "os_version": self.os_version,
+                "kernel": self.kernel, "package_manager": self.package_manager,
+                "uptime_seconds": self.uptime_seconds, "reboot_pending": self.reboot_pending,
+                "free_disk_bytes": self.free_disk_bytes, **self.extra}
+
+
+class HostBackend(Protocol):
+    """One connection to one host. Methods raise ConnectionFailed (exit 3) when the host
+    cannot be reached, ActionFailed (exit 1) when the host says no, ValidationError
+    (exit 2) for a name its manager cannot take."""
+
+    host: HostConfig
+
+    def facts(self) -> Facts: ...
+
+    def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
+                       ) -> dict[str, PackageState]:
+        """Every name's state (a name the host does not know: all None). `refresh`:
+        when-needed / always / never update the package index first."""
+        ...
+
+    def installed(self) -> dict[str, str]:
+        """Every installed package and its version."""
+        ...
+
+    def outdated(self) -> dict[str, tuple[str, str]]:
+        """Installed packages with a newer version offered: name -> (installed, newest)."""
+        ...
+
+    def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+
+    def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+
+    def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome: ...
+
+    def run(self, argv: Sequence[str], *, sudo: bool = False,
+            timeout: float | None = None) -> CommandResult:
+        """Run an argument list (never a shell line) and wait at most `timeout`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Opener = Callable[["HostConfig", "InventoryConfig", "Profile"], HostBackend]
+
+
+def opener(transport: str) -> Opener:
+    """The function that opens a backend for hosts of `transport`."""
+    from adminkit.core.entrypoints import entry_points, load
+
+    found = {**BUILT_IN, **entry_points(GROUP)}
+    target = found.get(transport)
+    if target is None:
+        raise UsageError(f"no backend for transport {transport!r} is installed",
+                         hint=f"installed: {', '.join(sorted(found))}")
+    value = load(target)
+    assert callable(value)
+    return value

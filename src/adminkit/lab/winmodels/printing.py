@@ -1,0 +1,330 @@
+"""A Windows print server for the WinRM fake: queues, ports, jobs and the spooler.
+
+Each handler does what its script in `adminkit/printing/scripts/` does with the
+PrintManagement cmdlets and answers with the same JSON; errors carry the message,
+FullyQualifiedErrorId and category that Windows gives. Faults are set over the fake's
+control endpoint (`{"model": "printing", "do": {…}}`, answered with the model's state
+and the ids of the jobs `added`): `{"spooler": "stopped"}` (every cmdlet fails as with
+the Print Spooler stopped, until `spooler restart` or `{"spooler": "running"}`),
+`{"deny": true}` (writes are refused: access denied). Tests seed jobs with
+`{"jobs": [{"printer": …, "owner": …, "name": …, "status": "Paused", "age": 3600}]}`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from adminkit.lab.winrm_fake import FakeHost, ScriptError, handler, model
+
+NOT_FOUND = "The specified printer was not found."
+SPOOLER_DOWN = "The spooler service is not reachable.  Ensure the spooler service is running."
+DENIED = "Access was denied to the specified resource."
+DRIVER = "Microsoft IPP Class Driver"
+DRIVERS = (DRIVER, "Microsoft PS Class Driver", "HP Universal Printing PCL 6")
+
+
+@dataclass
+class Queue:
+    name: str
+    port: str
+    driver: str = DRIVER
+    location: str = ""
+    shared: bool = False
+    status: str = "Normal"  # PrinterStatus: Normal, Paused, Error, …
+    duplex: str = "OneSided"
+    color: bool = True
+    paper: str = "A4"
+
+
+@dataclass
+class PrintJob:
+    id: int
+    printer: str
+    owner: str
+    name: str
+    size: int = 20480
+    status: str = "Normal"  # JobStatus flags, as Get-PrintJob gives them
+    submitted: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+class PrintServerModel:
+    """The print side of one fake host."""
+
+    def __init__(self, host: FakeHost) -> None:
+        self.host = host
+        self.lock = threading.RLock()
+        self.queues: dict[str, Queue] = {
+            "front-desk": Queue("front-desk", "IP_10.0.0.11", location="Reception"),
+            "back-office": Queue("back-office", "IP_10.0.0.12")}
+        self.ports = {"IP_10.0.0.11": "10.0.0.11", "IP_10.0.0.12": "10.0.0.12"}
+        self.jobs: dict[int, PrintJob] = {}
+        self.next_id = 2
+        self.default: str | None = "front-desk"
+        self.spooler = "Running"
+        self.restarts = 0
+        self.deny = False
+
+    # -- what a cmdlet checks first ------------------------------------------------------
+    def ready(self, cmdlet: str, *, write: bool = False) -> None:
+        if self.spooler != "Running":
+            raise ScriptError(SPOOLER_DOWN, f"HRESULT 0x800706ba,{cmdlet}", "NotSpecified")
+        if write and self.deny:
+            raise ScriptError(DENIED, f"HRESULT 0x80070005,{cmdlet}", "PermissionDenied")
+
+    def queue(self, name: str, cmdlet: str) -> Queue:
+        found = self.queues.get(name)
+        if found is None:
+            raise ScriptError(NOT_FOUND, f"HRESULT 0x80070709,{cmdlet}", "ObjectNotFound")
+        return found
+
+    def job(self, printer: str, job_id: int, cmdlet: str) -> PrintJob:
+        self.queue(printer, cmdlet)
+        found = self.jobs.get(job_id)
+        if found is None or found.printer != printer:
+            raise ScriptError("The specified print job was not found.",
+                              f"HRESULT 0x80070057,{cmdlet}", "ObjectNotFound")
+        return found
+
+    def add_job(self, printer: str, owner: str, name: str, status: str = "Normal",
+                age: float = 0) -> PrintJob:
+        with self.lock:
+            self.queue(printer, "Add-Job")
+            job = PrintJob(self.next_id, printer, owner, name, status=status,
+                           submitted=(datetime.now(UTC) - timedelta(seconds=age)).isoformat())
+            self.jobs[job.id] = job
+            self.next_id += 1
+            return job
+
+    # -- what tests drive and read ---------------------------------------------------------
+    def control(self, do: dict[str, Any]) -> Any:
+        with self.lock:
+            if "spooler" in do:
+                self.spooler = "Running" if do["spooler"] == "running" else "Stopped"
+            if "deny" in do:
+                self.deny = bool(do["deny"])
+            added = [self.add_job(j["printer"], j.get("owner", "jnovak"),
+                                  j.get("name", "document"), j.get("status", "Normal"),
+                                  float(j.get("age", 0))).id for j in do.get("jobs", [])]
+            return {**self.snapshot(), "added": added}
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {"queues": {n: asdict(q) for n, q in self.queues.items()},
+                    "ports": dict(self.ports), "default": self.default,
+                    "jobs": {str(i): asdict(j) for i, j in self.jobs.items()},
+                    "spooler": self.spooler, "restarts": self.restarts}
+
+
+@model("printing")
+def _make(host: FakeHost) -> PrintServerModel:
+    return PrintServerModel(host)
+
+
+def _model(host: FakeHost) -> PrintServerModel:
+    found: PrintServerModel = host.model("printing")
+    return found
+
+
+# -- the scripts ---------------------------------------------------------------------------
+@handler("printing.printer_list")
+def printer_list(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Get-Printer")
+        counts: dict[str, int] = {}
+        for job in m.jobs.values():
+            counts[job.printer] = counts.get(job.printer, 0) + 1
+        return {"printers": [
+            {"name": q.name, "status": q.status, "jobs": counts.get(q.name, 0),
+             "location": q.location, "driver": q.driver, "port": q.port, "shared": q.shared,
+             "comment": "", "default": q.name == m.default}
+            for q in m.queues.values() if not p.get("name") or q.name == p["name"]]}
+
+
+@handler("printing.printer_config")
+def printer_config(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Get-PrintConfiguration")
+        q = m.queue(p["name"], "Get-PrintConfiguration")
+        return {"duplex": q.duplex, "color": q.color, "paper": q.paper}
+
+
+@handler("printing.printer_set_config")
+def printer_set_config(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Set-PrintConfiguration", write=True)
+        q = m.queue(p["name"], "Set-PrintConfiguration")
+        if p.get("duplex") is not None:
+            if p["duplex"] not in ("OneSided", "TwoSidedLongEdge", "TwoSidedShortEdge"):
+                raise ScriptError(f"Cannot bind parameter 'DuplexingMode'. Cannot convert "
+                                  f"value \"{p['duplex']}\" to type \"DuplexingMode\".",
+                                  "CannotConvertArgumentNoMessage,Set-PrintConfiguration",
+                                  "InvalidArgument")
+            q.duplex = p["duplex"]
+        if p.get("color") is not None:
+            q.color = bool(p["color"])
+        if p.get("paper") is not None:
+            q.paper = str(p["paper"])
+        return {"done": True}
+
+
+def _printer_method(host: FakeHost, p: dict[str, Any], method: str) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Get-Printer", write=method != "PrintTestPage")
+        q = m.queue(p["name"], "Get-Printer")
+        if method in ("Pause", "Resume"):
+            q.status = "Paused" if method == "Pause" else "Normal"
+        elif method == "SetDefaultPrinter":
+            m.default = q.name
+        return {"code": 0}
+
+
+@handler("printing.printer_pause")
+def printer_pause(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    return _printer_method(host, p, "Pause" if p.get("pause") else "Resume")
+
+
+@handler("printing.printer_default")
+def printer_default(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    return _printer_method(host, p, "SetDefaultPrinter")
+
+
+@handler("printing.printer_test_page")
+def printer_test_page(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        _printer_method(host, p, "PrintTestPage")
+        job = m.add_job(p["name"], host.caller(), "Test Page")
+        return {"code": 0, "id": job.id}
+
+
+def _port(m: PrintServerModel, p: dict[str, Any]) -> None:
+    if p.get("port") and p["port"] not in m.ports:
+        m.ports[p["port"]] = str(p.get("address") or "")
+
+
+@handler("printing.printer_add")
+def printer_add(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Add-Printer", write=True)
+        if p["name"] in m.queues:
+            raise ScriptError("The specified printer already exists.",
+                              "HRESULT 0x80070709,Add-Printer", "ResourceExists")
+        if p["driver"] not in DRIVERS:
+            raise ScriptError("The specified driver does not exist on the server.",
+                              "HRESULT 0x80070705,Add-Printer", "ObjectNotFound")
+        _port(m, p)
+        m.queues[p["name"]] = Queue(p["name"], p["port"], driver=p["driver"],
+                                    location=p.get("location") or "",
+                                    shared=bool(p.get("shared")))
+        return {"done": True}
+
+
+@handler("printing.printer_update")
+def printer_update(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Set-Printer", write=True)
+        q = m.queue(p["name"], "Set-Printer")
+        _port(m, p)
+        if p.get("port"):
+            q.port = p["port"]
+        if p.get("location") is not None:
+            q.location = p["location"]
+        if p.get("shared") is not None:
+            q.shared = bool(p["shared"])
+        return {"done": True}
+
+
+@handler("printing.printer_remove")
+def printer_remove(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Remove-Printer", write=True)
+        m.queue(p["name"], "Remove-Printer")
+        del m.queues[p["name"]]
+        m.jobs = {i: j for i, j in m.jobs.items() if j.printer != p["name"]}
+        if m.default == p["name"]:
+            m.default = None
+        return {"done": True}
+
+
+@handler("printing.job_list")
+def job_list(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Get-PrintJob")
+        if p.get("printer"):
+            m.queue(p["printer"], "Get-Printer")
+        return {"jobs": [{"id": j.id, "printer": j.printer, "owner": j.owner, "name": j.name,
+                          "size": j.size, "status": j.status, "submitted": j.submitted}
+                         for j in sorted(m.jobs.values(), key=lambda j: j.id)
+                         if (not p.get("printer") or j.printer == p["printer"])
+                         and (not p.get("id") or j.id == p["id"])]}
+
+
+def _job_cmdlet(host: FakeHost, p: dict[str, Any], cmdlet: str) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready(cmdlet, write=True)
+        job = m.job(p["printer"], int(p["id"]), cmdlet)
+        if cmdlet == "Remove-PrintJob":
+            del m.jobs[job.id]
+        elif cmdlet == "Suspend-PrintJob":
+            job.status = "Paused"
+        elif cmdlet in ("Resume-PrintJob", "Restart-PrintJob"):
+            job.status = "Normal"
+        return {"done": True}
+
+
+@handler("printing.job_cancel")
+def job_cancel(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    return _job_cmdlet(host, p, "Remove-PrintJob")
+
+
+@handler("printing.job_hold")
+def job_hold(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    return _job_cmdlet(host, p, "Suspend-PrintJob")
+
+
+@handler("printing.job_release")
+def job_release(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    return _job_cmdlet(host, p, "Resume-PrintJob")
+
+
+@handler("printing.job_restart")
+def job_restart(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    return _job_cmdlet(host, p, "Restart-PrintJob")
+
+
+@handler("printing.queue_purge")
+def queue_purge(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        m.ready("Remove-PrintJob", write=True)
+        m.queue(p["name"], "Get-PrintJob")
+        gone = [i for i, j in m.jobs.items() if j.printer == p["name"]]
+        for job_id in gone:
+            del m.jobs[job_id]
+        return {"removed": len(gone)}
+
+
+@handler("printing.spooler_restart")
+def spooler_restart(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+    m = _model(host)
+    with m.lock:
+        if m.deny:
+            raise ScriptError("Service 'Print Spooler (Spooler)' cannot be stopped due to "
+                              "the following error: Cannot open Spooler service on "
+                              "computer '.'.", "CouldNotStopService,Microsoft.PowerShell."
+                              "Commands.RestartServiceCommand", "PermissionDenied")
+        m.spooler = "Running"
+        m.restarts += 1
+        return {"status": "Running"}

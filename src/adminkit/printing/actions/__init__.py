@@ -1,0 +1,1 @@
+"""Print actions: one module per kind of target; `registry.ACTIONS` names them all."""

@@ -1,0 +1,129 @@
+"""A whole queue (purge) and a whole server (restart the spooler)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, ClassVar
+
+from pydantic import Field
+
+from adminkit.core.action import Applied, Params, Plan
+from adminkit.core.context import Context
+from adminkit.core.errors import ActionFailed, PolicyRefused, UsageError, ValidationError
+from adminkit.core.result import Change
+from adminkit.printing.actions.base import (
+    PrintAction,
+    PrinterAction,
+    PrinterParams,
+    ServerParams,
+    UserName,
+)
+from adminkit.printing.server import Job, Printer, SpoolerDown
+
+
+class PurgeParams(PrinterParams):
+    user: UserName | None = None  # only this user's jobs
+    older_than: Annotated[int, Field(ge=1)] | None = None  # seconds: only jobs this old
+    force: bool = False  # beyond the profile's bulk limit of other users' jobs
+
+
+class PurgeQueue(PrinterAction[PurgeParams]):
+    """queue.purge: cancel the queue's jobs (all, or a user's, or old ones). A whole-queue
+    purge is one request to the server, whatever the number of jobs."""
+
+    name = "queue.purge"
+    params_model: ClassVar[type[Params]] = PurgeParams
+    destructive = True
+    due: list[Job]
+
+    @property
+    def whole(self) -> bool:
+        return self.params.user is None and self.params.older_than is None
+
+    def plan(self, ctx: Context) -> Plan:
+        self.lookup(ctx)
+        p = self.params
+        jobs = self.server(ctx).jobs(p.printer)
+        if p.user is not None:
+            jobs = [j for j in jobs if j.owner == p.user]
+        if p.older_than is not None:
+            jobs = [j for j in jobs if (j.age_seconds() or 0) >= p.older_than]
+        self.due = jobs
+        if not jobs:
+            return Plan(summary=f"{self.label()}: no job to purge")
+        owners = Counter(j.owner for j in jobs)
+        return Plan([Change(op="delete", field="jobs", before=len(jobs))],
+                    summary=f"purge {len(jobs)} job(s) of {len(owners)} user(s) from "
+                            f"{self.label()}",
+                    data={"jobs": len(jobs), "owners": dict(owners.most_common(20)),
+                          "first_ids": [j.id for j in jobs[:20]]})
+
+    def guard(self, ctx: Context, plan: Plan) -> None:
+        others = sum(1 for j in getattr(self, "due", []) if j.owner != self.params.user)
+        limit = ctx.require_profile().policy.bulk_limit
+        if others > limit and not self.params.force:
+            raise PolicyRefused(f"the purge would cancel {others} jobs of other users than "
+                                f"{self.params.user or 'the requester'}, over the profile's "
+                                f"limit of {limit}", hint="add --force if intended")
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        server = self.server(ctx)
+        if self.whole:
+            server.purge(self.params.printer)
+            return Applied()
+        gone = 0
+        for job in self.due:
+            try:
+                server.cancel_job(job.id)
+            except (ActionFailed, ValidationError):
+                now = server.job(job.id)
+                if now is not None and not now.finished:
+                    raise
+                gone += 1  # finished meanwhile: not an error
+        return Applied(data={"finished_meanwhile": gone} if gone else {})
+
+
+class SpoolerParams(ServerParams):
+    pass
+
+
+def _states(printers: list[Printer]) -> dict[str, str]:
+    return {p.name: f"{p.state}, {p.jobs} job(s)" for p in printers}
+
+
+class RestartSpooler(PrintAction[SpoolerParams]):
+    """spooler.restart: restart a Windows print server's spooler service, the queues'
+    state read before and after."""
+
+    name = "spooler.restart"
+    params_model: ClassVar[type[Params]] = SpoolerParams
+    target_param = "server"
+
+    def target(self) -> str:
+        return self._where()
+
+    def plan(self, ctx: Context) -> Plan:
+        cfg_kind = self._kind(ctx)
+        if cfg_kind != "windows":
+            raise UsageError(f"print server {self._where()} is a {cfg_kind} server: "
+                             "`spooler restart` is for Windows print servers",
+                             hint="restart cupsd on the host itself (systemctl restart cups)")
+        try:
+            before: dict[str, str] | str = _states(self.server(ctx).printers())
+        except SpoolerDown as exc:  # the very case a restart is for
+            before = f"the spooler does not answer: {exc.message}"
+        return Plan([Change(op="run", field="spooler", after="restart")],
+                    summary=f"restart the spooler of {self._where()}",
+                    data={"before": before})
+
+    def _kind(self, ctx: Context) -> str:
+        from adminkit.printing.servers import server_config
+
+        cfg = server_config(ctx.require_profile(), self.params.server)
+        self._server_name = cfg.name
+        return cfg.kind
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        server = self.server(ctx)
+        server.restart_spooler()
+        return Applied(data={"after": _states(server.printers())})

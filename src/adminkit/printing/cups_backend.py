@@ -1,0 +1,341 @@
+"""CUPS over IPP through pycups: one `cups.Connection` per server and unit of work.
+
+libcups keeps the default server, port, user and password callback per thread, and
+submits print jobs to the thread's default server whatever the Connection says, so
+every call goes through `_call`, which sets them for the calling thread first (the
+runner's workers never inherit the main thread's). The password callback answers once
+per call and then gives up: a wrong password costs one PAM delay, not six.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from adminkit.core.errors import (
+    ActionFailed,
+    AuthenticationFailed,
+    ConnectionFailed,
+    UsageError,
+    ValidationError,
+)
+from adminkit.core.secrets import Secret
+from adminkit.printing.server import (
+    JOB_STATES,
+    PRINTER_STATES,
+    Job,
+    Printer,
+    mask_uri,
+    without_credentials,
+)
+from adminkit.printing.settings import PrintServerConfig
+
+T = TypeVar("T")
+DEFAULT_PORT = 631
+JOB_ATTRS = ["job-id", "job-originating-user-name", "job-name", "job-state", "job-k-octets",
+             "time-at-creation", "job-printer-uri"]
+PRINTER_ATTRS = ["printer-name", "printer-state", "printer-state-message",
+                 "printer-is-accepting-jobs", "printer-is-shared", "printer-location",
+                 "printer-make-and-model", "device-uri", "queued-job-count"]
+# IPP status codes (cups.IPP_*), as numbers so that this module loads without pycups
+NOT_FOUND, NOT_POSSIBLE, FORBIDDEN, NOT_AUTHORIZED = 1030, 1028, 1025, 1026
+AUTH_CANCELED = 4096
+PRINTER_DEFAULT = 0x20000  # CUPS_PRINTER_DEFAULT in printer-type
+TEST_PAGE = ("adminkit test page\n\nprinter: {printer}\nserver: {server}\n"
+             "sent: {when:%Y-%m-%d %H:%M:%S} UTC\n\n" + "".join(
+                 f"{n:3d} ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz 0123456789\n"
+                 for n in range(1, 41)))
+
+
+def _cups() -> Any:
+    try:
+        import cups
+    except ImportError:
+        raise UsageError("CUPS support needs pycups", hint="pip install 'adminkit[cups]'"
+                         ) from None
+    return cups
+
+
+class CupsPrintServer:
+    """A CUPS server as the profile names it (`print_servers: [{kind: cups, …}]`)."""
+
+    kind = "cups"
+    can_reject = True
+    can_move = True
+
+    def __init__(self, cfg: PrintServerConfig, password: Secret | None = None) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.port = cfg.port or DEFAULT_PORT
+        self._password = password
+        self._cups = _cups()
+        self._conn: Any = None
+        self._asked = threading.local()
+
+    # -- the per-thread state of libcups ------------------------------------------------
+    def _where(self) -> str:
+        return f"print server {self.name} ({self.cfg.host}:{self.port})"
+
+    def _bind_thread(self) -> None:
+        cups = self._cups
+        cups.setServer(self.cfg.host)
+        cups.setPort(self.port)
+        if self.cfg.tls:
+            cups.setEncryption(cups.HTTP_ENCRYPT_REQUIRED)
+        if self.cfg.user:
+            cups.setUser(self.cfg.user)
+        self._asked.count = 0
+        cups.setPasswordCB(self._password_cb)
+
+    def _password_cb(self, prompt: str) -> str | None:
+        """Once per call: libcups asks again after a refusal, each time after a delay."""
+        count = getattr(self._asked, "count", 0)
+        self._asked.count = count + 1
+        if self._password is None or count:
+            return None
+        return self._password.reveal()
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            cups = self._cups
+            kwargs: dict[str, Any] = {"host": self.cfg.host, "port": self.port}
+            if self.cfg.tls:
+                kwargs["encryption"] = cups.HTTP_ENCRYPT_REQUIRED
+            try:
+                self._conn = cups.Connection(**kwargs)
+            except RuntimeError as exc:  # 'failed to connect to server'
+                raise ConnectionFailed(f"{self._where()} does not answer: {exc}",
+                                       hint="is it up? check `print_servers` in the profile"
+                                       ) from None
+        return self._conn
+
+    def _call(self, what: str, fn: Callable[[Any], T]) -> T:
+        """Run one IPP exchange on this thread, with its errors said in adminkit's terms."""
+        cups = self._cups
+        self._bind_thread()
+        try:
+            return fn(self._connection())
+        except cups.IPPError as exc:
+            code, message = ((*exc.args, None, ""))[:2]
+            raise self._error(what, int(code or 0), str(message)) from None
+        except RuntimeError as exc:
+            self._conn = None
+            raise ConnectionFailed(f"{self._where()}: {what}: {exc}") from None
+
+    def _error(self, what: str, code: int, message: str) -> Exception:
+        if code in (AUTH_CANCELED, NOT_AUTHORIZED):
+            return AuthenticationFailed(
+                f"{self._where()}: not authorized to {what}",
+                hint="set `user` and `password` (a secret reference) of this print server "
+                     "in the profile to a CUPS administrator (SystemGroup, or the queue's "
+                     "policy)")
+        if code == FORBIDDEN:
+            return AuthenticationFailed(
+                f"{self._where()}: user {self.cfg.user or '(default)'} may not {what}",
+                hint="the queue's operation policy does not allow this user")
+        if code in (1280, 1282) and message in ("Host is down", "Connection refused"):
+            return ConnectionFailed(f"{self._where()}: {what}: {message}")
+        text = f"{self._where()}: {what}: {message or code}"
+        return IppNotFound(text, code) if code == NOT_FOUND else IppFailed(text, code)
+
+    # -- printers ---------------------------------------------------------------------
+    def printers(self) -> list[Printer]:
+        found = self._call("list printers", lambda c: c.getPrinters())
+        default = next((n for n, a in found.items()
+                        if int(a.get("printer-type", 0)) & PRINTER_DEFAULT), None)
+        counts = self._active_counts() if found else {}
+        return [self._printer(name, attrs, default, counts.get(name, 0))
+                for name, attrs in sorted(found.items())]
+
+    def printer(self, name: str) -> Printer | None:
+        try:
+            attrs = self._call(f"read printer {name}", lambda c: c.getPrinterAttributes(name))
+        except IppNotFound:
+            return None
+        default = self.default_printer()
+        printer = self._printer(name, attrs, default, int(attrs.get("queued-job-count", 0)))
+        printer.options = {k[: -len("-default")]: _text(v) for k, v in attrs.items()
+                           if k.endswith("-default") and not k.startswith("media-col")}
+        return printer
+
+    def _active_counts(self) -> dict[str, int]:
+        """Active jobs per queue, from one Get-Jobs asking for the least it can."""
+        found = self._call("count jobs", lambda c: c.getJobs(
+            which_jobs="not-completed", requested_attributes=["job-id", "job-printer-uri"]))
+        counts: dict[str, int] = {}
+        for attrs in found.values():
+            queue = str(attrs.get("job-printer-uri", "")).rpartition("/")[2]
+            counts[queue] = counts.get(queue, 0) + 1
+        return counts
+
+    def _printer(self, name: str, attrs: dict[str, Any], default: str | None,
+                 jobs: int) -> Printer:
+        return Printer(
+            name=name, server=self.name,
+            state=PRINTER_STATES.get(int(attrs.get("printer-state", 3)), "unknown"),
+            accepting=bool(attrs.get("printer-is-accepting-jobs", True)),
+            reason=str(attrs.get("printer-state-message") or ""), jobs=jobs,
+            location=str(attrs.get("printer-location") or ""),
+            model=str(attrs.get("printer-make-and-model") or ""),
+            device_uri=mask_uri(attrs.get("device-uri")),
+            shared=bool(attrs.get("printer-is-shared", False)), default=name == default)
+
+    def set_enabled(self, name: str, enabled: bool, reason: str | None) -> None:
+        if enabled:
+            self._call(f"resume {name}", lambda c: c.enablePrinter(name))
+        else:
+            self._call(f"pause {name}", lambda c: c.disablePrinter(name, reason=reason or ""))
+
+    def set_accepting(self, name: str, accepting: bool, reason: str | None) -> None:
+        if accepting:
+            self._call(f"accept jobs on {name}", lambda c: c.acceptJobs(name))
+        else:
+            self._call(f"reject jobs on {name}",
+                       lambda c: c.rejectJobs(name, reason=reason or ""))
+
+    def add_printer(self, name: str, uri: str, driver: str, location: str | None,
+                    shared: bool) -> None:
+        def add(c: Any) -> None:
+            kwargs: dict[str, Any] = {"device": uri, "info": name}
+            if location is not None:
+                kwargs["location"] = location
+            c.addPrinter(name, ppdname=driver, **kwargs)
+            c.setPrinterShared(name, shared)
+            c.enablePrinter(name)  # CUPS makes new queues stopped and rejecting
+            c.acceptJobs(name)
+
+        self._call(f"add printer {name}", add)
+
+    def update_printer(self, name: str, uri: str | None, location: str | None,
+                       shared: bool | None) -> None:
+        def update(c: Any) -> None:
+            if uri is not None:
+                c.setPrinterDevice(name, uri)
+            if location is not None:
+                c.setPrinterLocation(name, location)
+            if shared is not None:
+                c.setPrinterShared(name, shared)
+
+        self._call(f"change printer {name}", update)
+
+    def same_device(self, name: str, uri: str) -> bool:
+        """CUPS hides the credentials of a device URI it reports: those are not compared
+        (changing only them takes `printer remove` and `printer add`)."""
+        attrs = self._call(f"read printer {name}", lambda c: c.getPrinterAttributes(
+            name, requested_attributes=["device-uri"]))
+        return without_credentials(attrs.get("device-uri")) == without_credentials(uri)
+
+    def remove_printer(self, name: str) -> None:
+        self._call(f"remove printer {name}", lambda c: c.deletePrinter(name))
+
+    def set_options(self, name: str, options: dict[str, str]) -> None:
+        def apply(c: Any) -> None:
+            for key, value in options.items():
+                c.addPrinterOptionDefault(name, key, value)
+
+        self._call(f"set options of {name}", apply)
+
+    def default_printer(self) -> str | None:
+        found = self._call("read the default printer", lambda c: c.getDefault())
+        return None if found is None else str(found)
+
+    def set_default(self, name: str) -> None:
+        self._call(f"make {name} the default", lambda c: c.setDefault(name))
+
+    def test_page(self, name: str) -> int:
+        """A plain-text page (every queue takes text), streamed: no temporary file."""
+        cups = self._cups
+        data = TEST_PAGE.format(printer=name, server=self.name, when=datetime.now(UTC)
+                                ).encode()
+
+        def submit(c: Any) -> int:
+            job_id = int(c.createJob(name, "adminkit test page", {}))
+            c.startDocument(name, job_id, "test-page.txt", cups.CUPS_FORMAT_TEXT, 1)
+            c.writeRequestData(data, len(data))
+            c.finishDocument(name)
+            return job_id
+
+        return self._call(f"print a test page on {name}", submit)
+
+    # -- jobs -------------------------------------------------------------------------
+    def jobs(self, printer: str | None = None, *, finished: bool = False) -> list[Job]:
+        which = "completed" if finished else "not-completed"
+        found = self._call("list jobs", lambda c: c.getJobs(
+            which_jobs=which, requested_attributes=JOB_ATTRS))
+        jobs = [self._job(job_id, attrs) for job_id, attrs in found.items()]
+        if printer is not None:
+            jobs = [j for j in jobs if j.printer == printer]
+        return sorted(jobs, key=lambda j: j.id)
+
+    def job(self, job_id: int) -> Job | None:
+        try:
+            attrs = self._call(f"read job {job_id}", lambda c: c.getJobAttributes(
+                job_id, requested_attributes=JOB_ATTRS))
+        except IppNotFound:
+            return None
+        return self._job(job_id, attrs)
+
+    def _job(self, job_id: int, attrs: dict[str, Any]) -> Job:
+        created = attrs.get("time-at-creation")
+        return Job(id=int(attrs.get("job-id", job_id)), server=self.name,
+                   printer=str(attrs.get("job-printer-uri", "")).rpartition("/")[2],
+                   owner=str(attrs.get("job-originating-user-name", "")),
+                   name=str(attrs.get("job-name", "")),
+                   size_kb=int(attrs.get("job-k-octets", 0)),
+                   state=JOB_STATES.get(int(attrs.get("job-state", 0)), "unknown"),
+                   created=datetime.fromtimestamp(created, UTC) if created else None)
+
+    def cancel_job(self, job_id: int) -> None:
+        self._call(f"cancel job {job_id}", lambda c: c.cancelJob(job_id, purge_job=False))
+
+    def hold_job(self, job_id: int) -> None:
+        self._call(f"hold job {job_id}", lambda c: c.setJobHoldUntil(job_id, "indefinite"))
+
+    def release_job(self, job_id: int) -> None:
+        self._call(f"release job {job_id}", lambda c: c.setJobHoldUntil(job_id, "no-hold"))
+
+    def restart_job(self, job_id: int) -> None:
+        self._call(f"restart job {job_id}", lambda c: c.restartJob(job_id))
+
+    def move_job(self, job_id: int, printer: str) -> None:
+        # the server takes the queue from the URI's path; the host part is not looked at
+        uri = f"ipp://localhost/printers/{printer}"
+        self._call(f"move job {job_id} to {printer}",
+                   lambda c: c.moveJob(job_id=job_id, job_printer_uri=uri))
+
+    def purge(self, printer: str) -> None:
+        """Every job of the queue in one IPP Purge-Jobs request (kept as history, like
+        `cancel -a`: forgetting them too costs the server several times longer)."""
+        self._call(f"purge {printer}", lambda c: c.cancelAllJobs(printer, purge_jobs=False))
+
+    def restart_spooler(self) -> None:
+        raise UsageError(f"{self._where()} is a CUPS server: `spooler restart` is for "
+                         "Windows print servers",
+                         hint="restart cupsd on the host itself (systemctl restart cups)")
+
+    def close(self) -> None:
+        self._conn = None  # pycups closes the HTTP connection when the object goes
+
+
+class IppFailed(ActionFailed):
+    """The server refused the request; `code` is the IPP status (1028: not possible)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class IppNotFound(ValidationError):
+    """No such printer or job (IPP 1030): the name or id given is wrong, exit 2."""
+
+    def __init__(self, message: str, code: int = NOT_FOUND) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)

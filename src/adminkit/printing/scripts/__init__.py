@@ -1,0 +1,1 @@
+"""PowerShell scripts for Windows print servers, one per operation (see core/winrm)."""

@@ -1,0 +1,94 @@
+"""The Entra commands on the lab's Graph fake (`adminkit lab up graph`, profile
+`lab-entra`), each noted once on the lab's real RT; outcomes read back from the fake
+through Graph with the lab app's own secret."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adminkit.lab.base import LabServer
+from adminkit.lab.graph import DOMAIN, TENANT_ID
+from adminkit.lab.graph_serve import LAB_CLIENT_ID
+from tests.integration.rtread import notes
+
+Cli = Callable[..., Any]
+
+
+class Tenant:
+    """The fake's tenant, read through Graph as an administrator would."""
+
+    def __init__(self, server: Any) -> None:
+        self.http = httpx.Client(base_url=f"{server.base_url}/v1.0/",
+                                 verify=ssl.create_default_context(cafile=str(server.ca_file)))
+        token = self.http.post(f"{server.base_url}/{TENANT_ID}/oauth2/v2.0/token", data={
+            "client_id": LAB_CLIENT_ID, "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/.default",
+            "client_secret": (server.dir / "app.secret").read_text()}).json()["access_token"]
+        self.http.headers["Authorization"] = "Bearer " + token
+
+    def user(self, login: str) -> dict[str, Any] | None:
+        r = self.http.get(f"users/{login}@{DOMAIN}", params={
+            "$select": "id,accountEnabled,displayName,assignedLicenses"})
+        return None if r.status_code == 404 else dict(r.json())
+
+    def groups(self, login: str) -> set[str]:
+        r = self.http.get(f"users/{login}@{DOMAIN}/memberOf")
+        return {g["displayName"] for g in r.json()["value"]}
+
+    def deleted(self, login: str) -> bool:
+        r = self.http.get("directory/deletedItems/microsoft.graph.user", params={
+            "$filter": f"userPrincipalName eq '{login}@{DOMAIN}'"})
+        return bool(r.json()["value"])
+
+
+@pytest.fixture(scope="module")
+def tenant(lab_up: Callable[[str], LabServer], rt: LabServer) -> Iterator[Tenant]:
+    server = lab_up("graph")
+    server.reset()  # a fresh tenant (the fake keeps it in memory)
+    t = Tenant(server)
+    yield t
+    t.http.close()
+
+
+def test_every_entra_command_leaves_one_note(tenant: Tenant, rt: Any, cli: Cli,
+                                             tmp_path: Path) -> None:
+    ticket = rt.new_ticket("Entra: onboard and offboard Vera Nová")
+    pw = tmp_path / "pw"
+    pw.mkdir(mode=0o700)
+
+    def run(*args: str) -> dict[str, Any]:
+        r = cli("--profile", "lab-entra", "--ticket", str(ticket), "-o", "json", *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return dict(json.loads(r.stdout))
+
+    run("account", "create", "--given-name", "Vera", "--surname", "Nová",
+        "--deliver", f"file:{pw}")
+    assert tenant.user("vnova") is not None
+    run("account", "groups", "vnova", "--add", "Staff")
+    assert tenant.groups("vnova") == {"Staff"}
+    run("account", "disable", "vnova")
+    assert tenant.user("vnova")["accountEnabled"] is False  # type: ignore[index]
+    run("account", "enable", "vnova")
+    assert tenant.user("vnova")["accountEnabled"] is True  # type: ignore[index]
+    run("account", "password", "vnova", "--deliver", f"file:{pw}")
+    run("account", "licenses", "jnovak", "--add", "EMS")
+    assert len(tenant.user("jnovak")["assignedLicenses"]) == 2  # type: ignore[index]
+    run("account", "delete", "vnova")
+    assert tenant.user("vnova") is None and tenant.deleted("vnova")
+    run("account", "restore", "vnova")
+    assert tenant.user("vnova") is not None
+    said = [n.text.split(";", 1)[1].split(" by ")[0].strip() for n in notes(rt, ticket)]
+    assert said == ["account.create vnova", "account.groups vnova", "account.disable vnova",
+                    "account.enable vnova", "account.password vnova",
+                    "account.licenses jnovak", "account.delete vnova",
+                    "account.restore vnova"]
+    assert all(n.internal for n in notes(rt, ticket))
+    password = (pw / "vnova.password").read_text().strip()
+    assert all(password not in n.text for n in notes(rt, ticket))

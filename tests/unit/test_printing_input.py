@@ -1,0 +1,121 @@
+"""What the printing domain refuses before any server is contacted, and how it masks."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from adminkit.core.secrets import Secret, redact
+from adminkit.printing.actions.base import JobParams, PrinterParams
+from adminkit.printing.actions.lifecycle import AddParams, OptionsParams
+from adminkit.printing.server import mask_uri, parse_age, without_credentials
+
+
+@pytest.mark.parametrize("name", ["a/b", "a#b", "a b", "x" * 128, "", "tab\there", "q?",
+                                  "a\\b", "it's", 'say"', "a,b"])
+def test_names_cups_refuses(name: str) -> None:
+    with pytest.raises(ValidationError):
+        PrinterParams(printer=name)
+
+
+@pytest.mark.parametrize("name", ["front-desk", "Floor_3.East", "x" * 127, "Drucker-Büro"])
+def test_names_cups_takes(name: str) -> None:
+    assert PrinterParams(printer=name).printer == name
+
+
+@pytest.mark.parametrize("job_id", ["12x", "", "-1", 0, "1.5", 2**31])
+def test_job_ids_are_positive_numbers(job_id: object) -> None:
+    with pytest.raises(ValidationError):
+        JobParams(job_id=job_id)  # type: ignore[arg-type]
+
+
+def test_uri_masks() -> None:
+    assert mask_uri("smb://svc:pw1234@fs1/q") == "smb://svc:********@fs1/q"
+    assert mask_uri("ipp://u:p%40ss@host:631/printers/x") == "ipp://u:********@host:631/printers/x"
+    assert mask_uri("ipp://host/ipp/print") == "ipp://host/ipp/print"
+    assert mask_uri("socket://10.0.0.5:9100") == "socket://10.0.0.5:9100"
+    assert without_credentials("smb://svc:pw@fs1/q") == "smb://fs1/q"
+
+
+def test_a_uri_with_a_password_is_only_taken_as_a_secret() -> None:
+    with pytest.raises(ValidationError, match="--uri-secret"):
+        AddParams(printer="q", uri="smb://svc:Canary-77x@fs1/q")
+    params = AddParams(printer="q", uri_secret=Secret("smb://svc:Canary-78x@fs1/q"))
+    assert params.shown() == "smb://svc:********@fs1/q"
+    assert "Canary-78x" not in params.model_dump_json()
+    assert "Canary-78x" not in redact("server said: bad password Canary-78x")
+    with pytest.raises(ValidationError, match="exactly one"):
+        AddParams(printer="q")
+
+
+def test_options_aliases_and_names() -> None:
+    params = OptionsParams(printer="q", options={"Duplex": "on", "colour": "off", "media": "A4"})
+    assert params.wanted() == {"sides": "two-sided-long-edge",
+                               "print-color-mode": "monochrome", "media": "A4"}
+    with pytest.raises(ValidationError):
+        OptionsParams(printer="q", options={"bad name": "1"})
+    with pytest.raises(ValidationError):
+        OptionsParams(printer="q", options={})
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("2h", 7200),
+                                               ("7d", 604800)])
+def test_ages(text: str, seconds: int) -> None:
+    assert parse_age(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["2", "2 hours", "h", "-1h", "1w"])
+def test_bad_ages(text: str) -> None:
+    with pytest.raises(ValueError, match="not an age"):
+        parse_age(text)
+
+
+@pytest.mark.parametrize(("status", "state"), [
+    ("Normal", "pending"), ("Paused", "held"), ("Printing", "processing"),
+    ("Paused, Printing", "held"), ("Error, Printing", "stopped"), ("Deleting", "canceled"),
+    ("Printed", "completed"), ("", "pending")])
+def test_windows_job_status_flags(status: str, state: str) -> None:
+    from adminkit.printing.windows_backend import job_state
+
+    assert job_state(status) == state
+
+
+def test_windows_ports_from_device_uris() -> None:
+    from adminkit.core.errors import ValidationError as Refused
+    from adminkit.printing.windows_backend import port_of
+
+    assert port_of("socket://10.1.3.20:9100") == ("IP_10.1.3.20", "10.1.3.20")
+    assert port_of("ipp://printer7.example.com/ipp/print") == (
+        "IP_printer7.example.com", "printer7.example.com")
+    with pytest.raises(Refused, match="names no host"):
+        port_of("file:///dev/null")
+
+
+def test_every_windows_script_has_a_fake_and_names_its_op() -> None:
+    from importlib import resources
+
+    from adminkit.lab.winrm_fake import HANDLERS, load_models
+
+    load_models()
+    scripts = [f for f in resources.files("adminkit.printing.scripts").iterdir()
+               if f.name.endswith(".ps1")]
+    assert len(scripts) >= 16
+    for script in scripts:
+        first = script.read_text().splitlines()[0]
+        assert first == f"# adminkit-op: printing.{script.name[:-4]}"
+        assert f"printing.{script.name[:-4]}" in HANDLERS
+
+
+def test_a_password_to_a_remote_cups_server_needs_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from adminkit.core.errors import ConfigError
+    from adminkit.printing.servers import open_server
+    from adminkit.printing.settings import PrintServerConfig
+
+    monkeypatch.setenv("PRINT_PW", "Printer-Admin-Pw-1")
+    remote = PrintServerConfig(name="print1", kind="cups", host="print1.example.com",
+                               user="lpadmin", password="env:PRINT_PW")
+    with pytest.raises(ConfigError, match="would travel in clear"):
+        open_server(remote)
+    pytest.importorskip("cups")
+    assert open_server(remote.model_copy(update={"tls": True})).name == "print1"
+    assert open_server(remote.model_copy(update={"host": "127.0.0.1"})).name == "print1"

@@ -1,0 +1,158 @@
+"""The outbox itself, apart from any one vendor: a backend's bug never stops delivery,
+the background pump outlives a failing note, an outbox from before `published` is
+upgraded, and notes that need a person show in every run until acknowledged.
+
+What every backend must do through the outbox is in test_ticket_contract.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from adminkit.automation.request import RunRequest
+from adminkit.automation.service import RunService
+from adminkit.journal.store import Journal
+from adminkit.tickets.local import LocalTickets
+from adminkit.tickets.outbox import FlushReport, Pump, flush
+from tests.fakes.outbox_rig import NOTE, make_due, queue_note
+from tests.unit.toys import toy
+
+
+class Buggy(LocalTickets):
+    """The local store, with a backend bug on one ticket: its add_note raises what no
+    backend should let out. Each call opens the store anew, so the pump's thread may
+    use it (a sqlite3 connection stays on its thread)."""
+
+    def __init__(self, bad: str) -> None:
+        super().__init__()
+        self.bad = bad
+
+    def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+        if ticket_id == self.bad:
+            raise ValueError("no id in the answer\nsecond line")
+        store = LocalTickets(self.path)
+        try:
+            return store.add_note(ticket_id, text, internal=internal)
+        finally:
+            store.close()
+
+    def find_note(self, ticket_id: str, marker: str) -> str | None:
+        store = LocalTickets(self.path)
+        try:
+            return store.find_note(ticket_id, marker)
+        finally:
+            store.close()
+
+
+def queue_two(journal: Journal, store: LocalTickets) -> tuple[str, str]:
+    bad, good = store.new("bad"), store.new("good")
+    queue_note(journal, system="local", ticket=bad)
+    journal.append(kind="action", run_id="R-20251125-100000-abc123", idx=1, operator="t",
+                   profile="acme", ticket=f"local:{good}", mode="apply", action="a.b",
+                   target="x", status="changed", summary="s",
+                   note={"key": "R-20251125-100000-abc123:1", "system": "local",
+                         "ticket": good, "internal": True, "body": NOTE})
+    return bad, good
+
+
+def test_a_backend_bug_on_one_note_is_retried_and_the_others_are_delivered(env: Any) -> None:
+    journal = Journal(env.journal)
+    system = Buggy("1")
+    bad, good = queue_two(journal, system)
+    report = flush(journal, lambda _p, _k: system, close=False)
+    assert (report.delivered, report.retrying) == (1, 1)
+    rows = {r["ticket"]: r for r in journal.outbox()}
+    assert rows[good]["status"] == "delivered"
+    assert rows[bad]["status"] == "pending"
+    assert rows[bad]["last_error"] == "unexpected ValueError: no id in the answer"
+    assert [n["body"] for n in system.notes(good)] == [NOTE]
+    system.close()
+    journal.close()
+
+
+def test_the_background_pump_outlives_a_failing_note(env: Any) -> None:
+    journal = Journal(env.journal)
+    system = Buggy("1")
+    bad, _ = queue_two(journal, system)
+    pump = Pump(journal, system, "R-20251125-100000-abc123", limit=1.0, interval=0.01)
+    deadline = time.monotonic() + 30
+    while pump.report.delivered < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pump.report.delivered == 1  # by the thread: the good note
+    assert pump.thread.is_alive()  # the ValueError on the other did not end it
+    system.bad = ""  # the bug is fixed: a later round delivers the other note
+    while pump.report.delivered < 2 and time.monotonic() < deadline:
+        make_due(journal)
+        time.sleep(0.01)
+    assert pump.report.delivered == 2 and pump.thread.is_alive()
+    pump.finish()
+    assert [n["body"] for n in system.notes(bad)] == [NOTE]
+    system.close()
+    journal.close()
+
+
+OLD_OUTBOX = """CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, run_id TEXT NOT NULL,
+    system TEXT NOT NULL, ticket TEXT NOT NULL, profile TEXT, internal INTEGER NOT NULL,
+    body TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending'
+                 CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT NOT NULL, lease_until TEXT,
+    last_error TEXT, remote_id TEXT, created TEXT NOT NULL, delivered TEXT)"""
+
+
+def test_an_outbox_from_before_published_is_upgraded_keeping_its_notes(env: Any) -> None:
+    Journal(env.journal).close()  # a journal as it is made now, then its outbox made old
+    db = sqlite3.connect(env.journal)
+    db.executescript(f"DROP TABLE outbox; {OLD_OUTBOX}; "
+                     "INSERT INTO outbox (key, run_id, system, ticket, internal, body, "
+                     "status, next_attempt, created) VALUES ('R:0', 'R', 'local', '1', 1, "
+                     "'old note', 'failed', '2025-01-01', '2025-01-01')")
+    db.close()
+    journal = Journal(env.journal)
+    [row] = journal.outbox()
+    assert (row["body"], row["status"], row["acknowledged"]) == ("old note", "failed", None)
+    journal.note_published(row["id"], "7", "made public")  # the new status is accepted
+    assert journal.outbox()[0]["status"] == "published"
+    journal.close()
+
+
+def test_notes_that_need_a_person_show_in_every_run_until_acknowledged(env: Any,
+                                                                        cli: Any) -> None:
+    journal = Journal(env.journal)
+    store = LocalTickets()
+    queue_note(journal, system="local", ticket="999")  # no such ticket: fails for good
+    assert flush(journal, lambda _p, _k: store, close=False) == FlushReport(failed=1)
+    store.close()
+    journal.close()
+
+    def notices() -> list[str]:
+        report = RunService(journal_path=env.journal).run(RunRequest(
+            command="toy a", profile=None, actions=[toy("a", [])]))
+        assert report.exit_code == 0
+        return [n for n in report.notices if "need a person" in n]
+
+    assert notices() == ["ticket notes need a person: 1 failed for good; `adminkit ticket "
+                         "outbox` lists them, `adminkit ticket outbox --ack ID` once dealt "
+                         "with"]
+    assert notices()  # the next run too
+    r = cli("ticket", "outbox", "--ack", "1")
+    assert r.code == 0 and "acknowledged 1 of 1" in r.err
+    assert notices() == []
+    r = cli("ticket", "outbox", "--ack", "1")  # once is enough; an unknown id is an error
+    assert r.code == 2 and "acknowledged 0 of 1" in r.err
+
+
+
+def test_a_note_a_flush_had_no_time_for_keeps_its_attempts(env: Any) -> None:
+    journal = Journal(env.journal)
+    store = LocalTickets()
+    queue_note(journal, system="local", ticket=store.new("later"))
+    for _ in range(30):  # more often than any limit of attempts
+        report = flush(journal, lambda _p, _k: store, close=False, deadline=-1)
+        assert (report.not_reached, report.failed) == (1, 0)
+    assert [(r["status"], r["attempts"]) for r in journal.outbox()] == [("pending", 0)]
+    assert flush(journal, lambda _p, _k: store, close=False) == FlushReport(delivered=1)
+    store.close()
+    journal.close()
