@@ -66,6 +66,7 @@ NOT_APPLICABLE = {
     ("local", "out of attempts"): LOCAL + "no transient trouble to retry",
     ("local", "too old"): LOCAL + "no transient trouble to retry",
     ("local", "not json"): LOCAL + "no answer to parse",
+    ("local", "hostile retry-after"): LOCAL + "no server to send Retry-After",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
@@ -404,6 +405,34 @@ def test_an_answer_that_is_not_json_is_retried_naming_its_first_line(rig: Rig) -
     assert rig.flush() == FlushReport(delivered=1)
     [note] = rig.server.notes(ticket)
     assert (note.text, note.internal) == (NOTE, True)
+
+
+# -- a hostile ticket system -----------------------------------------------------------------
+
+HOSTILE_RETRY_AFTER = ["inf", "1e300", "31536000", "-5", "nan",
+                       "Wed, 21 Oct 2099 07:28:00 -0000", "Wed, 21 Oct 2015 07:28:00 -0000"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_RETRY_AFTER)
+@pytest.mark.parametrize("peer", backends("hostile retry-after"), indirect=True)
+def test_a_hostile_retry_after_is_retried_within_the_hour(rig: Rig, value: str) -> None:
+    """A year, infinity, a negative number, a date without a zone: the note is retried,
+    within an hour, and the flush goes on to the next note."""
+    first, second = rig.server.create_ticket(), rig.server.create_ticket()
+    rig.queue(first)
+    queue_note(rig.journal, system=rig.peer.kind, ticket=second, internal=True,
+               run_id="R-20251125-100001-def456")
+    method, path = rig.server.note_write
+    rig.server.fail(429, retry_after=value, method=method, path=path)
+    before = datetime.now(UTC)
+    report = rig.flush()
+    assert (report.retrying, report.delivered, report.failed) == (1, 1, 0)
+    waiting = [r for r in rig.journal.outbox() if r["status"] == "pending"]
+    assert [r["ticket"] for r in waiting] == [first] and waiting[0]["lease_until"] is None
+    due = datetime.fromisoformat(waiting[0]["next_attempt"])
+    assert before <= due <= datetime.now(UTC) + timedelta(hours=1)
+    other = NOTE.replace(RUN, "R-20251125-100001-def456")
+    assert [n.text for n in rig.server.notes(second)] == [other]
 
 
 # -- an internal note that went public ------------------------------------------------------

@@ -12,6 +12,8 @@ from adminkit.tickets.settings import TicketsConfig
 if TYPE_CHECKING:
     import httpx
 
+RETRY_AFTER_MAX = 3600.0  # an hour: longer asks are retried hourly, within the note's limits
+
 
 def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> httpx.Client:
     import httpx
@@ -52,21 +54,32 @@ def basic_auth(profile: Profile, cfg: TicketsConfig, label: str) -> str:
 
 
 def retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (a number or an HTTP date), or None when absent or
+    unreadable. Whatever the server sends ("inf", "1e300", a date without a zone, a
+    year), the answer is a finite number of seconds no longer than `RETRY_AFTER_MAX`:
+    the outbox's own limits decide when to give up, not the server."""
+    import math
+
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         from email.utils import parsedate_to_datetime
 
         try:
             moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         from datetime import UTC, datetime
 
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+        if moment.tzinfo is None:  # "-0000": a time in UTC whose zone is not known
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
 def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (404,)) -> None:
