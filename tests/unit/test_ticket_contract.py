@@ -67,6 +67,7 @@ NOT_APPLICABLE = {
     ("local", "too old"): LOCAL + "no transient trouble to retry",
     ("local", "not json"): LOCAL + "no answer to parse",
     ("local", "hostile retry-after"): LOCAL + "no server to send Retry-After",
+    ("local", "hostile json"): LOCAL + "no answer to parse",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
@@ -433,6 +434,22 @@ def test_a_hostile_retry_after_is_retried_within_the_hour(rig: Rig, value: str) 
     assert before <= due <= datetime.now(UTC) + timedelta(hours=1)
     other = NOTE.replace(RUN, "R-20251125-100001-def456")
     assert [n.text for n in rig.server.notes(second)] == [other]
+
+
+@pytest.mark.parametrize("status", [200, 400, 500])
+@pytest.mark.parametrize("peer", backends("hostile json"), indirect=True)
+def test_json_nested_ten_thousand_deep_is_an_answer_error_not_a_crash(rig: Rig,
+                                                                      status: int) -> None:
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    deep = Reply(status, b"[" * 10_000 + b"]" * 10_000, {"Content-Type": "application/json"})
+    rig.server.fail(status, method=method, path=path, reply=deep)
+    report = rig.flush()
+    assert report.delivered == 0 and report.retrying + report.failed == 1
+    error = rig.row()["last_error"]
+    assert "unexpected" not in error and "Recursion" not in error, error
+    assert rig.server.notes(ticket) == []
 
 
 # -- an internal note that went public ------------------------------------------------------

@@ -125,10 +125,22 @@ def json_of(response: httpx.Response, what: str, text: str | None = None) -> Any
 
     try:
         return json.loads(response.content if text is None else text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         kind = response.headers.get("Content-Type", "no type")
         raise ConnectionFailed(f"{what}: the answer was not JSON (HTTP {response.status_code}, "
                                f"{kind}): {first_line(response)}") from None
+
+
+def error_json(response: httpx.Response) -> dict[str, Any]:
+    """An error answer's JSON object, to read the vendor's reason from; `{}` for
+    anything else (HTML, a list, a string, JSON nested too deep to parse)."""
+    import json
+
+    try:
+        data = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:

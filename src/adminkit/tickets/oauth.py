@@ -56,7 +56,7 @@ class ClientCredentials(httpx.Auth):
         try:
             data = response.json()
             token, lifetime = str(data["access_token"]), float(data.get("expires_in", 1800))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise ConnectionFailed(f"{what}: no access_token in the token endpoint's answer") \
                 from None
         self.token = token
