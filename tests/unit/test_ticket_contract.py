@@ -292,6 +292,26 @@ def test_a_redelivery_after_a_lost_answer_does_not_post_twice(rig: Rig) -> None:
     assert (rig.row()["status"], rig.row()["remote_id"]) == ("delivered", posted.id)
 
 
+@pytest.mark.parametrize("peer", backends("lost answer"), indirect=True)
+def test_a_failed_note_retried_by_hand_after_a_lost_answer_is_not_posted_twice(
+        rig: Rig, cli: Cli) -> None:
+    """The server stored the note, the answer was lost, the note ran out of attempts;
+    `ticket flush --retry-failed` must look for the copy first, as any redelivery does."""
+    rig.limit(note_attempts=1)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.lose_answer(method=method, path=path)
+    assert rig.flush() == FlushReport(failed=1)
+    [posted] = rig.server.notes(ticket)
+
+    r = cli("ticket", "flush", "--retry-failed")
+    assert r.code == 0, r.err
+    assert rig.server.notes(ticket) == [posted]
+    assert rig.note_writes() == 1
+    assert (rig.row()["status"], rig.row()["remote_id"]) == ("delivered", posted.id)
+
+
 # -- transient trouble: retried, not before the server allows ------------------------------
 
 @pytest.mark.parametrize("form", ["seconds", "http-date"])

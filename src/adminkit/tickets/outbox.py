@@ -136,8 +136,11 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
             systems[key] = open_system(*key)
         system = systems[key]
         # Only an earlier attempt (failed, or cut off while it held the lease) can have
-        # posted this note already; a first attempt needs no look at the ticket.
-        tried = attempts > 0 or note["lease_until"] is not None
+        # posted this note already; a first attempt needs no look at the ticket. A note
+        # retried by hand (`flush --retry-failed`) starts again at 0 attempts, but its
+        # last error says it was tried: its answer may have been lost after the post.
+        tried = (attempts > 0 or note["lease_until"] is not None
+                 or note["last_error"] is not None)
         found = system.find_note(ticket, body.split(" ", 1)[0]) if tried else None
         if found and note["internal"] and getattr(found, "internal", None) is False:
             raise NotePublished(f"{ticket}: the copy an earlier attempt posted is public",
