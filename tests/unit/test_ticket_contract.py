@@ -68,6 +68,7 @@ NOT_APPLICABLE = {
     ("local", "not json"): LOCAL + "no answer to parse",
     ("local", "hostile retry-after"): LOCAL + "no server to send Retry-After",
     ("local", "hostile json"): LOCAL + "no answer to parse",
+    ("local", "redirect"): LOCAL + "no server to redirect",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
@@ -469,6 +470,24 @@ def test_json_nested_ten_thousand_deep_is_an_answer_error_not_a_crash(rig: Rig,
     assert report.delivered == 0 and report.retrying + report.failed == 1
     error = rig.row()["last_error"]
     assert "unexpected" not in error and "Recursion" not in error, error
+    assert rig.server.notes(ticket) == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("peer", backends("redirect"), indirect=True)
+def test_a_redirect_elsewhere_is_refused_not_followed_nor_taken_for_success(
+        rig: Rig, status: int) -> None:
+    """A note write answered by a redirect to another host (a captive portal, a moved
+    server): never `delivered`, never followed with the credentials, the error says where."""
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    away = Reply(status, b"", {"Location": "https://attacker.example/steal"})
+    rig.server.fail(status, method=method, path=path, reply=away)
+    report = rig.flush()
+    assert report.delivered == 0 and report.failed == 1, report
+    row = rig.row()
+    assert row["status"] == "failed" and "attacker.example" in row["last_error"], row
     assert rig.server.notes(ticket) == []
 
 

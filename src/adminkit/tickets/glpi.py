@@ -159,6 +159,7 @@ class Glpi:
     def _check(self, r: httpx.Response, what: str) -> None:
         """GLPI's answer to adminkit's errors: rights missing on a ticket is 'not found'."""
         if r.status_code < 400:
+            check(r, what)  # a redirect is refused there; a success passes
             return
         code, message = glpi_error(r)
         if code == "ERROR_RIGHT_MISSING":

@@ -85,8 +85,12 @@ def retry_after(response: httpx.Response) -> float | None:
 def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (404,)) -> None:
     """Raise the adminkit error for a failed response; return quietly on success."""
     code = response.status_code
-    if code < 400:
+    if code < 300:
         return
+    if code < 400:
+        raise Rejected(f"{what}: the ticket system redirected to {_where(response)} "
+                       f"(HTTP {code}); adminkit does not follow redirects with the "
+                       "credentials", hint="set tickets.url to the address the API answers at")
     if code == 401:
         raise AuthenticationFailed(f"{what}: the ticket system refused the credentials (401)")
     if code in missing:
@@ -94,6 +98,21 @@ def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (40
     if code == 429 or code >= 500:
         raise RetryLater(f"{what}: HTTP {code}", retry_after=retry_after(response))
     raise Rejected(f"{what}: HTTP {code}: {response.text[:200]}")
+
+
+def _where(response: httpx.Response) -> str:
+    """A redirect's target, for a message: scheme, host and path; no user, no query."""
+    from urllib.parse import urlsplit
+
+    from adminkit.core.secrets import redact
+
+    target = urlsplit(response.headers.get("Location", ""))
+    if not target.netloc and not target.path:
+        return "nowhere (no Location)"
+    host = target.hostname or "this server"
+    port = f":{target.port}" if target.port else ""
+    return redact(f"{target.scheme + '://' if target.scheme else ''}{host}{port}"
+                  f"{target.path[:80]}")
 
 
 def check_login(response: httpx.Response, what: str, *, hint: str | None = None) -> None:
