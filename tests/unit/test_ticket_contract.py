@@ -69,6 +69,8 @@ NOT_APPLICABLE = {
     ("local", "hostile retry-after"): LOCAL + "no server to send Retry-After",
     ("local", "hostile json"): LOCAL + "no answer to parse",
     ("local", "redirect"): LOCAL + "no server to redirect",
+    ("local", "huge answer"): LOCAL + "no answer to read",
+    ("local", "trickling answer"): LOCAL + "no answer to read",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
@@ -489,6 +491,82 @@ def test_a_redirect_elsewhere_is_refused_not_followed_nor_taken_for_success(
     row = rig.row()
     assert row["status"] == "failed" and "attacker.example" in row["last_error"], row
     assert rig.server.notes(ticket) == []
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+@pytest.mark.parametrize("peer", backends("huge answer"), indirect=True)
+def test_a_huge_answer_is_cut_off_with_memory_bounded(rig: Rig, encoding: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """100 MB (or a gzip that inflates to it) for a note write: the read stops at the
+    limit (1 MiB here) and the note is retried; memory never holds the body."""
+    import gzip
+    import tracemalloc
+
+    from adminkit.tickets import bounded
+
+    monkeypatch.setattr(bounded, "MAX_BYTES", 1 << 20)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    body = b" " * (100 << 20)
+    if encoding == "gzip":
+        body = gzip.compress(body, compresslevel=1)  # about 100 KB on the wire
+    huge = Reply(200, body, {"Content-Type": "application/json", "Content-Encoding": encoding})
+    rig.server.fail(200, method=method, path=path, reply=huge)
+    tracemalloc.start()
+    try:
+        report = rig.flush()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.retrying == 1 and report.delivered == 0, report
+    assert "larger than 1 MiB" in rig.row()["last_error"]
+    assert peak < 32 << 20, f"{peak / 2**20:.0f} MiB held"
+    assert rig.server.notes(ticket) == []
+
+
+@pytest.mark.parametrize("peer", backends("trickling answer"), indirect=True)
+def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers at once, then a byte every 0.2 s, forever: httpx's timeout is per read and
+    never fires; the total time to read a body does (1 s here)."""
+    import socket
+    import threading
+
+    from adminkit.tickets import bounded
+
+    monkeypatch.setattr(bounded, "MAX_SECONDS", 1.0)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100000\r\n\r\n")
+                while not stop.wait(0.2):
+                    try:
+                        conn.sendall(b" ")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    host, port = listener.getsockname()
+    rig.limit(url=f"http://{host}:{port}")
+    rig.queue(rig.server.create_ticket())
+    try:
+        report = rig.flush()
+    finally:
+        stop.set()
+        listener.close()
+    assert report.retrying == 1 and report.delivered == 0, report
+    assert "took longer than 1 s" in rig.row()["last_error"]
 
 
 # -- an internal note that went public ------------------------------------------------------
