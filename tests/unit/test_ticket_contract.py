@@ -70,6 +70,7 @@ NOT_APPLICABLE = {
     ("local", "hostile json"): LOCAL + "no answer to parse",
     ("local", "redirect"): LOCAL + "no server to redirect",
     ("local", "huge answer"): LOCAL + "no answer to read",
+    ("local", "slow flush"): LOCAL + "the fake's server is what is slow (the case needs one)",
     ("local", "trickling answer"): LOCAL + "no answer to read",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
@@ -313,6 +314,42 @@ def test_a_failed_note_retried_by_hand_after_a_lost_answer_is_not_posted_twice(
     assert rig.server.notes(ticket) == [posted]
     assert rig.note_writes() == 1
     assert (rig.row()["status"], rig.row()["remote_id"]) == ("delivered", posted.id)
+
+
+@pytest.mark.parametrize("peer", backends("slow flush"), indirect=True)
+def test_a_slow_flush_and_a_second_flush_never_post_the_same_note_twice(rig: Rig) -> None:
+    """Flush A is slow on its first note: by the time it is done, the leases it took on
+    the notes after it have run out and flush B has taken and delivered them. A must not
+    then post them again."""
+    first, second = rig.server.create_ticket(), rig.server.create_ticket()
+    rig.queue(first)
+    other = "R-20251125-100001-def456"
+    queue_note(rig.journal, system=rig.peer.kind, ticket=second, run_id=other)
+    inner: list[FlushReport] = []
+
+    class Slow:
+        """The backend, whose first note takes longer than a lease."""
+
+        def __init__(self, system: TicketSystem) -> None:
+            self.system = system
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.system, name)
+
+        def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+            if not inner:  # the lease on every other note runs out; B comes along
+                rig.journal.db.execute(
+                    "UPDATE outbox SET lease_until = '2000-01-01T00:00:00+00:00' "
+                    "WHERE lease_until IS NOT NULL AND ticket != ?", (ticket_id,))
+                inner.append(flush(rig.journal, rig.open, limits=limits()))
+            return self.system.add_note(ticket_id, text, internal=internal)
+
+    report = flush(rig.journal, lambda p, k: cast(TicketSystem, Slow(rig.open(p, k))),
+                   limits=limits())
+    assert inner[0].delivered == 1 and report.delivered + inner[0].delivered == 2
+    assert len(rig.server.notes(first)) == 1
+    assert len(rig.server.notes(second)) == 1, "posted by both flushes"
+    assert [r["status"] for r in rig.journal.outbox()] == ["delivered", "delivered"]
 
 
 # -- transient trouble: retried, not before the server allows ------------------------------

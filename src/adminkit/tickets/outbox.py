@@ -91,13 +91,25 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
     limits_of = limits or (lambda _profile: Limits())
     tried: set[int] = set()
     try:
-        for note in journal.claim_due(datetime.now(UTC), run_id=run_id, backoff=backoff):
-            tried.add(int(note["id"]))
-            if deadline is not None and time.monotonic() - started > deadline:
+        while True:
+            # One note claimed at a time: a lease taken on all due notes at once would
+            # run out on the last ones while a slow system takes the first, and another
+            # flush would then post them too.
+            late = deadline is not None and time.monotonic() - started > deadline
+            claimed = journal.claim_due(datetime.now(UTC), run_id=run_id, backoff=backoff,
+                                        after=max(tried, default=0),
+                                        limit=None if late else 1)
+            if not claimed:
+                break
+            for note in claimed if late else ():
+                tried.add(int(note["id"]))
                 journal.note_retry(note["id"], note["last_error"] or "not reached yet",
                                    datetime.now(UTC), attempted=False)
                 report.not_reached += 1
-                continue
+            if late:
+                break
+            [note] = claimed
+            tried.add(int(note["id"]))
             _deliver_one(journal, note, systems, open_system, report, limits_of)
     finally:
         for system in systems.values() if close else ():
