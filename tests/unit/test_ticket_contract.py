@@ -70,6 +70,7 @@ NOT_APPLICABLE = {
     ("local", "hostile json"): LOCAL + "no answer to parse",
     ("local", "redirect"): LOCAL + "no server to redirect",
     ("local", "huge answer"): LOCAL + "no answer to read",
+    ("local", "hostile text"): LOCAL + "its notes are what adminkit writes (test_cli_ticket)",
     ("local", "slow flush"): LOCAL + "the fake's server is what is slow (the case needs one)",
     ("local", "trickling answer"): LOCAL + "no answer to read",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
@@ -263,6 +264,31 @@ def test_ticket_show_lists_the_notes_with_their_visibility(rig: Rig, cli: Cli) -
         (True, NOTE), (False, "For the customer: done.")]
     assert [(n.internal, n.text) for n in rig.peer.notes(ticket)][-2:] == [
         (True, NOTE), (False, "For the customer: done.")]
+
+
+# A note written to attack the operator's terminal: OSC 52 (write the clipboard), a screen
+# clear, a right-to-left override, the one-byte CSI (0x9b), a bell, a carriage return, NUL.
+HOSTILE_TEXT = "a\x1b]52;c;ZXZpbA==\x07b\x1b[2J\u202eexe.txt\x9b31m\r\x00z"
+OBEYED = ("\x1b]", "\x1b[2J", "\u202e", "\x9b", "\x07", "\x00")  # rich's styles may stay
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+@pytest.mark.parametrize("peer", backends("hostile text"), indirect=True)
+def test_ticket_show_at_a_terminal_shows_control_characters_never_obeys_them(
+        rig: Rig, cli: Cli, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    ticket = rig.server.create_ticket()
+    with rig.system() as system:
+        system.add_note(ticket, HOSTILE_TEXT + " " + "x" * (1 << 20))  # and 1 MB of it
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    r = cli("--profile", "acme", "ticket", "show", f"{rig.peer.kind}:{ticket}", "-o", fmt)
+    assert r.code == 0, r.err
+    assert not [c for c in OBEYED if c in r.out], fmt
+    if fmt == "json":  # escaped the JSON way: the same text for a program that reads it
+        assert json.loads(r.out)["notes"][-1]["body"].startswith(HOSTILE_TEXT)
+    r = cli("--profile", "acme", "ticket", "show", f"{rig.peer.kind}:1{HOSTILE_TEXT}")
+    assert r.code != 0 and not [c for c in OBEYED if c in r.out + r.err]
 
 
 # -- never twice ---------------------------------------------------------------------------
@@ -628,6 +654,28 @@ def test_an_internal_note_made_public_is_published_never_delivered(rig: Rig, cli
     assert [n["status"] for n in json.loads(r.out)] == ["published"]
     r = cli("ticket", "outbox", "--ack", str(row["id"]))
     assert r.code == 0 and rig.journal.unsettled_notes() == {}
+
+
+@pytest.mark.parametrize("peer", backends("internal made public"), indirect=True)
+def test_a_run_whose_note_went_public_says_so_in_its_journal_too(rig: Rig) -> None:
+    """The report's exit code (3), its failed `ticket.note` result and the journal's
+    end-of-run row agree: `journal` must not call the run fine."""
+    from adminkit.automation.request import RunRequest
+    from adminkit.automation.service import RunService
+    from adminkit.core.config import load_profile
+    from tests.unit.toys import toy
+
+    ticket = rig.server.create_ticket()
+    rig.server.deny_internal()
+    report = RunService(journal_path=rig.journal.path).run(RunRequest(
+        command="toy a", profile=load_profile("acme"), ticket=f"{rig.peer.kind}:{ticket}",
+        actions=[toy("a", [])]))
+    assert report.exit_code == ExitCode.CONNECTION
+    assert report.results[-1].action == "ticket.note"
+    status, detail = rig.journal.db.execute(  # the newest end row is how the run ended
+        "SELECT status, detail FROM entries WHERE kind = 'end' ORDER BY seq DESC").fetchone()
+    assert (status, json.loads(detail)["exit_code"]) == (report.status, report.exit_code)
+    assert [n.internal for n in rig.server.notes(ticket)] == [False]  # one note, no more
 
 
 @pytest.mark.parametrize("peer", backends("internal made public"), indirect=True)
