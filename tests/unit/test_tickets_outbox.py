@@ -145,6 +145,21 @@ def test_notes_that_need_a_person_show_in_every_run_until_acknowledged(env: Any,
 
 
 
+def test_ack_takes_an_id_given_twice_once_and_refuses_ids_no_row_can_have(env: Any,
+                                                                         cli: Any) -> None:
+    journal = Journal(env.journal)
+    queue_note(journal, system="local", ticket="999")  # no such ticket: fails for good
+    store = LocalTickets()
+    assert flush(journal, lambda _p, _k: store, close=False) == FlushReport(failed=1)
+    store.close()
+    journal.close()
+    for bad in ("99999999999999999999999", "0", "-3"):
+        r = cli("ticket", "outbox", "--ack", bad)
+        assert r.code == 2 and "internal error" not in r.err, (bad, r.err)
+    r = cli("ticket", "outbox", "--ack", "1", "--ack", "1")
+    assert r.code == 0 and "acknowledged 1 of 1" in r.err, r.err
+
+
 def test_a_note_a_flush_had_no_time_for_keeps_its_attempts(env: Any) -> None:
     journal = Journal(env.journal)
     store = LocalTickets()
