@@ -70,6 +70,7 @@ NOT_APPLICABLE = {
     ("local", "hostile json"): LOCAL + "no answer to parse",
     ("local", "redirect"): LOCAL + "no server to redirect",
     ("local", "huge answer"): LOCAL + "no answer to read",
+    ("local", "echoed credentials"): LOCAL + "it takes no credentials",
     ("local", "hostile text"): LOCAL + "its notes are what adminkit writes (test_cli_ticket)",
     ("local", "slow flush"): LOCAL + "the fake's server is what is slow (the case needs one)",
     ("local", "trickling answer"): LOCAL + "no answer to read",
@@ -792,6 +793,29 @@ def test_refused_credentials_fail_for_good_with_exit_3_and_no_secret(rig: Rig,
     said = "\n".join([r.out, r.err, row["last_error"], str(err.value), err.value.hint or ""])
     for credential in sent_credentials(rig.server):
         assert credential not in said
+
+
+@pytest.mark.parametrize("status", [400, 502])
+@pytest.mark.parametrize("peer", backends("echoed credentials"), indirect=True)
+def test_credentials_an_error_page_echoes_back_are_never_kept_nor_shown(rig: Rig, cli: Cli,
+                                                                       status: int) -> None:
+    """A proxy's error page that lists the request's headers: the Authorization (Basic's
+    base64, a bearer token) and session tokens must not reach the outbox, the journal or
+    the terminal."""
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.fail(status, method=method, path=path, echo=True)
+    r = cli("ticket", "flush")
+    assert r.code != 0
+    [echoed] = [q for q in rig.server.requests if q.method == method and q.path.startswith(path)]
+    wire = {v.split(" ", 1)[-1] for k, v in echoed.headers.items()
+            if k in ("authorization", "session-token", "app-token", "x-redmine-api-key")}
+    assert wire, echoed.headers
+    said = "\n".join([r.out, r.err, json.dumps(rig.journal.outbox()),
+                      json.dumps(rig.journal_rows(), default=str)])
+    assert status != 400 or "You sent" in said  # a refusal's words are kept
+    assert [c for c in wire if c in said] == []
 
 
 # -- who is signed in ----------------------------------------------------------------------

@@ -51,9 +51,13 @@ def basic_auth(profile: Profile, cfg: TicketsConfig, label: str) -> str:
     """The `Authorization` value for HTTP Basic with the profile's user and password."""
     import base64
 
+    from adminkit.core.secrets import Secret
+
     assert cfg.user and cfg.password
     raw = f"{cfg.user}:{profile.secret(cfg.password, label).reveal()}"
-    return "Basic " + base64.b64encode(raw.encode()).decode()
+    encoded = base64.b64encode(raw.encode()).decode()
+    Secret(encoded)  # known to `redact`: an error page that echoes the header is scrubbed
+    return "Basic " + encoded
 
 
 def retry_after(response: httpx.Response) -> float | None:
