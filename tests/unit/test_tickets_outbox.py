@@ -93,6 +93,50 @@ def test_the_background_pump_outlives_a_failing_note(env: Any) -> None:
     journal.close()
 
 
+def test_finish_does_not_wait_for_the_background_flush_behind_a_slow_system(
+        env: Any) -> None:
+    """The run ends while the background thread waits on a slow ticket system: that
+    thread stops after the note in hand, and the rest are left to finish()'s own flush,
+    which keeps to its time budget (the background flush has none)."""
+    import threading
+
+    journal = Journal(env.journal)
+    store = LocalTickets()
+    for i in range(3):
+        ticket = store.new(f"t{i}")
+        journal.append(kind="action", run_id="R-20251125-100000-abc123", idx=i, operator="t",
+                       profile="acme", ticket=f"local:{ticket}", mode="apply", action="a.b",
+                       target="x", status="changed", summary="s",
+                       note={"key": f"R-20251125-100000-abc123:{i}", "system": "local",
+                             "ticket": ticket, "internal": True, "body": f"note {i}"})
+    entered, release = threading.Event(), threading.Event()
+    by: list[str] = []
+
+    class Slow(Buggy):
+        def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+            by.append(threading.current_thread().name)
+            if len(by) == 1:  # the first note: the system takes its time
+                entered.set()
+                release.wait(30)
+            return super().add_note(ticket_id, text, internal=internal)
+
+    system = Slow("")
+    pump = Pump(journal, system, "R-20251125-100000-abc123", limit=5.0, interval=0.01)
+    assert entered.wait(30)
+
+    def answer_once_the_run_ends() -> None:
+        pump.stop.wait(30)
+        release.set()
+
+    threading.Thread(target=answer_once_the_run_ends, daemon=True).start()
+    report = pump.finish()
+    assert report.delivered == 3
+    assert by == ["adminkit-notes", "MainThread", "MainThread"]
+    store.close()
+    system.close()
+    journal.close()
+
+
 OLD_OUTBOX = """CREATE TABLE outbox (
     id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, run_id TEXT NOT NULL,
     system TEXT NOT NULL, ticket TEXT NOT NULL, profile TEXT, internal INTEGER NOT NULL,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,11 +81,12 @@ class FlushReport:
 
 def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None,
           run_id: str | None = None, close: bool = True, backoff: bool = True,
-          limits: LimitsOf | None = None) -> FlushReport:
+          limits: LimitsOf | None = None, cancel: threading.Event | None = None) -> FlushReport:
     """Deliver due notes (of one run, if given) until done or `deadline` seconds passed,
     and say what is left and when it is due. `backoff` off: deliver every pending note
     now. `close`: close the systems opened for it (not when they are lent by a run).
-    `limits`: each note's profile's retry limits (default `Limits()`)."""
+    `limits`: each note's profile's retry limits (default `Limits()`). `cancel` set: stop
+    after the note in hand, as when the deadline has passed."""
     started = time.monotonic()
     report = FlushReport()
     systems: dict[tuple[str | None, str], TicketSystem] = {}
@@ -95,7 +97,8 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
             # One note claimed at a time: a lease taken on all due notes at once would
             # run out on the last ones while a slow system takes the first, and another
             # flush would then post them too.
-            late = deadline is not None and time.monotonic() - started > deadline
+            late = (deadline is not None and time.monotonic() - started > deadline) or \
+                (cancel is not None and cancel.is_set())
             claimed = journal.claim_due(datetime.now(UTC), run_id=run_id, backoff=backoff,
                                         after=max(tried, default=0),
                                         limit=None if late else 1)
@@ -230,8 +233,6 @@ class Pump:
     def __init__(self, journal: Journal, system: TicketSystem, run_id: str, *, limit: float,
                  interval: float = 0.2, background: bool = True,
                  limits: Limits | None = None) -> None:
-        import threading
-
         self.journal, self.system, self.run_id, self.limit = journal, system, run_id, limit
         self.limits = limits or Limits()
         self.interval = interval
@@ -248,14 +249,15 @@ class Pump:
         """Every note of this run goes to the one system the run was given."""
         return self.system
 
-    def _flush(self, deadline: float | None = None) -> FlushReport:
+    def _flush(self, deadline: float | None = None,
+               cancel: threading.Event | None = None) -> FlushReport:
         return flush(self.journal, self.open_system, deadline=deadline, run_id=self.run_id,
-                     close=False, limits=lambda _profile: self.limits)
+                     close=False, limits=lambda _profile: self.limits, cancel=cancel)
 
     def _loop(self) -> None:
         while not self.stop.is_set():
-            try:
-                self._add(self._flush())
+            try:  # once the run ends, finish() takes over, within its time budget
+                self._add(self._flush(cancel=self.stop))
             except Exception:  # the journal busy, say: try again next round
                 log.debug("background note delivery", exc_info=True)
             self.stop.wait(self.interval)
