@@ -162,6 +162,46 @@ def test_an_outbox_from_before_published_is_upgraded_keeping_its_notes(env: Any)
     journal.close()
 
 
+def _queue_thirty(path: str, n: int) -> None:
+    """A process that opens the journal (upgrading its outbox, or finding it done) and
+    queues thirty notes."""
+    from pathlib import Path
+
+    journal = Journal(Path(path))
+    for i in range(30):
+        journal.append(kind="action", run_id=f"R-{n}", idx=i, operator="t", profile="acme",
+                       ticket="local:1", mode="apply", action="a.b", target="x",
+                       status="changed", summary="s",
+                       note={"key": f"R-{n}:{i}", "system": "local", "ticket": "1",
+                             "internal": True, "body": "b"})
+    journal.close()
+
+
+def test_an_old_outbox_upgraded_by_processes_writing_at_once_loses_no_note(env: Any) -> None:
+    import multiprocessing
+
+    Journal(env.journal).close()
+    db = sqlite3.connect(env.journal)
+    db.executescript(f"DROP TABLE outbox; {OLD_OUTBOX}; "
+                     "INSERT INTO outbox (key, run_id, system, ticket, internal, body, "
+                     "status, next_attempt, created) VALUES ('R:0', 'R', 'local', '1', 1, "
+                     "'old note', 'failed', '2025-01-01', '2025-01-01')")
+    db.close()
+    fork = multiprocessing.get_context("fork")
+    workers = [fork.Process(target=_queue_thirty, args=(str(env.journal), n)) for n in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0] * 4
+    journal = Journal(env.journal)
+    rows = journal.outbox()
+    assert len(rows) == 1 + 4 * 30 and rows[0]["body"] == "old note"
+    assert "'published'" in journal.db.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()[0]
+    journal.close()
+
+
 def test_notes_that_need_a_person_show_in_every_run_until_acknowledged(env: Any,
                                                                         cli: Any) -> None:
     journal = Journal(env.journal)
