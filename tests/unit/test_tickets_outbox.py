@@ -146,14 +146,19 @@ OLD_OUTBOX = """CREATE TABLE outbox (
     last_error TEXT, remote_id TEXT, created TEXT NOT NULL, delivered TEXT)"""
 
 
-def test_an_outbox_from_before_published_is_upgraded_keeping_its_notes(env: Any) -> None:
-    Journal(env.journal).close()  # a journal as it is made now, then its outbox made old
-    db = sqlite3.connect(env.journal)
+def make_old_outbox(path: Any) -> None:
+    """A journal as it is made now, then its outbox made old, with one failed note."""
+    Journal(path).close()
+    db = sqlite3.connect(path)
     db.executescript(f"DROP TABLE outbox; {OLD_OUTBOX}; "
                      "INSERT INTO outbox (key, run_id, system, ticket, internal, body, "
                      "status, next_attempt, created) VALUES ('R:0', 'R', 'local', '1', 1, "
                      "'old note', 'failed', '2025-01-01', '2025-01-01')")
     db.close()
+
+
+def test_an_outbox_from_before_published_is_upgraded_keeping_its_notes(env: Any) -> None:
+    make_old_outbox(env.journal)
     journal = Journal(env.journal)
     [row] = journal.outbox()
     assert (row["body"], row["status"], row["acknowledged"]) == ("old note", "failed", None)
@@ -180,13 +185,7 @@ def _queue_thirty(path: str, n: int) -> None:
 def test_an_old_outbox_upgraded_by_processes_writing_at_once_loses_no_note(env: Any) -> None:
     import multiprocessing
 
-    Journal(env.journal).close()
-    db = sqlite3.connect(env.journal)
-    db.executescript(f"DROP TABLE outbox; {OLD_OUTBOX}; "
-                     "INSERT INTO outbox (key, run_id, system, ticket, internal, body, "
-                     "status, next_attempt, created) VALUES ('R:0', 'R', 'local', '1', 1, "
-                     "'old note', 'failed', '2025-01-01', '2025-01-01')")
-    db.close()
+    make_old_outbox(env.journal)
     fork = multiprocessing.get_context("fork")
     workers = [fork.Process(target=_queue_thirty, args=(str(env.journal), n)) for n in range(4)]
     for w in workers:
