@@ -379,6 +379,24 @@ def test_a_slow_flush_and_a_second_flush_never_post_the_same_note_twice(rig: Rig
     assert [r["status"] for r in rig.journal.outbox()] == ["delivered", "delivered"]
 
 
+@pytest.mark.parametrize("peer", backends("lost answer"), indirect=True)
+def test_a_note_no_attempt_reached_is_delivered_without_a_look_for_a_copy(rig: Rig) -> None:
+    """A note a flush had no time for was never sent: its delivery costs what a first
+    delivery costs, no read of the ticket's notes first."""
+    first, second = rig.server.create_ticket(), rig.server.create_ticket()
+    rig.queue(first)
+    assert flush(rig.journal, rig.open, deadline=-1, limits=limits()).not_reached == 1
+    before = rig.sent()
+    assert rig.flush().delivered == 1
+    late = rig.sent() - before
+    queue_note(rig.journal, system=rig.peer.kind, ticket=second,
+               run_id="R-20251125-100001-def456")
+    before = rig.sent()
+    assert rig.flush().delivered == 1
+    assert late == rig.sent() - before
+    assert len(rig.server.notes(first)) == 1
+
+
 # -- transient trouble: retried, not before the server allows ------------------------------
 
 @pytest.mark.parametrize("form", ["seconds", "http-date"])

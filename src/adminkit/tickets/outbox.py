@@ -42,6 +42,7 @@ BACKOFF_FIRST = 5.0
 BACKOFF_MAX = 3600.0
 Opener = Callable[[str | None, str], TicketSystem]  # (profile name, system kind) -> backend
 PERMANENT = (TicketNotFound, Rejected, AuthenticationFailed, UsageError)
+NOT_REACHED = "not reached yet"  # the last error of a note no attempt has reached
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
                 break
             for note in claimed if late else ():
                 tried.add(int(note["id"]))
-                journal.note_retry(note["id"], note["last_error"] or "not reached yet",
+                journal.note_retry(note["id"], note["last_error"] or NOT_REACHED,
                                    datetime.now(UTC), attempted=False)
                 report.not_reached += 1
             if late:
@@ -155,7 +156,7 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         # retried by hand (`flush --retry-failed`) starts again at 0 attempts, but its
         # last error says it was tried: its answer may have been lost after the post.
         tried = (attempts > 0 or note["lease_until"] is not None
-                 or note["last_error"] is not None)
+                 or note["last_error"] not in (None, NOT_REACHED))
         found = system.find_note(ticket, body.split(" ", 1)[0]) if tried else None
         if found and note["internal"] and getattr(found, "internal", None) is False:
             raise NotePublished(f"{ticket}: the copy an earlier attempt posted is public",
