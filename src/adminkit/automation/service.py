@@ -147,6 +147,9 @@ class RunService:
                     report.notices.append(delivery)
                 if delivered.published and ref is not None:
                     report.results.append(_published_result(ref, delivered.published))
+                    # The end row went in before delivery finished; the newest end row
+                    # is how a run ended (`journal runs`), so this one says exit 3 too.
+                    JournalHook(journal).run_finished(run, report)
             report.notices.extend(_unsettled_notice(journal))
         finally:
             ctx.close()

@@ -36,6 +36,11 @@ _BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
 VISIBLE = {c: f"\\x{c:02x}" for c in _UNSEEN} | {c: f"\\u{c:04x}" for c in _BIDI}
 
 
+# What JSON does not escape itself (it escapes U+0000-U+001F), as JSON escapes: the same
+# text for a program, nothing a terminal obeys for a person.
+JSON_UNSEEN = {c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0), *_BIDI)}
+
+
 def visible(text: str) -> str:
     """`text` with every terminal control character shown, not obeyed."""
     return text.translate(VISIBLE)
@@ -64,16 +69,19 @@ def write_json(data: Any, *, scrubbed: bool = False) -> None:
     caller passed every value through redact already."""
     indent = 2 if sys.stdout.isatty() else None
     sys.stdout.write(json.dumps(data if scrubbed else redact_obj(data), ensure_ascii=False,
-                                indent=indent, default=str))
+                                indent=indent, default=str).translate(JSON_UNSEEN))
     sys.stdout.write("\n")
 
 
 def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """CSV as the data is, for a program; at a terminal, control characters shown."""
+    shown = visible if sys.stdout.isatty() else str
     writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: csv_safe(_cell(v)) for k, v in redact_obj(dict(row)).items()})
+        writer.writerow({k: shown(csv_safe(_cell(v)))
+                         for k, v in redact_obj(dict(row)).items()})
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

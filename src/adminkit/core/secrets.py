@@ -143,15 +143,16 @@ def _found_in(text: str) -> list[str]:
     """The known values inside `text`, longest first."""
     found = {value for value in _short if value in text}
     index = _by_gram
-    for i in range(0, len(text) - _GRAM + 1, _STEP):
+    candidates: set[str] = set()  # each looked for once: a text of one repeated piece
+    for i in range(0, len(text) - _GRAM + 1, _STEP):  # would match at every position
         hit = index.get(hash(text[i:i + _GRAM]))
         if hit is None:
             continue
         if isinstance(hit, str):
-            if hit in text:
-                found.add(hit)
+            candidates.add(hit)
         else:
-            found.update(v for v in hit if v in text)
+            candidates.update(hit)
+    found.update(v for v in candidates if v in text)
     return sorted(found, key=len, reverse=True)
 
 

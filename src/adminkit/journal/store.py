@@ -417,10 +417,13 @@ class Journal:
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     def claim_due(self, now: datetime, lease_seconds: float = 120,
-                  run_id: str | None = None, *, backoff: bool = True) -> list[dict[str, Any]]:
+                  run_id: str | None = None, *, backoff: bool = True, after: int = 0,
+                  limit: int | None = None) -> list[dict[str, Any]]:
         """Pending notes whose time has come (of one run, if given), leased to this
         process so no other posts them. `backoff` off: every pending note, due or not
-        (an operator who knows the system is back); another process's lease still holds."""
+        (an operator who knows the system is back); another process's lease still holds.
+        `after`, `limit`: only notes with a higher id, and at most this many (a flush
+        claims one at a time, so no lease runs out while earlier notes are delivered)."""
         stamp = now.isoformat(timespec="microseconds")
         until = (now + timedelta(seconds=lease_seconds)).isoformat(timespec="microseconds")
         due = "AND next_attempt <= ? " if backoff else ""
@@ -431,8 +434,8 @@ class Journal:
             try:
                 rows = [dict(r) for r in self.db.execute(
                     f"SELECT * FROM outbox WHERE status = 'pending' {due}"  # noqa: S608
-                    f"AND (lease_until IS NULL OR lease_until < ?) {only_run}ORDER BY id",
-                    args)]
+                    f"AND (lease_until IS NULL OR lease_until < ?) {only_run}AND id > ? "
+                    "ORDER BY id LIMIT ?", [*args, after, -1 if limit is None else limit])]
                 self.db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?",
                                     [(until, r["id"]) for r in rows])
                 self.db.execute("COMMIT")
