@@ -149,3 +149,16 @@ def test_a_script_splats_the_parameters_it_builds(script: str) -> None:
     text = load_script("adminkit.printing.scripts", script).text
     assert "@args" not in text
     assert "$splat = @{" in text and "@splat" in text
+
+
+@pytest.mark.parametrize("uri", ["file:///etc/shadow", "file:/etc/passwd", "FILE:///root/x",
+                                 "file:///dev/../etc/shadow", "file://host/etc/shadow", "file:///DEV/NULL"])
+def test_a_file_device_other_than_dev_null_is_refused(uri: str) -> None:
+    # a queue whose device is a file makes every job overwrite that file (as cupsd's user,
+    # root on many servers): only the discard device is a file a queue may print to
+    with pytest.raises(ValidationError):
+        AddParams(printer="q", uri=uri)
+
+
+def test_the_discard_device_is_taken() -> None:
+    assert AddParams(printer="q", uri="file:///dev/null").uri == "file:///dev/null"

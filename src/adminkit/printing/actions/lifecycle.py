@@ -22,6 +22,7 @@ from adminkit.printing.actions.base import PrinterAction, PrinterParams, Reason
 from adminkit.printing.server import hides_userinfo, mask_uri, uri_password
 
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$", re.IGNORECASE)
+_DISCARD = ("///dev/null", "/dev/null")  # after `file:`
 _DRIVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._+ -]{0,254}$")
 _OPTION = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 # friendly names for the options a helpdesk changes most, and their values
@@ -33,6 +34,10 @@ VALUES = {("sides", "on"): "two-sided-long-edge", ("sides", "off"): "one-sided",
 def _uri_text(value: str) -> str:
     if not _URI.match(value) or hides_userinfo(value):
         raise ValueError("is not a device URI (like ipp://host/ipp/print or socket://host)")
+    scheme, _, rest = value.partition(":")
+    if scheme.lower() == "file" and rest not in _DISCARD:
+        # every job would overwrite that file, as the spooler's user (often root)
+        raise ValueError("is a file: a queue may print to file:///dev/null only")
     return value
 
 
