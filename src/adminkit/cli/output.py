@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 NO_WRAP = {"time", "status", "idx", "seconds", "set up", "running", "ready"}
 PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal: too narrow for listings
+CHUNK_LINES = 1000  # a run's report lines per print: fast, and never the whole at once
 STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim",
                 "started": "cyan"}
 
@@ -166,15 +167,21 @@ def emit_report(state: GlobalState, report: RunReport) -> None:
         write_csv(rows, ["run", "action", "target", "status", "summary", "error"])
         return
     out = console()
+    lines: list[str] = []  # printed in chunks: a print per line costs rich ~0.1 ms
     for result in report.results:
+        if len(lines) >= CHUNK_LINES:
+            out.print("\n".join(lines))
+            lines.clear()
         style = STATUS_STYLE[result.status.value]
         label = result.status.value + (" (check)" if result.check and result.changed else "")
-        out.print(f"[{style}]{label:>9}[/]  {_escape(redact_obj(result.summary))}")
+        lines.append(f"[{style}]{label:>9}[/]  {_escape(redact_obj(result.summary))}")
         for change in result.changes:
-            out.print(f"           [dim]{_escape(redact_obj(change.line()))}[/]")
+            lines.append(f"           [dim]{_escape(redact_obj(change.line()))}[/]")
         if result.error and "\n" in result.error:
             for line in result.error.splitlines()[1:]:
-                out.print(f"           {_escape(redact_obj(line))}")
+                lines.append(f"           {_escape(redact_obj(line))}")
     counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n)
     ticket = f" · ticket {report.run.ticket}" if report.run.ticket else ""
-    out.print(f"[dim]run {report.run.id} · {report.run.mode}{ticket} · {counts or 'nothing'}[/]")
+    lines.append(f"[dim]run {report.run.id} · {report.run.mode}{ticket} · "
+                 f"{counts or 'nothing'}[/]")
+    out.print("\n".join(lines))

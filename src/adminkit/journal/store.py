@@ -202,7 +202,11 @@ class Journal:
         self.path = path
         paths.private_dir(path.parent)
         # Create it private first: SQLite gives the -wal and -shm files the database's mode.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Only if it is missing: closing any descriptor of a file drops every POSIX lock
+        # this process holds on it, so reopening a journal another Journal of this
+        # process has open would let a third process take the WAL from under it.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         for own in (path, self.head_path, *(path.with_name(path.name + s) for s in WAL)):
             paths.tighten(own, 0o600, "the journal file")
         self.lock = threading.Lock()
@@ -303,7 +307,8 @@ class Journal:
     def append_many(self, rows: Sequence[tuple[dict[str, Any] | None, dict[str, Any]]], *,
                     scrubbed: bool = False) -> list[int]:
         """Several (note, fields) rows, in order, in one transaction; their seqs.
-        `scrubbed`: their diff and detail went through redact already (Result.public)."""
+        `scrubbed`: their texts, diff and detail went through redact already
+        (Result.public)."""
         prepared = [(note, self._row(fields, scrubbed)) for note, fields in rows]
         seqs: list[int] = []
         ends: list[tuple[int, str, str]] = []
@@ -382,7 +387,8 @@ class Journal:
         row["idx"] = fields.get("idx")
         for key in ("summary", "error", "target", "diff", "detail"):
             if isinstance(row[key], str):
-                row[key] = redact(row[key])
+                if not scrubbed:  # Result.public() scrubbed it
+                    row[key] = redact(row[key])
             elif row[key] is None:
                 continue
             elif scrubbed:  # Result.public(): every string already scrubbed
