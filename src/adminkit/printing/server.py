@@ -161,6 +161,7 @@ class PrintServer(Protocol):
     kind: str
     can_reject: bool  # the server can refuse new jobs (CUPS); Windows queues cannot
     can_move: bool  # jobs can move between queues (CUPS); Windows has no way to
+    keeps_reason: bool  # a paused queue shows the operator's reason (CUPS); Windows none
 
     def printers(self) -> list[Printer]: ...
     def printer(self, name: str) -> Printer | None: ...
