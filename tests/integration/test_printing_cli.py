@@ -421,3 +421,34 @@ def test_restart_print_spooler_playbook_refuses_a_cups_server(server: CupsServer
     assert "for Windows print servers" in out["results"][0]["error"]
     r = cli("-p", "lab", "spooler", "restart", "--server", "lab-cups")
     assert r.returncode == 2
+
+
+def test_ctrl_c_stops_a_job_by_job_purge_and_the_resume_finishes_it(
+        server: CupsServer, cli: Cli, doc: Path) -> None:
+    # a purge of one user's jobs cancels them one by one: Ctrl-C must stop that loop (it
+    # went on to the last job), and `run --resume` cancel what is left
+    import os
+    import signal
+    import time
+
+    ids = held(server, doc, n=400, user="jnovak")
+    env = {**os.environ, **cli.env}  # type: ignore[attr-defined]
+    proc = subprocess.Popen([*cli.argv, "--profile", "lab", "queue", "purge",  # type: ignore[attr-defined]
+                             "front-desk", "--user", "jnovak"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        while len(active(server, "front-desk")) == len(ids):  # cancelling has begun
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    left = active(server, "front-desk")
+    assert left, "the purge went on to the last job after Ctrl-C"
+    assert "adminkit run --resume" in err
+    again = cli("run", "--resume", "last")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert active(server, "front-desk") == []

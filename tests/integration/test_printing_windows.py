@@ -98,6 +98,16 @@ def test_pause_resume_check_then_apply(win: WinRMLab, cli: Cli) -> None:
     assert statuses(run(cli, "printer", "accept", "front-desk")) == ["ok"]
 
 
+def test_a_pause_reason_is_not_planned_where_the_queue_keeps_none(win: WinRMLab,
+                                                                  cli: Cli) -> None:
+    # Win32_Printer.Pause takes no reason: the plan must not promise one
+    out = run(cli, "printer", "pause", "front-desk", "--reason", "paper jam")
+    assert statuses(out) == ["changed"]
+    assert [c["field"] for c in out["results"][0]["changes"]] == ["state"]
+    assert "keeps no reason" in out["results"][0]["summary"]
+    assert model(win)["queues"]["front-desk"]["status"] == "Paused"
+
+
 def test_add_set_default_test_page_remove(win: WinRMLab, cli: Cli) -> None:
     args = ("printer", "add", "floor3", "--uri", "socket://10.1.3.20:9100", "--driver",
             "Microsoft PS Class Driver", "--location", "Floor 3")

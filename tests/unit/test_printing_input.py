@@ -119,3 +119,46 @@ def test_a_password_to_a_remote_cups_server_needs_tls(monkeypatch: pytest.Monkey
     pytest.importorskip("cups")
     assert open_server(remote.model_copy(update={"tls": True})).name == "print1"
     assert open_server(remote.model_copy(update={"host": "127.0.0.1"})).name == "print1"
+
+
+@pytest.mark.parametrize("uri", ["smb://svc:pw1234@[fs1/q", "smb:svc:pw1234@fs1/q",
+                                 "ipp://svc:pw1234@host:notaport/x"])
+def test_a_uri_that_hides_its_password_from_the_parser_is_refused(uri: str) -> None:
+    # urlsplit finds no password in these, so --uri took them and kept the password in
+    # plain text (plan, journal record, the server's error text)
+    from adminkit.cli.params import build
+    from adminkit.core.errors import ValidationError as Refused
+
+    with pytest.raises(Refused) as caught:
+        build(AddParams, printer="q", uri=uri)
+    assert "pw1234" not in str(caught.value)
+
+
+def test_a_percent_encoded_password_is_scrubbed_in_both_spellings() -> None:
+    AddParams(printer="q", uri_secret=Secret("smb://svc:Pq%40zz9x@fs1/q"))
+    assert "Pq%40zz9x" not in redact("echo Pq%40zz9x")
+    assert "Pq@zz9x" not in redact("the server said Pq@zz9x")
+
+
+@pytest.mark.parametrize("script", ["printer_add", "printer_update", "printer_set_config"])
+def test_a_script_splats_the_parameters_it_builds(script: str) -> None:
+    # `Cmdlet @args` splats the script's (empty) unbound arguments: the cmdlet would run
+    # without the name, port or options the script had gathered in $splat
+    from adminkit.core.winrm import load_script
+
+    text = load_script("adminkit.printing.scripts", script).text
+    assert "@args" not in text
+    assert "$splat = @{" in text and "@splat" in text
+
+
+@pytest.mark.parametrize("uri", ["file:///etc/shadow", "file:/etc/passwd", "FILE:///root/x",
+                                 "file:///dev/../etc/shadow", "file://host/etc/shadow", "file:///DEV/NULL"])
+def test_a_file_device_other_than_dev_null_is_refused(uri: str) -> None:
+    # a queue whose device is a file makes every job overwrite that file (as cupsd's user,
+    # root on many servers): only the discard device is a file a queue may print to
+    with pytest.raises(ValidationError):
+        AddParams(printer="q", uri=uri)
+
+
+def test_the_discard_device_is_taken() -> None:
+    assert AddParams(printer="q", uri="file:///dev/null").uri == "file:///dev/null"

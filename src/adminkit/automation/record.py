@@ -136,14 +136,17 @@ def rebuild(entry: dict[str, Any], profile: Profile | None) -> Action[Any]:
     cls = actions().get(name)
     if cls is None:
         raise UsageError(f"the run used the action {name!r}, which no installed domain has")
+    if entry.get("secrets"):
+        # without its secret the model may not validate (one of two is required): the
+        # action is kept for its target only, and never planned
+        kept = cls.params_model.model_construct(**(entry.get("with") or {}))
+        return NotKept(cls(kept), list(entry["secrets"]))
     try:
         params = cls.params_model.model_validate(entry.get("with") or {})
     except PydanticValidationError as exc:
         raise UsageError(f"the recorded parameters of {name} no longer validate: "
                          f"{exc.errors(include_url=False, include_input=False)[0]['msg']}"
                          ) from None
-    if entry.get("secrets"):
-        return NotKept(cls(params), list(entry["secrets"]))
     if cls.delivers_secret:
         from adminkit.core.delivery import delivery
 
@@ -167,7 +170,7 @@ class NotKept(Action[Params]):
 
     def plan(self, ctx: Context) -> Plan:
         raise UsageError(f"{self.name} {self.target()}: its {', '.join(self.secrets)} was given "
-                         "on stdin and is not kept in the journal",
+                         "as a secret, which the journal does not keep",
                          hint="run the command again for this target")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:  # pragma: no cover - never planned

@@ -334,22 +334,48 @@ def _age(text: str | None) -> int | None:
         raise UsageError(f"--older-than: {exc}") from None
 
 
+def _job_actions(ctx: typer.Context, name: str, ids: list[int], server: str | None,
+                 force: bool | None = None) -> None:
+    """One action per distinct id; with `force` given (a destructive verb), more ids than
+    the profile's bulk limit are refused (exit 4) before any server is asked."""
+    from adminkit.cli.params import build
+    from adminkit.core.errors import PolicyRefused
+    from adminkit.printing.actions import registry as actions
+    from adminkit.printing.actions.base import JobParams
+
+    ids = list(dict.fromkeys(ids))
+    cls = actions.ACTIONS[f"job.{name}"]
+    acts = [cls(build(JobParams, job_id=i, server=server)) for i in ids]
+    if force is False:
+        limit = _profile(state_of(ctx)).policy.bulk_limit
+        if len(ids) > limit:
+            raise PolicyRefused(f"job {name} of {len(ids)} jobs is over the profile's bulk "
+                                f"limit of {limit}", hint="add --force if intended")
+    shown = " ".join(map(str, ids[:20])) + (f" … ({len(ids)} jobs)" if len(ids) > 20 else "")
+    _run(ctx, f"job {name} {shown}", acts)
+
+
 def _job_command(name: str, doc: str) -> None:
     def command(ctx: typer.Context, ids: JobIds, server: Server = None) -> None:
-        from adminkit.cli.params import build
-        from adminkit.printing.actions import registry as actions
-        from adminkit.printing.actions.base import JobParams
-
-        cls = actions.ACTIONS[f"job.{name}"]
-        acts = [cls(build(JobParams, job_id=i, server=server)) for i in ids]
-        _run(ctx, f"job {name} {' '.join(map(str, ids))}", acts)
+        _job_actions(ctx, name, ids, server)
 
     command.__doc__ = doc
     job_app.command(name)(command)
 
 
-_job_command("cancel", "Cancel jobs; one that finished meanwhile is ok.\n\n"
-                       "Example: adminkit -p acme -t 4711 job cancel 812 813")
+@job_app.command("cancel")
+def job_cancel(ctx: typer.Context, ids: JobIds, server: Server = None,
+               force: Force = False) -> None:
+    """Cancel jobs; one that finished meanwhile is ok. More jobs than the profile's bulk
+    limit need --force.
+
+    Example: adminkit -p acme -t 4711 job cancel 812 813
+    """
+    _job_actions(ctx, "cancel", ids, server, force)
+
+
+
+
 _job_command("hold", "Hold jobs: they wait until released.")
 _job_command("release", "Release held jobs.")
 _job_command("restart", "Print stopped, canceled or finished jobs again from the start.")

@@ -64,6 +64,7 @@ class CupsPrintServer:
     kind = "cups"
     can_reject = True
     can_move = True
+    keeps_reason = True
 
     def __init__(self, cfg: PrintServerConfig, password: Secret | None = None) -> None:
         self.cfg = cfg

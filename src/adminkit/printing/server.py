@@ -69,6 +69,21 @@ def uri_password(uri: str) -> str | None:
         return None
 
 
+def hides_userinfo(uri: str) -> bool:
+    """True for a URI whose credentials urlsplit would not find, so that nothing would
+    mask them: one it cannot parse (a bad port, an open `[`) that has an `@`, or one
+    without `//` whose first path part looks like `user:password@host`."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number
+    except ValueError:
+        return "@" in uri
+    if parts.netloc:
+        return False
+    head = parts.path.lstrip("/").split("/", 1)[0]
+    return "@" in head
+
+
 # job states as the IPP numbers them (RFC 8011 5.3.7)
 JOB_STATES = {3: "pending", 4: "held", 5: "processing", 6: "stopped", 7: "canceled",
               8: "aborted", 9: "completed"}
@@ -146,6 +161,7 @@ class PrintServer(Protocol):
     kind: str
     can_reject: bool  # the server can refuse new jobs (CUPS); Windows queues cannot
     can_move: bool  # jobs can move between queues (CUPS); Windows has no way to
+    keeps_reason: bool  # a paused queue shows the operator's reason (CUPS); Windows none
 
     def printers(self) -> list[Printer]: ...
     def printer(self, name: str) -> Printer | None: ...

@@ -56,6 +56,7 @@ class WindowsPrintServer:
     kind = "windows"
     can_reject = False
     can_move = False
+    keeps_reason = False
 
     def __init__(self, cfg: PrintServerConfig, password: Secret | None, *,
                  cancelled: Callable[[], bool] = lambda: False) -> None:

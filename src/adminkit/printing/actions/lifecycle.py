@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, ClassVar
+from urllib.parse import unquote
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -18,9 +19,10 @@ from adminkit.core.errors import ActionFailed
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret
 from adminkit.printing.actions.base import PrinterAction, PrinterParams, Reason
-from adminkit.printing.server import mask_uri, uri_password
+from adminkit.printing.server import hides_userinfo, mask_uri, uri_password
 
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$", re.IGNORECASE)
+_DISCARD = ("///dev/null", "/dev/null")  # after `file:`
 _DRIVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._+ -]{0,254}$")
 _OPTION = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 # friendly names for the options a helpdesk changes most, and their values
@@ -30,8 +32,12 @@ VALUES = {("sides", "on"): "two-sided-long-edge", ("sides", "off"): "one-sided",
 
 
 def _uri_text(value: str) -> str:
-    if not _URI.match(value):
+    if not _URI.match(value) or hides_userinfo(value):
         raise ValueError("is not a device URI (like ipp://host/ipp/print or socket://host)")
+    scheme, _, rest = value.partition(":")
+    if scheme.lower() == "file" and rest not in _DISCARD:
+        # every job would overwrite that file, as the spooler's user (often root)
+        raise ValueError("is a file: a queue may print to file:///dev/null only")
     return value
 
 
@@ -61,6 +67,8 @@ class AddParams(PrinterParams):
             password = uri_password(text)
             if password:
                 Secret(password)  # known from now on: scrubbed from any text that echoes it
+                if unquote(password) != password:  # and as the server decodes it
+                    Secret(unquote(password))
         return self
 
     def device(self) -> str:

@@ -31,10 +31,14 @@ class PausePrinter(PrinterAction[ReasonParams]):
                                 f"{'paused' if self.paused else printer.state}")
         after = "paused" if self.paused else "idle"
         changes = [Change(op="set", field="state", before=printer.state, after=after)]
+        dropped = ""
         if self.paused and self.params.reason:
-            changes.append(Change(op="set", field="reason", before=printer.reason or None,
-                                  after=self.params.reason))
-        return Plan(changes, summary=f"{verb} {self.label()}")
+            if self.server(ctx).keeps_reason:
+                changes.append(Change(op="set", field="reason", before=printer.reason or None,
+                                      after=self.params.reason))
+            else:  # said, not shown as a change the server would never make
+                dropped = f" (a {self.server(ctx).kind} queue keeps no reason)"
+        return Plan(changes, summary=f"{verb} {self.label()}{dropped}")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         self.server(ctx).set_enabled(self.params.printer, not self.paused, self.params.reason)

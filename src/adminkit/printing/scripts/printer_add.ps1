@@ -7,5 +7,5 @@ if (-not (Get-PrinterPort | Where-Object { $_.Name -eq $p.port })) {
 $splat = @{ Name = $p.name; DriverName = $p.driver; PortName = $p.port; Shared = [bool]$p.shared }
 if ($p.shared) { $splat.ShareName = $p.name }
 if ($p.location) { $splat.Location = $p.location }
-Add-Printer @args
+Add-Printer @splat
 @{ done = $true }

@@ -5,5 +5,5 @@ $splat = @{ PrinterName = $p.name }
 if ($null -ne $p.duplex) { $splat.DuplexingMode = $p.duplex }
 if ($null -ne $p.color) { $splat.Color = [bool]$p.color }
 if ($null -ne $p.paper) { $splat.PaperSize = $p.paper }
-Set-PrintConfiguration @args
+Set-PrintConfiguration @splat
 @{ done = $true }

@@ -8,5 +8,5 @@ $splat = @{ Name = $p.name }
 if ($p.port) { $splat.PortName = $p.port }
 if ($null -ne $p.location) { $splat.Location = $p.location }
 if ($null -ne $p.shared) { $splat.Shared = [bool]$p.shared }
-Set-Printer @args
+Set-Printer @splat
 @{ done = $true }
