@@ -32,3 +32,14 @@ def test_redmine_makes_lab_redmine_and_leaves_labs_tickets_alone(tmp_path: Path)
 def test_no_lab_redmine_profile_before_redmine_is_set_up(tmp_path: Path) -> None:
     set_up(tmp_path / "lab", "rt/golden.sqlite", "rt/secrets/tech1-token")
     assert "lab-redmine" not in Lab(tmp_path / "lab", tmp_path / "config").profile_data()
+
+
+def test_the_profiles_are_private_as_doctor_wants_them(tmp_path: Path) -> None:
+    """The lab profiles name secret files and servers: 0600 in a 0700 folder, so that
+    `adminkit doctor` on a lab machine finds nothing to fix."""
+    set_up(tmp_path / "lab", "rt/golden.sqlite", "rt/secrets/tech1-token")
+    written = Lab(tmp_path / "lab", tmp_path / "config").write_profiles()
+    assert written
+    for path in written:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert (tmp_path / "config" / "profiles").stat().st_mode & 0o777 == 0o700

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from adminkit.core import config, paths
+from adminkit.core.delivery import write_private
 from adminkit.core.errors import LabError, UsageError
 from adminkit.lab.base import LabServer, ServerStatus
 from adminkit.lab.install import InstallReport, apt_install, failure_line
@@ -207,9 +208,10 @@ class Lab:
         written = []
         for name, data in self.profile_data().items():
             path = config.profile_path(name, self.config_dir)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            paths.private_dir(path.parent)  # what `adminkit doctor` expects of a config
+            paths.tighten(path.parent, 0o700, "the profiles folder")
             header = "# Written by `adminkit lab up`; rewritten on every start.\n"
-            path.write_text(header + config.dump_profile(data))
+            write_private(path, (header + config.dump_profile(data)).encode())
             written.append(path)
         return written
 
