@@ -1,0 +1,113 @@
+"""A hostile or broken Graph service: next links, paging loops, absurd Retry-After."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.graphrig import GraphRig, graph_fixture  # noqa: F401 - the fixture
+
+Cli = Callable[..., Any]
+
+
+@pytest.fixture
+def evil() -> Iterator[tuple[str, list[bytes]]]:
+    """A listener on another loopback address: what any connection to it sent."""
+    got: list[bytes] = []
+    sock = socket.socket()
+    sock.bind(("127.0.0.3", 0))
+    sock.listen(8)
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(1)
+                try:
+                    got.append(conn.recv(65536))
+                except OSError:
+                    got.append(b"")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.3:{sock.getsockname()[1]}", got
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+
+
+def _next_link(graph: GraphRig, suffix: str, link: Callable[[str], str],
+               times: int = 50) -> list[int]:
+    """Every GET of a path ending in `suffix` answers with `link(path)` as its next link
+    (`times` at most, so that a client that never stops still lets the test end)."""
+    fake = graph.fake
+    original = fake.handle
+    calls = [0]
+
+    def handle(method: str, target: str, headers: dict[str, str], body: Any,
+               **kw: Any) -> Any:
+        status, out_headers, out = original(method, target, headers, body, **kw)
+        path = target.split("?")[0]
+        if method == "GET" and path.endswith(suffix) and status == 200 and calls[0] < times:
+            calls[0] += 1
+            out = {**out, "@odata.nextLink": link(target)}
+        return status, out_headers, out
+
+    fake.handle = handle  # type: ignore[method-assign]
+    return calls
+
+
+def test_a_next_link_to_another_host_never_gets_the_token(
+        graph: GraphRig, cli: Cli, evil: tuple[str, list[bytes]]) -> None:
+    graph.profile()
+    host, got = evil
+    _next_link(graph, "/transitiveMemberOf",
+               lambda _: f"{graph.fake.base}/v1.0/https://{host}/v1.0/steal")
+    r = cli("-p", "entra", "account", "groups", "psvoboda", "--add", "Sales")
+    assert got == []  # nothing at all reached the other host, least of all the bearer
+    assert r.code != 0
+    ps = graph.user("psvoboda")
+    assert ps is not None and ps["id"] not in graph.group("Sales")["_members"]
+
+
+def test_a_next_link_pointing_at_itself_ends(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    calls = _next_link(graph, "/transitiveMemberOf",
+                       lambda target: f"{graph.fake.base}{target}")
+    r = cli("-p", "entra", "account", "groups", "psvoboda", "--add", "Sales")
+    assert calls[0] < 50  # it stopped by itself, not because the fake gave up
+    assert r.code == 1
+    assert "next page" in r.out + r.err
+
+
+@pytest.mark.parametrize(("method", "path", "args"), [
+    ("POST", "/$batch", ("account", "groups", "psvoboda", "--add", "Sales")),
+    ("GET", "/users/psvoboda", ("account", "show", "psvoboda")),
+])
+def test_an_absurd_retry_after_fails_now_instead_of_waiting(
+        graph: GraphRig, cli: Cli, method: str, path: str, args: tuple[str, ...]) -> None:
+    """Retry-After: 10^9 is not a wait anyone wants: exit 3 at once, nothing retried."""
+    from adminkit.lab.graph_fake import Fault
+
+    graph.profile()
+    if method == "GET":  # `show` reads through a $batch post first, then alone
+        graph.fake.faults.append(Fault("POST", "/$batch", 429, times=100,
+                                       retry_after=10**9))
+    graph.fake.faults.append(Fault(method, path, 429, times=100, retry_after=10**9))
+    r = cli("-p", "entra", *args)
+    assert r.code == 3, r.out + r.err
+    assert "throttling" in r.out + r.err
+    assert len([q for q in graph.fake.log if q.path == "/$batch"]) == 1
+    if method == "GET":
+        assert len(graph.fake.writes(method, path)) == 1
