@@ -111,3 +111,43 @@ def test_an_absurd_retry_after_fails_now_instead_of_waiting(
     assert len([q for q in graph.fake.log if q.path == "/$batch"]) == 1
     if method == "GET":
         assert len(graph.fake.writes(method, path)) == 1
+
+
+def test_a_batch_answer_with_an_id_twice_is_not_taken_at_its_last_word(
+        graph: GraphRig, cli: Cli, tmp_path: Any) -> None:
+    """A create answered 201 and then, under the same id, 400 ObjectConflict: which one
+    is true is unknown, so the user is looked up (it exists: created, password delivered),
+    never reported as `taken` while it was this run that made it."""
+    graph.profile()
+    original = graph.fake.handle
+
+    def handle(method: str, target: str, headers: dict[str, str], body: Any,
+               **kw: Any) -> Any:
+        status, out_headers, out = original(method, target, headers, body, **kw)
+        if method == "POST" and target.split("?")[0].endswith("/$batch") and status == 200:
+            twice = [{**item, "status": 400, "body": {"error": {
+                "code": "Request_BadRequest", "message": "Another object with the same value "
+                "for property userPrincipalName already exists.",
+                "details": [{"code": "ObjectConflict", "target": "userPrincipalName"}]}}}
+                for item in out["responses"] if item.get("status") == 201]
+            out = {**out, "responses": [*out["responses"], *twice]}
+        return status, out_headers, out
+
+    graph.fake.handle = handle  # type: ignore[method-assign]
+    pw = tmp_path / "pw"
+    pw.mkdir(mode=0o700)
+    r = cli("-p", "entra", "account", "create", "--given-name", "Ota", "--surname", "Malý",
+            "--deliver", f"file:{pw}")
+    assert r.code == 0, r.out + r.err
+    user = graph.user("omaly")
+    assert user is not None
+    assert user["_password"] == (pw / "omaly.password").read_text().strip()
+
+
+def test_a_batch_answer_of_the_wrong_shape_is_lost_not_a_crash() -> None:
+    from adminkit.accounts.entra_http import LOST, Answer, unbatch
+
+    body = {"responses": [{"id": "0", "status": "soon"}, "junk", {"id": "1", "status": 204},
+                          {"id": "2", "status": 200}, {"id": "2", "status": 404}]}
+    assert [a.status for a in unbatch(Answer(200, {}, body), 3)] == [LOST, 204, LOST]
+    assert [a.status for a in unbatch(Answer(200, {}, {"responses": "x"}), 2)] == [LOST, LOST]

@@ -116,10 +116,20 @@ def unbatch(answer: Answer, count: int) -> list[Answer]:
     if answer.status == LOST or not answer.ok or not isinstance(answer.body, dict):
         return [Answer(answer.status, answer.headers, answer.body) for _ in range(count)]
     found: dict[str, Answer] = {}
-    for item in answer.body.get("responses", []):
-        found[str(item.get("id"))] = Answer(int(item.get("status", 0)),
-                                            dict(item.get("headers") or {}), item.get("body"))
-    return [found.get(str(k), Answer(LOST, {}, None)) for k in range(count)]
+    twice: set[str] = set()
+    items = answer.body.get("responses")
+    for item in items if isinstance(items, list) else []:
+        status = item.get("status") if isinstance(item, dict) else None
+        if not isinstance(status, int) or isinstance(status, bool):
+            continue  # not an answer Graph gives: as if it had not come
+        headers = item.get("headers")
+        key = str(item.get("id"))
+        if key in found:
+            twice.add(key)  # two answers to one request: neither can be believed
+        found[key] = Answer(status, dict(headers) if isinstance(headers, dict) else {},
+                            item.get("body"))
+    return [Answer(LOST, {}, None) if str(k) in twice else found.get(str(k), Answer(LOST, {}, None))
+            for k in range(count)]
 
 
 def absolute(settings: EntraSettings, relative: str) -> str:
