@@ -151,3 +151,27 @@ def test_a_batch_answer_of_the_wrong_shape_is_lost_not_a_crash() -> None:
                           {"id": "2", "status": 200}, {"id": "2", "status": 404}]}
     assert [a.status for a in unbatch(Answer(200, {}, body), 3)] == [LOST, 204, LOST]
     assert [a.status for a in unbatch(Answer(200, {}, {"responses": "x"}), 2)] == [LOST, LOST]
+
+
+@pytest.mark.parametrize("answer", [
+    (200, {"access_token": "eyJ.a.b", "expires_in": "soon"}),
+    (200, {"access_token": "eyJ.a.b\r\nX-Injected: 1", "expires_in": 3599}),
+    (200, {"access_token": {"not": "a string"}}),
+    (200, {"error": {"code": "NonJsonAnswer", "message": "<html>sign in</html>"}}),
+    (500, {"error_codes": 5, "error_description": "oops"}),
+])
+def test_a_token_endpoint_answering_nonsense_is_exit_3(answer: tuple[int, Any]) -> None:
+    from pathlib import Path
+
+    from adminkit.accounts.entra_token import EntraSettings, light_token
+    from adminkit.core.errors import AuthenticationFailed
+    from adminkit.core.secrets import Secret
+
+    settings = EntraSettings(graph="https://graph.example/v1.0", resource="https://graph.example",
+                             authority="https://login.example", tenant_id="t", client_id="c",
+                             domain="d.example", certificate=False, ca_file=Path("/none"),
+                             timeout=5, concurrency=1, linger=0)
+    with pytest.raises(AuthenticationFailed) as caught:
+        light_token(lambda url, form: answer, settings, Secret("S3cret~value~0123"))
+    assert caught.value.exit_code == 3
+    assert "S3cret" not in str(caught.value)

@@ -193,9 +193,21 @@ def light_token(post: Callable[[str, dict[str, str]], tuple[int, Any]],
     status, body = post(settings.token_url, form)
     body = body if isinstance(body, dict) else {}
     if status != 200 or "access_token" not in body:
-        codes = body.get("error_codes") or [None]
-        raise refused(codes[0], str(body.get("error_description") or status))
-    return str(body["access_token"]), time.time() + float(body.get("expires_in", 3599))
+        codes = body.get("error_codes")
+        code = codes[0] if isinstance(codes, list) and codes and isinstance(codes[0], int) \
+            else None
+        raise refused(code, str(body.get("error_description") or status))
+    token, lifetime = body["access_token"], body.get("expires_in", 3599)
+    # a token goes into a header: printable ASCII without spaces (RFC 6750's b64token)
+    if not isinstance(token, str) or not token or not all("!" <= ch <= "~" for ch in token) \
+            or isinstance(lifetime, bool) or not isinstance(lifetime, (int, float, str)):
+        raise refused(None, "the sign-in endpoint's answer holds no usable access token")
+    try:
+        expires = time.time() + float(lifetime)
+    except ValueError:
+        raise refused(None, "the sign-in endpoint's answer holds no usable token "
+                            "lifetime") from None
+    return token, expires
 
 
 class TokenSource:
