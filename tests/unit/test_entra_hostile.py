@@ -175,3 +175,28 @@ def test_a_token_endpoint_answering_nonsense_is_exit_3(answer: tuple[int, Any]) 
         light_token(lambda url, form: answer, settings, Secret("S3cret~value~0123"))
     assert caught.value.exit_code == 3
     assert "S3cret" not in str(caught.value)
+
+
+def test_a_sign_in_endpoint_that_does_not_answer_is_exit_3_in_a_run_too(
+        graph: GraphRig, cli: Cli) -> None:
+    """The profile's timeout bounds the token request of a run (azure-identity), as it
+    does the light path's: not azure-core's default of 300 s."""
+    graph.profile()
+    profile = graph.profiles / "entra.yaml"
+    profile.write_text(profile.read_text().replace("  upn_suffix:", "  timeout: 1\n  upn_suffix:"))
+    token = graph.fake.issuer.token
+    release = threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        release.wait(8)  # far beyond the profile's timeout
+        return token(*args, **kwargs)
+
+    graph.fake.issuer.token = slow  # type: ignore[method-assign]
+    try:
+        r = cli("-p", "entra", "account", "disable", "psvoboda")
+    finally:
+        release.set()
+    assert r.code == 3, r.out + r.err
+    assert "sign-in endpoint" in r.out + r.err
+    ps = graph.user("psvoboda")
+    assert ps is not None and ps["accountEnabled"] is True

@@ -228,7 +228,10 @@ class TokenSource:
         common: dict[str, Any] = {
             "authority": s.authority,
             "disable_instance_discovery": urlsplit(s.authority).hostname
-            not in KNOWN_AUTHORITIES}
+            not in KNOWN_AUTHORITIES,
+            # the profile's timeout, not azure-core's 300 s: a sign-in endpoint that does
+            # not answer must not hold a run for minutes
+            "connection_timeout": s.timeout, "read_timeout": s.timeout}
         if s.ca_file is not None:
             common["connection_verify"] = str(s.ca_file)
         if s.certificate:
@@ -251,7 +254,11 @@ class TokenSource:
         return self._token[0]
 
     async def _fetch(self) -> tuple[str, float]:
-        from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
 
         if self._credential is None:
             try:
@@ -268,7 +275,7 @@ class TokenSource:
                         None)
             start = text.find("AADSTS")
             raise refused(code, text[start:] if start >= 0 else text) from None
-        except ServiceRequestError as exc:
+        except (ServiceRequestError, ServiceResponseError) as exc:
             raise ConnectionFailed(f"cannot reach the sign-in endpoint "
                                    f"{self.settings.authority}: {type(exc).__name__}") from None
         self.fetched += 1
