@@ -200,3 +200,17 @@ def test_a_sign_in_endpoint_that_does_not_answer_is_exit_3_in_a_run_too(
     assert "sign-in endpoint" in r.out + r.err
     ps = graph.user("psvoboda")
     assert ps is not None and ps["accountEnabled"] is True
+
+
+def test_a_deleted_protected_account_is_not_restored(graph: GraphRig, cli: Cli) -> None:
+    """Deleted in the portal, the profile's protected `Admin` is not brought back by
+    adminkit (exit 4), whatever the case of its name."""
+    graph.profile(extra="policy:\n  protected_accounts: [ADMIN]\n")
+    admin = graph.user("admin")
+    assert admin is not None
+    del graph.tenant.users[admin["id"]]
+    admin["deletedDateTime"] = "2026-12-01T10:00:00Z"
+    graph.tenant.deleted[admin["id"]] = admin
+    r = cli("-p", "entra", "account", "restore", "admin")
+    assert r.code == 4, r.out + r.err
+    assert admin["id"] in graph.tenant.deleted and admin["id"] not in graph.tenant.users
