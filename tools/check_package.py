@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,6 +121,23 @@ def try_installed(wheel: Path, work: Path, want: str) -> None:
         fail(f"the installed adminkit imported from {where}, not from the venv")
 
 
+def clear_out(dist: Path) -> None:
+    """Empty `--out` of earlier builds, and of nothing else: `--out .` or `--out ~` is a
+    slip of the hand, not a request to delete a folder."""
+    if not dist.exists():
+        return
+    if not dist.is_dir():
+        fail(f"--out {dist} is not a folder")
+    built = [p for p in dist.iterdir() if p.is_file() and not p.is_symlink()
+             and (p.suffix == ".whl" or p.name.endswith(".tar.gz"))]
+    others = sorted(p.name for p in dist.iterdir() if p not in built)
+    if others:
+        fail(f"--out {dist} holds more than built packages ({', '.join(others[:5])}"
+             f"{', ...' if len(others) > 5 else ''}): name an empty or new folder")
+    for old in built:
+        old.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--out", type=Path, help="where the sdist and wheel go (kept)")
@@ -131,8 +147,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="adminkit-package-") as tmp:
         work = Path(tmp)
         dist = args.out or work / "dist"
-        if dist.exists():
-            shutil.rmtree(dist)
+        clear_out(dist)
         step("build sdist + wheel", [sys.executable, "-m", "build", "--outdir", str(dist),
                                      str(ROOT)])
         built = sorted(dist.iterdir())

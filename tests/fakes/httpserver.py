@@ -126,6 +126,7 @@ class Failure:
     path: str | None = None  # a prefix of the request path
     reply: Reply | None = None  # answer this instead of the vendor's error
     lose: bool = False  # carry the request out, then drop the connection unanswered
+    echo: bool = False  # answer the request's headers as text, as a proxy's error page may
 
     def matches(self, req: Request) -> bool:
         return ((self.method is None or req.method == self.method.upper())
@@ -154,13 +155,14 @@ class FakeHTTPServer:
     # -- control ----------------------------------------------------------------
     def fail(self, status: int, *, times: int = 1, retry_after: float | str | None = None,
              method: str | None = None, path: str | None = None,
-             reply: Reply | None = None) -> None:
+             reply: Reply | None = None, echo: bool = False) -> None:
         """Answer the next `times` matching requests with `status` (and Retry-After), or with
-        `reply` as given (a proxy's HTML page, say)."""
+        `reply` as given (a proxy's HTML page, say), or (`echo`) with the request's headers,
+        credentials and all, as text."""
         with self.lock:
             self._failures.append(Failure(status, times,
                                           None if retry_after is None else str(retry_after),
-                                          method, path, reply))
+                                          method, path, reply, echo=echo))
 
     def lose_answer(self, *, times: int = 1, method: str | None = None,
                     path: str | None = None) -> None:
@@ -212,6 +214,11 @@ class FakeHTTPServer:
                 failure.times -= 1
                 if failure.times <= 0:
                     self._failures.remove(failure)
+            if failure is not None and failure.echo:
+                first = sorted(req.headers.items(), key=lambda kv: kv[0] != "authorization")
+                sent = "".join(f"{k}: {v}\n" for k, v in first)  # within 200 characters
+                return Reply(failure.status, f"Bad request. You sent:\n{sent}".encode(),
+                             {"Content-Type": "text/plain"})
             if failure is not None and not failure.lose:
                 reply = failure.reply or self.error(req, failure.status,
                                                     _REASONS.get(failure.status, "failure"))
@@ -348,9 +355,9 @@ class ServerFake:
 
     def fail(self, status: int, *, times: int = 1, retry_after: float | str | None = None,
              method: str | None = None, path: str | None = None,
-             reply: Reply | None = None) -> None:
+             reply: Reply | None = None, echo: bool = False) -> None:
         self.server.fail(status, times=times, retry_after=retry_after, method=method, path=path,
-                         reply=reply)
+                         reply=reply, echo=echo)
 
     def lose_answer(self, *, times: int = 1, method: str | None = None,
                     path: str | None = None) -> None:

@@ -28,14 +28,15 @@ NOTE = (f"{marker(RUN, 0)} account.disable jdoe by tester (profile acme, run {RU
 
 
 def queue_note(journal: Journal, *, system: str, ticket: str, internal: bool = True,
-               profile: str = "acme") -> None:
-    """Journal action 0 of run RUN with its note, NOTE, as the journal hook does."""
+               profile: str = "acme", run_id: str = RUN) -> None:
+    """Journal action 0 of run RUN (or `run_id`) with its note, NOTE (naming that run), as
+    the journal hook does."""
     journal.append(
-        kind="action", run_id=RUN, idx=0, operator="tester", profile=profile,
+        kind="action", run_id=run_id, idx=0, operator="tester", profile=profile,
         ticket=f"{system}:{ticket}", mode="apply", action="account.disable", target="jdoe",
         status="changed", summary="disable jdoe",
-        note={"key": f"{RUN}:0", "system": system, "ticket": ticket, "internal": internal,
-              "body": NOTE})
+        note={"key": f"{run_id}:0", "system": system, "ticket": ticket, "internal": internal,
+              "body": NOTE.replace(RUN, run_id)})
 
 
 def make_due(journal: Journal) -> None:

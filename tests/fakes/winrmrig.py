@@ -9,6 +9,7 @@ for tests of anything that runs scripts on Windows hosts. The real pywinrm talks
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
@@ -68,3 +69,16 @@ class FakeWindows:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.server.stop()
+
+
+@pytest.fixture(scope="module")
+def winrm_certs(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    """The fake's TLS files (import this fixture, and `win`, into a test module)."""
+    return winrm_tls(tmp_path_factory)
+
+
+@pytest.fixture
+def win(winrm_certs: Tls) -> Iterator[FakeWindows]:
+    """A fake Windows host serving for the length of one test."""
+    with FakeWindows(winrm_certs) as win:
+        yield win

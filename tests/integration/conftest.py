@@ -95,6 +95,9 @@ def smtp_sink(lab_up: Callable[[str], LabServer]) -> LabServer:
 @pytest.fixture(scope="session")
 def redmine(lab_up: Callable[[str], LabServer]) -> LabServer:
     return lab_up("redmine")
+
+
+@pytest.fixture(scope="session")
 def winrm_lab(lab_up: Callable[[str], LabServer]) -> LabServer:
     return lab_up("winrm")
 

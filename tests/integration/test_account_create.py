@@ -48,6 +48,7 @@ def test_create_reads_back_and_must_change(ad: ldap3.Connection, cli: Cli, tmp_p
                                            lab_config_dir: Path) -> None:
     pwdir = tmp_path / "pw"
     pwdir.mkdir(mode=0o700)
+    assert cli("ticket", "new", "New hire: Jiří Čermák").stdout.strip() == "1"
     r = cli("--profile", "lab", "--ticket", "local:1", "-o", "json", "account", "create",
             "--given-name", "Jiří", "--surname", "Čermák", "--mail", "jiri@samdom.example.com",
             "--deliver", f"file:{pwdir}")
@@ -142,13 +143,16 @@ def test_hostile_name_is_stored_literally(ad: ldap3.Connection, cli: Cli, tmp_pa
 def test_a_value_that_looks_like_a_global_option_stays_the_value(
         ad: ldap3.Connection, cli: Cli, tmp_path: Path) -> None:
     """`--given-name -t`: the -t is the given name; the global options after it still count."""
+    number = cli("ticket", "new", "New hire: -t Hoistová").stdout.strip()
     r = cli("account", "create", "--given-name", "-t", "--surname", "Hoistová",
-            "--deliver", f"file:{tmp_path}", "-p", "lab", "--ticket", "local:7", "-o", "json")
+            "--deliver", f"file:{tmp_path}", "-p", "lab", "--ticket", f"local:{number}",
+            "-o", "json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["results"][0]["target"] == "thoistova"
     [entry] = find(ad, AD_BASE, "(sAMAccountName=thoistova)", ["givenName", "sn"])
     assert (entry["givenName"], entry["sn"]) == ("-t", "Hoistová")
-    listing = json.loads(cli("journal", "list", "--ticket", "local:7", "-o", "json").stdout)
+    listing = json.loads(cli("journal", "list", "--ticket", f"local:{number}", "-o",
+                             "json").stdout)
     assert [(x["action"], x["target"]) for x in listing] == [("account.create", "thoistova")]
 
 

@@ -5,8 +5,11 @@ dpkg's database, is an overlay per host)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -260,6 +263,32 @@ def test_through_a_jump_host(fleet: SshFleet, cli: Cli, lab_config_dir: Path) ->
         ("h2", "apt"), ("h3", "apt")]
 
 
+@contextlib.contextmanager
+def argv_watch(secret: str) -> Iterator[list[str]]:
+    """PIDs on this machine (the fleet's hosts share its PID namespace) that had `secret`
+    in their argv at any moment while the block ran; AK_TEST_SUDO is unset after it."""
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for entry in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    if secret.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                        seen.append(entry)
+                except OSError:
+                    continue
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        os.environ.pop("AK_TEST_SUDO", None)
+        stop.set()
+        watcher.join()
+
+
 def test_the_sudo_password_goes_on_stdin_only(fleet: SshFleet, cli: Cli,
                                               lab_config_dir: Path) -> None:
     """The lab's sudo is NOPASSWD, so sudo leaves the password unread: the command must
@@ -269,29 +298,11 @@ def test_the_sudo_password_goes_on_stdin_only(fleet: SshFleet, cli: Cli,
                          ssh={**fleet.profile()["inventory"]["ssh"],
                               "sudo_password": "env:AK_TEST_SUDO"},
                          run={"allow": True, "programs": ["cat", "sleep"], "sudo": True})
-    seen: list[str] = []
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.is_set():
-            for entry in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    if SUDO_SECRET.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                        seen.append(entry)
-                except OSError:
-                    continue
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
+    with argv_watch(SUDO_SECRET) as seen:
         os.environ["AK_TEST_SUDO"] = SUDO_SECRET
         r = cli("-p", name, "-o", "json", "host", "run", "--sudo", "--hosts", "h1,h2", "--",
                 "cat")
         slow = cli("-p", name, "host", "run", "--sudo", "--hosts", "h1", "--", "sleep", "1")
-    finally:
-        os.environ.pop("AK_TEST_SUDO", None)
-        stop.set()
-        watcher.join()
     assert r.returncode == 0 and slow.returncode == 0, r.stdout + r.stderr + slow.stderr
     assert [x["data"]["stdout"] for x in report(r)["results"]] == ["", ""]
     assert seen == []
@@ -312,3 +323,215 @@ def test_a_note_per_host_on_the_rt_ticket(fleet: SshFleet, profile: str, cli: Cl
         assert text.startswith(f"adminkit:{run_id}:") and f"app.install {host} by pytest" in text
         assert f"{PACKAGE}" in text and "1.1" in text
     assert versions(fleet)["h1"] == "1.1" and versions(fleet)["h2"] == "1.1"
+
+
+def test_host_patch_upgrades_what_is_pending(fleet: SshFleet, profile: str, cli: Cli) -> None:
+    assert cli("-p", profile, "app", "remove", PACKAGE, "--purge", "--hosts",
+               "all").returncode == 0
+    assert cli("-p", profile, "app", "install", f"{PACKAGE}=1.0", "--hosts", "h1").returncode == 0
+    r = cli("-p", profile, "-o", "json", "host", "patch", "--security-only", "--hosts", "h1")
+    assert r.returncode == 0, r.stderr
+    assert by_host(report(r)) == {"h1": "ok"}  # the lab's source is no security source
+    r = cli("-p", profile, "-o", "json", "host", "patch", "--hosts", "h1,h2")
+    assert r.returncode == 0, r.stderr
+    data = report(r)
+    assert by_host(data) == {"h1": "changed", "h2": "ok"}
+    assert data["results"][0]["data"]["versions"] == {PACKAGE: "1.1"}
+    assert versions(fleet) == {"h1": "1.1", "h2": None, "h3": None}
+
+
+def test_the_four_playbooks_on_the_fleet(fleet: SshFleet, profile: str, cli: Cli) -> None:
+    assert cli("-p", profile, "app", "remove", PACKAGE, "--purge", "--hosts",
+               "all").returncode == 0
+    r = cli("-p", profile, "-o", "json", "run", "install-app", "-i", "hosts=h1,h2",
+            "-i", f"packages={PACKAGE}=1.0")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert versions(fleet) == {"h1": "1.0", "h2": "1.0", "h3": None}
+    r = cli("-p", profile, "-o", "json", "run", "upgrade-app", "-i", "hosts=h1,h3",
+            "-i", f"packages={PACKAGE}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert by_host(report(r)) == {"h1": "changed", "h3": "ok"}
+    assert versions(fleet) == {"h1": "1.1", "h2": "1.0", "h3": None}
+    r = cli("-p", profile, "run", "patch-hosts", "-i", "hosts=h1,h2,h3")
+    assert r.returncode == 4, r.stdout + r.stderr  # policy: needs an approver
+    r = cli("-p", profile, "-o", "json", "run", "patch-hosts", "-i", "hosts=h1,h2,h3",
+            "--approved-by", "lead")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert by_host(report(r)) == {"h1": "ok", "h2": "changed", "h3": "ok"}
+    assert versions(fleet) == {"h1": "1.1", "h2": "1.1", "h3": None}
+    r = cli("-p", profile, "-o", "json", "run", "uninstall-app", "-i", "hosts=h1,h2",
+            "-i", f"packages={PACKAGE}", "-i", "purge=true")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [dpkg_status(fleet, h.address) for h in fleet.fleet[:3]] == ["", "", ""]
+
+
+@pytest.fixture
+def password_user(fleet: SshFleet) -> Iterator[str]:
+    """On h1 only (its overlay; the fixture's reset forgets it): `akpw`, whose sudo asks
+    for a password, logging in with the lab's key."""
+    user = "akpw"
+    with closing(fleet.connect(fleet.fleet[0].address)) as client:
+        rc, out = run(client, ["useradd", "-m", "-s", "/bin/bash", user], sudo=True)
+        assert rc in (0, 9), out  # 9: there from an earlier test
+        stdin, stdout, _ = client.exec_command("sudo -n chpasswd", timeout=30)
+        stdin.write(f"{user}:{SUDO_SECRET}\n")
+        stdin.channel.shutdown_write()
+        assert stdout.channel.recv_exit_status() == 0
+        rc, out = run(client, ["sh", "-c", f"echo '{user} ALL=(root) ALL' > /etc/sudoers.d/{user}"
+                               f" && chmod 0440 /etc/sudoers.d/{user}"], sudo=True)
+        assert rc == 0, out
+    authorized = fleet.authorized / user
+    authorized.write_text(fleet.key_file.with_suffix(".pub").read_text())
+    authorized.chmod(0o644)
+    try:
+        yield user
+    finally:
+        authorized.unlink()
+
+
+def test_sudo_asks_for_a_password_and_gets_it_on_stdin(fleet: SshFleet, cli: Cli,
+                                                       lab_config_dir: Path,
+                                                       password_user: str) -> None:
+    h1 = fleet.profile()["inventory"]["hosts"][0]
+    name = write_profile(lab_config_dir, "lab-deploy-sudopw", fleet,
+                         hosts=[{**h1, "user": password_user}],
+                         ssh={**fleet.profile()["inventory"]["ssh"],
+                              "sudo_password": "env:AK_TEST_SUDO"},
+                         run={"allow": True, "programs": ["id", "sleep"], "sudo": True})
+    with argv_watch(SUDO_SECRET) as seen:
+        os.environ["AK_TEST_SUDO"] = SUDO_SECRET
+        ok = cli("-p", name, "-o", "json", "host", "run", "--sudo", "--hosts", "h1", "--",
+                 "id", "-u")
+        slow = cli("-p", name, "host", "run", "--sudo", "--hosts", "h1", "--", "sleep", "1")
+        os.environ["AK_TEST_SUDO"] = "not-the-password"
+        wrong = cli("-p", name, "-o", "json", "host", "run", "--sudo", "--hosts", "h1", "--",
+                    "id", "-u")
+        plain = cli("-p", name, "-o", "json", "host", "run", "--hosts", "h1", "--", "id", "-u")
+    assert ok.returncode == 0 and slow.returncode == 0, ok.stdout + ok.stderr + slow.stderr
+    assert report(ok)["results"][0]["data"]["stdout"] == "0\n"  # root, through the password
+    assert report(plain)["results"][0]["data"]["stdout"] != "0\n"
+    assert wrong.returncode == 1
+    assert "sudo refused" in report(wrong)["results"][0]["error"]
+    assert seen == []
+    for r in (ok, slow, wrong):
+        assert SUDO_SECRET not in r.stdout + r.stderr
+    assert SUDO_SECRET.encode() not in Path(cli.journal).read_bytes()  # type: ignore[attr-defined]
+
+
+def test_ctrl_c_ends_the_running_commands_on_the_hosts(profile: str, cli: Cli) -> None:
+    argv = [*cli.argv, "-p", profile, "host", "run", "--hosts", "h1,h2", "--",  # type: ignore[attr-defined]
+            "sleep", "291"]
+    proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(host_pids(["sleep", "291"])) < 2:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the sleeps never started on both hosts"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    deadline = time.monotonic() + 10
+    while host_pids(["sleep", "291"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert host_pids(["sleep", "291"]) == []
+    journal = Journal(cli.journal)  # type: ignore[attr-defined]
+    try:
+        [end] = journal.entries(Filters(kinds=("end",)))
+    finally:
+        journal.close()
+    assert end["status"] == "interrupted"
+
+
+RPM_SPEC = """Name: {name}
+Version: {version}
+Release: 1
+Summary: adminkit test package
+License: MIT
+BuildArch: noarch
+AutoReqProv: no
+
+%description
+adminkit test package
+
+%install
+mkdir -p %{{buildroot}}/usr/bin
+printf '#!/bin/sh\\necho "{name} {version}"\\n' > %{{buildroot}}/usr/bin/{name}
+chmod 755 %{{buildroot}}/usr/bin/{name}
+
+%files
+/usr/bin/{name}
+"""
+
+
+@pytest.fixture
+def dnf_host(fleet: SshFleet, tmp_path: Path) -> Iterator[str]:
+    """h3 as a dnf host: the test package 1.0-1 and 1.1-1 built with rpmbuild into an RPM
+    repository (createrepo_c) in the lab folder, which h3 sees at /run/adminkit-lab-ssh;
+    a dnf repo file and releasever there (Debian's dnf cannot tell its release). dnf and
+    rpm keep their state under h3's /var and /root overlays (rpm's database on Debian is
+    per user: root's is /root/.rpmdb)."""
+    repo = fleet.dir / "rpmrepo"
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir()
+    for version in ("1.0", "1.1"):
+        spec = tmp_path / f"{version}.spec"
+        spec.write_text(RPM_SPEC.format(name=PACKAGE, version=version))
+        subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {tmp_path / 'top'}", str(spec)],
+                       check=True, capture_output=True)
+    for rpm in (tmp_path / "top" / "RPMS" / "noarch").glob("*.rpm"):
+        shutil.copy(rpm, repo)
+    subprocess.run(["createrepo_c", "-q", str(repo)], check=True, capture_output=True)
+    for path in [repo, *repo.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    repo_file = ("[adminkit-lab]\nname=adminkit lab\nbaseurl=file:///run/adminkit-lab-ssh/"
+                 "rpmrepo\ngpgcheck=0\nenabled=1\n")
+    with closing(fleet.connect(fleet.fleet[2].address)) as client:
+        rc, out = run(client, ["sh", "-c", "mkdir -p /etc/yum.repos.d /etc/dnf/vars && "
+                               "echo 12 > /etc/dnf/vars/releasever && "
+                               'printf %s "$0" > /etc/yum.repos.d/adminkit-lab.repo', repo_file],
+                      sudo=True)
+        assert rc == 0, out
+    try:
+        yield fleet.fleet[2].name
+    finally:
+        shutil.rmtree(repo, ignore_errors=True)
+
+
+def rpm_version(fleet: SshFleet, address: str) -> str | None:
+    with closing(fleet.connect(address)) as client:
+        rc, out = run(client, ["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", PACKAGE], sudo=True)
+    return out.strip() if rc == 0 else None
+
+
+def test_dnf_on_a_host_that_has_it(fleet: SshFleet, cli: Cli, lab_config_dir: Path,
+                                   dnf_host: str) -> None:
+    hosts = fleet.profile()["inventory"]["hosts"]
+    hosts = [{**h, "vars": {"package_manager": "dnf"}} if h["name"] == dnf_host else h
+             for h in hosts]
+    name = write_profile(lab_config_dir, "lab-deploy-dnf", fleet, hosts=hosts)
+    h3 = fleet.fleet[2].address
+    r = cli("-p", name, "app", "install", f"{PACKAGE}=1.0", "--hosts", dnf_host)
+    assert r.returncode == 2 and "VERSION-RELEASE" in r.stdout, r.stdout + r.stderr
+    r = cli("-p", name, "-o", "json", "--check", "app", "install", f"{PACKAGE}=1.0-1",
+            "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "changed"} and rpm_version(fleet, h3) is None
+    r = cli("-p", name, "-o", "json", "app", "install", f"{PACKAGE}=1.0-1", "--hosts", dnf_host)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert rpm_version(fleet, h3) == "1.0-1"
+    assert installed(fleet, h3) is None  # dpkg knows nothing of it
+    r = cli("-p", name, "-o", "json", "app", "install", PACKAGE, "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "ok"}
+    r = cli("-p", name, "-o", "json", "app", "outdated", "--hosts", dnf_host)
+    assert [(x["package"], x["installed"], x["newest"]) for x in json.loads(r.stdout)] == [
+        (PACKAGE, "1.0-1", "1.1-1")]
+    r = cli("-p", name, "-o", "json", "app", "upgrade", PACKAGE, "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "changed"} and rpm_version(fleet, h3) == "1.1-1"
+    r = cli("-p", name, "-o", "json", "app", "list", "--hosts", dnf_host, "--name", "adminkit*")
+    assert [(x["package"], x["version"]) for x in json.loads(r.stdout)] == [(PACKAGE, "1.1-1")]
+    r = cli("-p", name, "-o", "json", "app", "remove", PACKAGE, "--hosts", dnf_host)
+    assert by_host(report(r)) == {dnf_host: "changed"} and rpm_version(fleet, h3) is None

@@ -60,3 +60,47 @@ def test_playbook_names_own_and_shipped(env: Any) -> None:
 def test_commands_are_completed_through_the_lazy_root(env: Any) -> None:
     assert complete("adminkit do") == ["doctor"]
     assert "new" in complete("adminkit profile ")
+
+
+def offered(line: str) -> list[str]:
+    """The raw candidates, one a line as bash's IFS=$'\\n' reads them."""
+    words = line.split()
+    done = subprocess.run([str(Path(sys.executable).with_name("adminkit"))], capture_output=True,
+                          text=True, timeout=60, check=True,
+                          env={**os.environ, "_ADMINKIT_COMPLETE": "complete_bash",
+                               "COMP_WORDS": line, "COMP_CWORD": str(len(words))})
+    return done.stdout.splitlines()
+
+
+def odd_names(folder: Path) -> None:
+    """Files a shell would split, run or mistake for an option, and ones nothing loads."""
+    folder.mkdir(exist_ok=True)
+    (folder / "acme.yaml").write_text("description: x\n")
+    for name in ("has space", "new\nline", "$(touch pwned)", "--help", "Upper", "-x"):
+        (folder / f"{name}.yaml").write_text("description: x\n")
+    (folder / "dir.yaml").mkdir()
+    os.mkfifo(folder / "fifo.yaml")
+    (folder / "gone.yaml").symlink_to(folder / "nowhere")
+    (folder / "linked.yaml").symlink_to(folder / "acme.yaml")
+
+
+def test_profile_names_offered_are_only_names_that_load(env: Any) -> None:
+    odd_names(env.profiles)
+    (env.profiles / "other.yml").write_text("description: x\n")  # profiles are *.yaml only
+    assert offered("adminkit -p ") == ["acme", "linked"]
+    assert offered("adminkit profile show ") == ["acme", "linked"]
+
+
+def test_playbook_names_offered_are_words_a_shell_keeps_whole(env: Any) -> None:
+    odd_names(env.config / "playbooks")
+    names = offered("adminkit run ")
+    assert "acme" in names and "linked" in names and "offboard-user" in names
+    assert not {"has space", "new", "line", "$(touch pwned)", "--help", "-x", "dir", "fifo",
+                "gone"} & set(names), names
+
+
+def test_the_profile_name_rule_is_the_one_profiles_are_loaded_by() -> None:
+    from adminkit.cli import complete
+    from adminkit.core import config
+
+    assert complete.PROFILE_NAME.pattern == config.PROFILE_NAME.pattern

@@ -193,3 +193,18 @@ def test_the_modify_constants_are_the_ones_the_rule_knows() -> None:
     assert {ldap3.MODIFY_ADD, ldap3.MODIFY_DELETE, ldap3.MODIFY_REPLACE,
             ldap3.MODIFY_INCREMENT} == {"MODIFY_ADD", "MODIFY_DELETE", "MODIFY_REPLACE",
                                         "MODIFY_INCREMENT"}
+
+
+# -- the DN a write reports ---------------------------------------------------------------
+def test_a_dn_without_escapes_is_reported_as_written_without_a_read(peer: Peer) -> None:
+    """A bulk import's every row once searched for the DN it had just added."""
+    directory = OpenLdapDirectory(config(peer), Secret("Svc-Secret-1"))
+    try:
+        assert directory.stored_dn(DN) == DN
+        assert "search" not in peer.kinds()
+        escaped = "cn=Eva \\2C\\2C,ou=people,dc=example,dc=org"
+        peer.found = ["CN=Eva \\,\\,,OU=People,dc=example,dc=org"]  # the server's spelling
+        assert directory.stored_dn(escaped) == "CN=Eva \\2C\\2C,OU=People,dc=example,dc=org"
+        assert peer.kinds().count("search") == 1
+    finally:
+        directory.close()

@@ -206,6 +206,57 @@ def test_withdraw_leaves_a_file_another_process_wrote_since(tmp_path: Path) -> N
     assert (tmp_path / "jdoe.password").read_text() == "Theirs-Passw0rd!2\n"
 
 
+def _unit(count: int) -> list[tuple[str, Secret]]:
+    return [(f"u{i}", Secret(f"pw-{i}-{'x' * 12}")) for i in range(count)]
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_a_unit_of_files_is_written_0600_and_durable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, together: bool) -> None:
+    """With syncfs (two file-system syncs for the unit) or without (a sync per file):
+    every file there, 0600, with its secret; no temporary file left; withdraw knows them."""
+    synced: list[int] = []
+    if together:
+        real = delivery_module._syncfs()
+        assert real is not None  # Linux: the lab and CI run there
+
+        def counting(fd: int) -> int:
+            synced.append(fd)
+            return real(fd)
+
+        monkeypatch.setattr(delivery_module, "_syncfs", lambda: counting)
+    else:
+        monkeypatch.setattr(delivery_module, "_syncfs", lambda: None)
+    box = tmp_path / "box"
+    box.mkdir(mode=0o700)
+    sink = delivery(f"file:{box}")
+    out = sink.many(_unit(5))
+    assert out == [f"written to {box / f'u{i}.password'} (mode 0600)" for i in range(5)]
+    assert sorted(p.name for p in box.iterdir()) == [f"u{i}.password" for i in range(5)]
+    for i in range(5):
+        path = box / f"u{i}.password"
+        assert path.read_text() == f"pw-{i}-{'x' * 12}\n"
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert len(synced) == (2 if together else 0)  # data, then the renames
+    assert sink.withdraw("u3") == f"{box / 'u3.password'} was removed"
+
+
+def test_a_failed_sync_fails_every_row_of_the_unit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not durable: none of the unit's secrets may be set, and no file is left named."""
+    import errno
+
+    def failing(fd: int) -> int:
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(delivery_module, "_syncfs", lambda: failing)
+    box = tmp_path / "box"
+    box.mkdir(mode=0o700)
+    out = delivery(f"file:{box}").many(_unit(3))
+    assert all(isinstance(o, OSError) for o in out), out
+    assert list(box.iterdir()) == []
+
+
 def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(
         tmp_path: Path) -> None:
     """SIGKILL between writing a password's temporary file and renaming it leaves a
@@ -233,3 +284,15 @@ def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(
     finally:
         delivery_module._discard(fd, writing)
     assert list(folder.iterdir()) == []
+
+
+def test_a_folder_is_swept_once_per_delivery_not_per_row(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk run checks its delivery for every row; a resume's folder holds thousands of
+    files: one scan of it, not one per row."""
+    scans: list[Path] = []
+    monkeypatch.setattr(delivery_module, "sweep_staged", lambda folder: scans.append(folder))
+    sink = delivery(f"file:{tmp_path}")
+    for login in ("a", "b", "c"):
+        sink.check(login)
+    assert scans == [tmp_path]

@@ -41,3 +41,29 @@ def test_a_copy_does_not_keep_the_scrubbed_form_of_the_original() -> None:
     assert result.public()["summary"] == "done"
     copy = result.model_copy(update={"summary": "done (earlier)"})
     assert copy.public()["summary"] == "done (earlier)"
+
+
+def test_a_shared_change_is_scrubbed_once_and_again_when_a_secret_is_learnt() -> None:
+    from adminkit.core.result import shared_change
+
+    value = f"ou-{uuid.uuid4().hex}"
+    change = shared_change("set", "ou", value)
+    rows = [Result(action="toy", target=f"t{i}", status=Status.CHANGED, summary="s",
+                   changes=[change]) for i in range(2)]
+    first = [r.public(keep=False)["changes"][0] for r in rows]
+    assert first[0] is first[1] and first[0]["after"] == value  # made once, shared
+    Secret(value)
+    assert [r.public(keep=False)["changes"][0]["after"] for r in rows] == [MASK, MASK]
+
+
+def test_shared_field_sets_never_change_under_another_result() -> None:
+    from adminkit.core.result import share_fields_set
+
+    a, b = (Result(action="toy", target=t, status=Status.OK, summary="s") for t in "ab")
+    share_fields_set(a)
+    share_fields_set(b)
+    assert a.model_fields_set is b.model_fields_set
+    a.duration = 2.0
+    assert "duration" in a.model_fields_set and "duration" not in b.model_fields_set
+    assert b.model_dump(exclude_unset=True) == {"action": "toy", "target": "b",
+                                                 "status": Status.OK, "summary": "s"}

@@ -265,3 +265,28 @@ def test_redact_with_many_values_finds_short_and_long_ones_anywhere() -> None:
     for offset in range(20):
         text = "x" * offset + long_ + " and " + short + "y" * offset
         assert redact(text) == "x" * offset + MASK + " and " + MASK + "y" * offset
+
+
+class CountingText(str):
+    """Text that counts how often a value is looked for in it (each look is a scan)."""
+
+    scans = 0
+
+    def __contains__(self, value: object) -> bool:
+        CountingText.scans += 1
+        return super().__contains__(value)  # type: ignore[operator]
+
+
+def test_redact_scans_a_long_text_once_per_candidate_not_once_per_match() -> None:
+    """Past 64 known values, redact looks values up by 4-character pieces of the text. A
+    1 MB note of one repeated piece that a known value contains made it scan the whole
+    text again at every position (some 80,000 scans of 1 MB: `ticket show` hung)."""
+    from adminkit.core import secrets
+
+    for i in range(secrets._FEW + 1):
+        Secret(f"unrelated-value-{i:04d}-abcdefgh")
+    Secret("padding-xxxxxxxxxxxxxxxx-value")
+    text = CountingText("x" * (1 << 20))
+    CountingText.scans = 0
+    assert redact(text) == text
+    assert CountingText.scans <= len(secrets._known)

@@ -66,6 +66,14 @@ NOT_APPLICABLE = {
     ("local", "out of attempts"): LOCAL + "no transient trouble to retry",
     ("local", "too old"): LOCAL + "no transient trouble to retry",
     ("local", "not json"): LOCAL + "no answer to parse",
+    ("local", "hostile retry-after"): LOCAL + "no server to send Retry-After",
+    ("local", "hostile json"): LOCAL + "no answer to parse",
+    ("local", "redirect"): LOCAL + "no server to redirect",
+    ("local", "huge answer"): LOCAL + "no answer to read",
+    ("local", "echoed credentials"): LOCAL + "it takes no credentials",
+    ("local", "hostile text"): LOCAL + "its notes are what adminkit writes (test_cli_ticket)",
+    ("local", "slow flush"): LOCAL + "the fake's server is what is slow (the case needs one)",
+    ("local", "trickling answer"): LOCAL + "no answer to read",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
@@ -259,6 +267,31 @@ def test_ticket_show_lists_the_notes_with_their_visibility(rig: Rig, cli: Cli) -
         (True, NOTE), (False, "For the customer: done.")]
 
 
+# A note written to attack the operator's terminal: OSC 52 (write the clipboard), a screen
+# clear, a right-to-left override, the one-byte CSI (0x9b), a bell, a carriage return, NUL.
+HOSTILE_TEXT = "a\x1b]52;c;ZXZpbA==\x07b\x1b[2J\u202eexe.txt\x9b31m\r\x00z"
+OBEYED = ("\x1b]", "\x1b[2J", "\u202e", "\x9b", "\x07", "\x00")  # rich's styles may stay
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+@pytest.mark.parametrize("peer", backends("hostile text"), indirect=True)
+def test_ticket_show_at_a_terminal_shows_control_characters_never_obeys_them(
+        rig: Rig, cli: Cli, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    ticket = rig.server.create_ticket()
+    with rig.system() as system:
+        system.add_note(ticket, HOSTILE_TEXT + " " + "x" * (1 << 20))  # and 1 MB of it
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    r = cli("--profile", "acme", "ticket", "show", f"{rig.peer.kind}:{ticket}", "-o", fmt)
+    assert r.code == 0, r.err
+    assert not [c for c in OBEYED if c in r.out], fmt
+    if fmt == "json":  # escaped the JSON way: the same text for a program that reads it
+        assert json.loads(r.out)["notes"][-1]["body"].startswith(HOSTILE_TEXT)
+    r = cli("--profile", "acme", "ticket", "show", f"{rig.peer.kind}:1{HOSTILE_TEXT}")
+    assert r.code != 0 and not [c for c in OBEYED if c in r.out + r.err]
+
+
 # -- never twice ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("peer", backends("crash after posting"), indirect=True)
@@ -288,6 +321,80 @@ def test_a_redelivery_after_a_lost_answer_does_not_post_twice(rig: Rig) -> None:
     assert rig.server.notes(ticket) == [posted]
     assert rig.note_writes() == 1
     assert (rig.row()["status"], rig.row()["remote_id"]) == ("delivered", posted.id)
+
+
+@pytest.mark.parametrize("peer", backends("lost answer"), indirect=True)
+def test_a_failed_note_retried_by_hand_after_a_lost_answer_is_not_posted_twice(
+        rig: Rig, cli: Cli) -> None:
+    """The server stored the note, the answer was lost, the note ran out of attempts;
+    `ticket flush --retry-failed` must look for the copy first, as any redelivery does."""
+    rig.limit(note_attempts=1)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.lose_answer(method=method, path=path)
+    assert rig.flush() == FlushReport(failed=1)
+    [posted] = rig.server.notes(ticket)
+
+    r = cli("ticket", "flush", "--retry-failed")
+    assert r.code == 0, r.err
+    assert rig.server.notes(ticket) == [posted]
+    assert rig.note_writes() == 1
+    assert (rig.row()["status"], rig.row()["remote_id"]) == ("delivered", posted.id)
+
+
+@pytest.mark.parametrize("peer", backends("slow flush"), indirect=True)
+def test_a_slow_flush_and_a_second_flush_never_post_the_same_note_twice(rig: Rig) -> None:
+    """Flush A is slow on its first note: by the time it is done, the leases it took on
+    the notes after it have run out and flush B has taken and delivered them. A must not
+    then post them again."""
+    first, second = rig.server.create_ticket(), rig.server.create_ticket()
+    rig.queue(first)
+    other = "R-20251125-100001-def456"
+    queue_note(rig.journal, system=rig.peer.kind, ticket=second, run_id=other)
+    inner: list[FlushReport] = []
+
+    class Slow:
+        """The backend, whose first note takes longer than a lease."""
+
+        def __init__(self, system: TicketSystem) -> None:
+            self.system = system
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.system, name)
+
+        def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+            if not inner:  # the lease on every other note runs out; B comes along
+                rig.journal.db.execute(
+                    "UPDATE outbox SET lease_until = '2000-01-01T00:00:00+00:00' "
+                    "WHERE lease_until IS NOT NULL AND ticket != ?", (ticket_id,))
+                inner.append(flush(rig.journal, rig.open, limits=limits()))
+            return self.system.add_note(ticket_id, text, internal=internal)
+
+    report = flush(rig.journal, lambda p, k: cast(TicketSystem, Slow(rig.open(p, k))),
+                   limits=limits())
+    assert inner[0].delivered == 1 and report.delivered + inner[0].delivered == 2
+    assert len(rig.server.notes(first)) == 1
+    assert len(rig.server.notes(second)) == 1, "posted by both flushes"
+    assert [r["status"] for r in rig.journal.outbox()] == ["delivered", "delivered"]
+
+
+@pytest.mark.parametrize("peer", backends("lost answer"), indirect=True)
+def test_a_note_no_attempt_reached_is_delivered_without_a_look_for_a_copy(rig: Rig) -> None:
+    """A note a flush had no time for was never sent: its delivery costs what a first
+    delivery costs, no read of the ticket's notes first."""
+    first, second = rig.server.create_ticket(), rig.server.create_ticket()
+    rig.queue(first)
+    assert flush(rig.journal, rig.open, deadline=-1, limits=limits()).not_reached == 1
+    before = rig.sent()
+    assert rig.flush().delivered == 1
+    late = rig.sent() - before
+    queue_note(rig.journal, system=rig.peer.kind, ticket=second,
+               run_id="R-20251125-100001-def456")
+    before = rig.sent()
+    assert rig.flush().delivered == 1
+    assert late == rig.sent() - before
+    assert len(rig.server.notes(first)) == 1
 
 
 # -- transient trouble: retried, not before the server allows ------------------------------
@@ -406,6 +513,144 @@ def test_an_answer_that_is_not_json_is_retried_naming_its_first_line(rig: Rig) -
     assert (note.text, note.internal) == (NOTE, True)
 
 
+# -- a hostile ticket system -----------------------------------------------------------------
+
+HOSTILE_RETRY_AFTER = ["inf", "1e300", "31536000", "-5", "nan",
+                       "Wed, 21 Oct 2099 07:28:00 -0000", "Wed, 21 Oct 2015 07:28:00 -0000"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_RETRY_AFTER)
+@pytest.mark.parametrize("peer", backends("hostile retry-after"), indirect=True)
+def test_a_hostile_retry_after_is_retried_within_the_hour(rig: Rig, value: str) -> None:
+    """A year, infinity, a negative number, a date without a zone: the note is retried,
+    within an hour, and the flush goes on to the next note."""
+    first, second = rig.server.create_ticket(), rig.server.create_ticket()
+    rig.queue(first)
+    queue_note(rig.journal, system=rig.peer.kind, ticket=second, internal=True,
+               run_id="R-20251125-100001-def456")
+    method, path = rig.server.note_write
+    rig.server.fail(429, retry_after=value, method=method, path=path)
+    before = datetime.now(UTC)
+    report = rig.flush()
+    assert (report.retrying, report.delivered, report.failed) == (1, 1, 0)
+    waiting = [r for r in rig.journal.outbox() if r["status"] == "pending"]
+    assert [r["ticket"] for r in waiting] == [first] and waiting[0]["lease_until"] is None
+    due = datetime.fromisoformat(waiting[0]["next_attempt"])
+    assert before <= due <= datetime.now(UTC) + timedelta(hours=1)
+    other = NOTE.replace(RUN, "R-20251125-100001-def456")
+    assert [n.text for n in rig.server.notes(second)] == [other]
+
+
+@pytest.mark.parametrize("status", [200, 400, 500])
+@pytest.mark.parametrize("peer", backends("hostile json"), indirect=True)
+def test_json_nested_ten_thousand_deep_is_an_answer_error_not_a_crash(rig: Rig,
+                                                                      status: int) -> None:
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    deep = Reply(status, b"[" * 10_000 + b"]" * 10_000, {"Content-Type": "application/json"})
+    rig.server.fail(status, method=method, path=path, reply=deep)
+    report = rig.flush()
+    assert report.delivered == 0 and report.retrying + report.failed == 1
+    error = rig.row()["last_error"]
+    assert "unexpected" not in error and "Recursion" not in error, error
+    assert rig.server.notes(ticket) == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("peer", backends("redirect"), indirect=True)
+def test_a_redirect_elsewhere_is_refused_not_followed_nor_taken_for_success(
+        rig: Rig, status: int) -> None:
+    """A note write answered by a redirect to another host (a captive portal, a moved
+    server): never `delivered`, never followed with the credentials, the error says where."""
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    away = Reply(status, b"", {"Location": "https://attacker.example/steal"})
+    rig.server.fail(status, method=method, path=path, reply=away)
+    report = rig.flush()
+    assert report.delivered == 0 and report.failed == 1, report
+    row = rig.row()
+    assert row["status"] == "failed" and "attacker.example" in row["last_error"], row
+    assert rig.server.notes(ticket) == []
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+@pytest.mark.parametrize("peer", backends("huge answer"), indirect=True)
+def test_a_huge_answer_is_cut_off_with_memory_bounded(rig: Rig, encoding: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """100 MB (or a gzip that inflates to it) for a note write: the read stops at the
+    limit (1 MiB here) and the note is retried; memory never holds the body."""
+    import gzip
+    import tracemalloc
+
+    from adminkit.tickets import bounded
+
+    monkeypatch.setattr(bounded, "MAX_BYTES", 1 << 20)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    body = b" " * (100 << 20)
+    if encoding == "gzip":
+        body = gzip.compress(body, compresslevel=1)  # about 100 KB on the wire
+    huge = Reply(200, body, {"Content-Type": "application/json", "Content-Encoding": encoding})
+    rig.server.fail(200, method=method, path=path, reply=huge)
+    tracemalloc.start()
+    try:
+        report = rig.flush()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.retrying == 1 and report.delivered == 0, report
+    assert "larger than 1 MiB" in rig.row()["last_error"]
+    assert peak < 32 << 20, f"{peak / 2**20:.0f} MiB held"
+    assert rig.server.notes(ticket) == []
+
+
+@pytest.mark.parametrize("peer", backends("trickling answer"), indirect=True)
+def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers at once, then a byte every 0.2 s, forever: httpx's timeout is per read and
+    never fires; the total time to read a body does (1 s here)."""
+    import socket
+    import threading
+
+    from adminkit.tickets import bounded
+
+    monkeypatch.setattr(bounded, "MAX_SECONDS", 1.0)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 100000\r\n\r\n")
+                while not stop.wait(0.2):
+                    try:
+                        conn.sendall(b" ")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    host, port = listener.getsockname()
+    rig.limit(url=f"http://{host}:{port}")
+    rig.queue(rig.server.create_ticket())
+    try:
+        report = rig.flush()
+    finally:
+        stop.set()
+        listener.close()
+    assert report.retrying == 1 and report.delivered == 0, report
+    assert "took longer than 1 s" in rig.row()["last_error"]
+
+
 # -- an internal note that went public ------------------------------------------------------
 
 @pytest.mark.parametrize("peer", backends("internal made public"), indirect=True)
@@ -428,6 +673,28 @@ def test_an_internal_note_made_public_is_published_never_delivered(rig: Rig, cli
     assert [n["status"] for n in json.loads(r.out)] == ["published"]
     r = cli("ticket", "outbox", "--ack", str(row["id"]))
     assert r.code == 0 and rig.journal.unsettled_notes() == {}
+
+
+@pytest.mark.parametrize("peer", backends("internal made public"), indirect=True)
+def test_a_run_whose_note_went_public_says_so_in_its_journal_too(rig: Rig) -> None:
+    """The report's exit code (3), its failed `ticket.note` result and the journal's
+    end-of-run row agree: `journal` must not call the run fine."""
+    from adminkit.automation.request import RunRequest
+    from adminkit.automation.service import RunService
+    from adminkit.core.config import load_profile
+    from tests.unit.toys import toy
+
+    ticket = rig.server.create_ticket()
+    rig.server.deny_internal()
+    report = RunService(journal_path=rig.journal.path).run(RunRequest(
+        command="toy a", profile=load_profile("acme"), ticket=f"{rig.peer.kind}:{ticket}",
+        actions=[toy("a", [])]))
+    assert report.exit_code == ExitCode.CONNECTION
+    assert report.results[-1].action == "ticket.note"
+    status, detail = rig.journal.db.execute(  # the newest end row is how the run ended
+        "SELECT status, detail FROM entries WHERE kind = 'end' ORDER BY seq DESC").fetchone()
+    assert (status, json.loads(detail)["exit_code"]) == (report.status, report.exit_code)
+    assert [n.internal for n in rig.server.notes(ticket)] == [False]  # one note, no more
 
 
 @pytest.mark.parametrize("peer", backends("internal made public"), indirect=True)
@@ -544,6 +811,29 @@ def test_refused_credentials_fail_for_good_with_exit_3_and_no_secret(rig: Rig,
     said = "\n".join([r.out, r.err, row["last_error"], str(err.value), err.value.hint or ""])
     for credential in sent_credentials(rig.server):
         assert credential not in said
+
+
+@pytest.mark.parametrize("status", [400, 502])
+@pytest.mark.parametrize("peer", backends("echoed credentials"), indirect=True)
+def test_credentials_an_error_page_echoes_back_are_never_kept_nor_shown(rig: Rig, cli: Cli,
+                                                                       status: int) -> None:
+    """A proxy's error page that lists the request's headers: the Authorization (Basic's
+    base64, a bearer token) and session tokens must not reach the outbox, the journal or
+    the terminal."""
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.fail(status, method=method, path=path, echo=True)
+    r = cli("ticket", "flush")
+    assert r.code != 0
+    [echoed] = [q for q in rig.server.requests if q.method == method and q.path.startswith(path)]
+    wire = {v.split(" ", 1)[-1] for k, v in echoed.headers.items()
+            if k in ("authorization", "session-token", "app-token", "x-redmine-api-key")}
+    assert wire, echoed.headers
+    said = "\n".join([r.out, r.err, json.dumps(rig.journal.outbox()),
+                      json.dumps(rig.journal_rows(), default=str)])
+    assert status != 400 or "You sent" in said  # a refusal's words are kept
+    assert [c for c in wire if c in said] == []
 
 
 # -- who is signed in ----------------------------------------------------------------------

@@ -93,6 +93,50 @@ def test_the_background_pump_outlives_a_failing_note(env: Any) -> None:
     journal.close()
 
 
+def test_finish_does_not_wait_for_the_background_flush_behind_a_slow_system(
+        env: Any) -> None:
+    """The run ends while the background thread waits on a slow ticket system: that
+    thread stops after the note in hand, and the rest are left to finish()'s own flush,
+    which keeps to its time budget (the background flush has none)."""
+    import threading
+
+    journal = Journal(env.journal)
+    store = LocalTickets()
+    for i in range(3):
+        ticket = store.new(f"t{i}")
+        journal.append(kind="action", run_id="R-20251125-100000-abc123", idx=i, operator="t",
+                       profile="acme", ticket=f"local:{ticket}", mode="apply", action="a.b",
+                       target="x", status="changed", summary="s",
+                       note={"key": f"R-20251125-100000-abc123:{i}", "system": "local",
+                             "ticket": ticket, "internal": True, "body": f"note {i}"})
+    entered, release = threading.Event(), threading.Event()
+    by: list[str] = []
+
+    class Slow(Buggy):
+        def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
+            by.append(threading.current_thread().name)
+            if len(by) == 1:  # the first note: the system takes its time
+                entered.set()
+                release.wait(30)
+            return super().add_note(ticket_id, text, internal=internal)
+
+    system = Slow("")
+    pump = Pump(journal, system, "R-20251125-100000-abc123", limit=5.0, interval=0.01)
+    assert entered.wait(30)
+
+    def answer_once_the_run_ends() -> None:
+        pump.stop.wait(30)
+        release.set()
+
+    threading.Thread(target=answer_once_the_run_ends, daemon=True).start()
+    report = pump.finish()
+    assert report.delivered == 3
+    assert by == ["adminkit-notes", "MainThread", "MainThread"]
+    store.close()
+    system.close()
+    journal.close()
+
+
 OLD_OUTBOX = """CREATE TABLE outbox (
     id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, run_id TEXT NOT NULL,
     system TEXT NOT NULL, ticket TEXT NOT NULL, profile TEXT, internal INTEGER NOT NULL,
@@ -102,19 +146,58 @@ OLD_OUTBOX = """CREATE TABLE outbox (
     last_error TEXT, remote_id TEXT, created TEXT NOT NULL, delivered TEXT)"""
 
 
-def test_an_outbox_from_before_published_is_upgraded_keeping_its_notes(env: Any) -> None:
-    Journal(env.journal).close()  # a journal as it is made now, then its outbox made old
-    db = sqlite3.connect(env.journal)
+def make_old_outbox(path: Any) -> None:
+    """A journal as it is made now, then its outbox made old, with one failed note."""
+    Journal(path).close()
+    db = sqlite3.connect(path)
     db.executescript(f"DROP TABLE outbox; {OLD_OUTBOX}; "
                      "INSERT INTO outbox (key, run_id, system, ticket, internal, body, "
                      "status, next_attempt, created) VALUES ('R:0', 'R', 'local', '1', 1, "
                      "'old note', 'failed', '2025-01-01', '2025-01-01')")
     db.close()
+
+
+def test_an_outbox_from_before_published_is_upgraded_keeping_its_notes(env: Any) -> None:
+    make_old_outbox(env.journal)
     journal = Journal(env.journal)
     [row] = journal.outbox()
     assert (row["body"], row["status"], row["acknowledged"]) == ("old note", "failed", None)
     journal.note_published(row["id"], "7", "made public")  # the new status is accepted
     assert journal.outbox()[0]["status"] == "published"
+    journal.close()
+
+
+def _queue_thirty(path: str, n: int) -> None:
+    """A process that opens the journal (upgrading its outbox, or finding it done) and
+    queues thirty notes."""
+    from pathlib import Path
+
+    journal = Journal(Path(path))
+    for i in range(30):
+        journal.append(kind="action", run_id=f"R-{n}", idx=i, operator="t", profile="acme",
+                       ticket="local:1", mode="apply", action="a.b", target="x",
+                       status="changed", summary="s",
+                       note={"key": f"R-{n}:{i}", "system": "local", "ticket": "1",
+                             "internal": True, "body": "b"})
+    journal.close()
+
+
+def test_an_old_outbox_upgraded_by_processes_writing_at_once_loses_no_note(env: Any) -> None:
+    import multiprocessing
+
+    make_old_outbox(env.journal)
+    fork = multiprocessing.get_context("fork")
+    workers = [fork.Process(target=_queue_thirty, args=(str(env.journal), n)) for n in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0] * 4
+    journal = Journal(env.journal)
+    rows = journal.outbox()
+    assert len(rows) == 1 + 4 * 30 and rows[0]["body"] == "old note"
+    assert "'published'" in journal.db.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()[0]
     journal.close()
 
 
@@ -143,6 +226,21 @@ def test_notes_that_need_a_person_show_in_every_run_until_acknowledged(env: Any,
     r = cli("ticket", "outbox", "--ack", "1")  # once is enough; an unknown id is an error
     assert r.code == 2 and "acknowledged 0 of 1" in r.err
 
+
+
+def test_ack_takes_an_id_given_twice_once_and_refuses_ids_no_row_can_have(env: Any,
+                                                                         cli: Any) -> None:
+    journal = Journal(env.journal)
+    queue_note(journal, system="local", ticket="999")  # no such ticket: fails for good
+    store = LocalTickets()
+    assert flush(journal, lambda _p, _k: store, close=False) == FlushReport(failed=1)
+    store.close()
+    journal.close()
+    for bad in ("99999999999999999999999", "0", "-3"):
+        r = cli("ticket", "outbox", "--ack", bad)
+        assert r.code == 2 and "internal error" not in r.err, (bad, r.err)
+    r = cli("ticket", "outbox", "--ack", "1", "--ack", "1")
+    assert r.code == 0 and "acknowledged 1 of 1" in r.err, r.err
 
 
 def test_a_note_a_flush_had_no_time_for_keeps_its_attempts(env: Any) -> None:

@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 
-from adminkit.core.errors import ActionFailed, AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.core.errors import (
+    ActionFailed,
+    AdminkitError,
+    AuthenticationFailed,
+    ConnectionFailed,
+    UsageError,
+)
+from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
 from adminkit.tickets.base import Rejected, TicketNotFound
 from adminkit.tickets.outbox import FlushReport, flush
@@ -349,6 +356,22 @@ def test_an_expired_token_is_renewed_and_the_retried_note_delivered(
     assert fake.journal_of("INC0012345") == [("work_notes", NOTE)]
     assert len(fake.seen("POST", "/oauth_token.do")) == 2  # the first, and its renewal
     journal.close()
+
+
+def test_a_401_after_the_renewal_fails_for_good_naming_no_token(
+        oauth: ServiceNow, fake: FakeServiceNow) -> None:
+    oauth.ping()
+    fake.fail(401, times=2, method="PATCH")  # refused, and refused again with a new token
+    with pytest.raises(AuthenticationFailed, match="refused the credentials") as err:
+        oauth.add_note("INC0012345", NOTE)
+    assert len(fake.seen("POST", "/oauth_token.do")) == 2  # one renewal, no loop
+    assert not [t for t in fake.issued if t in str(err.value)]
+    fake.fail(400, method="PATCH", echo=True)  # an error page that lists the headers
+    with pytest.raises(AdminkitError) as refused:
+        oauth.add_note("INC0012345", NOTE)
+    assert "You sent" in str(refused.value)
+    assert not [t for t in fake.issued if t in redact(str(refused.value))]
+    assert fake.journal_of("INC0012345") == []
 
 
 def test_refused_client_credentials_are_an_authentication_failure(

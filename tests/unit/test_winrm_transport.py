@@ -39,14 +39,17 @@ from adminkit.core.winrm import (
     session,
 )
 from adminkit.core.winrm.scripts import ARGUMENTS, BOOTSTRAP, COMMAND
-from adminkit.lab.winrm_fake import FakeHost, Outcome, ScriptError, handler
-from tests.fakes.winrmrig import FakeWindows, Tls, winrm_tls
+from adminkit.lab.winrm_fake import FakeHost, FakeServer, Outcome, ScriptError, handler
+from tests.fakes import winrmrig
+from tests.fakes.winrmrig import FakeWindows
 
 PROBE = load_script("adminkit.core.winrm.ps", "probe")
 FAIL = Script("test.fail", "# adminkit-op: test.fail\nparam($p)\nthrow $p.message\n")
 SLOW = Script("test.slow", "# adminkit-op: test.slow\nparam($p)\n@{ done = $true }\n")
 UNKNOWN = Script("test.nothing", "# adminkit-op: test.nothing\nparam($p)\n@{}\n")
 GUARD = 30.0  # seconds: only turns a hang of the code under test into a failure
+
+winrm_certs, win = winrmrig.winrm_certs, winrmrig.win  # the rig's fixtures
 
 
 @handler("test.fail")
@@ -57,17 +60,6 @@ def _fail(host: FakeHost, params: dict[str, Any]) -> Any:
 @handler("test.slow")
 def _slow(host: FakeHost, params: dict[str, Any]) -> Any:
     return Outcome(result={"done": True}, busy=int(params.get("busy", 3)))
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    return winrm_tls(tmp_path_factory)
-
-
-@pytest.fixture
-def win(tls: Tls) -> Iterator[FakeWindows]:
-    with FakeWindows(tls) as win:
-        yield win
 
 
 @pytest.fixture
@@ -140,7 +132,7 @@ def test_a_script_that_never_finishes_ends_at_its_deadline_and_is_terminated(
     assert failed.value.exit_code == ExitCode.FAILED
     assert "win1: winrm.probe gave no result within 0.3 s" in str(failed.value)
     call = win.host.calls[0]
-    assert call.signalled and not call.done and call.receives >= 1
+    assert call.signalled and not call.done
     assert run_script(ctx, target, PROBE, {"echo": 1})["echo"] == 1  # the shell still works
     ctx.close()
     assert win.host.open_shells() == []
@@ -209,6 +201,7 @@ def test_ctrl_c_stops_a_script_running_in_a_worker(win: FakeWindows, ctx: Contex
     ("access_denied", AuthenticationFailed, "access denied to lab-admin: Access is denied."),
     ("service_stopped", ConnectionFailed, "WinRM answered HTTP 503"),
     ("garbage", ConnectionFailed, "not a WinRM answer"),
+    ("junk", ConnectionFailed, "not a WinRM answer"),
 ])
 def test_each_fault_is_exit_3_naming_the_host(win: FakeWindows, ctx: Context, fault: str,
                                               kind: type[Exception], words: str) -> None:
@@ -229,6 +222,21 @@ def test_ntlm_logs_in_and_keeps_its_connection(win: FakeWindows, ctx: Context,
         assert run_script(ctx, target, PROBE, {"echo": n})["echo"] == n
     ctx.close()
     assert win.host.requests.count("create") == 1 and win.host.open_shells() == []
+
+
+def test_ntlm_over_http_seals_every_message(win: FakeWindows, ctx: Context) -> None:
+    with FakeServer(win.host, "127.0.0.1", 0) as plain:  # the same host, plain HTTP
+        target = win.target(scheme="http", auth="ntlm", port=plain.port)
+        assert run_script(ctx, target, PROBE, {"echo": HOSTILE[:2]})["echo"] == HOSTILE[:2]
+        win.host.inject("access_denied", times=1)  # a fault comes back sealed too
+        ctx.close()
+        again = Context(run=Run(command="again"))
+        try:
+            with pytest.raises(AuthenticationFailed, match="Access is denied"):
+                run_script(again, target, PROBE, {})
+        finally:
+            again.close()
+    assert win.host.sealed >= 6 and win.host.calls[0].params == {"echo": HOSTILE[:2]}
 
 
 @pytest.mark.parametrize("auth", ["basic", "ntlm"])
@@ -311,6 +319,12 @@ def test_hostile_values_arrive_byte_identical_and_never_in_script_text(
     for value in HOSTILE:
         for call in win.host.calls:
             assert value not in call.script and value not in call.arguments
+
+
+def test_a_large_parameter_travels_in_several_sends(win: FakeWindows, ctx: Context) -> None:
+    value = "".join(chr(0x20 + n % 0x5F) for n in range(200_000))  # every printable ASCII
+    assert run_script(ctx, win.target(), PROBE, {"echo": value})["echo"] == value
+    assert win.host.requests.count("send") >= 5 and win.host.calls[0].params == {"echo": value}
 
 
 def test_a_secret_parameter_is_sent_but_never_echoed_back(win: FakeWindows, ctx: Context) -> None:

@@ -481,7 +481,12 @@ class LdapDirectory:
                     f"remove {user.login} from {group.name}", tolerate=NOT_THERE)
 
     def stored_dn(self, dn: str) -> str:
-        """The DN as the server holds the entry written at `dn` (it may spell it otherwise)."""
+        """The DN as the server holds the entry written at `dn` (it may spell its escapes
+        otherwise). A DN without escapes is held as written, up to the case and spaces
+        that DN matching ignores: it is not read back (a bulk import's every row saves a
+        search)."""
+        if "\\" not in dn:
+            return dn
         found = self.read(dn, ["1.1"])
         return str(found["dn"]) if found else dn
 

@@ -49,3 +49,4 @@ class RunRequest:
     stop_on_error: bool = False
     resume: str | None = None  # the id of the run to finish
     workers: int = 1  # actions run at once when there is no bulk pre-flight (one per host)
+    run_id: str | None = None  # the id a new run takes (a trigger names it before it starts)

@@ -35,20 +35,29 @@ class RunLock:
 
 @contextlib.contextmanager
 def run_lock(journal_path: Path, run_id: str) -> Iterator[RunLock]:
+    name = run_id if RUN_ID.fullmatch(run_id) else hashlib.sha256(run_id.encode()).hexdigest()
+    with held(journal_path, name, f"run {run_id} is running, or being resumed, in another "
+              "process", hint="wait for it to end; `adminkit journal list --runs` shows "
+                              "how runs ended") as lock:
+        yield lock
+        if lock.done:
+            lock.forget()
+
+
+@contextlib.contextmanager
+def held(journal_path: Path, name: str, busy: str, *, hint: str | None = None
+         ) -> Iterator[RunLock]:
+    """The flock on `run-locks/NAME.lock` beside the journal; `busy` is the error's
+    message when another process holds it."""
     folder = journal_path.parent / "run-locks"
     paths.private_dir(folder)
-    name = run_id if RUN_ID.fullmatch(run_id) else hashlib.sha256(run_id.encode()).hexdigest()
     lock = RunLock(folder / f"{name}.lock")
     fd = os.open(lock.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UsageError(f"run {run_id} is running, or being resumed, in another process",
-                             hint="wait for it to end; `adminkit journal list --runs` shows "
-                                  "how runs ended") from None
+            raise UsageError(busy, hint=hint) from None
         yield lock
-        if lock.done:
-            lock.forget()
     finally:
         os.close(fd)

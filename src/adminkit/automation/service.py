@@ -72,6 +72,8 @@ class RunService:
                       if request.profile else None, ticket=request.ticket,
                       check=request.check, operator=request.operator or current_operator(),
                       record=to_record(request))
+            if request.run_id and not request.resume:
+                run.id = request.run_id
             lock = stack.enter_context(run_lock(self.journal_path, request.resume or run.id))
             planned: dict[int, Plan] = {}
             opened: Context | None = None
@@ -145,6 +147,9 @@ class RunService:
                     report.notices.append(delivery)
                 if delivered.published and ref is not None:
                     report.results.append(_published_result(ref, delivered.published))
+                    # The end row went in before delivery finished; the newest end row
+                    # is how a run ended (`journal runs`), so this one says exit 3 too.
+                    JournalHook(journal).run_finished(run, report)
             report.notices.extend(_unsettled_notice(journal))
         finally:
             ctx.close()
@@ -152,9 +157,11 @@ class RunService:
         return report
 
     # -- resuming -----------------------------------------------------------------------
-    def resume(self, run_id: str, *, hooks: Hooks | None = None) -> RunReport:
+    def resume(self, run_id: str, *, hooks: Hooks | None = None,
+               operator: str | None = None) -> RunReport:
         """Finish an interrupted (or failed) run from its journal row, after verifying the
-        journal. `last` is the newest such run. A run that finished well is left alone."""
+        journal. `last` is the newest such run. A run that finished well is left alone.
+        `operator`: who finishes it (a trigger resumes its own run); default, this person."""
         if run_id == "last":
             run_id = self._last_unfinished()
         finished = self._finished_well(run_id)
@@ -168,6 +175,7 @@ class RunService:
                                   "check the systems)")
             return report
         request = self.recorded(run_id)
+        request.operator = operator
         return self.run(request, hooks=hooks)
 
     def _finished_well(self, run_id: str) -> tuple[str, dict[str, Any]] | None:

@@ -124,9 +124,10 @@ def outdated(ctx: typer.Context, hosts: HostsOpt, forks: ForksOpt = None) -> Non
         if not row.ok or row.value is None:
             out.append({"host": row.host, "error": row.error})
             continue
-        for package, (now, new) in sorted(row.value.items()):
-            out.append({"host": row.host, "package": package, "installed": now,
-                        "newest": new, "error": ""})
-    emit_rows(state, out, ["host", "package", "installed", "newest", "error"],
+        for package, update in sorted(row.value.items()):
+            out.append({"host": row.host, "package": package, "installed": update.installed,
+                        "newest": update.newest, "origin": update.origin,
+                        "security": update.security, "error": ""})
+    emit_rows(state, out, ["host", "package", "installed", "newest", "security", "error"],
               title=f"outdated: {hosts}")
     raise typer.Exit(exit_code(rows))

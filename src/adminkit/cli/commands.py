@@ -80,7 +80,8 @@ def _built_in() -> dict[str, LazyCommand]:
         "spooler": LazyCommand("adminkit.cli.print_cmd:spooler_app",
                                "Restart a Windows print server's spooler."),
         "host": LazyCommand("adminkit.cli.host_cmd:app",
-                            "The inventory's hosts: list, facts, check; run a command."),
+                            "The inventory's hosts: list, facts, check, patch; run a "
+                            "command."),
         "app": LazyCommand("adminkit.cli.app_cmd:app",
                            "Install, upgrade, remove applications on hosts; versions per "
                            "host."),
@@ -90,4 +91,22 @@ def _built_in() -> dict[str, LazyCommand]:
         "doctor": LazyCommand("adminkit.cli.doctor_cmd:doctor",
                               "Check this installation: extras, keyring, folders, journal, "
                               "outbox, clock."),
+        "watch": LazyCommand("adminkit.cli.watch_cmd:watch",
+                             "Poll the ticket system for new tickets and run what the "
+                             "profile's rules say."),
+        "approve": LazyCommand("adminkit.cli.watch_cmd:approve",
+                               "Approve a run waiting for approval: it starts now."),
+        "reject": LazyCommand("adminkit.cli.watch_cmd:reject",
+                              "Reject a run waiting for approval: nothing is done."),
+        "serve": LazyCommand("adminkit.cli.watch_cmd:serve",
+                             "Receive ticket-system webhooks and run what the profile's "
+                             "rules say."),
+        "schedule": LazyCommand("adminkit.cli.schedule_cmd:app",
+                                "Scheduled runs: list them, run one now, install their "
+                                "systemd timers."),
+        "report": LazyCommand("adminkit.cli.report_cmd:app",
+                              "The monthly report of what was done for a customer."),
+        "status": LazyCommand("adminkit.cli.status_cmd:status",
+                              "Every run and action ever taken for a ticket, approvals "
+                              "included, in order."),
     }

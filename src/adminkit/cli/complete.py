@@ -7,6 +7,7 @@ the line (or ADMINKIT_CONFIG) as the command itself would.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
@@ -19,19 +20,29 @@ def _config_dir(ctx: typer.Context) -> Path:
     return Path(given) if given else paths.config_home()
 
 
-def _names(folder: Path, incomplete: str) -> list[str]:
+# core.config.PROFILE_NAME (a test holds them equal): importing core.config would load
+# pydantic on every Tab.
+PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
+# A playbook name offered is one word a shell keeps whole and never mistakes for an
+# option or expands: a file named `$(...)` or `a b` is still run by its path, not offered.
+PLAYBOOK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\Z")
+
+
+def _names(folder: Path, incomplete: str, suffixes: tuple[str, ...],
+           name: re.Pattern[str]) -> list[str]:
+    """The names of `folder`'s regular files (or links to one) with one of `suffixes`."""
     try:
         files = sorted(folder.iterdir()) if folder.is_dir() else []
+        names = {p.stem for p in files
+                 if p.suffix in suffixes and name.match(p.stem) and p.is_file()}
     except OSError:
         return []
-    names = {p.stem for p in files
-             if p.suffix in (".yaml", ".yml") and not p.name.startswith(".")}
     return sorted(n for n in names if n.startswith(incomplete))
 
 
 def profiles(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Profile names: the config folder's profiles/*.yaml."""
-    return _names(_config_dir(ctx) / "profiles", incomplete)
+    """Profile names: the config folder's profiles/*.yaml, those `-p` accepts."""
+    return _names(_config_dir(ctx) / "profiles", incomplete, (".yaml",), PROFILE_NAME)
 
 
 def playbooks(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -41,5 +52,6 @@ def playbooks(ctx: typer.Context, incomplete: str) -> list[str]:
 
     found: dict[str, None] = {}
     for folder in search_path(GlobalState(config_dir=_config_dir(ctx))):
-        found.update(dict.fromkeys(_names(folder, incomplete)))
+        found.update(dict.fromkeys(_names(folder, incomplete, (".yaml", ".yml"),
+                                          PLAYBOOK_NAME)))
     return list(found)

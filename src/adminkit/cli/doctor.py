@@ -81,22 +81,39 @@ def install_hint(extra: Extra) -> str:
 def _imports(dists: tuple[str, ...]) -> Iterator[tuple[str, str]]:
     """Each top-level module of `dists` that fails to import, with why."""
     import importlib
-    import importlib.util
+
+    for module in sorted({m for dist in dists for m in _modules(dist)}):
+        try:
+            importlib.import_module(module)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure to import is
+            # the finding; a module that calls sys.exit() on import must not end doctor
+            yield module, f"{type(exc).__name__}: {exc}"
+
+
+def _modules(dist: str) -> set[str]:
+    """The top-level modules `dist` installed, from its RECORD: top_level.txt may name
+    what no wheel ships (azure-identity's lists `images`, a folder of its sdist)."""
+    import csv
     from importlib import metadata
+    from pathlib import PurePosixPath
 
     from adminkit.cli.extras import canonical
 
-    wanted = {canonical(d) for d in dists}
-    modules = sorted({module for module, owners in metadata.packages_distributions().items()
-                      if wanted & {canonical(o) for o in owners}
-                      and module.isidentifier() and not module.startswith("_")})
-    for module in modules:
-        try:
-            if importlib.util.find_spec(module) is None:  # a data folder a wheel installed
-                continue
-            importlib.import_module(module)
-        except Exception as exc:  # noqa: BLE001 - any failure to import is the finding
-            yield module, f"{type(exc).__name__}: {exc}"
+    try:  # RECORD itself: metadata.files() leaves out the files that are gone
+        record = metadata.distribution(dist).read_text("RECORD") or ""
+    except metadata.PackageNotFoundError:
+        return set()
+    found = set()
+    for row in csv.reader(record.splitlines()):
+        file = PurePosixPath(row[0]) if row else PurePosixPath()
+        top = file.parts[0] if file.parts else ""
+        if file.suffix in (".py", ".so", ".pyd") and top not in ("..", "__pycache__") \
+                and not top.endswith((".dist-info", ".data")):
+            found.add(top.split(".")[0] if len(file.parts) == 1 else top)
+    if not found:  # no RECORD (an egg-info or editable install): what it declares
+        found = {module for module, owners in metadata.packages_distributions().items()
+                 if canonical(dist) in {canonical(o) for o in owners}}
+    return {m for m in found if m.isidentifier() and not m.startswith("_")}
 
 
 def keyring_backend() -> Iterator[Finding]:
@@ -132,9 +149,12 @@ def folder_modes(config: Path, state: Path, journal: Path) -> Iterator[Finding]:
     for sub in ("profiles", "playbooks"):
         yield from _mode("config", config / sub, folder=True, quiet=True)
         folder = config / sub
-        if folder.is_dir():
-            for file in sorted(folder.glob("*.yaml")):
-                yield from _mode("config", file, folder=False, quiet=True)
+        try:
+            files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+        except OSError:  # a path the system cannot look up: _mode said so already
+            files = []
+        for file in files:
+            yield from _mode("config", file, folder=False, quiet=True)
     yield from _mode("state", state, folder=True)
     for file in (journal, journal.with_name(journal.name + ".head"), state / "journal.key"):
         yield from _mode("state", file, folder=False, quiet=True)
@@ -143,7 +163,7 @@ def folder_modes(config: Path, state: Path, journal: Path) -> Iterator[Finding]:
 def _mode(check: str, path: Path, *, folder: bool, quiet: bool = False) -> Iterator[Finding]:
     """A finding for `path`'s mode; `quiet`: none when it is fine (files below a folder)."""
     try:
-        info = path.lstat()
+        info = path.stat()  # a link (stow's) is judged by what it points at, as it is read
     except FileNotFoundError:
         if not quiet:
             yield Finding(check, str(path), "ok", "not there yet (made private on first use)")
@@ -158,7 +178,10 @@ def _mode(check: str, path: Path, *, folder: bool, quiet: bool = False) -> Itera
     if info.st_uid != os.geteuid():
         yield Finding(check, str(path), "warn", f"{what} belongs to uid {info.st_uid}, "
                       f"not to you ({os.geteuid()})", f"chown {os.geteuid()} {path}")
-    if mode & 0o002 or mode & 0o020:
+    if mode & want & 0o700 != want & 0o700:  # adminkit runs as the owner: it needs these
+        yield Finding(check, str(path), "fail", f"{what} is not readable and writable by you "
+                      f"(mode {mode:o})", f"chmod {want:o} {path}")
+    elif mode & 0o002 or mode & 0o020:
         yield Finding(check, str(path), "fail", f"{what} is writable by others (mode {mode:o})",
                       f"chmod {want:o} {path}")
     elif mode & 0o004:
@@ -172,9 +195,27 @@ def _mode(check: str, path: Path, *, folder: bool, quiet: bool = False) -> Itera
 
 
 def journal_health(path: Path, now: datetime) -> Iterator[Finding]:
-    """The journal verifies (chain, keying, triggers, head), and its outbox is moving."""
-    if not path.exists():
-        yield Finding("journal", str(path), "ok", "no journal yet (made on the first run)")
+    """The journal verifies (chain, keying, triggers, head), and its outbox is moving.
+    Only a regular file with something in it is opened: opening makes a journal of an
+    empty file and takes access from others, and SQLite on a FIFO or a folder fails."""
+    import sqlite3
+
+    where = str(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        yield Finding("journal", where, "ok", "no journal yet (made on the first run)")
+        return
+    except OSError as exc:
+        yield Finding("journal", where, "fail", f"cannot be read: {exc.strerror}",
+                      "check ADMINKIT_JOURNAL and the folders above the journal")
+        return
+    if not stat.S_ISREG(info.st_mode):
+        yield Finding("journal", where, "fail", f"is not a regular file ({_kind(info)})",
+                      "point ADMINKIT_JOURNAL at the journal file, or move this away")
+        return
+    if info.st_size == 0:
+        yield Finding("journal", where, "ok", "empty: made a journal on the first run")
         return
     from adminkit.core.errors import AdminkitError
     from adminkit.journal.store import Journal
@@ -182,13 +223,39 @@ def journal_health(path: Path, now: datetime) -> Iterator[Finding]:
     try:
         journal = Journal(path)
     except AdminkitError as exc:
-        yield Finding("journal", str(path), "fail", exc.message, exc.hint or "")
+        yield Finding("journal", where, "fail", exc.message,
+                      _open_fix(path, exc.message, exc.hint))
         return
     try:
         yield _verified(journal)
         yield from _outbox(journal, now)
+    except sqlite3.DatabaseError as exc:  # pages SQLite cannot read, or a writer holding it
+        yield Finding("journal", where, "fail", f"the journal file is damaged: {exc}",
+                      _open_fix(path, str(exc), DAMAGED))
     finally:
         journal.close()
+
+
+DAMAGED = ("keep the file as evidence; `sqlite3 FILE .recover` copies out what can still be "
+           "read; start a new journal (ADMINKIT_JOURNAL) for new runs")
+
+
+def _open_fix(path: Path, problem: str, fix: str | None) -> str:
+    """What to do when the journal cannot be read; a lock is no damage."""
+    if "database is locked" in problem:
+        return ("another adminkit process (a long run, `serve`) holds the journal: try "
+                f"again once it is done; `fuser -v {path}` shows which")
+    return fix or ""
+
+
+def _kind(info: os.stat_result) -> str:
+    if stat.S_ISDIR(info.st_mode):
+        return "a folder"
+    if stat.S_ISFIFO(info.st_mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(info.st_mode):
+        return "a socket"
+    return "a device"
 
 
 def _verified(journal: Any) -> Finding:

@@ -13,7 +13,7 @@ import typer
 from adminkit.cli.hostsel import ForksOpt, HostsOpt, run_on_hosts, selected
 from adminkit.cli.state import state_of
 
-app = typer.Typer(help="The inventory's hosts: list, facts, check; run a command.",
+app = typer.Typer(help="The inventory's hosts: list, facts, check, patch; run a command.",
                   no_args_is_help=True)
 
 LIST_COLUMNS = ["host", "address", "transport", "port", "user", "groups"]
@@ -84,6 +84,9 @@ def check(ctx: typer.Context, hosts: HostsOpt = "all", forks: ForksOpt = None) -
     profile, _, selection = selected(state, hosts)
 
     def probe(backend: Any) -> str:
+        own = getattr(backend, "probe", None)  # a host without `true` (Windows) says how
+        if own is not None:
+            return str(own())
         result = backend.run(["true"], timeout=30)
         return f"logged in, command exit {result.exit}"
 
@@ -92,6 +95,30 @@ def check(ctx: typer.Context, hosts: HostsOpt = "all", forks: ForksOpt = None) -
                        "seconds": r.seconds, "detail": r.value if r.ok else r.error}
                       for r in rows], CHECK_COLUMNS, title=f"check: {hosts}")
     raise typer.Exit(exit_code(rows))
+
+
+@app.command("patch")
+def patch(
+    ctx: typer.Context, hosts: HostsOpt,
+    security_only: Annotated[bool, typer.Option(
+        "--security-only", help="Only updates from a security source.")] = False,
+    forks: ForksOpt = None,
+) -> None:
+    """Install the pending updates on each host (the scheduled maintenance job).
+
+    A host that then wants a reboot says so (`reboot_required`); nothing reboots it.
+
+    Example: adminkit -p acme -t 4711 host patch --hosts 'group:brno' --security-only
+    """
+    from adminkit.cli.params import build
+    from adminkit.deploy.actions.packages import PatchHost, PatchParams
+
+    state = state_of(ctx)
+    _, inventory, selection = selected(state, hosts)
+    actions: list[Any] = [PatchHost(build(PatchParams, host=name, security_only=security_only))
+                          for name in selection.names]
+    only = " --security-only" if security_only else ""
+    run_on_hosts(state, f"host patch --hosts {hosts}{only}", actions, inventory, forks)
 
 
 @app.command("run", context_settings={"allow_interspersed_args": False})

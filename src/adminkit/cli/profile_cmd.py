@@ -166,6 +166,7 @@ def new(
         raise UsageError(f"{name!r} is not a profile name",
                          hint="profile names are lower-case letters, digits, - and _")
     path = profile_path(name, state.config_dir)
+    pn.refuse_open_folders(path.parent)
     if path.exists() and not force:
         raise UsageError(f"the profile {name!r} exists ({path})", hint="--force replaces it")
     given = pn.Given(description, directory_kind, directory_url, base_dn, bind_user,
@@ -178,6 +179,8 @@ def new(
         profile_model().model_validate({"name": name, **pn.data_of(sections)})
     except ValueError as exc:
         raise ConfigError(f"profile {name}: {exc}") from None
+    for keep in ask.keep:  # the secrets typed in, now that the profile is sound
+        keep()
     pn.write_private(path, pn.render(name, sections))
     typer.echo(f"wrote {path}", err=True)
     for note in ask.notes:

@@ -11,6 +11,7 @@ is written, and written 0600 in a 0700 folder.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,9 @@ class Asker:
     prompt: Callable[..., Any]  # typer.prompt
     echo: Callable[[str], None]
     notes: list[str] = field(default_factory=list)  # what the operator must still do
+    # Secrets typed in, kept only once every answer is in and the profile is valid: an
+    # interrupted `profile new` leaves nothing behind, nor replaces an existing profile's.
+    keep: list[Callable[[], None]] = field(default_factory=list)
 
     def value(self, given: str | None, flag: str, question: str, default: str | None = None,
               *, optional: bool = False, choices: tuple[str, ...] = ()) -> str | None:
@@ -79,13 +83,28 @@ class Asker:
                 shown += " (empty: none)"
             # Required and without a default: click asks again until it gets an answer.
             blank = "" if optional else None
-            answer = str(self.prompt(shown, default=blank if default is None else default,
-                                     show_default=default is not None, err=True)).strip()
+            answer = self.ask(flag, shown, default=blank if default is None else default,
+                              show_default=default is not None)
         if choices and answer and answer not in choices:
             raise UsageError(f"{flag}: {answer!r} is not one of {', '.join(choices)}")
         if not answer and not optional:
             raise UsageError(f"{flag}: an answer is needed")
         return answer or None
+
+    def ask(self, flag: str, shown: str, **options: Any) -> str:
+        """One question. Click turns both Ctrl-C and the end of piped answers into an
+        Abort (exit 1, "Aborted!"): Ctrl-C is an interruption again (exit 130), answers
+        that ran out a usage error naming the question's flag."""
+        import typer
+
+        try:
+            return str(self.prompt(shown, err=True, **options)).strip()
+        except typer.Abort as exc:
+            if isinstance(exc.__context__, EOFError):
+                raise UsageError(f"{flag}: no answer (the input ended)",
+                                 hint="for scripts: --no-input and every answer as a flag"
+                                 ) from None
+            raise KeyboardInterrupt from None
 
     def secret(self, label: str) -> str:
         """A secret typed in: hidden on a terminal, one line from a pipe."""
@@ -107,9 +126,12 @@ def secret_ref(ask: Asker, given: str | None, *, flag: str, label: str, profile:
 
     if given is not None:
         try:
-            return check_reference(given.strip())
+            ref = check_reference(given.strip())
         except ValueError as exc:
             raise UsageError(f"{flag}: {exc}") from None
+        if ref.startswith("env:"):
+            env_name(ref.removeprefix("env:"), flag)
+        return ref
     if ask.no_input:
         raise UsageError(f"{flag} is needed with --no-input",
                          hint="give a reference: env:NAME, file:/path or keyring:service/user")
@@ -117,16 +139,48 @@ def secret_ref(ask: Asker, given: str | None, *, flag: str, label: str, profile:
                       choices=STORES)
     if where == "env":
         var = f"ADMINKIT_{profile}_{slot}".upper().replace("-", "_")
-        name = ask.value(None, flag, f"Environment variable that will hold the {label}", var)
+        name = env_name(str(ask.value(None, flag, f"Environment variable that will hold the "
+                                             f"{label}", var)), flag)
         ask.notes.append(f"export {name}=... (the {label}) before running adminkit")
         return f"env:{name}"
+    if where == "keyring":
+        keyring_module()  # missing: said before the secret is typed
     value = ask.secret(label)
     if where == "keyring":
-        return keep_in_keyring(f"{profile}-{slot}", value)
-    default = str(config_dir / "secrets" / f"{profile}-{slot}")
-    path = Path(str(ask.value(None, flag, f"File to keep the {label} in", default)))
-    write_private(path.expanduser().absolute(), value + "\n")
-    return f"file:{path.expanduser().absolute()}"
+        user = f"{profile}-{slot}"
+        ask.keep.append(lambda: keep_in_keyring(user, value))
+        return f"keyring:{KEYRING_SERVICE}/{user}"
+    default = (config_dir / "secrets" / f"{profile}-{slot}").absolute()
+    path = Path(str(ask.value(None, flag, f"File to keep the {label} in", str(default))))
+    path = path.expanduser().absolute()
+    # Only this profile's own secret file is replaced: a path typed in may be any file,
+    # an SSH key or the CA file.
+    replace = path == default
+    if os.path.lexists(path) and not replace:
+        raise UsageError(f"{path} exists", hint="name a file that is not there yet")
+    ask.keep.append(lambda: write_private(path, value + "\n", replace=replace))
+    return f"file:{path}"
+
+
+def keyring_module() -> Any:
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        raise SecretError("the keyring extra is not installed",
+                          hint="install adminkit[keyring], or --store file or env") from None
+    return keyring
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def env_name(name: str, flag: str) -> str:
+    """A name a shell can `export`: the operator is told to run `export NAME=...`."""
+    if not ENV_NAME.match(name):
+        raise UsageError(f"{flag}: {name!r} is not an environment variable name",
+                         hint="letters, digits and _, not starting with a digit")
+    return name
 
 
 def default_store() -> str:
@@ -142,38 +196,64 @@ def default_store() -> str:
     return "keyring" if priority > 0 else "file"
 
 
-def keep_in_keyring(user: str, value: str) -> str:
-    try:
-        import keyring
-        import keyring.errors
-    except ImportError:
-        raise SecretError("the keyring extra is not installed",
-                          hint="install adminkit[keyring], or --store file or env") from None
+def keep_in_keyring(user: str, value: str) -> None:
+    keyring = keyring_module()
     try:
         keyring.set_password(KEYRING_SERVICE, user, value)
     except keyring.errors.KeyringError as exc:
         raise SecretError(f"the keyring refused the secret: {type(exc).__name__}",
                           hint="`adminkit doctor` shows the keyring backend; or --store "
                                "file or env") from None
-    return f"keyring:{KEYRING_SERVICE}/{user}"
+
+
+def refuse_open_folders(profiles: Path) -> None:
+    """A profiles folder (or the config folder above it) that others may write: anyone
+    could swap the profile for one that sends the service account's password to their
+    own server. Refused before anything is asked."""
+    import stat
+
+    for folder in (profiles.parent, profiles):
+        try:
+            mode = stat.S_IMODE(folder.stat().st_mode)
+        except FileNotFoundError:
+            continue  # made 0700 when the profile is written
+        except OSError as exc:
+            raise UsageError(f"{folder}: {exc.strerror}",
+                             hint="check --config / ADMINKIT_CONFIG") from None
+        if mode & 0o022:
+            raise UsageError(f"{folder} is writable by others (mode {mode:o})",
+                             hint=f"chmod 700 {folder}; `adminkit doctor` checks the rest")
 
 
 def write_private(path: Path, text: str, *, replace: bool = True) -> None:
-    """`text` to `path`, 0600, its missing folders 0700; atomically, never half written."""
+    """`text` to `path`, 0600, its missing folders 0700; atomically, never half written.
+    A path that cannot be written (a folder there, a file where a folder should be) is a
+    usage error naming it."""
     from adminkit.core.paths import private_dir
 
-    private_dir(path.parent)
-    if path.exists() and not replace:
-        raise UsageError(f"{path} exists", hint="--force replaces it")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        private_dir(path.parent)
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or path.parent}: cannot write: {exc.strerror}"
+                         ) from None
+    if os.path.lexists(path) and not replace:
+        raise UsageError(f"{path} exists", hint="name a file that is not there yet")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            if replace:
+                os.replace(tmp, path)
+            else:  # a link is never made over an existing name, even one made meanwhile
+                os.link(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except FileExistsError:
+        raise UsageError(f"{path} exists", hint="name a file that is not there yet") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
 
 
 def domain_dn(host: str, kind: str) -> str | None:
@@ -196,6 +276,24 @@ def host_of(url: str) -> str:
     from urllib.parse import urlsplit
 
     return urlsplit(url).hostname or url
+
+
+def checked_url(url: str, flag: str, secret_flag: str) -> str:
+    """`url` if it parses and carries no password: `user:password@` would put the secret in
+    the YAML, and `profile show` and `profile check` print URLs. The URL is never echoed."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        has_password = parts.password is not None
+        parts.hostname  # noqa: B018 - parsing the host is what raises on a bad one
+    except ValueError as exc:
+        raise UsageError(f"{flag}: not a URL ({exc})") from None
+    if has_password:
+        raise UsageError(f"{flag}: the URL holds a password",
+                         hint=f"give it without user:password@; the secret goes in "
+                              f"{secret_flag}, as a reference") from None
+    return url
 
 
 def gather(name: str, given: Given, ask: Asker, config_dir: Path) -> list[Section]:
@@ -231,7 +329,7 @@ def directory(name: str, given: Given, ask: Asker, config_dir: Path) -> list[Sec
     assert kind is not None
     address = str(ask.value(given.directory_url, "--directory-url",
                             "Directory address (host name or ldaps:// URL)"))
-    url = ldap_url(address)
+    url = checked_url(ldap_url(address), "--directory-url", "--bind-password")
     base_dn = ask.value(given.base_dn, "--base-dn", "Base DN", domain_dn(host_of(url), kind))
     bind_user = ask.value(given.bind_user, "--bind-user",
                           "Service account (UPN, DOMAIN\\user or DN)" if kind == "ad" else
@@ -280,6 +378,7 @@ def tickets(name: str, given: Given, ask: Asker, config_dir: Path) -> list[Secti
                         [Setting("kind", "local")])]
     url = ask.value(given.tickets_url, "--tickets-url",
                     "Ticket system API URL (RT: https://rt.example/REST/2.0)")
+    url = checked_url(str(url), "--tickets-url", "--tickets-token or --tickets-password")
     settings = [Setting("kind", kind, "notes go to this system's tickets"),
                 Setting("url", url, "https:// (http only on this machine)")]
     token_given = given.tickets_token is not None

@@ -26,7 +26,7 @@ def outbox(ctx: typer.Context,
                help="pending, delivered, failed or published (default: all not delivered)."
            )] = None,
            ack: Annotated[list[int] | None, typer.Option(
-               "--ack", metavar="ID",
+               "--ack", metavar="ID", min=1, max=2**63 - 1,
                help="Acknowledge this failed or published note (by id; repeat the option "
                     "for more): runs stop reporting it.")] = None) -> None:
     """Notes that wait for delivery, failed for good (missing ticket, refused login, out of
@@ -41,6 +41,7 @@ def outbox(ctx: typer.Context,
     journal = open_journal(state)
     try:
         if ack:
+            ack = sorted(set(ack))  # an id given twice is one note, acknowledged once
             done = journal.acknowledge_notes(ack)
             console(stderr=True).print(f"acknowledged {done} of {len(ack)} note(s)")
             if done < len(ack):  # a typo in an id must not pass for done

@@ -20,7 +20,7 @@ from adminkit.core.errors import ConfigError, UsageError
 from adminkit.core.secrets import Secret, check_reference, resolve
 
 SecretRef = Annotated[str, AfterValidator(check_reference)]
-PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")  # \Z: `$` lets a trailing newline in
 M = TypeVar("M")
 
 
@@ -30,10 +30,20 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def one_line(value: str) -> str:
+    """A mail header's value: a line break in it would start another header (a Bcc)."""
+    if any(ord(c) < 32 or c in "\x7f\x85\u2028\u2029" for c in value):
+        raise ValueError("a line break or control character in an address")
+    return value
+
+
+Address = Annotated[str, AfterValidator(one_line)]
+
+
 class MailConfig(Settings):
     host: str
-    port: int = 25
-    sender: str
+    port: int = Field(25, ge=1, le=65535)
+    sender: Address
     starttls: bool = True
     insecure: bool = Field(False, description="allow the login to a relay not on this machine "
                                               "without STARTTLS (warned each run); never for "
@@ -41,7 +51,7 @@ class MailConfig(Settings):
     user: str | None = None
     password: SecretRef | None = None
     ca_file: Path | None = None
-    password_recipient: str | None = Field(
+    password_recipient: Address | None = Field(
         None, description="where `--deliver mail` sends a new password"
     )
 

@@ -45,8 +45,10 @@ class Delivery:
     file: Path | None = None  # file deliveries to one named file
     # the files this delivery wrote, by path: (device, inode), so that `withdraw` takes
     # back only its own file, never one another process wrote there since
-    wrote: dict[Path, tuple[int, int]] = field(default_factory=dict, compare=False,
+    # (keyed by the path's text: a bulk run's 20,000 Path objects are not kept for it)
+    wrote: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False,
                                                repr=False)
+    swept: set[str] = field(default_factory=set, compare=False, repr=False)  # folders
 
     def __call__(self, login: str, secret: Secret) -> str:
         if self.send is not None:
@@ -59,7 +61,7 @@ class Delivery:
     def _mark(self, path: Path) -> None:
         with contextlib.suppress(OSError):
             info = os.lstat(path)
-            self.wrote[path] = (info.st_dev, info.st_ino)
+            self.wrote[str(path)] = (info.st_dev, info.st_ino)
 
     def many(self, secrets: Sequence[tuple[str, Secret]]) -> list[str | Exception]:
         """Several secrets (a unit of bulk rows), each outcome in order: how it was
@@ -87,7 +89,11 @@ class Delivery:
                 staged.append((index, fd, temp, path))
                 out.append(f"written to {path} (mode 0600)")
             # All written before any is synced: the file system commits them together.
-            while staged:
+            syncfs = _syncfs() if len(staged) > 1 else None
+            if syncfs is not None:
+                for _index, path in _sync_together(syncfs, staged, out):
+                    self._mark(path)
+            while staged:  # one by one (a single file, or no syncfs here)
                 index, fd, temp, path = staged.pop(0)
                 try:
                     _commit(fd, temp, path)
@@ -113,7 +119,8 @@ class Delivery:
         if self.folder is None and self.file is None:
             return
         folder = self.folder or (self.file.parent if self.file else None)
-        if folder is not None:
+        if folder is not None and str(folder) not in self.swept:  # once: a bulk run checks
+            self.swept.add(str(folder))  # every row, and a resume's folder is full
             sweep_staged(folder)
         if bulk and self.file is not None:
             raise UsageError(f"--deliver {self.spec}: a run of several accounts needs a folder "
@@ -131,7 +138,7 @@ class Delivery:
             info = os.lstat(path)
         except FileNotFoundError:
             return f"{path} is gone already"
-        if self.wrote.get(path) != (info.st_dev, info.st_ino):
+        if self.wrote.get(str(path)) != (info.st_dev, info.st_ino):
             return (f"{path} was left as it is: it is not the file this run wrote (another "
                     "process wrote it since)")
         with contextlib.suppress(FileNotFoundError):
@@ -220,6 +227,70 @@ def _commit(fd: int, temp: str, path: Path) -> None:
     except BaseException:
         _discard(fd, temp)
         raise
+
+
+def _sync_together(syncfs: Callable[[int], int], staged: list[tuple[int, int, str, Path]],
+                   out: list[str | Exception]) -> list[tuple[int, Path]]:
+    """Staged files made durable by two syncs of their file system (Linux `syncfs`)
+    instead of an `fsync` each: their data, then their renames. One journal commit
+    instead of one per file: about ten times faster for a unit of bulk rows. It takes
+    every file off `staged`, renamed or discarded; on an error every file of the unit
+    gets it (none may be set). Returns the (index, path) made durable."""
+    try:
+        _check_sync(syncfs(staged[0][1]))  # the data first: no name shows a file not on disk
+    except OSError as exc:
+        while staged:
+            index, fd, temp, _path = staged.pop()
+            _discard(fd, temp)
+            out[index] = exc
+        return []
+    renamed: list[tuple[int, Path]] = []
+    while staged:
+        index, fd, temp, path = staged.pop(0)
+        try:
+            os.close(fd)
+            os.replace(temp, path)
+        except OSError as exc:
+            _discard(-1, temp)
+            out[index] = exc
+            continue
+        renamed.append((index, path))
+    try:
+        for folder in {path.parent for _, path in renamed}:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                _check_sync(syncfs(fd))  # then the renames
+            finally:
+                os.close(fd)
+    except OSError as exc:  # not durable: none of them may be set
+        for index, _ in renamed:
+            out[index] = exc
+        return []
+    return renamed
+
+
+_SYNCFS: list[Callable[[int], int] | None] = []  # looked up once
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs (Linux); None where there is none."""
+    if not _SYNCFS:
+        found = None
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            with contextlib.suppress(OSError, AttributeError):
+                found = ctypes.CDLL(None, use_errno=True).syncfs
+        _SYNCFS.append(found)
+    return _SYNCFS[0]
+
+
+def _check_sync(code: int) -> None:
+    if code != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
 
 
 def _discard(fd: int, temp: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -60,8 +61,61 @@ class Change(BaseModel):
 @functools.lru_cache(maxsize=256)
 def shared_change(op: str, field: str, after: str | bool | int | None = None) -> Change:
     """One `Change` for every row that plans the same (a bulk import's OU, groups,
-    password marker): a change is frozen, and 20,000 rows need not hold 20,000 copies."""
-    return Change(op=op, field=field, after=after)
+    password marker): a change is frozen, and 20,000 rows need not hold 20,000 copies.
+    Its scrubbed JSON form is made once too (`Result.public`)."""
+    change = Change(op=op, field=field, after=after)
+    with _SHARED_LOCK:
+        if len(_SHARED) >= 4 * 256:  # changes the cache above let go of: forget them
+            _SHARED.clear()
+        _SHARED[id(change)] = (change, None)
+    return change
+
+
+# id -> a shared change (kept, so its id is not reused) and its public form with the
+# secrets generation it was made at
+_SHARED: dict[int, tuple[Change, tuple[int, dict[str, Any]] | None]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _public_changes(changes: list[Change], now: int) -> list[dict[str, Any]]:
+    """The scrubbed JSON form of each change; a shared change's is made once per
+    secrets generation and shared (read-only, like `Result.public`)."""
+    out = []
+    for change in changes:
+        known = _SHARED.get(id(change))
+        if known is None or known[0] is not change:
+            out.append(secrets.redact_obj(change.model_dump(mode="json")))
+            continue
+        made = known[1]
+        if made is None or made[0] != now:
+            made = (now, secrets.redact_obj(change.model_dump(mode="json")))
+            _SHARED[id(change)] = (change, made)
+        out.append(made[1])
+    return out
+
+
+_FIELD_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def share_fields_set(model: BaseModel) -> None:
+    """Give `model` the one shared copy of its record of the fields given. pydantic keeps
+    a set per instance (200-700 bytes): a 20,000-row import holds 100,000 models, most
+    with one of a few such sets. Only pydantic writes to it, when a field of a mutable
+    model is assigned: `Result` takes its own copy first; other models are frozen."""
+    own = model.__pydantic_fields_set__
+    shared = _FIELD_SETS.setdefault(frozenset(own), set(own))
+    object.__setattr__(model, "__pydantic_fields_set__", shared)
+
+
+def _is_shared(fields: set[str]) -> bool:
+    return _FIELD_SETS.get(frozenset(fields)) is fields
+
+
+def row_change(op: str, field: str, after: Any = None) -> Change:
+    """A `Change` of one row of a bulk run (its login, its name): one of thousands."""
+    change = Change(op=op, field=field, after=after)
+    share_fields_set(change)
+    return change
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -91,6 +145,10 @@ class Result(BaseModel):
         return secrets.mask_secrets(value)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        fields = self.__pydantic_fields_set__
+        if name not in fields and name in Result.model_fields and _is_shared(fields):
+            # pydantic is about to add the name: never to the shared set
+            object.__setattr__(self, "__pydantic_fields_set__", set(fields))
         super().__setattr__(name, value)
         if name != "_public":
             self._public = None
@@ -110,7 +168,10 @@ class Result(BaseModel):
         now = secrets.generation()
         if self._public is not None and self._public[0] == now:
             return self._public[1]
-        public: dict[str, Any] = secrets.redact_obj(self.model_dump(mode="json"))
+        rest = secrets.redact_obj(self.model_dump(mode="json", exclude={"changes"}))
+        public: dict[str, Any] = {
+            name: _public_changes(self.changes, now) if name == "changes" else rest[name]
+            for name in Result.model_fields}
         self._public = (now, public) if keep else None
         return public
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from adminkit.core.action import Action, Applied, Plan, Skip
 from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode, Interrupted
-from adminkit.core.result import Result, Status
+from adminkit.core.result import Result, Status, share_fields_set
 from adminkit.core.run import Run
 from adminkit.core.secrets import redact
 from adminkit.core.strategy import Strategy, ThreadPool
@@ -92,7 +92,8 @@ class Runner:
         self.stop_on_error = stop_on_error
         self.debug = debug
         # plans made moments ago by a check pass over the same action objects (a bulk
-        # run's validation): applied as they are instead of being planned again
+        # run's validation): applied as they are instead of being planned again; a dict
+        # lets go of each plan as it is taken (a bulk run's thousands are not all kept)
         self.planned: Mapping[int, Plan] = planned or {}
         self.plans: dict[int, Plan] | None = {} if keep_plans else None
         # indexes whose write an earlier attempt announced and never reported: if the
@@ -292,6 +293,7 @@ class Runner:
         done = [r for r in results if r is not None]
         for result in done:
             result.duration = share
+            share_fields_set(result)  # a bulk run holds thousands
         return done
 
     def _announce(self, writes: list[tuple[int | None, Action[Any], Plan]]) -> None:
@@ -307,7 +309,10 @@ class Runner:
                 announce(self.run, starting)
 
     def _plan(self, action: Action[Any], index: int | None) -> Plan:
-        plan = self.planned.get(index) if index is not None else None
+        plan = None
+        if index is not None:
+            plan = (self.planned.pop(index, None) if isinstance(self.planned, dict)
+                    else self.planned.get(index))
         if plan is None:
             plan = action.plan(self.ctx)
             # guarded with nothing to do too: a protected target gets one answer, whether

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from adminkit.core.errors import ValidationError
-from adminkit.deploy.backend import PackageSpec, PackageState
+from adminkit.deploy.backend import PackageSpec, PackageState, Update
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$")
 VERSION = re.compile(r"^([0-9]+:)?[0-9][A-Za-z0-9.+~-]*$")
@@ -20,14 +20,25 @@ APT_GET = [*ENV, "apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confdef",
            "-o", "Dpkg::Options::=--force-confold", "-o", "DPkg::Lock::Timeout=120"]
 FORMAT = r"${Package}\t${Version}\t${db:Status-Abbrev}\n"
 POLICY_MARK = "--adminkit-policy--"
-# One round trip for the state of several packages: dpkg's and apt's view, names as "$@".
-QUERY = ("dpkg-query -W -f \"$0\" \"$@\" 2>/dev/null; echo " + POLICY_MARK
-         + "; LC_ALL=C apt-cache policy \"$@\" 2>/dev/null; true")
+REBOOT_MARK = "--adminkit-reboot-required--"
+NO_APT = 3  # the query's exit when the host has no dpkg/apt
 REBOOT_FLAG = "/var/run/reboot-required"
+# One round trip for the state of several packages: dpkg's view, apt's (the candidates:
+# left out of a read-back, where only what is installed counts, as apt-cache rebuilds its
+# cache in memory after dpkg changed anything) and whether a reboot is pending; the names
+# only as "$@", the format as $0.
+QUERY = ("command -v apt-cache >/dev/null 2>&1 || exit 3; "
+         "dpkg-query -W -f \"$0\" \"$@\" 2>/dev/null; echo " + POLICY_MARK
+         + "; LC_ALL=C apt-cache policy \"$@\" 2>/dev/null; "
+         f"[ -e {REBOOT_FLAG} ] && echo {REBOOT_MARK}; true")
+INSTALLED = ("command -v dpkg-query >/dev/null 2>&1 || exit 3; "
+             "dpkg-query -W -f \"$0\" \"$@\" 2>/dev/null; echo " + POLICY_MARK
+             + f"; [ -e {REBOOT_FLAG} ] && echo {REBOOT_MARK}; true")
 
 
 class Apt:
     name = "apt"
+    query_as_root = False  # only to keep apt's cache for the install that follows
 
     # -- names --------------------------------------------------------------------------
     def check(self, spec: PackageSpec) -> None:
@@ -40,8 +51,8 @@ class Apt:
                                   hint="[EPOCH:]UPSTREAM[-REVISION], starting with a digit")
 
     # -- reading ------------------------------------------------------------------------
-    def query(self, names: Sequence[str]) -> list[str]:
-        return ["sh", "-c", QUERY, FORMAT, *names]
+    def query(self, names: Sequence[str], *, candidates: bool = True) -> list[str]:
+        return ["sh", "-c", QUERY if candidates else INSTALLED, FORMAT, *names]
 
     def parse_query(self, text: str, names: Sequence[str]) -> dict[str, PackageState]:
         dpkg_part, _, policy_part = text.partition(POLICY_MARK)
@@ -58,6 +69,10 @@ class Apt:
                 leftovers=status.startswith("rc"))
         return states
 
+    def reboot_required(self, text: str) -> bool:
+        """Whether the query's answer says a reboot is pending (Debian's flag file)."""
+        return REBOOT_MARK in text.splitlines()
+
     def refresh(self) -> list[str]:
         return [*ENV, "apt-get", "-q", "-o", "DPkg::Lock::Timeout=120", "update"]
 
@@ -72,10 +87,15 @@ class Apt:
         return ["env", "LC_ALL=C", "apt-get", "-s", "-q", "-o", "Debug::NoLocking=1",
                 "dist-upgrade"]
 
-    def parse_outdated(self, text: str) -> dict[str, tuple[str, str]]:
+    def parse_outdated(self, text: str) -> dict[str, Update]:
+        """`Inst NAME [OLD] (NEW ORIGIN… [ARCH])` lines of a simulated dist-upgrade; new
+        packages it would pull in (no [OLD]) are not updates of anything installed."""
         found = {}
-        for match in re.finditer(r"^Inst (\S+) \[(\S+)\] \((\S+) ", text, re.MULTILINE):
-            found[match.group(1)] = (match.group(2), match.group(3))
+        for m in re.finditer(r"^Inst (\S+) \[(\S+)\] \((\S+) ?(.*?)(?: \[[^\]]*\])?\)",
+                             text, re.MULTILINE):
+            origin = m.group(4).strip()
+            found[m.group(1)] = Update(m.group(1), m.group(2), m.group(3), origin,
+                                       security="security" in origin.lower())
         return found
 
     # -- writing ------------------------------------------------------------------------

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from adminkit.deploy.settings import HostConfig, InventoryConfig
 
 GROUP = "adminkit.hosts"
-BUILT_IN = {"ssh": "adminkit.deploy.ssh:open_ssh"}
+BUILT_IN = {"ssh": "adminkit.deploy.ssh:open_ssh",
+            "winrm": "adminkit.deploy.windows:open_winrm"}
 
 # Wide enough for Debian, RPM, winget and Chocolatey ids; no shell or option syntax.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}$")
@@ -94,9 +95,22 @@ class PackageState:
 
 
 @dataclass(frozen=True)
-class PackageOutcome:
-    """What an install / upgrade / remove did, beyond the versions read back after it."""
+class Update:
+    """A pending update: what is installed, what the sources offer, from where."""
 
+    name: str
+    installed: str
+    newest: str
+    origin: str = ""  # the source's label (apt: "Debian-Security:12/stable-security")
+    security: bool = False
+
+
+@dataclass(frozen=True)
+class PackageOutcome:
+    """What an install / upgrade / remove left: each package's state read back from the
+    host afterwards, and whether the host now wants a reboot."""
+
+    states: dict[str, PackageState] = field(default_factory=dict)
     reboot_required: bool = False
     detail: str = ""
 
@@ -126,8 +140,16 @@ class HostBackend(Protocol):
     (exit 2) for a name its manager cannot take."""
 
     host: HostConfig
+    # Set by the run: true once it is cancelled (Ctrl-C). A command that reads or runs
+    # (not a package write) then ends itself on the host and raises Interrupted.
+    cancelled: Callable[[], bool]
 
     def facts(self) -> Facts: ...
+
+    def check(self, spec: PackageSpec) -> None:
+        """Refuse (ValidationError) a name or version the host's manager cannot take;
+        the actions call it after `package_states`, which may have found the manager."""
+        ...
 
     def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
                        ) -> dict[str, PackageState]:
@@ -139,22 +161,65 @@ class HostBackend(Protocol):
         """Every installed package and its version."""
         ...
 
-    def outdated(self) -> dict[str, tuple[str, str]]:
-        """Installed packages with a newer version offered: name -> (installed, newest)."""
+    def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
+        """Installed packages with a newer version offered (the index refreshed first
+        unless the inventory says never), by name."""
         ...
 
-    def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+    def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """Install exactly these (versions pinned where given); the outcome's states are
+        read back from the host afterwards."""
+        ...
 
-    def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome: ...
+    def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """Upgrade these where installed, likewise."""
+        ...
 
-    def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome: ...
+    def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome:
+        """Remove (or purge) these, likewise."""
+        ...
 
-    def run(self, argv: Sequence[str], *, sudo: bool = False,
-            timeout: float | None = None) -> CommandResult:
-        """Run an argument list (never a shell line) and wait at most `timeout`."""
+    def run(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+            interruptible: bool = True) -> CommandResult:
+        """Run an argument list (never a shell line) and wait at most `timeout`; ended
+        on the host if the run is cancelled meanwhile, unless not `interruptible`."""
         ...
 
     def close(self) -> None: ...
+
+
+class PackageManager(Protocol):
+    """A host's package manager as argument lists to send and parsers for the answers
+    (deploy/apt.py, deploy/dnf.py): no I/O of its own, so a transport can drive it."""
+
+    name: str
+    query_as_root: bool  # its queries need root even when they only read
+
+    def check(self, spec: PackageSpec) -> None:
+        """Refuse (ValidationError) a name or version outside the manager's grammar."""
+        ...
+
+    def query(self, names: Sequence[str], *, candidates: bool = True) -> list[str]: ...
+
+    def parse_query(self, text: str, names: Sequence[str]) -> dict[str, PackageState]: ...
+
+    def reboot_required(self, text: str) -> bool: ...
+
+    def refresh(self) -> list[str]: ...
+
+    def list_installed(self) -> list[str]: ...
+
+    def parse_installed(self, text: str) -> dict[str, str]: ...
+
+    def outdated(self) -> list[str]: ...
+
+    def parse_outdated(self, text: str) -> dict[str, Update]: ...
+
+    def install(self, specs: Sequence[PackageSpec]) -> list[str]: ...
+
+    def upgrade(self, specs: Sequence[PackageSpec]) -> list[str]: ...
+
+    def remove(self, names: Sequence[str], *, purge: bool) -> list[str]: ...
 
 
 Opener = Callable[["HostConfig", "InventoryConfig", "Profile"], HostBackend]

@@ -56,6 +56,7 @@ def for_each(profile: Profile, selection: Selection, work: Callable[[HostBackend
                 value = targets.held(host.transport, host.name,
                                      lambda: open_backend(profile, inventory, host), close_backend,
                                      limits=limits(inventory, host.transport))
+                value.cancelled = lambda: targets.cancelled
                 row.value = work(value)
         except AdminkitError as exc:
             row.error, row.exit_code = redact(exc.message), int(exc.exit_code)

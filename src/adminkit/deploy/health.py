@@ -10,6 +10,8 @@ from adminkit.deploy.settings import HostConfig, InventoryConfig, inventory_sett
 
 
 def check(profile: Profile, inventory: InventoryConfig, host: HostConfig) -> str:
+    if host.transport == "winrm":
+        return check_windows(profile, inventory, host)
     backend = open_backend(profile, inventory, host)
     try:
         result = backend.run(["true"], timeout=30)
@@ -19,6 +21,18 @@ def check(profile: Profile, inventory: InventoryConfig, host: HostConfig) -> str
         raise ActionFailed(f"host {host.name}: `true` exited {result.exit}")
     user = host.user or (inventory.ssh.user if inventory.ssh else "?")
     return f"{host.transport} as {user} with a known host key, command exit {result.exit}"
+
+
+def check_windows(profile: Profile, inventory: InventoryConfig, host: HostConfig) -> str:
+    """Log in over WinRM (TLS verified against the profile's CA) and read the facts."""
+    backend = open_backend(profile, inventory, host)
+    try:
+        facts = backend.facts()
+    finally:
+        backend.close()
+    user = host.user or (inventory.winrm.user if inventory.winrm else "?")
+    managers = facts.package_manager or "no package manager"
+    return f"winrm as {user}: {facts.os} {facts.os_version}, {managers}"
 
 
 def probes(profile: Profile) -> list[Probe]:

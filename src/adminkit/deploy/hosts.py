@@ -54,6 +54,8 @@ def backend(ctx: Context, name: str) -> HostBackend:
     value: HostBackend = ctx.connection(
         host.transport, host.name, lambda: open_backend(profile, inventory, host),
         close_backend, limits=limits(inventory, host.transport))
+    targets = ctx.targets
+    value.cancelled = lambda: targets.cancelled
     return value
 
 

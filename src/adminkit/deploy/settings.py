@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from adminkit.core.config import Profile, Settings
+from adminkit.core.winrm.target import WinRMSettings
 
 # A host's name: what patterns, journal rows and notes call it (no glob characters, no
 # commas or `!`, so a pattern can never be mistaken for one).
@@ -72,8 +73,24 @@ class RunPolicy(Settings):
     sudo: bool = False
 
 
+class MsiPackage(Settings):
+    """An application installed from an MSI (`app install NAME=VERSION` on Windows hosts):
+    how Programs and Features names it, and the MSI of each version (a path, a UNC path
+    or an http(s) URL, as msiexec takes it)."""
+
+    display_name: str = Field(min_length=1, max_length=256)
+    versions: dict[str, str] = Field(min_length=1)
+
+
+class WindowsSettings(WinRMSettings):
+    """`inventory.winrm`: how to log in to Windows hosts, and the MSI applications."""
+
+    msi: dict[str, MsiPackage] = Field(default_factory=dict)
+
+
 class InventoryConfig(Settings):
     ssh: SSHSettings | None = None
+    winrm: WindowsSettings | None = None
     hosts: list[HostConfig] = Field(default_factory=list)
     forks: int = Field(20, ge=1, le=500, description="hosts worked on at once")
     deadline: float = Field(600.0, gt=0, description="seconds one command may take on a "

@@ -12,27 +12,33 @@ stdin, never in an argument.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import select
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.errors import (
     ActionFailed,
     AuthenticationFailed,
     ConnectionFailed,
+    Interrupted,
     UsageError,
 )
 from adminkit.core.secrets import Secret
-from adminkit.deploy.apt import REBOOT_FLAG, Apt
+from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
     CommandResult,
     Facts,
+    PackageManager,
     PackageOutcome,
     PackageSpec,
     PackageState,
+    Update,
 )
+from adminkit.deploy.dnf import Dnf
 from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
 
 if TYPE_CHECKING:
@@ -43,6 +49,11 @@ if TYPE_CHECKING:
 MAX_OUTPUT = 4 * 1024 * 1024  # bytes kept of a command's stdout (and of its stderr)
 KILL_AFTER = 5  # seconds between the deadline's TERM and KILL on the host
 TIMED_OUT = 124  # `timeout`'s exit when the deadline came
+CANCEL_POLL = 0.5  # seconds between looks at whether the run was cancelled
+PID_MARK = "adminkit-pid:"
+# Says the PID of `timeout` (it leads its own process group) on stderr, then becomes it;
+# the command reads /dev/null: a password line sudo did not read never reaches it.
+WRAP = f'echo "{PID_MARK}$$" >&2; exec "$@" </dev/null'
 
 FACTS = r"""
 . /etc/os-release 2>/dev/null
@@ -55,6 +66,8 @@ echo "free_kb=$(df -Pk / 2>/dev/null | awk 'NR==2 {print $4}')"
 for m in apt-get dnf zypper; do command -v "$m" >/dev/null 2>&1 && { echo "pm=$m"; break; }; done
 """
 MANAGERS = {"apt-get": "apt", "dnf": "dnf", "zypper": "zypper"}
+MANAGER_CLASSES: dict[str, type[PackageManager]] = {"apt": Apt, "dnf": Dnf}
+NO_MANAGER = NO_APT  # a query's exit when the host lacks that manager
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -76,7 +89,7 @@ def open_ssh(host: HostConfig, inventory: InventoryConfig, profile: Profile) -> 
         password = profile.secret(inventory.ssh.sudo_password, "inventory.ssh.sudo_password")
     jump = _jump_target(inventory, inventory.ssh.jump_host) if inventory.ssh.jump_host else None
     return SSHBackend(host, inventory.ssh, deadline=inventory.deadline,
-                      sudo_password=password, jump=jump)
+                      sudo_password=password, jump=jump, refresh=inventory.refresh)
 
 
 def _jump_target(inventory: InventoryConfig, spec: str) -> tuple[str, str, int]:
@@ -97,14 +110,19 @@ class SSHBackend:
 
     def __init__(self, host: HostConfig, ssh: SSHSettings, *, deadline: float = 600.0,
                  sudo_password: Secret | None = None,
-                 jump: tuple[str, str, int] | None = None) -> None:
+                 jump: tuple[str, str, int] | None = None, refresh: str = "when-needed"
+                 ) -> None:
         self.host = host
+        self.refresh = refresh  # the inventory's: "never" keeps the package index as it is
         self.ssh = ssh
         self.deadline = deadline
         self.sudo_password = sudo_password
         self._jump: paramiko.SSHClient | None = None
-        self._manager: Apt | None = None
+        self._manager: PackageManager | None = None
+        self._guessed = False  # apt assumed, not yet confirmed by the host
         self._refreshed = False
+        # set by the run (hosts.backend): whether it was cancelled (Ctrl-C)
+        self.cancelled: Callable[[], bool] = lambda: False
         self.client = self._connect(jump)
 
     # -- connecting ---------------------------------------------------------------------
@@ -149,7 +167,7 @@ class SSHBackend:
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(address, port=port, username=user,
-                           key_filename=str(self.ssh.key_file) if self.ssh.key_file else None,
+                           pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,
                            look_for_keys=False, timeout=self.ssh.timeout,
                            banner_timeout=self.ssh.timeout, auth_timeout=self.ssh.timeout,
@@ -185,24 +203,27 @@ class SSHBackend:
             self._jump.close()
 
     # -- running ------------------------------------------------------------------------
-    def run(self, argv: Sequence[str], *, sudo: bool = False,
-            timeout: float | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+            interruptible: bool = True) -> CommandResult:
+        """`argv` on the host under `timeout` (its own process group), stdin /dev/null.
+        `interruptible`: when the run is cancelled (Ctrl-C) the command's process group
+        is ended on the host; a package write is not (dpkg is left to finish)."""
         seconds = max(1, int(timeout or self.deadline))
-        inner = ["timeout", "-k", str(KILL_AFTER), str(seconds), *argv]
-        stdin = b""
-        if sudo:
-            if self.sudo_password is not None:
-                # sudo reads the password from stdin; the command gets /dev/null, so a
-                # line sudo did not read (NOPASSWD after all) never reaches it
-                inner = ["sudo", "-S", "-p", "", "--", "sh", "-c", 'exec "$@" </dev/null',
-                         "sh", *inner]
-                stdin = (self.sudo_password.reveal() + "\n").encode()
-            else:
-                inner = ["sudo", "-n", "--", *inner]
-        return self._exec(tuple(argv), command_line(inner), stdin, seconds + KILL_AFTER + 10)
+        inner = ["sh", "-c", WRAP, "sh", "timeout", "-k", str(KILL_AFTER), str(seconds), *argv]
+        line, stdin = self._sudo(inner) if sudo else (command_line(inner), b"")
+        return self._exec(tuple(argv), line, stdin, seconds + KILL_AFTER + 10,
+                          sudo=sudo, interruptible=interruptible)
 
-    def _exec(self, argv: tuple[str, ...], line: str, stdin: bytes,
-              wait: float) -> CommandResult:
+    def _sudo(self, argv: list[str]) -> tuple[str, bytes]:
+        """The line and stdin for `argv` as root: sudo never prompts on a terminal; its
+        password (if any) goes to its stdin, never into an argument."""
+        if self.sudo_password is None:
+            return command_line(["sudo", "-n", "--", *argv]), b""
+        return (command_line(["sudo", "-S", "-p", "", "--", *argv]),
+                (self.sudo_password.reveal() + "\n").encode())
+
+    def _exec(self, argv: tuple[str, ...], line: str, stdin: bytes, wait: float, *,
+              sudo: bool, interruptible: bool) -> CommandResult:
         import paramiko
 
         started = time.monotonic()
@@ -216,9 +237,7 @@ class SSHBackend:
         out, err = bytearray(), bytearray()
         try:
             chan.exec_command(line)
-            if stdin:
-                chan.sendall(stdin)
-            chan.shutdown_write()
+            _send(chan, stdin)
             end = started + wait
             while True:
                 left = end - time.monotonic()
@@ -226,7 +245,11 @@ class SSHBackend:
                     raise ConnectionFailed(
                         f"host {self.host.name}: {argv[0]} gave no end within {wait:g} s",
                         hint="the host's `timeout` should have ended it; is it hanging?")
-                select.select([chan], [], [], min(left, 1.0))
+                if interruptible and self.cancelled():
+                    self._kill(_remote_pid(err), sudo=sudo)
+                    raise Interrupted(f"host {self.host.name}: {argv[0]} was ended there: "
+                                      "the run was interrupted")
+                select.select([chan], [], [], min(left, CANCEL_POLL))
                 while chan.recv_ready():
                     _keep(out, chan.recv(65536))
                 while chan.recv_stderr_ready():
@@ -234,13 +257,17 @@ class SSHBackend:
                 if chan.exit_status_ready() and not chan.recv_ready() \
                         and not chan.recv_stderr_ready():
                     break
+                if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+                    raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: the channel "
+                                           "closed without an exit status")
             code = chan.recv_exit_status()
         except (paramiko.SSHException, OSError) as exc:
             raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: {exc}") from None
         finally:
             chan.close()
         result = CommandResult(argv, code, out.decode(errors="replace"),
-                               err.decode(errors="replace"), time.monotonic() - started)
+                               _without_pid(err.decode(errors="replace")),
+                               time.monotonic() - started)
         if code == TIMED_OUT:
             raise ActionFailed(f"host {self.host.name}: {argv[0]} was ended at its deadline "
                                f"({wait - KILL_AFTER - 10:g} s)",
@@ -251,9 +278,28 @@ class SSHBackend:
                                     "inventory.ssh.sudo_password")
         return result
 
-    def _must(self, argv: Sequence[str], *, sudo: bool = False,
-              timeout: float | None = None) -> CommandResult:
-        result = self.run(argv, sudo=sudo, timeout=timeout)
+    def _kill(self, pid: int | None, *, sudo: bool) -> None:
+        """End the process group `timeout` leads on the host (best effort: the deadline
+        still ends it if this cannot)."""
+        if pid is None:
+            return
+        argv = ["kill", "-TERM", "--", f"-{pid}"]
+        line, stdin = self._sudo(argv) if sudo else (command_line(argv), b"")
+        with contextlib.suppress(Exception):
+            transport = self.client.get_transport()
+            assert transport is not None
+            chan = transport.open_session(timeout=self.ssh.timeout)
+            try:
+                chan.exec_command(line)
+                _send(chan, stdin)
+                chan.settimeout(self.ssh.timeout)
+                chan.recv_exit_status()
+            finally:
+                chan.close()
+
+    def _must(self, argv: Sequence[str], *, sudo: bool = False, timeout: float | None = None,
+              interruptible: bool = True) -> CommandResult:
+        result = self.run(argv, sudo=sudo, timeout=timeout, interruptible=interruptible)
         if not result.ok:
             raise ActionFailed(f"host {self.host.name}: {argv[0]} {_verb(argv)} exited "
                                f"{result.exit}: {result.tail()}")
@@ -272,75 +318,132 @@ class SSHBackend:
                      reboot_pending=values.get("reboot") == "1",
                      free_disk_bytes=int(free) * 1024 if free.isdigit() else None)
 
-    def manager(self) -> Apt:
-        """The host's package manager: the inventory's `package_manager` variable, else
-        the first of apt-get, dnf, zypper found on the host."""
-        if self._manager is not None:
-            return self._manager
-        name = str(self.host.vars.get("package_manager", ""))
-        if not name:
+    def manager(self) -> PackageManager:
+        """The host's package manager: the inventory's `package_manager` variable (apt,
+        dnf), else apt until the host shows it has none (the first query says so in
+        the same round trip), then whichever of apt-get, dnf, zypper it has."""
+        if self._manager is None:
+            name = str(self.host.vars.get("package_manager", ""))
+            self._guessed = not name
+            self._manager = self._named(name or "apt")
+        return self._manager
+
+    def check(self, spec: PackageSpec) -> None:
+        """The host's manager's grammar (known for sure once a query has run)."""
+        self.manager().check(spec)
+
+    def _named(self, name: str) -> PackageManager:
+        if name in MANAGER_CLASSES:
+            return MANAGER_CLASSES[name]()
+        raise ActionFailed(f"host {self.host.name}: package manager {name or 'not found'}: "
+                           f"over SSH only {' and '.join(MANAGER_CLASSES)} are supported so far")
+
+    def _detected(self) -> PackageManager:
+        """Ask the host which manager it has (one round trip), once."""
+        if self._guessed:
             found = self._must(["sh", "-c", "for m in apt-get dnf zypper; do command -v "
                                 "\"$m\" >/dev/null 2>&1 && { echo \"$m\"; exit 0; }; done"])
-            name = MANAGERS.get(found.stdout.strip(), "")
-        if name != "apt":
-            raise ActionFailed(f"host {self.host.name}: package manager "
-                               f"{name or 'not found'}: only apt is supported over SSH so far")
-        self._manager = Apt()
-        return self._manager
+            self._manager = self._named(MANAGERS.get(found.stdout.strip(), ""))
+            self._guessed = False
+        return self.manager()
+
+    def _query(self, names: Sequence[str], *, candidates: bool = True
+               ) -> tuple[dict[str, PackageState], bool]:
+        """The packages' states and whether a reboot is pending, in one round trip. As
+        root where sudo is allowed: apt-cache then keeps the cache it builds for the
+        install that follows (as a user it builds one in memory, and apt-get again);
+        dnf's cache and (on Debian) rpm's database are root's."""
+        manager = self.manager()
+        result = self.run(manager.query(names, candidates=candidates),
+                          sudo=self.ssh.sudo and (candidates or manager.query_as_root))
+        if result.exit == NO_MANAGER and self._guessed:
+            self._detected()
+            return self._query(names, candidates=candidates)
+        if result.exit == NO_MANAGER:
+            raise ActionFailed(f"host {self.host.name}: no {manager.name} on this host")
+        if not result.ok:
+            raise ActionFailed(f"host {self.host.name}: reading the package state exited "
+                               f"{result.exit}: {result.tail()}")
+        for name in names:  # the host's own grammar, now that its manager is known
+            manager.check(PackageSpec(name))
+        return (manager.parse_query(result.stdout, names),
+                manager.reboot_required(result.stdout))
 
     # -- packages -----------------------------------------------------------------------
     def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
                        ) -> dict[str, PackageState]:
-        apt = self.manager()
-        for name in names:
-            apt.check(PackageSpec(name))
+        if self._manager is not None and not self._guessed:
+            for name in names:
+                self._manager.check(PackageSpec(name))
         if refresh == "always":
             self._refresh()
-        states = apt.parse_query(self._must(apt.query(names)).stdout, names)
+        states, _ = self._query(names)
         if refresh == "when-needed" and not self._refreshed and \
                 any(s.candidate is None for s in states.values()):
             self._refresh()
-            states = apt.parse_query(self._must(apt.query(names)).stdout, names)
+            states, _ = self._query(names)
         return states
 
     def _refresh(self) -> None:
         if not self._refreshed:
-            self._must(self.manager().refresh(), sudo=True)
+            self._must(self._detected().refresh(), sudo=True)
             self._refreshed = True
 
     def installed(self) -> dict[str, str]:
-        apt = self.manager()
-        return apt.parse_installed(self._must(apt.list_installed()).stdout)
+        manager = self._detected()
+        listing = self._must(manager.list_installed(),
+                             sudo=self.ssh.sudo and manager.query_as_root)
+        return manager.parse_installed(listing.stdout)
 
-    def outdated(self, *, refresh: bool = True) -> dict[str, tuple[str, str]]:
-        apt = self.manager()
-        if refresh:
+    def outdated(self, *, security_only: bool = False) -> dict[str, Update]:
+        manager = self._detected()
+        if self.refresh != "never":
             self._refresh()
-        return apt.parse_outdated(self._must(apt.outdated()).stdout)
+        found = manager.parse_outdated(self._must(
+            manager.outdated(), sudo=self.ssh.sudo and manager.query_as_root).stdout)
+        return {n: u for n, u in found.items() if u.security or not security_only}
 
     def install(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
-        return self._write(self.manager().install(specs), specs)
+        return self._write(self._detected().install(specs), specs)
 
     def upgrade(self, specs: Sequence[PackageSpec]) -> PackageOutcome:
-        return self._write(self.manager().upgrade(specs), specs)
+        return self._write(self._detected().upgrade(specs), specs)
 
     def remove(self, names: Sequence[str], *, purge: bool = False) -> PackageOutcome:
         specs = [PackageSpec(n) for n in names]
-        return self._write(self.manager().remove(names, purge=purge), specs)
+        return self._write(self._detected().remove(names, purge=purge), specs)
 
     def _write(self, argv: list[str], specs: Sequence[PackageSpec]) -> PackageOutcome:
-        apt = self.manager()
+        manager = self.manager()
         for spec in specs:
-            apt.check(spec)
-        self._must(argv, sudo=True)
-        flag = self.run(["test", "-e", REBOOT_FLAG])
-        return PackageOutcome(reboot_required=flag.ok)
+            manager.check(spec)
+        self._must(argv, sudo=True, interruptible=False)
+        states, reboot = self._query([s.name for s in specs], candidates=False)
+        return PackageOutcome(states=states, reboot_required=reboot)
+
+
+@functools.lru_cache(maxsize=8)
+def _key(path: str) -> paramiko.PKey:
+    """The private key, read once per process (a fleet run logs in to every host with it)."""
+    import paramiko
+
+    try:
+        return paramiko.PKey.from_path(path)
+    except (OSError, paramiko.SSHException) as exc:
+        raise UsageError(f"inventory.ssh.key_file {path}: {exc}",
+                         hint="a private key file without a passphrase, or use the agent"
+                         ) from None
+
+
+SUDO_REFUSALS = ("password is required", "terminal is required", "incorrect password",
+                 "no password was provided", "not in the sudoers", "is not allowed to execute")
 
 
 def sudo_refused(result: CommandResult) -> bool:
-    return result.exit == 1 and "sudo:" in result.stderr and (
-        "password is required" in result.stderr or "terminal is required" in result.stderr
-        or "incorrect password" in result.stderr or "not in the sudoers" in result.stderr)
+    """sudo said no (exit 1, its own words on stderr), not the command it would run."""
+    return result.exit == 1 and any(
+        line.startswith("sudo:") and any(r in line for r in SUDO_REFUSALS)
+        for line in result.stderr.splitlines())
 
 
 def _verb(argv: Sequence[str]) -> str:
@@ -349,6 +452,32 @@ def _verb(argv: Sequence[str]) -> str:
         if word in ("install", "remove", "purge", "update", "dist-upgrade"):
             return word
     return ""
+
+
+def _send(chan: Any, data: bytes) -> None:
+    """Write the command's stdin and end it. A command that ended first (sudo needed no
+    password after all, and the command was quick) has closed the channel: not an error,
+    its exit status says how it went."""
+    import paramiko
+
+    try:
+        if data:
+            chan.sendall(data)
+        chan.shutdown_write()
+    except (OSError, paramiko.SSHException):
+        if not chan.exit_status_ready() and not chan.closed:
+            raise
+
+
+def _remote_pid(err: bytearray) -> int | None:
+    first = bytes(err[:64]).split(b"\n", 1)[0].decode(errors="replace")
+    value = first[len(PID_MARK):] if first.startswith(PID_MARK) else ""
+    return int(value) if value.isdigit() else None
+
+
+def _without_pid(text: str) -> str:
+    """stderr without the wrapper's first line."""
+    return text.split("\n", 1)[1] if text.startswith(PID_MARK) else text
 
 
 def _number(text: str) -> bool:

@@ -46,7 +46,8 @@ class JournalHook:
 
     def actions_finished(self, run: Run, done: list[tuple[int, Result]]) -> None:
         """Several results in one transaction (a bulk run's unit of rows). A failure's
-        detail names its error class: a resume tells an unknown outcome from a refusal."""
+        detail names its error class: a resume tells an unknown outcome from a refusal.
+        Every text comes from `Result.public()`, scrubbed once."""
         rows = []
         for index, result in done:
             public = result.public(keep=len(done) == 1)  # a bulk unit: read once
@@ -55,9 +56,10 @@ class JournalHook:
                 detail = {**(detail or {}), "error_type": result.error_type}
             note = self.notes.for_action(run, index, result) if self.notes else None
             rows.append((note, {"kind": "action", "idx": index, "action": result.action,
-                                "target": result.target, "status": result.status.value,
-                                "summary": result.summary, "diff": public["changes"] or None,
-                                "error": result.error, "detail": detail,
+                                "target": public["target"], "status": result.status.value,
+                                "summary": public["summary"],
+                                "diff": public["changes"] or None,
+                                "error": public["error"], "detail": detail,
                                 **self._common(run)}))
         self.journal.append_many(rows, scrubbed=True)
 

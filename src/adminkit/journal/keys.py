@@ -66,7 +66,7 @@ def load_key(*, create: bool) -> JournalKey | None:
 
 def _create_file(path: Path) -> None:
     """Write a new random key, 0600, atomically: two first users never get two keys."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    paths.private_dir(path.parent)  # 0700, like every folder adminkit makes for its state
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

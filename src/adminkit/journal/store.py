@@ -202,7 +202,11 @@ class Journal:
         self.path = path
         paths.private_dir(path.parent)
         # Create it private first: SQLite gives the -wal and -shm files the database's mode.
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Only if it is missing: closing any descriptor of a file drops every POSIX lock
+        # this process holds on it, so reopening a journal another Journal of this
+        # process has open would let a third process take the WAL from under it.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         for own in (path, self.head_path, *(path.with_name(path.name + s) for s in WAL)):
             paths.tighten(own, 0o600, "the journal file")
         self.lock = threading.Lock()
@@ -303,7 +307,8 @@ class Journal:
     def append_many(self, rows: Sequence[tuple[dict[str, Any] | None, dict[str, Any]]], *,
                     scrubbed: bool = False) -> list[int]:
         """Several (note, fields) rows, in order, in one transaction; their seqs.
-        `scrubbed`: their diff and detail went through redact already (Result.public)."""
+        `scrubbed`: their texts, diff and detail went through redact already
+        (Result.public)."""
         prepared = [(note, self._row(fields, scrubbed)) for note, fields in rows]
         seqs: list[int] = []
         ends: list[tuple[int, str, str]] = []
@@ -382,7 +387,8 @@ class Journal:
         row["idx"] = fields.get("idx")
         for key in ("summary", "error", "target", "diff", "detail"):
             if isinstance(row[key], str):
-                row[key] = redact(row[key])
+                if not scrubbed:  # Result.public() scrubbed it
+                    row[key] = redact(row[key])
             elif row[key] is None:
                 continue
             elif scrubbed:  # Result.public(): every string already scrubbed
@@ -411,10 +417,13 @@ class Journal:
         return [dict(r) for r in self.db.execute(sql + " ORDER BY id", args)]
 
     def claim_due(self, now: datetime, lease_seconds: float = 120,
-                  run_id: str | None = None, *, backoff: bool = True) -> list[dict[str, Any]]:
+                  run_id: str | None = None, *, backoff: bool = True, after: int = 0,
+                  limit: int | None = None) -> list[dict[str, Any]]:
         """Pending notes whose time has come (of one run, if given), leased to this
         process so no other posts them. `backoff` off: every pending note, due or not
-        (an operator who knows the system is back); another process's lease still holds."""
+        (an operator who knows the system is back); another process's lease still holds.
+        `after`, `limit`: only notes with a higher id, and at most this many (a flush
+        claims one at a time, so no lease runs out while earlier notes are delivered)."""
         stamp = now.isoformat(timespec="microseconds")
         until = (now + timedelta(seconds=lease_seconds)).isoformat(timespec="microseconds")
         due = "AND next_attempt <= ? " if backoff else ""
@@ -425,8 +434,8 @@ class Journal:
             try:
                 rows = [dict(r) for r in self.db.execute(
                     f"SELECT * FROM outbox WHERE status = 'pending' {due}"  # noqa: S608
-                    f"AND (lease_until IS NULL OR lease_until < ?) {only_run}ORDER BY id",
-                    args)]
+                    f"AND (lease_until IS NULL OR lease_until < ?) {only_run}AND id > ? "
+                    "ORDER BY id LIMIT ?", [*args, after, -1 if limit is None else limit])]
                 self.db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?",
                                     [(until, r["id"]) for r in rows])
                 self.db.execute("COMMIT")

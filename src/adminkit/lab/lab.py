@@ -228,10 +228,11 @@ def _pip_install(requirements: Sequence[str], log: Path) -> None:
 
 
 def _merge(profile: dict[str, Any], section: str, value: Any) -> None:
+    """Copies: the same server's value goes into several profiles, each merged further."""
     if isinstance(value, list):
-        profile.setdefault(section, []).extend(value)
+        profile.setdefault(section, []).extend(copy.deepcopy(value))
     elif isinstance(value, dict) and isinstance(profile.get(section), dict):
         for key, item in value.items():  # two servers' hosts: one inventory with both
             _merge(profile[section], key, item)
     else:
-        profile[section] = value
+        profile[section] = copy.deepcopy(value)

@@ -103,17 +103,19 @@ class SshFleet(base.LabServer):
     """The `lab` profile's inventory: hosts h1..hN reached as `akops` with sudo."""
 
     name: ClassVar[str] = "ssh"
-    apt_packages: ClassVar[tuple[str, ...]] = ("openssh-server", "sudo", "apt-utils", "dpkg-dev")
+    apt_packages: ClassVar[tuple[str, ...]] = ("openssh-server", "sudo", "apt-utils", "dpkg-dev",
+                                               "dnf", "rpm", "createrepo-c")  # dnf hosts
     python_needs: ClassVar[dict[str, str]] = {"paramiko": "paramiko>=3.4"}
     ready_timeout: ClassVar[float] = 60.0
 
-    def __init__(self, lab_dir: Path, hosts: int | None = None) -> None:
+    def __init__(self, lab_dir: Path, hosts: int | None = None, subnet: str = "127.0.1") -> None:
         super().__init__(lab_dir)
+        self.subnet = subnet  # another /24 of 127/8 for a second fleet (the deploy bench's)
         count = _hosts_from_env() if hosts is None else hosts
         if not 1 <= count <= MAX_HOSTS:
             raise UsageError(f"an SSH fleet has 1 to {MAX_HOSTS} hosts, not {count}",
                              hint=f"check {HOSTS_ENV}")
-        self.fleet = [Host(f"h{n}", f"127.0.1.{n}", self.dir / "hosts" / f"h{n}")
+        self.fleet = [Host(f"h{n}", f"{subnet}.{n}", self.dir / "hosts" / f"h{n}")
                       for n in range(1, count + 1)]
         # Names this lab folder's overlays, so stop() can tell our namespaces from others'.
         digest = hashlib.sha256(str(self.dir.absolute()).encode()).hexdigest()
@@ -190,7 +192,7 @@ class SshFleet(base.LabServer):
             pub = hdir / "ssh_host_ed25519_key.pub"
             if pub.exists():
                 keytype, blob = pub.read_text().split()[:2]
-                lines.append(f"127.0.1.{hdir.name[1:]} {keytype} {blob}\n")
+                lines.append(f"{self.subnet}.{hdir.name[1:]} {keytype} {blob}\n")
         tmp = self.known_hosts.with_suffix(".tmp")
         tmp.write_text("".join(lines))
         tmp.replace(self.known_hosts)

@@ -2,11 +2,13 @@
 HTTPS with a CA of its own (`$LAB/winrm/tls/ca.pem`).
 
 One process serves every host, one listener per address: print servers (`winps1`,
-`winps2`) and hosts of the deploy inventory (`win1`…`win3`). They log in
+`winps2`) and hosts of the deploy inventory (`win1`…`win3`, with winget and the MSI
+applications `contoso-agent` and `contoso-reporter`: lab/winmodels/windows_host.py). They log in
 `LAB\\lab-admin` (NTLM or Basic) with a password the lab makes (`$LAB/winrm/password`,
 0600; the users file beside it is what the fake and its NTLM acceptor read). `lab up`
-adds the print servers to the `lab` profile. Each host's state lives in the process and
-is new at every start; tests drive it over `/_fake/control` (see `WinRMLab.control`).
+adds the print servers and the Windows hosts to the `lab` profile. Each host's state
+lives in the process and is new at every start; tests drive it over `/_fake/control`
+(see `WinRMLab.control`).
 """
 
 from __future__ import annotations
@@ -108,11 +110,25 @@ class WinRMLab(LabServer):
             self.control(name, {"reset": True})
 
     def profile(self) -> dict[str, Any]:
-        login = {"port": PORT, "user": f"{DOMAIN}\\{USER}",
+        from adminkit.lab.winmodels.windows_host import SHARE, WEB
+
+        login = {"user": f"{DOMAIN}\\{USER}",
                  "password": f"file:{self.password_file.absolute()}",
                  "ca_file": str(self.ca_file.absolute())}
-        return {"print_servers": [{"name": name, "kind": "windows", "host": address, **login}
-                                  for name, address in PRINT_SERVERS.items()]}
+        msi = {"contoso-agent": {"display_name": "Contoso Agent", "versions": {
+                   "1.2.0": SHARE + "agent-1.2.0.msi", "1.3.0": SHARE + "agent-1.3.0.msi"}},
+               "contoso-reporter": {"display_name": "Contoso Reporter", "versions": {
+                   "5.0": WEB + "reporter-5.0.msi"}}}
+        return {
+            "print_servers": [{"name": name, "kind": "windows", "host": address,
+                               "port": PORT, **login}
+                              for name, address in PRINT_SERVERS.items()],
+            "inventory": {
+                "winrm": {**login, "port": PORT, "msi": msi},
+                "hosts": [{"name": name, "address": address, "transport": "winrm",
+                           "groups": ["windows", "lab"]} for name, address in HOSTS.items()],
+            },
+        }
 
     # -- for tests --------------------------------------------------------------------
     def control(self, host: str, request: dict[str, Any] | None = None) -> Any:

@@ -10,10 +10,11 @@ script would (see `winmodels/`, where domains add their models without touching 
 
 `python -m adminkit.lab.winrm_fake --listen NAME=ADDR ... --port 5986 --cert PEM
 --key PEM --users FILE` serves one host per address (users: lines `DOMAIN:user:password`,
-read from a file so no password is in argv). Basic and NTLM (pyspnego as the acceptor;
-NTLM over HTTPS, so no message encryption) log in. Tests run it in-process (`FakeServer`),
-inject faults (`FakeHost.inject`) and read what was sent (`FakeHost.calls`). A running
-one is driven over HTTP too: `GET /_fake/state`, `POST /_fake/control` (Basic auth).
+read from a file so no password is in argv). Basic and NTLM (pyspnego as the acceptor)
+log in; over plain HTTP, NTLM's message encryption ([MS-WSMV] 2.2.9.1.1) is spoken
+too. Tests run it in-process (`FakeServer`), inject faults (`FakeHost.inject`) and read
+what was sent (`FakeHost.calls`). A running one is driven over HTTP too:
+`GET /_fake/state`, `POST /_fake/control` (Basic auth).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pkgutil
 import re
 import signal
 import ssl
+import struct
 import threading
 import time
 import uuid
@@ -61,6 +63,9 @@ ACTIONS = {
     f"{SHELL}/Receive": "receive", f"{SHELL}/Signal": "signal", f"{TRANSFER}/Delete": "delete",
 }
 FAULT_ACTION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
+BOUNDARY = b"--Encrypted Boundary"
+ENCRYPTED_TYPE = ('multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";'
+                  'boundary="Encrypted Boundary"')
 
 
 # -- faults: what Windows answers ------------------------------------------------------
@@ -203,6 +208,7 @@ class FakeHost:
         self.deleted: list[str] = []
         self.calls: list[Call] = []
         self.requests: list[str] = []  # actions in order ("create", "command", …)
+        self.sealed = 0  # requests that came NTLM-sealed (http with message encryption)
         self.models: dict[str, Any] = {}
         self.faults: dict[str, int] = {}  # kind -> times left (-1: until cleared)
         self.stopping = threading.Event()
@@ -220,7 +226,7 @@ class FakeHost:
 
     # -- faults -------------------------------------------------------------------------
     KINDS = ("unauthorized", "forbidden", "service_stopped", "access_denied", "timeout",
-             "hang", "silent", "shell_lost", "garbage")
+             "hang", "silent", "shell_lost", "garbage", "junk")
 
     def inject(self, kind: str, times: int = -1) -> None:
         """Make the next `times` matching requests fail (-1: until `clear`):
@@ -228,7 +234,7 @@ class FakeHost:
         http.sys), access_denied (Create fault, code 5), timeout (a Receive answers
         OperationTimeout), hang (commands never finish), silent (no HTTP answer at all),
         shell_lost (the host forgets its shells: the next Command finds none),
-        garbage (a 200 answer that is not SOAP)."""
+        garbage (a 200 answer that is XML but not SOAP), junk (a 200 answer, not XML)."""
         if kind not in self.KINDS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(self.KINDS)}")
         with self.lock:
@@ -667,14 +673,54 @@ class _Handler(BaseHTTPRequestHandler):
         if user is None or host._take("unauthorized"):
             self._unauthorized()
             return
+        sealed = self.headers.get("Content-Type", "").startswith("multipart/encrypted")
+        if sealed:
+            try:
+                body = self._unseal(body)
+            except (ValueError, IndexError, struct.error) as exc:
+                self._reply(400, str(exc).encode(), "text/plain")
+                return
+            with host.lock:
+                host.sealed += 1
+        elif not body:  # pywinrm's empty POST that ends the NTLM handshake before sealing
+            self._reply(200, b"", "text/plain")
+            return
         if host._take("forbidden"):
             self._reply(403, b"", "text/html")
             return
         if host._take("garbage"):
             self._reply(200, b"<html>not SOAP</html>", "text/html")
             return
+        if host._take("junk"):
+            self._reply(200, b"\x00\xffnot XML at all", "application/octet-stream")
+            return
         status, answer = host.handle(body, user)
+        if sealed:  # [MS-WSMV] 2.2.9.1.1: the answer goes back sealed the same way
+            self._reply(status, self._seal(answer), ENCRYPTED_TYPE)
+            return
         self._reply(status, answer)
+
+    def _unseal(self, body: bytes) -> bytes:
+        """A multipart/encrypted body: its part with the NTLM-sealed envelope, opened."""
+        if self._ntlm_ctx is None or not self._ntlm_ctx.complete:
+            raise ValueError("a sealed message on a connection without an NTLM login")
+        parts = [p for p in body.split(BOUNDARY + b"\r\n") if p]
+        length = int(parts[0].split(b"Length=")[1].strip())
+        payload = parts[1].replace(b"\tContent-Type: application/octet-stream\r\n", b"", 1)
+        payload = payload.removesuffix(BOUNDARY + b"--\r\n")
+        (size,) = struct.unpack("<I", payload[:4])
+        plain: bytes = self._ntlm_ctx.unwrap(payload[4:4 + size] + payload[4 + size:]).data
+        if len(plain) != length:
+            raise ValueError("the sealed envelope's length does not match its header")
+        return plain
+
+    def _seal(self, xml: bytes) -> bytes:
+        wrapped: bytes = self._ntlm_ctx.wrap(xml, encrypt=True).data
+        return (BOUNDARY + b"\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n"
+                b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length="
+                + str(len(xml)).encode() + b"\r\n" + BOUNDARY
+                + b"\r\n\tContent-Type: application/octet-stream\r\n"
+                + struct.pack("<I", 16) + wrapped[:16] + wrapped[16:] + BOUNDARY + b"--\r\n")
 
 
 class FakeServer(ThreadingHTTPServer):

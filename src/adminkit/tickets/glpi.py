@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
+from adminkit.core.secrets import Secret
 from adminkit.tickets.base import Rejected, Ticket, TicketNotFound, TicketRef
 from adminkit.tickets.http import basic_auth, check, client, json_of, send
 from adminkit.tickets.settings import ticket_settings
@@ -134,6 +135,7 @@ class Glpi:
         token = data.get("session_token") if isinstance(data, dict) else None
         if not token:
             raise ConnectionFailed(f"{what}: no session_token in GLPI's answer")
+        Secret(str(token))  # known to `redact`: a session token is a credential too
         self._session = str(token)
         return self._session
 
@@ -159,6 +161,7 @@ class Glpi:
     def _check(self, r: httpx.Response, what: str) -> None:
         """GLPI's answer to adminkit's errors: rights missing on a ticket is 'not found'."""
         if r.status_code < 400:
+            check(r, what)  # a redirect is refused there; a success passes
             return
         code, message = glpi_error(r)
         if code == "ERROR_RIGHT_MISSING":

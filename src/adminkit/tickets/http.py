@@ -12,6 +12,8 @@ from adminkit.tickets.settings import TicketsConfig
 if TYPE_CHECKING:
     import httpx
 
+RETRY_AFTER_MAX = 3600.0  # an hour: longer asks are retried hourly, within the note's limits
+
 
 def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> httpx.Client:
     import httpx
@@ -21,9 +23,12 @@ def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> htt
     check_url(profile, cfg)
     import ssl
 
+    from adminkit.tickets.bounded import ask_bounded, bound
+
     context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
     return httpx.Client(base_url=cfg.url.rstrip("/"), headers=headers, timeout=15,
-                        verify=context)
+                        verify=context, event_hooks={"request": [ask_bounded],
+                                                     "response": [bound]})
 
 
 def check_url(profile: Profile, cfg: TicketsConfig) -> None:
@@ -46,34 +51,53 @@ def basic_auth(profile: Profile, cfg: TicketsConfig, label: str) -> str:
     """The `Authorization` value for HTTP Basic with the profile's user and password."""
     import base64
 
+    from adminkit.core.secrets import Secret
+
     assert cfg.user and cfg.password
     raw = f"{cfg.user}:{profile.secret(cfg.password, label).reveal()}"
-    return "Basic " + base64.b64encode(raw.encode()).decode()
+    encoded = base64.b64encode(raw.encode()).decode()
+    Secret(encoded)  # known to `redact`: an error page that echoes the header is scrubbed
+    return "Basic " + encoded
 
 
 def retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (a number or an HTTP date), or None when absent or
+    unreadable. Whatever the server sends ("inf", "1e300", a date without a zone, a
+    year), the answer is a finite number of seconds no longer than `RETRY_AFTER_MAX`:
+    the outbox's own limits decide when to give up, not the server."""
+    import math
+
     value = response.headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         from email.utils import parsedate_to_datetime
 
         try:
             moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         from datetime import UTC, datetime
 
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+        if moment.tzinfo is None:  # "-0000": a time in UTC whose zone is not known
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
 def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (404,)) -> None:
     """Raise the adminkit error for a failed response; return quietly on success."""
     code = response.status_code
-    if code < 400:
+    if code < 300:
         return
+    if code < 400:
+        raise Rejected(f"{what}: the ticket system redirected to {_where(response)} "
+                       f"(HTTP {code}); adminkit does not follow redirects with the "
+                       "credentials", hint="set tickets.url to the address the API answers at")
     if code == 401:
         raise AuthenticationFailed(f"{what}: the ticket system refused the credentials (401)")
     if code in missing:
@@ -81,6 +105,21 @@ def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (40
     if code == 429 or code >= 500:
         raise RetryLater(f"{what}: HTTP {code}", retry_after=retry_after(response))
     raise Rejected(f"{what}: HTTP {code}: {response.text[:200]}")
+
+
+def _where(response: httpx.Response) -> str:
+    """A redirect's target, for a message: scheme, host and path; no user, no query."""
+    from urllib.parse import urlsplit
+
+    from adminkit.core.secrets import redact
+
+    target = urlsplit(response.headers.get("Location", ""))
+    if not target.netloc and not target.path:
+        return "nowhere (no Location)"
+    host = target.hostname or "this server"
+    port = f":{target.port}" if target.port else ""
+    return redact(f"{target.scheme + '://' if target.scheme else ''}{host}{port}"
+                  f"{target.path[:80]}")
 
 
 def check_login(response: httpx.Response, what: str, *, hint: str | None = None) -> None:
@@ -112,10 +151,22 @@ def json_of(response: httpx.Response, what: str, text: str | None = None) -> Any
 
     try:
         return json.loads(response.content if text is None else text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         kind = response.headers.get("Content-Type", "no type")
         raise ConnectionFailed(f"{what}: the answer was not JSON (HTTP {response.status_code}, "
                                f"{kind}): {first_line(response)}") from None
+
+
+def error_json(response: httpx.Response) -> dict[str, Any]:
+    """An error answer's JSON object, to read the vendor's reason from; `{}` for
+    anything else (HTML, a list, a string, JSON nested too deep to parse)."""
+    import json
+
+    try:
+        data = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Generator
-from typing import TYPE_CHECKING
 
 import httpx
 
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed
-
-if TYPE_CHECKING:
-    from adminkit.core.secrets import Secret
+from adminkit.core.secrets import Secret
 
 EARLY = 60.0  # renew this many seconds before the token says it expires
 
@@ -56,9 +53,10 @@ class ClientCredentials(httpx.Auth):
         try:
             data = response.json()
             token, lifetime = str(data["access_token"]), float(data.get("expires_in", 1800))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             raise ConnectionFailed(f"{what}: no access_token in the token endpoint's answer") \
                 from None
+        Secret(token)  # known to `redact`, like the client secret
         self.token = token
         self.expires = time.monotonic() + max(0.0, lifetime - EARLY)
         self.fetched += 1

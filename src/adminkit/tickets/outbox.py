@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ BACKOFF_FIRST = 5.0
 BACKOFF_MAX = 3600.0
 Opener = Callable[[str | None, str], TicketSystem]  # (profile name, system kind) -> backend
 PERMANENT = (TicketNotFound, Rejected, AuthenticationFailed, UsageError)
+NOT_REACHED = "not reached yet"  # the last error of a note no attempt has reached
 
 
 @dataclass(frozen=True)
@@ -80,24 +82,38 @@ class FlushReport:
 
 def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None,
           run_id: str | None = None, close: bool = True, backoff: bool = True,
-          limits: LimitsOf | None = None) -> FlushReport:
+          limits: LimitsOf | None = None, cancel: threading.Event | None = None) -> FlushReport:
     """Deliver due notes (of one run, if given) until done or `deadline` seconds passed,
     and say what is left and when it is due. `backoff` off: deliver every pending note
     now. `close`: close the systems opened for it (not when they are lent by a run).
-    `limits`: each note's profile's retry limits (default `Limits()`)."""
+    `limits`: each note's profile's retry limits (default `Limits()`). `cancel` set: stop
+    after the note in hand, as when the deadline has passed."""
     started = time.monotonic()
     report = FlushReport()
     systems: dict[tuple[str | None, str], TicketSystem] = {}
     limits_of = limits or (lambda _profile: Limits())
     tried: set[int] = set()
     try:
-        for note in journal.claim_due(datetime.now(UTC), run_id=run_id, backoff=backoff):
-            tried.add(int(note["id"]))
-            if deadline is not None and time.monotonic() - started > deadline:
-                journal.note_retry(note["id"], note["last_error"] or "not reached yet",
+        while True:
+            # One note claimed at a time: a lease taken on all due notes at once would
+            # run out on the last ones while a slow system takes the first, and another
+            # flush would then post them too.
+            late = (deadline is not None and time.monotonic() - started > deadline) or \
+                (cancel is not None and cancel.is_set())
+            claimed = journal.claim_due(datetime.now(UTC), run_id=run_id, backoff=backoff,
+                                        after=max(tried, default=0),
+                                        limit=None if late else 1)
+            if not claimed:
+                break
+            for note in claimed if late else ():
+                tried.add(int(note["id"]))
+                journal.note_retry(note["id"], note["last_error"] or NOT_REACHED,
                                    datetime.now(UTC), attempted=False)
                 report.not_reached += 1
-                continue
+            if late:
+                break
+            [note] = claimed
+            tried.add(int(note["id"]))
             _deliver_one(journal, note, systems, open_system, report, limits_of)
     finally:
         for system in systems.values() if close else ():
@@ -136,8 +152,11 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
             systems[key] = open_system(*key)
         system = systems[key]
         # Only an earlier attempt (failed, or cut off while it held the lease) can have
-        # posted this note already; a first attempt needs no look at the ticket.
-        tried = attempts > 0 or note["lease_until"] is not None
+        # posted this note already; a first attempt needs no look at the ticket. A note
+        # retried by hand (`flush --retry-failed`) starts again at 0 attempts, but its
+        # last error says it was tried: its answer may have been lost after the post.
+        tried = (attempts > 0 or note["lease_until"] is not None
+                 or note["last_error"] not in (None, NOT_REACHED))
         found = system.find_note(ticket, body.split(" ", 1)[0]) if tried else None
         if found and note["internal"] and getattr(found, "internal", None) is False:
             raise NotePublished(f"{ticket}: the copy an earlier attempt posted is public",
@@ -215,8 +234,6 @@ class Pump:
     def __init__(self, journal: Journal, system: TicketSystem, run_id: str, *, limit: float,
                  interval: float = 0.2, background: bool = True,
                  limits: Limits | None = None) -> None:
-        import threading
-
         self.journal, self.system, self.run_id, self.limit = journal, system, run_id, limit
         self.limits = limits or Limits()
         self.interval = interval
@@ -233,14 +250,15 @@ class Pump:
         """Every note of this run goes to the one system the run was given."""
         return self.system
 
-    def _flush(self, deadline: float | None = None) -> FlushReport:
+    def _flush(self, deadline: float | None = None,
+               cancel: threading.Event | None = None) -> FlushReport:
         return flush(self.journal, self.open_system, deadline=deadline, run_id=self.run_id,
-                     close=False, limits=lambda _profile: self.limits)
+                     close=False, limits=lambda _profile: self.limits, cancel=cancel)
 
     def _loop(self) -> None:
         while not self.stop.is_set():
-            try:
-                self._add(self._flush())
+            try:  # once the run ends, finish() takes over, within its time budget
+                self._add(self._flush(cancel=self.stop))
             except Exception:  # the journal busy, say: try again next round
                 log.debug("background note delivery", exc_info=True)
             self.stop.wait(self.interval)

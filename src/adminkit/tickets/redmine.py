@@ -39,6 +39,7 @@ from adminkit.tickets.http import (
     check,
     check_login,
     client,
+    error_json,
     first_line,
     json_body,
     json_of,
@@ -60,11 +61,7 @@ PUBLIC_HINT = ("give the account's role 'Set notes as private' (Administration >
 
 def _errors(response: httpx.Response) -> str:
     """Redmine's validation errors (`{"errors": [...]}` with 422), joined for a message."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = error_json(response).get("errors")
     return "; ".join(str(e) for e in errors)[:300] if isinstance(errors, list) else ""
 
 

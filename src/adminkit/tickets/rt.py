@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,11 @@ from adminkit.tickets.settings import ticket_settings
 
 PAGE = 100  # REST2's largest page
 MAX_PAGES = 1000
+
+
+def _quoted(text: str) -> str:
+    """A value inside '…' of TicketSQL."""
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 class RequestTracker:
@@ -123,6 +129,28 @@ class RequestTracker:
             if len(found) < PAGE or (isinstance(pages, int) and page >= pages):
                 return items
         raise ConnectionFailed(f"{what}: more than {MAX_PAGES * PAGE} items, stopped reading")
+
+    def new_tickets(self, queue: str, after: str | None, limit: int = PAGE) -> list[str]:
+        """Ids of the queue's tickets newer than `after` (a ticket id), oldest first, at
+        most `limit`: what `adminkit watch` has not seen yet (RT's ids only grow)."""
+        query = f"Queue = '{_quoted(queue)}' AND id > {int(after or 0)}"
+        what = f"RT queue {queue}: new tickets"
+        r = send(lambda: self.http.get("/tickets", params={
+            "query": query, "orderby": "id", "order": "ASC", "per_page": min(limit, PAGE),
+            "page": 1, "fields": "id"}), what)
+        check(r, what, missing=(403, 404))
+        items = json_body(r, what).get("items") or []
+        return [str(item["id"]) for item in items][:limit]
+
+    def count_tickets(self, queue: str, field: str, start: str, end: str) -> int:
+        """How many of the queue's tickets have `field` (Created or Resolved) in
+        [start, end) (dates, YYYY-MM-DD, UTC): the monthly report's opened and resolved."""
+        if field not in ("Created", "Resolved") or not all(
+                re.fullmatch(r"\d{4}-\d{2}-\d{2}", d) for d in (start, end)):
+            raise UsageError(f"cannot count RT tickets by {field!r} from {start!r} to {end!r}")
+        query = f"Queue = '{_quoted(queue)}' AND {field} >= '{start}' AND {field} < '{end}'"
+        return len(self._pages(f"RT queue {queue}: count", "GET", "/tickets",
+                               params={"query": query, "fields": "id"}))
 
     def get(self, ticket_id: str) -> Ticket:
         what = f"RT ticket {ticket_id}"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef
-from adminkit.tickets.http import basic_auth, check, check_login, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
 
@@ -67,9 +67,8 @@ def _no_record(response: httpx.Response) -> bool:
 
 def _reason(response: httpx.Response) -> str:
     """ServiceNow's own words from `{"error": {"message", "detail"}}`, shortened."""
-    try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
+    error = error_json(response).get("error")
+    if not isinstance(error, dict):
         return response.text[:200]
     words = [str(error.get(k)).strip() for k in ("message", "detail") if error.get(k)]
     return "; ".join(words)[:300] or f"HTTP {response.status_code}"

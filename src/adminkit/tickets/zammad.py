@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
-from adminkit.tickets.http import basic_auth, check, check_login, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
 
@@ -40,11 +40,8 @@ MISSING = (403, 404)  # 403 "Not authorized": a ticket outside the agent's group
 
 def _reason(response: httpx.Response) -> str:
     """Zammad's own words from `{"error": ..., "error_human": ...}`, shortened."""
-    try:
-        data = response.json()
-        text = str(data.get("error_human") or data.get("error") or "")
-    except (ValueError, AttributeError):
-        text = response.text
+    data = error_json(response)
+    text = str(data.get("error_human") or data.get("error") or "") if data else response.text
     return text[:300] or f"HTTP {response.status_code}"
 
 

@@ -40,7 +40,7 @@ from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.delivery import Delivery
 from adminkit.core.errors import ActionFailed, AdminkitError, ValidationError
-from adminkit.core.result import Change, shared_change
+from adminkit.core.result import Change, row_change, share_fields_set, shared_change
 from adminkit.core.secrets import Secret, redact
 
 MAIL = r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$"
@@ -109,9 +109,13 @@ class CreateAccount(Action[CreateParams]):
 
     def __init__(self, params: CreateParams, deliver: Delivery | None = None) -> None:
         super().__init__(params, deliver)
+        share_fields_set(params)  # frozen; an import holds one per row
         self.login: str | None = params.login
         self.existing: UserEntry | None = None
         self.chosen: tuple[str, UserEntry | None] | None = None  # by `prepare`
+        # the account to create, from the plan; let go of once it is written (an import
+        # of 20,000 rows keeps its actions to the end)
+        self.new: NewUser | None = None
 
     def target(self) -> str:
         p = self.params
@@ -231,27 +235,27 @@ class CreateAccount(Action[CreateParams]):
                                  if template.expires_after_days else None)
         cfg = directory_settings(profile)
         assert cfg is not None
-        self.new = NewUser(
+        self.new = new = NewUser(
             login=login, given_name=p.given_name, surname=p.surname,
             display_name=values["display_name"], password=Secret(""), mail=p.mail,
             ou=p.ou or template.ou or cfg.users_ou or cfg.base_dn, enabled=p.enabled,
             must_change=template.must_change if p.must_change is None else p.must_change,
             expires=expiry_instant(last_day), attributes=attrs)
         # what many rows of a file share is one object (shared_change), the rest per row
-        changes = [Change(op="create", field="account", after=login),
-                   Change(op="set", field="displayName", after=self.new.display_name),
-                   shared_change("set", "ou", self.new.ou),
+        changes = [row_change("create", "account", login),
+                   row_change("set", "displayName", new.display_name),
+                   shared_change("set", "ou", new.ou),
                    shared_change("set", "enabled", p.enabled),
                    shared_change("set", "password", "(given)" if p.password else "(generated)"),
-                   shared_change("set", "must_change_password", self.new.must_change)]
+                   shared_change("set", "must_change_password", new.must_change)]
         if p.mail:
-            changes.append(Change(op="set", field="mail", after=p.mail))
+            changes.append(row_change("set", "mail", p.mail))
         if last_day:
             changes.append(shared_change("set", "expires", f"after {last_day}"))
-        changes += [Change(op="set", field=k, after=v) for k, v in attrs.items()]
+        changes += [row_change("set", k, v) for k, v in attrs.items()]
         changes += [shared_change("add", "group", g.name) for g in self.groups]
-        return Plan(changes, summary=f"create account {login} ({self.new.display_name})",
-                    data={"login": login, "ou": self.new.ou})
+        return Plan(changes, summary=f"create account {login} ({new.display_name})",
+                    data={"login": login, "ou": new.ou})
 
     def _plan_update(self, ctx: Context, entry: UserEntry, group_names: list[str]) -> Plan:
         self.existing, self.login = entry, entry.login
@@ -311,6 +315,7 @@ class CreateAccount(Action[CreateParams]):
             entry, how = result
             outcomes.append(Applied())  # replaced below
             written[k] = (action, entry, how)
+            action.new = None  # written: `entry` says what it is
             for group in action.groups:
                 joining.setdefault(group.dn.lower(), (group, []))[1].append(entry)
         refused: dict[tuple[str, str], AdminkitError] = {}
@@ -330,6 +335,12 @@ class CreateAccount(Action[CreateParams]):
                            else action._partly(entry, errors))
         return outcomes
 
+    @property
+    def _new(self) -> NewUser:
+        if self.new is None:
+            raise AssertionError("account.create applied without a plan")
+        return self.new
+
     def _sets_password(self) -> bool:
         """Whether applying sets a password (a new account's, or `update_password: always`)."""
         return self.existing is None or self.params.update_password == "always"  # noqa: S105
@@ -347,7 +358,7 @@ class CreateAccount(Action[CreateParams]):
             if (action.params.password is not None or action.deliver is None
                     or not action._sets_password()):
                 continue
-            login = action.existing.login if action.existing is not None else action.new.login
+            login = action.existing.login if action.existing is not None else action._new.login
             try:
                 password = new_password(ctx, directory)
             except Exception as exc:  # noqa: BLE001 - this row's outcome
@@ -373,7 +384,7 @@ class CreateAccount(Action[CreateParams]):
             entry = self.existing
         else:
             password = p.password or (handed[0] if handed else new_password(ctx, directory))
-            new = NewUser(**{**self.new.__dict__, "password": password})
+            new = NewUser(**{**self._new.__dict__, "password": password})
             # what we just wrote; no need to read it back
             dn, how = deliver_then_set(self.deliver, new.login, password,
                                        given=p.password is not None,

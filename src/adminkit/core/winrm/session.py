@@ -78,15 +78,17 @@ class WinRMSession:
 
     # -- public ---------------------------------------------------------------------
     def run_script(self, script: Script, params: Mapping[str, Any], *,
-                   deadline: float | None = None) -> Any:
+                   deadline: float | None = None, interruptible: bool = True) -> Any:
         """Run `script` with `params` (a JSON object; `Secret` values allowed) and return
         its result, secrets masked. Raises ScriptFailed (1), DeadlineExceeded (1),
-        AuthenticationFailed or ConnectionFailed (3), Interrupted (Ctrl-C)."""
+        AuthenticationFailed or ConnectionFailed (3), Interrupted (Ctrl-C: the script is
+        told to stop, unless not `interruptible`, a write left to finish by its
+        deadline)."""
         payload = stdin_payload(script, params)
         seconds = self.target.deadline if deadline is None else deadline
         with self._lock:
             try:
-                stdout, stderr, rc = self._run(payload, seconds, script.op)
+                stdout, stderr, rc = self._run(payload, seconds, script.op, interruptible)
             except AdminkitError:
                 raise
             except Exception as exc:  # noqa: BLE001 - every library error is translated
@@ -155,7 +157,8 @@ class WinRMSession:
             shell = self._open_shell()
             return shell, self._protocol().run_command(shell, COMMAND, ARGUMENTS)
 
-    def _run(self, payload: bytes, seconds: float, op: str) -> tuple[bytes, bytes, int]:
+    def _run(self, payload: bytes, seconds: float, op: str,
+             interruptible: bool = True) -> tuple[bytes, bytes, int]:
         from winrm.exceptions import WinRMOperationTimeoutError
 
         proto = self._protocol()
@@ -170,7 +173,7 @@ class WinRMSession:
             out: list[bytes] = []
             err: list[bytes] = []
             while True:
-                if self._cancelled():
+                if interruptible and self._cancelled():
                     raise Interrupted(f"{self.target.name}: {op} stopped: the run was "
                                       "interrupted")
                 if time.monotonic() > end:
@@ -278,7 +281,11 @@ class WinRMSession:
                 f"{where}: cannot connect: {_reason(exc)}",
                 hint="is the host up, and WinRM listening on this port "
                 "(winrm quickconfig -transport:https)?") from None
-        if isinstance(exc, WinRMError | AssertionError | StopIteration | ValueError):
+        if isinstance(exc, requests.exceptions.RequestException):
+            raise ConnectionFailed(f"{where}: {op}: {type(exc).__name__}: {_reason(exc)}",
+                                   hint="the connection broke; try again") from None
+        if isinstance(exc, WinRMError | AssertionError | StopIteration | ValueError
+                      | SyntaxError | KeyError | AttributeError):  # ElementTree's ParseError
             raise ConnectionFailed(f"{where}: {op}: not a WinRM answer adminkit understands "
                                    f"({type(exc).__name__})",
                                    hint="is this endpoint a WinRM service?") from None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from adminkit.core.action import Action
-from adminkit.deploy.actions.packages import InstallApp, RemoveApp, UpgradeApp
+from adminkit.deploy.actions.packages import InstallApp, PatchHost, RemoveApp, UpgradeApp
 from adminkit.deploy.actions.run import RunCommand
 
 ACTIONS: dict[str, type[Action[Any]]] = {
-    cls.name: cls for cls in (InstallApp, UpgradeApp, RemoveApp, RunCommand)}
+    cls.name: cls for cls in (InstallApp, UpgradeApp, RemoveApp, PatchHost, RunCommand)}

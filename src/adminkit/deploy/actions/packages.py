@@ -17,7 +17,7 @@ from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, ValidationError
 from adminkit.core.result import Change
-from adminkit.deploy.actions.base import HostAction, NameOnly, PackagesParams
+from adminkit.deploy.actions.base import HostAction, HostParams, NameOnly, PackagesParams
 from adminkit.deploy.backend import HostBackend, PackageOutcome, PackageSpec, PackageState
 
 
@@ -30,8 +30,16 @@ def _pinned_write(backend: HostBackend, plan: Plan, host: str, *, upgrade: bool)
     """Install (or upgrade to) exactly the versions planned, then read them back."""
     pinned = [PackageSpec(c.field, str(c.after)) for c in plan.changes]
     outcome = backend.upgrade(pinned) if upgrade else backend.install(pinned)
-    after = backend.package_states([c.field for c in plan.changes], refresh="never")
-    return _applied(plan, outcome, _check_all(after, plan, host))
+    return _applied(plan, outcome, _check_all(_read_back(backend, outcome, plan), plan, host))
+
+
+def _read_back(backend: HostBackend, outcome: PackageOutcome, plan: Plan
+               ) -> dict[str, PackageState]:
+    """The states after the write: as the backend read them back, else asked now."""
+    names = [c.field for c in plan.changes]
+    if all(n in outcome.states for n in names):
+        return outcome.states
+    return backend.package_states(names, refresh="never")
 
 
 def _check_all(after: dict[str, PackageState], plan: Plan, host: str) -> dict[str, str | None]:
@@ -61,8 +69,11 @@ class _VersionedWrite(HostAction[PackagesParams]):
 
     def plan(self, ctx: Context) -> Plan:
         specs = self.params.specs()
-        states = self.backend(ctx).package_states([s.name for s in specs],
-                                                  refresh=self.refresh_policy(ctx))
+        backend = self.backend(ctx)
+        states = backend.package_states([s.name for s in specs],
+                                        refresh=self.refresh_policy(ctx))
+        for spec in specs:
+            backend.check(spec)
         changes = []
         for spec in specs:
             state = states[spec.name]
@@ -131,7 +142,7 @@ class RemoveApp(HostAction[RemoveParams]):
         backend = self.backend(ctx)
         names = [c.field for c in plan.changes]
         outcome = backend.remove(names, purge=self.params.purge)
-        after = backend.package_states(names, refresh="never")
+        after = _read_back(backend, outcome, plan)
         left = [n for n in names if self.params.purge and after[n].leftovers]
         if left:
             raise ActionFailed(f"host {self.params.host}: configuration of "
@@ -155,3 +166,30 @@ def _plan(verb: str, host: str, changes: Sequence[Change],
         return Plan(summary=f"{host}: nothing to {verb}", data=data)
     what = ", ".join(f"{c.field} {c.after}" if c.after else str(c.field) for c in changes)
     return Plan(list(changes), summary=f"{verb} {what} on {host}", data=data)
+
+
+class PatchParams(HostParams):
+    security_only: bool = False
+
+
+class PatchHost(HostAction[PatchParams]):
+    """host.patch: every pending update (or only those from a security source), each to
+    the version the simulation showed, read back afterwards. A reboot the host then
+    wants is reported (`reboot_required`), never done here."""
+
+    name = "host.patch"
+    params_model: ClassVar[type[Params]] = PatchParams
+    destructive = True  # many hosts at once: the profile's blast-radius limit counts it
+
+    def plan(self, ctx: Context) -> Plan:
+        updates = self.backend(ctx).outdated(security_only=self.params.security_only)
+        changes = [Change(op="set", field=u.name, before=u.installed, after=u.newest)
+                   for u in sorted(updates.values(), key=lambda u: u.name)]
+        which = "security updates" if self.params.security_only else "updates"
+        if not changes:
+            return Plan(summary=f"{self.params.host}: no pending {which}")
+        return Plan(changes, summary=f"patch {self.params.host}: {len(changes)} {which}",
+                    data={"updates": {u.name: u.origin for u in updates.values()}})
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        return _pinned_write(self.backend(ctx), plan, self.params.host, upgrade=True)

@@ -1,0 +1,142 @@
+"""Which rule takes a ticket, and the playbook inputs its fields give: pure logic.
+
+A ticket field's value is data. It becomes a playbook input only through that input's
+type (`playbook.inputs.convert`: length, control characters, pattern, e-mail, choices),
+and it is never rendered as a template (the renderer hands variables over as values).
+A ticket that a rule takes but whose fields are missing or bad gets a note naming
+each problem, and no run; so does a requester the rule does not allow.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from adminkit.automation.settings import BUILT_IN_FIELDS, SUBJECT_GROUP, Rule
+from adminkit.playbook.inputs import convert
+from adminkit.playbook.model import Playbook
+from adminkit.tickets.base import Ticket
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_PROBLEM = 200  # a problem quotes the ticket's value: never a whole megabyte of it
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a ticket a rule took."""
+
+    rule: Rule
+    inputs: dict[str, Any] = field(default_factory=dict)  # typed values, ready to run
+    problems: list[str] = field(default_factory=list)  # fields missing or bad: no run
+    refused: str | None = None  # the requester may not ask for this: no run
+
+    @property
+    def runnable(self) -> bool:
+        return not self.problems and self.refused is None
+
+
+def field_value(ticket: Ticket, name: str, rule: Rule | None = None) -> Any:
+    """A built-in field (id, subject, queue, requester, status), a named group of the
+    rule's subject pattern (`subject:NAME`), or a custom field."""
+    if name.startswith(SUBJECT_GROUP):
+        found = re.search(rule.match.subject, ticket.subject or "", re.IGNORECASE) \
+            if rule is not None and rule.match.subject else None
+        return found.groupdict().get(name.removeprefix(SUBJECT_GROUP)) if found else None
+    if name in BUILT_IN_FIELDS:
+        return ticket.ref.id if name == "id" else getattr(ticket, name)
+    return ticket.fields.get(name)
+
+
+def _same(value: Any, wanted: str) -> bool:
+    if isinstance(value, list):
+        return any(_same(v, wanted) for v in value)
+    return value is not None and str(value).strip().casefold() == wanted.strip().casefold()
+
+
+def matches(rule: Rule, ticket: Ticket) -> bool:
+    m = rule.match
+    if m.queue is not None and not _same(ticket.queue, m.queue):
+        return False
+    if m.type is not None and not (_same(ticket.fields.get("type"), m.type)
+                                   or _same(ticket.fields.get("category"), m.type)):
+        return False
+    if m.subject is not None and not re.search(m.subject, ticket.subject or "", re.IGNORECASE):
+        return False
+    return all(_same(ticket.fields.get(name), value) for name, value in m.fields.items())
+
+
+def find_rule(rules: Sequence[Rule], ticket: Ticket) -> Rule | None:
+    """The first rule, in the profile's order, that takes the ticket."""
+    return next((rule for rule in rules if matches(rule, ticket)), None)
+
+
+def requester_allowed(rule: Rule, requester: str | None) -> bool:
+    if not requester or CONTROL.search(requester):
+        return False
+    who = requester.strip().casefold()
+    return any(fnmatch.fnmatchcase(who, pattern.strip().casefold())
+               for pattern in rule.requesters)
+
+
+def _cut(text: str) -> str:
+    """A value quoted in a note: control characters shown as `?` (no forged lines)."""
+    text = CONTROL.sub("?", text)
+    return text if len(text) <= MAX_PROBLEM else text[:MAX_PROBLEM] + "…"
+
+
+def _present(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, (list, dict, str)):
+        return bool(value.strip() if isinstance(value, str) else value)
+    return True
+
+
+def decide(rule: Rule, ticket: Ticket, playbook: Playbook) -> Decision:
+    """The rule's inputs for this ticket, every problem with them, and whether the
+    requester may ask. Nothing here reads a system or renders a template."""
+    if not requester_allowed(rule, ticket.requester):
+        who = ticket.requester or "(no requester)"
+        return Decision(rule, refused=f"{_cut(who)} may not ask for {rule.name} "
+                                      f"(playbook {playbook.name})")
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name, raw in rule.inputs.items():
+        spec = playbook.inputs.get(name)
+        if spec is None:
+            problems.append(f"the rule fixes input {name}, which {playbook.name} does not have")
+        elif spec.type == "secret":
+            problems.append(f"input {name} is a secret: a rule never gives one")
+        else:
+            try:
+                values[name] = convert(spec, raw)
+            except ValueError as exc:
+                problems.append(f"the rule's input {name}: {_cut(str(exc))}")
+    for name, source in rule.fields.items():
+        spec = playbook.inputs.get(name)
+        if spec is None:
+            problems.append(f"the rule takes input {name}, which {playbook.name} does not have")
+            continue
+        if spec.type == "secret":
+            problems.append(f"input {name} is a secret: it is never taken from a ticket")
+            continue
+        value = field_value(ticket, source, rule)
+        if not _present(value):
+            what = f" ({spec.description})" if spec.description else ""
+            problems.append(f"field {source!r} is missing or empty{what}")
+            continue
+        if isinstance(value, (dict, bool, int, float)) and spec.type in ("string", "email",
+                                                                          "enum", "list"):
+            value = str(value)
+        try:
+            values[name] = convert(spec, value)
+        except ValueError as exc:
+            problems.append(f"field {source!r}: {_cut(str(exc))}")
+    given = set(rule.inputs) | set(rule.fields)
+    for name, spec in playbook.inputs.items():
+        if name not in given and spec.required and spec.default is None:
+            problems.append(f"input {name} is required and the rule gives it no field")
+    return Decision(rule, inputs=values if not problems else {}, problems=problems)

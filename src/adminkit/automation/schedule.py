@@ -1,0 +1,158 @@
+"""Scheduled runs: one schedule's run (never two copies at once), and its systemd units.
+
+A scheduled run goes through the run service like any other: journaled, noted on its
+ticket, the policy guards and the profile's bulk limit (a step over it fails and says
+so on the ticket, unless the schedule carries `force`, which its run record keeps).
+`install` writes a timer and a oneshot service per schedule, and one timer that
+delivers the outbox every two minutes, so every note reaches its ticket without
+anyone typing a command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adminkit.automation.request import PlaybookRequest, RunRequest
+from adminkit.automation.runlock import held
+from adminkit.automation.service import RunService
+from adminkit.automation.settings import Schedule, automation_settings
+from adminkit.core.config import Profile
+from adminkit.core.errors import UsageError
+from adminkit.core.runner import RunReport
+
+FLUSH_CALENDAR = "*:0/2"  # the outbox timer: every two minutes
+
+
+def schedules(profile: Profile) -> list[Schedule]:
+    cfg = automation_settings(profile)
+    return list(cfg.schedules) if cfg else []
+
+
+def named(profile: Profile, name: str) -> Schedule:
+    for schedule in schedules(profile):
+        if schedule.name == name:
+            return schedule
+    known = ", ".join(s.name for s in schedules(profile)) or "none"
+    raise UsageError(f"profile {profile.name} has no schedule {name!r} (schedules: {known})")
+
+
+def run(service: RunService, profile: Profile, schedule: Schedule,
+        find_playbook: Callable[[str], Path], *, check: bool = False) -> RunReport:
+    """Run it now; refused (exit 2) while another copy of it runs."""
+    with held(service.journal_path, f"schedule-{profile.name}-{schedule.name}",
+              f"schedule {schedule.name} of {profile.name} is running already",
+              hint="two copies never overlap; this one was skipped"):
+        ticket = schedule.ticket
+        if ticket == "new":
+            from adminkit.tickets.local import LocalTickets
+
+            store = LocalTickets()
+            try:
+                ticket = "local:" + store.new(f"schedule {schedule.name}: {schedule.playbook}",
+                                              requester=f"schedule {schedule.name}")
+            finally:
+                store.close()
+        request = RunRequest(
+            command=f"schedule {schedule.name}: {schedule.playbook}"
+                    + (" (forced over the bulk limit)" if schedule.force else ""),
+            profile=profile, ticket=ticket, check=check,
+            operator=f"schedule {schedule.name}",
+            playbook=PlaybookRequest(path=find_playbook(schedule.playbook),
+                                     inputs=dict(schedule.inputs), force=schedule.force))
+        return service.run(request)
+
+
+def _quote(word: str) -> str:
+    """One word of a systemd ExecStart= line, quoted and with specifiers escaped."""
+    text = word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+    return f'"{text}"'
+
+
+def units(profile: Profile, command: list[str], environment: dict[str, str]
+          ) -> dict[str, str]:
+    """File name -> text of the systemd units for the profile's schedules, and the
+    outbox timer. `command`: how to start adminkit (its path, maybe with options)."""
+    env = "".join(f"Environment={_quote(f'{k}={v}')}\n" for k, v in sorted(environment.items()))
+    out: dict[str, str] = {}
+
+    def pair(stem: str, what: str, args: list[str], calendar: str) -> None:
+        line = " ".join(_quote(w) for w in [*command, "--profile", profile.name, *args])
+        out[f"{stem}.service"] = (
+            f"[Unit]\nDescription=adminkit {what} (profile {profile.name})\n\n"
+            f"[Service]\nType=oneshot\n{env}ExecStart={line}\n")
+        out[f"{stem}.timer"] = (
+            f"[Unit]\nDescription=adminkit {what} (profile {profile.name}): timer\n\n"
+            f"[Timer]\nOnCalendar={calendar}\nPersistent=true\nUnit={stem}.service\n\n"
+            "[Install]\nWantedBy=timers.target\n")
+
+    for schedule in schedules(profile):
+        pair(f"adminkit-{profile.name}-{schedule.name}", f"schedule {schedule.name}",
+             ["schedule", "run", schedule.name], schedule.calendar)
+    pair(f"adminkit-{profile.name}-outbox", "delivers the ticket outbox",
+         ["ticket", "flush", "--deadline", "100"], FLUSH_CALENDAR)
+    return out
+
+
+def next_elapse(calendar: str, after: datetime) -> datetime | None:
+    """When the calendar next fires after `after` (UTC), as systemd computes it; None
+    without systemd-analyze (then `serve` leaves schedules to the timers)."""
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        return None
+    base = after.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    done = subprocess.run([tool, "calendar", "--iterations=1", f"--base-time={base}", "--",
+                           calendar], capture_output=True, text=True, timeout=30, check=False,
+                          env={**os.environ, "TZ": "UTC", "SYSTEMD_COLORS": "0"})
+    for line in done.stdout.splitlines():
+        key, _, value = line.strip().partition(": ")
+        if key == "Next elapse":
+            try:
+                return datetime.strptime(value, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+            except ValueError:
+                return None
+    return None
+
+
+class Due:
+    """`serve`'s own timer: which schedules are due, from when each last ran (its
+    journal rows) or, never run, from when serve started."""
+
+    def __init__(self, journal_path: Path, profile: Profile) -> None:
+        self.journal_path, self.profile = journal_path, profile
+        self.started = datetime.now(UTC)
+
+    def last_run(self, schedule: Schedule) -> datetime:
+        from adminkit.journal.store import Filters, Journal
+
+        journal = Journal(self.journal_path)
+        try:
+            rows = journal.entries(Filters(kinds=("run",), operator=f"schedule {schedule.name}"))
+        finally:
+            journal.close()
+        mine = [r for r in rows if r["profile"] == self.profile.name]
+        return datetime.fromisoformat(str(mine[-1]["time"])) if mine else self.started
+
+    def due(self, now: datetime | None = None) -> list[Schedule]:
+        now = now or datetime.now(UTC)
+        found = []
+        for schedule in schedules(self.profile):
+            when = next_elapse(schedule.calendar, self.last_run(schedule))
+            if when is not None and when <= now:
+                found.append(schedule)
+        return found
+
+
+def check_calendar(expression: str) -> str | None:
+    """What systemd says is wrong with a calendar expression; None when it is fine (or
+    systemd-analyze is not here to ask)."""
+    tool = shutil.which("systemd-analyze")
+    if tool is None:
+        return None
+    done = subprocess.run([tool, "calendar", "--", expression], capture_output=True,
+                          text=True, timeout=30, check=False)
+    return None if done.returncode == 0 else (done.stderr.strip() or "not a calendar")

@@ -1,0 +1,284 @@
+"""`adminkit serve`: ticket webhooks in (Starlette on uvicorn), triggered runs out.
+
+A delivery is authenticated, parsed and queued as a trigger in the journal's database
+(its idempotency key makes a repeated delivery one run) before the answer 202: what
+was accepted is never lost. A pool of workers takes the queued triggers and runs them
+through the dispatcher; at start every trigger left open by an earlier process is
+taken again (a run it was in the middle of is resumed from the journal). Refused
+deliveries get 401/400/413/429 and are journaled (at most `REFUSALS_PER_MINUTE` a
+minute, so a flood cannot fill the journal), queueing nothing. The workers also
+deliver the outbox after each trigger and every few seconds when idle.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from adminkit.automation.dispatch import Dispatcher, FindPlaybook, journal_event
+from adminkit.automation.settings import AutomationConfig, Sender, automation_settings
+from adminkit.automation.webhooks import Keys, Refused, authenticate, parse
+from adminkit.core.config import Profile
+from adminkit.core.errors import UsageError
+from adminkit.journal.store import Journal
+from adminkit.journal.triggers import Triggers
+from adminkit.tickets.base import TicketSystem
+
+if TYPE_CHECKING:
+    from adminkit.automation.service import RunService
+
+SOURCE = "serve"
+REFUSALS_PER_MINUTE = 60
+IDLE_FLUSH = 5.0  # seconds between outbox deliveries when no trigger comes
+
+
+@dataclass
+class Stats:
+    accepted: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    handled: int = 0
+
+
+class Hub:
+    """The queue between the HTTP side and the workers, for one profile."""
+
+    def __init__(self, service: RunService, profile: Profile,
+                 open_system: Callable[[], TicketSystem], find_playbook: FindPlaybook) -> None:
+        cfg = automation_settings(profile)
+        if cfg is None or not cfg.senders:
+            raise UsageError(f"profile {profile.name} has no webhook senders",
+                             hint="add `automation: {senders: [{name, kind, token}]}`")
+        self.cfg: AutomationConfig = cfg
+        self.service, self.profile = service, profile
+        self.open_system, self.find_playbook = open_system, find_playbook
+        self.senders = {s.name: s for s in cfg.senders}
+        self.keys = {s.name: Keys(
+            token=profile.secret(s.token, f"sender {s.name} token").reveal().encode()
+            if s.token else None,
+            secret=profile.secret(s.secret, f"sender {s.name} secret").reveal().encode()
+            if s.secret else None) for s in cfg.senders}
+        from adminkit.tickets.settings import ticket_settings
+
+        tickets = ticket_settings(profile)
+        self.ticket_kind = tickets.kind if tickets else None
+        self.journal = Journal(service.journal_path)
+        self.triggers = Triggers(self.journal)
+        self.work: queue.Queue[str | None] = queue.Queue()
+        self.in_flight: set[str] = set()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.stats = Stats()
+        self.threads: list[threading.Thread] = []
+        self._refusals: list[float] = []
+
+    # -- the HTTP side ---------------------------------------------------------------
+    def receive(self, sender_name: str, headers: dict[str, str],
+                body: bytes) -> tuple[int, dict[str, Any]]:
+        """One delivery: (status, JSON answer). Thread-safe; quick (a SQLite insert)."""
+        try:
+            sender = self.senders.get(sender_name)
+            if sender is None:
+                raise Refused(401, "unknown sender")
+            if len(body) > self.cfg.serve.max_body:
+                raise Refused(413, f"body over {self.cfg.serve.max_body} bytes")
+            authenticate(sender, self.keys[sender.name], headers, body, time.time())
+            delivery = parse(sender, headers, body, self.ticket_kind)
+            if len(self.in_flight) >= self.cfg.serve.queue_limit:  # queued or running
+                raise Refused(429, "the queue is full")
+        except Refused as exc:
+            return self.refuse(sender_name, exc)
+        new = self.triggers.add(delivery.key, source=SOURCE, profile=self.profile.name,
+                                ticket=delivery.ticket, detail={"sender": sender.name})
+        if new:
+            self.stats.accepted += 1
+            self._enqueue(delivery.key)
+        else:
+            self.stats.duplicates += 1
+        return 202, {"trigger": delivery.key, "duplicate": not new}
+
+    def refuse(self, sender: str, exc: Refused) -> tuple[int, dict[str, Any]]:
+        """Journaled, a row pair per refusal, at most REFUSALS_PER_MINUTE a minute."""
+        self.stats.refused += 1
+        now = time.monotonic()
+        with self.lock:
+            self._refusals = [t for t in self._refusals if now - t < 60]
+            full = len(self._refusals) >= REFUSALS_PER_MINUTE
+            if not full:
+                self._refusals.append(now)
+        if not full:
+            self._journal_refusal(sender, exc)
+        return exc.status, {"error": exc.reason}
+
+    def _journal_refusal(self, sender: str, exc: Refused) -> None:
+        name = sender if sender in self.senders else "(unknown sender)"
+        journal_event(self.journal, profile=self.profile.name, ref=None,
+                      operator=f"webhook {name}", command=f"webhook from {name} refused",
+                      status="refused", text=f"HTTP {exc.status}: {exc.reason}")
+
+    def _enqueue(self, key: str) -> None:
+        with self.lock:
+            if key in self.in_flight:
+                return
+            self.in_flight.add(key)
+        self.work.put(key)
+
+    # -- the workers -----------------------------------------------------------------
+    def start(self, workers: int | None = None) -> None:
+        for trigger in self.triggers.open(self.profile.name, SOURCE):  # an earlier process's
+            self._enqueue(trigger.key)
+        for n in range(self.cfg.serve.workers if workers is None else workers):
+            thread = threading.Thread(target=self._worker, name=f"adminkit-worker-{n}",
+                                      daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _worker(self) -> None:
+        system = self.open_system()
+        journal = Journal(self.service.journal_path)
+        try:
+            dispatcher = Dispatcher(self.service, self.profile, system, journal,
+                                    self.find_playbook, source="webhook")
+            while not self.stop.is_set():
+                try:
+                    key = self.work.get(timeout=IDLE_FLUSH)
+                except queue.Empty:
+                    dispatcher.flush()
+                    self._waiting()
+                    continue
+                if key is None:
+                    return
+                try:
+                    self._handle(dispatcher, key)
+                finally:
+                    with self.lock:
+                        self.in_flight.discard(key)
+                dispatcher.flush()
+        finally:
+            journal.close()
+            system.close()
+
+    def _handle(self, dispatcher: Dispatcher, key: str) -> None:
+        trigger = dispatcher.triggers.get(key)
+        if trigger is None or trigger.status not in ("queued", "running", "waiting"):
+            return
+        try:
+            dispatcher.handle(trigger)
+        except Exception:
+            import logging
+
+            logging.getLogger("adminkit.serve").exception("trigger %s", key)
+        self.stats.handled += 1
+
+    def run_schedules(self, every: float = 30.0) -> None:
+        """serve's own timer: a thread that runs the profile's due schedules, one at a
+        time (each takes its schedule lock: never beside a copy a timer started)."""
+        from adminkit.automation import schedule
+
+        if not schedule.schedules(self.profile):
+            return
+        due = schedule.Due(self.service.journal_path, self.profile)
+
+        def loop() -> None:
+            import logging
+
+            while not self.stop.wait(every):
+                for item in due.due():
+                    try:
+                        schedule.run(self.service, self.profile, item, self.find_playbook)
+                    except Exception:
+                        logging.getLogger("adminkit.serve").exception("schedule %s",
+                                                                      item.name)
+
+        thread = threading.Thread(target=loop, name="adminkit-schedules", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _waiting(self) -> None:
+        """When the workers idle, open triggers are looked at again: those waiting for
+        approval, and those whose ticket system or target was unreachable."""
+        for trigger in self.triggers.open(self.profile.name, SOURCE):
+            if trigger.status != "running":  # a running one is in a worker's hands
+                self._enqueue(trigger.key)
+
+    def shutdown(self, wait: float = 5.0) -> None:
+        self.stop.set()
+        for _ in self.threads:
+            self.work.put(None)
+        for thread in self.threads:
+            thread.join(wait)
+        self.journal.close()
+
+
+def app(hub: Hub) -> Any:
+    """The ASGI application: POST /hooks/SENDER, GET /health."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    limit = hub.cfg.serve.max_body
+
+    async def hook(request: Request) -> JSONResponse:
+        body = bytearray()
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            status, answer = await run_in_threadpool(
+                hub.refuse, request.path_params["sender"],
+                Refused(413, f"body over {limit} bytes"))
+            return JSONResponse(answer, status_code=status)
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                break
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        status, answer = await run_in_threadpool(hub.receive, request.path_params["sender"],
+                                                 headers, bytes(body))
+        extra = {"Retry-After": "30"} if status == 429 else None
+        return JSONResponse(answer, status_code=status, headers=extra)
+
+    async def health(request: Request) -> JSONResponse:
+        s = hub.stats
+        return JSONResponse({"ok": True, "queued": hub.work.qsize(),
+                             "in_flight": len(hub.in_flight), "accepted": s.accepted,
+                             "duplicates": s.duplicates, "refused": s.refused,
+                             "handled": s.handled})
+
+    return Starlette(routes=[Route("/hooks/{sender}", hook, methods=["POST"]),
+                             Route("/health", health, methods=["GET"])])
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def server(hub: Hub, *, host: str | None = None, port: int | None = None) -> Any:
+    """The uvicorn server (not started): TLS with the profile's certificate, or on
+    loopback only behind a reverse proxy that terminates TLS."""
+    import uvicorn
+
+    cfg = hub.cfg.serve
+    host = host or cfg.host
+    if not (cfg.tls_cert and cfg.tls_key) and not _is_loopback(host):
+        raise UsageError(f"serve on {host} without TLS: webhook tokens would cross the "
+                         "network in clear", hint="set automation.serve.tls_cert and tls_key, "
+                                                  "or listen on 127.0.0.1 behind a proxy")
+    config = uvicorn.Config(app(hub), host=host, port=port if port is not None else cfg.port,
+                            ssl_certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
+                            ssl_keyfile=str(cfg.tls_key) if cfg.tls_key else None,
+                            log_level="warning", lifespan="off", access_log=False,
+                            server_header=False)
+    return uvicorn.Server(config)
+
+
+__all__ = ["Hub", "Sender", "app", "server"]

@@ -1,0 +1,173 @@
+"""The `automation` profile section: rules from tickets to playbooks, approvers, watching.
+
+A rule is data the customer's administrator reviews: which tickets it takes, which
+playbook it runs, which of the playbook's inputs come from which ticket field (a
+field's value is always data: it is validated by the playbook's typed input and never
+rendered as a template), which inputs are fixed, and who may ask for it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from adminkit.core.config import Profile, SecretRef, Settings
+
+NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
+# Ticket fields a rule can read besides the ticket system's custom fields.
+BUILT_IN_FIELDS = ("id", "subject", "queue", "requester", "status")
+SUBJECT_GROUP = "subject:"  # `subject:NAME`: a named group of the rule's subject pattern
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+    return value
+
+
+class Match(Settings):
+    """What a ticket must be for the rule to take it; every given condition must hold."""
+
+    queue: str | None = Field(None, description="the ticket's queue (RT), project, group")
+    type: str | None = Field(None, description="the ticket's type or category field")
+    subject: str | None = Field(None, description="a regular expression searched in the "
+                                                  "subject (case-insensitive)")
+    fields: dict[str, str] = Field(default_factory=dict,
+                                   description="custom fields that must have these values")
+
+    _subject = field_validator("subject")(_regex)
+
+
+class Rule(Settings):
+    name: str = Field(pattern=NAME)
+    match: Match = Field(default_factory=Match)
+    playbook: str = Field(description="a playbook name (see `adminkit playbook list`) or file")
+    inputs: dict[str, Any] = Field(
+        default_factory=dict, description="inputs fixed by the rule (not from the ticket)")
+    fields: dict[str, str] = Field(
+        default_factory=dict, description="input name -> the ticket field it is taken from "
+        f"({', '.join(BUILT_IN_FIELDS)}, {SUBJECT_GROUP}GROUP for a named group of the "
+        "subject pattern, or a custom field's name)")
+    requesters: list[str] = Field(
+        min_length=1, description="who may ask for it: requester names or addresses, "
+                                  "shell patterns (`*@example.test`); `*` for anyone")
+    requires_approval: bool = Field(False, description="wait for an approver even if the "
+                                                       "playbook does not require it")
+
+    @field_validator("fields")
+    @classmethod
+    def _no_overlap(cls, value: dict[str, str], info: Any) -> dict[str, str]:
+        fixed = set(info.data.get("inputs") or {}) & set(value)
+        if fixed:
+            raise ValueError(f"input(s) {', '.join(sorted(fixed))} are both fixed and taken "
+                             "from a ticket field")
+        match = info.data.get("match")
+        groups = set(re.compile(match.subject).groupindex) if match and match.subject else set()
+        unknown = sorted(f for f in value.values() if f.startswith(SUBJECT_GROUP)
+                         and f.removeprefix(SUBJECT_GROUP) not in groups)
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: the subject pattern has no such named "
+                             "group ((?P<NAME>...))")
+        return value
+
+
+class WatchConfig(Settings):
+    interval: float = Field(30.0, ge=1, description="seconds between polls")
+    queue: str | None = Field(None, description="the queue to watch (default tickets.queue)")
+    max_per_poll: int = Field(100, ge=1, le=1000)
+
+
+SenderKind = Literal["generic", "zammad", "jira", "servicenow", "glpi"]
+
+
+class Sender(Settings):
+    """One system allowed to post webhooks to `adminkit serve`, at /hooks/NAME.
+
+    Zammad signs each body (HMAC-SHA1 in X-Hub-Signature) with `secret`. The others
+    send `token` (Authorization: Bearer, or X-Adminkit-Token); a `secret` instead
+    asks for a signature over a timestamp and the body (X-Adminkit-Timestamp,
+    X-Adminkit-Signature: sha256=HMAC(secret, "TIMESTAMP.BODY")), refused outside
+    `window` seconds, so a captured delivery cannot be replayed later."""
+
+    name: str = Field(pattern=NAME)
+    kind: SenderKind = "generic"
+    token: SecretRef | None = None
+    secret: SecretRef | None = None
+    window: int = Field(300, ge=10, le=3600)
+
+    @model_validator(mode="after")
+    def _authenticated(self) -> Sender:
+        if self.kind == "zammad" and self.secret is None:
+            raise ValueError("a zammad sender needs the webhook's HMAC secret (secret:)")
+        if self.secret is None and self.token is None:
+            raise ValueError("a sender needs a token or a secret: every delivery is "
+                             "authenticated")
+        return self
+
+
+class ServeConfig(Settings):
+    host: str = Field("127.0.0.1", description="behind a reverse proxy: keep loopback")
+    port: int = Field(8099, ge=1, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    workers: int = Field(4, ge=1, le=64)
+    queue_limit: int = Field(1000, ge=1, description="open triggers before 429")
+    max_body: int = Field(256 * 1024, ge=1024, description="bytes; a larger body gets 413")
+
+
+CALENDAR = re.compile(r"^[A-Za-z0-9*:/,.~ -]{1,100}$")
+
+
+class Schedule(Settings):
+    """A playbook run on a calendar (systemd's OnCalendar: `daily`, `Mon *-*-* 06:00`)."""
+
+    name: str = Field(pattern=NAME)
+    # not `on`: YAML 1.1 reads that key as the boolean true
+    calendar: str = Field(pattern=CALENDAR.pattern, description="a systemd calendar "
+                                                                 "expression")
+    playbook: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    ticket: str | None = Field(None, description="the ticket its notes go to (rt:42), or "
+                                                 "`new` for a new local ticket per run")
+    force: bool = Field(False, description="go over the profile's bulk limit (journaled "
+                                           "with each run); without it the run stops there")
+
+
+class ReportConfig(Settings):
+    contacts: list[str] = Field(default_factory=list,
+                                description="who receives the monthly report (e-mail)")
+
+
+class AutomationConfig(Settings):
+    rules: list[Rule] = Field(default_factory=list)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    schedules: list[Schedule] = Field(default_factory=list)
+    senders: list[Sender] = Field(default_factory=list)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
+    approvers: list[str] = Field(
+        default_factory=list, description="who may /approve or /reject a waiting run "
+                                          "(names in the ticket system)")
+    approval_timeout_hours: float = Field(72.0, gt=0)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
+
+    @field_validator("rules", "schedules")
+    @classmethod
+    def _unique(cls, value: list[Any]) -> list[Any]:
+        names = [r.name for r in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"name(s) given twice: {', '.join(twice)}")
+        return value
+
+
+SECTIONS: dict[str, Any] = {"automation": AutomationConfig}
+
+
+def automation_settings(profile: Profile | None) -> AutomationConfig | None:
+    return profile.section("automation", AutomationConfig) if profile is not None else None

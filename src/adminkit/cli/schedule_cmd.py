@@ -1,0 +1,105 @@
+"""`adminkit schedule`: the profile's scheduled runs: list, run one, install the timers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from adminkit.cli.state import state_of
+
+app = typer.Typer(help="Scheduled runs: list them, run one now, install their systemd timers.",
+                  no_args_is_help=True)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """The profile's schedules: when, which playbook, on which ticket.
+
+    Example: adminkit -p acme schedule list
+    """
+    from adminkit.automation.schedule import schedules
+    from adminkit.cli.output import emit_rows
+    from adminkit.cli.session import profile_of
+
+    state = state_of(ctx)
+    profile = profile_of(state)
+    assert profile is not None
+    rows = [{"name": s.name, "calendar": s.calendar, "playbook": s.playbook, "inputs": s.inputs,
+             "ticket": s.ticket, "force": s.force} for s in schedules(profile)]
+    emit_rows(state, rows, ["name", "calendar", "playbook", "inputs", "ticket", "force"],
+              title=f"schedules of {profile.name} ({len(rows)})")
+
+
+@app.command("run")
+def run(ctx: typer.Context, name: Annotated[str, typer.Argument(
+        help="The schedule's name (see `adminkit schedule list`).")]) -> None:
+    """Run a schedule now (what its timer does); never two copies at once.
+
+    Examples:
+
+      adminkit -p acme schedule run nightly-disable
+
+      adminkit -p acme --check schedule run nightly-disable
+    """
+    from adminkit.automation import schedule
+    from adminkit.cli.playbook_cmd import find
+    from adminkit.cli.session import finish, profile_of, render, service_of
+
+    state = state_of(ctx)
+    profile = profile_of(state)
+    assert profile is not None
+    report = schedule.run(service_of(state), profile, schedule.named(profile, name),
+                          lambda book: find(state, book), check=state.check)
+    finish(render(state, report))
+
+
+@app.command("install")
+def install(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Option(
+        "--dir", help="Where the unit files go.")] = Path("/etc/systemd/system"),
+    adminkit: Annotated[str | None, typer.Option(
+        help="The adminkit command the timers start (default: this one).")] = None,
+) -> None:
+    """Write a systemd timer and service per schedule, and a timer that delivers the
+    ticket outbox every two minutes; then `systemctl daemon-reload` and enable them.
+
+    Examples:
+
+      adminkit -p acme schedule install
+
+      adminkit -p acme schedule install --dir ~/.config/systemd/user
+    """
+    import os
+    import sys
+
+    from adminkit.automation.schedule import check_calendar, schedules, units
+    from adminkit.cli.output import console
+    from adminkit.cli.session import profile_of
+    from adminkit.core.errors import ValidationError
+
+    state = state_of(ctx)
+    profile = profile_of(state)
+    assert profile is not None
+    for schedule in schedules(profile):
+        problem = check_calendar(schedule.calendar)
+        if problem:
+            raise ValidationError(f"schedule {schedule.name}: calendar "
+                                  f"{schedule.calendar!r}: {problem}")
+    command = [adminkit] if adminkit else [str(Path(sys.argv[0]).resolve())]
+    environment = {k: v for k in ("ADMINKIT_CONFIG", "ADMINKIT_JOURNAL", "ADMINKIT_TICKETS")
+                   if (v := os.environ.get(k))}
+    if state.config_dir:
+        environment["ADMINKIT_CONFIG"] = str(Path(state.config_dir).resolve())
+    if state.journal_path:
+        environment["ADMINKIT_JOURNAL"] = str(Path(state.journal_path).resolve())
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in units(profile, command, environment).items():
+        (folder / name).write_text(text)
+        written.append(name)
+    timers = " ".join(n for n in written if n.endswith(".timer"))
+    console().print(f"wrote {len(written)} unit(s) to {folder}; now: systemctl daemon-reload "
+                    f"&& systemctl enable --now {timers}", markup=False, highlight=False)

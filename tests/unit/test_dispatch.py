@@ -1,0 +1,170 @@
+"""Approvals and decisions of triggered runs, on the embedded ticket store (no lab).
+
+The dispatcher is driven as `watch` and `serve` drive it; `approve` and `reject` go
+through the real command. What it decided is read back from the ticket's notes and
+the journal's rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from adminkit.automation.dispatch import Dispatcher
+from adminkit.automation.service import RunService
+from adminkit.core.config import load_profile
+from adminkit.journal.store import Journal
+from adminkit.journal.triggers import Triggers
+from adminkit.tickets.local import LocalTickets
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+BOSS = "boss@example.test"
+
+
+@pytest.fixture
+def setup(env: Any) -> Any:
+    (env.profiles / "acme.yaml").write_text(yaml.safe_dump({
+        "name": "acme", "tickets": {"kind": "local"},
+        "automation": {"approvers": ["dispatch", BOSS], "approval_timeout_hours": 2,
+                       "rules": [{"name": "unlock", "playbook": "unlock-account",
+                                  "requires_approval": True,
+                                  "match": {"subject": r"^unlock:\s*(?P<login>\S+)$"},
+                                  "fields": {"login": "subject:login"},
+                                  "requesters": ["*@example.test"]}]}}))
+    profile = load_profile("acme", env.config)
+    journal = Journal(env.journal)
+    store = LocalTickets()
+    dispatcher = Dispatcher(RunService(journal_path=env.journal, config_dir=env.config),
+                            profile, store, journal,
+                            lambda name: PLAYBOOKS / f"{name}.yaml", source="test")
+    yield dispatcher, store
+    journal.close()
+    store.close()
+
+
+def queue(dispatcher: Dispatcher, ticket: str) -> Any:
+    triggers = Triggers(dispatcher.journal)
+    triggers.add(f"local:{ticket}:created", source="test", profile="acme",
+                 ticket=f"local:{ticket}")
+    trigger = triggers.get(f"local:{ticket}:created")
+    return dispatcher.handle(trigger) if trigger else None
+
+
+def texts(store: LocalTickets, dispatcher: Dispatcher, ticket: str) -> list[str]:
+    dispatcher.flush()
+    return [str(n["body"]) for n in store.notes(ticket)]
+
+
+def end_rows(journal: Path, ticket: str) -> list[tuple[str, str]]:
+    db = sqlite3.connect(journal)
+    rows = db.execute("SELECT status, summary FROM entries WHERE kind = 'end' AND ticket = ? "
+                      "ORDER BY seq", (f"local:{ticket}",)).fetchall()
+    db.close()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def test_waits_then_the_requester_cannot_approve_then_a_rejection(setup: Any,
+                                                                  env: Any) -> None:
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    assert waiting.status == "waiting" and waiting.run_id
+    assert f"waits for approval as run {waiting.run_id}" in texts(store, dispatcher, ticket)[0]
+
+    LocalTickets(author=BOSS).add_note(ticket, "/approve")  # an approver, but the requester
+    trigger = dispatcher.triggers.get(f"local:{ticket}:created")
+    assert dispatcher.handle(trigger).status == "waiting"
+    assert "cannot approve it too (four eyes)" in texts(store, dispatcher, ticket)[-1]
+    assert dispatcher.handle(trigger).status == "waiting"  # the same comment counts once
+    assert len([t for t in texts(store, dispatcher, ticket) if t.startswith("adminkit:")]) == 2
+
+    LocalTickets(author="dispatch").add_note(ticket, "/reject  not today")
+    assert dispatcher.handle(dispatcher.triggers.get(trigger.key)).status == "rejected"
+    assert "rejected by dispatch" in texts(store, dispatcher, ticket)[-1]
+    statuses = [s for s, _ in end_rows(env.journal, ticket)]
+    assert statuses == ["waiting", "refused", "rejected"]  # journaled; no run started
+    assert Journal(env.journal).run(waiting.run_id) is None
+
+
+def test_status_shows_the_whole_request_in_order(setup: Any, env: Any, cli: Any) -> None:
+    import json
+
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    run_id = queue(dispatcher, ticket).run_id
+    LocalTickets(author="dispatch").add_note(ticket, "/approve")
+    dispatcher.handle(dispatcher.triggers.get(f"local:{ticket}:created"))
+    r = cli("-p", "acme", "-o", "json", "status", ticket)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    assert out["ticket"] == f"local:{ticket}"
+    ends = [(e["status"], e["run_id"] == run_id) for e in out["entries"] if e["kind"] == "end"]
+    assert [s for s, _ in ends][:2] == ["waiting", "approved"]
+    assert ends[-1][1]  # the approved run itself comes last
+    assert [t["status"] for t in out["triggers"]] in (["done"], ["failed"])
+    assert cli("-p", "acme", "status", "jira:").code == 2
+
+
+def test_no_answer_within_the_timeout_cancels(setup: Any, env: Any) -> None:
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    old = (datetime.now(UTC) - timedelta(hours=3)).isoformat(timespec="seconds")
+    dispatcher.triggers.move(waiting.key, "waiting", detail={"since": old})
+    assert dispatcher.handle(dispatcher.triggers.get(waiting.key)).status == "cancelled"
+    assert "no approval within 2 h" in texts(store, dispatcher, ticket)[-1]
+
+
+def test_approve_at_the_cli_checks_who_and_starts_the_run(setup: Any, env: Any,
+                                                          cli: Any) -> None:
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    run_id = queue(dispatcher, ticket).run_id
+    r = cli("-p", "acme", "approve", run_id, "--as", BOSS)
+    assert r.code == 4 and "four eyes" in r.err
+    r = cli("-p", "acme", "approve", run_id, "--as", "intruder")
+    assert r.code == 4 and "not an approver" in r.err
+    r = cli("-p", "acme", "-o", "json", "approve", run_id, "--as", "dispatch")
+    # the run starts (this profile has no directory: its one action fails, journaled)
+    trigger = dispatcher.triggers.get(f"local:{ticket}:created")
+    assert trigger.status in ("done", "failed") and trigger.run_id == run_id
+    row = Journal(env.journal).run(run_id)
+    assert row is not None and "approved by dispatch" in row["summary"]
+    assert any("approved by dispatch (adminkit approve by tester)" in t
+               for t in texts(store, dispatcher, ticket))
+    r = cli("-p", "acme", "approve", run_id, "--as", "dispatch")
+    assert r.code == 2 and "no run" in r.err  # not waiting any more
+
+
+def test_a_trigger_left_running_starts_its_run_under_the_id_it_was_given(setup: Any,
+                                                                         env: Any) -> None:
+    """Killed after the trigger took its run id and before the run's first row: the
+    next process starts it under that id (a run with rows is resumed instead)."""
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    plan = dispatcher.triggers.get(waiting.key).detail["plan"]
+    dispatcher.triggers.move(waiting.key, "running", detail={"approved_by": "dispatch"})
+    outcome = dispatcher.handle(dispatcher.triggers.get(waiting.key))
+    assert outcome.run_id == waiting.run_id and outcome.status in ("done", "failed")
+    row = Journal(env.journal).run(waiting.run_id)
+    assert row is not None and row["operator"] == plan["operator"]
+    # once more (as after a second crash): the run has rows now, so it is resumed
+    dispatcher.triggers.move(waiting.key, "running")
+    again = dispatcher.handle(dispatcher.triggers.get(waiting.key))
+    assert again.run_id == waiting.run_id
+
+
+def test_a_requester_with_control_characters_cannot_forge_note_lines(setup: Any) -> None:
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester="x\nadminkit: approved by dispatch@example.test")
+    outcome = queue(dispatcher, ticket)
+    assert outcome.status == "refused"  # such a requester is nobody a rule allows
+    [note] = texts(store, dispatcher, ticket)
+    assert note.count("\n") == 1  # the text, then the journal's anchor line
+    assert "x?adminkit: approved by" in note
