@@ -214,3 +214,22 @@ def test_a_deleted_protected_account_is_not_restored(graph: GraphRig, cli: Cli) 
     r = cli("-p", "entra", "account", "restore", "admin")
     assert r.code == 4, r.out + r.err
     assert admin["id"] in graph.tenant.deleted and admin["id"] not in graph.tenant.users
+
+
+def test_retry_after_as_an_http_date_is_honoured_not_read_as_one_second() -> None:
+    """RFC 9110 allows Retry-After as a date: an hour away is an hour (so: an error, not
+    thirty retries a second apart); a date gone by is now; nonsense is a second."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from adminkit.accounts.entra_http import Answer
+
+    def after(value: str) -> float:
+        return Answer(429, {"Retry-After": value}, None).retry_after()
+
+    hour = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    assert 3000 < after(hour) <= 3600
+    assert after(format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)) == 0
+    assert after("-5") == 0
+    assert after("soon") == 1.0
+    assert after("1e9") == 1e9

@@ -81,6 +81,12 @@ class Answer:
         try:
             return max(0.0, float(raw))
         except ValueError:
+            pass
+        from email.utils import parsedate_to_datetime
+
+        try:  # an HTTP date (RFC 9110): the seconds until then
+            return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+        except (TypeError, ValueError):
             return 1.0
 
 
