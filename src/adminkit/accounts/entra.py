@@ -54,6 +54,7 @@ from adminkit.accounts.entra_token import EntraSettings, TokenSource, settings_o
 from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import (
+    ActionFailed,
     AdminkitError,
     OutcomeUnknown,
     PolicyRefused,
@@ -188,7 +189,12 @@ class EntraDirectory:
         headers = {"ConsistencyLevel": "eventual"} if eventual else {}
         rows: list[dict[str, Any]] = []
         next_url: str | None = first
+        seen: set[str] = set()
         while next_url:
+            if next_url in seen:  # a next link already followed: Graph is going round
+                raise ActionFailed(f"{what}: Graph sent a next page it had sent already; "
+                                   "not followed again")
+            seen.add(next_url)
             answer = self._prefetched.pop(next_url, None) or self._call(
                 Req("GET", next_url, headers=headers), what, need)
             rows += answer.body.get("value", [])
@@ -202,7 +208,7 @@ class EntraDirectory:
         """@odata.nextLink is absolute; only the profile's Graph endpoint is followed."""
         base = self.settings.graph
         if not link.startswith(base + "/"):
-            raise ValidationError(f"Graph sent a next page outside {base}: not followed")
+            raise ActionFailed(f"Graph sent a next page outside {base}: not followed")
         return link[len(base):]
 
     def upn(self, login: str) -> str:

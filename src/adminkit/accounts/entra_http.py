@@ -27,10 +27,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from adminkit.accounts.entra_token import EntraSettings, TokenSource, light_token
-from adminkit.core.errors import ConnectionFailed
+from adminkit.core.errors import ActionFailed, ConnectionFailed
 
 if TYPE_CHECKING:
     import asyncio
@@ -81,6 +81,12 @@ class Answer:
         try:
             return max(0.0, float(raw))
         except ValueError:
+            pass
+        from email.utils import parsedate_to_datetime
+
+        try:  # an HTTP date (RFC 9110): the seconds until then
+            return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+        except (TypeError, ValueError):
             return 1.0
 
 
@@ -116,10 +122,36 @@ def unbatch(answer: Answer, count: int) -> list[Answer]:
     if answer.status == LOST or not answer.ok or not isinstance(answer.body, dict):
         return [Answer(answer.status, answer.headers, answer.body) for _ in range(count)]
     found: dict[str, Answer] = {}
-    for item in answer.body.get("responses", []):
-        found[str(item.get("id"))] = Answer(int(item.get("status", 0)),
-                                            dict(item.get("headers") or {}), item.get("body"))
-    return [found.get(str(k), Answer(LOST, {}, None)) for k in range(count)]
+    twice: set[str] = set()
+    items = answer.body.get("responses")
+    for item in items if isinstance(items, list) else []:
+        status = item.get("status") if isinstance(item, dict) else None
+        if not isinstance(status, int) or isinstance(status, bool):
+            continue  # not an answer Graph gives: as if it had not come
+        headers = item.get("headers")
+        key = str(item.get("id"))
+        if key in found:
+            twice.add(key)  # two answers to one request: neither can be believed
+        found[key] = Answer(status, dict(headers) if isinstance(headers, dict) else {},
+                            item.get("body"))
+    return [Answer(LOST, {}, None) if str(k) in twice else found.get(str(k), Answer(LOST, {}, None))
+            for k in range(count)]
+
+
+def absolute(settings: EntraSettings, relative: str) -> str:
+    """The absolute URL of a request relative to the profile's Graph endpoint; one that
+    would leave that endpoint's scheme, host and port (a hostile next link such as
+    `…/v1.0/https://elsewhere/…`) is refused before anything, the token least of all,
+    is sent."""
+    full = settings.graph + relative
+    here, there = urlsplit(settings.graph), urlsplit(full)
+    if not relative.startswith("/") or relative.startswith("//") or \
+            (there.scheme, there.netloc) != (here.scheme, here.netloc) or \
+            not there.path.startswith(here.path + "/") or "/https:" in there.path.casefold() \
+            or "/http:" in there.path.casefold() \
+            or any(part in (".", "..") for part in there.path.split("/")):
+        raise ActionFailed(f"Graph sent a link outside {settings.graph}: not followed")
+    return full
 
 
 def _ssl(settings: EntraSettings) -> ssl.SSLContext:
@@ -190,7 +222,7 @@ class LightGraph:
                 headers["Content-Type"] = "application/json"
             try:
                 status, found, parsed = self._http.request(
-                    req.method, self.settings.graph + req.url, body=body, headers=headers)
+                    req.method, absolute(self.settings, req.url), body=body, headers=headers)
             except (OSError, http.client.HTTPException) as exc:
                 if req.method == "GET" and attempt < RETRIES - 1:
                     time.sleep(0.5)
@@ -338,9 +370,10 @@ class AsyncGraph:
 
         options = {} if retry else {REQUEST_OPTIONS_KEY: {
             RetryHandlerOption.get_key(): RetryHandlerOption(max_retries=0)}}
+        target = httpx.URL(absolute(self.settings, req.url))
         try:
             response = await self._http.request(
-                req.method, req.url.lstrip("/"), json=req.body,
+                req.method, target, json=req.body,
                 headers=await self._headers(req.headers), extensions=options)
         except httpx.ConnectError as exc:
             raise _unreachable(self.settings, exc) from None
@@ -359,9 +392,10 @@ class AsyncGraph:
         for _ in range(RETRIES):
             self.batches += 1
             answer = await self.send(Req("POST", "/$batch", body), retry=False)
-            if answer.status == 429 or (answer.status == 503 and "retry-after" in {
-                    k.lower() for k in answer.headers}):
-                await asyncio.sleep(min(answer.retry_after() or 1.0, RETRY_AFTER_MAX))
+            if (answer.status == 429 or (answer.status == 503 and "retry-after" in {
+                    k.lower() for k in answer.headers})) \
+                    and answer.retry_after() <= RETRY_AFTER_MAX:
+                await asyncio.sleep(answer.retry_after() or 1.0)
                 continue
             break
         return unbatch(answer, len(reqs))
@@ -387,12 +421,12 @@ class AsyncGraph:
 
         answers = await self.batch(reqs)
         for _ in range(RETRIES):
-            again = [k for k, a in enumerate(answers) if a.status in RETRYABLE]
+            again = [k for k, a in enumerate(answers) if a.status in RETRYABLE
+                     and a.retry_after() <= RETRY_AFTER_MAX]  # longer: an error, not a wait
             if not again:
                 break
             self.throttled += len(again)
-            await asyncio.sleep(min(max(answers[k].retry_after() for k in again) or 1.0,
-                                    RETRY_AFTER_MAX))
+            await asyncio.sleep(max(answers[k].retry_after() for k in again) or 1.0)
             for k, answer in zip(again, await self.batch([reqs[k] for k in again]),
                                  strict=True):
                 answers[k] = answer

@@ -193,9 +193,21 @@ def light_token(post: Callable[[str, dict[str, str]], tuple[int, Any]],
     status, body = post(settings.token_url, form)
     body = body if isinstance(body, dict) else {}
     if status != 200 or "access_token" not in body:
-        codes = body.get("error_codes") or [None]
-        raise refused(codes[0], str(body.get("error_description") or status))
-    return str(body["access_token"]), time.time() + float(body.get("expires_in", 3599))
+        codes = body.get("error_codes")
+        code = codes[0] if isinstance(codes, list) and codes and isinstance(codes[0], int) \
+            else None
+        raise refused(code, str(body.get("error_description") or status))
+    token, lifetime = body["access_token"], body.get("expires_in", 3599)
+    # a token goes into a header: printable ASCII without spaces (RFC 6750's b64token)
+    if not isinstance(token, str) or not token or not all("!" <= ch <= "~" for ch in token) \
+            or isinstance(lifetime, bool) or not isinstance(lifetime, (int, float, str)):
+        raise refused(None, "the sign-in endpoint's answer holds no usable access token")
+    try:
+        expires = time.time() + float(lifetime)
+    except ValueError:
+        raise refused(None, "the sign-in endpoint's answer holds no usable token "
+                            "lifetime") from None
+    return token, expires
 
 
 class TokenSource:
@@ -216,7 +228,10 @@ class TokenSource:
         common: dict[str, Any] = {
             "authority": s.authority,
             "disable_instance_discovery": urlsplit(s.authority).hostname
-            not in KNOWN_AUTHORITIES}
+            not in KNOWN_AUTHORITIES,
+            # the profile's timeout, not azure-core's 300 s: a sign-in endpoint that does
+            # not answer must not hold a run for minutes
+            "connection_timeout": s.timeout, "read_timeout": s.timeout}
         if s.ca_file is not None:
             common["connection_verify"] = str(s.ca_file)
         if s.certificate:
@@ -239,7 +254,11 @@ class TokenSource:
         return self._token[0]
 
     async def _fetch(self) -> tuple[str, float]:
-        from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
 
         if self._credential is None:
             try:
@@ -256,7 +275,7 @@ class TokenSource:
                         None)
             start = text.find("AADSTS")
             raise refused(code, text[start:] if start >= 0 else text) from None
-        except ServiceRequestError as exc:
+        except (ServiceRequestError, ServiceResponseError) as exc:
             raise ConnectionFailed(f"cannot reach the sign-in endpoint "
                                    f"{self.settings.authority}: {type(exc).__name__}") from None
         self.fetched += 1

@@ -9,7 +9,7 @@ from adminkit.accounts.actions.base import LoginParams, find_user
 from adminkit.accounts.directory import UserEntry, directory_of
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import UsageError, ValidationError
+from adminkit.core.errors import PolicyRefused, UsageError, ValidationError
 from adminkit.core.result import Change
 
 
@@ -36,6 +36,20 @@ class RestoreAccount(Action[LoginParams]):
                                   hint="deleted items keep a user for 30 days")
         return Plan([Change(op="restore", field="account", after=self.binned.dn)],
                     summary=f"restore {self.binned.login} from deleted items")
+
+    def guard(self, ctx: Context, plan: Plan) -> None:
+        """A protected account stays where it is, in deleted items too: bringing it back
+        is as much a change to it as deleting it was."""
+        if self.binned is None:
+            return
+        names = {self.binned.login.casefold(), self.params.login.casefold(),
+                 str(self.binned.attributes.get("userPrincipalName") or "").casefold()}
+        protected = {p.casefold() for p in ctx.require_profile().policy.protected_accounts}
+        if names & protected:
+            raise PolicyRefused(f"{self.binned.login} is protected: listed in the profile's "
+                                "protected accounts",
+                                hint="protected accounts are changed by a domain "
+                                     "administrator, not through adminkit")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         assert self.binned is not None
