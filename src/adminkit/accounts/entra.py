@@ -106,7 +106,7 @@ IN_CHUNK = 15  # values in one `in (…)` clause
 SETTLE = (0.2, 0.4, 0.8, 1.6, 3.2)  # waits for a write to reach every replica
 RECENT = 30.0  # seconds after a write during which a 404 may be a replica lagging
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
-                  r"[0-9a-fA-F]{12}$")
+                  r"[0-9a-fA-F]{12}\Z")
 SEARCH_MAX = 256
 
 

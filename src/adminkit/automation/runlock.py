@@ -19,7 +19,7 @@ from pathlib import Path
 from adminkit.core import paths
 from adminkit.core.errors import UsageError
 
-RUN_ID = re.compile(r"^R-\d{8}-\d{6}-[0-9a-f]{6}$")
+RUN_ID = re.compile(r"^R-\d{8}-\d{6}-[0-9a-f]{6}\Z")
 
 
 class RunLock:

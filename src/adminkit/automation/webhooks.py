@@ -27,7 +27,7 @@ from adminkit.automation.settings import Sender
 from adminkit.core.errors import UsageError
 from adminkit.tickets.base import parse_ref
 
-EVENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$")
+EVENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}\Z")
 TICKET_KIND = {"zammad": "zammad", "jira": "jira", "servicenow": "servicenow", "glpi": "glpi"}
 
 

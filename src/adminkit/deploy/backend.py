@@ -31,8 +31,8 @@ BUILT_IN = {"ssh": "adminkit.deploy.ssh:open_ssh",
             "winrm": "adminkit.deploy.windows:open_winrm"}
 
 # Wide enough for Debian, RPM, winget and Chocolatey ids; no shell or option syntax.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}$")
-VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~:-]{0,127}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+:-]{0,127}\Z")
+VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~:-]{0,127}\Z")
 
 
 @dataclass(frozen=True)

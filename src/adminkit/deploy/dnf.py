@@ -15,8 +15,8 @@ from adminkit.core.errors import ValidationError
 from adminkit.deploy.apt import REBOOT_FLAG, REBOOT_MARK
 from adminkit.deploy.backend import PackageSpec, PackageState, Update
 
-NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,127}$")
-VERSION = re.compile(r"^([0-9]+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+$")
+NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,127}\Z")
+VERSION = re.compile(r"^([0-9]+:)?[A-Za-z0-9._+~^]+-[A-Za-z0-9._+~^]+\Z")
 FORMAT = r"%{name}\t%{evr}"
 LATEST_MARK = "--adminkit-latest--"
 ALL_MARK = "--adminkit-all--"

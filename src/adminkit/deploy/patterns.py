@@ -17,7 +17,7 @@ from adminkit.core.errors import UsageError
 from adminkit.deploy.settings import HOST_NAME, HostConfig
 
 GLOB = re.compile(r"[*?\[]")
-TERM = re.compile(r"^!?(group:)?[A-Za-z0-9._*?\[\]!-]+$")
+TERM = re.compile(r"^!?(group:)?[A-Za-z0-9._*?\[\]!-]+\Z")
 
 
 @dataclass(frozen=True)

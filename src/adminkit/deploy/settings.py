@@ -18,8 +18,8 @@ from adminkit.core.winrm.target import WinRMSettings
 
 # A host's name: what patterns, journal rows and notes call it (no glob characters, no
 # commas or `!`, so a pattern can never be mistaken for one).
-HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 
 
 class SSHSettings(Settings):

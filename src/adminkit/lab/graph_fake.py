@@ -63,7 +63,7 @@ WRITE_LICENSES = ("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
                   "Directory.ReadWrite.All")
 REVOKE = ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
 DELETE_RESTORE = ("User.DeleteRestore.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
-UPN_LOCAL = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}$")
+UPN_LOCAL = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}\Z")
 NICKNAME_BAD = set('@()\\[]";:<>, ')
 SYNCED = ("Unable to update the specified properties for on-premises mastered Directory "
           "Sync objects or objects currently undergoing migration.")

@@ -31,7 +31,7 @@ TECH_USER = "tech1"
 RT_SHARE = Path("/usr/share/request-tracker5")
 RT_SERVER = RT_SHARE / "libexec" / "rt-server"
 RT_SETUP_DATABASE = Path("/usr/sbin/rt-setup-database-5")
-TOKEN_RE = re.compile(r"^\d+-\d+-[0-9a-f]+$")
+TOKEN_RE = re.compile(r"^\d+-\d+-[0-9a-f]+\Z")
 
 # tech1's rights on the queue: what adminkit's ticket backend needs, nothing more.
 TECH_RIGHTS = (

@@ -10,7 +10,7 @@ from adminkit.core.errors import ValidationError
 from adminkit.core.secrets import Secret, check_reference, resolve
 from adminkit.playbook.model import InputSpec, Playbook
 
-EMAIL = re.compile(r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+$")
+EMAIL = re.compile(r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+\Z")
 
 
 def resolve_inputs(playbook: Playbook, given: dict[str, Any]) -> dict[str, Any]:

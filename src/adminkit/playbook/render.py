@@ -15,7 +15,7 @@ from typing import Any
 
 from adminkit.core.errors import ValidationError
 
-SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*$", re.DOTALL)
+SINGLE = re.compile(r"^\s*\{\{(?P<expr>.*)\}\}\s*\Z", re.DOTALL)
 ROOTS = ("inputs", "ticket", "steps", "profile", "item", "run")
 
 

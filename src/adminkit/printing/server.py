@@ -189,7 +189,7 @@ class PrintServer(Protocol):
     def close(self) -> None: ...
 
 
-_AGE = re.compile(r"^(\d{1,6})([smhd])$")
+_AGE = re.compile(r"^(\d{1,6})([smhd])\Z")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

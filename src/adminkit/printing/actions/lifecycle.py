@@ -21,10 +21,10 @@ from adminkit.core.secrets import Secret
 from adminkit.printing.actions.base import PrinterAction, PrinterParams, Reason
 from adminkit.printing.server import hides_userinfo, mask_uri, uri_password
 
-_URI = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$", re.IGNORECASE)
+_URI = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s\x00-\x1f\x7f]+\Z", re.IGNORECASE)
 _DISCARD = ("///dev/null", "/dev/null")  # after `file:`
-_DRIVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._+ -]{0,254}$")
-_OPTION = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_DRIVER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:/._+ -]{0,254}\Z")
+_OPTION = re.compile(r"^[a-z][a-z0-9-]{0,62}\Z")
 # friendly names for the options a helpdesk changes most, and their values
 ALIASES = {"duplex": "sides", "colour": "print-color-mode", "color": "print-color-mode"}
 VALUES = {("sides", "on"): "two-sided-long-edge", ("sides", "off"): "one-sided",
