@@ -46,6 +46,19 @@ class GraphRig:
         """The fake's own record (every replica): what a test reads back."""
         return self.tenant.user(f"{login}@{self.domain}", replica=False)
 
+    def deleted(self, login: str) -> list[dict[str, Any]]:
+        """The fake's deleted users that were `login` (their UPN is changed in there)."""
+        upn = f"{login}@{self.domain}".casefold()
+        return [u for u in self.tenant.deleted.values() if u["_upn"].casefold() == upn]
+
+    def role(self, name: str) -> dict[str, Any]:
+        return next(r for r in self.tenant.roles.values() if r["displayName"] == name)
+
+    def app(self) -> dict[str, Any]:
+        """The tests' app's service principal (put it in a role to make it privileged)."""
+        return next(s for s in self.tenant.service_principals.values()
+                    if s["appId"] == CLIENT_ID)
+
     def group(self, name: str) -> dict[str, Any]:
         return next(g for g in self.tenant.groups.values() if g["displayName"] == name)
 
@@ -88,6 +101,7 @@ def graph_fixture(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, env:
     credential, cert = _app_credential(tmp_path_factory.getbasetemp())
     fake.issuer.apps[CLIENT_ID] = App(CLIENT_ID, set(ALL_ROLES), secret=SECRET,
                                       certificates=[cert])
+    tenant.add_service_principal(CLIENT_ID, "adminkit tests")  # in no directory role
     folder = tmp_path / "secrets"
     folder.mkdir(mode=0o700)
     os.chmod(folder, 0o700)

@@ -42,10 +42,16 @@ class Tenant:
         r = self.http.get(f"users/{login}@{DOMAIN}/memberOf")
         return {g["displayName"] for g in r.json()["value"]}
 
-    def deleted(self, login: str) -> bool:
+    def deleted(self, login: str) -> list[dict[str, Any]]:
+        """Deleted users that were `login`: in deleted items Entra puts the object id
+        (no hyphens) in front of the UPN, so only `endswith` (advanced) finds them."""
+        upn = f"{login}@{DOMAIN}"
         r = self.http.get("directory/deletedItems/microsoft.graph.user", params={
-            "$filter": f"userPrincipalName eq '{login}@{DOMAIN}'"})
-        return bool(r.json()["value"])
+            "$filter": f"endswith(userPrincipalName,'{upn}')", "$count": "true",
+            "$select": "id,userPrincipalName,mail"}, headers={"ConsistencyLevel": "eventual"})
+        assert r.status_code == 200, r.text
+        return [u for u in r.json()["value"]
+                if u["userPrincipalName"] == u["id"].replace("-", "") + upn]
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +98,30 @@ def test_every_entra_command_leaves_one_note(tenant: Tenant, rt: Any, cli: Cli,
     assert all(n.internal for n in notes(rt, ticket))
     password = (pw / "vnova.password").read_text().strip()
     assert all(password not in n.text for n in notes(rt, ticket))
+
+
+def test_restore_finds_the_renamed_deleted_user_and_leaves_an_administrator(
+        tenant: Tenant, cli: Cli) -> None:
+    """Deleted, a user's UPN starts with its object id: `account restore` finds it by
+    the UPN it had and brings back its groups; a Global Administrator deleted in the
+    portal stays deleted (Graph refuses the lab app, which holds no role: exit 4)."""
+    def run(*args: str) -> Any:
+        return cli("--profile", "lab-entra", "-o", "json", *args)
+
+    before = tenant.groups("jnovak")
+    r = run("account", "delete", "jnovak")
+    assert r.returncode == 0, r.stdout + r.stderr
+    gone = tenant.deleted("jnovak")
+    assert len(gone) == 1 and tenant.user("jnovak") is None
+    r = run("account", "restore", "jnovak")
+    assert r.returncode == 0, r.stdout + r.stderr
+    back = tenant.user("jnovak")
+    assert back is not None and back["id"] == gone[0]["id"]
+    assert tenant.groups("jnovak") == before and tenant.deleted("jnovak") == []
+
+    admin = tenant.user("admin")
+    assert admin is not None
+    assert tenant.http.delete(f"users/{admin['id']}").status_code == 204  # the portal
+    r = run("account", "restore", "admin")
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert tenant.user("admin") is None and len(tenant.deleted("admin")) == 1

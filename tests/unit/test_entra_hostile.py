@@ -208,9 +208,7 @@ def test_a_deleted_protected_account_is_not_restored(graph: GraphRig, cli: Cli) 
     graph.profile(extra="policy:\n  protected_accounts: [ADMIN]\n")
     admin = graph.user("admin")
     assert admin is not None
-    del graph.tenant.users[admin["id"]]
-    admin["deletedDateTime"] = "2026-12-01T10:00:00Z"
-    graph.tenant.deleted[admin["id"]] = admin
+    graph.tenant.soft_delete(admin)
     r = cli("-p", "entra", "account", "restore", "admin")
     assert r.code == 4, r.out + r.err
     assert admin["id"] in graph.tenant.deleted and admin["id"] not in graph.tenant.users

@@ -73,6 +73,7 @@ USER_SELECT = ("id,userPrincipalName,displayName,givenName,surname,mail,mailNick
                "accountEnabled,department,jobTitle,usageLocation,onPremisesSyncEnabled,"
                "lastPasswordChangeDateTime,createdDateTime,assignedLicenses,employeeId")
 GROUP_SELECT = "id,displayName,description,isAssignableToRole,onPremisesSyncEnabled"
+DELETED_SELECT = USER_SELECT + ",deletedDateTime,proxyAddresses"
 # built-in directory roles whose members adminkit never touches (roleTemplateId)
 PRIVILEGED_ROLES = {
     "62e90394-69f5-4237-9190-012177145e10": "Global Administrator",
@@ -410,16 +411,30 @@ class EntraDirectory:
         """Entra's cloud policy for every tenant: 8 to 256 characters, 3 of 4 classes."""
         return PasswordPolicy(min_length=8, complexity=True)
 
-    def protected_reason(self, user: UserEntry, policy: PolicyConfig) -> str | None:
+    def _listed(self, user: UserEntry, policy: PolicyConfig) -> str | None:
         upn = str(user.attributes.get("userPrincipalName") or self.upn(user.login))
         names = {user.login.casefold(), upn.casefold()}
         if names & {p.casefold() for p in policy.protected_accounts}:
             return "listed in the profile's protected accounts"
-        holders = self._member_of(user.dn, "users", nested=True)
+        return None
+
+    @staticmethod
+    def _privileged(holders: Sequence[dict[str, Any]]) -> str | None:
+        """The privileged directory role among a principal's groups and roles."""
         for row in holders:
             role = PRIVILEGED_ROLES.get(str(row.get("roleTemplateId") or ""))
             if row.get("@odata.type") == "#microsoft.graph.directoryRole" and role:
                 return f"member of the privileged directory role {role}"
+        return None
+
+    def protected_reason(self, user: UserEntry, policy: PolicyConfig) -> str | None:
+        listed = self._listed(user, policy)
+        if listed:
+            return listed
+        holders = self._member_of(user.dn, "users", nested=True)
+        privileged = self._privileged(holders)
+        if privileged:
+            return privileged
         protected = {g.casefold() for g in policy.protected_groups}
         for row in holders:
             if str(row.get("displayName") or "").casefold() in protected:
@@ -674,17 +689,109 @@ class EntraDirectory:
             raise graph_error(answer, f"purge {user.login} from deleted items",
                               "restore users")
 
-    def deleted_user(self, login: str) -> UserEntry | None:
+    # -- deleted items ------------------------------------------------------------------
+    def deleted_users(self, login: str) -> list[UserEntry]:
+        """The deleted users that were `login` (a UPN, its part before the profile's
+        domain, or a deleted user's object id). In deleted items Entra puts the object id
+        (no hyphens) in front of the UPN, so `eq` finds nothing: the UPN's end is asked
+        for (`endswith`, an advanced query) and only `{id}{upn}` or the UPN itself kept."""
+        if GUID.match(login):
+            answer = self.graph.send(Req("GET", url(
+                f"/directory/deletedItems/{segment(login)}", **{"$select": DELETED_SELECT})))
+            if answer.status == 404:
+                return []
+            if not answer.ok:
+                raise graph_error(answer, f"read deleted item {login}", "read users")
+            kind = answer.body.get("@odata.type")
+            return [self._deleted(answer.body)] if kind in (None, "#microsoft.graph.user") \
+                else []
         upn = self.upn(login)
         rows = self._pages(url("/directory/deletedItems/microsoft.graph.user", **{
-            "$filter": f"userPrincipalName eq {odata_string(upn)}",
-            "$select": USER_SELECT}), f"find {upn} in deleted items", "read users")
-        return self._user(rows[0]) if rows else None
+            "$filter": f"endswith(userPrincipalName,{odata_string(upn)})", "$count": "true",
+            "$select": DELETED_SELECT, "$top": 999}), f"find {upn} in deleted items",
+            "read users", eventual=True)
+        return [self._deleted(r) for r in rows
+                if _original_upn(r).casefold() == upn.casefold()]
 
-    def restore(self, user: UserEntry) -> None:
-        self._write(Req("POST", f"/directory/deletedItems/{segment(user.dn)}/restore"),
-                    f"restore {user.login}", "restore users")
+    def _deleted(self, row: dict[str, Any]) -> UserEntry:
+        entry = self._user({**row, "userPrincipalName": _original_upn(row)})
+        entry.attributes.update(deletedUserPrincipalName=row.get("userPrincipalName"),
+                                deletedDateTime=row.get("deletedDateTime"),
+                                proxyAddresses=list(row.get("proxyAddresses") or []))
+        return entry
+
+    def deleted_user(self, login: str) -> UserEntry | None:
+        found = self.deleted_users(login)
+        if len(found) > 1:
+            which = "; ".join(f"{u.dn} (deleted {u.attributes.get('deletedDateTime')})"
+                              for u in found)
+            raise ValidationError(f"{len(found)} deleted users were {self.upn(login)}: {which}",
+                                  hint="name the one you mean by its object id")
+        return found[0] if found else None
+
+    def restore_refusal(self, user: UserEntry, policy: PolicyConfig) -> str | None:
+        """Why a deleted user may not be restored, checked before Graph is asked.
+
+        A restore gives back the roles and groups the user had, but Graph shows nothing
+        of a deleted user's roles and groups (its relations answer 404 until it is
+        back). What Graph documents instead: an app restores a user who holds an
+        administrator role only if the app holds a higher one itself (else 403). So an
+        app in no privileged role is safe to let Graph decide; an app that holds one
+        would bring back a Global Administrator, and is refused unless the profile says
+        `restore_privileged`."""
+        listed = self._listed(user, policy)
+        if listed:
+            return listed
+        if self.settings.restore_privileged:
+            return None
+        answer = self.graph.send(Req("GET", url(
+            f"/servicePrincipals(appId={odata_string(self.settings.client_id)})"
+            "/transitiveMemberOf", **{"$top": 999})))
+        if not answer.ok:
+            _, message, _ = answer.error()
+            return ("a deleted user's roles cannot be read, and neither can this app's own "
+                    f"directory roles ({answer.status}: {message}): adminkit cannot tell "
+                    "whether Graph would restore an administrator")
+        privileged = self._privileged(answer.body.get("value", []))
+        if privileged:
+            return (f"a deleted user's roles cannot be read, and this app is a {privileged}"
+                    ", so Graph would restore an administrator too")
+        return None
+
+    def restore(self, user: UserEntry) -> list[str]:
+        """Restore; a proxy address another user took meanwhile is dropped (Graph's
+        autoReconcileProxyConflict), and the dropped ones returned."""
+        req = Req("POST", f"/directory/deletedItems/{segment(user.dn)}/restore",
+                  {"autoReconcileProxyConflict": True})
+        answer = self.graph.send(req)
+        if answer.status == 403:
+            raise PolicyRefused(
+                f"Microsoft Graph refused to restore {user.login}: Graph restores a user who "
+                "held an administrator role (or was in a role-assignable group) only for an "
+                "app that holds a higher administrator role",
+                hint="a Privileged Role Administrator restores it in the Entra admin center; "
+                     "if no role is involved, grant the app User.DeleteRestore.All")
+        if answer.status == 400 and conflict(answer):
+            upn = str(user.attributes.get("userPrincipalName") or self.upn(user.login))
+            raise ValidationError(f"restore {user.login}: its UPN {upn} belongs to another "
+                                  "user now, and Graph v1.0 restores a user only under its "
+                                  "own UPN",
+                                  hint="rename or delete the user who has the UPN now, then "
+                                       "restore")
+        if not answer.ok:
+            raise graph_error(answer, f"restore {user.login}", "restore users")
         self._wrote(user.dn, self.upn(user.login))
+        before = [str(a) for a in user.attributes.get("proxyAddresses") or []]
+        if not before:
+            return []
+        back = self._settled(Req("GET", url(f"/users/{segment(user.dn)}",
+                                            **{"$select": "id,proxyAddresses"})), [user.dn])
+        if not back.ok:
+            log.warning("entra: %s restored, but its addresses could not be read back",
+                        user.login)
+            return []
+        kept = {str(a).casefold() for a in back.body.get("proxyAddresses") or []}
+        return [a for a in before if a.casefold() not in kept]
 
     # -- licences -------------------------------------------------------------------------
     def skus(self) -> list[dict[str, Any]]:
@@ -720,6 +827,14 @@ class EntraDirectory:
 
     def close(self) -> None:
         self.graph.close()
+
+
+def _original_upn(row: dict[str, Any]) -> str:
+    """A deleted user's UPN as it was: without the object id Entra put in front."""
+    upn = str(row.get("userPrincipalName") or "")
+    prefix = str(row.get("id") or "").replace("-", "")
+    return upn[len(prefix):] if prefix and upn.casefold().startswith(prefix.casefold()) \
+        and "@" in upn[len(prefix):] else upn
 
 
 def _text_clause(text: str, wildcards: bool) -> tuple[tuple[str, str], bool]:

@@ -74,6 +74,10 @@ class EntraOptions(Settings):
     concurrency: int = Field(4, ge=1, le=16, description="$batch posts in flight at once")
     linger: float = Field(0.005, ge=0, le=1, description="seconds a write waits for others "
                                                          "to join its $batch")
+    restore_privileged: bool = Field(
+        False, description="let `account restore` run though this app holds a privileged "
+                           "directory role (Graph shows no deleted user's roles, so such an "
+                           "app could bring back an administrator)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class EntraSettings:
     timeout: float
     concurrency: int
     linger: float
+    restore_privileged: bool = False
 
     @property
     def token_url(self) -> str:
@@ -124,7 +129,8 @@ def settings_of(cfg: DirectoryConfig) -> EntraSettings:
                          domain=cfg.upn_suffix.lstrip("@"),
                          certificate=options.credential == "certificate",
                          ca_file=cfg.ca_file, timeout=cfg.timeout,
-                         concurrency=options.concurrency, linger=options.linger)
+                         concurrency=options.concurrency, linger=options.linger,
+                         restore_privileged=options.restore_privileged)
 
 
 def _b64(raw: bytes) -> str:

@@ -39,6 +39,7 @@ from adminkit.lab import graph_odata as odata
 from adminkit.lab.graph_state import (
     GROUP_DEFAULT,
     ROLE_PROPS,
+    SP_PROPS,
     USER_DEFAULT,
     USER_PROPS,
     WRITABLE_USER,
@@ -63,6 +64,11 @@ WRITE_LICENSES = ("LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
                   "Directory.ReadWrite.All")
 REVOKE = ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
 DELETE_RESTORE = ("User.DeleteRestore.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
+READ_APPS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All",
+             "Directory.ReadWrite.All")
+# the restore action's parameters: autoReconcileProxyConflict (v1.0), newUserPrincipalName
+# (documented in beta)
+RESTORE_OPTIONS = frozenset({"autoReconcileProxyConflict", "newUserPrincipalName"})
 UPN_LOCAL = re.compile(r"^[A-Za-z0-9'._!#^~-]{1,64}\Z")
 NICKNAME_BAD = set('@()\\[]";:<>, ')
 SYNCED = ("Unable to update the specified properties for on-premises mastered Directory "
@@ -234,6 +240,7 @@ class GraphFake:
                                  "Access token is empty." if "authorization" not in headers
                                  else "Access token validation failure. Invalid audience.")
             headers["x-fake-roles"] = " ".join(sorted(token.roles))
+            headers["x-fake-app"] = token.client_id
         fault = self._fault(method, path)
         if fault is not None and not fault.after_write:
             extra = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
@@ -283,6 +290,7 @@ class GraphFake:
             deps = [str(d) for d in item.get("dependsOn") or []]
             item_headers = {k.lower(): v for k, v in (item.get("headers") or {}).items()}
             item_headers["x-fake-roles"] = headers.get("x-fake-roles", "")
+            item_headers["x-fake-app"] = headers.get("x-fake-app", "")
             if any(statuses.get(d, 599) >= 400 for d in deps):
                 status, hdrs, out = GraphError(
                     424, "FailedDependency", "Failed Dependency").reply(None)
@@ -334,7 +342,10 @@ class GraphFake:
             return 200, {}, {"@odata.context": f"{GRAPH}/v1.0/$metadata#subscribedSkus",
                              "value": skus}
         if parts[:2] == ["directory", "deletedItems"] and len(parts) >= 3:
-            return self._deleted_route(method, parts[2:], entry, headers)
+            return self._deleted_route(method, parts[2:], entry, headers, body)
+        if len(parts) == 2 and parts[0].startswith("servicePrincipals(") and method == "GET" \
+                and parts[1] in ("memberOf", "transitiveMemberOf"):
+            return self._app_roles(parts, entry, headers)
         if parts[:1] == ["directoryObjects"] and len(parts) == 2 and method == "GET":
             self._need(headers, READ_USERS)
             found = t.object(parts[1])
@@ -343,6 +354,21 @@ class GraphFake:
             return 200, {}, self._shape(found, None)
         raise _bad(f"Resource not found for the segment '{parts[0] if parts else ''}'.",
                    "BadRequest")
+
+    def _app_roles(self, parts: list[str], entry: Logged, headers: dict[str, str]) -> Reply:
+        """`/servicePrincipals(appId='…')/memberOf`: an app's directory roles and groups."""
+        self._need(headers, READ_APPS)
+        m = re.fullmatch(r"servicePrincipals\(appId='([^']*)'\)", parts[0])
+        if m is None:
+            raise _bad(f"Invalid object identifier '{parts[0]}'.", "Request_BadRequest")
+        t = self.tenant
+        sp = next((s for s in t.service_principals.values() if s["appId"] == m.group(1)),
+                  None)
+        if sp is None:
+            raise _not_found(m.group(1))
+        found = (t.member_of(sp["id"]) if parts[1] == "memberOf"
+                 else t.transitive_member_of(sp["id"]))
+        return self._list("directoryObjects", found, entry, headers)
 
     def _objects(self, ids: set[str]) -> list[dict[str, Any]]:
         t = self.tenant
@@ -373,11 +399,7 @@ class GraphFake:
                 user = self._user(key)
                 if user.get("onPremisesSyncEnabled"):
                     raise _bad(SYNCED)
-                del t.users[user["id"]]
-                for holder in [*t.groups.values(), *t.roles.values()]:
-                    holder["_members"].discard(user["id"])
-                user["deletedDateTime"] = now_iso()
-                t.deleted[user["id"]] = user
+                t.soft_delete(user)
                 return 204, {}, None
         user = self._user(key)
         action = rest[0]
@@ -464,8 +486,8 @@ class GraphFake:
                 and method == "DELETE":
             self._need(headers, WRITE_MEMBERS)
             self._group_writable(group, headers)
-            if rest[1] not in group["_members"]:
-                raise _not_found(rest[1])
+            if rest[1] not in group["_members"] or t.object(rest[1]) is None:
+                raise _not_found(rest[1])  # a deleted member is kept, but not reachable
             group["_members"].discard(rest[1])
             return 204, {}, None
         raise _bad(f"Resource not found for the segment '{rest[0] if rest else key}'.",
@@ -478,7 +500,7 @@ class GraphFake:
             self._need(headers, ("RoleManagement.ReadWrite.Directory",))
 
     def _deleted_route(self, method: str, rest: list[str], entry: Logged,
-                       headers: dict[str, str]) -> Reply:
+                       headers: dict[str, str], body: Any) -> Reply:
         t = self.tenant
         if rest[0] in ("microsoft.graph.user", "graph.user") and method == "GET":
             self._need(headers, READ_USERS)
@@ -489,23 +511,56 @@ class GraphFake:
             raise _not_found(rest[0])
         if len(rest) == 1 and method == "GET":
             self._need(headers, READ_USERS)
-            return 200, {}, self._shape(user, None)
+            return 200, {}, self._entity("users", user, entry, headers)
         if len(rest) == 1 and method == "DELETE":
             self._need(headers, DELETE_RESTORE)
             del t.deleted[user["id"]]
+            for holder in [*t.groups.values(), *t.roles.values()]:
+                holder["_members"].discard(user["id"])
             return 204, {}, None
-        if rest[1:] == ["restore"] and method == "POST":
+        if rest[1:] in (["restore"], ["microsoft.graph.restore"]) and method == "POST":
             self._need(headers, DELETE_RESTORE)
-            if t.upn_taken(user["userPrincipalName"]):
-                raise GraphError(400, "Request_BadRequest",
-                                 "Another object with the same value for property "
-                                 "userPrincipalName already exists.",
-                                 [{"code": "ObjectConflict", "target": "userPrincipalName"}])
-            del t.deleted[user["id"]]
-            user["deletedDateTime"] = None
-            t.users[user["id"]] = user
-            return 200, {}, self._shape(user, None)
+            return 200, {}, self._restore(user, body, headers)
         raise _bad("Unsupported request on deleted items.", "BadRequest")
+
+    def _restore(self, user: dict[str, Any], body: Any, headers: dict[str, str]
+                 ) -> dict[str, Any]:
+        """Back with everything it had (memberships, roles, licences) and its original
+        UPN, as Graph restores a user: an app restores one that holds an administrator
+        role only if the app itself holds a higher one; a UPN or proxy address taken
+        meanwhile is a conflict (proxy addresses may be dropped instead, on request)."""
+        t = self.tenant
+        options = body if isinstance(body, dict) else {}
+        for name in options:
+            if name not in RESTORE_OPTIONS:
+                raise _bad(f"Property '{name}' does not exist on type "
+                           "'microsoft.graph.restore'.")
+        if t.administrator(user["id"]) and not t.app_may_restore_admins(
+                headers.get("x-fake-app", "")):
+            raise GraphError(403, "Authorization_RequestDenied",
+                             "Insufficient privileges to complete the operation.")
+        upn = str(options.get("newUserPrincipalName") or user["_upn"])
+        if options.get("newUserPrincipalName"):
+            self._check_upn(upn)
+        elif t.upn_taken(upn):
+            raise GraphError(400, "Request_BadRequest",
+                             "Another object with the same value for property "
+                             "userPrincipalName already exists.",
+                             [{"code": "ObjectConflict", "target": "userPrincipalName"}])
+        taken = {a.casefold() for u in t.users.values() for a in u["proxyAddresses"]}
+        clash = [a for a in user["proxyAddresses"] if a.casefold() in taken]
+        if clash and options.get("autoReconcileProxyConflict") is not True:
+            raise GraphError(400, "Request_BadRequest",
+                             "Another object with the same value for property "
+                             "proxyAddresses already exists.",
+                             [{"code": "ObjectConflict", "target": "proxyAddresses"}])
+        user["proxyAddresses"] = [a for a in user["proxyAddresses"] if a not in clash]
+        del t.deleted[user["id"]]
+        user["userPrincipalName"], user["deletedDateTime"] = upn, None
+        user.pop("_upn", None)
+        t.users[user["id"]] = user
+        return {"@odata.context": f"{GRAPH}/v1.0/$metadata#directoryObjects/$entity",
+                **self._shape(user, None)}
 
     # -- writes -------------------------------------------------------------------------
     def _check_upn(self, upn: Any, but: str | None = None) -> str:
@@ -650,7 +705,8 @@ class GraphFake:
     def _shape(obj: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
         kind = obj.get("@odata.type", "")
         default = (USER_DEFAULT if kind.endswith("user") else
-                   GROUP_DEFAULT if kind.endswith("group") else ROLE_PROPS)
+                   GROUP_DEFAULT if kind.endswith("group") else
+                   SP_PROPS if kind.endswith("servicePrincipal") else ROLE_PROPS)
         names = select or default
         out = {"@odata.type": kind} if kind else {}
         out.update({n: obj.get(n) for n in names if not n.startswith("_")})

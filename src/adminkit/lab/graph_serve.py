@@ -39,6 +39,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     fake.issuer.apps[LAB_CLIENT_ID] = App(LAB_CLIENT_ID, set(LAB_ROLES),
                                           secret=(folder / "app.secret").read_text(),
                                           certificates=[cert])
+    fake.tenant.add_service_principal(LAB_CLIENT_ID, "adminkit lab")
     fake.serve(folder / "tls" / "sink.pem", folder / "tls" / "sink.key", args.host, args.port)
     stop = threading.Event()
 

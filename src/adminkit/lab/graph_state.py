@@ -20,8 +20,16 @@ ROLE_TEMPLATES = {
     "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
     "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
     "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    "Privileged Authentication Administrator": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
     "Directory Readers": "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
 }
+# roles that are not administrator roles (reading only): holding one is not sensitive
+READER_ROLES = frozenset({"88d8e3e3-8f55-4a1e-953a-9b9898b8876b"})
+# what an app must hold to restore a deleted administrator ("Who can perform sensitive
+# actions": a higher privileged administrator role than User.ReadWrite.All gives)
+RESTORE_ADMINS = frozenset({"62e90394-69f5-4237-9190-012177145e10",
+                            "e8611ab8-c189-46e8-94e1-60213ab1f814",
+                            "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"})
 USER_DEFAULT = ("businessPhones", "displayName", "givenName", "id", "jobTitle", "mail",
                 "mobilePhone", "officeLocation", "preferredLanguage", "surname",
                 "userPrincipalName")
@@ -42,6 +50,7 @@ GROUP_DEFAULT = ("id", "displayName", "description", "mail", "mailEnabled", "mai
                  "securityEnabled", "groupTypes", "isAssignableToRole",
                  "onPremisesSyncEnabled", "createdDateTime")
 ROLE_PROPS = ("id", "displayName", "description", "roleTemplateId")
+SP_PROPS = ("id", "appId", "displayName", "servicePrincipalType")
 
 
 def now_iso(moment: float | None = None) -> str:
@@ -64,6 +73,7 @@ class Tenant:
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
     skus: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    service_principals: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # -- lookups -----------------------------------------------------------------------
@@ -88,7 +98,8 @@ class Tenant:
                    for u in self.users.values())
 
     def member_of(self, object_id: str) -> list[dict[str, Any]]:
-        """Groups and directory roles with `object_id` as a direct member."""
+        """Groups and directory roles with `object_id` as a direct member (a deleted
+        user's memberships are kept, for its restore, but reached through no route)."""
         return [g for g in [*self.groups.values(), *self.roles.values()]
                 if object_id in g["_members"]]
 
@@ -104,7 +115,37 @@ class Tenant:
 
     def object(self, object_id: str) -> dict[str, Any] | None:
         return (self.users.get(object_id) or self.groups.get(object_id)
-                or self.roles.get(object_id))
+                or self.roles.get(object_id) or self.service_principals.get(object_id))
+
+    def administrator(self, object_id: str) -> str | None:
+        """Why `object_id` counts as an administrator: a role other than a reader's, held
+        directly or through groups, or membership of a role-assignable group."""
+        for holder in self.transitive_member_of(object_id):
+            if holder.get("@odata.type") == "#microsoft.graph.directoryRole" and \
+                    holder["roleTemplateId"] not in READER_ROLES:
+                return f"holds {holder['displayName']}"
+            if holder.get("isAssignableToRole"):
+                return f"is in the role-assignable group {holder['displayName']}"
+        return None
+
+    def app_may_restore_admins(self, app_id: str) -> bool:
+        sp = next((s for s in self.service_principals.values() if s["appId"] == app_id),
+                  None)
+        return sp is not None and any(
+            h.get("roleTemplateId") in RESTORE_ADMINS for h in
+            self.transitive_member_of(sp["id"]))
+
+    # -- deleting -----------------------------------------------------------------------
+    def soft_delete(self, user: dict[str, Any]) -> None:
+        """Into deleted items, as Entra does it: memberships, roles and licences are kept
+        (hidden until a restore), and the UPN gets the object id (no hyphens) put in
+        front of it, so the original UPN is free; mail, mailNickname and proxyAddresses
+        stay as they were."""
+        del self.users[user["id"]]
+        user["_upn"] = user["userPrincipalName"]
+        user["userPrincipalName"] = user["id"].replace("-", "") + user["userPrincipalName"]
+        user["deletedDateTime"] = now_iso()
+        self.deleted[user["id"]] = user
 
     # -- making -----------------------------------------------------------------------
     def add_user(self, upn: str, display: str, *, given: str | None = None,
@@ -127,6 +168,8 @@ class Tenant:
             "_manager": None, "_visible_at": 0.0,
         }
         user.update(extra)
+        if user["mail"] and not user["proxyAddresses"]:  # Exchange stamps the primary one
+            user["proxyAddresses"] = [f"SMTP:{user['mail']}"]
         self.users[uid] = user
         return user
 
@@ -151,6 +194,13 @@ class Tenant:
                 "roleTemplateId": ROLE_TEMPLATES[name], "_members": set()}
         self.roles[rid] = role
         return role
+
+    def add_service_principal(self, app_id: str, name: str) -> dict[str, Any]:
+        sp: dict[str, Any] = {"@odata.type": "#microsoft.graph.servicePrincipal",
+                              "id": new_id(), "appId": app_id, "displayName": name,
+                              "servicePrincipalType": "Application"}
+        self.service_principals[sp["id"]] = sp
+        return sp
 
     def add_sku(self, part: str, total: int) -> dict[str, Any]:
         sku_id = new_id()

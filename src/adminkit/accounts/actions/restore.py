@@ -28,9 +28,17 @@ class RestoreAccount(Action[LoginParams]):
             raise UsageError(f"the {directory.kind} directory keeps no deleted accounts",
                              hint="a soft delete there is a quarantine: `account enable` and "
                                   "move it back")
-        if find_user(ctx, self.params.login) is not None:
-            return Plan(summary=f"{self.params.login} is not deleted")
+        active = find_user(ctx, self.params.login)
         self.binned = directory.deleted_user(self.params.login)
+        if active is not None and self.binned is None:
+            return Plan(summary=f"{self.params.login} is not deleted")
+        if active is not None:
+            assert self.binned is not None
+            raise ValidationError(f"{self.params.login} is an active account now ({active.dn});"
+                                  f" the deleted one ({self.binned.dn}) cannot get its UPN "
+                                  "back while it is taken",
+                                  hint="rename or delete the active account first, then "
+                                       "restore the deleted one by its object id")
         if self.binned is None:
             raise ValidationError(f"no deleted account {self.params.login!r}",
                                   hint="deleted items keep a user for 30 days")
@@ -39,20 +47,27 @@ class RestoreAccount(Action[LoginParams]):
 
     def guard(self, ctx: Context, plan: Plan) -> None:
         """A protected account stays where it is, in deleted items too: bringing it back
-        is as much a change to it as deleting it was."""
+        is as much a change to it as deleting it was. A restore also gives back every
+        role the user held, so a directory that cannot show a deleted user's roles says
+        why it cannot vouch (restore_refusal)."""
         if self.binned is None:
             return
-        names = {self.binned.login.casefold(), self.params.login.casefold(),
-                 str(self.binned.attributes.get("userPrincipalName") or "").casefold()}
-        protected = {p.casefold() for p in ctx.require_profile().policy.protected_accounts}
-        if names & protected:
-            raise PolicyRefused(f"{self.binned.login} is protected: listed in the profile's "
-                                "protected accounts",
-                                hint="protected accounts are changed by a domain "
-                                     "administrator, not through adminkit")
+        policy = ctx.require_profile().policy
+        directory: Any = directory_of(ctx)
+        refusal = getattr(directory, "restore_refusal", None)
+        reason = refusal(self.binned, policy) if refusal is not None else \
+            directory.protected_reason(self.binned, policy)
+        if reason:
+            raise PolicyRefused(f"{self.binned.login} is not restored: {reason}",
+                                hint="protected and privileged accounts are restored by a "
+                                     "domain administrator, not through adminkit")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         assert self.binned is not None
         directory: Any = directory_of(ctx)
-        directory.restore(self.binned)
+        dropped = directory.restore(self.binned) or []
+        if dropped:
+            return Applied(summary=f"restored {self.binned.login}; addresses another user has "
+                                   f"now were dropped: {', '.join(dropped)}",
+                           data={"addresses_dropped": dropped})
         return Applied()
