@@ -194,3 +194,13 @@ def test_hostile_names_and_a_paged_deleted_items_list(graph: GraphRig, cli: Cli)
     r = cli("-p", "entra", "account", "restore", "a" * 200)
     assert r.code == 2
     assert len(t.deleted) == before and not _restores(graph)
+
+
+def test_a_hard_delete_finds_the_renamed_deleted_user_too(graph: GraphRig, cli: Cli) -> None:
+    graph.profile()
+    kd = graph.user("kdvorak")
+    assert kd is not None
+    graph.tenant.soft_delete(kd)
+    r = cli("-p", "entra", "account", "delete", "kdvorak", "--hard")
+    assert r.code == 0, r.out + r.err
+    assert kd["id"] not in graph.tenant.deleted and graph.deleted("kdvorak") == []
