@@ -204,3 +204,16 @@ def test_a_hard_delete_finds_the_renamed_deleted_user_too(graph: GraphRig, cli: 
     r = cli("-p", "entra", "account", "delete", "kdvorak", "--hard")
     assert r.code == 0, r.out + r.err
     assert kd["id"] not in graph.tenant.deleted and graph.deleted("kdvorak") == []
+
+
+def test_a_restore_into_a_protected_group_is_said(graph: GraphRig, cli: Cli) -> None:
+    """A deleted user's groups cannot be read: the protected group shows after."""
+    graph.profile(extra="policy:\n  protected_groups: [Sales]\n")
+    jn = graph.user("jnovak")
+    assert jn is not None
+    graph.tenant.soft_delete(jn)
+    r = cli("-p", "entra", "-o", "json", "account", "restore", "jnovak")
+    assert r.code == 0, r.out + r.err
+    result = json.loads(r.out)["results"][0]
+    assert result["data"]["protected"] == "member of the protected group Sales"
+    assert "protected now" in result["summary"] and graph.user("jnovak") is not None

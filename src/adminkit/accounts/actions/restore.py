@@ -63,11 +63,22 @@ class RestoreAccount(Action[LoginParams]):
                                      "domain administrator, not through adminkit")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
+        """Restore; then look at what came back: the groups a protected-group check needs
+        could not be read while the user was deleted, so a restore into one is said."""
         assert self.binned is not None
         directory: Any = directory_of(ctx)
         dropped = directory.restore(self.binned) or []
+        said, data = [], {}
         if dropped:
-            return Applied(summary=f"restored {self.binned.login}; addresses another user has "
-                                   f"now were dropped: {', '.join(dropped)}",
-                           data={"addresses_dropped": dropped})
+            said.append(f"addresses another user has now were dropped: {', '.join(dropped)}")
+            data["addresses_dropped"] = dropped
+        back = directory.get_user(self.binned.dn)
+        reason = back and directory.protected_reason(back, ctx.require_profile().policy)
+        if reason:
+            said.append(f"it is protected now ({reason}): leave further changes to a domain "
+                        "administrator")
+            data["protected"] = reason
+        if said:
+            return Applied(summary=f"restored {self.binned.login}; " + "; ".join(said),
+                           data=data)
         return Applied()
