@@ -90,28 +90,3 @@ def test_reports(graph: GraphRig, cli: Cli) -> None:
     assert r.code == 1 and "P1" in r.out + r.err and "Traceback" not in r.err
     r = cli("-p", "entra", "account", "report", "locked")
     assert r.code == 2 and "smart lockout" in r.err
-
-
-def test_the_app_key_loads_through_the_public_function_when_the_direct_one_moved(
-        monkeypatch: Any) -> None:
-    """The key is read with the function cryptography's serialization re-exports; if a
-    release moves or changes it, the public function is used, and the assertion the
-    sign-in endpoint checks is the same."""
-    from cryptography.hazmat.bindings._rust import openssl
-
-    from adminkit.accounts.entra_token import _private_key
-    from adminkit.lab.graph_token import app_pem
-
-    pem = app_pem()
-    direct = _private_key(pem)
-
-    class Moved:
-        @staticmethod
-        def load_pem_private_key(data: bytes, password: Any) -> Any:
-            raise AssertionError("a changed signature must not be called as the old one")
-
-    monkeypatch.setattr(openssl, "keys", Moved)
-    fallen_back = _private_key(pem)
-    assert fallen_back.private_numbers() == direct.private_numbers()
-    monkeypatch.delattr(openssl, "keys")
-    assert _private_key(pem).private_numbers() == direct.private_numbers()
