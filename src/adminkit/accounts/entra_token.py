@@ -148,38 +148,19 @@ def certificate_der(pem: bytes) -> bytes:
     return base64.b64decode(b"".join(pem[start + len(begin):stop].split()), validate=True)
 
 
-def _private_key(pem: bytes) -> Any:
-    """The PEM's private key. The profile's own key file: the costly RSA consistency
-    check (a tenth of a second) guards against hostile keys, which this is not.
-    `cryptography.hazmat.primitives.serialization` is the public way in, but importing
-    it loads the SSH and cipher modules too (8 ms of a 0.3 s `account show`): the
-    function it re-exports is called directly, and the public one if that moved."""
-    try:
-        from cryptography.hazmat.bindings._rust import openssl
-
-        load: Any = openssl.keys.load_pem_private_key
-    except (ImportError, AttributeError):
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-        load = load_pem_private_key
-    try:
-        return load(pem, None, unsafe_skip_rsa_key_validation=True)
-    except TypeError:  # a signature of its own in another release: the public function
-        from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-        return load_pem_private_key(pem, None, unsafe_skip_rsa_key_validation=True)
-
-
 def client_assertion(pem: bytes, settings: EntraSettings) -> str:
     """The RS256 JWT that proves the app holds its certificate's key (RFC 7523)."""
     import binascii
 
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     try:
         der = certificate_der(pem)
-        key = _private_key(pem)
+        # the profile's own key file: the costly RSA consistency check (a tenth of a
+        # second) guards against hostile keys, which this is not
+        key = serialization.load_pem_private_key(pem, password=None,
+                                                 unsafe_skip_rsa_key_validation=True)
     except (ValueError, binascii.Error):
         raise ConfigError("the app's credential is not a PEM holding a certificate and its "
                           "unencrypted private key",
