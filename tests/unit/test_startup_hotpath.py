@@ -26,7 +26,8 @@ from tests.unit.test_startup import _modules_after
 NOT_FOR_A_SHOW = (
     "adminkit.automation.service", "adminkit.automation.bulk", "adminkit.automation.settings",
     "adminkit.journal", "adminkit.deploy.settings", "adminkit.printing.settings",
-    "adminkit.core.winrm", "adminkit.core.runner", "adminkit.tickets.settings",
+    "adminkit.core.winrm", "adminkit.core.runner", "adminkit.core.context",
+    "adminkit.tickets.settings",
     "rich", "msgraph", "azure", "httpx", "kiota_abstractions",
     "importlib.metadata",  # pydantic's plug-in scan: core.entrypoints answers it
 )
