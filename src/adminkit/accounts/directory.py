@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from adminkit.accounts.settings import DirectoryConfig, account_settings, directory_settings
 from adminkit.core.config import PolicyConfig, Profile
-from adminkit.core.context import Context
 from adminkit.core.entrypoints import entry_points, load
 from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import Secret
@@ -23,6 +22,7 @@ from adminkit.core.targets import Limits
 
 if TYPE_CHECKING:
     from adminkit.core.bridge import AsyncBridge
+    from adminkit.core.context import Context  # a run's; `account show` has none
 
 T = TypeVar("T")
 ReportKind = Literal["inactive", "locked", "disabled", "password-expiring", "never-logged-in",

@@ -148,19 +148,34 @@ def certificate_der(pem: bytes) -> bytes:
     return base64.b64decode(b"".join(pem[start + len(begin):stop].split()), validate=True)
 
 
+def pem_private_key() -> Callable[..., Any]:
+    """cryptography's `serialization.load_pem_private_key`, without importing the rest of
+    `serialization` (its SSH and PKCS#12 parsers: a fifth of a certificate `account show`).
+    It is the same function, which cryptography's module only names
+    (tests/unit/test_entra_token_import.py checks that it still is)."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        found: Callable[..., Any] = openssl.keys.load_pem_private_key
+    except (ImportError, AttributeError):  # another layout: the public name
+        from cryptography.hazmat.primitives import serialization
+
+        found = serialization.load_pem_private_key
+    return found
+
+
 def client_assertion(pem: bytes, settings: EntraSettings) -> str:
     """The RS256 JWT that proves the app holds its certificate's key (RFC 7523)."""
     import binascii
 
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
     try:
         der = certificate_der(pem)
         # the profile's own key file: the costly RSA consistency check (a tenth of a
         # second) guards against hostile keys, which this is not
-        key = serialization.load_pem_private_key(pem, password=None,
-                                                 unsafe_skip_rsa_key_validation=True)
+        key = pem_private_key()(pem, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, binascii.Error):
         raise ConfigError("the app's credential is not a PEM holding a certificate and its "
                           "unencrypted private key",

@@ -60,7 +60,9 @@ def main() -> None:
 
         from adminkit.cli.app import app
         from adminkit.cli.hoist import hoist_globals
+        from adminkit.core.entrypoints import no_pydantic_plugin_scan
 
+        no_pydantic_plugin_scan()  # typer coerces options with pydantic
         root = typer.main.get_command(app)
         # Global options may stand anywhere on the line; click wants them in front.
         sys.argv[1:] = hoist_globals(sys.argv[1:], root)

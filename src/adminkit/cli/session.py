@@ -23,7 +23,11 @@ if TYPE_CHECKING:
     from adminkit.journal.store import Journal
 
 
-def profile_of(state: GlobalState, *, required: bool = True) -> Profile | None:
+def profile_of(state: GlobalState, *, required: bool = True,
+               lazy: bool = False) -> Profile | None:
+    """The command's profile, read once. `lazy` (read-only commands): each domain's section
+    is validated when first read, so `account show` builds no print or deploy model;
+    anything else gets every section validated before it starts, as always."""
     if state.profile is None:
         if required:
             raise UsageError("this command needs a profile",
@@ -31,7 +35,9 @@ def profile_of(state: GlobalState, *, required: bool = True) -> Profile | None:
                                   "(`adminkit profile list` shows them)")
         return None
     if state.loaded is None or state.loaded.name != state.profile:
-        state.loaded = load_profile(state.profile, state.config_dir)
+        state.loaded = load_profile(state.profile, state.config_dir, lazy=lazy)
+    elif not lazy:
+        state.loaded = state.loaded.complete()
     return state.loaded
 
 
@@ -54,7 +60,7 @@ def bound_directory(state: GlobalState) -> Iterator[tuple[Profile, Directory]]:
     """The profile and its bound directory, for read-only commands (no run, no journal)."""
     from adminkit.accounts.directory import open_directory
 
-    profile = profile_of(state)
+    profile = profile_of(state, lazy=True)
     assert profile is not None
     directory = open_directory(profile)
     try:

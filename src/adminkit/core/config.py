@@ -10,15 +10,17 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, create_model
 from pydantic import ValidationError as PydanticValidationError
 
 from adminkit.core import paths, yamlsource
+from adminkit.core.entrypoints import entry_points, no_pydantic_plugin_scan
 from adminkit.core.errors import ConfigError, UsageError
 from adminkit.core.secrets import Secret, check_reference, resolve
 
+no_pydantic_plugin_scan()  # before the first model below
 SecretRef = Annotated[str, AfterValidator(check_reference)]
 PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")  # \Z: `$` lets a trailing newline in
 M = TypeVar("M")
@@ -73,6 +75,55 @@ class Profile(Settings):
     mail: MailConfig | None = None
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     file: Path | None = Field(None, exclude=True)
+    # A profile read lazily (`load_profile(..., lazy=True)`): its domains' sections as
+    # the file has them, each validated when first read; and the file, for the errors.
+    _pending: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _read: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _source: tuple[yamlsource.Sourced, dict[str, Any]] | None = PrivateAttr(None)
+
+    if not TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                private = object.__getattribute__(self, "__pydantic_private__") or {}
+                if private.get("_source") is None or name.startswith("_"):
+                    raise
+                from adminkit.core.domains import section_owners
+
+                if name in private["_pending"]:
+                    return self._section_now(name, private)
+                if name in section_owners():
+                    return None  # a section the file does not have, as in a full profile
+                raise
+
+    def _section_now(self, key: str, private: dict[str, Any]) -> Any:
+        """A lazy profile's section, validated at its first read, with the file's positions
+        in its errors (as a full load gives them)."""
+        read: dict[str, Any] = private["_read"]
+        if key in read:
+            return read[key]
+        from pydantic import TypeAdapter
+
+        from adminkit.core.domains import section_type
+
+        src, data = private["_source"]
+        try:
+            value = TypeAdapter(section_type(key) | None).validate_python(
+                private["_pending"][key])
+        except PydanticValidationError as exc:
+            raise ConfigError(_describe(exc, src, prefix=(key,)),
+                              hint=_fix_hint(data["name"])) from None
+        return read.setdefault(key, value)
+
+    def complete(self) -> Profile:
+        """This profile with every domain's section validated, as `load_profile` reads it
+        (a lazy profile is read again from what its file held)."""
+        held = self._source
+        if held is None:
+            return self
+        src, data = held
+        return _validate_all(data, src)
 
     def secret(self, ref: str, label: str) -> Secret:
         return resolve(ref, label=f"profile {self.name}: {label}")
@@ -114,8 +165,6 @@ def profile_model() -> type[Profile]:
 
 def kind_of(group: str, kind: str, *, extra: tuple[str, ...] = ()) -> str:
     """Check a backend `kind` against the backends installed under an entry point group."""
-    from adminkit.core.entrypoints import entry_points
-
     known = set(entry_points(group)) | set(extra)
     if kind not in known:
         raise ValueError(f"unknown kind {kind!r}; installed: {', '.join(sorted(known)) or 'none'}")
@@ -147,7 +196,17 @@ def _exists(path: Path, what: str) -> bool:
                          hint="check --config / ADMINKIT_CONFIG") from None
 
 
-def load_profile(name: str, config_dir: Path | None = None) -> Profile:
+@functools.cache
+def _core_model() -> type[Profile]:
+    """`Profile` without the domains' sections: a lazy profile's own settings."""
+    model: type[Profile] = create_model("Profile", __base__=Profile)
+    return model
+
+
+def load_profile(name: str, config_dir: Path | None = None, *, lazy: bool = False) -> Profile:
+    """The profile `name`, every section validated; `lazy`: core's settings now, each
+    domain's section when first read (a read-only command builds only the models it
+    uses; `complete()` gives the full profile)."""
     if not PROFILE_NAME.match(name):
         raise UsageError(f"{name!r} is not a profile name",
                          hint="profile names are lower-case letters, digits, - and _")
@@ -156,25 +215,49 @@ def load_profile(name: str, config_dir: Path | None = None) -> Profile:
         known = ", ".join(list_profiles(config_dir)) or "none"
         raise UsageError(f"no profile named {name!r} (looked for {path})",
                          hint=f"known profiles: {known}; `adminkit profile list` shows them")
-    return load_profile_file(path, name)
+    return load_profile_file(path, name, lazy=lazy)
 
 
-def load_profile_file(path: Path, name: str | None = None) -> Profile:
+def load_profile_file(path: Path, name: str | None = None, *, lazy: bool = False) -> Profile:
     src = yamlsource.load(path)
     if not isinstance(src.data, dict):
         raise ConfigError(f"{path}:1:1: a profile must be a mapping of settings")
     data = {"name": name or path.stem, **src.data, "file": path}
+    if not lazy:
+        return _validate_all(data, src)
+    from adminkit.core.domains import section_owners
+
+    owned = section_owners()
+    taken = set(owned) & set(Profile.model_fields)
+    if taken:
+        raise ConfigError(f"a domain claims a core profile setting: {', '.join(sorted(taken))}")
+    try:  # core's settings, and any unknown key (its error as a full load words it)
+        profile = _core_model().model_validate({k: v for k, v in data.items()
+                                                if k not in owned})
+    except PydanticValidationError as exc:
+        raise ConfigError(_describe(exc, src), hint=_fix_hint(data["name"])) from None
+    profile._pending = {k: v for k, v in data.items() if k in owned}
+    profile._source = (src, data)
+    return profile
+
+
+def _validate_all(data: dict[str, Any], src: yamlsource.Sourced) -> Profile:
     try:
         return profile_model().model_validate(data)
     except PydanticValidationError as exc:
-        raise ConfigError(_describe(exc, src), hint="fix the file; `adminkit profile check "
-                          f"{data['name']}` checks it again") from None
+        raise ConfigError(_describe(exc, src), hint=_fix_hint(data["name"])) from None
 
 
-def _describe(exc: PydanticValidationError, src: yamlsource.Sourced) -> str:
+def _fix_hint(name: str) -> str:
+    return f"fix the file; `adminkit profile check {name}` checks it again"
+
+
+def _describe(exc: PydanticValidationError, src: yamlsource.Sourced,
+              prefix: tuple[str, ...] = ()) -> str:
     lines = []
     for err in exc.errors(include_url=False, include_input=False):
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        loc = [*prefix, *(p for p in err["loc"]
+                          if not (isinstance(p, str) and p.startswith("function-")))]
         field = ".".join(str(p) for p in loc) or "(top level)"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":

@@ -33,12 +33,17 @@ class Domain:
       (`directory: DirectoryConfig`); the section is optional in a profile.
     - actions: a mapping of action name -> Action class (`account.disable`).
     - probes: a function (profile) -> list of `Probe`, for `profile check`.
+    - section_names: the keys of `sections`, optional (a domain without them has its
+      settings module imported by every profile load).
     """
 
     name: str
     sections: str | None = None
     actions: str | None = None
     probes: str | None = None
+    # the names of its sections, so a profile read lazily (`account show`) knows them
+    # without importing their models; checked against `sections` when it is loaded
+    section_names: tuple[str, ...] = ()
 
 
 def load_path(path: str) -> Any:
@@ -75,12 +80,44 @@ def sections() -> dict[str, Any]:
     for domain in domains().values():
         if domain.sections is None:
             continue
-        for key, model in dict(load_path(domain.sections)).items():
+        found = dict(load_path(domain.sections))
+        if domain.section_names and set(domain.section_names) != set(found):
+            raise ConfigError(f"the domain {domain.name} names the profile sections "
+                              f"{', '.join(domain.section_names)} but {domain.sections} "
+                              f"has {', '.join(found) or 'none'}")
+        for key, model in found.items():
             if key in merged:
                 raise ConfigError(f"profile section {key!r} is claimed by the domains "
                                   f"{owner[key]} and {domain.name}")
             merged[key], owner[key] = model, domain.name
     return merged
+
+
+@functools.cache
+def section_owners() -> dict[str, Domain]:
+    """Profile section name -> the domain that owns it; read from `section_names` where a
+    domain gives them (nothing imported), from its settings module otherwise."""
+    owners: dict[str, Domain] = {}
+    for domain in domains().values():
+        if domain.sections is None:
+            continue
+        for key in domain.section_names or tuple(dict(load_path(domain.sections))):
+            if key in owners:
+                raise ConfigError(f"profile section {key!r} is claimed by the domains "
+                                  f"{owners[key].name} and {domain.name}")
+            owners[key] = domain
+    return owners
+
+
+def section_type(key: str) -> Any:
+    """One section's type, importing only the settings module of the domain that owns it."""
+    domain = section_owners()[key]
+    assert domain.sections is not None
+    found = dict(load_path(domain.sections))
+    if key not in found:
+        raise ConfigError(f"the domain {domain.name} names the profile section {key!r}, "
+                          f"which {domain.sections} does not have")
+    return found[key]
 
 
 @functools.cache
@@ -113,5 +150,5 @@ def reset() -> None:
     from adminkit.core import entrypoints
 
     entrypoints.forget()
-    for cached in (domains, sections, actions):
+    for cached in (domains, sections, section_owners, actions):
         cached.cache_clear()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from types import ModuleType
 
 _found: dict[str, dict[str, str]] | None = None  # group -> name -> "module:attr"
 # (group, name) -> the distributions that both name it, and their values
@@ -51,6 +52,29 @@ def load(value: str) -> object:
     for part in attribute.strip().split(".") if attribute.strip() else ():
         found = getattr(found, part)
     return found
+
+
+_LOADER = "pydantic.plugin._loader"
+
+
+def no_pydantic_plugin_scan() -> None:
+    """Spare pydantic its plug-in scan when no distribution has a `pydantic` entry point.
+
+    pydantic looks for plug-ins as it builds its first validator: its loader imports
+    importlib.metadata (and the e-mail parser) and reads every distribution's metadata,
+    a tenth of `account show`'s start. This module has the answer already. Where there is
+    no such entry point, pydantic's loader is a stand-in that answers "none", as the real
+    one then would; otherwise (or once the real one is loaded) pydantic looks itself.
+    Called before typer coerces options (cli/main.py) and by core.config.
+    tests/unit/test_entrypoints.py holds the stand-in to the real loader's names."""
+    if _LOADER in sys.modules or entry_points("pydantic"):
+        return
+    stand_in = ModuleType(_LOADER, "pydantic's plug-in loader where none is installed")
+    stand_in.PYDANTIC_ENTRY_POINT_GROUP = "pydantic"  # type: ignore[attr-defined]
+    stand_in._plugins = {}  # type: ignore[attr-defined]
+    stand_in._loading_plugins = False  # type: ignore[attr-defined]
+    stand_in.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> ()
+    sys.modules[_LOADER] = stand_in
 
 
 def forget() -> None:

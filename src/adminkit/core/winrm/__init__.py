@@ -25,13 +25,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adminkit.core.context import Context
 from adminkit.core.targets import Limits
 from adminkit.core.winrm.scripts import Script, load_script
 from adminkit.core.winrm.session import DeadlineExceeded, ScriptFailed, WinRMSession
 from adminkit.core.winrm.target import WinRMSettings, WinRMTarget
+
+if TYPE_CHECKING:  # not at run time: printing's and deploy's settings import this package
+    from adminkit.core.context import Context
 
 __all__ = ["BACKEND", "LIMITS", "DeadlineExceeded", "Script", "ScriptFailed",
            "WinRMSession", "WinRMSettings", "WinRMTarget", "check", "load_script",
