@@ -152,7 +152,7 @@ def pem_private_key() -> Callable[..., Any]:
     """cryptography's `serialization.load_pem_private_key`, without importing the rest of
     `serialization` (its SSH and PKCS#12 parsers: a fifth of a certificate `account show`).
     It is the same function, which cryptography's module only names
-    (tests/unit/test_entra_token_import.py checks that it still is)."""
+    (tests/unit/test_startup_hotpath.py checks that it still is)."""
     try:
         from cryptography.hazmat.bindings._rust import openssl
 
