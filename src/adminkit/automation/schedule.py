@@ -90,12 +90,23 @@ def units(profile: Profile, command: list[str], environment: dict[str, str]
             f"[Timer]\nOnCalendar={calendar}\nPersistent=true\nUnit={stem}.service\n\n"
             "[Install]\nWantedBy=timers.target\n")
 
-    for schedule in schedules(profile):
-        pair(f"adminkit-{profile.name}-{schedule.name}", f"schedule {schedule.name}",
-             ["schedule", "run", schedule.name], schedule.calendar)
-    pair(f"adminkit-{profile.name}-outbox", "delivers the ticket outbox",
-         ["ticket", "flush", "--deadline", "100"], FLUSH_CALENDAR)
+    for (what, calendar, args), stem in zip(entries(profile), _stems(profile), strict=True):
+        pair(stem, what, args, calendar)
     return out
+
+
+def entries(profile: Profile) -> list[tuple[str, str, list[str]]]:
+    """What the timers (or crontab lines) start: (what, calendar, adminkit arguments)
+    per schedule, then the outbox's delivery."""
+    return [*((f"schedule {s.name}", s.calendar, ["schedule", "run", s.name])
+              for s in schedules(profile)),
+            ("delivers the ticket outbox", FLUSH_CALENDAR,
+             ["ticket", "flush", "--deadline", "100"])]
+
+
+def _stems(profile: Profile) -> list[str]:
+    return [*(f"adminkit-{profile.name}-{s.name}" for s in schedules(profile)),
+            f"adminkit-{profile.name}-outbox"]
 
 
 def next_elapse(calendar: str, after: datetime) -> datetime | None:
