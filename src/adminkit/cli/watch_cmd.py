@@ -31,12 +31,13 @@ def watch(
              "Later watches go on from the journal's cursor.")
     ] = None,
 ) -> None:
-    """Poll the ticket system (RT, Redmine) for new tickets and run what the rules say.
+    """Poll the ticket system for new tickets and run what the profile's rules say.
 
-    Each new ticket that a rule takes runs its playbook through the run service, on the
-    ticket (journaled, noted); a ticket with a missing or bad field gets a note and no
-    run; a run that needs approval waits for /approve from an approver. The cursor is
-    kept in the journal: a restart neither misses nor repeats a ticket, and a run left
+    Request Tracker's queue by ticket id, Redmine's project by `updated_on`. Each new
+    ticket that a rule takes runs its playbook through the run service, on the ticket
+    (journaled, noted); a ticket with a missing or bad field gets a note and no run; a run
+    that needs approval waits for /approve from an approver. The cursor is kept in the
+    journal: a restart neither misses nor repeats a ticket, and a run left
     unfinished by a killed watcher is resumed. Ctrl-C stops.
 
     Examples:
