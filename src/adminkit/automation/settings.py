@@ -149,8 +149,10 @@ class Schedule(Settings):
                                                                  "expression")
     playbook: str
     inputs: dict[str, Any] = Field(default_factory=dict)
-    ticket: str | None = Field(None, description="the ticket its notes go to (rt:42), or "
-                                                 "`new` for a new local ticket per run")
+    ticket: str | None = Field(None, description="the ticket its notes go to (rt:42); "
+                               "`new`: a new ticket per run in the profile's ticket system "
+                               "(the local store if it has none); `new:local`: in the local "
+                               "store")
     force: bool = Field(False, description="go over the profile's bulk limit (journaled "
                                            "with each run); without it the run stops there")
 

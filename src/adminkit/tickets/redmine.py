@@ -99,6 +99,7 @@ class Redmine:
         self.http = client(profile, cfg, headers)
         self._statuses: dict[str, int] | None = None
         self.allow_public = cfg.allow_public_notes
+        self.project = cfg.queue  # where `create` opens an issue
 
     def close(self) -> None:
         self.http.close()
@@ -214,9 +215,13 @@ class Redmine:
             raise ConnectionFailed(f"{what}: unexpected answer from Redmine")
         return [i for i in found if isinstance(i, dict)], total
 
-    def create(self, subject: str, text: str, *, project: str) -> str:
-        """A new issue in `project` (its identifier or id): the id Redmine gave it.
-        A scheduled run's ticket; its notes follow through the outbox."""
+    def create(self, subject: str, text: str) -> str:
+        """A new issue in the profile's project (tickets.queue: its identifier): the id
+        Redmine gave it. A scheduled run's ticket; its notes follow through the outbox."""
+        project = self.project
+        if not project:
+            raise UsageError("Redmine: no project to open an issue in",
+                             hint="set tickets.queue to the project's identifier")
         what = f"Redmine project {project}: new issue"
         r = send(lambda: self.http.post("/issues.json", json={"issue": {
             "project_id": project, "subject": subject, "description": text}}), what)
