@@ -222,3 +222,28 @@ def test_hostile_issue_fields_are_data_or_refused_with_a_short_clean_note(
         for note in fake.notes_of(issue_id):
             assert len(note["notes"]) < 2000 and "\r" not in note["notes"]
             assert "\x00" not in note["notes"] and "\nadminkit:R-1" not in note["notes"]
+
+
+def test_a_running_watch_outlives_a_redmine_that_is_down(fake: FlakyRedmine,
+                                                         make: Any) -> None:
+    import threading
+
+    fence = fake.add_issue("fence", at=T.format(0))
+    issue = fake.add_issue("n", at=T.format(1))
+    w = make(after=str(fence))
+    w.interval = 0.01
+    fake.fail_search_at = fake.searches + 2  # the start's search passes, the poll's fails
+    reports: list[Any] = []
+    stop = threading.Event()
+
+    def seen(report: Any) -> None:
+        reports.append(report)
+        if len(reports) == 2:
+            stop.set()
+
+    w.run(stop, on_poll=seen)
+    assert reports[0].error and "502" in reports[0].error and reports[0].seen == []
+    assert reports[1].error is None and reports[1].seen == [str(issue)]
+    fake.fail_search_at = fake.searches + 1
+    with pytest.raises(ConnectionFailed):  # --once: the command's error (exit 3)
+        w.run(threading.Event(), once=True)
