@@ -64,6 +64,14 @@ def _json(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply
     return json_reply(status, obj, headers, content_type=JSON_TYPE)
 
 
+def _issue_of(req: Request) -> Any:
+    """The `issue` object of a JSON body, or None."""
+    try:
+        return json.loads(req.body).get("issue")
+    except (ValueError, AttributeError):
+        return None
+
+
 class FakeRedmine(ServerFake):
     kind = "redmine"
     refusal = "401"
@@ -107,7 +115,8 @@ class FakeRedmine(ServerFake):
                 for j in self.notes_of(int(ticket))]
 
     # -- arranging --------------------------------------------------------------------
-    def add_issue(self, subject: str = "Printer jammed", *, status_id: int = 1) -> int:
+    def add_issue(self, subject: str = "Printer jammed", *, status_id: int = 1,
+                  at: str = "2025-11-25T09:00:00Z") -> int:
         with self.lock:
             issue_id = next(self._ids)
             self.issues[issue_id] = {
@@ -117,9 +126,14 @@ class FakeRedmine(ServerFake):
                 "author": {"id": 9, "name": "Jana Nováková"}, "subject": subject,
                 "description": "The printer on floor 2 is jammed.",
                 "custom_fields": [{"id": 1, "name": "Location", "value": "Floor 2"}],
-                "created_on": "2025-11-25T09:00:00Z", "updated_on": "2025-11-25T09:00:00Z",
+                "created_on": at, "updated_on": at,
                 "journals": [], "attachments": []}
         return issue_id
+
+    def touch(self, issue_id: int, at: str) -> None:
+        """The issue changed at `at` (its updated_on)."""
+        with self.lock:
+            self.issues[issue_id]["updated_on"] = at
 
     def add_journal(self, issue_id: int, notes: str, *, private_notes: bool = True) -> int:
         with self.lock:
@@ -165,6 +179,10 @@ class FakeRedmine(ServerFake):
             return self._role(parts[1])
         if req.method == "POST" and parts == ["uploads.json"]:
             return self._upload(req)
+        if req.method == "GET" and parts == ["issues.json"]:
+            return self._search(req)
+        if req.method == "POST" and parts == ["issues.json"]:
+            return self._create(req)
         if len(parts) == 2 and parts[0] == "issues" and parts[1].endswith(".json"):
             ident = parts[1][:-len(".json")]
             issue = self.issues.get(int(ident)) if ident.isdigit() else None
@@ -177,6 +195,61 @@ class FakeRedmine(ServerFake):
             if req.method == "PUT":
                 return self._update(issue, req)
         return Reply(404)
+
+    def _search(self, req: Request) -> Reply:
+        """Rest_Issues' listing: `project_id`, `issue_id`, `status_id` (open by default,
+        `*` for all), `created_on`/`updated_on` with `>=` and a time, `cf_N`, `sort`
+        (columns, `:desc`), `offset`, `limit` (at most 100); total_count of the filter."""
+        found = [i for i in self.issues.values() if i["id"] not in self.hidden]
+        status = req.arg("status_id") or "open"
+        if status != "*":
+            closed = {s["id"] for s in STATUSES if s["is_closed"]}
+            found = [i for i in found if (i["status_id"] in closed) == (status == "closed")
+                     or str(i["status_id"]) == status]
+        if req.arg("issue_id"):
+            found = [i for i in found if str(i["id"]) == req.arg("issue_id")]
+        for column in ("created_on", "updated_on"):
+            value = req.arg(column)
+            if value is not None:
+                if not value.startswith(">="):
+                    return _json(422, {"errors": [f"unsupported filter {column}"]})
+                found = [i for i in found if i[column] >= value[2:]]
+        for name, values in req.query.items():
+            if name.startswith("cf_"):
+                found = [i for i in found if any(str(cf["id"]) == name[3:]
+                                                 and cf["value"] == values[0]
+                                                 for cf in i["custom_fields"])]
+        for column in reversed((req.arg("sort") or "id:desc").split(",")):
+            name, _, order = column.partition(":")
+            found.sort(key=lambda i, n=name: i[n], reverse=order == "desc")
+        offset, limit = int(req.arg("offset") or 0), min(int(req.arg("limit") or 25), 100)
+        shown = [{k: v for k, v in i.items() if k not in ("journals", "attachments",
+                                                          "status_id")}
+                 | {"status": self._status(i["status_id"])}
+                 for i in found[offset:offset + limit]]
+        return _json(200, {"issues": shown, "total_count": len(found), "offset": offset,
+                           "limit": limit})
+
+    def _create(self, req: Request) -> Reply:
+        """Rest_Issues' creating: `project_id` (id or identifier) and `subject` needed,
+        422 with Redmine's messages otherwise; 201 with the issue."""
+        fields = _issue_of(req)
+        if not isinstance(fields, dict):
+            return _json(422, {"errors": ["issue is missing"]})
+        errors = []
+        if str(fields.get("project_id")) not in ("1", "helpdesk"):
+            errors.append("Project cannot be blank")
+        if not str(fields.get("subject") or "").strip():
+            errors.append("Subject cannot be blank")
+        if errors:
+            return _json(422, {"errors": errors})
+        issue_id = self.add_issue(str(fields["subject"]))
+        with self.lock:
+            self.issues[issue_id]["description"] = fields.get("description")
+            self.issues[issue_id]["author"] = API_USER
+            shown = {k: v for k, v in self.issues[issue_id].items()
+                     if k not in ("journals", "attachments", "status_id")}
+        return _json(201, {"issue": {**shown, "status": self._status(1)}})
 
     def _current_user(self, req: Request) -> Reply:
         user: dict[str, Any] = {
@@ -225,10 +298,7 @@ class FakeRedmine(ServerFake):
     def _update(self, issue: dict[str, Any], req: Request) -> Reply:
         if req.content_type != "application/json":
             return _json(422, {"errors": ["Content-Type must be application/json"]})
-        try:
-            fields = json.loads(req.body).get("issue")
-        except (ValueError, AttributeError):
-            fields = None
+        fields = _issue_of(req)
         if not isinstance(fields, dict):
             return _json(422, {"errors": ["issue is missing"]})
         details: list[dict[str, Any]] = []

@@ -64,8 +64,8 @@ def profile(lab_config_dir: Path, tmp_path: Path) -> Path:
     return pw
 
 
-def watch(cli: Cli, *args: str) -> dict[str, Any]:
-    r = cli("--profile", PROFILE, "-o", "json", "watch", "--once", *args)
+def watch(cli: Cli, *args: str, profile: str = PROFILE) -> dict[str, Any]:
+    r = cli("--profile", profile, "-o", "json", "watch", "--once", *args)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Traceback" not in r.stderr, r.stderr
     return dict(json.loads(r.stdout))

@@ -21,6 +21,7 @@ from adminkit.playbook.model import Playbook
 from adminkit.tickets.base import Ticket
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+TYPE_FIELDS = ("type", "category", "tracker")  # a rule's `type`: Redmine calls it tracker
 MAX_PROBLEM = 200  # a problem quotes the ticket's value: never a whole megabyte of it
 
 
@@ -60,8 +61,8 @@ def matches(rule: Rule, ticket: Ticket) -> bool:
     m = rule.match
     if m.queue is not None and not _same(ticket.queue, m.queue):
         return False
-    if m.type is not None and not (_same(ticket.fields.get("type"), m.type)
-                                   or _same(ticket.fields.get("category"), m.type)):
+    if m.type is not None and not any(_same(ticket.fields.get(name), m.type)
+                                      for name in TYPE_FIELDS):
         return False
     if m.subject is not None and not re.search(m.subject, ticket.subject or "", re.IGNORECASE):
         return False

@@ -26,6 +26,7 @@ from adminkit.core.errors import UsageError
 from adminkit.core.runner import RunReport
 
 FLUSH_CALENDAR = "*:0/2"  # the outbox timer: every two minutes
+NEW = ("new", "new:local")  # a schedule's `ticket`: a new one per run
 
 
 def schedules(profile: Profile) -> list[Schedule]:
@@ -48,15 +49,8 @@ def run(service: RunService, profile: Profile, schedule: Schedule,
               f"schedule {schedule.name} of {profile.name} is running already",
               hint="two copies never overlap; this one was skipped"):
         ticket = schedule.ticket
-        if ticket == "new":
-            from adminkit.tickets.local import LocalTickets
-
-            store = LocalTickets()
-            try:
-                ticket = "local:" + store.new(f"schedule {schedule.name}: {schedule.playbook}",
-                                              requester=f"schedule {schedule.name}")
-            finally:
-                store.close()
+        if ticket in NEW:
+            ticket = new_ticket(profile, schedule, local=ticket == "new:local", check=check)
         request = RunRequest(
             command=f"schedule {schedule.name}: {schedule.playbook}"
                     + (" (forced over the bulk limit)" if schedule.force else ""),
@@ -65,6 +59,42 @@ def run(service: RunService, profile: Profile, schedule: Schedule,
             playbook=PlaybookRequest(path=find_playbook(schedule.playbook),
                                      inputs=dict(schedule.inputs), force=schedule.force))
         return service.run(request)
+
+
+def new_ticket(profile: Profile, schedule: Schedule, *, local: bool,
+               check: bool) -> str | None:
+    """A ticket of its own for this run: in the profile's ticket system (RT, Redmine,
+    any backend with `create`), or the local store (`new:local`, or a profile with no
+    ticket system). A check run opens none in a ticket system (nothing is done)."""
+    from adminkit.tickets.settings import ticket_settings
+
+    subject = f"schedule {schedule.name}: {schedule.playbook}"
+    cfg = ticket_settings(profile)
+    if local or cfg is None or cfg.kind == "local":
+        from adminkit.tickets.local import LocalTickets
+
+        store = LocalTickets()
+        try:
+            return "local:" + store.new(subject, requester=f"schedule {schedule.name}")
+        finally:
+            store.close()
+    if check:
+        return None
+    from adminkit.tickets.base import PREFIX_OF_KIND
+    from adminkit.tickets.systems import open_system
+
+    system = open_system(profile, cfg.kind)
+    try:
+        create = getattr(system, "create", None)
+        if not callable(create):
+            raise UsageError(f"schedule {schedule.name}: the {cfg.kind} backend cannot open "
+                             "tickets", hint="ticket: new:local keeps them in the local store")
+        ident = str(create(subject, f"adminkit runs playbook {schedule.playbook} on schedule "
+                                    f"{schedule.name} ({schedule.calendar}) for profile "
+                                    f"{profile.name}; what it does is noted here."))
+    finally:
+        system.close()
+    return f"{PREFIX_OF_KIND[cfg.kind]}:{ident}"
 
 
 def _quote(word: str) -> str:
@@ -90,12 +120,23 @@ def units(profile: Profile, command: list[str], environment: dict[str, str]
             f"[Timer]\nOnCalendar={calendar}\nPersistent=true\nUnit={stem}.service\n\n"
             "[Install]\nWantedBy=timers.target\n")
 
-    for schedule in schedules(profile):
-        pair(f"adminkit-{profile.name}-{schedule.name}", f"schedule {schedule.name}",
-             ["schedule", "run", schedule.name], schedule.calendar)
-    pair(f"adminkit-{profile.name}-outbox", "delivers the ticket outbox",
-         ["ticket", "flush", "--deadline", "100"], FLUSH_CALENDAR)
+    for (what, calendar, args), stem in zip(entries(profile), _stems(profile), strict=True):
+        pair(stem, what, args, calendar)
     return out
+
+
+def entries(profile: Profile) -> list[tuple[str, str, list[str]]]:
+    """What the timers (or crontab lines) start: (what, calendar, adminkit arguments)
+    per schedule, then the outbox's delivery."""
+    return [*((f"schedule {s.name}", s.calendar, ["schedule", "run", s.name])
+              for s in schedules(profile)),
+            ("delivers the ticket outbox", FLUSH_CALENDAR,
+             ["ticket", "flush", "--deadline", "100"])]
+
+
+def _stems(profile: Profile) -> list[str]:
+    return [*(f"adminkit-{profile.name}-{s.name}" for s in schedules(profile)),
+            f"adminkit-{profile.name}-outbox"]
 
 
 def next_elapse(calendar: str, after: datetime) -> datetime | None:

@@ -35,7 +35,8 @@ class Match(Settings):
     """What a ticket must be for the rule to take it; every given condition must hold."""
 
     queue: str | None = Field(None, description="the ticket's queue (RT), project, group")
-    type: str | None = Field(None, description="the ticket's type or category field")
+    type: str | None = Field(None, description="the ticket's type, category or (Redmine) "
+                                               "tracker")
     subject: str | None = Field(None, description="a regular expression searched in the "
                                                   "subject (case-insensitive)")
     fields: dict[str, str] = Field(default_factory=dict,
@@ -79,8 +80,23 @@ class Rule(Settings):
 
 class WatchConfig(Settings):
     interval: float = Field(30.0, ge=1, description="seconds between polls")
-    queue: str | None = Field(None, description="the queue to watch (default tickets.queue)")
+    queue: str | None = Field(None, description="the queue to watch (default tickets.queue); "
+                                                "Redmine: the project's identifier")
     max_per_poll: int = Field(100, ge=1, le=1000)
+    overlap: float = Field(120.0, ge=0, le=86400, description="Redmine: seconds before the "
+                           "cursor read again each poll (issues saved in the same second, "
+                           "or committed late); what is read twice is one trigger")
+    filters: dict[str, str] = Field(
+        default_factory=dict, description="Redmine: more issue filters for the search "
+        "(tracker_id, status_id (default *), category_id, cf_N, …), as Redmine's REST API "
+        "takes them")
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: dict[str, str]) -> dict[str, str]:
+        from adminkit.automation.feeds import check_filters
+
+        return check_filters(value)
 
 
 SenderKind = Literal["generic", "zammad", "jira", "servicenow", "glpi"]
@@ -133,8 +149,10 @@ class Schedule(Settings):
                                                                  "expression")
     playbook: str
     inputs: dict[str, Any] = Field(default_factory=dict)
-    ticket: str | None = Field(None, description="the ticket its notes go to (rt:42), or "
-                                                 "`new` for a new local ticket per run")
+    ticket: str | None = Field(None, description="the ticket its notes go to (rt:42); "
+                               "`new`: a new ticket per run in the profile's ticket system "
+                               "(the local store if it has none); `new:local`: in the local "
+                               "store")
     force: bool = Field(False, description="go over the profile's bulk limit (journaled "
                                            "with each run); without it the run stops there")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -58,43 +58,53 @@ def run(ctx: typer.Context, name: Annotated[str, typer.Argument(
 @app.command("install")
 def install(
     ctx: typer.Context,
-    folder: Annotated[Path, typer.Option(
-        "--dir", help="Where the unit files go.")] = Path("/etc/systemd/system"),
+    folder: Annotated[Path | None, typer.Option(
+        "--dir", help="Where the unit files go (default /etc/systemd/system); given, "
+                      "units are written even where systemd does not run.")] = None,
     adminkit: Annotated[str | None, typer.Option(
         help="The adminkit command the timers start (default: this one).")] = None,
+    cron: Annotated[bool, typer.Option(
+        "--cron", help="Write crontab lines instead of systemd units (the default where "
+                       "systemd does not run this machine).")] = False,
+    user: Annotated[str | None, typer.Option(
+        help="With cron: whose crontab (crontab -u USER; default: yours).")] = None,
 ) -> None:
     """Write a systemd timer and service per schedule, and a timer that delivers the
     ticket outbox every two minutes; then `systemctl daemon-reload` and enable them.
+
+    Where systemd is absent (or with --cron) the same goes into the user's crontab, as
+    one block of lines for the profile between BEGIN and END comments, replaced whole
+    on every install; the crontab's other lines are kept. A calendar cron cannot express
+    (seconds, years, `~`) is refused, saying why.
 
     Examples:
 
       adminkit -p acme schedule install
 
       adminkit -p acme schedule install --dir ~/.config/systemd/user
-    """
-    import os
-    import sys
 
-    from adminkit.automation.schedule import check_calendar, schedules, units
+      adminkit -p acme schedule install --cron --user svc-adminkit
+    """
+    from adminkit.automation import crontab
+    from adminkit.automation.schedule import check_calendar, entries, units
     from adminkit.cli.output import console
-    from adminkit.cli.session import profile_of
-    from adminkit.core.errors import ValidationError
 
     state = state_of(ctx)
-    profile = profile_of(state)
-    assert profile is not None
-    for schedule in schedules(profile):
-        problem = check_calendar(schedule.calendar)
+    profile, command, environment = _target(state, adminkit)
+    if cron or (folder is None and not crontab.systemd_present()):
+        text = crontab.block(profile.name, entries(profile), command, environment)
+        crontab.install(profile.name, text, user)
+        whose = f"the crontab of {user}" if user else "your crontab"
+        console().print(f"wrote {len(entries(profile))} crontab line(s) for profile "
+                        f"{profile.name} into {whose}", markup=False, highlight=False)
+        return
+    from adminkit.core.errors import ValidationError
+
+    for what, calendar, _ in entries(profile):
+        problem = check_calendar(calendar)
         if problem:
-            raise ValidationError(f"schedule {schedule.name}: calendar "
-                                  f"{schedule.calendar!r}: {problem}")
-    command = [adminkit] if adminkit else [str(Path(sys.argv[0]).resolve())]
-    environment = {k: v for k in ("ADMINKIT_CONFIG", "ADMINKIT_JOURNAL", "ADMINKIT_TICKETS")
-                   if (v := os.environ.get(k))}
-    if state.config_dir:
-        environment["ADMINKIT_CONFIG"] = str(Path(state.config_dir).resolve())
-    if state.journal_path:
-        environment["ADMINKIT_JOURNAL"] = str(Path(state.journal_path).resolve())
+            raise ValidationError(f"{what}: calendar {calendar!r}: {problem}")
+    folder = folder or Path("/etc/systemd/system")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in units(profile, command, environment).items():
@@ -103,3 +113,47 @@ def install(
     timers = " ".join(n for n in written if n.endswith(".timer"))
     console().print(f"wrote {len(written)} unit(s) to {folder}; now: systemctl daemon-reload "
                     f"&& systemctl enable --now {timers}", markup=False, highlight=False)
+
+
+@app.command("uninstall")
+def uninstall(
+    ctx: typer.Context,
+    user: Annotated[str | None, typer.Option(
+        help="Whose crontab (crontab -u USER; default: yours).")] = None,
+) -> None:
+    """Take the profile's block out of the crontab (its other lines stay).
+
+    Systemd units are removed with systemctl disable and their files.
+
+    Example: adminkit -p acme schedule uninstall --user svc-adminkit
+    """
+    from adminkit.automation import crontab
+    from adminkit.cli.output import console
+    from adminkit.cli.session import profile_of
+
+    state = state_of(ctx)
+    profile = profile_of(state)
+    assert profile is not None
+    crontab.install(profile.name, None, user)
+    console().print(f"removed profile {profile.name}'s lines from "
+                    f"{'the crontab of ' + user if user else 'your crontab'}", markup=False,
+                    highlight=False)
+
+
+def _target(state: Any, adminkit: str | None) -> tuple[Any, list[str], dict[str, str]]:
+    """The profile, the command the timers start, and the environment they need."""
+    import os
+    import sys
+
+    from adminkit.cli.session import profile_of
+
+    profile = profile_of(state)
+    assert profile is not None
+    command = [adminkit] if adminkit else [str(Path(sys.argv[0]).resolve())]
+    environment = {k: v for k in ("ADMINKIT_CONFIG", "ADMINKIT_JOURNAL", "ADMINKIT_TICKETS")
+                   if (v := os.environ.get(k))}
+    if state.config_dir:
+        environment["ADMINKIT_CONFIG"] = str(Path(state.config_dir).resolve())
+    if state.journal_path:
+        environment["ADMINKIT_JOURNAL"] = str(Path(state.journal_path).resolve())
+    return profile, command, environment

@@ -27,15 +27,17 @@ def watch(
     ] = None,
     after: Annotated[str | None, typer.Option(
         help="First watch only: take the tickets newer than this ticket id (0: every "
-             "ticket in the queue). Later watches go on from the journal's cursor.")
+             "ticket in the queue; Redmine also takes a time, 2026-12-07T08:00:00Z). "
+             "Later watches go on from the journal's cursor.")
     ] = None,
 ) -> None:
     """Poll the ticket system for new tickets and run what the profile's rules say.
 
-    Each new ticket that a rule takes runs its playbook through the run service, on the
-    ticket (journaled, noted); a ticket with a missing or bad field gets a note and no
-    run; a run that needs approval waits for /approve from an approver. The cursor is
-    kept in the journal: a restart neither misses nor repeats a ticket, and a run left
+    Request Tracker's queue by ticket id, Redmine's project by `updated_on`. Each new
+    ticket that a rule takes runs its playbook through the run service, on the ticket
+    (journaled, noted); a ticket with a missing or bad field gets a note and no run; a run
+    that needs approval waits for /approve from an approver. The cursor is kept in the
+    journal: a restart neither misses nor repeats a ticket, and a run left
     unfinished by a killed watcher is resumed. Ctrl-C stops.
 
     Examples:
@@ -150,11 +152,12 @@ def _system(profile: Any) -> Iterator[TicketSystem]:
 
 
 def _print(state: GlobalState, report: PollReport) -> None:
-    _emit(state, report.outcomes, seen=report.seen, delivered=report.delivered)
+    _emit(state, report.outcomes, seen=report.seen, delivered=report.delivered,
+          error=report.error)
 
 
 def _emit(state: GlobalState, outcomes: list[Outcome], *, seen: list[str] | None = None,
-          delivered: int = 0) -> None:
+          delivered: int = 0, error: str | None = None) -> None:
     from datetime import UTC, datetime
 
     from adminkit.cli.output import console, write_json
@@ -166,9 +169,13 @@ def _emit(state: GlobalState, outcomes: list[Outcome], *, seen: list[str] | None
     if state.output is OutputFormat.JSON:
         write_json(redact_obj({"time": datetime.now(UTC).isoformat(timespec="seconds"),
                                "new": seen or [], "triggers": rows,
-                               "notes_delivered": delivered}))
+                               "notes_delivered": delivered,
+                               **({"error": error} if error else {})}))
         return
     out = console()
+    if error:
+        out.print(f"not reached, tried again at the next poll: {error}", markup=False,
+                  highlight=False)
     for row in redact_obj(rows):
         why = f": {row['why'].splitlines()[0]}" if row["why"] else ""
         out.print(f"{row['trigger']} {row['status']}"

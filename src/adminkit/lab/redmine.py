@@ -83,6 +83,15 @@ end
 puts "seeded project=#{{project.id}} role=#{{role.id}} issue=#{{issue.id}}"
 """
 
+# An issue custom field for tests (its name from the environment), on every tracker.
+CUSTOM_FIELD_RB = """\
+name = ENV.fetch('LAB_FIELD')
+field = IssueCustomField.find_by(name: name) || IssueCustomField.new(name: name)
+field.field_format = 'string'; field.is_for_all = true; field.is_filter = true
+field.visible = true; field.editable = true; field.tracker_ids = Tracker.pluck(:id)
+field.save!
+"""
+
 # Lab-only switches for tests: (SQL, parameters) on the instance's database. Redmine
 # reads a role's permissions on every request and reloads its settings once their
 # `updated_on` is newer than its cache, so the running server sees the change on its
@@ -239,6 +248,33 @@ class RedmineServer(LabServer):
         with self.client(admin=True) as http:
             r = http.post("/issues.json", json={"issue": {
                 "project_id": PROJECT, "subject": subject, "tracker_id": 3}})
+        if r.status_code != 201:
+            raise LabError(f"redmine: creating an issue answered {r.status_code}: "
+                           f"{r.text[:200]}")
+        return int(r.json()["issue"]["id"])
+
+    def custom_field(self, name: str) -> int:
+        """An issue custom field (text, every project and tracker, usable as a filter),
+        made once with `rails runner` (the REST API cannot): its id."""
+        with self.client(admin=True) as http:
+            found = http.get("/custom_fields.json").json().get("custom_fields") or []
+        for field in found:
+            if field.get("name") == name:
+                return int(field["id"])
+        self.runner(CUSTOM_FIELD_RB, env={"LAB_FIELD": name}, what=f"custom field {name}")
+        with self.client(admin=True) as http:
+            found = http.get("/custom_fields.json").json().get("custom_fields") or []
+        for field in found:
+            if field.get("name") == name:
+                return int(field["id"])
+        raise LabError(f"redmine: custom field {name} was not made")
+
+    def new_issue_as(self, fields: dict[str, Any], *, admin: bool = True) -> int:
+        """A new issue in the helpdesk project with these fields (Redmine's `issue`
+        object: subject, custom_fields, …), by the admin or the bot."""
+        with self.client(admin=admin) as http:
+            r = http.post("/issues.json", json={"issue": {"project_id": PROJECT,
+                                                          "tracker_id": 3, **fields}})
         if r.status_code != 201:
             raise LabError(f"redmine: creating an issue answered {r.status_code}: "
                            f"{r.text[:200]}")

