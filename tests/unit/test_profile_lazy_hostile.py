@@ -95,3 +95,22 @@ def test_threads_reading_a_section_first_get_one_value(env: Env) -> None:
             t.join()
         assert len(got) == 8 and all(g is got[0] for g in got)
         assert isinstance(got[0], DirectoryConfig)
+
+
+def test_section_names_given_as_one_string_is_refused_by_name(
+        env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`section_names="widgets"` (a plug-in author's slip for `("widgets",)`) would make
+    the sections w, i, d, g, e, t, s: the profile's `widgets:` then reads as a typo in the
+    user's file. The domain is named instead, for a lazy and a full load alike."""
+    slip = Domain(name="widgets", sections=f"{HERE}:SECTIONS",
+                  section_names="widgets")  # type: ignore[arg-type]
+    monkeypatch.setattr(domains, "domains", lambda: {"widgets": slip})
+    forget()
+    (env.profiles / "acme.yaml").write_text("widgets:\n  owner: jan\n")
+    try:
+        for lazy in (True, False):
+            with pytest.raises(ConfigError, match="domain widgets") as caught:
+                load_profile("acme", lazy=lazy)
+            assert "unknown setting" not in str(caught.value)
+    finally:
+        forget()
