@@ -92,7 +92,15 @@ class Profile(Settings):
                 from adminkit.core.domains import section_owners
 
                 if name in private["_pending"]:
-                    return self._section_now(name, private)
+                    try:
+                        return self._section_now(name, private)
+                    except AttributeError as exc:  # from here it would read "no section"
+                        owner = section_owners()[name].name
+                        raise ConfigError(
+                            f"the domain {owner} cannot read the profile section {name!r} "
+                            f"({type(exc).__name__} in its settings)",
+                            hint="--debug shows it; reinstall or update the package that "
+                                 "provides the domain") from exc
                 if name in section_owners():
                     return None  # a section the file does not have, as in a full profile
                 raise

@@ -101,6 +101,10 @@ def section_owners() -> dict[str, Domain]:
     for domain in domains().values():
         if domain.sections is None:
             continue
+        if isinstance(domain.section_names, str):  # ("widgets",) written as "widgets"
+            raise ConfigError(f"the domain {domain.name} gives section_names as one string "
+                              f"({domain.section_names!r}), not a tuple of names",
+                              hint="reinstall or update the package that provides it")
         for key in domain.section_names or tuple(dict(load_path(domain.sections))):
             if key in owners:
                 raise ConfigError(f"profile section {key!r} is claimed by the domains "

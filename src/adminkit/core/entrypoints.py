@@ -66,8 +66,8 @@ def no_pydantic_plugin_scan() -> None:
     no such entry point, pydantic's loader is a stand-in that answers "none", as the real
     one then would; otherwise (or once the real one is loaded) pydantic looks itself.
     Called before typer coerces options (cli/main.py) and by core.config.
-    tests/unit/test_entrypoints.py holds the stand-in to the real loader's names."""
-    if _LOADER in sys.modules or entry_points("pydantic"):
+    tests/unit/test_startup_hotpath.py holds the stand-in to the real loader's names."""
+    if _LOADER in sys.modules or entry_points("pydantic") or not _sees_every_path():
         return
     stand_in = ModuleType(_LOADER, "pydantic's plug-in loader where none is installed")
     stand_in.PYDANTIC_ENTRY_POINT_GROUP = "pydantic"  # type: ignore[attr-defined]
@@ -75,6 +75,13 @@ def no_pydantic_plugin_scan() -> None:
     stand_in._loading_plugins = False  # type: ignore[attr-defined]
     stand_in.get_plugins = tuple  # type: ignore[attr-defined]  # get_plugins() -> ()
     sys.modules[_LOADER] = stand_in
+
+
+def _sees_every_path() -> bool:
+    """Whether `_scan` reads every sys.path entry importlib.metadata does: not a zip
+    archive or an `.egg` (whose metadata is in EGG-INFO), where a plug-in may be."""
+    return not any(folder.lower().endswith(".egg") or os.path.isfile(folder)
+                   for folder in sys.path if folder)
 
 
 def forget() -> None:
