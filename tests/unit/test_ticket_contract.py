@@ -790,6 +790,81 @@ def test_every_call_on_a_missing_ticket_is_ticket_not_found(rig: Rig, call: str)
     assert err.value.exit_code == ExitCode.USAGE  # the system is there; the ticket is not
 
 
+SYSTEM_NAMES = {"jira": "Jira", "servicenow": "ServiceNow", "zammad": "Zammad",
+                "glpi": "GLPI", "redmine": "Redmine", "local": "local"}
+
+
+def run_for(rig: Rig, ticket: str, calls: list[tuple[str, str]], rows: int = 3) -> Any:
+    """A run of `rows` toy actions for the peer's `ticket`, as `adminkit --ticket` makes it."""
+    from adminkit.automation.request import RunRequest
+    from adminkit.automation.service import RunService
+    from adminkit.core.config import load_profile
+    from tests.unit.toys import toy
+
+    return RunService(journal_path=rig.journal.path).run(RunRequest(
+        command="toy", profile=load_profile("acme"),
+        ticket=str(TicketRef(rig.peer.kind, ticket)),
+        actions=[toy(str(i), calls) for i in range(rows)]))
+
+
+def count_reads(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tickets the backend's `get` is asked for (the real call goes on)."""
+    with rig.system() as system:
+        backend = type(system)
+    read, asked = backend.get, []
+
+    def get(self: TicketSystem, ticket_id: str) -> Any:
+        asked.append(ticket_id)
+        return read(self, ticket_id)
+
+    monkeypatch.setattr(backend, "get", get)
+    return asked
+
+
+@pytest.mark.parametrize("peer", backends("missing ticket: run"), indirect=True)
+def test_a_run_for_a_missing_ticket_is_refused_before_anything(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = count_reads(rig, monkeypatch)
+    calls: list[tuple[str, str]] = []
+    with pytest.raises(TicketNotFound) as err:
+        run_for(rig, rig.peer.missing_ticket, calls)
+    assert err.value.exit_code == ExitCode.USAGE
+    ref = str(TicketRef(rig.peer.kind, rig.peer.missing_ticket))
+    assert err.value.message.startswith(f"ticket {ref}: ")  # the ticket, and the system:
+    assert SYSTEM_NAMES[rig.peer.kind] in err.value.message, err.value.message
+    assert "nothing was done" in err.value.message
+    assert calls == []  # not even planned
+    assert rig.journal.entries(Filters()) == [] and rig.journal.outbox() == []
+    assert asked == [rig.peer.missing_ticket]
+    if isinstance(rig.peer, ServerFake):
+        assert rig.note_writes() == 0
+
+
+@pytest.mark.parametrize("peer", backends("missing ticket: run"), indirect=True)
+def test_a_run_for_a_ticket_that_exists_reads_it_once_however_many_rows(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticket = rig.peer.create_ticket()
+    asked = count_reads(rig, monkeypatch)
+    calls: list[tuple[str, str]] = []
+    report = run_for(rig, ticket, calls, rows=5)
+    assert report.exit_code == ExitCode.OK, report.notices
+    assert [phase for _, phase in calls].count("apply") == 5
+    assert asked == [ticket]  # one read per run, not one per row
+    assert not any("could not check" in n for n in report.notices)
+
+
+@pytest.mark.parametrize("peer", backends("server down"), indirect=True)
+def test_a_run_while_the_ticket_system_is_down_acts_and_says_so(rig: Rig) -> None:
+    ticket = rig.server.create_ticket()
+    rig.server.stop()
+    calls: list[tuple[str, str]] = []
+    report = run_for(rig, ticket, calls, rows=2)
+    assert [phase for _, phase in calls].count("apply") == 2  # acted, as before
+    [said] = [n for n in report.notices if "could not check that the ticket exists" in n]
+    assert "outbox" in said and "ConnectError" in said
+    assert {row["status"] for row in rig.journal.outbox()} == {"pending"}
+
+
 @pytest.mark.parametrize("peer", backends("refused credentials"), indirect=True)
 def test_refused_credentials_fail_for_good_with_exit_3_and_no_secret(rig: Rig,
                                                                      cli: Cli) -> None:
