@@ -74,6 +74,7 @@ NOT_APPLICABLE = {
     ("local", "hostile text"): LOCAL + "its notes are what adminkit writes (test_cli_ticket)",
     ("local", "slow flush"): LOCAL + "the fake's server is what is slow (the case needs one)",
     ("local", "trickling answer"): LOCAL + "no answer to read",
+    ("local", "trickling headers"): LOCAL + "no answer to read",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
@@ -649,6 +650,53 @@ def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
         listener.close()
     assert report.retrying == 1 and report.delivered == 0, report
     assert "took longer than 1 s" in rig.row()["last_error"]
+
+
+@pytest.mark.parametrize("peer", backends("trickling headers"), indirect=True)
+def test_headers_that_trickle_in_are_given_up_on(rig: Rig,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The status line, then a header byte every 0.2 s: no read waits long enough for
+    httpx's per-read timeout; the request's deadline (1 s here) covers the headers too.
+    The server gives up after 30 s, so that a client without a deadline fails the test
+    instead of hanging it."""
+    import socket
+    import threading
+
+    from adminkit.tickets import bounded
+
+    monkeypatch.setattr(bounded, "MAX_SECONDS", 1.0)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def dribble() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(150):
+                    if stop.wait(0.2):
+                        break
+                    try:
+                        conn.sendall(b"X")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    host, port = listener.getsockname()
+    rig.limit(url=f"http://{host}:{port}")
+    rig.queue(rig.server.create_ticket())
+    try:
+        report = rig.flush()
+    finally:
+        stop.set()
+        listener.close()
+    assert report.retrying == 1 and report.delivered == 0, report
+    assert "took longer than 1 s" in rig.row()["last_error"], rig.row()["last_error"]
 
 
 # -- an internal note that went public ------------------------------------------------------
