@@ -608,57 +608,11 @@ def test_a_huge_answer_is_cut_off_with_memory_bounded(rig: Rig, encoding: str,
     assert rig.server.notes(ticket) == []
 
 
-@pytest.mark.parametrize("peer", backends("trickling answer"), indirect=True)
-def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Headers at once, then a byte every 0.2 s, forever: httpx's timeout is per read and
-    never fires; the total time to read a body does (1 s here)."""
-    import socket
-    import threading
-
-    from adminkit.tickets import bounded
-
-    monkeypatch.setattr(bounded, "MAX_SECONDS", 1.0)
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def trickle() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: 100000\r\n\r\n")
-                while not stop.wait(0.2):
-                    try:
-                        conn.sendall(b" ")
-                    except OSError:
-                        break
-
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
-    host, port = listener.getsockname()
-    rig.limit(url=f"http://{host}:{port}")
-    rig.queue(rig.server.create_ticket())
-    try:
-        report = rig.flush()
-    finally:
-        stop.set()
-        listener.close()
-    assert report.retrying == 1 and report.delivered == 0, report
-    assert "took longer than 1 s" in rig.row()["last_error"]
-
-
-@pytest.mark.parametrize("peer", backends("trickling headers"), indirect=True)
-def test_headers_that_trickle_in_are_given_up_on(rig: Rig,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The status line, then a header byte every 0.2 s: no read waits long enough for
-    httpx's per-read timeout; the request's deadline (1 s here) covers the headers too.
-    The server gives up after 30 s, so that a client without a deadline fails the test
-    instead of hanging it."""
+def flush_from_a_dribbler(rig: Rig, monkeypatch: pytest.MonkeyPatch, head: bytes,
+                          byte: bytes) -> FlushReport:
+    """Flush against a server that sends `head` at once, then `byte` every 0.2 s (for
+    30 s at most: a client without a limit fails the case instead of hanging it), with
+    a request's time limited to 1 s."""
     import socket
     import threading
 
@@ -676,25 +630,43 @@ def test_headers_that_trickle_in_are_given_up_on(rig: Rig,
                 return
             with conn:
                 conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                conn.sendall(head)
                 for _ in range(150):
                     if stop.wait(0.2):
                         break
                     try:
-                        conn.sendall(b"X")
+                        conn.sendall(byte)
                     except OSError:
                         break
 
-    thread = threading.Thread(target=dribble, daemon=True)
-    thread.start()
+    threading.Thread(target=dribble, daemon=True).start()
     host, port = listener.getsockname()
     rig.limit(url=f"http://{host}:{port}")
     rig.queue(rig.server.create_ticket())
     try:
-        report = rig.flush()
+        return rig.flush()
     finally:
         stop.set()
         listener.close()
+
+
+@pytest.mark.parametrize("peer", backends("trickling answer"), indirect=True)
+def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers at once, then a body byte every 0.2 s: httpx's timeout is per read and
+    never fires; the total time to read the answer does (1 s here)."""
+    report = flush_from_a_dribbler(rig, monkeypatch, b"HTTP/1.1 200 OK\r\nContent-Type: "
+                                   b"application/json\r\nContent-Length: 100000\r\n\r\n", b" ")
+    assert report.retrying == 1 and report.delivered == 0, report
+    assert "took longer than 1 s" in rig.row()["last_error"]
+
+
+@pytest.mark.parametrize("peer", backends("trickling headers"), indirect=True)
+def test_headers_that_trickle_in_are_given_up_on(rig: Rig,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The status line, then a header byte every 0.2 s: no read waits long enough for
+    httpx's per-read timeout; the request's deadline (1 s here) covers the headers too."""
+    report = flush_from_a_dribbler(rig, monkeypatch, b"HTTP/1.1 200 OK\r\n", b"X")
     assert report.retrying == 1 and report.delivered == 0, report
     assert "took longer than 1 s" in rig.row()["last_error"], rig.row()["last_error"]
 
