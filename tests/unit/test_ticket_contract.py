@@ -498,6 +498,51 @@ def test_transient_trouble_fails_for_good_once_the_note_is_too_old(rig: Rig) -> 
     assert rig.row()["last_error"].startswith("gave up after 1 attempt(s) over 2.0 h: ")
 
 
+@pytest.mark.parametrize("peer", backends("too old"), indirect=True)
+def test_a_note_too_old_retried_by_hand_gets_a_fresh_budget(rig: Rig, cli: Cli) -> None:
+    """`ticket flush --retry-failed` is a person saying "try again": the note gets the
+    profile's attempts and hours again, counted from then, and the journal says who
+    asked. (It used to get one attempt, then fail again for its age.)"""
+    rig.limit(note_max_hours=1, note_attempts=3)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    rig.journal.db.execute("UPDATE outbox SET created = ?",
+                           ((datetime.now(UTC) - timedelta(hours=2)).isoformat(),))
+    method, path = rig.server.note_write
+    rig.server.fail(502, times=3, method=method, path=path)
+    assert rig.flush() == FlushReport(failed=1)  # too old: given up after one attempt
+    r = cli("ticket", "flush", "--retry-failed", "-o", "json")
+    assert r.code == 3 and json.loads(r.out)["retrying"] == 1, r.out + r.err  # not failed
+    make_due(rig.journal)
+    assert rig.flush() == rig.waits(retrying=1)  # attempt 2 of the fresh 3
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(delivered=1)  # the server is back
+    assert [n.text for n in rig.server.notes(ticket)] == [NOTE]
+    row = rig.row()
+    assert row["status"] == "delivered" and row["created"] < row["retried"]
+    statuses = [(t["status"], t["summary"]) for t in rig.journal_rows()]
+    assert statuses[0][0] == "failed"
+    assert statuses[1][0] == "retry" and "retried by hand by tester" in statuses[1][1]
+
+
+@pytest.mark.parametrize("peer", backends("too old"), indirect=True)
+def test_a_note_retried_by_hand_still_fails_once_its_fresh_budget_is_spent(rig: Rig,
+                                                                         cli: Cli) -> None:
+    rig.limit(note_attempts=2)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.fail(503, times=10, method=method, path=path)
+    for _ in range(2):
+        make_due(rig.journal)
+        rig.flush()
+    assert rig.row()["status"] == "failed"
+    assert cli("ticket", "flush", "--retry-failed").code == 3  # attempt 1 of a fresh 2
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(failed=1)  # attempt 2: spent, failed for good again
+    assert rig.row()["attempts"] == 2 and rig.journal.unsettled_notes() == {"failed": 1}
+
+
 @pytest.mark.parametrize("peer", backends("not json"), indirect=True)
 def test_an_answer_that_is_not_json_is_retried_naming_its_first_line(rig: Rig) -> None:
     ticket = rig.server.create_ticket()
