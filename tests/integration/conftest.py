@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adminkit.lab.base import LabServer
+from adminkit.lab.cups import CupsServer
 from adminkit.lab.lab import Lab
 
 pytestmark = pytest.mark.integration
@@ -75,6 +76,15 @@ def slapd(lab_up: Callable[[str], LabServer]) -> LabServer:
 @pytest.fixture(scope="session")
 def cups_server(lab_up: Callable[[str], LabServer]) -> LabServer:
     return lab_up("cups")
+
+
+@pytest.fixture
+def cups_clean(cups_server: LabServer) -> Iterator[CupsServer]:
+    """The lab's CUPS as it was seeded (its queues, no jobs), before and after the test."""
+    assert isinstance(cups_server, CupsServer)
+    cups_server.reset()
+    yield cups_server
+    cups_server.reset()
 
 
 @pytest.fixture(scope="session")

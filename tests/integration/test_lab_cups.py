@@ -7,14 +7,12 @@ import pwd
 import stat
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adminkit.lab import base, process
-from adminkit.lab.base import LabServer
 from adminkit.lab.cups import DEVICE, OPERATOR, QUEUES, CupsServer
 from adminkit.printing.settings import PrintServerConfig
 from tests.integration.procfs import listener_inode, socket_inodes
@@ -27,11 +25,8 @@ ATTRS = ["job-id", "job-name", "job-state", "job-originating-user-name",
 
 
 @pytest.fixture
-def server(cups_server: LabServer) -> Iterator[CupsServer]:
-    assert isinstance(cups_server, CupsServer)
-    cups_server.reset()
-    yield cups_server
-    cups_server.reset()
+def server(cups_clean: CupsServer) -> CupsServer:
+    return cups_clean
 
 
 @pytest.fixture

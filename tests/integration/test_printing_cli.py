@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from adminkit.lab.base import LabServer
 from adminkit.lab.cups import CupsServer
 from tests.integration.rtread import notes
 
@@ -30,11 +29,8 @@ STATE = {3: "pending", 4: "held", 5: "processing", 7: "canceled", 9: "completed"
 
 
 @pytest.fixture
-def server(cups_server: LabServer) -> Iterator[CupsServer]:
-    assert isinstance(cups_server, CupsServer)
-    cups_server.reset()
-    yield cups_server
-    cups_server.reset()
+def server(cups_clean: CupsServer) -> CupsServer:
+    return cups_clean
 
 
 @pytest.fixture

@@ -151,6 +151,25 @@ def test_a_missing_issue_fails_for_good(lab_redmine: RedmineServer, cli: Cli) ->
     assert row["status"] == "failed" and "no such ticket" in row["last_error"]
 
 
+def test_a_run_for_an_issue_redmine_does_not_have_does_nothing(lab_redmine: RedmineServer,
+                                                               samba: Any, cli: Cli,
+                                                               tmp_path: Path) -> None:
+    """Refused before the account is made, exit 2, naming the issue and Redmine."""
+    surname = "Nikdo" + "".join(chr(97 + int(c, 16) % 26) for c in os.urandom(3).hex())
+    before = json.loads(cli("journal", "list", "-o", "json").stdout)
+    deliver = tmp_path / "deliver"
+    deliver.mkdir(mode=0o700)
+    r = cli("--profile", "lab-redmine", "--ticket", "redmine:987654", "account", "create",
+            "--given-name", "Radek", "--surname", surname, "--deliver", f"file:{deliver}")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "ticket redmine:987654: Redmine" in r.stderr and "nothing was done" in r.stderr
+    assert list(deliver.iterdir()) == []  # no password delivered: no account made
+    r = cli("--profile", "lab-redmine", "account", "find", surname, "-o", "json")
+    assert r.returncode == 0 and json.loads(r.stdout) == [], r.stdout + r.stderr
+    assert json.loads(cli("journal", "list", "-o", "json").stdout) == before
+    assert _all_rows(cli) == []
+
+
 def test_a_status_without_a_workflow_transition_is_refused(lab_redmine: RedmineServer,
                                                            cli: Cli) -> None:
     issue = lab_redmine.new_issue("Close me")

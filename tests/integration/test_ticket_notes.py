@@ -59,6 +59,7 @@ def test_rt_down_then_flush_delivers_once(lab_with_rt: Any, cli: Cli, tmp_path: 
         assert r.returncode == 0, r.stderr  # the action never fails because of the ticket
         assert json.loads(r.stdout)["results"][0]["status"] == "changed"
         assert "1 waiting" in r.stderr
+        assert "could not check that the ticket exists" in r.stderr  # and it acted anyway
         pending = json.loads(cli("ticket", "outbox", "-o", "json").stdout)
         assert [(p["ticket"], p["status"]) for p in pending] == [(f"rt:{ticket}", "pending")]
     finally:
@@ -119,3 +120,24 @@ def test_password_reset_note_says_how_not_what(lab_with_rt: Any, cli: Cli,
 def test_malformed_ticket_is_a_usage_error_before_anything(cli: Cli) -> None:
     r = cli("--profile", "lab", "--ticket", "jira:not-a-key", "account", "disable", "x")
     assert r.returncode == 2 and "not a jira ticket id" in r.stderr
+
+
+def test_a_run_for_a_ticket_rt_does_not_have_does_nothing(lab_with_rt: Any, cli: Cli,
+                                                          tmp_path: Path) -> None:
+    """RT answers that the ticket does not exist: refused before the disable, exit 2, and
+    nothing in the journal or the outbox (it used to act and leave a failed note)."""
+    login = make_user(cli, "Ota", "Nikde", tmp_path)
+    before = json.loads(cli("journal", "list", "-o", "json").stdout)
+    r = cli("--profile", "lab", "--ticket", "rt:999999999", "account", "disable", login)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "ticket rt:999999999: RT ticket 999999999" in r.stderr
+    assert "nothing was done" in r.stderr and "Traceback" not in r.stderr
+    shown = json.loads(cli("--profile", "lab", "-o", "json", "account", "show", login).stdout)
+    assert shown["enabled"] is True
+    assert json.loads(cli("ticket", "outbox", "-o", "json").stdout) == []
+    assert json.loads(cli("journal", "list", "-o", "json").stdout) == before
+    for ref in ("0", "-1", "99999999999999999999", "1/../2", "1%2F2", "١٢", "rt:١٢"):
+        r = cli("--profile", "lab", "--ticket", ref, "account", "disable", login)
+        assert r.returncode == 2 and "not a rt ticket id" in r.stderr, (ref, r.stderr)
+    shown = json.loads(cli("--profile", "lab", "-o", "json", "account", "show", login).stdout)
+    assert shown["enabled"] is True

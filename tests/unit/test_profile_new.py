@@ -84,13 +84,14 @@ def file_keyring(tmp_path: Path) -> dict[str, str]:
             "XDG_DATA_HOME": str(tmp_path / "data")}
 
 
-def answer(env_vars: dict[str, str], *lines: str, args: tuple[str, ...] = ()
-           ) -> subprocess.CompletedProcess[str]:
-    """Run `profile new` as a person would, the answers piped to it line by line."""
+def answer(env_vars: dict[str, str], *lines: str, args: tuple[str, ...] = (),
+           cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `profile new` as a person would, the answers piped to it line by line, in
+    `cwd` (default: the test's config folder, never the repository)."""
     return subprocess.run([sys.executable, "-m", "adminkit.cli.main", "profile", "new", "acme",
                            "--no-check", *args], input="\n".join(lines) + "\n", text=True,
                           capture_output=True, env={**os.environ, **env_vars}, timeout=60,
-                          check=False)
+                          check=False, cwd=cwd or os.environ["ADMINKIT_CONFIG"])
 
 
 def test_answers_and_the_keyring(env: Any, file_keyring: dict[str, str]) -> None:

@@ -158,6 +158,34 @@ def test_a_secret_file_below_a_file_is_a_usage_error(env: Any, tmp_path: Path) -
     assert not (env.profiles / "acme.yaml").exists()
 
 
+@pytest.mark.parametrize("typed", ["Bind-Secret-4711", "keys/bind", "./acme.secret",
+                                   "../acme.secret"])
+def test_a_secret_file_answered_with_a_relative_path_is_refused_unechoed(
+        env: Any, tmp_path: Path, typed: str) -> None:
+    """A relative path would land wherever `profile new` happened to run (a secret the
+    answers put one question late once became a file in the repository). Refused, and
+    not echoed: an answer that is out of step with the questions may be a secret."""
+    here = tmp_path / "cwd"
+    here.mkdir()
+    r = answer({}, *ANSWERS, "Sec-Value-1", typed, "", "", "", "none", "",
+               args=("--store", "file"), cwd=here)
+    assert r.returncode == 2, r.stderr
+    assert "--bind-password: the file needs a full path" in r.stderr
+    assert typed not in r.stdout + r.stderr and "Sec-Value-1" not in r.stdout + r.stderr
+    assert list(here.iterdir()) == [] and not (tmp_path / "acme.secret").exists()
+    assert not (env.profiles / "acme.yaml").exists()
+
+
+def test_a_secret_file_under_home_or_absolute_is_taken(env: Any, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    r = answer({"HOME": str(home)}, *ANSWERS, "Sec-Value-1", "~/acme.secret", "", "", "",
+               "none", "", args=("--store", "file"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (home / "acme.secret").read_text() == "Sec-Value-1\n"
+    data = yaml.safe_load((env.profiles / "acme.yaml").read_text())
+    assert data["directory"]["password"] == f"file:{home / 'acme.secret'}"
+
 
 MAIL = ["--mail-host", "smtp.acme.example", "--mail-sender", "adminkit@acme.example"]
 

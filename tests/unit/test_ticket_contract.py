@@ -74,6 +74,7 @@ NOT_APPLICABLE = {
     ("local", "hostile text"): LOCAL + "its notes are what adminkit writes (test_cli_ticket)",
     ("local", "slow flush"): LOCAL + "the fake's server is what is slow (the case needs one)",
     ("local", "trickling answer"): LOCAL + "no answer to read",
+    ("local", "trickling headers"): LOCAL + "no answer to read",
     ("local", "internal made public"): LOCAL + "its notes are what adminkit writes",
     ("glpi", "internal made public"):
         "GLPI documents no case where is_private is dropped: a follow-up the profile may "
@@ -497,6 +498,51 @@ def test_transient_trouble_fails_for_good_once_the_note_is_too_old(rig: Rig) -> 
     assert rig.row()["last_error"].startswith("gave up after 1 attempt(s) over 2.0 h: ")
 
 
+@pytest.mark.parametrize("peer", backends("too old"), indirect=True)
+def test_a_note_too_old_retried_by_hand_gets_a_fresh_budget(rig: Rig, cli: Cli) -> None:
+    """`ticket flush --retry-failed` is a person saying "try again": the note gets the
+    profile's attempts and hours again, counted from then, and the journal says who
+    asked. (It used to get one attempt, then fail again for its age.)"""
+    rig.limit(note_max_hours=1, note_attempts=3)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    rig.journal.db.execute("UPDATE outbox SET created = ?",
+                           ((datetime.now(UTC) - timedelta(hours=2)).isoformat(),))
+    method, path = rig.server.note_write
+    rig.server.fail(502, times=3, method=method, path=path)
+    assert rig.flush() == FlushReport(failed=1)  # too old: given up after one attempt
+    r = cli("ticket", "flush", "--retry-failed", "-o", "json")
+    assert r.code == 3 and json.loads(r.out)["retrying"] == 1, r.out + r.err  # not failed
+    make_due(rig.journal)
+    assert rig.flush() == rig.waits(retrying=1)  # attempt 2 of the fresh 3
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(delivered=1)  # the server is back
+    assert [n.text for n in rig.server.notes(ticket)] == [NOTE]
+    row = rig.row()
+    assert row["status"] == "delivered" and row["created"] < row["retried"]
+    statuses = [(t["status"], t["summary"]) for t in rig.journal_rows()]
+    assert statuses[0][0] == "failed"
+    assert statuses[1][0] == "retry" and "retried by hand by tester" in statuses[1][1]
+
+
+@pytest.mark.parametrize("peer", backends("too old"), indirect=True)
+def test_a_note_retried_by_hand_still_fails_once_its_fresh_budget_is_spent(rig: Rig,
+                                                                         cli: Cli) -> None:
+    rig.limit(note_attempts=2)
+    ticket = rig.server.create_ticket()
+    rig.queue(ticket)
+    method, path = rig.server.note_write
+    rig.server.fail(503, times=10, method=method, path=path)
+    for _ in range(2):
+        make_due(rig.journal)
+        rig.flush()
+    assert rig.row()["status"] == "failed"
+    assert cli("ticket", "flush", "--retry-failed").code == 3  # attempt 1 of a fresh 2
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(failed=1)  # attempt 2: spent, failed for good again
+    assert rig.row()["attempts"] == 2 and rig.journal.unsettled_notes() == {"failed": 1}
+
+
 @pytest.mark.parametrize("peer", backends("not json"), indirect=True)
 def test_an_answer_that_is_not_json_is_retried_naming_its_first_line(rig: Rig) -> None:
     ticket = rig.server.create_ticket()
@@ -607,11 +653,11 @@ def test_a_huge_answer_is_cut_off_with_memory_bounded(rig: Rig, encoding: str,
     assert rig.server.notes(ticket) == []
 
 
-@pytest.mark.parametrize("peer", backends("trickling answer"), indirect=True)
-def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Headers at once, then a byte every 0.2 s, forever: httpx's timeout is per read and
-    never fires; the total time to read a body does (1 s here)."""
+def flush_from_a_dribbler(rig: Rig, monkeypatch: pytest.MonkeyPatch, head: bytes,
+                          byte: bytes) -> FlushReport:
+    """Flush against a server that sends `head` at once, then `byte` every 0.2 s (for
+    30 s at most: a client without a limit fails the case instead of hanging it), with
+    a request's time limited to 1 s."""
     import socket
     import threading
 
@@ -621,7 +667,7 @@ def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
     listener = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
 
-    def trickle() -> None:
+    def dribble() -> None:
         while not stop.is_set():
             try:
                 conn, _ = listener.accept()
@@ -629,26 +675,45 @@ def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
                 return
             with conn:
                 conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: 100000\r\n\r\n")
-                while not stop.wait(0.2):
+                conn.sendall(head)
+                for _ in range(150):
+                    if stop.wait(0.2):
+                        break
                     try:
-                        conn.sendall(b" ")
+                        conn.sendall(byte)
                     except OSError:
                         break
 
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
+    threading.Thread(target=dribble, daemon=True).start()
     host, port = listener.getsockname()
     rig.limit(url=f"http://{host}:{port}")
     rig.queue(rig.server.create_ticket())
     try:
-        report = rig.flush()
+        return rig.flush()
     finally:
         stop.set()
         listener.close()
+
+
+@pytest.mark.parametrize("peer", backends("trickling answer"), indirect=True)
+def test_an_answer_that_trickles_in_is_given_up_on(rig: Rig,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers at once, then a body byte every 0.2 s: httpx's timeout is per read and
+    never fires; the total time to read the answer does (1 s here)."""
+    report = flush_from_a_dribbler(rig, monkeypatch, b"HTTP/1.1 200 OK\r\nContent-Type: "
+                                   b"application/json\r\nContent-Length: 100000\r\n\r\n", b" ")
     assert report.retrying == 1 and report.delivered == 0, report
     assert "took longer than 1 s" in rig.row()["last_error"]
+
+
+@pytest.mark.parametrize("peer", backends("trickling headers"), indirect=True)
+def test_headers_that_trickle_in_are_given_up_on(rig: Rig,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The status line, then a header byte every 0.2 s: no read waits long enough for
+    httpx's per-read timeout; the request's deadline (1 s here) covers the headers too."""
+    report = flush_from_a_dribbler(rig, monkeypatch, b"HTTP/1.1 200 OK\r\n", b"X")
+    assert report.retrying == 1 and report.delivered == 0, report
+    assert "took longer than 1 s" in rig.row()["last_error"], rig.row()["last_error"]
 
 
 # -- an internal note that went public ------------------------------------------------------
@@ -788,6 +853,81 @@ def test_every_call_on_a_missing_ticket_is_ticket_not_found(rig: Rig, call: str)
         CALLS[call](system, rig.peer.missing_ticket)
     assert rig.peer.missing_ticket in err.value.message  # the error says which ticket
     assert err.value.exit_code == ExitCode.USAGE  # the system is there; the ticket is not
+
+
+SYSTEM_NAMES = {"jira": "Jira", "servicenow": "ServiceNow", "zammad": "Zammad",
+                "glpi": "GLPI", "redmine": "Redmine", "local": "local"}
+
+
+def run_for(rig: Rig, ticket: str, calls: list[tuple[str, str]], rows: int = 3) -> Any:
+    """A run of `rows` toy actions for the peer's `ticket`, as `adminkit --ticket` makes it."""
+    from adminkit.automation.request import RunRequest
+    from adminkit.automation.service import RunService
+    from adminkit.core.config import load_profile
+    from tests.unit.toys import toy
+
+    return RunService(journal_path=rig.journal.path).run(RunRequest(
+        command="toy", profile=load_profile("acme"),
+        ticket=str(TicketRef(rig.peer.kind, ticket)),
+        actions=[toy(str(i), calls) for i in range(rows)]))
+
+
+def count_reads(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tickets the backend's `get` is asked for (the real call goes on)."""
+    with rig.system() as system:
+        backend = type(system)
+    read, asked = backend.get, []
+
+    def get(self: TicketSystem, ticket_id: str) -> Any:
+        asked.append(ticket_id)
+        return read(self, ticket_id)
+
+    monkeypatch.setattr(backend, "get", get)
+    return asked
+
+
+@pytest.mark.parametrize("peer", backends("missing ticket: run"), indirect=True)
+def test_a_run_for_a_missing_ticket_is_refused_before_anything(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = count_reads(rig, monkeypatch)
+    calls: list[tuple[str, str]] = []
+    with pytest.raises(TicketNotFound) as err:
+        run_for(rig, rig.peer.missing_ticket, calls)
+    assert err.value.exit_code == ExitCode.USAGE
+    ref = str(TicketRef(rig.peer.kind, rig.peer.missing_ticket))
+    assert err.value.message.startswith(f"ticket {ref}: ")  # the ticket, and the system:
+    assert SYSTEM_NAMES[rig.peer.kind] in err.value.message, err.value.message
+    assert "nothing was done" in err.value.message
+    assert calls == []  # not even planned
+    assert rig.journal.entries(Filters()) == [] and rig.journal.outbox() == []
+    assert asked == [rig.peer.missing_ticket]
+    if isinstance(rig.peer, ServerFake):
+        assert rig.note_writes() == 0
+
+
+@pytest.mark.parametrize("peer", backends("missing ticket: run"), indirect=True)
+def test_a_run_for_a_ticket_that_exists_reads_it_once_however_many_rows(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticket = rig.peer.create_ticket()
+    asked = count_reads(rig, monkeypatch)
+    calls: list[tuple[str, str]] = []
+    report = run_for(rig, ticket, calls, rows=5)
+    assert report.exit_code == ExitCode.OK, report.notices
+    assert [phase for _, phase in calls].count("apply") == 5
+    assert asked == [ticket]  # one read per run, not one per row
+    assert not any("could not check" in n for n in report.notices)
+
+
+@pytest.mark.parametrize("peer", backends("server down"), indirect=True)
+def test_a_run_while_the_ticket_system_is_down_acts_and_says_so(rig: Rig) -> None:
+    ticket = rig.server.create_ticket()
+    rig.server.stop()
+    calls: list[tuple[str, str]] = []
+    report = run_for(rig, ticket, calls, rows=2)
+    assert [phase for _, phase in calls].count("apply") == 2  # acted, as before
+    [said] = [n for n in report.notices if "could not check that the ticket exists" in n]
+    assert "outbox" in said and "ConnectError" in said
+    assert {row["status"] for row in rig.journal.outbox()} == {"pending"}
 
 
 @pytest.mark.parametrize("peer", backends("refused credentials"), indirect=True)

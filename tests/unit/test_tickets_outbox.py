@@ -167,6 +167,27 @@ def test_an_outbox_from_before_published_is_upgraded_keeping_its_notes(env: Any)
     journal.close()
 
 
+def test_an_outbox_from_before_retried_gains_the_column_keeping_its_notes(env: Any) -> None:
+    import sqlite3
+
+    Journal(env.journal).close()
+    db = sqlite3.connect(env.journal)
+    db.execute("ALTER TABLE outbox DROP COLUMN retried")  # as an adminkit before it left it
+    db.execute("INSERT INTO outbox (key, run_id, system, ticket, internal, body, status, "
+               "next_attempt, created) VALUES ('R:0', 'R', 'local', '1', 1, 'old note', "
+               "'failed', '2025-01-01', '2025-01-01')")
+    db.commit()
+    db.close()
+    journal = Journal(env.journal)
+    [row] = journal.outbox()
+    assert (row["body"], row["status"], row["retried"]) == ("old note", "failed", None)
+    [requeued] = journal.requeue_failed()
+    assert requeued["body"] == "old note"
+    [row] = journal.outbox()
+    assert row["status"] == "pending" and row["retried"] > "2025"
+    journal.close()
+
+
 def _queue_thirty(path: str, n: int) -> None:
     """A process that opens the journal (upgrading its outbox, or finding it done) and
     queues thirty notes."""

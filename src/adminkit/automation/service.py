@@ -37,6 +37,7 @@ from adminkit.journal.hook import JournalHook
 from adminkit.journal.store import Filters, Journal
 
 if TYPE_CHECKING:
+    from adminkit.automation.ticketcheck import TicketCheck
     from adminkit.tickets.base import TicketRef, TicketSystem
     from adminkit.tickets.notes import TicketNotes
     from adminkit.tickets.outbox import FlushReport, Pump
@@ -63,9 +64,10 @@ class RunService:
             system = self._open_system(request.profile, ref) if ref else None
             if system is not None:
                 stack.callback(system.close)
+            checked = self._check_ticket(ref, system)  # a missing ticket stops here
             actions: Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]]
             if request.playbook is not None:
-                actions = self._playbook(request, ref, system)
+                actions = self._playbook(request, ref, checked)
             else:
                 actions = list(request.actions)
             run = Run(command=request.command, profile=request.profile.name
@@ -77,7 +79,7 @@ class RunService:
             lock = stack.enter_context(run_lock(self.journal_path, request.resume or run.id))
             planned: dict[int, Plan] = {}
             opened: Context | None = None
-            notices: list[str] = []
+            notices: list[str] = [checked.notice] if checked and checked.notice else []
             if request.bulk is not None and isinstance(actions, list):
                 bulk_run.batch_problems(actions, request.bulk.labels)
                 bulk_run.blast_radius(request.command, actions, request.profile,
@@ -236,7 +238,7 @@ class RunService:
 
     # -- playbooks ----------------------------------------------------------------------
     def _playbook(self, request: RunRequest, ref: TicketRef | None,
-                  system: TicketSystem | None) -> Callable[[Runner], Iterable[Action[Any]]]:
+                  checked: TicketCheck | None) -> Callable[[Runner], Iterable[Action[Any]]]:
         from adminkit.playbook.execute import PlaybookRun, deliver_factory
         from adminkit.playbook.inputs import resolve_inputs
         from adminkit.playbook.loader import load
@@ -256,7 +258,7 @@ class RunService:
         if loaded.playbook.requires_approval and not book.approved_by and not request.check:
             raise PolicyRefused(f"playbook {loaded.playbook.name} requires approval",
                                 hint="run it with --approved-by NAME once it is approved")
-        ticket = _ticket_fields(ref, system) if ref and system else None
+        ticket = _ticket_fields(ref, checked) if ref and checked else None
         profile = request.profile
 
         def expand(runner: Runner) -> Iterable[Action[Any]]:
@@ -287,6 +289,15 @@ class RunService:
         from adminkit.tickets.systems import open_system
 
         return open_system(profile, ref.kind)
+
+    @staticmethod
+    def _check_ticket(ref: TicketRef | None, system: TicketSystem | None) -> TicketCheck | None:
+        """One read of the ticket per run, before anything is planned or written."""
+        if ref is None or system is None:
+            return None
+        from adminkit.automation.ticketcheck import check_ticket
+
+        return check_ticket(ref, system)
 
     @staticmethod
     def _notes(profile: Profile | None, ref: TicketRef) -> TicketNotes:
@@ -329,9 +340,13 @@ def _unsettled(journal: Journal, run_id: str) -> set[int]:
 UNKNOWN_OUTCOMES = (OutcomeUnknown.__name__, Interrupted.__name__)
 
 
-def _ticket_fields(ref: TicketRef, system: TicketSystem) -> dict[str, Any]:
-    """The ticket's fields for templates; plain data, never rendered again."""
-    ticket = system.get(ref.id)
+def _ticket_fields(ref: TicketRef, checked: TicketCheck) -> dict[str, Any]:
+    """The ticket's fields for templates; plain data, never rendered again. A playbook
+    cannot be expanded without them: a ticket system that could not be read stops it."""
+    if checked.trouble is not None:
+        raise checked.trouble
+    ticket = checked.ticket
+    assert ticket is not None
     return {"id": ref.id, "ref": str(ref), "subject": ticket.subject, "status": ticket.status,
             "queue": ticket.queue, "requester": ticket.requester, "fields": ticket.fields}
 

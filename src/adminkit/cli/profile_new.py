@@ -152,7 +152,12 @@ def secret_ref(ask: Asker, given: str | None, *, flag: str, label: str, profile:
         return f"keyring:{KEYRING_SERVICE}/{user}"
     default = (config_dir / "secrets" / f"{profile}-{slot}").absolute()
     path = Path(str(ask.value(None, flag, f"File to keep the {label} in", str(default))))
-    path = path.expanduser().absolute()
+    path = path.expanduser()
+    if not path.is_absolute():
+        # It would land wherever this command runs (the answers one question out of step
+        # once put a secret there, named after another). Not echoed: it may be a secret.
+        raise UsageError(f"{flag}: the file needs a full path (/… or ~/…), not a relative "
+                         "one", hint=f"or an empty answer for {default}")
     # Only this profile's own secret file is replaced: a path typed in may be any file,
     # an SSH key or the CA file.
     replace = path == default

@@ -83,7 +83,9 @@ def flush(ctx: typer.Context,
     journal = open_journal(state)
     try:
         if retry_failed:
-            journal.requeue_failed()
+            from adminkit.tickets.outbox import retry_failed as requeue
+
+            requeue(journal)
         report = deliver(journal, opener(state.config_dir), deadline=deadline, backoff=not now,
                          limits=limits(state.config_dir))
     finally:

@@ -86,7 +86,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     remote_id    TEXT,
     created      TEXT NOT NULL,
     delivered    TEXT,
-    acknowledged TEXT
+    acknowledged TEXT,
+    retried      TEXT
 )""", "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt)")
 # An outbox from before `published` (an internal note the system made public) and
 # `acknowledged` (a person has seen a failed or published note): rebuilt once.
@@ -266,7 +267,10 @@ class Journal:
         """The outbox is no evidence (rows change as notes are delivered): an old one is
         copied into the current table, in one transaction."""
         old = self.db.execute("SELECT sql FROM sqlite_master WHERE name = 'outbox'").fetchone()
-        if old is None or "'published'" in old[0]:
+        if old is not None and "'published'" in old[0]:
+            self._add_outbox_column("retried")
+            return
+        if old is None:
             return
         outbox_sql, index_sql = TABLES[4], TABLES[5]
         with self.lock:
@@ -285,6 +289,18 @@ class Journal:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+
+    def _add_outbox_column(self, name: str) -> None:
+        """A nullable column newer than the outbox (`retried`: when a person last asked
+        for a failed note to be tried again)."""
+        if name in {r[1] for r in self.db.execute("PRAGMA table_info(outbox)")}:
+            return
+        with self.lock:
+            try:
+                self.db.execute(f"ALTER TABLE outbox ADD COLUMN {name} TEXT")
+            except sqlite3.OperationalError as exc:  # another process was quicker
+                if "duplicate column" not in str(exc):
+                    raise
 
     def schema_names(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
@@ -491,12 +507,23 @@ class Journal:
                 [(stamp, int(i)) for i in ids])
             return cur.rowcount
 
-    def requeue_failed(self) -> int:
+    def requeue_failed(self) -> list[dict[str, Any]]:
+        """A person asks for the failed notes to be tried again: each gets a fresh budget
+        (attempts from 0, its age from now: `retried`). Returns the notes requeued."""
+        stamp = datetime.now(UTC).isoformat(timespec="microseconds")
         with self.lock:
-            cur = self.db.execute("UPDATE outbox SET status = 'pending', next_attempt = ?, "
-                                  "attempts = 0, acknowledged = NULL WHERE status = 'failed'",
-                                  (datetime.now(UTC).isoformat(timespec="microseconds"),))
-            return cur.rowcount
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = [dict(r) for r in self.db.execute(
+                    "SELECT * FROM outbox WHERE status = 'failed' ORDER BY id")]
+                self.db.execute("UPDATE outbox SET status = 'pending', next_attempt = ?, "
+                                "attempts = 0, acknowledged = NULL, retried = ? "
+                                "WHERE status = 'failed'", (stamp, stamp))
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return rows
 
     def _update_note(self, note_id: int, *, attempts_plus: int = 0, **values: Any) -> None:
         sets = ", ".join(f"{k} = ?" for k in values)  # keys are fixed by the callers above

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 
 MAX_BYTES = 64 * 1024 * 1024  # far above any page of notes; far below a machine's memory
-MAX_SECONDS = 120.0  # to read one answer's body, however it trickles in
+MAX_SECONDS = 120.0  # for one request, connect to body (deadline.py); the body alone here
 DECODABLE = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 

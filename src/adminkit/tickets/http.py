@@ -24,11 +24,12 @@ def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> htt
     import ssl
 
     from adminkit.tickets.bounded import ask_bounded, bound
+    from adminkit.tickets.deadline import DeadlineTransport
 
     context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
     return httpx.Client(base_url=cfg.url.rstrip("/"), headers=headers, timeout=15,
-                        verify=context, event_hooks={"request": [ask_bounded],
-                                                     "response": [bound]})
+                        verify=context, transport=DeadlineTransport(context),
+                        event_hooks={"request": [ask_bounded], "response": [bound]})
 
 
 def check_url(profile: Profile, cfg: TicketsConfig) -> None:

@@ -186,7 +186,8 @@ def _retry(journal: Journal, note: dict[str, object], error: str, retry_after: f
     """Later, with backoff; or failed, once the note is out of attempts or too old."""
     attempts = int(str(note["attempts"])) + 1
     limits = limits_of(note["profile"] if isinstance(note["profile"], str) else None)
-    age = datetime.now(UTC) - datetime.fromisoformat(str(note["created"]))
+    # A note a person retried by hand (`flush --retry-failed`) is as old as that request.
+    age = datetime.now(UTC) - datetime.fromisoformat(str(note.get("retried") or note["created"]))
     if attempts >= limits.attempts or age >= limits.age:
         hours = age.total_seconds() / 3600
         _give_up(journal, note, f"gave up after {attempts} attempt(s) over {hours:.1f} h: "
@@ -204,17 +205,30 @@ def _give_up(journal: Journal, note: dict[str, object], error: str,
     report.failed += 1
 
 
+def retry_failed(journal: Journal) -> int:
+    """`ticket flush --retry-failed`: the failed notes are pending again, each with a
+    fresh budget of attempts and hours, and a journal row says who asked."""
+    notes = journal.requeue_failed()
+    for note in notes:
+        _journal_row(journal, note, "retried", str(note["last_error"] or ""))
+    return len(notes)
+
+
 def _journal_row(journal: Journal, note: dict[str, object], what: str, error: str) -> None:
     """A lasting trace in the journal (the outbox row changes; the journal does not)."""
     from adminkit.core.run import current_operator
 
     ref = TicketRef(str(note["system"]), str(note["ticket"]))
-    summary = (f"note {note['id']} on {ref}: internal note went public" if what == "published"
-               else f"note {note['id']} on {ref}: not delivered, failed for good")
+    operator = current_operator()
+    summary = {"published": f"note {note['id']} on {ref}: internal note went public",
+               "retried": f"note {note['id']} on {ref}: failed, retried by hand by {operator} "
+                          "with a fresh budget of attempts"}.get(
+        what, f"note {note['id']} on {ref}: not delivered, failed for good")
     try:
         journal.append(kind="action", run_id=str(note["run_id"]), idx=None,
-                       operator=current_operator(), profile=note["profile"], ticket=str(ref),
-                       mode="apply", action="ticket.note", target=str(ref), status="failed",
+                       operator=operator, profile=note["profile"], ticket=str(ref),
+                       mode="apply", action="ticket.note", target=str(ref),
+                       status="retry" if what == "retried" else "failed",
                        summary=summary, error=error, detail={"note": note["key"],
                                                              "outbox": what})
     except AdminkitError as exc:  # the outbox row still says it; never stop delivering
