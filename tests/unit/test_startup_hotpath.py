@@ -114,3 +114,19 @@ def test_the_plugin_loader_stand_in_has_the_real_ones_names(tmp_path: Path) -> N
     assert set(names) <= set(real)
     assert "get_plugins" in names
     assert theirs == ours == []
+
+
+def test_a_direct_key_loader_with_other_arguments_falls_back_to_the_public_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cryptography release whose direct function takes other arguments: the key still
+    loads (through `serialization`), no TypeError reaches the operator."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from adminkit.accounts import entra_token
+    from adminkit.lab.graph_token import app_pem
+
+    def changed(data: bytes, *, passphrase: bytes | None = None) -> None:
+        raise AssertionError("called with the old arguments: should raise TypeError first")
+
+    monkeypatch.setattr(entra_token, "pem_private_key", lambda: changed)
+    assert isinstance(entra_token._load_key(app_pem()), rsa.RSAPrivateKey)

@@ -164,6 +164,18 @@ def pem_private_key() -> Callable[..., Any]:
     return found
 
 
+def _load_key(pem: bytes) -> Any:
+    """The app's key. The profile's own key file: the costly RSA consistency check (a
+    tenth of a second) guards against hostile keys, which this is not. A cryptography
+    release whose direct function takes other arguments falls back to the public one."""
+    try:
+        return pem_private_key()(pem, password=None, unsafe_skip_rsa_key_validation=True)
+    except TypeError:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        return load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+
+
 def client_assertion(pem: bytes, settings: EntraSettings) -> str:
     """The RS256 JWT that proves the app holds its certificate's key (RFC 7523)."""
     import binascii
@@ -173,9 +185,7 @@ def client_assertion(pem: bytes, settings: EntraSettings) -> str:
 
     try:
         der = certificate_der(pem)
-        # the profile's own key file: the costly RSA consistency check (a tenth of a
-        # second) guards against hostile keys, which this is not
-        key = pem_private_key()(pem, password=None, unsafe_skip_rsa_key_validation=True)
+        key = _load_key(pem)
     except (ValueError, binascii.Error):
         raise ConfigError("the app's credential is not a PEM holding a certificate and its "
                           "unencrypted private key",
