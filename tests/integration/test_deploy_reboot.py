@@ -228,3 +228,23 @@ def _down(address: str) -> bool:
     except OSError:
         return True
     return False
+
+
+def test_patch_hosts_playbook_restarts_what_wants_it(hosts: SshFleet, profile: str,
+                                                     cli: Cli) -> None:
+    r = cli("-p", profile, "app", "remove", PACKAGE, "--purge", "--hosts", "all")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = cli("-p", profile, "app", "install", f"{PACKAGE}=1.0", "--hosts", "h1,h2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    flag_reboot_required(hosts, 0)  # h1's updates leave it wanting a restart, h2's do not
+    before = [boot_id(hosts, n) for n in range(3)]
+    r = cli("-p", profile, "-o", "json", "run", "patch-hosts", "-i", "hosts=h1,h2,h3",
+            "-i", "reboot=true", "--approved-by", "lead")
+    assert r.returncode == 0, r.stdout + r.stderr
+    found = results(r)
+    assert {k: v["status"] for k, v in found.items()} == {
+        "h1": "changed", "h2": "changed", "h3": "ok"}
+    assert found["h1"]["data"]["rebooted"]["boot_id_after"] == boot_id(hosts, 0) != before[0]
+    assert "rebooted" not in found["h2"]["data"]
+    assert [boot_id(hosts, n) for n in (1, 2)] == before[1:]
+    assert [installed(hosts, h.address) for h in hosts.fleet] == ["1.1", "1.1", None]

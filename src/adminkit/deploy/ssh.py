@@ -41,6 +41,7 @@ from adminkit.deploy.backend import (
 from adminkit.deploy.dnf import Dnf
 from adminkit.deploy.reboot import Rebooted, wait_for_new_boot
 from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
+from adminkit.deploy.zypper import Zypper
 
 if TYPE_CHECKING:
     import paramiko
@@ -71,7 +72,7 @@ BOOT_ID = ("cat", "/proc/sys/kernel/random/boot_id")  # a new one at every boot
 # that only schedules it (a message to logged-in users first) would fail the boot id check.
 RESTART = ("shutdown", "-r", "now")
 MANAGERS = {"apt-get": "apt", "dnf": "dnf", "zypper": "zypper"}
-MANAGER_CLASSES: dict[str, type[PackageManager]] = {"apt": Apt, "dnf": Dnf}
+MANAGER_CLASSES: dict[str, type[PackageManager]] = {"apt": Apt, "dnf": Dnf, "zypper": Zypper}
 NO_MANAGER = NO_APT  # a query's exit when the host lacks that manager
 
 
