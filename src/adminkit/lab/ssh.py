@@ -163,7 +163,8 @@ class SshFleet(base.LabServer):
 
     name: ClassVar[str] = "ssh"
     apt_packages: ClassVar[tuple[str, ...]] = ("openssh-server", "sudo", "apt-utils", "dpkg-dev",
-                                               "dnf", "rpm", "createrepo-c")  # dnf hosts
+                                               "dnf", "rpm", "createrepo-c",  # dnf hosts
+                                               "zypper")  # zypper hosts
     python_needs: ClassVar[dict[str, str]] = {"paramiko": "paramiko>=3.4"}
     ready_timeout: ClassVar[float] = 60.0
 
