@@ -130,7 +130,12 @@ esac
 H={VIEW}/hosts/$(cat /etc/adminkit-lab-host)
 # `ignore`: a host that says yes and never goes down (a restart merely scheduled)
 [ "$(cat "$H/reboot-delay" 2>/dev/null)" = ignore ] && exit 0
-kill -USR1 "$(cat "$H/init.pid")"
+PID=$(cat "$H/init.pid")
+# only this host's init (a stale PID file must never signal a process of the machine)
+if [ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; then
+  echo "lab host: its init is not running" >&2; exit 1
+fi
+kill -USR1 "$PID"
 """
 
 
@@ -337,6 +342,8 @@ class SshFleet(base.LabServer):
                 break
         for proc in recorded:  # one that died before unshare, or never left our namespace
             process.stop(proc, timeout=5.0)
+        for host in self.fleet:
+            (host.dir / "init.pid").unlink(missing_ok=True)
         _reap(recorded)
         left = self.namespaces()
         if left:
