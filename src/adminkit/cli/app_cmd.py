@@ -19,6 +19,9 @@ app = typer.Typer(help="Install, upgrade, remove applications on hosts; versions
                   no_args_is_help=True)
 
 Packages = Annotated[list[str], typer.Argument(help="NAME or NAME=VERSION (repeat).")]
+RebootIfNeeded = Annotated[bool, typer.Option(
+    "--reboot-if-needed", help="Restart a host the change leaves wanting a reboot (a 3010 "
+                               "from an MSI, Debian's reboot-required), and wait for it.")]
 
 
 def _package_run(ctx: typer.Context, verb: str, packages: list[str], hosts: str,
@@ -36,13 +39,14 @@ def _package_run(ctx: typer.Context, verb: str, packages: list[str], hosts: str,
     _, inventory, selection = selected(state, hosts)
     actions: list[Any] = [cls(build(cls.params_model, host=h, packages=packages, **extra))
                           for h in selection.names]
-    run_on_hosts(state, f"app {verb} {' '.join(packages)} --hosts {hosts}", actions,
+    flags = " --reboot-if-needed" if extra.get("reboot_if_needed") else ""
+    run_on_hosts(state, f"app {verb} {' '.join(packages)} --hosts {hosts}{flags}", actions,
                  inventory, forks)
 
 
 @app.command("install")
 def install(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
-            forks: ForksOpt = None) -> None:
+            reboot_if_needed: RebootIfNeeded = False, forks: ForksOpt = None) -> None:
     """Install packages; an installed one is left alone unless a VERSION is asked for.
 
     Examples:
@@ -50,18 +54,20 @@ def install(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
       adminkit -p acme --check app install firefox-esr --hosts 'group:brno'
 
       adminkit -p acme -t 4711 app install adminkit-demo-app=1.0 --hosts 'web*,!web3'
+
+      adminkit -p acme -t 4711 app install Contoso.Driver --hosts win1 --reboot-if-needed
     """
-    _package_run(ctx, "install", packages, hosts, forks)
+    _package_run(ctx, "install", packages, hosts, forks, reboot_if_needed=reboot_if_needed)
 
 
 @app.command("upgrade")
 def upgrade(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
-            forks: ForksOpt = None) -> None:
+            reboot_if_needed: RebootIfNeeded = False, forks: ForksOpt = None) -> None:
     """Upgrade packages where installed: to VERSION, or to the newest offered.
 
     Example: adminkit -p acme -t 4711 app upgrade adminkit-demo-app --hosts all
     """
-    _package_run(ctx, "upgrade", packages, hosts, forks)
+    _package_run(ctx, "upgrade", packages, hosts, forks, reboot_if_needed=reboot_if_needed)
 
 
 @app.command("remove")

@@ -1,7 +1,8 @@
-"""`adminkit host`: the inventory's hosts: list, facts, check, run.
+"""`adminkit host`: the inventory's hosts: list, facts, check, patch, reboot, run.
 
 Every command takes --hosts PATTERN. Reading (list, facts, check) is not journaled;
-`host run` is an action: journaled per host, noted on the ticket, `--check` shows it.
+patch, reboot and run are actions: journaled per host, noted on the ticket, `--check`
+shows them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ LIST_COLUMNS = ["host", "address", "transport", "port", "user", "groups"]
 FACT_COLUMNS = ["host", "status", "os", "os_version", "kernel", "package_manager",
                 "uptime", "reboot_pending", "free_disk", "error"]
 CHECK_COLUMNS = ["host", "status", "seconds", "detail"]
+RebootIfNeeded = Annotated[bool, typer.Option(
+    "--reboot-if-needed", help="Restart a host the updates leave wanting a reboot, and "
+                               "wait for it (as `host reboot`).")]
 
 
 @app.command("list")
@@ -102,11 +106,13 @@ def patch(
     ctx: typer.Context, hosts: HostsOpt,
     security_only: Annotated[bool, typer.Option(
         "--security-only", help="Only updates from a security source.")] = False,
+    reboot_if_needed: RebootIfNeeded = False,
     forks: ForksOpt = None,
 ) -> None:
     """Install the pending updates on each host (the scheduled maintenance job).
 
-    A host that then wants a reboot says so (`reboot_required`); nothing reboots it.
+    A host that then wants a reboot says so (`reboot_required`); it is restarted only
+    with --reboot-if-needed.
 
     Example: adminkit -p acme -t 4711 host patch --hosts 'group:brno' --security-only
     """
@@ -115,10 +121,54 @@ def patch(
 
     state = state_of(ctx)
     _, inventory, selection = selected(state, hosts)
-    actions: list[Any] = [PatchHost(build(PatchParams, host=name, security_only=security_only))
+    actions: list[Any] = [PatchHost(build(PatchParams, host=name, security_only=security_only,
+                                          reboot_if_needed=reboot_if_needed))
                           for name in selection.names]
     only = " --security-only" if security_only else ""
+    only += " --reboot-if-needed" if reboot_if_needed else ""
     run_on_hosts(state, f"host patch --hosts {hosts}{only}", actions, inventory, forks)
+
+
+@app.command("reboot")
+def reboot(
+    ctx: typer.Context, hosts: HostsOpt,
+    if_needed: Annotated[bool, typer.Option(
+        "--if-needed", help="Only hosts whose facts say a reboot is pending.")] = False,
+    wait: Annotated[bool, typer.Option(
+        "--wait/--no-wait", help="Wait until each host answers with a new boot id "
+                                 "(default), or only ask for the restart.")] = True,
+    timeout: Annotated[float, typer.Option(
+        min=1, max=86400, help="Seconds a host may take to come back; then it "
+                               "fails.")] = 600.0,
+    force: Annotated[bool, typer.Option(
+        "--force", help="More hosts than the profile's policy.bulk_limit.")] = False,
+    forks: ForksOpt = None,
+) -> None:
+    """Restart hosts and wait for each to come back with a new boot id.
+
+    A host counts as rebooted only when it answers again with another boot id than
+    before (Linux: /proc/sys/kernel/random/boot_id; Windows: the last boot time), so one
+    that never went down fails, as does one not back within --timeout; each alone. The
+    profile's bulk limit applies (--force beyond it).
+
+    Examples:
+
+      adminkit -p acme --check host reboot --hosts 'group:brno' --if-needed
+
+      adminkit -p acme -t 4711 host reboot --hosts 'web1,web2' --timeout 300
+    """
+    from adminkit.automation.bulk import blast_radius
+    from adminkit.cli.params import build
+    from adminkit.deploy.actions.reboot import RebootHost, RebootParams
+
+    state = state_of(ctx)
+    profile, inventory, selection = selected(state, hosts)
+    actions: list[Any] = [RebootHost(build(RebootParams, host=name, if_needed=if_needed,
+                                           wait=wait, timeout=timeout))
+                          for name in selection.names]
+    flags = (" --if-needed" if if_needed else "") + ("" if wait else " --no-wait")
+    blast_radius(f"host reboot --hosts {hosts}", actions, profile, force)
+    run_on_hosts(state, f"host reboot --hosts {hosts}{flags}", actions, inventory, forks)
 
 
 @app.command("run", context_settings={"allow_interspersed_args": False})

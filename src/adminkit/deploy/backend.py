@@ -24,6 +24,7 @@ from adminkit.core.errors import UsageError, ValidationError
 
 if TYPE_CHECKING:
     from adminkit.core.config import Profile
+    from adminkit.deploy.reboot import Rebooted
     from adminkit.deploy.settings import HostConfig, InventoryConfig
 
 GROUP = "adminkit.hosts"
@@ -183,6 +184,11 @@ class HostBackend(Protocol):
             interruptible: bool = True) -> CommandResult:
         """Run an argument list (never a shell line) and wait at most `timeout`; ended
         on the host if the run is cancelled meanwhile, unless not `interruptible`."""
+        ...
+
+    def reboot(self, *, timeout: float | None) -> Rebooted:
+        """Restart the host; unless `timeout` is None, wait until it answers with a new
+        boot id (ActionFailed after `timeout` seconds: not back, or never went down)."""
         ...
 
     def close(self) -> None: ...

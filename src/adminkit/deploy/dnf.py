@@ -40,12 +40,7 @@ class Dnf:
     query_as_root = True  # Debian's rpm: a database per user; the cache is root's
 
     def check(self, spec: PackageSpec) -> None:
-        if not NAME.fullmatch(spec.name):
-            raise ValidationError(f"{spec.name!r} is not an RPM package name",
-                                  hint="letters, digits and . _ + - , not starting with - or .")
-        if spec.version is not None and not VERSION.fullmatch(spec.version):
-            raise ValidationError(f"{spec.version!r} is not an RPM version for dnf",
-                                  hint="[EPOCH:]VERSION-RELEASE, e.g. 1.0-1")
+        check_rpm(spec, "version for dnf")
 
     def query(self, names: Sequence[str], *, candidates: bool = True) -> list[str]:
         return ["sh", "-c", QUERY if candidates else INSTALLED, FORMAT, *names]
@@ -98,6 +93,16 @@ class Dnf:
 
     def remove(self, names: Sequence[str], *, purge: bool) -> list[str]:
         return [*DNF, "remove", *names]  # rpm keeps changed configuration as .rpmsave
+
+
+def check_rpm(spec: PackageSpec, what: str) -> None:
+    """RPM's grammar of names and [EPOCH:]VERSION-RELEASE (dnf's and zypper's)."""
+    if not NAME.fullmatch(spec.name):
+        raise ValidationError(f"{spec.name!r} is not an RPM package name",
+                              hint="letters, digits and . _ + - , not starting with - or .")
+    if spec.version is not None and not VERSION.fullmatch(spec.version):
+        raise ValidationError(f"{spec.version!r} is not an RPM {what}",
+                              hint="[EPOCH:]VERSION-RELEASE, e.g. 1.0-1")
 
 
 def _nevra(spec: PackageSpec) -> str:

@@ -39,7 +39,9 @@ from adminkit.deploy.backend import (
     Update,
 )
 from adminkit.deploy.dnf import Dnf
+from adminkit.deploy.reboot import Rebooted, wait_for_new_boot
 from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
+from adminkit.deploy.zypper import Zypper
 
 if TYPE_CHECKING:
     import paramiko
@@ -65,8 +67,12 @@ echo "uptime=$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
 echo "free_kb=$(df -Pk / 2>/dev/null | awk 'NR==2 {print $4}')"
 for m in apt-get dnf zypper; do command -v "$m" >/dev/null 2>&1 && { echo "pm=$m"; break; }; done
 """
+BOOT_ID = ("cat", "/proc/sys/kernel/random/boot_id")  # a new one at every boot
+# systemd's and sysvinit's `shutdown` return once the restart is under way; a host
+# that only schedules it (a message to logged-in users first) would fail the boot id check.
+RESTART = ("shutdown", "-r", "now")
 MANAGERS = {"apt-get": "apt", "dnf": "dnf", "zypper": "zypper"}
-MANAGER_CLASSES: dict[str, type[PackageManager]] = {"apt": Apt, "dnf": Dnf}
+MANAGER_CLASSES: dict[str, type[PackageManager]] = {"apt": Apt, "dnf": Dnf, "zypper": Zypper}
 NO_MANAGER = NO_APT  # a query's exit when the host lacks that manager
 
 
@@ -118,6 +124,7 @@ class SSHBackend:
         self.deadline = deadline
         self.sudo_password = sudo_password
         self._jump: paramiko.SSHClient | None = None
+        self._jump_spec = jump
         self._manager: PackageManager | None = None
         self._guessed = False  # apt assumed, not yet confirmed by the host
         self._refreshed = False
@@ -130,48 +137,46 @@ class SSHBackend:
     def user(self) -> str:
         return self.host.user or self.ssh.user
 
-    def _connect(self, jump: tuple[str, str, int] | None) -> paramiko.SSHClient:
+    def _connect(self, jump: tuple[str, str, int] | None, timeout: float | None = None
+                 ) -> paramiko.SSHClient:
         import paramiko
 
         sock = None
         if jump is not None:
-            self._jump = self._login(*jump, sock=None, label=f"jump host {jump[1]}")
+            self._jump = self._login(*jump, sock=None, label=f"jump host {jump[1]}",
+                                     timeout=timeout)
             transport = self._jump.get_transport()
             assert transport is not None
             try:
                 sock = transport.open_channel(
                     "direct-tcpip", (self.host.address, self.host.port or self.ssh.port),
-                    ("127.0.0.1", 0), timeout=self.ssh.timeout)
+                    ("127.0.0.1", 0), timeout=timeout or self.ssh.timeout)
             except (paramiko.SSHException, OSError) as exc:
                 self._jump.close()
                 raise ConnectionFailed(f"host {self.host.name}: the jump host {jump[1]} "
                                        f"cannot reach it: {exc}") from None
         try:
             return self._login(self.user, self.host.address, self.host.port or self.ssh.port,
-                               sock=sock, label=f"host {self.host.name}")
+                               sock=sock, label=f"host {self.host.name}", timeout=timeout)
         except BaseException:
             if self._jump is not None:
                 self._jump.close()
             raise
 
     def _login(self, user: str, address: str, port: int, *, sock: Any,
-               label: str) -> paramiko.SSHClient:
+               label: str, timeout: float | None = None) -> paramiko.SSHClient:
         import paramiko
 
+        timeout = timeout or self.ssh.timeout
         client = paramiko.SSHClient()
-        try:
-            client.load_host_keys(str(self.ssh.known_hosts))
-        except OSError as exc:
-            raise UsageError(f"known_hosts {self.ssh.known_hosts}: {exc.strerror or exc}"
-                             ) from None
+        _trust(client, str(self.ssh.known_hosts), address, port)
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
             client.connect(address, port=port, username=user,
                            pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,
-                           look_for_keys=False, timeout=self.ssh.timeout,
-                           banner_timeout=self.ssh.timeout, auth_timeout=self.ssh.timeout,
-                           channel_timeout=self.ssh.timeout, sock=sock)
+                           look_for_keys=False, timeout=timeout, banner_timeout=timeout,
+                           auth_timeout=timeout, channel_timeout=timeout, sock=sock)
         except paramiko.BadHostKeyException as exc:
             client.close()
             raise ConnectionFailed(
@@ -305,6 +310,30 @@ class SSHBackend:
                                f"{result.exit}: {result.tail()}")
         return result
 
+    # -- restarting -----------------------------------------------------------------------
+    def boot_id(self) -> str:
+        return self._must(BOOT_ID, timeout=30).stdout.strip()
+
+    def reboot(self, *, timeout: float | None) -> Rebooted:
+        """`shutdown -r now` as root; then (unless `timeout` is None) log in again until
+        the host answers with another boot id, at most `timeout` seconds."""
+        before = self.boot_id()
+        started = time.monotonic()
+        # The host may go down before its answer comes: as asked.
+        with contextlib.suppress(ConnectionFailed):
+            self._must(RESTART, sudo=True, timeout=60, interruptible=False)
+        if timeout is None:
+            return Rebooted(before, None, time.monotonic() - started, False)
+        self.close()  # it dies with the host; never reused
+
+        def read(left: float) -> str:
+            self.close()
+            self.client = self._connect(self._jump_spec, timeout=max(1.0, min(left, 10.0)))
+            return self.boot_id()
+
+        return wait_for_new_boot(self.host.name, before, read, timeout=timeout,
+                                 cancelled=self.cancelled, started=started)
+
     # -- facts --------------------------------------------------------------------------
     def facts(self) -> Facts:
         result = self._must(["sh", "-c", FACTS])
@@ -420,6 +449,30 @@ class SSHBackend:
         self._must(argv, sudo=True, interruptible=False)
         states, reboot = self._query([s.name for s in specs], candidates=False)
         return PackageOutcome(states=states, reboot_required=reboot)
+
+
+def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> None:
+    """Give `client` the known_hosts keys of this one host. The file is parsed once per
+    process (and again when it changes): parsing it per login cost a 50-host run as
+    much CPU, under the GIL, as a few of its logins."""
+    import os
+
+    try:
+        stat = os.stat(path)
+        known = _known_hosts(path, stat.st_mtime_ns, stat.st_size)
+    except OSError as exc:
+        raise UsageError(f"known_hosts {path}: {exc.strerror or exc}") from None
+    name = address if port == 22 else f"[{address}]:{port}"  # as paramiko looks it up
+    found = known.lookup(name)
+    for keytype, key in (found or {}).items():
+        client.get_host_keys().add(name, keytype, key)
+
+
+@functools.lru_cache(maxsize=8)
+def _known_hosts(path: str, mtime_ns: int, size: int) -> paramiko.HostKeys:
+    import paramiko
+
+    return paramiko.HostKeys(path)
 
 
 @functools.lru_cache(maxsize=8)

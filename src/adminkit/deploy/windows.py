@@ -35,6 +35,7 @@ from adminkit.deploy.backend import (
     PackageState,
     Update,
 )
+from adminkit.deploy.reboot import Rebooted, wait_for_new_boot
 from adminkit.deploy.settings import HostConfig, InventoryConfig, WindowsSettings
 
 if TYPE_CHECKING:
@@ -131,6 +132,31 @@ class WindowsBackend:
             raise ActionFailed(f"host {self.host.name}: deploy.{name} answered "
                                f"{type(found).__name__}, not an object")
         return found
+
+    # -- restarting -----------------------------------------------------------------------
+    def boot_id(self, deadline: float = 30.0) -> str:
+        return str(self._run("boot", {}, deadline=deadline).get("boot_id", ""))
+
+    def reboot(self, *, timeout: float | None) -> Rebooted:
+        """Restart-Computer -Force; then (unless `timeout` is None) ask for the last boot
+        time until it changes, at most `timeout` seconds. The shell dies with the host:
+        each attempt opens a new one, and one that failed is given up."""
+        before = self.boot_id()
+        started = time.monotonic()
+        self._run("reboot", {}, deadline=60, interruptible=False)
+        self.session.close()
+        if timeout is None:
+            return Rebooted(before, None, time.monotonic() - started, False)
+
+        def read(left: float) -> str:
+            try:
+                return self.boot_id(deadline=max(1.0, min(left, 30.0)))
+            except Exception:
+                self.session.close()
+                raise
+
+        return wait_for_new_boot(self.host.name, before, read, timeout=timeout,
+                                 cancelled=self.cancelled, started=started)
 
     # -- facts --------------------------------------------------------------------------
     def facts(self) -> Facts:

@@ -14,6 +14,16 @@ method (done as `_apt`) could reach it by its real path. The hosts' apt source i
 Stopping a host means ending every process in its mount namespace (a session's
 `setsid sleep` keeps the overlays alive after sshd is gone). A namespace is ours only if
 its overlays carry this lab's mount tag, and never the system's own.
+
+A lab reboot: the namespaces isolate mounts and the host name only, so a real `reboot`
+in a host would restart the machine. Each host therefore has its own /run (a tmpfs),
+its own boot id (a file bind-mounted over /proc/sys/kernel/random/boot_id inside its
+namespace), and `reboot` / `shutdown -r` in its /usr overlay are a shim that signals
+the host's init script (HOST_INIT), never systemd. The init then ends every process of
+the host (sshd, sessions, what they left), stays down `reboot-delay` seconds (a file
+in the host's folder; 1 by default, `never`: it does not come back, `ignore`: the shim
+answers yes and nothing happens), writes a new boot
+id and starts sshd again.
 """
 
 from __future__ import annotations
@@ -54,7 +64,11 @@ HOST_INIT = f"""#!/bin/sh
 # $1 lab ssh folder, $2 host name, $3 address, $4 mount tag (marks the overlays as ours)
 set -e
 SSH=$1; NAME=$2; ADDR=$3; TAG=$4; V={VIEW}
-# First, before the overlays cover it: the lab folder, at a path everyone can traverse.
+# The host's own /run (a real host's is a tmpfs of its own; Debian's /var/run is it):
+# a flag such as /run/reboot-required set on one host is never the machine's.
+mount -t tmpfs -o mode=0755,size=16m "$TAG-$NAME-run" /run
+mkdir -p /run/sshd /run/lock "$V" && chmod 1777 /run/lock
+# Then, before the overlays cover it: the lab folder, at a path everyone can traverse.
 mount --bind "$SSH" "$V"
 H=$V/hosts/$NAME
 for d in {' '.join(OVERLAID)}; do
@@ -71,7 +85,57 @@ if [ ! -e /etc/adminkit-lab-host ]; then
   echo "$ADDR $NAME" >> /etc/hosts
   echo "$NAME" > /etc/adminkit-lab-host
 fi
-exec /usr/sbin/sshd -D -e -f "$H/sshd_config"
+# The lab's reboot ("lab reboot" in the module doc): a boot id of this host's own,
+# `reboot` and `shutdown` that ask this script (not the machine) to restart the host.
+cat /proc/sys/kernel/random/uuid > "$H/boot_id"
+mount --bind "$H/boot_id" /proc/sys/kernel/random/boot_id
+for cmd in reboot shutdown; do rm -f "/usr/sbin/$cmd"; cp "$V/reboot-shim.sh" "/usr/sbin/$cmd"; done
+echo $$ > "$H/init.pid"
+trap 'REBOOT=1' USR1
+while :; do
+  REBOOT=
+  /usr/sbin/sshd -D -e -f "$H/sshd_config" &
+  SSHD=$!
+  wait $SSHD || :
+  [ -n "$REBOOT" ] || exit 1  # sshd ended by itself (the lab stops it): so does the host
+  sleep 0.5  # the shim's answer reaches the client first
+  # Power off: every other process of this host ends at once (sessions, their children).
+  ME=$(readlink /proc/$$/ns/mnt)
+  for p in /proc/[0-9]*; do
+    [ "${{p#/proc/}}" = $$ ] && continue
+    if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ME" ]; then
+      kill -KILL "${{p#/proc/}}" 2>/dev/null || :
+    fi
+  done
+  wait 2>/dev/null || :
+  DELAY=$(cat "$H/reboot-delay" 2>/dev/null || echo 1)
+  if [ "$DELAY" = never ]; then  # a host that never comes back (until the lab stops it)
+    while :; do sleep 3600; done
+  fi
+  sleep "$DELAY"
+  rm -f /run/reboot-required /run/reboot-required.pkgs  # /run is emptied by a boot
+  cat /proc/sys/kernel/random/uuid > "$H/boot_id"  # same file: the bind mount shows it
+  echo $(( $(cat "$H/boots" 2>/dev/null || echo 0) + 1 )) > "$H/boots"
+done
+"""
+
+# `reboot`, `shutdown` inside a lab host (written into its /usr overlay): the host's
+# init restarts the host; the machine is never asked. Exit 0 at once, as systemd's do.
+REBOOT_SHIM = f"""#!/bin/sh
+# adminkit lab: restart this lab host only (never the machine).
+case "$(basename "$0") $*" in
+  "shutdown "*-r*|"shutdown "*--reboot*|"reboot"*) ;;
+  *) echo "lab host: only a restart is modelled" >&2; exit 1 ;;
+esac
+H={VIEW}/hosts/$(cat /etc/adminkit-lab-host)
+# `ignore`: a host that says yes and never goes down (a restart merely scheduled)
+[ "$(cat "$H/reboot-delay" 2>/dev/null)" = ignore ] && exit 0
+PID=$(cat "$H/init.pid")
+# only this host's init (a stale PID file must never signal a process of the machine)
+if [ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; then
+  echo "lab host: its init is not running" >&2; exit 1
+fi
+kill -USR1 "$PID"
 """
 
 
@@ -104,7 +168,8 @@ class SshFleet(base.LabServer):
 
     name: ClassVar[str] = "ssh"
     apt_packages: ClassVar[tuple[str, ...]] = ("openssh-server", "sudo", "apt-utils", "dpkg-dev",
-                                               "dnf", "rpm", "createrepo-c")  # dnf hosts
+                                               "dnf", "rpm", "createrepo-c",  # dnf hosts
+                                               "zypper")  # zypper hosts
     python_needs: ClassVar[dict[str, str]] = {"paramiko": "paramiko>=3.4"}
     ready_timeout: ClassVar[float] = 60.0
 
@@ -143,6 +208,10 @@ class SshFleet(base.LabServer):
         return self.dir / "host-init.sh"
 
     @property
+    def reboot_shim(self) -> Path:
+        return self.dir / "reboot-shim.sh"
+
+    @property
     def repo(self) -> Path:
         return self.dir / "repo"
 
@@ -170,6 +239,8 @@ class SshFleet(base.LabServer):
         authorized.chmod(0o644)
         self.host_init.write_text(HOST_INIT)
         self.host_init.chmod(0o755)
+        self.reboot_shim.write_text(REBOOT_SHIM)
+        self.reboot_shim.chmod(0o755)
         for host in self.fleet:
             host.dir.mkdir(parents=True, exist_ok=True)
             key = host.dir / "ssh_host_ed25519_key"
@@ -240,6 +311,7 @@ class SshFleet(base.LabServer):
                            hint="stop the fleet first (SshFleet.stop(); `adminkit lab up` does)")
         for host in self.fleet:
             base.require_port(host.address, PORT, self.name)
+            (host.dir / "boots").unlink(missing_ok=True)  # counted from this start
         for d in (Path("/run/sshd"), VIEW):  # privilege separation; the hosts' mount point
             d.mkdir(mode=0o755, exist_ok=True)
         system = _system_namespaces()
@@ -270,6 +342,8 @@ class SshFleet(base.LabServer):
                 break
         for proc in recorded:  # one that died before unshare, or never left our namespace
             process.stop(proc, timeout=5.0)
+        for host in self.fleet:
+            (host.dir / "init.pid").unlink(missing_ok=True)
         _reap(recorded)
         left = self.namespaces()
         if left:
@@ -282,6 +356,7 @@ class SshFleet(base.LabServer):
         was_running = bool(self.procs.load(self.name)) or bool(self.namespaces())
         self.stop()
         for hdir in self.dir.glob("hosts/h*"):
+            (hdir / "reboot-delay").unlink(missing_ok=True)
             for layer in ("upper", "work"):
                 if (hdir / layer).exists():
                     shutil.rmtree(hdir / layer)
@@ -366,6 +441,24 @@ class SshFleet(base.LabServer):
             "hosts": [{"name": h.name, "address": h.address, "groups": ["linux", "lab"]}
                       for h in self.fleet],
         }}
+
+    # -- the lab reboot -----------------------------------------------------------------
+    def boot_id(self, host: Host) -> str:
+        """The boot id `host` shows in /proc/sys/kernel/random/boot_id (a new one each
+        time the host comes back from a lab reboot)."""
+        return (host.dir / "boot_id").read_text().strip()
+
+    def boots(self, host: Host) -> int:
+        """How many lab reboots `host` has come back from since it started."""
+        path = host.dir / "boots"
+        return int(path.read_text()) if path.exists() else 0
+
+    def reboot_delay(self, host: Host, seconds: float | None, *, ignored: bool = False
+                     ) -> None:
+        """How long `host` stays down when rebooted; None: it never comes back;
+        `ignored`: `shutdown -r` says yes and nothing happens."""
+        text = "ignore" if ignored else "never" if seconds is None else f"{seconds:g}"
+        (host.dir / "reboot-delay").write_text(text + "\n")
 
     # -- namespaces ---------------------------------------------------------------------
     def namespaces(self) -> dict[str, list[int]]:

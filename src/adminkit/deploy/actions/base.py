@@ -45,6 +45,7 @@ class HostParams(Params):
 
 class PackagesParams(HostParams):
     packages: list[Spec] = Field(min_length=1, max_length=200)
+    reboot_if_needed: bool = False  # restart the host (and wait) if the write asks for it
 
     def specs(self) -> list[PackageSpec]:
         return [parse_spec(p) for p in self.packages]

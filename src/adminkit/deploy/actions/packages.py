@@ -15,10 +15,12 @@ from pydantic import Field
 
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import ActionFailed, ValidationError
+from adminkit.core.errors import ActionFailed, AdminkitError, Interrupted, ValidationError
 from adminkit.core.result import Change
 from adminkit.deploy.actions.base import HostAction, HostParams, NameOnly, PackagesParams
+from adminkit.deploy.actions.reboot import rebooted_data
 from adminkit.deploy.backend import HostBackend, PackageOutcome, PackageSpec, PackageState
+from adminkit.deploy.reboot import DEFAULT_TIMEOUT
 
 
 class RemoveParams(PackagesParams):
@@ -26,11 +28,32 @@ class RemoveParams(PackagesParams):
     purge: bool = False
 
 
-def _pinned_write(backend: HostBackend, plan: Plan, host: str, *, upgrade: bool) -> Applied:
+def _pinned_write(backend: HostBackend, plan: Plan, host: str, *, upgrade: bool,
+                  reboot: bool) -> Applied:
     """Install (or upgrade to) exactly the versions planned, then read them back."""
     pinned = [PackageSpec(c.field, str(c.after)) for c in plan.changes]
     outcome = backend.upgrade(pinned) if upgrade else backend.install(pinned)
-    return _applied(plan, outcome, _check_all(_read_back(backend, outcome, plan), plan, host))
+    found = _check_all(_read_back(backend, outcome, plan), plan, host)
+    return _rebooted(backend, host, _applied(plan, outcome, found), outcome, reboot)
+
+
+def _rebooted(backend: HostBackend, host: str, applied: Applied, outcome: PackageOutcome,
+              reboot: bool) -> Applied:
+    """With --reboot-if-needed, a host the write left wanting a reboot is restarted and
+    waited for (host.reboot's way); a restart that fails fails the action, saying the
+    packages are in place."""
+    if not (reboot and outcome.reboot_required):
+        return applied
+    try:
+        done = backend.reboot(timeout=DEFAULT_TIMEOUT)
+    except Interrupted:
+        raise
+    except AdminkitError as exc:
+        raise ActionFailed(f"host {host}: done ({applied.summary}), then the restart "
+                           f"failed: {exc.message}", hint=exc.hint) from None
+    return Applied(summary=f"{applied.summary}; restarted: {done.summary()}",
+                   data={**applied.data, "reboot_required": False,
+                         "rebooted": rebooted_data(done)})
 
 
 def _read_back(backend: HostBackend, outcome: PackageOutcome, plan: Plan
@@ -90,7 +113,8 @@ class _VersionedWrite(HostAction[PackagesParams]):
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         return _pinned_write(self.backend(ctx), plan, self.params.host,
-                             upgrade=self.verb == "upgrade")
+                             upgrade=self.verb == "upgrade",
+                             reboot=self.params.reboot_if_needed)
 
 
 class InstallApp(_VersionedWrite):
@@ -147,7 +171,9 @@ class RemoveApp(HostAction[RemoveParams]):
         if left:
             raise ActionFailed(f"host {self.params.host}: configuration of "
                                f"{', '.join(left)} is still there after the purge")
-        return _applied(plan, outcome, _check_all(after, plan, self.params.host))
+        return _rebooted(backend, self.params.host,
+                         _applied(plan, outcome, _check_all(after, plan, self.params.host)),
+                         outcome, self.params.reboot_if_needed)
 
 
 def _offered(host: str, spec: PackageSpec, state: PackageState, want: str) -> None:
@@ -170,12 +196,13 @@ def _plan(verb: str, host: str, changes: Sequence[Change],
 
 class PatchParams(HostParams):
     security_only: bool = False
+    reboot_if_needed: bool = False
 
 
 class PatchHost(HostAction[PatchParams]):
     """host.patch: every pending update (or only those from a security source), each to
     the version the simulation showed, read back afterwards. A reboot the host then
-    wants is reported (`reboot_required`), never done here."""
+    wants is reported (`reboot_required`), and done only with `reboot_if_needed`."""
 
     name = "host.patch"
     params_model: ClassVar[type[Params]] = PatchParams
@@ -192,4 +219,5 @@ class PatchHost(HostAction[PatchParams]):
                     data={"updates": {u.name: u.origin for u in updates.values()}})
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
-        return _pinned_write(self.backend(ctx), plan, self.params.host, upgrade=True)
+        return _pinned_write(self.backend(ctx), plan, self.params.host, upgrade=True,
+                             reboot=self.params.reboot_if_needed)

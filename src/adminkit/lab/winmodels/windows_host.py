@@ -6,7 +6,14 @@ installed, the MSI files it can reach and the products they install, a pending r
 Exit codes are winget's HRESULTs (reported signed, as PowerShell reads them, or unsigned
 after `{"unsigned": true}`) and msiexec's numbers. Tests steer it through
 `control`: {"exit": {"winget install Id": code}} answers the next such call with `code`,
-{"hang": "winget install Id"} never finishes it, {"installed": {...}}, {"unsigned": bool}.
+{"hang": "winget install Id"} never finishes it, {"installed": {...}}, {"unsigned": bool},
+{"reboot_delay": seconds} how long a Restart-Computer keeps the host down (null: it
+never comes back).
+
+Restart-Computer (deploy.reboot) answers first, as the cmdlet does once the restart is
+under way; a moment later the host's WinRM answers 503 (http.sys with the service
+stopped) and forgets its shells, and after the delay it answers again with a new
+LastBootUpTime (deploy.boot).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from adminkit.lab.winrm_fake import FakeHost, Outcome, ScriptError, handler, model
@@ -77,6 +85,8 @@ class WindowsHost:
         self.hangs: set[str] = set()
         self.unsigned = False
         self.history: list[str] = []  # what ran, in order ("winget install Id 1.0", …)
+        self.reboot_delay: float | None = 1.0  # seconds a Restart-Computer keeps it down
+        self.down = False
 
     # -- for tests ----------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -84,7 +94,7 @@ class WindowsHost:
             return {"installed": dict(self.installed), "choco": dict(self.choco),
                     "products": {k: list(v) for k, v in self.products.items()},
                     "reboot_pending": self.reboot_pending, "reboots": self.reboots,
-                    "history": list(self.history)}
+                    "down": self.down, "history": list(self.history)}
 
     def control(self, do: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -99,6 +109,9 @@ class WindowsHost:
                 self.unsigned = bool(do["unsigned"])
             if "managers" in do:
                 self.managers = [str(m) for m in do["managers"]]
+            if "reboot_delay" in do:
+                delay = do["reboot_delay"]
+                self.reboot_delay = None if delay is None else float(delay)
         return self.snapshot()
 
     def code(self, value: int) -> int:
@@ -115,6 +128,36 @@ class WindowsHost:
         self.booted, self.reboot_pending = time.time(), False
         self.reboots += 1
         self.host.inject("shell_lost", times=1)
+
+    def restart(self, going: float = 0.3) -> None:
+        """Restart-Computer: down `going` seconds from now (503, shells forgotten), back
+        `reboot_delay` seconds later with a new boot time (never if the delay is None)."""
+        def down() -> None:
+            with self.lock:
+                self.down = True
+                delay = self.reboot_delay
+            self.host.inject("service_stopped")
+            self.host.inject("shell_lost", times=1)
+            if delay is not None:
+                _later(delay, up)
+
+        def up() -> None:
+            with self.lock:
+                self.booted, self.reboot_pending, self.down = time.time(), False, False
+                self.reboots += 1
+            self.host.clear("service_stopped")
+
+        _later(going, down)
+
+    def boot_id(self) -> str:
+        with self.lock:
+            return datetime.fromtimestamp(self.booted, UTC).isoformat()
+
+
+def _later(seconds: float, fn: Any) -> None:
+    timer = threading.Timer(seconds, fn)
+    timer.daemon = True
+    timer.start()
 
 
 @model("windows")
@@ -133,6 +176,19 @@ def facts(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
     return {"os": w.os, "os_version": w.version, "build": w.build,
             "uptime_seconds": int(time.time() - w.booted), "reboot_pending": w.reboot_pending,
             "free_disk_bytes": w.free_disk, "managers": list(w.managers)}
+
+
+@handler("deploy.boot")
+def boot(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
+    return {"boot_id": _win(host).boot_id()}
+
+
+@handler("deploy.reboot")
+def restart(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
+    w = _win(host)
+    w.scripted("Restart-Computer")
+    w.restart()
+    return {"requested": True}
 
 
 def _product(w: WindowsHost, display_name: str) -> dict[str, Any]:

@@ -1,0 +1,149 @@
+"""Restarting hosts: the wait for a new boot id (deploy/reboot.py), and the Windows
+backend's Restart-Computer against the WinRM fake (real pywinrm), whose model goes down
+(503, shells forgotten) and comes back with a new LastBootUpTime; the actions'
+--reboot-if-needed after a 3010. The SSH side runs on lab hosts:
+tests/integration/test_deploy_reboot.py."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adminkit.core.context import Context
+from adminkit.core.errors import ActionFailed, ConnectionFailed, Interrupted
+from adminkit.core.result import Status
+from adminkit.core.run import Run
+from adminkit.core.runner import Runner
+from adminkit.deploy.actions.base import PackagesParams
+from adminkit.deploy.actions.packages import InstallApp
+from adminkit.deploy.actions.reboot import RebootHost, RebootParams
+from adminkit.deploy.reboot import wait_for_new_boot
+from adminkit.deploy.settings import HostConfig, WindowsSettings
+from adminkit.deploy.windows import WindowsBackend
+from adminkit.lab.winmodels.windows_host import WindowsHost
+from tests.fakes import winrmrig
+from tests.fakes.winrmrig import USER, FakeWindows
+from tests.unit.conftest import Env
+from tests.unit.test_deploy_windows import _profile
+
+winrm_certs, win = winrmrig.winrm_certs, winrmrig.win  # the rig's fixtures
+
+
+def answers(*seq: str | None) -> Iterator[str | None]:
+    """A host's answers to `read`, one per attempt: a boot id, or None (unreachable);
+    the last repeats."""
+    return itertools.chain(seq, itertools.repeat(seq[-1]))
+
+
+def reader(seq: Iterator[str | None]) -> tuple[list[float], object]:
+    asked: list[float] = []
+
+    def read(left: float) -> str:
+        asked.append(left)
+        value = next(seq)
+        if value is None:
+            raise ConnectionFailed("host h1: connection refused")
+        return value
+
+    return asked, read
+
+
+def wait(seq: Iterator[str | None], timeout: float = 5.0, cancelled: bool = False) -> object:
+    import time
+
+    _, read = reader(seq)
+    return wait_for_new_boot("h1", "old", read, timeout=timeout,  # type: ignore[arg-type]
+                             cancelled=lambda: cancelled, started=time.monotonic(), poll=0.01)
+
+
+def test_back_with_a_new_boot_id_after_going_down() -> None:
+    done = wait(answers("old", "old", None, None, "new"))
+    assert (done.before, done.after, done.went_down) == ("old", "new", True)  # type: ignore[attr-defined]
+
+
+def test_a_host_that_never_goes_down_fails() -> None:
+    with pytest.raises(ActionFailed, match="did not restart: it still answers with the boot id"):
+        wait(answers("old"), timeout=0.2)
+
+
+def test_a_host_that_never_comes_back_fails_with_the_last_error() -> None:
+    with pytest.raises(ActionFailed, match=r"did not come back within 0.2 s .*refused"):
+        wait(answers("old", None), timeout=0.2)
+
+
+def test_down_then_up_with_the_old_id_is_not_a_reboot() -> None:
+    """A dropped connection alone proves nothing: the same boot id again is no restart."""
+    with pytest.raises(ActionFailed, match="did not come back"):
+        wait(answers(None, "old"), timeout=0.2)
+
+
+def test_ctrl_c_ends_the_wait() -> None:
+    with pytest.raises(Interrupted, match="restart requested"):
+        wait(answers(None), cancelled=True)
+
+
+# -- Windows, against the fake -----------------------------------------------------------
+@pytest.fixture
+def backend(win: FakeWindows) -> Iterator[WindowsBackend]:
+    settings = WindowsSettings(user=USER, password="env:UNUSED")
+    host = HostConfig(name="win1", address="127.0.0.1", transport="winrm")
+    backend = WindowsBackend(host, win.target(), settings, deadline=20)
+    yield backend
+    backend.close()
+
+
+def model(win: FakeWindows) -> WindowsHost:
+    found: WindowsHost = win.host.model("windows")
+    return found
+
+
+def test_windows_restart_comes_back_with_a_new_boot_time(win: FakeWindows,
+                                                         backend: WindowsBackend) -> None:
+    before = backend.boot_id()
+    done = backend.reboot(timeout=30)
+    assert done.before == before and done.after == model(win).boot_id() != before
+    assert done.went_down  # it answered 503 in between
+    assert model(win).reboots == 1 and "Restart-Computer" in model(win).history
+    assert backend.facts().uptime_seconds is not None
+    assert backend.facts().uptime_seconds < 60  # type: ignore[operator]
+    backend.close()
+    assert win.host.open_shells() == []
+
+
+def test_windows_host_not_back_fails_at_its_timeout(win: FakeWindows,
+                                                   backend: WindowsBackend) -> None:
+    model(win).control({"reboot_delay": None})
+    with pytest.raises(ActionFailed, match="did not come back within 3 s"):
+        backend.reboot(timeout=3)
+    assert model(win).down and model(win).reboots == 0
+
+
+def test_windows_restart_without_waiting(win: FakeWindows, backend: WindowsBackend) -> None:
+    done = backend.reboot(timeout=None)
+    assert done.after is None and "not waited for" in done.summary()
+
+
+def test_install_reboot_if_needed_restarts_after_a_3010(env: Env, win: FakeWindows,
+                                                       tmp_path: Path) -> None:
+    ctx = Context(run=Run(command="app"), profile=_profile(env, win, tmp_path))
+    try:
+        report = Runner(ctx).execute([
+            InstallApp(PackagesParams(host="win1", packages=["Mozilla.Firefox"],
+                                      reboot_if_needed=True)),  # no reboot wanted
+            InstallApp(PackagesParams(host="win1", packages=["contoso-agent=1.3.0"],
+                                      reboot_if_needed=True)),  # 3010
+            RebootHost(RebootParams(host="win1", if_needed=True))])  # none pending now
+    finally:
+        ctx.close()
+    firefox, agent, again = report.results
+    assert firefox.status is Status.CHANGED and "rebooted" not in firefox.data
+    assert agent.status is Status.CHANGED, agent.error
+    assert "(reboot required); restarted: back after" in agent.summary
+    assert agent.data["rebooted"]["boot_id_after"] == model(win).boot_id()
+    assert agent.data["reboot_required"] is False
+    assert again.status is Status.OK and again.summary == "win1: no reboot pending"
+    assert model(win).reboots == 1 and model(win).reboot_pending is False
+    assert win.host.open_shells() == []
