@@ -204,8 +204,8 @@ def _purge_in_process(cfg: PrintServerConfig) -> float:
     start = time.perf_counter()
     server = open_server(cfg)
     try:
-        server.jobs("front-desk")
-        server.purge("front-desk")
+        jobs = server.jobs("front-desk", brief=True)
+        server.purge("front-desk", [j.id for j in jobs])
     finally:
         server.close()
     return time.perf_counter() - start

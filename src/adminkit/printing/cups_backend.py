@@ -10,14 +10,16 @@ per call and then gives up: a wrong password costs one PAM delay, not six.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from adminkit.core.errors import (
     ActionFailed,
     AuthenticationFailed,
     ConnectionFailed,
+    OutcomeUnknown,
     UsageError,
     ValidationError,
 )
@@ -36,6 +38,9 @@ T = TypeVar("T")
 DEFAULT_PORT = 631
 JOB_ATTRS = ["job-id", "job-originating-user-name", "job-name", "job-state", "job-k-octets",
              "time-at-creation", "job-printer-uri"]
+# what choosing jobs needs (queue, owner, age): each attribute more costs the server time
+BRIEF_ATTRS = ["job-id", "job-originating-user-name", "job-state", "time-at-creation",
+               "job-printer-uri"]
 PRINTER_ATTRS = ["printer-name", "printer-state", "printer-state-message",
                  "printer-is-accepting-jobs", "printer-is-shared", "printer-location",
                  "printer-make-and-model", "device-uri", "queued-job-count"]
@@ -261,10 +266,12 @@ class CupsPrintServer:
         return self._call(f"print a test page on {name}", submit)
 
     # -- jobs -------------------------------------------------------------------------
-    def jobs(self, printer: str | None = None, *, finished: bool = False) -> list[Job]:
+    def jobs(self, printer: str | None = None, *, finished: bool = False,
+             brief: bool = False) -> list[Job]:
         which = "completed" if finished else "not-completed"
+        attrs = BRIEF_ATTRS if brief else JOB_ATTRS
         found = self._call("list jobs", lambda c: c.getJobs(
-            which_jobs=which, requested_attributes=JOB_ATTRS))
+            which_jobs=which, requested_attributes=attrs))
         jobs = [self._job(job_id, attrs) for job_id, attrs in found.items()]
         if printer is not None:
             jobs = [j for j in jobs if j.printer == printer]
@@ -306,10 +313,48 @@ class CupsPrintServer:
         self._call(f"move job {job_id} to {printer}",
                    lambda c: c.moveJob(job_id=job_id, job_printer_uri=uri))
 
-    def purge(self, printer: str) -> None:
-        """Every job of the queue in one IPP Purge-Jobs request (kept as history, like
-        `cancel -a`: forgetting them too costs the server several times longer)."""
-        self._call(f"purge {printer}", lambda c: c.cancelAllJobs(printer, purge_jobs=False))
+    def purge(self, printer: str, job_ids: Sequence[int]) -> int:
+        """Exactly these jobs of the queue, in one IPP Cancel-Jobs request (kept as
+        history, like `cancel -a`), never one a user submitted after they were chosen.
+        CUPS refuses the whole request if one of them is no job of the queue any more
+        (finished and forgotten, moved): then the ones still there are sent again.
+        Returns how many were cancelled; the others had finished meanwhile."""
+        from adminkit.printing import ipp
+
+        uri = f"ipp://localhost/printers/{quote(printer, safe='')}"
+
+        def send(ids: Sequence[int]) -> None:
+            try:
+                self._call(f"purge {printer}",
+                           lambda _c: ipp.cancel_jobs(uri, ids, self._password_cb))
+            except ipp.IppNoAnswer as exc:
+                if exc.code in (AUTH_CANCELED, NOT_AUTHORIZED, FORBIDDEN):
+                    raise self._error(f"purge {printer}", exc.code, exc.message) from None
+                if not exc.sent:
+                    raise ConnectionFailed(f"{self._where()} does not answer: {exc.message}",
+                                           hint="is it up? check `print_servers` in the "
+                                                "profile") from None
+                raise OutcomeUnknown(
+                    f"{self._where()}: purge {printer}: the request was sent and its "
+                    f"answer lost ({exc.message}): its {len(ids)} job(s) may or may not "
+                    "be cancelled", hint="`adminkit job list` shows what is left; "
+                    "`adminkit run --resume last` purges it") from None
+            except ipp.IppRequestFailed as exc:
+                raise self._error(f"purge {printer}", exc.code, exc.message) from None
+            finally:
+                self._cups.setPasswordCB(self._password_cb)
+
+        if not job_ids:
+            return 0
+        try:
+            send(job_ids)
+        except IppNotFound:
+            wanted = set(job_ids)
+            left = [j.id for j in self.jobs(printer, brief=True) if j.id in wanted]
+            if left:
+                send(left)
+            return len(left)
+        return len(job_ids)
 
     def restart_spooler(self) -> None:
         raise UsageError(f"{self._where()} is a CUPS server: `spooler restart` is for "
