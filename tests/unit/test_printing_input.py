@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -199,3 +201,32 @@ def test_credentials_in_the_query_or_parameters_are_masked(uri: str, shown: str,
 def test_query_options_that_are_no_credentials_stay(uri: str) -> None:
     assert mask_uri(uri) == uri
     assert AddParams(printer="q", uri=uri).uri == uri
+
+
+def test_a_ca_file_that_is_no_pem_is_a_config_error(tmp_path: Path) -> None:
+    from adminkit.core.errors import ConfigError
+    from adminkit.printing.tlscheck import check_certificate
+
+    for bad in (tmp_path / "missing.pem", tmp_path / "junk.pem"):
+        if bad.name == "junk.pem":
+            bad.write_text("not a certificate\n")
+        with pytest.raises(ConfigError, match=f"ca_file {bad}") as caught:
+            check_certificate("print1", "127.0.3.250", 631, bad)
+        assert caught.value.exit_code == 2
+
+
+def test_a_thread_that_served_a_tls_server_does_not_keep_its_settings() -> None:
+    # libcups' encryption and user are per thread: a worker that talked to a TLS server
+    # as its operator and then to a plain one kept TLS (refused there) and that user
+    cups = pytest.importorskip("cups")
+    from adminkit.printing.cups_backend import CupsPrintServer
+    from adminkit.printing.settings import PrintServerConfig
+
+    own = cups.getUser()
+    tls = CupsPrintServer(PrintServerConfig(name="a", kind="cups", host="127.0.3.250",
+                                            tls=True, user="lpadmin"))
+    plain = CupsPrintServer(PrintServerConfig(name="b", kind="cups", host="127.0.3.251"))
+    tls._bind_thread()
+    assert (cups.getEncryption(), cups.getUser()) == (cups.HTTP_ENCRYPT_REQUIRED, "lpadmin")
+    plain._bind_thread()
+    assert (cups.getEncryption(), cups.getUser()) == (cups.HTTP_ENCRYPT_IF_REQUESTED, own)

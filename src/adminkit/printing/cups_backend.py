@@ -54,6 +54,9 @@ TEST_PAGE = ("adminkit test page\n\nprinter: {printer}\nserver: {server}\n"
                  for n in range(1, 41)))
 
 
+_own_user = threading.local()  # the thread's user before any server's `user` was set
+
+
 def _cups() -> Any:
     try:
         import cups
@@ -88,10 +91,13 @@ class CupsPrintServer:
         cups = self._cups
         cups.setServer(self.cfg.host)
         cups.setPort(self.port)
-        if self.cfg.tls:
-            cups.setEncryption(cups.HTTP_ENCRYPT_REQUIRED)
-        if self.cfg.user:
-            cups.setUser(self.cfg.user)
+        # both ways: a thread that served another print server keeps that one's settings
+        cups.setEncryption(cups.HTTP_ENCRYPT_REQUIRED if self.cfg.tls
+                           else cups.HTTP_ENCRYPT_IF_REQUESTED)
+        user = getattr(_own_user, "name", None)
+        if user is None:
+            user = _own_user.name = cups.getUser()
+        cups.setUser(self.cfg.user or user)
         self._asked.count = 0
         cups.setPasswordCB(self._password_cb)
 
@@ -103,8 +109,16 @@ class CupsPrintServer:
             return None
         return self._password.reveal()
 
+    def _check_tls(self) -> None:
+        """libcups takes any certificate: check it first (see printing/tlscheck.py)."""
+        if self.cfg.tls:
+            from adminkit.printing.tlscheck import check_certificate
+
+            check_certificate(self.name, self.cfg.host, self.port, self.cfg.ca_file)
+
     def _connection(self) -> Any:
         if self._conn is None:
+            self._check_tls()
             cups = self._cups
             kwargs: dict[str, Any] = {"host": self.cfg.host, "port": self.port}
             if self.cfg.tls:
@@ -346,6 +360,7 @@ class CupsPrintServer:
 
         if not job_ids:
             return 0
+        self._check_tls()  # the request goes on a connection of its own
         try:
             send(job_ids)
         except IppNotFound:
