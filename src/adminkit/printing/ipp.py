@@ -24,6 +24,7 @@ IPP_TAG_OPERATION, IPP_TAG_INTEGER, IPP_TAG_NAME, IPP_TAG_URI = 0x01, 0x21, 0x42
 IPP_OP_CANCEL_JOBS = 0x0038
 AF_UNSPEC = 0
 CONNECT_MSEC = 30_000
+ANSWER_SECONDS = 120.0  # a cupsd that stopped answering (SIGSTOP, a hung host): give up
 MAX_IDS = 10_000  # job ids in one request: 2,000 ids are 18 KB; CUPS takes far more
 
 _PASSWORD_CB = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
@@ -71,6 +72,7 @@ def _libcups() -> Any:
             for name, res, args in (
                 ("httpConnect2", vp, [cp, i, vp, i, i, i, i, vp]),
                 ("httpClose", None, [vp]),
+                ("httpSetTimeout", None, [vp, ctypes.c_double, vp, vp]),
                 ("ippNewRequest", vp, [i]),
                 ("ippAddString", vp, [vp, i, i, cp, cp, cp]),
                 ("ippAddIntegers", vp, [vp, i, i, cp, i, ctypes.POINTER(i)]),
@@ -118,6 +120,7 @@ def _one_request(lib: Any, printer_uri: str, job_ids: Sequence[int],
     if not http:
         raise IppNoAnswer(lib.cupsLastError(), _text(lib.cupsLastErrorString()), sent=False)
     try:
+        lib.httpSetTimeout(http, ANSWER_SECONDS, None, None)  # no callback: time out
         request = lib.ippNewRequest(IPP_OP_CANCEL_JOBS)
         lib.ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, b"printer-uri", None,
                          printer_uri.encode())
@@ -130,6 +133,8 @@ def _one_request(lib: Any, printer_uri: str, job_ids: Sequence[int],
         response = lib.cupsDoRequest(http, request, b"/jobs/")  # frees the request
         message = _text(lib.cupsLastErrorString())
         if not response:
+            if message in ("", "Success"):  # errno 0: the wait timed out
+                message = f"no answer within {ANSWER_SECONDS:g} s"
             raise IppNoAnswer(lib.cupsLastError(), message, sent=True)
         status = lib.ippGetStatusCode(response)
         lib.ippDelete(response)
