@@ -296,6 +296,28 @@ def test_purge_one_users_jobs(server: CupsServer, cli: Cli, doc: Path) -> None:
     assert all(job_state(server, j) == "canceled" for j in alice)
 
 
+def test_a_queue_whose_name_needs_percent_encoding(server: CupsServer, cli: Cli,
+                                                  doc: Path) -> None:
+    # CUPS reports a job's queue percent-encoded (Drucker-B%C3%BCro%2520x): read as
+    # such, the queue had no jobs, and its purge was `ok` with every job left
+    name = "Drucker-Büro%20x"
+    assert statuses(run(cli, "printer", "add", name, "--uri", "file:///dev/null",
+                        "--driver", MODEL)) == ["changed"]
+    jobs = held(server, doc, queue=name, n=3)
+    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "--printer", name).stdout)
+    assert [(r["id"], r["printer"]) for r in rows] == [(j, name) for j in jobs]
+    listed = json.loads(cli("-p", "lab", "-o", "json", "printer", "list").stdout)
+    assert [p["jobs"] for p in listed if p["name"] == name] == [3]
+    assert statuses(run(cli, "job", "move", str(jobs[0]), "--to", "back-office")) == [
+        "changed"]
+    assert statuses(run(cli, "job", "move", str(jobs[0]), "--to", name)) == ["changed"]
+    assert job_queue(server, jobs[0]) == name.replace("%", "%25").replace("ü", "%C3%BC")
+    out = run(cli, "queue", "purge", name)
+    assert out["results"][0]["data"]["jobs"] == 3
+    assert active(server, name.replace("%", "%25").replace("ü", "%C3%BC")) == []
+    assert all(job_state(server, j) == "canceled" for j in jobs)
+
+
 # -- bad input, servers down, authorization --------------------------------------------
 @pytest.mark.parametrize("args", [
     ("printer", "pause", "a/b"), ("printer", "show", "a#b"), ("printer", "resume", "a b"),

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from adminkit.core.errors import (
     ActionFailed,
@@ -186,7 +186,7 @@ class CupsPrintServer:
             which_jobs="not-completed", requested_attributes=["job-id", "job-printer-uri"]))
         counts: dict[str, int] = {}
         for attrs in found.values():
-            queue = str(attrs.get("job-printer-uri", "")).rpartition("/")[2]
+            queue = _queue_of(attrs)
             counts[queue] = counts.get(queue, 0) + 1
         return counts
 
@@ -302,7 +302,7 @@ class CupsPrintServer:
     def _job(self, job_id: int, attrs: dict[str, Any]) -> Job:
         created = attrs.get("time-at-creation")
         return Job(id=int(attrs.get("job-id", job_id)), server=self.name,
-                   printer=str(attrs.get("job-printer-uri", "")).rpartition("/")[2],
+                   printer=_queue_of(attrs),
                    owner=str(attrs.get("job-originating-user-name", "")),
                    name=str(attrs.get("job-name", "")),
                    size_kb=int(attrs.get("job-k-octets", 0)),
@@ -323,7 +323,7 @@ class CupsPrintServer:
 
     def move_job(self, job_id: int, printer: str) -> None:
         # the server takes the queue from the URI's path; the host part is not looked at
-        uri = f"ipp://localhost/printers/{printer}"
+        uri = _printer_uri(printer)
         self._call(f"move job {job_id} to {printer}",
                    lambda c: c.moveJob(job_id=job_id, job_printer_uri=uri))
 
@@ -335,7 +335,7 @@ class CupsPrintServer:
         Returns how many were cancelled; the others had finished meanwhile."""
         from adminkit.printing import ipp
 
-        uri = f"ipp://localhost/printers/{quote(printer, safe='')}"
+        uri = _printer_uri(printer)
 
         def send(ids: Sequence[int]) -> None:
             try:
@@ -394,6 +394,18 @@ class IppNotFound(ValidationError):
     def __init__(self, message: str, code: int = NOT_FOUND) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _printer_uri(printer: str) -> str:
+    """The server takes the queue from the URI's path, percent-decoded; the host part
+    is not looked at."""
+    return f"ipp://localhost/printers/{quote(printer, safe='')}"
+
+
+def _queue_of(attrs: dict[str, Any]) -> str:
+    """The queue's name from a job's `job-printer-uri`, which CUPS percent-encodes
+    (`Drucker-Büro%20x` is `…/printers/Drucker-B%C3%BCro%2520x`)."""
+    return unquote(str(attrs.get("job-printer-uri", "")).rpartition("/")[2])
 
 
 def _text(value: Any) -> str:
