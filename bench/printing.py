@@ -15,6 +15,11 @@ on a shared machine.
    also against listing them one after another), and as whole `printer list`
    processes. The S cupsd processes answer on the same cores as the client.
 
+Each comparison also prints its floor, the same kind of adminkit process with nothing
+to do (start-up, profile, journal), so that what printing itself costs shows apart
+from the start-up every command pays. adminkit's modules are compiled first and the
+timed processes may write bytecode, as an installed adminkit has it.
+
 The servers are extra cupsd instances on 127.0.3.1..S:6310 (adminkit.lab.cups
 `extra_instance`), started and stopped by PID, their state under a temporary folder.
 Needs root (cupsd) and ipptool (cups-ipp-utils).
@@ -25,6 +30,7 @@ Needs root (cupsd) and ipptool (cups-ipp-utils).
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -36,6 +42,7 @@ from pathlib import Path
 
 import yaml
 
+import adminkit
 from adminkit.lab.cups import CupsServer, extra_instance
 from adminkit.printing.servers import open_server
 from adminkit.printing.settings import PrintServerConfig
@@ -115,6 +122,10 @@ def main() -> None:
     env = {**os.environ, "ADMINKIT_CONFIG": str(config),
            "ADMINKIT_JOURNAL": str(tmp / "journal.db"), "ADMINKIT_SYSLOG": "off",
            "ADMINKIT_JOURNAL_KEY": f"file:{tmp / 'journal.key'}"}
+    # measured as installed: with bytecode (pip writes .pyc files; without them every
+    # process compiles adminkit's modules from source, about 0.09 s)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    compileall.compile_dir(str(Path(adminkit.__file__).parent), quiet=1)
     ak = [sys.executable, "-m", "adminkit.cli.main", "-p", "bench"]
     try:
         start = time.perf_counter()
@@ -150,7 +161,9 @@ def main() -> None:
         print(f"  floor: a run with nothing to do (`printer resume` of an idle queue): median "
               f"{statistics.median(floor):.3f} s (range {min(floor):.3f}-{max(floor):.3f})")
 
-        first.reset()
+        first.reset()  # the same command on an empty server: start-up, profile, a request
+        list_floor = [timed([*ak, "-o", "csv", "job", "list", "--server", "p1"], env)
+                      for _ in range(args.rounds)]
         fill(first, args.jobs, tmp)
         listing: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
         for _ in range(args.rounds):
@@ -160,6 +173,9 @@ def main() -> None:
                 rows.append((anchor, ours))
         for fmt, rows in listing.items():
             say(f"job list of {args.jobs} jobs (-o {fmt})", rows, "lpstat -o")
+        print(f"  floor: `job list` of an empty server: median "
+              f"{statistics.median(list_floor):.3f} s "
+              f"(range {min(list_floor):.3f}-{max(list_floor):.3f})")
         first.reset()
 
         for server in servers:
@@ -204,8 +220,8 @@ def _purge_in_process(cfg: PrintServerConfig) -> float:
     start = time.perf_counter()
     server = open_server(cfg)
     try:
-        server.jobs("front-desk")
-        server.purge("front-desk")
+        jobs = server.jobs("front-desk", brief=True)
+        server.purge("front-desk", [j.id for j in jobs])
     finally:
         server.close()
     return time.perf_counter() - start

@@ -292,6 +292,28 @@ def test_purge_one_users_jobs(server: CupsServer, cli: Cli, doc: Path) -> None:
     assert all(job_state(server, j) == "canceled" for j in alice)
 
 
+def test_a_queue_whose_name_needs_percent_encoding(server: CupsServer, cli: Cli,
+                                                  doc: Path) -> None:
+    # CUPS reports a job's queue percent-encoded (Drucker-B%C3%BCro%2520x): read as
+    # such, the queue had no jobs, and its purge was `ok` with every job left
+    name = "Drucker-Büro%20x"
+    assert statuses(run(cli, "printer", "add", name, "--uri", "file:///dev/null",
+                        "--driver", MODEL)) == ["changed"]
+    jobs = held(server, doc, queue=name, n=3)
+    rows = json.loads(cli("-p", "lab", "-o", "json", "job", "list", "--printer", name).stdout)
+    assert [(r["id"], r["printer"]) for r in rows] == [(j, name) for j in jobs]
+    listed = json.loads(cli("-p", "lab", "-o", "json", "printer", "list").stdout)
+    assert [p["jobs"] for p in listed if p["name"] == name] == [3]
+    assert statuses(run(cli, "job", "move", str(jobs[0]), "--to", "back-office")) == [
+        "changed"]
+    assert statuses(run(cli, "job", "move", str(jobs[0]), "--to", name)) == ["changed"]
+    assert job_queue(server, jobs[0]) == name.replace("%", "%25").replace("ü", "%C3%BC")
+    out = run(cli, "queue", "purge", name)
+    assert out["results"][0]["data"]["jobs"] == 3
+    assert active(server, name.replace("%", "%25").replace("ü", "%C3%BC")) == []
+    assert all(job_state(server, j) == "canceled" for j in jobs)
+
+
 # -- bad input, servers down, authorization --------------------------------------------
 @pytest.mark.parametrize("args", [
     ("printer", "pause", "a/b"), ("printer", "show", "a#b"), ("printer", "resume", "a b"),
@@ -419,18 +441,18 @@ def test_restart_print_spooler_playbook_refuses_a_cups_server(server: CupsServer
     assert r.returncode == 2
 
 
-def test_ctrl_c_stops_a_job_by_job_purge_and_the_resume_finishes_it(
+def test_ctrl_c_stops_a_job_by_job_cancel_and_the_resume_finishes_it(
         server: CupsServer, cli: Cli, doc: Path) -> None:
-    # a purge of one user's jobs cancels them one by one: Ctrl-C must stop that loop (it
-    # went on to the last job), and `run --resume` cancel what is left
+    # `job cancel` of many ids is an action per job: Ctrl-C must stop that loop, and
+    # `run --resume` cancel what is left (a purge is one request: nothing to stop)
     import os
     import signal
     import time
 
     ids = held(server, doc, n=400, user="jnovak")
     env = {**os.environ, **cli.env}  # type: ignore[attr-defined]
-    proc = subprocess.Popen([*cli.argv, "--profile", "lab", "queue", "purge",  # type: ignore[attr-defined]
-                             "front-desk", "--user", "jnovak"], env=env,
+    proc = subprocess.Popen([*cli.argv, "--profile", "lab", "job", "cancel",  # type: ignore[attr-defined]
+                             *map(str, ids), "--force"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
@@ -443,8 +465,130 @@ def test_ctrl_c_stops_a_job_by_job_purge_and_the_resume_finishes_it(
         proc.kill()
     assert proc.returncode == 130, err
     left = active(server, "front-desk")
-    assert left, "the purge went on to the last job after Ctrl-C"
+    assert left, "the cancelling went on to the last job after Ctrl-C"
     assert "adminkit run --resume" in err
     again = cli("run", "--resume", "last")
     assert again.returncode == 0, again.stdout + again.stderr
     assert active(server, "front-desk") == []
+
+
+# -- a purge cancels what it planned, nothing submitted after ----------------------------
+class _SubmitBeforeApply:
+    """A run hook that, once the purge is planned and guarded and about to be applied,
+    has users submit more jobs to the same queue: the race the bulk limit must survive."""
+
+    def __init__(self, submit: Callable[[], list[int]]) -> None:
+        self.submit = submit
+        self.late: list[int] = []
+
+    def run_started(self, run: Any) -> None:
+        pass
+
+    def action_finished(self, run: Any, index: int, result: Any) -> None:
+        pass
+
+    def run_finished(self, run: Any, report: Any) -> None:
+        pass
+
+    def actions_starting(self, run: Any, starting: list[Any]) -> None:
+        self.late += self.submit()
+
+
+@pytest.mark.parametrize("how", [{}, {"user": "alice"}, {"older_than": 1}])
+def test_a_purge_cancels_exactly_the_planned_jobs(server: CupsServer, doc: Path,
+                                                  lab_config_dir: Path,
+                                                  how: dict[str, Any]) -> None:
+    import time
+
+    from adminkit.core.config import load_profile
+    from adminkit.core.context import Context
+    from adminkit.core.run import Run
+    from adminkit.core.runner import Runner
+    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+
+    planned = held(server, doc, n=20, user="alice") + held(server, doc, n=3)
+    if "older_than" in how:
+        time.sleep(1.1)  # the planned jobs are a second old, the late ones are not
+    hook = _SubmitBeforeApply(lambda: held(server, doc, n=5, user="alice")
+                              + held(server, doc, n=2, user="bob"))
+    ctx = Context(run=Run(command="queue purge front-desk"),
+                  profile=load_profile("lab", lab_config_dir))
+    action = PurgeQueue(PurgeParams(printer="front-desk", force=True, **how))
+    try:
+        [result] = Runner(ctx, [hook]).execute([action]).results
+    finally:
+        ctx.close()
+    assert result.status.value == "changed", result
+    assert len(hook.late) == 7
+    gone = planned[:20] if "user" in how else planned
+    assert result.data["jobs"] == len(gone)
+    assert all(job_state(server, j) == "canceled" for j in gone)
+    # submitted between the plan and the purge: untouched, still waiting
+    assert active(server, "front-desk") == sorted(set(planned) - set(gone)) + hook.late
+
+
+def test_a_purge_of_jobs_that_finished_or_moved_meanwhile(server: CupsServer, doc: Path,
+                                                          lab_config_dir: Path) -> None:
+    # CUPS refuses a Cancel-Jobs whose ids are not all the queue's: the ones still there
+    # are sent again, the others reported as finished meanwhile
+    from adminkit.core.config import load_profile
+    from adminkit.core.context import Context
+    from adminkit.core.run import Run
+    from adminkit.core.runner import Runner
+    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+
+    jobs = held(server, doc, n=6)
+    conn = server.connection()
+
+    def meanwhile() -> list[int]:
+        conn.moveJob(job_id=jobs[0], job_printer_uri="ipp://localhost/printers/back-office")
+        conn.cancelJob(jobs[1], purge_job=True)  # gone, history too
+        return []
+
+    ctx = Context(run=Run(command="queue purge front-desk"),
+                  profile=load_profile("lab", lab_config_dir))
+    try:
+        [result] = Runner(ctx, [_SubmitBeforeApply(meanwhile)]).execute(
+            [PurgeQueue(PurgeParams(printer="front-desk"))]).results
+    finally:
+        ctx.close()
+    assert result.status.value == "changed", result
+    assert result.data["finished_meanwhile"] == 2
+    assert active(server, "front-desk") == []
+    assert active(server, "back-office") == [jobs[0]]
+
+
+def test_device_uri_credentials_in_the_query_stay_masked(server: CupsServer, cli: Cli,
+                                                         tmp_path: Path, rt: Any) -> None:
+    password = "Qry-Canary.4712"
+    uri = f"ipp://127.0.0.1:9/printers/floor8?user=svc&password={password}&waitjob=false"
+    r = cli("-p", "lab", "printer", "add", "floor8", "--uri", uri, "--driver", MODEL)
+    assert r.returncode == 2 and "--uri-secret" in r.stderr and password not in r.stderr
+    assert "floor8" not in server.connection().getPrinters()
+    secret = tmp_path / "uri"
+    secret.write_text(uri + "\n")
+    secret.chmod(0o600)
+    ticket = rt.new_ticket("New printer on floor 8")
+    r = cli("-p", "lab", "-o", "json", "--ticket", str(ticket), "printer", "add", "floor8",
+            "--uri-secret", f"file:{secret}", "--driver", MODEL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    [change] = [c for c in json.loads(r.stdout)["results"][0]["changes"]
+                if c["field"] == "device_uri"]
+    masked = "ipp://127.0.0.1:9/printers/floor8?user=svc&password=********&waitjob=false"
+    assert change["after"] == masked
+    # the server keeps (and reports) the credentials; adminkit shows them masked
+    assert password in server.connection().getPrinterAttributes("floor8")["device-uri"]
+    shown = cli("-p", "lab", "-o", "json", "printer", "show", "floor8").stdout
+    assert json.loads(shown)["device_uri"] == masked
+    listed = cli("-p", "lab", "printer", "list").stdout
+    removed = cli("-p", "lab", "-o", "json", "--ticket", str(ticket), "printer", "remove",
+                  "floor8")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    journal = cli("journal", "list", "-o", "json").stdout
+    found = [n.text for n in notes(rt, ticket)]
+    assert len(found) == 2 and "password=********" in found[0]
+    texts = [r.stdout, r.stderr, shown, listed, removed.stdout, journal, *found]
+    for text in texts:
+        assert password not in text
+    for f in cli.journal.parent.glob(cli.journal.name + "*"):  # type: ignore[attr-defined]
+        assert password.encode() not in f.read_bytes()

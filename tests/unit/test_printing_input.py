@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
@@ -162,3 +164,69 @@ def test_a_file_device_other_than_dev_null_is_refused(uri: str) -> None:
 
 def test_the_discard_device_is_taken() -> None:
     assert AddParams(printer="q", uri="file:///dev/null").uri == "file:///dev/null"
+
+
+@pytest.mark.parametrize(("uri", "shown", "secret"), [
+    ("ipp://host/printers/x?password=Qx-Canary-1", "ipp://host/printers/x?password=********",
+     "Qx-Canary-1"),
+    ("smb://host/q?user=anna&pass=Qx-Canary-2", "smb://host/q?user=anna&pass=********",
+     "Qx-Canary-2"),
+    ("smb://host/q?user=anna&p%61ss=Qx%40Canary-3", "smb://host/q?user=anna&p%61ss=********",
+     "Qx@Canary-3"),
+    ("ipp://host/p?waitjob=false&PassWord=Qx-Canary-4&snmp=false",
+     "ipp://host/p?waitjob=false&PassWord=********&snmp=false", "Qx-Canary-4"),
+    ("ipp://host/p?access_token=Qx-Canary-5#frag", "ipp://host/p?access_token=********#frag",
+     "Qx-Canary-5"),
+    ("smb://host/share;password=Qx-Canary-6/q", "smb://host/share;password=********/q",
+     "Qx-Canary-6"),
+    ("smb://anna%3AQx-Canary-7@host/q", "smb://********@host/q", "Qx-Canary-7"),
+    ("ipp://host/p?pass%3DQx-Canary-8", "ipp://host/p?********", "Qx-Canary-8"),
+    ("ipp://host/p?p%2561ss=Qx-Canary-9", "ipp://host/p?p%2561ss=********", "Qx-Canary-9"),
+    ("smb://WG;anna:Qx-Canary-10@host/q", "smb://WG;anna:********@host/q", "Qx-Canary-10"),
+])
+def test_credentials_in_the_query_or_parameters_are_masked(uri: str, shown: str,
+                                                          secret: str) -> None:
+    assert mask_uri(uri) == shown
+    # in argv it is refused like a user:password one; as a secret it is masked everywhere
+    with pytest.raises(ValidationError, match="--uri-secret"):
+        AddParams(printer="q", uri=uri)
+    params = AddParams(printer="q", uri_secret=Secret(uri))
+    assert params.shown() == shown
+    assert secret not in redact(f"the server said: no such share {uri} ({secret})")
+
+
+@pytest.mark.parametrize("uri", ["ipp://host/printers/x?waitjob=false&snmp=false",
+                                 "socket://10.0.0.5:9100?contimeout=30", "smb://host/q?pass",
+                                 "usb://HP/LaserJet?serial=CN12345&interface=1"])
+def test_query_options_that_are_no_credentials_stay(uri: str) -> None:
+    assert mask_uri(uri) == uri
+    assert AddParams(printer="q", uri=uri).uri == uri
+
+
+def test_a_ca_file_that_is_no_pem_is_a_config_error(tmp_path: Path) -> None:
+    from adminkit.core.errors import ConfigError
+    from adminkit.printing.tlscheck import check_certificate
+
+    for bad in (tmp_path / "missing.pem", tmp_path / "junk.pem"):
+        if bad.name == "junk.pem":
+            bad.write_text("not a certificate\n")
+        with pytest.raises(ConfigError, match=f"ca_file {bad}") as caught:
+            check_certificate("print1", "127.0.3.250", 631, bad)
+        assert caught.value.exit_code == 2
+
+
+def test_a_thread_that_served_a_tls_server_does_not_keep_its_settings() -> None:
+    # libcups' encryption and user are per thread: a worker that talked to a TLS server
+    # as its operator and then to a plain one kept TLS (refused there) and that user
+    cups = pytest.importorskip("cups")
+    from adminkit.printing.cups_backend import CupsPrintServer
+    from adminkit.printing.settings import PrintServerConfig
+
+    own = cups.getUser()
+    tls = CupsPrintServer(PrintServerConfig(name="a", kind="cups", host="127.0.3.250",
+                                            tls=True, user="lpadmin"))
+    plain = CupsPrintServer(PrintServerConfig(name="b", kind="cups", host="127.0.3.251"))
+    tls._bind_thread()
+    assert (cups.getEncryption(), cups.getUser()) == (cups.HTTP_ENCRYPT_REQUIRED, "lpadmin")
+    plain._bind_thread()
+    assert (cups.getEncryption(), cups.getUser()) == (cups.HTTP_ENCRYPT_IF_REQUESTED, own)

@@ -294,15 +294,15 @@ def job_list(
 
       adminkit -p acme job list --user jnovak --state held -o json
     """
-    from adminkit.cli.output import emit_rows
-    from adminkit.cli.params import build
-    from adminkit.printing.actions.queue import PurgeParams
+    from adminkit.cli.listing import emit_listing
     from adminkit.printing.server import ACTIVE
 
     state = state_of(ctx)
     age = _age(older_than)
     if printer is not None:  # checked like an action's parameters: exit 2, no server asked
-        build(PurgeParams, printer=printer, user=user, older_than=age)
+        _checked("--printer", printer)
+    if user is not None:
+        _checked("--user", user)
     wanted = {s.value for s in state_ or [JobState.ACTIVE]}
     if "active" in wanted:
         wanted |= ACTIVE
@@ -318,8 +318,23 @@ def job_list(
                 and (age is None or (j.age_seconds() or 0) >= age)]
 
     rows, code = _each_server(state, server, read)
-    emit_rows(state, rows, JOB_COLUMNS, title=f"jobs ({len(rows)})")
+    emit_listing(state, rows, JOB_COLUMNS, title=f"jobs ({len(rows)})")
     _exit(code)
+
+
+def _checked(option: str, value: str) -> None:
+    """A queue or user name as `job list` takes it, without the action models' import
+    (tens of milliseconds of a listing that asks the server for a few more)."""
+    from adminkit.core.errors import ValidationError
+    from adminkit.printing.server import check_printer_name
+
+    try:
+        if option == "--printer":
+            check_printer_name(value)
+        elif not 0 < len(value) <= 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("is not a user name (1 to 255 characters, no control ones)")
+    except ValueError as exc:
+        raise ValidationError(f"{option}: {exc}") from None
 
 
 def _age(text: str | None) -> int | None:

@@ -52,7 +52,7 @@ import signal
 import stat
 import subprocess
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from adminkit.core.errors import LabError
 from adminkit.lab import base, process
@@ -342,9 +342,76 @@ def extra_instance(lab_dir: Path, number: int) -> CupsServer:
     `lab_dir/cups-NUMBER`, for benchmarks that need many print servers. It has no
     operator (the machine-wide user belongs to the lab's own instance) and is started
     and stopped by PID like every lab server."""
+    return _instance(CupsServer, lab_dir, number, "cups")
+
+
+S = TypeVar("S", bound=CupsServer)
+
+
+def _instance(base_cls: type[S], lab_dir: Path, number: int, prefix: str) -> S:
     if not 1 <= number <= 254:
-        raise LabError(f"cups: no extra instance {number} (1..254)")
-    cls = type(f"CupsServer{number}", (CupsServer,),
-               {"name": f"cups-{number}", "host": f"127.0.3.{number}", "operator": None})
-    server: CupsServer = cls(lab_dir)
+        raise LabError(f"{prefix}: no extra instance {number} (1..254)")
+    cls = type(f"{base_cls.__name__}{number}", (base_cls,),
+               {"name": f"{prefix}-{number}", "host": f"127.0.3.{number}", "operator": None})
+    server: S = cls(lab_dir)
     return server
+
+
+class CupsTlsServer(CupsServer):
+    """A cupsd that takes IPP only over TLS (`Encryption Required`), its certificate for
+    `localhost` and its address signed by a CA of its own (`tls/ca.pem`): the server a
+    profile's `tls: true` and `ca_file` are tested against."""
+
+    @property
+    def ca_file(self) -> Path:
+        return self.dir / "tls" / "ca.pem"
+
+    def _write_config(self) -> None:
+        from adminkit.lab.smtp import make_tls
+
+        super()._write_config()
+        conf = self.conf_file.read_text()
+        self.conf_file.write_text(conf.replace(
+            "Listen ", "ServerName localhost\nListen ", 1).replace(
+            "<Location />\n", "<Location />\n  Encryption Required\n", 1))
+        tls = self.ca_file.parent
+        if not self.ca_file.is_file():
+            make_tls(tls, (self.host,), ca_name=f"adminkit lab CUPS CA {self.host}")
+        # cupsd (root) finds its certificate in ServerKeychain by ServerName for loopback
+        # clients; kept out of etc/, which seeding and resets replace
+        keys = self.dir / "keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        for src, dst in (("sink.pem", "localhost.crt"), ("sink.key", "localhost.key")):
+            shutil.copyfile(tls / src, keys / dst)
+        (keys / "localhost.key").chmod(0o600)
+        files = self.files_conf.read_text()
+        self.files_conf.write_text(files.replace(f"ServerKeychain {CWD}/etc/ssl",
+                                                 f"ServerKeychain {keys}"))
+
+    def probe(self) -> None:
+        import cups
+
+        try:
+            self.connection().getPrinters()
+        except (RuntimeError, cups.IPPError) as exc:
+            raise LabError(f"cups: IPP over TLS on {self.host}:{self.port} failed: {exc}"
+                           ) from exc
+
+    def connection(self) -> Any:
+        import cups
+
+        cups.setServer(self.host)
+        cups.setPort(self.port)
+        return cups.Connection(host=self.host, port=self.port,
+                               encryption=cups.HTTP_ENCRYPT_REQUIRED)
+
+    def profile(self) -> dict[str, Any]:
+        return {"print_servers": [
+            {"name": f"lab-{self.name}", "kind": "cups", "host": self.host, "port": self.port,
+             "tls": True, "ca_file": str(self.ca_file)},
+        ]}
+
+
+def tls_instance(lab_dir: Path, number: int) -> CupsTlsServer:
+    """A cupsd like `extra_instance`, on 127.0.3.NUMBER:6310, that takes IPP over TLS only."""
+    return _instance(CupsTlsServer, lab_dir, number, "cups-tls")

@@ -10,14 +10,16 @@ per call and then gives up: a wrong password costs one PAM delay, not six.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote, unquote
 
 from adminkit.core.errors import (
     ActionFailed,
     AuthenticationFailed,
     ConnectionFailed,
+    OutcomeUnknown,
     UsageError,
     ValidationError,
 )
@@ -36,6 +38,9 @@ T = TypeVar("T")
 DEFAULT_PORT = 631
 JOB_ATTRS = ["job-id", "job-originating-user-name", "job-name", "job-state", "job-k-octets",
              "time-at-creation", "job-printer-uri"]
+# what choosing jobs needs (queue, owner, age): each attribute more costs the server time
+BRIEF_ATTRS = ["job-id", "job-originating-user-name", "job-state", "time-at-creation",
+               "job-printer-uri"]
 PRINTER_ATTRS = ["printer-name", "printer-state", "printer-state-message",
                  "printer-is-accepting-jobs", "printer-is-shared", "printer-location",
                  "printer-make-and-model", "device-uri", "queued-job-count"]
@@ -47,6 +52,9 @@ TEST_PAGE = ("adminkit test page\n\nprinter: {printer}\nserver: {server}\n"
              "sent: {when:%Y-%m-%d %H:%M:%S} UTC\n\n" + "".join(
                  f"{n:3d} ABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz 0123456789\n"
                  for n in range(1, 41)))
+
+
+_own_user = threading.local()  # the thread's user before any server's `user` was set
 
 
 def _cups() -> Any:
@@ -83,10 +91,13 @@ class CupsPrintServer:
         cups = self._cups
         cups.setServer(self.cfg.host)
         cups.setPort(self.port)
-        if self.cfg.tls:
-            cups.setEncryption(cups.HTTP_ENCRYPT_REQUIRED)
-        if self.cfg.user:
-            cups.setUser(self.cfg.user)
+        # both ways: a thread that served another print server keeps that one's settings
+        cups.setEncryption(cups.HTTP_ENCRYPT_REQUIRED if self.cfg.tls
+                           else cups.HTTP_ENCRYPT_IF_REQUESTED)
+        user = getattr(_own_user, "name", None)
+        if user is None:
+            user = _own_user.name = cups.getUser()
+        cups.setUser(self.cfg.user or user)
         self._asked.count = 0
         cups.setPasswordCB(self._password_cb)
 
@@ -98,8 +109,16 @@ class CupsPrintServer:
             return None
         return self._password.reveal()
 
+    def _check_tls(self) -> None:
+        """libcups takes any certificate: check it first (see printing/tlscheck.py)."""
+        if self.cfg.tls:
+            from adminkit.printing.tlscheck import check_certificate
+
+            check_certificate(self.name, self.cfg.host, self.port, self.cfg.ca_file)
+
     def _connection(self) -> Any:
         if self._conn is None:
+            self._check_tls()
             cups = self._cups
             kwargs: dict[str, Any] = {"host": self.cfg.host, "port": self.port}
             if self.cfg.tls:
@@ -167,7 +186,7 @@ class CupsPrintServer:
             which_jobs="not-completed", requested_attributes=["job-id", "job-printer-uri"]))
         counts: dict[str, int] = {}
         for attrs in found.values():
-            queue = str(attrs.get("job-printer-uri", "")).rpartition("/")[2]
+            queue = _queue_of(attrs)
             counts[queue] = counts.get(queue, 0) + 1
         return counts
 
@@ -261,10 +280,12 @@ class CupsPrintServer:
         return self._call(f"print a test page on {name}", submit)
 
     # -- jobs -------------------------------------------------------------------------
-    def jobs(self, printer: str | None = None, *, finished: bool = False) -> list[Job]:
+    def jobs(self, printer: str | None = None, *, finished: bool = False,
+             brief: bool = False) -> list[Job]:
         which = "completed" if finished else "not-completed"
+        attrs = BRIEF_ATTRS if brief else JOB_ATTRS
         found = self._call("list jobs", lambda c: c.getJobs(
-            which_jobs=which, requested_attributes=JOB_ATTRS))
+            which_jobs=which, requested_attributes=attrs))
         jobs = [self._job(job_id, attrs) for job_id, attrs in found.items()]
         if printer is not None:
             jobs = [j for j in jobs if j.printer == printer]
@@ -281,7 +302,7 @@ class CupsPrintServer:
     def _job(self, job_id: int, attrs: dict[str, Any]) -> Job:
         created = attrs.get("time-at-creation")
         return Job(id=int(attrs.get("job-id", job_id)), server=self.name,
-                   printer=str(attrs.get("job-printer-uri", "")).rpartition("/")[2],
+                   printer=_queue_of(attrs),
                    owner=str(attrs.get("job-originating-user-name", "")),
                    name=str(attrs.get("job-name", "")),
                    size_kb=int(attrs.get("job-k-octets", 0)),
@@ -302,14 +323,53 @@ class CupsPrintServer:
 
     def move_job(self, job_id: int, printer: str) -> None:
         # the server takes the queue from the URI's path; the host part is not looked at
-        uri = f"ipp://localhost/printers/{printer}"
+        uri = _printer_uri(printer)
         self._call(f"move job {job_id} to {printer}",
                    lambda c: c.moveJob(job_id=job_id, job_printer_uri=uri))
 
-    def purge(self, printer: str) -> None:
-        """Every job of the queue in one IPP Purge-Jobs request (kept as history, like
-        `cancel -a`: forgetting them too costs the server several times longer)."""
-        self._call(f"purge {printer}", lambda c: c.cancelAllJobs(printer, purge_jobs=False))
+    def purge(self, printer: str, job_ids: Sequence[int]) -> int:
+        """Exactly these jobs of the queue, in one IPP Cancel-Jobs request (kept as
+        history, like `cancel -a`), never one a user submitted after they were chosen.
+        CUPS refuses the whole request if one of them is no job of the queue any more
+        (finished and forgotten, moved): then the ones still there are sent again.
+        Returns how many were cancelled; the others had finished meanwhile."""
+        from adminkit.printing import ipp
+
+        uri = _printer_uri(printer)
+
+        def send(ids: Sequence[int]) -> None:
+            try:
+                self._call(f"purge {printer}",
+                           lambda _c: ipp.cancel_jobs(uri, ids, self._password_cb))
+            except ipp.IppNoAnswer as exc:
+                if exc.code in (AUTH_CANCELED, NOT_AUTHORIZED, FORBIDDEN):
+                    raise self._error(f"purge {printer}", exc.code, exc.message) from None
+                if not exc.sent:
+                    raise ConnectionFailed(f"{self._where()} does not answer: {exc.message}",
+                                           hint="is it up? check `print_servers` in the "
+                                                "profile") from None
+                raise OutcomeUnknown(
+                    f"{self._where()}: purge {printer}: the request was sent and its "
+                    f"answer lost ({exc.message}): its {len(ids)} job(s) may or may not "
+                    "be cancelled", hint="`adminkit job list` shows what is left; "
+                    "`adminkit run --resume last` purges it") from None
+            except ipp.IppRequestFailed as exc:
+                raise self._error(f"purge {printer}", exc.code, exc.message) from None
+            finally:
+                self._cups.setPasswordCB(self._password_cb)
+
+        if not job_ids:
+            return 0
+        self._check_tls()  # the request goes on a connection of its own
+        try:
+            send(job_ids)
+        except IppNotFound:
+            wanted = set(job_ids)
+            left = [j.id for j in self.jobs(printer, brief=True) if j.id in wanted]
+            if left:
+                send(left)
+            return len(left)
+        return len(job_ids)
 
     def restart_spooler(self) -> None:
         raise UsageError(f"{self._where()} is a CUPS server: `spooler restart` is for "
@@ -334,6 +394,18 @@ class IppNotFound(ValidationError):
     def __init__(self, message: str, code: int = NOT_FOUND) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _printer_uri(printer: str) -> str:
+    """The server takes the queue from the URI's path, percent-decoded; the host part
+    is not looked at."""
+    return f"ipp://localhost/printers/{quote(printer, safe='')}"
+
+
+def _queue_of(attrs: dict[str, Any]) -> str:
+    """The queue's name from a job's `job-printer-uri`, which CUPS percent-encodes
+    (`Drucker-Büro%20x` is `…/printers/Drucker-B%C3%BCro%2520x`)."""
+    return unquote(str(attrs.get("job-printer-uri", "")).rpartition("/")[2])
 
 
 def _text(value: Any) -> str:

@@ -8,10 +8,11 @@ and job ids are checked here, before any server is contacted.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 from adminkit.core.errors import ConnectionFailed
 from adminkit.core.secrets import MASK
@@ -35,19 +36,88 @@ def check_printer_name(name: str) -> str:
     return name
 
 
-def mask_uri(uri: str | None) -> str | None:
-    """A device URI with any password in it replaced by the mask (user names stay)."""
-    if not uri:
-        return uri
+# A query, fragment or `;` parameter whose name (percent-decoded, any case) says it holds
+# a credential: `?password=`, `&pass=`, `;pwd=`, `?api_key=`, `?access_token=`, `?p%61ss=`
+_CREDENTIAL_KEY = re.compile(r"pass|pwd|^pw$|secret|token|key|auth|cred|^sig$|signature",
+                             re.IGNORECASE)
+_PIECES = re.compile(r"([&;])")
+
+
+def _decoded(text: str) -> str:
+    """Percent-decoded until it stops changing (`p%2561ss` is `pass` to a lax server)."""
+    for _ in range(4):
+        text, before = unquote_plus(text), text
+        if text == before:
+            break
+    return text
+
+
+def _mask_pieces(text: str, found: list[str]) -> str:
+    """`a=1&pass=x;token=y` with the credentials' values masked (and added to `found`).
+    A piece whose decoded name itself holds `=` or `:` (`pass%3Dx`) is masked whole."""
+    out = []
+    for piece in _PIECES.split(text):
+        key, sep, value = piece.partition("=")
+        name = _decoded(key)
+        if piece in ("&", ";") or not _CREDENTIAL_KEY.search(name):
+            out.append(piece)
+        elif "=" in name or ":" in name:
+            found.append(piece)
+            out.append(MASK)
+        elif sep:
+            if value:
+                found.append(value)
+            out.append(f"{key}={MASK}")
+        else:  # `?pass` alone: a flag, nothing to hide
+            out.append(piece)
+    return "".join(out)
+
+
+def _split_uri(uri: str) -> tuple[str, list[str]]:
+    """The URI with every credential masked, and the credentials as written in it."""
+    found: list[str] = []
     try:
         parts = urlsplit(uri)
     except ValueError:
-        return MASK
-    if parts.password is None:
+        return MASK, [uri]
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            found.append(password)
+            netloc = f"{user}:{MASK}@{host}"
+        elif ":" in _decoded(user):  # `user%3Apass@host`: the server decodes it to user:pass
+            found.append(user)
+            netloc = f"{MASK}@{host}"
+    segments = parts.path.split("/")
+    for i, segment in enumerate(segments):  # `/share;password=x`
+        head, semi, params = segment.partition(";")
+        if semi:
+            segments[i] = head + semi + _mask_pieces(params, found)
+    masked = parts._replace(netloc=netloc, path="/".join(segments),
+                            query=_mask_pieces(parts.query, found),
+                            fragment=_mask_pieces(parts.fragment, found))
+    return (urlunsplit(masked) if found else uri), found
+
+
+def mask_uri(uri: str | None) -> str | None:
+    """A device URI with every credential in it replaced by the mask: the password of its
+    user part, and the values of query, fragment and `;` parameters named like one
+    (`?password=`, `&pass=`, `?token=`, also percent-encoded). User names stay."""
+    if not uri:
         return uri
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
+    return _split_uri(uri)[0]
+
+
+def uri_credentials(uri: str) -> list[str]:
+    """The credentials written in a device URI (empty: none), as written and decoded."""
+    found = [v for v in _split_uri(uri)[1] if v]
+    decoded = [_decoded(v) for v in found]
+    # `user%3Apass` and `pass%3Dvalue` were taken whole: their value alone is secret too
+    tails = [re.split("[:=]", v, maxsplit=1)[-1] for v in decoded]
+    return [v for v in dict.fromkeys([*found, *(unquote(v) for v in found), *decoded,
+                                      *tails]) if v]
 
 
 def without_credentials(uri: str | None) -> str | None:
@@ -60,13 +130,6 @@ def without_credentials(uri: str | None) -> str | None:
     except ValueError:
         return uri
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def uri_password(uri: str) -> str | None:
-    try:
-        return urlsplit(uri).password
-    except ValueError:
-        return None
 
 
 def hides_userinfo(uri: str) -> bool:
@@ -177,14 +240,22 @@ class PrintServer(Protocol):
     def default_printer(self) -> str | None: ...
     def set_default(self, name: str) -> None: ...
     def test_page(self, name: str) -> int: ...
-    def jobs(self, printer: str | None = None, *, finished: bool = False) -> list[Job]: ...
+    def jobs(self, printer: str | None = None, *, finished: bool = False,
+             brief: bool = False) -> list[Job]:
+        """`brief`: only what choosing jobs needs (id, queue, owner, state, age)."""
+        ...
+
     def job(self, job_id: int) -> Job | None: ...
     def cancel_job(self, job_id: int) -> None: ...
     def hold_job(self, job_id: int) -> None: ...
     def release_job(self, job_id: int) -> None: ...
     def restart_job(self, job_id: int) -> None: ...
     def move_job(self, job_id: int, printer: str) -> None: ...
-    def purge(self, printer: str) -> None: ...
+    def purge(self, printer: str, job_ids: Sequence[int]) -> int:
+        """Cancel exactly these jobs of the queue in one server call (never a job that
+        came after they were chosen); returns how many, the rest finished meanwhile."""
+        ...
+
     def restart_spooler(self) -> None: ...
     def close(self) -> None: ...
 

@@ -9,7 +9,7 @@ queues (`can_reject`, `can_move`); job ids are the spooler's, unique on the serv
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from adminkit.core.errors import AuthenticationFailed, UsageError, ValidationError
 from adminkit.core.secrets import Secret
 from adminkit.core.winrm import ScriptFailed, WinRMSession, WinRMTarget, load_script
-from adminkit.printing.server import Job, Printer, SpoolerDown
+from adminkit.printing.server import Job, Printer, SpoolerDown, mask_uri
 from adminkit.printing.settings import PrintServerConfig
 
 SCRIPTS = "adminkit.printing.scripts"
@@ -45,7 +45,7 @@ def port_of(uri: str) -> tuple[str, str]:
     """(port name, host address) for a device URI: Windows prints to a TCP/IP port."""
     host = urlsplit(uri).hostname
     if not host:
-        raise ValidationError(f"device URI {uri.split('@')[-1]!r} names no host",
+        raise ValidationError(f"device URI {mask_uri(uri)!r} names no host",
                               hint="a Windows print server needs socket://HOST or ipp://HOST/…")
     return f"IP_{host}", host
 
@@ -174,7 +174,8 @@ class WindowsPrintServer:
         return int((found or {}).get("id") or 0)
 
     # -- jobs -------------------------------------------------------------------------
-    def jobs(self, printer: str | None = None, *, finished: bool = False) -> list[Job]:
+    def jobs(self, printer: str | None = None, *, finished: bool = False,
+             brief: bool = False) -> list[Job]:
         found = self._run("job_list", "list jobs", printer=printer)
         jobs = [self._job(j) for j in (found or {}).get("jobs") or []]
         return sorted((j for j in jobs if j.finished == finished), key=lambda j: j.id)
@@ -214,8 +215,13 @@ class WindowsPrintServer:
         raise UsageError(f"print server {self.name}: Windows cannot move a job to another "
                          "queue", hint="cancel it and print it again on the other queue")
 
-    def purge(self, printer: str) -> None:
-        self._run("queue_purge", f"purge {printer}", name=printer)
+    def purge(self, printer: str, job_ids: Sequence[int]) -> int:
+        """One script removes exactly these jobs of the queue (the others stay)."""
+        if not job_ids:
+            return 0
+        found = self._run("queue_purge", f"purge {printer}", name=printer,
+                          ids=list(job_ids))
+        return int((found or {}).get("removed") or 0)
 
     def restart_spooler(self) -> None:
         self._run("spooler_restart", "restart the spooler")

@@ -310,7 +310,8 @@ def queue_purge(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
     with m.lock:
         m.ready("Remove-PrintJob", write=True)
         m.queue(p["name"], "Get-PrintJob")
-        gone = [i for i, j in m.jobs.items() if j.printer == p["name"]]
+        ids = {int(i) for i in p["ids"]}
+        gone = [i for i, j in m.jobs.items() if j.printer == p["name"] and i in ids]
         for job_id in gone:
             del m.jobs[job_id]
         return {"removed": len(gone)}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, ClassVar
-from urllib.parse import unquote
 
 from pydantic import AfterValidator, Field, model_validator
 
@@ -19,7 +18,7 @@ from adminkit.core.errors import ActionFailed
 from adminkit.core.result import Change
 from adminkit.core.secrets import Secret
 from adminkit.printing.actions.base import PrinterAction, PrinterParams, Reason
-from adminkit.printing.server import hides_userinfo, mask_uri, uri_password
+from adminkit.printing.server import hides_userinfo, mask_uri, uri_credentials
 
 _URI = re.compile(r"^[a-z][a-z0-9+.-]*:[^\s\x00-\x1f\x7f]+\Z", re.IGNORECASE)
 _DISCARD = ("///dev/null", "/dev/null")  # after `file:`
@@ -58,17 +57,14 @@ class AddParams(PrinterParams):
     def _one_uri(self) -> AddParams:
         if (self.uri is None) == (self.uri_secret is None):
             raise ValueError("give exactly one of uri and uri_secret")
-        if self.uri is not None and uri_password(self.uri) is not None:
+        if self.uri is not None and uri_credentials(self.uri):
             raise ValueError("the device URI carries a password: pass it as a secret "
                              "(--uri-secret env:NAME, file:PATH, keyring:S/U or prompt)")
         if self.uri_secret is not None:
             text = self.uri_secret.reveal()
             _uri_text(text)
-            password = uri_password(text)
-            if password:
-                Secret(password)  # known from now on: scrubbed from any text that echoes it
-                if unquote(password) != password:  # and as the server decodes it
-                    Secret(unquote(password))
+            for value in uri_credentials(text):
+                Secret(value)  # known from now on: scrubbed from any text that echoes it
         return self
 
     def device(self) -> str:

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from adminkit.core.action import Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import ActionFailed, PolicyRefused, UsageError, ValidationError
+from adminkit.core.errors import PolicyRefused, UsageError
 from adminkit.core.result import Change
 from adminkit.printing.actions.base import (
     PrintAction,
@@ -28,22 +28,19 @@ class PurgeParams(PrinterParams):
 
 
 class PurgeQueue(PrinterAction[PurgeParams]):
-    """queue.purge: cancel the queue's jobs (all, or a user's, or old ones). A whole-queue
-    purge is one request to the server, whatever the number of jobs."""
+    """queue.purge: cancel the queue's jobs (all, or a user's, or old ones) in one request
+    to the server, whatever their number: exactly the jobs the plan chose, never one
+    submitted after it (the bulk limit was checked against those)."""
 
     name = "queue.purge"
     params_model: ClassVar[type[Params]] = PurgeParams
     destructive = True
     due: list[Job]
 
-    @property
-    def whole(self) -> bool:
-        return self.params.user is None and self.params.older_than is None
-
     def plan(self, ctx: Context) -> Plan:
         self.lookup(ctx)
         p = self.params
-        jobs = self.server(ctx).jobs(p.printer)
+        jobs = self.server(ctx).jobs(p.printer, brief=True)
         if p.user is not None:
             jobs = [j for j in jobs if j.owner == p.user]
         if p.older_than is not None:
@@ -67,20 +64,10 @@ class PurgeQueue(PrinterAction[PurgeParams]):
                                 f"limit of {limit}", hint="add --force if intended")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
-        server = self.server(ctx)
-        if self.whole:
-            server.purge(self.params.printer)
-            return Applied()
-        gone = 0
-        for job in self.due:
-            try:
-                server.cancel_job(job.id)
-            except (ActionFailed, ValidationError):
-                now = server.job(job.id)
-                if now is not None and not now.finished:
-                    raise
-                gone += 1  # finished meanwhile: not an error
-        return Applied(data={"finished_meanwhile": gone} if gone else {})
+        ids = [j.id for j in self.due]
+        done = self.server(ctx).purge(self.params.printer, ids)
+        return Applied(data={"finished_meanwhile": len(ids) - done} if done < len(ids)
+                       else {})
 
 
 class SpoolerParams(ServerParams):

@@ -1,0 +1,53 @@
+"""Long listings (print jobs) written row by row: the same CSV and JSON as `emit_rows`,
+and a plain table, not a rich one, past RICH_ROWS rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from adminkit.cli.listing import RICH_ROWS, emit_listing
+from adminkit.cli.output import emit_rows
+from adminkit.cli.state import GlobalState, OutputFormat
+from adminkit.core.secrets import Secret
+
+COLUMNS = ["id", "owner", "name"]
+
+
+def rows(n: int) -> list[dict[str, object]]:
+    return [{"id": i, "owner": "=cmd|' /C calc'!A0" if i == 2 else f"user{i}",
+             "name": "esc \x1b]52;c;aGk=\x07 here\nand a line" if i == 3 else f"doc {i}",
+             "extra": None} for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("output", [OutputFormat.CSV, OutputFormat.JSON])
+def test_csv_and_json_are_what_emit_rows_writes(output: OutputFormat,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    Secret("Canary-Listing-77")
+    data = [*rows(5), {"id": 6, "owner": "x", "name": "pw Canary-Listing-77"}]
+    emit_rows(GlobalState(output=output), data, COLUMNS)
+    expected = capsys.readouterr().out
+    emit_listing(GlobalState(output=output), iter(data), COLUMNS, title="t")
+    got = capsys.readouterr().out
+    assert got == expected
+    assert "Canary-Listing-77" not in got
+    assert ("'=cmd" in got) == (output is OutputFormat.CSV)  # a formula is quoted as text
+
+
+def test_a_long_table_is_plain_aligned_text(capsys: pytest.CaptureFixture[str]) -> None:
+    Secret("Canary-Listing-78")
+    data = rows(RICH_ROWS + 1)
+    data[9]["name"] = "n" * 60 + " Canary-Listing-78"
+    emit_listing(GlobalState(), data, COLUMNS, title="jobs (201)")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "jobs (201)" and lines[1].split() == COLUMNS
+    assert len(lines) == 3 + RICH_ROWS + 1  # one line a row: the newline in a name shown
+    assert "\x1b" not in "".join(lines) and "\\x1b]52" in lines[5]
+    assert "\\n" in lines[5] and lines[12].endswith("…")
+    assert "Canary-Listing-78" not in "".join(lines)
+    assert len({line.index("user") for line in lines[3:] if "user" in line}) == 1  # aligned
+
+
+def test_a_short_table_is_still_rich(capsys: pytest.CaptureFixture[str]) -> None:
+    emit_listing(GlobalState(), rows(3), COLUMNS, title="jobs (3)")
+    out = capsys.readouterr().out
+    assert "┃" in out or "│" in out
