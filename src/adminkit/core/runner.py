@@ -58,6 +58,9 @@ class RunReport:
 
     def failures(self) -> list[tuple[int, Result]]:
         """The failed results, with their rows."""
+        if isinstance(self.results, SpooledResults):
+            return ([(i, r) for i, r in self.results.items() if r.failed]
+                    if self.count(Status.FAILED) else [])
         if isinstance(self.results, Tally):
             return sorted(self.results.failures.items())
         return [(i, r) for i, r in enumerate(self.results) if r.failed]

@@ -37,8 +37,11 @@ class Tally(Sequence[Result]):
         self.by_status[result.status] += 1
         if result.failed:
             self.worst = max(self.worst, result.exit_code or 1)
-            self.failures[index] = result
+            self._keep_failure(index, result)
         self._rows = max(self._rows, index + 1)
+
+    def _keep_failure(self, index: int, result: Result) -> None:
+        self.failures[index] = result
 
     def append(self, result: Result) -> None:
         self.put(len(self), result)
@@ -77,6 +80,9 @@ class SpooledResults(Tally):
         self._at = array("q", [NOT_YET]) * rows
         self._generation = secrets.generation()  # the secrets its lines were scrubbed of
 
+    def _keep_failure(self, index: int, result: Result) -> None:
+        """On disk like the rest (a run whose every row failed holds none of them)."""
+
     def put(self, index: int, result: Result) -> None:
         super().put(index, result)
         line = json.dumps(result.public(), ensure_ascii=False, default=str)
@@ -92,9 +98,18 @@ class SpooledResults(Tally):
     def lines(self) -> Iterator[str]:
         """Each row's public JSON, in row order (the rows with no result left out),
         scrubbed again if a secret became known after it was written."""
+        for _, line in self._numbered():
+            yield line
+
+    def items(self) -> Iterator[tuple[int, Result]]:
+        """(row, result) of each row that has one, in row order."""
+        for index, line in self._numbered():
+            yield index, _rebuilt(json.loads(line))
+
+    def _numbered(self) -> Iterator[tuple[int, str]]:
         stale = secrets.generation() != self._generation
         self._file.flush()
-        for at in self._at:
+        for index, at in enumerate(self._at):
             if at == NOT_YET:
                 continue
             self._file.seek(at)
@@ -102,7 +117,7 @@ class SpooledResults(Tally):
             if stale:
                 line = json.dumps(secrets.redact_obj(json.loads(line)), ensure_ascii=False,
                                   default=str)
-            yield line
+            yield index, line
 
     def publics(self) -> Iterator[dict[str, Any]]:
         """`Result.public()` of each row, in row order."""
