@@ -58,20 +58,20 @@ def blast_radius(command: str, actions: Sequence[Action[Any]], profile: Profile 
 def preflight(run: Run, profile: Profile | None, actions: Sequence[Action[Any]], bulk: Bulk,
               *, debug: bool = False) -> Preflight:
     ctx = Context(run=run, profile=profile)
-    planner = Runner(ctx, [], debug=debug, keep_plans=True)
+    planner = Runner(ctx, [], debug=debug, keep_plans=True, tally_only=True)
     try:
         planned = planner.execute(actions, workers=bulk.workers)
     except BaseException:
         ctx.close()
         raise
-    failed = [r for r in planned.results if r.failed]
+    failures = planned.failures()  # only these and the counts are kept
+    failed = [r for _, r in failures]
     if failed:
         ctx.close()
         unreachable = [r for r in failed if r.exit_code == 3]
         if unreachable:  # not the rows' fault: say it once
             raise ConnectionFailed(str(unreachable[0].error))
-        bad = [f"{label}: {r.error}" for label, r in zip(bulk.labels, planned.results,
-                                                         strict=True) if r.failed]
+        bad = [f"{bulk.labels[i]}: {r.error}" for i, r in failures]
         message = (f"{len(bad)} row(s) cannot be done, nothing was changed:\n  "
                    + "\n  ".join(bad[:50]))
         if all(r.exit_code == 4 for r in failed):

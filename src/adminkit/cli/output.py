@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adminkit.cli.state import GlobalState, OutputFormat
@@ -73,7 +73,7 @@ def write_json(data: Any, *, scrubbed: bool = False) -> None:
     sys.stdout.write("\n")
 
 
-def write_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     """CSV as the data is, for a program; at a terminal, control characters shown."""
     shown = visible if sys.stdout.isatty() else str
     writer = csv.DictWriter(sys.stdout, fieldnames=list(columns), extrasaction="ignore",
@@ -153,13 +153,20 @@ def _report_head(report: RunReport) -> dict[str, Any]:
 def write_report_json(report: RunReport) -> None:
     """`report_json` as compact JSON, written one result at a time (the same text as
     json.dumps of the whole): a report of 20,000 rows is never held twice in memory."""
+    from adminkit.core.spool import SpooledResults
+
     head = json.dumps(_report_head(report), ensure_ascii=False, default=str)
     out = sys.stdout
     out.write(head[:-1] + ', "results": [')
-    for n, result in enumerate(report.results):
+    if isinstance(report.results, SpooledResults):  # a bulk run's: the lines as spooled
+        lines: Iterable[str] = report.results.lines()
+    else:
+        lines = (json.dumps(r.public(keep=False), ensure_ascii=False, default=str)
+                 for r in report.results)
+    for n, line in enumerate(lines):
         if n:
             out.write(", ")
-        out.write(json.dumps(result.public(keep=False), ensure_ascii=False, default=str))
+        out.write(line)
     out.write("]}\n")
 
 
@@ -171,8 +178,12 @@ def emit_report(state: GlobalState, report: RunReport) -> None:
             write_report_json(report)
         return
     if state.output is OutputFormat.CSV:
-        rows = [{"run": report.run.id, **r.public()} for r in report.results]
-        write_csv(rows, ["run", "action", "target", "status", "summary", "error"])
+        from adminkit.core.spool import SpooledResults
+
+        publics = (report.results.publics() if isinstance(report.results, SpooledResults)
+                   else (r.public() for r in report.results))
+        write_csv(({"run": report.run.id, **p} for p in publics),
+                  ["run", "action", "target", "status", "summary", "error"])
         return
     out = console()
     lines: list[str] = []  # printed in chunks: a print per line costs rich ~0.1 ms

@@ -11,6 +11,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,9 +20,14 @@ from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode, Interrupted
 from adminkit.core.result import Result, Status, share_fields_set
 from adminkit.core.run import Run
-from adminkit.core.secrets import redact
+from adminkit.core.secrets import forgotten_after, redact
+from adminkit.core.spool import SpooledResults, Tally
 from adminkit.core.strategy import Strategy, ThreadPool
 from adminkit.core.targets import Targets
+
+# A run of more rows than this (in units, on the pool) keeps its results on disk
+# (`core.spool`), not in memory, until the report reads them.
+SPOOL_ABOVE = 500
 
 
 class RunHook(Protocol):
@@ -40,12 +46,24 @@ class RunHook(Protocol):
 @dataclass
 class RunReport:
     run: Run
-    results: list[Result] = field(default_factory=list)
+    # a bulk run's: spooled to disk, or (a pre-flight) only counted (`core.spool`)
+    results: list[Result] | Tally = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # for the operator: plan, notes waiting
     interrupted: bool = False  # stopped by Ctrl-C: rows not started are skipped, unjournaled
 
     def count(self, status: Status) -> int:
+        if isinstance(self.results, Tally):
+            return self.results.by_status[status]
         return sum(1 for r in self.results if r.status is status)
+
+    def failures(self) -> list[tuple[int, Result]]:
+        """The failed results, with their rows."""
+        if isinstance(self.results, SpooledResults):
+            return ([(i, r) for i, r in self.results.items() if r.failed]
+                    if self.count(Status.FAILED) else [])
+        if isinstance(self.results, Tally):
+            return sorted(self.results.failures.items())
+        return [(i, r) for i, r in enumerate(self.results) if r.failed]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -57,6 +75,8 @@ class RunReport:
         130 if interrupted."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
+        if isinstance(self.results, Tally):
+            return self.results.worst
         failed = [r.exit_code or ExitCode.FAILED for r in self.results if r.failed]
         return max(failed, default=ExitCode.OK)
 
@@ -64,9 +84,9 @@ class RunReport:
     def status(self) -> str:
         if self.interrupted:
             return "interrupted"
-        if any(r.failed for r in self.results):
+        if self.count(Status.FAILED):
             return "failed"
-        return "changed" if any(r.changed for r in self.results) else "ok"
+        return "changed" if self.count(Status.CHANGED) else "ok"
 
 
 class Runner:
@@ -82,6 +102,8 @@ class Runner:
         keep_plans: bool = False,
         unsettled: Iterable[int] = (),
         strategy: Strategy | None = None,
+        spool_above: int = SPOOL_ABOVE,
+        tally_only: bool = False,
     ) -> None:
         self.ctx = ctx
         self.hooks = list(hooks)
@@ -101,6 +123,10 @@ class Runner:
         self.unsettled = set(unsettled)
         # where bulk units run; None: a pool of `execute(workers=)` threads
         self.strategy = strategy
+        # a run on the pool of more rows keeps its results on disk (`core.spool`); one
+        # that only needs counts and failures (a pre-flight) keeps just those
+        self.spool_above = spool_above
+        self.tally_only = tally_only
 
     @property
     def run(self) -> Run:
@@ -148,11 +174,20 @@ class Runner:
         return report
 
     def _execute_parallel(self, actions: list[Action[Any]], workers: int) -> RunReport:
-        results: dict[int, Result] = {}
+        results: dict[int, Result] = {}  # unless kept by `store`
+        store: Tally | None = (Tally() if self.tally_only else SpooledResults(len(actions))
+                               if len(actions) > self.spool_above else None)
+        settled = bytearray(len(actions))  # rows with a result in `store`
         lock = threading.Lock()
         failed = threading.Event()
 
         def unit(indexes: list[int]) -> None:
+            # spooled: each text of the unit is scrubbed and written before it ends, so
+            # the passwords it made need not be looked for after (`forgotten_after`)
+            with forgotten_after() if isinstance(store, SpooledResults) else nullcontext():
+                _unit(indexes)
+
+        def _unit(indexes: list[int]) -> None:
             if failed.is_set() and self.stop_on_error:
                 done = [self._skipped(actions[i], "not run: an earlier action failed")
                         for i in indexes]
@@ -160,8 +195,9 @@ class Runner:
                 done = self.run_many([(actions[i], i) for i in indexes])
             finished = list(zip(indexes, done, strict=True))
             with lock:  # hooks (the journal) see one unit at a time
-                for index, result in finished:
-                    results[index] = result
+                if store is None:
+                    for index, result in finished:
+                        results[index] = result
                 for hook in self.hooks:
                     many = getattr(hook, "actions_finished", None)  # in one go, if it can
                     if many is not None:
@@ -169,6 +205,10 @@ class Runner:
                         continue
                     for index, result in finished:
                         hook.action_finished(self.run, index, result)
+                if store is not None:  # journaled first: the report is no evidence
+                    for index, result in finished:
+                        store.put(index, result)
+                        settled[index] = 1
             if any(r.failed for r in done):
                 failed.set()
 
@@ -183,7 +223,10 @@ class Runner:
             raise
         finally:
             with lock:  # a second Ctrl-C may leave units running: read what they did
-                for index, action in enumerate(actions):
+                if store is not None:
+                    self._settle(actions, store, settled)
+                    report.results = store
+                for index, action in enumerate(actions if store is None else ()):
                     if index in results:
                         report.results.append(results[index])
                     elif index in self.done:
@@ -194,6 +237,14 @@ class Runner:
             for hook in self.hooks:
                 hook.run_finished(self.run, report)
         return report
+
+    def _settle(self, actions: list[Action[Any]], store: Tally, settled: bytearray) -> None:
+        """The rows no unit reported on: resumed (done earlier) or not run."""
+        for index, action in enumerate(actions):
+            if settled[index]:
+                continue
+            store.put(index, self._resumed(action, self.done[index]) if index in self.done
+                      else self._skipped(action, "not run: the run stopped first"))
 
     def _units(self, actions: list[Action[Any]], workers: int) -> list[list[int]]:
         """What one worker does at a time: a row, or up to `together` rows of one class

@@ -16,6 +16,9 @@ import hmac
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +49,8 @@ _short: tuple[str, ...] = ()  # known values shorter than _LONG
 # and no key string each (a 20,000-row import: some 20 MiB less)
 _by_gram: dict[int, str | tuple[str, ...]] = {}
 _generation = 0  # grows with every new value that earlier text could hold (not fresh ones)
+# fresh values made inside `forgotten_after()`, to forget when it ends
+_scope: ContextVar[list[str] | None] = ContextVar("adminkit_secret_scope", default=None)
 
 
 def generation() -> int:
@@ -61,6 +66,8 @@ def _remember(value: str, *, fresh: bool = False) -> None:
         _known.add(value)
         if not fresh:
             _generation += 1
+        elif (scope := _scope.get()) is not None:
+            scope.append(value)
         _shortest = min(_shortest or len(value), len(value))
         if len(value) < _LONG:
             _short = (*_short, value)
@@ -69,6 +76,43 @@ def _remember(value: str, *, fresh: bool = False) -> None:
                 had = _by_gram.get(key)
                 _by_gram[key] = value if had is None else (
                     (had, value) if isinstance(had, str) else (*had, value))
+        if len(_known) <= _FEW:
+            _by_length = tuple(sorted(_known, key=len, reverse=True))
+
+
+@contextmanager
+def forgotten_after() -> Iterator[None]:
+    """Fresh values (generated passwords) made inside are no longer looked for by
+    `redact` once it ends. For a unit of bulk work whose every text is scrubbed and
+    written (journal, spooled report) before the end, and then let go of: a run of
+    20,000 rows does not index 20,000 passwords to the end. Values known before are
+    kept; a value known again later is remembered again."""
+    made: list[str] = []
+    token = _scope.set(made)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+        for value in made:
+            _forget(value)
+
+
+def _forget(value: str) -> None:
+    global _by_length, _short
+    with _known_lock:
+        if value not in _known:
+            return
+        _known.discard(value)
+        if len(value) < _LONG:
+            _short = tuple(v for v in _short if v != value)
+        else:
+            for key in {hash(value[i:i + _GRAM]) for i in range(len(value) - _GRAM + 1)}:
+                had = _by_gram.get(key)
+                if had == value:
+                    del _by_gram[key]
+                elif isinstance(had, tuple):
+                    rest = tuple(v for v in had if v != value)
+                    _by_gram[key] = rest[0] if len(rest) == 1 else rest
         if len(_known) <= _FEW:
             _by_length = tuple(sorted(_known, key=len, reverse=True))
 

@@ -31,6 +31,7 @@ class JournalHook:
         self.journal.append(kind="run", summary=run.command, status="started",
                             detail={"request": run.record, "resumed": run.resumed},
                             **self._common(run))
+        run.record = {}  # in the journal now; a bulk run's table is not held to the end
 
     def actions_starting(self, run: Run, starting: list[tuple[int, str, str, str]]) -> None:
         """Before a unit's writes: one `started` row per action, in one transaction, so a
@@ -50,7 +51,7 @@ class JournalHook:
         Every text comes from `Result.public()`, scrubbed once."""
         rows = []
         for index, result in done:
-            public = result.public(keep=len(done) == 1)  # a bulk unit: read once
+            public = result.public()  # kept: a bulk run's spool writes it next
             detail = public["data"] or None
             if result.failed and result.error_type:
                 detail = {**(detail or {}), "error_type": result.error_type}
