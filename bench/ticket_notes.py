@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from adminkit.core.errors import AdminkitError
 from adminkit.journal.store import Journal
 from adminkit.lab.lab import Lab
 from adminkit.tickets.base import TicketSystem
@@ -85,8 +86,10 @@ def main() -> None:
     if args.part in ("notes", "both"):
         part_notes(rt, args.notes, config, tmp)
     if args.part in ("run", "both"):
-        part_run(rt, args.accounts, config, tmp, args.rounds)
-        lab.reset(["samba"])
+        try:
+            part_run(rt, args.accounts, config, tmp, args.rounds)
+        finally:
+            lab.reset(["samba"])
 
 
 def part_notes(rt: object, notes: int, config: Path, tmp: Path) -> None:
@@ -147,8 +150,12 @@ def part_run(rt: object, accounts: int, config: Path, tmp: Path, rounds: int) ->
 def notes_arrive(system: TicketSystem, ticket: str, expected: int, ended: float) -> float:
     """Seconds from the run's end until RT shows all `expected` notes on the ticket
     (read back from RT itself), polling; gives up at 120 s."""
+    found = 0
     while True:
-        found = sum(1 for n in system.notes(ticket) if "adminkit:" in n["body"])
+        try:
+            found = sum(1 for n in system.notes(ticket) if "adminkit:" in n["body"])
+        except AdminkitError as exc:  # RT busy or restarting: read again on the next round
+            print(f"reading the ticket back: {exc.message}", file=sys.stderr)
         lag = time.monotonic() - ended
         if found >= expected:
             return lag
