@@ -440,6 +440,26 @@ def test_a_valid_playbook_loads(tmp_path: Path) -> None:
     assert loaded.playbook.steps[0].register_ == "acct"
 
 
+def test_a_cached_playbook_is_parsed_once_per_content(tmp_path: Path) -> None:
+    """serve loads the rule's playbook for every trigger: the same bytes give the same
+    parsed playbook; an edit is seen at once, and a broken edit is refused as by load."""
+    from adminkit.playbook.loader import load_cached
+
+    path = write(tmp_path, "name: one\nsteps:\n  - uses: account.unlock\n"
+                           "    with: {login: x}\n")
+    first = load_cached(path)
+    assert load_cached(path) is first
+    assert first.source.digest == load(path).source.digest
+    path.write_text("name: two\nsteps:\n  - uses: account.unlock\n    with: {login: y}\n")
+    second = load_cached(path)
+    assert second.playbook.name == "two" and second.source.digest == load(path).source.digest
+    path.write_text("name: three\nsteps: {not: a list}\n")
+    with pytest.raises(ConfigError):
+        load_cached(path)
+    path.write_text("name: two\nsteps:\n  - uses: account.unlock\n    with: {login: y}\n")
+    assert load_cached(path) is second  # the broken one was never kept
+
+
 # -- the limits of the YAML reader (adminkit.core.yamlsource) --------------------------
 
 def test_alias_bomb_is_refused(tmp_path: Path) -> None:

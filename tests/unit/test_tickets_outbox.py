@@ -275,3 +275,32 @@ def test_a_note_a_flush_had_no_time_for_keeps_its_attempts(env: Any) -> None:
     assert flush(journal, lambda _p, _k: store, close=False) == FlushReport(delivered=1)
     store.close()
     journal.close()
+
+
+def test_a_bulk_runs_notes_reach_the_ticket_after_it_ends_without_a_command(env: Any) -> None:
+    """A bulk run never waits for the ticket system: its notes are handed to a detached
+    `adminkit ticket flush`, which puts every one on the ticket after the run is over."""
+    import os
+
+    from adminkit.automation.service import BULK_NOTES
+
+    store = LocalTickets()
+    ticket = store.new("bulk")
+    count = BULK_NOTES + 5
+    report = RunService(journal_path=env.journal, config_dir=env.config).run(RunRequest(
+        command="toy bulk", profile=None, ticket=f"local:{ticket}",
+        actions=[toy(f"a{i}", []) for i in range(count)]))
+    assert report.exit_code == 0
+    [notice] = [n for n in report.notices if "in the background" in n]
+    assert notice.startswith(f"ticket: 0 of this run's note(s) delivered, {count} being "
+                             "delivered in the background (process ")
+    pid = int(notice.split("(process ")[1].split(")")[0])
+    os.waitpid(pid, 0)  # the delivery ends by itself, having delivered everything
+    bodies = [n["body"] for n in store.notes(ticket)]
+    assert len(bodies) == count and all(b.startswith(f"adminkit:{report.run.id}:")
+                                        for b in bodies)
+    journal = Journal(env.journal)
+    assert {r["status"] for r in journal.outbox()} == {"delivered"}
+    journal.close()
+    store.close()
+

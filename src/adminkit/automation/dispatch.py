@@ -112,10 +112,10 @@ class Dispatcher:
             return Outcome(trigger.key, "ignored", why="no rule takes it")
         operator = f"{self.source} for {_plain(ticket.requester or 'nobody')}"
         try:
-            from adminkit.playbook.loader import load
+            from adminkit.playbook.loader import load_cached
 
             path = self.find_playbook(rule.playbook)
-            playbook = load(path).playbook
+            playbook = load_cached(path).playbook
         except UsageError as exc:
             return self._refuse(trigger, ref, operator, "refused",
                                 f"rule {rule.name}: its playbook cannot be used: "

@@ -55,6 +55,7 @@ class Hub:
                              hint="add `automation: {senders: [{name, kind, token}]}`")
         self.cfg: AutomationConfig = cfg
         self.service, self.profile = service, profile
+        service.deliver_later = False  # the workers deliver the outbox themselves
         self.open_system, self.find_playbook = open_system, find_playbook
         self.senders = {s.name: s for s in cfg.senders}
         self.keys = {s.name: Keys(

@@ -54,6 +54,9 @@ class RunService:
         self.journal_path = journal_path or paths.default_journal_path()
         self.config_dir = config_dir
         self.debug = debug
+        # Notes a run leaves undelivered go to a detached `ticket flush` (a CLI process
+        # ends with its run); off where the caller delivers the outbox itself (serve).
+        self.deliver_later = True
 
     # -- running ------------------------------------------------------------------------
     def run(self, request: RunRequest, *, hooks: Hooks | None = None) -> RunReport:
@@ -143,7 +146,13 @@ class RunService:
                                     workers=workers)
             report.notices.extend(extra_notices)
             if pump is not None:
-                delivered = pump.finish()
+                # A bulk run's notes are all handed over: delivering them here would
+                # make the run wait for the ticket system.
+                delivered = pump.finish(wait=not (bulk and self.deliver_later))
+                if self.deliver_later and delivered.not_reached:
+                    from adminkit.tickets.outbox import deliver_later
+
+                    delivered.later = deliver_later(self.journal_path, self.config_dir)
                 delivery = _delivery_notice(delivered)
                 if delivery:
                     report.notices.append(delivery)
@@ -241,11 +250,11 @@ class RunService:
                   checked: TicketCheck | None) -> Callable[[Runner], Iterable[Action[Any]]]:
         from adminkit.playbook.execute import PlaybookRun, deliver_factory
         from adminkit.playbook.inputs import resolve_inputs
-        from adminkit.playbook.loader import load
+        from adminkit.playbook.loader import load_cached
 
         assert request.playbook is not None
         book = request.playbook
-        loaded = load(book.path)
+        loaded = load_cached(book.path)  # a trigger's decision loaded it already
         if request.resume and book.digest and book.digest != loaded.source.digest:
             raise UsageError(f"the playbook {book.path} was changed after run "
                              f"{request.resume} began: its steps may no longer be the ones "
@@ -357,6 +366,10 @@ def _delivery_notice(result: FlushReport) -> str | None:
         return None
     published = (f", {result.published} internal note(s) went PUBLIC"
                  if result.published else "")
+    if result.later is not None and not (result.retrying or result.failed or published):
+        return (f"ticket: {result.delivered} of this run's note(s) delivered, "
+                f"{result.not_reached} being delivered in the background (process "
+                f"{result.later}); `adminkit ticket outbox` shows what waits")
     return (f"ticket: {result.delivered} of this run's note(s) delivered, {waiting} waiting, "
             f"{result.failed} failed{published}; `adminkit ticket outbox` shows them, "
             "`adminkit ticket flush` retries")

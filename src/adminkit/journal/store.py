@@ -21,6 +21,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,6 +108,26 @@ TRIGGERS = {
     "meta_append_only_d": f"CREATE TRIGGER meta_append_only_d BEFORE DELETE ON journal_meta "
                           f"{_REFUSE}",
 }
+
+
+# One lock per journal file in this process, shared by every Journal open on it (see
+# `_file_lock`); weak, so a file no longer open leaves nothing behind.
+_FILE_LOCKS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: Path) -> Any:
+    """The process's lock for this journal file. Threads of one process that each open
+    the file (serve's workers, a run's own Journal, the HTTP side) queue here for a
+    write, and the next one is woken the moment the last commits; through SQLite alone
+    they collide, and its busy handler sleeps 1, 2, 5 … 100 ms between tries (measured:
+    4 workers slower than 1). Other processes still meet SQLite's locking."""
+    name = os.path.realpath(path)
+    with _FILE_LOCKS_GUARD:
+        lock = _FILE_LOCKS.get(name)
+        if lock is None:
+            lock = _FILE_LOCKS[name] = threading.RLock()
+        return lock
 
 
 def row_hash(prev_hash: str, row: dict[str, Any], key: JournalKey | None = None) -> str:
@@ -210,7 +231,7 @@ class Journal:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         for own in (path, self.head_path, *(path.with_name(path.name + s) for s in WAL)):
             paths.tighten(own, 0o600, "the journal file")
-        self.lock = threading.Lock()
+        self.lock = _file_lock(path)  # reentrant: shared with this file's other Journals
         self._head_due: tuple[int, str] | None = None  # the newest row, once the head lags
         self._head_written = 0.0
         self._keyed_from: int | None = None  # known once this process has seen the marker
@@ -445,13 +466,19 @@ class Journal:
         due = "AND next_attempt <= ? " if backoff else ""
         only_run = "AND run_id = ? " if run_id is not None else ""
         args = [*([stamp] if backoff else []), stamp, *([run_id] if run_id is not None else [])]
+        select = (f"SELECT * FROM outbox WHERE status = 'pending' {due}"  # noqa: S608
+                  f"AND (lease_until IS NULL OR lease_until < ?) {only_run}AND id > ? "
+                  "ORDER BY id LIMIT ?")
         with self.lock:
+            # Nothing due (every flush ends so): a read, not a write transaction that
+            # queues behind every other writer of the journal.
+            if self.db.execute(f"SELECT EXISTS ({select})",
+                               [*args, after, 1]).fetchone()[0] == 0:
+                return []
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 rows = [dict(r) for r in self.db.execute(
-                    f"SELECT * FROM outbox WHERE status = 'pending' {due}"  # noqa: S608
-                    f"AND (lease_until IS NULL OR lease_until < ?) {only_run}AND id > ? "
-                    "ORDER BY id LIMIT ?", [*args, after, -1 if limit is None else limit])]
+                    select, [*args, after, -1 if limit is None else limit])]
                 self.db.executemany("UPDATE outbox SET lease_until = ? WHERE id = ?",
                                     [(until, r["id"]) for r in rows])
                 self.db.execute("COMMIT")

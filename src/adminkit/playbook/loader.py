@@ -8,6 +8,8 @@ they are registered.
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,7 +45,35 @@ def registry() -> dict[str, type[Action[Any]]]:
 
 
 def load(path: Path) -> LoadedPlaybook:
-    source = yamlsource.load(path)
+    return _checked(yamlsource.load(path))
+
+
+# load_cached: per path, the newest content's playbook (bounded by the playbooks in use)
+_LOADED: dict[Path, LoadedPlaybook] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def load_cached(path: Path) -> LoadedPlaybook:
+    """`load`, parsed and checked once per content of the file: serve's workers take
+    the same few playbooks for every trigger, and parsing the YAML and checking its
+    templates was most of a decision's CPU. The file is read and hashed every time, so
+    an edit is seen at once (and a resume's digest check sees the bytes on disk)."""
+    from adminkit.core.files import read_small
+
+    raw = read_small(path, yamlsource.MAX_BYTES, error=ConfigError)
+    digest = hashlib.sha256(raw).hexdigest()
+    with _LOADED_LOCK:
+        known = _LOADED.get(path)
+    if known is not None and known.source.digest == digest:
+        return known
+    loaded = _checked(yamlsource.loads(raw, path))
+    with _LOADED_LOCK:
+        _LOADED[path] = loaded
+    return loaded
+
+
+def _checked(source: yamlsource.Sourced) -> LoadedPlaybook:
+    path = source.file
     if not isinstance(source.data, dict):
         raise ConfigError(f"{path}:1:1: a playbook is a mapping (name, inputs, steps)")
     try:

@@ -99,10 +99,17 @@ class LocalTickets:
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
         self._row(ticket_id)
         now = _now()
-        cur = self.db.execute("INSERT INTO notes (ticket_id, time, author, internal, body) "
-                              "VALUES (?, ?, ?, ?, ?)",
-                              (number(ticket_id), now, self.author, int(internal), text))
-        self.db.execute("UPDATE tickets SET updated = ? WHERE id = ?", (now, number(ticket_id)))
+        self.db.execute("BEGIN IMMEDIATE")  # one commit (one fsync) for the note and the stamp
+        try:
+            cur = self.db.execute("INSERT INTO notes (ticket_id, time, author, internal, body) "
+                                  "VALUES (?, ?, ?, ?, ?)",
+                                  (number(ticket_id), now, self.author, int(internal), text))
+            self.db.execute("UPDATE tickets SET updated = ? WHERE id = ?",
+                            (now, number(ticket_id)))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         return str(cur.lastrowid)
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:

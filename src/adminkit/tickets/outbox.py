@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from adminkit.core.errors import AdminkitError, AuthenticationFailed, UsageError
 from adminkit.journal.store import Journal
@@ -43,6 +44,7 @@ BACKOFF_MAX = 3600.0
 Opener = Callable[[str | None, str], TicketSystem]  # (profile name, system kind) -> backend
 PERMANENT = (TicketNotFound, Rejected, AuthenticationFailed, UsageError)
 NOT_REACHED = "not reached yet"  # the last error of a note no attempt has reached
+LATER_DEADLINE = 900.0  # seconds a detached delivery (`deliver_later`) keeps at it
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class FlushReport:
     waiting: int = 0  # not tried now: their backoff has not run out (`flush --now` tries them)
     busy: int = 0  # held by another process delivering them right now
     next_try: datetime | None = None  # when the earliest of those still pending is due
+    later: int | None = None  # the pid of the delivery that took what is left (deliver_later)
 
     @property
     def left(self) -> int:
@@ -282,15 +285,45 @@ class Pump:
         self.report.failed += part.failed
         self.report.published += part.published
 
-    def finish(self) -> FlushReport:
+    def finish(self, *, wait: bool = True) -> FlushReport:
+        """`wait` off: deliver nothing more here; what is left is counted `not_reached`
+        (for a process that hands it to `deliver_later`)."""
         elapsed = time.monotonic() - self.started
         budget = min(self.limit, max(1.0, elapsed / 10))
         self.stop.set()
         if self.thread.is_alive():
             self.thread.join()
+        if not wait:
+            self.report.not_reached = len(self.journal.pending(self.run_id))
+            return self.report
         last = self._flush(deadline=budget)
         self._add(last)
         self.report.retrying = last.retrying
         self.report.not_reached = last.not_reached
         return self.report
 
+
+
+def deliver_later(journal_path: Path, config_dir: Path | None) -> int | None:
+    """Start `adminkit ticket flush` on its own, detached, so the notes a run leaves in
+    the outbox reach their tickets without anyone typing a command, and the run itself
+    never waits for a ticket system: a bulk run with a ticket costs no more than one
+    without (bench/ticket_notes.py). A note is never posted twice (leases), so it may
+    meet `serve`, a timer or another run's delivery. Its pid; None if it cannot start
+    (the notes wait for the next flush)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ADMINKIT_JOURNAL": str(journal_path)}
+    if config_dir is not None:
+        env["ADMINKIT_CONFIG"] = str(config_dir)
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "adminkit.cli.main", "ticket", "flush", "--deadline",
+             str(int(LATER_DEADLINE))], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError as exc:
+        log.debug("cannot start the background delivery: %s", exc)
+        return None
+    return child.pid
