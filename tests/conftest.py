@@ -7,6 +7,7 @@ written from there (a file, or a folder made for one) shows at the top.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,3 +33,17 @@ def _leaves_no_file_in_the_working_folder() -> Iterator[None]:
     if left:
         pytest.fail(f"the test left {', '.join(left)} in the working folder: write into "
                     "tmp_path instead", pytrace=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_detached_delivery() -> Iterator[None]:
+    """A run's leftover notes are not handed to a detached `ticket flush` (it would
+    outlive the test, and race the flushes tests make themselves); the test of that
+    hand-off turns it back on."""
+    saved = os.environ.get("ADMINKIT_DELIVER_LATER")
+    os.environ["ADMINKIT_DELIVER_LATER"] = "off"
+    yield
+    if saved is None:
+        os.environ.pop("ADMINKIT_DELIVER_LATER", None)
+    else:
+        os.environ["ADMINKIT_DELIVER_LATER"] = saved

@@ -11,6 +11,8 @@ import sqlite3
 import time
 from typing import Any
 
+import pytest
+
 from adminkit.automation.request import RunRequest
 from adminkit.automation.service import RunService
 from adminkit.journal.store import Journal
@@ -277,10 +279,13 @@ def test_a_note_a_flush_had_no_time_for_keeps_its_attempts(env: Any) -> None:
     journal.close()
 
 
-def test_a_bulk_runs_notes_reach_the_ticket_after_it_ends_without_a_command(env: Any) -> None:
+def test_a_bulk_runs_notes_reach_the_ticket_after_it_ends_without_a_command(
+        env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bulk run never waits for the ticket system: its notes are handed to a detached
     `adminkit ticket flush`, which puts every one on the ticket after the run is over."""
     import os
+
+    monkeypatch.setenv("ADMINKIT_DELIVER_LATER", "on")  # the suite turns it off
 
     from adminkit.automation.service import BULK_NOTES
 
@@ -304,3 +309,26 @@ def test_a_bulk_runs_notes_reach_the_ticket_after_it_ends_without_a_command(env:
     journal.close()
     store.close()
 
+
+
+def test_deliver_later_off_keeps_the_notes_for_a_flush(env: Any) -> None:
+    """ADMINKIT_DELIVER_LATER=off (a timer or a person flushes): no detached process; a
+    bulk run's notes it had no time for wait in the outbox, and the run says so."""
+    from adminkit.automation.service import BULK_NOTES
+
+    store = LocalTickets()
+    ticket = store.new("bulk")
+    service = RunService(journal_path=env.journal, config_dir=env.config)
+    assert service.deliver_later is False  # the suite's conftest sets it off
+    report = service.run(RunRequest(command="toy bulk", profile=None,
+                                    ticket=f"local:{ticket}",
+                                    actions=[toy(f"a{i}", []) for i in range(BULK_NOTES + 5)]))
+    assert report.exit_code == 0
+    assert not [n for n in report.notices if "in the background" in n]
+    journal = Journal(env.journal)
+    statuses = [r["status"] for r in journal.outbox()]
+    journal.close()
+    delivered = len(store.notes(ticket))
+    store.close()
+    assert len(statuses) == BULK_NOTES + 5
+    assert statuses.count("delivered") == delivered

@@ -10,6 +10,7 @@ it ran (`automation.record`), so `resume` rebuilds it from a verified row.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -55,8 +56,9 @@ class RunService:
         self.config_dir = config_dir
         self.debug = debug
         # Notes a run leaves undelivered go to a detached `ticket flush` (a CLI process
-        # ends with its run); off where the caller delivers the outbox itself (serve).
-        self.deliver_later = True
+        # ends with its run); off where the caller delivers the outbox itself (serve), or
+        # where ADMINKIT_DELIVER_LATER=off says a timer or a person will (the test suite).
+        self.deliver_later = os.environ.get("ADMINKIT_DELIVER_LATER", "on") != "off"
 
     # -- running ------------------------------------------------------------------------
     def run(self, request: RunRequest, *, hooks: Hooks | None = None) -> RunReport:
