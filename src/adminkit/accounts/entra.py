@@ -706,6 +706,10 @@ class EntraDirectory:
             return [self._deleted(answer.body)] if kind in (None, "#microsoft.graph.user") \
                 else []
         upn = self.upn(login)
+        if not upn.isascii():  # else a look-alike (KELVIN SIGN) casefolds into a real one
+            raise ValidationError(f"{login!r} cannot be a user of Entra ID: a UPN is "
+                                  "ASCII letters, digits and ' . - _ ! # ^ ~ only",
+                                  hint="type the login as Entra has it, or the object id")
         rows = self._pages(url("/directory/deletedItems/microsoft.graph.user", **{
             "$filter": f"endswith(userPrincipalName,{odata_string(upn)})", "$count": "true",
             "$select": DELETED_SELECT, "$top": 999}), f"find {upn} in deleted items",
@@ -751,19 +755,23 @@ class EntraDirectory:
             _, message, _ = answer.error()
             return ("a deleted user's roles cannot be read, and neither can this app's own "
                     f"directory roles ({answer.status}: {message}): adminkit cannot tell "
-                    "whether Graph would restore an administrator")
+                    "whether Graph would restore (or purge) an administrator")
         privileged = self._privileged(answer.body.get("value", []))
         if privileged:
             return (f"a deleted user's roles cannot be read, and this app is a {privileged}"
-                    ", so Graph would restore an administrator too")
+                    ", so Graph would restore (or purge) an administrator too")
         return None
 
-    def restore(self, user: UserEntry) -> list[str]:
+    def restore(self, user: UserEntry) -> list[str] | None:
         """Restore; a proxy address another user took meanwhile is dropped (Graph's
-        autoReconcileProxyConflict), and the dropped ones returned."""
+        autoReconcileProxyConflict), and the dropped ones returned. None: someone else
+        restored it meanwhile (Graph answers 404, and the user is active again)."""
         req = Req("POST", f"/directory/deletedItems/{segment(user.dn)}/restore",
                   {"autoReconcileProxyConflict": True})
         answer = self.graph.send(req)
+        if answer.status == 404 and self.graph.send(Req("GET", url(
+                f"/users/{segment(user.dn)}", **{"$select": "id"}))).ok:
+            return None
         if answer.status == 403:
             raise PolicyRefused(
                 f"Microsoft Graph refused to restore {user.login}: Graph restores a user who "

@@ -50,24 +50,18 @@ class RestoreAccount(Action[LoginParams]):
         is as much a change to it as deleting it was. A restore also gives back every
         role the user held, so a directory that cannot show a deleted user's roles says
         why it cannot vouch (restore_refusal)."""
-        if self.binned is None:
-            return
-        policy = ctx.require_profile().policy
-        directory: Any = directory_of(ctx)
-        refusal = getattr(directory, "restore_refusal", None)
-        reason = refusal(self.binned, policy) if refusal is not None else \
-            directory.protected_reason(self.binned, policy)
-        if reason:
-            raise PolicyRefused(f"{self.binned.login} is not restored: {reason}",
-                                hint="protected and privileged accounts are restored by a "
-                                     "domain administrator, not through adminkit")
+        if self.binned is not None:
+            refuse_binned(ctx, self.binned, "restored")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         """Restore; then look at what came back: the groups a protected-group check needs
         could not be read while the user was deleted, so a restore into one is said."""
         assert self.binned is not None
         directory: Any = directory_of(ctx)
-        dropped = directory.restore(self.binned) or []
+        dropped = directory.restore(self.binned)
+        if dropped is None:  # the race lost to another technician: the user is back
+            return Applied(summary=f"{self.binned.login} was restored meanwhile, not by "
+                                   "this run")
         said, data = [], {}
         if dropped:
             said.append(f"addresses another user has now were dropped: {', '.join(dropped)}")
@@ -82,3 +76,17 @@ class RestoreAccount(Action[LoginParams]):
             return Applied(summary=f"restored {self.binned.login}; " + "; ".join(said),
                            data=data)
         return Applied()
+
+
+def refuse_binned(ctx: Context, binned: UserEntry, done: str) -> None:
+    """Refuse (exit 4) a change to a deleted user that a protected one may not have:
+    its restore, or its purge from deleted items."""
+    policy = ctx.require_profile().policy
+    directory: Any = directory_of(ctx)
+    refusal = getattr(directory, "restore_refusal", None)
+    reason = refusal(binned, policy) if refusal is not None else \
+        directory.protected_reason(binned, policy)
+    if reason:
+        raise PolicyRefused(f"{binned.login} is not {done}: {reason}",
+                            hint="protected and privileged accounts are restored or purged "
+                                 "by a domain administrator, not through adminkit")

@@ -1,0 +1,135 @@
+"""Hostile review of `account restore` / `account delete --hard` on Entra (issue 15)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from tests.fakes.graphrig import GraphRig, graph_fixture  # noqa: F401 - the fixture
+
+Cli = Callable[..., Any]
+
+
+def _binned(graph: GraphRig, login: str) -> dict[str, Any]:
+    """The seeded user `login`, deleted in the portal (into deleted items)."""
+    user = graph.user(login)
+    assert user is not None
+    graph.tenant.soft_delete(user)
+    return user
+
+
+def test_a_protected_deleted_account_is_not_purged_by_a_hard_delete(graph: GraphRig,
+                                                                   cli: Cli) -> None:
+    """Listed in protected_accounts, deleted in the portal: `--hard` must not purge it
+    for good when `account restore` of it is refused (exit 4)."""
+    graph.profile(extra="policy:\n  protected_accounts: [admin]\n")
+    admin = _binned(graph, "admin")
+    r = cli("-p", "entra", "account", "delete", "admin", "--hard")
+    assert r.code == 4, r.out + r.err
+    assert admin["id"] in graph.tenant.deleted
+
+
+def test_a_user_restored_meanwhile_is_not_an_error(graph: GraphRig, cli: Cli) -> None:
+    """Another technician restores it between adminkit's plan and its POST: Graph
+    answers 404 to adminkit's restore; the user is back, which is what was asked."""
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    fake, handle = graph.fake, graph.fake.handle
+
+    def racing(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and target.endswith("/restore") and kd["id"] in \
+                graph.tenant.deleted:
+            fake._restore(kd, {}, {})  # the other technician, in the portal
+        return handle(method, target, *args, **kwargs)
+
+    fake.handle = racing  # type: ignore[method-assign]
+    r = cli("-p", "entra", "-o", "json", "account", "restore", "kdvorak")
+    assert r.code == 0, r.out + r.err
+    assert "meanwhile" in json.loads(r.out)["results"][0]["summary"]
+    assert graph.user("kdvorak") is not None
+
+
+def test_a_lookalike_login_does_not_restore_someone_else(graph: GraphRig, cli: Cli) -> None:
+    """KELVIN SIGN casefolds to k; Graph's UPNs are ASCII only and compared without
+    Unicode case folding."""
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    r = cli("-p", "entra", "account", "restore", "\u212advorak")
+    assert r.code == 2, r.out + r.err
+    assert kd["id"] in graph.tenant.deleted
+
+
+def _journal_bytes() -> bytes:
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ["ADMINKIT_JOURNAL"]).parent
+    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+
+def test_no_secret_in_output_or_journal_when_graph_fails_mid_restore(graph: GraphRig,
+                                                                     cli: Cli) -> None:
+    from adminkit.lab.graph_fake import Fault
+    from tests.fakes.graphrig import SECRET
+
+    kd = _binned(graph, "kdvorak")
+    for credential in ("secret", "certificate"):
+        graph.profile(credential=credential)
+        for status in (500, 403, 503):
+            graph.fake.faults.append(Fault("POST", "/directory/deletedItems", status,
+                                           times=40))
+            r = cli("--debug", "-p", "entra", "account", "restore", "kdvorak")
+            graph.fake.faults.clear()
+            assert r.code != 0
+            text = (r.out + r.err).encode()
+            for leak in (SECRET.encode(), b"Bearer ", b"eyJ", b"PRIVATE KEY",
+                         b"client_secret", b"client_assertion"):
+                assert leak not in text, (credential, status, leak, r.out + r.err)
+                assert leak not in _journal_bytes(), (credential, status, leak)
+    assert kd["id"] in graph.tenant.deleted
+
+
+def test_a_lost_restore_answer_is_unknown_and_a_second_run_is_a_no_op(graph: GraphRig,
+                                                                      cli: Cli) -> None:
+    from adminkit.lab.graph_fake import Fault
+
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    graph.fake.faults.append(Fault("POST", f"/directory/deletedItems/{kd['id']}", 504,
+                                   after_write=True))
+    r = cli("-p", "entra", "account", "restore", "kdvorak")
+    print(r.out, r.err)
+    assert r.code != 0
+    assert graph.user("kdvorak") is not None  # it was done
+    r = cli("-p", "entra", "-o", "json", "account", "restore", "kdvorak")
+    assert r.code == 0, r.out + r.err
+    assert json.loads(r.out)["results"][0]["status"] in ("ok", "skipped"), r.out
+
+
+def test_a_throttled_restore_goes_again_once_done(graph: GraphRig, cli: Cli) -> None:
+    from adminkit.lab.graph_fake import Fault
+
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    graph.fake.faults.append(Fault("POST", f"/directory/deletedItems/{kd['id']}", 429,
+                                   times=2, retry_after=1))
+    r = cli("-p", "entra", "account", "restore", "kdvorak")
+    assert r.code == 0, r.out + r.err
+    assert graph.user("kdvorak") is not None
+    restores = [e for e in graph.fake.writes("POST", "/directory/deletedItems")
+                if e.path.endswith("/restore")]
+    assert [e.status for e in restores] == [429, 429, 200]
+
+
+def test_an_app_in_a_privileged_role_purges_no_deleted_user_unless_allowed(
+        graph: GraphRig, cli: Cli) -> None:
+    """Its deleted users' roles cannot be read, and Graph lets an app in Global
+    Administrator purge a deleted Global Administrator for good."""
+    graph.role("Global Administrator")["_members"].add(graph.app()["id"])
+    graph.profile()
+    admin = _binned(graph, "admin")
+    r = cli("-p", "entra", "account", "delete", "admin", "--hard")
+    assert r.code == 4, r.out + r.err
+    assert "Global Administrator" in r.out + r.err
+    assert admin["id"] in graph.tenant.deleted
