@@ -133,3 +133,25 @@ def test_an_app_in_a_privileged_role_purges_no_deleted_user_unless_allowed(
     assert r.code == 4, r.out + r.err
     assert "Global Administrator" in r.out + r.err
     assert admin["id"] in graph.tenant.deleted
+
+
+def test_a_profile_url_in_capitals_still_follows_graphs_next_links() -> None:
+    """Graph writes its next links with its own host name, in lower case and without
+    the default port: a profile with `https://Graph.Microsoft.com:443/v1.0` must not
+    refuse every second page as `outside` the endpoint."""
+    from adminkit.accounts.entra import EntraDirectory
+    from adminkit.accounts.settings import DirectoryConfig
+    from adminkit.core.secrets import Secret
+
+    config = DirectoryConfig.model_validate({
+        "kind": "entra", "url": "https://Graph.Microsoft.COM:443/v1.0/",
+        "base_dn": "8d6c1f2e-3b4a-4c5d-9e8f-0a1b2c3d4e5f",
+        "bind_user": "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b", "password": "env:NOPE",
+        "upn_suffix": "contoso.example", "options": {"credential": "secret"}})
+    directory = EntraDirectory(config, Secret("not-used"))
+    try:
+        link = ("https://graph.microsoft.com/v1.0/directory/deletedItems/"
+                "microsoft.graph.user?$skiptoken=abc")
+        assert directory._relative(link).startswith("/directory/deletedItems/")
+    finally:
+        directory.close()
