@@ -65,7 +65,9 @@ def _journal_bytes() -> bytes:
     from pathlib import Path
 
     folder = Path(os.environ["ADMINKIT_JOURNAL"]).parent
-    return b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    found = b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
+    assert b"kdvorak" in found  # the run was journaled here: what is looked through
+    return found
 
 
 def test_no_secret_in_output_or_journal_when_graph_fails_mid_restore(graph: GraphRig,
@@ -155,3 +157,91 @@ def test_a_profile_url_in_capitals_still_follows_graphs_next_links() -> None:
         assert directory._relative(link).startswith("/directory/deletedItems/")
     finally:
         directory.close()
+
+
+def test_a_failed_restore_and_a_half_done_hard_delete_resume(graph: GraphRig,
+                                                             cli: Cli) -> None:
+    from adminkit.lab.graph_fake import Fault
+
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    graph.fake.faults.append(Fault("POST", "/directory/deletedItems", 503, times=50))
+    r = cli("-p", "entra", "account", "restore", "kdvorak")
+    assert r.code == 3, r.out + r.err
+    graph.fake.faults.clear()
+    r = cli("run", "--resume", "last")
+    assert r.code == 0, r.out + r.err
+    assert graph.user("kdvorak") is not None
+    # --hard: the delete done, the purge refused by an outage; the resume purges it
+    graph.fake.faults.append(Fault("DELETE", "/directory/deletedItems", 503, times=50))
+    r = cli("-p", "entra", "account", "delete", "kdvorak", "--hard")
+    assert r.code != 0, r.out + r.err
+    assert kd["id"] in graph.tenant.deleted
+    graph.fake.faults.clear()
+    r = cli("run", "--resume", "last")
+    assert r.code == 0, r.out + r.err
+    assert kd["id"] not in graph.tenant.deleted and graph.user("kdvorak") is None
+
+
+def test_a_login_that_is_another_deleted_users_id_and_upn(graph: GraphRig,
+                                                          cli: Cli) -> None:
+    """`{jnovak's id}jnovak` is a valid login of its own: deleted, Entra names it
+    `{its id}{jnovak's id}jnovak@…`, which ends with jnovak's deleted UPN and the other
+    way round; each restore must bring back exactly the one named."""
+    graph.profile()
+    jn = _binned(graph, "jnovak")
+    twin_login = jn["id"].replace("-", "") + "jnovak"
+    twin = graph.tenant.add_user(f"{twin_login}@{graph.domain}", "Twin")
+    graph.tenant.soft_delete(twin)
+    r = cli("-p", "entra", "-o", "json", "account", "restore", twin_login)
+    assert r.code == 0, r.out + r.err
+    assert twin["id"] in graph.tenant.users and jn["id"] in graph.tenant.deleted
+    r = cli("-p", "entra", "account", "restore", "jnovak")
+    assert r.code == 0, r.out + r.err
+    assert jn["id"] in graph.tenant.users
+
+
+def test_deleted_items_pages_that_loop_or_leave_are_not_followed(graph: GraphRig,
+                                                                 cli: Cli) -> None:
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    fake, listing = graph.fake, graph.fake._list
+    first: dict[str, str] = {}
+
+    def hostile(kind: str, rows: list[dict[str, Any]], entry: Any, headers: Any) -> Any:
+        status, out, body = listing(kind, rows, entry, headers)
+        if kind.startswith("directory/deletedItems"):
+            body = {**body, "value": []}  # kdvorak never on the pages
+            here = f"{fake.base}/v1.0{entry.path}?{entry.query.get('$filter', '')}"
+            body["@odata.nextLink"] = first.setdefault("link", here) if first.get(
+                "mode") == "loop" else "https://evil.example/v1.0/directory/deletedItems"
+        return status, out, body
+
+    fake._list = hostile  # type: ignore[method-assign]
+    for mode in ("loop", "away"):
+        first.clear()
+        first["mode"] = mode
+        fake.log.clear()
+        r = cli("-p", "entra", "account", "restore", "kdvorak")
+        assert r.code == 1, (mode, r.out + r.err)
+        assert len([e for e in fake.log if "deletedItems" in e.path]) <= 3
+    assert kd["id"] in graph.tenant.deleted
+
+
+def test_no_secret_in_output_when_the_tenant_refuses_the_credential(graph: GraphRig,
+                                                                    cli: Cli) -> None:
+    from tests.fakes.graphrig import CLIENT_ID, SECRET
+
+    _binned(graph, "kdvorak")
+    app = graph.fake.issuer.apps[CLIENT_ID]
+    app.secret, app.certificates = "Another~Secret~0000", []
+    for credential in ("secret", "certificate"):
+        graph.profile(credential=credential)
+        for check in ((), ("--check",)):
+            r = cli("--debug", *check, "-p", "entra", "account", "restore", "kdvorak")
+            assert r.code == 3, r.out + r.err
+            text = (r.out + r.err).encode()
+            for leak in (SECRET.encode(), b"Bearer ", b"eyJ", b"PRIVATE KEY",
+                         b"client_secret=", b"client_assertion="):
+                assert leak not in text, (credential, leak, r.out + r.err)
+                assert leak not in _journal_bytes(), (credential, leak)
