@@ -245,3 +245,14 @@ def test_no_secret_in_output_when_the_tenant_refuses_the_credential(graph: Graph
                          b"client_secret=", b"client_assertion="):
                 assert leak not in text, (credential, leak, r.out + r.err)
                 assert leak not in _journal_bytes(), (credential, leak)
+
+
+def test_the_fake_finds_no_user_by_a_unicode_look_alike_of_its_upn(graph: GraphRig,
+                                                                   cli: Cli) -> None:
+    """Graph's UPNs are ASCII only: `jnova\\u212a` (KELVIN SIGN) names nobody there,
+    though Python's casefold makes it `jnovak`; the fake must not be kinder."""
+    graph.profile()
+    r = cli("-p", "entra", "account", "disable", "jnova\u212a")
+    assert r.code == 2, r.out + r.err
+    jn = graph.user("jnovak")
+    assert jn is not None and jn["accountEnabled"] is True

@@ -84,7 +84,7 @@ class Tenant:
         """By id or userPrincipalName (case-insensitive); None if absent or, on a read
         replica, not there yet."""
         found = self.users.get(key)
-        if found is None:
+        if found is None and key.isascii():  # a UPN is ASCII: KELVIN SIGN is no k
             folded = key.casefold()
             found = next((u for u in self.users.values()
                           if u["userPrincipalName"].casefold() == folded), None)
