@@ -289,3 +289,15 @@ def test_a_restore_refused_for_a_missing_permission_is_exit_3(graph: GraphRig,
     r = cli("-p", "entra", "account", "restore", "kdvorak")
     assert kd["id"] in graph.tenant.deleted
     assert r.code == 3, r.out + r.err
+
+
+def test_a_synced_user_is_not_restored_in_entra(graph: GraphRig, cli: Cli) -> None:
+    """Deleted by the sync (its AD object gone), a restore in Entra brings back a synced
+    user that the next sync deletes again: it belongs to AD, as its delete does."""
+    graph.profile()
+    sy = _binned(graph, "syncd")
+    for check in (("--check",), ()):
+        r = cli(*check, "-p", "entra", "account", "restore", "syncd")
+        assert r.code == 4, r.out + r.err
+        assert "on-premises" in r.out + r.err
+    assert sy["id"] in graph.tenant.deleted

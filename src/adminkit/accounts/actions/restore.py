@@ -50,8 +50,14 @@ class RestoreAccount(Action[LoginParams]):
         is as much a change to it as deleting it was. A restore also gives back every
         role the user held, so a directory that cannot show a deleted user's roles says
         why it cannot vouch (restore_refusal)."""
-        if self.binned is not None:
-            refuse_binned(ctx, self.binned, "restored")
+        if self.binned is None:
+            return
+        if self.binned.attributes.get("onPremisesSyncEnabled"):
+            raise PolicyRefused(f"{self.binned.login} is synced from on-premises Active "
+                                "Directory: restore it there, not in Entra ID",
+                                hint="the next sync would delete it again; restore it from "
+                                     "AD's recycle bin (the AD profile of this customer)")
+        refuse_binned(ctx, self.binned, "restored")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         """Restore; then look at what came back: the groups a protected-group check needs
