@@ -301,3 +301,19 @@ def test_a_synced_user_is_not_restored_in_entra(graph: GraphRig, cli: Cli) -> No
         assert r.code == 4, r.out + r.err
         assert "on-premises" in r.out + r.err
     assert sy["id"] in graph.tenant.deleted
+
+
+def test_a_restore_done_is_not_reported_failed_when_the_check_after_it_fails(
+        graph: GraphRig, cli: Cli) -> None:
+    """The groups are read after the restore (they could not be before): that read
+    failing must not turn a restore that was made into `failed`."""
+    from adminkit.lab.graph_fake import Fault
+
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    graph.fake.faults.append(Fault("GET", f"/users/{kd['id']}/transitiveMemberOf", 500,
+                                   times=50))
+    r = cli("-p", "entra", "-o", "json", "account", "restore", "kdvorak")
+    assert kd["id"] in graph.tenant.users
+    assert r.code == 0, r.out + r.err
+    assert "could not" in json.loads(r.out)["results"][0]["summary"]

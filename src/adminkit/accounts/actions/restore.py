@@ -9,7 +9,7 @@ from adminkit.accounts.actions.base import LoginParams, find_user
 from adminkit.accounts.directory import UserEntry, directory_of
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import PolicyRefused, UsageError, ValidationError
+from adminkit.core.errors import AdminkitError, PolicyRefused, UsageError, ValidationError
 from adminkit.core.result import Change
 
 
@@ -72,8 +72,14 @@ class RestoreAccount(Action[LoginParams]):
         if dropped:
             said.append(f"addresses another user has now were dropped: {', '.join(dropped)}")
             data["addresses_dropped"] = dropped
-        back = directory.get_user(self.binned.dn)
-        reason = back and directory.protected_reason(back, ctx.require_profile().policy)
+        try:  # the restore is made: a read after it failing does not undo it
+            back = directory.get_user(self.binned.dn)
+            reason = back and directory.protected_reason(back, ctx.require_profile().policy)
+        except AdminkitError as exc:
+            reason = None
+            said.append(f"whether it is protected now could not be checked ({exc}): look "
+                        "at its groups and roles")
+            data["protected_unchecked"] = str(exc)
         if reason:
             said.append(f"it is protected now ({reason}): leave further changes to a domain "
                         "administrator")
