@@ -317,3 +317,46 @@ def test_a_restore_done_is_not_reported_failed_when_the_check_after_it_fails(
     assert kd["id"] in graph.tenant.users
     assert r.code == 0, r.out + r.err
     assert "could not" in json.loads(r.out)["results"][0]["summary"]
+
+
+def test_a_restore_killed_while_graph_answers_resumes_to_a_no_op(graph: GraphRig,
+                                                                 cli: Cli) -> None:
+    """kill -9 after Graph restored the user and before adminkit heard it: `run
+    --resume` reads the directory, finds the user back, and sends nothing more."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    fake, handle = graph.fake, graph.fake.handle
+    held = threading.Event()
+
+    def slow(method: str, target: str, *args: Any, **kwargs: Any) -> Any:
+        reply = handle(method, target, *args, **kwargs)
+        if method == "POST" and target.endswith("/restore"):
+            held.set()
+            time.sleep(30)  # done, and the answer never leaves in time
+        return reply
+
+    fake.handle = slow  # type: ignore[method-assign]
+    child = subprocess.Popen(  # our own CLI, fixed arguments
+        [sys.executable, "-c", "from adminkit.cli.main import main; main()", "-p", "entra",
+         "account", "restore", "kdvorak"], env=dict(os.environ),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert held.wait(60), "the restore never reached the fake"
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    fake.handle = handle  # type: ignore[method-assign]
+    assert kd["id"] in graph.tenant.users
+    fake.log.clear()
+    r = cli("-o", "json", "run", "--resume", "last")
+    assert r.code == 0, r.out + r.err
+    assert json.loads(r.out)["run"]["command"] == "account restore kdvorak", r.out
+    assert not [e for e in fake.log if e.method != "GET" and e.path != "/$batch"]
+    assert kd["id"] in graph.tenant.users
