@@ -360,3 +360,44 @@ def test_a_restore_killed_while_graph_answers_resumes_to_a_no_op(graph: GraphRig
     assert json.loads(r.out)["run"]["command"] == "account restore kdvorak", r.out
     assert not [e for e in fake.log if e.method != "GET" and e.path != "/$batch"]
     assert kd["id"] in graph.tenant.users
+
+
+def test_upns_with_every_character_entra_allows_are_restored_and_purged(
+        graph: GraphRig, cli: Cli) -> None:
+    """' # ! ^ ~ are valid in a UPN: quoted in the OData literal, encoded in the URL,
+    and found exactly (not their neighbours)."""
+    graph.profile()
+    t = graph.tenant
+    logins = ["o'brien", "a#b!c", "x^y~z", "o''brien", "a.b-c_d"]
+    made = {k: t.add_user(f"{k}@{graph.domain}", k) for k in logins}
+    for user in made.values():
+        t.soft_delete(user)
+    for login in ("o'brien", "a#b!c", "x^y~z"):
+        r = cli("-p", "entra", "account", "restore", login)
+        assert r.code == 0, (login, r.out + r.err)
+        assert made[login]["id"] in t.users, login
+    r = cli("-p", "entra", "account", "delete", "o''brien", "--hard")
+    assert r.code == 0, r.out + r.err
+    assert made["o''brien"]["id"] not in t.deleted and made["a.b-c_d"]["id"] in t.deleted
+
+
+def test_the_fake_refuses_an_app_in_no_role_the_delete_of_an_administrator(
+        graph: GraphRig) -> None:
+    """Graph (user: delete): in app-only scenarios User.ReadWrite.All is not enough to
+    delete a user with a privileged administrator role; the fake was kinder."""
+    import ssl
+
+    import httpx
+
+    from tests.unit.test_entra_fake import token
+
+    admin, kd = graph.user("admin"), graph.user("kdvorak")
+    assert admin is not None and kd is not None
+    with httpx.Client(base_url=graph.fake.base + "/v1.0/",
+                      verify=ssl.create_default_context(cafile=str(graph.ca)),
+                      headers={"Authorization": "Bearer " + token(graph)}) as http:
+        refused = http.delete(f"users/{admin['id']}")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "Authorization_RequestDenied"
+        assert http.delete(f"users/{kd['id']}").status_code == 204
+    assert admin["id"] in graph.tenant.users and kd["id"] in graph.tenant.deleted
