@@ -765,13 +765,16 @@ class EntraDirectory:
     def restore(self, user: UserEntry) -> list[str] | None:
         """Restore; a proxy address another user took meanwhile is dropped (Graph's
         autoReconcileProxyConflict), and the dropped ones returned. None: someone else
-        restored it meanwhile (Graph answers 404, and the user is active again)."""
+        restored it meanwhile (Graph answers 404, and the user is active again). An
+        answer lost or failed (5xx) is settled by looking: the user active is restored."""
         req = Req("POST", f"/directory/deletedItems/{segment(user.dn)}/restore",
                   {"autoReconcileProxyConflict": True})
         answer = self.graph.send(req)
-        if answer.status == 404 and self.graph.send(Req("GET", url(
-                f"/users/{segment(user.dn)}", **{"$select": "id"}))).ok:
-            return None
+        if not answer.ok and answer.status not in (400, 403) and self.graph.send(Req(
+                "GET", url(f"/users/{segment(user.dn)}", **{"$select": "id"}))).ok:
+            if answer.status == 404:  # not in deleted items, and active: someone else's
+                return None
+            answer = Answer(200, {}, {})  # its answer lost or a 5xx, but the user is back
         if answer.status == 403:
             raise PolicyRefused(
                 f"Microsoft Graph refused to restore {user.login}: Graph restores a user who "
