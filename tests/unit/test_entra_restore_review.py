@@ -407,3 +407,31 @@ def test_the_fake_refuses_an_app_in_no_role_the_delete_of_an_administrator(
         assert refused.json()["error"]["code"] == "Authorization_RequestDenied"
         assert http.delete(f"users/{kd['id']}").status_code == 204
     assert admin["id"] in graph.tenant.users and kd["id"] in graph.tenant.deleted
+
+
+def test_deleted_items_pages_without_end_are_not_followed_for_ever(
+        graph: GraphRig, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each page names a new next page (a new $skiptoken) and never a last one: the
+    loop check by URL never fires; the page limit must (lowered here to stay quick)."""
+    from adminkit.accounts import entra
+
+    monkeypatch.setattr(entra, "PAGES_MAX", 30)
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    fake, listing = graph.fake, graph.fake._list
+    count = iter(range(10**9))
+
+    def endless(kind: str, rows: list[dict[str, Any]], entry: Any, headers: Any) -> Any:
+        status, out, body = listing(kind, rows, entry, headers)
+        if kind.startswith("directory/deletedItems"):
+            token = f"t{next(count)}"
+            fake._pages[token] = 0  # a token the fake honours: the first page again
+            link = f"{fake.base}/v1.0{entry.path}?$skiptoken={token}"
+            body = {**body, "value": [], "@odata.nextLink": link}
+        return status, out, body
+
+    fake._list = endless  # type: ignore[method-assign]
+    r = cli("-p", "entra", "account", "restore", "kdvorak")
+    assert r.code == 1, r.out + r.err
+    assert "pages" in r.out + r.err
+    assert kd["id"] in graph.tenant.deleted

@@ -109,6 +109,7 @@ RECENT = 30.0  # seconds after a write during which a 404 may be a replica laggi
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                   r"[0-9a-fA-F]{12}\Z")
 SEARCH_MAX = 256
+PAGES_MAX = 10_000  # pages of one listing: ~10 million rows; beyond, Graph is going round
 
 
 def _when(value: Any) -> datetime | None:
@@ -196,6 +197,9 @@ class EntraDirectory:
                 raise ActionFailed(f"{what}: Graph sent a next page it had sent already; "
                                    "not followed again")
             seen.add(next_url)
+            if len(seen) > PAGES_MAX:  # new next links without end: going round too
+                raise ActionFailed(f"{what}: Graph sent more than {PAGES_MAX} pages; "
+                                   "not followed further")
             answer = self._prefetched.pop(next_url, None) or self._call(
                 Req("GET", next_url, headers=headers), what, need)
             rows += answer.body.get("value", [])
