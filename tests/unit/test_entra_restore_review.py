@@ -435,3 +435,14 @@ def test_deleted_items_pages_without_end_are_not_followed_for_ever(
     assert r.code == 1, r.out + r.err
     assert "pages" in r.out + r.err
     assert kd["id"] in graph.tenant.deleted
+
+
+def test_an_object_id_in_capitals_names_the_same_deleted_user(graph: GraphRig,
+                                                              cli: Cli) -> None:
+    """Object ids are GUIDs: Graph reads them in any case (the Entra portal shows them
+    in lower case, PowerShell's Guid type prints either)."""
+    graph.profile()
+    kd = _binned(graph, "kdvorak")
+    r = cli("-p", "entra", "account", "restore", kd["id"].upper())
+    assert r.code == 0, r.out + r.err
+    assert kd["id"] in graph.tenant.users
