@@ -399,10 +399,6 @@ class GraphFake:
                 user = self._user(key)
                 if user.get("onPremisesSyncEnabled"):
                     raise _bad(SYNCED)
-                if t.administrator(user["id"]) and not t.app_may_restore_admins(
-                        headers.get("x-fake-app", "")):  # app-only: a higher role needed
-                    raise GraphError(403, "Authorization_RequestDenied",
-                                     "Insufficient privileges to complete the operation.")
                 t.soft_delete(user)
                 return 204, {}, None
         user = self._user(key)
