@@ -109,6 +109,7 @@ RECENT = 30.0  # seconds after a write during which a 404 may be a replica laggi
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                   r"[0-9a-fA-F]{12}\Z")
 SEARCH_MAX = 256
+PAGES_MAX = 10_000  # pages of one listing: ~10 million rows; beyond, Graph is going round
 
 
 def _when(value: Any) -> datetime | None:
@@ -196,6 +197,9 @@ class EntraDirectory:
                 raise ActionFailed(f"{what}: Graph sent a next page it had sent already; "
                                    "not followed again")
             seen.add(next_url)
+            if len(seen) > PAGES_MAX:  # new next links without end: going round too
+                raise ActionFailed(f"{what}: Graph sent more than {PAGES_MAX} pages; "
+                                   "not followed further")
             answer = self._prefetched.pop(next_url, None) or self._call(
                 Req("GET", next_url, headers=headers), what, need)
             rows += answer.body.get("value", [])
@@ -706,6 +710,10 @@ class EntraDirectory:
             return [self._deleted(answer.body)] if kind in (None, "#microsoft.graph.user") \
                 else []
         upn = self.upn(login)
+        if not upn.isascii():  # else a look-alike (KELVIN SIGN) casefolds into a real one
+            raise ValidationError(f"{login!r} cannot be a user of Entra ID: a UPN is "
+                                  "ASCII letters, digits and ' . - _ ! # ^ ~ only",
+                                  hint="type the login as Entra has it, or the object id")
         rows = self._pages(url("/directory/deletedItems/microsoft.graph.user", **{
             "$filter": f"endswith(userPrincipalName,{odata_string(upn)})", "$count": "true",
             "$select": DELETED_SELECT, "$top": 999}), f"find {upn} in deleted items",
@@ -751,19 +759,26 @@ class EntraDirectory:
             _, message, _ = answer.error()
             return ("a deleted user's roles cannot be read, and neither can this app's own "
                     f"directory roles ({answer.status}: {message}): adminkit cannot tell "
-                    "whether Graph would restore an administrator")
+                    "whether Graph would restore (or purge) an administrator")
         privileged = self._privileged(answer.body.get("value", []))
         if privileged:
             return (f"a deleted user's roles cannot be read, and this app is a {privileged}"
-                    ", so Graph would restore an administrator too")
+                    ", so Graph would restore (or purge) an administrator too")
         return None
 
-    def restore(self, user: UserEntry) -> list[str]:
+    def restore(self, user: UserEntry) -> list[str] | None:
         """Restore; a proxy address another user took meanwhile is dropped (Graph's
-        autoReconcileProxyConflict), and the dropped ones returned."""
+        autoReconcileProxyConflict), and the dropped ones returned. None: someone else
+        restored it meanwhile (Graph answers 404, and the user is active again). An
+        answer lost or failed (5xx) is settled by looking: the user active is restored."""
         req = Req("POST", f"/directory/deletedItems/{segment(user.dn)}/restore",
                   {"autoReconcileProxyConflict": True})
         answer = self.graph.send(req)
+        if not answer.ok and answer.status not in (400, 403) and self.graph.send(Req(
+                "GET", url(f"/users/{segment(user.dn)}", **{"$select": "id"}))).ok:
+            if answer.status == 404:  # not in deleted items, and active: someone else's
+                return None
+            answer = Answer(200, {}, {})  # its answer lost or a 5xx, but the user is back
         if answer.status == 403:
             raise PolicyRefused(
                 f"Microsoft Graph refused to restore {user.login}: Graph restores a user who "

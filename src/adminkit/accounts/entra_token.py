@@ -123,7 +123,16 @@ def settings_of(cfg: DirectoryConfig) -> EntraSettings:
     if not cfg.upn_suffix:
         raise ConfigError(f"{where}: upn_suffix is required for Entra (the domain of new "
                           "users' UPNs)")
-    resource = (options.resource or f"{parts.scheme}://{parts.netloc}").rstrip("/")
+    # Graph's next links name its host in lower case, without the default port: the
+    # endpoint is written the same way, or every next page would look like another host's
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"{where}: url {cfg.url!r} has no valid port") from None
+    netloc = host if port in (None, 443) else f"{host}:{port}"
+    graph = f"https://{netloc}{parts.path.rstrip('/')}"
+    resource = (options.resource or f"https://{netloc}").rstrip("/")
     return EntraSettings(graph=graph, resource=resource,
                          authority=authority, tenant_id=cfg.base_dn, client_id=cfg.bind_user,
                          domain=cfg.upn_suffix.lstrip("@"),

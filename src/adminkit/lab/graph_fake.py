@@ -506,7 +506,7 @@ class GraphFake:
             self._need(headers, READ_USERS)
             return self._list("directory/deletedItems/microsoft.graph.user",
                               list(t.deleted.values()), entry, headers)
-        user = t.deleted.get(rest[0])
+        user = t.deleted.get(rest[0]) or t.deleted.get(rest[0].lower())  # ids: any case
         if user is None:
             raise _not_found(rest[0])
         if len(rest) == 1 and method == "GET":

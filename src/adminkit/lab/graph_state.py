@@ -83,8 +83,8 @@ class Tenant:
     def user(self, key: str, *, replica: bool = True) -> dict[str, Any] | None:
         """By id or userPrincipalName (case-insensitive); None if absent or, on a read
         replica, not there yet."""
-        found = self.users.get(key)
-        if found is None:
+        found = self.users.get(key) or self.users.get(key.lower())  # an id in any case
+        if found is None and key.isascii():  # a UPN is ASCII: KELVIN SIGN is no k
             folded = key.casefold()
             found = next((u for u in self.users.values()
                           if u["userPrincipalName"].casefold() == folded), None)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from adminkit.accounts.actions.attributes import same_dn
 from adminkit.accounts.actions.base import LoginParams, UserAction, find_user, refuse_protected
+from adminkit.accounts.actions.restore import refuse_binned
 from adminkit.accounts.directory import UserEntry, directory_of
 from adminkit.accounts.ldapbase import split_rdn
 from adminkit.accounts.settings import directory_settings
@@ -92,6 +93,13 @@ class DeleteAccount(UserAction[DeleteParams]):
         self.binned = binned
         return Plan([Change(op="delete", field="deleted_item", before=binned.dn)],
                     summary=f"purge {binned.login} from deleted items")
+
+    def guard(self, ctx: Context, plan: Plan) -> None:
+        """A deleted user purged for good is guarded as its restore is: a protected one
+        stays in deleted items (where only a restore could ever bring it back)."""
+        super().guard(ctx, plan)
+        if self.binned is not None:
+            refuse_binned(ctx, self.binned, "purged")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         directory = self.directory(ctx)

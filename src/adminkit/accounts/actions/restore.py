@@ -9,7 +9,7 @@ from adminkit.accounts.actions.base import LoginParams, find_user
 from adminkit.accounts.directory import UserEntry, directory_of
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import PolicyRefused, UsageError, ValidationError
+from adminkit.core.errors import AdminkitError, PolicyRefused, UsageError, ValidationError
 from adminkit.core.result import Change
 
 
@@ -52,28 +52,34 @@ class RestoreAccount(Action[LoginParams]):
         why it cannot vouch (restore_refusal)."""
         if self.binned is None:
             return
-        policy = ctx.require_profile().policy
-        directory: Any = directory_of(ctx)
-        refusal = getattr(directory, "restore_refusal", None)
-        reason = refusal(self.binned, policy) if refusal is not None else \
-            directory.protected_reason(self.binned, policy)
-        if reason:
-            raise PolicyRefused(f"{self.binned.login} is not restored: {reason}",
-                                hint="protected and privileged accounts are restored by a "
-                                     "domain administrator, not through adminkit")
+        if self.binned.attributes.get("onPremisesSyncEnabled"):
+            raise PolicyRefused(f"{self.binned.login} is synced from on-premises Active "
+                                "Directory: restore it there, not in Entra ID",
+                                hint="the next sync would delete it again; restore it from "
+                                     "AD's recycle bin (the AD profile of this customer)")
+        refuse_binned(ctx, self.binned, "restored")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         """Restore; then look at what came back: the groups a protected-group check needs
         could not be read while the user was deleted, so a restore into one is said."""
         assert self.binned is not None
         directory: Any = directory_of(ctx)
-        dropped = directory.restore(self.binned) or []
+        dropped = directory.restore(self.binned)
+        if dropped is None:  # the race lost to another technician: the user is back
+            return Applied(summary=f"{self.binned.login} was restored meanwhile, not by "
+                                   "this run")
         said, data = [], {}
         if dropped:
             said.append(f"addresses another user has now were dropped: {', '.join(dropped)}")
             data["addresses_dropped"] = dropped
-        back = directory.get_user(self.binned.dn)
-        reason = back and directory.protected_reason(back, ctx.require_profile().policy)
+        try:  # the restore is made: a read after it failing does not undo it
+            back = directory.get_user(self.binned.dn)
+            reason = back and directory.protected_reason(back, ctx.require_profile().policy)
+        except AdminkitError as exc:
+            reason = None
+            said.append(f"whether it is protected now could not be checked ({exc}): look "
+                        "at its groups and roles")
+            data["protected_unchecked"] = str(exc)
         if reason:
             said.append(f"it is protected now ({reason}): leave further changes to a domain "
                         "administrator")
@@ -82,3 +88,17 @@ class RestoreAccount(Action[LoginParams]):
             return Applied(summary=f"restored {self.binned.login}; " + "; ".join(said),
                            data=data)
         return Applied()
+
+
+def refuse_binned(ctx: Context, binned: UserEntry, done: str) -> None:
+    """Refuse (exit 4) a change to a deleted user that a protected one may not have:
+    its restore, or its purge from deleted items."""
+    policy = ctx.require_profile().policy
+    directory: Any = directory_of(ctx)
+    refusal = getattr(directory, "restore_refusal", None)
+    reason = refusal(binned, policy) if refusal is not None else \
+        directory.protected_reason(binned, policy)
+    if reason:
+        raise PolicyRefused(f"{binned.login} is not {done}: {reason}",
+                            hint="protected and privileged accounts are restored or purged "
+                                 "by a domain administrator, not through adminkit")
