@@ -104,7 +104,7 @@ def test_restore_finds_the_renamed_deleted_user_and_leaves_an_administrator(
         tenant: Tenant, cli: Cli) -> None:
     """Deleted, a user's UPN starts with its object id: `account restore` finds it by
     the UPN it had and brings back its groups; a Global Administrator deleted in the
-    portal stays deleted (Graph refuses the lab app, which holds no role: exit 4)."""
+    portal stays deleted (Graph refuses the lab app, which holds no role: exit 3)."""
     def run(*args: str) -> Any:
         return cli("--profile", "lab-entra", "-o", "json", *args)
 
@@ -123,5 +123,5 @@ def test_restore_finds_the_renamed_deleted_user_and_leaves_an_administrator(
     assert admin is not None
     assert tenant.http.delete(f"users/{admin['id']}").status_code == 204  # the portal
     r = run("account", "restore", "admin")
-    assert r.returncode == 4, r.stdout + r.stderr
+    assert r.returncode == 3, r.stdout + r.stderr
     assert tenant.user("admin") is None and len(tenant.deleted("admin")) == 1

@@ -66,13 +66,14 @@ def test_a_deleted_user_looks_as_in_entra_and_comes_back_whole(graph: GraphRig,
 
 def test_an_administrator_is_not_restored_by_an_app_in_no_role(graph: GraphRig,
                                                                cli: Cli) -> None:
-    """adminkit's app holds no role: Graph itself refuses (403), adminkit says exit 4."""
+    """adminkit's app holds no role: Graph itself refuses (403); the tenant refusing the
+    app is exit 3, as for a missing permission, which Graph words alike."""
     graph.profile()
     admin = graph.user("admin")
     assert admin is not None
     graph.tenant.soft_delete(admin)  # deleted in the portal (adminkit refuses to)
     r = cli("-p", "entra", "account", "restore", "admin")
-    assert r.code == 4, r.out + r.err
+    assert r.code == 3, r.out + r.err
     assert "administrator role" in r.out + r.err
     assert admin["id"] in graph.tenant.deleted and admin["id"] not in graph.tenant.users
     assert graph.role("Global Administrator")["_members"] >= {admin["id"]}  # kept
@@ -86,7 +87,7 @@ def test_a_role_assignable_group_member_is_not_restored_either(graph: GraphRig,
     graph.group("Helpdesk Operators")["_members"].add(ps["id"])
     graph.tenant.soft_delete(ps)
     r = cli("-p", "entra", "account", "restore", "psvoboda")
-    assert r.code == 4, r.out + r.err
+    assert r.code == 3, r.out + r.err
     assert ps["id"] in graph.tenant.deleted
 
 

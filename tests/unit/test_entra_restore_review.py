@@ -280,8 +280,6 @@ def test_a_long_upn_of_another_verified_domain_can_be_restored(graph: GraphRig,
     assert long["id"] in graph.tenant.users
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: every 403 to a restore is said as the "
-                   "administrator-role rule (exit 4); Graph's message is the same for both")
 def test_a_restore_refused_for_a_missing_permission_is_exit_3(graph: GraphRig,
                                                               cli: Cli) -> None:
     """The issue: a tenant that refuses the app (403, missing permission) is exit 3
@@ -295,7 +293,7 @@ def test_a_restore_refused_for_a_missing_permission_is_exit_3(graph: GraphRig,
     r = cli("-p", "entra", "account", "restore", "kdvorak")
     assert kd["id"] in graph.tenant.deleted
     assert r.code == 3, r.out + r.err
-
+    assert "User.DeleteRestore.All" in r.out + r.err
 
 def test_a_synced_user_is_not_restored_in_entra(graph: GraphRig, cli: Cli) -> None:
     """Deleted by the sync (its AD object gone), a restore in Entra brings back a synced

@@ -56,6 +56,7 @@ from adminkit.core.config import PolicyConfig
 from adminkit.core.errors import (
     ActionFailed,
     AdminkitError,
+    AuthenticationFailed,
     OutcomeUnknown,
     PolicyRefused,
     UsageError,
@@ -780,12 +781,16 @@ class EntraDirectory:
                 return None
             answer = Answer(200, {}, {})  # its answer lost or a 5xx, but the user is back
         if answer.status == 403:
-            raise PolicyRefused(
-                f"Microsoft Graph refused to restore {user.login}: Graph restores a user who "
-                "held an administrator role (or was in a role-assignable group) only for an "
-                "app that holds a higher administrator role",
-                hint="a Privileged Role Administrator restores it in the Entra admin center; "
-                     "if no role is involved, grant the app User.DeleteRestore.All")
+            # The tenant refusing the app (exit 3), for one of two reasons Graph words
+            # alike: a permission missing, or a user who held an administrator role.
+            raise AuthenticationFailed(
+                f"Microsoft Graph refused to restore {user.login}: the app lacks the "
+                "application permission User.DeleteRestore.All, or the user held an "
+                "administrator role (or was in a role-assignable group), which Graph "
+                "restores only for an app that holds a higher administrator role",
+                hint="grant the app User.DeleteRestore.All with admin consent; if the "
+                     "app has it, a Privileged Role Administrator restores the user in "
+                     "the Entra admin center")
         if answer.status == 400 and conflict(answer):
             upn = str(user.attributes.get("userPrincipalName") or self.upn(user.login))
             raise ValidationError(f"restore {user.login}: its UPN {upn} belongs to another "
