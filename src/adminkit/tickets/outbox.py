@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from adminkit.core.errors import AdminkitError, AuthenticationFailed, UsageError
+from adminkit.core.errors import AdminkitError, AuthenticationFailed, SecretError, UsageError
 from adminkit.journal.store import Journal
 from adminkit.tickets.base import (
     NotePublished,
@@ -171,6 +171,12 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         journal.note_published(note_id, exc.remote_id, exc.message)
         _journal_row(journal, note, "published", exc.message)
         report.published += 1
+    except SecretError as exc:
+        # This process cannot unlock the system (`prompt` with no terminal: a detached
+        # or timed flush): nothing is wrong with the note, which waits, not attempted,
+        # for a flush that can (the person's `ticket flush`, a stored secret).
+        journal.note_retry(note_id, exc.message, datetime.now(UTC), attempted=False)
+        report.not_reached += 1
     except PERMANENT as exc:
         _give_up(journal, note, exc.message, report)
     except RetryLater as exc:
