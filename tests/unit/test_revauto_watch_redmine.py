@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.unit import test_watch_redmine
-from tests.unit.test_watch_redmine import T, FlakyRedmine
+from tests.unit.test_watch_redmine import FlakyRedmine, T
 
 fake = test_watch_redmine.fake
 make = test_watch_redmine.make
