@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from adminkit.automation import crontab
 from adminkit.automation.crontab import block
@@ -95,3 +98,29 @@ def test_two_profiles_installed_at_once_keep_both_blocks(
     text = crontab_of(cron_user)
     assert text.startswith(OWN)
     assert blocks["acme"] in text and blocks["beta"] in text, text
+
+
+def test_installed_from_python_m_the_line_starts_something_runnable(
+        cron_user: str, env: Any, tmp_path: Path) -> None:  # noqa: F811
+    """`python -m adminkit.cli.main schedule install --cron` (how adminkit starts its own
+    detached delivery, and how a careless operator runs it from a checkout): the line
+    used to start `.../adminkit/cli/main.py` itself, a file that is not executable, so
+    every firing failed where nobody looks (cron's mail)."""
+    (env.profiles / "acme.yaml").write_text(yaml.safe_dump({
+        "name": "acme", "tickets": {"kind": "local"}, "automation": {"schedules": [
+            {"name": "nightly", "calendar": "daily", "playbook": "onboard-user"}]}}))
+    done = subprocess.run([sys.executable, "-m", "adminkit.cli.main", "-p", "acme",
+                           "schedule", "install", "--cron", "--user", cron_user],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [line] = [x for x in crontab_of(cron_user).splitlines()
+              if x and not x.startswith("#") and "schedule run nightly" in x]
+    command, _ = _cron_hands_sh(line)
+    words = shlex.split(command)
+    first = next(w for w in words[1:] if "=" not in w)  # after /usr/bin/env K=V …
+    assert os.access(first, os.X_OK), f"cron would start {first!r}, not executable"
+    listing = subprocess.run([*words[words.index(first):words.index("--profile")],
+                              "--help"], capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert listing.returncode == 0 and "schedule" in listing.stdout
