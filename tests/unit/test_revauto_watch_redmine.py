@@ -1,7 +1,7 @@
 """Hostile review of `watch` on Redmine (the real backend against the protocol-level
 fake): a new ticket behind a bulk edit of known issues (fixed: known ones no longer count
-against max_per_poll), and Redmine's clock stepping back (a strict xfail: it passes the
-day the feed no longer depends on Redmine's clock)."""
+against max_per_poll); strict xfails, passing the day each is fixed: Redmine's clock
+stepping back past the overlap, and a requester renamed to an approver's display name."""
 
 from __future__ import annotations
 
@@ -43,3 +43,50 @@ def test_a_bulk_edit_of_known_issues_does_not_delay_a_new_ticket(
         fake.touch(issue, T.format(50))
     new = fake.add_issue("new ticket", at=T.format(51))
     assert str(new) in w.poll().seen + w.poll().seen
+
+
+@pytest.mark.xfail(strict=True, reason="defect: Redmine identities are display names, "
+                   "which a user edits in My account: the requester renamed approves")
+def test_the_requester_renamed_to_an_approvers_name_cannot_approve(
+        fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redmine lets a user change their own first and last name (My account) and never
+    makes display names unique. The requester (user 9) files a request that needs
+    approval, renames herself to the approver's display name and comments /approve."""
+    from adminkit.automation.service import RunService
+    from adminkit.automation.watch import Watcher
+    from adminkit.core.config import Profile
+    from adminkit.tickets.redmine import Redmine
+    from tests.fakes.ticketfake import SECRET_ENV
+    from tests.unit.test_watch_redmine import PLAYBOOKS
+
+    monkeypatch.setenv(SECRET_ENV, fake.secret)
+    p = Profile.model_validate({
+        "name": "acme",
+        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
+                    "queue": "helpdesk"},
+        "automation": {"approvers": ["Boss"], "rules": [
+            {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
+             "match": {"type": "Support", "subject": "^unlock"},
+             "fields": {"login": "Location"}, "requesters": ["*"]}]}})
+    fence = fake.add_issue("fence", at=T.format(0))
+    asked = fake.add_issue("unlock please", at=T.format(1))
+    fake.issues[asked]["custom_fields"][0]["value"] = "jdoe"
+    system = Redmine(p)
+    w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
+                lambda n: PLAYBOOKS / f"{n}.yaml", after=str(fence))
+    try:
+        [first] = w.poll().outcomes
+        assert first.status == "waiting"
+        renamed = {"id": 9, "name": "Boss"}  # the author's own account, renamed
+        fake.issues[asked]["author"] = renamed  # Redmine shows every name as it is now
+        fake.issues[asked]["journals"].append({
+            "id": 990, "user": renamed, "notes": "/approve", "private_notes": False,
+            "created_on": T.format(5), "details": []})
+        fake.touch(asked, T.format(5))
+        outcomes = {o.key: o.status for o in w.poll().outcomes}
+    finally:
+        w.close()
+        system.close()
+    said = [str(n["notes"]) for n in fake.notes_of(asked)]
+    assert not any("approved by Boss" in n for n in said), said
+    assert outcomes.get(first.key, "waiting") == "waiting", outcomes
