@@ -12,10 +12,12 @@ years, `~`, ranges of days with steps).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from adminkit.core.errors import UsageError, ValidationError
@@ -110,7 +112,11 @@ def _word(text: str) -> str:
     """A word for /bin/sh as cron hands it over: quoted, every `%` escaped."""
     if "\n" in text or "\r" in text or "\0" in text:
         raise ValidationError(f"{text[:60]!r}: a crontab line cannot carry a newline")
-    return shlex.quote(text).replace("%", "\\%")
+    # Quoted piece by piece around each escaped percent sign: cron takes a backslash as
+    # escaping the character after it, so one at the end of a quoted piece (a path
+    # ending in a backslash before a percent sign) would eat the escape and cron would
+    # cut the command there. Between the pieces, the escape stands outside any quotes.
+    return "\\%".join(shlex.quote(piece) for piece in text.split("%"))
 
 
 def begin(profile: str) -> str:
@@ -186,9 +192,39 @@ def write(text: str, user: str | None) -> None:
 def install(profile: str, new: str | None, user: str | None = None) -> str:
     """Put the profile's block in (or, with None, take it out of) the crontab; the
     crontab as written."""
-    text = replace_block(read(user), profile, new)
-    write(text, user)
+    with _locked(user):  # two installs at once: each would write back what it read
+        text = replace_block(read(user), profile, new)
+        write(text, user)
     return text
+
+
+@contextlib.contextmanager
+def _locked(user: str | None) -> Iterator[None]:
+    """One read-edit-write of a crontab at a time among this account's processes (a
+    lock file of its own uid in the temporary folder, never followed as a symlink)."""
+    import fcntl
+    import os
+    import tempfile
+    import time
+
+    whose = re.sub(r"[^A-Za-z0-9_.-]", "_", user) if user else "self"
+    name = f"adminkit-crontab-{os.geteuid()}-{whose}.lock"
+    fd = os.open(Path(tempfile.gettempdir()) / name,
+                 os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        give_up = time.monotonic() + 60
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > give_up:
+                    raise UsageError("another adminkit has been writing this crontab for a "
+                                     "minute", hint="try again when it is done") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 def systemd_present() -> bool:

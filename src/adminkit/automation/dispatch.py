@@ -115,7 +115,8 @@ class Dispatcher:
             from adminkit.playbook.loader import load_cached
 
             path = self.find_playbook(rule.playbook)
-            playbook = load_cached(path).playbook
+            loaded = load_cached(path)
+            playbook = loaded.playbook
         except UsageError as exc:
             return self._refuse(trigger, ref, operator, "refused",
                                 f"rule {rule.name}: its playbook cannot be used: "
@@ -130,9 +131,11 @@ class Dispatcher:
                 f"rule {rule.name} (playbook {playbook.name}) takes this ticket, but it "
                 "cannot run until the ticket is fixed:\n"
                 + "\n".join(f"- {p}" for p in decision.problems))
+        # the digest: what was decided (and approved) is what runs; an edit in between
+        # refuses the run (the service compares it with the file's bytes)
         plan = {"rule": rule.name, "playbook": str(path), "name": playbook.name,
                 "inputs": decision.inputs, "requester": ticket.requester,
-                "operator": operator}
+                "operator": operator, "digest": loaded.source.digest}
         if rule.requires_approval or playbook.requires_approval:
             return self._wait(trigger, ref, ticket, plan)
         self.triggers.move(trigger.key, "queued", detail={"plan": plan})
@@ -157,7 +160,8 @@ class Dispatcher:
         request = RunRequest(
             command=f"{plan['name']} for {ref} (rule {plan['rule']}{by})", profile=self.profile,
             playbook=PlaybookRequest(path=Path(plan["playbook"]),
-                                     inputs=dict(plan["inputs"]), approved_by=approved_by),
+                                     inputs=dict(plan["inputs"]), approved_by=approved_by,
+                                     digest=plan.get("digest")),
             ticket=str(ref), operator=plan["operator"], run_id=run_id)
         try:
             report = self.service.run(request)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -38,9 +39,10 @@ class Feed(Protocol):
     def start(self, after: str) -> str:
         """The first cursor, from `--after`."""
 
-    def poll(self, cursor: str, limit: int) -> tuple[list[str], str]:
+    def poll(self, cursor: str, limit: int,
+             known: Callable[[str], bool] | None = None) -> tuple[list[str], str]:
         """Ticket ids to record (oldest first; some may be known already) and the next
-        cursor."""
+        cursor. `known`: a ticket taken before (it does not count against `limit`)."""
 
 
 class RtFeed:
@@ -54,7 +56,8 @@ class RtFeed:
             raise UsageError(f"--after {after!r}: not a ticket number")
         return after
 
-    def poll(self, cursor: str, limit: int) -> tuple[list[str], str]:
+    def poll(self, cursor: str, limit: int,
+             known: Callable[[str], bool] | None = None) -> tuple[list[str], str]:
         found: list[str] = self.system.new_tickets(  # type: ignore[attr-defined]
             self.queue, cursor, limit)
         return found, found[-1] if found else cursor
@@ -153,7 +156,10 @@ class RedmineFeed:
                              hint="was this queue watched on another ticket system?") from None
         return marks[0], marks[1]
 
-    def poll(self, cursor: str, limit: int) -> tuple[list[str], str]:
+    def poll(self, cursor: str, limit: int,
+             known: Callable[[str], bool] | None = None) -> tuple[list[str], str]:
+        """`limit` counts the issues not `known`: known ones that changed (a bulk edit of
+        a thousand closed issues) move the cursor on without holding a new one back."""
         floor, at = self._load(cursor)
         lower = max(floor.time, at.time - self.overlap)
         base: dict[str, str | int] = {
@@ -173,9 +179,10 @@ class RedmineFeed:
                 if created.key() <= floor.key() or ident in taken:
                     continue  # before the watch began; or read twice across pages
                 if updated.key() > at.key():
-                    if ahead >= limit:
+                    new = known is None or not known(str(ident))
+                    if new and ahead >= limit:
                         return found, self._dump(floor, newest)
-                    ahead += 1
+                    ahead += new
                     newest = max(newest, updated, key=Mark.key)
                 found.append(str(ident))
                 taken.add(ident)

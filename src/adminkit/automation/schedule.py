@@ -49,16 +49,34 @@ def run(service: RunService, profile: Profile, schedule: Schedule,
               f"schedule {schedule.name} of {profile.name} is running already",
               hint="two copies never overlap; this one was skipped"):
         ticket = schedule.ticket
+        path = find_playbook(schedule.playbook)
         if ticket in NEW:
+            _startable(schedule, path, check=check)  # never an empty ticket per firing
             ticket = new_ticket(profile, schedule, local=ticket == "new:local", check=check)
         request = RunRequest(
             command=f"schedule {schedule.name}: {schedule.playbook}"
                     + (" (forced over the bulk limit)" if schedule.force else ""),
             profile=profile, ticket=ticket, check=check,
             operator=f"schedule {schedule.name}",
-            playbook=PlaybookRequest(path=find_playbook(schedule.playbook),
+            playbook=PlaybookRequest(path=path,
                                      inputs=dict(schedule.inputs), force=schedule.force))
         return service.run(request)
+
+
+def _startable(schedule: Schedule, path: Path, *, check: bool) -> None:
+    """Refuse, as the run itself would, a schedule whose run cannot start: its playbook
+    gone or broken, its inputs bad, an approval it can never have. Checked before a
+    new ticket is opened, so a broken schedule does not open one on every firing."""
+    from adminkit.core.errors import PolicyRefused
+    from adminkit.playbook.inputs import resolve_inputs
+    from adminkit.playbook.loader import load_cached
+
+    loaded = load_cached(path)
+    resolve_inputs(loaded.playbook, dict(schedule.inputs))
+    if loaded.playbook.requires_approval and not check:
+        raise PolicyRefused(f"schedule {schedule.name}: playbook {loaded.playbook.name} "
+                            "requires approval, which a schedule cannot have",
+                            hint="run it by hand with --approved-by NAME once approved")
 
 
 def new_ticket(profile: Profile, schedule: Schedule, *, local: bool,

@@ -257,6 +257,11 @@ class RunService:
         assert request.playbook is not None
         book = request.playbook
         loaded = load_cached(book.path)  # a trigger's decision loaded it already
+        if book.digest and book.digest != loaded.source.digest and not request.resume:
+            raise UsageError(f"the playbook {book.path} was changed after this run was "
+                             "decided (and approved, if it needed to be): it is not run",
+                             hint="ask again: the request is decided anew on the playbook "
+                                  "as it is now")
         if request.resume and book.digest and book.digest != loaded.source.digest:
             raise UsageError(f"the playbook {book.path} was changed after run "
                              f"{request.resume} began: its steps may no longer be the ones "

@@ -82,9 +82,11 @@ class Watcher:
         elif self.after is not None and self.feed.start(self.after) != cursor:
             raise UsageError(f"{self.source} has its cursor at ticket {_shown(cursor)} already",
                              hint="leave out --after: it only starts a first watch")
-        found, after = self.feed.poll(cursor, self.limit)
+        prefix = PREFIX_OF_KIND[self.system.kind]
+        found, after = self.feed.poll(
+            cursor, self.limit,
+            known=lambda t: self.triggers.get(f"{prefix}:{t}:created") is not None)
         if found or first or after != cursor:  # a first watch keeps its start
-            prefix = PREFIX_OF_KIND[self.system.kind]
             new = self.triggers.add_many([(f"{prefix}:{t}:created", f"{prefix}:{t}", {})
                                           for t in found], source=self.source,
                                          profile=self.profile.name, cursor=after)

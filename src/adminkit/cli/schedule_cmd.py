@@ -149,7 +149,11 @@ def _target(state: Any, adminkit: str | None) -> tuple[Any, list[str], dict[str,
 
     profile = profile_of(state)
     assert profile is not None
-    command = [adminkit] if adminkit else [str(Path(sys.argv[0]).resolve())]
+    me = Path(sys.argv[0]).resolve()
+    # `python -m adminkit.cli.main`: argv[0] is main.py, which cannot be started itself
+    started = me.suffix != ".py" and os.access(me, os.X_OK)
+    command = [adminkit] if adminkit else [str(me)] if started else [
+        sys.executable, "-m", "adminkit.cli.main"]
     environment = {k: v for k in ("ADMINKIT_CONFIG", "ADMINKIT_JOURNAL", "ADMINKIT_TICKETS")
                    if (v := os.environ.get(k))}
     if state.config_dir:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from adminkit.core.errors import AdminkitError, AuthenticationFailed, UsageError
+from adminkit.core.errors import AdminkitError, AuthenticationFailed, SecretError, UsageError
 from adminkit.journal.store import Journal
 from adminkit.tickets.base import (
     NotePublished,
@@ -171,6 +171,12 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         journal.note_published(note_id, exc.remote_id, exc.message)
         _journal_row(journal, note, "published", exc.message)
         report.published += 1
+    except SecretError as exc:
+        # This process cannot unlock the system (`prompt` with no terminal: a detached
+        # or timed flush): nothing is wrong with the note, which waits, not attempted,
+        # for a flush that can (the person's `ticket flush`, a stored secret).
+        journal.note_retry(note_id, exc.message, datetime.now(UTC), attempted=False)
+        report.not_reached += 1
     except PERMANENT as exc:
         _give_up(journal, note, exc.message, report)
     except RetryLater as exc:
@@ -309,21 +315,44 @@ def deliver_later(journal_path: Path, config_dir: Path | None) -> int | None:
     the outbox reach their tickets without anyone typing a command, and the run itself
     never waits for a ticket system: a bulk run with a ticket costs no more than one
     without (bench/ticket_notes.py). A note is never posted twice (leases), so it may
-    meet `serve`, a timer or another run's delivery. Its pid; None if it cannot start
-    (the notes wait for the next flush)."""
+    meet `serve`, a timer or another run's delivery. At most one delivers and one waits
+    per journal (`later.py`): with one waiting, that one takes these notes too. The pid
+    of the delivery that will take them; None if none can start (the notes wait for the
+    next flush)."""
+    import fcntl
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "ADMINKIT_JOURNAL": str(journal_path)}
-    if config_dir is not None:
-        env["ADMINKIT_CONFIG"] = str(config_dir)
+    from adminkit.tickets import later
+
+    slot = Path(f"{journal_path}.later-waiting.lock")
     try:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "adminkit.cli.main", "ticket", "flush", "--deadline",
-             str(int(LATER_DEADLINE))], env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        fd = os.open(slot, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
-        log.debug("cannot start the background delivery: %s", exc)
+        log.debug("cannot open the background delivery's lock: %s", exc)
         return None
-    return child.pid
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # one waits to start: it takes these notes as well
+            text = os.pread(fd, 20, 0).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else None
+        env = {**os.environ, "ADMINKIT_JOURNAL": str(journal_path), later.WAIT_FD: str(fd),
+               later.ACTIVE: f"{journal_path}.later-delivering.lock"}
+        if config_dir is not None:
+            env["ADMINKIT_CONFIG"] = str(config_dir)
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "adminkit.tickets.later", "ticket", "flush",
+                 "--deadline", str(int(LATER_DEADLINE))], env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                pass_fds=(fd,))
+        except OSError as exc:
+            log.debug("cannot start the background delivery: %s", exc)
+            return None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(child.pid).encode(), 0)
+        return child.pid
+    finally:
+        os.close(fd)  # the child holds the waiting slot's lock until it delivers
