@@ -63,6 +63,7 @@ def test_sigkill_mid_spool_then_resume(slapd: LabServer, lab_config_dir: Path,
         proc.communicate(timeout=60)
     finally:
         proc.kill()
+    assert proc.returncode == -signal.SIGKILL  # killed, not finished
     try:
         assert spooled and any(b'"status": "changed"' in t for t in spooled), spooled[:1]
         delivered = [p.read_text().strip() for p in passwords.iterdir()
@@ -74,6 +75,11 @@ def test_sigkill_mid_spool_then_resume(slapd: LabServer, lab_config_dir: Path,
                                text=True, timeout=600, check=False)
         assert again.returncode == 0, again.stderr[-2000:]
         report = json.loads(again.stdout)
+        assert len(_on_server(lab_config_dir)) == ROWS
+        assert report["counts"]["changed"] == ROWS, report["counts"]
+        # the killed attempt's journaled rows, and the rest done now (the rows it was
+        # writing when killed are found done on the server: "done by the interrupted ...")
+        assert 0 < sum("(done earlier)" in r["summary"] for r in report["results"]) < ROWS
         assert len(report["results"]) == ROWS
         assert sum(report["counts"].values()) == ROWS
         assert report["counts"]["failed"] == 0 and report["exit_code"] == 0
