@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,3 +174,32 @@ def test_a_jira_account_locked_behind_a_captcha_is_not_taken_for_a_missing_ticke
     assert [phase for _, phase in calls].count("apply") == 2
     assert any("CAPTCHA" in n for n in run.notices), run.notices
     assert run.exit_code == ExitCode.OK
+
+
+@pytest.mark.xfail(strict=True, reason="defect (revspool): the pre-run check reads the "
+                   "ticket but never compares its queue with the profile's tickets.queue")
+def test_a_run_for_a_ticket_of_another_queue_than_the_profiles_is_refused(
+        env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ticket number one digit off most often names a ticket that exists, in another
+    team's queue: the run would act and put internal notes on that ticket."""
+    import yaml
+
+    from adminkit.automation.request import RunRequest
+    from adminkit.automation.service import RunService
+    from adminkit.core.config import load_profile
+    from adminkit.core.errors import UsageError
+    from adminkit.tickets.local import LocalTickets
+    from tests.unit.toys import toy
+
+    monkeypatch.setenv("ADMINKIT_TICKETS", str(tmp_path / "tickets.db"))
+    store = LocalTickets(tmp_path / "tickets.db")
+    other = store.new("payroll question", queue="HR")
+    store.close()
+    (env.profiles / "acme.yaml").write_text(yaml.safe_dump(
+        {"tickets": {"kind": "local", "queue": "Helpdesk"}}))
+    calls: list[tuple[str, str]] = []
+    with pytest.raises(UsageError) as refused:
+        RunService(journal_path=env.journal).run(RunRequest(
+            command="toy", profile=load_profile("acme"), ticket=f"local:{other}",
+            actions=[toy("a", calls)]))
+    assert calls == [], refused.value.message

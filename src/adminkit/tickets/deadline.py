@@ -136,6 +136,10 @@ class DeadlineTransport(httpx.HTTPTransport):
                 keepalive_expiry=limits.keepalive_expiry, network_backend=_Backend())
             return
         via = httpx.Proxy(proxy)
+        if via.url.password:  # http://user:password@proxy: scrubbed from any error text
+            from adminkit.core.secrets import Secret
+
+            Secret(via.url.password)
         if via.url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"proxy {via.url.scheme}:// is not supported "
                                             "for tickets: use an http(s):// proxy")
