@@ -35,6 +35,32 @@ def _leaves_no_file_in_the_working_folder() -> Iterator[None]:
                     "tmp_path instead", pytrace=False)
 
 
+def _untracked() -> set[str] | None:
+    """Every file below the repository git neither tracks nor ignores; None without git."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "ls-files", "--others",
+                              "--exclude-standard", "-z"], capture_output=True, check=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {name for name in out.decode(errors="replace").split("\0")
+            if name and not TOOLS.intersection(Path(name).parts)}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _leaves_no_file_below_the_working_folder() -> Iterator[None]:
+    """The per-test check sees the top level only: a file written into an existing folder
+    (tests/unit/…) is caught here, once for the session, where a commit would pick it up."""
+    before = _untracked()
+    yield
+    after = _untracked()
+    if before is not None and after is not None and (left := sorted(after - before)):
+        pytest.fail(f"the tests left {', '.join(left[:20])} in the repository: write into "
+                    "tmp_path instead", pytrace=False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_detached_delivery() -> Iterator[None]:
     """A run's leftover notes are not handed to a detached `ticket flush` (it would

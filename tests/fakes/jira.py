@@ -89,6 +89,10 @@ class FakeJira(ServerFake):
         # public visibility only" (createRequestComment): `public: false` is made public.
         self.customer_only = False
         self.account = (self.display_name, user)
+        # Too many failed logins: Basic auth is refused until the account solves a CAPTCHA
+        # in a browser; every REST call answers 403 with X-Seraph-LoginReason:
+        # AUTHENTICATION_DENIED (Atlassian, "Basic auth for REST APIs").
+        self.captcha = False
         self.issues: dict[str, Issue] = {}
         self.max_page = 50  # the servicedeskapi's page size cap
         self._ids = itertools.count(10000)
@@ -152,6 +156,10 @@ class FakeJira(ServerFake):
 
     # -- routing ----------------------------------------------------------------------
     def _route(self, req: Request) -> Reply:
+        if self.captcha and req.authorization()[0] == "Basic":
+            return Reply(403, b"", {"X-Seraph-LoginReason": "AUTHENTICATION_DENIED",
+                                    "X-Authentication-Denied-Reason":
+                                        f"CAPTCHA_CHALLENGE; login-url={self.url}/login.jsp"})
         if not self._authenticated(req):
             return self._error(req, 401, "You are not authenticated. Authentication required "
                                           "to perform this operation.")

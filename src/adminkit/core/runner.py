@@ -20,7 +20,7 @@ from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode, Interrupted
 from adminkit.core.result import Result, Status, share_fields_set
 from adminkit.core.run import Run
-from adminkit.core.secrets import forgotten_after, redact
+from adminkit.core.secrets import forgotten_after, redact, redact_error
 from adminkit.core.spool import SpooledResults, Tally
 from adminkit.core.strategy import Strategy, ThreadPool
 from adminkit.core.targets import Targets
@@ -198,17 +198,20 @@ class Runner:
                 if store is None:
                     for index, result in finished:
                         results[index] = result
-                for hook in self.hooks:
-                    many = getattr(hook, "actions_finished", None)  # in one go, if it can
-                    if many is not None:
-                        many(self.run, finished)
-                        continue
-                    for index, result in finished:
-                        hook.action_finished(self.run, index, result)
-                if store is not None:  # journaled first: the report is no evidence
-                    for index, result in finished:
-                        store.put(index, result)
-                        settled[index] = 1
+                try:
+                    for hook in self.hooks:
+                        many = getattr(hook, "actions_finished", None)  # in one go, if it can
+                        if many is not None:
+                            many(self.run, finished)
+                            continue
+                        for index, result in finished:
+                            hook.action_finished(self.run, index, result)
+                finally:  # journaled first: the report is no evidence; but a hook that
+                    # broke leaves these rows written all the same, not "not run"
+                    if store is not None:
+                        for index, result in finished:
+                            store.put(index, result)
+                            settled[index] = 1
             if any(r.failed for r in done):
                 failed.set()
 
@@ -322,7 +325,7 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - the unit's rows fail, the run goes on
                 if self.debug:
                     traceback.print_exception(exc)
-                text = redact(str(exc)) or type(exc).__name__
+                text = redact_error(str(exc)) or type(exc).__name__
                 outcomes = [ActionFailed(f"{text} (this row and {len(ready) - 1} other(s) were "
                                          "written together: it may be partly done)",
                                          hint="`adminkit account show LOGIN` says what is "
@@ -397,7 +400,7 @@ class Runner:
 
     def _failure(self, action: Action[Any], exc: Exception, code: int) -> Result:
         target = _safe_target(action)
-        text = redact(str(exc)) or type(exc).__name__
+        text = redact_error(str(exc)) or type(exc).__name__
         return Result(action=action.name, target=target, status=Status.FAILED,
                       summary=f"{action.name} {target}: {text.splitlines()[0]}",
                       error=text, error_type=type(exc).__name__, exit_code=code,

@@ -11,15 +11,18 @@ nothing else).
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import Any, overload
+from typing import Any, BinaryIO, overload
 
 from adminkit.core import secrets
 from adminkit.core.result import Result, Status
 
 NOT_YET = -1  # a row with no result yet
+IN_MEMORY = -2  # a row whose line the file could not take (a full TMPDIR)
 
 
 class Tally(Sequence[Result]):
@@ -76,8 +79,16 @@ class SpooledResults(Tally):
         import tempfile
 
         super().__init__()
-        self._file = tempfile.TemporaryFile("w+b")  # noqa: SIM115 - closed by close()
+        # unbuffered: a write that fails (a full or tiny TMPDIR) fails for its own line,
+        # which is then kept in memory with every later one; the run goes on
+        self._file: BinaryIO | None = None
+        with contextlib.suppress(OSError):
+            self._file = tempfile.TemporaryFile("w+b", buffering=0)  # noqa: SIM115
+        self._end = 0  # where the next line goes in the file
         self._at = array("q", [NOT_YET]) * rows
+        self._size = array("l", [0]) * rows
+        self._kept: dict[int, bytes] = {}  # the lines the file could not take, by row
+        self._full = False  # a write failed: every later line is kept in memory
         self._generation = secrets.generation()  # the secrets its lines were scrubbed of
 
     def _keep_failure(self, index: int, result: Result) -> None:
@@ -85,12 +96,48 @@ class SpooledResults(Tally):
 
     def put(self, index: int, result: Result) -> None:
         super().put(index, result)
-        line = json.dumps(result.public(), ensure_ascii=False, default=str)
-        self._file.seek(0, 2)
+        data = json.dumps(result.public(), ensure_ascii=False, default=str).encode("utf-8")
         while len(self._at) <= index:
             self._at.append(NOT_YET)
-        self._at[index] = self._file.tell()
-        self._file.write(line.encode("utf-8") + b"\n")
+            self._size.append(0)
+        self._at[index], self._size[index] = self._write(data), len(data)
+        if self._at[index] == IN_MEMORY:
+            self._kept[index] = data
+
+    def _write(self, data: bytes) -> int:
+        """Where `data` now is in the file, or IN_MEMORY if the file cannot take it."""
+        if self._file is None or self._full:
+            return IN_MEMORY
+        at, view = self._end, memoryview(data)
+        try:
+            self._file.seek(at)
+            while view:
+                wrote = self._file.write(view)
+                if not wrote:
+                    raise OSError(errno.ENOSPC, "the spool file took nothing")
+                view = view[wrote:]
+        except OSError:  # the lines before stay readable where they are
+            self._full = True
+            return IN_MEMORY
+        self._end += len(data)
+        return at
+
+    def _line(self, index: int) -> bytes:
+        at = self._at[index]
+        if at == NOT_YET:
+            raise IndexError(f"row {index} has no result")
+        if at == IN_MEMORY:
+            return self._kept[index]
+        assert self._file is not None
+        self._file.seek(at)
+        size, parts = self._size[index], []
+        while size:
+            part = self._file.read(size)
+            if not part:
+                raise OSError(errno.EIO, f"the spool file ends before row {index}")
+            parts.append(part)
+            size -= len(part)
+        return b"".join(parts)
 
     def __len__(self) -> int:
         return len(self._at)
@@ -108,12 +155,10 @@ class SpooledResults(Tally):
 
     def _numbered(self) -> Iterator[tuple[int, str]]:
         stale = secrets.generation() != self._generation
-        self._file.flush()
         for index, at in enumerate(self._at):
             if at == NOT_YET:
                 continue
-            self._file.seek(at)
-            line = self._file.readline().decode("utf-8").rstrip("\n")
+            line = self._line(index).decode("utf-8")
             if stale:
                 line = json.dumps(secrets.redact_obj(json.loads(line)), ensure_ascii=False,
                                   default=str)
@@ -133,19 +178,16 @@ class SpooledResults(Tally):
     def __getitem__(self, index: int | slice) -> Result | Sequence[Result]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        at = self._at[index]
-        if at == NOT_YET:
-            raise IndexError(f"row {index} has no result")
-        self._file.flush()
-        self._file.seek(at)
-        return _rebuilt(json.loads(self._file.readline()))
+        return _rebuilt(json.loads(self._line(index)))
 
     def __iter__(self) -> Iterator[Result]:
         for public in self.publics():
             yield _rebuilt(public)
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
+        self._kept.clear()
 
 
 def _rebuilt(public: dict[str, Any]) -> Result:

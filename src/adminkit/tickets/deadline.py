@@ -122,12 +122,31 @@ class _Body(httpx.SyncByteStream):
 
 class DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport, its pool on `_Backend`: each request must be over, body and
-    all, within `bounded.MAX_SECONDS` of being sent."""
+    all, within `bounded.MAX_SECONDS` of being sent. `proxy`: the HTTP(S) proxy to go
+    through (httpx leaves a client's own transport alone: it is not told of
+    HTTPS_PROXY and the like, so `environment_proxy` finds it for it)."""
 
-    def __init__(self, verify: ssl.SSLContext) -> None:
+    def __init__(self, verify: ssl.SSLContext, proxy: str | None = None) -> None:
         super().__init__(verify=verify)
         limits = httpx.Limits()  # httpx's defaults, as HTTPTransport itself takes them
-        self._pool = httpcore.ConnectionPool(
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(
+                ssl_context=verify, max_connections=limits.max_connections,
+                max_keepalive_connections=limits.max_keepalive_connections,
+                keepalive_expiry=limits.keepalive_expiry, network_backend=_Backend())
+            return
+        via = httpx.Proxy(proxy)
+        if via.url.password:  # http://user:password@proxy: scrubbed from any error text
+            from adminkit.core.secrets import Secret
+
+            Secret(via.url.password)
+        if via.url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"proxy {via.url.scheme}:// is not supported "
+                                            "for tickets: use an http(s):// proxy")
+        self._pool = httpcore.HTTPProxy(
+            proxy_url=httpcore.URL(scheme=via.url.raw_scheme, host=via.url.raw_host,
+                                   port=via.url.port, target=via.url.raw_path),
+            proxy_auth=via.raw_auth, proxy_headers=via.headers.raw,
             ssl_context=verify, max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry, network_backend=_Backend())
@@ -142,3 +161,17 @@ class DeadlineTransport(httpx.HTTPTransport):
         assert isinstance(response.stream, httpx.SyncByteStream)
         response.stream = _Body(response.stream, deadline)
         return response
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy HTTPS_PROXY / HTTP_PROXY / ALL_PROXY name for `url`, unless NO_PROXY
+    exempts its host: what httpx would use for a client without its own transport."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    found = urllib.request.getproxies_environment()
+    parts = urlsplit(url)
+    proxy = found.get(parts.scheme) or found.get("all")
+    if not proxy or urllib.request.proxy_bypass(parts.netloc):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"

@@ -24,11 +24,12 @@ def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> htt
     import ssl
 
     from adminkit.tickets.bounded import ask_bounded, bound
-    from adminkit.tickets.deadline import DeadlineTransport
+    from adminkit.tickets.deadline import DeadlineTransport, environment_proxy
 
     context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
     return httpx.Client(base_url=cfg.url.rstrip("/"), headers=headers, timeout=15,
-                        verify=context, transport=DeadlineTransport(context),
+                        verify=context,
+                        transport=DeadlineTransport(context, environment_proxy(cfg.url)),
                         event_hooks={"request": [ask_bounded], "response": [bound]})
 
 

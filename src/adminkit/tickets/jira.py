@@ -18,19 +18,33 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import ActionFailed, UsageError
+from adminkit.core.errors import ActionFailed, AuthenticationFailed, UsageError
 from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
-    pass
+    import httpx
 
 PAGE = 50  # comments per page; the servicedeskapi default, and below its cap
 CREDENTIALS = ("Jira Cloud: user = the account's e-mail, password = a reference to an API "
                "token; Data Center: token = a reference to a personal access token")
 
+
+
+def _check(response: httpx.Response, what: str, *, missing: tuple[int, ...]) -> None:
+    """`check`, but a 403 that Jira's login guard sends (too many failed logins: a CAPTCHA
+    must be solved in a browser, `X-Seraph-LoginReason: AUTHENTICATION_DENIED`) is refused
+    credentials, not a ticket missing or hidden: every request gets it, for any ticket."""
+    if (response.status_code == 403
+            and "AUTHENTICATION_DENIED" in response.headers.get("X-Seraph-LoginReason", "")):
+        raise AuthenticationFailed(f"{what}: Jira refuses the account until someone signs "
+                                   "in as it in a browser and solves a CAPTCHA (too many "
+                                   "failed logins) (403)",
+                                   hint="sign in once in a browser as the account; check "
+                                        "the profile's tickets credentials")
+    check(response, what, missing=missing)
 
 
 class Jira:
@@ -79,7 +93,7 @@ class Jira:
                                         json={"body": text, "public": not internal}), what)
         # 404: no such request, not a service-desk request, or not visible;
         # 403: visible, but this account may not comment on it.
-        check(r, what, missing=(403, 404))
+        _check(r, what, missing=(403, 404))
         comment = _json(r, what)
         remote = str(comment.get("id", ""))
         # "Customers can set comments to public visibility only": the answer says which.
@@ -100,7 +114,7 @@ class Jira:
         while True:
             r = send(partial(self.http.get, f"/rest/servicedeskapi/request/{key}/comment",
                              params={"start": start, "limit": PAGE}), what)
-            check(r, what, missing=(403, 404))
+            _check(r, what, missing=(403, 404))
             page = _json(r, what)
             values = [c for c in page.get("values") or [] if isinstance(c, dict)]
             found += values
@@ -131,7 +145,7 @@ class Jira:
         what = f"Jira {key}"
         r = send(lambda: self.http.get(f"/rest/api/2/issue/{key}", params={
             "fields": "summary,status,reporter,project,issuetype,priority,assignee"}), what)
-        check(r, what, missing=(403, 404))
+        _check(r, what, missing=(403, 404))
         data = _json(r, what)
         f: dict[str, Any] = data.get("fields") or {}
 
@@ -153,7 +167,7 @@ class Jira:
         key = self._key(ticket_id)
         what = f"Jira {key}: status {status}"
         r = send(lambda: self.http.get(f"/rest/api/2/issue/{key}/transitions"), what)
-        check(r, what, missing=(403, 404))
+        _check(r, what, missing=(403, 404))
         transitions = _json(r, what).get("transitions") or []
         wanted = status.casefold()
         match = next((t for t in transitions
@@ -171,7 +185,7 @@ class Jira:
         if r.status_code == 400:  # a required transition field, a validator or a condition
             raise ActionFailed(f"{what}: Jira refused the transition {match.get('name')!r}: "
                                f"{r.text[:200]}")
-        check(r, what, missing=(403, 404))
+        _check(r, what, missing=(403, 404))
 
     def attach(self, ticket_id: str, filename: str, data: bytes) -> None:
         key = self._key(ticket_id)
@@ -181,4 +195,4 @@ class Jira:
         r = send(lambda: self.http.post(f"/rest/api/2/issue/{key}/attachments",
                                         files={"file": (filename, data, ctype)},
                                         headers={"X-Atlassian-Token": "no-check"}), what)
-        check(r, what, missing=(404,))
+        _check(r, what, missing=(404,))
