@@ -332,3 +332,12 @@ def test_deliver_later_off_keeps_the_notes_for_a_flush(env: Any) -> None:
     store.close()
     assert len(statuses) == BULK_NOTES + 5
     assert statuses.count("delivered") == delivered
+
+
+@pytest.mark.parametrize("value", ["off", "OFF", "0", "false", "No", " off "])
+def test_deliver_later_is_off_in_every_usual_spelling(monkeypatch: pytest.MonkeyPatch,
+                                                      value: str) -> None:
+    monkeypatch.setenv("ADMINKIT_DELIVER_LATER", value)
+    assert RunService().deliver_later is False
+    monkeypatch.setenv("ADMINKIT_DELIVER_LATER", "on")
+    assert RunService().deliver_later is True

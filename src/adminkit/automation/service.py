@@ -58,7 +58,8 @@ class RunService:
         # Notes a run leaves undelivered go to a detached `ticket flush` (a CLI process
         # ends with its run); off where the caller delivers the outbox itself (serve), or
         # where ADMINKIT_DELIVER_LATER=off says a timer or a person will (the test suite).
-        self.deliver_later = os.environ.get("ADMINKIT_DELIVER_LATER", "on") != "off"
+        self.deliver_later = os.environ.get("ADMINKIT_DELIVER_LATER", "on").strip().lower() \
+            not in ("off", "0", "false", "no")
 
     # -- running ------------------------------------------------------------------------
     def run(self, request: RunRequest, *, hooks: Hooks | None = None) -> RunReport:
