@@ -91,6 +91,21 @@ def _start(script: Path, journal: Path, counter: Path, mode: str) -> subprocess.
                             preexec_fn=ctrl_c_able)
 
 
+def _intent_of_2(journal_path: Path) -> bool:
+    """Whether the journal holds action 2's intent row (read-only, the writer's own WAL)."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True, timeout=1)
+        try:
+            return db.execute("SELECT 1 FROM entries WHERE kind = 'action' AND idx = 2 "
+                              "AND status = 'started'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # not created yet, or busy for a moment
+        return False
+
+
 def _first_attempt(tmp_path: Path, sig: signal.Signals) -> tuple[Path, Path, Path, str]:
     """Run the script and send `sig` once action 2 is planned ("plan 2" means 0 and 1 were
     applied and journaled; 2 now sleeps inside apply). (script, journal, counter, stderr)"""
@@ -104,6 +119,12 @@ def _first_attempt(tmp_path: Path, sig: signal.Signals) -> tuple[Path, Path, Pat
         while "plan 2" not in _lines(counter):
             assert first.poll() is None, first.communicate()
             assert time.monotonic() < deadline, "the first attempt never got to action 2"
+            time.sleep(0.005)
+        # "plan 2" comes just before the intent row of action 2 is committed: wait for
+        # the row (its apply sleeps 0.3 s), or a loaded machine kills before it
+        while not _intent_of_2(journal_path):
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "action 2's intent row never came"
             time.sleep(0.005)
         first.send_signal(sig)
         _, err = first.communicate(timeout=60)
