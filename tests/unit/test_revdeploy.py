@@ -1,0 +1,73 @@
+"""Hostile review of deploy's restart and known_hosts handling (issue 14): a host whose
+boot id comes back unreadable, a host re-keyed while it restarts, a known_hosts file
+replaced by one of the same size and mtime (a restore with `cp -p` / `rsync -a`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import paramiko
+import pytest
+
+from adminkit.core.errors import ActionFailed
+from adminkit.deploy.reboot import HostKeyRefused, wait_for_new_boot
+from adminkit.deploy.ssh import _trust
+from tests.unit.test_deploy_reboot import answers, wait
+
+
+def test_a_blank_boot_id_after_the_restart_is_not_a_new_boot() -> None:
+    """/proc unreadable after the boot (an empty answer): not proof of a restart."""
+    with pytest.raises(ActionFailed, match="did not"):
+        wait(answers(None, "", "  \n"), timeout=0.3)
+
+
+def test_a_host_rekeyed_during_the_restart_fails_at_once_and_is_not_trusted() -> None:
+    """The host answers with another host key: refused (exit 3) at once, not retried
+    as if it were still down until --timeout."""
+    tries: list[float] = []
+
+    def read(left: float) -> str:
+        tries.append(left)
+        raise HostKeyRefused("host h1 (127.0.1.1): its host key CHANGED")
+
+    started = time.monotonic()
+    with pytest.raises(HostKeyRefused, match="CHANGED") as caught:
+        wait_for_new_boot("h1", "old", read, timeout=30.0, cancelled=lambda: False,
+                          started=started, poll=0.01)
+    assert len(tries) == 1
+    assert caught.value.exit_code == 3
+
+
+def _line(address: str) -> str:
+    """A known_hosts line with a fresh ed25519 key (every such line has the same size)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{tmp}/k"],
+                       check=True)
+        keytype, blob = Path(f"{tmp}/k.pub").read_text().split()[:2]
+    return f"{address} {keytype} {blob}\n"
+
+
+def test_known_hosts_replaced_with_same_size_and_mtime_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "known_hosts"
+    old, new = _line("127.0.1.1"), _line("127.0.1.1")
+    assert len(old) == len(new) and old != new
+    path.write_text(old)
+    stamp = os.stat(path).st_mtime_ns
+    first = paramiko.SSHClient()
+    _trust(first, str(path), "127.0.1.1", 22)
+    # the operator revokes the old key: a restored file, its mtime preserved (cp -p)
+    replacement = tmp_path / "restored"
+    replacement.write_text(new)
+    os.utime(replacement, ns=(stamp, stamp))
+    replacement.replace(path)
+    assert os.stat(path).st_mtime_ns == stamp and os.stat(path).st_size == len(old)
+    second = paramiko.SSHClient()
+    _trust(second, str(path), "127.0.1.1", 22)
+    trusted = second.get_host_keys().lookup("127.0.1.1")
+    assert trusted is not None
+    assert [k.get_base64() for k in trusted.values()] == [new.split()[2]]
