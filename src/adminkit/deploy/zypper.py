@@ -22,12 +22,16 @@ from adminkit.deploy.dnf import check_rpm
 ZYPPER = ["zypper", "--non-interactive", "--no-color"]
 REBOOT = f"{{ [ -e {REBOOT_FLAG} ] || [ -e /run/reboot-needed ]; }} && echo {REBOOT_MARK}; true"
 # One round trip: every edition the repositories offer and the installed one; the flag.
+# zypper's own exit status is kept: 104 is "no match" (an answer), any other failure (7:
+# another process holds the lock) must never read as "not installed"; its 3 (bad
+# arguments) is passed on as 2, since 3 here says "no zypper".
+_STATUS = "case $rc in 0|104) exit 0;; 3) exit 2;; esac; exit $rc"
 QUERY = ("command -v zypper >/dev/null 2>&1 || exit 3; "
          "zypper --non-interactive --no-refresh --xmlout search -s --match-exact -t package "
-         f"-- \"$@\" 2>/dev/null; {REBOOT}")
+         f"-- \"$@\"; rc=$?; {REBOOT}; {_STATUS}")
 INSTALLED = ("command -v zypper >/dev/null 2>&1 || exit 3; "
              "zypper --non-interactive --no-refresh --xmlout search -s -i --match-exact "
-             f"-t package -- \"$@\" 2>/dev/null; {REBOOT}")
+             f"-t package -- \"$@\"; rc=$?; {REBOOT}; {_STATUS}")
 # 102: done, a reboot is needed; 103: done, zypper itself was updated
 WRITE = 'zypper "$@"; rc=$?; case $rc in 102|103) exit 0;; esac; exit $rc'
 
