@@ -187,3 +187,19 @@ def test_interrupted_wait_then_resume_restarts_once(hosts: SshFleet, profile: st
     hosts.wait_ready()
     assert hosts.boots(h1) == boots, r.stdout  # the resume must not restart it again
     assert by_host(report(r)) == {"h1": "changed"}
+
+
+def test_every_power_command_of_a_lab_host_is_the_labs_own(hosts: SshFleet) -> None:
+    """Read back, never run in a harmful form: the hosts share the machine's kernel, so
+    `poweroff -ff` or `systemctl reboot -ff` as root in a host would reach the machine.
+    Only `--help` (harmless even were the shim missing) and `--version` are run."""
+    from adminkit.lab.ssh import REBOOT_SHIM, SYSTEMCTL_GUARD
+
+    with closing(hosts.connect(hosts.fleet[0].address)) as client:
+        for cmd in ("reboot", "shutdown", "halt", "poweroff", "telinit"):
+            assert run(client, ["cat", f"/usr/sbin/{cmd}"]) == (0, REBOOT_SHIM), cmd
+        assert run(client, ["cat", "/usr/bin/systemctl"]) == (0, SYSTEMCTL_GUARD)
+        rc, out = run(client, ["poweroff", "--help"], sudo=True)
+        assert rc == 1 and "only a restart is modelled" in out, out
+        rc, out = run(client, ["systemctl", "--version"])
+        assert rc == 0 and "systemd" in out, out

@@ -71,3 +71,27 @@ def test_known_hosts_replaced_with_same_size_and_mtime_is_read_again(tmp_path: P
     trusted = second.get_host_keys().lookup("127.0.1.1")
     assert trusted is not None
     assert [k.get_base64() for k in trusted.values()] == [new.split()[2]]
+
+
+@pytest.mark.parametrize(("argv", "refused"), [
+    (["-ff", "reboot"], True), (["--force", "--force", "poweroff"], True),
+    (["-qff", "halt"], True), (["start", "reboot.target"], True), (["kexec"], True),
+    (["isolate", "rescue"], True), (["soft-reboot"], True),
+    (["status", "ssh"], False), (["--version"], False), (["is-active", "--quiet", "cron"], False),
+])
+def test_the_lab_systemctl_guard_refuses_power_verbs(tmp_path: Path, argv: list[str],
+                                                     refused: bool) -> None:
+    """The guard the lab puts over a host's systemctl, with `echo` standing for the real
+    one (nothing here can reach the machine's reboot)."""
+    import subprocess
+
+    from adminkit.lab.ssh import SYSTEMCTL_GUARD
+
+    guard = tmp_path / "systemctl"
+    guard.write_text(SYSTEMCTL_GUARD.replace("/usr/lib/adminkit-lab/systemctl", "echo REAL"))
+    r = subprocess.run(["sh", str(guard), *argv], capture_output=True, text=True,
+                       check=False)
+    if refused:
+        assert r.returncode == 1 and "refused" in r.stderr and "REAL" not in r.stdout
+    else:
+        assert r.returncode == 0 and r.stdout.split() == ["REAL", *argv]
