@@ -18,7 +18,7 @@ import pytest
 
 from adminkit.lab.ssh import PACKAGE, SshFleet
 from tests.integration import test_deploy_zypper
-from tests.integration.test_deploy_reboot import boot_id, flag_reboot_required, results
+from tests.integration.test_deploy_reboot import _down, boot_id, flag_reboot_required, results
 from tests.integration.test_deploy_ssh import Cli, by_host, report, write_profile
 from tests.integration.test_lab_ssh import installed, run
 
@@ -92,16 +92,6 @@ def test_a_host_rekeyed_by_its_restart_is_refused_with_exit_3(hosts: SshFleet, p
         hosts.stop()
         hosts.start()
         hosts.wait_ready()
-
-
-def _down(address: str) -> bool:
-    import socket
-
-    try:
-        socket.create_connection((address, 22), timeout=0.5).close()
-    except OSError:
-        return True
-    return False
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "-inf", "1e9", "0.0001", "x"])
