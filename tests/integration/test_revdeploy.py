@@ -193,3 +193,39 @@ def test_every_power_command_of_a_lab_host_is_the_labs_own(hosts: SshFleet) -> N
         assert rc == 1 and "only a restart is modelled" in out, out
         rc, out = run(client, ["systemctl", "--version"])
         assert rc == 0 and "systemd" in out, out
+
+
+@pytest.fixture(scope="module")
+def limited(fleet: SshFleet, zypper_host: str, lab_config_dir: Path, profile: str) -> str:
+    """The module's profile with a bulk limit of one host."""
+    import yaml
+
+    path = lab_config_dir / "profiles" / f"{profile}.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["name"] = "lab-revdeploy-limited"
+    data["policy"] = {"bulk_limit": 1}
+    (lab_config_dir / "profiles" / "lab-revdeploy-limited.yaml").write_text(yaml.safe_dump(data))
+    return "lab-revdeploy-limited"
+
+
+@pytest.mark.parametrize(("argv", "limited_run"), [
+    (["host", "reboot"], True),
+    (["host", "patch", "--reboot-if-needed"], True),
+    (["host", "patch"], True),
+    (["app", "remove", PACKAGE], True),
+    (["app", "install", PACKAGE, "--reboot-if-needed"], True),
+    (["app", "upgrade", PACKAGE, "--reboot-if-needed"], True),
+    (["app", "install", PACKAGE], False),
+])
+def test_bulk_limit_holds_for_every_verb_that_removes_patches_or_restarts(
+        hosts: SshFleet, limited: str, cli: Cli, argv: list[str], limited_run: bool) -> None:
+    """Two hosts, a limit of one: refused (exit 4) before any host is contacted, unless
+    --force; checked in --check mode, so nothing on the hosts changes either way."""
+    boots = [hosts.boots(h) for h in hosts.fleet]
+    r = cli("-p", limited, "--check", "-o", "json", *argv, "--hosts", "all")
+    if limited_run:
+        assert r.returncode == 4, r.stdout + r.stderr
+        assert "over the profile's limit of 1" in r.stderr, r.stderr
+        r = cli("-p", limited, "--check", "-o", "json", *argv, "--hosts", "all", "--force")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [hosts.boots(h) for h in hosts.fleet] == boots
