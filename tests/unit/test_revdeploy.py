@@ -95,3 +95,31 @@ def test_the_lab_systemctl_guard_refuses_power_verbs(tmp_path: Path, argv: list[
         assert r.returncode == 1 and "refused" in r.stderr and "REAL" not in r.stdout
     else:
         assert r.returncode == 0 and r.stdout.split() == ["REAL", *argv]
+
+
+def test_zypper_xml_cut_short_is_an_error_not_nothing_installed() -> None:
+    """The output kept of a command is bounded (4 MiB): an answer cut there must not read
+    as "no package installed" (app remove --check would say "nothing to remove")."""
+    from adminkit.deploy.zypper import Zypper
+
+    whole = ('<?xml version="1.0"?>\n<stream>\n<search-result version="0.0"><solvable-list>'
+             '<solvable status="installed" name="demo" kind="package" edition="1.0-1" '
+             'repository="(System Packages)"/></solvable-list></search-result>\n</stream>\n')
+    assert Zypper().parse_installed(whole) == {"demo": "1.0-1"}
+    with pytest.raises(ActionFailed, match="incomplete"):
+        Zypper().parse_installed(whole[:120])
+    with pytest.raises(ActionFailed, match="incomplete"):
+        Zypper().parse_query(whole[:120], ["demo"])
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", 0, -1, 1e9, 1e-300, 0.5])
+def test_a_reboot_timeout_from_a_playbook_or_resume_is_bounded_as_on_the_cli(
+        value: object) -> None:
+    """A playbook step or a resumed run builds the params without click's min=1: a
+    timeout of 1e-300 s failed a restart that happened ("did not restart")."""
+    from pydantic import ValidationError
+
+    from adminkit.deploy.actions.reboot import RebootParams
+
+    with pytest.raises(ValidationError):
+        RebootParams(host="h1", timeout=value)

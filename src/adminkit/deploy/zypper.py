@@ -15,6 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from adminkit.core.errors import ActionFailed
 from adminkit.deploy.apt import REBOOT_FLAG, REBOOT_MARK
 from adminkit.deploy.backend import PackageSpec, PackageState, Update
 from adminkit.deploy.dnf import check_rpm
@@ -111,8 +112,11 @@ def _capability(spec: PackageSpec) -> str:
 def _xml(text: str) -> ET.Element:
     start = text.find("<?xml")
     end = text.rfind("</stream>")
-    if start < 0 or end < 0:
+    if start < 0:
         return ET.Element("stream")
+    if end < start:  # cut short (the output kept is bounded): never "nothing installed"
+        raise ActionFailed("zypper's XML answer is incomplete (cut short)",
+                           hint="too many packages for one answer? narrow the names")
     return ET.fromstring(text[start:end + len("</stream>")])  # noqa: S314 - expat refuses entity bombs
 
 
