@@ -140,7 +140,7 @@ class Bench:
 
     def purge(self) -> None:
         self.timed(adminkit("-p", "bench", "app", "remove", PACKAGE, "--purge", "--hosts",
-                            "all"), self.env)
+                            "all", "--force"), self.env)  # every bench host: beyond the limit
 
     def installed_everywhere(self) -> bool:
         r = subprocess.run(adminkit("-p", "bench", "-o", "json", "app", "list", "--hosts", "all",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from adminkit.cli.hostsel import ForksOpt, HostsOpt, run_on_hosts, selected
+from adminkit.cli.hostsel import ForceOpt, ForksOpt, HostsOpt, host_limit, run_on_hosts, selected
 from adminkit.cli.state import state_of
 
 app = typer.Typer(help="Install, upgrade, remove applications on hosts; versions per host.",
@@ -25,9 +25,10 @@ RebootIfNeeded = Annotated[bool, typer.Option(
 
 
 def _package_run(ctx: typer.Context, verb: str, packages: list[str], hosts: str,
-                 forks: int | None, **extra: Any) -> None:
+                 forks: int | None, force: bool, **extra: Any) -> None:
     """One `app.VERB` action per selected host; every name and version is checked before
-    any host is contacted (exit 2)."""
+    any host is contacted (exit 2); a removal, or a change that may restart hosts, is
+    held to the profile's bulk limit."""
     from adminkit.cli.params import build
     from adminkit.deploy.actions import ACTIONS
     from adminkit.deploy.backend import parse_spec
@@ -36,17 +37,21 @@ def _package_run(ctx: typer.Context, verb: str, packages: list[str], hosts: str,
         parse_spec(text)
     cls = ACTIONS[f"app.{verb}"]
     state = state_of(ctx)
-    _, inventory, selection = selected(state, hosts)
+    profile, inventory, selection = selected(state, hosts)
     actions: list[Any] = [cls(build(cls.params_model, host=h, packages=packages, **extra))
                           for h in selection.names]
     flags = " --reboot-if-needed" if extra.get("reboot_if_needed") else ""
+    if cls.destructive or extra.get("reboot_if_needed"):
+        host_limit(f"app {verb} --hosts {hosts}{flags}", len(actions), profile, force,
+                   what="removed from" if verb == "remove" else "changed and maybe restarted")
     run_on_hosts(state, f"app {verb} {' '.join(packages)} --hosts {hosts}{flags}", actions,
                  inventory, forks)
 
 
 @app.command("install")
 def install(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
-            reboot_if_needed: RebootIfNeeded = False, forks: ForksOpt = None) -> None:
+            reboot_if_needed: RebootIfNeeded = False, force: ForceOpt = False,
+            forks: ForksOpt = None) -> None:
     """Install packages; an installed one is left alone unless a VERSION is asked for.
 
     Examples:
@@ -57,17 +62,20 @@ def install(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
 
       adminkit -p acme -t 4711 app install Contoso.Driver --hosts win1 --reboot-if-needed
     """
-    _package_run(ctx, "install", packages, hosts, forks, reboot_if_needed=reboot_if_needed)
+    _package_run(ctx, "install", packages, hosts, forks, force,
+                 reboot_if_needed=reboot_if_needed)
 
 
 @app.command("upgrade")
 def upgrade(ctx: typer.Context, packages: Packages, hosts: HostsOpt,
-            reboot_if_needed: RebootIfNeeded = False, forks: ForksOpt = None) -> None:
+            reboot_if_needed: RebootIfNeeded = False, force: ForceOpt = False,
+            forks: ForksOpt = None) -> None:
     """Upgrade packages where installed: to VERSION, or to the newest offered.
 
     Example: adminkit -p acme -t 4711 app upgrade adminkit-demo-app --hosts all
     """
-    _package_run(ctx, "upgrade", packages, hosts, forks, reboot_if_needed=reboot_if_needed)
+    _package_run(ctx, "upgrade", packages, hosts, forks, force,
+                 reboot_if_needed=reboot_if_needed)
 
 
 @app.command("remove")
@@ -76,12 +84,12 @@ def remove(ctx: typer.Context,
            hosts: HostsOpt,
            purge: Annotated[bool, typer.Option("--purge", help="Also its configuration "
                                                               "files.")] = False,
-           forks: ForksOpt = None) -> None:
+           force: ForceOpt = False, forks: ForksOpt = None) -> None:
     """Remove packages where installed.
 
     Example: adminkit -p acme -t 4711 app remove adminkit-demo-app --purge --hosts h2
     """
-    _package_run(ctx, "remove", packages, hosts, forks, purge=purge)
+    _package_run(ctx, "remove", packages, hosts, forks, force, purge=purge)
 
 
 @app.command("list")

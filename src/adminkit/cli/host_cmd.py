@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from adminkit.cli.hostsel import ForksOpt, HostsOpt, run_on_hosts, selected
+from adminkit.cli.hostsel import ForceOpt, ForksOpt, HostsOpt, host_limit, run_on_hosts, selected
 from adminkit.cli.state import state_of
 
 app = typer.Typer(help="The inventory's hosts: list, facts, check, patch; run a command.",
@@ -107,6 +107,7 @@ def patch(
     security_only: Annotated[bool, typer.Option(
         "--security-only", help="Only updates from a security source.")] = False,
     reboot_if_needed: RebootIfNeeded = False,
+    force: ForceOpt = False,
     forks: ForksOpt = None,
 ) -> None:
     """Install the pending updates on each host (the scheduled maintenance job).
@@ -120,12 +121,14 @@ def patch(
     from adminkit.deploy.actions.packages import PatchHost, PatchParams
 
     state = state_of(ctx)
-    _, inventory, selection = selected(state, hosts)
+    profile, inventory, selection = selected(state, hosts)
     actions: list[Any] = [PatchHost(build(PatchParams, host=name, security_only=security_only,
                                           reboot_if_needed=reboot_if_needed))
                           for name in selection.names]
     only = " --security-only" if security_only else ""
     only += " --reboot-if-needed" if reboot_if_needed else ""
+    host_limit(f"host patch --hosts {hosts}{only}", len(actions), profile, force,
+               what="patched")
     run_on_hosts(state, f"host patch --hosts {hosts}{only}", actions, inventory, forks)
 
 
@@ -140,8 +143,7 @@ def reboot(
     timeout: Annotated[float, typer.Option(
         min=1, max=86400, help="Seconds a host may take to come back; then it "
                                "fails.")] = 600.0,
-    force: Annotated[bool, typer.Option(
-        "--force", help="More hosts than the profile's policy.bulk_limit.")] = False,
+    force: ForceOpt = False,
     forks: ForksOpt = None,
 ) -> None:
     """Restart hosts and wait for each to come back with a new boot id.
@@ -157,7 +159,6 @@ def reboot(
 
       adminkit -p acme -t 4711 host reboot --hosts 'web1,web2' --timeout 300
     """
-    from adminkit.automation.bulk import blast_radius
     from adminkit.cli.params import build
     from adminkit.deploy.actions.reboot import RebootHost, RebootParams
 
@@ -167,7 +168,7 @@ def reboot(
                                            wait=wait, timeout=timeout))
                           for name in selection.names]
     flags = (" --if-needed" if if_needed else "") + ("" if wait else " --no-wait")
-    blast_radius(f"host reboot --hosts {hosts}", actions, profile, force)
+    host_limit(f"host reboot --hosts {hosts}", len(actions), profile, force, what="restarted")
     run_on_hosts(state, f"host reboot --hosts {hosts}{flags}", actions, inventory, forks)
 
 

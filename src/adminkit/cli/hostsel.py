@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 HostsOpt = Annotated[str, typer.Option(
     "--hosts", "-H", help="Host pattern: names, globs, group:NAME, all; !… excludes "
                           "(e.g. 'web*,group:brno,!web3').")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="More hosts than the profile's policy.bulk_limit.")]
 ForksOpt = Annotated[int | None, typer.Option(
     "--forks", "-f", min=1, max=500, help="Hosts worked on at once (default: the "
                                           "inventory's forks, 20).")]
@@ -32,6 +34,19 @@ def selected(state: GlobalState, pattern: str) -> tuple[Profile, InventoryConfig
     assert profile is not None
     inventory = inventory_of(profile)
     return profile, inventory, select(pattern, inventory.hosts)
+
+
+def host_limit(command: str, hosts: int, profile: Profile, force: bool, *, what: str) -> None:
+    """The profile's blast-radius limit on a run that removes, patches or restarts:
+    more hosts than `policy.bulk_limit` only with --force (exit 4), checked before any
+    host is contacted."""
+    from adminkit.core.errors import PolicyRefused
+
+    limit = profile.policy.bulk_limit
+    if hosts > limit and not force:
+        raise PolicyRefused(f"{command}: {hosts} hosts would be {what}, over the profile's "
+                            f"limit of {limit} for one run",
+                            hint="narrow --hosts; add --force if it is really meant")
 
 
 def run_on_hosts(state: GlobalState, command: str, actions: list[Action[Any]],

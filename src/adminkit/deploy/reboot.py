@@ -13,10 +13,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adminkit.core.errors import ActionFailed, AdminkitError, Interrupted
+from adminkit.core.errors import ActionFailed, AdminkitError, ConnectionFailed, Interrupted
 
 POLL = 0.5  # seconds between attempts to reach a host that is down
 DEFAULT_TIMEOUT = 600.0  # seconds a host may take to come back
+
+
+class HostKeyRefused(ConnectionFailed):
+    """The host offers a key known_hosts does not hold for it: never "still booting",
+    so a wait for it ends at once (a host re-keyed by its restart is not trusted)."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,16 @@ def wait_for_new_boot(host: str, before: str, read: Callable[[float], str], *,
                                f"({last or 'no answer'})",
                                hint="look at its console; raise --timeout if it is slow")
         try:
-            now = read(left)
+            now = read(left).strip()
+        except HostKeyRefused:
+            raise
         except AdminkitError as exc:  # down, or half up (sshd not yet, WinRM 503)
             went_down = True
             last = exc.message
         else:
-            if now != before:
+            if not now:  # half up (an unreadable boot id proves nothing)
+                went_down, last = True, "an empty boot id"
+            elif now != before:
                 return Rebooted(before, now, time.monotonic() - started, went_down)
             last = before
         time.sleep(min(poll, max(0.0, started + timeout - time.monotonic())))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import select
 import shlex
 import time
@@ -39,7 +40,7 @@ from adminkit.deploy.backend import (
     Update,
 )
 from adminkit.deploy.dnf import Dnf
-from adminkit.deploy.reboot import Rebooted, wait_for_new_boot
+from adminkit.deploy.reboot import HostKeyRefused, Rebooted, wait_for_new_boot
 from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
 from adminkit.deploy.zypper import Zypper
 
@@ -68,6 +69,7 @@ echo "free_kb=$(df -Pk / 2>/dev/null | awk 'NR==2 {print $4}')"
 for m in apt-get dnf zypper; do command -v "$m" >/dev/null 2>&1 && { echo "pm=$m"; break; }; done
 """
 BOOT_ID = ("cat", "/proc/sys/kernel/random/boot_id")  # a new one at every boot
+BOOT_ID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # systemd's and sysvinit's `shutdown` return once the restart is under way; a host
 # that only schedules it (a message to logged-in users first) would fail the boot id check.
 RESTART = ("shutdown", "-r", "now")
@@ -179,7 +181,7 @@ class SSHBackend:
                            auth_timeout=timeout, channel_timeout=timeout, sock=sock)
         except paramiko.BadHostKeyException as exc:
             client.close()
-            raise ConnectionFailed(
+            raise HostKeyRefused(
                 f"{label} ({address}): its host key CHANGED: known_hosts has "
                 f"{exc.expected_key.get_name()} {exc.expected_key.fingerprint}, the host "
                 f"offers {exc.key.get_name()} {exc.key.fingerprint}",
@@ -192,7 +194,7 @@ class SSHBackend:
             client.close()
             text = str(exc)
             if "not found in known_hosts" in text:
-                raise ConnectionFailed(f"{label} ({address}): not in known_hosts "
+                raise HostKeyRefused(f"{label} ({address}): not in known_hosts "
                                        f"{self.ssh.known_hosts}: refused",
                                        hint="add its key after verifying it") from None
             raise ConnectionFailed(f"{label} ({address}): {text}") from None
@@ -312,7 +314,11 @@ class SSHBackend:
 
     # -- restarting -----------------------------------------------------------------------
     def boot_id(self) -> str:
-        return self._must(BOOT_ID, timeout=30).stdout.strip()
+        found = self._must(BOOT_ID, timeout=30).stdout.strip()
+        if not BOOT_ID_FORM.fullmatch(found):  # a restart is proven by it: never guessed
+            raise ActionFailed(f"host {self.host.name}: its boot id is unreadable "
+                               f"({found[:40]!r})")
+        return found
 
     def reboot(self, *, timeout: float | None) -> Rebooted:
         """`shutdown -r now` as root; then (unless `timeout` is None) log in again until
@@ -459,7 +465,10 @@ def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> No
 
     try:
         stat = os.stat(path)
-        known = _known_hosts(path, stat.st_mtime_ns, stat.st_size)
+        # inode and ctime too: a file replaced by one of the same size with its mtime
+        # kept (cp -p, rsync -a, a restore) must be read again.
+        known = _known_hosts(path, stat.st_mtime_ns, stat.st_size, stat.st_ino,
+                             stat.st_ctime_ns)
     except OSError as exc:
         raise UsageError(f"known_hosts {path}: {exc.strerror or exc}") from None
     name = address if port == 22 else f"[{address}]:{port}"  # as paramiko looks it up
@@ -469,7 +478,8 @@ def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> No
 
 
 @functools.lru_cache(maxsize=8)
-def _known_hosts(path: str, mtime_ns: int, size: int) -> paramiko.HostKeys:
+def _known_hosts(path: str, mtime_ns: int, size: int, inode: int, ctime_ns: int
+                 ) -> paramiko.HostKeys:
     import paramiko
 
     return paramiko.HostKeys(path)

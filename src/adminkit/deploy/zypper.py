@@ -15,6 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from adminkit.core.errors import ActionFailed
 from adminkit.deploy.apt import REBOOT_FLAG, REBOOT_MARK
 from adminkit.deploy.backend import PackageSpec, PackageState, Update
 from adminkit.deploy.dnf import check_rpm
@@ -22,12 +23,16 @@ from adminkit.deploy.dnf import check_rpm
 ZYPPER = ["zypper", "--non-interactive", "--no-color"]
 REBOOT = f"{{ [ -e {REBOOT_FLAG} ] || [ -e /run/reboot-needed ]; }} && echo {REBOOT_MARK}; true"
 # One round trip: every edition the repositories offer and the installed one; the flag.
+# zypper's own exit status is kept: 104 is "no match" (an answer), any other failure (7:
+# another process holds the lock) must never read as "not installed"; its 3 (bad
+# arguments) is passed on as 2, since 3 here says "no zypper".
+_STATUS = "case $rc in 0|104) exit 0;; 3) exit 2;; esac; exit $rc"
 QUERY = ("command -v zypper >/dev/null 2>&1 || exit 3; "
          "zypper --non-interactive --no-refresh --xmlout search -s --match-exact -t package "
-         f"-- \"$@\" 2>/dev/null; {REBOOT}")
+         f"-- \"$@\"; rc=$?; {REBOOT}; {_STATUS}")
 INSTALLED = ("command -v zypper >/dev/null 2>&1 || exit 3; "
              "zypper --non-interactive --no-refresh --xmlout search -s -i --match-exact "
-             f"-t package -- \"$@\" 2>/dev/null; {REBOOT}")
+             f"-t package -- \"$@\"; rc=$?; {REBOOT}; {_STATUS}")
 # 102: done, a reboot is needed; 103: done, zypper itself was updated
 WRITE = 'zypper "$@"; rc=$?; case $rc in 102|103) exit 0;; esac; exit $rc'
 
@@ -107,8 +112,11 @@ def _capability(spec: PackageSpec) -> str:
 def _xml(text: str) -> ET.Element:
     start = text.find("<?xml")
     end = text.rfind("</stream>")
-    if start < 0 or end < 0:
+    if start < 0:
         return ET.Element("stream")
+    if end < start:  # cut short (the output kept is bounded): never "nothing installed"
+        raise ActionFailed("zypper's XML answer is incomplete (cut short)",
+                           hint="too many packages for one answer? narrow the names")
     return ET.fromstring(text[start:end + len("</stream>")])  # noqa: S314 - expat refuses entity bombs
 
 

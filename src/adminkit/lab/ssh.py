@@ -89,7 +89,15 @@ fi
 # `reboot` and `shutdown` that ask this script (not the machine) to restart the host.
 cat /proc/sys/kernel/random/uuid > "$H/boot_id"
 mount --bind "$H/boot_id" /proc/sys/kernel/random/boot_id
-for cmd in reboot shutdown; do rm -f "/usr/sbin/$cmd"; cp "$V/reboot-shim.sh" "/usr/sbin/$cmd"; done
+# halt, poweroff, telinit too (the shim refuses them): with --force twice they, like
+# systemctl, call the kernel's reboot() at once, and the hosts share the machine's kernel.
+for cmd in reboot shutdown halt poweroff telinit; do
+  rm -f "/usr/sbin/$cmd"; cp "$V/reboot-shim.sh" "/usr/sbin/$cmd"
+done
+if [ -e /usr/bin/systemctl ] && [ ! -e /usr/lib/adminkit-lab/systemctl ]; then
+  mkdir -p /usr/lib/adminkit-lab && mv /usr/bin/systemctl /usr/lib/adminkit-lab/systemctl
+fi
+cp "$V/systemctl-guard.sh" /usr/bin/systemctl
 echo $$ > "$H/init.pid"
 trap 'REBOOT=1' USR1
 while :; do
@@ -136,6 +144,22 @@ if [ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; the
   echo "lab host: its init is not running" >&2; exit 1
 fi
 kill -USR1 "$PID"
+"""
+
+# `systemctl` inside a lab host: its power verbs and --force (twice: the kernel's reboot()
+# directly, bypassing any init) are refused; anything else runs the real one.
+SYSTEMCTL_GUARD = """#!/bin/sh
+# adminkit lab: systemctl in a lab host never restarts or powers off (the machine would).
+for a in "$@"; do
+  case "$a" in
+    reboot|poweroff|halt|kexec|soft-reboot|suspend*|hibernate|hybrid-sleep|*.target|\\
+    isolate|rescue|emergency|default|exit|switch-root|--force|--firmware-setup|\\
+    --boot-loader*|-[!-]*f*)
+      echo "lab host: systemctl $a is refused (a lab host shares the machine's kernel)" >&2
+      exit 1 ;;
+  esac
+done
+exec /usr/lib/adminkit-lab/systemctl "$@"
 """
 
 
@@ -212,6 +236,10 @@ class SshFleet(base.LabServer):
         return self.dir / "reboot-shim.sh"
 
     @property
+    def systemctl_guard(self) -> Path:
+        return self.dir / "systemctl-guard.sh"
+
+    @property
     def repo(self) -> Path:
         return self.dir / "repo"
 
@@ -241,6 +269,8 @@ class SshFleet(base.LabServer):
         self.host_init.chmod(0o755)
         self.reboot_shim.write_text(REBOOT_SHIM)
         self.reboot_shim.chmod(0o755)
+        self.systemctl_guard.write_text(SYSTEMCTL_GUARD)
+        self.systemctl_guard.chmod(0o755)
         for host in self.fleet:
             host.dir.mkdir(parents=True, exist_ok=True)
             key = host.dir / "ssh_host_ed25519_key"

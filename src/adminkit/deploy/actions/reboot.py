@@ -23,7 +23,7 @@ from adminkit.deploy.reboot import DEFAULT_TIMEOUT, Rebooted
 class RebootParams(HostParams):
     if_needed: bool = False
     wait: bool = True
-    timeout: float = Field(DEFAULT_TIMEOUT, gt=0, le=86400)
+    timeout: float = Field(DEFAULT_TIMEOUT, ge=1, le=86400)  # as the CLI takes it
 
 
 def rebooted_data(done: Rebooted) -> dict[str, object]:
