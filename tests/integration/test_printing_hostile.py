@@ -7,6 +7,7 @@ Outcomes are read back with a pycups connection of the test's own.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable, Iterator
@@ -123,3 +124,19 @@ def test_a_cupsd_that_stopped_answering_is_exit_3_not_success(
     assert r.returncode == 3, r.stdout + r.stderr
     assert "Success" not in r.stderr
     assert f"{fresh.host}:{fresh.port}" in r.stderr
+
+
+def test_a_queue_named_in_other_case_is_the_same_queue(
+        fresh: CupsServer, doc: Path, cli: Cli, lab_config_dir: Path) -> None:
+    """CUPS finds `FRONT-DESK` as front-desk (names are ASCII case-insensitive): a purge
+    of it must not say `no job to purge` and leave every job in the queue."""
+    (lab_config_dir / "profiles").mkdir(exist_ok=True)
+    (lab_config_dir / "profiles" / "hostile.yaml").write_text(
+        yaml.safe_dump({"description": "own cupsd", **fresh.profile()}))
+    ids = held(fresh, doc, 2)
+    r = cli("-p", "hostile", "-o", "json", "job", "list", "--printer", "FRONT-DESK")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert sorted(j["id"] for j in json.loads(r.stdout)) == ids
+    r = cli("-p", "hostile", "queue", "purge", "FRONT-DESK")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [state(fresh, i) for i in ids] == [CANCELED, CANCELED]

@@ -30,6 +30,7 @@ from adminkit.printing.server import (
     Job,
     Printer,
     mask_uri,
+    same_queue,
     without_credentials,
 )
 from adminkit.printing.settings import PrintServerConfig
@@ -293,7 +294,7 @@ class CupsPrintServer:
             which_jobs=which, requested_attributes=attrs))
         jobs = [self._job(job_id, attrs) for job_id, attrs in found.items()]
         if printer is not None:
-            jobs = [j for j in jobs if j.printer == printer]
+            jobs = [j for j in jobs if same_queue(j.printer, printer)]
         return sorted(jobs, key=lambda j: j.id)
 
     def job(self, job_id: int) -> Job | None:
