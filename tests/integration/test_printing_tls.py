@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from adminkit.lab.cups import CupsTlsServer, tls_instance
+from tests.integration.owncups import running
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
@@ -27,14 +28,7 @@ NUMBER = 201  # 127.0.3.201: no other lab server's address
 
 @pytest.fixture(scope="module")
 def tls_cups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CupsTlsServer]:
-    server = tls_instance(tmp_path_factory.mktemp("tls-lab"), NUMBER)
-    server.setup()
-    try:
-        server.start()
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    yield from running(tls_instance(tmp_path_factory.mktemp("tls-lab"), NUMBER))
 
 
 def write_profile(config_dir: Path, name: str, entry: dict[str, Any]) -> str:

@@ -51,3 +51,19 @@ def test_a_short_table_is_still_rich(capsys: pytest.CaptureFixture[str]) -> None
     emit_listing(GlobalState(), rows(3), COLUMNS, title="jobs (3)")
     out = capsys.readouterr().out
     assert "┃" in out or "│" in out
+
+
+def test_a_long_table_stays_aligned_with_wide_characters(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A job title or user name in CJK takes two terminal cells a character: the columns
+    after it stay aligned on screen, and a long one is cut at the column's width."""
+    from rich.cells import cell_len
+
+    data = [{"id": i, "owner": "打印机用户" if i % 2 else "bob", "name": "報告書" * 20}
+            for i in range(1, RICH_ROWS + 2)]
+    emit_listing(GlobalState(), data, COLUMNS, title="jobs")
+    lines = capsys.readouterr().out.splitlines()[3:]
+    starts = {cell_len(line[:line.index("報")]) for line in lines}
+    assert len(starts) == 1  # the name column starts at one screen column in every row
+    [width] = {cell_len(line) - max(starts) for line in lines}
+    assert 38 <= width <= 40  # the name cut to the column's 40 cells, wide characters whole

@@ -49,17 +49,29 @@ def emit_listing(state: GlobalState, rows: Iterable[dict[str, Any]], columns: Se
 
 
 def plain_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:
-    """Aligned columns, a longer cell cut with `…`; control characters shown, not obeyed."""
+    """Aligned columns, a longer cell cut with `…`; control characters shown, not obeyed.
+    Widths are terminal cells (a CJK character takes two), as a person sees them."""
+    from rich.cells import cell_len
+
     cells = [[_fit(visible(_cell(redact_obj(row.get(c))))) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    widths = [max([cell_len(c), *(cell_len(line[i]) for line in cells)])
+              for i, c in enumerate(columns)]
     write = sys.stdout.write
     write(title + "\n")
-    write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
-    write("  ".join("-" * w for w in widths) + "\n")
-    for line in cells:
-        write("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n")
+    for line in ([*columns], ["-" * w for w in widths], *cells):
+        write("  ".join(_pad(c, w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n")
+
+
+def _pad(text: str, width: int) -> str:
+    from rich.cells import cell_len
+
+    return text + " " * (width - cell_len(text))
 
 
 def _fit(text: str) -> str:
+    from rich.cells import cell_len, set_cell_size
+
     text = text.replace("\n", "\\n").replace("\t", "\\t")  # one line per row
-    return text if len(text) <= WIDEST else text[:WIDEST - 1] + "…"
+    if cell_len(text) <= WIDEST:
+        return text
+    return set_cell_size(text, WIDEST - 1).rstrip(" ") + "…"  # a wide character cut: pad

@@ -30,12 +30,14 @@ from adminkit.printing.server import (
     Job,
     Printer,
     mask_uri,
+    same_queue,
     without_credentials,
 )
 from adminkit.printing.settings import PrintServerConfig
 
 T = TypeVar("T")
 DEFAULT_PORT = 631
+PURGE_TRIES = 4  # a purge CUPS refuses because jobs left the queue: sent again this often
 JOB_ATTRS = ["job-id", "job-originating-user-name", "job-name", "job-state", "job-k-octets",
              "time-at-creation", "job-printer-uri"]
 # what choosing jobs needs (queue, owner, age): each attribute more costs the server time
@@ -157,6 +159,10 @@ class CupsPrintServer:
                 hint="the queue's operation policy does not allow this user")
         if code in (1280, 1282) and message in ("Host is down", "Connection refused"):
             return ConnectionFailed(f"{self._where()}: {what}: {message}")
+        if code in (1280, 1282) and message in ("", "Success"):  # errno 0: no answer came
+            return ConnectionFailed(f"{self._where()}: {what}: no answer (timed out)",
+                                    hint="is cupsd hung or stopped? (it took the connection "
+                                         "but did not answer)")
         text = f"{self._where()}: {what}: {message or code}"
         return IppNotFound(text, code) if code == NOT_FOUND else IppFailed(text, code)
 
@@ -288,7 +294,7 @@ class CupsPrintServer:
             which_jobs=which, requested_attributes=attrs))
         jobs = [self._job(job_id, attrs) for job_id, attrs in found.items()]
         if printer is not None:
-            jobs = [j for j in jobs if j.printer == printer]
+            jobs = [j for j in jobs if same_queue(j.printer, printer)]
         return sorted(jobs, key=lambda j: j.id)
 
     def job(self, job_id: int) -> Job | None:
@@ -331,7 +337,8 @@ class CupsPrintServer:
         """Exactly these jobs of the queue, in one IPP Cancel-Jobs request (kept as
         history, like `cancel -a`), never one a user submitted after they were chosen.
         CUPS refuses the whole request if one of them is no job of the queue any more
-        (finished and forgotten, moved): then the ones still there are sent again.
+        (finished and forgotten, moved): then the ones still there are sent again, up to
+        PURGE_TRIES times (each time a job left the queue meanwhile; never a loop).
         Returns how many were cancelled; the others had finished meanwhile."""
         from adminkit.printing import ipp
 
@@ -355,21 +362,28 @@ class CupsPrintServer:
                     "`adminkit run --resume last` purges it") from None
             except ipp.IppRequestFailed as exc:
                 raise self._error(f"purge {printer}", exc.code, exc.message) from None
+            except ValueError as exc:  # an id the server listed that IPP cannot carry
+                raise IppFailed(f"{self._where()}: purge {printer}: {exc}", 0) from None
             finally:
                 self._cups.setPasswordCB(self._password_cb)
 
         if not job_ids:
             return 0
         self._check_tls()  # the request goes on a connection of its own
-        try:
-            send(job_ids)
-        except IppNotFound:
-            wanted = set(job_ids)
-            left = [j.id for j in self.jobs(printer, brief=True) if j.id in wanted]
-            if left:
-                send(left)
-            return len(left)
-        return len(job_ids)
+        done, todo = 0, list(job_ids)
+        for attempt in range(PURGE_TRIES):
+            try:
+                while todo:  # in requests of MAX_IDS: count each one CUPS took
+                    chunk = todo[:ipp.MAX_IDS]
+                    send(chunk)
+                    done, todo = done + len(chunk), todo[len(chunk):]
+                return done
+            except IppNotFound:
+                if attempt == PURGE_TRIES - 1:
+                    raise
+                there = {j.id for j in self.jobs(printer, brief=True)}
+                todo = [i for i in todo if i in there]
+        return done
 
     def restart_spooler(self) -> None:
         raise UsageError(f"{self._where()} is a CUPS server: `spooler restart` is for "

@@ -26,6 +26,7 @@ AF_UNSPEC = 0
 CONNECT_MSEC = 30_000
 ANSWER_SECONDS = 120.0  # a cupsd that stopped answering (SIGSTOP, a hung host): give up
 MAX_IDS = 10_000  # job ids in one request: 2,000 ids are 18 KB; CUPS takes far more
+MAX_ID = 2**31 - 1  # IPP integers are 32-bit: ctypes would wrap 2**32 + 5 onto job 5
 
 _PASSWORD_CB = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
                                 ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
@@ -96,7 +97,13 @@ def _libcups() -> Any:
 def cancel_jobs(printer_uri: str, job_ids: Sequence[int],
                 password: Callable[[str], str | None]) -> None:
     """Cancel exactly `job_ids` of the queue at `printer_uri` (kept as history, like
-    `cancel`), in one request per MAX_IDS ids; raises IppRequestFailed."""
+    `cancel`), in one request per MAX_IDS ids; raises IppRequestFailed, or ValueError
+    for an id no IPP integer holds or a URI libcups would cut at a NUL."""
+    bad = [i for i in job_ids if not 1 <= i <= MAX_ID]
+    if bad:
+        raise ValueError(f"job ids out of range 1..{MAX_ID}: {bad[:5]}")
+    if "\x00" in printer_uri:
+        raise ValueError(f"printer URI with a NUL: {printer_uri!r}")
     lib = _libcups()
     for start in range(0, len(job_ids), MAX_IDS):
         _one_request(lib, printer_uri, job_ids[start:start + MAX_IDS], password)
@@ -121,12 +128,12 @@ def _one_request(lib: Any, printer_uri: str, job_ids: Sequence[int],
         raise IppNoAnswer(lib.cupsLastError(), _text(lib.cupsLastErrorString()), sent=False)
     try:
         lib.httpSetTimeout(http, ANSWER_SECONDS, None, None)  # no callback: time out
+        ids = (ctypes.c_int * len(job_ids))(*job_ids)  # before the request: none leaks
         request = lib.ippNewRequest(IPP_OP_CANCEL_JOBS)
         lib.ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_URI, b"printer-uri", None,
                          printer_uri.encode())
         lib.ippAddString(request, IPP_TAG_OPERATION, IPP_TAG_NAME, b"requesting-user-name",
                          None, lib.cupsUser())
-        ids = (ctypes.c_int * len(job_ids))(*job_ids)
         lib.ippAddIntegers(request, IPP_TAG_OPERATION, IPP_TAG_INTEGER, b"job-ids",
                            len(job_ids), ids)
         lib.cupsSetPasswordCB2(callback, None)

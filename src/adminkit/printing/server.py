@@ -36,6 +36,12 @@ def check_printer_name(name: str) -> str:
     return name
 
 
+def same_queue(a: str, b: str) -> bool:
+    """One queue: CUPS and Windows find a queue's name regardless of ASCII case
+    (`FRONT-DESK` is front-desk), so a comparison of names must too."""
+    return a.encode().lower() == b.encode().lower()
+
+
 # A query, fragment or `;` parameter whose name (percent-decoded, any case) says it holds
 # a credential: `?password=`, `&pass=`, `;pwd=`, `?api_key=`, `?access_token=`, `?p%61ss=`
 _CREDENTIAL_KEY = re.compile(r"pass|pwd|^pw$|secret|token|key|auth|cred|^sig$|signature",

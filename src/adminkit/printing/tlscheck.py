@@ -29,9 +29,10 @@ def check_certificate(name: str, host: str, port: int, ca_file: Path | None) -> 
         raise ConfigError(f"{where}: ca_file {ca_file}: {getattr(exc, 'strerror', None) or exc}",
                           hint="`ca_file` must be a PEM file of the CA that signed the "
                                "server's certificate") from None
+    address = host.strip("[]")  # an IPv6 address is written [::1] for libcups
     try:
-        with socket.create_connection((host, port), timeout=TIMEOUT) as sock, \
-                context.wrap_socket(sock, server_hostname=host.strip("[]")):
+        with socket.create_connection((address, port), timeout=TIMEOUT) as sock, \
+                context.wrap_socket(sock, server_hostname=address):
             pass
     except ssl.SSLCertVerificationError as exc:
         which = f"ca_file {ca_file}" if ca_file else "the system's CAs (no ca_file set)"

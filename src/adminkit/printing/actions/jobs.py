@@ -11,7 +11,7 @@ from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, UsageError, ValidationError
 from adminkit.core.result import Change
 from adminkit.printing.actions.base import JobAction, JobParams, PrinterName, job_label
-from adminkit.printing.server import Job, PrintServer
+from adminkit.printing.server import Job, PrintServer, same_queue
 
 
 def write_or_settled(server: PrintServer, job_id: int, plan: Plan,
@@ -136,7 +136,7 @@ class MoveJob(JobAction[MoveParams]):
         job = self.lookup(ctx)
         if job.finished:
             return Plan(summary=f"job {job.id} is already {job.state}: nothing to move")
-        if job.printer == self.params.to:
+        if same_queue(job.printer, self.params.to):
             return Plan(summary=f"job {job.id} already is on {self.params.to}")
         if not self.server(ctx).can_move:
             raise UsageError(f"job {job.id}: jobs cannot move between the queues of a "
