@@ -33,6 +33,7 @@ from adminkit.core.errors import AdminkitError, JournalError, UsageError
 from adminkit.core.files import read_small
 from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
+from adminkit.core.sqlitewal import use_wal
 from adminkit.journal import anchor
 from adminkit.journal.keys import JournalKey, key_reference, load_key
 
@@ -241,7 +242,7 @@ class Journal:
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                       check_same_thread=False)
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self.db)
             self.db.execute("PRAGMA synchronous=NORMAL")
             if "entries" not in self.schema_names():
                 self._create()

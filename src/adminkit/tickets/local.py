@@ -14,6 +14,7 @@ from typing import Any
 
 from adminkit.core import paths
 from adminkit.core.errors import UsageError
+from adminkit.core.sqlitewal import use_wal
 from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef, parse_ref
 
 SCHEMA = """
@@ -59,7 +60,7 @@ class LocalTickets:
         paths.tighten(self.path, 0o600, "the ticket store")
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self.db)
         self.db.executescript(SCHEMA)
         self.author = author
 
