@@ -7,6 +7,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from adminkit.core.sqlitewal import use_wal
 from adminkit.tickets.local import LocalTickets
 
@@ -17,7 +19,8 @@ def test_concurrent_first_opens_of_the_ticket_store_all_succeed(tmp_path: Path) 
         start = threading.Barrier(8)
         errors: list[BaseException] = []
 
-        def open_one(path: Path = path, start: threading.Barrier = start) -> None:
+        def open_one(path: Path = path, start: threading.Barrier = start,
+                     errors: list[BaseException] = errors) -> None:
             start.wait()
             try:
                 LocalTickets(path).close()
@@ -42,12 +45,8 @@ def test_a_lock_held_longer_than_the_wait_is_still_an_error(tmp_path: Path) -> N
     holder.execute("BEGIN EXCLUSIVE")
     other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
-        try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
             use_wal(other, wait=0.05)
-        except sqlite3.OperationalError as exc:
-            assert "locked" in str(exc)
-        else:
-            raise AssertionError("use_wal took a file another connection holds exclusively")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
