@@ -175,6 +175,9 @@ class FakeRedmine(ServerFake):
             return _json(200, {"issue_statuses": STATUSES})
         if req.method == "GET" and parts == ["users", "current.json"]:
             return self._current_user(req)
+        if req.method == "GET" and parts in (["projects", "1.json"], ["projects", "helpdesk.json"]):
+            return _json(200, {"project": {"id": 1, "name": "Helpdesk",
+                                           "identifier": "helpdesk", "status": 1}})
         if req.method == "GET" and len(parts) == 2 and parts[0] == "roles":
             return self._role(parts[1])
         if req.method == "POST" and parts == ["uploads.json"]:

@@ -170,6 +170,28 @@ def test_a_run_for_an_issue_redmine_does_not_have_does_nothing(lab_redmine: Redm
     assert _all_rows(cli) == []
 
 
+def test_an_issue_is_in_its_project_by_identifier_id_and_name(lab_redmine: RedmineServer,
+                                                              lab_config_dir: Path) -> None:
+    """An issue names its project by id and name; profiles name it by identifier
+    (`tickets.queue: helpdesk`): the backend reads the identifier from Redmine, so
+    `tickets.queues` may use any of the three, in any case, and no other project."""
+    from adminkit.tickets.systems import open_system
+
+    issue = lab_redmine.new_issue("Which project?")
+    system = open_system(config.load_profile(PROFILE, lab_config_dir), "redmine")
+    try:
+        found = system.get(str(issue))
+    finally:
+        system.close()
+    with lab_redmine.client(admin=True) as http:
+        project = http.get("/projects/helpdesk.json").json()["project"]
+    assert found.queue == project["name"]
+    assert set(found.queue_aliases) == {str(project["id"]), "helpdesk"}
+    assert all(found.in_queue([name]) for name in ("HELPDESK", str(project["id"]),
+                                                   project["name"].upper()))
+    assert not found.in_queue(["payroll", "help"])
+
+
 def test_a_status_without_a_workflow_transition_is_refused(lab_redmine: RedmineServer,
                                                            cli: Cli) -> None:
     issue = lab_redmine.new_issue("Close me")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from adminkit.journal.store import Journal
 from adminkit.lab.base import LabServer
@@ -141,3 +142,40 @@ def test_a_run_for_a_ticket_rt_does_not_have_does_nothing(lab_with_rt: Any, cli:
         assert r.returncode == 2 and "not a rt ticket id" in r.stderr, (ref, r.stderr)
     shown = json.loads(cli("--profile", "lab", "-o", "json", "account", "show", login).stdout)
     assert shown["enabled"] is True
+
+
+def test_a_run_for_a_ticket_outside_the_profiles_queues_does_nothing(
+        lab_with_rt: Any, cli: Cli, tmp_path: Path, lab_config_dir: Path) -> None:
+    """A ticket number one digit off names another team's ticket: a profile that names its
+    queues refuses it before the disable (exit 2), and leaves no note on it. REST2 names
+    a ticket's queue by id; the profile names it as people do, or by that id."""
+    rt = lab_with_rt
+    ticket = rt.new_ticket("Please block Ota Jinde")
+    login = make_user(cli, "Ota", "Jinde", tmp_path)
+    data = yaml.safe_load((lab_config_dir / "profiles" / "lab.yaml").read_text())
+
+    def profile(queues: list[str]) -> str:
+        data["tickets"]["queues"] = queues
+        (lab_config_dir / "profiles" / "lab-queues.yaml").write_text(
+            yaml.safe_dump(data, allow_unicode=True))
+        return "lab-queues"
+
+    before = json.loads(cli("journal", "list", "-o", "json").stdout)
+    r = cli("--profile", profile(["Payroll", "Helpdesk-2"]), "--ticket", str(ticket),
+            "account", "disable", login)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert (f"ticket rt:{ticket} is in queue Helpdesk; this profile acts only for tickets "
+            "in Payroll, Helpdesk-2; nothing was done") in r.stderr, r.stderr
+    shown = json.loads(cli("--profile", "lab", "-o", "json", "account", "show", login).stdout)
+    assert shown["enabled"] is True
+    assert json.loads(cli("journal", "list", "-o", "json").stdout) == before
+    assert json.loads(cli("ticket", "outbox", "-o", "json").stdout) == []
+    assert notes(rt, ticket) == []
+
+    with rt.client() as http:
+        queue_id = str(http.get("/queue/Helpdesk").json()["id"])
+    r = cli("--profile", profile([queue_id]), "--ticket", str(ticket), "account", "disable",
+            login)
+    assert r.returncode == 0, r.stdout + r.stderr
+    shown = json.loads(cli("--profile", "lab", "-o", "json", "account", "show", login).stdout)
+    assert shown["enabled"] is False

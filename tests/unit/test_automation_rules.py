@@ -61,6 +61,18 @@ def test_match_needs_every_condition() -> None:
     assert not matches(r, ticket("Printer broken", type="onboarding", Request="account"))
 
 
+def test_a_rule_names_the_queue_by_any_of_its_names() -> None:
+    """RT names a ticket's queue by id, Redmine a project by id and name: a rule may use
+    the name people know or the id, and nothing else."""
+    r = rule(match={"queue": "helpdesk"})
+    by_id = rule(match={"queue": "3"})
+    read = Ticket(ref=TicketRef("rt", "12"), subject="New hire", status="new",
+                  queue="Helpdesk", queue_aliases=("3",))
+    assert matches(r, read) and matches(by_id, read)
+    assert not matches(rule(match={"queue": "help"}), read)
+    assert not matches(by_id, ticket())  # no aliases: the name alone
+
+
 def test_the_first_rule_in_order_wins() -> None:
     first = rule(name="first", match={"subject": "hire"})
     second = rule(name="second", match={"queue": "Helpdesk"})

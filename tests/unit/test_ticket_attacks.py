@@ -176,8 +176,6 @@ def test_a_jira_account_locked_behind_a_captcha_is_not_taken_for_a_missing_ticke
     assert run.exit_code == ExitCode.OK
 
 
-@pytest.mark.xfail(strict=True, reason="defect (revspool): the pre-run check reads the "
-                   "ticket but never compares its queue with the profile's tickets.queue")
 def test_a_run_for_a_ticket_of_another_queue_than_the_profiles_is_refused(
         env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ticket number one digit off most often names a ticket that exists, in another

@@ -24,7 +24,7 @@ from typing import Any, cast
 import pytest
 import yaml
 
-from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, ExitCode
+from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, ExitCode, UsageError
 from adminkit.journal.store import Filters, Journal
 from adminkit.tickets.base import NotePublished, TicketNotFound, TicketRef, TicketSystem
 from adminkit.tickets.outbox import BACKOFF_FIRST, FlushReport, flush
@@ -916,6 +916,40 @@ def test_a_run_for_a_ticket_that_exists_reads_it_once_however_many_rows(
     assert [phase for _, phase in calls].count("apply") == 5
     assert asked == [ticket]  # one read per run, not one per row
     assert not any("could not check" in n for n in report.notices)
+
+
+@pytest.mark.parametrize("peer", backends("queue policy"), indirect=True)
+def test_a_run_acts_only_for_a_ticket_in_one_of_the_profiles_queues(rig: Rig) -> None:
+    """A ticket number one digit off most often names a ticket in another team's or
+    customer's queue. A profile that names its queues (by any name the system gives the
+    queue: name, key, id, identifier; any case) refuses the rest before anything."""
+    ticket = rig.peer.create_ticket()
+    with rig.system() as system:
+        found = system.get(ticket)
+    names = [n for n in (found.queue, *found.queue_aliases) if n]
+    calls: list[tuple[str, str]] = []
+    accepted = [[n.swapcase()] for n in names] + [["Elsewhere", *names[:1]]] * bool(names)
+    for queues in [*accepted, ["*"]]:
+        rig.limit(queues=queues)
+        assert run_for(rig, ticket, calls, rows=1).exit_code == ExitCode.OK, queues
+    if names:  # `queue` alone (the one new tickets go to, say) is the default
+        rig.limit(queues=[], queue=names[-1])
+        assert run_for(rig, ticket, calls, rows=1).exit_code == ExitCode.OK
+    acted, rows = len(calls), len(rig.journal.entries(Filters()))
+    writes = rig.note_writes() if isinstance(rig.peer, ServerFake) else 0
+    for refused in ({"queues": ["Elsewhere"]}, {"queues": [], "queue": "Elsewhere"}):
+        rig.limit(**refused)
+        with pytest.raises(UsageError) as err:
+            run_for(rig, ticket, calls, rows=1)
+        assert err.value.exit_code == ExitCode.USAGE
+        ref = TicketRef(rig.peer.kind, ticket)
+        assert err.value.message.startswith(f"ticket {ref} is in ")
+        assert err.value.message.endswith(
+            "; this profile acts only for tickets in Elsewhere; nothing was done")
+        assert "tickets.queues" in (err.value.hint or "")
+    assert (len(calls), len(rig.journal.entries(Filters()))) == (acted, rows)
+    if isinstance(rig.peer, ServerFake):
+        assert rig.note_writes() == writes
 
 
 @pytest.mark.parametrize("peer", backends("server down"), indirect=True)

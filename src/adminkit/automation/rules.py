@@ -59,7 +59,7 @@ def _same(value: Any, wanted: str) -> bool:
 
 def matches(rule: Rule, ticket: Ticket) -> bool:
     m = rule.match
-    if m.queue is not None and not _same(ticket.queue, m.queue):
+    if m.queue is not None and not ticket.in_queue([m.queue]):
         return False
     if m.type is not None and not any(_same(ticket.fields.get(name), m.type)
                                       for name in TYPE_FIELDS):

@@ -70,7 +70,7 @@ class RunService:
             system = self._open_system(request.profile, ref) if ref else None
             if system is not None:
                 stack.callback(system.close)
-            checked = self._check_ticket(ref, system)  # a missing ticket stops here
+            checked = self._check_ticket(request.profile, ref, system)  # missing: stop
             actions: Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]]
             if request.playbook is not None:
                 actions = self._playbook(request, ref, checked)
@@ -308,13 +308,15 @@ class RunService:
         return open_system(profile, ref.kind)
 
     @staticmethod
-    def _check_ticket(ref: TicketRef | None, system: TicketSystem | None) -> TicketCheck | None:
+    def _check_ticket(profile: Profile | None, ref: TicketRef | None,
+                      system: TicketSystem | None) -> TicketCheck | None:
         """One read of the ticket per run, before anything is planned or written."""
         if ref is None or system is None:
             return None
         from adminkit.automation.ticketcheck import check_ticket
+        from adminkit.tickets.settings import allowed_queues, ticket_settings
 
-        return check_ticket(ref, system)
+        return check_ticket(ref, system, allowed_queues(ticket_settings(profile), ref.kind))
 
     @staticmethod
     def _notes(profile: Profile | None, ref: TicketRef) -> TicketNotes:

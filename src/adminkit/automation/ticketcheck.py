@@ -4,13 +4,18 @@ A note for a ticket that does not exist can never be delivered, so a run for it 
 act and then leave only a failed note: the reference is what to fix, and nothing is
 done. A ticket system that cannot be reached says nothing either way; the run acts as
 it always did, its notes wait in the outbox, and the report says so.
+
+A ticket number one digit off most often names a ticket that exists, in another team's
+or another customer's queue: a profile that names its queues refuses a ticket outside
+them, so no run acts for it and no internal note lands on it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adminkit.core.errors import ConnectionFailed
+from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef, TicketSystem
 
 
@@ -27,14 +32,23 @@ class TicketCheck:
                 "acting anyway, its notes wait in the outbox for `adminkit ticket flush`")
 
 
-def check_ticket(ref: TicketRef, system: TicketSystem) -> TicketCheck:
+def check_ticket(ref: TicketRef, system: TicketSystem,
+                 queues: Sequence[str] = ()) -> TicketCheck:
     """Read the ticket once. Missing (or hidden from the account): `TicketNotFound`
-    (exit 2) naming the ticket and the system, before anything is written."""
+    (exit 2) naming the ticket and the system, before anything is written; outside the
+    profile's `queues` (when it names any): a usage error (exit 2) too."""
     try:
-        return TicketCheck(system.get(ref.id))
+        ticket = system.get(ref.id)
     except TicketNotFound as exc:
         raise TicketNotFound(f"ticket {ref}: {exc.message}; nothing was done",
                              hint=exc.hint or "check the ticket number "
                                               "(`adminkit ticket show REF` reads it)") from None
     except ConnectionFailed as exc:  # unreachable, refused credentials, a bad answer
         return TicketCheck(None, exc)
+    if queues and not ticket.in_queue(queues):
+        where = f"queue {ticket.queue}" if ticket.queue else "no queue"
+        raise UsageError(f"ticket {ref} is in {where}; this profile acts only for tickets "
+                         f"in {', '.join(queues)}; nothing was done",
+                         hint="check the ticket number, or add the queue to the profile's "
+                              "tickets.queues")
+    return TicketCheck(ticket)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,6 +62,20 @@ class Ticket:
     queue: str | None = None
     requester: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    # Other names of the same queue (an id, a key, an identifier): a profile or a rule may
+    # name a queue by any of them.
+    queue_aliases: tuple[str, ...] = ()
+
+    def in_queue(self, names: Iterable[str]) -> bool:
+        """Whether the ticket's queue is one of `names` (by any of its names, any case)."""
+        own = {str(n).strip().casefold() for n in (self.queue, *self.queue_aliases)
+               if n not in (None, "")}
+        return any(str(n).strip().casefold() in own for n in names)
+
+
+def aliases(*values: object) -> tuple[str, ...]:
+    """A ticket's `queue_aliases` from whatever the system answered: the present ones."""
+    return tuple(str(v) for v in values if v not in (None, "") and not isinstance(v, dict))
 
 
 class FoundNote(str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
@@ -178,6 +179,21 @@ def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:
         raise ConnectionFailed(f"{what}: expected a JSON {shape.__name__}, got "
                                f"{type(data).__name__}")
     return data
+
+
+def read_name(http: httpx.Client, path: str, what: str, *keys: str,
+              checked: Callable[[httpx.Response, str], None] | None = None) -> str | None:
+    """One GET for a name an answer gives only by id (RT's queue, Redmine's project
+    identifier): the string at `keys` in the JSON, or None where the account may not see
+    it (403, 404) or the answer has none. Other errors raise as `checked` (default check)."""
+    r = send(lambda: http.get(path), what)
+    if r.status_code in (403, 404):
+        return None
+    (checked or check)(r, what)
+    value: Any = json_body(r, what)
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def send(call: object, what: str) -> httpx.Response:

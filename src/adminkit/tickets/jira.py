@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, AuthenticationFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
+from adminkit.tickets.base import (
+    ID_PATTERNS,
+    FoundNote,
+    NotePublished,
+    Ticket,
+    TicketRef,
+    aliases,
+)
 from adminkit.tickets.http import basic_auth, check, check_login, client, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -159,6 +166,7 @@ class Jira:
         return Ticket(ref=TicketRef("jira", str(data.get("key") or key)),
                       subject=str(f.get("summary") or ""), status=str(name("status") or ""),
                       queue=name("project", "key"), requester=requester,
+                      queue_aliases=aliases(name("project", "name"), name("project", "id")),
                       fields={"id": data.get("id"), "issuetype": name("issuetype"),
                               "priority": name("priority"),
                               "assignee": name("assignee", "displayName")})

@@ -33,6 +33,7 @@ from adminkit.tickets.base import (
     RetryLater,
     Ticket,
     TicketRef,
+    aliases,
 )
 from adminkit.tickets.http import (
     basic_auth,
@@ -43,6 +44,7 @@ from adminkit.tickets.http import (
     first_line,
     json_body,
     json_of,
+    read_name,
     send,
 )
 from adminkit.tickets.settings import ticket_settings
@@ -100,6 +102,7 @@ class Redmine:
         self._statuses: dict[str, int] | None = None
         self.allow_public = cfg.allow_public_notes
         self.project = cfg.queue  # where `create` opens an issue
+        self._identifiers: dict[str, str | None] = {}  # project id -> identifier, read once
 
     def close(self) -> None:
         self.http.close()
@@ -287,9 +290,25 @@ class Redmine:
         for cf in issue.get("custom_fields") or []:
             if isinstance(cf, dict) and "name" in cf:
                 fields[str(cf["name"])] = cf.get("value")
+        project = issue.get("project")
+        project_id = project.get("id") if isinstance(project, dict) else None
         return Ticket(ref=TicketRef("redmine", ticket_id), subject=str(issue.get("subject", "")),
                       status=name("status") or "", queue=name("project"),
+                      queue_aliases=aliases(project_id, self._identifier(project_id)),
                       requester=name("author"), fields=fields)
+
+    def _identifier(self, project_id: object) -> str | None:
+        """An issue names its project by id and name; profiles name it by identifier
+        (`tickets.queue: helpdesk`). Read once per project; one the account may not see
+        keeps its id and name."""
+        if not isinstance(project_id, int):
+            return None
+        key = str(project_id)
+        if key not in self._identifiers:
+            self._identifiers[key] = read_name(self.http, f"/projects/{key}.json",
+                                               f"Redmine project {key}", "project",
+                                               "identifier", checked=_checked)
+        return self._identifiers[key]
 
     def statuses(self) -> dict[str, int]:
         """Status names (lower case) to ids, from `/issue_statuses.json`; read once."""

@@ -10,7 +10,15 @@ from urllib.parse import quote
 from adminkit.core.config import Profile
 from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
-from adminkit.tickets.http import basic_auth, check, check_login, client, json_body, send
+from adminkit.tickets.http import (
+    basic_auth,
+    check,
+    check_login,
+    client,
+    json_body,
+    read_name,
+    send,
+)
 from adminkit.tickets.settings import ticket_settings
 
 PAGE = 100  # REST2's largest page
@@ -36,6 +44,7 @@ class RequestTracker:
             raise UsageError(f"profile {profile.name}: RT needs tickets.token or user+password")
         self.queue = cfg.queue or "General"
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
+        self._queue_names: dict[str, str | None] = {}  # queue id -> name, read once
 
     def close(self) -> None:
         self.http.close()
@@ -174,10 +183,21 @@ class RequestTracker:
         fields = {cf.get("name"): (cf.get("values") or [None])[0]
                   for cf in data.get("CustomFields") or []}
         queue = data.get("Queue")
+        queue_id = str(queue.get("id")) if isinstance(queue, dict) else None
+        name = self._queue_name(queue_id) if queue_id else None
         return Ticket(ref=TicketRef("rt", ticket_id), subject=data.get("Subject", ""),
                       status=data.get("Status", ""),
-                      queue=str(queue.get("id")) if isinstance(queue, dict) else queue,
+                      queue=name or queue_id or (queue if isinstance(queue, str) else None),
+                      queue_aliases=(queue_id,) if name and queue_id else (),
                       requester=requestors[0].get("id") if requestors else None, fields=fields)
+
+    def _queue_name(self, queue_id: str) -> str | None:
+        """REST2 names a ticket's queue by id only; profiles and rules name it (General).
+        Read once per queue; a queue the account may not see stays its id."""
+        if queue_id not in self._queue_names:
+            self._queue_names[queue_id] = read_name(
+                self.http, f"/queue/{quote(queue_id, safe='')}", f"RT queue {queue_id}", "Name")
+        return self._queue_names[queue_id]
 
     def set_status(self, ticket_id: str, status: str) -> None:
         what = f"RT ticket {ticket_id}: status {status}"

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef
+from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef, aliases
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -327,6 +327,7 @@ class ServiceNow:
         return Ticket(ref=TicketRef("servicenow", ticket_id),
                       subject=shown("short_description") or "", status=shown("state") or "",
                       queue=shown("assignment_group"), requester=shown(requester_field),
+                      queue_aliases=aliases(actual("assignment_group")),
                       fields={"table": table, "sys_id": sys_id, "state": actual("state"),
                               "priority": shown("priority")})
 

@@ -25,6 +25,10 @@ class TicketsConfig(Settings):
                                                          "(ServiceNow): the client id")
     client_secret: SecretRef | None = None
     queue: str | None = None
+    queues: list[str] = Field(
+        default_factory=list,
+        description="the queues (projects, groups) this profile's tickets may be in; a run for "
+                    "a ticket elsewhere is refused. Default: `queue` alone; [\"*\"]: any")
     ca_file: Path | None = None
     insecure: bool = Field(False, description="allow credentials over plain http:// to a "
                                               "system not on this machine (warned each run)")
@@ -47,3 +51,13 @@ SECTIONS: dict[str, Any] = {"tickets": TicketsConfig}
 
 def ticket_settings(profile: Profile | None) -> TicketsConfig | None:
     return profile.section("tickets", TicketsConfig) if profile is not None else None
+
+
+def allowed_queues(cfg: TicketsConfig | None, kind: str) -> tuple[str, ...]:
+    """The queues a run's ticket must be in; empty: any. Only for the profile's own ticket
+    system: a `local:` ticket under an RT profile is the local store's."""
+    if cfg is None or cfg.kind != kind:
+        return ()
+    if cfg.queues:
+        return () if "*" in cfg.queues else tuple(cfg.queues)
+    return (cfg.queue,) if cfg.queue else ()

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, FoundNote, NotePublished, Ticket, TicketRef
+from adminkit.tickets.base import (
+    ID_PATTERNS,
+    FoundNote,
+    NotePublished,
+    Ticket,
+    TicketRef,
+    aliases,
+)
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -174,6 +181,7 @@ class Zammad:
         data: dict[str, Any] = _json(r, what)
         return Ticket(ref=TicketRef("zammad", str(ticket)), subject=str(data.get("title") or ""),
                       status=str(data.get("state") or ""), queue=data.get("group"),
+                      queue_aliases=aliases(data.get("group_id")),
                       requester=data.get("customer"),
                       fields={"number": data.get("number"), "priority": data.get("priority"),
                               "owner": data.get("owner")})
