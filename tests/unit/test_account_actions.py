@@ -367,3 +367,25 @@ def test_a_bulk_run_over_the_limit_of_disables_needs_force(rig: Rig) -> None:
     forced = rig.bulk([DisableAccount(login(n)) for n in names], force=True)
     assert [r.status for r in forced.results] == [Status.CHANGED] * 3
     assert not any(rig.directory.entry(n).enabled for n in names)
+
+
+@pytest.mark.parametrize("login", ["a" * 64, "a" * 64 + "@" + "d" * 44 + ".com",
+                                   "x@contoso.com", "dotted.name-1"])
+def test_a_login_or_a_upn_up_to_entras_lengths_is_taken(login: str) -> None:
+    """A UPN may be 113 characters (64 before the @, 48 after): an Entra user of another
+    verified domain is named by it (a restore, say)."""
+    assert LoginParams(login=login).login == login
+
+
+@pytest.mark.parametrize(("login", "why"), [
+    ("a" * 65, "is 65 characters (at most 64)"),
+    ("a" * 65 + "@contoso.com", "is 65 characters before the @ (at most 64)"),
+    ("a@" + "d" * 45 + ".com", "has a domain of 49 characters (at most 48)"),
+    ("a" * 64 + "@" + "d" * 49, "at most 113 characters"),
+])
+def test_a_longer_login_or_upn_is_refused_saying_which_part(login: str, why: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        LoginParams(login=login)
+    assert why in str(err.value)

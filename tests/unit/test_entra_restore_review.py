@@ -266,8 +266,6 @@ def test_the_fake_finds_no_user_by_a_unicode_look_alike_of_its_upn(graph: GraphR
     assert jn is not None and jn["accountEnabled"] is True
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: the shared Login type allows 64 "
-                   "characters; an Entra UPN may have 113 (64 + @ + 48)")
 def test_a_long_upn_of_another_verified_domain_can_be_restored(graph: GraphRig,
                                                                cli: Cli) -> None:
     graph.profile()

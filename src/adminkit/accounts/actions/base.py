@@ -25,7 +25,20 @@ def printable(value: str) -> str:
 
 
 Text = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(printable)]
-Login = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(printable)]
+def login_length(value: str) -> str:
+    """A login is at most 64 characters; a UPN (`name@domain`, which Entra takes as its
+    login) at most 113, its name part 64 and its domain 48, as Entra allows."""
+    local, at, domain = value.rpartition("@") if "@" in value else (value, "", "")
+    if len(local) > 64:
+        raise ValueError(f"is {len(local)} characters {'before the @ ' if at else ''}"
+                         "(at most 64)")
+    if len(domain) > 48:
+        raise ValueError(f"has a domain of {len(domain)} characters (at most 48)")
+    return value
+
+
+Login = Annotated[str, Field(min_length=1, max_length=113), AfterValidator(printable),
+                  AfterValidator(login_length)]
 
 
 class LoginParams(Params):
