@@ -7,6 +7,7 @@ import pty
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -300,3 +301,53 @@ def test_ctrl_c_exits_130_without_traceback(cli, monkeypatch: pytest.MonkeyPatch
     res = cli("journal", "list")
     assert res.code == 130
     assert res.err == "interrupted\n"
+
+
+@pytest.fixture
+def adminkit_logger() -> Any:
+    """The `adminkit` logger, put back as it was (handlers and level) afterwards."""
+    import logging
+
+    logger = logging.getLogger("adminkit")
+    saved = logger.level, list(logger.handlers)
+    logger.handlers = [h for h in logger.handlers if type(h).__name__ != "_Warnings"]
+    yield logger
+    logger.setLevel(saved[0])
+    logger.handlers = saved[1]
+
+
+def test_without_debug_only_warnings_reach_stderr(adminkit_logger: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from adminkit.cli.errors import show_warnings
+
+    show_warnings()
+    adminkit_logger.getChild("tickets").debug("delivering note 7")
+    adminkit_logger.getChild("files").warning("journal was 0644: now 0600")
+    assert capsys.readouterr().err == "warning: journal was 0644: now 0600\n"
+
+
+def test_debug_shows_adminkits_own_debug_lines_scrubbed(adminkit_logger: Any, env: Any,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """`--debug` promised more than tracebacks: adminkit's own debug and info lines, each
+    naming its logger, secrets masked and control characters shown; not the libraries'."""
+    import logging
+
+    from adminkit.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["adminkit", "--debug", "profile", "list"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code in (0, None)
+    capsys.readouterr()
+    value = Secret("debug-canary-55d1").reveal()
+    adminkit_logger.getChild("tickets.outbox").debug("closing failed: %s \x1b]52;c;x\x07",
+                                                     value)
+    adminkit_logger.getChild("winrm").info("shell gone; opening another")
+    logging.getLogger("httpx").debug("a library's line")
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        f"debug: adminkit.tickets.outbox: closing failed: {MASK} \\x1b]52;c;x\\x07",
+        "debug: adminkit.winrm: shell gone; opening another"], err
+    assert value not in err

@@ -34,14 +34,25 @@ class _Warnings(logging.Handler):
         try:
             from adminkit.core.secrets import redact
 
-            sys.stderr.write(f"warning: {redact(record.getMessage())}\n")
+            from adminkit.cli.output import visible
+
+            level = "warning" if record.levelno >= logging.WARNING else "debug"
+            where = "" if level == "warning" else f"{record.name}: "
+            sys.stderr.write(f"{level}: {where}{visible(redact(record.getMessage()))}\n")
         except Exception:  # noqa: BLE001 - a warning must never fail the command
             self.handleError(record)
 
 
-def show_warnings() -> None:
-    """Once per process: warnings of the `adminkit` loggers go to stderr."""
+def show_warnings(*, debug: bool = False) -> None:
+    """Once per process: warnings of the `adminkit` loggers go to stderr; with --debug,
+    their debug and info lines too (adminkit's own loggers only: a library's debug log
+    may carry what adminkit keeps out of its own)."""
     logger = logging.getLogger("adminkit")
-    if not any(isinstance(h, _Warnings) for h in logger.handlers):
-        handler = _Warnings(logging.WARNING)
-        logger.addHandler(handler)
+    level = logging.DEBUG if debug else logging.WARNING
+    if debug:
+        logger.setLevel(logging.DEBUG)
+    for handler in logger.handlers:
+        if isinstance(handler, _Warnings):
+            handler.setLevel(min(handler.level, level))
+            return
+    logger.addHandler(_Warnings(level))

@@ -55,7 +55,7 @@ def main() -> None:
             return
         from adminkit.cli.errors import show_warnings
 
-        show_warnings()
+        show_warnings(debug=debug)
         import typer
 
         from adminkit.cli.app import app
