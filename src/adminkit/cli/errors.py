@@ -32,9 +32,8 @@ class _Warnings(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            from adminkit.core.secrets import redact
-
             from adminkit.cli.output import visible
+            from adminkit.core.secrets import redact
 
             level = "warning" if record.levelno >= logging.WARNING else "debug"
             where = "" if level == "warning" else f"{record.name}: "
