@@ -24,7 +24,10 @@ The servers are extra cupsd instances on 127.0.3.1..S:6310 (adminkit.lab.cups
 `extra_instance`), started and stopped by PID, their state under a temporary folder.
 Needs root (cupsd) and ipptool (cups-ipp-utils).
 
-    python bench/printing.py [--jobs 2000] [--servers 20] [--rounds 5]
+    python bench/printing.py [--jobs 2000] [--servers 20] [--rounds 5] [--parts list]
+
+`--parts` picks comparisons (purge, list, servers; default all): `--parts list --servers 1`
+measures `job list` alone on one cupsd, a short run for start-up work.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -109,7 +113,12 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2000)
     ap.add_argument("--servers", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--parts", default="purge,list,servers",
+                    help="comparisons to run, comma-separated: purge, list, servers")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
+    if not parts or parts - {"purge", "list", "servers"}:
+        ap.error(f"--parts: choose from purge, list, servers (got {args.parts!r})")
     tmp = Path(tempfile.mkdtemp(prefix="adminkit-bench-print-"))
     tmp.chmod(0o755)  # cupsd's filters run as lp and walk in (see lab/cups.py)
     servers = [extra_instance(tmp / "lab", n) for n in range(1, args.servers + 1)]
@@ -139,7 +148,7 @@ def main() -> None:
         purge: list[tuple[float, float]] = []
         inner: list[tuple[float, float]] = []
         floor: list[float] = []
-        for _ in range(args.rounds):
+        for _ in range(args.rounds if "purge" in parts else 0):
             # what any adminkit run costs: start-up, profile, journal, one IPP read
             floor.append(timed([*ak, "printer", "resume", "front-desk", "-s", "p1"], env))
             first.reset()
@@ -155,57 +164,72 @@ def main() -> None:
             fill(first, args.jobs, tmp)
             inner.append((anchor, _purge_in_process(PrintServerConfig(**entries[0]))))
             assert count(first) == 0
-        say(f"queue purge of {args.jobs} jobs", purge, "cancel -a")
-        say("  the same purge in the process (plan's job listing + the purge request)",
-            inner, "cancel -a (whole process)")
-        print(f"  floor: a run with nothing to do (`printer resume` of an idle queue): median "
-              f"{statistics.median(floor):.3f} s (range {min(floor):.3f}-{max(floor):.3f})")
-
-        first.reset()  # the same command on an empty server: start-up, profile, a request
-        list_floor = [timed([*ak, "-o", "csv", "job", "list", "--server", "p1"], env)
-                      for _ in range(args.rounds)]
-        fill(first, args.jobs, tmp)
-        listing: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
-        for _ in range(args.rounds):
-            for fmt, rows in listing.items():
-                anchor = timed(["lpstat", "-h", host, "-o"])
-                ours = timed([*ak, "-o", fmt, "job", "list", "--server", "p1"], env)
-                rows.append((anchor, ours))
-        for fmt, rows in listing.items():
-            say(f"job list of {args.jobs} jobs (-o {fmt})", rows, "lpstat -o")
-        print(f"  floor: `job list` of an empty server: median "
-              f"{statistics.median(list_floor):.3f} s "
-              f"(range {min(list_floor):.3f}-{max(list_floor):.3f})")
-        first.reset()
-
-        for server in servers:
-            fill(server, 100, tmp)
-        configs = [PrintServerConfig(**e) for e in entries]
-        inproc: list[tuple[float, float]] = []
-        whole: list[tuple[float, float]] = []
-        serial: list[tuple[float, float]] = []
-        for _ in range(args.rounds):
-            start = time.perf_counter()
-            slowest = max(_list_one(c) for c in configs)
-            one_by_one = time.perf_counter() - start
-            start = time.perf_counter()
-            with ThreadPoolExecutor(len(configs)) as pool:
-                list(pool.map(_list_one, configs))
-            inproc.append((slowest, time.perf_counter() - start))
-            serial.append((one_by_one, inproc[-1][1]))
-            alone = max(timed([*ak, "-o", "csv", "printer", "list", "--server", c.name], env)
-                        for c in configs)
-            whole.append((alone, timed([*ak, "-o", "csv", "printer", "list"], env)))
-        say(f"printer list on {len(configs)} servers side by side, in the process", inproc,
-            "the slowest server alone")
-        say("  the same, side by side against one after another", serial,
-            "one after another")
-        say(f"printer list on {len(configs)} servers, whole process", whole,
-            "the slowest `printer list --server` alone")
+        if "purge" in parts:
+            say(f"queue purge of {args.jobs} jobs", purge, "cancel -a")
+            say("  the same purge in the process (plan's job listing + the purge request)",
+                inner, "cancel -a (whole process)")
+            print(f"  floor: a run with nothing to do (`printer resume` of an idle queue): "
+                  f"median {statistics.median(floor):.3f} s "
+                  f"(range {min(floor):.3f}-{max(floor):.3f})")
+        if "list" in parts:
+            _listing(args, ak, env, first, host, tmp)
+        if "servers" in parts:
+            _side_by_side(args, ak, env, servers, entries, tmp)
         print(f"load after: {os.getloadavg()[0]:.2f}")
     finally:
         for server in servers:
             server.stop()
+
+
+def _listing(args: argparse.Namespace, ak: list[str], env: dict[str, str], first: CupsServer,
+             host: str, tmp: Path) -> None:
+    """`job list` of N held jobs, -o csv and the table, against `lpstat -o`."""
+    first.reset()  # the same command on an empty server: start-up, profile, a request
+    list_floor = [timed([*ak, "-o", "csv", "job", "list", "--server", "p1"], env)
+                  for _ in range(args.rounds)]
+    fill(first, args.jobs, tmp)
+    listing: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
+    for _ in range(args.rounds):
+        for fmt, rows in listing.items():
+            anchor = timed(["lpstat", "-h", host, "-o"])
+            ours = timed([*ak, "-o", fmt, "job", "list", "--server", "p1"], env)
+            rows.append((anchor, ours))
+    for fmt, rows in listing.items():
+        say(f"job list of {args.jobs} jobs (-o {fmt})", rows, "lpstat -o")
+    print(f"  floor: `job list` of an empty server: median "
+          f"{statistics.median(list_floor):.3f} s "
+          f"(range {min(list_floor):.3f}-{max(list_floor):.3f})")
+    first.reset()
+
+
+def _side_by_side(args: argparse.Namespace, ak: list[str], env: dict[str, str],
+                  servers: list[CupsServer], entries: list[dict[str, Any]],
+                  tmp: Path) -> None:
+    """`printer list` on every server side by side, against the slowest alone."""
+    for server in servers:
+        fill(server, 100, tmp)
+    configs = [PrintServerConfig(**e) for e in entries]
+    inproc: list[tuple[float, float]] = []
+    whole: list[tuple[float, float]] = []
+    serial: list[tuple[float, float]] = []
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        slowest = max(_list_one(c) for c in configs)
+        one_by_one = time.perf_counter() - start
+        start = time.perf_counter()
+        with ThreadPoolExecutor(len(configs)) as pool:
+            list(pool.map(_list_one, configs))
+        inproc.append((slowest, time.perf_counter() - start))
+        serial.append((one_by_one, inproc[-1][1]))
+        alone = max(timed([*ak, "-o", "csv", "printer", "list", "--server", c.name], env)
+                    for c in configs)
+        whole.append((alone, timed([*ak, "-o", "csv", "printer", "list"], env)))
+    say(f"printer list on {len(configs)} servers side by side, in the process", inproc,
+        "the slowest server alone")
+    say("  the same, side by side against one after another", serial,
+        "one after another")
+    say(f"printer list on {len(configs)} servers, whole process", whole,
+        "the slowest `printer list --server` alone")
 
 
 def _up(server: CupsServer) -> None:

@@ -130,3 +130,80 @@ def test_a_direct_key_loader_with_other_arguments_falls_back_to_the_public_one(
 
     monkeypatch.setattr(entra_token, "pem_private_key", lambda: changed)
     assert isinstance(entra_token._load_key(app_pem()), rsa.RSAPrivateKey)
+
+
+# -- what a listing and a bulk import load before their first request -------------------
+# Neither server is up in a unit test: each command walks its whole start (profile,
+# backend import) and stops at the refused connection (exit 3), so the modules it had
+# imported are those it needs before the first request. The control at the end of each
+# test (`cups`, `ldap3` imported) shows the probe reached the connection.
+
+# `job list` reads `print_servers` alone: no other domain's settings, no run, no tables
+# for `-o csv`, no WinRM (its printers are CUPS).
+NOT_FOR_A_LISTING = (
+    "adminkit.deploy.settings", "adminkit.automation.settings", "adminkit.accounts.settings",
+    "adminkit.tickets.settings", "adminkit.core.winrm", "adminkit.core.context",
+    "adminkit.core.runner", "adminkit.automation.service", "adminkit.journal",
+    "rich", "ldap3", "jinja2", "paramiko", "winrm", "httpx", "importlib.metadata",
+)
+# `account import` on OpenLDAP validates the whole profile (every run does) but loads
+# no other backend, no templates, no tables for `-o json`, and not the WinRM scripts'
+# resource loader that deploy's settings would otherwise bring.
+NOT_FOR_AN_IMPORT = (
+    "rich", "jinja2", "cups", "paramiko", "winrm", "httpx", "msgraph", "azure",
+    "adminkit.playbook", "adminkit.printing.servers", "adminkit.deploy.backend",
+    "importlib.resources", "importlib.metadata",
+)
+OTHER_SECTIONS = """\
+tickets:
+  kind: rt
+  url: http://127.0.0.1:9/REST/2.0
+  token: env:RT_TOKEN
+  queue: Helpdesk
+"""
+
+
+def _refused_port() -> int:
+    """A loopback port nothing listens on (bound, then closed)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_job_listing_reads_only_its_section(env: Env, tmp_path: Path) -> None:
+    (env.profiles / "print.yaml").write_text(
+        "print_servers:\n- name: p1\n  kind: cups\n  host: 127.0.0.1\n"
+        f"  port: {_refused_port()}\n" + INVENTORY + OTHER_SECTIONS)
+    proc, modules = modules_of(tmp_path, "-p", "print", "-o", "csv", "job", "list")
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert "p1" in proc.stderr or "127.0.0.1" in proc.stderr
+    assert "cups" in modules and "adminkit.printing.settings" in modules
+    assert found(modules, NOT_FOR_A_LISTING) == []
+
+
+def test_a_listing_still_refuses_a_broken_print_section(env: Env, tmp_path: Path) -> None:
+    """The section it reads is validated as before, with the file's line."""
+    (env.profiles / "print.yaml").write_text(
+        "print_servers:\n- name: p1\n  kind: cups\n  hots: 127.0.0.1\n")
+    proc, _ = modules_of(tmp_path, "-p", "print", "-o", "csv", "job", "list")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "print.yaml:4:" in proc.stderr and "print_servers.0.hots" in proc.stderr
+
+
+def test_an_import_loads_no_other_backend(env: Env, tmp_path: Path) -> None:
+    (env.profiles / "ldap.yaml").write_text(
+        "directory:\n  kind: openldap\n"
+        f"  url: ldaps://127.0.0.1:{_refused_port()}\n"
+        "  base_dn: dc=example,dc=org\n  bind_user: cn=adminkit,dc=example,dc=org\n"
+        "  password: env:LDAP_BIND_PW\n  users_ou: ou=people,dc=example,dc=org\n"
+        + INVENTORY + OTHER_SECTIONS)
+    rows = tmp_path / "users.csv"
+    rows.write_text("given_name,surname,login\nJana,Nováková,jnovakova\n")
+    proc, modules = _modules_after(tmp_path, "-p", "ldap", "--check", "-o", "json", "account",
+                                   "import", str(rows), env={"LDAP_BIND_PW": "secret"})
+    assert proc.returncode == 3, (proc.stdout, proc.stderr)
+    assert "ldap3" in modules  # it got as far as connecting
+    assert "adminkit.deploy.settings" in modules  # a run validates the whole profile
+    assert found(modules, NOT_FOR_AN_IMPORT) == []

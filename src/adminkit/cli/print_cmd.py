@@ -47,10 +47,12 @@ def _run(ctx: typer.Context, command: str, actions: list[Action[Any]]) -> None:
     finish(execute(state_of(ctx), command, actions))
 
 
-def _profile(state: GlobalState) -> Profile:
+def _profile(state: GlobalState, *, lazy: bool = False) -> Profile:
+    """The profile; `lazy` for listings, which read `print_servers` only (a run still
+    validates every section, as every run does)."""
     from adminkit.cli.session import profile_of
 
-    profile = profile_of(state)
+    profile = profile_of(state, lazy=lazy)
     assert profile is not None
     return profile
 
@@ -64,7 +66,7 @@ def _each_server(state: GlobalState, server: str | None, read: Any) -> tuple[lis
     from adminkit.printing.servers import opened, server_config
     from adminkit.printing.settings import print_servers
 
-    profile = _profile(state)
+    profile = _profile(state, lazy=True)
     names = [server_config(profile, server).name] if server else \
         [s.name for s in print_servers(profile)] or [server_config(profile, None).name]
 
@@ -131,7 +133,7 @@ def printer_show(ctx: typer.Context, printer: PrinterArg, server: Server = None)
 
     state = state_of(ctx)
     params = build(PrinterParams, printer=printer, server=server)
-    with opened(_profile(state), params.server) as found:
+    with opened(_profile(state, lazy=True), params.server) as found:
         info = found.printer(params.printer)
         if info is None:
             raise ValidationError(f"print server {found.name} has no printer {printer!r}",

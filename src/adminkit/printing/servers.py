@@ -9,15 +9,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from adminkit.core import transport
 from adminkit.core.config import Profile
-from adminkit.core.context import Context
 from adminkit.core.errors import SecretError, UsageError
 from adminkit.core.secrets import Secret, resolve
 from adminkit.core.targets import Limits
 from adminkit.printing.server import PrintServer
 from adminkit.printing.settings import PrintServerConfig, print_servers
+
+if TYPE_CHECKING:  # a listing (`job list`) has no run, so no Context
+    from adminkit.core.context import Context
 
 LIMITS = Limits(per_target=4)
 WINDOWS_LIMITS = Limits(per_target=1)  # one WinRM shell per host: its scripts take turns

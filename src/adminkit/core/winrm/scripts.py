@@ -21,7 +21,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from adminkit.core.errors import UsageError
@@ -74,6 +73,8 @@ def load_script(package: str, name: str) -> Script:
     """The script `name`.ps1 shipped in `package` (`adminkit.printing.scripts`)."""
     if not SCRIPT_NAME.match(name):
         raise UsageError(f"no such script: {name!r}")
+    from importlib import resources  # here: deploy's settings import this package on every run
+
     try:
         text = (resources.files(package) / f"{name}.ps1").read_text(encoding="utf-8")
     except (FileNotFoundError, ModuleNotFoundError):
