@@ -1,7 +1,8 @@
 """Hostile review of `watch` on Redmine (the real backend against the protocol-level
 fake): a new ticket behind a bulk edit of known issues (fixed: known ones no longer count
-against max_per_poll); strict xfails, passing the day each is fixed: Redmine's clock
-stepping back past the overlap, and a requester renamed to an approver's display name."""
+against max_per_poll); a requester renamed to an approver's display name (fixed:
+identities are Redmine user ids); a strict xfail, passing the day it is fixed: Redmine's
+clock stepping back past the overlap."""
 
 from __future__ import annotations
 
@@ -45,8 +46,6 @@ def test_a_bulk_edit_of_known_issues_does_not_delay_a_new_ticket(
     assert str(new) in w.poll().seen + w.poll().seen
 
 
-@pytest.mark.xfail(strict=True, reason="defect: Redmine identities are display names, "
-                   "which a user edits in My account: the requester renamed approves")
 def test_the_requester_renamed_to_an_approvers_name_cannot_approve(
         fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Redmine lets a user change their own first and last name (My account) and never

@@ -61,6 +61,9 @@ class Ticket:
     queue: str | None = None
     requester: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    # the requester's stable user id where the system's names are the user's to edit
+    # (Redmine: `redmine:9`); who asked is checked by it, the name is only shown
+    requester_id: str | None = None
 
 
 class FoundNote(str):

@@ -78,6 +78,15 @@ def _number(ticket_id: str) -> int:
     return int(ticket_id)
 
 
+def user_id(user: Any) -> str | None:
+    """`redmine:9`: who a user is. A display name is not: Redmine lets every user change
+    their own first and last name (My account) and never makes names unique."""
+    ident = user.get("id") if isinstance(user, dict) else None
+    if isinstance(ident, int) and not isinstance(ident, bool) and ident > 0:
+        return f"redmine:{ident}"
+    return None
+
+
 def _same(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
@@ -264,6 +273,7 @@ class Redmine:
             user = journal.get("user")
             out.append({"time": journal.get("created_on"),
                         "author": user.get("name") if isinstance(user, dict) else None,
+                        "author_id": user_id(user),
                         "internal": bool(journal.get("private_notes")),
                         "body": str(journal["notes"])})
         return out
@@ -289,7 +299,8 @@ class Redmine:
                 fields[str(cf["name"])] = cf.get("value")
         return Ticket(ref=TicketRef("redmine", ticket_id), subject=str(issue.get("subject", "")),
                       status=name("status") or "", queue=name("project"),
-                      requester=name("author"), fields=fields)
+                      requester=name("author"), fields=fields,
+                      requester_id=user_id(issue.get("author")))
 
     def statuses(self) -> dict[str, int]:
         """Status names (lower case) to ids, from `/issue_statuses.json`; read once."""
