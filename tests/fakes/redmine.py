@@ -197,17 +197,25 @@ class FakeRedmine(ServerFake):
         return Reply(404)
 
     def _search(self, req: Request) -> Reply:
-        """Rest_Issues' listing: `project_id`, `issue_id`, `status_id` (open by default,
-        `*` for all), `created_on`/`updated_on` with `>=` and a time, `cf_N`, `sort`
-        (columns, `:desc`), `offset`, `limit` (at most 100); total_count of the filter."""
+        """Rest_Issues' listing: `project_id`, `issue_id` (ids, `>=N`, `<=N`), `status_id`
+        (open by default, `*` for all), `created_on`/`updated_on` with `>=` and a time,
+        `cf_N`, `sort` (columns, `:desc`), `offset`, `limit` (at most 100); total_count of
+        the filter."""
         found = [i for i in self.issues.values() if i["id"] not in self.hidden]
         status = req.arg("status_id") or "open"
         if status != "*":
             closed = {s["id"] for s in STATUSES if s["is_closed"]}
             found = [i for i in found if (i["status_id"] in closed) == (status == "closed")
                      or str(i["status_id"]) == status]
-        if req.arg("issue_id"):
-            found = [i for i in found if str(i["id"]) == req.arg("issue_id")]
+        wanted = req.arg("issue_id")
+        if wanted:  # an integer filter: `N`, `N,M`, or `>=N` / `<=N`
+            if wanted[:2] in (">=", "<="):
+                if not wanted[2:].isdecimal():
+                    return _json(422, {"errors": ["Issue is invalid"]})
+                bound, above = int(wanted[2:]), wanted[0] == ">"
+                found = [i for i in found if (i["id"] >= bound if above else i["id"] <= bound)]
+            else:
+                found = [i for i in found if str(i["id"]) in wanted.split(",")]
         for column in ("created_on", "updated_on"):
             value = req.arg(column)
             if value is not None:

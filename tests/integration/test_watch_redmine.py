@@ -220,3 +220,16 @@ def test_watch_killed_with_sigkill_repeats_nothing_on_restart(
         assert started.count(f"redmine:{issue}") == 1, started
         assert login_of(ad, surname) is not None
     assert watch(cli)["new"] == []
+
+
+def test_redmine_takes_the_id_filter_the_watch_reads_new_issues_by(
+        redmine: RedmineServer) -> None:
+    """The watch asks for `issue_id=>=N` sorted by id (a new issue stamped before its
+    window, by a clock stepped back): the real Redmine honours it."""
+    first = redmine.new_issue_as({"subject": "by id 1"})
+    second = redmine.new_issue_as({"subject": "by id 2"})
+    with redmine.client(admin=True) as http:
+        r = http.get("/issues.json", params={"issue_id": f">={first + 1}", "sort": "id",
+                                             "status_id": "*", "project_id": "helpdesk"})
+    r.raise_for_status()
+    assert [i["id"] for i in r.json()["issues"]] == [second]

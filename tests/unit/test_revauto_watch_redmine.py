@@ -1,8 +1,8 @@
 """Hostile review of `watch` on Redmine (the real backend against the protocol-level
 fake): a new ticket behind a bulk edit of known issues (fixed: known ones no longer count
 against max_per_poll); a requester renamed to an approver's display name (fixed:
-identities are Redmine user ids); a strict xfail, passing the day it is fixed: Redmine's
-clock stepping back past the overlap."""
+identities are Redmine user ids); Redmine's clock stepping back past the overlap (fixed:
+the cursor keeps the highest issue id read and asks for the ones above it)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ fake = test_watch_redmine.fake
 make = test_watch_redmine.make
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a new issue stamped before the cursor's "
-                   "overlap window (Redmine's clock stepped back) is never taken")
 def test_redmines_clock_stepping_back_loses_no_new_issue(fake: FlakyRedmine,
                                                         make: Any) -> None:
     fence = fake.add_issue("fence", at=T.format(0))
