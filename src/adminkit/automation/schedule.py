@@ -81,9 +81,10 @@ def _startable(schedule: Schedule, path: Path, *, check: bool) -> None:
 
 def new_ticket(profile: Profile, schedule: Schedule, *, local: bool,
                check: bool) -> str | None:
-    """A ticket of its own for this run: in the profile's ticket system (RT, Redmine,
-    any backend with `create`), or the local store (`new:local`, or a profile with no
-    ticket system). A check run opens none in a ticket system (nothing is done)."""
+    """A ticket of its own for this run: in the profile's ticket system (every backend
+    has `create`; Jira SM and Zammad need `tickets.new`), or the local store
+    (`new:local`, or a profile with no ticket system). A check run opens none in a
+    ticket system (nothing is done)."""
     from adminkit.tickets.settings import ticket_settings
 
     subject = f"schedule {schedule.name}: {schedule.playbook}"
@@ -98,6 +99,11 @@ def new_ticket(profile: Profile, schedule: Schedule, *, local: bool,
             store.close()
     if check:
         return None
+    lacking = cfg.needs_new()
+    if lacking is not None:  # before anything is opened or sent
+        raise UsageError(f"schedule {schedule.name}: {cfg.kind} opens a ticket only with "
+                         f"{lacking} in the profile", hint="or ticket: new:local keeps the "
+                                                           "run's ticket in the local store")
     from adminkit.tickets.base import PREFIX_OF_KIND
     from adminkit.tickets.systems import open_system
 

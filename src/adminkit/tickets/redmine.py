@@ -234,6 +234,10 @@ class Redmine:
         what = f"Redmine project {project}: new issue"
         r = send(lambda: self.http.post("/issues.json", json={"issue": {
             "project_id": project, "subject": subject, "description": text}}), what)
+        if r.status_code == 403:  # Redmine's bare `head :forbidden`
+            raise Rejected(f"{what}: Redmine refused it (403): the account may not add "
+                           "issues in the project", hint="give the account's role 'Add "
+                           "issues' in the project (and the REST API must be enabled)")
         _checked(r, what)
         issue = json_body(r, what).get("issue")
         if r.status_code != 201 or not isinstance(issue, dict) or "id" not in issue:
