@@ -134,13 +134,17 @@ def units(profile: Profile, command: list[str], environment: dict[str, str]
     env = "".join(f"Environment={_quote(f'{k}={v}')}\n" for k, v in sorted(environment.items()))
     out: dict[str, str] = {}
 
+    from adminkit.automation.units import mark
+
+    first = mark(profile.name)  # what `schedule uninstall` recognises its files by
+
     def pair(stem: str, what: str, args: list[str], calendar: str) -> None:
         line = " ".join(_quote(w) for w in [*command, "--profile", profile.name, *args])
         out[f"{stem}.service"] = (
-            f"[Unit]\nDescription=adminkit {what} (profile {profile.name})\n\n"
+            f"{first}[Unit]\nDescription=adminkit {what} (profile {profile.name})\n\n"
             f"[Service]\nType=oneshot\n{env}ExecStart={line}\n")
         out[f"{stem}.timer"] = (
-            f"[Unit]\nDescription=adminkit {what} (profile {profile.name}): timer\n\n"
+            f"{first}[Unit]\nDescription=adminkit {what} (profile {profile.name}): timer\n\n"
             f"[Timer]\nOnCalendar={calendar}\nPersistent=true\nUnit={stem}.service\n\n"
             "[Install]\nWantedBy=timers.target\n")
 
