@@ -10,6 +10,10 @@ ERROR_SESSION_TOKEN_INVALID). Tickets, follow-ups and documents live in memory f
 assertions; faults (401/429/5xx, expired sessions) can be ordered up. GLPI itself does not
 rate-limit: a 429, 502, 503 or 504 is the proxy in front of it, with the proxy's page.
 A follow-up to a closed ticket is refused 400 `ERROR_GLPI_ADD` (the right check fails);
+a new ticket (`POST /Ticket` `{"input": {"name", "content", "type", "entities_id",
+"itilcategories_id"}}` -> 201 `{"id", "message"}`) is refused 400 `ERROR_GLPI_ADD`
+without the profile's right to create tickets, and with "Mandatory fields are not
+filled" for a field the ticket template makes mandatory (`mandatory`);
 with `php_notices` set, every successful answer starts with a PHP notice in HTML, as a
 server with `display_errors` on sends it.
 
@@ -69,6 +73,8 @@ class FakeGlpi(ServerFake):
         self.sessions_opened = 0
         self.sessions_killed = 0
         self.php_notices = False  # display_errors on: a notice before each good answer
+        self.may_create = True  # the active profile's Ticket CREATE right
+        self.mandatory: dict[str, str] = {}  # the ticket template's mandatory fields: label
         self._ids = iter(range(100, 1_000_000))
 
     # -- what the contract suite asks of every ticket fake ----------------------------
@@ -78,6 +84,19 @@ class FakeGlpi(ServerFake):
 
     def create_ticket(self) -> str:
         return str(self.add_ticket())
+
+    def deny_create(self) -> None:
+        self.may_create = False
+
+    def require_more(self) -> str:
+        """The ticket template makes the location mandatory, which adminkit never sets."""
+        self.mandatory["locations_id"] = "Location"
+        return "Location"
+
+    def opened(self, ticket: str) -> tuple[str, str | None]:
+        with self.lock:
+            found = self.tickets[int(ticket)]
+            return found["name"], html.unescape(found["content"])
 
     def notes(self, ticket: str) -> list[StoredNote]:
         """Follow-ups: private ones are internal."""
@@ -198,6 +217,8 @@ class FakeGlpi(ServerFake):
                 return self._add_followup(req)
         if parts == ["ITILFollowup"] and req.method == "POST":
             return self._add_followup(req)
+        if parts == ["Ticket"] and req.method == "POST":
+            return self._add_ticket(req)
         if parts == ["Document"] and req.method == "POST":
             return self._add_document(req)
         return self._glpi_error(400, "ERROR_ITEMTYPE_NOT_FOUND_NOR_COMMONDBTM",
@@ -312,6 +333,31 @@ class FakeGlpi(ServerFake):
         followup_id = self._new_followup(ticket_id, content, int(private))
         return json_reply(201, {"id": followup_id, "message": ""},
                           {"Location": f"{self.url}{PREFIX}/ITILFollowup/{followup_id}"},
+                          content_type=JSON_TYPE)
+
+    def _add_ticket(self, req: Request) -> Reply:
+        fields = self._json_input(req)
+        if isinstance(fields, Reply):
+            return fields
+        if not self.may_create:
+            return self._glpi_error(400, "ERROR_GLPI_ADD", RIGHT_MISSING)
+        name, content = fields.get("name"), fields.get("content")
+        if not isinstance(content, str) or not content.strip():  # Ticket::prepareInputForAdd
+            return self._glpi_error(400, "ERROR_GLPI_ADD", "Mandatory fields are not filled. "
+                                    "Please correct: Description")
+        lacking = [label for key, label in self.mandatory.items() if not fields.get(key)]
+        if lacking:
+            return self._glpi_error(400, "ERROR_GLPI_ADD", "Mandatory fields are not filled. "
+                                    f"Please correct: {', '.join(lacking)}")
+        if fields.get("type", 1) not in (1, 2):
+            return self._glpi_error(400, "ERROR_GLPI_ADD", "Invalid type")
+        ticket_id = self.add_ticket(str(name or ""), category=None)
+        self.tickets[ticket_id].update({
+            "content": html.escape(content), "type": fields.get("type", 1),
+            "entities_id": fields.get("entities_id", 0),
+            "itilcategories_id": fields.get("itilcategories_id", 0)})
+        return json_reply(201, {"id": ticket_id, "message": ""},
+                          {"Location": f"{self.url}{PREFIX}/Ticket/{ticket_id}"},
                           content_type=JSON_TYPE)
 
     def _add_document(self, req: Request) -> Reply:

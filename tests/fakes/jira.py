@@ -13,6 +13,11 @@ Service Management Cloud REST API):
 - `POST /rest/api/2/issue/{key}/attachments`: multipart/form-data, part name `file`, and the
   header `X-Atlassian-Token: no-check` (without it the request is blocked: 403 "XSRF check
   failed") -> 200 with a list of attachments.
+- `POST /rest/servicedeskapi/request` with a RequestCreateDTO `{"serviceDeskId",
+  "requestTypeId", "requestFieldValues": {"summary", "description", ...}}` -> 201
+  CustomerRequestDTO (`issueId`, `issueKey`, ...); the request type's required fields
+  missing: 400; an unknown service desk: 404; an unknown request type: 400; an account
+  without "permission to create requests in the specified service desk": 403.
 - `GET /rest/api/2/myself` -> the signed-in user: on Cloud `{"accountId", "accountType",
   "emailAddress", "displayName", "active", ...}` (the e-mail may be hidden); on Data Center
   (a personal access token here) `{"key", "name", "emailAddress", "displayName", "active"}`.
@@ -97,6 +102,10 @@ class FakeJira(ServerFake):
         self.max_page = 50  # the servicedeskapi's page size cap
         self._ids = itertools.count(10000)
         self._keys = itertools.count(100)
+        # service desk id -> (project key, {request type id: its required fields})
+        self.service_desks = {"1": ("HD", {"10": ["summary"]})}
+        self.may_create = True
+        self.descriptions: dict[str, str] = {}
         super().__init__()
 
     # -- what the contract suite asks of every ticket fake ----------------------------
@@ -105,7 +114,20 @@ class FakeJira(ServerFake):
 
     def tickets_config(self, secret_ref: str) -> TicketsConfig:
         """Jira Cloud: the account's e-mail and an API token, HTTP Basic."""
-        return TicketsConfig(kind="jira", url=self.url, user=self.user, password=secret_ref)
+        return TicketsConfig(kind="jira", url=self.url, user=self.user, password=secret_ref,
+                             new={"service_desk": 1, "request_type": 10})
+
+    def deny_create(self) -> None:
+        self.may_create = False
+
+    def require_more(self) -> str:
+        """The request type asks for a field adminkit does not fill (a custom field)."""
+        self.service_desks["1"][1]["10"].append("customfield_10050")
+        return "customfield_10050"
+
+    def opened(self, ticket: str) -> tuple[str, str | None]:
+        with self.lock:
+            return self.issues[ticket].summary, self.descriptions.get(ticket)
 
     def create_ticket(self) -> str:
         return self.issue(f"HD-{next(self._keys)}").key
@@ -166,6 +188,7 @@ class FakeJira(ServerFake):
         if req.method == "GET" and req.path == "/rest/api/2/myself":
             return self._myself(req)
         routes: Routes = [
+            ("POST", r"/rest/servicedeskapi/request", self._create_request),
             ("POST", r"/rest/servicedeskapi/request/([^/]+)/comment", self._add_comment),
             ("GET", r"/rest/servicedeskapi/request/([^/]+)/comment", self._comments),
             ("GET", r"/rest/api/2/issue/([^/]+)", self._get_issue),
@@ -221,6 +244,41 @@ class FakeJira(ServerFake):
         comment = Comment(str(next(self._ids)), body, public, datetime.now(UTC).isoformat())
         issue.comments.append(comment)
         return json_reply(201, self._comment_dto(comment))
+
+    def _create_request(self, req: Request) -> Reply:
+        data = req.json()
+        known = {"serviceDeskId", "requestTypeId", "requestFieldValues", "raiseOnBehalfOf",
+                 "requestParticipants", "channel", "form", "isAdfRequest"}
+        if not isinstance(data, dict) or set(data) - known:
+            raise BadRequest(f"Unrecognized field(s) in RequestCreateDTO: {data!r}")
+        desk = self.service_desks.get(str(data.get("serviceDeskId")))
+        if desk is None:
+            raise BadRequest("The service desk does not exist or you do not have permission "
+                             "to access it.", status=404)
+        if not self.may_create:
+            raise BadRequest("You do not have permission to create requests in this service "
+                             "desk.", status=403)
+        required = desk[1].get(str(data.get("requestTypeId")))
+        if required is None:
+            raise BadRequest("The request type does not exist or you do not have permission "
+                             "to access it.")
+        values = data.get("requestFieldValues")
+        if not isinstance(values, dict):
+            raise BadRequest("requestFieldValues must be an object of field ids and values")
+        missing = [f for f in required if not str(values.get(f) or "").strip()]
+        if missing:
+            raise BadRequest("Your request could not be created. Please check the fields have "
+                             "been correctly filled in. " + "; ".join(
+                                 f"{f}: This field is required." for f in missing))
+        issue = self.issue(f"{desk[0]}-{next(self._keys)}", str(values["summary"]),
+                           status="Waiting for support", reporter=self.user)
+        self.descriptions[issue.key] = str(values.get("description") or "")
+        return json_reply(201, {"issueId": issue.id, "issueKey": issue.key,
+                                "requestTypeId": str(data["requestTypeId"]),
+                                "serviceDeskId": str(data["serviceDeskId"]),
+                                "currentStatus": {"status": issue.status},
+                                "_links": {"self": f"{self.url}/rest/servicedeskapi/request/"
+                                                   f"{issue.id}"}})
 
     def _comments(self, req: Request, key: str) -> Reply:
         issue = self._issue(req, key)

@@ -39,6 +39,15 @@ class LocalStore:
         finally:
             store.close()
 
+    def opened(self, ticket: str) -> tuple[str, str | None]:
+        """The subject; the store keeps no text with a ticket."""
+        store = LocalTickets(self.path)
+        try:
+            [row] = [r for r in store.all() if str(r["id"]) == ticket]
+            return str(row["subject"]), None
+        finally:
+            store.close()
+
     def notes(self, ticket: str) -> list[StoredNote]:
         store = LocalTickets(self.path)
         try:

@@ -87,6 +87,8 @@ class FakeRedmine(ServerFake):
         self.account = ("Adminkit Bot", login[0])
         self.issues: dict[int, dict[str, Any]] = {}
         self.hidden: set[int] = set()  # issues the API account may not see (403)
+        self.may_create = True  # the role's "Add issues" in the project
+        self.required_fields: list[str] = []  # required custom fields (never filled here)
         self.may_set_notes_private = True  # the role permission "Set notes as private"
         self.rest_enabled = True  # Administration > Settings > API > Enable REST web service
         # (from, to) status ids the role's workflow allows; None: every one (an admin's)
@@ -104,7 +106,21 @@ class FakeRedmine(ServerFake):
 
     def tickets_config(self, secret_ref: str) -> TicketsConfig:
         """The API account's access key (My account > API access key)."""
-        return TicketsConfig(kind="redmine", url=self.url, token=secret_ref)
+        return TicketsConfig(kind="redmine", url=self.url, token=secret_ref,
+                             queue="helpdesk")
+
+    def deny_create(self) -> None:
+        self.may_create = False
+
+    def require_more(self) -> str:
+        """A custom field made required for the tracker (Administration > Custom fields)."""
+        self.required_fields.append("Cost center")
+        return "Cost center"
+
+    def opened(self, ticket: str) -> tuple[str, str | None]:
+        with self.lock:
+            issue = self.issues[int(ticket)]
+            return issue["subject"], issue.get("description")
 
     def create_ticket(self) -> str:
         return str(self.add_issue())
@@ -200,17 +216,25 @@ class FakeRedmine(ServerFake):
         return Reply(404)
 
     def _search(self, req: Request) -> Reply:
-        """Rest_Issues' listing: `project_id`, `issue_id`, `status_id` (open by default,
-        `*` for all), `created_on`/`updated_on` with `>=` and a time, `cf_N`, `sort`
-        (columns, `:desc`), `offset`, `limit` (at most 100); total_count of the filter."""
+        """Rest_Issues' listing: `project_id`, `issue_id` (ids, `>=N`, `<=N`), `status_id`
+        (open by default, `*` for all), `created_on`/`updated_on` with `>=` and a time,
+        `cf_N`, `sort` (columns, `:desc`), `offset`, `limit` (at most 100); total_count of
+        the filter."""
         found = [i for i in self.issues.values() if i["id"] not in self.hidden]
         status = req.arg("status_id") or "open"
         if status != "*":
             closed = {s["id"] for s in STATUSES if s["is_closed"]}
             found = [i for i in found if (i["status_id"] in closed) == (status == "closed")
                      or str(i["status_id"]) == status]
-        if req.arg("issue_id"):
-            found = [i for i in found if str(i["id"]) == req.arg("issue_id")]
+        wanted = req.arg("issue_id")
+        if wanted:  # an integer filter: `N`, `N,M`, or `>=N` / `<=N`
+            if wanted[:2] in (">=", "<="):
+                if not wanted[2:].isdecimal():
+                    return _json(422, {"errors": ["Issue is invalid"]})
+                bound, above = int(wanted[2:]), wanted[0] == ">"
+                found = [i for i in found if (i["id"] >= bound if above else i["id"] <= bound)]
+            else:
+                found = [i for i in found if str(i["id"]) in wanted.split(",")]
         for column in ("created_on", "updated_on"):
             value = req.arg(column)
             if value is not None:
@@ -239,7 +263,9 @@ class FakeRedmine(ServerFake):
         fields = _issue_of(req)
         if not isinstance(fields, dict):
             return _json(422, {"errors": ["issue is missing"]})
-        errors = []
+        if not self.may_create:  # no "Add issues" in the project: `head 403`
+            return Reply(403)
+        errors = [f"{name} cannot be blank" for name in self.required_fields]
         if str(fields.get("project_id")) not in ("1", "helpdesk"):
             errors.append("Project cannot be blank")
         if not str(fields.get("subject") or "").strip():

@@ -17,6 +17,11 @@ What it follows (ServiceNow's REST API reference, "Table API" and "Attachment AP
   `sysparm_input_display_value=true` takes choice labels ("Resolved") for values ("6").
   Incidents have the out-of-box data policy: resolving or closing needs close_code and
   close_notes, else 403 "Data Policy Exception".
+- `POST /api/now/table/{table}` (JSON) inserts a record -> 201 `{"result": {...}}` with
+  its number and sys_id, and Location; unknown fields are ignored (recorded in
+  `ignored_fields`); a create ACL that refuses is 403 "ACL Exception Insert Failed due
+  to security constraints"; a data policy's mandatory field left empty is 403 "Data
+  Policy Exception" naming it (`mandatory`).
 - `GET /api/now/table/sys_journal_field?sysparm_query=element_id=..^element=..^valueLIKE..`.
 - `GET /api/now/table/sys_user?sysparm_query=user_name=..`: the user records (the API
   account's own among them); `users_readable = False` hides every row, as a read ACL would.
@@ -59,7 +64,7 @@ REFERENCES = {"caller_id": "sys_user", "opened_by": "sys_user", "requested_for":
 TASK_FIELDS = {"sys_id", "number", "short_description", "description", "state", "priority",
                "caller_id", "opened_by", "requested_for", "requested_by", "assignment_group",
                "sys_class_name", "sys_mod_count", "sys_updated_on", "sys_created_on",
-               "work_notes", "comments", "close_code", "close_notes", "active"}
+               "work_notes", "comments", "close_code", "close_notes", "active", "category"}
 JOURNAL_FIELDS = {"sys_id", "element_id", "element", "name", "value", "sys_created_on",
                   "sys_created_by"}
 USER_FIELDS = {"sys_id", "user_name", "name", "first_name", "last_name", "email", "active",
@@ -131,6 +136,8 @@ class FakeServiceNow(ServerFake):
         self.read_only: set[str] = set()  # fields a write ACL silently drops from updates
         self.unqueryable: set[str] = set()  # fields whose query conditions the instance drops
         self._numbers = itertools.count(20001)
+        self.may_create = True  # False: the create ACL on incident refuses the account
+        self.mandatory: dict[str, str] = {}  # data policy on insert: field -> its label
         super().__init__()
 
     # -- what the contract suite asks of every ticket fake ----------------------------
@@ -141,6 +148,19 @@ class FakeServiceNow(ServerFake):
 
     def create_ticket(self) -> str:
         return self.record(f"INC{next(self._numbers):07d}")["number"]
+
+    def deny_create(self) -> None:
+        self.may_create = False
+
+    def require_more(self) -> str:
+        """A data policy makes a field adminkit does not fill mandatory on insert."""
+        self.mandatory["priority"] = "Priority"
+        return "Priority"
+
+    def opened(self, ticket: str) -> tuple[str, str | None]:
+        with self.lock:
+            rec = self.find(ticket)
+            return rec["short_description"], rec["description"]
 
     def notes(self, ticket: str) -> list[StoredNote]:
         """The record's journal entries: work notes are internal, comments reach the caller."""
@@ -172,7 +192,8 @@ class FakeServiceNow(ServerFake):
                "opened_by": person, "requested_for": person, "requested_by": person,
                "assignment_group": team, "sys_class_name": table, "sys_mod_count": "0",
                "sys_created_on": _now(), "sys_updated_on": _now(), "work_notes": "",
-               "comments": "", "close_code": "", "close_notes": "", "active": "true"}
+               "comments": "", "close_code": "", "close_notes": "", "active": "true",
+               "category": "inquiry"}
         self.store.tables.setdefault(table, {})[rec["sys_id"]] = rec
         return rec
 
@@ -258,6 +279,7 @@ class FakeServiceNow(ServerFake):
             ("PATCH", r"/api/now/table/([a-z_0-9]+)/([0-9a-f]{32})", self._update),
             ("PUT", r"/api/now/table/([a-z_0-9]+)/([0-9a-f]{32})", self._update),
             ("POST", r"/api/now/attachment/file", self._attach),
+            ("POST", r"/api/now/table/([a-z_0-9]+)", self._insert),
         ]
         reply = self._dispatch(req, routes)
         if reply is None:
@@ -405,6 +427,35 @@ class FakeServiceNow(ServerFake):
             row["sys_mod_count"] = str(int(row["sys_mod_count"]) + 1)
             row["sys_updated_on"] = _now()
         return json_reply(200, {"result": self._render(req, row)})
+
+    def _insert(self, req: Request, table: str) -> Reply:
+        if table not in TABLE_OF_PREFIX.values():
+            raise BadRequest(f"Invalid table {table}")
+        data = req.json()
+        if not isinstance(data, dict):
+            raise BadRequest("Invalid request body: expected a JSON object")
+        if not self.may_create:
+            return self._error(req, 403, "Operation Failed", "ACL Exception Insert Failed due "
+                               "to security constraints")
+        fields: dict[str, str] = {}
+        for name, value in data.items():
+            if name not in TASK_FIELDS or name in ("sys_id", "number", "sys_class_name",
+                                                   "sys_mod_count", "sys_created_on",
+                                                   "sys_updated_on") or name in JOURNALS:
+                self.ignored_fields.append(name)
+            elif not isinstance(value, str | int | bool):
+                raise BadRequest(f"Invalid value for field {name}")
+            else:
+                fields[name] = str(value)
+        lacking = [label for name, label in self.mandatory.items() if not fields.get(name)]
+        if lacking:
+            return self._error(req, 403, "Operation Failed", "Data Policy Exception: \n The "
+                               f"following fields are mandatory: {', '.join(lacking)}")
+        prefix = next(p for p, t in TABLE_OF_PREFIX.items() if t == table)
+        rec = self.record(f"{prefix}{next(self._numbers):07d}", state="1")
+        rec.update({"caller_id": "", "assignment_group": "", "category": "", **fields})
+        return json_reply(201, {"result": self._render(req, rec)},
+                          {"Location": f"{self.url}/api/now/table/{table}/{rec['sys_id']}"})
 
     def _attach(self, req: Request) -> Reply:
         table, sys_id = req.arg("table_name"), req.arg("table_sys_id")

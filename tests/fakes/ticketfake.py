@@ -48,6 +48,10 @@ class TicketStore(Protocol):
     def notes(self, ticket: str) -> list[StoredNote]:
         """The notes on the ticket as the server stores them, oldest first."""
 
+    def opened(self, ticket: str) -> tuple[str, str | None]:
+        """A ticket's subject and first text (its description or first article) as the
+        server stores them (None: the store keeps no text)."""
+
 
 class TicketServer(TicketStore, Protocol):
     secret: str  # the credential the fake accepts: the value behind tickets_config's ref
@@ -79,6 +83,13 @@ class TicketServer(TicketStore, Protocol):
     def deny_internal(self) -> None:
         """From now on the account may not write internal notes, and the vendor makes
         them public without refusing (where it does; see the contract's NOT_APPLICABLE)."""
+
+    def deny_create(self) -> None:
+        """From now on the account may not open tickets (the vendor's permission)."""
+
+    def require_more(self) -> str:
+        """From now on a new ticket needs a field adminkit does not fill: its name as
+        the vendor's refusal names it."""
 
 
 def profile_for(peer: TicketStore, monkeypatch: pytest.MonkeyPatch, **tickets: Any) -> Profile:

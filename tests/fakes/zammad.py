@@ -11,6 +11,12 @@ config/initializers/rack_attack.rb):
 - `POST /api/v1/ticket_articles` `{"ticket_id", "body", "content_type": "text/plain" |
   "text/html", "type": "note" | "email" | "web" | ..., "internal": bool, "subject", "to",
   "attachments": [{"filename", "data": base64, "mime-type"}]}` -> 201 with the article.
+- `POST /api/v1/tickets` `{"title", "group" (a name) | "group_id", "customer_id" (an id,
+  or `guess:EMAIL`: found or made a customer), "article": {...}}` -> 201 with the ticket;
+  a group or customer Zammad does not know: 422 "No lookup value found"; a blank
+  title, group or customer, or an object attribute defined `null: false` left out: 422
+  "... can't be blank"; an agent without create rights in the group: 403 "Not
+  authorized".
 - `GET /api/v1/users/{id}`; `GET /api/v1/users/me`: the user the credentials belong to
   (docs: "Me - Current User", any permission).
 - Errors are `{"error": ..., "error_human": ...}`: a missing record is 404 "Couldn't find
@@ -118,6 +124,9 @@ class FakeZammad(ServerFake):
         # The account's role has ticket.agent: without it (a customer) Zammad stores every
         # article with `internal: false`, whatever was asked, and still answers 201.
         self.ticket_agent = True
+        self.groups = {"Users", "2nd Level"}  # groups the agent may create tickets in
+        self.required: list[str] = []  # object attributes defined `null: false`
+        self.extra: dict[int, dict[str, Any]] = {}  # a created ticket's other attributes
         self._ids = itertools.count(1)
         self._numbers = itertools.count(31001)
         super().__init__()
@@ -128,7 +137,21 @@ class FakeZammad(ServerFake):
 
     def tickets_config(self, secret_ref: str) -> TicketsConfig:
         """An agent's access token (Profile > Token Access)."""
-        return TicketsConfig(kind="zammad", url=self.url, token=secret_ref)
+        return TicketsConfig(kind="zammad", url=self.url, token=secret_ref,
+                             new={"group": "Users", "customer": "samuel@example.com"})
+
+    def deny_create(self) -> None:
+        self.groups.clear()  # the agent keeps reading, but creates in no group
+
+    def require_more(self) -> str:
+        """An object attribute (category) defined `null: false`: needed on every create."""
+        self.required.append("category")
+        return "Category"
+
+    def opened(self, ticket: str) -> tuple[str, str | None]:
+        with self.lock:
+            first = next(iter(self.articles_of(int(ticket))), None)
+            return self.tickets[int(ticket)].title, first.body if first else None
 
     def create_ticket(self) -> str:
         return str(self.ticket().id)
@@ -190,6 +213,7 @@ class FakeZammad(ServerFake):
             ("PUT", r"/api/v1/tickets/(\d+)", self._update_ticket),
             ("GET", r"/api/v1/ticket_articles/by_ticket/(\d+)", self._by_ticket),
             ("POST", r"/api/v1/ticket_articles", self._create_article),
+            ("POST", r"/api/v1/tickets", self._create_ticket),
             ("GET", r"/api/v1/users/(\d+)", self._get_user),
             ("GET", r"/api/v1/users/me", self._me),
         ]
@@ -257,6 +281,52 @@ class FakeZammad(ServerFake):
     def _by_ticket(self, req: Request, ident: str) -> Reply:
         ticket = self._ticket(ident)
         return json_reply(200, [self._article_json(a) for a in self.articles_of(ticket.id)])
+
+    def _create_ticket(self, req: Request) -> Reply:
+        data = req.json()
+        if not isinstance(data, dict):
+            raise BadRequest("Need a JSON object", status=422)
+        known = {"title", "group", "group_id", "customer_id", "customer", "state",
+                 "priority", "article", "note", *self.required}
+        if unknown := set(data) - known:
+            raise BadRequest(f"unknown attribute '{sorted(unknown)[0]}' for Ticket.",
+                             status=422)
+        for name in ("title", "group", "customer_id", *self.required):
+            if name == "group" and "group_id" in data:
+                continue
+            if not str(data.get(name) or "").strip():
+                raise BadRequest(f"{name.replace('_id', '').title()} can't be blank",
+                                 status=422)
+        group = str(data.get("group") or "")
+        if group not in {"Users", "2nd Level", "Sales"}:
+            raise BadRequest(f"No lookup value found for 'group': {group!r}", status=422)
+        customer = data["customer_id"]
+        if isinstance(customer, str) and customer.startswith("guess:"):
+            email = customer.removeprefix("guess:")
+            if "@" not in email:
+                raise BadRequest(f"No lookup value found for 'customer': {email!r}",
+                                 status=422)
+            who = next((u for u in self.users.values() if u.email == email), None) \
+                or self.customer(email)
+        elif isinstance(customer, int) and customer in self.users:
+            who = self.users[customer]
+        else:
+            raise BadRequest(f"No lookup value found for 'customer_id': {customer!r}",
+                             status=422)
+        if group not in self.groups:
+            raise BadRequest("Not authorized", status=403)
+        article = data.get("article")
+        if article is not None and (not isinstance(article, dict)
+                                    or set(article) - ARTICLE_KEYS):
+            raise BadRequest("unknown attribute for Ticket::Article.", status=422)
+        ticket = self.ticket(str(data["title"]), state="new", group=group, customer=who.email)
+        self.extra[ticket.id] = {k: data[k] for k in self.required}
+        if article:
+            art = self.article(ticket.id, str(article.get("body") or ""),
+                               internal=article.get("internal") is True and self.ticket_agent,
+                               type=str(article.get("type") or "note"))
+            art.subject = str(article.get("subject") or "")
+        return json_reply(201, self._ticket_json(ticket, False))
 
     def _create_article(self, req: Request) -> Reply:
         data = req.json()

@@ -45,25 +45,37 @@ def surname_field(redmine: RedmineServer) -> int:
     return redmine.custom_field("Surname")
 
 
+def user_id(redmine: RedmineServer, *, admin: bool) -> str:
+    """`redmine:N`, the admin's or the bot's: who is who in Redmine (its display names
+    are each user's to edit)."""
+    with redmine.client(admin=admin) as http:
+        r = http.get("/users/current.json")
+    r.raise_for_status()
+    return f"redmine:{r.json()['user']['id']}"
+
+
 @pytest.fixture
-def profile(lab_config_dir: Path, tmp_path: Path, surname_field: int, ad: AD) -> Path:
+def profile(lab_config_dir: Path, tmp_path: Path, surname_field: int, ad: AD,
+            redmine: RedmineServer) -> Path:
     """lab-redmine (AD + the lab's Redmine) with an onboarding rule: the tracker, the
-    given name from the subject, the surname from a custom field, asked by the admin."""
+    given name from the subject, the surname from a custom field, asked by the admin.
+    Requesters and approvers are Redmine user ids."""
+    admin, bot = user_id(redmine, admin=True), user_id(redmine, admin=False)
     data = yaml.safe_load((lab_config_dir / "profiles" / "lab-redmine.yaml").read_text())
     data["tickets"].update({"queue": "helpdesk", "allow_public_notes": True})
     pw = tmp_path / "pw"
     pw.mkdir()
     data["automation"] = {
-        "approvers": [ADMIN],
+        "approvers": [admin],
         "watch": {"interval": 1, "overlap": 30},
         "rules": [
             {"name": "onboarding", "playbook": "onboard-user",
              "match": {"type": "Support", "subject": r"^new hire:\s*(?P<given>\S+)"},
              "fields": {"given_name": "subject:given", "surname": "Surname"},
-             "inputs": {"deliver": f"file:{pw}"}, "requesters": [ADMIN]},
+             "inputs": {"deliver": f"file:{pw}"}, "requesters": [admin]},
             {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
              "match": {"subject": r"^unlock:\s*(?P<login>\S+)$"},
-             "fields": {"login": "subject:login"}, "requesters": ["Adminkit Bot"]}]}
+             "fields": {"login": "subject:login"}, "requesters": [bot]}]}
     (lab_config_dir / "profiles" / f"{PROFILE}.yaml").write_text(
         yaml.safe_dump(data, allow_unicode=True))
     return pw
@@ -140,7 +152,7 @@ def test_issues_are_taken_once_run_and_noted(redmine: RedmineServer, ad: AD, cli
     [why] = notes(redmine, missing)
     assert "'Surname' is missing" in why and "cannot run" in why
     [why] = notes(redmine, stranger)
-    assert "Adminkit Bot may not ask for onboarding" in why
+    assert f"Adminkit Bot ({user_id(redmine, admin=False)}) may not ask for onboarding" in why
     assert notes(redmine, other) == []
     assert len(list(profile.iterdir())) == 1
 
@@ -208,3 +220,16 @@ def test_watch_killed_with_sigkill_repeats_nothing_on_restart(
         assert started.count(f"redmine:{issue}") == 1, started
         assert login_of(ad, surname) is not None
     assert watch(cli)["new"] == []
+
+
+def test_redmine_takes_the_id_filter_the_watch_reads_new_issues_by(
+        redmine: RedmineServer) -> None:
+    """The watch asks for `issue_id=>=N` sorted by id (a new issue stamped before its
+    window, by a clock stepped back): the real Redmine honours it."""
+    first = redmine.new_issue_as({"subject": "by id 1"})
+    second = redmine.new_issue_as({"subject": "by id 2"})
+    with redmine.client(admin=True) as http:
+        r = http.get("/issues.json", params={"issue_id": f">={first + 1}", "sort": "id",
+                                             "status_id": "*", "project_id": "helpdesk"})
+    r.raise_for_status()
+    assert [i["id"] for i in r.json()["issues"]] == [second]

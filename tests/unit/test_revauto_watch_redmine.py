@@ -1,7 +1,8 @@
 """Hostile review of `watch` on Redmine (the real backend against the protocol-level
 fake): a new ticket behind a bulk edit of known issues (fixed: known ones no longer count
-against max_per_poll); strict xfails, passing the day each is fixed: Redmine's clock
-stepping back past the overlap, and a requester renamed to an approver's display name."""
+against max_per_poll); a requester renamed to an approver's display name (fixed:
+identities are Redmine user ids); Redmine's clock stepping back past the overlap (fixed:
+the cursor keeps the highest issue id read and asks for the ones above it)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ fake = test_watch_redmine.fake
 make = test_watch_redmine.make
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a new issue stamped before the cursor's "
-                   "overlap window (Redmine's clock stepped back) is never taken")
 def test_redmines_clock_stepping_back_loses_no_new_issue(fake: FlakyRedmine,
                                                         make: Any) -> None:
     fence = fake.add_issue("fence", at=T.format(0))
@@ -45,8 +44,6 @@ def test_a_bulk_edit_of_known_issues_does_not_delay_a_new_ticket(
     assert str(new) in w.poll().seen + w.poll().seen
 
 
-@pytest.mark.xfail(strict=True, reason="defect: Redmine identities are display names, "
-                   "which a user edits in My account: the requester renamed approves")
 def test_the_requester_renamed_to_an_approvers_name_cannot_approve(
         fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Redmine lets a user change their own first and last name (My account) and never

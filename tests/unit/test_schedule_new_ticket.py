@@ -4,6 +4,7 @@ backend that cannot open tickets, a Redmine that refuses."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -60,10 +61,39 @@ def test_without_a_project_or_refused_it_says_so(fake: FakeRedmine, env: Any,
                    check=False)
 
 
-def test_a_backend_that_cannot_open_tickets_points_at_new_local(
+def test_a_system_that_needs_more_to_open_a_ticket_says_what_before_any_call(
         env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, "x")
     p = Profile.model_validate({"name": "acme", "tickets": {
         "kind": "zammad", "url": "http://127.0.0.1:9", "token": f"env:{SECRET_ENV}"}})
-    with pytest.raises(UsageError, match="new:local"):
-        new_ticket(p, NIGHTLY, local=False, check=False)
+    with pytest.raises(UsageError, match=r"tickets\.new\.group and tickets\.new\.customer"):
+        new_ticket(p, NIGHTLY, local=False, check=False)  # port 9: nothing answers there
+
+
+@pytest.mark.parametrize(("kind", "new", "says"), [
+    ("jira", {"service_desk": 1}, "missing: request_type"),
+    ("zammad", {"group": "Users"}, "missing: customer"),
+    ("zammad", {"group": "Users", "customer": "not an address"}, "user id or an e-mail"),
+    ("servicenow", {"group": "Users"}, "group is not servicenow's"),
+    ("glpi", {"category": "Printing"}, "ITIL category is an id"),
+    ("rt", {"type": "incident"}, "type is not rt's (it takes none)"),
+    ("servicenow", {"caller": "jdoe; drop"}, "caller"),
+])
+def test_tickets_new_is_checked_when_the_profile_loads(kind: str, new: dict[str, Any],
+                                                       says: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=re.escape(says)):
+        Profile.model_validate({"name": "acme", "tickets": {
+            "kind": kind, "url": "https://tickets.example", "new": new}})
+
+
+def test_tickets_new_that_fits_its_system_loads() -> None:
+    p = Profile.model_validate({"name": "acme", "tickets": {
+        "kind": "jira", "url": "https://jira.example", "new": {"service_desk": 1,
+                                                                 "request_type": 10}}})
+    from adminkit.tickets.settings import ticket_settings
+
+    cfg = ticket_settings(p)
+    assert cfg is not None and cfg.new is not None
+    assert cfg.new.service_desk == 1 and cfg.needs_new() is None

@@ -24,9 +24,18 @@ from typing import Any, cast
 import pytest
 import yaml
 
+from adminkit.automation.schedule import new_ticket
+from adminkit.automation.settings import Schedule
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, ExitCode, UsageError
 from adminkit.journal.store import Filters, Journal
-from adminkit.tickets.base import NotePublished, TicketNotFound, TicketRef, TicketSystem
+from adminkit.tickets.base import (
+    NotePublished,
+    Rejected,
+    TicketNotFound,
+    TicketRef,
+    TicketSystem,
+    parse_ref,
+)
 from adminkit.tickets.outbox import BACKOFF_FIRST, FlushReport, flush
 from adminkit.tickets.settings import ticket_settings
 from adminkit.tickets.systems import limits, opener
@@ -93,6 +102,8 @@ NOT_APPLICABLE = {
     ("local", "ping names the account"): LOCAL + "nobody signs in (ping names the file)",
     ("local", "missing ticket: find_note"): LOCAL + "find_note reads the notes table alone and "
                                             "finds nothing; add_note then fails for good",
+    ("local", "create refused"): LOCAL + "nobody's permission to open a ticket in it",
+    ("local", "create needs more"): LOCAL + "a ticket needs a subject only",
 }
 DEFECTS: dict[tuple[str, str], str] = {}
 CASES: set[str] = set()
@@ -1018,6 +1029,46 @@ def test_ping_names_who_is_signed_in(rig: Rig) -> None:
         text = system.ping()
     assert all(name in text for name in rig.server.account), (text, rig.server.account)
     assert not any(credential in text for credential in sent_credentials(rig.server))
+
+
+# -- a new ticket (a schedule's `ticket: new`) -----------------------------------------------
+
+NIGHTLY = Schedule(name="nightly", calendar="daily", playbook="disable-inactive-accounts",
+                   ticket="new")
+
+
+@pytest.mark.parametrize("peer", backends("create"), indirect=True)
+def test_a_schedule_opens_a_new_ticket_that_takes_its_notes(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    ref = new_ticket(profile_for(rig.peer, monkeypatch), NIGHTLY, local=False, check=False)
+    assert ref is not None
+    parsed = parse_ref(ref, None)
+    assert parsed.kind == rig.peer.kind
+    subject, text = rig.peer.opened(parsed.id)
+    assert subject == "schedule nightly: disable-inactive-accounts"
+    assert text is None or "on schedule nightly (daily) for profile acme" in text
+    rig.queue(parsed.id)  # the run's notes reach the ticket it opened
+    assert rig.flush() == FlushReport(delivered=1)
+    assert [n.text for n in rig.peer.notes(parsed.id)][-1] == NOTE
+
+
+@pytest.mark.parametrize("peer", backends("create refused"), indirect=True)
+def test_an_account_that_may_not_open_tickets_is_refused_for_good(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig.server.deny_create()
+    with pytest.raises(Rejected, match="refused") as caught:
+        new_ticket(profile_for(rig.peer, monkeypatch), NIGHTLY, local=False, check=False)
+    assert caught.value.exit_code == ExitCode.CONNECTION
+    assert caught.value.hint
+    assert not any(c in str(caught.value) for c in sent_credentials(rig.server))
+
+
+@pytest.mark.parametrize("peer", backends("create needs more"), indirect=True)
+def test_a_field_the_system_requires_refuses_the_ticket_and_names_it(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    field_name = rig.server.require_more()
+    with pytest.raises(Rejected, match=field_name):
+        new_ticket(profile_for(rig.peer, monkeypatch), NIGHTLY, local=False, check=False)
 
 
 # -- the contract itself -------------------------------------------------------------------

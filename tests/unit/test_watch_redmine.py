@@ -97,14 +97,30 @@ def test_a_late_commit_inside_the_overlap_is_taken_a_restart_repeats_nothing(
     w = make(after=str(fence))
     assert w.poll().seen == [str(first)]
     late = fake.add_issue("late", at=T.format(15))  # saved before `first`, seen after it
+    # stamped before the overlap window (a clock stepped back): found by its id instead
     too_old = fake.add_issue("older than the overlap", at=T.format(5))
     w.close()
     again = make()  # restarted: the cursor is in the journal
-    assert again.poll().seen == [str(late)]  # 15 s >= 20 s - overlap 10 s; 5 s is not
+    assert again.poll().seen == [str(late), str(too_old)]  # by time (15 s), by id (5 s)
     fake.touch(first, T.format(30))  # a note on it: newer, the same trigger
     assert again.poll().seen == []
-    assert str(too_old) not in {t.ticket.split(":")[1] for t in
-                                Triggers(again.journal).all() if t.ticket}
+    taken = [t.ticket for t in Triggers(again.journal).all()]
+    assert taken.count(f"redmine:{too_old}") == 1 and taken.count(f"redmine:{late}") == 1
+
+
+def test_a_late_commit_below_the_highest_id_is_found_by_the_overlap(
+        fake: FlakyRedmine, make: Any) -> None:
+    """Ids are given at insert, not at commit: an issue whose transaction commits after
+    a newer one's is below the highest id read; the time window still finds it."""
+    fence = fake.add_issue("fence", at=T.format(0))
+    w = make(after=str(fence))
+    slow = fake.add_issue("slow commit", at=T.format(10))
+    quick = fake.add_issue("quick commit", at=T.format(11))
+    fake.hidden.add(slow)  # not committed yet
+    assert w.poll().seen == [str(quick)]
+    fake.hidden.discard(slow)
+    assert w.poll().seen == [str(slow)]  # read again in the overlap: quick is not new
+    assert [t.ticket for t in Triggers(w.journal).all()].count(f"redmine:{quick}") == 1
 
 
 def test_issues_before_the_start_are_never_taken_even_when_they_change(
@@ -247,3 +263,23 @@ def test_a_running_watch_outlives_a_redmine_that_is_down(fake: FlakyRedmine,
     fake.fail_search_at = fake.searches + 1
     with pytest.raises(ConnectionFailed):  # --once: the command's error (exit 3)
         w.run(threading.Event(), once=True)
+
+
+def test_a_cursor_from_before_ids_were_kept_starts_at_the_highest_id(
+        fake: FlakyRedmine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    fence = fake.add_issue("fence", at=T.format(0))
+    taken = fake.add_issue("taken", at=T.format(20))
+    new = fake.add_issue("new", at=T.format(21))
+    system = Redmine(profile(fake, monkeypatch))
+    try:
+        feed = RedmineFeed(system, "helpdesk", overlap=10)
+        old = json.dumps({"floor": [T.format(0), fence], "at": [T.format(20), taken]})
+        seen, cursor = feed.poll(old, 100)
+        assert seen == [str(taken), str(new)]  # the overlap reads `taken` again
+        assert json.loads(cursor)["top"] == new
+        with pytest.raises(UsageError):
+            feed.poll(json.dumps({**json.loads(cursor), "top": "x"}), 100)
+    finally:
+        system.close()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adminkit.automation.request import PlaybookRequest, RunRequest
-from adminkit.automation.rules import decide, find_rule
+from adminkit.automation.rules import decide, find_rule, identity
 from adminkit.automation.settings import AutomationConfig, automation_settings
 from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, ConnectionFailed, Interrupted, UsageError
@@ -135,6 +135,7 @@ class Dispatcher:
         # refuses the run (the service compares it with the file's bytes)
         plan = {"rule": rule.name, "playbook": str(path), "name": playbook.name,
                 "inputs": decision.inputs, "requester": ticket.requester,
+                "requester_id": ticket.requester_id,
                 "operator": operator, "digest": loaded.source.digest}
         if rule.requires_approval or playbook.requires_approval:
             return self._wait(trigger, ref, ticket, plan)
@@ -240,8 +241,10 @@ class Dispatcher:
                     continue
                 seen.append(mark)
                 self.triggers.move(trigger.key, "waiting", detail={"seen": seen})
+                author_id = note.get("author_id")
                 done = self.answer(trigger.run_id or "", str(note.get("author") or ""),
-                                   approve=answer == APPROVE, via=f"{ref} comment at {when}")
+                                   approve=answer == APPROVE, via=f"{ref} comment at {when}",
+                                   who_id=str(author_id) if author_id else None)
                 if done.status != "waiting":
                     return done
         if datetime.now(UTC) - since > timedelta(hours=self.cfg.approval_timeout_hours):
@@ -252,9 +255,12 @@ class Dispatcher:
             return Outcome(trigger.key, "cancelled", trigger.run_id)
         return Outcome(trigger.key, "waiting", trigger.run_id)
 
-    def answer(self, run_id: str, who: str, *, approve: bool, via: str) -> Outcome:
+    def answer(self, run_id: str, who: str, *, approve: bool, via: str,
+               who_id: str | None = None) -> Outcome:
         """An approver's /approve or /reject (a ticket comment, or `adminkit approve`).
-        The requester never approves their own request; a refusal is noted once."""
+        The requester never approves their own request; a refusal is noted once. Both
+        are told by `identity`: the user id a comment's system gives (`who_id`), else
+        the name; `who` is what the notes show."""
         trigger = self.triggers.by_run(run_id)
         if trigger is None or trigger.status != "waiting":
             raise UsageError(f"no run {run_id} waiting for approval",
@@ -262,11 +268,13 @@ class Dispatcher:
         plan = trigger.detail.get("plan") or {}
         ref = self._ref(trigger)
         verb = "approve" if approve else "reject"
-        requester = str(plan.get("requester") or "")
+        requester = identity(plan.get("requester"), plan.get("requester_id"))
+        key = identity(who, who_id)
+        who = f"{who} ({who_id})" if who_id and who and who != who_id else who or key
         problem = None
-        if who.casefold() not in {a.casefold() for a in self.cfg.approvers}:
+        if not key or key.casefold() not in {a.strip().casefold() for a in self.cfg.approvers}:
             problem = f"{who or 'someone'} may not {verb} it (not an approver)"
-        elif requester and who.casefold() == requester.casefold():
+        elif requester and key.casefold() == requester.casefold():
             problem = f"{who} asked for it and cannot {verb} it too (four eyes)"
         if problem is not None:
             self._event(ref, plan.get("operator", self.source), "refused",

@@ -11,6 +11,12 @@ cursor is the (updated_on, id) of the newest issue taken plus the start of the w
 before the cursor, and the triggers' idempotency keys (`redmine:12:created`) make what
 is read twice one trigger. Pages are read by keyset (`updated_on >=` the last page's
 newest second), with an offset only inside a second that fills a page.
+
+Redmine's clock can step back (NTP) by more than the overlap: an issue created then is
+stamped before the window and the time search never reads it. Issue ids only grow, so
+the cursor also keeps `top`, the highest id up to which every issue has been read, and
+each poll asks for the issues above it (`issue_id >= top+1`, by id): a new issue is
+found whatever its stamp. `top` starts at the project's highest id when the watch starts.
 """
 
 from __future__ import annotations
@@ -140,32 +146,46 @@ class RedmineFeed:
                                  "(2026-12-07T08:00:00Z)") from None
             moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
             floor = Mark(moment.astimezone(UTC).replace(microsecond=0), 0)
-        return self._dump(floor, floor)
+        return self._dump(floor, floor, max(floor.id, self._highest()))
+
+    def _base(self) -> dict[str, str | int]:
+        base: dict[str, str | int] = {**self.filters, "project_id": self.project,
+                                      "limit": PAGE}
+        base.setdefault("status_id", "*")
+        return base
+
+    def _highest(self) -> int:
+        """The highest issue id in the watched project now (0: none)."""
+        page, _ = self._search({**self._base(), "sort": "id:desc", "limit": 1})
+        return _id(page[0]) if page else 0
 
     @staticmethod
-    def _dump(floor: Mark, at: Mark) -> str:
-        return json.dumps({"floor": floor.dump(), "at": at.dump()})
+    def _dump(floor: Mark, at: Mark, top: int) -> str:
+        return json.dumps({"floor": floor.dump(), "at": at.dump(), "top": top})
 
     @staticmethod
-    def _load(cursor: str) -> tuple[Mark, Mark]:
+    def _load(cursor: str) -> tuple[Mark, Mark, int | None]:
         try:
             data = json.loads(cursor)
             marks = [Mark(_time(data[k][0], "cursor"), int(data[k][1])) for k in ("floor", "at")]
-        except (ValueError, KeyError, TypeError, IndexError, ConnectionFailed):
+            top = data.get("top")
+            if top is not None and (not isinstance(top, int) or top < 0):
+                raise ValueError(top)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError,
+                ConnectionFailed):
             raise UsageError(f"the watch's cursor {cursor[:80]!r} is not a Redmine cursor",
                              hint="was this queue watched on another ticket system?") from None
-        return marks[0], marks[1]
+        return marks[0], marks[1], top
 
     def poll(self, cursor: str, limit: int,
              known: Callable[[str], bool] | None = None) -> tuple[list[str], str]:
         """`limit` counts the issues not `known`: known ones that changed (a bulk edit of
         a thousand closed issues) move the cursor on without holding a new one back."""
-        floor, at = self._load(cursor)
+        floor, at, top = self._load(cursor)
+        if top is None:  # a cursor written before ids were kept: from the highest now
+            top = max(floor.id, self._highest())
         lower = max(floor.time, at.time - self.overlap)
-        base: dict[str, str | int] = {
-            **self.filters, "project_id": self.project, "sort": "updated_on,id",
-            "created_on": f">={_text(floor.time)}", "limit": PAGE}
-        base.setdefault("status_id", "*")
+        base = {**self._base(), "sort": "updated_on,id", "created_on": f">={_text(floor.time)}"}
         found: list[str] = []
         taken: set[int] = set()
         newest, ahead, skip = at, 0, 0
@@ -181,7 +201,7 @@ class RedmineFeed:
                 if updated.key() > at.key():
                     new = known is None or not known(str(ident))
                     if new and ahead >= limit:
-                        return found, self._dump(floor, newest)
+                        return found, self._dump(floor, newest, top)
                     ahead += new
                     newest = max(newest, updated, key=Mark.key)
                 found.append(str(ident))
@@ -194,7 +214,31 @@ class RedmineFeed:
             # from its newest second, whose ties are read again (never one skipped)
             skip = (skip if last == lower else 0) + len(page) if first == last else 0
             lower = last
-        return found, self._dump(floor, newest)
+        top = self._above(top, floor, limit - ahead, known, found, taken)
+        return found, self._dump(floor, newest, top)
+
+    def _above(self, top: int, floor: Mark, room: int, known: Callable[[str], bool] | None,
+               found: list[str], taken: set[int]) -> int:
+        """The issues above `top` by id, whatever their stamps (a clock stepped back),
+        added to `found` up to `room` new ones: the new `top`."""
+        base = {**self._base(), "sort": "id"}
+        for _ in range(MAX_PAGES):
+            page, _total = self._search({**base, "issue_id": f">={top + 1}"})
+            for issue in page:
+                ident = _id(issue)
+                if ident <= top:
+                    continue  # a server that ignored the filter: never backwards
+                if ident not in taken and ident > floor.id:
+                    new = known is None or not known(str(ident))
+                    if new and room <= 0:
+                        return top
+                    room -= new
+                    found.append(str(ident))
+                    taken.add(ident)
+                top = ident
+            if len(page) < PAGE:
+                break
+        return top
 
 
 def feed_for(system: TicketSystem, queue: str, *, overlap: float,

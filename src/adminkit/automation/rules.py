@@ -74,10 +74,20 @@ def find_rule(rules: Sequence[Rule], ticket: Ticket) -> Rule | None:
     return next((rule for rule in rules if matches(rule, ticket)), None)
 
 
-def requester_allowed(rule: Rule, requester: str | None) -> bool:
-    if not requester or CONTROL.search(requester):
+def identity(name: str | None, ident: str | None) -> str:
+    """Who someone is for a check (rule requesters, approvers, four eyes): the system's
+    stable user id where it gives one (Redmine's `redmine:9`: its display names are each
+    user's own to edit, and not unique), else the name (RT's login, unique). A name is
+    only ever shown."""
+    return (ident or name or "").strip()
+
+
+def requester_allowed(rule: Rule, requester: str | None,
+                      requester_id: str | None = None) -> bool:
+    who = identity(requester, requester_id)
+    if not who or CONTROL.search(who):
         return False
-    who = requester.strip().casefold()
+    who = who.casefold()
     return any(fnmatch.fnmatchcase(who, pattern.strip().casefold())
                for pattern in rule.requesters)
 
@@ -99,8 +109,10 @@ def _present(value: Any) -> bool:
 def decide(rule: Rule, ticket: Ticket, playbook: Playbook) -> Decision:
     """The rule's inputs for this ticket, every problem with them, and whether the
     requester may ask. Nothing here reads a system or renders a template."""
-    if not requester_allowed(rule, ticket.requester):
+    if not requester_allowed(rule, ticket.requester, ticket.requester_id):
         who = ticket.requester or "(no requester)"
+        if ticket.requester_id:
+            who = f"{who} ({ticket.requester_id})"
         return Decision(rule, refused=f"{_cut(who)} may not ask for {rule.name} "
                                       f"(playbook {playbook.name})")
     problems: list[str] = []

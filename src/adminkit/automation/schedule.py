@@ -50,17 +50,29 @@ def run(service: RunService, profile: Profile, schedule: Schedule,
               hint="two copies never overlap; this one was skipped"):
         ticket = schedule.ticket
         path = find_playbook(schedule.playbook)
+        run_id: str | None = None
+        notices: tuple[str, ...] = ()
         if ticket in NEW:
             _startable(schedule, path, check=check)  # never an empty ticket per firing
-            ticket = new_ticket(profile, schedule, local=ticket == "new:local", check=check)
+            local = ticket == "new:local"
+            if check:
+                ticket = new_ticket(profile, schedule, local=local, check=check)
+            else:  # journaled as it is opened: a run killed before its first row loses none
+                from adminkit.automation.opening import open_ticket
+
+                opened = open_ticket(service.journal_path, profile, schedule, local=local)
+                ticket, run_id, notices = opened.ticket, opened.run_id, opened.notices
         request = RunRequest(
             command=f"schedule {schedule.name}: {schedule.playbook}"
                     + (" (forced over the bulk limit)" if schedule.force else ""),
             profile=profile, ticket=ticket, check=check,
             operator=f"schedule {schedule.name}",
             playbook=PlaybookRequest(path=path,
-                                     inputs=dict(schedule.inputs), force=schedule.force))
-        return service.run(request)
+                                     inputs=dict(schedule.inputs), force=schedule.force),
+            run_id=run_id)
+        report = service.run(request)
+        report.notices[:0] = notices
+        return report
 
 
 def _startable(schedule: Schedule, path: Path, *, check: bool) -> None:
@@ -80,10 +92,11 @@ def _startable(schedule: Schedule, path: Path, *, check: bool) -> None:
 
 
 def new_ticket(profile: Profile, schedule: Schedule, *, local: bool,
-               check: bool) -> str | None:
-    """A ticket of its own for this run: in the profile's ticket system (RT, Redmine,
-    any backend with `create`), or the local store (`new:local`, or a profile with no
-    ticket system). A check run opens none in a ticket system (nothing is done)."""
+               check: bool, run_id: str | None = None) -> str | None:
+    """A ticket of its own for this run: in the profile's ticket system (every backend
+    has `create`; Jira SM and Zammad need `tickets.new`), or the local store
+    (`new:local`, or a profile with no ticket system). A check run opens none in a
+    ticket system (nothing is done)."""
     from adminkit.tickets.settings import ticket_settings
 
     subject = f"schedule {schedule.name}: {schedule.playbook}"
@@ -98,6 +111,11 @@ def new_ticket(profile: Profile, schedule: Schedule, *, local: bool,
             store.close()
     if check:
         return None
+    lacking = cfg.needs_new()
+    if lacking is not None:  # before anything is opened or sent
+        raise UsageError(f"schedule {schedule.name}: {cfg.kind} opens a ticket only with "
+                         f"{lacking} in the profile", hint="or ticket: new:local keeps the "
+                                                           "run's ticket in the local store")
     from adminkit.tickets.base import PREFIX_OF_KIND
     from adminkit.tickets.systems import open_system
 
@@ -107,9 +125,10 @@ def new_ticket(profile: Profile, schedule: Schedule, *, local: bool,
         if not callable(create):
             raise UsageError(f"schedule {schedule.name}: the {cfg.kind} backend cannot open "
                              "tickets", hint="ticket: new:local keeps them in the local store")
+        run = f" as run {run_id}" if run_id else ""
         ident = str(create(subject, f"adminkit runs playbook {schedule.playbook} on schedule "
                                     f"{schedule.name} ({schedule.calendar}) for profile "
-                                    f"{profile.name}; what it does is noted here."))
+                                    f"{profile.name}{run}; what it does is noted here."))
     finally:
         system.close()
     return f"{PREFIX_OF_KIND[cfg.kind]}:{ident}"
@@ -128,13 +147,17 @@ def units(profile: Profile, command: list[str], environment: dict[str, str]
     env = "".join(f"Environment={_quote(f'{k}={v}')}\n" for k, v in sorted(environment.items()))
     out: dict[str, str] = {}
 
+    from adminkit.automation.units import mark
+
+    first = mark(profile.name)  # what `schedule uninstall` recognises its files by
+
     def pair(stem: str, what: str, args: list[str], calendar: str) -> None:
         line = " ".join(_quote(w) for w in [*command, "--profile", profile.name, *args])
         out[f"{stem}.service"] = (
-            f"[Unit]\nDescription=adminkit {what} (profile {profile.name})\n\n"
+            f"{first}[Unit]\nDescription=adminkit {what} (profile {profile.name})\n\n"
             f"[Service]\nType=oneshot\n{env}ExecStart={line}\n")
         out[f"{stem}.timer"] = (
-            f"[Unit]\nDescription=adminkit {what} (profile {profile.name}): timer\n\n"
+            f"{first}[Unit]\nDescription=adminkit {what} (profile {profile.name}): timer\n\n"
             f"[Timer]\nOnCalendar={calendar}\nPersistent=true\nUnit={stem}.service\n\n"
             "[Install]\nWantedBy=timers.target\n")
 

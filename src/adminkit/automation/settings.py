@@ -57,7 +57,9 @@ class Rule(Settings):
         "subject pattern, or a custom field's name)")
     requesters: list[str] = Field(
         min_length=1, description="who may ask for it: requester names or addresses, "
-                                  "shell patterns (`*@example.test`); `*` for anyone")
+                                  "shell patterns (`*@example.test`); `*` for anyone. "
+                                  "Redmine: user ids (`redmine:9`), never display names, "
+                                  "which each user may edit")
     requires_approval: bool = Field(False, description="wait for an approver even if the "
                                                        "playbook does not require it")
 
@@ -170,7 +172,9 @@ class AutomationConfig(Settings):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     approvers: list[str] = Field(
         default_factory=list, description="who may /approve or /reject a waiting run "
-                                          "(names in the ticket system)")
+                                          "(names in the ticket system; Redmine: user ids, "
+                                          "`redmine:5`, as display names are each user's "
+                                          "to edit and never match)")
     approval_timeout_hours: float = Field(72.0, gt=0)
     watch: WatchConfig = Field(default_factory=WatchConfig)
 

@@ -118,26 +118,55 @@ def install(
 @app.command("uninstall")
 def uninstall(
     ctx: typer.Context,
+    folder: Annotated[Path | None, typer.Option(
+        "--dir", help="Where the unit files are (default /etc/systemd/system); given, "
+                      "the files are removed and systemctl is left to you.")] = None,
+    cron: Annotated[bool, typer.Option(
+        "--cron", help="Take the crontab lines out instead (the default where systemd "
+                       "does not run this machine).")] = False,
     user: Annotated[str | None, typer.Option(
-        help="Whose crontab (crontab -u USER; default: yours).")] = None,
+        help="With cron: whose crontab (crontab -u USER; default: yours).")] = None,
 ) -> None:
-    """Take the profile's block out of the crontab (its other lines stay).
+    """Remove what `schedule install` wrote for the profile: its systemd units (only
+    the files install marked as the profile's; a schedule since taken out of the
+    profile too), after `systemctl disable --now` of its timers and followed by
+    `systemctl daemon-reload`; or, with cron, the profile's block of the crontab (its
+    other lines stay).
 
-    Systemd units are removed with systemctl disable and their files.
+    Examples:
 
-    Example: adminkit -p acme schedule uninstall --user svc-adminkit
+      adminkit -p acme schedule uninstall
+
+      adminkit -p acme schedule uninstall --dir ~/.config/systemd/user
+
+      adminkit -p acme schedule uninstall --cron --user svc-adminkit
     """
-    from adminkit.automation import crontab
+    import shutil
+
+    from adminkit.automation import crontab, units
     from adminkit.cli.output import console
     from adminkit.cli.session import profile_of
 
     state = state_of(ctx)
     profile = profile_of(state)
     assert profile is not None
-    crontab.install(profile.name, None, user)
-    console().print(f"removed profile {profile.name}'s lines from "
-                    f"{'the crontab of ' + user if user else 'your crontab'}", markup=False,
-                    highlight=False)
+    say = console().print
+    if cron or (folder is None and not crontab.systemd_present()):
+        crontab.install(profile.name, None, user)
+        say(f"removed profile {profile.name}'s lines from "
+            f"{'the crontab of ' + user if user else 'your crontab'}", markup=False,
+            highlight=False)
+        return
+    systemctl = shutil.which("systemctl") if folder is None else None
+    where = folder or Path("/etc/systemd/system")
+    removed = units.remove(where, profile.name, systemctl)
+    if not removed:
+        say(f"no unit of profile {profile.name} in {where} (units install wrote before it "
+            "marked them are left: remove them by hand)", markup=False, highlight=False)
+        return
+    after = "" if systemctl else "; now: systemctl daemon-reload"
+    say(f"removed {len(removed)} unit(s) of profile {profile.name} from {where}{after}",
+        markup=False, highlight=False)
 
 
 def _target(state: Any, adminkit: str | None) -> tuple[Any, list[str], dict[str, str]]:

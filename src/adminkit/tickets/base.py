@@ -62,6 +62,9 @@ class Ticket:
     queue: str | None = None
     requester: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    # the requester's stable user id where the system's names are the user's to edit
+    # (Redmine: `redmine:9`); who asked is checked by it, the name is only shown
+    requester_id: str | None = None
     # Other names of the same queue (an id, a key, an identifier): a profile or a rule may
     # name a queue by any of them.
     queue_aliases: tuple[str, ...] = ()

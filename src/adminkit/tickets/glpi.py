@@ -119,6 +119,7 @@ class Glpi:
                                  "secret reference (env:, file:, keyring: or prompt)") from None
         self.http = client(profile, cfg.model_copy(update={"url": api_url(cfg.url)}), headers)
         self._session: str | None = None
+        self.new = cfg.new  # the entity, category and type `create` opens a ticket with
 
     # -- the session --------------------------------------------------------------------
     def _open_session(self) -> str:
@@ -230,6 +231,35 @@ class Glpi:
         if not isinstance(data, dict) or not data.get("id"):
             raise ConnectionFailed(f"{what}: no follow-up id in GLPI's answer")
         return str(data["id"])
+
+    def create(self, subject: str, text: str) -> str:
+        """A new ticket (`POST /Ticket` in the session) with tickets.new's entity,
+        ITIL category and type where given: its id. A scheduled run's ticket. GLPI
+        refuses with 400 ERROR_GLPI_ADD both a profile without the right to create and
+        a mandatory field of the ticket template left empty (its message says which)."""
+        what = "GLPI: new ticket"
+        fields: dict[str, Any] = {"name": subject, "content": text, "type": 2}
+        new = self.new
+        if new is not None:
+            fields["type"] = 1 if new.type == "incident" else 2
+            if new.entity is not None:
+                fields["entities_id"] = new.entity
+            if new.category is not None:
+                fields["itilcategories_id"] = int(new.category)
+        r = self._call("POST", "/Ticket", what, json={"input": fields})
+        if r.status_code == 400 and glpi_error(r)[0] == "ERROR_GLPI_ADD":
+            raise Rejected(f"{what}: GLPI refused it: {glpi_error(r)[1] or 'ERROR_GLPI_ADD'}",
+                           hint="the account's GLPI profile needs the right to create "
+                                "tickets (in the entity), and the ticket template's "
+                                "mandatory fields must be given (tickets.new)")
+        self._check(r, what)
+        data = glpi_json(r, what)
+        ident = data.get("id") if isinstance(data, dict) else None
+        if r.status_code != 201 or not isinstance(ident, int) or isinstance(ident, bool) \
+                or ident < 1:
+            raise ConnectionFailed(f"{what}: unexpected answer from GLPI (HTTP "
+                                   f"{r.status_code})")
+        return str(ident)
 
     def followups(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every follow-up on the ticket, page by page (GLPI returns 50 unless asked)."""

@@ -18,16 +18,17 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import ActionFailed, AuthenticationFailed, UsageError
+from adminkit.core.errors import ActionFailed, AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.tickets.base import (
     ID_PATTERNS,
     FoundNote,
     NotePublished,
+    Rejected,
     Ticket,
     TicketRef,
     aliases,
 )
-from adminkit.tickets.http import basic_auth, check, check_login, client, send
+from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
 
@@ -69,6 +70,7 @@ class Jira:
                              "tickets.password, or tickets.token", hint=CREDENTIALS)
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
         self.allow_public = cfg.allow_public_notes
+        self.new = cfg.new  # where `create` raises a request
 
     def close(self) -> None:
         self.http.close()
@@ -146,6 +148,31 @@ class Jira:
                         else None, "internal": c.get("public") is False,
                         "body": str(c.get("body", ""))})
         return out
+
+    def create(self, subject: str, text: str) -> str:
+        """A new request (`POST /rest/servicedeskapi/request`) in tickets.new's service
+        desk and request type, raised by the account: its key. A scheduled run's ticket."""
+        new = self.new
+        if new is None or new.service_desk is None or new.request_type is None:
+            raise UsageError("Jira: no service desk and request type to raise a request in",
+                             hint="set tickets.new.service_desk and tickets.new.request_type "
+                                  "(the ids in the request type's URL)")
+        what = f"Jira service desk {new.service_desk}: new request"
+        body = {"serviceDeskId": str(new.service_desk), "requestTypeId": str(new.request_type),
+                "requestFieldValues": {"summary": subject, "description": text}}
+        r = send(lambda: self.http.post("/rest/servicedeskapi/request", json=body), what)
+        if r.status_code in (400, 403, 404):  # a field the type needs; no right; no such desk
+            reason = error_json(r).get("errorMessage") or f"HTTP {r.status_code}"
+            raise Rejected(f"{what}: Jira refused it: {str(reason)[:300]}",
+                           hint="the request type must need no field but summary and "
+                                "description, and the account must be allowed to raise "
+                                "requests in the service desk")
+        _check(r, what, missing=())
+        key = _json(r, what).get("issueKey")
+        if r.status_code != 201 or not isinstance(key, str) \
+                or not re.fullmatch(ID_PATTERNS["jira"], key):
+            raise ConnectionFailed(f"{what}: unexpected answer from Jira (HTTP {r.status_code})")
+        return key
 
     def get(self, ticket_id: str) -> Ticket:
         key = self._key(ticket_id)

@@ -80,6 +80,15 @@ def _number(ticket_id: str) -> int:
     return int(ticket_id)
 
 
+def user_id(user: Any) -> str | None:
+    """`redmine:9`: who a user is. A display name is not: Redmine lets every user change
+    their own first and last name (My account) and never makes names unique."""
+    ident = user.get("id") if isinstance(user, dict) else None
+    if isinstance(ident, int) and not isinstance(ident, bool) and ident > 0:
+        return f"redmine:{ident}"
+    return None
+
+
 def _same(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
@@ -228,6 +237,10 @@ class Redmine:
         what = f"Redmine project {project}: new issue"
         r = send(lambda: self.http.post("/issues.json", json={"issue": {
             "project_id": project, "subject": subject, "description": text}}), what)
+        if r.status_code == 403:  # Redmine's bare `head :forbidden`
+            raise Rejected(f"{what}: Redmine refused it (403): the account may not add "
+                           "issues in the project", hint="give the account's role 'Add "
+                           "issues' in the project (and the REST API must be enabled)")
         _checked(r, what)
         issue = json_body(r, what).get("issue")
         if r.status_code != 201 or not isinstance(issue, dict) or "id" not in issue:
@@ -267,6 +280,7 @@ class Redmine:
             user = journal.get("user")
             out.append({"time": journal.get("created_on"),
                         "author": user.get("name") if isinstance(user, dict) else None,
+                        "author_id": user_id(user),
                         "internal": bool(journal.get("private_notes")),
                         "body": str(journal["notes"])})
         return out
@@ -295,7 +309,8 @@ class Redmine:
         return Ticket(ref=TicketRef("redmine", ticket_id), subject=str(issue.get("subject", "")),
                       status=name("status") or "", queue=name("project"),
                       queue_aliases=aliases(project_id, self._identifier(project_id)),
-                      requester=name("author"), fields=fields)
+                      requester=name("author"), fields=fields,
+                      requester_id=user_id(issue.get("author")))
 
     def _identifier(self, project_id: object) -> str | None:
         """An issue names its project by id and name; profiles name it by identifier

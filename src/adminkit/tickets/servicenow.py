@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, ConnectionFailed, UsageError
-from adminkit.tickets.base import ID_PATTERNS, Ticket, TicketNotFound, TicketRef, aliases
+from adminkit.tickets.base import (
+    ID_PATTERNS,
+    Rejected,
+    Ticket,
+    TicketNotFound,
+    TicketRef,
+    aliases,
+)
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -116,6 +123,7 @@ class ServiceNow:
             raise UsageError(f"profile {profile.name}: tickets.options.find_notes_in must be "
                              "journal or record")
         self._records: dict[str, tuple[str, str]] = {}
+        self.new = cfg.new  # what `create` sets on a new incident
         headers = {"Accept": "application/json", **({"Authorization": auth} if auth else {})}
         self.http = client(profile, cfg, headers)
         if oauth is not None:
@@ -210,6 +218,34 @@ class ServiceNow:
         if number not in self._records:
             self._lookup(number)
         return self._records[number]
+
+    def create(self, subject: str, text: str) -> str:
+        """A new incident (`POST /api/now/table/incident`) with tickets.new's assignment
+        group, caller and category where given: its number. A scheduled run's ticket.
+        An ACL or a data policy (a mandatory field) refuses it with 403."""
+        what = "ServiceNow: new incident"
+        body = {"short_description": subject, "description": text}
+        if self.new is not None:
+            body |= {field: str(value) for field, value in (
+                ("assignment_group", self.new.assignment_group),
+                ("caller_id", self.new.caller), ("category", self.new.category))
+                if value is not None}
+        r = send(lambda: self.http.post("/api/now/table/incident", json=body,
+                                        params={"sysparm_fields": "sys_id,number"}), what)
+        if r.status_code in (400, 403):
+            raise Rejected(f"{what}: ServiceNow refused it: {_reason(r)}",
+                           hint="the account needs the right to create incidents (an ACL), "
+                                "and a data policy may need more fields (tickets.new)")
+        check(r, what, missing=())
+        record = _result(r, what)
+        number, sys_id = record.get("number"), record.get("sys_id")
+        if r.status_code != 201 or not isinstance(number, str) \
+                or not re.fullmatch(ID_PATTERNS["snow"], number):
+            raise ConnectionFailed(f"{what}: unexpected answer from ServiceNow (HTTP "
+                                   f"{r.status_code})")
+        if isinstance(sys_id, str):
+            self._records[number] = ("incident", sys_id)
+        return number
 
     # -- the protocol -------------------------------------------------------------------
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:

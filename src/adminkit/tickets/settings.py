@@ -5,13 +5,51 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from adminkit.core.config import Profile, SecretRef, Settings, kind_of
 
 
 def _ticket_kind(kind: str) -> str:
     return kind_of("adminkit.tickets", kind, extra=("local",))
+
+
+# Which settings of `tickets.new` each system takes, and which of them it needs.
+NEW_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "jira": (("service_desk", "request_type"), ("service_desk", "request_type")),
+    "servicenow": (("assignment_group", "caller", "category"), ()),
+    "zammad": (("group", "customer"), ("group", "customer")),
+    "glpi": (("entity", "category", "type"), ()),
+    "rt": ((), ()),  # RT opens in tickets.queue, Redmine in its project (tickets.queue)
+    "redmine": ((), ()),
+}
+
+
+class NewTicket(Settings):
+    """What a new ticket is opened with (a schedule's `ticket: new`) where the system
+    needs more than a subject and a text. Each system takes its own settings only."""
+
+    service_desk: int | None = Field(None, ge=1, description=(
+        "Jira Service Management: the serviceDeskId the request is raised in"))
+    request_type: int | None = Field(None, ge=1, description=(
+        "Jira Service Management: the requestTypeId (its fields must need no more than "
+        "summary and description)"))
+    assignment_group: str | None = Field(None, pattern=r"^[0-9a-f]{32}$", description=(
+        "ServiceNow: the incident's assignment group (sys_id)"))
+    caller: str | None = Field(None, pattern=r"^[0-9a-f]{32}$", description=(
+        "ServiceNow: the incident's caller (a sys_user sys_id)"))
+    category: str | int | None = Field(None, description=(
+        "ServiceNow: the incident's category (its value, e.g. software); GLPI: the ITIL "
+        "category id"))
+    group: str | None = Field(None, min_length=1, max_length=160, description=(
+        "Zammad: the group (its name) the ticket is opened in"))
+    customer: str | None = Field(None, min_length=1, max_length=255, description=(
+        "Zammad: the ticket's customer: a user id, or an e-mail address (looked up, or "
+        "made, as Zammad's `guess:` does)"))
+    entity: int | None = Field(None, ge=0, description="GLPI: the entity id (default: the "
+                                                       "API account's active entity)")
+    type: Literal["incident", "request"] = Field("request", description=(
+        "GLPI: the ticket's type"))
 
 
 class TicketsConfig(Settings):
@@ -44,6 +82,38 @@ class TicketsConfig(Settings):
     note_max_hours: float = Field(72.0, gt=0, description="a note not delivered after this "
                                                           "many hours fails for good")
     options: dict[str, Any] = Field(default_factory=dict)
+    new: NewTicket | None = Field(None, description=(
+        "what a schedule's `ticket: new` opens a ticket with: Jira Service Management "
+        "service_desk and request_type, Zammad group and customer (both needed); ServiceNow "
+        "assignment_group, caller, category; GLPI entity, category, type (optional)"))
+
+    @model_validator(mode="after")
+    def _new_fits_the_kind(self) -> TicketsConfig:
+        if self.new is None:
+            return self
+        given = {k for k in self.new.model_fields_set if getattr(self.new, k) is not None}
+        takes, needs = NEW_FIELDS.get(self.kind, ((), ()))
+        if given - set(takes):
+            raise ValueError(f"new: {', '.join(sorted(given - set(takes)))} "
+                             f"{'is' if len(given - set(takes)) == 1 else 'are'} not "
+                             f"{self.kind}'s (it takes {', '.join(takes) or 'none'})")
+        if missing := [k for k in needs if getattr(self.new, k) is None]:
+            raise ValueError(f"new: {self.kind} opens a ticket only with "
+                             f"{' and '.join(needs)}; missing: {', '.join(missing)}")
+        customer = self.new.customer
+        if customer is not None and not (customer.isdecimal() or "@" in customer):
+            raise ValueError("new.customer: a Zammad user id or an e-mail address")
+        category = self.new.category
+        if self.kind == "glpi" and isinstance(category, str) and not category.isdecimal():
+            raise ValueError("new.category: GLPI's ITIL category is an id (a number)")
+        return self
+
+    def needs_new(self) -> str | None:
+        """What `ticket: new` lacks for this system, in words (None: it can open one)."""
+        needs = NEW_FIELDS.get(self.kind, ((), ()))[1]
+        if needs and self.new is None:
+            return f"tickets.new.{' and tickets.new.'.join(needs)}"
+        return None
 
 
 SECTIONS: dict[str, Any] = {"tickets": TicketsConfig}

@@ -29,6 +29,7 @@ from adminkit.tickets.base import (
     ID_PATTERNS,
     FoundNote,
     NotePublished,
+    Rejected,
     Ticket,
     TicketRef,
     aliases,
@@ -77,6 +78,7 @@ class Zammad:
                              f"of {', '.join(PUBLIC_TYPES)}")
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
         self.allow_public = cfg.allow_public_notes
+        self.new = cfg.new  # the group and customer `create` opens a ticket with
 
     def close(self) -> None:
         self.http.close()
@@ -150,6 +152,34 @@ class Zammad:
                                 hint="give the account an agent role (ticket.agent), or set "
                                      "tickets.allow_public_notes: true")
         return remote
+
+    def create(self, subject: str, text: str) -> str:
+        """A new ticket (`POST /api/v1/tickets`) in tickets.new's group for its customer,
+        its text as a first internal note (never mailed): its id. A scheduled run's
+        ticket. Zammad answers 422 for a group or customer it does not know, 403 for an
+        account that may not create in the group."""
+        new = self.new
+        if new is None or new.group is None or new.customer is None:
+            raise UsageError("Zammad: no group and customer to open a ticket with",
+                             hint="set tickets.new.group and tickets.new.customer")
+        customer: int | str = (int(new.customer) if new.customer.isdecimal()
+                               else f"guess:{new.customer}")
+        what = f"Zammad group {new.group}: new ticket"
+        body = {"title": subject, "group": new.group, "customer_id": customer,
+                "article": {"subject": subject, "body": text, "type": "note",
+                            "internal": True, "content_type": "text/plain"}}
+        r = send(lambda: self.http.post("/api/v1/tickets", json=body), what)
+        if r.status_code in (403, 422):
+            raise Rejected(f"{what}: Zammad refused it: {_reason(r)}",
+                           hint="the group and customer must exist, and the account needs "
+                                "ticket.agent with create rights in the group")
+        check(r, what, missing=())
+        ident = _json(r, what).get("id")
+        if r.status_code != 201 or not isinstance(ident, int) or isinstance(ident, bool) \
+                or ident < 1:
+            raise ConnectionFailed(f"{what}: unexpected answer from Zammad (HTTP "
+                                   f"{r.status_code})")
+        return str(ident)
 
     def articles(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every article of the ticket: `by_ticket` answers them all at once."""
