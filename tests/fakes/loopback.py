@@ -1,4 +1,5 @@
-"""A TCP listener on 127.0.0.1 (port 0) that serves each connection in its own thread.
+"""A TCP listener on 127.0.0.1 (or another loopback address; port 0) that serves each
+connection in its own thread.
 
 The base of the scripted LDAP peer (ldappeer.py) and of the integration tests' dropping
 LDAPS proxy: subclasses say how to serve one connection and how to close the ones open.
@@ -14,8 +15,9 @@ from typing import Self
 
 
 class LoopbackListener:
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listener = socket.create_server((host, 0), family=family)
         self.port: int = self.listener.getsockname()[1]
         self._threads: list[threading.Thread] = []
         self._accepting = threading.Thread(target=self._accept, daemon=True)

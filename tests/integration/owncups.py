@@ -4,6 +4,7 @@ stop, fill or sit in front of a print server, so that no other test's server is 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TypeVar
 
 from adminkit.lab.cups import CupsServer
@@ -20,3 +21,12 @@ def running(server: S) -> Iterator[S]:
         yield server
     finally:
         server.stop()
+
+
+def held_jobs(server: CupsServer, folder: Path, queue: str, n: int) -> list[int]:
+    """`n` one-page jobs on `queue`, held so that they stay listable; their ids."""
+    doc = folder / "doc.txt"
+    doc.write_text("page\n")
+    conn = server.connection()
+    return [conn.printFile(queue, str(doc), f"doc {i}", {"job-hold-until": "indefinite"})
+            for i in range(n)]

@@ -1,9 +1,11 @@
 """IPP over TLS: a profile's print server with `tls: true` and the CA that signed the
 server's certificate, against a cupsd of the lab's that takes IPP over TLS only.
 
-libcups takes any certificate, so adminkit checks it itself: a wrong CA, or none when
-the system's CAs do not vouch for the server, is exit 3 saying what to fix, and the
-server is sent no request.
+libcups takes any certificate, so it talks to adminkit's relay, which verifies every
+connection to the server (printing/tlsrelay.py): a wrong CA, or none when the system's
+CAs do not vouch for the server, is exit 3 saying what to fix, and the server is sent no
+request. Through the relay every command works as on a plain server, the CUPS
+operator's Basic credentials included (machines in the middle: test_printing_tls_mitm).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from adminkit.lab.cups import CupsTlsServer, tls_instance
-from tests.integration.owncups import running
+from adminkit.lab.cups import CupsServer, CupsTlsServer, tls_instance
+from tests.integration.owncups import held_jobs, running
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
@@ -63,17 +65,74 @@ def test_list_and_pause_over_tls_with_the_labs_ca(tls_cups: CupsTlsServer, cli: 
 def test_a_purge_over_tls(tls_cups: CupsTlsServer, cli: Cli, lab_config_dir: Path,
                           tmp_path: Path) -> None:
     tls_cups.reset()
-    doc = tmp_path / "doc.txt"
-    doc.write_text("page\n")
+    ids = held_jobs(tls_cups, tmp_path, "back-office", 3)
     conn = tls_cups.connection()
-    ids = [conn.printFile("back-office", str(doc), f"doc {i}", {"job-hold-until": "indefinite"})
-           for i in range(3)]
     [entry] = tls_cups.profile()["print_servers"]
     name = write_profile(lab_config_dir, "print-tls", entry)
     r = cli("-p", name, "-o", "json", "queue", "purge", "back-office")
     assert r.returncode == 0, r.stdout + r.stderr
     states = [conn.getJobAttributes(j)["job-state"] for j in ids]
     assert states == [7, 7, 7]  # canceled
+
+
+def test_jobs_and_a_test_page_over_tls(tls_cups: CupsTlsServer, cli: Cli,
+                                       lab_config_dir: Path) -> None:
+    """A test page streams its document (Create-Job, Send-Document) through the relay."""
+    tls_cups.reset()
+    [entry] = tls_cups.profile()["print_servers"]
+    name = write_profile(lab_config_dir, "print-tls", entry)
+    conn = tls_cups.connection()
+    conn.disablePrinter("front-desk")  # paused: the page waits in the queue
+
+    def run(*args: str) -> Any:
+        r = cli("-p", name, "-o", "json", *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return json.loads(r.stdout)
+
+    job = run("printer", "test-page", "front-desk")["results"][0]["data"]["job_id"]
+    assert conn.getJobAttributes(job)["job-name"] == "adminkit test page"
+    assert [j["id"] for j in run("job", "list", "--printer", "front-desk")] == [job]
+    assert run("job", "hold", str(job))["results"][0]["status"] == "changed"
+    assert conn.getJobAttributes(job)["job-state"] == 4  # held
+    assert run("job", "cancel", str(job))["results"][0]["status"] == "changed"
+    assert conn.getJobAttributes(job)["job-state"] == 7  # canceled
+    assert run("printer", "resume", "front-desk")["results"][0]["status"] == "changed"
+    assert conn.getPrinterAttributes("front-desk")["printer-state"] == 3
+
+
+def test_the_operators_credentials_over_tls(tls_cups: CupsTlsServer, cups_server: CupsServer,
+                                            cli: Cli, lab_config_dir: Path,
+                                            tmp_path: Path) -> None:
+    """The `secured` policy (Basic, the lab's PAM user): libcups answers cupsd's 401
+    through the relay, on pycups' connection (pause) and on Cancel-Jobs' own (purge)."""
+    tls_cups.reset()
+    ids = held_jobs(tls_cups, tmp_path, "back-office", 2)
+    conn = tls_cups.connection()
+    for queue in ("front-desk", "back-office"):
+        conn.setPrinterOpPolicy(queue, "secured")
+    [entry] = tls_cups.profile()["print_servers"]
+    name = write_profile(lab_config_dir, "print-tls", entry)
+    r = cli("-p", name, "printer", "pause", "front-desk")
+    assert r.returncode == 3 and "not authorized" in r.stdout + r.stderr  # it is guarded
+    password = cups_server.operator_password()
+    secret = tmp_path / "op.secret"
+    secret.write_text(password)
+    secret.chmod(0o600)
+    name = write_profile(lab_config_dir, "print-tls-op", {
+        **entry, "user": "aklabop", "password": f"file:{secret}"})
+    for args in (("printer", "pause", "front-desk"), ("queue", "purge", "back-office")):
+        r = cli("-p", name, *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert password not in r.stdout + r.stderr
+    user = cups.getUser()
+    cups.setUser("aklabop")
+    cups.setPasswordCB(lambda prompt: password)
+    try:
+        conn = tls_cups.connection()
+        assert conn.getPrinterAttributes("front-desk")["printer-state"] == 5
+        assert [conn.getJobAttributes(j)["job-state"] for j in ids] == [7, 7]
+    finally:
+        cups.setUser(user)
 
 
 @pytest.mark.parametrize("ca", ["other", "none"])

@@ -205,13 +205,13 @@ def test_query_options_that_are_no_credentials_stay(uri: str) -> None:
 
 def test_a_ca_file_that_is_no_pem_is_a_config_error(tmp_path: Path) -> None:
     from adminkit.core.errors import ConfigError
-    from adminkit.printing.tlscheck import check_certificate
+    from adminkit.printing.tlsrelay import TlsRelay
 
     for bad in (tmp_path / "missing.pem", tmp_path / "junk.pem"):
         if bad.name == "junk.pem":
             bad.write_text("not a certificate\n")
         with pytest.raises(ConfigError, match=f"ca_file {bad}") as caught:
-            check_certificate("print1", "127.0.3.250", 631, bad)
+            TlsRelay("print1", "127.0.3.250", 631, bad)
         assert caught.value.exit_code == 2
 
 
@@ -226,7 +226,7 @@ def test_a_thread_that_served_a_tls_server_does_not_keep_its_settings() -> None:
     tls = CupsPrintServer(PrintServerConfig(name="a", kind="cups", host="127.0.3.250",
                                             tls=True, user="lpadmin"))
     plain = CupsPrintServer(PrintServerConfig(name="b", kind="cups", host="127.0.3.251"))
-    tls._bind_thread()
-    assert (cups.getEncryption(), cups.getUser()) == (cups.HTTP_ENCRYPT_REQUIRED, "lpadmin")
-    plain._bind_thread()
+    tls._bind_thread("127.0.0.1", 40631, cups.HTTP_ENCRYPT_NEVER)  # its relay's port
+    assert (cups.getEncryption(), cups.getUser()) == (cups.HTTP_ENCRYPT_NEVER, "lpadmin")
+    plain._bind_thread(*plain._endpoint())
     assert (cups.getEncryption(), cups.getUser()) == (cups.HTTP_ENCRYPT_IF_REQUESTED, own)

@@ -123,9 +123,10 @@ class SmtpSink(LabServer):
 
 
 def make_tls(folder: Path, ips: tuple[str, ...] = ("127.0.0.1",),
-             ca_name: str = "adminkit lab SMTP CA") -> None:
+             ca_name: str = "adminkit lab SMTP CA", *, expired: bool = False) -> None:
     """A CA of the sink's own and a certificate for `ips` and localhost signed by it;
-    the keys 0600. (The WinRM fake makes its own with the addresses of its hosts.)"""
+    the keys 0600. (The WinRM fake makes its own with the addresses of its hosts.)
+    `expired`: the certificate's validity ended yesterday (the tests' bad server)."""
     import datetime
     import ipaddress
     import os
@@ -156,10 +157,12 @@ def make_tls(folder: Path, ips: tuple[str, ...] = ("127.0.0.1",),
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
                          critical=False)
           .sign(ca_key, hashes.SHA256()))
+    start, end = ((now - datetime.timedelta(days=2), now - datetime.timedelta(days=1))
+                  if expired else (now - datetime.timedelta(minutes=5),
+                                   now + datetime.timedelta(days=825)))
     cert = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=825))
+            .not_valid_before(start).not_valid_after(end)
             .add_extension(x509.SubjectAlternativeName([
                 x509.DNSName("localhost"),
                 *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips)]),

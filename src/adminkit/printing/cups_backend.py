@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote
 
 from adminkit.core.errors import (
@@ -34,6 +34,9 @@ from adminkit.printing.server import (
     without_credentials,
 )
 from adminkit.printing.settings import PrintServerConfig
+
+if TYPE_CHECKING:
+    from adminkit.printing.tlsrelay import TlsRelay
 
 T = TypeVar("T")
 DEFAULT_PORT = 631
@@ -83,19 +86,36 @@ class CupsPrintServer:
         self._password = password
         self._cups = _cups()
         self._conn: Any = None
+        self._relay: TlsRelay | None = None
+        self._lock = threading.Lock()
         self._asked = threading.local()
 
     # -- the per-thread state of libcups ------------------------------------------------
     def _where(self) -> str:
         return f"print server {self.name} ({self.cfg.host}:{self.port})"
 
-    def _bind_thread(self) -> None:
+    def _endpoint(self) -> tuple[str, int, int]:
+        """Where libcups connects, and its encryption: the server itself, or for
+        `tls: true` this process's relay to it, which verifies the certificate on every
+        connection (libcups takes any: see printing/tlsrelay.py)."""
         cups = self._cups
-        cups.setServer(self.cfg.host)
-        cups.setPort(self.port)
+        if not self.cfg.tls:
+            return self.cfg.host, self.port, cups.HTTP_ENCRYPT_IF_REQUESTED
+        with self._lock:
+            if self._relay is None:
+                from adminkit.printing.tlsrelay import TlsRelay
+
+                self._relay = TlsRelay(self.name, self.cfg.host, self.port, self.cfg.ca_file)
+            relay = self._relay
+        relay.failure = None  # a refusal is this call's only if it happens during it
+        return relay.address, relay.port, cups.HTTP_ENCRYPT_NEVER  # TLS is the relay's
+
+    def _bind_thread(self, host: str, port: int, encryption: int) -> None:
+        cups = self._cups
+        cups.setServer(host)
+        cups.setPort(port)
         # both ways: a thread that served another print server keeps that one's settings
-        cups.setEncryption(cups.HTTP_ENCRYPT_REQUIRED if self.cfg.tls
-                           else cups.HTTP_ENCRYPT_IF_REQUESTED)
+        cups.setEncryption(encryption)
         user = getattr(_own_user, "name", None)
         if user is None:
             user = _own_user.name = cups.getUser()
@@ -111,22 +131,16 @@ class CupsPrintServer:
             return None
         return self._password.reveal()
 
-    def _check_tls(self) -> None:
-        """libcups takes any certificate: check it first (see printing/tlscheck.py)."""
-        if self.cfg.tls:
-            from adminkit.printing.tlscheck import check_certificate
+    def _refused(self) -> ConnectionFailed | None:
+        """The relay's refusal of a connection libcups made during this call, if any:
+        the reason libcups saw its connection closed, said in adminkit's terms."""
+        return None if self._relay is None else self._relay.failure
 
-            check_certificate(self.name, self.cfg.host, self.port, self.cfg.ca_file)
-
-    def _connection(self) -> Any:
+    def _connection(self, host: str, port: int, encryption: int) -> Any:
         if self._conn is None:
-            self._check_tls()
-            cups = self._cups
-            kwargs: dict[str, Any] = {"host": self.cfg.host, "port": self.port}
-            if self.cfg.tls:
-                kwargs["encryption"] = cups.HTTP_ENCRYPT_REQUIRED
             try:
-                self._conn = cups.Connection(**kwargs)
+                self._conn = self._cups.Connection(host=host, port=port,
+                                                   encryption=encryption)
             except RuntimeError as exc:  # 'failed to connect to server'
                 raise ConnectionFailed(f"{self._where()} does not answer: {exc}",
                                        hint="is it up? check `print_servers` in the profile"
@@ -136,15 +150,17 @@ class CupsPrintServer:
     def _call(self, what: str, fn: Callable[[Any], T]) -> T:
         """Run one IPP exchange on this thread, with its errors said in adminkit's terms."""
         cups = self._cups
-        self._bind_thread()
+        endpoint = self._endpoint()
+        self._bind_thread(*endpoint)
         try:
-            return fn(self._connection())
+            return fn(self._connection(*endpoint))
         except cups.IPPError as exc:
             code, message = ((*exc.args, None, ""))[:2]
-            raise self._error(what, int(code or 0), str(message)) from None
+            raise self._refused() or self._error(what, int(code or 0), str(message)) from None
         except RuntimeError as exc:
             self._conn = None
-            raise ConnectionFailed(f"{self._where()}: {what}: {exc}") from None
+            raise self._refused() or ConnectionFailed(f"{self._where()}: {what}: {exc}"
+                                                      ) from None
 
     def _error(self, what: str, code: int, message: str) -> Exception:
         if code in (AUTH_CANCELED, NOT_AUTHORIZED):
@@ -349,6 +365,8 @@ class CupsPrintServer:
                 self._call(f"purge {printer}",
                            lambda _c: ipp.cancel_jobs(uri, ids, self._password_cb))
             except ipp.IppNoAnswer as exc:
+                if refused := self._refused():  # the relay closed it: nothing was sent
+                    raise refused from None
                 if exc.code in (AUTH_CANCELED, NOT_AUTHORIZED, FORBIDDEN):
                     raise self._error(f"purge {printer}", exc.code, exc.message) from None
                 if not exc.sent:
@@ -369,7 +387,6 @@ class CupsPrintServer:
 
         if not job_ids:
             return 0
-        self._check_tls()  # the request goes on a connection of its own
         done, todo = 0, list(job_ids)
         for attempt in range(PURGE_TRIES):
             try:
@@ -392,6 +409,10 @@ class CupsPrintServer:
 
     def close(self) -> None:
         self._conn = None  # pycups closes the HTTP connection when the object goes
+        with self._lock:
+            relay, self._relay = self._relay, None
+        if relay is not None:
+            relay.close()
 
 
 class IppFailed(ActionFailed):

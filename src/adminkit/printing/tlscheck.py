@@ -1,51 +1,55 @@
-"""The TLS certificate of a CUPS server, checked by adminkit, since libcups does not.
+"""What a trusted CUPS server over TLS is: the profile's CA and the server's name.
 
-libcups 2.4 built with GnuTLS (Debian's, Ubuntu's) encrypts IPP but takes whatever
-certificate the server shows: it leaves trust to the application, and pycups offers no
-way to ask. So for a print server with `tls: true` adminkit makes a TLS handshake of its
-own to the same address before libcups connects, and checks the certificate against the
-profile's `ca_file` (or the system's CAs) and the server's name or address, as Python
-does for HTTPS. A server whose certificate does not pass is never sent a request.
+The certificate is checked against the profile's `ca_file` (or the system's CAs) and
+the server's name or address, as Python does for HTTPS; these are the words a refusal
+is said in (exit 3, what to fix). `printing/tlsrelay.py` applies them to every
+connection libcups makes, since libcups itself takes any certificate.
 """
 
 from __future__ import annotations
 
-import socket
 import ssl
 from pathlib import Path
 
 from adminkit.core.errors import ConfigError, ConnectionFailed
 
-TIMEOUT = 10.0
+TIMEOUT = 10.0  # connecting and the handshake, together
 
 
-def check_certificate(name: str, host: str, port: int, ca_file: Path | None) -> None:
-    """Raise ConnectionFailed (exit 3, saying what to fix) unless the server at host:port
-    shows a certificate that `ca_file` (None: the system's CAs) vouches for, for `host`."""
-    where = f"print server {name} ({host}:{port})"
+def where(name: str, host: str, port: int) -> str:
+    return f"print server {name} ({host}:{port})"
+
+
+def client_context(name: str, host: str, port: int, ca_file: Path | None) -> ssl.SSLContext:
+    """Verifying context: `ca_file` (None: the system's CAs), the server's name checked."""
     try:
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"{where}: ca_file {ca_file}: {getattr(exc, 'strerror', None) or exc}",
+        raise ConfigError(f"{where(name, host, port)}: ca_file {ca_file}: "
+                          f"{getattr(exc, 'strerror', None) or exc}",
                           hint="`ca_file` must be a PEM file of the CA that signed the "
                                "server's certificate") from None
-    address = host.strip("[]")  # an IPv6 address is written [::1] for libcups
-    try:
-        with socket.create_connection((address, port), timeout=TIMEOUT) as sock, \
-                context.wrap_socket(sock, server_hostname=address):
-            pass
-    except ssl.SSLCertVerificationError as exc:
+
+
+def refusal(name: str, host: str, port: int, ca_file: Path | None,
+            exc: BaseException) -> ConnectionFailed:
+    """The error for a TLS connection to the server that failed or was not trusted."""
+    at = where(name, host, port)
+    if isinstance(exc, ssl.SSLCertVerificationError):
         which = f"ca_file {ca_file}" if ca_file else "the system's CAs (no ca_file set)"
-        raise ConnectionFailed(
-            f"{where}: its TLS certificate is not trusted: {exc.verify_message} "
+        return ConnectionFailed(
+            f"{at}: its TLS certificate is not trusted: {exc.verify_message} "
             f"(checked against {which})",
             hint="set `ca_file` of this print server in the profile to the CA that signed "
-                 f"cupsd's certificate, whose names must include {host}") from None
-    except ssl.SSLError as exc:
-        raise ConnectionFailed(f"{where}: no TLS handshake: {exc.reason or exc}",
-                               hint="does the server take IPP over TLS? (cupsd needs a "
-                                    "certificate in its ServerKeychain)") from None
-    except OSError as exc:
-        raise ConnectionFailed(f"{where} does not answer: {exc.strerror or exc}",
-                               hint="is it up? check `print_servers` in the profile"
-                               ) from None
+                 f"cupsd's certificate, whose names must include {host}")
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionFailed(f"{at}: no TLS handshake: {exc.reason or exc}",
+                                hint="does the server take IPP over TLS? (cupsd needs a "
+                                     "certificate in its ServerKeychain)")
+    if isinstance(exc, TimeoutError):
+        return ConnectionFailed(f"{at} does not answer: no TLS handshake within "
+                                f"{TIMEOUT:g} s", hint="is it up? check `print_servers` "
+                                                       "in the profile")
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return ConnectionFailed(f"{at} does not answer: {reason}",
+                            hint="is it up? check `print_servers` in the profile")
