@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.unit import test_watch_redmine
-from tests.unit.test_watch_redmine import FlakyRedmine, T
+from tests.fakes import watchrig
+from tests.fakes.watchrig import FlakyRedmine, T
 
-fake = test_watch_redmine.fake
-make = test_watch_redmine.make
+fake = watchrig.fake
+make = watchrig.make
 
 
 @pytest.mark.xfail(strict=True, reason="defect: a new issue stamped before the cursor's "
