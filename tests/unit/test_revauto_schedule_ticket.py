@@ -12,11 +12,11 @@ from adminkit.automation import schedule as schedules
 from adminkit.automation.service import RunService
 from adminkit.automation.settings import Schedule
 from adminkit.core.errors import AdminkitError
+from tests.fakes import watchrig
 from tests.fakes.redmine import FakeRedmine
-from tests.unit import test_watch_redmine
 from tests.unit.test_schedule_new_ticket import profile
 
-fake = test_watch_redmine.fake  # the fixture: a fake Redmine on a port of its own
+fake = watchrig.fake  # the fixture: a fake Redmine on a port of its own
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.unit import test_watch_redmine
-from tests.unit.test_watch_redmine import FlakyRedmine, T
+from tests.fakes import watchrig
+from tests.fakes.watchrig import FlakyRedmine, T
 
-fake = test_watch_redmine.fake
-make = test_watch_redmine.make
+fake = watchrig.fake
+make = watchrig.make
 
 
 def test_redmines_clock_stepping_back_loses_no_new_issue(fake: FlakyRedmine,

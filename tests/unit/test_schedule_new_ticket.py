@@ -15,11 +15,11 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import UsageError
 from adminkit.tickets.base import Rejected
 from adminkit.tickets.local import LocalTickets
+from tests.fakes import watchrig
 from tests.fakes.redmine import FakeRedmine
 from tests.fakes.ticketfake import SECRET_ENV
-from tests.unit import test_watch_redmine
 
-fake = test_watch_redmine.fake  # the fixture: a fake Redmine on a port of its own
+fake = watchrig.fake  # the fixture: a fake Redmine on a port of its own
 NIGHTLY = Schedule.model_validate({"name": "nightly", "calendar": "daily",
                                    "playbook": "disable-inactive-accounts", "ticket": "new"})
 

@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,14 +89,28 @@ def test_a_broken_section_a_show_does_not_read(graph: GraphRig, cli: object, env
         assert "entra.yaml:" in proc.stderr and "inventory.hosts.0.adress" in proc.stderr
 
 
-def test_the_light_key_loader_is_cryptographys_own() -> None:
+def test_the_light_key_loader_is_cryptographys_own(monkeypatch: pytest.MonkeyPatch) -> None:
     """entra_token loads the app's key without importing `serialization` (its SSH and
-    PKCS#12 parsers); it must be the very function `serialization` names."""
+    PKCS#12 parsers): through the very function `serialization` names."""
+    from cryptography.hazmat.bindings._rust import openssl
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from adminkit.accounts.entra_token import pem_private_key
+    from adminkit.accounts import entra_token
+    from adminkit.lab.graph_token import app_pem
 
-    assert pem_private_key() is serialization.load_pem_private_key
+    direct = openssl.keys.load_pem_private_key
+    assert direct is serialization.load_pem_private_key
+    calls: list[bytes] = []
+
+    def watched(data: bytes, **kwargs: Any) -> Any:
+        calls.append(data)
+        return direct(data, **kwargs)
+
+    monkeypatch.setattr(openssl.keys, "load_pem_private_key", watched)
+    pem = app_pem()
+    assert isinstance(entra_token._load_key(pem), rsa.RSAPrivateKey)
+    assert calls == [pem]  # the direct path, not the public fallback
 
 
 def test_the_plugin_loader_stand_in_has_the_real_ones_names(tmp_path: Path) -> None:
@@ -120,6 +135,7 @@ def test_a_direct_key_loader_with_other_arguments_falls_back_to_the_public_one(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A cryptography release whose direct function takes other arguments: the key still
     loads (through `serialization`), no TypeError reaches the operator."""
+    from cryptography.hazmat.bindings._rust import openssl
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from adminkit.accounts import entra_token
@@ -128,7 +144,20 @@ def test_a_direct_key_loader_with_other_arguments_falls_back_to_the_public_one(
     def changed(data: bytes, *, passphrase: bytes | None = None) -> None:
         raise AssertionError("called with the old arguments: should raise TypeError first")
 
-    monkeypatch.setattr(entra_token, "pem_private_key", lambda: changed)
+    monkeypatch.setattr(openssl.keys, "load_pem_private_key", changed)
+    assert isinstance(entra_token._load_key(app_pem()), rsa.RSAPrivateKey)
+
+
+def test_a_release_without_the_direct_key_loader_uses_the_public_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another layout of cryptography's binding: the key loads through `serialization`."""
+    from cryptography.hazmat.bindings._rust import openssl
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from adminkit.accounts import entra_token
+    from adminkit.lab.graph_token import app_pem
+
+    monkeypatch.delattr(openssl.keys, "load_pem_private_key")
     assert isinstance(entra_token._load_key(app_pem()), rsa.RSAPrivateKey)
 
 

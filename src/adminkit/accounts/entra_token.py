@@ -157,29 +157,20 @@ def certificate_der(pem: bytes) -> bytes:
     return base64.b64decode(b"".join(pem[start + len(begin):stop].split()), validate=True)
 
 
-def pem_private_key() -> Callable[..., Any]:
-    """cryptography's `serialization.load_pem_private_key`, without importing the rest of
-    `serialization` (its SSH and PKCS#12 parsers: a fifth of a certificate `account show`).
-    It is the same function, which cryptography's module only names
-    (tests/unit/test_startup_hotpath.py checks that it still is)."""
+def _load_key(pem: bytes) -> Any:
+    """The app's key, through cryptography's own `load_pem_private_key` as its Rust
+    binding names it: importing `serialization` for it would import its SSH and PKCS#12
+    parsers too (a fifth of a certificate `account show`; tests/unit/test_startup_hotpath.py
+    checks that it is the same function). A cryptography release without that name, or
+    whose function takes other arguments, falls back to the public one. The profile's own
+    key file: the costly RSA consistency check (a tenth of a second) guards against
+    hostile keys, which this is not."""
     try:
         from cryptography.hazmat.bindings._rust import openssl
 
-        found: Callable[..., Any] = openssl.keys.load_pem_private_key
-    except (ImportError, AttributeError):  # another layout: the public name
-        from cryptography.hazmat.primitives import serialization
-
-        found = serialization.load_pem_private_key
-    return found
-
-
-def _load_key(pem: bytes) -> Any:
-    """The app's key. The profile's own key file: the costly RSA consistency check (a
-    tenth of a second) guards against hostile keys, which this is not. A cryptography
-    release whose direct function takes other arguments falls back to the public one."""
-    try:
-        return pem_private_key()(pem, password=None, unsafe_skip_rsa_key_validation=True)
-    except TypeError:
+        return openssl.keys.load_pem_private_key(pem, password=None,
+                                                 unsafe_skip_rsa_key_validation=True)
+    except (ImportError, AttributeError, TypeError):  # another layout or signature
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         return load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)

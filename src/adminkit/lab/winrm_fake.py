@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
@@ -136,6 +136,7 @@ class Outcome:
     exit_code: int | None = None
 
 
+M = TypeVar("M")
 Handler = Callable[["FakeHost", dict[str, Any]], Any]
 HANDLERS: dict[str, Handler] = {}
 MODELS: dict[str, Callable[[FakeHost], Any]] = {}
@@ -155,6 +156,17 @@ def model(name: str) -> Callable[[Callable[[FakeHost], Any]], Callable[[FakeHost
         MODELS[name] = factory
         return factory
     return register
+
+
+def model_of(name: str, factory: Callable[[FakeHost], M]) -> Callable[[FakeHost], M]:
+    """Register `factory` as the model `name`; what it answers is the model's accessor for
+    handlers (`host.model(name)`, typed)."""
+    model(name)(factory)
+
+    def of(host: FakeHost) -> M:
+        found: M = host.model(name)
+        return found
+    return of
 
 
 def load_models() -> None:

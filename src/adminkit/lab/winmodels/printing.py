@@ -13,11 +13,12 @@ the Print Spooler stopped, until `spooler restart` or `{"spooler": "running"}`),
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adminkit.lab.winrm_fake import FakeHost, ScriptError, handler, model
+from adminkit.lab.winrm_fake import FakeHost, ScriptError, handler, model_of
 
 NOT_FOUND = "The specified printer was not found."
 SPOOLER_DOWN = "The spooler service is not reachable.  Ensure the spooler service is running."
@@ -118,90 +119,79 @@ class PrintServerModel:
                     "spooler": self.spooler, "restarts": self.restarts}
 
 
-@model("printing")
-def _make(host: FakeHost) -> PrintServerModel:
-    return PrintServerModel(host)
+_model = model_of("printing", PrintServerModel)
+Script = Callable[[PrintServerModel, dict[str, Any]], dict[str, Any]]
 
 
-def _model(host: FakeHost) -> PrintServerModel:
-    found: PrintServerModel = host.model("printing")
-    return found
+def _script(op: str, cmdlet: str | None, *, write: bool = False) -> Callable[[Script], Script]:
+    """The fake of the script `op`: it runs under the model's lock, once `cmdlet` found
+    the spooler running (and, for a write, access allowed)."""
+    def register(fn: Script) -> Script:
+        def run(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
+            m = _model(host)
+            with m.lock:
+                if cmdlet is not None:
+                    m.ready(cmdlet, write=write)
+                return fn(m, p)
+        handler(op)(run)
+        return fn
+    return register
 
 
 # -- the scripts ---------------------------------------------------------------------------
-@handler("printing.printer_list")
-def printer_list(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Get-Printer")
-        counts: dict[str, int] = {}
-        for job in m.jobs.values():
-            counts[job.printer] = counts.get(job.printer, 0) + 1
-        return {"printers": [
-            {"name": q.name, "status": q.status, "jobs": counts.get(q.name, 0),
-             "location": q.location, "driver": q.driver, "port": q.port, "shared": q.shared,
-             "comment": "", "default": q.name == m.default}
-            for q in m.queues.values() if not p.get("name") or q.name == p["name"]]}
+@_script("printing.printer_list", "Get-Printer")
+def printer_list(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for job in m.jobs.values():
+        counts[job.printer] = counts.get(job.printer, 0) + 1
+    return {"printers": [
+        {"name": q.name, "status": q.status, "jobs": counts.get(q.name, 0),
+         "location": q.location, "driver": q.driver, "port": q.port, "shared": q.shared,
+         "comment": "", "default": q.name == m.default}
+        for q in m.queues.values() if not p.get("name") or q.name == p["name"]]}
 
 
-@handler("printing.printer_config")
-def printer_config(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Get-PrintConfiguration")
-        q = m.queue(p["name"], "Get-PrintConfiguration")
-        return {"duplex": q.duplex, "color": q.color, "paper": q.paper}
+@_script("printing.printer_config", "Get-PrintConfiguration")
+def printer_config(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    q = m.queue(p["name"], "Get-PrintConfiguration")
+    return {"duplex": q.duplex, "color": q.color, "paper": q.paper}
 
 
-@handler("printing.printer_set_config")
-def printer_set_config(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Set-PrintConfiguration", write=True)
-        q = m.queue(p["name"], "Set-PrintConfiguration")
-        if p.get("duplex") is not None:
-            if p["duplex"] not in ("OneSided", "TwoSidedLongEdge", "TwoSidedShortEdge"):
-                raise ScriptError(f"Cannot bind parameter 'DuplexingMode'. Cannot convert "
-                                  f"value \"{p['duplex']}\" to type \"DuplexingMode\".",
-                                  "CannotConvertArgumentNoMessage,Set-PrintConfiguration",
-                                  "InvalidArgument")
-            q.duplex = p["duplex"]
-        if p.get("color") is not None:
-            q.color = bool(p["color"])
-        if p.get("paper") is not None:
-            q.paper = str(p["paper"])
-        return {"done": True}
+@_script("printing.printer_set_config", "Set-PrintConfiguration", write=True)
+def printer_set_config(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    q = m.queue(p["name"], "Set-PrintConfiguration")
+    if p.get("duplex") is not None:
+        if p["duplex"] not in ("OneSided", "TwoSidedLongEdge", "TwoSidedShortEdge"):
+            raise ScriptError(f"Cannot bind parameter 'DuplexingMode'. Cannot convert "
+                              f"value \"{p['duplex']}\" to type \"DuplexingMode\".",
+                              "CannotConvertArgumentNoMessage,Set-PrintConfiguration",
+                              "InvalidArgument")
+        q.duplex = p["duplex"]
+    if p.get("color") is not None:
+        q.color = bool(p["color"])
+    if p.get("paper") is not None:
+        q.paper = str(p["paper"])
+    return {"done": True}
 
 
-def _printer_method(host: FakeHost, p: dict[str, Any], method: str) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Get-Printer", write=method != "PrintTestPage")
-        q = m.queue(p["name"], "Get-Printer")
-        if method in ("Pause", "Resume"):
-            q.status = "Paused" if method == "Pause" else "Normal"
-        elif method == "SetDefaultPrinter":
-            m.default = q.name
-        return {"code": 0}
+# Win32_Printer's methods, on the printer Get-Printer found
+@_script("printing.printer_pause", "Get-Printer", write=True)
+def printer_pause(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    m.queue(p["name"], "Get-Printer").status = "Paused" if p.get("pause") else "Normal"
+    return {"code": 0}
 
 
-@handler("printing.printer_pause")
-def printer_pause(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    return _printer_method(host, p, "Pause" if p.get("pause") else "Resume")
+@_script("printing.printer_default", "Get-Printer", write=True)
+def printer_default(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    m.default = m.queue(p["name"], "Get-Printer").name
+    return {"code": 0}
 
 
-@handler("printing.printer_default")
-def printer_default(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    return _printer_method(host, p, "SetDefaultPrinter")
-
-
-@handler("printing.printer_test_page")
-def printer_test_page(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        _printer_method(host, p, "PrintTestPage")
-        job = m.add_job(p["name"], host.caller(), "Test Page")
-        return {"code": 0, "id": job.id}
+@_script("printing.printer_test_page", "Get-Printer")
+def printer_test_page(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    m.queue(p["name"], "Get-Printer")
+    job = m.add_job(p["name"], m.host.caller(), "Test Page")
+    return {"code": 0, "id": job.id}
 
 
 def _port(m: PrintServerModel, p: dict[str, Any]) -> None:
@@ -209,123 +199,95 @@ def _port(m: PrintServerModel, p: dict[str, Any]) -> None:
         m.ports[p["port"]] = str(p.get("address") or "")
 
 
-@handler("printing.printer_add")
-def printer_add(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Add-Printer", write=True)
-        if p["name"] in m.queues:
-            raise ScriptError("The specified printer already exists.",
-                              "HRESULT 0x80070709,Add-Printer", "ResourceExists")
-        if p["driver"] not in DRIVERS:
-            raise ScriptError("The specified driver does not exist on the server.",
-                              "HRESULT 0x80070705,Add-Printer", "ObjectNotFound")
-        _port(m, p)
-        m.queues[p["name"]] = Queue(p["name"], p["port"], driver=p["driver"],
-                                    location=p.get("location") or "",
-                                    shared=bool(p.get("shared")))
-        return {"done": True}
+@_script("printing.printer_add", "Add-Printer", write=True)
+def printer_add(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    if p["name"] in m.queues:
+        raise ScriptError("The specified printer already exists.",
+                          "HRESULT 0x80070709,Add-Printer", "ResourceExists")
+    if p["driver"] not in DRIVERS:
+        raise ScriptError("The specified driver does not exist on the server.",
+                          "HRESULT 0x80070705,Add-Printer", "ObjectNotFound")
+    _port(m, p)
+    m.queues[p["name"]] = Queue(p["name"], p["port"], driver=p["driver"],
+                                location=p.get("location") or "",
+                                shared=bool(p.get("shared")))
+    return {"done": True}
 
 
-@handler("printing.printer_update")
-def printer_update(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Set-Printer", write=True)
-        q = m.queue(p["name"], "Set-Printer")
-        _port(m, p)
-        if p.get("port"):
-            q.port = p["port"]
-        if p.get("location") is not None:
-            q.location = p["location"]
-        if p.get("shared") is not None:
-            q.shared = bool(p["shared"])
-        return {"done": True}
+@_script("printing.printer_update", "Set-Printer", write=True)
+def printer_update(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    q = m.queue(p["name"], "Set-Printer")
+    _port(m, p)
+    if p.get("port"):
+        q.port = p["port"]
+    if p.get("location") is not None:
+        q.location = p["location"]
+    if p.get("shared") is not None:
+        q.shared = bool(p["shared"])
+    return {"done": True}
 
 
-@handler("printing.printer_remove")
-def printer_remove(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Remove-Printer", write=True)
-        m.queue(p["name"], "Remove-Printer")
-        del m.queues[p["name"]]
-        m.jobs = {i: j for i, j in m.jobs.items() if j.printer != p["name"]}
-        if m.default == p["name"]:
-            m.default = None
-        return {"done": True}
+@_script("printing.printer_remove", "Remove-Printer", write=True)
+def printer_remove(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    m.queue(p["name"], "Remove-Printer")
+    del m.queues[p["name"]]
+    m.jobs = {i: j for i, j in m.jobs.items() if j.printer != p["name"]}
+    if m.default == p["name"]:
+        m.default = None
+    return {"done": True}
 
 
-@handler("printing.job_list")
-def job_list(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Get-PrintJob")
-        if p.get("printer"):
-            m.queue(p["printer"], "Get-Printer")
-        return {"jobs": [{"id": j.id, "printer": j.printer, "owner": j.owner, "name": j.name,
-                          "size": j.size, "status": j.status, "submitted": j.submitted}
-                         for j in sorted(m.jobs.values(), key=lambda j: j.id)
-                         if (not p.get("printer") or j.printer == p["printer"])
-                         and (not p.get("id") or j.id == p["id"])]}
+@_script("printing.job_list", "Get-PrintJob")
+def job_list(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    if p.get("printer"):
+        m.queue(p["printer"], "Get-Printer")
+    return {"jobs": [{"id": j.id, "printer": j.printer, "owner": j.owner, "name": j.name,
+                      "size": j.size, "status": j.status, "submitted": j.submitted}
+                     for j in sorted(m.jobs.values(), key=lambda j: j.id)
+                     if (not p.get("printer") or j.printer == p["printer"])
+                     and (not p.get("id") or j.id == p["id"])]}
 
 
-def _job_cmdlet(host: FakeHost, p: dict[str, Any], cmdlet: str) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready(cmdlet, write=True)
+JOB_CMDLETS = {  # script -> the cmdlet it runs on one job, and the status it leaves (None: gone)
+    "printing.job_cancel": ("Remove-PrintJob", None),
+    "printing.job_hold": ("Suspend-PrintJob", "Paused"),
+    "printing.job_release": ("Resume-PrintJob", "Normal"),
+    "printing.job_restart": ("Restart-PrintJob", "Normal"),
+}
+
+
+def _job_cmdlet(cmdlet: str, status: str | None) -> Script:
+    def run(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
         job = m.job(p["printer"], int(p["id"]), cmdlet)
-        if cmdlet == "Remove-PrintJob":
+        if status is None:
             del m.jobs[job.id]
-        elif cmdlet == "Suspend-PrintJob":
-            job.status = "Paused"
-        elif cmdlet in ("Resume-PrintJob", "Restart-PrintJob"):
-            job.status = "Normal"
+        else:
+            job.status = status
         return {"done": True}
+    return run
 
 
-@handler("printing.job_cancel")
-def job_cancel(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    return _job_cmdlet(host, p, "Remove-PrintJob")
+for _op, (_cmdlet, _status) in JOB_CMDLETS.items():
+    _script(_op, _cmdlet, write=True)(_job_cmdlet(_cmdlet, _status))
 
 
-@handler("printing.job_hold")
-def job_hold(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    return _job_cmdlet(host, p, "Suspend-PrintJob")
+@_script("printing.queue_purge", "Remove-PrintJob", write=True)
+def queue_purge(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    m.queue(p["name"], "Get-PrintJob")
+    ids = {int(i) for i in p["ids"]}
+    gone = [i for i, j in m.jobs.items() if j.printer == p["name"] and i in ids]
+    for job_id in gone:
+        del m.jobs[job_id]
+    return {"removed": len(gone)}
 
 
-@handler("printing.job_release")
-def job_release(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    return _job_cmdlet(host, p, "Resume-PrintJob")
-
-
-@handler("printing.job_restart")
-def job_restart(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    return _job_cmdlet(host, p, "Restart-PrintJob")
-
-
-@handler("printing.queue_purge")
-def queue_purge(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        m.ready("Remove-PrintJob", write=True)
-        m.queue(p["name"], "Get-PrintJob")
-        ids = {int(i) for i in p["ids"]}
-        gone = [i for i, j in m.jobs.items() if j.printer == p["name"] and i in ids]
-        for job_id in gone:
-            del m.jobs[job_id]
-        return {"removed": len(gone)}
-
-
-@handler("printing.spooler_restart")
-def spooler_restart(host: FakeHost, p: dict[str, Any]) -> dict[str, Any]:
-    m = _model(host)
-    with m.lock:
-        if m.deny:
-            raise ScriptError("Service 'Print Spooler (Spooler)' cannot be stopped due to "
-                              "the following error: Cannot open Spooler service on "
-                              "computer '.'.", "CouldNotStopService,Microsoft.PowerShell."
-                              "Commands.RestartServiceCommand", "PermissionDenied")
-        m.spooler = "Running"
-        m.restarts += 1
-        return {"status": "Running"}
+@_script("printing.spooler_restart", None)  # Restart-Service: the spooler may be stopped
+def spooler_restart(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+    if m.deny:
+        raise ScriptError("Service 'Print Spooler (Spooler)' cannot be stopped due to "
+                          "the following error: Cannot open Spooler service on "
+                          "computer '.'.", "CouldNotStopService,Microsoft.PowerShell."
+                          "Commands.RestartServiceCommand", "PermissionDenied")
+    m.spooler = "Running"
+    m.restarts += 1
+    return {"status": "Running"}

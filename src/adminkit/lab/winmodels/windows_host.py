@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from adminkit.lab.winrm_fake import FakeHost, Outcome, ScriptError, handler, model
+from adminkit.lab.winrm_fake import FakeHost, Outcome, ScriptError, handler, model_of
 
 REBOOT = 0x8A150109
 NO_UPDATE = 0x8A15002B
@@ -160,14 +160,7 @@ def _later(seconds: float, fn: Any) -> None:
     timer.start()
 
 
-@model("windows")
-def _windows(host: FakeHost) -> WindowsHost:
-    return WindowsHost(host)
-
-
-def _win(host: FakeHost) -> WindowsHost:
-    found: WindowsHost = host.model("windows")
-    return found
+_win = model_of("windows", WindowsHost)
 
 
 @handler("deploy.facts")

@@ -43,6 +43,7 @@ class JobParams(ServerParams):
 
 
 P = TypeVar("P", bound=ServerParams)
+T = TypeVar("T")
 
 
 class PrintAction(Action[P]):
@@ -62,6 +63,12 @@ class PrintAction(Action[P]):
         self._server_name = server_config(ctx.require_profile(), self.params.server).name
         return self._server_name
 
+    def existing(self, found: T | None, what: str, hint: str) -> T:
+        """What a lookup found; nothing is refused (exit 2), naming the server."""
+        if found is None:
+            raise ValidationError(f"print server {self._where()} has no {what}", hint=hint)
+        return found
+
 
 PP = TypeVar("PP", bound=PrinterParams)
 
@@ -78,13 +85,10 @@ class PrinterAction(PrintAction[PP]):
         return f"{self.params.printer} on {self._where()}"
 
     def lookup(self, ctx: Context) -> Printer:
-        found = self.server(ctx).printer(self.params.printer)
-        if found is None:
-            raise ValidationError(f"print server {self._where()} has no printer "
-                                  f"{self.params.printer!r}",
-                                  hint="`adminkit printer list` shows them")
-        self.current = found
-        return found
+        self.current = self.existing(self.server(ctx).printer(self.params.printer),
+                                     f"printer {self.params.printer!r}",
+                                     hint="`adminkit printer list` shows them")
+        return self.current
 
 
 JP = TypeVar("JP", bound=JobParams)
@@ -98,13 +102,10 @@ class JobAction(PrintAction[JP]):
         return f"job {self.params.job_id}"
 
     def lookup(self, ctx: Context) -> Job:
-        found = self.server(ctx).job(self.params.job_id)
-        if found is None:
-            raise ValidationError(f"print server {self._where()} has no job "
-                                  f"{self.params.job_id}",
-                                  hint="`adminkit job list` shows the active ones")
-        self.current = found
-        return found
+        self.current = self.existing(self.server(ctx).job(self.params.job_id),
+                                     f"job {self.params.job_id}",
+                                     hint="`adminkit job list` shows the active ones")
+        return self.current
 
 
 def job_label(job: Job) -> str:

@@ -9,17 +9,32 @@ from adminkit.core.context import Context
 from adminkit.core.errors import UsageError
 from adminkit.core.result import Change
 from adminkit.printing.actions.base import PrinterAction, PrinterParams, Reason
+from adminkit.printing.server import Printer
 
 
 class ReasonParams(PrinterParams):
     reason: Reason | None = None  # shown to users while the queue is paused or rejecting
 
 
-class PausePrinter(PrinterAction[ReasonParams]):
+class _Switch(PrinterAction[ReasonParams]):
+    """One of a queue's two switches (printing: pause/resume; taking jobs: reject/accept),
+    turned one way: turning it off may carry a reason, and its undo turns it back."""
+
+    params_model: ClassVar[type[Params]] = ReasonParams
+
+    def reason_change(self, printer: Printer) -> Change:
+        return Change(op="set", field="reason", before=printer.reason or None,
+                      after=self.params.reason)
+
+    def back(self, action: type[_Switch]) -> _Switch:
+        """`action` on this queue, without a reason: the undo."""
+        return action(ReasonParams(server=self.params.server, printer=self.params.printer))
+
+
+class PausePrinter(_Switch):
     """printer.pause: the queue keeps its jobs and takes new ones, but prints none."""
 
     name = "printer.pause"
-    params_model: ClassVar[type[Params]] = ReasonParams
     paused = True
 
     def plan(self, ctx: Context) -> Plan:
@@ -34,8 +49,7 @@ class PausePrinter(PrinterAction[ReasonParams]):
         dropped = ""
         if self.paused and self.params.reason:
             if self.server(ctx).keeps_reason:
-                changes.append(Change(op="set", field="reason", before=printer.reason or None,
-                                      after=self.params.reason))
+                changes.append(self.reason_change(printer))
             else:  # said, not shown as a change the server would never make
                 dropped = f" (a {self.server(ctx).kind} queue keeps no reason)"
         return Plan(changes, summary=f"{verb} {self.label()}{dropped}")
@@ -45,8 +59,7 @@ class PausePrinter(PrinterAction[ReasonParams]):
         return Applied()
 
     def undo(self) -> Action[Any] | None:
-        back = ResumePrinter if self.paused else PausePrinter
-        return back(ReasonParams(server=self.params.server, printer=self.params.printer))
+        return self.back(ResumePrinter if self.paused else PausePrinter)
 
 
 class ResumePrinter(PausePrinter):
@@ -56,11 +69,10 @@ class ResumePrinter(PausePrinter):
     paused = False
 
 
-class RejectJobs(PrinterAction[ReasonParams]):
+class RejectJobs(_Switch):
     """printer.reject: new jobs are refused (with the reason); queued ones still print."""
 
     name = "printer.reject"
-    params_model: ClassVar[type[Params]] = ReasonParams
     accepting = False
 
     def plan(self, ctx: Context) -> Plan:
@@ -76,8 +88,7 @@ class RejectJobs(PrinterAction[ReasonParams]):
         changes = [Change(op="set", field="accepting", before=printer.accepting,
                           after=self.accepting)]
         if not self.accepting and self.params.reason:
-            changes.append(Change(op="set", field="reason", before=printer.reason or None,
-                                  after=self.params.reason))
+            changes.append(self.reason_change(printer))
         return Plan(changes, summary=f"{verb} {self.label()}")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
@@ -85,8 +96,7 @@ class RejectJobs(PrinterAction[ReasonParams]):
         return Applied()
 
     def undo(self) -> Action[Any] | None:
-        back = AcceptJobs if not self.accepting else RejectJobs
-        return back(ReasonParams(server=self.params.server, printer=self.params.printer))
+        return self.back(RejectJobs if self.accepting else AcceptJobs)
 
 
 class AcceptJobs(RejectJobs):

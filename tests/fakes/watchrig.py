@@ -1,0 +1,70 @@
+"""`adminkit watch` over the Redmine fake, for the tests that share it: a fake Redmine
+that can fail mid-poll, the profile watching it, and watchers closed after the test
+(import the fixtures `fake` and `make` into a test module; `make` needs `env`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adminkit.automation.service import RunService
+from adminkit.automation.watch import Watcher
+from adminkit.core.config import Profile
+from adminkit.tickets.redmine import Redmine
+from tests.fakes.httpserver import Reply, Request, proxy_reply
+from tests.fakes.redmine import FakeRedmine
+from tests.fakes.ticketfake import SECRET_ENV
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+T = "2026-12-07T08:00:{:02d}Z"
+
+
+class FlakyRedmine(FakeRedmine):
+    """Answers the Nth search from now with a proxy's 502 (Redmine down mid-poll)."""
+
+    fail_search_at: int | None = None
+    searches = 0
+
+    def _search(self, req: Request) -> Reply:
+        self.searches += 1
+        if self.fail_search_at is not None and self.searches == self.fail_search_at:
+            return proxy_reply(502)
+        return super()._search(req)
+
+
+@pytest.fixture
+def fake() -> Iterator[FlakyRedmine]:
+    with FlakyRedmine() as redmine:
+        yield redmine
+
+
+def profile(fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch, **watch: Any) -> Profile:
+    monkeypatch.setenv(SECRET_ENV, fake.secret)
+    return Profile.model_validate({
+        "name": "acme",
+        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
+                    "queue": "helpdesk"},
+        "automation": {"watch": {"overlap": 10, **watch}, "rules": [
+            {"name": "never", "playbook": "onboard-user", "match": {"subject": "^never$"},
+             "requesters": ["*"]}]}})
+
+
+@pytest.fixture
+def make(env: Any, fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    made: list[tuple[Watcher, Redmine]] = []
+
+    def watcher(after: str | None = None, **watch: Any) -> Watcher:
+        p = profile(fake, monkeypatch, **watch)
+        system = Redmine(p)
+        w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
+                    lambda n: PLAYBOOKS / f"{n}.yaml", after=after)
+        made.append((w, system))
+        return w
+
+    yield watcher
+    for w, system in made:
+        w.close()
+        system.close()
