@@ -185,8 +185,8 @@ def test_hostile_patterns_restart_nothing(hosts: SshFleet, profile: str, cli: Cl
 def test_killed_mid_wait_the_host_comes_back_and_resume_finds_it_done(
         hosts: SshFleet, profile: str, cli: Cli) -> None:
     """adminkit killed (SIGKILL) while it waits: the host restarts anyway; the run stays
-    unfinished in the journal, and its resume (--if-needed) plans afresh: nothing pending,
-    so nothing is restarted a second time."""
+    unfinished in the journal, and its resume finds a boot id other than the one its
+    intent row kept: the restart happened, and nothing is restarted a second time."""
     h1 = hosts.fleet[0]
     hosts.reboot_delay(h1, 4)
     flag_reboot_required(hosts, 0)
@@ -216,7 +216,7 @@ def test_killed_mid_wait_the_host_comes_back_and_resume_finds_it_done(
     assert r.returncode == 0, r.stdout + r.stderr
     # journaled as started, found done on the host: reported changed, not done again
     assert by_host(report(r)) == {"h1": "changed"}, r.stdout
-    assert "no reboot pending" in results(r)["h1"]["summary"], r.stdout
+    assert "new boot id" in results(r)["h1"]["summary"], r.stdout
     assert boot_id(hosts, 0) == after and hosts.boots(h1) == boots  # not restarted again
 
 

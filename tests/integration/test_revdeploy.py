@@ -150,8 +150,6 @@ def test_a_zypper_lock_never_reads_as_nothing_installed(hosts: SshFleet, zypper_
         _release_zypp_lock(hosts)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a resumed `host reboot` (no --if-needed) "
-                   "restarts a host again that the interrupted run already restarted")
 def test_interrupted_wait_then_resume_restarts_once(hosts: SshFleet, profile: str,
                                                     cli: Cli) -> None:
     h1 = hosts.fleet[0]
@@ -177,6 +175,9 @@ def test_interrupted_wait_then_resume_restarts_once(hosts: SshFleet, profile: st
     hosts.wait_ready()
     assert hosts.boots(h1) == boots, r.stdout  # the resume must not restart it again
     assert by_host(report(r)) == {"h1": "changed"}
+    found = results(r)["h1"]  # told by the boot id journaled before the restart
+    assert "new boot id" in found["summary"] and "interrupted attempt" in found["summary"]
+    assert found["data"]["boot_id_before"] == before != found["data"]["boot_id_after"]
 
 
 def test_every_power_command_of_a_lab_host_is_the_labs_own(hosts: SshFleet) -> None:
