@@ -13,10 +13,5 @@ S = TypeVar("S", bound=CupsServer)
 
 def running(server: S) -> Iterator[S]:
     """Set up, start and wait for `server`; stop it by its PID afterwards."""
-    server.setup()
-    try:
-        server.start()
-        server.wait_ready()
+    with server.running():
         yield server
-    finally:
-        server.stop()

@@ -20,6 +20,7 @@ import pytest
 
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab.ssh import PACKAGE, SshFleet
+from tests.integration.ownfleet import fleet_fixture
 from tests.integration.rtread import notes
 from tests.integration.test_deploy_ssh import Cli, by_host, report, write_profile
 from tests.integration.test_lab_ssh import installed, run
@@ -29,16 +30,7 @@ SUBNET = "127.0.14"  # no lab server uses it (the shared fleet is 127.0.1, the b
 MACHINE_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshFleet]:
-    fleet = SshFleet(tmp_path_factory.mktemp("reboot-lab"), hosts=3, subnet=SUBNET)
-    fleet.setup()
-    fleet.start()
-    try:
-        fleet.wait_ready()
-        yield fleet
-    finally:
-        fleet.stop()
+fleet = fleet_fixture("reboot-lab", hosts=3, subnet=SUBNET)
 
 
 @pytest.fixture

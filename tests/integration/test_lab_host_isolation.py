@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pytest
 
 from adminkit.lab import process
 from adminkit.lab.ssh import SshFleet
+from tests.integration.ownfleet import fleet_fixture
 from tests.integration.test_deploy_reboot import MACHINE_BOOT_ID, _down, boot_id
 from tests.integration.test_lab_ssh import leave_process_behind, run
 
@@ -50,16 +51,7 @@ for path in sys.argv[1:]:
 """
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshFleet]:
-    fleet = SshFleet(tmp_path_factory.mktemp("isolation-lab"), hosts=2, subnet=SUBNET)
-    fleet.setup()
-    fleet.start()
-    try:
-        fleet.wait_ready()
-        yield fleet
-    finally:
-        fleet.stop()
+fleet = fleet_fixture("isolation-lab", hosts=2, subnet=SUBNET)
 
 
 @pytest.fixture
@@ -174,7 +166,7 @@ def test_stop_ends_every_boot_and_leaves_nothing(hosts: SshFleet) -> None:
     """Each boot's PID 1 (forked by `unshare --fork`, never recorded) ends with the lab."""
     leave_process_behind(hosts, hosts.fleet[1].address)
     inits = [pid for pids in hosts.namespaces().values() for pid in pids
-             if Path(f"/proc/{pid}/comm").read_text().strip() == "host-boot.sh"]
+             if _comm(pid) == "host-boot.sh"]
     assert len(inits) == 2
     ticks = {pid: process.start_ticks(pid) for pid in inits}
     hosts.stop()
@@ -184,6 +176,13 @@ def test_stop_ends_every_boot_and_leaves_nothing(hosts: SshFleet) -> None:
                 if t is not None and process.alive(process.Proc(p, t, "sh"))] == []
     finally:
         hosts.start()
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # gone meanwhile (a session that ended)
+        return ""
 
 
 def _wait(done: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from adminkit.lab.ssh import PACKAGE, SshFleet
 from tests.integration import test_deploy_zypper
+from tests.integration.ownfleet import fleet_fixture
 from tests.integration.test_deploy_reboot import _down, boot_id, flag_reboot_required, results
 from tests.integration.test_deploy_ssh import Cli, by_host, report, write_profile
 from tests.integration.test_lab_ssh import installed, run
@@ -26,16 +26,7 @@ pytestmark = pytest.mark.integration
 SUBNET = "127.0.77"  # no lab server, test or bench uses it
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshFleet]:
-    fleet = SshFleet(tmp_path_factory.mktemp("revdeploy-lab"), hosts=2, subnet=SUBNET)
-    fleet.setup()
-    fleet.start()
-    try:
-        fleet.wait_ready()
-        yield fleet
-    finally:
-        fleet.stop()
+fleet = fleet_fixture("revdeploy-lab", hosts=2, subnet=SUBNET)
 
 
 zypper_host = test_deploy_zypper.zypper_host  # h2 as a zypper host, on this module's fleet
