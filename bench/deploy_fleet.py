@@ -186,15 +186,12 @@ class Bench:
 
     def main(self) -> None:
         fleet = self.fleet
-        if not fleet.is_set_up():
-            fleet.setup()
-        fleet.start()
         try:
-            fleet.wait_ready(timeout=180)
-            self.timed(adminkit("-p", "bench", "app", "outdated", "--hosts", "all"), self.env)
-            self.report(self.measure())
+            with fleet.running(timeout=180):
+                self.timed(adminkit("-p", "bench", "app", "outdated", "--hosts", "all"),
+                           self.env)
+                self.report(self.measure())
         finally:
-            fleet.stop()
             fleet.reset()  # stopped: only wipes the hosts' layers (apt lists: MBs a host)
 
     def measure(self) -> dict[str, dict[str, list[float]]]:

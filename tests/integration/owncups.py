@@ -14,13 +14,8 @@ S = TypeVar("S", bound=CupsServer)
 
 def running(server: S) -> Iterator[S]:
     """Set up, start and wait for `server`; stop it by its PID afterwards."""
-    server.setup()
-    try:
-        server.start()
-        server.wait_ready()
+    with server.running():
         yield server
-    finally:
-        server.stop()
 
 
 def held_jobs(server: CupsServer, folder: Path, queue: str, n: int) -> list[int]:

@@ -20,6 +20,7 @@ import pytest
 
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab.ssh import PACKAGE, SshFleet
+from tests.integration.ownfleet import fleet_fixture
 from tests.integration.rtread import notes
 from tests.integration.test_deploy_ssh import Cli, by_host, report, write_profile
 from tests.integration.test_lab_ssh import installed, run
@@ -29,16 +30,7 @@ SUBNET = "127.0.14"  # no lab server uses it (the shared fleet is 127.0.1, the b
 MACHINE_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshFleet]:
-    fleet = SshFleet(tmp_path_factory.mktemp("reboot-lab"), hosts=3, subnet=SUBNET)
-    fleet.setup()
-    fleet.start()
-    try:
-        fleet.wait_ready()
-        yield fleet
-    finally:
-        fleet.stop()
+fleet = fleet_fixture("reboot-lab", hosts=3, subnet=SUBNET)
 
 
 @pytest.fixture
@@ -185,8 +177,8 @@ def test_hostile_patterns_restart_nothing(hosts: SshFleet, profile: str, cli: Cl
 def test_killed_mid_wait_the_host_comes_back_and_resume_finds_it_done(
         hosts: SshFleet, profile: str, cli: Cli) -> None:
     """adminkit killed (SIGKILL) while it waits: the host restarts anyway; the run stays
-    unfinished in the journal, and its resume (--if-needed) plans afresh: nothing pending,
-    so nothing is restarted a second time."""
+    unfinished in the journal, and its resume finds a boot id other than the one its
+    intent row kept: the restart happened, and nothing is restarted a second time."""
     h1 = hosts.fleet[0]
     hosts.reboot_delay(h1, 4)
     flag_reboot_required(hosts, 0)
@@ -216,7 +208,7 @@ def test_killed_mid_wait_the_host_comes_back_and_resume_finds_it_done(
     assert r.returncode == 0, r.stdout + r.stderr
     # journaled as started, found done on the host: reported changed, not done again
     assert by_host(report(r)) == {"h1": "changed"}, r.stdout
-    assert "no reboot pending" in results(r)["h1"]["summary"], r.stdout
+    assert "new boot id" in results(r)["h1"]["summary"], r.stdout
     assert boot_id(hosts, 0) == after and hosts.boots(h1) == boots  # not restarted again
 
 

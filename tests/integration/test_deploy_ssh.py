@@ -181,7 +181,7 @@ def test_host_run_is_refused_unless_the_profile_allows(fleet: SshFleet, cli: Cli
 
 
 def host_pids(needle: list[str]) -> list[int]:
-    """PIDs on this machine (the hosts share its PID namespace) whose argv is `needle`."""
+    """PIDs on this machine (it sees the hosts' PID namespaces) whose argv is `needle`."""
     found = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -265,7 +265,7 @@ def test_through_a_jump_host(fleet: SshFleet, cli: Cli, lab_config_dir: Path) ->
 
 @contextlib.contextmanager
 def argv_watch(secret: str) -> Iterator[list[str]]:
-    """PIDs on this machine (the fleet's hosts share its PID namespace) that had `secret`
+    """PIDs on this machine (it sees the fleet's PID namespaces) that had `secret`
     in their argv at any moment while the block ran; AK_TEST_SUDO is unset after it."""
     seen: list[str] = []
     stop = threading.Event()
@@ -292,8 +292,8 @@ def argv_watch(secret: str) -> Iterator[list[str]]:
 def test_the_sudo_password_goes_on_stdin_only(fleet: SshFleet, cli: Cli,
                                               lab_config_dir: Path) -> None:
     """The lab's sudo is NOPASSWD, so sudo leaves the password unread: the command must
-    not get it on its stdin either; and no process on the machine (the fleet's hosts
-    share its PID namespace) has it in its argv at any moment."""
+    not get it on its stdin either; and no process on the machine (it sees the fleet's
+    PID namespaces) has it in its argv at any moment."""
     name = write_profile(lab_config_dir, "lab-deploy-sudo", fleet,
                          ssh={**fleet.profile()["inventory"]["ssh"],
                               "sudo_password": "env:AK_TEST_SUDO"},

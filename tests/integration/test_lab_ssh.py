@@ -59,20 +59,19 @@ def leave_process_behind(fleet: SshFleet, address: str) -> None:
 
 
 def host_processes(fleet: SshFleet) -> dict[int, tuple[int | None, str]]:
-    """PID -> (start time, command) of every process in the hosts' mount namespaces, found
-    through /proc by the namespace ids recorded at start (ids are reused later, so callers
-    compare PIDs with start times, not namespace ids)."""
-    namespaces = {p.extra.get("mntns", "") for p in fleet.procs.load("ssh")}
-    assert "" not in namespaces, "every host's record carries its mount namespace"
-    assert len(namespaces) == len(fleet.fleet)
+    """PID -> (start time, command) of every process in the hosts' mount namespaces (each
+    host's, recorded at start, and each boot's), found through /proc (ids are reused later,
+    so callers compare PIDs with start times, not namespace ids)."""
+    recorded = {p.extra.get("mntns", "") for p in fleet.procs.load("ssh")}
+    assert "" not in recorded, "every host's record carries its mount namespace"
+    assert len(recorded) == len(fleet.fleet)
     found = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
+    for pid in (pid for pids in fleet.namespaces().values() for pid in pids):
         try:
-            if os.readlink(f"/proc/{entry}/ns/mnt") in namespaces:
-                comm = Path(f"/proc/{entry}/comm").read_text().strip()
-                found[int(entry)] = (process.start_ticks(int(entry)), comm)
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
+        found[pid] = (process.start_ticks(pid), comm)
     return found
 
 

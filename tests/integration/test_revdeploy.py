@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from adminkit.lab.ssh import PACKAGE, SshFleet
 from tests.integration import test_deploy_zypper
+from tests.integration.ownfleet import fleet_fixture
 from tests.integration.test_deploy_reboot import _down, boot_id, flag_reboot_required, results
 from tests.integration.test_deploy_ssh import Cli, by_host, report, write_profile
 from tests.integration.test_lab_ssh import installed, run
@@ -26,16 +26,7 @@ pytestmark = pytest.mark.integration
 SUBNET = "127.0.77"  # no lab server, test or bench uses it
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshFleet]:
-    fleet = SshFleet(tmp_path_factory.mktemp("revdeploy-lab"), hosts=2, subnet=SUBNET)
-    fleet.setup()
-    fleet.start()
-    try:
-        fleet.wait_ready()
-        yield fleet
-    finally:
-        fleet.stop()
+fleet = fleet_fixture("revdeploy-lab", hosts=2, subnet=SUBNET)
 
 
 zypper_host = test_deploy_zypper.zypper_host  # h2 as a zypper host, on this module's fleet
@@ -150,8 +141,6 @@ def test_a_zypper_lock_never_reads_as_nothing_installed(hosts: SshFleet, zypper_
         _release_zypp_lock(hosts)
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a resumed `host reboot` (no --if-needed) "
-                   "restarts a host again that the interrupted run already restarted")
 def test_interrupted_wait_then_resume_restarts_once(hosts: SshFleet, profile: str,
                                                     cli: Cli) -> None:
     h1 = hosts.fleet[0]
@@ -177,6 +166,9 @@ def test_interrupted_wait_then_resume_restarts_once(hosts: SshFleet, profile: st
     hosts.wait_ready()
     assert hosts.boots(h1) == boots, r.stdout  # the resume must not restart it again
     assert by_host(report(r)) == {"h1": "changed"}
+    found = results(r)["h1"]  # told by the boot id journaled before the restart
+    assert "new boot id" in found["summary"] and "interrupted attempt" in found["summary"]
+    assert found["data"]["boot_id_before"] == before != found["data"]["boot_id_after"]
 
 
 def test_every_power_command_of_a_lab_host_is_the_labs_own(hosts: SshFleet) -> None:

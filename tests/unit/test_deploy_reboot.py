@@ -7,14 +7,17 @@ tests/integration/test_deploy_reboot.py."""
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from adminkit.automation.service import _intents
 from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, ConnectionFailed, Interrupted
-from adminkit.core.result import Status
+from adminkit.core.result import Result, Status
 from adminkit.core.run import Run
 from adminkit.core.runner import Runner
 from adminkit.deploy.actions.base import PackagesParams
@@ -23,6 +26,8 @@ from adminkit.deploy.actions.reboot import RebootHost, RebootParams
 from adminkit.deploy.reboot import wait_for_new_boot
 from adminkit.deploy.settings import HostConfig, WindowsSettings
 from adminkit.deploy.windows import WindowsBackend
+from adminkit.journal.hook import JournalHook
+from adminkit.journal.store import Filters, Journal
 from adminkit.lab.winmodels.windows_host import WindowsHost
 from tests.fakes import winrmrig
 from tests.fakes.winrmrig import USER, FakeWindows
@@ -52,8 +57,6 @@ def reader(seq: Iterator[str | None]) -> tuple[list[float], object]:
 
 
 def wait(seq: Iterator[str | None], timeout: float = 5.0, cancelled: bool = False) -> object:
-    import time
-
     _, read = reader(seq)
     return wait_for_new_boot("h1", "old", read, timeout=timeout,  # type: ignore[arg-type]
                              cancelled=lambda: cancelled, started=time.monotonic(), poll=0.01)
@@ -147,3 +150,77 @@ def test_install_reboot_if_needed_restarts_after_a_3010(env: Env, win: FakeWindo
     assert again.status is Status.OK and again.summary == "win1: no reboot pending"
     assert model(win).reboots == 1 and model(win).reboot_pending is False
     assert win.host.open_shells() == []
+
+
+# -- resuming an interrupted restart (Action.settle, from the journal's intent row) ------
+def resumed(env: Env, win: FakeWindows, tmp_path: Path, intent: dict[str, Any],
+            journal: Journal | None = None) -> Result:
+    """Row 0 of a resumed run: `host reboot win1`, announced by an earlier attempt with
+    `intent` and never reported."""
+    ctx = Context(run=Run(command="host reboot"), profile=_profile(env, win, tmp_path))
+    hooks = [JournalHook(journal)] if journal else []
+    try:
+        report = Runner(ctx, hooks, unsettled=[0], intents={0: intent}).execute(
+            [RebootHost(RebootParams(host="win1", timeout=30))])
+    finally:
+        ctx.close()
+    return report.results[0]
+
+
+def test_the_intent_row_keeps_the_boot_id_before_the_restart(env: Env, win: FakeWindows,
+                                                             tmp_path: Path) -> None:
+    journal = Journal(env.journal)
+    try:
+        before = model(win).boot_id()
+        ctx = Context(run=Run(command="host reboot"), profile=_profile(env, win, tmp_path))
+        try:
+            Runner(ctx, [JournalHook(journal)]).execute(
+                [RebootHost(RebootParams(host="win1", timeout=30))])
+        finally:
+            ctx.close()
+        run_id = ctx.run.id
+        rows = journal.entries(Filters(run_id=run_id, kinds=("action",),
+                                       settled_intents=True))
+        assert (rows[0]["status"], rows[0]["detail"]) == ("started", {"intent": {
+            "boot_id": before}})
+        assert _intents(journal, run_id, {0}) == {0: {"boot_id": before}}
+        assert _intents(journal, run_id, set()) == {}  # only rows never settled
+    finally:
+        journal.close()
+
+
+def test_resume_finds_the_interrupted_restart_done(env: Env, win: FakeWindows,
+                                                   tmp_path: Path,
+                                                   backend: WindowsBackend) -> None:
+    before = backend.boot_id()
+    backend.reboot(timeout=30)  # what the interrupted attempt did
+    result = resumed(env, win, tmp_path, {"boot_id": before})
+    assert result.status is Status.CHANGED, result.error
+    assert "done by the interrupted attempt" in result.summary
+    assert model(win).reboots == 1  # not restarted again
+    assert (result.data["boot_id_before"], result.data["boot_id_after"]) == (
+        before, model(win).boot_id())
+
+
+def test_resume_waits_for_a_host_still_down(env: Env, win: FakeWindows, tmp_path: Path,
+                                            backend: WindowsBackend) -> None:
+    before = backend.boot_id()
+    model(win).control({"reboot_delay": 2})
+    backend.reboot(timeout=None)  # interrupted before the host came back
+    deadline = time.monotonic() + 10
+    while not model(win).down:  # it goes down a moment after answering
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    result = resumed(env, win, tmp_path, {"boot_id": before})
+    assert result.status is Status.CHANGED, result.error
+    assert model(win).reboots == 1 and not model(win).down
+    assert result.data["boot_id_after"] == model(win).boot_id() != before
+
+
+def test_resume_restarts_a_host_that_never_went_down(env: Env, win: FakeWindows,
+                                                     tmp_path: Path) -> None:
+    """Interrupted after the intent row, before the restart was asked for."""
+    before = model(win).boot_id()
+    result = resumed(env, win, tmp_path, {"boot_id": before})
+    assert result.status is Status.CHANGED, result.error
+    assert model(win).reboots == 1 and result.data["boot_id_after"] != before

@@ -116,10 +116,12 @@ class RunService:
             journal = Journal(self.journal_path)
             done: dict[int, Result] = {}
             unsettled: set[int] = set()
+            intents: dict[int, dict[str, Any]] = {}
             if request.resume:
                 run.id, run.resumed = request.resume, True
                 done = journal.done_results(request.resume)
                 unsettled = _unsettled(journal, request.resume)
+                intents = _intents(journal, request.resume, unsettled)
                 redo = sorted(i for i in done if i in planned and isinstance(actions, list)
                               and actions[i].still_to_do(planned[i]))  # the systems win
                 for index in redo:
@@ -143,7 +145,7 @@ class RunService:
         try:
             runner = Runner(ctx, [JournalHook(journal, notes), *extra], done=done,
                             stop_on_error=request.stop_on_error, debug=self.debug,
-                            planned=planned, unsettled=unsettled)
+                            planned=planned, unsettled=unsettled, intents=intents)
             workers = request.bulk.workers if request.bulk else request.workers
             report = runner.execute(actions(runner) if callable(actions) else actions,
                                     workers=workers)
@@ -354,6 +356,19 @@ def _unsettled(journal: Journal, run_id: str) -> set[int]:
     return {index for index, row in last.items() if row["status"] == "started" or (
         row["status"] == "failed" and isinstance(row["detail"], dict)
         and row["detail"].get("error_type") in UNKNOWN_OUTCOMES)}
+
+
+def _intents(journal: Journal, run_id: str, unsettled: set[int]) -> dict[int, dict[str, Any]]:
+    """What the last intent row of each unsettled action kept of the state before its
+    write (`Plan.intent`), for `Action.settle`."""
+    found: dict[int, dict[str, Any]] = {}
+    for row in journal.entries(Filters(run_id=run_id, kinds=("action",),
+                                       settled_intents=True)):
+        detail = row["detail"]
+        if (row["idx"] in unsettled and row["status"] == "started"
+                and isinstance(detail, dict) and isinstance(detail.get("intent"), dict)):
+            found[int(row["idx"])] = detail["intent"]
+    return found
 
 
 UNKNOWN_OUTCOMES = (OutcomeUnknown.__name__, Interrupted.__name__)

@@ -42,6 +42,9 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     summary: str = ""  # e.g. "disable jdoe"; the runner words it per outcome
     data: dict[str, Any] = field(default_factory=dict)  # state read while planning
+    # state read before the write that the journal's intent row keeps, for a resume to
+    # tell whether an interrupted write happened (`Action.settle`); never a secret
+    intent: dict[str, Any] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.changes)
@@ -130,6 +133,13 @@ class Action(ABC, Generic[P]):
         trusts the systems over the journal. Default: any planned change. An action whose
         plan always has a change it cannot read back (a password) counts only the others."""
         return bool(plan)
+
+    def settle(self, ctx: Context, intent: dict[str, Any]) -> Plan | None:
+        """On a resume, for a row whose write an interrupted attempt announced (with
+        `intent`, its `Plan.intent`) and never reported: a plan read from the systems that
+        says whether that write happened (an empty plan: it did), or None to plan afresh.
+        For a write that a fresh plan cannot tell done from not done (a restart)."""
+        return None
 
     def undo(self) -> Action[Any] | None:
         """An action that reverses what `apply` did, for a playbook's rollback; None if it

@@ -33,8 +33,9 @@ SPOOL_ABOVE = 500
 class RunHook(Protocol):
     """Hears about a run. A hook may also have `actions_finished(run, [(index, result)])`
     to take a bulk run's unit of results at once (the journal: one transaction), and
-    `actions_starting(run, [(index, name, target, summary)])` to hear of writes before
-    they are made (the journal records the intent, so a crash leaves a trace)."""
+    `actions_starting(run, [(index, name, target, summary, intent)])` to hear of writes
+    before they are made (the journal records the intent, so a crash leaves a trace;
+    `intent` is the plan's `Plan.intent`)."""
 
     def run_started(self, run: Run) -> None: ...
 
@@ -101,6 +102,7 @@ class Runner:
         planned: Mapping[int, Plan] | None = None,
         keep_plans: bool = False,
         unsettled: Iterable[int] = (),
+        intents: Mapping[int, dict[str, Any]] | None = None,
         strategy: Strategy | None = None,
         spool_above: int = SPOOL_ABOVE,
         tally_only: bool = False,
@@ -121,6 +123,8 @@ class Runner:
         # indexes whose write an earlier attempt announced and never reported: if the
         # fresh plan finds nothing to do, that attempt did it (read from the system)
         self.unsettled = set(unsettled)
+        # what those attempts' intent rows kept (`Plan.intent`), for `Action.settle`
+        self.intents: Mapping[int, dict[str, Any]] = intents or {}
         # where bulk units run; None: a pool of `execute(workers=)` threads
         self.strategy = strategy
         # a run on the pool of more rows keeps its results on disk (`core.spool`); one
@@ -353,7 +357,7 @@ class Runner:
     def _announce(self, writes: list[tuple[int | None, Action[Any], Plan]]) -> None:
         """Tell the hooks which writes are about to be made, before any is."""
         starting = [(index, action.name, _safe_target(action),
-                     plan.summary or f"{action.name} {_safe_target(action)}")
+                     plan.summary or f"{action.name} {_safe_target(action)}", plan.intent)
                     for index, action, plan in writes if index is not None]
         if not starting:
             return
@@ -368,7 +372,10 @@ class Runner:
             plan = (self.planned.pop(index, None) if isinstance(self.planned, dict)
                     else self.planned.get(index))
         if plan is None:
-            plan = action.plan(self.ctx)
+            if index in self.unsettled and self.intents.get(index):
+                plan = action.settle(self.ctx, dict(self.intents[index]))
+            if plan is None:
+                plan = action.plan(self.ctx)
             # guarded with nothing to do too: a protected target gets one answer, whether
             # or not it is already as asked
             action.guard(self.ctx, plan)

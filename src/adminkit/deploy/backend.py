@@ -186,6 +186,11 @@ class HostBackend(Protocol):
         on the host if the run is cancelled meanwhile, unless not `interruptible`."""
         ...
 
+    def boot_id(self) -> str:
+        """What changes at every boot of the host (Linux: its boot id; Windows: its last
+        boot time): a restart is proven by it."""
+        ...
+
     def reboot(self, *, timeout: float | None) -> Rebooted:
         """Restart the host; unless `timeout` is None, wait until it answers with a new
         boot id (ActionFailed after `timeout` seconds: not back, or never went down)."""

@@ -33,14 +33,18 @@ class JournalHook:
                             **self._common(run))
         run.record = {}  # in the journal now; a bulk run's table is not held to the end
 
-    def actions_starting(self, run: Run, starting: list[tuple[int, str, str, str]]) -> None:
+    def actions_starting(self, run: Run,
+                         starting: list[tuple[int, str, str, str, dict[str, Any]]]) -> None:
         """Before a unit's writes: one `started` row per action, in one transaction, so a
         run killed during the writes leaves the intent of each write it may have made
-        (a resume reads the systems to settle it)."""
+        (a resume reads the systems to settle it, with the plan's `intent` if it kept
+        one: the row's detail)."""
         self.journal.append_many(
             [(None, {"kind": "action", "idx": index, "action": name, "target": target,
                      "status": "started", "summary": f"about to {summary}",
-                     **self._common(run)}) for index, name, target, summary in starting])
+                     "detail": {"intent": intent} if intent else None,
+                     **self._common(run)})
+             for index, name, target, summary, intent in starting])
 
     def action_finished(self, run: Run, index: int, result: Result) -> None:
         self.actions_finished(run, [(index, result)])

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
 import string
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from adminkit.core.errors import LabError
 from adminkit.lab import process
@@ -86,6 +87,19 @@ class LabServer(ABC):
         for proc in reversed(self.procs.load(self.name)):
             process.stop(proc)
         self.procs.clear(self.name)
+
+    @contextlib.contextmanager
+    def running(self, timeout: float | None = None) -> Iterator[Self]:
+        """Set up (idempotent), start and wait for this server; stop it by its PIDs when
+        the block ends, however it ends (a half-started server too). For a server of a
+        test module's or a bench's own, never the shared lab's."""
+        self.setup()
+        try:
+            self.start()
+            self.wait_ready(timeout)
+            yield self
+        finally:
+            self.stop()
 
     def wait_ready(self, timeout: float | None = None) -> None:
         wait_until(self.probe, timeout or self.ready_timeout,

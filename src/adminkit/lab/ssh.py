@@ -11,19 +11,24 @@ and which is 0700, so neither sshd's key lookup (done as the user) nor apt's `fi
 method (done as `_apt`) could reach it by its real path. The hosts' apt source is
 `file:/run/adminkit-lab-ssh/repo`: no HTTP server, no port to pick.
 
-Stopping a host means ending every process in its mount namespace (a session's
+Stopping a host means ending every process in its mount namespaces (a session's
 `setsid sleep` keeps the overlays alive after sshd is gone). A namespace is ours only if
 its overlays carry this lab's mount tag, and never the system's own.
 
-A lab reboot: the namespaces isolate mounts and the host name only, so a real `reboot`
-in a host would restart the machine. Each host therefore has its own /run (a tmpfs),
-its own boot id (a file bind-mounted over /proc/sys/kernel/random/boot_id inside its
-namespace), and `reboot` / `shutdown -r` in its /usr overlay are a shim that signals
-the host's init script (HOST_INIT), never systemd. The init then ends every process of
-the host (sshd, sessions, what they left), stays down `reboot-delay` seconds (a file
-in the host's folder; 1 by default, `never`: it does not come back, `ignore`: the shim
-answers yes and nothing happens), writes a new boot
-id and starts sshd again.
+A lab reboot: a host is a mount and UTS namespace with a PID namespace per boot. Its
+HOST_INIT (the PID the lab records) sets up the mounts once, then runs each boot as
+HOST_BOOT, PID 1 of a new PID namespace with its own /proc (`unshare --pid --fork
+--mount-proc`). So the kernel's reboot(2), which root in a host may call (`reboot -f`,
+`systemctl reboot -ff`), ends that boot's PID namespace and never the machine: RESTART
+comes back as a new boot, POWER_OFF and HALT leave the host down. Each host has its own
+/run (a tmpfs) and its own boot id (a file bind-mounted over
+/proc/sys/kernel/random/boot_id in each boot, a new one per boot); /proc/sys,
+/proc/sysrq-trigger and /sys/power are read-only in a boot. `reboot` / `shutdown -r` in
+its /usr overlay are a shim that asks the boot's PID 1 to end; the host then stays down
+`reboot-delay` seconds (a file in the host's folder; 1 by default, `never`: it does not
+come back, `ignore`: the shim answers yes and nothing happens) and boots again.
+CAP_SYS_BOOT is kept: without it reboot(2) fails with EPERM instead of restarting the
+host, and in a child PID namespace it can restart nothing but the host.
 """
 
 from __future__ import annotations
@@ -60,7 +65,8 @@ PACKAGE = "adminkit-demo-app"
 VERSIONS = ("1.0", "1.1")
 
 HOST_INIT = f"""#!/bin/sh
-# One lab host; run by `unshare -m -u`, so every mount below is private to it.
+# One lab host; run by `unshare -m -u`, so every mount below is private to it. This script
+# is the host's power supply: each boot is HOST_BOOT in a PID namespace of its own.
 # $1 lab ssh folder, $2 host name, $3 address, $4 mount tag (marks the overlays as ours)
 set -e
 SSH=$1; NAME=$2; ADDR=$3; TAG=$4; V={VIEW}
@@ -85,12 +91,8 @@ if [ ! -e /etc/adminkit-lab-host ]; then
   echo "$ADDR $NAME" >> /etc/hosts
   echo "$NAME" > /etc/adminkit-lab-host
 fi
-# The lab's reboot ("lab reboot" in the module doc): a boot id of this host's own,
-# `reboot` and `shutdown` that ask this script (not the machine) to restart the host.
-cat /proc/sys/kernel/random/uuid > "$H/boot_id"
-mount --bind "$H/boot_id" /proc/sys/kernel/random/boot_id
-# halt, poweroff, telinit too (the shim refuses them): with --force twice they, like
-# systemctl, call the kernel's reboot() at once, and the hosts share the machine's kernel.
+# `reboot`, `shutdown` (and halt, poweroff, telinit, which the shim refuses) ask this
+# host's init to restart the host; systemctl's power verbs are refused.
 for cmd in reboot shutdown halt poweroff telinit; do
   rm -f "/usr/sbin/$cmd"; cp "$V/reboot-shim.sh" "/usr/sbin/$cmd"
 done
@@ -98,32 +100,51 @@ if [ -e /usr/bin/systemctl ] && [ ! -e /usr/lib/adminkit-lab/systemctl ]; then
   mkdir -p /usr/lib/adminkit-lab && mv /usr/bin/systemctl /usr/lib/adminkit-lab/systemctl
 fi
 cp "$V/systemctl-guard.sh" /usr/bin/systemctl
-echo $$ > "$H/init.pid"
-trap 'REBOOT=1' USR1
+set +e
 while :; do
-  REBOOT=
-  /usr/sbin/sshd -D -e -f "$H/sshd_config" &
-  SSHD=$!
-  wait $SSHD || :
-  [ -n "$REBOOT" ] || exit 1  # sshd ended by itself (the lab stops it): so does the host
-  sleep 0.5  # the shim's answer reaches the client first
-  # Power off: every other process of this host ends at once (sessions, their children).
-  ME=$(readlink /proc/$$/ns/mnt)
-  for p in /proc/[0-9]*; do
-    [ "${{p#/proc/}}" = $$ ] && continue
-    if [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ME" ]; then
-      kill -KILL "${{p#/proc/}}" 2>/dev/null || :
-    fi
-  done
-  wait 2>/dev/null || :
+  cat /proc/sys/kernel/random/uuid > "$H/boot_id"  # same file: the boot's bind mount shows it
+  # One boot: PID 1 of a new PID namespace (and a mount namespace with its own /proc).
+  # Whatever ends that PID 1 ends every process of the boot; --kill-child: so does the
+  # end of this script's unshare.
+  unshare --pid --fork --mount-proc --kill-child "$V/host-boot.sh" "$H"
+  case $? in
+    100) ;;  # the shim's restart (HOST_BOOT exits 100)
+    129) ;;  # reboot(2) RESTART in the boot: the kernel ends its PID 1 with SIGHUP
+    *) exit 1 ;;  # sshd ended (the lab stops it), or poweroff/halt (SIGINT): stays down
+  esac
   DELAY=$(cat "$H/reboot-delay" 2>/dev/null || echo 1)
   if [ "$DELAY" = never ]; then  # a host that never comes back (until the lab stops it)
     while :; do sleep 3600; done
   fi
   sleep "$DELAY"
   rm -f /run/reboot-required /run/reboot-required.pkgs  # /run is emptied by a boot
-  cat /proc/sys/kernel/random/uuid > "$H/boot_id"  # same file: the bind mount shows it
   echo $(( $(cat "$H/boots" 2>/dev/null || echo 0) + 1 )) > "$H/boots"
+done
+"""
+
+# One boot of a lab host: PID 1 of its PID namespace, so the kernel's reboot(2) called in
+# it (`reboot -f`, `systemctl reboot -ff`) ends this boot only, and /proc shows the host's
+# processes only. What would reach the machine's kernel through /proc is read-only.
+HOST_BOOT = """#!/bin/sh
+# adminkit lab: one boot of a lab host (PID 1 of its own PID namespace). $1 host folder.
+H=$1
+mount -o bind,ro /proc/sys /proc/sys
+[ -e /proc/sysrq-trigger ] && mount -o bind,ro /proc/sysrq-trigger /proc/sysrq-trigger
+[ -d /sys/power ] && mount -o bind,ro /sys/power /sys/power
+# the host's own boot id, over the kernel's (a new one at every boot of this host)
+mount -o bind,ro "$H/boot_id" /proc/sys/kernel/random/boot_id
+REBOOT=
+trap 'REBOOT=1' USR1  # the shim's restart
+trap 'exit 0' TERM  # PID 1 of a namespace gets only the signals it has a handler for
+/usr/sbin/sshd -D -e -f "$H/sshd_config" &
+SSHD=$!
+while :; do
+  wait $SSHD  # returns early for a trapped signal
+  if [ -n "$REBOOT" ]; then
+    sleep 0.5  # the shim's answer reaches the client first
+    exit 100  # PID 1 ends: the kernel ends every other process of this boot
+  fi
+  kill -0 $SSHD 2>/dev/null || exit 1  # sshd ended by itself: so does the host
 done
 """
 
@@ -138,12 +159,11 @@ esac
 H={VIEW}/hosts/$(cat /etc/adminkit-lab-host)
 # `ignore`: a host that says yes and never goes down (a restart merely scheduled)
 [ "$(cat "$H/reboot-delay" 2>/dev/null)" = ignore ] && exit 0
-PID=$(cat "$H/init.pid")
-# only this host's init (a stale PID file must never signal a process of the machine)
-if [ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]; then
-  echo "lab host: its init is not running" >&2; exit 1
-fi
-kill -USR1 "$PID"
+# PID 1 is the host's boot script only inside a lab host (never signal the machine's init)
+case "$(tr '\\0' ' ' < /proc/1/cmdline)" in
+  *"{VIEW}/host-boot.sh "*) kill -USR1 1 ;;
+  *) echo "lab host: its init is not running" >&2; exit 1 ;;
+esac
 """
 
 # `systemctl` inside a lab host: its power verbs and --force (twice: the kernel's reboot()
@@ -232,6 +252,10 @@ class SshFleet(base.LabServer):
         return self.dir / "host-init.sh"
 
     @property
+    def host_boot(self) -> Path:
+        return self.dir / "host-boot.sh"
+
+    @property
     def reboot_shim(self) -> Path:
         return self.dir / "reboot-shim.sh"
 
@@ -267,6 +291,8 @@ class SshFleet(base.LabServer):
         authorized.chmod(0o644)
         self.host_init.write_text(HOST_INIT)
         self.host_init.chmod(0o755)
+        self.host_boot.write_text(HOST_BOOT)
+        self.host_boot.chmod(0o755)
         self.reboot_shim.write_text(REBOOT_SHIM)
         self.reboot_shim.chmod(0o755)
         self.systemctl_guard.write_text(SYSTEMCTL_GUARD)
@@ -358,10 +384,12 @@ class SshFleet(base.LabServer):
     def stop(self) -> None:
         """End every process in our hosts' namespaces, so the overlays go with them."""
         recorded = self.procs.load(self.name)
+        seen: dict[int, Proc] = {}  # everything signalled, to wait for below
         for sig in (signal.SIGTERM, signal.SIGKILL):
             found = self.namespaces()
             for ns, pids in found.items():
                 for pid in pids:
+                    _remember(seen, pid)
                     _signal_in(ns, pid, sig)
             deadline = time.monotonic() + 5.0
             while found and time.monotonic() < deadline:
@@ -372,13 +400,20 @@ class SshFleet(base.LabServer):
                 break
         for proc in recorded:  # one that died before unshare, or never left our namespace
             process.stop(proc, timeout=5.0)
-        for host in self.fleet:
-            (host.dir / "init.pid").unlink(missing_ok=True)
         _reap(recorded)
         left = self.namespaces()
         if left:
             raise LabError(f"ssh: processes remain in host namespaces: {left}",
                            hint="they ignored SIGKILL; look at them in /proc")
+        # A process that holds a boot's last reference leaves its namespaces before its
+        # exit unmounts the overlays (a sync): it is gone only once it is a zombie.
+        deadline = time.monotonic() + 30.0
+        while (exiting := [p.pid for p in seen.values() if process.alive(p)]):
+            if time.monotonic() > deadline:
+                raise LabError(f"ssh: host processes still exiting: {exiting}",
+                               hint="look at /proc/PID/stack")
+            _reap(recorded)
+            time.sleep(0.02)
         self.procs.clear(self.name)
 
     def reset(self) -> None:
@@ -540,6 +575,11 @@ def _system_namespaces() -> set[str]:
         with contextlib.suppress(OSError):
             found.add(os.readlink(f"/proc/{pid}/ns/mnt"))
     return found
+
+
+def _remember(seen: dict[int, Proc], pid: int) -> None:
+    if pid not in seen and (proc := process.adopt(pid, "host")) is not None:
+        seen[pid] = proc
 
 
 def _signal_in(ns: str, pid: int, sig: signal.Signals) -> None:

@@ -2,22 +2,28 @@
 
 Planned from the host: with `if_needed`, only a host whose facts say a reboot is
 pending is restarted. The wait is the backend's (deploy/reboot.py): a host that never
-went down, or does not come back by the timeout, fails alone. A resumed run plans
-afresh: with `if_needed` a host already restarted is found done; without, it is
-restarted again (nothing on the host tells that this run restarted it).
+went down, or does not come back by the timeout, fails alone.
+
+The host's boot id is read while planning and kept in the journal's intent row, before
+the restart is asked for. A resume of a run interrupted after that row (Ctrl-C or a kill
+during the wait) reads the boot id again (`settle`): another one means the restart
+happened, and the host is recorded as restarted, not restarted a second time; a host
+still down is waited for; the same boot id means it never went down: it is restarted.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import time
+from typing import Any, ClassVar
 
 from pydantic import Field
 
 from adminkit.core.action import Applied, Params, Plan
 from adminkit.core.context import Context
+from adminkit.core.errors import AdminkitError
 from adminkit.core.result import Change
 from adminkit.deploy.actions.base import HostAction, HostParams
-from adminkit.deploy.reboot import DEFAULT_TIMEOUT, Rebooted
+from adminkit.deploy.reboot import DEFAULT_TIMEOUT, HostKeyRefused, Rebooted, wait_for_new_boot
 
 
 class RebootParams(HostParams):
@@ -42,8 +48,34 @@ class RebootHost(HostAction[RebootParams]):
         if self.params.if_needed and not self.backend(ctx).facts().reboot_pending:
             return Plan(summary=f"{host}: no reboot pending")
         why = " (a reboot is pending)" if self.params.if_needed else ""
+        # kept in the intent row: a resume tells by it whether the restart happened
+        intent = {} if ctx.check else {"boot_id": self.backend(ctx).boot_id()}
         return Plan([Change(op="run", field="reboot", after="restart")],
-                    summary=f"restart {host}{why}")
+                    summary=f"restart {host}{why}", intent=intent)
+
+    def settle(self, ctx: Context, intent: dict[str, Any]) -> Plan | None:
+        """The interrupted attempt's restart happened if the host answers with a boot id
+        other than the one journaled before it (waited for while the host is down)."""
+        before = intent.get("boot_id")
+        if not isinstance(before, str) or not before:
+            return None
+        started = time.monotonic()
+        try:
+            now = self.backend(ctx).boot_id()
+        except HostKeyRefused:
+            raise
+        except AdminkitError:  # down: the restart is under way
+            targets = ctx.targets
+            now = wait_for_new_boot(self.params.host, before,
+                                    lambda _left: self.backend(ctx).boot_id(),
+                                    timeout=self.params.timeout,
+                                    cancelled=lambda: targets.cancelled,
+                                    started=started).after or ""
+        if now == before:
+            return None  # it never went down: restart it now
+        done = Rebooted(before, now, time.monotonic() - started, True)
+        return Plan(summary=f"{self.params.host}: restarted (it answers with a new boot id)",
+                    data=rebooted_data(done))
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         done = self.backend(ctx).reboot(
