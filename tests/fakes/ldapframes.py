@@ -64,3 +64,16 @@ def kind(message: bytes) -> str:
     value, size = _header(message, start) or (0, 0)
     tag = message[value + size]
     return KINDS.get(tag, f"tag {tag:#x}")
+
+
+def add_dn(message: bytes) -> str:
+    """The entry DN of an AddRequest (LDAPMessage: the id, then [APPLICATION 8] whose
+    first element is the DN)."""
+    body, _ = _header(message, 0) or (0, 0)
+    start, size = _header(message, body) or (0, 0)
+    op = start + size
+    if message[op] != 0x68:
+        raise ValueError("not an AddRequest")
+    start, _ = _header(message, op) or (0, 0)
+    start, size = _header(message, start) or (0, 0)
+    return message[start:start + size].decode()

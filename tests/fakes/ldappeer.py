@@ -81,6 +81,7 @@ class Peer(LoopbackListener):
         self.pages: list[list[str]] = []  # DNs a search answers with, page by page
         self.codes: dict[str, int] = {}  # kind -> the result code to answer
         self.found: list[str] = []  # the DNs a search answers with
+        self.hold_adds = 0  # answer adds only when this many wait, the last one first
         self.connections = 0
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -101,9 +102,19 @@ class Peer(LoopbackListener):
             self._open.append(sock)
         framer = Framer()
         searches = [0]  # searches answered on this connection: the page to give next
+        held: list[int] = []  # message ids of the adds held back (hold_adds)
         with contextlib.suppress(OSError):
             while data := sock.recv(65536):
                 for message in framer.feed(data):
+                    if self.hold_adds and kind(message) == "add":
+                        with self._lock:
+                            self.requests.append((number, "add", message))
+                        held.append(message_id(message))
+                        if len(held) == self.hold_adds:
+                            sock.sendall(b"".join(answer(mid, "add", self.codes.get("add", 0))
+                                                  for mid in reversed(held)))
+                            held.clear()
+                        continue
                     if not self._handle(sock, number, message, searches):
                         return
         self._hang_up(sock)

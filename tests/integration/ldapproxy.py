@@ -19,7 +19,7 @@ import ssl
 import threading
 from pathlib import Path
 
-from tests.fakes.ldapframes import Framer, kind
+from tests.fakes.ldapframes import Framer, add_dn, kind
 from tests.fakes.loopback import LoopbackListener
 
 
@@ -37,6 +37,9 @@ class DropProxy(LoopbackListener):
         self._drop: set[str] = set()
         self._times = 0  # how many more answers of those kinds to hold back
         self._pairs: list[tuple[ssl.SSLSocket, ssl.SSLSocket]] = []
+        self.adds: list[str] = []  # the DN of every add passed on, in order
+        self._cut: tuple[int, int] | None = None  # (adds to pass on, answers to pass back)
+        self._passed = self._answered = 0
         self._lock = threading.Lock()
         self.start()
 
@@ -48,6 +51,15 @@ class DropProxy(LoopbackListener):
         ("addResponse", ...)."""
         with self._lock:
             self._drop, self._times = set(kinds), times
+
+    def cut_after_adds(self, passed: int, answered: int) -> None:
+        """Pass the next `passed` adds on to the directory and `answered` of their answers
+        back; once the directory has answered them all, close both connections. Adds the
+        client sends after those are never passed on (a connection dropping under a
+        pipeline: some adds done and answered, some done with the answer lost, some never
+        arrived)."""
+        with self._lock:
+            self._cut, self._passed, self._answered = (passed, answered), 0, 0
 
     def close_open(self) -> None:
         self.cut()
@@ -98,10 +110,25 @@ class DropProxy(LoopbackListener):
                 if sock is client:
                     for message in requests.feed(data):
                         with self._lock:
+                            if kind(message) == "add" and self._cut is not None:
+                                if self._passed >= self._cut[0]:
+                                    continue  # never arrives
+                                self._passed += 1
                             self.requests.append((number, kind(message)))
+                            if kind(message) == "add":
+                                self.adds.append(add_dn(message))
                         server.sendall(message)
                     continue
                 for message in answers.feed(data):
+                    if kind(message) == "addResponse" and self._cut is not None:
+                        with self._lock:
+                            self._answered += 1
+                            passed, answered = self._cut
+                            if self._answered == passed:
+                                self._cut = None
+                                return  # all done; the rest of the answers are lost
+                            if self._answered > answered:
+                                continue  # held back
                     with self._lock:
                         drop = kind(message) in self._drop
                         if drop:

@@ -23,6 +23,7 @@ from adminkit.accounts.openldap import OpenLdapDirectory
 from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.errors import ConnectionFailed, ExitCode
 from adminkit.core.secrets import Secret
+from tests.fakes.ldapframes import add_dn
 from tests.fakes.ldappeer import Peer
 
 DN = "uid=jnovak,ou=people,dc=example,dc=org"
@@ -208,3 +209,59 @@ def test_a_dn_without_escapes_is_reported_as_written_without_a_read(peer: Peer) 
         assert peer.kinds().count("search") == 1
     finally:
         directory.close()
+
+
+# -- pipelined adds (a bulk unit's accounts) ------------------------------------------------
+def _adds(count: int) -> list[tuple[str, tuple[str, list[str], dict[str, Any]]]]:
+    return [(f"create u{i}", (f"uid=u{i},ou=people,dc=example,dc=org", ["inetOrgPerson"],
+                              {"uid": f"u{i}", "sn": "N"})) for i in range(count)]
+
+
+def _add_dns(peer: Peer) -> list[str]:
+    return [add_dn(m) for _, k, m in peer.requests if k == "add"]
+
+
+def test_pipelined_adds_are_matched_to_their_answers_by_message_id(
+        peer: Peer, link: Link) -> None:
+    """The peer answers only once all five are in, the last first: every add was sent
+    before any answer came, and each row gets its own answer, in the order given."""
+    peer.hold_adds = 5
+    results = link.add_many(_adds(5))
+    assert [r["result"] for r in results if isinstance(r, dict)] == [0] * 5
+    assert _add_dns(peer) == [f"uid=u{i},ou=people,dc=example,dc=org" for i in range(5)]
+    assert peer.connections == 1
+
+
+def test_adds_cut_off_mid_pipeline_are_unknown_and_never_sent_again(
+        peer: Peer, link: Link) -> None:
+    """Two answered, then the connection drops while the others are on the way: those
+    two are done; every other add that left is "may or may not have been done", and
+    nothing is sent twice, then or by the next request."""
+    peer.spare["add"], peer.cut["add"] = 2, 1
+    results = link.add_many(_adds(5))
+    assert [r["result"] for r in results[:2] if isinstance(r, dict)] == [0, 0]
+    for lost in results[2:]:
+        assert isinstance(lost, OutcomeUnknown), lost
+        assert "may or may not have been done" in lost.message
+        assert lost.exit_code == ExitCode.CONNECTION
+    assert link.search("read", DN, "(objectClass=*)", "BASE", ["1.1"])[0]["result"] == 0
+    sent = _add_dns(peer)
+    assert len(sent) == len(set(sent)) == 3  # the peer read three; none came twice
+    assert peer.kinds()[-1] == "search" and peer.connections == 2
+
+
+def test_pipelined_adds_after_the_server_closed_the_idle_connection_go_once(
+        peer: Peer, link: Link) -> None:
+    peer.close_open()
+    results = link.add_many(_adds(3))
+    assert all(isinstance(r, dict) and r["result"] == 0 for r in results), results
+    assert [n for n, k, _ in peer.requests if k == "add"] == [2, 2, 2]
+
+
+def test_a_value_that_cannot_be_sent_fails_its_own_add_only(peer: Peer, link: Link) -> None:
+    adds = _adds(3)
+    adds[1][1][2]["description"] = None
+    results = link.add_many(adds)
+    assert isinstance(results[1], TypeError)
+    assert [r["result"] for r in (results[0], results[2]) if isinstance(r, dict)] == [0, 0]
+    assert len(_add_dns(peer)) == 2

@@ -108,6 +108,30 @@ def test_an_add_whose_answer_is_lost_is_reported_and_the_connection_closed(peer:
     assert conn.closed
 
 
+def test_pipelined_adds_go_out_together_and_receiving_hands_back_every_answer(
+        peer: Peer) -> None:
+    """ldap3's `receiving()` returns every whole message that came in one read: the peer
+    writes four answers at once, after all four adds are in (so they were sent without
+    waiting), and each reaches its own add."""
+    peer.hold_adds = 4
+    conn = bound(peer)
+    adds = [(f"cn=x{i},dc=example,dc=org", ["person"], {"cn": f"x{i}", "sn": "y"})
+            for i in range(4)]
+    p = ldapinternals.servable(conn)
+    assert p is not None
+    with p.lock:
+        ids = [p.next_message_id() for _ in adds]
+        payload = b"".join(ldapwire.encode_add(mid, dn, ldapwire.add_entry(c, a))
+                           for mid, (dn, c, a) in zip(ids, adds, strict=True))
+        assert ldapinternals.send_counted(p, payload) == (len(payload), None)
+        answers = ldapinternals.receive(p)
+    assert len(answers) == 4  # in one read, as the peer wrote them
+    assert [ldapwire.decode_add_result(a)[0] for a in answers] == ids[::-1]
+    results = ldapwire.add_many(conn, adds)
+    assert [r["result"] for r in results if isinstance(r, dict)] == [0] * 4
+    conn.unbind()
+
+
 def test_a_search_is_sent_as_our_bytes_and_ldap3_reads_its_answers(peer: Peer) -> None:
     peer.found = ["uid=a,dc=example,dc=org", "uid=b,dc=example,dc=org"]
     conn = bound(peer)

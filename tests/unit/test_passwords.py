@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import string
 from pathlib import Path
 
@@ -210,25 +211,24 @@ def _unit(count: int) -> list[tuple[str, Secret]]:
     return [(f"u{i}", Secret(f"pw-{i}-{'x' * 12}")) for i in range(count)]
 
 
-@pytest.mark.parametrize("together", [True, False])
 def test_a_unit_of_files_is_written_0600_and_durable(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, together: bool) -> None:
-    """With syncfs (two file-system syncs for the unit) or without (a sync per file):
-    every file there, 0600, with its secret; no temporary file left; withdraw knows them."""
-    synced: list[int] = []
-    if together:
-        real = delivery_module._syncfs()
-        assert real is not None  # Linux: the lab and CI run there
-
-        def counting(fd: int) -> int:
-            synced.append(fd)
-            return real(fd)
-
-        monkeypatch.setattr(delivery_module, "_syncfs", lambda: counting)
-    else:
-        monkeypatch.setattr(delivery_module, "_syncfs", lambda: None)
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file synced (all at once) before any is renamed into place, then the folder
+    once: every file there, 0600, with its secret; no temporary file left; withdraw
+    knows them."""
     box = tmp_path / "box"
     box.mkdir(mode=0o700)
+    real = os.fsync
+    synced: list[tuple[bool, list[str]]] = []  # (a folder?, the final names there then)
+
+    def counting(fd: int) -> None:
+        import stat as st
+
+        synced.append((st.S_ISDIR(os.fstat(fd).st_mode),
+                       sorted(p.name for p in box.glob("*.password"))))
+        real(fd)
+
+    monkeypatch.setattr(delivery_module.os, "fsync", counting)
     sink = delivery(f"file:{box}")
     out = sink.many(_unit(5))
     assert out == [f"written to {box / f'u{i}.password'} (mode 0600)" for i in range(5)]
@@ -237,24 +237,52 @@ def test_a_unit_of_files_is_written_0600_and_durable(
         path = box / f"u{i}.password"
         assert path.read_text() == f"pw-{i}-{'x' * 12}\n"
         assert path.stat().st_mode & 0o777 == 0o600
-    assert len(synced) == (2 if together else 0)  # data, then the renames
+    files = [names for folder, names in synced if not folder]
+    assert files == [[]] * 5  # each file synced while no final name showed any
+    assert [folder for folder, _ in synced].count(True) == 1  # then the renames, once
     assert sink.withdraw("u3") == f"{box / 'u3.password'} was removed"
 
 
-def test_a_failed_sync_fails_every_row_of_the_unit(
+def test_a_failed_sync_fails_its_rows_and_leaves_no_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Not durable: none of the unit's secrets may be set, and no file is left named."""
+    """Not durable: that secret may not be set, and its file is not left named; the
+    unit's other files are delivered."""
     import errno
 
-    def failing(fd: int) -> int:
-        raise OSError(errno.EIO, "I/O error")
+    real = os.fsync
+    box = tmp_path / "box"
+    box.mkdir(mode=0o700)
 
-    monkeypatch.setattr(delivery_module, "_syncfs", lambda: failing)
+    def failing(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").split("/")[-1].startswith(".u1.password"):
+            raise OSError(errno.EIO, "I/O error")
+        real(fd)
+
+    monkeypatch.setattr(delivery_module.os, "fsync", failing)
+    out = delivery(f"file:{box}").many(_unit(3))
+    assert isinstance(out[1], OSError), out
+    assert not isinstance(out[0], Exception) and not isinstance(out[2], Exception)
+    assert sorted(p.name for p in box.iterdir()) == ["u0.password", "u2.password"]
+
+
+def test_a_failed_folder_sync_fails_every_row_of_the_unit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The renames are not durable: none of the unit's secrets may be set."""
+    import errno
+    import stat as st
+
+    real = os.fsync
+
+    def failing(fd: int) -> None:
+        if st.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, "I/O error")
+        real(fd)
+
+    monkeypatch.setattr(delivery_module.os, "fsync", failing)
     box = tmp_path / "box"
     box.mkdir(mode=0o700)
     out = delivery(f"file:{box}").many(_unit(3))
     assert all(isinstance(o, OSError) for o in out), out
-    assert list(box.iterdir()) == []
 
 
 def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(

@@ -302,6 +302,62 @@ class Link:
         return self.run(what, lambda conn: ldapwire.add(conn, dn, object_classes, attributes),
                         resend=False, check=f"look {dn} up (`adminkit account show LOGIN`)")
 
+    def add_many(self, adds: Sequence[tuple[str, ldapwire.Add]]
+                 ) -> list[dict[str, Any] | Exception]:
+        """(what, add) pairs pipelined on one connection (`ldapwire.add_many`); each
+        add's result or the error that is its outcome, in order. None is sent twice: an
+        add that left and lost its answer is OutcomeUnknown; those that had not left when
+        the connection failed go on a new one."""
+        out: list[dict[str, Any] | Exception | None] = [None] * len(adds)
+        todo = list(range(len(adds)))
+        lost: Exception | None = None
+        for _ in range(RECONNECT_TRIES):
+            try:
+                conn = self._live()
+            except (ConnectionFailed, AuthenticationFailed) as exc:
+                for k in todo:
+                    out[k] = exc
+                return [r if r is not None else exc for r in out]
+            got = ldapwire.add_many(conn, [adds[k][1] for k in todo])
+            if got is None:  # not our path: ldap3, one at a time, each by the same rule
+                for k in todo:
+                    out[k] = self._one_add(*adds[k])
+                return [r for r in out if r is not None]
+            unsent: list[int] = []
+            for k, outcome in zip(todo, got, strict=True):
+                what, (dn, _, _) = adds[k]
+                if isinstance(outcome, RequestNotSent):
+                    unsent.append(k)
+                    lost = outcome
+                elif isinstance(outcome, AnswerLost):
+                    out[k] = outcome_unknown(what, self.where, _reason(outcome),
+                                             f"look {dn} up (`adminkit account show LOGIN`)")
+                else:
+                    out[k] = outcome
+                    if isinstance(outcome, dict):
+                        self.result = outcome
+            if self.conn is not None and self.conn.closed:
+                self._drop()
+            if not unsent:
+                return [r for r in out if r is not None]
+            todo = unsent
+            log.info("directory %s: connection lost during %d adds (%s); the %d that had "
+                     "not left go on a new one", self.where, len(adds), _reason(lost or
+                                                                                 OSError()),
+                     len(unsent))
+        failed = ConnectionFailed(
+            f"{len(todo)} adds: the connection to the directory at {self.where} was lost "
+            f"{RECONNECT_TRIES} times ({_reason(lost or OSError())})",
+            hint="check that the directory is up (`adminkit profile check`) and the network "
+                 "to it")
+        return [r if r is not None else failed for r in out]
+
+    def _one_add(self, what: str, add: ldapwire.Add) -> dict[str, Any] | Exception:
+        try:
+            return self.add(what, *add)
+        except Exception as exc:  # noqa: BLE001 - this add's outcome
+            return exc
+
     def delete(self, what: str, dn: str, controls: Any = None) -> dict[str, Any]:
         """Never sent twice: a second delete of an entry that went answers "no such"."""
         def op(conn: ldap3.Connection) -> dict[str, Any]:

@@ -427,6 +427,16 @@ class LdapDirectory:
         if result.get("result") != 0:
             raise self._error(result, what)
 
+    def add_many(self, adds: Sequence[tuple[str, list[str], dict[str, Any], str]]
+                 ) -> list[Exception | None]:
+        """(dn, classes, attributes, what) pipelined on one connection; each add's error,
+        or None where it was made."""
+        results = self.link.add_many([(what, (dn, classes, attrs))
+                                      for dn, classes, attrs, what in adds])
+        return [result if isinstance(result, Exception)
+                else None if result.get("result") == 0 else self._error(result, add[3])
+                for add, result in zip(adds, results, strict=True)]
+
     def modify(self, dn: str, changes: dict[str, Any], what: str, *,
                tolerate: tuple[int, ...] = (), controls: Any = None) -> bool:
         """Apply `changes`; False if the server answered with a tolerated code. Sent again

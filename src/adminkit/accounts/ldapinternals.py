@@ -8,7 +8,9 @@ server's close noticed before a request is written). That takes these parts of l
     Connection.socket, .connection_lock, .closed, .bound, .sasl_mechanism, .server,
                .strategy
     Server.next_message_id()
-    SyncStrategy.sync, .pooled, ._outstanding, .receiving(), .get_response(), .close()
+    SyncStrategy.sync, .pooled, ._outstanding, .receiving() (which returns every whole
+               message that came, several when requests were pipelined),
+               .get_response(), .close()
     ldap3.core.results.RESULT_CODES
 
 `parts` hands them out only after checking that each is there with the expected type,
@@ -172,6 +174,47 @@ def drop(p: Parts) -> None:
     """Close the connection under `p`: after a failed exchange its state is unknown."""
     with contextlib.suppress(Exception):  # its state is unknown: never reuse it
         p.close()
+
+
+def send(p: Parts, payload: bytes) -> None:
+    """Write one whole request (the caller holds `p.lock`). RequestNotSent if the write
+    failed: the server has at most a part of it, which it cannot act on; the connection
+    is closed."""
+    try:
+        p.socket.sendall(payload)
+    except OSError as exc:
+        drop(p)
+        raise RequestNotSent(_reason(exc)) from None
+
+
+def send_counted(p: Parts, payload: bytes) -> tuple[int, str | None]:
+    """Write `payload` (several requests one after another) in as few writes as the
+    socket takes (the caller holds `p.lock`): (bytes that left, None), or, if a write
+    failed, how many had left before it and why; the connection is then closed. A
+    request wholly within the bytes that left reached the server; the server cannot act
+    on one cut short."""
+    view, sent = memoryview(payload), 0
+    while sent < len(payload):
+        try:
+            sent += p.socket.send(view[sent:])
+        except OSError as exc:
+            drop(p)
+            return sent, _reason(exc)
+    return sent, None
+
+
+def receive(p: Parts) -> list[bytes]:
+    """The next whole messages that came (at least one; the caller holds `p.lock`), raw.
+    AnswerLost if the connection failed or ended first; it is then closed."""
+    try:
+        answers = p.receiving()
+    except Exception as exc:  # noqa: BLE001 - ldap3 wraps socket errors in its own
+        drop(p)
+        raise AnswerLost(_reason(exc)) from None
+    if not answers:
+        drop(p)
+        raise AnswerLost("the connection ended")
+    return [bytes(a) for a in answers]
 
 
 def exchange(p: Parts, build: Callable[[int], bytes]) -> tuple[int, bytes]:

@@ -9,6 +9,10 @@ equality terms) and the add's answer decoded here (4.1.9: a code and two strings
 a search's answers are still decoded by ldap3. Everything else, and any connection
 this path cannot serve, goes through ldap3's own methods.
 
+A bulk unit's adds are pipelined (`add_many`): sent without waiting for each answer,
+the answers matched by message id, so a unit waits for the directory about once, not
+once per account.
+
 These functions only talk on the connection they are given: whether a request goes
 again after a lost connection is decided by the caller (`connection.Link`), and every
 touch of ldap3's insides is in `ldapinternals`.
@@ -20,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adminkit.accounts import ldapinternals
-from adminkit.accounts.ldapinternals import AnswerLost
+from adminkit.accounts.ldapinternals import AnswerLost, RequestNotSent
 
 if TYPE_CHECKING:
     import ldap3
@@ -69,10 +73,14 @@ def _message(message_id: int, operation: bytes) -> bytes:
     return _tlv(0x30, _tlv(0x02, number) + operation)
 
 
-def encode_add(message_id: int, dn: str, attributes: Mapping[str, Values]) -> bytes:
+def _add_operation(dn: str, attributes: Mapping[str, Values]) -> bytes:
     """AddRequest ::= [APPLICATION 8] SEQUENCE { entry LDAPDN, attributes AttributeList }."""
     listed = b"".join(_attribute(name, values) for name, values in attributes.items())
-    return _message(message_id, _tlv(0x68, _octets(dn) + _tlv(0x30, listed)))
+    return _tlv(0x68, _octets(dn) + _tlv(0x30, listed))
+
+
+def encode_add(message_id: int, dn: str, attributes: Mapping[str, Values]) -> bytes:
+    return _message(message_id, _add_operation(dn, attributes))
 
 
 def encode_search_equal(message_id: int, base: str, matches: Sequence[tuple[str, str]],
@@ -173,6 +181,90 @@ def add(conn: ldap3.Connection, dn: str, object_classes: Sequence[str],
         raise AnswerLost(f"an answer to message {answered}, not {message_id}")
     conn.result = result
     return result
+
+
+WINDOW = 32  # adds sent and not answered yet, at most, on one connection
+Add = tuple[str, Sequence[str], Mapping[str, Values]]  # (dn, object classes, attributes)
+
+
+def add_many(conn: ldap3.Connection, adds: Sequence[Add], window: int = WINDOW
+             ) -> list[dict[str, Any] | Exception] | None:
+    """Several adds pipelined on one connection (RFC 4511 4.1.1.1: a client may send
+    requests without waiting for answers): each goes without waiting for the answer to
+    the one before, at most `window` unanswered, and every answer is matched to its
+    request by message id (the server may answer them in any order).
+
+    Each add's outcome, in the order given: its result; TypeError (a value it cannot
+    send: never sent); RequestNotSent (it did not leave, the connection failed first);
+    AnswerLost (it left and no answer came: it may or may not have been done). After a
+    failure nothing more is sent and the connection is closed. None: this path cannot
+    serve the connection; the caller sends them one at a time.
+    """
+    p = ldapinternals.servable(conn)
+    if p is None:
+        return None
+    out: list[dict[str, Any] | Exception | None] = [None] * len(adds)
+    queue: list[tuple[int, bytes]] = []
+    for k, (dn, classes, attributes) in enumerate(adds):
+        try:
+            queue.append((k, _add_operation(dn, add_entry(classes, attributes))))
+        except TypeError as exc:
+            out[k] = exc
+    waiting: dict[int, int] = {}  # message id -> index of its add
+    failure: Exception | None = None
+    with p.lock:
+        sent = 0
+        while failure is None and (sent < len(queue) or waiting):
+            room = window - len(waiting)
+            if sent < len(queue) and room > 0:
+                # the next requests in one write: each write gives the GIL up, and
+                # getting it back may wait for a busy thread
+                batch = queue[sent:sent + room]
+                ids = [p.next_message_id() for _ in batch]
+                frames = [_message(mid, op) for mid, (_, op) in zip(ids, batch, strict=True)]
+                left, why = ldapinternals.send_counted(p, b"".join(frames))
+                for mid, (k, _), frame in zip(ids, batch, frames, strict=True):
+                    if left < len(frame):
+                        break
+                    left -= len(frame)
+                    waiting[mid] = k
+                    sent += 1
+                if why is not None:
+                    failure = RequestNotSent(why)
+                continue
+            failure = _answers(p, waiting, out)
+    if failure is not None:
+        lost = AnswerLost(str(failure)) if isinstance(failure, RequestNotSent) else failure
+        for k in waiting.values():  # left: done or not, nobody can say
+            out[k] = lost
+        for k, _ in queue[sent:]:  # never left (or cut short: the server cannot act on it)
+            out[k] = RequestNotSent(str(failure))
+    done = [r for r in out if isinstance(r, dict)]
+    if done:
+        conn.result = done[-1]
+    return [r if r is not None else AnswerLost("no answer") for r in out]
+
+
+def _answers(p: ldapinternals.Parts, waiting: dict[int, int],
+             out: list[dict[str, Any] | Exception | None]) -> Exception | None:
+    """Read the answers that came and file each under its add; the failure that ends the
+    connection (which is then closed), or None."""
+    try:
+        messages = ldapinternals.receive(p)
+    except AnswerLost as exc:
+        return exc
+    for message in messages:
+        try:
+            answered, result = decode_add_result(message)
+        except Unreadable as exc:  # a notice of disconnection, say
+            ldapinternals.drop(p)
+            return AnswerLost(f"an answer it cannot read ({exc})")
+        k = waiting.pop(answered, None)
+        if k is None:
+            ldapinternals.drop(p)
+            return AnswerLost(f"an answer to message {answered}, which was not waiting")
+        out[k] = result
+    return None
 
 
 def search_equal(conn: ldap3.Connection, base: str, matches: Sequence[tuple[str, str]],

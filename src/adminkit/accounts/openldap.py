@@ -401,6 +401,38 @@ class OpenLdapDirectory(LdapDirectory):
 
     def create_user(self, user: NewUser) -> str:
         """One add: cleartext password (ppolicy checks and hashes it), reset, lock, expiry."""
+        dn, classes, attrs = self._new_entry(user)
+        self.add(dn, classes, attrs, f"create {user.login}")
+        return self.stored_dn(dn)
+
+    def create_users(self, users: Sequence[NewUser]) -> list[str | Exception]:
+        """Several accounts, their adds pipelined on one connection (`Link.add_many`):
+        each one's DN, or the error that is its outcome, in order."""
+        made: list[str | Exception | None] = [None] * len(users)
+        adds: list[tuple[str, list[str], dict[str, Any], str]] = []
+        # uidNumbers: the next block holds at least this batch (fewer compare-and-swaps)
+        self._uid_block = max(self._uid_block, min(len(users), UID_BLOCK))
+        at: list[int] = []
+        for k, user in enumerate(users):
+            try:
+                dn, classes, attrs = self._new_entry(user)
+            except Exception as exc:  # noqa: BLE001 - this account's outcome
+                made[k] = exc
+                continue
+            adds.append((dn, classes, attrs, f"create {user.login}"))
+            at.append(k)
+        for k, add, error in zip(at, adds, self.add_many(adds), strict=True):
+            if error is not None:
+                made[k] = error
+                continue
+            try:
+                made[k] = self.stored_dn(add[0])
+            except AdminkitError:  # made (its password is set): the DN as it was written
+                made[k] = add[0]
+        return [m if m is not None else AssertionError("no outcome") for m in made]
+
+    def _new_entry(self, user: NewUser) -> tuple[str, list[str], dict[str, Any]]:
+        """The add that makes `user`: (dn, object classes, attributes)."""
         dn = f"uid={rdn_value(user.login)},{user.ou}"
         attrs: dict[str, Any] = {
             "uid": user.login, "cn": user.display_name, "givenName": user.given_name,
@@ -422,8 +454,7 @@ class OpenLdapDirectory(LdapDirectory):
         if user.expires is not None:
             attrs["pwdEndTime"] = format_time(user.expires)
         attrs.update(user.attributes)
-        self.add(dn, classes, attrs, f"create {user.login}")
-        return self.stored_dn(dn)
+        return dn, classes, attrs
 
     # -- account state ------------------------------------------------------------------
     def set_enabled(self, user: UserEntry, enabled: bool) -> None:

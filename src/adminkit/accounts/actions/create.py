@@ -25,7 +25,12 @@ from adminkit.accounts.actions.groups import (
     refuse_protected_groups,
     resolve_groups,
 )
-from adminkit.accounts.actions.password import check_given, deliver_then_set, new_password
+from adminkit.accounts.actions.password import (
+    check_given,
+    deliver_then_set,
+    new_password,
+    not_set,
+)
 from adminkit.accounts.actions.state import expiry_instant
 from adminkit.accounts.directory import (
     Directory,
@@ -304,8 +309,12 @@ class CreateAccount(Action[CreateParams]):
                 raise given
             return action._write_account(ctx, directory, given)
 
-        results = each(directory, [functools.partial(write, k, cast(CreateAccount, action))
-                                   for k, (action, _) in enumerate(items)])
+        together = cls._create_together(ctx, directory, [a for a, _ in items], handed)
+        rest = [k for k in range(len(items)) if k not in together]
+        each_done = each(directory, [functools.partial(write, k, cast(CreateAccount,
+                                                                      items[k][0]))
+                                     for k in rest])
+        results = {**together, **dict(zip(rest, each_done, strict=True))}
         for k, (action, _plan) in enumerate(items):
             assert isinstance(action, CreateAccount)
             result = results[k]
@@ -334,6 +343,47 @@ class CreateAccount(Action[CreateParams]):
             outcomes[k] = (action._applied(entry, how) if not errors
                            else action._partly(entry, errors))
         return outcomes
+
+    @classmethod
+    def _create_together(cls, ctx: Context, directory: Directory,
+                         actions: Sequence[Action[Any]],
+                         handed: dict[int, tuple[Secret, str] | Exception]
+                         ) -> dict[int, tuple[UserEntry, str | None] | Exception]:
+        """The new accounts of the unit whose passwords are at hand (given, or delivered
+        with the unit's), made in one go where the directory pipelines its adds
+        (`create_users`); by row. The other rows are written one by one."""
+        create_users = getattr(directory, "create_users", None)
+        out: dict[int, tuple[UserEntry, str | None] | Exception] = {}
+        if create_users is None:
+            return out
+        batch: list[tuple[int, CreateAccount, NewUser, str]] = []
+        for k, action in enumerate(actions):
+            assert isinstance(action, CreateAccount)
+            given = handed.get(k)
+            if action.existing is not None or (given is None and action.params.password is None):
+                continue
+            if isinstance(given, Exception):
+                out[k] = given
+                continue
+            password = action.params.password or cast(tuple[Secret, str], given)[0]
+            how = "set as given" if action.params.password is not None else \
+                cast(tuple[Secret, str], given)[1]
+            batch.append((k, action, NewUser(**{**action._new.__dict__, "password": password}),
+                          how))
+        if not batch:
+            return out
+        made: list[str | Exception] = create_users([new for _, _, new, _ in batch])
+        for (k, action, new, how), dn in zip(batch, made, strict=True):
+            if isinstance(dn, Exception):
+                if action.params.password is None and action.deliver is not None:
+                    not_set(action.deliver, new.login, how, dn)
+                out[k] = dn
+                continue
+            p = action.params
+            out[k] = (UserEntry(dn=dn, login=new.login, given_name=p.given_name,
+                                surname=p.surname, display_name=new.display_name, mail=p.mail,
+                                enabled=p.enabled), how)
+        return out
 
     @property
     def _new(self) -> NewUser:

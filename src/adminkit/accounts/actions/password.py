@@ -50,14 +50,20 @@ def deliver_then_set(deliver: Delivery | None, login: str, password: Secret, *, 
     how = delivered if delivered is not None else deliver(login, password)
     try:
         return write(), how
-    except OutcomeUnknown as exc:  # it may be set: the delivery stays
-        exc.message = f"{exc.message} (the new password was delivered: {how})"
-        raise
     except Exception as exc:
-        taken_back = deliver.withdraw(login)
-        if isinstance(exc, AdminkitError):
-            exc.message = f"{exc.message} (the new password was not set: {taken_back})"
+        not_set(deliver, login, how, exc)
         raise
+
+
+def not_set(deliver: Delivery, login: str, how: str, exc: Exception) -> None:
+    """A delivered password whose write failed with `exc`: taken back, unless the write
+    may have been done (then it stays delivered); `exc` says which."""
+    if isinstance(exc, OutcomeUnknown):  # it may be set: the delivery stays
+        exc.message = f"{exc.message} (the new password was delivered: {how})"
+        return
+    taken_back = deliver.withdraw(login)
+    if isinstance(exc, AdminkitError):
+        exc.message = f"{exc.message} (the new password was not set: {taken_back})"
 
 
 class ResetPassword(UserAction[PasswordParams]):
