@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
@@ -54,7 +54,10 @@ class Delivery:
         if self.send is not None:
             return self.send(login, secret)
         path = target(self, login)
-        write_private(path, (secret.reveal() + "\n").encode())
+        try:
+            write_private(path, (secret.reveal() + "\n").encode())
+        except OSError as exc:
+            raise undelivered(path, exc) from exc
         self._mark(path)
         return f"written to {path} (mode 0600)"
 
@@ -111,6 +114,11 @@ class Delivery:
         finally:
             for _, fd, temp, _ in staged:  # left by an error above: never renamed
                 _discard(fd, temp)
+        for index, outcome in enumerate(out):
+            if isinstance(outcome, OSError):
+                error = undelivered(target(self, secrets[index][0]), outcome)
+                error.__cause__ = outcome
+                out[index] = error
         return out
 
     def check(self, login: str | None = None, *, bulk: bool = False) -> None:
@@ -190,6 +198,14 @@ def to_terminal(login: str, password: Secret) -> str:
                          hint="use --deliver file:PATH (written 0600) or --deliver mail")
     sys.stderr.write(f"\n  new password for {login} (shown once): {password.reveal()}\n\n")
     return "shown once on the operator's terminal"
+
+
+def undelivered(path: Path, exc: OSError) -> ActionFailed:
+    """A password that could not be handed over (a full disk, an I/O error) is never
+    set: the error says so plainly, not a bare `[Errno 28]`."""
+    return ActionFailed(f"the new password could not be written to {path}: "
+                        f"{exc.strerror or exc}; it was not set, nothing was changed with it",
+                        hint="make room or fix the folder, then run the same command again")
 
 
 def write_private(path: Path, data: bytes) -> None:
