@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from adminkit.journal.store import Journal
-
-# OSC 52 (writes the clipboard), a screen clear, C1 CSI, a bidi override
-HOSTILE = "cannot bind \x1b]52;c;cm0gLXJmIH4=\x07 as \x1b[2J\u202eevil\u202c \x9b31m"
+from tests.unit.test_terminal_output import HOSTILE, assert_shown_not_obeyed, through_a_pty
 
 
 def _env() -> dict[str, str]:
@@ -25,28 +22,7 @@ def _env() -> dict[str, str]:
 
 
 def in_a_terminal(*args: str) -> tuple[int, bytes]:
-    """`adminkit ARGS` with a pseudo-terminal as stdin, stdout and stderr."""
-    leader, follower = pty.openpty()
-    try:
-        proc = subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args], env=_env(),
-                              stdin=follower, stdout=follower, stderr=follower, timeout=60,
-                              check=False)
-        os.close(follower)
-        follower = -1
-        out = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the other side is closed
-                break
-            if not chunk:
-                break
-            out += chunk
-    finally:
-        os.close(leader)
-        if follower >= 0:
-            os.close(follower)
-    return proc.returncode, out
+    return through_a_pty(_env(), *args)
 
 
 def _journal_with_a_hostile_row(path: Path) -> str:
@@ -60,14 +36,6 @@ def _journal_with_a_hostile_row(path: Path) -> str:
                    status="failed", summary=HOSTILE, error=HOSTILE, **common)
     journal.close()
     return run_id
-
-
-def assert_shown_not_obeyed(out: bytes) -> None:
-    for obeyed in (b"\x1b]52", b"\x07", b"\x1b[2J", "\u202e".encode(), "\x9b".encode()):
-        assert obeyed not in out, (obeyed, out)
-    text = out.decode()
-    assert "\\x1b]52;c;cm0gLXJmIH4=\\x07" in text, text
-    assert "\\x1b[2J" in text and "\\u202e" in text and "\\x9b" in text, text
 
 
 @pytest.mark.parametrize("command", [["journal", "list"], ["journal", "show", "{run}"]])
