@@ -83,9 +83,9 @@ def test_a_delivery_that_cannot_work_is_refused_before_the_password_is_set(
     canary = known_password(cli, directory, login)
     out = run(cli, directory, "account", "password", login, "--no-must-change",
               "--deliver", f"file:{tmp_path / 'no-such-folder' / 'pw.txt'}")
+    assert directory.bind_result(login, canary)["result"] == 0  # read back: unchanged
     assert out["_code"] == 2, out
     assert "cannot deliver into" in out["results"][0]["error"], out
-    assert directory.bind_result(login, canary)["result"] == 0
     assert not (tmp_path / "no-such-folder").exists()
 
 
@@ -139,13 +139,13 @@ def test_a_disk_full_at_delivery_leaves_the_password_as_it_was_and_says_so(
     canary = known_password(cli, directory, login)
     out = run(cli, directory, "account", "password", login, "--no-must-change",
               "--deliver", f"file:{full_disk}")
+    assert directory.bind_result(login, canary)["result"] == 0  # read back: unchanged
     assert out["_code"] == 1, out
     [result] = out["results"]
     assert result["status"] == "failed", result
     error = result["error"]
     assert f"could not be written to {full_disk / login}.password: No space left on device; "\
         "it was not set" in error, error
-    assert directory.bind_result(login, canary)["result"] == 0  # read back: unchanged
     assert [p.name for p in full_disk.iterdir()] == []  # no half-written file left
 
 
