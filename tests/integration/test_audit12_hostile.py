@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from adminkit.journal.store import Filters, Journal
+from adminkit.lab.base import LabServer
 from tests.integration import test_accounts_cli as accounts
 from tests.integration.test_accounts_cli import Cli, Dir, create, run, status
 
@@ -151,14 +152,21 @@ def test_a_disk_full_at_delivery_leaves_the_password_as_it_was_and_says_so(
 
 # -- protected accounts ---------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def ad(samba: LabServer, lab_config_dir: Path) -> Iterator[Dir]:
+    """The lab's AD alone: krbtgt and Guest are Active Directory's own accounts."""
+    d = Dir("lab", lab_config_dir)
+    yield d
+    d.conn.unbind()
+
+
 @pytest.mark.parametrize("login", ["krbtgt", "Guest"])
 def test_a_protected_account_already_disabled_is_refused_all_the_same(
-        cli: Cli, directory: Dir, login: str) -> None:
+        cli: Cli, ad: Dir, login: str) -> None:
     """Both are disabled in every AD: a disable has nothing to do, and used to answer 0
     'already disabled', while one with a change to make was refused (exit 4). A script
     sees one answer either way."""
-    if directory.cfg.kind != "ad":
-        pytest.skip("krbtgt and Guest are Active Directory's own accounts")
+    directory = ad
     before = directory.entry(login, ["userAccountControl"])
     assert before is not None and not directory.enabled(login)
     out = run(cli, directory, "account", "disable", login)
