@@ -343,7 +343,11 @@ def test_hostile_template_from_inputs_is_refused_at_run_time(env, tmp_path: Path
     path, _ = _book(tmp_path, template, "inputs:\n  a: {type: int}\n  b: {type: int}\n")
     valid = adminkit("playbook", "validate", str(path))
     assert valid.returncode == 0, valid.stderr
-    proc = adminkit("-o", "json", "--check", "run", str(path), "-i", f"a={a}", "-i", f"b={b}")
+    # a profile, as a run needs one (86010b4 refused the run for want of it, exit 2): its
+    # directory is unreachable, so only a refusal before any connection gives exit 2
+    (env.profiles / "acme.yaml").write_text(DIRECTORY)
+    proc = adminkit("-o", "json", "-p", "acme", "--check", "run", str(path), "-i", f"a={a}",
+                    "-i", f"b={b}", env={"ACME_BIND_PW": "x"})
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
     [result] = json.loads(proc.stdout)["results"]
@@ -429,7 +433,8 @@ def test_malformed_ticket_reference_is_exit_2(env, cli, ref: str) -> None:
 def test_missing_ticket_given_to_a_run_is_exit_2(env, cli, tmp_path: Path) -> None:
     book = tmp_path / "book.yaml"
     book.write_text("name: b\nsteps:\n  - uses: account.unlock\n    with: {login: jnovak}\n")
-    res = cli("--ticket", "local:42", "--check", "run", str(book))
+    (env.profiles / "acme.yaml").write_text(DIRECTORY)  # unreachable: 3 if it got that far
+    res = cli("-p", "acme", "--ticket", "local:42", "--check", "run", str(book))
     assert_clean(res, 2)
     assert "local ticket 42 does not exist" in res.err
 

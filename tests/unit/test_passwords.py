@@ -12,7 +12,7 @@ import pytest
 from adminkit.accounts.passwords import SYMBOLS, generate
 from adminkit.core import delivery as delivery_module
 from adminkit.core.delivery import delivery, to_terminal
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.core.secrets import Secret
 
 ALLOWED = set(string.ascii_letters + string.digits + SYMBOLS)
@@ -260,7 +260,8 @@ def test_a_failed_sync_fails_its_rows_and_leaves_no_file(
 
     monkeypatch.setattr(delivery_module.os, "fsync", failing)
     out = delivery(f"file:{box}").many(_unit(3))
-    assert isinstance(out[1], OSError), out
+    assert isinstance(out[1], ActionFailed) and isinstance(out[1].__cause__, OSError), out
+    assert "u1.password" in str(out[1]) and "it was not set" in str(out[1])
     assert not isinstance(out[0], Exception) and not isinstance(out[2], Exception)
     assert sorted(p.name for p in box.iterdir()) == ["u0.password", "u2.password"]
 
@@ -282,7 +283,10 @@ def test_a_failed_folder_sync_fails_every_row_of_the_unit(
     box = tmp_path / "box"
     box.mkdir(mode=0o700)
     out = delivery(f"file:{box}").many(_unit(3))
-    assert all(isinstance(o, OSError) for o in out), out
+    assert all(isinstance(o, ActionFailed) for o in out), out
+    assert all("could not be written" in str(o) and "I/O error" in str(o)
+               and "it was not set" in str(o) for o in out), out
+    assert list(box.iterdir()) == []
 
 
 def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(

@@ -20,6 +20,14 @@ def in_a_terminal(tmp_path: Path, *args: str) -> bytes:
            "ADMINKIT_JOURNAL": str(tmp_path / "journal.db"),
            "ADMINKIT_TICKETS": str(tmp_path / "tickets.db"), "COLUMNS": "200",
            "TERM": "xterm-256color"}
+    code, out = through_a_pty(env, *args)
+    assert code == 0, out
+    return out
+
+
+def through_a_pty(env: dict[str, str], *args: str) -> tuple[int, bytes]:
+    """`adminkit ARGS` with a pseudo-terminal as stdin, stdout and stderr: its exit code
+    and every byte the terminal received."""
     leader, follower = pty.openpty()
     try:
         proc = subprocess.run([sys.executable, "-m", "adminkit.cli.main", *args], env=env,
@@ -40,8 +48,7 @@ def in_a_terminal(tmp_path: Path, *args: str) -> bytes:
         os.close(leader)
         if follower >= 0:
             os.close(follower)
-    assert proc.returncode == 0, out
-    return out
+    return proc.returncode, out
 
 
 def plain(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

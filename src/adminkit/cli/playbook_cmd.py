@@ -97,13 +97,19 @@ def validate(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
 @app.command("show")
 def show(ctx: typer.Context, playbook: Annotated[str, typer.Argument(
         help="A playbook name or file.", autocompletion=complete.playbooks)]) -> None:
-    """Print a playbook's file."""
+    """Print a playbook's file: exact into a pipe; at a terminal its control characters
+    are shown, not obeyed (a file may hold `ESC]52;…`, which YAML refuses but a comment
+    carries to the screen)."""
+    import sys
+
+    from adminkit.cli.output import visible
     from adminkit.core.errors import ConfigError
     from adminkit.core.files import read_small
     from adminkit.core.yamlsource import MAX_BYTES
 
     raw = read_small(find(state_of(ctx), playbook), MAX_BYTES, error=ConfigError)
-    typer.echo(raw.decode("utf-8", errors="replace"), nl=False)
+    text = raw.decode("utf-8", errors="replace")
+    sys.stdout.write(visible(text) if sys.stdout.isatty() else text)  # not echo: it edits
 
 
 @app.command("schema")

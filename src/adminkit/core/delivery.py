@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
@@ -55,7 +55,10 @@ class Delivery:
         if self.send is not None:
             return self.send(login, secret)
         path = target(self, login)
-        write_private(path, (secret.reveal() + "\n").encode())
+        try:
+            write_private(path, (secret.reveal() + "\n").encode())
+        except OSError as exc:
+            raise undelivered(path, exc) from exc
         self._mark(path)
         return f"written to {path} (mode 0600)"
 
@@ -80,10 +83,11 @@ class Delivery:
         out: list[str | Exception] = []
         staged: list[tuple[int, int, str, Path]] = []  # (index, fd, temporary, final path)
         folders: dict[Path, list[int]] = {}  # folder -> indexes of the files renamed there
+        paths: dict[int, Path] = {}  # index -> the file its secret goes to
         try:
             for index, (login, secret) in enumerate(secrets):
                 try:
-                    path = target(self, login)
+                    path = paths[index] = target(self, login)
                     fd, temp = _stage(path, (secret.reveal() + "\n").encode())
                 except Exception as exc:  # noqa: BLE001 - this secret's outcome
                     out.append(exc)
@@ -107,12 +111,20 @@ class Delivery:
             for folder, indexes in folders.items():
                 try:
                     _sync_folder(folder)
-                except OSError as exc:  # not durable: none of them may be set
-                    for index in indexes:
+                except OSError as exc:  # not durable: none of them may be set, and no
+                    for index in indexes:  # file may name a password nobody will have
+                        with contextlib.suppress(OSError):
+                            paths[index].unlink()
+                        self.wrote.pop(str(paths[index]), None)
                         out[index] = exc
         finally:
             for _, fd, temp, _ in staged:  # left by an error above: never renamed
                 _discard(fd, temp)
+        for index, outcome in enumerate(out):
+            if isinstance(outcome, OSError) and index in paths:
+                error = undelivered(paths[index], outcome)
+                error.__cause__ = outcome
+                out[index] = error
         return out
 
     def check(self, login: str | None = None, *, bulk: bool = False) -> None:
@@ -192,6 +204,14 @@ def to_terminal(login: str, password: Secret) -> str:
                          hint="use --deliver file:PATH (written 0600) or --deliver mail")
     sys.stderr.write(f"\n  new password for {login} (shown once): {password.reveal()}\n\n")
     return "shown once on the operator's terminal"
+
+
+def undelivered(path: Path, exc: OSError) -> ActionFailed:
+    """A password that could not be handed over (a full disk, an I/O error) is never
+    set: the error says so plainly, not a bare `[Errno 28]`."""
+    return ActionFailed(f"the new password could not be written to {path}: "
+                        f"{exc.strerror or exc}; it was not set, nothing was changed with it",
+                        hint="make room or fix the folder, then run the same command again")
 
 
 def write_private(path: Path, data: bytes) -> None:
