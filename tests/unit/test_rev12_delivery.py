@@ -1,0 +1,121 @@
+"""Second review of issue 12, password delivery: what `--deliver file:PATH` still put in
+the place of something that is not a file, and folders another user could swap."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from adminkit.core.delivery import delivery
+from adminkit.core.errors import UsageError
+from adminkit.core.secrets import Secret
+
+PASSWORD = "Rev12-Deliver-Pw!"
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Path:
+    folder = tmp_path / "box"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+def _device(box: Path) -> Path:
+    if os.geteuid() != 0:
+        pytest.skip("making a device node needs root")  # the lab runs as root
+    path = box / "null"
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    return path
+
+
+def _fifo(box: Path) -> Path:
+    path = box / "pipe"
+    os.mkfifo(path)
+    return path
+
+
+def _link_to_a_device(box: Path) -> Path:
+    path = box / "stdout"
+    path.symlink_to("/dev/null")
+    return path
+
+
+def _link_to_a_file(box: Path) -> Path:
+    """What `/dev/stdout` is when the output goes to a log file."""
+    (box / "log").write_text("the run's log\n")
+    path = box / "stdout"
+    path.symlink_to(box / "log")
+    return path
+
+
+@pytest.mark.parametrize("make", [_device, _fifo, _link_to_a_device, _link_to_a_file])
+def test_a_target_that_is_not_a_file_is_refused_in_the_plan(box: Path, make) -> None:
+    """`--deliver file:/dev/null` (or /dev/stdout) as root renamed a password file over
+    the device node: the check passed, the write replaced it. Now refused while
+    planning, and what was there is left as it was."""
+    path = make(box)
+    before = os.lstat(path)
+    deliver = delivery(f"file:{path}")
+    with pytest.raises(UsageError, match="cannot deliver to"):
+        deliver.check("jdoe")
+    with pytest.raises(UsageError):
+        deliver("jdoe", Secret(PASSWORD))
+    after = os.lstat(path)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert not [p for p in box.iterdir() if PASSWORD in _text(p)]
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.is_file() and not path.is_symlink() else ""
+
+
+def test_an_existing_file_is_still_replaced(box: Path) -> None:
+    path = box / "jdoe.txt"
+    path.write_text("old\n")
+    delivery(f"file:{path}")("jdoe", Secret(PASSWORD))
+    assert path.read_text() == PASSWORD + "\n"
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757])
+def test_a_folder_below_one_others_can_change_is_refused(tmp_path: Path, mode: int) -> None:
+    """Only the folder itself was checked: below a folder others may write to (not
+    sticky), anyone could rename the private folder away between the plan and the write
+    and put their own (or a link to it) in its place, and receive the password."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    private = shared / "pw"
+    private.mkdir(mode=0o700)
+    for spec in (f"file:{private}", f"file:{private}/jdoe.txt"):
+        with pytest.raises(UsageError, match="may be changed by others"):
+            delivery(spec).check("jdoe")
+    assert list(private.iterdir()) == []
+
+
+def test_a_private_folder_reached_through_a_link_in_a_shared_folder_is_refused(
+        tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    (shared / "link").symlink_to(private)
+    with pytest.raises(UsageError, match="may be changed by others"):
+        delivery(f"file:{shared / 'link'}").check("jdoe")
+
+
+def test_a_private_folder_below_a_sticky_shared_one_is_accepted(tmp_path: Path) -> None:
+    """/tmp: others may write there, but not rename what is not theirs."""
+    shared = tmp_path / "sticky"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    private = shared / "pw"
+    private.mkdir(mode=0o700)
+    deliver = delivery(f"file:{private}")
+    deliver.check("jdoe")
+    deliver("jdoe", Secret(PASSWORD))
+    assert (private / "jdoe.password").read_text() == PASSWORD + "\n"
