@@ -119,3 +119,44 @@ def test_a_private_folder_below_a_sticky_shared_one_is_accepted(tmp_path: Path) 
     deliver.check("jdoe")
     deliver("jdoe", Secret(PASSWORD))
     assert (private / "jdoe.password").read_text() == PASSWORD + "\n"
+
+
+# -- a file that cannot be written: the password was not set, and the message says so -----
+_FULL = """
+import resource, signal, sys
+from pathlib import Path
+from adminkit.core.delivery import delivery
+from adminkit.core.errors import AdminkitError
+from adminkit.core.secrets import Secret
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4, 4))  # a write past 4 bytes fails: EFBIG
+deliver = delivery("file:" + sys.argv[1])
+try:
+    deliver("jdoe", Secret("Rev12-Deliver-Pw!"))
+except AdminkitError as exc:
+    print("one:", exc.exit_code, exc.message)
+else:
+    print("one: delivered")
+for how in deliver.many([("anna", Secret("Rev12-Deliver-Pw2")),
+                         ("bob", Secret("Rev12-Deliver-Pw3"))]):
+    print("many:", getattr(how, "exit_code", None), getattr(how, "message", how))
+"""
+
+
+def test_a_file_that_cannot_be_written_says_the_password_was_not_set(box: Path) -> None:
+    """A full disk (here the file-size limit: the same failed write) gave the bare
+    `[Errno 28] No space left on device`: nothing said where, or that the account
+    kept its old password."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _FULL, str(box)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 3, proc.stdout
+    for line in lines:
+        assert " 1 " in line, line  # exit code 1: failed
+        assert f"could not be written to {box}/" in line, line
+        assert "it was not set" in line, line
+    assert not list(box.iterdir()), list(box.iterdir())  # no half-written file left

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
@@ -54,7 +54,10 @@ class Delivery:
         if self.send is not None:
             return self.send(login, secret)
         path = target(self, login)
-        write_private(path, (secret.reveal() + "\n").encode())
+        try:
+            write_private(path, (secret.reveal() + "\n").encode())
+        except OSError as exc:
+            raise undelivered(path, exc) from None
         self._mark(path)
         return f"written to {path} (mode 0600)"
 
@@ -76,12 +79,14 @@ class Delivery:
                     sent.append(exc)
             return sent
         out: list[str | Exception] = []
+        paths: dict[int, Path] = {}
         staged: list[tuple[int, int, str, Path]] = []  # (index, fd, temporary, final path)
         folders: dict[Path, list[int]] = {}  # folder -> indexes of the files renamed there
         try:
             for index, (login, secret) in enumerate(secrets):
                 try:
                     path = target(self, login)
+                    paths[index] = path
                     fd, temp = _stage(path, (secret.reveal() + "\n").encode())
                 except Exception as exc:  # noqa: BLE001 - this secret's outcome
                     out.append(exc)
@@ -111,7 +116,8 @@ class Delivery:
         finally:
             for _, fd, temp, _ in staged:  # left by an error above: never renamed
                 _discard(fd, temp)
-        return out
+        return [undelivered(paths[i], how) if isinstance(how, OSError) and i in paths else how
+                for i, how in enumerate(out)]
 
     def check(self, login: str | None = None, *, bulk: bool = False) -> None:
         """Refuse a target that cannot hold the secret safely, before anything is written;
@@ -144,6 +150,14 @@ class Delivery:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return f"{path} was removed"
+
+
+def undelivered(path: Path, exc: OSError) -> ActionFailed:
+    """A file that could not be written (disk full, quota): the secret was not set either,
+    since a secret is handed over before it is set anywhere."""
+    return ActionFailed(f"the new password could not be written to {path}: "
+                        f"{exc.strerror or exc}; it was not set (nothing changed)",
+                        hint="free space there or deliver elsewhere, then run it again")
 
 
 def check_many(actions: Sequence[Action[Any]]) -> None:
