@@ -160,3 +160,23 @@ def test_a_file_that_cannot_be_written_says_the_password_was_not_set(box: Path) 
         assert f"could not be written to {box}/" in line, line
         assert "it was not set" in line, line
     assert not list(box.iterdir()), list(box.iterdir())  # no half-written file left
+
+
+@pytest.mark.parametrize("spec", [
+    pytest.param("file:~rev12-no-such-user/pw", id="unknown-home"),
+    pytest.param("file:" + "a" * 300, id="name-too-long"),
+    pytest.param("file:/tmp/" + "b" * 300 + "/x", id="folder-name-too-long"),
+])
+def test_an_odd_delivery_path_is_a_usage_error(env, cli, spec: str) -> None:
+    """`--deliver 'file:~nosuchuser/x'` or a name past NAME_MAX ended in `internal error:
+    RuntimeError` / `OSError: File name too long` (exit 1)."""
+    (env.profiles / "p.yaml").write_text("description: p\n")
+    res = cli("-p", "p", "account", "password", "jdoe", "--deliver", spec)
+    assert res.code == 2, res.err
+    assert res.err.startswith("error: --deliver"), res.err
+    assert "internal error" not in res.err
+
+
+def test_a_nul_in_a_delivery_path_from_a_playbook_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="NUL"):
+        delivery("file:/tmp/pw\0x")

@@ -443,10 +443,21 @@ def delivery(spec: str, profile: Profile | None = None) -> Delivery:
     if spec == "terminal":
         return Delivery(spec, to_terminal)
     if spec.startswith("file:"):
-        path = Path(spec[5:]).expanduser().absolute()
-        if path.is_dir():
+        if "\0" in spec:  # a playbook's value can hold one; the command line cannot
+            raise UsageError(f"--deliver {spec!r}: a path cannot hold a NUL character")
+        try:  # `~nosuchuser/x`, a name too long: the person's mistake, not a crash
+            path = Path(spec[5:]).expanduser().absolute()
+            folder = path.is_dir()
+        except (OSError, RuntimeError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(f"--deliver {_cut(spec)}: {why}") from None
+        if folder:
             return Delivery(spec, folder=path)
         return Delivery(spec, file=path)
     if profile is None:
         raise UsageError("--deliver mail needs a profile with a mail relay")
     return Delivery(spec, to_mail(profile))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
