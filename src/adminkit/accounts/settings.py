@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -71,7 +72,16 @@ PASSWORD_ATTRIBUTES = frozenset(a.lower() for a in (
     "ms-Mcs-AdmPwd", "msLAPS-Password", "msLAPS-EncryptedPassword"))
 
 
+# an attribute's name (RFC 4512 descr): not its OID (2.5.4.35 is userPassword) nor a name
+# with options (userPassword;binary), which would slip past the list above
+ATTRIBUTE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")  # _: Entra extension_APP_name
+
+
 def _no_password_attributes(names: list[str]) -> list[str]:
+    odd = [n for n in names if not ATTRIBUTE_NAME.match(n)]
+    if odd:
+        raise ValueError(f"{', '.join(map(repr, odd))}: give attributes by name (letters, "
+                         "digits, hyphens, underscores), not by OID or with options")
     refused = [n for n in names if n.lower() in PASSWORD_ATTRIBUTES]
     if refused:
         raise ValueError(f"{', '.join(refused)} hold(s) a password: set passwords with "

@@ -171,8 +171,6 @@ def verify(
 
 
 def _anchors(given: list[str], source: Path | None) -> list[Any]:
-    import sys
-
     from adminkit.journal import anchor
 
     try:
@@ -181,15 +179,33 @@ def _anchors(given: list[str], source: Path | None) -> list[Any]:
         raise UsageError(f"--anchor: {exc}", hint="copy it from the note: journal head "
                                                   "SEQ:HASH") from None
     if source is not None:
-        try:
-            text = sys.stdin.read() if str(source) == "-" else source.read_text(errors="replace")
-        except OSError as exc:
-            raise UsageError(f"--anchors-from {source}: {exc.strerror}") from None
+        text = _bounded_text(source)
         more = anchor.find(text)
         if not more:
             raise UsageError(f"--anchors-from {source}: no 'journal head SEQ:HASH' in it")
         found += more
     return found
+
+
+ANCHORS_MAX = 16 << 20  # a ticket's notes exported as text; never /dev/zero or a FIFO
+
+
+def _bounded_text(source: Path) -> str:
+    """The text of `--anchors-from` (a regular file, or `-`: standard input), read up to
+    ANCHORS_MAX bytes: a FIFO or /dev/zero there hung or ended in MemoryError."""
+    import sys
+
+    from adminkit.core.files import read_small
+
+    if str(source) != "-":
+        return read_small(source, ANCHORS_MAX, what="--anchors-from").decode(errors="replace")
+    try:
+        raw = sys.stdin.buffer.read(ANCHORS_MAX + 1)
+    except OSError as exc:
+        raise UsageError(f"--anchors-from -: {exc.strerror}") from None
+    if len(raw) > ANCHORS_MAX:
+        raise UsageError(f"--anchors-from -: more than {ANCHORS_MAX} bytes on standard input")
+    return raw.decode(errors="replace")
 
 
 def _restore(journal: Any) -> list[str]:

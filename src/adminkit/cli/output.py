@@ -33,6 +33,10 @@ STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipp
 # `ESC]52;…` would write the operator's clipboard, `ESC[2J` clear the screen.
 _UNSEEN = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]
 _BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+# and what shows as nothing at all: zero-width spaces and joiners, the word joiner and
+# invisible operators, the BOM, the soft hyphen, line and paragraph separators (`jnovak`
+# and `jno\u200bvak` look alike; U+2028 breaks a line in some terminals)
+_BIDI += [0x00AD, *range(0x200B, 0x200E), 0x2028, 0x2029, *range(0x2060, 0x2065), 0xFEFF]
 VISIBLE = {c: f"\\x{c:02x}" for c in _UNSEEN} | {c: f"\\u{c:04x}" for c in _BIDI}
 
 

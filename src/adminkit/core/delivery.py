@@ -175,7 +175,52 @@ def target(delivery: Delivery, login: str, *, new_only: bool = True) -> Path:
     path = delivery.folder / f"{login}.password" if delivery.folder else delivery.file
     assert path is not None
     _safe_folder(path.parent, path if new_only else None)
+    if new_only:
+        _replaceable(path, links=delivery.folder is not None)
     return path
+
+
+def _replaceable(path: Path, *, links: bool) -> None:
+    """What is at `path` may be replaced: nothing, a regular file, or (`links`: a file
+    planted in a folder) a link to one, itself replaced. Never a device, a FIFO, a socket
+    or a folder, nor a link the operator named: as root, `file:/dev/null` or
+    `file:/dev/stdout` would put a password file in their place."""
+    if not links and os.path.islink(path):
+        raise UsageError(f"cannot deliver to {path}: it is a symbolic link (to "
+                         f"{os.readlink(path)}), which would be replaced, not written through",
+                         hint="give the path of the file itself, or a folder you own")
+    try:
+        info = os.stat(path)  # a link: what it names
+    except FileNotFoundError:
+        return  # nothing there, or a dangling link (replaced)
+    except OSError as exc:
+        raise UsageError(f"cannot deliver to {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"cannot deliver to {path}: not a regular file "
+                         f"({stat.filemode(info.st_mode)})",
+                         hint="give a folder you own (each account gets LOGIN.password) "
+                              "or the path of a new file")
+
+
+def _safe_ancestors(folder: Path) -> None:
+    """Every folder above `folder`, as named and as resolved, is changed only by root or
+    the operator (or is sticky): anyone else who may rename an entry there could swap
+    the folder for their own between this check and the write."""
+    for chain in (folder, Path(os.path.realpath(folder))):
+        for above in chain.parents:
+            try:
+                info = os.stat(above)
+            except OSError:
+                continue  # the folder's own check says what is wrong
+            if info.st_mode & stat.S_ISVTX:
+                continue
+            if info.st_uid not in (0, os.geteuid()) or \
+                    info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise UsageError(
+                    f"cannot deliver into {folder}: {above} above it may be changed by "
+                    f"others (owner uid {info.st_uid}, mode {info.st_mode & 0o7777:o}), "
+                    "who could swap the folder for their own",
+                    hint="use a folder whose every parent only you or root can change")
 
 
 def _safe_folder(folder: Path, path: Path | None) -> None:
@@ -193,6 +238,7 @@ def _safe_folder(folder: Path, path: Path | None) -> None:
     if shared and not info.st_mode & stat.S_ISVTX:
         raise UsageError(f"cannot deliver into {folder}: others may write there",
                          hint="use a folder only you can write to (chmod 0700)")
+    _safe_ancestors(folder)
     if shared and path is not None and os.path.lexists(path):
         raise UsageError(f"cannot deliver to {path}: it is already there, in a folder others "
                          "can write to", hint="use a private folder (mode 0700)")
@@ -385,10 +431,21 @@ def delivery(spec: str, profile: Profile | None = None) -> Delivery:
     if spec == "terminal":
         return Delivery(spec, to_terminal)
     if spec.startswith("file:"):
-        path = Path(spec[5:]).expanduser().absolute()
-        if path.is_dir():
+        if "\0" in spec:  # a playbook's value can hold one; the command line cannot
+            raise UsageError(f"--deliver {spec!r}: a path cannot hold a NUL character")
+        try:  # `~nosuchuser/x`, a name too long: the person's mistake, not a crash
+            path = Path(spec[5:]).expanduser().absolute()
+            folder = path.is_dir()
+        except (OSError, RuntimeError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(f"--deliver {_cut(spec)}: {why}") from None
+        if folder:
             return Delivery(spec, folder=path)
         return Delivery(spec, file=path)
     if profile is None:
         raise UsageError("--deliver mail needs a profile with a mail relay")
     return Delivery(spec, to_mail(profile))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -26,9 +26,14 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 
+from adminkit.core.secrets import Secret
+
 MAX_SIZE = 1_000_000  # characters of a string, items of a list, that a template may build
 MAX_INT_BITS = 1024  # about 308 decimal digits
 MAX_STEPS = 1_000_000  # loop iterations in one rendering
+# characters one rendering may build in all: a list of a million strings of a million
+# characters each is within MAX_SIZE item by item, and a terabyte together
+MAX_BUILT = 20 * MAX_SIZE
 # a width or precision of a million or more inside a `%` or `{}` format specification
 _WIDTH = re.compile(r"%[-#0 +]*(\d{7,}|\d*\.\d{7,})|\{[^{}]*:[^{}]*?(\d{7,})[^{}]*\}")
 _NESTED = re.compile(r"\{[^{}]*\{")  # `{0:{1}}`: a width given as an argument
@@ -44,7 +49,22 @@ def refuse(what: str) -> TooBig:
 
 
 def _length(value: Any) -> int:
-    return len(value) if isinstance(value, str | bytes | list | tuple) else 0
+    """Characters or items, whichever is more: a list counts the text of its strings
+    (`[s] * n` repeats every character of s, not one item)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return max(len(value), sum(len(i) for i in value if isinstance(i, str | bytes)))
+    return 0
+
+
+def _charge(size: int) -> None:
+    """Count `size` built characters against the rendering's budget."""
+    budget = _budget.get()
+    if budget is not None and size:
+        budget[1] -= size
+        if budget[1] < 0:
+            raise refuse(f"more than {MAX_BUILT:,} characters built in all")
 
 
 def check_size(value: Any) -> Any:
@@ -55,6 +75,10 @@ def check_size(value: Any) -> Any:
     if isinstance(value, Sized) and not isinstance(value, Mapping) and \
             len(value) > MAX_SIZE:
         raise refuse(f"a value of {len(value):,} characters or items")
+    size = _length(value)
+    if size > MAX_SIZE:
+        raise refuse(f"a value of {size:,} characters")
+    _charge(size)
     return value
 
 
@@ -208,12 +232,13 @@ def _precheck_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 
 # -- loops and `~` ----------------------------------------------------------------------------
 _budget: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
-    "adminkit_template_steps", default=None)
+    "adminkit_template_steps", default=None)  # [loop steps left, characters left]
 
 
 def fresh_budget() -> contextvars.Token[list[int] | None]:
-    """Start counting loop steps for one rendering; `_budget.reset(token)` after it."""
-    return _budget.set([MAX_STEPS])
+    """Start counting loop steps and characters built for one rendering;
+    `_budget.reset(token)` after it."""
+    return _budget.set([MAX_STEPS, MAX_BUILT])
 
 
 def reset_budget(token: contextvars.Token[list[int] | None]) -> None:
@@ -222,7 +247,7 @@ def reset_budget(token: contextvars.Token[list[int] | None]) -> None:
 
 @pass_context  # never folded at compile time: it needs a rendering's context
 def _counted(context: Context, iterable: Iterable[Any]) -> Iterator[Any]:
-    budget = _budget.get() or [MAX_STEPS]
+    budget = _budget.get() or [MAX_STEPS, MAX_BUILT]
     for item in iterable:
         budget[0] -= 1
         if budget[0] < 0:
@@ -256,6 +281,14 @@ class Sandbox(ImmutableSandboxedEnvironment):
         self.filters = {name: _guard_filter(name, f) for name, f in self.filters.items()}
         self.filters[COUNTED] = _counted
 
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        """A secret input passes through a template whole (`{{ inputs.password }}`), never
+        opened: `reveal()` would put the value, or a reversed or encoded copy that no
+        redaction finds, into a field that is not secret."""
+        if isinstance(obj, Secret):
+            return False
+        return bool(super().is_safe_attribute(obj, attr, value))
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and not attribute.startswith("_") and attribute in obj:
             return obj[attribute]
@@ -277,6 +310,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
         texts = [str(p) for p in parts]
         if sum(map(len, texts)) > MAX_SIZE:
             raise refuse(f"joining {sum(map(len, texts)):,} characters with ~")
+        _charge(sum(map(len, texts)))
         return "".join(texts)
 
     def _generate(self, source: nodes.Template, name: str | None, filename: str | None,

@@ -30,8 +30,10 @@ def _const(env: Sandbox, node: nodes.Node) -> Any:
     """The value of a constant expression, computed under the same bounds as a run."""
     if isinstance(node, nodes.Const):
         return node.value
-    if isinstance(node, nodes.List | nodes.Tuple):
+    if isinstance(node, nodes.List):
         return [_const(env, item) for item in node.items]
+    if isinstance(node, nodes.Tuple):  # a tuple, as at run time: `'%s-%s' % ('a', 'b')`
+        return tuple(_const(env, item) for item in node.items)
     if isinstance(node, nodes.BinExpr) and node.operator in _BINOPS:
         left, right = _const(env, node.left), _const(env, node.right)
         check_binop(node.operator, left, right)
