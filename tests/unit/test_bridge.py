@@ -17,8 +17,7 @@ from adminkit.core.errors import Interrupted
 from adminkit.core.result import Status
 from adminkit.core.run import Run
 from adminkit.core.runner import Runner
-from adminkit.core.targets import Limits
-from tests.unit.toys import AsyncToy, RecordingHook, TargetParams, ToyServer
+from tests.unit.toys import AsyncToy, RecordingHook, TargetParams, ToyServer, async_toy_server
 
 GUARD = 30.0  # seconds: only turns a hang into a failure
 TENANT = "https://graph.example/tenant-1"
@@ -26,10 +25,7 @@ TENANT = "https://graph.example/tenant-1"
 
 @pytest.fixture
 def server() -> ToyServer:
-    server = ToyServer("graph")
-    AsyncToy.server, AsyncToy.work, AsyncToy.threads = server, None, set()
-    AsyncToy.limits = Limits(per_target=3, wait_timeout=GUARD)
-    return server
+    return async_toy_server(GUARD)
 
 
 def _rows(n: int) -> list[AsyncToy]:

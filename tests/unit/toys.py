@@ -270,3 +270,11 @@ class AsyncToy(AsyncAction[TargetParams]):
         async with self.server.ause(conn):
             await asyncio.sleep(0)
         return Applied(summary=f"updated item-{self.params.key}")
+
+
+def async_toy_server(wait_timeout: float) -> ToyServer:
+    """A fresh "graph" server for `AsyncToy`, three connections at most per target."""
+    server = ToyServer("graph")
+    AsyncToy.server, AsyncToy.work, AsyncToy.threads = server, None, set()
+    AsyncToy.limits = Limits(per_target=3, wait_timeout=wait_timeout)
+    return server

@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from adminkit.core import interrupts
 from adminkit.core.action import Action, Applied, Plan, Skip
 from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode, Interrupted
@@ -144,8 +145,13 @@ class Runner:
         (`Action.together`); results reach the hooks as units finish, one at a time, and
         the report keeps the list's order. Anything else (a playbook's steps, made as
         they go) runs one by one, in order. Ctrl-C: what finished is journaled, the hooks
-        hear an interrupted report, the connections close, KeyboardInterrupt goes on.
+        hear an interrupted report, the connections close, KeyboardInterrupt goes on
+        (even for a Ctrl-C whose KeyboardInterrupt the main thread lost: `core.interrupts`).
         """
+        with interrupts.watched():
+            return self._execute(actions, workers)
+
+    def _execute(self, actions: Iterable[Action[Any]], workers: int) -> RunReport:
         if isinstance(actions, Sequence):
             self._prepare(actions)
         if workers > 1 or (isinstance(actions, Sequence) and len(actions) > 1
@@ -157,6 +163,7 @@ class Runner:
         try:
             stopped = False
             for index, action in enumerate(actions):
+                interrupts.check()  # one lost in the step before stops the run here
                 if index in self.done:  # not journaled again
                     report.results.append(self._resumed(action, self.done[index]))
                     continue
@@ -305,7 +312,10 @@ class Runner:
                 results[k] = self._skipped(action, "not run: the run was interrupted")
                 continue
             except Exception as exc:  # noqa: BLE001 - it fails this action only
-                results[k] = self._caught(action, exc)
+                # in the main thread, a Ctrl-C's KeyboardInterrupt may arrive as another
+                # error (a lock's __exit__): the row is interrupted, not failed
+                results[k] = (self._skipped(action, "not run: the run was interrupted")
+                              if interrupts.lost() else self._caught(action, exc))
                 continue
             if plan and not self.ctx.check:
                 ready.append((k, action, plan))

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
+from adminkit.core import interrupts
+
 Unit = list[int]  # indexes of the actions one worker does at a time
 WAKE = 0.25  # seconds: how late a Ctrl-C may be noticed at most
 
@@ -33,6 +35,11 @@ class ThreadPool:
 
     def run(self, units: Sequence[Unit], work: Callable[[Unit], None], *,
             interrupt: Callable[[], None]) -> None:
+        with interrupts.watched():  # a Ctrl-C whose KeyboardInterrupt is lost still counts
+            self._run(units, work, interrupt)
+
+    def _run(self, units: Sequence[Unit], work: Callable[[Unit], None],
+             interrupt: Callable[[], None]) -> None:
         gate = _Gate()
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="adminkit")
         futures: list[Future[None]] = []
@@ -42,14 +49,27 @@ class ThreadPool:
             for future in futures:
                 awake_wait(future)
                 future.result()
+            interrupts.check()  # lost in the last wait: the run stops all the same
         except BaseException as exc:  # Ctrl-C, or a hook (the journal) that broke
-            gate.close()
-            pool.shutdown(wait=False, cancel_futures=True)
-            if isinstance(exc, KeyboardInterrupt):
-                interrupt()
+            ctrl_c = _ctrl_c(exc)
+            try:
+                gate.close()
+                pool.shutdown(wait=False, cancel_futures=True)
+            finally:  # whatever lands in the lines above, the running units are told
+                if ctrl_c:
+                    interrupts.answered()
+                    interrupt()
             gate.wait_idle()  # the running units end; a second Ctrl-C leaves at once
+            if ctrl_c and not isinstance(exc, KeyboardInterrupt):
+                raise KeyboardInterrupt from exc  # a Ctrl-C turned into another error
             raise
         pool.shutdown()
+
+
+def _ctrl_c(exc: BaseException) -> bool:
+    """`exc` is Ctrl-C's, or came while a Ctrl-C was lost (a lock's `__exit__` may turn
+    the KeyboardInterrupt into a RuntimeError)."""
+    return isinstance(exc, KeyboardInterrupt) or interrupts.lost()
 
 
 class _Gate:
@@ -81,14 +101,18 @@ class _Gate:
         with self._cond:
             while self._running:
                 self._cond.wait(WAKE)
+                interrupts.check()  # a second Ctrl-C, even one whose exception was lost
 
 
 def awake_wait(future: Future[Any]) -> None:
     """Wait for `future` in the main thread, waking now and then: a SIGINT that comes just
     as a wait without a timeout begins is only seen when the wait ends (a CPython race),
-    so Ctrl-C would be lost."""
-    while not future.done():
-        wait([future], timeout=WAKE)
+    so Ctrl-C would be lost. Each wake also asks whether a SIGINT came whose
+    KeyboardInterrupt was swallowed meanwhile (`core.interrupts`)."""
+    with interrupts.watched():
+        while not future.done():
+            wait([future], timeout=WAKE)
+            interrupts.check()
 
 
 class Inline:
@@ -97,9 +121,16 @@ class Inline:
 
     def run(self, units: Sequence[Unit], work: Callable[[Unit], None], *,
             interrupt: Callable[[], None]) -> None:
-        try:
-            for unit in units:
-                work(unit)
-        except KeyboardInterrupt:
-            interrupt()
-            raise
+        with interrupts.watched():
+            try:
+                for unit in units:
+                    work(unit)
+                    interrupts.check()  # one lost inside the unit stops the run here
+            except BaseException as exc:
+                if not _ctrl_c(exc):
+                    raise
+                interrupts.answered()
+                interrupt()
+                if not isinstance(exc, KeyboardInterrupt):
+                    raise KeyboardInterrupt from exc
+                raise
