@@ -106,6 +106,10 @@ class Dispatcher:
         except TicketNotFound as exc:
             self.triggers.move(trigger.key, "ignored", detail={"why": exc.message})
             return Outcome(trigger.key, "ignored", why=exc.message)
+        foreign = self._outside(ref, ticket)
+        if foreign is not None:  # another team's ticket: not a note on it, not a run
+            self.triggers.move(trigger.key, "ignored", detail={"why": foreign})
+            return Outcome(trigger.key, "ignored", why=foreign)
         rule = find_rule(self.cfg.rules, ticket)
         if rule is None:
             self.triggers.move(trigger.key, "ignored", detail={"why": "no rule takes it"})
@@ -141,6 +145,12 @@ class Dispatcher:
             return self._wait(trigger, ref, ticket, plan)
         self.triggers.move(trigger.key, "queued", detail={"plan": plan})
         return self._start(trigger.key, plan, approved_by=None)
+
+    def _outside(self, ref: TicketRef, ticket: Ticket) -> str | None:
+        from adminkit.automation.ticketcheck import outside
+        from adminkit.tickets.settings import allowed_queues, ticket_settings
+
+        return outside(ref, ticket, allowed_queues(ticket_settings(self.profile), ref.kind))
 
     # -- running -----------------------------------------------------------------------
     def _start(self, key: str, plan: dict[str, Any], *, approved_by: str | None,
@@ -185,7 +195,9 @@ class Dispatcher:
         if retry and not started and trigger.attempts + 1 < MAX_ATTEMPTS:
             self.triggers.move(trigger.key, "queued", attempt=True, detail={"why": message})
             return Outcome(trigger.key, "queued", trigger.run_id, why=message)
-        if not started:
+        from adminkit.automation.ticketcheck import OutsideQueues
+
+        if not started and not isinstance(exc, OutsideQueues):  # never a note on another's
             self._event(ref, plan["operator"], "failed",
                         f"{plan['name']} (rule {plan['rule']}) did not start: {message}")
         self.triggers.move(trigger.key, "failed", attempt=True, detail={"why": message})

@@ -45,10 +45,21 @@ def check_ticket(ref: TicketRef, system: TicketSystem,
                                               "(`adminkit ticket show REF` reads it)") from None
     except ConnectionFailed as exc:  # unreachable, refused credentials, a bad answer
         return TicketCheck(None, exc)
-    if queues and not ticket.in_queue(queues):
-        where = f"queue {ticket.queue}" if ticket.queue else "no queue"
-        raise UsageError(f"ticket {ref} is in {where}; this profile acts only for tickets "
-                         f"in {', '.join(queues)}; nothing was done",
-                         hint="check the ticket number, or add the queue to the profile's "
-                              "tickets.queues")
+    why = outside(ref, ticket, queues)
+    if why is not None:
+        raise OutsideQueues(f"{why}; nothing was done",
+                            hint="check the ticket number, or add the queue to the profile's "
+                                 "tickets.queues")
     return TicketCheck(ticket)
+
+
+class OutsideQueues(UsageError):
+    """A ticket of another queue: refused, and never noted on (it is not ours to write on)."""
+
+
+def outside(ref: TicketRef, ticket: Ticket, queues: Sequence[str]) -> str | None:
+    """Why the ticket is not this profile's to act for, or None when it is."""
+    if not queues or ticket.in_queue(queues):
+        return None
+    where = f"queue {ticket.queue}" if ticket.queue else "no queue"
+    return f"ticket {ref} is in {where}; this profile acts only for tickets in {', '.join(queues)}"

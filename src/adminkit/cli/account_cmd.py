@@ -144,11 +144,14 @@ def _date(text: str | None) -> date | None:
 @app.command("show")
 def show(ctx: typer.Context, login: Login) -> None:
     """Show an account: state, dates and groups."""
+    from adminkit.accounts.logins import LoginOnly
     from adminkit.cli.output import emit_rows
+    from adminkit.cli.params import build
     from adminkit.cli.session import bound_directory
     from adminkit.core.errors import ValidationError
 
     state = state_of(ctx)
+    login = build(LoginOnly, login=login).login  # `jdoe@`: refused, not looked up
     with bound_directory(state) as (profile, directory):
         entry = directory.find_user(login)
         if entry is None:

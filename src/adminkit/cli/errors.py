@@ -33,11 +33,15 @@ class _Warnings(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             from adminkit.cli.output import visible
-            from adminkit.core.secrets import redact
+            from adminkit.core.secrets import redact_error
 
             level = "warning" if record.levelno >= logging.WARNING else "debug"
             where = "" if level == "warning" else f"{record.name}: "
-            sys.stderr.write(f"{level}: {where}{visible(redact(record.getMessage()))}\n")
+            text = visible(redact_error(record.getMessage()))
+            # a value's line break (a server's error text) never starts a line of its own
+            # that reads as adminkit's `error:` or `warning:`
+            text = "\n  ".join(text.splitlines())
+            sys.stderr.write(f"{level}: {where}{text}\n")
         except Exception:  # noqa: BLE001 - a warning must never fail the command
             self.handleError(record)
 

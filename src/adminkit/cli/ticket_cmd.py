@@ -211,16 +211,22 @@ def close(ctx: typer.Context, ticket: TicketId) -> None:
 @contextmanager
 def _system_for(ctx: typer.Context, ticket: str) -> Iterator[tuple[TicketSystem, TicketRef]]:
     """`12` or `local:12` (the local store), or `rt:42` with --profile, as `show` takes it."""
+    from adminkit.automation.ticketcheck import check_ticket
     from adminkit.cli.session import profile_of
     from adminkit.core.run import current_operator
     from adminkit.tickets.base import parse_ref
     from adminkit.tickets.local import LocalTickets
+    from adminkit.tickets.settings import allowed_queues, ticket_settings
     from adminkit.tickets.systems import open_system
 
     ref = parse_ref(ticket, "local", what="ticket")
+    profile = profile_of(state_of(ctx), required=False)
     system = LocalTickets(author=current_operator()) if ref.kind == "local" else \
-        open_system(profile_of(state_of(ctx), required=False), ref.kind)
+        open_system(profile, ref.kind)
     try:
+        queues = allowed_queues(ticket_settings(profile), ref.kind)
+        if queues:  # by hand too: a number one digit off is another team's ticket
+            check_ticket(ref, system, queues)
         yield system, ref
     finally:
         system.close()

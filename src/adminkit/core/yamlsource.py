@@ -108,7 +108,11 @@ class _Builder:
             raise self.fail(node, f"nested deeper than {MAX_DEPTH} levels")
         self.out.positions.setdefault(key, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
-            self.constructor.flatten_mapping(node)
+            try:  # a merge key (`<<`) of a scalar, say
+                self.constructor.flatten_mapping(node)
+            except yaml.YAMLError as exc:
+                raise self.fail(node,
+                                f"cannot merge here: {getattr(exc, 'problem', exc)}") from None
             result: dict[Any, Any] = {}
             for k_node, v_node in node.value:
                 k = self.build(k_node, key, depth + 1)

@@ -196,6 +196,22 @@ def read_name(http: httpx.Client, path: str, what: str, *keys: str,
     return value if isinstance(value, str) and value else None
 
 
+def cached_name(cache: dict[str, str | None], key: str,
+                read: Callable[[], str | None]) -> str | None:
+    """`read()` once per key. A lookup that fails (5xx, no answer, a bad answer) is not
+    kept and gives None: the ticket is then judged by the id and names it gave itself,
+    as when the account may not see the queue, so a failed lookup never widens the
+    profile's queues (refused credentials still raise)."""
+    if key not in cache:
+        try:
+            cache[key] = read()
+        except AuthenticationFailed:
+            raise
+        except ConnectionFailed:
+            return None
+    return cache[key]
+
+
 def send(call: object, what: str) -> httpx.Response:
     """Run an httpx call, turning network trouble into RetryLater."""
     import httpx

@@ -37,6 +37,7 @@ from adminkit.tickets.base import (
 )
 from adminkit.tickets.http import (
     basic_auth,
+    cached_name,
     check,
     check_login,
     client,
@@ -319,11 +320,9 @@ class Redmine:
         if not isinstance(project_id, int):
             return None
         key = str(project_id)
-        if key not in self._identifiers:
-            self._identifiers[key] = read_name(self.http, f"/projects/{key}.json",
-                                               f"Redmine project {key}", "project",
-                                               "identifier", checked=_checked)
-        return self._identifiers[key]
+        return cached_name(self._identifiers, key, lambda: read_name(
+            self.http, f"/projects/{key}.json", f"Redmine project {key}", "project",
+            "identifier", checked=_checked))
 
     def statuses(self) -> dict[str, int]:
         """Status names (lower case) to ids, from `/issue_statuses.json`; read once."""

@@ -12,6 +12,7 @@ from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
 from adminkit.tickets.http import (
     basic_auth,
+    cached_name,
     check,
     check_login,
     client,
@@ -194,10 +195,8 @@ class RequestTracker:
     def _queue_name(self, queue_id: str) -> str | None:
         """REST2 names a ticket's queue by id only; profiles and rules name it (General).
         Read once per queue; a queue the account may not see stays its id."""
-        if queue_id not in self._queue_names:
-            self._queue_names[queue_id] = read_name(
-                self.http, f"/queue/{quote(queue_id, safe='')}", f"RT queue {queue_id}", "Name")
-        return self._queue_names[queue_id]
+        return cached_name(self._queue_names, queue_id, lambda: read_name(
+            self.http, f"/queue/{quote(queue_id, safe='')}", f"RT queue {queue_id}", "Name"))
 
     def set_status(self, ticket_id: str, status: str) -> None:
         what = f"RT ticket {ticket_id}: status {status}"

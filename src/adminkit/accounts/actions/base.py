@@ -5,40 +5,15 @@ from __future__ import annotations
 import string
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, TypeVar
-
-from pydantic import AfterValidator, Field
+from typing import Any, TypeVar
 
 from adminkit.accounts.directory import Directory, UserEntry, directory_of
+from adminkit.accounts.logins import Login, Text, login_length, printable
 from adminkit.core.action import Action, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import PolicyRefused, ValidationError
 
-
-def printable(value: str) -> str:
-    """Values are data: refuse control characters and stray spaces instead of storing them."""
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("contains a control character (a line break?)")
-    if value != value.strip():
-        raise ValueError("has leading or trailing spaces")
-    return value
-
-
-Text = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(printable)]
-def login_length(value: str) -> str:
-    """A login is at most 64 characters; a UPN (`name@domain`, which Entra takes as its
-    login) at most 113, its name part 64 and its domain 48, as Entra allows."""
-    local, at, domain = value.rpartition("@") if "@" in value else (value, "", "")
-    if len(local) > 64:
-        raise ValueError(f"is {len(local)} characters {'before the @ ' if at else ''}"
-                         "(at most 64)")
-    if len(domain) > 48:
-        raise ValueError(f"has a domain of {len(domain)} characters (at most 48)")
-    return value
-
-
-Login = Annotated[str, Field(min_length=1, max_length=113), AfterValidator(printable),
-                  AfterValidator(login_length)]
+__all__ = ["Login", "Text", "login_length", "printable"]
 
 
 class LoginParams(Params):
