@@ -9,7 +9,6 @@ the account may not see the project (403), so a foreign ticket is still refused.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,18 +63,31 @@ def test_a_failed_project_lookup_does_not_let_a_foreign_ticket_through(
     assert redmine.notes(ticket) == []
 
 
-@pytest.mark.xfail(strict=True, reason="defect: with a queue policy in force, a ticket system "
-                   "that cannot be reached leaves the queue unchecked: the run acts for a "
-                   "ticket of any queue and its note waits in the outbox, to land on that "
-                   "ticket at the next flush (refuse, or check the queue again at delivery)")
-def test_an_unreachable_system_does_not_act_for_an_unchecked_queue(redmine: FakeRedmine,
-                                                                   env: Any) -> None:
+def test_a_run_that_could_not_check_its_ticket_acts_but_never_notes_a_foreign_one(
+        redmine: FakeRedmine, env: Any) -> None:
+    """The ticket system is down when the run starts: the run acts (a ticket system never
+    stops the work), but the queue is checked again before its note is posted, and a
+    ticket outside the profile's queues gets nothing: the note fails for good, saying why."""
+    from adminkit.journal.store import Journal
+    from adminkit.tickets.outbox import flush
+    from adminkit.tickets.systems import limits, opener
+
     ticket = redmine.create_ticket()  # project Helpdesk: not the profile's payroll
-    redmine.stop()
+    redmine.fail(503, times=2, method="GET", path=f"/issues/{ticket}.json")
     calls: list[tuple[str, str]] = []
-    with contextlib.suppress(UsageError):  # refused: the right answer
-        run(env, ticket, calls)
-    assert calls == []
+    report = run(env, ticket, calls)
+    assert [phase for _, phase in calls].count("apply") == 1
+    assert any("could not check that the ticket exists" in n for n in report.notices)
+    journal = Journal(env.journal)
+    try:
+        flush(journal, opener(), limits=limits(), backoff=False)
+        [row] = journal.outbox()
+    finally:
+        journal.close()
+    assert row["status"] == "failed", row
+    assert "is not in this profile's queues (payroll): the note was not posted" \
+        in row["last_error"]
+    assert redmine.notes(ticket) == []
 
 
 @pytest.mark.xfail(strict=True, reason="defect: a queue's names, ids and identifiers are one "

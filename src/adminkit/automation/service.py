@@ -99,7 +99,8 @@ class RunService:
                     notices.append(f"plan: {pre.summary}")
             count = len(actions) if isinstance(actions, list) else 0
             extra = list(hooks(request, count)) if hooks else []
-            report = self._execute(request, run, actions, ref, system, planned, opened, extra)
+            report = self._execute(request, run, actions, ref, system, planned, opened, extra,
+                                   ticket_read=checked is not None and checked.ticket is not None)
             report.notices[:0] = notices
             lock.done = report.status in ("ok", "changed")
             return report
@@ -109,7 +110,7 @@ class RunService:
                  actions: Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]],
                  ref: TicketRef | None, system: TicketSystem | None,
                  planned: dict[int, Plan], opened: Context | None,
-                 extra: list[RunHook]) -> RunReport:
+                 extra: list[RunHook], *, ticket_read: bool = False) -> RunReport:
         journal: Journal | None = None
         extra_notices: list[str] = []
         try:
@@ -134,6 +135,8 @@ class RunService:
             bulk = isinstance(actions, list) and len(actions) > BULK_NOTES
             pump = self._pump(journal, request.profile, system, run.id, background=not bulk) \
                 if system is not None else None
+            if pump is not None and ref is not None and ticket_read:
+                pump.queue_checks[ref.kind, ref.id] = True  # read before: in the queues
             ctx = opened.handover(run) if opened is not None else \
                 Context(run=run, profile=request.profile)
         except BaseException:  # nothing ran: close what the pre-flight opened too

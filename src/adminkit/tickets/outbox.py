@@ -53,6 +53,10 @@ class Limits:
 
     attempts: int = 25  # with the backoff: about 18 hours of trying
     age: timedelta = timedelta(hours=72)
+    # The profile's ticket queues (`tickets.queues`) and its system's kind: a note for a
+    # ticket of that system outside them is not posted (the run could not check it).
+    queues: tuple[str, ...] = ()
+    queue_kind: str | None = None
 
 
 LimitsOf = Callable[[str | None], Limits]  # profile name -> its limits
@@ -85,17 +89,20 @@ class FlushReport:
 
 def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None,
           run_id: str | None = None, close: bool = True, backoff: bool = True,
-          limits: LimitsOf | None = None, cancel: threading.Event | None = None) -> FlushReport:
+          limits: LimitsOf | None = None, cancel: threading.Event | None = None,
+          queue_checks: dict[tuple[str, str], bool] | None = None) -> FlushReport:
     """Deliver due notes (of one run, if given) until done or `deadline` seconds passed,
     and say what is left and when it is due. `backoff` off: deliver every pending note
     now. `close`: close the systems opened for it (not when they are lent by a run).
     `limits`: each note's profile's retry limits (default `Limits()`). `cancel` set: stop
-    after the note in hand, as when the deadline has passed."""
+    after the note in hand, as when the deadline has passed. `queue_checks`: tickets
+    whose queue was already read (kept across a run's flushes)."""
     started = time.monotonic()
     report = FlushReport()
     systems: dict[tuple[str | None, str], TicketSystem] = {}
     limits_of = limits or (lambda _profile: Limits())
     tried: set[int] = set()
+    checks = {} if queue_checks is None else queue_checks
     try:
         while True:
             # One note claimed at a time: a lease taken on all due notes at once would
@@ -117,7 +124,7 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
                 break
             [note] = claimed
             tried.add(int(note["id"]))
-            _deliver_one(journal, note, systems, open_system, report, limits_of)
+            _deliver_one(journal, note, systems, open_system, report, limits_of, checks)
     finally:
         for system in systems.values() if close else ():
             try:
@@ -145,7 +152,7 @@ def _left(journal: Journal, run_id: str | None, tried: set[int], report: FlushRe
 
 def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[str | None, str],
                  TicketSystem], open_system: Opener, report: FlushReport,
-                 limits_of: LimitsOf) -> None:
+                 limits_of: LimitsOf, checks: dict[tuple[str, str], bool]) -> None:
     note_id = int(str(note["id"]))
     attempts = int(str(note["attempts"]))
     key = (note["profile"] if isinstance(note["profile"], str) else None, str(note["system"]))
@@ -154,6 +161,7 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         if key not in systems:
             systems[key] = open_system(*key)
         system = systems[key]
+        _in_queues(system, key, ticket, limits_of(key[0]), checks)
         # Only an earlier attempt (failed, or cut off while it held the lease) can have
         # posted this note already; a first attempt needs no look at the ticket. A note
         # retried by hand (`flush --retry-failed`) starts again at 0 attempts, but its
@@ -188,6 +196,22 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         first = (str(exc).splitlines() or [""])[0][:200]
         _retry(journal, note, f"unexpected {type(exc).__name__}: {first}", None, report,
                limits_of)
+
+
+def _in_queues(system: TicketSystem, key: tuple[str | None, str], ticket: str,
+               limits: Limits, checks: dict[tuple[str, str], bool]) -> None:
+    """A run that could not read its ticket (the system was down) acted without knowing
+    its queue: its notes are posted only to a ticket in the profile's queues. Read once
+    per ticket and flush (per run, for a run's own flushes)."""
+    if not limits.queues or key[1] != limits.queue_kind:
+        return
+    if (key[1], ticket) not in checks:
+        checks[key[1], ticket] = system.get(ticket).in_queue(limits.queues)
+    if not checks[key[1], ticket]:
+        raise Rejected(f"{key[1]} ticket {ticket} is not in this profile's queues "
+                       f"({', '.join(limits.queues)}): the note was not posted",
+                       hint="the run's ticket number was likely wrong; put the note on the "
+                            "right ticket by hand, then `adminkit ticket outbox --ack ID`")
 
 
 def _retry(journal: Journal, note: dict[str, object], error: str, retry_after: float | None,
@@ -259,6 +283,7 @@ class Pump:
                  limits: Limits | None = None) -> None:
         self.journal, self.system, self.run_id, self.limit = journal, system, run_id, limit
         self.limits = limits or Limits()
+        self.queue_checks: dict[tuple[str, str], bool] = {}  # read once per run
         self.interval = interval
         self.started = time.monotonic()
         self.stop = threading.Event()
@@ -276,7 +301,8 @@ class Pump:
     def _flush(self, deadline: float | None = None,
                cancel: threading.Event | None = None) -> FlushReport:
         return flush(self.journal, self.open_system, deadline=deadline, run_id=self.run_id,
-                     close=False, limits=lambda _profile: self.limits, cancel=cancel)
+                     close=False, limits=lambda _profile: self.limits, cancel=cancel,
+                     queue_checks=self.queue_checks)
 
     def _loop(self) -> None:
         while not self.stop.is_set():

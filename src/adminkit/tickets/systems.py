@@ -11,7 +11,7 @@ from adminkit.core.entrypoints import entry_points, load
 from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.tickets.base import TicketSystem
 from adminkit.tickets.outbox import Limits, LimitsOf
-from adminkit.tickets.settings import TicketsConfig, ticket_settings
+from adminkit.tickets.settings import TicketsConfig, allowed_queues, ticket_settings
 
 
 def open_system(profile: Profile | None, kind: str) -> TicketSystem:
@@ -46,7 +46,8 @@ def note_limits(cfg: TicketsConfig | None) -> Limits:
     """The profile's retry limits for notes (the defaults without a tickets section)."""
     if cfg is None:
         return Limits()
-    return Limits(attempts=cfg.note_attempts, age=timedelta(hours=cfg.note_max_hours))
+    return Limits(attempts=cfg.note_attempts, age=timedelta(hours=cfg.note_max_hours),
+                  queues=allowed_queues(cfg, cfg.kind), queue_kind=cfg.kind)
 
 
 def limits(config_dir: Path | None = None) -> LimitsOf:
