@@ -231,3 +231,32 @@ def test_retry_after_as_an_http_date_is_honoured_not_read_as_one_second() -> Non
     assert after("-5") == 0
     assert after("soon") == 1.0
     assert after("1e9") == 1e9
+
+
+@pytest.mark.parametrize("what", ["encrypted key", "no certificate", "garbage"])
+def test_an_app_credential_that_cannot_sign_is_a_config_error(what: str) -> None:
+    """An encrypted private key raised a bare TypeError (internal error, exit 1): it is
+    the profile's file that is wrong (exit 2), and the message says what it needs."""
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives import serialization
+
+    from adminkit.accounts.entra_token import EntraSettings, client_assertion
+    from adminkit.core.errors import ConfigError, ExitCode
+    from adminkit.lab.graph_token import app_pem
+
+    pem = app_pem()
+    key_end = pem.index(b"-----END PRIVATE KEY-----") + len(b"-----END PRIVATE KEY-----\n")
+    key = serialization.load_pem_private_key(pem[:key_end], password=None)
+    given = {"encrypted key": key.private_bytes(
+                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                 serialization.BestAvailableEncryption(b"pass-phrase-1")) + pem[key_end:],
+             "no certificate": pem[:key_end], "garbage": b"not a pem\n"}[what]
+    settings = EntraSettings(graph="https://graph.example/v1.0", resource="https://graph.example",
+                             authority="https://login.example", tenant_id="t", client_id="c",
+                             domain="d.example", certificate=True, ca_file=Path("/none"),
+                             timeout=5, concurrency=1, linger=0)
+    with pytest.raises(ConfigError) as caught:
+        client_assertion(given, settings)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert "unencrypted private key" in caught.value.message

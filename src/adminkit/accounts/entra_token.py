@@ -186,7 +186,7 @@ def client_assertion(pem: bytes, settings: EntraSettings) -> str:
     try:
         der = certificate_der(pem)
         key = _load_key(pem)
-    except (ValueError, binascii.Error):
+    except (ValueError, TypeError, binascii.Error):  # TypeError: the key is encrypted
         raise ConfigError("the app's credential is not a PEM holding a certificate and its "
                           "unencrypted private key",
                           hint="or set options.credential: secret for a client secret") from None
