@@ -185,3 +185,39 @@ def test_killed_mid_unit_every_account_made_already_has_its_file_and_resume_leav
         assert sorted(p.name for p in t.folder.iterdir()) == sorted(
             f"{login}.password" for login in final), f"trial {number}: stray files"
     assert kills >= 5, kills
+
+
+@pytest.mark.parametrize("dropping", ["slapd"], indirect=True)
+def test_a_uid_number_whose_answer_is_lost_leaves_no_password_file_for_an_add_never_sent(
+        cli: Cli, dropping: reconnect.Lab, lab_config_dir: Path, tmp_path: Path) -> None:
+    """The unit's first compare-and-swap of the uidNumber counter loses its answer:
+    the first row's add is then never sent (its entry could not be built). Its password
+    was never set, so its file must be taken back and the row must say the account was
+    not made (it said "may or may not have been done" and kept the file); the other rows
+    are made, each file binds."""
+    d = Dir(dropping.profile.name, lab_config_dir)
+    try:
+        t = crash.Trial(d, cli, tmp_path, 95, rows=5, group=None,
+                        tag=letters(uuid.uuid4().int, 4))
+        t.profile = crash.dropping_profile(dropping, lab_config_dir)
+        before, sent = crash.users(d), len(dropping.proxy.adds)
+        dropping.proxy.drop_answer("modifyResponse")
+        first = cli(*t.argv)
+        report = crash.outcome_json(first, t.where)
+        passed_on = dropping.proxy.adds[sent:]
+        made = set(crash.users(d)) - set(before)
+        assert len(passed_on) == len(set(passed_on)) == len(made) == 4, report["results"]
+        files = {p.name.removesuffix(".password") for p in t.folder.glob("*.password")}
+        row = report["results"][0]
+        assert row["status"] == "failed", row
+        assert files == made, (row["error"], files, made)  # no file for the one never sent
+        assert "not sent, the account was not made" in row["error"], row["error"]
+        assert "the new password was not set" in row["error"], row["error"]
+        assert row["exit_code"] == 3, row
+        with crash.Binds(d) as binds:
+            for login in made:
+                right, why = binds.right(login, (t.folder / f"{login}.password").read_text()
+                                         .strip())
+                assert right, why
+    finally:
+        d.conn.unbind()
