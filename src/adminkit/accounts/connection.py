@@ -21,6 +21,7 @@ request is, whether it goes again:
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import ssl
@@ -315,9 +316,7 @@ class Link:
             try:
                 conn = self._live()
             except (ConnectionFailed, AuthenticationFailed) as exc:
-                for k in todo:
-                    out[k] = exc
-                return [r if r is not None else exc for r in out]
+                return [r if r is not None else copy.copy(exc) for r in out]  # each its own
             got = ldapwire.add_many(conn, [adds[k][1] for k in todo])
             if got is None:  # not our path: ldap3, one at a time, each by the same rule
                 for k in todo:
@@ -350,7 +349,8 @@ class Link:
             f"{RECONNECT_TRIES} times ({_reason(lost or OSError())})",
             hint="check that the directory is up (`adminkit profile check`) and the network "
                  "to it")
-        return [r if r is not None else failed for r in out]
+        # each row its own copy: a row's note (its password taken back) stays its own
+        return [r if r is not None else copy.copy(failed) for r in out]
 
     def _one_add(self, what: str, add: ldapwire.Add) -> dict[str, Any] | Exception:
         try:

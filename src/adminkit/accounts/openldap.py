@@ -49,7 +49,13 @@ from adminkit.accounts.ldapbase import (
 from adminkit.accounts.ldaperrors import result_error
 from adminkit.accounts.settings import DirectoryConfig
 from adminkit.core.config import PolicyConfig
-from adminkit.core.errors import AdminkitError, UsageError, ValidationError
+from adminkit.core.errors import (
+    AdminkitError,
+    ConnectionFailed,
+    OutcomeUnknown,
+    UsageError,
+    ValidationError,
+)
 from adminkit.core.secrets import Secret
 
 log = logging.getLogger("adminkit.accounts")
@@ -416,6 +422,12 @@ class OpenLdapDirectory(LdapDirectory):
         for k, user in enumerate(users):
             try:
                 dn, classes, attrs = self._new_entry(user)
+            except OutcomeUnknown as exc:  # a step before the add (its uidNumber): the
+                # add was never sent, so the account was not made and its password not set
+                made[k] = ConnectionFailed(f"create {user.login}: not sent, the account was "
+                                           f"not made (before it: {exc.message})",
+                                           hint=exc.hint)
+                continue
             except Exception as exc:  # noqa: BLE001 - this account's outcome
                 made[k] = exc
                 continue
