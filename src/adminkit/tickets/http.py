@@ -182,34 +182,30 @@ def json_body(response: httpx.Response, what: str, shape: type = dict) -> Any:
 
 
 def read_name(http: httpx.Client, path: str, what: str, *keys: str,
+              cache: dict[str, str | None],
               checked: Callable[[httpx.Response, str], None] | None = None) -> str | None:
-    """One GET for a name an answer gives only by id (RT's queue, Redmine's project
-    identifier): the string at `keys` in the JSON, or None where the account may not see
-    it (403, 404) or the answer has none. Other errors raise as `checked` (default check)."""
-    r = send(lambda: http.get(path), what)
-    if r.status_code in (403, 404):
-        return None
-    (checked or check)(r, what)
-    value: Any = json_body(r, what)
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
-def cached_name(cache: dict[str, str | None], key: str,
-                read: Callable[[], str | None]) -> str | None:
-    """`read()` once per key. A lookup that fails (5xx, no answer, a bad answer) is not
-    kept and gives None: the ticket is then judged by the id and names it gave itself,
-    as when the account may not see the queue, so a failed lookup never widens the
-    profile's queues (refused credentials still raise)."""
-    if key not in cache:
+    """A name an answer gives only by id (RT's queue, Redmine's project identifier): one
+    GET of `path` per `cache`, the string at `keys` in its JSON. None where the account
+    may not see it (403, 404) or the answer has none, and, not kept, where the lookup
+    fails (5xx, no answer, a bad answer): the ticket is then judged by the id and names
+    it gave itself, so a failed lookup never widens the profile's queues. Other errors
+    raise as `checked` (default check); refused credentials always raise."""
+    if path not in cache:
         try:
-            cache[key] = read()
+            r = send(lambda: http.get(path), what)
+            if r.status_code in (403, 404):
+                cache[path] = None
+                return None
+            (checked or check)(r, what)
+            value: Any = json_body(r, what)
         except AuthenticationFailed:
             raise
         except ConnectionFailed:
             return None
-    return cache[key]
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        cache[path] = value if isinstance(value, str) and value else None
+    return cache[path]
 
 
 def send(call: object, what: str) -> httpx.Response:

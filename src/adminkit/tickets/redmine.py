@@ -37,7 +37,6 @@ from adminkit.tickets.base import (
 )
 from adminkit.tickets.http import (
     basic_auth,
-    cached_name,
     check,
     check_login,
     client,
@@ -112,7 +111,7 @@ class Redmine:
         self._statuses: dict[str, int] | None = None
         self.allow_public = cfg.allow_public_notes
         self.project = cfg.queue  # where `create` opens an issue
-        self._identifiers: dict[str, str | None] = {}  # project id -> identifier, read once
+        self._identifiers: dict[str, str | None] = {}  # project path -> identifier, read once
 
     def close(self) -> None:
         self.http.close()
@@ -320,9 +319,8 @@ class Redmine:
         if not isinstance(project_id, int):
             return None
         key = str(project_id)
-        return cached_name(self._identifiers, key, lambda: read_name(
-            self.http, f"/projects/{key}.json", f"Redmine project {key}", "project",
-            "identifier", checked=_checked))
+        return read_name(self.http, f"/projects/{key}.json", f"Redmine project {key}",
+                         "project", "identifier", cache=self._identifiers, checked=_checked)
 
     def statuses(self) -> dict[str, int]:
         """Status names (lower case) to ids, from `/issue_statuses.json`; read once."""

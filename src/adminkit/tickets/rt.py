@@ -12,7 +12,6 @@ from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
 from adminkit.tickets.http import (
     basic_auth,
-    cached_name,
     check,
     check_login,
     client,
@@ -45,7 +44,7 @@ class RequestTracker:
             raise UsageError(f"profile {profile.name}: RT needs tickets.token or user+password")
         self.queue = cfg.queue or "General"
         self.http = client(profile, cfg, {"Authorization": auth, "Accept": "application/json"})
-        self._queue_names: dict[str, str | None] = {}  # queue id -> name, read once
+        self._queue_names: dict[str, str | None] = {}  # queue path -> name, read once
 
     def close(self) -> None:
         self.http.close()
@@ -195,8 +194,8 @@ class RequestTracker:
     def _queue_name(self, queue_id: str) -> str | None:
         """REST2 names a ticket's queue by id only; profiles and rules name it (General).
         Read once per queue; a queue the account may not see stays its id."""
-        return cached_name(self._queue_names, queue_id, lambda: read_name(
-            self.http, f"/queue/{quote(queue_id, safe='')}", f"RT queue {queue_id}", "Name"))
+        return read_name(self.http, f"/queue/{quote(queue_id, safe='')}",
+                         f"RT queue {queue_id}", "Name", cache=self._queue_names)
 
     def set_status(self, ticket_id: str, status: str) -> None:
         what = f"RT ticket {ticket_id}: status {status}"
