@@ -52,17 +52,36 @@ def profile(fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch, **watch: Any) ->
              "requesters": ["*"]}]}})
 
 
+def unlock_profile(fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch,
+                   approvers: list[str], requesters: list[str]) -> Profile:
+    """The fake watched with one rule: an unlock (login from the Location field) that
+    needs one of these approvers, asked by one of these requesters."""
+    monkeypatch.setenv(SECRET_ENV, fake.secret)
+    return Profile.model_validate({
+        "name": "acme",
+        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
+                    "queue": "helpdesk"},
+        "automation": {"approvers": approvers, "rules": [
+            {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
+             "match": {"type": "Support", "subject": "^unlock"},
+             "fields": {"login": "Location"}, "requesters": requesters}]}})
+
+
+def open_watcher(env: Any, p: Profile, after: str | None) -> tuple[Watcher, Redmine]:
+    """A watcher for profile `p` on the shipped playbooks, and its Redmine backend (both
+    for the caller to close)."""
+    system = Redmine(p)
+    return Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
+                   lambda n: PLAYBOOKS / f"{n}.yaml", after=after), system
+
+
 @pytest.fixture
 def make(env: Any, fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     made: list[tuple[Watcher, Redmine]] = []
 
     def watcher(after: str | None = None, **watch: Any) -> Watcher:
-        p = profile(fake, monkeypatch, **watch)
-        system = Redmine(p)
-        w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
-                    lambda n: PLAYBOOKS / f"{n}.yaml", after=after)
-        made.append((w, system))
-        return w
+        made.append(open_watcher(env, profile(fake, monkeypatch, **watch), after))
+        return made[-1][0]
 
     yield watcher
     for w, system in made:

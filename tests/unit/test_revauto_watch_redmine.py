@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import watchrig
-from tests.fakes.watchrig import FlakyRedmine, T
+from tests.fakes.watchrig import FlakyRedmine, T, open_watcher, unlock_profile
 
 fake = watchrig.fake
 make = watchrig.make
@@ -49,28 +49,12 @@ def test_the_requester_renamed_to_an_approvers_name_cannot_approve(
     """Redmine lets a user change their own first and last name (My account) and never
     makes display names unique. The requester (user 9) files a request that needs
     approval, renames herself to the approver's display name and comments /approve."""
-    from adminkit.automation.service import RunService
-    from adminkit.automation.watch import Watcher
-    from adminkit.core.config import Profile
-    from adminkit.tickets.redmine import Redmine
-    from tests.fakes.ticketfake import SECRET_ENV
-    from tests.unit.test_watch_redmine import PLAYBOOKS
 
-    monkeypatch.setenv(SECRET_ENV, fake.secret)
-    p = Profile.model_validate({
-        "name": "acme",
-        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
-                    "queue": "helpdesk"},
-        "automation": {"approvers": ["Boss"], "rules": [
-            {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
-             "match": {"type": "Support", "subject": "^unlock"},
-             "fields": {"login": "Location"}, "requesters": ["*"]}]}})
+    p = unlock_profile(fake, monkeypatch, ["Boss"], ["*"])
     fence = fake.add_issue("fence", at=T.format(0))
     asked = fake.add_issue("unlock please", at=T.format(1))
     fake.issues[asked]["custom_fields"][0]["value"] = "jdoe"
-    system = Redmine(p)
-    w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
-                lambda n: PLAYBOOKS / f"{n}.yaml", after=str(fence))
+    w, system = open_watcher(env, p, str(fence))
     try:
         [first] = w.poll().outcomes
         assert first.status == "waiting"

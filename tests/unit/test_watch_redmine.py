@@ -13,17 +13,13 @@ import pytest
 from pydantic import ValidationError
 
 from adminkit.automation.feeds import RedmineFeed
-from adminkit.automation.service import RunService
 from adminkit.automation.settings import WatchConfig
-from adminkit.automation.watch import Watcher
-from adminkit.core.config import Profile
 from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.journal.store import Journal
 from adminkit.journal.triggers import Triggers
 from adminkit.tickets.redmine import Redmine
 from tests.fakes import watchrig
-from tests.fakes.ticketfake import SECRET_ENV
-from tests.fakes.watchrig import PLAYBOOKS, FlakyRedmine, T, profile
+from tests.fakes.watchrig import FlakyRedmine, T, open_watcher, profile, unlock_profile
 
 fake = watchrig.fake  # the fixtures: a fake Redmine of this test's own, watchers on it
 make = watchrig.make
@@ -154,23 +150,13 @@ HOSTILE = {"template": "{{ 7 * 7 }}{% raw %}", "ldap": "jnovak)(uid=*))(|(uid=*"
 
 def test_hostile_issue_fields_are_data_or_refused_with_a_short_clean_note(
         fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SECRET_ENV, fake.secret)
-    p = Profile.model_validate({
-        "name": "acme",
-        "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
-                    "queue": "helpdesk"},
-        "automation": {"approvers": ["Boss"], "rules": [
-            {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
-             "match": {"type": "Support", "subject": "^unlock"},
-             "fields": {"login": "Location"}, "requesters": ["*"]}]}})
+    p = unlock_profile(fake, monkeypatch, ["Boss"], ["*"])
     fence = fake.add_issue("fence", at=T.format(0))
     ids = {}
     for n, (name, value) in enumerate(HOSTILE.items()):
         ids[name] = fake.add_issue(f"unlock {name}", at=T.format(1 + n))
         fake.issues[ids[name]]["custom_fields"][0]["value"] = value
-    system = Redmine(p)
-    w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
-                lambda n: PLAYBOOKS / f"{n}.yaml", after=str(fence))
+    w, system = open_watcher(env, p, str(fence))
     try:
         report = w.poll()
         status = {o.key.split(":")[1]: o.status for o in report.outcomes}

@@ -9,15 +9,12 @@ from typing import Any
 
 import pytest
 
-from adminkit.automation.service import RunService
 from adminkit.automation.watch import Watcher
-from adminkit.core.config import Profile
 from adminkit.tickets.redmine import Redmine
-from tests.fakes.ticketfake import SECRET_ENV
-from tests.unit import test_watch_redmine
-from tests.unit.test_watch_redmine import PLAYBOOKS, FlakyRedmine, T
+from tests.fakes import watchrig
+from tests.fakes.watchrig import FlakyRedmine, T, open_watcher, unlock_profile
 
-fake = test_watch_redmine.fake
+fake = watchrig.fake
 REQUESTER = {"id": 9, "name": "Jana Nováková"}  # the fake's author of every issue
 
 
@@ -29,23 +26,13 @@ def watch(fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> Iter
 
     def start(approvers: list[str], requesters: list[str],
               author: dict[str, Any] | None = None) -> tuple[Watcher, int, Any]:
-        monkeypatch.setenv(SECRET_ENV, fake.secret)
-        p = Profile.model_validate({
-            "name": "acme",
-            "tickets": {"kind": "redmine", "url": fake.url, "token": f"env:{SECRET_ENV}",
-                        "queue": "helpdesk"},
-            "automation": {"approvers": approvers, "rules": [
-                {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
-                 "match": {"type": "Support", "subject": "^unlock"},
-                 "fields": {"login": "Location"}, "requesters": requesters}]}})
+        p = unlock_profile(fake, monkeypatch, approvers, requesters)
         fence = fake.add_issue("fence", at=T.format(0))
         asked = fake.add_issue("unlock please", at=T.format(1))
         fake.issues[asked]["custom_fields"][0]["value"] = "jdoe"
         fake.issues[asked]["author"] = author or REQUESTER
-        system = Redmine(p)
-        w = Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
-                    lambda n: PLAYBOOKS / f"{n}.yaml", after=str(fence))
-        made.append((w, system))
+        made.append(open_watcher(env, p, str(fence)))
+        w = made[-1][0]
         [first] = w.poll().outcomes
         return w, asked, first
 
@@ -71,7 +58,7 @@ def test_the_backend_gives_the_requesters_and_each_authors_user_id(
         fake: FlakyRedmine, monkeypatch: pytest.MonkeyPatch) -> None:
     issue = fake.add_issue("unlock please", at=T.format(1))
     comment(fake, issue, {"id": 7, "name": "Boss"}, "/approve")
-    system = Redmine(test_watch_redmine.profile(fake, monkeypatch))
+    system = Redmine(watchrig.profile(fake, monkeypatch))
     try:
         ticket = system.get(str(issue))
         [note] = system.notes(str(issue))
