@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from adminkit.journal.store import Filters, Journal
-from adminkit.lab.ssh import PACKAGE, SshFleet
+from adminkit.lab.ssh import PACKAGE, VERSIONS, SshFleet
 from tests.integration.ownfleet import fleet_fixture
 from tests.integration.rtread import notes
 from tests.integration.test_deploy_ssh import Cli, by_host, report, write_profile
@@ -210,6 +210,60 @@ def test_killed_mid_wait_the_host_comes_back_and_resume_finds_it_done(
     assert by_host(report(r)) == {"h1": "changed"}, r.stdout
     assert "new boot id" in results(r)["h1"]["summary"], r.stdout
     assert boot_id(hosts, 0) == after and hosts.boots(h1) == boots  # not restarted again
+
+
+def test_patch_killed_mid_restart_resume_waits_and_finds_it_done(
+        hosts: SshFleet, profile: str, cli: Cli) -> None:
+    """`host patch --reboot-if-needed` killed (SIGKILL) while its host restarts: the
+    resume waits for the host instead of failing on it, finds the update in place and no
+    restart wanted, and says the interrupted attempt did it; nothing is done twice."""
+    h1 = hosts.fleet[0]
+    r = cli("-p", profile, "app", "install", f"{PACKAGE}=1.0", "--hosts", "h1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    hosts.reboot_delay(h1, 4)
+    flag_reboot_required(hosts, 0)  # what the update leaves on a real host
+    before, boots = boot_id(hosts, 0), hosts.boots(h1)
+    argv = [*cli.argv, "-p", profile, "host", "patch", "--reboot-if-needed",  # type: ignore[attr-defined]
+            "--hosts", "h1"]
+    proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while hosts.boot_id(h1) == before and not _down(h1.address):
+            assert proc.poll() is None, "the patch ended before the host went down"
+            assert time.monotonic() < deadline, "the host never went down"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    r = cli("-o", "json", "run", "--resume", "last")  # while the host may still be down
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert by_host(report(r)) == {"h1": "changed"}, r.stdout
+    assert "done by the interrupted attempt" in results(r)["h1"]["summary"], r.stdout
+    assert installed(hosts, h1.address) == VERSIONS[-1]  # the newest
+    assert boot_id(hosts, 0) != before
+    assert hosts.boots(h1) == boots + 1  # restarted once, by the attempt
+    r = cli("-p", profile, "-o", "json", "host", "facts", "--hosts", "h1")
+    assert json.loads(r.stdout)[0]["reboot_pending"] is False
+
+
+def test_a_restart_still_wanted_is_made_with_nothing_to_install(
+        hosts: SshFleet, profile: str, cli: Cli) -> None:
+    """What a run killed between its install and its restart leaves (and a resume finds):
+    the package in place, the host still wanting a restart; --reboot-if-needed makes it."""
+    r = cli("-p", profile, "app", "install", f"{PACKAGE}=1.0", "--hosts", "h2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    flag_reboot_required(hosts, 1)
+    before = boot_id(hosts, 1)
+    r = cli("-p", profile, "-o", "json", "app", "install", f"{PACKAGE}=1.0", "--hosts", "h2")
+    assert r.returncode == 0 and by_host(report(r)) == {"h2": "ok"}, r.stdout + r.stderr
+    assert boot_id(hosts, 1) == before  # without the option, nothing is restarted
+    r = cli("-p", profile, "-o", "json", "app", "install", f"{PACKAGE}=1.0", "--hosts", "h2",
+            "--reboot-if-needed")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert by_host(report(r)) == {"h2": "changed"}
+    assert results(r)["h2"]["summary"].startswith("restart h2 (a reboot is pending)")
+    assert boot_id(hosts, 1) != before and installed(hosts, hosts.fleet[1].address) == "1.0"
 
 
 def _down(address: str) -> bool:

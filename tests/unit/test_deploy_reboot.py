@@ -224,3 +224,97 @@ def test_resume_restarts_a_host_that_never_went_down(env: Env, win: FakeWindows,
     result = resumed(env, win, tmp_path, {"boot_id": before})
     assert result.status is Status.CHANGED, result.error
     assert model(win).reboots == 1 and result.data["boot_id_after"] != before
+
+
+# -- --reboot-if-needed across an interruption (the package writes' intent row) ---------
+def install_agent(env: Env, win: FakeWindows, tmp_path: Path, *, reboot: bool = True,
+                  unsettled: dict[int, dict[str, Any]] | None = None,
+                  journal: Journal | None = None) -> Result:
+    """`app install contoso-agent=1.3.0 --reboot-if-needed` on win1; with `unsettled`, as
+    the resume of an attempt that announced row 0 with that intent and never reported."""
+    ctx = Context(run=Run(command="app install"), profile=_profile(env, win, tmp_path))
+    hooks = [JournalHook(journal)] if journal else []
+    try:
+        report = Runner(ctx, hooks, unsettled=list(unsettled or ()),
+                        intents=unsettled or {}).execute([InstallApp(PackagesParams(
+                            host="win1", packages=["contoso-agent=1.3.0"],
+                            reboot_if_needed=reboot))])
+    finally:
+        ctx.close()
+    return report.results[0]
+
+
+def test_nothing_to_install_but_a_restart_pending_is_restarted(env: Env, win: FakeWindows,
+                                                              tmp_path: Path) -> None:
+    """What an attempt killed between its install and its restart leaves: the package in
+    place and the host still wanting a restart. The option promises a host that no longer
+    wants one, so the restart is made (and only with the option)."""
+    assert install_agent(env, win, tmp_path, reboot=False).status is Status.CHANGED
+    assert model(win).reboot_pending and model(win).reboots == 0  # 3010, not restarted
+    again = install_agent(env, win, tmp_path, reboot=False)
+    assert again.status is Status.OK and model(win).reboots == 0
+    result = install_agent(env, win, tmp_path)
+    assert result.status is Status.CHANGED, result.error
+    assert result.summary.startswith("restart win1 (a reboot is pending): back after")
+    assert model(win).reboots == 1 and model(win).reboot_pending is False
+    assert result.data["rebooted"]["boot_id_after"] == model(win).boot_id()
+    assert install_agent(env, win, tmp_path).status is Status.OK  # nothing left to want
+    assert model(win).reboots == 1
+
+
+def test_install_check_shows_the_pending_restart(env: Env, win: FakeWindows,
+                                                 tmp_path: Path) -> None:
+    install_agent(env, win, tmp_path, reboot=False)
+    ctx = Context(run=Run(command="app install", check=True),
+                  profile=_profile(env, win, tmp_path))
+    try:
+        report = Runner(ctx).execute([InstallApp(PackagesParams(
+            host="win1", packages=["contoso-agent=1.3.0"], reboot_if_needed=True))])
+    finally:
+        ctx.close()
+    assert report.results[0].status is Status.CHANGED  # would change
+    assert "restart win1 (a reboot is pending)" in report.results[0].summary
+    assert model(win).reboots == 0 and model(win).reboot_pending
+
+
+def test_an_install_with_the_option_journals_the_boot_id_first(env: Env, win: FakeWindows,
+                                                              tmp_path: Path) -> None:
+    journal = Journal(env.journal)
+    try:
+        before = model(win).boot_id()
+        result = install_agent(env, win, tmp_path, journal=journal)
+        assert result.status is Status.CHANGED and model(win).reboots == 1, result.error
+        rows = journal.entries(Filters(kinds=("action",), settled_intents=True))
+        assert [r["detail"] for r in rows if r["status"] == "started"] == [
+            {"intent": {"boot_id": before}}]
+    finally:
+        journal.close()
+
+
+def test_resume_of_an_install_killed_during_its_restart_waits_for_the_host(
+        env: Env, win: FakeWindows, tmp_path: Path, backend: WindowsBackend) -> None:
+    """Killed while the host restarted: the resume does not fail on a host that is down,
+    it waits for it, finds the package in place and nothing pending, and says the
+    interrupted attempt did it; the host is not restarted a second time."""
+    before = backend.boot_id()
+    install_agent(env, win, tmp_path, reboot=False)  # the attempt's install (3010)
+    model(win).control({"reboot_delay": 2})
+    backend.reboot(timeout=None)  # its restart, interrupted before the host came back
+    deadline = time.monotonic() + 10
+    while not model(win).down:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    result = install_agent(env, win, tmp_path, unsettled={0: {"boot_id": before}})
+    assert result.status is Status.CHANGED, result.error
+    assert "done by the interrupted attempt" in result.summary
+    assert model(win).reboots == 1 and not model(win).down and not model(win).reboot_pending
+
+
+def test_resume_of_an_install_killed_before_its_restart_restarts(
+        env: Env, win: FakeWindows, tmp_path: Path) -> None:
+    before = model(win).boot_id()
+    install_agent(env, win, tmp_path, reboot=False)  # the attempt's install, then killed
+    result = install_agent(env, win, tmp_path, unsettled={0: {"boot_id": before}})
+    assert result.status is Status.CHANGED, result.error
+    assert "a reboot is pending" in result.summary
+    assert model(win).reboots == 1 and model(win).reboot_pending is False

@@ -22,8 +22,9 @@ FACT_COLUMNS = ["host", "status", "os", "os_version", "kernel", "package_manager
                 "uptime", "reboot_pending", "free_disk", "error"]
 CHECK_COLUMNS = ["host", "status", "seconds", "detail"]
 RebootIfNeeded = Annotated[bool, typer.Option(
-    "--reboot-if-needed", help="Restart a host the updates leave wanting a reboot, and "
-                               "wait for it (as `host reboot`).")]
+    "--reboot-if-needed", help="Restart a host that wants a reboot once the updates are in "
+                               "(also one with nothing to update), and wait for it (as "
+                               "`host reboot`).")]
 
 
 @app.command("list")

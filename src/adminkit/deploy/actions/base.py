@@ -43,9 +43,12 @@ class HostParams(Params):
     host: HostName
 
 
-class PackagesParams(HostParams):
+class RestartParams(HostParams):
+    reboot_if_needed: bool = False  # restart the host (and wait) if it wants it afterwards
+
+
+class PackagesParams(RestartParams):
     packages: list[Spec] = Field(min_length=1, max_length=200)
-    reboot_if_needed: bool = False  # restart the host (and wait) if the write asks for it
 
     def specs(self) -> list[PackageSpec]:
         return [parse_spec(p) for p in self.packages]

@@ -4,12 +4,18 @@ Each reads the installed version and what the host's sources offer first, plans 
 change per package that is not yet as asked, applies the versions it planned (pinned,
 so a source that changes in between cannot slip another version in), and reads the
 versions back afterwards: what the journal and the note say is what the host says.
+
+With --reboot-if-needed (these and host.patch), the host's boot id goes into the
+journal's intent row before the write, so that a resume of a run killed during the
+restart waits for the host instead of failing on it; and a host with nothing left to
+write that still wants a restart (this run's attempt was killed before it, or an earlier
+update left it so) is restarted: the option promises a host that no longer wants one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
@@ -17,8 +23,8 @@ from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, AdminkitError, Interrupted, ValidationError
 from adminkit.core.result import Change
-from adminkit.deploy.actions.base import HostAction, HostParams, NameOnly, PackagesParams
-from adminkit.deploy.actions.reboot import rebooted_data
+from adminkit.deploy.actions.base import HostAction, NameOnly, PackagesParams, RestartParams
+from adminkit.deploy.actions.reboot import boot_id_now, rebooted_data, restart
 from adminkit.deploy.backend import HostBackend, PackageOutcome, PackageSpec, PackageState
 from adminkit.deploy.reboot import DEFAULT_TIMEOUT
 
@@ -28,9 +34,45 @@ class RemoveParams(PackagesParams):
     purge: bool = False
 
 
+R = TypeVar("R", bound=RestartParams)
+
+
+class _Restarting(HostAction[R]):
+    """A package write that may restart its host afterwards (`reboot_if_needed`)."""
+
+    def restart_too(self, ctx: Context, plan: Plan) -> Plan:
+        """The plan with the boot id in its intent row and, where nothing is left to
+        write but the host wants a restart, that restart (see the module's docstring)."""
+        if not self.params.reboot_if_needed:
+            return plan
+        backend = self.backend(ctx)
+        if not plan and backend.facts().reboot_pending:
+            plan = Plan([restart()], summary=f"restart {self.params.host} (a reboot is pending)",
+                        data=plan.data)
+        if plan and not ctx.check:
+            plan.intent = {"boot_id": backend.boot_id()}
+        return plan
+
+    def settle(self, ctx: Context, intent: dict[str, Any]) -> Plan | None:
+        """A host that a killed attempt left restarting is waited for; then planned afresh
+        (a write done shows as nothing to do, a restart still wanted as one)."""
+        before = intent.get("boot_id")
+        if isinstance(before, str) and before:
+            boot_id_now(self, ctx, before, timeout=DEFAULT_TIMEOUT)
+        return None
+
+
+def _restart_only(backend: HostBackend, plan: Plan) -> Applied:
+    done = backend.reboot(timeout=DEFAULT_TIMEOUT)
+    return Applied(summary=f"{plan.summary}: {done.summary()}",
+                   data={"reboot_required": False, "rebooted": rebooted_data(done)})
+
+
 def _pinned_write(backend: HostBackend, plan: Plan, host: str, *, upgrade: bool,
                   reboot: bool) -> Applied:
     """Install (or upgrade to) exactly the versions planned, then read them back."""
+    if plan.changes == [restart()]:
+        return _restart_only(backend, plan)
     pinned = [PackageSpec(c.field, str(c.after)) for c in plan.changes]
     outcome = backend.upgrade(pinned) if upgrade else backend.install(pinned)
     found = _check_all(_read_back(backend, outcome, plan), plan, host)
@@ -81,7 +123,7 @@ def _applied(plan: Plan, outcome: PackageOutcome, found: dict[str, str | None]) 
                    data={"versions": found, "reboot_required": outcome.reboot_required})
 
 
-class _VersionedWrite(HostAction[PackagesParams]):
+class _VersionedWrite(_Restarting[PackagesParams]):
     """Install or upgrade: a version wanted per package, or none (leave it)."""
 
     params_model: ClassVar[type[Params]] = PackagesParams
@@ -109,7 +151,7 @@ class _VersionedWrite(HostAction[PackagesParams]):
         absent = [s.name for s in specs if states[s.name].installed is None]
         if self.verb == "upgrade" and absent and not changes:
             plan.summary += f" (not installed: {', '.join(absent)})"
-        return plan
+        return self.restart_too(ctx, plan)
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         return _pinned_write(self.backend(ctx), plan, self.params.host,
@@ -146,7 +188,7 @@ class UpgradeApp(_VersionedWrite):
         return spec.version or state.candidate
 
 
-class RemoveApp(HostAction[RemoveParams]):
+class RemoveApp(_Restarting[RemoveParams]):
     """app.remove: only where installed; --purge also takes configuration files left."""
 
     name = "app.remove"
@@ -159,11 +201,13 @@ class RemoveApp(HostAction[RemoveParams]):
         changes = [Change(op="set", field=n, before=states[n].installed, after=None)
                    for n in names
                    if states[n].installed or (self.params.purge and states[n].leftovers)]
-        return _plan("purge" if self.params.purge else "remove", self.params.host, changes,
-                     states)
+        return self.restart_too(ctx, _plan("purge" if self.params.purge else "remove",
+                                           self.params.host, changes, states))
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         backend = self.backend(ctx)
+        if plan.changes == [restart()]:
+            return _restart_only(backend, plan)
         names = [c.field for c in plan.changes]
         outcome = backend.remove(names, purge=self.params.purge)
         after = _read_back(backend, outcome, plan)
@@ -194,12 +238,11 @@ def _plan(verb: str, host: str, changes: Sequence[Change],
     return Plan(list(changes), summary=f"{verb} {what} on {host}", data=data)
 
 
-class PatchParams(HostParams):
+class PatchParams(RestartParams):
     security_only: bool = False
-    reboot_if_needed: bool = False
 
 
-class PatchHost(HostAction[PatchParams]):
+class PatchHost(_Restarting[PatchParams]):
     """host.patch: every pending update (or only those from a security source), each to
     the version the simulation showed, read back afterwards. A reboot the host then
     wants is reported (`reboot_required`), and done only with `reboot_if_needed`."""
@@ -214,9 +257,10 @@ class PatchHost(HostAction[PatchParams]):
                    for u in sorted(updates.values(), key=lambda u: u.name)]
         which = "security updates" if self.params.security_only else "updates"
         if not changes:
-            return Plan(summary=f"{self.params.host}: no pending {which}")
-        return Plan(changes, summary=f"patch {self.params.host}: {len(changes)} {which}",
-                    data={"updates": {u.name: u.origin for u in updates.values()}})
+            return self.restart_too(ctx, Plan(summary=f"{self.params.host}: no pending {which}"))
+        return self.restart_too(ctx, Plan(
+            changes, summary=f"patch {self.params.host}: {len(changes)} {which}",
+            data={"updates": {u.name: u.origin for u in updates.values()}}))
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
         return _pinned_write(self.backend(ctx), plan, self.params.host, upgrade=True,

@@ -32,10 +32,30 @@ class RebootParams(HostParams):
     timeout: float = Field(DEFAULT_TIMEOUT, ge=1, le=86400)  # as the CLI takes it
 
 
+def restart() -> Change:
+    """A plan's restart of its host (a new object each time: a plan's changes are its own)."""
+    return Change(op="run", field="reboot", after="restart")
+
+
 def rebooted_data(done: Rebooted) -> dict[str, object]:
     """The restart's record for the journal and the note."""
     return {"boot_id_before": done.before, "boot_id_after": done.after,
             "seconds": round(done.seconds, 1), "went_down": done.went_down}
+
+
+def boot_id_now(action: HostAction[Any], ctx: Context, before: str, *, timeout: float) -> str:
+    """The host's boot id as it answers now; while it is down (a restart under way), waited
+    for until it answers with another one than `before`, or the timeout."""
+    try:
+        return action.backend(ctx).boot_id()
+    except HostKeyRefused:
+        raise
+    except AdminkitError:  # down: the restart is under way
+        targets = ctx.targets
+        return wait_for_new_boot(action.params.host, before,
+                                 lambda _left: action.backend(ctx).boot_id(),
+                                 timeout=timeout, cancelled=lambda: targets.cancelled,
+                                 started=time.monotonic()).after or ""
 
 
 class RebootHost(HostAction[RebootParams]):
@@ -50,7 +70,7 @@ class RebootHost(HostAction[RebootParams]):
         why = " (a reboot is pending)" if self.params.if_needed else ""
         # kept in the intent row: a resume tells by it whether the restart happened
         intent = {} if ctx.check else {"boot_id": self.backend(ctx).boot_id()}
-        return Plan([Change(op="run", field="reboot", after="restart")],
+        return Plan([restart()],
                     summary=f"restart {host}{why}", intent=intent)
 
     def settle(self, ctx: Context, intent: dict[str, Any]) -> Plan | None:
@@ -60,17 +80,7 @@ class RebootHost(HostAction[RebootParams]):
         if not isinstance(before, str) or not before:
             return None
         started = time.monotonic()
-        try:
-            now = self.backend(ctx).boot_id()
-        except HostKeyRefused:
-            raise
-        except AdminkitError:  # down: the restart is under way
-            targets = ctx.targets
-            now = wait_for_new_boot(self.params.host, before,
-                                    lambda _left: self.backend(ctx).boot_id(),
-                                    timeout=self.params.timeout,
-                                    cancelled=lambda: targets.cancelled,
-                                    started=started).after or ""
+        now = boot_id_now(self, ctx, before, timeout=self.params.timeout)
         if now == before:
             return None  # it never went down: restart it now
         done = Rebooted(before, now, time.monotonic() - started, True)
