@@ -183,18 +183,8 @@ def test_killed_mid_wait_the_host_comes_back_and_resume_finds_it_done(
     hosts.reboot_delay(h1, 4)
     flag_reboot_required(hosts, 0)
     before = boot_id(hosts, 0)
-    argv = [*cli.argv, "-p", profile, "host", "reboot", "--if-needed",  # type: ignore[attr-defined]
-            "--hosts", "h1"]
-    proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while hosts.boot_id(h1) == before and not _down(h1.address):
-            assert time.monotonic() < deadline, "the host never went down"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
+    killed_once_down(hosts, cli, before, "-p", profile, "host", "reboot", "--if-needed",
+                     "--hosts", "h1")
     hosts.wait_ready()
     after = boot_id(hosts, 0)
     assert after != before and hosts.boots(h1) >= 1
@@ -223,19 +213,8 @@ def test_patch_killed_mid_restart_resume_waits_and_finds_it_done(
     hosts.reboot_delay(h1, 4)
     flag_reboot_required(hosts, 0)  # what the update leaves on a real host
     before, boots = boot_id(hosts, 0), hosts.boots(h1)
-    argv = [*cli.argv, "-p", profile, "host", "patch", "--reboot-if-needed",  # type: ignore[attr-defined]
-            "--hosts", "h1"]
-    proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while hosts.boot_id(h1) == before and not _down(h1.address):
-            assert proc.poll() is None, "the patch ended before the host went down"
-            assert time.monotonic() < deadline, "the host never went down"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
+    killed_once_down(hosts, cli, before, "-p", profile, "host", "patch", "--reboot-if-needed",
+                     "--hosts", "h1")
     r = cli("-o", "json", "run", "--resume", "last")  # while the host may still be down
     assert r.returncode == 0, r.stdout + r.stderr
     assert by_host(report(r)) == {"h1": "changed"}, r.stdout
@@ -264,6 +243,24 @@ def test_a_restart_still_wanted_is_made_with_nothing_to_install(
     assert by_host(report(r)) == {"h2": "changed"}
     assert results(r)["h2"]["summary"].startswith("restart h2 (a reboot is pending)")
     assert boot_id(hosts, 1) != before and installed(hosts, hosts.fleet[1].address) == "1.0"
+
+
+def killed_once_down(hosts: SshFleet, cli: Cli, before: str, *args: str) -> None:
+    """Run adminkit with `args` and SIGKILL it as soon as h1 is down or back with a boot
+    id other than `before` (it is waiting for the restart then)."""
+    h1 = hosts.fleet[0]
+    proc = subprocess.Popen([*cli.argv, *args],  # type: ignore[attr-defined]
+                            env={**os.environ, **cli.env},  # type: ignore[attr-defined]
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while hosts.boot_id(h1) == before and not _down(h1.address):
+            assert proc.poll() is None, "adminkit ended before the host went down"
+            assert time.monotonic() < deadline, "the host never went down"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
 
 
 def _down(address: str) -> bool:
