@@ -15,7 +15,7 @@ import pytest
 
 from adminkit.lab.base import LabServer
 from adminkit.lab.graph import DOMAIN, TENANT_ID
-from adminkit.lab.graph_serve import LAB_CLIENT_ID
+from adminkit.lab.graph_serve import LAB_CLIENT_ID, PORTAL_CLIENT_ID
 from tests.integration.rtread import notes
 
 Cli = Callable[..., Any]
@@ -25,13 +25,20 @@ class Tenant:
     """The fake's tenant, read through Graph as an administrator would."""
 
     def __init__(self, server: Any) -> None:
-        self.http = httpx.Client(base_url=f"{server.base_url}/v1.0/",
-                                 verify=ssl.create_default_context(cafile=str(server.ca_file)))
-        token = self.http.post(f"{server.base_url}/{TENANT_ID}/oauth2/v2.0/token", data={
-            "client_id": LAB_CLIENT_ID, "grant_type": "client_credentials",
+        self.http = self.signed_in(server, LAB_CLIENT_ID, "app.secret")
+        # an administrator in the admin center, who may do what the lab app may not
+        self.portal = self.signed_in(server, PORTAL_CLIENT_ID, "portal.secret")
+
+    @staticmethod
+    def signed_in(server: Any, client_id: str, secret: str) -> httpx.Client:
+        http = httpx.Client(base_url=f"{server.base_url}/v1.0/",
+                            verify=ssl.create_default_context(cafile=str(server.ca_file)))
+        token = http.post(f"{server.base_url}/{TENANT_ID}/oauth2/v2.0/token", data={
+            "client_id": client_id, "grant_type": "client_credentials",
             "scope": "https://graph.microsoft.com/.default",
-            "client_secret": (server.dir / "app.secret").read_text()}).json()["access_token"]
-        self.http.headers["Authorization"] = "Bearer " + token
+            "client_secret": (server.dir / secret).read_text()}).json()["access_token"]
+        http.headers["Authorization"] = "Bearer " + token
+        return http
 
     def user(self, login: str) -> dict[str, Any] | None:
         r = self.http.get(f"users/{login}@{DOMAIN}", params={
@@ -121,7 +128,10 @@ def test_restore_finds_the_renamed_deleted_user_and_leaves_an_administrator(
 
     admin = tenant.user("admin")
     assert admin is not None
-    assert tenant.http.delete(f"users/{admin['id']}").status_code == 204  # the portal
+    refused = tenant.http.delete(f"users/{admin['id']}")  # the lab app holds no role
+    assert refused.status_code == 403, refused.text
+    assert tenant.user("admin") is not None
+    assert tenant.portal.delete(f"users/{admin['id']}").status_code == 204  # the portal
     r = run("account", "restore", "admin")
     assert r.returncode == 3, r.stdout + r.stderr
     assert tenant.user("admin") is None and len(tenant.deleted("admin")) == 1

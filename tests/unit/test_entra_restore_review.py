@@ -383,9 +383,6 @@ def test_upns_with_every_character_entra_allows_are_restored_and_purged(
     assert made["o''brien"]["id"] not in t.deleted and made["a.b-c_d"]["id"] in t.deleted
 
 
-@pytest.mark.xfail(strict=True, reason="not fixed: the lab's integration test deletes the "
-                   "administrator through the lab app as if in the portal; the fake needs a "
-                   "portal (delegated) path before it can refuse the app as Graph does")
 def test_the_fake_refuses_an_app_in_no_role_the_delete_of_an_administrator(
         graph: GraphRig) -> None:
     """Graph (user: delete): in app-only scenarios User.ReadWrite.All is not enough to

@@ -41,16 +41,21 @@ class GraphServer(LabServer):
 
     def is_set_up(self) -> bool:
         return all((self.dir / f).is_file() for f in
-                   ("tls/ca.pem", "tls/sink.pem", "tls/sink.key", "app.pem", "app.secret"))
+                   ("tls/ca.pem", "tls/sink.pem", "tls/sink.key", "app.pem", "app.secret",
+                    "portal.secret"))
 
     def setup(self) -> None:
         from adminkit.lab.smtp import make_tls
 
         if self.is_set_up():
             return
-        make_tls(self.dir / "tls")
-        base.write_secret(self.dir / "app.pem", app_pem().decode())
-        base.write_secret(self.dir / "app.secret", base.new_password(32))
+        if not all((self.dir / "tls" / f).is_file() for f in ("ca.pem", "sink.pem", "sink.key")):
+            make_tls(self.dir / "tls")
+        if not (self.dir / "app.pem").is_file():  # a lab set up before keeps what it has
+            base.write_secret(self.dir / "app.pem", app_pem().decode())
+        for name in ("app.secret", "portal.secret"):
+            if not (self.dir / name).is_file():
+                base.write_secret(self.dir / name, base.new_password(32))
 
     def start(self) -> None:
         base.require_port(self.host, self.port, self.name)

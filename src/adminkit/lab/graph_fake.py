@@ -399,6 +399,7 @@ class GraphFake:
                 user = self._user(key)
                 if user.get("onPremisesSyncEnabled"):
                     raise _bad(SYNCED)
+                self._outranked(user, headers)
                 t.soft_delete(user)
                 return 204, {}, None
         user = self._user(key)
@@ -523,6 +524,14 @@ class GraphFake:
             return 200, {}, self._restore(user, body, headers)
         raise _bad("Unsupported request on deleted items.", "BadRequest")
 
+    def _outranked(self, user: dict[str, Any], headers: dict[str, str]) -> None:
+        """Graph (user: delete, restore): in app-only calls, User.ReadWrite.All is not
+        enough for a user in an administrator role; the app must hold a higher role."""
+        if self.tenant.administrator(user["id"]) and not self.tenant.app_outranks_admins(
+                headers.get("x-fake-app", "")):
+            raise GraphError(403, "Authorization_RequestDenied",
+                             "Insufficient privileges to complete the operation.")
+
     def _restore(self, user: dict[str, Any], body: Any, headers: dict[str, str]
                  ) -> dict[str, Any]:
         """Back with everything it had (memberships, roles, licences) and its original
@@ -535,10 +544,7 @@ class GraphFake:
             if name not in RESTORE_OPTIONS:
                 raise _bad(f"Property '{name}' does not exist on type "
                            "'microsoft.graph.restore'.")
-        if t.administrator(user["id"]) and not t.app_may_restore_admins(
-                headers.get("x-fake-app", "")):
-            raise GraphError(403, "Authorization_RequestDenied",
-                             "Insufficient privileges to complete the operation.")
+        self._outranked(user, headers)
         upn = str(options.get("newUserPrincipalName") or user["_upn"])
         if options.get("newUserPrincipalName"):
             self._check_upn(upn)

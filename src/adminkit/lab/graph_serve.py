@@ -6,6 +6,10 @@ DIR holds `tls/` (the fake's CA and certificate), `app.pem` (the lab app's certi
 and key: its credential) and `app.secret` (its client secret). It serves the seeded
 tenant (graph_state.seed) from memory: a restart is a reset. The app is granted what
 adminkit's Entra commands need. SIGTERM or SIGINT stop it (exit 0).
+
+A second app, "the portal" (`portal.secret`), stands for an administrator working in
+the Entra admin center: its service principal holds Global Administrator, so it may do
+what the lab app may not (delete an administrator), as the lab's tests need a person to.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from adminkit.lab import graph_fake, graph_state
 from adminkit.lab.graph_token import App, certificate_of
 
 LAB_CLIENT_ID = "6c3b8f0a-2d4e-4f61-9a7b-1c2d3e4f5a6b"
+PORTAL_CLIENT_ID = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f"
 LAB_ROLES = frozenset({"User.ReadWrite.All", "GroupMember.ReadWrite.All", "Group.Read.All",
                        "Directory.Read.All", "LicenseAssignment.ReadWrite.All",
                        "AuditLog.Read.All", "User.RevokeSessions.All",
@@ -40,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                                           secret=(folder / "app.secret").read_text(),
                                           certificates=[cert])
     fake.tenant.add_service_principal(LAB_CLIENT_ID, "adminkit lab")
+    fake.issuer.apps[PORTAL_CLIENT_ID] = App(PORTAL_CLIENT_ID, set(LAB_ROLES),
+                                             secret=(folder / "portal.secret").read_text())
+    portal = fake.tenant.add_service_principal(PORTAL_CLIENT_ID, "lab portal (administrator)")
+    ga = next(r for r in fake.tenant.roles.values() if r["displayName"] == "Global Administrator")
+    ga["_members"].add(portal["id"])
     fake.serve(folder / "tls" / "sink.pem", folder / "tls" / "sink.key", args.host, args.port)
     stop = threading.Event()
 

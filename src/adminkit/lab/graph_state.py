@@ -25,9 +25,9 @@ ROLE_TEMPLATES = {
 }
 # roles that are not administrator roles (reading only): holding one is not sensitive
 READER_ROLES = frozenset({"88d8e3e3-8f55-4a1e-953a-9b9898b8876b"})
-# what an app must hold to restore a deleted administrator ("Who can perform sensitive
+# what an app must hold to delete or restore an administrator ("Who can perform sensitive
 # actions": a higher privileged administrator role than User.ReadWrite.All gives)
-RESTORE_ADMINS = frozenset({"62e90394-69f5-4237-9190-012177145e10",
+HIGHER_ADMINS = frozenset({"62e90394-69f5-4237-9190-012177145e10",
                             "e8611ab8-c189-46e8-94e1-60213ab1f814",
                             "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"})
 USER_DEFAULT = ("businessPhones", "displayName", "givenName", "id", "jobTitle", "mail",
@@ -128,11 +128,13 @@ class Tenant:
                 return f"is in the role-assignable group {holder['displayName']}"
         return None
 
-    def app_may_restore_admins(self, app_id: str) -> bool:
+    def app_outranks_admins(self, app_id: str) -> bool:
+        """Whether the app's own service principal holds a role that may delete or restore
+        an administrator: an application permission alone never does."""
         sp = next((s for s in self.service_principals.values() if s["appId"] == app_id),
                   None)
         return sp is not None and any(
-            h.get("roleTemplateId") in RESTORE_ADMINS for h in
+            h.get("roleTemplateId") in HIGHER_ADMINS for h in
             self.transitive_member_of(sp["id"]))
 
     # -- deleting -----------------------------------------------------------------------
