@@ -170,6 +170,20 @@ def test_jira_four_eyes_the_requester_cannot_approve_under_any_name(
     assert any("cannot approve it too (four eyes)" in b for b in said(jira, key))
 
 
+def test_jira_four_eyes_holds_for_a_run_planned_before_people_were_ids(
+        rig: Any, jira: FakeJira) -> None:
+    """A run left waiting by an older adminkit has the requester's e-mail in its plan and
+    no id: the ticket is read again for who asked, never taken as nobody."""
+    dispatcher, key, first = jira_start(rig, jira, [f"jira:{ANNA.account_id}"])
+    trigger = dispatcher.triggers.get(first.key)
+    assert trigger is not None
+    old = {k: v for k, v in trigger.detail["plan"].items() if k != "requester_id"}
+    dispatcher.triggers.move(first.key, "waiting", detail={"plan": old})
+    jira.comment(key, "/approve", author=ANNA, public=True)
+    assert again(dispatcher, first).status == "waiting"
+    assert any("cannot approve it too (four eyes)" in b for b in said(jira, key))
+
+
 def test_jira_data_center_goes_by_the_user_key_not_the_renamable_username(
         rig: Any, jira: FakeJira) -> None:
     dispatcher, key, first = jira_start(rig, jira, [f"jira:{BOSS.key}"], dc=True)

@@ -31,7 +31,14 @@ from adminkit.core.run import Run, new_run_id
 from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
 from adminkit.journal.triggers import Trigger, Triggers
-from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef, TicketSystem, parse_ref
+from adminkit.tickets.base import (
+    USER_ID_KINDS,
+    Ticket,
+    TicketNotFound,
+    TicketRef,
+    TicketSystem,
+    parse_ref,
+)
 from adminkit.tickets.notes import marker
 
 if TYPE_CHECKING:
@@ -284,6 +291,9 @@ class Dispatcher:
         ref = self._ref(trigger)
         verb = "approve" if approve else "reject"
         requester = identity(plan.get("requester"), plan.get("requester_id"), ref.kind)
+        if not requester and plan.get("requester") and ref.kind in USER_ID_KINDS:
+            # planned before this system's people were ids: the ticket says who asked
+            requester = identity(None, self.system.get(ref.id).requester_id, ref.kind)
         key = identity(who, who_id, ref.kind)
         who = f"{who} ({who_id})" if who_id and who and who != who_id else who or key
         problem = None

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from adminkit.core.config import Profile, SecretRef, Settings
 from adminkit.core.errors import ConfigError
 from adminkit.tickets.base import KIND_OF_PREFIX, PREFIX_OF_KIND, USER_ID_KINDS, queue_form
+
+if TYPE_CHECKING:
+    from adminkit.core.health import Probe
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 # Ticket fields a rule can read besides the ticket system's custom fields.
@@ -225,6 +228,23 @@ def automation_settings(profile: Profile | None) -> AutomationConfig | None:
                                       hint=PEOPLE_HINT.get(kind, "name people as the "
                                                                  f"{kind} system does"))
     return cfg
+
+
+def probes(profile: Profile) -> list[Probe]:
+    """`profile check`: whether the approvers and rules' requesters are named as the
+    profile's ticket system names people (nothing is connected to)."""
+    from adminkit.core.health import Probe
+
+    if profile.section("automation", AutomationConfig) is None:
+        return []
+
+    def people() -> str:
+        cfg = automation_settings(profile)
+        assert cfg is not None
+        return (f"{len(cfg.approvers)} approver(s) and the requesters of {len(cfg.rules)} "
+                "rule(s) are named as the ticket system names people")
+
+    return [Probe("automation", "approvers and requesters", people)]
 
 
 PEOPLE_HINT = {"redmine": "a Redmine user id is the number in the user's page, /users/9",
