@@ -21,6 +21,12 @@ Service Management Cloud REST API):
 - `GET /rest/api/2/myself` -> the signed-in user: on Cloud `{"accountId", "accountType",
   "emailAddress", "displayName", "active", ...}` (the e-mail may be hidden); on Data Center
   (a personal access token here) `{"key", "name", "emailAddress", "displayName", "active"}`.
+- Users (the comment's `author`, the issue's `reporter`): on Cloud a user is named by
+  `accountId` (Atlassian's "Deprecation notice and migration guide ... user privacy":
+  username and userKey are gone); `emailAddress` is left out when the user's profile
+  visibility hides it, and `displayName` is the user's own to change. On Data Center
+  (a personal access token here) a user has `key` (never changes), `name` (the
+  username, which an administrator may rename), `emailAddress` and `displayName`.
 - Errors: the platform answers `{"errorMessages": [...], "errors": {}}` (404 "Issue does not
   exist or you do not have permission to see it."); the servicedeskapi answers
   `{"errorMessage": ..., "i18nErrorMessage": {"i18nKey": ..., "parameters": []}}`.
@@ -34,6 +40,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import itertools
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,12 +55,54 @@ TRANSITIONS = [("11", "Start work", "In Progress"), ("21", "Ask the customer",
                ("41", "Back to support", "Waiting for support")]
 
 
+@dataclass(frozen=True)
+class Person:
+    """A Jira user, as Cloud and Data Center each name them."""
+
+    account_id: str  # Cloud
+    key: str  # Data Center: the user key, fixed at creation
+    name: str  # Data Center: the username (renamable)
+    email: str
+    display_name: str
+    email_visible: bool = True  # Cloud: the profile's e-mail visibility
+    customer: bool = False  # a portal-only customer account (Cloud accountType "customer")
+
+    def json(self, base: str, *, data_center: bool) -> dict[str, Any]:
+        if data_center:
+            return {"self": f"{base}/rest/api/2/user?username={self.name}", "key": self.key,
+                    "name": self.name, "emailAddress": self.email,
+                    "displayName": self.display_name, "active": True,
+                    "timeZone": "Europe/Prague", "avatarUrls": {}}
+        out: dict[str, Any] = {
+            "self": f"{base}/rest/api/2/user?accountId={self.account_id}",
+            "accountId": self.account_id, "displayName": self.display_name, "active": True,
+            "timeZone": "Europe/Prague", "avatarUrls": {},
+            "accountType": "customer" if self.customer else "atlassian"}
+        if self.email_visible:
+            out["emailAddress"] = self.email
+        return out
+
+
+def person(login: str, display_name: str | None = None, *, account_id: str | None = None,
+           email_visible: bool = True, customer: bool = False) -> Person:
+    """A user whose e-mail is `login`@example.com; ids made from the login."""
+    n = zlib.crc32(login.encode())
+    return Person(account_id or f"5b10ac8d82e05b22{n:08x}", key=f"JIRAUSER{10000 + n % 10**5}",
+                  name=login,
+                  email=f"{login}@example.com", display_name=display_name or login.title(),
+                  email_visible=email_visible, customer=customer)
+
+
+BOT = Person("acc-bot", "JIRAUSER10100", "adminkit", "bot@example.com", "adminkit")
+
+
 @dataclass
 class Comment:
     id: str
     body: str
     public: bool
     created: str
+    author: Person = BOT
 
 
 @dataclass
@@ -70,7 +119,7 @@ class Issue:
     id: str
     summary: str
     status: str
-    reporter: dict[str, Any]
+    reporter: Person
     project: str
     is_request: bool = True  # a service-desk request (servicedeskapi answers for it)
     comments: list[Comment] = field(default_factory=list)
@@ -139,18 +188,21 @@ class FakeJira(ServerFake):
 
     # -- set-up and inspection ----------------------------------------------------
     def issue(self, key: str, summary: str = "Please unlock my account", *,
-              status: str = "Waiting for support", reporter: str = "anna@example.com",
+              status: str = "Waiting for support", reporter: str | Person = "anna@example.com",
               is_request: bool = True) -> Issue:
-        issue = Issue(key, str(next(self._ids)), summary, status,
-                      {"accountId": f"acc-{reporter}", "emailAddress": reporter,
-                       "displayName": reporter.split("@")[0].title()},
+        if isinstance(reporter, str):
+            login = reporter.split("@")[0]
+            reporter = Person(f"acc-{reporter}", f"JIRAUSER2{len(self.issues):04d}", login,
+                              reporter, login.title(), customer=True)
+        issue = Issue(key, str(next(self._ids)), summary, status, reporter,
                       key.split("-")[0], is_request)
         self.issues[key] = issue
         return issue
 
-    def comment(self, key: str, body: str, *, public: bool = False) -> Comment:
-        created = datetime.now(UTC).isoformat()
-        comment = Comment(str(next(self._ids)), body, public, created)
+    def comment(self, key: str, body: str, *, public: bool = False,
+                author: Person = BOT, created: str | None = None) -> Comment:
+        comment = Comment(str(next(self._ids)), body, public,
+                          created or datetime.now(UTC).isoformat(), author)
         self.issues[key].comments.append(comment)
         return comment
 
@@ -225,9 +277,12 @@ class FakeJira(ServerFake):
         return issue
 
     @staticmethod
-    def _comment_dto(c: Comment) -> dict[str, Any]:
+    def _data_center(req: Request) -> bool:
+        return (req.header("authorization") or "").startswith("Bearer ")
+
+    def _comment_dto(self, req: Request, c: Comment) -> dict[str, Any]:
         return {"id": c.id, "body": c.body, "public": c.public,
-                "author": {"accountId": "acc-bot", "displayName": "adminkit"},
+                "author": c.author.json(self.url, data_center=self._data_center(req)),
                 "created": {"iso8601": c.created}, "_links": {"self": f"/comment/{c.id}"}}
 
     def _add_comment(self, req: Request, key: str) -> Reply:
@@ -243,7 +298,7 @@ class FakeJira(ServerFake):
         public = public or self.customer_only
         comment = Comment(str(next(self._ids)), body, public, datetime.now(UTC).isoformat())
         issue.comments.append(comment)
-        return json_reply(201, self._comment_dto(comment))
+        return json_reply(201, self._comment_dto(req, comment))
 
     def _create_request(self, req: Request) -> Reply:
         data = req.json()
@@ -271,7 +326,7 @@ class FakeJira(ServerFake):
                              "been correctly filled in. " + "; ".join(
                                  f"{f}: This field is required." for f in missing))
         issue = self.issue(f"{desk[0]}-{next(self._keys)}", str(values["summary"]),
-                           status="Waiting for support", reporter=self.user)
+                           status="Waiting for support", reporter=BOT)
         self.descriptions[issue.key] = str(values.get("description") or "")
         return json_reply(201, {"issueId": issue.id, "issueKey": issue.key,
                                 "requestTypeId": str(data["requestTypeId"]),
@@ -294,7 +349,7 @@ class FakeJira(ServerFake):
         page = chosen[start:start + limit]
         return json_reply(200, {"size": len(page), "start": start, "limit": limit,
                                 "isLastPage": start + len(page) >= len(chosen),
-                                "values": [self._comment_dto(c) for c in page],
+                                "values": [self._comment_dto(req, c) for c in page],
                                 "_links": {"base": self.url}})
 
     def _get_issue(self, req: Request, key: str) -> Reply:
@@ -302,8 +357,10 @@ class FakeJira(ServerFake):
         every = {"summary": issue.summary,
                  "status": {"name": issue.status, "id": str(abs(hash(issue.status)) % 10000),
                             "statusCategory": {"key": "new"}},
-                 "reporter": issue.reporter,
-                 "project": {"key": issue.project, "name": f"{issue.project} service desk"},
+                 "reporter": issue.reporter.json(self.url,
+                                                 data_center=self._data_center(req)),
+                 "project": {"key": issue.project, "name": f"{issue.project} service desk",
+                             "id": str(10000 + sum(map(ord, issue.project)))},
                  "issuetype": {"name": "Service Request"}, "priority": {"name": "Medium"},
                  "assignee": None}
         wanted = (req.arg("fields") or "*all").split(",")

@@ -71,8 +71,12 @@ def open_watcher(env: Any, p: Profile, after: str | None) -> tuple[Watcher, Redm
     """A watcher for profile `p` on the shipped playbooks, and its Redmine backend (both
     for the caller to close)."""
     system = Redmine(p)
-    return Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
-                   lambda n: PLAYBOOKS / f"{n}.yaml", after=after), system
+    try:
+        return Watcher(RunService(journal_path=env.journal, config_dir=env.config), p, system,
+                       lambda n: PLAYBOOKS / f"{n}.yaml", after=after), system
+    except BaseException:  # a profile refused at load: nothing to watch
+        system.close()
+        raise
 
 
 @pytest.fixture

@@ -26,6 +26,14 @@ config/initializers/rack_attack.rb):
   responder (text/plain "Retry later", Retry-After only if configured) or a proxy, and
   502/503 from the proxy in front of Rails.
 
+Who wrote an article: `created_by_id` (and, with names, `created_by`: the login) is the
+user Zammad acted as: the agent whose token posted a note, or for an article that came in
+through a channel (an e-mail) the user Zammad matched by the sender's address (its
+postmaster filter sets x-zammad-session-user-id from From). `from` is display text: the
+agent's name for a note, the mail's own From header for an e-mail; `origin_by_id` is the
+customer an agent wrote for (a phone call). `GET .../by_ticket` names the associations
+(`type`, `sender`, `created_by`) as well as giving their ids.
+
 Where the real server is more lenient the fake is stricter, so a wrong request shows: an
 email article without `to` is refused here (Zammad would take it, then fail to send it),
 and unknown article attributes are refused.
@@ -87,6 +95,9 @@ class Article:
     to: str = ""
     attachments: list[dict[str, Any]] = field(default_factory=list)
     created_at: str = field(default_factory=_now)
+    created_by_id: int = 999  # the API's agent, unless arranged otherwise
+    sender_from: str | None = None  # `from`; None: the creator's name
+    sender: str = "Agent"
 
 
 @dataclass
@@ -176,10 +187,25 @@ class FakeZammad(ServerFake):
         return ticket
 
     def article(self, ticket_id: int, body: str, *, internal: bool = True,
-                type: str = "note") -> Article:
-        art = Article(next(self._ids), ticket_id, body, "text/plain", type, internal)
+                type: str = "note", by: User | None = None, sender_from: str | None = None,
+                created_at: str | None = None) -> Article:
+        """An article as `by` wrote it (default: the API's agent); an e-mail's `from` is
+        `sender_from`, whatever the mail said."""
+        who = by or self.agent
+        art = Article(next(self._ids), ticket_id, body, "text/plain", type, internal,
+                      created_by_id=who.id, sender_from=sender_from,
+                      sender="Agent" if who.id == self.agent.id or type == "note"
+                      else "Customer")
+        if created_at:
+            art.created_at = created_at
         self.articles[art.id] = art
         return art
+
+    def person(self, login: str, first: str, last: str) -> User:
+        """Another user (an agent, an approver): known by id, login and e-mail."""
+        user = User(next(self._ids), login, login, first, last)
+        self.users[user.id] = user
+        return user
 
     def articles_of(self, ticket_id: int) -> list[Article]:
         return [a for a in self.articles.values() if a.ticket_id == ticket_id]
@@ -269,9 +295,17 @@ class FakeZammad(ServerFake):
         return json_reply(200, self._ticket_json(ticket, req.arg("expand") == "true"))
 
     def _article_json(self, a: Article) -> dict[str, Any]:
-        return {"id": a.id, "ticket_id": a.ticket_id, "from": "Agent Smith", "to": a.to,
+        creator = self.agent if a.created_by_id == self.agent.id \
+            else self.users[a.created_by_id]
+        shown = a.sender_from if a.sender_from is not None \
+            else f"{creator.firstname} {creator.lastname}"
+        return {"id": a.id, "ticket_id": a.ticket_id, "from": shown, "to": a.to,
                 "cc": "", "subject": a.subject, "body": a.body, "content_type": a.content_type,
-                "type": a.type, "sender": "Agent", "internal": a.internal,
+                "type": a.type, "type_id": ARTICLE_TYPES.index(a.type) + 1,
+                "sender": a.sender, "sender_id": {"Agent": 1, "Customer": 2}[a.sender],
+                "internal": a.internal, "created_by_id": a.created_by_id,
+                "created_by": creator.login, "updated_by_id": a.created_by_id,
+                "updated_by": creator.login, "origin_by_id": None,
                 "attachments": [{"id": n + 1, "filename": att["filename"],
                                  "size": str(len(att["data"])),
                                  "preferences": {"Mime-Type": att["mime-type"]}}

@@ -61,16 +61,19 @@ def test_match_needs_every_condition() -> None:
     assert not matches(r, ticket("Printer broken", type="onboarding", Request="account"))
 
 
-def test_a_rule_names_the_queue_by_any_of_its_names() -> None:
-    """RT names a ticket's queue by id, Redmine a project by id and name: a rule may use
-    the name people know or the id, and nothing else."""
+def test_a_rule_names_the_queue_by_its_name_or_by_id_form() -> None:
+    """RT names a ticket's queue by id: a rule names it by its name, or by `id:3`; a bare
+    number is refused at load (it meant either), and a name never matches an id."""
     r = rule(match={"queue": "helpdesk"})
-    by_id = rule(match={"queue": "3"})
+    by_id = rule(match={"queue": "id:3"})
     read = Ticket(ref=TicketRef("rt", "12"), subject="New hire", status="new",
-                  queue="Helpdesk", queue_aliases=("3",))
+                  queue="Helpdesk", queue_id="3")
     assert matches(r, read) and matches(by_id, read)
     assert not matches(rule(match={"queue": "help"}), read)
-    assert not matches(by_id, ticket())  # no aliases: the name alone
+    assert not matches(rule(match={"queue": "name:3"}), read)
+    assert not matches(by_id, ticket())  # no id read: `id:` matches nothing
+    with pytest.raises(ValueError, match="'3' is ambiguous: write id:3"):
+        rule(match={"queue": "3"})
 
 
 def test_the_first_rule_in_order_wins() -> None:

@@ -50,7 +50,7 @@ def test_the_requester_renamed_to_an_approvers_name_cannot_approve(
     makes display names unique. The requester (user 9) files a request that needs
     approval, renames herself to the approver's display name and comments /approve."""
 
-    p = unlock_profile(fake, monkeypatch, ["Boss"], ["*"])
+    p = unlock_profile(fake, monkeypatch, ["redmine:7"], ["*"])
     fence = fake.add_issue("fence", at=T.format(0))
     asked = fake.add_issue("unlock please", at=T.format(1))
     fake.issues[asked]["custom_fields"][0]["value"] = "jdoe"

@@ -85,19 +85,51 @@ def test_a_run_that_could_not_check_its_ticket_acts_but_never_notes_a_foreign_on
     finally:
         journal.close()
     assert row["status"] == "failed", row
-    assert "is not in this profile's queues (payroll): the note was not posted" \
-        in row["last_error"]
+    assert f"ticket redmine:{ticket} is in queue Helpdesk (helpdesk, id:1); this profile " \
+        "acts only for tickets in payroll: the note was not posted" in row["last_error"]
     assert redmine.notes(ticket) == []
 
 
-@pytest.mark.xfail(strict=True, reason="defect: a queue's names, ids and identifiers are one "
-                   "namespace: a Redmine project whose (editable, not unique) name is another "
-                   "project's identifier, or an RT queue named '3' vs queue id 3, passes a "
-                   "profile's queues meant for the other")
-def test_a_name_equal_to_another_queues_identifier_does_not_pass() -> None:
+def test_a_project_renamed_to_another_projects_identifier_does_not_pass(
+        redmine: FakeRedmine, env: Any) -> None:
+    """Redmine project names are editable by the project's manager and not unique: project
+    helpdesk (id 1) renamed "payroll" is still not the profile's project payroll, which a
+    bare value names by identifier."""
+    ticket = redmine.create_ticket()
+    redmine.issues[int(ticket)]["project"]["name"] = "payroll"
+    calls: list[tuple[str, str]] = []
+    with pytest.raises(UsageError) as err:
+        run(env, ticket, calls)
+    assert err.value.message == (f"ticket redmine:{ticket} is in queue payroll (helpdesk, "
+                                 "id:1); this profile acts only for tickets in payroll; "
+                                 "nothing was done")
+    assert calls == []
+
+
+def test_names_and_ids_are_matched_apart() -> None:
     from adminkit.tickets.base import Ticket
 
     # project 7, identifier "payroll", renamed by its manager to "helpdesk"
-    ticket = Ticket(ref=TicketRef("redmine", "5"), subject="", status="", queue="helpdesk",
-                    queue_aliases=("7", "payroll"))
-    assert not ticket.in_queue(["helpdesk"])  # the profile names identifier helpdesk
+    renamed = Ticket(ref=TicketRef("redmine", "5"), subject="", status="", queue="helpdesk",
+                     queue_id="7", queue_names=("payroll",))
+    assert not renamed.in_queue(["helpdesk"])  # the profile names identifier helpdesk
+    assert renamed.in_queue(["payroll"]) and renamed.in_queue(["ID:7"])
+    # an RT queue named "3" (its id 5), and the profile's queue id 3
+    named_3 = Ticket(ref=TicketRef("rt", "9"), subject="", status="", queue="3",
+                     queue_id="5")
+    assert not named_3.in_queue(["id:3"]) and named_3.in_queue(["name:3"])
+    assert named_3.in_queue(["id:5"])
+
+
+@pytest.mark.parametrize("value", ["3", "0123", "a" * 32])
+def test_a_bare_value_that_reads_as_an_id_is_refused_at_load(env: Any, value: str) -> None:
+    from adminkit.core.errors import ConfigError
+
+    (env.profiles / "acme.yaml").write_text(yaml.safe_dump(
+        {"name": "acme", "tickets": {"kind": "rt", "url": "https://rt.example.test",
+                                     "token": "env:X", "queues": ["General", value]}}))
+    with pytest.raises(ConfigError) as err:
+        load_profile("acme")
+    assert err.value.exit_code == ExitCode.USAGE
+    assert f"{value!r} is ambiguous: write id:{value} for the queue whose id it is, or " \
+           f"name:{value} for a queue named so" in err.value.message

@@ -39,7 +39,7 @@ def make_profile(tickets: str = "local", **serve: Any) -> Profile:
     return Profile.of(name="acme", tickets={"kind": tickets, "url": "https://z.example.test",
                                             "token": "env:Z_TOKEN"} if tickets != "local"
                       else {"kind": "local"}, automation={
-        "approvers": ["dispatch"],
+        "approvers": ["zammad:5" if tickets == "zammad" else "dispatch"],  # Zammad: ids
         "senders": [{"name": "form", "kind": "generic", "token": "env:HOOK_TOKEN"},
                     {"name": "signed", "kind": "generic", "secret": "env:HOOK_SECRET"},
                     {"name": "zammad", "kind": "zammad", "secret": "env:HOOK_SECRET"}],
@@ -47,10 +47,11 @@ def make_profile(tickets: str = "local", **serve: Any) -> Profile:
         "rules": [{"name": "onboarding", "playbook": "onboard-user",
                    "match": {"subject": r"^new hire:\s*(?P<given>\S+)?\s*(?P<surname>.*)$"},
                    "fields": {"given_name": "subject:given", "surname": "subject:surname"},
-                   "requesters": ["*@example.test"]},
+                   "requesters": ["*" if tickets == "zammad" else "*@example.test"]},
                   {"name": "unlock", "playbook": "unlock-account", "requires_approval": True,
                    "match": {"subject": r"^unlock:\s*(?P<login>\S+)$"},
-                   "fields": {"login": "subject:login"}, "requesters": ["*@example.test"]}]})
+                   "fields": {"login": "subject:login"},
+                   "requesters": ["*" if tickets == "zammad" else "*@example.test"]}]})
 
 
 @pytest.fixture(autouse=True)

@@ -932,14 +932,19 @@ def test_a_run_for_a_ticket_that_exists_reads_it_once_however_many_rows(
 @pytest.mark.parametrize("peer", backends("queue policy"), indirect=True)
 def test_a_run_acts_only_for_a_ticket_in_one_of_the_profiles_queues(rig: Rig) -> None:
     """A ticket number one digit off most often names a ticket in another team's or
-    customer's queue. A profile that names its queues (by any name the system gives the
-    queue: name, key, id, identifier; any case) refuses the rest before anything."""
+    customer's queue. A profile that names its queues (by its name, key or identifier,
+    or by `id:N`; any case) refuses the rest before anything. A name never stands for an
+    id, nor an id for a name: they are matched apart."""
     ticket = rig.peer.create_ticket()
     with rig.system() as system:
         found = system.get(ticket)
-    names = [n for n in (found.queue, *found.queue_aliases) if n]
+    names = [n for n in (found.queue_names if found.queue_names is not None
+                         else (found.queue,)) if n]
+    ids = [f"id:{found.queue_id}"] if found.queue_id else []
+    assert names or ids or rig.peer.kind == "local"
     calls: list[tuple[str, str]] = []
-    accepted = [[n.swapcase()] for n in names] + [["Elsewhere", *names[:1]]] * bool(names)
+    given = [*names, *ids]
+    accepted = [[n.swapcase()] for n in given] + [["Elsewhere", *given[:1]]] * bool(given)
     for queues in [*accepted, ["*"]]:
         rig.limit(queues=queues)
         assert run_for(rig, ticket, calls, rows=1).exit_code == ExitCode.OK, queues
@@ -948,15 +953,19 @@ def test_a_run_acts_only_for_a_ticket_in_one_of_the_profiles_queues(rig: Rig) ->
         assert run_for(rig, ticket, calls, rows=1).exit_code == ExitCode.OK
     acted, rows = len(calls), len(rig.journal.entries(Filters()))
     writes = rig.note_writes() if isinstance(rig.peer, ServerFake) else 0
-    for refused in ({"queues": ["Elsewhere"]}, {"queues": [], "queue": "Elsewhere"}):
+    crossed = [[f"id:{n}"] for n in names if n != found.queue_id] + \
+        [[f"name:{found.queue_id}"]] * (bool(found.queue_id) and found.queue_id not in names)
+    for refused in ({"queues": ["Elsewhere"]}, {"queues": [], "queue": "Elsewhere"},
+                    *({"queues": q} for q in crossed)):
         rig.limit(**refused)
         with pytest.raises(UsageError) as err:
             run_for(rig, ticket, calls, rows=1)
         assert err.value.exit_code == ExitCode.USAGE
         ref = TicketRef(rig.peer.kind, ticket)
         assert err.value.message.startswith(f"ticket {ref} is in ")
+        wanted = ", ".join(refused["queues"] or ["Elsewhere"])
         assert err.value.message.endswith(
-            "; this profile acts only for tickets in Elsewhere; nothing was done")
+            f"; this profile acts only for tickets in {wanted}; nothing was done"), refused
         assert "tickets.queues" in (err.value.hint or "")
     assert (len(calls), len(rig.journal.entries(Filters()))) == (acted, rows)
     if isinstance(rig.peer, ServerFake):

@@ -130,3 +130,23 @@ def test_profile_check_reports_the_ticket_system(env: Any, cli: Cli, zammad: Fak
         ((0, "tickets", "ok") if good else (3, "tickets", "failed"))
     assert ("authenticated as Agent Smith" in row["detail"]) is good
     assert "Wrong-Zammad-Token-8" not in r.out + r.err
+
+
+@pytest.mark.parametrize(("approver", "ok"), [("zammad:5", True), ("boss@example.com", False)])
+def test_profile_check_says_when_an_approver_can_never_match(
+        env: Any, cli: Cli, zammad: FakeZammad, monkeypatch: pytest.MonkeyPatch,
+        approver: str, ok: bool) -> None:
+    """Zammad people are user ids: an e-mail in `approvers` is a profile problem (exit 2),
+    said by `profile check` before anyone waits for an approval that cannot come."""
+    monkeypatch.setenv("ZAMMAD_TOKEN", zammad.token)
+    (env.profiles / "acme.yaml").write_text(
+        f"tickets: {{kind: zammad, url: '{zammad.url}', token: 'env:ZAMMAD_TOKEN'}}\n"
+        f"automation:\n  approvers: ['{approver}']\n  rules: [{{name: unlock, "
+        "playbook: unlock-account, requesters: ['*']}]\n")
+    r = cli("profile", "check", "acme", "-o", "json")
+    rows = {row["system"]: row for row in json.loads(r.out)}
+    assert rows["tickets"]["status"] == "ok"
+    assert (r.code, rows["automation"]["status"]) == ((0, "ok") if ok else (2, "failed"))
+    if not ok:
+        assert "automation.approvers: 'boss@example.com' can never match: zammad names " \
+               "people by user id (zammad:N)" in rows["automation"]["detail"]

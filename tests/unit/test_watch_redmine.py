@@ -150,7 +150,7 @@ HOSTILE = {"template": "{{ 7 * 7 }}{% raw %}", "ldap": "jnovak)(uid=*))(|(uid=*"
 
 def test_hostile_issue_fields_are_data_or_refused_with_a_short_clean_note(
         fake: FlakyRedmine, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = unlock_profile(fake, monkeypatch, ["Boss"], ["*"])
+    p = unlock_profile(fake, monkeypatch, ["redmine:7"], ["*"])
     fence = fake.add_issue("fence", at=T.format(0))
     ids = {}
     for n, (name, value) in enumerate(HOSTILE.items()):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from adminkit.automation.watch import Watcher
+from adminkit.core.errors import ConfigError, ExitCode
 from adminkit.tickets.redmine import Redmine
 from tests.fakes import watchrig
 from tests.fakes.watchrig import FlakyRedmine, T, open_watcher, unlock_profile
@@ -78,14 +79,15 @@ def test_an_approver_is_known_by_id_whatever_name_they_show(
     assert any("rejected by Somebody Else (redmine:7)" in n for n in said(fake, asked))
 
 
-def test_an_approvers_display_name_in_the_profile_matches_nobody(
+def test_an_approvers_display_name_in_the_profile_is_refused_at_load(
         fake: FlakyRedmine, watch: Any) -> None:
-    w, asked, first = watch(["Boss"], ["*"])
-    comment(fake, asked, {"id": 7, "name": "Boss"}, "/approve")
-    outcomes = {o.key: o.status for o in w.poll().outcomes}
-    assert outcomes.get(first.key, "waiting") == "waiting", outcomes
-    assert any("Boss (redmine:7) may not approve it (not an approver)" in n
-               for n in said(fake, asked))
+    """A display name in `approvers` could only ever match nobody: said at load, exit 2."""
+    with pytest.raises(ConfigError) as err:
+        watch(["Boss"], ["*"])
+    assert err.value.exit_code == ExitCode.USAGE
+    assert "automation.approvers: 'Boss' can never match: redmine names people by user " \
+           "id (redmine:N)" in err.value.message
+    assert "/users/9" in str(err.value.hint)
 
 
 def test_four_eyes_by_id_the_requester_under_a_new_name_cannot_approve(
@@ -100,7 +102,7 @@ def test_four_eyes_by_id_the_requester_under_a_new_name_cannot_approve(
 def test_rule_requesters_go_by_id_not_by_a_borrowed_name(
         fake: FlakyRedmine, watch: Any) -> None:
     borrowed = dict(REQUESTER, name="Redmine Admin")  # user 9 shows the admin's name
-    _, asked, first = watch(["redmine:7"], ["redmine:1", "Redmine Admin"], borrowed)
+    _, asked, first = watch(["redmine:7"], ["redmine:1"], borrowed)
     assert first.status == "refused"
     assert any("Redmine Admin (redmine:9) may not ask for unlock" in n
                for n in said(fake, asked))

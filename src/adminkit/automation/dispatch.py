@@ -31,7 +31,14 @@ from adminkit.core.run import Run, new_run_id
 from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
 from adminkit.journal.triggers import Trigger, Triggers
-from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef, TicketSystem, parse_ref
+from adminkit.tickets.base import (
+    USER_ID_KINDS,
+    Ticket,
+    TicketNotFound,
+    TicketRef,
+    TicketSystem,
+    parse_ref,
+)
 from adminkit.tickets.notes import marker
 
 if TYPE_CHECKING:
@@ -147,7 +154,7 @@ class Dispatcher:
         return self._start(trigger.key, plan, approved_by=None)
 
     def _outside(self, ref: TicketRef, ticket: Ticket) -> str | None:
-        from adminkit.automation.ticketcheck import outside
+        from adminkit.tickets.base import outside
         from adminkit.tickets.settings import allowed_queues, ticket_settings
 
         return outside(ref, ticket, allowed_queues(ticket_settings(self.profile), ref.kind))
@@ -253,10 +260,11 @@ class Dispatcher:
                     continue
                 seen.append(mark)
                 self.triggers.move(trigger.key, "waiting", detail={"seen": seen})
-                author_id = note.get("author_id")
+                author_id, unverified = note.get("author_id"), note.get("unverified")
                 done = self.answer(trigger.run_id or "", str(note.get("author") or ""),
                                    approve=answer == APPROVE, via=f"{ref} comment at {when}",
-                                   who_id=str(author_id) if author_id else None)
+                                   who_id=str(author_id) if author_id else None,
+                                   unverified=str(unverified) if unverified else None)
                 if done.status != "waiting":
                     return done
         if datetime.now(UTC) - since > timedelta(hours=self.cfg.approval_timeout_hours):
@@ -268,11 +276,13 @@ class Dispatcher:
         return Outcome(trigger.key, "waiting", trigger.run_id)
 
     def answer(self, run_id: str, who: str, *, approve: bool, via: str,
-               who_id: str | None = None) -> Outcome:
+               who_id: str | None = None, unverified: str | None = None) -> Outcome:
         """An approver's /approve or /reject (a ticket comment, or `adminkit approve`).
         The requester never approves their own request; a refusal is noted once. Both
         are told by `identity`: the user id a comment's system gives (`who_id`), else
-        the name; `who` is what the notes show."""
+        (where the system has no ids) the name; `who` is what the notes show. A comment
+        whose author the system took from the message itself (`unverified`: an e-mail's
+        From) proves nobody, and is refused."""
         trigger = self.triggers.by_run(run_id)
         if trigger is None or trigger.status != "waiting":
             raise UsageError(f"no run {run_id} waiting for approval",
@@ -280,11 +290,17 @@ class Dispatcher:
         plan = trigger.detail.get("plan") or {}
         ref = self._ref(trigger)
         verb = "approve" if approve else "reject"
-        requester = identity(plan.get("requester"), plan.get("requester_id"))
-        key = identity(who, who_id)
+        requester = identity(plan.get("requester"), plan.get("requester_id"), ref.kind)
+        if not requester and plan.get("requester") and ref.kind in USER_ID_KINDS:
+            # planned before this system's people were ids: the ticket says who asked
+            requester = identity(None, self.system.get(ref.id).requester_id, ref.kind)
+        key = identity(who, who_id, ref.kind)
         who = f"{who} ({who_id})" if who_id and who and who != who_id else who or key
         problem = None
-        if not key or key.casefold() not in {a.strip().casefold() for a in self.cfg.approvers}:
+        if unverified is not None:
+            problem = (f"a {verb} signed {who or 'by nobody'} proves nobody: {unverified}; "
+                       f"an approver answers in the ticket system itself (a note)")
+        elif not key or key.casefold() not in {a.strip().casefold() for a in self.cfg.approvers}:
             problem = f"{who or 'someone'} may not {verb} it (not an approver)"
         elif requester and key.casefold() == requester.casefold():
             problem = f"{who} asked for it and cannot {verb} it too (four eyes)"

@@ -7,4 +7,4 @@ customer's profile, so it brings its section through the same entry point group.
 from adminkit.core.domains import Domain
 
 DOMAIN = Domain(name="automation", sections="adminkit.automation.settings:SECTIONS",
-                section_names=("automation",))
+                probes="adminkit.automation.settings:probes", section_names=("automation",))

@@ -18,7 +18,7 @@ from typing import Any
 from adminkit.automation.settings import BUILT_IN_FIELDS, SUBJECT_GROUP, Rule
 from adminkit.playbook.inputs import convert
 from adminkit.playbook.model import Playbook
-from adminkit.tickets.base import Ticket
+from adminkit.tickets.base import USER_ID_KINDS, Ticket
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TYPE_FIELDS = ("type", "category", "tracker")  # a rule's `type`: Redmine calls it tracker
@@ -74,17 +74,20 @@ def find_rule(rules: Sequence[Rule], ticket: Ticket) -> Rule | None:
     return next((rule for rule in rules if matches(rule, ticket)), None)
 
 
-def identity(name: str | None, ident: str | None) -> str:
-    """Who someone is for a check (rule requesters, approvers, four eyes): the system's
-    stable user id where it gives one (Redmine's `redmine:9`: its display names are each
-    user's own to edit, and not unique), else the name (RT's login, unique). A name is
-    only ever shown."""
+def identity(name: str | None, ident: str | None, kind: str | None = None) -> str:
+    """Who someone is for a check (rule requesters, approvers, four eyes): on a system
+    that gives stable user ids (`USER_ID_KINDS`: `redmine:9`, `jira:ACCOUNTID`,
+    `zammad:12`), that id and nothing else, since names there are each user's to edit;
+    elsewhere the id if given, else the name (RT's login, unique). A name is only
+    ever shown."""
+    if kind in USER_ID_KINDS:
+        return (ident or "").strip()
     return (ident or name or "").strip()
 
 
 def requester_allowed(rule: Rule, requester: str | None,
-                      requester_id: str | None = None) -> bool:
-    who = identity(requester, requester_id)
+                      requester_id: str | None = None, kind: str | None = None) -> bool:
+    who = identity(requester, requester_id, kind)
     if not who or CONTROL.search(who):
         return False
     who = who.casefold()
@@ -109,7 +112,8 @@ def _present(value: Any) -> bool:
 def decide(rule: Rule, ticket: Ticket, playbook: Playbook) -> Decision:
     """The rule's inputs for this ticket, every problem with them, and whether the
     requester may ask. Nothing here reads a system or renders a template."""
-    if not requester_allowed(rule, ticket.requester, ticket.requester_id):
+    if not requester_allowed(rule, ticket.requester, ticket.requester_id,
+                             ticket.ref.kind):
         who = ticket.requester or "(no requester)"
         if ticket.requester_id:
             who = f"{who} ({ticket.requester_id})"

@@ -136,7 +136,7 @@ class RunService:
             pump = self._pump(journal, request.profile, system, run.id, background=not bulk) \
                 if system is not None else None
             if pump is not None and ref is not None and ticket_read:
-                pump.queue_checks[ref.kind, ref.id] = True  # read before: in the queues
+                pump.queue_checks[ref.kind, ref.id] = None  # read before: in the queues
             ctx = opened.handover(run) if opened is not None else \
                 Context(run=run, profile=request.profile)
         except BaseException:  # nothing ran: close what the pre-flight opened too

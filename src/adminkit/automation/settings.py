@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from adminkit.core.config import Profile, SecretRef, Settings
+from adminkit.core.errors import ConfigError
+from adminkit.tickets.base import KIND_OF_PREFIX, PREFIX_OF_KIND, USER_ID_KINDS, queue_form
+
+if TYPE_CHECKING:
+    from adminkit.core.health import Probe
 
 NAME = r"^[a-z0-9][a-z0-9-]{0,63}$"
 # Ticket fields a rule can read besides the ticket system's custom fields.
@@ -34,7 +39,9 @@ def _regex(value: str | None) -> str | None:
 class Match(Settings):
     """What a ticket must be for the rule to take it; every given condition must hold."""
 
-    queue: str | None = Field(None, description="the ticket's queue (RT), project, group")
+    queue: str | None = Field(None, description="the ticket's queue (RT), project, group: "
+                                                "its name, key or identifier, or `id:3` for "
+                                                "its id (as tickets.queues)")
     type: str | None = Field(None, description="the ticket's type, category or (Redmine) "
                                                "tracker")
     subject: str | None = Field(None, description="a regular expression searched in the "
@@ -43,6 +50,13 @@ class Match(Settings):
                                    description="custom fields that must have these values")
 
     _subject = field_validator("subject")(_regex)
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str | None) -> str | None:
+        if value is not None:
+            queue_form(value)
+        return value
 
 
 class Rule(Settings):
@@ -58,8 +72,10 @@ class Rule(Settings):
     requesters: list[str] = Field(
         min_length=1, description="who may ask for it: requester names or addresses, "
                                   "shell patterns (`*@example.test`); `*` for anyone. "
-                                  "Redmine: user ids (`redmine:9`), never display names, "
-                                  "which each user may edit")
+                                  "Redmine, Jira, Zammad: user ids (`redmine:9`, "
+                                  "`jira:ACCOUNTID` (Data Center: `jira:USERKEY`), "
+                                  "`zammad:12`), never display names or e-mail, which "
+                                  "users may change")
     requires_approval: bool = Field(False, description="wait for an approver even if the "
                                                        "playbook does not require it")
 
@@ -172,9 +188,11 @@ class AutomationConfig(Settings):
     serve: ServeConfig = Field(default_factory=ServeConfig)
     approvers: list[str] = Field(
         default_factory=list, description="who may /approve or /reject a waiting run "
-                                          "(names in the ticket system; Redmine: user ids, "
-                                          "`redmine:5`, as display names are each user's "
-                                          "to edit and never match)")
+                                          "(names in the ticket system; Redmine, Jira, "
+                                          "Zammad: user ids, `redmine:5`, "
+                                          "`jira:ACCOUNTID` (Data Center: `jira:USERKEY`), "
+                                          "`zammad:12`, as display names are each user's "
+                                          "to edit; anything else is refused at load)")
     approval_timeout_hours: float = Field(72.0, gt=0)
     watch: WatchConfig = Field(default_factory=WatchConfig)
 
@@ -192,4 +210,70 @@ SECTIONS: dict[str, Any] = {"automation": AutomationConfig}
 
 
 def automation_settings(profile: Profile | None) -> AutomationConfig | None:
-    return profile.section("automation", AutomationConfig) if profile is not None else None
+    """The section, its people checked against the profile's ticket system: a name that
+    can never match is refused here (exit 2), not found out when nobody may approve."""
+    cfg = profile.section("automation", AutomationConfig) if profile is not None else None
+    if cfg is not None and profile is not None:
+        from adminkit.tickets.settings import ticket_settings
+
+        tickets = ticket_settings(profile)
+        kind = tickets.kind if tickets is not None else "local"
+        for where, values in [("automation.approvers", cfg.approvers),
+                              *[(f"automation.rules[{rule.name}].requesters", rule.requesters)
+                                for rule in cfg.rules]]:
+            for value in values:
+                problem = person_problem(kind, value, pattern=where.endswith("requesters"))
+                if problem:
+                    raise ConfigError(f"profile {profile.name}: {where}: {value!r} {problem}",
+                                      hint=PEOPLE_HINT.get(kind, "name people as the "
+                                                                 f"{kind} system does"))
+    return cfg
+
+
+def probes(profile: Profile) -> list[Probe]:
+    """`profile check`: whether the approvers and rules' requesters are named as the
+    profile's ticket system names people (nothing is connected to)."""
+    from adminkit.core.health import Probe
+
+    if profile.section("automation", AutomationConfig) is None:
+        return []
+
+    def people() -> str:
+        cfg = automation_settings(profile)
+        assert cfg is not None
+        return (f"{len(cfg.approvers)} approver(s) and the requesters of {len(cfg.rules)} "
+                "rule(s) are named as the ticket system names people")
+
+    return [Probe("automation", "approvers and requesters", people)]
+
+
+PEOPLE_HINT = {"redmine": "a Redmine user id is the number in the user's page, /users/9",
+               "jira": "Jira Cloud: the accountId in the user's profile address, "
+                       "/jira/people/ACCOUNTID; Data Center: the user key (`key` in GET "
+                       "/rest/api/2/user?username=NAME), never the renamable username",
+               "zammad": "a Zammad user id is the number in the user's address, "
+                         "#user/profile/12"}
+ID_SHAPES = {"redmine": r"[1-9][0-9]{0,9}", "zammad": r"[1-9][0-9]{0,9}",
+             "jira": r"[A-Za-z0-9][A-Za-z0-9:._@+-]{0,127}"}
+
+
+def person_problem(kind: str, value: str, *, pattern: bool) -> str | None:
+    """Why `value` can never match a person on a `kind` system (None: it can). Where
+    people are user ids, only `PREFIX:ID` (and, for requesters, `*`) can."""
+    text = value.strip()
+    prefix, sep, rest = text.partition(":")
+    other = KIND_OF_PREFIX.get(prefix.casefold()) if sep else None
+    if kind not in USER_ID_KINDS:
+        if other in USER_ID_KINDS:
+            return f"is a {other} user id; this profile's tickets are in {kind}"
+        return None
+    if pattern and text == "*":
+        return None
+    if other == kind and re.fullmatch(ID_SHAPES[kind], rest):
+        return None
+    own = PREFIX_OF_KIND[kind]
+    if other == kind:
+        return f"is not a {kind} user id ({own}:{'ACCOUNTID' if kind == 'jira' else 'N'})"
+    return (f"can never match: {kind} names people by user id ({own}:"
+            f"{'ACCOUNTID' if kind == 'jira' else 'N'}), never by a display name or "
+            "e-mail, which each user may change" + ("; `*` for anyone" if pattern else ""))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adminkit.core.errors import ConnectionFailed, UsageError
-from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef, TicketSystem
+from adminkit.tickets.base import Ticket, TicketNotFound, TicketRef, TicketSystem, outside
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,3 @@ def check_ticket(ref: TicketRef, system: TicketSystem,
 
 class OutsideQueues(UsageError):
     """A ticket of another queue: refused, and never noted on (it is not ours to write on)."""
-
-
-def outside(ref: TicketRef, ticket: Ticket, queues: Sequence[str]) -> str | None:
-    """Why the ticket is not this profile's to act for, or None when it is."""
-    if not queues or ticket.in_queue(queues):
-        return None
-    where = f"queue {ticket.queue}" if ticket.queue else "no queue"
-    return f"ticket {ref} is in {where}; this profile acts only for tickets in {', '.join(queues)}"

@@ -73,7 +73,8 @@ def watch(
 def approve(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
                 help="The waiting run's id, as its ticket note says.")],
             as_: Annotated[str, typer.Option(
-                "--as", help="Who approves: a name in automation.approvers.")]) -> None:
+                "--as", help="Who approves, as automation.approvers names them (Jira, "
+                              "Zammad, Redmine: a user id, jira:…).")]) -> None:
     """Approve a run waiting for approval: it starts now.
 
     The requester cannot approve their own request (four eyes).
@@ -88,7 +89,8 @@ def approve(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
 def reject(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
                help="The waiting run's id, as its ticket note says.")],
            as_: Annotated[str, typer.Option(
-               "--as", help="Who rejects: a name in automation.approvers.")]) -> None:
+               "--as", help="Who rejects, as automation.approvers names them (Jira, "
+                              "Zammad, Redmine: a user id, jira:…).")]) -> None:
     """Reject a run waiting for approval: nothing is done.
 
     The ticket is told who rejected it.
@@ -105,7 +107,8 @@ def _answer(ctx: typer.Context, run_id: str, who: str, *, approve: bool) -> None
 
     state = state_of(ctx)
     with _dispatcher(state) as dispatcher:
-        outcome = dispatcher.answer(run_id, who, approve=approve,
+        # --as is typed by staff on this machine: the id (`jira:…`) as the approver list has it
+        outcome = dispatcher.answer(run_id, who, approve=approve, who_id=who,
                                     via=f"adminkit {'approve' if approve else 'reject'} "
                                         f"by {current_operator()}")
         dispatcher.flush()

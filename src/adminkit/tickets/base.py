@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,31 +54,103 @@ def parse_ref(text: str, default_kind: str | None, what: str = "--ticket") -> Ti
     return TicketRef(kind, ident)
 
 
+ID_FORM = "id:"  # a queue named by its id in a profile or rule (`id:3`); bare: its name
+NAME_FORM = "name:"  # a queue named by its name, said outright (`name:3`)
+# Systems whose people are known by a stable user id (`redmine:9`, `jira:ACCOUNTID`,
+# `zammad:12`): display names there (and an e-mail's From) are each sender's own to write,
+# so who asks and who approves are checked by the id alone.
+USER_ID_KINDS = ("redmine", "jira", "zammad")
+
+
+def queue_form(value: str, *, strict: bool = True) -> tuple[str, str]:
+    """A queue as a profile or rule names it: ("id", "3") for `id:3`, ("name", X) for
+    `name:X` or a bare X. Strict (at profile load): a bare value that reads as an id (a
+    number, a 32-digit hex sys_id) is refused as ambiguous, since names and ids are
+    matched apart and it used to mean either."""
+    text = str(value).strip()
+    for prefix, form in ((ID_FORM, "id"), (NAME_FORM, "name")):
+        if text[:len(prefix)].casefold() == prefix:
+            rest = text[len(prefix):].strip()
+            if not rest:
+                raise ValueError(f"{value!r}: {prefix} names nothing")
+            return form, rest
+    if strict and re.fullmatch(r"[0-9]+|[0-9a-fA-F]{32}", text):
+        raise ValueError(f"{value!r} is ambiguous: write {ID_FORM}{text} for the queue whose "
+                         f"id it is, or {NAME_FORM}{text} for a queue named so (a bare value "
+                         "is a queue's name, key or identifier, never its id)")
+    return "name", text
+
+
 @dataclass(frozen=True)
 class Ticket:
     ref: TicketRef
     subject: str
     status: str
-    queue: str | None = None
+    queue: str | None = None  # the queue as shown (a name; its id where none was read)
     requester: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     # the requester's stable user id where the system's names are the user's to edit
-    # (Redmine: `redmine:9`); who asked is checked by it, the name is only shown
+    # (Redmine: `redmine:9`; Jira: `jira:ACCOUNTID`; Zammad: `zammad:12`); who asked is
+    # checked by it, the name is only shown
     requester_id: str | None = None
-    # Other names of the same queue (an id, a key, an identifier): a profile or a rule may
-    # name a queue by any of them.
-    queue_aliases: tuple[str, ...] = ()
+    # The queue's id: what `id:N` in a profile or rule matches, and nothing else does.
+    queue_id: str | None = None
+    # What a bare value matches: the queue's unique name, key or identifier (Redmine: the
+    # project's identifier, never its editable name). None: `queue` itself.
+    queue_names: tuple[str, ...] | None = None
 
-    def in_queue(self, names: Iterable[str]) -> bool:
-        """Whether the ticket's queue is one of `names` (by any of its names, any case)."""
-        own = {str(n).strip().casefold() for n in (self.queue, *self.queue_aliases)
-               if n not in (None, "")}
-        return any(str(n).strip().casefold() in own for n in names)
+    def in_queue(self, wanted: Iterable[str]) -> bool:
+        """Whether the ticket's queue is one of `wanted` (any case): `id:N` by its id, a
+        name by its names; the two never stand in for each other."""
+        names = self.queue_names if self.queue_names is not None else (self.queue,)
+        own = {str(n).strip().casefold() for n in names if n not in (None, "")}
+        for value in wanted:
+            form, text = queue_form(value, strict=False)
+            if form == "id" and self.queue_id not in (None, "") \
+                    and text.casefold() == str(self.queue_id).strip().casefold():
+                return True
+            if form == "name" and text.casefold() in own:
+                return True
+        return False
+
+    def where(self) -> str:
+        """The queue in words, with the names a profile may give it: `queue Helpdesk
+        (helpdesk, id:1)`."""
+        if not self.queue and self.queue_id in (None, ""):
+            return "no queue"
+        names = self.queue_names if self.queue_names is not None else ()
+        other = [n for n in names if n and n != self.queue]
+        if self.queue_id not in (None, ""):
+            other.append(f"{ID_FORM}{self.queue_id}")
+        return f"queue {self.queue or ID_FORM + str(self.queue_id)}" + \
+            (f" ({', '.join(other)})" if other else "")
 
 
-def aliases(*values: object) -> tuple[str, ...]:
-    """A ticket's `queue_aliases` from whatever the system answered: the present ones."""
-    return tuple(str(v) for v in values if v not in (None, "") and not isinstance(v, dict))
+def outside(ref: TicketRef, ticket: Ticket, queues: Sequence[str]) -> str | None:
+    """Why the ticket is not this profile's to act for or note on, or None when it is:
+    one wording for the run's check and the outbox's."""
+    if not queues or ticket.in_queue(queues):
+        return None
+    return (f"ticket {ref} is in {ticket.where()}; this profile acts only for tickets in "
+            f"{', '.join(queues)}")
+
+
+def text_of(value: object) -> str | None:
+    """A queue's id or name from whatever the system answered: text, or None if absent."""
+    if value in (None, "") or isinstance(value, (dict, list, bool)):
+        return None
+    return str(value)
+
+
+def user_ref(kind: str, ident: object) -> str | None:
+    """`jira:5b10ac8d82e05b22cc7d4ef5`, `zammad:12`: a user id in the form profiles name
+    people by, or None when the system gave none."""
+    if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+        return None
+    text = str(ident).strip()
+    if not text or re.search(r"[\x00-\x20\x7f]", text):
+        return None
+    return f"{PREFIX_OF_KIND[kind]}:{text}"
 
 
 class FoundNote(str):

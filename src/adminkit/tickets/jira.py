@@ -26,7 +26,8 @@ from adminkit.tickets.base import (
     Rejected,
     Ticket,
     TicketRef,
-    aliases,
+    text_of,
+    user_ref,
 )
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
@@ -53,6 +54,19 @@ def _check(response: httpx.Response, what: str, *, missing: tuple[int, ...]) -> 
                                    hint="sign in once in a browser as the account; check "
                                         "the profile's tickets credentials")
     check(response, what, missing=missing)
+
+
+def person(user: Any) -> str | None:
+    """Who a Jira user is: `jira:ACCOUNTID` on Cloud, `jira:KEY` on Data Center (the user
+    key never changes; the username, `name`, an administrator may rename). Never the
+    display name, each user's own to edit, nor the e-mail: Cloud hides it as the user's
+    privacy settings say, and Atlassian names the accountId as what identifies a user."""
+    if not isinstance(user, dict):
+        return None
+    ident = user.get("accountId")
+    if ident in (None, "", "unknown"):  # "unknown": a deleted, corrupted record (Cloud)
+        ident = None if "accountId" in user else user.get("key")
+    return user_ref("jira", ident)
 
 
 class Jira:
@@ -145,7 +159,8 @@ class Jira:
             created, author = c.get("created"), c.get("author")
             out.append({"time": created.get("iso8601") if isinstance(created, dict) else None,
                         "author": author.get("displayName") if isinstance(author, dict)
-                        else None, "internal": c.get("public") is False,
+                        else None, "author_id": person(author),
+                        "internal": c.get("public") is False,
                         "body": str(c.get("body", ""))})
         return out
 
@@ -188,12 +203,13 @@ class Jira:
             return value.get(attr) if isinstance(value, dict) else value
 
         reporter = f.get("reporter") or {}
-        requester = (reporter.get("emailAddress") or reporter.get("name")
-                     or reporter.get("accountId"))
+        requester = (reporter.get("emailAddress") or reporter.get("displayName")
+                     or reporter.get("name"))
         return Ticket(ref=TicketRef("jira", str(data.get("key") or key)),
                       subject=str(f.get("summary") or ""), status=str(name("status") or ""),
                       queue=name("project", "key"), requester=requester,
-                      queue_aliases=aliases(name("project", "name"), name("project", "id")),
+                      requester_id=person(reporter),
+                      queue_id=text_of(name("project", "id")),
                       fields={"id": data.get("id"), "issuetype": name("issuetype"),
                               "priority": name("priority"),
                               "assignee": name("assignee", "displayName")})

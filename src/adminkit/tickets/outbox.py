@@ -36,6 +36,7 @@ from adminkit.tickets.base import (
     TicketNotFound,
     TicketRef,
     TicketSystem,
+    outside,
 )
 
 log = logging.getLogger("adminkit.tickets.outbox")
@@ -90,7 +91,7 @@ class FlushReport:
 def flush(journal: Journal, open_system: Opener, *, deadline: float | None = None,
           run_id: str | None = None, close: bool = True, backoff: bool = True,
           limits: LimitsOf | None = None, cancel: threading.Event | None = None,
-          queue_checks: dict[tuple[str, str], bool] | None = None) -> FlushReport:
+          queue_checks: dict[tuple[str, str], str | None] | None = None) -> FlushReport:
     """Deliver due notes (of one run, if given) until done or `deadline` seconds passed,
     and say what is left and when it is due. `backoff` off: deliver every pending note
     now. `close`: close the systems opened for it (not when they are lent by a run).
@@ -152,7 +153,7 @@ def _left(journal: Journal, run_id: str | None, tried: set[int], report: FlushRe
 
 def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[str | None, str],
                  TicketSystem], open_system: Opener, report: FlushReport,
-                 limits_of: LimitsOf, checks: dict[tuple[str, str], bool]) -> None:
+                 limits_of: LimitsOf, checks: dict[tuple[str, str], str | None]) -> None:
     note_id = int(str(note["id"]))
     attempts = int(str(note["attempts"]))
     key = (note["profile"] if isinstance(note["profile"], str) else None, str(note["system"]))
@@ -199,17 +200,18 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
 
 
 def _in_queues(system: TicketSystem, key: tuple[str | None, str], ticket: str,
-               limits: Limits, checks: dict[tuple[str, str], bool]) -> None:
+               limits: Limits, checks: dict[tuple[str, str], str | None]) -> None:
     """A run that could not read its ticket (the system was down) acted without knowing
     its queue: its notes are posted only to a ticket in the profile's queues. Read once
     per ticket and flush (per run, for a run's own flushes)."""
     if not limits.queues or key[1] != limits.queue_kind:
         return
     if (key[1], ticket) not in checks:
-        checks[key[1], ticket] = system.get(ticket).in_queue(limits.queues)
-    if not checks[key[1], ticket]:
-        raise Rejected(f"{key[1]} ticket {ticket} is not in this profile's queues "
-                       f"({', '.join(limits.queues)}): the note was not posted",
+        checks[key[1], ticket] = outside(TicketRef(key[1], ticket), system.get(ticket),
+                                         limits.queues)
+    why = checks[key[1], ticket]
+    if why is not None:
+        raise Rejected(f"{why}: the note was not posted",
                        hint="the run's ticket number was likely wrong; put the note on the "
                             "right ticket by hand, then `adminkit ticket outbox --ack ID`")
 
@@ -283,7 +285,7 @@ class Pump:
                  limits: Limits | None = None) -> None:
         self.journal, self.system, self.run_id, self.limit = journal, system, run_id, limit
         self.limits = limits or Limits()
-        self.queue_checks: dict[tuple[str, str], bool] = {}  # read once per run
+        self.queue_checks: dict[tuple[str, str], str | None] = {}  # read once per run
         self.interval = interval
         self.started = time.monotonic()
         self.stop = threading.Event()

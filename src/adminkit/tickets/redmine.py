@@ -33,7 +33,7 @@ from adminkit.tickets.base import (
     RetryLater,
     Ticket,
     TicketRef,
-    aliases,
+    text_of,
 )
 from adminkit.tickets.http import (
     basic_auth,
@@ -308,7 +308,8 @@ class Redmine:
         project_id = project.get("id") if isinstance(project, dict) else None
         return Ticket(ref=TicketRef("redmine", ticket_id), subject=str(issue.get("subject", "")),
                       status=name("status") or "", queue=name("project"),
-                      queue_aliases=aliases(project_id, self._identifier(project_id)),
+                      queue_id=text_of(project_id),
+                      queue_names=tuple(n for n in [self._identifier(project_id)] if n),
                       requester=name("author"), fields=fields,
                       requester_id=user_id(issue.get("author")))
 

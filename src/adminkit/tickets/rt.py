@@ -188,7 +188,9 @@ class RequestTracker:
         return Ticket(ref=TicketRef("rt", ticket_id), subject=data.get("Subject", ""),
                       status=data.get("Status", ""),
                       queue=name or queue_id or (queue if isinstance(queue, str) else None),
-                      queue_aliases=(queue_id,) if name and queue_id else (),
+                      queue_id=queue_id,
+                      queue_names=(name,) if name else (queue,) if isinstance(queue, str)
+                      else (),
                       requester=requestors[0].get("id") if requestors else None, fields=fields)
 
     def _queue_name(self, queue_id: str) -> str | None:

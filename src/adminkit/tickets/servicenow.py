@@ -33,7 +33,7 @@ from adminkit.tickets.base import (
     Ticket,
     TicketNotFound,
     TicketRef,
-    aliases,
+    text_of,
 )
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
@@ -363,7 +363,7 @@ class ServiceNow:
         return Ticket(ref=TicketRef("servicenow", ticket_id),
                       subject=shown("short_description") or "", status=shown("state") or "",
                       queue=shown("assignment_group"), requester=shown(requester_field),
-                      queue_aliases=aliases(actual("assignment_group")),
+                      queue_id=text_of(actual("assignment_group")),
                       fields={"table": table, "sys_id": sys_id, "state": actual("state"),
                               "priority": shown("priority")})
 

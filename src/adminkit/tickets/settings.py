@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from adminkit.core.config import Profile, SecretRef, Settings, kind_of
+from adminkit.tickets.base import ID_FORM, queue_form
 
 
 def _ticket_kind(kind: str) -> str:
@@ -66,7 +67,11 @@ class TicketsConfig(Settings):
     queues: list[str] = Field(
         default_factory=list,
         description="the queues (projects, groups) this profile's tickets may be in; a run for "
-                    "a ticket elsewhere is refused. Default: `queue` alone; [\"*\"]: any")
+                    "a ticket elsewhere is refused. Default: `queue` alone; [\"*\"]: any. "
+                    "A bare value is the queue's name (RT, Zammad, ServiceNow), project key "
+                    "(Jira) or identifier (Redmine: never its editable name); `id:3` is the "
+                    "queue's id, and names and ids never stand in for each other. A bare "
+                    "number is refused as ambiguous: `id:3`, or `name:3` for a queue so named")
     ca_file: Path | None = None
     insecure: bool = Field(False, description="allow credentials over plain http:// to a "
                                               "system not on this machine (warned each run)")
@@ -86,6 +91,14 @@ class TicketsConfig(Settings):
         "what a schedule's `ticket: new` opens a ticket with: Jira Service Management "
         "service_desk and request_type, Zammad group and customer (both needed); ServiceNow "
         "assignment_group, caller, category; GLPI entity, category, type (optional)"))
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_forms(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if item.strip() != "*":
+                queue_form(item)
+        return value
 
     @model_validator(mode="after")
     def _new_fits_the_kind(self) -> TicketsConfig:
@@ -130,4 +143,8 @@ def allowed_queues(cfg: TicketsConfig | None, kind: str) -> tuple[str, ...]:
         return ()
     if cfg.queues:
         return () if "*" in cfg.queues else tuple(cfg.queues)
-    return (cfg.queue,) if cfg.queue else ()
+    if not cfg.queue:
+        return ()
+    # `queue` is also what the system's API is given (RT's Queue, Redmine's project_id),
+    # where a number is an id: so it is here
+    return (f"{ID_FORM}{cfg.queue.strip()}" if cfg.queue.strip().isdecimal() else cfg.queue,)

@@ -32,7 +32,8 @@ from adminkit.tickets.base import (
     Rejected,
     Ticket,
     TicketRef,
-    aliases,
+    text_of,
+    user_ref,
 )
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
     import httpx
 
 PUBLIC_TYPES = ("email", "note", "web", "phone")
+# Articles a signed-in user writes in Zammad itself (the agent's note or phone call, the
+# customer's web form): their created_by_id is that user. Every other type is fed by a
+# channel, its creator looked up from the sender's address.
+SIGNED_IN_TYPES = ("note", "phone", "web")
 MISSING = (403, 404)  # 403 "Not authorized": a ticket outside the agent's groups
 
 
@@ -197,10 +202,24 @@ class Zammad:
         return None
 
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:
-        """The ticket's articles, oldest first (`adminkit ticket show`)."""
-        return [{"time": a.get("created_at"), "author": a.get("from") or a.get("created_by"),
-                 "internal": a.get("internal") is True, "body": str(a.get("body") or "")}
-                for a in self.articles(ticket_id)]
+        """The ticket's articles, oldest first (`adminkit ticket show`, approvals).
+
+        Who wrote one is its `created_by_id` (`zammad:12`), never `from`, which is display
+        text (an e-mail's is whatever the mail said). An article that came in through a
+        channel (e-mail, SMS, chat, ...) is `unverified`: Zammad set its creator to the
+        user it matched by the sender's address, which the sender wrote too."""
+        out = []
+        for a in self.articles(ticket_id):
+            kind = str(a.get("type") or "")
+            note: dict[str, Any] = {
+                "time": a.get("created_at"), "author": a.get("from") or a.get("created_by"),
+                "author_id": user_ref("zammad", a.get("created_by_id")),
+                "internal": a.get("internal") is True, "body": str(a.get("body") or "")}
+            if kind not in SIGNED_IN_TYPES:
+                note["unverified"] = f"it came in as a {kind or 'channel'} article, whose " \
+                                     "sender is whoever the message said"
+            out.append(note)
+        return out
 
     def get(self, ticket_id: str) -> Ticket:
         ticket = self._id(ticket_id)
@@ -211,8 +230,9 @@ class Zammad:
         data: dict[str, Any] = _json(r, what)
         return Ticket(ref=TicketRef("zammad", str(ticket)), subject=str(data.get("title") or ""),
                       status=str(data.get("state") or ""), queue=data.get("group"),
-                      queue_aliases=aliases(data.get("group_id")),
+                      queue_id=text_of(data.get("group_id")),
                       requester=data.get("customer"),
+                      requester_id=user_ref("zammad", data.get("customer_id")),
                       fields={"number": data.get("number"), "priority": data.get("priority"),
                               "owner": data.get("owner")})
 
