@@ -300,6 +300,51 @@ def test_a_secret_input_by_reference_is_resolved_and_resumable(tiny: Tiny) -> No
         del os.environ["TINY_TOKEN"]
 
 
+def test_a_secret_input_in_an_inputs_file_takes_references_as_the_command_line_does(
+        tiny: Tiny) -> None:
+    """`token: env:NAME` in an --inputs file was the password "env:NAME", silently; it is
+    the reference -i takes (resolved, kept by name for a resume); a plain input's
+    `env:NAME` stays the text it is, as with -i."""
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    inputs = tiny.root / "inputs.yaml"
+    inputs.write_text("name: fail\ntoken: env:TINY_FILE_TOKEN\n")
+    os.environ["TINY_FILE_TOKEN"] = "from-the-environment-88"
+    try:
+        r = tiny.run("-p", "acme", "run", "keep-secret", "--inputs", str(inputs))
+        assert r.returncode == 1, r.stderr  # 'fail' is refused until fail.allowed exists
+        journal = Journal(tiny.journal)
+        [run] = journal.entries(Filters(kinds=("run",)))
+        journal.close()
+        assert run["detail"]["request"]["playbook"]["inputs"]["token"] == "env:TINY_FILE_TOKEN"
+        (tiny.folder / "fail.allowed").write_text("")
+        again = tiny.run("run", "--resume", run["run_id"])
+        assert again.returncode == 0, again.stderr
+        assert (tiny.folder / "fail").read_text() == "from-the-environment-88"
+
+        inputs.write_text("name: env:TINY_FILE_TOKEN\ntoken: a-literal-secret-99\n")
+        r = tiny.run("-p", "acme", "run", "keep-secret", "--inputs", str(inputs))
+        assert r.returncode == 0, r.stderr
+        assert (tiny.folder / "env:TINY_FILE_TOKEN").read_text() == "a-literal-secret-99"
+    finally:
+        del os.environ["TINY_FILE_TOKEN"]
+
+
+@pytest.mark.parametrize(("value", "phrase"), [
+    ("env:TINY_UNSET_TOKEN", "environment variable TINY_UNSET_TOKEN is not set"),
+    ("file:relative/token", "file: needs an absolute path"),
+    ("keyring:no-user", "keyring: needs service/user"),
+])
+def test_a_bad_reference_in_an_inputs_file_is_refused_not_taken_as_the_secret(
+        tiny: Tiny, value: str, phrase: str) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    inputs = tiny.root / "inputs.yaml"
+    inputs.write_text(f"name: c\ntoken: {value}\n")
+    r = tiny.run("-p", "acme", "run", "keep-secret", "--inputs", str(inputs))
+    assert r.returncode == 2, r.stderr
+    assert phrase in r.stderr and "Traceback" not in r.stderr
+    assert not (tiny.folder / "c").exists()
+
+
 def test_a_password_attribute_cannot_be_made_settable(tiny: Tiny) -> None:
     (tiny.root / "config" / "profiles" / "leaky.yaml").write_text(
         "accounts:\n  settable_attributes: [title, userPassword]\n")
