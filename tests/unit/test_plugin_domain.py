@@ -345,6 +345,27 @@ def test_a_bad_reference_in_an_inputs_file_is_refused_not_taken_as_the_secret(
     assert not (tiny.folder / "c").exists()
 
 
+@pytest.mark.parametrize("template", ["{{ inputs.token|length }}", "{{ inputs.token|string }}",
+                                      "n-{{ inputs.token }}"])
+def test_a_secret_input_made_into_a_plain_value_stops_the_run_before_it_acts(
+        tiny: Tiny, template: str) -> None:
+    """`{{ inputs.token|length }}` named a file (and the journal and the note) with the
+    secret's length; `|string` or text around it, with "********", as if that were the
+    value. Exit 2, nothing done, nothing journaled."""
+    book = SECRET_BOOK.replace('name: "{{ inputs.name }}"', f'name: "{template}"')
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(book)
+    os.environ["TINY_TOKEN_LEN"] = "seventeen-chars!!"
+    try:
+        r = tiny.run("-p", "acme", "run", "keep-secret", "-i", "name=a", "-i",
+                     "token=env:TINY_TOKEN_LEN")
+    finally:
+        del os.environ["TINY_TOKEN_LEN"]
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "the secret input 'token' used other than whole" in r.stderr
+    assert list(tiny.folder.iterdir()) == []
+    assert not tiny.journal.exists() or b"17" not in _journal_bytes(tiny.journal)
+
+
 def test_a_password_attribute_cannot_be_made_settable(tiny: Tiny) -> None:
     (tiny.root / "config" / "profiles" / "leaky.yaml").write_text(
         "accounts:\n  settable_attributes: [title, userPassword]\n")
