@@ -85,15 +85,23 @@ _UNREAD = object()
 # of a flow collection. A text with
 # any of them is read by the pure-Python parser alone, so a file gives one result
 # whichever parser is installed (and the rare file that has them is read more slowly).
-_LENIENT = r"\t|(?<!^){bom}|[|>][0-9+-]*#|\n[ ]+(?:\.\.\.|---)|\?(?=[\s\]}},]|\Z)"
-_LENIENT_TEXT = re.compile(_LENIENT.format(bom="\ufeff"))
-_LENIENT_BYTES = re.compile(_LENIENT.format(bom=r"\xef\xbb\xbf").encode("ascii"))
+_LENIENT = (  # (what the text must hold for the pattern to be worth a search, pattern)
+    (("\t",), r"\t"), (("\ufeff",), r"(?<!^)\ufeff"),
+    (("#",), r"#(?<=[|>]#)|#(?<=[|>][0-9+-]#)|#(?<=[|>][0-9+-]{2}#)"),  # `#` first: fast
+    (("...", "---"), r"\n[ ]+(?:\.\.\.|---)"), (("?",), r"\?(?=[\s\]},]|\Z)"),
+)
+_LENIENT_TEXT = tuple((needles, re.compile(pattern)) for needles, pattern in _LENIENT)
+_LENIENT_BYTES = tuple((tuple(n.encode() for n in needles),
+                        re.compile(pattern.replace("\\ufeff", "\\xef\\xbb\\xbf").encode()))
+                       for needles, pattern in _LENIENT)
 
 
 def _lenient(raw: bytes | str) -> bool:
-    if isinstance(raw, str):
-        return _LENIENT_TEXT.search(raw) is not None
-    return _LENIENT_BYTES.search(raw) is not None
+    """Whether `raw` holds what libyaml alone would read (a search only where the text
+    holds the characters it needs: a profile is read on every command)."""
+    checks: Any = _LENIENT_TEXT if isinstance(raw, str) else _LENIENT_BYTES
+    return any(any(n in raw for n in needles) and pattern.search(raw)
+               for needles, pattern in checks)
 
 
 def _fast_compose(raw: bytes | str) -> Any:
