@@ -119,6 +119,10 @@ CASES = {
         cfg = MailConfig(host="127.0.0.1", port=9, sender="a@example.org", ca_file=TARGET)
         _open(cfg, SimpleNamespace(name="acme"))
         """,
+    "directory.password (Entra's certificate and key, a file: reference)": """
+        from adminkit.core.secrets import resolve
+        resolve(f"file:{TARGET}", label="directory.password")
+        """,
     "inventory.ssh.key_file": """
         from adminkit.deploy.ssh import _key
         _key(str(TARGET))
