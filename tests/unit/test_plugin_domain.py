@@ -300,6 +300,72 @@ def test_a_secret_input_by_reference_is_resolved_and_resumable(tiny: Tiny) -> No
         del os.environ["TINY_TOKEN"]
 
 
+def test_a_secret_input_in_an_inputs_file_takes_references_as_the_command_line_does(
+        tiny: Tiny) -> None:
+    """`token: env:NAME` in an --inputs file was the password "env:NAME", silently; it is
+    the reference -i takes (resolved, kept by name for a resume); a plain input's
+    `env:NAME` stays the text it is, as with -i."""
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    inputs = tiny.root / "inputs.yaml"
+    inputs.write_text("name: fail\ntoken: env:TINY_FILE_TOKEN\n")
+    os.environ["TINY_FILE_TOKEN"] = "from-the-environment-88"
+    try:
+        r = tiny.run("-p", "acme", "run", "keep-secret", "--inputs", str(inputs))
+        assert r.returncode == 1, r.stderr  # 'fail' is refused until fail.allowed exists
+        journal = Journal(tiny.journal)
+        [run] = journal.entries(Filters(kinds=("run",)))
+        journal.close()
+        assert run["detail"]["request"]["playbook"]["inputs"]["token"] == "env:TINY_FILE_TOKEN"
+        (tiny.folder / "fail.allowed").write_text("")
+        again = tiny.run("run", "--resume", run["run_id"])
+        assert again.returncode == 0, again.stderr
+        assert (tiny.folder / "fail").read_text() == "from-the-environment-88"
+
+        inputs.write_text("name: env:TINY_FILE_TOKEN\ntoken: a-literal-secret-99\n")
+        r = tiny.run("-p", "acme", "run", "keep-secret", "--inputs", str(inputs))
+        assert r.returncode == 0, r.stderr
+        assert (tiny.folder / "env:TINY_FILE_TOKEN").read_text() == "a-literal-secret-99"
+    finally:
+        del os.environ["TINY_FILE_TOKEN"]
+
+
+@pytest.mark.parametrize(("value", "phrase"), [
+    ("env:TINY_UNSET_TOKEN", "environment variable TINY_UNSET_TOKEN is not set"),
+    ("file:relative/token", "file: needs an absolute path"),
+    ("keyring:no-user", "keyring: needs service/user"),
+])
+def test_a_bad_reference_in_an_inputs_file_is_refused_not_taken_as_the_secret(
+        tiny: Tiny, value: str, phrase: str) -> None:
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(SECRET_BOOK)
+    inputs = tiny.root / "inputs.yaml"
+    inputs.write_text(f"name: c\ntoken: {value}\n")
+    r = tiny.run("-p", "acme", "run", "keep-secret", "--inputs", str(inputs))
+    assert r.returncode == 2, r.stderr
+    assert phrase in r.stderr and "Traceback" not in r.stderr
+    assert not (tiny.folder / "c").exists()
+
+
+@pytest.mark.parametrize("template", ["{{ inputs.token|length }}", "{{ inputs.token|string }}",
+                                      "n-{{ inputs.token }}"])
+def test_a_secret_input_made_into_a_plain_value_stops_the_run_before_it_acts(
+        tiny: Tiny, template: str) -> None:
+    """`{{ inputs.token|length }}` named a file (and the journal and the note) with the
+    secret's length; `|string` or text around it, with "********", as if that were the
+    value. Exit 2, nothing done, nothing journaled."""
+    book = SECRET_BOOK.replace('name: "{{ inputs.name }}"', f'name: "{template}"')
+    (tiny.root / "config" / "playbooks" / "keep-secret.yaml").write_text(book)
+    os.environ["TINY_TOKEN_LEN"] = "seventeen-chars!!"
+    try:
+        r = tiny.run("-p", "acme", "run", "keep-secret", "-i", "name=a", "-i",
+                     "token=env:TINY_TOKEN_LEN")
+    finally:
+        del os.environ["TINY_TOKEN_LEN"]
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "the secret input 'token' used other than whole" in r.stderr
+    assert list(tiny.folder.iterdir()) == []
+    assert not tiny.journal.exists() or b"17" not in _journal_bytes(tiny.journal)
+
+
 def test_a_password_attribute_cannot_be_made_settable(tiny: Tiny) -> None:
     (tiny.root / "config" / "profiles" / "leaky.yaml").write_text(
         "accounts:\n  settable_attributes: [title, userPassword]\n")

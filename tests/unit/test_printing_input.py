@@ -210,7 +210,7 @@ def test_a_ca_file_that_is_no_pem_is_a_config_error(tmp_path: Path) -> None:
     for bad in (tmp_path / "missing.pem", tmp_path / "junk.pem"):
         if bad.name == "junk.pem":
             bad.write_text("not a certificate\n")
-        with pytest.raises(ConfigError, match=f"ca_file {bad}") as caught:
+        with pytest.raises(ConfigError, match=f"ca_file: {bad}") as caught:
             TlsRelay("print1", "127.0.3.250", 631, bad)
         assert caught.value.exit_code == 2
 

@@ -6,6 +6,7 @@ name file:line:col from them), and an invalid file the same message as before.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,102 @@ def test_the_lab_profiles_read_the_same(tmp_path: Path, monkeypatch: pytest.Monk
         raw = dump_profile(data)
         path = tmp_path / f"{name}.yaml"
         assert _outcome(raw, path) == _pure(raw, path, monkeypatch)
+
+
+# -- where libyaml was more lenient: the same file read two ways ----------------------------
+# Found by running both parsers on the same texts (the seeded run below finds them again).
+# Before, libyaml's reading won wherever it did not fail, so these loaded, or loaded
+# otherwise, only where PyYAML had libyaml: now they are read (and refused) one way.
+LENIENT = [
+    "a: \tb\n",  # the issue's own case
+    "a:\tb\n", "a\t: b\n", "a: b\t\n", "a: b\t# c\n", "a: b\tc\n", "x:\n  a: \tb\n",
+    "a: [\tb]\n", "{a: \tb}\n",
+    "\ufeff\ufeff", "a: 1\n\ufeffb: 2\n", "\n\ufeff=",  # a byte-order mark past the start
+    "? \x85\ufeff",
+    ">#c", "a: |#\n  x\n",  # a comment glued to a block scalar's header
+    "[? k: v\n ...\n? ]", "{-\\? \"1}", "[1!!str <<: a- x\n\na? ]", "{? }",
+]
+MORE = [  # read alike already; kept so that it stays so
+    "a: 1\na: 2\n", "1: a\n'1': b\n",  # duplicate keys
+    "b: &b {x: 1}\nc:\n  <<: *b\n  x: 2\n", "a: &a 1\nc:\n  <<: *a\n",  # merges
+    "a: &a {x: 1}\nb: &b {<<: *a}\nc: {<<: *b}\n",
+    "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\n",  # a bomb
+    "a: " + "[" * 40 + "]" * 40 + "\n", "a: " + "[" * 200 + "]" * 200 + "\n",
+    "".join("  " * i + f"k{i}:\n" for i in range(40)) + "  " * 40 + "v\n",
+    "a: b\x85c: d\n", "a: b\u2028c\n", "a: b\x00c\n", "a: b\x1bc\n", "a: b\ufffec\n",
+    "a: \U0001F600\n",
+    "a: 1\rb: 2\r", "a: 1\n---\nb: 2\n", "%YAML 1.2\n---\na: 1\n", "%YAML 2.0\n---\na: 1\n",
+    "a: !!python/object:os.system x\n", "a: !foo x\n", "a: !!binary aGVsbG8=\n",
+    "a: !!timestamp 2001-99-99\n", "&k a: 1\nb: *k\n", "k" * 1100 + ": 1\n",
+    'a: "\\ud800"\n', "a: " + "9" * 5000 + "\n", "url: https://x.example/?a=b&c\n",
+]
+BYTES = [b"a: \xe9\n", b"a: b\nc: \xff\xfe\n", b"\xef\xbb\xbfa: 1\n",
+         "a: 1\n".encode("utf-16"), b"\xfe\xff" + "a: 1\n".encode("utf-16-be"),
+         b"a: \xef\xbb\xbf\n", b"a: \tb\n"]
+
+
+@pytest.mark.parametrize("text", LENIENT + MORE)
+def test_both_parsers_give_one_result(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = Path("t.yaml")
+    fast = _outcome(text, path)
+    assert fast == _pure(text, path, monkeypatch)
+    assert _outcome(text.encode("utf-8"), path) == _pure(text.encode("utf-8"), path,
+                                                        monkeypatch)
+
+
+@pytest.mark.parametrize("raw", BYTES, ids=repr)
+def test_both_parsers_give_one_result_for_these_bytes(raw: bytes,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _outcome(raw, Path("t.yaml")) == _pure(raw, Path("t.yaml"), monkeypatch)
+
+
+def test_a_tab_as_white_space_is_refused_with_either(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = _outcome("a: \tb\n", Path("t.yaml"))
+    assert fast == ("error", "t.yaml:1:4: not valid YAML: found character '\\t' that "
+                             "cannot start any token")
+    assert fast == _pure("a: \tb\n", Path("t.yaml"), monkeypatch)
+    # a tab inside quotes or a block scalar is text, with either
+    assert _outcome("a: '\tx'\nb: |\n  \ty\n", Path("t.yaml"))[0] == {"a": "\tx", "b": "\ty\n"}
+
+
+@pytest.mark.parametrize("text", ['a: "\\U00110000"\n', "a: \ud800\n"])
+def test_what_crashed_both_is_a_config_error(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An escape past Unicode (PyYAML's chr() raised ValueError) and a lone surrogate in a
+    text (libyaml's encoder raised UnicodeEncodeError) were internal errors."""
+    fast = _outcome(text, Path("t.yaml"))
+    assert fast[0] == "error" and "not valid YAML" in fast[1]
+    assert fast == _pure(text, Path("t.yaml"), monkeypatch)
+
+
+PIECES = ["a", "b", ": ", ":", "- ", "-", "\n", "  ", " ", "[", "]", "{", "}", ",", "&x ",
+          "*x", "<<: ", "? ", "#c", "'", '"', "|", ">", "!!str ", "!t ", "---\n", "...\n",
+          "\\", "%YAML 1.1\n", "1", "~", "@", "`", "\r", "\x85", "\u2028", "\ufeff", "é",
+          "\x00", "\x07", "\t", "\U0001F600", "=", "k: v\n", "- x\n", "  y: z\n", "?"]
+
+
+def test_seeded_texts_read_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short texts of YAML's significant pieces, the same every run: each reads to the
+    same data (or the same error) with libyaml as with the pure-Python parser. The
+    root's position of an empty document may differ; nothing reads it."""
+    rng = random.Random(12)
+    path = Path("t.yaml")
+    for _ in range(3000):
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 12)))
+        fast, slow = _outcome(text, path), _pure(text, path, monkeypatch)
+        if fast[0] is None and slow[0] is None:
+            continue
+        assert fast == slow, text
+
+
+@pytest.mark.parametrize("tag", ["int", "bool", "float", "timestamp"])
+def test_a_tagged_value_its_constructor_fails_on_is_a_config_error(
+        tag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`!!int ` (empty) was IndexError, `!!bool ` KeyError, `!!timestamp x` AttributeError
+    from inside PyYAML: internal errors, with either parser."""
+    for text in (f"a: !!{tag} \n", f"a: !!{tag} x\n"):
+        fast = _outcome(text, Path("t.yaml"))
+        assert fast[0] == "error" and fast[1].startswith("t.yaml:1:4: cannot read this value"), \
+            fast
+        assert fast == _pure(text, Path("t.yaml"), monkeypatch)

@@ -77,7 +77,10 @@ def connect(cfg: DirectoryConfig, password: Secret, *,
                 "in clear",
                 hint="use ldaps://, or set starttls: true; `insecure: true` only for a lab")
         log.warning("directory %s: binding WITHOUT TLS (insecure: true in the profile)", cfg.url)
-    tls = ldap3.Tls(ca_certs_file=str(cfg.ca_file) if cfg.ca_file else None,
+    from adminkit.core.files import ca_text
+
+    tls = ldap3.Tls(ca_certs_data=ca_text(cfg.ca_file, "directory.ca_file") if cfg.ca_file
+                    else None,
                     validate=ssl.CERT_REQUIRED, version=ssl.PROTOCOL_TLS_CLIENT)
     server = ldap3.Server(host, port=port, use_ssl=use_ssl, tls=tls,
                           connect_timeout=cfg.timeout, get_info=ldap3.NONE)

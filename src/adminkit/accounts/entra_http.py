@@ -155,9 +155,9 @@ def absolute(settings: EntraSettings, relative: str) -> str:
 
 
 def _ssl(settings: EntraSettings) -> ssl.SSLContext:
-    if settings.ca_file is not None:
-        return ssl.create_default_context(cafile=str(settings.ca_file))
-    return ssl.create_default_context()
+    from adminkit.core.files import tls_context
+
+    return tls_context(settings.ca_file, "directory.ca_file")
 
 
 def _headers(response: httpx.Response) -> dict[str, str]:

@@ -264,7 +264,9 @@ class TokenSource:
             # not answer must not hold a run for minutes
             "connection_timeout": s.timeout, "read_timeout": s.timeout}
         if s.ca_file is not None:
-            common["connection_verify"] = str(s.ca_file)
+            from adminkit.core.files import checked_path
+
+            common["connection_verify"] = checked_path(s.ca_file, "directory.ca_file")
         if s.certificate:
             return CertificateCredential(s.tenant_id, s.client_id,
                                          certificate_data=self._secret.reveal().encode(),

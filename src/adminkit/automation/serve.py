@@ -268,6 +268,8 @@ def server(hub: Hub, *, host: str | None = None, port: int | None = None) -> Any
     loopback only behind a reverse proxy that terminates TLS."""
     import uvicorn
 
+    from adminkit.core.files import checked_path
+
     cfg = hub.cfg.serve
     host = host or cfg.host
     if not (cfg.tls_cert and cfg.tls_key) and not _is_loopback(host):
@@ -275,8 +277,10 @@ def server(hub: Hub, *, host: str | None = None, port: int | None = None) -> Any
                          "network in clear", hint="set automation.serve.tls_cert and tls_key, "
                                                   "or listen on 127.0.0.1 behind a proxy")
     config = uvicorn.Config(app(hub), host=host, port=port if port is not None else cfg.port,
-                            ssl_certfile=str(cfg.tls_cert) if cfg.tls_cert else None,
-                            ssl_keyfile=str(cfg.tls_key) if cfg.tls_key else None,
+                            ssl_certfile=checked_path(cfg.tls_cert, "automation.serve.tls_cert")
+                            if cfg.tls_cert else None,
+                            ssl_keyfile=checked_path(cfg.tls_key, "automation.serve.tls_key")
+                            if cfg.tls_key else None,
                             log_level="warning", lifespan="off", access_log=False,
                             server_header=False)
     return uvicorn.Server(config)

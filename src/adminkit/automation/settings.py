@@ -196,6 +196,22 @@ class AutomationConfig(Settings):
     approval_timeout_hours: float = Field(72.0, gt=0)
     watch: WatchConfig = Field(default_factory=WatchConfig)
 
+    def check_across(self, profile: Profile) -> list[tuple[tuple[str | int, ...], str]]:
+        """A schedule's `ticket: new` opens a ticket in the profile's ticket system with
+        `tickets.new` (and Redmine's project): checked when the profile loads, not when the
+        schedule first runs."""
+        from adminkit.tickets.settings import ticket_settings
+
+        cfg = ticket_settings(profile)
+        lacking = cfg.needs_new() if cfg is not None and cfg.kind != "local" else None
+        if lacking is None:
+            return []
+        assert cfg is not None
+        return [(("schedules", n, "ticket"),
+                 f"`new` opens a ticket in {cfg.kind}, which needs {lacking} in the profile "
+                 "(or ticket: new:local keeps the run's ticket in the local store)")
+                for n, schedule in enumerate(self.schedules) if schedule.ticket == "new"]
+
     @field_validator("rules", "schedules")
     @classmethod
     def _unique(cls, value: list[Any]) -> list[Any]:

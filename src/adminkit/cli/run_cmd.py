@@ -21,7 +21,8 @@ def run(
     input_: Annotated[list[str] | None, typer.Option(
         "--input", "-i", help="An input as NAME=VALUE (repeat).")] = None,
     inputs: Annotated[Path | None, typer.Option(
-        help="A YAML or JSON file of inputs.")] = None,
+        help="A YAML or JSON file of inputs (a secret input's env:NAME, file:/path or "
+             "keyring:service/user there is a reference, as with -i).")] = None,
     secret_stdin: Annotated[list[str] | None, typer.Option(
         "--secret-stdin", help="Read this secret input from stdin, a line each (repeat).")
     ] = None,
@@ -63,13 +64,14 @@ def _run_playbook(state: GlobalState, name: str, pairs: list[str], inputs_file: 
     from adminkit.cli.playbook_cmd import find
     from adminkit.cli.session import execute, finish
     from adminkit.core.secrets import Secret
+    from adminkit.playbook.inputs import from_file
     from adminkit.playbook.loader import load
 
     given: dict[str, Any] = _read_inputs(inputs_file) if inputs_file else {}
     path = find(state, name)
     secret = {k for k, v in load(path).playbook.inputs.items() if v.type == "secret"}
-    for key in secret & set(given):  # a file is a fit place for a secret value
-        given[key] = Secret(str(given[key]))
+    for key in secret & set(given):  # a file is a fit place for a secret value, or a reference
+        given[key] = from_file(given[key], f"--inputs {inputs_file}: input {key}")
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:

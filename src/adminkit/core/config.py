@@ -122,6 +122,7 @@ class Profile(Settings):
         except PydanticValidationError as exc:
             raise ConfigError(_describe(exc, src, prefix=(key,)),
                               hint=_fix_hint(data["name"])) from None
+        _check_across(self, key, value, src)
         return read.setdefault(key, value)
 
     def complete(self) -> Profile:
@@ -251,9 +252,26 @@ def load_profile_file(path: Path, name: str | None = None, *, lazy: bool = False
 
 def _validate_all(data: dict[str, Any], src: yamlsource.Sourced) -> Profile:
     try:
-        return profile_model().model_validate(data)
+        profile = profile_model().model_validate(data)
     except PydanticValidationError as exc:
         raise ConfigError(_describe(exc, src), hint=_fix_hint(data["name"])) from None
+    for key in sorted(set(data) & set(type(profile).model_fields)):
+        _check_across(profile, key, getattr(profile, key), src)
+    return profile
+
+
+def _check_across(profile: Profile, key: str, section: Any, src: yamlsource.Sourced) -> None:
+    """A section whose settings depend on another's says so with `check_across(profile)`:
+    (path in the file, problem) pairs, reported as a validation error is (exit 2, the
+    file's line and column) by every command that reads the section."""
+    check = getattr(section, "check_across", None)
+    problems: list[tuple[tuple[str | int, ...], str]] = check(profile) if check else []
+    if problems:
+        lines = [f"{src.where((key, *path))}: {'.'.join(map(str, (key, *path)))}: {problem}"
+                 for path, problem in problems]
+        head = f"{src.file}: invalid profile ({len(lines)} problem" \
+               f"{'s' if len(lines) != 1 else ''})"
+        raise ConfigError("\n".join([head, *lines]), hint=_fix_hint(profile.name))
 
 
 def _fix_hint(name: str) -> str:

@@ -16,9 +16,12 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    import ssl
 
 CHUNK = 1 << 16
 
@@ -122,3 +125,52 @@ def written(path: Path, mode: int = 0o600) -> Iterator[TextIO]:
         raise
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as stream:
         yield stream
+
+
+# Files a profile names for a library (a CA bundle, a key, known_hosts, a certificate):
+# read here, bounded, and handed over as data; a library that takes only a path gets it
+# after the same checks. A FIFO there would hang the library's open(), a device or a
+# huge file would be read whole.
+NAMED_LIMIT = 16 << 20  # the system's whole CA bundle is about 200 KB
+
+
+def read_named(path: Path | str, key: str, *, limit: int = NAMED_LIMIT,
+               error: type[UsageError] = ConfigError) -> bytes:
+    """The bytes of the file the profile's `key` names (exit 2 naming key and path)."""
+    return read_small(Path(path).expanduser(), limit, error=error, what=key)
+
+
+def checked_path(path: Path | str, key: str, *, limit: int = NAMED_LIMIT) -> str:
+    """`path` for a library that opens it itself, once it is known to be a bounded
+    regular file (a symbolic link judged by its target)."""
+    read_named(path, key, limit=limit)
+    return str(Path(path).expanduser())
+
+
+def tls_context(ca_file: Path | str | None, key: str) -> ssl.SSLContext:
+    """A verifying client context trusting `ca_file` (None: the system's CAs)."""
+    import ssl
+
+    if ca_file is None:
+        return ssl.create_default_context()
+    return _trusting(read_named(ca_file, key).decode("utf-8", errors="replace"), ca_file, key)
+
+
+def ca_text(ca_file: Path | str, key: str) -> str:
+    """The PEM text of the CA bundle at `ca_file`, checked to hold a certificate."""
+    text = read_named(ca_file, key).decode("utf-8", errors="replace")
+    _trusting(text, ca_file, key)
+    return text
+
+
+def _trusting(text: str, ca_file: Path | str, key: str) -> ssl.SSLContext:
+    import ssl
+
+    try:
+        if "-----BEGIN CERTIFICATE-----" not in text:  # cadata="" would trust nothing, silently
+            raise ValueError("no certificate in it")
+        return ssl.create_default_context(cadata=text)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(f"{key}: {ca_file}: not a PEM file of CA certificates ({exc})",
+                          hint=f"`{key}` must be a PEM file of the CA that signed the "
+                               "server's certificate") from None

@@ -7,11 +7,11 @@ profile says `insecure: true`); a new password goes only over STARTTLS, always.
 from __future__ import annotations
 
 import smtplib
-import ssl
 from email.message import EmailMessage
 
 from adminkit.core.config import MailConfig, Profile
 from adminkit.core.errors import AuthenticationFailed, ConfigError, ConnectionFailed
+from adminkit.core.files import tls_context
 from adminkit.core.transport import require_tls
 
 LOCAL_NAME = "adminkit.local"  # never ask DNS for our own name (getfqdn)
@@ -25,11 +25,11 @@ def _open(cfg: MailConfig, profile: Profile, *, carries_secret: bool = False) ->
         require_tls("mail", where, cfg.host, tls=cfg.starttls, insecure=cfg.insecure,
                     carries="the relay login and password",
                     fix="set mail.starttls: true (the relay must offer STARTTLS)")
-    try:
+    context = tls_context(cfg.ca_file, "mail.ca_file") if cfg.starttls else None  # before
+    try:  # connecting: a profile that cannot work says so whether the relay is up or not
         smtp = smtplib.SMTP(cfg.host, cfg.port, local_hostname=LOCAL_NAME, timeout=15)
         smtp.ehlo()
-        if cfg.starttls:
-            context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
+        if context is not None:
             smtp.starttls(context=context)
             smtp.ehlo()
         if cfg.user and cfg.password:

@@ -9,6 +9,7 @@ oversized files, deep nesting and alias expansion beyond a bound ("billion laugh
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,12 +53,14 @@ def load(path: Path) -> Sourced:
 def loads(raw: bytes | str, path: Path) -> Sourced:
     if len(raw) > MAX_BYTES:
         raise ConfigError(f"{path}: file is larger than {MAX_BYTES} bytes")
-    node = _fast_compose(raw)
+    node: Any = _UNREAD if _lenient(raw) else _fast_compose(raw)
     try:
         if node is _UNREAD:  # an error (or no libyaml): the pure-Python parser words it
             node = yaml.compose(raw, Loader=yaml.SafeLoader)
     except RecursionError:  # the pure-Python parser recurses per nesting level
         raise ConfigError(f"{path}: nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # "\U00110000": PyYAML's chr() of an escape past Unicode
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -75,6 +78,31 @@ def loads(raw: bytes | str, path: Path) -> Sourced:
 
 _UNREAD = object()
 
+# What libyaml reads where the pure-Python parser refuses it, or reads it otherwise (found
+# by running both on the same texts: tests/unit/test_yamlsource_parsers.py): a tab as
+# white space (`a:<TAB>b`), a byte-order mark past the start, a `#` right after a block
+# scalar's `|` or `>`, an indented `...` or `---`, a `?` before white space or the end
+# of a flow collection. A text with
+# any of them is read by the pure-Python parser alone, so a file gives one result
+# whichever parser is installed (and the rare file that has them is read more slowly).
+_LENIENT = (  # (what the text must hold for the pattern to be worth a search, pattern)
+    (("\t",), r"\t"), (("\ufeff",), r"(?<!^)\ufeff"),
+    (("#",), r"#(?<=[|>]#)|#(?<=[|>][0-9+-]#)|#(?<=[|>][0-9+-]{2}#)"),  # `#` first: fast
+    (("...", "---"), r"\n[ ]+(?:\.\.\.|---)"), (("?",), r"\?(?=[\s\]},]|\Z)"),
+)
+_LENIENT_TEXT = tuple((needles, re.compile(pattern)) for needles, pattern in _LENIENT)
+_LENIENT_BYTES = tuple((tuple(n.encode() for n in needles),
+                        re.compile(pattern.replace("\\ufeff", "\\xef\\xbb\\xbf").encode()))
+                       for needles, pattern in _LENIENT)
+
+
+def _lenient(raw: bytes | str) -> bool:
+    """Whether `raw` holds what libyaml alone would read (a search only where the text
+    holds the characters it needs: a profile is read on every command)."""
+    checks: Any = _LENIENT_TEXT if isinstance(raw, str) else _LENIENT_BYTES
+    return any(any(n in raw for n in needles) and pattern.search(raw)
+               for needles, pattern in checks)
+
 
 def _fast_compose(raw: bytes | str) -> Any:
     """The node graph from libyaml's parser (C: a tenth of the pure-Python one's time, on
@@ -85,8 +113,8 @@ def _fast_compose(raw: bytes | str) -> Any:
         return _UNREAD
     try:
         return yaml.compose(raw, Loader=loader)
-    except yaml.YAMLError:  # libyaml also refuses nesting past its own limit (1000)
-        return _UNREAD
+    except (yaml.YAMLError, UnicodeError):  # libyaml also refuses nesting past its own
+        return _UNREAD  # limit (1000); a lone surrogate in a str cannot reach it
 
 
 class _Builder:
@@ -130,5 +158,10 @@ class _Builder:
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError) as exc:
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [""])[0] \
+                or f"not a valid {node.tag.rpartition(':')[2]}"
             raise self.fail(node, f"cannot read this value: {problem}") from None
+        except (LookupError, ArithmeticError, AttributeError):  # `!!int `, `!!bool `,
+            # `!!timestamp x`: PyYAML's constructors fail inside on such text
+            raise self.fail(node, "cannot read this value: not a valid "
+                                  f"{node.tag.rpartition(':')[2]}") from None

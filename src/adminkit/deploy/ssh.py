@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import select
 import shlex
@@ -28,6 +29,7 @@ from adminkit.core.errors import (
     Interrupted,
     UsageError,
 )
+from adminkit.core.files import read_named
 from adminkit.core.secrets import Secret
 from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
@@ -54,6 +56,7 @@ KILL_AFTER = 5  # seconds between the deadline's TERM and KILL on the host
 TIMED_OUT = 124  # `timeout`'s exit when the deadline came
 CANCEL_POLL = 0.5  # seconds between looks at whether the run was cancelled
 PID_MARK = "adminkit-pid:"
+KEY_LIMIT = 1 << 20  # a private key (or its certificate): a few KB
 # Says the PID of `timeout` (it leads its own process group) on stderr, then becomes it;
 # the command reads /dev/null: a password line sudo did not read never reaches it.
 WRAP = f'echo "{PID_MARK}$$" >&2; exec "$@" </dev/null'
@@ -461,8 +464,6 @@ def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> No
     """Give `client` the known_hosts keys of this one host. The file is parsed once per
     process (and again when it changes): parsing it per login cost a 50-host run as
     much CPU, under the GIL, as a few of its logins."""
-    import os
-
     try:
         stat = os.stat(path)
         # inode and ctime too: a file replaced by one of the same size with its mtime
@@ -470,7 +471,7 @@ def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> No
         known = _known_hosts(path, stat.st_mtime_ns, stat.st_size, stat.st_ino,
                              stat.st_ctime_ns)
     except OSError as exc:
-        raise UsageError(f"known_hosts {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"inventory.ssh.known_hosts: {path}: {exc.strerror or exc}") from None
     name = address if port == 22 else f"[{address}]:{port}"  # as paramiko looks it up
     found = known.lookup(name)
     for keytype, key in (found or {}).items():
@@ -480,22 +481,63 @@ def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> No
 @functools.lru_cache(maxsize=8)
 def _known_hosts(path: str, mtime_ns: int, size: int, inode: int, ctime_ns: int
                  ) -> paramiko.HostKeys:
+    """The file read bounded (a FIFO or a device there is refused, not waited on) and
+    parsed as paramiko's `HostKeys.load` does."""
     import paramiko
 
-    return paramiko.HostKeys(path)
+    raw = read_named(path, "inventory.ssh.known_hosts", error=UsageError)
+    keys = paramiko.HostKeys()
+    for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            entry = paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
+        except (paramiko.SSHException, paramiko.hostkeys.InvalidHostKey):
+            continue  # as OpenSSH: a bad line is skipped (paramiko's load raised)
+        if entry is None:
+            continue
+        kind = entry.key.get_name()
+        for host in entry.hostnames:  # the first key of a kind for a host counts, as in load
+            have = keys.lookup(host)
+            if have is None or kind not in have:
+                keys.add(host, kind, entry.key)
+    return keys
 
 
 @functools.lru_cache(maxsize=8)
 def _key(path: str) -> paramiko.PKey:
-    """The private key, read once per process (a fleet run logs in to every host with it)."""
-    import paramiko
+    """The private key, read once per process (a fleet run logs in to every host with it),
+    bounded: a FIFO, a device or a huge file there is refused, not read."""
+    import io
 
-    try:
-        return paramiko.PKey.from_path(path)
-    except (OSError, paramiko.SSHException) as exc:
-        raise UsageError(f"inventory.ssh.key_file {path}: {exc}",
-                         hint="a private key file without a passphrase, or use the agent"
-                         ) from None
+    import paramiko
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    key = "inventory.ssh.key_file"
+    data = read_named(path, key, limit=KEY_LIMIT, error=UsageError)
+    hint = "a private key file without a passphrase, or use the agent"
+    try:  # as paramiko's PKey.from_path, from the bytes read here
+        try:
+            loaded: object = serialization.load_ssh_private_key(data, password=None)
+        except ValueError:
+            loaded = serialization.load_pem_private_key(data, password=None)
+        kinds: tuple[tuple[type, type[paramiko.PKey]], ...] = (
+            (rsa.RSAPrivateKey, paramiko.RSAKey), (ed25519.Ed25519PrivateKey, paramiko.Ed25519Key),
+            (ec.EllipticCurvePrivateKey, paramiko.ECDSAKey))
+        cls = next((c for t, c in kinds if isinstance(loaded, t)), None)
+        if cls is None:
+            raise UsageError(f"{key}: {path}: a {type(loaded).__name__}, which SSH here "
+                             "does not use", hint=hint)
+        pkey = cls.from_private_key(io.StringIO(data.decode("utf-8", errors="replace")))
+        cert = f"{path}-cert.pub"
+        if os.path.lexists(cert):
+            pkey.load_certificate(read_named(cert, key, limit=KEY_LIMIT,
+                                             error=UsageError).decode("ascii", "replace"))
+    except (ValueError, TypeError, paramiko.SSHException) as exc:
+        raise UsageError(f"{key}: {path}: {exc}", hint=hint) from None
+    return pkey
 
 
 SUDO_REFUSALS = ("password is required", "terminal is required", "incorrect password",

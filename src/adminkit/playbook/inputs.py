@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from adminkit.core.errors import ValidationError
-from adminkit.core.secrets import Secret, check_reference, resolve
+from adminkit.core.secrets import SCHEMES, Secret, check_reference, resolve
 from adminkit.playbook.model import InputSpec, Playbook
 
 EMAIL = re.compile(r"^[^@\s,;<>()\\\"]+@[^@\s,;<>()\\\"]+\.[^@\s,;<>()\\\"]+\Z")
@@ -86,6 +86,22 @@ def _secret(raw: Any) -> Secret:
     except ValueError:
         raise ValueError(f"is a secret: {HOW_TO_GIVE}") from None
     return resolve(text, label="playbook input")
+
+
+def from_file(raw: Any, where: str) -> Secret | str:
+    """A secret input's value in an --inputs file: a reference (`env:NAME`, `file:/path`,
+    `keyring:service/user`, `prompt`) is one, as with `-i`, resolved when the inputs are
+    (and kept by name for a resume), never the password "env:NAME"; a malformed one is
+    refused; anything else is the secret itself."""
+    text = str(raw)
+    if text != "prompt" and text.partition(":")[0] not in SCHEMES:
+        return Secret(text)
+    try:
+        return check_reference(text)
+    except ValueError as exc:
+        raise ValidationError(f"{where}: {exc}",
+                              hint="a secret that itself begins with env:, file: or "
+                                   "keyring: can be given with --secret-stdin") from None
 
 
 def _text(spec: InputSpec, text: str) -> str:

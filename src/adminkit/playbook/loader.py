@@ -234,12 +234,18 @@ class Checker:
             elif name not in render.ROOTS:
                 self.problem(loc, f"undefined variable {name!r} (use inputs., ticket., "
                                   "steps., profile. or item)")
-        for root, attr in _attributes(text, expression):
+        pairs = _attributes(text, expression)
+        for root, attr in pairs:
             if root == "inputs" and attr not in self.inputs:
                 self.problem(loc, f"undefined input {attr!r} "
                                   f"(inputs: {', '.join(self.inputs) or 'none'})")
             if root == "steps" and attr not in registered:
                 self.problem(loc, f"steps.{attr} is not registered by an earlier step")
+        secrets = {n for n, spec in self.inputs.items() if spec and spec.type == "secret"}
+        if any(root == "inputs" and attr in secrets for root, attr in pairs):
+            misuse = render.secret_misuse(text, secrets, expression=expression)
+            if misuse:
+                self.problem(loc, misuse)
 
 
 def _has_template(value: Any) -> bool:

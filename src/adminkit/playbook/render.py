@@ -69,7 +69,7 @@ def _render_string(text: str, variables: dict[str, Any], where: str = "") -> Any
                 **variables)
             if isinstance(value, Undefined):  # an expression hands back Undefined unraised
                 value._fail_with_undefined_error()
-            return sandbox.check_size(value)
+            return sandbox.check_size(sandbox.unseal(value))
         return _joined(env.from_string(text).generate(**variables))
     except _errors(TemplateError) as exc:
         raise ValidationError(f"{where}template {_cut(text)!r}: {_why(exc)}") from None
@@ -117,6 +117,7 @@ def evaluate(condition: str, variables: dict[str, Any], where: str = "") -> bool
             **variables)
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()
+        sandbox.no_secret("the truth of", value)
         return bool(value)
     except _errors(TemplateError) as exc:
         raise ValidationError(f"{where}condition {_cut(condition)!r}: {_why(exc)}") from None
@@ -152,3 +153,12 @@ def syntax_error(text: str, *, expression: bool = False) -> str | None:
     except FAILURES as exc:
         return _why(exc)
     return None
+
+
+def secret_misuse(text: str, secrets: set[str], *, expression: bool = False) -> str | None:
+    """Why a template that names a secret input would be refused at run time, if it would
+    (`templatecheck.secret_misuse`)."""
+    from adminkit.playbook.templatecheck import secret_misuse as check
+
+    return check(environment().parse("{{ " + text + " }}" if expression else text), secrets,
+                 expression=expression)

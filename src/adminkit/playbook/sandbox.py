@@ -48,6 +48,71 @@ def refuse(what: str) -> TooBig:
                   f"or items, numbers of {MAX_INT_BITS} bits, {MAX_STEPS:,} loop steps)")
 
 
+class SecretUse(SecurityError):
+    """A template tried to look into a secret, or to make it into something else."""
+
+
+def secret_use(how: str) -> SecretUse:
+    return SecretUse(f"refused: {how} a secret; a secret input can only be passed whole "
+                     "(`{{ inputs.NAME }}` alone) to a parameter that takes a secret")
+
+
+class Sealed:
+    """A secret as a template sees it: it can be handed on whole and nothing else.
+    Its length, truth, text, characters and equality would each tell something of the
+    value (or turn it into plain text, `********`, that a field would take as the
+    value), so every one of them is refused; `unseal()` gives the `Secret` back."""
+
+    __slots__ = ("secret",)
+
+    def __init__(self, secret: Secret) -> None:
+        self.secret = secret
+
+    def _refuse(self, *_: Any, **__: Any) -> Any:
+        raise secret_use("using")
+
+    __bool__ = __len__ = __iter__ = __contains__ = __getitem__ = _refuse
+    __str__ = __format__ = __int__ = __float__ = __index__ = _refuse
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _refuse
+    __add__ = __radd__ = __mul__ = __rmul__ = __mod__ = __rmod__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        raise secret_use("printing")
+
+
+def _holds_secret(value: Any, depth: int = 2) -> bool:
+    """A secret here, or in a list, tuple or mapping (two levels down: `inputs|dictsort`)."""
+    if isinstance(value, Secret | Sealed):
+        return True
+    if depth <= 0:
+        return False
+    if isinstance(value, Mapping):
+        return any(_holds_secret(v, depth - 1) for v in list(value.values())[:1000])
+    if isinstance(value, list | tuple):
+        return any(_holds_secret(v, depth - 1) for v in value[:1000])
+    return False
+
+
+def no_secret(how: str, *values: Any) -> None:
+    """Refuse a filter, a test, an operator or a call that would be given a secret."""
+    if any(_holds_secret(v) for v in values):
+        raise secret_use(how)
+
+
+def seal(value: Any) -> Any:
+    return Sealed(value) if isinstance(value, Secret) else value
+
+
+def unseal(value: Any) -> Any:
+    """A template's value as a field gets it: a secret whole, or anything without one."""
+    if isinstance(value, Sealed):
+        return value.secret
+    if _holds_secret(value, depth=8):
+        raise secret_use("a list or a mapping holding")
+    return value
+
+
 def _length(value: Any) -> int:
     """Characters or items, whichever is more: a list counts the text of its strings
     (`[s] * n` repeats every character of s, not one item)."""
@@ -184,6 +249,7 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)  # keeps jinja_pass_arg: Jinja still passes the context first
     def guarded(*args: Any, **kwargs: Any) -> Any:
         given = args[1:] if passes else args
+        no_secret(f"the filter `{name}` on", *given, *kwargs.values())
         if name == "join" and given:  # a joined list is measured before it is joined
             items = list(given[0])
             sep = given[1] if len(given) > 1 else kwargs.get("d", "")
@@ -198,6 +264,19 @@ def _guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def _guard_test(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    if name in ("defined", "undefined", "none"):  # these do not look at the value
+        return func
+    passes = getattr(func, "jinja_pass_arg", None) is not None
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        no_secret(f"the test `{name}` on", *(args[1:] if passes else args), *kwargs.values())
+        return func(*args, **kwargs)
+
+    return guarded
+
+
 _STR_WIDTH = {"ljust", "rjust", "center", "zfill"}
 
 
@@ -205,6 +284,7 @@ def _precheck_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
                    ) -> tuple[Any, ...]:
     """Check a call of a string method or a global before it runs; the (possibly
     materialised) arguments to make it with."""
+    no_secret("calling a function or a macro with", *args, *kwargs.values())
     target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
     name = getattr(target, "__name__", "")
     owner = getattr(target, "__self__", None)
@@ -280,6 +360,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.filters = {name: _guard_filter(name, f) for name, f in self.filters.items()}
         self.filters[COUNTED] = _counted
+        self.tests = {name: _guard_test(name, f)  # type: ignore[arg-type]
+                      for name, f in self.tests.items()}
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         """A secret input passes through a template whole (`{{ inputs.password }}`), never
@@ -291,22 +373,32 @@ class Sandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping) and not attribute.startswith("_") and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
+            return seal(obj[attribute])
+        return seal(super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return seal(super().getitem(obj, argument))
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        no_secret(f"`{operator}` on", left, right)
         check_binop(operator, left, right)
         return check_size(super().call_binop(context, operator, left, right))
 
     def call_unop(self, context: Context, operator: str, arg: Any) -> Any:
+        no_secret(f"`{operator}` on", arg)
         return check_size(super().call_unop(context, operator, arg))
 
     def call(__self, __context: Context, __obj: Any, *args: Any,
              **kwargs: Any) -> Any:
         args = _precheck_call(__obj, args, kwargs)
-        return check_size(super().call(__context, __obj, *args, **kwargs))
+        result = super().call(__context, __obj, *args, **kwargs)
+        if isinstance(result, Secret):  # `inputs.get('password')`: still whole
+            return Sealed(result)
+        no_secret("`.items()` or `.values()` of a mapping holding", result)
+        return check_size(result)
 
     def concat_checked(self, parts: tuple[Any, ...]) -> str:
+        no_secret("`~` on", *parts)
         texts = [str(p) for p in parts]
         if sum(map(len, texts)) > MAX_SIZE:
             raise refuse(f"joining {sum(map(len, texts)):,} characters with ~")

@@ -119,3 +119,33 @@ def static_problems(env: Sandbox, ast: nodes.Template) -> list[str]:
     found = _private(ast) + _recursion(ast)
     _constant_problems(env, ast, found)
     return found
+
+
+def secret_misuse(ast: nodes.Template, secrets: set[str], *, expression: bool) -> str | None:
+    """A secret input used other than whole, which a run refuses (`Sealed`): the
+    template must be `{{ inputs.NAME }}` alone (or a choice between such), never in
+    text, a condition, a filter, a test or an operator."""
+    whole: set[int] = set()
+    body = ast.body
+    if not expression and len(body) == 1 and isinstance(body[0], nodes.Output) and \
+            len(body[0].nodes) == 1 and not isinstance(body[0].nodes[0], nodes.TemplateData):
+        todo: list[nodes.Expr | None] = [body[0].nodes[0]]
+        while todo:
+            expr = todo.pop()
+            if isinstance(expr, nodes.CondExpr):
+                todo += [expr.expr1, expr.expr2]
+            elif expr is not None:
+                whole.add(id(expr))
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        assert isinstance(node, nodes.Getattr | nodes.Getitem)
+        if not (isinstance(node.node, nodes.Name) and node.node.name == "inputs"):
+            continue
+        key = node.arg if isinstance(node, nodes.Getitem) else None
+        name = node.attr if isinstance(node, nodes.Getattr) else \
+            key.value if isinstance(key, nodes.Const) else None
+        if name in secrets and id(node) not in whole:
+            return (f"refused: the secret input {name!r} used other than whole; a secret "
+                    "can only be passed as `{{ inputs." + str(name) + " }}` alone to a "
+                    "parameter that takes a secret (no filter, test, operator or text "
+                    "around it)")
+    return None

@@ -22,13 +22,12 @@ def where(name: str, host: str, port: int) -> str:
 
 def client_context(name: str, host: str, port: int, ca_file: Path | None) -> ssl.SSLContext:
     """Verifying context: `ca_file` (None: the system's CAs), the server's name checked."""
+    from adminkit.core.files import tls_context
+
     try:
-        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"{where(name, host, port)}: ca_file {ca_file}: "
-                          f"{getattr(exc, 'strerror', None) or exc}",
-                          hint="`ca_file` must be a PEM file of the CA that signed the "
-                               "server's certificate") from None
+        return tls_context(ca_file, f"print_servers[{name}].ca_file")
+    except ConfigError as exc:
+        raise ConfigError(f"{where(name, host, port)}: {exc.message}", hint=exc.hint) from None
 
 
 def refusal(name: str, host: str, port: int, ca_file: Path | None,

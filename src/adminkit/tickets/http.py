@@ -22,12 +22,11 @@ def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> htt
     if not cfg.url:
         raise UsageError(f"profile {profile.name}: tickets.url is not set")
     check_url(profile, cfg)
-    import ssl
-
+    from adminkit.core.files import tls_context
     from adminkit.tickets.bounded import ask_bounded, bound
     from adminkit.tickets.deadline import DeadlineTransport, environment_proxy
 
-    context = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
+    context = tls_context(cfg.ca_file, "tickets.ca_file")
     return httpx.Client(base_url=cfg.url.rstrip("/"), headers=headers, timeout=15,
                         verify=context,
                         transport=DeadlineTransport(context, environment_proxy(cfg.url)),

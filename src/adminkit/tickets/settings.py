@@ -126,6 +126,8 @@ class TicketsConfig(Settings):
         needs = NEW_FIELDS.get(self.kind, ((), ()))[1]
         if needs and self.new is None:
             return f"tickets.new.{' and tickets.new.'.join(needs)}"
+        if self.kind == "redmine" and not self.queue:  # the project the issue is opened in
+            return "tickets.queue (the Redmine project's identifier)"
         return None
 
 

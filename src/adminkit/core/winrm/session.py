@@ -123,11 +123,14 @@ class WinRMSession:
             from certifi import where
             from winrm.protocol import Protocol
 
+            from adminkit.core.files import checked_path
+
             t = self.target
             self._proto = Protocol(
                 t.endpoint, transport=t.auth, username=t.user, password=t.password.reveal(),
                 server_cert_validation="validate",
-                ca_trust_path=str(t.ca_file) if t.ca_file else where(),  # requests' bundle
+                ca_trust_path=checked_path(t.ca_file, f"{t.section}.ca_file") if t.ca_file
+                else where(),  # requests' bundle
                 read_timeout_sec=max(t.read_timeout, t.operation_timeout + 1),
                 operation_timeout_sec=t.operation_timeout,
                 message_encryption="always" if t.scheme == "http" and t.auth == "ntlm"
