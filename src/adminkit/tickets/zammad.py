@@ -218,6 +218,11 @@ class Zammad:
             if kind not in SIGNED_IN_TYPES:
                 note["unverified"] = f"it came in as a {kind or 'channel'} article, whose " \
                                      "sender is whoever the message said"
+            elif a.get("updated_by_id") not in (None, a.get("created_by_id")):
+                # changed since by another user (an agent): the text may be theirs
+                note["unverified"] = (
+                    f"it was changed after it was written by {a.get('updated_by') or 'someone'}"
+                    f" ({user_ref('zammad', a.get('updated_by_id')) or 'no id'})")
             out.append(note)
         return out
 
