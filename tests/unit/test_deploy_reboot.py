@@ -267,7 +267,7 @@ def test_nothing_to_install_but_a_restart_pending_is_restarted(env: Env, win: Fa
 
 
 def test_install_check_shows_the_pending_reboot_it_leaves(env: Env, win: FakeWindows,
-                                                 tmp_path: Path) -> None:
+                                                          tmp_path: Path) -> None:
     install_agent(env, win, tmp_path, reboot=False)
     ctx = Context(run=Run(command="app install", check=True),
                   profile=_profile(env, win, tmp_path))

@@ -15,8 +15,7 @@ from adminkit.core.context import Context
 from adminkit.core.result import Status
 from adminkit.core.run import Run
 from adminkit.core.runner import Runner
-from adminkit.deploy.actions.base import PackagesParams
-from adminkit.deploy.actions.packages import InstallApp, RemoveApp, RemoveParams
+from adminkit.deploy.actions.packages import RemoveApp, RemoveParams
 from tests.fakes import winrmrig
 from tests.fakes.winrmrig import FakeWindows
 from tests.unit.conftest import Env
@@ -56,20 +55,6 @@ def test_remove_of_what_is_not_there_does_not_restart(env: Env, win: FakeWindows
     assert report.results[0].status is Status.OK, report.results[0].summary
     assert PENDING in report.results[0].summary
     assert model(win).reboots == 0
-
-
-def test_check_never_restarts_nor_plans_it_for_another_changes_reboot(
-        env: Env, win: FakeWindows, tmp_path: Path) -> None:
-    before = pending_from_before(env, win, tmp_path)
-    ctx = Context(run=Run(command="app install", check=True),
-                  profile=_profile(env, win, tmp_path))
-    try:
-        report = Runner(ctx).execute([InstallApp(PackagesParams(
-            host="win1", packages=["contoso-agent=1.3.0"], reboot_if_needed=True))])
-    finally:
-        ctx.close()
-    assert report.results[0].status is Status.OK
-    assert model(win).reboots == 0 and model(win).boot_id() == before
 
 
 def test_a_resume_of_its_own_attempt_still_restarts(env: Env, win: FakeWindows,
