@@ -18,6 +18,9 @@ Service Management Cloud REST API):
   CustomerRequestDTO (`issueId`, `issueKey`, ...); the request type's required fields
   missing: 400; an unknown service desk: 404; an unknown request type: 400; an account
   without "permission to create requests in the specified service desk": 403.
+- `GET /rest/api/2/issue/{key}/comment?startAt=&maxResults=` -> a PageOfComments
+  `{"startAt", "maxResults", "total", "comments": [...]}`, each with `author`, `updateAuthor`
+  (who last edited it; an edit keeps the author), `created`, `updated`, `jsdPublic`.
 - `GET /rest/api/2/myself` -> the signed-in user: on Cloud `{"accountId", "accountType",
   "emailAddress", "displayName", "active", ...}` (the e-mail may be hidden); on Data Center
   (a personal access token here) `{"key", "name", "emailAddress", "displayName", "active"}`.
@@ -103,6 +106,8 @@ class Comment:
     public: bool
     created: str
     author: Person = BOT
+    updated: str | None = None  # set by an edit (the platform API's `updated`)
+    update_author: Person | None = None  # who last edited it (`updateAuthor`)
 
 
 @dataclass
@@ -206,6 +211,13 @@ class FakeJira(ServerFake):
         self.issues[key].comments.append(comment)
         return comment
 
+    def edit(self, key: str, comment_id: str, body: str, *, by: Person) -> None:
+        """`by` edits a comment (their own with "Edit Own Comments", anyone's with "Edit
+        All Comments"): the body changes, the author stays, `updateAuthor` is `by`."""
+        with self.lock:
+            c = next(c for c in self.issues[key].comments if c.id == comment_id)
+            c.body, c.updated, c.update_author = body, datetime.now(UTC).isoformat(), by
+
     # -- errors in Jira's two formats -----------------------------------------------
     def _error(self, req: Request, status: int, message: str) -> Reply:
         headers: dict[str, str] = {}
@@ -244,6 +256,7 @@ class FakeJira(ServerFake):
             ("POST", r"/rest/servicedeskapi/request/([^/]+)/comment", self._add_comment),
             ("GET", r"/rest/servicedeskapi/request/([^/]+)/comment", self._comments),
             ("GET", r"/rest/api/2/issue/([^/]+)", self._get_issue),
+            ("GET", r"/rest/api/2/issue/([^/]+)/comment", self._platform_comments),
             ("GET", r"/rest/api/2/issue/([^/]+)/transitions", self._transitions),
             ("POST", r"/rest/api/2/issue/([^/]+)/transitions", self._do_transition),
             ("POST", r"/rest/api/2/issue/([^/]+)/attachments", self._attach),
@@ -351,6 +364,27 @@ class FakeJira(ServerFake):
                                 "isLastPage": start + len(page) >= len(chosen),
                                 "values": [self._comment_dto(req, c) for c in page],
                                 "_links": {"base": self.url}})
+
+    def _platform_comments(self, req: Request, key: str) -> Reply:
+        """`GET /rest/api/2/issue/{key}/comment?startAt=&maxResults=` -> a PageOfComments
+        `{"startAt", "maxResults", "total", "comments": [...]}`; each comment has `author`,
+        `updateAuthor` (the author until someone edits it), `created`, `updated` and, on a
+        service project, `jsdPublic`. The servicedeskapi's CommentDTO has none of the
+        edit's fields."""
+        issue = self._issue(req, key)
+        try:
+            start = int(req.arg("startAt", "0") or 0)
+            limit = min(int(req.arg("maxResults", "50") or 50), 5000)
+        except ValueError:
+            raise BadRequest("startAt and maxResults must be integers") from None
+        dc = self._data_center(req)
+        page = issue.comments[start:start + limit]
+        return json_reply(200, {"startAt": start, "maxResults": limit,
+                                "total": len(issue.comments), "comments": [
+            {"id": c.id, "body": c.body, "jsdPublic": c.public,
+             "author": c.author.json(self.url, data_center=dc),
+             "updateAuthor": (c.update_author or c.author).json(self.url, data_center=dc),
+             "created": c.created, "updated": c.updated or c.created} for c in page]})
 
     def _get_issue(self, req: Request, key: str) -> Reply:
         issue = self._issue(req, key)

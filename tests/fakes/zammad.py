@@ -98,6 +98,7 @@ class Article:
     created_by_id: int = 999  # the API's agent, unless arranged otherwise
     sender_from: str | None = None  # `from`; None: the creator's name
     sender: str = "Agent"
+    updated_by_id: int | None = None  # who last changed it (None: its creator)
 
 
 @dataclass
@@ -304,13 +305,18 @@ class FakeZammad(ServerFake):
                 "type": a.type, "type_id": ARTICLE_TYPES.index(a.type) + 1,
                 "sender": a.sender, "sender_id": {"Agent": 1, "Customer": 2}[a.sender],
                 "internal": a.internal, "created_by_id": a.created_by_id,
-                "created_by": creator.login, "updated_by_id": a.created_by_id,
-                "updated_by": creator.login, "origin_by_id": None,
+                "created_by": creator.login,
+                "updated_by_id": a.updated_by_id or a.created_by_id,
+                "updated_by": self._login(a.updated_by_id or a.created_by_id),
+                "origin_by_id": None,
                 "attachments": [{"id": n + 1, "filename": att["filename"],
                                  "size": str(len(att["data"])),
                                  "preferences": {"Mime-Type": att["mime-type"]}}
                                 for n, att in enumerate(a.attachments)],
                 "created_at": a.created_at, "updated_at": a.created_at}
+
+    def _login(self, user_id: int) -> str:
+        return self.agent.login if user_id == self.agent.id else self.users[user_id].login
 
     def _by_ticket(self, req: Request, ident: str) -> Reply:
         ticket = self._ticket(ident)

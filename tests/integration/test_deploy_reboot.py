@@ -226,22 +226,25 @@ def test_patch_killed_mid_restart_resume_waits_and_finds_it_done(
     assert json.loads(r.stdout)[0]["reboot_pending"] is False
 
 
-def test_a_restart_still_wanted_is_made_with_nothing_to_install(
+def test_app_install_leaves_a_reboot_another_change_left_pending(
         hosts: SshFleet, profile: str, cli: Cli) -> None:
-    """What a run killed between its install and its restart leaves (and a resume finds):
-    the package in place, the host still wanting a restart; --reboot-if-needed makes it."""
+    """A host with the package in place that wants a restart for another reason (last
+    night's updates): `app install --reboot-if-needed` installs nothing there, so restarts
+    nothing, and says the reboot is pending (a resume of its own killed attempt does
+    restart: the unit tests); `host reboot --if-needed` is what restarts it."""
     r = cli("-p", profile, "app", "install", f"{PACKAGE}=1.0", "--hosts", "h2")
     assert r.returncode == 0, r.stdout + r.stderr
     flag_reboot_required(hosts, 1)
     before = boot_id(hosts, 1)
-    r = cli("-p", profile, "-o", "json", "app", "install", f"{PACKAGE}=1.0", "--hosts", "h2")
-    assert r.returncode == 0 and by_host(report(r)) == {"h2": "ok"}, r.stdout + r.stderr
-    assert boot_id(hosts, 1) == before  # without the option, nothing is restarted
-    r = cli("-p", profile, "-o", "json", "app", "install", f"{PACKAGE}=1.0", "--hosts", "h2",
-            "--reboot-if-needed")
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert by_host(report(r)) == {"h2": "changed"}
-    assert results(r)["h2"]["summary"].startswith("restart h2 (a reboot is pending)")
+    for check in (["--check"], []):
+        r = cli("-p", profile, "-o", "json", *check, "app", "install", f"{PACKAGE}=1.0",
+                "--hosts", "h2", "--reboot-if-needed")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert by_host(report(r)) == {"h2": "ok"}, r.stdout
+        assert "a reboot is pending from another change" in results(r)["h2"]["summary"]
+        assert boot_id(hosts, 1) == before
+    r = cli("-p", profile, "-o", "json", "host", "reboot", "--if-needed", "--hosts", "h2")
+    assert r.returncode == 0 and by_host(report(r)) == {"h2": "changed"}, r.stdout + r.stderr
     assert boot_id(hosts, 1) != before and installed(hosts, hosts.fleet[1].address) == "1.0"
 
 

@@ -284,7 +284,7 @@ def test_zammad_an_e_mail_in_the_approvers_name_proves_nobody(
 
 
 def test_zammad_four_eyes_the_customer_cannot_approve(rig: Any, zammad: FakeZammad) -> None:
-    dispatcher, ticket, first = z_start(rig, zammad, [])
+    dispatcher, ticket, first = z_start(rig, zammad, ["zammad:999999"])  # nobody here
     customer = zammad.tickets[ticket].customer_id
     dispatcher.cfg.approvers.append(f"zammad:{customer}")  # the requester is an approver
     zammad.article(ticket, "/approve", by=zammad.users[customer], type="web",

@@ -247,13 +247,17 @@ def install_agent(env: Env, win: FakeWindows, tmp_path: Path, *, reboot: bool = 
 def test_nothing_to_install_but_a_restart_pending_is_restarted(env: Env, win: FakeWindows,
                                                               tmp_path: Path) -> None:
     """What an attempt killed between its install and its restart leaves: the package in
-    place and the host still wanting a restart. The option promises a host that no longer
-    wants one, so the restart is made (and only with the option)."""
+    place and the host still wanting a restart. Its resume makes the restart (and only
+    with the option); a fresh run, which changes nothing here, leaves it (and says so)."""
+    before = model(win).boot_id()
     assert install_agent(env, win, tmp_path, reboot=False).status is Status.CHANGED
     assert model(win).reboot_pending and model(win).reboots == 0  # 3010, not restarted
     again = install_agent(env, win, tmp_path, reboot=False)
     assert again.status is Status.OK and model(win).reboots == 0
-    result = install_agent(env, win, tmp_path)
+    fresh = install_agent(env, win, tmp_path)
+    assert fresh.status is Status.OK and model(win).reboots == 0
+    assert "a reboot is pending from another change" in fresh.summary
+    result = install_agent(env, win, tmp_path, unsettled={0: {"boot_id": before}})
     assert result.status is Status.CHANGED, result.error
     assert result.summary.startswith("restart win1 (a reboot is pending): back after")
     assert model(win).reboots == 1 and model(win).reboot_pending is False
@@ -262,8 +266,8 @@ def test_nothing_to_install_but_a_restart_pending_is_restarted(env: Env, win: Fa
     assert model(win).reboots == 1
 
 
-def test_install_check_shows_the_pending_restart(env: Env, win: FakeWindows,
-                                                 tmp_path: Path) -> None:
+def test_install_check_shows_the_pending_reboot_it_leaves(env: Env, win: FakeWindows,
+                                                          tmp_path: Path) -> None:
     install_agent(env, win, tmp_path, reboot=False)
     ctx = Context(run=Run(command="app install", check=True),
                   profile=_profile(env, win, tmp_path))
@@ -272,8 +276,9 @@ def test_install_check_shows_the_pending_restart(env: Env, win: FakeWindows,
             host="win1", packages=["contoso-agent=1.3.0"], reboot_if_needed=True))])
     finally:
         ctx.close()
-    assert report.results[0].status is Status.CHANGED  # would change
-    assert "restart win1 (a reboot is pending)" in report.results[0].summary
+    assert report.results[0].status is Status.OK  # nothing this run would change
+    assert "a reboot is pending from another change, left to `host reboot --if-needed`" \
+        in report.results[0].summary
     assert model(win).reboots == 0 and model(win).reboot_pending
 
 

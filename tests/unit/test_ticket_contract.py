@@ -962,6 +962,8 @@ def test_a_run_acts_only_for_a_ticket_in_one_of_the_profiles_queues(rig: Rig) ->
             run_for(rig, ticket, calls, rows=1)
         assert err.value.exit_code == ExitCode.USAGE
         ref = TicketRef(rig.peer.kind, ticket)
+        if "id: takes the queue's id as the system gives it" in err.value.message:
+            continue  # `id:HD`: no system's id looks so, refused when the profile is read
         assert err.value.message.startswith(f"ticket {ref} is in ")
         wanted = ", ".join(refused["queues"] or ["Elsewhere"])
         assert err.value.message.endswith(

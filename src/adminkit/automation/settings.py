@@ -243,6 +243,13 @@ def automation_settings(profile: Profile | None) -> AutomationConfig | None:
                     raise ConfigError(f"profile {profile.name}: {where}: {value!r} {problem}",
                                       hint=PEOPLE_HINT.get(kind, "name people as the "
                                                                  f"{kind} system does"))
+        waiting = [rule.name for rule in cfg.rules if rule.requires_approval]
+        if waiting and not cfg.approvers:
+            raise ConfigError(f"profile {profile.name}: automation.rules[{waiting[0]}] "
+                              "requires approval, and automation.approvers names nobody: "
+                              "its runs could only wait and be cancelled",
+                              hint="name the approvers (" + PEOPLE_HINT.get(
+                                  kind, f"as the {kind} system names people") + ")")
     return cfg
 
 
@@ -285,7 +292,8 @@ def person_problem(kind: str, value: str, *, pattern: bool) -> str | None:
         return None
     if pattern and text == "*":
         return None
-    if other == kind and re.fullmatch(ID_SHAPES[kind], rest):
+    if other == kind and re.fullmatch(ID_SHAPES[kind], rest) and \
+            not (kind == "jira" and rest.casefold() == "unknown"):  # a deleted user (Cloud)
         return None
     own = PREFIX_OF_KIND[kind]
     if other == kind:

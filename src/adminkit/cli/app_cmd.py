@@ -20,9 +20,10 @@ app = typer.Typer(help="Install, upgrade, remove applications on hosts; versions
 
 Packages = Annotated[list[str], typer.Argument(help="NAME or NAME=VERSION (repeat).")]
 RebootIfNeeded = Annotated[bool, typer.Option(
-    "--reboot-if-needed", help="Restart a host that wants a reboot once the change is made "
-                               "(a 3010 from an MSI, Debian's reboot-required; also one "
-                               "with nothing to change), and wait for it.")]
+    "--reboot-if-needed", help="Restart a host the change leaves wanting a reboot (a 3010 "
+                               "from an MSI, Debian's reboot-required), and wait for it. A "
+                               "host this run changes nothing on is not restarted for a "
+                               "reboot pending from before (it says so).")]
 
 
 def _package_run(ctx: typer.Context, verb: str, packages: list[str], hosts: str,

@@ -56,6 +56,8 @@ def parse_ref(text: str, default_kind: str | None, what: str = "--ticket") -> Ti
 
 ID_FORM = "id:"  # a queue named by its id in a profile or rule (`id:3`); bare: its name
 NAME_FORM = "name:"  # a queue named by its name, said outright (`name:3`)
+# what a queue id looks like in any system: a number as the API writes it, or a sys_id
+QUEUE_ID = r"(?:0|[1-9][0-9]{0,18}|[0-9a-fA-F]{32})"
 # Systems whose people are known by a stable user id (`redmine:9`, `jira:ACCOUNTID`,
 # `zammad:12`): display names there (and an e-mail's From) are each sender's own to write,
 # so who asks and who approves are checked by the id alone.
@@ -73,6 +75,11 @@ def queue_form(value: str, *, strict: bool = True) -> tuple[str, str]:
             rest = text[len(prefix):].strip()
             if not rest:
                 raise ValueError(f"{value!r}: {prefix} names nothing")
+            if strict and form == "id" and not re.fullmatch(QUEUE_ID, rest):
+                raise ValueError(f"{value!r}: {ID_FORM} takes the queue's id as the system "
+                                 "gives it: ASCII digits without a sign or leading zero, or "
+                                 "a 32-digit hex sys_id (ServiceNow); this one matches no "
+                                 "queue")
             return form, rest
     if strict and re.fullmatch(r"[0-9]+|[0-9a-fA-F]{32}", text):
         raise ValueError(f"{value!r} is ambiguous: write {ID_FORM}{text} for the queue whose "

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.core.secrets import Secret
-from adminkit.tickets.base import Rejected, Ticket, TicketNotFound, TicketRef
+from adminkit.tickets.base import Rejected, Ticket, TicketNotFound, TicketRef, text_of
 from adminkit.tickets.http import basic_auth, check, client, json_of, send
 from adminkit.tickets.settings import ticket_settings
 
@@ -295,10 +295,11 @@ class Glpi:
                 return str(item.get("id"))
         return None
 
-    def _ticket(self, ticket_id: str) -> dict[str, Any]:
+    def _ticket(self, ticket_id: str, *, expand: bool = True) -> dict[str, Any]:
         what = f"GLPI ticket {ticket_id}"
         r = self._call("GET", f"/Ticket/{_number(ticket_id)}", what,
-                       params={"expand_dropdowns": "true", "get_hateoas": "false"})
+                       params={"expand_dropdowns": "true" if expand else "false",
+                               "get_hateoas": "false"})
         self._check(r, what)
         data = glpi_json(r, what)
         if not isinstance(data, dict):
@@ -311,9 +312,13 @@ class Glpi:
         word = STATUS_WORDS.get(int(status), status) if status.isdecimal() else status
         category = data.get("itilcategories_id")  # the nearest thing GLPI has to a queue
         keep = ("id", "entities_id", "type", "urgency", "priority", "date", "date_mod")
+        # expanded, the category is its name; its id (what `id:7` matches) is read apart
+        category_id = self._ticket(ticket_id, expand=False).get("itilcategories_id") \
+            if category not in (None, "", 0, "0") else None
         return Ticket(ref=TicketRef("glpi", ticket_id), subject=str(data.get("name") or ""),
                       status=word,
                       queue=str(category) if category not in (None, "", 0, "0") else None,
+                      queue_id=text_of(category_id) if category_id not in (0, "0") else None,
                       fields={k: data[k] for k in keep if k in data})
 
     def set_status(self, ticket_id: str, status: str) -> None:

@@ -153,16 +153,45 @@ class Jira:
         return None
 
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:
-        """The request's comments, oldest first (`adminkit ticket show`)."""
+        """The request's comments, oldest first (`adminkit ticket show`, approvals).
+
+        A comment someone other than its author edited keeps its `author`: its text is
+        then the editor's, and it is `unverified` (an agent with "Edit All Comments" could
+        otherwise turn an approver's comment into /approve). Only the platform API says
+        who edited (`updateAuthor`); the servicedeskapi's comments do not."""
+        editors = self._editors(ticket_id)
         out = []
         for c in self.comments(ticket_id):
             created, author = c.get("created"), c.get("author")
-            out.append({"time": created.get("iso8601") if isinstance(created, dict) else None,
-                        "author": author.get("displayName") if isinstance(author, dict)
-                        else None, "author_id": person(author),
-                        "internal": c.get("public") is False,
-                        "body": str(c.get("body", ""))})
+            note: dict[str, Any] = {
+                "time": created.get("iso8601") if isinstance(created, dict) else None,
+                "author": author.get("displayName") if isinstance(author, dict) else None,
+                "author_id": person(author), "internal": c.get("public") is False,
+                "body": str(c.get("body", ""))}
+            editor = editors.get(str(c.get("id")))
+            if editor is not None and person(editor) != note["author_id"]:
+                note["unverified"] = (f"it was edited after it was posted by "
+                                      f"{editor.get('displayName') or 'someone'} "
+                                      f"({person(editor) or 'no user id'})")
+            out.append(note)
         return out
+
+    def _editors(self, ticket_id: str) -> dict[str, Any]:
+        """Each comment's `updateAuthor` (by comment id), from the platform API."""
+        key = self._key(ticket_id)
+        what = f"Jira {key}: read who edited its comments"
+        found: dict[str, Any] = {}
+        start = 0
+        while True:
+            r = send(partial(self.http.get, f"/rest/api/2/issue/{key}/comment",
+                             params={"startAt": start, "maxResults": PAGE}), what)
+            _check(r, what, missing=(403, 404))
+            page = _json(r, what)
+            comments = [c for c in page.get("comments") or [] if isinstance(c, dict)]
+            found |= {str(c.get("id")): c.get("updateAuthor") for c in comments}
+            start += len(comments)
+            if not comments or start >= int(page.get("total") or 0):
+                return found
 
     def create(self, subject: str, text: str) -> str:
         """A new request (`POST /rest/servicedeskapi/request`) in tickets.new's service

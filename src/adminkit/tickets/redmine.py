@@ -271,18 +271,25 @@ class Redmine:
         raise RetryLater(f"{what}: Redmine answered, but the note is not on the issue")
 
     def notes(self, ticket_id: str) -> list[dict[str, Any]]:
-        """The issue's notes, oldest first (`adminkit ticket show`): Redmine returns every
-        journal in one answer; journals that only changed fields are left out."""
+        """The issue's notes, oldest first (`adminkit ticket show`, approvals): Redmine
+        returns every journal in one answer; journals that only changed fields are left
+        out. A note another user edited (Redmine 5: `updated_by`; "Edit notes" lets a
+        role edit anyone's) keeps its author but is the editor's text: `unverified`."""
         out = []
         for journal in self.journals(ticket_id):
             if not journal.get("notes"):
                 continue
-            user = journal.get("user")
-            out.append({"time": journal.get("created_on"),
-                        "author": user.get("name") if isinstance(user, dict) else None,
-                        "author_id": user_id(user),
-                        "internal": bool(journal.get("private_notes")),
-                        "body": str(journal["notes"])})
+            user, editor = journal.get("user"), journal.get("updated_by")
+            note: dict[str, Any] = {
+                "time": journal.get("created_on"),
+                "author": user.get("name") if isinstance(user, dict) else None,
+                "author_id": user_id(user), "internal": bool(journal.get("private_notes")),
+                "body": str(journal["notes"])}
+            if editor is not None and user_id(editor) != note["author_id"]:
+                name = editor.get("name") if isinstance(editor, dict) else None
+                note["unverified"] = (f"it was edited after it was written by "
+                                      f"{name or 'someone'} ({user_id(editor) or 'no id'})")
+            out.append(note)
         return out
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -149,4 +150,6 @@ def allowed_queues(cfg: TicketsConfig | None, kind: str) -> tuple[str, ...]:
         return ()
     # `queue` is also what the system's API is given (RT's Queue, Redmine's project_id),
     # where a number is an id: so it is here
-    return (f"{ID_FORM}{cfg.queue.strip()}" if cfg.queue.strip().isdecimal() else cfg.queue,)
+    # (ASCII digits only: `isdecimal` takes any script's, which no API writes an id in)
+    digits = re.fullmatch(r"[0-9]+", cfg.queue.strip())
+    return (f"{ID_FORM}{cfg.queue.strip()}" if digits else cfg.queue,)

@@ -35,6 +35,7 @@ from adminkit.tickets.base import (
     text_of,
     user_ref,
 )
+from adminkit.tickets.htmltext import html_text
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.settings import ticket_settings
@@ -215,9 +216,16 @@ class Zammad:
                 "time": a.get("created_at"), "author": a.get("from") or a.get("created_by"),
                 "author_id": user_ref("zammad", a.get("created_by_id")),
                 "internal": a.get("internal") is True, "body": str(a.get("body") or "")}
+            if str(a.get("content_type") or "").startswith("text/html"):  # Zammad's editor
+                note["body"] = html_text(note["body"])
             if kind not in SIGNED_IN_TYPES:
                 note["unverified"] = f"it came in as a {kind or 'channel'} article, whose " \
                                      "sender is whoever the message said"
+            elif a.get("updated_by_id") not in (None, a.get("created_by_id")):
+                # changed since by another user (an agent): the text may be theirs
+                note["unverified"] = (
+                    f"it was changed after it was written by {a.get('updated_by') or 'someone'}"
+                    f" ({user_ref('zammad', a.get('updated_by_id')) or 'no id'})")
             out.append(note)
         return out
 

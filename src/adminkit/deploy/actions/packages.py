@@ -8,8 +8,9 @@ versions back afterwards: what the journal and the note say is what the host say
 With --reboot-if-needed (these and host.patch), the host's boot id goes into the
 journal's intent row before the write, so that a resume of a run killed during the
 restart waits for the host instead of failing on it; and a host with nothing left to
-write that still wants a restart (this run's attempt was killed before it, or an earlier
-update left it so) is restarted: the option promises a host that no longer wants one.
+write that still wants a restart is restarted where the option promises a host that no
+longer wants one: by host.patch, and by an app write resuming its own attempt killed
+before the restart (never, on a fresh run, for a reboot another change left pending).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ R = TypeVar("R", bound=RestartParams)
 class _Restarting(HostAction[R]):
     """A package write that may restart its host afterwards (`reboot_if_needed`)."""
 
+    # A host with nothing to write that wants a restart gets one on a fresh run too:
+    # host.patch (patching is what leaves hosts so); an app write only when resuming its
+    # own interrupted attempt: `app install X --reboot-if-needed --hosts all` must not
+    # restart every host where X already is for a reboot some other change left pending.
+    restarts_a_pending_reboot: ClassVar[bool] = False
+    _resuming: bool = False
+
     def restart_too(self, ctx: Context, plan: Plan) -> Plan:
         """The plan with the boot id in its intent row and, where nothing is left to
         write but the host wants a restart, that restart (see the module's docstring)."""
@@ -47,6 +55,10 @@ class _Restarting(HostAction[R]):
             return plan
         backend = self.backend(ctx)
         if not plan and backend.facts().reboot_pending:
+            if not (self.restarts_a_pending_reboot or self._resuming):
+                plan.summary += ("; a reboot is pending from another change, left to "
+                                 "`host reboot --if-needed` (this run changes nothing here)")
+                return plan
             plan = Plan([restart()], summary=f"restart {self.params.host} (a reboot is pending)",
                         data=plan.data)
         if plan and not ctx.check:
@@ -56,6 +68,7 @@ class _Restarting(HostAction[R]):
     def settle(self, ctx: Context, intent: dict[str, Any]) -> Plan | None:
         """A host that a killed attempt left restarting is waited for; then planned afresh
         (a write done shows as nothing to do, a restart still wanted as one)."""
+        self._resuming = True  # its attempt planned a write: a restart still wanted is its
         before = intent.get("boot_id")
         if isinstance(before, str) and before:
             boot_id_now(self, ctx, before, timeout=DEFAULT_TIMEOUT)
@@ -246,6 +259,8 @@ class PatchHost(_Restarting[PatchParams]):
     """host.patch: every pending update (or only those from a security source), each to
     the version the simulation showed, read back afterwards. A reboot the host then
     wants is reported (`reboot_required`), and done only with `reboot_if_needed`."""
+
+    restarts_a_pending_reboot = True
 
     name = "host.patch"
     params_model: ClassVar[type[Params]] = PatchParams
