@@ -328,3 +328,36 @@ def test_a_folder_is_swept_once_per_delivery_not_per_row(
     for login in ("a", "b", "c"):
         sink.check(login)
     assert scans == [tmp_path]
+
+
+def test_a_password_reads_the_csprng_once_and_no_byte_twice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each read of os.urandom gives the GIL up (a bulk import's worker may then wait for
+    it): one read per password; and the bytes handed out never overlap (a byte used for
+    two choices would tie them together)."""
+    from collections import Counter
+
+    from adminkit.accounts import passwords
+
+    reads: list[int] = []
+    real = os.urandom
+
+    def counted(size: int) -> bytes:
+        reads.append(size)
+        return real(size)
+
+    monkeypatch.setattr(passwords.os, "urandom", counted)
+    for length in (12, 16, 40):
+        reads.clear()
+        password = generate(length).reveal()
+        assert len(password) == length
+        assert len(reads) == 1
+    counter = iter(range(10**6))
+    monkeypatch.setattr(passwords.os, "urandom",
+                        lambda size: bytes(next(counter) % 256 for _ in range(size)))
+    source = passwords._Source(10)
+    taken = source.take(4) + source.take(6) + source.take(20)  # the third reads again
+    assert list(taken) == list(range(30))
+    monkeypatch.setattr(passwords.os, "urandom", real)
+    counts = Counter(passwords._pick("abcdefg", 70_000, passwords._Source(16)))
+    assert all(9_400 < n < 10_600 for n in counts.values()), counts

@@ -312,28 +312,61 @@ class Link:
         add's result or the error that is its outcome, in order. None is sent twice: an
         add that left and lost its answer is OutcomeUnknown; those that had not left when
         the connection failed go on a new one."""
-        out: list[dict[str, Any] | Exception | None] = [None] * len(adds)
-        todo = list(range(len(adds)))
+        return self._pipelined(
+            len(adds), "adds",
+            lambda conn, todo: ldapwire.add_many(conn, [adds[k][1] for k in todo]),
+            lambda k: self._one_add(*adds[k]), lambda k: False,
+            lambda k: (adds[k][0], f"look {adds[k][1][0]} up (`adminkit account show LOGIN`)"))
+
+    def modify_many(self, modifies: Sequence[tuple[str, str, ldapwire.Changes,
+                                                   Collection[int]]]
+                    ) -> list[dict[str, Any] | Exception]:
+        """(what, dn, changes, tolerate) pipelined on one connection (`ldapwire.modify_many`);
+        each modify's result or the error that is its outcome, in order. The rule of
+        `modify` holds for each: one whose answer was lost goes again (on a new
+        connection) only if `resendable(changes, tolerate)`, else it is OutcomeUnknown."""
+        return self._pipelined(
+            len(modifies), "modifies",
+            lambda conn, todo: ldapwire.modify_many(conn, [modifies[k][1:3] for k in todo]),
+            lambda k: self._one_modify(*modifies[k]),
+            lambda k: resendable(modifies[k][2], modifies[k][3]),
+            lambda k: (modifies[k][0], f"read {', '.join(modifies[k][2])} of "
+                                       f"{modifies[k][1]} back"))
+
+    def _pipelined(self, count: int, noun: str,
+                   wire: Callable[[ldap3.Connection, list[int]],
+                                  list[dict[str, Any] | Exception] | None],
+                   one: Callable[[int], dict[str, Any] | Exception],
+                   again: Callable[[int], bool], check: Callable[[int], tuple[str, str]]
+                   ) -> list[dict[str, Any] | Exception]:
+        """`count` requests sent by `wire(conn, indexes)` on one connection; each one's
+        result or the error that is its outcome, in order. Those that had not left when
+        the connection failed go again on a new one, and so do those whose answer was
+        lost if `again(index)`; any other whose answer was lost is OutcomeUnknown
+        (`check(index)`: what it was and what to look at). `wire` None: not our path,
+        each goes alone by `one(index)`."""
+        out: list[dict[str, Any] | Exception | None] = [None] * count
+        todo = list(range(count))
         lost: Exception | None = None
         for _ in range(RECONNECT_TRIES):
             try:
                 conn = self._live()
             except (ConnectionFailed, AuthenticationFailed) as exc:
                 return [r if r is not None else copy.copy(exc) for r in out]  # each its own
-            got = ldapwire.add_many(conn, [adds[k][1] for k in todo])
+            got = wire(conn, todo)
             if got is None:  # not our path: ldap3, one at a time, each by the same rule
                 for k in todo:
-                    out[k] = self._one_add(*adds[k])
+                    out[k] = one(k)
                 return [r for r in out if r is not None]
             unsent: list[int] = []
             for k, outcome in zip(todo, got, strict=True):
-                what, (dn, _, _) = adds[k]
-                if isinstance(outcome, RequestNotSent):
+                if isinstance(outcome, RequestNotSent) or (isinstance(outcome, AnswerLost)
+                                                           and again(k)):
                     unsent.append(k)
                     lost = outcome
                 elif isinstance(outcome, AnswerLost):
-                    out[k] = outcome_unknown(what, self.where, _reason(outcome),
-                                             f"look {dn} up (`adminkit account show LOGIN`)")
+                    what, look = check(k)
+                    out[k] = outcome_unknown(what, self.where, _reason(outcome), look)
                 else:
                     out[k] = outcome
                     if isinstance(outcome, dict):
@@ -343,17 +376,23 @@ class Link:
             if not unsent:
                 return [r for r in out if r is not None]
             todo = unsent
-            log.info("directory %s: connection lost during %d adds (%s); the %d that had "
-                     "not left go on a new one", self.where, len(adds), _reason(lost or
-                                                                                 OSError()),
-                     len(unsent))
+            log.info("directory %s: connection lost during %d %s (%s); the %d that may go "
+                     "again go on a new one", self.where, count, noun,
+                     _reason(lost or OSError()), len(unsent))
         failed = ConnectionFailed(
-            f"{len(todo)} adds: the connection to the directory at {self.where} was lost "
+            f"{len(todo)} {noun}: the connection to the directory at {self.where} was lost "
             f"{RECONNECT_TRIES} times ({_reason(lost or OSError())})",
             hint="check that the directory is up (`adminkit profile check`) and the network "
                  "to it")
         # each row its own copy: a row's note (its password taken back) stays its own
         return [r if r is not None else copy.copy(failed) for r in out]
+
+    def _one_modify(self, what: str, dn: str, changes: ldapwire.Changes,
+                    tolerate: Collection[int]) -> dict[str, Any] | Exception:
+        try:
+            return self.modify(what, dn, changes, tolerate=tolerate)
+        except Exception as exc:  # noqa: BLE001 - this modify's outcome
+            return exc
 
     def _one_add(self, what: str, add: ldapwire.Add) -> dict[str, Any] | Exception:
         try:

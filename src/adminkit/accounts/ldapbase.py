@@ -476,6 +476,34 @@ class LdapDirectory:
                 if self.modify(group.dn, changes, f"add {len(users)} members to {group.name}",
                                tolerate=ALREADY_THERE):
                     return {}
+        return self._add_one_by_one(group, users)
+
+    def add_members_many(self, joining: Sequence[tuple[GroupEntry, Sequence[UserEntry]]]
+                         ) -> dict[tuple[str, str], AdminkitError]:
+        """Each group's new members in one modify, as `add_members` does, the groups'
+        modifies pipelined on one connection (a bulk unit waits for them once); the
+        (group DN lowercased, user DN) pairs that could not be added, with why. A group
+        whose modify did not plainly succeed (a member already there, a refusal, a lost
+        connection) is done again one member at a time, so each failure is the right
+        row's."""
+        import ldap3
+
+        modifies = [(f"add {len(users)} members to {group.name}", group.dn,
+                     {attr: [(ldap3.MODIFY_ADD, vals)]
+                      for attr, vals in self._member_values(group, users).items()},
+                     ALREADY_THERE) for group, users in joining]
+        outcomes = self.link.modify_many(modifies)
+        failed: dict[tuple[str, str], AdminkitError] = {}
+        for (group, users), outcome in zip(joining, outcomes, strict=True):
+            code = outcome.get("result") if isinstance(outcome, dict) else None
+            if code == 0 or (len(users) == 1 and code in ALREADY_THERE):
+                continue
+            for dn, error in self._add_one_by_one(group, users).items():
+                failed[(group.dn.lower(), dn)] = error
+        return failed
+
+    def _add_one_by_one(self, group: GroupEntry, users: Sequence[UserEntry]
+                        ) -> dict[str, AdminkitError]:
         failed: dict[str, AdminkitError] = {}
         for user in users:
             try:

@@ -1,17 +1,19 @@
-"""The two requests adminkit encodes itself: the bulk login search and the add.
+"""The requests adminkit encodes itself: the bulk login search, the add and a bulk
+unit's group modifies.
 
 ldap3 builds every request as a tree of pyasn1 objects and encodes it with pyasn1's
 generic BER encoder: about 2 ms of CPU for an add with a dozen attributes (ten times
 what slapd spends on it) and ~0.1 ms for each term of a text filter it compiles. A
-bulk import adds thousands of entries and looks up thousands of logins, so these two
-are encoded here (RFC 4511 4.7 and 4.5.1: a DN, lists of octet strings, a filter of
-equality terms) and the add's answer decoded here (4.1.9: a code and two strings);
+bulk import adds thousands of entries and looks up thousands of logins, so these are
+encoded here (RFC 4511 4.7, 4.6 and 4.5.1: a DN, lists of octet strings, changes, a
+filter of equality terms) and the add's and modify's answers decoded here (4.1.9: a
+code and two strings);
 a search's answers are still decoded by ldap3. Everything else, and any connection
 this path cannot serve, goes through ldap3's own methods.
 
 A bulk unit's adds are pipelined (`add_many`): sent without waiting for each answer,
 the answers matched by message id, so a unit waits for the directory about once, not
-once per account.
+once per account; so are its groups' modifies that add the new members (`modify_many`).
 
 These functions only talk on the connection they are given: whether a request goes
 again after a lost connection is decided by the caller (`connection.Link`), and every
@@ -95,6 +97,25 @@ def encode_search_equal(message_id: int, base: str, matches: Sequence[tuple[str,
 
 
 ADD_RESPONSE = 0x69  # [APPLICATION 9]
+MODIFY_RESPONSE = 0x67  # [APPLICATION 7]
+RESPONSE_TYPES = {ADD_RESPONSE: "addResponse", MODIFY_RESPONSE: "modifyResponse"}
+# ldap3's names of the operations of a change (RFC 4511 4.6; increment: RFC 4525)
+MODIFY_OPERATIONS = {"MODIFY_ADD": 0, "MODIFY_DELETE": 1, "MODIFY_REPLACE": 2,
+                     "MODIFY_INCREMENT": 3}
+Changes = Mapping[str, Sequence[tuple[str, Values]]]  # ldap3's: {attr: [(op, values)]}
+
+
+def _modify_operation(dn: str, changes: Changes) -> bytes:
+    """ModifyRequest ::= [APPLICATION 6] SEQUENCE { object LDAPDN, changes SEQUENCE OF
+    change SEQUENCE { operation ENUMERATED, modification PartialAttribute } }."""
+    listed = []
+    for name, pairs in changes.items():
+        for op, values in pairs:
+            code = MODIFY_OPERATIONS.get(op)
+            if code is None:
+                raise TypeError(f"attribute {name}: unknown operation {op!r}")
+            listed.append(_tlv(0x30, b"\x0a\x01" + bytes((code,)) + _attribute(name, values)))
+    return _tlv(0x66, _octets(dn) + _tlv(0x30, b"".join(listed)))
 
 
 class Unreadable(Exception):
@@ -118,9 +139,10 @@ def _read(data: bytes, at: int) -> tuple[int, int, int]:
     return tag, at, at + size
 
 
-def decode_add_result(message: bytes) -> tuple[int, dict[str, Any]]:
-    """(message id, result) of an AddResponse (RFC 4511 4.1.9), in the shape ldap3 gives
-    `conn.result`."""
+def decode_add_result(message: bytes, expected: int = ADD_RESPONSE
+                      ) -> tuple[int, dict[str, Any]]:
+    """(message id, result) of an AddResponse (or `expected`: a ModifyResponse), an
+    LDAPResult (RFC 4511 4.1.9), in the shape ldap3 gives `conn.result`."""
     tag, at, end = _read(message, 0)
     if tag != 0x30:
         raise Unreadable("not an LDAPMessage")
@@ -129,7 +151,7 @@ def decode_add_result(message: bytes) -> tuple[int, dict[str, Any]]:
         raise Unreadable("no message id")
     message_id = int.from_bytes(message[start:stop], "big", signed=True)
     tag, at, end = _read(message, stop)
-    if tag != ADD_RESPONSE:
+    if tag != expected:
         raise Unreadable(f"answer of type {tag:#x}")
     fields: list[bytes] = []
     while at < end and len(fields) < 3:  # resultCode, matchedDN, diagnosticMessage
@@ -141,7 +163,7 @@ def decode_add_result(message: bytes) -> tuple[int, dict[str, Any]]:
     return message_id, {"result": code, "description": ldapinternals.result_description(code),
                         "dn": fields[1].decode("utf-8", "replace"),
                         "message": fields[2].decode("utf-8", "replace"), "referrals": None,
-                        "type": "addResponse"}
+                        "type": RESPONSE_TYPES[expected]}
 
 
 def add_entry(object_classes: Sequence[str], attributes: Mapping[str, Values]
@@ -200,16 +222,47 @@ def add_many(conn: ldap3.Connection, adds: Sequence[Add], window: int = WINDOW
     failure nothing more is sent and the connection is closed. None: this path cannot
     serve the connection; the caller sends them one at a time.
     """
-    p = ldapinternals.servable(conn)
-    if p is None:
+    if ldapinternals.servable(conn) is None:
         return None
-    out: list[dict[str, Any] | Exception | None] = [None] * len(adds)
-    queue: list[tuple[int, bytes]] = []
-    for k, (dn, classes, attributes) in enumerate(adds):
+    operations: list[bytes | Exception] = []
+    for dn, classes, attributes in adds:
         try:
-            queue.append((k, _add_operation(dn, add_entry(classes, attributes))))
+            operations.append(_add_operation(dn, add_entry(classes, attributes)))
         except TypeError as exc:
-            out[k] = exc
+            operations.append(exc)
+    return _pipelined(conn, operations, ADD_RESPONSE, window)
+
+
+def modify_many(conn: ldap3.Connection, modifies: Sequence[tuple[str, Changes]],
+                window: int = WINDOW) -> list[dict[str, Any] | Exception] | None:
+    """Several modifies (dn, changes as ldap3 takes them) pipelined on one connection,
+    as `add_many` does adds, with the same outcomes: a bulk unit's groups each get
+    their new members in one modify, and the unit waits for all of them once. Whether a
+    modify whose answer was lost may go again is the caller's to decide."""
+    if ldapinternals.servable(conn) is None:
+        return None
+    operations: list[bytes | Exception] = []
+    for dn, changes in modifies:
+        try:
+            operations.append(_modify_operation(dn, changes))
+        except TypeError as exc:
+            operations.append(exc)
+    return _pipelined(conn, operations, MODIFY_RESPONSE, window)
+
+
+def _pipelined(conn: ldap3.Connection, operations: Sequence[bytes | Exception],
+               response: int, window: int) -> list[dict[str, Any] | Exception]:
+    """Send the encoded operations (an Exception: one that could not be encoded, never
+    sent) without waiting for each answer, at most `window` unanswered; their outcomes."""
+    p = ldapinternals.servable(conn)
+    assert p is not None
+    out: list[dict[str, Any] | Exception | None] = [None] * len(operations)
+    queue: list[tuple[int, bytes]] = []
+    for k, operation in enumerate(operations):
+        if isinstance(operation, Exception):
+            out[k] = operation
+        else:
+            queue.append((k, operation))
     waiting: dict[int, int] = {}  # message id -> index of its add
     failure: Exception | None = None
     with p.lock:
@@ -232,7 +285,7 @@ def add_many(conn: ldap3.Connection, adds: Sequence[Add], window: int = WINDOW
                 if why is not None:
                     failure = RequestNotSent(why)
                 continue
-            failure = _answers(p, waiting, out)
+            failure = _answers(p, waiting, out, response)
     if failure is not None:
         lost = AnswerLost(str(failure)) if isinstance(failure, RequestNotSent) else failure
         for k in waiting.values():  # left: done or not, nobody can say
@@ -246,7 +299,8 @@ def add_many(conn: ldap3.Connection, adds: Sequence[Add], window: int = WINDOW
 
 
 def _answers(p: ldapinternals.Parts, waiting: dict[int, int],
-             out: list[dict[str, Any] | Exception | None]) -> Exception | None:
+             out: list[dict[str, Any] | Exception | None], response: int = ADD_RESPONSE
+             ) -> Exception | None:
     """Read the answers that came and file each under its add; the failure that ends the
     connection (which is then closed), or None."""
     try:
@@ -255,7 +309,7 @@ def _answers(p: ldapinternals.Parts, waiting: dict[int, int],
         return exc
     for message in messages:
         try:
-            answered, result = decode_add_result(message)
+            answered, result = decode_add_result(message, response)
         except Unreadable as exc:  # a notice of disconnection, say
             ldapinternals.drop(p)
             return AnswerLost(f"an answer it cannot read ({exc})")

@@ -14,18 +14,37 @@ def generate(length: int = 16) -> Secret:
     """Random, with every character class AD complexity counts, in random positions."""
     length = max(length, 12)
     pools = [string.ascii_uppercase, string.ascii_lowercase, string.digits, SYMBOLS]
-    chars = [_pick(pool, 1)[0] for pool in pools]
-    chars += _pick("".join(pools), length - len(chars))
-    keys = os.urandom(8 * len(chars))  # a uniform shuffle: sort by random 64-bit keys
+    # what the picks below usually read, in one read of the OS's CSPRNG: each read gives
+    # the GIL up, and a bulk import's busy threads can keep it a while
+    source = _Source(10 * length + 40)
+    chars = [_pick(pool, 1, source)[0] for pool in pools]
+    chars += _pick("".join(pools), length - len(chars), source)
+    keys = source.take(8 * len(chars))  # a uniform shuffle: sort by random 64-bit keys
     order = sorted(range(len(chars)), key=lambda i: keys[8 * i:8 * i + 8])
     return Secret("".join(chars[i] for i in order), fresh=True)
 
 
-def _pick(pool: str, count: int) -> list[str]:
+class _Source:
+    """Bytes of the OS's CSPRNG, each handed out once; read again when they run out."""
+
+    def __init__(self, size: int) -> None:
+        self.data = os.urandom(size)
+        self.at = 0
+
+    def take(self, count: int) -> bytes:
+        if self.at + count > len(self.data):
+            self.data, self.at = os.urandom(max(count, 64)), 0
+        taken = self.data[self.at:self.at + count]
+        self.at += count
+        return taken
+
+
+def _pick(pool: str, count: int, source: _Source | None = None) -> list[str]:
     """`count` characters of `pool`, uniformly, from the OS's CSPRNG in one or two reads
     (secrets.choice reads it once per character: a bulk import makes thousands)."""
     limit = 256 - 256 % len(pool)  # bytes at or above it would favour the pool's start
     picked: list[str] = []
     while len(picked) < count:
-        picked += [pool[b % len(pool)] for b in os.urandom(2 * count + 8) if b < limit]
+        data = source.take(2 * count + 8) if source else os.urandom(2 * count + 8)
+        picked += [pool[b % len(pool)] for b in data if b < limit]
     return picked[:count]

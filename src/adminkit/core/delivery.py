@@ -50,6 +50,9 @@ class Delivery:
     wrote: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False,
                                                repr=False)
     swept: set[str] = field(default_factory=set, compare=False, repr=False)  # folders
+    # folders found safe while planning, by path: whether others may write there (a bulk
+    # run plans thousands of rows into one folder; the writes check it again, per unit)
+    planned: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, login: str, secret: Secret) -> str:
         if self.send is not None:
@@ -84,10 +87,11 @@ class Delivery:
         staged: list[tuple[int, int, str, Path]] = []  # (index, fd, temporary, final path)
         folders: dict[Path, list[int]] = {}  # folder -> indexes of the files renamed there
         paths: dict[int, Path] = {}  # index -> the file its secret goes to
-        try:
+        shared = self._check_folder()  # once for the unit's files, just before they are
+        try:  # written (None: it failed, and each row's own check says why)
             for index, (login, secret) in enumerate(secrets):
                 try:
-                    path = paths[index] = target(self, login)
+                    path = paths[index] = target(self, login, shared=shared)
                     fd, temp = _stage(path, (secret.reveal() + "\n").encode())
                 except Exception as exc:  # noqa: BLE001 - this secret's outcome
                     out.append(exc)
@@ -141,7 +145,22 @@ class Delivery:
                              "(each gets LOGIN.password), not one file",
                              hint="create a folder (mode 0700) and give file:FOLDER/")
         if login is not None:
-            target(self, login)
+            key = str(folder)
+            shared = self.planned.get(key)
+            if shared is None:
+                shared = self.planned[key] = _safe_folder(folder) if folder else False
+            target(self, login, shared=shared)
+
+    def _check_folder(self) -> bool | None:
+        """Whether others may write in the folder the files go to (`_safe_folder`), or
+        None if it is not safe (or there is none)."""
+        folder = self.folder or (self.file.parent if self.file else None)
+        if folder is None:
+            return None
+        try:
+            return _safe_folder(folder)
+        except UsageError:
+            return None
 
     def withdraw(self, login: str) -> str:
         """Take back a delivered secret that was then not set; says what was done."""
@@ -168,14 +187,21 @@ def check_many(actions: Sequence[Action[Any]]) -> None:
         deliver.check(bulk=len(made) > 1)
 
 
-def target(delivery: Delivery, login: str, *, new_only: bool = True) -> Path:
-    """The file for `login`, in a folder only root or the operator can change."""
+def target(delivery: Delivery, login: str, *, new_only: bool = True,
+           shared: bool | None = None) -> Path:
+    """The file for `login`, in a folder only root or the operator can change.
+    `shared`: the folder was just checked (`_safe_folder`, for many files at once)
+    and found writable by others (sticky) or not; None: check it now."""
     if "/" in login or login in ("", ".", ".."):
         raise UsageError(f"{login!r} cannot name a password file")
     path = delivery.folder / f"{login}.password" if delivery.folder else delivery.file
     assert path is not None
-    _safe_folder(path.parent, path if new_only else None)
+    if shared is None:
+        shared = _safe_folder(path.parent)
     if new_only:
+        if shared and os.path.lexists(path):
+            raise UsageError(f"cannot deliver to {path}: it is already there, in a folder "
+                             "others can write to", hint="use a private folder (mode 0700)")
         _replaceable(path, links=delivery.folder is not None)
     return path
 
@@ -223,7 +249,9 @@ def _safe_ancestors(folder: Path) -> None:
                     hint="use a folder whose every parent only you or root can change")
 
 
-def _safe_folder(folder: Path, path: Path | None) -> None:
+def _safe_folder(folder: Path) -> bool:
+    """Refuse a folder someone else could swap or fill; whether others may write there
+    (a sticky folder: only a file that is not there yet may be written)."""
     try:
         info = os.stat(folder)
     except OSError as exc:
@@ -239,9 +267,7 @@ def _safe_folder(folder: Path, path: Path | None) -> None:
         raise UsageError(f"cannot deliver into {folder}: others may write there",
                          hint="use a folder only you can write to (chmod 0700)")
     _safe_ancestors(folder)
-    if shared and path is not None and os.path.lexists(path):
-        raise UsageError(f"cannot deliver to {path}: it is already there, in a folder others "
-                         "can write to", hint="use a private folder (mode 0700)")
+    return bool(shared)
 
 
 def to_terminal(login: str, password: Secret) -> str:

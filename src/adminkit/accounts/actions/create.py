@@ -328,12 +328,20 @@ class CreateAccount(Action[CreateParams]):
             for group in action.groups:
                 joining.setdefault(group.dn.lower(), (group, []))[1].append(entry)
         refused: dict[tuple[str, str], AdminkitError] = {}
+        add_members_many = getattr(directory, "add_members_many", None)
+        if add_members_many is not None and joining:  # the groups' modifies together
+            try:
+                refused = add_members_many(list(joining.values()))
+            except Exception as exc:  # noqa: BLE001 - the connection broke: each row says so
+                error = _broken(exc)
+                refused = {(group.dn.lower(), member.dn): error
+                           for group, members in joining.values() for member in members}
+            joining = {}
         for group, members in joining.values():
             try:
                 failed = directory.add_members(group, members)
             except Exception as exc:  # noqa: BLE001 - the connection broke: each row says so
-                error = exc if isinstance(exc, AdminkitError) else ActionFailed(
-                    redact(str(exc)) or type(exc).__name__)
+                error = _broken(exc)
                 failed = {member.dn: error for member in members}
             for dn, error in failed.items():
                 refused[(group.dn.lower(), dn)] = error
@@ -481,6 +489,12 @@ class CreateAccount(Action[CreateParams]):
             return AccountGroups(GroupsParams(login=self.existing.login,
                                               remove=[g.dn for g in self.groups]))
         return None
+
+
+def _broken(exc: Exception) -> AdminkitError:
+    """What a group's rows say when adding them broke off (a lost connection, say)."""
+    return exc if isinstance(exc, AdminkitError) else ActionFailed(
+        redact(str(exc)) or type(exc).__name__)
 
 
 class UndoCreate(DeleteAccount):
