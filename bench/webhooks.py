@@ -12,12 +12,27 @@ rows, one note). That is the dispatch path without a directory's time in it.
    seconds per run (from /proc: a run that is CPU work in one process cannot go
    faster than the machine's free cores allow), and serve's RSS after the first
    hundred runs and at the end (flat: nothing that grows per run);
-3. flood: F deliveries as fast as one client sends them, against a queue limit: each
+3. directory: the issue's "1,000 queued runs of a small playbook", with a directory in
+   them. Each ticket asks to unlock one of N locked accounts (the shipped
+   unlock-account playbook: read the account, delete its lock, a note on the ticket in
+   the embedded store). The directory is a slapd of the bench's own (the lab's
+   `lab-openldap` set-up, on free ports in a temporary folder, started and stopped by
+   its PID: no lab lock needed, nobody else's server touched). A customer's directory
+   sits across a network (a VPN to their site), and serve's workers exist to overlap
+   the waits on it: the bench reaches slapd through `bench/netdelay.py`, a TCP relay in
+   a process of its own (asyncio) that delays every byte by a fixed time each way
+   (`--delays`, ms, default 0 and 2: loopback, and a 4 ms round trip; a new connection
+   pays one more round trip for its handshake). The relay and slapd share the
+   machine's cores with serve: their CPU per run is printed too. Paired rounds as in 2;
+   after each drain the result is read back: no account still locked (from slapd),
+   exactly N unlocks journaled on N distinct accounts, none failed, every trigger done;
+4. flood: F deliveries as fast as one client sends them, against a queue limit: each
    202 must be a trigger in the journal (nothing accepted and lost), the rest 429;
    serve's memory (RSS) before and after.
 Only ratios within one run mean anything on a shared machine.
 
     python bench/webhooks.py [--latency 20] [--runs 1000] [--rounds 3] [--flood 5000]
+    python bench/webhooks.py --part directory --delays 2 --rounds 3   # one delay only
 """
 
 from __future__ import annotations
