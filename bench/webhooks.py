@@ -58,6 +58,7 @@ import yaml
 TOKEN = "bench-token-0123456789abcdef"
 SUFFIX = "dc=example,dc=org"  # the lab slapd's
 LOGIN = "bench{i:04d}"
+MEASURED_SRC = ""  # --measure: the src folder of the adminkit that serve runs
 
 
 def free_port() -> int:
@@ -100,6 +101,8 @@ class Serve:
                     "ADMINKIT_JOURNAL": str(tmp / "journal.db"), "HOOK_TOKEN": TOKEN,
                     "ADMINKIT_TICKETS": str(tmp / "tickets.db"), "ADMINKIT_SYSLOG": "off",
                     "XDG_STATE_HOME": str(tmp / "state"), "ADMINKIT_OPERATOR": "bench"}
+        if MEASURED_SRC:  # the adminkit measured; the bench's own lab code stays this one
+            self.env["PYTHONPATH"] = MEASURED_SRC
         if queued:
             self.queue(queued)
         self.proc = subprocess.Popen([sys.executable, "-m", "adminkit.cli.main", "-p", "bench",
@@ -399,8 +402,17 @@ def main() -> None:
                         help="directory part: one-way delays in ms, comma-separated")
     parser.add_argument("--part", choices=("latency", "throughput", "directory", "flood",
                                            "all"), default="all")
+    parser.add_argument("--measure", default="", metavar="SRC",
+                        help="serve (and what queues its runs) from this src folder, e.g. "
+                             "an export of main compiled with compileall; the bench's "
+                             "private slapd still comes from the adminkit it imports")
     args = parser.parse_args()
-    print(f"load: {os.getloadavg()}")
+    global MEASURED_SRC
+    MEASURED_SRC = args.measure
+    env = {**os.environ, **({"PYTHONPATH": MEASURED_SRC} if MEASURED_SRC else {})}
+    where = subprocess.run([sys.executable, "-c", "import adminkit; print(adminkit.__file__)"],
+                           env=env, capture_output=True, text=True, check=True).stdout.strip()
+    print(f"load: {os.getloadavg()}; measured adminkit: {where}", flush=True)
     if args.part in ("latency", "all"):
         times = latency(args.latency)
         print(f"webhook to decision: median {statistics.median(times) * 1000:.0f} ms, "
