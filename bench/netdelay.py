@@ -22,18 +22,25 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 import time
+
+STATS = {"connections": 0, "to server": 0, "to client": 0}  # chunks forwarded each way
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                delay: float) -> None:
-    """Forward reader to writer, each chunk `delay` seconds after it was read."""
+                delay: float, way: str) -> None:
+    """Forward reader to writer, each chunk `delay` seconds after it was read, until
+    the reader's end (passed on as a half-close) or a broken connection."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
 
     async def read() -> None:
-        while chunk := await reader.read(65536):
-            queue.put_nowait((loop.time() + delay, chunk))
+        try:
+            while chunk := await reader.read(65536):
+                queue.put_nowait((loop.time() + delay, chunk))
+        except OSError:
+            pass
         queue.put_nowait((loop.time() + delay, b""))
 
     task = asyncio.create_task(read())
@@ -48,9 +55,13 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     writer.write_eof()
                 return
             writer.write(chunk)
+            STATS[way] += 1
             await writer.drain()
+    except OSError:
+        return
     finally:
         task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def _serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter, *,
@@ -64,11 +75,15 @@ async def _serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
     handshake = 2 * delay - (time.monotonic() - accepted)  # the SYN and its answer
     if handshake > 0:
         await asyncio.sleep(handshake)
+    STATS["connections"] += 1
+    pipes = [asyncio.create_task(_pipe(client_r, server_w, delay, "to server")),
+             asyncio.create_task(_pipe(server_r, client_w, delay, "to client"))]
     try:
-        await asyncio.gather(_pipe(client_r, server_w, delay), _pipe(server_r, client_w, delay))
-    except (ConnectionError, OSError):
-        pass
+        await asyncio.gather(*pipes)
     finally:
+        for task in pipes:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
         for w in (client_w, server_w):
             w.close()
 
@@ -83,6 +98,8 @@ async def main(listen: int, host: str, port: int, delay: float) -> None:
     print(f"ready {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
         await stop.wait()
+    print("relay: " + ", ".join(f"{k} {v}" for k, v in STATS.items()), file=sys.stderr,
+          flush=True)
 
 
 if __name__ == "__main__":

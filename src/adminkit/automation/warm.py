@@ -1,0 +1,69 @@
+"""A serve worker's connections, kept from one of its runs to the next.
+
+A run opens its connections (a directory: TCP, TLS, bind; the policy read once) and
+closes them at its end. A CLI process runs once, but a worker of `serve` runs one
+small playbook after another against the same directory: across a VPN, a new LDAPS
+connection is three or four round trips before the first search. The worker keeps
+its last run's context (connections, event loop, resources) and hands it to its next
+run (`Context.handover`, as a bulk run's pre-flight does to its writes), so only the
+first run pays for them.
+
+What is kept is bounded: one worker's own connections (a worker never shares them),
+for at most `max_age` seconds since they were first opened (what a connection cached,
+a password policy say, or a rotated password, is read afresh at least that often);
+never after a run that was interrupted or raised, and never across profiles. A broken
+connection is dropped by the registry as it always is.
+"""
+
+from __future__ import annotations
+
+import time
+
+from adminkit.core.config import Profile
+from adminkit.core.context import Context
+from adminkit.core.run import Run
+
+MAX_AGE = 60.0  # seconds a worker's connections serve its runs
+
+
+class Warm:
+    """One worker's context between its runs. Not thread-safe: one per worker."""
+
+    def __init__(self, max_age: float = MAX_AGE) -> None:
+        self.max_age = max_age
+        self._kept: Context | None = None
+        self._since = 0.0  # when the kept context's first run began
+
+    def context(self, run: Run, profile: Profile | None) -> Context:
+        """`run`'s context: the kept one's connections if they are young enough and of
+        this profile, else a fresh one."""
+        kept, self._kept = self._kept, None
+        if kept is not None and (kept.profile is not profile
+                                 or time.monotonic() - self._since > self.max_age):
+            kept.close()
+            kept = None
+        if kept is None:
+            self._since = time.monotonic()
+            return Context(run=run, profile=profile)
+        return kept.handover(run)
+
+    def keep(self, ctx: Context) -> None:
+        """The run ended well: its connections wait for the next run (an interrupted
+        context is closed instead)."""
+        if ctx.targets.cancelled:
+            ctx.close()
+            return
+        self.close()
+        self._kept = ctx.handover(ctx.run)
+        ctx.close()  # now empty: nothing of its own is left open
+
+    def expire(self) -> None:
+        """While the worker idles: close what is past its age (a directory need not keep
+        a connection open for a worker that has nothing to do)."""
+        if self._kept is not None and time.monotonic() - self._since > self.max_age:
+            self.close()
+
+    def close(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
