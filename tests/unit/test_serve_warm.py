@@ -4,6 +4,8 @@ that counts what is opened and closed."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from adminkit.automation.request import RunRequest
@@ -80,3 +82,28 @@ def test_an_interrupted_context_is_closed_not_kept(server: ToyServer) -> None:
     fresh = warm.context(Run(command="toy"), None)
     assert not fresh.targets.cancelled
     fresh.close()
+
+
+def test_notes_at_the_runs_end_start_no_thread_and_reach_the_ticket(env: Env,
+                                                                     server: ToyServer) -> None:
+    """serve's workers: no delivery thread per run; the note is on the ticket when the
+    run returns, delivered by the worker's own thread."""
+    from adminkit.tickets.local import LocalTickets
+
+    store = LocalTickets()
+    ticket = store.new("unlock me")
+    store.close()
+    during: list[list[str]] = []
+    TargetAction.work = lambda _key: during.append([t.name for t in threading.enumerate()])
+    service = RunService(journal_path=env.journal)
+    service.deliver_later, service.notes_during_run = False, False
+    calls: list[tuple[str, str]] = []
+    report = service.run(RunRequest(command="toy a", profile=None, ticket=f"local:{ticket}",
+                                    actions=[TargetAction(TargetParams(key="a"), calls)]),
+                         warm=Warm())
+    assert report.exit_code == 0 and during
+    assert not any("adminkit-notes" in names for names in during)
+    store = LocalTickets()
+    [note] = store.notes(ticket)
+    store.close()
+    assert report.run.id in note["body"]

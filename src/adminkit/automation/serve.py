@@ -62,6 +62,7 @@ class Hub:
         self.cfg: AutomationConfig = cfg
         self.service, self.profile = service, profile
         service.deliver_later = False  # the workers deliver the outbox themselves
+        service.notes_during_run = False  # at each run's end, by its worker
         self.open_system, self.find_playbook = open_system, find_playbook
         self.senders = {s.name: s for s in cfg.senders}
         self.keys = {s.name: Keys(

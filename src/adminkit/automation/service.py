@@ -61,6 +61,10 @@ class RunService:
         # where ADMINKIT_DELIVER_LATER=off says a timer or a person will (the test suite).
         self.deliver_later = os.environ.get("ADMINKIT_DELIVER_LATER", "on").strip().lower() \
             not in ("off", "0", "false", "no")
+        # A run's notes are delivered by a thread of its own while it goes on; off where
+        # runs are short and many (serve's workers: a thread per run cost more than its
+        # notes, measured), they are delivered at the run's end, on the caller's thread.
+        self.notes_during_run = True
 
     # -- running ------------------------------------------------------------------------
     def run(self, request: RunRequest, *, hooks: Hooks | None = None,
@@ -138,7 +142,8 @@ class RunService:
                         "(the systems say otherwise): they are done again")
             notes = self._notes(request.profile, ref) if ref else None
             bulk = isinstance(actions, list) and len(actions) > BULK_NOTES
-            pump = self._pump(journal, request.profile, system, run.id, background=not bulk) \
+            pump = self._pump(journal, request.profile, system, run.id,
+                              background=not bulk and self.notes_during_run) \
                 if system is not None else None
             if pump is not None and ref is not None and ticket_read:
                 pump.queue_checks[ref.kind, ref.id] = True  # read before: in the queues
