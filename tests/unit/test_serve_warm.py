@@ -107,3 +107,19 @@ def test_notes_at_the_runs_end_start_no_thread_and_reach_the_ticket(env: Env,
     [note] = store.notes(ticket)
     store.close()
     assert report.run.id in note["body"]
+
+
+def test_the_next_run_gets_the_connection_but_not_what_the_last_one_cached(
+        server: ToyServer) -> None:
+    warm = Warm()
+    first = warm.context(Run(command="one"), None)
+    conn = first.connection("toy", "t1", server.opener("t1"), server.close)
+    closed: list[str] = []
+    first.resource("group-cache", dict, lambda _c: closed.append("cache"))["staff"] = "read"
+    warm.keep(first)
+    assert closed == ["cache"] and [c.closed for c in server.conns] == [0]
+    second = warm.context(Run(command="two"), None)
+    assert second.resource("group-cache", dict) == {}  # read afresh by this run
+    assert second.connection("toy", "t1", server.opener("t1"), server.close) is conn
+    second.close()
+    assert [c.closed for c in server.conns] == [1]

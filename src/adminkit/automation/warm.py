@@ -4,9 +4,10 @@ A run opens its connections (a directory: TCP, TLS, bind; the policy read once) 
 closes them at its end. A CLI process runs once, but a worker of `serve` runs one
 small playbook after another against the same directory: across a VPN, a new LDAPS
 connection is three or four round trips before the first search. The worker keeps
-its last run's context (connections, event loop, resources) and hands it to its next
-run (`Context.handover`, as a bulk run's pre-flight does to its writes), so only the
-first run pays for them.
+its last run's connections and event loop and hands them to its next run, so only the
+first run pays for them. Nothing else is kept: what a run cached for itself
+(`Context.resource`: groups read, protections checked) is closed with it, and the next
+run reads the systems afresh.
 
 What is kept is bounded: one worker's own connections (a worker never shares them),
 for at most `max_age` seconds since they were first opened (what a connection cached,
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import time
 
+from adminkit.core.bridge import AsyncBridge
 from adminkit.core.config import Profile
 from adminkit.core.context import Context
 from adminkit.core.run import Run
+from adminkit.core.targets import Targets
 
 MAX_AGE = 60.0  # seconds a worker's connections serve its runs
 
@@ -54,8 +57,10 @@ class Warm:
             ctx.close()
             return
         self.close()
-        self._kept = ctx.handover(ctx.run)
-        ctx.close()  # now empty: nothing of its own is left open
+        self._kept = Context(run=ctx.run, profile=ctx.profile, targets=ctx.targets,
+                             bridge=ctx.bridge)
+        ctx.targets, ctx.bridge = Targets(), AsyncBridge()
+        ctx.close()  # the run's own caches and resources end with it
 
     def expire(self) -> None:
         """While the worker idles: close what is past its age (a directory need not keep
