@@ -15,12 +15,26 @@ from adminkit.core.config import Profile
 from adminkit.core.run import Run
 from adminkit.core.targets import Limits
 from tests.unit.conftest import Env
-from tests.unit.toys import TargetAction, TargetParams, ToyServer
+from tests.unit.toys import TargetAction, TargetParams, ToyConn, ToyServer
+
+
+class Forgetful(ToyServer):
+    """Its connections can forget what they cached, as a directory's can: kept."""
+
+    def open(self, target: str) -> ToyConn:
+        conn = super().open(target)
+        conn.forgot = 0  # type: ignore[attr-defined]
+
+        def forget() -> None:
+            conn.forgot += 1  # type: ignore[attr-defined]
+
+        conn.forget_cached = forget  # type: ignore[attr-defined]
+        return conn
 
 
 @pytest.fixture
 def server() -> ToyServer:
-    server = ToyServer()
+    server = Forgetful()
     TargetAction.server, TargetAction.work = server, None
     TargetAction.limits = Limits(per_target=1, wait_timeout=30.0)
     return server
@@ -41,6 +55,7 @@ def test_a_workers_next_runs_reuse_its_connection(env: Env, server: ToyServer) -
     calls = [c for key in "abc" for c in _run(service, warm, key) if ":" in c[1]]
     assert calls == [(k, f"{phase}:1") for k in "abc" for phase in ("plan", "apply")]
     assert [c.closed for c in server.conns] == [0]  # one connection, open between runs
+    assert [c.forgot for c in server.conns] == [2]  # type: ignore[attr-defined]
     warm.close()
     assert [c.closed for c in server.conns] == [1]
 
@@ -123,3 +138,13 @@ def test_the_next_run_gets_the_connection_but_not_what_the_last_one_cached(
     assert second.connection("toy", "t1", server.opener("t1"), server.close) is conn
     second.close()
     assert [c.closed for c in server.conns] == [1]
+
+
+def test_a_connection_that_cannot_forget_its_cache_is_never_kept(env: Env) -> None:
+    server = ToyServer()
+    TargetAction.server, TargetAction.work = server, None
+    service, warm = RunService(journal_path=env.journal), Warm()
+    for key in "ab":
+        _run(service, warm, key)
+    assert [c.closed for c in server.conns] == [1, 0]  # closed when the next run began
+    warm.close()

@@ -10,15 +10,18 @@ first run pays for them. Nothing else is kept: what a run cached for itself
 run reads the systems afresh.
 
 What is kept is bounded: one worker's own connections (a worker never shares them),
-for at most `max_age` seconds since they were first opened (what a connection cached,
-a password policy say, or a rotated password, is read afresh at least that often);
-never after a run that was interrupted or raised, and never across profiles. A broken
-connection is dropped by the registry as it always is.
+only of backends that can forget what they cached (`forget_cached()`, called before
+each run: a directory's policies and protected groups are read afresh, as in a run of
+its own; any other connection closes the lot), for at most `max_age` seconds since
+they were first opened (a rotated password is used that soon); never after a run
+that was interrupted or raised, and never across profiles. A broken connection is
+dropped by the registry as it always is.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from adminkit.core.bridge import AsyncBridge
 from adminkit.core.config import Profile
@@ -42,7 +45,8 @@ class Warm:
         this profile, else a fresh one."""
         kept, self._kept = self._kept, None
         if kept is not None and (kept.profile is not profile
-                                 or time.monotonic() - self._since > self.max_age):
+                                 or time.monotonic() - self._since > self.max_age
+                                 or not _forgot(kept)):
             kept.close()
             kept = None
         if kept is None:
@@ -72,3 +76,16 @@ class Warm:
         kept, self._kept = self._kept, None
         if kept is not None:
             kept.close()
+
+
+def _forgot(ctx: Context) -> bool:
+    """Every kept connection forgot what it cached; False if one cannot."""
+    forgets: list[Callable[[], None]] = []
+    for value in ctx.targets.values():
+        forget = getattr(value, "forget_cached", None)
+        if not callable(forget):
+            return False
+        forgets.append(forget)
+    for forget in forgets:
+        forget()
+    return True
