@@ -80,6 +80,8 @@ async def _serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter,
              asyncio.create_task(_pipe(server_r, client_w, delay, "to client"))]
     try:
         await asyncio.gather(*pipes)
+    except asyncio.CancelledError:  # the relay stops: its connections end with it
+        pass
     finally:
         for task in pipes:
             task.cancel()
