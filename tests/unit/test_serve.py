@@ -12,6 +12,7 @@ import hmac
 import json
 import sqlite3
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adminkit.automation.serve import Hub, server
+from adminkit.automation.serve import SWITCH_INTERVAL, Hub, server
 from adminkit.automation.service import RunService
 from adminkit.core.config import Profile
 from adminkit.tickets.local import LocalTickets
@@ -217,6 +218,17 @@ def test_a_restarted_serve_takes_the_open_triggers_again(serve: Any) -> None:
     first.web.should_exit = True  # stopped before any worker took it
     second = serve(workers=1)
     assert second.settled(f"local:{ticket}:created") == "waiting"
+
+
+def test_workers_get_the_interpreter_soon_after_a_wait_while_serve_runs(serve: Any) -> None:
+    """A worker back from its directory waits at most SWITCH_INTERVAL for the
+    interpreter, not CPython's 5 ms; the process's setting comes back at shutdown."""
+    before = sys.getswitchinterval()
+    running = serve(workers=2)
+    assert sys.getswitchinterval() == min(before, SWITCH_INTERVAL) < 0.005
+    running.web.should_exit = True
+    running.hub.shutdown()
+    assert sys.getswitchinterval() == before
 
 
 def test_not_on_loopback_without_tls_is_refused(env: Any) -> None:

@@ -243,6 +243,10 @@ class ActiveDirectory(LdapDirectory):
     _domain_cache: _Domain | None = None
     _primary_groups: dict[int, str | None] | None = None
 
+    def forget_cached(self) -> None:
+        super().forget_cached()
+        self._domain_cache, self._primary_groups = None, None
+
     # -- AD's answers and its two writes that differ ---------------------------------------
     def _bind_reason(self, result: dict[str, Any]) -> str | None:
         return bind_reason(result)

@@ -193,6 +193,11 @@ class LdapDirectory:
     def close(self) -> None:
         self.link.close()
 
+    def forget_cached(self) -> None:
+        """Before a new run on this connection (a serve worker keeps it): what earlier
+        runs read and kept (protected groups' DNs, policies) is read afresh."""
+        self._protected_dns = None
+
     # -- to implement in backends -----------------------------------------------------
     def _user(self, attrs: dict[str, Any]) -> UserEntry:
         raise NotImplementedError

@@ -158,6 +158,14 @@ class OpenLdapDirectory(LdapDirectory):
         self._uid_free: Iterator[int] = iter(())
         self._uid_block = 1
 
+    def forget_cached(self) -> None:
+        super().forget_cached()
+        self._policies.clear()
+        self._default_policy_dn = None
+        self._last_bind, self._last_bind_known = None, False
+        self._uuids.clear()
+        self._classes.clear()
+
     # -- answers ------------------------------------------------------------------------
     def _error(self, result: dict[str, Any], what: str) -> AdminkitError:
         return openldap_error(result, what)

@@ -43,6 +43,7 @@ from adminkit.tickets.notes import marker
 
 if TYPE_CHECKING:
     from adminkit.automation.service import RunService
+    from adminkit.automation.warm import Warm
 
 FindPlaybook = Callable[[str], Path]
 MAX_ATTEMPTS = 3  # a system that stays unreachable: the trigger fails with a note
@@ -62,7 +63,8 @@ class Dispatcher:
     """Handles one profile's triggers against its ticket system."""
 
     def __init__(self, service: RunService, profile: Profile, system: TicketSystem,
-                 journal: Journal, find_playbook: FindPlaybook, *, source: str) -> None:
+                 journal: Journal, find_playbook: FindPlaybook, *, source: str,
+                 warm: Warm | None = None) -> None:
         cfg = automation_settings(profile)
         if cfg is None or not cfg.rules:
             raise UsageError(f"profile {profile.name} has no automation rules",
@@ -70,6 +72,7 @@ class Dispatcher:
         self.cfg: AutomationConfig = cfg
         self.service, self.profile, self.system = service, profile, system
         self.journal, self.find_playbook, self.source = journal, find_playbook, source
+        self.warm = warm  # a serve worker's connections, from one run to its next
         self.triggers = Triggers(journal)
 
     def flush(self) -> int:
@@ -182,7 +185,7 @@ class Dispatcher:
                                      digest=plan.get("digest")),
             ticket=str(ref), operator=plan["operator"], run_id=run_id)
         try:
-            report = self.service.run(request)
+            report = self.service.run(request, warm=self.warm)
         except Interrupted:  # Ctrl-C: the trigger stays running, the next process resumes it
             raise
         except ConnectionFailed as exc:

@@ -39,6 +39,7 @@ from adminkit.journal.store import Filters, Journal
 
 if TYPE_CHECKING:
     from adminkit.automation.ticketcheck import TicketCheck
+    from adminkit.automation.warm import Warm
     from adminkit.tickets.base import TicketRef, TicketSystem
     from adminkit.tickets.notes import TicketNotes
     from adminkit.tickets.outbox import FlushReport, Pump
@@ -60,11 +61,17 @@ class RunService:
         # where ADMINKIT_DELIVER_LATER=off says a timer or a person will (the test suite).
         self.deliver_later = os.environ.get("ADMINKIT_DELIVER_LATER", "on").strip().lower() \
             not in ("off", "0", "false", "no")
+        # A run's notes are delivered by a thread of its own while it goes on; off where
+        # runs are short and many (serve's workers: a thread per run cost more than its
+        # notes, measured), they are delivered at the run's end, on the caller's thread.
+        self.notes_during_run = True
 
     # -- running ------------------------------------------------------------------------
-    def run(self, request: RunRequest, *, hooks: Hooks | None = None) -> RunReport:
+    def run(self, request: RunRequest, *, hooks: Hooks | None = None,
+            warm: Warm | None = None) -> RunReport:
         """Run it; the report's exit code says how it went. Errors that stop a run before
-        it starts (a malformed ticket, a bad row, a refused bulk) are raised."""
+        it starts (a malformed ticket, a bad row, a refused bulk) are raised. `warm`: a
+        serve worker's connections, taken from its last run and kept for its next."""
         ref = self._ticket_ref(request)  # a malformed reference stops before anything
         with ExitStack() as stack:
             system = self._open_system(request.profile, ref) if ref else None
@@ -100,7 +107,8 @@ class RunService:
             count = len(actions) if isinstance(actions, list) else 0
             extra = list(hooks(request, count)) if hooks else []
             report = self._execute(request, run, actions, ref, system, planned, opened, extra,
-                                   ticket_read=checked is not None and checked.ticket is not None)
+                                   ticket_read=checked is not None and checked.ticket is not None,
+                                   warm=warm)
             report.notices[:0] = notices
             lock.done = report.status in ("ok", "changed")
             return report
@@ -110,7 +118,8 @@ class RunService:
                  actions: Sequence[Action[Any]] | Callable[[Runner], Iterable[Action[Any]]],
                  ref: TicketRef | None, system: TicketSystem | None,
                  planned: dict[int, Plan], opened: Context | None,
-                 extra: list[RunHook], *, ticket_read: bool = False) -> RunReport:
+                 extra: list[RunHook], *, ticket_read: bool = False,
+                 warm: Warm | None = None) -> RunReport:
         journal: Journal | None = None
         extra_notices: list[str] = []
         try:
@@ -133,12 +142,17 @@ class RunService:
                         "(the systems say otherwise): they are done again")
             notes = self._notes(request.profile, ref) if ref else None
             bulk = isinstance(actions, list) and len(actions) > BULK_NOTES
-            pump = self._pump(journal, request.profile, system, run.id, background=not bulk) \
+            pump = self._pump(journal, request.profile, system, run.id,
+                              background=not bulk and self.notes_during_run) \
                 if system is not None else None
             if pump is not None and ref is not None and ticket_read:
                 pump.queue_checks[ref.kind, ref.id] = None  # read before: in the queues
-            ctx = opened.handover(run) if opened is not None else \
-                Context(run=run, profile=request.profile)
+            if opened is not None:
+                ctx = opened.handover(run)
+            elif warm is not None:
+                ctx = warm.context(run, request.profile)
+            else:
+                ctx = Context(run=run, profile=request.profile)
         except BaseException:  # nothing ran: close what the pre-flight opened too
             if opened is not None:
                 opened.close()
@@ -170,9 +184,15 @@ class RunService:
                     # is how a run ended (`journal runs`), so this one says exit 3 too.
                     JournalHook(journal).run_finished(run, report)
             report.notices.extend(_unsettled_notice(journal))
-        finally:
+        except BaseException:
             ctx.close()
             journal.close()
+            raise
+        if warm is not None:
+            warm.keep(ctx)  # for the worker's next run
+        else:
+            ctx.close()
+        journal.close()
         return report
 
     # -- resuming -----------------------------------------------------------------------

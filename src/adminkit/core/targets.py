@@ -237,6 +237,11 @@ class Targets:
         self._cond.notify_all()
 
     # -- ending -------------------------------------------------------------------------
+    def values(self) -> list[Any]:
+        """Every open connection, idle or in use (what a serve worker hands its next run)."""
+        with self._cond:
+            return [c.value for conns in self._conns.values() for c in conns]
+
     def cancel(self, why: str = "the run was interrupted") -> None:
         """Ctrl-C: hand out nothing more (waiting leases raise Interrupted) and close the
         idle connections now; those in use are closed as they come back."""

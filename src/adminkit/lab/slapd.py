@@ -57,6 +57,12 @@ class SlapdServer(base.LabServer):
     python_needs: ClassVar[dict[str, str]] = {"ldap3": "ldap3>=2.9.1"}
     ready_timeout: ClassVar[float] = 20.0
 
+    def __init__(self, lab_dir: Path, *, ldap_port: int = LDAP_PORT,
+                 ldaps_port: int = LDAPS_PORT) -> None:
+        """Other ports than the lab's: a bench's or a test's own slapd beside it."""
+        super().__init__(lab_dir)
+        self.ldap_port, self.ldaps_port = ldap_port, ldaps_port
+
     # -- layout ---------------------------------------------------------------------
     @property
     def conf(self) -> Path:
@@ -99,7 +105,7 @@ class SlapdServer(base.LabServer):
 
     @property
     def urls(self) -> str:
-        return f"ldap://{HOST}:{LDAP_PORT}/ ldaps://{HOST}:{LDAPS_PORT}/ {self.ldapi_url}"
+        return f"ldap://{HOST}:{self.ldap_port}/ ldaps://{HOST}:{self.ldaps_port}/ {self.ldapi_url}"
 
     # -- lifecycle ------------------------------------------------------------------
     def is_set_up(self) -> bool:
@@ -126,8 +132,8 @@ class SlapdServer(base.LabServer):
         _copy_tree(self.data, self.golden)
 
     def start(self) -> None:
-        base.require_port(HOST, LDAP_PORT, self.name)
-        base.require_port(HOST, LDAPS_PORT, self.name)
+        base.require_port(HOST, self.ldap_port, self.name)
+        base.require_port(HOST, self.ldaps_port, self.name)
         self.socket.parent.mkdir(mode=0o700, exist_ok=True)
         proc, _ = process.spawn(["slapd", "-d", "0", "-f", str(self.conf), "-h", self.urls],
                                 log=self.log_file, cwd=self.dir)
@@ -163,7 +169,7 @@ class SlapdServer(base.LabServer):
             raise LabError(f"slapd: no service password: {exc.strerror}",
                            hint="run `adminkit lab up slapd` to set it up") from None
         tls = Tls(ca_certs_file=str(self.ca_file), validate=ssl.CERT_REQUIRED)
-        server = Server(f"ldaps://{TLS_NAME}:{LDAPS_PORT}", tls=tls, connect_timeout=3)
+        server = Server(f"ldaps://{TLS_NAME}:{self.ldaps_port}", tls=tls, connect_timeout=3)
         try:
             conn = Connection(server, SERVICE_DN, password.reveal(), receive_timeout=5,
                               auto_bind=True)
@@ -182,7 +188,7 @@ class SlapdServer(base.LabServer):
     def profile(self) -> dict[str, Any]:
         return {"directory": {
             "kind": "openldap",
-            "url": f"ldaps://{TLS_NAME}:{LDAPS_PORT}",
+            "url": f"ldaps://{TLS_NAME}:{self.ldaps_port}",
             "base_dn": SUFFIX,
             "bind_user": SERVICE_DN,
             "password": f"file:{self.secret_file('adminkit').absolute()}",
