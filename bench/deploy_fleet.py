@@ -46,8 +46,9 @@ from pathlib import Path
 
 import yaml
 
+from adminkit.deploy import tcp
 from adminkit.lab.lab import Lab
-from adminkit.lab.ssh import PACKAGE, USER, SshFleet
+from adminkit.lab.ssh import PACKAGE, PORT, USER, SshFleet
 
 HERE = Path(__file__).resolve().parent
 SUBNET = "127.0.9"  # a /24 no lab server uses (the WinRM fake is on 127.0.2.N)
@@ -241,7 +242,9 @@ class Bench:
 
 def _login_and_run(fleet: SshFleet, address: str, command: str = "uname -r") -> float:
     started = time.perf_counter()
-    client = fleet.connect(address)
+    # the socket adminkit logs in over (no Nagle, quick ACKs): the floor is what a
+    # login can physically do, not the kernel defaults' delayed-ACK stalls
+    client = fleet.connect(address, sock=tcp.connect(address, PORT, 10.0))
     try:
         _, stdout, _ = client.exec_command(command, timeout=120)
         stdout.read()

@@ -29,6 +29,7 @@ from adminkit.core.errors import (
     UsageError,
 )
 from adminkit.core.secrets import Secret
+from adminkit.deploy import tcp
 from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
     CommandResult,
@@ -174,6 +175,8 @@ class SSHBackend:
         _trust(client, str(self.ssh.known_hosts), address, port)
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
+            if sock is None:  # no Nagle, quick ACKs (deploy/tcp.py): 80 ms less a login
+                sock = tcp.connect(address, port, timeout)
             client.connect(address, port=port, username=user,
                            pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,
