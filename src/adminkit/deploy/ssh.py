@@ -29,7 +29,7 @@ from adminkit.core.errors import (
     UsageError,
 )
 from adminkit.core.secrets import Secret
-from adminkit.deploy import tcp
+from adminkit.deploy import sshlib, tcp
 from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
     CommandResult,
@@ -142,6 +142,7 @@ class SSHBackend:
 
     def _connect(self, jump: tuple[str, str, int] | None, timeout: float | None = None
                  ) -> paramiko.SSHClient:
+        sshlib.load()  # the first import of paramiko: without invoke (deploy/sshlib.py)
         import paramiko
 
         sock = None
