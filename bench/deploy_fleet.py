@@ -7,8 +7,11 @@ shows each one's median and spread (min-max) and the median of the paired ratios
 
 - run:     `adminkit host run -- uname -r`  vs  `ansible all -m command -a 'uname -r'`,
            also against a plain paramiko thread pool (a process doing only that), the
-           slowest single host (login + command, measured one host at a time) and the
+           slowest single host (login + command, one host at a time, over the socket
+           adminkit logs in over: no Nagle, quick ACKs), the
            floor: ceil(hosts / forks) waves of that slowest host;
+           and the CPU floor: that pool's CPU and the hosts' (sshd, sessions, the
+           command), over this machine's cores (50 logins cost more CPU than a wave);
 - sleep:   the same with `sleep 1` (where the floor is mostly the command's own time);
 - install: `adminkit app install adminkit-demo-app=1.0`  vs  `ansible.builtin.apt` with
            the same name and version, and vs the bare `apt-get install` through the
@@ -46,8 +49,9 @@ from pathlib import Path
 
 import yaml
 
+from adminkit.deploy import tcp
 from adminkit.lab.lab import Lab
-from adminkit.lab.ssh import PACKAGE, USER, SshFleet
+from adminkit.lab.ssh import PACKAGE, PORT, USER, SshFleet
 
 HERE = Path(__file__).resolve().parent
 SUBNET = "127.0.9"  # a /24 no lab server uses (the WinRM fake is on 127.0.2.N)
@@ -138,6 +142,18 @@ class Bench:
         """The physical floor with `forks` at once: that many waves of the slowest host."""
         return math.ceil(self.args.hosts / self.args.forks) * self.slowest_host(command)
 
+    def cpu_floor(self, command: str = "uname -r") -> float:
+        """The floor set by CPU: the paramiko pool's run, its own CPU and every fleet
+        host's (sshd, the sessions, the command), over this machine's cores."""
+        before = _fleet_cpu(self.fleet)
+        pool = subprocess.run([sys.executable, __file__, "--pool-only", "--hosts",
+                               str(self.args.hosts), "--forks", str(self.args.forks), "--",
+                               *shlex.split(command)], env=self.env, capture_output=True,
+                              text=True, check=True)
+        time.sleep(0.3)  # the hosts' session processes reaped
+        client = float(pool.stdout.split()[-1])  # the logins' CPU, not Python's start
+        return (client + _fleet_cpu(self.fleet) - before) / (os.cpu_count() or 1)
+
     def purge(self) -> None:
         self.timed(adminkit("-p", "bench", "app", "remove", PACKAGE, "--purge", "--hosts",
                             "all", "--force"), self.env)  # every bench host: beyond the limit
@@ -157,7 +173,8 @@ class Bench:
                                                           "--", "uname", "-r"),
                     "paramiko pool": lambda: self.pool_run("uname", "-r"),
                     "slowest host": self.slowest_host,
-                    "floor": lambda: self.floor("uname -r")},
+                    "floor": lambda: self.floor("uname -r"),
+                    "cpu floor": self.cpu_floor},
             "sleep": {"adminkit": lambda: self.adminkit_run("host", "run", "--hosts", "all",
                                                             "--", "sleep", "1"),
                       "paramiko pool": lambda: self.pool_run("sleep", "1"),
@@ -230,7 +247,7 @@ class Bench:
                 if task in goals and goals[task][0] == other:
                     met = statistics.median(ratios) <= goals[task][1]
                     goal = f"  (goal <= {goals[task][1]}: {'met' if met else 'NOT met'})"
-                elif other in ("slowest host", "floor"):
+                elif other in ("slowest host", "floor", "cpu floor"):
                     met = statistics.median(ratios) <= 1.2
                     goal = f"  (goal <= 1.2: {'met' if met else 'NOT met'})"
                 print(f"  {task}: adminkit / {other:<13} = {statistics.median(ratios):6.2f}x "
@@ -239,9 +256,33 @@ class Bench:
             print(f"\nadminkit peak RSS: {max(self.peak_rss):.0f} MiB")
 
 
+def _fleet_cpu(fleet: SshFleet) -> float:
+    """CPU seconds used so far by the fleet's hosts: every process under the lab's
+    record of each host, its children's once they are reaped (cutime, cstime)."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            used[int(entry)] = sum(int(x) for x in fields[11:15])  # utime stime cu cs
+    ticks = 0
+    todo = [p.pid for p in fleet.procs.load(fleet.name)]
+    while todo:
+        pid = todo.pop()
+        ticks += used.get(pid, 0)
+        todo += children.get(pid, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _login_and_run(fleet: SshFleet, address: str, command: str = "uname -r") -> float:
     started = time.perf_counter()
-    client = fleet.connect(address)
+    # the socket adminkit logs in over (no Nagle, quick ACKs): the floor is what a
+    # login can physically do, not the kernel defaults' delayed-ACK stalls
+    client = fleet.connect(address, sock=tcp.connect(address, PORT, 10.0))
     try:
         _, stdout, _ = client.exec_command(command, timeout=120)
         stdout.read()
@@ -257,8 +298,12 @@ def pool_only(hosts: int, forks: int, command: list[str]) -> None:
     bare command (no reading before, no reading back)."""
     fleet = SshFleet(Lab().dir / "bench", hosts=hosts, subnet=SUBNET)
     line = shlex.join(command)
+    import paramiko  # noqa: F401 - imported before the clock starts
+
+    started = time.process_time()
     with ThreadPoolExecutor(forks) as pool:
         list(pool.map(lambda h: _login_and_run(fleet, h.address, line), fleet.fleet))
+    print(f"logins-cpu {time.process_time() - started:.4f}")  # for cpu_floor
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from adminkit.core.errors import (
 )
 from adminkit.core.files import read_named
 from adminkit.core.secrets import Secret
+from adminkit.deploy import sshlib, tcp
 from adminkit.deploy.apt import NO_APT, Apt
 from adminkit.deploy.backend import (
     CommandResult,
@@ -144,6 +145,7 @@ class SSHBackend:
 
     def _connect(self, jump: tuple[str, str, int] | None, timeout: float | None = None
                  ) -> paramiko.SSHClient:
+        sshlib.load()  # the first import of paramiko: without invoke (deploy/sshlib.py)
         import paramiko
 
         sock = None
@@ -177,6 +179,8 @@ class SSHBackend:
         _trust(client, str(self.ssh.known_hosts), address, port)
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         try:
+            if sock is None:  # no Nagle, quick ACKs (deploy/tcp.py): 80 ms less a login
+                sock = tcp.connect(address, port, timeout)
             client.connect(address, port=port, username=user,
                            pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,

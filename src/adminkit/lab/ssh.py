@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from adminkit.core.errors import LabError, UsageError
-from adminkit.lab import base, process
+from adminkit.lab import base, process, smallhost
 from adminkit.lab.process import Proc
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ VIEW = Path("/run/adminkit-lab-ssh")  # where a host sees `self.dir`
 OVERLAID = ("etc", "usr", "var", "opt", "home", "root")
 PACKAGE = "adminkit-demo-app"
 VERSIONS = ("1.0", "1.1")
+# in a host's dpkg database besides a small server's own: what Ansible needs on a host
+HOST_PACKAGES = ("python3", "python3-apt")
 
 HOST_INIT = f"""#!/bin/sh
 # One lab host; run by `unshare -m -u`, so every mount below is private to it. This script
@@ -87,6 +89,11 @@ if [ ! -e /etc/adminkit-lab-host ]; then
   echo '{USER} ALL=(root) NOPASSWD: ALL' > /etc/sudoers.d/{USER}
   chmod 0440 /etc/sudoers.d/{USER}
   rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*
+  # a small server's dpkg database, not the build machine's (lab/smallhost.py); apt as
+  # on a server: the Docker image's "no package cache" and "compressed lists" go
+  [ -s "$V/dpkg-status" ] && cp "$V/dpkg-status" /var/lib/dpkg/status \
+    && cp "$V/dpkg-triggers" /var/lib/dpkg/triggers/File
+  rm -f /etc/apt/apt.conf.d/docker-clean /etc/apt/apt.conf.d/docker-gzip-indexes
   echo "deb [trusted=yes] file:$V/repo ./" > /etc/apt/sources.list.d/adminkit-lab.list
   echo "$ADDR $NAME" >> /etc/hosts
   echo "$NAME" > /etc/adminkit-lab-host
@@ -297,6 +304,7 @@ class SshFleet(base.LabServer):
         self.reboot_shim.chmod(0o755)
         self.systemctl_guard.write_text(SYSTEMCTL_GUARD)
         self.systemctl_guard.chmod(0o755)
+        self._small_dpkg()
         for host in self.fleet:
             host.dir.mkdir(parents=True, exist_ok=True)
             key = host.dir / "ssh_host_ed25519_key"
@@ -323,6 +331,23 @@ class SshFleet(base.LabServer):
         tmp = self.known_hosts.with_suffix(".tmp")
         tmp.write_text("".join(lines))
         tmp.replace(self.known_hosts)
+
+    def _small_dpkg(self) -> None:
+        """The dpkg status and file triggers a fresh host starts with: a small server's
+        (lab/smallhost.py), cut from the machine's as it is now."""
+        status = Path(smallhost.STATUS)
+        if not status.exists():
+            return
+        text, kept = smallhost.small_status(status.read_text(errors="replace"),
+                                            (*self.apt_packages, *HOST_PACKAGES))
+        triggers = Path(smallhost.FILE_TRIGGERS)
+        interests = triggers.read_text() if triggers.exists() else ""
+        for name, content in (("dpkg-status", text),
+                              ("dpkg-triggers", smallhost.file_triggers(interests, kept))):
+            tmp = self.dir / f"{name}.tmp"
+            tmp.write_text(content)
+            tmp.chmod(0o644)
+            tmp.replace(self.dir / name)
 
     def _build_repo(self) -> None:
         """adminkit-demo-app 1.0 and 1.1 as a trusted flat repository; built aside, then moved."""
@@ -458,8 +483,9 @@ class SshFleet(base.LabServer):
 
     # -- checks -----------------------------------------------------------------------
     def connect(self, address: str, *, known_hosts: Path | None = None,
-                timeout: float = 10.0) -> paramiko.SSHClient:
-        """A client logged in as akops; the host key must be in `known_hosts` (strict)."""
+                timeout: float = 10.0, sock: Any = None) -> paramiko.SSHClient:
+        """A client logged in as akops; the host key must be in `known_hosts` (strict).
+        `sock`: a connected socket to log in over (the deploy bench's tuned one)."""
         import paramiko
 
         client = paramiko.SSHClient()
@@ -469,7 +495,7 @@ class SshFleet(base.LabServer):
             client.connect(address, port=PORT, username=USER,
                            pkey=paramiko.Ed25519Key.from_private_key_file(str(self.key_file)),
                            look_for_keys=False, allow_agent=False, timeout=timeout,
-                           banner_timeout=timeout, auth_timeout=timeout)
+                           banner_timeout=timeout, auth_timeout=timeout, sock=sock)
         except BaseException:
             client.close()
             raise
