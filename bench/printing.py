@@ -15,6 +15,14 @@ on a shared machine.
    also against listing them one after another), and as whole `printer list`
    processes. The S cupsd processes answer on the same cores as the client.
 
+4. `floor` (not in the default set): what no adminkit command can go below on this
+   machine. `cancel -a` against an exact purge in a bare Python process (the plan's
+   listing of the queue, four attributes, read whole, and one Cancel-Jobs with the
+   ids: no typer, no pydantic, no journal), with cupsd's own CPU for each request
+   (/proc/PID/schedstat); `lpstat -o` against a Python that only imports what every
+   adminkit command imports (typer, which validates options with pydantic; PyYAML;
+   pycups) and against `python -c pass`.
+
 Each comparison also prints its floor, the same kind of adminkit process with nothing
 to do (start-up, profile, journal), so that what printing itself costs shows apart
 from the start-up every command pays. adminkit's modules are compiled first and the
@@ -26,8 +34,9 @@ Needs root (cupsd) and ipptool (cups-ipp-utils).
 
     python bench/printing.py [--jobs 2000] [--servers 20] [--rounds 5] [--parts list]
 
-`--parts` picks comparisons (purge, list, servers; default all): `--parts list --servers 1`
-measures `job list` alone on one cupsd, a short run for start-up work.
+`--parts` picks comparisons (purge, list, servers, floor; default the first three):
+`--parts list --servers 1` measures `job list` alone on one cupsd, a short run for
+start-up work; `--parts floor --servers 1` the floors.
 """
 
 from __future__ import annotations
@@ -114,11 +123,11 @@ def main() -> None:
     ap.add_argument("--servers", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--parts", default="purge,list,servers",
-                    help="comparisons to run, comma-separated: purge, list, servers")
+                    help="comparisons to run, comma-separated: purge, list, servers, floor")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
-    if not parts or parts - {"purge", "list", "servers"}:
-        ap.error(f"--parts: choose from purge, list, servers (got {args.parts!r})")
+    if not parts or parts - {"purge", "list", "servers", "floor"}:
+        ap.error(f"--parts: choose from purge, list, servers, floor (got {args.parts!r})")
     tmp = Path(tempfile.mkdtemp(prefix="adminkit-bench-print-"))
     tmp.chmod(0o755)  # cupsd's filters run as lp and walk in (see lab/cups.py)
     servers = [extra_instance(tmp / "lab", n) for n in range(1, args.servers + 1)]
@@ -175,6 +184,8 @@ def main() -> None:
             _listing(args, ak, env, first, host, tmp)
         if "servers" in parts:
             _side_by_side(args, ak, env, servers, entries, tmp)
+        if "floor" in parts:
+            _floors(args, env, first, host, tmp)
         print(f"load after: {os.getloadavg()[0]:.2f}")
     finally:
         for server in servers:
@@ -230,6 +241,77 @@ def _side_by_side(args: argparse.Namespace, ak: list[str], env: dict[str, str],
         "one after another")
     say(f"printer list on {len(configs)} servers, whole process", whole,
         "the slowest `printer list --server` alone")
+
+
+# An exact purge with nothing else: the queue's jobs (what choosing them needs), then one
+# Cancel-Jobs with their ids, as `queue purge` sends them.
+BARE_PURGE = """
+import sys, cups
+from adminkit.printing import ipp, ippread
+host, port = sys.argv[1], int(sys.argv[2])
+cups.setServer(host)
+cups.setPort(port)
+uri = "ipp://localhost/printers/front-desk"
+jobs = ippread.get_jobs(host, port, uri, "not-completed",
+                        ["job-id", "job-originating-user-name", "job-state", "time-at-creation"])
+ipp.cancel_jobs(uri, sorted(jobs), lambda _prompt: None)
+"""
+EVERY_COMMAND = "import typer, typer.main, typer._adapters, yaml, cups"
+
+
+def _cpu_ns(pid: int) -> int:
+    """The CPU time a process has had, in ns (schedstat: finer than /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+def _floors(args: argparse.Namespace, env: dict[str, str], first: CupsServer, host: str,
+            tmp: Path) -> None:
+    """`cancel -a` against a bare exact purge; `lpstat -o` against bare imports."""
+    py = sys.executable
+    purge: list[tuple[float, float]] = []
+    bare_purge = "the bare purge (its listing and Cancel-Jobs)"
+    server_ms: dict[str, list[float]] = {"cancel -a": [], "the listing": [], bare_purge: []}
+    for _ in range(args.rounds):
+        first.reset()
+        fill(first, args.jobs, tmp)
+        [cupsd] = [p.pid for p in first.running_procs()]
+        before = _cpu_ns(cupsd)
+        anchor = timed(["cancel", "-h", host, "-a", "front-desk"])
+        server_ms["cancel -a"].append((_cpu_ns(cupsd) - before) / 1e6)
+        assert count(first) == 0
+        first.reset()
+        fill(first, args.jobs, tmp)
+        [cupsd] = [p.pid for p in first.running_procs()]
+        before = _cpu_ns(cupsd)
+        purge.append((anchor, timed([py, "-c", BARE_PURGE, first.host, str(first.port)],
+                                    env)))
+        server_ms[bare_purge].append((_cpu_ns(cupsd) - before) / 1e6)
+        assert count(first) == 0
+        fill(first, args.jobs, tmp)  # the listing alone, as the purge's plan asks it
+        before = _cpu_ns(cupsd)
+        from adminkit.printing import ippread
+
+        ippread.get_jobs(first.host, first.port, "ipp://localhost/printers/front-desk",
+                         "not-completed", ["job-id", "job-originating-user-name",
+                                           "job-state", "time-at-creation"])
+        server_ms["the listing"].append((_cpu_ns(cupsd) - before) / 1e6)
+    for what, values in server_ms.items():
+        print(f"  cupsd's CPU for {what}: median {statistics.median(values):.1f} ms "
+              f"(range {min(values):.1f}-{max(values):.1f})")
+    say(f"floor: an exact purge of {args.jobs} jobs in a bare Python process", purge,
+        "cancel -a")
+    first.reset()
+    fill(first, args.jobs, tmp)
+    imports: list[tuple[float, float]] = []
+    bare: list[tuple[float, float]] = []
+    for _ in range(args.rounds):
+        anchor = timed(["lpstat", "-h", host, "-o"])
+        imports.append((anchor, timed([py, "-c", EVERY_COMMAND], env)))
+        bare.append((anchor, timed([py, "-c", "pass"], env)))
+    say(f"floor: importing what every adminkit command imports ({EVERY_COMMAND[7:]})",
+        imports, f"lpstat -o of {args.jobs} jobs")
+    say("floor: python -c pass", bare, f"lpstat -o of {args.jobs} jobs")
+    first.reset()
 
 
 def _up(server: CupsServer) -> None:

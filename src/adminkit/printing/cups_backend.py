@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import quote, unquote
 
 from adminkit.core.errors import (
@@ -46,6 +46,8 @@ JOB_ATTRS = ["job-id", "job-originating-user-name", "job-name", "job-state", "jo
 # what choosing jobs needs (queue, owner, age): each attribute more costs the server time
 BRIEF_ATTRS = ["job-id", "job-originating-user-name", "job-state", "time-at-creation",
                "job-printer-uri"]
+QUEUE_ATTRS = BRIEF_ATTRS[:-1]  # the same of one queue's jobs, asked of that queue
+ALL_JOBS = "ipp://localhost/printers/"  # Get-Jobs of every queue, as pycups asks it
 PRINTER_ATTRS = ["printer-name", "printer-state", "printer-state-message",
                  "printer-is-accepting-jobs", "printer-is-shared", "printer-location",
                  "printer-make-and-model", "device-uri", "queued-job-count"]
@@ -204,8 +206,7 @@ class CupsPrintServer:
 
     def _active_counts(self) -> dict[str, int]:
         """Active jobs per queue, from one Get-Jobs asking for the least it can."""
-        found = self._call("count jobs", lambda c: c.getJobs(
-            which_jobs="not-completed", requested_attributes=["job-id", "job-printer-uri"]))
+        found = self._get_jobs("count jobs", "not-completed", ["job-id", "job-printer-uri"])
         counts: dict[str, int] = {}
         for attrs in found.values():
             queue = _queue_of(attrs)
@@ -305,13 +306,47 @@ class CupsPrintServer:
     def jobs(self, printer: str | None = None, *, finished: bool = False,
              brief: bool = False) -> list[Job]:
         which = "completed" if finished else "not-completed"
-        attrs = BRIEF_ATTRS if brief else JOB_ATTRS
-        found = self._call("list jobs", lambda c: c.getJobs(
-            which_jobs=which, requested_attributes=attrs))
+        if brief and printer is not None:  # the queue's own jobs: no queue to read back
+            queue = self._get_jobs("list jobs", which, QUEUE_ATTRS, _printer_uri(printer),
+                                   fallback=False)
+            if queue is not None:
+                return sorted((self._job(job_id, attrs, printer)
+                               for job_id, attrs in queue.items()), key=lambda j: j.id)
+        found = self._get_jobs("list jobs", which, BRIEF_ATTRS if brief else JOB_ATTRS)
         jobs = [self._job(job_id, attrs) for job_id, attrs in found.items()]
         if printer is not None:
             jobs = [j for j in jobs if same_queue(j.printer, printer)]
         return sorted(jobs, key=lambda j: j.id)
+
+    @overload
+    def _get_jobs(self, what: str, which: str, attrs: list[str], uri: str = ...
+                  ) -> dict[int, dict[str, Any]]: ...
+    @overload
+    def _get_jobs(self, what: str, which: str, attrs: list[str], uri: str = ..., *,
+                  fallback: bool) -> dict[int, dict[str, Any]] | None: ...
+
+    def _get_jobs(self, what: str, which: str, attrs: list[str], uri: str = ALL_JOBS,
+                  *, fallback: bool = True) -> dict[int, dict[str, Any]] | None:
+        """Get-Jobs of `uri` read whole (printing/ippread.py: a quarter of libcups' CPU);
+        an answer that is no plain job list (a login wanted, an error, TLS asked for) is
+        asked again through pycups, for all queues (`fallback`; else None), whose errors
+        adminkit words."""
+        from adminkit.printing import ippread
+
+        host, port, _encryption = self._endpoint()
+        try:
+            return ippread.get_jobs(host, port, uri, which, attrs)
+        except ippread.NoAnswer as exc:
+            raise self._refused() or ConnectionFailed(
+                f"{self._where()}: {what}: {exc}",
+                hint="is cupsd hung or stopped? (it took the connection but did not answer)"
+            ) from None
+        except ippread.Unread:
+            if not fallback:
+                return None
+        found: dict[int, dict[str, Any]] = self._call(what, lambda c: c.getJobs(
+            which_jobs=which, requested_attributes=attrs))
+        return found
 
     def job(self, job_id: int) -> Job | None:
         try:
@@ -321,10 +356,10 @@ class CupsPrintServer:
             return None
         return self._job(job_id, attrs)
 
-    def _job(self, job_id: int, attrs: dict[str, Any]) -> Job:
+    def _job(self, job_id: int, attrs: dict[str, Any], queue: str | None = None) -> Job:
         created = attrs.get("time-at-creation")
         return Job(id=int(attrs.get("job-id", job_id)), server=self.name,
-                   printer=_queue_of(attrs),
+                   printer=_queue_of(attrs) if queue is None else queue,
                    owner=str(attrs.get("job-originating-user-name", "")),
                    name=str(attrs.get("job-name", "")),
                    size_kb=int(attrs.get("job-k-octets", 0)),
