@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,8 @@ from adminkit.automation.request import RunRequest
 from adminkit.automation.service import RunService
 from adminkit.automation.warm import Warm
 from adminkit.core.config import Profile
-from adminkit.lab.slapd import HOST, SERVICE_DN, SUFFIX, SlapdServer, ssha
+from adminkit.journal.store import Filters, Journal
+from adminkit.lab.slapd import HOST, NOBODY_DN, SERVICE_DN, SUFFIX, SlapdServer, ssha
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +46,9 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServer]:
         yield server
 
 
-def _disabled(server: SlapdServer) -> bool:
+def _disabled(server: SlapdServer, login: str = LOGIN) -> bool:
     done = subprocess.run(["ldapsearch", "-LLL", "-Q", "-Y", "EXTERNAL", "-H",
-                           server.ldapi_url, "-b", f"uid={LOGIN},ou=people,{SUFFIX}",
+                           server.ldapi_url, "-b", f"uid={login},ou=people,{SUFFIX}",
                            "-s", "base", "+"], capture_output=True, text=True, check=True)
     return "pwdAccountLockedTime: 000001010000Z" in done.stdout
 
@@ -62,13 +63,7 @@ def test_a_rotated_service_password_is_used_once_the_kept_connection_is_gone(
     profile = Profile.of(name="own", **slapd.profile())
     service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
     service.deliver_later = False
-
-    def run(action: type[DisableAccount]) -> int:
-        report = service.run(RunRequest(command=action.name, profile=profile,
-                                        actions=[action(LoginParams(login=LOGIN))]),
-                             warm=warm)
-        return report.exit_code
-
+    run = _runner(service, warm, profile, LOGIN)
     try:
         assert run(DisableAccount) == 0 and _disabled(slapd)
         new = "Rotated-Secret-4711"
@@ -85,3 +80,65 @@ def test_a_rotated_service_password_is_used_once_the_kept_connection_is_gone(
         _ldapi(slapd, f"dn: {SERVICE_DN}\nchangetype: modify\nreplace: userPassword\n"
                       f"userPassword: {ssha(old)}\n")
         secret.write_text(old)
+
+
+def _runner(service: RunService, warm: Warm, profile: Profile, login: str
+            ) -> Callable[[type[DisableAccount]], int]:
+    def run(action: type[DisableAccount]) -> int:
+        report = service.run(RunRequest(command=action.name, profile=profile,
+                                        actions=[action(LoginParams(login=login))]),
+                             warm=warm)
+        return int(report.exit_code)
+
+    return run
+
+
+def test_a_protected_group_recreated_between_two_runs_is_read_afresh(
+        slapd: SlapdServer, tmp_path: Path) -> None:
+    """The protected group is deleted and made again (a new entryUUID) with the account
+    in it: the next run on the kept connection must refuse to disable that account."""
+    login, group = "guarded", f"cn=admins,ou=groups,{SUFFIX}"
+    _ldapi(slapd, f"dn: uid={login},ou=people,{SUFFIX}\nobjectClass: inetOrgPerson\n"
+                  f"uid: {login}\ncn: Guarded\nsn: Guarded\n\n"
+                  f"dn: {group}\nobjectClass: groupOfNames\ncn: admins\n"
+                  f"member: {NOBODY_DN}\n", tool="ldapadd")
+    profile = Profile.of(name="own", policy={"protected_groups": ["admins"]},
+                         **slapd.profile())
+    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
+    service.deliver_later = False
+    run = _runner(service, warm, profile, login)
+    try:
+        assert run(DisableAccount) == 0  # not protected yet: the group's DN and UUID read
+        assert run(EnableAccount) == 0
+        _ldapi(slapd, f"dn: {group}\nchangetype: delete\n\n"
+                      f"dn: {group}\nchangetype: add\nobjectClass: groupOfNames\n"
+                      f"cn: admins\nmember: uid={login},ou=people,{SUFFIX}\n")
+        assert run(DisableAccount) == 4  # refused by policy
+        assert not _disabled(slapd, login)
+    finally:
+        warm.close()
+
+
+def test_a_write_after_slapd_restarted_between_two_runs_is_done_once(
+        slapd: SlapdServer, tmp_path: Path) -> None:
+    """The kept connection died with slapd: the next run writes on a new one, once."""
+    profile = Profile.of(name="own", **slapd.profile())
+    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
+    service.deliver_later = False
+    run = _runner(service, warm, profile, LOGIN)
+    try:
+        assert run(EnableAccount) == 0
+        slapd.stop()
+        slapd.start()
+        slapd.wait_ready()
+        assert run(DisableAccount) == 0 and _disabled(slapd)
+        assert run(EnableAccount) == 0 and not _disabled(slapd)
+    finally:
+        warm.close()
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        rows = journal.entries(Filters(kinds=("action",)))
+    finally:
+        journal.close()
+    writes = [r["action"] for r in rows if r["status"] == "changed"]
+    assert writes == ["account.disable", "account.enable"]
