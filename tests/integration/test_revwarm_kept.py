@@ -142,3 +142,24 @@ def test_a_write_after_slapd_restarted_between_two_runs_is_done_once(
         journal.close()
     writes = [r["action"] for r in rows if r["status"] == "changed"]
     assert writes == ["account.disable", "account.enable"]
+
+
+def test_many_runs_on_a_kept_connection_leave_no_descriptor_or_thread_behind(
+        slapd: SlapdServer, tmp_path: Path) -> None:
+    """A worker runs one playbook after another: what it holds stays the same."""
+    import os
+    import threading
+
+    profile = Profile.of(name="own", **slapd.profile())
+    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
+    service.deliver_later = False
+    run = _runner(service, warm, profile, LOGIN)
+    held: list[tuple[int, int]] = []
+    try:
+        for n in range(60):
+            assert run(DisableAccount if n % 2 == 0 else EnableAccount) == 0
+            if n in (9, 59):
+                held.append((len(os.listdir("/proc/self/fd")), threading.active_count()))
+    finally:
+        warm.close()
+    assert held[0] == held[1]
