@@ -7,6 +7,7 @@ import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,10 +61,7 @@ def test_a_rotated_service_password_is_used_once_the_kept_connection_is_gone(
     not reconnect with the kept directory's old one for up to a minute."""
     secret = slapd.secret_file("adminkit")
     old = secret.read_text()
-    profile = Profile.of(name="own", **slapd.profile())
-    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
-    service.deliver_later = False
-    run = _runner(service, warm, profile, LOGIN)
+    warm, run = _worker(slapd, tmp_path)
     try:
         assert run(DisableAccount) == 0 and _disabled(slapd)
         new = "Rotated-Secret-4711"
@@ -80,6 +78,15 @@ def test_a_rotated_service_password_is_used_once_the_kept_connection_is_gone(
         _ldapi(slapd, f"dn: {SERVICE_DN}\nchangetype: modify\nreplace: userPassword\n"
                       f"userPassword: {ssha(old)}\n")
         secret.write_text(old)
+
+
+def _worker(slapd: SlapdServer, tmp_path: Path, login: str = LOGIN, **extra: Any
+            ) -> tuple[Warm, Callable[[type[DisableAccount]], int]]:
+    """A serve worker's kept connections, and its runs of one action on `login`."""
+    profile = Profile.of(name="own", **extra, **slapd.profile())
+    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
+    service.deliver_later = False
+    return warm, _runner(service, warm, profile, login)
 
 
 def _runner(service: RunService, warm: Warm, profile: Profile, login: str
@@ -102,11 +109,7 @@ def test_a_protected_group_recreated_between_two_runs_is_read_afresh(
                   f"uid: {login}\ncn: Guarded\nsn: Guarded\n\n"
                   f"dn: {group}\nobjectClass: groupOfNames\ncn: admins\n"
                   f"member: {NOBODY_DN}\n", tool="ldapadd")
-    profile = Profile.of(name="own", policy={"protected_groups": ["admins"]},
-                         **slapd.profile())
-    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
-    service.deliver_later = False
-    run = _runner(service, warm, profile, login)
+    warm, run = _worker(slapd, tmp_path, login, policy={"protected_groups": ["admins"]})
     try:
         assert run(DisableAccount) == 0  # not protected yet: the group's DN and UUID read
         assert run(EnableAccount) == 0
@@ -122,10 +125,7 @@ def test_a_protected_group_recreated_between_two_runs_is_read_afresh(
 def test_a_write_after_slapd_restarted_between_two_runs_is_done_once(
         slapd: SlapdServer, tmp_path: Path) -> None:
     """The kept connection died with slapd: the next run writes on a new one, once."""
-    profile = Profile.of(name="own", **slapd.profile())
-    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
-    service.deliver_later = False
-    run = _runner(service, warm, profile, LOGIN)
+    warm, run = _worker(slapd, tmp_path)
     try:
         assert run(EnableAccount) == 0
         slapd.stop()
@@ -150,10 +150,7 @@ def test_many_runs_on_a_kept_connection_leave_no_descriptor_or_thread_behind(
     import os
     import threading
 
-    profile = Profile.of(name="own", **slapd.profile())
-    service, warm = RunService(journal_path=tmp_path / "journal.db"), Warm()
-    service.deliver_later = False
-    run = _runner(service, warm, profile, LOGIN)
+    warm, run = _worker(slapd, tmp_path)
     held: list[tuple[int, int]] = []
     try:
         for n in range(60):
