@@ -249,12 +249,18 @@ class Link:
                                hint="check that the directory is up (`adminkit profile "
                                     "check`) and the network to it")
 
+    def open_and_idle(self) -> bool:
+        """The connection is open and the server has not closed it (what `_live` would use
+        without opening a new one)."""
+        conn = self.conn
+        return conn is not None and not conn.closed and not ldapinternals.has_unread(conn)
+
     def _live(self) -> ldap3.Connection:
         """The connection, or a new one if it was closed or the server closed it while
         it sat idle (nothing was sent on it yet, so nothing is lost)."""
-        conn = self.conn
-        if conn is not None and not conn.closed and not ldapinternals.has_unread(conn):
-            return conn
+        if self.open_and_idle():
+            assert self.conn is not None
+            return self.conn
         self._drop()
         last: ConnectionFailed | None = None
         for attempt in range(RECONNECT_TRIES):

@@ -198,6 +198,13 @@ class LdapDirectory:
         runs read and kept (protected groups' DNs, policies) is read afresh."""
         self._protected_dns = None
 
+    def connected(self) -> bool:
+        """Its connection is still open and bound: False once it was lost (the server
+        restarted, closed it while idle). A serve worker then opens a new one for its next
+        run, resolving the bind password afresh (it may have been rotated), instead of
+        reconnecting with the password this object was opened with."""
+        return self.link.open_and_idle()
+
     # -- to implement in backends -----------------------------------------------------
     def _user(self, attrs: dict[str, Any]) -> UserEntry:
         raise NotImplementedError

@@ -15,7 +15,9 @@ each run: a directory's policies and protected groups are read afresh, as in a r
 its own; any other connection closes the lot), for at most `max_age` seconds since
 they were first opened (a rotated password is used that soon); never after a run
 that was interrupted or raised, and never across profiles. A broken connection is
-dropped by the registry as it always is.
+dropped by the registry as it always is, and one the server closed between two runs
+(`connected()` False) ends the lot: reconnecting would bind with the password the kept
+object was opened with, though the secret store may hold a rotated one.
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ def _forgot(ctx: Context) -> bool:
     for value in ctx.targets.values():
         forget = getattr(value, "forget_cached", None)
         if not callable(forget):
+            return False
+        connected = getattr(value, "connected", None)
+        if callable(connected) and not connected():  # lost: opened anew, its secret too
             return False
         forgets.append(forget)
     for forget in forgets:
