@@ -267,7 +267,31 @@ def _safe_folder(folder: Path) -> bool:
         raise UsageError(f"cannot deliver into {folder}: others may write there",
                          hint="use a folder only you can write to (chmod 0700)")
     _safe_ancestors(folder)
+    _trusted_links(folder, [40])
     return bool(shared)
+
+
+def _trusted_links(path: Path, budget: list[int]) -> None:
+    """No symbolic link on the way to `path` (in it as named, or in what a link names)
+    belongs to anyone but root or the operator: its owner could point it at their own
+    folder after the check, and the files written after it (a unit's) would go there.
+    `budget`: how many links may still be followed (a loop ends)."""
+    for part in (path, *path.parents):
+        try:
+            info = os.lstat(part)
+        except OSError:
+            continue  # the folder's own check says what is wrong
+        if not stat.S_ISLNK(info.st_mode):
+            continue
+        if info.st_uid not in (0, os.geteuid()):
+            raise UsageError(f"cannot deliver into {path}: {part} is a symbolic link of "
+                             f"another user (uid {info.st_uid}), who could point it elsewhere",
+                             hint="give the folder's own path, in folders only you or root "
+                                  "can change")
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise UsageError(f"cannot deliver into {path}: too many symbolic links")
+        _trusted_links(part.parent / os.readlink(part), budget)
 
 
 def to_terminal(login: str, password: Secret) -> str:

@@ -1,0 +1,85 @@
+"""Review of the bulk import's folder check (once per unit): a folder reached through a
+symbolic link that another user owns (in a sticky folder they may write to) can be
+pointed elsewhere by them after the unit's one check, so the unit's later files would
+be written into their folder. Such a folder is refused before anything is written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from adminkit.core import delivery as delivery_mod
+from adminkit.core.delivery import delivery
+from adminkit.core.errors import UsageError
+from adminkit.core.secrets import Secret
+
+OTHER = 4242  # another user's uid (the tests run as root, who may chown)
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown")
+
+
+def _layout(tmp_path: Path, *, deeper: bool) -> tuple[Path, Path, Path]:
+    """(the folder as the operator names it, the safe folder, the other user's folder):
+    a sticky folder the group may write to holds the other user's link to the safe one."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1770)
+    safe = tmp_path / "safe"
+    (safe / "sub").mkdir(parents=True, mode=0o700)
+    safe.chmod(0o700)
+    evil = tmp_path / "evil"
+    (evil / "sub").mkdir(parents=True)
+    for folder in (evil, evil / "sub"):
+        os.chown(folder, OTHER, OTHER)
+        folder.chmod(0o777)
+    link = shared / "drop"
+    link.symlink_to(safe)
+    os.lchown(link, OTHER, OTHER)
+    return (link / "sub" if deeper else link), safe, evil
+
+
+@pytest.mark.parametrize("deeper", [False, True])
+def test_a_folder_through_another_users_link_gets_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deeper: bool) -> None:
+    named, _safe, evil = _layout(tmp_path, deeper=deeper)
+    real = delivery_mod._stage
+    staged: list[Path] = []
+
+    def attacker_swaps_after_the_first_file(path: Path, data: bytes) -> tuple[int, str]:
+        out = real(path, data)
+        staged.append(path)
+        if len(staged) == 1:  # the link's owner points it at their folder
+            link = tmp_path / "shared" / "drop"
+            link.unlink()
+            link.symlink_to(evil)
+            os.lchown(link, OTHER, OTHER)
+        return out
+
+    monkeypatch.setattr(delivery_mod, "_stage", attacker_swaps_after_the_first_file)
+    sink = delivery(f"file:{named}/")
+    out = sink.many([(f"user{i}", Secret(f"Pw-{i}-secret!")) for i in range(5)])
+    leaked = [p.name for p in evil.rglob("*") if p.is_file()]
+    assert leaked == []
+    assert all(isinstance(o, UsageError) for o in out), out
+
+
+def test_the_operators_own_link_to_a_private_folder_still_works(tmp_path: Path) -> None:
+    safe = tmp_path / "safe"
+    safe.mkdir(mode=0o700)
+    link = tmp_path / "mine"
+    link.symlink_to(safe)
+    out = delivery(f"file:{link}/").many([("alice", Secret("Pw-alice-1!"))])
+    assert isinstance(out[0], str)
+    assert (safe / "alice.password").read_text() == "Pw-alice-1!\n"
+
+
+def test_another_users_link_behind_the_operators_link_is_refused(tmp_path: Path) -> None:
+    """The operator's own link leads through the other user's: still theirs to swap."""
+    named, _, _ = _layout(tmp_path, deeper=False)
+    mine = tmp_path / "mine"
+    mine.symlink_to(named)
+    sink = delivery(f"file:{mine}/")
+    with pytest.raises(UsageError, match="link"):
+        sink.check("alice")
