@@ -291,7 +291,11 @@ def _trusted_links(path: Path, budget: list[int]) -> None:
         budget[0] -= 1
         if budget[0] < 0:
             raise UsageError(f"cannot deliver into {path}: too many symbolic links")
-        _trusted_links(part.parent / os.readlink(part), budget)
+        try:
+            named = os.readlink(part)
+        except OSError:  # gone or changed since: the writes' own checks say so
+            continue
+        _trusted_links(part.parent / named, budget)
 
 
 def to_terminal(login: str, password: Secret) -> str:
