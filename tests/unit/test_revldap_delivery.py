@@ -83,3 +83,50 @@ def test_another_users_link_behind_the_operators_link_is_refused(tmp_path: Path)
     sink = delivery(f"file:{mine}/")
     with pytest.raises(UsageError, match="link"):
         sink.check("alice")
+
+
+def test_a_folder_in_a_sticky_folder_another_user_owns_gets_no_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sticky bit keeps others from renaming the operator's folder, but not the
+    sticky folder's owner: after the unit's one check they rename it away and put their
+    own in its place; the unit's later files would go there."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, OTHER, OTHER)
+    theirs.chmod(0o1777)
+    mine = theirs / "pw"
+    mine.mkdir(mode=0o700)
+    real = delivery_mod._stage
+    staged: list[Path] = []
+
+    def owner_swaps_after_the_first_file(path: Path, data: bytes) -> tuple[int, str]:
+        out = real(path, data)
+        staged.append(path)
+        if len(staged) == 1:
+            mine.rename(theirs / "pw.old")
+            mine.mkdir()
+            os.chown(mine, OTHER, OTHER)
+            mine.chmod(0o777)
+        return out
+
+    monkeypatch.setattr(delivery_mod, "_stage", owner_swaps_after_the_first_file)
+    out = delivery(f"file:{mine}/").many([(f"user{i}", Secret(f"Pw-{i}-secret!"))
+                                          for i in range(5)])
+    if mine.stat().st_uid == OTHER:  # swapped: nothing may be in their folder
+        assert [p.name for p in mine.iterdir()] == []
+    assert all(isinstance(o, UsageError) for o in out), out
+
+
+def test_a_link_in_a_folder_others_may_change_is_refused(tmp_path: Path) -> None:
+    """The operator's own link, but in a folder anyone may write to (not sticky): anyone
+    may replace the link, so the folder reached through it is not safe."""
+    safe = tmp_path / "safe"
+    safe.mkdir(mode=0o700)
+    open_ = tmp_path / "open"
+    open_.mkdir()
+    open_.chmod(0o777)
+    (open_ / "hop").symlink_to(safe)
+    mine = tmp_path / "mine"
+    mine.symlink_to(open_ / "hop")
+    with pytest.raises(UsageError, match="may be changed by others"):
+        delivery(f"file:{mine}/").check("alice")

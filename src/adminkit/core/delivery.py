@@ -230,15 +230,16 @@ def _replaceable(path: Path, *, links: bool) -> None:
 
 def _safe_ancestors(folder: Path) -> None:
     """Every folder above `folder`, as named and as resolved, is changed only by root or
-    the operator (or is sticky): anyone else who may rename an entry there could swap
-    the folder for their own between this check and the write."""
+    the operator (or is sticky, and theirs: a sticky folder's owner may rename any entry
+    in it): anyone else who may rename an entry there could swap the folder for their
+    own between this check and the write."""
     for chain in (folder, Path(os.path.realpath(folder))):
         for above in chain.parents:
             try:
                 info = os.stat(above)
             except OSError:
                 continue  # the folder's own check says what is wrong
-            if info.st_mode & stat.S_ISVTX:
+            if info.st_mode & stat.S_ISVTX and info.st_uid in (0, os.geteuid()):
                 continue
             if info.st_uid not in (0, os.geteuid()) or \
                     info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -288,6 +289,7 @@ def _trusted_links(path: Path, budget: list[int]) -> None:
                              f"another user (uid {info.st_uid}), who could point it elsewhere",
                              hint="give the folder's own path, in folders only you or root "
                                   "can change")
+        _safe_ancestors(part)  # whoever may change the folder it is in may replace it
         budget[0] -= 1
         if budget[0] < 0:
             raise UsageError(f"cannot deliver into {path}: too many symbolic links")
