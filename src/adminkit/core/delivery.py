@@ -277,6 +277,7 @@ def _trusted_links(path: Path, budget: list[int]) -> None:
     belongs to anyone but root or the operator: its owner could point it at their own
     folder after the check, and the files written after it (a unit's) would go there.
     `budget`: how many links may still be followed (a loop ends)."""
+    path = path.absolute()  # a relative one: the links above the working folder too
     for part in (path, *path.parents):
         try:
             info = os.lstat(part)
