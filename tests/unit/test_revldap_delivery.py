@@ -130,3 +130,44 @@ def test_a_link_in_a_folder_others_may_change_is_refused(tmp_path: Path) -> None
     mine.symlink_to(open_ / "hop")
     with pytest.raises(UsageError, match="may be changed by others"):
         delivery(f"file:{mine}/").check("alice")
+
+
+@pytest.mark.parametrize("planted", ["link", "fifo", "file"])
+def test_what_another_user_plants_mid_unit_in_a_sticky_folder_is_never_written_through(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str) -> None:
+    """A shared sticky folder: after the unit's check and the row's own checks, with its
+    file staged, another user plants something at the row's path. The password is not
+    written through it: the planted name is replaced by the operator's own 0600 file, or
+    the row is refused (and so never set)."""
+    box = tmp_path / "box"
+    box.mkdir()
+    box.chmod(0o1777)
+    aim = tmp_path / "aim"  # where a planted link points
+    aim.write_text("theirs\n")
+    real = delivery_mod._stage
+    staged: list[Path] = []
+
+    def plant_after_the_first_file(path: Path, data: bytes) -> tuple[int, str]:
+        out = real(path, data)
+        staged.append(path)
+        if len(staged) == 2:  # bob's, staged: only the rename is left
+            victim = box / "bob.password"
+            if planted == "link":
+                victim.symlink_to(aim)
+            elif planted == "fifo":
+                os.mkfifo(victim)
+            else:
+                victim.write_text("theirs\n")
+            os.lchown(victim, OTHER, OTHER)
+        return out
+
+    monkeypatch.setattr(delivery_mod, "_stage", plant_after_the_first_file)
+    out = delivery(f"file:{box}/").many([("alice", Secret("Pw-alice-1!")),
+                                         ("bob", Secret("Pw-bob-1!"))])
+    assert aim.read_text() == "theirs\n"
+    victim = box / "bob.password"
+    if isinstance(out[1], str):
+        info = os.lstat(victim)
+        assert (info.st_uid, info.st_mode & 0o7777) == (os.geteuid(), 0o600)
+        assert victim.read_text() == "Pw-bob-1!\n"
+    assert isinstance(out[0], str)
