@@ -230,15 +230,16 @@ def _replaceable(path: Path, *, links: bool) -> None:
 
 def _safe_ancestors(folder: Path) -> None:
     """Every folder above `folder`, as named and as resolved, is changed only by root or
-    the operator (or is sticky): anyone else who may rename an entry there could swap
-    the folder for their own between this check and the write."""
+    the operator (or is sticky, and theirs: a sticky folder's owner may rename any entry
+    in it): anyone else who may rename an entry there could swap the folder for their
+    own between this check and the write."""
     for chain in (folder, Path(os.path.realpath(folder))):
         for above in chain.parents:
             try:
                 info = os.stat(above)
             except OSError:
                 continue  # the folder's own check says what is wrong
-            if info.st_mode & stat.S_ISVTX:
+            if info.st_mode & stat.S_ISVTX and info.st_uid in (0, os.geteuid()):
                 continue
             if info.st_uid not in (0, os.geteuid()) or \
                     info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
@@ -267,7 +268,37 @@ def _safe_folder(folder: Path) -> bool:
         raise UsageError(f"cannot deliver into {folder}: others may write there",
                          hint="use a folder only you can write to (chmod 0700)")
     _safe_ancestors(folder)
+    _trusted_links(folder, [40])
     return bool(shared)
+
+
+def _trusted_links(path: Path, budget: list[int]) -> None:
+    """No symbolic link on the way to `path` (in it as named, or in what a link names)
+    belongs to anyone but root or the operator: its owner could point it at their own
+    folder after the check, and the files written after it (a unit's) would go there.
+    `budget`: how many links may still be followed (a loop ends)."""
+    path = path.absolute()  # a relative one: the links above the working folder too
+    for part in (path, *path.parents):
+        try:
+            info = os.lstat(part)
+        except OSError:
+            continue  # the folder's own check says what is wrong
+        if not stat.S_ISLNK(info.st_mode):
+            continue
+        if info.st_uid not in (0, os.geteuid()):
+            raise UsageError(f"cannot deliver into {path}: {part} is a symbolic link of "
+                             f"another user (uid {info.st_uid}), who could point it elsewhere",
+                             hint="give the folder's own path, in folders only you or root "
+                                  "can change")
+        _safe_ancestors(part)  # whoever may change the folder it is in may replace it
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise UsageError(f"cannot deliver into {path}: too many symbolic links")
+        try:
+            named = os.readlink(part)
+        except OSError:  # gone or changed since: the writes' own checks say so
+            continue
+        _trusted_links(part.parent / named, budget)
 
 
 def to_terminal(login: str, password: Secret) -> str:
