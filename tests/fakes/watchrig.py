@@ -5,6 +5,7 @@ that can fail mid-poll, the profile watching it, and watchers closed after the t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from tests.fakes.redmine import FakeRedmine
 from tests.fakes.ticketfake import SECRET_ENV
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
-T = "2026-12-07T08:00:{:02d}Z"
+# The fake's issue and note times, by the second: a minute a day ahead of the test run,
+# so that every one is after any run a test starts (a fixed date turned into the past).
+T = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:") + "{:02d}Z"
 
 
 class FlakyRedmine(FakeRedmine):

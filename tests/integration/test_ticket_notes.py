@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -164,8 +165,9 @@ def test_a_run_for_a_ticket_outside_the_profiles_queues_does_nothing(
     r = cli("--profile", profile(["Payroll", "Helpdesk-2"]), "--ticket", str(ticket),
             "account", "disable", login)
     assert r.returncode == 2, r.stdout + r.stderr
-    assert (f"ticket rt:{ticket} is in queue Helpdesk; this profile acts only for tickets "
-            "in Payroll, Helpdesk-2; nothing was done") in r.stderr, r.stderr
+    assert re.search(rf"ticket rt:{ticket} is in queue Helpdesk \(id:\d+\); this profile "
+                     r"acts only for tickets in Payroll, Helpdesk-2; nothing was done",
+                     r.stderr), r.stderr
     shown = json.loads(cli("--profile", "lab", "-o", "json", "account", "show", login).stdout)
     assert shown["enabled"] is True
     assert json.loads(cli("journal", "list", "-o", "json").stdout) == before
@@ -176,6 +178,9 @@ def test_a_run_for_a_ticket_outside_the_profiles_queues_does_nothing(
         queue_id = str(http.get("/queue/Helpdesk").json()["id"])
     r = cli("--profile", profile([queue_id]), "--ticket", str(ticket), "account", "disable",
             login)
+    assert r.returncode == 2 and "is ambiguous: write id:" in r.stderr, r.stdout + r.stderr
+    r = cli("--profile", profile([f"id:{queue_id}"]), "--ticket", str(ticket), "account",
+            "disable", login)
     assert r.returncode == 0, r.stdout + r.stderr
     shown = json.loads(cli("--profile", "lab", "-o", "json", "account", "show", login).stdout)
     assert shown["enabled"] is False
