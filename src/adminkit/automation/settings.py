@@ -195,6 +195,12 @@ class AutomationConfig(Settings):
                                           "`zammad:12`, `snow:SYSID`, as display names are "
                                           "each user's to edit; anything else is refused "
                                           "at load)")
+    console_approvers: dict[str, str] = Field(
+        default_factory=dict, description="who may `adminkit approve|reject` at this "
+                                          "machine's command line, and as whom: the OS "
+                                          "login (the real user; behind sudo, the sudo "
+                                          "user) -> one of automation.approvers. A login "
+                                          "not named here may not approve there")
     approval_timeout_hours: float = Field(72.0, gt=0)
     watch: WatchConfig = Field(default_factory=WatchConfig)
 
@@ -245,6 +251,13 @@ def automation_settings(profile: Profile | None) -> AutomationConfig | None:
                     raise ConfigError(f"profile {profile.name}: {where}: {value!r} {problem}",
                                       hint=PEOPLE_HINT.get(kind, "name people as the "
                                                                  f"{kind} system does"))
+        listed = {a.strip().casefold() for a in cfg.approvers}
+        for login, who in cfg.console_approvers.items():
+            if who.strip().casefold() not in listed:
+                raise ConfigError(f"profile {profile.name}: automation.console_approvers: "
+                                  f"{login} approves as {who!r}, who is not in "
+                                  "automation.approvers",
+                                  hint="name the person as automation.approvers does")
         waiting = [rule.name for rule in cfg.rules if rule.requires_approval]
         if waiting and not cfg.approvers:
             raise ConfigError(f"profile {profile.name}: automation.rules[{waiting[0]}] "
