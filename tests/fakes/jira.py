@@ -154,6 +154,7 @@ class FakeJira(ServerFake):
         self.captcha = False
         self.issues: dict[str, Issue] = {}
         self.max_page = 50  # the servicedeskapi's page size cap
+        self.max_platform_page = 5000  # the platform API's cap on maxResults (comments)
         self._ids = itertools.count(10000)
         self._keys = itertools.count(100)
         # service desk id -> (project key, {request type id: its required fields})
@@ -374,7 +375,7 @@ class FakeJira(ServerFake):
         issue = self._issue(req, key)
         try:
             start = int(req.arg("startAt", "0") or 0)
-            limit = min(int(req.arg("maxResults", "50") or 50), 5000)
+            limit = min(int(req.arg("maxResults", "50") or 50), self.max_platform_page)
         except ValueError:
             raise BadRequest("startAt and maxResults must be integers") from None
         dc = self._data_center(req)
