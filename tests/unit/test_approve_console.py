@@ -173,3 +173,34 @@ def test_zammad_says_who_a_user_id_is_and_whether_they_are_active(
             assert system.person("Boss Person") is None
         finally:
             system.close()
+
+
+@pytest.mark.parametrize("data_center", [False, True])
+def test_jira_says_who_a_user_id_is_and_whether_they_are_active(
+        monkeypatch: pytest.MonkeyPatch, data_center: bool) -> None:
+    import dataclasses
+
+    from adminkit.core.config import Profile
+    from adminkit.tickets.jira import Jira
+    from tests.fakes.jira import FakeJira, person
+
+    with FakeJira(pat="jira-pat-1") as fake:
+        monkeypatch.setenv(SECRET_ENV, fake.secret)
+        monkeypatch.setenv("JIRA_PAT", "jira-pat-1")
+        boss = person("boss", "Boss Person")
+        fake.issue("HD-1", "unlock: jdoe").comments.clear()
+        fake.comment("HD-1", "hello", author=boss)  # a user the instance knows
+        tickets = ({"kind": "jira", "url": fake.url, "token": "env:JIRA_PAT"} if data_center
+                   else {"kind": "jira", "url": fake.url, "user": fake.user,
+                         "password": f"env:{SECRET_ENV}"})
+        ident = f"jira:{boss.key if data_center else boss.account_id}"
+        system = Jira(Profile.model_validate({"name": "acme", "tickets": tickets}))
+        try:
+            assert system.person(ident) == ("Boss Person", True)
+            fake.people[boss.account_id] = dataclasses.replace(boss, active=False)
+            assert system.person(ident) == ("Boss Person", False)
+            assert system.person("jira:nobody-here") is None
+            other = boss.account_id if data_center else boss.key  # the other system's form
+            assert system.person(f"jira:{other}") is None
+        finally:
+            system.close()

@@ -4,7 +4,7 @@ A ticket comment is signed by the ticket system; a command line by nothing but t
 login that runs it. So `--as` is not taken on the operator's word: the login (the real
 user's, never ADMINKIT_OPERATOR or LOGNAME, which anyone sets) must be one the profile
 maps to an approver (`automation.console_approvers`), and where the ticket system keeps
-user records (`person()`: ServiceNow, Zammad) it must still know that person, active.
+user records (`person()`: ServiceNow, Zammad, Jira) it must still know that person, active.
 The approval is recorded under the system's name for them, with the login that typed
 it and the machine it was typed on: what an auditor reads back.
 """

@@ -81,7 +81,7 @@ def approve(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
 
     The requester cannot approve their own request (four eyes). Only an OS login that
     automation.console_approvers maps to an approver may, as that approver; where the
-    ticket system keeps user records (ServiceNow, Zammad) the person must still exist
+    ticket system keeps user records (ServiceNow, Zammad, Jira) the person must still exist
     there, active. The note and the journal name the approver and the login that typed
     it (exit 4 when refused).
 

@@ -127,6 +127,24 @@ class Jira:
         inactive = ", but the account is deactivated" if me.get("active") is False else ""
         return f"Jira REST API: authenticated as {who}{inactive}"
 
+    def person(self, ident: str) -> tuple[str, bool] | None:
+        """(name, active) of the user `jira:ACCOUNTID` (Cloud) or `jira:KEY` (Data
+        Center), from `GET /rest/api/2/user` (`adminkit approve` checks the approver still
+        exists); None where neither form finds them, or the account may not see users."""
+        prefix, _, user = ident.strip().partition(":")
+        if prefix.casefold() != "jira" or not user:
+            return None
+        what = f"Jira: user {ident}"
+        for param in ("accountId", "key"):  # Cloud knows only the first, Data Center the other
+            r = send(partial(self.http.get, "/rest/api/2/user", params={param: user}), what)
+            if r.status_code in (400, 403, 404):
+                continue
+            _check(r, what, missing=())
+            data = _json(r, what)
+            if person(data) == f"jira:{user}":
+                return str(data.get("displayName") or user), data.get("active") is not False
+        return None
+
     @staticmethod
     def _key(ticket_id: str) -> str:
         # The key goes into URL paths: only a well-formed key (HD-12) may.
