@@ -21,6 +21,8 @@ Service Management Cloud REST API):
 - `GET /rest/api/2/issue/{key}/comment?startAt=&maxResults=` -> a PageOfComments
   `{"startAt", "maxResults", "total", "comments": [...]}`, each with `author`, `updateAuthor`
   (who last edited it; an edit keeps the author), `created`, `updated`, `jsdPublic`.
+- `GET /rest/api/2/user?accountId=` (Cloud) / `?key=` or `?username=` (Data Center) -> the
+  user as a comment's author shows it (`active` false once deactivated); 404 for nobody.
 - `GET /rest/api/2/myself` -> the signed-in user: on Cloud `{"accountId", "accountType",
   "emailAddress", "displayName", "active", ...}` (the e-mail may be hidden); on Data Center
   (a personal access token here) `{"key", "name", "emailAddress", "displayName", "active"}`.
@@ -69,16 +71,18 @@ class Person:
     display_name: str
     email_visible: bool = True  # Cloud: the profile's e-mail visibility
     customer: bool = False  # a portal-only customer account (Cloud accountType "customer")
+    active: bool = True  # False: deactivated (the person left)
 
     def json(self, base: str, *, data_center: bool) -> dict[str, Any]:
         if data_center:
             return {"self": f"{base}/rest/api/2/user?username={self.name}", "key": self.key,
                     "name": self.name, "emailAddress": self.email,
-                    "displayName": self.display_name, "active": True,
+                    "displayName": self.display_name, "active": self.active,
                     "timeZone": "Europe/Prague", "avatarUrls": {}}
         out: dict[str, Any] = {
             "self": f"{base}/rest/api/2/user?accountId={self.account_id}",
-            "accountId": self.account_id, "displayName": self.display_name, "active": True,
+            "accountId": self.account_id, "displayName": self.display_name,
+            "active": self.active,
             "timeZone": "Europe/Prague", "avatarUrls": {},
             "accountType": "customer" if self.customer else "atlassian"}
         if self.email_visible:
@@ -153,7 +157,9 @@ class FakeJira(ServerFake):
         # AUTHENTICATION_DENIED (Atlassian, "Basic auth for REST APIs").
         self.captcha = False
         self.issues: dict[str, Issue] = {}
+        self.people: dict[str, Person] = {}  # by accountId: every user the fake has shown
         self.max_page = 50  # the servicedeskapi's page size cap
+        self.max_platform_page = 5000  # the platform API's cap on maxResults (comments)
         self._ids = itertools.count(10000)
         self._keys = itertools.count(100)
         # service desk id -> (project key, {request type id: its required fields})
@@ -199,6 +205,7 @@ class FakeJira(ServerFake):
             login = reporter.split("@")[0]
             reporter = Person(f"acc-{reporter}", f"JIRAUSER2{len(self.issues):04d}", login,
                               reporter, login.title(), customer=True)
+        self.people[reporter.account_id] = reporter
         issue = Issue(key, str(next(self._ids)), summary, status, reporter,
                       key.split("-")[0], is_request)
         self.issues[key] = issue
@@ -206,6 +213,7 @@ class FakeJira(ServerFake):
 
     def comment(self, key: str, body: str, *, public: bool = False,
                 author: Person = BOT, created: str | None = None) -> Comment:
+        self.people[author.account_id] = author
         comment = Comment(str(next(self._ids)), body, public,
                           created or datetime.now(UTC).isoformat(), author)
         self.issues[key].comments.append(comment)
@@ -255,6 +263,7 @@ class FakeJira(ServerFake):
             ("POST", r"/rest/servicedeskapi/request", self._create_request),
             ("POST", r"/rest/servicedeskapi/request/([^/]+)/comment", self._add_comment),
             ("GET", r"/rest/servicedeskapi/request/([^/]+)/comment", self._comments),
+            ("GET", r"/rest/api/2/user", self._user),
             ("GET", r"/rest/api/2/issue/([^/]+)", self._get_issue),
             ("GET", r"/rest/api/2/issue/([^/]+)/comment", self._platform_comments),
             ("GET", r"/rest/api/2/issue/([^/]+)/transitions", self._transitions),
@@ -276,6 +285,26 @@ class FakeJira(ServerFake):
                                 "accountId": "acc-bot", "accountType": "atlassian",
                                 "emailAddress": self.user, "displayName": self.display_name,
                                 "active": True, "timeZone": "Europe/Prague", "locale": "en_US"})
+
+    def _user(self, req: Request) -> Reply:
+        """`GET /rest/api/2/user`: Cloud by `accountId` (required; username and key are
+        gone), Data Center by `key` or `username`; 404 for nobody."""
+        if self._data_center(req):
+            key, name = req.arg("key"), req.arg("username")
+            if not (key or name):
+                raise BadRequest("The username or key query parameter is required")
+            found = next((p for p in self.people.values()
+                          if (key and p.key == key) or (name and p.name == name)), None)
+        else:
+            account = req.arg("accountId")
+            if not account:
+                raise BadRequest("The query parameter 'accountId' is required")
+            found = self.people.get(account)
+        if found is None:
+            return json_reply(404, {"errorMessages": ["Specified user does not exist or you "
+                                                      "do not have required permissions"],
+                                    "errors": {}})
+        return json_reply(200, found.json(self.url, data_center=self._data_center(req)))
 
     def _issue(self, req: Request, key: str) -> Issue:
         issue = self.issues.get(key) or next(
@@ -374,7 +403,7 @@ class FakeJira(ServerFake):
         issue = self._issue(req, key)
         try:
             start = int(req.arg("startAt", "0") or 0)
-            limit = min(int(req.arg("maxResults", "50") or 50), 5000)
+            limit = min(int(req.arg("maxResults", "50") or 50), self.max_platform_page)
         except ValueError:
             raise BadRequest("startAt and maxResults must be integers") from None
         dc = self._data_center(req)

@@ -175,6 +175,7 @@ class FakeServiceNow(ServerFake):
 
     # -- set-up and inspection ----------------------------------------------------
     def _person(self, name: str) -> str:
+        """The sys_id of a group, or of the first user shown by this name (one is made)."""
         for sys_id, known in self.store.names.items():
             if known == name:
                 return sys_id
@@ -182,11 +183,26 @@ class FakeServiceNow(ServerFake):
         self.store.names[sys_id] = name
         return sys_id
 
+    def sys_user(self, name: str, user_name: str) -> str:
+        """A sys_user record: its sys_id. Display names need not be unique (two people
+        may both be "Anna Example"); user_name is."""
+        assert all(u["user_name"] != user_name for u in self.store.users.values())
+        sys_id = _sys_id()
+        first, _, last = name.partition(" ")
+        self.store.users[sys_id] = {  # `active` set "false": the person has left
+            "sys_id": sys_id, "user_name": user_name, "name": name, "first_name": first,
+            "last_name": last, "email": f"{user_name}@example.com", "active": "true",
+            "web_service_access_only": "false"}
+        self.store.names.setdefault(sys_id, name)
+        return sys_id
+
     def record(self, number: str, short_description: str = "Please unlock my account", *,
                state: str = "2", caller: str = "Anna Example",
-               group: str = "Service Desk") -> dict[str, str]:
+               group: str = "Service Desk", caller_id: str | None = None) -> dict[str, str]:
+        """A task record; `caller_id` (a sys_user sys_id) picks one of two people who
+        share a name."""
         table = TABLE_OF_PREFIX[number.rstrip("0123456789")]
-        person, team = self._person(caller), self._person(group)
+        person, team = caller_id or self._person(caller), self._person(group)
         rec = {"sys_id": _sys_id(), "number": number, "short_description": short_description,
                "description": "", "state": state, "priority": "3", "caller_id": person,
                "opened_by": person, "requested_for": person, "requested_by": person,
@@ -204,11 +220,14 @@ class FakeServiceNow(ServerFake):
                     return rec
         raise KeyError(number)
 
-    def journal_entry(self, number: str, value: str, element: str = "work_notes") -> str:
+    def journal_entry(self, number: str, value: str, element: str = "work_notes", *,
+                      by: str | None = None) -> str:
+        """A note on the record, written by the user named `by` (a user_name, as
+        sys_created_by keeps it; the API account by default)."""
         rec = self.find(number)
         entry = {"sys_id": _sys_id(), "element_id": rec["sys_id"], "element": element,
                  "name": rec["sys_class_name"], "value": value, "sys_created_on": _now(),
-                 "sys_created_by": self.user}
+                 "sys_created_by": by or self.user}
         self.store.journal.append(entry)
         return entry["sys_id"]
 
@@ -377,6 +396,11 @@ class FakeServiceNow(ServerFake):
                           {"X-Total-Count": str(len(chosen))})
 
     def _get(self, table: str, sys_id: str) -> dict[str, str]:
+        if table == "sys_user":  # read only; a read ACL hides every row
+            row = self.store.users.get(sys_id) if self.users_readable else None
+            if row is None:
+                raise BadRequest("No Record found", status=404)
+            return row
         if table not in TABLE_OF_PREFIX.values():
             raise BadRequest(f"Invalid table {table}")
         row = self.store.tables.get(table, {}).get(sys_id)
@@ -388,6 +412,8 @@ class FakeServiceNow(ServerFake):
         return json_reply(200, {"result": self._render(req, self._get(table, sys_id))})
 
     def _update(self, req: Request, table: str, sys_id: str) -> Reply:
+        if table == "sys_user":
+            raise BadRequest(f"Invalid table {table}")  # not written by adminkit
         row = self._get(table, sys_id)
         data = req.json()
         if not isinstance(data, dict):

@@ -81,6 +81,7 @@ class User:
     email: str
     firstname: str
     lastname: str
+    active: bool = True  # False: the account was deactivated (the person left)
 
 
 @dataclass
@@ -424,4 +425,4 @@ class FakeZammad(ServerFake):
             raise BadRequest(f"Couldn't find User with 'id'={ident}", status=404)
         return json_reply(200, {"id": user.id, "login": user.login, "email": user.email,
                                 "firstname": user.firstname, "lastname": user.lastname,
-                                "active": True})
+                                "active": user.active})

@@ -48,6 +48,9 @@ class FakeBackend:
     def facts(self) -> Facts:
         return Facts(host=self.host.name, os="Fake", package_manager="fake")
 
+    def reboot_pending(self) -> bool:
+        return self.facts().reboot_pending
+
     def package_states(self, names: Sequence[str], *, refresh: str = "when-needed"
                        ) -> dict[str, PackageState]:
         return {n: PackageState(n, self.state.installed.get(n),

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from adminkit.automation.console import console_login
 from adminkit.automation.dispatch import Dispatcher
 from adminkit.automation.service import RunService
 from adminkit.core.config import load_profile
@@ -31,6 +32,7 @@ def setup(env: Any) -> Any:
     (env.profiles / "acme.yaml").write_text(yaml.safe_dump({
         "name": "acme", "tickets": {"kind": "local"},
         "automation": {"approvers": ["dispatch", BOSS], "approval_timeout_hours": 2,
+                       "console_approvers": {console_login(): "dispatch"},
                        "rules": [{"name": "unlock", "playbook": "unlock-account",
                                   "requires_approval": True,
                                   "match": {"subject": r"^unlock:\s*(?P<login>\S+)$"},
@@ -125,17 +127,18 @@ def test_approve_at_the_cli_checks_who_and_starts_the_run(setup: Any, env: Any,
     dispatcher, store = setup
     ticket = store.new("Unlock: jdoe", requester=BOSS)
     run_id = queue(dispatcher, ticket).run_id
-    r = cli("-p", "acme", "approve", run_id, "--as", BOSS)
-    assert r.code == 4 and "four eyes" in r.err
+    login = console_login()
+    r = cli("-p", "acme", "approve", run_id, "--as", BOSS)  # an approver, not this login
+    assert r.code == 4 and f"OS user {login} approves as dispatch, not as {BOSS}" in r.err
     r = cli("-p", "acme", "approve", run_id, "--as", "intruder")
-    assert r.code == 4 and "not an approver" in r.err
+    assert r.code == 4 and "not as intruder" in r.err
     r = cli("-p", "acme", "-o", "json", "approve", run_id, "--as", "dispatch")
     # the run starts (this profile has no directory: its one action fails, journaled)
     trigger = dispatcher.triggers.get(f"local:{ticket}:created")
     assert trigger.status in ("done", "failed") and trigger.run_id == run_id
     row = Journal(env.journal).run(run_id)
     assert row is not None and "approved by dispatch" in row["summary"]
-    assert any("approved by dispatch (adminkit approve by tester)" in t
+    assert any(f"approved by dispatch (adminkit approve by OS user {login} on " in t
                for t in texts(store, dispatcher, ticket))
     r = cli("-p", "acme", "approve", run_id, "--as", "dispatch")
     assert r.code == 2 and "no run" in r.err  # not waiting any more

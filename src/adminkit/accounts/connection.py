@@ -34,6 +34,7 @@ from adminkit.accounts import ldapinternals, ldapwire
 from adminkit.accounts.ldaperrors import bind_error, exception_error, outcome_unknown
 from adminkit.accounts.ldapinternals import AnswerLost, RequestNotSent
 from adminkit.accounts.settings import DirectoryConfig
+from adminkit.core import keepalive
 from adminkit.core.errors import AuthenticationFailed, ConfigError, ConnectionFailed
 from adminkit.core.secrets import Secret
 
@@ -92,6 +93,7 @@ def connect(cfg: DirectoryConfig, password: Secret, *,
     try:
         conn.open()
         ldapinternals.set_no_delay(conn)
+        keepalive.apply(ldapinternals.socket_of(conn))  # a silently dropped one is noticed
         if cfg.starttls and not use_ssl and not conn.start_tls():
             raise ConnectionFailed(f"StartTLS with {where} failed: {conn.result}")
         bound = conn.bind()

@@ -17,7 +17,7 @@ from adminkit.accounts.settings import DirectoryConfig, account_settings, direct
 from adminkit.core.config import PolicyConfig, Profile
 from adminkit.core.entrypoints import entry_points, load
 from adminkit.core.errors import AdminkitError, UsageError
-from adminkit.core.secrets import Secret
+from adminkit.core.secrets import Secret, current
 from adminkit.core.targets import Limits
 
 if TYPE_CHECKING:
@@ -196,7 +196,8 @@ def open_directory(profile: Profile, bridge: AsyncBridge | None = None) -> Direc
     if cfg is None:
         raise UsageError(f"profile {profile.name} names no directory",
                          hint=f"add a `directory:` section to {profile.file}")
-    password = profile.secret(cfg.password, "directory password")
+    # read again whenever a connection is (re)opened: a rotated password is used at once
+    password = current(cfg.password, label=f"profile {profile.name}: directory password")
     cls = backend_class(cfg.kind)
     if bridge is not None and getattr(cls, "needs_bridge", False):
         made: Directory = cls(cfg, password, bridge=bridge)  # type: ignore[call-arg]

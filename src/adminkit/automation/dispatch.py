@@ -240,7 +240,8 @@ class Dispatcher:
         self._event(ref, plan["operator"], "waiting",
                     f"{plan['name']} (rule {plan['rule']}) waits for approval as run {run_id}. "
                     f"An approver ({approvers}), not the requester, comments {APPROVE} or "
-                    f"{REJECT} on this ticket, or runs `adminkit approve {run_id} --as NAME`; "
+                    f"{REJECT} on this ticket, or runs `adminkit approve {run_id}` (a login "
+                    "automation.console_approvers names); "
                     f"without an answer in {self.cfg.approval_timeout_hours:g} h it is "
                     "cancelled.")
         return Outcome(trigger.key, "waiting", run_id)
@@ -279,18 +280,21 @@ class Dispatcher:
         return Outcome(trigger.key, "waiting", trigger.run_id)
 
     def answer(self, run_id: str, who: str, *, approve: bool, via: str,
-               who_id: str | None = None, unverified: str | None = None) -> Outcome:
+               who_id: str | None = None, unverified: str | None = None,
+               operator: str | None = None) -> Outcome:
         """An approver's /approve or /reject (a ticket comment, or `adminkit approve`).
         The requester never approves their own request; a refusal is noted once. Both
         are told by `identity`: the user id a comment's system gives (`who_id`), else
         (where the system has no ids) the name; `who` is what the notes show. A comment
         whose author the system took from the message itself (`unverified`: an e-mail's
-        From) proves nobody, and is refused."""
+        From) proves nobody, and is refused. `operator`: who typed it (`adminkit
+        approve`), the journal's operator of the decision."""
         trigger = self.triggers.by_run(run_id)
         if trigger is None or trigger.status != "waiting":
             raise UsageError(f"no run {run_id} waiting for approval",
                              hint="`adminkit status TICKET` shows the ticket's runs")
         plan = trigger.detail.get("plan") or {}
+        actor = operator or plan.get("operator", self.source)  # the decision's operator
         ref = self._ref(trigger)
         verb = "approve" if approve else "reject"
         requester = identity(plan.get("requester"), plan.get("requester_id"), ref.kind)
@@ -308,17 +312,17 @@ class Dispatcher:
         elif requester and key.casefold() == requester.casefold():
             problem = f"{who} asked for it and cannot {verb} it too (four eyes)"
         if problem is not None:
-            self._event(ref, plan.get("operator", self.source), "refused",
+            self._event(ref, actor, "refused",
                         f"run {run_id} ({plan.get('name')}) still waits: {problem}")
             return Outcome(trigger.key, "waiting", run_id, why=problem)
         if not approve:
             if self.triggers.move(trigger.key, "rejected", was=("waiting",),
                                   detail={"rejected_by": who, "via": via}):
-                self._event(ref, plan.get("operator", self.source), "rejected",
+                self._event(ref, actor, "rejected",
                             f"run {run_id} ({plan.get('name')}) rejected by {who} ({via}): "
                             "nothing was done")
             return Outcome(trigger.key, "rejected", run_id)
-        self._event(ref, plan.get("operator", self.source), "approved",
+        self._event(ref, actor, "approved",
                     f"run {run_id} ({plan.get('name')}) approved by {who} ({via}); it starts now")
         return self._start(trigger.key, plan, approved_by=who)
 

@@ -77,7 +77,8 @@ def find_rule(rules: Sequence[Rule], ticket: Ticket) -> Rule | None:
 def identity(name: str | None, ident: str | None, kind: str | None = None) -> str:
     """Who someone is for a check (rule requesters, approvers, four eyes): on a system
     that gives stable user ids (`USER_ID_KINDS`: `redmine:9`, `jira:ACCOUNTID`,
-    `zammad:12`), that id and nothing else, since names there are each user's to edit;
+    `zammad:12`, `snow:SYSID`), that id and nothing else, since names there are each
+    user's to edit (or shared);
     elsewhere the id if given, else the name (RT's login, unique). A name is only
     ever shown."""
     if kind in USER_ID_KINDS:

@@ -72,10 +72,11 @@ class Rule(Settings):
     requesters: list[str] = Field(
         min_length=1, description="who may ask for it: requester names or addresses, "
                                   "shell patterns (`*@example.test`); `*` for anyone. "
-                                  "Redmine, Jira, Zammad: user ids (`redmine:9`, "
-                                  "`jira:ACCOUNTID` (Data Center: `jira:USERKEY`), "
-                                  "`zammad:12`), never display names or e-mail, which "
-                                  "users may change")
+                                  "Redmine, Jira, Zammad, ServiceNow: user ids "
+                                  "(`redmine:9`, `jira:ACCOUNTID` (Data Center: "
+                                  "`jira:USERKEY`), `zammad:12`, `snow:SYSID`), never "
+                                  "display names or e-mail, which users may change or "
+                                  "share")
     requires_approval: bool = Field(False, description="wait for an approver even if the "
                                                        "playbook does not require it")
 
@@ -189,10 +190,17 @@ class AutomationConfig(Settings):
     approvers: list[str] = Field(
         default_factory=list, description="who may /approve or /reject a waiting run "
                                           "(names in the ticket system; Redmine, Jira, "
-                                          "Zammad: user ids, `redmine:5`, "
+                                          "Zammad, ServiceNow: user ids, `redmine:5`, "
                                           "`jira:ACCOUNTID` (Data Center: `jira:USERKEY`), "
-                                          "`zammad:12`, as display names are each user's "
-                                          "to edit; anything else is refused at load)")
+                                          "`zammad:12`, `snow:SYSID`, as display names are "
+                                          "each user's to edit; anything else is refused "
+                                          "at load)")
+    console_approvers: dict[str, str] = Field(
+        default_factory=dict, description="who may `adminkit approve|reject` at this "
+                                          "machine's command line, and as whom: the OS "
+                                          "login (the real user; behind sudo, the sudo "
+                                          "user) -> one of automation.approvers. A login "
+                                          "not named here may not approve there")
     approval_timeout_hours: float = Field(72.0, gt=0)
     watch: WatchConfig = Field(default_factory=WatchConfig)
 
@@ -243,6 +251,13 @@ def automation_settings(profile: Profile | None) -> AutomationConfig | None:
                     raise ConfigError(f"profile {profile.name}: {where}: {value!r} {problem}",
                                       hint=PEOPLE_HINT.get(kind, "name people as the "
                                                                  f"{kind} system does"))
+        listed = {a.strip().casefold() for a in cfg.approvers}
+        for login, who in cfg.console_approvers.items():
+            if who.strip().casefold() not in listed:
+                raise ConfigError(f"profile {profile.name}: automation.console_approvers: "
+                                  f"{login} approves as {who!r}, who is not in "
+                                  "automation.approvers",
+                                  hint="name the person as automation.approvers does")
         waiting = [rule.name for rule in cfg.rules if rule.requires_approval]
         if waiting and not cfg.approvers:
             raise ConfigError(f"profile {profile.name}: automation.rules[{waiting[0]}] "
@@ -275,9 +290,15 @@ PEOPLE_HINT = {"redmine": "a Redmine user id is the number in the user's page, /
                        "/jira/people/ACCOUNTID; Data Center: the user key (`key` in GET "
                        "/rest/api/2/user?username=NAME), never the renamable username",
                "zammad": "a Zammad user id is the number in the user's address, "
-                         "#user/profile/12"}
+                         "#user/profile/12",
+               "servicenow": "a ServiceNow user is the sys_id of their sys_user record "
+                             "(32 hex digits: the record's Copy sys_id, or sys_id in GET "
+                             "/api/now/table/sys_user?sysparm_query=user_name=NAME), "
+                             "never the display name two people may share"}
 ID_SHAPES = {"redmine": r"[1-9][0-9]{0,9}", "zammad": r"[1-9][0-9]{0,9}",
-             "jira": r"[A-Za-z0-9][A-Za-z0-9:._@+-]{0,127}"}
+             "jira": r"[A-Za-z0-9][A-Za-z0-9:._@+-]{0,127}",
+             "servicenow": r"[0-9a-fA-F]{32}"}
+ID_WORD = {"jira": "ACCOUNTID", "servicenow": "SYSID"}  # what follows the prefix, in words
 
 
 def person_problem(kind: str, value: str, *, pattern: bool) -> str | None:
@@ -296,8 +317,9 @@ def person_problem(kind: str, value: str, *, pattern: bool) -> str | None:
             not (kind == "jira" and rest.casefold() == "unknown"):  # a deleted user (Cloud)
         return None
     own = PREFIX_OF_KIND[kind]
+    word = ID_WORD.get(kind, "N")
     if other == kind:
-        return f"is not a {kind} user id ({own}:{'ACCOUNTID' if kind == 'jira' else 'N'})"
-    return (f"can never match: {kind} names people by user id ({own}:"
-            f"{'ACCOUNTID' if kind == 'jira' else 'N'}), never by a display name or "
-            "e-mail, which each user may change" + ("; `*` for anyone" if pattern else ""))
+        return f"is not a {kind} user id ({own}:{word})"
+    return (f"can never match: {kind} names people by user id ({own}:{word}), never by a "
+            "display name or e-mail, which each user may change"
+            + ("; `*` for anyone" if pattern else ""))

@@ -16,8 +16,10 @@ its own; any other connection closes the lot), for at most `max_age` seconds sin
 they were first opened (a rotated password is used that soon); never after a run
 that was interrupted or raised, and never across profiles. A broken connection is
 dropped by the registry as it always is, and one the server closed between two runs
-(`connected()` False) ends the lot: reconnecting would bind with the password the kept
-object was opened with, though the secret store may hold a rotated one.
+(`connected()` False) ends the lot, so the next run opens everything afresh. A
+connection lost in the middle of a run is opened again by its transport, which reads
+the bind password from the secret store again (`core.secrets.current`): a rotated
+password is used at once, never the one the kept object was opened with.
 """
 
 from __future__ import annotations

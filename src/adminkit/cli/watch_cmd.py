@@ -72,12 +72,18 @@ def watch(
 
 def approve(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
                 help="The waiting run's id, as its ticket note says.")],
-            as_: Annotated[str, typer.Option(
+            as_: Annotated[str | None, typer.Option(
                 "--as", help="Who approves, as automation.approvers names them (Jira, "
-                              "Zammad, Redmine: a user id, jira:…).")]) -> None:
+                              "Zammad, Redmine, ServiceNow: a user id, jira:…); must be "
+                              "the one automation.console_approvers maps your OS login "
+                              "to (the default).")] = None) -> None:
     """Approve a run waiting for approval: it starts now.
 
-    The requester cannot approve their own request (four eyes).
+    The requester cannot approve their own request (four eyes). Only an OS login that
+    automation.console_approvers maps to an approver may, as that approver; where the
+    ticket system keeps user records (ServiceNow, Zammad, Jira) the person must still exist
+    there, active. The note and the journal name the approver and the login that typed
+    it (exit 4 when refused).
 
     Example:
 
@@ -88,12 +94,15 @@ def approve(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
 
 def reject(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
                help="The waiting run's id, as its ticket note says.")],
-           as_: Annotated[str, typer.Option(
+           as_: Annotated[str | None, typer.Option(
                "--as", help="Who rejects, as automation.approvers names them (Jira, "
-                              "Zammad, Redmine: a user id, jira:…).")]) -> None:
+                              "Zammad, Redmine, ServiceNow: a user id, jira:…); must be "
+                              "the one automation.console_approvers maps your OS login "
+                              "to (the default).")] = None) -> None:
     """Reject a run waiting for approval: nothing is done.
 
-    The ticket is told who rejected it.
+    The ticket is told who rejected it, and which OS login typed it; who may is checked
+    as for `approve`.
 
     Example:
 
@@ -102,15 +111,16 @@ def reject(ctx: typer.Context, run_id: Annotated[str, typer.Argument(
     _answer(ctx, run_id, as_, approve=False)
 
 
-def _answer(ctx: typer.Context, run_id: str, who: str, *, approve: bool) -> None:
-    from adminkit.core.run import current_operator
+def _answer(ctx: typer.Context, run_id: str, claimed: str | None, *, approve: bool) -> None:
+    from adminkit.automation.console import console_approver
 
     state = state_of(ctx)
     with _dispatcher(state) as dispatcher:
-        # --as is typed by staff on this machine: the id (`jira:…`) as the approver list has it
-        outcome = dispatcher.answer(run_id, who, approve=approve, who_id=who,
-                                    via=f"adminkit {'approve' if approve else 'reject'} "
-                                        f"by {current_operator()}")
+        # the OS login decides who approves here; --as only restates it (see console.py)
+        who = console_approver(dispatcher.cfg, dispatcher.system, claimed)
+        outcome = dispatcher.answer(run_id, who.name, approve=approve, who_id=who.ident,
+                                    via=who.via("approve" if approve else "reject"),
+                                    operator=who.login)
         dispatcher.flush()
     _emit(state, [outcome])
     if outcome.status == "waiting":  # refused: not an approver, or the requester

@@ -74,6 +74,10 @@ class Action(ABC, Generic[P]):
     def __init__(self, params: P, deliver: Delivery | None = None) -> None:
         self.params = params
         self.deliver = deliver
+        # Set by the runner before planning: this row's write was announced by an
+        # interrupted attempt of the run and never reported (a resume); `settle` and
+        # `plan` may then finish what that attempt began.
+        self.resuming = False
 
     def record(self) -> dict[str, Any]:
         """What a resume needs to build this action again: name, parameters, delivery.

@@ -382,8 +382,10 @@ class Runner:
             plan = (self.planned.pop(index, None) if isinstance(self.planned, dict)
                     else self.planned.get(index))
         if plan is None:
-            if index in self.unsettled and self.intents.get(index):
-                plan = action.settle(self.ctx, dict(self.intents[index]))
+            action.resuming = index in self.unsettled
+            intent = self.intents.get(index) if index is not None else None
+            if action.resuming and intent:
+                plan = action.settle(self.ctx, dict(intent))
             if plan is None:
                 plan = action.plan(self.ctx)
             # guarded with nothing to do too: a protected target gets one answer, whether

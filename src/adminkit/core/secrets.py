@@ -297,6 +297,28 @@ def resolve(ref: str, *, label: str = "secret") -> Secret:
     return Secret(_prompt(label))
 
 
+class Current(Secret):
+    """A secret read from its reference again each time it is revealed: a connection
+    opened anew in the middle of a long run (a serve worker's, one a firewall dropped)
+    binds with what the store holds now, not with what it held when the run began (the
+    password may have been rotated since)."""
+
+    __slots__ = ("_label", "_ref")
+
+    def __init__(self, ref: str, *, label: str) -> None:
+        super().__init__(resolve(ref, label=label).reveal())  # a missing one fails now
+        self._ref, self._label = ref, label
+
+    def reveal(self) -> str:
+        return Secret.reveal(resolve(self._ref, label=self._label))
+
+
+def current(ref: str, *, label: str = "secret") -> Secret:
+    """`resolve`, but each reveal reads the store again (`Current`); `prompt` is asked
+    once, as nobody may be there to ask again."""
+    return resolve(ref, label=label) if ref == "prompt" else Current(ref, label=label)
+
+
 def _read_secret_file(path: Path, label: str) -> str:
     from adminkit.core.files import read_small
 

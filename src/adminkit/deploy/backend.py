@@ -147,6 +147,10 @@ class HostBackend(Protocol):
 
     def facts(self) -> Facts: ...
 
+    def reboot_pending(self) -> bool:
+        """Whether the host wants a restart (as `facts().reboot_pending`), read alone:
+        --reboot-if-needed asks it of every host it plans for."""
+
     def check(self, spec: PackageSpec) -> None:
         """Refuse (ValidationError) a name or version the host's manager cannot take;
         the actions call it after `package_states`, which may have found the manager."""

@@ -32,7 +32,7 @@ from adminkit.core.errors import (
 from adminkit.core.files import read_named
 from adminkit.core.secrets import Secret
 from adminkit.deploy import sshlib, tcp
-from adminkit.deploy.apt import NO_APT, Apt
+from adminkit.deploy.apt import NO_APT, REBOOT_FLAG, Apt
 from adminkit.deploy.backend import (
     CommandResult,
     Facts,
@@ -72,6 +72,7 @@ echo "uptime=$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
 echo "free_kb=$(df -Pk / 2>/dev/null | awk 'NR==2 {print $4}')"
 for m in apt-get dnf zypper; do command -v "$m" >/dev/null 2>&1 && { echo "pm=$m"; break; }; done
 """
+REBOOT_PENDING = ("test", "-e", REBOOT_FLAG)  # Debian's flag, as FACTS reads it
 BOOT_ID = ("cat", "/proc/sys/kernel/random/boot_id")  # a new one at every boot
 BOOT_ID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # systemd's and sysvinit's `shutdown` return once the restart is under way; a host
@@ -346,6 +347,14 @@ class SSHBackend:
 
         return wait_for_new_boot(self.host.name, before, read, timeout=timeout,
                                  cancelled=self.cancelled, started=started)
+
+    def reboot_pending(self) -> bool:
+        """Whether the host wants a restart: one `test -e` of the flag, not every fact."""
+        result = self.run(REBOOT_PENDING, timeout=30)
+        if result.exit not in (0, 1):
+            raise ActionFailed(f"host {self.host.name}: checking for a pending reboot "
+                               f"exited {result.exit}: {result.tail()}")
+        return result.exit == 0
 
     # -- facts --------------------------------------------------------------------------
     def facts(self) -> Facts:

@@ -159,6 +159,11 @@ class WindowsBackend:
                                  cancelled=self.cancelled, started=started)
 
     # -- facts --------------------------------------------------------------------------
+    def reboot_pending(self) -> bool:
+        """The registry's pending-reboot marks alone (deploy.reboot_pending), without the
+        CIM queries of every fact."""
+        return self._run("reboot_pending", {}).get("reboot_pending") is True
+
     def facts(self) -> Facts:
         f = self._run("facts", {})
         managers = [str(m) for m in f.get("managers") or []]

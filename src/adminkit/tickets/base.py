@@ -59,9 +59,10 @@ NAME_FORM = "name:"  # a queue named by its name, said outright (`name:3`)
 # what a queue id looks like in any system: a number as the API writes it, or a sys_id
 QUEUE_ID = r"(?:0|[1-9][0-9]{0,18}|[0-9a-fA-F]{32})"
 # Systems whose people are known by a stable user id (`redmine:9`, `jira:ACCOUNTID`,
-# `zammad:12`): display names there (and an e-mail's From) are each sender's own to write,
-# so who asks and who approves are checked by the id alone.
-USER_ID_KINDS = ("redmine", "jira", "zammad")
+# `zammad:12`, `snow:SYSID`): display names there (and an e-mail's From) are each
+# sender's own to write, or shared by two people, so who asks and who approves are checked
+# by the id alone.
+USER_ID_KINDS = ("redmine", "jira", "zammad", "servicenow")
 
 
 def queue_form(value: str, *, strict: bool = True) -> tuple[str, str]:
@@ -97,7 +98,8 @@ class Ticket:
     requester: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     # the requester's stable user id where the system's names are the user's to edit
-    # (Redmine: `redmine:9`; Jira: `jira:ACCOUNTID`; Zammad: `zammad:12`); who asked is
+    # (Redmine: `redmine:9`; Jira: `jira:ACCOUNTID`; Zammad: `zammad:12`; ServiceNow:
+    # `snow:SYSID`, the sys_user record's sys_id); who asked is
     # checked by it, the name is only shown
     requester_id: str | None = None
     # The queue's id: what `id:N` in a profile or rule matches, and nothing else does.

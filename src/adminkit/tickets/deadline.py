@@ -20,6 +20,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from adminkit.core import keepalive
 from adminkit.tickets import bounded
 
 # The deadline (time.monotonic) of the request this thread is making; None outside one.
@@ -133,7 +134,8 @@ class DeadlineTransport(httpx.HTTPTransport):
             self._pool = httpcore.ConnectionPool(
                 ssl_context=verify, max_connections=limits.max_connections,
                 max_keepalive_connections=limits.max_keepalive_connections,
-                keepalive_expiry=limits.keepalive_expiry, network_backend=_Backend())
+                keepalive_expiry=limits.keepalive_expiry, network_backend=_Backend(),
+                socket_options=keepalive.options())
             return
         via = httpx.Proxy(proxy)
         if via.url.password:  # http://user:password@proxy: scrubbed from any error text
@@ -149,7 +151,8 @@ class DeadlineTransport(httpx.HTTPTransport):
             proxy_auth=via.raw_auth, proxy_headers=via.headers.raw,
             ssl_context=verify, max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry, network_backend=_Backend())
+            keepalive_expiry=limits.keepalive_expiry, network_backend=_Backend(),
+            socket_options=keepalive.options())
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = time.monotonic() + bounded.MAX_SECONDS

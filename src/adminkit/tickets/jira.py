@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,29 @@ if TYPE_CHECKING:
     import httpx
 
 PAGE = 50  # comments per page; the servicedeskapi default, and below its cap
+
+
+@dataclass(frozen=True)
+class Paging:
+    """How one of Jira's APIs pages a list: the offset and size parameters, the member
+    that holds a page's items, and whether a page is the last (given the page and how
+    many items were read so far)."""
+
+    start: str
+    size: str
+    items: str
+    last: Callable[[dict[str, Any], int], bool]
+
+
+def _total_reached(page: dict[str, Any], read: int) -> bool:
+    total = page.get("total")
+    return not isinstance(total, int) or isinstance(total, bool) or read >= total
+
+
+# the servicedeskapi's PagedDTO; the platform API's PageOfComments
+SERVICE_DESK = Paging("start", "limit", "values",
+                      lambda page, _read: page.get("isLastPage", True) is not False)
+PLATFORM = Paging("startAt", "maxResults", "comments", _total_reached)
 CREDENTIALS = ("Jira Cloud: user = the account's e-mail, password = a reference to an API "
                "token; Data Center: token = a reference to a personal access token")
 
@@ -102,6 +127,24 @@ class Jira:
         inactive = ", but the account is deactivated" if me.get("active") is False else ""
         return f"Jira REST API: authenticated as {who}{inactive}"
 
+    def person(self, ident: str) -> tuple[str, bool] | None:
+        """(name, active) of the user `jira:ACCOUNTID` (Cloud) or `jira:KEY` (Data
+        Center), from `GET /rest/api/2/user` (`adminkit approve` checks the approver still
+        exists); None where neither form finds them, or the account may not see users."""
+        prefix, _, user = ident.strip().partition(":")
+        if prefix.casefold() != "jira" or not user:
+            return None
+        what = f"Jira: user {ident}"
+        for param in ("accountId", "key"):  # Cloud knows only the first, Data Center the other
+            r = send(partial(self.http.get, "/rest/api/2/user", params={param: user}), what)
+            if r.status_code in (400, 403, 404):
+                continue
+            _check(r, what, missing=())
+            data = _json(r, what)
+            if person(data) == f"jira:{user}":
+                return str(data.get("displayName") or user), data.get("active") is not False
+        return None
+
     @staticmethod
     def _key(ticket_id: str) -> str:
         # The key goes into URL paths: only a well-formed key (HD-12) may.
@@ -128,22 +171,25 @@ class Jira:
                                      "set tickets.allow_public_notes: true")
         return remote
 
+    def _pages(self, path: str, paging: Paging, what: str) -> list[dict[str, Any]]:
+        """Every item of a paged list, page by page to the last, as `paging` names the
+        API's fields."""
+        found: list[dict[str, Any]] = []
+        while True:
+            r = send(partial(self.http.get, path, params={paging.start: len(found),
+                                                          paging.size: PAGE}), what)
+            _check(r, what, missing=(403, 404))
+            page = _json(r, what)
+            items = [c for c in page.get(paging.items) or [] if isinstance(c, dict)]
+            found += items
+            if not items or paging.last(page, len(found)):
+                return found
+
     def comments(self, ticket_id: str) -> list[dict[str, Any]]:
         """Every comment on the request, public and internal, page by page to the last."""
         key = self._key(ticket_id)
-        what = f"Jira {key}: read comments"
-        found: list[dict[str, Any]] = []
-        start = 0
-        while True:
-            r = send(partial(self.http.get, f"/rest/servicedeskapi/request/{key}/comment",
-                             params={"start": start, "limit": PAGE}), what)
-            _check(r, what, missing=(403, 404))
-            page = _json(r, what)
-            values = [c for c in page.get("values") or [] if isinstance(c, dict)]
-            found += values
-            if page.get("isLastPage", True) or not values:
-                return found
-            start += len(values)
+        return self._pages(f"/rest/servicedeskapi/request/{key}/comment", SERVICE_DESK,
+                           f"Jira {key}: read comments")
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:
         for comment in self.comments(ticket_id):
@@ -179,19 +225,9 @@ class Jira:
     def _editors(self, ticket_id: str) -> dict[str, Any]:
         """Each comment's `updateAuthor` (by comment id), from the platform API."""
         key = self._key(ticket_id)
-        what = f"Jira {key}: read who edited its comments"
-        found: dict[str, Any] = {}
-        start = 0
-        while True:
-            r = send(partial(self.http.get, f"/rest/api/2/issue/{key}/comment",
-                             params={"startAt": start, "maxResults": PAGE}), what)
-            _check(r, what, missing=(403, 404))
-            page = _json(r, what)
-            comments = [c for c in page.get("comments") or [] if isinstance(c, dict)]
-            found |= {str(c.get("id")): c.get("updateAuthor") for c in comments}
-            start += len(comments)
-            if not comments or start >= int(page.get("total") or 0):
-                return found
+        comments = self._pages(f"/rest/api/2/issue/{key}/comment", PLATFORM,
+                               f"Jira {key}: read who edited its comments")
+        return {str(c.get("id")): c.get("updateAuthor") for c in comments}
 
     def create(self, subject: str, text: str) -> str:
         """A new request (`POST /rest/servicedeskapi/request`) in tickets.new's service

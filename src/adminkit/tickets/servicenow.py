@@ -34,6 +34,7 @@ from adminkit.tickets.base import (
     TicketNotFound,
     TicketRef,
     text_of,
+    user_ref,
 )
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
@@ -50,6 +51,7 @@ DONE_STATES = {"6", "7", "resolved", "closed"}  # out-of-box task states that en
 JOURNALS = "work_notes,comments"
 PAGE = 100  # journal entries per request when listing notes
 TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,79}")
+SYS_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class NoteNotSaved(TicketNotFound):
@@ -335,9 +337,53 @@ class ServiceNow:
             if len(page) < PAGE:
                 break
             offset += PAGE
+        ids = self._user_ids({str(row.get("sys_created_by") or "") for row in rows})
         return [{"time": row.get("sys_created_on"), "author": row.get("sys_created_by"),
+                 "author_id": ids.get(str(row.get("sys_created_by") or "")),
                  "internal": row.get("element") == "work_notes",
                  "body": str(row.get("value") or "")} for row in rows]
+
+    def person(self, ident: str) -> tuple[str, bool] | None:
+        """(name, active) of the sys_user `snow:SYSID` (`adminkit approve` checks the
+        approver still exists); None where there is none, or the account may not read
+        it."""
+        prefix, _, sys_id = ident.strip().partition(":")
+        sys_id = sys_id.lower()
+        if prefix.casefold() != "snow" or not SYS_ID.fullmatch(sys_id):
+            return None
+        what = f"ServiceNow: user {ident}"
+        r = send(lambda: self.http.get(f"/api/now/table/sys_user/{sys_id}", params={
+            "sysparm_fields": "sys_id,name,user_name,active"}), what)
+        if r.status_code in (403, 404):
+            return None
+        check(r, what)
+        row = _result(r, what)
+        if row.get("sys_id") != sys_id:
+            return None
+        name = str(row.get("name") or row.get("user_name") or ident)
+        return name, str(row.get("active")).lower() == "true"
+
+    def _user_ids(self, names: set[str]) -> dict[str, str]:
+        """`snow:SYSID` of each journal author: an entry names its writer by user_name
+        only (sys_created_by, text), which sys_user keeps unique; the sys_id is what
+        profiles name people by. A name sys_user does not answer for exactly (unreadable,
+        deleted, or a query condition the instance dropped) gets no id, so it proves
+        nobody."""
+        found: dict[str, str] = {}
+        for name in sorted(n for n in names if n and "^" not in n):
+            what = f"ServiceNow: user {name}"
+            r = send(lambda n=name: self.http.get("/api/now/table/sys_user", params={
+                "sysparm_query": f"user_name={n}", "sysparm_limit": 2,
+                "sysparm_fields": "sys_id,user_name"}), what)
+            if r.status_code in (403, 404):  # a read ACL, or v1's "nothing matched"
+                continue
+            check(r, what)
+            rows = [row for row in _result(r, what, list) if isinstance(row, dict)
+                    and row.get("user_name") == name
+                    and SYS_ID.fullmatch(str(row.get("sys_id") or ""))]
+            if len(rows) == 1:
+                found[name] = f"snow:{rows[0]['sys_id']}"
+        return found
 
     def get(self, ticket_id: str) -> Ticket:
         table, sys_id = self._record(ticket_id)
@@ -360,9 +406,14 @@ class ServiceNow:
             value = result.get(name)
             return value.get("value") if isinstance(value, dict) else value
 
+        # Who asked is the reference's value, the sys_user sys_id; the display value is a
+        # name two people may share and an administrator (or the user) may change.
+        requester = text_of(actual(requester_field))
         return Ticket(ref=TicketRef("servicenow", ticket_id),
                       subject=shown("short_description") or "", status=shown("state") or "",
                       queue=shown("assignment_group"), requester=shown(requester_field),
+                      requester_id=user_ref("servicenow", requester)
+                      if requester and SYS_ID.fullmatch(requester) else None,
                       queue_id=text_of(actual("assignment_group")),
                       fields={"table": table, "sys_id": sys_id, "state": actual("state"),
                               "priority": shown("priority")})

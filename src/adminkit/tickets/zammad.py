@@ -111,6 +111,23 @@ class Zammad:
             return f"{problem} (accepted: tickets.allow_public_notes)"
         return f"Zammad API: authenticated as {who}{inactive}"
 
+    def person(self, ident: str) -> tuple[str, bool] | None:
+        """(name, active) of the user `zammad:N` (`adminkit approve` checks the approver
+        still exists); None where there is none, or the account may not see it."""
+        prefix, _, number = ident.strip().partition(":")
+        if prefix.casefold() != "zammad" or not re.fullmatch(ID_PATTERNS["zammad"], number):
+            return None
+        what = f"Zammad: user {ident}"
+        r = send(lambda: self.http.get(f"/api/v1/users/{number}"), what)
+        if r.status_code in MISSING:
+            return None
+        check(r, what)
+        data = _json(r, what)
+        if data.get("id") != int(number):
+            return None
+        name = " ".join(str(data[k]) for k in ("firstname", "lastname") if data.get(k))
+        return name or str(data.get("login") or ident), data.get("active") is not False
+
     @staticmethod
     def _id(ticket_id: str) -> int:
         if not re.fullmatch(ID_PATTERNS["zammad"], ticket_id):

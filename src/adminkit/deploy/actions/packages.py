@@ -46,7 +46,6 @@ class _Restarting(HostAction[R]):
     # own interrupted attempt: `app install X --reboot-if-needed --hosts all` must not
     # restart every host where X already is for a reboot some other change left pending.
     restarts_a_pending_reboot: ClassVar[bool] = False
-    _resuming: bool = False
 
     def restart_too(self, ctx: Context, plan: Plan) -> Plan:
         """The plan with the boot id in its intent row and, where nothing is left to
@@ -54,8 +53,10 @@ class _Restarting(HostAction[R]):
         if not self.params.reboot_if_needed:
             return plan
         backend = self.backend(ctx)
-        if not plan and backend.facts().reboot_pending:
-            if not (self.restarts_a_pending_reboot or self._resuming):
+        if not plan and backend.reboot_pending():
+            # `resuming` (the runner's): its own attempt planned a write; a restart
+            # still wanted is that attempt's
+            if not (self.restarts_a_pending_reboot or self.resuming):
                 plan.summary += ("; a reboot is pending from another change, left to "
                                  "`host reboot --if-needed` (this run changes nothing here)")
                 return plan
@@ -68,7 +69,6 @@ class _Restarting(HostAction[R]):
     def settle(self, ctx: Context, intent: dict[str, Any]) -> Plan | None:
         """A host that a killed attempt left restarting is waited for; then planned afresh
         (a write done shows as nothing to do, a restart still wanted as one)."""
-        self._resuming = True  # its attempt planned a write: a restart still wanted is its
         before = intent.get("boot_id")
         if isinstance(before, str) and before:
             boot_id_now(self, ctx, before, timeout=DEFAULT_TIMEOUT)

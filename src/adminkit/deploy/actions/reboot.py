@@ -65,7 +65,7 @@ class RebootHost(HostAction[RebootParams]):
 
     def plan(self, ctx: Context) -> Plan:
         host = self.params.host
-        if self.params.if_needed and not self.backend(ctx).facts().reboot_pending:
+        if self.params.if_needed and not self.backend(ctx).reboot_pending():
             return Plan(summary=f"{host}: no reboot pending")
         why = " (a reboot is pending)" if self.params.if_needed else ""
         # kept in the intent row: a resume tells by it whether the restart happened

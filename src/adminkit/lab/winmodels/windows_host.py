@@ -171,6 +171,11 @@ def facts(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
             "free_disk_bytes": w.free_disk, "managers": list(w.managers)}
 
 
+@handler("deploy.reboot_pending")
+def reboot_pending(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
+    return {"reboot_pending": _win(host).reboot_pending}
+
+
 @handler("deploy.boot")
 def boot(host: FakeHost, params: dict[str, Any]) -> dict[str, Any]:
     return {"boot_id": _win(host).boot_id()}
