@@ -73,3 +73,45 @@ def test_a_write_that_fails_on_one_host_fails_it_alone(fleet: SshFleet, profile:
     failed = next(res for res in data["results"] if res["target"] == "h2")
     assert "exited 100" in failed["error"] and "E: lab: broken apt" in failed["error"]
     assert [installed(fleet, h.address) for h in fleet.fleet] == ["1.0", None]
+
+
+
+PRECONFIGURE = "/usr/sbin/dpkg-preconfigure"
+RAN = "/root/adminkit-lab-preconfigure-ran"
+SPY = f"""#!/bin/sh
+touch {RAN}
+exec {PRECONFIGURE}.real "$@"
+"""
+
+
+def ran(fleet: SshFleet, index: int, path: str) -> bool:
+    with closing(fleet.connect(fleet.fleet[index].address)) as client:
+        rc, _ = run(client, ["test", "-e", path], sudo=True)
+    return rc == 0
+
+
+def test_debconf_preconfigures_only_where_the_host_has_other_hooks(
+        fleet: SshFleet, profile: str, cli: Cli) -> None:
+    r = cli("-p", profile, "app", "remove", PACKAGE, "--purge", "--hosts", "all", "--force")
+    assert r.returncode == 0, r.stderr
+    hook = "/root/adminkit-lab-hook-ran"
+    conf = "/etc/apt/apt.conf.d/99adminkit-lab-hook"
+    for index in (0, 1):  # each host's own /usr: a spy in front of debconf's hook
+        on_host(fleet, index, ["sh", "-c", f'mv {PRECONFIGURE} {PRECONFIGURE}.real && '
+                               f'printf "%s" "$0" > {PRECONFIGURE} && chmod 755 {PRECONFIGURE}',
+                               SPY])
+    on_host(fleet, 1, ["sh", "-c", f"echo 'DPkg::Pre-Install-Pkgs {{\"touch {hook}\";}};' "
+                                   f"> {conf}"])
+    try:
+        r = cli("-p", profile, "-o", "json", "app", "install", f"{PACKAGE}=1.0", "--hosts",
+                "all")
+        assert r.returncode == 0, r.stderr
+        assert not ran(fleet, 0, RAN)  # the stock list alone: left out
+        assert ran(fleet, 1, hook) and ran(fleet, 1, RAN)  # another hook: the list whole
+    finally:
+        on_host(fleet, 1, ["rm", "-f", hook, conf])
+        for index in (0, 1):
+            on_host(fleet, index, ["sh", "-c", f"mv {PRECONFIGURE}.real {PRECONFIGURE}; "
+                                   f"rm -f {RAN}"])
+    assert by_host(report(r)) == {"h1": "changed", "h2": "changed"}
+    assert [installed(fleet, h.address) for h in fleet.fleet] == ["1.0", "1.0"]

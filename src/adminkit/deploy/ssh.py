@@ -475,11 +475,11 @@ class SSHBackend:
         both = ["sh", "-c", WRITE_THEN_READ, READ_BACK_MARK, str(len(argv)), *argv, *read]
         result = self.run(both, sudo=True, interruptible=False)
         if not result.ok:  # the write's exit (its read-back only fails without dpkg)
-            raise ActionFailed(f"host {self.host.name}: {argv[0]} {_verb(argv)} exited "
+            raise ActionFailed(f"host {self.host.name}: {manager.name} {_verb(argv)} exited "
                                f"{result.exit}: {result.tail()}")
         _, mark, text = result.stdout.rpartition(f"\n{READ_BACK_MARK}\n")
         if not mark:
-            raise ActionFailed(f"host {self.host.name}: {argv[0]} {_verb(argv)}: no "
+            raise ActionFailed(f"host {self.host.name}: {manager.name} {_verb(argv)}: no "
                                "read-back came after it")
         return PackageOutcome(states=manager.parse_query(text, names),
                               reboot_required=manager.reboot_required(text))
