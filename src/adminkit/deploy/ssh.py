@@ -73,6 +73,16 @@ echo "free_kb=$(df -Pk / 2>/dev/null | awk 'NR==2 {print $4}')"
 for m in apt-get dnf zypper; do command -v "$m" >/dev/null 2>&1 && { echo "pm=$m"; break; }; done
 """
 REBOOT_PENDING = ("test", "-e", REBOOT_FLAG)  # Debian's flag, as FACTS reads it
+# A package write and its read-back in one exec under one sudo (a channel, a session on
+# the host and a sudo fewer per host): $1 is the write's word count, then the write's
+# argument list, then the read-back's. Constant text; every word only ever as "$@". The
+# read-back runs only if the write succeeded, after a mark line (the last one counts:
+# a maintainer script may print anything), and its exit is the script's.
+WRITE_THEN_READ = ('a=$1; shift; '
+                   '( i=0; while [ "$i" -lt "$a" ]; do set -- "$@" "$1"; shift; '
+                   'i=$((i+1)); done; shift $(($# - a)); exec "$@" ); rc=$?; '
+                   '[ "$rc" -eq 0 ] || exit "$rc"; shift "$a"; echo; echo "$0"; exec "$@"')
+READ_BACK_MARK = "--adminkit-read-back--"
 BOOT_ID = ("cat", "/proc/sys/kernel/random/boot_id")  # a new one at every boot
 BOOT_ID_FORM = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # systemd's and sysvinit's `shutdown` return once the restart is under way; a host
@@ -465,12 +475,23 @@ class SSHBackend:
         return self._write(self._detected().remove(names, purge=purge), specs)
 
     def _write(self, argv: list[str], specs: Sequence[PackageSpec]) -> PackageOutcome:
+        """The write, then what it left read back from the host, in one exec as root."""
         manager = self.manager()
         for spec in specs:
             manager.check(spec)
-        self._must(argv, sudo=True, interruptible=False)
-        states, reboot = self._query([s.name for s in specs], candidates=False)
-        return PackageOutcome(states=states, reboot_required=reboot)
+        names = [s.name for s in specs]
+        read = manager.query(names, candidates=False)
+        both = ["sh", "-c", WRITE_THEN_READ, READ_BACK_MARK, str(len(argv)), *argv, *read]
+        result = self.run(both, sudo=True, interruptible=False)
+        if not result.ok:  # the write's exit (its read-back only fails without dpkg)
+            raise ActionFailed(f"host {self.host.name}: {manager.name} {_verb(argv)} exited "
+                               f"{result.exit}: {result.tail()}")
+        _, mark, text = result.stdout.rpartition(f"\n{READ_BACK_MARK}\n")
+        if not mark:
+            raise ActionFailed(f"host {self.host.name}: {manager.name} {_verb(argv)}: no "
+                               "read-back came after it")
+        return PackageOutcome(states=manager.parse_query(text, names),
+                              reboot_required=manager.reboot_required(text))
 
 
 def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> None:
