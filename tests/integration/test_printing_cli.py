@@ -275,6 +275,7 @@ def test_purge_whole_queue_needs_force_beyond_the_limit(server: CupsServer, cli:
     assert active(server, "front-desk") == jobs
     out = run(cli, "--check", "queue", "purge", "front-desk", "--force")
     assert statuses(out) == ["changed"] and out["results"][0]["data"]["jobs"] == 30
+    assert out["results"][0]["data"]["ids"] == f"{jobs[0]}-{jobs[-1]}"  # every id, in runs
     assert active(server, "front-desk") == jobs
     assert statuses(run(cli, "queue", "purge", "front-desk", "--force")) == ["changed"]
     assert active(server, "front-desk") == []
