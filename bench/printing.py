@@ -244,17 +244,15 @@ def _side_by_side(args: argparse.Namespace, ak: list[str], env: dict[str, str],
 
 
 # An exact purge with nothing else: the queue's jobs (what choosing them needs), then one
-# Cancel-Jobs with their ids, as `queue purge` sends them.
+# Cancel-Jobs with their ids, written whole, as `queue purge` sends them (no pycups).
 BARE_PURGE = """
-import sys, cups
+import getpass, sys
 from adminkit.printing import ipp, ippread
 host, port = sys.argv[1], int(sys.argv[2])
-cups.setServer(host)
-cups.setPort(port)
 uri = "ipp://localhost/printers/front-desk"
 jobs = ippread.get_jobs(host, port, uri, "not-completed",
                         ["job-id", "job-originating-user-name", "job-state", "time-at-creation"])
-ipp.cancel_jobs(uri, sorted(jobs), lambda _prompt: None)
+assert ipp.cancel_jobs_whole(host, port, uri, getpass.getuser(), sorted(jobs))
 """
 EVERY_COMMAND = "import typer, typer.main, typer._adapters, yaml, cups"
 

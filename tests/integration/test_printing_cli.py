@@ -275,6 +275,7 @@ def test_purge_whole_queue_needs_force_beyond_the_limit(server: CupsServer, cli:
     assert active(server, "front-desk") == jobs
     out = run(cli, "--check", "queue", "purge", "front-desk", "--force")
     assert statuses(out) == ["changed"] and out["results"][0]["data"]["jobs"] == 30
+    assert out["results"][0]["data"]["ids"] == f"{jobs[0]}-{jobs[-1]}"  # every id, in runs
     assert active(server, "front-desk") == jobs
     assert statuses(run(cli, "queue", "purge", "front-desk", "--force")) == ["changed"]
     assert active(server, "front-desk") == []
@@ -358,15 +359,54 @@ def test_not_authorized_then_the_profiles_operator(server: CupsServer, cli: Cli,
     assert r.returncode == 3, r.stdout + r.stderr
     assert "not authorized" in r.stdout and "user` and `password" in r.stdout
     assert operator_state(server) == 3
-    secret = tmp_path / "op.secret"
-    secret.write_text(server.operator_password())
-    secret.chmod(0o600)
-    name = profile(lab_config_dir, "print-op", [
-        {"name": "lab-cups", "kind": "cups", "host": "127.0.0.1", "port": 6310,
-         "user": "aklabop", "password": f"file:{secret}"}])
+    name = operator_profile(server, lab_config_dir, tmp_path)
     r = cli("-p", name, "printer", "pause", "front-desk")
     assert r.returncode == 0, r.stdout + r.stderr
     assert operator_state(server) == 5
+
+
+def operator_profile(server: CupsServer, lab_config_dir: Path, tmp_path: Path) -> str:
+    """A profile that names the `secured` policy's user and password."""
+    secret = tmp_path / "op.secret"
+    secret.write_text(server.operator_password())
+    secret.chmod(0o600)
+    return profile(lab_config_dir, "print-op", [
+        {"name": "lab-cups", "kind": "cups", "host": "127.0.0.1", "port": 6310,
+         "user": "aklabop", "password": f"file:{secret}"}])
+
+
+def test_a_purge_on_a_queue_that_wants_a_login(server: CupsServer, cli: Cli, doc: Path,
+                                               lab_config_dir: Path, tmp_path: Path) -> None:
+    # the Cancel-Jobs written whole gets 401 (nothing done), then goes through libcups
+    # as the profile's operator: exactly the planned jobs, kept as history
+    jobs = held(server, doc, n=3)
+    other = held(server, doc, queue="back-office")
+    server.connection().setPrinterOpPolicy("front-desk", "secured")
+    name = operator_profile(server, lab_config_dir, tmp_path)
+    r = cli("-p", name, "-o", "json", "queue", "purge", "front-desk")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert statuses(json.loads(r.stdout)) == ["changed"]
+    password = server.operator_password()
+    cups.setUser("aklabop")
+    cups.setPasswordCB(lambda prompt: password)
+    try:
+        found = server.connection().getJobs(which_jobs="all",
+                                            requested_attributes=["job-id", "job-state"])
+    finally:
+        cups.setUser("root")
+    assert {j: STATE[found[j]["job-state"]] for j in jobs} == dict.fromkeys(jobs, "canceled")
+    assert active(server, "back-office") == other
+
+
+def test_a_whole_queue_purge_keeps_the_history_cancel_a_keeps(server: CupsServer, cli: Cli,
+                                                              doc: Path) -> None:
+    jobs = held(server, doc, n=4, user="alice") + held(server, doc, n=2)
+    assert statuses(run(cli, "queue", "purge", "front-desk")) == ["changed"]
+    assert lpstat("-o", "front-desk") == ""
+    done = lpstat("-W", "completed", "-o", "front-desk")
+    assert sorted(int(line.split()[0].rpartition("-")[2]) for line in done.splitlines()
+                  ) == jobs
+    assert all(job_state(server, j) == "canceled" for j in jobs)
 
 
 def operator_state(server: CupsServer) -> int:

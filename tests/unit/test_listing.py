@@ -67,3 +67,34 @@ def test_a_long_table_stays_aligned_with_wide_characters(
     assert len(starts) == 1  # the name column starts at one screen column in every row
     [width] = {cell_len(line) - max(starts) for line in lines}
     assert 38 <= width <= 40  # the name cut to the column's 40 cells, wide characters whole
+
+
+def test_the_plain_table_is_what_rich_measures_cell_by_cell(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Widths found once per cell, printable ASCII by its length: the same text as
+    measuring every cell with rich (controls, bidi marks, zero-width, CJK, cut cells)."""
+    from rich.cells import cell_len, set_cell_size
+
+    from adminkit.cli.listing import WIDEST
+    from adminkit.cli.output import visible
+
+    odd = ["ok", "tab\there", "bidi \u202egnp.exe", "zero\u200bwidth", "soft\u00adhyphen",
+           "報告書" * 20, "é" * 50, "\x7f\x9b31m", "a" * 39 + "報", "x" * 41, "", "\u3000wide"]
+    data = [{"id": i, "owner": odd[i % len(odd)], "name": odd[(i * 5) % len(odd)]}
+            for i in range(1, RICH_ROWS + 40)]
+    emit_listing(GlobalState(), data, COLUMNS, title="jobs")
+    got = capsys.readouterr().out
+
+    def fit(value: object) -> str:
+        text = visible(str(value)).replace("\n", "\\n").replace("\t", "\\t")
+        if cell_len(text) <= WIDEST:
+            return text
+        return set_cell_size(text, WIDEST - 1).rstrip(" ") + "…"
+
+    cells = [[fit(row[c]) for c in COLUMNS] for row in data]
+    widths = [max([cell_len(c), *(cell_len(line[i]) for line in cells)])
+              for i, c in enumerate(COLUMNS)]
+    expected = ["jobs"] + ["  ".join(c + " " * (w - cell_len(c)) for c, w in
+                                     zip(line, widths, strict=True)).rstrip()
+                           for line in (COLUMNS, ["-" * w for w in widths], *cells)]
+    assert got == "\n".join(expected) + "\n"

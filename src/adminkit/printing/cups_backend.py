@@ -118,12 +118,16 @@ class CupsPrintServer:
         cups.setPort(port)
         # both ways: a thread that served another print server keeps that one's settings
         cups.setEncryption(encryption)
-        user = getattr(_own_user, "name", None)
-        if user is None:
-            user = _own_user.name = cups.getUser()
-        cups.setUser(self.cfg.user or user)
+        cups.setUser(self._user())
         self._asked.count = 0
         cups.setPasswordCB(self._password_cb)
+
+    def _user(self) -> str:
+        """The profile's user of this server, else the thread's own before any was set."""
+        user = getattr(_own_user, "name", None)
+        if user is None:
+            user = _own_user.name = self._cups.getUser()
+        return self.cfg.user or str(user)
 
     def _password_cb(self, prompt: str) -> str | None:
         """Once per call: libcups asks again after a refusal, each time after a delay."""
@@ -386,7 +390,8 @@ class CupsPrintServer:
 
     def purge(self, printer: str, job_ids: Sequence[int]) -> int:
         """Exactly these jobs of the queue, in one IPP Cancel-Jobs request (kept as
-        history, like `cancel -a`), never one a user submitted after they were chosen.
+        history, like `cancel -a`), never one a user submitted after they were chosen;
+        written whole, or through libcups when the server wants a login (printing/ipp.py).
         CUPS refuses the whole request if one of them is no job of the queue any more
         (finished and forgotten, moved): then the ones still there are sent again, up to
         PURGE_TRIES times (each time a job left the queue meanwhile; never a loop).
@@ -395,8 +400,15 @@ class CupsPrintServer:
 
         uri = _printer_uri(printer)
 
+        whole = [True]  # written whole until the server asks for a login (ipp.py says why)
+
         def send(ids: Sequence[int]) -> None:
             try:
+                if whole[0]:
+                    host, port, _encryption = self._endpoint()
+                    if ipp.cancel_jobs_whole(host, port, uri, self._user(), ids):
+                        return
+                    whole[0] = False
                 self._call(f"purge {printer}",
                            lambda _c: ipp.cancel_jobs(uri, ids, self._password_cb))
             except ipp.IppNoAnswer as exc:

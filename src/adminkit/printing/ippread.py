@@ -36,11 +36,16 @@ class Unread(Exception):
     """The answer is not a plain job list: ask through pycups instead."""
 
 
+class NotTaken(Unread):
+    """A whole HTTP answer other than 200 (a login or TLS wanted, a bad request): the
+    server did not run the operation."""
+
+
 class NoAnswer(Exception):
     """The server took the connection and sent no answer within READ_SECONDS."""
 
 
-def _attribute(tag: int, name: str, values: Sequence[bytes]) -> bytes:
+def attribute(tag: int, name: str, values: Sequence[bytes]) -> bytes:
     out = bytearray()
     for n, value in enumerate(values):
         label = b"" if n else name.encode()
@@ -53,12 +58,12 @@ def get_jobs_request(printer_uri: str, which: str, attrs: Sequence[str],
                      request_id: int = 1) -> bytes:
     """The Get-Jobs request pycups' `getJobs` sends (it names no requesting user)."""
     body = struct.pack(">BBHI", 2, 0, GET_JOBS, request_id) + bytes([0x01])
-    body += _attribute(0x47, "attributes-charset", [b"utf-8"])
-    body += _attribute(0x48, "attributes-natural-language", [b"en"])
-    body += _attribute(0x45, "printer-uri", [printer_uri.encode()])
-    body += _attribute(0x44, "which-jobs", [which.encode()])
-    body += _attribute(BOOLEAN, "my-jobs", [b"\x00"])
-    body += _attribute(0x44, "requested-attributes", [a.encode() for a in attrs])
+    body += attribute(0x47, "attributes-charset", [b"utf-8"])
+    body += attribute(0x48, "attributes-natural-language", [b"en"])
+    body += attribute(0x45, "printer-uri", [printer_uri.encode()])
+    body += attribute(0x44, "which-jobs", [which.encode()])
+    body += attribute(BOOLEAN, "my-jobs", [b"\x00"])
+    body += attribute(0x44, "requested-attributes", [a.encode() for a in attrs])
     return body + bytes([END])
 
 
@@ -162,7 +167,7 @@ def get_jobs(host: str, port: int, printer_uri: str, which: str,
                 f"\r\nContent-Type: application/ipp\r\nContent-Length: {len(body)}\r\n"
                 "Accept-Encoding: identity\r\n\r\n").encode()
         sock.sendall(head + body)
-        return parse_jobs(_answer(sock))
+        return parse_jobs(answer(sock))
     except TimeoutError:
         raise NoAnswer(f"no answer within {READ_SECONDS:g} s") from None
     except OSError as exc:
@@ -171,7 +176,7 @@ def get_jobs(host: str, port: int, printer_uri: str, which: str,
         sock.close()
 
 
-def _answer(sock: socket.socket) -> bytes:
+def answer(sock: socket.socket) -> bytes:
     """The body of an HTTP/1.1 answer `200` with a Content-Length (cupsd's to every IPP
     request but those carrying a document); any other answer is Unread."""
     data = bytearray()
@@ -184,8 +189,10 @@ def _answer(sock: socket.socket) -> bytes:
         data += chunk
     lines = bytes(data[:split]).decode("latin-1").split("\r\n")
     status = lines[0].split(" ", 2)
-    if len(status) < 2 or not status[0].startswith("HTTP/1.") or status[1] != "200":
+    if len(status) < 2 or not status[0].startswith("HTTP/1."):
         raise Unread(f"HTTP answer {lines[0][:80]!r}")
+    if status[1] != "200":
+        raise NotTaken(f"HTTP answer {lines[0][:80]!r}")
     fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
     length = fields.get("content-length", "")
     if not length.isdigit() or "transfer-encoding" in fields or int(length) > MAX_BODY:

@@ -53,7 +53,8 @@ class PurgeQueue(PrinterAction[PurgeParams]):
                     summary=f"purge {len(jobs)} job(s) of {len(owners)} user(s) from "
                             f"{self.label()}",
                     data={"jobs": len(jobs), "owners": dict(owners.most_common(20)),
-                          "first_ids": [j.id for j in jobs[:20]]})
+                          "first_ids": [j.id for j in jobs[:20]],
+                          "ids": id_ranges([j.id for j in jobs])})
 
     def guard(self, ctx: Context, plan: Plan) -> None:
         others = sum(1 for j in getattr(self, "due", []) if j.owner != self.params.user)
@@ -68,6 +69,20 @@ class PurgeQueue(PrinterAction[PurgeParams]):
         done = self.server(ctx).purge(self.params.printer, ids)
         return Applied(data={"finished_meanwhile": len(ids) - done} if done < len(ids)
                        else {})
+
+
+def id_ranges(ids: list[int]) -> str:
+    """Every id, runs written `first-last` (`1-1500,1502-2000`): the journal says
+    exactly which jobs a purge cancelled, in a few bytes for a queue's usual runs."""
+    runs: list[str] = []
+    ordered = sorted(set(ids))
+    start = 0
+    for n in range(1, len(ordered) + 1):
+        if n == len(ordered) or ordered[n] != ordered[n - 1] + 1:
+            first, last = ordered[start], ordered[n - 1]
+            runs.append(str(first) if first == last else f"{first}-{last}")
+            start = n
+    return ",".join(runs)
 
 
 class SpoolerParams(ServerParams):
