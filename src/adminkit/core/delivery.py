@@ -465,29 +465,28 @@ def _fsync_all(fds: Sequence[int]) -> dict[int, OSError]:
     not one each; and unlike syncfs, nobody else's dirty data is written back with them
     (a directory server's database on the same disk, say). The ones that failed."""
     if len(fds) < 2:
-        return _fsync_each(fds)
+        failed: dict[int, OSError] = {}
+        for fd in fds:
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                failed[fd] = exc
+        return failed
     with _SYNCERS_LOCK:
         if not _SYNCERS:
             from concurrent.futures import ThreadPoolExecutor
 
             _SYNCERS.append(ThreadPoolExecutor(SYNC_THREADS, thread_name_prefix="adminkit-sync"))
-    # one task per sync thread, each syncing its share in turn (not one per file: a
-    # task's hand-over between threads costs more CPU than the sync call itself)
-    threads = min(SYNC_THREADS, len(fds))
-    failed = {}
-    for part in _SYNCERS[0].map(_fsync_each, [fds[k::threads] for k in range(threads)]):
-        failed.update(part)
-    return failed
+    outcomes = _SYNCERS[0].map(_fsync_one, fds)
+    return {fd: error for fd, error in zip(fds, outcomes, strict=True) if error is not None}
 
 
-def _fsync_each(fds: Sequence[int]) -> dict[int, OSError]:
-    failed: dict[int, OSError] = {}
-    for fd in fds:
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            failed[fd] = exc
-    return failed
+def _fsync_one(fd: int) -> OSError | None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def _discard(fd: int, temp: str, at: int | None = None) -> None:
