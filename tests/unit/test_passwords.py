@@ -330,11 +330,12 @@ def test_a_folder_is_swept_once_per_delivery_not_per_row(
     assert scans == [tmp_path]
 
 
-def test_a_password_reads_the_csprng_once_and_no_byte_twice(
+def test_passwords_read_the_csprng_in_pools_and_no_byte_twice(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Each read of os.urandom gives the GIL up (a bulk import's worker may then wait for
-    it): one read per password; and the bytes handed out never overlap (a byte used for
-    two choices would tie them together)."""
+    it): a thread's passwords come from a pool read once per some 40 of them; and the
+    bytes handed out never overlap (a byte used for two choices would tie them
+    together)."""
     from collections import Counter
 
     from adminkit.accounts import passwords
@@ -347,11 +348,12 @@ def test_a_password_reads_the_csprng_once_and_no_byte_twice(
         return real(size)
 
     monkeypatch.setattr(passwords.os, "urandom", counted)
-    for length in (12, 16, 40):
-        reads.clear()
-        password = generate(length).reveal()
-        assert len(password) == length
-        assert len(reads) == 1
+    monkeypatch.setattr(passwords._LOCAL, "source", None, raising=False)
+    made = {generate(16).reveal() for _ in range(100)}  # ~200 bytes each
+    assert len(made) == 100 and all(len(p) == 16 for p in made)
+    assert len(reads) == 3 and all(size >= passwords.POOL for size in reads)
+    for length in (12, 40, 128):
+        assert len(generate(length).reveal()) == length
     counter = iter(range(10**6))
     monkeypatch.setattr(passwords.os, "urandom",
                         lambda size: bytes(next(counter) % 256 for _ in range(size)))
@@ -361,3 +363,41 @@ def test_a_password_reads_the_csprng_once_and_no_byte_twice(
     monkeypatch.setattr(passwords.os, "urandom", real)
     counts = Counter(passwords._pick("abcdefg", 70_000, passwords._Source(16)))
     assert all(9_400 < n < 10_600 for n in counts.values()), counts
+
+
+def test_a_forked_child_never_hands_out_its_parents_pool() -> None:
+    """A pool read before a fork (a warm start's pre-forked process) is dropped in the
+    child: parent and child would otherwise make the same passwords."""
+    generate(16)  # this thread's pool is read, and has bytes left
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next password, to the parent
+        try:
+            os.write(write, generate(16).reveal().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    assert len(child) == 16
+    assert generate(16).reveal() != child
+
+
+def test_threads_never_share_a_pool() -> None:
+    import threading
+
+    from adminkit.accounts import passwords
+
+    pools: list[object] = []
+
+    def make() -> None:
+        generate(16)
+        pools.append(passwords._LOCAL.source)
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(p) for p in pools}) == 4

@@ -44,11 +44,11 @@ def _layout(tmp_path: Path, *, deeper: bool) -> tuple[Path, Path, Path]:
 def test_a_folder_through_another_users_link_gets_no_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deeper: bool) -> None:
     named, _safe, evil = _layout(tmp_path, deeper=deeper)
-    real = delivery_mod._stage
+    real = delivery_mod._stage_in
     staged: list[Path] = []
 
-    def attacker_swaps_after_the_first_file(path: Path, data: bytes) -> tuple[int, str]:
-        out = real(path, data)
+    def attacker_swaps_after_the_first_file(at: int, path: Path, data: bytes) -> tuple[int, str]:
+        out = real(at, path, data)
         staged.append(path)
         if len(staged) == 1:  # the link's owner points it at their folder
             link = tmp_path / "shared" / "drop"
@@ -57,7 +57,7 @@ def test_a_folder_through_another_users_link_gets_no_file(
             os.lchown(link, OTHER, OTHER)
         return out
 
-    monkeypatch.setattr(delivery_mod, "_stage", attacker_swaps_after_the_first_file)
+    monkeypatch.setattr(delivery_mod, "_stage_in", attacker_swaps_after_the_first_file)
     sink = delivery(f"file:{named}/")
     out = sink.many([(f"user{i}", Secret(f"Pw-{i}-secret!")) for i in range(5)])
     leaked = [p.name for p in evil.rglob("*") if p.is_file()]
@@ -96,11 +96,11 @@ def test_a_folder_in_a_sticky_folder_another_user_owns_gets_no_file(
     theirs.chmod(0o1777)
     mine = theirs / "pw"
     mine.mkdir(mode=0o700)
-    real = delivery_mod._stage
+    real = delivery_mod._stage_in
     staged: list[Path] = []
 
-    def owner_swaps_after_the_first_file(path: Path, data: bytes) -> tuple[int, str]:
-        out = real(path, data)
+    def owner_swaps_after_the_first_file(at: int, path: Path, data: bytes) -> tuple[int, str]:
+        out = real(at, path, data)
         staged.append(path)
         if len(staged) == 1:
             mine.rename(theirs / "pw.old")
@@ -109,7 +109,7 @@ def test_a_folder_in_a_sticky_folder_another_user_owns_gets_no_file(
             mine.chmod(0o777)
         return out
 
-    monkeypatch.setattr(delivery_mod, "_stage", owner_swaps_after_the_first_file)
+    monkeypatch.setattr(delivery_mod, "_stage_in", owner_swaps_after_the_first_file)
     out = delivery(f"file:{mine}/").many([(f"user{i}", Secret(f"Pw-{i}-secret!"))
                                           for i in range(5)])
     if mine.stat().st_uid == OTHER:  # swapped: nothing may be in their folder
@@ -144,11 +144,11 @@ def test_what_another_user_plants_mid_unit_in_a_sticky_folder_is_never_written_t
     box.chmod(0o1777)
     aim = tmp_path / "aim"  # where a planted link points
     aim.write_text("theirs\n")
-    real = delivery_mod._stage
+    real = delivery_mod._stage_in
     staged: list[Path] = []
 
-    def plant_after_the_first_file(path: Path, data: bytes) -> tuple[int, str]:
-        out = real(path, data)
+    def plant_after_the_first_file(at: int, path: Path, data: bytes) -> tuple[int, str]:
+        out = real(at, path, data)
         staged.append(path)
         if len(staged) == 2:  # bob's, staged: only the rename is left
             victim = box / "bob.password"
@@ -161,7 +161,7 @@ def test_what_another_user_plants_mid_unit_in_a_sticky_folder_is_never_written_t
             os.lchown(victim, OTHER, OTHER)
         return out
 
-    monkeypatch.setattr(delivery_mod, "_stage", plant_after_the_first_file)
+    monkeypatch.setattr(delivery_mod, "_stage_in", plant_after_the_first_file)
     out = delivery(f"file:{box}/").many([("alice", Secret("Pw-alice-1!")),
                                          ("bob", Secret("Pw-bob-1!"))])
     assert aim.read_text() == "theirs\n"

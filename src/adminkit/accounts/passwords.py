@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import string
+import threading
 
 from adminkit.core.secrets import Secret
 
@@ -14,9 +15,9 @@ def generate(length: int = 16) -> Secret:
     """Random, with every character class AD complexity counts, in random positions."""
     length = max(length, 12)
     pools = [string.ascii_uppercase, string.ascii_lowercase, string.digits, SYMBOLS]
-    # what the picks below usually read, in one read of the OS's CSPRNG: each read gives
-    # the GIL up, and a bulk import's busy threads can keep it a while
-    source = _Source(10 * length + 40)
+    # what the picks below read comes from this thread's pool of the OS's CSPRNG: each
+    # read gives the GIL up, and a bulk import's busy threads can keep it a while
+    source = _pool()
     chars = [_pick(pool, 1, source)[0] for pool in pools]
     chars += _pick("".join(pools), length - len(chars), source)
     keys = source.take(8 * len(chars))  # a uniform shuffle: sort by random 64-bit keys
@@ -24,16 +25,21 @@ def generate(length: int = 16) -> Secret:
     return Secret("".join(chars[i] for i in order), fresh=True)
 
 
+POOL = 8192  # bytes read from the CSPRNG at once: some 40 passwords of 16
+
+
 class _Source:
-    """Bytes of the OS's CSPRNG, each handed out once; read again when they run out."""
+    """Bytes of the OS's CSPRNG, each handed out once; read again when they run out.
+    `pid`: the process that read them (a forked child never uses its parent's)."""
 
     def __init__(self, size: int) -> None:
         self.data = os.urandom(size)
         self.at = 0
+        self.pid = os.getpid()
 
     def take(self, count: int) -> bytes:
         if self.at + count > len(self.data):
-            self.data, self.at = os.urandom(max(count, 64)), 0
+            self.data, self.at = os.urandom(max(count, len(self.data), 64)), 0
         taken = self.data[self.at:self.at + count]
         self.at += count
         return taken
@@ -48,3 +54,17 @@ def _pick(pool: str, count: int, source: _Source | None = None) -> list[str]:
         data = source.take(2 * count + 8) if source else os.urandom(2 * count + 8)
         picked += [pool[b % len(pool)] for b in data if b < limit]
     return picked[:count]
+
+
+_LOCAL = threading.local()
+
+
+def _pool() -> _Source:
+    """This thread's pool of CSPRNG bytes (a bulk import's rows: one read per ~40
+    passwords, not one each). Bytes are handed out once and never shared by threads; a
+    pool read before a fork is dropped in the child (parent and child would otherwise
+    hand out the same bytes: the same passwords)."""
+    source: _Source | None = getattr(_LOCAL, "source", None)
+    if source is None or source.pid != os.getpid():
+        source = _LOCAL.source = _Source(POOL)
+    return source

@@ -9,8 +9,10 @@ delivered. Any domain that makes a secret (directory accounts, Entra ID) uses th
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import secrets
 import stat
 import sys
 import tempfile
@@ -65,16 +67,18 @@ class Delivery:
         self._mark(path)
         return f"written to {path} (mode 0600)"
 
-    def _mark(self, path: Path) -> None:
+    def _mark(self, path: Path, at: int | None = None) -> None:
         with contextlib.suppress(OSError):
-            info = os.lstat(path)
+            info = os.lstat(path) if at is None else os.lstat(path.name, dir_fd=at)
             self.wrote[str(path)] = (info.st_dev, info.st_ino)
 
     def many(self, secrets: Sequence[tuple[str, Secret]]) -> list[str | Exception]:
         """Several secrets (a unit of bulk rows), each outcome in order: how it was
-        delivered, or why not. Files are written, synced all at once (`_fsync_all`) and
-        renamed, then their folder synced once: one folder sync for the unit instead of
-        one per file."""
+        delivered, or why not. The folder is opened once and checked (`_hold_folder`);
+        every file is created, renamed and synced relative to that descriptor, so the
+        unit's files land in the folder that was checked even if its path is swapped
+        meanwhile, and no path is walked again per file. Files are written, synced all
+        at once (`_fsync_all`) and renamed, then the folder synced once."""
         if self.send is not None:
             sent: list[str | Exception] = []
             for login, secret in secrets:
@@ -83,16 +87,19 @@ class Delivery:
                 except Exception as exc:  # noqa: BLE001 - this secret's outcome
                     sent.append(exc)
             return sent
+        try:
+            at, shared = self._hold_folder()
+        except UsageError:  # each row says why, with its own error (its own check)
+            return [self._refused(login) for login, _ in secrets]
         out: list[str | Exception] = []
         staged: list[tuple[int, int, str, Path]] = []  # (index, fd, temporary, final path)
-        folders: dict[Path, list[int]] = {}  # folder -> indexes of the files renamed there
+        renamed: list[int] = []  # indexes of the files renamed into the folder
         paths: dict[int, Path] = {}  # index -> the file its secret goes to
-        shared = self._check_folder()  # once for the unit's files, just before they are
-        try:  # written (None: it failed, and each row's own check says why)
+        try:
             for index, (login, secret) in enumerate(secrets):
                 try:
-                    path = paths[index] = target(self, login, shared=shared)
-                    fd, temp = _stage(path, (secret.reveal() + "\n").encode())
+                    path = paths[index] = target(self, login, shared=shared, at=at)
+                    fd, temp = _stage_in(at, path, (secret.reveal() + "\n").encode())
                 except Exception as exc:  # noqa: BLE001 - this secret's outcome
                     out.append(exc)
                     continue
@@ -104,32 +111,73 @@ class Delivery:
                 index, fd, temp, path = staged.pop(0)
                 try:
                     if fd in failed:
-                        _discard(fd, temp)
+                        _discard(fd, temp, at)
                         raise failed[fd]
-                    _rename(fd, temp, path)
+                    _rename(fd, temp, path, at)
                 except OSError as exc:  # not durable, or not renamed: this secret's outcome
                     out[index] = exc
                     continue
-                self._mark(path)
-                folders.setdefault(path.parent, []).append(index)
-            for folder, indexes in folders.items():
+                self._mark(path, at)
+                renamed.append(index)
+            if renamed:
                 try:
-                    _sync_folder(folder)
+                    os.fsync(at)  # the renames on disk: once for the unit
                 except OSError as exc:  # not durable: none of them may be set, and no
-                    for index in indexes:  # file may name a password nobody will have
+                    for index in renamed:  # file may name a password nobody will have
                         with contextlib.suppress(OSError):
-                            paths[index].unlink()
+                            os.unlink(paths[index].name, dir_fd=at)
                         self.wrote.pop(str(paths[index]), None)
                         out[index] = exc
         finally:
             for _, fd, temp, _ in staged:  # left by an error above: never renamed
-                _discard(fd, temp)
+                _discard(fd, temp, at)
+            os.close(at)
         for index, outcome in enumerate(out):
             if isinstance(outcome, OSError) and index in paths:
                 error = undelivered(paths[index], outcome)
                 error.__cause__ = outcome
                 out[index] = error
         return out
+
+    def _hold_folder(self) -> tuple[int, bool]:
+        """The folder the files go to, opened, and whether others may write there.
+
+        It is checked as `_safe_folder` checks it (by path: its parents and the links on
+        the way), and the opened descriptor must be that very folder and pass the
+        folder's own rules itself: a folder swapped in before, during or after the
+        check is refused or never written to."""
+        folder = self.folder or (self.file.parent if self.file else None)
+        assert folder is not None
+        try:
+            at = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise UsageError(f"cannot deliver into {folder}: {exc.strerror}") from None
+        try:
+            held = os.fstat(at)
+            _own_folder(held, folder)
+            shared = _safe_folder(folder)
+            named = os.stat(folder)
+        except OSError as exc:
+            os.close(at)
+            raise UsageError(f"cannot deliver into {folder}: {exc.strerror}") from None
+        except BaseException:
+            os.close(at)
+            raise
+        if (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino):
+            os.close(at)
+            raise UsageError(f"cannot deliver into {folder}: it was replaced while it was "
+                             "checked", hint="find out who changes it; run again")
+        return at, shared
+
+    def _refused(self, login: str) -> Exception:
+        """Why `login`'s file cannot be written now that the unit's folder was refused."""
+        try:
+            target(self, login)
+        except Exception as exc:  # noqa: BLE001 - this row's outcome
+            return exc
+        folder = self.folder or (self.file.parent if self.file else None)
+        return UsageError(f"cannot deliver into {folder}: it changed while it was checked",
+                          hint="run again")
 
     def check(self, login: str | None = None, *, bulk: bool = False) -> None:
         """Refuse a target that cannot hold the secret safely, before anything is written;
@@ -150,17 +198,6 @@ class Delivery:
             if shared is None:
                 shared = self.planned[key] = _safe_folder(folder) if folder else False
             target(self, login, shared=shared)
-
-    def _check_folder(self) -> bool | None:
-        """Whether others may write in the folder the files go to (`_safe_folder`), or
-        None if it is not safe (or there is none)."""
-        folder = self.folder or (self.file.parent if self.file else None)
-        if folder is None:
-            return None
-        try:
-            return _safe_folder(folder)
-        except UsageError:
-            return None
 
     def withdraw(self, login: str) -> str:
         """Take back a delivered secret that was then not set; says what was done."""
@@ -188,10 +225,11 @@ def check_many(actions: Sequence[Action[Any]]) -> None:
 
 
 def target(delivery: Delivery, login: str, *, new_only: bool = True,
-           shared: bool | None = None) -> Path:
+           shared: bool | None = None, at: int | None = None) -> Path:
     """The file for `login`, in a folder only root or the operator can change.
     `shared`: the folder was just checked (`_safe_folder`, for many files at once)
-    and found writable by others (sticky) or not; None: check it now."""
+    and found writable by others (sticky) or not; None: check it now. `at`: the
+    folder's descriptor, which the file's own checks are made relative to."""
     if "/" in login or login in ("", ".", ".."):
         raise UsageError(f"{login!r} cannot name a password file")
     path = delivery.folder / f"{login}.password" if delivery.folder else delivery.file
@@ -199,24 +237,40 @@ def target(delivery: Delivery, login: str, *, new_only: bool = True,
     if shared is None:
         shared = _safe_folder(path.parent)
     if new_only:
-        if shared and os.path.lexists(path):
+        if shared and _lexists(path, at):
             raise UsageError(f"cannot deliver to {path}: it is already there, in a folder "
                              "others can write to", hint="use a private folder (mode 0700)")
-        _replaceable(path, links=delivery.folder is not None)
+        _replaceable(path, links=delivery.folder is not None, at=at)
     return path
 
 
-def _replaceable(path: Path, *, links: bool) -> None:
+def _lexists(path: Path, at: int | None) -> bool:
+    try:
+        os.lstat(path if at is None else path.name, dir_fd=at)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _replaceable(path: Path, *, links: bool, at: int | None = None) -> None:
     """What is at `path` may be replaced: nothing, a regular file, or (`links`: a file
     planted in a folder) a link to one, itself replaced. Never a device, a FIFO, a socket
     or a folder, nor a link the operator named: as root, `file:/dev/null` or
-    `file:/dev/stdout` would put a password file in their place."""
-    if not links and os.path.islink(path):
-        raise UsageError(f"cannot deliver to {path}: it is a symbolic link (to "
-                         f"{os.readlink(path)}), which would be replaced, not written through",
-                         hint="give the path of the file itself, or a folder you own")
+    `file:/dev/stdout` would put a password file in their place. `at`: the folder's
+    descriptor (the name is looked up in it)."""
+    name: Path | str = path if at is None else path.name
+    if not links:
+        try:
+            link = stat.S_ISLNK(os.lstat(name, dir_fd=at).st_mode)
+        except OSError:
+            link = False
+        if link:
+            raise UsageError(f"cannot deliver to {path}: it is a symbolic link (to "
+                             f"{os.readlink(name, dir_fd=at)}), which would be replaced, "
+                             "not written through",
+                             hint="give the path of the file itself, or a folder you own")
     try:
-        info = os.stat(path)  # a link: what it names
+        info = os.stat(name, dir_fd=at)  # a link: what it names
     except FileNotFoundError:
         return  # nothing there, or a dangling link (replaced)
     except OSError as exc:
@@ -258,6 +312,15 @@ def _safe_folder(folder: Path) -> bool:
     except OSError as exc:
         raise UsageError(f"cannot deliver into {folder}: {exc.strerror}",
                          hint="create the folder first, mode 0700") from None
+    shared = _own_folder(info, folder)
+    _safe_ancestors(folder)
+    _trusted_links(folder, [40])
+    return shared
+
+
+def _own_folder(info: os.stat_result, folder: Path) -> bool:
+    """The folder's own rules (a folder, root's or the operator's, written by others
+    only if sticky); whether others may write there."""
     if not stat.S_ISDIR(info.st_mode):
         raise UsageError(f"cannot deliver into {folder}: not a folder")
     if info.st_uid not in (0, os.geteuid()):
@@ -267,8 +330,6 @@ def _safe_folder(folder: Path) -> bool:
     if shared and not info.st_mode & stat.S_ISVTX:
         raise UsageError(f"cannot deliver into {folder}: others may write there",
                          hint="use a folder only you can write to (chmod 0700)")
-    _safe_ancestors(folder)
-    _trusted_links(folder, [40])
     return bool(shared)
 
 
@@ -342,6 +403,32 @@ def _stage(path: Path, data: bytes) -> tuple[int, str]:
     return fd, temp
 
 
+_STAGE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _stage_in(at: int, path: Path, data: bytes) -> tuple[int, str]:
+    """`data` in a fresh 0600 temporary file in the folder open at `at`, beside
+    `path` (O_EXCL, never through a link: a name someone planted is skipped); its
+    descriptor, still open, and the temporary's name in that folder."""
+    for _ in range(100):
+        temp = f".{path.name}{STAGED}{os.getpid()}-{secrets.token_hex(6)}"
+        try:
+            fd = os.open(temp, _STAGE_FLAGS, 0o600, dir_fd=at)
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        _discard(fd, temp, at)
+        raise
+    return fd, temp
+
+
 def _commit(fd: int, temp: str, path: Path) -> None:
     """Sync a staged file and rename it over `path`; the descriptor is closed."""
     try:
@@ -352,14 +439,18 @@ def _commit(fd: int, temp: str, path: Path) -> None:
     _rename(fd, temp, path)
 
 
-def _rename(fd: int, temp: str, path: Path) -> None:
-    """Close a staged file that is synced already and rename it over `path`."""
+def _rename(fd: int, temp: str, path: Path, at: int | None = None) -> None:
+    """Close a staged file that is synced already and rename it over `path` (`at`:
+    both named in the folder open there)."""
     try:
         os.close(fd)
         fd = -1
-        os.replace(temp, path)
+        if at is None:
+            os.replace(temp, path)
+        else:
+            os.replace(temp, path.name, src_dir_fd=at, dst_dir_fd=at)
     except BaseException:
-        _discard(fd, temp)
+        _discard(fd, temp, at)
         raise
 
 
@@ -398,12 +489,12 @@ def _fsync_one(fd: int) -> OSError | None:
     return None
 
 
-def _discard(fd: int, temp: str) -> None:
+def _discard(fd: int, temp: str, at: int | None = None) -> None:
     if fd >= 0:
         with contextlib.suppress(OSError):
             os.close(fd)
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(temp)
+        os.unlink(temp, dir_fd=at)
 
 
 def sweep_staged(folder: Path) -> int:

@@ -18,7 +18,6 @@ from pydantic import BeforeValidator, Field
 
 from adminkit.accounts import naming
 from adminkit.accounts.actions.base import Text, fill, refuse_protected, same_twice
-from adminkit.accounts.actions.delete import DeleteAccount, DeleteParams
 from adminkit.accounts.actions.groups import (
     group_cache,
     membership_changes,
@@ -478,7 +477,8 @@ class CreateAccount(Action[CreateParams]):
                            f"to {names}: {first.message}", hint=first.hint)
 
     def undo(self) -> Action[Any] | None:
-        from adminkit.accounts.actions.delete import DeleteParams
+        # the undo's module only when an undo is asked for: an import never needs it
+        from adminkit.accounts.actions.delete import DeleteParams, UndoCreate
         from adminkit.accounts.actions.groups import AccountGroups, GroupsParams
 
         if self.existing is None and self.login:
@@ -495,23 +495,3 @@ def _broken(exc: Exception) -> AdminkitError:
     """What a group's rows say when adding them broke off (a lost connection, say)."""
     return exc if isinstance(exc, AdminkitError) else ActionFailed(
         redact(str(exc)) or type(exc).__name__)
-
-
-class UndoCreate(DeleteAccount):
-    """The undo of a create: the account goes, and so does the password delivered for it
-    (a file left behind would hold the password of an account that is gone)."""
-
-    def __init__(self, params: DeleteParams, delivered: Delivery | None) -> None:
-        super().__init__(params)
-        self.delivered = delivered
-
-    def apply(self, ctx: Context, plan: Plan) -> Applied:
-        applied = super().apply(ctx, plan)
-        if self.delivered is None:
-            return applied
-        try:
-            taken = self.delivered.withdraw(self.params.login)
-        except AdminkitError as exc:
-            taken = f"not taken back ({exc.message})"
-        return Applied(summary=f"{plan.summary}; its delivered password: {taken}",
-                       data={**applied.data, "password_withdrawn": taken})

@@ -21,7 +21,8 @@ from adminkit.accounts.ldapbase import split_rdn
 from adminkit.accounts.settings import directory_settings
 from adminkit.core.action import Action, Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import PolicyRefused, UsageError
+from adminkit.core.delivery import Delivery
+from adminkit.core.errors import AdminkitError, PolicyRefused, UsageError
 from adminkit.core.result import Change
 
 STAMP = "adminkit-quarantine {day} run {run} from {parent}"
@@ -172,3 +173,23 @@ class PurgeQuarantine(Action[PurgeParams]):
         for entry in self.due:
             directory.delete(entry)
         return Applied()
+
+
+class UndoCreate(DeleteAccount):
+    """The undo of a create: the account goes, and so does the password delivered for it
+    (a file left behind would hold the password of an account that is gone)."""
+
+    def __init__(self, params: DeleteParams, delivered: Delivery | None) -> None:
+        super().__init__(params)
+        self.delivered = delivered
+
+    def apply(self, ctx: Context, plan: Plan) -> Applied:
+        applied = super().apply(ctx, plan)
+        if self.delivered is None:
+            return applied
+        try:
+            taken = self.delivered.withdraw(self.params.login)
+        except AdminkitError as exc:
+            taken = f"not taken back ({exc.message})"
+        return Applied(summary=f"{plan.summary}; its delivered password: {taken}",
+                       data={**applied.data, "password_withdrawn": taken})
