@@ -169,6 +169,7 @@ def test_the_child_takes_the_clients_cwd_umask_env_tz_and_stdin(warm: Warm,
         assert warm.served() == before + hot
         assert (seen["ppid"] == warm.pid) is hot
         views.append({k: v for k, v in seen.items() if k not in ("pid", "ppid", "random")})
+    assert views[0]["path"][0] == str(Path(ENTRY[0]).parent) if SCRIPT.exists() else True
     assert views[0] == views[1]
     assert views[0]["umask"] == 0o027 and views[0]["cwd"] == str(here)
     assert views[0]["tz"] == "+0530" and views[0]["probe"] == "x1"
@@ -457,3 +458,21 @@ def test_status_and_stop_without_a_warm_process(base_env: dict[str, str],
     assert json.loads(idle.run("warm", "status", "-o", "json").stdout)["running"] is False
     bad = idle.run("warm", "start", "--idle", "soon")
     assert bad.returncode == 2 and b"--idle 'soon'" in bad.stderr
+
+
+@pytest.mark.parametrize("option", [["-O"], ["-W", "error"], ["-X", "dev"]])
+def test_other_interpreter_options_run_cold_and_end_it(warm: Warm, option: list[str]) -> None:
+    result = warm.run("probe", "show", entry=[sys.executable, *option, "-m",
+                                              "adminkit.cli.main"])
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["ppid"] != warm.pid
+    assert _wait_gone(warm.pid)
+
+
+@pytest.mark.parametrize("entry", [ENTRY, [sys.executable, "-m", "adminkit.cli.main"]])
+def test_the_child_has_the_clients_sys_path(warm: Warm, tmp_path: Path,
+                                            entry: list[str]) -> None:
+    """`python -m` puts the cwd first on sys.path, the installed script its folder."""
+    views = [_probe(warm, hot=hot, cwd=tmp_path, entry=entry) for hot in (True, False)]
+    assert views[0]["ppid"] == warm.pid
+    assert views[0]["path"] == views[1]["path"]

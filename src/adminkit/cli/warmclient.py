@@ -35,6 +35,14 @@ def start_env(env: dict[str, str]) -> dict[str, str]:
             if k.startswith(_START_ENV_PREFIXES) or k in _START_ENV_NAMES}
 
 
+def interpreter() -> list[object]:
+    """The interpreter's options that change how code runs (-O, -X dev, -W, -E, -I,
+    -u ...): a warm process started with others would not run the command as a cold
+    start does. -X importtime, which only reports, is left out."""
+    xoptions = sorted(f"{k}={v}" for k, v in sys._xoptions.items() if k != "importtime")
+    return [list(sys.flags), list(sys.warnoptions), xoptions]
+
+
 def socket_dir() -> str:
     """`$XDG_RUNTIME_DIR/adminkit` (a tmpfs the user alone can enter), or the state
     folder (`$XDG_STATE_HOME/adminkit`) where there is no runtime directory."""
@@ -139,6 +147,7 @@ def request(argv: list[str]) -> dict[str, object]:
     spec = getattr(main, "__spec__", None)
     return {"op": "run", "argv": argv, "cwd": os.getcwd(), "umask": umask,
             "env": dict(os.environ), "executable": sys.executable,
+            "interpreter": interpreter(), "path": sys.path,
             # click names the program after __main__ ("adminkit", "python -m ...")
             "main": {"package": getattr(main, "__package__", None),
                      "spec": getattr(spec, "name", None)}}

@@ -195,6 +195,13 @@ def receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
     return message, fds
 
 
+def json_like(value: object) -> object:
+    """`value` as it arrives through JSON (tuples as lists)."""
+    import json
+
+    return json.loads(json.dumps(value))
+
+
 def refusal(server: Server, message: dict[str, object]) -> str | None:
     """Why this warm process must not run the request (it then exits), or None."""
     if message.get("executable") != sys.executable:
@@ -202,6 +209,11 @@ def refusal(server: Server, message: dict[str, object]) -> str | None:
     env = message.get("env")
     if not isinstance(env, dict) or warmclient.start_env(env) != server.env:
         return "locale or PYTHON* environment differs"
+    if message.get("interpreter") != json_like(warmclient.interpreter()):
+        return "other interpreter options"
+    path = message.get("path")
+    if not isinstance(path, list) or not path or path[1:] != sys.path:
+        return "another sys.path"
     begun = time.perf_counter()
     moved = changed(server.recorded)
     server.check_seconds += time.perf_counter() - begun
@@ -394,6 +406,9 @@ def _take(message: dict[str, object]) -> None:
     os.umask(umask)
     os.chdir(cwd)
     sys.argv = [str(a) for a in argv]
+    path = message["path"]
+    assert isinstance(path, list)
+    sys.path.insert(0, str(path[0]))  # the script's folder, or the cwd of `python -m`
     sys.modules["__main__"] = _main_module(message.get("main"))
     for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
         stream = _stream(fd, mode, getattr(sys, name))
@@ -513,6 +528,7 @@ def run(idle: float, ready_fd: int | None) -> int:
 
 def main() -> None:
     """`python -m adminkit.cli.warmstart IDLE_SECONDS [READY_FD]` (by `warm start`)."""
+    del sys.path[0]  # `-m`'s folder, "/": a client says its own (the script's, or its cwd)
     idle = float(sys.argv[1]) if len(sys.argv) > 1 else 1800.0
     ready = int(sys.argv[2]) if len(sys.argv) > 2 else None
     sys.exit(run(idle, ready))

@@ -28,7 +28,7 @@ def show(path: str = typer.Option("", help="A path to open, relative to the cwd.
         "tz": time.strftime("%z", time.localtime(0)), "tzname": list(time.tzname),
         "stdin_tty": sys.stdin.isatty(), "stdout_tty": sys.stdout.isatty(),
         "columns": shutil.get_terminal_size().columns, "random": random.random(),
-        "pid": os.getpid(), "ppid": os.getppid(), "content": content,
+        "pid": os.getpid(), "ppid": os.getppid(), "content": content, "path": sys.path,
         "stdin": None if sys.stdin.isatty() else sys.stdin.read()}))
 
 
