@@ -476,3 +476,16 @@ def test_the_child_has_the_clients_sys_path(warm: Warm, tmp_path: Path,
     views = [_probe(warm, hot=hot, cwd=tmp_path, entry=entry) for hot in (True, False)]
     assert views[0]["ppid"] == warm.pid
     assert views[0]["path"] == views[1]["path"]
+
+
+def test_a_signal_the_client_ignores_is_ignored_by_its_child(warm: Warm) -> None:
+    """`nohup adminkit ...`: SIGHUP ignored from the start, in the child too."""
+    process = warm.popen("probe", "wait", stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    child = _waiting(process)
+    assert child != process.pid
+    os.kill(process.pid, signal.SIGHUP)  # not forwarded: ignored
+    os.kill(child, signal.SIGHUP)  # a SIGHUP it heard would end it before the SIGTERM
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == 128 + signal.SIGTERM

@@ -143,11 +143,15 @@ def request(argv: list[str]) -> dict[str, object]:
     """What the forked child needs to be this invocation."""
     umask = os.umask(0o022)
     os.umask(umask)
+    import signal
+
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     return {"op": "run", "argv": argv, "cwd": os.getcwd(), "umask": umask,
             "env": dict(os.environ), "executable": sys.executable,
             "interpreter": interpreter(), "path": sys.path,
+            # a signal ignored here (nohup, a shell without job control) is in the child
+            "ignored": [n for n in _SIGNALS if signal.getsignal(n) is signal.SIG_IGN],
             # click names the program after __main__ ("adminkit", "python -m ...")
             "main": {"package": getattr(main, "__package__", None),
                      "spec": getattr(spec, "name", None)}}
@@ -200,7 +204,8 @@ def _forward_signals(sock: socket.socket) -> None:
             pass
 
     for signum in _SIGNALS:
-        signal.signal(signum, forward)
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # ignored: the child ignores it
+            signal.signal(signum, forward)
 
 
 def _say(debug: bool, text: str) -> None:

@@ -372,6 +372,10 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
         for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        ignored = message.get("ignored")
+        for signum in ignored if isinstance(ignored, list) else []:
+            if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)  # as the client's interpreter had it
         sel.close()
         server.listener.close()
         for other in server.children.values():
