@@ -39,9 +39,11 @@ def ask(op: str) -> dict[str, object] | None:
     sock = warmclient.connect(path) if os.path.lexists(path) else None
     if sock is None:
         return None
-    with sock:
+    try:
         warmclient.send_frame(sock, {"op": op})
         return warmclient.read_frame(sock)
+    finally:
+        sock.close()
 
 
 @app.command("start")

@@ -187,19 +187,10 @@ def receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
         if not more:
             raise Stale("the client went away")
         body += more
-    import json
-
-    message = json.loads(body)
-    if not isinstance(message, dict):
+    message = warmclient.decode(body)
+    if message is None:
         raise Stale("not a request")
     return message, fds
-
-
-def json_like(value: object) -> object:
-    """`value` as it arrives through JSON (tuples as lists)."""
-    import json
-
-    return json.loads(json.dumps(value))
 
 
 def refusal(server: Server, message: dict[str, object]) -> str | None:
@@ -209,7 +200,7 @@ def refusal(server: Server, message: dict[str, object]) -> str | None:
     env = message.get("env")
     if not isinstance(env, dict) or warmclient.start_env(env) != server.env:
         return "locale or PYTHON* environment differs"
-    if message.get("interpreter") != json_like(warmclient.interpreter()):
+    if message.get("interpreter") != warmclient.interpreter():
         return "other interpreter options"
     path = message.get("path")
     if not isinstance(path, list) or not path or path[1:] != sys.path:
