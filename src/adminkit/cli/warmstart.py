@@ -508,6 +508,10 @@ def run(idle: float, ready_fd: int | None) -> int:
 
     try:
         preload()
+        import gc
+
+        gc.collect()
+        gc.freeze()  # the imported objects: a child's collections skip them (no copy-on-write)
         if threads() != 1:
             raise Stale(f"{threads()} threads after the imports; a fork would copy one")
         path = warmclient.socket_path()
