@@ -32,7 +32,10 @@ The servers are extra cupsd instances on 127.0.3.1..S:6310 (adminkit.lab.cups
 `extra_instance`), started and stopped by PID, their state under a temporary folder.
 Needs root (cupsd) and ipptool (cups-ipp-utils).
 
-    python bench/printing.py [--jobs 2000] [--servers 20] [--rounds 5] [--parts list]
+    python bench/printing.py [--jobs 2000] [--servers 20] [--rounds 5] [--parts list] [--warm]
+
+`--warm` adds to `list` the same `job list` run through a warm process (`adminkit warm
+start`, bench/warm_start.py), printed apart from the cold figure, in the same rounds.
 
 `--parts` picks comparisons (purge, list, servers, floor; default the first three):
 `--parts list --servers 1` measures `job list` alone on one cupsd, a short run for
@@ -124,6 +127,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--parts", default="purge,list,servers",
                     help="comparisons to run, comma-separated: purge, list, servers, floor")
+    ap.add_argument("--warm", action="store_true",
+                    help="list: also time job list through a warm process")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     if not parts or parts - {"purge", "list", "servers", "floor"}:
@@ -200,13 +205,28 @@ def _listing(args: argparse.Namespace, ak: list[str], env: dict[str, str], first
                   for _ in range(args.rounds)]
     fill(first, args.jobs, tmp)
     listing: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
+    hot: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
+    if args.warm:
+        import warm_start  # bench/warm_start.py
+
+        warm = warm_start.start(ak[:-2], env, tmp)
+        before = warm_start.served(ak[:-2], warm)
     for _ in range(args.rounds):
         for fmt, rows in listing.items():
             anchor = timed(["lpstat", "-h", host, "-o"])
             ours = timed([*ak, "-o", fmt, "job", "list", "--server", "p1"], env)
             rows.append((anchor, ours))
+            if args.warm:
+                hot[fmt].append((anchor, timed([*ak, "-o", fmt, "job", "list", "--server",
+                                                "p1"], warm)))
     for fmt, rows in listing.items():
         say(f"job list of {args.jobs} jobs (-o {fmt})", rows, "lpstat -o")
+        if args.warm:
+            say(f"  warm: job list of {args.jobs} jobs (-o {fmt})", hot[fmt], "lpstat -o")
+    if args.warm:
+        ran = warm_start.served(ak[:-2], warm) - before
+        warm_start.stop(ak[:-2], warm)
+        assert ran == 2 * args.rounds, f"the warm process ran {ran} of {2 * args.rounds}"
     print(f"  floor: `job list` of an empty server: median "
           f"{statistics.median(list_floor):.3f} s "
           f"(range {min(list_floor):.3f}-{max(list_floor):.3f})")

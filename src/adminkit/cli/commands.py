@@ -109,4 +109,7 @@ def _built_in() -> dict[str, LazyCommand]:
         "status": LazyCommand("adminkit.cli.status_cmd:status",
                               "Every run and action ever taken for a ticket, approvals "
                               "included, in order."),
+        "warm": LazyCommand("adminkit.cli.warm_cmd:app",
+                            "A warm process that starts commands in milliseconds: start, "
+                            "stop, status."),
     }

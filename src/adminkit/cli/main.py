@@ -47,12 +47,18 @@ def answered_without_typer(argv: list[str]) -> bool:
     return True
 
 
-def main() -> None:
-    """Entry point: run the app, turn AdminkitErrors into messages and exit codes."""
+def main(warm: bool = True) -> None:
+    """Entry point: run the app, turn AdminkitErrors into messages and exit codes.
+    `warm`: hand the invocation to a warm process if one runs (cli/warmclient.py); its
+    forked child calls this with False."""
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
     try:
         if answered_without_typer(sys.argv[1:]):  # plug-ins listed: may be refused
             return
+        if warm:
+            from adminkit.cli.warmclient import run_warm
+
+            run_warm(sys.argv, debug=debug)  # exits when a warm process ran it
         from adminkit.cli.errors import show_warnings
 
         show_warnings(debug=debug)

@@ -1,0 +1,120 @@
+"""The warm start: a trivial command cold, the same through a warm process, and
+`python -c pass`, in paired rounds (median and spread of each, and of the ratios).
+
+The command is `adminkit -p bench profile show bench` (start-up, a profile loaded and
+validated, JSON out): what every command pays before its own work. The warm process
+runs in a private runtime folder, started with `adminkit warm start` and stopped at
+the end; every warm run is checked to have been served by it (its `served` count).
+Also printed: the per-request check of the warm process (stat of every imported
+adminkit file and entry-point file), from `warm status`.
+
+Bytecode: adminkit's modules are compiled first and the timed processes run without
+PYTHONDONTWRITEBYTECODE, as an installed package runs.
+
+    python bench/warm_start.py [--rounds 15]
+
+`start`, `served` and `stop` are used by bench/printing.py's `--warm` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import adminkit
+
+
+def start(ak: list[str], env: dict[str, str], folder: Path) -> dict[str, str]:
+    """Start a warm process whose socket is in `folder`/warm-run; the environment in
+    which `ak` commands use it (cold runs keep `env`: no runtime folder of ours)."""
+    run = folder / "warm-run"
+    run.mkdir(mode=0o700)
+    warm = {k: v for k, v in env.items() if k != "ADMINKIT_WARM"}
+    warm["XDG_RUNTIME_DIR"] = str(run)
+    subprocess.run([*ak, "warm", "start", "--idle", "10m"], env=warm, check=True,
+                   capture_output=True)
+    return warm
+
+
+def status(ak: list[str], warm: dict[str, str]) -> dict[str, object]:
+    out = subprocess.run([*ak, "warm", "status", "-o", "json"], capture_output=True,
+                         env={**warm, "ADMINKIT_WARM": "0"}, check=True).stdout
+    answer: dict[str, object] = json.loads(out)
+    return answer
+
+
+def served(ak: list[str], warm: dict[str, str]) -> int:
+    count = status(ak, warm).get("served", -1)
+    return count if isinstance(count, int) else -1
+
+
+def stop(ak: list[str], warm: dict[str, str]) -> None:
+    subprocess.run([*ak, "warm", "stop"], env={**warm, "ADMINKIT_WARM": "0"},
+                   capture_output=True, check=False)
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    begun = time.perf_counter()
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
+    return time.perf_counter() - begun
+
+
+def spread(name: str, values: list[float], unit: str = "s") -> str:
+    return (f"{name}: median {statistics.median(values):.3f} {unit} "
+            f"(range {min(values):.3f}-{max(values):.3f})")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    args = ap.parse_args()
+    compileall.compile_dir(str(Path(adminkit.__file__).parent), quiet=1)
+    tmp = Path(tempfile.mkdtemp(prefix="adminkit-bench-warm-"))
+    (tmp / "config" / "profiles").mkdir(parents=True)
+    (tmp / "config" / "profiles" / "bench.yaml").write_text("description: warm bench\n")
+    env = {**os.environ, "ADMINKIT_CONFIG": str(tmp / "config"), "ADMINKIT_SYSLOG": "off",
+           "ADMINKIT_JOURNAL": str(tmp / "journal.db")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    exe = Path(sys.executable).with_name("adminkit")
+    ak = [str(exe)] if exe.exists() else [sys.executable, "-m", "adminkit.cli.main"]
+    command = [*ak, "-p", "bench", "profile", "show", "bench"]
+    warm = start(ak, env, tmp)
+    print(f"load before: {os.getloadavg()[0]:.2f}")
+    try:
+        for _ in range(2):  # page cache
+            timed(command, env), timed(command, warm)
+        before = served(ak, warm)
+        cold: list[float] = []
+        hot: list[float] = []
+        bare: list[float] = []
+        for _ in range(args.rounds):
+            bare.append(timed([sys.executable, "-c", "pass"], env))
+            cold.append(timed(command, env))
+            hot.append(timed(command, warm))
+        assert served(ak, warm) == before + args.rounds, "a warm run ran cold"
+        info = status(ak, warm)
+    finally:
+        stop(ak, warm)
+    print(f"`{' '.join(command[len(ak):])}`, {args.rounds} paired rounds, bytecode compiled")
+    print(spread("  cold", cold))
+    print(spread("  warm", hot))
+    print(spread("  python -c pass", bare))
+    print(spread("  cold / warm", [c / h for c, h in zip(cold, hot, strict=True)], "x"))
+    print(spread("  warm / python -c pass", [h / b for h, b in zip(hot, bare, strict=True)],
+                 "x"))
+    print(f"  the warm process's check per request: {info.get('check_ms')} ms "
+          f"({info.get('files_watched')} files)")
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,537 @@
+"""The warm process: the CLI imported once, a forked child per `adminkit` invocation.
+
+Started detached by `adminkit warm start` (`python -m adminkit.cli.warmstart`). It
+imports typer, pydantic, the whole command tree and the heavy libraries, then waits on
+a Unix socket in a 0700 folder. Per request (cli/warmclient.py) it checks the peer
+(SO_PEERCRED: our uid and gid) and that nothing it imported changed on disk, forks,
+and the child becomes the invocation (fds, cwd, umask, environment, argv) and runs the
+ordinary `adminkit.cli.main.main` — no second parser. The parent waits for the child
+and sends its exit status (128+N for a signal); a signal byte from the client is sent
+on to the child, and a client that vanished gives its child SIGHUP, as a closed
+terminal would.
+
+Fork safety: before each fork the process is single-threaded (checked) and holds no
+connection, journal, database, profile or secret: it never loads one; each child
+loads the profile itself. CPython reseeds `random` in a forked child.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import io
+import os
+import pkgutil
+import selectors
+import signal
+import socket
+import stat
+import sys
+import time
+import traceback
+import types
+from dataclasses import dataclass, field
+
+from adminkit.cli import warmclient
+
+# Imported before the first fork where installed: the start-up cost a child saves.
+HEAVY = ("typer", "typer._adapters", "click", "pydantic", "pydantic.main",
+         "pydantic.type_adapter", "pydantic.json_schema", "zoneinfo", "secrets", "sysconfig",
+         "rich", "rich.console", "rich.table", "yaml",
+         "ldap3", "cups", "paramiko", "jinja2", "jinja2.sandbox", "cryptography",
+         "sqlite3", "ssl", "getpass", "termios", "json", "hmac", "hashlib", "uuid",
+         "email.message", "smtplib", "urllib.request", "http.client", "requests")
+
+
+class Stale(Exception):
+    """What the warm process imported no longer matches the disk or the client."""
+
+
+def fingerprint() -> dict[str, tuple[int, int]]:
+    """size and mtime_ns of every loaded adminkit module's file, every sys.path folder
+    (a distribution installed or removed changes its listing) and every entry-point
+    file there (plug-ins): any change means the imported code is not the installed."""
+    paths: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        if name == "adminkit" or name.startswith("adminkit."):
+            file = getattr(module, "__file__", None)
+            if file:
+                paths.add(file)
+    for folder in sys.path:
+        folder = os.path.abspath(folder or ".")
+        paths.add(folder)
+        with contextlib.suppress(OSError), os.scandir(folder) as listing:
+            for entry in listing:
+                if entry.name.endswith((".dist-info", ".egg-info")):
+                    paths.add(os.path.join(entry.path, "entry_points.txt"))
+    found: dict[str, tuple[int, int]] = {}
+    for path in sorted(paths):
+        try:
+            st = os.stat(path)
+        except OSError:
+            found[path] = (-1, -1)
+        else:
+            found[path] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def changed(recorded: dict[str, tuple[int, int]]) -> str | None:
+    """The first recorded file whose size or mtime differs now, or None."""
+    for path, was in recorded.items():
+        try:
+            st = os.stat(path)
+            now = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            now = (-1, -1)
+        if now != was:
+            return path
+    return None
+
+
+def threads() -> int:
+    """The threads of this process as the kernel counts them (C threads too)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        import threading
+
+        return threading.active_count()
+
+
+def preload() -> list[str]:
+    """Import the CLI app, every command module and the heavy libraries; the names
+    of the libraries that are not installed."""
+    from adminkit.cli import main as _main  # noqa: F401 - the entry point itself
+    from adminkit.cli.app import app
+    from adminkit.cli.commands import sub_commands
+    from adminkit.core.entrypoints import load, no_pydantic_plugin_scan
+
+    no_pydantic_plugin_scan()
+    for command in sub_commands().values():
+        with contextlib.suppress(Exception):  # a broken plug-in fails in the child, as cold
+            load(command.target)
+    import typer
+
+    typer.main.get_command(app)
+    missing = [name for name in _every_module() if not _imported(name)]
+    from adminkit.core.config import profile_model
+
+    profile_model()  # the installed domains' sections: code, no profile read
+    missing += [name for name in HEAVY if not _imported(name)]
+    return missing
+
+
+def _every_module() -> list[str]:
+    """Every module of the adminkit package: each imports its heavy libraries lazily,
+    so importing them all is cheap and leaves a child nothing of ours to compile."""
+    import adminkit
+
+    return [info.name for info in pkgutil.walk_packages(adminkit.__path__, "adminkit.")
+            if not info.name.endswith("__main__")]
+
+
+def _imported(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - an optional library absent, or a broken plug-in
+        return False
+    return True
+
+
+@dataclass
+class Server:
+    """The listening socket, the children and what a request is checked against."""
+
+    path: str
+    idle: float
+    listener: socket.socket
+    recorded: dict[str, tuple[int, int]]
+    started: float = field(default_factory=time.time)
+    env: dict[str, str] = field(default_factory=lambda: warmclient.start_env(dict(os.environ)))
+    children: dict[int, socket.socket] = field(default_factory=dict)
+    served: int = 0
+    refused: int = 0
+    last: float = field(default_factory=time.monotonic)
+    stopping: bool = False
+    check_seconds: float = 0.0
+
+    def status(self) -> dict[str, object]:
+        return {"pid": os.getpid(), "socket": self.path, "started": self.started,
+                "idle_exit": self.idle, "served": self.served, "refused": self.refused,
+                "children": len(self.children), "threads": threads(),
+                "files_watched": len(self.recorded),
+                "check_ms": round(self.check_seconds * 1000 / max(1, self.served), 3)}
+
+
+def peer_ok(conn: socket.socket) -> bool:
+    """The client runs as our uid and gid (SO_PEERCRED, from the kernel)."""
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    uid = int.from_bytes(creds[4:8], sys.byteorder)
+    gid = int.from_bytes(creds[8:12], sys.byteorder)
+    return uid == os.getuid() and gid == os.getgid()
+
+
+def receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
+    """The request and the fds that came with its first bytes."""
+    head, fds, _flags, _addr = socket.recv_fds(conn, 4, 3)
+    while len(head) < 4:
+        more = conn.recv(4 - len(head))
+        if not more:
+            raise Stale("the client went away")
+        head += more
+    body = b""
+    size = int.from_bytes(head, "big")
+    while len(body) < size:
+        more = conn.recv(min(size - len(body), 1 << 16))
+        if not more:
+            raise Stale("the client went away")
+        body += more
+    message = warmclient.decode(body)
+    if message is None:
+        raise Stale("not a request")
+    return message, fds
+
+
+def refusal(server: Server, message: dict[str, object]) -> str | None:
+    """Why this warm process must not run the request (it then exits), or None."""
+    if message.get("executable") != sys.executable:
+        return "another interpreter"
+    env = message.get("env")
+    if not isinstance(env, dict) or warmclient.start_env(env) != server.env:
+        return "locale or PYTHON* environment differs"
+    if message.get("interpreter") != warmclient.interpreter():
+        return "other interpreter options"
+    path = message.get("path")
+    if not isinstance(path, list) or not path or path[1:] != sys.path:
+        return "another sys.path"
+    begun = time.perf_counter()
+    moved = changed(server.recorded)
+    server.check_seconds += time.perf_counter() - begun
+    if moved is not None:
+        return "the installed code changed"
+    if threads() != 1:
+        return "not single-threaded"
+    return None
+
+
+def serve(server: Server) -> None:
+    """The loop: accept, check, fork; reap children and report their status."""
+    sel = selectors.DefaultSelector()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)  # the wakeup fd says which
+    server.listener.setblocking(False)
+    sel.register(server.listener, selectors.EVENT_READ, "listen")
+    sel.register(wake_r, selectors.EVENT_READ, "signal")
+    parent = os.getpid()
+    try:
+        while not (server.stopping and not server.children):
+            timeout = None if server.children or server.stopping \
+                else max(0.0, server.last + server.idle - time.monotonic())
+            events = sel.select(timeout)
+            if not events and not server.children \
+                    and time.monotonic() - server.last >= server.idle:
+                break
+            for key, _mask in events:
+                if key.data == "listen":
+                    _accept(server, sel, (wake_r, wake_w))
+                    if os.getpid() != parent:  # never: the child exits in _become
+                        os._exit(1)
+                elif key.data == "signal":
+                    _signals(server, wake_r)
+                else:
+                    _from_client(server, sel, key.fileobj, key.data)  # type: ignore[arg-type]
+    finally:
+        if os.getpid() == parent:
+            with contextlib.suppress(OSError):
+                if os.stat(server.path).st_ino == os.fstat(server.listener.fileno()).st_ino:
+                    os.unlink(server.path)
+            server.listener.close()
+
+
+def _signals(server: Server, wake_r: int) -> None:
+    with contextlib.suppress(BlockingIOError):
+        for signum in os.read(wake_r, 64):
+            if signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                server.stopping = True
+    while server.children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        conn = server.children.pop(pid, None)
+        server.last = time.monotonic()
+        if conn is None:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        with contextlib.suppress(OSError):
+            warmclient.send_frame(conn, {"exit": 128 - code if code < 0 else code})
+        _drop(conn)
+
+
+def _drop(conn: socket.socket) -> None:
+    with contextlib.suppress(Exception):
+        selectors_of[conn].unregister(conn)
+    selectors_of.pop(conn, None)
+    conn.close()
+
+
+selectors_of: dict[socket.socket, selectors.BaseSelector] = {}
+
+
+def _from_client(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
+                 pid: int) -> None:
+    """A signal byte to pass on, or the client gone: its child gets SIGHUP."""
+    try:
+        data = conn.recv(64)
+    except OSError:
+        data = b""
+    if pid not in server.children:
+        return
+    if not data:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGHUP)
+        sel.unregister(conn)
+        selectors_of.pop(conn, None)
+        return
+    for signum in data:
+        if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+
+def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) -> None:
+    try:
+        conn, _ = server.listener.accept()
+    except BlockingIOError:
+        return
+    conn.setblocking(True)
+    fds: list[int] = []
+    try:
+        if not peer_ok(conn):
+            server.refused += 1
+            conn.close()
+            return
+        conn.settimeout(5)
+        message, fds = receive(conn)
+        conn.settimeout(None)
+        if message.get("op") == "status":
+            warmclient.send_frame(conn, server.status())
+            conn.close()
+            return
+        if message.get("op") == "stop":
+            server.stopping = True
+            warmclient.send_frame(conn, {"stopping": os.getpid()})
+            conn.close()
+            return
+        why = refusal(server, message)
+        if why is not None or len(fds) != 3 or server.stopping:
+            server.refused += 1
+            server.stopping = server.stopping or why is not None
+            warmclient.send_frame(conn, {"refused": why or "stopping"})
+            conn.close()
+            return
+        server.served += 1
+        server.last = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _become(server, sel, conn, fds, message, wake)
+        server.children[pid] = conn
+        warmclient.send_frame(conn, {"started": pid})
+        sel.register(conn, selectors.EVENT_READ, pid)
+        selectors_of[conn] = sel
+    except (OSError, ValueError, Stale):
+        conn.close()
+    finally:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
+            fds: list[int], message: dict[str, object], wake: tuple[int, int]) -> None:
+    """In the child: drop the server's state, take the client's, run main, exit."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        ignored = message.get("ignored")
+        for signum in ignored if isinstance(ignored, list) else []:
+            if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)  # as the client's interpreter had it
+        sel.close()
+        server.listener.close()
+        for other in server.children.values():
+            other.close()
+        conn.close()
+        for fd in wake:
+            os.close(fd)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        fds.clear()
+        _take(message)
+        code = _run_main()
+    except BaseException:  # noqa: BLE001 - a child never returns into the server's loop
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _take(message: dict[str, object]) -> None:
+    """The client's cwd, umask, environment (and TZ), argv and standard streams."""
+    env = message["env"]
+    argv = message["argv"]
+    umask = message["umask"]
+    cwd = message["cwd"]
+    assert isinstance(env, dict) and isinstance(argv, list) and isinstance(umask, int)
+    assert isinstance(cwd, str)
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    time.tzset()
+    os.umask(umask)
+    os.chdir(cwd)
+    sys.argv = [str(a) for a in argv]
+    path = message["path"]
+    assert isinstance(path, list)
+    sys.path.insert(0, str(path[0]))  # the script's folder, or the cwd of `python -m`
+    sys.modules["__main__"] = _main_module(message.get("main"))
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        stream = _stream(fd, mode, getattr(sys, name))
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)  # what rich and shutil look at
+
+
+def _main_module(given: object) -> types.ModuleType:
+    """A `__main__` that says what the client's did (click's "Usage:" names the program
+    after it), instead of this process's (`python -m adminkit.cli.warmstart`)."""
+    stand_in = types.ModuleType("__main__")
+    info = given if isinstance(given, dict) else {}
+    package, spec = info.get("package"), info.get("spec")
+    stand_in.__package__ = package if isinstance(package, str) else None
+    stand_in.__spec__ = types.SimpleNamespace(name=spec) if isinstance(spec, str) \
+        else None  # type: ignore[assignment]
+    return stand_in
+
+
+def _stream(fd: int, mode: str, was: io.TextIOBase | object) -> io.TextIOWrapper:
+    """A standard stream on `fd` as the interpreter makes one at start-up: the same
+    encoding and errors (the start environment matched), line-buffered on a terminal."""
+    encoding = getattr(was, "encoding", None) or "utf-8"
+    errors = getattr(was, "errors", None) or "strict"
+    tty = os.isatty(fd)
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED")) and mode == "w"  # -u: not seen
+    buffer = open(fd, mode + "b", buffering=0 if unbuffered else -1,  # noqa: SIM115
+                  closefd=False)
+    return io.TextIOWrapper(buffer, encoding=encoding, errors=errors, newline="\n",
+                            line_buffering=tty or unbuffered, write_through=unbuffered)
+
+
+def _run_main() -> int:
+    """`adminkit.cli.main.main` as a cold process runs it, and the exit code the
+    interpreter would give: SystemExit's code, 1 for an uncaught exception, after the
+    atexit handlers and the final flush."""
+    from adminkit.cli.main import main
+
+    code: int
+    try:
+        main(warm=False)
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except BaseException:  # noqa: BLE001 - the interpreter's own last resort
+        traceback.print_exc()
+        code = 1
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - as the interpreter: a failed final flush
+            code = 120
+    return code
+
+
+def _exit_code(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"{value}\n")
+    return 1
+
+
+def listen(path: str) -> socket.socket:
+    """A socket at `path`, in a folder that is ours and 0700 (made so if missing)."""
+    folder = os.path.dirname(path)
+    if not os.path.lexists(folder):
+        os.makedirs(os.path.dirname(folder), mode=0o700, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder, 0o700)
+    if not warmclient.private(folder, kind=stat.S_IFDIR):
+        raise Stale(f"{folder} is not a folder of ours with mode 0700")
+    if os.path.lexists(path):
+        probe = warmclient.connect(path)
+        if probe is not None:
+            probe.close()
+            raise Stale(f"a warm process already listens at {path}")
+        if not warmclient.private(path, kind=stat.S_IFSOCK):
+            raise Stale(f"{path} exists and is not our socket")
+        os.unlink(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    sock.listen(64)
+    return sock
+
+
+def run(idle: float, ready_fd: int | None) -> int:
+    """Preload, listen, tell the starter where (on `ready_fd`), serve until idle/stop."""
+    def tell(text: str) -> None:
+        if ready_fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(ready_fd, text.encode() + b"\n")
+                os.close(ready_fd)
+
+    try:
+        preload()
+        import gc
+
+        gc.collect()
+        gc.freeze()  # the imported objects: a child's collections skip them (no copy-on-write)
+        if threads() != 1:
+            raise Stale(f"{threads()} threads after the imports; a fork would copy one")
+        path = warmclient.socket_path()
+        listener = listen(path)
+    except Exception as exc:  # noqa: BLE001 - said to the starter, which exits 1
+        tell(f"error {type(exc).__name__}: {exc}")
+        return 1
+    server = Server(path=path, idle=idle, listener=listener, recorded=fingerprint())
+    tell(f"ready {path}")
+    serve(server)
+    return 0
+
+
+def main() -> None:
+    """`python -m adminkit.cli.warmstart IDLE_SECONDS [READY_FD]` (by `warm start`)."""
+    del sys.path[0]  # `-m`'s folder, "/": a client says its own (the script's, or its cwd)
+    idle = float(sys.argv[1]) if len(sys.argv) > 1 else 1800.0
+    ready = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    sys.exit(run(idle, ready))
+
+
+if __name__ == "__main__":
+    main()

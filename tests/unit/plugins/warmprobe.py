@@ -1,0 +1,46 @@
+"""`adminkit probe`: a test-only command group (installed through an entry point at
+test time) that shows what the process running a command sees, so that a warm run
+can be compared with a cold one field by field."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import random
+import shutil
+import sys
+import time
+
+import typer
+
+app = typer.Typer(help="What a command's process sees (tests only).", no_args_is_help=True)
+
+
+@app.command("show")
+def show(path: str = typer.Option("", help="A path to open, relative to the cwd.")) -> None:
+    """Print the process's view as JSON."""
+    content = open(path, encoding="utf-8").read() if path else None  # noqa: SIM115
+    umask = os.umask(0)
+    os.umask(umask)
+    print(json.dumps({
+        "umask": umask, "cwd": os.getcwd(), "probe": os.environ.get("PROBE"),
+        "tz": time.strftime("%z", time.localtime(0)), "tzname": list(time.tzname),
+        "stdin_tty": sys.stdin.isatty(), "stdout_tty": sys.stdout.isatty(),
+        "columns": shutil.get_terminal_size().columns, "random": random.random(),
+        "pid": os.getpid(), "ppid": os.getppid(), "content": content, "path": sys.path,
+        "stdin": None if sys.stdin.isatty() else sys.stdin.read()}))
+
+
+@app.command("wait")
+def wait() -> None:
+    """Say `waiting` with the pid, then sleep (a signal ends it)."""
+    print(f"waiting {os.getpid()}", flush=True)
+    time.sleep(60)
+
+
+@app.command("ask")
+def ask() -> None:
+    """Read a secret as core/secrets.py's prompt does, and say only its length."""
+    value = getpass.getpass("secret: ")
+    print(f"got {len(value)} characters")
