@@ -11,6 +11,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,7 +125,21 @@ def cron_user() -> Iterator[str]:
     finally:
         subprocess.run(["crontab", "-u", name, "-r"], capture_output=True, timeout=60,
                        check=False)
-        subprocess.run(["userdel", name], check=True, timeout=60)
+        _remove_user(name)
+
+
+def _remove_user(name: str) -> None:
+    """userdel refuses a user some process still runs as (a uid freed by an earlier
+    test and given to this user may still have one): stop those first, then remove."""
+    for _ in range(20):
+        subprocess.run(["pkill", "-KILL", "-U", name], capture_output=True, timeout=60,
+                       check=False)
+        done = subprocess.run(["userdel", name], capture_output=True, text=True,
+                              timeout=60, check=False)
+        if done.returncode == 0:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"userdel {name}: {done.stderr.strip()}")
 
 
 def crontab_of(user: str) -> str:
