@@ -20,19 +20,26 @@ shows each one's median and spread (min-max) and the median of the paired ratios
 - list:    `adminkit app list -o json`  vs  `ansible all -m package_facts`.
 
 Both get the same forks (`--forks`, 20), strict host keys, the same key and sudo
-(NOPASSWD). Ansible runs with pipelining on and a fresh ControlPath folder each time
-(cold: adminkit keeps no connection between processes either). Ansible-core is
-installed into its own venv (`--ansible-venv`) if missing. adminkit's peak RSS is the
+(NOPASSWD). With `--warm`, each adminkit task also runs through a warm process
+(`adminkit warm start`, bench/warm_start.py) as "adminkit warm", in the same rounds,
+its ratios printed apart from the cold ones (every warm run is checked to have been
+served warm). adminkit's bytecode is compiled first and its processes run without
+PYTHONDONTWRITEBYTECODE, as an installed package runs. Ansible runs with pipelining
+on and a fresh ControlPath folder each time (cold: adminkit keeps no connection
+between processes either). Ansible-core is installed into its own venv
+(`--ansible-venv`) if missing. adminkit's peak RSS is the
 process's ru_maxrss. A benchmark reports; it asserts nothing. It touches no shared lab
 server (its fleet is its own), so it needs no lab lock; run it as root (namespaces).
 
     .venv/bin/python bench/deploy_fleet.py --rounds 3
     .venv/bin/python bench/deploy_fleet.py --hosts 10 --rounds 1 --tasks run   # quick
+    .venv/bin/python bench/deploy_fleet.py --rounds 3 --tasks run,install --warm
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import math
 import os
@@ -49,6 +56,7 @@ from pathlib import Path
 
 import yaml
 
+import adminkit as adminkit_pkg
 from adminkit.deploy import tcp
 from adminkit.lab.lab import Lab
 from adminkit.lab.ssh import PACKAGE, PORT, USER, SshFleet
@@ -86,6 +94,9 @@ class Bench:
                     "ADMINKIT_JOURNAL": str(work / "journal.db"),
                     "ADMINKIT_JOURNAL_KEY": f"file:{work / 'journal.key'}",
                     "ADMINKIT_SYSLOG": "off", "ADMINKIT_OPERATOR": "bench"}
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)  # run as installed: from bytecode
+        compileall.compile_dir(str(Path(adminkit_pkg.__file__).parent), quiet=1)
+        self.warm_env: dict[str, str] | None = None
         self.inventory_file = work / "hosts.ini"
         lines = ["[fleet]"] + [f"{h.name} ansible_host={h.address}" for h in self.fleet.fleet]
         lines += ["[fleet:vars]", f"ansible_user={USER}",
@@ -114,6 +125,10 @@ class Bench:
 
     def adminkit_run(self, *args: str) -> float:
         return self.timed(adminkit("-p", "bench", "-o", "json", *args), self.env, rss=True)
+
+    def warm_run(self, *args: str) -> float:
+        assert self.warm_env is not None
+        return self.timed(adminkit("-p", "bench", "-o", "json", *args), self.warm_env)
 
     def ansible_run(self, *args: str) -> float:
         assert self.ansible is not None
@@ -186,6 +201,13 @@ class Bench:
                             "-q", "-y", "install", f"{PACKAGE}=1.0"))},
             "list": {"adminkit": lambda: self.adminkit_run("app", "list", "--hosts", "all")},
         }
+        if self.args.warm:
+            tasks["run"]["adminkit warm"] = lambda: self.warm_run(
+                "host", "run", "--hosts", "all", "--", "uname", "-r")
+            tasks["install"]["adminkit warm"] = lambda: self._install(lambda: self.warm_run(
+                "app", "install", f"{PACKAGE}=1.0", "--hosts", "all"))
+            tasks["list"]["adminkit warm"] = lambda: self.warm_run("app", "list", "--hosts",
+                                                                   "all")
         if self.ansible is not None:
             tasks["run"]["ansible"] = lambda: self.ansible_run("-m", "command", "-a", "uname -r")
             tasks["sleep"]["ansible"] = lambda: self.ansible_run("-m", "command", "-a", "sleep 1")
@@ -207,7 +229,23 @@ class Bench:
             with fleet.running(timeout=180):
                 self.timed(adminkit("-p", "bench", "app", "outdated", "--hosts", "all"),
                            self.env)
-                self.report(self.measure())
+                if not self.args.warm:
+                    self.report(self.measure())
+                    return
+                import warm_start  # bench/warm_start.py
+
+                ak = adminkit()
+                self.warm_env = warm_start.start(ak, self.env, self.work)
+                before = warm_start.served(ak, self.warm_env)
+                try:
+                    results = self.measure()
+                    ran = warm_start.served(ak, self.warm_env) - before
+                finally:
+                    warm_start.stop(ak, self.warm_env)
+                expected = sum(len(results[t].get("adminkit warm", [])) for t in results)
+                if ran < expected:  # _install's purge and read-back run cold
+                    raise SystemExit(f"the warm process ran {ran} of {expected} warm runs")
+                self.report(results)
         finally:
             fleet.reset()  # stopped: only wipes the hosts' layers (apt lists: MBs a host)
 
@@ -238,22 +276,29 @@ class Bench:
         goals = {"run": ("ansible", 0.2), "install": ("ansible", 0.3), "list": ("ansible", 0.2)}
         print("\nratios (median of the paired rounds' ratios, min-max):")
         for task, times in results.items():
-            ours = times["adminkit"]
-            for other, values in times.items():
-                if other == "adminkit":
-                    continue
-                ratios = [a / b for a, b in zip(ours, values, strict=True)]
-                goal = ""
-                if task in goals and goals[task][0] == other:
-                    met = statistics.median(ratios) <= goals[task][1]
-                    goal = f"  (goal <= {goals[task][1]}: {'met' if met else 'NOT met'})"
-                elif other in ("slowest host", "floor", "cpu floor"):
-                    met = statistics.median(ratios) <= 1.2
-                    goal = f"  (goal <= 1.2: {'met' if met else 'NOT met'})"
-                print(f"  {task}: adminkit / {other:<13} = {statistics.median(ratios):6.2f}x "
-                      f"({min(ratios):.2f}-{max(ratios):.2f}){goal}")
+            for mine in ("adminkit", "adminkit warm"):
+                if mine in times:
+                    self._ratios(task, mine, times, goals)
         if self.peak_rss:
             print(f"\nadminkit peak RSS: {max(self.peak_rss):.0f} MiB")
+
+    @staticmethod
+    def _ratios(task: str, mine: str, times: dict[str, list[float]],
+                goals: dict[str, tuple[str, float]]) -> None:
+        """`mine`'s paired ratios to each method that is not adminkit, goals marked."""
+        for other, values in times.items():
+            if other.startswith("adminkit"):
+                continue
+            ratios = [a / b for a, b in zip(times[mine], values, strict=True)]
+            goal = ""
+            if task in goals and goals[task][0] == other:
+                met = statistics.median(ratios) <= goals[task][1]
+                goal = f"  (goal <= {goals[task][1]}: {'met' if met else 'NOT met'})"
+            elif other in ("slowest host", "floor", "cpu floor"):
+                met = statistics.median(ratios) <= 1.2
+                goal = f"  (goal <= 1.2: {'met' if met else 'NOT met'})"
+            print(f"  {task}: {mine} / {other:<13} = {statistics.median(ratios):6.2f}x "
+                  f"({min(ratios):.2f}-{max(ratios):.2f}){goal}")
 
 
 def _fleet_cpu(fleet: SshFleet) -> float:
@@ -314,6 +359,8 @@ def main() -> None:
     parser.add_argument("--tasks", default="run,sleep,install,list")
     parser.add_argument("--ansible-venv", default=str(HERE / ".venv-ansible"))
     parser.add_argument("--no-ansible", dest="ansible", action="store_false")
+    parser.add_argument("--warm", action="store_true",
+                        help="also run adminkit's tasks through a warm process")
     parser.add_argument("--pool-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
