@@ -157,6 +157,7 @@ class OpenLdapDirectory(LdapDirectory):
         self._classes: dict[str, set[str]] = {}  # group DN (lower) -> object classes
         self._uid_free: Iterator[int] = iter(())
         self._uid_block = 1
+        self._uid_end: int | None = None  # where the counter stands after our last block
 
     def forget_cached(self) -> None:
         super().forget_cached()
@@ -391,9 +392,34 @@ class OpenLdapDirectory(LdapDirectory):
         if number is None:
             start = self._reserve_uid_numbers(self._uid_block)
             self._uid_free = iter(range(start + 1, start + self._uid_block))
+            self._uid_end = start + self._uid_block
             self._uid_block = min(self._uid_block * 2, UID_BLOCK)
             number = start
         return number
+
+    def close(self) -> None:
+        self._give_back_uid_numbers()
+        super().close()
+
+    def _give_back_uid_numbers(self) -> None:
+        """What the last block has left goes back to the counter if nobody reserved
+        since (compare-and-swap: the counter still stands at the block's end), so that a
+        small import's block is not a gap of up to UID_BLOCK - 1 numbers every run (a
+        site's uid range is often bounded). Only on a live connection: closing one that
+        broke never waits for a reconnect; anything else leaves the gap."""
+        import ldap3
+
+        first, end = next(self._uid_free, None), self._uid_end
+        self._uid_free, self._uid_end = iter(()), None
+        counter = self.config.options.get("uid_counter_dn")
+        if first is None or end is None or not counter or not self.link.open_and_idle():
+            return
+        try:
+            self.modify(str(counter), {"uidNumber": [(ldap3.MODIFY_DELETE, [str(end)]),
+                                                     (ldap3.MODIFY_ADD, [str(first)])]},
+                        "give unused uidNumbers back", tolerate=(16,))
+        except AdminkitError as exc:  # the numbers stay a gap: never given twice
+            log.info("uidNumbers %d-%d stay unused: %s", first, end - 1, exc.message)
 
     def _size_uid_block(self, batch: int) -> None:
         """The next block for a batch of `batch` creates: one alone takes one number; a

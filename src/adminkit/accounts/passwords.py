@@ -68,3 +68,13 @@ def _pool() -> _Source:
     if source is None or source.pid != os.getpid():
         source = _LOCAL.source = _Source(POOL)
     return source
+
+
+def _drop_in_child() -> None:
+    """A forked child never keeps its parent's pool: the PID check above alone is fooled
+    when the parent has exited and a descendant got its PID back (PID reuse), and would
+    hand out the bytes the parent already did."""
+    _LOCAL.source = None
+
+
+os.register_at_fork(after_in_child=_drop_in_child)

@@ -42,9 +42,38 @@ def console_login() -> str:
     import pwd
 
     uid = os.getuid()
-    user = pwd.getpwuid(uid).pw_name
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a container's bare --user, a deleted account's leftover process
+        raise PolicyRefused(f"OS user id {uid} has no login name: nobody to approve as",
+                            hint="run it under a login of your own") from None
     sudo = os.environ.get("SUDO_USER") if uid == 0 else None
+    if sudo:
+        _same_session(sudo)
     return sudo or user
+
+
+def _same_session(sudo: str) -> None:
+    """SUDO_USER is only an environment variable, which a root shell (`su` keeps the
+    environment) sets to anyone; the kernel's audit login uid, set once at login and
+    kept through su and sudo, must agree with it where the system records one."""
+    import pwd
+
+    try:
+        with open("/proc/self/loginuid", encoding="ascii") as f:
+            session = int(f.read().strip())
+    except (OSError, ValueError):
+        return  # no audit login uid on this system (not Linux): SUDO_USER as it is
+    if session == 0xFFFFFFFF:  # unset: no PAM login (a container, a daemon)
+        return
+    try:
+        claimed = pwd.getpwnam(sudo).pw_uid
+    except KeyError:
+        claimed = None
+    if claimed != session:
+        raise PolicyRefused(f"SUDO_USER says {sudo}, but this session was logged in as "
+                            f"uid {session}: a root shell cannot approve as someone else",
+                            hint="approve through sudo from your own login")
 
 
 def console_approver(cfg: AutomationConfig, system: TicketSystem,

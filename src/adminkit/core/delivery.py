@@ -12,6 +12,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import secrets
 import stat
 import sys
@@ -388,6 +389,10 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
+# A temporary's whole name: `.NAME` STAGED PID `-` and mkstemp's or token_hex's random
+# tail, which never holds a dot; a delivered LOGIN.password always ends with one (a
+# login is data: `.x.adminkit-staged-1-y` is one, and its file is no temporary).
+_STAGED_NAME = re.compile(r"\..+" + re.escape(STAGED) + r"([0-9]+)-[a-z0-9_]+", re.ASCII)
 
 
 def _stage(path: Path, data: bytes) -> tuple[int, str]:
@@ -507,11 +512,8 @@ def sweep_staged(folder: Path) -> int:
     except OSError:
         return 0
     for entry in entries:
-        name = entry.name
-        if not name.startswith(".") or STAGED not in name:
-            continue
-        pid = name.rsplit(STAGED, 1)[1].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        staged = _STAGED_NAME.fullmatch(entry.name)
+        if staged is None or _alive(int(staged[1])):
             continue
         with contextlib.suppress(OSError):
             info = entry.stat(follow_symlinks=False)
@@ -525,11 +527,15 @@ def sweep_staged(folder: Path) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` may still be writing; a number no process can have (planted by
+    whoever may write the folder) is kept as alive: not ours to remove."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process
+        return True
+    except (OverflowError, OSError):
         return True
     return True
 
