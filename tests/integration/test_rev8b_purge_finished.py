@@ -17,26 +17,18 @@ import pytest
 
 from adminkit.lab.cups import CupsServer, extra_instance
 from tests.integration.owncups import running
-from tests.integration.test_printing_hostile import backend, held, state
+from tests.integration.test_printing_hostile import backend, doc, held, state
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
 NUMBER = 248  # 127.0.3.248: no other lab server's address
 COMPLETED, CANCELED = 9, 7
+__all__ = ["doc"]
 
 
 @pytest.fixture(scope="module")
 def own_cups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CupsServer]:
     yield from running(extra_instance(tmp_path_factory.mktemp("rev8b-lab"), NUMBER))
-
-
-@pytest.fixture
-def doc(tmp_path: Path) -> Path:
-    path = tmp_path / "letter.txt"
-    path.write_text("Dear customer\n" * 5)
-    path.chmod(0o644)
-    tmp_path.chmod(0o755)
-    return path
 
 
 def test_a_job_that_printed_after_the_plan_is_not_counted_cancelled(
