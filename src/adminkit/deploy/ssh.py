@@ -27,6 +27,7 @@ from adminkit.core.errors import (
     AuthenticationFailed,
     ConnectionFailed,
     Interrupted,
+    OutcomeUnknown,
     UsageError,
 )
 from adminkit.core.files import read_named
@@ -262,8 +263,10 @@ class SSHBackend:
         except (paramiko.SSHException, OSError) as exc:
             raise ConnectionFailed(f"host {self.host.name}: no channel: {exc}") from None
         out, err = bytearray(), bytearray()
+        sent = False
         try:
             chan.exec_command(line)
+            sent = True
             _send(chan, stdin)
             end = started + wait
             while True:
@@ -285,11 +288,15 @@ class SSHBackend:
                         and not chan.recv_stderr_ready():
                     break
                 if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
-                    raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: the channel "
-                                           "closed without an exit status")
+                    raise self._lost(argv, "the channel closed without an exit status",
+                                     sent=sent, interruptible=interruptible)
             code = chan.recv_exit_status()
+            if code == -1:  # paramiko's exit for a channel closed with no exit status
+                raise self._lost(argv, "the connection closed without an exit status",
+                                 sent=sent, interruptible=interruptible)
         except (paramiko.SSHException, OSError) as exc:
-            raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: {exc}") from None
+            raise self._lost(argv, str(exc), sent=sent, interruptible=interruptible
+                             ) from None
         finally:
             chan.close()
         result = CommandResult(argv, code, out.decode(errors="replace"),
@@ -304,6 +311,18 @@ class SSHBackend:
                                hint="give the user NOPASSWD sudo, or set "
                                     "inventory.ssh.sudo_password")
         return result
+
+    def _lost(self, argv: tuple[str, ...], why: str, *, sent: bool, interruptible: bool
+              ) -> ConnectionFailed:
+        """A command's connection lost: for a write once sent (not interruptible: a
+        package write, a restart), done, half done or not: an unknown outcome."""
+        if sent and not interruptible:
+            return OutcomeUnknown(
+                f"host {self.host.name}: {argv[0]}: the connection was lost while it ran "
+                f"({why}): it may or may not have been done",
+                hint="the host's state tells: plan again (it reads the host) before "
+                     "running it again")
+        return ConnectionFailed(f"host {self.host.name}: {argv[0]}: {why}")
 
     def _kill(self, pid: int | None, *, sudo: bool) -> None:
         """End the process group `timeout` leads on the host (best effort: the deadline
