@@ -30,9 +30,9 @@ def test_each_list_runs_with_its_own_words_literally(shell: str) -> None:
     read = [*PRINT, "r", *reversed(HOSTILE)]
     argv = [shell, "-c", WRITE_THEN_READ, READ_BACK_MARK, str(len(write)), *write, *read]
     done = subprocess.run(argv, capture_output=True, check=True)
-    wrote, mark, readback = done.stdout.decode().rpartition(f"\n{READ_BACK_MARK}\n")
-    assert mark
-    assert wrote.split("\0")[:-1] == ["w", *HOSTILE]
+    before, mark, readback = done.stdout.decode().rpartition(f"\n{READ_BACK_MARK}\n")
+    assert mark and before == ""  # the write's stdout went to stderr
+    assert done.stderr.decode().split("\0")[:-1] == ["w", *HOSTILE]
     assert readback.split("\0")[:-1] == ["r", *reversed(HOSTILE)]
 
 
@@ -40,7 +40,7 @@ def test_a_failed_write_has_its_exit_and_no_read_back() -> None:
     done = both(["sh", "-c", "echo wrote; exit 100"], ["touch", "/nonexistent/read-ran"])
     assert done.returncode == 100
     assert READ_BACK_MARK.encode() not in done.stdout
-    assert done.stdout == b"wrote\n"
+    assert (done.stdout, done.stderr) == (b"", b"wrote\n")
 
 
 def test_the_read_back_exit_is_the_scripts_after_a_good_write() -> None:

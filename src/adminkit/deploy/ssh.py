@@ -27,6 +27,7 @@ from adminkit.core.errors import (
     AuthenticationFailed,
     ConnectionFailed,
     Interrupted,
+    OutcomeUnknown,
     UsageError,
 )
 from adminkit.core.files import read_named
@@ -76,11 +77,13 @@ REBOOT_PENDING = ("test", "-e", REBOOT_FLAG)  # Debian's flag, as FACTS reads it
 # A package write and its read-back in one exec under one sudo (a channel, a session on
 # the host and a sudo fewer per host): $1 is the write's word count, then the write's
 # argument list, then the read-back's. Constant text; every word only ever as "$@". The
-# read-back runs only if the write succeeded, after a mark line (the last one counts:
-# a maintainer script may print anything), and its exit is the script's.
+# write's stdout goes to stderr: nothing it, a maintainer script or a daemon one starts
+# (holding what it inherited) prints reaches the stdout the read-back is parsed from.
+# The read-back runs only if the write succeeded, after a mark line (so a mark says the
+# write succeeded), and its exit is the script's.
 WRITE_THEN_READ = ('a=$1; shift; '
                    '( i=0; while [ "$i" -lt "$a" ]; do set -- "$@" "$1"; shift; '
-                   'i=$((i+1)); done; shift $(($# - a)); exec "$@" ); rc=$?; '
+                   'i=$((i+1)); done; shift $(($# - a)); exec "$@" >&2 ); rc=$?; '
                    '[ "$rc" -eq 0 ] || exit "$rc"; shift "$a"; echo; echo "$0"; exec "$@"')
 READ_BACK_MARK = "--adminkit-read-back--"
 BOOT_ID = ("cat", "/proc/sys/kernel/random/boot_id")  # a new one at every boot
@@ -260,8 +263,10 @@ class SSHBackend:
         except (paramiko.SSHException, OSError) as exc:
             raise ConnectionFailed(f"host {self.host.name}: no channel: {exc}") from None
         out, err = bytearray(), bytearray()
+        sent = False
         try:
             chan.exec_command(line)
+            sent = True
             _send(chan, stdin)
             end = started + wait
             while True:
@@ -283,11 +288,15 @@ class SSHBackend:
                         and not chan.recv_stderr_ready():
                     break
                 if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
-                    raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: the channel "
-                                           "closed without an exit status")
+                    raise self._lost(argv, "the channel closed without an exit status",
+                                     sent=sent, interruptible=interruptible)
             code = chan.recv_exit_status()
+            if code == -1:  # paramiko's exit for a channel closed with no exit status
+                raise self._lost(argv, "the connection closed without an exit status",
+                                 sent=sent, interruptible=interruptible)
         except (paramiko.SSHException, OSError) as exc:
-            raise ConnectionFailed(f"host {self.host.name}: {argv[0]}: {exc}") from None
+            raise self._lost(argv, str(exc), sent=sent, interruptible=interruptible
+                             ) from None
         finally:
             chan.close()
         result = CommandResult(argv, code, out.decode(errors="replace"),
@@ -302,6 +311,18 @@ class SSHBackend:
                                hint="give the user NOPASSWD sudo, or set "
                                     "inventory.ssh.sudo_password")
         return result
+
+    def _lost(self, argv: tuple[str, ...], why: str, *, sent: bool, interruptible: bool
+              ) -> ConnectionFailed:
+        """A command's connection lost: for a write once sent (not interruptible: a
+        package write, a restart), done, half done or not: an unknown outcome."""
+        if sent and not interruptible:
+            return OutcomeUnknown(
+                f"host {self.host.name}: {argv[0]}: the connection was lost while it ran "
+                f"({why}): it may or may not have been done",
+                hint="the host's state tells: plan again (it reads the host) before "
+                     "running it again")
+        return ConnectionFailed(f"host {self.host.name}: {argv[0]}: {why}")
 
     def _kill(self, pid: int | None, *, sudo: bool) -> None:
         """End the process group `timeout` leads on the host (best effort: the deadline
@@ -483,13 +504,17 @@ class SSHBackend:
         read = manager.query(names, candidates=False)
         both = ["sh", "-c", WRITE_THEN_READ, READ_BACK_MARK, str(len(argv)), *argv, *read]
         result = self.run(both, sudo=True, interruptible=False)
-        if not result.ok:  # the write's exit (its read-back only fails without dpkg)
+        _, mark, text = result.stdout.rpartition(f"\n{READ_BACK_MARK}\n")
+        if not mark and not result.ok:  # the write's exit
             raise ActionFailed(f"host {self.host.name}: {manager.name} {_verb(argv)} exited "
                                f"{result.exit}: {result.tail()}")
-        _, mark, text = result.stdout.rpartition(f"\n{READ_BACK_MARK}\n")
         if not mark:
             raise ActionFailed(f"host {self.host.name}: {manager.name} {_verb(argv)}: no "
                                "read-back came after it")
+        if not result.ok:  # the write succeeded: only the read-back failed
+            raise ActionFailed(f"host {self.host.name}: {manager.name} {_verb(argv)} done, "
+                               f"but reading the packages back exited {result.exit}: "
+                               f"{result.tail()}")
         return PackageOutcome(states=manager.parse_query(text, names),
                               reboot_required=manager.reboot_required(text))
 

@@ -434,7 +434,11 @@ class CupsPrintServer:
 
         if not job_ids:
             return 0
-        done, todo = 0, list(job_ids)
+        # cupsd keeps a finished job as history and Cancel-Jobs takes its id, rewriting a
+        # job that printed since the plan as cancelled: only those still pending go (a
+        # window of one listing's length is left: CUPS has no "only if still pending").
+        there = {j.id for j in self.jobs(printer, brief=True)}
+        done, todo = 0, [i for i in job_ids if i in there]
         for attempt in range(PURGE_TRIES):
             try:
                 while todo:  # in requests of MAX_IDS: count each one CUPS took

@@ -15,7 +15,7 @@ field at a time, back through its main loop for every value: 2,000 ids cost it 8
 /proc/PID/schedstat and strace: 10,000 recv and 18,000 poll calls). The server's work
 per job is the same either way (cupsdSetJobState, kept as history).
 
-Any answer but HTTP 200 (a login wanted, TLS asked for) means the server did not run
+An HTTP 4xx answer (a login wanted, TLS asked for) means the server did not run
 the request: it is then sent through the libcups that pycups itself loaded (ctypes),
 which authenticates, on a connection of its own to the calling thread's server, port,
 encryption and user (the backend sets them on every call's thread); the password
@@ -147,7 +147,7 @@ def cancel_jobs_whole(host: str, port: int, printer_uri: str, user: str,
                       job_ids: Sequence[int]) -> bool:
     """Cancel exactly `job_ids` as `cancel_jobs` does, the request written in one piece
     to host:port (or the TLS relay's address), in requests of MAX_IDS ids. False: the
-    server did not run the first request (no connection, or an HTTP answer but 200: a
+    server did not run the first request (no connection, or an HTTP 4xx answer: a
     login or TLS wanted), so nothing was done: send them with `cancel_jobs`. Raises
     IppRequestFailed for an IPP error, IppNoAnswer(sent=True) when the answer was lost."""
     from adminkit.printing import ippread
@@ -190,6 +190,9 @@ def cancel_jobs_whole(host: str, port: int, printer_uri: str, user: str,
                 raise IppNoAnswer(0, text, sent=True) from None
         finally:
             sock.close()
+        if len(reply) < 8 or reply[0] not in (1, 2) or reply[4:8] != body[4:8]:
+            raise IppNoAnswer(0, "an HTTP 200 whose body answers no request of this one "
+                                 f"({bytes(reply[:8]).hex()})", sent=True)
         status, message = response_status(reply)
         if status > 0xFF:  # successful-ok (0), -ignored-attributes (1), -conflicting (2)
             raise IppRequestFailed(status, message)

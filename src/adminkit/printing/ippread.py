@@ -37,8 +37,8 @@ class Unread(Exception):
 
 
 class NotTaken(Unread):
-    """A whole HTTP answer other than 200 (a login or TLS wanted, a bad request): the
-    server did not run the operation."""
+    """A whole HTTP 4xx answer (a login or TLS wanted, a bad request): the server did
+    not run the operation. A 5xx is no such proof (a proxy's may follow a request run)."""
 
 
 class NoAnswer(Exception):
@@ -180,19 +180,25 @@ def answer(sock: socket.socket) -> bytes:
     """The body of an HTTP/1.1 answer `200` with a Content-Length (cupsd's to every IPP
     request but those carrying a document); any other answer is Unread."""
     data = bytearray()
-    while (split := data.find(b"\r\n\r\n")) < 0:
-        if len(data) > MAX_HEAD:
-            raise Unread("an HTTP head past 64 KB")
-        chunk = sock.recv(CHUNK)
-        if not chunk:
-            raise Unread("the connection closed before the answer")
-        data += chunk
-    lines = bytes(data[:split]).decode("latin-1").split("\r\n")
-    status = lines[0].split(" ", 2)
-    if len(status) < 2 or not status[0].startswith("HTTP/1."):
-        raise Unread(f"HTTP answer {lines[0][:80]!r}")
-    if status[1] != "200":
+    while True:  # interim 1xx answers first, asked for or not (RFC 9110 15.2)
+        while (split := data.find(b"\r\n\r\n")) < 0:
+            if len(data) > MAX_HEAD:
+                raise Unread("an HTTP head past 64 KB")
+            chunk = sock.recv(CHUNK)
+            if not chunk:
+                raise Unread("the connection closed before the answer")
+            data += chunk
+        lines = bytes(data[:split]).decode("latin-1").split("\r\n")
+        status = lines[0].split(" ", 2)
+        if len(status) < 2 or not status[0].startswith("HTTP/1."):
+            raise Unread(f"HTTP answer {lines[0][:80]!r}")
+        if not (len(status[1]) == 3 and status[1].startswith("1")):
+            break
+        del data[:split + 4]
+    if status[1].startswith("4"):  # cupsd's refusals (a login, TLS, a bad request)
         raise NotTaken(f"HTTP answer {lines[0][:80]!r}")
+    if status[1] != "200":  # a 5xx (a proxy's too) may come after the request ran
+        raise Unread(f"HTTP answer {lines[0][:80]!r}")
     fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
     length = fields.get("content-length", "")
     if not length.isdigit() or "transfer-encoding" in fields or int(length) > MAX_BODY:

@@ -367,19 +367,21 @@ class ServiceNow:
         """`snow:SYSID` of each journal author: an entry names its writer by user_name
         only (sys_created_by, text), which sys_user keeps unique; the sys_id is what
         profiles name people by. A name sys_user does not answer for exactly (unreadable,
-        deleted, or a query condition the instance dropped) gets no id, so it proves
-        nobody."""
+        deleted, inactive: an approver who has left, or was locked out, approves nothing,
+        as at the command line; or a query condition the instance dropped) gets no id,
+        so it proves nobody."""
         found: dict[str, str] = {}
         for name in sorted(n for n in names if n and "^" not in n):
             what = f"ServiceNow: user {name}"
             r = send(lambda n=name: self.http.get("/api/now/table/sys_user", params={
                 "sysparm_query": f"user_name={n}", "sysparm_limit": 2,
-                "sysparm_fields": "sys_id,user_name"}), what)
+                "sysparm_fields": "sys_id,user_name,active"}), what)
             if r.status_code in (403, 404):  # a read ACL, or v1's "nothing matched"
                 continue
             check(r, what)
             rows = [row for row in _result(r, what, list) if isinstance(row, dict)
                     and row.get("user_name") == name
+                    and str(row.get("active")).lower() == "true"
                     and SYS_ID.fullmatch(str(row.get("sys_id") or ""))]
             if len(rows) == 1:
                 found[name] = f"snow:{rows[0]['sys_id']}"
