@@ -10,6 +10,8 @@ What it follows (ServiceNow's REST API reference, "Table API" and "Attachment AP
   `STARTSWITH`, `ORDERBY`/`ORDERBYDESC`. A condition on an unknown field is ignored, as an
   instance does by default (glide.invalid_query.returns_no_rows=false); each one is
   recorded in `ignored_query` so a test sees the mistake.
+  A value starting with `javascript:` is what an instance runs as a server-side script:
+  the fake records it in `scripts_run` (and matches it as text).
 - `GET /api/now/table/{table}/{sys_id}` -> `{"result": {...}}` or 404.
 - `PATCH /api/now/table/{table}/{sys_id}` (JSON) updates the record; `work_notes` and
   `comments` are journal fields: a value becomes a new `sys_journal_field` entry (element,
@@ -115,6 +117,7 @@ class FakeServiceNow(ServerFake):
         self.account = ("Adminkit Integration", user)
         self.store = Store()
         self.ignored_query: list[str] = []
+        self.scripts_run: list[str] = []  # query values an instance would run as script
         self.ignored_fields: list[str] = []
         self.empty_as_404 = False  # answer an empty result like Table API v1: 404
         self.journal_readable = True  # False: sys_journal_field's read ACL hides every row
@@ -358,6 +361,8 @@ class FakeServiceNow(ServerFake):
             if m is None or m.group(1) not in known or m.group(1) in self.unqueryable:
                 self.ignored_query.append(part)  # an instance drops what it cannot parse
                 continue
+            if m.group(3).lower().startswith("javascript:"):
+                self.scripts_run.append(m.group(3))
             if is_or:
                 groups[-1].append((m.group(1), m.group(2), m.group(3)))
             else:

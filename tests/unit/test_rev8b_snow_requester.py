@@ -48,3 +48,21 @@ def test_an_approvers_note_read_after_the_approver_was_deactivated_approves_noth
     snow.store.users[boss]["active"] = "false"
     assert again(dispatcher, first).status == "waiting"
     assert not any("approved by" in b for b in said(snow)), said(snow)
+
+
+def test_a_journal_author_named_like_a_script_is_never_put_in_a_query(
+        rig: Any, snow: FakeServiceNow) -> None:
+    """A note's writer (sys_created_by) goes into a sys_user query to find their
+    sys_id. An instance runs a query value starting with `javascript:` as a server-side
+    script as the integration account: such a name is never sent, and proves nobody."""
+    from tests.unit.test_approvals_snow import start
+
+    anna = snow.sys_user("Anna Example", "anna.example")
+    boss = snow.sys_user("Boss Person", "boss.person")
+    dispatcher, first = start(rig, snow, [f"snow:{boss}"], caller_id=anna)
+    assert first.status == "waiting"
+    for name in ("javascript:gs.getUserID()", "JavaScript:gs.log(1)", "boss.person^ORactive=true"):
+        snow.journal_entry(NUMBER, "/approve", by=name)
+    assert again(dispatcher, first).status == "waiting"
+    assert snow.scripts_run == []
+    assert not any("approved by" in b for b in said(snow)), said(snow)

@@ -52,6 +52,9 @@ JOURNALS = "work_notes,comments"
 PAGE = 100  # journal entries per request when listing notes
 TABLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,79}")
 SYS_ID = re.compile(r"[0-9a-f]{32}")
+# What an encoded query's value must not hold: `^` starts another condition, and an
+# instance runs a value that starts with `javascript:` as a server-side script.
+NOT_PLAIN = re.compile(r"[\^\x00-\x1f\x7f]|javascript:", re.IGNORECASE)
 
 
 class NoteNotSaved(TicketNotFound):
@@ -371,7 +374,7 @@ class ServiceNow:
         as at the command line; or a query condition the instance dropped) gets no id,
         so it proves nobody."""
         found: dict[str, str] = {}
-        for name in sorted(n for n in names if n and "^" not in n):
+        for name in sorted(n for n in names if n and not NOT_PLAIN.search(n)):
             what = f"ServiceNow: user {name}"
             r = send(lambda n=name: self.http.get("/api/now/table/sys_user", params={
                 "sysparm_query": f"user_name={n}", "sysparm_limit": 2,
