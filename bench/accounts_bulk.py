@@ -936,7 +936,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             shutil.rmtree(work, ignore_errors=True)
     if args.warm:
         print("\nadminkit ran through a warm process (adminkit warm start): the figures "
-              "below are warm; run without --warm for the cold ones")
+              "below are warm; run without --warm for the cold ones. adminkit's peak RSS "
+              "and client CPU are the thin client's (the forked child that does the work "
+              "is not its child); the server CPU is the directory's, as cold")
     report(results, bench.timeline, args.rounds)
 
 
