@@ -150,6 +150,20 @@ def _read_exactly(sock: _socket.socket, size: int) -> bytes | None:
     return chunks
 
 
+def limits() -> list[list[int]]:
+    """Every resource limit (ulimit): [resource, soft, hard]."""
+    import resource
+
+    return [[r, *resource.getrlimit(r)] for r in resources()]
+
+
+def resources() -> list[int]:
+    """The RLIMIT_* numbers this platform has."""
+    import resource
+
+    return sorted({getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_")})
+
+
 def request(argv: list[str]) -> dict[str, object]:
     """What the forked child needs to be this invocation."""
     umask = os.umask(0o022)
@@ -160,12 +174,26 @@ def request(argv: list[str]) -> dict[str, object]:
     spec = getattr(main, "__spec__", None)
     return {"op": "run", "argv": argv, "cwd": os.getcwd(), "umask": umask,
             "env": dict(os.environ), "executable": sys.executable,
+            # what a fork does not take from the client: the warm process's are inherited
+            "groups": sorted(os.getgroups()), "nice": os.getpriority(os.PRIO_PROCESS, 0),
+            "limits": limits(),
             "interpreter": interpreter(), "path": sys.path,
             # a signal ignored here (nohup, a shell without job control) is in the child
             "ignored": [n for n in _SIGNALS if signal.getsignal(n) is signal.SIG_IGN],
             # click names the program after __main__ ("adminkit", "python -m ...")
             "main": {"package": getattr(main, "__package__", None),
                      "spec": getattr(spec, "name", None)}}
+
+
+def standard_fds_open() -> bool:
+    """fds 0-2 are all open: a closed one would be taken by our socket, and the child
+    would read its stdin from (or write its output into) the warm connection."""
+    try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def run_warm(argv: list[str], *, debug: bool) -> None:
@@ -175,6 +203,9 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
         return
     path = socket_path()
     if not os.path.lexists(path):
+        return
+    if not standard_fds_open():
+        _say(debug, "warm start: stdin, stdout or stderr is closed; running cold")
         return
     sock = connect(path)
     if sock is None:
