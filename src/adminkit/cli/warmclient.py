@@ -222,6 +222,7 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
             why = reply.get("refused") if reply else "no answer"
             _say(debug, f"warm start refused ({why}); running cold")
             return
+        child = _pidfd(reply.get("started"))
         _forward_signals(sock)
         try:
             done = read_frame(sock)
@@ -230,11 +231,33 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
     finally:
         sock.close()
     if done is None or not isinstance(done.get("exit"), int):
+        _wait_for(child)  # the command still runs (it was hung up): not past us
         sys.stderr.write("adminkit: the warm process ended before the command did\n")
         sys.exit(1)
     code = done["exit"]
     assert isinstance(code, int)
     sys.exit(code)
+
+
+def _pidfd(pid: object) -> int | None:
+    """A pidfd of our child (taken while the warm process, its parent, still holds
+    it unreaped as long as it runs), or None."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return None
+
+
+def _wait_for(pidfd: int | None) -> None:
+    """Until the process of `pidfd` has ended (its warm parent was killed)."""
+    if pidfd is None:
+        return
+    import select
+
+    select.select([pidfd], [], [])
+    os.close(pidfd)
 
 
 def _forward_signals(sock: _socket.socket) -> None:

@@ -40,7 +40,7 @@ HEAVY = ("typer", "typer._adapters", "click", "pydantic", "pydantic.main",
          "pydantic.type_adapter", "pydantic.json_schema", "zoneinfo", "secrets", "sysconfig",
          "rich", "rich.console", "rich.table", "yaml",
          "ldap3", "cups", "paramiko", "jinja2", "jinja2.sandbox", "cryptography",
-         "sqlite3", "ssl", "getpass", "termios", "json", "hmac", "hashlib", "uuid",
+         "sqlite3", "ssl", "getpass", "ctypes", "termios", "json", "hmac", "hashlib", "uuid",
          "email.message", "smtplib", "urllib.request", "http.client", "requests")
 
 
@@ -396,8 +396,8 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
         server.served += 1
         server.last = time.monotonic()
         pid = os.fork()
-        if pid == 0:
-            _become(server, sel, conn, fds, message, wake)
+        if pid == 0:  # server_pid: the child's parent
+            _become(server, sel, conn, fds, message, wake, server_pid)
         server.children[pid] = conn
         warmclient.send_frame(conn, {"started": pid})
         sel.register(conn, selectors.EVENT_READ, pid)
@@ -414,7 +414,8 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
 
 
 def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
-            fds: list[int], message: dict[str, object], wake: tuple[int, int]) -> None:
+            fds: list[int], message: dict[str, object], wake: tuple[int, int],
+            server_pid: int) -> None:
     """In the child: drop the server's state, take the client's, run main, exit."""
     code = 1
     try:
@@ -426,6 +427,7 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
         for signum in ignored if isinstance(ignored, list) else []:
             if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_IGN)  # as the client's interpreter had it
+        _hang_up_with(server_pid)
         sel.close()
         server.listener.close()
         for other in server.children.values():
@@ -444,6 +446,18 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
             traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _hang_up_with(parent: int) -> None:
+    """SIGHUP when the warm process dies (kill -9): its client then tells of it and
+    exits, and a command it ran must not go on past it, as with a closed terminal.
+    (The client waits for the child to end; a SIGHUP the client ignored stays ignored.)"""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGHUP, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the prctl
+        os.kill(os.getpid(), signal.SIGHUP)
 
 
 def _take(message: dict[str, object]) -> None:
