@@ -173,7 +173,9 @@ def request(argv: list[str]) -> dict[str, object]:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     return {"op": "run", "argv": argv, "cwd": os.getcwd(), "umask": umask,
-            "env": dict(os.environ), "executable": sys.executable,
+            # the environment itself goes on a pipe to the child (secrets: the warm
+            # process never reads it); what must match the warm process's goes here
+            "start_env": start_env(dict(os.environ)), "executable": sys.executable,
             # what a fork does not take from the client: the warm process's are inherited
             "groups": sorted(os.getgroups()), "nice": os.getpriority(os.PRIO_PROCESS, 0),
             "limits": limits(),
@@ -211,9 +213,12 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
     if sock is None:
         _say(debug, f"warm start: {path} is not a usable socket; running cold")
         return
+    env_r, env_w = os.pipe()
     try:
         try:
-            send_frame(sock, request(argv), [0, 1, 2])
+            send_frame(sock, request(argv), [0, 1, 2, env_r])
+            os.close(env_r)
+            env_r = -1
             reply = read_frame(sock)
         except (OSError, ValueError) as exc:
             _say(debug, f"warm start: {type(exc).__name__}; running cold")
@@ -223,6 +228,8 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
             _say(debug, f"warm start refused ({why}); running cold")
             return
         child = _pidfd(reply.get("started"))
+        send_env(env_w)
+        env_w = -1
         _forward_signals(sock)
         try:
             done = read_frame(sock)
@@ -230,6 +237,9 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
             done = None
     finally:
         sock.close()
+        for fd in (env_r, env_w):
+            if fd >= 0:
+                os.close(fd)
     if done is None or not isinstance(done.get("exit"), int):
         _wait_for(child)  # the command still runs (it was hung up): not past us
         sys.stderr.write("adminkit: the warm process ended before the command did\n")
@@ -237,6 +247,20 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
     code = done["exit"]
     assert isinstance(code, int)
     sys.exit(code)
+
+
+def send_env(fd: int) -> None:
+    """Our environment, to the child alone, on the pipe `fd` (closed after)."""
+    import marshal
+
+    data = memoryview(marshal.dumps(dict(os.environ)))
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:  # the child is gone already: its exit status says why
+        pass
+    finally:
+        os.close(fd)
 
 
 def _pidfd(pid: object) -> int | None:

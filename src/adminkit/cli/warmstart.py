@@ -187,7 +187,7 @@ def peer_ok(conn: socket.socket) -> bool:
 
 def receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
     """The request and the fds that came with its first bytes."""
-    head, fds, _flags, _addr = socket.recv_fds(conn, 4, 3)
+    head, fds, _flags, _addr = socket.recv_fds(conn, 4, 4)
     while len(head) < 4:
         more = conn.recv(4 - len(head))
         if not more:
@@ -210,11 +210,11 @@ def refusal(server: Server, message: dict[str, object]) -> str | None:
     """Why this warm process must not run the request (it then exits), or None."""
     if message.get("executable") != sys.executable:
         return "another interpreter"
-    env = message.get("env")
+    env = message.get("start_env")  # the rest of the environment: the child reads it
     if not isinstance(env, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
         raise Stale("not a request")  # refused without ending the warm process
-    if warmclient.start_env(env) != server.env:
+    if warmclient.start_env(env) != server.env or env != server.env:
         return "locale or PYTHON* environment differs"
     if message.get("interpreter") != warmclient.interpreter():
         return "other interpreter options"
@@ -387,7 +387,7 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
             conn.close()
             return
         why = refusal(server, message)
-        if why is not None or len(fds) != 3 or server.stopping:
+        if why is not None or len(fds) != 4 or server.stopping:
             server.refused += 1
             server.stopping = server.stopping or why is not None
             warmclient.send_frame(conn, {"refused": why or "stopping"})
@@ -435,6 +435,7 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
         conn.close()
         for fd in wake:
             os.close(fd)
+        message = {**message, "env": _read_env(fds.pop())}  # fds: 0-2, then the env pipe
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -458,6 +459,15 @@ def _hang_up_with(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGHUP, 0, 0, 0)
     if os.getppid() != parent:  # it died before the prctl
         os.kill(os.getpid(), signal.SIGHUP)
+
+
+def _read_env(fd: int) -> dict[str, object]:
+    """The client's environment, from the pipe it writes it to once we are forked."""
+    with open(fd, "rb") as pipe:
+        env = warmclient.decode(pipe.read())
+    if env is None:
+        raise Stale("no environment")
+    return env
 
 
 def _take(message: dict[str, object]) -> None:
