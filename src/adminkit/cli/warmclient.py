@@ -150,6 +150,20 @@ def _read_exactly(sock: _socket.socket, size: int) -> bytes | None:
     return chunks
 
 
+def limits() -> list[list[int]]:
+    """Every resource limit (ulimit): [resource, soft, hard]."""
+    import resource
+
+    return [[r, *resource.getrlimit(r)] for r in resources()]
+
+
+def resources() -> list[int]:
+    """The RLIMIT_* numbers this platform has."""
+    import resource
+
+    return sorted({getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_")})
+
+
 def request(argv: list[str]) -> dict[str, object]:
     """What the forked child needs to be this invocation."""
     umask = os.umask(0o022)
@@ -159,13 +173,29 @@ def request(argv: list[str]) -> dict[str, object]:
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     return {"op": "run", "argv": argv, "cwd": os.getcwd(), "umask": umask,
-            "env": dict(os.environ), "executable": sys.executable,
+            # the environment itself goes on a pipe to the child (secrets: the warm
+            # process never reads it); what must match the warm process's goes here
+            "start_env": start_env(dict(os.environ)), "executable": sys.executable,
+            # what a fork does not take from the client: the warm process's are inherited
+            "groups": sorted(os.getgroups()), "nice": os.getpriority(os.PRIO_PROCESS, 0),
+            "limits": limits(),
             "interpreter": interpreter(), "path": sys.path,
             # a signal ignored here (nohup, a shell without job control) is in the child
             "ignored": [n for n in _SIGNALS if signal.getsignal(n) is signal.SIG_IGN],
             # click names the program after __main__ ("adminkit", "python -m ...")
             "main": {"package": getattr(main, "__package__", None),
                      "spec": getattr(spec, "name", None)}}
+
+
+def standard_fds_open() -> bool:
+    """fds 0-2 are all open: a closed one would be taken by our socket, and the child
+    would read its stdin from (or write its output into) the warm connection."""
+    try:
+        for fd in (0, 1, 2):
+            os.fstat(fd)
+    except OSError:
+        return False
+    return True
 
 
 def run_warm(argv: list[str], *, debug: bool) -> None:
@@ -176,13 +206,19 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
     path = socket_path()
     if not os.path.lexists(path):
         return
+    if not standard_fds_open():
+        _say(debug, "warm start: stdin, stdout or stderr is closed; running cold")
+        return
     sock = connect(path)
     if sock is None:
         _say(debug, f"warm start: {path} is not a usable socket; running cold")
         return
+    env_r, env_w = os.pipe()
     try:
         try:
-            send_frame(sock, request(argv), [0, 1, 2])
+            send_frame(sock, request(argv), [0, 1, 2, env_r])
+            os.close(env_r)
+            env_r = -1
             reply = read_frame(sock)
         except (OSError, ValueError) as exc:
             _say(debug, f"warm start: {type(exc).__name__}; running cold")
@@ -191,6 +227,9 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
             why = reply.get("refused") if reply else "no answer"
             _say(debug, f"warm start refused ({why}); running cold")
             return
+        child = _pidfd(reply.get("started"))
+        send_env(env_w)
+        env_w = -1
         _forward_signals(sock)
         try:
             done = read_frame(sock)
@@ -198,12 +237,51 @@ def run_warm(argv: list[str], *, debug: bool) -> None:
             done = None
     finally:
         sock.close()
+        for fd in (env_r, env_w):
+            if fd >= 0:
+                os.close(fd)
     if done is None or not isinstance(done.get("exit"), int):
+        _wait_for(child)  # the command still runs (it was hung up): not past us
         sys.stderr.write("adminkit: the warm process ended before the command did\n")
         sys.exit(1)
     code = done["exit"]
     assert isinstance(code, int)
     sys.exit(code)
+
+
+def send_env(fd: int) -> None:
+    """Our environment, to the child alone, on the pipe `fd` (closed after)."""
+    import marshal
+
+    data = memoryview(marshal.dumps(dict(os.environ)))
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:  # the child is gone already: its exit status says why
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pidfd(pid: object) -> int | None:
+    """A pidfd of our child (taken while the warm process, its parent, still holds
+    it unreaped as long as it runs), or None."""
+    if not isinstance(pid, int) or pid <= 0:
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):
+        return None
+
+
+def _wait_for(pidfd: int | None) -> None:
+    """Until the process of `pidfd` has ended (its warm parent was killed)."""
+    if pidfd is None:
+        return
+    import select
+
+    select.select([pidfd], [], [])
+    os.close(pidfd)
 
 
 def _forward_signals(sock: _socket.socket) -> None:

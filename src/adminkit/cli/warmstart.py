@@ -40,7 +40,7 @@ HEAVY = ("typer", "typer._adapters", "click", "pydantic", "pydantic.main",
          "pydantic.type_adapter", "pydantic.json_schema", "zoneinfo", "secrets", "sysconfig",
          "rich", "rich.console", "rich.table", "yaml",
          "ldap3", "cups", "paramiko", "jinja2", "jinja2.sandbox", "cryptography",
-         "sqlite3", "ssl", "getpass", "termios", "json", "hmac", "hashlib", "uuid",
+         "sqlite3", "ssl", "getpass", "ctypes", "termios", "json", "hmac", "hashlib", "uuid",
          "email.message", "smtplib", "urllib.request", "http.client", "requests")
 
 
@@ -48,16 +48,23 @@ class Stale(Exception):
     """What the warm process imported no longer matches the disk or the client."""
 
 
-def fingerprint() -> dict[str, tuple[int, int]]:
-    """size and mtime_ns of every loaded adminkit module's file, every sys.path folder
-    (a distribution installed or removed changes its listing) and every entry-point
-    file there (plug-ins): any change means the imported code is not the installed."""
+Stamp = tuple[int, int, int, int]
+
+
+def fingerprint() -> dict[str, Stamp]:
+    """size, mtime_ns, ctime_ns and inode of every loaded adminkit module's file and
+    of every other one outside the standard library and site-packages (a plug-in or
+    library installed editable, a PYTHONPATH folder), every sys.path folder (a
+    distribution installed or removed changes its listing) and every entry-point file
+    there (plug-ins): any change means the imported code is not the installed. ctime:
+    an edit whose mtime was put back (touch -r, a checkout tool) still shows."""
+    stdlib, site = _stdlib()
     paths: set[str] = set()
     for name, module in list(sys.modules.items()):
-        if name == "adminkit" or name.startswith("adminkit."):
-            file = getattr(module, "__file__", None)
-            if file:
-                paths.add(file)
+        file = getattr(module, "__file__", None)
+        ours = name == "adminkit" or name.startswith("adminkit.")
+        if isinstance(file, str) and (ours or not file.startswith((*stdlib, *site))):
+            paths.add(file)  # site-packages: a pip install changes the folder's listing
     for folder in sys.path:
         folder = os.path.abspath(folder or ".")
         paths.add(folder)
@@ -65,26 +72,32 @@ def fingerprint() -> dict[str, tuple[int, int]]:
             for entry in listing:
                 if entry.name.endswith((".dist-info", ".egg-info")):
                     paths.add(os.path.join(entry.path, "entry_points.txt"))
-    found: dict[str, tuple[int, int]] = {}
-    for path in sorted(paths):
-        try:
-            st = os.stat(path)
-        except OSError:
-            found[path] = (-1, -1)
-        else:
-            found[path] = (st.st_size, st.st_mtime_ns)
-    return found
+    return {path: _stamp(path) for path in sorted(paths)}
 
 
-def changed(recorded: dict[str, tuple[int, int]]) -> str | None:
-    """The first recorded file whose size or mtime differs now, or None."""
+def _stdlib() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The standard library's folders (they change only with the interpreter), and
+    the site-packages folders, which may lie inside them (an install without venv)."""
+    import sysconfig
+
+    def folders(*names: str) -> tuple[str, ...]:
+        return tuple(os.path.join(sysconfig.get_path(name), "") for name in names)
+
+    return folders("stdlib"), folders("purelib", "platlib")
+
+
+def _stamp(path: str) -> Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1, -1, -1)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def changed(recorded: dict[str, Stamp]) -> str | None:
+    """The first recorded file whose size, times or inode differ now, or None."""
     for path, was in recorded.items():
-        try:
-            st = os.stat(path)
-            now = (st.st_size, st.st_mtime_ns)
-        except OSError:
-            now = (-1, -1)
-        if now != was:
+        if _stamp(path) != was:
             return path
     return None
 
@@ -146,7 +159,7 @@ class Server:
     path: str
     idle: float
     listener: socket.socket
-    recorded: dict[str, tuple[int, int]]
+    recorded: dict[str, Stamp]
     started: float = field(default_factory=time.time)
     env: dict[str, str] = field(default_factory=lambda: warmclient.start_env(dict(os.environ)))
     children: dict[int, socket.socket] = field(default_factory=dict)
@@ -174,7 +187,7 @@ def peer_ok(conn: socket.socket) -> bool:
 
 def receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
     """The request and the fds that came with its first bytes."""
-    head, fds, _flags, _addr = socket.recv_fds(conn, 4, 3)
+    head, fds, _flags, _addr = socket.recv_fds(conn, 4, 4)
     while len(head) < 4:
         more = conn.recv(4 - len(head))
         if not more:
@@ -197,14 +210,22 @@ def refusal(server: Server, message: dict[str, object]) -> str | None:
     """Why this warm process must not run the request (it then exits), or None."""
     if message.get("executable") != sys.executable:
         return "another interpreter"
-    env = message.get("env")
-    if not isinstance(env, dict) or warmclient.start_env(env) != server.env:
+    env = message.get("start_env")  # the rest of the environment: the child reads it
+    if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise Stale("not a request")  # refused without ending the warm process
+    if warmclient.start_env(env) != server.env or env != server.env:
         return "locale or PYTHON* environment differs"
     if message.get("interpreter") != warmclient.interpreter():
         return "other interpreter options"
     path = message.get("path")
-    if not isinstance(path, list) or not path or path[1:] != sys.path:
+    if not isinstance(path, list) or not path:
+        raise Stale("not a request")
+    if path[1:] != sys.path:
         return "another sys.path"
+    why = _process_refusal(message)
+    if why is not None:
+        return why
     begun = time.perf_counter()
     moved = changed(server.recorded)
     server.check_seconds += time.perf_counter() - begun
@@ -213,6 +234,40 @@ def refusal(server: Server, message: dict[str, object]) -> str | None:
     if threads() != 1:
         return "not single-threaded"
     return None
+
+
+def _process_refusal(message: dict[str, object]) -> str | None:
+    """The client's groups, nice level and limits, which a fork does not carry: the
+    child can take its nice level and limits (_take) unless that needs a privilege."""
+    if message.get("groups") != sorted(os.getgroups()):
+        return "other supplementary groups"
+    nice = message.get("nice")
+    if not isinstance(nice, int) or (nice < os.getpriority(os.PRIO_PROCESS, 0)
+                                     and os.geteuid() != 0):
+        return "a lower nice level"
+    given = message.get("limits")
+    if given != _limits_within(given):
+        return "a resource limit above the warm process's"
+    return None
+
+
+def _limits_within(given: object) -> list[list[int]] | None:
+    """`given` if it is one [resource, soft, hard] per limit, each hard limit at most
+    ours (or we are root); None otherwise."""
+    import resource
+
+    numbers = warmclient.resources()
+    if not isinstance(given, list) or len(given) != len(numbers):
+        return None
+    for r, row in zip(numbers, given, strict=True):
+        if not (isinstance(row, list) and len(row) == 3 and row[0] == r
+                and all(isinstance(v, int) for v in row)):
+            return None
+        hard = resource.getrlimit(r)[1]
+        if os.geteuid() != 0 and hard != resource.RLIM_INFINITY \
+                and (row[2] == resource.RLIM_INFINITY or row[2] > hard):
+            return None
+    return given
 
 
 def serve(server: Server) -> None:
@@ -313,6 +368,7 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
         return
     conn.setblocking(True)
     fds: list[int] = []
+    server_pid = os.getpid()
     try:
         if not peer_ok(conn):
             server.refused += 1
@@ -331,7 +387,7 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
             conn.close()
             return
         why = refusal(server, message)
-        if why is not None or len(fds) != 3 or server.stopping:
+        if why is not None or len(fds) != 4 or server.stopping:
             server.refused += 1
             server.stopping = server.stopping or why is not None
             warmclient.send_frame(conn, {"refused": why or "stopping"})
@@ -340,13 +396,16 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
         server.served += 1
         server.last = time.monotonic()
         pid = os.fork()
-        if pid == 0:
-            _become(server, sel, conn, fds, message, wake)
+        if pid == 0:  # server_pid: the child's parent
+            _become(server, sel, conn, fds, message, wake, server_pid)
         server.children[pid] = conn
         warmclient.send_frame(conn, {"started": pid})
         sel.register(conn, selectors.EVENT_READ, pid)
         selectors_of[conn] = sel
-    except (OSError, ValueError, Stale):
+    except Exception:  # a malformed request must not end the server
+        if os.getpid() != server_pid:
+            raise
+        server.refused += 1
         conn.close()
     finally:
         for fd in fds:
@@ -355,7 +414,8 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
 
 
 def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
-            fds: list[int], message: dict[str, object], wake: tuple[int, int]) -> None:
+            fds: list[int], message: dict[str, object], wake: tuple[int, int],
+            server_pid: int) -> None:
     """In the child: drop the server's state, take the client's, run main, exit."""
     code = 1
     try:
@@ -367,6 +427,7 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
         for signum in ignored if isinstance(ignored, list) else []:
             if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_IGN)  # as the client's interpreter had it
+        _hang_up_with(server_pid)
         sel.close()
         server.listener.close()
         for other in server.children.values():
@@ -374,6 +435,7 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
         conn.close()
         for fd in wake:
             os.close(fd)
+        message = {**message, "env": _read_env(fds.pop())}  # fds: 0-2, then the env pipe
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
@@ -385,6 +447,27 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
             traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _hang_up_with(parent: int) -> None:
+    """SIGHUP when the warm process dies (kill -9): its client then tells of it and
+    exits, and a command it ran must not go on past it, as with a closed terminal.
+    (The client waits for the child to end; a SIGHUP the client ignored stays ignored.)"""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGHUP, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the prctl
+        os.kill(os.getpid(), signal.SIGHUP)
+
+
+def _read_env(fd: int) -> dict[str, object]:
+    """The client's environment, from the pipe it writes it to once we are forked."""
+    with open(fd, "rb") as pipe:
+        env = warmclient.decode(pipe.read())
+    if env is None:
+        raise Stale("no environment")
+    return env
 
 
 def _take(message: dict[str, object]) -> None:
@@ -400,6 +483,7 @@ def _take(message: dict[str, object]) -> None:
     time.tzset()
     os.umask(umask)
     os.chdir(cwd)
+    _take_process(message)
     sys.argv = [str(a) for a in argv]
     path = message["path"]
     assert isinstance(path, list)
@@ -409,6 +493,17 @@ def _take(message: dict[str, object]) -> None:
         stream = _stream(fd, mode, getattr(sys, name))
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)  # what rich and shutil look at
+
+
+def _take_process(message: dict[str, object]) -> None:
+    """The client's nice level and resource limits (checked in _process_refusal)."""
+    import resource
+
+    nice, given = message["nice"], message["limits"]
+    assert isinstance(nice, int) and isinstance(given, list)
+    os.setpriority(os.PRIO_PROCESS, 0, nice)
+    for r, soft, hard in given:
+        resource.setrlimit(r, (soft, hard))
 
 
 def _main_module(given: object) -> types.ModuleType:
