@@ -47,11 +47,35 @@ def answered_without_typer(argv: list[str]) -> bool:
     return True
 
 
+def closed_standard_streams() -> bool:
+    """Give each closed fd 0-2 /dev/null, so that no file opened later takes its number
+    (a child process, or anything written to that number, would write into that file).
+    True when output or errors were closed: what a command says would be lost."""
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for fd in closed:
+        got = os.open(os.devnull, os.O_RDWR)  # the lowest free number: this one
+        if got != fd:
+            os.dup2(got, fd)
+            os.close(got)
+    if 0 in closed:
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - fd 0's
+    return 1 in closed or 2 in closed
+
+
 def main(warm: bool = True) -> None:
     """Entry point: run the app, turn AdminkitErrors into messages and exit codes.
     `warm`: hand the invocation to a warm process if one runs (cli/warmclient.py); its
     forked child calls this with False."""
     debug = "--debug" in sys.argv or os.environ.get("ADMINKIT_DEBUG") == "1"
+    if closed_standard_streams():
+        os.write(2, b"adminkit: standard output or standard error is closed, so what "
+                    b"this command says would be lost; redirect it instead (>/dev/null)\n")
+        sys.exit(2)
     try:
         if answered_without_typer(sys.argv[1:]):  # plug-ins listed: may be refused
             return
