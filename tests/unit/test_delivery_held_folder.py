@@ -97,3 +97,29 @@ def test_a_staged_name_someone_planted_is_skipped_not_written_through(
     assert isinstance(out[0], str), out
     assert aim.read_text() == "theirs\n"
     assert (box / "alice.password").read_text() == "Pw-alice-1!\n"
+
+
+@pytest.mark.parametrize("spec", ["folder", "file"])
+def test_one_secret_goes_into_the_folder_that_was_checked_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    """A single account's file (`account create --deliver file:...`) was written by
+    path after the check: a folder swapped in between got it. It is now written as a
+    bulk unit's are, relative to the folder held open."""
+    box = tmp_path / "box"
+    box.mkdir(mode=0o700)
+    real = delivery_mod._stage_in
+
+    def swap_then_stage(at: int, path: Path, data: bytes) -> tuple[int, str]:
+        box.rename(tmp_path / "box.checked")  # the checked folder goes; another takes
+        box.mkdir(mode=0o700)  # its name before the file is written
+        return real(at, path, data)
+
+    monkeypatch.setattr(delivery_mod, "_stage_in", swap_then_stage)
+    given = f"file:{box}/" if spec == "folder" else f"file:{box}/jdoe.txt"
+    said = delivery(given)("jdoe", Secret("Pw-jdoe-secret!"))
+    assert said.startswith("written to ")
+    assert list(box.iterdir()) == []
+    name = "jdoe.password" if spec == "folder" else "jdoe.txt"
+    kept = tmp_path / "box.checked" / name
+    assert kept.read_text() == "Pw-jdoe-secret!\n"
+    assert os.lstat(kept).st_mode & 0o777 == 0o600

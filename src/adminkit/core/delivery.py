@@ -58,15 +58,14 @@ class Delivery:
     planned: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
     def __call__(self, login: str, secret: Secret) -> str:
+        """One secret: a file is written as a bulk unit's are (`many`), relative to its
+        folder held open, so a folder swapped after its check gets nothing."""
         if self.send is not None:
             return self.send(login, secret)
-        path = target(self, login)
-        try:
-            write_private(path, (secret.reveal() + "\n").encode())
-        except OSError as exc:
-            raise undelivered(path, exc) from exc
-        self._mark(path)
-        return f"written to {path} (mode 0600)"
+        outcome = self.many([(login, secret)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     def _mark(self, path: Path, at: int | None = None) -> None:
         with contextlib.suppress(OSError):
