@@ -34,8 +34,9 @@ Needs root (cupsd) and ipptool (cups-ipp-utils).
 
     python bench/printing.py [--jobs 2000] [--servers 20] [--rounds 5] [--parts list] [--warm]
 
-`--warm` adds to `list` the same `job list` run through a warm process (`adminkit warm
-start`, bench/warm_start.py), printed apart from the cold figure, in the same rounds.
+`--warm` adds to `list` and `purge` the same `job list` and `queue purge` run through a
+warm process (`adminkit warm start`, bench/warm_start.py), printed apart from the cold
+figure, in the same rounds.
 
 `--parts` picks comparisons (purge, list, servers, floor; default the first three):
 `--parts list --servers 1` measures `job list` alone on one cupsd, a short run for
@@ -128,7 +129,7 @@ def main() -> None:
     ap.add_argument("--parts", default="purge,list,servers",
                     help="comparisons to run, comma-separated: purge, list, servers, floor")
     ap.add_argument("--warm", action="store_true",
-                    help="list: also time job list through a warm process")
+                    help="list, purge: also time them through a warm process")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     if not parts or parts - {"purge", "list", "servers", "floor"}:
@@ -161,7 +162,15 @@ def main() -> None:
 
         purge: list[tuple[float, float]] = []
         inner: list[tuple[float, float]] = []
+        hot: list[tuple[float, float]] = []
         floor: list[float] = []
+        warm: dict[str, str] | None = None
+        if args.warm and "purge" in parts:
+            import warm_start  # bench/warm_start.py
+
+            (tmp / "purge").mkdir()
+            warm = warm_start.start(ak[:-2], env, tmp / "purge")
+            served = warm_start.served(ak[:-2], warm)
         for _ in range(args.rounds if "purge" in parts else 0):
             # what any adminkit run costs: start-up, profile, journal, one IPP read
             floor.append(timed([*ak, "printer", "resume", "front-desk", "-s", "p1"], env))
@@ -178,10 +187,22 @@ def main() -> None:
             fill(first, args.jobs, tmp)
             inner.append((anchor, _purge_in_process(PrintServerConfig(**entries[0]))))
             assert count(first) == 0
+            if warm is not None:
+                first.reset()
+                fill(first, args.jobs, tmp)
+                hot.append((anchor, timed([*ak, "queue", "purge", "front-desk", "--force"],
+                                          warm)))
+                assert count(first) == 0
+        if warm is not None:
+            ran = warm_start.served(ak[:-2], warm) - served
+            warm_start.stop(ak[:-2], warm)
+            assert ran == args.rounds, f"the warm process ran {ran} of {args.rounds}"
         if "purge" in parts:
             say(f"queue purge of {args.jobs} jobs", purge, "cancel -a")
             say("  the same purge in the process (plan's job listing + the purge request)",
                 inner, "cancel -a (whole process)")
+            if hot:
+                say(f"  warm: queue purge of {args.jobs} jobs", hot, "cancel -a")
             print(f"  floor: a run with nothing to do (`printer resume` of an idle queue): "
                   f"median {statistics.median(floor):.3f} s "
                   f"(range {min(floor):.3f}-{max(floor):.3f})")

@@ -206,8 +206,15 @@ def receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
     return message, fds
 
 
+# Refusals that make the warm process itself unfit, so it ends: its code is no longer
+# what is installed, or it could not fork safely. Any other refusal is about one client
+# (another interpreter or environment, a `nice`d run, other groups): that client runs
+# cold, and the warm process goes on serving the others.
+ENDING = ("the installed code changed", "not single-threaded")
+
+
 def refusal(server: Server, message: dict[str, object]) -> str | None:
-    """Why this warm process must not run the request (it then exits), or None."""
+    """Why this warm process must not run the request, or None (ENDING: it then exits)."""
     if message.get("executable") != sys.executable:
         return "another interpreter"
     env = message.get("start_env")  # the rest of the environment: the child reads it
@@ -389,7 +396,7 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
         why = refusal(server, message)
         if why is not None or len(fds) != 4 or server.stopping:
             server.refused += 1
-            server.stopping = server.stopping or why is not None
+            server.stopping = server.stopping or why in ENDING
             warmclient.send_frame(conn, {"refused": why or "stopping"})
             conn.close()
             return
