@@ -17,10 +17,18 @@ import pytest
 
 from adminkit.cli import warmclient
 from tests.unit import test_warmstart as warmstart_tests
-from tests.unit.test_warmstart import ENTRY, Warm, _probe, _start, _wait_gone, _waiting
+from tests.unit.test_warmstart import (
+    ENTRY,
+    Warm,
+    _probe,
+    _start,
+    _wait_gone,
+    _waiting,
+)
 
 base_env = warmstart_tests.base_env  # the fixtures: a warm process of a test's own
 warm = warmstart_tests.warm
+hangup = warmstart_tests.hangup_as_a_terminal_has_it  # autouse: SIGHUP as a terminal's
 
 
 def _closed(warm: Warm, fd: int, *args: str, hot: bool) -> subprocess.CompletedProcess[bytes]:

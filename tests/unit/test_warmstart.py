@@ -95,6 +95,19 @@ def _start(env: dict[str, str], site: Path, idle: str = "120") -> Warm:
     return warm
 
 
+@pytest.fixture(autouse=True)
+def hangup_as_a_terminal_has_it() -> Iterator[None]:
+    """Under `nohup`, or a runner that ignores SIGHUP, every process these tests start
+    would inherit SIGHUP ignored, and a warm child keeps its client's ignored signals
+    (as a cold run would): the hang-up tests would then see no hang-up. The clients
+    start with SIGHUP as a terminal's processes have it."""
+    was = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, was)
+
+
 @pytest.fixture
 def base_env(tmp_path: Path, env: Any) -> dict[str, str]:
     site = tmp_path / "site"
