@@ -10,6 +10,7 @@ active. The note and the journal name the approver and the login that typed it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +205,81 @@ def test_jira_says_who_a_user_id_is_and_whether_they_are_active(
             assert system.person(f"jira:{other}") is None
         finally:
             system.close()
+
+
+# The map's file: only root, or the owner the profile names, may have written it.
+NOBODY = 65534  # a uid that is not the test's (root)
+
+
+def _owned_by(rig: Rig, owner: str) -> Path:
+    """The profile mapping this login to the boss, naming `owner` as the map's owner."""
+    rig.profile({console_login(): f"snow:{rig.boss}"})
+    path = rig.env.profiles / "acme.yaml"
+    data = yaml.safe_load(path.read_text())
+    data["automation"]["console_approvers_owner"] = owner
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _refused(rig: Rig, r: Any, *words: str) -> None:
+    assert r.code == 4, (r.code, r.out, r.err)
+    assert all(w in r.err for w in words), r.err
+    assert not any("approved by" in b for b in rig.said())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_map_in_a_file_another_user_owns_is_refused(rig: Rig, cli: Any) -> None:
+    path = rig.env.profiles / "acme.yaml"
+    rig.profile({console_login(): f"snow:{rig.boss}"})
+    os.chown(path, NOBODY, -1)
+    r = cli("-p", "acme", "approve", rig.wait())
+    _refused(rig, r, str(path), f"uid {NOBODY}", "not by root")
+
+
+def test_a_map_in_a_group_writable_file_is_refused(rig: Rig, cli: Any) -> None:
+    rig.profile({console_login(): f"snow:{rig.boss}"})
+    path = rig.env.profiles / "acme.yaml"
+    path.chmod(0o664)
+    r = cli("-p", "acme", "approve", rig.wait())
+    _refused(rig, r, str(path), "writable by group or others (mode 0664)")
+
+
+def test_a_map_below_a_folder_others_can_write_is_refused(rig: Rig, cli: Any) -> None:
+    rig.profile({console_login(): f"snow:{rig.boss}"})
+    rig.env.config.chmod(0o777)  # not sticky: anyone could swap profiles/ for their own
+    try:
+        r = cli("-p", "acme", "approve", rig.wait())
+    finally:
+        rig.env.config.chmod(0o755)
+    _refused(rig, r, f"{rig.env.config}: the folder is writable by group or others")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_a_link_to_a_map_in_someone_elses_folder_is_refused(rig: Rig, cli: Any,
+                                                            tmp_path: Path) -> None:
+    rig.profile({console_login(): f"snow:{rig.boss}"})
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    path = rig.env.profiles / "acme.yaml"
+    path.rename(theirs / "acme.yaml")
+    path.symlink_to(theirs / "acme.yaml")
+    os.chown(theirs, NOBODY, -1)  # its owner could replace the file the link leads to
+    r = cli("-p", "acme", "approve", rig.wait())
+    _refused(rig, r, f"{theirs}: owned by", f"uid {NOBODY}")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+def test_the_owner_the_profile_names_may_own_the_map(rig: Rig, cli: Any) -> None:
+    import pwd
+
+    path = _owned_by(rig, pwd.getpwuid(NOBODY).pw_name)
+    os.chown(path, NOBODY, -1)
+    r = cli("-p", "acme", "approve", rig.wait())
+    assert r.code != 4 and any("approved by Boss Person" in b for b in rig.said()), r.err
+
+
+def test_the_maps_owner_may_not_be_a_login_it_maps(rig: Rig, cli: Any) -> None:
+    _owned_by(rig, console_login())
+    r = cli("-p", "acme", "approve", rig.wait())
+    _refused(rig, r, f"automation.console_approvers_owner {console_login()} is also a "
+                     "login the map names")

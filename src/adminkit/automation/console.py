@@ -15,6 +15,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from adminkit.core.errors import PolicyRefused
@@ -77,9 +78,15 @@ def _same_session(sudo: str) -> None:
 
 
 def console_approver(cfg: AutomationConfig, system: TicketSystem,
-                     claimed: str | None) -> ConsoleApprover:
+                     claimed: str | None, *, source: Path | None) -> ConsoleApprover:
     """Who approves at this command line; PolicyRefused (exit 4) when the login may
-    not, `--as` names someone else, or the ticket system no longer knows the person."""
+    not, `--as` names someone else, the ticket system no longer knows the person, or
+    the profile file `source` (None: a profile built in code) is not one that only
+    root or its named owner can have written (automation/trusted.py)."""
+    if source is not None:
+        from adminkit.automation.trusted import check_map_file
+
+        check_map_file(source, cfg.console_approvers_owner, cfg.console_approvers)
     login = console_login()
     ident = cfg.console_approvers.get(login)
     if ident is None:

@@ -201,6 +201,12 @@ class AutomationConfig(Settings):
                                           "login (the real user; behind sudo, the sudo "
                                           "user) -> one of automation.approvers. A login "
                                           "not named here may not approve there")
+    console_approvers_owner: str | None = Field(
+        None, description="besides root, the one OS account trusted to own the profile "
+                          "file (and the folders above it) that console_approvers is read "
+                          "from, e.g. the service account that deploys profiles; it may not "
+                          "be a login console_approvers names. A map in a file anyone else "
+                          "owns or can write is refused (exit 4)")
     approval_timeout_hours: float = Field(72.0, gt=0)
     watch: WatchConfig = Field(default_factory=WatchConfig)
 

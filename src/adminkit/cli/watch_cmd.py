@@ -117,7 +117,8 @@ def _answer(ctx: typer.Context, run_id: str, claimed: str | None, *, approve: bo
     state = state_of(ctx)
     with _dispatcher(state) as dispatcher:
         # the OS login decides who approves here; --as only restates it (see console.py)
-        who = console_approver(dispatcher.cfg, dispatcher.system, claimed)
+        who = console_approver(dispatcher.cfg, dispatcher.system, claimed,
+                               source=dispatcher.profile.file)
         outcome = dispatcher.answer(run_id, who.name, approve=approve, who_id=who.ident,
                                     via=who.via("approve" if approve else "reject"),
                                     operator=who.login)

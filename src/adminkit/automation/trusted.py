@@ -1,0 +1,111 @@
+"""Whose file the command line's approver map may come from.
+
+`adminkit approve|reject` reads `automation.console_approvers` from the profile the
+caller chooses (--profile, --config, ADMINKIT_CONFIG): a user who may read the real
+profile but not change it could point adminkit at a copy of their own that names them
+approver. So the map counts only from a file that nobody but root, or the one account
+the profile names as its owner (`automation.console_approvers_owner`, e.g. the service
+account that deploys profiles), can have written: the file and every folder on the way
+to it (symbolic links followed, each link's own folder too) owned by one of them and
+writable by neither group nor others. A root-owned sticky folder (/tmp) is the one
+exception: nobody else may rename or remove what others made in it, and the entry
+below it is checked in turn. The named owner may not itself be a login the map names.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Collection, Iterator
+
+from adminkit.core.errors import PolicyRefused
+
+_HINT = ("make root (or the account automation.console_approvers_owner names) own the "
+         "profile and every folder above it, none writable by group or others "
+         "(chown root: FILE; chmod go-w FILE and its folders); or answer /approve on "
+         "the ticket")
+_MAX_LINKS = 40  # as the kernel's own limit on links in one lookup
+
+
+def check_map_file(path: str | os.PathLike[str], owner: str | None,
+                   mapped: Collection[str]) -> None:
+    """PolicyRefused (exit 4) unless the approver map at `path` can only have been
+    written by root or `owner`; saying which file or folder and why."""
+    trusted = {0: "root"}
+    if owner:
+        if owner in mapped:
+            raise PolicyRefused(f"automation.console_approvers_owner {owner} is also a "
+                                "login the map names: the map's owner could make itself "
+                                "any approver", hint=_HINT)
+        trusted[_uid_of(owner)] = owner
+    try:
+        for place, st in _traversed(os.fspath(path)):
+            _judge(place, st, trusted)
+    except OSError as exc:
+        raise PolicyRefused(f"{exc.filename or path}: {exc.strerror}: cannot tell who may "
+                            "change the approver map", hint=_HINT) from None
+
+
+def _uid_of(login: str) -> int:
+    import pwd
+
+    try:
+        return pwd.getpwnam(login).pw_uid
+    except KeyError:
+        raise PolicyRefused(f"automation.console_approvers_owner {login} is no login on "
+                            "this machine", hint=_HINT) from None
+
+
+def _judge(place: str, st: os.stat_result, trusted: dict[int, str]) -> None:
+    folder = stat.S_ISDIR(st.st_mode)
+    if not folder and not stat.S_ISREG(st.st_mode):
+        raise PolicyRefused(f"{place}: not a regular file: the approver map is read only "
+                            "from one", hint=_HINT)
+    whose = " or ".join(trusted.values())
+    if st.st_uid not in trusted:
+        raise PolicyRefused(f"{place}: owned by {_name_of(st.st_uid)}, not by {whose}: "
+                            "that user could name anyone approver, themselves too",
+                            hint=_HINT)
+    sticky = folder and st.st_uid == 0 and st.st_mode & stat.S_ISVTX
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky:
+        kind = "folder" if folder else "file"
+        raise PolicyRefused(f"{place}: the {kind} is writable by group or others (mode "
+                            f"{stat.S_IMODE(st.st_mode):04o}): they could change the "
+                            "approver map", hint=_HINT)
+
+
+def _name_of(uid: int) -> str:
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _traversed(path: str) -> Iterator[tuple[str, os.stat_result]]:
+    """Every folder the lookup of `path` passes through, each symbolic link resolved
+    by hand (its folder is passed through too), then the file itself: (path, stat)."""
+    pending = [p for p in reversed(os.path.abspath(path).split(os.sep)) if p]
+    here, links = os.sep, 0
+    yield here, os.stat(here)
+    while pending:
+        part = pending.pop()
+        if part == ".":
+            continue
+        if part == "..":
+            here = os.path.dirname(here)
+            continue
+        step = os.path.join(here, part)
+        st = os.lstat(step)
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if links > _MAX_LINKS:
+                raise OSError(40, "too many levels of symbolic links", step)
+            target = os.readlink(step)
+            if os.path.isabs(target):
+                here = os.sep
+            pending.extend(p for p in reversed(target.split(os.sep)) if p)
+            continue
+        here = step
+        yield here, st
