@@ -512,3 +512,59 @@ def test_a_signal_the_client_ignores_is_ignored_by_its_child(warm: Warm) -> None
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=60)
     assert process.returncode == 128 + signal.SIGTERM
+
+
+def test_a_secret_in_the_starters_environment_is_not_kept_by_the_warm_process(
+        base_env: dict[str, str], tmp_path: Path) -> None:
+    """/proc/PID/environ is the block a process started with: the warm process runs
+    itself again without the starter's secrets; each child gets its client's."""
+    secret = "s3cr3t-" + os.urandom(8).hex()
+    env = {**base_env, "ADMINKIT_RT_PASSWORD": secret, "HELPDESK_TOKEN": secret}
+    process = _start(env, tmp_path / "site")
+    try:
+        environ = Path(f"/proc/{process.pid}/environ").read_bytes()
+        assert secret.encode() not in environ
+        assert b"ADMINKIT_RT_PASSWORD" not in environ and b"HELPDESK_TOKEN" not in environ
+        assert f"PYTHONPATH={base_env['PYTHONPATH']}".encode() in environ.split(b"\0")
+        seen = _probe(process, extra={"PROBE": secret})
+        assert seen["ppid"] == process.pid and seen["probe"] == secret
+    finally:
+        process.run("warm", "stop", warm=False)
+    assert _wait_gone(process.pid)
+
+
+def test_a_stalled_client_holds_up_no_other(warm: Warm) -> None:
+    """Three clients send half a request and stop: another is served meanwhile (they
+    are still waiting, not yet dropped), and each is dropped later (it runs cold)."""
+    refused = warm.status()["refused"]
+    stalled = []
+    for _ in range(3):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(warm.socket())
+        sock.sendall((1000).to_bytes(4, "big") + b"\0" * 10)  # 10 of 1000 bytes
+        stalled.append(sock)
+    try:
+        assert _probe(warm)["ppid"] == warm.pid
+        for sock in stalled:
+            sock.setblocking(False)
+            with pytest.raises(BlockingIOError):  # no answer yet, nor closed
+                sock.recv(1)
+        for sock in stalled:
+            sock.settimeout(120)
+            assert sock.recv(1) == b""  # dropped at its deadline
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert warm.status()["refused"] == refused + 3
+    _still_serves(warm)
+
+
+def test_status_says_when_it_started_as_a_local_iso_time(warm: Warm) -> None:
+    from datetime import datetime
+
+    answer = warm.status()
+    started = datetime.fromisoformat(answer["started_at"])
+    assert started.tzinfo is not None
+    assert int(started.timestamp()) == int(answer["started"])
+    table = warm.run("warm", "status", warm=False).stdout.decode()
+    assert answer["started_at"] in table and str(answer["started"]) not in table

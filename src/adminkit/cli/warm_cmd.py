@@ -126,6 +126,8 @@ def status(ctx: typer.Context) -> None:
 
     state = state_of(ctx)
     answer = ask("status")
+    if answer is not None:
+        answer = with_local_times(answer)
     if state.output is OutputFormat.JSON:
         write_json({"running": answer is not None, **(answer or {}),
                     "socket": warmclient.socket_path()})
@@ -133,5 +135,21 @@ def status(ctx: typer.Context) -> None:
     if answer is None:
         typer.echo(f"no warm process runs (its socket would be {warmclient.socket_path()})")
         return
-    emit_rows(state, [{"key": k, "value": v} for k, v in answer.items()], ["key", "value"],
-              title="warm process")
+    rows = [{"key": k, "value": answer.get("started_at", v) if k == "started" else v}
+            for k, v in answer.items() if k != "started_at"]  # the time as people read it
+    emit_rows(state, rows, ["key", "value"], title="warm process")
+
+
+def with_local_times(answer: dict[str, object]) -> dict[str, object]:
+    """`started` (epoch seconds, as the warm process says it) also as a local ISO time,
+    `started_at`, right after it."""
+    from datetime import datetime
+
+    out: dict[str, object] = {}
+    for key, value in answer.items():
+        out[key] = value
+        if key == "started" and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            out["started_at"] = datetime.fromtimestamp(value).astimezone().isoformat(
+                timespec="seconds")
+    return out

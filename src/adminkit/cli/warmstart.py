@@ -185,25 +185,91 @@ def peer_ok(conn: socket.socket) -> bool:
     return uid == os.getuid() and gid == os.getgid()
 
 
-def receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
-    """The request and the fds that came with its first bytes."""
-    head, fds, _flags, _addr = socket.recv_fds(conn, 4, 4)
-    while len(head) < 4:
-        more = conn.recv(4 - len(head))
-        if not more:
-            raise Stale("the client went away")
-        head += more
-    body = b""
-    size = int.from_bytes(head, "big")
-    while len(body) < size:
-        more = conn.recv(min(size - len(body), 1 << 16))
-        if not more:
-            raise Stale("the client went away")
-        body += more
-    message = warmclient.decode(body)
+# A client that has not sent its whole request by then is dropped (it runs cold): each
+# request is read as its bytes come, so a stalled client holds up no other.
+STALL_SECONDS = 5.0
+MAX_REQUEST = 1 << 24  # argv, sys.path and a few numbers: far below
+
+
+@dataclass
+class Pending:
+    """A connection whose request is still arriving, and what has come of it."""
+
+    conn: socket.socket
+    deadline: float
+    data: bytearray = field(default_factory=bytearray)
+    fds: list[int] = field(default_factory=list)
+
+    def read(self) -> dict[str, object] | None:
+        """Take what has arrived (never waiting); the request once whole, else None.
+        Stale when the client went away or sent no request."""
+        while True:
+            size = 4 if len(self.data) < 4 else 4 + int.from_bytes(self.data[:4], "big")
+            if size > MAX_REQUEST:
+                raise Stale("not a request")
+            if len(self.data) == size and size > 4:
+                message = warmclient.decode(bytes(self.data[4:]))
+                if message is None:
+                    raise Stale("not a request")
+                return message
+            try:  # the fds come with the first bytes
+                more, fds, _flags, _addr = socket.recv_fds(self.conn, size - len(self.data),
+                                                           4)
+            except (BlockingIOError, InterruptedError):
+                return None
+            self.fds += fds
+            if not more:
+                raise Stale("the client went away")
+            self.data += more
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds.clear()
+        self.conn.close()
+
+
+def _request_part(server: Server, sel: selectors.BaseSelector, pending: Pending,
+                  wake: tuple[int, int]) -> None:
+    """More of a request has come: handle it once whole; drop a malformed one."""
+    try:
+        message = pending.read()
+    except (Stale, OSError):
+        message = None
+        server.refused += 1
+        sel.unregister(pending.conn)
+        pending.close()
+        return
     if message is None:
-        raise Stale("not a request")
-    return message, fds
+        return
+    sel.unregister(pending.conn)
+    fds, pending.fds = pending.fds, []
+    _handle(server, sel, pending.conn, message, fds, wake)
+
+
+def _stalled(sel: selectors.BaseSelector) -> list[Pending]:
+    return [key.data for key in list(sel.get_map().values())
+            if isinstance(key.data, Pending)]
+
+
+def _until_stalled(sel: selectors.BaseSelector, timeout: float | None) -> float | None:
+    """`timeout`, shortened to the nearest deadline of a request still arriving."""
+    deadlines = [p.deadline - time.monotonic() for p in _stalled(sel)]
+    if not deadlines:
+        return timeout
+    nearest = max(0.0, min(deadlines))
+    return nearest if timeout is None else min(timeout, nearest)
+
+
+def _drop_stalled(server: Server, sel: selectors.BaseSelector) -> None:
+    """Close the connections whose request did not come whole in time (they run cold)."""
+    now = time.monotonic()
+    for pending in _stalled(sel):
+        if pending.deadline <= now:
+            server.refused += 1
+            sel.unregister(pending.conn)
+            pending.close()
 
 
 # Refusals that make the warm process itself unfit, so it ends: its code is no longer
@@ -294,7 +360,7 @@ def serve(server: Server) -> None:
         while not (server.stopping and not server.children):
             timeout = None if server.children or server.stopping \
                 else max(0.0, server.last + server.idle - time.monotonic())
-            events = sel.select(timeout)
+            events = sel.select(_until_stalled(sel, timeout))
             if not events and not server.children \
                     and time.monotonic() - server.last >= server.idle:
                 break
@@ -305,8 +371,13 @@ def serve(server: Server) -> None:
                         os._exit(1)
                 elif key.data == "signal":
                     _signals(server, wake_r)
+                elif isinstance(key.data, Pending):
+                    _request_part(server, sel, key.data, (wake_r, wake_w))
+                    if os.getpid() != parent:  # never: the child exits in _become
+                        os._exit(1)
                 else:
                     _from_client(server, sel, key.fileobj, key.data)  # type: ignore[arg-type]
+            _drop_stalled(server, sel)
     finally:
         if os.getpid() == parent:
             with contextlib.suppress(OSError):
@@ -373,17 +444,25 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
         conn, _ = server.listener.accept()
     except BlockingIOError:
         return
+    try:
+        trusted = peer_ok(conn)
+    except OSError:
+        trusted = False
+    if not trusted:
+        server.refused += 1
+        conn.close()
+        return
+    conn.setblocking(False)
+    sel.register(conn, selectors.EVENT_READ,
+                 Pending(conn, time.monotonic() + STALL_SECONDS))
+
+
+def _handle(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
+            message: dict[str, object], fds: list[int], wake: tuple[int, int]) -> None:
+    """A whole request: answer status or stop, or check it and fork its child."""
     conn.setblocking(True)
-    fds: list[int] = []
     server_pid = os.getpid()
     try:
-        if not peer_ok(conn):
-            server.refused += 1
-            conn.close()
-            return
-        conn.settimeout(5)
-        message, fds = receive(conn)
-        conn.settimeout(None)
         if message.get("op") == "status":
             warmclient.send_frame(conn, server.status())
             conn.close()
@@ -435,6 +514,8 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
             if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_IGN)  # as the client's interpreter had it
         _hang_up_with(server_pid)
+        for pending in _stalled(sel):  # other clients' requests, still arriving
+            pending.close()
         sel.close()
         server.listener.close()
         for other in server.children.values():
@@ -627,8 +708,34 @@ def run(idle: float, ready_fd: int | None) -> int:
     return 0
 
 
+# What the warm process itself reads from its environment: what a request's must equal
+# (warmclient.start_env), where its socket lives, and the home folder. Its children take
+# their client's whole environment (read from a pipe after the fork).
+OWN_ENV = ("HOME", "PATH", "TZ", "TMPDIR", "USER", "LOGNAME", "XDG_RUNTIME_DIR",
+           "XDG_STATE_HOME")
+
+
+def own_env(env: dict[str, str]) -> dict[str, str]:
+    """The part of `env` the warm process keeps: no password or token its starter had."""
+    return {**{k: env[k] for k in OWN_ENV if k in env}, **warmclient.start_env(env)}
+
+
+def drop_environment(ready_fd: int | None) -> None:
+    """Run this process again (same pid, interpreter and options) with only `own_env`,
+    unless that is all it has: /proc/PID/environ shows the block a process was started
+    with for as long as it lives (clearing os.environ leaves it), so a secret in the
+    starter's environment would be readable there for the whole idle time."""
+    kept = own_env(dict(os.environ))
+    if kept == dict(os.environ):
+        return
+    if ready_fd is not None:
+        os.set_inheritable(ready_fd, True)
+    os.execve(sys.executable, sys.orig_argv, kept)  # noqa: S606 - ourselves again, no shell
+
+
 def main() -> None:
     """`python -m adminkit.cli.warmstart IDLE_SECONDS [READY_FD]` (by `warm start`)."""
+    drop_environment(int(sys.argv[2]) if len(sys.argv) > 2 else None)
     del sys.path[0]  # `-m`'s folder, "/": a client says its own (the script's, or its cwd)
     idle = float(sys.argv[1]) if len(sys.argv) > 1 else 1800.0
     ready = int(sys.argv[2]) if len(sys.argv) > 2 else None
