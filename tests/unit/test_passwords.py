@@ -11,6 +11,7 @@ import pytest
 
 from adminkit.accounts.passwords import SYMBOLS, generate
 from adminkit.core import delivery as delivery_module
+from adminkit.core import files as files_module
 from adminkit.core.delivery import delivery, to_terminal
 from adminkit.core.errors import ActionFailed, UsageError
 from adminkit.core.secrets import Secret
@@ -302,19 +303,19 @@ def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(
     folder.mkdir(mode=0o700)
     child = subprocess.run([sys.executable, "-c", (
         "import os, signal, sys; from pathlib import Path; "
-        "from adminkit.core.delivery import _stage; "
+        "from adminkit.core.files import _stage; "
         f"_stage(Path({str(folder / 'jdoe.password')!r}), b'never-set\\n'); "
         "os.kill(os.getpid(), signal.SIGKILL)")], check=False)
     assert child.returncode == -signal.SIGKILL
     [left] = list(folder.iterdir())
     assert left.name.startswith(".jdoe.password") and left.read_bytes() == b"never-set\n"
-    fd, writing = delivery_module._stage(folder / "live.password", b"in flight\n")
+    fd, writing = files_module._stage(folder / "live.password", b"in flight\n")
     try:
         delivery(f"file:{folder}/").check(bulk=True)
         assert not left.exists()
         assert Path(writing).exists()  # its writer (this process) is alive
     finally:
-        delivery_module._discard(fd, writing)
+        files_module.discard_staged(fd, writing)
     assert list(folder.iterdir()) == []
 
 

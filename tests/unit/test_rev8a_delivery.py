@@ -6,7 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from adminkit.core.delivery import STAGED, delivery
+from adminkit.core.delivery import delivery
+from adminkit.core.files import STAGED
 from adminkit.core.secrets import Secret
 
 

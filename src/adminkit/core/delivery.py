@@ -16,7 +16,6 @@ import re
 import secrets
 import stat
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.core.config import Profile
 from adminkit.core.errors import ActionFailed, UsageError
+from adminkit.core.files import STAGED, discard_staged, rename_staged
 from adminkit.core.secrets import Secret
 
 if TYPE_CHECKING:
@@ -111,9 +111,9 @@ class Delivery:
                 index, fd, temp, path = staged.pop(0)
                 try:
                     if fd in failed:
-                        _discard(fd, temp, at)
+                        discard_staged(fd, temp, at)
                         raise failed[fd]
-                    _rename(fd, temp, path, at)
+                    rename_staged(fd, temp, path, at)
                 except OSError as exc:  # not durable, or not renamed: this secret's outcome
                     out[index] = exc
                     continue
@@ -130,7 +130,7 @@ class Delivery:
                         out[index] = exc
         finally:
             for _, fd, temp, _ in staged:  # left by an error above: never renamed
-                _discard(fd, temp, at)
+                discard_staged(fd, temp, at)
             os.close(at)
         for index, outcome in enumerate(out):
             if isinstance(outcome, OSError) and index in paths:
@@ -378,33 +378,10 @@ def undelivered(path: Path, exc: OSError) -> ActionFailed:
                         hint="make room or fix the folder, then run the same command again")
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Durably, 0600 from creation: a fresh temporary file in the same folder (O_EXCL,
-    never following a link), synced, then renamed over `path` (a link planted there is
-    replaced, not followed; a reader of an older file never sees the new content)."""
-    fd, temp = _stage(path, data)
-    _commit(fd, temp, path)
-    _sync_folder(path.parent)
-
-
-STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
 # A temporary's whole name: `.NAME` STAGED PID `-` and mkstemp's or token_hex's random
 # tail, which never holds a dot; a delivered LOGIN.password always ends with one (a
 # login is data: `.x.adminkit-staged-1-y` is one, and its file is no temporary).
 _STAGED_NAME = re.compile(r"\..+" + re.escape(STAGED) + r"([0-9]+)-[a-z0-9_]+", re.ASCII)
-
-
-def _stage(path: Path, data: bytes) -> tuple[int, str]:
-    """`data` in a fresh 0600 temporary file beside `path`; its descriptor, still open."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}{STAGED}{os.getpid()}-", dir=path.parent)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    except BaseException:
-        _discard(fd, temp)
-        raise
-    return fd, temp
 
 
 _STAGE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -428,34 +405,9 @@ def _stage_in(at: int, path: Path, data: bytes) -> tuple[int, str]:
         while view:
             view = view[os.write(fd, view):]
     except BaseException:
-        _discard(fd, temp, at)
+        discard_staged(fd, temp, at)
         raise
     return fd, temp
-
-
-def _commit(fd: int, temp: str, path: Path) -> None:
-    """Sync a staged file and rename it over `path`; the descriptor is closed."""
-    try:
-        os.fsync(fd)
-    except BaseException:
-        _discard(fd, temp)
-        raise
-    _rename(fd, temp, path)
-
-
-def _rename(fd: int, temp: str, path: Path, at: int | None = None) -> None:
-    """Close a staged file that is synced already and rename it over `path` (`at`:
-    both named in the folder open there)."""
-    try:
-        os.close(fd)
-        fd = -1
-        if at is None:
-            os.replace(temp, path)
-        else:
-            os.replace(temp, path.name, src_dir_fd=at, dst_dir_fd=at)
-    except BaseException:
-        _discard(fd, temp, at)
-        raise
 
 
 SYNC_THREADS = 16  # files synced at once, at most
@@ -491,14 +443,6 @@ def _fsync_one(fd: int) -> OSError | None:
     except OSError as exc:
         return exc
     return None
-
-
-def _discard(fd: int, temp: str, at: int | None = None) -> None:
-    if fd >= 0:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temp, dir_fd=at)
 
 
 def sweep_staged(folder: Path) -> int:
@@ -537,15 +481,6 @@ def _alive(pid: int) -> bool:
     except (OverflowError, OSError):
         return True
     return True
-
-
-def _sync_folder(folder: Path) -> None:
-    """The folder's entries (the renames) on disk too."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def to_mail(profile: Profile) -> Send:

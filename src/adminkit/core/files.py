@@ -10,6 +10,7 @@ reading stops one byte past the limit whatever the size said.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -174,3 +175,74 @@ def _trusting(text: str, ca_file: Path | str, key: str) -> ssl.SSLContext:
         raise ConfigError(f"{key}: {ca_file}: not a PEM file of CA certificates ({exc})",
                           hint=f"`{key}` must be a PEM file of the CA that signed the "
                                "server's certificate") from None
+
+
+# Writing a secret's file: never half written, never through a link, 0600 throughout.
+STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Durably, 0600 from creation: a fresh temporary file in the same folder (O_EXCL,
+    never following a link), synced, then renamed over `path` (a link planted there is
+    replaced, not followed; a reader of an older file never sees the new content)."""
+    fd, temp = _stage(path, data)
+    _commit(fd, temp, path)
+    _sync_folder(path.parent)
+
+
+def _stage(path: Path, data: bytes) -> tuple[int, str]:
+    """`data` in a fresh 0600 temporary file beside `path`; its descriptor, still open."""
+    import tempfile
+
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}{STAGED}{os.getpid()}-", dir=path.parent)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        discard_staged(fd, temp)
+        raise
+    return fd, temp
+
+
+def _commit(fd: int, temp: str, path: Path) -> None:
+    """Sync a staged file and rename it over `path`; the descriptor is closed."""
+    try:
+        os.fsync(fd)
+    except BaseException:
+        discard_staged(fd, temp)
+        raise
+    rename_staged(fd, temp, path)
+
+
+def rename_staged(fd: int, temp: str, path: Path, at: int | None = None) -> None:
+    """Close a staged file that is synced already and rename it over `path` (`at`:
+    both named in the folder open there)."""
+    try:
+        os.close(fd)
+        fd = -1
+        if at is None:
+            os.replace(temp, path)
+        else:
+            os.replace(temp, path.name, src_dir_fd=at, dst_dir_fd=at)
+    except BaseException:
+        discard_staged(fd, temp, at)
+        raise
+
+
+def discard_staged(fd: int, temp: str, at: int | None = None) -> None:
+    """Close a staged file (fd -1: closed already) and remove it."""
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp, dir_fd=at)
+
+
+def _sync_folder(folder: Path) -> None:
+    """The folder's entries (the renames) on disk too."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

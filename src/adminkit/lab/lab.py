@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from adminkit.core import config, paths
-from adminkit.core.delivery import write_private
 from adminkit.core.errors import LabError, UsageError
+from adminkit.core.files import write_private
 from adminkit.lab.base import LabServer, ServerStatus
 from adminkit.lab.install import InstallReport, apt_install, failure_line
 
