@@ -222,11 +222,19 @@ class Pending:
                 raise Stale("the client went away")
             self.data += more
 
-    def close(self) -> None:
+    def close(self, *, drain: bool = False) -> None:
+        """Close the connection and the fds it sent; `drain`: first read what it sent
+        past a refused header (bounded), so the client sees an end, not a reset."""
         for fd in self.fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.fds.clear()
+        for _ in range(16 if drain else 0):
+            try:
+                if not self.conn.recv(1 << 16):
+                    break
+            except OSError:  # nothing more now (or gone): closed as it is
+                break
         self.conn.close()
 
 
@@ -236,10 +244,7 @@ def _request_part(server: Server, sel: selectors.BaseSelector, pending: Pending,
     try:
         message = pending.read()
     except (Stale, OSError):
-        message = None
-        server.refused += 1
-        sel.unregister(pending.conn)
-        pending.close()
+        _refuse(server, sel, pending)
         return
     if message is None:
         return
@@ -267,9 +272,14 @@ def _drop_stalled(server: Server, sel: selectors.BaseSelector) -> None:
     now = time.monotonic()
     for pending in _stalled(sel):
         if pending.deadline <= now:
-            server.refused += 1
-            sel.unregister(pending.conn)
-            pending.close()
+            _refuse(server, sel, pending)
+
+
+def _refuse(server: Server, sel: selectors.BaseSelector, pending: Pending) -> None:
+    """Drop a request that did not come whole, or is none: the client runs cold."""
+    server.refused += 1
+    sel.unregister(pending.conn)
+    pending.close(drain=True)
 
 
 # Refusals that make the warm process itself unfit, so it ends: its code is no longer
