@@ -245,14 +245,16 @@ def write_private(path: Path, text: str, *, replace: bool = True) -> None:
         raise UsageError(f"{path} exists", hint="name a file that is not there yet")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        if replace:  # synced, renamed over it, the folder synced (core/files.py)
+            from adminkit.core.files import write_private as write_durably
+
+            write_durably(path, text.encode("utf-8"))
+            return
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(text)
-            if replace:
-                os.replace(tmp, path)
-            else:  # a link is never made over an existing name, even one made meanwhile
-                os.link(tmp, path)
+            os.link(tmp, path)  # never made over an existing name, even one made meanwhile
         finally:
             tmp.unlink(missing_ok=True)
     except FileExistsError:
