@@ -9,7 +9,6 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import ldap3
@@ -18,7 +17,7 @@ from adminkit.core.config import load_profile
 from adminkit.core.secrets import resolve
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab.base import LabServer
-from tests.childproc import ctrl_c_able
+from tests.childproc import adminkit_child, wait_for_files
 
 ROWS = 1500
 PREFIX = "irq"
@@ -48,20 +47,12 @@ def test_ctrl_c_during_a_bulk_import(slapd: LabServer, lab_config_dir: Path,
     journal_path = tmp_path / "journal.db"
     env = {**os.environ, "ADMINKIT_CONFIG": str(lab_config_dir),
            "ADMINKIT_JOURNAL": str(journal_path), "ADMINKIT_OPERATOR": "pytest"}
-    proc = subprocess.Popen([sys.executable, "-m", "adminkit.cli.main", "--profile",
-                             "lab-openldap", "account", "import", str(csv), "--deliver",
-                             f"file:{passwords}"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_able)
-    try:
-        deadline = time.monotonic() + 120
-        while sum(1 for _ in passwords.iterdir()) < 20:  # writing has begun
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the import never started writing"
-            time.sleep(0.01)
+    with adminkit_child([sys.executable, "-m", "adminkit.cli.main", "--profile",
+                         "lab-openldap", "account", "import", str(csv), "--deliver",
+                         f"file:{passwords}"], env) as proc:
+        wait_for_files(proc, passwords, 20)  # writing has begun
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
     assert proc.returncode == 130, err
     assert re.search(r"interrupted: \d+ changed, .*\d+ skipped; what finished is in the "
                      r"journal \(run R-[\w-]+\)", err), err

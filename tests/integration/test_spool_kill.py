@@ -10,10 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from adminkit.lab.base import LabServer
+from tests.childproc import adminkit_child, wait_for_files
 from tests.integration.test_interrupt import _on_server
 
 ROWS = 700
@@ -46,23 +46,19 @@ def test_sigkill_mid_spool_then_resume(slapd: LabServer, lab_config_dir: Path,
     passwords.mkdir()
     env = {**os.environ, "ADMINKIT_CONFIG": str(lab_config_dir),
            "ADMINKIT_JOURNAL": str(tmp_path / "journal.db"), "ADMINKIT_OPERATOR": "pytest"}
-    proc = subprocess.Popen([sys.executable, "-m", "adminkit.cli.main", "--profile",
-                             "lab-openldap", "account", "import", str(csv), "--deliver",
-                             f"file:{passwords}"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
     spooled: list[bytes] = []
-    try:
-        deadline = time.monotonic() + 120
-        while sum(1 for _ in passwords.iterdir()) < 200:
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the import never started writing"
-            spooled = _spool_texts(proc.pid) or spooled
-            time.sleep(0.05)
+
+    def look() -> None:
+        nonlocal spooled
         spooled = _spool_texts(proc.pid) or spooled
+
+    with adminkit_child([sys.executable, "-m", "adminkit.cli.main", "--profile",
+                         "lab-openldap", "account", "import", str(csv), "--deliver",
+                         f"file:{passwords}"], env) as proc:
+        wait_for_files(proc, passwords, 200, each=look, pause=0.05)
+        look()
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
-    finally:
-        proc.kill()
     assert proc.returncode == -signal.SIGKILL  # killed, not finished
     try:
         assert spooled and any(b'"status": "changed"' in t for t in spooled), spooled[:1]

@@ -23,7 +23,7 @@ import pytest
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab.base import LabServer
 from adminkit.lab.cups import CupsServer
-from tests.childproc import ctrl_c_able
+from tests.childproc import adminkit_child, wait_for_files
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -116,20 +116,11 @@ def test_ctrl_c_during_a_warm_bulk_import_is_journaled_as_interrupted(
     passwords = tmp_path / "pw"
     passwords.mkdir()
     before = warm.status()["served"]
-    proc = subprocess.Popen([*warm.argv, "--profile", "lab-openldap", "account", "import",
-                             str(csv), "--deliver", f"file:{passwords}"], env=warm.env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=ctrl_c_able)
-    try:
-        deadline = time.monotonic() + 120
-        while sum(1 for _ in passwords.iterdir()) < 20:  # writing has begun
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the import never started writing"
-            time.sleep(0.01)
+    with adminkit_child([*warm.argv, "--profile", "lab-openldap", "account", "import",
+                         str(csv), "--deliver", f"file:{passwords}"], warm.env) as proc:
+        wait_for_files(proc, passwords, 20)  # writing has begun
         proc.send_signal(signal.SIGINT)  # to the client, as a terminal's Ctrl-C
         _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
     try:
         assert warm.status()["served"] == before + 1
         assert proc.returncode == 130, err
