@@ -43,19 +43,6 @@ assert version == importlib.metadata.version("paramiko"), (version,)
 print("ok", version)
 """
 
-PRELOAD = """
-import sys
-from typing import Any
-from adminkit.deploy import sshlib
-thread = sshlib.preload()
-paramiko = sshlib.load()  # waits for the preload's import, never a half-imported module
-assert paramiko.SSHClient and paramiko.RejectPolicy
-thread.join()
-assert sys.modules["paramiko"] is paramiko
-print("ok")
-"""
-
-
 def _fresh(code: str) -> str:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
@@ -67,10 +54,6 @@ def test_paramiko_without_importlib_metadata_and_with_its_own_version() -> None:
     import importlib.metadata
 
     assert _fresh(WITHOUT_METADATA) == f"ok {importlib.metadata.version('paramiko')}"
-
-
-def test_a_preloaded_paramiko_is_the_one_load_returns() -> None:
-    assert _fresh(PRELOAD) == "ok"
 
 
 def test_installed_version_agrees_with_importlib_metadata_for_every_distribution() -> None:

@@ -36,7 +36,7 @@ def list_(ctx: typer.Context, hosts: HostsOpt = "all") -> None:
     from adminkit.cli.output import emit_rows
 
     state = state_of(ctx)
-    _, inventory, selection = selected(state, hosts, connect=False)
+    _, inventory, selection = selected(state, hosts)
     ssh = inventory.ssh
     rows: list[dict[str, Any]] = [
         {"host": h.name, "address": h.address, "transport": h.transport,
@@ -194,8 +194,7 @@ def run(
     from adminkit.deploy.actions.run import RunCommand, RunParams
 
     state = state_of(ctx)
-    # --check plans without a login: no paramiko to import for it
-    _, inventory, selection = selected(state, hosts, connect=not state.check)
+    _, inventory, selection = selected(state, hosts)
     actions: list[Any] = [RunCommand(build(RunParams, host=name, argv=argv, sudo=sudo,
                                            timeout=timeout)) for name in selection.names]
     run_on_hosts(state, f"host run {hosts} -- {' '.join(argv)}", actions, inventory, forks)

@@ -24,11 +24,8 @@ ForksOpt = Annotated[int | None, typer.Option(
                                           "inventory's forks, 20).")]
 
 
-def selected(state: GlobalState, pattern: str, *, connect: bool = True
-             ) -> tuple[Profile, InventoryConfig, Selection]:
-    """The profile, its inventory and the hosts `pattern` picks (exit 2 if none).
-    `connect`: the command logs in to them, so paramiko's import starts now, beside
-    what the command does before its first login (deploy/sshlib.py)."""
+def selected(state: GlobalState, pattern: str) -> tuple[Profile, InventoryConfig, Selection]:
+    """The profile, its inventory and the hosts `pattern` picks (exit 2 if none)."""
     from adminkit.cli.session import profile_of
     from adminkit.deploy.hosts import inventory_of
     from adminkit.deploy.patterns import select
@@ -36,12 +33,7 @@ def selected(state: GlobalState, pattern: str, *, connect: bool = True
     profile = profile_of(state)
     assert profile is not None
     inventory = inventory_of(profile)
-    selection = select(pattern, inventory.hosts)
-    if connect and any(h.transport == "ssh" for h in selection.hosts):
-        from adminkit.deploy import sshlib
-
-        sshlib.preload()
-    return profile, inventory, selection
+    return profile, inventory, select(pattern, inventory.hosts)
 
 
 def host_limit(command: str, hosts: int, profile: Profile, force: bool, *, what: str) -> None:

@@ -15,15 +15,10 @@ stand-in whose `version("paramiko")` reads the same `Version:` line from the sam
 `*.dist-info/METADATA` importlib.metadata would find first on sys.path; any other name,
 any other attribute, or a layout it does not read (an egg, a zip) loads the real module
 and asks it. Afterwards the stand-in is gone.
-
-`preload()` starts the import on a thread of its own as soon as a command knows it will
-log in over SSH, so it overlaps with what the command does before its first login
-(profile, journal) instead of following it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -59,19 +54,6 @@ def load() -> ModuleType:
             if stand_in is not None and sys.modules.get(_METADATA) is stand_in:
                 del sys.modules[_METADATA]
         return paramiko
-
-
-def preload() -> threading.Thread:
-    """Import paramiko on a daemon thread (started here); `load()` later waits for it."""
-    thread = threading.Thread(target=_quiet_load, name="adminkit-paramiko", daemon=True)
-    thread.start()
-    return thread
-
-
-def _quiet_load() -> None:
-    # A failed import is reported where paramiko is used: load() there raises it again.
-    with contextlib.suppress(Exception):
-        load()
 
 
 def installed_version(distribution: str) -> str | None:
