@@ -12,13 +12,16 @@ script counts them as success, and the reboot flags (Debian's, and libzypp's
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from adminkit.core.errors import ActionFailed
 from adminkit.deploy.apt import REBOOT_FLAG, REBOOT_MARK
 from adminkit.deploy.backend import PackageSpec, PackageState, Update
 from adminkit.deploy.dnf import check_rpm
+
+if TYPE_CHECKING:  # the XML parser is imported when zypper answers, not on every SSH start
+    import xml.etree.ElementTree as ET
 
 ZYPPER = ["zypper", "--non-interactive", "--no-color"]
 REBOOT = f"{{ [ -e {REBOOT_FLAG} ] || [ -e /run/reboot-needed ]; }} && echo {REBOOT_MARK}; true"
@@ -110,6 +113,8 @@ def _capability(spec: PackageSpec) -> str:
 
 
 def _xml(text: str) -> ET.Element:
+    import xml.etree.ElementTree as ET
+
     start = text.find("<?xml")
     end = text.rfind("</stream>")
     if start < 0:

@@ -84,6 +84,14 @@ for d in {' '.join(OVERLAID)}; do
   mount -t overlay "$TAG-$NAME-$d" -o "lowerdir=/$d,upperdir=$H/upper/$d,workdir=$H/work/$d" "/$d"
 done
 hostname "$NAME"
+# dpkg as on a real server: fsync on every unpacked file. The build machine's Docker image
+# says `force-unsafe-io` (dpkg.cfg.d); the host drops it in its own /etc overlay (a copy-up:
+# the machine's file stays). Every start, so hosts set up before this drop it too.
+for f in /etc/dpkg/dpkg.cfg /etc/dpkg/dpkg.cfg.d/*; do
+  if [ -f "$f" ] && grep -q '^[[:space:]]*force-unsafe-io' "$f"; then
+    sed -i '/^[[:space:]]*force-unsafe-io/d' "$f"
+  fi
+done
 if [ ! -e /etc/adminkit-lab-host ]; then
   useradd -m -s /bin/bash -p '*' {USER}
   echo '{USER} ALL=(root) NOPASSWD: ALL' > /etc/sudoers.d/{USER}
