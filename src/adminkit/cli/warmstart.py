@@ -39,7 +39,7 @@ from adminkit.cli import warmclient
 # Imported before the first fork where installed: the start-up cost a child saves.
 HEAVY = ("typer", "typer._adapters", "click", "pydantic", "pydantic.main",
          "pydantic.type_adapter", "pydantic.json_schema", "zoneinfo", "secrets", "sysconfig",
-         "rich", "rich.console", "rich.table", "yaml",
+         "rich", "rich.console", "rich.table", "rich._emoji_codes", "yaml",
          "ldap3", "cups", "paramiko", "jinja2", "jinja2.sandbox", "cryptography",
          "sqlite3", "ssl", "getpass", "ctypes", "termios", "json", "hmac", "hashlib", "uuid",
          "email.message", "smtplib", "urllib.request", "http.client", "requests")
