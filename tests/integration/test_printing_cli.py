@@ -396,6 +396,16 @@ def test_a_purge_on_a_queue_that_wants_a_login(server: CupsServer, cli: Cli, doc
         cups.setUser("root")
     assert {j: STATE[found[j]["job-state"]] for j in jobs} == dict.fromkeys(jobs, "canceled")
     assert active(server, "back-office") == other
+    # Basic auth went through libcups only: the password is in no output or journal
+    import base64
+
+    basic = base64.b64encode(f"aklabop:{password}".encode())
+    journal = cli("-p", name, "journal", "list", "-o", "json").stdout
+    for text in (r.stdout, r.stderr, journal):
+        assert password not in text and basic.decode() not in text
+    for f in cli.journal.parent.glob(cli.journal.name + "*"):
+        assert password.encode() not in f.read_bytes()
+        assert basic not in f.read_bytes()
 
 
 def test_a_whole_queue_purge_keeps_the_history_cancel_a_keeps(server: CupsServer, cli: Cli,
@@ -568,14 +578,19 @@ def test_a_purge_cancels_exactly_the_planned_jobs(server: CupsServer, doc: Path,
 
 
 def test_a_purge_of_jobs_that_finished_or_moved_meanwhile(server: CupsServer, doc: Path,
-                                                          lab_config_dir: Path) -> None:
+                                                          lab_config_dir: Path,
+                                                          tmp_path: Path) -> None:
     # CUPS refuses a Cancel-Jobs whose ids are not all the queue's: the ones still there
-    # are sent again, the others reported as finished meanwhile
+    # are sent again, the others reported as finished meanwhile, by id in the journal
+    import sqlite3
+
     from adminkit.core.config import load_profile
     from adminkit.core.context import Context
     from adminkit.core.run import Run
     from adminkit.core.runner import Runner
-    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+    from adminkit.journal.hook import JournalHook
+    from adminkit.journal.store import Journal
+    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue, id_ranges
 
     jobs = held(server, doc, n=6)
     conn = server.connection()
@@ -587,13 +602,22 @@ def test_a_purge_of_jobs_that_finished_or_moved_meanwhile(server: CupsServer, do
 
     ctx = Context(run=Run(command="queue purge front-desk"),
                   profile=load_profile("lab", lab_config_dir))
+    journal = Journal(tmp_path / "journal.db")
     try:
-        [result] = Runner(ctx, [_SubmitBeforeApply(meanwhile)]).execute(
-            [PurgeQueue(PurgeParams(printer="front-desk"))]).results
+        [result] = Runner(ctx, [_SubmitBeforeApply(meanwhile), JournalHook(journal)]
+                          ).execute([PurgeQueue(PurgeParams(printer="front-desk"))]).results
     finally:
         ctx.close()
+        journal.close()
     assert result.status.value == "changed", result
     assert result.data["finished_meanwhile"] == 2
+    named = id_ranges(jobs[:2])
+    assert result.data["finished_meanwhile_ids"] == named
+    db = sqlite3.connect(tmp_path / "journal.db")
+    [(detail,)] = db.execute("SELECT detail FROM entries WHERE kind = 'action' AND "
+                             "status = 'changed'").fetchall()
+    db.close()
+    assert json.loads(detail)["finished_meanwhile_ids"] == named
     assert active(server, "front-desk") == []
     assert active(server, "back-office") == [jobs[0]]
 

@@ -122,7 +122,7 @@ def test_the_backend_lists_the_same_either_way(jobs_cups: CupsServer,
 
     whole = listed()
 
-    def unread(*_args: Any) -> None:
+    def unread(*_args: Any, **_kw: Any) -> None:
         raise ippread.Unread("as if the server had asked for a login")
 
     monkeypatch.setattr(ippread, "get_jobs", unread)

@@ -245,3 +245,19 @@ def test_add_printer_playbook(win: WinRMLab, cli: Cli) -> None:
     assert [x["status"] for x in out["results"]] == ["changed"] * 3, r.stdout
     queue = model(win)["queues"]["floor9"]
     assert (queue["port"], queue["duplex"]) == ("IP_10.9.0.9", "TwoSidedLongEdge")
+
+
+def test_a_purge_names_the_jobs_it_did_not_remove(win: WinRMLab,
+                                                  lab_config_dir: Any) -> None:
+    # the script names what it removed: a job gone meanwhile is named, not just counted
+    from adminkit.core.config import load_profile
+    from adminkit.printing.servers import open_server, server_config
+
+    a, b = seed(win, {"printer": "front-desk"}, {"printer": "front-desk"})
+    [other] = seed(win, {"printer": "back-office"})
+    server = open_server(server_config(load_profile("lab", lab_config_dir), S))
+    try:
+        assert server.purge("front-desk", [a, 999_999, b, other]) == [999_999, other]
+    finally:
+        server.close()
+    assert list(model(win)["jobs"]) == [str(other)]

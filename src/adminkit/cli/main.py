@@ -15,6 +15,8 @@ from adminkit.cli.roothelp import program_name, root_help, terminal_columns
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (mypy knows the name)
 if TYPE_CHECKING:
+    from typing import Any
+
     import typer
 
 
@@ -25,6 +27,23 @@ def __getattr__(name: str) -> typer.Typer:
 
         return app
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_root: Any = None  # typer's click command tree for the app, once built
+
+
+def root_command() -> Any:
+    """The app's click command tree, built on first use and kept. A warm process builds
+    it whole before it forks (cli/warmstart.py): each child parses with it as built, and
+    what one run does to it dies with that child (a fork), never reaching the next."""
+    global _root
+    if _root is None:
+        import typer
+
+        from adminkit.cli.app import app
+
+        _root = typer.main.get_command(app)
+    return _root
 
 
 def answered_without_typer(argv: list[str]) -> bool:
@@ -86,14 +105,11 @@ def main(warm: bool = True) -> None:
         from adminkit.cli.errors import show_warnings
 
         show_warnings(debug=debug)
-        import typer
-
-        from adminkit.cli.app import app
         from adminkit.cli.hoist import hoist_globals
         from adminkit.core.entrypoints import no_pydantic_plugin_scan
 
         no_pydantic_plugin_scan()  # typer coerces options with pydantic
-        root = typer.main.get_command(app)
+        root = root_command()
         # Global options may stand anywhere on the line; click wants them in front.
         sys.argv[1:] = hoist_globals(sys.argv[1:], root)
         root()

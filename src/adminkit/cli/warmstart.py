@@ -32,13 +32,14 @@ import time
 import traceback
 import types
 from dataclasses import dataclass, field
+from typing import Any
 
 from adminkit.cli import warmclient
 
 # Imported before the first fork where installed: the start-up cost a child saves.
 HEAVY = ("typer", "typer._adapters", "click", "pydantic", "pydantic.main",
          "pydantic.type_adapter", "pydantic.json_schema", "zoneinfo", "secrets", "sysconfig",
-         "rich", "rich.console", "rich.table", "yaml",
+         "rich", "rich.console", "rich.table", "rich._emoji_codes", "yaml",
          "ldap3", "cups", "paramiko", "jinja2", "jinja2.sandbox", "cryptography",
          "sqlite3", "ssl", "getpass", "ctypes", "termios", "json", "hmac", "hashlib", "uuid",
          "email.message", "smtplib", "urllib.request", "http.client", "requests")
@@ -115,8 +116,7 @@ def threads() -> int:
 def preload() -> list[str]:
     """Import the CLI app, every command module and the heavy libraries; the names
     of the libraries that are not installed."""
-    from adminkit.cli import main as _main  # noqa: F401 - the entry point itself
-    from adminkit.cli.app import app
+    from adminkit.cli import main as _main  # the entry point itself
     from adminkit.cli.commands import sub_commands
     from adminkit.core.entrypoints import load, no_pydantic_plugin_scan
 
@@ -124,15 +124,33 @@ def preload() -> list[str]:
     for command in sub_commands().values():
         with contextlib.suppress(Exception):  # a broken plug-in fails in the child, as cold
             load(command.target)
-    import typer
-
-    typer.main.get_command(app)
+    _build_all(_main.root_command())  # kept by cli/main.py: the children parse with it
     missing = [name for name in _every_module() if not _imported(name)]
     from adminkit.core.config import profile_model
 
     profile_model()  # the installed domains' sections: code, no profile read
     missing += [name for name in HEAVY if not _imported(name)]
     return missing
+
+
+def _build_all(command: Any, name: str = "adminkit", parent: Any = None) -> None:
+    """Every sub-command imported and built into the tree, with each option's coercion
+    (typer builds a pydantic TypeAdapter per option, and a `--help` option per command,
+    when it first parses one): what a child no longer spends. They depend on the code
+    alone: defaults and environment variables are read when a command line is parsed,
+    in the child. `--help` is built in the context a parse would make (the same
+    context settings, inherited), not parsed."""
+    ctx = command.context_class(command, info_name=name, parent=parent,
+                                **command.context_settings)
+    for param in [*command.params, command.get_help_option(ctx)]:
+        build = getattr(param, "get_runtime_param", None)
+        if build is not None:
+            with contextlib.suppress(Exception):  # it fails again in the child, as cold
+                build()
+    commands = getattr(command, "commands", None) or {}
+    for sub in list(commands):
+        with contextlib.suppress(Exception):  # a broken plug-in fails in the child, as cold
+            _build_all(commands[sub], sub, ctx)
 
 
 def _every_module() -> list[str]:

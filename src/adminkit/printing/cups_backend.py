@@ -323,23 +323,25 @@ class CupsPrintServer:
         return sorted(jobs, key=lambda j: j.id)
 
     @overload
-    def _get_jobs(self, what: str, which: str, attrs: list[str], uri: str = ...
-                  ) -> dict[int, dict[str, Any]]: ...
+    def _get_jobs(self, what: str, which: str, attrs: list[str], uri: str = ..., *,
+                  first: int | None = ...) -> dict[int, dict[str, Any]]: ...
     @overload
     def _get_jobs(self, what: str, which: str, attrs: list[str], uri: str = ..., *,
-                  fallback: bool) -> dict[int, dict[str, Any]] | None: ...
+                  fallback: bool, first: int | None = ...
+                  ) -> dict[int, dict[str, Any]] | None: ...
 
     def _get_jobs(self, what: str, which: str, attrs: list[str], uri: str = ALL_JOBS,
-                  *, fallback: bool = True) -> dict[int, dict[str, Any]] | None:
+                  *, fallback: bool = True, first: int | None = None
+                  ) -> dict[int, dict[str, Any]] | None:
         """Get-Jobs of `uri` read whole (printing/ippread.py: a quarter of libcups' CPU);
         an answer that is no plain job list (a login wanted, an error, TLS asked for) is
         asked again through pycups, for all queues (`fallback`; else None), whose errors
-        adminkit words."""
+        adminkit words. `first`: only jobs with that id or a higher one."""
         from adminkit.printing import ippread
 
         host, port, _encryption = self._endpoint()
         try:
-            return ippread.get_jobs(host, port, uri, which, attrs)
+            return ippread.get_jobs(host, port, uri, which, attrs, first_job_id=first)
         except ippread.NoAnswer as exc:
             raise self._refused() or ConnectionFailed(
                 f"{self._where()}: {what}: {exc}",
@@ -349,7 +351,8 @@ class CupsPrintServer:
             if not fallback:
                 return None
         found: dict[int, dict[str, Any]] = self._call(what, lambda c: c.getJobs(
-            which_jobs=which, requested_attributes=attrs))
+            which_jobs=which, requested_attributes=attrs,
+            first_job_id=-1 if first is None else first))
         return found
 
     def job(self, job_id: int) -> Job | None:
@@ -388,19 +391,26 @@ class CupsPrintServer:
         self._call(f"move job {job_id} to {printer}",
                    lambda c: c.moveJob(job_id=job_id, job_printer_uri=uri))
 
-    def purge(self, printer: str, job_ids: Sequence[int]) -> int:
+    def purge(self, printer: str, job_ids: Sequence[int]) -> list[int]:
         """Exactly these jobs of the queue, in one IPP Cancel-Jobs request (kept as
         history, like `cancel -a`), never one a user submitted after they were chosen;
         written whole, or through libcups when the server wants a login (printing/ipp.py).
-        CUPS refuses the whole request if one of them is no job of the queue any more
-        (finished and forgotten, moved): then the ones still there are sent again, up to
-        PURGE_TRIES times (each time a job left the queue meanwhile; never a loop).
-        Returns how many were cancelled; the others had finished meanwhile."""
+        Returns the ids not cancelled: they finished or left the queue meanwhile.
+
+        cupsd (scheduler/ipp.c `cancel_all_jobs`) checks every id before cancelling any,
+        but only that it is a job of the queue: a job that printed since the plan is
+        kept as history, passes, and would be rewritten as cancelled. So the queue's
+        finished jobs from the plan's lowest id on are asked first (job-id alone: a few
+        rows, nothing for cupsd to load from disk) and those are left out. A job that
+        left the queue otherwise (moved, purged from the history) makes cupsd refuse the
+        whole request (`Job #N does not exist.`): then the queue's pending jobs are read
+        and the ones still there sent again, up to PURGE_TRIES times (never a loop)."""
         from adminkit.printing import ipp
 
         uri = _printer_uri(printer)
 
         whole = [True]  # written whole until the server asks for a login (ipp.py says why)
+        sent: set[int] = set()  # the ids of every request CUPS took
 
         def send(ids: Sequence[int]) -> None:
             try:
@@ -433,25 +443,26 @@ class CupsPrintServer:
                 self._cups.setPasswordCB(self._password_cb)
 
         if not job_ids:
-            return 0
-        # cupsd keeps a finished job as history and Cancel-Jobs takes its id, rewriting a
-        # job that printed since the plan as cancelled: only those still pending go (a
-        # window of one listing's length is left: CUPS has no "only if still pending").
-        there = {j.id for j in self.jobs(printer, brief=True)}
-        done, todo = 0, [i for i in job_ids if i in there]
+            return []
+        # the window CUPS leaves (it has no "only if still pending") is this one
+        # request's length, as it was with a whole re-listing
+        finished = self._get_jobs(f"list jobs of {printer}", "completed", ["job-id"], uri,
+                                  first=min(job_ids))
+        todo = [i for i in job_ids if i not in finished]
         for attempt in range(PURGE_TRIES):
             try:
                 while todo:  # in requests of MAX_IDS: count each one CUPS took
                     chunk = todo[:ipp.MAX_IDS]
                     send(chunk)
-                    done, todo = done + len(chunk), todo[len(chunk):]
-                return done
+                    todo = todo[len(chunk):]
+                    sent.update(chunk)
+                break
             except IppNotFound:
                 if attempt == PURGE_TRIES - 1:
                     raise
                 there = {j.id for j in self.jobs(printer, brief=True)}
                 todo = [i for i in todo if i in there]
-        return done
+        return [i for i in job_ids if i not in sent]
 
     def restart_spooler(self) -> None:
         raise UsageError(f"{self._where()} is a CUPS server: `spooler restart` is for "

@@ -55,14 +55,17 @@ def attribute(tag: int, name: str, values: Sequence[bytes]) -> bytes:
 
 
 def get_jobs_request(printer_uri: str, which: str, attrs: Sequence[str],
-                     request_id: int = 1) -> bytes:
-    """The Get-Jobs request pycups' `getJobs` sends (it names no requesting user)."""
+                     request_id: int = 1, first_job_id: int | None = None) -> bytes:
+    """The Get-Jobs request pycups' `getJobs` sends (it names no requesting user);
+    `first_job_id`: only jobs with this id or higher (CUPS 1.5 and later)."""
     body = struct.pack(">BBHI", 2, 0, GET_JOBS, request_id) + bytes([0x01])
     body += attribute(0x47, "attributes-charset", [b"utf-8"])
     body += attribute(0x48, "attributes-natural-language", [b"en"])
     body += attribute(0x45, "printer-uri", [printer_uri.encode()])
     body += attribute(0x44, "which-jobs", [which.encode()])
     body += attribute(BOOLEAN, "my-jobs", [b"\x00"])
+    if first_job_id is not None:
+        body += attribute(0x21, "first-job-id", [struct.pack(">i", first_job_id)])
     body += attribute(0x44, "requested-attributes", [a.encode() for a in attrs])
     return body + bytes([END])
 
@@ -152,7 +155,8 @@ def host_header(host: str, port: int, peer: str) -> str:
 
 
 def get_jobs(host: str, port: int, printer_uri: str, which: str,
-             attrs: Sequence[str]) -> dict[int, dict[str, Any]]:
+             attrs: Sequence[str], first_job_id: int | None = None
+             ) -> dict[int, dict[str, Any]]:
     """Jobs as pycups' `getJobs(which_jobs=which, requested_attributes=attrs)` gives
     them, asked of `printer_uri` on host:port (a bracketed IPv6 address is taken too)."""
     try:
@@ -162,7 +166,7 @@ def get_jobs(host: str, port: int, printer_uri: str, which: str,
     except OSError as exc:
         raise Unread(f"connect: {exc}") from None
     try:
-        body = get_jobs_request(printer_uri, which, attrs)
+        body = get_jobs_request(printer_uri, which, attrs, first_job_id=first_job_id)
         head = (f"POST / HTTP/1.1\r\nHost: {host_header(host, port, sock.getpeername()[0])}"
                 f"\r\nContent-Type: application/ipp\r\nContent-Length: {len(body)}\r\n"
                 "Accept-Encoding: identity\r\n\r\n").encode()

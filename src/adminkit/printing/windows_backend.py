@@ -215,13 +215,15 @@ class WindowsPrintServer:
         raise UsageError(f"print server {self.name}: Windows cannot move a job to another "
                          "queue", hint="cancel it and print it again on the other queue")
 
-    def purge(self, printer: str, job_ids: Sequence[int]) -> int:
-        """One script removes exactly these jobs of the queue (the others stay)."""
+    def purge(self, printer: str, job_ids: Sequence[int]) -> list[int]:
+        """One script removes exactly these jobs of the queue (the others stay) and
+        names the ones it removed."""
         if not job_ids:
-            return 0
+            return []
         found = self._run("queue_purge", f"purge {printer}", name=printer,
                           ids=list(job_ids))
-        return int((found or {}).get("removed") or 0)
+        removed = {int(i) for i in (found or {}).get("removed_ids") or []}
+        return [i for i in job_ids if i not in removed]
 
     def restart_spooler(self) -> None:
         self._run("spooler_restart", "restart the spooler")

@@ -53,3 +53,16 @@ def proc() -> None:
 
     print(json.dumps({"nice": os.nice(0), "groups": sorted(os.getgroups()),
                       "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE))}))
+
+
+@app.command("scribble")
+def scribble(ctx: typer.Context,
+             word: str = typer.Option("pristine", help="Said, then made the default.")
+             ) -> None:
+    """Say the option's default and a mark on the root command, then change both in
+    the command tree (a warm child's changes must not reach the next run)."""
+    root = ctx.find_root().command
+    [option] = [p for p in ctx.command.params if p.name == "word"]
+    print(json.dumps({"default": option.default, "mark": getattr(root, "probe_mark", None)}))
+    option.default = word + "-scribbled"
+    root.probe_mark = word  # type: ignore[attr-defined]

@@ -278,7 +278,7 @@ def queue_purge(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
     gone = [i for i, j in m.jobs.items() if j.printer == p["name"] and i in ids]
     for job_id in gone:
         del m.jobs[job_id]
-    return {"removed": len(gone)}
+    return {"removed": len(gone), "removed_ids": gone}
 
 
 @_script("printing.spooler_restart", None)  # Restart-Service: the spooler may be stopped

@@ -65,10 +65,10 @@ class PurgeQueue(PrinterAction[PurgeParams]):
                                 f"limit of {limit}", hint="add --force if intended")
 
     def apply(self, ctx: Context, plan: Plan) -> Applied:
-        ids = [j.id for j in self.due]
-        done = self.server(ctx).purge(self.params.printer, ids)
-        return Applied(data={"finished_meanwhile": len(ids) - done} if done < len(ids)
-                       else {})
+        left = self.server(ctx).purge(self.params.printer, [j.id for j in self.due])
+        # the journal names them: a person checks exactly which jobs were not cancelled
+        return Applied(data={"finished_meanwhile": len(left),
+                             "finished_meanwhile_ids": id_ranges(left)} if left else {})
 
 
 def id_ranges(ids: list[int]) -> str:

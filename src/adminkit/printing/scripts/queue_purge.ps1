@@ -7,4 +7,4 @@ $ids = New-Object 'System.Collections.Generic.HashSet[int]'
 foreach ($id in @($p.ids)) { [void]$ids.Add([int]$id) }
 $jobs = @(Get-PrintJob -PrinterName $p.name | Where-Object { $ids.Contains([int]$_.Id) })
 $jobs | Remove-PrintJob
-@{ removed = $jobs.Count }
+@{ removed = $jobs.Count; removed_ids = @($jobs | ForEach-Object { [int]$_.Id }) }

@@ -1,0 +1,164 @@
+"""What cupsd 2.4 does with a Cancel-Jobs that names jobs (scheduler/ipp.c
+`cancel_all_jobs`), and what the purge makes of it, on a cupsd of this module's own
+(127.0.3.219).
+
+cupsd checks every id before cancelling any, but only that it is a job of the queue: a
+job purged from the history (or moved) makes it refuse the whole request, a job that
+printed meanwhile (kept as history) passes and is rewritten as cancelled. So the purge
+cannot just send the plan's ids and wait for a refusal: it asks which of them finished
+first. A write whose answer never comes may have been done (unknown outcome).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adminkit.lab.cups import CupsServer, extra_instance
+from tests.fakes.loopback import LoopbackListener
+from tests.integration.owncups import running
+from tests.integration.test_printing_hostile import backend, doc, held, state
+
+pytestmark = pytest.mark.integration
+cups = pytest.importorskip("cups")
+NUMBER = 219  # 127.0.3.219: no other lab server's address
+HELD, CANCELED, COMPLETED = 4, 7, 9
+URI = "ipp://localhost/printers/front-desk"
+__all__ = ["doc"]
+
+
+@pytest.fixture(scope="module")
+def own_cups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CupsServer]:
+    yield from running(extra_instance(tmp_path_factory.mktemp("purge-lab"), NUMBER))
+
+
+@pytest.fixture
+def fresh(own_cups: CupsServer) -> CupsServer:
+    own_cups.reset()
+    return own_cups
+
+
+def printed(server: CupsServer, job_id: int) -> None:
+    server.connection().setJobHoldUntil(job_id, "no-hold")
+    for _ in range(600):
+        if state(server, job_id) == COMPLETED:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not print")
+
+
+def test_one_id_no_longer_there_refuses_the_whole_request(fresh: CupsServer,
+                                                          doc: Path) -> None:
+    from adminkit.printing import ipp
+
+    ids = held(fresh, doc, 3)
+    fresh.connection().cancelJob(ids[1], purge_job=True)  # gone, history too
+    with pytest.raises(ipp.IppRequestFailed) as refused:
+        ipp.cancel_jobs_whole(fresh.host, fresh.port, URI, getpass.getuser(), ids)
+    assert refused.value.code == 1030 and f"#{ids[1]}" in refused.value.message
+    assert [state(fresh, i) for i in (ids[0], ids[2])] == [HELD, HELD]  # none of them
+
+
+def test_a_printed_jobs_id_is_taken_and_the_job_rewritten_as_cancelled(
+        fresh: CupsServer, doc: Path) -> None:
+    """Why the purge asks which jobs finished before it sends: cupsd does not refuse."""
+    from adminkit.printing import ipp
+
+    ids = held(fresh, doc, 2)
+    printed(fresh, ids[0])
+    assert ipp.cancel_jobs_whole(fresh.host, fresh.port, URI, getpass.getuser(), ids)
+    assert [state(fresh, i) for i in ids] == [CANCELED, CANCELED]
+
+
+def test_the_purge_leaves_out_and_names_a_job_that_printed_since_the_plan(
+        fresh: CupsServer, doc: Path) -> None:
+    ids = held(fresh, doc, 4)
+    printed(fresh, ids[2])
+    fresh.connection().cancelJob(ids[3], purge_job=True)  # and one gone altogether
+    left = backend(fresh).purge("front-desk", ids)
+    assert left == [ids[2], ids[3]]
+    assert [state(fresh, i) for i in ids[:3]] == [CANCELED, CANCELED, COMPLETED]
+
+
+class Swallower(LoopbackListener):
+    """A TCP relay to cupsd that passes requests on, and answers only on its first
+    `answered` connections: the later ones' answers are swallowed."""
+
+    def __init__(self, host: str, port: int, answered: int) -> None:
+        super().__init__()
+        self.upstream, self.answered = (host, port), answered
+        self.held: list[socket.socket] = []
+        self.start()
+
+    def serve(self, sock: socket.socket) -> None:
+        up = socket.create_connection(self.upstream)
+        self.held += [sock, up]
+        if self.answered > 0:
+            self.answered -= 1
+            threading.Thread(target=_pipe, args=(up, sock), daemon=True).start()
+        _pipe(sock, up)
+
+    def close_open(self) -> None:
+        for s in self.held:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)  # wakes the recv() on Linux
+            s.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := src.recv(65536):
+            dst.sendall(data)
+
+
+def test_a_purge_whose_answer_never_comes_is_an_unknown_outcome(
+        fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The request went whole and cupsd ran it; its answer was lost at the deadline:
+    "may or may not have been done", never a plain failure (a resume reads the queue)."""
+    from adminkit.core.errors import OutcomeUnknown
+    from adminkit.printing import ipp
+    from adminkit.printing.cups_backend import CupsPrintServer
+    from adminkit.printing.settings import PrintServerConfig
+
+    monkeypatch.setattr(ipp, "ANSWER_SECONDS", 1.0)
+    ids = held(fresh, doc, 3)
+    relay = Swallower(fresh.host, fresh.port, answered=1)  # the finished jobs' question
+    [entry] = fresh.profile()["print_servers"]
+    server = CupsPrintServer(PrintServerConfig(**{**entry, "host": "127.0.0.1",
+                                                  "port": relay.port}))
+    try:
+        with pytest.raises(OutcomeUnknown, match="may or may not") as unknown:
+            server.purge("front-desk", ids)
+    finally:
+        relay.stop()
+    assert "no answer within 1 s" in unknown.value.message
+    assert [state(fresh, i) for i in ids] == [CANCELED] * 3  # it was done
+
+
+def test_through_libcups_an_answer_that_never_comes_is_no_answer_after_sending(
+        fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path a server that wants a login takes (libcups, printing/ipp.py): the same
+    lost answer is IppNoAnswer(sent=True), which the backend says as unknown."""
+    from adminkit.printing import ipp
+
+    monkeypatch.setattr(ipp, "ANSWER_SECONDS", 1.0)
+    ids = held(fresh, doc, 2)
+    relay = Swallower(fresh.host, fresh.port, answered=0)
+    cups.setServer("127.0.0.1")
+    cups.setPort(relay.port)
+    try:
+        with pytest.raises(ipp.IppNoAnswer) as lost:
+            ipp.cancel_jobs(URI, ids, lambda _prompt: None)
+    finally:
+        cups.setServer(fresh.host)
+        cups.setPort(fresh.port)
+        relay.stop()
+    assert lost.value.sent
+    assert [state(fresh, i) for i in ids] == [CANCELED] * 2
