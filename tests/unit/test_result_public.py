@@ -67,3 +67,41 @@ def test_shared_field_sets_never_change_under_another_result() -> None:
     assert "duration" in a.model_fields_set and "duration" not in b.model_fields_set
     assert b.model_dump(exclude_unset=True) == {"action": "toy", "target": "b",
                                                  "status": Status.OK, "summary": "s"}
+
+
+def _bulk_row(secret: str) -> Result:
+    return Result(action="account.create", target="jnovak", status=Status.CHANGED,
+                  summary="create account jnovak (Jan Nováček)",
+                  changes=[Change(op="create", field="account", after="jnovak"),
+                           Change(op="set", field="password", after=Secret(secret))],
+                  data={"login": "jnovak", "echo": secret, "n": 3})
+
+
+def test_public_line_is_the_public_form_as_json_whether_or_not_parts_were_encoded() -> None:
+    import json
+
+    secret = f"line-{uuid.uuid4().hex}"
+    Secret(secret)
+    plain, spliced = _bulk_row(secret), _bulk_row(secret)
+    expected = json.dumps(plain.public(), ensure_ascii=False, default=str)
+    assert plain.public_line() == expected  # nothing encoded yet: one dumps
+    assert json.loads(spliced.public_json("changes")) == spliced.public()["changes"]
+    assert json.loads(spliced.public_json("data")) == {"login": "jnovak", "echo": MASK, "n": 3}
+    assert spliced.public_line() == expected  # the same text, the same order
+    assert secret not in spliced.public_line()
+
+
+def test_public_json_is_made_again_when_the_public_form_is() -> None:
+    import json
+
+    result = _bulk_row(f"again-{uuid.uuid4().hex}")
+    first = result.public_json("data")
+    assert result.public_json("data") is first  # encoded once
+    result.data = {"login": "jnovak2"}
+    assert json.loads(result.public_json("data")) == {"login": "jnovak2"}
+    assert json.loads(result.public_line())["data"] == {"login": "jnovak2"}
+    later = f"later-{uuid.uuid4().hex}"
+    result.data = {"echo": later}
+    assert later in result.public_json("data")
+    Secret(later)  # known only now: the cached text is not used again
+    assert later not in result.public_json("data") and later not in result.public_line()

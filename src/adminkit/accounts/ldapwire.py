@@ -34,9 +34,13 @@ if TYPE_CHECKING:
 Values = Any  # a value or a sequence of values: str, bytes, int or bool
 
 
+# BER lengths under 128 are one octet: an add's dozens of elements each take one
+_SHORT_LENGTHS = tuple(bytes((n,)) for n in range(0x80))
+
+
 def _length(n: int) -> bytes:
     if n < 0x80:
-        return bytes((n,))
+        return _SHORT_LENGTHS[n]
     octets = n.to_bytes((n.bit_length() + 7) // 8, "big")
     return bytes((0x80 | len(octets),)) + octets
 
@@ -46,6 +50,8 @@ def _tlv(tag: int, body: bytes) -> bytes:
 
 
 def _raw(value: Any) -> bytes:
+    if type(value) is str:  # the usual value first: a bulk add encodes thousands
+        return value.encode("utf-8")
     if isinstance(value, bytes):
         return value
     if isinstance(value, bool):
@@ -57,17 +63,19 @@ def _raw(value: Any) -> bytes:
 
 
 def _octets(value: Any) -> bytes:
-    return _tlv(0x04, _raw(value))
+    raw = _raw(value)
+    return b"\x04" + _length(len(raw)) + raw
 
 
 def _attribute(name: str, values: Values) -> bytes:
     """PartialAttribute ::= SEQUENCE { type, vals SET OF value }."""
-    items = values if isinstance(values, list | tuple) else [values]
+    items = values if isinstance(values, list | tuple) else (values,)
     try:
-        encoded = b"".join(_octets(v) for v in items)
+        encoded = b"".join([_octets(v) for v in items])
     except TypeError as exc:
         raise TypeError(f"attribute {name}: {exc}") from None
-    return _tlv(0x30, _octets(name) + _tlv(0x31, encoded))
+    body = _octets(name) + b"\x31" + _length(len(encoded)) + encoded
+    return b"\x30" + _length(len(body)) + body
 
 
 def _message(message_id: int, operation: bytes) -> bytes:
@@ -77,7 +85,7 @@ def _message(message_id: int, operation: bytes) -> bytes:
 
 def _add_operation(dn: str, attributes: Mapping[str, Values]) -> bytes:
     """AddRequest ::= [APPLICATION 8] SEQUENCE { entry LDAPDN, attributes AttributeList }."""
-    listed = b"".join(_attribute(name, values) for name, values in attributes.items())
+    listed = b"".join([_attribute(name, values) for name, values in attributes.items()])
     return _tlv(0x68, _octets(dn) + _tlv(0x30, listed))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Mapping
 from enum import StrEnum
@@ -123,6 +124,10 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# json.dumps(value, ensure_ascii=False, default=str), without making an encoder per call
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 class Result(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -139,6 +144,8 @@ class Result(BaseModel):
     duration: float = 0.0
 
     _public: tuple[int, dict[str, Any]] | None = PrivateAttr(default=None)
+    # JSON texts of parts of that public form, by name, made from that very dict
+    _json: tuple[dict[str, Any], dict[str, str]] | None = PrivateAttr(default=None)
 
     @field_serializer("data")
     def _masked(self, value: dict[str, Any]) -> Any:
@@ -150,7 +157,7 @@ class Result(BaseModel):
             # pydantic is about to add the name: never to the shared set
             object.__setattr__(self, "__pydantic_fields_set__", set(fields))
         super().__setattr__(name, value)
-        if name != "_public":
+        if name not in ("_public", "_json"):
             self._public = None
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None,
@@ -174,6 +181,41 @@ class Result(BaseModel):
             for name in Result.model_fields}
         self._public = (now, public) if keep else None
         return public
+
+    def public_json(self, name: str) -> str:
+        """`public()[name]` as JSON text, encoded once: a bulk run's journal row stores
+        it and its spool line splices it in (`public_line`)."""
+        public = self.public()
+        made = self._json
+        if made is None or made[0] is not public:
+            made = self._json = (public, {})
+        text = made[1].get(name)
+        if text is None:
+            text = made[1][name] = _encode(public[name])
+        return text
+
+    def public_line(self) -> str:
+        """`public()` as one JSON text, in its order, splicing in the parts that
+        `public_json` encoded already."""
+        public = self.public()
+        made = self._json
+        done = made[1] if made is not None and made[0] is public else {}
+        if not done:
+            return _encode(public)
+        parts: list[str] = []
+        run: dict[str, Any] = {}
+        for name, value in public.items():
+            text = done.get(name)
+            if text is None:
+                run[name] = value
+                continue
+            if run:
+                parts.append(_encode(run)[1:-1])
+                run = {}
+            parts.append(f"{_encode(name)}: {text}")
+        if run:
+            parts.append(_encode(run)[1:-1])
+        return "{" + ", ".join(parts) + "}"
 
     @property
     def changed(self) -> bool:

@@ -96,7 +96,7 @@ class SpooledResults(Tally):
 
     def put(self, index: int, result: Result) -> None:
         super().put(index, result)
-        data = json.dumps(result.public(), ensure_ascii=False, default=str).encode("utf-8")
+        data = result.public_line().encode("utf-8")
         while len(self._at) <= index:
             self._at.append(NOT_YET)
             self._size.append(0)

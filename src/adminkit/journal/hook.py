@@ -56,14 +56,16 @@ class JournalHook:
         rows = []
         for index, result in done:
             public = result.public()  # kept: a bulk run's spool writes it next
-            detail = public["data"] or None
+            # stored as encoded here (scrubbed rows): the spool's line reuses the texts
+            detail: Any = result.public_json("data") if public["data"] else None
             if result.failed and result.error_type:
-                detail = {**(detail or {}), "error_type": result.error_type}
+                detail = {**public["data"], "error_type": result.error_type}
             note = self.notes.for_action(run, index, result) if self.notes else None
             rows.append((note, {"kind": "action", "idx": index, "action": result.action,
                                 "target": public["target"], "status": result.status.value,
                                 "summary": public["summary"],
-                                "diff": public["changes"] or None,
+                                "diff": result.public_json("changes")
+                                if public["changes"] else None,
                                 "error": public["error"], "detail": detail,
                                 **self._common(run)}))
         self.journal.append_many(rows, scrubbed=True)

@@ -131,11 +131,16 @@ def _file_lock(path: Path) -> Any:
         return lock
 
 
+# json.dumps(..., ensure_ascii=False, default=str) of scrubbed rows, one encoder for all
+_scrubbed_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+# json.dumps(..., ensure_ascii=False, separators=(",", ":")), one encoder for every row
+_hash_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def row_hash(prev_hash: str, row: dict[str, Any], key: JournalKey | None = None) -> str:
     """The row's link: HMAC-SHA256 under the key, or plain SHA-256 (rows from before
     keying, or with `key` None)."""
-    payload = json.dumps([row.get(c) for c in COLUMNS], ensure_ascii=False,
-                         separators=(",", ":"))
+    payload = _hash_encode([row.get(c) for c in COLUMNS])
     data = (prev_hash + payload).encode()
     if key is None:
         return hashlib.sha256(data).hexdigest()
@@ -437,7 +442,7 @@ class Journal:
             elif row[key] is None:
                 continue
             elif scrubbed:  # Result.public(): every string already scrubbed
-                row[key] = json.dumps(row[key], ensure_ascii=False, default=str)
+                row[key] = _scrubbed_encode(row[key])
             else:  # each string, then what default=str made of objects
                 row[key] = redact(json.dumps(redact_obj(row[key]), ensure_ascii=False,
                                              default=str))
