@@ -1,0 +1,84 @@
+"""Review of the warm process's reading of requests (cli/warmstart.py): a client of the
+same user who opens more connections than the process has file descriptors for."""
+
+from __future__ import annotations
+
+import resource
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.unit.test_warmstart import (
+    Warm,
+    _probe,
+    _wait_gone,
+    base_env,  # noqa: F401 - the fixture, shared
+)
+
+LIMIT = 64  # the warm process's file descriptors (inherited from `warm start`)
+
+
+def _alive(pid: int) -> bool:
+    """Running: /proc/PID is there and not a zombie's (the warm process is detached, so
+    a dead one stays a zombie until its parent, gone, is replaced by init's reaping)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _few_fds() -> None:  # pragma: no cover - runs in the child before exec
+    resource.setrlimit(resource.RLIMIT_NOFILE, (LIMIT, LIMIT))
+
+
+@pytest.fixture
+def small_warm(base_env: dict[str, str],  # noqa: F811 - that fixture
+               tmp_path: Path) -> Iterator[Warm]:
+    warm = Warm(base_env, tmp_path / "site")
+    started = warm.run("warm", "start", "--idle", "120", warm=False, preexec_fn=_few_fds)
+    assert started.returncode == 0, started.stderr
+    warm.pid = int(warm.status()["pid"])
+    yield warm
+    warm.run("warm", "stop", warm=False)
+    assert _wait_gone(warm.pid)
+
+
+def test_more_half_open_connections_than_fds_leave_it_serving(small_warm: Warm) -> None:
+    """Each connection that sent nothing holds one of the process's fds until its 5 s
+    are up; past its limit, accept fails (EMFILE): the warm process must refuse (those
+    clients run cold) and go on, not die."""
+    held: list[socket.socket] = []
+    path = small_warm.socket()
+    try:
+        for _ in range(3 * LIMIT):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(path)
+            except OSError:  # the backlog is full: what a client then does (runs cold)
+                sock.close()
+                continue
+            held.append(sock)
+        cold = small_warm.run("--version")  # meanwhile a client runs, cold at worst
+        assert cold.returncode == 0, cold.stderr
+        assert _alive(small_warm.pid), "the warm process died"
+    finally:
+        for sock in held:
+            sock.close()
+    assert _alive(small_warm.pid), "the warm process died"
+    seen: dict[str, Any] = _probe(small_warm, preexec_fn=_few_fds)  # its limits
+    assert seen["ppid"] == small_warm.pid  # served warm again once they are gone
+
+
+def test_a_client_with_a_higher_hard_limit_runs_cold(small_warm: Warm) -> None:
+    """The child takes its client's limits after the fork; one it may not raise (root
+    without CAP_SYS_RESOURCE, as in a container) must be refused before it: the client
+    runs cold, not into a traceback."""
+    assert _probe(small_warm, preexec_fn=_few_fds)["ppid"] == small_warm.pid
+    seen: dict[str, Any] = _probe(small_warm)  # this test's own, higher, limit
+    assert seen["ppid"] != small_warm.pid
+    assert _probe(small_warm, preexec_fn=_few_fds)["ppid"] == small_warm.pid
+
