@@ -82,3 +82,40 @@ def test_a_client_with_a_higher_hard_limit_runs_cold(small_warm: Warm) -> None:
     assert seen["ppid"] != small_warm.pid
     assert _probe(small_warm, preexec_fn=_few_fds)["ppid"] == small_warm.pid
 
+
+
+@pytest.mark.parametrize("started", [1e300, float("nan"), -1e18])
+def test_status_with_a_time_no_clock_can_show_is_still_shown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any, started: float) -> None:
+    """`warm status` turns the warm process's `started` into a local time: a number
+    datetime cannot take (another version's, a bug's) must not end it in a traceback."""
+    import os
+    import threading
+
+    from adminkit.cli import warmclient
+
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
+    monkeypatch.setenv("ADMINKIT_WARM", "0")  # this command itself runs here, cold
+    path = warmclient.socket_path()
+    os.makedirs(os.path.dirname(path), mode=0o700)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen()
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            warmclient.read_frame(conn)
+            warmclient.send_frame(conn, {"pid": 1, "started": started, "served": 0})
+
+    server = threading.Thread(target=answer, daemon=True)
+    server.start()
+    try:
+        r = cli("warm", "status")
+    finally:
+        server.join(60)
+        listener.close()
+    assert r.code == 0, (r.code, r.out, r.err)
+    assert "served" in r.out and "started" in r.out
