@@ -19,12 +19,19 @@ MAP = {"alice": "snow:1"}
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
 
 
-def _good(tmp_path: Path) -> Path:
-    """A profile only its owner (the test's user, trusted as the map's owner) can write."""
+def _profile(owner: str | None, console: dict[str, str] = MAP) -> str:
+    import yaml
+
+    return yaml.safe_dump({"name": "p", "automation": {
+        "console_approvers": console, "console_approvers_owner": owner}})
+
+
+def _good(tmp_path: Path, owner: str | None = None) -> Path:
+    """A profile only its owner (root, or the test's user as the map's owner) can write."""
     good = tmp_path / "good"
     good.mkdir(mode=0o755)
     tmp_path.chmod(0o755)
-    (good / "p.yaml").write_text("trusted\n")
+    (good / "p.yaml").write_text(_profile(owner))
     (good / "p.yaml").chmod(0o644)
     return good / "p.yaml"
 
@@ -38,7 +45,7 @@ def _me() -> str:
 def test_dot_dot_after_a_link_is_resolved_as_the_kernel_does(tmp_path: Path) -> None:
     """`l/../good/p.yaml` with l -> theirs/x/y opens theirs/x/good/p.yaml; reading the
     path as text (l/.. gone) judged good/p.yaml instead."""
-    _good(tmp_path)
+    _good(tmp_path, _me())
     theirs = tmp_path / "theirs"
     (theirs / "x" / "y").mkdir(parents=True)
     (theirs / "x" / "good").mkdir()
@@ -55,7 +62,7 @@ def test_dot_dot_after_a_link_is_resolved_as_the_kernel_does(tmp_path: Path) -> 
 def test_dot_dot_in_a_relative_path_from_a_linked_folder(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    _good(tmp_path)
+    _good(tmp_path, _me())
     theirs = tmp_path / "theirs"
     (theirs / "y").mkdir(parents=True)
     (theirs / "good").mkdir()
@@ -69,7 +76,7 @@ def test_dot_dot_in_a_relative_path_from_a_linked_folder(tmp_path: Path,
 
 
 def test_a_plain_trusted_path_still_passes(tmp_path: Path) -> None:
-    good = _good(tmp_path)
+    good = _good(tmp_path, _me())
     check_map_file(good, _me(), MAP)
     (tmp_path / "l").symlink_to(good.parent)
     check_map_file(f"{tmp_path}/l/../good/p.yaml", _me(), MAP)  # l/.. is tmp_path itself
@@ -140,6 +147,7 @@ def test_root_in_a_user_namespace_is_not_root() -> None:
 
 
 _PROBE = """
+import sys
 from adminkit.automation.trusted import check_map_file
 from adminkit.automation.console import console_login
 from adminkit.core.errors import PolicyRefused
@@ -153,3 +161,17 @@ try:
 except PolicyRefused as exc:
     print("login refused:", exc)
 """
+
+
+def test_the_map_checked_is_the_map_loaded(tmp_path: Path) -> None:
+    """The profile is read, then (later) its file judged by path: the file judged must
+    hold the map the command runs with, or another file was read than judged."""
+    good = _good(tmp_path)
+    check_map_file(good, None, MAP)
+    with pytest.raises(PolicyRefused, match="not the one the profile was read with"):
+        check_map_file(good, None, {"alice": "snow:2"})  # what a swapped file had said
+    with pytest.raises(PolicyRefused, match="not the one the profile was read with"):
+        check_map_file(good, "nobody", MAP)
+    good.write_text("name: p\n")  # no map in it now
+    with pytest.raises(PolicyRefused, match="not the one the profile was read with"):
+        check_map_file(good, None, MAP)

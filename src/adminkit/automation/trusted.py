@@ -14,14 +14,18 @@ it must be one of them). The file must have one name (a hard link elsewhere woul
 an old map alive after the profile is replaced), and `..` is taken after the link before
 it, as the kernel takes it. In a user namespace (`unshare -r`) any user is uid 0 and may
 own "/": no uid seen there is the system's, so nothing there is trusted. The named owner
-may not itself be a login the map names.
+may not itself be a login the map names. The file judged is then read again (opened
+without following links, the same file by device and inode): its map must be the one
+the profile was loaded with, or that was some other file, or changed since.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 from adminkit.core.errors import PolicyRefused
 
@@ -33,9 +37,10 @@ _MAX_LINKS = 40  # as the kernel's own limit on links in one lookup
 
 
 def check_map_file(path: str | os.PathLike[str], owner: str | None,
-                   mapped: Collection[str]) -> None:
+                   mapped: Mapping[str, str]) -> None:
     """PolicyRefused (exit 4) unless the approver map at `path` can only have been
-    written by root or `owner`; saying which file or folder and why."""
+    written by root or `owner`, and is `mapped` (with `owner`), the map the profile was
+    loaded with; saying which file or folder and why."""
     host_uids()
     trusted = {0: "root"}
     if owner:
@@ -45,14 +50,46 @@ def check_map_file(path: str | os.PathLike[str], owner: str | None,
                                 "any approver", hint=_HINT)
         trusted[_uid_of(owner)] = owner
     try:
+        place, st = os.sep, os.stat(os.sep)
         for place, st in _traversed(os.fspath(path)):
             if stat.S_ISLNK(st.st_mode):
                 _judge_link(place, st, trusted)
             else:
                 _judge(place, st, trusted)
+        held = _map_in(place, st)
     except OSError as exc:
         raise PolicyRefused(f"{exc.filename or path}: {exc.strerror}: cannot tell who may "
                             "change the approver map", hint=_HINT) from None
+    if held != (dict(mapped), owner):
+        raise PolicyRefused(f"{place}: its approver map is not the one the profile was "
+                            "read with (the file changed meanwhile, or the path led "
+                            "elsewhere then)", hint="run the command again")
+
+
+def _map_in(place: str, judged: os.stat_result) -> tuple[Any, Any]:
+    """The map and owner in the file judged at `place` (a path without links), read
+    from that very file: (console_approvers, console_approvers_owner) as its YAML has
+    them."""
+    from adminkit.core import yamlsource
+
+    fd = os.open(place, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (judged.st_dev, judged.st_ino):
+            raise OSError(116, "the file changed while it was judged", place)
+        raw = b""
+        while len(raw) <= yamlsource.MAX_BYTES:
+            chunk = os.read(fd, yamlsource.MAX_BYTES + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    finally:
+        os.close(fd)
+    data = yamlsource.loads(raw, Path(place)).data
+    section = data.get("automation") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        return None, None
+    return section.get("console_approvers"), section.get("console_approvers_owner")
 
 
 def host_uids() -> None:
