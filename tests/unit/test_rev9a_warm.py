@@ -119,3 +119,65 @@ def test_status_with_a_time_no_clock_can_show_is_still_shown(
         listener.close()
     assert r.code == 0, (r.code, r.out, r.err)
     assert "served" in r.out and "started" in r.out
+
+
+_LOADER = '''
+import ctypes, json, os
+import typer
+app = typer.Typer(no_args_is_help=True)
+
+@app.command("load")
+def load() -> None:
+    """Open a library by name, found only on LD_LIBRARY_PATH."""
+    try:
+        ctypes.CDLL("librev9aprobe.so.1")
+        found = True
+    except OSError:
+        found = False
+    print(json.dumps({"found": found, "ppid": os.getppid()}))
+
+@app.command("noop")
+def noop() -> None:
+    """Nothing."""
+'''
+
+
+def test_the_loader_path_the_starter_and_client_share_holds_in_the_child(
+        base_env: dict[str, str], tmp_path: Path) -> None:  # noqa: F811 - the fixture
+    """The dynamic loader reads LD_LIBRARY_PATH (and LD_PRELOAD) once, at exec: the warm
+    process ran itself again without them, so its children could not find a library
+    their client (and a cold run) could; a client with other ones must run cold."""
+    import json
+    import shutil
+
+    libz = next((p for p in ("/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib64/libz.so.1",
+                             "/lib/aarch64-linux-gnu/libz.so.1") if Path(p).exists()), None)
+    if libz is None:
+        pytest.skip("no libz.so.1 to copy as a library only LD_LIBRARY_PATH finds")
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    shutil.copy(libz, libs / "librev9aprobe.so.1")
+    site = tmp_path / "site"
+    (site / "rev9aload.py").write_text(_LOADER)
+    info = site / "rev9aload-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rev9aload\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[adminkit.commands]\nrev9a = rev9aload:app\n")
+    env = {**base_env, "LD_LIBRARY_PATH": str(libs)}
+    warm = Warm(env, site)
+    started = warm.run("warm", "start", "--idle", "120", warm=False)
+    assert started.returncode == 0, started.stderr
+    warm.pid = int(warm.status()["pid"])
+    try:
+        cold = json.loads(warm.run("rev9a", "load", warm=False).stdout)
+        assert cold["found"] and cold["ppid"] != warm.pid
+        hot = warm.run("rev9a", "load")
+        assert hot.returncode == 0, hot.stderr
+        seen = json.loads(hot.stdout)
+        assert seen == {"found": True, "ppid": warm.pid}, seen  # served warm, and found
+        other = json.loads(warm.run("rev9a", "load",
+                                    extra={"LD_LIBRARY_PATH": str(tmp_path)}).stdout)
+        assert other["ppid"] != warm.pid and not other["found"]  # cold, as its own
+    finally:
+        warm.run("warm", "stop", warm=False)
+    assert _wait_gone(warm.pid)
