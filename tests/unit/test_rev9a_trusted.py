@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adminkit.automation.trusted import check_map_file
 from adminkit.core.errors import PolicyRefused
+from tests.unit.test_approve_console import rig  # noqa: F401 - the fixture, shared
 
 NOBODY = 65534  # a uid that is not the test's
 MAP = {"alice": "snow:1"}
@@ -175,3 +177,33 @@ def test_the_map_checked_is_the_map_loaded(tmp_path: Path) -> None:
     good.write_text("name: p\n")  # no map in it now
     with pytest.raises(PolicyRefused, match="not the one the profile was read with"):
         check_map_file(good, None, MAP)
+
+
+def test_approve_through_a_dot_dot_config_path_is_refused(
+        rig: Any, cli: Any, tmp_path: Path,  # noqa: F811 - the fixture
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end: ADMINKIT_CONFIG=.../l/../config opens the copy below the link's
+    target, one that maps this login to the boss; the real profile maps someone else."""
+    import shutil
+
+    import yaml
+
+    from adminkit.automation.console import console_login
+
+    rig.profile({"someone-else": f"snow:{rig.boss}"})
+    run_id = rig.wait()
+    theirs = tmp_path / "theirs"
+    (theirs / "x" / "y").mkdir(parents=True)
+    shutil.copytree(rig.env.config, theirs / "x" / "config")
+    copy = theirs / "x" / "config" / "profiles" / "acme.yaml"
+    data = yaml.safe_load(copy.read_text())
+    data["automation"]["console_approvers"] = {console_login(): f"snow:{rig.boss}"}
+    copy.write_text(yaml.safe_dump(data))
+    for folder in (theirs, theirs / "x"):
+        folder.chmod(0o777)
+    (tmp_path / "l").symlink_to(theirs / "x" / "y")
+    monkeypatch.setenv("ADMINKIT_CONFIG", f"{tmp_path}/l/../config")
+    r = cli("-p", "acme", "approve", run_id)
+    assert r.code == 4, (r.code, r.out, r.err)
+    assert f"{theirs}: the folder is writable by group or others" in r.err
+    assert not any("approved by" in b for b in rig.said())
