@@ -207,3 +207,21 @@ def test_approve_through_a_dot_dot_config_path_is_refused(
     assert r.code == 4, (r.code, r.out, r.err)
     assert f"{theirs}: the folder is writable by group or others" in r.err
     assert not any("approved by" in b for b in rig.said())
+
+
+@pytest.mark.parametrize("target", ["file", "folder"])
+def test_an_acl_that_grants_another_user_write_is_refused(tmp_path: Path,
+                                                          target: str) -> None:
+    """With an ACL the mode's group bits are its mask: a named user's write shows there,
+    and a mask without write leaves that user none (both as the kernel decides)."""
+    import shutil
+
+    if shutil.which("setfacl") is None:
+        pytest.skip("setfacl (the acl package) is not installed")
+    good = _good(tmp_path)
+    place = good if target == "file" else good.parent
+    subprocess.run(["setfacl", "-m", f"u:{NOBODY}:rwx", str(place)], check=True)
+    with pytest.raises(PolicyRefused, match=f"{place}: the {target} is writable by group"):
+        check_map_file(good, None, MAP)
+    subprocess.run(["setfacl", "-m", "m::rx", str(place)], check=True)  # write masked
+    check_map_file(good, None, MAP)
