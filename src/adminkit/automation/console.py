@@ -42,6 +42,9 @@ def console_login() -> str:
     """The real user's login; behind sudo (run as root), the user who ran sudo."""
     import pwd
 
+    from adminkit.automation.trusted import host_uids
+
+    host_uids()  # in a user namespace of the caller's own, any uid is theirs to pick
     uid = os.getuid()
     try:
         user = pwd.getpwuid(uid).pw_name

@@ -9,14 +9,23 @@ account that deploys profiles), can have written: the file and every folder on t
 to it (symbolic links followed, each link's own folder too) owned by one of them and
 writable by neither group nor others. A root-owned sticky folder (/tmp) is the one
 exception: nobody else may rename or remove what others made in it, and the entry
-below it is checked in turn. The named owner may not itself be a login the map names.
+below it is checked in turn (a symbolic link too: its owner may replace it at will, so
+it must be one of them). The file must have one name (a hard link elsewhere would keep
+an old map alive after the profile is replaced), and `..` is taken after the link before
+it, as the kernel takes it. In a user namespace (`unshare -r`) any user is uid 0 and may
+own "/": no uid seen there is the system's, so nothing there is trusted. The named owner
+may not itself be a login the map names. The file judged is then read again (opened
+without following links, the same file by device and inode): its map must be the one
+the profile was loaded with, or that was some other file, or changed since.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 from adminkit.core.errors import PolicyRefused
 
@@ -28,9 +37,11 @@ _MAX_LINKS = 40  # as the kernel's own limit on links in one lookup
 
 
 def check_map_file(path: str | os.PathLike[str], owner: str | None,
-                   mapped: Collection[str]) -> None:
+                   mapped: Mapping[str, str]) -> None:
     """PolicyRefused (exit 4) unless the approver map at `path` can only have been
-    written by root or `owner`; saying which file or folder and why."""
+    written by root or `owner`, and is `mapped` (with `owner`), the map the profile was
+    loaded with; saying which file or folder and why."""
+    host_uids()
     trusted = {0: "root"}
     if owner:
         if owner in mapped:
@@ -39,11 +50,63 @@ def check_map_file(path: str | os.PathLike[str], owner: str | None,
                                 "any approver", hint=_HINT)
         trusted[_uid_of(owner)] = owner
     try:
+        place, st = os.sep, os.stat(os.sep)
         for place, st in _traversed(os.fspath(path)):
-            _judge(place, st, trusted)
+            if stat.S_ISLNK(st.st_mode):
+                _judge_link(place, st, trusted)
+            else:
+                _judge(place, st, trusted)
+        held = _map_in(place, st)
     except OSError as exc:
         raise PolicyRefused(f"{exc.filename or path}: {exc.strerror}: cannot tell who may "
                             "change the approver map", hint=_HINT) from None
+    if held != (dict(mapped), owner):
+        raise PolicyRefused(f"{place}: its approver map is not the one the profile was "
+                            "read with (the file changed meanwhile, or the path led "
+                            "elsewhere then)", hint="run the command again")
+
+
+def _map_in(place: str, judged: os.stat_result) -> tuple[Any, Any]:
+    """The map and owner in the file judged at `place` (a path without links), read
+    from that very file: (console_approvers, console_approvers_owner) as its YAML has
+    them."""
+    from adminkit.core import yamlsource
+
+    fd = os.open(place, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (judged.st_dev, judged.st_ino):
+            raise OSError(116, "the file changed while it was judged", place)
+        raw = b""
+        while len(raw) <= yamlsource.MAX_BYTES:
+            chunk = os.read(fd, yamlsource.MAX_BYTES + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    finally:
+        os.close(fd)
+    data = yamlsource.loads(raw, Path(place)).data
+    section = data.get("automation") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        return None, None
+    return section.get("console_approvers"), section.get("console_approvers_owner")
+
+
+def host_uids() -> None:
+    """PolicyRefused unless this process sees the system's own uids (the initial user
+    namespace): in one a user made (`unshare -r`, `--map-user`) their uid reads 0, or any
+    login's, and their files read root's."""
+    try:
+        with open("/proc/self/uid_map", encoding="ascii") as f:
+            mapping = f.read().split()
+    except OSError:
+        return  # no user namespaces on this system (not Linux)
+    if mapping != ["0", "0", "4294967295"]:
+        raise PolicyRefused("this process runs in a user namespace (uid_map "
+                            f"{' '.join(mapping)!r}): the uids it sees are not the "
+                            "system's, so neither the login nor the profile's owner can "
+                            "be told", hint="approve from a login on the host, or answer "
+                            "/approve on the ticket")
 
 
 def _uid_of(login: str) -> int:
@@ -72,6 +135,18 @@ def _judge(place: str, st: os.stat_result, trusted: dict[int, str]) -> None:
         raise PolicyRefused(f"{place}: the {kind} is writable by group or others (mode "
                             f"{stat.S_IMODE(st.st_mode):04o}): they could change the "
                             "approver map", hint=_HINT)
+    if not folder and st.st_nlink != 1:
+        raise PolicyRefused(f"{place}: the file has {st.st_nlink} names (hard links): "
+                            "another name would keep this map after the profile is "
+                            "replaced", hint=_HINT)
+
+
+def _judge_link(place: str, st: os.stat_result, trusted: dict[int, str]) -> None:
+    """A link's owner may replace it (in a sticky folder too, where it is theirs)."""
+    if st.st_uid not in trusted:
+        raise PolicyRefused(f"{place}: a link owned by {_name_of(st.st_uid)}, not by "
+                            f"{' or '.join(trusted.values())}: its owner could point it at "
+                            "another map", hint=_HINT)
 
 
 def _name_of(uid: int) -> str:
@@ -85,8 +160,11 @@ def _name_of(uid: int) -> str:
 
 def _traversed(path: str) -> Iterator[tuple[str, os.stat_result]]:
     """Every folder the lookup of `path` passes through, each symbolic link resolved
-    by hand (its folder is passed through too), then the file itself: (path, stat)."""
-    pending = [p for p in reversed(os.path.abspath(path).split(os.sep)) if p]
+    by hand (the link itself, then its folder is passed through too), then the file
+    itself: (path, stat). `..` is taken where the lookup is, after any link before it
+    (os.path.abspath would drop `link/..` as text: the kernel does not)."""
+    whole = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
+    pending = [p for p in reversed(whole.split(os.sep)) if p]
     here, links = os.sep, 0
     yield here, os.stat(here)
     while pending:
@@ -102,6 +180,7 @@ def _traversed(path: str) -> Iterator[tuple[str, os.stat_result]]:
             links += 1
             if links > _MAX_LINKS:
                 raise OSError(40, "too many levels of symbolic links", step)
+            yield step, st
             target = os.readlink(step)
             if os.path.isabs(target):
                 here = os.sep

@@ -143,6 +143,7 @@ def status(ctx: typer.Context) -> None:
 def with_local_times(answer: dict[str, object]) -> dict[str, object]:
     """`started` (epoch seconds, as the warm process says it) also as a local ISO time,
     `started_at`, right after it."""
+    import contextlib
     from datetime import datetime
 
     out: dict[str, object] = {}
@@ -150,6 +151,8 @@ def with_local_times(answer: dict[str, object]) -> dict[str, object]:
         out[key] = value
         if key == "started" and isinstance(value, (int, float)) \
                 and not isinstance(value, bool):
-            out["started_at"] = datetime.fromtimestamp(value).astimezone().isoformat(
-                timespec="seconds")
+            # NaN, or past any clock's range: shown as the number it is
+            with contextlib.suppress(OverflowError, OSError, ValueError):
+                out["started_at"] = datetime.fromtimestamp(value).astimezone().isoformat(
+                    timespec="seconds")
     return out

@@ -24,10 +24,12 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     import _socket
 
-# Environment that the interpreter read at start-up (encodings, paths, flags): a warm
-# process started under other values would not run the command as a cold start does.
-_START_ENV_PREFIXES = ("LC_", "PYTHON")
-_START_ENV_NAMES = ("LANG", "LANGUAGE")
+# Environment that the interpreter read at start-up (encodings, paths, flags), and the
+# dynamic loader at exec (LD_LIBRARY_PATH, LD_PRELOAD, glibc's tunables: a library the
+# child opens later is looked for as they said then): a warm process started under other
+# values would not run the command as a cold start does.
+_START_ENV_PREFIXES = ("LC_", "PYTHON", "LD_", "DYLD_")
+_START_ENV_NAMES = ("LANG", "LANGUAGE", "GLIBC_TUNABLES")
 _SIGNALS = (2, 15, 1)  # SIGINT, SIGTERM, SIGHUP: what a terminal or a kill sends
 
 

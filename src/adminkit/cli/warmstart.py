@@ -186,6 +186,7 @@ class Server:
     last: float = field(default_factory=time.monotonic)
     stopping: bool = False
     check_seconds: float = 0.0
+    deaf_until: float = 0.0  # out of fds: the listener rests until then (0: listening)
 
     def status(self) -> dict[str, object]:
         return {"pid": os.getpid(), "socket": self.path, "started": self.started,
@@ -207,6 +208,10 @@ def peer_ok(conn: socket.socket) -> bool:
 # request is read as its bytes come, so a stalled client holds up no other.
 STALL_SECONDS = 5.0
 MAX_REQUEST = 1 << 24  # argv, sys.path and a few numbers: far below
+# Requests arriving at once; another connection is closed at once (it runs cold): each
+# holds an fd, and up to MAX_REQUEST bytes, until its STALL_SECONDS are up.
+MAX_PENDING = 64
+DEAF_SECONDS = 0.2  # out of fds with no request to drop: how long to stop accepting
 
 
 @dataclass
@@ -293,6 +298,32 @@ def _drop_stalled(server: Server, sel: selectors.BaseSelector) -> None:
             _refuse(server, sel, pending)
 
 
+def _short_of_fds(server: Server, sel: selectors.BaseSelector) -> None:
+    """No fd left to accept with: drop the oldest request still arriving (its client
+    runs cold), or, with none, stop accepting a moment (the listener, still readable,
+    would wake the loop at once again and again); clients meanwhile wait or run cold."""
+    waiting = _stalled(sel)
+    if waiting:
+        _refuse(server, sel, min(waiting, key=lambda p: p.deadline))
+        return
+    sel.unregister(server.listener)
+    server.deaf_until = time.monotonic() + DEAF_SECONDS
+
+
+def _until_listening(server: Server, sel: selectors.BaseSelector,
+                     timeout: float | None) -> float | None:
+    """`timeout`, shortened to when a listener resting for want of fds listens again;
+    registered again here once that time has come."""
+    if not server.deaf_until:
+        return timeout
+    left = server.deaf_until - time.monotonic()
+    if left > 0:
+        return left if timeout is None else min(timeout, left)
+    server.deaf_until = 0.0
+    sel.register(server.listener, selectors.EVENT_READ, "listen")
+    return timeout
+
+
 def _refuse(server: Server, sel: selectors.BaseSelector, pending: Pending) -> None:
     """Drop a request that did not come whole, or is none: the client runs cold."""
     server.refused += 1
@@ -344,7 +375,7 @@ def _process_refusal(message: dict[str, object]) -> str | None:
         return "other supplementary groups"
     nice = message.get("nice")
     if not isinstance(nice, int) or (nice < os.getpriority(os.PRIO_PROCESS, 0)
-                                     and os.geteuid() != 0):
+                                     and not _capable(CAP_SYS_NICE)):
         return "a lower nice level"
     given = message.get("limits")
     if given != _limits_within(given):
@@ -354,7 +385,7 @@ def _process_refusal(message: dict[str, object]) -> str | None:
 
 def _limits_within(given: object) -> list[list[int]] | None:
     """`given` if it is one [resource, soft, hard] per limit, each hard limit at most
-    ours (or we are root); None otherwise."""
+    ours (or we may raise it); None otherwise."""
     import resource
 
     numbers = warmclient.resources()
@@ -365,10 +396,27 @@ def _limits_within(given: object) -> list[list[int]] | None:
                 and all(isinstance(v, int) for v in row)):
             return None
         hard = resource.getrlimit(r)[1]
-        if os.geteuid() != 0 and hard != resource.RLIM_INFINITY \
+        if not _capable(CAP_SYS_RESOURCE) and hard != resource.RLIM_INFINITY \
                 and (row[2] == resource.RLIM_INFINITY or row[2] > hard):
             return None
     return given
+
+
+CAP_SYS_NICE, CAP_SYS_RESOURCE = 23, 24  # linux/capability.h
+
+
+def _capable(bit: int) -> bool:
+    """Whether this process holds the capability `bit`: root in a container may lack
+    what uid 0 implies elsewhere (then a child could not take a client's higher hard
+    limit or lower nice level, and would fail after the fork, not run cold)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> bit & 1)
+    except (OSError, ValueError):
+        pass
+    return os.geteuid() == 0  # no /proc: as root is elsewhere
 
 
 def serve(server: Server) -> None:
@@ -388,7 +436,8 @@ def serve(server: Server) -> None:
         while not (server.stopping and not server.children):
             timeout = None if server.children or server.stopping \
                 else max(0.0, server.last + server.idle - time.monotonic())
-            events = sel.select(_until_stalled(sel, timeout))
+            wait = _until_listening(server, sel, timeout)
+            events = sel.select(_until_stalled(sel, wait))
             if not events and not server.children \
                     and time.monotonic() - server.last >= server.idle:
                 break
@@ -472,11 +521,14 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
         conn, _ = server.listener.accept()
     except BlockingIOError:
         return
+    except OSError:  # EMFILE, ENFILE, ENOBUFS: no fd for one more connection now
+        _short_of_fds(server, sel)
+        return
     try:
         trusted = peer_ok(conn)
     except OSError:
         trusted = False
-    if not trusted:
+    if not trusted or len(_stalled(sel)) >= MAX_PENDING:
         server.refused += 1
         conn.close()
         return
