@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote
 
 from adminkit.core.errors import (
     ActionFailed,
+    AdminkitError,
     AuthenticationFailed,
     ConnectionFailed,
     OutcomeUnknown,
@@ -24,6 +25,7 @@ from adminkit.core.errors import (
     ValidationError,
 )
 from adminkit.core.secrets import Secret
+from adminkit.printing.idranges import id_ranges
 from adminkit.printing.server import (
     JOB_STATES,
     PRINTER_STATES,
@@ -449,19 +451,25 @@ class CupsPrintServer:
         finished = self._get_jobs(f"list jobs of {printer}", "completed", ["job-id"], uri,
                                   first=min(job_ids))
         todo = [i for i in job_ids if i not in finished]
-        for attempt in range(PURGE_TRIES):
-            try:
-                while todo:  # in requests of MAX_IDS: count each one CUPS took
-                    chunk = todo[:ipp.MAX_IDS]
-                    send(chunk)
-                    todo = todo[len(chunk):]
-                    sent.update(chunk)
-                break
-            except IppNotFound:
-                if attempt == PURGE_TRIES - 1:
-                    raise
-                there = {j.id for j in self.jobs(printer, brief=True)}
-                todo = [i for i in todo if i in there]
+        try:
+            for attempt in range(PURGE_TRIES):
+                try:
+                    while todo:  # in requests of MAX_IDS: count each one CUPS took
+                        chunk = todo[:ipp.MAX_IDS]
+                        send(chunk)
+                        todo = todo[len(chunk):]
+                        sent.update(chunk)
+                    break
+                except IppNotFound:
+                    if attempt == PURGE_TRIES - 1:
+                        raise
+                    there = {j.id for j in self.jobs(printer, brief=True)}
+                    todo = [i for i in todo if i in there]
+        except AdminkitError as exc:
+            if sent:  # the error is the journal's text: say what CUPS had already done
+                exc.message += (f"; before it, {len(sent)} job(s) of the purge were "
+                                f"cancelled: {id_ranges(sent)}")
+            raise
         return [i for i in job_ids if i not in sent]
 
     def restart_spooler(self) -> None:
