@@ -68,3 +68,29 @@ def test_cupsd_stopped_between_requests_the_error_names_the_jobs_cancelled(
     assert f"{ids[0]}-{ids[1]}" in failed.value.message
     assert "cancelled" in failed.value.message
     assert [state(fresh, i) for i in ids] == [CANCELED, CANCELED, HELD, HELD]
+
+
+def test_a_job_that_prints_while_an_earlier_request_runs_is_left_out_and_named(
+        fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A purge in several requests: the printer takes the next pending job while cupsd
+    cancels the first request's (10,000 jobs: seconds). One that printed by the time its
+    own request goes would be rewritten as cancelled: it is asked about per request."""
+    from adminkit.printing import ipp
+    from tests.integration.test_purge_cancel_jobs_cupsd import printed
+
+    ids = held(fresh, doc, 4)
+    monkeypatch.setattr(ipp, "MAX_IDS", 2)
+    real = ipp.cancel_jobs_whole
+    calls: list[object] = []
+
+    def then_print(*args: object, **kw: object) -> bool:
+        answer = real(*args, **kw)  # type: ignore[arg-type]
+        if not calls:
+            printed(fresh, ids[2])  # the printer moved on to the next request's job
+        calls.append(args)
+        return answer
+
+    monkeypatch.setattr(ipp, "cancel_jobs_whole", then_print)
+    left = backend(fresh).purge("front-desk", ids)
+    assert [state(fresh, i) for i in ids] == [CANCELED, CANCELED, COMPLETED, CANCELED]
+    assert left == [ids[2]]
