@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote
 
 from adminkit.core.errors import (
     ActionFailed,
+    AdminkitError,
     AuthenticationFailed,
     ConnectionFailed,
     OutcomeUnknown,
@@ -24,6 +25,7 @@ from adminkit.core.errors import (
     ValidationError,
 )
 from adminkit.core.secrets import Secret
+from adminkit.printing.idranges import id_ranges
 from adminkit.printing.server import (
     JOB_STATES,
     PRINTER_STATES,
@@ -399,9 +401,9 @@ class CupsPrintServer:
 
         cupsd (scheduler/ipp.c `cancel_all_jobs`) checks every id before cancelling any,
         but only that it is a job of the queue: a job that printed since the plan is
-        kept as history, passes, and would be rewritten as cancelled. So the queue's
-        finished jobs from the plan's lowest id on are asked first (job-id alone: a few
-        rows, nothing for cupsd to load from disk) and those are left out. A job that
+        kept as history, passes, and would be rewritten as cancelled. So before each
+        request the queue's finished jobs from its lowest id on are asked (job-id alone:
+        a few rows, nothing for cupsd to load from disk) and those are left out. A job that
         left the queue otherwise (moved, purged from the history) makes cupsd refuse the
         whole request (`Job #N does not exist.`): then the queue's pending jobs are read
         and the ones still there sent again, up to PURGE_TRIES times (never a loop)."""
@@ -444,24 +446,34 @@ class CupsPrintServer:
 
         if not job_ids:
             return []
-        # the window CUPS leaves (it has no "only if still pending") is this one
-        # request's length, as it was with a whole re-listing
-        finished = self._get_jobs(f"list jobs of {printer}", "completed", ["job-id"], uri,
-                                  first=min(job_ids))
-        todo = [i for i in job_ids if i not in finished]
-        for attempt in range(PURGE_TRIES):
-            try:
-                while todo:  # in requests of MAX_IDS: count each one CUPS took
-                    chunk = todo[:ipp.MAX_IDS]
-                    send(chunk)
-                    todo = todo[len(chunk):]
-                    sent.update(chunk)
-                break
-            except IppNotFound:
-                if attempt == PURGE_TRIES - 1:
-                    raise
-                there = {j.id for j in self.jobs(printer, brief=True)}
-                todo = [i for i in todo if i in there]
+        todo = list(job_ids)
+        try:
+            for attempt in range(PURGE_TRIES):
+                try:
+                    while todo:  # in requests of MAX_IDS: count each one CUPS took
+                        chunk = todo[:ipp.MAX_IDS]
+                        # asked right before each request, not once before all: the
+                        # printer goes on printing the later requests' jobs while cupsd
+                        # cancels an earlier one's. The window CUPS leaves (it has no
+                        # "only if still pending") is so one question's length.
+                        finished = self._get_jobs(f"list jobs of {printer}", "completed",
+                                                  ["job-id"], uri, first=min(chunk))
+                        going = [i for i in chunk if i not in finished]
+                        if going:
+                            send(going)
+                        todo = todo[len(chunk):]
+                        sent.update(going)
+                    break
+                except IppNotFound:
+                    if attempt == PURGE_TRIES - 1:
+                        raise
+                    there = {j.id for j in self.jobs(printer, brief=True)}
+                    todo = [i for i in todo if i in there]
+        except AdminkitError as exc:
+            if sent:  # the error is the journal's text: say what CUPS had already done
+                exc.message += (f"; before it, {len(sent)} job(s) of the purge were "
+                                f"cancelled: {id_ranges(sent)}")
+            raise
         return [i for i in job_ids if i not in sent]
 
     def restart_spooler(self) -> None:

@@ -18,7 +18,10 @@ from adminkit.printing.actions.base import (
     ServerParams,
     UserName,
 )
+from adminkit.printing.idranges import id_ranges
 from adminkit.printing.server import Job, Printer, SpoolerDown
+
+__all__ = ["PurgeParams", "PurgeQueue", "RestartSpooler", "SpoolerParams", "id_ranges"]
 
 
 class PurgeParams(PrinterParams):
@@ -69,20 +72,6 @@ class PurgeQueue(PrinterAction[PurgeParams]):
         # the journal names them: a person checks exactly which jobs were not cancelled
         return Applied(data={"finished_meanwhile": len(left),
                              "finished_meanwhile_ids": id_ranges(left)} if left else {})
-
-
-def id_ranges(ids: list[int]) -> str:
-    """Every id, runs written `first-last` (`1-1500,1502-2000`): the journal says
-    exactly which jobs a purge cancelled, in a few bytes for a queue's usual runs."""
-    runs: list[str] = []
-    ordered = sorted(set(ids))
-    start = 0
-    for n in range(1, len(ordered) + 1):
-        if n == len(ordered) or ordered[n] != ordered[n - 1] + 1:
-            first, last = ordered[start], ordered[n - 1]
-            runs.append(str(first) if first == last else f"{first}-{last}")
-            start = n
-    return ",".join(runs)
 
 
 class SpoolerParams(ServerParams):
