@@ -102,6 +102,9 @@ def main(warm: bool = True) -> None:
             from adminkit.cli.warmclient import run_warm
 
             run_warm(sys.argv, debug=debug)  # exits when a warm process ran it
+            from adminkit.core.startgc import hold
+
+            hold()  # a cold start: settled once the profile is loaded (core/startgc.py)
         from adminkit.cli.errors import show_warnings
 
         show_warnings(debug=debug)

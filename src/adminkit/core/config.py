@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, create_model
 from pydantic import ValidationError as PydanticValidationError
 
-from adminkit.core import paths, yamlsource
+from adminkit.core import paths, startgc, yamlsource
 from adminkit.core.entrypoints import entry_points, no_pydantic_plugin_scan
 from adminkit.core.errors import ConfigError, UsageError
 from adminkit.core.secrets import Secret, check_reference, resolve
@@ -224,7 +224,9 @@ def load_profile(name: str, config_dir: Path | None = None, *, lazy: bool = Fals
         known = ", ".join(list_profiles(config_dir)) or "none"
         raise UsageError(f"no profile named {name!r} (looked for {path})",
                          hint=f"known profiles: {known}; `adminkit profile list` shows them")
-    return load_profile_file(path, name, lazy=lazy)
+    profile = load_profile_file(path, name, lazy=lazy)
+    startgc.settle()  # a cold command's start-up is over: collect as usual from here
+    return profile
 
 
 def load_profile_file(path: Path, name: str | None = None, *, lazy: bool = False) -> Profile:
