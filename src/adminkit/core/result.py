@@ -32,7 +32,7 @@ class Change(BaseModel):
     be Secrets; they serialize masked.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     op: str
     field: str
@@ -124,7 +124,7 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 class Result(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     action: str
     target: str
