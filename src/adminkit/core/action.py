@@ -29,7 +29,8 @@ class Skip(Exception):
 class Params(BaseModel):
     """Base for action parameters: strict about unknown fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True,
+                              defer_build=True)
 
 
 P = TypeVar("P", bound=Params)

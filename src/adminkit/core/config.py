@@ -29,7 +29,9 @@ M = TypeVar("M")
 class Settings(BaseModel):
     """Base for profile sections: unknown settings are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the validator is built at first validation, so a command builds
+    # only the sections it reads (most of the cost of importing a settings module)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def one_line(value: str) -> str:

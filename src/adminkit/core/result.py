@@ -33,7 +33,7 @@ class Change(BaseModel):
     be Secrets; they serialize masked.
     """
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     op: str
     field: str
@@ -129,7 +129,7 @@ _encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 class Result(BaseModel):
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
     action: str
     target: str
