@@ -42,3 +42,25 @@ def test_a_deferred_model_refuses_as_before() -> None:
     with pytest.raises(ValidationError) as caught:
         Change(op=5, field="mail")  # type: ignore[arg-type]
     assert [(e["loc"], e["type"]) for e in caught.value.errors()] == [(("op",), "string_type")]
+
+
+WARM = """
+from pydantic import BaseModel
+from adminkit.cli import warmstart
+warmstart.preload()
+def every(model):
+    for sub in model.__subclasses__():
+        yield sub
+        yield from every(sub)
+mine = {m for m in every(BaseModel) if m.__module__.startswith("adminkit.")}
+left = sorted(f"{m.__module__}.{m.__qualname__}" for m in mine if not m.__pydantic_complete__)
+from adminkit.deploy.settings import HostConfig
+print(len(mine) > 50, HostConfig.__pydantic_complete__, left)
+"""
+
+
+def test_the_warm_process_builds_every_deferred_model_before_its_children_fork() -> None:
+    done = subprocess.run([sys.executable, "-c", WARM], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True True []\n"

@@ -129,8 +129,28 @@ def preload() -> list[str]:
     from adminkit.core.config import profile_model
 
     profile_model()  # the installed domains' sections: code, no profile read
+    _build_models()
     missing += [name for name in HEAVY if not _imported(name)]
     return missing
+
+
+def _build_models() -> None:
+    """Build the validators of adminkit's pydantic models that defer it to first use
+    (profile sections, action parameters, results: `defer_build`, which spares a cold
+    run the ones it never validates): built once here, not again in every child."""
+    from pydantic import BaseModel
+
+    seen: set[type[BaseModel]] = set()
+    todo = list(BaseModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        todo.extend(model.__subclasses__())
+        if model.__module__.startswith("adminkit.") and not model.__pydantic_complete__:
+            with contextlib.suppress(Exception):  # it fails again in the child, as cold
+                model.model_rebuild()
 
 
 def _build_all(command: Any, name: str = "adminkit", parent: Any = None) -> None:
