@@ -261,3 +261,17 @@ def test_a_purge_names_the_jobs_it_did_not_remove(win: WinRMLab,
     finally:
         server.close()
     assert list(model(win)["jobs"]) == [str(other)]
+
+
+def test_a_job_printed_between_the_scripts_listing_and_its_removal(win: WinRMLab,
+                                                                   cli: Cli) -> None:
+    # Remove-PrintJob's ObjectNotFound for a job that left meanwhile is skipped: the rest
+    # of the queue is still removed, and that job is named as finished, not cancelled
+    a, b, c = seed(win, *({"printer": "front-desk"} for _ in range(3)))
+    model(win, finish_in_purge=[b])
+    out = run(cli, "queue", "purge", "front-desk", "--force")
+    [result] = out["results"]
+    assert result["status"] == "changed", result
+    assert result["data"]["finished_meanwhile_ids"] == str(b), result
+    assert result["data"]["finished_meanwhile"] == 1
+    assert model(win)["jobs"] == {}, (a, c)

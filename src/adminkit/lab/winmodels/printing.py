@@ -6,7 +6,9 @@ FullyQualifiedErrorId and category that Windows gives. Faults are set over the f
 control endpoint (`{"model": "printing", "do": {…}}`, answered with the model's state
 and the ids of the jobs `added`): `{"spooler": "stopped"}` (every cmdlet fails as with
 the Print Spooler stopped, until `spooler restart` or `{"spooler": "running"}`),
-`{"deny": true}` (writes are refused: access denied). Tests seed jobs with
+`{"deny": true}` (writes are refused: access denied), `{"finish_in_purge": [ids]}` (those
+jobs print and leave between the purge script's listing and their removal; once). Tests
+seed jobs with
 `{"jobs": [{"printer": …, "owner": …, "name": …, "status": "Paused", "age": 3600}]}`.
 """
 
@@ -67,6 +69,7 @@ class PrintServerModel:
         self.spooler = "Running"
         self.restarts = 0
         self.deny = False
+        self.finish_in_purge: set[int] = set()
 
     # -- what a cmdlet checks first ------------------------------------------------------
     def ready(self, cmdlet: str, *, write: bool = False) -> None:
@@ -106,6 +109,8 @@ class PrintServerModel:
                 self.spooler = "Running" if do["spooler"] == "running" else "Stopped"
             if "deny" in do:
                 self.deny = bool(do["deny"])
+            if "finish_in_purge" in do:
+                self.finish_in_purge = {int(i) for i in do["finish_in_purge"]}
             added = [self.add_job(j["printer"], j.get("owner", "jnovak"),
                                   j.get("name", "document"), j.get("status", "Normal"),
                                   float(j.get("age", 0))).id for j in do.get("jobs", [])]
@@ -275,10 +280,14 @@ for _op, (_cmdlet, _status) in JOB_CMDLETS.items():
 def queue_purge(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
     m.queue(p["name"], "Get-PrintJob")
     ids = {int(i) for i in p["ids"]}
-    gone = [i for i, j in m.jobs.items() if j.printer == p["name"] and i in ids]
-    for job_id in gone:
-        del m.jobs[job_id]
-    return {"removed": len(gone), "removed_ids": gone}
+    listed = [i for i, j in m.jobs.items() if j.printer == p["name"] and i in ids]
+    finishing, m.finish_in_purge = m.finish_in_purge, set()
+    removed = []
+    for job_id in listed:
+        del m.jobs[job_id]  # printed meanwhile, or removed: either way it has left
+        if job_id not in finishing:  # Remove-PrintJob's ObjectNotFound is skipped
+            removed.append(job_id)
+    return {"removed": len(removed), "removed_ids": removed}
 
 
 @_script("printing.spooler_restart", None)  # Restart-Service: the spooler may be stopped
