@@ -225,3 +225,17 @@ def test_an_acl_that_grants_another_user_write_is_refused(tmp_path: Path,
         check_map_file(good, None, MAP)
     subprocess.run(["setfacl", "-m", "m::rx", str(place)], check=True)  # write masked
     check_map_file(good, None, MAP)
+
+
+def test_the_maps_owner_may_not_be_a_mapped_login_under_another_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # two names of one uid (an alias line in /etc/passwd): the owner is the mapped login
+    import pwd
+
+    real = pwd.getpwnam
+    monkeypatch.setattr(pwd, "getpwnam",
+                        lambda name: real(_me()) if name == "alias-of-me" else real(name))
+    mapped = {_me(): "snow:1"}
+    good = _good(tmp_path, owner="alias-of-me")
+    with pytest.raises(PolicyRefused, match="alias-of-me is also a login the map names"):
+        check_map_file(good, "alias-of-me", mapped)

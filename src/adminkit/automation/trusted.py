@@ -44,11 +44,12 @@ def check_map_file(path: str | os.PathLike[str], owner: str | None,
     host_uids()
     trusted = {0: "root"}
     if owner:
-        if owner in mapped:
+        uid = _uid_of(owner)
+        if owner in mapped or uid in _uids_of(mapped):  # by name, or an alias's uid
             raise PolicyRefused(f"automation.console_approvers_owner {owner} is also a "
                                 "login the map names: the map's owner could make itself "
                                 "any approver", hint=_HINT)
-        trusted[_uid_of(owner)] = owner
+        trusted[uid] = owner
     try:
         place, st = os.sep, os.stat(os.sep)
         for place, st in _traversed(os.fspath(path)):
@@ -117,6 +118,19 @@ def _uid_of(login: str) -> int:
     except KeyError:
         raise PolicyRefused(f"automation.console_approvers_owner {login} is no login on "
                             "this machine", hint=_HINT) from None
+
+
+def _uids_of(logins: Mapping[str, str]) -> set[int]:
+    """The uids of the map's logins that exist here (two names may share one uid)."""
+    import pwd
+
+    found = set()
+    for login in logins:
+        try:
+            found.add(pwd.getpwnam(login).pw_uid)
+        except KeyError:
+            continue
+    return found
 
 
 def _judge(place: str, st: os.stat_result, trusted: dict[int, str]) -> None:
