@@ -590,7 +590,8 @@ def test_a_purge_of_jobs_that_finished_or_moved_meanwhile(server: CupsServer, do
     from adminkit.core.runner import Runner
     from adminkit.journal.hook import JournalHook
     from adminkit.journal.store import Journal
-    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue, id_ranges
+    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+    from adminkit.printing.idranges import id_ranges
 
     jobs = held(server, doc, n=6)
     conn = server.connection()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adminkit.printing.actions.queue import id_ranges
+from adminkit.printing.idranges import id_ranges
 
 
 @pytest.mark.parametrize(("ids", "text"), [

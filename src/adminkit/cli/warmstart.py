@@ -296,14 +296,15 @@ def _request_part(server: Server, sel: selectors.BaseSelector, pending: Pending,
     _handle(server, sel, pending.conn, message, fds, wake)
 
 
-def _stalled(sel: selectors.BaseSelector) -> list[Pending]:
+def _arriving(sel: selectors.BaseSelector) -> list[Pending]:
+    """The requests still arriving (each with its deadline)."""
     return [key.data for key in list(sel.get_map().values())
             if isinstance(key.data, Pending)]
 
 
 def _until_stalled(sel: selectors.BaseSelector, timeout: float | None) -> float | None:
     """`timeout`, shortened to the nearest deadline of a request still arriving."""
-    deadlines = [p.deadline - time.monotonic() for p in _stalled(sel)]
+    deadlines = [p.deadline - time.monotonic() for p in _arriving(sel)]
     if not deadlines:
         return timeout
     nearest = max(0.0, min(deadlines))
@@ -313,7 +314,7 @@ def _until_stalled(sel: selectors.BaseSelector, timeout: float | None) -> float 
 def _drop_stalled(server: Server, sel: selectors.BaseSelector) -> None:
     """Close the connections whose request did not come whole in time (they run cold)."""
     now = time.monotonic()
-    for pending in _stalled(sel):
+    for pending in _arriving(sel):
         if pending.deadline <= now:
             _refuse(server, sel, pending)
 
@@ -322,7 +323,7 @@ def _short_of_fds(server: Server, sel: selectors.BaseSelector) -> None:
     """No fd left to accept with: drop the oldest request still arriving (its client
     runs cold), or, with none, stop accepting a moment (the listener, still readable,
     would wake the loop at once again and again); clients meanwhile wait or run cold."""
-    waiting = _stalled(sel)
+    waiting = _arriving(sel)
     if waiting:
         _refuse(server, sel, min(waiting, key=lambda p: p.deadline))
         return
@@ -409,6 +410,7 @@ def _limits_within(given: object) -> list[list[int]] | None:
     import resource
 
     numbers = warmclient.resources()
+    may_raise = _capable(CAP_SYS_RESOURCE)  # read once, not per limit
     if not isinstance(given, list) or len(given) != len(numbers):
         return None
     for r, row in zip(numbers, given, strict=True):
@@ -416,7 +418,7 @@ def _limits_within(given: object) -> list[list[int]] | None:
                 and all(isinstance(v, int) for v in row)):
             return None
         hard = resource.getrlimit(r)[1]
-        if not _capable(CAP_SYS_RESOURCE) and hard != resource.RLIM_INFINITY \
+        if not may_raise and hard != resource.RLIM_INFINITY \
                 and (row[2] == resource.RLIM_INFINITY or row[2] > hard):
             return None
     return given
@@ -548,7 +550,7 @@ def _accept(server: Server, sel: selectors.BaseSelector, wake: tuple[int, int]) 
         trusted = peer_ok(conn)
     except OSError:
         trusted = False
-    if not trusted or len(_stalled(sel)) >= MAX_PENDING:
+    if not trusted or len(_arriving(sel)) >= MAX_PENDING:
         server.refused += 1
         conn.close()
         return
@@ -614,7 +616,7 @@ def _become(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
             if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_IGN)  # as the client's interpreter had it
         _hang_up_with(server_pid)
-        for pending in _stalled(sel):  # other clients' requests, still arriving
+        for pending in _arriving(sel):  # other clients' requests, still arriving
             pending.close()
         sel.close()
         server.listener.close()

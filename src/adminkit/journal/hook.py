@@ -57,9 +57,11 @@ class JournalHook:
         for index, result in done:
             public = result.public()  # kept: a bulk run's spool writes it next
             # stored as encoded here (scrubbed rows): the spool's line reuses the texts
-            detail: Any = result.public_json("data") if public["data"] else None
+            detail: Any
             if result.failed and result.error_type:
                 detail = {**public["data"], "error_type": result.error_type}
+            else:
+                detail = result.public_json("data") if public["data"] else None
             note = self.notes.for_action(run, index, result) if self.notes else None
             rows.append((note, {"kind": "action", "idx": index, "action": result.action,
                                 "target": public["target"], "status": result.status.value,

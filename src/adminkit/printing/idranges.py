@@ -7,8 +7,7 @@ from collections.abc import Iterable
 
 
 def id_ranges(ids: Iterable[int]) -> str:
-    """Every id, runs written `first-last` (`1-1500,1502-2000`): the journal says
-    exactly which jobs a purge cancelled, in a few bytes for a queue's usual runs."""
+    """Every id once, in order, runs of consecutive ids as `first-last`."""
     runs: list[str] = []
     ordered = sorted(set(ids))
     start = 0

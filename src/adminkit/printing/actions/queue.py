@@ -21,8 +21,6 @@ from adminkit.printing.actions.base import (
 from adminkit.printing.idranges import id_ranges
 from adminkit.printing.server import Job, Printer, SpoolerDown
 
-__all__ = ["PurgeParams", "PurgeQueue", "RestartSpooler", "SpoolerParams", "id_ranges"]
-
 
 class PurgeParams(PrinterParams):
     user: UserName | None = None  # only this user's jobs
