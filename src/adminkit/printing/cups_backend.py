@@ -25,7 +25,7 @@ from adminkit.core.errors import (
     ValidationError,
 )
 from adminkit.core.secrets import Secret
-from adminkit.printing.idranges import id_ranges
+from adminkit.printing.idranges import id_ranges, id_ranges_text
 from adminkit.printing.server import (
     JOB_STATES,
     PRINTER_STATES,
@@ -472,7 +472,8 @@ class CupsPrintServer:
         except AdminkitError as exc:
             if sent:  # the error is the journal's text: say what CUPS had already done
                 exc.message += (f"; before it, {len(sent)} job(s) of the purge were "
-                                f"cancelled: {id_ranges(sent)}")
+                                f"cancelled: {id_ranges_text(sent)}")
+                exc.data = {**exc.data, "cancelled": len(sent), "cancelled_ids": id_ranges(sent)}
             raise
         return [i for i in job_ids if i not in sent]
 
