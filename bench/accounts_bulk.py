@@ -75,7 +75,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -883,20 +883,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     servers = ["samba" if k == "ad" else "slapd" for k in kinds]
     results: list[Measurement] = []
     started: list[str] = []
+    warming = ExitStack()  # --warm: the warm process, stopped in `finally`
     try:
         with bench.part("lab up"):
             started = lab.up(servers)
             write_profiles(lab, config_dir)
         targets = [load_target(k, config_dir) for k in kinds]
         compile_adminkit()
-        warm_before = 0
+        warm = None
         if args.warm:
             import warm_start  # bench/warm_start.py
 
-            bench.warm_env = warm_start.start([str(adminkit_exe())],
-                                              {**os.environ, "ADMINKIT_CONFIG": str(config_dir)},
-                                              work)
-            warm_before = warm_start.served([str(adminkit_exe())], bench.warm_env)
+            warm = warming.enter_context(warm_start.running(
+                [str(adminkit_exe())], {**os.environ, "ADMINKIT_CONFIG": str(config_dir)},
+                work))
+            assert warm is not None
+            bench.warm_env = warm.env
         # ldapadd and adminkit back to back per directory and size (their ratio is the
         # goal), smaller sizes first; the long Ansible runs last.
         sizes = sorted({n for k in kinds for n in getattr(args, f"sizes_{k}")})
@@ -915,14 +917,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     if not measured.disturbed:
                         break
                 results.append(measured)
-        if bench.warm_env is not None:
-            ran = warm_start.served([str(adminkit_exe())], bench.warm_env) - warm_before
-            expected = sum(1 for m in results if m.method == "adminkit")
-            if ran < expected:
-                raise SystemExit(f"the warm process served {ran} of {expected} adminkit runs")
+        if warm is not None:
+            warm.check(sum(1 for m in results if m.method == "adminkit"))
     finally:
-        if bench.warm_env is not None:
-            warm_start.stop([str(adminkit_exe())], bench.warm_env)
+        warming.close()  # the warm process stopped, if one was started
         if not args.no_final_reset:
             with bench.part("final reset"):
                 lab.reset(servers)

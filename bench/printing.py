@@ -164,39 +164,34 @@ def main() -> None:
         inner: list[tuple[float, float]] = []
         hot: list[tuple[float, float]] = []
         floor: list[float] = []
-        warm: dict[str, str] | None = None
-        if args.warm and "purge" in parts:
-            import warm_start  # bench/warm_start.py
+        import warm_start  # bench/warm_start.py
 
-            (tmp / "purge").mkdir()
-            warm = warm_start.start(ak[:-2], env, tmp / "purge")
-            served = warm_start.served(ak[:-2], warm)
-        for _ in range(args.rounds if "purge" in parts else 0):
-            # what any adminkit run costs: start-up, profile, journal, one IPP read
-            floor.append(timed([*ak, "printer", "resume", "front-desk", "-s", "p1"], env))
-            first.reset()
-            fill(first, args.jobs, tmp)
-            anchor = timed(["cancel", "-h", host, "-a", "front-desk"])
-            assert count(first) == 0
-            first.reset()
-            fill(first, args.jobs, tmp)
-            ours = timed([*ak, "queue", "purge", "front-desk", "--force"], env)
-            assert count(first) == 0
-            purge.append((anchor, ours))
-            first.reset()
-            fill(first, args.jobs, tmp)
-            inner.append((anchor, _purge_in_process(PrintServerConfig(**entries[0]))))
-            assert count(first) == 0
-            if warm is not None:
+        with warm_start.running(ak[:-2], env, tmp,
+                                enabled=args.warm and "purge" in parts) as warm:
+            for _ in range(args.rounds if "purge" in parts else 0):
+                # what any adminkit run costs: start-up, profile, journal, one IPP read
+                floor.append(timed([*ak, "printer", "resume", "front-desk", "-s", "p1"], env))
                 first.reset()
                 fill(first, args.jobs, tmp)
-                hot.append((anchor, timed([*ak, "queue", "purge", "front-desk", "--force"],
-                                          warm)))
+                anchor = timed(["cancel", "-h", host, "-a", "front-desk"])
                 assert count(first) == 0
-        if warm is not None:
-            ran = warm_start.served(ak[:-2], warm) - served
-            warm_start.stop(ak[:-2], warm)
-            assert ran == args.rounds, f"the warm process ran {ran} of {args.rounds}"
+                first.reset()
+                fill(first, args.jobs, tmp)
+                ours = timed([*ak, "queue", "purge", "front-desk", "--force"], env)
+                assert count(first) == 0
+                purge.append((anchor, ours))
+                first.reset()
+                fill(first, args.jobs, tmp)
+                inner.append((anchor, _purge_in_process(PrintServerConfig(**entries[0]))))
+                assert count(first) == 0
+                if warm is not None:
+                    first.reset()
+                    fill(first, args.jobs, tmp)
+                    hot.append((anchor, timed([*ak, "queue", "purge", "front-desk", "--force"],
+                                              warm.env)))
+                    assert count(first) == 0
+            if warm is not None:
+                warm.check(args.rounds, exact=True)
         if "purge" in parts:
             say(f"queue purge of {args.jobs} jobs", purge, "cancel -a")
             say("  the same purge in the process (plan's job listing + the purge request)",
@@ -227,27 +222,23 @@ def _listing(args: argparse.Namespace, ak: list[str], env: dict[str, str], first
     fill(first, args.jobs, tmp)
     listing: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
     hot: dict[str, list[tuple[float, float]]] = {"csv": [], "table": []}
-    if args.warm:
-        import warm_start  # bench/warm_start.py
+    import warm_start  # bench/warm_start.py
 
-        warm = warm_start.start(ak[:-2], env, tmp)
-        before = warm_start.served(ak[:-2], warm)
-    for _ in range(args.rounds):
-        for fmt, rows in listing.items():
-            anchor = timed(["lpstat", "-h", host, "-o"])
-            ours = timed([*ak, "-o", fmt, "job", "list", "--server", "p1"], env)
-            rows.append((anchor, ours))
-            if args.warm:
-                hot[fmt].append((anchor, timed([*ak, "-o", fmt, "job", "list", "--server",
-                                                "p1"], warm)))
+    with warm_start.running(ak[:-2], env, tmp, enabled=args.warm) as warm:
+        for _ in range(args.rounds):
+            for fmt, rows in listing.items():
+                anchor = timed(["lpstat", "-h", host, "-o"])
+                ours = timed([*ak, "-o", fmt, "job", "list", "--server", "p1"], env)
+                rows.append((anchor, ours))
+                if warm is not None:
+                    hot[fmt].append((anchor, timed([*ak, "-o", fmt, "job", "list", "--server",
+                                                    "p1"], warm.env)))
+        if warm is not None:
+            warm.check(2 * args.rounds, exact=True)
     for fmt, rows in listing.items():
         say(f"job list of {args.jobs} jobs (-o {fmt})", rows, "lpstat -o")
         if args.warm:
             say(f"  warm: job list of {args.jobs} jobs (-o {fmt})", hot[fmt], "lpstat -o")
-    if args.warm:
-        ran = warm_start.served(ak[:-2], warm) - before
-        warm_start.stop(ak[:-2], warm)
-        assert ran == 2 * args.rounds, f"the warm process ran {ran} of {2 * args.rounds}"
     print(f"  floor: `job list` of an empty server: median "
           f"{statistics.median(list_floor):.3f} s "
           f"(range {min(list_floor):.3f}-{max(list_floor):.3f})")

@@ -13,7 +13,8 @@ PYTHONDONTWRITEBYTECODE, as an installed package runs.
 
     python bench/warm_start.py [--rounds 15]
 
-`start`, `served` and `stop` are used by bench/printing.py's `--warm` too.
+`running` (start, count what it serves, stop) is what the other benches' `--warm` use:
+accounts_bulk, deploy_fleet, printing.
 """
 
 from __future__ import annotations
@@ -27,9 +28,51 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import adminkit
+
+
+@dataclass
+class Warm:
+    """A warm process of a bench's own: `env` runs `ak` commands through it."""
+
+    ak: list[str]
+    env: dict[str, str]
+    before: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.count_from_here()
+
+    def count_from_here(self) -> None:
+        """Count the runs it serves from now on (not the page-cache rounds)."""
+        self.before = served(self.ak, self.env)
+
+    def check(self, expected: int, *, exact: bool = False) -> int:
+        """SystemExit unless it served `expected` runs since counting (at least, unless
+        `exact`): a run that went cold would be timed as warm."""
+        ran = served(self.ak, self.env) - self.before
+        if ran < expected or (exact and ran != expected):
+            raise SystemExit(f"the warm process served {ran} of {expected} warm runs")
+        return ran
+
+
+@contextmanager
+def running(ak: list[str], env: dict[str, str], folder: Path, *,
+            enabled: bool = True) -> Iterator[Warm | None]:
+    """A warm process for the block (None when not `enabled`: a bench's `--warm` off),
+    its runtime folder a new one in `folder`; stopped at the end, whatever happens."""
+    if not enabled:
+        yield None
+        return
+    warm = Warm(ak, start(ak, env, Path(tempfile.mkdtemp(prefix="warm-", dir=folder))))
+    try:
+        yield warm
+    finally:
+        stop(ak, warm.env)
 
 
 def start(ak: list[str], env: dict[str, str], folder: Path) -> dict[str, str]:
@@ -87,12 +130,13 @@ def main() -> None:
     exe = Path(sys.executable).with_name("adminkit")
     ak = [str(exe)] if exe.exists() else [sys.executable, "-m", "adminkit.cli.main"]
     command = [*ak, "-p", "bench", "profile", "show", "bench"]
-    warm = start(ak, env, tmp)
     print(f"load before: {os.getloadavg()[0]:.2f}")
-    try:
+    with running(ak, env, tmp) as process:
+        assert process is not None
+        warm = process.env
         for _ in range(2):  # page cache
             timed(command, env), timed(command, warm)
-        before = served(ak, warm)
+        process.count_from_here()
         cold: list[float] = []
         hot: list[float] = []
         bare: list[float] = []
@@ -100,10 +144,8 @@ def main() -> None:
             bare.append(timed([sys.executable, "-c", "pass"], env))
             cold.append(timed(command, env))
             hot.append(timed(command, warm))
-        assert served(ak, warm) == before + args.rounds, "a warm run ran cold"
+        process.check(args.rounds, exact=True)
         info = status(ak, warm)
-    finally:
-        stop(ak, warm)
     print(f"`{' '.join(command[len(ak):])}`, {args.rounds} paired rounds, bytecode compiled")
     print(spread("  cold", cold))
     print(spread("  warm", hot))

@@ -162,3 +162,57 @@ def test_through_libcups_an_answer_that_never_comes_is_no_answer_after_sending(
         relay.stop()
     assert lost.value.sent
     assert [state(fresh, i) for i in ids] == [CANCELED] * 2
+
+
+def test_a_purge_interrupted_midway_names_the_jobs_it_cancelled(
+        fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Ctrl-C between two Cancel-Jobs requests of a large queue (two ids a request
+    here): the result and its journal row say which jobs CUPS had already cancelled,
+    and which request was under way, read back from cupsd."""
+    import json
+    import os
+    import signal
+
+    from adminkit.core.config import Profile
+    from adminkit.core.context import Context
+    from adminkit.core.run import Run
+    from adminkit.core.runner import Runner
+    from adminkit.journal.hook import JournalHook
+    from adminkit.journal.store import Journal
+    from adminkit.printing import ipp
+    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+    from adminkit.printing.idranges import id_ranges
+
+    monkeypatch.setattr(ipp, "MAX_IDS", 2)
+    ids = held(fresh, doc, 6)
+    real, requests = ipp.cancel_jobs_whole, []
+
+    def ctrl_c_before_the_third(*args: object) -> bool:
+        requests.append(args[-1])
+        if len(requests) == 3:  # the operator's Ctrl-C, as the terminal sends it
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ipp, "cancel_jobs_whole", ctrl_c_before_the_third)
+    ctx = Context(run=Run(command="queue purge front-desk"),
+                  profile=Profile.of(name="own", **fresh.profile()))
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        [result] = Runner(ctx, [JournalHook(journal)]).execute(
+            [PurgeQueue(PurgeParams(printer="front-desk"))]).results
+        [row] = [dict(r) for r in journal.iter_all()
+                 if r["kind"] == "action" and r["status"] != "started"]
+    finally:
+        ctx.close()
+        journal.close()
+    assert [state(fresh, i) for i in ids] == [CANCELED] * 4 + [HELD] * 2  # on the server
+    done, underway = id_ranges(ids[:4]), id_ranges(ids[4:])
+    assert (result.status.value, result.exit_code) == ("failed", 130), result
+    assert f"4 job(s) of the purge were cancelled before it: {done}" in result.error
+    assert f"the request under way for 2 more ({underway}) may or may not" in result.error
+    assert result.data["cancelled_ids"] == done
+    assert (row["status"], row["error"]) == ("failed", result.error)
+    detail = json.loads(row["detail"])
+    assert (detail["cancelled"], detail["cancelled_ids"]) == (4, done)
+    assert (detail["underway_ids"], detail["error_type"]) == (underway, "Interrupted")

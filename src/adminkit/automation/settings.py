@@ -288,7 +288,24 @@ def probes(profile: Profile) -> list[Probe]:
         return (f"{len(cfg.approvers)} approver(s) and the requesters of {len(cfg.rules)} "
                 "rule(s) are named as the ticket system names people")
 
-    return [Probe("automation", "approvers and requesters", people)]
+    found = [Probe("automation", "approvers and requesters", people)]
+    cfg = profile.section("automation", AutomationConfig)
+    if cfg is not None and cfg.console_approvers and profile.file is not None:
+        found.append(Probe("automation", "console approver map", lambda: _map(profile)))
+    return found
+
+
+def _map(profile: Profile) -> str:
+    """Whether `approve` would honour the console approver map (automation/trusted.py
+    judges it, as for approve itself): a map it refuses is a setting that cannot be
+    used (exit 2), the reason given."""
+    from adminkit.automation.trusted import map_honoured
+    from adminkit.core.errors import PolicyRefused
+
+    try:
+        return map_honoured(profile) or "no console approver map"
+    except PolicyRefused as exc:
+        raise ConfigError(f"not honoured by approve: {exc.message}", hint=exc.hint) from None
 
 
 PEOPLE_HINT = {"redmine": "a Redmine user id is the number in the user's page, /users/9",

@@ -25,9 +25,12 @@ import os
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adminkit.core.errors import PolicyRefused
+
+if TYPE_CHECKING:
+    from adminkit.core.config import Profile
 
 _HINT = ("make root (or the account automation.console_approvers_owner names) own the "
          "profile and every folder above it, none writable by group or others "
@@ -65,6 +68,23 @@ def check_map_file(path: str | os.PathLike[str], owner: str | None,
         raise PolicyRefused(f"{place}: its approver map is not the one the profile was "
                             "read with (the file changed meanwhile, or the path led "
                             "elsewhere then)", hint="run the command again")
+
+
+def map_honoured(profile: Profile) -> str | None:
+    """What `approve` at the command line makes of the profile's console approver map,
+    by the very check it runs (check_map_file): None when there is none to judge (no
+    map, or a profile built in code), a sentence when it is honoured, PolicyRefused
+    saying why not (owner, mode, links, user namespace) when it is not."""
+    from adminkit.automation.settings import AutomationConfig
+
+    cfg = profile.section("automation", AutomationConfig)
+    if cfg is None or not cfg.console_approvers or profile.file is None:
+        return None
+    owner = cfg.console_approvers_owner
+    check_map_file(profile.file, owner, cfg.console_approvers)
+    whose = f"root or {owner}" if owner else "root"
+    return (f"honoured: {len(cfg.console_approvers)} login(s) may approve at the command "
+            f"line; only {whose} can change {profile.file} and the folders above it")
 
 
 def _map_in(place: str, judged: os.stat_result) -> tuple[Any, Any]:

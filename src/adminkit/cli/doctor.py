@@ -30,7 +30,7 @@ SKEW_WARN, SKEW_FAIL = timedelta(minutes=1), timedelta(minutes=5)  # Kerberos al
 
 @dataclass(frozen=True)
 class Finding:
-    check: str  # python, extra, keyring, config, state, journal, outbox, clock
+    check: str  # python, extra, keyring, config, state, journal, outbox, clock, approvers
     subject: str  # what exactly: an extra's name, a path, a profile
     status: Status
     detail: str
@@ -350,6 +350,27 @@ def clock_skew(profile: Profile, now: Callable[[], datetime]) -> Iterator[Findin
                       "(systemd-timesyncd or chrony)")
     else:
         yield Finding("clock", subject, "ok", text)
+
+
+def approver_map(profile: Profile) -> Iterator[Finding]:
+    """Whether `approve` at the command line would honour the profile's console approver
+    map: judged by the check approve itself runs (automation/trusted.py), its reason
+    (owner, mode, links, user namespace) shown where an operator looks."""
+    from adminkit.automation.trusted import map_honoured
+    from adminkit.core.errors import PolicyRefused
+
+    subject = str(profile.file or f"profile {profile.name}")
+    try:
+        honoured = map_honoured(profile)
+    except PolicyRefused as exc:
+        yield Finding("approvers", subject, "fail", "the console approver map is not "
+                      f"honoured: {exc.message}", exc.hint or "")
+        return
+    if honoured is None:
+        yield Finding("approvers", subject, "skip", "no console approver map "
+                      "(automation.console_approvers)")
+    else:
+        yield Finding("approvers", subject, "ok", honoured)
 
 
 def _duration(age: timedelta) -> str:

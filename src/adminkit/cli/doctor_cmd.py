@@ -25,7 +25,8 @@ def doctor(
     """Check this installation: extras, keyring, folders, journal, outbox, clock.
 
     Each finding says what to do. With --profile, also compares this machine's clock with
-    the profile's directory (Kerberos allows 5 minutes). Exit 0 when nothing failed
+    the profile's directory (Kerberos allows 5 minutes), and says whether `approve` would
+    honour its console approver map, or why not. Exit 0 when nothing failed
     (warnings allowed unless --strict), 1 otherwise.
 
     \b
@@ -53,6 +54,7 @@ def doctor(
                                        "adminkit -p PROFILE doctor compares the clocks"))
     else:
         findings.extend(checks.clock_skew(profile, lambda: datetime.now(UTC)))
+        findings.extend(checks.approver_map(profile))
     failing = {"fail", "warn"} if strict else {"fail"}
     code = 1 if any(f.status in failing for f in findings) else 0
     if state.output is OutputFormat.TABLE:

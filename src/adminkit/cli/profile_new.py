@@ -241,24 +241,10 @@ def write_private(path: Path, text: str, *, replace: bool = True) -> None:
     except OSError as exc:
         raise UsageError(f"{exc.filename or path.parent}: cannot write: {exc.strerror}"
                          ) from None
-    if os.path.lexists(path) and not replace:
-        raise UsageError(f"{path} exists", hint="name a file that is not there yet")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if replace:  # synced, renamed over it, the folder synced (core/files.py)
-            from adminkit.core.files import write_private as write_durably
+    from adminkit.core.files import write_private as write_durably
 
-            write_durably(path, text.encode("utf-8"))
-            return
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.link(tmp, path)  # never made over an existing name, even one made meanwhile
-        finally:
-            tmp.unlink(missing_ok=True)
-    except FileExistsError:
-        raise UsageError(f"{path} exists", hint="name a file that is not there yet") from None
+    try:  # synced, renamed or linked to its name, the folder synced (core/files.py)
+        write_durably(path, text.encode("utf-8"), replace=replace)
     except OSError as exc:
         raise UsageError(f"{path}: cannot write: {exc.strerror}") from None
 

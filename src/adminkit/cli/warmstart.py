@@ -232,6 +232,17 @@ MAX_REQUEST = 1 << 24  # argv, sys.path and a few numbers: far below
 # holds an fd, and up to MAX_REQUEST bytes, until its STALL_SECONDS are up.
 MAX_PENDING = 64
 DEAF_SECONDS = 0.2  # out of fds with no request to drop: how long to stop accepting
+# The bytes all requests still arriving may hold together (MAX_PENDING of MAX_REQUEST
+# each would be 1 GiB from one local user): each counts the size its header announces.
+# A request of SMALL_REQUEST or less (every real one: argv, sys.path, a few numbers)
+# always has room, MAX_PENDING of them at most; a larger one only within what is left
+# of the budget, else it is dropped as one past MAX_REQUEST is (it runs cold). So large
+# requests arriving at once cannot keep `warm status` or a command from being served.
+# Read a chunk at a time, so no read holds a buffer for the whole announced size.
+MAX_ARRIVING = 1 << 25
+SMALL_REQUEST = 1 << 16
+LARGE_ROOM = MAX_ARRIVING - MAX_PENDING * SMALL_REQUEST
+READ_CHUNK = 1 << 16
 
 
 @dataclass
@@ -243,12 +254,17 @@ class Pending:
     data: bytearray = field(default_factory=bytearray)
     fds: list[int] = field(default_factory=list)
 
-    def read(self) -> dict[str, object] | None:
+    def held(self) -> int:
+        """The bytes this request holds, or will once whole (the size it announced)."""
+        return len(self.data) if len(self.data) < 4 \
+            else 4 + int.from_bytes(self.data[:4], "big")
+
+    def read(self, room: int = MAX_ARRIVING) -> dict[str, object] | None:
         """Take what has arrived (never waiting); the request once whole, else None.
-        Stale when the client went away or sent no request."""
+        Stale when the client went away or sent no request, or one larger than `room`."""
         while True:
             size = 4 if len(self.data) < 4 else 4 + int.from_bytes(self.data[:4], "big")
-            if size > MAX_REQUEST:
+            if size > MAX_REQUEST or size > room:
                 raise Stale("not a request")
             if len(self.data) == size and size > 4:
                 message = warmclient.decode(bytes(self.data[4:]))
@@ -256,8 +272,8 @@ class Pending:
                     raise Stale("not a request")
                 return message
             try:  # the fds come with the first bytes
-                more, fds, _flags, _addr = socket.recv_fds(self.conn, size - len(self.data),
-                                                           4)
+                more, fds, _flags, _addr = socket.recv_fds(
+                    self.conn, min(size - len(self.data), READ_CHUNK), 4)
             except (BlockingIOError, InterruptedError):
                 return None
             self.fds += fds
@@ -283,9 +299,13 @@ class Pending:
 
 def _request_part(server: Server, sel: selectors.BaseSelector, pending: Pending,
                   wake: tuple[int, int]) -> None:
-    """More of a request has come: handle it once whole; drop a malformed one."""
+    """More of a request has come: handle it once whole; drop a malformed one, or one
+    the others still arriving leave no room for (MAX_ARRIVING)."""
+    large = sum(held for p in _arriving(sel) if p is not pending
+                and (held := p.held()) > SMALL_REQUEST)
+    room = max(SMALL_REQUEST, LARGE_ROOM - large)
     try:
-        message = pending.read()
+        message = pending.read(room)
     except (Stale, OSError):
         _refuse(server, sel, pending)
         return

@@ -6,7 +6,10 @@ them from names and addresses, never from credentials.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
+from types import MappingProxyType
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -22,6 +25,9 @@ class AdminkitError(Exception):
     """Base class. `hint` tells the user what to do about it."""
 
     exit_code: ExitCode = ExitCode.FAILED
+    # What a failing action had done before it failed (ids, counts), too long for its
+    # message: the failed result's data, so the journal keeps it. Set on the instance.
+    data: Mapping[str, Any] = MappingProxyType({})
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)

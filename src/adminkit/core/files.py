@@ -181,12 +181,18 @@ def _trusting(text: str, ca_file: Path | str, key: str) -> ssl.SSLContext:
 STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
 
 
-def write_private(path: Path, data: bytes) -> None:
+def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
     """Durably, 0600 from creation: a fresh temporary file in the same folder (O_EXCL,
     never following a link), synced, then renamed over `path` (a link planted there is
-    replaced, not followed; a reader of an older file never sees the new content)."""
+    replaced, not followed; a reader of an older file never sees the new content).
+
+    `replace=False`: hard-linked to `path` instead, which never replaces anything there
+    (a file, a link, a FIFO, even one made meanwhile): a usage error saying it exists."""
     fd, temp = _stage(path, data)
-    _commit(fd, temp, path)
+    if replace:
+        _commit(fd, temp, path)
+    else:
+        _link_new(fd, temp, path)
     _sync_folder(path.parent)
 
 
@@ -213,6 +219,18 @@ def _commit(fd: int, temp: str, path: Path) -> None:
         discard_staged(fd, temp)
         raise
     rename_staged(fd, temp, path)
+
+
+def _link_new(fd: int, temp: str, path: Path) -> None:
+    """Sync a staged file and link it to `path` only if nothing is there; the staging
+    name is removed and the descriptor closed whatever happens."""
+    try:
+        os.fsync(fd)
+        os.link(temp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise UsageError(f"{path} exists", hint="name a file that is not there yet") from None
+    finally:
+        discard_staged(fd, temp)
 
 
 def rename_staged(fd: int, temp: str, path: Path, at: int | None = None) -> None:

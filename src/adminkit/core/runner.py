@@ -423,7 +423,8 @@ class Runner:
         return Result(action=action.name, target=target, status=Status.FAILED,
                       summary=f"{action.name} {target}: {text.splitlines()[0]}",
                       error=text, error_type=type(exc).__name__, exit_code=code,
-                      check=self.ctx.check)
+                      check=self.ctx.check,
+                      data=dict(exc.data) if isinstance(exc, AdminkitError) else {})
 
     def _resumed(self, action: Action[Any], earlier: Result) -> Result:
         if earlier.action == "?":  # only the index was known

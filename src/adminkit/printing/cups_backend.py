@@ -20,12 +20,13 @@ from adminkit.core.errors import (
     AdminkitError,
     AuthenticationFailed,
     ConnectionFailed,
+    Interrupted,
     OutcomeUnknown,
     UsageError,
     ValidationError,
 )
 from adminkit.core.secrets import Secret
-from adminkit.printing.idranges import id_ranges
+from adminkit.printing.idranges import id_ranges, id_ranges_text
 from adminkit.printing.server import (
     JOB_STATES,
     PRINTER_STATES,
@@ -447,6 +448,7 @@ class CupsPrintServer:
         if not job_ids:
             return []
         todo = list(job_ids)
+        underway: list[int] = []  # the ids of the request being sent
         try:
             for attempt in range(PURGE_TRIES):
                 try:
@@ -460,9 +462,11 @@ class CupsPrintServer:
                                                   ["job-id"], uri, first=min(chunk))
                         going = [i for i in chunk if i not in finished]
                         if going:
+                            underway = going
                             send(going)
                         todo = todo[len(chunk):]
                         sent.update(going)
+                        underway = []
                     break
                 except IppNotFound:
                     if attempt == PURGE_TRIES - 1:
@@ -472,9 +476,30 @@ class CupsPrintServer:
         except AdminkitError as exc:
             if sent:  # the error is the journal's text: say what CUPS had already done
                 exc.message += (f"; before it, {len(sent)} job(s) of the purge were "
-                                f"cancelled: {id_ranges(sent)}")
+                                f"cancelled: {id_ranges_text(sent)}")
+                exc.data = {**exc.data, "cancelled": len(sent), "cancelled_ids": id_ranges(sent)}
             raise
+        except KeyboardInterrupt:
+            if not sent and not underway:
+                raise  # nothing done yet: the run stops as at any other Ctrl-C
+            # The run's result and journal row name what CUPS already did; the Ctrl-C
+            # stays unanswered (core/interrupts), so a run with more to do stops after.
+            raise self._purge_interrupted(printer, sent, underway) from None
         return [i for i in job_ids if i not in sent]
+
+    def _purge_interrupted(self, printer: str, sent: set[int],
+                           underway: list[int]) -> Interrupted:
+        """A purge stopped by Ctrl-C between or during its Cancel-Jobs requests."""
+        text = (f"{self._where()}: purge {printer} interrupted: {len(sent)} job(s) of the "
+                f"purge were cancelled before it: {id_ranges_text(sent) or 'none'}")
+        if underway:
+            text += (f"; the request under way for {len(underway)} more "
+                     f"({id_ranges_text(underway)}) may or may not have been done")
+        exc = Interrupted(text, hint="`adminkit job list` shows what is left; "
+                                     "`adminkit run --resume last` purges it")
+        exc.data = {"cancelled": len(sent), "cancelled_ids": id_ranges(sent),
+                    **({"underway_ids": id_ranges(underway)} if underway else {})}
+        return exc
 
     def restart_spooler(self) -> None:
         raise UsageError(f"{self._where()} is a CUPS server: `spooler restart` is for "
