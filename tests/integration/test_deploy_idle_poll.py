@@ -9,10 +9,9 @@ import socket
 
 import pytest
 
-from adminkit.deploy.settings import HostConfig, SSHSettings
-from adminkit.deploy.ssh import IDLE_POLL, SSHBackend
+from adminkit.deploy.ssh import IDLE_POLL
 from adminkit.lab.ssh import SshFleet
-from tests.integration.ownfleet import fleet_fixture
+from tests.integration.ownfleet import fleet_fixture, logged_in
 
 pytestmark = pytest.mark.integration
 SUBNET = "127.0.101"  # no lab server, test or bench uses it
@@ -21,9 +20,7 @@ fleet = fleet_fixture("idle-poll", hosts=1, subnet=SUBNET)
 
 
 def test_a_connection_polls_once_a_second_runs_commands_and_ends(fleet: SshFleet) -> None:
-    ssh = SSHSettings(**fleet.profile()["inventory"]["ssh"])
-    host = HostConfig(name="h1", address=fleet.fleet[0].address)
-    backend = SSHBackend(host, ssh, deadline=60)
+    backend = logged_in(fleet)
     transport = backend.client.get_transport()
     try:
         assert transport is not None
