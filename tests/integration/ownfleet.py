@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from adminkit.deploy.settings import HostConfig, SSHSettings
+from adminkit.deploy.ssh import SSHBackend
 from adminkit.lab.ssh import SshFleet
 
 
@@ -21,3 +23,10 @@ def fleet_fixture(name: str, *, hosts: int, subnet: str
             yield f
 
     return fleet
+
+
+def logged_in(fleet: SshFleet, index: int = 0, *, deadline: float = 60.0) -> SSHBackend:
+    """A backend logged in to the fleet's host `index` as the fleet's profile says."""
+    host = fleet.fleet[index]
+    return SSHBackend(HostConfig(name=host.name, address=host.address),
+                      SSHSettings(**fleet.profile()["inventory"]["ssh"]), deadline=deadline)

@@ -74,12 +74,13 @@ main(warm=%s)
 """
 
 
-def probe(tmp_path: Path, warm: bool) -> list[object]:
+def probe(tmp_path: Path, warm: bool, code: str = PROBE) -> list[object]:
+    """What `code` (a `profile show` in a fresh process) wrote on its PROBE line."""
     (tmp_path / "profiles").mkdir(exist_ok=True)
     (tmp_path / "profiles" / "t.yaml").write_text("description: t\n")
     env = {**os.environ, "ADMINKIT_CONFIG": str(tmp_path), "ADMINKIT_WARM": "0",
            "ADMINKIT_SYSLOG": "off", "ADMINKIT_JOURNAL": str(tmp_path / "j.db")}
-    done = subprocess.run([sys.executable, "-c", PROBE % warm], env=env,
+    done = subprocess.run([sys.executable, "-c", code % warm], env=env,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     line = next(x for x in done.stderr.splitlines() if x.startswith("PROBE "))
@@ -99,3 +100,29 @@ def test_a_warm_child_is_left_as_its_parent_made_it(tmp_path: Path) -> None:
     assert usual is True
     assert frozen == 0  # main(warm=False) neither holds nor freezes
     assert enabled is True
+
+
+EXIT_PROBE = """
+import atexit, gc, json, sys
+seen = {}
+atexit.register(lambda: sys.stderr.write("PROBE " + json.dumps(
+    [seen["after_main"], gc.get_freeze_count()]) + "\\n"))
+sys.argv = ["adminkit", "-p", "t", "profile", "show", "t"]
+from adminkit.cli.main import main
+try:
+    main(warm=%s)
+except SystemExit:
+    pass
+late = [[] for _ in range(1000)]  # made after the command's start-up, before its exit
+seen["after_main"] = gc.get_freeze_count()
+"""
+
+
+def test_a_cold_command_freezes_what_it_made_at_exit(tmp_path: Path) -> None:
+    after_main, at_exit = probe(tmp_path, True, EXIT_PROBE)
+    assert isinstance(after_main, int) and isinstance(at_exit, int)
+    assert at_exit >= after_main + 1000  # the late lists too: no shutdown pass walks them
+
+
+def test_a_warm_child_freezes_nothing_at_exit(tmp_path: Path) -> None:
+    assert probe(tmp_path, False, EXIT_PROBE) == [0, 0]

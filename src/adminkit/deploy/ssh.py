@@ -59,6 +59,7 @@ TIMED_OUT = 124  # `timeout`'s exit when the deadline came
 CANCEL_POLL = 0.5  # seconds between looks at whether the run was cancelled
 PID_MARK = "adminkit-pid:"
 KEY_LIMIT = 1 << 20  # a private key (or its certificate): a few KB
+IDLE_POLL = 1.0  # seconds between a connection's looks at whether it was closed (see _transport)
 # Says the PID of `timeout` (it leads its own process group) on stderr, then becomes it;
 # the command reads /dev/null: a password line sudo did not read never reaches it.
 WRAP = f'echo "{PID_MARK}$$" >&2; exec "$@" </dev/null'
@@ -159,10 +160,27 @@ class SSHBackend:
 
     def _connect(self, jump: tuple[str, str, int] | None, timeout: float | None = None
                  ) -> paramiko.SSHClient:
+        sock: Any = None
+        label = f"host {self.host.name}"
+        address, port = self.host.address, self.host.port or self.ssh.port
+        if jump is None:
+            # The TCP connection before paramiko's import: the host's sshd starts its
+            # session (a fork, an exec, its host keys: a third of a login's CPU on the
+            # host, before the client says anything) while this process imports paramiko
+            # (a cold command's first login waits ~0.1 s CPU for it; the other hosts' too).
+            sock = _socket(label, address, port, timeout or self.ssh.timeout)
+        try:
+            return self._connect_over(sock, jump, label, address, port, timeout)
+        except BaseException:
+            if sock is not None:
+                sock.close()  # not handed over to a client: the login failed before
+            raise
+
+    def _connect_over(self, sock: Any, jump: tuple[str, str, int] | None, label: str,
+                      address: str, port: int, timeout: float | None) -> paramiko.SSHClient:
         sshlib.load()  # the first import of paramiko: without invoke (deploy/sshlib.py)
         import paramiko
 
-        sock = None
         if jump is not None:
             self._jump = self._login(*jump, sock=None, label=f"jump host {jump[1]}",
                                      timeout=timeout)
@@ -170,15 +188,15 @@ class SSHBackend:
             assert transport is not None
             try:
                 sock = transport.open_channel(
-                    "direct-tcpip", (self.host.address, self.host.port or self.ssh.port),
-                    ("127.0.0.1", 0), timeout=timeout or self.ssh.timeout)
+                    "direct-tcpip", (address, port), ("127.0.0.1", 0),
+                    timeout=timeout or self.ssh.timeout)
             except (paramiko.SSHException, OSError) as exc:
                 self._jump.close()
-                raise ConnectionFailed(f"host {self.host.name}: the jump host {jump[1]} "
+                raise ConnectionFailed(f"{label}: the jump host {jump[1]} "
                                        f"cannot reach it: {exc}") from None
         try:
-            return self._login(self.user, self.host.address, self.host.port or self.ssh.port,
-                               sock=sock, label=f"host {self.host.name}", timeout=timeout)
+            return self._login(self.user, address, port, sock=sock, label=label,
+                               timeout=timeout)
         except BaseException:
             if self._jump is not None:
                 self._jump.close()
@@ -192,14 +210,15 @@ class SSHBackend:
         client = paramiko.SSHClient()
         _trust(client, str(self.ssh.known_hosts), address, port)
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        if sock is None:
+            sock = _socket(label, address, port, timeout)
         try:
-            if sock is None:  # no Nagle, quick ACKs (deploy/tcp.py): 80 ms less a login
-                sock = tcp.connect(address, port, timeout)
             client.connect(address, port=port, username=user,
                            pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,
                            look_for_keys=False, timeout=timeout, banner_timeout=timeout,
-                           auth_timeout=timeout, channel_timeout=timeout, sock=sock)
+                           auth_timeout=timeout, channel_timeout=timeout, sock=sock,
+                           transport_factory=_new_transport)
         except paramiko.BadHostKeyException as exc:
             client.close()
             raise HostKeyRefused(
@@ -221,8 +240,7 @@ class SSHBackend:
             raise ConnectionFailed(f"{label} ({address}): {text}") from None
         except OSError as exc:
             client.close()
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise ConnectionFailed(f"{label} ({address}:{port}): {reason}") from None
+            raise _unreachable(label, address, port, exc) from None
         return client
 
     def close(self) -> None:
@@ -517,6 +535,39 @@ class SSHBackend:
                                f"{result.tail()}")
         return PackageOutcome(states=manager.parse_query(text, names),
                               reboot_required=manager.reboot_required(text))
+
+
+def _socket(label: str, address: str, port: int, timeout: float) -> Any:
+    """A TCP connection to log in over: no Nagle, quick ACKs (deploy/tcp.py: 80 ms less a
+    login); ConnectionFailed (exit 3) naming the host when none is made."""
+    try:
+        return tcp.connect(address, port, timeout)
+    except OSError as exc:
+        raise _unreachable(label, address, port, exc) from None
+
+
+def _unreachable(label: str, address: str, port: int, exc: OSError) -> ConnectionFailed:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return ConnectionFailed(f"{label} ({address}:{port}): {reason}")
+
+
+def _new_transport(sock: Any, /, **options: Any) -> paramiko.Transport:
+    """SSHClient.connect's transport_factory: paramiko's own options passed on as given."""
+    return _transport()(sock, **options)
+
+
+@functools.cache
+def _transport() -> type[paramiko.Transport]:
+    """paramiko's Transport, its thread waking to look whether it was closed once a second
+    rather than ten times (a socket timeout; data and the peer's close wake it at once). A
+    fleet run keeps every host's connection to its end: 50 idle ones polling cost ~20 ms
+    of CPU a second beside the logins, and as many hand-overs of the GIL."""
+    import paramiko
+
+    class Transport(paramiko.Transport):
+        _active_check_timeout = IDLE_POLL
+
+    return Transport
 
 
 def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> None:
