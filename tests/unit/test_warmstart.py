@@ -15,6 +15,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -71,8 +72,9 @@ class Warm:
 
 
 def _wait_gone(pid: int) -> bool:
-    """`pid` no longer exists (exited and reaped: a zombie still has /proc/PID)."""
-    for _ in range(400):
+    """`pid` no longer exists (exited and reaped: a zombie still has /proc/PID); looked
+    for every 50 ms, for up to two minutes (a loaded machine)."""
+    for _ in range(2400):
         if not os.path.exists(f"/proc/{pid}"):
             return True
         time.sleep(0.05)
@@ -345,14 +347,22 @@ def test_changed_plugin_metadata_makes_it_refuse_and_exit(warm: Warm) -> None:
     assert _wait_gone(warm.pid)
 
 
-def test_changed_adminkit_module_makes_it_refuse_and_exit(warm: Warm) -> None:
-    module = ROOT / "src" / "adminkit" / "cli" / "warm_cmd.py"
-    was = module.stat()
+def test_changed_adminkit_module_makes_it_refuse_and_exit(base_env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """On a copy of adminkit first on PYTHONPATH: a change to the repository's own files
+    would end every other test's warm process running meanwhile (`pytest -n 2`)."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "adminkit", src / "adminkit")
+    env = {**base_env, "PYTHONPATH": os.pathsep.join([str(src), base_env["PYTHONPATH"]])}
+    warm = _start(env, tmp_path / "site")
     try:
+        assert _probe(warm)["ppid"] == warm.pid  # served from the copy, warm
+        module = src / "adminkit" / "cli" / "warm_cmd.py"
+        was = module.stat()
         os.utime(module, ns=(was.st_atime_ns, was.st_mtime_ns + 1_000_000))
         seen = _probe(warm)
     finally:
-        os.utime(module, ns=(was.st_atime_ns, was.st_mtime_ns))
+        warm.run("warm", "stop", warm=False)
     assert seen["ppid"] != warm.pid
     assert _wait_gone(warm.pid)
 
@@ -467,9 +477,31 @@ def test_the_thin_client_imports_no_typer_pydantic_rich_or_yaml(warm: Warm) -> N
                                                       "click", "socket", "json"}
 
 
+def _listener_pid(path: str) -> int | None:
+    """The pid of the process listening on `path` (SO_PEERCRED: the kernel's record of
+    who listened), or None: nobody listens there any more. The connection is closed at
+    once (a request that never came is no command: it keeps nothing awake)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(path)
+        except OSError:  # ENOENT, ECONNREFUSED: the listener is gone
+            return None
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(creds[:4], sys.byteorder)
+
+
 def test_it_exits_when_idle(base_env: dict[str, str], tmp_path: Path) -> None:
-    process = _start(base_env, tmp_path / "site", idle="1s")
-    assert _wait_gone(process.pid)
+    """Its pid is read from the socket at once, not from a `warm status` child that a
+    loaded machine may start after the idle second is up (then it found no process).
+    Already gone by then: that is the outcome too, seen by the socket and the status."""
+    process = Warm(base_env, tmp_path / "site")
+    started = process.run("warm", "start", "--idle", "1s", warm=False)
+    assert started.returncode == 0, started.stderr
+    path = started.stdout.decode().removeprefix("warm process ready: ").strip()
+    pid = _listener_pid(path)
+    if pid is not None:
+        assert pid != os.getpid()
+        assert _wait_gone(pid)
     assert process.run("warm", "status", "-o", "json").stdout.startswith(b'{"running": false')
 
 
