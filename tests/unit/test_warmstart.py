@@ -43,6 +43,7 @@ class Warm:
     env: dict[str, str]
     site: Path
     pid: int = 0
+    path: str = ""  # its socket
 
     def environ(self, warm: bool, extra: dict[str, str] | None) -> dict[str, str]:
         env = {**self.env, **(extra or {})}
@@ -81,6 +82,21 @@ def _wait_gone(pid: int) -> bool:
     return False
 
 
+def _exited(pid: int) -> bool:
+    """The warm process `pid` has ended: waited for on a pidfd (readable once it exits),
+    for up to two minutes. It is detached, so init reaps it, and this machine's init does
+    that only every couple of seconds: a zombie has ended all the same."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True  # gone and reaped already
+    try:
+        readable, _, _ = select.select([pidfd], [], [], 120)
+        return bool(readable)
+    finally:
+        os.close(pidfd)
+
+
 def _probe_site(site: Path) -> None:
     info = site / "warmprobe-0.1.dist-info"
     info.mkdir(parents=True)
@@ -88,13 +104,44 @@ def _probe_site(site: Path) -> None:
     (info / "entry_points.txt").write_text("[adminkit.commands]\nprobe = warmprobe:app\n")
 
 
+def _listener_pid(path: str) -> int | None:
+    """The pid of the process listening on `path` (SO_PEERCRED: the kernel's record of
+    who listened), or None: nobody listens there any more. The connection is closed at
+    once (a request that never came is no command: it keeps nothing awake)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(path)
+        except OSError:  # ENOENT, ECONNREFUSED: the listener is gone
+            return None
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    return int.from_bytes(creds[:4], sys.byteorder)
+
+
 def _start(env: dict[str, str], site: Path, idle: str = "120") -> Warm:
+    """`adminkit warm start`; the pid read from its socket (a `warm status` child would
+    cost ~0.4 s more in every test)."""
     warm = Warm(env, site)
     started = warm.run("warm", "start", "--idle", idle, warm=False)
     assert started.returncode == 0, started.stderr
-    assert b"warm process ready: " in started.stdout
-    warm.pid = int(warm.status()["pid"])
+    assert started.stdout.startswith(b"warm process ready: ")
+    warm.path = started.stdout.decode().removeprefix("warm process ready: ").strip()
+    pid = _listener_pid(warm.path)
+    assert pid is not None, "the warm process was gone at once"
+    warm.pid = pid
     return warm
+
+
+def _stop(warm: Warm) -> None:
+    """What `adminkit warm stop` sends, sent from here (a cold child costs ~0.4 s); the
+    CLI's own stop is tested where it is the point."""
+    sock = warmclient.connect(warm.path)
+    if sock is None:
+        return  # gone already
+    try:
+        warmclient.send_frame(sock, {"op": "stop"})
+        warmclient.read_frame(sock)
+    finally:
+        sock.close()
 
 
 @pytest.fixture(autouse=True)
@@ -127,8 +174,8 @@ def base_env(tmp_path: Path, env: Any) -> dict[str, str]:
 def warm(base_env: dict[str, str], tmp_path: Path) -> Iterator[Warm]:
     process = _start(base_env, tmp_path / "site")
     yield process
-    process.run("warm", "stop", warm=False)
-    assert _wait_gone(process.pid)
+    _stop(process)
+    assert _exited(process.pid)
 
 
 def _same(warm: Warm, *args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
@@ -344,7 +391,7 @@ def test_changed_plugin_metadata_makes_it_refuse_and_exit(warm: Warm) -> None:
     points.write_text(points.read_text() + "\n")
     seen = _probe(warm)
     assert seen["ppid"] != warm.pid  # ran cold, silently
-    assert _wait_gone(warm.pid)
+    assert _exited(warm.pid)
 
 
 def test_changed_adminkit_module_makes_it_refuse_and_exit(base_env: dict[str, str],
@@ -364,7 +411,7 @@ def test_changed_adminkit_module_makes_it_refuse_and_exit(base_env: dict[str, st
     finally:
         warm.run("warm", "stop", warm=False)
     assert seen["ppid"] != warm.pid
-    assert _wait_gone(warm.pid)
+    assert _exited(warm.pid)
 
 
 @pytest.mark.parametrize("extra", [{"LANG": "C"}, {"LC_ALL": "C.UTF-8"},
@@ -477,19 +524,6 @@ def test_the_thin_client_imports_no_typer_pydantic_rich_or_yaml(warm: Warm) -> N
                                                       "click", "socket", "json"}
 
 
-def _listener_pid(path: str) -> int | None:
-    """The pid of the process listening on `path` (SO_PEERCRED: the kernel's record of
-    who listened), or None: nobody listens there any more. The connection is closed at
-    once (a request that never came is no command: it keeps nothing awake)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(path)
-        except OSError:  # ENOENT, ECONNREFUSED: the listener is gone
-            return None
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    return int.from_bytes(creds[:4], sys.byteorder)
-
-
 def test_it_exits_when_idle(base_env: dict[str, str], tmp_path: Path) -> None:
     """Its pid is read from the socket at once, not from a `warm status` child that a
     loaded machine may start after the idle second is up (then it found no process).
@@ -501,7 +535,7 @@ def test_it_exits_when_idle(base_env: dict[str, str], tmp_path: Path) -> None:
     pid = _listener_pid(path)
     if pid is not None:
         assert pid != os.getpid()
-        assert _wait_gone(pid)
+        assert _exited(pid)
     assert process.run("warm", "status", "-o", "json").stdout.startswith(b'{"running": false')
 
 
@@ -562,7 +596,7 @@ def test_a_secret_in_the_starters_environment_is_not_kept_by_the_warm_process(
         assert seen["ppid"] == process.pid and seen["probe"] == secret
     finally:
         process.run("warm", "stop", warm=False)
-    assert _wait_gone(process.pid)
+    assert _exited(process.pid)
 
 
 def test_a_stalled_client_holds_up_no_other(warm: Warm) -> None:
