@@ -8,6 +8,8 @@ as a person's Ctrl-C, however the test suite itself was started.
 
 from __future__ import annotations
 
+import os
+import select
 import signal
 import subprocess
 import threading
@@ -79,3 +81,19 @@ def wait_for_files(proc: subprocess.Popen[str], folder: Path, count: int, *,
         if each is not None:
             each()
         time.sleep(pause)
+
+
+def exited(pid: int, timeout: float = 120) -> bool:
+    """`pid` (a process of this uid, not this one's child) has ended, waited for on a
+    pidfd (readable once it exits), for up to `timeout` seconds. Such a process is
+    reaped by init, and this machine's init does that only every couple of seconds:
+    waiting for /proc/PID to go cost every test that."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True  # gone and reaped already
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(pidfd)

@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from adminkit.cli import warmclient
+from tests.childproc import exited as _exited
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = Path(__file__).resolve().parent / "plugins"
@@ -80,21 +81,6 @@ def _wait_gone(pid: int) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def _exited(pid: int) -> bool:
-    """The warm process `pid` has ended: waited for on a pidfd (readable once it exits),
-    for up to two minutes. It is detached, so init reaps it, and this machine's init does
-    that only every couple of seconds: a zombie has ended all the same."""
-    try:
-        pidfd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True  # gone and reaped already
-    try:
-        readable, _, _ = select.select([pidfd], [], [], 120)
-        return bool(readable)
-    finally:
-        os.close(pidfd)
 
 
 def _probe_site(site: Path) -> None:
