@@ -8,6 +8,7 @@ written from there (a file, or a folder made for one) shows at the top.
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 # What the tools themselves keep there (caches, coverage, a docs build), not tests.
 TOOLS = {".pytest_cache", ".mypy_cache", ".ruff_cache", ".import_linter_cache", "__pycache__",
          ".hypothesis", "site", "build", "dist"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as an interactive shell leaves it. A shell without job control starts a
+    background command (`pytest ... &`) with SIGINT ignored, and Python then keeps it
+    ignored: the tests that send SIGINT to a run (or to the `adminkit` children, who
+    inherit the ignoring) would wait for it forever."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _names() -> set[str]:
