@@ -91,16 +91,18 @@ def _probe_site(site: Path) -> None:
 
 
 def _listener_pid(path: str) -> int | None:
-    """The pid of the process listening on `path` (SO_PEERCRED: the kernel's record of
-    who listened), or None: nobody listens there any more. The connection is closed at
-    once (a request that never came is no command: it keeps nothing awake)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        try:
-            sock.connect(path)
-        except OSError:  # ENOENT, ECONNREFUSED: the listener is gone
-            return None
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    return int.from_bytes(creds[:4], sys.byteorder)
+    """The pid of the warm process listening on `path`, from a status request sent from
+    here (what `warm status` sends: no command, so it keeps nothing awake, nor counts as
+    refused), or None: nobody listens there any more."""
+    sock = warmclient.connect(path)
+    if sock is None:  # ENOENT, ECONNREFUSED: the listener is gone
+        return None
+    try:
+        warmclient.send_frame(sock, {"op": "status"})
+        answer = warmclient.read_frame(sock)
+    finally:
+        sock.close()
+    return None if answer is None else int(answer["pid"])  # type: ignore[call-overload]
 
 
 def _start(env: dict[str, str], site: Path, idle: str = "120") -> Warm:
@@ -432,9 +434,12 @@ def test_another_interpreter_is_refused(warm: Warm) -> None:
     _still_serves(warm)
 
 
-def _stranger(path: str, uid: int, gid: int) -> None:  # pragma: no cover - forked
-    """As `uid`:`gid`, ask the warm process at `path` to run a command; exit 0 when it
-    closes the connection without an answer, 1 when it answers."""
+def _stranger(path: str, uid: int, gid: int,
+              request: dict[str, object]) -> None:  # pragma: no cover - forked
+    """As `uid`:`gid`, send `request` (made before the fork: as another user the child
+    may not import what making it needs, `resource`, unless a test before did) to the
+    warm process at `path`; exit 0 when it closes the connection without an answer, 1
+    when it answers or anything fails."""
     code = 1
     try:
         os.setgid(gid)
@@ -442,8 +447,7 @@ def _stranger(path: str, uid: int, gid: int) -> None:  # pragma: no cover - fork
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(path)
         try:
-            warmclient.send_frame(sock, warmclient.request(["adminkit", "probe", "show"]),
-                                  [0, 1, 2])
+            warmclient.send_frame(sock, request, [0, 1, 2])
             code = 0 if sock.recv(1) == b"" else 1
         except (BrokenPipeError, ConnectionResetError):
             code = 0
@@ -461,15 +465,17 @@ def test_another_user_or_group_is_refused_by_peer_credentials(
     os.chmod(path, 0o666)  # noqa: S103 - the point: a stranger may connect
     link = f"/tmp/adminkit-warm-test-{os.getpid()}-{uid}-{gid}.sock"
     os.link(path, link)
+    request = warmclient.request(["adminkit", "probe", "show"])
+    refused = warm.status()["refused"]
     try:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the stranger
-            _stranger(link, uid, gid)
+            _stranger(link, uid, gid, request)
         _, status = os.waitpid(pid, 0)
     finally:
         os.unlink(link)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert warm.status()["refused"] == 1
+    assert warm.status()["refused"] == refused + 1
     assert _probe(warm)["ppid"] == warm.pid  # still serving its own user
 
 
