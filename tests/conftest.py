@@ -95,16 +95,3 @@ def _bytecode_as_installed() -> None:
 
     compileall.compile_dir(REPO / "src", quiet=1)
 
-
-INTEGRATION = REPO / "tests" / "integration"
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `pytest -n 2 --dist loadgroup` (the `dev` script's): every integration test
-    to one worker, one after another in their order, since they share the lab's servers;
-    the unit tests to whichever worker is free, alongside."""
-    lab = pytest.mark.xdist_group("lab")
-    for item in items:
-        if INTEGRATION in item.path.parents:
-            item.add_marker(lab)
