@@ -83,3 +83,15 @@ def _no_detached_delivery() -> Iterator[None]:
         os.environ.pop("ADMINKIT_DELIVER_LATER", None)
     else:
         os.environ["ADMINKIT_DELIVER_LATER"] = saved
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _bytecode_as_installed() -> None:
+    """adminkit's modules compiled once, as an install (pip, a wheel) has them. Under
+    PYTHONDONTWRITEBYTECODE, each of the hundreds of `adminkit` children the tests start
+    would compile them from source again (~0.1 s each); an up-to-date .pyc is skipped,
+    and a module a test changes is compiled afresh as it would be after an upgrade."""
+    import compileall
+
+    compileall.compile_dir(REPO / "src", quiet=1)
+

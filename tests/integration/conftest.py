@@ -17,6 +17,9 @@ import pytest
 from adminkit.lab.base import LabServer
 from adminkit.lab.cups import CupsServer
 from adminkit.lab.lab import Lab
+from tests.integration.owncups import fresh, private_cups
+
+__all__ = ["fresh", "private_cups"]  # the tests' private cupsd, for every module here
 
 pytestmark = pytest.mark.integration
 

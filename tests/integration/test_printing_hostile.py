@@ -1,6 +1,6 @@
-"""A careless operator and a hostile server against the purge and the CUPS backend, on a
-cupsd of the test's own (127.0.3.231), so stopping it (SIGSTOP) or filling it touches
-no other test's lab server.
+"""A careless operator and a hostile server against the purge and the CUPS backend, on the
+tests' private cupsd (tests/integration/owncups.py, reset for each test), so stopping it
+(SIGSTOP) or filling it touches no lab server another test uses.
 
 Outcomes are read back with a pycups connection of the test's own.
 """
@@ -10,33 +10,20 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from adminkit.lab.cups import CupsServer, extra_instance
-from tests.integration.owncups import running
+from adminkit.lab.cups import CupsServer
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
 
 Cli = Callable[..., Any]
-NUMBER = 231  # 127.0.3.231: no other lab server's address
 HELD, CANCELED = 4, 7
-
-
-@pytest.fixture(scope="module")
-def own_cups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CupsServer]:
-    yield from running(extra_instance(tmp_path_factory.mktemp("hostile-lab"), NUMBER))
-
-
-@pytest.fixture
-def fresh(own_cups: CupsServer) -> CupsServer:
-    own_cups.reset()
-    return own_cups
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""The Get-Jobs reader (printing/ippread.py) against pycups on a real cupsd of the test's
-own (127.0.3.237): the same jobs, attributes and values for every listing adminkit asks
-for, and the backend's listings the same whichever of the two reads them.
+"""The Get-Jobs reader (printing/ippread.py) against pycups on the tests' real private
+cupsd (tests/integration/owncups.py): the same jobs, attributes and values for every
+listing adminkit asks for, and the backend's listings the same whichever of the two
+reads them.
 """
 
 from __future__ import annotations
@@ -11,26 +12,20 @@ from urllib.parse import unquote
 
 import pytest
 
-from adminkit.lab.cups import DEVICE, MODEL, CupsServer, extra_instance
-from tests.integration.owncups import running
+from adminkit.lab.cups import DEVICE, MODEL, CupsServer
+from tests.integration.owncups import seeded
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
 
-NUMBER = 237  # 127.0.3.237: no other lab server's address
 ODD = "Drucker-Büro%20x"  # CUPS percent-encodes it in job-printer-uri
 
 
 @pytest.fixture(scope="module")
-def own_cups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CupsServer]:
-    yield from running(extra_instance(tmp_path_factory.mktemp("ippread-lab"), NUMBER))
-
-
-@pytest.fixture(scope="module")
-def jobs_cups(own_cups: CupsServer, tmp_path_factory: pytest.TempPathFactory
+def jobs_cups(private_cups: CupsServer, tmp_path_factory: pytest.TempPathFactory
               ) -> Iterator[CupsServer]:
     """Held jobs of two users on three queues, and a cancelled one."""
-    own_cups.reset()
+    own_cups = seeded(private_cups)
     folder = tmp_path_factory.mktemp("ippread-doc")
     folder.chmod(0o755)
     doc = folder / "page.txt"

@@ -1,6 +1,6 @@
 """What cupsd 2.4 does with a Cancel-Jobs that names jobs (scheduler/ipp.c
-`cancel_all_jobs`), and what the purge makes of it, on a cupsd of this module's own
-(127.0.3.219).
+`cancel_all_jobs`), and what the purge makes of it, on the tests' private
+cupsd (tests/integration/owncups.py).
 
 cupsd checks every id before cancelling any, but only that it is a job of the queue: a
 job purged from the history (or moved) makes it refuse the whole request, a job that
@@ -16,33 +16,19 @@ import getpass
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from adminkit.lab.cups import CupsServer, extra_instance
+from adminkit.lab.cups import CupsServer
 from tests.fakes.loopback import LoopbackListener
-from tests.integration.owncups import running
 from tests.integration.test_printing_hostile import backend, doc, held, state
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
-NUMBER = 219  # 127.0.3.219: no other lab server's address
 HELD, CANCELED, COMPLETED = 4, 7, 9
 URI = "ipp://localhost/printers/front-desk"
 __all__ = ["doc"]
-
-
-@pytest.fixture(scope="module")
-def own_cups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CupsServer]:
-    yield from running(extra_instance(tmp_path_factory.mktemp("purge-lab"), NUMBER))
-
-
-@pytest.fixture
-def fresh(own_cups: CupsServer) -> CupsServer:
-    own_cups.reset()
-    return own_cups
 
 
 def printed(server: CupsServer, job_id: int) -> None:

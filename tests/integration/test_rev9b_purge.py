@@ -1,33 +1,19 @@
-"""Hostile review (rev9b) of the purge's finished-jobs question, on a cupsd of this
-module's own (127.0.3.221)."""
+"""Hostile review (rev9b) of the purge's finished-jobs question, on the tests'
+private cupsd (tests/integration/owncups.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from adminkit.lab.cups import CupsServer, extra_instance
-from tests.integration.owncups import running
+from adminkit.lab.cups import CupsServer
 from tests.integration.test_printing_hostile import backend, doc, held, state
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
-NUMBER = 221
 HELD, CANCELED, COMPLETED = 4, 7, 9
 __all__ = ["doc"]
-
-
-@pytest.fixture(scope="module")
-def own_cups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CupsServer]:
-    yield from running(extra_instance(tmp_path_factory.mktemp("rev9b-lab"), NUMBER))
-
-
-@pytest.fixture
-def fresh(own_cups: CupsServer) -> CupsServer:
-    own_cups.reset()
-    return own_cups
 
 
 def test_a_job_moved_out_of_the_queue_meanwhile_is_not_cancelled(

@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import pytest
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab.base import LabServer
 from adminkit.lab.cups import CupsServer
-from tests.childproc import adminkit_child, wait_for_files
+from tests.childproc import adminkit_child, exited, wait_for_files
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -54,11 +53,7 @@ def warm(cli: Cli, tmp_path: Path) -> Iterator[Warm]:
     pid = process.status()["pid"]
     yield process
     process.run("warm", "stop", warm=False)
-    for _ in range(400):
-        if not os.path.exists(f"/proc/{pid}"):
-            break
-        time.sleep(0.05)
-    assert not os.path.exists(f"/proc/{pid}")
+    assert exited(pid)
 
 
 def _same(warm: Warm, *args: str, seen: Callable[[str], str] = str

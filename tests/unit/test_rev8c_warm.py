@@ -20,9 +20,9 @@ from tests.unit import test_warmstart as warmstart_tests
 from tests.unit.test_warmstart import (
     ENTRY,
     Warm,
+    _exited,
     _probe,
     _start,
-    _wait_gone,
     _waiting,
 )
 
@@ -148,7 +148,7 @@ def test_an_edited_plugin_module_is_never_run_stale(
             os.utime(module, ns=(was.st_atime_ns, was.st_mtime_ns))
         result = warm.run("rev8cstale", "v")
         assert result.stdout == (b"BBBB\n" if keep_mtime else b"BBBBBB\n")
-        assert _wait_gone(warm.pid)  # it knew itself stale and ended
+        assert _exited(warm.pid)  # it knew itself stale and ended
     finally:
         warm.run("warm", "stop", warm=False)
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.unit.test_warmstart import (
     Warm,
+    _exited,
     _probe,
-    _wait_gone,
     base_env,  # noqa: F401 - the fixture, shared
 )
 
@@ -44,7 +44,7 @@ def small_warm(base_env: dict[str, str],  # noqa: F811 - that fixture
     warm.pid = int(warm.status()["pid"])
     yield warm
     warm.run("warm", "stop", warm=False)
-    assert _wait_gone(warm.pid)
+    assert _exited(warm.pid)
 
 
 def test_more_half_open_connections_than_fds_leave_it_serving(small_warm: Warm) -> None:
@@ -180,4 +180,4 @@ def test_the_loader_path_the_starter_and_client_share_holds_in_the_child(
         assert other["ppid"] != warm.pid and not other["found"]  # cold, as its own
     finally:
         warm.run("warm", "stop", warm=False)
-    assert _wait_gone(warm.pid)
+    assert _exited(warm.pid)

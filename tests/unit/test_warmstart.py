@@ -15,6 +15,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from adminkit.cli import warmclient
+from tests.childproc import exited as _exited
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = Path(__file__).resolve().parent / "plugins"
@@ -42,6 +44,7 @@ class Warm:
     env: dict[str, str]
     site: Path
     pid: int = 0
+    path: str = ""  # its socket
 
     def environ(self, warm: bool, extra: dict[str, str] | None) -> dict[str, str]:
         env = {**self.env, **(extra or {})}
@@ -71,8 +74,9 @@ class Warm:
 
 
 def _wait_gone(pid: int) -> bool:
-    """`pid` no longer exists (exited and reaped: a zombie still has /proc/PID)."""
-    for _ in range(400):
+    """`pid` no longer exists (exited and reaped: a zombie still has /proc/PID); looked
+    for every 50 ms, for up to two minutes (a loaded machine)."""
+    for _ in range(2400):
         if not os.path.exists(f"/proc/{pid}"):
             return True
         time.sleep(0.05)
@@ -86,13 +90,46 @@ def _probe_site(site: Path) -> None:
     (info / "entry_points.txt").write_text("[adminkit.commands]\nprobe = warmprobe:app\n")
 
 
+def _listener_pid(path: str) -> int | None:
+    """The pid of the warm process listening on `path`, from a status request sent from
+    here (what `warm status` sends: no command, so it keeps nothing awake, nor counts as
+    refused), or None: nobody listens there any more."""
+    sock = warmclient.connect(path)
+    if sock is None:  # ENOENT, ECONNREFUSED: the listener is gone
+        return None
+    try:
+        warmclient.send_frame(sock, {"op": "status"})
+        answer = warmclient.read_frame(sock)
+    finally:
+        sock.close()
+    return None if answer is None else int(answer["pid"])  # type: ignore[call-overload]
+
+
 def _start(env: dict[str, str], site: Path, idle: str = "120") -> Warm:
+    """`adminkit warm start`; the pid read from its socket (a `warm status` child would
+    cost ~0.4 s more in every test)."""
     warm = Warm(env, site)
     started = warm.run("warm", "start", "--idle", idle, warm=False)
     assert started.returncode == 0, started.stderr
-    assert b"warm process ready: " in started.stdout
-    warm.pid = int(warm.status()["pid"])
+    assert started.stdout.startswith(b"warm process ready: ")
+    warm.path = started.stdout.decode().removeprefix("warm process ready: ").strip()
+    pid = _listener_pid(warm.path)
+    assert pid is not None, "the warm process was gone at once"
+    warm.pid = pid
     return warm
+
+
+def _stop(warm: Warm) -> None:
+    """What `adminkit warm stop` sends, sent from here (a cold child costs ~0.4 s); the
+    CLI's own stop is tested where it is the point."""
+    sock = warmclient.connect(warm.path)
+    if sock is None:
+        return  # gone already
+    try:
+        warmclient.send_frame(sock, {"op": "stop"})
+        warmclient.read_frame(sock)
+    finally:
+        sock.close()
 
 
 @pytest.fixture(autouse=True)
@@ -125,8 +162,8 @@ def base_env(tmp_path: Path, env: Any) -> dict[str, str]:
 def warm(base_env: dict[str, str], tmp_path: Path) -> Iterator[Warm]:
     process = _start(base_env, tmp_path / "site")
     yield process
-    process.run("warm", "stop", warm=False)
-    assert _wait_gone(process.pid)
+    _stop(process)
+    assert _exited(process.pid)
 
 
 def _same(warm: Warm, *args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
@@ -342,19 +379,27 @@ def test_changed_plugin_metadata_makes_it_refuse_and_exit(warm: Warm) -> None:
     points.write_text(points.read_text() + "\n")
     seen = _probe(warm)
     assert seen["ppid"] != warm.pid  # ran cold, silently
-    assert _wait_gone(warm.pid)
+    assert _exited(warm.pid)
 
 
-def test_changed_adminkit_module_makes_it_refuse_and_exit(warm: Warm) -> None:
-    module = ROOT / "src" / "adminkit" / "cli" / "warm_cmd.py"
-    was = module.stat()
+def test_changed_adminkit_module_makes_it_refuse_and_exit(base_env: dict[str, str],
+                                                          tmp_path: Path) -> None:
+    """On a copy of adminkit first on PYTHONPATH: a change to the repository's own files
+    would end every other test's warm process running meanwhile (`pytest -n 2`)."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src" / "adminkit", src / "adminkit")
+    env = {**base_env, "PYTHONPATH": os.pathsep.join([str(src), base_env["PYTHONPATH"]])}
+    warm = _start(env, tmp_path / "site")
     try:
+        assert _probe(warm)["ppid"] == warm.pid  # served from the copy, warm
+        module = src / "adminkit" / "cli" / "warm_cmd.py"
+        was = module.stat()
         os.utime(module, ns=(was.st_atime_ns, was.st_mtime_ns + 1_000_000))
         seen = _probe(warm)
     finally:
-        os.utime(module, ns=(was.st_atime_ns, was.st_mtime_ns))
+        warm.run("warm", "stop", warm=False)
     assert seen["ppid"] != warm.pid
-    assert _wait_gone(warm.pid)
+    assert _exited(warm.pid)
 
 
 @pytest.mark.parametrize("extra", [{"LANG": "C"}, {"LC_ALL": "C.UTF-8"},
@@ -389,9 +434,12 @@ def test_another_interpreter_is_refused(warm: Warm) -> None:
     _still_serves(warm)
 
 
-def _stranger(path: str, uid: int, gid: int) -> None:  # pragma: no cover - forked
-    """As `uid`:`gid`, ask the warm process at `path` to run a command; exit 0 when it
-    closes the connection without an answer, 1 when it answers."""
+def _stranger(path: str, uid: int, gid: int,
+              request: dict[str, object]) -> None:  # pragma: no cover - forked
+    """As `uid`:`gid`, send `request` (made before the fork: as another user the child
+    may not import what making it needs, `resource`, unless a test before did) to the
+    warm process at `path`; exit 0 when it closes the connection without an answer, 1
+    when it answers or anything fails."""
     code = 1
     try:
         os.setgid(gid)
@@ -399,8 +447,7 @@ def _stranger(path: str, uid: int, gid: int) -> None:  # pragma: no cover - fork
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(path)
         try:
-            warmclient.send_frame(sock, warmclient.request(["adminkit", "probe", "show"]),
-                                  [0, 1, 2])
+            warmclient.send_frame(sock, request, [0, 1, 2])
             code = 0 if sock.recv(1) == b"" else 1
         except (BrokenPipeError, ConnectionResetError):
             code = 0
@@ -418,15 +465,17 @@ def test_another_user_or_group_is_refused_by_peer_credentials(
     os.chmod(path, 0o666)  # noqa: S103 - the point: a stranger may connect
     link = f"/tmp/adminkit-warm-test-{os.getpid()}-{uid}-{gid}.sock"
     os.link(path, link)
+    request = warmclient.request(["adminkit", "probe", "show"])
+    refused = warm.status()["refused"]
     try:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the stranger
-            _stranger(link, uid, gid)
+            _stranger(link, uid, gid, request)
         _, status = os.waitpid(pid, 0)
     finally:
         os.unlink(link)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert warm.status()["refused"] == 1
+    assert warm.status()["refused"] == refused + 1
     assert _probe(warm)["ppid"] == warm.pid  # still serving its own user
 
 
@@ -468,8 +517,17 @@ def test_the_thin_client_imports_no_typer_pydantic_rich_or_yaml(warm: Warm) -> N
 
 
 def test_it_exits_when_idle(base_env: dict[str, str], tmp_path: Path) -> None:
-    process = _start(base_env, tmp_path / "site", idle="1s")
-    assert _wait_gone(process.pid)
+    """Its pid is read from the socket at once, not from a `warm status` child that a
+    loaded machine may start after the idle second is up (then it found no process).
+    Already gone by then: that is the outcome too, seen by the socket and the status."""
+    process = Warm(base_env, tmp_path / "site")
+    started = process.run("warm", "start", "--idle", "1s", warm=False)
+    assert started.returncode == 0, started.stderr
+    path = started.stdout.decode().removeprefix("warm process ready: ").strip()
+    pid = _listener_pid(path)
+    if pid is not None:
+        assert pid != os.getpid()
+        assert _exited(pid)
     assert process.run("warm", "status", "-o", "json").stdout.startswith(b'{"running": false')
 
 
@@ -530,7 +588,7 @@ def test_a_secret_in_the_starters_environment_is_not_kept_by_the_warm_process(
         assert seen["ppid"] == process.pid and seen["probe"] == secret
     finally:
         process.run("warm", "stop", warm=False)
-    assert _wait_gone(process.pid)
+    assert _exited(process.pid)
 
 
 def test_a_stalled_client_holds_up_no_other(warm: Warm) -> None:
