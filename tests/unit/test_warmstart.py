@@ -626,3 +626,29 @@ def test_status_says_when_it_started_as_a_local_iso_time(warm: Warm) -> None:
     assert int(started.timestamp()) == int(answer["started"])
     table = warm.run("warm", "status", warm=False).stdout.decode()
     assert answer["started_at"] in table and str(answer["started"]) not in table
+
+
+def test_a_stopped_warm_process_removes_its_socket_file(base_env: dict[str, str],
+                                                        tmp_path: Path) -> None:
+    warm = _start(base_env, tmp_path / "site")
+    assert os.path.exists(warm.path)
+    _stop(warm)
+    assert _exited(warm.pid)
+    assert not os.path.lexists(warm.path)  # no stale socket left for the next start
+
+
+def test_a_successors_socket_file_is_left_alone(base_env: dict[str, str],
+                                                tmp_path: Path) -> None:
+    """Its file replaced meanwhile (another warm process took the name): not removed."""
+    warm = _start(base_env, tmp_path / "site")
+    os.unlink(warm.path)
+    successor = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        successor.bind(warm.path)
+        os.kill(warm.pid, signal.SIGTERM)
+        assert _exited(warm.pid)
+        assert os.path.lexists(warm.path)
+    finally:
+        successor.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(warm.path)

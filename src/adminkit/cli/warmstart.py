@@ -207,6 +207,9 @@ class Server:
     stopping: bool = False
     check_seconds: float = 0.0
     deaf_until: float = 0.0  # out of fds: the listener rests until then (0: listening)
+    # the socket file bind() made (st_dev, st_ino): fstat of the socket itself names
+    # sockfs's inode, never the file's, so the file is known by what bind() left there
+    bound: tuple[int, int] | None = None
 
     def status(self) -> dict[str, object]:
         return {"pid": os.getpid(), "socket": self.path, "started": self.started,
@@ -500,7 +503,8 @@ def serve(server: Server) -> None:
     finally:
         if os.getpid() == parent:
             with contextlib.suppress(OSError):
-                if os.stat(server.path).st_ino == os.fstat(server.listener.fileno()).st_ino:
+                st = os.lstat(server.path)
+                if (st.st_dev, st.st_ino) == server.bound:  # ours, not a successor's
                     os.unlink(server.path)
             server.listener.close()
 
@@ -824,7 +828,9 @@ def run(idle: float, ready_fd: int | None) -> int:
     except Exception as exc:  # noqa: BLE001 - said to the starter, which exits 1
         tell(f"error {type(exc).__name__}: {exc}")
         return 1
-    server = Server(path=path, idle=idle, listener=listener, recorded=fingerprint())
+    st = os.lstat(path)
+    server = Server(path=path, idle=idle, listener=listener, recorded=fingerprint(),
+                    bound=(st.st_dev, st.st_ino))
     tell(f"ready {path}")
     serve(server)
     return 0
