@@ -216,3 +216,59 @@ def test_a_purge_interrupted_midway_names_the_jobs_it_cancelled(
     detail = json.loads(row["detail"])
     assert (detail["cancelled"], detail["cancelled_ids"]) == (4, done)
     assert (detail["underway_ids"], detail["error_type"]) == (underway, "Interrupted")
+
+
+def test_a_purge_in_a_parallel_run_stops_at_ctrl_c_and_names_what_it_cancelled(
+        fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Ctrl-C while a purge runs in a worker thread (several actions in one run): the
+    KeyboardInterrupt lands in the main thread, never in the purge. The purge sends no
+    request after it, and its journal row names the jobs CUPS had cancelled."""
+    import json
+    import os
+    import signal
+
+    from adminkit.core.config import Profile
+    from adminkit.core.context import Context
+    from adminkit.core.run import Run
+    from adminkit.core.runner import Runner
+    from adminkit.journal.hook import JournalHook
+    from adminkit.journal.store import Journal
+    from adminkit.printing import ipp
+    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+    from adminkit.printing.idranges import id_ranges
+
+    monkeypatch.setattr(ipp, "MAX_IDS", 2)
+    ids = held(fresh, doc, 6)
+    real, requests = ipp.cancel_jobs_whole, []
+
+    def ctrl_c_after_the_first(*args: object) -> bool:
+        requests.append(args[-1])
+        done = real(*args)  # type: ignore[arg-type]
+        if len(requests) == 1:  # the operator's Ctrl-C, as the terminal sends it
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the main thread has heard it by now
+        return done
+
+    monkeypatch.setattr(ipp, "cancel_jobs_whole", ctrl_c_after_the_first)
+    ctx = Context(run=Run(command="queue purge front-desk"),
+                  profile=Profile.of(name="own", **fresh.profile()))
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Runner(ctx, [JournalHook(journal)]).execute(
+                [PurgeQueue(PurgeParams(printer="front-desk")),
+                 PurgeQueue(PurgeParams(printer="front-desk", user="nobody-here"))],
+                workers=2)
+        rows = [dict(r) for r in journal.iter_all()
+                if r["kind"] == "action" and r["status"] != "started" and r["idx"] == 0]
+    finally:
+        ctx.close()
+        journal.close()
+    assert len(requests) == 1, requests  # nothing sent after the Ctrl-C
+    assert [state(fresh, i) for i in ids] == [CANCELED] * 2 + [HELD] * 4
+    [row] = rows
+    assert row["status"] == "failed"
+    detail = json.loads(row["detail"])
+    assert (detail["cancelled"], detail["cancelled_ids"]) == (2, id_ranges(ids[:2]))
+    assert detail["error_type"] == "Interrupted"

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DEFAULT_PORT = 631
 PURGE_TRIES = 4  # a purge CUPS refuses because jobs left the queue: sent again this often
+PURGE_LEFT = "`adminkit job list` shows what is left; `adminkit run --resume last` purges it"
 JOB_ATTRS = ["job-id", "job-originating-user-name", "job-name", "job-state", "job-k-octets",
              "time-at-creation", "job-printer-uri"]
 # what choosing jobs needs (queue, owner, age): each attribute more costs the server time
@@ -84,8 +85,12 @@ class CupsPrintServer:
     can_move = True
     keeps_reason = True
 
-    def __init__(self, cfg: PrintServerConfig, password: Secret | None = None) -> None:
+    def __init__(self, cfg: PrintServerConfig, password: Secret | None = None, *,
+                 cancelled: Callable[[], bool] = lambda: False) -> None:
         self.cfg = cfg
+        # the run was stopped (Ctrl-C): a purge in a worker thread never sees the
+        # KeyboardInterrupt, which the main thread gets; it asks this between requests
+        self._cancelled = cancelled
         self.name = cfg.name
         self.port = cfg.port or DEFAULT_PORT
         self._password = password
@@ -453,6 +458,9 @@ class CupsPrintServer:
             for attempt in range(PURGE_TRIES):
                 try:
                     while todo:  # in requests of MAX_IDS: count each one CUPS took
+                        if self._cancelled():
+                            raise Interrupted(f"{self._where()}: purge {printer} "
+                                              "interrupted", hint=PURGE_LEFT)
                         chunk = todo[:ipp.MAX_IDS]
                         # asked right before each request, not once before all: the
                         # printer goes on printing the later requests' jobs while cupsd
@@ -495,8 +503,7 @@ class CupsPrintServer:
         if underway:
             text += (f"; the request under way for {len(underway)} more "
                      f"({id_ranges_text(underway)}) may or may not have been done")
-        exc = Interrupted(text, hint="`adminkit job list` shows what is left; "
-                                     "`adminkit run --resume last` purges it")
+        exc = Interrupted(text, hint=PURGE_LEFT)
         exc.data = {"cancelled": len(sent), "cancelled_ids": id_ranges(sent),
                     **({"underway_ids": id_ranges(underway)} if underway else {})}
         return exc
