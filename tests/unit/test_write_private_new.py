@@ -109,3 +109,14 @@ def test_replace_still_renames_over_a_link_without_following_it(tmp_path: Path) 
     files.write_private(path, b"mine\n")
     assert not path.is_symlink() and path.read_text() == "mine\n"
     assert (tmp_path / "target").read_text() == "theirs\n"
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_long_name_the_folder_takes_is_written(tmp_path: Path, replace: bool) -> None:
+    """The staging name is `.NAME` + a marker + PID + a random tail: for a NAME near the
+    filesystem's 255 bytes it would be too long, and a name that can be made refused."""
+    path = tmp_path / "secrets" / ("k" * 240)
+    profile_new.write_private(path, "s3cret-Value\n", replace=replace)
+    assert path.read_text() == "s3cret-Value\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert os.listdir(path.parent) == [path.name]

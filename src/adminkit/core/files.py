@@ -179,6 +179,7 @@ def _trusting(text: str, ca_file: Path | str, key: str) -> ssl.SSLContext:
 
 # Writing a secret's file: never half written, never through a link, 0600 throughout.
 STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
+STAGED_NAME = 120  # characters of the final name at most in a temporary's name
 
 
 def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
@@ -200,7 +201,9 @@ def _stage(path: Path, data: bytes) -> tuple[int, str]:
     """`data` in a fresh 0600 temporary file beside `path`; its descriptor, still open."""
     import tempfile
 
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}{STAGED}{os.getpid()}-", dir=path.parent)
+    # the name cut short: `.NAME` and the rest would pass the 255 bytes a name may have
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name[:STAGED_NAME]}{STAGED}{os.getpid()}-",
+                                dir=path.parent)
     try:
         view = memoryview(data)
         while view:
