@@ -481,6 +481,7 @@ class CupsPrintServer:
                         raise
                     there = {j.id for j in self.jobs(printer, brief=True)}
                     todo = [i for i in todo if i in there]
+            return [i for i in job_ids if i not in sent]  # in the try: a Ctrl-C here too
         except AdminkitError as exc:
             if sent:  # the error is the journal's text: say what CUPS had already done
                 exc.message += (f"; before it, {len(sent)} job(s) of the purge were "
@@ -488,12 +489,13 @@ class CupsPrintServer:
                 exc.data = {**exc.data, "cancelled": len(sent), "cancelled_ids": id_ranges(sent)}
             raise
         except KeyboardInterrupt:
+            # taken already if it came between counting the request and clearing this
+            underway = [i for i in underway if i not in sent]
             if not sent and not underway:
                 raise  # nothing done yet: the run stops as at any other Ctrl-C
             # The run's result and journal row name what CUPS already did; the Ctrl-C
             # stays unanswered (core/interrupts), so a run with more to do stops after.
             raise self._purge_interrupted(printer, sent, underway) from None
-        return [i for i in job_ids if i not in sent]
 
     def _purge_interrupted(self, printer: str, sent: set[int],
                            underway: list[int]) -> Interrupted:
