@@ -270,7 +270,8 @@ class Pending:
             if size > MAX_REQUEST or size > room:
                 raise Stale("not a request")
             if len(self.data) == size and size > 4:
-                message = warmclient.decode(bytes(self.data[4:]))
+                with memoryview(self.data) as whole:  # decoded where it lies: no copy
+                    message = warmclient.decode(whole[4:])
                 if message is None:
                     raise Stale("not a request")
                 return message
