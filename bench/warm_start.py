@@ -88,9 +88,13 @@ def runtime(env: dict[str, str], folder: Path) -> dict[str, str]:
 
 
 def start(ak: list[str], warm: dict[str, str]) -> None:
-    """Start a warm process in the environment `runtime` made."""
-    subprocess.run([*ak, "warm", "start", "--idle", "10m"], env=warm, check=True,
-                   capture_output=True)
+    """Start a warm process in the environment `runtime` made; SystemExit saying why not
+    (its stderr: a runtime folder too deep for a socket's path, say)."""
+    done = subprocess.run([*ak, "warm", "start", "--idle", "10m"], env=warm,
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"`adminkit warm start` failed (exit {done.returncode}): "
+                         f"{done.stderr.strip() or done.stdout.strip()}")
 
 
 def status(ak: list[str], warm: dict[str, str]) -> dict[str, object]:

@@ -63,7 +63,7 @@ def _alive(env: dict[str, str], tmp_path: Path) -> list[str]:
 def test_a_failing_start_or_first_status_leaves_no_warm_process(short: Path,
                                                                  verb: str) -> None:
     env = _env(short)
-    with pytest.raises(subprocess.CalledProcessError), \
+    with pytest.raises((SystemExit, subprocess.CalledProcessError)), \
             running(_failing(short, verb), env, short):
         pass
     assert _alive(env, short) == []
@@ -83,3 +83,14 @@ def test_an_error_in_the_block_leaves_no_warm_process(short: Path) -> None:
         bench()
     assert seen == [0]
     assert _alive(env, short) == []
+
+
+def test_a_start_that_fails_says_why(short: Path) -> None:
+    """`warm start` says why it failed on stderr (here: the runtime folder is too deep
+    for a socket's path); the bench stops with that reason, not a bare exit status."""
+    deep = short / ("d" * 100)
+    deep.mkdir()
+    env = _env(short)
+    with pytest.raises(SystemExit, match="AF_UNIX path too long"), \
+            running(AK, env, deep):
+        pass
