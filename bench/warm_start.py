@@ -68,23 +68,33 @@ def running(ak: list[str], env: dict[str, str], folder: Path, *,
     if not enabled:
         yield None
         return
-    warm = Warm(ak, start(ak, env, Path(tempfile.mkdtemp(prefix="warm-", dir=folder))))
-    try:
-        yield warm
+    warm_env = runtime(env, Path(tempfile.mkdtemp(prefix="warm-", dir=folder)))
+    try:  # a start that fails may have left its process up (its wait for `ready`
+        # ran out, Ctrl-C during it), and the first count may fail: stopped all the same
+        start(ak, warm_env)
+        yield Warm(ak, warm_env)
     finally:
-        stop(ak, warm.env)
+        stop(ak, warm_env)
 
 
-def start(ak: list[str], env: dict[str, str], folder: Path) -> dict[str, str]:
-    """Start a warm process whose socket is in `folder`/warm-run; the environment in
-    which `ak` commands use it (cold runs keep `env`: no runtime folder of ours)."""
+def runtime(env: dict[str, str], folder: Path) -> dict[str, str]:
+    """The environment in which `ak` commands use a warm process whose socket is in
+    `folder`/warm-run (cold runs keep `env`: no runtime folder of ours)."""
     run = folder / "warm-run"
     run.mkdir(mode=0o700)
     warm = {k: v for k, v in env.items() if k != "ADMINKIT_WARM"}
     warm["XDG_RUNTIME_DIR"] = str(run)
-    subprocess.run([*ak, "warm", "start", "--idle", "10m"], env=warm, check=True,
-                   capture_output=True)
     return warm
+
+
+def start(ak: list[str], warm: dict[str, str]) -> None:
+    """Start a warm process in the environment `runtime` made; SystemExit saying why not
+    (its stderr: a runtime folder too deep for a socket's path, say)."""
+    done = subprocess.run([*ak, "warm", "start", "--idle", "10m"], env=warm,
+                          capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"`adminkit warm start` failed (exit {done.returncode}): "
+                         f"{done.stderr.strip() or done.stdout.strip()}")
 
 
 def status(ak: list[str], warm: dict[str, str]) -> dict[str, object]:

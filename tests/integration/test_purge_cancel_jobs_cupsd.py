@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,3 +203,135 @@ def test_a_purge_interrupted_midway_names_the_jobs_it_cancelled(
     detail = json.loads(row["detail"])
     assert (detail["cancelled"], detail["cancelled_ids"]) == (4, done)
     assert (detail["underway_ids"], detail["error_type"]) == (underway, "Interrupted")
+
+
+def test_a_purge_in_a_parallel_run_stops_at_ctrl_c_and_names_what_it_cancelled(
+        fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Ctrl-C while a purge runs in a worker thread (several actions in one run): the
+    KeyboardInterrupt lands in the main thread, never in the purge. The purge sends no
+    request after it, and its journal row names the jobs CUPS had cancelled."""
+    import json
+    import os
+    import signal
+
+    from adminkit.core.config import Profile
+    from adminkit.core.context import Context
+    from adminkit.core.run import Run
+    from adminkit.core.runner import Runner
+    from adminkit.journal.hook import JournalHook
+    from adminkit.journal.store import Journal
+    from adminkit.printing import ipp
+    from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+    from adminkit.printing.idranges import id_ranges
+
+    monkeypatch.setattr(ipp, "MAX_IDS", 2)
+    ids = held(fresh, doc, 6)
+    real, requests = ipp.cancel_jobs_whole, []
+
+    def ctrl_c_after_the_first(*args: object) -> bool:
+        requests.append(args[-1])
+        done = real(*args)  # type: ignore[arg-type]
+        if len(requests) == 1:  # the operator's Ctrl-C, as the terminal sends it
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the main thread has heard it by now
+        return done
+
+    monkeypatch.setattr(ipp, "cancel_jobs_whole", ctrl_c_after_the_first)
+    ctx = Context(run=Run(command="queue purge front-desk"),
+                  profile=Profile.of(name="own", **fresh.profile()))
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Runner(ctx, [JournalHook(journal)]).execute(
+                [PurgeQueue(PurgeParams(printer="front-desk")),
+                 PurgeQueue(PurgeParams(printer="front-desk", user="nobody-here"))],
+                workers=2)
+        rows = [dict(r) for r in journal.iter_all()
+                if r["kind"] == "action" and r["status"] != "started" and r["idx"] == 0]
+    finally:
+        ctx.close()
+        journal.close()
+    assert len(requests) == 1, requests  # nothing sent after the Ctrl-C
+    assert [state(fresh, i) for i in ids] == [CANCELED] * 2 + [HELD] * 4
+    [row] = rows
+    assert row["status"] == "failed"
+    detail = json.loads(row["detail"])
+    assert (detail["cancelled"], detail["cancelled_ids"]) == (2, id_ranges(ids[:2]))
+    assert detail["error_type"] == "Interrupted"
+
+
+def _ctrl_c_at(step: int) -> Any:
+    """A tracer that raises KeyboardInterrupt, as a Ctrl-C would, at the `step`-th line
+    the purge (or its request sender) runs: every point between and inside its requests."""
+    import sys
+
+    seen = [0]
+
+    def local(frame: Any, event: str, _arg: object) -> Any:
+        if event == "line":
+            seen[0] += 1
+            if seen[0] == step:
+                sys.settrace(None)
+                raise KeyboardInterrupt
+        return local
+
+    def tracer(frame: Any, event: str, _arg: object) -> Any:
+        code = frame.f_code
+        if event == "call" and code.co_filename.endswith("cups_backend.py") and \
+                code.co_name in ("purge", "send"):
+            return local
+        return None
+
+    return tracer
+
+
+def test_a_ctrl_c_at_any_line_of_the_purge_names_exactly_what_cups_cancelled(
+        fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C at each line the purge runs in turn (two requests of two ids): either
+    nothing was sent and the Ctrl-C goes on as it is, or the Interrupted failure names
+    the jobs cancelled and the request under way, each id once, read back from cupsd."""
+    import sys
+
+    from adminkit.core.errors import Interrupted
+    from adminkit.printing import ipp
+    from adminkit.printing.idranges import id_ranges
+
+    monkeypatch.setattr(ipp, "MAX_IDS", 2)
+    server = backend(fresh)
+    step, outcomes = 0, []
+    while True:
+        step += 1
+        ids = held(fresh, doc, 4)
+        caught: BaseException | None = None
+        sys.settrace(_ctrl_c_at(step))
+        try:
+            left = server.purge("front-desk", ids)
+        except (KeyboardInterrupt, Interrupted) as exc:
+            caught = exc
+        finally:
+            sys.settrace(None)
+        if caught is None:  # past the purge's last line: the whole range was tried
+            assert left == [] and [state(fresh, i) for i in ids] == [CANCELED] * 4
+            break
+        outcomes.append(type(caught).__name__)
+        done = [i for i in ids if state(fresh, i) == CANCELED]
+        if isinstance(caught, KeyboardInterrupt):
+            assert done == [], step  # nothing was sent: the Ctrl-C goes on as it is
+            continue
+        assert isinstance(caught, Interrupted)
+        cancelled = caught.data["cancelled_ids"]
+        named = _ids_of(cancelled) + _ids_of(caught.data.get("underway_ids", ""))
+        assert len(named) == len(set(named)), (step, caught.message)  # each id once
+        assert set(_ids_of(cancelled)) <= set(done) <= set(named), (step, caught.message)
+        assert caught.data["cancelled"] == len(_ids_of(cancelled))
+        assert id_ranges(_ids_of(cancelled)) == cancelled
+    assert {"Interrupted", "KeyboardInterrupt"} <= set(outcomes), outcomes
+
+
+def _ids_of(runs: str) -> list[int]:
+    back: list[int] = []
+    for run in runs.split(",") if runs else []:
+        first, _, last = run.partition("-")
+        back += range(int(first), int(last or first) + 1)
+    return back

@@ -90,3 +90,16 @@ def test_no_map_no_row_in_profile_check_and_a_skip_in_doctor(cli: Any, env: Any)
     rows = json.loads(cli("-o", "json", "profile", "check", "acme").out)
     assert [r["target"] for r in rows] == ["approvers and requesters"]
     assert _doctor_row(cli)[1]["status"] == "skip"
+
+
+def test_a_profile_changed_into_bad_yaml_after_loading_is_a_failed_finding(
+        profile: Any, env: Any) -> None:
+    """The map's file is read again to judge it (trusted.py): changed meanwhile into
+    something that is no YAML, doctor says so in its finding, and goes on."""
+    from adminkit.cli import doctor as checks
+    from adminkit.core.config import load_profile
+
+    loaded = load_profile("acme", env.config)
+    profile.write_text("automation: [unclosed\n")
+    [finding] = list(checks.approver_map(loaded))
+    assert finding.check == "approvers" and finding.status == "fail", finding

@@ -91,3 +91,22 @@ def test_a_small_request_is_served_while_large_ones_fill_the_budget(warm: Warm) 
     finally:
         for sock in hold:
             sock.close()
+
+
+def test_the_budget_is_given_back_when_clients_die_midway(warm: Warm) -> None:
+    """Clients that fill the budget and then go away (killed mid-request): their room
+    is free again at once, not held until some later reckoning."""
+    path = warm.socket()
+    room = LARGE_ROOM // EACH
+    for _ in range(2):
+        outcome: dict[int, str] = {}
+        hold: list[socket.socket] = []
+        try:
+            for n in range(room):
+                _send_all_but_the_last_byte(path, outcome, n, hold)
+            assert list(outcome.values()) == ["sent"] * room, outcome
+        finally:
+            for sock in hold:
+                sock.close()  # gone with its last byte unsent
+        assert warm.status()["pid"] == warm.pid  # served after it saw them go
+    assert _probe(warm)["ppid"] == warm.pid

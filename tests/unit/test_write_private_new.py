@@ -109,3 +109,36 @@ def test_replace_still_renames_over_a_link_without_following_it(tmp_path: Path) 
     files.write_private(path, b"mine\n")
     assert not path.is_symlink() and path.read_text() == "mine\n"
     assert (tmp_path / "target").read_text() == "theirs\n"
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_long_name_the_folder_takes_is_written(tmp_path: Path, replace: bool) -> None:
+    """The staging name is `.NAME` + a marker + PID + a random tail: for a NAME near the
+    filesystem's 255 bytes it would be too long, and a name that can be made refused."""
+    path = tmp_path / "secrets" / ("k" * 240)
+    profile_new.write_private(path, "s3cret-Value\n", replace=replace)
+    assert path.read_text() == "s3cret-Value\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert os.listdir(path.parent) == [path.name]
+
+
+def test_a_staging_file_swapped_meanwhile_is_not_what_gets_the_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder others may write (not sticky): someone renames the staged file away and
+    plants a link at its name before the link to `path`. What gets the name is the file
+    adminkit wrote, never their link (the profile would then read a secret they chose)."""
+    (tmp_path / "theirs").write_text("their value\n")
+    (tmp_path / "d").mkdir()
+    path = tmp_path / "d" / "new"
+    real_stage = files._stage
+
+    def stage(p: Path, data: bytes) -> tuple[int, str]:
+        fd, temp = real_stage(p, data)
+        os.rename(temp, tmp_path / "moved-away")
+        os.symlink(tmp_path / "theirs", temp)
+        return fd, temp
+
+    monkeypatch.setattr(files, "_stage", stage)
+    files.write_private(path, b"mine\n", replace=False)
+    assert not path.is_symlink() and path.read_bytes() == b"mine\n"
+    assert stat.S_IMODE(path.lstat().st_mode) == 0o600

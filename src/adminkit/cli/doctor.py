@@ -357,12 +357,12 @@ def approver_map(profile: Profile) -> Iterator[Finding]:
     map: judged by the check approve itself runs (automation/trusted.py), its reason
     (owner, mode, links, user namespace) shown where an operator looks."""
     from adminkit.automation.trusted import map_honoured
-    from adminkit.core.errors import PolicyRefused
+    from adminkit.core.errors import AdminkitError
 
     subject = str(profile.file or f"profile {profile.name}")
     try:
         honoured = map_honoured(profile)
-    except PolicyRefused as exc:
+    except AdminkitError as exc:  # refused; or the file, read again, is no profile now
         yield Finding("approvers", subject, "fail", "the console approver map is not "
                       f"honoured: {exc.message}", exc.hint or "")
         return

@@ -131,7 +131,7 @@ def read_frame(sock: _socket.socket) -> dict[str, object] | None:
     return None if body is None else decode(body)
 
 
-def decode(body: bytes) -> dict[str, object] | None:
+def decode(body: bytes | memoryview) -> dict[str, object] | None:
     """A message: a dict of plain values (marshal, from a peer of our own uid)."""
     import marshal
 

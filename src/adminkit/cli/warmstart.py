@@ -246,6 +246,9 @@ MAX_ARRIVING = 1 << 25
 SMALL_REQUEST = 1 << 16
 LARGE_ROOM = MAX_ARRIVING - MAX_PENDING * SMALL_REQUEST
 READ_CHUNK = 1 << 16
+# The fds a request brings with its first bytes (stdin, stdout, stderr, the env pipe):
+# a client sending more, a few with each piece, would fill this process's fd table.
+REQUEST_FDS = 4
 
 
 @dataclass
@@ -270,16 +273,19 @@ class Pending:
             if size > MAX_REQUEST or size > room:
                 raise Stale("not a request")
             if len(self.data) == size and size > 4:
-                message = warmclient.decode(bytes(self.data[4:]))
+                with memoryview(self.data) as whole:  # decoded where it lies: no copy
+                    message = warmclient.decode(whole[4:])
                 if message is None:
                     raise Stale("not a request")
                 return message
             try:  # the fds come with the first bytes
                 more, fds, _flags, _addr = socket.recv_fds(
-                    self.conn, min(size - len(self.data), READ_CHUNK), 4)
+                    self.conn, min(size - len(self.data), READ_CHUNK), REQUEST_FDS)
             except (BlockingIOError, InterruptedError):
                 return None
             self.fds += fds
+            if len(self.fds) > REQUEST_FDS:  # each piece may bring more: never held
+                raise Stale("not a request")
             if not more:
                 raise Stale("the client went away")
             self.data += more
@@ -599,7 +605,7 @@ def _handle(server: Server, sel: selectors.BaseSelector, conn: socket.socket,
             conn.close()
             return
         why = refusal(server, message)
-        if why is not None or len(fds) != 4 or server.stopping:
+        if why is not None or len(fds) != REQUEST_FDS or server.stopping:
             server.refused += 1
             server.stopping = server.stopping or why in ENDING
             warmclient.send_frame(conn, {"refused": why or "stopping"})

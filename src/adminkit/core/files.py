@@ -179,6 +179,8 @@ def _trusting(text: str, ca_file: Path | str, key: str) -> ssl.SSLContext:
 
 # Writing a secret's file: never half written, never through a link, 0600 throughout.
 STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
+STAGED_NAME = 120  # characters of the final name at most in a temporary's name
+PROC_FDS = "/proc/self/fd"
 
 
 def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
@@ -200,7 +202,9 @@ def _stage(path: Path, data: bytes) -> tuple[int, str]:
     """`data` in a fresh 0600 temporary file beside `path`; its descriptor, still open."""
     import tempfile
 
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}{STAGED}{os.getpid()}-", dir=path.parent)
+    # the name cut short: `.NAME` and the rest would pass the 255 bytes a name may have
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name[:STAGED_NAME]}{STAGED}{os.getpid()}-",
+                                dir=path.parent)
     try:
         view = memoryview(data)
         while view:
@@ -226,7 +230,13 @@ def _link_new(fd: int, temp: str, path: Path) -> None:
     name is removed and the descriptor closed whatever happens."""
     try:
         os.fsync(fd)
-        os.link(temp, path, follow_symlinks=False)
+        if os.path.isdir(PROC_FDS):  # the staged file itself, by its descriptor: the
+            # name may since be someone else's (renamed away in a folder they may write).
+            # A dir_fd makes CPython call linkat(), the one call that follows the /proc
+            # link (link() would link the link: EXDEV); an absolute path ignores it.
+            os.link(f"{PROC_FDS}/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+        else:
+            os.link(temp, path, follow_symlinks=False)
     except FileExistsError:
         raise UsageError(f"{path} exists", hint="name a file that is not there yet") from None
     finally:

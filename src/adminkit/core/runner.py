@@ -424,7 +424,7 @@ class Runner:
                       summary=f"{action.name} {target}: {text.splitlines()[0]}",
                       error=text, error_type=type(exc).__name__, exit_code=code,
                       check=self.ctx.check,
-                      data=dict(exc.data) if isinstance(exc, AdminkitError) else {})
+                      data=_error_data(exc))
 
     def _resumed(self, action: Action[Any], earlier: Result) -> Result:
         if earlier.action == "?":  # only the index was known
@@ -446,3 +446,19 @@ def _safe_target(action: Action[Any]) -> str:
         return redact(action.target())
     except Exception:  # noqa: BLE001 - a bad target must not hide the real error
         return "?"
+
+
+def _error_data(exc: Exception) -> dict[str, Any]:
+    """What a failing action had done (AdminkitError.data), as JSON values: the failure
+    path must not break on whatever an error class put there (bytes, an object, a
+    plugin's `data` that is no mapping), which would lose the failure's journal row."""
+    import json
+
+    data = getattr(exc, "data", None) if isinstance(exc, AdminkitError) else None
+    if not isinstance(data, Mapping) or not data:
+        return {}
+    try:  # repr: a Secret's is masked
+        kept = json.loads(json.dumps(dict(data), default=repr, skipkeys=True))
+    except (TypeError, ValueError, RecursionError):
+        return {}
+    return kept if isinstance(kept, dict) else {}

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 DEFAULT_PORT = 631
 PURGE_TRIES = 4  # a purge CUPS refuses because jobs left the queue: sent again this often
+PURGE_LEFT = "`adminkit job list` shows what is left; `adminkit run --resume last` purges it"
 JOB_ATTRS = ["job-id", "job-originating-user-name", "job-name", "job-state", "job-k-octets",
              "time-at-creation", "job-printer-uri"]
 # what choosing jobs needs (queue, owner, age): each attribute more costs the server time
@@ -84,8 +85,12 @@ class CupsPrintServer:
     can_move = True
     keeps_reason = True
 
-    def __init__(self, cfg: PrintServerConfig, password: Secret | None = None) -> None:
+    def __init__(self, cfg: PrintServerConfig, password: Secret | None = None, *,
+                 cancelled: Callable[[], bool] = lambda: False) -> None:
         self.cfg = cfg
+        # the run was stopped (Ctrl-C): a purge in a worker thread never sees the
+        # KeyboardInterrupt, which the main thread gets; it asks this between requests
+        self._cancelled = cancelled
         self.name = cfg.name
         self.port = cfg.port or DEFAULT_PORT
         self._password = password
@@ -453,6 +458,9 @@ class CupsPrintServer:
             for attempt in range(PURGE_TRIES):
                 try:
                     while todo:  # in requests of MAX_IDS: count each one CUPS took
+                        if self._cancelled():
+                            raise Interrupted(f"{self._where()}: purge {printer} "
+                                              "interrupted", hint=PURGE_LEFT)
                         chunk = todo[:ipp.MAX_IDS]
                         # asked right before each request, not once before all: the
                         # printer goes on printing the later requests' jobs while cupsd
@@ -473,6 +481,7 @@ class CupsPrintServer:
                         raise
                     there = {j.id for j in self.jobs(printer, brief=True)}
                     todo = [i for i in todo if i in there]
+            return [i for i in job_ids if i not in sent]  # in the try: a Ctrl-C here too
         except AdminkitError as exc:
             if sent:  # the error is the journal's text: say what CUPS had already done
                 exc.message += (f"; before it, {len(sent)} job(s) of the purge were "
@@ -480,12 +489,13 @@ class CupsPrintServer:
                 exc.data = {**exc.data, "cancelled": len(sent), "cancelled_ids": id_ranges(sent)}
             raise
         except KeyboardInterrupt:
+            # taken already if it came between counting the request and clearing this
+            underway = [i for i in underway if i not in sent]
             if not sent and not underway:
                 raise  # nothing done yet: the run stops as at any other Ctrl-C
             # The run's result and journal row name what CUPS already did; the Ctrl-C
             # stays unanswered (core/interrupts), so a run with more to do stops after.
             raise self._purge_interrupted(printer, sent, underway) from None
-        return [i for i in job_ids if i not in sent]
 
     def _purge_interrupted(self, printer: str, sent: set[int],
                            underway: list[int]) -> Interrupted:
@@ -495,8 +505,7 @@ class CupsPrintServer:
         if underway:
             text += (f"; the request under way for {len(underway)} more "
                      f"({id_ranges_text(underway)}) may or may not have been done")
-        exc = Interrupted(text, hint="`adminkit job list` shows what is left; "
-                                     "`adminkit run --resume last` purges it")
+        exc = Interrupted(text, hint=PURGE_LEFT)
         exc.data = {"cancelled": len(sent), "cancelled_ids": id_ranges(sent),
                     **({"underway_ids": id_ranges(underway)} if underway else {})}
         return exc

@@ -60,7 +60,7 @@ def open_server(cfg: PrintServerConfig, *,
     if cfg.kind == "cups":
         from adminkit.printing.cups_backend import CupsPrintServer
 
-        return CupsPrintServer(cfg, _password(cfg))
+        return CupsPrintServer(cfg, _password(cfg), cancelled=cancelled)
     if cfg.kind == "windows":
         from adminkit.printing.windows_backend import WindowsPrintServer
 
