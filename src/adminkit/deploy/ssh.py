@@ -18,6 +18,7 @@ import os
 import re
 import select
 import shlex
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -569,6 +570,15 @@ def _transport() -> type[paramiko.Transport]:
 
     class Transport(paramiko.Transport):
         _active_check_timeout = IDLE_POLL
+
+        def stop_thread(self) -> None:
+            """The socket shut down, then paramiko's (which closes it): the thread's
+            pending wait holds a closed socket open (its close is not sent) until the wait
+            ends, up to IDLE_POLL later; a shutdown sends it now and wakes the thread."""
+            if isinstance(self.sock, socket.socket):
+                with contextlib.suppress(OSError):  # the peer's already gone
+                    self.sock.shutdown(socket.SHUT_RDWR)
+            super().stop_thread()
 
     return Transport
 
