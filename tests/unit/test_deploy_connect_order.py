@@ -66,13 +66,30 @@ def test_the_host_is_connected_to_before_paramiko_is_imported(tmp_path: Path) ->
 
 
 def test_a_login_failing_before_the_client_took_the_socket_closes_it(tmp_path: Path) -> None:
+    known = tmp_path / "known_hosts"
+    known.write_text("")
     with socket.create_server(("127.0.0.1", 0)) as server:
         host = HostConfig(name="h1", address="127.0.0.1", port=server.getsockname()[1])
-        ssh = SSHSettings(user="u", known_hosts=tmp_path / "missing", timeout=10)
-        with pytest.raises(UsageError, match="known_hosts"):
+        ssh = SSHSettings(user="u", known_hosts=known, key_file=tmp_path / "missing", timeout=10)
+        with pytest.raises(UsageError, match="key_file"):
             SSHBackend(host, ssh)
         server.settimeout(10)
-        peer, _ = server.accept()  # connected to: the known_hosts came after the socket
+        peer, _ = server.accept()  # connected to: the key is read after the socket
         with peer:
             peer.settimeout(10)
             assert peer.recv(64) == b""  # closed by us, not left to the garbage collector
+
+
+def test_a_missing_known_hosts_is_a_usage_error_and_no_host_is_contacted(tmp_path: Path
+                                                                        ) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        ssh = SSHSettings(user="u", known_hosts=tmp_path / "missing", timeout=10)
+        with pytest.raises(UsageError, match="known_hosts"):
+            SSHBackend(HostConfig(name="h1", address="127.0.0.1", port=port), ssh)
+        server.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            server.accept()  # nobody connected: a loopback connect is queued before it returns
+    # nothing listening there now: still the profile's error (exit 2), not the host's (3)
+    with pytest.raises(UsageError, match="known_hosts"):
+        SSHBackend(HostConfig(name="h1", address="127.0.0.1", port=port), ssh)

@@ -18,6 +18,7 @@ import os
 import re
 import select
 import shlex
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -164,6 +165,9 @@ class SSHBackend:
         label = f"host {self.host.name}"
         address, port = self.host.address, self.host.port or self.ssh.port
         if jump is None:
+            # The file checked first, as before: a missing known_hosts is the profile's
+            # fault (exit 2), not the host's, and no host is contacted for nothing.
+            _known_hosts_stat(str(self.ssh.known_hosts))
             # The TCP connection before paramiko's import: the host's sshd starts its
             # session (a fork, an exec, its host keys: a third of a login's CPU on the
             # host, before the client says anything) while this process imports paramiko
@@ -567,6 +571,15 @@ def _transport() -> type[paramiko.Transport]:
     class Transport(paramiko.Transport):
         _active_check_timeout = IDLE_POLL
 
+        def stop_thread(self) -> None:
+            """The socket shut down, then paramiko's (which closes it): the thread's
+            pending wait holds a closed socket open (its close is not sent) until the wait
+            ends, up to IDLE_POLL later; a shutdown sends it now and wakes the thread."""
+            if isinstance(self.sock, socket.socket):
+                with contextlib.suppress(OSError):  # the peer's already gone
+                    self.sock.shutdown(socket.SHUT_RDWR)
+            super().stop_thread()
+
     return Transport
 
 
@@ -574,18 +587,22 @@ def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> No
     """Give `client` the known_hosts keys of this one host. The file is parsed once per
     process (and again when it changes): parsing it per login cost a 50-host run as
     much CPU, under the GIL, as a few of its logins."""
-    try:
-        stat = os.stat(path)
-        # inode and ctime too: a file replaced by one of the same size with its mtime
-        # kept (cp -p, rsync -a, a restore) must be read again.
-        known = _known_hosts(path, stat.st_mtime_ns, stat.st_size, stat.st_ino,
-                             stat.st_ctime_ns)
-    except OSError as exc:
-        raise UsageError(f"inventory.ssh.known_hosts: {path}: {exc.strerror or exc}") from None
+    stat = _known_hosts_stat(path)
+    # inode and ctime too: a file replaced by one of the same size with its mtime
+    # kept (cp -p, rsync -a, a restore) must be read again.
+    known = _known_hosts(path, stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
     name = address if port == 22 else f"[{address}]:{port}"  # as paramiko looks it up
     found = known.lookup(name)
     for keytype, key in (found or {}).items():
         client.get_host_keys().add(name, keytype, key)
+
+
+def _known_hosts_stat(path: str) -> os.stat_result:
+    """The known_hosts file's stat; UsageError (exit 2) when it cannot be had."""
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        raise UsageError(f"inventory.ssh.known_hosts: {path}: {exc.strerror or exc}") from None
 
 
 @functools.lru_cache(maxsize=8)
