@@ -24,7 +24,8 @@ HELPER = textwrap.dedent("""
     if os.fork() == 0:                      # C: never draws, keeps M's pool (pid == M)
         os.close(w)
         os.read(r, 1)                       # M has exited: its PID is free
-        for _ in range(50):
+        for _ in range(1000):               # M's PID is free once sh has reaped it:
+            time.sleep(0.01)                # a loaded machine may take a while
             with open("/proc/sys/kernel/ns_last_pid", "w") as f:
                 f.write(str(m - 1))
             g = os.fork()
