@@ -7,8 +7,9 @@ control endpoint (`{"model": "printing", "do": {…}}`, answered with the model'
 and the ids of the jobs `added`): `{"spooler": "stopped"}` (every cmdlet fails as with
 the Print Spooler stopped, until `spooler restart` or `{"spooler": "running"}`),
 `{"deny": true}` (writes are refused: access denied), `{"finish_in_purge": [ids]}` (those
-jobs print and leave between the purge script's listing and their removal; once). Tests
-seed jobs with
+jobs print and leave between the purge script's listing and their removal; once),
+`{"hang_in_purge": true}` (the next purge removes its jobs, then its command never
+finishes until signalled: a Ctrl-C or a lost answer after the write). Tests seed jobs with
 `{"jobs": [{"printer": …, "owner": …, "name": …, "status": "Paused", "age": 3600}]}`.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adminkit.lab.winrm_fake import FakeHost, ScriptError, handler, model_of
+from adminkit.lab.winrm_fake import FakeHost, Outcome, ScriptError, handler, model_of
 
 NOT_FOUND = "The specified printer was not found."
 SPOOLER_DOWN = "The spooler service is not reachable.  Ensure the spooler service is running."
@@ -70,6 +71,7 @@ class PrintServerModel:
         self.restarts = 0
         self.deny = False
         self.finish_in_purge: set[int] = set()
+        self.hang_in_purge = False
 
     # -- what a cmdlet checks first ------------------------------------------------------
     def ready(self, cmdlet: str, *, write: bool = False) -> None:
@@ -111,6 +113,8 @@ class PrintServerModel:
                 self.deny = bool(do["deny"])
             if "finish_in_purge" in do:
                 self.finish_in_purge = {int(i) for i in do["finish_in_purge"]}
+            if "hang_in_purge" in do:
+                self.hang_in_purge = bool(do["hang_in_purge"])
             added = [self.add_job(j["printer"], j.get("owner", "jnovak"),
                                   j.get("name", "document"), j.get("status", "Normal"),
                                   float(j.get("age", 0))).id for j in do.get("jobs", [])]
@@ -277,7 +281,7 @@ for _op, (_cmdlet, _status) in JOB_CMDLETS.items():
 
 
 @_script("printing.queue_purge", "Remove-PrintJob", write=True)
-def queue_purge(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
+def queue_purge(m: PrintServerModel, p: dict[str, Any]) -> Any:
     m.queue(p["name"], "Get-PrintJob")
     ids = {int(i) for i in p["ids"]}
     listed = [i for i, j in m.jobs.items() if j.printer == p["name"] and i in ids]
@@ -287,7 +291,11 @@ def queue_purge(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
         del m.jobs[job_id]  # printed meanwhile, or removed: either way it has left
         if job_id not in finishing:  # Remove-PrintJob's ObjectNotFound is skipped
             removed.append(job_id)
-    return {"removed": len(removed), "removed_ids": removed}
+    found = {"removed": len(removed), "removed_ids": removed}
+    if m.hang_in_purge:  # done, and the answer never comes
+        m.hang_in_purge = False
+        return Outcome(result=found, hang=True)
+    return found
 
 
 @_script("printing.spooler_restart", None)  # Restart-Service: the spooler may be stopped

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from adminkit.core.action import Applied, Params, Plan
 from adminkit.core.context import Context
-from adminkit.core.errors import PolicyRefused, UsageError
+from adminkit.core.errors import JournalError, PolicyRefused, UsageError
 from adminkit.core.result import Change
 from adminkit.printing.actions.base import (
     PrintAction,
@@ -18,7 +18,7 @@ from adminkit.printing.actions.base import (
     ServerParams,
     UserName,
 )
-from adminkit.printing.idranges import id_ranges
+from adminkit.printing.idranges import id_ranges, parse_id_ranges
 from adminkit.printing.server import Job, Printer, SpoolerDown
 
 
@@ -31,7 +31,8 @@ class PurgeParams(PrinterParams):
 class PurgeQueue(PrinterAction[PurgeParams]):
     """queue.purge: cancel the queue's jobs (all, or a user's, or old ones) in one request
     to the server, whatever their number: exactly the jobs the plan chose, never one
-    submitted after it (the bulk limit was checked against those)."""
+    submitted after it (the bulk limit was checked against those), nor on a resume of an
+    interrupted purge (`settle`)."""
 
     name = "queue.purge"
     params_model: ClassVar[type[Params]] = PurgeParams
@@ -46,16 +47,40 @@ class PurgeQueue(PrinterAction[PurgeParams]):
             jobs = [j for j in jobs if j.owner == p.user]
         if p.older_than is not None:
             jobs = [j for j in jobs if (j.age_seconds() or 0) >= p.older_than]
+        return self._purging(jobs, f"{self.label()}: no job to purge")
+
+    def settle(self, ctx: Context, intent: dict[str, Any]) -> Plan:
+        """A purge an interrupted attempt began (Ctrl-C, a lost answer, SIGKILL): exactly
+        the jobs that attempt chose (its intent row) that are still pending, never one
+        submitted since, which no bulk limit saw; an empty plan when none is left."""
+        try:
+            chosen = set(parse_id_ranges(intent.get("ids")))
+        except ValueError as exc:
+            raise JournalError(f"the journal's intent row of this purge of {self.label()} "
+                               f"does not name its jobs readably ({exc}): not resumed",
+                               hint="`adminkit job list` shows what is left; purge it "
+                                    "again if meant") from None
+        self.lookup(ctx)
+        jobs = [j for j in self.server(ctx).jobs(self.params.printer, brief=True)
+                if j.id in chosen]
+        plan = self._purging(jobs, f"{self.label()}: none of the {len(chosen)} job(s) of "
+                                   "the interrupted purge is left")
+        plan.data["chosen_ids"] = intent["ids"]  # what the interrupted attempt chose
+        return plan
+
+    def _purging(self, jobs: list[Job], nothing: str) -> Plan:
+        """The plan to cancel `jobs`; its intent row keeps their ids for a resume."""
         self.due = jobs
         if not jobs:
-            return Plan(summary=f"{self.label()}: no job to purge")
+            return Plan(summary=nothing)
         owners = Counter(j.owner for j in jobs)
+        ids = id_ranges([j.id for j in jobs])
         return Plan([Change(op="delete", field="jobs", before=len(jobs))],
                     summary=f"purge {len(jobs)} job(s) of {len(owners)} user(s) from "
                             f"{self.label()}",
                     data={"jobs": len(jobs), "owners": dict(owners.most_common(20)),
-                          "first_ids": [j.id for j in jobs[:20]],
-                          "ids": id_ranges([j.id for j in jobs])})
+                          "first_ids": [j.id for j in jobs[:20]], "ids": ids},
+                    intent={"ids": ids})
 
     def guard(self, ctx: Context, plan: Plan) -> None:
         others = sum(1 for j in getattr(self, "due", []) if j.owner != self.params.user)

@@ -1,0 +1,139 @@
+"""A resumed `queue purge` cancels only the jobs its interrupted attempt chose: the plan
+keeps their ids in its intent row (`Plan.intent`), `settle` plans exactly those still
+pending, and the bulk limit is checked against that set. Against an in-memory print
+server; the real ones: tests/integration/test_purge_resume.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adminkit.core.config import Profile
+from adminkit.core.context import Context
+from adminkit.core.result import Result
+from adminkit.core.run import Run
+from adminkit.core.runner import Runner
+from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
+from adminkit.printing.idranges import MAX_PARSED, id_ranges, parse_id_ranges
+from adminkit.printing.server import Job, Printer
+
+
+class Queue:
+    """One queue's pending jobs; what a purge asked to cancel."""
+
+    def __init__(self, *ids: int, owner: str = "jnovak") -> None:
+        self.jobs = {i: owner for i in ids}
+        self.purged: list[list[int]] = []
+
+    def printer(self, name: str) -> Printer:
+        return Printer(name=name, state="idle", accepting=True, jobs=len(self.jobs))
+
+    def jobs_of(self, printer: str, *, brief: bool = False) -> list[Job]:
+        return [Job(i, printer, owner, "doc", 1, "held", None)
+                for i, owner in sorted(self.jobs.items())]
+
+    def purge(self, printer: str, job_ids: list[int]) -> list[int]:
+        self.purged.append(list(job_ids))
+        for i in job_ids:
+            self.jobs.pop(i, None)
+        return []
+
+
+@pytest.fixture
+def queue(monkeypatch: pytest.MonkeyPatch) -> Queue:
+    found = Queue()
+
+    class Server:
+        printer = staticmethod(found.printer)
+        jobs = staticmethod(found.jobs_of)
+        purge = staticmethod(found.purge)
+
+    monkeypatch.setattr(PurgeQueue, "server", lambda self, ctx: Server())
+    return found
+
+
+def resumed(intent: dict[str, Any] | None, **params: Any) -> Result:
+    """The purge's row resumed as unsettled (its intent row kept `intent`)."""
+    ctx = Context(run=Run(command="queue purge front-desk"),
+                  profile=Profile.of(name="t", policy={"bulk_limit": 5}))
+    try:
+        runner = Runner(ctx, unsettled=[0], intents={0: intent} if intent else {})
+        [result] = runner.execute([PurgeQueue(PurgeParams(printer="front-desk", **params))]
+                                  ).results
+    finally:
+        ctx.close()
+    assert isinstance(result, Result)
+    return result
+
+
+def test_the_plan_keeps_the_chosen_ids_as_its_intent(queue: Queue) -> None:
+    queue.jobs = {3: "a", 4: "a", 5: "b", 9: "a"}
+    ctx = Context(run=Run(command="x"), profile=Profile.of(name="t"))
+    plan = PurgeQueue(PurgeParams(printer="front-desk", user="a")).plan(ctx)
+    assert plan.intent == {"ids": "3-4,9"} and plan.data["ids"] == "3-4,9"
+
+
+def test_only_the_chosen_jobs_still_pending_are_purged(queue: Queue) -> None:
+    queue.jobs = dict.fromkeys([3, 5, 9], "jnovak")  # 2 left already; 9 came after Ctrl-C
+    result = resumed({"ids": "2-3,5"})
+    assert queue.purged == [[3, 5]] and list(queue.jobs) == [9]
+    assert result.status.value == "changed", result
+    assert (result.data["ids"], result.data["chosen_ids"]) == ("3,5", "2-3,5")
+
+
+def test_none_left_is_done_by_the_interrupted_attempt(queue: Queue) -> None:
+    queue.jobs = {9: "jnovak"}
+    result = resumed({"ids": "2-3"})
+    assert queue.purged == [] and list(queue.jobs) == [9]
+    assert result.status.value == "changed", result
+    assert "none of the 2 job(s)" in result.summary
+    assert "done by the interrupted attempt" in result.summary
+    assert result.data == {"chosen_ids": "2-3"}
+
+
+def test_the_bulk_limit_counts_the_chosen_jobs_only(queue: Queue) -> None:
+    # 40 jobs of others submitted after the Ctrl-C: a fresh plan would be refused
+    queue.jobs = {1: "a", 2: "b", **dict.fromkeys(range(100, 140), "c")}
+    result = resumed({"ids": "1-2"})
+    assert result.status.value == "changed", result
+    assert queue.purged == [[1, 2]] and len(queue.jobs) == 40
+
+
+@pytest.mark.parametrize("intent", [{"ids": "1-x"}, {"ids": 12}, {"ids": None},
+                                    {"ids": "2-1"}, {"other": "1"}])
+def test_an_unreadable_intent_purges_nothing(queue: Queue, intent: dict[str, Any]) -> None:
+    queue.jobs = {1: "jnovak", 9: "jnovak"}
+    result = resumed(intent)
+    assert result.status.value == "failed" and result.error_type == "JournalError", result
+    assert "does not name its jobs readably" in (result.error or "")
+    assert queue.purged == [] and sorted(queue.jobs) == [1, 9]
+
+
+@pytest.mark.parametrize("ids", [[], [7], [1, 2, 3], [5, 1, 2, 3, 9, 10, 12],
+                                 [*range(1, 1501), *range(1502, 2001)], [2**31 - 1],
+                                 list(range(1, 4001, 2))])
+def test_parsed_back_exactly(ids: list[int]) -> None:
+    assert parse_id_ranges(id_ranges(ids)) == sorted(set(ids))
+
+
+@pytest.mark.parametrize("text", [
+    " 1", "1 ", "01", "+1", "-1", "1-", "-", "1--2", "1,,2", ",1", "1,", "3-2", "2-2",
+    "1_0", "١", "0", "2147483648", "1-2147483648", "5,3", "1-3,2", "1-3,4", "3,4",
+    "99999999999", "1;2", "1\n",
+])
+def test_anything_else_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^has "):
+        parse_id_ranges(text)
+
+
+def test_the_count_is_capped_before_a_run_is_expanded() -> None:
+    with pytest.raises(ValueError, match="more than"):
+        parse_id_ranges("1-2000000000")  # would be 2e9 ints
+    assert len(parse_id_ranges(f"1-{MAX_PARSED}")) == MAX_PARSED
+    with pytest.raises(ValueError, match="more than 3 ids"):
+        parse_id_ranges("1-2,4-5", limit=3)
+    with pytest.raises(ValueError, match="characters long"):
+        parse_id_ranges("1," * MAX_PARSED * 12)
+    with pytest.raises(ValueError, match="not a list"):
+        parse_id_ranges(["1"])
