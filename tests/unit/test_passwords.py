@@ -303,13 +303,13 @@ def test_a_killed_runs_half_written_files_are_cleared_by_the_next_delivery(
     folder.mkdir(mode=0o700)
     child = subprocess.run([sys.executable, "-c", (
         "import os, signal, sys; from pathlib import Path; "
-        "from adminkit.core.files import _stage; "
-        f"_stage(Path({str(folder / 'jdoe.password')!r}), b'never-set\\n'); "
+        "from adminkit.core.files import _stage_named; "
+        f"_stage_named(Path({str(folder / 'jdoe.password')!r}), b'never-set\\n'); "
         "os.kill(os.getpid(), signal.SIGKILL)")], check=False)
     assert child.returncode == -signal.SIGKILL
     [left] = list(folder.iterdir())
     assert left.name.startswith(".jdoe.password") and left.read_bytes() == b"never-set\n"
-    fd, writing = files_module._stage(folder / "live.password", b"in flight\n")
+    fd, writing = files_module._stage_named(folder / "live.password", b"in flight\n")
     try:
         delivery(f"file:{folder}/").check(bulk=True)
         assert not left.exists()

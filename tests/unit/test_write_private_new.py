@@ -1,9 +1,11 @@
 """`write_private(..., replace=False)`, the way `profile new` keeps a secret file at a
 path typed in: synced before it gets its name, the folder synced after, and never
-made over anything already at that name (a file, a link, a FIFO)."""
+made over anything already at that name (a file, a link, a FIFO). Each test runs with
+an unnamed file (O_TMPFILE) and where the kernel refuses one (a temporary name)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -14,6 +16,25 @@ import pytest
 from adminkit.cli import profile_new
 from adminkit.core import files
 from adminkit.core.errors import UsageError
+
+
+def refuse_tmpfile(monkeypatch: pytest.MonkeyPatch, code: int = errno.EOPNOTSUPP) -> None:
+    """os.open refuses O_TMPFILE with `code`, as a filesystem or kernel without it does."""
+    real_open = os.open
+
+    def opener(path: Any, flags: int, *args: Any, **kw: Any) -> int:
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", opener)
+
+
+@pytest.fixture(autouse=True, params=["unnamed", "named"])
+def staging(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "named":
+        refuse_tmpfile(monkeypatch)
+    return str(request.param)
 
 
 @pytest.fixture
@@ -90,7 +111,7 @@ def test_a_name_made_meanwhile_is_not_replaced(tmp_path: Path,
     path = tmp_path / "d" / "new"
     real_stage = files._stage
 
-    def stage(p: Path, data: bytes) -> tuple[int, str]:
+    def stage(p: Path, data: bytes) -> tuple[int, str | None]:
         out = real_stage(p, data)
         path.write_text("theirs\n")
         return out
@@ -126,14 +147,18 @@ def test_a_staging_file_swapped_meanwhile_is_not_what_gets_the_name(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A folder others may write (not sticky): someone renames the staged file away and
     plants a link at its name before the link to `path`. What gets the name is the file
-    adminkit wrote, never their link (the profile would then read a secret they chose)."""
+    adminkit wrote, never their link (the profile would then read a secret they chose).
+    An unnamed staged file has no name to swap: the folder is empty until the link."""
     (tmp_path / "theirs").write_text("their value\n")
     (tmp_path / "d").mkdir()
     path = tmp_path / "d" / "new"
     real_stage = files._stage
 
-    def stage(p: Path, data: bytes) -> tuple[int, str]:
+    def stage(p: Path, data: bytes) -> tuple[int, str | None]:
         fd, temp = real_stage(p, data)
+        if temp is None:  # unnamed (O_TMPFILE)
+            assert os.listdir(tmp_path / "d") == []
+            return fd, temp
         os.rename(temp, tmp_path / "moved-away")
         os.symlink(tmp_path / "theirs", temp)
         return fd, temp

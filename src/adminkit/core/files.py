@@ -184,11 +184,13 @@ PROC_FDS = "/proc/self/fd"
 
 
 def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
-    """Durably, 0600 from creation: a fresh temporary file in the same folder (O_EXCL,
-    never following a link), synced, then renamed over `path` (a link planted there is
-    replaced, not followed; a reader of an older file never sees the new content).
+    """Durably, 0600 from creation: a fresh file in the same folder (never following a
+    link), synced, then renamed over `path` (a link planted there is replaced, not
+    followed; a reader of an older file never sees the new content). Where the kernel
+    allows it the file has no name until then (O_TMPFILE), so a process killed before
+    the rename leaves no secret behind; elsewhere it is a temporary name (O_EXCL).
 
-    `replace=False`: hard-linked to `path` instead, which never replaces anything there
+    `replace=False`: linked to `path` instead, which never replaces anything there
     (a file, a link, a FIFO, even one made meanwhile): a usage error saying it exists."""
     fd, temp = _stage(path, data)
     if replace:
@@ -198,43 +200,108 @@ def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
     _sync_folder(path.parent)
 
 
-def _stage(path: Path, data: bytes) -> tuple[int, str]:
+# O_TMPFILE refused: a filesystem without it (EOPNOTSUPP), a kernel older than 3.11
+# (EISDIR: it read O_DIRECTORY | O_WRONLY), or flags it does not know (EINVAL)
+NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
+
+
+def _stage(path: Path, data: bytes) -> tuple[int, str | None]:
+    """`data` in a fresh 0600 file in `path`'s folder; its descriptor, still open, and
+    its temporary name: None for an unnamed file (O_TMPFILE, named only by a link
+    through /proc/self/fd), which a process killed before that leaves nowhere."""
+    fd = _unnamed(path.parent)
+    if fd is None:
+        return _stage_named(path, data)
+    try:
+        _write_all(fd, data)
+    except BaseException:
+        discard_staged(fd, None)
+        raise
+    return fd, None
+
+
+def _unnamed(folder: Path) -> int | None:
+    """A file in `folder` with no name, write-only, 0600; None where it cannot be made."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir(PROC_FDS):  # /proc: how it gets its name
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno in NO_TMPFILE:
+            return None
+        raise
+
+
+def _stage_named(path: Path, data: bytes) -> tuple[int, str]:
     """`data` in a fresh 0600 temporary file beside `path`; its descriptor, still open."""
     import tempfile
 
     # the name cut short: `.NAME` and the rest would pass the 255 bytes a name may have
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name[:STAGED_NAME]}{STAGED}{os.getpid()}-",
-                                dir=path.parent)
+    fd, temp = tempfile.mkstemp(prefix=_staging_prefix(path), dir=path.parent)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        _write_all(fd, data)
     except BaseException:
         discard_staged(fd, temp)
         raise
     return fd, temp
 
 
-def _commit(fd: int, temp: str, path: Path) -> None:
-    """Sync a staged file and rename it over `path`; the descriptor is closed."""
+def _staging_prefix(path: Path) -> str:
+    return f".{path.name[:STAGED_NAME]}{STAGED}{os.getpid()}-"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _commit(fd: int, temp: str | None, path: Path) -> None:
+    """Sync a staged file and rename it over `path`; the descriptor is closed. An unnamed
+    one is linked to a staging name first, just before the rename (the one moment a
+    kill would leave it named)."""
     try:
         os.fsync(fd)
+        if temp is None:
+            temp = _link_staging(fd, path)
     except BaseException:
         discard_staged(fd, temp)
         raise
     rename_staged(fd, temp, path)
 
 
-def _link_new(fd: int, temp: str, path: Path) -> None:
+def _link_staging(fd: int, path: Path) -> str:
+    """The unnamed file `fd` linked to a fresh staging name beside `path` (one taken
+    meanwhile is never replaced: another name is tried); that name."""
+    import secrets
+
+    for _ in range(100):
+        temp = str(path.parent / f"{_staging_prefix(path)}{secrets.token_hex(6)}")
+        try:
+            _link_fd(fd, temp)
+        except FileExistsError:
+            continue
+        return temp
+    raise FileExistsError(errno.EEXIST, "no free staging name", str(path.parent))
+
+
+def _link_fd(fd: int, path: Path | str) -> None:
+    """Link the file open as `fd` itself to `path`, which must not exist. A dir_fd makes
+    CPython call linkat(), the one call that follows the /proc link (link() would link
+    the link: EXDEV); an absolute path ignores it."""
+    os.link(f"{PROC_FDS}/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+
+
+def _link_new(fd: int, temp: str | None, path: Path) -> None:
     """Sync a staged file and link it to `path` only if nothing is there; the staging
-    name is removed and the descriptor closed whatever happens."""
+    name (if it has one) is removed and the descriptor closed whatever happens."""
     try:
         os.fsync(fd)
-        if os.path.isdir(PROC_FDS):  # the staged file itself, by its descriptor: the
-            # name may since be someone else's (renamed away in a folder they may write).
-            # A dir_fd makes CPython call linkat(), the one call that follows the /proc
-            # link (link() would link the link: EXDEV); an absolute path ignores it.
-            os.link(f"{PROC_FDS}/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+        if temp is None or os.path.isdir(PROC_FDS):  # the staged file itself, by its
+            # descriptor: the name may since be someone else's (renamed away in a folder
+            # they may write)
+            _link_fd(fd, path)
         else:
             os.link(temp, path, follow_symlinks=False)
     except FileExistsError:
@@ -258,11 +325,14 @@ def rename_staged(fd: int, temp: str, path: Path, at: int | None = None) -> None
         raise
 
 
-def discard_staged(fd: int, temp: str, at: int | None = None) -> None:
-    """Close a staged file (fd -1: closed already) and remove it."""
+def discard_staged(fd: int, temp: str | None, at: int | None = None) -> None:
+    """Close a staged file (fd -1: closed already) and remove it (None: it has no name,
+    closing it is enough)."""
     if fd >= 0:
         with contextlib.suppress(OSError):
             os.close(fd)
+    if temp is None:
+        return
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp, dir_fd=at)
 
