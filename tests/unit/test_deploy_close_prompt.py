@@ -52,3 +52,40 @@ def test_a_failed_login_is_closed_on_the_wire_when_it_returns(tmp_path: Path) ->
             client_port = peer.getpeername()[1]
             state = _state(client_port, port)
     assert state != ESTABLISHED  # FIN sent: the sshd ends its session now
+
+
+@pytest.mark.parametrize("jump", [False, True])
+def test_known_hosts_is_stated_once_per_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             jump: bool) -> None:
+    """The connect checks known_hosts before any host is contacted; the login trusts by
+    that same stat instead of taking another moments later (through a jump host too)."""
+    from adminkit.deploy import ssh as ssh_mod
+
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    stats: list[str] = []
+    real = ssh_mod._known_hosts_stat
+
+    def counted(path: str) -> object:
+        stats.append(path)
+        return real(path)
+
+    monkeypatch.setattr(ssh_mod, "_known_hosts_stat", counted)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+
+        def serve() -> None:
+            peer, _ = server.accept()
+            with peer:
+                peer.sendall(b"not ssh\r\n")  # the login fails at once, after the trust
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        ssh = SSHSettings(user="u", known_hosts=known, timeout=2)
+        # through a jump host, its login fails: the host itself is never reached
+        host = (HostConfig(name="h1", address="127.0.0.2") if jump
+                else HostConfig(name="h1", address="127.0.0.1", port=port))
+        with pytest.raises(ConnectionFailed):
+            SSHBackend(host, ssh, jump=("u", "127.0.0.1", port) if jump else None)
+        thread.join(10)
+    assert stats == [str(known)]

@@ -31,3 +31,19 @@ def test_a_closed_port_is_an_oserror() -> None:
         port = server.getsockname()[1]
     with pytest.raises(ConnectionRefusedError):
         tcp.connect("127.0.0.1", port, 5.0)
+
+
+def test_ctrl_c_while_connecting_closes_the_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt (not an OSError) in connect: the socket is closed at once, not
+    left open until the process exits."""
+    made: list[socket.socket] = []
+
+    def interrupted(self: socket.socket, target: object) -> None:
+        made.append(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tcp.QuickAckSocket, "connect", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        tcp.connect("127.0.0.1", 9, 5.0)
+    [sock] = made
+    assert sock.fileno() == -1  # closed

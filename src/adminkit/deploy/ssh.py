@@ -164,30 +164,32 @@ class SSHBackend:
         sock: Any = None
         label = f"host {self.host.name}"
         address, port = self.host.address, self.host.port or self.ssh.port
+        # The file checked first: a missing known_hosts is the profile's fault (exit 2),
+        # not the host's, and no host is contacted for nothing. Its stat is the one the
+        # logins trust by (`_trust`): one stat per host, not one per look.
+        seen = _known_hosts_stat(str(self.ssh.known_hosts))
         if jump is None:
-            # The file checked first, as before: a missing known_hosts is the profile's
-            # fault (exit 2), not the host's, and no host is contacted for nothing.
-            _known_hosts_stat(str(self.ssh.known_hosts))
             # The TCP connection before paramiko's import: the host's sshd starts its
             # session (a fork, an exec, its host keys: a third of a login's CPU on the
             # host, before the client says anything) while this process imports paramiko
             # (a cold command's first login waits ~0.1 s CPU for it; the other hosts' too).
             sock = _socket(label, address, port, timeout or self.ssh.timeout)
         try:
-            return self._connect_over(sock, jump, label, address, port, timeout)
+            return self._connect_over(sock, jump, label, address, port, timeout, seen)
         except BaseException:
             if sock is not None:
                 sock.close()  # not handed over to a client: the login failed before
             raise
 
     def _connect_over(self, sock: Any, jump: tuple[str, str, int] | None, label: str,
-                      address: str, port: int, timeout: float | None) -> paramiko.SSHClient:
+                      address: str, port: int, timeout: float | None,
+                      seen: os.stat_result) -> paramiko.SSHClient:
         sshlib.load()  # the first import of paramiko: without invoke (deploy/sshlib.py)
         import paramiko
 
         if jump is not None:
             self._jump = self._login(*jump, sock=None, label=f"jump host {jump[1]}",
-                                     timeout=timeout)
+                                     timeout=timeout, seen=seen)
             transport = self._jump.get_transport()
             assert transport is not None
             try:
@@ -200,19 +202,20 @@ class SSHBackend:
                                        f"cannot reach it: {exc}") from None
         try:
             return self._login(self.user, address, port, sock=sock, label=label,
-                               timeout=timeout)
+                               timeout=timeout, seen=seen)
         except BaseException:
             if self._jump is not None:
                 self._jump.close()
             raise
 
     def _login(self, user: str, address: str, port: int, *, sock: Any,
-               label: str, timeout: float | None = None) -> paramiko.SSHClient:
+               label: str, timeout: float | None = None, seen: os.stat_result | None = None
+               ) -> paramiko.SSHClient:
         import paramiko
 
         timeout = timeout or self.ssh.timeout
         client = paramiko.SSHClient()
-        _trust(client, str(self.ssh.known_hosts), address, port)
+        _trust(client, str(self.ssh.known_hosts), address, port, seen)
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
         if sock is None:
             sock = _socket(label, address, port, timeout)
@@ -583,11 +586,13 @@ def _transport() -> type[paramiko.Transport]:
     return Transport
 
 
-def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> None:
+def _trust(client: paramiko.SSHClient, path: str, address: str, port: int,
+           seen: os.stat_result | None = None) -> None:
     """Give `client` the known_hosts keys of this one host. The file is parsed once per
     process (and again when it changes): parsing it per login cost a 50-host run as
-    much CPU, under the GIL, as a few of its logins."""
-    stat = _known_hosts_stat(path)
+    much CPU, under the GIL, as a few of its logins. `seen`: the file's stat taken
+    moments before (the connect's), else it is taken here."""
+    stat = seen or _known_hosts_stat(path)
     # inode and ctime too: a file replaced by one of the same size with its mtime
     # kept (cp -p, rsync -a, a restore) must be read again.
     known = _known_hosts(path, stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)

@@ -31,7 +31,8 @@ class QuickAckSocket(socket.socket):
 
 def connect(address: str, port: int, timeout: float) -> socket.socket:
     """A connected socket to `address`:`port` (each address it resolves to in turn, as
-    socket.create_connection does), with TCP_NODELAY set. OSError when none answers."""
+    socket.create_connection does), with TCP_NODELAY set. OSError when none answers;
+    a socket not returned is closed whatever stopped it."""
     last: OSError | None = None
     for family, kind, proto, _, target in socket.getaddrinfo(address, port,
                                                              type=socket.SOCK_STREAM):
@@ -44,5 +45,8 @@ def connect(address: str, port: int, timeout: float) -> socket.socket:
             sock.close()
             last = exc
             continue
+        except BaseException:  # Ctrl-C mid-connect: the socket is not left to the exit
+            sock.close()
+            raise
         return sock
     raise last or OSError(f"{address} resolves to no address")
