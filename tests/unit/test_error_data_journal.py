@@ -46,9 +46,25 @@ def _failed_row(tmp_path: Path, data: Any) -> tuple[Any, dict[str, Any]]:
     return result, row
 
 
+class Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no words for it")
+
+    __str__ = __repr__
+
+
+def _cycle() -> dict[str, Any]:
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    return loop
+
+
 @pytest.mark.parametrize("data", [
     {"body": b"\xff\xfe not text"},
     {"handle": object()},
+    {"handle": Unprintable()},
+    {"loop": _cycle()},
+    {("a", "tuple"): "key", "kept": 1},
     {"ids": {3, 1, 2}, "ratio": float("nan")},
     "a plugin's data: the server's answer as text",
     [("not", "a mapping")],
@@ -68,3 +84,17 @@ def test_a_known_secret_in_the_data_is_scrubbed(tmp_path: Path) -> None:
                                          "kept": Secret(PASSWORD)})
     assert PASSWORD not in row["detail"]
     assert PASSWORD not in json.dumps(result.public())
+
+
+def test_error_data_is_what_the_journal_would_write() -> None:
+    """One encoder for the journal's rows and the failure's data (core/jsonvalues.py):
+    an object is its str, a tuple a list, a key JSON cannot have left out."""
+    from adminkit.core.jsonvalues import encode, json_values
+    from adminkit.core.runner import _error_data
+
+    exc = ActionFailed("refused")
+    exc.data = {"ids": (1, 2), "handle": Secret(PASSWORD), 3: "three", ("x",): "dropped"}
+    assert _error_data(exc) == {"ids": [1, 2], "handle": "********", "3": "three"}
+    assert json.loads(encode({"ids": (1, 2), 3: "three"})) == json_values(
+        {"ids": (1, 2), 3: "three"})
+    assert json_values(_cycle()) == {} and json_values(["a list"]) == {}

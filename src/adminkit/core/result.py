@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Mapping
 from enum import StrEnum
@@ -12,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer
 
 from adminkit.core import secrets
+from adminkit.core.jsonvalues import encode
 
 
 class Status(StrEnum):
@@ -124,8 +124,6 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# json.dumps(value, ensure_ascii=False, default=str), without making an encoder per call
-_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 class Result(BaseModel):
@@ -191,7 +189,7 @@ class Result(BaseModel):
             made = self._json = (public, {})
         text = made[1].get(name)
         if text is None:
-            text = made[1][name] = _encode(public[name])
+            text = made[1][name] = encode(public[name])
         return text
 
     def public_line(self) -> str:
@@ -201,7 +199,7 @@ class Result(BaseModel):
         made = self._json
         done = made[1] if made is not None and made[0] is public else {}
         if not done:
-            return _encode(public)
+            return encode(public)
         parts: list[str] = []
         run: dict[str, Any] = {}
         for name, value in public.items():
@@ -210,11 +208,11 @@ class Result(BaseModel):
                 run[name] = value
                 continue
             if run:
-                parts.append(_encode(run)[1:-1])
+                parts.append(encode(run)[1:-1])
                 run = {}
-            parts.append(f"{_encode(name)}: {text}")
+            parts.append(f"{encode(name)}: {text}")
         if run:
-            parts.append(_encode(run)[1:-1])
+            parts.append(encode(run)[1:-1])
         return "{" + ", ".join(parts) + "}"
 
     @property

@@ -19,6 +19,7 @@ from adminkit.core import interrupts
 from adminkit.core.action import Action, Applied, Plan, Skip
 from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode, Interrupted
+from adminkit.core.jsonvalues import json_values
 from adminkit.core.result import Result, Status, share_fields_set
 from adminkit.core.run import Run
 from adminkit.core.secrets import forgotten_after, redact, redact_error
@@ -452,13 +453,4 @@ def _error_data(exc: Exception) -> dict[str, Any]:
     """What a failing action had done (AdminkitError.data), as JSON values: the failure
     path must not break on whatever an error class put there (bytes, an object, a
     plugin's `data` that is no mapping), which would lose the failure's journal row."""
-    import json
-
-    data = getattr(exc, "data", None) if isinstance(exc, AdminkitError) else None
-    if not isinstance(data, Mapping) or not data:
-        return {}
-    try:  # repr: a Secret's is masked
-        kept = json.loads(json.dumps(dict(data), default=repr, skipkeys=True))
-    except (TypeError, ValueError, RecursionError):
-        return {}
-    return kept if isinstance(kept, dict) else {}
+    return json_values(getattr(exc, "data", None)) if isinstance(exc, AdminkitError) else {}

@@ -31,6 +31,7 @@ from typing import Any
 from adminkit.core import paths
 from adminkit.core.errors import AdminkitError, JournalError, UsageError
 from adminkit.core.files import read_small
+from adminkit.core.jsonvalues import encode
 from adminkit.core.result import Result, Status
 from adminkit.core.secrets import redact, redact_obj
 from adminkit.core.sqlitewal import use_wal
@@ -131,8 +132,6 @@ def _file_lock(path: Path) -> Any:
         return lock
 
 
-# json.dumps(..., ensure_ascii=False, default=str) of scrubbed rows, one encoder for all
-_scrubbed_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
 # json.dumps(..., ensure_ascii=False, separators=(",", ":")), one encoder for every row
 _hash_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -442,10 +441,9 @@ class Journal:
             elif row[key] is None:
                 continue
             elif scrubbed:  # Result.public(): every string already scrubbed
-                row[key] = _scrubbed_encode(row[key])
+                row[key] = encode(row[key])
             else:  # each string, then what default=str made of objects
-                row[key] = redact(json.dumps(redact_obj(row[key]), ensure_ascii=False,
-                                             default=str))
+                row[key] = redact(encode(redact_obj(row[key])))
         row["time"] = row["time"] or datetime.now(UTC).isoformat(timespec="microseconds")
         return row
 

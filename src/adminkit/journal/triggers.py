@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from adminkit.core.jsonvalues import encode
 from adminkit.core.secrets import redact_obj
 from adminkit.journal.store import Journal
 
@@ -172,4 +173,4 @@ class Triggers:
 
 
 def _json(detail: dict[str, Any]) -> str:
-    return json.dumps(redact_obj(detail), ensure_ascii=False, default=str)
+    return encode(redact_obj(detail))
