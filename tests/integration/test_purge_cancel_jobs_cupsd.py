@@ -151,6 +151,26 @@ def test_through_libcups_an_answer_that_never_comes_is_no_answer_after_sending(
     assert [state(fresh, i) for i in ids] == [CANCELED] * 2
 
 
+def ctrl_c_before_the_third_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A purge's requests carry two ids each; before the third is sent, the operator's
+    Ctrl-C (SIGINT to this process, as the terminal sends it)."""
+    import os
+    import signal
+
+    from adminkit.printing import ipp
+
+    monkeypatch.setattr(ipp, "MAX_IDS", 2)
+    real, requests = ipp.cancel_jobs_whole, []
+
+    def ctrl_c_before_the_third(*args: object) -> bool:
+        requests.append(args[-1])
+        if len(requests) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ipp, "cancel_jobs_whole", ctrl_c_before_the_third)
+
+
 def test_a_purge_interrupted_midway_names_the_jobs_it_cancelled(
         fresh: CupsServer, doc: Path, monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> None:
@@ -158,8 +178,6 @@ def test_a_purge_interrupted_midway_names_the_jobs_it_cancelled(
     here): the result and its journal row say which jobs CUPS had already cancelled,
     and which request was under way, read back from cupsd."""
     import json
-    import os
-    import signal
 
     from adminkit.core.config import Profile
     from adminkit.core.context import Context
@@ -167,21 +185,11 @@ def test_a_purge_interrupted_midway_names_the_jobs_it_cancelled(
     from adminkit.core.runner import Runner
     from adminkit.journal.hook import JournalHook
     from adminkit.journal.store import Journal
-    from adminkit.printing import ipp
     from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
     from adminkit.printing.idranges import id_ranges
 
-    monkeypatch.setattr(ipp, "MAX_IDS", 2)
     ids = held(fresh, doc, 6)
-    real, requests = ipp.cancel_jobs_whole, []
-
-    def ctrl_c_before_the_third(*args: object) -> bool:
-        requests.append(args[-1])
-        if len(requests) == 3:  # the operator's Ctrl-C, as the terminal sends it
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ipp, "cancel_jobs_whole", ctrl_c_before_the_third)
+    ctrl_c_before_the_third_request(monkeypatch)
     ctx = Context(run=Run(command="queue purge front-desk"),
                   profile=Profile.of(name="own", **fresh.profile()))
     journal = Journal(tmp_path / "journal.db")

@@ -12,21 +12,23 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from adminkit.lab.base import LabServer
 from adminkit.lab.cups import CupsServer
 from tests.integration.test_printing_hostile import doc, held, state
+from tests.integration.test_printing_windows import S, win
+from tests.integration.test_printing_windows import model as _model
+from tests.integration.test_purge_cancel_jobs_cupsd import ctrl_c_before_the_third_request
 
 pytestmark = pytest.mark.integration
 cups = pytest.importorskip("cups")
 HELD, CANCELED = 4, 7
-__all__ = ["doc"]
+__all__ = ["doc", "win"]
 
 
 def _service(server: CupsServer, tmp_path: Path) -> Any:
@@ -74,25 +76,15 @@ def test_a_purge_stopped_by_ctrl_c_resumes_with_its_own_jobs_only(
     """Ctrl-C before the third of three requests (two ids each): the row fails as
     Interrupted. A job submitted after it stays queued through the resume, which
     cancels the two jobs the purge chose and had not cancelled."""
-    from adminkit.printing import ipp
     from adminkit.printing.idranges import id_ranges
 
-    monkeypatch.setattr(ipp, "MAX_IDS", 2)
     ids = held(fresh, doc, 6)
-    real, requests = ipp.cancel_jobs_whole, []
-
-    def ctrl_c_before_the_third(*args: object) -> bool:
-        requests.append(args[-1])
-        if len(requests) == 3:  # the operator's Ctrl-C, as the terminal sends it
-            os.kill(os.getpid(), signal.SIGINT)
-        return real(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ipp, "cancel_jobs_whole", ctrl_c_before_the_third)
     service = _service(fresh, tmp_path)
-    first = service.run(_purge(service))
+    with monkeypatch.context() as patched:
+        ctrl_c_before_the_third_request(patched)
+        first = service.run(_purge(service))
     assert first.exit_code == 130, first.results
     assert [state(fresh, i) for i in ids] == [CANCELED] * 4 + [HELD] * 2
-    monkeypatch.setattr(ipp, "cancel_jobs_whole", real)
     [later] = held(fresh, doc, 1)  # after the Ctrl-C: the purge never chose it
 
     again = service.resume(first.run.id)
@@ -164,26 +156,7 @@ def test_a_purge_killed_after_its_first_request_resumes_with_its_own_jobs_only(
     assert resumed["detail"]["chosen_ids"] == id_ranges(ids)
 
 
-# -- Windows ---------------------------------------------------------------------------
-S = "winps1"
-
-
-@pytest.fixture
-def win(winrm_lab: LabServer) -> Iterator[Any]:
-    pytest.importorskip("winrm")
-    from adminkit.lab.winrm import WinRMLab
-
-    assert isinstance(winrm_lab, WinRMLab)
-    winrm_lab.reset()
-    yield winrm_lab
-    winrm_lab.reset()
-
-
-def _model(win: Any, **do: Any) -> dict[str, Any]:
-    found: dict[str, Any] = win.control(S, {"model": "printing", "do": do})["result"]
-    return found
-
-
+# -- Windows: the lab's WinRM fake, as tests/integration/test_printing_windows.py drives it
 def test_a_windows_purge_whose_answer_ctrl_c_cut_is_not_done_again_on_new_jobs(
         win: Any, cli: Callable[..., Any], tmp_path: Path) -> None:
     """The purge script removed the jobs, its answer never came, Ctrl-C: the row stays
