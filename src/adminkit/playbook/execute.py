@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from adminkit.core.runner import Runner
 
 MAX_ITEMS = 10_000
+UNDO = "undo "  # how a rollback's rows name their action: "undo account.create"
 
 
 class StepAction(Action[Params]):
@@ -92,7 +93,7 @@ class Undo(Action[Params]):
     def __init__(self, of: StepAction, action: Action[Any] | None) -> None:
         super().__init__(Params())
         self.of, self.action = of, action
-        self.name = f"undo {of.name}"  # type: ignore[misc]
+        self.name = f"{UNDO}{of.name}"  # type: ignore[misc]
 
     def target(self) -> str:
         return self.of.target()
