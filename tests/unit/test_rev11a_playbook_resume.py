@@ -109,3 +109,67 @@ def test_a_rolled_back_run_is_not_resumed_as_if_its_changes_stood(env: Any,
     assert LOG == []  # b and c were not made on top of a rolled-back run
     rows = Journal(env.journal).entries(Filters(run_id=first.run.id, kinds=("run",)))
     assert len(rows) == 1  # nothing of a second attempt was journaled
+
+
+CSV_BOOK = """\
+    name: toy
+    inputs:
+      file: {type: string}
+    steps:
+      - uses: toy.make
+        for_each: {csv: "{{ inputs.file }}"}
+        with: {key: "{{ item.key }}"}
+      - uses: toy.make
+        with: {key: last}
+    """
+
+
+def _first_attempt(env: Any, tmp_path: Path) -> tuple[Path, Path, str]:
+    """Rows a, b, c: b fails, so the run stops after the loop with a and c made."""
+    path = _book(tmp_path, CSV_BOOK)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("key\na\nb\nc\n")
+    FAILING.add("b")
+    first = _run(env, path, {"file": str(rows)})
+    assert [(r.target, r.status.value) for r in first.results] == [
+        ("a", "changed"), ("b", "failed"), ("c", "changed")]
+    FAILING.clear()
+    LOG.clear()
+    return path, rows, first.run.id
+
+
+@pytest.mark.parametrize("edited", ["key\nx\na\nb\nc\n", "key\nb\nc\n", "key\nc\nb\na\n"])
+def test_a_resume_whose_rows_moved_does_nothing_twice_and_skips_nothing(
+        env: Any, tmp_path: Path, edited: str) -> None:
+    """The CSV edited between the attempts: the row at a journaled index is no longer the
+    one that was done there. It is neither skipped as done nor is the done one redone."""
+    path, rows, run_id = _first_attempt(env, tmp_path)
+    rows.write_text(edited)
+    again = _run(env, path, {"file": str(rows)}, resume=run_id)
+    assert LOG == []
+    [result] = again.results
+    assert result.failed
+    assert "was toy.make on a when it was done" in (result.error or "")
+    assert again.exit_code != 0
+    assert not any("done earlier" in r.summary for r in again.results)
+
+
+def test_a_resume_with_rows_added_at_the_end_does_the_rest(env: Any, tmp_path: Path) -> None:
+    path, rows, run_id = _first_attempt(env, tmp_path)
+    rows.write_text("key\na\nb\nc\nd\n")
+    again = _run(env, path, {"file": str(rows)}, resume=run_id)
+    assert LOG == [("make", "b"), ("make", "d"), ("make", "last")]
+    assert [(r.target, r.status.value) for r in again.results] == [
+        ("a", "changed"), ("b", "changed"), ("c", "changed"), ("d", "changed"),
+        ("last", "changed")]
+    assert again.exit_code == 0
+
+
+def test_a_resume_whose_csv_is_gone_fails_and_is_not_taken_as_done(
+        env: Any, tmp_path: Path) -> None:
+    path, rows, run_id = _first_attempt(env, tmp_path)
+    rows.unlink()
+    again = _run(env, path, {"file": str(rows)}, resume=run_id)
+    assert LOG == []
+    assert [r.status.value for r in again.results] == ["failed"]
+    assert again.exit_code != 0
