@@ -173,3 +173,33 @@ def test_a_resume_whose_csv_is_gone_fails_and_is_not_taken_as_done(
     assert LOG == []
     assert [r.status.value for r in again.results] == ["failed"]
     assert again.exit_code != 0
+
+
+def test_a_rollback_in_a_resume_names_what_the_earlier_attempt_did(
+        env: Any, tmp_path: Path) -> None:
+    """The rollback of a resumed run cannot undo the rows an earlier attempt did (their
+    plans, which an undo is made from, are gone): it says so for each, in order."""
+    path = _book(tmp_path, """\
+        name: toy
+        steps:
+          - uses: toy.make
+            with: {key: a}
+          - uses: toy.make
+            with: {key: b}
+          - uses: toy.make
+            with: {key: c}
+            on_error: rollback
+        """)
+    FAILING.add("b")
+    first = _run(env, path)
+    assert [r.status.value for r in first.results] == ["changed", "failed"]
+    FAILING.clear()
+    FAILING.add("c")
+    LOG.clear()
+    again = _run(env, path, resume=first.run.id)
+    assert LOG == [("make", "b"), ("unmake", "b")]
+    assert [(r.action, r.target, r.status.value) for r in again.results] == [
+        ("toy.make", "a", "changed"), ("toy.make", "b", "changed"), ("toy.make", "c", "failed"),
+        ("undo toy.make", "b", "changed"), ("undo toy.make", "a", "skipped")]
+    assert "cannot undo toy.make a: an earlier attempt of this run did it" in \
+        again.results[-1].summary

@@ -135,7 +135,9 @@ class PlaybookRun:
         self.variables: dict[str, Any] = {
             "inputs": inputs, "ticket": ticket or {}, "steps": {},
             "profile": {"name": profile_name}, "run": {"id": run_id}}
-        self.applied: list[StepAction] = []
+        # what changed, in order: this attempt's actions, or an earlier attempt's results
+        # (a resume skips those rows, so it never read what their undo would need)
+        self.applied: list[StepAction | Result] = []
         self.rolled_back = False
         self.would_create: set[str] = set()  # logins a check run would have created
 
@@ -237,13 +239,15 @@ class PlaybookRun:
                                                      "(a check run creates nothing)")
                     continue
                 action = StepAction(step, scope, label, self.deliver, self._where(index, "with"))
+                at = len(runner.report.results) if runner.report else 0
                 yield action
                 result = _last(runner)
                 results.append(result)
                 if result.check and result.changed and registry()[step.uses].creates_target:
                     self.would_create.add(result.target)
                 if result.changed and not result.check and not step.check:
-                    self.applied.append(action)  # only what really changed can be undone
+                    # only what really changed can be undone
+                    self.applied.append(result if at in runner.done else action)
                 failed = failed or result.failed
             if step.register_:
                 self.variables["steps"][step.register_] = _registered(results, looped=(
@@ -309,8 +313,14 @@ class PlaybookRun:
 
     def _rollback(self) -> Iterator[Action[Any]]:
         self.rolled_back = True
-        for action in reversed(self.applied):
-            yield Undo(action, action.undo())
+        for done in reversed(self.applied):
+            if isinstance(done, Result):
+                yield _Skipped(f"{UNDO}{done.action}", done.target,
+                               f"cannot undo {done.action} {done.target}: an earlier attempt "
+                               "of this run did it, and what its undo needs was read then; "
+                               "left as it is")
+            else:
+                yield Undo(done, done.undo())
 
 
 _NO_ITEM = object()
