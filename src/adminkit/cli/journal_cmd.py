@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from adminkit.cli.state import OutputFormat, state_of
-from adminkit.core.errors import ExitCode, UsageError
+from adminkit.core.errors import ActionFailed, ExitCode, UsageError
 
 app = typer.Typer(help="Read, verify and export the journal of runs and actions.",
                   no_args_is_help=True)
@@ -270,9 +270,18 @@ def export(
         writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
         if fmt == "csv":
             writer.writeheader()
-        for raw in journal.iter_all():
-            if fmt == "csv":
-                writer.writerow({k: csv_safe(v) if isinstance(v, str) else v
-                                 for k, v in dict(raw).items()})
-            else:
-                stream.write(json.dumps(dict(raw), ensure_ascii=False) + "\n")
+        try:
+            for raw in journal.iter_all():
+                if fmt == "csv":
+                    writer.writerow({k: csv_safe(v) if isinstance(v, str) else v
+                                     for k, v in dict(raw).items()})
+                else:
+                    stream.write(json.dumps(dict(raw), ensure_ascii=False) + "\n")
+            if out is None:
+                stream.flush()  # here, not at exit where a failure is only a warning
+        except OSError as exc:  # --out's own failures are worded by `written`
+            if out is not None or isinstance(exc, BrokenPipeError) or exc.filename:
+                raise
+            raise ActionFailed("cannot write the export to standard output: "
+                               f"{exc.strerror or exc}; what it got is not the whole "
+                               "journal") from None
