@@ -195,7 +195,7 @@ class PlaybookRun:
             return None
         now = f"{action.name} on {target}" if target is not None else action.name
         return _Failed(action.name, label, ValidationError(
-            f"{label}: idx {index} of run {run_id} was {earlier.action} on {earlier.target} "
+            f"idx {index} of run {run_id} was {earlier.action} on {earlier.target} "
             f"when it was done; now it is {now}: what the playbook goes through has changed "
             "since (a CSV, a ticket, a loop's values), so the rest is not resumed",
             hint="run the playbook again: what was done is found on the systems and kept"))
