@@ -68,3 +68,35 @@ def test_an_export_that_fits_is_whole(env: Any, tmp_path: Path) -> None:
     res = _export("--out", str(out), preexec_fn=_full_disk, capture_output=True)
     assert res.returncode == 0, res.stderr
     assert len(out.read_text().splitlines()) == 50
+
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
+
+
+@root_only
+def test_an_export_onto_a_file_another_user_owns_is_refused(env: Any, cli: Any,
+                                                            tmp_path: Path) -> None:
+    """/tmp/export.jsonl planted by another user (mode 0666, or an fd kept open): the
+    export would be theirs to read; fchmod to 0600 keeps them its owner."""
+    _journal(env.journal, rows=5)
+    planted = tmp_path / "export.jsonl"
+    planted.write_text("")
+    os.chown(planted, 54321, 54321)
+    planted.chmod(0o666)
+    res = cli("journal", "export", "--out", str(planted))
+    assert res.code == 2, res.err
+    assert "belongs to another user (uid 54321)" in res.err
+    assert planted.read_text() == ""
+    assert planted.stat().st_mode & 0o777 == 0o666
+
+
+def test_an_export_onto_a_hard_link_is_refused(env: Any, cli: Any, tmp_path: Path) -> None:
+    _journal(env.journal, rows=5)
+    kept = tmp_path / "notes.txt"
+    kept.write_text("keep\n")
+    link = tmp_path / "export.jsonl"
+    os.link(kept, link)
+    res = cli("journal", "export", "--out", str(link))
+    assert res.code == 2, res.err
+    assert "has other names (hard links)" in res.err
+    assert kept.read_text() == "keep\n"

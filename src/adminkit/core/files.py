@@ -107,7 +107,8 @@ def parse_mode(text: str, option: str = "--mode") -> int:
 def written(path: Path, mode: int = 0o600) -> Iterator[TextIO]:
     """`path` opened for writing text, with exactly `mode` whether it is new or not (an
     export of the journal is 0600 unless asked otherwise). A symbolic link, a FIFO or a
-    device at `path` is refused, not written through. A write that fails (a full disk)
+    device at `path` is refused, not written through, and so is a file that belongs to
+    another user or has other names (hard links). A write that fails (a full disk)
     leaves the file empty, and says so (exit 1)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
@@ -119,6 +120,13 @@ def written(path: Path, mode: int = 0o600) -> Iterator[TextIO]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise UsageError(f"cannot write {path}: {_kind(info.st_mode)}, not a regular file")
+        if info.st_uid != os.geteuid():  # its owner could read what is written, whatever mode
+            raise UsageError(f"cannot write {path}: the file belongs to another user "
+                             f"(uid {info.st_uid}), who could read what is written there",
+                             hint="give a path in a folder of your own")
+        if info.st_nlink > 1:  # a hard link: the same file under a name chosen by another
+            raise UsageError(f"cannot write {path}: the file has other names (hard links)",
+                             hint="remove it first, or give another path")
         os.fchmod(fd, mode)
         os.ftruncate(fd, 0)
         os.set_blocking(fd, True)
