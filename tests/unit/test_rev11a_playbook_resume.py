@@ -203,3 +203,25 @@ def test_a_rollback_in_a_resume_names_what_the_earlier_attempt_did(
         ("undo toy.make", "b", "changed"), ("undo toy.make", "a", "skipped")]
     assert "cannot undo toy.make a: an earlier attempt of this run did it" in \
         again.results[-1].summary
+
+
+def test_a_rollback_step_s_loop_stops_at_its_first_failure(env: Any, tmp_path: Path) -> None:
+    """Items after the one that failed would only be made to be undone (an account
+    created, its password delivered, then deleted): they are not run."""
+    path = _book(tmp_path, """\
+        name: toy
+        steps:
+          - uses: toy.make
+            with: {key: first}
+          - uses: toy.make
+            loop: [a, b, c, d]
+            with: {key: "{{ item }}"}
+            on_error: rollback
+        """)
+    FAILING.add("b")
+    report = _run(env, path)
+    assert LOG == [("make", "first"), ("make", "a"), ("unmake", "a"), ("unmake", "first")]
+    assert [(r.action, r.target, r.status.value) for r in report.results] == [
+        ("toy.make", "first", "changed"), ("toy.make", "a", "changed"),
+        ("toy.make", "b", "failed"), ("undo toy.make", "a", "changed"),
+        ("undo toy.make", "first", "changed")]

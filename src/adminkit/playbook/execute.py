@@ -219,6 +219,8 @@ class PlaybookRun:
                 items, failed = [], True
                 results.append(_last(runner))
             for item in items:
+                if failed and step.on_error == "rollback":
+                    break  # the items left would only be made to be undone
                 scope = {**self.variables, "item": item} if item is not _NO_ITEM else \
                     self.variables
                 try:
