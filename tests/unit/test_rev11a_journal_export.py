@@ -54,7 +54,7 @@ def test_an_export_that_fills_the_disk_leaves_no_half_file(env: Any, tmp_path: P
 
 def test_an_export_to_a_full_standard_output_says_so(env: Any) -> None:
     _journal(env.journal, rows=50)
-    with open("/dev/full", "w") as full:  # noqa: PTH123
+    with open("/dev/full", "w") as full:
         res = _export(stdout=full, stderr=subprocess.PIPE)
     assert res.returncode == 1
     assert "error: cannot write the export to standard output: No space left on device" \

@@ -29,8 +29,8 @@ def held(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_an_append_to_a_held_journal_is_a_journal_error(held: Path) -> None:
     journal = Journal(held)
     try:
-        with pytest.raises(JournalError, match="cannot write to the journal .*database is "
-                                               "locked") as caught:
+        with pytest.raises(JournalError, match=r"cannot write to the journal .*database is "
+                                               r"locked") as caught:
             journal.append(kind="run", run_id="R-1", operator="tester", mode="apply")
         assert "another process holds it (waited 0.2 s)" in (caught.value.hint or "")
     finally:

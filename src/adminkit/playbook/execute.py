@@ -8,7 +8,7 @@ order, and says so in the journal and on the ticket.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -200,7 +200,7 @@ class PlaybookRun:
             "since (a CSV, a ticket, a loop's values), so the rest is not resumed",
             hint="run the playbook again: what was done is found on the systems and kept"))
 
-    def _steps(self, runner: Runner) -> Iterator[Action[Any]]:
+    def _steps(self, runner: Runner) -> Generator[Action[Any], None, None]:
         for index, step in enumerate(self.loaded.playbook.steps):
             label = step.label(index)
             try:
