@@ -124,14 +124,18 @@ CSV_BOOK = """\
     """
 
 
-def _first_attempt(env: Any, tmp_path: Path) -> tuple[Path, Path, str]:
-    """Rows a, b, c: b fails, so the run stops after the loop with a and c made."""
-    path = _book(tmp_path, CSV_BOOK)
+def _first_attempt(env: Any, tmp_path: Path, on_error: str = "stop"
+                   ) -> tuple[Path, Path, str]:
+    """Rows a, b, c: b fails, so the run stops after the loop with a and c made (or,
+    with on_error: continue, makes `last` too)."""
+    path = _book(tmp_path, CSV_BOOK.replace("with: {key: \"{{ item.key }}\"}",
+                                            "with: {key: \"{{ item.key }}\"}\n"
+                                            f"        on_error: {on_error}"))
     rows = tmp_path / "rows.csv"
     rows.write_text("key\na\nb\nc\n")
     FAILING.add("b")
     first = _run(env, path, {"file": str(rows)})
-    assert [(r.target, r.status.value) for r in first.results] == [
+    assert [(r.target, r.status.value) for r in first.results][:3] == [
         ("a", "changed"), ("b", "failed"), ("c", "changed")]
     FAILING.clear()
     LOG.clear()
@@ -165,9 +169,12 @@ def test_a_resume_with_rows_added_at_the_end_does_the_rest(env: Any, tmp_path: P
     assert again.exit_code == 0
 
 
+@pytest.mark.parametrize("on_error", ["stop", "continue"])
 def test_a_resume_whose_csv_is_gone_fails_and_is_not_taken_as_done(
-        env: Any, tmp_path: Path) -> None:
-    path, rows, run_id = _first_attempt(env, tmp_path)
+        env: Any, tmp_path: Path, on_error: str) -> None:
+    """Its rows cannot be held against the journal's, nor can the steps after it, whose
+    indexes depend on how many rows it had: the resume stops there."""
+    path, rows, run_id = _first_attempt(env, tmp_path, on_error)
     rows.unlink()
     again = _run(env, path, {"file": str(rows)}, resume=run_id)
     assert LOG == []

@@ -161,7 +161,8 @@ class PlaybookRun:
         such an index is first held against the row journaled there: a CSV, a ticket or
         a loop's values that changed since would otherwise have a row skipped as done
         that never was, and the one done there done again. One that is not the same
-        stops the resume there, failed; one that cannot be expanded now fails as itself."""
+        stops the resume there, failed; one that cannot be expanded now fails as itself,
+        and stops it too, whatever its `on_error`."""
         steps = self._steps(runner)
         try:
             for action in steps:
@@ -177,8 +178,7 @@ class PlaybookRun:
                     continue
                 del runner.done[index]  # it runs (and fails) instead of passing as done
                 yield instead
-                if instead is not action:
-                    return
+                return  # the rows after it may have moved too: none is taken as done
         finally:
             steps.close()
 
