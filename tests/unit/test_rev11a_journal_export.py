@@ -100,3 +100,67 @@ def test_an_export_onto_a_hard_link_is_refused(env: Any, cli: Any, tmp_path: Pat
     assert res.code == 2, res.err
     assert "has other names (hard links)" in res.err
     assert kept.read_text() == "keep\n"
+
+
+HOSTILE = "x\x1b]52;c;cHduZWQ=\x07\x1b[2J\u009b31m\u202eevil"
+
+
+def _hostile_journal(path: Path) -> None:
+    journal = Journal(path)
+    try:
+        journal.append(kind="action", run_id="R-1", idx=0, operator="tester", mode="apply",
+                       action="x.y", target=HOSTILE, status="changed", summary=HOSTILE)
+    finally:
+        journal.close()
+
+
+def _on_a_terminal(*args: str) -> bytes:
+    import pty
+
+    main, child = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "adminkit.cli.main", "journal",
+                                 "export", *args], env={**os.environ, "ADMINKIT_WARM": "0"},
+                                stdout=child, stderr=subprocess.PIPE)
+        os.close(child)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert proc.wait(timeout=60) == 0
+        return out
+    finally:
+        os.close(main)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_export_to_a_terminal_shows_escapes_instead_of_obeying_them(
+        env: Any, fmt: str) -> None:
+    """`ESC]52;c;…` writes the operator's clipboard, `ESC[2J` clears the screen, CSI
+    (U+009B) is ESC[ to many terminals, U+202E reverses what follows."""
+    _hostile_journal(env.journal)
+    out = _on_a_terminal("-f", fmt)
+    for raw in (b"\x1b", b"\x07", "\u009b".encode(), "\u202e".encode()):
+        assert raw not in out, (raw, out)
+    assert b"cHduZWQ=" in out  # the value is there, shown
+
+
+def test_an_export_to_a_file_keeps_csv_values_and_escapes_json_controls(
+        env: Any, cli: Any, tmp_path: Path) -> None:
+    import csv as csvmod
+    import json
+
+    _hostile_journal(env.journal)
+    assert cli("journal", "export", "-f", "csv", "--out", str(tmp_path / "e.csv")).code == 0
+    with (tmp_path / "e.csv").open(newline="", encoding="utf-8") as f:
+        [row] = list(csvmod.DictReader(f))
+    assert row["target"] == HOSTILE  # data for a program, as it is
+    assert cli("journal", "export", "--out", str(tmp_path / "e.jsonl")).code == 0
+    text = (tmp_path / "e.jsonl").read_text(encoding="utf-8")
+    assert "\u009b" not in text and "\u202e" not in text
+    assert json.loads(text)["target"] == HOSTILE  # the same JSON value

@@ -259,7 +259,7 @@ def export(
     import json
     import sys
 
-    from adminkit.cli.output import csv_safe
+    from adminkit.cli.output import JSON_UNSEEN, csv_safe, visible
 
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: choose jsonl or csv")
@@ -272,15 +272,18 @@ def export(
         stack.callback(journal.close)
         stream = stack.enter_context(written(out, file_mode)) if out else sys.stdout
         writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        # at a terminal, a value's escape sequences are shown, not obeyed (as `-o csv`)
+        shown = visible if out is None and stream.isatty() else str
         if fmt == "csv":
             writer.writeheader()
         try:
             for raw in journal.iter_all():
                 if fmt == "csv":
-                    writer.writerow({k: csv_safe(v) if isinstance(v, str) else v
+                    writer.writerow({k: shown(csv_safe(v)) if isinstance(v, str) else v
                                      for k, v in dict(raw).items()})
-                else:
-                    stream.write(json.dumps(dict(raw), ensure_ascii=False) + "\n")
+                else:  # C1 controls and bidi overrides escaped too: the same JSON
+                    stream.write(json.dumps(dict(raw), ensure_ascii=False)
+                                 .translate(JSON_UNSEEN) + "\n")
             if out is None:
                 stream.flush()  # here, not at exit where a failure is only a warning
         except OSError as exc:  # --out's own failures are worded by `written`
