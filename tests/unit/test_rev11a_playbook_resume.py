@@ -11,52 +11,30 @@ import pytest
 
 from adminkit.automation.request import PlaybookRequest, RunRequest
 from adminkit.automation.service import RunService
-from adminkit.core.action import Action, Applied, Params, Plan
+from adminkit.core.action import Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import UsageError, ValidationError
-from adminkit.core.result import Change
 from adminkit.journal.store import Filters, Journal
+from tests.unit import test_playbook_render as render_toys
 
-LOG: list[tuple[str, str]] = []
-FAILING: set[str] = set()
-
-
-class ToyParams(Params):
-    key: str
+FAILING: set[str] = set()  # keys whose toy.make fails; a test changes it between attempts
 
 
-class Make(Action[ToyParams]):
-    name = "toy.make"
-    params_model: ClassVar[type[Params]] = ToyParams
+class Make(render_toys.Make):
+    """test_playbook_render's toy.make (undone by toy.unmake), naming its target
+    parameter, as the real actions do, and failing for the keys in FAILING."""
+
     target_param: ClassVar[str | None] = "key"
-
-    def target(self) -> str:
-        return self.params.key
 
     def plan(self, ctx: Context) -> Plan:
         if self.params.key in FAILING:
             raise ValidationError(f"{self.params.key} cannot be made")
-        return Plan([Change(op="create", field="thing", after=self.params.key)],
-                    summary=f"make {self.params.key}")
-
-    def apply(self, ctx: Context, plan: Plan) -> Applied:
-        LOG.append(("make", self.params.key))
-        return Applied()
-
-    def undo(self) -> Action[Any] | None:
-        return Unmake(ToyParams(key=self.params.key))
+        return super().plan(ctx)
 
 
-class Unmake(Make):
-    name = "toy.unmake"
-
-    def plan(self, ctx: Context) -> Plan:
-        return Plan([Change(op="delete", field="thing", before=self.params.key)],
-                    summary=f"unmake {self.params.key}")
-
-    def apply(self, ctx: Context, plan: Plan) -> Applied:
-        LOG.append(("unmake", self.params.key))
-        return Applied()
+def made() -> list[tuple[str, ...]]:
+    """What the toys did, as (verb, key)."""
+    return [entry[:2] for entry in render_toys.LOG]
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +42,7 @@ def toys(monkeypatch: pytest.MonkeyPatch) -> None:
     from adminkit.core import domains
 
     monkeypatch.setitem(domains.actions(), "toy.make", Make)
-    LOG.clear()
+    render_toys.LOG.clear()
     FAILING.clear()
 
 
@@ -101,12 +79,12 @@ def test_a_rolled_back_run_is_not_resumed_as_if_its_changes_stood(env: Any,
     first = _run(env, path)
     assert [(r.action, r.status.value) for r in first.results] == [
         ("toy.make", "changed"), ("toy.make", "failed"), ("undo toy.make", "changed")]
-    assert LOG == [("make", "a"), ("unmake", "a")]
+    assert made() == [("make", "a"), ("unmake", "a")]
     FAILING.clear()
-    LOG.clear()
+    render_toys.LOG.clear()
     with pytest.raises(UsageError, match="was rolled back"):
         _run(env, path, resume=first.run.id)
-    assert LOG == []  # b and c were not made on top of a rolled-back run
+    assert made() == []  # b and c were not made on top of a rolled-back run
     rows = Journal(env.journal).entries(Filters(run_id=first.run.id, kinds=("run",)))
     assert len(rows) == 1  # nothing of a second attempt was journaled
 
@@ -138,7 +116,7 @@ def _first_attempt(env: Any, tmp_path: Path, on_error: str = "stop"
     assert [(r.target, r.status.value) for r in first.results][:3] == [
         ("a", "changed"), ("b", "failed"), ("c", "changed")]
     FAILING.clear()
-    LOG.clear()
+    render_toys.LOG.clear()
     return path, rows, first.run.id
 
 
@@ -150,7 +128,7 @@ def test_a_resume_whose_rows_moved_does_nothing_twice_and_skips_nothing(
     path, rows, run_id = _first_attempt(env, tmp_path)
     rows.write_text(edited)
     again = _run(env, path, {"file": str(rows)}, resume=run_id)
-    assert LOG == []
+    assert made() == []
     [result] = again.results
     assert result.failed
     assert "was toy.make on a when it was done" in (result.error or "")
@@ -162,7 +140,7 @@ def test_a_resume_with_rows_added_at_the_end_does_the_rest(env: Any, tmp_path: P
     path, rows, run_id = _first_attempt(env, tmp_path)
     rows.write_text("key\na\nb\nc\nd\n")
     again = _run(env, path, {"file": str(rows)}, resume=run_id)
-    assert LOG == [("make", "b"), ("make", "d"), ("make", "last")]
+    assert made() == [("make", "b"), ("make", "d"), ("make", "last")]
     assert [(r.target, r.status.value) for r in again.results] == [
         ("a", "changed"), ("b", "changed"), ("c", "changed"), ("d", "changed"),
         ("last", "changed")]
@@ -177,7 +155,7 @@ def test_a_resume_whose_csv_is_gone_fails_and_is_not_taken_as_done(
     path, rows, run_id = _first_attempt(env, tmp_path, on_error)
     rows.unlink()
     again = _run(env, path, {"file": str(rows)}, resume=run_id)
-    assert LOG == []
+    assert made() == []
     assert [r.status.value for r in again.results] == ["failed"]
     assert again.exit_code != 0
 
@@ -202,9 +180,9 @@ def test_a_rollback_in_a_resume_names_what_the_earlier_attempt_did(
     assert [r.status.value for r in first.results] == ["changed", "failed"]
     FAILING.clear()
     FAILING.add("c")
-    LOG.clear()
+    render_toys.LOG.clear()
     again = _run(env, path, resume=first.run.id)
-    assert LOG == [("make", "b"), ("unmake", "b")]
+    assert made() == [("make", "b"), ("unmake", "b")]
     assert [(r.action, r.target, r.status.value) for r in again.results] == [
         ("toy.make", "a", "changed"), ("toy.make", "b", "changed"), ("toy.make", "c", "failed"),
         ("undo toy.make", "b", "changed"), ("undo toy.make", "a", "skipped")]
@@ -227,7 +205,7 @@ def test_a_rollback_step_s_loop_stops_at_its_first_failure(env: Any, tmp_path: P
         """)
     FAILING.add("b")
     report = _run(env, path)
-    assert LOG == [("make", "first"), ("make", "a"), ("unmake", "a"), ("unmake", "first")]
+    assert made() == [("make", "first"), ("make", "a"), ("unmake", "a"), ("unmake", "first")]
     assert [(r.action, r.target, r.status.value) for r in report.results] == [
         ("toy.make", "first", "changed"), ("toy.make", "a", "changed"),
         ("toy.make", "b", "failed"), ("undo toy.make", "a", "changed"),
