@@ -29,8 +29,9 @@ def parse_since(text: str) -> datetime:
         if text[:-1].isdigit() and text[-1:] in units:
             return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
         value = datetime.fromisoformat(text)
-        # in UTC here: a time whose zone takes it past year 9999 is refused, not a crash
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        value.astimezone(UTC)  # as the journal compares it: a zone past year 9999 is refused
+        return value
     except OverflowError:  # 999999d: before year 1; a zone past year 9999
         raise UsageError(f"--since {text!r}: outside years 1 to 9999",
                          hint="use 30m, 12h, 7d or a date like 2026-11-01") from None
