@@ -200,6 +200,7 @@ class VerifyReport:
     # not ok only because the key at hand is missing or another one: nothing was found
     # wrong with the rows, they just could not be checked
     unchecked: bool = False
+    damaged: str = ""  # SQLite could not read the database's pages: its error
 
 
 @dataclass

@@ -59,7 +59,8 @@ def verify(journal: Journal, anchors: Sequence[Anchor] = (), *,
             raise  # locked, unreadable: no verdict on the rows either way
         text = f"the database itself is damaged ({exc}): its rows cannot all be read"
         return VerifyReport(ok=False, rows=0, first_bad=None, reason=text, problems=[text],
-                            notices=[], keyed_from=None, anchors=len(anchors))
+                            notices=[], keyed_from=None, anchors=len(anchors),
+                            damaged=str(exc))
     first = problems[0] if problems else None
     return VerifyReport(ok=not problems, rows=rows, first_bad=first.seq if first else None,
                         reason=first.text if first else "",
