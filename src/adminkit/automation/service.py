@@ -129,6 +129,8 @@ class RunService:
             intents: dict[int, dict[str, Any]] = {}
             if request.resume:
                 run.id, run.resumed = request.resume, True
+                if request.playbook is not None:
+                    _refuse_rolled_back(journal, request.resume)
                 done = journal.done_results(request.resume)
                 unsettled = _unsettled(journal, request.resume)
                 intents = _intents(journal, request.resume, unsettled)
@@ -365,6 +367,21 @@ class RunService:
         seconds = cfg.flush_seconds if cfg else 5.0
         return Pump(journal, system, run_id, limit=seconds, background=background,
                     limits=note_limits(cfg))
+
+
+def _refuse_rolled_back(journal: Journal, run_id: str) -> None:
+    """A playbook run that rolled back (`on_error: rollback`) undid what it had done:
+    its rows journaled as done no longer stand, and the rows its undos took would be
+    taken for later steps, so it is not resumed but run again."""
+    from adminkit.playbook.execute import UNDO
+
+    undone = [row for row in journal.entries(Filters(run_id=run_id, kinds=("action",)))
+              if str(row["action"] or "").startswith(UNDO)]
+    if undone:
+        raise UsageError(f"run {run_id} was rolled back ({len(undone)} undo row(s) in the "
+                         "journal): what it had done was undone, so it is not resumed",
+                         hint="run the playbook again; `adminkit journal show "
+                              f"{run_id}` lists what was undone")
 
 
 def _unsettled(journal: Journal, run_id: str) -> set[int]:

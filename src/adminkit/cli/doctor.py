@@ -264,6 +264,9 @@ def _verified(journal: Any) -> Finding:
     if report.ok:
         keyed = f", keyed from row {report.keyed_from}" if report.keyed_from else ""
         return Finding("journal", where, "ok", f"{report.rows} rows verified{keyed}")
+    if report.damaged:  # pages SQLite cannot read
+        return Finding("journal", where, "fail", f"the journal file is damaged: "
+                       f"{report.damaged}", _open_fix(journal.path, report.damaged, DAMAGED))
     first = f" (first bad row {report.first_bad})" if report.first_bad is not None else ""
     if journal.key is None:  # nothing else can be told without the key
         return Finding("journal", where, "fail", f"cannot be verified: {journal.key_problem}",

@@ -18,6 +18,14 @@ def report(exc: BaseException, *, debug: bool) -> int:
     if isinstance(exc, AdminkitError):
         sys.stderr.write(f"error: {visible(redact(str(exc)))}\n")
         return int(exc.exit_code)
+    sqlite3 = sys.modules.get("sqlite3")  # loaded by whatever opened a database
+    if sqlite3 is not None and isinstance(exc, sqlite3.DatabaseError):
+        # the journal (or the local ticket system) opened, then a page read failed
+        sys.stderr.write(
+            f"error: a database cannot be read: {visible(redact(str(exc)))}\n"
+            "  hint: for the journal, `adminkit journal verify` says whether it is damaged; "
+            "keep a copy of it as evidence before anything else\n")
+        return int(ExitCode.FAILED)
     sys.stderr.write(
         f"internal error: {type(exc).__name__}: {visible(redact(str(exc)))}\n"
         "  hint: this is a bug in adminkit; run again with --debug for the traceback "

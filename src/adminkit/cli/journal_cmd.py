@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from adminkit.cli.state import OutputFormat, state_of
-from adminkit.core.errors import ExitCode, UsageError
+from adminkit.core.errors import ActionFailed, ExitCode, UsageError
 
 app = typer.Typer(help="Read, verify and export the journal of runs and actions.",
                   no_args_is_help=True)
@@ -25,14 +25,19 @@ EXPORT_COLUMNS = ["seq", "kind", "time", "run_id", "idx", "operator", "profile",
 def parse_since(text: str) -> datetime:
     """`30m`, `12h`, `7d`, or an ISO date/time (UTC if no zone)."""
     units = {"m": "minutes", "h": "hours", "d": "days"}
-    if text[:-1].isdigit() and text[-1:] in units:
-        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
     try:
+        if text[:-1].isdigit() and text[-1:] in units:
+            return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
         value = datetime.fromisoformat(text)
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        value.astimezone(UTC)  # as the journal compares it: a zone past year 9999 is refused
+        return value
+    except OverflowError:  # 999999d: before year 1; a zone past year 9999
+        raise UsageError(f"--since {text!r}: outside years 1 to 9999",
+                         hint="use 30m, 12h, 7d or a date like 2026-11-01") from None
     except ValueError:
         raise UsageError(f"--since {text!r}: not a duration or a date",
                          hint="use 30m, 12h, 7d or a date like 2026-11-01") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @app.command("list")
@@ -255,7 +260,7 @@ def export(
     import json
     import sys
 
-    from adminkit.cli.output import csv_safe
+    from adminkit.cli.output import JSON_UNSEEN, csv_safe, visible
 
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: choose jsonl or csv")
@@ -268,11 +273,23 @@ def export(
         stack.callback(journal.close)
         stream = stack.enter_context(written(out, file_mode)) if out else sys.stdout
         writer = csv.DictWriter(stream, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        # at a terminal, a value's escape sequences are shown, not obeyed (as `-o csv`)
+        shown = visible if out is None and stream.isatty() else str
         if fmt == "csv":
             writer.writeheader()
-        for raw in journal.iter_all():
-            if fmt == "csv":
-                writer.writerow({k: csv_safe(v) if isinstance(v, str) else v
-                                 for k, v in dict(raw).items()})
-            else:
-                stream.write(json.dumps(dict(raw), ensure_ascii=False) + "\n")
+        try:
+            for raw in journal.iter_all():
+                if fmt == "csv":
+                    writer.writerow({k: shown(csv_safe(v)) if isinstance(v, str) else v
+                                     for k, v in dict(raw).items()})
+                else:  # C1 controls and bidi overrides escaped too: the same JSON
+                    stream.write(json.dumps(dict(raw), ensure_ascii=False)
+                                 .translate(JSON_UNSEEN) + "\n")
+            if out is None:
+                stream.flush()  # here, not at exit where a failure is only a warning
+        except OSError as exc:  # --out's own failures are worded by `written`
+            if out is not None or isinstance(exc, BrokenPipeError) or exc.filename:
+                raise
+            raise ActionFailed("cannot write the export to standard output: "
+                               f"{exc.strerror or exc}; what it got is not the whole "
+                               "journal") from None

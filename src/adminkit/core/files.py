@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from adminkit.core.errors import ConfigError, UsageError
+from adminkit.core.errors import ActionFailed, ConfigError, UsageError
 
 if TYPE_CHECKING:
     import ssl
@@ -107,7 +107,9 @@ def parse_mode(text: str, option: str = "--mode") -> int:
 def written(path: Path, mode: int = 0o600) -> Iterator[TextIO]:
     """`path` opened for writing text, with exactly `mode` whether it is new or not (an
     export of the journal is 0600 unless asked otherwise). A symbolic link, a FIFO or a
-    device at `path` is refused, not written through."""
+    device at `path` is refused, not written through, and so is a file that belongs to
+    another user or has other names (hard links). A write that fails (a full disk)
+    leaves the file empty, and says so (exit 1)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         fd = os.open(path, flags, mode)
@@ -118,14 +120,40 @@ def written(path: Path, mode: int = 0o600) -> Iterator[TextIO]:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise UsageError(f"cannot write {path}: {_kind(info.st_mode)}, not a regular file")
+        if info.st_uid != os.geteuid():  # its owner could read what is written, whatever mode
+            raise UsageError(f"cannot write {path}: the file belongs to another user "
+                             f"(uid {info.st_uid}), who could read what is written there",
+                             hint="give a path in a folder of your own")
+        if info.st_nlink > 1:  # a hard link: the same file under a name chosen by another
+            raise UsageError(f"cannot write {path}: the file has other names (hard links)",
+                             hint="remove it first, or give another path")
         os.fchmod(fd, mode)
         os.ftruncate(fd, 0)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as stream:
-        yield stream
+    keep = os.dup(fd)  # to empty the file after the stream is closed, whatever happened
+    stream = os.fdopen(fd, "w", newline="", encoding="utf-8")
+    try:
+        try:
+            yield stream
+            stream.close()
+        except BaseException:
+            # a file written halfway (a full disk, Ctrl-C) would pass for the whole export:
+            # what the stream still holds is dropped with it, then the file is emptied
+            with contextlib.suppress(OSError):
+                stream.close()
+            with contextlib.suppress(OSError):
+                os.ftruncate(keep, 0)
+            raise
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError) or exc.filename is not None:
+            raise
+        raise ActionFailed(f"cannot write {path}: {exc.strerror or exc}; the file was "
+                           "left empty") from None
+    finally:
+        os.close(keep)
 
 
 # Files a profile names for a library (a CA bundle, a key, known_hosts, a certificate):

@@ -20,10 +20,27 @@ def current_operator() -> str:
     """Who is acting: ADMINKIT_OPERATOR (set by triggers), else the person behind sudo."""
     explicit = os.environ.get("ADMINKIT_OPERATOR")
     if explicit:
-        return explicit
+        return _name("ADMINKIT_OPERATOR", explicit)
     user = getpass.getuser()
-    sudo_user = os.environ.get("SUDO_USER")
+    sudo_user = _name("SUDO_USER", os.environ.get("SUDO_USER") or "")
     return f"{sudo_user} (as {user})" if sudo_user and sudo_user != user else user
+
+
+def _name(variable: str, value: str) -> str:
+    """An operator's name goes into every journal row and ticket note: a line break or a
+    terminal escape there would forge a line of either, and bytes that are not UTF-8
+    cannot be journaled at all."""
+    from adminkit.core.errors import UsageError
+
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{variable} is not UTF-8 text",
+                         hint=f"set {variable} to the operator's login") from None
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        raise UsageError(f"{variable} {value!r} holds a control character",
+                         hint=f"set {variable} to the operator's login") from None
+    return value
 
 
 @dataclass

@@ -43,6 +43,7 @@ WAL = ("-wal", "-shm")  # SQLite's files beside the database
 # While rows are appended the head file is rewritten at most this often (and on close):
 # a crash can leave it up to this far behind, which only shortens what it vouches for.
 HEAD_EVERY = 0.25
+BUSY_SECONDS = 30.0  # how long a write waits for another process's transaction
 COLUMNS = ("seq", "kind", "time", "run_id", "idx", "operator", "profile", "ticket", "mode",
            "action", "target", "status", "summary", "diff", "error", "detail")
 INSERT_SQL = (f"INSERT INTO entries ({', '.join(COLUMNS)}, prev_hash, hash) "  # noqa: S608
@@ -198,6 +199,7 @@ class VerifyReport:
     # not ok only because the key at hand is missing or another one: nothing was found
     # wrong with the rows, they just could not be checked
     unchecked: bool = False
+    damaged: str = ""  # SQLite could not read the database's pages: its error
 
 
 @dataclass
@@ -243,7 +245,7 @@ class Journal:
         self.key: JournalKey | None = key
         self.key_problem = ""
         try:
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
+            self.db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None,
                                       check_same_thread=False)
             self.db.row_factory = sqlite3.Row
             use_wal(self.db)
@@ -355,7 +357,10 @@ class Journal:
         seqs: list[int] = []
         ends: list[tuple[int, str, str]] = []
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # locked by another process, read-only
+                raise self._unwritable(exc) from None
             try:
                 last = self.db.execute(
                     "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
@@ -381,8 +386,11 @@ class Journal:
                 for note, row, digest in notes:
                     self._enqueue(note, row, digest)
                 self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have ended it
+                    self.db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):  # a full disk, an I/O error
+                    raise self._unwritable(exc) from None
                 raise
             self._keyed_from = keyed_from  # only once committed: a rollback takes it back
             if seqs:
@@ -392,6 +400,19 @@ class Journal:
         for end_seq, digest, run_id in ends:  # each run's end, anchored off the database
             anchor.to_syslog(end_seq, digest, run_id=run_id, journal=str(self.path))
         return seqs
+
+    def _unwritable(self, exc: sqlite3.OperationalError) -> JournalError:
+        """SQLite's refusal to write, as adminkit's error (exit 1), not as a bug: nothing
+        of the rows asked for was written."""
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            hint = (f"another process holds it (waited {BUSY_SECONDS:g} s); `fuser "
+                    f"{self.path}` names it")
+        elif "full" in text:
+            hint = "its disk is full: free space there"
+        else:
+            hint = "check the journal file, its folder and its disk"
+        return JournalError(f"cannot write to the journal {self.path}: {text}", hint=hint)
 
     def _keyed(self, next_seq: int, prev: str) -> tuple[JournalKey, int]:
         """The key to chain the next rows with, and the row keying began at, inside the

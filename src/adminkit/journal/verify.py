@@ -52,7 +52,15 @@ class _Walk:
 
 def verify(journal: Journal, anchors: Sequence[Anchor] = (), *,
            allow_unkeyed: bool = False) -> VerifyReport:
-    problems, notices, rows, keyed_from = _check(journal, anchors, allow_unkeyed)
+    try:
+        problems, notices, rows, keyed_from = _check(journal, anchors, allow_unkeyed)
+    except sqlite3.DatabaseError as exc:  # pages overwritten: SQLite cannot read the rows
+        if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+            raise  # locked, unreadable: no verdict on the rows either way
+        text = f"the database itself is damaged ({exc}): its rows cannot all be read"
+        return VerifyReport(ok=False, rows=0, first_bad=None, reason=text, problems=[text],
+                            notices=[], keyed_from=None, anchors=len(anchors),
+                            damaged=str(exc))
     first = problems[0] if problems else None
     return VerifyReport(ok=not problems, rows=rows, first_bad=first.seq if first else None,
                         reason=first.text if first else "",

@@ -8,7 +8,7 @@ order, and says so in the journal and on the ticket.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +19,7 @@ from adminkit.core.context import Context
 from adminkit.core.delivery import check_many
 from adminkit.core.errors import AdminkitError, PolicyRefused, UsageError, ValidationError
 from adminkit.core.result import Result, Status
+from adminkit.core.secrets import redact
 from adminkit.playbook import render
 from adminkit.playbook.loader import EXTRA_PARAMS, LoadedPlaybook, registry
 from adminkit.playbook.model import Step
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from adminkit.core.runner import Runner
 
 MAX_ITEMS = 10_000
+UNDO = "undo "  # how a rollback's rows name their action: "undo account.create"
 
 
 class StepAction(Action[Params]):
@@ -47,7 +49,8 @@ class StepAction(Action[Params]):
     def target(self) -> str:
         return self.inner.target() if self.inner else self.label
 
-    def build(self) -> Action[Any]:
+    def _params(self) -> tuple[type[Action[Any]], Params, Any]:
+        """The action class, its parameters rendered and validated, the delivery asked."""
         cls = registry()[self.step.uses]
         values = render.render_value(self.step.with_, self.variables, self.where)
         spec = values.pop("deliver", None)
@@ -58,6 +61,20 @@ class StepAction(Action[Params]):
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                  for e in exc.errors(include_url=False, include_input=False))
             raise ValidationError(f"{self.label}: {problems}") from None
+        return cls, params, spec
+
+    def named_target(self) -> str | None:
+        """The target its parameters name, read without planning or delivering anything;
+        None where the step does not give its action's target parameter (a login computed
+        while planning). Raises ValidationError as `build` would."""
+        cls = registry()[self.step.uses]
+        if cls.target_param is None or cls.target_param not in self.step.with_:
+            return None
+        _, params, _ = self._params()
+        return redact(cls(params).target())
+
+    def build(self) -> Action[Any]:
+        cls, params, spec = self._params()
         if cls.delivers_secret:
             sink = self.deliveries(str(spec or "terminal")) if self.deliveries else None
             return cls(params, deliver=sink)
@@ -92,7 +109,7 @@ class Undo(Action[Params]):
     def __init__(self, of: StepAction, action: Action[Any] | None) -> None:
         super().__init__(Params())
         self.of, self.action = of, action
-        self.name = f"undo {of.name}"  # type: ignore[misc]
+        self.name = f"{UNDO}{of.name}"  # type: ignore[misc]
 
     def target(self) -> str:
         return self.of.target()
@@ -118,7 +135,9 @@ class PlaybookRun:
         self.variables: dict[str, Any] = {
             "inputs": inputs, "ticket": ticket or {}, "steps": {},
             "profile": {"name": profile_name}, "run": {"id": run_id}}
-        self.applied: list[StepAction] = []
+        # what changed, in order: this attempt's actions, or an earlier attempt's results
+        # (a resume skips those rows, so it never read what their undo would need)
+        self.applied: list[StepAction | Result] = []
         self.rolled_back = False
         self.would_create: set[str] = set()  # logins a check run would have created
 
@@ -136,7 +155,52 @@ class PlaybookRun:
         return target if isinstance(target, str) and target in self.would_create else None
 
     def actions(self, runner: Runner) -> Iterator[Action[Any]]:
-        """The generator the runner consumes; it reads each result as it is produced."""
+        """The generator the runner consumes; it reads each result as it is produced.
+
+        A resume skips the rows journaled as done by their index, so each expansion at
+        such an index is first held against the row journaled there: a CSV, a ticket or
+        a loop's values that changed since would otherwise have a row skipped as done
+        that never was, and the one done there done again. One that is not the same
+        stops the resume there, failed; one that cannot be expanded now fails as itself,
+        and stops it too, whatever its `on_error`."""
+        steps = self._steps(runner)
+        try:
+            for action in steps:
+                index = len(runner.report.results) if runner.report else 0
+                earlier = runner.done.get(index)
+                if earlier is None or earlier.action == "?" or isinstance(action, _Skipped):
+                    yield action
+                    continue
+                instead = action if isinstance(action, _Failed) else \
+                    self._unlike(action, earlier, index, runner.run.id)
+                if instead is None:
+                    yield action
+                    continue
+                del runner.done[index]  # it runs (and fails) instead of passing as done
+                yield instead
+                return  # the rows after it may have moved too: none is taken as done
+        finally:
+            steps.close()
+
+    def _unlike(self, action: Action[Any], earlier: Result, index: int,
+                run_id: str) -> _Failed | None:
+        """Why `action` is not the row journaled as done at `index`, as its failure."""
+        label = action.label if isinstance(action, StepAction) else action.name
+        try:
+            target = action.named_target() if isinstance(action, StepAction) else None
+        except UsageError as exc:
+            return _Failed(action.name, label, exc)
+        if earlier.action == action.name and (
+                target is None or target.casefold() == earlier.target.casefold()):
+            return None
+        now = f"{action.name} on {target}" if target is not None else action.name
+        return _Failed(action.name, label, ValidationError(
+            f"idx {index} of run {run_id} was {earlier.action} on {earlier.target} "
+            f"when it was done; now it is {now}: what the playbook goes through has changed "
+            "since (a CSV, a ticket, a loop's values), so the rest is not resumed",
+            hint="run the playbook again: what was done is found on the systems and kept"))
+
+    def _steps(self, runner: Runner) -> Generator[Action[Any], None, None]:
         for index, step in enumerate(self.loaded.playbook.steps):
             label = step.label(index)
             try:
@@ -155,6 +219,8 @@ class PlaybookRun:
                 items, failed = [], True
                 results.append(_last(runner))
             for item in items:
+                if failed and step.on_error == "rollback":
+                    break  # the items left would only be made to be undone
                 scope = {**self.variables, "item": item} if item is not _NO_ITEM else \
                     self.variables
                 try:
@@ -175,13 +241,15 @@ class PlaybookRun:
                                                      "(a check run creates nothing)")
                     continue
                 action = StepAction(step, scope, label, self.deliver, self._where(index, "with"))
+                at = len(runner.report.results) if runner.report else 0
                 yield action
                 result = _last(runner)
                 results.append(result)
                 if result.check and result.changed and registry()[step.uses].creates_target:
                     self.would_create.add(result.target)
                 if result.changed and not result.check and not step.check:
-                    self.applied.append(action)  # only what really changed can be undone
+                    # only what really changed can be undone
+                    self.applied.append(result if at in runner.done else action)
                 failed = failed or result.failed
             if step.register_:
                 self.variables["steps"][step.register_] = _registered(results, looped=(
@@ -247,8 +315,14 @@ class PlaybookRun:
 
     def _rollback(self) -> Iterator[Action[Any]]:
         self.rolled_back = True
-        for action in reversed(self.applied):
-            yield Undo(action, action.undo())
+        for done in reversed(self.applied):
+            if isinstance(done, Result):
+                yield _Skipped(f"{UNDO}{done.action}", done.target,
+                               f"cannot undo {done.action} {done.target}: an earlier attempt "
+                               "of this run did it, and what its undo needs was read then; "
+                               "left as it is")
+            else:
+                yield Undo(done, done.undo())
 
 
 _NO_ITEM = object()

@@ -107,6 +107,11 @@ def from_file(raw: Any, where: str) -> Secret | str:
 def _text(spec: InputSpec, text: str) -> str:
     if len(text) > spec.max_length:
         raise ValueError(f"longer than {spec.max_length} characters")
+    if not text.isascii():
+        try:  # bytes that are not UTF-8 come from argv as lone surrogates (\udcff)
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"is not UTF-8 text (character {exc.start + 1})") from None
     if any(ord(ch) < 32 for ch in text):
         raise ValueError("contains a control character")
     if spec.pattern and not re.fullmatch(spec.pattern, text):
