@@ -174,3 +174,32 @@ def test_ctrl_c_in_a_jump_hosts_login_closes_its_socket(monkeypatch: pytest.Monk
                        jump=("u", "127.0.0.1", port))
     [sock] = made
     assert sock.fileno() == -1  # closed
+
+
+def test_ctrl_c_while_the_jump_host_opens_the_channel_closes_the_jump_login(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Logged in to the jump host, a Ctrl-C while it opens the channel to the host: the
+    jump host's connection is closed then (the backend is never made: nothing else
+    holds it to close it later)."""
+    from adminkit.deploy import ssh as ssh_mod
+
+    known = tmp_path / "known_hosts"
+    known.write_text("")
+    closed: list[str] = []
+
+    class Transport:
+        def open_channel(self, *args: object, **kwargs: object) -> None:
+            raise KeyboardInterrupt
+
+    class JumpClient:
+        def get_transport(self) -> Transport:
+            return Transport()
+
+        def close(self) -> None:
+            closed.append("jump")
+
+    monkeypatch.setattr(ssh_mod.SSHBackend, "_login", lambda self, *a, **k: JumpClient())
+    ssh = SSHSettings(user="u", known_hosts=known, timeout=2)
+    with pytest.raises(KeyboardInterrupt):
+        SSHBackend(HostConfig(name="h1", address="127.0.0.2"), ssh, jump=("u", "127.0.0.1", 22))
+    assert closed == ["jump"]

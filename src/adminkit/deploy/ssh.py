@@ -196,8 +196,10 @@ class SSHBackend:
                 sock = transport.open_channel(
                     "direct-tcpip", (address, port), ("127.0.0.1", 0),
                     timeout=timeout or self.ssh.timeout)
-            except (paramiko.SSHException, OSError) as exc:
+            except BaseException as exc:  # Ctrl-C too: nothing else would close it
                 self._jump.close()
+                if not isinstance(exc, paramiko.SSHException | OSError):
+                    raise
                 raise ConnectionFailed(f"{label}: the jump host {jump[1]} "
                                        f"cannot reach it: {exc}") from None
         try:
