@@ -70,6 +70,14 @@ def _not_ssh_server(accepts: int) -> tuple[socket.socket, threading.Thread]:
     return server, thread
 
 
+def _host(jump: bool, port: int) -> tuple[HostConfig, tuple[str, str, int] | None]:
+    """The host h1 on the server's port, or through a jump host there (whose login fails:
+    the host itself is never reached)."""
+    if jump:
+        return HostConfig(name="h1", address="127.0.0.2"), ("u", "127.0.0.1", port)
+    return HostConfig(name="h1", address="127.0.0.1", port=port), None
+
+
 @pytest.mark.parametrize("jump", [False, True])
 def test_the_login_reads_known_hosts_as_it_is_then(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
@@ -88,9 +96,7 @@ def test_the_login_reads_known_hosts_as_it_is_then(tmp_path: Path,
     with server:
         port = server.getsockname()[1]
         ssh = SSHSettings(user="u", known_hosts=known, timeout=2)
-        host = (HostConfig(name="h1", address="127.0.0.2") if jump
-                else HostConfig(name="h1", address="127.0.0.1", port=port))
-        through = ("u", "127.0.0.1", port) if jump else None
+        host, through = _host(jump, port)
         with pytest.raises(ConnectionFailed):  # the file parsed and kept (_known_hosts)
             SSHBackend(host, ssh, jump=through)
         real = tcp.connect
@@ -133,12 +139,9 @@ def test_known_hosts_is_stated_first_and_again_before_the_login(
     server, thread = _not_ssh_server(1)
     with server:
         port = server.getsockname()[1]
-        ssh = SSHSettings(user="u", known_hosts=known, timeout=2)
-        # through a jump host, its login fails: the host itself is never reached
-        host = (HostConfig(name="h1", address="127.0.0.2") if jump
-                else HostConfig(name="h1", address="127.0.0.1", port=port))
+        host, through = _host(jump, port)
         with pytest.raises(ConnectionFailed):
-            SSHBackend(host, ssh, jump=("u", "127.0.0.1", port) if jump else None)
+            SSHBackend(host, SSHSettings(user="u", known_hosts=known, timeout=2), jump=through)
         thread.join(10)
     assert events == ["stat", "connect", "stat"]
 
