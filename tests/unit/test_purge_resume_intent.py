@@ -16,7 +16,8 @@ from adminkit.core.run import Run
 from adminkit.core.runner import Runner
 from adminkit.printing.actions.queue import PurgeParams, PurgeQueue
 from adminkit.printing.idranges import MAX_PARSED, id_ranges, parse_id_ranges
-from adminkit.printing.server import Job, Printer
+from adminkit.printing.server import Job, Printer, SpoolerDown
+from tests.unit.conftest import Env
 
 
 class Queue:
@@ -25,11 +26,15 @@ class Queue:
     def __init__(self, *ids: int, owner: str = "jnovak") -> None:
         self.jobs = {i: owner for i in ids}
         self.purged: list[list[int]] = []
+        self.down = False  # the spooler does not answer
+
 
     def printer(self, name: str) -> Printer:
         return Printer(name=name, state="idle", accepting=True, jobs=len(self.jobs))
 
     def jobs_of(self, printer: str, *, brief: bool = False) -> list[Job]:
+        if self.down:
+            raise SpoolerDown("the spooler does not answer")
         return [Job(i, printer, owner, "doc", 1, "held", None)
                 for i, owner in sorted(self.jobs.items())]
 
@@ -137,3 +142,48 @@ def test_the_count_is_capped_before_a_run_is_expanded() -> None:
         parse_id_ranges("1," * MAX_PARSED * 12)
     with pytest.raises(ValueError, match="not a list"):
         parse_id_ranges(["1"])
+
+
+def test_a_resume_that_failed_before_writing_leaves_the_purge_unsettled(
+        queue: Queue, env: Env) -> None:
+    """Killed after its intent row; the first resume cannot list the queue (the spooler
+    is down): the second resume must still cancel only the jobs the first attempt chose,
+    not purge afresh (job 9 came after the kill)."""
+    from adminkit.automation.service import _intents, _unsettled
+    from adminkit.journal.hook import JournalHook
+    from adminkit.journal.store import Journal
+
+    journal = Journal(env.journal)
+    profile = Profile.of(name="t", policy={"bulk_limit": 5})
+
+    def attempt(run: Run) -> Result:
+        ctx = Context(run=run, profile=profile)
+        try:
+            unsettled = _unsettled(journal, run.id) if run.resumed else set()
+            runner = Runner(ctx, [JournalHook(journal)], unsettled=unsettled,
+                            intents=_intents(journal, run.id, unsettled))
+            [result] = runner.execute([PurgeQueue(PurgeParams(printer="front-desk"))]).results
+        finally:
+            ctx.close()
+        assert isinstance(result, Result)
+        return result
+
+    def resuming(run: Run) -> Run:
+        again = Run(command=run.command)
+        again.id, again.resumed = run.id, True
+        return again
+
+    try:
+        first = Run(command="queue purge front-desk")
+        JournalHook(journal).run_started(first)
+        JournalHook(journal).actions_starting(first, [(0, "queue.purge", "front-desk",
+                                                       "purge 2 job(s)", {"ids": "1-2"})])
+        queue.jobs = dict.fromkeys([1, 2, 9], "jnovak")  # SIGKILLed before its request
+        queue.down = True
+        assert attempt(resuming(first)).error_type == "SpoolerDown"
+        queue.down = False
+        result = attempt(resuming(first))
+        assert result.status.value == "changed", result
+        assert queue.purged == [[1, 2]] and list(queue.jobs) == [9]
+    finally:
+        journal.close()

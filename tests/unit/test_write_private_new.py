@@ -132,11 +132,15 @@ def test_replace_still_renames_over_a_link_without_following_it(tmp_path: Path) 
     assert (tmp_path / "target").read_text() == "theirs\n"
 
 
+@pytest.mark.parametrize("name", ["k" * 240, "\u017e" * 120, "\U0001f511" * 60],
+                         ids=["ascii", "2-byte", "4-byte"])
 @pytest.mark.parametrize("replace", [False, True])
-def test_a_long_name_the_folder_takes_is_written(tmp_path: Path, replace: bool) -> None:
+def test_a_long_name_the_folder_takes_is_written(tmp_path: Path, replace: bool,
+                                                 name: str) -> None:
     """The staging name is `.NAME` + a marker + PID + a random tail: for a NAME near the
-    filesystem's 255 bytes it would be too long, and a name that can be made refused."""
-    path = tmp_path / "secrets" / ("k" * 240)
+    filesystem's 255 bytes it would be too long, and a name that can be made refused.
+    Bytes count there, not characters: 120 of `\u017e` are 240 (a Czech word, a key)."""
+    path = tmp_path / "secrets" / name
     profile_new.write_private(path, "s3cret-Value\n", replace=replace)
     assert path.read_text() == "s3cret-Value\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -387,15 +387,31 @@ def _refuse_rolled_back(journal: Journal, run_id: str) -> None:
 def _unsettled(journal: Journal, run_id: str) -> set[int]:
     """Actions whose write an attempt announced (`started`) and never reported on, or
     reported failed with an unknown outcome (sent, its answer lost; or Ctrl-C came while
-    the unit was writing): it may be done."""
-    last: dict[int, dict[str, Any]] = {}
-    for row in journal.entries(Filters(run_id=run_id, kinds=("action",),
+    the unit was writing): it may be done. A later attempt (each begins with its run
+    row) that failed before announcing a write of its own (its settle or plan could not
+    read the system) leaves that as it was: it did not find out, and the next resume
+    must still settle it, not plan afresh."""
+    attempt = 0
+    last: dict[int, tuple[bool, int]] = {}  # index: (unsettled, the attempt that announced)
+    for row in journal.entries(Filters(run_id=run_id, kinds=("run", "action"),
                                        settled_intents=True)):
-        if row["idx"] is not None:
-            last[int(row["idx"])] = row
-    return {index for index, row in last.items() if row["status"] == "started" or (
-        row["status"] == "failed" and isinstance(row["detail"], dict)
-        and row["detail"].get("error_type") in UNKNOWN_OUTCOMES)}
+        if row["kind"] == "run":
+            attempt += 1
+            continue
+        if row["idx"] is None:
+            continue
+        index, status = int(row["idx"]), row["status"]
+        was, announced = last.get(index, (False, 0))
+        if status == "started":
+            last[index] = (True, attempt)
+        elif status == "failed" and isinstance(row["detail"], dict) and row["detail"].get(
+                "error_type") in UNKNOWN_OUTCOMES:
+            last[index] = (True, announced)
+        elif status == "failed" and announced != attempt:  # failed before its write
+            last[index] = (was, announced)
+        else:
+            last[index] = (False, announced)
+    return {index for index, (now, _) in last.items() if now}
 
 
 def _intents(journal: Journal, run_id: str, unsettled: set[int]) -> dict[int, dict[str, Any]]:

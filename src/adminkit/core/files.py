@@ -207,7 +207,7 @@ def _trusting(text: str, ca_file: Path | str, key: str) -> ssl.SSLContext:
 
 # Writing a secret's file: never half written, never through a link, 0600 throughout.
 STAGED = ".adminkit-staged-"  # in a temporary file's name, then its writer's PID
-STAGED_NAME = 120  # characters of the final name at most in a temporary's name
+STAGED_NAME = 120  # bytes of the final name at most in a temporary's name
 PROC_FDS = "/proc/self/fd"
 
 
@@ -276,7 +276,10 @@ def _stage_named(path: Path, data: bytes) -> tuple[int, str]:
 
 
 def _staging_prefix(path: Path) -> str:
-    return f".{path.name[:STAGED_NAME]}{STAGED}{os.getpid()}-"
+    """`.NAME` cut to STAGED_NAME bytes (a name's limit is 255 bytes, not characters: 120
+    two-byte letters are 240), at a whole character, then the marker and this PID."""
+    cut = os.fsencode(path.name)[:STAGED_NAME].decode("utf-8", errors="ignore")
+    return f".{cut}{STAGED}{os.getpid()}-"
 
 
 def _write_all(fd: int, data: bytes) -> None:

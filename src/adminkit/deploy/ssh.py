@@ -165,9 +165,9 @@ class SSHBackend:
         label = f"host {self.host.name}"
         address, port = self.host.address, self.host.port or self.ssh.port
         # The file checked first: a missing known_hosts is the profile's fault (exit 2),
-        # not the host's, and no host is contacted for nothing. Its stat is the one the
-        # logins trust by (`_trust`): one stat per host, not one per look.
-        seen = _known_hosts_stat(str(self.ssh.known_hosts))
+        # not the host's, and no host is contacted for nothing. Each login looks again,
+        # just before its handshake (`_login`): a key removed meanwhile is not trusted.
+        _known_hosts_stat(str(self.ssh.known_hosts))
         if jump is None:
             # The TCP connection before paramiko's import: the host's sshd starts its
             # session (a fork, an exec, its host keys: a third of a login's CPU on the
@@ -175,51 +175,56 @@ class SSHBackend:
             # (a cold command's first login waits ~0.1 s CPU for it; the other hosts' too).
             sock = _socket(label, address, port, timeout or self.ssh.timeout)
         try:
-            return self._connect_over(sock, jump, label, address, port, timeout, seen)
+            return self._connect_over(sock, jump, label, address, port, timeout)
         except BaseException:
             if sock is not None:
                 sock.close()  # not handed over to a client: the login failed before
             raise
 
     def _connect_over(self, sock: Any, jump: tuple[str, str, int] | None, label: str,
-                      address: str, port: int, timeout: float | None,
-                      seen: os.stat_result) -> paramiko.SSHClient:
+                      address: str, port: int, timeout: float | None
+                      ) -> paramiko.SSHClient:
         sshlib.load()  # the first import of paramiko: without invoke (deploy/sshlib.py)
         import paramiko
 
         if jump is not None:
             self._jump = self._login(*jump, sock=None, label=f"jump host {jump[1]}",
-                                     timeout=timeout, seen=seen)
+                                     timeout=timeout)
             transport = self._jump.get_transport()
             assert transport is not None
             try:
                 sock = transport.open_channel(
                     "direct-tcpip", (address, port), ("127.0.0.1", 0),
                     timeout=timeout or self.ssh.timeout)
-            except (paramiko.SSHException, OSError) as exc:
+            except BaseException as exc:  # Ctrl-C too: nothing else would close it
                 self._jump.close()
+                if not isinstance(exc, paramiko.SSHException | OSError):
+                    raise
                 raise ConnectionFailed(f"{label}: the jump host {jump[1]} "
                                        f"cannot reach it: {exc}") from None
         try:
             return self._login(self.user, address, port, sock=sock, label=label,
-                               timeout=timeout, seen=seen)
+                               timeout=timeout)
         except BaseException:
             if self._jump is not None:
                 self._jump.close()
             raise
 
     def _login(self, user: str, address: str, port: int, *, sock: Any,
-               label: str, timeout: float | None = None, seen: os.stat_result | None = None
-               ) -> paramiko.SSHClient:
+               label: str, timeout: float | None = None) -> paramiko.SSHClient:
         import paramiko
 
         timeout = timeout or self.ssh.timeout
         client = paramiko.SSHClient()
-        _trust(client, str(self.ssh.known_hosts), address, port, seen)
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        if sock is None:
+        own = sock is None
+        if own:
             sock = _socket(label, address, port, timeout)
         try:
+            # the keys as the file is once the connection is made, just before the
+            # handshake: one removed or replaced while it was made (a revoked key) is
+            # not trusted from an earlier read
+            _trust(client, str(self.ssh.known_hosts), address, port)
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
             client.connect(address, port=port, username=user,
                            pkey=_key(str(self.ssh.key_file)) if self.ssh.key_file else None,
                            allow_agent=self.ssh.agent or self.ssh.key_file is None,
@@ -248,6 +253,11 @@ class SSHBackend:
         except OSError as exc:
             client.close()
             raise _unreachable(label, address, port, exc) from None
+        except BaseException:  # known_hosts unusable now, Ctrl-C: a socket made here too
+            client.close()
+            if own:
+                sock.close()
+            raise
         return client
 
     def close(self) -> None:
@@ -586,13 +596,12 @@ def _transport() -> type[paramiko.Transport]:
     return Transport
 
 
-def _trust(client: paramiko.SSHClient, path: str, address: str, port: int,
-           seen: os.stat_result | None = None) -> None:
+def _trust(client: paramiko.SSHClient, path: str, address: str, port: int) -> None:
     """Give `client` the known_hosts keys of this one host. The file is parsed once per
     process (and again when it changes): parsing it per login cost a 50-host run as
-    much CPU, under the GIL, as a few of its logins. `seen`: the file's stat taken
-    moments before (the connect's), else it is taken here."""
-    stat = seen or _known_hosts_stat(path)
+    much CPU, under the GIL, as a few of its logins. Its stat is taken afresh (~2 us):
+    the parse kept under an earlier one must not outlive the file."""
+    stat = _known_hosts_stat(path)
     # inode and ctime too: a file replaced by one of the same size with its mtime
     # kept (cp -p, rsync -a, a restore) must be read again.
     known = _known_hosts(path, stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns)
