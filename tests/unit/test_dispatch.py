@@ -171,3 +171,75 @@ def test_a_requester_with_control_characters_cannot_forge_note_lines(setup: Any)
     [note] = texts(store, dispatcher, ticket)
     assert note.count("\n") == 1  # the text, then the journal's anchor line
     assert "x?adminkit: approved by" in note
+
+
+def _left_running(dispatcher: Dispatcher, store: LocalTickets) -> Any:
+    """A trigger whose run has rows and was left running (its process died): the next
+    `handle` resumes that run."""
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    dispatcher.triggers.move(waiting.key, "running", detail={"approved_by": "dispatch"})
+    dispatcher.handle(dispatcher.triggers.get(waiting.key))  # the run's rows
+    dispatcher.triggers.move(waiting.key, "running")
+    return dispatcher.triggers.get(waiting.key)
+
+
+def test_a_resume_that_cannot_reach_a_system_leaves_the_trigger_running(
+        setup: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection reset while resuming a trigger's half-done run: the trigger stays
+    running and is resumed at a later look, not failed for good after one try; a system
+    that stays away fails it after MAX_ATTEMPTS, as a run that never started."""
+    from adminkit.automation.dispatch import MAX_ATTEMPTS
+    from adminkit.core.errors import ConnectionFailed
+
+    dispatcher, store = setup
+    trigger = _left_running(dispatcher, store)
+    real, calls = dispatcher.service.resume, []
+
+    def flaky(run_id: str, **kwargs: Any) -> Any:
+        calls.append(run_id)
+        if len(calls) == 1:
+            raise ConnectionFailed("RT ticket 12: ReadError: Connection reset by peer")
+        return real(run_id, **kwargs)
+
+    monkeypatch.setattr(dispatcher.service, "resume", flaky)
+    first = dispatcher.handle(trigger)
+    after = dispatcher.triggers.get(trigger.key)
+    assert (first.status, after.status) == ("running", "running"), first
+    assert after.attempts == trigger.attempts + 1 and "reset by peer" in after.detail["why"]
+    second = dispatcher.handle(after)
+    assert second.status in ("done", "failed") and second.run_id == trigger.run_id
+    assert dispatcher.triggers.get(trigger.key).detail.get("resumed") is True
+    assert calls == [trigger.run_id] * 2
+
+    # a system that never comes back: failed once the attempts are used up
+    dispatcher.triggers.move(trigger.key, "running")
+    monkeypatch.setattr(dispatcher.service, "resume", lambda run_id, **kw: (_ for _ in ()).throw(
+        ConnectionFailed("ldap: connection refused")))
+    statuses = []
+    for _ in range(MAX_ATTEMPTS + 1):
+        current = dispatcher.triggers.get(trigger.key)
+        if current.status != "running":
+            break
+        statuses.append(dispatcher.handle(current).status)
+    assert statuses[-1] == "failed" and statuses[:-1] == ["running"] * (len(statuses) - 1)
+    assert dispatcher.triggers.get(trigger.key).status == "failed"
+
+
+def test_a_run_being_resumed_elsewhere_leaves_the_trigger_running(setup: Any,
+                                                                  env: Any) -> None:
+    """The run's lock held by another process (an operator's `run --resume`): the trigger
+    is neither failed nor counted an attempt; once the lock is free it is resumed."""
+    from adminkit.automation.runlock import run_lock
+
+    dispatcher, store = setup
+    trigger = _left_running(dispatcher, store)
+    with run_lock(env.journal, trigger.run_id):  # another open file: flock says busy
+        outcome = dispatcher.handle(trigger)
+    after = dispatcher.triggers.get(trigger.key)
+    assert (outcome.status, after.status, after.attempts) == ("running", "running",
+                                                              trigger.attempts), outcome
+    assert "in another process" in (outcome.why or "")
+    again = dispatcher.handle(after)
+    assert again.status in ("done", "failed")
+    assert dispatcher.triggers.get(trigger.key).detail.get("resumed") is True

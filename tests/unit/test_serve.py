@@ -309,3 +309,24 @@ def test_tls_with_the_profiles_certificate(serve: Any, tmp_path: Path) -> None:
         httpx.post(f"{s.url}/hooks/form", json={"ticket": "local:2"},
                    headers={"X-Adminkit-Token": TOKEN}, timeout=30)
     assert list(s.triggers()) == ["local:1:created"]
+
+
+def test_an_idle_look_takes_a_trigger_left_running_but_not_one_in_hand(serve: Any) -> None:
+    """A trigger whose resume could not reach a system stays running: the workers' idle
+    look queues it again (it was never looked at again until a restart); one a worker
+    has in hand is not queued twice."""
+    from adminkit.journal.triggers import Triggers
+
+    running = serve(workers=0)
+    hub = running.hub
+    triggers = Triggers(hub.journal)
+    for key in ("local:1:created", "local:2:created"):
+        triggers.add(key, source="serve", profile=hub.profile.name, ticket=key[:7])
+        triggers.move(key, "running")
+    with hub.lock:
+        hub.in_flight.add("local:2:created")  # a worker has it
+    hub._waiting()
+    queued = []
+    while not hub.work.empty():
+        queued.append(hub.work.get_nowait())
+    assert queued == ["local:1:created"]

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.automation.request import PlaybookRequest, RunRequest
 from adminkit.automation.rules import decide, find_rule, identity
+from adminkit.automation.runlock import Busy
 from adminkit.automation.settings import AutomationConfig, automation_settings
 from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, ConnectionFailed, Interrupted, UsageError
@@ -188,6 +189,8 @@ class Dispatcher:
             report = self.service.run(request, warm=self.warm)
         except Interrupted:  # Ctrl-C: the trigger stays running, the next process resumes it
             raise
+        except Busy as exc:  # the run is another process's now: the trigger is left as it is
+            return Outcome(trigger.key, "busy", run_id, why=exc.message)
         except ConnectionFailed as exc:
             return self._not_started(trigger, ref, plan, exc, retry=True)
         except AdminkitError as exc:
@@ -222,6 +225,18 @@ class Dispatcher:
             return self._run(trigger, plan, approved_by)
         try:
             report = self.service.resume(str(trigger.run_id), operator=plan.get("operator"))
+        except Busy as exc:  # being resumed in another process: looked at again later
+            return Outcome(trigger.key, "running", trigger.run_id, why=exc.message)
+        except ConnectionFailed as exc:
+            # a system that did not answer this time (a connection reset, the ticket
+            # system restarting): the trigger stays running, and the run half done is
+            # resumed again later, up to MAX_ATTEMPTS, as a run that never started is
+            if trigger.attempts + 1 < MAX_ATTEMPTS:
+                message = redact(exc.message.splitlines()[0])
+                self.triggers.move(trigger.key, "running", was=("running",), attempt=True,
+                                   detail={"why": message})
+                return Outcome(trigger.key, "running", trigger.run_id, why=message)
+            return self._not_started(trigger, self._ref(trigger), plan, exc, retry=False)
         except AdminkitError as exc:
             return self._not_started(trigger, self._ref(trigger), plan, exc, retry=False)
         status = "done" if report.exit_code == 0 else "failed"

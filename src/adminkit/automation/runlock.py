@@ -22,6 +22,11 @@ from adminkit.core.errors import UsageError
 RUN_ID = re.compile(r"^R-\d{8}-\d{6}-[0-9a-f]{6}\Z")
 
 
+class Busy(UsageError):
+    """Another process holds the lock (a run, its resume, a schedule): nothing was done,
+    and trying again later may well work."""
+
+
 class RunLock:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -57,7 +62,7 @@ def held(journal_path: Path, name: str, busy: str, *, hint: str | None = None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UsageError(busy, hint=hint) from None
+            raise Busy(busy, hint=hint) from None
         yield lock
     finally:
         os.close(fd)

@@ -217,10 +217,12 @@ class Hub:
 
     def _waiting(self) -> None:
         """When the workers idle, open triggers are looked at again: those waiting for
-        approval, and those whose ticket system or target was unreachable."""
+        approval, those whose ticket system or target was unreachable, and those left
+        running by a resume that could not reach a system (or found the run busy in
+        another process). One in a worker's hands now is skipped (`_enqueue`); one that
+        another process runs is held by that run's lock, which the resume finds taken."""
         for trigger in self.triggers.open(self.profile.name, SOURCE):
-            if trigger.status != "running":  # a running one is in a worker's hands
-                self._enqueue(trigger.key)
+            self._enqueue(trigger.key)
 
     def shutdown(self, wait: float = 5.0) -> None:
         self.stop.set()
