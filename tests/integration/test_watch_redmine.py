@@ -106,12 +106,20 @@ def hire(redmine: RedmineServer, field: int, given: str, surname: str | None, *,
 
 
 def runs(journal: Path) -> list[dict[str, Any]]:
+    """The journal's run rows; none while the process that makes the journal has made
+    the file but not yet its tables (a test that polls can look in between)."""
     db = sqlite3.connect(journal)
     db.row_factory = sqlite3.Row
-    rows = [dict(r) for r in db.execute(
-        "SELECT run_id, ticket, summary, status, kind FROM entries WHERE kind = 'run' "
-        "ORDER BY seq")]
-    db.close()
+    try:
+        rows = [dict(r) for r in db.execute(
+            "SELECT run_id, ticket, summary, status, kind FROM entries WHERE kind = 'run' "
+            "ORDER BY seq")]
+    except sqlite3.OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        rows = []
+    finally:
+        db.close()
     return rows
 
 
