@@ -223,8 +223,10 @@ class Dispatcher:
         approved_by = trigger.detail.get("approved_by")
         if self.journal.run(trigger.run_id or "") is None:
             return self._run(trigger, plan, approved_by)
+        seen = self.journal.ends(str(trigger.run_id))  # another's resume since: not redone
         try:
-            report = self.service.resume(str(trigger.run_id), operator=plan.get("operator"))
+            report = self.service.resume(str(trigger.run_id), operator=plan.get("operator"),
+                                         seen_ends=seen)
         except Busy as exc:  # being resumed in another process: looked at again later
             return Outcome(trigger.key, "running", trigger.run_id, why=exc.message)
         except ConnectionFailed as exc:
