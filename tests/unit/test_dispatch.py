@@ -122,6 +122,42 @@ def test_no_answer_within_the_timeout_cancels(setup: Any, env: Any) -> None:
     assert "no approval within 2 h" in texts(store, dispatcher, ticket)[-1]
 
 
+def test_an_answer_after_the_timeout_approves_nothing(setup: Any, env: Any, cli: Any) -> None:
+    """The request waited past approval_timeout_hours with nobody looking (serve down, a
+    long poll): a /approve written after the deadline, or an `adminkit approve` typed
+    after it, cancels it instead of starting a run the requester stopped waiting for.
+    An answer written in time still counts when it is read late."""
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    old = (datetime.now(UTC) - timedelta(hours=3)).isoformat(timespec="seconds")
+    dispatcher.triggers.move(waiting.key, "waiting", detail={"since": old})
+    LocalTickets(author="dispatch").add_note(ticket, "/approve")  # now: an hour late
+    assert dispatcher.handle(dispatcher.triggers.get(waiting.key)).status == "cancelled"
+    assert Journal(env.journal).run(waiting.run_id) is None
+    assert "no approval within 2 h" in texts(store, dispatcher, ticket)[-1]
+
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    dispatcher.triggers.move(waiting.key, "waiting", detail={"since": old})
+    r = cli("-p", "acme", "approve", waiting.run_id, "--as", "dispatch")
+    assert r.code == 4 and "no approval within 2 h" in r.err, r.err
+    assert dispatcher.triggers.get(waiting.key).status == "cancelled"
+    assert Journal(env.journal).run(waiting.run_id) is None
+
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    LocalTickets(author="dispatch").add_note(ticket, "/approve")  # in time, read late
+    dispatcher.triggers.move(waiting.key, "waiting", detail={"since": old})
+    db = sqlite3.connect(store.path)
+    db.execute("UPDATE notes SET time = ? WHERE ticket_id = ?",
+               ((datetime.now(UTC) - timedelta(hours=2, minutes=30)).isoformat(
+                   timespec="seconds"), ticket))
+    db.commit()
+    db.close()
+    assert dispatcher.handle(dispatcher.triggers.get(waiting.key)).status in ("done", "failed")
+
+
 def test_approve_at_the_cli_checks_who_and_starts_the_run(setup: Any, env: Any,
                                                           cli: Any) -> None:
     dispatcher, store = setup
