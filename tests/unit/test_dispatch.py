@@ -158,6 +158,22 @@ def test_an_answer_after_the_timeout_approves_nothing(setup: Any, env: Any, cli:
     assert dispatcher.handle(dispatcher.triggers.get(waiting.key)).status in ("done", "failed")
 
 
+def test_a_ticket_deleted_while_its_request_waits_cancels_it(setup: Any, env: Any) -> None:
+    """The ticket of a request waiting for approval is deleted (spam, merged away):
+    reading its comments raised TicketNotFound out of `handle`, which stops `adminkit
+    watch` at every poll (it catches only a connection failure) and logs a traceback at
+    each of serve's idle looks, forever. The request is cancelled; nothing runs."""
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    store.db.execute("DELETE FROM tickets WHERE id = ?", (int(ticket),))
+    outcome = dispatcher.handle(dispatcher.triggers.get(waiting.key))
+    assert outcome.status == "cancelled" and "does not exist" in outcome.why
+    after = dispatcher.triggers.get(waiting.key)
+    assert after.status == "cancelled" and "does not exist" in after.detail["why"]
+    assert Journal(env.journal).run(waiting.run_id) is None
+
+
 def test_approve_at_the_cli_checks_who_and_starts_the_run(setup: Any, env: Any,
                                                           cli: Any) -> None:
     dispatcher, store = setup

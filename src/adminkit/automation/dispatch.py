@@ -105,6 +105,11 @@ class Dispatcher:
             self.triggers.move(trigger.key, trigger.status, attempt=True,
                                detail={"why": message})
             return Outcome(trigger.key, trigger.status, why=message)
+        except TicketNotFound as exc:  # deleted while it waited: nobody left to answer
+            message = redact(exc.message.splitlines()[0])
+            self.triggers.move(trigger.key, "cancelled", was=(trigger.status,),
+                               detail={"why": message})
+            return Outcome(trigger.key, "cancelled", trigger.run_id, why=message)
 
     def _ref(self, trigger: Trigger) -> TicketRef:
         assert trigger.ticket is not None
