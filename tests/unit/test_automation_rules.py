@@ -139,6 +139,35 @@ def test_a_rule_cannot_route_a_ticket_field_into_a_secret(tmp_path: Path) -> Non
     assert d.problems == ["input password is a secret: it is never taken from a ticket"]
 
 
+def test_a_ticket_never_names_the_csv_file_of_a_for_each(tmp_path: Path) -> None:
+    """A requester who names the file a step reads its rows from could point a triggered
+    run at any file the service can read (another job's CSV of accounts to disable, a
+    secret whose first line comes back in an error): a rule cannot take that input from
+    a ticket field, and a CSV path built from `ticket.` is refused; a path the rule
+    fixes itself is fine."""
+    step = "  - uses: account.unlock\n    with: {login: '{{ item.login }}'}\n"
+    book = tmp_path / "bulk.yaml"
+    book.write_text("name: bulk\ninputs:\n  file: {type: string}\nsteps:\n" + step
+                    + "    for_each: {csv: '/srv/{{ inputs.file }}'}\n")
+    loaded = load(book).playbook
+    d = decide(rule(playbook="bulk", inputs={}, fields={"file": "File"}),
+               ticket(File="../etc/adminkit/token"), loaded)
+    assert not d.runnable
+    assert d.problems == ["input file names the CSV file a step reads (for_each): a "
+                          "ticket never names a file; the rule's inputs may fix it"]
+    fixed = decide(rule(playbook="bulk", inputs={"file": "leavers.csv"}, fields={}),
+                   ticket(), loaded)
+    assert fixed.runnable and fixed.inputs == {"file": "leavers.csv"}
+
+    direct = tmp_path / "direct.yaml"
+    direct.write_text("name: direct\nsteps:\n" + step
+                      + "    for_each: {csv: \"{{ ticket.fields['File'] }}\"}\n")
+    d = decide(rule(playbook="direct", inputs={}, fields={}), ticket(File="/etc/passwd"),
+               load(direct).playbook)
+    assert d.problems == ["step 1 reads the CSV file a ticket names (for_each: ticket.…): "
+                          "a ticket never names a file"]
+
+
 def test_inputs_the_rule_does_not_cover_are_named(onboard: Any) -> None:
     d = decide(rule(fields={"given_name": "Given name"}), ticket(**good_fields()), onboard)
     assert d.problems == ["input surname is required and the rule gives it no field"]

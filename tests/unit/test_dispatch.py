@@ -122,6 +122,58 @@ def test_no_answer_within_the_timeout_cancels(setup: Any, env: Any) -> None:
     assert "no approval within 2 h" in texts(store, dispatcher, ticket)[-1]
 
 
+def test_an_answer_after_the_timeout_approves_nothing(setup: Any, env: Any, cli: Any) -> None:
+    """The request waited past approval_timeout_hours with nobody looking (serve down, a
+    long poll): a /approve written after the deadline, or an `adminkit approve` typed
+    after it, cancels it instead of starting a run the requester stopped waiting for.
+    An answer written in time still counts when it is read late."""
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    old = (datetime.now(UTC) - timedelta(hours=3)).isoformat(timespec="seconds")
+    dispatcher.triggers.move(waiting.key, "waiting", detail={"since": old})
+    LocalTickets(author="dispatch").add_note(ticket, "/approve")  # now: an hour late
+    assert dispatcher.handle(dispatcher.triggers.get(waiting.key)).status == "cancelled"
+    assert Journal(env.journal).run(waiting.run_id) is None
+    assert "no approval within 2 h" in texts(store, dispatcher, ticket)[-1]
+
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    dispatcher.triggers.move(waiting.key, "waiting", detail={"since": old})
+    r = cli("-p", "acme", "approve", waiting.run_id, "--as", "dispatch")
+    assert r.code == 4 and "no approval within 2 h" in r.err, r.err
+    assert dispatcher.triggers.get(waiting.key).status == "cancelled"
+    assert Journal(env.journal).run(waiting.run_id) is None
+
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    LocalTickets(author="dispatch").add_note(ticket, "/approve")  # in time, read late
+    dispatcher.triggers.move(waiting.key, "waiting", detail={"since": old})
+    db = sqlite3.connect(store.path)
+    db.execute("UPDATE notes SET time = ? WHERE ticket_id = ?",
+               ((datetime.now(UTC) - timedelta(hours=2, minutes=30)).isoformat(
+                   timespec="seconds"), ticket))
+    db.commit()
+    db.close()
+    assert dispatcher.handle(dispatcher.triggers.get(waiting.key)).status in ("done", "failed")
+
+
+def test_a_ticket_deleted_while_its_request_waits_cancels_it(setup: Any, env: Any) -> None:
+    """The ticket of a request waiting for approval is deleted (spam, merged away):
+    reading its comments raised TicketNotFound out of `handle`, which stops `adminkit
+    watch` at every poll (it catches only a connection failure) and logs a traceback at
+    each of serve's idle looks, forever. The request is cancelled; nothing runs."""
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    store.db.execute("DELETE FROM tickets WHERE id = ?", (int(ticket),))
+    outcome = dispatcher.handle(dispatcher.triggers.get(waiting.key))
+    assert outcome.status == "cancelled" and "does not exist" in outcome.why
+    after = dispatcher.triggers.get(waiting.key)
+    assert after.status == "cancelled" and "does not exist" in after.detail["why"]
+    assert Journal(env.journal).run(waiting.run_id) is None
+
+
 def test_approve_at_the_cli_checks_who_and_starts_the_run(setup: Any, env: Any,
                                                           cli: Any) -> None:
     dispatcher, store = setup
@@ -243,3 +295,63 @@ def test_a_run_being_resumed_elsewhere_leaves_the_trigger_running(setup: Any,
     again = dispatcher.handle(after)
     assert again.status in ("done", "failed")
     assert dispatcher.triggers.get(trigger.key).detail.get("resumed") is True
+
+
+def _runs_of(journal: Path, run_id: str) -> list[str]:
+    db = sqlite3.connect(journal)
+    rows = db.execute("SELECT kind FROM entries WHERE run_id = ? AND kind IN ('run', 'end') "
+                      "ORDER BY seq", (run_id,)).fetchall()
+    db.close()
+    return [str(r[0]) for r in rows]
+
+
+def test_a_run_another_process_did_meanwhile_is_not_run_again(
+        setup: Any, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two serve processes on one profile: B's idle look finds a trigger running with no
+    run rows yet (A is opening its ticket system), and starts it; while B reads the
+    ticket, A runs it to its end and lets its lock go. B, taking the lock after, must
+    not run it a second time under the same id (a password reset twice)."""
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester=BOSS)
+    waiting = queue(dispatcher, ticket)
+    dispatcher.triggers.move(waiting.key, "running", detail={"approved_by": "dispatch"})
+    trigger = dispatcher.triggers.get(waiting.key)
+    service = dispatcher.service
+    real, other = service._check_ticket, []
+
+    def slow_ticket_read(*args: Any) -> Any:
+        if not other:  # meanwhile, process A runs it to its end
+            monkeypatch.setattr(service, "_check_ticket", real)
+            other.append(dispatcher._run(trigger, trigger.detail["plan"], "dispatch"))
+        return real(*args)
+
+    monkeypatch.setattr(service, "_check_ticket", slow_ticket_read)
+    outcome = dispatcher.handle(trigger)
+    assert other and other[0].status in ("done", "failed")
+    assert _runs_of(env.journal, trigger.run_id) == ["run", "end"], outcome
+    assert outcome.status == "busy"
+    assert dispatcher.triggers.get(trigger.key).status == other[0].status
+
+
+def test_a_resume_after_another_process_ended_the_run_does_not_redo_it(
+        setup: Any, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """B's idle look resumes a trigger's half-done run; while B reads the ticket, A (the
+    process that had it) ends it and lets its lock go. B must not resume the run A just
+    ended (a failed run is not retried unasked; its trigger is A's to settle)."""
+    dispatcher, store = setup
+    trigger = _left_running(dispatcher, store)
+    service = dispatcher.service
+    real, other = service._check_ticket, []
+    before = _runs_of(env.journal, trigger.run_id)
+
+    def slow_ticket_read(*args: Any) -> Any:
+        if not other:  # meanwhile, process A resumes it to its end
+            monkeypatch.setattr(service, "_check_ticket", real)
+            other.append(dispatcher.handle(trigger))
+        return real(*args)
+
+    monkeypatch.setattr(service, "_check_ticket", slow_ticket_read)
+    outcome = dispatcher.handle(trigger)
+    assert other and other[0].status in ("done", "failed")
+    assert _runs_of(env.journal, trigger.run_id) == [*before, "run", "end"], outcome
+    assert dispatcher.triggers.get(trigger.key).status == other[0].status

@@ -124,3 +124,29 @@ def test_serve_knows_which_schedules_are_due(profile: Path, env: Any, cli: Any) 
     assert [s.name for s in due.due(base + timedelta(days=2))] == ["nightly", "forced"]
     cli("-p", "acme", "schedule", "run", "nightly")  # it ran now: due again tomorrow
     assert "nightly" not in [s.name for s in due.due(datetime.now(UTC))]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_serve_fires_a_schedule_once_per_elapse_even_when_its_run_never_starts(
+        profile: Path, env: Any) -> None:
+    """A schedule whose run stops before its first row (its playbook broken, a ticket
+    system that cannot open one, a timer's copy running: Busy) left no row to count
+    from: serve found it due again at every 30 s look, tried it and logged a traceback,
+    all day. It is tried once per elapse of its calendar."""
+    from datetime import UTC, datetime, timedelta
+
+    from adminkit.automation.schedule import Due
+    from adminkit.core.config import load_profile
+
+    base = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
+    due = Due(env.journal, load_profile("acme", env.config))
+    due.started = base
+    fired = base + timedelta(hours=5)
+
+    def nightly(when: datetime) -> bool:
+        return "nightly" in [s.name for s in due.due(when)]
+
+    assert nightly(fired)  # tried; its run stopped before a row, nothing journaled
+    assert not nightly(fired + timedelta(seconds=30))
+    assert not nightly(fired + timedelta(hours=12))
+    assert nightly(fired + timedelta(days=1))

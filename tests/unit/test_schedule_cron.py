@@ -34,7 +34,11 @@ OWN = "# my own line\nMAILTO=me@example.test\n17 3 * * * /usr/local/bin/backup -
     ("Mon..Fri *-*-* 07:15", "15 7 * * 1-5"), ("Sat,Sun 12:00", "0 12 * * 6,0"),
     ("*:0/2", "0-59/2 * * * *"), ("*:*", "* * * * *"), ("*-*-01 00:00", "0 0 1 * *"),
     ("*-12-24 18:00", "0 18 24 12 *"), ("*-*-* 8..17:00", "0 8-17 * * *"),
-    ("*-*-* 06,18:30", "30 6,18 * * *"), ("*:*/15", "*/15 * * * *")])
+    ("*-*-* 06,18:30", "30 6,18 * * *"), ("*:*/15", "*/15 * * * *"),
+    # a range ending on Sunday (systemd: Sat..Sun, Mon..Sun) is cron's 7, not 0: "6-0"
+    # is an empty or refused range in cron, and the schedule would never fire
+    ("Sat..Sun 10:00", "0 10 * * 6-7"), ("Mon..Sun *-*-* 05:00", "0 5 * * 1-7"),
+    ("Sun..Tue 05:00", "0 5 * * 0-2")])
 def test_calendars_cron_can_express(calendar: str, cron: str) -> None:
     assert cron_schedule(calendar) == cron
 

@@ -282,6 +282,18 @@ def test_a_glpi_event_on_another_item_type_names_no_ticket() -> None:
                                       "items_id": 3}).encode(), "glpi")
 
 
+def test_a_deeply_nested_body_is_400_not_a_server_error(serve: Any, env: Any) -> None:
+    """JSON nested deeper than the decoder's recursion (20 kB of `[`, well under the
+    body limit): a RecursionError escaped `parse`, answered 500 with a traceback in the
+    log and no refusal journaled; it is a malformed body like any other."""
+    s = serve(make_profile())
+    for body in (b"[" * 20000, b'{"ticket":' * 5000):
+        answer = s.post("form", body, **{"X-Adminkit-Token": TOKEN})
+        assert (answer.status_code, answer.json()) == (400, {"error": "the body is not JSON"})
+    assert s.triggers() == {}
+    assert len(refusals(env.journal)) == 2
+
+
 def test_senders_must_authenticate() -> None:
     from pydantic import ValidationError
 

@@ -64,7 +64,10 @@ def _weekdays(text: str) -> str:
         names = [DAY_NAMES.get(n, n) for n in (first, last) if n]
         if any(n not in DAYS for n in names):
             raise ValueError(f"weekday {part!r} is not one cron knows")
-        out.append("-".join(str(DAYS[n]) for n in names))
+        numbers = [DAYS[n] for n in names]
+        if len(numbers) == 2 and numbers[1] == 0 and numbers[0] > 0:
+            numbers[1] = 7  # ..Sun ends a week: cron's 7 (its "6-0" is an empty range)
+        out.append("-".join(str(n) for n in numbers))
     return ",".join(out)
 
 

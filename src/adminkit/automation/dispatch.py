@@ -105,6 +105,11 @@ class Dispatcher:
             self.triggers.move(trigger.key, trigger.status, attempt=True,
                                detail={"why": message})
             return Outcome(trigger.key, trigger.status, why=message)
+        except TicketNotFound as exc:  # deleted while it waited: nobody left to answer
+            message = redact(exc.message.splitlines()[0])
+            self.triggers.move(trigger.key, "cancelled", was=(trigger.status,),
+                               detail={"why": message})
+            return Outcome(trigger.key, "cancelled", trigger.run_id, why=message)
 
     def _ref(self, trigger: Trigger) -> TicketRef:
         assert trigger.ticket is not None
@@ -223,8 +228,10 @@ class Dispatcher:
         approved_by = trigger.detail.get("approved_by")
         if self.journal.run(trigger.run_id or "") is None:
             return self._run(trigger, plan, approved_by)
+        seen = self.journal.ends(str(trigger.run_id))  # another's resume since: not redone
         try:
-            report = self.service.resume(str(trigger.run_id), operator=plan.get("operator"))
+            report = self.service.resume(str(trigger.run_id), operator=plan.get("operator"),
+                                         seen_ends=seen)
         except Busy as exc:  # being resumed in another process: looked at again later
             return Outcome(trigger.key, "running", trigger.run_id, why=exc.message)
         except ConnectionFailed as exc:
@@ -266,14 +273,15 @@ class Dispatcher:
         plan = trigger.detail.get("plan") or {}
         ref = self._ref(trigger)
         since = datetime.fromisoformat(str(trigger.detail["since"]))
+        deadline = self._deadline(trigger)
         reader = getattr(self.system, "notes", None)
         if callable(reader):
             seen = list(trigger.detail.get("seen") or [])
             for note in reader(ref.id):
                 answer = _answer(str(note.get("body") or ""))
                 when = _when(note.get("time"))
-                if answer is None or when is None or when < since:
-                    continue
+                if answer is None or when is None or when < since or when > deadline:
+                    continue  # before the request, or after it was given up
                 mark = hashlib.sha256(repr(sorted(note.items())).encode()).hexdigest()[:16]
                 if mark in seen:
                     continue
@@ -283,27 +291,38 @@ class Dispatcher:
                 done = self.answer(trigger.run_id or "", str(note.get("author") or ""),
                                    approve=answer == APPROVE, via=f"{ref} comment at {when}",
                                    who_id=str(author_id) if author_id else None,
-                                   unverified=str(unverified) if unverified else None)
+                                   unverified=str(unverified) if unverified else None,
+                                   when=when)
                 if done.status != "waiting":
                     return done
-        if datetime.now(UTC) - since > timedelta(hours=self.cfg.approval_timeout_hours):
-            if self.triggers.move(trigger.key, "cancelled", was=("waiting",)):
-                self._event(ref, plan.get("operator", self.source), "cancelled",
-                            f"run {trigger.run_id} ({plan.get('name')}) cancelled: no approval "
-                            f"within {self.cfg.approval_timeout_hours:g} h")
-            return Outcome(trigger.key, "cancelled", trigger.run_id)
+        if datetime.now(UTC) > deadline:
+            return self._cancel(trigger, ref, plan)
         return Outcome(trigger.key, "waiting", trigger.run_id)
+
+    def _deadline(self, trigger: Trigger) -> datetime:
+        """When a request waiting for approval is given up: an answer after it is none."""
+        return datetime.fromisoformat(str(trigger.detail["since"])) + timedelta(
+            hours=self.cfg.approval_timeout_hours)
+
+    def _cancel(self, trigger: Trigger, ref: TicketRef, plan: dict[str, Any]) -> Outcome:
+        why = (f"run {trigger.run_id} ({plan.get('name')}) cancelled: no approval within "
+               f"{self.cfg.approval_timeout_hours:g} h")
+        if self.triggers.move(trigger.key, "cancelled", was=("waiting",)):
+            self._event(ref, plan.get("operator", self.source), "cancelled", why)
+        return Outcome(trigger.key, "cancelled", trigger.run_id, why=why)
 
     def answer(self, run_id: str, who: str, *, approve: bool, via: str,
                who_id: str | None = None, unverified: str | None = None,
-               operator: str | None = None) -> Outcome:
+               operator: str | None = None, when: datetime | None = None) -> Outcome:
         """An approver's /approve or /reject (a ticket comment, or `adminkit approve`).
         The requester never approves their own request; a refusal is noted once. Both
         are told by `identity`: the user id a comment's system gives (`who_id`), else
         (where the system has no ids) the name; `who` is what the notes show. A comment
         whose author the system took from the message itself (`unverified`: an e-mail's
         From) proves nobody, and is refused. `operator`: who typed it (`adminkit
-        approve`), the journal's operator of the decision."""
+        approve`), the journal's operator of the decision. `when`: when it was given
+        (a comment's time; default now): after the approval timeout, the request is
+        cancelled instead."""
         trigger = self.triggers.by_run(run_id)
         if trigger is None or trigger.status != "waiting":
             raise UsageError(f"no run {run_id} waiting for approval",
@@ -311,6 +330,8 @@ class Dispatcher:
         plan = trigger.detail.get("plan") or {}
         actor = operator or plan.get("operator", self.source)  # the decision's operator
         ref = self._ref(trigger)
+        if (when or datetime.now(UTC)) > self._deadline(trigger):  # given up: too late
+            return self._cancel(trigger, ref, plan)
         verb = "approve" if approve else "reject"
         requester = identity(plan.get("requester"), plan.get("requester_id"), ref.kind)
         if not requester and plan.get("requester") and ref.kind in USER_ID_KINDS:

@@ -50,3 +50,6 @@ class RunRequest:
     resume: str | None = None  # the id of the run to finish
     workers: int = 1  # actions run at once when there is no bulk pre-flight (one per host)
     run_id: str | None = None  # the id a new run takes (a trigger names it before it starts)
+    # a resume of the run as its caller saw it (its end rows then): one that another
+    # process ended since, while this one waited for its ticket, is not done again
+    seen_ends: int | None = None

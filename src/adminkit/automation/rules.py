@@ -110,6 +110,29 @@ def _present(value: Any) -> bool:
     return True
 
 
+def _files_from_ticket(rule: Rule, playbook: Playbook) -> list[str]:
+    """A step's CSV file (`for_each`) named by the ticket, directly or through an input
+    a rule field gives: the requester would choose any file the service can read (the
+    rows of another job, a secret's first line quoted in an error). Never allowed."""
+    from adminkit.playbook import render
+    from adminkit.playbook.loader import _attributes
+
+    problems: list[str] = []
+    named: set[str] = set()
+    for number, step in enumerate(playbook.steps, 1):
+        if step.for_each is None or not render.is_template(step.for_each.csv):
+            continue
+        text = step.for_each.csv
+        if "ticket" in render.variables_used(text):
+            problems.append(f"step {number} reads the CSV file a ticket names (for_each: "
+                            "ticket.…): a ticket never names a file")
+        named |= {attr for root, attr in _attributes(text, False)
+                  if root == "inputs" and attr in rule.fields}
+    return problems + [f"input {name} names the CSV file a step reads (for_each): a ticket "
+                       "never names a file; the rule's inputs may fix it"
+                       for name in sorted(named)]
+
+
 def decide(rule: Rule, ticket: Ticket, playbook: Playbook) -> Decision:
     """The rule's inputs for this ticket, every problem with them, and whether the
     requester may ask. Nothing here reads a system or renders a template."""
@@ -153,6 +176,7 @@ def decide(rule: Rule, ticket: Ticket, playbook: Playbook) -> Decision:
             values[name] = convert(spec, value)
         except ValueError as exc:
             problems.append(f"field {source!r}: {_cut(str(exc))}")
+    problems.extend(_files_from_ticket(rule, playbook))
     given = set(rule.inputs) | set(rule.fields)
     for name, spec in playbook.inputs.items():
         if name not in given and spec.required and spec.default is None:

@@ -207,6 +207,9 @@ class Due:
     def __init__(self, journal_path: Path, profile: Profile) -> None:
         self.journal_path, self.profile = journal_path, profile
         self.started = datetime.now(UTC)
+        # when each was last handed out as due: a run that stopped before its first
+        # row (a broken playbook, a timer's copy running) is not due again at once
+        self.fired: dict[str, datetime] = {}
 
     def last_run(self, schedule: Schedule) -> datetime:
         from adminkit.journal.store import Filters, Journal
@@ -217,7 +220,8 @@ class Due:
         finally:
             journal.close()
         mine = [r for r in rows if r["profile"] == self.profile.name]
-        return datetime.fromisoformat(str(mine[-1]["time"])) if mine else self.started
+        last = datetime.fromisoformat(str(mine[-1]["time"])) if mine else self.started
+        return max(last, self.fired.get(schedule.name, last))
 
     def due(self, now: datetime | None = None) -> list[Schedule]:
         now = now or datetime.now(UTC)
@@ -226,6 +230,7 @@ class Due:
             when = next_elapse(schedule.calendar, self.last_run(schedule))
             if when is not None and when <= now:
                 found.append(schedule)
+                self.fired[schedule.name] = now
         return found
 
 

@@ -24,7 +24,8 @@ from adminkit.automation.dispatch import Dispatcher, FindPlaybook, journal_event
 from adminkit.automation.settings import AutomationConfig, Sender, automation_settings
 from adminkit.automation.webhooks import Keys, Refused, authenticate, parse
 from adminkit.core.config import Profile
-from adminkit.core.errors import UsageError
+from adminkit.core.errors import AdminkitError, UsageError
+from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
 from adminkit.journal.triggers import Triggers
 from adminkit.tickets.base import TicketSystem
@@ -204,9 +205,12 @@ class Hub:
             import logging
 
             while not self.stop.wait(every):
-                for item in due.due():
+                for item in due.due():  # once per elapse, however its run went
                     try:
                         schedule.run(self.service, self.profile, item, self.find_playbook)
+                    except AdminkitError as exc:  # said, not a traceback (a timer's copy)
+                        logging.getLogger("adminkit.serve").warning(
+                            "schedule %s: %s", item.name, redact(exc.message.splitlines()[0]))
                     except Exception:
                         logging.getLogger("adminkit.serve").exception("schedule %s",
                                                                       item.name)

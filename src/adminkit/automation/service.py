@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.automation import bulk as bulk_run
 from adminkit.automation.record import from_record, to_record
 from adminkit.automation.request import RunRequest
-from adminkit.automation.runlock import run_lock
+from adminkit.automation.runlock import Busy, run_lock
 from adminkit.core import paths
 from adminkit.core.action import Action, Plan
 from adminkit.core.config import Profile, load_profile
@@ -124,6 +124,7 @@ class RunService:
         extra_notices: list[str] = []
         try:
             journal = Journal(self.journal_path)
+            _still_to_run(journal, request, run.id)  # under the run's lock: not run since
             done: dict[int, Result] = {}
             unsettled: set[int] = set()
             intents: dict[int, dict[str, Any]] = {}
@@ -199,10 +200,12 @@ class RunService:
 
     # -- resuming -----------------------------------------------------------------------
     def resume(self, run_id: str, *, hooks: Hooks | None = None,
-               operator: str | None = None) -> RunReport:
+               operator: str | None = None, seen_ends: int | None = None) -> RunReport:
         """Finish an interrupted (or failed) run from its journal row, after verifying the
         journal. `last` is the newest such run. A run that finished well is left alone.
-        `operator`: who finishes it (a trigger resumes its own run); default, this person."""
+        `operator`: who finishes it (a trigger resumes its own run); default, this person.
+        `seen_ends`: the run's end rows when the caller decided to resume it; if another
+        process ended it since, `Busy` is raised and nothing is done."""
         if run_id == "last":
             run_id = self._last_unfinished()
         finished = self._finished_well(run_id)
@@ -217,6 +220,7 @@ class RunService:
             return report
         request = self.recorded(run_id)
         request.operator = operator
+        request.seen_ends = seen_ends
         return self.run(request, hooks=hooks)
 
     def _finished_well(self, run_id: str) -> tuple[str, dict[str, Any]] | None:
@@ -367,6 +371,18 @@ class RunService:
         seconds = cfg.flush_seconds if cfg else 5.0
         return Pump(journal, system, run_id, limit=seconds, background=background,
                     limits=note_limits(cfg))
+
+
+def _still_to_run(journal: Journal, request: RunRequest, run_id: str) -> None:
+    """Checked once the run's lock is held: a new run under an id its caller chose (a
+    trigger's) that has rows already, or a resume of a run that ended again since its
+    caller looked, was run by another process meanwhile (two serve processes on one
+    profile, between a look at the trigger and the lock): not run a second time."""
+    if request.resume is None and request.run_id and journal.run(run_id) is not None:
+        raise Busy(f"run {run_id} was started by another process")
+    if request.resume is not None and request.seen_ends is not None \
+            and journal.ends(request.resume) != request.seen_ends:
+        raise Busy(f"run {request.resume} was resumed by another process meanwhile")
 
 
 def _refuse_rolled_back(journal: Journal, run_id: str) -> None:

@@ -95,7 +95,7 @@ def parse(sender: Sender, headers: Mapping[str, str], body: bytes,
     """The ticket and event a delivery names; Refused(400) for what cannot be meant."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past the decoder
         raise Refused(400, "the body is not JSON") from None
     if not isinstance(data, dict):
         raise Refused(400, "the body is not a JSON object")

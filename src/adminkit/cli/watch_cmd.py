@@ -124,8 +124,8 @@ def _answer(ctx: typer.Context, run_id: str, claimed: str | None, *, approve: bo
                                     operator=who.login)
         dispatcher.flush()
     _emit(state, [outcome])
-    if outcome.status == "waiting":  # refused: not an approver, or the requester
-        from adminkit.core.errors import PolicyRefused
+    if outcome.status in ("waiting", "cancelled"):  # refused: not an approver, the
+        from adminkit.core.errors import PolicyRefused  # requester, or too late
 
         raise PolicyRefused(outcome.why)
     if outcome.exit_code:

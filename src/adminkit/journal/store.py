@@ -673,6 +673,13 @@ class Journal:
                                "ORDER BY seq LIMIT 1", (run_id,)).fetchall()
         return _decode(rows[0]) if rows else None
 
+    def ends(self, run_id: str) -> int:
+        """How many times this run ended (an end row per attempt): a resume compares it
+        with what it saw when it decided, to know whether another process ran it since."""
+        row = self.db.execute("SELECT COUNT(*) AS n FROM entries WHERE run_id = ? "
+                              "AND kind = 'end'", (run_id,)).fetchone()
+        return int(row["n"])
+
     def done_indexes(self, run_id: str) -> set[int]:
         """Action indexes of this run that finished ok or changed, in any attempt."""
         rows = self.db.execute(
