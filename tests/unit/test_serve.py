@@ -342,3 +342,61 @@ def test_an_idle_look_takes_a_trigger_left_running_but_not_one_in_hand(serve: An
     while not hub.work.empty():
         queued.append(hub.work.get_nowait())
     assert queued == ["local:1:created"]
+
+
+def _trickle(url: str, sent: bytes = b"{") -> Any:
+    """A connection that sends a webhook's headers and the start of its body, then waits
+    (a slow or stalled client)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=30)
+    sock.sendall(b"POST /hooks/form HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"X-Adminkit-Token: " + TOKEN.encode() + b"\r\nContent-Length: 100\r\n\r\n"
+                 + sent)
+    return sock
+
+
+def test_a_body_that_trickles_in_gets_408_and_frees_its_connection(serve: Any,
+                                                                    env: Any) -> None:
+    """A client that sends its body a byte now and then held a connection and a request
+    for as long as it liked (slowloris); the body has body_timeout to arrive."""
+    s = serve(make_profile(body_timeout=1), workers=0)
+    with _trickle(s.url) as sock:
+        started = time.monotonic()
+        answer = sock.recv(4096)
+        waited = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert waited < 20  # not the client's own 30 s timeout
+    assert any("the body took over 1 s to arrive" in r for r in refusals(env.journal))
+    assert s.triggers() == {}
+
+
+def test_connections_beyond_max_connections_get_503(serve: Any) -> None:
+    """Stalled clients are bounded: while more connections than max_connections are open,
+    requests are answered 503 at once (and closed) instead of each holding a request
+    (uvicorn counts the connections open when a request's headers arrive); once they
+    end, requests are taken again."""
+    s = serve(make_profile(max_connections=3, body_timeout=30), workers=0)
+    held = [_trickle(s.url) for _ in range(6)]
+    answered = []
+    try:
+        for sock in held:
+            sock.settimeout(2)
+            try:
+                answered.append(sock.recv(200))
+            except TimeoutError:
+                answered.append(b"")  # held, waiting for the rest of its body
+    finally:
+        for sock in held:
+            sock.close()
+    refused = [a for a in answered if a.startswith(b"HTTP/1.1 503")]
+    assert refused, answered  # without the limit each waits 30 s for its body
+    for _ in range(100):  # the server notices the closed connections
+        taken = s.post("form", {"ticket": "local:1"}, **{"X-Adminkit-Token": TOKEN})
+        if taken.status_code != 503:
+            break
+        time.sleep(0.05)
+    assert taken.status_code == 202, taken.text
+    assert s.triggers() == {"local:1:created": "queued"}

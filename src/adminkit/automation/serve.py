@@ -248,20 +248,28 @@ def app(hub: Hub) -> Any:
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    limit = hub.cfg.serve.max_body
+    limit, patience = hub.cfg.serve.max_body, hub.cfg.serve.body_timeout
+
+    async def refused(request: Request, status: int, reason: str) -> JSONResponse:
+        code, answer = await run_in_threadpool(hub.refuse, request.path_params["sender"],
+                                               Refused(status, reason))
+        return JSONResponse(answer, status_code=code)
 
     async def hook(request: Request) -> JSONResponse:
+        import asyncio
+
         body = bytearray()
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            status, answer = await run_in_threadpool(
-                hub.refuse, request.path_params["sender"],
-                Refused(413, f"body over {limit} bytes"))
-            return JSONResponse(answer, status_code=status)
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                break
+            return await refused(request, 413, f"body over {limit} bytes")
+        try:  # a body sent a byte at a time would hold its connection for ever
+            async with asyncio.timeout(patience):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > limit:
+                        break
+        except TimeoutError:
+            return await refused(request, 408, f"the body took over {patience:g} s to arrive")
         headers = {k.lower(): v for k, v in request.headers.items()}
         status, answer = await run_in_threadpool(hub.receive, request.path_params["sender"],
                                                  headers, bytes(body))
@@ -307,7 +315,9 @@ def server(hub: Hub, *, host: str | None = None, port: int | None = None) -> Any
                             ssl_keyfile=checked_path(cfg.tls_key, "automation.serve.tls_key")
                             if cfg.tls_key else None,
                             log_level="warning", lifespan="off", access_log=False,
-                            server_header=False)
+                            server_header=False,
+                            # slow or idle clients hold a connection each: beyond this, 503
+                            limit_concurrency=cfg.max_connections)
     return uvicorn.Server(config)
 
 

@@ -154,6 +154,10 @@ class ServeConfig(Settings):
     workers: int = Field(4, ge=1, le=64)
     queue_limit: int = Field(1000, ge=1, description="open triggers before 429")
     max_body: int = Field(256 * 1024, ge=1024, description="bytes; a larger body gets 413")
+    body_timeout: float = Field(10.0, gt=0, le=300, description="seconds a webhook's body "
+                                "may take to arrive; a slower one gets 408")
+    max_connections: int = Field(64, ge=1, le=10000, description="connections at once; "
+                                 "more get 503 until some end")
 
 
 CALENDAR = r"^[A-Za-z0-9*:/,.~ -]{1,100}$"  # pydantic's regex: `$` is the end of the text
