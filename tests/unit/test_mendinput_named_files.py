@@ -135,13 +135,15 @@ CASES = {
     "automation.serve.tls_cert": """
         from adminkit.automation.serve import server
         serve = SimpleNamespace(host="0.0.0.0", port=8443, tls_cert=TARGET,
-                                tls_key=Path("/etc/hostname"), max_body=1000)
+                                tls_key=Path("/etc/hostname"), max_body=1000,
+                                body_timeout=10.0, max_connections=64)
         server(SimpleNamespace(cfg=SimpleNamespace(serve=serve))).config.load()
         """,
     "automation.serve.tls_key": """
         from adminkit.automation.serve import server
         serve = SimpleNamespace(host="0.0.0.0", port=8443, tls_cert=Path("/etc/hostname"),
-                                tls_key=TARGET, max_body=1000)
+                                tls_key=TARGET, max_body=1000,
+                                body_timeout=10.0, max_connections=64)
         server(SimpleNamespace(cfg=SimpleNamespace(serve=serve))).config.load()
         """,
 }
