@@ -115,7 +115,6 @@ def _files_from_ticket(rule: Rule, playbook: Playbook) -> list[str]:
     a rule field gives: the requester would choose any file the service can read (the
     rows of another job, a secret's first line quoted in an error). Never allowed."""
     from adminkit.playbook import render
-    from adminkit.playbook.loader import _attributes
 
     problems: list[str] = []
     named: set[str] = set()
@@ -126,7 +125,7 @@ def _files_from_ticket(rule: Rule, playbook: Playbook) -> list[str]:
         if "ticket" in render.variables_used(text):
             problems.append(f"step {number} reads the CSV file a ticket names (for_each: "
                             "ticket.…): a ticket never names a file")
-        named |= {attr for root, attr in _attributes(text, False)
+        named |= {attr for root, attr in render.attributes_used(text)
                   if root == "inputs" and attr in rule.fields}
     return problems + [f"input {name} names the CSV file a step reads (for_each): a ticket "
                        "never names a file; the rule's inputs may fix it"

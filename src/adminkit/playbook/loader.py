@@ -234,7 +234,7 @@ class Checker:
             elif name not in render.ROOTS:
                 self.problem(loc, f"undefined variable {name!r} (use inputs., ticket., "
                                   "steps., profile. or item)")
-        pairs = _attributes(text, expression)
+        pairs = render.attributes_used(text, expression=expression)
         for root, attr in pairs:
             if root == "inputs" and attr not in self.inputs:
                 self.problem(loc, f"undefined input {attr!r} "
@@ -256,20 +256,3 @@ def _has_template(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_template(v) for v in value)
     return False
-
-
-def _attributes(text: str, expression: bool) -> list[tuple[str, str]]:
-    """(root, attribute) pairs such as ("inputs", "surname") in a template."""
-    from jinja2 import nodes
-
-    env = render.environment()
-    ast = env.parse("{{ " + text + " }}" if expression else text)
-    pairs = []
-    for node in ast.find_all(nodes.Getattr):
-        if isinstance(node.node, nodes.Name):
-            pairs.append((node.node.name, node.attr))
-    for node in ast.find_all(nodes.Getitem):
-        if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const) and \
-                isinstance(node.arg.value, str):
-            pairs.append((node.node.name, node.arg.value))
-    return pairs

@@ -134,6 +134,23 @@ def variables_used(text: str, *, expression: bool = False) -> set[str]:
     return set(meta.find_undeclared_variables(env.parse(source)))
 
 
+def attributes_used(text: str, *, expression: bool = False) -> list[tuple[str, str]]:
+    """(root, attribute) pairs such as ("inputs", "surname") a template (or a bare
+    expression) reads: `inputs.surname` and `inputs["surname"]`; for validation."""
+    from jinja2 import nodes
+
+    ast = environment().parse("{{ " + text + " }}" if expression else text)
+    pairs = []
+    for node in ast.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name):
+            pairs.append((node.node.name, node.attr))
+    for node in ast.find_all(nodes.Getitem):
+        if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const) and \
+                isinstance(node.arg.value, str):
+            pairs.append((node.node.name, node.arg.value))
+    return pairs
+
+
 def syntax_error(text: str, *, expression: bool = False) -> str | None:
     """Parse and compile (which also catches unknown filters and tests), then what the
     sandbox would refuse at run time that reading the template already shows."""
