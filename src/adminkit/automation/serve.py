@@ -242,6 +242,8 @@ class Hub:
 
 def app(hub: Hub) -> Any:
     """The ASGI application: POST /hooks/SENDER, GET /health."""
+    import asyncio
+
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
@@ -256,8 +258,6 @@ def app(hub: Hub) -> Any:
         return JSONResponse(answer, status_code=code)
 
     async def hook(request: Request) -> JSONResponse:
-        import asyncio
-
         body = bytearray()
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:

@@ -124,8 +124,6 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-
-
 class Result(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
