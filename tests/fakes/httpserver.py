@@ -24,11 +24,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from adminkit.lab.httpd import QuietThreadingHTTPServer
 
 
 class BadRequest(Exception):
@@ -148,7 +150,7 @@ class FakeHTTPServer:
         self.requests: list[Request] = []
         self.lock = threading.RLock()
         self._failures: list[Failure] = []
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: QuietThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.tls: ssl.SSLContext | None = None  # set before start() to serve https
 
@@ -178,8 +180,7 @@ class FakeHTTPServer:
         return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
     def start(self) -> FakeHTTPServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
-        httpd.daemon_threads = True
+        httpd = QuietThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         if self.tls is not None:
             httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd

@@ -30,7 +30,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -48,6 +48,7 @@ from adminkit.lab.graph_state import (
     now_iso,
 )
 from adminkit.lab.graph_token import Issuer, OAuthError
+from adminkit.lab.httpd import QuietThreadingHTTPServer
 
 GRAPH = "https://graph.microsoft.com"
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
@@ -174,7 +175,7 @@ class GraphFake:
         self.base = ""  # https://127.0.0.1:PORT once served
         self._pages: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: QuietThreadingHTTPServer | None = None
         self._rng = random.Random(7)
 
     # -- serving ------------------------------------------------------------------------
@@ -186,8 +187,7 @@ class GraphFake:
         class Handler(_Handler):
             graph = fake
 
-        server = ThreadingHTTPServer((host, port), Handler)
-        server.daemon_threads = True
+        server = QuietThreadingHTTPServer((host, port), Handler)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self.base = f"https://{host}:{server.server_address[1]}"

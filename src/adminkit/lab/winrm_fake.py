@@ -37,13 +37,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from adminkit.core.winrm.scripts import BOOTSTRAP, OP_LINE, parse_payload, result_line
+from adminkit.lab.httpd import QuietThreadingHTTPServer
 
 log = logging.getLogger("adminkit.lab.winrm_fake")
 
@@ -735,10 +736,9 @@ class _Handler(BaseHTTPRequestHandler):
                 + struct.pack("<I", 16) + wrapped[:16] + wrapped[16:] + BOUNDARY + b"--\r\n")
 
 
-class FakeServer(ThreadingHTTPServer):
+class FakeServer(QuietThreadingHTTPServer):
     """One fake host listening on (address, port), HTTPS when given a certificate."""
 
-    daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, host: FakeHost, address: str = "127.0.0.1", port: int = 0, *,
