@@ -301,6 +301,7 @@ def server(hub: Hub, *, host: str | None = None, port: int | None = None) -> Any
     loopback only behind a reverse proxy that terminates TLS."""
     import uvicorn
 
+    from adminkit.automation.headerwait import protocol
     from adminkit.core.files import checked_path
 
     cfg = hub.cfg.serve
@@ -315,7 +316,7 @@ def server(hub: Hub, *, host: str | None = None, port: int | None = None) -> Any
                             ssl_keyfile=checked_path(cfg.tls_key, "automation.serve.tls_key")
                             if cfg.tls_key else None,
                             log_level="warning", lifespan="off", access_log=False,
-                            server_header=False,
+                            server_header=False, http=protocol(cfg.header_timeout),
                             # slow or idle clients hold a connection each: beyond this, 503
                             limit_concurrency=cfg.max_connections)
     return uvicorn.Server(config)

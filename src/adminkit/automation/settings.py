@@ -154,6 +154,8 @@ class ServeConfig(Settings):
     workers: int = Field(4, ge=1, le=64)
     queue_limit: int = Field(1000, ge=1, description="open triggers before 429")
     max_body: int = Field(256 * 1024, ge=1024, description="bytes; a larger body gets 413")
+    header_timeout: float = Field(10.0, gt=0, le=300, description="seconds a request's "
+                                  "headers may take to arrive; a slower connection is closed")
     body_timeout: float = Field(10.0, gt=0, le=300, description="seconds a webhook's body "
                                 "may take to arrive; a slower one gets 408")
     max_connections: int = Field(64, ge=1, le=10000, description="connections at once; "
