@@ -168,6 +168,28 @@ def test_a_ticket_never_names_the_csv_file_of_a_for_each(tmp_path: Path) -> None
                           "a ticket never names a file"]
 
 
+@pytest.mark.parametrize(("csv", "named_by"), [
+    ("{{ steps.lookup.output.path }}", "an earlier step's output names (for_each: steps.…)"),
+    ("/srv/{{ steps['lookup'].output }}.csv", "an earlier step's output names "
+                                               "(for_each: steps.…)"),
+])
+def test_a_csv_path_from_an_earlier_steps_output_is_refused(tmp_path: Path, csv: str,
+                                                             named_by: str) -> None:
+    """A step's output may carry what the ticket gave (a rendered input): a CSV path built
+    from it is as good as one the requester names, so a triggered run refuses it."""
+    book = tmp_path / "chained.yaml"
+    book.write_text("name: chained\ninputs:\n  login: {type: string}\nsteps:\n"
+                    "  - uses: account.unlock\n    register: lookup\n"
+                    "    with: {login: '{{ inputs.login }}'}\n"
+                    "  - uses: account.unlock\n    with: {login: '{{ item.login }}'}\n"
+                    f"    for_each: {{csv: \"{csv}\"}}\n")
+    d = decide(rule(playbook="chained", inputs={}, fields={"login": "Login"}),
+               ticket(Login="../../etc/adminkit/token"), load(book).playbook)
+    assert not d.runnable
+    assert d.problems == [f"step 2 reads the CSV file {named_by}: in a run a ticket starts, "
+                          "only the rule's inputs or the profile name a file"]
+
+
 def test_inputs_the_rule_does_not_cover_are_named(onboard: Any) -> None:
     d = decide(rule(fields={"given_name": "Given name"}), ticket(**good_fields()), onboard)
     assert d.problems == ["input surname is required and the rule gives it no field"]

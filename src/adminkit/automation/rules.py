@@ -110,6 +110,11 @@ def _present(value: Any) -> bool:
     return True
 
 
+#: Template roots whose values a ticket may have chosen without the rule knowing: a
+#: step's output can carry an input the ticket gave, and so can a row of another CSV.
+UNTRACED = {"steps": "an earlier step's output", "item": "a CSV row"}
+
+
 def _files_from_ticket(rule: Rule, playbook: Playbook) -> list[str]:
     """A step's CSV file (`for_each`) named by the ticket, directly or through an input
     a rule field gives: the requester would choose any file the service can read (the
@@ -122,9 +127,14 @@ def _files_from_ticket(rule: Rule, playbook: Playbook) -> list[str]:
         if step.for_each is None or not render.is_template(step.for_each.csv):
             continue
         text = step.for_each.csv
-        if "ticket" in render.variables_used(text):
+        used = render.variables_used(text)
+        if "ticket" in used:
             problems.append(f"step {number} reads the CSV file a ticket names (for_each: "
                             "ticket.…): a ticket never names a file")
+        for root in sorted(used & UNTRACED.keys()):  # what they hold may have come from the ticket
+            problems.append(f"step {number} reads the CSV file {UNTRACED[root]} names "
+                            f"(for_each: {root}.…): in a run a ticket starts, only the "
+                            "rule's inputs or the profile name a file")
         named |= {attr for root, attr in render.attributes_used(text)
                   if root == "inputs" and attr in rule.fields}
     return problems + [f"input {name} names the CSV file a step reads (for_each): a ticket "
