@@ -5,6 +5,7 @@ server; the real ones: tests/integration/test_purge_resume.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ class Queue:
         self.jobs = {i: owner for i in ids}
         self.purged: list[list[int]] = []
         self.down = False  # the spooler does not answer
+        self.created: dict[int, datetime] = {}  # when a job was submitted, where known
 
 
     def printer(self, name: str) -> Printer:
@@ -35,7 +37,7 @@ class Queue:
     def jobs_of(self, printer: str, *, brief: bool = False) -> list[Job]:
         if self.down:
             raise SpoolerDown("the spooler does not answer")
-        return [Job(i, printer, owner, "doc", 1, "held", None)
+        return [Job(i, printer, owner, "doc", 1, "held", self.created.get(i))
                 for i, owner in sorted(self.jobs.items())]
 
     def purge(self, printer: str, job_ids: list[int]) -> list[int]:
@@ -95,6 +97,43 @@ def test_none_left_is_done_by_the_interrupted_attempt(queue: Queue) -> None:
     assert "none of the 2 job(s)" in result.summary
     assert "done by the interrupted attempt" in result.summary
     assert result.data == {"chosen_ids": "2-3"}
+
+
+T0 = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+
+
+def test_the_intent_keeps_when_the_newest_chosen_job_was_submitted(queue: Queue) -> None:
+    queue.jobs = {3: "a", 4: "a"}
+    queue.created = {3: T0 - timedelta(minutes=5), 4: T0}
+    ctx = Context(run=Run(command="x"), profile=Profile.of(name="t"))
+    plan = PurgeQueue(PurgeParams(printer="front-desk")).plan(ctx)
+    assert plan.intent == {"ids": "3-4", "newest": T0.isoformat()}
+
+
+def test_a_job_that_took_a_chosen_id_since_is_left(queue: Queue) -> None:
+    """A Windows spooler restarted with its queues empty numbers jobs from 2 again: job 2
+    is a new one (submitted after every chosen job), job 3 the chosen one still held."""
+    queue.jobs = {2: "alice", 3: "jnovak"}
+    queue.created = {2: T0 + timedelta(minutes=2), 3: T0 - timedelta(seconds=1)}
+    result = resumed({"ids": "2-4", "newest": T0.isoformat()})
+    assert queue.purged == [[3]] and list(queue.jobs) == [2]
+    assert result.status.value == "changed", result
+    assert result.data["ids"] == "3"
+
+
+def test_an_intent_without_a_newest_time_trusts_the_ids(queue: Queue) -> None:
+    """A row written before adminkit kept the time (and a server that gives none)."""
+    queue.jobs = {2: "alice"}
+    queue.created = {2: T0 + timedelta(minutes=2)}
+    resumed({"ids": "2"})
+    assert queue.purged == [[2]]
+
+
+def test_an_unreadable_newest_time_purges_nothing(queue: Queue) -> None:
+    queue.jobs = {2: "jnovak"}
+    result = resumed({"ids": "2", "newest": "yesterday"})
+    assert result.status.value == "failed" and result.error_type == "JournalError", result
+    assert "which is no time" in (result.error or "") and queue.purged == []
 
 
 def test_the_bulk_limit_counts_the_chosen_jobs_only(queue: Queue) -> None:

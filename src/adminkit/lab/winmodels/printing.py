@@ -6,7 +6,8 @@ FullyQualifiedErrorId and category that Windows gives. Faults are set over the f
 control endpoint (`{"model": "printing", "do": {…}}`, answered with the model's state
 and the ids of the jobs `added`): `{"spooler": "stopped"}` (every cmdlet fails as with
 the Print Spooler stopped, until `spooler restart` or `{"spooler": "running"}`),
-`{"deny": true}` (writes are refused: access denied), `{"finish_in_purge": [ids]}` (those
+`{"deny": true}` (writes are refused: access denied); a (re)start numbers jobs as Windows
+does, from 2 when every queue is empty (an id is reused), `{"finish_in_purge": [ids]}` (those
 jobs print and leave between the purge script's listing and their removal; once),
 `{"hang_in_purge": true}` (the next purge removes its jobs, then its command never
 finishes until signalled: a Ctrl-C or a lost answer after the write). Tests seed jobs with
@@ -104,11 +105,22 @@ class PrintServerModel:
             self.next_id += 1
             return job
 
+    def started(self) -> None:
+        """The spooler (re)started. Windows numbers a server's jobs from 2 when it starts
+        with every queue empty, else after the highest job left (.NET's
+        PrintSystemJobInfo.JobIdentifier): an id is reused after a restart."""
+        if self.spooler != "Running":
+            self.next_id = max(self.jobs, default=1) + 1
+        self.spooler = "Running"
+
     # -- what tests drive and read ---------------------------------------------------------
     def control(self, do: dict[str, Any]) -> Any:
         with self.lock:
             if "spooler" in do:
-                self.spooler = "Running" if do["spooler"] == "running" else "Stopped"
+                if do["spooler"] == "running":
+                    self.started()
+                else:
+                    self.spooler = "Stopped"
             if "deny" in do:
                 self.deny = bool(do["deny"])
             if "finish_in_purge" in do:
@@ -305,6 +317,7 @@ def spooler_restart(m: PrintServerModel, p: dict[str, Any]) -> dict[str, Any]:
                           "the following error: Cannot open Spooler service on "
                           "computer '.'.", "CouldNotStopService,Microsoft.PowerShell."
                           "Commands.RestartServiceCommand", "PermissionDenied")
-    m.spooler = "Running"
+    m.spooler = "Stopped"  # Restart-Service: stopped, then started
+    m.started()
     m.restarts += 1
     return {"status": "Running"}

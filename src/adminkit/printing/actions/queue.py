@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
@@ -60,9 +61,10 @@ class PurgeQueue(PrinterAction[PurgeParams]):
                                f"does not name its jobs readably ({exc}): not resumed",
                                hint="`adminkit job list` shows what is left; purge it "
                                     "again if meant") from None
+        newest = _newest_of(intent)
         self.lookup(ctx)
         jobs = [j for j in self.server(ctx).jobs(self.params.printer, brief=True)
-                if j.id in chosen]
+                if j.id in chosen and not _submitted_since(j, newest)]
         plan = self._purging(jobs, f"{self.label()}: none of the {len(chosen)} job(s) of "
                                    "the interrupted purge is left")
         plan.data["chosen_ids"] = intent["ids"]  # what the interrupted attempt chose
@@ -75,12 +77,16 @@ class PurgeQueue(PrinterAction[PurgeParams]):
             return Plan(summary=nothing)
         owners = Counter(j.owner for j in jobs)
         ids = id_ranges([j.id for j in jobs])
+        intent: dict[str, Any] = {"ids": ids}
+        known = [j.created for j in jobs if j.created is not None]
+        if known:  # a resume tells a job that took a chosen id since from the one chosen
+            intent["newest"] = max(known).astimezone(UTC).isoformat()
         return Plan([Change(op="delete", field="jobs", before=len(jobs))],
                     summary=f"purge {len(jobs)} job(s) of {len(owners)} user(s) from "
                             f"{self.label()}",
                     data={"jobs": len(jobs), "owners": dict(owners.most_common(20)),
                           "first_ids": [j.id for j in jobs[:20]], "ids": ids},
-                    intent={"ids": ids})
+                    intent=intent)
 
     def guard(self, ctx: Context, plan: Plan) -> None:
         others = sum(1 for j in getattr(self, "due", []) if j.owner != self.params.user)
@@ -95,6 +101,28 @@ class PurgeQueue(PrinterAction[PurgeParams]):
         # the journal names them: a person checks exactly which jobs were not cancelled
         return Applied(data={"finished_meanwhile": len(left),
                              "finished_meanwhile_ids": id_ranges(left)} if left else {})
+
+
+def _newest_of(intent: dict[str, Any]) -> datetime | None:
+    """When the newest chosen job was submitted, by the server's clock (None: unknown,
+    or an intent row written before adminkit kept it)."""
+    newest = intent.get("newest")
+    if newest is None:
+        return None
+    try:
+        when = datetime.fromisoformat(str(newest))
+    except ValueError:
+        raise JournalError("the journal's intent row of this purge gives its newest job's "
+                           f"time as {str(newest)[:40]!r}, which is no time: not resumed",
+                           hint="`adminkit job list` shows what is left; purge it again "
+                                "if meant") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _submitted_since(job: Job, newest: datetime | None) -> bool:
+    """A job under a chosen id but submitted after every chosen one: a Windows spooler
+    restarted with empty queues numbers jobs from 2 again, so an id is not proof."""
+    return newest is not None and job.created is not None and job.created > newest
 
 
 class SpoolerParams(ServerParams):
