@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from adminkit.core.config import load_profile
 from adminkit.lab.base import LabServer
+from adminkit.tickets.instance import instance
 from tests.integration.rtread import notes
 from tests.integration.test_playbooks import AD, unique_surname
 
@@ -92,7 +94,8 @@ def comment(rt: Any, ticket: int, text: str) -> None:
         assert r.status_code == 201, r.text
 
 
-def test_new_tickets_run_their_rules_once(rt_lab: Any, ad: AD, cli: Cli, profile: Path) -> None:
+def test_new_tickets_run_their_rules_once(rt_lab: Any, ad: AD, cli: Cli, profile: Path,
+                                          lab_config_dir: Path) -> None:
     rt = rt_lab
     fence = rt.new_ticket("before the watch")
     surname = unique_surname()
@@ -134,7 +137,9 @@ def test_new_tickets_run_their_rules_once(rt_lab: Any, ad: AD, cli: Cli, profile
     later = rt.new_ticket("Still printing badly")
     poll = watch(cli)
     assert poll["new"] == [str(later)]
-    assert [t["trigger"] for t in poll["triggers"]] == [f"rt:{later}:created"]
+    # the key names the event and the instance it is in (tickets/instance.py)
+    assert [t["trigger"].partition("@")[::2] for t in poll["triggers"]] == [
+        (f"rt:{later}:created", instance(load_profile(PROFILE, lab_config_dir), "rt"))]
     started = [r for r in runs_of(cli, good) if r["kind"] == "run"]
     assert len(started) == 1
 

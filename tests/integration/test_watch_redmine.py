@@ -21,8 +21,10 @@ from typing import Any
 import pytest
 import yaml
 
+from adminkit.core.config import load_profile
 from adminkit.lab.base import LabServer
 from adminkit.lab.redmine import RedmineServer
+from adminkit.tickets.instance import instance
 from tests.integration.test_playbooks import AD, unique_surname
 from tests.integration.test_watch import watch as rt_watch
 
@@ -133,7 +135,8 @@ def login_of(ad: AD, surname: str) -> str | None:
 
 
 def test_issues_are_taken_once_run_and_noted(redmine: RedmineServer, ad: AD, cli: Cli,
-                                             profile: Path, surname_field: int) -> None:
+                                             profile: Path, surname_field: int,
+                                             lab_config_dir: Path) -> None:
     fence = redmine.new_issue_as({"subject": "before the watch"})
     surname = unique_surname()
     good = hire(redmine, surname_field, "Jiří", surname)
@@ -169,7 +172,9 @@ def test_issues_are_taken_once_run_and_noted(redmine: RedmineServer, ad: AD, cli
     later = redmine.new_issue_as({"subject": "Still printing badly"})
     poll = watch(cli)
     assert poll["new"] == [str(later)]
-    assert [t["trigger"] for t in poll["triggers"]] == [f"redmine:{later}:created"]
+    # the key names the event and the instance it is in (tickets/instance.py)
+    assert [t["trigger"].partition("@")[::2] for t in poll["triggers"]] == [
+        (f"redmine:{later}:created", instance(load_profile(PROFILE, lab_config_dir), "redmine"))]
     assert watch(cli)["new"] == []
     assert [r["ticket"] for r in runs(cli.journal)].count(f"redmine:{good}") == 1
 

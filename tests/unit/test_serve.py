@@ -71,6 +71,13 @@ class Running:
         return httpx.post(f"{self.url}/hooks/{sender}", content=data, headers=headers,
                           timeout=30)
 
+    def key(self, event: str) -> str:
+        """The trigger's key of `event` (`local:1:created`) on this profile's system."""
+        from adminkit.journal.triggers import event_key
+        from adminkit.tickets.instance import instance
+
+        return event_key(event, instance(self.hub.profile, event.partition(":")[0]))
+
     def triggers(self) -> dict[str, str]:
         db = sqlite3.connect(self.hub.service.journal_path)
         rows = dict(db.execute("SELECT key, status FROM triggers").fetchall())
@@ -130,11 +137,11 @@ def test_a_token_delivery_is_queued_once_and_its_ticket_noted(serve: Any, env: A
     body = {"ticket": f"local:{ticket}", "event": "created"}
     r = s.post("form", body, Authorization=f"Bearer {TOKEN}")
     assert r.status_code == 202, r.text
-    assert r.json() == {"trigger": f"local:{ticket}:created", "duplicate": False}
+    assert r.json() == {"trigger": s.key(f"local:{ticket}:created"), "duplicate": False}
     again = s.post("form", body, **{"X-Adminkit-Token": TOKEN})
     assert again.status_code == 202 and again.json()["duplicate"] is True
-    assert s.settled(f"local:{ticket}:created") == "refused"
-    assert list(s.triggers()) == [f"local:{ticket}:created"]  # one trigger for two deliveries
+    assert s.settled(s.key(f"local:{ticket}:created")) == "refused"
+    assert list(s.triggers()) == [s.key(f"local:{ticket}:created")]  # one for two deliveries
     for _ in range(200):  # the worker delivers the outbox after each trigger
         texts = [n["body"] for n in store.notes(ticket)]
         if texts:
@@ -186,7 +193,7 @@ def test_a_timestamped_signature_is_refused_when_replayed_later(serve: Any) -> N
     assert old.status_code == 401 and "window" in old.json()["error"]
     tampered = s.post("signed", body.replace(b"}", b', "x": 1}'), **_signed(body, now))
     assert tampered.status_code == 401
-    assert s.settled(f"local:{ticket}:created") == "ignored"  # no rule takes a printer
+    assert s.settled(s.key(f"local:{ticket}:created")) == "ignored"  # no rule takes a printer
 
 
 def test_zammad_trigger_webhook_needs_its_hmac(serve: Any) -> None:
@@ -198,7 +205,7 @@ def test_zammad_trigger_webhook_needs_its_hmac(serve: Any) -> None:
     assert s.post("zammad", body, **{"X-Hub-Signature": "sha1=" + "0" * 40}).status_code == 401
     r = s.post("zammad", body, **{"X-Hub-Signature": sig, "X-Zammad-Delivery": "d-1"})
     assert r.status_code == 202, r.text
-    assert s.triggers() == {"zammad:42:article-77": "queued"}
+    assert s.triggers() == {s.key("zammad:42:article-77"): "queued"}
 
 
 def test_over_the_queue_limit_is_429_with_retry_after(serve: Any) -> None:
@@ -207,7 +214,8 @@ def test_over_the_queue_limit_is_429_with_retry_after(serve: Any) -> None:
                for n in (1, 2, 3)]
     assert [a.status_code for a in answers] == [202, 202, 429]
     assert answers[2].headers["Retry-After"] == "30"
-    assert set(s.triggers()) == {"local:1:created", "local:2:created"}  # nothing lost
+    assert set(s.triggers()) == {s.key("local:1:created"),  # nothing lost
+                                 s.key("local:2:created")}
 
 
 def test_a_restarted_serve_takes_the_open_triggers_again(serve: Any) -> None:
@@ -217,7 +225,7 @@ def test_a_restarted_serve_takes_the_open_triggers_again(serve: Any) -> None:
                       ).status_code == 202
     first.web.should_exit = True  # stopped before any worker took it
     second = serve(workers=1)
-    assert second.settled(f"local:{ticket}:created") == "waiting"
+    assert second.settled(second.key(f"local:{ticket}:created")) == "waiting"
 
 
 def test_workers_get_the_interpreter_soon_after_a_wait_while_serve_runs(serve: Any) -> None:
@@ -320,7 +328,7 @@ def test_tls_with_the_profiles_certificate(serve: Any, tmp_path: Path) -> None:
     with pytest.raises(httpx.HTTPError):  # plain http is not answered
         httpx.post(f"{s.url}/hooks/form", json={"ticket": "local:2"},
                    headers={"X-Adminkit-Token": TOKEN}, timeout=30)
-    assert list(s.triggers()) == ["local:1:created"]
+    assert list(s.triggers()) == [s.key("local:1:created")]
 
 
 def test_an_idle_look_takes_a_trigger_left_running_but_not_one_in_hand(serve: Any) -> None:
@@ -399,4 +407,4 @@ def test_connections_beyond_max_connections_get_503(serve: Any) -> None:
             break
         time.sleep(0.05)
     assert taken.status_code == 202, taken.text
-    assert s.triggers() == {"local:1:created": "queued"}
+    assert s.triggers() == {s.key("local:1:created"): "queued"}

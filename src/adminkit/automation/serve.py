@@ -1,7 +1,8 @@
 """`adminkit serve`: ticket webhooks in (Starlette on uvicorn), triggered runs out.
 
 A delivery is authenticated, parsed and queued as a trigger in the journal's database
-(its idempotency key makes a repeated delivery one run) before the answer 202: what
+(its idempotency key, the event in the ticket-system instance the profile names, makes
+a repeated delivery one run, through any profile on that instance) before the answer 202: what
 was accepted is never lost. A pool of workers takes the queued triggers and runs them
 through the dispatcher; at start every trigger left open by an earlier process is
 taken again (a run it was in the middle of is resumed from the journal). Refused
@@ -27,8 +28,9 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, UsageError
 from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
-from adminkit.journal.triggers import Triggers
-from adminkit.tickets.base import TicketSystem
+from adminkit.journal.triggers import Triggers, event_key
+from adminkit.tickets.base import PREFIX_OF_KIND, TicketSystem
+from adminkit.tickets.instance import instance
 
 if TYPE_CHECKING:
     from adminkit.automation.service import RunService
@@ -77,6 +79,9 @@ class Hub:
         self.ticket_kind = tickets.kind if tickets else None
         self.journal = Journal(service.journal_path)
         self.triggers = Triggers(self.journal)
+        if self.ticket_kind is not None:  # keys written before they named the instance
+            self.triggers.adopt(profile.name, PREFIX_OF_KIND[self.ticket_kind],
+                                instance(profile, self.ticket_kind))
         self.work: queue.Queue[str | None] = queue.Queue()
         self.in_flight: set[str] = set()
         self.lock = threading.Lock()
@@ -102,14 +107,15 @@ class Hub:
                 raise Refused(429, "the queue is full")
         except Refused as exc:
             return self.refuse(sender_name, exc)
-        new = self.triggers.add(delivery.key, source=SOURCE, profile=self.profile.name,
+        key = event_key(delivery.key, instance(self.profile, delivery.kind))
+        new = self.triggers.add(key, source=SOURCE, profile=self.profile.name,
                                 ticket=delivery.ticket, detail={"sender": sender.name})
         if new:
             self.stats.accepted += 1
-            self._enqueue(delivery.key)
+            self._enqueue(key)
         else:
             self.stats.duplicates += 1
-        return 202, {"trigger": delivery.key, "duplicate": not new}
+        return 202, {"trigger": key, "duplicate": not new}
 
     def refuse(self, sender: str, exc: Refused) -> tuple[int, dict[str, Any]]:
         """Journaled, a row pair per refusal, at most REFUSALS_PER_MINUTE a minute."""

@@ -4,7 +4,7 @@ For systems without webhooks (Request Tracker, Redmine: `feeds.py` says how each
 searched). Each poll: record the tickets past the cursor as triggers, moving the cursor
 in the same transaction (a ticket read twice is one trigger, by its key); handle every
 open trigger (new, waiting for approval, or left running by a process that died);
-deliver the outbox. One watcher per profile and
+deliver the outbox. One watcher per ticket-system instance and
 queue at a time (an flock beside the journal).
 """
 
@@ -25,8 +25,9 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
-from adminkit.journal.triggers import Triggers
+from adminkit.journal.triggers import Triggers, event_key
 from adminkit.tickets.base import PREFIX_OF_KIND, TicketSystem
+from adminkit.tickets.instance import instance
 
 
 @dataclass
@@ -60,9 +61,15 @@ class Watcher:
         if after is not None and not after.strip():
             raise UsageError("--after: empty")
         self.after = after  # where a first watch starts: never the queue's whole past
-        self.source = f"watch:{PREFIX_OF_KIND[system.kind]}:{self.queue}"
+        prefix = PREFIX_OF_KIND[system.kind]
+        # the instance watched is in the cursor's name (two customers' RTs each have a
+        # queue General) and in each trigger's key (each has a ticket 42)
+        self.instance = instance(profile, system.kind)
+        self.source = f"watch:{prefix}:{self.queue}@{self.instance}"
         self.journal = Journal(service.journal_path)
         self.triggers = Triggers(self.journal)
+        self.triggers.adopt(profile.name, prefix, self.instance,  # written before that
+                            sources=(f"watch:{prefix}:{self.queue}", self.source))
         self.dispatcher = Dispatcher(service, profile, system, self.journal, find_playbook,
                                      source=f"watch {PREFIX_OF_KIND[system.kind]}")
 
@@ -83,12 +90,15 @@ class Watcher:
             raise UsageError(f"{self.source} has its cursor at ticket {_shown(cursor)} already",
                              hint="leave out --after: it only starts a first watch")
         prefix = PREFIX_OF_KIND[self.system.kind]
-        found, after = self.feed.poll(
-            cursor, self.limit,
-            known=lambda t: self.triggers.get(f"{prefix}:{t}:created") is not None)
+
+        def key(t: str) -> str:
+            return event_key(f"{prefix}:{t}:created", self.instance)
+
+        found, after = self.feed.poll(cursor, self.limit,
+                                      known=lambda t: self.triggers.get(key(t)) is not None)
         if found or first or after != cursor:  # a first watch keeps its start
-            new = self.triggers.add_many([(f"{prefix}:{t}:created", f"{prefix}:{t}", {})
-                                          for t in found], source=self.source,
+            new = self.triggers.add_many([(key(t), f"{prefix}:{t}", {}) for t in found],
+                                         source=self.source,
                                          profile=self.profile.name, cursor=after)
             report.seen = [t for t, added in zip(found, new, strict=True) if added]
         self.after = None  # said once, at the start (kept until a poll went through)
@@ -128,6 +138,6 @@ def _shown(cursor: str) -> str:
 
 
 def watcher_lock(journal_path: Path, source: str) -> contextlib.AbstractContextManager[object]:
-    """One watcher per profile and queue: two would both take each new ticket."""
+    """One watcher per instance and queue: two would race one cursor."""
     name = "watch-" + hashlib.sha256(source.encode()).hexdigest()[:32]
     return held(journal_path, name, f"{source} is already watched by another process")

@@ -51,7 +51,9 @@ class Keys:
 class Delivery:
     sender: str
     ticket: str  # a reference: "zammad:12", "rt:42"
-    key: str  # the idempotency key: one run per ticket event, however often it comes
+    key: str  # the event as its system names it ("rt:42:created"); the trigger's key
+    # adds the instance the profile's system is (`journal/triggers.event_key`)
+    kind: str = ""  # the ticket's system: rt, zammad, …
 
 
 def authenticate(sender: Sender, keys: Keys, headers: Mapping[str, str], body: bytes,
@@ -113,7 +115,7 @@ def parse(sender: Sender, headers: Mapping[str, str], body: bytes,
     event = event or "created"
     if not EVENT.fullmatch(event):
         raise Refused(400, "the event name is not plain (letters, digits, :._-)")
-    return Delivery(sender=sender.name, ticket=str(ref), key=f"{ref}:{event}")
+    return Delivery(sender=sender.name, ticket=str(ref), key=f"{ref}:{event}", kind=ref.kind)
 
 
 def _ticket_and_event(kind: str, data: dict[str, Any],

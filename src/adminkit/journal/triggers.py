@@ -1,7 +1,10 @@
 """The durable queue of triggered work, and the watchers' cursors, in the journal's database.
 
 A trigger is one ticket event (a ticket seen by `watch`, a webhook delivery) under an
-idempotency key (`rt:12:created`): the same event twice is one trigger, so one run.
+idempotency key that names the event and the ticket-system instance it happened in
+(`rt:12:created@https://rt.example.com`, `event_key`; the instance is
+`tickets/instance.py`'s): the same event twice is one trigger, so one run, whichever
+profile hears it; ticket 12 of another instance is another trigger.
 Its status moves queued -> (waiting ->) running -> done | failed, or ends as refused,
 rejected, cancelled or ignored; a process that dies leaves it queued or running, and
 the next one picks it up (a running trigger's run is resumed from the journal, under
@@ -46,6 +49,11 @@ CREATE TABLE IF NOT EXISTS cursors (
     value   TEXT NOT NULL,
     updated TEXT NOT NULL
 )""")
+
+
+def event_key(event: str, instance: str) -> str:
+    """A trigger's key: the event as its system names it (`rt:12:created`) in `instance`."""
+    return f"{event}@{instance}"
 
 
 def _now() -> str:
@@ -114,6 +122,26 @@ class Triggers:
                                "updated = excluded.updated", (source, cursor, now)))
         counts = self._write(statements)
         return [c == 1 for c in counts[:len(events)]]
+
+    def adopt(self, profile: str, prefix: str, instance: str,
+              sources: tuple[str, str] | None = None) -> None:
+        """Name `instance` in the keys of this profile's `prefix` triggers written before
+        keys named it (`rt:12:created`), once, in one transaction: what they queued is
+        resumed, approved and de-duplicated as before. `sources`: (old, new) name of a
+        watcher's cursor and its triggers' source, the cursor copied unless the new one
+        exists already."""
+        statements: list[tuple[str, Sequence[Any]]] = [(
+            "UPDATE OR IGNORE triggers SET key = key || '@' || ? WHERE profile = ? "
+            "AND substr(key, 1, ?) = ? AND instr(key, '@') = 0",
+            (instance, profile, len(prefix) + 1, f"{prefix}:"))]
+        if sources is not None:
+            old, new = sources
+            statements += [
+                ("UPDATE triggers SET source = ? WHERE profile = ? AND source = ?",
+                 (new, profile, old)),
+                ("INSERT OR IGNORE INTO cursors (source, value, updated) "
+                 "SELECT ?, value, updated FROM cursors WHERE source = ?", (new, old))]
+        self._write(statements)
 
     def move(self, key: str, to: str, *, was: Sequence[str] | None = None,
              run_id: str | None = None, detail: dict[str, Any] | None = None,
