@@ -193,7 +193,7 @@ def test_approve_at_the_cli_checks_who_and_starts_the_run(setup: Any, env: Any,
     assert any(f"approved by dispatch (adminkit approve by OS user {login} on " in t
                for t in texts(store, dispatcher, ticket))
     r = cli("-p", "acme", "approve", run_id, "--as", "dispatch")
-    assert r.code == 2 and "no run" in r.err  # not waiting any more
+    assert r.code == 2 and "was approved by dispatch already" in r.err  # not waiting
 
 
 def test_a_trigger_left_running_starts_its_run_under_the_id_it_was_given(setup: Any,
@@ -355,3 +355,64 @@ def test_a_resume_after_another_process_ended_the_run_does_not_redo_it(
     assert other and other[0].status in ("done", "failed")
     assert _runs_of(env.journal, trigger.run_id) == [*before, "run", "end"], outcome
     assert dispatcher.triggers.get(trigger.key).status == other[0].status
+
+
+def test_a_cli_approve_and_an_approve_comment_at_once_start_one_run_with_one_note(
+        setup: Any, env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`adminkit approve` and a /approve comment handled by watch/serve, each in its own
+    connection, both read the request waiting before either answers (a barrier, not a
+    timing): each noted "approved" and one run started. Now the answer is a claim: one
+    approval wins and starts the run; the other is journaled as too late, with no note."""
+    import threading
+
+    dispatcher, store = setup
+    ticket = store.new("Unlock: jdoe", requester="anna@example.test")
+    waiting = queue(dispatcher, ticket)
+    assert waiting.status == "waiting"
+    LocalTickets(author=BOSS).add_note(ticket, "/approve")
+
+    barrier = threading.Barrier(2, timeout=30)
+    read = Triggers.by_run
+
+    def by_run_then_wait(self: Triggers, run_id: str) -> Any:
+        found = read(self, run_id)
+        barrier.wait()  # both answers have read it waiting
+        return found
+
+    monkeypatch.setattr(Triggers, "by_run", by_run_then_wait)
+    profile = load_profile("acme", env.config)
+    outcomes: dict[str, Any] = {}
+
+    def answer(name: str) -> None:
+        journal, system = Journal(env.journal), LocalTickets()
+        try:
+            other = Dispatcher(RunService(journal_path=env.journal, config_dir=env.config),
+                               profile, system, journal,
+                               lambda n: PLAYBOOKS / f"{n}.yaml", source=name)
+            if name == "cli":  # what `adminkit approve RUN` calls
+                outcomes[name] = other.answer(waiting.run_id, "dispatch", approve=True,
+                                              who_id="dispatch", operator="dispatcher",
+                                              via="adminkit approve by OS user dispatcher")
+            else:  # the comment, as watch or serve handles the waiting trigger
+                outcomes[name] = other.handle(other.triggers.get(waiting.key))
+        finally:
+            journal.close()
+            system.close()
+
+    threads = [threading.Thread(target=answer, args=(n,)) for n in ("cli", "comment")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == 2, outcomes
+    assert sorted(o.already for o in outcomes.values()) == [False, True], outcomes
+    approved = [t for t in texts(store, dispatcher, ticket) if "approved by" in t]
+    assert len(approved) == 1, approved
+    statuses = [s for s, _ in end_rows(env.journal, ticket)]
+    assert statuses.count("approved") == 1 and statuses.count("ignored") == 1, statuses
+    db = sqlite3.connect(env.journal)
+    [(starts,)] = db.execute("SELECT count(*) FROM entries WHERE run_id = ? AND kind = 'run'",
+                             (waiting.run_id,)).fetchall()
+    db.close()
+    assert starts == 1
+    assert dispatcher.triggers.get(waiting.key).status in ("done", "failed")

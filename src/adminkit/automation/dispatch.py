@@ -58,6 +58,7 @@ class Outcome:
     run_id: str | None = None
     exit_code: int | None = None
     why: str = ""
+    already: bool = False  # an answer to a request another answer had settled first
 
 
 class Dispatcher:
@@ -324,15 +325,17 @@ class Dispatcher:
         (a comment's time; default now): after the approval timeout, the request is
         cancelled instead."""
         trigger = self.triggers.by_run(run_id)
-        if trigger is None or trigger.status != "waiting":
+        if trigger is None or (trigger.status != "waiting" and not trigger.detail.get("since")):
             raise UsageError(f"no run {run_id} waiting for approval",
                              hint="`adminkit status TICKET` shows the ticket's runs")
         plan = trigger.detail.get("plan") or {}
         actor = operator or plan.get("operator", self.source)  # the decision's operator
         ref = self._ref(trigger)
+        verb = "approve" if approve else "reject"
+        if trigger.status != "waiting":  # answered (or given up) already
+            return self._already(trigger, ref, actor, verb, who)
         if (when or datetime.now(UTC)) > self._deadline(trigger):  # given up: too late
             return self._cancel(trigger, ref, plan)
-        verb = "approve" if approve else "reject"
         requester = identity(plan.get("requester"), plan.get("requester_id"), ref.kind)
         if not requester and plan.get("requester") and ref.kind in USER_ID_KINDS:
             # planned before this system's people were ids: the ticket says who asked
@@ -351,16 +354,41 @@ class Dispatcher:
             self._event(ref, actor, "refused",
                         f"run {run_id} ({plan.get('name')}) still waits: {problem}")
             return Outcome(trigger.key, "waiting", run_id, why=problem)
+        # The answer is a claim on the waiting trigger that one answer wins (a /approve
+        # comment and `adminkit approve` at once): only the winner notes it and runs it.
         if not approve:
-            if self.triggers.move(trigger.key, "rejected", was=("waiting",),
-                                  detail={"rejected_by": who, "via": via}):
-                self._event(ref, actor, "rejected",
-                            f"run {run_id} ({plan.get('name')}) rejected by {who} ({via}): "
-                            "nothing was done")
+            if not self.triggers.move(trigger.key, "rejected", was=("waiting",),
+                                      detail={"rejected_by": who, "via": via}):
+                return self._already(trigger, ref, actor, verb, who)
+            self._event(ref, actor, "rejected",
+                        f"run {run_id} ({plan.get('name')}) rejected by {who} ({via}): "
+                        "nothing was done")
             return Outcome(trigger.key, "rejected", run_id)
+        if not self.triggers.move(trigger.key, "running", was=("waiting",),
+                                  detail={"approved_by": who, "via": via}):
+            return self._already(trigger, ref, actor, verb, who)
         self._event(ref, actor, "approved",
                     f"run {run_id} ({plan.get('name')}) approved by {who} ({via}); it starts now")
-        return self._start(trigger.key, plan, approved_by=who)
+        return self._run(self.triggers.get(trigger.key) or trigger, plan, approved_by=who)
+
+    def _already(self, trigger: Trigger, ref: TicketRef, actor: str, verb: str,
+                 who: str) -> Outcome:
+        """An answer that came after another settled the request: journaled (the ticket's
+        history has every answer), not noted again, nothing started."""
+        now = self.triggers.get(trigger.key) or trigger
+        plan = now.detail.get("plan") or {}
+        if now.status == "rejected":
+            done = f"rejected by {now.detail.get('rejected_by')}"
+        elif now.status in ("cancelled", "waiting"):
+            done = "cancelled"
+        else:
+            done = f"approved by {now.detail.get('approved_by')}"
+        why = f"run {now.run_id} ({plan.get('name')}) was {done} already: {who}'s {verb} " \
+              "changes nothing"
+        journal_event(self.journal, profile=self.profile.name, ref=ref, operator=actor,
+                      command=f"{self.source}: {verb} after the answer ({ref})",
+                      status="ignored", text=why, note=False)
+        return Outcome(now.key, now.status, now.run_id, why=why, already=True)
 
     # -- journaled decisions -----------------------------------------------------------
     def _refuse(self, trigger: Trigger, ref: TicketRef, operator: str, status: str,
@@ -376,22 +404,23 @@ class Dispatcher:
 
 
 def journal_event(journal: Journal, *, profile: str | None, ref: TicketRef | None,
-                  operator: str, command: str, status: str, text: str) -> str:
-    """A decision as a run of no actions: its run and end rows, and (with a ticket) a
-    note in the same transaction. Its run id."""
+                  operator: str, command: str, status: str, text: str,
+                  note: bool = True) -> str:
+    """A decision as a run of no actions: its run and end rows, and (with a ticket,
+    unless not `note`) a note in the same transaction. Its run id."""
     run = Run(command=command, profile=profile, ticket=str(ref) if ref else None,
               operator=operator)
     common = {"run_id": run.id, "operator": run.operator, "profile": run.profile,
               "ticket": run.ticket, "mode": run.mode}
-    note = None
-    if ref is not None:
-        note = {"key": f"{run.id}:{status}", "system": ref.kind, "ticket": ref.id,
+    outbox = None
+    if ref is not None and note:
+        outbox = {"key": f"{run.id}:{status}", "system": ref.kind, "ticket": ref.id,
                 "internal": True, "body": redact(f"{marker(run.id, status)} {text}"),
                 "anchor": True}
     journal.append_many([
         (None, {"kind": "run", "summary": run.command, "status": "started",
                 "detail": {"event": status}, **common}),
-        (note, {"kind": "end", "summary": text[:500], "status": status,
+        (outbox, {"kind": "end", "summary": text[:500], "status": status,
                 "detail": {"counts": {}, "exit_code": 0}, **common})])
     return run.id
 

@@ -124,6 +124,10 @@ def _answer(ctx: typer.Context, run_id: str, claimed: str | None, *, approve: bo
                                     operator=who.login)
         dispatcher.flush()
     _emit(state, [outcome])
+    if outcome.already:  # another answer settled it first (a comment, another approver)
+        from adminkit.core.errors import UsageError
+
+        raise UsageError(outcome.why, hint="`adminkit status TICKET` shows who answered")
     if outcome.status in ("waiting", "cancelled"):  # refused: not an approver, the
         from adminkit.core.errors import PolicyRefused  # requester, or too late
 
