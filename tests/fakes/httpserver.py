@@ -153,6 +153,7 @@ class FakeHTTPServer:
         self._httpd: QuietThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.tls: ssl.SSLContext | None = None  # set before start() to serve https
+        self._port = 0  # once started: the port a restart (stop, start) listens on again
 
     # -- control ----------------------------------------------------------------
     def fail(self, status: int, *, times: int = 1, retry_after: float | str | None = None,
@@ -180,7 +181,8 @@ class FakeHTTPServer:
         return f"{'https' if self.tls else 'http'}://{host!s}:{port}"
 
     def start(self) -> FakeHTTPServer:
-        httpd = QuietThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        httpd = QuietThreadingHTTPServer(("127.0.0.1", self._port), _handler_class(self))
+        self._port = httpd.server_address[1]  # the system restarted is at the same address
         if self.tls is not None:
             httpd.socket = self.tls.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd

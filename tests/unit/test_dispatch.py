@@ -240,8 +240,8 @@ def test_a_resume_that_cannot_reach_a_system_leaves_the_trigger_running(
         setup: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A connection reset while resuming a trigger's half-done run: the trigger stays
     running and is resumed at a later look, not failed for good after one try; a system
-    that stays away fails it after MAX_ATTEMPTS, as a run that never started."""
-    from adminkit.automation.dispatch import MAX_ATTEMPTS
+    that stays away fails it after automation.retry.attempts, as a run that never
+    started."""
     from adminkit.core.errors import ConnectionFailed
 
     dispatcher, store = setup
@@ -269,7 +269,7 @@ def test_a_resume_that_cannot_reach_a_system_leaves_the_trigger_running(
     monkeypatch.setattr(dispatcher.service, "resume", lambda run_id, **kw: (_ for _ in ()).throw(
         ConnectionFailed("ldap: connection refused")))
     statuses = []
-    for _ in range(MAX_ATTEMPTS + 1):
+    for _ in range(dispatcher.cfg.retry.attempts + 1):
         current = dispatcher.triggers.get(trigger.key)
         if current.status != "running":
             break

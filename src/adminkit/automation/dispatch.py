@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from adminkit.automation.warm import Warm
 
 FindPlaybook = Callable[[str], Path]
-MAX_ATTEMPTS = 3  # a system that stays unreachable: the trigger fails with a note
 APPROVE, REJECT = "/approve", "/reject"
 
 
@@ -211,7 +210,7 @@ class Dispatcher:
         unreachable system), or a run that started and then stopped (its rows say)."""
         started = self.journal.run(trigger.run_id or "") is not None
         message = redact(exc.message.splitlines()[0])
-        if retry and not started and trigger.attempts + 1 < MAX_ATTEMPTS:
+        if retry and not started and trigger.attempts + 1 < self.cfg.retry.attempts:
             self.triggers.move(trigger.key, "queued", attempt=True, detail={"why": message})
             return Outcome(trigger.key, "queued", trigger.run_id, why=message)
         from adminkit.automation.ticketcheck import OutsideQueues
@@ -238,8 +237,9 @@ class Dispatcher:
         except ConnectionFailed as exc:
             # a system that did not answer this time (a connection reset, the ticket
             # system restarting): the trigger stays running, and the run half done is
-            # resumed again later, up to MAX_ATTEMPTS, as a run that never started is
-            if trigger.attempts + 1 < MAX_ATTEMPTS:
+            # resumed again later (`due`), up to automation.retry.attempts, as a run that
+            # never started is
+            if trigger.attempts + 1 < self.cfg.retry.attempts:
                 message = redact(exc.message.splitlines()[0])
                 self.triggers.move(trigger.key, "running", was=("running",), attempt=True,
                                    detail={"why": message})
@@ -401,6 +401,22 @@ class Dispatcher:
         return journal_event(self.journal, profile=self.profile.name, ref=ref,
                              operator=operator, command=f"{self.source}: {status} ({ref})",
                              status=status, text=text)
+
+
+def next_try(trigger: Trigger, delays: Sequence[float]) -> datetime | None:
+    """When a queued or running trigger that failed `attempts` tries (a system not
+    reached) is tried again: its row's last change (that failed try) plus the delay
+    for that many tries, the last delay repeating (automation.retry). None: at once
+    (never failed; waiting for approval, which is looked at each time)."""
+    if trigger.status not in ("queued", "running") or trigger.attempts <= 0:
+        return None
+    delay = delays[min(trigger.attempts, len(delays)) - 1]
+    return datetime.fromisoformat(trigger.updated) + timedelta(seconds=delay)
+
+
+def retry_due(trigger: Trigger, delays: Sequence[float], now: datetime) -> bool:
+    at = next_try(trigger, delays)
+    return at is None or now >= at
 
 
 def journal_event(journal: Journal, *, profile: str | None, ref: TicketRef | None,

@@ -19,9 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from adminkit.automation.dispatch import Dispatcher, FindPlaybook, journal_event
+from adminkit.automation.dispatch import Dispatcher, FindPlaybook, journal_event, retry_due
 from adminkit.automation.settings import AutomationConfig, Sender, automation_settings
 from adminkit.automation.webhooks import Keys, Refused, authenticate, parse
 from adminkit.core.config import Profile
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 
 SOURCE = "serve"
 REFUSALS_PER_MINUTE = 60
-IDLE_FLUSH = 5.0  # seconds between outbox deliveries when no trigger comes
+IDLE_FLUSH = 5.0  # seconds between outbox deliveries when no trigger comes, and at most
+# between looks for open triggers due again (automation.retry) while triggers do come
 # How long a thread runs Python before one waiting for the interpreter gets it (CPython's
 # default: 5 ms). A worker waits on its directory, then needs the interpreter to go on;
 # while another worker computes, that wake-up waited up to 5 ms, a dozen times per run
@@ -89,6 +91,9 @@ class Hub:
         self.stats = Stats()
         self.threads: list[threading.Thread] = []
         self._refusals: list[float] = []
+        self._looked = time.monotonic()  # the last look for open triggers due again
+        # what time it is for a trigger's next try (automation.retry; a test sets it)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._switch: float | None = None  # the process's interval before start()
 
     # -- the HTTP side ---------------------------------------------------------------
@@ -148,8 +153,7 @@ class Hub:
         if self._switch is None:
             self._switch = sys.getswitchinterval()
             sys.setswitchinterval(min(self._switch, SWITCH_INTERVAL))
-        for trigger in self.triggers.open(self.profile.name, SOURCE):  # an earlier process's
-            self._enqueue(trigger.key)
+        self._waiting()  # what an earlier process left open, as far as it is due
         for n in range(self.cfg.serve.workers if workers is None else workers):
             thread = threading.Thread(target=self._worker, name=f"adminkit-worker-{n}",
                                       daemon=True)
@@ -181,6 +185,8 @@ class Hub:
                     with self.lock:
                         self.in_flight.discard(key)
                 dispatcher.flush()
+                if time.monotonic() - self._looked >= IDLE_FLUSH:  # busy: retries still come
+                    self._waiting()
         finally:
             warm.close()
             journal.close()
@@ -189,6 +195,8 @@ class Hub:
     def _handle(self, dispatcher: Dispatcher, key: str) -> None:
         trigger = dispatcher.triggers.get(key)
         if trigger is None or trigger.status not in ("queued", "running", "waiting"):
+            return
+        if not retry_due(trigger, self.cfg.retry.delays, self.clock()):  # queued twice, say
             return
         try:
             dispatcher.handle(trigger)
@@ -226,13 +234,19 @@ class Hub:
         self.threads.append(thread)
 
     def _waiting(self) -> None:
-        """When the workers idle, open triggers are looked at again: those waiting for
-        approval, those whose ticket system or target was unreachable, and those left
+        """At start, when the workers idle, and every IDLE_FLUSH while they are busy, open
+        triggers are looked at again: those waiting for approval, and, once due
+        (automation.retry: their row's last change plus the delay for their failed
+        tries, so no worker spins on a system that is away and a restart keeps the
+        pace), those whose ticket system or target was unreachable and those left
         running by a resume that could not reach a system (or found the run busy in
         another process). One in a worker's hands now is skipped (`_enqueue`); one that
         another process runs is held by that run's lock, which the resume finds taken."""
+        self._looked = time.monotonic()
+        now, delays = self.clock(), self.cfg.retry.delays
         for trigger in self.triggers.open(self.profile.name, SOURCE):
-            self._enqueue(trigger.key)
+            if retry_due(trigger, delays, now):
+                self._enqueue(trigger.key)
 
     def shutdown(self, wait: float = 5.0) -> None:
         self.stop.set()

@@ -162,6 +162,28 @@ class ServeConfig(Settings):
                                  "more get 503 until some end")
 
 
+class RetryConfig(Settings):
+    """How a trigger that could not reach a system (the ticket system restarting, a
+    directory away) is tried again, by `serve` and `watch`: after its Nth failed try it
+    waits delays[N-1] seconds (the last repeating), counted from its row's last change,
+    so a restarted process keeps the pace; after `attempts` failed tries it fails for
+    good, with a note. The defaults try at 0 s, 5 s, 35 s, 2.6 min, 12.6 min and
+    22.6 min: a ticket system down for a few minutes loses nothing."""
+
+    delays: list[float] = Field([5.0, 30.0, 120.0, 600.0], min_length=1, max_length=20,
+                                description="seconds before the next try after the 1st, "
+                                            "2nd, … failed one; the last repeats")
+    attempts: int = Field(6, ge=1, le=100, description="failed tries before the trigger "
+                                                       "fails for good")
+
+    @field_validator("delays")
+    @classmethod
+    def _sane(cls, value: list[float]) -> list[float]:
+        if any(not 0 < d <= 86400 for d in value):
+            raise ValueError("each delay is over 0 and at most 86400 seconds (a day)")
+        return value
+
+
 CALENDAR = r"^[A-Za-z0-9*:/,.~ -]{1,100}$"  # pydantic's regex: `$` is the end of the text
 
 
@@ -193,6 +215,7 @@ class AutomationConfig(Settings):
     schedules: list[Schedule] = Field(default_factory=list)
     senders: list[Sender] = Field(default_factory=list)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
     approvers: list[str] = Field(
         default_factory=list, description="who may /approve or /reject a waiting run "
                                           "(names in the ticket system; Redmine, Jira, "

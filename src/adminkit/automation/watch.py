@@ -3,7 +3,8 @@
 For systems without webhooks (Request Tracker, Redmine: `feeds.py` says how each is
 searched). Each poll: record the tickets past the cursor as triggers, moving the cursor
 in the same transaction (a ticket read twice is one trigger, by its key); handle every
-open trigger (new, waiting for approval, or left running by a process that died);
+open trigger (new, waiting for approval, or left running by a process that died) that
+is due (one that could not reach a system waits automation.retry's delay);
 deliver the outbox. One watcher per ticket-system instance and
 queue at a time (an flock beside the journal).
 """
@@ -13,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
-from adminkit.automation.dispatch import Dispatcher, FindPlaybook, Outcome
+from adminkit.automation.dispatch import Dispatcher, FindPlaybook, Outcome, retry_due
 from adminkit.automation.feeds import feed_for
 from adminkit.automation.runlock import held
 from adminkit.automation.service import RunService
@@ -72,6 +75,8 @@ class Watcher:
                             sources=(f"watch:{prefix}:{self.queue}", self.source))
         self.dispatcher = Dispatcher(service, profile, system, self.journal, find_playbook,
                                      source=f"watch {PREFIX_OF_KIND[system.kind]}")
+        # what time it is for a trigger's next try (automation.retry; a test sets it)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def close(self) -> None:
         self.journal.close()
@@ -102,8 +107,10 @@ class Watcher:
                                          profile=self.profile.name, cursor=after)
             report.seen = [t for t, added in zip(found, new, strict=True) if added]
         self.after = None  # said once, at the start (kept until a poll went through)
+        now, delays = self.clock(), self.dispatcher.cfg.retry.delays
         for trigger in self.triggers.open(self.profile.name, self.source):
-            report.outcomes.append(self.dispatcher.handle(trigger))
+            if retry_due(trigger, delays, now):  # one that failed a try waits its delay
+                report.outcomes.append(self.dispatcher.handle(trigger))
         report.delivered = self.dispatcher.flush()
         return report
 
