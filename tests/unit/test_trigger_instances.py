@@ -72,6 +72,16 @@ def rows(env: Any) -> dict[str, tuple[str, str]]:
     return found
 
 
+def earlier(env: Any, issue: int, source: str, cursor: str | None = None) -> None:
+    """Profile acme's queued trigger for `issue`, keyed as before keys named the instance."""
+    journal = Journal(env.journal)
+    try:
+        Triggers(journal).add(f"redmine:{issue}:created", source=source, profile="acme",
+                              ticket=f"redmine:{issue}", cursor=cursor)
+    finally:
+        journal.close()
+
+
 # -- the instance ---------------------------------------------------------------------
 def test_an_instance_is_its_canonical_url_without_credentials_or_query() -> None:
     same = ["https://rt.example.com/rt", "HTTPS://RT.Example.COM:443/rt/",
@@ -138,15 +148,9 @@ def test_watch_adopts_a_cursor_and_trigger_written_before_keys_named_the_instanc
         fakes: tuple[FakeRedmine, FakeRedmine], watchers: Any, env: Any) -> None:
     a, _ = fakes
     fence, asked = asking(a)
-    journal = Journal(env.journal)
-    try:  # what an earlier adminkit left: its cursor past `asked`, its trigger queued
-        Triggers(journal).add(f"redmine:{asked}:created", source="watch:redmine:helpdesk",
-                              profile="acme", ticket=f"redmine:{asked}",
-                              cursor=json.dumps({"floor": [T.format(0), fence],
-                                                  "at": [T.format(1), asked],
-                                                  "top": asked}))
-    finally:
-        journal.close()
+    # what an earlier adminkit left: its cursor past `asked`, its trigger queued
+    earlier(env, asked, "watch:redmine:helpdesk", cursor=json.dumps(
+        {"floor": [T.format(0), fence], "at": [T.format(1), asked], "top": asked}))
     report = watchers(profile("acme", a), None).poll()  # no --after: the cursor is kept
     assert report.seen == []  # known by its adopted key, not taken again
     assert [o.status for o in report.outcomes] == ["waiting"]
@@ -224,12 +228,7 @@ def test_serve_adopts_a_trigger_queued_before_keys_named_the_instance(
         fakes: tuple[FakeRedmine, FakeRedmine], hubs: Any, env: Any) -> None:
     a, _ = fakes
     _, asked = asking(a)
-    journal = Journal(env.journal)
-    try:
-        Triggers(journal).add(f"redmine:{asked}:created", source="serve", profile="acme",
-                              ticket=f"redmine:{asked}")
-    finally:
-        journal.close()
+    earlier(env, asked, "serve")
     hub = hubs(profile("acme", a))
     key = event_key(f"redmine:{asked}:created", a.url)
     assert post(hub, asked) == {"trigger": key, "duplicate": True}  # redelivered

@@ -237,8 +237,8 @@ class Dispatcher:
         except ConnectionFailed as exc:
             # a system that did not answer this time (a connection reset, the ticket
             # system restarting): the trigger stays running, and the run half done is
-            # resumed again later (`due`), up to automation.retry.attempts, as a run that
-            # never started is
+            # resumed again later (`retry_due`), up to automation.retry.attempts, as a run
+            # that never started is
             if trigger.attempts + 1 < self.cfg.retry.attempts:
                 message = redact(exc.message.splitlines()[0])
                 self.triggers.move(trigger.key, "running", was=("running",), attempt=True,

@@ -27,7 +27,7 @@ def instance(profile: Profile | None, kind: str) -> str:
     if kind == "local":
         from adminkit.tickets.local import default_path
 
-        return _bounded(f"file:{default_path().expanduser().absolute()}")
+        return _bounded(f"file:{default_path().expanduser().resolve()}")
     cfg = ticket_settings(profile)
     if cfg is not None and cfg.kind == kind and cfg.url:
         canonical = canonical_url(cfg.url)
