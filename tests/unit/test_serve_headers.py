@@ -81,7 +81,7 @@ def test_prompt_requests_are_taken_and_stalled_ones_free_their_slots(serve: Any)
                 break
             time.sleep(0.05)
         assert taken.status_code == 202, taken.text
-        assert s.triggers() == {"local:1:created": "queued"}
+        assert s.triggers() == {s.key("local:1:created"): "queued"}
     finally:
         for sock in stalled:
             sock.close()
