@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from adminkit.cli.state import GlobalState, OutputFormat
 from adminkit.core.secrets import redact_obj
+from adminkit.core.visible import JSON_UNSEEN as JSON_UNSEEN  # re-exported: cli uses both
+from adminkit.core.visible import visible as visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,29 +27,6 @@ PIPE_WIDTH = 160  # rich assumes 80 columns when not on a terminal: too narrow f
 CHUNK_LINES = 1000  # a run's report lines per print: fast, and never the whole at once
 STATUS_STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "dim",
                 "started": "cyan"}
-
-
-# Characters a terminal obeys instead of showing: C0 but newline and tab, DEL, C1, and the
-# bidirectional overrides that reorder what is shown. Text from outside (tickets, the
-# directory, CSV files, playbooks, the journal) shows them as \x1b or \u202e instead:
-# `ESC]52;…` would write the operator's clipboard, `ESC[2J` clear the screen.
-_UNSEEN = [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]
-_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-# and what shows as nothing at all: zero-width spaces and joiners, the word joiner and
-# invisible operators, the BOM, the soft hyphen, line and paragraph separators (`jnovak`
-# and `jno\u200bvak` look alike; U+2028 breaks a line in some terminals)
-_BIDI += [0x00AD, *range(0x200B, 0x200E), 0x2028, 0x2029, *range(0x2060, 0x2065), 0xFEFF]
-VISIBLE = {c: f"\\x{c:02x}" for c in _UNSEEN} | {c: f"\\u{c:04x}" for c in _BIDI}
-
-
-# What JSON does not escape itself (it escapes U+0000-U+001F), as JSON escapes: the same
-# text for a program, nothing a terminal obeys for a person.
-JSON_UNSEEN = {c: f"\\u{c:04x}" for c in (0x7F, *range(0x80, 0xA0), *_BIDI)}
-
-
-def visible(text: str) -> str:
-    """`text` with every terminal control character shown, not obeyed."""
-    return text.translate(VISIBLE)
 
 
 def console(stderr: bool = False) -> Console:

@@ -20,9 +20,9 @@ from adminkit.core.result import Result
 from adminkit.core.run import Run
 from adminkit.core.runner import RunReport
 from adminkit.core.secrets import redact
+from adminkit.core.visible import flat
 
 MAX_DIFF_LINES = 8
-
 
 def marker(run_id: str, key: str) -> str:
     # No "[", "_" or "%": RT's search treats them as JSON and LIKE wildcards.
@@ -31,27 +31,28 @@ def marker(run_id: str, key: str) -> str:
 
 def _action_lines(result: Result) -> list[str]:
     mode = " (check: nothing changed)" if result.check else ""
-    lines = [f"{result.status.value}{mode}: {result.summary}"]
-    diff = [c.line() for c in result.changes]
+    lines = [f"{result.status.value}{mode}: {flat(result.summary)}"]
+    diff = [flat(c.line()) for c in result.changes]
     lines += [f"    {line}" for line in diff[:MAX_DIFF_LINES]]
     if len(diff) > MAX_DIFF_LINES:
         lines.append(f"    … {len(diff) - MAX_DIFF_LINES} more change(s) in the journal")
     if result.error and result.failed:
-        lines.append(f"    error: {result.error.splitlines()[0]}")
+        lines.append(f"    error: {flat(result.error.splitlines()[0])}")
     return lines
 
 
 def action_note(run: Run, index: int, result: Result) -> str:
-    head = (f"{marker(run.id, str(index))} {result.action} {result.target} "
-            f"by {run.operator} (profile {run.profile or '-'}, run {run.id})")
+    head = (f"{marker(run.id, str(index))} {flat(result.action)} {flat(result.target)} "
+            f"by {flat(run.operator)} (profile {flat(run.profile or '-')}, run {run.id})")
     return redact("\n".join([head, *_action_lines(result)]))
 
 
 def run_note(run: Run, report: RunReport) -> str:
     counts = ", ".join(f"{n} {s}" for s, n in report.counts.items() if n) or "nothing to do"
-    head = (f"{marker(run.id, 'run')} {run.command} by {run.operator} "
-            f"(profile {run.profile or '-'}, run {run.id}, {run.mode}): {counts}")
-    body = [f"- {r.action} {r.target}: " + "\n  ".join(_action_lines(r)) for r in report.results]
+    head = (f"{marker(run.id, 'run')} {flat(run.command)} by {flat(run.operator)} "
+            f"(profile {flat(run.profile or '-')}, run {run.id}, {run.mode}): {counts}")
+    body = [f"- {flat(r.action)} {flat(r.target)}: " + "\n  ".join(_action_lines(r))
+            for r in report.results]
     return redact("\n".join([head, *body]))
 
 
