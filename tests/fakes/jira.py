@@ -45,6 +45,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import itertools
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -135,6 +136,22 @@ class Issue:
     attachments: list[Attachment] = field(default_factory=list)
 
 
+NOFORMAT = re.compile(r"\{noformat\}\n?(.*?)\n?\{noformat\}", re.DOTALL)
+
+
+def shown(body: str) -> str:
+    """A body that is one {noformat} block as Jira shows it: its content as it is;
+    any other body as written (it is wiki markup: what it shows is its renderer's)."""
+    whole = NOFORMAT.fullmatch(body)
+    return whole.group(1) if whole else body
+
+
+def markup(body: str) -> str:
+    """What of a comment's wiki text Jira reads as markup: all outside {noformat} blocks,
+    and the mentions (`[~name]`) anywhere, which some versions mail wherever they stand."""
+    return NOFORMAT.sub("", body).strip() + "".join(re.findall(r"\[~[^\]]*\]", body))
+
+
 class FakeJira(ServerFake):
     kind = "jira"
     refusal = "401"
@@ -187,14 +204,18 @@ class FakeJira(ServerFake):
 
     def opened(self, ticket: str) -> tuple[str, str | None]:
         with self.lock:
-            return self.issues[ticket].summary, self.descriptions.get(ticket)
+            description = self.descriptions.get(ticket)
+            return self.issues[ticket].summary, \
+                None if description is None else shown(description)
 
     def create_ticket(self) -> str:
         return self.issue(f"HD-{next(self._keys)}").key
 
     def notes(self, ticket: str) -> list[StoredNote]:
+        """The comments as a person reads them (`shown`): a body that is one {noformat}
+        block shows its content; any other is wiki markup, kept as it was written."""
         with self.lock:
-            return [StoredNote(c.id, c.body, internal=not c.public)
+            return [StoredNote(c.id, shown(c.body), internal=not c.public)
                     for c in self.issues[ticket].comments]
 
     # -- set-up and inspection ----------------------------------------------------

@@ -43,7 +43,8 @@ def test_add_note_is_an_internal_servicedesk_comment(jira: Jira, fake: FakeJira)
     assert note_id == comment.id
     [post] = [r for r in fake.requests if r.method == "POST"]
     assert post.path == "/rest/servicedeskapi/request/HD-12/comment"
-    assert post.json() == {"body": NOTE, "public": False}
+    # one {noformat} block: nothing adminkit quotes is wiki markup (test_rev12b_note_markup)
+    assert post.json() == {"body": "{noformat}\n" + NOTE + "\n{noformat}", "public": False}
 
 
 def test_find_note_pages_through_the_comments(jira: Jira, fake: FakeJira) -> None:

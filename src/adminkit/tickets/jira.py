@@ -33,6 +33,7 @@ from adminkit.tickets.base import (
 )
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
+from adminkit.tickets.markup import jira_text, jira_wiki
 from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
@@ -156,7 +157,8 @@ class Jira:
         key = self._key(ticket_id)
         what = f"Jira {key}: {'internal' if internal else 'public'} comment"
         r = send(lambda: self.http.post(f"/rest/servicedeskapi/request/{key}/comment",
-                                        json={"body": text, "public": not internal}), what)
+                                        json={"body": jira_wiki(text),
+                                              "public": not internal}), what)
         # 404: no such request, not a service-desk request, or not visible;
         # 403: visible, but this account may not comment on it.
         _check(r, what, missing=(403, 404))
@@ -213,7 +215,7 @@ class Jira:
                 "time": created.get("iso8601") if isinstance(created, dict) else None,
                 "author": author.get("displayName") if isinstance(author, dict) else None,
                 "author_id": person(author), "internal": c.get("public") is False,
-                "body": str(c.get("body", ""))}
+                "body": jira_text(str(c.get("body", "")))}
             editor = editors.get(str(c.get("id")))
             if editor is not None and person(editor) != note["author_id"]:
                 note["unverified"] = (f"it was edited after it was posted by "
@@ -239,7 +241,8 @@ class Jira:
                                   "(the ids in the request type's URL)")
         what = f"Jira service desk {new.service_desk}: new request"
         body = {"serviceDeskId": str(new.service_desk), "requestTypeId": str(new.request_type),
-                "requestFieldValues": {"summary": subject, "description": text}}
+                "requestFieldValues": {"summary": subject,
+                                       "description": jira_wiki(text)}}
         r = send(lambda: self.http.post("/rest/servicedeskapi/request", json=body), what)
         if r.status_code in (400, 403, 404):  # a field the type needs; no right; no such desk
             reason = error_json(r).get("errorMessage") or f"HTTP {r.status_code}"

@@ -38,6 +38,7 @@ from adminkit.tickets.base import (
 )
 from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
 from adminkit.tickets.http import json_body as _json
+from adminkit.tickets.markup import snow_journal
 from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
@@ -255,6 +256,7 @@ class ServiceNow:
     # -- the protocol -------------------------------------------------------------------
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
         table, sys_id, before = self._lookup(ticket_id)
+        text = snow_journal(text)
         field = "work_notes" if internal else "comments"
         what = f"ServiceNow {ticket_id}: {field.replace('_', ' ')}"
         r = send(lambda: self.http.patch(f"/api/now/table/{table}/{sys_id}", params={
