@@ -25,6 +25,7 @@ in memory for assertions; faults can be ordered up: Redmine does not rate-limit,
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from typing import Any
 
@@ -71,6 +72,22 @@ def _issue_of(req: Request) -> Any:
     except (ValueError, AttributeError):
         return None
 
+
+
+PRE = re.compile(r"<pre>\r?\n?(.*?)\r?\n?</pre>", re.DOTALL)
+
+
+def shown(notes: str) -> str:
+    """A note that is one <pre> block as Redmine (Textile) shows it: its content as it
+    is; any other note as written (Textile: what it shows is its renderer's)."""
+    whole = PRE.fullmatch(notes)
+    return whole.group(1) if whole else notes
+
+
+def markup(notes: str) -> str:
+    """What of a note Textile reads as markup, and where Redmine looks for @mentions:
+    all outside <pre> blocks (`Acts::Mentionable` removes `<pre>(.*?)</pre>` first)."""
+    return PRE.sub("", notes).strip()
 
 class FakeRedmine(ServerFake):
     kind = "redmine"
@@ -127,7 +144,7 @@ class FakeRedmine(ServerFake):
 
     def notes(self, ticket: str) -> list[StoredNote]:
         """Journals with notes: private notes are the internal ones."""
-        return [StoredNote(str(j["id"]), j["notes"], internal=bool(j["private_notes"]))
+        return [StoredNote(str(j["id"]), shown(j["notes"]), internal=bool(j["private_notes"]))
                 for j in self.notes_of(int(ticket))]
 
     # -- arranging --------------------------------------------------------------------

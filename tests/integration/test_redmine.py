@@ -24,6 +24,8 @@ from adminkit.lab.redmine import RedmineServer
 from tests.fakes.outbox_rig import NOTE, crash_after_posting, make_due, queue_note
 
 Cli = Callable[..., Any]
+# a note is one Textile <pre> block: what it quotes is no markup (test_rev12b_note_markup)
+PRE_NOTE = f"<pre>\n{NOTE}\n</pre>"
 PROFILE = "redmine-only"  # lab-redmine's tickets section alone: `profile check` is its own
 
 
@@ -69,7 +71,7 @@ def test_without_set_notes_private_the_note_is_published_not_delivered(
     code, report = flush(cli)
     assert code == 3 and report["published"] == 1 and report["delivered"] == 0
     [journal] = journals(lab_redmine, issue)
-    assert (journal["notes"], journal["private_notes"]) == (NOTE, False)  # Redmine: 204
+    assert (journal["notes"], journal["private_notes"]) == (PRE_NOTE, False)  # Redmine: 204
     [row] = _all_rows(cli)
     assert (row["status"], row["remote_id"]) == ("published", str(journal["id"]))
     r = cli("journal", "list", "-o", "json")
@@ -108,7 +110,7 @@ def test_notes_arrive_private_once_and_ticket_show_lists_them(lab_redmine: Redmi
     assert flush(cli) == (0, {"delivered": 1, "retrying": 0, "failed": 0, "not_reached": 0,
                               "waiting": 0, "busy": 0, "next_try": None})
     [journal] = journals(lab_redmine, issue)
-    assert (journal["notes"], journal["private_notes"]) == (NOTE, True)  # byte-identical
+    assert (journal["notes"], journal["private_notes"]) == (PRE_NOTE, True)  # byte-identical
     [row] = _all_rows(cli)
     assert (row["status"], row["remote_id"]) == ("delivered", str(journal["id"]))
     assert flush(cli)[0] == 0 and len(journals(lab_redmine, issue)) == 1

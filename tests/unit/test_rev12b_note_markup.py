@@ -16,8 +16,11 @@ from adminkit.core.run import Run
 from adminkit.core.runner import RunReport
 from adminkit.tickets.jira import Jira
 from adminkit.tickets.notes import action_note, run_note
+from adminkit.tickets.redmine import Redmine
 from adminkit.tickets.servicenow import ServiceNow
 from tests.fakes.jira import FakeJira, markup
+from tests.fakes.redmine import FakeRedmine
+from tests.fakes.redmine import markup as redmine_markup
 from tests.fakes.servicenow import FakeServiceNow
 from tests.fakes.ticketfake import profile_for
 
@@ -95,3 +98,35 @@ def test_a_servicenow_work_note_quoting_code_tags_holds_no_html(
         assert snow.find_note("INC0012345", text.split(" ", 1)[0]) == remote == note.id
     finally:
         snow.close()
+
+
+TEXTILE = ('@admin "click":https://evil.example/x !https://evil.example/p.png! *urgent* '
+           '<b>bold</b> </pre> *after the block* <PRE>')
+
+
+@pytest.fixture
+def redmine_fake() -> Iterator[FakeRedmine]:
+    with FakeRedmine() as fake:
+        yield fake
+
+
+def test_a_redmine_note_quoting_textile_html_and_a_mention_is_no_markup_in_redmine(
+        redmine_fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redmine 5's Textile shows a <pre> block's content as text, HTML escaped (checked
+    with its RedCloth3), and looks for no @mention in it; a `</pre>` inside ended it."""
+    redmine = Redmine(profile_for(redmine_fake, monkeypatch))
+    try:
+        issue = redmine_fake.add_issue()
+        text = action_note(Run(command="account create", profile="acme", operator="tester"),
+                           0, hostile_result(TEXTILE))
+        remote = redmine.add_note(str(issue), text)
+        [journal] = redmine_fake.notes_of(issue)
+        assert redmine_markup(journal["notes"]) == ""  # no mention, link, image, bold
+        [note] = redmine_fake.notes(str(issue))
+        assert note.text == text.replace("</pre>", "< /pre>").replace("<PRE>", "< PRE>")
+        assert '@admin "click":https://evil.example/x !https://evil.example/p.png!' in note.text
+        [shown] = redmine.notes(str(issue))  # `ticket show` and approvals read it as shown
+        assert shown["body"] == note.text
+        assert redmine.find_note(str(issue), text.split(" ", 1)[0]) == remote == note.id
+    finally:
+        redmine.close()

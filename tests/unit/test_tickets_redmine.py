@@ -40,7 +40,8 @@ def test_add_note_posts_a_private_note_with_exactly_the_text(redmine: FakeRedmin
     [journal] = redmine.notes_of(issue)
     assert note_id == str(journal["id"])  # read back: Redmine answers the PUT with 204
     [put] = redmine.seen("PUT", f"/issues/{issue}.json")
-    assert put.json() == {"issue": {"notes": NOTE, "private_notes": True}}
+    # one <pre> block: nothing adminkit quotes is Textile (test_rev12b_note_markup)
+    assert put.json() == {"issue": {"notes": f"<pre>\n{NOTE}\n</pre>", "private_notes": True}}
     assert put.headers["content-type"] == "application/json"
     assert all(r.headers["x-redmine-api-key"] == redmine.api_key for r in redmine.requests)
 
@@ -197,7 +198,7 @@ def test_login_with_user_and_password(redmine: FakeRedmine,
     issue = redmine.add_issue()
     system.add_note(str(issue), NOTE)
     system.close()
-    assert redmine.notes_of(issue)[0]["notes"] == NOTE
+    assert redmine.notes_of(issue)[0]["notes"] == f"<pre>\n{NOTE}\n</pre>"
 
 
 def test_ping_names_the_account_and_its_private_notes_right(redmine: FakeRedmine,

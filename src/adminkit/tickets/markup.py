@@ -4,8 +4,8 @@ adminkit's notes are plain text that quotes values from outside (a target, a cha
 value, a summary taken from a ticket's fields). Where the system reads a comment as
 markup, such a value must not become markup of its own: a mention that mails someone, a
 link or an image fetched by every reader's browser, bold text that reads as adminkit's.
-RT and Zammad take `text/plain` (nothing to do); Jira reads wiki markup; ServiceNow's
-journal runs `[code]…[/code]` as HTML.
+RT and Zammad take `text/plain` (nothing to do); Jira reads wiki markup; Redmine
+Textile (its default text formatting); ServiceNow's journal runs `[code]…[/code]` as HTML.
 """
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ import re
 # versions, a mention's `[~name]` (which mails the named user wherever it stands).
 _JIRA_FENCE = re.compile(r"\{(noformat)", re.IGNORECASE)
 _JIRA_BLOCK = re.compile(r"\{noformat\}\n(.*)\n\{noformat\}", re.DOTALL)
+# Redmine (Textile): <pre> shows its content as it is, HTML escaped, and Redmine looks
+# for no @mention in it; only a `</pre` inside would end it early.
+_PRE_TAG = re.compile(r"<(/?\s*pre)", re.IGNORECASE)
+_PRE_BLOCK = re.compile(r"<pre>\n(.*)\n</pre>", re.DOTALL)
 # ServiceNow: `[code]` starts HTML in a journal entry (glide.ui.security.allow_codetag)
 _SNOW_CODE = re.compile(r"\[(\s*/?\s*code\s*\])", re.IGNORECASE)
 
@@ -32,6 +36,20 @@ def jira_text(body: str) -> str:
     as `jira_wiki` writes it: the block's content; any other body as written."""
     whole = _JIRA_BLOCK.fullmatch(body)
     return whole.group(1) if whole and not _JIRA_FENCE.search(whole.group(1)) else body
+
+
+def textile(text: str) -> str:
+    """`text` in one <pre> block, so no character of it is Textile, HTML or a mention:
+    a `<pre` or `</pre` inside gets a space (`< pre`, `< /pre`) and stays text."""
+    body = _PRE_TAG.sub(r"< \1", text)
+    return f"<pre>\n{body}\n</pre>"
+
+
+def textile_text(body: str) -> str:
+    """A note's text as Redmine shows it, where the whole body is one <pre> block as
+    `textile` writes it: the block's content; any other body as written."""
+    whole = _PRE_BLOCK.fullmatch(body.replace("\r\n", "\n"))
+    return whole.group(1) if whole and not _PRE_TAG.search(whole.group(1)) else body
 
 
 def snow_journal(text: str) -> str:

@@ -47,6 +47,7 @@ from adminkit.tickets.http import (
     read_name,
     send,
 )
+from adminkit.tickets.markup import textile, textile_text
 from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
@@ -236,7 +237,8 @@ class Redmine:
                              hint="set tickets.queue to the project's identifier")
         what = f"Redmine project {project}: new issue"
         r = send(lambda: self.http.post("/issues.json", json={"issue": {
-            "project_id": project, "subject": subject, "description": text}}), what)
+            "project_id": project, "subject": subject,
+            "description": textile(text)}}), what)
         if r.status_code == 403:  # Redmine's bare `head :forbidden`
             raise Rejected(f"{what}: Redmine refused it (403): the account may not add "
                            "issues in the project", hint="give the account's role 'Add "
@@ -254,6 +256,7 @@ class Redmine:
         and whether Redmine kept it private. Not found on the issue: try again later
         (the redelivery looks for it by its marker first)."""
         what = f"Redmine issue {ticket_id}: {'private' if internal else 'public'} note"
+        text = textile(text)
         self._update(ticket_id, {"notes": text, "private_notes": internal}, what)
         try:
             journals = self.journals(ticket_id)
@@ -284,7 +287,7 @@ class Redmine:
                 "time": journal.get("created_on"),
                 "author": user.get("name") if isinstance(user, dict) else None,
                 "author_id": user_id(user), "internal": bool(journal.get("private_notes")),
-                "body": str(journal["notes"])}
+                "body": textile_text(str(journal["notes"]))}
             if editor is not None and user_id(editor) != note["author_id"]:
                 name = editor.get("name") if isinstance(editor, dict) else None
                 note["unverified"] = (f"it was edited after it was written by "
