@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import secrets
 from email import policy
 from email.parser import BytesParser
+from html.parser import HTMLParser
 from typing import Any
 
 from adminkit.tickets.settings import TicketsConfig
@@ -49,6 +51,46 @@ JSON_TYPE = "application/json; charset=UTF-8"
 PHP_NOTICE = (b"<br />\n<b>Notice</b>:  Undefined index: users_id_recipient in "
               b"<b>/var/www/glpi/src/CommonITILObject.php</b> on line <b>1421</b><br />\n")
 
+
+
+# GLPI 10's RichText::isRichTextHtmlContent: content holding one of these tags is HTML
+RICH_TAGS = re.compile(r"<(a|b|em|i|img|span|strong|br|hr|blockquote|div|h[1-6]|p|pre|"
+                       r"table|ul|ol)(\s+[^>]*)?>", re.IGNORECASE)
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag + "".join(f" {k}" for k, _ in attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def tags(content: str) -> list[str]:
+    """The HTML tags (with their attributes' names) GLPI 10 renders in a follow-up's
+    content as adminkit sent it: none for plain text, which GLPI escapes."""
+    if not RICH_TAGS.search(content):
+        return []
+    parser = _Tags()
+    parser.feed(content)
+    parser.close()
+    return parser.tags
+
+
+def shown(content: str) -> str:
+    """A follow-up as GLPI 10 shows it, as text: rich-text HTML's text (a <pre> block's
+    as it is); plain text as it is."""
+    if not RICH_TAGS.search(content):
+        return content
+    parser = _Tags()
+    parser.feed(content)
+    parser.close()
+    return "".join(parser.text)
 
 class FakeGlpi(ServerFake):
     kind = "glpi"
@@ -96,11 +138,11 @@ class FakeGlpi(ServerFake):
     def opened(self, ticket: str) -> tuple[str, str | None]:
         with self.lock:
             found = self.tickets[int(ticket)]
-            return found["name"], html.unescape(found["content"])
+            return found["name"], shown(found["content"])
 
     def notes(self, ticket: str) -> list[StoredNote]:
         """Follow-ups: private ones are internal."""
-        return [StoredNote(str(f["id"]), f["content"], internal=f["is_private"] == 1)
+        return [StoredNote(str(f["id"]), shown(f["content"]), internal=f["is_private"] == 1)
                 for f in self.followups_of(int(ticket))]
 
     def seen(self, method: str, path: str) -> list[Request]:

@@ -14,10 +14,13 @@ import pytest
 from adminkit.core.result import Change, Result, Status
 from adminkit.core.run import Run
 from adminkit.core.runner import RunReport
+from adminkit.tickets.glpi import Glpi
 from adminkit.tickets.jira import Jira
 from adminkit.tickets.notes import action_note, run_note
 from adminkit.tickets.redmine import Redmine
 from adminkit.tickets.servicenow import ServiceNow
+from tests.fakes.glpi import FakeGlpi
+from tests.fakes.glpi import tags as glpi_tags
 from tests.fakes.jira import FakeJira, markup
 from tests.fakes.redmine import FakeRedmine
 from tests.fakes.redmine import markup as redmine_markup
@@ -130,3 +133,35 @@ def test_a_redmine_note_quoting_textile_html_and_a_mention_is_no_markup_in_redmi
         assert redmine.find_note(str(issue), text.split(" ", 1)[0]) == remote == note.id
     finally:
         redmine.close()
+
+
+HTML = ('<img src=https://evil.example/p.png> <a href="https://evil.example">click</a> '
+        '<span data-user-mention="true" data-user-id="2">@glpi</span> <b>x</b> </pre>')
+
+
+@pytest.fixture
+def glpi_fake() -> Iterator[FakeGlpi]:
+    with FakeGlpi() as fake:
+        yield fake
+
+
+def test_a_glpi_followup_quoting_html_and_a_mention_is_no_html_in_glpi(
+        glpi_fake: FakeGlpi, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GLPI 10 reads content holding one of its rich-text tags as HTML (an image every
+    reader's browser fetches, a link, a user mention GLPI notifies); other content is
+    escaped plain text. A follow-up is one escaped <pre> block: HTML with one tag."""
+    glpi = Glpi(profile_for(glpi_fake, monkeypatch))
+    try:
+        ticket = glpi_fake.add_ticket()
+        text = action_note(Run(command="account create", profile="acme", operator="tester"),
+                           0, hostile_result(HTML))
+        remote = glpi.add_note(str(ticket), text)
+        [followup] = glpi_fake.followups_of(ticket)
+        assert glpi_tags(followup["content"]) == ["pre"]
+        [note] = glpi_fake.notes(str(ticket))
+        assert note.text == text  # shown as it was written, lines and spaces kept
+        [shown] = glpi.notes(str(ticket))  # `ticket show` reads it as shown
+        assert shown["body"] == text
+        assert glpi.find_note(str(ticket), text.split(" ", 1)[0]) == remote == note.id
+    finally:
+        glpi.close()

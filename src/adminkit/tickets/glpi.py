@@ -28,6 +28,7 @@ from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageEr
 from adminkit.core.secrets import Secret
 from adminkit.tickets.base import Rejected, Ticket, TicketNotFound, TicketRef, text_of
 from adminkit.tickets.http import basic_auth, check, client, json_of, send
+from adminkit.tickets.markup import glpi_html, glpi_text
 from adminkit.tickets.settings import ticket_settings
 
 if TYPE_CHECKING:
@@ -223,8 +224,8 @@ class Glpi:
 
     def add_note(self, ticket_id: str, text: str, *, internal: bool = True) -> str:
         what = f"GLPI ticket {ticket_id}: {'private' if internal else 'public'} follow-up"
-        body = {"input": {"itemtype": "Ticket", "items_id": _number(ticket_id), "content": text,
-                          "is_private": 1 if internal else 0}}
+        body = {"input": {"itemtype": "Ticket", "items_id": _number(ticket_id),
+                          "content": glpi_html(text), "is_private": 1 if internal else 0}}
         r = self._call("POST", "/ITILFollowup", what, json=body)
         self._refused(r, ticket_id, what)
         data = glpi_json(r, what)
@@ -238,7 +239,7 @@ class Glpi:
         refuses with 400 ERROR_GLPI_ADD both a profile without the right to create and
         a mandatory field of the ticket template left empty (its message says which)."""
         what = "GLPI: new ticket"
-        fields: dict[str, Any] = {"name": subject, "content": text, "type": 2}
+        fields: dict[str, Any] = {"name": subject, "content": glpi_html(text), "type": 2}
         new = self.new
         if new is not None:
             fields["type"] = 1 if new.type == "incident" else 2
@@ -285,7 +286,7 @@ class Glpi:
         """The ticket's follow-ups, oldest first, every page (`adminkit ticket show`)."""
         return [{"time": f.get("date"), "author": f.get("users_id"),
                  "internal": str(f.get("is_private")) == "1",
-                 "body": html.unescape(str(f.get("content") or ""))}
+                 "body": glpi_text(str(f.get("content") or ""))}
                 for f in self.followups(ticket_id)]
 
     def find_note(self, ticket_id: str, marker: str) -> str | None:

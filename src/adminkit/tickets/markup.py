@@ -5,11 +5,14 @@ value, a summary taken from a ticket's fields). Where the system reads a comment
 markup, such a value must not become markup of its own: a mention that mails someone, a
 link or an image fetched by every reader's browser, bold text that reads as adminkit's.
 RT and Zammad take `text/plain` (nothing to do); Jira reads wiki markup; Redmine
-Textile (its default text formatting); ServiceNow's journal runs `[code]…[/code]` as HTML.
+Textile (its default text formatting); GLPI 10 reads a follow-up holding any of its
+rich-text tags (`<b>`, `<a`, `<img`, a mention's `<span data-user-mention…>`) as HTML;
+ServiceNow's journal runs `[code]…[/code]` as HTML.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 # Jira: {noformat} shows its content as it is, but for its own end and, in some
@@ -50,6 +53,22 @@ def textile_text(body: str) -> str:
     `textile` writes it: the block's content; any other body as written."""
     whole = _PRE_BLOCK.fullmatch(body.replace("\r\n", "\n"))
     return whole.group(1) if whole and not _PRE_TAG.search(whole.group(1)) else body
+
+
+def glpi_html(text: str) -> str:
+    """`text` as one HTML <pre> block, escaped: GLPI shows it as text, lines and spaces
+    kept, and finds no tag, link, image or mention in it."""
+    return f"<pre>{html.escape(text, quote=False)}</pre>"
+
+
+def glpi_text(content: str) -> str:
+    """A follow-up's text from its content as GLPI serves it (HTML-escaped as it stores
+    it, or not): where it is one block as `glpi_html` writes it, the text; any other
+    content unescaped."""
+    for form in (content, html.unescape(content)):
+        if form.startswith("<pre>") and form.endswith("</pre>") and "<" not in form[5:-6]:
+            return html.unescape(form[5:-6])
+    return html.unescape(content)
 
 
 def snow_journal(text: str) -> str:
