@@ -27,7 +27,7 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from adminkit.core.secrets import Secret
 from adminkit.tickets.base import Rejected, Ticket, TicketNotFound, TicketRef, text_of
-from adminkit.tickets.http import basic_auth, check, client, json_of, send
+from adminkit.tickets.http import PageGuard, basic_auth, check, client, json_of, send
 from adminkit.tickets.markup import glpi_html, glpi_text
 from adminkit.tickets.settings import ticket_settings
 
@@ -267,6 +267,7 @@ class Glpi:
         what = f"GLPI ticket {ticket_id}: follow-ups"
         found: list[dict[str, Any]] = []
         start = 0
+        guard = PageGuard(what, PAGE)
         while True:
             r = self._call("GET", f"/Ticket/{_number(ticket_id)}/ITILFollowup", what,
                            params={"range": f"{start}-{start + PAGE - 1}",
@@ -275,6 +276,7 @@ class Glpi:
             page = glpi_json(r, what)
             if not isinstance(page, list):
                 break
+            guard(page)
             found.extend(item for item in page if isinstance(item, dict))
             total = _total(r.headers.get("Content-Range"))
             start += PAGE

@@ -14,6 +14,27 @@ if TYPE_CHECKING:
     import httpx
 
 RETRY_AFTER_MAX = 3600.0  # an hour: longer asks are retried hourly, within the note's limits
+MAX_PAGES = 1000  # pages of one list read at most, whatever the server says of the rest
+
+
+class PageGuard:
+    """Ends a paged read the server would never end: one that says every page is not the
+    last (or sends no total) with full pages, past `MAX_PAGES`, or one that ignores the
+    offset and answers the same page again. Call it with each page's items."""
+
+    def __init__(self, what: str, per_page: int) -> None:
+        self.what, self.per_page, self.pages = what, per_page, 0
+        self.last: list[Any] | None = None
+
+    def __call__(self, items: list[Any]) -> None:
+        self.pages += 1
+        if items and items == self.last:
+            raise ConnectionFailed(f"{self.what}: the ticket system answered the same page "
+                                   "twice (it ignores the offset), stopped reading")
+        if self.pages > MAX_PAGES:
+            raise ConnectionFailed(f"{self.what}: more than {MAX_PAGES * self.per_page} "
+                                   "items, stopped reading")
+        self.last = items
 
 
 def client(profile: Profile, cfg: TicketsConfig, headers: dict[str, str]) -> httpx.Client:

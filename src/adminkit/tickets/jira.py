@@ -31,7 +31,15 @@ from adminkit.tickets.base import (
     text_of,
     user_ref,
 )
-from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
+from adminkit.tickets.http import (
+    PageGuard,
+    basic_auth,
+    check,
+    check_login,
+    client,
+    error_json,
+    send,
+)
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.markup import jira_text, jira_wiki
 from adminkit.tickets.settings import ticket_settings
@@ -177,12 +185,14 @@ class Jira:
         """Every item of a paged list, page by page to the last, as `paging` names the
         API's fields."""
         found: list[dict[str, Any]] = []
+        guard = PageGuard(what, PAGE)
         while True:
             r = send(partial(self.http.get, path, params={paging.start: len(found),
                                                           paging.size: PAGE}), what)
             _check(r, what, missing=(403, 404))
             page = _json(r, what)
             items = [c for c in page.get(paging.items) or [] if isinstance(c, dict)]
+            guard(items)
             found += items
             if not items or paging.last(page, len(found)):
                 return found

@@ -11,6 +11,7 @@ from adminkit.core.config import Profile
 from adminkit.core.errors import ConnectionFailed, UsageError
 from adminkit.tickets.base import Ticket, TicketRef
 from adminkit.tickets.http import (
+    MAX_PAGES,
     basic_auth,
     check,
     check_login,
@@ -22,7 +23,6 @@ from adminkit.tickets.http import (
 from adminkit.tickets.settings import ticket_settings
 
 PAGE = 100  # REST2's largest page
-MAX_PAGES = 1000
 
 
 def _quoted(text: str) -> str:

@@ -36,7 +36,15 @@ from adminkit.tickets.base import (
     text_of,
     user_ref,
 )
-from adminkit.tickets.http import basic_auth, check, check_login, client, error_json, send
+from adminkit.tickets.http import (
+    PageGuard,
+    basic_auth,
+    check,
+    check_login,
+    client,
+    error_json,
+    send,
+)
 from adminkit.tickets.http import json_body as _json
 from adminkit.tickets.markup import snow_journal
 from adminkit.tickets.settings import ticket_settings
@@ -325,6 +333,7 @@ class ServiceNow:
         what = f"ServiceNow {ticket_id}: read notes"
         rows: list[dict[str, Any]] = []
         offset = 0
+        guard = PageGuard(what, PAGE)
         while True:
             params = {"sysparm_query": f"element_id={sys_id}^elementIN{JOURNALS}"
                                        "^ORDERBYsys_created_on",
@@ -337,6 +346,7 @@ class ServiceNow:
                 break
             check(r, what)
             page = _result(r, what, list)
+            guard(page)
             rows += [row for row in page if isinstance(row, dict)
                      and row.get("element_id") == sys_id]
             if len(page) < PAGE:
