@@ -191,7 +191,11 @@ class Jira:
                                                           paging.size: PAGE}), what)
             _check(r, what, missing=(403, 404))
             page = _json(r, what)
-            items = [c for c in page.get(paging.items) or [] if isinstance(c, dict)]
+            values = page.get(paging.items) or []
+            if not isinstance(values, list):
+                raise ConnectionFailed(f"{what}: unexpected answer from Jira "
+                                       f"({paging.items} is not a list)")
+            items = [c for c in values if isinstance(c, dict)]
             guard(items)
             found += items
             if not items or paging.last(page, len(found)):
@@ -227,6 +231,8 @@ class Jira:
                 "author_id": person(author), "internal": c.get("public") is False,
                 "body": jira_text(str(c.get("body", "")))}
             editor = editors.get(str(c.get("id")))
+            if editor is not None and not isinstance(editor, dict):
+                editor = {}  # an editor Jira could not describe: someone, no id
             if editor is not None and person(editor) != note["author_id"]:
                 note["unverified"] = (f"it was edited after it was posted by "
                                       f"{editor.get('displayName') or 'someone'} "
@@ -274,15 +280,18 @@ class Jira:
             "fields": "summary,status,reporter,project,issuetype,priority,assignee"}), what)
         _check(r, what, missing=(403, 404))
         data = _json(r, what)
-        f: dict[str, Any] = data.get("fields") or {}
+        fields = data.get("fields")
+        f: dict[str, Any] = fields if isinstance(fields, dict) else {}
 
         def name(field: str, attr: str = "name") -> Any:
             value = f.get(field)
             return value.get(attr) if isinstance(value, dict) else value
 
-        reporter = f.get("reporter") or {}
-        requester = (reporter.get("emailAddress") or reporter.get("displayName")
-                     or reporter.get("name"))
+        given = f.get("reporter")
+        reporter: dict[str, Any] = given if isinstance(given, dict) else {}
+        requester = next((str(v) for v in (reporter.get("emailAddress"),
+                                           reporter.get("displayName"), reporter.get("name"))
+                          if isinstance(v, str) and v), None)
         return Ticket(ref=TicketRef("jira", str(data.get("key") or key)),
                       subject=str(f.get("summary") or ""), status=str(name("status") or ""),
                       queue=name("project", "key"), requester=requester,

@@ -213,6 +213,9 @@ class Redmine:
 
     def journals(self, ticket_id: str) -> list[dict[str, Any]]:
         found = self._issue(ticket_id, journals=True).get("journals") or []
+        if not isinstance(found, list):
+            raise ConnectionFailed(f"Redmine issue {ticket_id}: unexpected answer from "
+                                   "Redmine (journals)")
         return [j for j in found if isinstance(j, dict)]
 
     def issues(self, params: dict[str, str | int]) -> tuple[list[dict[str, Any]], int]:
@@ -311,7 +314,8 @@ class Redmine:
 
         fields: dict[str, Any] = {key: name(key) for key in
                                   ("tracker", "priority", "assigned_to", "category")}
-        for cf in issue.get("custom_fields") or []:
+        custom = issue.get("custom_fields")
+        for cf in custom if isinstance(custom, list) else []:
             if isinstance(cf, dict) and "name" in cf:
                 fields[str(cf["name"])] = cf.get("value")
         project = issue.get("project")
