@@ -121,3 +121,26 @@ def test_redmine_journals_or_custom_fields_that_are_no_list(
             redmine.notes(str(issue))
     finally:
         redmine.close()
+
+
+@pytest.mark.parametrize("change", [
+    lambda body: body["user"].update(memberships=7),
+    lambda body: body["user"]["memberships"][0].update(roles=7),
+    lambda body: body["user"]["memberships"][0]["roles"][0].update(id=[3]),
+    lambda body: body["user"]["memberships"][0].update(project="helpdesk"),
+], ids=["memberships", "roles", "role id", "project"])
+def test_redmine_ping_reads_memberships_of_the_wrong_type_as_none(
+        redmine_fake: FakeRedmine, monkeypatch: pytest.MonkeyPatch,
+        change: Callable[[Any], None]) -> None:
+    redmine = Redmine(profile_for(redmine_fake, monkeypatch))
+    try:
+        def ping() -> str:
+            try:
+                return redmine.ping()
+            except ConnectionFailed as exc:  # the fake's account may not set notes private
+                return exc.message
+
+        serve_changed(redmine_fake, "/users/current.json", change, ping)
+        assert "authenticated as Adminkit Bot" in ping()  # a line, not a TypeError
+    finally:
+        redmine.close()

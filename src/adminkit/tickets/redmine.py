@@ -90,6 +90,11 @@ def user_id(user: Any) -> str | None:
     return None
 
 
+def _objects(value: object) -> list[dict[str, Any]]:
+    """The objects of a JSON list; none where the member is not a list."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _same(a: str, b: str) -> bool:
     return a.replace("\r\n", "\n").strip() == b.replace("\r\n", "\n").strip()
 
@@ -139,7 +144,7 @@ class Redmine:
         text = f"Redmine API: authenticated as {f'{name} ({login})' if name else login}"
         if user.get("admin"):
             return f"{text}, an administrator (may set notes private everywhere)"
-        memberships = [m for m in user.get("memberships") or [] if isinstance(m, dict)]
+        memberships = _objects(user.get("memberships"))
         if not memberships:  # what it may do then is the Non member role's: not readable
             return (f"{text}; warning: the account is a member of no project: whether its "
                     "notes can be private depends on the Non member role")
@@ -154,8 +159,8 @@ class Redmine:
         """Projects where none of the account's roles may set notes private, in words."""
         roles: dict[int, bool] = {}
         for membership in memberships:
-            for role in membership.get("roles") or []:
-                if isinstance(role, dict) and isinstance(role.get("id"), int):
+            for role in _objects(membership.get("roles")):
+                if isinstance(role.get("id"), int):
                     roles[role["id"]] = False
         for role_id in roles:
             what = f"Redmine: role {role_id}"
@@ -170,9 +175,11 @@ class Redmine:
             permissions = role.get("permissions") if isinstance(role, dict) else None
             roles[role_id] = isinstance(permissions, list) and PRIVATE_NOTES in permissions
         allowed = {role_id for role_id, may in roles.items() if may}
-        public = sorted({str((m.get("project") or {}).get("name") or "?") for m in memberships
-                         if not any(isinstance(role, dict) and role.get("id") in allowed
-                                    for role in m.get("roles") or [])})
+        public = sorted({str((_objects([m.get("project")]) or [{}])[0].get("name") or "?")
+                         for m in memberships
+                         if not any(role.get("id") in allowed
+                                    for role in _objects(m.get("roles"))
+                                    if isinstance(role.get("id"), int))})
         if not public:
             return None
         shown = ", ".join(public[:5]) + (f" and {len(public) - 5} more" if len(public) > 5 else "")
