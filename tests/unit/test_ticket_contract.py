@@ -580,7 +580,8 @@ HOSTILE_RETRY_AFTER = ["inf", "1e300", "31536000", "-5", "nan",
 @pytest.mark.parametrize("peer", backends("hostile retry-after"), indirect=True)
 def test_a_hostile_retry_after_is_retried_within_the_hour(rig: Rig, value: str) -> None:
     """A year, infinity, a negative number, a date without a zone: the note is retried,
-    within an hour, and the flush goes on to the next note."""
+    within an hour, and the flush ends: the next note waits as long, unsent (a 429 is the
+    system's "not now" to the account, test_rev12b_outbox_backlog), then arrives."""
     first, second = rig.server.create_ticket(), rig.server.create_ticket()
     rig.queue(first)
     queue_note(rig.journal, system=rig.peer.kind, ticket=second, internal=True,
@@ -589,11 +590,17 @@ def test_a_hostile_retry_after_is_retried_within_the_hour(rig: Rig, value: str) 
     rig.server.fail(429, retry_after=value, method=method, path=path)
     before = datetime.now(UTC)
     report = rig.flush()
-    assert (report.retrying, report.delivered, report.failed) == (1, 1, 0)
+    assert (report.retrying, report.not_reached, report.delivered, report.failed) == \
+        (1, 1, 0, 0)
     waiting = [r for r in rig.journal.outbox() if r["status"] == "pending"]
-    assert [r["ticket"] for r in waiting] == [first] and waiting[0]["lease_until"] is None
-    due = datetime.fromisoformat(waiting[0]["next_attempt"])
-    assert before <= due <= datetime.now(UTC) + timedelta(hours=1)
+    assert [r["ticket"] for r in waiting] == [first, second]
+    assert [(r["lease_until"], r["attempts"]) for r in waiting] == [(None, 1), (None, 0)]
+    for row in waiting:
+        due = datetime.fromisoformat(row["next_attempt"])
+        assert before <= due <= datetime.now(UTC) + timedelta(hours=1)
+    assert rig.server.notes(second) == []
+    make_due(rig.journal)
+    assert rig.flush() == FlushReport(delivered=2)
     other = NOTE.replace(RUN, "R-20251125-100001-def456")
     assert [n.text for n in rig.server.notes(second)] == [other]
 

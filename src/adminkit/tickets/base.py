@@ -195,11 +195,15 @@ class NotePublished(ConnectionFailed):
 
 
 class RetryLater(ConnectionFailed):
-    """Rate-limited, overloaded or unreachable: try again, not before `retry_after` seconds."""
+    """Rate-limited, overloaded or unreachable: try again, not before `retry_after` seconds.
+    `system_wide`: the system as a whole said so (429, a gateway's 502/503/504, no answer),
+    not this one request: its other notes wait too, unasked."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 system_wide: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.system_wide = system_wide
 
 
 class TicketSystem(Protocol):

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     import httpx
 
 RETRY_AFTER_MAX = 3600.0  # an hour: longer asks are retried hourly, within the note's limits
+# "not now" from the system as a whole, not about one request: rate limited, or a gateway
+# in front of it that cannot reach it (a 500 may be one ticket's trouble)
+SYSTEM_WIDE = frozenset({429, 502, 503, 504})
 MAX_PAGES = 1000  # pages of one list read at most, whatever the server says of the rest
 
 
@@ -126,7 +129,8 @@ def check(response: httpx.Response, what: str, *, missing: tuple[int, ...] = (40
     if code in missing:
         raise TicketNotFound(f"{what}: no such ticket, or no right to see it ({code})")
     if code == 429 or code >= 500:
-        raise RetryLater(f"{what}: HTTP {code}", retry_after=retry_after(response))
+        raise RetryLater(f"{what}: HTTP {code}", retry_after=retry_after(response),
+                         system_wide=code in SYSTEM_WIDE)
     raise Rejected(f"{what}: HTTP {code}: {response.text[:200]}")
 
 
@@ -240,7 +244,9 @@ def send(call: object, what: str) -> httpx.Response:
             raise Rejected(f"{what}: the ticket system's TLS certificate could not be "
                            "verified", hint="set tickets.ca_file to the CA that signed it") \
                 from None
-        raise RetryLater(f"{what}: {type(exc).__name__}: {exc}") from None
+        raise RetryLater(f"{what}: {type(exc).__name__}: {exc}", system_wide=True) from None
+    except httpx.TimeoutException as exc:  # no answer in time: the system, not the request
+        raise RetryLater(f"{what}: {type(exc).__name__}: {exc}", system_wide=True) from None
     except httpx.HTTPError as exc:
         raise RetryLater(f"{what}: {type(exc).__name__}: {exc}") from None
     return response

@@ -75,7 +75,7 @@ class FlushReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
-    not_reached: int = 0  # left for later because the deadline came
+    not_reached: int = 0  # left for later: the deadline came, or its system said "not now"
     published: int = 0  # posted, but public although asked internal
     waiting: int = 0  # not tried now: their backoff has not run out (`flush --now` tries them)
     busy: int = 0  # held by another process delivering them right now
@@ -104,6 +104,7 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
     limits_of = limits or (lambda _profile: Limits())
     tried: set[int] = set()
     checks = {} if queue_checks is None else queue_checks
+    resting: dict[tuple[str | None, str], RetryLater] = {}  # systems that said "not now"
     try:
         while True:
             # One note claimed at a time: a lease taken on all due notes at once would
@@ -125,7 +126,13 @@ def flush(journal: Journal, open_system: Opener, *, deadline: float | None = Non
                 break
             [note] = claimed
             tried.add(int(note["id"]))
-            _deliver_one(journal, note, systems, open_system, report, limits_of, checks)
+            key = _system_key(note)
+            if key in resting:  # its system said "not now" for all: not asked again
+                _rest(journal, note, resting[key], report)
+                continue
+            wait = _deliver_one(journal, note, systems, open_system, report, limits_of, checks)
+            if wait is not None:
+                resting[key] = wait
     finally:
         for system in systems.values() if close else ():
             try:
@@ -153,10 +160,13 @@ def _left(journal: Journal, run_id: str | None, tried: set[int], report: FlushRe
 
 def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[str | None, str],
                  TicketSystem], open_system: Opener, report: FlushReport,
-                 limits_of: LimitsOf, checks: dict[tuple[str, str], str | None]) -> None:
+                 limits_of: LimitsOf,
+                 checks: dict[tuple[str, str], str | None]) -> RetryLater | None:
+    """Deliver one note and record the outcome; the system's "not now" for all its notes
+    (`RetryLater.system_wide`), if that was the answer."""
     note_id = int(str(note["id"]))
     attempts = int(str(note["attempts"]))
-    key = (note["profile"] if isinstance(note["profile"], str) else None, str(note["system"]))
+    key = _system_key(note)
     body, ticket = str(note["body"]), str(note["ticket"])
     try:
         if key not in systems:
@@ -190,6 +200,7 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         _give_up(journal, note, exc.message, report)
     except RetryLater as exc:
         _retry(journal, note, exc.message, exc.retry_after, report, limits_of)
+        return exc if exc.system_wide else None
     except AdminkitError as exc:  # other connection trouble: transient
         _retry(journal, note, exc.message, None, report, limits_of)
     except Exception as exc:  # a backend's bug must not stop the others
@@ -197,6 +208,12 @@ def _deliver_one(journal: Journal, note: dict[str, object], systems: dict[tuple[
         first = (str(exc).splitlines() or [""])[0][:200]
         _retry(journal, note, f"unexpected {type(exc).__name__}: {first}", None, report,
                limits_of)
+    return None
+
+
+def _system_key(note: dict[str, object]) -> tuple[str | None, str]:
+    """Which system a note goes to: its profile's (None: the default) of its kind."""
+    return (note["profile"] if isinstance(note["profile"], str) else None, str(note["system"]))
 
 
 def _in_queues(system: TicketSystem, key: tuple[str | None, str], ticket: str,
@@ -231,6 +248,18 @@ def _retry(journal: Journal, note: dict[str, object], error: str, retry_after: f
     when = datetime.now(UTC) + timedelta(seconds=backoff(attempts - 1, retry_after))
     journal.note_retry(int(str(note["id"])), error, when)
     report.retrying += 1
+
+
+def _rest(journal: Journal, note: dict[str, object], why: RetryLater,
+          report: FlushReport) -> None:
+    """A note whose system said "not now" to another note in this flush (rate limited,
+    unreachable): not tried, so no attempt counts; due again after Retry-After, or the
+    first backoff. A backlog of thousands is not a thousand requests to a system that
+    asked to be left alone, nor a thousand timeouts to one that does not answer."""
+    when = datetime.now(UTC) + timedelta(seconds=backoff(0, why.retry_after))
+    journal.note_retry(int(str(note["id"])), f"not tried: {why.message}", when,
+                       attempted=False)
+    report.not_reached += 1
 
 
 def _give_up(journal: Journal, note: dict[str, object], error: str,
