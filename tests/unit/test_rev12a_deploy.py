@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
+
+import pydantic
+import pytest
 
 # A fresh interpreter (no test's log handlers): a host that takes the TCP connection and
 # closes it before its banner, as a dead sshd or a port that is no SSH server does.
@@ -40,3 +44,21 @@ def test_a_login_failing_in_paramikos_thread_prints_no_traceback(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("ConnectionFailed host h1 (127.0.0.1): ")
     assert done.stderr == ""
+
+
+@pytest.mark.parametrize("value", [math.inf, 1e300, math.nan, 0, -1])
+def test_an_endless_or_huge_time_is_refused_before_any_host(value: float) -> None:
+    """`host run --timeout inf` (or the profile's deadline or login timeout as `.inf` or
+    1e300) was taken, then failed each host once connected: `timeout` on the host cannot
+    be given infinity (OverflowError, exit 1), nor a socket 1e300 s."""
+    from adminkit.deploy.actions.run import RunParams
+    from adminkit.deploy.settings import InventoryConfig, SSHSettings
+
+    with pytest.raises(pydantic.ValidationError):
+        RunParams(host="h1", argv=["true"], timeout=value)
+    with pytest.raises(pydantic.ValidationError):
+        InventoryConfig(deadline=value)
+    with pytest.raises(pydantic.ValidationError):
+        SSHSettings(user="u", known_hosts=Path("/k"), timeout=value)
+    assert RunParams(host="h1", argv=["true"], timeout=86400).timeout == 86400
+    assert InventoryConfig(deadline=86400).deadline == 86400

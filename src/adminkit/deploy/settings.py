@@ -34,7 +34,7 @@ class SSHSettings(Settings):
     jump_host: str | None = Field(None, description="host name from the inventory, or "
                                                     "[user@]address[:port], to go through")
     agent: bool = Field(False, description="also offer the SSH agent's keys")
-    timeout: float = Field(10.0, gt=0, description="seconds to connect and log in")
+    timeout: float = Field(10.0, gt=0, le=600, description="seconds to connect and log in")
     per_backend: int = Field(64, ge=1, description="SSH connections open at once, all hosts")
 
 
@@ -93,8 +93,9 @@ class InventoryConfig(Settings):
     winrm: WindowsSettings | None = None
     hosts: list[HostConfig] = Field(default_factory=list)
     forks: int = Field(20, ge=1, le=500, description="hosts worked on at once")
-    deadline: float = Field(600.0, gt=0, description="seconds one command may take on a "
-                                                     "host; then it is ended there")
+    deadline: float = Field(600.0, gt=0, le=86400, description="seconds one command may "
+                                                                "take on a host; then it is "
+                                                                "ended there")
     refresh: Literal["when-needed", "always", "never"] = Field(
         "when-needed", description="refresh the package index before planning an install "
                                    "or upgrade (apt-get update): when the index does not "

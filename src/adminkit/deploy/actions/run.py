@@ -25,7 +25,9 @@ KEPT = 4000  # characters of stdout and stderr kept in the result (journal, note
 class RunParams(HostParams):
     argv: list[str] = Field(min_length=1, max_length=1000)
     sudo: bool = False
-    timeout: float | None = Field(None, gt=0)
+    # bounded as a restart's wait: `inf` (click and pydantic take it) or 1e300 failed every
+    # host only once connected (an OverflowError, exit 1), not as a usage error
+    timeout: float | None = Field(None, gt=0, le=86400)
 
 
 class RunCommand(HostAction[RunParams]):
