@@ -62,3 +62,55 @@ def test_an_endless_or_huge_time_is_refused_before_any_host(value: float) -> Non
         SSHSettings(user="u", known_hosts=Path("/k"), timeout=value)
     assert RunParams(host="h1", argv=["true"], timeout=86400).timeout == 86400
     assert InventoryConfig(deadline=86400).deadline == 86400
+
+
+BAD_ADDRESSES = ["127.0.1.1\x00x", "a" * 64 + ".example", "evil.example/x?", "u@10.0.0.1",
+                 "10.0.0.1:5986", "-oProxyCommand=x", "", "a b", "h\u043e1.example", "web1\n",
+                 "x..example", "-web.example", "a" * 254]
+
+
+@pytest.mark.parametrize("address", BAD_ADDRESSES)
+def test_an_address_is_an_ip_address_or_a_dns_name(address: str) -> None:
+    """The profile's address went to the resolver and into WinRM's URL unchecked: one with
+    a NUL reached the address before it, an over-long label failed the host with a
+    UnicodeError, a '/' or '@' made another URL."""
+    from adminkit.deploy.settings import HostConfig
+
+    with pytest.raises(pydantic.ValidationError, match="address"):
+        HostConfig(name="h1", address=address)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "::1", "fe80::1%eth0", "web-1.brno.example",
+                                     "WIN_7", "h1.example.", "a" * 63])
+def test_ip_addresses_and_dns_names_are_taken(address: str) -> None:
+    from adminkit.deploy.settings import HostConfig
+
+    assert HostConfig(name="h1", address=address).address == address
+
+
+@pytest.mark.parametrize("spec", ["127.0.1.2:70000", "10.0.0.1:0", "10.0.0.1:x", "::1",
+                                  "[::1", "[::1]x", "@10.0.0.1", "u@bad/host", "h1\x00"])
+def test_a_jump_host_that_is_no_inventory_host_is_checked_at_load(spec: str) -> None:
+    """`jump_host: 127.0.1.2:70000` was taken and its port wrapped (the login went to port
+    4464); `[::1]:22` was split at its first colon."""
+    from adminkit.deploy.settings import InventoryConfig
+
+    ssh = {"user": "u", "known_hosts": "/k", "jump_host": spec}
+    with pytest.raises(pydantic.ValidationError, match=r"jump host|address"):
+        InventoryConfig.model_validate({"ssh": ssh, "hosts": [{"name": "h1",
+                                                               "address": "10.0.0.1"}]})
+
+
+@pytest.mark.parametrize(("spec", "target"), [
+    ("h2", ("u", "10.0.0.2", 2222)), ("ops@[::1]:2200", ("ops", "::1", 2200)),
+    ("bastion.example", ("u", "bastion.example", 22)), ("[fe80::1]", ("u", "fe80::1", 22))])
+def test_a_jump_host_by_inventory_name_or_endpoint(spec: str, target: tuple[str, str, int]
+                                                   ) -> None:
+    from adminkit.deploy.settings import InventoryConfig
+    from adminkit.deploy.ssh import _jump_target
+
+    inventory = InventoryConfig.model_validate({
+        "ssh": {"user": "u", "known_hosts": "/k", "jump_host": spec},
+        "hosts": [{"name": "h1", "address": "10.0.0.1"},
+                  {"name": "h2", "address": "10.0.0.2", "port": 2222}]})
+    assert _jump_target(inventory, spec) == target

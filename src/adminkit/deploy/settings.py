@@ -20,6 +20,48 @@ from adminkit.core.winrm.target import WinRMSettings
 # commas or `!`, so a pattern can never be mistaken for one).
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+# A DNS label as resolvers take it (ASCII; '_' too, as Windows names have it)
+LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
+ADDRESS_HINT = "a DNS name (ASCII letters, digits, '-', '_'; labels of at most 63) or an IP address"
+
+
+def check_address(value: str) -> str:
+    """A host's address: an IP address or a DNS name, nothing else. The resolver read a
+    name only up to a NUL (`10.0.0.5` and a NUL and more was 10.0.0.5), an over-long label
+    failed with a UnicodeError naming no host, a look-alike letter (Cyrillic) was quietly
+    encoded as another name, and WinRM splices the address into its URL (a '/', '@', '?'
+    or '#' there would name another server)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        name = value.removesuffix(".")
+        if not name or len(name) > 253 or not all(LABEL.fullmatch(p) for p in name.split(".")):
+            raise ValueError(f"address {value!r} is not {ADDRESS_HINT}") from None
+    return value
+
+
+def jump_endpoint(spec: str) -> tuple[str, str, int | None]:
+    """`[user@]address[:port]` (an IPv6 address in brackets) as (user or "", address,
+    port or None); ValueError saying what is wrong."""
+    user, at, rest = spec.rpartition("@")
+    if at and not user:
+        raise ValueError(f"jump host {spec!r}: no user before '@'")
+    if rest.startswith("["):
+        address, close, tail = rest[1:].partition("]")
+        if not close or (tail and not tail.startswith(":")):
+            raise ValueError(f"jump host {spec!r}: an IPv6 address is written [ADDRESS]:PORT")
+        port = tail[1:] if tail else None
+    elif rest.count(":") > 1:
+        raise ValueError(f"jump host {spec!r}: write an IPv6 address in brackets, "
+                         "[ADDRESS]:PORT")
+    else:
+        address, colon, after = rest.partition(":")
+        port = after if colon else None
+    if port is not None and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"jump host {spec!r}: port {port!r} is not 1-65535")
+    return user, check_address(address), int(port) if port is not None else None
 
 
 class SSHSettings(Settings):
@@ -54,6 +96,11 @@ class HostConfig(Settings):
             raise ValueError("a host name is letters, digits, '.', '_' and '-' (no glob "
                              "characters, commas or '!'), at most 63")
         return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return check_address(value)
 
     @field_validator("groups")
     @classmethod
@@ -109,6 +156,9 @@ class InventoryConfig(Settings):
             if host.name in seen:
                 raise ValueError(f"host {host.name} is listed twice")
             seen.add(host.name)
+        jump = self.ssh.jump_host if self.ssh else None
+        if jump is not None and jump not in seen:
+            jump_endpoint(jump)  # not an inventory host: [user@]address[:port], checked
         return self
 
 

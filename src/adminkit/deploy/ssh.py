@@ -46,7 +46,7 @@ from adminkit.deploy.backend import (
 )
 from adminkit.deploy.dnf import Dnf
 from adminkit.deploy.reboot import HostKeyRefused, Rebooted, wait_for_new_boot
-from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings
+from adminkit.deploy.settings import HostConfig, InventoryConfig, SSHSettings, jump_endpoint
 from adminkit.deploy.zypper import Zypper
 
 if TYPE_CHECKING:
@@ -126,9 +126,8 @@ def _jump_target(inventory: InventoryConfig, spec: str) -> tuple[str, str, int]:
     for host in inventory.hosts:
         if host.name == spec:
             return (host.user or inventory.ssh.user, host.address, host.port or inventory.ssh.port)
-    user, _, rest = spec.rpartition("@")
-    address, _, port = rest.partition(":")
-    return (user or inventory.ssh.user, address, int(port) if port.isdigit() else 22)
+    user, address, port = jump_endpoint(spec)
+    return (user or inventory.ssh.user, address, port or 22)
 
 
 class SSHBackend:
