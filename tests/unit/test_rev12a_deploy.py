@@ -114,3 +114,27 @@ def test_a_jump_host_by_inventory_name_or_endpoint(spec: str, target: tuple[str,
         "hosts": [{"name": "h1", "address": "10.0.0.1"},
                   {"name": "h2", "address": "10.0.0.2", "port": 2222}]})
     assert _jump_target(inventory, spec) == target
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+def test_a_private_key_others_may_read_or_write_is_refused(tmp_path: Path, mode: int) -> None:
+    """inventory.ssh.key_file readable by group or others was used for every login (OpenSSH
+    refuses it, and adminkit refuses such a `file:` secret): now exit 2 saying so."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from adminkit.core.errors import UsageError
+    from adminkit.deploy import ssh
+
+    path = tmp_path / "id_ed25519"
+    path.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption()))
+    path.chmod(mode)
+    ssh._key.cache_clear()
+    with pytest.raises(UsageError, match=r"inventory\.ssh\.key_file: .*: readable by others"):
+        ssh._key(str(path))
+    path.chmod(0o600)
+    ssh._key.cache_clear()
+    assert ssh._key(str(path)).get_name() == "ssh-ed25519"
+    ssh._key.cache_clear()

@@ -21,6 +21,7 @@ import shlex
 import socket
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adminkit.core.errors import (
@@ -31,7 +32,7 @@ from adminkit.core.errors import (
     OutcomeUnknown,
     UsageError,
 )
-from adminkit.core.files import read_named
+from adminkit.core.files import read_named, read_small
 from adminkit.core.secrets import Secret
 from adminkit.deploy import sshlib, tcp
 from adminkit.deploy.apt import NO_APT, REBOOT_FLAG, Apt
@@ -648,7 +649,9 @@ def _known_hosts(path: str, mtime_ns: int, size: int, inode: int, ctime_ns: int
 @functools.lru_cache(maxsize=8)
 def _key(path: str) -> paramiko.PKey:
     """The private key, read once per process (a fleet run logs in to every host with it),
-    bounded: a FIFO, a device or a huge file there is refused, not read."""
+    bounded: a FIFO, a device or a huge file there is refused, not read; and one that group
+    or others may read or write is refused as OpenSSH refuses it ("UNPROTECTED PRIVATE KEY
+    FILE") and as adminkit refuses a `file:` secret: it was used, whoever had copied it."""
     import io
 
     import paramiko
@@ -656,7 +659,8 @@ def _key(path: str) -> paramiko.PKey:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     key = "inventory.ssh.key_file"
-    data = read_named(path, key, limit=KEY_LIMIT, error=UsageError)
+    data = read_small(Path(path).expanduser(), KEY_LIMIT, error=UsageError, private=True,
+                      what=key)
     hint = "a private key file without a passphrase, or use the agent"
     try:  # as paramiko's PKey.from_path, from the bytes read here
         try:
