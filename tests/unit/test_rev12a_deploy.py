@@ -138,3 +138,22 @@ def test_a_private_key_others_may_read_or_write_is_refused(tmp_path: Path, mode:
     ssh._key.cache_clear()
     assert ssh._key(str(path)).get_name() == "ssh-ed25519"
     ssh._key.cache_clear()
+
+
+@pytest.mark.parametrize("argv", [["printf", "a" * 70000], ["printf", "'" * 15000],
+                                  ["printf", "%s", *["x" * 1000] * 70], ["printf", "a\x00b"]])
+def test_a_command_no_host_can_take_is_refused_before_any_host(argv: list[str]) -> None:
+    """`host run` with 300 KB of arguments reached every host: sshd reset the connection
+    (exit 3, the host reported unreachable) or the login shell said 'Argument list too
+    long', after a journal row and note that carried the command whole."""
+    from adminkit.deploy.actions.run import RunParams
+
+    with pytest.raises(pydantic.ValidationError, match=r"over 65536|NUL"):
+        RunParams(host="h1", argv=argv)
+
+
+def test_a_long_command_within_the_bound_is_taken() -> None:
+    from adminkit.deploy.actions.run import RunParams
+
+    argv = ["printf", "%s", "a" * 60000, "it's; $(id) `x`"]
+    assert RunParams(host="h1", argv=argv).argv == argv

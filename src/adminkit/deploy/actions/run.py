@@ -8,9 +8,9 @@ every run is a change; `--check` says what would run.
 from __future__ import annotations
 
 import shlex
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from adminkit.core.action import Applied, Params, Plan
 from adminkit.core.context import Context
@@ -20,10 +20,25 @@ from adminkit.deploy import hosts
 from adminkit.deploy.actions.base import HostAction, HostParams
 
 KEPT = 4000  # characters of stdout and stderr kept in the result (journal, note)
+# The command as one quoted line, in bytes. Over SSH that line (and sudo's, timeout's
+# words) is one argument of the login shell on the host, which Linux bounds at 128 KiB:
+# a longer one failed on every host ("Argument list too long", or sshd reset the
+# connection: exit 3, "unreachable"), after a journal row and a note carrying it whole.
+MAX_LINE = 64 * 1024
+
+
+def _argv(value: list[str]) -> list[str]:
+    if any("\x00" in arg for arg in value):
+        raise ValueError("an argument holds a NUL character, which no program can take")
+    size = len(shlex.join(value).encode())
+    if size > MAX_LINE:
+        raise ValueError(f"the command is {size} bytes quoted, over {MAX_LINE}: pass large "
+                         "data in a file on the host, not as arguments")
+    return value
 
 
 class RunParams(HostParams):
-    argv: list[str] = Field(min_length=1, max_length=1000)
+    argv: Annotated[list[str], AfterValidator(_argv)] = Field(min_length=1, max_length=1000)
     sudo: bool = False
     # bounded as a restart's wait: `inf` (click and pydantic take it) or 1e300 failed every
     # host only once connected (an OverflowError, exit 1), not as a usage error
