@@ -50,3 +50,17 @@ def test_inventory_refuses_pattern_characters_in_names_and_duplicates() -> None:
         HostConfig(name="web*", address="x")
     with pytest.raises(ValueError, match="listed twice"):
         InventoryConfig(hosts=[HOSTS[0], HOSTS[0]])
+
+
+@pytest.mark.parametrize("pattern", ["all,!group:prodcution", "group:brno,group:prgue",
+                                     "all,!web33", "!nosuch,web1"])
+def test_an_unknown_group_or_excluded_name_is_a_usage_error(pattern: str) -> None:
+    """A typo in a group or an exclusion selected silently: `app remove X --hosts
+    'all,!group:prodcution'` went on to every host, the ones meant to be spared too."""
+    with pytest.raises(UsageError, match=r"not in the inventory|no host of the inventory"):
+        select(pattern, HOSTS)
+
+
+def test_globs_that_match_nothing_stay_fuzzy() -> None:
+    assert names("all,!web9*,!group:x*") == ["web1", "web2", "web3", "db1", "print-01"]
+    assert names("web1,group:zz*") == ["web1"]

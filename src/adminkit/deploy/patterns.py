@@ -3,7 +3,10 @@
 Terms are separated by commas and taken in order: a name, a glob over names (`*`, `?`,
 `[...]`), `group:NAME` (a glob over group names too), or `all`; a term starting with `!`
 takes its hosts out again. A plain name that is not in the inventory is kept as
-*unknown*: the run reports that host as failed and goes on with the others.
+*unknown*: the run reports that host as failed and goes on with the others. A group
+named without a glob that no host has, and an exclusion of a name neither the inventory
+nor the pattern knows, are usage errors: a typo there (`all,!group:prodcution`) silently
+took nothing out, and `app remove` or `host patch` went on to the hosts it meant to spare.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ def select(pattern: str, hosts: Sequence[HostConfig]) -> Selection:
         elif body.startswith("group:"):
             group = body[len("group:"):]
             found = [h for h in hosts if any(fnmatch.fnmatchcase(g, group) for g in h.groups)]
+            if not found and not GLOB.search(group):
+                raise UsageError(f"--hosts: no host of the inventory is in group {group!r}",
+                                 hint="`adminkit host list` shows the hosts and their groups")
         elif GLOB.search(body):
             found = [h for h in hosts if fnmatch.fnmatchcase(h.name, body)]
         elif body in by_name:
@@ -58,6 +64,9 @@ def select(pattern: str, hosts: Sequence[HostConfig]) -> Selection:
         else:
             if not HOST_NAME.fullmatch(body):
                 raise UsageError(f"--hosts: {body!r} is not a host name")
+            if exclude and body not in unknown:
+                raise UsageError(f"--hosts: {term!r} excludes {body!r}, which is not in the "
+                                 "inventory", hint="`adminkit host list` shows the hosts")
             if exclude:
                 unknown = [n for n in unknown if n != body]
             elif body not in unknown:
