@@ -418,7 +418,11 @@ def test_sudo_asks_for_a_password_and_gets_it_on_stdin(fleet: SshFleet, cli: Cli
     assert SUDO_SECRET.encode() not in Path(cli.journal).read_bytes()  # type: ignore[attr-defined]
 
 
-def test_ctrl_c_ends_the_running_commands_on_the_hosts(profile: str, cli: Cli) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_ctrl_c_ends_the_running_commands_on_the_hosts(profile: str, cli: Cli,
+                                                       signum: signal.Signals) -> None:
+    """SIGTERM (kill, timeout, systemd) and SIGHUP (the terminal closed) as Ctrl-C: they
+    killed adminkit at once and left the sleeps running on the hosts till the deadline."""
     argv = [*cli.argv, "-p", profile, "host", "run", "--hosts", "h1,h2", "--",  # type: ignore[attr-defined]
             "sleep", "291"]
     proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
@@ -429,7 +433,7 @@ def test_ctrl_c_ends_the_running_commands_on_the_hosts(profile: str, cli: Cli) -
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the sleeps never started on both hosts"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

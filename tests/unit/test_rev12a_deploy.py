@@ -157,3 +157,26 @@ def test_a_long_command_within_the_bound_is_taken() -> None:
 
     argv = ["printf", "%s", "a" * 60000, "it's; $(id) `x`"]
     assert RunParams(host="h1", argv=argv).argv == argv
+
+
+# A watched run sent SIGTERM or SIGHUP: Ctrl-C's way (KeyboardInterrupt in the main thread,
+# counted), and the default disposition back afterwards.
+SIGNALLED = """
+import os, signal, sys
+from adminkit.core import interrupts
+
+signum = getattr(signal, sys.argv[1])
+try:
+    with interrupts.watched():
+        os.kill(os.getpid(), signum)  # its handler runs before the next line
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted", signal.getsignal(signum) is signal.SIG_DFL)
+"""
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_end_a_run_as_ctrl_c_does(name: str) -> None:
+    done = subprocess.run([sys.executable, "-c", SIGNALLED, name], capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "interrupted True\n"), done.stderr

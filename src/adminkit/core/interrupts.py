@@ -8,6 +8,11 @@ main thread only waits for its workers would then wait forever, Ctrl-C doing not
 So while a run is `watched()`, the SIGINT handler counts before it raises, and the
 main thread's waits ask `lost()` when they wake: the count says a Ctrl-C came even
 where the exception did not get through.
+
+SIGTERM (`kill`, `timeout`, systemd stopping a scheduled job) and SIGHUP (the terminal
+or SSH session closed) end a watched run the same way, where nothing else handles them:
+left at their default they killed the process at once, leaving every host's command
+running there until its deadline, the journal's rows `started` and no note.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from contextvars import ContextVar
 from types import FrameType
 
 _count = 0  # SIGINTs seen by `_counted` (written in the main thread only)
+# taken as Ctrl-C in a watched run: SIGINT where Python's default handler has it, the
+# others where they are at the system's default (terminate)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # the count that the watched run has answered; None: no run watched in this context
 _answered: ContextVar[int | None] = ContextVar("adminkit_sigints_answered", default=None)
 
@@ -32,22 +40,27 @@ def _counted(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def watched() -> Iterator[None]:
-    """Count SIGINTs for the length of a run (main thread; a nested run is the outer's).
-    A handler other than Python's default (an embedding program's) is left alone."""
+    """Count SIGINTs (and SIGTERM, SIGHUP) for the length of a run (main thread; a nested
+    run is the outer's). A handler other than the default (an embedding program's, a
+    server's) is left alone."""
     if threading.current_thread() is not threading.main_thread() \
             or _answered.get() is not None:
         yield
         return
-    installed = signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    if installed:
-        signal.signal(signal.SIGINT, _counted)
+    installed = {}
+    for signum in _SIGNALS:
+        default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        if signal.getsignal(signum) is default:
+            installed[signum] = default
+            signal.signal(signum, _counted)
     token = _answered.set(_count)
     try:
         yield
     finally:
         _answered.reset(token)
-        if installed and signal.getsignal(signal.SIGINT) is _counted:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum, default in installed.items():
+            if signal.getsignal(signum) is _counted:
+                signal.signal(signum, default)
 
 
 def lost() -> bool:
