@@ -180,3 +180,27 @@ def test_sigterm_and_sighup_end_a_run_as_ctrl_c_does(name: str) -> None:
     done = subprocess.run([sys.executable, "-c", SIGNALLED, name], capture_output=True,
                           text=True, check=False, timeout=60)
     assert (done.returncode, done.stdout) == (0, "interrupted True\n"), done.stderr
+
+
+@pytest.mark.parametrize(("version", "source"), [
+    ("1.0", 'C:\\pkg\\a.msi" TRANSFORMS="evil.mst'), ("1.0", "C:\\pkg\\a.msi\r\n/quiet"),
+    ("1.0", "\\\\files\\msi\\"), ("1.0", " "), ("1.0", "a.msi\x00"), ("1.0", " C:\\a.msi"),
+    ("1.0 beta", "C:\\a.msi"), ("-1", "C:\\a.msi"), ("$(id)", "C:\\a.msi")])
+def test_an_msi_source_or_version_msiexec_cannot_take_is_refused_at_load(
+        version: str, source: str) -> None:
+    """An MSI with a quote was refused only at apply, per host, after the plan and its
+    journal row; a trailing backslash (escaping msiexec's closing quote), a NUL or a blank
+    not at all; a version no `NAME=VERSION` could name was listed silently."""
+    from adminkit.deploy.settings import MsiPackage
+
+    with pytest.raises(pydantic.ValidationError, match=r"MSI of|not a package version"):
+        MsiPackage(display_name="Contoso Agent", versions={version: source})
+
+
+def test_msi_sources_as_the_lab_lists_them_are_taken() -> None:
+    from adminkit.deploy.settings import MsiPackage
+
+    versions = {"1.2.0": "\\\\files.lab.example.test\\msi\\agent-1.2.0.msi",
+                "5.0": "https://files.lab.example.test/msi/reporter-5.0.msi",
+                "2.0-rc1": "C:\\Program Files\\pkg\\a b.msi"}
+    assert MsiPackage(display_name="A", versions=versions).versions == versions

@@ -128,6 +128,28 @@ class MsiPackage(Settings):
     display_name: str = Field(min_length=1, max_length=256)
     versions: dict[str, str] = Field(min_length=1)
 
+    @field_validator("versions")
+    @classmethod
+    def _versions(cls, value: dict[str, str]) -> dict[str, str]:
+        """Checked when the profile is read, not once a host is planned and journaled:
+        a version `app install NAME=VERSION` can name, and an MSI msiexec can take inside
+        its quotes (no quote, line break or NUL; no trailing backslash, which would
+        escape the closing quote; no blank)."""
+        from adminkit.core.errors import ValidationError
+        from adminkit.deploy.backend import check_version
+
+        for version, source in value.items():
+            try:
+                check_version(version)
+            except ValidationError as exc:
+                raise ValueError(exc.message) from None
+            if (not source.strip() or source != source.strip() or source.endswith("\\")
+                    or any(c in source for c in '"\r\n\x00')):
+                raise ValueError(f"the MSI of {version}, {source!r}, is no path or URL "
+                                 "msiexec can take (a quote, line break, NUL, blank or a "
+                                 "trailing backslash)")
+        return value
+
 
 class WindowsSettings(WinRMSettings):
     """`inventory.winrm`: how to log in to Windows hosts, and the MSI applications."""

@@ -334,10 +334,7 @@ class WindowsBackend:
             params = {"verb": "uninstall", "product_code": code}
         else:
             version = spec.version or max(msi.versions, key=_version_key)
-            source = msi.versions[version]
-            if any(c in source for c in '"\r\n'):
-                raise UsageError(f"inventory.winrm.msi.{spec.name}: the MSI of {version} "
-                                 "holds a quote or a line break")
+            source = msi.versions[version]  # checked with the profile (settings.MsiPackage)
             params = {"verb": "install", "source": source}
         found = self._run("msiexec", params, interruptible=False)
         code_ = int(found.get("exit_code", -1))
