@@ -6,6 +6,7 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pydantic
 import pytest
@@ -15,6 +16,7 @@ import pytest
 BANNERLESS = """
 import socket, sys, threading
 from pathlib import Path
+from typing import Any
 from adminkit.core.errors import AdminkitError
 from adminkit.deploy.settings import HostConfig, SSHSettings
 from adminkit.deploy.ssh import SSHBackend
@@ -204,3 +206,22 @@ def test_msi_sources_as_the_lab_lists_them_are_taken() -> None:
                 "5.0": "https://files.lab.example.test/msi/reporter-5.0.msi",
                 "2.0-rc1": "C:\\Program Files\\pkg\\a b.msi"}
     assert MsiPackage(display_name="A", versions=versions).versions == versions
+
+
+def test_the_run_records_host_run_quoted_as_it_ran(env: Any, cli: Any) -> None:
+    """The run's command (journal, notes) joined the argument list with spaces:
+    `printf 'a b'` read as `printf a b`, a line break in an argument began a new line of
+    the note, and --sudo was not said at all."""
+    import json
+
+    import yaml
+
+    (env.profiles / "fleet.yaml").write_text(yaml.safe_dump({"name": "fleet", "inventory": {
+        "ssh": {"user": "ops", "known_hosts": "/dev/null"},
+        "run": {"allow": True, "programs": ["printf"], "sudo": True},
+        "hosts": [{"name": "h1", "address": "192.0.2.1"}]}}))
+    done = cli("-p", "fleet", "--check", "-o", "json", "host", "run", "--hosts", "h1",
+               "--sudo", "--", "printf", "%s|", "a b", "x\ny", "it's")
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["run"]["command"] == (
+        "host run --hosts h1 --sudo -- printf '%s|' 'a b' 'x\ny' 'it'\"'\"'s'")

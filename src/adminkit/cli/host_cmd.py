@@ -7,6 +7,7 @@ shows them.
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated, Any
 
 import typer
@@ -197,7 +198,11 @@ def run(
     _, inventory, selection = selected(state, hosts)
     actions: list[Any] = [RunCommand(build(RunParams, host=name, argv=argv, sudo=sudo,
                                            timeout=timeout)) for name in selection.names]
-    run_on_hosts(state, f"host run {hosts} -- {' '.join(argv)}", actions, inventory, forks)
+    # quoted as the plan says it: the journal's and the note's record of what ran ("a b"
+    # one argument, not two; a line break in one not a line of its own)
+    flags = (" --sudo" if sudo else "") + (f" --timeout {timeout:g}" if timeout else "")
+    run_on_hosts(state, f"host run --hosts {shlex.quote(hosts)}{flags} -- {shlex.join(argv)}",
+                 actions, inventory, forks)
 
 
 def _duration(seconds: float | None) -> str:
