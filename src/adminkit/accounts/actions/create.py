@@ -30,7 +30,7 @@ from adminkit.accounts.actions.password import (
     new_password,
     not_set,
 )
-from adminkit.accounts.actions.state import expiry_instant
+from adminkit.accounts.actions.state import LastDay, expiry_instant
 from adminkit.accounts.directory import (
     Directory,
     GroupEntry,
@@ -86,7 +86,7 @@ class CreateParams(Params):
     ou: Text | None = None
     # None: the template's groups; a CSV cell or a ticket field "A;B|C" names three
     groups: Annotated[list[Text] | None, BeforeValidator(split_groups)] = None
-    expires: date | None = None  # last working day
+    expires: LastDay | None = None  # last working day
     password: Secret | None = None
     must_change: bool | None = None  # None: the template's setting
     enabled: bool = True

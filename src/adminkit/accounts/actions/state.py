@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator
 
 from adminkit.accounts.actions.base import LoginParams, UserAction
 from adminkit.core.action import Action, Applied, Params, Plan, Skip
@@ -73,8 +75,25 @@ class UnlockAccount(UserAction[LoginParams]):
         return Applied()
 
 
+# The last day an account works, as every directory can hold it: AD's accountExpires
+# counts from 1601 and Samba reads a value before that as "never expires"; ppolicy's
+# pwdEndTime has four-digit years; shadowExpire counts days from 1970. The day after
+# the last (when it stops) must be a date too: 9999-12-31 has none.
+FIRST_LAST_DAY, FINAL_LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+
+
+def last_day_in_range(day: date) -> date:
+    if not FIRST_LAST_DAY <= day <= FINAL_LAST_DAY:
+        raise ValueError(f"{day.isoformat()} is out of range: a last working day is from "
+                         f"{FIRST_LAST_DAY.isoformat()} to {FINAL_LAST_DAY.isoformat()}")
+    return day
+
+
+LastDay = Annotated[date, AfterValidator(last_day_in_range)]
+
+
 class ExpireParams(LoginParams):
-    on: date | None = None  # the last day the account works; None: never expires
+    on: LastDay | None = None  # the last day the account works; None: never expires
 
 
 def expiry_instant(last_day: date | None) -> datetime | None:

@@ -1,0 +1,53 @@
+"""Account work broken as a hostile user and a careless operator would (review 12c), on
+the lab's real AD and OpenLDAP through the real command; outcomes read back from the
+server."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from tests.integration import test_accounts_cli as accounts
+from tests.integration.test_accounts_cli import Cli, Dir, create, run, status
+
+directory = accounts.directory  # the module-scoped fixture: AD and OpenLDAP, reset once
+
+EXPIRY_ATTRS = {"ad": ["accountExpires"], "openldap": ["pwdEndTime", "shadowExpire"]}
+
+
+def tag() -> str:
+    return uuid.uuid4().hex[:6]
+
+
+def by_surname(d: Dir, surname: str) -> list[str]:
+    from ldap3.utils.conv import escape_filter_chars
+
+    d.conn.search(d.cfg.base_dn, f"(sn={escape_filter_chars(surname)})", attributes=["1.1"])
+    return [e["dn"] for e in d.conn.response if e["type"] == "searchResEntry"]
+
+
+def test_a_last_day_no_directory_can_hold_is_refused_and_the_expiry_kept(
+        cli: Cli, directory: Dir, tmp_path: Path) -> None:
+    """`--on 1500-01-01` (a typo for 2015?) was stored by Samba as a negative
+    accountExpires, which it reads as "never expires": reported `changed`, the account
+    worked for ever. 9999-12-31 has no next day: exit 1 with Python's words. Both are
+    refused before anything is asked (exit 2), and the expiry set before stays."""
+    login = create(cli, directory, "Konec", f"Datumovy{tag()}", tmp_path / "pw")
+    assert status(run(cli, directory, "account", "expire", login, "--on", "2031-01-31")) \
+        == "changed"
+    attrs = EXPIRY_ATTRS[directory.cfg.kind]
+    before = directory.entry(login, attrs)
+    for day in ("1500-01-01", "0201-12-01", "1969-12-31", "9999-12-31"):
+        out = run(cli, directory, "account", "expire", login, "--on", day)
+        assert out["_code"] == 2, (day, out)
+        assert "out of range" in out["_err"], (day, out)
+        assert directory.entry(login, attrs) == before, day
+    assert status(run(cli, directory, "account", "expire", login, "--on", "9999-12-30")) \
+        == "changed"
+    surname = f"Pravek{tag()}"
+    csv = tmp_path / "old.csv"
+    csv.write_text(f"given_name,surname,expires\nAnna,{surname},1500-01-01\n")
+    out = run(cli, directory, "account", "import", str(csv), "--deliver", f"file:{tmp_path}")
+    assert out["_code"] == 2 and f"{csv}:2: expires" in out["_err"], out
+    assert by_surname(directory, surname) == []
+
