@@ -51,3 +51,20 @@ def test_a_last_day_no_directory_can_hold_is_refused_and_the_expiry_kept(
     assert out["_code"] == 2 and f"{csv}:2: expires" in out["_err"], out
     assert by_surname(directory, surname) == []
 
+
+def test_a_csv_row_with_a_form_feed_or_nel_is_one_row_not_two_accounts(
+        cli: Cli, directory: Dir, tmp_path: Path) -> None:
+    """A record ends at a line break (\\n, \\r\\n, \\r) as every spreadsheet shows it.
+    str.splitlines also broke lines at \\f, \\x1c-\\x1e, \\x85 and U+2028, so the one row
+    `Anna,X<NEL>Beata,Y` created Anna X and also Beata Y, an account nobody reading the
+    file saw a row for. Now the row has three cells for two columns: exit 2, nothing made."""
+    for sep in ("\x85", "\x0c", "\u2028"):
+        first, second = f"Prvni{tag()}", f"Podstrceny{tag()}"
+        csv = tmp_path / f"split{ord(sep)}.csv"
+        csv.write_text(f"given_name,surname\nAnna,{first}{sep}Beata,{second}\nCyril,Treti{tag()}\n",
+                       encoding="utf-8")
+        out = run(cli, directory, "account", "import", str(csv), "--deliver",
+                  f"file:{tmp_path / 'pw'}")
+        assert out["_code"] == 2, (repr(sep), out)
+        assert f"{csv}:2: more cells than columns" in out["_err"], out
+        assert by_surname(directory, first) == [] and by_surname(directory, second) == []

@@ -8,6 +8,7 @@ is evaluated, and a leading `=`/`+`/`-`/`@` means nothing here.
 from __future__ import annotations
 
 import csv
+import io
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,12 +43,17 @@ def read_rows(path: Path, *, required: Sequence[str], optional: Sequence[str] = 
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{path}: not UTF-8 (byte {exc.start})",
                               hint="save the file as UTF-8 (CSV UTF-8 in Excel)") from None
-    lines = text.splitlines(keepends=True)
-    if not lines:
+    if not text:
         raise ValidationError(f"{path}: the file is empty")
+    # Records end at \n, \r or \r\n only, as every spreadsheet and editor shows them
+    # (newline=""): str.splitlines also ends a line at \f, \v, \x1c-\x1e, \x85 and
+    # U+2028/9, which would make two rows, two accounts, of what is one row in the file.
+    stream = io.StringIO(text, newline="")
+    head = stream.readline()
+    stream.seek(0)
     # Excel writes ";" in many European locales
-    delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
-    reader = csv.reader(lines, delimiter=delimiter)
+    delimiter = ";" if head.count(";") > head.count(",") else ","
+    reader = csv.reader(stream, delimiter=delimiter)
     try:
         header = [h.strip() for h in next(reader)]
         _check_header(path, header, required, optional, any_columns)
