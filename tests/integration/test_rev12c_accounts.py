@@ -68,3 +68,24 @@ def test_a_csv_row_with_a_form_feed_or_nel_is_one_row_not_two_accounts(
         assert out["_code"] == 2, (repr(sep), out)
         assert f"{csv}:2: more cells than columns" in out["_err"], out
         assert by_surname(directory, first) == [] and by_surname(directory, second) == []
+
+
+def test_a_protected_account_is_refused_by_every_spelling_of_its_login(
+        cli: Cli, directory: Dir, tmp_path: Path, lab_config_dir: Path) -> None:
+    """The policy lists an account as an operator writes it: `SAMDOM\\svc` (the down-level
+    logon name AD's tools show) or with stray spaces and capitals. On AD both were
+    compared as written, matched no login and guarded nothing: the disable went through."""
+    import yaml
+
+    login = create(cli, directory, "Chraneny", f"Ucet{tag()}", tmp_path / "pw")
+    data = yaml.safe_load((lab_config_dir / "profiles" / f"{directory.profile}.yaml").read_text())
+    spellings = [f" {login.upper()} "]
+    if directory.cfg.kind == "ad":
+        spellings += [f"SAMDOM\\{login}", f"samdom.example.com\\{login.upper()}"]
+    for n, spelled in enumerate(spellings):
+        data.setdefault("policy", {})["protected_accounts"] = [spelled]
+        name = f"{directory.profile}-spelled{n}"
+        (lab_config_dir / "profiles" / f"{name}.yaml").write_text(yaml.safe_dump(data))
+        r = cli("--profile", name, "-o", "json", "account", "disable", login)
+        assert r.returncode == 4, (spelled, r.stdout, r.stderr)
+        assert directory.enabled(login), spelled

@@ -463,7 +463,13 @@ class ActiveDirectory(LdapDirectory):
             names.add(str(upn).lower())
         dn = norm_dn(attrs["dn"])
         for listed in policy.protected_accounts:
-            if listed.lower() in names or ("=" in listed and norm_dn(listed) == dn):
+            if "=" in listed:
+                if norm_dn(listed) == dn:
+                    return f"listed in the profile's protected accounts ({listed})"
+                continue
+            # `SAMDOM\\svc-backup` (the down-level logon name) and ` svc-backup ` mean it too
+            spelled = listed.strip().lower()
+            if spelled in names or spelled.rpartition("\\")[2] in names:
                 return f"listed in the profile's protected accounts ({listed})"
         if str(first(attrs, "adminCount") or "0") == "1":
             return "adminCount=1 (a member, now or once, of an administrative group)"
