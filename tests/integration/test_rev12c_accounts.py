@@ -89,3 +89,23 @@ def test_a_protected_account_is_refused_by_every_spelling_of_its_login(
         r = cli("--profile", name, "-o", "json", "account", "disable", login)
         assert r.returncode == 4, (spelled, r.stdout, r.stderr)
         assert directory.enabled(login), spelled
+
+
+def test_a_given_password_too_long_or_with_a_control_character_is_refused_unset(
+        cli: Cli, directory: Dir, tmp_path: Path) -> None:
+    """A password from stdin over AD's 256 characters (Samba hashed 160,000 for so long
+    that the reset timed out as "may or may not be done"), or with a control character
+    (AD set it, though ldap3 refuses it in a bind; OpenLDAP's reset failed with ldap3's
+    SASLprep words, exit 1): refused while planning, exit 2, the password that was set
+    still binds, and the refused one is nowhere in the output."""
+    login = create(cli, directory, "Heslo", f"Dlouhe{tag()}", tmp_path / "pw")
+    known = f"Known-Pw.{tag()}-x9"
+    out = run(cli, directory, "account", "password", login, "--password-stdin",
+              "--no-must-change", input=known + "\n")
+    assert status(out) == "changed", out
+    for given in ("Ab1." * 65, f"Ctrl\x01Pw.{tag()}-x9", f"Tab\tPw.{tag()}-x9"):
+        out = run(cli, directory, "account", "password", login, "--password-stdin",
+                  "--no-must-change", input=given + "\n")
+        assert out["_code"] == 2, (given, out)
+        assert given not in str(out)
+        assert directory.bind_result(login, known)["result"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import ClassVar, TypeVar
 
@@ -30,8 +31,21 @@ def new_password(ctx: Context, directory: Directory) -> Secret:
     return passwords.generate(length)
 
 
+# AD holds at most 256 characters (unicodePwd), as Entra ID does; Samba spent so long
+# hashing a password of 160,000 that the reset timed out as "may or may not be done".
+MAX_GIVEN = 256
+
+
 def check_given(directory: Directory, password: Secret) -> None:
-    """Catch the obvious before the directory does, with a clearer message."""
+    """Catch the obvious before the directory does, with a clearer message. A control
+    character (a tab or a stray escape pasted in) is refused: no one types it at a logon,
+    and ldap3's SASLprep refuses it in a bind, and on OpenLDAP in the reset itself."""
+    if len(password) > MAX_GIVEN:
+        raise ValidationError(f"the password is {len(password)} characters long: at most "
+                              f"{MAX_GIVEN}")
+    if any(unicodedata.category(ch) == "Cc" for ch in password.reveal()):
+        raise ValidationError("the password contains a control character",
+                              hint="give it as typed at a logon, on one line")
     policy = directory.password_policy()
     if len(password) < policy.min_length:
         raise ValidationError(f"the password is shorter than the directory's minimum "
