@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.integration import test_accounts_cli as accounts
 from tests.integration.test_accounts_cli import Cli, Dir, create, run, status
 
@@ -109,3 +111,41 @@ def test_a_given_password_too_long_or_with_a_control_character_is_refused_unset(
         assert out["_code"] == 2, (given, out)
         assert given not in str(out)
         assert directory.bind_result(login, known)["result"] == 0
+
+
+def test_ad_groups_adminsdholder_guards_are_protected_whatever_the_profile_lists(
+        cli: Cli, directory: Dir, tmp_path: Path) -> None:
+    """The lab's profile lists Domain Admins & co., not Account or Backup Operators; on
+    Windows SDProp marks their members adminCount=1 (protected here), Samba never does.
+    Joining one, or a group nested in one, went through, and so did resetting a Backup
+    Operator's password. Now they are protected by SID: exit 4, nothing changed."""
+    import ldap3
+
+    if directory.cfg.kind != "ad":
+        pytest.skip("AdminSDHolder is AD's")
+    base = directory.cfg.base_dn
+    login = create(cli, directory, "Operator", f"Zalohovy{tag()}", tmp_path / "pw")
+    for group in ("Account Operators", "Backup Operators"):
+        out = run(cli, directory, "account", "groups", login, "--add", group)
+        assert out["_code"] == 4, (group, out)
+    assert directory.groups(login) == set()
+    nested = f"Nested-Ops-{tag()}"
+    nested_dn = f"CN={nested},{directory.cfg.groups_ou}"
+    assert directory.conn.add(nested_dn, ["top", "group"], {"sAMAccountName": nested})
+    server_ops = f"CN=Server Operators,CN=Builtin,{base}"
+    assert directory.conn.modify(server_ops, {"member": [(ldap3.MODIFY_ADD, [nested_dn])]})
+    try:
+        out = run(cli, directory, "account", "groups", login, "--add", nested)
+        assert out["_code"] == 4 and "Server Operators" in out["results"][0]["error"], out
+        assert directory.groups(login) == set()
+        user = directory.entry(login, ["cn"])
+        assert user is not None
+        backup_ops = f"CN=Backup Operators,CN=Builtin,{base}"
+        assert directory.conn.modify(backup_ops,
+                                     {"member": [(ldap3.MODIFY_ADD, [user["dn"]])]})
+        out = run(cli, directory, "account", "disable", login)
+        assert out["_code"] == 4 and "Backup Operators" in out["results"][0]["error"], out
+        assert directory.enabled(login)
+        directory.conn.modify(backup_ops, {"member": [(ldap3.MODIFY_DELETE, [user["dn"]])]})
+    finally:
+        directory.conn.modify(server_ops, {"member": [(ldap3.MODIFY_DELETE, [nested_dn])]})

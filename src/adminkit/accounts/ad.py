@@ -133,6 +133,17 @@ def sid_bytes_with_rid(domain_sid: bytes, rid: int) -> bytes:
             + rid.to_bytes(4, "little"))
 
 
+# The groups AdminSDHolder guards (Microsoft's "protected accounts and groups"): Windows
+# marks their members adminCount=1 (SDProp); Samba has no SDProp, so they are protected
+# here by SID whatever the profile lists: an Account or Backup Operator can make himself
+# a domain administrator.
+BUILTIN_PROTECTED_RIDS = (544, 548, 549, 550, 551, 552)  # S-1-5-32-RID: Administrators,
+# Account, Server, Print and Backup Operators, Replicator
+DOMAIN_PROTECTED_RIDS = (512, 516, 518, 519, 521, 526, 527)  # Domain Admins, Domain
+# Controllers, Schema and Enterprise Admins, Read-only DCs, Key and Enterprise Key Admins
+BUILTIN_SID = b"\x01\x02" + (5).to_bytes(6, "big") + (32).to_bytes(4, "little")
+
+
 def escape_bytes(raw: bytes) -> str:
     """Every byte as `\\hh`: the safe way to put a binary value (a SID) into a filter."""
     return "".join(f"\\{b:02x}" for b in raw)
@@ -242,10 +253,11 @@ class ActiveDirectory(LdapDirectory):
 
     _domain_cache: _Domain | None = None
     _primary_groups: dict[int, str | None] | None = None
+    _held_groups: dict[str, str] | None = None
 
     def forget_cached(self) -> None:
         super().forget_cached()
-        self._domain_cache, self._primary_groups = None, None
+        self._domain_cache, self._primary_groups, self._held_groups = None, None, None
 
     # -- AD's answers and its two writes that differ ---------------------------------------
     def _bind_reason(self, result: dict[str, Any]) -> str | None:
@@ -487,6 +499,22 @@ class ActiveDirectory(LdapDirectory):
                     return f"member of {name} (directly or through a nested group)"
             return "member of a protected group"
         return self._primary_group_reason(first(attrs, "primaryGroupID"), protected)
+
+    def _protected_groups(self, policy: PolicyConfig) -> dict[str, str]:
+        """The profile's protected groups, and those AdminSDHolder guards (found by SID
+        once a connection: names and places differ by language and by domain)."""
+        listed = super()._protected_groups(policy)
+        if self._held_groups is None:
+            sids = [BUILTIN_SID + rid.to_bytes(4, "little") for rid in BUILTIN_PROTECTED_RIDS]
+            domain = self._domain()
+            if domain.sid:
+                sids += [sid_bytes_with_rid(domain.sid, rid) for rid in DOMAIN_PROTECTED_RIDS]
+            flt = "(|" + "".join(f"(objectSid={escape_bytes(sid)})" for sid in sids) + ")"
+            self._held_groups = {str(first(e, "cn") or e["dn"]): e["dn"]
+                                 for e in self.entries(domain.dn, flt, ["cn"])}
+        known = {norm_dn(dn) for dn in listed.values()}
+        return {**listed, **{name: dn for name, dn in self._held_groups.items()
+                             if norm_dn(dn) not in known}}
 
     def _primary_group_reason(self, primary_id: Any, protected: dict[str, str]) -> str | None:
         """A primary group appears in no member/memberOf value, so it needs its own check."""
