@@ -149,3 +149,29 @@ def test_ad_groups_adminsdholder_guards_are_protected_whatever_the_profile_lists
         directory.conn.modify(backup_ops, {"member": [(ldap3.MODIFY_DELETE, [user["dn"]])]})
     finally:
         directory.conn.modify(server_ops, {"member": [(ldap3.MODIFY_DELETE, [nested_dn])]})
+
+
+def test_a_playbooks_disables_are_counted_for_the_run_not_per_step(
+        cli: Cli, directory: Dir, tmp_path: Path, lab_config_dir: Path) -> None:
+    """The bulk limit is a run's: a playbook that splits its disables over two steps of
+    two (limit 2) disabled all four, each step alone being within the limit. Now the
+    step that would pass the limit is refused (exit 4) and its accounts stay enabled;
+    --force lets the run do them all."""
+    import yaml
+
+    logins = [create(cli, directory, "Limit", f"Krok{tag()}", tmp_path / "pw")
+              for _ in range(4)]
+    data = yaml.safe_load((lab_config_dir / "profiles" / f"{directory.profile}.yaml").read_text())
+    data.setdefault("policy", {})["bulk_limit"] = 2
+    profile = f"{directory.profile}-limit2"
+    (lab_config_dir / "profiles" / f"{profile}.yaml").write_text(yaml.safe_dump(data))
+    book = tmp_path / "split.yaml"
+    book.write_text(yaml.safe_dump({"name": "split-disables", "steps": [
+        {"name": f"batch {n}", "uses": "account.disable", "loop": logins[2 * n:2 * n + 2],
+         "with": {"login": "{{ item }}"}} for n in range(2)]}))
+    r = cli("--profile", profile, "-o", "json", "run", str(book))
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert [directory.enabled(login) for login in logins] == [False, False, True, True]
+    r = cli("--profile", profile, "-o", "json", "run", str(book), "--force")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not any(directory.enabled(login) for login in logins)

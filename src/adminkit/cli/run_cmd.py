@@ -33,7 +33,7 @@ def run(
                          "skipping what is journaled as done.")
     ] = None,
     force: Annotated[bool, typer.Option(
-        help="Allow a step to disable or delete more accounts than the profile's limit.")
+        help="Allow a run to disable or delete more accounts than the profile's limit.")
     ] = False,
 ) -> None:
     """Run a playbook; every step is journaled and noted on the ticket.

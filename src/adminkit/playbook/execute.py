@@ -132,6 +132,7 @@ class PlaybookRun:
                  deliver: Any = None, bulk_limit: int = 25, force: bool = False) -> None:
         self.loaded, self.inputs, self.deliver = loaded, inputs, deliver
         self.bulk_limit, self.force = bulk_limit, force
+        self.destructive = 0  # targets of the destructive steps so far: the limit is a run's
         self.variables: dict[str, Any] = {
             "inputs": inputs, "ticket": ticket or {}, "steps": {},
             "profile": {"name": profile_name}, "run": {"id": run_id}}
@@ -261,12 +262,17 @@ class PlaybookRun:
                 return
 
     def _over_limit(self, step: Step, items: list[Any]) -> AdminkitError | None:
-        """The profile's blast-radius limit holds for playbooks too."""
-        if not registry()[step.uses].destructive or self.force or \
-                len(items) <= self.bulk_limit:
+        """The profile's blast-radius limit holds for playbooks too, for the whole run:
+        two steps (or two dozen) of a few disables each are counted together."""
+        if not registry()[step.uses].destructive:
             return None
-        return PolicyRefused(f"{step.uses} on {len(items)} targets is over the profile's "
-                             f"limit of {self.bulk_limit} for one run",
+        earlier = self.destructive
+        if self.force or earlier + len(items) <= self.bulk_limit:
+            self.destructive += len(items)
+            return None
+        also = f" after {earlier} in earlier steps" if earlier else ""
+        return PolicyRefused(f"{step.uses} on {len(items)} targets{also} is over the "
+                             f"profile's limit of {self.bulk_limit} for one run",
                              hint="run again with --force if this is really meant")
 
     def _batch_problems(self, step: Step, items: list[Any], label: str
