@@ -223,8 +223,14 @@ def directory_of(ctx: Context) -> Directory:
         return ctx.connection(cfg.kind, cls.target_of(cfg),
                               lambda: open_directory(profile, ctx.bridge), _close,
                               limits=cls.limits_for(cfg, workers))
-    return ctx.connection(cfg.kind, cfg.url, lambda: open_directory(profile), _close,
-                          limits=Limits(per_target=workers))
+    directory = ctx.connection(cfg.kind, cfg.url, lambda: open_directory(profile), _close,
+                               limits=Limits(per_target=workers))
+    share = getattr(directory, "share_outage", None)
+    if share is not None:  # the run's Links learn together that the server is gone
+        from adminkit.accounts.connection import Outage
+
+        share(ctx.resource(f"directory-outage:{cfg.url}", Outage))
+    return directory
 
 
 def _close(directory: Directory) -> None:

@@ -15,7 +15,7 @@ import string
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from adminkit.accounts.connection import Link
+from adminkit.accounts.connection import Link, Outage
 from adminkit.accounts.directory import GroupEntry, LoginLookup, SearchField, UserEntry
 from adminkit.accounts.ldaperrors import result_error
 from adminkit.accounts.settings import DirectoryConfig
@@ -192,6 +192,10 @@ class LdapDirectory:
 
     def close(self) -> None:
         self.link.close()
+
+    def share_outage(self, outage: Outage) -> None:
+        """The run's word on whether its directory can be opened (`connection.Outage`)."""
+        self.link.outage = outage
 
     def forget_cached(self) -> None:
         """Before a new run on this connection (a serve worker keeps it): what earlier
