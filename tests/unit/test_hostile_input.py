@@ -263,6 +263,35 @@ def test_csv_problem_is_refused_with_the_line(env, cli, tmp_path: Path, content:
     assert f"{path}{expected}" in res.err
 
 
+@pytest.mark.parametrize("first_line", [
+    "root:$y$j9T$Hc0ffeeSecretHash$Q:19000:0:99999:7:::",  # /etc/shadow
+    "s3cr3tT0kenValue42",  # a secret's file: one line that reads as a column name
+    "token,s3cr3tT0kenValue42",
+])
+def test_a_file_that_is_no_csv_of_this_work_is_not_quoted(
+        env, cli, tmp_path: Path, first_line: str) -> None:
+    """An error reaches the terminal, the journal and a ticket's note: pointed at a
+    secret's file, it quoted the file's first line as its "unknown column(s)"."""
+    _directory_profile(env)
+    path = tmp_path / "people.csv"
+    path.write_text(first_line + "\nsecond\n")
+    res = cli("-p", "acme", "account", "bulk", "disable", str(path))
+    assert_clean(res, 2)
+    assert f"{path}:1: the first line names none of the columns (login" in res.err
+    for piece in ("s3cr3t", "Hc0ffee", "token"):
+        assert piece not in res.out + res.err
+
+
+def test_a_csv_with_a_typo_in_one_column_names_it(tmp_path: Path) -> None:
+    from adminkit.core.csvfile import read_rows
+
+    path = tmp_path / "p.csv"
+    path.write_text("login,coment\njnovak,left\n")
+    with pytest.raises(ValidationError, match=r"unknown column\(s\): coment \(known: login, "
+                                              r"comment\)"):
+        read_rows(path, required=["login"], optional=["comment"])
+
+
 def test_csv_rows_still_read_as_before(tmp_path: Path) -> None:
     from adminkit.core.csvfile import read_rows
 

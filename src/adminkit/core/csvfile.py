@@ -79,6 +79,13 @@ def read_rows(path: Path, *, required: Sequence[str], optional: Sequence[str] = 
 
 def _check_header(path: Path, header: list[str], required: Sequence[str],
                   optional: Sequence[str], any_columns: bool) -> None:
+    known = [*required, *optional]
+    if not any_columns and not set(header) & set(known):
+        # not a CSV of this work at all: its first line is quoted nowhere (it may be a
+        # secret's file or /etc/shadow, and an error can reach a journal row and a note)
+        raise ValidationError(f"{path}:1: the first line names none of the columns "
+                              f"({', '.join(known)}): is it the right file?",
+                              hint="the first line of the CSV names its columns")
     twice = [name for name, n in Counter(header).items() if n > 1 and name]
     if twice:  # a second `login` column would silently win over the first
         raise ValidationError(f"{path}:1: column(s) named twice: {', '.join(twice)}")
@@ -92,7 +99,7 @@ def _check_header(path: Path, header: list[str], required: Sequence[str],
         problems.append(f"missing column(s): {', '.join(missing)}")
     if unknown:
         problems.append(f"unknown column(s): {', '.join(unknown)} "
-                        f"(known: {', '.join([*required, *optional])})")
+                        f"(known: {', '.join(known)})")
     if problems:
         raise ValidationError(f"{path}: " + "; ".join(problems))
 
