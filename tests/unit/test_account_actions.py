@@ -369,6 +369,23 @@ def test_a_bulk_run_over_the_limit_of_disables_needs_force(rig: Rig) -> None:
     assert not any(rig.directory.entry(n).enabled for n in names)
 
 
+def test_a_bulk_run_over_the_limit_of_expiries_needs_force(rig: Rig) -> None:
+    """An expiry in the past cuts access as a disable does: a run that sets more than
+    the limit is refused whole, as a disable is (it went through, rev12c)."""
+    names = [f"temp{i}" for i in range(3)]
+    for name in names:
+        rig.directory.add_user(name)
+    rig.protect(bulk_limit=2)
+    yesterday = date.today() - timedelta(days=1)
+    with pytest.raises(PolicyRefused, match="3 rows take access away"):
+        rig.bulk([ExpireAccount(ExpireParams(login=n, on=yesterday)) for n in names])
+    assert rig.directory.writes == []
+    forced = rig.bulk([ExpireAccount(ExpireParams(login=n, on=yesterday)) for n in names],
+                      force=True)
+    assert [r.status for r in forced.results] == [Status.CHANGED] * 3
+    assert all(rig.directory.entry(n).expires is not None for n in names)
+
+
 @pytest.mark.parametrize("login", ["a" * 64, "a" * 64 + "@" + "d" * 44 + ".com",
                                    "x@contoso.com", "dotted.name-1"])
 def test_a_login_or_a_upn_up_to_entras_lengths_is_taken(login: str) -> None:

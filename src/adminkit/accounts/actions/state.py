@@ -112,6 +112,9 @@ class ExpireAccount(UserAction[ExpireParams]):
 
     name = "account.expire"
     params_model: ClassVar[type[Params]] = ExpireParams
+    # a last day in the past cuts access as a disable does, and a near one soon will:
+    # the blast-radius limit counts every expiry set (clearing one is counted too)
+    destructive = True
 
     def plan(self, ctx: Context) -> Plan:
         not_applicable(self.directory(ctx), "expiry")
