@@ -24,6 +24,15 @@ def ctrl_c_able() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def as_at_a_terminal() -> None:
+    """`preexec_fn` for Popen: SIGINT, SIGTERM and SIGHUP at their defaults, as a
+    terminal's processes have them. Under `nohup` (SIGHUP ignored) or a background shell
+    (SIGINT ignored) a child inherits the ignoring, and a test of what a run does on
+    that signal would see nothing happen."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 class _Child(subprocess.Popen[str]):
     """A Popen whose stderr a thread reads as it comes: a chatty child would otherwise
     fill the pipe (64 KiB) and hang in a write before the test ever reads it.

@@ -24,6 +24,7 @@ import yaml
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab import base
 from adminkit.lab.ssh import PACKAGE, SshFleet
+from tests.childproc import as_at_a_terminal
 from tests.integration.rtread import notes
 from tests.integration.test_lab_ssh import installed, run
 
@@ -426,7 +427,8 @@ def test_ctrl_c_ends_the_running_commands_on_the_hosts(profile: str, cli: Cli,
     argv = [*cli.argv, "-p", profile, "host", "run", "--hosts", "h1,h2", "--",  # type: ignore[attr-defined]
             "sleep", "291"]
     proc = subprocess.Popen(argv, env={**os.environ, **cli.env},  # type: ignore[attr-defined]
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_at_a_terminal)
     try:
         deadline = time.monotonic() + 60
         while len(host_pids(["sleep", "291"])) < 2:

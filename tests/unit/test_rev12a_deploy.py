@@ -11,6 +11,8 @@ from typing import Any
 import pydantic
 import pytest
 
+from tests.childproc import as_at_a_terminal
+
 # A fresh interpreter (no test's log handlers): a host that takes the TCP connection and
 # closes it before its banner, as a dead sshd or a port that is no SSH server does.
 BANNERLESS = """
@@ -180,7 +182,7 @@ except KeyboardInterrupt:
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_end_a_run_as_ctrl_c_does(name: str) -> None:
     done = subprocess.run([sys.executable, "-c", SIGNALLED, name], capture_output=True,
-                          text=True, check=False, timeout=60)
+                          text=True, check=False, timeout=60, preexec_fn=as_at_a_terminal)
     assert (done.returncode, done.stdout) == (0, "interrupted True\n"), done.stderr
 
 
