@@ -5,8 +5,13 @@ Nothing here touches the user's real config or journal, starts a server or uses 
 
 from __future__ import annotations
 
+import os
+import pwd
+import secrets
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,3 +84,51 @@ def cli(monkeypatch: pytest.MonkeyPatch,
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+def _useradd(name: str) -> pwd.struct_passwd:
+    """An ordinary login (uid from UID_MIN up), no home, no group of its own, no shell.
+    /etc/passwd is locked while another useradd writes it (another test worker, another
+    process on the machine): tried again then."""
+    argv = ["useradd", "--no-create-home", "--no-user-group", "--shell", "/usr/sbin/nologin",
+            "--comment", "adminkit test login, removed after its test", name]
+    for _ in range(50):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return pwd.getpwnam(name)
+        if "lock" not in done.stderr:
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"useradd {name}: {done.stderr.strip()}")
+
+
+def _userdel(name: str) -> None:
+    for _ in range(300):  # as useradd: /etc/passwd may be locked a while by another
+        done = subprocess.run(["userdel", "--remove", name], capture_output=True, text=True,
+                              check=False)
+        if done.returncode in (0, 6, 12):  # gone; 6: no such user; 12: no home to remove
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"userdel {name}: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def two_logins() -> Iterator[tuple[pwd.struct_passwd, pwd.struct_passwd]]:
+    """Two ordinary logins that exist for one test only: made with useradd and removed
+    with userdel however the test ends, so no machine (CI's included) keeps them. They
+    need root; without it the test is skipped."""
+    if os.geteuid() != 0:
+        pytest.skip("makes two throwaway logins (useradd): needs root")
+    made: list[str] = []
+    try:
+        users = []
+        for _ in range(2):
+            name = f"akt{secrets.token_hex(4)}"  # 11 characters: any useradd takes it
+            made.append(name)
+            users.append(_useradd(name))
+        yield users[0], users[1]
+    finally:
+        for name in made:
+            _userdel(name)
+        left = {u.pw_name for u in pwd.getpwall()} & set(made)
+        assert not left, f"throwaway logins left behind: {left}"
