@@ -20,6 +20,7 @@ import pytest
 
 from adminkit.journal.store import Filters, Journal
 from adminkit.lab.ssh import PACKAGE, VERSIONS, SshFleet
+from tests.integration.noted import by_pytest
 from tests.integration.ownfleet import fleet_fixture
 from tests.integration.rtread import notes
 from tests.integration.test_deploy_ssh import Cli, by_host, report, write_profile
@@ -97,7 +98,7 @@ def test_check_then_reboot_two_hosts_with_notes(hosts: SshFleet, profile: str, c
         texts = sorted(n.text for n in notes(rt, ticket))
         assert len(texts) == 2
         for host, text in zip(("h1", "h2"), texts, strict=True):
-            assert f"host.reboot {host} by pytest" in text and "new boot id" in text
+            assert f"host.reboot {host} by {by_pytest()} " in text and "new boot id" in text
     finally:
         sentinel.kill()
         sentinel.wait()

@@ -25,6 +25,7 @@ from adminkit.journal.store import Filters, Journal
 from adminkit.lab import base
 from adminkit.lab.ssh import PACKAGE, SshFleet
 from tests.childproc import as_at_a_terminal
+from tests.integration.noted import by_pytest
 from tests.integration.rtread import notes
 from tests.integration.test_lab_ssh import installed, run
 
@@ -321,7 +322,8 @@ def test_a_note_per_host_on_the_rt_ticket(fleet: SshFleet, profile: str, cli: Cl
     texts = sorted(n.text for n in notes(rt, ticket))
     assert len(texts) == 2
     for host, text in zip(("h1", "h2"), texts, strict=True):
-        assert text.startswith(f"adminkit:{run_id}:") and f"app.install {host} by pytest" in text
+        assert text.startswith(f"adminkit:{run_id}:")
+        assert f"app.install {host} by {by_pytest()} " in text
         assert f"{PACKAGE}" in text and "1.1" in text
     assert versions(fleet)["h1"] == "1.1" and versions(fleet)["h2"] == "1.1"
 

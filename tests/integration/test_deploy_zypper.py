@@ -22,6 +22,7 @@ import pytest
 
 from adminkit.lab.ssh import PACKAGE, SshFleet
 from tests.integration import test_deploy_reboot
+from tests.integration.noted import by_pytest
 from tests.integration.test_deploy_ssh import RPM_SPEC, Cli, by_host, report, write_profile
 from tests.integration.test_lab_ssh import run
 
@@ -104,7 +105,7 @@ def test_install_upgrade_downgrade_remove_read_back(fleet: SshFleet, zypper_host
     assert zypp_version(fleet, h) == "1.0-1"
     from tests.integration.rtread import notes
     [note] = notes(rt, ticket)
-    assert f"app.install {h} by pytest" in note.text and "1.0-1" in note.text
+    assert f"app.install {h} by {by_pytest()} " in note.text and "1.0-1" in note.text
 
     r = cli("-p", profile, "-o", "json", "app", "outdated", "--hosts", h)
     assert r.returncode == 0, r.stdout + r.stderr

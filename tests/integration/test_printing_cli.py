@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from adminkit.lab.cups import CupsServer
+from tests.integration.noted import by_pytest
 from tests.integration.rtread import notes
 
 pytestmark = pytest.mark.integration
@@ -442,8 +443,10 @@ def test_one_note_per_action_on_the_ticket(server: CupsServer, rt: Any, cli: Cli
                         "--reason", "jam")) == ["changed"]
     found = notes(rt, ticket)
     assert len(found) == 3 and all(n.internal for n in found)
-    assert found[0].text.startswith(f"adminkit:{run_id}:0; job.cancel job {a} by pytest")
-    assert found[1].text.startswith(f"adminkit:{run_id}:1; job.cancel job {b} by pytest")
+    assert found[0].text.startswith(f"adminkit:{run_id}:0; job.cancel job {a} "
+                                     f"by {by_pytest()} ")
+    assert found[1].text.startswith(f"adminkit:{run_id}:1; job.cancel job {b} "
+                                     f"by {by_pytest()} ")
     assert "printer.pause front-desk" in found[2].text
     assert "pause front-desk on lab-cups" in found[2].text
     assert "state: idle -> paused" in found[2].text

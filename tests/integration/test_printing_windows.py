@@ -13,6 +13,7 @@ import pytest
 
 from adminkit.lab.base import LabServer
 from adminkit.lab.winrm import WinRMLab
+from tests.integration.noted import by_pytest
 from tests.integration.rtread import notes
 
 pytestmark = pytest.mark.integration
@@ -187,7 +188,7 @@ def test_spooler_stopped_then_restarted(win: WinRMLab, cli: Cli, rt: Any) -> Non
     out = run(cli, "--ticket", str(ticket), "spooler", "restart")
     assert out["results"][0]["data"]["before"]["front-desk"] == "paused, 1 job(s)"
     found = notes(rt, ticket)
-    assert len(found) == 2 and all("spooler.restart winps1 by pytest" in n.text
+    assert len(found) == 2 and all(f"spooler.restart winps1 by {by_pytest()} " in n.text
                                    for n in found)
     assert "run spooler: restart" in found[0].text
 

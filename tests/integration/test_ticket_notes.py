@@ -14,6 +14,7 @@ import yaml
 from adminkit.journal.store import Journal
 from adminkit.lab.base import LabServer
 from tests.fakes.outbox_rig import make_due
+from tests.integration.noted import by_pytest
 from tests.integration.rtread import notes
 
 Cli = Callable[..., Any]
@@ -41,7 +42,8 @@ def test_one_internal_note_per_action(lab_with_rt: Any, cli: Cli, tmp_path: Path
     run_id = json.loads(r.stdout)["run"]["id"]
     [note] = notes(rt, ticket)
     assert note.internal
-    assert note.text.startswith(f"adminkit:{run_id}:0; account.disable {login} by pytest")
+    assert note.text.startswith(f"adminkit:{run_id}:0; account.disable {login} "
+                               f"by {by_pytest()} ")
     assert "changed: disable " + login in note.text and "enabled: True -> False" in note.text
     # no correspondence: nothing was mailed to the requestor about it
     with rt.client() as http:

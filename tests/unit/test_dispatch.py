@@ -19,6 +19,7 @@ from adminkit.automation.console import console_login
 from adminkit.automation.dispatch import Dispatcher
 from adminkit.automation.service import RunService
 from adminkit.core.config import load_profile
+from adminkit.core.run import os_login
 from adminkit.journal.store import Journal
 from adminkit.journal.triggers import Triggers
 from adminkit.tickets.local import LocalTickets
@@ -208,7 +209,8 @@ def test_a_trigger_left_running_starts_its_run_under_the_id_it_was_given(setup: 
     outcome = dispatcher.handle(dispatcher.triggers.get(waiting.key))
     assert outcome.run_id == waiting.run_id and outcome.status in ("done", "failed")
     row = Journal(env.journal).run(waiting.run_id)
-    assert row is not None and row["operator"] == plan["operator"]
+    # the trigger's operator, and the service login that ran it
+    assert row is not None and row["operator"] == f"{plan['operator']} (login {os_login()})"
     # once more (as after a second crash): the run has rows now, so it is resumed
     dispatcher.triggers.move(waiting.key, "running")
     again = dispatcher.handle(dispatcher.triggers.get(waiting.key))

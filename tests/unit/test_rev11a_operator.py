@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from adminkit.core.errors import UsageError
-from adminkit.core.run import current_operator
+from adminkit.core.run import current_operator, os_login
 
 
 @pytest.mark.parametrize("value", ["ev\nil", "a\x1b[31mb", "op\udcff", "x\x85y"])
@@ -26,8 +26,9 @@ def test_a_sudo_user_with_a_line_break_is_refused(monkeypatch: pytest.MonkeyPatc
 
 
 def test_an_ordinary_name_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Taken as claimed, beside the OS login that claimed it (audit12)."""
     monkeypatch.setenv("ADMINKIT_OPERATOR", "jnovák (helpdesk)")
-    assert current_operator() == "jnovák (helpdesk)"
+    assert current_operator() == f"jnovák (helpdesk) (login {os_login()})"
 
 
 def test_a_run_under_such_a_name_is_a_usage_error(env: Any, cli: Any,

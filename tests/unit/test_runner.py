@@ -10,7 +10,7 @@ from adminkit.core.action import Plan
 from adminkit.core.context import Context
 from adminkit.core.errors import ConnectionFailed, PolicyRefused, UsageError
 from adminkit.core.result import Status
-from adminkit.core.run import Run, new_run_id
+from adminkit.core.run import Run, new_run_id, os_login
 from adminkit.core.runner import Runner
 from adminkit.core.secrets import MASK, Secret
 from tests.unit.toys import RecordingHook, ToyAction, ToyParams, toy
@@ -289,7 +289,9 @@ def test_context_require_profile() -> None:
 def test_run_defaults() -> None:
     run = Run(command="x", check=True)
     assert run.mode == "check"
-    assert run.operator == "tester"  # ADMINKIT_OPERATOR from the test environment
+    # ADMINKIT_OPERATOR from the test environment, and the OS login that claimed it
+    login = os_login()
+    assert run.operator == ("tester" if login == "tester" else f"tester (login {login})")
     assert Run(command="x").mode == "apply"
     assert run.id.startswith("R-")
     assert new_run_id() != new_run_id()

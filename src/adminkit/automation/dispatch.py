@@ -28,7 +28,7 @@ from adminkit.automation.runlock import Busy
 from adminkit.automation.settings import AutomationConfig, automation_settings
 from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, ConnectionFailed, Interrupted, UsageError
-from adminkit.core.run import Run, new_run_id
+from adminkit.core.run import Run, current_operator, new_run_id
 from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
 from adminkit.journal.triggers import Trigger, Triggers
@@ -425,7 +425,7 @@ def journal_event(journal: Journal, *, profile: str | None, ref: TicketRef | Non
     """A decision as a run of no actions: its run and end rows, and (with a ticket,
     unless not `note`) a note in the same transaction. Its run id."""
     run = Run(command=command, profile=profile, ticket=str(ref) if ref else None,
-              operator=operator)
+              operator=current_operator(operator))
     common = {"run_id": run.id, "operator": run.operator, "profile": run.profile,
               "ticket": run.ticket, "mode": run.mode}
     outbox = None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from adminkit.automation.settings import Schedule
 from adminkit.core.config import Profile
-from adminkit.core.run import Run, new_run_id
+from adminkit.core.run import Run, current_operator, new_run_id
 from adminkit.journal.store import Filters, Journal
 
 OPENING, OPENED, TAKEN = "ticket opening", "ticket opened", "ticket taken up"
@@ -36,7 +36,7 @@ def _event(journal: Journal, profile: Profile, schedule: Schedule, event: str, r
            ticket: str | None, text: str) -> None:
     """One decision as a run of no actions (its run and end rows in one transaction)."""
     run = Run(command=f"schedule {schedule.name}: {event}", profile=profile.name,
-              ticket=ticket, operator=f"schedule {schedule.name}")
+              ticket=ticket, operator=current_operator(f"schedule {schedule.name}"))
     common = {"run_id": run.id, "operator": run.operator, "profile": run.profile,
               "ticket": run.ticket, "mode": run.mode}
     detail = {"event": event, "for_run": run_id, "schedule": schedule.name}

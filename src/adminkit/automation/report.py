@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from adminkit.core.errors import UsageError
+from adminkit.core.run import operator_names
 from adminkit.journal.store import Journal
 
 OUTCOME = "kind = 'action' AND status != 'started'"
@@ -104,8 +105,11 @@ def ticket_counts(report: Monthly, system: Any, queue: str) -> None:
 
 
 def _who(operator: str) -> str:
-    """A trigger's operator names the requester too (`watch rt for x@y`): by trigger."""
-    return operator.split(" for ", 1)[0]
+    """Runs are counted by who acted: the name claimed and the OS login, as journaled
+    (`jnovak (login alice)`); a trigger's names the requester too (`watch rt for x@y
+    (login adminkit)`), counted by trigger and login (`watch rt (login adminkit)`)."""
+    names = operator_names(operator)
+    return names.claim.split(" for ", 1)[0] + names.suffix
 
 
 def to_csv(report: Monthly) -> str:

@@ -85,7 +85,7 @@ class RunService:
                 actions = list(request.actions)
             run = Run(command=request.command, profile=request.profile.name
                       if request.profile else None, ticket=request.ticket,
-                      check=request.check, operator=request.operator or current_operator(),
+                      check=request.check, operator=current_operator(request.operator),
                       record=to_record(request))
             if request.run_id and not request.resume:
                 run.id = request.run_id

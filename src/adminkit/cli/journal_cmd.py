@@ -44,7 +44,9 @@ def parse_since(text: str) -> datetime:
 def list_(
     ctx: typer.Context,
     target: Annotated[str | None, typer.Option(help="Only this target (a login, a queue).")] = None,
-    operator: Annotated[str | None, typer.Option(help="Only this operator.")] = None,
+    operator: Annotated[str | None, typer.Option(
+        help="Only this operator: as journaled, or its claimed name (ADMINKIT_OPERATOR, a "
+             "trigger's), or its OS login (sudo's user).")] = None,
     since: Annotated[str | None, typer.Option(help="30m, 12h, 7d or a date.")] = None,
     status: Annotated[str | None, typer.Option(help="ok, changed, failed or skipped.")] = None,
     run: Annotated[str | None, typer.Option("--run", help="Only this run id.")] = None,

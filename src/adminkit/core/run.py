@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,14 +16,85 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"R-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def current_operator() -> str:
-    """Who is acting: ADMINKIT_OPERATOR (set by triggers), else the person behind sudo."""
-    explicit = os.environ.get("ADMINKIT_OPERATOR")
-    if explicit:
-        return _name("ADMINKIT_OPERATOR", explicit)
-    user = getpass.getuser()
+def current_operator(claim: str | None = None) -> str:
+    """Who is acting, as the journal and the ticket notes record it: the name the run is
+    claimed for (`claim`: a trigger's `watch rt for jdoe@acme`, `schedule nightly`; else
+    ADMINKIT_OPERATOR), and the OS login of the process, which no variable changes:
+
+    - `alice`: the login alice, nothing else claimed (or ADMINKIT_OPERATOR=alice);
+    - `alice (as root)`: alice through sudo (SUDO_USER=alice), nothing else claimed;
+    - `jnovak (login alice)`: ADMINKIT_OPERATOR=jnovak, set by the login alice;
+    - `jnovak (login alice as root)`: the same through sudo;
+    - `watch rt for x@acme (login adminkit)`: a trigger, run by the service login adminkit.
+
+    The last parenthesis is always adminkit's own: it is left out only where the claimed
+    name is exactly the login. `operator_names` reads the parts back."""
+    if claim is None:
+        explicit = os.environ.get("ADMINKIT_OPERATOR")
+        claim = _name("ADMINKIT_OPERATOR", explicit) if explicit else None
+    real = os_login()
     sudo_user = _name("SUDO_USER", os.environ.get("SUDO_USER") or "")
-    return f"{sudo_user} (as {user})" if sudo_user and sudo_user != user else user
+    if sudo_user and not _LOGIN.fullmatch(sudo_user):
+        from adminkit.core.errors import UsageError
+
+        raise UsageError(f"SUDO_USER {sudo_user!r} is not a login name",
+                         hint="run adminkit through sudo, which sets it")
+    person, acting = (sudo_user, real) if sudo_user and sudo_user != real else (real, None)
+    claim = claim or person
+    if claim == person:
+        return f"{claim} (as {acting})" if acting else claim
+    return f"{claim} (login {person}{f' as {acting}' if acting else ''})"
+
+
+def os_login() -> str:
+    """The login of the process's real uid (never LOGNAME or USER, which anyone sets);
+    `#UID` for a uid without a passwd entry, or a name the operator's form cannot hold."""
+    import pwd
+
+    uid = os.getuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a container's bare --user, a deleted account's leftover process
+        return f"#{uid}"
+    return name if _LOGIN.fullmatch(name) else f"#{uid}"
+
+
+_LOGIN = re.compile(r"[^\s()\x00-\x1f\x7f-\x9f]+")
+# what current_operator appends: ` (login L)`, ` (login L as U)` or ` (as U)`
+_SUFFIX = re.compile(r" \((?:login (?P<login>[^\s()]+)(?: as (?P<acting>[^\s()]+))?"
+                     r"|as (?P<as_only>[^\s()]+))\)\Z")
+
+
+@dataclass(frozen=True)
+class OperatorNames:
+    claim: str  # the name claimed (ADMINKIT_OPERATOR, a trigger's), else the login
+    login: str | None  # the OS login (the person behind sudo); None: not recorded apart
+    acting: str | None  # the account sudo made it (root), if any
+    suffix: str  # the recorded text after the claim: ` (login alice as root)`, or ""
+
+
+def operator_names(recorded: str) -> OperatorNames:
+    """The parts of an operator as `current_operator` records it. A recorded text
+    without adminkit's parenthesis (claim and login were one, or an older journal's row)
+    is the claim alone."""
+    found = _SUFFIX.search(recorded)
+    if found is None:
+        return OperatorNames(recorded, None, None, "")
+    claim = recorded[:found.start()]
+    if found["as_only"]:
+        return OperatorNames(claim, claim, found["as_only"], found[0])
+    return OperatorNames(claim, found["login"], found["acting"], found[0])
+
+
+def operator_is(recorded: str | None, wanted: str) -> bool:
+    """Whether `--operator WANTED` takes a row by `recorded`: the whole text, the name
+    claimed, or the OS login (alice's runs through sudo too)."""
+    if recorded is None:
+        return False
+    if recorded == wanted:
+        return True
+    names = operator_names(recorded)
+    return wanted in (names.claim, names.login)
 
 
 def _name(variable: str, value: str) -> str:

@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from adminkit.core.run import operator_is
 from adminkit.journal.store import Journal
 
 NO_END = "no end row"
@@ -40,7 +41,7 @@ def list_runs(journal: Journal, *, ticket: str | None = None, operator: str | No
         out.append(run)
     out = [r for r in out
            if (ticket is None or r["ticket"] == ticket)
-           and (operator is None or r["operator"] == operator)
+           and (operator is None or operator_is(r["operator"], operator))
            and (since is None or r["time"] >= since.astimezone(UTC).isoformat(
                 timespec="microseconds"))]
     out.reverse()  # newest first: dicts keep the order of the first run rows

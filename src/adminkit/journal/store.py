@@ -33,6 +33,7 @@ from adminkit.core.errors import AdminkitError, JournalError, UsageError
 from adminkit.core.files import read_small
 from adminkit.core.jsonvalues import encode
 from adminkit.core.result import Result, Status
+from adminkit.core.run import operator_is
 from adminkit.core.secrets import redact, redact_obj
 from adminkit.core.sqlitewal import use_wal
 from adminkit.journal import anchor
@@ -207,7 +208,7 @@ class Filters:
     run_id: str | None = None
     ticket: str | None = None
     target: str | None = None
-    operator: str | None = None
+    operator: str | None = None  # `operator_is`: the recorded text, the claimed name or login
     status: str | None = None
     action: str | None = None
     since: datetime | None = None
@@ -248,6 +249,7 @@ class Journal:
             self.db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None,
                                       check_same_thread=False)
             self.db.row_factory = sqlite3.Row
+            self.db.create_function("operator_is", 2, operator_is, deterministic=True)
             use_wal(self.db)
             self.db.execute("PRAGMA synchronous=NORMAL")
             if "entries" not in self.schema_names():
@@ -642,11 +644,13 @@ class Journal:
             where.append(f"kind IN ({', '.join('?' * len(f.kinds))})")
             args.extend(f.kinds)
         for column, value in (("run_id", f.run_id), ("ticket", f.ticket),
-                              ("operator", f.operator), ("status", f.status),
-                              ("action", f.action)):
+                              ("status", f.status), ("action", f.action)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
+        if f.operator is not None:  # the recorded text, the name claimed or the OS login
+            where.append("operator_is(operator, ?)")
+            args.append(f.operator)
         if f.target is not None:
             where.append("target = ?")
             args.append(f.target)
