@@ -90,8 +90,11 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="A run id.")]) -> None:
     """Show one run: who, when, for which ticket, and every action with its diff."""
+    from rich.markup import escape
+
     from adminkit.cli.output import console, emit_rows
     from adminkit.cli.session import open_journal
+    from adminkit.core.visible import flat
     from adminkit.journal.store import Filters
 
     state = state_of(ctx)
@@ -105,21 +108,27 @@ def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="A run i
         emit_rows(state, rows, EXPORT_COLUMNS[:-2], json_data=_run_json(rows))
         return
     out = console()
+
+    def shown(value: Any) -> str:  # a journaled value: one line, its escapes shown
+        return escape(flat(value))
+
     head = rows[0]
-    out.print(f"[bold]{head['run_id']}[/]  {head['summary']}")
-    out.print(f"  operator {head['operator']} · profile {head['profile'] or '-'} · "
-              f"ticket {head['ticket'] or '-'} · mode {head['mode']} · started {head['time']}")
+    out.print(f"[bold]{shown(head['run_id'])}[/]  {shown(head['summary'])}")
+    out.print(f"  operator {shown(head['operator'])} · profile {shown(head['profile'] or '-')}"
+              f" · ticket {shown(head['ticket'] or '-')} · mode {shown(head['mode'])} · "
+              f"started {shown(head['time'])}")
     emit_rows(state, [r for r in rows if r["kind"] == "action"],
               ["time", "idx", "action", "target", "status", "summary"])
     for row in rows:
         if row["kind"] == "action" and row["diff"]:
-            out.print(f"  [dim]{row['idx']} {row['target']}:[/]")
+            out.print(f"  [dim]{shown(row['idx'])} {shown(row['target'])}:[/]")
             for change in row["diff"]:
-                out.print(f"      {change['op']} {change['field']}: "
-                          f"{change.get('before')} -> {change.get('after')}", markup=False)
+                out.print(f"      {shown(change['op'])} {shown(change['field'])}: "
+                          f"{shown(change.get('before'))} -> {shown(change.get('after'))}")
     end = [r for r in rows if r["kind"] == "end"]
     if end:
-        out.print(f"  finished {end[-1]['time']}: {end[-1]['status']} {end[-1]['detail']}")
+        out.print(f"  finished {shown(end[-1]['time'])}: {shown(end[-1]['status'])} "
+                  f"{shown(end[-1]['detail'])}")
 
 
 def _run_json(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from adminkit.cli.state import GlobalState, OutputFormat
 from adminkit.core.secrets import redact_obj
 from adminkit.core.visible import JSON_UNSEEN as JSON_UNSEEN  # re-exported: cli uses both
+from adminkit.core.visible import flat
 from adminkit.core.visible import visible as visible
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def emit_rows(state: GlobalState, rows: Sequence[dict[str, Any]], columns: Seque
     for row in redact_obj([dict(r) for r in rows]):
         cells = []
         for column in columns:
-            text = _cell(row.get(column))
+            text = flat(_cell(row.get(column)))  # a cell is one line of its value
             if column == "time" and len(text) > 19:  # ISO time to the second, in tables
                 text = text[:19].replace("T", " ")
             style = STATUS_STYLE.get(text) if column == "status" else None
