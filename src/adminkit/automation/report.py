@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from adminkit.core.csvcell import csv_safe
 from adminkit.core.errors import UsageError
 from adminkit.core.run import operator_names
 from adminkit.journal.store import Journal
@@ -115,18 +116,21 @@ def _who(operator: str) -> str:
 def to_csv(report: Monthly) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["section", "name", "status", "count"])
+    rows: list[list[Any]] = [["section", "name", "status", "count"]]
     for (action, status), n in sorted(report.actions.items()):
-        writer.writerow(["action", action, status, n])
+        rows.append(["action", action, status, n])
     for who, n in sorted(report.by_operator.items()):
-        writer.writerow(["runs by", who, "", n])
+        rows.append(["runs by", who, "", n])
     for ticket, n in sorted(report.by_ticket.items()):
-        writer.writerow(["ticket", ticket, "", n])
+        rows.append(["ticket", ticket, "", n])
     for a in report.approvals:
-        writer.writerow(["approval", a["ticket"], a["outcome"], a["hours"] or ""])
+        rows.append(["approval", a["ticket"], a["outcome"], a["hours"] or ""])
     for name, value in (("opened", report.opened), ("resolved", report.resolved)):
         if value is not None:
-            writer.writerow(["tickets", name, "", value])
+            rows.append(["tickets", name, "", value])
+    # operators, tickets and actions are free text (ADMINKIT_OPERATOR, a plug-in's
+    # action name): a spreadsheet must show them, never run them as formulas
+    writer.writerows([csv_safe(c) if isinstance(c, str) else c for c in row] for row in rows)
     return out.getvalue()
 
 

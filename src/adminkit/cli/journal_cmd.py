@@ -271,7 +271,8 @@ def export(
     import json
     import sys
 
-    from adminkit.cli.output import JSON_UNSEEN, csv_safe, visible
+    from adminkit.cli.output import JSON_UNSEEN, visible
+    from adminkit.core.csvcell import csv_safe
 
     if fmt not in ("jsonl", "csv"):
         raise UsageError(f"--format {fmt!r}: choose jsonl or csv")

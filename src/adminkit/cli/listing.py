@@ -14,8 +14,9 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from adminkit.cli.output import JSON_UNSEEN, _cell, csv_safe, emit_rows, visible
+from adminkit.cli.output import JSON_UNSEEN, _cell, emit_rows, visible
 from adminkit.cli.state import GlobalState, OutputFormat
+from adminkit.core.csvcell import csv_safe
 from adminkit.core.secrets import redact_obj
 
 RICH_ROWS = 200

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adminkit.cli.state import GlobalState, OutputFormat
+from adminkit.core.csvcell import csv_safe
 from adminkit.core.secrets import redact_obj
 from adminkit.core.visible import JSON_UNSEEN as JSON_UNSEEN  # re-exported: cli uses both
 from adminkit.core.visible import flat
@@ -66,14 +67,6 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     for row in rows:
         writer.writerow({k: shown(csv_safe(_cell(v)))
                          for k, v in redact_obj(dict(row)).items()})
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(text: str) -> str:
-    """Spreadsheets run a cell starting with = + - @ as a formula: quote it as text."""
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _cell(value: Any) -> str:
