@@ -28,6 +28,7 @@ from adminkit.automation.runlock import Busy
 from adminkit.automation.settings import AutomationConfig, automation_settings
 from adminkit.core.config import Profile
 from adminkit.core.errors import AdminkitError, ConnectionFailed, Interrupted, UsageError
+from adminkit.core.jsonvalues import cut_text
 from adminkit.core.run import Run, current_operator, new_run_id
 from adminkit.core.secrets import redact
 from adminkit.journal.store import Journal
@@ -423,7 +424,9 @@ def journal_event(journal: Journal, *, profile: str | None, ref: TicketRef | Non
                   operator: str, command: str, status: str, text: str,
                   note: bool = True) -> str:
     """A decision as a run of no actions: its run and end rows, and (with a ticket,
-    unless not `note`) a note in the same transaction. Its run id."""
+    unless not `note`) a note in the same transaction. Its run id. `text` (a server's
+    error, say) is cut to `ERROR_CHARS`, marked."""
+    text = cut_text(text)
     run = Run(command=command, profile=profile, ticket=str(ref) if ref else None,
               operator=current_operator(operator))
     common = {"run_id": run.id, "operator": run.operator, "profile": run.profile,

@@ -19,7 +19,7 @@ from adminkit.core import interrupts
 from adminkit.core.action import Action, Applied, Plan, Skip
 from adminkit.core.context import Context
 from adminkit.core.errors import ActionFailed, AdminkitError, ExitCode, Interrupted
-from adminkit.core.jsonvalues import json_values
+from adminkit.core.jsonvalues import cut_text, cut_values, json_values
 from adminkit.core.result import Result, Status, share_fields_set
 from adminkit.core.run import Run
 from adminkit.core.secrets import forgotten_after, redact, redact_error
@@ -420,7 +420,8 @@ class Runner:
 
     def _failure(self, action: Action[Any], exc: Exception, code: int) -> Result:
         target = _safe_target(action)
-        text = redact_error(str(exc)) or type(exc).__name__
+        # bounded: a server's 50 MB error body must not become a 50 MB journal row and note
+        text = cut_text(redact_error(str(exc)) or type(exc).__name__)
         return Result(action=action.name, target=target, status=Status.FAILED,
                       summary=f"{action.name} {target}: {text.splitlines()[0]}",
                       error=text, error_type=type(exc).__name__, exit_code=code,
@@ -452,5 +453,8 @@ def _safe_target(action: Action[Any]) -> str:
 def _error_data(exc: Exception) -> dict[str, Any]:
     """What a failing action had done (AdminkitError.data), as JSON values: the failure
     path must not break on whatever an error class put there (bytes, an object, a
-    plugin's `data` that is no mapping), which would lose the failure's journal row."""
-    return json_values(getattr(exc, "data", None)) if isinstance(exc, AdminkitError) else {}
+    plugin's `data` that is no mapping), which would lose the failure's journal row; and
+    no more of it than `DATA_CHARS` of JSON, marked where it was cut (`cut_values`)."""
+    if not isinstance(exc, AdminkitError):
+        return {}
+    return cut_values(json_values(getattr(exc, "data", None)))
