@@ -158,16 +158,11 @@ def test_a_purge_killed_after_its_first_request_resumes_with_its_own_jobs_only(
 
 
 # -- Windows: the lab's WinRM fake, as tests/integration/test_printing_windows.py drives it
-def test_a_windows_purge_whose_answer_ctrl_c_cut_is_not_done_again_on_new_jobs(
-        win: Any, cli: Callable[..., Any], tmp_path: Path) -> None:
-    """The purge script removed the jobs, its answer never came, Ctrl-C: the row stays
-    `started`. A job submitted after it is still there after `run --resume last`, which
-    finds the purge's own jobs gone (done by the interrupted attempt)."""
-    from adminkit.printing.idranges import id_ranges
-
-    ids = list(_model(win, jobs=[{"printer": "front-desk"} for _ in range(3)])["added"])
+def _purge_cut_by_ctrl_c(win: Any, cli: Callable[..., Any]) -> None:
+    """`queue purge front-desk` whose script removes the jobs and never answers; Ctrl-C
+    while it waits: its row stays `started`."""
     _model(win, hang_in_purge=True)
-    proc = subprocess.Popen([*cli.argv, "-p", "lab", "-o", "json", "queue", "purge",  # type: ignore[attr-defined]
+    proc = subprocess.Popen([*cli.argv, "-p", "lab", "queue", "purge",  # type: ignore[attr-defined]
                              "front-desk", "--server", S],
                             env={**os.environ, **cli.env},  # type: ignore[attr-defined]
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -185,6 +180,17 @@ def test_a_windows_purge_whose_answer_ctrl_c_cut_is_not_done_again_on_new_jobs(
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
+
+
+def test_a_windows_purge_whose_answer_ctrl_c_cut_is_not_done_again_on_new_jobs(
+        win: Any, cli: Callable[..., Any], tmp_path: Path) -> None:
+    """The purge script removed the jobs, its answer never came, Ctrl-C: the row stays
+    `started`. A job submitted after it is still there after `run --resume last`, which
+    finds the purge's own jobs gone (done by the interrupted attempt)."""
+    from adminkit.printing.idranges import id_ranges
+
+    ids = list(_model(win, jobs=[{"printer": "front-desk"} for _ in range(3)])["added"])
+    _purge_cut_by_ctrl_c(win, cli)
     [later] = _model(win, jobs=[{"printer": "front-desk", "owner": "alice"}])["added"]
 
     r = cli("-o", "json", "run", "--resume", "last")
@@ -214,25 +220,7 @@ def test_a_windows_purge_resumed_after_a_spooler_restart_leaves_a_new_job_with_a
     _model(win, spooler="running")
     ids = list(_model(win, jobs=[{"printer": "front-desk"} for _ in range(3)])["added"])
     assert ids == [2, 3, 4], ids
-    _model(win, hang_in_purge=True)
-    proc = subprocess.Popen([*cli.argv, "-p", "lab", "queue", "purge",  # type: ignore[attr-defined]
-                             "front-desk", "--server", S],
-                            env={**os.environ, **cli.env},  # type: ignore[attr-defined]
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for _ in range(600):
-            if not _model(win)["jobs"] or proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the purge ended: does the fake know hang_in_purge?"
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    _purge_cut_by_ctrl_c(win, cli)
     _model(win, spooler="stopped")  # someone restarts the spooler meanwhile
     _model(win, spooler="running")
     [later] = _model(win, jobs=[{"printer": "front-desk", "owner": "alice"}])["added"]
