@@ -168,7 +168,9 @@ def test_many_runs_on_a_kept_connection_leave_no_descriptor_or_thread_behind(
                 held.append((fds(), threading.active_count()))
     finally:
         warm.close()
-    # 40 runs apart: a leak of one per run shows as 40; the targets say what it is
+    # 40 runs apart: a leak of one per run shows as 40; the targets say what it is. One
+    # fewer is no leak (a descriptor in use at run 20, such as a socket being closed,
+    # gone by run 60: CI saw 15 then 14)
     (before, threads_before), (after, threads_after) = held
-    assert (len(after), threads_after) == (len(before), threads_before), (
+    assert len(after) <= len(before) and threads_after <= threads_before, (
         sorted(set(after) - set(before)), threading.enumerate())

@@ -92,11 +92,14 @@ def by_issue(poll: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
 
 def notes(redmine: RedmineServer, issue: int) -> list[str]:
-    """The issue's notes, oldest first, read as Redmine's admin."""
+    """The issue's notes, oldest first, read as Redmine's admin: the text each shows
+    (adminkit's own are one <pre> block, tests/integration/test_redmine.py)."""
+    from adminkit.tickets.markup import textile_text
+
     with redmine.client(admin=True) as http:
         r = http.get(f"/issues/{issue}.json", params={"include": "journals"})
     r.raise_for_status()
-    return [j["notes"] for j in r.json()["issue"]["journals"] if j["notes"]]
+    return [textile_text(j["notes"]) for j in r.json()["issue"]["journals"] if j["notes"]]
 
 
 def hire(redmine: RedmineServer, field: int, given: str, surname: str | None, *,
