@@ -113,6 +113,7 @@ def test_a_given_password_too_long_or_with_a_control_character_is_refused_unset(
         assert directory.bind_result(login, known)["result"] == 0
 
 
+@pytest.mark.parametrize("directory", ["lab"], indirect=True)  # AdminSDHolder is AD's
 def test_ad_groups_adminsdholder_guards_are_protected_whatever_the_profile_lists(
         cli: Cli, directory: Dir, tmp_path: Path) -> None:
     """The lab's profile lists Domain Admins & co., not Account or Backup Operators; on
@@ -121,8 +122,7 @@ def test_ad_groups_adminsdholder_guards_are_protected_whatever_the_profile_lists
     Operator's password. Now they are protected by SID: exit 4, nothing changed."""
     import ldap3
 
-    if directory.cfg.kind != "ad":
-        pytest.skip("AdminSDHolder is AD's")
+    assert directory.cfg.kind == "ad"
     base = directory.cfg.base_dn
     login = create(cli, directory, "Operator", f"Zalohovy{tag()}", tmp_path / "pw")
     for group in ("Account Operators", "Backup Operators"):
