@@ -22,6 +22,9 @@ from adminkit.printing.actions.base import (
 from adminkit.printing.idranges import id_ranges, parse_id_ranges
 from adminkit.printing.server import Job, Printer, SpoolerDown
 
+# what to do when the journal cannot say which jobs an interrupted purge chose
+UNRESUMABLE = "`adminkit job list` shows what is left; purge it again if meant"
+
 
 class PurgeParams(PrinterParams):
     user: UserName | None = None  # only this user's jobs
@@ -59,8 +62,7 @@ class PurgeQueue(PrinterAction[PurgeParams]):
         except ValueError as exc:
             raise JournalError(f"the journal's intent row of this purge of {self.label()} "
                                f"does not name its jobs readably ({exc}): not resumed",
-                               hint="`adminkit job list` shows what is left; purge it "
-                                    "again if meant") from None
+                               hint=UNRESUMABLE) from None
         newest = _newest_of(intent)
         self.lookup(ctx)
         jobs = [j for j in self.server(ctx).jobs(self.params.printer, brief=True)
@@ -114,8 +116,7 @@ def _newest_of(intent: dict[str, Any]) -> datetime | None:
     except ValueError:
         raise JournalError("the journal's intent row of this purge gives its newest job's "
                            f"time as {str(newest)[:40]!r}, which is no time: not resumed",
-                           hint="`adminkit job list` shows what is left; purge it again "
-                                "if meant") from None
+                           hint=UNRESUMABLE) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
